@@ -1,0 +1,77 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/**
+ * The local stand-in for SQS and S3 (fauxqs), spoken to through the real AWS SDK.
+ * Used by `npm run dev` and by tests; runtime code knows nothing of it: the SDK is pointed
+ * at it through AWS_ENDPOINT_URL. fauxqs is ESM-only, so it runs in a child process, which
+ * also lets tests kill workers without taking the emulator down.
+ */
+export interface QueueSpec {
+  name: string;
+  /** Creates `<name>-dlq` and a redrive policy to it. */
+  maxReceiveCount: number;
+  visibilityTimeoutSeconds: number;
+}
+
+export interface EmulatorSpec {
+  queues?: QueueSpec[];
+  buckets?: string[];
+  port?: number;
+  region?: string;
+}
+
+export interface LocalEmulator {
+  endpoint: string;
+  port: number;
+  /** Queue URLs by queue name, DLQs included (`<name>-dlq`). */
+  queueUrls: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+const RUNNER = `
+import { startFauxqs } from 'fauxqs';
+const spec = JSON.parse(process.env.EMULATOR_SPEC);
+const server = await startFauxqs({ port: spec.port, logger: false, defaultRegion: spec.region });
+const queueUrls = {};
+for (const q of spec.queues) {
+  const dlq = server.createQueue(q.name + '-dlq', { attributes: { MessageRetentionPeriod: '1209600' } });
+  const main = server.createQueue(q.name, { attributes: {
+    VisibilityTimeout: String(q.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: q.maxReceiveCount }),
+  } });
+  queueUrls[q.name] = main.queueUrl;
+  queueUrls[q.name + '-dlq'] = dlq.queueUrl;
+}
+for (const b of spec.buckets) server.createBucket(b);
+process.stdout.write(JSON.stringify({ port: server.port, queueUrls }) + '\\n');
+const stop = () => server.stop().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+`;
+
+export async function startLocalEmulator(spec: EmulatorSpec = {}): Promise<LocalEmulator> {
+  const full = { port: spec.port ?? 0, region: spec.region ?? 'eu-west-3', queues: spec.queues ?? [], buckets: spec.buckets ?? [] };
+  const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', RUNNER], {
+    cwd: `${__dirname}/../..`,
+    env: { ...process.env, EMULATOR_SPEC: JSON.stringify(full) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ready = await new Promise<{ port: number; queueUrls: Record<string, string> }>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => resolve(JSON.parse(line)));
+    child.once('exit', (code) => reject(new Error(`SQS/S3 emulator exited with code ${code} before it was ready`)));
+  });
+  child.removeAllListeners('exit');
+  return {
+    endpoint: `http://127.0.0.1:${ready.port}`,
+    port: ready.port,
+    queueUrls: ready.queueUrls,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}

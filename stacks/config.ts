@@ -1,0 +1,207 @@
+/**
+ * The typed configuration of each environment: the one place where infrastructure knobs live.
+ * Stacks read from here and nowhere else; `prod` differs from `dev` by these values only.
+ * Adding an environment means adding an entry to `environments`.
+ */
+
+export const PROJECT = 'docplatform';
+export const REGION = 'eu-west-3';
+
+/** How private subnets reach the internet (Gemini, Stripe, ECR pulls). */
+export type EgressMode = 'nat-instance' | 'nat-gateway' | 'none';
+
+export type LambdaServiceName = 'gateway-b2c' | 'gateway-b2b' | 'core-llm' | 'theme' | 'order' | 'client';
+export type WorkerName = 'doc-generation' | 'b2b-batch';
+
+export interface LambdaSettings {
+  /** MB, 128–1024 per the specification. */
+  memoryMb: number;
+  timeoutSeconds: number;
+  /**
+   * Reserved concurrency. Together with `database.poolMaxPerLambda` this bounds the
+   * connections a function can open on RDS (db.t4g.micro allows about a hundred).
+   */
+  reservedConcurrency: number;
+}
+
+export interface WorkerSettings {
+  cpu: number; // CPU units, 1024 = 1 vCPU
+  memoryMb: number;
+  maxTasks: number;
+  /** Messages a single task works on at once. */
+  concurrency: number;
+  /** Queue depth one task is expected to absorb; drives the step-scaling thresholds. */
+  messagesPerTask: number;
+}
+
+export interface EnvironmentConfig {
+  env: string;
+  region: string;
+  /** AWS account the environment lives in; checked by the provider's allowed_account_ids when set. */
+  accountId?: string;
+  network: {
+    cidr: string;
+    azCount: number;
+    egress: EgressMode;
+    /** Instance type of the NAT instance when `egress` is `nat-instance`. */
+    natInstanceType: string;
+  };
+  database: {
+    instanceClass: string;
+    engineVersion: string;
+    allocatedStorageGb: number;
+    maxAllocatedStorageGb: number;
+    multiAz: boolean;
+    deletionProtection: boolean;
+    backupRetentionDays: number;
+    /**
+     * Connections the application may open in total (max_connections of db.t4g.micro is about
+     * a hundred; the rest is left to RDS, ops sessions and the migration task).
+     */
+    connectionBudget: number;
+    /** Connections each Lambda execution environment may hold: it serves one request at a time. */
+    poolMaxPerLambda: number;
+    /** Connections each worker task may hold. */
+    poolMaxPerWorker: number;
+  };
+  cache: {
+    /** Usage limits of ElastiCache Serverless: they cap both cost and blast radius. */
+    maxDataStorageGb: number;
+    maxEcpuPerSecond: number;
+    snapshotRetentionDays: number;
+  };
+  queues: {
+    /** Receives before a message moves to its DLQ. */
+    maxReceiveCount: number;
+    retentionDays: number;
+    dlqRetentionDays: number;
+    docJobsVisibilitySeconds: number;
+    batchJobsVisibilitySeconds: number;
+  };
+  lambdas: Record<LambdaServiceName, LambdaSettings>;
+  api: {
+    throttleRateLimit: number;
+    throttleBurstLimit: number;
+    /** Requests per 5 minutes per IP before the WAF rate rule blocks. */
+    wafRateLimitPer5Min: number;
+  };
+  workers: Record<WorkerName, WorkerSettings> & {
+    /** Keep an on-demand FARGATE fallback capacity provider (weight 0 unless Spot is unavailable). */
+    onDemandFallback: boolean;
+  };
+  logs: {
+    retentionDays: number;
+  };
+  budget: {
+    monthlyUsd: number;
+    /** Addresses alerted by AWS Budgets; empty in code, set per account. */
+    alertEmails: string[];
+  };
+  github: {
+    /** `owner/name` of this repository, trusted by the OIDC deploy role. */
+    repository: string;
+    /**
+     * Immutable subject form (`repo:ORG@ORGID/REPO@REPOID:…`) used by repositories created
+     * after 2026-07-15 or that opted in; both forms are trusted when ids are given.
+     */
+    ownerId?: string;
+    repositoryId?: string;
+    /** Branch whose pushes may deploy. */
+    deployBranch: string;
+  };
+  edge: {
+    /** Route `/api/*` through CloudFront to the API Gateway so the browser sees one origin. */
+    apiBehaviour: boolean;
+    /** Custom domain names; empty means the CloudFront default domain. */
+    domainNames: string[];
+    priceClass: 'PriceClass_100' | 'PriceClass_200' | 'PriceClass_All';
+  };
+}
+
+const lambdaDefaults = (reservedConcurrency: number): Record<LambdaServiceName, LambdaSettings> => ({
+  'gateway-b2c': { memoryMb: 512, timeoutSeconds: 15, reservedConcurrency },
+  'gateway-b2b': { memoryMb: 512, timeoutSeconds: 29, reservedConcurrency },
+  'core-llm': { memoryMb: 256, timeoutSeconds: 60, reservedConcurrency },
+  theme: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
+  order: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
+  client: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
+});
+
+const github = {
+  repository: 'docplatform/docplatform',
+  deployBranch: 'main',
+};
+
+export const dev: EnvironmentConfig = {
+  env: 'dev',
+  region: REGION,
+  network: { cidr: '10.20.0.0/16', azCount: 2, egress: 'nat-instance', natInstanceType: 't4g.nano' },
+  database: {
+    instanceClass: 'db.t4g.micro',
+    engineVersion: '16',
+    allocatedStorageGb: 20,
+    maxAllocatedStorageGb: 50,
+    multiAz: false,
+    deletionProtection: false,
+    backupRetentionDays: 1,
+    connectionBudget: 80,
+    poolMaxPerLambda: 1,
+    poolMaxPerWorker: 3,
+  },
+  cache: { maxDataStorageGb: 1, maxEcpuPerSecond: 5000, snapshotRetentionDays: 0 },
+  queues: {
+    maxReceiveCount: 5,
+    retentionDays: 4,
+    dlqRetentionDays: 14,
+    docJobsVisibilitySeconds: 180,
+    batchJobsVisibilitySeconds: 900,
+  },
+  lambdas: lambdaDefaults(5),
+  api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500 },
+  workers: {
+    'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, messagesPerTask: 20 },
+    'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 1, concurrency: 1, messagesPerTask: 5 },
+    onDemandFallback: false,
+  },
+  logs: { retentionDays: 7 },
+  budget: { monthlyUsd: 45, alertEmails: [] },
+  github,
+  edge: { apiBehaviour: true, domainNames: [], priceClass: 'PriceClass_100' },
+};
+
+export const prod: EnvironmentConfig = {
+  ...dev,
+  env: 'prod',
+  network: { ...dev.network, cidr: '10.30.0.0/16' },
+  database: {
+    ...dev.database,
+    allocatedStorageGb: 20,
+    maxAllocatedStorageGb: 200,
+    deletionProtection: true,
+    backupRetentionDays: 7,
+  },
+  cache: { maxDataStorageGb: 2, maxEcpuPerSecond: 10000, snapshotRetentionDays: 1 },
+  lambdas: lambdaDefaults(8),
+  api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000 },
+  workers: {
+    'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 2, messagesPerTask: 20 },
+    'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 1, messagesPerTask: 5 },
+    onDemandFallback: true,
+  },
+  logs: { retentionDays: 30 },
+  budget: { monthlyUsd: 120, alertEmails: [] },
+};
+
+export const environments: Record<string, EnvironmentConfig> = { dev, prod };
+
+/** Settings of the account-level bootstrap stack (state bucket, GitHub OIDC). */
+export const bootstrap = {
+  region: REGION,
+  stateBucketName: `${PROJECT}-tfstate`,
+  github,
+  /** GitHub environments whose jobs may assume the deploy role. */
+  deployEnvironments: ['dev', 'prod'],
+};
+
+/** Name of every AWS resource of an environment starts with this, which IAM scopes rely on. */
+export const namePrefix = (env: string): string => `${PROJECT}-${env}`;
