@@ -201,6 +201,9 @@ export const bootstrap = {
   github,
   /** GitHub environments whose jobs may assume the deploy role. */
   deployEnvironments: ['dev', 'prod'],
+  /** Old state versions are kept this many days (and at least `stateNoncurrentVersionsKept` of them) for recovery. */
+  stateNoncurrentVersionDays: 90,
+  stateNoncurrentVersionsKept: 10,
 };
 
 /** Name of every AWS resource of an environment starts with this, which IAM scopes rely on. */
