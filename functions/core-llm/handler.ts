@@ -1,0 +1,4 @@
+import { lambdaHandler } from '../shared/lambda';
+import { createApp } from './app';
+
+export const handler = lambdaHandler('core-llm', createApp);

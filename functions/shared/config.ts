@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { SERVICE_NAMES, ServiceName, envStem } from './services';
+import type { LogLevel } from './logger';
+
+/**
+ * The one config loader of services and workers: it implements docs/runtime-config.md.
+ * `readConfig` validates the environment synchronously (failing with a message naming the
+ * variable); `loadConfig` adds the secrets, read from Secrets Manager when an ARN is given
+ * and from the environment otherwise, once per process.
+ */
+type Env = Record<string, string | undefined>;
+
+const boolFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a ${protocols.join(' or ')} URL`);
+const positiveInt = z.coerce.number().int().min(1).max(1000);
+
+const envSchema = z.object({
+  APP_ENV: z.string().regex(/^[a-z][a-z0-9-]*$/).default('local'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  AWS_REGION: z.string().min(1).default('eu-west-3'),
+  AWS_ENDPOINT_URL: url(['http:', 'https:']).optional(),
+  S3_FORCE_PATH_STYLE: boolFlag.default(false),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  DB_HOST: z.string().min(1).optional(),
+  DB_PORT: z.coerce.number().int().min(1).max(65535).default(5432),
+  DB_NAME: z.string().min(1).optional(),
+  DB_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  DB_POOL_MAX: positiveInt.default(5),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z.string().min(1).default('docplatform:'),
+  DOC_JOBS_QUEUE_URL: url(['http:', 'https:']).optional(),
+  BATCH_JOBS_QUEUE_URL: url(['http:', 'https:']).optional(),
+  REPORTS_BUCKET: z.string().min(3).default('reports'),
+  ASSETS_BUCKET: z.string().min(3).default('assets'),
+  GEMINI_API_KEY: z.string().min(1).optional(),
+  GEMINI_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  GEMINI_MODEL: z.string().min(1).default('gemini-2.5-flash'),
+  GEMINI_BASE_URL: url(['http:', 'https:']).optional(),
+  GEMINI_TIMEOUT_MS: positiveInt.max(120000).default(20000),
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET_ARN: z.string().startsWith('arn:').optional(),
+  STRIPE_API_URL: url(['http:', 'https:']).optional(),
+  INTERNAL_TRANSPORT: z.enum(['http', 'lambda']).default('http'),
+  PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://127.0.0.1:4200'),
+});
+
+export interface DatabaseSettings {
+  /** Full connection string (local) … */
+  url?: string;
+  /** … or the RDS endpoint with credentials from the RDS-managed secret (AWS, TLS verified). */
+  host?: string;
+  port: number;
+  name?: string;
+  secretArn?: string;
+  poolMax: number;
+}
+
+export interface SecretRef {
+  value?: string;
+  arn?: string;
+}
+
+export interface RuntimeConfig {
+  appEnv: string;
+  logLevel: LogLevel;
+  aws: { region: string; endpoint?: string; s3ForcePathStyle: boolean };
+  database: DatabaseSettings;
+  redis: { url: string; keyPrefix: string };
+  queues: { docJobsUrl?: string; batchJobsUrl?: string };
+  buckets: { reports: string; assets: string };
+  gemini: { apiKey: SecretRef; model: string; baseUrl?: string; timeoutMs: number };
+  stripe: { secretKey: SecretRef; webhookSecret: SecretRef; apiUrl?: string };
+  internal: {
+    transport: 'http' | 'lambda';
+    urls: Partial<Record<ServiceName, string>>;
+    functions: Partial<Record<ServiceName, string>>;
+  };
+  publicBaseUrl: string;
+}
+
+/** RuntimeConfig with secret values resolved. */
+export interface AppConfig extends RuntimeConfig {
+  secrets: {
+    geminiApiKey?: string;
+    stripeSecretKey?: string;
+    stripeWebhookSecret?: string;
+    /** RDS-managed master secret, present when DB_SECRET_ARN is set. */
+    databaseCredentials?: { username: string; password: string };
+  };
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`).join('; ');
+}
+
+export function readConfig(env: Env = process.env): RuntimeConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
+  const e = parsed.data;
+  if (!e.DATABASE_URL && !(e.DB_HOST && e.DB_NAME && e.DB_SECRET_ARN)) {
+    throw new ConfigError('invalid configuration: DATABASE_URL is required (or DB_HOST, DB_NAME and DB_SECRET_ARN together)');
+  }
+  const urls: Partial<Record<ServiceName, string>> = {};
+  const functions: Partial<Record<ServiceName, string>> = {};
+  for (const name of SERVICE_NAMES) {
+    const stem = envStem(name);
+    const serviceUrl = present[`SERVICE_URL_${stem}`];
+    if (serviceUrl !== undefined) {
+      const check = url(['http:', 'https:']).safeParse(serviceUrl);
+      if (!check.success) throw new ConfigError(`invalid configuration: SERVICE_URL_${stem}: must be an http or https URL`);
+      urls[name] = serviceUrl.replace(/\/+$/, '');
+    }
+    const fn = present[`SERVICE_FUNCTION_${stem}`];
+    if (fn !== undefined) functions[name] = fn;
+  }
+  return {
+    appEnv: e.APP_ENV,
+    logLevel: e.LOG_LEVEL,
+    aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL, s3ForcePathStyle: e.S3_FORCE_PATH_STYLE },
+    database: {
+      url: e.DATABASE_URL,
+      host: e.DB_HOST,
+      port: e.DB_PORT,
+      name: e.DB_NAME,
+      secretArn: e.DB_SECRET_ARN,
+      poolMax: e.DB_POOL_MAX,
+    },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    queues: { docJobsUrl: e.DOC_JOBS_QUEUE_URL, batchJobsUrl: e.BATCH_JOBS_QUEUE_URL },
+    buckets: { reports: e.REPORTS_BUCKET, assets: e.ASSETS_BUCKET },
+    gemini: { apiKey: { value: e.GEMINI_API_KEY, arn: e.GEMINI_SECRET_ARN }, model: e.GEMINI_MODEL, baseUrl: e.GEMINI_BASE_URL, timeoutMs: e.GEMINI_TIMEOUT_MS },
+    stripe: {
+      secretKey: { value: e.STRIPE_SECRET_KEY, arn: e.STRIPE_SECRET_ARN },
+      webhookSecret: { value: e.STRIPE_WEBHOOK_SECRET, arn: e.STRIPE_WEBHOOK_SECRET_ARN },
+      apiUrl: e.STRIPE_API_URL,
+    },
+    internal: { transport: e.INTERNAL_TRANSPORT, urls, functions },
+    publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+  };
+}
+
+export type SecretFetcher = (arn: string) => Promise<string>;
+
+/** Reads a secret string from Secrets Manager; the SDK is loaded only when an ARN is configured. */
+export const secretsManagerFetcher = (config: RuntimeConfig): SecretFetcher => {
+  let client: Promise<import('@aws-sdk/client-secrets-manager').SecretsManagerClient> | undefined;
+  return async (arn) => {
+    const sdk = await import('@aws-sdk/client-secrets-manager');
+    client ??= Promise.resolve(new sdk.SecretsManagerClient({ region: config.aws.region, endpoint: config.aws.endpoint }));
+    const out = await (await client).send(new sdk.GetSecretValueCommand({ SecretId: arn }));
+    if (!out.SecretString) throw new ConfigError(`secret ${arn} has no string value`);
+    return out.SecretString;
+  };
+};
+
+async function resolveSecret(ref: SecretRef, variable: string, fetch: SecretFetcher): Promise<string | undefined> {
+  if (ref.value !== undefined) return ref.value;
+  if (ref.arn === undefined) return undefined;
+  try {
+    const value = (await fetch(ref.arn)).trim();
+    return value === '' ? undefined : value;
+  } catch (err) {
+    throw new ConfigError(`cannot read secret ${variable}: ${(err as Error).message}`);
+  }
+}
+
+export async function resolveConfig(config: RuntimeConfig, fetch: SecretFetcher = secretsManagerFetcher(config)): Promise<AppConfig> {
+  const [geminiApiKey, stripeSecretKey, stripeWebhookSecret, dbSecret] = await Promise.all([
+    resolveSecret(config.gemini.apiKey, 'GEMINI_SECRET_ARN', fetch),
+    resolveSecret(config.stripe.secretKey, 'STRIPE_SECRET_ARN', fetch),
+    resolveSecret(config.stripe.webhookSecret, 'STRIPE_WEBHOOK_SECRET_ARN', fetch),
+    config.database.url ? Promise.resolve(undefined) : resolveSecret({ arn: config.database.secretArn }, 'DB_SECRET_ARN', fetch),
+  ]);
+  let databaseCredentials: AppConfig['secrets']['databaseCredentials'];
+  if (dbSecret !== undefined) {
+    const parsed = z.object({ username: z.string().min(1), password: z.string().min(1) }).safeParse(safeJson(dbSecret));
+    if (!parsed.success) throw new ConfigError('secret DB_SECRET_ARN must be JSON with username and password');
+    databaseCredentials = parsed.data;
+  }
+  return { ...config, secrets: { geminiApiKey, stripeSecretKey, stripeWebhookSecret, databaseCredentials } };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+let cached: Promise<AppConfig> | undefined;
+
+/** The process-wide config, validated and with its secrets, read once. */
+export function loadConfig(env: Env = process.env): Promise<AppConfig> {
+  cached ??= Promise.resolve()
+    .then(() => resolveConfig(readConfig(env)))
+    .catch((err) => {
+      cached = undefined;
+      throw err;
+    });
+  return cached;
+}

@@ -1,0 +1,44 @@
+import { AppError, payloadTooLarge, serviceUnavailable } from './errors';
+
+/**
+ * Maps any thrown value to the AppError the client sees. Infrastructure outages (PostgreSQL,
+ * Redis, the queue or bucket unreachable) become 503 with a message naming the dependency;
+ * unknown errors become a bare 500.
+ */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'EPIPE']);
+// PostgreSQL classes 08 (connection), 53 (insufficient resources), 57P (shutdown/admin) and too many clients.
+const PG_UNAVAILABLE = /^(08|53|57P)/;
+
+export class DependencyUnavailableError extends Error {
+  constructor(readonly dependency: 'database' | 'cache' | 'queue' | 'storage' | 'service', message: string) {
+    super(message);
+    this.name = 'DependencyUnavailableError';
+  }
+}
+
+interface ErrorLike {
+  name?: string;
+  code?: string;
+  status?: number;
+  statusCode?: number;
+  message?: string;
+  expose?: boolean;
+}
+
+export function classifyError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = (err ?? {}) as ErrorLike;
+  if (err instanceof DependencyUnavailableError) return serviceUnavailable(err.message);
+  if (e.name === 'KnexTimeoutError' || (typeof e.code === 'string' && PG_UNAVAILABLE.test(e.code))) {
+    return serviceUnavailable('database unavailable, please retry shortly');
+  }
+  if (e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '')) {
+    return serviceUnavailable('cache unavailable, please retry shortly');
+  }
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) {
+    return serviceUnavailable('a backing service is unavailable, please retry shortly');
+  }
+  const status = e.status ?? e.statusCode;
+  if (status === 413) return payloadTooLarge(0);
+  return new AppError(500, 'internal_error', 'internal error');
+}

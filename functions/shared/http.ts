@@ -1,0 +1,68 @@
+import Koa from 'koa';
+import Router, { RouterContext } from '@koa/router';
+import { randomUUID } from 'node:crypto';
+import { AppError, methodNotAllowed, notFound } from './errors';
+import { classifyError } from './failures';
+import type { Logger } from './logger';
+import type { ServiceName } from './services';
+
+/**
+ * The Koa shell every service shares: request id, JSON access log, one error mapping
+ * (AppError → its status, infrastructure down → 503, anything else → 500 without details),
+ * `GET /health`, and JSON 404/405 for unknown routes and wrong methods.
+ */
+export interface ServiceState {
+  requestId: string;
+  logger: Logger;
+}
+
+export type ServiceContext = RouterContext<ServiceState>;
+export type ServiceRouter = Router<ServiceState>;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+interface ApiGatewayRequest {
+  apiGateway?: { event?: { requestContext?: { requestId?: string } } };
+}
+
+function requestIdOf(ctx: Koa.Context): string {
+  const header = ctx.get('x-request-id');
+  if (REQUEST_ID.test(header)) return header;
+  const fromEvent = (ctx.req as ApiGatewayRequest).apiGateway?.event?.requestContext?.requestId;
+  return fromEvent && REQUEST_ID.test(fromEvent) ? fromEvent : randomUUID();
+}
+
+export function createServiceApp(service: ServiceName, logger: Logger, router: ServiceRouter = new Router<ServiceState>()): Koa<ServiceState> {
+  const app = new Koa<ServiceState>({ proxy: true });
+  app.silent = true;
+
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    const requestId = requestIdOf(ctx);
+    ctx.state.requestId = requestId;
+    ctx.state.logger = logger.child({ requestId });
+    ctx.set('x-request-id', requestId);
+    try {
+      await next();
+      if (ctx.status === 405 || ctx.status === 501) {
+        const allowed = (ctx.response.get('allow') || '').split(/,\s*/).filter(Boolean);
+        throw methodNotAllowed(allowed);
+      }
+      if (ctx.status === 404 && ctx.body === undefined) throw notFound(`no route for ${ctx.method} ${ctx.path}`);
+    } catch (err) {
+      const appError: AppError = classifyError(err);
+      if (appError.status >= 500) ctx.state.logger.error('request failed', { err, status: appError.status });
+      ctx.status = appError.status;
+      ctx.body = appError.toJSON();
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    ctx.state.logger.info('request', { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
+  });
+
+  router.get('/health', (ctx) => {
+    ctx.body = { status: 'ok', service };
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
