@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from './config';
+import { AppError, ConfigError } from './errors';
+import { DependencyUnavailableError } from './failures';
+import type { ServiceName } from './services';
+import { envStem } from './services';
+
+/**
+ * How one service calls another. The same request goes over one of two transports:
+ * - `lambda` (AWS): Lambda Invoke of `<function>:live` with an API Gateway REST proxy event,
+ *   which serverless-http in the callee handles like any API request;
+ * - `http` (local): plain HTTP to SERVICE_URL_<NAME>.
+ * Callers see one result shape and one error mapping either way.
+ */
+export interface InternalRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface InternalResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface InternalClient {
+  request(service: ServiceName, req: InternalRequest): Promise<InternalResponse>;
+  /**
+   * Returns the JSON body of a 2xx answer. A 4xx answer is rethrown as the same AppError (the
+   * callee already said what was wrong); a 5xx or a transport failure becomes a 503.
+   */
+  json<T>(service: ServiceName, req: InternalRequest): Promise<T>;
+}
+
+export type Transport = (service: ServiceName, req: InternalRequest, requestId: string) => Promise<InternalResponse>;
+
+const TIMEOUT_MS = 25000;
+
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (text === '') return undefined;
+  if (contentType?.includes('json')) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+export function httpTransport(urls: Partial<Record<ServiceName, string>>): Transport {
+  return async (service, req, requestId) => {
+    const base = urls[service];
+    if (!base) throw new ConfigError(`SERVICE_URL_${envStem(service)} is not set`);
+    const url = new URL(base + req.path);
+    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: req.method,
+        headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...req.headers },
+        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`);
+    }
+    const headers: Record<string, string> = {};
+    res.headers.forEach((v, k) => (headers[k] = v));
+    return { status: res.status, headers, body: parseBody(await res.text(), headers['content-type']) };
+  };
+}
+
+/** The API Gateway REST proxy event a Lambda-transport call carries. */
+export function toApiGatewayEvent(req: InternalRequest, requestId: string): Record<string, unknown> {
+  const headers = { 'content-type': 'application/json', 'x-request-id': requestId, ...req.headers };
+  const query = req.query && Object.keys(req.query).length > 0 ? req.query : null;
+  return {
+    resource: '/{proxy+}',
+    path: req.path,
+    httpMethod: req.method,
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+    queryStringParameters: query,
+    multiValueQueryStringParameters: query && Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])),
+    pathParameters: { proxy: req.path.replace(/^\//, '') },
+    stageVariables: null,
+    requestContext: {
+      requestId,
+      resourcePath: '/{proxy+}',
+      httpMethod: req.method,
+      path: req.path,
+      stage: 'internal',
+      identity: { sourceIp: '127.0.0.1', userAgent: 'docplatform-internal' },
+    },
+    body: req.body === undefined ? null : JSON.stringify(req.body),
+    isBase64Encoded: false,
+  };
+}
+
+export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>): Transport {
+  let client: Promise<{ invoke(fn: string, payload: string): Promise<{ payload: string; functionError?: string }> }> | undefined;
+  const getClient = () =>
+    (client ??= import('@aws-sdk/client-lambda').then((sdk) => {
+      const lambda = new sdk.LambdaClient({ region: config.aws.region, endpoint: config.aws.endpoint });
+      return {
+        invoke: async (fn: string, payload: string) => {
+          const out = await lambda.send(new sdk.InvokeCommand({ FunctionName: fn, Qualifier: 'live', Payload: Buffer.from(payload) }));
+          return { payload: Buffer.from(out.Payload ?? []).toString('utf8'), functionError: out.FunctionError };
+        },
+      };
+    }));
+  return async (service, req, requestId) => {
+    const fn = config.internal.functions[service];
+    if (!fn) throw new ConfigError(`SERVICE_FUNCTION_${envStem(service)} is not set`);
+    let out: { payload: string; functionError?: string };
+    try {
+      out = await (await getClient()).invoke(fn, JSON.stringify(toApiGatewayEvent(req, requestId)));
+    } catch (err) {
+      throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`);
+    }
+    if (out.functionError) throw new DependencyUnavailableError('service', `service ${service} failed: ${out.functionError}`);
+    const result = JSON.parse(out.payload) as { statusCode: number; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean };
+    const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+    const text = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64').toString('utf8') : (result.body ?? '');
+    return { status: result.statusCode, headers, body: parseBody(text, headers['content-type']) };
+  };
+}
+
+interface ErrorBody {
+  error?: { code?: string; message?: string; fields?: { field: string; message: string }[] };
+}
+
+export function createInternalClient(config: Pick<AppConfig, 'aws' | 'internal'>, transport?: Transport): InternalClient {
+  const send = transport ?? (config.internal.transport === 'lambda' ? lambdaTransport(config) : httpTransport(config.internal.urls));
+  const request = (service: ServiceName, req: InternalRequest) => send(service, req, req.headers?.['x-request-id'] ?? randomUUID());
+  return {
+    request,
+    json: async <T>(service: ServiceName, req: InternalRequest): Promise<T> => {
+      const res = await request(service, req);
+      if (res.status >= 200 && res.status < 300) return res.body as T;
+      const err = (res.body as ErrorBody | undefined)?.error;
+      if (res.status >= 400 && res.status < 500) {
+        throw new AppError(res.status, err?.code ?? 'request_failed', err?.message ?? `service ${service} answered ${res.status}`, err?.fields);
+      }
+      throw new DependencyUnavailableError('service', `service ${service} unavailable (${res.status}${err?.message ? `: ${err.message}` : ''})`);
+    },
+  };
+}

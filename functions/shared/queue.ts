@@ -1,0 +1,51 @@
+import { SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import type { AppConfig } from './config';
+import { ConfigError } from './errors';
+
+/** Versioned queue messages (DESIGN §5). Consumers parse with these schemas and reject other versions. */
+export const DocJobMessage = z.object({ v: z.literal(1), orderId: z.string().uuid() });
+export type DocJobMessage = z.infer<typeof DocJobMessage>;
+export const BatchJobMessage = z.object({ v: z.literal(1), batchId: z.string().uuid() });
+export type BatchJobMessage = z.infer<typeof BatchJobMessage>;
+
+export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
+  return new SQSClient({ region: config.aws.region, endpoint: config.aws.endpoint });
+}
+
+export interface JobQueue {
+  sendDocJob(orderId: string): Promise<void>;
+  /** Sends in SendMessageBatch calls of 10; throws if any entry failed (the caller retries, consumers are idempotent). */
+  sendDocJobs(orderIds: string[]): Promise<void>;
+  sendBatchJob(batchId: string): Promise<void>;
+}
+
+function required(value: string | undefined, variable: string): string {
+  if (!value) throw new ConfigError(`${variable} is not set`);
+  return value;
+}
+
+export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs: SQSClient = createSqsClient(config)): JobQueue {
+  const send = async (queueUrl: string, body: object): Promise<void> => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
+  };
+  return {
+    sendDocJob: (orderId) => send(required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'), DocJobMessage.parse({ v: 1, orderId })),
+    sendBatchJob: (batchId) => send(required(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId })),
+    sendDocJobs: async (orderIds) => {
+      const queueUrl = required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL');
+      for (let i = 0; i < orderIds.length; i += 10) {
+        const chunk = orderIds.slice(i, i + 10);
+        const out = await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: chunk.map((orderId, n) => ({ Id: String(n), MessageBody: JSON.stringify(DocJobMessage.parse({ v: 1, orderId })) })),
+          }),
+        );
+        if (out.Failed && out.Failed.length > 0) {
+          throw new Error(`SQS rejected ${out.Failed.length} doc job(s): ${out.Failed.map((f) => f.Code).join(', ')}`);
+        }
+      }
+    },
+  };
+}

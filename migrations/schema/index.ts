@@ -1,0 +1,12 @@
+import type { Knex } from 'knex';
+import * as coreTables from './20261126_001_core_tables';
+
+/**
+ * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
+ * from code without a filesystem lookup. Append new migrations; never edit a released one.
+ */
+export interface SchemaMigration extends Knex.Migration {
+  name: string;
+}
+
+export const schemaMigrations: SchemaMigration[] = [{ name: '20261126_001_core_tables', ...coreTables }];
