@@ -115,6 +115,8 @@ export interface EnvironmentConfig {
     /** Custom domain names; empty means the CloudFront default domain. */
     domainNames: string[];
     priceClass: 'PriceClass_100' | 'PriceClass_200' | 'PriceClass_All';
+    /** ACM certificate in us-east-1 covering `domainNames`; required when they are set. */
+    certificateArn?: string;
   };
 }
 

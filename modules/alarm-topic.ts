@@ -1,0 +1,50 @@
+import { Construct } from 'constructs';
+import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
+import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
+import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
+
+export interface AlarmTopicProps {
+  name: string;
+  emails: string[];
+}
+
+/**
+ * The topic every alarm and budget alert of an environment publishes to. It is left without
+ * SSE: CloudWatch and AWS Budgets cannot publish to a topic under the AWS-managed SNS key, and
+ * a CMK ($1/month) buys nothing for alarm texts, which carry no data. Only CloudWatch and
+ * Budgets may publish, and only over TLS.
+ */
+export class AlarmTopic extends Construct {
+  readonly topic: SnsTopic;
+
+  constructor(scope: Construct, id: string, props: AlarmTopicProps) {
+    super(scope, id);
+    this.topic = new SnsTopic(this, 'topic', { name: props.name });
+    new SnsTopicPolicy(this, 'policy', {
+      arn: this.topic.arn,
+      policy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'AllowAlarmPublishers',
+            Effect: 'Allow',
+            Principal: { Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] },
+            Action: 'sns:Publish',
+            Resource: this.topic.arn,
+          },
+          {
+            Sid: 'DenyInsecureTransport',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Resource: this.topic.arn,
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          },
+        ],
+      }),
+    });
+    props.emails.forEach((email, i) => {
+      new SnsTopicSubscription(this, `email-${i}`, { topicArn: this.topic.arn, protocol: 'email', endpoint: email });
+    });
+  }
+}

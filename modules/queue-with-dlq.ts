@@ -1,0 +1,117 @@
+import { Construct } from 'constructs';
+import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
+import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
+import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+
+export interface QueueWithDlqProps {
+  name: string;
+  visibilityTimeoutSeconds: number;
+  retentionDays: number;
+  dlqRetentionDays: number;
+  maxReceiveCount: number;
+  /** Alarm when the oldest message has waited this long: the workers are not keeping up. */
+  maxMessageAgeSeconds: number;
+  alarmTopicArn: string;
+}
+
+export interface QueueRefs {
+  url: string;
+  arn: string;
+  name: string;
+  dlqUrl: string;
+  dlqArn: string;
+  dlqName: string;
+}
+
+const DAY = 86_400;
+
+/**
+ * A standard SQS queue with its dead-letter queue: SQS-managed SSE (free), TLS-only policy,
+ * long polling (fewer billed empty receives), a DLQ that accepts only this queue's messages,
+ * and alarms on DLQ depth and on the age of the oldest message.
+ */
+export class QueueWithDlq extends Construct {
+  readonly queue: SqsQueue;
+  readonly dlq: SqsQueue;
+  readonly refs: QueueRefs;
+
+  constructor(scope: Construct, id: string, props: QueueWithDlqProps) {
+    super(scope, id);
+    this.dlq = new SqsQueue(this, 'dlq', {
+      name: `${props.name}-dlq`,
+      messageRetentionSeconds: props.dlqRetentionDays * DAY,
+      sqsManagedSseEnabled: true,
+    });
+    this.queue = new SqsQueue(this, 'queue', {
+      name: props.name,
+      visibilityTimeoutSeconds: props.visibilityTimeoutSeconds,
+      messageRetentionSeconds: props.retentionDays * DAY,
+      receiveWaitTimeSeconds: 20,
+      sqsManagedSseEnabled: true,
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: this.dlq.arn, maxReceiveCount: props.maxReceiveCount }),
+    });
+    new SqsQueueRedriveAllowPolicy(this, 'dlq-allow', {
+      queueUrl: this.dlq.url,
+      redriveAllowPolicy: JSON.stringify({ redrivePermission: 'byQueue', sourceQueueArns: [this.queue.arn] }),
+    });
+    for (const [key, queue] of [['queue', this.queue], ['dlq', this.dlq]] as const) {
+      new SqsQueuePolicy(this, `${key}-policy`, {
+        queueUrl: queue.url,
+        policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'DenyInsecureTransport',
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 'sqs:*',
+              Resource: queue.arn,
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+          ],
+        }),
+      });
+    }
+
+    new CloudwatchMetricAlarm(this, 'dlq-depth', {
+      alarmName: `${props.name}-dlq-not-empty`,
+      alarmDescription: `Messages of ${props.name} failed ${props.maxReceiveCount} times and wait in the DLQ`,
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: this.dlq.name },
+      statistic: 'Maximum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions: [props.alarmTopicArn],
+      okActions: [props.alarmTopicArn],
+    });
+    new CloudwatchMetricAlarm(this, 'oldest-message', {
+      alarmName: `${props.name}-oldest-message-age`,
+      alarmDescription: `The oldest message of ${props.name} is older than ${props.maxMessageAgeSeconds} s`,
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateAgeOfOldestMessage',
+      dimensions: { QueueName: this.queue.name },
+      statistic: 'Maximum',
+      period: 300,
+      evaluationPeriods: 2,
+      threshold: props.maxMessageAgeSeconds,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions: [props.alarmTopicArn],
+      okActions: [props.alarmTopicArn],
+    });
+
+    this.refs = {
+      url: this.queue.url,
+      arn: this.queue.arn,
+      name: this.queue.name,
+      dlqUrl: this.dlq.url,
+      dlqArn: this.dlq.arn,
+      dlqName: this.dlq.name,
+    };
+  }
+}

@@ -1,0 +1,192 @@
+import { Construct } from 'constructs';
+import { TerraformStack } from 'cdktf';
+import { DbSubnetGroup } from '@cdktf/provider-aws/lib/db-subnet-group';
+import { DbParameterGroup } from '@cdktf/provider-aws/lib/db-parameter-group';
+import { DbInstance } from '@cdktf/provider-aws/lib/db-instance';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
+import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
+import { EnvironmentConfig, namePrefix, PROJECT } from './config';
+import { useS3Backend } from './backend';
+import { awsProvider } from './provider';
+import { NetworkStack } from './network';
+import { SecureBucket } from '../modules/secure-bucket';
+import { QueueRefs, QueueWithDlq } from '../modules/queue-with-dlq';
+
+export type { QueueRefs } from '../modules/queue-with-dlq';
+
+export const DATABASE_NAME = PROJECT;
+const DATABASE_MASTER_USER = `${PROJECT}_admin`;
+const GIB = 1024 ** 3;
+
+/**
+ * The stateful layer: RDS PostgreSQL, ElastiCache Serverless (Valkey), the `reports` and
+ * `assets` buckets, the job queues with their DLQs, and the empty secrets the services read.
+ * No customer-managed KMS key: AWS-managed keys and SSE-S3/SQS-SSE are free, a CMK is $1/month
+ * each plus requests, and nothing here needs cross-account grants or custom key policies.
+ */
+export class DataStack extends TerraformStack {
+  readonly db: { address: string; port: number; name: string; masterSecretArn: string; instanceId: string; arn: string };
+  readonly cache: { endpointAddress: string; port: number; arn: string; name: string };
+  readonly buckets: { reports: { name: string; arn: string }; assets: { name: string; arn: string } };
+  readonly queues: { docJobs: QueueRefs; batchJobs: QueueRefs };
+  readonly secrets: { gemini: { arn: string }; stripeSecretKey: { arn: string }; stripeWebhookSecret: { arn: string } };
+
+  constructor(scope: Construct, id: string, config: EnvironmentConfig, network: NetworkStack) {
+    super(scope, id);
+    const layer = 'data';
+    awsProvider(this, config, layer);
+    useS3Backend(this, config.env, layer);
+    const prefix = namePrefix(config.env);
+    const alarmTopicArn = network.alarmTopicArn;
+
+    this.db = this.database(config, network, prefix, alarmTopicArn);
+
+    const cache = new ElasticacheServerlessCache(this, 'cache', {
+      name: `${prefix}-cache`,
+      description: `${prefix} LLM response cache and rate limits`,
+      engine: 'valkey',
+      majorEngineVersion: '8',
+      cacheUsageLimits: [
+        {
+          dataStorage: [{ maximum: config.cache.maxDataStorageGb, unit: 'GB' }],
+          ecpuPerSecond: [{ maximum: config.cache.maxEcpuPerSecond }],
+        },
+      ],
+      subnetIds: network.privateSubnetIds,
+      securityGroupIds: [network.securityGroupIds.cache],
+      snapshotRetentionLimit: config.cache.snapshotRetentionDays,
+      dailySnapshotTime: config.cache.snapshotRetentionDays > 0 ? '02:00' : undefined,
+    });
+    const endpoint = cache.endpoint.get(0);
+    this.cache = { endpointAddress: endpoint.address, port: endpoint.port, arn: cache.arn, name: cache.name };
+
+    const bucket = (name: string, noncurrentVersionDays: number) => {
+      const b = new SecureBucket(this, name, {
+        bucketPrefix: `${prefix}-${name}-`,
+        intelligentTiering: true,
+        noncurrentVersionDays,
+      });
+      return { name: b.bucket.bucket, arn: b.bucket.arn };
+    };
+    this.buckets = { reports: bucket('reports', 30), assets: bucket('assets', 30) };
+
+    const queue = (name: string, visibilityTimeoutSeconds: number) =>
+      new QueueWithDlq(this, name, {
+        name: `${prefix}-${name}`,
+        visibilityTimeoutSeconds,
+        retentionDays: config.queues.retentionDays,
+        dlqRetentionDays: config.queues.dlqRetentionDays,
+        maxReceiveCount: config.queues.maxReceiveCount,
+        // A job that sat through more than two of its own visibility timeouts is stuck, not slow.
+        maxMessageAgeSeconds: Math.max(900, visibilityTimeoutSeconds * 2),
+        alarmTopicArn,
+      }).refs;
+    this.queues = {
+      docJobs: queue('doc-jobs', config.queues.docJobsVisibilitySeconds),
+      batchJobs: queue('batch-jobs', config.queues.batchJobsVisibilitySeconds),
+    };
+
+    // Created empty: values are put out of band (`aws secretsmanager put-secret-value`), so
+    // they never appear in code or in Terraform state.
+    const secret = (name: string, description: string) =>
+      ({ arn: new SecretsmanagerSecret(this, `secret-${name}`, { name: `${prefix}-${name}`, description, recoveryWindowInDays: 7 }).arn });
+    this.secrets = {
+      gemini: secret('gemini-api-key', 'Gemini API key used by core-llm'),
+      stripeSecretKey: secret('stripe-secret-key', 'Stripe secret API key used by gateway-b2c'),
+      stripeWebhookSecret: secret('stripe-webhook-secret', 'Stripe webhook signing secret used by gateway-b2c'),
+    };
+  }
+
+  private database(config: EnvironmentConfig, network: NetworkStack, prefix: string, alarmTopicArn: string): DataStack['db'] {
+    const db = config.database;
+    const identifier = `${prefix}-db`;
+    const major = db.engineVersion.split('.')[0];
+
+    const subnetGroup = new DbSubnetGroup(this, 'db-subnets', {
+      name: `${prefix}-db`,
+      description: 'Isolated subnets: no route to or from the internet',
+      subnetIds: network.isolatedSubnetIds,
+    });
+    const parameters = new DbParameterGroup(this, 'db-parameters', {
+      name: `${prefix}-postgres${major}`,
+      family: `postgres${major}`,
+      description: 'TLS only; logical replication for the data migration replicate mode',
+      parameter: [
+        { name: 'rds.force_ssl', value: '1' },
+        // Static: set at creation so the replicate mode of the data migration needs no reboot later.
+        { name: 'rds.logical_replication', value: '1', applyMethod: 'pending-reboot' },
+        { name: 'log_min_duration_statement', value: '1000' },
+      ],
+      lifecycle: { createBeforeDestroy: true },
+    });
+    // RDS would create this group itself, without retention: owning it bounds the log bill.
+    const logGroup = new CloudwatchLogGroup(this, 'db-log-group', {
+      name: `/aws/rds/instance/${identifier}/postgresql`,
+      retentionInDays: config.logs.retentionDays,
+    });
+
+    const instance = new DbInstance(this, 'db', {
+      identifier,
+      engine: 'postgres',
+      engineVersion: db.engineVersion,
+      instanceClass: db.instanceClass,
+      storageType: 'gp3',
+      allocatedStorage: db.allocatedStorageGb,
+      maxAllocatedStorage: db.maxAllocatedStorageGb,
+      storageEncrypted: true,
+      dbName: DATABASE_NAME,
+      username: DATABASE_MASTER_USER,
+      // RDS generates the password into Secrets Manager and rotates it: it never enters state.
+      manageMasterUserPassword: true,
+      dbSubnetGroupName: subnetGroup.name,
+      vpcSecurityGroupIds: [network.securityGroupIds.db],
+      publiclyAccessible: false,
+      multiAz: db.multiAz,
+      parameterGroupName: parameters.name,
+      caCertIdentifier: 'rds-ca-rsa2048-g1',
+      backupRetentionPeriod: db.backupRetentionDays,
+      backupWindow: '01:00-02:00',
+      maintenanceWindow: 'sun:02:30-sun:03:30',
+      autoMinorVersionUpgrade: true,
+      deletionProtection: db.deletionProtection,
+      // Environments worth protecting from deletion are worth a last snapshot too.
+      skipFinalSnapshot: !db.deletionProtection,
+      finalSnapshotIdentifier: db.deletionProtection ? `${identifier}-final` : undefined,
+      copyTagsToSnapshot: true,
+      performanceInsightsEnabled: false,
+      monitoringInterval: 0,
+      enabledCloudwatchLogsExports: ['postgresql'],
+      dependsOn: [logGroup],
+    });
+
+    const alarm = (name: string, metricName: string, comparisonOperator: string, threshold: number, description: string) =>
+      new CloudwatchMetricAlarm(this, `db-${name}`, {
+        alarmName: `${identifier}-${name}`,
+        alarmDescription: description,
+        namespace: 'AWS/RDS',
+        metricName,
+        dimensions: { DBInstanceIdentifier: instance.identifier },
+        statistic: 'Average',
+        period: 300,
+        evaluationPeriods: 3,
+        threshold,
+        comparisonOperator,
+        treatMissingData: 'breaching',
+        alarmActions: [alarmTopicArn],
+        okActions: [alarmTopicArn],
+      });
+    alarm('cpu-high', 'CPUUtilization', 'GreaterThanThreshold', 80, 'RDS CPU above 80 % for 15 minutes (t4g burst credits drain)');
+    alarm('free-storage-low', 'FreeStorageSpace', 'LessThanThreshold', 2 * GIB, 'RDS free storage below 2 GiB');
+
+    return {
+      address: instance.address,
+      port: instance.port,
+      name: DATABASE_NAME,
+      masterSecretArn: instance.masterUserSecret.get(0).secretArn,
+      instanceId: instance.identifier,
+      arn: instance.arn,
+    };
+  }
+}

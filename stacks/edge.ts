@@ -1,0 +1,200 @@
+import { Construct } from 'constructs';
+import { Lazy, TerraformOutput, TerraformStack } from 'cdktf';
+import {
+  CloudfrontDistribution,
+  CloudfrontDistributionOrderedCacheBehavior,
+  CloudfrontDistributionOrigin,
+} from '@cdktf/provider-aws/lib/cloudfront-distribution';
+import { CloudfrontOriginAccessControl } from '@cdktf/provider-aws/lib/cloudfront-origin-access-control';
+import { CloudfrontResponseHeadersPolicy } from '@cdktf/provider-aws/lib/cloudfront-response-headers-policy';
+import { CloudfrontFunction } from '@cdktf/provider-aws/lib/cloudfront-function';
+import { EnvironmentConfig, namePrefix } from './config';
+import { useS3Backend } from './backend';
+import { awsProvider } from './provider';
+import { SecureBucket } from '../modules/secure-bucket';
+
+/** AWS managed policies, referenced by id (they are global and never change). */
+export const MANAGED_POLICY = {
+  cachingOptimized: '658327ea-f89d-4fab-a63d-7e88639e58f6',
+  cachingDisabled: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+  allViewerExceptHostHeader: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
+} as const;
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  // Angular injects component styles at run time.
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+// A path whose last segment has no extension is an Angular route: serve the app shell.
+// Done in a viewer-request function rather than with 403/404 custom error responses, which
+// apply to the whole distribution and would turn API 404s into `index.html` with status 200.
+const SPA_REWRITE = `function handler(event) {
+  var request = event.request;
+  var last = request.uri.substring(request.uri.lastIndexOf('/') + 1);
+  if (last.indexOf('.') === -1) {
+    request.uri = '/index.html';
+  }
+  return request;
+}`;
+
+// The browser calls /api/b2c/...; the API Gateway stage serves /b2c/...
+const STRIP_API_PREFIX = `function handler(event) {
+  var request = event.request;
+  request.uri = request.uri.replace(/^\\/api(?=\\/)/, '');
+  return request;
+}`;
+
+export interface ApiOrigin {
+  /** Host name of the regional API (`<id>.execute-api.<region>.amazonaws.com`). */
+  domainName: string;
+  /** Stage name, with or without slashes. */
+  stagePath: string;
+}
+
+/**
+ * The Angular front end: a private bucket read only by this distribution through Origin
+ * Access Control, security response headers on every response, and optionally `/api/*`
+ * forwarded uncached to the API Gateway so the browser sees one origin (no CORS).
+ */
+export class EdgeStack extends TerraformStack {
+  readonly bucketName: string;
+  readonly distributionId: string;
+  readonly distributionDomainName: string;
+
+  constructor(scope: Construct, id: string, config: EnvironmentConfig, api?: ApiOrigin) {
+    super(scope, id);
+    const layer = 'edge';
+    awsProvider(this, config, layer);
+    useS3Backend(this, config.env, layer);
+    const prefix = namePrefix(config.env);
+    const { edge } = config;
+    if (edge.domainNames.length > 0 && !edge.certificateArn) {
+      throw new Error('edge.certificateArn: required (an ACM certificate in us-east-1) when edge.domainNames is set');
+    }
+    if (edge.apiBehaviour && !api) {
+      throw new Error('edge.apiBehaviour: the edge stack needs the API origin (domainName, stagePath) of the compute stack');
+    }
+
+    const oac = new CloudfrontOriginAccessControl(this, 'oac', {
+      name: `${prefix}-spa`,
+      description: 'CloudFront reads the SPA bucket with SigV4',
+      originAccessControlOriginType: 's3',
+      signingBehavior: 'always',
+      signingProtocol: 'sigv4',
+    });
+
+    const headers = new CloudfrontResponseHeadersPolicy(this, 'security-headers', {
+      name: `${prefix}-security-headers`,
+      comment: 'HSTS, CSP, nosniff, frame DENY, referrer policy',
+      securityHeadersConfig: {
+        strictTransportSecurity: { accessControlMaxAgeSec: 63_072_000, includeSubdomains: true, preload: true, override: true },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: 'DENY', override: true },
+        referrerPolicy: { referrerPolicy: 'strict-origin-when-cross-origin', override: true },
+        contentSecurityPolicy: { contentSecurityPolicy: CONTENT_SECURITY_POLICY, override: true },
+      },
+    });
+
+    const cfFunction = (name: string, comment: string, code: string) =>
+      new CloudfrontFunction(this, name, { name: `${prefix}-${name}`, comment, runtime: 'cloudfront-js-2.0', code, publish: true });
+    const spaRewrite = cfFunction('spa-rewrite', 'Angular routes to /index.html', SPA_REWRITE);
+
+    const spaOriginId = 'spa-bucket';
+    const apiOriginId = 'api-gateway';
+    // The bucket policy names the distribution and the distribution names the bucket: the ARN
+    // is filled in lazily, once the distribution exists.
+    let distribution: CloudfrontDistribution | undefined;
+    const distributionArn = Lazy.stringValue({ produce: () => distribution?.arn });
+    const spa = new SecureBucket(this, 'spa', {
+      bucketPrefix: `${prefix}-spa-`,
+      // Build files are small (< 128 KB objects are never tiered) and replaced on every deploy.
+      intelligentTiering: false,
+      noncurrentVersionDays: 30,
+      extraStatements: (arn) => [
+        {
+          Sid: 'AllowCloudFrontRead',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudfront.amazonaws.com' },
+          Action: 's3:GetObject',
+          Resource: `${arn}/*`,
+          Condition: { StringEquals: { 'AWS:SourceArn': distributionArn } },
+        },
+      ],
+    });
+
+    const apiBehaviour: CloudfrontDistributionOrderedCacheBehavior[] = [];
+    const origins: CloudfrontDistributionOrigin[] = [
+      { originId: spaOriginId, domainName: spa.bucket.bucketRegionalDomainName, originAccessControlId: oac.id },
+    ];
+    if (edge.apiBehaviour && api) {
+      const stage = api.stagePath.replace(/^\/+|\/+$/g, '');
+      origins.push({
+        originId: apiOriginId,
+        domainName: api.domainName,
+        originPath: stage ? `/${stage}` : undefined,
+        customOriginConfig: {
+          httpPort: 80,
+          httpsPort: 443,
+          originProtocolPolicy: 'https-only',
+          originSslProtocols: ['TLSv1.2'],
+          originReadTimeout: 30,
+        },
+      });
+      const stripPrefix = cfFunction('api-prefix', 'Strip /api before the API Gateway origin', STRIP_API_PREFIX);
+      apiBehaviour.push({
+        pathPattern: '/api/*',
+        targetOriginId: apiOriginId,
+        viewerProtocolPolicy: 'https-only',
+        allowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'],
+        cachedMethods: ['GET', 'HEAD'],
+        cachePolicyId: MANAGED_POLICY.cachingDisabled,
+        originRequestPolicyId: MANAGED_POLICY.allViewerExceptHostHeader,
+        responseHeadersPolicyId: headers.id,
+        compress: true,
+        functionAssociation: [{ eventType: 'viewer-request', functionArn: stripPrefix.arn }],
+      });
+    }
+
+    distribution = new CloudfrontDistribution(this, 'distribution', {
+      enabled: true,
+      comment: `${prefix} front end`,
+      isIpv6Enabled: true,
+      httpVersion: 'http2and3',
+      priceClass: edge.priceClass,
+      defaultRootObject: 'index.html',
+      aliases: edge.domainNames.length > 0 ? edge.domainNames : undefined,
+      origin: origins,
+      defaultCacheBehavior: {
+        targetOriginId: spaOriginId,
+        viewerProtocolPolicy: 'redirect-to-https',
+        allowedMethods: ['GET', 'HEAD', 'OPTIONS'],
+        cachedMethods: ['GET', 'HEAD'],
+        cachePolicyId: MANAGED_POLICY.cachingOptimized,
+        responseHeadersPolicyId: headers.id,
+        compress: true,
+        functionAssociation: [{ eventType: 'viewer-request', functionArn: spaRewrite.arn }],
+      },
+      orderedCacheBehavior: apiBehaviour,
+      restrictions: { geoRestriction: { restrictionType: 'none' } },
+      viewerCertificate: edge.certificateArn
+        ? { acmCertificateArn: edge.certificateArn, sslSupportMethod: 'sni-only', minimumProtocolVersion: 'TLSv1.2_2021' }
+        : { cloudfrontDefaultCertificate: true },
+    });
+
+    this.bucketName = spa.bucket.bucket;
+    this.distributionId = distribution.id;
+    this.distributionDomainName = distribution.domainName;
+    new TerraformOutput(this, 'spa_bucket', { value: spa.bucket.bucket });
+    new TerraformOutput(this, 'distribution_id', { value: distribution.id });
+    new TerraformOutput(this, 'url', { value: `https://${distribution.domainName}` });
+  }
+}

@@ -1,0 +1,214 @@
+import { Construct } from 'constructs';
+import { TerraformStack } from 'cdktf';
+import { Vpc } from '@cdktf/provider-aws/lib/vpc';
+import { Subnet } from '@cdktf/provider-aws/lib/subnet';
+import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
+import { RouteTable } from '@cdktf/provider-aws/lib/route-table';
+import { Route } from '@cdktf/provider-aws/lib/route';
+import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-association';
+import { Eip } from '@cdktf/provider-aws/lib/eip';
+import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
+import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { DefaultSecurityGroup } from '@cdktf/provider-aws/lib/default-security-group';
+import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
+import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
+import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import { EnvironmentConfig, namePrefix } from './config';
+import { useS3Backend } from './backend';
+import { awsProvider } from './provider';
+import { cidrSubnet } from '../modules/cidr';
+import { NatInstance } from '../modules/nat-instance';
+import { AlarmTopic } from '../modules/alarm-topic';
+import { Budget } from '../modules/budget';
+
+export const POSTGRES_PORT = 5432;
+export const VALKEY_PORT = 6379;
+const HTTPS_PORT = 443;
+
+type Role = 'lambda' | 'worker' | 'db' | 'cache' | 'migration';
+
+const ROLE_DESCRIPTIONS: Record<Role, string> = {
+  lambda: 'Lambda functions: reach RDS, the cache and HTTPS APIs',
+  worker: 'Fargate workers: reach RDS, the cache and HTTPS APIs',
+  db: 'RDS PostgreSQL: accepts the application roles on 5432',
+  cache: 'ElastiCache Serverless: accepts Lambda and workers on 6379',
+  migration: 'Migration task: reaches RDS and the old database',
+};
+
+/**
+ * The VPC of an environment over `azCount` AZs: public subnets (NAT, nothing else), private
+ * subnets with egress (Lambda, Fargate, cache) and isolated subnets without any (RDS). Also
+ * holds the environment's alarm topic and cost budget, which every later layer reports to.
+ */
+export class NetworkStack extends TerraformStack {
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  readonly publicSubnetIds: string[];
+  readonly privateSubnetIds: string[];
+  readonly isolatedSubnetIds: string[];
+  readonly securityGroupIds: Record<Role, string>;
+  readonly alarmTopicArn: string;
+
+  constructor(scope: Construct, id: string, config: EnvironmentConfig) {
+    super(scope, id);
+    const layer = 'network';
+    awsProvider(this, config, layer);
+    useS3Backend(this, config.env, layer);
+    const prefix = namePrefix(config.env);
+    const { cidr, azCount } = config.network;
+    if (azCount < 2 || azCount > 3) throw new Error(`network.azCount: ${azCount} must be 2 or 3`);
+
+    const vpc = new Vpc(this, 'vpc', {
+      cidrBlock: cidr,
+      enableDnsHostnames: true,
+      enableDnsSupport: true,
+      tags: { Name: prefix },
+    });
+    this.vpcId = vpc.id;
+    this.vpcCidr = cidr;
+    // The default group stays empty so nothing attached by accident gets any traffic.
+    new DefaultSecurityGroup(this, 'default-sg', { vpcId: vpc.id });
+
+    const azs = Array.from({ length: azCount }, (_, i) => `${config.region}${'abc'[i]}`);
+    const subnets = (tier: 'public' | 'private' | 'isolated', cidrOf: (i: number) => string) =>
+      azs.map(
+        (az, i) =>
+          new Subnet(this, `${tier}-${i}`, {
+            vpcId: vpc.id,
+            availabilityZone: az,
+            cidrBlock: cidrOf(i),
+            mapPublicIpOnLaunch: false,
+            tags: { Name: `${prefix}-${tier}-${az}`, tier },
+          }),
+      );
+    // /24 public (NAT only), /20 private (Lambda ENIs and tasks need room), /24 isolated (RDS).
+    const publicSubnets = subnets('public', (i) => cidrSubnet(cidr, 8, i));
+    const privateSubnets = subnets('private', (i) => cidrSubnet(cidr, 4, 1 + i));
+    const isolatedSubnets = subnets('isolated', (i) => cidrSubnet(cidr, 8, 200 + i));
+    this.publicSubnetIds = publicSubnets.map((s) => s.id);
+    this.privateSubnetIds = privateSubnets.map((s) => s.id);
+    this.isolatedSubnetIds = isolatedSubnets.map((s) => s.id);
+
+    const igw = new InternetGateway(this, 'igw', { vpcId: vpc.id, tags: { Name: prefix } });
+    const routeTable = (tier: string, members: Subnet[]) => {
+      const table = new RouteTable(this, `${tier}-rt`, { vpcId: vpc.id, tags: { Name: `${prefix}-${tier}` } });
+      members.forEach((subnet, i) => {
+        new RouteTableAssociation(this, `${tier}-rta-${i}`, { routeTableId: table.id, subnetId: subnet.id });
+      });
+      return table;
+    };
+    const publicRt = routeTable('public', publicSubnets);
+    const privateRt = routeTable('private', privateSubnets);
+    const isolatedRt = routeTable('isolated', isolatedSubnets);
+    new Route(this, 'public-default', { routeTableId: publicRt.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id });
+
+    switch (config.network.egress) {
+      case 'nat-instance': {
+        const nat = new NatInstance(this, 'nat', {
+          namePrefix: prefix,
+          vpcId: vpc.id,
+          vpcCidr: cidr,
+          publicSubnetId: publicSubnets[0].id,
+          instanceType: config.network.natInstanceType,
+        });
+        new Route(this, 'private-default', {
+          routeTableId: privateRt.id,
+          destinationCidrBlock: '0.0.0.0/0',
+          networkInterfaceId: nat.instance.primaryNetworkInterfaceId,
+        });
+        break;
+      }
+      case 'nat-gateway': {
+        const eip = new Eip(this, 'nat-eip', { domain: 'vpc', tags: { Name: `${prefix}-nat` } });
+        const gateway = new NatGateway(this, 'nat-gateway', {
+          allocationId: eip.allocationId,
+          subnetId: publicSubnets[0].id,
+          tags: { Name: prefix },
+          dependsOn: [igw],
+        });
+        new Route(this, 'private-default', { routeTableId: privateRt.id, destinationCidrBlock: '0.0.0.0/0', natGatewayId: gateway.id });
+        break;
+      }
+      case 'none':
+        break;
+      default:
+        throw new Error(`network.egress: "${String(config.network.egress)}" is not nat-instance, nat-gateway or none`);
+    }
+
+    // S3 traffic (reports, assets, ECR layers) skips the NAT: gateway endpoints are free.
+    new VpcEndpoint(this, 's3-endpoint', {
+      vpcId: vpc.id,
+      serviceName: `com.amazonaws.${config.region}.s3`,
+      vpcEndpointType: 'Gateway',
+      routeTableIds: [privateRt.id, isolatedRt.id],
+      tags: { Name: `${prefix}-s3` },
+    });
+
+    const groups = {} as Record<Role, SecurityGroup>;
+    for (const role of Object.keys(ROLE_DESCRIPTIONS) as Role[]) {
+      groups[role] = new SecurityGroup(this, `sg-${role}`, {
+        name: `${prefix}-${role}`,
+        description: ROLE_DESCRIPTIONS[role],
+        vpcId: vpc.id,
+        tags: { Name: `${prefix}-${role}` },
+      });
+    }
+    const ingress = (to: Role, from: Role, port: number) =>
+      new VpcSecurityGroupIngressRule(this, `${to}-from-${from}`, {
+        securityGroupId: groups[to].id,
+        referencedSecurityGroupId: groups[from].id,
+        description: `${from} to ${to} on ${port}`,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+      });
+    const egressToGroup = (from: Role, to: Role, port: number) =>
+      new VpcSecurityGroupEgressRule(this, `${from}-to-${to}`, {
+        securityGroupId: groups[from].id,
+        referencedSecurityGroupId: groups[to].id,
+        description: `${from} to ${to} on ${port}`,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+      });
+    const egressToInternet = (from: Role, port: number, why: string) =>
+      new VpcSecurityGroupEgressRule(this, `${from}-to-internet-${port}`, {
+        securityGroupId: groups[from].id,
+        cidrIpv4: '0.0.0.0/0',
+        description: why,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+      });
+
+    for (const client of ['lambda', 'worker', 'migration'] as const) {
+      ingress('db', client, POSTGRES_PORT);
+      egressToGroup(client, 'db', POSTGRES_PORT);
+      egressToInternet(client, HTTPS_PORT, 'HTTPS to AWS APIs, Gemini, Stripe, ECR');
+    }
+    for (const client of ['lambda', 'worker'] as const) {
+      ingress('cache', client, VALKEY_PORT);
+      egressToGroup(client, 'cache', VALKEY_PORT);
+    }
+    // The one-off copy reads the old database wherever it is hosted; the session uses TLS.
+    egressToInternet('migration', POSTGRES_PORT, 'PostgreSQL of the old platform (one-off data migration)');
+
+    this.securityGroupIds = {
+      lambda: groups.lambda.id,
+      worker: groups.worker.id,
+      db: groups.db.id,
+      cache: groups.cache.id,
+      migration: groups.migration.id,
+    };
+
+    const alarms = new AlarmTopic(this, 'alarms', { name: `${prefix}-alarms`, emails: config.budget.alertEmails });
+    this.alarmTopicArn = alarms.topic.arn;
+    new Budget(this, 'budget', {
+      name: `${prefix}-monthly`,
+      monthlyUsd: config.budget.monthlyUsd,
+      env: config.env,
+      alertEmails: config.budget.alertEmails,
+      alarmTopicArn: alarms.topic.arn,
+    });
+  }
+}
