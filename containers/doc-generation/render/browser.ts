@@ -1,0 +1,171 @@
+import { chromium, Browser } from 'playwright-core';
+import type { Logger } from '../../../functions/shared/logger';
+import { Semaphore } from '../../shared/semaphore';
+
+/**
+ * HTML → PDF with one Chromium per worker process, driven by playwright-core (no bundled
+ * browser: the system Chromium at `executablePath`).
+ *
+ * - one browser serves every job; each job gets a fresh context (no cookies, cache or
+ *   storage leak between clients' documents), closed when the job ends;
+ * - at most `maxConcurrentPages` pages render at once: `page.pdf()` holds a core, and each
+ *   tab costs tens of MB;
+ * - the browser is recycled after `recycleAfter` documents (long-lived browsers grow): the
+ *   next job starts a new browser while jobs in hand finish on the old one, which closes
+ *   when its last page is done;
+ * - a browser that dies (crash, OOM kill) is replaced, and the job that saw it die is
+ *   rendered once more on the new browser instead of failing;
+ * - JavaScript is off and every network request is aborted: generated content can carry
+ *   links or image URLs, and the renderer must never fetch them (SSRF to the task metadata
+ *   endpoint, tracking pixels).
+ */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
+
+export interface PdfRendererOptions {
+  executablePath: string;
+  maxConcurrentPages: number;
+  recycleAfter: number;
+  logger: Logger;
+  renderTimeoutMs?: number;
+}
+
+interface Generation {
+  id: number;
+  browser: Promise<Browser>;
+  uses: number;
+  active: number;
+  retired: boolean;
+}
+
+export class PdfRenderer {
+  private current?: Generation;
+  private generations = 0;
+  private readonly slots: Semaphore;
+  private readonly log: Logger;
+  private closed = false;
+
+  constructor(private readonly opts: PdfRendererOptions) {
+    if (!Number.isInteger(opts.recycleAfter) || opts.recycleAfter < 1) throw new Error(`recycleAfter must be a positive integer, got ${opts.recycleAfter}`);
+    this.slots = new Semaphore(opts.maxConcurrentPages);
+    this.log = opts.logger.child({ component: 'pdf-renderer' });
+  }
+
+  /** Browsers launched so far (restarts and recycles included). */
+  get launches(): number {
+    return this.generations;
+  }
+
+  render(html: string): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new Error('PDF renderer is closed'));
+    return this.slots.with(async () => {
+      try {
+        return await this.renderOnce(html);
+      } catch (err) {
+        if (!(err instanceof BrowserGone)) throw err;
+        this.log.warn('browser died during a render; rendering again on a new browser', { err: err.cause });
+        return this.renderOnce(html);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const gen = this.current;
+    this.current = undefined;
+    if (gen) {
+      gen.retired = true;
+      if (gen.active === 0) await this.shutdown(gen);
+    }
+  }
+
+  private async renderOnce(html: string): Promise<Buffer> {
+    const gen = this.checkout();
+    let browser: Browser | undefined;
+    try {
+      browser = await gen.browser;
+      const context = await browser.newContext({ javaScriptEnabled: false });
+      try {
+        await context.route('**/*', (route) => route.abort());
+        const page = await context.newPage();
+        page.setDefaultTimeout(this.opts.renderTimeoutMs ?? 30_000);
+        await page.setContent(html, { waitUntil: 'load' });
+        return await page.pdf({ preferCSSPageSize: true, printBackground: true });
+      } finally {
+        await context.close().catch(() => undefined);
+      }
+    } catch (err) {
+      if (!browser || !browser.isConnected()) {
+        gen.retired = true;
+        throw new BrowserGone(err);
+      }
+      throw err;
+    } finally {
+      this.checkin(gen);
+    }
+  }
+
+  private checkout(): Generation {
+    let gen = this.current;
+    if (!gen || gen.retired) {
+      gen = this.launch();
+      this.current = gen;
+    }
+    gen.uses += 1;
+    gen.active += 1;
+    if (gen.uses >= this.opts.recycleAfter) gen.retired = true;
+    return gen;
+  }
+
+  private checkin(gen: Generation): void {
+    gen.active -= 1;
+    if (gen.retired && gen.active === 0) {
+      if (this.current === gen) this.current = undefined;
+      void this.shutdown(gen);
+    }
+  }
+
+  private launch(): Generation {
+    this.generations += 1;
+    const id = this.generations;
+    const gen: Generation = { id, uses: 0, active: 0, retired: false, browser: Promise.resolve(undefined as unknown as Browser) };
+    const started = Date.now();
+    gen.browser = chromium
+      .launch({ executablePath: this.opts.executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 })
+      .then((browser) => {
+        this.log.info('browser launched', { generation: id, ms: Date.now() - started });
+        browser.on('disconnected', () => {
+          if (!gen.retired) this.log.warn('browser disconnected', { generation: id });
+          gen.retired = true;
+        });
+        return browser;
+      });
+    gen.browser.catch(() => (gen.retired = true));
+    return gen;
+  }
+
+  private async shutdown(gen: Generation): Promise<void> {
+    try {
+      const browser = await gen.browser;
+      if (browser.isConnected()) await browser.close();
+      this.log.info('browser closed', { generation: gen.id, documents: gen.uses });
+    } catch {
+      // A browser that failed to launch or already died has nothing left to close.
+    }
+  }
+}
+
+class BrowserGone extends Error {
+  constructor(readonly cause: unknown) {
+    super('browser is gone');
+    this.name = 'BrowserGone';
+  }
+}

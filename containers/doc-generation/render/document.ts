@@ -1,0 +1,44 @@
+import { PdfRenderer } from './browser';
+import { markdownToDocx, markdownToHtmlFragment, PandocOptions } from './pandoc';
+import { reportHtml } from './templates';
+
+export type OutputFormat = 'pdf' | 'docx' | 'html';
+
+export interface RenderedDocument {
+  body: Buffer;
+  ext: OutputFormat;
+  contentType: string;
+}
+
+export interface DocumentInput {
+  format: OutputFormat;
+  themeSlug: string;
+  themeTitle: string;
+  orderId: string;
+  markdown: string;
+  generatedAt?: Date;
+}
+
+const CONTENT_TYPES: Record<OutputFormat, string> = {
+  pdf: 'application/pdf',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  html: 'text/html; charset=utf-8',
+};
+
+/**
+ * One rendering path per output format: PDF = themed HTML printed by Chromium (no LaTeX);
+ * DOCX = Pandoc straight from Markdown; HTML = the same themed page the PDF is printed from.
+ */
+export async function renderDocument(input: DocumentInput, pdf: PdfRenderer, pandoc: PandocOptions = {}): Promise<RenderedDocument> {
+  const done = (body: Buffer): RenderedDocument => ({ body, ext: input.format, contentType: CONTENT_TYPES[input.format] });
+  if (input.format === 'docx') return done(await markdownToDocx(input.markdown, input.themeTitle, pandoc));
+  const html = reportHtml({
+    themeSlug: input.themeSlug,
+    themeTitle: input.themeTitle,
+    orderId: input.orderId,
+    bodyHtml: await markdownToHtmlFragment(input.markdown, pandoc),
+    generatedAt: input.generatedAt ?? new Date(),
+  });
+  if (input.format === 'html') return done(Buffer.from(html, 'utf8'));
+  return done(await pdf.render(html));
+}

@@ -1,0 +1,138 @@
+import { SQSClient, SendMessageCommand, ReceiveMessageCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
+import { createLogger } from '../../functions/shared/logger';
+import { startConsumer, Consumer, DrainRequested, ReceivedMessage } from './consumer';
+
+const logger = createLogger({ test: 'consumer' }, 'error', () => undefined);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+describe('SQS consumer loop', () => {
+  let emu: LocalEmulator;
+  let sqs: SQSClient;
+  const running: Consumer[] = [];
+
+  beforeAll(async () => {
+    emu = await startLocalEmulator({
+      queues: [
+        { name: 'fast', maxReceiveCount: 5, visibilityTimeoutSeconds: 1 },
+        { name: 'poison', maxReceiveCount: 2, visibilityTimeoutSeconds: 1 },
+        { name: 'slow-visibility', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
+        { name: 'heartbeat', maxReceiveCount: 5, visibilityTimeoutSeconds: 1 },
+      ],
+    });
+    sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((c) => c.stop(0).catch(() => undefined)));
+  });
+  afterAll(async () => {
+    sqs.destroy();
+    await emu.stop();
+  });
+
+  const send = (queue: string, body: string) => sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls[queue], MessageBody: body }));
+  const consume = async (queue: string, concurrency: number, handler: (m: ReceivedMessage, s: AbortSignal) => Promise<void>) => {
+    const c = await startConsumer({ sqs, queueUrl: emu.queueUrls[queue], concurrency, handler, logger, waitTimeSeconds: 1 });
+    running.push(c);
+    return c;
+  };
+  const depth = async (queue: string) => {
+    const a = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: emu.queueUrls[queue], AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    return Number(a.Attributes?.ApproximateNumberOfMessages) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible);
+  };
+
+  test('runs at most `concurrency` handlers at once and deletes every message it completes', async () => {
+    const seen: string[] = [];
+    let active = 0;
+    let peak = 0;
+    for (let i = 0; i < 12; i++) await send('fast', `m${i}`);
+    await consume('fast', 3, async (m) => {
+      active += 1;
+      peak = Math.max(peak, active);
+      await sleep(120);
+      seen.push(m.body);
+      active -= 1;
+    });
+    await until(() => seen.length === 12, 15_000);
+    expect(peak).toBe(3);
+    expect(new Set(seen).size).toBe(12);
+    await until(async () => (await depth('fast')) === 0, 5_000);
+  });
+
+  test('the heartbeat keeps a job that outlasts the visibility timeout from reaching a second consumer', async () => {
+    const handled: string[] = [];
+    await send('heartbeat', 'long');
+    const handler = async (m: ReceivedMessage) => {
+      handled.push(m.body);
+      await sleep(3_500);
+    };
+    await consume('heartbeat', 1, handler);
+    await consume('heartbeat', 1, handler);
+    await until(async () => handled.length === 1 && (await depth('heartbeat')) === 0, 10_000);
+    expect(handled).toEqual(['long']);
+  });
+
+  test('a message whose handler keeps failing lands in the DLQ after maxReceiveCount and never blocks the others', async () => {
+    const good: string[] = [];
+    await send('poison', 'not json {');
+    for (let i = 0; i < 5; i++) await send('poison', JSON.stringify({ n: i }));
+    await consume('poison', 2, async (m) => {
+      const parsed = JSON.parse(m.body) as { n: number };
+      good.push(String(parsed.n));
+    });
+    await until(() => good.length === 5, 5_000);
+    await until(async () => (await depth('poison-dlq')) === 1, 10_000);
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['poison-dlq'], WaitTimeSeconds: 1 }));
+    expect(dead.Messages?.[0]?.Body).toBe('not json {');
+    expect(await depth('poison')).toBe(0);
+  });
+
+  test('stop() lets a handler yield and releases its message with visibility 0, so another task takes it at once', async () => {
+    await send('slow-visibility', 'yielding');
+    let started = false;
+    const first = await consume('slow-visibility', 1, async (_m, draining) => {
+      started = true;
+      await new Promise<void>((r) => draining.addEventListener('abort', () => r()));
+      throw new DrainRequested();
+    });
+    await until(() => started, 5_000);
+    running.splice(running.indexOf(first), 1);
+    const t0 = Date.now();
+    const report = await first.stop(5_000);
+    expect(report).toEqual({ finished: 1, released: 1 });
+    const taken: string[] = [];
+    await consume('slow-visibility', 1, async (m) => void taken.push(m.body));
+    await until(() => taken.length === 1, 5_000);
+    // The queue's visibility timeout is 30 s: picking it up this fast proves it was released.
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  test('stop() returns at the drain deadline and releases a handler that has not finished', async () => {
+    await send('slow-visibility', 'stubborn');
+    let started = false;
+    let finish: () => void = () => undefined;
+    const c = await consume('slow-visibility', 1, async () => {
+      started = true;
+      await new Promise<void>((r) => (finish = r));
+    });
+    await until(() => started, 5_000);
+    running.splice(running.indexOf(c), 1);
+    const t0 = Date.now();
+    const report = await c.stop(300);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(report).toEqual({ finished: 0, released: 1 });
+    const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['slow-visibility'], WaitTimeSeconds: 2 }));
+    expect(again.Messages?.[0]?.Body).toBe('stubborn');
+    finish();
+  });
+});

@@ -1,0 +1,54 @@
+import { createLogger, Logger } from '../../functions/shared/logger';
+
+/**
+ * The process entry of a worker container: start it, and on SIGTERM (Fargate Spot's
+ * two-minute notice, or ECS stopping the task) or SIGINT drain it and exit 0. A hard
+ * deadline exits even if the drain hangs, before ECS's SIGKILL at `stopTimeout`.
+ * Health is the process staying up: any failure to start, or an uncaught error, exits 1
+ * so ECS replaces the task.
+ */
+export interface RunningWorker {
+  stop(): Promise<void>;
+}
+
+export function runWorkerProcess(name: string, start: () => Promise<RunningWorker>, hardDeadlineSeconds = 115): void {
+  const log: Logger = createLogger({ service: name, env: process.env.APP_ENV ?? 'local' }, 'info');
+  let stopping = false;
+  const started = start();
+
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping on signal', { signal });
+    setTimeout(() => {
+      log.error('drain exceeded the hard deadline; exiting', { hardDeadlineSeconds });
+      process.exit(1);
+    }, hardDeadlineSeconds * 1000).unref();
+    started
+      .then((worker) => worker.stop())
+      .then(() => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      })
+      .catch((err) => {
+        log.error('stop failed', { err });
+        process.exit(1);
+      });
+  };
+
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    log.error('uncaught exception', { err });
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.error('unhandled rejection', { err });
+    process.exit(1);
+  });
+
+  started.catch((err) => {
+    log.error('worker failed to start', { err });
+    process.exit(1);
+  });
+}
