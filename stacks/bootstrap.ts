@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformOutput, TerraformStack } from 'cdktf';
+import { Fn, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
@@ -9,11 +9,17 @@ import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-own
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { IamOpenidConnectProvider } from '@cdktf/provider-aws/lib/iam-openid-connect-provider';
-import { bootstrap, EnvironmentConfig, PROJECT } from './config';
+import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
+import { bootstrap, EnvironmentConfig, namePrefix, PROJECT } from './config';
+import { CiPolicyContext, deployStatements, planStatements, workloadBoundaryStatements } from '../modules/ci-policies';
+import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, GithubOidcRole, githubSubjects } from '../modules/github-oidc-roles';
+import { policyDocument } from '../modules/iam-statements';
 
 export type BootstrapSettings = Omit<typeof bootstrap, 'github'> & { github: EnvironmentConfig['github'] };
 
-export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
+/** The boundary environment stacks put on every IAM role they create (the deploy role insists). */
+export const workloadBoundaryArn = (accountId: string, settings: BootstrapSettings = bootstrap): string =>
+  `arn:aws:iam::${accountId}:policy/${settings.workloadBoundaryPolicyName}`;
 
 /**
  * Run once per AWS account. It creates the bucket every other stack keeps its state in, so it
@@ -23,6 +29,9 @@ export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: S3Bucket;
   readonly githubOidcProvider: IamOpenidConnectProvider;
+  readonly workloadBoundary: IamPolicy;
+  readonly planRole: GithubOidcRole;
+  readonly deployRole: GithubOidcRole;
 
   constructor(scope: Construct, id: string, settings: BootstrapSettings = bootstrap) {
     super(scope, id);
@@ -54,7 +63,8 @@ export class BootstrapStack extends TerraformStack {
     });
     new S3BucketServerSideEncryptionConfigurationA(this, 'state-encryption', {
       bucket: this.stateBucket.id,
-      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'aws:kms' }, bucketKeyEnabled: true }],
+      // SSE-S3: no KMS key policy for the CI roles to get right, no per-request KMS charge.
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
     });
     new S3BucketLifecycleConfiguration(this, 'state-lifecycle', {
       bucket: this.stateBucket.id,
@@ -89,10 +99,52 @@ export class BootstrapStack extends TerraformStack {
 
     this.githubOidcProvider = new IamOpenidConnectProvider(this, 'github-oidc', {
       url: `https://${GITHUB_OIDC_HOST}`,
-      clientIdList: ['sts.amazonaws.com'],
+      clientIdList: [GITHUB_OIDC_AUDIENCE],
+    });
+
+    // The account id read from the provider's ARN instead of a caller-identity data source, so
+    // the stack still plans offline (no STS call).
+    const accountId = Fn.element(Fn.split(':', this.githubOidcProvider.arn), 4);
+    const context = (account: string): CiPolicyContext => ({
+      region: settings.region,
+      accountId: account,
+      stateBucket: settings.stateBucketName,
+      envPrefixes: settings.deployEnvironments.map(namePrefix),
+      project: PROJECT,
+      workloadBoundaryArn: workloadBoundaryArn(account, settings),
+    });
+
+    this.workloadBoundary = new IamPolicy(this, 'workload-boundary', {
+      name: settings.workloadBoundaryPolicyName,
+      description: 'Permissions boundary of every role the environment stacks create',
+      policy: JSON.stringify(policyDocument(workloadBoundaryStatements(context(accountId)))),
+    });
+
+    this.planRole = new GithubOidcRole(this, 'plan', {
+      roleName: settings.planRoleName,
+      description: 'GitHub Actions on pull requests: terraform plan (read-only, state lock)',
+      providerArn: this.githubOidcProvider.arn,
+      subjects: githubSubjects(settings.github, ['pull_request']),
+      statements: (account) => planStatements(context(account)),
+      accountId,
+    });
+
+    this.deployRole = new GithubOidcRole(this, 'deploy', {
+      roleName: settings.deployRoleName,
+      description: `GitHub Actions on ${settings.github.deployBranch} and the deploy environments: cdktf deploy`,
+      providerArn: this.githubOidcProvider.arn,
+      subjects: githubSubjects(settings.github, [
+        `ref:refs/heads/${settings.github.deployBranch}`,
+        ...settings.deployEnvironments.map((env) => `environment:${env}`),
+      ]),
+      statements: (account) => deployStatements(context(account)),
+      accountId,
     });
 
     new TerraformOutput(this, 'state_bucket', { value: this.stateBucket.bucket });
     new TerraformOutput(this, 'github_oidc_provider_arn', { value: this.githubOidcProvider.arn });
+    new TerraformOutput(this, 'plan_role_arn', { value: this.planRole.role.arn });
+    new TerraformOutput(this, 'deploy_role_arn', { value: this.deployRole.role.arn });
+    new TerraformOutput(this, 'workload_boundary_arn', { value: this.workloadBoundary.arn });
   }
 }

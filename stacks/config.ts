@@ -206,6 +206,11 @@ export const bootstrap = {
   /** Old state versions are kept this many days (and at least `stateNoncurrentVersionsKept` of them) for recovery. */
   stateNoncurrentVersionDays: 90,
   stateNoncurrentVersionsKept: 10,
+  /** Roles GitHub Actions assumes through OIDC: `plan` on pull requests, `deploy` on main and the environments. */
+  planRoleName: `${PROJECT}-github-plan`,
+  deployRoleName: `${PROJECT}-github-deploy`,
+  /** Permissions boundary every workload role must carry: the deploy role creates roles only with it. */
+  workloadBoundaryPolicyName: `${PROJECT}-workload-boundary`,
 };
 
 /** Name of every AWS resource of an environment starts with this, which IAM scopes rely on. */
