@@ -582,6 +582,18 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       ],
     },
     {
+      sid: 'CdnFunctions',
+      actions: [
+        'cloudfront:CreateFunction',
+        'cloudfront:DescribeFunction',
+        'cloudfront:GetFunction',
+        'cloudfront:UpdateFunction',
+        'cloudfront:PublishFunction',
+        'cloudfront:DeleteFunction',
+      ],
+      resources: arns(c, (p) => `arn:aws:cloudfront::${a}:function/${p}-*`),
+    },
+    {
       // Creating or widening a role requires the workload boundary: a role made by CI can never
       // hold more than the boundary allows, whatever policy CI attaches to it.
       sid: 'RolesWithBoundary',
