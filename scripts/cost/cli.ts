@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { environments } from '../../stacks/config';
+import { costDecisions, renderDecisions } from './decisions';
+import { CostReport, estimateCosts } from './estimate';
+import { naiveVariant } from './naive';
+import { DEFAULT_PRICE_FILE, loadPriceTable } from './priceTable';
+import { renderMarkdown, renderText } from './render';
+import { readPlan, readSynthesizedEnvironment, synthesizedStacksOf, TfResource } from './terraformInput';
+import { DEFAULT_TRAFFIC_FILE, loadTrafficProfile } from './traffic';
+
+const USAGE = `usage: npm run cost -- --env <${Object.keys(environments).join('|')}> [--traffic FILE] [--markdown | --json] [--naive]
+                     [--plan PLAN.json ...] [--out DIR] [--synth] [--decisions] [--fail-over-budget] [--prices FILE]`;
+
+class UsageError extends Error {}
+
+function log(level: 'info' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(`${JSON.stringify({ level, msg, component: 'cost', ...fields })}\n`);
+}
+
+function synthesize(outDir: string): void {
+  log('info', 'synthesizing the stacks', { outDir });
+  const result = spawnSync('npx', ['tsx', 'main.ts'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDKTF_OUTDIR: outDir }, encoding: 'utf8' });
+  if (result.status !== 0) throw new UsageError(`synthesis failed (npx tsx main.ts):\n${result.stderr}`);
+}
+
+function run(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      env: { type: 'string' },
+      traffic: { type: 'string' },
+      markdown: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      naive: { type: 'boolean', default: false },
+      plan: { type: 'string', multiple: true },
+      out: { type: 'string', default: 'cdktf.out' },
+      synth: { type: 'boolean', default: false },
+      decisions: { type: 'boolean', default: false },
+      'fail-over-budget': { type: 'boolean', default: false },
+      prices: { type: 'string', default: DEFAULT_PRICE_FILE },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.markdown && values.json) throw new UsageError('--markdown and --json are exclusive');
+  const plans = values.plan ?? [];
+  if (!values.env && plans.length === 0) throw new UsageError('--env is required (or give --plan)');
+  const config = values.env ? environments[values.env] : undefined;
+  if (values.env && !config) throw new UsageError(`--env: unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
+
+  const prices = loadPriceTable(resolve(values.prices));
+  const profile = loadTrafficProfile(values.traffic ? resolve(values.traffic) : DEFAULT_TRAFFIC_FILE);
+
+  let resources: TfResource[];
+  let source: string;
+  if (plans.length > 0) {
+    resources = plans.flatMap((file) => readPlan(resolve(file)));
+    source = `plan ${plans.join(', ')}`;
+  } else {
+    const outDir = resolve(values.out);
+    if (values.synth || synthesizedStacksOf(outDir, values.env!).length === 0) synthesize(outDir);
+    const stacks = synthesizedStacksOf(outDir, values.env!);
+    if (stacks.length === 0) throw new UsageError(`--env ${values.env}: no stack named ${values.env}-<layer> in ${outDir}/stacks after synthesis`);
+    resources = readSynthesizedEnvironment(outDir, values.env!);
+    source = `stacks ${stacks.map((s) => s.stack).join(', ')}`;
+  }
+  if (values.naive) resources = naiveVariant(resources, config?.network.azCount ?? 2);
+
+  const label = `${values.env ?? 'plan'}${values.naive ? ' with naive defaults' : ''} (${source})`;
+  const report: CostReport = estimateCosts({ label, resources, prices, profile });
+
+  if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(values.markdown ? renderMarkdown(report) : renderText(report));
+  if (values.decisions) {
+    if (!config) throw new UsageError('--decisions needs --env');
+    process.stdout.write(`\n${renderDecisions(costDecisions(prices, config, report, profile.assumptions.logCompressionRatio))}`);
+  }
+
+  if (values['fail-over-budget'] && config && report.total.idleUsd > config.budget.monthlyUsd) {
+    log('error', 'idle monthly cost exceeds the budget', { env: config.env, idleUsd: report.total.idleUsd, budgetUsd: config.budget.monthlyUsd });
+    return 2;
+  }
+  return 0;
+}
+
+try {
+  process.exitCode = run(process.argv.slice(2));
+} catch (error) {
+  const message = (error as Error).message;
+  log('error', message);
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${USAGE}\n`);
+  process.exitCode = 1;
+}

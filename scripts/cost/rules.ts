@@ -1,0 +1,468 @@
+import { PriceTable } from './priceTable';
+import { blocks, TfResource } from './terraformInput';
+import { TrafficProfile, Volume } from './traffic';
+
+/** A quantity billed at one price of the price table, per month. */
+export interface Charge {
+  priceKey: string;
+  quantity: number;
+  what: string;
+}
+
+export type Estimate =
+  | { status: 'priced'; charges: Charge[]; notes?: string[] }
+  | { status: 'free'; reason: string }
+  | { status: 'unpriced'; reason: string };
+
+export interface RuleContext {
+  prices: PriceTable;
+  volume: Volume;
+  profile: TrafficProfile;
+  /** Every resource of the environment, for references and for sharing traffic between peers. */
+  resources: TfResource[];
+}
+
+type Rule = (resource: TfResource, ctx: RuleContext) => Estimate;
+
+const DAYS_PER_MONTH = 30.4;
+const KB_PER_GB = 1e6;
+const BYTES_PER_GB = 1e9;
+
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const num = (value: unknown): number | undefined => {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return undefined;
+};
+
+const priced = (charges: Charge[], notes?: string[]): Estimate => ({ status: 'priced', charges, notes });
+const unpriced = (reason: string): Estimate => ({ status: 'unpriced', reason });
+
+function nameOf(resource: TfResource, ...attributes: string[]): string {
+  for (const attribute of attributes) {
+    const value = str(resource.values[attribute]);
+    if (value) return value;
+  }
+  return resource.name;
+}
+
+function peers(ctx: RuleContext, type: string): TfResource[] {
+  return ctx.resources.filter((r) => r.type === type);
+}
+
+function instancesOf(ctx: RuleContext, type: string): number {
+  return peers(ctx, type).reduce((sum, r) => sum + r.count, 0);
+}
+
+function referenced(ctx: RuleContext, from: TfResource, attribute: string, type: string): TfResource | undefined {
+  const addresses = from.refs[attribute] ?? [];
+  return ctx.resources.find((r) => r.stack === from.stack && r.type === type && addresses.includes(r.address));
+}
+
+function longestMatch<T extends { match: string }>(entries: T[], name: string): T | undefined {
+  return [...entries].sort((a, b) => b.match.length - a.match.length).find((entry) => name.includes(entry.match));
+}
+
+function lambdaInvocations(ctx: RuleContext, functionName: string): number {
+  const use = longestMatch(ctx.profile.assumptions.lambdas, functionName);
+  if (!use) return 0;
+  const v = ctx.volume;
+  return v.apiRequestsPerMonth * use.perApiRequest + v.documentsPerMonth * use.perDocument + v.batchesPerMonth * use.perBatch;
+}
+
+function workerUnits(ctx: RuleContext, drivenBy: 'documents' | 'batches'): number {
+  return drivenBy === 'documents' ? ctx.volume.documentsPerMonth : ctx.volume.batchesPerMonth;
+}
+
+/** Task-minutes a queue worker runs in a month: the work itself plus the tail after each scale-up. */
+export function workerTaskMinutes(ctx: RuleContext, serviceName: string): number {
+  const use = longestMatch(ctx.profile.assumptions.workers, serviceName);
+  if (!use) return 0;
+  const units = workerUnits(ctx, use.drivenBy);
+  if (units === 0) return 0;
+  return units / use.unitsPerTaskMinute + use.activationsPerMonth * use.tailMinutesPerActivation;
+}
+
+function natGbPerMonth(ctx: RuleContext): number {
+  const a = ctx.profile.assumptions;
+  const requests = (ctx.volume.apiRequestsPerMonth * a.natKbPerApiRequest + ctx.volume.documentsPerMonth * a.natKbPerDocument) / KB_PER_GB;
+  const imagePulls = a.workers.reduce((sum, w) => sum + (workerUnits(ctx, w.drivenBy) > 0 ? w.activationsPerMonth * w.imagePullGb : 0), 0);
+  return requests + imagePulls;
+}
+
+function hourly(ctx: RuleContext, priceKey: string, what: string, units = 1): Charge {
+  return { priceKey, quantity: units * ctx.prices.hoursPerMonth, what };
+}
+
+function publicIpv4(ctx: RuleContext, what: string): Charge {
+  return hourly(ctx, 'vpc.publicIpv4.hours', what);
+}
+
+const lambdaFunction: Rule = (r, ctx) => {
+  const architecture = (r.values.architectures as string[] | undefined)?.[0] ?? 'x86_64';
+  if (architecture !== 'arm64' && architecture !== 'x86_64') return unpriced(`architecture ${architecture}`);
+  const memoryGb = (num(r.values.memory_size) ?? 128) / 1024;
+  const functionName = nameOf(r, 'function_name');
+  const invocations = lambdaInvocations(ctx, functionName);
+  const use = longestMatch(ctx.profile.assumptions.lambdas, functionName);
+  const gbSeconds = invocations * memoryGb * ((use?.avgDurationMs ?? 0) / 1000);
+  const notes = use ? undefined : ['no traffic assumption matches this function: traffic priced at 0'];
+  return priced(
+    [
+      { priceKey: `lambda.requests.${architecture}`, quantity: invocations, what: 'invocations' },
+      { priceKey: `lambda.gbSeconds.${architecture}`, quantity: gbSeconds, what: `GB-s at ${Math.round(memoryGb * 1024)} MB` },
+    ],
+    notes,
+  );
+};
+
+const restApi: Rule = (_r, ctx) =>
+  priced([{ priceKey: 'apigateway.rest.requests', quantity: ctx.volume.apiRequestsPerMonth / instancesOf(ctx, 'aws_api_gateway_rest_api'), what: 'API calls' }]);
+
+const httpApi: Rule = (r, ctx) => {
+  if (str(r.values.protocol_type) !== 'HTTP') return unpriced(`protocol ${String(r.values.protocol_type)} not priced`);
+  return priced([{ priceKey: 'apigateway.http.requests', quantity: ctx.volume.apiRequestsPerMonth / instancesOf(ctx, 'aws_apigatewayv2_api'), what: 'API calls' }]);
+};
+
+const apiStage: Rule = (r) =>
+  r.values.cache_cluster_enabled === true
+    ? unpriced('API cache cluster (hourly by cache size) is not in the price table')
+    : { status: 'free', reason: 'stage configuration; throttling and logging settings are free' };
+
+const webAcl: Rule = (r, ctx) => {
+  const rules = blocks(r.values.rule);
+  const paidGroups = rules
+    .map((rule) => str(blocks(blocks(rule.statement)[0]?.managed_rule_group_statement)[0]?.name))
+    .filter((name): name is string => !!name && /BotControl|ATP|ACFP|AntiDDoS/.test(name));
+  if (paidGroups.length > 0) return unpriced(`paid managed rule groups ${paidGroups.join(', ')} are not in the price table`);
+  const inspected = str(r.values.scope) === 'CLOUDFRONT' ? ctx.volume.cdnRequestsPerMonth : ctx.volume.apiRequestsPerMonth;
+  return priced([
+    { priceKey: 'waf.webAcl', quantity: 1, what: 'web ACL' },
+    { priceKey: 'waf.rule', quantity: rules.length, what: `${rules.length} rules (a managed rule group counts as one)` },
+    { priceKey: 'waf.requests', quantity: inspected / instancesOf(ctx, 'aws_wafv2_web_acl'), what: 'requests inspected' },
+  ]);
+};
+
+const wafRuleGroup: Rule = (r) => {
+  const rules = blocks(r.values.rule).length;
+  return priced([{ priceKey: 'waf.rule', quantity: rules, what: `${rules} rules in a rule group` }]);
+};
+
+const natGateway: Rule = (r, ctx) => {
+  const gateways = instancesOf(ctx, 'aws_nat_gateway');
+  return priced([
+    hourly(ctx, 'vpc.natGateway.hours', 'gateway-hours'),
+    { priceKey: 'vpc.natGateway.gb', quantity: natGbPerMonth(ctx) / gateways, what: 'GB processed (API calls out, image pulls)' },
+  ], str(r.values.connectivity_type) === 'private' ? ['private NAT gateway: no public address'] : undefined);
+};
+
+const eip: Rule = (_r, ctx) => priced([publicIpv4(ctx, 'public IPv4 address-hours (billed attached or not)')]);
+
+function ec2InstanceCharges(ctx: RuleContext, instanceType: string, rootGb: number, hasPublicIp: boolean): Charge[] | string {
+  const key = `ec2.${instanceType}.hours`;
+  if (!ctx.prices.has(key)) return `instance type ${instanceType} is not in the price table`;
+  const charges: Charge[] = [
+    hourly(ctx, key, `${instanceType} hours`),
+    { priceKey: 'ec2.ebs.gp3.gbMonth', quantity: rootGb, what: `${rootGb} GB root volume` },
+  ];
+  if (hasPublicIp) charges.push(publicIpv4(ctx, 'public IPv4 address-hours'));
+  return charges;
+}
+
+function rootVolumeGb(values: Record<string, unknown>): { gb: number; note?: string } {
+  const root = blocks(values.root_block_device)[0] ?? blocks(blocks(values.block_device_mappings)[0]?.ebs)[0];
+  const gb = num(root?.volume_size);
+  return gb === undefined ? { gb: 8, note: 'root volume size not set: 8 GB (the AMI default of Amazon Linux) assumed' } : { gb };
+}
+
+const ec2Instance: Rule = (r, ctx) => {
+  const instanceType = str(r.values.instance_type);
+  if (!instanceType) return unpriced('instance_type not set literally');
+  const subnet = referenced(ctx, r, 'subnet_id', 'aws_subnet');
+  const eipAttached = ctx.resources.some((e) => e.type === 'aws_eip' && e.stack === r.stack && (e.refs.instance ?? []).includes(r.address));
+  const assigned = r.values.associate_public_ip_address ?? subnet?.values.map_public_ip_on_launch;
+  const root = rootVolumeGb(r.values);
+  const charges = ec2InstanceCharges(ctx, instanceType, root.gb, assigned === true && !eipAttached);
+  if (typeof charges === 'string') return unpriced(charges);
+  const notes = [root.note, r.values.source_dest_check === false ? 'NAT instance: no per-GB processing charge' : undefined].filter((n): n is string => !!n);
+  return priced(charges, notes);
+};
+
+const autoscalingGroup: Rule = (r, ctx) => {
+  if (blocks(r.values.mixed_instances_policy).length > 0) return unpriced('mixed instances policy not priced');
+  const template = referenced(ctx, r, 'launch_template', 'aws_launch_template');
+  const instanceType = str(template?.values.instance_type);
+  if (!template || !instanceType) return unpriced('launch template or its instance_type not found');
+  const desired = num(r.values.desired_capacity) ?? num(r.values.min_size) ?? 0;
+  const nic = blocks(template.values.network_interfaces)[0];
+  const root = rootVolumeGb(template.values);
+  const charges = ec2InstanceCharges(ctx, instanceType, root.gb, nic?.associate_public_ip_address === true || nic?.associate_public_ip_address === 'true');
+  if (typeof charges === 'string') return unpriced(charges);
+  return priced(charges.map((c) => ({ ...c, quantity: c.quantity * desired, what: `${c.what} x ${desired} instances` })), root.note ? [root.note] : undefined);
+};
+
+const vpcEndpoint: Rule = (r, ctx) => {
+  const type = str(r.values.vpc_endpoint_type) ?? 'Gateway';
+  if (type === 'Gateway') return { status: 'free', reason: 'gateway endpoints (S3, DynamoDB) are free' };
+  if (type !== 'Interface') return unpriced(`${type} endpoints are not in the price table`);
+  const subnets = Array.isArray(r.values.subnet_ids) ? r.values.subnet_ids.length : undefined;
+  const azs = subnets ?? 2;
+  return priced(
+    [hourly(ctx, 'vpc.interfaceEndpoint.hours', `endpoint-hours in ${azs} AZs`, azs)],
+    subnets === undefined ? ['subnet_ids not a literal list: 2 AZs assumed'] : undefined,
+  );
+};
+
+const dbInstance: Rule = (r, ctx) => {
+  const instanceClass = str(r.values.instance_class);
+  const multiAz = r.values.multi_az === true;
+  const deployment = multiAz ? 'multiAz' : 'singleAz';
+  const hoursKey = `rds.${instanceClass}.${deployment}.hours`;
+  if (!instanceClass || !ctx.prices.has(hoursKey)) return unpriced(`instance class ${instanceClass ?? '(not literal)'} is not in the price table`);
+  const storageType = str(r.values.storage_type) ?? 'gp2';
+  if (storageType !== 'gp3' && storageType !== 'gp2') return unpriced(`storage type ${storageType} is not in the price table`);
+  const storageGb = num(r.values.allocated_storage) ?? 20;
+  const notes = ['automated backups up to the provisioned storage size are free'];
+  if (storageType === 'gp2') notes.push('gp2 priced at the gp3 rate');
+  const charges: Charge[] = [
+    hourly(ctx, hoursKey, `${instanceClass} ${multiAz ? 'Multi-AZ' : 'Single-AZ'} hours`),
+    { priceKey: `rds.gp3.${deployment}.gbMonth`, quantity: storageGb, what: `${storageGb} GB ${storageType}` },
+  ];
+  if (r.values.manage_master_user_password === true) charges.push({ priceKey: 'secretsmanager.secret', quantity: 1, what: 'master password secret created by RDS' });
+  return priced(charges, notes);
+};
+
+const dbProxy: Rule = (_r, ctx) => priced([hourly(ctx, 'rds.proxy.vcpuHours', 'vCPU-hours (2 vCPU minimum of db.t4g.micro)', 2)]);
+
+const serverlessCache: Rule = (r, ctx) => {
+  const engine = str(r.values.engine);
+  const family = engine === 'valkey' ? 'valkey' : engine === 'redis' || engine === 'memcached' ? 'redis' : undefined;
+  if (!family) return unpriced(`engine ${engine ?? '(not literal)'} not priced`);
+  const minimumGb = family === 'valkey' ? 0.1 : 1;
+  const limit = num(blocks(blocks(r.values.cache_usage_limits)[0]?.data_storage)[0]?.maximum);
+  const busy = ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth > 0;
+  const wanted = busy ? Math.max(minimumGb, ctx.profile.assumptions.cacheStoredGb) : minimumGb;
+  const storedGb = limit === undefined ? wanted : Math.max(minimumGb, Math.min(wanted, limit));
+  const a = ctx.profile.assumptions;
+  const ecpu = ctx.volume.apiRequestsPerMonth * a.cacheEcpuPerApiRequest + ctx.volume.documentsPerMonth * a.cacheEcpuPerDocument;
+  return priced(
+    [
+      hourly(ctx, `elasticache.serverless.${family}.gbHours`, `GB-hours at ${storedGb} GB (minimum ${minimumGb} GB for ${engine})`, storedGb),
+      { priceKey: `elasticache.serverless.${family}.ecpu`, quantity: ecpu, what: 'ECPUs' },
+    ],
+    engine === 'memcached' ? ['memcached priced at the Redis OSS rate'] : undefined,
+  );
+};
+
+function capacityShares(service: TfResource, ctx: RuleContext): { spot: number; onDemand: number } | string {
+  const own = blocks(service.values.capacity_provider_strategy);
+  const clusterDefault = peers(ctx, 'aws_ecs_cluster_capacity_providers').filter((c) => c.stack === service.stack)
+    .flatMap((c) => blocks(c.values.default_capacity_provider_strategy));
+  const strategy = own.length > 0 ? own : clusterDefault;
+  if (strategy.length === 0) {
+    const launchType = str(service.values.launch_type) ?? 'FARGATE';
+    return launchType === 'FARGATE' ? { spot: 0, onDemand: 1 } : `launch type ${launchType} not priced`;
+  }
+  let spot = 0;
+  let onDemand = 0;
+  for (const entry of strategy) {
+    const weight = num(entry.weight) ?? 0;
+    if (entry.capacity_provider === 'FARGATE_SPOT') spot += weight;
+    else if (entry.capacity_provider === 'FARGATE') onDemand += weight;
+    else return `capacity provider ${String(entry.capacity_provider)} not priced`;
+  }
+  const total = spot + onDemand;
+  return total === 0 ? { spot: 0, onDemand: 1 } : { spot: spot / total, onDemand: onDemand / total };
+}
+
+const ecsService: Rule = (r, ctx) => {
+  const taskDefinition = referenced(ctx, r, 'task_definition', 'aws_ecs_task_definition');
+  if (!taskDefinition) return unpriced('its task definition is not in the same stack');
+  const vcpu = (num(taskDefinition.values.cpu) ?? NaN) / 1024;
+  const memoryGb = (num(taskDefinition.values.memory) ?? NaN) / 1024;
+  if (!Number.isFinite(vcpu) || !Number.isFinite(memoryGb)) return unpriced('task cpu/memory not literal');
+  const cpuArchitecture = str(blocks(taskDefinition.values.runtime_platform)[0]?.cpu_architecture) ?? 'X86_64';
+  const architecture = cpuArchitecture === 'ARM64' ? 'arm64' : 'x86_64';
+  const shares = capacityShares(r, ctx);
+  if (typeof shares === 'string') return unpriced(shares);
+  const serviceName = nameOf(r, 'name');
+  const alwaysOnHours = (num(r.values.desired_count) ?? 0) * ctx.prices.hoursPerMonth;
+  const taskHours = alwaysOnHours + workerTaskMinutes(ctx, serviceName) / 60;
+  const charges: Charge[] = [];
+  for (const [capacity, share] of [['spot', shares.spot], ['onDemand', shares.onDemand]] as const) {
+    if (share === 0) continue;
+    const label = `${capacity === 'spot' ? 'Fargate Spot' : 'Fargate on-demand'} ${cpuArchitecture}`;
+    charges.push(
+      { priceKey: `fargate.${architecture}.${capacity}.vcpuHours`, quantity: taskHours * share * vcpu, what: `${label} vCPU-hours (${vcpu} vCPU per task)` },
+      { priceKey: `fargate.${architecture}.${capacity}.gbHours`, quantity: taskHours * share * memoryGb, what: `${label} GB-hours (${memoryGb} GB per task)` },
+    );
+  }
+  const notes = [alwaysOnHours === 0 ? 'desired count 0: scales from zero on queue depth' : `desired count ${num(r.values.desired_count)} runs all month`];
+  if (!longestMatch(ctx.profile.assumptions.workers, serviceName)) notes.push('no worker assumption matches this service: traffic priced at 0');
+  return priced(charges, notes);
+};
+
+const ecsCluster: Rule = (r) => {
+  const insights = blocks(r.values.setting).find((s) => s.name === 'containerInsights');
+  if (insights && insights.value !== 'disabled') return unpriced('Container Insights metrics are billed per metric and are not in the price table');
+  return { status: 'free', reason: 'ECS clusters are free (Fargate tasks are priced on the services)' };
+};
+
+const sqsQueue: Rule = (r, ctx) => {
+  const queueName = nameOf(r, 'name', 'name_prefix');
+  const a = ctx.profile.assumptions;
+  if (/dlq|dead/i.test(queueName)) return priced([{ priceKey: 'sqs.standard.requests', quantity: 0, what: 'dead-letter queue: only failed messages' }]);
+  const worker = [...a.workers].sort((x, y) => y.queueMatch.length - x.queueMatch.length).find((w) => queueName.includes(w.queueMatch));
+  if (!worker) return priced([{ priceKey: 'sqs.standard.requests', quantity: 0, what: 'requests' }], ['no worker consumes this queue in the traffic profile']);
+  const messages = workerUnits(ctx, worker.drivenBy);
+  const services = peers(ctx, 'aws_ecs_service').filter((s) => nameOf(s, 'name').includes(worker.match));
+  const taskMinutes = services.length > 0 ? workerTaskMinutes(ctx, nameOf(services[0], 'name')) : 0;
+  const notes = r.values.fifo_queue === true ? ['FIFO queue priced at the standard rate'] : undefined;
+  return priced(
+    [{ priceKey: 'sqs.standard.requests', quantity: messages * a.sqsRequestsPerMessage + taskMinutes * a.sqsPollsPerTaskMinute, what: 'requests (messages and long polls)' }],
+    notes,
+  );
+};
+
+const s3Bucket: Rule = (r, ctx) => {
+  const bucketName = nameOf(r, 'bucket', 'bucket_prefix');
+  const a = ctx.profile.assumptions;
+  const v = ctx.volume;
+  const baselineKey = Object.keys(ctx.profile.baseline.s3StoredGb).find((key) => bucketName.includes(key));
+  let storedGb = baselineKey ? ctx.profile.baseline.s3StoredGb[baselineKey] : 0;
+  let puts = 0;
+  let gets = 0;
+  if (bucketName.includes(a.documentsBucketMatch)) {
+    storedGb += (v.documentsPerMonth * a.documentKb * a.documentRetentionMonths) / KB_PER_GB;
+    puts += v.documentsPerMonth + v.batchesPerMonth * 2;
+    gets += v.documentsPerMonth * a.downloadsPerDocument;
+  }
+  if (a.frontendBucketMatch.some((m) => bucketName.includes(m))) gets += v.cdnRequestsPerMonth * (1 - a.cdnCacheHitRatio);
+  return priced([
+    { priceKey: 's3.standard.gbMonth', quantity: storedGb, what: 'GB stored' },
+    { priceKey: 's3.requests.put', quantity: puts, what: 'PUT requests' },
+    { priceKey: 's3.requests.get', quantity: gets, what: 'GET requests' },
+  ]);
+};
+
+const cloudfrontDistribution: Rule = (_r, ctx) => {
+  const distributions = instancesOf(ctx, 'aws_cloudfront_distribution');
+  return priced([
+    { priceKey: 'cloudfront.requests.https.europe', quantity: ctx.volume.cdnRequestsPerMonth / distributions, what: 'HTTPS requests' },
+    { priceKey: 'cloudfront.dataTransfer.europe.gb', quantity: ctx.volume.cdnGbServedPerMonth / distributions, what: 'GB served' },
+  ], ['no fixed monthly fee']);
+};
+
+const cloudfrontFunction: Rule = (_r, ctx) =>
+  priced([{ priceKey: 'cloudfront.functions.invocations', quantity: ctx.volume.cdnRequestsPerMonth / instancesOf(ctx, 'aws_cloudfront_function'), what: 'viewer invocations' }]);
+
+const secret: Rule = (_r, ctx) =>
+  priced([
+    { priceKey: 'secretsmanager.secret', quantity: 1, what: 'secret' },
+    {
+      priceKey: 'secretsmanager.apiCalls',
+      quantity: ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth > 0 ? ctx.profile.assumptions.secretsManagerCallsPerMonth / instancesOf(ctx, 'aws_secretsmanager_secret') : 0,
+      what: 'GetSecretValue calls',
+    },
+  ]);
+
+function logIngestBytes(ctx: RuleContext, groupName: string): number {
+  const a = ctx.profile.assumptions;
+  const lambda = longestMatch(a.lambdas, groupName);
+  if (lambda && groupName.includes('lambda')) return lambdaInvocations(ctx, groupName) * a.logBytesPerInvocation;
+  const worker = longestMatch(a.workers, groupName);
+  if (worker) return workerUnits(ctx, worker.drivenBy) * (worker.drivenBy === 'documents' ? a.logBytesPerDocument : a.logBytesPerBatch);
+  if (lambda) return lambdaInvocations(ctx, groupName) * a.logBytesPerInvocation;
+  if (/api|access|gateway/i.test(groupName)) return ctx.volume.apiRequestsPerMonth * a.logBytesPerApiRequest;
+  return 0;
+}
+
+const logGroup: Rule = (r, ctx) => {
+  const groupName = nameOf(r, 'name', 'name_prefix');
+  const a = ctx.profile.assumptions;
+  const retention = num(r.values.retention_in_days) ?? 0;
+  const keptDays = retention === 0 ? a.neverExpireHorizonDays : Math.min(retention, a.neverExpireHorizonDays);
+  const ingestGb = logIngestBytes(ctx, groupName) / BYTES_PER_GB;
+  const storedGb = (ingestGb / DAYS_PER_MONTH) * keptDays * a.logCompressionRatio;
+  return priced(
+    [
+      { priceKey: 'cloudwatch.logs.ingestGb', quantity: ingestGb, what: 'GB ingested' },
+      { priceKey: 'cloudwatch.logs.storageGbMonth', quantity: storedGb, what: `GB stored (${retention === 0 ? `never expires, after ${a.neverExpireHorizonDays} days` : `${retention}-day retention`})` },
+    ],
+    r.values.log_group_class === 'INFREQUENT_ACCESS' ? ['Infrequent Access class priced at the Standard rate'] : undefined,
+  );
+};
+
+const metricAlarm: Rule = (r) => {
+  const queries = blocks(r.values.metric_query);
+  const metrics = queries.length > 0 ? queries.filter((q) => blocks(q.metric).length > 0).length : 1;
+  const anomaly = queries.some((q) => /ANOMALY_DETECTION_BAND/.test(String(q.expression ?? '')));
+  const period = num(r.values.period) ?? num(blocks(queries.find((q) => blocks(q.metric).length > 0)?.metric)[0]?.period) ?? 60;
+  const billed = anomaly ? metrics * 3 : metrics;
+  return priced([
+    {
+      priceKey: period < 60 ? 'cloudwatch.alarm.highResolution' : 'cloudwatch.alarm.standard',
+      quantity: billed,
+      what: `${billed} alarm metric${billed === 1 ? '' : 's'}${anomaly ? ' (anomaly detection bills 3 per metric)' : ''}`,
+    },
+  ]);
+};
+
+const compositeAlarm: Rule = () => priced([{ priceKey: 'cloudwatch.alarm.composite', quantity: 1, what: 'composite alarm' }]);
+const dashboard: Rule = () => priced([{ priceKey: 'cloudwatch.dashboard', quantity: 1, what: 'dashboard' }]);
+const route53Zone: Rule = () => priced([{ priceKey: 'route53.hostedZone', quantity: 1, what: 'hosted zone' }]);
+
+const ecrRepository: Rule = (_r, ctx) =>
+  priced([{ priceKey: 'ecr.storage.gbMonth', quantity: ctx.profile.baseline.ecrStoredGbPerRepository, what: 'GB of images kept by the lifecycle rule' }], [
+    'pulls from Fargate in the same Region are free',
+  ]);
+
+const kmsKey: Rule = (_r, ctx) =>
+  priced([
+    { priceKey: 'kms.key', quantity: 1, what: 'customer managed key' },
+    {
+      priceKey: 'kms.requests',
+      quantity: ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth > 0 ? ctx.profile.assumptions.kmsRequestsPerMonth / instancesOf(ctx, 'aws_kms_key') : 0,
+      what: 'requests',
+    },
+  ]);
+
+const budgetAction: Rule = () => priced([{ priceKey: 'budgets.actionEnabledBudgetDay', quantity: DAYS_PER_MONTH, what: 'action-enabled budget-days' }]);
+
+const provisionedConcurrency: Rule = () => unpriced('provisioned concurrency is not in the price table');
+const elasticacheNodes: Rule = () => unpriced('node-based ElastiCache is not in the price table');
+
+export const RULES: Record<string, Rule> = {
+  aws_lambda_function: lambdaFunction,
+  aws_lambda_provisioned_concurrency_config: provisionedConcurrency,
+  aws_api_gateway_rest_api: restApi,
+  aws_api_gateway_stage: apiStage,
+  aws_apigatewayv2_api: httpApi,
+  aws_wafv2_web_acl: webAcl,
+  aws_wafv2_rule_group: wafRuleGroup,
+  aws_nat_gateway: natGateway,
+  aws_eip: eip,
+  aws_instance: ec2Instance,
+  aws_autoscaling_group: autoscalingGroup,
+  aws_vpc_endpoint: vpcEndpoint,
+  aws_db_instance: dbInstance,
+  aws_db_proxy: dbProxy,
+  aws_elasticache_serverless_cache: serverlessCache,
+  aws_elasticache_cluster: elasticacheNodes,
+  aws_elasticache_replication_group: elasticacheNodes,
+  aws_ecs_service: ecsService,
+  aws_ecs_cluster: ecsCluster,
+  aws_sqs_queue: sqsQueue,
+  aws_s3_bucket: s3Bucket,
+  aws_cloudfront_distribution: cloudfrontDistribution,
+  aws_cloudfront_function: cloudfrontFunction,
+  aws_secretsmanager_secret: secret,
+  aws_cloudwatch_log_group: logGroup,
+  aws_cloudwatch_metric_alarm: metricAlarm,
+  aws_cloudwatch_composite_alarm: compositeAlarm,
+  aws_cloudwatch_dashboard: dashboard,
+  aws_route53_zone: route53Zone,
+  aws_ecr_repository: ecrRepository,
+  aws_kms_key: kmsKey,
+  aws_budgets_budget_action: budgetAction,
+};

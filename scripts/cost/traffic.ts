@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+const count = z.number().nonnegative();
+
+const lambdaUseSchema = z.object({
+  /** Substring of the function name this entry describes. */
+  match: z.string().min(1),
+  perApiRequest: count.default(0),
+  perDocument: count.default(0),
+  perBatch: count.default(0),
+  avgDurationMs: z.number().positive(),
+});
+
+const workerUseSchema = z.object({
+  /** Substring of the ECS service name. */
+  match: z.string().min(1),
+  /** Substring of the SQS queue the worker consumes. */
+  queueMatch: z.string().min(1),
+  drivenBy: z.enum(['documents', 'batches']),
+  unitsPerTaskMinute: z.number().positive(),
+  activationsPerMonth: count,
+  tailMinutesPerActivation: count,
+  imagePullGb: count,
+});
+
+const profileSchema = z.object({
+  name: z.string().min(1),
+  description: z.string(),
+  volume: z.object({
+    apiRequestsPerMonth: count,
+    documentsPerMonth: count,
+    batchesPerMonth: count,
+    cdnRequestsPerMonth: count,
+    cdnGbServedPerMonth: count,
+  }),
+  assumptions: z.object({
+    lambdas: z.array(lambdaUseSchema),
+    workers: z.array(workerUseSchema),
+    sqsRequestsPerMessage: count,
+    sqsPollsPerTaskMinute: count,
+    cacheEcpuPerApiRequest: count,
+    cacheEcpuPerDocument: count,
+    cacheStoredGb: count,
+    documentsBucketMatch: z.string().min(1),
+    documentKb: count,
+    documentRetentionMonths: count,
+    downloadsPerDocument: count,
+    frontendBucketMatch: z.array(z.string().min(1)),
+    cdnCacheHitRatio: z.number().min(0).max(1),
+    natKbPerApiRequest: count,
+    natKbPerDocument: count,
+    logBytesPerInvocation: count,
+    logBytesPerDocument: count,
+    logBytesPerBatch: count,
+    logBytesPerApiRequest: count,
+    logCompressionRatio: z.number().positive().max(1),
+    neverExpireHorizonDays: z.number().positive(),
+    secretsManagerCallsPerMonth: count,
+    kmsRequestsPerMonth: count,
+  }),
+  baseline: z.object({
+    ecrStoredGbPerRepository: count,
+    s3StoredGb: z.record(z.string(), count),
+  }),
+  notes: z.record(z.string(), z.string()),
+});
+
+export type TrafficProfile = z.infer<typeof profileSchema>;
+export type Volume = TrafficProfile['volume'];
+
+export const DEFAULT_TRAFFIC_FILE = join(__dirname, 'traffic', 'launch.json');
+
+export const ZERO_VOLUME: Volume = {
+  apiRequestsPerMonth: 0,
+  documentsPerMonth: 0,
+  batchesPerMonth: 0,
+  cdnRequestsPerMonth: 0,
+  cdnGbServedPerMonth: 0,
+};
+
+export function parseTrafficProfile(raw: unknown, origin: string): TrafficProfile {
+  const parsed = profileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`traffic profile ${origin}: field ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const undocumented = [
+    ...Object.keys(parsed.data.volume).map((k) => `volume.${k}`),
+    ...Object.keys(parsed.data.assumptions).map((k) => `assumptions.${k}`),
+    ...Object.keys(parsed.data.baseline).map((k) => `baseline.${k}`),
+  ].filter((field) => !(field in parsed.data.notes));
+  if (undocumented.length > 0) {
+    throw new Error(`traffic profile ${origin}: field notes: every figure must be documented; missing ${undocumented.join(', ')}`);
+  }
+  return parsed.data;
+}
+
+export function loadTrafficProfile(file: string = DEFAULT_TRAFFIC_FILE): TrafficProfile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`traffic profile ${file}: cannot read it as JSON (${(error as Error).message})`);
+  }
+  return parseTrafficProfile(raw, file);
+}
