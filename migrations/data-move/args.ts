@@ -1,0 +1,106 @@
+import { parseArgs } from 'node:util';
+import { MoveError } from './errors';
+
+export type Command = 'copy' | 'replicate' | 'verify' | 'status' | 'cutover' | 'rollback';
+
+export interface Args {
+  command: Command;
+  sourceUrl: string;
+  targetUrl: string;
+  /** The source as the TARGET server reaches it (replicate): differs when you go through a tunnel. */
+  sourceUrlForTarget: string;
+  jobs: number;
+  maintenanceWorkMem: string;
+  /** Longest wait for the target to catch up during cutover before writes are re-enabled. */
+  lagTimeoutSeconds: number;
+}
+
+export const USAGE = `usage: npm run db:move -- [command] --source URL --target URL [options]
+
+commands:
+  (none)       --mode copy (default): schema, data in parallel, indexes/constraints, sequences, verification
+               --mode replicate: schema, publication + subscription, initial sync, indexes; replication keeps running
+               --verify-only: compare source and target (rows, content checksums, sequences) and exit
+  status       replication lag of a running replicate
+  cutover      block writes on the source, wait for lag zero, sync sequences, verify, drop the replication
+  rollback     undo replicate/cutover on the source: writes allowed again, publication and slot dropped
+
+options:
+  --source URL              old database (postgres://user:password@host:port/db)
+  --target URL              RDS database (must be empty for copy/replicate)
+  --mode copy|replicate     default copy
+  --verify-only             only verify
+  --jobs N                  parallel tables (1-32, default 2)
+  --source-for-target URL   source address as the target server sees it (replicate; default --source)
+  --maintenance-work-mem S  for index builds on the target (default 128MB)
+  --lag-timeout SECONDS     cutover: longest wait for lag zero (default 60)
+
+exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition, 3 unexpected error`;
+
+function postgresUrl(name: string, value: string | undefined): string {
+  if (!value) throw new MoveError(`--${name} is required (a postgres://user:password@host:port/database URL)`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new MoveError(`--${name} is not a URL: expected postgres://user:password@host:port/database`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new MoveError(`--${name} must start with postgres:// or postgresql://`);
+  }
+  if (url.pathname.length <= 1) throw new MoveError(`--${name} names no database (the /database part of the URL)`);
+  return value;
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new MoveError(`--${name} must be an integer between ${min} and ${max}, got "${value}"`);
+  return n;
+}
+
+export function parse(argv: string[]): Args | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        source: { type: 'string' },
+        target: { type: 'string' },
+        mode: { type: 'string' },
+        'verify-only': { type: 'boolean' },
+        jobs: { type: 'string' },
+        'source-for-target': { type: 'string' },
+        'maintenance-work-mem': { type: 'string' },
+        'lag-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new MoveError(`${(err as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length > 1) throw new MoveError(`one command at most, got: ${positionals.join(' ')}`);
+  const positional = positionals[0];
+  if (positional !== undefined && !['status', 'cutover', 'rollback'].includes(positional)) {
+    throw new MoveError(`unknown command "${positional}": expected status, cutover or rollback (or none)`);
+  }
+  const mode = values.mode ?? 'copy';
+  if (mode !== 'copy' && mode !== 'replicate') throw new MoveError(`--mode must be copy or replicate, got "${mode}"`);
+  const command: Command = (positional as Command | undefined) ?? (values['verify-only'] ? 'verify' : mode);
+  const sourceUrl = postgresUrl('source', values.source);
+  const memory = values['maintenance-work-mem'] ?? '128MB';
+  if (!/^\d+\s*(kB|MB|GB)$/.test(memory)) throw new MoveError(`--maintenance-work-mem must look like 128MB or 1GB, got "${memory}"`);
+  return {
+    command,
+    sourceUrl,
+    targetUrl: postgresUrl('target', values.target),
+    sourceUrlForTarget: values['source-for-target'] ? postgresUrl('source-for-target', values['source-for-target']) : sourceUrl,
+    jobs: integer('jobs', values.jobs, 2, 1, 32),
+    maintenanceWorkMem: memory,
+    lagTimeoutSeconds: integer('lag-timeout', values['lag-timeout'], 60, 1, 3600),
+  };
+}

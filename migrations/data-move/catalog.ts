@@ -1,0 +1,107 @@
+import type { Client } from 'pg';
+import { quoteIdent } from './db';
+
+/** Schema holding the resumable-copy bookkeeping on the target; never part of the data. */
+export const STATE_SCHEMA = '_data_move';
+
+export interface TableInfo {
+  /** Quoted, schema-qualified name usable in SQL. */
+  sql: string;
+  /** schema.table, for reports. */
+  name: string;
+  schema: string;
+  table: string;
+  /** Columns COPY must carry: generated columns are recomputed by the target. */
+  copyColumns: string[];
+  primaryKey: string[];
+  /** Replica identity is usable for UPDATE/DELETE replication (primary key, index or FULL). */
+  replicaIdentityOk: boolean;
+  bytes: number;
+}
+
+export interface SequenceInfo {
+  sql: string;
+  name: string;
+}
+
+const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', '${STATE_SCHEMA}')
+  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
+
+/** Objects that belong to an extension are recreated by CREATE EXTENSION, not copied. */
+const NOT_EXTENSION_MEMBER = `NOT EXISTS (SELECT 1 FROM pg_depend d
+  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
+
+/** Leaf tables holding rows (partitioned parents hold none), largest first so parallel work balances. */
+export async function listTables(client: Client): Promise<TableInfo[]> {
+  const { rows } = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table, pg_relation_size(c.oid) AS bytes,
+      ARRAY(SELECT a.attname::text FROM pg_attribute a
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+            ORDER BY a.attnum) AS copy_columns,
+      ARRAY(SELECT a.attname::text FROM pg_index i
+            JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos) ON true
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+            WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.pos) AS primary_key,
+      (c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
+        OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replica_identity_ok
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}
+    ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`);
+  return rows.map((r) => ({
+    sql: `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`,
+    name: `${r.schema}.${r.table}`,
+    schema: r.schema,
+    table: r.table,
+    copyColumns: r.copy_columns,
+    primaryKey: r.primary_key,
+    replicaIdentityOk: r.replica_identity_ok,
+    bytes: Number(r.bytes),
+  }));
+}
+
+export async function listSequences(client: Client): Promise<SequenceInfo[]> {
+  const { rows } = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS seq FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'S' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER} ORDER BY 1, 2`);
+  return rows.map((r) => ({ sql: `${quoteIdent(r.schema)}.${quoteIdent(r.seq)}`, name: `${r.schema}.${r.seq}` }));
+}
+
+/** User relations of any kind: a target holding any of them is not empty. */
+export async function listUserRelations(client: Client, limit = 5): Promise<{ count: number; sample: string[] }> {
+  const { rows } = await client.query(`
+    SELECT n.nspname || '.' || c.relname AS name, count(*) OVER () AS total
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}
+    ORDER BY 1 LIMIT ${limit}`);
+  return { count: rows.length ? Number(rows[0].total) : 0, sample: rows.map((r) => r.name) };
+}
+
+export interface ServerInfo {
+  versionNum: number;
+  major: number;
+  version: string;
+  database: string;
+  walLevel: string;
+  user: string;
+  superuser: boolean;
+  replication: boolean;
+}
+
+export async function serverInfo(client: Client): Promise<ServerInfo> {
+  const { rows } = await client.query(`
+    SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version,
+      current_database() AS db, current_setting('wal_level') AS wal_level, current_user AS usr,
+      r.rolsuper AS superuser, r.rolreplication AS replication
+    FROM pg_roles r WHERE r.rolname = current_user`);
+  const r = rows[0];
+  return {
+    versionNum: r.num,
+    major: Math.floor(r.num / 10000),
+    version: r.version,
+    database: r.db,
+    walLevel: r.wal_level,
+    user: r.usr,
+    superuser: r.superuser,
+    replication: r.replication,
+  };
+}

@@ -1,0 +1,80 @@
+import { parse, USAGE } from './args';
+import { runCopy } from './copy';
+import { MoveError, MismatchError } from './errors';
+import { log } from './log';
+import { cutover, replicationStatus, rollback, startReplication } from './replicate';
+import { formatReport, verify } from './verify';
+
+const SWITCH_OVER_STEPS = `switch-over steps:
+  1. point the application at RDS: put the RDS URL in the database secret/config of every service and deploy
+     (Lambda aliases and the worker services pick it up on their next start)
+  2. smoke-test: GET /b2c/themes, one order end to end, worker logs free of database errors
+  3. the old database stays read-only; keep it until the rollback window closes (docs/data-migration.md)
+  rollback: npm run db:move -- rollback --source … --target …  then point the application back at the old database`;
+
+/** Runs one command; returns the process exit code. Output: report on stdout, JSON log on stderr. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const args = parse(argv);
+    if (args === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    switch (args.command) {
+      case 'copy': {
+        const result = await runCopy(args);
+        process.stdout.write(`${formatReport(result.report)}\n`);
+        log('copy_finished', {
+          ok: result.report.ok,
+          rows: result.rows,
+          megabytes: +(result.bytes / 1e6).toFixed(1),
+          seconds: result.seconds,
+          verifySeconds: result.report.seconds,
+        });
+        return result.report.ok ? 0 : 1;
+      }
+      case 'verify': {
+        const report = await verify(args);
+        process.stdout.write(`${formatReport(report)}\n`);
+        return report.ok ? 0 : 1;
+      }
+      case 'replicate':
+        await startReplication(args);
+        process.stdout.write('replication running: watch it with the status command, then run cutover\n');
+        return 0;
+      case 'status':
+        process.stdout.write(`${JSON.stringify(await replicationStatus(args))}\n`);
+        return 0;
+      case 'cutover': {
+        const result = await cutover(args);
+        process.stdout.write(`${formatReport(result.report)}\n`);
+        process.stdout.write(`cutover done: source writes blocked for ${result.downtimeSeconds.toFixed(1)} s\n${SWITCH_OVER_STEPS}\n`);
+        log('cutover_finished', { downtimeSeconds: result.downtimeSeconds, catchUpSeconds: result.catchUpSeconds });
+        return 0;
+      }
+      case 'rollback':
+        await rollback(args);
+        process.stdout.write('rolled back: the source accepts writes again; replication objects removed\n');
+        return 0;
+    }
+  } catch (err) {
+    if (err instanceof MismatchError) {
+      process.stdout.write(`${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof MoveError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      log('failed', { error: err.message }, 'error');
+      return err.exitCode;
+    }
+    process.stderr.write(`unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
+    log('failed', { error: (err as Error)?.message ?? String(err), unexpected: true }, 'error');
+    return 3;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,80 @@
+import { Client } from 'pg';
+import { describeConnectError } from './errors';
+
+export type Side = 'source' | 'target';
+
+/** Session settings that make row text identical on both sides (checksums hash the text form). */
+const CANONICAL_SETTINGS = [
+  "SET TimeZone = 'UTC'",
+  "SET DateStyle = 'ISO, YMD'",
+  "SET IntervalStyle = 'postgres'",
+  'SET extra_float_digits = 3',
+  "SET bytea_output = 'hex'",
+  'SET statement_timeout = 0',
+  'SET idle_in_transaction_session_timeout = 0',
+  'SET lock_timeout = 0',
+];
+
+/** host:port/database of a URL, for messages and state: never the password. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+export interface OpenOptions {
+  /** Source sessions are read-only unless they must manage the publication or cutover. */
+  readOnly?: boolean;
+  applicationName?: string;
+}
+
+export async function open(url: string, side: Side, options: OpenOptions = {}): Promise<Client> {
+  const client = new Client({
+    connectionString: url,
+    connectionTimeoutMillis: 10_000,
+    application_name: options.applicationName ?? 'data-move',
+  });
+  // A server-side error after connect (e.g. admin shutdown) must not crash the process as "unhandled".
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw describeConnectError(side, describeUrl(url), err);
+  }
+  const settings = [...CANONICAL_SETTINGS];
+  if (side === 'source') settings.push(`SET default_transaction_read_only = ${options.readOnly === false ? 'off' : 'on'}`);
+  await client.query(settings.join('; '));
+  return client;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Runs `fn` with each item on at most `limit` items at once; the first failure rejects. */
+export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, worker: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async (_, worker) => {
+    while (!failed && next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item, worker);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  });
+  const results = await Promise.allSettled(workers);
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+}

@@ -1,0 +1,73 @@
+import type { Client } from 'pg';
+import { listUserRelations, type ServerInfo, type TableInfo } from './catalog';
+import { MoveError } from './errors';
+import { log } from './log';
+import { readState, type Mode, type RunState } from './state';
+
+/** Oldest source the verification SQL runs on (hashtextextended appeared in PostgreSQL 11). */
+const OLDEST_SOURCE_MAJOR = 11;
+
+/** Restoring into an older major version is unsupported by pg_dump's output and by replication. */
+export function checkVersions(source: Pick<ServerInfo, 'major' | 'version'>, target: Pick<ServerInfo, 'major' | 'version'>): void {
+  if (source.major > target.major) {
+    throw new MoveError(
+      `major-version downgrade refused: source is PostgreSQL ${source.version}, target is ${target.version}; ` +
+        `create the target with engine version ${source.major} or newer`,
+    );
+  }
+  if (source.major < OLDEST_SOURCE_MAJOR) {
+    throw new MoveError(`source PostgreSQL ${source.version} is too old: ${OLDEST_SOURCE_MAJOR} or newer is required`);
+  }
+}
+
+/**
+ * A target is either empty, or holds the bookkeeping of an unfinished run of the same mode from
+ * the same source (which is then resumed). Anything else is refused before any write.
+ */
+export async function checkTarget(target: Client, mode: Mode, source: string, where: string): Promise<RunState | null> {
+  const state = await readState(target);
+  if (state) {
+    if (state.mode !== mode || state.source !== source) {
+      throw new MoveError(
+        `target ${where} holds an unfinished ${state.mode} run from ${state.source}; ` +
+          `finish it with the same --source and mode, or start over on a fresh database`,
+      );
+    }
+    return state;
+  }
+  const { count, sample } = await listUserRelations(target);
+  if (count > 0) {
+    throw new MoveError(
+      `target ${where} is not empty: it has ${count} relation(s) (${sample.join(', ')}${count > sample.length ? ', …' : ''}); ` +
+        'the move creates the schema itself and needs an empty database (use --verify-only to compare existing data)',
+    );
+  }
+  return null;
+}
+
+export function warnMissingPrimaryKeys(tables: TableInfo[]): void {
+  const missing = tables.filter((t) => t.primaryKey.length === 0).map((t) => t.name);
+  if (missing.length) {
+    log('tables_without_primary_key', { tables: missing, consequence: 'verified with an order-independent checksum' }, 'warn');
+  }
+}
+
+/** Logical replication prerequisites on the source, checked before anything is created. */
+export function checkReplicationSource(info: ServerInfo, tables: TableInfo[]): void {
+  if (info.walLevel !== 'logical') {
+    throw new MoveError(
+      `replicate mode needs wal_level=logical on the source, which has wal_level=${info.walLevel}: ` +
+        'set wal_level = logical (and max_replication_slots, max_wal_senders >= 2) and restart the source, or use --mode copy',
+    );
+  }
+  if (!info.superuser && !info.replication) {
+    throw new MoveError(`source user ${info.user} lacks the REPLICATION attribute: ALTER ROLE ${info.user} REPLICATION (see docs/data-migration.md)`);
+  }
+  const noIdentity = tables.filter((t) => !t.replicaIdentityOk).map((t) => t.name);
+  if (noIdentity.length) {
+    throw new MoveError(
+      `tables without primary key or replica identity cannot replicate UPDATE/DELETE: ${noIdentity.join(', ')}; ` +
+        'add a primary key or ALTER TABLE … REPLICA IDENTITY FULL on the source, or use --mode copy during a write freeze',
+    );
+  }
+}

@@ -1,0 +1,249 @@
+import type { Client } from 'pg';
+import { listSequences, listTables, serverInfo } from './catalog';
+import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
+import { MoveError, MismatchError } from './errors';
+import { log } from './log';
+import { checkReplicationSource, checkTarget, checkVersions } from './preflight';
+import { applySection, dumpSection } from './schema';
+import { readSequences, writeSequences } from './sequences';
+import { createState, dropState, readState, reached, setPhase } from './state';
+import { formatReport, verify, type VerifyReport } from './verify';
+
+/** One name for the publication, the subscription and its slot: easy to find and to clean up. */
+export const REPLICATION_NAME = 'data_move';
+
+export interface ReplicateOptions {
+  sourceUrl: string;
+  targetUrl: string;
+  sourceUrlForTarget: string;
+  jobs: number;
+  maintenanceWorkMem: string;
+  lagTimeoutSeconds: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withBoth<T>(options: ReplicateOptions, fn: (source: Client, target: Client) => Promise<T>): Promise<T> {
+  const source = await open(options.sourceUrl, 'source', { readOnly: false });
+  let target: Client | undefined;
+  try {
+    target = await open(options.targetUrl, 'target');
+    return await fn(source, target);
+  } finally {
+    await Promise.all([source.end().catch(() => undefined), target?.end().catch(() => undefined)]);
+  }
+}
+
+async function subscriptionExists(target: Client): Promise<boolean> {
+  const { rows } = await target.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [REPLICATION_NAME]);
+  return rows.length > 0;
+}
+
+/** Waits for every table's initial copy to reach "ready", failing fast on sync errors. */
+async function waitForInitialSync(target: Client): Promise<void> {
+  let lastLog = 0;
+  for (;;) {
+    const { rows } = await target.query(
+      `SELECT count(*) FILTER (WHERE r.srsubstate <> 'r')::int AS pending, count(*)::int AS total,
+         coalesce(max(st.sync_error_count), 0)::int AS sync_errors, coalesce(max(st.apply_error_count), 0)::int AS apply_errors
+       FROM pg_subscription s LEFT JOIN pg_subscription_rel r ON r.srsubid = s.oid
+       LEFT JOIN pg_stat_subscription_stats st ON st.subid = s.oid WHERE s.subname = $1`,
+      [REPLICATION_NAME],
+    );
+    const r = rows[0];
+    if (r.sync_errors > 0 || r.apply_errors > 0) {
+      throw new MoveError(`replication reports ${r.sync_errors} sync and ${r.apply_errors} apply error(s): see the target's server log; undo with the rollback command`);
+    }
+    if (r.pending === 0) return;
+    if (Date.now() - lastLog > 5000) {
+      log('initial_sync', { tablesPending: r.pending, tables: r.total });
+      lastLog = Date.now();
+    }
+    await sleep(250);
+  }
+}
+
+/** Schema, publication, subscription (initial copy by the target), then indexes and constraints. */
+export async function startReplication(options: ReplicateOptions): Promise<void> {
+  await withBoth(options, async (source, target) => {
+    const sourceName = describeUrl(options.sourceUrl);
+    const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
+    checkVersions(si, ti);
+    const tables = await listTables(source);
+    if (!tables.length) throw new MoveError('source has no tables to replicate');
+    checkReplicationSource(si, tables);
+    let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
+    if (state) log('resuming', { phase: state.phase });
+    else state = await createState(target, 'replicate', sourceName);
+
+    if (!reached(state, 'pre-data')) {
+      await applySection(target, await dumpSection(options.sourceUrl, 'pre-data'), 'pre-data', options.maintenanceWorkMem);
+      log('schema_created', { section: 'pre-data', tables: tables.length });
+    }
+    if (!reached(state, 'subscribed')) {
+      const { rows } = await source.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [REPLICATION_NAME]);
+      if (!rows.length) {
+        await source.query(`CREATE PUBLICATION ${REPLICATION_NAME} FOR TABLE ${tables.map((t) => t.sql).join(', ')}`);
+        log('publication_created', { tables: tables.length });
+      }
+      if (!(await subscriptionExists(target))) {
+        try {
+          await target.query(
+            `CREATE SUBSCRIPTION ${REPLICATION_NAME} CONNECTION ${quoteLiteral(options.sourceUrlForTarget)} ` +
+              `PUBLICATION ${REPLICATION_NAME} WITH (copy_data = true)`,
+          );
+        } catch (err) {
+          throw new MoveError(
+            `creating the subscription on the target failed: ${(err as Error).message}; the target must reach the source at ` +
+              `${describeUrl(options.sourceUrlForTarget)} (see --source-for-target)`,
+          );
+        }
+        log('subscription_created', {});
+      }
+      await setPhase(target, 'subscribed');
+    }
+    const syncStarted = Date.now();
+    await waitForInitialSync(target);
+    log('initial_sync_done', { seconds: (Date.now() - syncStarted) / 1000 });
+    if (!reached({ ...state, phase: (await readState(target))!.phase }, 'post-data')) {
+      await applySection(target, await dumpSection(options.sourceUrl, 'post-data'), 'post-data', options.maintenanceWorkMem);
+      log('schema_created', { section: 'post-data' });
+    }
+    await setPhase(target, 'replicating');
+    log('replicating', { ...(await lag(source, target)) });
+  });
+}
+
+export interface Lag {
+  slotActive: boolean;
+  lagBytes: number;
+  sourceLsn: string;
+  confirmedLsn: string;
+  tablesNotReady: number;
+}
+
+async function lag(source: Client, target: Client): Promise<Lag> {
+  const { rows } = await source.query(
+    `SELECT active, pg_current_wal_lsn()::text AS current, confirmed_flush_lsn::text AS confirmed,
+       pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag
+     FROM pg_replication_slots WHERE slot_name = $1`,
+    [REPLICATION_NAME],
+  );
+  if (!rows.length) throw new MoveError(`no replication slot "${REPLICATION_NAME}" on the source: start with --mode replicate`);
+  const { rows: t } = await target.query(
+    `SELECT count(*) FILTER (WHERE r.srsubstate <> 'r')::int AS pending FROM pg_subscription s
+     JOIN pg_subscription_rel r ON r.srsubid = s.oid WHERE s.subname = $1`,
+    [REPLICATION_NAME],
+  );
+  return {
+    slotActive: rows[0].active,
+    lagBytes: Number(rows[0].lag),
+    sourceLsn: rows[0].current,
+    confirmedLsn: rows[0].confirmed,
+    tablesNotReady: t[0].pending,
+  };
+}
+
+export async function replicationStatus(options: ReplicateOptions): Promise<Lag> {
+  return withBoth(options, (source, target) => lag(source, target));
+}
+
+async function allowWrites(source: Client, database: string): Promise<void> {
+  await source.query(`ALTER DATABASE ${quoteIdent(database)} RESET default_transaction_read_only`);
+}
+
+/**
+ * Stops application writes on the source: new sessions default to read-only and existing client
+ * sessions are ended (their open transactions roll back). This database setting is the one change
+ * made to the source besides the publication; `rollback` (or a failed cutover) reverts it.
+ */
+async function blockWrites(source: Client, database: string): Promise<number> {
+  await source.query(`ALTER DATABASE ${quoteIdent(database)} SET default_transaction_read_only = on`);
+  const { rows } = await source.query(
+    `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+  );
+  const pids = rows.map((r) => r.pid as number);
+  for (const pid of pids) await source.query('SELECT pg_terminate_backend($1)', [pid]);
+  const deadline = Date.now() + 10_000;
+  // Terminated sessions must be gone before the final LSN is read, or a commit could land after it.
+  while (pids.length) {
+    const { rows: alive } = await source.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [pids]);
+    if (alive[0].n === 0) break;
+    if (Date.now() > deadline) throw new MoveError(`source sessions did not end within 10 s after pg_terminate_backend`);
+    await sleep(50);
+  }
+  return pids.length;
+}
+
+export interface CutoverResult {
+  report: VerifyReport;
+  downtimeSeconds: number;
+  catchUpSeconds: number;
+  sessionsEnded: number;
+}
+
+export async function cutover(options: ReplicateOptions): Promise<CutoverResult> {
+  return withBoth(options, async (source, target) => {
+    const state = await readState(target);
+    if (!state || state.mode !== 'replicate' || state.phase !== 'replicating' || !(await subscriptionExists(target))) {
+      throw new MoveError('no running replication to cut over on this target: run --mode replicate first and wait for it to finish');
+    }
+    const database = (await serverInfo(source)).database;
+    const t0 = Date.now();
+    let writesBlocked = false;
+    try {
+      writesBlocked = true;
+      const sessionsEnded = await blockWrites(source, database);
+      log('source_writes_blocked', { database, sessionsEnded });
+      const finalLsn = (await source.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l as string;
+      const deadline = Date.now() + options.lagTimeoutSeconds * 1000;
+      for (;;) {
+        const { rows } = await source.query(
+          'SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1',
+          [REPLICATION_NAME, finalLsn],
+        );
+        if (rows[0]?.done) break;
+        if (Date.now() > deadline) {
+          throw new MoveError(`target did not catch up to ${finalLsn} within ${options.lagTimeoutSeconds} s (see --lag-timeout)`);
+        }
+        await sleep(50);
+      }
+      const catchUpSeconds = (Date.now() - t0) / 1000;
+      log('caught_up', { lsn: finalLsn, seconds: catchUpSeconds });
+      const sequences = await listSequences(source);
+      await writeSequences(target, sequences, await readSequences(source, sequences));
+      const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs });
+      if (!report.ok) throw new MismatchError(`${formatReport(report)}\ncutover aborted: source writes re-enabled, replication left running`);
+      await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} DISABLE`);
+      await target.query(`DROP SUBSCRIPTION ${REPLICATION_NAME}`);
+      await source.query(`DROP PUBLICATION IF EXISTS ${REPLICATION_NAME}`);
+      await dropState(target);
+      writesBlocked = false;
+      return { report, downtimeSeconds: (Date.now() - t0) / 1000, catchUpSeconds, sessionsEnded };
+    } catch (err) {
+      if (writesBlocked) {
+        await allowWrites(source, database);
+        log('source_writes_reenabled', { database }, 'warn');
+      }
+      throw err;
+    }
+  });
+}
+
+/** Back to the old database: writes allowed again, subscription, slot and publication removed. */
+export async function rollback(options: ReplicateOptions): Promise<void> {
+  await withBoth(options, async (source, target) => {
+    const database = (await serverInfo(source)).database;
+    await allowWrites(source, database);
+    if (await subscriptionExists(target)) {
+      await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} DISABLE`);
+      await target.query(`DROP SUBSCRIPTION ${REPLICATION_NAME}`);
+    }
+    await source.query(`DROP PUBLICATION IF EXISTS ${REPLICATION_NAME}`);
+    await source.query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+      [REPLICATION_NAME],
+    );
+    log('rolled_back', { database, note: 'source accepts writes; the target keeps whatever it received: drop it before a new attempt' });
+  });
+}

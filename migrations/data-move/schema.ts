@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import type { Client } from 'pg';
+import { MoveError } from './errors';
+import { setPhase, type Phase } from './state';
+
+/** libpq URL without its password, plus the environment that carries the password (never argv). */
+export function libpqArgs(url: string): { dbname: string; env: NodeJS.ProcessEnv } {
+  const u = new URL(url);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password);
+  u.password = '';
+  return { dbname: u.toString(), env };
+}
+
+/**
+ * The schema section as SQL, from pg_dump. Owners and grants are left out: the source's roles do
+ * not exist on RDS, so objects belong to the user running the move (see docs/data-migration.md).
+ */
+export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post-data', snapshot?: string): Promise<string> {
+  const { dbname, env } = libpqArgs(sourceUrl);
+  const args = [
+    `--section=${section}`,
+    '--no-owner',
+    '--no-privileges',
+    '--no-publications',
+    '--no-subscriptions',
+    '--no-tablespaces',
+    '--no-security-labels',
+    `--dbname=${dbname}`,
+  ];
+  if (snapshot) args.push(`--snapshot=${snapshot}`);
+  const child = spawn('pg_dump', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => out.push(b));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'ENOENT'
+          ? new MoveError('pg_dump not found on PATH: install the PostgreSQL client matching the source version (postgresql-client-NN)')
+          : e,
+      ),
+    );
+    child.on('close', (c) => resolve(c ?? 1));
+  });
+  if (code !== 0) {
+    const detail = err.trim().split('\n').slice(-3).join(' ');
+    if (/server version mismatch/.test(err)) {
+      throw new MoveError(`pg_dump is older than the source server: ${detail}; install a PostgreSQL client at least as new as the source`);
+    }
+    throw new MoveError(`pg_dump --section=${section} failed: ${detail}`);
+  }
+  // \restrict / \unrestrict are psql meta-commands guarding psql against crafted dumps; the SQL runs
+  // through the protocol here, where they mean nothing.
+  return Buffer.concat(out)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => !/^\\(un)?restrict\b/.test(line))
+    .join('\n');
+}
+
+/** Runs a schema section and records the phase in ONE transaction: an interruption leaves neither. */
+export async function applySection(target: Client, sql: string, phase: Phase, maintenanceWorkMem: string): Promise<void> {
+  try {
+    await target.query('BEGIN');
+    await target.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMem.replace(/'/g, '')}'`);
+    await target.query(sql);
+    await setPhase(target, phase);
+    await target.query('COMMIT');
+  } catch (err) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw new MoveError(`applying the ${phase} schema to the target failed: ${(err as Error).message}`);
+  } finally {
+    // pg_dump's script empties search_path for the session; later statements use qualified names anyway.
+    await target.query('RESET search_path').catch(() => undefined);
+  }
+}

@@ -1,0 +1,64 @@
+import type { Client } from 'pg';
+import { STATE_SCHEMA } from './catalog';
+import { quoteLiteral } from './db';
+
+/**
+ * Progress of a run, kept on the TARGET (the source is never written): a phase and the set of
+ * tables whose data committed. Each step commits its own progress in the same transaction as
+ * its work, so an interrupted run leaves either the step's work and its mark, or neither.
+ */
+export type Phase = 'started' | 'pre-data' | 'data' | 'post-data' | 'sequences' | 'subscribed' | 'replicating';
+export type Mode = 'copy' | 'replicate';
+
+export interface RunState {
+  mode: Mode;
+  source: string;
+  phase: Phase;
+}
+
+const COPY_ORDER: Phase[] = ['started', 'pre-data', 'data', 'post-data', 'sequences'];
+const REPLICATE_ORDER: Phase[] = ['started', 'pre-data', 'subscribed', 'post-data', 'replicating'];
+
+/** Whether `state` has gone past `phase` (i.e. `phase` is done). */
+export function reached(state: RunState, phase: Phase): boolean {
+  const order = state.mode === 'copy' ? COPY_ORDER : REPLICATE_ORDER;
+  return order.indexOf(state.phase) >= order.indexOf(phase);
+}
+
+export async function readState(target: Client): Promise<RunState | null> {
+  const { rows: exists } = await target.query(`SELECT to_regclass('${STATE_SCHEMA}.run') IS NOT NULL AS ok`);
+  if (!exists[0].ok) return null;
+  const { rows } = await target.query(`SELECT mode, source, phase FROM ${STATE_SCHEMA}.run`);
+  return rows[0] ?? null;
+}
+
+export async function createState(target: Client, mode: Mode, source: string): Promise<RunState> {
+  await target.query(`BEGIN;
+    CREATE SCHEMA ${STATE_SCHEMA};
+    CREATE TABLE ${STATE_SCHEMA}.run (only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+      mode text NOT NULL, source text NOT NULL, phase text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE ${STATE_SCHEMA}.copied_table (name text PRIMARY KEY, rows bigint NOT NULL, bytes bigint NOT NULL,
+      copied_at timestamptz NOT NULL DEFAULT now());
+    INSERT INTO ${STATE_SCHEMA}.run (mode, source, phase) VALUES (${quoteLiteral(mode)}, ${quoteLiteral(source)}, 'started');
+    COMMIT`);
+  return { mode, source, phase: 'started' };
+}
+
+/** Call inside the transaction that did the phase's work. */
+export async function setPhase(client: Client, phase: Phase): Promise<void> {
+  await client.query(`UPDATE ${STATE_SCHEMA}.run SET phase = $1, updated_at = now()`, [phase]);
+}
+
+/** Call inside the transaction that copied the table. */
+export async function markTableCopied(client: Client, name: string, rows: number, bytes: number): Promise<void> {
+  await client.query(`INSERT INTO ${STATE_SCHEMA}.copied_table (name, rows, bytes) VALUES ($1, $2, $3)`, [name, rows, bytes]);
+}
+
+export async function copiedTables(target: Client): Promise<Set<string>> {
+  const { rows } = await target.query(`SELECT name FROM ${STATE_SCHEMA}.copied_table`);
+  return new Set(rows.map((r) => r.name));
+}
+
+export async function dropState(target: Client): Promise<void> {
+  await target.query(`DROP SCHEMA IF EXISTS ${STATE_SCHEMA} CASCADE`);
+}
