@@ -1,7 +1,53 @@
+import Router from '@koa/router';
 import type Koa from 'koa';
+import { z } from 'zod';
+import { apiKeyMatches, apiKeyPrefix, issueApiKey } from '../shared/api-keys';
+import { notFound, unauthorized } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
+import { Client } from '../shared/models';
 import type { Runtime } from '../shared/runtime';
+import { readJson, uuidParam } from '../shared/validation';
+
+/** Internal: B2B client accounts and API key authentication. */
+const CreateClient = z.object({
+  name: z.string().trim().min(1).max(200),
+  email: z.string().trim().email().max(320),
+});
+const Authenticate = z.object({ apiKey: z.string().min(1).max(200) });
+
+const view = (c: Client) => ({ id: c.id, kind: c.kind, name: c.name, email: c.email, createdAt: c.created_at });
 
 export function createApp(runtime: Runtime): Koa<ServiceState> {
-  return createServiceApp('client', runtime.logger);
+  const router = new Router<ServiceState>();
+
+  router.post('/clients', async (ctx) => {
+    const body = await readJson(ctx, CreateClient);
+    const key = issueApiKey();
+    const client = await Client.query(runtime.db).insertAndFetch({
+      kind: 'b2b',
+      name: body.name,
+      email: body.email,
+      api_key_prefix: key.prefix,
+      api_key_hash: key.hash,
+    });
+    ctx.status = 201;
+    // The only time the key is ever shown.
+    ctx.body = { client: view(client), apiKey: key.apiKey };
+  });
+
+  router.post('/clients/authenticate', async (ctx) => {
+    const { apiKey } = await readJson(ctx, Authenticate);
+    const prefix = apiKeyPrefix(apiKey);
+    const client = prefix ? await Client.query(runtime.db).findOne({ api_key_prefix: prefix, kind: 'b2b' }) : undefined;
+    if (!client || !client.api_key_hash || !apiKeyMatches(apiKey, client.api_key_hash)) throw unauthorized();
+    ctx.body = { client: view(client) };
+  });
+
+  router.get('/clients/:id', async (ctx) => {
+    const client = await Client.query(runtime.db).findById(uuidParam(ctx, 'id'));
+    if (!client) throw notFound('client not found');
+    ctx.body = { client: view(client) };
+  });
+
+  return createServiceApp('client', runtime.logger, router);
 }

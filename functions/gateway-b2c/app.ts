@@ -1,7 +1,153 @@
+import Router from '@koa/router';
 import type Koa from 'koa';
+import type Stripe from 'stripe';
+import { z } from 'zod';
+import { AppError, badGateway, badRequest } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
+import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
 import type { Runtime } from '../shared/runtime';
+import { createStripe, webhookSecret } from '../shared/stripe';
+import { parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
+import { publicOrder, withDocumentLink, InternalOrder } from '../shared/order-views';
+
+/** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
+const OrderBody = CreateB2cOrder.omit({ idempotencyKey: true });
+const StatusQuery = z.object({ token: z.string().min(20, 'must be the order access token').max(200) }).strict();
+const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
+
+interface CreatedOrder {
+  order: InternalOrder;
+  accessToken: string;
+  created: boolean;
+}
 
 export function createApp(runtime: Runtime): Koa<ServiceState> {
-  return createServiceApp('gateway-b2c', runtime.logger);
+  const router = new Router<ServiceState>();
+  let stripe: Stripe | undefined;
+  const stripeClient = () => (stripe ??= createStripe(runtime.config));
+  const internal = () => runtime.internal;
+
+  router.get('/b2c/themes', async (ctx) => {
+    parseQuery(z.object({}).strict(), ctx);
+    ctx.body = await internal().json('theme', { method: 'GET', path: '/themes', headers: { 'x-request-id': ctx.state.requestId } });
+  });
+
+  router.post('/b2c/orders', async (ctx) => {
+    const idempotencyKey = parseWith(idempotencyKeySchema, ctx.get('idempotency-key'), 'header.idempotency-key');
+    const raw = await readRawBody(ctx, 64 * 1024);
+    const body = parseWith(OrderBody, parseJsonBody(raw, ctx.get('content-type')), 'body');
+    const headers = { 'x-request-id': ctx.state.requestId };
+    const created = await internal().json<CreatedOrder>('order', { method: 'POST', path: '/orders/b2c', body: { ...body, idempotencyKey }, headers });
+    let order = created.order;
+    if (order.status === 'pending' && !order.checkoutUrl) {
+      const session = await createCheckoutSession(stripeClient(), runtime.config.publicBaseUrl, order, body.email, created.accessToken);
+      order = (
+        await internal().json<{ order: InternalOrder }>('order', {
+          method: 'POST',
+          path: `/orders/${order.id}/checkout`,
+          body: { sessionId: session.id, url: session.url },
+          headers,
+        })
+      ).order;
+    }
+    ctx.status = created.created ? 201 : 200;
+    ctx.body = {
+      order: publicOrder(order),
+      accessToken: created.accessToken,
+      checkoutUrl: order.checkoutUrl,
+      statusUrl: `/b2c/orders/${order.id}?token=${created.accessToken}`,
+    };
+  });
+
+  router.post('/b2c/stripe/webhook', async (ctx) => {
+    const signature = ctx.get('stripe-signature');
+    if (!signature) throw badRequest([{ field: 'header.stripe-signature', message: 'required' }]);
+    const raw = await readRawBody(ctx, 256 * 1024);
+    let event: Stripe.Event;
+    try {
+      event = stripeClient().webhooks.constructEvent(raw, signature, webhookSecret(runtime.config));
+    } catch {
+      throw badRequest([{ field: 'header.stripe-signature', message: 'signature verification failed' }]);
+    }
+    if (!PAID_EVENTS.has(event.type)) {
+      ctx.body = { received: true, handled: false };
+      return;
+    }
+    const session = event.data.object as Stripe.Checkout.Session;
+    const orderId = session.metadata?.orderId ?? session.client_reference_id;
+    if (session.payment_status !== 'paid' || !orderId || !z.string().uuid().safeParse(orderId).success) {
+      ctx.body = { received: true, handled: false };
+      return;
+    }
+    try {
+      const { order } = await internal().json<{ order: InternalOrder }>('order', {
+        method: 'POST',
+        path: `/orders/${orderId}/paid`,
+        body: { sessionId: session.id },
+        headers: { 'x-request-id': ctx.state.requestId },
+      });
+      ctx.body = { received: true, handled: true, orderId, status: order.status };
+    } catch (err) {
+      // Unknown order or foreign session: a retry cannot fix it, so Stripe must not retry.
+      if (err instanceof AppError && (err.status === 404 || err.status === 409)) {
+        ctx.state.logger.warn('webhook for an order it cannot pay', { orderId, eventId: event.id, reason: err.message });
+        ctx.body = { received: true, handled: false };
+        return;
+      }
+      throw err;
+    }
+  });
+
+  router.get('/b2c/orders/:id', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    const { token } = parseQuery(StatusQuery, ctx);
+    const { order } = await internal().json<{ order: InternalOrder }>('order', {
+      method: 'GET',
+      path: `/orders/${id}`,
+      query: { token },
+      headers: { 'x-request-id': ctx.state.requestId },
+    });
+    ctx.body = { order: await withDocumentLink(runtime, order) };
+  });
+
+  return createServiceApp('gateway-b2c', runtime.logger, router);
+}
+
+function parseJsonBody(raw: Buffer, contentType: string): unknown {
+  if (!/^application\/json\b/i.test(contentType)) {
+    throw new AppError(415, 'unsupported_media_type', 'content-type must be application/json');
+  }
+  if (raw.length === 0) throw badRequest([{ field: 'body', message: 'a JSON body is required' }]);
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw badRequest([{ field: 'body', message: 'body is not valid JSON' }]);
+  }
+}
+
+async function createCheckoutSession(stripe: Stripe, publicBaseUrl: string, order: InternalOrder, email: string, token: string) {
+  try {
+    const session = await stripe.checkout.sessions.create(
+      {
+        mode: 'payment',
+        client_reference_id: order.id,
+        metadata: { orderId: order.id },
+        customer_email: email,
+        line_items: [
+          {
+            quantity: 1,
+            price_data: { currency: order.currency ?? 'eur', unit_amount: order.amountCents!, product_data: { name: order.theme.title ?? 'Document' } },
+          },
+        ],
+        success_url: `${publicBaseUrl}/orders/${order.id}?token=${token}&paid=1`,
+        cancel_url: `${publicBaseUrl}/orders/${order.id}?token=${token}&cancelled=1`,
+      },
+      // Stripe's own idempotency: a retried order creation never opens a second session.
+      { idempotencyKey: `checkout-${order.id}` },
+    );
+    if (!session.url) throw new Error('checkout session has no url');
+    return { id: session.id, url: session.url };
+  } catch (err) {
+    throw badGateway(`payment provider error: ${(err as Error).message}`);
+  }
 }

@@ -1,7 +1,196 @@
+import Router from '@koa/router';
 import type Koa from 'koa';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { badRequest, conflict, forbidden, notFound } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
+import { Batch, Order, Theme } from '../shared/models';
+import { accessTokenFor, hashToken, requestHash, tokenMatches } from '../shared/order-tokens';
+import { markPaid, markQueued } from '../shared/orders';
 import type { Runtime } from '../shared/runtime';
+import { validateInput } from '../shared/themes';
+import { parseQuery, readJson, uuidParam } from '../shared/validation';
+import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
+
+/** Internal: orders and batches, their creation and their payment. */
+const Access = z
+  .object({ token: z.string().min(1).max(200).optional(), clientId: z.string().uuid().optional() })
+  .strict()
+  .refine((q) => (q.token === undefined) !== (q.clientId === undefined), { message: 'give exactly one of token, clientId', path: ['token'] });
+const Checkout = z.object({ sessionId: z.string().min(1).max(255), url: z.string().url().max(2048) });
+const Paid = z.object({ sessionId: z.string().min(1).max(255) });
+const CreateBatch = z.object({
+  batchId: z.string().uuid(),
+  clientId: z.string().uuid(),
+  themeId: z.string().uuid(),
+  sourceKey: z.string().min(1).max(1024),
+  totalRows: z.number().int().min(1),
+  idempotencyKey: idempotencyKeySchema.optional(),
+});
+const ClientAccess = z.object({ clientId: z.string().uuid() }).strict();
+
+type OrderWithTheme = Order & { theme_slug?: string; theme_title?: string; output_format?: string };
+
+export const orderView = (o: OrderWithTheme) => ({
+  id: o.id,
+  clientId: o.client_id,
+  status: o.status,
+  theme: o.theme_slug ? { slug: o.theme_slug, title: o.theme_title, outputFormat: o.output_format } : { id: o.theme_id },
+  input: o.input,
+  amountCents: o.amount_cents,
+  currency: o.currency,
+  checkoutUrl: o.checkout_url,
+  documentKey: o.document_key,
+  error: o.error,
+  batchId: o.batch_id,
+  batchRow: o.batch_row,
+  createdAt: o.created_at,
+  updatedAt: o.updated_at,
+});
+
+const batchView = (b: Batch) => ({
+  id: b.id,
+  clientId: b.client_id,
+  themeId: b.theme_id,
+  status: b.status,
+  totalRows: b.total_rows,
+  succeeded: b.succeeded,
+  failed: b.failed,
+  manifestKey: b.manifest_key,
+  error: b.error,
+  createdAt: b.created_at,
+  updatedAt: b.updated_at,
+});
 
 export function createApp(runtime: Runtime): Koa<ServiceState> {
-  return createServiceApp('order', runtime.logger);
+  const router = new Router<ServiceState>();
+  const db = () => runtime.db;
+
+  const loadOrder = async (id: string): Promise<OrderWithTheme | undefined> =>
+    (await Order.query(db())
+      .select('orders.*', 'themes.slug as theme_slug', 'themes.title as theme_title', 'themes.output_format')
+      .join('themes', 'themes.id', 'orders.theme_id')
+      .findById(id)) as OrderWithTheme | undefined;
+
+  router.post('/orders/b2c', async (ctx) => {
+    const body = await readJson(ctx, CreateB2cOrder);
+    const fingerprint = requestHash({ email: body.email.toLowerCase(), name: body.name, theme: body.theme, input: body.input });
+    const result = await db().transaction(async (trx) => {
+      const existing = await Order.query(trx).findOne({ idempotency_key: body.idempotencyKey });
+      if (existing) return { order: existing, created: false };
+      const theme = await Theme.query(trx).findOne({ slug: body.theme, active: true });
+      if (!theme) throw badRequest([{ field: 'body.theme', message: 'unknown or inactive theme' }]);
+      const input = validateInput(theme.prompt_template, body.input);
+      const { rows: clients } = await trx.raw<{ rows: { id: string }[] }>(
+        `INSERT INTO clients (kind, name, email) VALUES ('b2c', ?, ?)
+         ON CONFLICT (lower(email)) WHERE kind = 'b2c' DO UPDATE SET name = EXCLUDED.name RETURNING id`,
+        [body.name, body.email],
+      );
+      const id = randomUUID();
+      const inserted = await trx('orders')
+        .insert({
+          id,
+          client_id: clients[0].id,
+          theme_id: theme.id,
+          status: 'pending',
+          input,
+          idempotency_key: body.idempotencyKey,
+          request_hash: fingerprint,
+          access_token_hash: hashToken(accessTokenFor(body.idempotencyKey, id)),
+          amount_cents: theme.price_cents,
+          currency: 'eur',
+        })
+        .onConflict('idempotency_key')
+        .ignore()
+        .returning('*');
+      if (inserted.length === 1) return { order: inserted[0] as Order, created: true };
+      // A concurrent request with the same key won the insert: answer with its order.
+      return { order: (await Order.query(trx).findOne({ idempotency_key: body.idempotencyKey }))!, created: false };
+    });
+    if (result.order.request_hash !== fingerprint) {
+      throw conflict('this idempotency key was already used for a different order');
+    }
+    ctx.status = result.created ? 201 : 200;
+    ctx.body = {
+      order: orderView((await loadOrder(result.order.id))!),
+      accessToken: accessTokenFor(body.idempotencyKey, result.order.id),
+      created: result.created,
+    };
+  });
+
+  router.get('/orders/:id', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    const access = parseQuery(Access, ctx);
+    const order = await loadOrder(id);
+    if (!order) throw notFound('order not found');
+    if (access.token !== undefined && !tokenMatches(access.token, order.access_token_hash)) throw notFound('order not found');
+    if (access.clientId !== undefined && order.client_id !== access.clientId) throw forbidden('this order belongs to another client');
+    ctx.body = { order: orderView(order) };
+  });
+
+  router.post('/orders/:id/checkout', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    const body = await readJson(ctx, Checkout);
+    const updated = await db()('orders')
+      .update({ stripe_session_id: body.sessionId, checkout_url: body.url, updated_at: db().fn.now() })
+      .where({ id })
+      .andWhere((q) => q.whereNull('stripe_session_id').orWhere('stripe_session_id', body.sessionId))
+      .returning('id');
+    if (updated.length === 0) {
+      if (!(await Order.query(db()).findById(id))) throw notFound('order not found');
+      throw conflict('order already has another checkout session');
+    }
+    ctx.body = { order: orderView((await loadOrder(id))!) };
+  });
+
+  router.post('/orders/:id/paid', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    const { sessionId } = await readJson(ctx, Paid);
+    const order = await db().transaction(async (trx) => {
+      const current = await Order.query(trx).findById(id).forUpdate();
+      if (!current) throw notFound('order not found');
+      if (current.stripe_session_id !== sessionId) throw conflict('checkout session does not belong to this order');
+      return (await markPaid(trx, id)) ?? current;
+    });
+    // Sent after the commit: if the send fails the order stays `paid`, the webhook answers 503
+    // and Stripe's retry sends it again (the worker tolerates duplicates).
+    if (order.status === 'paid') {
+      await runtime.queue.sendDocJob(id);
+      await markQueued(db(), id);
+      runtime.logger.info('doc job sent', { orderId: id, requestId: ctx.state.requestId });
+    }
+    ctx.body = { order: orderView((await loadOrder(id))!) };
+  });
+
+  router.post('/batches', async (ctx) => {
+    const body = await readJson(ctx, CreateBatch);
+    const inserted = await db()('batches')
+      .insert({
+        id: body.batchId,
+        client_id: body.clientId,
+        theme_id: body.themeId,
+        status: 'pending',
+        total_rows: body.totalRows,
+        source_key: body.sourceKey,
+        idempotency_key: body.idempotencyKey ?? null,
+      })
+      .onConflict(['client_id', 'idempotency_key'])
+      .ignore()
+      .returning('*');
+    const batch = (inserted[0] as Batch | undefined) ?? (await Batch.query(db()).findOne({ client_id: body.clientId, idempotency_key: body.idempotencyKey! }))!;
+    if (batch.status === 'pending') await runtime.queue.sendBatchJob(batch.id);
+    ctx.status = inserted.length === 1 ? 201 : 200;
+    ctx.body = { batch: batchView(batch), created: inserted.length === 1 };
+  });
+
+  router.get('/batches/:id', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    const { clientId } = parseQuery(ClientAccess, ctx);
+    const batch = await Batch.query(db()).findById(id);
+    if (!batch) throw notFound('batch not found');
+    if (batch.client_id !== clientId) throw forbidden('this batch belongs to another client');
+    ctx.body = { batch: batchView(batch) };
+  });
+
+  return createServiceApp('order', runtime.logger, router);
 }

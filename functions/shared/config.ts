@@ -44,7 +44,9 @@ const envSchema = z.object({
   GEMINI_SECRET_ARN: z.string().startsWith('arn:').optional(),
   GEMINI_MODEL: z.string().min(1).default('gemini-2.5-flash'),
   GEMINI_BASE_URL: url(['http:', 'https:']).optional(),
-  GEMINI_TIMEOUT_MS: positiveInt.max(120000).default(20000),
+  GEMINI_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(20000),
+  LLM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100000).default(30),
+  LLM_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(2592000).default(604800),
   STRIPE_SECRET_KEY: z.string().min(1).optional(),
   STRIPE_SECRET_ARN: z.string().startsWith('arn:').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -79,6 +81,7 @@ export interface RuntimeConfig {
   queues: { docJobsUrl?: string; batchJobsUrl?: string };
   buckets: { reports: string; assets: string };
   gemini: { apiKey: SecretRef; model: string; baseUrl?: string; timeoutMs: number };
+  llm: { rateLimitPerMinute: number; cacheTtlSeconds: number };
   stripe: { secretKey: SecretRef; webhookSecret: SecretRef; apiUrl?: string };
   internal: {
     transport: 'http' | 'lambda';
@@ -140,6 +143,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     queues: { docJobsUrl: e.DOC_JOBS_QUEUE_URL, batchJobsUrl: e.BATCH_JOBS_QUEUE_URL },
     buckets: { reports: e.REPORTS_BUCKET, assets: e.ASSETS_BUCKET },
     gemini: { apiKey: { value: e.GEMINI_API_KEY, arn: e.GEMINI_SECRET_ARN }, model: e.GEMINI_MODEL, baseUrl: e.GEMINI_BASE_URL, timeoutMs: e.GEMINI_TIMEOUT_MS },
+    llm: { rateLimitPerMinute: e.LLM_RATE_LIMIT_PER_MINUTE, cacheTtlSeconds: e.LLM_CACHE_TTL_SECONDS },
     stripe: {
       secretKey: { value: e.STRIPE_SECRET_KEY, arn: e.STRIPE_SECRET_ARN },
       webhookSecret: { value: e.STRIPE_WEBHOOK_SECRET, arn: e.STRIPE_WEBHOOK_SECRET_ARN },

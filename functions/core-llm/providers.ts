@@ -1,0 +1,99 @@
+import { ApiError, GoogleGenAI } from '@google/genai';
+import { createHash } from 'node:crypto';
+import type { AppConfig } from '../shared/config';
+import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../shared/errors';
+
+/**
+ * Where the text comes from: Gemini through @google/genai when a key is configured, otherwise
+ * an offline provider that writes deterministic Markdown so the local run needs no account.
+ */
+export interface ContentProvider {
+  name: 'gemini' | 'offline';
+  model: string;
+  generate(prompt: string): Promise<string>;
+}
+
+export interface RetryPolicy {
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4000 };
+
+const retryable = (status: number | undefined): boolean => status === 429 || (status !== undefined && status >= 500);
+
+function statusOf(err: unknown): number | undefined {
+  if (err instanceof ApiError) return err.status;
+  const status = (err as { status?: unknown }).status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string, retry: RetryPolicy = DEFAULT_RETRY): ContentProvider {
+  const ai = new GoogleGenAI({
+    apiKey,
+    httpOptions: {
+      ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}),
+      timeout: config.gemini.timeoutMs,
+      // Retries are ours (below): one policy, logged, bounded by the Lambda timeout.
+      retryOptions: { attempts: 1 },
+    },
+  });
+  const model = config.gemini.model;
+  return {
+    name: 'gemini',
+    model,
+    generate: async (prompt) => {
+      let lastStatus: number | undefined;
+      for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+        try {
+          const res = await ai.models.generateContent({ model, contents: prompt });
+          const text = res.text;
+          if (!text) throw badGateway('the model returned no text');
+          return text;
+        } catch (err) {
+          if (err instanceof AppError) throw err;
+          lastStatus = statusOf(err);
+          const timedOut = (err as Error).name === 'AbortError' || /timed? ?out|aborted/i.test((err as Error).message ?? '');
+          if (!(retryable(lastStatus) || timedOut || lastStatus === undefined) || attempt === retry.attempts) break;
+          // Full jitter: spreads retries of concurrent calls so they do not hit the quota together.
+          await sleep(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
+        }
+      }
+      if (lastStatus === 429) throw tooManyRequests('the model provider is rate limiting, retry later');
+      if (lastStatus !== undefined && lastStatus < 500) throw badGateway(`the model provider rejected the request (${lastStatus})`);
+      throw serviceUnavailable('the model provider is unavailable, retry later');
+    },
+  };
+}
+
+/** Deterministic stand-in content: the same prompt always gives the same document. */
+export function offlineProvider(model: string): ContentProvider {
+  return {
+    name: 'offline',
+    model: `offline:${model}`,
+    generate: async (prompt) => {
+      const digest = createHash('sha256').update(prompt).digest('hex');
+      const lines = prompt.split(/(?<=[.!?])\s+/).filter(Boolean).slice(0, 6);
+      return [
+        `# Draft document ${digest.slice(0, 8)}`,
+        '',
+        '_Generated offline: no Gemini key is configured._',
+        '',
+        '## Brief',
+        '',
+        ...lines.map((l) => `- ${l}`),
+        '',
+        '## Content',
+        '',
+        `This section stands in for the model's answer. Reference ${digest.slice(8, 24)}.`,
+        '',
+      ].join('\n');
+    },
+  };
+}
+
+export const providerFor = (config: AppConfig): ContentProvider =>
+  config.secrets.geminiApiKey ? geminiProvider(config, config.secrets.geminiApiKey) : offlineProvider(config.gemini.model);

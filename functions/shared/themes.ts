@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { badRequest, FieldIssue } from './errors';
+
+/**
+ * Prompt templates hold `{{name}}` placeholders; an order's input must give each of them as a
+ * non-empty string (and nothing else), which is what lets a gateway answer 400 naming
+ * `input.<name>` before anything is written.
+ */
+const PLACEHOLDER = /\{\{\s*([a-zA-Z][a-zA-Z0-9_]{0,40})\s*\}\}/g;
+export const MAX_INPUT_VALUE = 2000;
+
+export function placeholdersOf(template: string): string[] {
+  return [...new Set([...template.matchAll(PLACEHOLDER)].map((m) => m[1]))];
+}
+
+export function renderPrompt(template: string, input: Record<string, string>): string {
+  return template.replace(PLACEHOLDER, (_, name: string) => input[name] ?? '');
+}
+
+export function inputIssues(template: string, input: unknown, prefix: string): FieldIssue[] {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [{ field: prefix, message: 'must be an object' }];
+  const values = input as Record<string, unknown>;
+  const expected = placeholdersOf(template);
+  const issues: FieldIssue[] = [];
+  for (const name of expected) {
+    const v = values[name];
+    if (typeof v !== 'string' || v.trim() === '') issues.push({ field: `${prefix}.${name}`, message: 'required non-empty string' });
+    else if (v.length > MAX_INPUT_VALUE) issues.push({ field: `${prefix}.${name}`, message: `at most ${MAX_INPUT_VALUE} characters` });
+  }
+  for (const name of Object.keys(values)) {
+    if (!expected.includes(name)) issues.push({ field: `${prefix}.${name}`, message: 'not a field of this theme' });
+  }
+  return issues;
+}
+
+export function validateInput(template: string, input: unknown, prefix = 'body.input'): Record<string, string> {
+  const issues = inputIssues(template, input, prefix);
+  if (issues.length > 0) throw badRequest(issues);
+  return input as Record<string, string>;
+}
+
+export const slugSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a theme slug (lowercase letters, digits, dashes)');
+
+/** The public view of a theme. */
+export interface ThemeView {
+  id: string;
+  slug: string;
+  title: string;
+  outputFormat: 'pdf' | 'docx' | 'html';
+  priceCents: number;
+  currency: 'eur';
+  fields: string[];
+  active: boolean;
+}
