@@ -1,0 +1,142 @@
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { environments, LambdaServiceName, namePrefix } from '../../stacks/config';
+import { aliasPosition, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
+import { joinUrl, smokeTest } from './smoke';
+
+/**
+ * The release CLI the workflows call (and ops, by hand):
+ *   status   --env dev [--functions all|a,b]
+ *   snapshot --env dev --out FILE [--functions …]     record the live versions before a deploy
+ *   restore  --file FILE                              put them back after a failed deploy
+ *   rollback --env dev --functions all|a,b [--to previous|N]
+ *   smoke    --url BASE [--path /health …]
+ * Output is one JSON object per line; usage errors exit 2, failures 1.
+ */
+
+class UsageError extends Error {}
+
+const log = (event: string, fields: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
+
+function environment(name: string | undefined) {
+  if (!name) throw new UsageError('--env is required');
+  const config = environments[name];
+  if (!config) throw new UsageError(`--env must be one of ${Object.keys(environments).join(', ')}, got "${name}"`);
+  return config;
+}
+
+/** `all` or a comma list of service names → the Lambda function names of the environment. */
+export function functionNames(env: string, list: string | undefined): string[] {
+  const services = Object.keys(environments[env].lambdas) as LambdaServiceName[];
+  const wanted = !list || list.trim() === 'all' ? services : list.split(',').map((s) => s.trim()).filter(Boolean);
+  if (wanted.length === 0) throw new UsageError('--functions is empty');
+  for (const name of wanted) {
+    if (!services.includes(name as LambdaServiceName)) {
+      throw new UsageError(`--functions: unknown service "${name}" (services: ${services.join(', ')})`);
+    }
+  }
+  return wanted.map((service) => `${namePrefix(env)}-${service}`);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      env: { type: 'string' },
+      functions: { type: 'string' },
+      to: { type: 'string' },
+      out: { type: 'string' },
+      file: { type: 'string' },
+      url: { type: 'string' },
+      path: { type: 'string', multiple: true },
+      attempts: { type: 'string' },
+      'delay-ms': { type: 'string' },
+    },
+    strict: true,
+  });
+
+  switch (command) {
+    case 'status': {
+      const config = environment(values.env);
+      const client = new LambdaClient({ region: config.region });
+      for (const name of functionNames(config.env, values.functions)) log('alias', { ...(await aliasPosition(client, name)) });
+      return 0;
+    }
+    case 'snapshot': {
+      const config = environment(values.env);
+      if (!values.out) throw new UsageError('--out is required');
+      const client = new LambdaClient({ region: config.region });
+      const taken = snapshot(client, functionNames(config.env, values.functions));
+      const record = { region: config.region, ...(await taken) };
+      mkdirSync(dirname(values.out), { recursive: true });
+      writeFileSync(values.out, `${JSON.stringify(record, null, 2)}\n`);
+      log('snapshot', { file: values.out, positions: record.positions.length });
+      return 0;
+    }
+    case 'restore': {
+      if (!values.file) throw new UsageError('--file is required');
+      let text: string;
+      try {
+        text = readFileSync(values.file, 'utf8');
+      } catch {
+        throw new UsageError(`--file: cannot read "${values.file}"`);
+      }
+      const recorded = parseSnapshot(text, values.file);
+      const region = (JSON.parse(text) as { region?: string }).region;
+      const client = new LambdaClient({ region: region ?? environments.dev.region });
+      const moves = await restore(client, recorded);
+      for (const move of moves) log('alias-restored', { ...move });
+      log('restore-done', { moved: moves.length });
+      return 0;
+    }
+    case 'rollback': {
+      const config = environment(values.env);
+      if (!values.functions) throw new UsageError('--functions is required ("all" or a comma list)');
+      let target;
+      try {
+        target = parseTarget(values.to);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      const client = new LambdaClient({ region: config.region });
+      const moves = await rollback(client, functionNames(config.env, values.functions), target);
+      for (const move of moves) log('alias-moved', { ...move });
+      log('rollback-done', { moved: moves.length });
+      return 0;
+    }
+    case 'smoke': {
+      if (!values.url) throw new UsageError('--url is required');
+      const paths = values.path?.length ? values.path : ['/health'];
+      const attempts = values.attempts ? Number(values.attempts) : undefined;
+      const delayMs = values['delay-ms'] ? Number(values['delay-ms']) : undefined;
+      if (attempts !== undefined && !(Number.isInteger(attempts) && attempts > 0)) throw new UsageError('--attempts must be a positive integer');
+      if (delayMs !== undefined && !(Number.isInteger(delayMs) && delayMs >= 0)) throw new UsageError('--delay-ms must be a non-negative integer');
+      let urls: string[];
+      try {
+        urls = paths.map((p) => joinUrl(values.url!, p));
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      const results = await Promise.all(urls.map((url) => smokeTest(url, { attempts, delayMs })));
+      for (const result of results) log(result.ok ? 'smoke-ok' : 'smoke-failed', { ...result });
+      return results.every((r) => r.ok) ? 0 : 1;
+    }
+    default:
+      throw new UsageError(`unknown command "${command ?? ''}" (status, snapshot, restore, rollback, smoke)`);
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+      log('error', { message: error.message, name: error.name });
+      process.exit(usage ? 2 : 1);
+    },
+  );
+}

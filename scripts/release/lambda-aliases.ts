@@ -1,0 +1,156 @@
+import {
+  GetAliasCommand,
+  LambdaClient,
+  ListVersionsByFunctionCommand,
+  ListVersionsByFunctionCommandOutput,
+  UpdateAliasCommand,
+} from '@aws-sdk/client-lambda';
+
+/**
+ * Rollback of Lambda services by moving their `live` alias between published versions. API
+ * Gateway and internal callers reach a function only through that alias, so moving it is the
+ * whole rollback: no rebuild, no Terraform run, effective on the next invocation.
+ */
+
+export const LIVE_ALIAS = 'live';
+
+export interface AliasPosition {
+  functionName: string;
+  alias: string;
+  version: string;
+  /** Lets a later move fail instead of overwriting a move made in between. */
+  revisionId?: string;
+}
+
+export interface AliasMove {
+  functionName: string;
+  alias: string;
+  from: string;
+  to: string;
+}
+
+/** The numbered versions of a function, oldest first (`$LATEST` is not a release). */
+export async function publishedVersions(client: LambdaClient, functionName: string): Promise<string[]> {
+  const versions: string[] = [];
+  let marker: string | undefined;
+  do {
+    const page: ListVersionsByFunctionCommandOutput = await client.send(
+      new ListVersionsByFunctionCommand({ FunctionName: functionName, Marker: marker, MaxItems: 50 }),
+    );
+    for (const v of page.Versions ?? []) if (v.Version && /^\d+$/.test(v.Version)) versions.push(v.Version);
+    marker = page.NextMarker;
+  } while (marker);
+  return versions.sort((a, b) => Number(a) - Number(b));
+}
+
+export async function aliasPosition(client: LambdaClient, functionName: string, alias = LIVE_ALIAS): Promise<AliasPosition> {
+  const out = await client.send(new GetAliasCommand({ FunctionName: functionName, Name: alias }));
+  if (!out.FunctionVersion) throw new Error(`alias ${alias} of ${functionName} points at no version`);
+  return { functionName, alias, version: out.FunctionVersion, revisionId: out.RevisionId };
+}
+
+/** The newest published version older than `current`; undefined when `current` is the first. */
+export function previousVersion(versions: string[], current: string): string | undefined {
+  const older = versions.filter((v) => Number(v) < Number(current));
+  return older.length ? older[older.length - 1] : undefined;
+}
+
+export type Target = 'previous' | string;
+
+export function parseTarget(value: string | undefined): Target {
+  if (value === undefined || value === '' || value === 'previous') return 'previous';
+  if (!/^\d+$/.test(value)) throw new Error(`--to must be "previous" or a version number, got "${value}"`);
+  return value;
+}
+
+/** Where the alias should go: the previous version, or an explicit version that exists. */
+export async function resolveTarget(client: LambdaClient, position: AliasPosition, target: Target): Promise<string> {
+  const versions = await publishedVersions(client, position.functionName);
+  if (target === 'previous') {
+    const previous = previousVersion(versions, position.version);
+    if (!previous) throw new Error(`${position.functionName}: no published version before ${position.version} to roll back to`);
+    return previous;
+  }
+  if (!versions.includes(target)) {
+    throw new Error(`${position.functionName}: version ${target} is not published (have ${versions.join(', ') || 'none'})`);
+  }
+  return target;
+}
+
+/**
+ * Points the alias at `version` with all traffic (any weighted routing is cleared). With the
+ * revision id of the position read earlier, a concurrent move makes this fail, not win silently.
+ */
+export async function moveAlias(client: LambdaClient, position: AliasPosition, version: string): Promise<AliasMove> {
+  await client.send(
+    new UpdateAliasCommand({
+      FunctionName: position.functionName,
+      Name: position.alias,
+      FunctionVersion: version,
+      RevisionId: position.revisionId,
+      RoutingConfig: { AdditionalVersionWeights: {} },
+    }),
+  );
+  return { functionName: position.functionName, alias: position.alias, from: position.version, to: version };
+}
+
+export async function rollback(client: LambdaClient, functionNames: string[], target: Target, alias = LIVE_ALIAS): Promise<AliasMove[]> {
+  // Resolve every target before moving anything, so a bad function name moves nothing.
+  const plans = await Promise.all(
+    functionNames.map(async (name) => {
+      const position = await aliasPosition(client, name, alias);
+      return { position, version: await resolveTarget(client, position, target) };
+    }),
+  );
+  const moves: AliasMove[] = [];
+  for (const { position, version } of plans) {
+    if (position.version === version) continue;
+    moves.push(await moveAlias(client, position, version));
+  }
+  return moves;
+}
+
+/** The record a deploy takes before it changes anything, to restore if it fails. */
+export interface AliasSnapshot {
+  takenAt: string;
+  positions: AliasPosition[];
+}
+
+export async function snapshot(client: LambdaClient, functionNames: string[], alias = LIVE_ALIAS): Promise<AliasSnapshot> {
+  const positions = await Promise.all(functionNames.map((name) => aliasPosition(client, name, alias).catch(absentAsUndefined)));
+  return { takenAt: new Date().toISOString(), positions: positions.filter((p): p is AliasPosition => p !== undefined) };
+}
+
+/** A function created by this deploy has nothing to go back to. */
+function absentAsUndefined(error: unknown): undefined {
+  if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
+  throw error;
+}
+
+/** Moves every alias of the snapshot back to its recorded version; those already there are left alone. */
+export async function restore(client: LambdaClient, recorded: AliasSnapshot): Promise<AliasMove[]> {
+  const moves: AliasMove[] = [];
+  for (const before of recorded.positions) {
+    const now = await aliasPosition(client, before.functionName, before.alias);
+    if (now.version === before.version) continue;
+    moves.push(await moveAlias(client, now, before.version));
+  }
+  return moves;
+}
+
+export function parseSnapshot(text: string, source: string): AliasSnapshot {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(`${source}: not JSON`);
+  }
+  const positions = (value as AliasSnapshot)?.positions;
+  if (!Array.isArray(positions)) throw new Error(`${source}: field "positions" must be an array`);
+  positions.forEach((p, i) => {
+    if (typeof p?.functionName !== 'string' || typeof p?.alias !== 'string' || !/^\d+$/.test(String(p?.version))) {
+      throw new Error(`${source}: positions[${i}] needs functionName, alias and a numeric version`);
+    }
+  });
+  return value as AliasSnapshot;
+}

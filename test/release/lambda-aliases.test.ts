@@ -1,0 +1,221 @@
+import { execFile } from 'node:child_process';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  aliasPosition,
+  moveAlias,
+  parseSnapshot,
+  parseTarget,
+  previousVersion,
+  publishedVersions,
+  restore,
+  rollback,
+  snapshot,
+} from '../../scripts/release/lambda-aliases';
+import { joinUrl, smokeTest } from '../../scripts/release/smoke';
+import { LambdaStandIn, startLambdaStandIn } from './lambda-standin';
+
+const REPO = resolve(__dirname, '../..');
+const FAKE_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+let standIn: LambdaStandIn;
+let client: LambdaClient;
+
+beforeEach(async () => {
+  standIn = await startLambdaStandIn();
+  client = new LambdaClient({ region: 'eu-west-3', endpoint: standIn.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+});
+
+afterEach(async () => {
+  client.destroy();
+  await standIn.close();
+});
+
+describe('versions and targets', () => {
+  test('published versions are read across pages, numerically sorted, without $LATEST', async () => {
+    standIn.addFunction('docplatform-dev-theme', 11);
+    expect(await publishedVersions(client, 'docplatform-dev-theme')).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '10', '11']);
+    expect(standIn.requests.filter((r) => r.endsWith('/versions')).length).toBeGreaterThan(1);
+  });
+
+  test('previous version is the newest one older than the current, numerically', () => {
+    expect(previousVersion(['1', '2', '9', '10', '11'], '10')).toBe('9');
+    expect(previousVersion(['1', '2'], '1')).toBeUndefined();
+    expect(previousVersion(['3', '7'], '5')).toBe('3');
+  });
+
+  test('a target is "previous" or a version number, nothing else', () => {
+    expect(parseTarget(undefined)).toBe('previous');
+    expect(parseTarget('')).toBe('previous');
+    expect(parseTarget('12')).toBe('12');
+    expect(() => parseTarget('$LATEST')).toThrow(/--to must be "previous" or a version number/);
+  });
+});
+
+describe('rollback', () => {
+  test('moves live to the previous version and clears weighted routing', async () => {
+    standIn.addFunction('docplatform-dev-order', 4, '4', { '3': 0.1 });
+    const moves = await rollback(client, ['docplatform-dev-order'], 'previous');
+    expect(moves).toEqual([{ functionName: 'docplatform-dev-order', alias: 'live', from: '4', to: '3' }]);
+    expect(standIn.aliasVersion('docplatform-dev-order')).toBe('3');
+    expect(standIn.aliasWeights('docplatform-dev-order')).toEqual({});
+  });
+
+  test('moves live to an explicit published version', async () => {
+    standIn.addFunction('docplatform-dev-order', 5);
+    await rollback(client, ['docplatform-dev-order'], '2');
+    expect(standIn.aliasVersion('docplatform-dev-order')).toBe('2');
+  });
+
+  test('an unpublished target or an unknown function moves no alias at all', async () => {
+    standIn.addFunction('docplatform-dev-order', 3);
+    standIn.addFunction('docplatform-dev-theme', 3);
+    await expect(rollback(client, ['docplatform-dev-order', 'docplatform-dev-theme'], '7')).rejects.toThrow(/version 7 is not published/);
+    await expect(rollback(client, ['docplatform-dev-order', 'docplatform-dev-nope'], 'previous')).rejects.toThrow(/Alias not found/);
+    expect(standIn.aliasVersion('docplatform-dev-order')).toBe('3');
+    expect(standIn.aliasVersion('docplatform-dev-theme')).toBe('3');
+    expect(standIn.requests.some((r) => r.startsWith('PUT'))).toBe(false);
+  });
+
+  test('the first version has nothing to roll back to', async () => {
+    standIn.addFunction('docplatform-dev-client', 1);
+    await expect(rollback(client, ['docplatform-dev-client'], 'previous')).rejects.toThrow(/no published version before 1/);
+  });
+
+  test('a function already at the target is left alone', async () => {
+    standIn.addFunction('docplatform-dev-client', 3, '2');
+    expect(await rollback(client, ['docplatform-dev-client'], '2')).toEqual([]);
+    expect(standIn.requests.some((r) => r.startsWith('PUT'))).toBe(false);
+  });
+
+  test('a move made by someone else in between makes the move fail instead of overwriting it', async () => {
+    standIn.addFunction('docplatform-dev-theme', 5);
+    const position = await aliasPosition(client, 'docplatform-dev-theme');
+    standIn.moveBehindTheScenes('docplatform-dev-theme', '1');
+    await expect(moveAlias(client, position, '4')).rejects.toMatchObject({ name: 'PreconditionFailedException' });
+    expect(standIn.aliasVersion('docplatform-dev-theme')).toBe('1');
+  });
+});
+
+describe('snapshot and restore around a deploy', () => {
+  test('a failed deploy is undone: every alias goes back to its recorded version', async () => {
+    standIn.addFunction('docplatform-dev-gateway-b2c', 6, '6');
+    standIn.addFunction('docplatform-dev-core-llm', 3, '3');
+    const before = await snapshot(client, ['docplatform-dev-gateway-b2c', 'docplatform-dev-core-llm', 'docplatform-dev-new-fn']);
+    expect(before.positions.map((p) => [p.functionName, p.version])).toEqual([
+      ['docplatform-dev-gateway-b2c', '6'],
+      ['docplatform-dev-core-llm', '3'],
+    ]);
+
+    // The deploy publishes and points live at new versions, then the smoke test fails.
+    standIn.addFunction('docplatform-dev-gateway-b2c', 7, '7');
+    standIn.moveBehindTheScenes('docplatform-dev-core-llm', '3');
+
+    const moves = await restore(client, parseSnapshot(JSON.stringify(before), 'snapshot.json'));
+    expect(moves).toEqual([{ functionName: 'docplatform-dev-gateway-b2c', alias: 'live', from: '7', to: '6' }]);
+    expect(standIn.aliasVersion('docplatform-dev-gateway-b2c')).toBe('6');
+    expect(standIn.aliasVersion('docplatform-dev-core-llm')).toBe('3');
+  });
+
+  test('a malformed snapshot is refused with the field it lacks', () => {
+    expect(() => parseSnapshot('nope', 'f.json')).toThrow('f.json: not JSON');
+    expect(() => parseSnapshot('{}', 'f.json')).toThrow('field "positions" must be an array');
+    expect(() => parseSnapshot('{"positions":[{"functionName":"a","alias":"live","version":"$LATEST"}]}', 'f.json')).toThrow('positions[0]');
+  });
+});
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [require.resolve('tsx/cli'), 'scripts/release/aliases.ts', ...args],
+      {
+        cwd: REPO,
+        env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_MAX_ATTEMPTS: '1', ...env },
+      },
+      (error, stdout) => done({ code: error ? Number(error.code ?? 1) : 0, stdout }),
+    );
+  });
+}
+
+describe('the CLI the workflows call', () => {
+  test('snapshot, then restore after a forward move, through AWS_ENDPOINT_URL_LAMBDA; rollback by service name', async () => {
+    standIn.addFunction('docplatform-dev-theme', 4, '4');
+    standIn.addFunction('docplatform-dev-order', 4, '4');
+    const file = join(mkdtempSync(join(tmpdir(), 'aliases-')), 'live.json');
+    const env = { AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint };
+
+    const taken = await runCli(['snapshot', '--env', 'dev', '--functions', 'theme,order', '--out', file], env);
+    expect(taken.code).toBe(0);
+    expect(JSON.parse(readFileSync(file, 'utf8')).positions).toHaveLength(2);
+
+    standIn.moveBehindTheScenes('docplatform-dev-theme', '1');
+    const restored = await runCli(['restore', '--file', file], env);
+    expect(restored.code).toBe(0);
+    expect(standIn.aliasVersion('docplatform-dev-theme')).toBe('4');
+
+    const rolled = await runCli(['rollback', '--env', 'dev', '--functions', 'order'], env);
+    expect(rolled.code).toBe(0);
+    expect(JSON.parse(rolled.stdout.trim().split('\n')[0])).toMatchObject({ event: 'alias-moved', from: '4', to: '3' });
+    expect(standIn.aliasVersion('docplatform-dev-order')).toBe('3');
+  }, 30_000);
+
+  test('bad input exits 2 with a message naming the field', async () => {
+    const env = { AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint };
+    const cases: Array<[string[], RegExp]> = [
+      [['rollback', '--env', 'staging', '--functions', 'all'], /--env must be one of dev, prod/],
+      [['rollback', '--env', 'dev', '--functions', 'billing'], /--functions: unknown service "billing"/],
+      [['rollback', '--env', 'dev', '--functions', 'all', '--to', 'latest'], /--to must be/],
+      [['restore', '--file', '/nonexistent/x.json'], /--file: cannot read/],
+      [['smoke', '--url', 'not a url'], /--url must be an absolute URL/],
+      [['deploy'], /unknown command "deploy"/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args, env)));
+    results.forEach((result, i) => {
+      expect(result.code).toBe(2);
+      expect(JSON.parse(result.stdout.trim()).message).toMatch(cases[i][1]);
+    });
+  }, 30_000);
+});
+
+describe('smoke test', () => {
+  let server: Server;
+  let base: string;
+  let replies: Array<[number, string]>;
+
+  beforeEach(async () => {
+    replies = [];
+    server = createServer((_req, res) => {
+      const [status, body] = replies.shift() ?? [500, '{}'];
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/live/`;
+  });
+  afterEach(() => new Promise<void>((r) => server.close(() => r())));
+
+  test('passes once /health answers 200 {"status":"ok"}, retrying while the stage settles', async () => {
+    replies.push([503, '{"message":"Service Unavailable"}'], [200, '{"status":"ok","service":"gateway-b2c"}']);
+    const result = await smokeTest(joinUrl(base, '/health'), { attempts: 3, delayMs: 10 });
+    expect(result).toMatchObject({ ok: true, attempts: 2, url: `${base}health` });
+  });
+
+  test('fails on persistent errors, non-JSON bodies and a status other than ok', async () => {
+    replies.push([500, '{}'], [500, '{}']);
+    expect(await smokeTest(joinUrl(base, 'health'), { attempts: 2, delayMs: 1 })).toMatchObject({ ok: false, status: 500 });
+    replies.push([200, '<html>']);
+    expect(await smokeTest(joinUrl(base, 'health'), { attempts: 1 })).toMatchObject({ ok: false, error: 'body is not JSON' });
+    replies.push([200, '{"status":"degraded"}']);
+    expect(await smokeTest(joinUrl(base, 'health'), { attempts: 1 })).toMatchObject({ ok: false, error: 'status is "degraded"' });
+  });
+
+  test('the smoke command exits 1 when the API is down', async () => {
+    const result = await runCli(['smoke', '--url', base, '--attempts', '2', '--delay-ms', '1'], {});
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('"event":"smoke-failed"');
+  }, 30_000);
+});

@@ -1,0 +1,123 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+
+/**
+ * A local stand-in for the part of the Lambda REST API the release script uses
+ * (ListVersionsByFunction with paging, GetAlias, UpdateAlias with RevisionId), so the real
+ * `@aws-sdk/client-lambda` is exercised over HTTP: serialisation, paging, error types.
+ * Lambda has no emulator here; the responses follow the API reference shapes.
+ */
+
+interface Alias {
+  version: string;
+  revision: number;
+  weights: Record<string, number>;
+}
+
+interface Fn {
+  versions: string[];
+  aliases: Map<string, Alias>;
+}
+
+export interface LambdaStandIn {
+  endpoint: string;
+  /** Requests seen, as `METHOD path`. */
+  requests: string[];
+  addFunction(name: string, versions: number, live?: string, weights?: Record<string, number>): void;
+  aliasVersion(name: string, alias?: string): string | undefined;
+  aliasWeights(name: string, alias?: string): Record<string, number> | undefined;
+  /** Simulates someone else moving the alias (bumps its revision). */
+  moveBehindTheScenes(name: string, version: string, alias?: string): void;
+  close(): Promise<void>;
+}
+
+const PAGE = 2; // small pages, so paging is always exercised
+
+function send(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amzn-requestid': 'standin' };
+  if (errorType) headers['x-amzn-errortype'] = errorType;
+  res.writeHead(status, headers).end(JSON.stringify(body));
+}
+
+const notFound = (res: ServerResponse, message: string) =>
+  send(res, 404, { Type: 'User', Message: message }, 'ResourceNotFoundException');
+
+async function readBody(req: IncomingMessage): Promise<any> {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text ? JSON.parse(text) : {};
+}
+
+export async function startLambdaStandIn(): Promise<LambdaStandIn> {
+  const functions = new Map<string, Fn>();
+  const requests: string[] = [];
+  const arn = (name: string, suffix?: string) => `arn:aws:lambda:eu-west-3:123456789012:function:${name}${suffix ? `:${suffix}` : ''}`;
+  const aliasBody = (name: string, aliasName: string, alias: Alias) => ({
+    AliasArn: arn(name, aliasName),
+    Name: aliasName,
+    FunctionVersion: alias.version,
+    RevisionId: `rev-${alias.revision}`,
+    RoutingConfig: Object.keys(alias.weights).length ? { AdditionalVersionWeights: alias.weights } : undefined,
+  });
+
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://standin');
+    const path = decodeURIComponent(url.pathname);
+    requests.push(`${req.method} ${path}`);
+    const versionsMatch = /^\/2015-03-31\/functions\/([^/]+)\/versions$/.exec(path);
+    const aliasMatch = /^\/2015-03-31\/functions\/([^/]+)\/aliases\/([^/]+)$/.exec(path);
+    const fn = functions.get((versionsMatch ?? aliasMatch)?.[1] ?? '');
+    const name = (versionsMatch ?? aliasMatch)?.[1] ?? '';
+
+    if (versionsMatch && req.method === 'GET') {
+      if (!fn) return notFound(res, `Function not found: ${arn(name)}`);
+      const all = ['$LATEST', ...fn.versions];
+      const start = Number(url.searchParams.get('Marker') ?? 0);
+      const size = Math.min(Number(url.searchParams.get('MaxItems') ?? 50), PAGE);
+      const page = all.slice(start, start + size);
+      const next = start + size < all.length ? String(start + size) : undefined;
+      return send(res, 200, {
+        Versions: page.map((v) => ({ FunctionName: name, FunctionArn: arn(name, v), Version: v })),
+        NextMarker: next,
+      });
+    }
+    if (aliasMatch) {
+      const alias = fn?.aliases.get(aliasMatch[2]);
+      if (!fn || !alias) return notFound(res, `Alias not found: ${arn(name, aliasMatch[2])}`);
+      if (req.method === 'GET') return send(res, 200, aliasBody(name, aliasMatch[2], alias));
+      if (req.method === 'PUT') {
+        const body = await readBody(req);
+        if (body.RevisionId && body.RevisionId !== `rev-${alias.revision}`) {
+          return send(res, 412, { Type: 'User', message: 'The RevisionId provided does not match the latest RevisionId for the Lambda function or alias.' }, 'PreconditionFailedException');
+        }
+        if (body.FunctionVersion && !fn.versions.includes(body.FunctionVersion)) {
+          return notFound(res, `Function not found: ${arn(name, body.FunctionVersion)}`);
+        }
+        if (body.FunctionVersion) alias.version = body.FunctionVersion;
+        if (body.RoutingConfig) alias.weights = body.RoutingConfig.AdditionalVersionWeights ?? {};
+        alias.revision += 1;
+        return send(res, 200, aliasBody(name, aliasMatch[2], alias));
+      }
+    }
+    send(res, 400, { message: `stand-in does not serve ${req.method} ${path}` }, 'InvalidRequestContentException');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    addFunction(name, versions, live = String(versions), weights = {}) {
+      const list = Array.from({ length: versions }, (_, i) => String(i + 1));
+      functions.set(name, { versions: list, aliases: new Map([['live', { version: live, revision: 1, weights }]]) });
+    },
+    aliasVersion: (name, alias = 'live') => functions.get(name)?.aliases.get(alias)?.version,
+    aliasWeights: (name, alias = 'live') => functions.get(name)?.aliases.get(alias)?.weights,
+    moveBehindTheScenes(name, version, alias = 'live') {
+      const a = functions.get(name)!.aliases.get(alias)!;
+      a.version = version;
+      a.revision += 1;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
