@@ -1,0 +1,168 @@
+import { execFile, spawn } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+
+const run = promisify(execFile);
+const CLI = join(__dirname, '../../migrations/data-move/cli.ts');
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real CLI in its own node process (not through the tsx wrapper, so a SIGKILL hits the
+ * process doing the work). `killWhen` sees each stderr log line and returns true to SIGKILL it.
+ */
+export function runCli(args: string[], killWhen?: (line: string) => boolean): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      pending += b.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      if (killWhen && lines.some(killWhen)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+export async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows as T[];
+  } finally {
+    await c.end();
+  }
+}
+
+export async function pgbenchInit(url: string, scale: number): Promise<void> {
+  await run('pgbench', ['-i', '-q', '-s', String(scale), url]);
+}
+
+/**
+ * Tables covering what a COPY or a checksum can get wrong: jsonb, bytea (with NUL bytes), long
+ * (TOASTed) text with tabs/newlines/backslashes, NULLs, an enum, arrays, a generated column, a
+ * dropped column, a foreign key, an identity and a standalone sequence, a quoted mixed-case name in
+ * a second schema, and a table without a primary key holding duplicate rows.
+ */
+export const RICH_SCHEMA = `
+  CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+  CREATE TABLE docs (
+    id bigserial PRIMARY KEY,
+    obsolete int,
+    body jsonb,
+    blob bytea,
+    long_text text,
+    tags text[],
+    scores int[],
+    feeling mood,
+    price numeric(12, 2),
+    seen timestamptz,
+    ratio float8,
+    text_length int GENERATED ALWAYS AS (length(long_text)) STORED
+  );
+  ALTER TABLE docs DROP COLUMN obsolete;
+  CREATE INDEX docs_body ON docs USING gin (body);
+  CREATE TABLE events (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, doc_id bigint NOT NULL REFERENCES docs (id), note text);
+  CREATE SCHEMA billing;
+  CREATE TABLE billing."Invoice" ("Number" text PRIMARY KEY, amount numeric, lines jsonb[]);
+  CREATE TABLE nokey (a int, b text);
+  CREATE SEQUENCE standalone_seq START 100;
+  SELECT nextval('standalone_seq'), nextval('standalone_seq');
+  INSERT INTO docs (body, blob, long_text, tags, scores, feeling, price, seen, ratio)
+  SELECT CASE WHEN g % 7 = 0 THEN NULL ELSE jsonb_build_object('n', g, 'nested', jsonb_build_object('k', repeat('v', g % 13)), 'arr', jsonb_build_array(g, 'x', null)) END,
+         CASE WHEN g % 5 = 0 THEN NULL ELSE decode(md5(g::text) || '00ff00', 'hex') END,
+         CASE WHEN g % 11 = 0 THEN NULL WHEN g % 97 = 0 THEN repeat(md5(g::text) || E'\\t\\n\\\\', 3000) ELSE 'row ' || g || E' tab\\there' END,
+         CASE WHEN g % 3 = 0 THEN NULL ELSE ARRAY['a' || g, NULL, 'quote"s', 'comma,s'] END,
+         ARRAY[g, g * 2, NULL],
+         (ARRAY['sad', 'ok', 'happy', NULL])[1 + g % 4]::mood,
+         CASE WHEN g % 9 = 0 THEN NULL ELSE g * 1.25 END,
+         timestamptz '2024-03-31 01:30:00+02' + g * interval '37 minutes',
+         CASE WHEN g % 8 = 0 THEN NULL ELSE 1.0 / g END
+  FROM generate_series(1, 3000) g;
+  INSERT INTO events (doc_id, note) SELECT 1 + g % 3000, CASE WHEN g % 2 = 0 THEN NULL ELSE 'e' || g END FROM generate_series(1, 5000) g;
+  INSERT INTO billing."Invoice" SELECT 'INV-' || g, g / 3.0, ARRAY['{"x": 1}'::jsonb, NULL] FROM generate_series(1, 200) g;
+  INSERT INTO nokey SELECT g % 50, 'dup' FROM generate_series(1, 300) g;
+`;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Cluster {
+  /** URL of the `postgres` database, password included. */
+  url(database: string, password?: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A throwaway PostgreSQL 15 cluster with wal_level=logical and password (SCRAM) authentication
+ * over TCP, for replicate mode: the machine's main cluster runs with wal_level=replica and is
+ * shared, so it is never reconfigured.
+ */
+export async function startLogicalCluster(password: string): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'data-move-pg-'));
+  const data = join(dir, 'data');
+  const pwfile = join(dir, 'pw');
+  writeFileSync(pwfile, password);
+  const asPostgres = process.getuid?.() === 0;
+  if (asPostgres) {
+    const { stdout } = await run('id', ['-u', 'postgres']);
+    const { stdout: gid } = await run('id', ['-g', 'postgres']);
+    chownSync(dir, Number(stdout), Number(gid));
+    chownSync(pwfile, Number(stdout), Number(gid));
+  }
+  chmodSync(dir, 0o700);
+  const as = (bin: string, args: string[]) =>
+    asPostgres ? run('runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]) : run(join(PG_BIN, bin), args);
+  await as('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync']);
+  const port = await freePort();
+  const options = [
+    `-p ${port}`,
+    '-c listen_addresses=127.0.0.1',
+    `-c unix_socket_directories=${dir}`,
+    '-c wal_level=logical',
+    '-c max_replication_slots=4',
+    '-c max_wal_senders=4',
+    '-c fsync=off',
+    '-c shared_buffers=64MB',
+  ].join(' ');
+  await as('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
+  return {
+    url: (database, pw = password) => `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}`,
+    stop: async () => {
+      await as('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The JSON log events of a CLI run. */
+export function events(stderr: string): { event: string; [k: string]: unknown }[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+}
