@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * Synthesises the cdktf app once for every jest worker (and every later run while the sources
+ * are unchanged): the output is cached under the temp dir, keyed by a hash of what the app
+ * reads. A directory lock lets concurrent workers wait for the one synth in progress.
+ */
+
+export const REPO_ROOT = path.resolve(__dirname, '../..');
+const SOURCES = ['main.ts', 'cdktf.json', 'package-lock.json', 'stacks', 'modules', 'functions', 'containers'];
+const SKIPPED_DIRS = new Set(['node_modules', 'cdktf.out', 'dist', '.build', '.git']);
+const LOCK_STALE_MS = 180_000;
+const WAIT_LIMIT_MS = 240_000;
+
+export interface ManifestStack {
+  name: string;
+  dependencies: string[];
+  workingDirectory: string;
+  synthesizedStackPath: string;
+}
+
+function hashSources(): string {
+  const hash = createHash('sha256');
+  const visit = (rel: string): void => {
+    const abs = path.join(REPO_ROOT, rel);
+    if (!fs.existsSync(abs)) return;
+    if (fs.statSync(abs).isDirectory()) {
+      for (const entry of fs.readdirSync(abs).sort()) {
+        if (!SKIPPED_DIRS.has(entry)) visit(path.join(rel, entry));
+      }
+      return;
+    }
+    hash.update(rel).update('\0').update(fs.readFileSync(abs)).update('\0');
+  };
+  SOURCES.forEach(visit);
+  return hash.digest('hex').slice(0, 16);
+}
+
+const sleep = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+function synthInto(outdir: string): void {
+  try {
+    execFileSync(process.execPath, [require.resolve('tsx/cli'), 'main.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: '1' },
+      stdio: 'pipe',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stderr, stdout } = error as { stderr?: Buffer; stdout?: Buffer };
+    throw new Error(`cdktf synth (tsx main.ts) failed:\n${stderr?.toString() ?? ''}${stdout?.toString() ?? ''}`);
+  }
+}
+
+let cachedDir: string | undefined;
+
+/** The directory holding manifest.json and stacks/<name>/cdk.tf.json of the current sources. */
+export function synthDir(): string {
+  if (cachedDir) return cachedDir;
+  const root = path.join(os.tmpdir(), 'docplatform-synth');
+  fs.mkdirSync(root, { recursive: true });
+  const dir = path.join(root, hashSources());
+  const lock = `${dir}.lock`;
+  const started = Date.now();
+  while (!fs.existsSync(path.join(dir, 'manifest.json'))) {
+    try {
+      fs.mkdirSync(lock);
+    } catch {
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > LOCK_STALE_MS) fs.rmSync(lock, { recursive: true, force: true });
+      if (Date.now() - started > WAIT_LIMIT_MS) throw new Error(`timed out waiting for the synth lock ${lock}`);
+      sleep(200);
+      continue;
+    }
+    try {
+      const staging = `${dir}.tmp-${process.pid}`;
+      fs.rmSync(staging, { recursive: true, force: true });
+      synthInto(staging);
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(staging, dir);
+    } finally {
+      fs.rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  cachedDir = dir;
+  return dir;
+}
+
+export function manifest(): Record<string, ManifestStack> {
+  return JSON.parse(fs.readFileSync(path.join(synthDir(), 'manifest.json'), 'utf8')).stacks;
+}
+
+/** Every synthesised stack, in manifest order (bootstrap, then each environment's layers). */
+export function stackNames(): string[] {
+  return Object.keys(manifest());
+}
+
+/** Stacks of one layer across environments, e.g. `stacksOfLayer('data')` → dev-data, prod-data. */
+export function stacksOfLayer(layer: string): string[] {
+  return stackNames().filter((name) => name.endsWith(`-${layer}`));
+}
+
+export function stackDir(name: string): string {
+  const entry = manifest()[name];
+  if (!entry) throw new Error(`no synthesised stack named "${name}" (have: ${stackNames().join(', ')})`);
+  return path.join(synthDir(), entry.workingDirectory);
+}
+
+const parsed = new Map<string, any>();
+
+/** The parsed cdk.tf.json of a stack. */
+export function synthesizedStack(name: string): any {
+  if (!parsed.has(name)) {
+    parsed.set(name, JSON.parse(fs.readFileSync(path.join(stackDir(name), 'cdk.tf.json'), 'utf8')));
+  }
+  return parsed.get(name);
+}
+
+export interface Block {
+  /** Terraform address, e.g. `aws_db_instance.db`. */
+  address: string;
+  name: string;
+  config: any;
+}
+
+const blocks = (section: any, type: string, kind: 'resource' | 'data'): Block[] =>
+  Object.entries(section?.[type] ?? {}).map(([name, config]) => ({
+    address: kind === 'data' ? `data.${type}.${name}` : `${type}.${name}`,
+    name,
+    config,
+  }));
+
+/** The resources of one type in a stack (accepts a stack name or a parsed stack). */
+export function resources(stack: string | any, type: string): Block[] {
+  const json = typeof stack === 'string' ? synthesizedStack(stack) : stack;
+  return blocks(json.resource, type, 'resource');
+}
+
+export function dataSources(stack: string | any, type: string): Block[] {
+  const json = typeof stack === 'string' ? synthesizedStack(stack) : stack;
+  return blocks(json.data, type, 'data');
+}
+
+/** Every resource of a stack, whatever its type. */
+export function allResources(stack: string | any): Array<Block & { type: string }> {
+  const json = typeof stack === 'string' ? synthesizedStack(stack) : stack;
+  return Object.keys(json.resource ?? {}).flatMap((type) => resources(json, type).map((r) => ({ ...r, type })));
+}
+
+/** A policy document written with JSON.stringify in a stack (references stay `${...}` strings). */
+export function parsePolicy(policy: string): { Statement: any[] } {
+  return JSON.parse(policy);
+}
+
+/** `${aws_sqs_queue.x.arn}` → `aws_sqs_queue.x`: which resource an expression points at. */
+export function referencedAddress(expression: string): string | undefined {
+  const match = /^\$\{((?:data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+)[.\[}]/.exec(expression);
+  return match?.[1];
+}
