@@ -84,7 +84,19 @@ export interface EnvironmentConfig {
     throttleBurstLimit: number;
     /** Requests per 5 minutes per IP before the WAF rate rule blocks. */
     wafRateLimitPer5Min: number;
+    /**
+     * This environment's compute stack owns the account-level API Gateway CloudWatch role
+     * (`aws_api_gateway_account`, one per account and region). Set it on exactly one
+     * environment per AWS account.
+     */
+    ownsAccountLogRole: boolean;
   };
+  /** Gemini model the core-llm service and the doc worker ask for. */
+  gemini: { model: string };
+  /** ECR: tagged images kept per repository (older ones expire; rollback reaches this far back). */
+  images: { keepTagged: number };
+  /** The one-off data-migration task (pg_dump/pg_restore with -j2 wants 2 vCPU worth of work). */
+  migrationTask: { cpu: number; memoryMb: number };
   workers: Record<WorkerName, WorkerSettings> & {
     /** Keep an on-demand FARGATE fallback capacity provider (weight 0 unless Spot is unavailable). */
     onDemandFallback: boolean;
@@ -117,6 +129,11 @@ export interface EnvironmentConfig {
     priceClass: 'PriceClass_100' | 'PriceClass_200' | 'PriceClass_All';
     /** ACM certificate in us-east-1 covering `domainNames`; required when they are set. */
     certificateArn?: string;
+    /**
+     * URL the browser uses (Stripe return pages, links) when there is no custom domain: the
+     * CloudFront URL, known after the first edge deploy. Unset → the API stage URL.
+     */
+    publicBaseUrl?: string;
   };
 }
 
@@ -159,7 +176,10 @@ export const dev: EnvironmentConfig = {
     batchJobsVisibilitySeconds: 900,
   },
   lambdas: lambdaDefaults(5),
-  api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500 },
+  api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500, ownsAccountLogRole: true },
+  gemini: { model: 'gemini-2.5-flash' },
+  images: { keepTagged: 10 },
+  migrationTask: { cpu: 2048, memoryMb: 4096 },
   workers: {
     'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, messagesPerTask: 20 },
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 1, concurrency: 1, messagesPerTask: 5 },
@@ -184,7 +204,7 @@ export const prod: EnvironmentConfig = {
   },
   cache: { maxDataStorageGb: 2, maxEcpuPerSecond: 10000, snapshotRetentionDays: 1 },
   lambdas: lambdaDefaults(8),
-  api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000 },
+  api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000, ownsAccountLogRole: true },
   workers: {
     'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 2, messagesPerTask: 20 },
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 1, messagesPerTask: 5 },

@@ -1,0 +1,111 @@
+import { Construct } from 'constructs';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
+import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
+import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
+import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { ECR_AUTH_ACTION, Grants, PolicyStatement, assumeRolePolicy, grantStatements, logStatement, policyJson } from './iam-grants';
+
+/** Fargate gives a task this long between SIGTERM and SIGKILL at most (also Spot's notice). */
+export const MAX_STOP_TIMEOUT_SECONDS = 120;
+export const CONTAINER_NAME = 'app';
+
+export interface FargateTaskProps {
+  /** Task family, role and log group name, e.g. `docplatform-dev-doc-generation`. */
+  family: string;
+  region: string;
+  /** CPU units (1024 = 1 vCPU) and MiB, a valid Fargate pair. */
+  cpu: number;
+  memoryMb: number;
+  /** The ECR repository the image comes from (the execution role may pull from it only). */
+  repository: { url: string; arn: string };
+  imageTag: string;
+  /** Overrides the image's CMD. */
+  command?: string[];
+  /** Plain variables (docs/runtime-config.md); secrets travel as ARNs the app reads itself. */
+  environment: Record<string, string>;
+  /** What the application may do in AWS. */
+  grants: Grants;
+  logRetentionDays: number;
+  /** Permissions boundary ARN both roles carry. */
+  permissionsBoundary?: string;
+}
+
+/**
+ * An ARM64 Fargate task definition with the two roles ECS needs: an execution role that can
+ * pull this one repository and write this one log group, and a task role holding the
+ * application's typed grants and nothing else.
+ */
+export class FargateTask extends Construct {
+  readonly taskDefinition: EcsTaskDefinition;
+  readonly taskRole: IamRole;
+  readonly executionRole: IamRole;
+  readonly logGroup: CloudwatchLogGroup;
+
+  constructor(scope: Construct, id: string, props: FargateTaskProps) {
+    super(scope, id);
+    this.logGroup = new CloudwatchLogGroup(this, 'logs', {
+      name: `/ecs/${props.family}`,
+      retentionInDays: props.logRetentionDays,
+    });
+
+    this.executionRole = new IamRole(this, 'execution-role', {
+      name: `${props.family}-exec`,
+      description: `ECS pulls the image and ships the logs of ${props.family}`,
+      assumeRolePolicy: assumeRolePolicy('ecs-tasks.amazonaws.com'),
+      permissionsBoundary: props.permissionsBoundary,
+    });
+    const pull: PolicyStatement[] = [
+      { Sid: 'EcrLogin', Effect: 'Allow', Action: [ECR_AUTH_ACTION], Resource: '*' },
+      {
+        Sid: 'PullImage',
+        Effect: 'Allow',
+        Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+        Resource: props.repository.arn,
+      },
+      logStatement(this.logGroup.arn),
+    ];
+    new IamRolePolicy(this, 'execution-policy', { name: 'pull-and-log', role: this.executionRole.id, policy: policyJson(pull) });
+
+    this.taskRole = new IamRole(this, 'task-role', {
+      name: `${props.family}-task`,
+      description: `What the ${props.family} application may do in AWS`,
+      assumeRolePolicy: assumeRolePolicy('ecs-tasks.amazonaws.com'),
+      permissionsBoundary: props.permissionsBoundary,
+    });
+    const statements = grantStatements(props.grants);
+    if (statements.length > 0) {
+      new IamRolePolicy(this, 'task-policy', { name: 'least-privilege', role: this.taskRole.id, policy: policyJson(statements) });
+    }
+
+    const container = {
+      name: CONTAINER_NAME,
+      image: `${props.repository.url}:${props.imageTag}`,
+      essential: true,
+      command: props.command,
+      stopTimeout: MAX_STOP_TIMEOUT_SECONDS,
+      environment: Object.entries(props.environment)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, value]) => ({ name, value })),
+      logConfiguration: {
+        logDriver: 'awslogs',
+        options: {
+          'awslogs-group': this.logGroup.name,
+          'awslogs-region': props.region,
+          'awslogs-stream-prefix': CONTAINER_NAME,
+        },
+      },
+    };
+
+    this.taskDefinition = new EcsTaskDefinition(this, 'task-definition', {
+      family: props.family,
+      cpu: String(props.cpu),
+      memory: String(props.memoryMb),
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'ARM64' },
+      executionRoleArn: this.executionRole.arn,
+      taskRoleArn: this.taskRole.arn,
+      containerDefinitions: JSON.stringify([container]),
+    });
+  }
+}

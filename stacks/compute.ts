@@ -1,0 +1,371 @@
+import { Construct } from 'constructs';
+import { Fn, TerraformOutput, TerraformStack, TerraformVariable, Token } from 'cdktf';
+import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
+import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
+import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { EnvironmentConfig, LambdaServiceName, WorkerName, namePrefix } from './config';
+import { useS3Backend } from './backend';
+import { workloadBoundaryArn } from './bootstrap';
+import { awsProvider } from './provider';
+import type { NetworkStack } from './network';
+import type { DataStack } from './data';
+import { Grants } from '../modules/iam-grants';
+import { KoaLambda } from '../modules/koa-lambda';
+import { ApiGatewayAccountLogging, LambdaRestApi } from '../modules/lambda-rest-api';
+import { RegionalWebAcl } from '../modules/web-acl';
+import { ImageRepository } from '../modules/image-repository';
+import { SpotQueueWorker } from '../modules/spot-queue-worker';
+import { FargateTask } from '../modules/fargate-task';
+
+/** What compute reads from the network layer. */
+export type ComputeNetwork = Pick<NetworkStack, 'privateSubnetIds' | 'securityGroupIds' | 'alarmTopicArn'>;
+/** What compute reads from the data layer. */
+export type ComputeData = Pick<DataStack, 'db' | 'cache' | 'buckets' | 'queues' | 'secrets'>;
+
+export const API_STAGE = 'v1';
+export const LAMBDA_SERVICES: LambdaServiceName[] = ['gateway-b2c', 'gateway-b2b', 'core-llm', 'theme', 'order', 'client'];
+export const WORKERS: WorkerName[] = ['doc-generation', 'b2b-batch'];
+/** Images built from this repository: one per worker and the data-migration tool. */
+export const IMAGES = [...WORKERS, 'migration'] as const;
+export type ImageName = (typeof IMAGES)[number];
+
+/**
+ * Content types API Gateway must pass base64-encoded; the same list as the handlers'
+ * `binary` option (functions/shared/lambda.ts BINARY_MEDIA_TYPES), which a test checks.
+ */
+export const API_BINARY_MEDIA_TYPES = [
+  'application/pdf',
+  'application/octet-stream',
+  'application/zip',
+  'image/*',
+  'application/vnd.openxmlformats-officedocument.*',
+];
+
+type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret';
+type QueueName = 'docJobs' | 'batchJobs';
+type BucketName = 'reports' | 'assets';
+
+/**
+ * What each service may reach, in the layer's own terms; IAM grants and environment variables
+ * are both derived from it, so a function never gets a variable it has no permission to use
+ * (the config loader reads every secret ARN it is given at start).
+ */
+export interface ServiceAccess {
+  /** In the VPC (private subnets, lambda security group): needed to reach RDS or the cache. */
+  vpc: boolean;
+  secrets: SecretName[];
+  sendTo: QueueName[];
+  readObjects: BucketName[];
+  readWriteObjects: BucketName[];
+  invokes: LambdaServiceName[];
+}
+
+const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
+  vpc: true,
+  secrets: ['database'],
+  sendTo: [],
+  readObjects: [],
+  readWriteObjects: [],
+  invokes: [],
+  ...a,
+});
+
+/** The access matrix of the six services (DESIGN §5); every one reads the database settings at start. */
+export const SERVICE_ACCESS: Record<LambdaServiceName, ServiceAccess> = {
+  'gateway-b2c': access({
+    secrets: ['database', 'stripeSecretKey', 'stripeWebhookSecret'],
+    readObjects: ['reports'],
+    invokes: ['theme', 'order', 'client'],
+  }),
+  'gateway-b2b': access({
+    readWriteObjects: ['assets'],
+    readObjects: ['reports'],
+    invokes: ['order', 'client', 'theme'],
+  }),
+  'core-llm': access({ secrets: ['database', 'gemini'] }),
+  theme: access({}),
+  order: access({ sendTo: ['docJobs', 'batchJobs'] }),
+  client: access({}),
+};
+
+export const WORKER_ACCESS: Record<WorkerName, ServiceAccess & { queue: QueueName }> = {
+  'doc-generation': { ...access({ readWriteObjects: ['reports'], readObjects: ['assets'], invokes: ['core-llm'] }), queue: 'docJobs' },
+  'b2b-batch': { ...access({ sendTo: ['docJobs'], readWriteObjects: ['assets'] }), queue: 'batchJobs' },
+};
+
+/** `core-llm` → `CORE_LLM` (docs/runtime-config.md). */
+export const envStem = (name: string): string => name.toUpperCase().replace(/-/g, '_');
+
+export interface ApiEndpoint {
+  /** `<id>.execute-api.<region>.amazonaws.com`, the CloudFront origin. */
+  domainName: string;
+  /** `/v1`. */
+  stagePath: string;
+}
+
+/**
+ * The compute layer of an environment: the six Koa services on Lambda (each with its own role,
+ * log group and `live` alias), the REST API in front of the two gateways with its WAF and
+ * throttling, the ECS cluster with the two Spot queue workers that scale from zero, the ECR
+ * repositories, the one-off data-migration task definition, and the alarms on all of it.
+ */
+export class ComputeStack extends TerraformStack {
+  readonly api: ApiEndpoint;
+  readonly functions: Record<LambdaServiceName, KoaLambda>;
+  readonly workers: Record<WorkerName, SpotQueueWorker>;
+  readonly repositories: Record<ImageName, ImageRepository>;
+  readonly migrationTask: FargateTask;
+  readonly clusterName: string;
+
+  constructor(scope: Construct, id: string, config: EnvironmentConfig, network: ComputeNetwork, data: ComputeData) {
+    super(scope, id);
+    const layer = 'compute';
+    awsProvider(this, config, layer);
+    useS3Backend(this, config.env, layer);
+    const prefix = namePrefix(config.env);
+
+    const imageTag = new TerraformVariable(this, 'image_tag', {
+      type: 'string',
+      nullable: false,
+      description: 'Tag of the worker and migration images to run (the git SHA CI pushed; ECR tags are immutable)',
+      validation: [
+        {
+          condition: 'can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"',
+          errorMessage: 'image_tag must be an ECR tag (letters, digits, _ . -) naming an immutable build, not "latest".',
+        },
+      ],
+    });
+
+    // The CI deploy role creates only roles that carry the workload boundary (stacks/bootstrap.ts).
+    // The account id comes from the config or from an upstream ARN: no STS call at plan time.
+    const accountId = config.accountId ?? Fn.element(Fn.split(':', data.queues.docJobs.arn), 4);
+    const permissionsBoundary = workloadBoundaryArn(accountId);
+
+    const secretArns: Record<SecretName, string> = {
+      database: data.db.masterSecretArn,
+      gemini: data.secrets.gemini.arn,
+      stripeSecretKey: data.secrets.stripeSecretKey.arn,
+      stripeWebhookSecret: data.secrets.stripeWebhookSecret.arn,
+    };
+    const secretVariables: Record<SecretName, string> = {
+      database: 'DB_SECRET_ARN',
+      gemini: 'GEMINI_SECRET_ARN',
+      stripeSecretKey: 'STRIPE_SECRET_ARN',
+      stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET_ARN',
+    };
+    const objectScope = (bucket: BucketName) => ({ bucketArn: data.buckets[bucket].arn, prefix: '' });
+
+    const grantsOf = (a: ServiceAccess, aliasArns: Partial<Record<LambdaServiceName, string>>): Grants => ({
+      readSecrets: a.secrets.map((s) => secretArns[s]),
+      sendTo: a.sendTo.map((q) => data.queues[q].arn),
+      readObjects: a.readObjects.map(objectScope),
+      readWriteObjects: a.readWriteObjects.map(objectScope),
+      invoke: a.invokes.map((name) => {
+        const arn = aliasArns[name];
+        if (!arn) throw new Error(`${name} must be created before the services that invoke it`);
+        return arn;
+      }),
+    });
+
+    const shared: Record<string, string> = {
+      APP_ENV: config.env,
+      LOG_LEVEL: 'info',
+      DB_HOST: data.db.address,
+      DB_PORT: Token.asString(data.db.port),
+      DB_NAME: data.db.name,
+      REDIS_URL: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
+      REDIS_KEY_PREFIX: 'docplatform:',
+      DOC_JOBS_QUEUE_URL: data.queues.docJobs.url,
+      BATCH_JOBS_QUEUE_URL: data.queues.batchJobs.url,
+      REPORTS_BUCKET: data.buckets.reports.name,
+      ASSETS_BUCKET: data.buckets.assets.name,
+      GEMINI_MODEL: config.gemini.model,
+      INTERNAL_TRANSPORT: 'lambda',
+    };
+    const environmentOf = (a: ServiceAccess, poolMax: number): Record<string, string> => ({
+      ...shared,
+      DB_POOL_MAX: String(poolMax),
+      ...Object.fromEntries(a.secrets.map((s) => [secretVariables[s], secretArns[s]])),
+      ...Object.fromEntries(a.invokes.map((name) => [`SERVICE_FUNCTION_${envStem(name)}`, `${prefix}-${name}`])),
+    });
+
+    // Internal services first: the gateways' grants name their aliases.
+    const order: LambdaServiceName[] = ['core-llm', 'theme', 'order', 'client', 'gateway-b2c', 'gateway-b2b'];
+    const aliasArns: Partial<Record<LambdaServiceName, string>> = {};
+    const functions: Partial<Record<LambdaServiceName, KoaLambda>> = {};
+    for (const name of order) {
+      const a = SERVICE_ACCESS[name];
+      const settings = config.lambdas[name];
+      const fn = new KoaLambda(this, `fn-${name}`, {
+        service: name,
+        functionName: `${prefix}-${name}`,
+        description: `${name} service (Koa)`,
+        memoryMb: settings.memoryMb,
+        timeoutSeconds: settings.timeoutSeconds,
+        reservedConcurrency: settings.reservedConcurrency,
+        logRetentionDays: config.logs.retentionDays,
+        environment: environmentOf(a, config.database.poolMaxPerLambda),
+        vpc: a.vpc ? { subnetIds: network.privateSubnetIds, securityGroupIds: [network.securityGroupIds.lambda] } : undefined,
+        grants: grantsOf(a, aliasArns),
+        permissionsBoundary,
+      });
+      functions[name] = fn;
+      aliasArns[name] = fn.liveArn;
+    }
+    this.functions = functions as Record<LambdaServiceName, KoaLambda>;
+
+    const accountLogging = config.api.ownsAccountLogRole
+      ? new ApiGatewayAccountLogging(this, 'apigw-account-logging', { roleName: `${prefix}-apigateway-logs`, permissionsBoundary })
+      : undefined;
+    const rest = new LambdaRestApi(this, 'api', {
+      name: `${prefix}-api`,
+      region: config.region,
+      stageName: API_STAGE,
+      routes: [
+        { path: 'b2c', method: 'ANY', proxy: true, target: this.functions['gateway-b2c'] },
+        { path: 'b2b', method: 'ANY', proxy: true, target: this.functions['gateway-b2b'] },
+        { path: 'health', method: 'GET', proxy: false, target: this.functions['gateway-b2c'] },
+      ],
+      throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
+      logRetentionDays: config.logs.retentionDays,
+      binaryMediaTypes: API_BINARY_MEDIA_TYPES,
+      stageDependsOn: accountLogging ? [accountLogging.account] : undefined,
+    });
+    new RegionalWebAcl(this, 'waf', {
+      name: `${prefix}-api`,
+      rateLimitPer5Min: config.api.wafRateLimitPer5Min,
+      resourceArn: rest.stage.arn,
+    });
+    this.api = { domainName: rest.domainName, stagePath: `/${API_STAGE}` };
+    const publicBaseUrl = publicBaseUrlOf(config) ?? `https://${rest.domainName}/${API_STAGE}`;
+    for (const fn of Object.values(this.functions)) fn.addEnvironment('PUBLIC_BASE_URL', publicBaseUrl);
+
+    const repositories: Partial<Record<ImageName, ImageRepository>> = {};
+    for (const image of IMAGES) {
+      repositories[image] = new ImageRepository(this, `ecr-${image}`, { name: `${prefix}-${image}`, keepTaggedImages: config.images.keepTagged });
+    }
+    this.repositories = repositories as Record<ImageName, ImageRepository>;
+
+    const cluster = new EcsCluster(this, 'cluster', {
+      name: prefix,
+      // Container Insights bills custom metrics per task and per service; the SQS and ECS
+      // service metrics that drive scaling are free, so it stays off.
+      setting: [{ name: 'containerInsights', value: 'disabled' }],
+    });
+    this.clusterName = cluster.name;
+    const capacity = new EcsClusterCapacityProviders(this, 'capacity-providers', {
+      clusterName: cluster.name,
+      capacityProviders: ['FARGATE_SPOT', 'FARGATE'],
+      defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1, base: 0 }],
+    });
+
+    const workers: Partial<Record<WorkerName, SpotQueueWorker>> = {};
+    for (const name of WORKERS) {
+      const a = WORKER_ACCESS[name];
+      const settings = config.workers[name];
+      const queue = data.queues[a.queue];
+      workers[name] = new SpotQueueWorker(this, `worker-${name}`, {
+        name: `${prefix}-${name}`,
+        region: config.region,
+        cluster: { name: cluster.name, arn: cluster.arn },
+        repository: this.repositories[name],
+        imageTag: imageTag.stringValue,
+        cpu: settings.cpu,
+        memoryMb: settings.memoryMb,
+        maxTasks: settings.maxTasks,
+        messagesPerTask: settings.messagesPerTask,
+        queue: { arn: queue.arn, name: queue.name },
+        environment: {
+          ...environmentOf(a, config.database.poolMaxPerWorker),
+          WORKER_CONCURRENCY: String(settings.concurrency),
+          PUBLIC_BASE_URL: publicBaseUrl,
+        },
+        grants: grantsOf(a, aliasArns),
+        subnetIds: network.privateSubnetIds,
+        securityGroupIds: [network.securityGroupIds.worker],
+        logRetentionDays: config.logs.retentionDays,
+        onDemandFallback: config.workers.onDemandFallback,
+        permissionsBoundary,
+        dependsOn: [capacity],
+      });
+    }
+    this.workers = workers as Record<WorkerName, SpotQueueWorker>;
+
+    this.migrationTask = new FargateTask(this, 'db-move', {
+      family: `${prefix}-db-move`,
+      region: config.region,
+      cpu: config.migrationTask.cpu,
+      memoryMb: config.migrationTask.memoryMb,
+      repository: this.repositories.migration,
+      imageTag: imageTag.stringValue,
+      command: ['npm', 'run', 'db:move'],
+      environment: {
+        APP_ENV: config.env,
+        LOG_LEVEL: 'info',
+        DB_HOST: data.db.address,
+        DB_PORT: Token.asString(data.db.port),
+        DB_NAME: data.db.name,
+        DB_SECRET_ARN: data.db.masterSecretArn,
+      },
+      grants: { readSecrets: [data.db.masterSecretArn] },
+      logRetentionDays: config.logs.retentionDays,
+      permissionsBoundary,
+    });
+
+    this.alarms(config, network.alarmTopicArn, rest);
+
+    new TerraformOutput(this, 'api_url', { value: `https://${rest.domainName}/${API_STAGE}`, description: 'Invoke URL of the REST API stage' });
+    new TerraformOutput(this, 'cluster_name', { value: cluster.name });
+    new TerraformOutput(this, 'migration_task_family', { value: this.migrationTask.taskDefinition.family });
+    new TerraformOutput(this, 'migration_run_network', {
+      value: { subnets: network.privateSubnetIds, securityGroups: [network.securityGroupIds.migration] },
+      description: 'awsvpcConfiguration for `aws ecs run-task` of the migration task (docs/compute.md)',
+    });
+    for (const image of IMAGES) {
+      new TerraformOutput(this, `ecr_${image.replace(/-/g, '_')}_url`, { value: this.repositories[image].url });
+    }
+  }
+
+  /** Errors of every function and 5xx of the API, to the environment's alarm topic. */
+  private alarms(config: EnvironmentConfig, topicArn: string, rest: LambdaRestApi): void {
+    const prefix = namePrefix(config.env);
+    for (const [name, fn] of Object.entries(this.functions)) {
+      new CloudwatchMetricAlarm(this, `alarm-errors-${name}`, {
+        alarmName: `${prefix}-${name}-errors`,
+        alarmDescription: `${name} returned errors or timed out`,
+        namespace: 'AWS/Lambda',
+        metricName: 'Errors',
+        dimensions: { FunctionName: fn.fn.functionName },
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold',
+        treatMissingData: 'notBreaching',
+        alarmActions: [topicArn],
+        okActions: [topicArn],
+      });
+    }
+    new CloudwatchMetricAlarm(this, 'alarm-api-5xx', {
+      alarmName: `${prefix}-api-5xx`,
+      alarmDescription: 'The API answered 5xx',
+      namespace: 'AWS/ApiGateway',
+      metricName: '5XXError',
+      dimensions: { ApiName: rest.api.name, Stage: rest.stage.stageName },
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 0,
+      comparisonOperator: 'GreaterThanThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions: [topicArn],
+      okActions: [topicArn],
+    });
+  }
+}
+
+/** The browser-facing origin: the first custom domain, else the configured CloudFront URL. */
+function publicBaseUrlOf(config: EnvironmentConfig): string | undefined {
+  if (config.edge.domainNames.length > 0) return `https://${config.edge.domainNames[0]}`;
+  return config.edge.publicBaseUrl;
+}
