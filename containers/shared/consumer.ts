@@ -29,6 +29,8 @@ export interface ReceivedMessage {
   body: string;
   /** How many times SQS has handed this message out, this time included. */
   receiveCount: number;
+  /** True when a failure now sends the message to the DLQ (receiveCount reached maxReceiveCount). */
+  lastAttempt: boolean;
 }
 
 export type MessageHandler = (message: ReceivedMessage, draining: AbortSignal) => Promise<void>;
@@ -73,6 +75,16 @@ interface InFlight {
   heartbeat?: NodeJS.Timeout;
 }
 
+function maxReceiveCountOf(redrivePolicy: string | undefined): number | undefined {
+  if (!redrivePolicy) return undefined;
+  try {
+    const n = Number((JSON.parse(redrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount);
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
@@ -80,8 +92,9 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${opts.concurrency}`);
   const log = opts.logger.child({ component: 'consumer', queue: queueUrl.split('/').pop() });
   const waitTimeSeconds = opts.waitTimeSeconds ?? 20;
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout'] }));
+  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }));
   const visibilityTimeoutSeconds = Number(attrs.Attributes?.VisibilityTimeout ?? 30);
+  const maxReceiveCount = maxReceiveCountOf(attrs.Attributes?.RedrivePolicy);
   const heartbeatMs = Math.max(250, (visibilityTimeoutSeconds * 1000) / 3);
 
   const inflight = new Map<string, InFlight>();
@@ -110,7 +123,9 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       id: raw.MessageId ?? '',
       body: raw.Body ?? '',
       receiveCount: Number(raw.Attributes?.ApproximateReceiveCount ?? 1),
+      lastAttempt: false,
     };
+    message.lastAttempt = maxReceiveCount !== undefined && message.receiveCount >= maxReceiveCount;
     const f: InFlight = { message, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false };
     f.heartbeat = setInterval(() => {
       setVisibility(f, visibilityTimeoutSeconds).catch((err) => log.warn('heartbeat failed', { messageId: message.id, err }));
@@ -155,7 +170,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         for (const m of got.Messages ?? []) {
           if (stopping) {
             // Received by a poll that raced with stop(): hand it straight back.
-            const stray = { message: { id: m.MessageId ?? '', body: '', receiveCount: 0 }, receiptHandle: m.ReceiptHandle ?? '', settled: Promise.resolve(), done: true };
+            const stray = { message: { id: m.MessageId ?? '', body: '', receiveCount: 0, lastAttempt: false }, receiptHandle: m.ReceiptHandle ?? '', settled: Promise.resolve(), done: true };
             await release(stray, 'received while stopping');
           } else run(m);
         }
@@ -168,7 +183,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     }
   })();
 
-  log.info('consumer started', { concurrency: opts.concurrency, visibilityTimeoutSeconds });
+  log.info('consumer started', { concurrency: opts.concurrency, visibilityTimeoutSeconds, maxReceiveCount });
 
   return {
     visibilityTimeoutSeconds,

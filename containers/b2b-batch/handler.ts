@@ -1,0 +1,155 @@
+import type { Knex } from 'knex';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger } from '../../functions/shared/logger';
+import { Batch, Theme } from '../../functions/shared/models';
+import { BatchJobMessage, JobQueue } from '../../functions/shared/queue';
+import type { Storage } from '../../functions/shared/storage';
+import { inputIssues } from '../../functions/shared/themes';
+import { completeBatchIfDone, RejectedRow, rejectedRowsKey } from '../shared/batch-completion';
+import { DrainRequested, ReceivedMessage } from '../shared/consumer';
+import { formatOfKey, readRows, UnreadableSource } from './rows';
+import { openSource } from './source';
+
+/**
+ * One batch job: the source rows → one `queued` order per good row (unique on
+ * batch_id + batch_row, the row's line) → its doc job → progress counters → the rejected-rows
+ * report → `processing`. The manifest is written by whoever settles the last row
+ * (containers/shared/batch-completion.ts).
+ *
+ * Rows are committed in chunks. `total_rows` is the checkpoint: it counts the rows whose orders
+ * (or rejections) are committed, in the same transaction. A redelivered job skips that many
+ * rows, first re-sending the doc jobs of orders still `queued` (their send may not have
+ * happened before the stop; a duplicate job is harmless). Between chunks the job yields to a
+ * drain, so a SIGTERM never waits for a whole file.
+ */
+export interface BatchJobDeps {
+  db: Knex;
+  s3: S3Client;
+  storage: Storage;
+  queue: JobQueue;
+  /** Where the gateway stores batch sources; the rejected-rows report and the manifest go next to them. */
+  batchBucket: string;
+  logger: Logger;
+  chunkSize?: number;
+}
+
+export class UnprocessableBatchMessage extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnprocessableBatchMessage';
+  }
+}
+
+export function parseBatchJob(body: string): BatchJobMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new UnprocessableBatchMessage('batch job is not JSON');
+  }
+  const parsed = BatchJobMessage.safeParse(value);
+  if (!parsed.success) throw new UnprocessableBatchMessage('batch job is not {v:1, batchId:uuid}');
+  return parsed.data;
+}
+
+export function rowIssue(template: string, fields: Record<string, string>): string | undefined {
+  const issues = inputIssues(template, fields, 'row');
+  if (issues.length === 0) return undefined;
+  return issues.map((i) => `${i.field.replace(/^row\./, '')}: ${i.message}`).join('; ');
+}
+
+interface PendingRow {
+  line: number;
+  input: Record<string, string>;
+}
+
+export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessage, draining: AbortSignal): Promise<void> {
+  const { db } = deps;
+  const chunkSize = deps.chunkSize ?? 100;
+  const job = parseBatchJob(message.body);
+  const log = deps.logger.child({ batchId: job.batchId, messageId: message.id, receiveCount: message.receiveCount });
+
+  const batch = await Batch.query(db).findById(job.batchId);
+  if (!batch) throw new UnprocessableBatchMessage(`batch ${job.batchId} does not exist`);
+  if (batch.status === 'completed' || batch.status === 'failed') return;
+  if (batch.status === 'processing') {
+    await completeBatchIfDone(deps, batch.id);
+    return;
+  }
+  const theme = await Theme.query(db).findById(batch.theme_id);
+  if (!theme) throw new UnprocessableBatchMessage(`theme ${batch.theme_id} of batch ${batch.id} does not exist`);
+
+  const fail = async (reason: string): Promise<void> => {
+    await db('batches').where({ id: batch.id, status: 'pending' }).update({ status: 'failed', error: reason, updated_at: db.fn.now() });
+    log.warn('batch failed', { reason });
+  };
+  const format = formatOfKey(batch.source_key);
+  if (!format) return fail(`unsupported source format: ${batch.source_key} (expected .csv, .jsonl or .json)`);
+
+  const unsent = (await db('orders').where({ batch_id: batch.id, status: 'queued' }).pluck('id')) as string[];
+  if (unsent.length > 0) {
+    await deps.queue.sendDocJobs(unsent);
+    log.info('resumed batch: doc jobs re-sent for queued orders', { orders: unsent.length, skipRows: batch.total_rows });
+  }
+
+  let checkpoint = batch.total_rows;
+  let consumed = 0;
+  let chunk: PendingRow[] = [];
+  let chunkRejected = 0;
+  const rejected: RejectedRow[] = [];
+
+  const commitChunk = async (): Promise<void> => {
+    if (consumed === checkpoint) return;
+    const rows = chunk;
+    const before = checkpoint;
+    const ids = await db.transaction(async (trx) => {
+      const moved = await trx('batches')
+        .where({ id: batch.id, total_rows: before, status: 'pending' })
+        .update({ total_rows: consumed, failed: trx.raw('failed + ?', [chunkRejected]), updated_at: trx.fn.now() });
+      if (moved !== 1) throw new Error(`batch ${batch.id} moved on under another worker (checkpoint ${before})`);
+      if (rows.length === 0) return [] as string[];
+      const inserted = await trx('orders')
+        .insert(rows.map((r) => ({ client_id: batch.client_id, theme_id: batch.theme_id, status: 'queued', input: r.input, batch_id: batch.id, batch_row: r.line })))
+        .onConflict(['batch_id', 'batch_row'])
+        .ignore()
+        .returning('id');
+      return (inserted as Array<{ id: string }>).map((r) => r.id);
+    });
+    await deps.queue.sendDocJobs(ids);
+    checkpoint = consumed;
+    chunk = [];
+    chunkRejected = 0;
+  };
+
+  try {
+    const source = await openSource(deps.s3, deps.batchBucket, batch.source_key);
+    try {
+      for await (const row of readRows(source, format)) {
+        consumed += 1;
+        const reason = row.error ?? rowIssue(theme.prompt_template, row.fields ?? {});
+        if (reason) rejected.push({ line: row.line, reason });
+        if (consumed <= checkpoint) continue;
+        if (reason) chunkRejected += 1;
+        else chunk.push({ line: row.line, input: row.fields ?? {} });
+        if (consumed - checkpoint >= chunkSize) {
+          await commitChunk();
+          if (draining.aborted) {
+            log.info('yielding batch to drain', { rowsCommitted: checkpoint });
+            throw new DrainRequested();
+          }
+        }
+      }
+    } finally {
+      source.destroy();
+    }
+    await commitChunk();
+  } catch (err) {
+    if (err instanceof UnreadableSource) return fail(err.message);
+    throw err;
+  }
+
+  await deps.storage.put(deps.batchBucket, rejectedRowsKey(batch.client_id, batch.id), JSON.stringify(rejected), 'application/json');
+  await db('batches').where({ id: batch.id, status: 'pending' }).update({ status: 'processing', updated_at: db.fn.now() });
+  log.info('batch rows read', { rows: consumed, rejected: rejected.length, orders: consumed - rejected.length });
+  await completeBatchIfDone(deps, batch.id);
+}

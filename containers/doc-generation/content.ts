@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { AppError } from '../../functions/shared/errors';
+import type { InternalClient } from '../../functions/shared/internal-client';
+
+/**
+ * The Markdown of a document, from core-llm's `POST /generate` through the one internal client
+ * (Lambda Invoke of the `live` alias in AWS, HTTP locally).
+ *
+ * core-llm rate-limits per client (429). Waiting here, with the message's heartbeat running,
+ * costs a slot but no SQS receive; letting the message come back would burn one of its
+ * `maxReceiveCount` receives per refusal and send a large batch's tail to the DLQ.
+ */
+const GenerateResponse = z.object({ text: z.string().min(1) });
+
+export interface ContentRequest {
+  clientId: string;
+  orderId: string;
+  prompt: string;
+}
+
+export interface RateLimitWait {
+  /** Give up waiting (and let the message come back later) once this aborts: the task is draining. */
+  signal: AbortSignal;
+  maxWaitMs: number;
+  firstDelayMs?: number;
+}
+
+const isRateLimited = (err: unknown): boolean => err instanceof AppError && err.status === 429;
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+export async function generateMarkdown(internal: InternalClient, req: ContentRequest, wait: RateLimitWait): Promise<string> {
+  const giveUpAt = Date.now() + wait.maxWaitMs;
+  let delay = wait.firstDelayMs ?? 2000;
+  for (;;) {
+    try {
+      const body = await internal.json<unknown>('core-llm', {
+        method: 'POST',
+        path: '/generate',
+        body: { clientId: req.clientId, prompt: req.prompt },
+        headers: { 'x-request-id': `doc-${req.orderId}-${Date.now()}` },
+      });
+      const parsed = GenerateResponse.safeParse(body);
+      if (!parsed.success) throw new Error('core-llm answered without text');
+      return parsed.data.text;
+    } catch (err) {
+      if (!isRateLimited(err) || wait.signal.aborted || Date.now() + delay > giveUpAt) throw err;
+      await pause(delay * (0.75 + Math.random() / 2), wait.signal);
+      delay = Math.min(delay * 2, 30_000);
+    }
+  }
+}

@@ -1,0 +1,4 @@
+import { runWorkerProcess } from '../shared/process';
+import { startWorker } from './worker';
+
+runWorkerProcess('doc-generation', () => startWorker());

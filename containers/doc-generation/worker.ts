@@ -1,0 +1,57 @@
+import { createInternalClient, InternalClient } from '../../functions/shared/internal-client';
+import { startConsumer } from '../shared/consumer';
+import type { RunningWorker } from '../shared/process';
+import { createWorkerRuntime, requiredQueueUrl, WorkerOverrides } from '../shared/worker-runtime';
+import { handleDocJob } from './handler';
+import { PdfRenderer } from './render/browser';
+
+/** Default messages in hand per task: 1 vCPU renders about two documents at once without queueing on the core. */
+export const DEFAULT_CONCURRENCY = 2;
+
+export interface DocWorkerOverrides extends WorkerOverrides {
+  internal?: InternalClient;
+}
+
+/** The doc-generation worker: consumes doc-jobs until stopped. `stop()` drains (see consumer.ts). */
+export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<RunningWorker> {
+  const rt = await createWorkerRuntime('doc-generation', overrides);
+  const concurrency = rt.worker.concurrency ?? DEFAULT_CONCURRENCY;
+  const pdf = new PdfRenderer({
+    executablePath: rt.worker.chromiumPath,
+    maxConcurrentPages: concurrency,
+    recycleAfter: rt.worker.browserRecycleAfter,
+    renderTimeoutMs: rt.worker.renderTimeoutMs,
+    logger: rt.logger,
+  });
+  const deps = {
+    db: rt.db,
+    storage: rt.storage,
+    internal: overrides.internal ?? createInternalClient(rt.config),
+    pdf,
+    pandoc: { binary: rt.worker.pandocPath, timeoutMs: rt.worker.pandocTimeoutMs },
+    reportsBucket: rt.config.buckets.reports,
+    batchBucket: rt.config.buckets.assets,
+    logger: rt.logger,
+  };
+  try {
+    const consumer = await startConsumer({
+      sqs: rt.sqs,
+      queueUrl: requiredQueueUrl(rt.config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'),
+      concurrency,
+      waitTimeSeconds: rt.worker.waitTimeSeconds,
+      logger: rt.logger,
+      handler: (message, draining) => handleDocJob(deps, message, draining),
+    });
+    return {
+      stop: async () => {
+        await consumer.stop(rt.worker.drainSeconds * 1000);
+        await pdf.close();
+        await rt.close();
+      },
+    };
+  } catch (err) {
+    await pdf.close();
+    await rt.close();
+    throw err;
+  }
+}

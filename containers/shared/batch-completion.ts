@@ -1,0 +1,98 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../../functions/shared/logger';
+import type { Storage } from '../../functions/shared/storage';
+import { batchManifestKey } from '../../functions/shared/batches';
+
+/**
+ * How a batch learns it is done, without a coordinator:
+ *
+ * - the b2b-batch worker raises `total_rows` as it commits rows (orders + rejected rows), counts
+ *   rejected rows in `failed`, writes the rejected-rows report, and only then moves the batch
+ *   `pending → processing`;
+ * - the doc-generation worker counts each batch order's outcome (`succeeded` / `failed`) in the
+ *   same transaction as the order's guarded transition to ready/failed, so each order counts
+ *   exactly once however often its message is delivered;
+ * - after committing, each of them calls `completeBatchIfDone`. Whoever commits last sees
+ *   `processing` with `succeeded + failed = total_rows`, writes the manifest (a deterministic
+ *   key, so a concurrent or repeated writer only rewrites the same object) and moves the batch
+ *   `processing → completed` with a guarded UPDATE. A crash between the two steps is repaired
+ *   by the redelivered message, which runs the check again.
+ */
+export interface RejectedRow {
+  line: number;
+  reason: string;
+}
+
+export interface BatchManifest {
+  v: 1;
+  batchId: string;
+  clientId: string;
+  themeId: string;
+  completedAt: string;
+  totals: { rows: number; documents: number; succeeded: number; failed: number; rejected: number };
+  documents: Array<{ line: number; orderId: string; status: string; documentKey: string | null; error: string | null }>;
+  rejected: RejectedRow[];
+}
+
+export interface BatchCompletionDeps {
+  db: Knex;
+  storage: Storage;
+  /** Manifests and rejected-row reports sit next to the batch source, in the assets bucket (the gateway presigns them there). */
+  batchBucket: string;
+  logger: Logger;
+}
+
+export const rejectedRowsKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/rejected-rows.json`;
+
+/** Counts an order's final outcome on its batch; call inside the transaction that made the order final. */
+export async function countBatchOutcome(trx: Knex.Transaction, batchId: string, outcome: 'succeeded' | 'failed'): Promise<void> {
+  await trx('batches')
+    .where({ id: batchId })
+    .update({ [outcome]: trx.raw('?? + 1', [outcome]), updated_at: trx.fn.now() });
+}
+
+interface BatchRow {
+  id: string;
+  client_id: string;
+  theme_id: string;
+  status: string;
+  total_rows: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** Writes the manifest and completes the batch when every row is settled; true if it did. */
+export async function completeBatchIfDone(deps: BatchCompletionDeps, batchId: string): Promise<boolean> {
+  const { db, storage, batchBucket } = deps;
+  const batch = (await db('batches').where({ id: batchId }).first()) as BatchRow | undefined;
+  if (!batch || batch.status !== 'processing' || batch.succeeded + batch.failed < batch.total_rows) return false;
+
+  const rejected = JSON.parse((await storage.get(batchBucket, rejectedRowsKey(batch.client_id, batch.id))).toString('utf8')) as RejectedRow[];
+  const orders = (await db('orders')
+    .where({ batch_id: batch.id })
+    .orderBy('batch_row')
+    .select('id', 'batch_row', 'status', 'document_key', 'error')) as Array<{ id: string; batch_row: number; status: string; document_key: string | null; error: string | null }>;
+  const manifest: BatchManifest = {
+    v: 1,
+    batchId: batch.id,
+    clientId: batch.client_id,
+    themeId: batch.theme_id,
+    completedAt: new Date().toISOString(),
+    totals: {
+      rows: batch.total_rows,
+      documents: orders.length,
+      succeeded: orders.filter((o) => o.status === 'ready').length,
+      failed: orders.filter((o) => o.status === 'failed').length,
+      rejected: rejected.length,
+    },
+    documents: orders.map((o) => ({ line: o.batch_row, orderId: o.id, status: o.status, documentKey: o.document_key, error: o.error })),
+    rejected,
+  };
+  const key = batchManifestKey(batch.client_id, batch.id);
+  await storage.put(batchBucket, key, JSON.stringify(manifest), 'application/json');
+  const moved = await db('batches')
+    .where({ id: batch.id, status: 'processing' })
+    .update({ status: 'completed', manifest_key: key, updated_at: db.fn.now() });
+  if (moved > 0) deps.logger.info('batch completed', { batchId: batch.id, ...manifest.totals, manifestKey: key });
+  return moved > 0;
+}

@@ -1,0 +1,59 @@
+import type { Knex } from 'knex';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { AppConfig, loadConfig } from '../../functions/shared/config';
+import { createDb } from '../../functions/shared/db';
+import { ConfigError } from '../../functions/shared/errors';
+import { createLogger, Logger } from '../../functions/shared/logger';
+import { createSqsClient } from '../../functions/shared/queue';
+import { createStorage, Storage } from '../../functions/shared/storage';
+import { readWorkerConfig, WorkerConfig } from '../../functions/shared/worker-config';
+
+/**
+ * What a worker process needs, built from the one config loader: validated config, JSON
+ * logger, one knex pool (DB_POOL_MAX, `poolMaxPerWorker` in AWS), SQS and S3 clients.
+ * `overrides` lets the local runner and tests inject a config or worker knobs.
+ */
+export type WorkerName = 'doc-generation' | 'b2b-batch';
+
+export interface WorkerOverrides {
+  config?: AppConfig;
+  worker?: Partial<WorkerConfig>;
+  logger?: Logger;
+}
+
+export interface WorkerRuntime {
+  name: WorkerName;
+  config: AppConfig;
+  worker: WorkerConfig;
+  logger: Logger;
+  db: Knex;
+  sqs: SQSClient;
+  storage: Storage;
+  close(): Promise<void>;
+}
+
+export async function createWorkerRuntime(name: WorkerName, overrides: WorkerOverrides = {}): Promise<WorkerRuntime> {
+  const config = overrides.config ?? (await loadConfig());
+  const worker = { ...readWorkerConfig(), ...overrides.worker };
+  const logger = overrides.logger ?? createLogger({ service: name, env: config.appEnv }, config.logLevel);
+  const db = createDb(config);
+  const sqs = createSqsClient(config);
+  return {
+    name,
+    config,
+    worker,
+    logger,
+    db,
+    sqs,
+    storage: createStorage(config),
+    close: async () => {
+      sqs.destroy();
+      await db.destroy();
+    },
+  };
+}
+
+export function requiredQueueUrl(url: string | undefined, variable: string): string {
+  if (!url) throw new ConfigError(`${variable} is not set`);
+  return url;
+}
