@@ -122,11 +122,11 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
     const { batch, created } = await internal().json<{ batch: InternalBatch; created: boolean }>('order', {
       method: 'POST',
       path: '/batches',
-      body: { batchId, clientId, themeId: theme.id, sourceKey, totalRows: rows.length, idempotencyKey },
+      body: { batchId, clientId, themeId: theme.id, sourceKey, idempotencyKey },
       headers: headersOf(ctx),
     });
     ctx.status = created ? 202 : 200;
-    ctx.body = { batch: publicBatch(batch) };
+    ctx.body = { batch: { ...publicBatch(batch), submittedRows: rows.length } };
   });
 
   router.get('/b2b/batches/:id', async (ctx) => {

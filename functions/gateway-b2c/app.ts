@@ -7,7 +7,7 @@ import { createServiceApp, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
 import type { Runtime } from '../shared/runtime';
 import { createStripe, webhookSecret } from '../shared/stripe';
-import { parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
+import { issuesOf, parseQuery, readRawBody, uuidParam } from '../shared/validation';
 import { publicOrder, withDocumentLink, InternalOrder } from '../shared/order-views';
 
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
@@ -33,9 +33,15 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
   });
 
   router.post('/b2c/orders', async (ctx) => {
-    const idempotencyKey = parseWith(idempotencyKeySchema, ctx.get('idempotency-key'), 'header.idempotency-key');
     const raw = await readRawBody(ctx, 64 * 1024);
-    const body = parseWith(OrderBody, parseJsonBody(raw, ctx.get('content-type')), 'body');
+    const json = parseJsonBody(raw, ctx.get('content-type'));
+    // Header and body are checked together so one 400 names every bad field.
+    const key = idempotencyKeySchema.safeParse(ctx.get('idempotency-key'));
+    const parsed = OrderBody.safeParse(json);
+    const issues = [...(key.success ? [] : issuesOf(key.error, 'header.idempotency-key')), ...(parsed.success ? [] : issuesOf(parsed.error, 'body'))];
+    if (!key.success || !parsed.success) throw badRequest(issues);
+    const idempotencyKey = key.data;
+    const body = parsed.data;
     const headers = { 'x-request-id': ctx.state.requestId };
     const created = await internal().json<CreatedOrder>('order', { method: 'POST', path: '/orders/b2c', body: { ...body, idempotencyKey }, headers });
     let order = created.order;

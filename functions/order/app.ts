@@ -24,7 +24,6 @@ const CreateBatch = z.object({
   clientId: z.string().uuid(),
   themeId: z.string().uuid(),
   sourceKey: z.string().min(1).max(1024),
-  totalRows: z.number().int().min(1),
   idempotencyKey: idempotencyKeySchema.optional(),
 });
 const ClientAccess = z.object({ clientId: z.string().uuid() }).strict();
@@ -170,7 +169,8 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
         client_id: body.clientId,
         theme_id: body.themeId,
         status: 'pending',
-        total_rows: body.totalRows,
+        // total_rows counts rows the b2b-batch worker has read (its checkpoint), so it starts at 0.
+        total_rows: 0,
         source_key: body.sourceKey,
         idempotency_key: body.idempotencyKey ?? null,
       })

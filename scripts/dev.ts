@@ -1,0 +1,86 @@
+import { issueApiKey } from '../functions/shared/api-keys';
+import { createDb } from '../functions/shared/db';
+import { SERVICE_NAMES, ServiceName } from '../functions/shared/services';
+import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
+import { startLocalPlatform } from './local/platform';
+
+/**
+ * `npm run dev`: the whole platform on localhost with no account and no key. PostgreSQL and
+ * Redis are the machine's; SQS/S3 are the fauxqs emulator; Stripe is the local stand-in driven
+ * by the real SDK; content comes from the offline provider unless GEMINI_API_KEY is set.
+ */
+const DEMO_CLIENT_EMAIL = 'demo-b2b@example.test';
+
+async function demoApiKey(databaseUrl: string): Promise<string> {
+  const db = createDb({ database: { url: databaseUrl, port: 5432, poolMax: 1 }, secrets: {} });
+  try {
+    const key = issueApiKey();
+    // Only a hash is stored, so each start rotates the demo key in order to print it.
+    const updated = await db('clients').where({ kind: 'b2b', email: DEMO_CLIENT_EMAIL }).update({ api_key_prefix: key.prefix, api_key_hash: key.hash });
+    if (updated === 0) {
+      await db('clients').insert({ kind: 'b2b', name: 'Demo B2B client', email: DEMO_CLIENT_EMAIL, api_key_prefix: key.prefix, api_key_hash: key.hash });
+    }
+    return key.apiKey;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
+  const platform = await startLocalPlatform({
+    databaseUrl: LOCAL_PG_URL,
+    ports,
+    emulatorPort: Number(process.env.EMULATOR_PORT ?? LOCAL_EMULATOR_PORT),
+    stripePort: Number(process.env.STRIPE_STANDIN_PORT ?? LOCAL_STRIPE_PORT),
+    startWorkers: true,
+    logLevel: (process.env.LOG_LEVEL as 'info') ?? 'warn',
+    env: Object.fromEntries(
+      ['GEMINI_API_KEY', 'GEMINI_MODEL', 'GEMINI_BASE_URL'].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
+    ),
+  });
+  const apiKey = await demoApiKey(LOCAL_PG_URL);
+  const b2c = platform.urls['gateway-b2c'];
+  const b2b = platform.urls['gateway-b2b'];
+  const missingWorkers = ['doc-generation', 'b2b-batch'].filter((w) => !platform.workers.includes(w));
+  const lines = [
+    '',
+    'docplatform is running locally',
+    '',
+    ...SERVICE_NAMES.map((n) => `  ${n.padEnd(12)} ${platform.urls[n]}`),
+    `  sqs/s3       ${platform.emulator.endpoint}   (fauxqs: queues ${Object.keys(platform.emulator.queueUrls).join(', ')}; buckets reports, assets)`,
+    `  stripe       ${platform.stripe.url}   (local stand-in, real SDK)`,
+    `  database     ${LOCAL_PG_URL}`,
+    `  content      ${platform.config.secrets.geminiApiKey ? `Gemini (${platform.config.gemini.model})` : 'offline provider (set GEMINI_API_KEY for Gemini)'}`,
+    `  workers      ${platform.workers.length ? platform.workers.join(', ') : 'none'}${missingWorkers.length ? ` (not started: ${missingWorkers.join(', ')})` : ''}`,
+    '',
+    `Demo B2B API key (new at each start): ${apiKey}`,
+    '',
+    'Try:',
+    `  curl -s ${b2c}/b2c/themes`,
+    `  curl -s -X POST ${b2c}/b2c/orders -H 'content-type: application/json' -H "idempotency-key: $(uuidgen || cat /proc/sys/kernel/random/uuid)" \\`,
+    `       -d '{"email":"ada@example.test","name":"Ada","theme":"product-sheet","input":{"product":"Solar kettle"}}'`,
+    '  npm run local:pay -- <order id>          # sends a Stripe-signed checkout.session.completed to the webhook',
+    '  npm run local:jobs                       # messages in the local queues',
+    `  curl -s '${b2c}/b2c/orders/<order id>?token=<accessToken>'`,
+    `  curl -s -X POST '${b2b}/b2b/batches?theme=product-sheet' -H 'x-api-key: ${apiKey}' -H 'content-type: text/csv' \\`,
+    `       --data-binary $'product\\nSolar kettle\\nWind lamp'`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    platform.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((err: Error) => {
+  console.error(`npm run dev failed: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+import Stripe from 'stripe';
+import { Client as PgClient } from 'pg';
+import { checkoutCompletedEvent } from '../../test/support/stand-ins/stripe';
+import { LOCAL_PG_URL, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET, localPort } from './defaults';
+
+/**
+ * `npm run local:pay -- <orderId>`: plays Stripe for a local order. It sends the
+ * `checkout.session.completed` event of the order's Checkout session to the B2C webhook,
+ * signed with the local webhook secret by the stripe SDK, exactly as Stripe would.
+ */
+async function main(): Promise<void> {
+  const orderId = process.argv[2];
+  if (!orderId || !/^[0-9a-f-]{36}$/i.test(orderId)) {
+    console.error('usage: npm run local:pay -- <orderId>   (orderId: the UUID returned by POST /b2c/orders)');
+    process.exit(2);
+  }
+  const db = new PgClient({ connectionString: LOCAL_PG_URL });
+  await db.connect();
+  const { rows } = await db.query('SELECT id, stripe_session_id, amount_cents, currency, status FROM orders WHERE id = $1', [orderId]);
+  await db.end();
+  if (rows.length === 0) throw new Error(`order ${orderId} not found in ${new URL(LOCAL_PG_URL).pathname.slice(1)}`);
+  const order = rows[0];
+  if (!order.stripe_session_id) throw new Error(`order ${orderId} has no Checkout session (status ${order.status})`);
+
+  const payload = JSON.stringify(
+    checkoutCompletedEvent({
+      id: order.stripe_session_id,
+      metadata: { orderId },
+      client_reference_id: orderId,
+      amount_total: order.amount_cents,
+      currency: order.currency,
+    }),
+  );
+  const secret = process.env.STRIPE_WEBHOOK_SECRET ?? LOCAL_STRIPE_WEBHOOK_SECRET;
+  const signature = new Stripe(process.env.STRIPE_SECRET_KEY ?? LOCAL_STRIPE_SECRET_KEY).webhooks.generateTestHeaderString({ payload, secret });
+  const base = process.env.SERVICE_URL_GATEWAY_B2C ?? `http://127.0.0.1:${localPort('gateway-b2c')}`;
+  const res = await fetch(`${base}/b2c/stripe/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+    body: payload,
+  });
+  console.log(`webhook answered ${res.status}: ${await res.text()}`);
+  if (!res.ok) process.exit(1);
+}
+
+main().catch((err: Error) => {
+  console.error(`local:pay failed: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,159 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client as PgClient } from 'pg';
+import { readConfig, resolveConfig, AppConfig } from '../../functions/shared/config';
+import { createDb } from '../../functions/shared/db';
+import { migrateLatest, seed } from '../../functions/shared/migrate';
+import { createRuntime, Runtime } from '../../functions/shared/runtime';
+import { SERVICE_NAMES, ServiceName, envStem } from '../../functions/shared/services';
+import { startLocalEmulator, LocalEmulator } from './emulator';
+import { startStripeStandIn, StripeStandIn } from '../../test/support/stand-ins/stripe';
+import { LOCAL_BUCKETS, LOCAL_QUEUES, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from './defaults';
+import { createApp as gatewayB2c } from '../../functions/gateway-b2c/app';
+import { createApp as gatewayB2b } from '../../functions/gateway-b2b/app';
+import { createApp as coreLlm } from '../../functions/core-llm/app';
+import { createApp as theme } from '../../functions/theme/app';
+import { createApp as order } from '../../functions/order/app';
+import { createApp as client } from '../../functions/client/app';
+
+/**
+ * The whole platform in one process on localhost: SQS/S3 emulator, the Stripe stand-in, the
+ * database migrated and seeded, the six services over HTTP, and the workers when their code
+ * is present. `npm run dev` runs it with fixed ports; tests and the bench with port 0.
+ */
+const APPS = { 'gateway-b2c': gatewayB2c, 'gateway-b2b': gatewayB2b, 'core-llm': coreLlm, theme, order, client } as const;
+
+export interface PlatformOptions {
+  databaseUrl: string;
+  /** Port per service; 0 (default) picks a free one. */
+  ports?: Partial<Record<ServiceName, number>>;
+  emulatorPort?: number;
+  stripePort?: number;
+  redisKeyPrefix?: string;
+  /** Extra environment (e.g. GEMINI_BASE_URL / GEMINI_API_KEY for a stand-in). */
+  env?: Record<string, string>;
+  startWorkers?: boolean;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface RunningWorker {
+  stop(): Promise<void>;
+}
+
+export interface LocalPlatform {
+  config: AppConfig;
+  env: Record<string, string>;
+  urls: Record<ServiceName, string>;
+  emulator: LocalEmulator;
+  stripe: StripeStandIn;
+  runtimes: Record<ServiceName, Runtime>;
+  workers: string[];
+  stop(): Promise<void>;
+}
+
+/** Creates the database if it does not exist yet (CREATE DATABASE has no IF NOT EXISTS). */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new PgClient({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+}
+
+const listen = (server: Server, port: number) =>
+  new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+
+export async function startLocalPlatform(options: PlatformOptions): Promise<LocalPlatform> {
+  const emulator = await startLocalEmulator({
+    port: options.emulatorPort ?? 0,
+    queues: [
+      { name: LOCAL_QUEUES.docJobs, maxReceiveCount: 5, visibilityTimeoutSeconds: 180 },
+      { name: LOCAL_QUEUES.batchJobs, maxReceiveCount: 5, visibilityTimeoutSeconds: 900 },
+    ],
+    buckets: LOCAL_BUCKETS,
+  });
+  const stripe = await startStripeStandIn({ apiKey: LOCAL_STRIPE_SECRET_KEY, port: options.stripePort ?? 0 });
+  const servers: Server[] = [];
+  const runtimes = {} as Record<ServiceName, Runtime>;
+  const workers: { name: string; handle: RunningWorker }[] = [];
+  const stop = async () => {
+    for (const w of workers) await w.handle.stop();
+    await Promise.all(servers.map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+    await Promise.all(Object.values(runtimes).map((rt) => rt.close()));
+    await stripe.close();
+    await emulator.stop();
+  };
+  try {
+    await ensureDatabase(options.databaseUrl);
+    const db = createDb({ database: { url: options.databaseUrl, port: 5432, poolMax: 1 }, secrets: {} });
+    try {
+      await migrateLatest(db);
+      await seed(db);
+    } finally {
+      await db.destroy();
+    }
+
+    const urls = {} as Record<ServiceName, string>;
+    for (const name of SERVICE_NAMES) {
+      const server = createServer();
+      servers.push(server);
+      urls[name] = `http://127.0.0.1:${await listen(server, options.ports?.[name] ?? 0)}`;
+    }
+    const env: Record<string, string> = {
+      APP_ENV: 'local',
+      LOG_LEVEL: options.logLevel ?? 'info',
+      AWS_REGION: 'eu-west-3',
+      AWS_ENDPOINT_URL: emulator.endpoint,
+      // The SDK wants credentials even for the emulator.
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      S3_FORCE_PATH_STYLE: 'true',
+      DATABASE_URL: options.databaseUrl,
+      DB_POOL_MAX: '5',
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? 'docplatform:',
+      DOC_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.docJobs],
+      BATCH_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.batchJobs],
+      REPORTS_BUCKET: 'reports',
+      ASSETS_BUCKET: 'assets',
+      STRIPE_SECRET_KEY: LOCAL_STRIPE_SECRET_KEY,
+      STRIPE_WEBHOOK_SECRET: LOCAL_STRIPE_WEBHOOK_SECRET,
+      STRIPE_API_URL: stripe.url,
+      INTERNAL_TRANSPORT: 'http',
+      PUBLIC_BASE_URL: 'http://127.0.0.1:4200',
+      ...Object.fromEntries(SERVICE_NAMES.map((n) => [`SERVICE_URL_${envStem(n)}`, urls[n]])),
+      ...options.env,
+    };
+    for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) process.env[key] ??= env[key];
+    const config = await resolveConfig(readConfig(env));
+    SERVICE_NAMES.forEach((name, i) => {
+      runtimes[name] = createRuntime(name, config);
+      servers[i].on('request', APPS[name](runtimes[name]).callback());
+    });
+
+    if (options.startWorkers) {
+      for (const name of ['doc-generation', 'b2b-batch']) {
+        const file = join(__dirname, '..', '..', 'containers', name, 'worker.ts');
+        if (!existsSync(file)) continue;
+        const mod = (await import(file)) as { startWorker?: (o: { config: AppConfig }) => Promise<RunningWorker> };
+        if (typeof mod.startWorker !== 'function') continue;
+        workers.push({ name, handle: await mod.startWorker({ config }) });
+      }
+    }
+    return { config, env, urls, emulator, stripe, runtimes, workers: workers.map((w) => w.name), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { listen, StandInServer } from './http';
+
+/**
+ * A local stand-in for the part of the Stripe API the platform uses (Checkout Sessions), good
+ * enough for the real `stripe` SDK pointed at it with host/port/protocol. It honours
+ * Idempotency-Key like Stripe does, checks the Bearer key, and keeps the sessions it created.
+ * Used by tests and by `npm run dev` (no Stripe account needed locally).
+ */
+export interface CheckoutSession {
+  id: string;
+  object: 'checkout.session';
+  url: string;
+  mode: string;
+  status: 'open' | 'complete';
+  payment_status: 'unpaid' | 'paid';
+  client_reference_id: string | null;
+  customer_email: string | null;
+  metadata: Record<string, string>;
+  amount_total: number;
+  currency: string;
+  success_url: string;
+  cancel_url: string;
+  created: number;
+  livemode: false;
+}
+
+export interface StripeStandIn extends StandInServer {
+  sessions: Map<string, CheckoutSession>;
+  /** Requests received, in order (method, path, idempotency key). */
+  requests: { method: string; path: string; idempotencyKey?: string }[];
+  /** The next n requests answer with this status (e.g. 500 to exercise the SDK's retries or a 502). */
+  failNext(status: number, times?: number): void;
+}
+
+/** Decodes Stripe's form encoding (`a[b][0][c]=v`) into nested objects and arrays. */
+export function decodeForm(body: string): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of new URLSearchParams(body)) {
+    const parts = key.split(/\[|\]\[|\]/).filter((p) => p !== '');
+    let node: Record<string, unknown> = root;
+    parts.forEach((part, i) => {
+      if (i === parts.length - 1) node[part] = value;
+      else node = (node[part] ??= /^\d+$/.test(parts[i + 1]) ? [] : {}) as Record<string, unknown>;
+    });
+  }
+  return root;
+}
+
+const error = (status: number, type: string, message: string) => ({ status, json: { error: { type, message } } });
+
+export async function startStripeStandIn(options: { apiKey?: string; port?: number } = {}): Promise<StripeStandIn> {
+  const sessions = new Map<string, CheckoutSession>();
+  const replies = new Map<string, { status: number; json: unknown }>();
+  const requests: StripeStandIn['requests'] = [];
+  let failures: { status: number; times: number } | undefined;
+
+  const server = await listen(async (req, body) => {
+    const url = new URL(req.url ?? '/', 'http://stand-in');
+    const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
+    requests.push({ method: req.method ?? '', path: url.pathname, idempotencyKey });
+    if (failures && failures.times > 0) {
+      failures.times--;
+      return error(failures.status, 'api_error', 'stand-in failure');
+    }
+    const auth = req.headers.authorization ?? '';
+    if (!auth.startsWith('Bearer sk_') || (options.apiKey && auth !== `Bearer ${options.apiKey}`)) {
+      return error(401, 'invalid_request_error', 'Invalid API Key provided');
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/checkout/sessions') {
+      const replayKey = idempotencyKey && `${idempotencyKey}`;
+      if (replayKey && replies.has(replayKey)) return { ...replies.get(replayKey)!, headers: { 'idempotent-replayed': 'true' } };
+      const p = decodeForm(body.toString('utf8')) as {
+        mode?: string;
+        client_reference_id?: string;
+        customer_email?: string;
+        metadata?: Record<string, string>;
+        success_url?: string;
+        cancel_url?: string;
+        line_items?: { quantity?: string; price_data?: { currency?: string; unit_amount?: string } }[];
+      };
+      if (!p.mode || !p.success_url || !p.line_items?.length) return error(400, 'invalid_request_error', 'Missing required param: mode, success_url or line_items');
+      const id = `cs_test_${randomBytes(12).toString('hex')}`;
+      const first = p.line_items[0];
+      const session: CheckoutSession = {
+        id,
+        object: 'checkout.session',
+        url: `${server.url}/pay/${id}`,
+        mode: p.mode,
+        status: 'open',
+        payment_status: 'unpaid',
+        client_reference_id: p.client_reference_id ?? null,
+        customer_email: p.customer_email ?? null,
+        metadata: p.metadata ?? {},
+        amount_total: Number(first.price_data?.unit_amount ?? 0) * Number(first.quantity ?? 1),
+        currency: first.price_data?.currency ?? 'eur',
+        success_url: p.success_url,
+        cancel_url: p.cancel_url ?? p.success_url,
+        created: Math.floor(Date.now() / 1000),
+        livemode: false,
+      };
+      sessions.set(id, session);
+      const reply = { status: 200, json: session };
+      if (replayKey) replies.set(replayKey, reply);
+      return reply;
+    }
+    const match = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'GET' && match) {
+      const session = sessions.get(match[1]);
+      return session ? { status: 200, json: session } : error(404, 'invalid_request_error', `No such checkout.session: '${match[1]}'`);
+    }
+    return error(404, 'invalid_request_error', `Unrecognized request URL (${req.method}: ${url.pathname})`);
+  }, options.port);
+
+  return {
+    ...server,
+    sessions,
+    requests,
+    failNext: (status, times = 1) => {
+      failures = { status, times };
+    },
+  };
+}
+
+/** The event Stripe sends when a Checkout session is paid, as the webhook receives it. */
+export function checkoutCompletedEvent(session: Pick<CheckoutSession, 'id' | 'metadata' | 'client_reference_id' | 'amount_total' | 'currency'>) {
+  return {
+    id: `evt_test_${randomBytes(12).toString('hex')}`,
+    object: 'event',
+    api_version: '2025-01-01',
+    created: Math.floor(Date.now() / 1000),
+    type: 'checkout.session.completed',
+    livemode: false,
+    data: {
+      object: {
+        object: 'checkout.session',
+        status: 'complete',
+        payment_status: 'paid',
+        ...session,
+      },
+    },
+  };
+}
