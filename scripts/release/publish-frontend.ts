@@ -1,0 +1,203 @@
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { join, relative, sep, extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DeleteObjectsCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
+
+/**
+ * Publishes an Angular build (`dist/…/browser`) to the SPA bucket behind CloudFront.
+ * Hashed bundles never change under their name: cached for a year, `immutable`. Everything
+ * else (`index.html` first of all) is `no-cache`, revalidated on every load, and invalidated
+ * in CloudFront. Order matters: assets go up before the `index.html` that references them.
+ * Objects the new build no longer has are removed only once they are older than a grace
+ * period, so a browser still running the previous `index.html` can load its chunks.
+ */
+
+export const IMMUTABLE_CACHE = 'public, max-age=31536000, immutable';
+export const NO_CACHE = 'no-cache';
+
+/** Angular's esbuild builder names outputs `name-HASH8.ext` (upper-case base32); webpack used `name.hex16+.ext`. */
+export const HASHED_NAME = /(?:-[A-Z0-9]{8}|\.[a-f0-9]{16,32})\.[A-Za-z0-9]+$/;
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
+  '.map': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.xml': 'application/xml',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.avif': 'image/avif',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+};
+
+export interface Upload {
+  key: string;
+  file: string;
+  contentType: string;
+  cacheControl: string;
+}
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    return entry.isDirectory() ? walk(path) : entry.isFile() ? [path] : [];
+  });
+}
+
+/** Every file of the build with its headers, hashed assets first and `index.html` last. */
+export function planUploads(distDir: string): Upload[] {
+  let isDir = false;
+  try {
+    isDir = statSync(distDir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new Error(`--dist: "${distDir}" is not a directory`);
+  const uploads = walk(distDir).map((file) => {
+    const key = relative(distDir, file).split(sep).join('/');
+    const immutable = HASHED_NAME.test(key);
+    return {
+      key,
+      file,
+      contentType: CONTENT_TYPES[extname(key).toLowerCase()] ?? 'application/octet-stream',
+      cacheControl: immutable ? IMMUTABLE_CACHE : NO_CACHE,
+    };
+  });
+  if (!uploads.some((u) => u.key === 'index.html')) throw new Error(`--dist: "${distDir}" has no index.html (point it at the browser build folder)`);
+  const rank = (u: Upload) => (u.key === 'index.html' ? 2 : u.cacheControl === IMMUTABLE_CACHE ? 0 : 1);
+  return uploads.sort((a, b) => rank(a) - rank(b) || a.key.localeCompare(b.key));
+}
+
+/** CloudFront paths to invalidate: the mutable files (and `/`, which serves index.html). */
+export function invalidationPaths(uploads: Upload[], limit = 15): string[] {
+  const mutable = uploads.filter((u) => u.cacheControl === NO_CACHE).map((u) => `/${u.key}`);
+  const paths = ['/', ...mutable];
+  // Past a handful of paths a wildcard costs the same (one path) and cannot miss anything.
+  return paths.length > limit ? ['/*'] : paths;
+}
+
+export interface PublishOptions {
+  s3: S3Client;
+  cloudfront: CloudFrontClient;
+  bucket: string;
+  distributionId: string;
+  distDir: string;
+  /** Objects missing from the build are deleted once older than this many days. */
+  pruneAfterDays: number;
+  now?: Date;
+}
+
+export interface PublishResult {
+  uploaded: number;
+  immutable: number;
+  pruned: string[];
+  invalidated: string[];
+  invalidationId?: string;
+}
+
+async function listAll(s3: S3Client, bucket: string) {
+  const objects: Array<{ key: string; lastModified?: Date }> = [];
+  let token: string | undefined;
+  do {
+    const page: ListObjectsV2CommandOutput = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    for (const o of page.Contents ?? []) if (o.Key) objects.push({ key: o.Key, lastModified: o.LastModified });
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return objects;
+}
+
+export async function publish(options: PublishOptions): Promise<PublishResult> {
+  const uploads = planUploads(options.distDir);
+  for (const u of uploads) {
+    await options.s3.send(
+      new PutObjectCommand({
+        Bucket: options.bucket,
+        Key: u.key,
+        Body: createReadStream(u.file),
+        ContentLength: statSync(u.file).size,
+        ContentType: u.contentType,
+        CacheControl: u.cacheControl,
+      }),
+    );
+  }
+
+  const keep = new Set(uploads.map((u) => u.key));
+  const cutoff = (options.now ?? new Date()).getTime() - options.pruneAfterDays * 86_400_000;
+  const stale = (await listAll(options.s3, options.bucket))
+    .filter((o) => !keep.has(o.key) && o.lastModified && o.lastModified.getTime() < cutoff)
+    .map((o) => o.key);
+  for (let i = 0; i < stale.length; i += 1000) {
+    await options.s3.send(
+      new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: stale.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+    );
+  }
+
+  const paths = invalidationPaths(uploads);
+  const invalidation = await options.cloudfront.send(
+    new CreateInvalidationCommand({
+      DistributionId: options.distributionId,
+      InvalidationBatch: { CallerReference: `publish-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } },
+    }),
+  );
+  return {
+    uploaded: uploads.length,
+    immutable: uploads.filter((u) => u.cacheControl === IMMUTABLE_CACHE).length,
+    pruned: stale,
+    invalidated: paths,
+    invalidationId: invalidation.Invalidation?.Id,
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      dist: { type: 'string' },
+      bucket: { type: 'string' },
+      'distribution-id': { type: 'string' },
+      'prune-after-days': { type: 'string', default: '7' },
+      region: { type: 'string', default: process.env.AWS_REGION ?? 'eu-west-3' },
+    },
+    strict: true,
+  });
+  for (const field of ['dist', 'bucket', 'distribution-id'] as const) {
+    if (!values[field]) throw new Error(`--${field} is required`);
+  }
+  const pruneAfterDays = Number(values['prune-after-days']);
+  if (!Number.isInteger(pruneAfterDays) || pruneAfterDays < 0) throw new Error('--prune-after-days must be a non-negative integer');
+  const s3 = new S3Client({ region: values.region });
+  // CloudFront's API lives in us-east-1 whatever the distribution serves.
+  const cloudfront = new CloudFrontClient({ region: 'us-east-1' });
+  const result = await publish({
+    s3,
+    cloudfront,
+    bucket: values.bucket!,
+    distributionId: values['distribution-id']!,
+    distDir: values.dist!,
+    pruneAfterDays,
+  });
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'frontend-published', ...result })}\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: Error) => {
+      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'error', message: error.message })}\n`);
+      process.exit(error.message.startsWith('--') || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
+    },
+  );
+}

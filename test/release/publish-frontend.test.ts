@@ -1,0 +1,171 @@
+import { createServer, request, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
+import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
+import { IMMUTABLE_CACHE, invalidationPaths, NO_CACHE, planUploads, publish } from '../../scripts/release/publish-frontend';
+
+/**
+ * The publish script against the local S3 emulator (fauxqs, through the real S3 SDK) and a
+ * stand-in for CloudFront's CreateInvalidation REST-XML call (no CloudFront emulator exists).
+ * fauxqs keeps Content-Type but drops Cache-Control, so a recording proxy in front of it
+ * captures the headers each PutObject carries on the wire.
+ */
+
+interface RecordedPut {
+  key: string;
+  cacheControl?: string;
+  contentType?: string;
+}
+
+async function recordingProxy(target: string, puts: RecordedPut[]): Promise<Server> {
+  const upstream = new URL(target);
+  const server = createServer((req, res) => {
+    if (req.method === 'PUT') {
+      const key = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').slice(2).join('/'));
+      puts.push({ key, cacheControl: req.headers['cache-control'], contentType: req.headers['content-type'] });
+    }
+    const forward = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    req.pipe(forward);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+function angularBuild(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'spa-dist-'));
+  mkdirSync(join(dir, 'media'));
+  const files: Record<string, string> = {
+    'index.html': '<!doctype html><script src="main-X7KQ2ZPA.js"></script>',
+    'main-X7KQ2ZPA.js': 'console.log(1)',
+    'chunk-4MLUS5DD.js': 'export {}',
+    'polyfills-FFHMD2TL.js': '',
+    'styles-5INURTSO.css': 'body{}',
+    'media/logo-ABCD2345.svg': '<svg/>',
+    'favicon.ico': 'ico',
+    '3rdpartylicenses.txt': 'MIT',
+  };
+  for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body);
+  return dir;
+}
+
+describe('upload plan', () => {
+  test('hashed bundles are immutable for a year; index.html and unhashed files are no-cache; index.html goes last', () => {
+    const uploads = planUploads(angularBuild());
+    const byKey = Object.fromEntries(uploads.map((u) => [u.key, u]));
+    for (const key of ['main-X7KQ2ZPA.js', 'chunk-4MLUS5DD.js', 'polyfills-FFHMD2TL.js', 'styles-5INURTSO.css', 'media/logo-ABCD2345.svg']) {
+      expect(byKey[key].cacheControl).toBe(IMMUTABLE_CACHE);
+    }
+    for (const key of ['index.html', 'favicon.ico', '3rdpartylicenses.txt']) expect(byKey[key].cacheControl).toBe(NO_CACHE);
+    expect(IMMUTABLE_CACHE).toBe('public, max-age=31536000, immutable');
+    expect(uploads[uploads.length - 1].key).toBe('index.html');
+    const firstMutable = uploads.findIndex((u) => u.cacheControl === NO_CACHE);
+    expect(uploads.slice(firstMutable).every((u) => u.cacheControl === NO_CACHE)).toBe(true);
+    expect(byKey['index.html'].contentType).toBe('text/html; charset=utf-8');
+    expect(byKey['main-X7KQ2ZPA.js'].contentType).toBe('text/javascript; charset=utf-8');
+  });
+
+  test('a word in a file name is not mistaken for a hash', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spa-dist-'));
+    writeFileSync(join(dir, 'index.html'), '');
+    writeFileSync(join(dir, 'service-features.js'), '');
+    expect(planUploads(dir).find((u) => u.key === 'service-features.js')?.cacheControl).toBe(NO_CACHE);
+  });
+
+  test('invalidation covers / and the mutable files; many paths collapse to /*', () => {
+    const uploads = planUploads(angularBuild());
+    expect(invalidationPaths(uploads).sort()).toEqual(['/', '/3rdpartylicenses.txt', '/favicon.ico', '/index.html']);
+    expect(invalidationPaths(uploads, 2)).toEqual(['/*']);
+  });
+
+  test('a folder without index.html or a missing folder is refused, naming --dist', () => {
+    expect(() => planUploads('/nonexistent/dist')).toThrow('--dist: "/nonexistent/dist" is not a directory');
+    expect(() => planUploads(mkdtempSync(join(tmpdir(), 'empty-')))).toThrow(/--dist: .* has no index.html/);
+  });
+});
+
+describe('publish to the SPA bucket', () => {
+  let emulator: LocalEmulator;
+  let cloudfrontServer: Server;
+  let proxy: Server;
+  const puts: RecordedPut[] = [];
+  let invalidations: Array<{ path: string; body: string }>;
+  let s3: S3Client;
+  let cloudfront: CloudFrontClient;
+  const bucket = `docplatform-test-spa-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    emulator = await startLocalEmulator({ buckets: [] });
+    proxy = await recordingProxy(emulator.endpoint, puts);
+    const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    s3 = new S3Client({ region: 'eu-west-3', endpoint, forcePathStyle: true, credentials });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    invalidations = [];
+    cloudfrontServer = createServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      invalidations.push({ path: `${req.method} ${req.url}`, body });
+      res.writeHead(201, { 'content-type': 'text/xml', location: 'https://cloudfront.amazonaws.com/inv/I2J3' }).end(
+        `<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>I2J3</Id><Status>InProgress</Status><CreateTime>2026-11-26T10:00:00Z</CreateTime></Invalidation>`,
+      );
+    });
+    await new Promise<void>((r) => cloudfrontServer.listen(0, '127.0.0.1', r));
+    cloudfront = new CloudFrontClient({
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${(cloudfrontServer.address() as AddressInfo).port}`,
+      credentials,
+      maxAttempts: 1,
+    });
+  });
+
+  afterAll(async () => {
+    s3?.destroy();
+    cloudfront?.destroy();
+    await new Promise<void>((r) => (cloudfrontServer ? cloudfrontServer.close(() => r()) : r()));
+    await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
+    await emulator?.stop();
+  });
+
+  test('uploads with cache headers, keeps recent leftovers, prunes old ones, invalidates index.html', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'main-OLDHASH1.js', Body: 'old' }));
+    const dist = angularBuild();
+
+    const first = await publish({ s3, cloudfront, bucket, distributionId: 'E2EXAMPLE', distDir: dist, pruneAfterDays: 7 });
+    expect(first).toMatchObject({ uploaded: 8, immutable: 5, pruned: [], invalidationId: 'I2J3' });
+
+    const sent = Object.fromEntries(puts.map((p) => [p.key, p]));
+    expect(sent['main-X7KQ2ZPA.js'].cacheControl).toBe(IMMUTABLE_CACHE);
+    expect(sent['media/logo-ABCD2345.svg']).toMatchObject({ cacheControl: IMMUTABLE_CACHE, contentType: 'image/svg+xml' });
+    expect(sent['index.html'].cacheControl).toBe(NO_CACHE);
+    expect(puts[puts.length - 1].key).toBe('index.html');
+    const head = (key: string) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    expect((await head('index.html')).ContentType).toMatch(/^text\/html/);
+    expect((await head('media/logo-ABCD2345.svg')).ContentLength).toBe(6);
+    expect((await head('main-OLDHASH1.js')).ContentLength).toBe(3);
+
+    expect(invalidations).toHaveLength(1);
+    expect(invalidations[0].path).toBe('POST /2020-05-31/distribution/E2EXAMPLE/invalidation');
+    expect(invalidations[0].body).toContain('<Path>/index.html</Path>');
+    expect(invalidations[0].body).toContain('<Path>/</Path>');
+
+    // A week later the previous build's chunk is no longer needed by any open tab.
+    const later = new Date(Date.now() + 8 * 86_400_000);
+    const second = await publish({ s3, cloudfront, bucket, distributionId: 'E2EXAMPLE', distDir: dist, pruneAfterDays: 7, now: later });
+    expect(second.pruned).toEqual(['main-OLDHASH1.js']);
+    const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key);
+    expect(keys).not.toContain('main-OLDHASH1.js');
+    expect(keys).toContain('index.html');
+  });
+});
