@@ -138,14 +138,14 @@ const webAcl: Rule = (r, ctx) => {
   const inspected = str(r.values.scope) === 'CLOUDFRONT' ? ctx.volume.cdnRequestsPerMonth : ctx.volume.apiRequestsPerMonth;
   return priced([
     { priceKey: 'waf.webAcl', quantity: 1, what: 'web ACL' },
-    { priceKey: 'waf.rule', quantity: rules.length, what: `${rules.length} rules (a managed rule group counts as one)` },
+    { priceKey: 'waf.rule', quantity: rules.length, what: 'rules (a managed rule group counts as one)' },
     { priceKey: 'waf.requests', quantity: inspected / instancesOf(ctx, 'aws_wafv2_web_acl'), what: 'requests inspected' },
   ]);
 };
 
 const wafRuleGroup: Rule = (r) => {
   const rules = blocks(r.values.rule).length;
-  return priced([{ priceKey: 'waf.rule', quantity: rules, what: `${rules} rules in a rule group` }]);
+  return priced([{ priceKey: 'waf.rule', quantity: rules, what: 'rules in a rule group' }]);
 };
 
 const natGateway: Rule = (r, ctx) => {
@@ -163,7 +163,7 @@ function ec2InstanceCharges(ctx: RuleContext, instanceType: string, rootGb: numb
   if (!ctx.prices.has(key)) return `instance type ${instanceType} is not in the price table`;
   const charges: Charge[] = [
     hourly(ctx, key, `${instanceType} hours`),
-    { priceKey: 'ec2.ebs.gp3.gbMonth', quantity: rootGb, what: `${rootGb} GB root volume` },
+    { priceKey: 'ec2.ebs.gp3.gbMonth', quantity: rootGb, what: 'GB-month root volume (gp3)' },
   ];
   if (hasPublicIp) charges.push(publicIpv4(ctx, 'public IPv4 address-hours'));
   return charges;
@@ -176,12 +176,13 @@ function rootVolumeGb(values: Record<string, unknown>): { gb: number; note?: str
 }
 
 const ec2Instance: Rule = (r, ctx) => {
-  const instanceType = str(r.values.instance_type);
-  if (!instanceType) return unpriced('instance_type not set literally');
+  const template = referenced(ctx, r, 'launch_template', 'aws_launch_template');
+  const instanceType = str(r.values.instance_type) ?? str(template?.values.instance_type);
+  if (!instanceType) return unpriced('instance_type set neither on the instance nor on a launch template of the stack');
   const subnet = referenced(ctx, r, 'subnet_id', 'aws_subnet');
   const eipAttached = ctx.resources.some((e) => e.type === 'aws_eip' && e.stack === r.stack && (e.refs.instance ?? []).includes(r.address));
   const assigned = r.values.associate_public_ip_address ?? subnet?.values.map_public_ip_on_launch;
-  const root = rootVolumeGb(r.values);
+  const root = rootVolumeGb(blocks(r.values.root_block_device).length > 0 || !template ? r.values : template.values);
   const charges = ec2InstanceCharges(ctx, instanceType, root.gb, assigned === true && !eipAttached);
   if (typeof charges === 'string') return unpriced(charges);
   const notes = [root.note, r.values.source_dest_check === false ? 'NAT instance: no per-GB processing charge' : undefined].filter((n): n is string => !!n);
@@ -198,7 +199,7 @@ const autoscalingGroup: Rule = (r, ctx) => {
   const root = rootVolumeGb(template.values);
   const charges = ec2InstanceCharges(ctx, instanceType, root.gb, nic?.associate_public_ip_address === true || nic?.associate_public_ip_address === 'true');
   if (typeof charges === 'string') return unpriced(charges);
-  return priced(charges.map((c) => ({ ...c, quantity: c.quantity * desired, what: `${c.what} x ${desired} instances` })), root.note ? [root.note] : undefined);
+  return priced(charges.map((c) => ({ ...c, quantity: c.quantity * desired, what: `${c.what} (${desired} instances)` })), root.note ? [root.note] : undefined);
 };
 
 const vpcEndpoint: Rule = (r, ctx) => {
@@ -226,7 +227,7 @@ const dbInstance: Rule = (r, ctx) => {
   if (storageType === 'gp2') notes.push('gp2 priced at the gp3 rate');
   const charges: Charge[] = [
     hourly(ctx, hoursKey, `${instanceClass} ${multiAz ? 'Multi-AZ' : 'Single-AZ'} hours`),
-    { priceKey: `rds.gp3.${deployment}.gbMonth`, quantity: storageGb, what: `${storageGb} GB ${storageType}` },
+    { priceKey: `rds.gp3.${deployment}.gbMonth`, quantity: storageGb, what: `GB-month ${storageType}` },
   ];
   if (r.values.manage_master_user_password === true) charges.push({ priceKey: 'secretsmanager.secret', quantity: 1, what: 'master password secret created by RDS' });
   return priced(charges, notes);
@@ -403,7 +404,7 @@ const metricAlarm: Rule = (r) => {
     {
       priceKey: period < 60 ? 'cloudwatch.alarm.highResolution' : 'cloudwatch.alarm.standard',
       quantity: billed,
-      what: `${billed} alarm metric${billed === 1 ? '' : 's'}${anomaly ? ' (anomaly detection bills 3 per metric)' : ''}`,
+      what: `alarm metrics${anomaly ? ' (anomaly detection bills 3 per metric)' : ''}`,
     },
   ]);
 };

@@ -91,7 +91,7 @@ interface PlanModule {
 
 interface ConfigResource {
   address: string;
-  expressions?: Record<string, { references?: string[] } | unknown>;
+  expressions?: Record<string, unknown>;
 }
 
 function planResources(module: PlanModule | undefined): PlanResource[] {
@@ -99,14 +99,34 @@ function planResources(module: PlanModule | undefined): PlanResource[] {
   return [...(module.resources ?? []), ...(module.child_modules ?? []).flatMap(planResources)];
 }
 
+function expressionReferences(expression: unknown, into: Set<string>): void {
+  if (Array.isArray(expression)) {
+    for (const item of expression) expressionReferences(item, into);
+    return;
+  }
+  if (!expression || typeof expression !== 'object') return;
+  for (const [key, value] of Object.entries(expression)) {
+    if (key === 'references' && Array.isArray(value)) {
+      for (const reference of value as string[]) {
+        const [type, name] = reference.split('.');
+        if (name && !['data', 'var', 'local', 'module'].includes(type)) into.add(`${type}.${name.replace(/\[.*$/, '')}`);
+      }
+    } else {
+      expressionReferences(value, into);
+    }
+  }
+}
+
+/** Plan values of new resources hide references as unknowns; the configuration section keeps them. */
 function configReferences(plan: Json): Map<string, Record<string, string[]>> {
   const byAddress = new Map<string, Record<string, string[]>>();
   const root = (plan.configuration as { root_module?: { resources?: ConfigResource[] } } | undefined)?.root_module;
   for (const resource of root?.resources ?? []) {
     const refs: Record<string, string[]> = {};
     for (const [attribute, expression] of Object.entries(resource.expressions ?? {})) {
-      const references = (expression as { references?: string[] }).references;
-      if (references) refs[attribute] = references.filter((r) => !r.startsWith('data.') && !r.startsWith('var.') && r.split('.').length >= 2).map((r) => r.split('.').slice(0, 2).join('.'));
+      const found = new Set<string>();
+      expressionReferences(expression, found);
+      if (found.size > 0) refs[attribute] = [...found];
     }
     byAddress.set(resource.address, refs);
   }
@@ -115,32 +135,29 @@ function configReferences(plan: Json): Map<string, Record<string, string[]>> {
 
 /**
  * Resources of a Terraform plan in JSON (`terraform show -json plan`). The layer comes from the
- * `layer` tag the providers' default_tags put on every resource, else from the file name.
+ * `layer`/`env` tags the providers' default_tags put on the stack's resources, else from the file name.
  */
 export function readPlan(file: string): TfResource[] {
   const plan = JSON.parse(readFileSync(file, 'utf8')) as Json;
   const planned = (plan.planned_values as { root_module?: PlanModule } | undefined)?.root_module;
   if (!planned) throw new Error(`plan ${file}: no planned_values.root_module; pass the output of \`terraform show -json <planfile>\``);
   const references = configReferences(plan);
-  const fallbackLayer = basename(file).replace(/\.json$/, '').replace(/\.plan$/, '');
-  return planResources(planned)
-    .filter((resource) => resource.mode === 'managed')
-    .map((resource) => {
-      const values = resource.values ?? {};
-      const tags = (values.tags_all ?? values.tags ?? {}) as Record<string, string>;
-      const configAddress = resource.address.replace(/\[[^\]]*\]$/, '');
-      const refs = references.get(configAddress) ?? {};
-      return {
-        address: resource.address,
-        stack: tags.env && tags.layer ? `${tags.env}-${tags.layer}` : fallbackLayer,
-        layer: tags.layer ?? fallbackLayer,
-        type: resource.type,
-        name: resource.name,
-        values,
-        count: 1,
-        refs,
-      };
-    });
+  const managed = planResources(planned).filter((resource) => resource.mode === 'managed');
+  // A plan covers one stack; untaggable resources (routes, associations) take the stack's tags.
+  const tagged = managed.map((r) => (r.values?.tags_all ?? r.values?.tags ?? {}) as Record<string, string>).find((tags) => tags.layer);
+  const fallback = basename(file).replace(/\.json$/, '').replace(/\.plan$/, '');
+  const layer = tagged?.layer ?? fallback;
+  const stack = tagged?.env ? `${tagged.env}-${layer}` : fallback;
+  return managed.map((resource) => ({
+    address: resource.address,
+    stack,
+    layer,
+    type: resource.type,
+    name: resource.name,
+    values: resource.values ?? {},
+    count: 1,
+    refs: references.get(resource.address.replace(/\[[^\]]*\]$/, '')) ?? {},
+  }));
 }
 
 /** Terraform blocks arrive as an object (cdktf, max-items 1) or a list (plan JSON). */

@@ -1,0 +1,93 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { allResources, REPO_ROOT, stackNames, synthDir } from '../../test/infra/synth';
+import { prepareStack, terraform } from '../../test/infra/terraform';
+
+const CLI = path.join(REPO_ROOT, 'scripts', 'cost', 'cli.ts');
+
+function cost(args: string[]): { code: number; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [require.resolve('tsx/cli'), CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+  return { code: result.status ?? 1, stdout: result.stdout, stderr: result.stderr };
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cost-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('npm run cost', () => {
+  it('reports every synthesised resource of dev, idle and under traffic, as JSON', () => {
+    const run = cost(['--env', 'dev', '--out', synthDir(), '--json']);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const synthesized = stackNames().filter((s) => s.startsWith('dev-')).flatMap((s) => allResources(s).map((r) => `${s}/${r.address}`));
+    expect(report.items.map((i: any) => `${i.stack}/${i.address}`).sort()).toEqual(synthesized.sort());
+    for (const item of report.items) expect(['priced', 'free', 'unpriced']).toContain(item.status);
+    expect(report.total.trafficUsd).toBeGreaterThan(report.total.idleUsd);
+    expect(Object.keys(report.byLayer).sort()).toEqual(stackNames().filter((s) => s.startsWith('dev-')).map((s) => s.slice(4)).sort());
+  });
+
+  it('prints a per-resource and per-layer table, and Markdown for a job summary', () => {
+    const text = cost(['--env', 'prod', '--out', synthDir()]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^layer\s+resource\s+status\s+idle \$\/mo\s+traffic \$\/mo \(launch\)/m);
+    expect(text.stdout).toMatch(/^TOTAL\s+\d+\.\d\d\s+\d+\.\d\d$/m);
+    const markdown = cost(['--env', 'prod', '--out', synthDir(), '--markdown', '--decisions']);
+    expect(markdown.code).toBe(0);
+    expect(markdown.stdout).toContain('| **Total** |');
+    expect(markdown.stdout).toContain('| Egress for private subnets |');
+  });
+
+  it('lists unpriced resources instead of dropping them', () => {
+    const stack = path.join(tmp, 'out', 'stacks', 'dev-extra');
+    fs.mkdirSync(stack, { recursive: true });
+    fs.writeFileSync(path.join(stack, 'cdk.tf.json'), JSON.stringify({ resource: { aws_neptune_cluster: { graph: {} }, aws_vpc: { vpc: {} } } }));
+    const run = cost(['--env', 'dev', '--out', path.join(tmp, 'out')]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Unpriced resources (1), NOT in the totals:\n  - dev-extra/aws_neptune_cluster.graph: no pricing rule for this resource type');
+  });
+
+  it('names the faulty field of bad input and exits 1 without a stack trace', () => {
+    const unknownEnv = cost(['--env', 'staging', '--out', synthDir()]);
+    expect(unknownEnv.code).toBe(1);
+    expect(unknownEnv.stderr).toContain('--env: unknown environment \\"staging\\"');
+    expect(unknownEnv.stderr).not.toMatch(/at .*\.ts:\d+/);
+
+    const badProfile = path.join(tmp, 'bad-traffic.json');
+    fs.writeFileSync(badProfile, JSON.stringify({ name: 'bad' }));
+    const badTraffic = cost(['--env', 'dev', '--out', synthDir(), '--traffic', badProfile]);
+    expect(badTraffic.code).toBe(1);
+    expect(badTraffic.stderr).toMatch(/traffic profile .*bad-traffic\.json: field (description|volume)/);
+
+    expect(cost(['--env', 'dev', '--bogus']).code).toBe(1);
+  });
+
+  it('exits 2 with --fail-over-budget when idle exceeds the budget', () => {
+    const stack = path.join(tmp, 'expensive', 'stacks', 'dev-data');
+    fs.mkdirSync(stack, { recursive: true });
+    fs.writeFileSync(path.join(stack, 'cdk.tf.json'), JSON.stringify({ resource: { aws_elasticache_serverless_cache: { cache: { engine: 'redis' } } } }));
+    const run = cost(['--env', 'dev', '--out', path.join(tmp, 'expensive'), '--fail-over-budget']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('idle monthly cost exceeds the budget');
+  });
+
+  it('prices a real Terraform plan (terraform show -json) like the synthesised stack it came from', async () => {
+    const workspace = await prepareStack('dev-network');
+    try {
+      expect(workspace.init.code).toBe(0);
+      const planned = await terraform(workspace.dir, ['plan', '-input=false', '-lock=false', '-refresh=false', '-out=cost.tfplan']);
+      expect(planned.code).toBe(0);
+      const shown = spawnSync('terraform', ['show', '-json', 'cost.tfplan'], { cwd: workspace.dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: (await import('../../test/infra/terraform')).terraformToolchain().env });
+      const planFile = path.join(tmp, 'dev-network.json');
+      fs.writeFileSync(planFile, shown.stdout);
+
+      const fromPlan = JSON.parse(cost(['--plan', planFile, '--json']).stdout);
+      const fromSynth = JSON.parse(cost(['--env', 'dev', '--out', synthDir(), '--json']).stdout);
+      expect(fromPlan.unpriced).toEqual([]);
+      expect(new Set(fromPlan.items.map((i: any) => i.layer))).toEqual(new Set(['network']));
+      expect(fromPlan.total.idleUsd).toBeCloseTo(fromSynth.byLayer.network.idleUsd, 6);
+    } finally {
+      workspace.dispose();
+    }
+  });
+});

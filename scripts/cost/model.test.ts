@@ -1,0 +1,220 @@
+import { estimateCosts } from './estimate';
+import { naiveVariant } from './naive';
+import { loadPriceTable } from './priceTable';
+import { TfResource } from './terraformInput';
+import { loadTrafficProfile, parseTrafficProfile, TrafficProfile } from './traffic';
+
+const prices = loadPriceTable();
+const launch = loadTrafficProfile();
+
+function resource(type: string, name: string, values: Record<string, unknown>, layer = 'data', refs: Record<string, string[]> = {}): TfResource {
+  return { address: `${type}.${name}`, stack: `dev-${layer}`, layer, type, name, values, count: 1, refs };
+}
+
+function profileWith(volume: Partial<TrafficProfile['volume']>, assumptions: Partial<TrafficProfile['assumptions']> = {}): TrafficProfile {
+  return {
+    ...launch,
+    volume: { apiRequestsPerMonth: 0, documentsPerMonth: 0, batchesPerMonth: 0, cdnRequestsPerMonth: 0, cdnGbServedPerMonth: 0, ...volume },
+    assumptions: { ...launch.assumptions, ...assumptions },
+  };
+}
+
+const estimate = (resources: TfResource[], profile: TrafficProfile = launch) => estimateCosts({ label: 'test', resources, prices, profile });
+
+describe('cost model on hand-computed cases', () => {
+  it('prices one db.t4g.micro Single-AZ with 20 GB gp3 at 730 h x $0.018 + 20 x $0.133', () => {
+    const report = estimate([resource('aws_db_instance', 'db', { instance_class: 'db.t4g.micro', multi_az: false, allocated_storage: 20, storage_type: 'gp3' })]);
+    expect(report.total.idleUsd).toBeCloseTo(730 * 0.018 + 20 * 0.133, 6); // 15.80
+    expect(report.total.idleUsd).toBeCloseTo(15.8, 6);
+    expect(report.total.trafficUsd).toBeCloseTo(15.8, 6);
+  });
+
+  it('doubles instance and storage for Multi-AZ and adds the RDS-managed master secret', () => {
+    const report = estimate([
+      resource('aws_db_instance', 'db', { instance_class: 'db.t4g.micro', multi_az: true, allocated_storage: 20, storage_type: 'gp3', manage_master_user_password: true }),
+    ]);
+    expect(report.total.idleUsd).toBeCloseTo(730 * 0.036 + 20 * 0.266 + 0.4, 6); // 32.00
+  });
+
+  it('prices 1M Lambda requests x 200 ms x 512 MB arm64 at $0.20 + 100,000 GB-s x $0.0000133334', () => {
+    const profile = profileWith({ apiRequestsPerMonth: 1_000_000 }, { lambdas: [{ match: 'api', perApiRequest: 1, perDocument: 0, perBatch: 0, avgDurationMs: 200 }] });
+    const report = estimate([resource('aws_lambda_function', 'api', { function_name: 'docplatform-dev-api', memory_size: 512, architectures: ['arm64'] }, 'compute')], profile);
+    expect(report.total.idleUsd).toBe(0);
+    expect(report.total.trafficUsd).toBeCloseTo(0.2 + 100_000 * 0.0000133334, 6); // 1.53334
+    // The always-free tier (1M requests, 400,000 GB-s) would cover all of it, and is reported apart.
+    expect(report.alwaysFree.trafficUsd).toBeCloseTo(1.53334, 5);
+  });
+
+  it('charges x86 Lambda duration at the x86 rate', () => {
+    const profile = profileWith({ apiRequestsPerMonth: 1_000_000 }, { lambdas: [{ match: 'api', perApiRequest: 1, perDocument: 0, perBatch: 0, avgDurationMs: 200 }] });
+    const report = estimate([resource('aws_lambda_function', 'api', { function_name: 'api', memory_size: 512 }, 'compute')], profile);
+    expect(report.total.trafficUsd).toBeCloseTo(0.2 + 100_000 * 0.0000166667, 6);
+  });
+
+  it('meters the serverless cache minimum: 0.1 GB for Valkey, 1 GB for Redis OSS', () => {
+    const valkey = estimate([resource('aws_elasticache_serverless_cache', 'cache', { engine: 'valkey' })]);
+    const redis = estimate([resource('aws_elasticache_serverless_cache', 'cache', { engine: 'redis' })]);
+    expect(valkey.total.idleUsd).toBeCloseTo(0.1 * 730 * 0.0945, 6); // 6.90
+    expect(redis.total.idleUsd).toBeCloseTo(1 * 730 * 0.1406, 6); // 102.64
+  });
+
+  it('caps cache storage under traffic at the configured usage limit', () => {
+    const profile = profileWith({ apiRequestsPerMonth: 1_000_000 }, { cacheStoredGb: 5, cacheEcpuPerApiRequest: 2 });
+    const report = estimate([resource('aws_elasticache_serverless_cache', 'cache', { engine: 'valkey', cache_usage_limits: [{ data_storage: [{ maximum: 1, unit: 'GB' }] }] })], profile);
+    expect(report.total.trafficUsd).toBeCloseTo(1 * 730 * 0.0945 + 2_000_000 * 0.0000000026, 6);
+  });
+
+  it('prices a NAT instance from its launch template: t4g.nano hours, 8 GB gp3 root, public IPv4', () => {
+    const template = resource('aws_launch_template', 'nat', { instance_type: 't4g.nano', block_device_mappings: [{ ebs: { volume_size: 8, volume_type: 'gp3' } }] }, 'network');
+    const instance = resource('aws_instance', 'nat', { associate_public_ip_address: true, source_dest_check: false, launch_template: { id: '${aws_launch_template.nat.id}' } }, 'network', {
+      launch_template: ['aws_launch_template.nat'],
+    });
+    const report = estimate([template, instance]);
+    expect(report.total.idleUsd).toBeCloseTo(730 * 0.0047 + 8 * 0.0928 + 730 * 0.005, 6); // 7.82
+    expect(report.items.find((i) => i.type === 'aws_launch_template')?.status).toBe('free');
+  });
+
+  it('prices a NAT gateway per hour and per GB processed, its address on the EIP', () => {
+    const profile = profileWith({ documentsPerMonth: 1000 }, { natKbPerDocument: 1000, workers: [] });
+    const report = estimate([resource('aws_nat_gateway', 'nat', {}, 'network'), resource('aws_eip', 'nat', { domain: 'vpc' }, 'network')], profile);
+    expect(report.total.idleUsd).toBeCloseTo(730 * 0.05 + 730 * 0.005, 6); // 40.15
+    expect(report.total.trafficUsd).toBeCloseTo(40.15 + 1 * 0.05, 6);
+  });
+
+  it('runs a Fargate Spot ARM64 worker only for the task-hours its queue needs', () => {
+    const profile = profileWith({ documentsPerMonth: 240 }, {
+      workers: [{ match: 'doc-generation', queueMatch: 'doc-jobs', drivenBy: 'documents', unitsPerTaskMinute: 4, activationsPerMonth: 6, tailMinutesPerActivation: 5, imagePullGb: 0.5 }],
+    });
+    const task = resource('aws_ecs_task_definition', 'doc', { cpu: '1024', memory: '2048', runtime_platform: [{ cpu_architecture: 'ARM64', operating_system_family: 'LINUX' }] }, 'compute');
+    const service = resource('aws_ecs_service', 'doc', { name: 'docplatform-dev-doc-generation', desired_count: 0, capacity_provider_strategy: [{ capacity_provider: 'FARGATE_SPOT', weight: 1 }] }, 'compute', {
+      task_definition: ['aws_ecs_task_definition.doc'],
+    });
+    const report = estimate([task, service], profile);
+    expect(report.total.idleUsd).toBe(0);
+    // 240 documents / 4 per minute + 6 activations x 5 min = 90 task-minutes = 1.5 h.
+    expect(report.total.trafficUsd).toBeCloseTo(1.5 * (1 * 0.01166 + 2 * 0.00128), 6);
+  });
+
+  it('splits task-hours between Spot and on-demand by capacity provider weight, x86 by default', () => {
+    const task = resource('aws_ecs_task_definition', 'w', { cpu: 1024, memory: 2048 }, 'compute');
+    const service = resource('aws_ecs_service', 'w', {
+      name: 'always-on', desired_count: 1,
+      capacity_provider_strategy: [{ capacity_provider: 'FARGATE_SPOT', weight: 3 }, { capacity_provider: 'FARGATE', weight: 1 }],
+    }, 'compute', { task_definition: ['aws_ecs_task_definition.w'] });
+    const report = estimate([task, service]);
+    const spot = 730 * 0.75 * (0.01458 + 2 * 0.00159);
+    const onDemand = 730 * 0.25 * (0.04856 + 2 * 0.00532);
+    expect(report.total.idleUsd).toBeCloseTo(spot + onDemand, 6);
+  });
+
+  it('prices a WAF web ACL at $5 + $1 per rule + $0.60 per million requests', () => {
+    const rules = Array.from({ length: 5 }, (_, i) => ({ name: `r${i}`, statement: [{ managed_rule_group_statement: [{ name: 'AWSManagedRulesCommonRuleSet' }] }] }));
+    const report = estimate([resource('aws_wafv2_web_acl', 'acl', { scope: 'REGIONAL', rule: rules }, 'compute')], profileWith({ apiRequestsPerMonth: 1_000_000 }));
+    expect(report.total.idleUsd).toBeCloseTo(10, 6);
+    expect(report.total.trafficUsd).toBeCloseTo(10.6, 6);
+  });
+
+  it('refuses to price paid managed rule groups rather than guess', () => {
+    const rule = { name: 'bots', statement: [{ managed_rule_group_statement: [{ name: 'AWSManagedRulesBotControlRuleSet' }] }] };
+    const report = estimate([resource('aws_wafv2_web_acl', 'acl', { scope: 'REGIONAL', rule: [rule] }, 'compute')]);
+    expect(report.unpriced.map((i) => i.address)).toEqual(['aws_wafv2_web_acl.acl']);
+  });
+
+  it('prices interface endpoints per AZ and gateway endpoints at $0', () => {
+    const report = estimate([
+      resource('aws_vpc_endpoint', 'ecr', { vpc_endpoint_type: 'Interface', subnet_ids: ['a', 'b'] }, 'network'),
+      resource('aws_vpc_endpoint', 's3', { vpc_endpoint_type: 'Gateway' }, 'network'),
+    ]);
+    expect(report.total.idleUsd).toBeCloseTo(2 * 730 * 0.012, 6);
+    expect(report.items.find((i) => i.address === 'aws_vpc_endpoint.s3')?.status).toBe('free');
+  });
+
+  it('stores logs for the retention period, and for a year when they never expire', () => {
+    const profile = profileWith({ apiRequestsPerMonth: 1_000_000 }, { logBytesPerApiRequest: 1000, logCompressionRatio: 0.15, neverExpireHorizonDays: 365 });
+    const week = estimate([resource('aws_cloudwatch_log_group', 'access', { name: '/aws/apigateway/access', retention_in_days: 7 })], profile);
+    const forever = estimate([resource('aws_cloudwatch_log_group', 'access', { name: '/aws/apigateway/access' })], profile);
+    expect(week.total.idleUsd).toBe(0);
+    expect(week.total.trafficUsd).toBeCloseTo(1 * 0.5985 + (1 / 30.4) * 7 * 0.15 * 0.0315, 6);
+    expect(forever.total.trafficUsd).toBeCloseTo(1 * 0.5985 + (1 / 30.4) * 365 * 0.15 * 0.0315, 6);
+  });
+
+  it('bills each metric of an alarm and reports the 10 always-free alarms apart', () => {
+    const alarms = Array.from({ length: 12 }, (_, i) => resource('aws_cloudwatch_metric_alarm', `a${i}`, { period: 60 }));
+    const report = estimate(alarms);
+    expect(report.total.idleUsd).toBeCloseTo(1.2, 6);
+    expect(report.alwaysFree.idleUsd).toBeCloseTo(1.0, 6);
+  });
+
+  it('multiplies by count and says when a count had to be assumed', () => {
+    const secret = { ...resource('aws_secretsmanager_secret', 's', {}), count: 3 };
+    const guessed = { ...resource('aws_kms_key', 'k', {}), count: 1, countNote: 'count = ${var.n}: one instance assumed' };
+    const report = estimate([secret, guessed]);
+    expect(report.total.idleUsd).toBeCloseTo(3 * 0.4 + 1, 6);
+    expect(report.items[1].notes).toContain('count = ${var.n}: one instance assumed');
+  });
+
+  it('lists every resource: priced, free with its reason, or unpriced, never dropped', () => {
+    const report = estimate([
+      resource('aws_vpc', 'vpc', {}, 'network'),
+      resource('aws_iam_role', 'role', {}, 'compute'),
+      resource('aws_neptune_cluster', 'graph', {}),
+      resource('aws_instance', 'big', { instance_type: 'm7g.large' }, 'network'),
+    ]);
+    expect(report.items).toHaveLength(4);
+    expect(report.items.map((i) => i.status)).toEqual(['free', 'free', 'unpriced', 'unpriced']);
+    expect(report.unpriced.map((i) => i.reason)).toEqual(['no pricing rule for this resource type', 'instance type m7g.large is not in the price table']);
+  });
+});
+
+describe('naive variant', () => {
+  it('swaps each cost decision for its naive default and costs more', () => {
+    const vpc = resource('aws_vpc', 'vpc', {}, 'network');
+    const template = resource('aws_launch_template', 'nat_template', { instance_type: 't4g.nano' }, 'network');
+    const nat = resource('aws_instance', 'nat', { source_dest_check: false, associate_public_ip_address: true }, 'network', { launch_template: ['aws_launch_template.nat_template'] });
+    const db = resource('aws_db_instance', 'db', { instance_class: 'db.t4g.micro', allocated_storage: 20, storage_type: 'gp3' });
+    const cache = resource('aws_elasticache_serverless_cache', 'cache', { engine: 'valkey' });
+    const logs = resource('aws_cloudwatch_log_group', 'logs', { retention_in_days: 7 });
+    const chosen = [vpc, template, nat, db, cache, logs];
+    const naive = naiveVariant(chosen, 2);
+    const types = naive.map((r) => r.type);
+    expect(types.filter((t) => t === 'aws_nat_gateway')).toHaveLength(2);
+    expect(types.filter((t) => t === 'aws_vpc_endpoint')).toHaveLength(6);
+    expect(types).toContain('aws_db_proxy');
+    expect(types).not.toContain('aws_instance');
+    expect(naive.find((r) => r.type === 'aws_elasticache_serverless_cache')?.values.engine).toBe('redis');
+    expect(naive.find((r) => r.type === 'aws_db_instance')?.values.multi_az).toBe(true);
+    expect(naive.find((r) => r.type === 'aws_cloudwatch_log_group')?.values.retention_in_days).toBe(0);
+    expect(chosen.find((r) => r.type === 'aws_db_instance')?.values.multi_az).toBeUndefined();
+
+    const naiveIdle = estimate(naive).total.idleUsd;
+    const expected =
+      2 * 730 * (0.05 + 0.005) + // NAT gateways and their addresses
+      6 * 2 * 730 * 0.012 + // interface endpoints
+      730 * 0.036 + 20 * 0.266 + // Multi-AZ database
+      2 * 730 * 0.017 + // RDS Proxy
+      730 * 0.1406; // Redis OSS minimum
+    expect(naiveIdle).toBeCloseTo(expected, 6);
+    expect(naiveIdle).toBeGreaterThan(estimate(chosen).total.idleUsd * 5);
+  });
+});
+
+describe('inputs', () => {
+  it('rejects a traffic profile naming the faulty field', () => {
+    const raw = JSON.parse(JSON.stringify(launch));
+    raw.volume.documentsPerMonth = -1;
+    expect(() => parseTrafficProfile(raw, 'bad.json')).toThrow(/field volume\.documentsPerMonth/);
+  });
+
+  it('rejects a traffic profile whose figures are not all documented', () => {
+    const raw = JSON.parse(JSON.stringify(launch));
+    delete raw.notes['assumptions.documentKb'];
+    expect(() => parseTrafficProfile(raw, 'bad.json')).toThrow(/missing assumptions\.documentKb/);
+  });
+
+  it('gives every price a unit, a source and a read date, and a note when Paris is not confirmed', () => {
+    for (const [key, price] of Object.entries(prices.data.prices)) {
+      expect([key, price.unit.length > 0, price.source.length > 0, /^\d{4}-\d{2}-\d{2}$/.test(price.read)]).toEqual([key, true, true, true]);
+      if (!price.confirmed) expect([key, price.note?.length ?? 0]).not.toEqual([key, 0]);
+    }
+  });
+});
