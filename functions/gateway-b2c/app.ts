@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError, badGateway, badRequest } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
+import type { Logger } from '../shared/logger';
 import type { Runtime } from '../shared/runtime';
 import { createStripe, webhookSecret } from '../shared/stripe';
 import { issuesOf, parseQuery, readRawBody, uuidParam } from '../shared/validation';
@@ -13,6 +14,11 @@ import { publicOrder, withDocumentLink, InternalOrder } from '../shared/order-vi
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
 const OrderBody = CreateB2cOrder.omit({ idempotencyKey: true });
 const StatusQuery = z.object({ token: z.string().min(20, 'must be the order access token').max(200) }).strict();
+const DOCUMENT_TYPES = {
+  pdf: 'application/pdf',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  html: 'text/html; charset=utf-8',
+};
 const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
 
 interface CreatedOrder {
@@ -46,7 +52,7 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
     const created = await internal().json<CreatedOrder>('order', { method: 'POST', path: '/orders/b2c', body: { ...body, idempotencyKey }, headers });
     let order = created.order;
     if (order.status === 'pending' && !order.checkoutUrl) {
-      const session = await createCheckoutSession(stripeClient(), runtime.config.publicBaseUrl, order, body.email, created.accessToken);
+      const session = await createCheckoutSession(stripeClient(), ctx.state.logger, runtime.config.publicBaseUrl, order, body.email, created.accessToken);
       order = (
         await internal().json<{ order: InternalOrder }>('order', {
           method: 'POST',
@@ -116,6 +122,23 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
     ctx.body = { order: await withDocumentLink(runtime, order) };
   });
 
+  // The document itself, for clients that cannot follow a presigned link (binary through API Gateway).
+  router.get('/b2c/orders/:id/document', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    const { token } = parseQuery(StatusQuery, ctx);
+    const { order } = await internal().json<{ order: InternalOrder }>('order', {
+      method: 'GET',
+      path: `/orders/${id}`,
+      query: { token },
+      headers: { 'x-request-id': ctx.state.requestId },
+    });
+    if (order.status !== 'ready' || !order.documentKey) throw new AppError(409, 'not_ready', `the document is not ready (order is ${order.status})`);
+    const format = order.documentKey.split('.').pop() as keyof typeof DOCUMENT_TYPES;
+    ctx.type = DOCUMENT_TYPES[format] ?? 'application/octet-stream';
+    ctx.attachment(order.documentKey.split('/').pop());
+    ctx.body = await runtime.storage.get(runtime.config.buckets.reports, order.documentKey);
+  });
+
   return createServiceApp('gateway-b2c', runtime.logger, router);
 }
 
@@ -131,7 +154,7 @@ function parseJsonBody(raw: Buffer, contentType: string): unknown {
   }
 }
 
-async function createCheckoutSession(stripe: Stripe, publicBaseUrl: string, order: InternalOrder, email: string, token: string) {
+async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseUrl: string, order: InternalOrder, email: string, token: string) {
   try {
     const session = await stripe.checkout.sessions.create(
       {
@@ -154,6 +177,7 @@ async function createCheckoutSession(stripe: Stripe, publicBaseUrl: string, orde
     if (!session.url) throw new Error('checkout session has no url');
     return { id: session.id, url: session.url };
   } catch (err) {
-    throw badGateway(`payment provider error: ${(err as Error).message}`);
+    logger.warn('checkout session failed', { orderId: order.id, err: (err as Error).message });
+    throw badGateway('payment provider unavailable; retry with the same idempotency key');
   }
 }

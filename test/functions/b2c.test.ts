@@ -1,0 +1,145 @@
+import Stripe from 'stripe';
+import { markGenerating, markReady } from '../../functions/shared/orders';
+import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
+import { checkoutCompletedEvent } from '../support/stand-ins/stripe';
+import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
+
+let p: TestPlatform;
+let b2c: string;
+const stripe = new Stripe(LOCAL_STRIPE_SECRET_KEY);
+
+beforeAll(async () => {
+  p = await startTestPlatform('fn_b2c');
+  b2c = p.urls['gateway-b2c'];
+});
+afterAll(() => p.teardown());
+
+const orderBody = { email: 'ada@example.test', name: 'Ada', theme: 'product-sheet', input: { product: 'Solar kettle' } };
+const createOrder = (key: string, body: unknown = orderBody) =>
+  http(b2c, '/b2c/orders', { method: 'POST', json: body, headers: { 'idempotency-key': key } });
+
+function signedWebhook(payload: string, secret = LOCAL_STRIPE_WEBHOOK_SECRET) {
+  return http(b2c, '/b2c/stripe/webhook', {
+    method: 'POST',
+    body: payload,
+    headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret }) },
+  });
+}
+
+test('lists the seeded themes, one per output format at least', async () => {
+  const res = await http(b2c, '/b2c/themes');
+  expect(res.status).toBe(200);
+  const formats = new Set(res.json.themes.map((t: { outputFormat: string }) => t.outputFormat));
+  expect(formats).toEqual(new Set(['pdf', 'docx', 'html']));
+  expect(res.json.themes[0]).not.toHaveProperty('promptTemplate');
+});
+
+test('order creation answers 400 naming every bad field, and writes nothing', async () => {
+  const before = await p.counts();
+  const res = await http(b2c, '/b2c/orders', {
+    method: 'POST',
+    json: { email: 'not-an-email', theme: 'Bad Slug', input: 'x' },
+    headers: { 'idempotency-key': 'short' },
+  });
+  expect(res.status).toBe(400);
+  const fields = res.json.error.fields.map((f: { field: string }) => f.field);
+  expect(fields).toEqual(expect.arrayContaining(['header.idempotency-key', 'body.email', 'body.name', 'body.theme', 'body.input']));
+  const unknownField = await createOrder(newIdempotencyKey(), { ...orderBody, input: { product: '', colour: 'red' } });
+  expect(unknownField.status).toBe(400);
+  expect(unknownField.json.error.fields.map((f: { field: string }) => f.field).sort()).toEqual(['body.input.colour', 'body.input.product']);
+  expect(await p.counts()).toEqual(before);
+});
+
+test('same idempotency key gives the same order and one Stripe session; another body with it is a 409', async () => {
+  const key = newIdempotencyKey();
+  const first = await createOrder(key);
+  expect(first.status).toBe(201);
+  expect(first.json.checkoutUrl).toMatch(/\/pay\/cs_test_/);
+  const [again, concurrent] = await Promise.all([createOrder(key), createOrder(key)]);
+  expect(again.status).toBe(200);
+  expect(again.json.order.id).toBe(first.json.order.id);
+  expect(concurrent.json.order.id).toBe(first.json.order.id);
+  expect(again.json.accessToken).toBe(first.json.accessToken);
+  expect(await p.db('orders').where({ idempotency_key: key }).count()).toEqual([{ count: '1' }]);
+  const sessions = [...p.stripe.sessions.values()].filter((s) => s.metadata.orderId === first.json.order.id);
+  expect(sessions).toHaveLength(1);
+  expect(sessions[0].amount_total).toBe(700);
+
+  const other = await createOrder(key, { ...orderBody, input: { product: 'Another' } });
+  expect(other.status).toBe(409);
+});
+
+test('a Stripe outage answers 502 and a retry with the same key completes the order', async () => {
+  const key = newIdempotencyKey();
+  p.stripe.failNext(500, 10);
+  const failed = await createOrder(key);
+  expect(failed.status).toBe(502);
+  p.stripe.failNext(500, 0);
+  const retried = await createOrder(key);
+  expect(retried.status).toBe(200);
+  expect(retried.json.checkoutUrl).toBeTruthy();
+});
+
+test('webhook: bad signature is 400 and changes nothing; a signed payment queues the order and sends its doc job', async () => {
+  const created = await createOrder(newIdempotencyKey());
+  const orderId = created.json.order.id;
+  const row = await p.db('orders').where({ id: orderId }).first();
+  const payload = JSON.stringify(
+    checkoutCompletedEvent({ id: row.stripe_session_id, metadata: { orderId }, client_reference_id: orderId, amount_total: 700, currency: 'eur' }),
+  );
+
+  const forged = await signedWebhook(payload, 'whsec_someone_else');
+  expect(forged.status).toBe(400);
+  expect(forged.json.error.fields[0].field).toBe('header.stripe-signature');
+  const unsigned = await http(b2c, '/b2c/stripe/webhook', { method: 'POST', body: payload, headers: { 'content-type': 'application/json' } });
+  expect(unsigned.status).toBe(400);
+  expect((await p.db('orders').where({ id: orderId }).first()).status).toBe('pending');
+  expect(await p.receive('docJobs')).toEqual([]);
+
+  const paid = await signedWebhook(payload);
+  expect(paid.status).toBe(200);
+  expect(paid.json).toMatchObject({ handled: true, status: 'queued' });
+  const replay = await signedWebhook(payload);
+  expect(replay.json.status).toBe('queued');
+  expect(await p.receive('docJobs')).toEqual([{ v: 1, orderId }]);
+});
+
+test('status by token: a wrong token is a 404; a ready order carries a working presigned link and its document', async () => {
+  const created = await createOrder(newIdempotencyKey());
+  const { id } = created.json.order;
+  const wrong = await http(b2c, `/b2c/orders/${id}?token=${'x'.repeat(43)}`);
+  expect(wrong.status).toBe(404);
+  const pending = await http(b2c, `/b2c/orders/${id}?token=${created.json.accessToken}`);
+  expect(pending.json.order.status).toBe('pending');
+  expect(pending.json.order.document).toBeUndefined();
+
+  await p.db('orders').where({ id }).update({ status: 'queued' });
+  await markGenerating(p.db, id);
+  const row = await p.db('orders').where({ id }).first();
+  const key = `${row.client_id}/${id}.html`;
+  await p.runtimes['gateway-b2c'].storage.put('reports', key, '<h1>Solar kettle</h1>', 'text/html');
+  expect((await markReady(p.db, id, key))?.status).toBe('ready');
+
+  const ready = await http(b2c, `/b2c/orders/${id}?token=${created.json.accessToken}`);
+  expect(ready.json.order.status).toBe('ready');
+  const download = await fetch(ready.json.order.document.url);
+  expect(download.status).toBe(200);
+  expect(await download.text()).toBe('<h1>Solar kettle</h1>');
+  const direct = await http(b2c, `/b2c/orders/${id}/document?token=${created.json.accessToken}`);
+  expect(direct.status).toBe(200);
+  expect(direct.headers.get('content-type')).toContain('text/html');
+});
+
+test('unknown routes 404, wrong methods 405, oversize bodies 413, all as JSON', async () => {
+  expect((await http(b2c, '/nope')).json.error.code).toBe('not_found');
+  const wrongMethod = await http(b2c, '/b2c/themes', { method: 'DELETE' });
+  expect(wrongMethod.status).toBe(405);
+  expect(wrongMethod.headers.get('allow')).toContain('GET');
+  const big = await http(b2c, '/b2c/orders', {
+    method: 'POST',
+    json: { ...orderBody, input: { product: 'x'.repeat(70 * 1024) } },
+    headers: { 'idempotency-key': newIdempotencyKey() },
+  });
+  expect(big.status).toBe(413);
+  expect(big.json.error.code).toBe('payload_too_large');
+});
