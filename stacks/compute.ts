@@ -130,7 +130,8 @@ export class ComputeStack extends TerraformStack {
       description: 'Tag of the worker and migration images to run (the git SHA CI pushed; ECR tags are immutable)',
       validation: [
         {
-          condition: 'can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"',
+          // Terraform JSON reads strings as templates: the expression goes inside ${...}.
+          condition: '${can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"}',
           errorMessage: 'image_tag must be an ECR tag (letters, digits, _ . -) naming an immutable build, not "latest".',
         },
       ],
