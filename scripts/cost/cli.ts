@@ -79,7 +79,7 @@ function run(argv: string[]): number {
   else process.stdout.write(values.markdown ? renderMarkdown(report) : renderText(report));
   if (values.decisions) {
     if (!config) throw new UsageError('--decisions needs --env');
-    process.stdout.write(`\n${renderDecisions(costDecisions(prices, config, report, profile.assumptions.logCompressionRatio))}`);
+    process.stdout.write(`\n${renderDecisions(costDecisions(prices, config, report, profile))}`);
   }
 
   if (values['fail-over-budget'] && config && report.total.idleUsd > config.budget.monthlyUsd) {

@@ -1,6 +1,8 @@
 import { EnvironmentConfig } from '../../stacks/config';
 import { CostReport } from './estimate';
 import { PriceTable } from './priceTable';
+import { natGbPerMonth } from './rules';
+import { TrafficProfile } from './traffic';
 import { usd } from './render';
 
 export interface Decision {
@@ -19,11 +21,11 @@ function trafficQuantity(report: CostReport, priceKey: string): number {
 }
 
 /** Each cost decision of the design, priced per month with the same price table and traffic profile as the report. */
-export function costDecisions(prices: PriceTable, config: EnvironmentConfig, report: CostReport, logCompressionRatio: number): Decision[] {
+export function costDecisions(prices: PriceTable, config: EnvironmentConfig, report: CostReport, profile: TrafficProfile): Decision[] {
   const h = prices.hoursPerMonth;
   const p = (key: string) => prices.usd(key);
   const azs = config.network.azCount;
-  const natGb = trafficQuantity(report, 'vpc.natGateway.gb');
+  const natGb = natGbPerMonth(profile, profile.volume);
   const natInstance = p('ec2.t4g.nano.hours') * h + 8 * p('ec2.ebs.gp3.gbMonth') + p('vpc.publicIpv4.hours') * h;
   const natGateways = azs * (p('vpc.natGateway.hours') + p('vpc.publicIpv4.hours')) * h;
 
@@ -34,10 +36,10 @@ export function costDecisions(prices: PriceTable, config: EnvironmentConfig, rep
     return h * (vcpu * p(`fargate.${arch}.${capacity}.vcpuHours`) + gb * p(`fargate.${arch}.${capacity}.gbHours`));
   };
 
-  const apiMillions = report.items.flatMap((i) => i.traffic.charges).filter((c) => c.priceKey === 'apigateway.rest.requests').reduce((t, c) => t + c.quantity, 0) / 1e6;
+  const apiMillions = profile.volume.apiRequestsPerMonth / 1e6;
 
   const logIngestGb = trafficQuantity(report, 'cloudwatch.logs.ingestGb');
-  const logStorage = (days: number) => (logIngestGb / DAYS_PER_MONTH) * days * logCompressionRatio * p('cloudwatch.logs.storageGbMonth');
+  const logStorage = (days: number) => (logIngestGb / DAYS_PER_MONTH) * days * profile.assumptions.logCompressionRatio * p('cloudwatch.logs.storageGbMonth');
 
   const storage = config.database.allocatedStorageGb;
   const single = p('rds.db.t4g.micro.singleAz.hours') * h + storage * p('rds.gp3.singleAz.gbMonth');

@@ -83,10 +83,12 @@ export function workerTaskMinutes(ctx: RuleContext, serviceName: string): number
   return units / use.unitsPerTaskMinute + use.activationsPerMonth * use.tailMinutesPerActivation;
 }
 
-function natGbPerMonth(ctx: RuleContext): number {
-  const a = ctx.profile.assumptions;
-  const requests = (ctx.volume.apiRequestsPerMonth * a.natKbPerApiRequest + ctx.volume.documentsPerMonth * a.natKbPerDocument) / KB_PER_GB;
-  const imagePulls = a.workers.reduce((sum, w) => sum + (workerUnits(ctx, w.drivenBy) > 0 ? w.activationsPerMonth * w.imagePullGb : 0), 0);
+/** GB leaving the VPC through NAT: Gemini and Stripe calls, and worker image pulls at each scale-up. */
+export function natGbPerMonth(profile: TrafficProfile, volume: Volume): number {
+  const a = profile.assumptions;
+  const requests = (volume.apiRequestsPerMonth * a.natKbPerApiRequest + volume.documentsPerMonth * a.natKbPerDocument) / KB_PER_GB;
+  const units = (w: TrafficProfile['assumptions']['workers'][number]) => (w.drivenBy === 'documents' ? volume.documentsPerMonth : volume.batchesPerMonth);
+  const imagePulls = a.workers.reduce((sum, w) => sum + (units(w) > 0 ? w.activationsPerMonth * w.imagePullGb : 0), 0);
   return requests + imagePulls;
 }
 
@@ -152,7 +154,7 @@ const natGateway: Rule = (r, ctx) => {
   const gateways = instancesOf(ctx, 'aws_nat_gateway');
   return priced([
     hourly(ctx, 'vpc.natGateway.hours', 'gateway-hours'),
-    { priceKey: 'vpc.natGateway.gb', quantity: natGbPerMonth(ctx) / gateways, what: 'GB processed (API calls out, image pulls)' },
+    { priceKey: 'vpc.natGateway.gb', quantity: natGbPerMonth(ctx.profile, ctx.volume) / gateways, what: 'GB processed (API calls out, image pulls)' },
   ], str(r.values.connectivity_type) === 'private' ? ['private NAT gateway: no public address'] : undefined);
 };
 
