@@ -10,7 +10,7 @@ export interface BudgetProps {
   alarmTopicArn: string;
 }
 
-/** A monthly cost budget of one environment: alert at 80 % actual and 100 % forecast spend. */
+/** A monthly cost budget of one environment: alert at 80 % of the limit forecast and at 100 % actually spent. */
 export class Budget extends Construct {
   readonly budget: BudgetsBudget;
 
@@ -31,7 +31,7 @@ export class Budget extends Construct {
       limitUnit: 'USD',
       timeUnit: 'MONTHLY',
       costFilter: [{ name: 'TagKeyValue', values: [`user:env$${props.env}`] }],
-      notification: [notification(80, 'ACTUAL'), notification(100, 'FORECASTED')],
+      notification: [notification(80, 'FORECASTED'), notification(100, 'ACTUAL')],
     });
   }
 }
