@@ -39,6 +39,9 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
       timeout: config.gemini.timeoutMs,
       // Retries are ours (below): one policy, logged, bounded by the Lambda timeout.
       retryOptions: { attempts: 1 },
+      // The platform fetch, not the SDK's no-timeout undici dispatcher: requests are bounded by
+      // `timeout` anyway, and the dispatcher hook is not reachable from every runtime (jest's vm).
+      fetch: (input, init) => fetch(input, init),
     },
   });
   const model = config.gemini.model;

@@ -3,6 +3,7 @@ import knexFactory, { Knex } from 'knex';
 // dynamic require that a bundle cannot follow.
 import PgClient from 'knex/lib/dialects/postgres';
 import type { AppConfig } from './config';
+import { DependencyUnavailableError } from './failures';
 
 /**
  * One knex instance per process. The pool is sized by DB_POOL_MAX: on Lambda an execution
@@ -23,10 +24,19 @@ export function createDb(config: Pick<AppConfig, 'database' | 'secrets'>): Knex 
         // RDS forces TLS; the RDS CA bundle comes through NODE_EXTRA_CA_CERTS.
         ssl: { rejectUnauthorized: true },
       };
-  return knexFactory({
+  const db = knexFactory({
     client: PgClient,
     connection: { ...connection, connectionTimeoutMillis: 3000, statement_timeout: 10000, application_name: 'docplatform' },
     pool: { min: 0, max: database.poolMax, idleTimeoutMillis: 30000 },
     acquireConnectionTimeout: 4000,
   });
+  // Every query and transaction acquires through here: a database that cannot be reached
+  // becomes one recognisable error (→ 503) whatever the driver said.
+  const client = db.client as { acquireConnection(): Promise<unknown> };
+  const acquire = client.acquireConnection.bind(client);
+  client.acquireConnection = () =>
+    acquire().catch((err: Error) => {
+      throw new DependencyUnavailableError('database', `database unavailable, please retry shortly (${err.name})`);
+    });
+  return db;
 }

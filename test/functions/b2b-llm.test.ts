@@ -1,0 +1,161 @@
+import { createApp as coreLlmApp } from '../../functions/core-llm/app';
+import { offlineProvider } from '../../functions/core-llm/providers';
+import { readConfig, resolveConfig } from '../../functions/shared/config';
+import { createRuntime } from '../../functions/shared/runtime';
+import { createApp as themeApp } from '../../functions/theme/app';
+import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
+import { http, startTestPlatform, TestPlatform } from './platform';
+import type { Server } from 'node:http';
+
+let p: TestPlatform;
+let gemini: GeminiStandIn;
+let b2b: string;
+let llm: string;
+const clientId = '6f1c1d1e-0000-4000-8000-000000000001';
+
+beforeAll(async () => {
+  gemini = await startGeminiStandIn({ apiKey: 'test-gemini-key' });
+  p = await startTestPlatform('fn_b2b', { GEMINI_API_KEY: 'test-gemini-key', GEMINI_BASE_URL: gemini.url, LLM_RATE_LIMIT_PER_MINUTE: '4', GEMINI_TIMEOUT_MS: '400' });
+  b2b = p.urls['gateway-b2b'];
+  llm = p.urls['core-llm'];
+});
+afterAll(async () => {
+  await p.teardown();
+  await gemini.close();
+});
+
+const newClient = async (name: string) => {
+  const res = await http(p.urls.client, '/clients', { method: 'POST', json: { name, email: `${name}@example.test` } });
+  expect(res.status).toBe(201);
+  return res.json as { client: { id: string }; apiKey: string };
+};
+
+describe('gateway-b2b', () => {
+  test('401 without or with a wrong API key; the key is stored only as a hash', async () => {
+    expect((await http(b2b, '/b2b/batches', { method: 'POST', json: {} })).status).toBe(401);
+    const { client, apiKey } = await newClient('acme');
+    const forged = apiKey.slice(0, -4) + 'AAAA';
+    expect((await http(b2b, `/b2b/orders/${client.id}`, { headers: { 'x-api-key': forged } })).status).toBe(401);
+    const row = await p.db('clients').where({ id: client.id }).first();
+    expect(JSON.stringify(row)).not.toContain(apiKey);
+    expect(row.api_key_hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('CSV batch: stored in S3, batch job enqueued; bad rows are a 400 naming each; another client gets 403', async () => {
+    const acme = await newClient('acme2');
+    const other = await newClient('globex');
+    const before = await p.counts();
+    const bad = await http(b2b, '/b2b/batches?theme=product-sheet', {
+      method: 'POST',
+      body: 'product,colour\nKettle,red\n,blue\n',
+      headers: { 'content-type': 'text/csv', authorization: `Bearer ${acme.apiKey}` },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.fields.map((f: { field: string }) => f.field)).toEqual(['rows[0].colour', 'rows[1].product', 'rows[1].colour']);
+    expect(await p.counts()).toEqual(before);
+
+    const ok = await http(b2b, '/b2b/batches?theme=product-sheet', {
+      method: 'POST',
+      body: 'product\nSolar kettle\nWind lamp\n',
+      headers: { 'content-type': 'text/csv', 'x-api-key': acme.apiKey },
+    });
+    expect(ok.status).toBe(202);
+    expect(ok.json.batch).toMatchObject({ status: 'pending', submittedRows: 2 });
+    const batchId = ok.json.batch.id;
+    expect(await p.receive('batchJobs')).toEqual([{ v: 1, batchId }]);
+    const stored = await p.db('batches').where({ id: batchId }).first();
+    const source = JSON.parse((await p.runtimes['gateway-b2b'].storage.get('assets', stored.source_key)).toString());
+    expect(source.rows).toEqual([{ product: 'Solar kettle' }, { product: 'Wind lamp' }]);
+
+    expect((await http(b2b, `/b2b/batches/${batchId}`, { headers: { 'x-api-key': acme.apiKey } })).status).toBe(200);
+    expect((await http(b2b, `/b2b/batches/${batchId}`, { headers: { 'x-api-key': other.apiKey } })).status).toBe(403);
+  });
+
+  test('JSON batch with an unknown theme names body.theme; same idempotency key → same batch', async () => {
+    const { apiKey } = await newClient('initech');
+    const unknown = await http(b2b, '/b2b/batches', { method: 'POST', json: { theme: 'nope', rows: [{ a: 'b' }] }, headers: { 'x-api-key': apiKey } });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error.fields[0].field).toBe('body.theme');
+    const headers = { 'x-api-key': apiKey, 'idempotency-key': 'batch-key-0123456789abcdef' };
+    const body = { theme: 'cover-letter', rows: [{ name: 'Ada', position: 'CTO', company: 'Initech' }] };
+    const first = await http(b2b, '/b2b/batches', { method: 'POST', json: body, headers });
+    const second = await http(b2b, '/b2b/batches', { method: 'POST', json: body, headers });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(200);
+    expect(second.json.batch.id).toBe(first.json.batch.id);
+  });
+});
+
+describe('core-llm', () => {
+
+  test('generates through the Gemini SDK, caches by prompt hash, retries 429/5xx with backoff', async () => {
+    gemini.failNext(429);
+    gemini.failNext(503);
+    const first = await http(llm, '/generate', { method: 'POST', json: { clientId, prompt: 'Write about kettles.' } });
+    expect(first.status).toBe(200);
+    expect(first.json).toMatchObject({ cached: false, provider: 'gemini', model: 'gemini-2.5-flash' });
+    expect(first.json.text).toContain('Write about kettles.');
+    expect(gemini.calls).toHaveLength(3);
+    expect(gemini.calls[2].apiKey).toBe('test-gemini-key');
+    const second = await http(llm, '/generate', { method: 'POST', json: { clientId, prompt: 'Write about kettles.' } });
+    expect(second.json).toMatchObject({ cached: true, text: first.json.text });
+    expect(gemini.calls).toHaveLength(3);
+  });
+
+  test('a model that keeps failing is a 503, a slow one times out; the per-client rate limit answers 429', async () => {
+    const limited = '6f1c1d1e-0000-4000-8000-000000000002';
+    gemini.failNext(500, 4);
+    const down = await http(llm, '/generate', { method: 'POST', json: { clientId: limited, prompt: 'down' } });
+    expect(down.status).toBe(503);
+    gemini.delayNext(1000, 4);
+    const slow = await http(llm, '/generate', { method: 'POST', json: { clientId: limited, prompt: 'slow' } });
+    expect(slow.status).toBe(503);
+    const third = await http(llm, '/generate', { method: 'POST', json: { clientId: limited, prompt: 'third' } });
+    expect(third.status).toBe(200);
+    const fourth = await http(llm, '/generate', { method: 'POST', json: { clientId: limited, prompt: 'fourth' } });
+    expect(fourth.status).toBe(200);
+    const over = await http(llm, '/generate', { method: 'POST', json: { clientId: limited, prompt: 'fifth' } });
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toBeTruthy();
+  }, 30000);
+
+  test('validation names the fields; the offline provider is deterministic', async () => {
+    const bad = await http(llm, '/generate', { method: 'POST', json: { clientId: 'x', prompt: '' } });
+    expect(bad.json.error.fields.map((f: { field: string }) => f.field)).toEqual(['body.clientId', 'body.prompt']);
+    const offline = offlineProvider('m');
+    expect(await offline.generate('same prompt.')).toBe(await offline.generate('same prompt.'));
+    expect(await offline.generate('a')).not.toBe(await offline.generate('b'));
+  });
+});
+
+describe('dependencies down', () => {
+  const serve = async (app: { callback(): never }) => {
+    const { createServer } = await import('node:http');
+    const server: Server = createServer(app.callback());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  };
+
+  test('PostgreSQL down → 503 with a clear message; Redis down → 503', async () => {
+    const config = await resolveConfig(
+      readConfig({ ...p.env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', REDIS_URL: 'redis://127.0.0.1:1' }),
+    );
+    const themeRt = createRuntime('theme', config);
+    const llmRt = createRuntime('core-llm', config);
+    const a = await serve(themeApp(themeRt) as never);
+    const b = await serve(coreLlmApp(llmRt) as never);
+    try {
+      const db = await http(a.url, '/themes');
+      expect(db.status).toBe(503);
+      expect(db.json.error.message).toMatch(/database unavailable/);
+      const cache = await http(b.url, '/generate', { method: 'POST', json: { clientId, prompt: 'x' } });
+      expect(cache.status).toBe(503);
+      expect(cache.json.error.message).toMatch(/cache unavailable/);
+    } finally {
+      a.server.close();
+      b.server.close();
+      await themeRt.close();
+      await llmRt.close();
+    }
+  });
+});
