@@ -183,7 +183,7 @@ export class EdgeStack extends TerraformStack {
         compress: true,
         functionAssociation: [{ eventType: 'viewer-request', functionArn: spaRewrite.arn }],
       },
-      orderedCacheBehavior: apiBehaviour,
+      orderedCacheBehavior: apiBehaviour.length > 0 ? apiBehaviour : undefined,
       restrictions: { geoRestriction: { restrictionType: 'none' } },
       viewerCertificate: edge.certificateArn
         ? { acmCertificateArn: edge.certificateArn, sslSupportMethod: 'sni-only', minimumProtocolVersion: 'TLSv1.2_2021' }

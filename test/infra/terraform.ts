@@ -160,6 +160,23 @@ export function harnessOverride(stack: any): object {
   return override;
 }
 
+/** Values for the stack's input variables that have no default (e.g. the compute image tag). */
+export function mockVariables(stack: any): Record<string, unknown> {
+  const byType = (type: unknown): unknown => {
+    const t = String(type ?? 'string');
+    if (t === 'number') return 1;
+    if (t === 'bool') return true;
+    if (t.startsWith('list') || t.startsWith('set') || t.startsWith('${list') || t.startsWith('${set')) return [];
+    if (t.startsWith('map') || t.startsWith('${map') || t.startsWith('object') || t.startsWith('${object')) return {};
+    return 'harness-test';
+  };
+  return Object.fromEntries(
+    Object.entries<any>(stack.variable ?? {})
+      .filter(([, def]) => !('default' in def))
+      .map(([name, def]) => [name, byType(def.type)]),
+  );
+}
+
 export interface Workspace {
   name: string;
   dir: string;
@@ -172,6 +189,7 @@ export async function prepareStack(name: string): Promise<Workspace & { init: Te
   const dir = fs.mkdtempSync(path.join(root, `${name}-`));
   fs.cpSync(stackDir(name), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.terraform`) });
   fs.writeFileSync(path.join(dir, 'harness_override.tf.json'), JSON.stringify(harnessOverride(synthesizedStack(name)), null, 2));
+  fs.writeFileSync(path.join(dir, 'harness.auto.tfvars.json'), JSON.stringify(mockVariables(synthesizedStack(name)), null, 2));
   // Terraform's plugin cache is not safe for concurrent installs; init takes under a second.
   const init = await withLock(path.join(os.tmpdir(), 'docplatform-tf-init.lock'), () => terraform(dir, ['init', '-input=false']));
   return { name, dir, init, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
@@ -236,7 +254,10 @@ export function tftest(name: string, overrides: Record<string, unknown> = {}): s
       return `override_data {\n  target = data.terraform_remote_state.${source}\n  values = {\n    outputs = {\n${lines.join('\n')}\n    }\n  }\n}\n`;
     })
     .join('\n');
-  return `mock_provider "aws" {}\n\n${overridesHcl}\nrun "plan_offline" {\n  command = plan\n}\n`;
+  const variables = Object.entries(mockVariables(synthesizedStack(name)))
+    .map(([key, value]) => `  ${key} = ${hcl(value)}\n`)
+    .join('');
+  return `mock_provider "aws" {}\n\nvariables {\n${variables}}\n\n${overridesHcl}\nrun "plan_offline" {\n  command = plan\n}\n`;
 }
 
 /** Plans the stack under `terraform test` with `mock_provider` and mocked remote state. */

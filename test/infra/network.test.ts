@@ -1,0 +1,200 @@
+import { Testing } from 'cdktf';
+import { dev, environments, EnvironmentConfig } from '../../stacks/config';
+import { NetworkStack } from '../../stacks/network';
+import { cidrSubnet } from '../../modules/cidr';
+import { parsePolicy, resources, synthesizedStack } from './synth';
+
+const envs = Object.values(environments);
+const stackOf = (config: EnvironmentConfig) => synthesizedStack(`${config.env}-network`);
+const ref = (type: string, name: string, attr = 'id') => `\${${type}.${name}.${attr}}`;
+
+/** A network stack synthesised in-process with another egress mode. */
+function networkWith(egress: EnvironmentConfig['network']['egress']): any {
+  const app = Testing.app();
+  const stack = new NetworkStack(app, 'probe-network', { ...dev, network: { ...dev.network, egress } });
+  return JSON.parse(Testing.synth(stack));
+}
+
+function ipRange(cidr: string): [number, number] {
+  const [ip, bits] = cidr.split('/');
+  const start = ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  return [start, start + 2 ** (32 - Number(bits)) - 1];
+}
+
+describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config) => {
+  const stack = stackOf(config);
+  const subnets = resources(stack, 'aws_subnet');
+  const tier = (name: string) => subnets.filter((s) => s.config.tags.tier === name);
+  const routes = resources(stack, 'aws_route');
+  const routeTable = (name: string) => resources(stack, 'aws_route_table').find((t) => t.name === `${name}-rt`)!;
+  const sgs = Object.fromEntries(resources(stack, 'aws_security_group').map((g) => [g.name, g]));
+  const ingress = resources(stack, 'aws_vpc_security_group_ingress_rule');
+
+  test('VPC uses the configured CIDR with DNS support', () => {
+    const [vpc] = resources(stack, 'aws_vpc');
+    expect(vpc.config).toMatchObject({ cidr_block: config.network.cidr, enable_dns_hostnames: true, enable_dns_support: true });
+  });
+
+  test('public, private and isolated subnets span azCount availability zones', () => {
+    for (const name of ['public', 'private', 'isolated']) {
+      const azs = tier(name).map((s) => s.config.availability_zone);
+      expect(new Set(azs).size).toBe(config.network.azCount);
+      azs.forEach((az) => expect(az.startsWith(config.region)).toBe(true));
+    }
+  });
+
+  test('subnet CIDRs lie inside the VPC and do not overlap', () => {
+    const [vpcStart, vpcEnd] = ipRange(config.network.cidr);
+    const ranges = subnets.map((s) => ipRange(s.config.cidr_block)).sort((a, b) => a[0] - b[0]);
+    ranges.forEach(([start, end], i) => {
+      expect(start >= vpcStart && end <= vpcEnd).toBe(true);
+      if (i > 0) expect(start).toBeGreaterThan(ranges[i - 1][1]);
+    });
+  });
+
+  test('no subnet assigns public IPs on launch', () => {
+    subnets.forEach((s) => expect(s.config.map_public_ip_on_launch).toBe(false));
+  });
+
+  test('isolated subnets have no route to the internet', () => {
+    expect(routes.filter((r) => r.config.route_table_id === ref('aws_route_table', 'isolated-rt'))).toEqual([]);
+  });
+
+  test(`egress follows config (${config.network.egress}): a ${config.network.natInstanceType} NAT instance with source/dest check off in a public subnet`, () => {
+    expect(config.network.egress).toBe('nat-instance');
+    const [instance] = resources(stack, 'aws_instance');
+    const [template] = resources(stack, 'aws_launch_template');
+    expect(instance.config.source_dest_check).toBe(false);
+    expect(instance.config.associate_public_ip_address).toBe(true);
+    expect(tier('public').map((s) => ref('aws_subnet', s.name))).toContain(instance.config.subnet_id);
+    expect(template.config.instance_type).toBe(config.network.natInstanceType);
+    const privateDefault = routes.find((r) => r.config.route_table_id === ref('aws_route_table', 'private-rt'))!;
+    expect(privateDefault.config).toMatchObject({ destination_cidr_block: '0.0.0.0/0' });
+    expect(privateDefault.config.network_interface_id).toBe(`\${${instance.address}.primary_network_interface_id}`);
+    expect(resources(stack, 'aws_nat_gateway')).toEqual([]);
+  });
+
+  test('NAT instance requires IMDSv2, encrypts its root volume and accepts traffic from the VPC only', () => {
+    const [template] = resources(stack, 'aws_launch_template');
+    expect(template.config.metadata_options.http_tokens).toBe('required');
+    expect(template.config.block_device_mappings[0].ebs.encrypted).toBe('true');
+    const [instance] = resources(stack, 'aws_instance');
+    const natIngress = ingress.filter((r) => r.config.security_group_id === instance.config.vpc_security_group_ids[0]);
+    expect(natIngress.map((r) => r.config.cidr_ipv4)).toEqual([config.network.cidr]);
+  });
+
+  test('S3 gateway endpoint serves the private and isolated route tables', () => {
+    const [endpoint] = resources(stack, 'aws_vpc_endpoint');
+    expect(endpoint.config.vpc_endpoint_type).toBe('Gateway');
+    expect(endpoint.config.service_name).toBe(`com.amazonaws.${config.region}.s3`);
+    expect(endpoint.config.route_table_ids.sort()).toEqual(
+      [ref('aws_route_table', routeTable('private').name), ref('aws_route_table', routeTable('isolated').name)].sort(),
+    );
+  });
+
+  test('no interface endpoints (each costs ~$8/month per AZ)', () => {
+    expect(resources(stack, 'aws_vpc_endpoint').filter((e) => e.config.vpc_endpoint_type !== 'Gateway')).toEqual([]);
+  });
+
+  test('one security group per role: lambda, worker, db, cache, migration', () => {
+    for (const role of ['lambda', 'worker', 'db', 'cache', 'migration']) {
+      expect(sgs[`sg-${role}`]?.config.name).toBe(`docplatform-${config.env}-${role}`);
+    }
+  });
+
+  test('security groups declare no inline rules (every rule is a named resource)', () => {
+    Object.values(sgs).forEach((g) => {
+      expect(g.config.ingress).toBeUndefined();
+      expect(g.config.egress).toBeUndefined();
+    });
+  });
+
+  const sourcesOf = (role: string) =>
+    ingress
+      .filter((r) => r.config.security_group_id === ref('aws_security_group', `sg-${role}`))
+      .map((r) => ({ from: r.config.referenced_security_group_id, port: r.config.from_port, to: r.config.to_port, proto: r.config.ip_protocol, cidr: r.config.cidr_ipv4 }));
+
+  test('the database accepts 5432 only from the lambda, worker and migration groups', () => {
+    expect(sourcesOf('db')).toEqual(
+      expect.arrayContaining(['lambda', 'worker', 'migration'].map((r) => ({ from: ref('aws_security_group', `sg-${r}`), port: 5432, to: 5432, proto: 'tcp', cidr: undefined }))),
+    );
+    expect(sourcesOf('db')).toHaveLength(3);
+  });
+
+  test('the cache accepts 6379 only from the lambda and worker groups', () => {
+    expect(sourcesOf('cache')).toEqual(
+      ['lambda', 'worker'].map((r) => ({ from: ref('aws_security_group', `sg-${r}`), port: 6379, to: 6379, proto: 'tcp', cidr: undefined })),
+    );
+  });
+
+  test('no security group allows 0.0.0.0/0 into the database', () => {
+    const open = ingress.filter((r) => r.config.cidr_ipv4 === '0.0.0.0/0' || r.config.cidr_ipv6 === '::/0');
+    expect(open).toEqual([]);
+    expect(sourcesOf('db').every((s) => s.cidr === undefined)).toBe(true);
+  });
+
+  test('lambda, worker and migration groups have egress; db and cache have none', () => {
+    const egress = resources(stack, 'aws_vpc_security_group_egress_rule');
+    const owners = new Set(egress.map((r) => r.config.security_group_id));
+    ['lambda', 'worker', 'migration'].forEach((r) => expect(owners.has(ref('aws_security_group', `sg-${r}`))).toBe(true));
+    ['db', 'cache'].forEach((r) => expect(owners.has(ref('aws_security_group', `sg-${r}`))).toBe(false));
+  });
+
+  test('the default security group is left without rules', () => {
+    const [group] = resources(stack, 'aws_default_security_group');
+    expect(group.config.ingress).toBeUndefined();
+    expect(group.config.egress).toBeUndefined();
+  });
+
+  test('a monthly budget alerts the alarm topic on actual and forecast spend', () => {
+    const [budget] = resources(stack, 'aws_budgets_budget');
+    expect(budget.config).toMatchObject({ budget_type: 'COST', limit_amount: config.budget.monthlyUsd.toFixed(2), time_unit: 'MONTHLY' });
+    expect(budget.config.cost_filter).toEqual([{ name: 'TagKeyValue', values: [`user:env$${config.env}`] }]);
+    expect(budget.config.notification.map((n: any) => n.notification_type).sort()).toEqual(['ACTUAL', 'FORECASTED']);
+    budget.config.notification.forEach((n: any) => expect(n.subscriber_sns_topic_arns).toEqual([ref('aws_sns_topic', 'alarms_topic_CB6504A9', 'arn')]));
+  });
+
+  test('only CloudWatch and Budgets may publish to the alarm topic, over TLS', () => {
+    const [policy] = resources(stack, 'aws_sns_topic_policy');
+    const statements = parsePolicy(policy.config.policy).Statement;
+    const allow = statements.filter((s) => s.Effect === 'Allow');
+    expect(allow).toHaveLength(1);
+    expect(allow[0].Principal).toEqual({ Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] });
+    expect(statements.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBe(true);
+  });
+});
+
+describe('egress modes', () => {
+  test('nat-gateway mode: one NAT gateway with an EIP, private default route through it, no NAT instance', () => {
+    const stack = networkWith('nat-gateway');
+    const [gateway] = resources(stack, 'aws_nat_gateway');
+    expect(resources(stack, 'aws_eip')).toHaveLength(1);
+    expect(resources(stack, 'aws_instance')).toEqual([]);
+    const privateDefault = resources(stack, 'aws_route').find((r) => r.config.route_table_id === ref('aws_route_table', 'private-rt'))!;
+    expect(privateDefault.config.nat_gateway_id).toBe(ref('aws_nat_gateway', gateway.name));
+  });
+
+  test('none mode: private subnets get no default route and no NAT at all', () => {
+    const stack = networkWith('none');
+    expect(resources(stack, 'aws_nat_gateway')).toEqual([]);
+    expect(resources(stack, 'aws_instance')).toEqual([]);
+    expect(resources(stack, 'aws_route').map((r) => r.config.route_table_id)).toEqual([ref('aws_route_table', 'public-rt')]);
+  });
+
+  test('an unknown egress mode is refused with the field named', () => {
+    expect(() => networkWith('open' as never)).toThrow(/network\.egress/);
+  });
+});
+
+describe('cidrSubnet', () => {
+  test('matches terraform cidrsubnet', () => {
+    expect(cidrSubnet('10.20.0.0/16', 8, 0)).toBe('10.20.0.0/24');
+    expect(cidrSubnet('10.20.0.0/16', 4, 1)).toBe('10.20.16.0/20');
+    expect(cidrSubnet('10.20.0.0/16', 8, 200)).toBe('10.20.200.0/24');
+  });
+
+  test('rejects bad input naming the field', () => {
+    expect(() => cidrSubnet('10.20.0.0', 8, 0)).toThrow(/network\.cidr/);
+    expect(() => cidrSubnet('10.20.0.0/16', 8, 256)).toThrow(/network\.cidr/);
+  });
+});
