@@ -44,6 +44,11 @@ export const API_BINARY_MEDIA_TYPES = [
 type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret';
 type QueueName = 'docJobs' | 'batchJobs';
 type BucketName = 'reports' | 'assets';
+/** Objects of one bucket under a key prefix ('' = the whole bucket). */
+interface ObjectAccess {
+  bucket: BucketName;
+  prefix: string;
+}
 
 /**
  * What each service may reach, in the layer's own terms; IAM grants and environment variables
@@ -51,17 +56,24 @@ type BucketName = 'reports' | 'assets';
  * (the config loader reads every secret ARN it is given at start).
  */
 export interface ServiceAccess {
-  /** In the VPC (private subnets, lambda security group): needed to reach RDS or the cache. */
-  vpc: boolean;
+  /** Opens connections to RDS: counted against the connection budget, placed in the VPC. */
+  database: boolean;
+  /** Talks to the cache: placed in the VPC. */
+  cache: boolean;
+  /**
+   * Secrets read at start. `database` is in every list: the services' config loader requires
+   * the database settings of every service, including those that never connect.
+   */
   secrets: SecretName[];
   sendTo: QueueName[];
-  readObjects: BucketName[];
-  readWriteObjects: BucketName[];
+  readObjects: ObjectAccess[];
+  readWriteObjects: ObjectAccess[];
   invokes: LambdaServiceName[];
 }
 
 const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
-  vpc: true,
+  database: false,
+  cache: false,
   secrets: ['database'],
   sendTo: [],
   readObjects: [],
@@ -70,28 +82,43 @@ const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
   ...a,
 });
 
-/** The access matrix of the six services (DESIGN §5); every one reads the database settings at start. */
+/** Batch sources, rejected rows and manifests: `batches/<clientId>/<batchId>/…` in the assets bucket. */
+const BATCH_OBJECTS: ObjectAccess = { bucket: 'assets', prefix: 'batches/' };
+/** Documents: `<clientId>/<orderId>.<ext>` in the reports bucket. */
+const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
+
+/**
+ * The access matrix of the six services and two workers (DESIGN §5, as the code in functions/
+ * and containers/ uses it). The gateways only orchestrate (internal calls, Stripe, S3): they
+ * stay out of the VPC and need no NAT for Stripe or AWS APIs.
+ */
 export const SERVICE_ACCESS: Record<LambdaServiceName, ServiceAccess> = {
   'gateway-b2c': access({
     secrets: ['database', 'stripeSecretKey', 'stripeWebhookSecret'],
-    readObjects: ['reports'],
-    invokes: ['theme', 'order', 'client'],
+    readObjects: [DOCUMENTS],
+    invokes: ['theme', 'order'],
   }),
-  'gateway-b2b': access({
-    readWriteObjects: ['assets'],
-    readObjects: ['reports'],
-    invokes: ['order', 'client', 'theme'],
-  }),
-  'core-llm': access({ secrets: ['database', 'gemini'] }),
-  theme: access({}),
-  order: access({ sendTo: ['docJobs', 'batchJobs'] }),
-  client: access({}),
+  'gateway-b2b': access({ readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
+  'core-llm': access({ cache: true, secrets: ['database', 'gemini'] }),
+  theme: access({ database: true }),
+  order: access({ database: true, sendTo: ['docJobs', 'batchJobs'] }),
+  client: access({ database: true }),
 };
 
 export const WORKER_ACCESS: Record<WorkerName, ServiceAccess & { queue: QueueName }> = {
-  'doc-generation': { ...access({ readWriteObjects: ['reports'], readObjects: ['assets'], invokes: ['core-llm'] }), queue: 'docJobs' },
-  'b2b-batch': { ...access({ sendTo: ['docJobs'], readWriteObjects: ['assets'] }), queue: 'batchJobs' },
+  'doc-generation': {
+    ...access({ database: true, readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
+    queue: 'docJobs',
+  },
+  'b2b-batch': { ...access({ database: true, sendTo: ['docJobs'], readWriteObjects: [BATCH_OBJECTS] }), queue: 'batchJobs' },
 };
+
+/**
+ * Where the worker and migration images keep the RDS CA bundle
+ * (https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem); Lambda's runtime ships
+ * its own at /var/runtime/ca-cert.pem.
+ */
+export const CONTAINER_RDS_CA_PATH = '/etc/ssl/certs/rds-global-bundle.pem';
 
 /** `core-llm` → `CORE_LLM` (docs/runtime-config.md). */
 export const envStem = (name: string): string => name.toUpperCase().replace(/-/g, '_');
@@ -154,7 +181,7 @@ export class ComputeStack extends TerraformStack {
       stripeSecretKey: 'STRIPE_SECRET_ARN',
       stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET_ARN',
     };
-    const objectScope = (bucket: BucketName) => ({ bucketArn: data.buckets[bucket].arn, prefix: '' });
+    const objectScope = (o: ObjectAccess) => ({ bucketArn: data.buckets[o.bucket].arn, prefix: o.prefix });
 
     const grantsOf = (a: ServiceAccess, aliasArns: Partial<Record<LambdaServiceName, string>>): Grants => ({
       readSecrets: a.secrets.map((s) => secretArns[s]),
@@ -206,7 +233,7 @@ export class ComputeStack extends TerraformStack {
         reservedConcurrency: settings.reservedConcurrency,
         logRetentionDays: config.logs.retentionDays,
         environment: environmentOf(a, config.database.poolMaxPerLambda),
-        vpc: a.vpc ? { subnetIds: network.privateSubnetIds, securityGroupIds: [network.securityGroupIds.lambda] } : undefined,
+        vpc: a.database || a.cache ? { subnetIds: network.privateSubnetIds, securityGroupIds: [network.securityGroupIds.lambda] } : undefined,
         grants: grantsOf(a, aliasArns),
         permissionsBoundary,
       });
@@ -280,6 +307,7 @@ export class ComputeStack extends TerraformStack {
           ...environmentOf(a, config.database.poolMaxPerWorker),
           WORKER_CONCURRENCY: String(settings.concurrency),
           PUBLIC_BASE_URL: publicBaseUrl,
+          NODE_EXTRA_CA_CERTS: CONTAINER_RDS_CA_PATH,
         },
         grants: grantsOf(a, aliasArns),
         subnetIds: network.privateSubnetIds,
@@ -307,6 +335,10 @@ export class ComputeStack extends TerraformStack {
         DB_PORT: Token.asString(data.db.port),
         DB_NAME: data.db.name,
         DB_SECRET_ARN: data.db.masterSecretArn,
+        NODE_EXTRA_CA_CERTS: CONTAINER_RDS_CA_PATH,
+        // pg_dump/pg_restore (libpq) verify the RDS certificate against the same bundle.
+        PGSSLMODE: 'verify-full',
+        PGSSLROOTCERT: CONTAINER_RDS_CA_PATH,
       },
       grants: { readSecrets: [data.db.masterSecretArn] },
       logRetentionDays: config.logs.retentionDays,

@@ -1,0 +1,541 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { environments, EnvironmentConfig, namePrefix } from '../../stacks/config';
+import { API_BINARY_MEDIA_TYPES, SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/compute';
+import { ENI_ACTIONS, ECR_AUTH_ACTION } from '../../modules/iam-grants';
+import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
+import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
+import { BINARY_MEDIA_TYPES } from '../../functions/shared/lambda';
+import { readConfig } from '../../functions/shared/config';
+import { readWorkerConfig } from '../../functions/shared/worker-config';
+import { Block, allResources, parsePolicy, referencedAddress, resources, stackDir, synthesizedStack } from './synth';
+
+/**
+ * Invariants of the compute layer, over the synthesised dev-compute and prod-compute stacks.
+ * terraform validate / terraform test of the same stacks run in terraform.test.ts.
+ */
+const envs = Object.values(environments).map((c) => [c.env, c] as const);
+const INTERNAL = ['core-llm', 'theme', 'order', 'client'];
+const GATEWAYS = ['gateway-b2c', 'gateway-b2b'];
+const ONE_MB = 1024 * 1024;
+
+/** Actions a `Resource: "*"` statement may hold: AWS offers no resource-level permission for them. */
+const STAR_RESOURCE_ALLOWED = new Set([...ENI_ACTIONS, ECR_AUTH_ACTION]);
+
+/** Uncompressed size of each entry of a zip, read from its central directory. */
+function zipEntries(file: string): Record<string, number> {
+  const buf = fs.readFileSync(file);
+  const eocd = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error(`${file} is not a zip`);
+  const count = buf.readUInt16LE(eocd + 10);
+  let offset = buf.readUInt32LE(eocd + 16);
+  const entries: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const size = buf.readUInt32LE(offset + 24);
+    const nameLength = buf.readUInt16LE(offset + 28);
+    const extra = buf.readUInt16LE(offset + 30);
+    const comment = buf.readUInt16LE(offset + 32);
+    entries[buf.toString('utf8', offset + 46, offset + 46 + nameLength)] = size;
+    offset += 46 + nameLength + extra + comment;
+  }
+  return entries;
+}
+
+/** A plausible value for a Terraform expression in an environment variable, by variable name. */
+function resolvedForLoader(name: string, value: string): string {
+  if (!value.includes('${')) return value;
+  if (name.endsWith('_ARN')) return 'arn:aws:secretsmanager:eu-west-3:123456789012:secret:mock-AbCdEf';
+  if (name.endsWith('_QUEUE_URL')) return 'https://sqs.eu-west-3.amazonaws.com/123456789012/mock';
+  if (name === 'REDIS_URL') return 'rediss://mock.serverless.euw3.cache.amazonaws.com:6379';
+  if (name === 'DB_PORT') return '5432';
+  if (name === 'PUBLIC_BASE_URL') return 'https://mockapi.execute-api.eu-west-3.amazonaws.com/v1';
+  return value.replace(/\$\{[^}]*\}/g, 'mock');
+}
+
+describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
+  const name = `${env}-compute`;
+  const stack = synthesizedStack(name);
+  const prefix = namePrefix(env);
+  const byAddress = new Map<string, Block & { type: string }>(allResources(stack).map((r) => [r.address, r]));
+  const target = (expression: string) => {
+    const address = referencedAddress(expression);
+    const block = address && byAddress.get(address);
+    if (!block) throw new Error(`${expression} does not reference a resource of ${name}`);
+    return block;
+  };
+
+  const functions = resources(stack, 'aws_lambda_function');
+  const fnByService = new Map(functions.map((f) => [f.config.function_name.slice(prefix.length + 1), f]));
+  const aliases = resources(stack, 'aws_lambda_alias');
+  const aliasOf = (service: string) => {
+    const fn = fnByService.get(service)!;
+    return aliases.find((a) => target(a.config.function_name).address === fn.address)!;
+  };
+  const roles = resources(stack, 'aws_iam_role');
+  const inlinePolicies = resources(stack, 'aws_iam_role_policy');
+  const statementsOf = (role: Block) =>
+    inlinePolicies.filter((p) => target(p.config.role).address === role.address).flatMap((p) => parsePolicy(p.config.policy).Statement);
+  const allowed = (role: Block, action: string) => statementsOf(role).filter((s) => s.Action.includes(action)).flatMap((s) => [].concat(s.Resource));
+  const taskDefs = resources(stack, 'aws_ecs_task_definition');
+  const taskDef = (family: string) => taskDefs.find((t) => t.config.family === family)!;
+  const containerOf = (family: string) => JSON.parse(taskDef(family).config.container_definitions)[0];
+  const services = resources(stack, 'aws_ecs_service');
+  const workerName = (w: string) => `${prefix}-${w}`;
+  const expectPrivateSubnets = (ids: string[]) => {
+    expect(ids).toHaveLength(config.network.azCount);
+    for (const id of ids) expect(id).toMatch(/cross-stack-output-aws_subnetprivate-\d+id/);
+  };
+
+  test('the stack holds the six functions, two worker services and the migration task definition', () => {
+    expect([...fnByService.keys()].sort()).toEqual([...GATEWAYS, ...INTERNAL].sort());
+    expect(services.map((s) => s.config.name).sort()).toEqual([workerName('b2b-batch'), workerName('doc-generation')]);
+    expect(taskDefs.map((t) => t.config.family).sort()).toEqual(
+      [`${prefix}-b2b-batch`, `${prefix}-db-move`, `${prefix}-doc-generation`].sort(),
+    );
+  });
+
+  test('every Lambda runs Node.js 22 on arm64', () => {
+    for (const fn of functions) {
+      expect(fn.config.runtime).toBe('nodejs22.x');
+      expect(fn.config.architectures).toEqual(['arm64']);
+      expect(fn.config.handler).toBe('handler.handler');
+    }
+  });
+
+  test('every Lambda has the memory, timeout and reserved concurrency of its config', () => {
+    for (const [service, fn] of fnByService) {
+      const settings = config.lambdas[service as keyof typeof config.lambdas];
+      expect(fn.config).toMatchObject({
+        memory_size: settings.memoryMb,
+        timeout: settings.timeoutSeconds,
+        reserved_concurrent_executions: settings.reservedConcurrency,
+      });
+      expect(fn.config.memory_size).toBeGreaterThanOrEqual(128);
+      expect(fn.config.memory_size).toBeLessThanOrEqual(1024);
+    }
+  });
+
+  test('gateway timeouts fit inside the API Gateway 29 s integration timeout', () => {
+    for (const service of GATEWAYS) expect(fnByService.get(service)!.config.timeout).toBeLessThanOrEqual(29);
+  });
+
+  test('every Lambda publishes versions and has a live alias on the published version', () => {
+    for (const [service, fn] of fnByService) {
+      expect(fn.config.publish).toBe(true);
+      const alias = aliasOf(service);
+      expect(alias.config.name).toBe('live');
+      expect(alias.config.function_version).toBe(`\${${fn.address}.version}`);
+    }
+  });
+
+  test('every Lambda has its own role, trusted by Lambda only', () => {
+    const roleAddresses = functions.map((f) => target(f.config.role).address);
+    expect(new Set(roleAddresses).size).toBe(functions.length);
+    for (const address of roleAddresses) {
+      const trust = JSON.parse(byAddress.get(address)!.config.assume_role_policy);
+      expect(trust.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
+    }
+  });
+
+  test('every role carries the workload permissions boundary', () => {
+    for (const role of roles) expect(role.config.permissions_boundary).toMatch(/^arn:aws:iam::.+:policy\/docplatform-workload-boundary$/);
+  });
+
+  test('no IAM policy grants * actions or * resources (except ENI management and the ECR login, which AWS requires)', () => {
+    for (const policy of inlinePolicies) {
+      for (const s of parsePolicy(policy.config.policy).Statement) {
+        expect(s.Effect).toBe('Allow');
+        for (const action of [].concat(s.Action) as string[]) expect(action).not.toMatch(/\*/);
+        if ([].concat(s.Resource).includes('*' as never)) {
+          for (const action of s.Action) expect(STAR_RESOURCE_ALLOWED.has(action) ? action : `${action} on *`).toBe(action);
+        }
+      }
+    }
+    const attachments = resources(stack, 'aws_iam_role_policy_attachment');
+    for (const a of attachments) expect(a.config.policy_arn).toBe(API_GATEWAY_LOGS_POLICY_ARN);
+  });
+
+  test('functions may write only their own log group', () => {
+    for (const fn of functions) {
+      const role = target(fn.config.role);
+      const logGroup = fn.config.depends_on.find((d: string) => d.startsWith('aws_cloudwatch_log_group.'));
+      expect(allowed(role, 'logs:PutLogEvents')).toEqual([`\${${logGroup}.arn}:*`]);
+    }
+  });
+
+  test('every log group has a retention', () => {
+    const groups = resources(stack, 'aws_cloudwatch_log_group');
+    expect(groups.length).toBeGreaterThanOrEqual(functions.length + taskDefs.length + 1);
+    for (const g of groups) expect(g.config.retention_in_days).toBe(config.logs.retentionDays);
+  });
+
+  test('every Lambda log group is /aws/lambda/<function> and exists before the function', () => {
+    for (const fn of functions) {
+      const groupAddress = fn.config.depends_on.find((d: string) => d.startsWith('aws_cloudwatch_log_group.'));
+      const group = byAddress.get(groupAddress)!;
+      expect(group.config.name).toBe(`/aws/lambda/${fn.config.function_name}`);
+      expect(fn.config.logging_config.log_group).toBe(`\${${groupAddress}.name}`);
+    }
+  });
+
+  test('Lambda source_code_hash is set from the bundle', () => {
+    for (const fn of functions) {
+      expect(fn.config.filename).toMatch(/^assets\/.+\/archive\.zip$/);
+      expect(fn.config.source_code_hash).toBe(`\${filebase64sha256("${fn.config.filename}")}`);
+      expect(fs.existsSync(path.join(stackDir(name), fn.config.filename))).toBe(true);
+    }
+  });
+
+  test('every bundle is under 1 MB', () => {
+    const sizes = Object.fromEntries(
+      functions.map((fn) => [fn.config.function_name, zipEntries(path.join(stackDir(name), fn.config.filename))['handler.js']]),
+    );
+    for (const size of Object.values(sizes)) expect(size).toBeGreaterThan(0);
+    expect(Object.entries(sizes).filter(([, size]) => size >= ONE_MB)).toEqual([]);
+  });
+
+  test('functions that reach RDS or the cache run in private subnets with the lambda security group; the others outside the VPC', () => {
+    for (const [service, fn] of fnByService) {
+      const a = SERVICE_ACCESS[service as keyof typeof SERVICE_ACCESS];
+      if (a.database || a.cache) {
+        expectPrivateSubnets(fn.config.vpc_config.subnet_ids);
+        expect(fn.config.vpc_config.security_group_ids).toEqual([expect.stringMatching(/cross-stack-output-aws_security_groupsg-lambdaid/)]);
+        expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual(['*']);
+      } else {
+        expect(fn.config.vpc_config).toBeUndefined();
+        expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual([]);
+      }
+    }
+  });
+
+  test('every function environment passes the services’ config loader (docs/runtime-config.md)', () => {
+    for (const fn of functions) {
+      const vars: Record<string, string> = fn.config.environment.variables;
+      expect(vars).toMatchObject({
+        APP_ENV: env,
+        INTERNAL_TRANSPORT: 'lambda',
+        NODE_OPTIONS: '--enable-source-maps',
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+        DB_POOL_MAX: String(config.database.poolMaxPerLambda),
+      });
+      expect(vars.REDIS_URL).toMatch(/^rediss:\/\//);
+      const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolvedForLoader(k, v)]));
+      const loaded = readConfig(resolved);
+      expect(loaded.internal.transport).toBe('lambda');
+      expect(loaded.database.host).toBeDefined();
+    }
+  });
+
+  test('every secret ARN a function is given is one its role may read (the loader reads them all at start)', () => {
+    for (const fn of [...functions, ...taskDefs.map((t) => ({ ...t, isTask: true }))]) {
+      const isTask = 'isTask' in fn;
+      const vars: Record<string, string> = isTask
+        ? Object.fromEntries(JSON.parse(fn.config.container_definitions)[0].environment.map((e: any) => [e.name, e.value]))
+        : fn.config.environment.variables;
+      const role = target(isTask ? fn.config.task_role_arn : fn.config.role);
+      const readable = allowed(role, 'secretsmanager:GetSecretValue');
+      const given = Object.entries(vars).filter(([k]) => k.endsWith('_SECRET_ARN') || k === 'DB_SECRET_ARN' || k === 'STRIPE_SECRET_ARN');
+      expect(given.length).toBeGreaterThan(0);
+      for (const [, arn] of given) expect(readable).toContain(arn);
+      expect(readable).toHaveLength(given.length);
+    }
+  });
+
+  test('callers may invoke only the live aliases of the services they name in SERVICE_FUNCTION_<NAME>', () => {
+    const check = (vars: Record<string, string>, role: Block) => {
+      const named = Object.entries(vars)
+        .filter(([k]) => k.startsWith('SERVICE_FUNCTION_'))
+        .map(([, fnName]) => fnName.slice(prefix.length + 1));
+      const invokable = allowed(role, 'lambda:InvokeFunction');
+      expect(invokable.sort()).toEqual(named.map((service) => `\${${aliasOf(service).address}.arn}`).sort());
+    };
+    for (const fn of functions) check(fn.config.environment.variables, target(fn.config.role));
+    for (const w of Object.keys(WORKER_ACCESS)) {
+      const container = containerOf(workerName(w));
+      check(Object.fromEntries(container.environment.map((e: any) => [e.name, e.value])), target(taskDef(workerName(w)).config.task_role_arn));
+    }
+  });
+
+  test('internal functions have no API route and no API Gateway permission', () => {
+    const integrations = resources(stack, 'aws_api_gateway_integration');
+    const routed = integrations.map((i) => target(target(i.config.uri).config.function_name).config.function_name);
+    for (const service of INTERNAL) expect(routed).not.toContain(`${prefix}-${service}`);
+    const apiPermissions = resources(stack, 'aws_lambda_permission').filter((p) => p.config.principal === 'apigateway.amazonaws.com');
+    for (const p of apiPermissions) {
+      expect(GATEWAYS.map((g) => `${prefix}-${g}`)).toContain(target(p.config.function_name).config.function_name);
+    }
+  });
+
+  test('the API routes /b2c/{proxy+} and /b2b/{proxy+} to the gateway live aliases and GET /health to gateway-b2c', () => {
+    const apiResources = resources(stack, 'aws_api_gateway_resource');
+    const pathOf = (resourceExpr: string): string => {
+      const r = target(resourceExpr);
+      const parent = r.config.parent_id.includes('root_resource_id') ? '' : pathOf(r.config.parent_id);
+      return `${parent}/${r.config.path_part}`;
+    };
+    const routes = resources(stack, 'aws_api_gateway_integration').map((i) => ({
+      route: `${target(i.config.http_method).config.http_method} ${pathOf(i.config.resource_id)}`,
+      type: i.config.type,
+      alias: target(i.config.uri),
+      uri: i.config.uri,
+    }));
+    expect(apiResources.length).toBe(5);
+    expect(routes.map((r) => r.route).sort()).toEqual(['ANY /b2b/{proxy+}', 'ANY /b2c/{proxy+}', 'GET /health']);
+    const expectRoute = (route: string, service: string) => {
+      const r = routes.find((x) => x.route === route)!;
+      expect(r.type).toBe('AWS_PROXY');
+      expect(r.alias.address).toBe(aliasOf(service).address);
+      expect(r.uri).toBe(`\${${aliasOf(service).address}.invoke_arn}`);
+    };
+    expectRoute('ANY /b2c/{proxy+}', 'gateway-b2c');
+    expectRoute('ANY /b2b/{proxy+}', 'gateway-b2b');
+    expectRoute('GET /health', 'gateway-b2c');
+  });
+
+  test('API Gateway may invoke only the live alias, from this API and stage, on its own route', () => {
+    const [api] = resources(stack, 'aws_api_gateway_rest_api');
+    const permissions = resources(stack, 'aws_lambda_permission');
+    expect(permissions.map((p) => p.config.source_arn.replace(`\${${api.address}.execution_arn}`, '')).sort()).toEqual([
+      '/v1/*/b2b/*',
+      '/v1/*/b2c/*',
+      '/v1/GET/health',
+    ]);
+    for (const p of permissions) {
+      expect(p.config).toMatchObject({ action: 'lambda:InvokeFunction', principal: 'apigateway.amazonaws.com', qualifier: 'live' });
+    }
+  });
+
+  test('the API is regional and its binary media types are those the handlers encode', () => {
+    const [api] = resources(stack, 'aws_api_gateway_rest_api');
+    expect(api.config.endpoint_configuration.types).toEqual(['REGIONAL']);
+    expect(api.config.binary_media_types).toEqual(API_BINARY_MEDIA_TYPES);
+    expect([...API_BINARY_MEDIA_TYPES].sort()).toEqual([...BINARY_MEDIA_TYPES].sort());
+  });
+
+  test('the deployment is replaced when routes change (triggers, create_before_destroy)', () => {
+    const [deployment] = resources(stack, 'aws_api_gateway_deployment');
+    expect(deployment.config.triggers.redeployment).toMatch(/^\$\{sha1\(jsonencode\(/);
+    for (const i of resources(stack, 'aws_api_gateway_integration')) {
+      expect(deployment.config.triggers.redeployment).toContain(`${i.address}.id`);
+      expect(deployment.config.depends_on).toContain(i.address);
+    }
+    expect(deployment.config.lifecycle.create_before_destroy).toBe(true);
+  });
+
+  test('the stage throttles every method and writes JSON access logs to a log group with retention', () => {
+    const [stage] = resources(stack, 'aws_api_gateway_stage');
+    const [settings] = resources(stack, 'aws_api_gateway_method_settings');
+    expect(stage.config.stage_name).toBe('v1');
+    expect(settings.config.stage_name).toBe(`\${${stage.address}.stage_name}`);
+    expect(settings.config.method_path).toBe('*/*');
+    expect(settings.config.settings).toMatchObject({
+      throttling_rate_limit: config.api.throttleRateLimit,
+      throttling_burst_limit: config.api.throttleBurstLimit,
+    });
+    const logGroup = target(stage.config.access_log_settings.destination_arn);
+    expect(logGroup.config.retention_in_days).toBe(config.logs.retentionDays);
+    expect(JSON.parse(stage.config.access_log_settings.format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+  });
+
+  test('the API Gateway account logging role exists before the stage when this environment owns it', () => {
+    const [stage] = resources(stack, 'aws_api_gateway_stage');
+    const accounts = resources(stack, 'aws_api_gateway_account');
+    expect(accounts).toHaveLength(config.api.ownsAccountLogRole ? 1 : 0);
+    if (config.api.ownsAccountLogRole) {
+      expect(stage.config.depends_on).toContain(accounts[0].address);
+      const role = target(accounts[0].config.cloudwatch_role_arn);
+      expect(JSON.parse(role.config.assume_role_policy).Statement[0].Principal).toEqual({ Service: 'apigateway.amazonaws.com' });
+    }
+  });
+
+  test('the web ACL has the four managed rule groups and a rate rule and is associated with the stage', () => {
+    const [acl] = resources(stack, 'aws_wafv2_web_acl');
+    expect(acl.config.scope).toBe('REGIONAL');
+    expect(acl.config.default_action).toEqual({ allow: {} });
+    const managed = acl.config.rule.filter((r: any) => r.statement.managed_rule_group_statement);
+    expect(managed.map((r: any) => r.statement.managed_rule_group_statement.name).sort()).toEqual([...MANAGED_RULE_GROUPS].sort());
+    for (const r of managed) {
+      expect(r.statement.managed_rule_group_statement.vendor_name).toBe('AWS');
+      expect(r.override_action).toEqual({ none: {} });
+    }
+    const rate = acl.config.rule.find((r: any) => r.statement.rate_based_statement);
+    expect(rate.action).toEqual({ block: {} });
+    expect(rate.statement.rate_based_statement).toMatchObject({ limit: config.api.wafRateLimitPer5Min, aggregate_key_type: 'IP' });
+    expect(new Set(acl.config.rule.map((r: any) => r.priority)).size).toBe(acl.config.rule.length);
+    for (const r of [...acl.config.rule, acl.config]) expect(r.visibility_config.cloudwatch_metrics_enabled).toBe(true);
+    const [association] = resources(stack, 'aws_wafv2_web_acl_association');
+    const [stage] = resources(stack, 'aws_api_gateway_stage');
+    expect(association.config.resource_arn).toBe(`\${${stage.address}.arn}`);
+    expect(association.config.web_acl_arn).toBe(`\${${acl.address}.arn}`);
+  });
+
+  test('the ECS cluster has Container Insights off and FARGATE_SPOT as its default capacity provider', () => {
+    const [cluster] = resources(stack, 'aws_ecs_cluster');
+    expect(cluster.config.setting).toEqual([{ name: 'containerInsights', value: 'disabled' }]);
+    const [providers] = resources(stack, 'aws_ecs_cluster_capacity_providers');
+    expect(providers.config.capacity_providers).toEqual(expect.arrayContaining(['FARGATE_SPOT', 'FARGATE']));
+    expect(providers.config.default_capacity_provider_strategy).toEqual([{ capacity_provider: 'FARGATE_SPOT', weight: 1, base: 0 }]);
+  });
+
+  test('workers use FARGATE_SPOT, ARM64, 1 vCPU/2 GB, stopTimeout 120, desired 0 with ignore_changes', () => {
+    for (const w of Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>) {
+      const service = services.find((s) => s.config.name === workerName(w))!;
+      const td = target(service.config.task_definition);
+      expect(td.config).toMatchObject({
+        cpu: String(config.workers[w].cpu),
+        memory: String(config.workers[w].memoryMb),
+        network_mode: 'awsvpc',
+        requires_compatibilities: ['FARGATE'],
+        runtime_platform: { operating_system_family: 'LINUX', cpu_architecture: 'ARM64' },
+      });
+      expect([td.config.cpu, td.config.memory]).toEqual(['1024', '2048']);
+      expect(containerOf(workerName(w)).stopTimeout).toBe(120);
+      expect(service.config.desired_count).toBe(0);
+      expect(service.config.lifecycle.ignore_changes).toEqual(['desired_count']);
+      const expected = [{ capacity_provider: 'FARGATE_SPOT', weight: 1, base: 0 }];
+      if (config.workers.onDemandFallback) expected.push({ capacity_provider: 'FARGATE', weight: 0, base: 0 });
+      expect(service.config.capacity_provider_strategy).toEqual(expected);
+      expect(service.config.launch_type).toBeUndefined();
+    }
+  });
+
+  test('worker tasks have no public IP and run in private subnets with the worker security group', () => {
+    for (const service of services) {
+      const net = service.config.network_configuration;
+      expect(net.assign_public_ip).toBe(false);
+      expectPrivateSubnets(net.subnets);
+      expect(net.security_groups).toEqual([expect.stringMatching(/cross-stack-output-aws_security_groupsg-workerid/)]);
+    }
+  });
+
+  test('workers scale from 0 on queue depth (step scaling on ApproximateNumberOfMessagesVisible)', () => {
+    const targets = resources(stack, 'aws_appautoscaling_target');
+    const policies = resources(stack, 'aws_appautoscaling_policy');
+    const alarms = resources(stack, 'aws_cloudwatch_metric_alarm');
+    for (const w of Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>) {
+      const service = services.find((s) => s.config.name === workerName(w))!;
+      const t = targets.find((x) => x.config.resource_id.endsWith(`/\${${service.address}.name}`))!;
+      expect(t.config).toMatchObject({ min_capacity: 0, max_capacity: config.workers[w].maxTasks, scalable_dimension: 'ecs:service:DesiredCount' });
+      const mine = policies.filter((p) => p.config.name.startsWith(workerName(w)));
+      const alarmOf = (policy: Block) => alarms.find((a) => a.config.alarm_actions.includes(`\${${policy.address}.arn}`))!;
+
+      const out = mine.find((p) => p.config.name.endsWith('scale-out'))!;
+      expect(out.config.policy_type).toBe('StepScaling');
+      const outSteps = out.config.step_scaling_policy_configuration.step_adjustment;
+      expect(out.config.step_scaling_policy_configuration.adjustment_type).toBe('ChangeInCapacity');
+      expect(outSteps[0]).toMatchObject({ metric_interval_lower_bound: '0', scaling_adjustment: 1 });
+      expect(outSteps.length).toBeGreaterThan(1);
+      const backlog = alarmOf(out);
+      expect(backlog.config).toMatchObject({
+        namespace: 'AWS/SQS',
+        metric_name: 'ApproximateNumberOfMessagesVisible',
+        comparison_operator: 'GreaterThanThreshold',
+        threshold: 0,
+      });
+      const queue = WORKER_ACCESS[w].queue === 'docJobs' ? 'doc-jobs' : 'batch-jobs';
+      expect(backlog.config.dimensions.QueueName).toMatch(new RegExp(`sqs_queue${queue}_queue_[A-Z0-9]+name`));
+
+      const scaleIn = mine.find((p) => p.config.name.endsWith('scale-in'))!;
+      expect(scaleIn.config.step_scaling_policy_configuration).toMatchObject({
+        adjustment_type: 'ExactCapacity',
+        step_adjustment: [{ metric_interval_upper_bound: '0', scaling_adjustment: 0 }],
+      });
+      const idle = alarmOf(scaleIn);
+      const metrics = idle.config.metric_query.filter((q: any) => q.metric).map((q: any) => q.metric.metric_name).sort();
+      expect(metrics).toEqual(['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesVisible']);
+      expect(idle.config.metric_query.find((q: any) => q.return_data).expression).toBe('visible + inflight');
+      expect(idle.config).toMatchObject({ comparison_operator: 'LessThanThreshold', threshold: 0.5 });
+    }
+  });
+
+  test('worker task roles consume their own queue only and hold only the grants of their access matrix', () => {
+    for (const w of Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>) {
+      const role = target(taskDef(workerName(w)).config.task_role_arn);
+      const consumed = allowed(role, 'sqs:ReceiveMessage');
+      expect(consumed).toHaveLength(1);
+      expect(consumed[0]).toMatch(WORKER_ACCESS[w].queue === 'docJobs' ? /doc-jobs/ : /batch-jobs/);
+      expect(allowed(role, 'sqs:SendMessage')).toHaveLength(WORKER_ACCESS[w].sendTo.length);
+      expect(allowed(role, 's3:PutObject')).toHaveLength(WORKER_ACCESS[w].readWriteObjects.length);
+      const exec = target(taskDef(workerName(w)).config.execution_role_arn);
+      expect(allowed(exec, 'ecr:BatchGetImage')).toEqual([expect.stringMatching(new RegExp(`ecr-${w}_repository_[A-Z0-9]+\\.arn`))]);
+    }
+  });
+
+  test('worker environments pass the services’ and the workers’ config loaders', () => {
+    for (const w of Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>) {
+      const vars: Record<string, string> = Object.fromEntries(containerOf(workerName(w)).environment.map((e: any) => [e.name, e.value]));
+      const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolvedForLoader(k, v)]));
+      expect(readConfig(resolved).database.poolMax).toBe(config.database.poolMaxPerWorker);
+      expect(readWorkerConfig(resolved).concurrency).toBe(config.workers[w].concurrency);
+    }
+  });
+
+  test('worker and migration images come from their ECR repository at the image_tag variable', () => {
+    for (const family of [...Object.keys(WORKER_ACCESS).map(workerName), `${prefix}-db-move`]) {
+      const image: string = containerOf(family).image;
+      expect(image).toMatch(/^\$\{aws_ecr_repository\.ecr-[a-z0-9-]+_repository_[A-Z0-9]+\.repository_url\}:\$\{var\.image_tag\}$/);
+    }
+    expect(stack.variable.image_tag.default).toBeUndefined();
+    expect(stack.variable.image_tag.validation[0].condition).toContain('!= "latest"');
+  });
+
+  test('ECR repositories have lifecycle rules, immutable tags and scan on push', () => {
+    const repos = resources(stack, 'aws_ecr_repository');
+    expect(repos.map((r) => r.config.name).sort()).toEqual(['b2b-batch', 'doc-generation', 'migration'].map((n) => `${prefix}-${n}`));
+    const lifecycles = resources(stack, 'aws_ecr_lifecycle_policy');
+    for (const repo of repos) {
+      expect(repo.config.image_tag_mutability).toBe('IMMUTABLE');
+      expect(repo.config.image_scanning_configuration.scan_on_push).toBe(true);
+      expect(repo.config.encryption_configuration).toEqual([{ encryption_type: 'AES256' }]);
+      const lifecycle = lifecycles.find((l) => l.config.repository === `\${${repo.address}.name}`)!;
+      const rules = JSON.parse(lifecycle.config.policy).rules;
+      expect(rules).toEqual([
+        expect.objectContaining({ selection: expect.objectContaining({ tagStatus: 'untagged', countNumber: 1, countUnit: 'days' }) }),
+        expect.objectContaining({ selection: expect.objectContaining({ tagStatus: 'tagged', countType: 'imageCountMoreThan', countNumber: config.images.keepTagged }) }),
+      ]);
+    }
+  });
+
+  test('reserved concurrency × pool + workers × pool fits under the database connection budget', () => {
+    const lambdaConnections = [...fnByService]
+      .filter(([service]) => SERVICE_ACCESS[service as keyof typeof SERVICE_ACCESS].database)
+      .reduce((sum, [, fn]) => sum + fn.config.reserved_concurrent_executions * Number(fn.config.environment.variables.DB_POOL_MAX), 0);
+    const workerConnections = (Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>).reduce(
+      (sum, w) => sum + config.workers[w].maxTasks * config.database.poolMaxPerWorker,
+      0,
+    );
+    expect(lambdaConnections + workerConnections).toBeLessThanOrEqual(config.database.connectionBudget);
+    for (const fn of functions) expect(fn.config.reserved_concurrent_executions).toBeGreaterThan(0);
+  });
+
+  test('the migration task definition exists, runs db:move from the migration image and may read only the RDS master secret', () => {
+    const family = `${prefix}-db-move`;
+    const td = taskDef(family);
+    expect(td.config.runtime_platform.cpu_architecture).toBe('ARM64');
+    const container = containerOf(family);
+    expect(container.command).toEqual(['npm', 'run', 'db:move']);
+    expect(container.image).toMatch(/ecr-migration_repository/);
+    const env = Object.fromEntries(container.environment.map((e: any) => [e.name, e.value]));
+    expect(env.DB_SECRET_ARN).toMatch(/master_user_secret/);
+    expect(env.PGSSLMODE).toBe('verify-full');
+    const role = target(td.config.task_role_arn);
+    expect(statementsOf(role)).toEqual([
+      expect.objectContaining({ Action: ['secretsmanager:GetSecretValue'], Resource: [env.DB_SECRET_ARN] }),
+    ]);
+    expect(services.find((s) => s.config.task_definition.includes(td.address))).toBeUndefined();
+  });
+
+  test('the migration task uses the migration security group (run-task network output)', () => {
+    const output = stack.output.migration_run_network.value;
+    expect(output.securityGroups).toEqual([expect.stringMatching(/cross-stack-output-aws_security_groupsg-migrationid/)]);
+    expectPrivateSubnets(output.subnets);
+  });
+
+  test('every function’s errors and the API’s 5xx alarm to the environment topic', () => {
+    const alarms = resources(stack, 'aws_cloudwatch_metric_alarm').filter((a) => a.config.namespace !== 'AWS/SQS' && !a.config.metric_query);
+    const errors = alarms.filter((a) => a.config.metric_name === 'Errors');
+    expect(errors).toHaveLength(functions.length);
+    expect(alarms.filter((a) => a.config.metric_name === '5XXError')).toHaveLength(1);
+    for (const a of alarms) expect(a.config.alarm_actions).toEqual([expect.stringMatching(/cross-stack-output-aws_sns_topic/)]);
+  });
+});
