@@ -187,7 +187,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
   });
 
   test('every bundle is under 1 MB', () => {
-    const sizes = Object.fromEntries(
+    const sizes: Record<string, number> = Object.fromEntries(
       functions.map((fn) => [fn.config.function_name, zipEntries(path.join(stackDir(name), fn.config.filename))['handler.js']]),
     );
     for (const size of Object.values(sizes)) expect(size).toBeGreaterThan(0);
