@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/**
+ * Wall time and peak memory of a full synth of every stack (`tsx main.ts`, what `cdktf synth`
+ * runs), median of RUNS runs. Peak memory is the largest resident set of the process tree,
+ * read from GNU time when present, from the child's rusage otherwise.
+ * Usage: npm run bench:synth [-- runs]
+ */
+
+const ROOT = path.resolve(__dirname, '../..');
+const runs = Number(process.argv[2] ?? 3);
+if (!Number.isInteger(runs) || runs < 1) {
+  process.stderr.write(`${JSON.stringify({ level: 'error', message: `runs: "${process.argv[2]}" must be a positive integer` })}\n`);
+  process.exit(2);
+}
+const TARGET = { seconds: 20, megabytes: 600 };
+const GNU_TIME = '/usr/bin/time';
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+function once(): { seconds: number; megabytes: number; stacks: number } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
+  const command = [process.execPath, require.resolve('tsx/cli'), 'main.ts'];
+  const useGnuTime = fs.existsSync(GNU_TIME);
+  const started = process.hrtime.bigint();
+  const result = useGnuTime
+    ? spawnSync(GNU_TIME, ['-f', '%M', ...command], { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, encoding: 'utf8' })
+    : spawnSync(command[0], command.slice(1), { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, encoding: 'utf8' });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (result.status !== 0) throw new Error(`synth failed:\n${result.stderr}`);
+  const kilobytes = useGnuTime ? Number(result.stderr.trim().split('\n').pop()) : process.resourceUsage().maxRSS;
+  const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8')).stacks).length;
+  fs.rmSync(outdir, { recursive: true, force: true });
+  return { seconds, megabytes: kilobytes / 1024, stacks };
+}
+
+const samples = Array.from({ length: runs }, (_, i) => {
+  const sample = once();
+  process.stdout.write(`run ${i + 1}/${runs}: ${sample.seconds.toFixed(2)} s, ${sample.megabytes.toFixed(0)} MB peak, ${sample.stacks} stacks\n`);
+  return sample;
+});
+const seconds = median(samples.map((s) => s.seconds));
+const megabytes = median(samples.map((s) => s.megabytes));
+process.stdout.write(
+  `${JSON.stringify({
+    bench: 'synth',
+    runs,
+    stacks: samples[0].stacks,
+    cpus: os.cpus().length,
+    loadavg1m: Number(os.loadavg()[0].toFixed(2)),
+    medianSeconds: Number(seconds.toFixed(2)),
+    medianPeakMb: Math.round(megabytes),
+    target: TARGET,
+    withinTarget: seconds < TARGET.seconds && megabytes < TARGET.megabytes,
+  })}\n`,
+);

@@ -1,0 +1,63 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Ops access to Terraform state of one synthesised stack, through its own backend (S3 with
+ * native locking): `npm run state -- <stack> list [address-prefix...]` or
+ * `npm run state -- <stack> show <address>`. Read-only by design: state surgery (mv, rm,
+ * import) stays a deliberate `terraform` session in `cdktf.out/stacks/<stack>`.
+ */
+
+const USAGE = 'usage: npm run state -- <stack> list [address...] | npm run state -- <stack> show <address>';
+
+class UsageError extends Error {}
+
+interface Request {
+  stack: string;
+  command: 'list' | 'show';
+  args: string[];
+}
+
+export function parseArgs(argv: string[], known: string[]): Request {
+  const [stack, command, ...args] = argv;
+  if (!stack) throw new UsageError(`stack: missing. ${USAGE}`);
+  if (!known.includes(stack)) {
+    throw new UsageError(`stack: "${stack}" is not a synthesised stack (have: ${known.join(', ') || 'none; run npm run synth'})`);
+  }
+  if (command !== 'list' && command !== 'show') throw new UsageError(`command: "${command ?? ''}" must be list or show. ${USAGE}`);
+  if (command === 'show' && args.length !== 1) throw new UsageError(`address: show takes exactly one resource address. ${USAGE}`);
+  return { stack, command, args };
+}
+
+function synthesizedStacks(outdir: string): string[] {
+  const manifestPath = path.join(outdir, 'manifest.json');
+  if (!fs.existsSync(manifestPath)) return [];
+  return Object.keys(JSON.parse(fs.readFileSync(manifestPath, 'utf8')).stacks);
+}
+
+function run(cwd: string, args: string[], quiet: boolean): number {
+  const result = spawnSync('terraform', args, { cwd, stdio: quiet ? ['ignore', 'pipe', 'inherit'] : 'inherit' });
+  if (result.error) throw new UsageError(`terraform: cannot run it (${result.error.message}); install Terraform >= 1.10`);
+  return result.status ?? 1;
+}
+
+export function main(argv: string[]): number {
+  const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? 'cdktf.out');
+  try {
+    const request = parseArgs(argv, synthesizedStacks(outdir));
+    const dir = path.join(outdir, 'stacks', request.stack);
+    // `init` is idempotent and quick once done; it also picks up a changed backend after a synth.
+    const init = run(dir, ['init', '-input=false'], true);
+    if (init !== 0) return init;
+    return run(dir, ['state', request.command, ...request.args], false);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${JSON.stringify({ level: 'error', message: error.message })}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
