@@ -13,8 +13,8 @@ import { Semaphore } from '../../shared/semaphore';
  * - the browser is recycled after `recycleAfter` documents (long-lived browsers grow): the
  *   next job starts a new browser while jobs in hand finish on the old one, which closes
  *   when its last page is done;
- * - a browser that dies (crash, OOM kill) is replaced, and the job that saw it die is
- *   rendered once more on the new browser instead of failing;
+ * - a browser that dies (crash, OOM kill) is replaced, and the job that saw it die (or saw
+ *   its page crash) is rendered once more on a new browser instead of failing;
  * - JavaScript is off and every network request is aborted: generated content can carry
  *   links or image URLs, and the renderer must never fetch them (SSRF to the task metadata
  *   endpoint, tracking pixels).
@@ -41,6 +41,8 @@ export interface PdfRendererOptions {
 interface Generation {
   id: number;
   browser: Promise<Browser>;
+  /** Rejects when the browser disconnects (killed, crashed, closed). */
+  gone: Promise<never>;
   uses: number;
   active: number;
   retired: boolean;
@@ -71,7 +73,7 @@ export class PdfRenderer {
         return await this.renderOnce(html);
       } catch (err) {
         if (!(err instanceof BrowserGone)) throw err;
-        this.log.warn('browser died during a render; rendering again on a new browser', { err: err.cause });
+        this.log.warn('browser or page died during a render; rendering again on a new browser', { err: err.cause });
         return this.renderOnce(html);
       }
     });
@@ -92,20 +94,26 @@ export class PdfRenderer {
     let browser: Browser | undefined;
     try {
       browser = await gen.browser;
-      const context = await browser.newContext({ javaScriptEnabled: false });
+      // A killed browser or crashed renderer does not always fail the call in progress: every
+      // step races against both, so the job fails over at once instead of hanging.
+      const b = browser;
+      const guard = <T>(step: Promise<T>, ...also: Promise<never>[]): Promise<T> => Promise.race([step, gen.gone, ...also]);
+      const context = await guard(b.newContext({ javaScriptEnabled: false }));
       try {
-        await context.route('**/*', (route) => route.abort());
-        const page = await context.newPage();
+        await guard(context.route('**/*', (route) => route.abort()));
+        const page = await guard(context.newPage());
         page.setDefaultTimeout(this.opts.renderTimeoutMs ?? 30_000);
-        await page.setContent(html, { waitUntil: 'load' });
-        return await page.pdf({ preferCSSPageSize: true, printBackground: true });
+        const crashed = new Promise<never>((_, reject) => page.once('crash', () => reject(new BrowserGone(new Error('page crashed')))));
+        crashed.catch(() => undefined);
+        await guard(page.setContent(html, { waitUntil: 'load' }), crashed);
+        return await guard(page.pdf({ preferCSSPageSize: true, printBackground: true }), crashed);
       } finally {
-        await context.close().catch(() => undefined);
+        if (b.isConnected()) await guard(context.close()).catch(() => undefined);
       }
     } catch (err) {
-      if (!browser || !browser.isConnected()) {
+      if (err instanceof BrowserGone || !browser || !browser.isConnected()) {
         gen.retired = true;
-        throw new BrowserGone(err);
+        throw err instanceof BrowserGone ? err : new BrowserGone(err);
       }
       throw err;
     } finally {
@@ -136,7 +144,10 @@ export class PdfRenderer {
   private launch(): Generation {
     this.generations += 1;
     const id = this.generations;
-    const gen: Generation = { id, uses: 0, active: 0, retired: false, browser: Promise.resolve(undefined as unknown as Browser) };
+    let markGone: (err: BrowserGone) => void = () => undefined;
+    const gone = new Promise<never>((_, reject) => (markGone = reject));
+    gone.catch(() => undefined);
+    const gen: Generation = { id, uses: 0, active: 0, retired: false, gone, browser: Promise.resolve(undefined as unknown as Browser) };
     const started = Date.now();
     gen.browser = chromium
       .launch({ executablePath: this.opts.executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 })
@@ -145,6 +156,7 @@ export class PdfRenderer {
         browser.on('disconnected', () => {
           if (!gen.retired) this.log.warn('browser disconnected', { generation: id });
           gen.retired = true;
+          markGone(new BrowserGone(new Error('browser disconnected')));
         });
         return browser;
       });
@@ -155,7 +167,8 @@ export class PdfRenderer {
   private async shutdown(gen: Generation): Promise<void> {
     try {
       const browser = await gen.browser;
-      if (browser.isConnected()) await browser.close();
+      if (!browser.isConnected()) return;
+      await browser.close();
       this.log.info('browser closed', { generation: gen.id, documents: gen.uses });
     } catch {
       // A browser that failed to launch or already died has nothing left to close.

@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../../functions/shared/logger';
+import { PdfRenderer } from './browser';
+import { renderDocument } from './document';
+import { runPandoc, PandocError } from './pandoc';
+
+const logger = createLogger({ test: 'render' }, 'error', () => undefined);
+const MARKDOWN = '# Market overview\n\nDemand for *solar roofs* grows 12% a year.\n\n## Risks\n\n- supply chains\n- interest rates\n\n<img src="http://169.254.169.254/latest/meta-data/">\n';
+
+const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
+function pdfText(pdf: Buffer): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pdf-'));
+  try {
+    writeFileSync(join(dir, 'doc.pdf'), pdf);
+    return execFileSync('pdftotext', ['-layout', join(dir, 'doc.pdf'), '-'], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Chromium processes started by this test process (never anyone else's). */
+function ourChromiumPids(): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid,ppid,comm'], { encoding: 'utf8' });
+  const rows = out.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+  const children = new Map<number, number[]>();
+  for (const [pid, ppid] of rows) children.set(Number(ppid), [...(children.get(Number(ppid)) ?? []), Number(pid)]);
+  const mine: number[] = [];
+  const walk = (pid: number): void => {
+    for (const c of children.get(pid) ?? []) {
+      mine.push(c);
+      walk(c);
+    }
+  };
+  walk(process.pid);
+  return mine.filter((pid) => rows.find((r) => Number(r[0]) === pid)?.[2]?.startsWith('chrom'));
+}
+
+function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone with its parent.
+    }
+  }
+}
+
+describe('document rendering (real Chromium and Pandoc)', () => {
+  let pdf: PdfRenderer;
+  beforeEach(() => {
+    pdf = new PdfRenderer({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', maxConcurrentPages: 2, recycleAfter: 100, logger });
+  });
+  afterEach(() => pdf.close());
+
+  test('a themed PDF holds the theme title and the content; raw HTML stays text', async () => {
+    const doc = await renderDocument({ format: 'pdf', themeSlug: 'market-study', themeTitle: 'Market study', orderId: 'o-1', markdown: MARKDOWN }, pdf);
+    expect(doc.body.subarray(0, 5).toString()).toBe('%PDF-');
+    const text = collapse(pdfText(doc.body));
+    expect(text).toContain('Market study');
+    expect(text).toContain('Demand for solar roofs grows 12% a year.');
+    expect(text).toContain('supply chains');
+    expect(text).toContain('<img src=');
+  });
+
+  test('an image URL in generated Markdown is never fetched by the renderer', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits += 1;
+      res.end('x');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const markdown = `# Pixel\n\n![tracker](http://127.0.0.1:${port}/pixel.png)\n\n[link](http://127.0.0.1:${port}/page)\n`;
+      const doc = await renderDocument({ format: 'pdf', themeSlug: 'x', themeTitle: 'T', orderId: 'o-4', markdown }, pdf);
+      expect(collapse(pdfText(doc.body))).toContain('Pixel');
+      expect(hits).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a DOCX converts back (pandoc docx → plain) to the same text as its Markdown', async () => {
+    const doc = await renderDocument({ format: 'docx', themeSlug: 'cover-letter', themeTitle: 'Cover letter', orderId: 'o-2', markdown: MARKDOWN }, pdf);
+    const back = (await runPandoc(['-f', 'docx', '-t', 'plain', '--wrap=none'], doc.body)).toString();
+    const direct = (await runPandoc(['-f', 'markdown-raw_html', '-t', 'plain', '--wrap=none'], MARKDOWN)).toString();
+    expect(back.trim()).toBe(direct.trim());
+    const titled = (await runPandoc(['-s', '-f', 'docx', '-t', 'plain'], doc.body)).toString();
+    expect(titled.split('\n')[0]).toBe('Cover letter');
+  });
+
+  test('an HTML document is the themed page, with generated markup escaped', async () => {
+    const doc = await renderDocument({ format: 'html', themeSlug: 'product-sheet', themeTitle: 'Product <sheet>', orderId: 'o-3', markdown: MARKDOWN }, pdf);
+    const html = doc.body.toString();
+    expect(doc.contentType).toMatch(/^text\/html/);
+    expect(html).toContain('<h1>Product &lt;sheet&gt;</h1>');
+    expect(html).toContain('&lt;img src=');
+    expect(html).not.toContain('<img');
+  });
+
+  test('a browser killed between jobs is replaced, and the next job renders', async () => {
+    await pdf.render('<p>first</p>');
+    const pids = ourChromiumPids();
+    expect(pids.length).toBeGreaterThan(0);
+    killAll(pids);
+    const out = await pdf.render('<p>second</p>');
+    expect(collapse(pdfText(out))).toBe('second');
+    expect(pdf.launches).toBe(2);
+  });
+
+  test('a browser killed during a render: the job in hand is rendered again on a new browser', async () => {
+    await pdf.render('<p>warm up</p>');
+    const big = `<p>${'long text '.repeat(20000)}</p>`;
+    const rendering = pdf.render(big);
+    await new Promise((r) => setTimeout(r, 60));
+    killAll(ourChromiumPids());
+    const out = await rendering;
+    expect(out.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(pdf.launches).toBe(2);
+  });
+
+  test('the browser is recycled every N documents without losing any job in flight', async () => {
+    const recycled = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 2, recycleAfter: 3, logger });
+    try {
+      const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => recycled.render(`<p>doc ${i}</p>`)));
+      expect(outs.map((o) => collapse(pdfText(o)))).toEqual(Array.from({ length: 8 }, (_, i) => `doc ${i}`));
+      expect(recycled.launches).toBe(3);
+    } finally {
+      await recycled.close();
+    }
+  });
+
+  test('pandoc runs without a shell, and a stuck pandoc is killed at the timeout', async () => {
+    const literal = (await runPandoc(['-f', 'markdown', '-t', 'plain'], '$(touch /tmp/pwned) `id`; rm -rf x')).toString();
+    expect(literal).toContain('$(touch /tmp/pwned)');
+    // `pandoc` reading from a pipe that never closes would wait forever: the timeout kills it.
+    await expect(runPandoc(['-f', 'markdown', '-t', 'plain', '/dev/stdin', '/dev/zero'], '', { timeoutMs: 500 })).rejects.toThrow(PandocError);
+  });
+});

@@ -1,0 +1,203 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { SQSClient, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { readConfig, resolveConfig, AppConfig } from '../../functions/shared/config';
+import { createDb } from '../../functions/shared/db';
+import { migrateLatest, seed } from '../../functions/shared/migrate';
+import { createRuntime, Runtime } from '../../functions/shared/runtime';
+import { createS3Client, createStorage, Storage } from '../../functions/shared/storage';
+import { createSqsClient } from '../../functions/shared/queue';
+import { createApp as createCoreLlm } from '../../functions/core-llm/app';
+import { offlineProvider } from '../../functions/core-llm/providers';
+import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+
+/**
+ * What the worker tests run against: a fresh PostgreSQL database (migrated, themes seeded), a
+ * fauxqs emulator with the two job queues (short visibility timeouts) and both buckets, and the
+ * real core-llm Koa app on a local port with its offline provider (plus an adjustable delay, so
+ * a test can catch a worker mid-job). `env` is what a worker process is started with.
+ */
+export interface HarnessOptions {
+  docVisibilitySeconds?: number;
+  batchVisibilitySeconds?: number;
+  maxReceiveCount?: number;
+}
+
+export interface WorkerHarness {
+  env: Record<string, string>;
+  config: AppConfig;
+  db: Knex;
+  sqs: SQSClient;
+  s3: S3Client;
+  storage: Storage;
+  emulator: LocalEmulator;
+  queues: { docJobs: string; docJobsDlq: string; batchJobs: string; batchJobsDlq: string };
+  /** Milliseconds core-llm waits before answering (0 by default). */
+  llmDelay: { ms: number };
+  /** Calls core-llm received. */
+  llmCalls: { count: number };
+  createClient(): Promise<string>;
+  themeBySlug(slug: string): Promise<{ id: string; title: string; prompt_template: string; output_format: string }>;
+  createOrder(clientId: string, themeSlug: string, input: Record<string, string>): Promise<string>;
+  /** What core-llm answers for this order (deterministic offline text). */
+  expectedText(orderId: string): Promise<string>;
+  listKeys(bucket: string, prefix: string): Promise<string[]>;
+  queueDepth(url: string): Promise<{ visible: number; inFlight: number }>;
+  /** Receives and deletes everything visible in a queue; returns the bodies. */
+  drainQueue(url: string, waitSeconds?: number): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+const listen = (server: Server): Promise<number> =>
+  new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+
+export async function startWorkerHarness(prefix: string, opts: HarnessOptions = {}): Promise<WorkerHarness> {
+  const database: TestDatabase = await createTestDatabase(prefix);
+  const emulator = await startLocalEmulator({
+    queues: [
+      { name: 'doc-jobs', maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.docVisibilitySeconds ?? 3 },
+      { name: 'batch-jobs', maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.batchVisibilitySeconds ?? 5 },
+    ],
+    buckets: ['reports', 'assets'],
+  });
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  const server = createServer();
+  const port = await listen(server);
+  const env: Record<string, string> = {
+    APP_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    AWS_REGION: 'eu-west-3',
+    AWS_ENDPOINT_URL: emulator.endpoint,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+    S3_FORCE_PATH_STYLE: 'true',
+    DATABASE_URL: database.url,
+    DB_POOL_MAX: '10',
+    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: `test:${prefix}:${randomBytes(4).toString('hex')}:`,
+    DOC_JOBS_QUEUE_URL: emulator.queueUrls['doc-jobs'],
+    BATCH_JOBS_QUEUE_URL: emulator.queueUrls['batch-jobs'],
+    REPORTS_BUCKET: 'reports',
+    ASSETS_BUCKET: 'assets',
+    INTERNAL_TRANSPORT: 'http',
+    SERVICE_URL_CORE_LLM: `http://127.0.0.1:${port}`,
+    // A batch is thousands of generations for one client: the per-client limit is core-llm's concern, not these tests'.
+    LLM_RATE_LIMIT_PER_MINUTE: '100000',
+    SQS_WAIT_TIME_SECONDS: '1',
+    WORKER_DRAIN_SECONDS: '20',
+  };
+  const config = await resolveConfig(readConfig(env));
+  const db = createDb(config);
+  await migrateLatest(db);
+  await seed(db);
+
+  const llmDelay = { ms: 0 };
+  const llmCalls = { count: 0 };
+  const offline = offlineProvider(config.gemini.model);
+  const coreLlm: Runtime = createRuntime('core-llm', config);
+  const provider = {
+    ...offline,
+    generate: async (prompt: string) => {
+      llmCalls.count += 1;
+      if (llmDelay.ms > 0) await new Promise((r) => setTimeout(r, llmDelay.ms));
+      return offline.generate(prompt);
+    },
+  };
+  server.on('request', createCoreLlm(coreLlm, provider).callback());
+
+  const sqs = createSqsClient(config);
+  const s3 = createS3Client(config);
+  const storage = createStorage(config);
+
+  const themeBySlug = async (slug: string) => {
+    const theme = await db('themes').where({ slug }).first();
+    if (!theme) throw new Error(`no seeded theme ${slug}`);
+    return theme;
+  };
+
+  return {
+    env,
+    config,
+    db,
+    sqs,
+    s3,
+    storage,
+    emulator,
+    queues: {
+      docJobs: emulator.queueUrls['doc-jobs'],
+      docJobsDlq: emulator.queueUrls['doc-jobs-dlq'],
+      batchJobs: emulator.queueUrls['batch-jobs'],
+      batchJobsDlq: emulator.queueUrls['batch-jobs-dlq'],
+    },
+    llmDelay,
+    llmCalls,
+    createClient: async () => {
+      const [row] = await db('clients')
+        .insert({ kind: 'b2c', name: 'Worker test', email: `worker-${randomBytes(6).toString('hex')}@example.test` })
+        .returning('id');
+      return row.id as string;
+    },
+    themeBySlug,
+    createOrder: async (clientId, themeSlug, input) => {
+      const theme = await themeBySlug(themeSlug);
+      const [row] = await db('orders').insert({ client_id: clientId, theme_id: theme.id, status: 'queued', input }).returning('id');
+      return row.id as string;
+    },
+    expectedText: async (orderId) => {
+      const order = await db('orders').where({ id: orderId }).first();
+      const theme = await db('themes').where({ id: order.theme_id }).first();
+      const { renderPrompt } = await import('../../functions/shared/themes');
+      return offline.generate(renderPrompt(theme.prompt_template, order.input));
+    },
+    listKeys: async (bucket, keyPrefix) => {
+      const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix }));
+      return (out.Contents ?? []).map((o) => o.Key!).sort();
+    },
+    queueDepth: async (url) => {
+      const a = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      return { visible: Number(a.Attributes?.ApproximateNumberOfMessages), inFlight: Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible) };
+    },
+    drainQueue: async (url, waitSeconds = 1) => {
+      const bodies: string[] = [];
+      for (;;) {
+        const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds, VisibilityTimeout: 60 }));
+        const messages = got.Messages ?? [];
+        if (messages.length === 0) return bodies;
+        bodies.push(...messages.map((m) => m.Body ?? ''));
+        await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+      }
+    },
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await coreLlm.close();
+      sqs.destroy();
+      s3.destroy();
+      await db.destroy();
+      await emulator.stop();
+      await database.drop();
+    },
+  };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
