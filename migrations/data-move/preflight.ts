@@ -63,6 +63,7 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[]): v
   if (!info.superuser && !info.replication) {
     throw new MoveError(`source user ${info.user} lacks the REPLICATION attribute: ALTER ROLE ${info.user} REPLICATION (see docs/data-migration.md)`);
   }
+  if (!tables.length) throw new MoveError('source has no tables to replicate');
   const noIdentity = tables.filter((t) => !t.replicaIdentityOk).map((t) => t.name);
   if (noIdentity.length) {
     throw new MoveError(

@@ -63,22 +63,25 @@ async function waitForInitialSync(target: Client): Promise<void> {
   }
 }
 
-/** Schema, publication, subscription (initial copy by the target), then indexes and constraints. */
+/** Schema, publication, subscription; returns once the target's initial copy of every table is done. */
 export async function startReplication(options: ReplicateOptions): Promise<void> {
   await withBoth(options, async (source, target) => {
     const sourceName = describeUrl(options.sourceUrl);
     const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
     checkVersions(si, ti);
     const tables = await listTables(source);
-    if (!tables.length) throw new MoveError('source has no tables to replicate');
     checkReplicationSource(si, tables);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);
 
-    if (!reached(state, 'pre-data')) {
-      await applySection(target, await dumpSection(options.sourceUrl, 'pre-data'), 'pre-data', options.maintenanceWorkMem);
-      log('schema_created', { section: 'pre-data', tables: tables.length });
+    // The whole schema goes first, primary keys included: the target applies replicated UPDATEs and
+    // DELETEs by replica identity, so it needs them before the first change arrives.
+    for (const section of ['pre-data', 'post-data'] as const) {
+      if (!reached(state, section)) {
+        await applySection(target, await dumpSection(options.sourceUrl, section), section, options.maintenanceWorkMem);
+        log('schema_created', { section, tables: tables.length });
+      }
     }
     if (!reached(state, 'subscribed')) {
       const { rows } = await source.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [REPLICATION_NAME]);
@@ -105,10 +108,6 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     const syncStarted = Date.now();
     await waitForInitialSync(target);
     log('initial_sync_done', { seconds: (Date.now() - syncStarted) / 1000 });
-    if (!reached({ ...state, phase: (await readState(target))!.phase }, 'post-data')) {
-      await applySection(target, await dumpSection(options.sourceUrl, 'post-data'), 'post-data', options.maintenanceWorkMem);
-      log('schema_created', { section: 'post-data' });
-    }
     await setPhase(target, 'replicating');
     log('replicating', { ...(await lag(source, target)) });
   });

@@ -17,7 +17,7 @@ export interface RunState {
 }
 
 const COPY_ORDER: Phase[] = ['started', 'pre-data', 'data', 'post-data', 'sequences'];
-const REPLICATE_ORDER: Phase[] = ['started', 'pre-data', 'subscribed', 'post-data', 'replicating'];
+const REPLICATE_ORDER: Phase[] = ['started', 'pre-data', 'post-data', 'subscribed', 'replicating'];
 
 /** Whether `state` has gone past `phase` (i.e. `phase` is done). */
 export function reached(state: RunState, phase: Phase): boolean {
