@@ -294,7 +294,7 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         'secretsmanager:TagResource',
         'secretsmanager:UntagResource',
       ],
-      resources: arns(c, (p) => `arn:aws:secretsmanager:${r}:${a}:secret:${p}*`),
+      resources: arns(c, (p) => `arn:aws:secretsmanager:${r}:${a}:secret:${p}-*`),
     },
     {
       // RDS-managed master password: RDS creates the `rds!…` secret on the caller's behalf.
@@ -488,9 +488,11 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         'ecr:UploadLayerPart',
         'ecr:CompleteLayerUpload',
         'ecr:PutImage',
+        // Promotion copies dev's image into prod's repository (docker buildx imagetools create).
         'ecr:BatchGetImage',
+        'ecr:GetDownloadUrlForLayer',
       ],
-      resources: arns(c, (p) => `arn:aws:ecr:${r}:${a}:repository/${p}*`),
+      resources: arns(c, (p) => `arn:aws:ecr:${r}:${a}:repository/${p}-*`),
     },
     {
       // Scalable targets are named by service id (`service/<cluster>/<service>`), not by prefix.

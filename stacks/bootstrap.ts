@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { Fn, TerraformOutput, TerraformStack } from 'cdktf';
+import { Fn, TerraformLocal, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
@@ -104,7 +104,8 @@ export class BootstrapStack extends TerraformStack {
 
     // The account id read from the provider's ARN instead of a caller-identity data source, so
     // the stack still plans offline (no STS call).
-    const accountId = Fn.element(Fn.split(':', this.githubOidcProvider.arn), 4);
+    // A local keeps policy documents free of quoted function calls: `${local.account_id}`.
+    const accountId = new TerraformLocal(this, 'account_id', Fn.element(Fn.split(':', this.githubOidcProvider.arn), 4)).asString;
     const context = (account: string): CiPolicyContext => ({
       region: settings.region,
       accountId: account,

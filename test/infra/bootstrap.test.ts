@@ -1,0 +1,269 @@
+import { Testing } from 'cdktf';
+import { BootstrapStack, BootstrapSettings } from '../../stacks/bootstrap';
+import { bootstrap, namePrefix, PROJECT } from '../../stacks/config';
+import { CiPolicyContext, deployStatements, planStatements } from '../../modules/ci-policies';
+import { githubSubjects } from '../../modules/github-oidc-roles';
+import { MANAGED_POLICY_MAX_CHARS, policyDocument, policySize, Statement } from '../../modules/iam-statements';
+import { allResources, parsePolicy, resources, stackNames, synthesizedStack } from './synth';
+
+/**
+ * The bootstrap stack as synthesised by main.ts: the state bucket, the GitHub OIDC provider and
+ * the two CI roles. Trust is read back from the role JSON; permissions from the managed
+ * policies attached to each role.
+ */
+
+const STACK = 'bootstrap';
+const OIDC = 'token.actions.githubusercontent.com';
+const repo = bootstrap.github.repository;
+
+const one = (type: string) => {
+  const found = resources(STACK, type);
+  expect(found).toHaveLength(1);
+  return found[0].config;
+};
+
+const roleNamed = (name: string) => resources(STACK, 'aws_iam_role').find((r) => r.config.name === name)!;
+const trustOf = (name: string) => parsePolicy(roleNamed(name).config.assume_role_policy).Statement;
+
+/** The statements of the managed policies attached to a role (attachments point at policies by address). */
+function statementsOf(roleName: string): any[] {
+  const role = roleNamed(roleName);
+  const attached = resources(STACK, 'aws_iam_role_policy_attachment')
+    .filter((a) => a.config.role === `\${aws_iam_role.${role.name}.name}`)
+    .map((a) => /aws_iam_policy\.([^.]+)\.arn/.exec(a.config.policy_arn)![1]);
+  expect(attached.length).toBeGreaterThan(0);
+  return attached.flatMap((name) => parsePolicy(resources(STACK, 'aws_iam_policy').find((p) => p.name === name)!.config.policy).Statement);
+}
+
+const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
+const sampleContext: CiPolicyContext = {
+  region: bootstrap.region,
+  accountId: '123456789012',
+  stateBucket: bootstrap.stateBucketName,
+  envPrefixes: bootstrap.deployEnvironments.map(namePrefix),
+  project: PROJECT,
+  workloadBoundaryArn: `arn:aws:iam::123456789012:policy/${bootstrap.workloadBoundaryPolicyName}`,
+};
+
+describe('state bucket', () => {
+  test('state bucket is named from config and protected from terraform destroy', () => {
+    const bucket = one('aws_s3_bucket');
+    expect(bucket.bucket).toBe(bootstrap.stateBucketName);
+    expect(bucket.lifecycle.prevent_destroy).toBe(true);
+  });
+
+  test('state bucket is versioned', () => {
+    expect(one('aws_s3_bucket_versioning').versioning_configuration.status).toBe('Enabled');
+  });
+
+  test('state bucket is encrypted at rest', () => {
+    const rule = one('aws_s3_bucket_server_side_encryption_configuration').rule[0];
+    expect(['AES256', 'aws:kms']).toContain(rule.apply_server_side_encryption_by_default.sse_algorithm);
+  });
+
+  test('state bucket blocks every form of public access and disables ACLs', () => {
+    expect(one('aws_s3_bucket_public_access_block')).toMatchObject({
+      block_public_acls: true,
+      block_public_policy: true,
+      ignore_public_acls: true,
+      restrict_public_buckets: true,
+    });
+    expect(one('aws_s3_bucket_ownership_controls').rule.object_ownership).toBe('BucketOwnerEnforced');
+  });
+
+  test('state bucket policy denies every request without TLS', () => {
+    const deny = parsePolicy(one('aws_s3_bucket_policy').policy).Statement.find((s) => s.Effect === 'Deny');
+    expect(deny).toMatchObject({ Principal: '*', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    expect(deny.Resource).toEqual([`arn:aws:s3:::${bootstrap.stateBucketName}`, `arn:aws:s3:::${bootstrap.stateBucketName}/*`]);
+  });
+
+  test('noncurrent state versions expire after the configured days, keeping the newest ones', () => {
+    const rule = one('aws_s3_bucket_lifecycle_configuration').rule[0];
+    expect(rule.status).toBe('Enabled');
+    expect(rule.noncurrent_version_expiration[0]).toEqual({
+      noncurrent_days: bootstrap.stateNoncurrentVersionDays,
+      newer_noncurrent_versions: bootstrap.stateNoncurrentVersionsKept,
+    });
+  });
+
+  test('bootstrap keeps local state (it creates the bucket the others use) and tags everything as shared/bootstrap', () => {
+    const stack = synthesizedStack(STACK);
+    expect(stack.terraform.backend?.s3).toBeUndefined();
+    expect(stack.provider.aws[0].default_tags[0].tags).toEqual({ project: PROJECT, env: 'shared', layer: 'bootstrap' });
+    expect(stack.provider.aws[0].region).toBe(bootstrap.region);
+  });
+});
+
+describe('GitHub OIDC', () => {
+  test('the provider is GitHub Actions with the STS audience', () => {
+    const provider = one('aws_iam_openid_connect_provider');
+    expect(provider.url).toBe(`https://${OIDC}`);
+    expect(provider.client_id_list).toEqual(['sts.amazonaws.com']);
+  });
+
+  test.each([
+    [bootstrap.planRoleName, [`repo:${repo}:pull_request`]],
+    [bootstrap.deployRoleName, [`repo:${repo}:ref:refs/heads/main`, `repo:${repo}:environment:dev`, `repo:${repo}:environment:prod`]],
+  ])('%s trusts only the GitHub provider, audience sts.amazonaws.com and exactly its subjects', (roleName, subjects) => {
+    const statements = trustOf(roleName);
+    expect(statements).toHaveLength(1);
+    const [trust] = statements;
+    expect(trust).toMatchObject({ Effect: 'Allow', Action: 'sts:AssumeRoleWithWebIdentity' });
+    expect(trust.Principal).toEqual({ Federated: '${aws_iam_openid_connect_provider.github-oidc.arn}' });
+    // Exact matching only: no StringLike, no wildcard subject.
+    expect(Object.keys(trust.Condition)).toEqual(['StringEquals']);
+    expect(trust.Condition.StringEquals[`${OIDC}:aud`]).toBe('sts.amazonaws.com');
+    expect(trust.Condition.StringEquals[`${OIDC}:sub`]).toEqual(subjects);
+    expect(JSON.stringify(trust.Condition)).not.toContain('*');
+  });
+
+  test('with owner and repository ids configured, both the classic and the immutable subject forms are trusted', () => {
+    const settings: BootstrapSettings = { ...bootstrap, github: { ...bootstrap.github, ownerId: '1234', repositoryId: '98765' } };
+    const stack = JSON.parse(Testing.synth(new BootstrapStack(Testing.app(), 'bootstrap', settings)));
+    const deploy = Object.values<any>(stack.resource.aws_iam_role).find((r) => r.name === bootstrap.deployRoleName);
+    const subjects = JSON.parse(deploy.assume_role_policy).Statement[0].Condition.StringEquals[`${OIDC}:sub`];
+    const [owner, name] = repo.split('/');
+    expect(subjects).toEqual(
+      expect.arrayContaining([`repo:${repo}:environment:prod`, `repo:${owner}@1234/${name}@98765:environment:prod`, `repo:${owner}@1234/${name}@98765:ref:refs/heads/main`]),
+    );
+    expect(subjects).toHaveLength(6);
+  });
+
+  test('a malformed repository or half-configured ids are refused', () => {
+    expect(() => githubSubjects({ repository: 'no-slash' }, ['pull_request'])).toThrow('github.repository must be "owner/name"');
+    expect(() => githubSubjects({ repository: 'a/b', ownerId: '1' }, ['pull_request'])).toThrow('must be set together');
+  });
+});
+
+describe('plan role', () => {
+  const statements = () => statementsOf(bootstrap.planRoleName);
+  const READ = /^[a-z0-9-]+:(Describe|Get|List|View|BatchGet)[A-Za-z*]*$/;
+
+  test('plan role allows only reads, except writing and deleting the *.tflock lock objects', () => {
+    for (const s of statements().filter((s) => s.Effect === 'Allow')) {
+      for (const action of list(s.Action)) {
+        if (READ.test(action) || action === 'apigateway:GET') continue;
+        expect({ sid: s.Sid, action }).toEqual({ sid: 'StateLock', action: expect.stringMatching(/^s3:(PutObject|DeleteObject)$/) });
+        expect(s.Resource).toEqual([`arn:aws:s3:::${bootstrap.stateBucketName}/*.tflock`]);
+      }
+    }
+  });
+
+  test('plan role reads objects of the state bucket only, and never secret values, logs or messages', () => {
+    const allows = statements().filter((s) => s.Effect === 'Allow');
+    const objectReads = allows.filter((s) => list(s.Action).some((a) => a === 's3:GetObject' || a === 's3:Get*'));
+    for (const s of objectReads) for (const r of list(s.Resource)) expect(r.endsWith('/*') ? r : 'bucket-arn').toMatch(new RegExp(`^(arn:aws:s3:::${bootstrap.stateBucketName}/\\*|bucket-arn)$`));
+    const denied = statements().filter((s) => s.Effect === 'Deny').flatMap((s) => list(s.Action));
+    expect(denied).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'logs:GetLogEvents', 'sqs:ReceiveMessage', 's3:GetObject']));
+    expect(allows.flatMap((s) => list(s.Action))).not.toContain('secretsmanager:GetSecretValue');
+  });
+});
+
+describe('deploy role', () => {
+  const statements = () => statementsOf(bootstrap.deployRoleName);
+  const justified = (built: Statement[]) => new Map(built.filter((s) => s.resources.includes('*')).map((s) => [s.sid, s.justification]));
+
+  test('deploy role has no "*" action, and no service-wide action on "*" resources', () => {
+    for (const s of statements()) {
+      for (const action of list(s.Action)) {
+        expect({ sid: s.Sid, action }).not.toEqual({ sid: s.Sid, action: '*' });
+        if (s.Effect === 'Allow' && list(s.Resource).includes('*')) expect({ sid: s.Sid, action }).not.toEqual({ sid: s.Sid, action: expect.stringMatching(/:\*$/) });
+      }
+    }
+  });
+
+  test('every "*" resource in the deploy role is in the justified exception list, with its written reason', () => {
+    const reasons = justified(deployStatements(sampleContext));
+    const star = statements().filter((s) => list(s.Resource).includes('*'));
+    expect(star.map((s) => s.Sid).sort()).toEqual(['DenySecretValues', 'ReadOnlyDescribe']);
+    for (const s of star) expect({ sid: s.Sid, reason: (reasons.get(s.Sid) ?? '').length > 40 }).toEqual({ sid: s.Sid, reason: true });
+    // The only allowed writes on "*" are task-definition revisions, which cannot run outside a scoped service.
+    const writes = star.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)).filter((a) => !/:(Describe|List|Get)/.test(a));
+    expect(writes.sort()).toEqual(['ecs:DeregisterTaskDefinition', 'ecs:RegisterTaskDefinition']);
+  });
+
+  test('every other allow names project resources: an environment prefix, the state bucket, or a project-tag / service condition', () => {
+    const prefixes = [...bootstrap.deployEnvironments.map((e) => `${namePrefix(e)}-`), bootstrap.stateBucketName, 'rds!'];
+    // Resources AWS names by id or that belong to AWS: scoped by the condition the statement carries.
+    const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'Autoscaling', 'PublicAmiParameters', 'LogGroupsList', 'ApiAccountLogging', 'Database', 'WebAcl'];
+    for (const s of statements().filter((s) => s.Effect === 'Allow' && !list(s.Resource).includes('*'))) {
+      const named = list(s.Resource).every((r) => prefixes.some((p) => r.includes(p)));
+      const conditioned = s.Condition !== undefined;
+      expect({ sid: s.Sid, scoped: named || conditioned || ACCOUNT_SCOPED_BY_NATURE.includes(s.Sid) }).toEqual({ sid: s.Sid, scoped: true });
+    }
+    const tagged = statements().filter((s) => JSON.stringify(s.Condition ?? {}).includes('Tag/project'));
+    for (const s of tagged) expect(JSON.stringify(s.Condition)).toContain(`"${PROJECT}"`);
+    expect(tagged.map((s) => s.Sid).sort()).toEqual(['ApiCreateTagged', 'ApiManageTagged', 'CdnCreateTagged', 'CdnManageTagged', 'Ec2CreateTagged', 'Ec2ManageTagged']);
+  });
+
+  test('roles created by the deploy role must carry the workload permissions boundary', () => {
+    const s = statements().find((s) => s.Sid === 'RolesWithBoundary');
+    expect(list(s.Action).sort()).toEqual(['iam:AttachRolePolicy', 'iam:CreateRole', 'iam:PutRolePermissionsBoundary', 'iam:PutRolePolicy']);
+    expect(s.Condition.StringEquals['iam:PermissionsBoundary']).toMatch(new RegExp(`:policy/${bootstrap.workloadBoundaryPolicyName}$`));
+    expect(list(s.Resource).every((r: string) => bootstrap.deployEnvironments.some((e) => r.endsWith(`:role/${namePrefix(e)}-*`)))).toBe(true);
+    // No other statement may create or widen a role.
+    const widening = /^iam:(CreateRole|PutRolePolicy|AttachRolePolicy|PutRolePermissionsBoundary|DeleteRolePermissionsBoundary)$/;
+    for (const other of statements().filter((x) => x.Sid !== 'RolesWithBoundary' && x.Effect === 'Allow')) {
+      expect({ sid: other.Sid, widening: list(other.Action).filter((a) => widening.test(a)) }).toEqual({ sid: other.Sid, widening: [] });
+    }
+    // The CI roles themselves lie outside the prefixes the deploy role may touch.
+    for (const ci of [bootstrap.planRoleName, bootstrap.deployRoleName, bootstrap.workloadBoundaryPolicyName]) {
+      expect(bootstrap.deployEnvironments.some((e) => ci.startsWith(`${namePrefix(e)}-`))).toBe(false);
+    }
+  });
+
+  test('deploy role can neither read secret values nor reconfigure the state bucket', () => {
+    const denies = statements().filter((s) => s.Effect === 'Deny');
+    expect(denies.find((s) => s.Sid === 'DenySecretValues').Action).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
+    expect(denies.find((s) => s.Sid === 'DenyStateBucketConfig').Action).toEqual(expect.arrayContaining(['s3:DeleteBucket', 's3:PutBucketPolicy']));
+  });
+});
+
+describe('policy limits and the workload boundary', () => {
+  test('every CI policy fits IAM\u2019s 6,144-character managed-policy limit with a real account id', () => {
+    const all = [...planStatements(sampleContext), ...deployStatements(sampleContext)];
+    const bySid = new Map<string, Statement[]>();
+    for (const s of all) bySid.set(s.sid, [...(bySid.get(s.sid) ?? []), s]);
+    const attached = [bootstrap.planRoleName, bootstrap.deployRoleName].flatMap((role) =>
+      resources(STACK, 'aws_iam_policy')
+        .filter((p) => p.config.name.startsWith(`${role}-`))
+        .map((p) => parsePolicy(p.config.policy).Statement.map((s: any) => s.Sid)),
+    );
+    expect(attached.length).toBeGreaterThanOrEqual(2);
+    expect(attached.length).toBeLessThanOrEqual(10);
+    for (const sids of attached) {
+      const role = sids.some((sid: string) => sid === 'RefreshDescribe') ? planStatements(sampleContext) : deployStatements(sampleContext);
+      const doc = policyDocument(role.filter((s) => sids.includes(s.sid)));
+      expect(policySize(doc)).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
+    }
+  });
+
+  test('every IAM role of the environment stacks carries the workload boundary and an environment name prefix', () => {
+    const envStacks = stackNames().filter((n) => n !== STACK);
+    const roles = envStacks.flatMap((name) => resources(name, 'aws_iam_role').map((r) => ({ stack: name, ...r })));
+    for (const role of roles) {
+      const env = role.stack.split('-')[0];
+      expect({ role: role.address, stack: role.stack, boundary: String(role.config.permissions_boundary ?? '') }).toEqual({
+        role: role.address,
+        stack: role.stack,
+        boundary: expect.stringContaining(`:policy/${bootstrap.workloadBoundaryPolicyName}`),
+      });
+      expect({ role: role.address, name: String(role.config.name ?? role.config.name_prefix) }).toEqual({
+        role: role.address,
+        name: expect.stringMatching(new RegExp(`^${namePrefix(env)}-`)),
+      });
+    }
+  });
+
+  test('the boundary never reaches the state bucket', () => {
+    const boundary = parsePolicy(resources(STACK, 'aws_iam_policy').find((p) => p.config.name === bootstrap.workloadBoundaryPolicyName)!.config.policy);
+    const deny = boundary.Statement.find((s) => s.Effect === 'Deny');
+    expect(deny.Resource).toEqual([`arn:aws:s3:::${bootstrap.stateBucketName}`, `arn:aws:s3:::${bootstrap.stateBucketName}/*`]);
+    expect(boundary.Statement.flatMap((s) => list(s.Action))).not.toContain('iam:*');
+    expect(boundary.Statement.flatMap((s) => list(s.Action)).some((a) => a.startsWith('iam:'))).toBe(false);
+  });
+
+  test('every taggable bootstrap resource is covered by the provider default tags (none overrides them)', () => {
+    for (const r of allResources(STACK)) expect({ address: r.address, tags: r.config.tags }).toEqual({ address: r.address, tags: undefined });
+  });
+});
