@@ -23,6 +23,11 @@ export interface FargateTaskProps {
   command?: string[];
   /** Plain variables (docs/runtime-config.md); secrets travel as ARNs the app reads itself. */
   environment: Record<string, string>;
+  /**
+   * Variables ECS fills from Secrets Manager at start (the execution role reads them), for tools
+   * that take credentials from the environment only, e.g. libpq's PGUSER/PGPASSWORD.
+   */
+  injectedSecrets?: Array<{ name: string; secretArn: string; jsonKey: string }>;
   /** What the application may do in AWS. */
   grants: Grants;
   logRetentionDays: number;
@@ -64,6 +69,15 @@ export class FargateTask extends Construct {
       },
       logStatement(this.logGroup.arn),
     ];
+    const injected = props.injectedSecrets ?? [];
+    if (injected.length > 0) {
+      pull.push({
+        Sid: 'InjectSecrets',
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue'],
+        Resource: [...new Set(injected.map((s) => s.secretArn))],
+      });
+    }
     new IamRolePolicy(this, 'execution-policy', { name: 'pull-and-log', role: this.executionRole.id, policy: policyJson(pull) });
 
     this.taskRole = new IamRole(this, 'task-role', {
@@ -86,6 +100,7 @@ export class FargateTask extends Construct {
       environment: Object.entries(props.environment)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([name, value]) => ({ name, value })),
+      secrets: injected.length > 0 ? injected.map((s) => ({ name: s.name, valueFrom: `${s.secretArn}:${s.jsonKey}::` })) : undefined,
       logConfiguration: {
         logDriver: 'awslogs',
         options: {

@@ -334,13 +334,18 @@ export class ComputeStack extends TerraformStack {
         DB_HOST: data.db.address,
         DB_PORT: Token.asString(data.db.port),
         DB_NAME: data.db.name,
-        DB_SECRET_ARN: data.db.masterSecretArn,
         NODE_EXTRA_CA_CERTS: CONTAINER_RDS_CA_PATH,
-        // pg_dump/pg_restore (libpq) verify the RDS certificate against the same bundle.
+        // node-pg and libpq (pg_dump/pg_restore) both verify the RDS certificate against the bundle.
         PGSSLMODE: 'verify-full',
         PGSSLROOTCERT: CONTAINER_RDS_CA_PATH,
       },
-      grants: { readSecrets: [data.db.masterSecretArn] },
+      // db:move takes URLs; the target's credentials come from the RDS-managed secret as
+      // PGUSER/PGPASSWORD (read by node-pg and libpq alike), never through run-task overrides.
+      injectedSecrets: [
+        { name: 'PGUSER', secretArn: data.db.masterSecretArn, jsonKey: 'username' },
+        { name: 'PGPASSWORD', secretArn: data.db.masterSecretArn, jsonKey: 'password' },
+      ],
+      grants: {},
       logRetentionDays: config.logs.retentionDays,
       permissionsBoundary,
     });

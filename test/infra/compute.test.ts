@@ -227,7 +227,8 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
   });
 
   test('every secret ARN a function is given is one its role may read (the loader reads them all at start)', () => {
-    for (const fn of [...functions, ...taskDefs.map((t) => ({ ...t, isTask: true }))]) {
+    const workerTasks = Object.keys(WORKER_ACCESS).map((w) => ({ ...taskDef(workerName(w)), isTask: true }));
+    for (const fn of [...functions, ...workerTasks]) {
       const isTask = 'isTask' in fn;
       const vars: Record<string, string> = isTask
         ? Object.fromEntries(JSON.parse(fn.config.container_definitions)[0].environment.map((e: any) => [e.name, e.value]))
@@ -508,7 +509,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     for (const fn of functions) expect(fn.config.reserved_concurrent_executions).toBeGreaterThan(0);
   });
 
-  test('the migration task definition exists, runs db:move from the migration image and may read only the RDS master secret', () => {
+  test('the migration task definition exists, runs db:move from the migration image with the RDS master credentials injected', () => {
     const family = `${prefix}-db-move`;
     const td = taskDef(family);
     expect(td.config.runtime_platform.cpu_architecture).toBe('ARM64');
@@ -516,12 +517,15 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     expect(container.command).toEqual(['npm', 'run', 'db:move']);
     expect(container.image).toMatch(/ecr-migration_repository/);
     const env = Object.fromEntries(container.environment.map((e: any) => [e.name, e.value]));
-    expect(env.DB_SECRET_ARN).toMatch(/master_user_secret/);
-    expect(env.PGSSLMODE).toBe('verify-full');
-    const role = target(td.config.task_role_arn);
-    expect(statementsOf(role)).toEqual([
-      expect.objectContaining({ Action: ['secretsmanager:GetSecretValue'], Resource: [env.DB_SECRET_ARN] }),
+    expect(env).toMatchObject({ PGSSLMODE: 'verify-full', DB_PORT: expect.stringMatching(/port/) });
+    const secretArn = container.secrets[0].valueFrom.replace(/:username::$/, '');
+    expect(secretArn).toMatch(/master_user_secret/);
+    expect(container.secrets).toEqual([
+      { name: 'PGUSER', valueFrom: `${secretArn}:username::` },
+      { name: 'PGPASSWORD', valueFrom: `${secretArn}:password::` },
     ]);
+    expect(allowed(target(td.config.execution_role_arn), 'secretsmanager:GetSecretValue')).toEqual([secretArn]);
+    expect(statementsOf(target(td.config.task_role_arn))).toEqual([]);
     expect(services.find((s) => s.config.task_definition.includes(td.address))).toBeUndefined();
   });
 
