@@ -1,0 +1,55 @@
+import { checkVersions } from '../../migrations/data-move/preflight';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { freePort, query, runCli } from './support';
+
+describe('db:move bad input: clear message, exit code 2, no stack trace, nothing written', () => {
+  let source: TestDatabase;
+  let target: TestDatabase;
+
+  beforeAll(async () => {
+    [source, target] = await Promise.all([createTestDatabase('dmbad_src'), createTestDatabase('dmbad_tgt')]);
+    await query(source.url, 'CREATE TABLE t (id int PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await Promise.all([source?.drop(), target?.drop()]);
+  });
+
+  async function expectRefused(args: string[], message: RegExp): Promise<void> {
+    const res = await runCli(args);
+    expect({ code: res.code, message: res.stderr.split('\n')[0] }).toEqual({ code: 2, message: expect.stringMatching(message) });
+    expect(res.stderr).not.toMatch(/^\s+at /m);
+  }
+
+  it('names the missing or malformed option', async () => {
+    await expectRefused(['--target', target.url], /^error: --source is required/);
+    await expectRefused(['--source', 'mysql://h/db', '--target', target.url], /--source must start with postgres:\/\//);
+    await expectRefused(['--source', source.url, '--target', 'postgres://h:5432'], /--target names no database/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--jobs', '0'], /--jobs must be an integer between 1 and 32, got "0"/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--mode', 'mirror'], /--mode must be copy or replicate, got "mirror"/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--sauce', 'x'], /Unknown option '--sauce'/);
+    await expectRefused(['resume', '--source', source.url, '--target', target.url], /unknown command "resume"/);
+  });
+
+  it('reports an unreachable server and a missing database', async () => {
+    const port = await freePort();
+    await expectRefused(
+      ['--source', `postgres://postgres@127.0.0.1:${port}/app`, '--target', target.url],
+      new RegExp(`cannot connect to the source database 127\\.0\\.0\\.1:${port}/app: unreachable \\(ECONNREFUSED\\)`),
+    );
+    await expectRefused(['--source', source.url, '--target', `${target.url}_nope`], /cannot connect to the target database .*: database does not exist/);
+    const [t] = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_data_move'`);
+    expect(t.n).toBe(0);
+  });
+
+  it('refuses a cutover without a running replication', async () => {
+    await expectRefused(['cutover', '--source', source.url, '--target', target.url], /no running replication to cut over/);
+  });
+
+  it('refuses a major-version downgrade and too old a source', () => {
+    expect(() => checkVersions({ major: 16, version: '16.4' }, { major: 15, version: '15.20' })).toThrow(
+      'major-version downgrade refused: source is PostgreSQL 16.4, target is 15.20',
+    );
+    expect(() => checkVersions({ major: 10, version: '10.23' }, { major: 16, version: '16.4' })).toThrow(/too old/);
+    expect(() => checkVersions({ major: 15, version: '15.20' }, { major: 16, version: '16.4' })).not.toThrow();
+  });
+});
