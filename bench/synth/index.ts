@@ -6,7 +6,7 @@ import * as path from 'node:path';
 /**
  * Wall time and peak memory of a full synth of every stack (`tsx main.ts`, what `cdktf synth`
  * runs), median of RUNS runs. Peak memory is the largest resident set of the process tree,
- * read from GNU time when present, from the child's rusage otherwise.
+ * and CPU time read from GNU time when present (peak from the child's rusage otherwise).
  * Usage: npm run bench:synth [-- runs]
  */
 
@@ -25,25 +25,27 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-function once(): { seconds: number; megabytes: number; stacks: number } {
+function once(): { seconds: number; cpuSeconds: number; megabytes: number; stacks: number } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
   const command = [process.execPath, require.resolve('tsx/cli'), 'main.ts'];
   const useGnuTime = fs.existsSync(GNU_TIME);
   const started = process.hrtime.bigint();
   const result = useGnuTime
-    ? spawnSync(GNU_TIME, ['-f', '%M', ...command], { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, encoding: 'utf8' })
+    ? spawnSync(GNU_TIME, ['-f', '%M %U %S', ...command], { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, encoding: 'utf8' })
     : spawnSync(command[0], command.slice(1), { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, encoding: 'utf8' });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (result.status !== 0) throw new Error(`synth failed:\n${result.stderr}`);
-  const kilobytes = useGnuTime ? Number(result.stderr.trim().split('\n').pop()) : process.resourceUsage().maxRSS;
+  const [kilobytes, user, system] = useGnuTime
+    ? result.stderr.trim().split('\n').pop()!.split(' ').map(Number)
+    : [process.resourceUsage().maxRSS, Number.NaN, Number.NaN];
   const stacks = Object.keys(JSON.parse(fs.readFileSync(path.join(outdir, 'manifest.json'), 'utf8')).stacks).length;
   fs.rmSync(outdir, { recursive: true, force: true });
-  return { seconds, megabytes: kilobytes / 1024, stacks };
+  return { seconds, cpuSeconds: user + system, megabytes: kilobytes / 1024, stacks };
 }
 
 const samples = Array.from({ length: runs }, (_, i) => {
   const sample = once();
-  process.stdout.write(`run ${i + 1}/${runs}: ${sample.seconds.toFixed(2)} s, ${sample.megabytes.toFixed(0)} MB peak, ${sample.stacks} stacks\n`);
+  process.stdout.write(`run ${i + 1}/${runs}: ${sample.seconds.toFixed(2)} s wall, ${sample.cpuSeconds.toFixed(2)} s CPU, ${sample.megabytes.toFixed(0)} MB peak, ${sample.stacks} stacks\n`);
   return sample;
 });
 const seconds = median(samples.map((s) => s.seconds));
@@ -56,6 +58,8 @@ process.stdout.write(
     cpus: os.cpus().length,
     loadavg1m: Number(os.loadavg()[0].toFixed(2)),
     medianSeconds: Number(seconds.toFixed(2)),
+    // CPU time does not grow with other processes' load the way wall time does on a shared box.
+    medianCpuSeconds: Number(median(samples.map((s) => s.cpuSeconds)).toFixed(2)),
     medianPeakMb: Math.round(megabytes),
     target: TARGET,
     withinTarget: seconds < TARGET.seconds && megabytes < TARGET.megabytes,
