@@ -9,6 +9,8 @@ export interface CiPolicyContext {
   region: string;
   accountId: string;
   stateBucket: string;
+  /** Environments CI deploys (`dev`, `prod`): their state lives under `<env>/` in the state bucket. */
+  environments: string[];
   /** `docplatform-dev`, `docplatform-prod`, …: every resource of an environment starts with one. */
   envPrefixes: string[];
   project: string;
@@ -39,11 +41,9 @@ function stateStatements(c: CiPolicyContext, write: boolean): Statement[] {
   const bucket = `arn:aws:s3:::${c.stateBucket}`;
   return [
     { sid: 'StateList', actions: ['s3:ListBucket'], resources: [bucket] },
-    {
-      sid: write ? 'StateReadWrite' : 'StateRead',
-      actions: write ? ['s3:GetObject', 's3:PutObject'] : ['s3:GetObject'],
-      resources: [`${bucket}/*`],
-    },
+    // Cross-stack references read other layers' state; the bootstrap's own state is not CI's to write.
+    { sid: 'StateRead', actions: ['s3:GetObject'], resources: [`${bucket}/*`] },
+    ...(write ? [{ sid: 'StateWrite', actions: ['s3:PutObject'], resources: c.environments.map((env) => `${bucket}/${env}/*`) }] : []),
     // Native S3 locking (use_lockfile) writes and removes `<key>.tflock` next to the state.
     { sid: 'StateLock', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [`${bucket}/*.tflock`] },
   ];

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { Fn, TerraformLocal, TerraformOutput, TerraformStack } from 'cdktf';
+import { Fn, S3Backend, TerraformLocal, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
@@ -11,20 +11,25 @@ import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucke
 import { IamOpenidConnectProvider } from '@cdktf/provider-aws/lib/iam-openid-connect-provider';
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { bootstrap, EnvironmentConfig, namePrefix, PROJECT } from './config';
+import { stateKey } from './backend';
 import { CiPolicyContext, deployStatements, planStatements, workloadBoundaryStatements } from '../modules/ci-policies';
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, GithubOidcRole, githubSubjects } from '../modules/github-oidc-roles';
 import { policyDocument } from '../modules/iam-statements';
 
-export type BootstrapSettings = Omit<typeof bootstrap, 'github'> & { github: EnvironmentConfig['github'] };
+export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket'> & {
+  github: EnvironmentConfig['github'];
+  stateInBucket: boolean;
+};
 
 /** The boundary environment stacks put on every IAM role they create (the deploy role insists). */
 export const workloadBoundaryArn = (accountId: string, settings: BootstrapSettings = bootstrap): string =>
   `arn:aws:iam::${accountId}:policy/${settings.workloadBoundaryPolicyName}`;
 
 /**
- * Run once per AWS account. It creates the bucket every other stack keeps its state in, so it
- * cannot itself start with that bucket as backend: it keeps local state until the first apply,
- * after which docs/deploy.md moves its state into the bucket (`terraform init -migrate-state`).
+ * Run once per AWS account, by an administrator (CI cannot change its own trust). It creates
+ * the bucket every other stack keeps its state in, so it cannot start with that bucket as its
+ * backend: the first apply keeps local state; then `stateInBucket` moves it to
+ * `shared/bootstrap.tfstate` (`terraform init -migrate-state`, docs/deploy.md).
  */
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: S3Bucket;
@@ -35,6 +40,11 @@ export class BootstrapStack extends TerraformStack {
 
   constructor(scope: Construct, id: string, settings: BootstrapSettings = bootstrap) {
     super(scope, id);
+
+    if (settings.stateInBucket) {
+      new S3Backend(this, { bucket: settings.stateBucketName, key: stateKey('shared', 'bootstrap'), region: settings.region, encrypt: true });
+      this.addOverride('terraform.backend.s3.use_lockfile', true);
+    }
 
     new AwsProvider(this, 'aws', {
       region: settings.region,
@@ -110,6 +120,7 @@ export class BootstrapStack extends TerraformStack {
       region: settings.region,
       accountId: account,
       stateBucket: settings.stateBucketName,
+      environments: settings.deployEnvironments,
       envPrefixes: settings.deployEnvironments.map(namePrefix),
       project: PROJECT,
       workloadBoundaryArn: workloadBoundaryArn(account, settings),

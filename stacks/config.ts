@@ -231,6 +231,11 @@ export const bootstrap = {
   deployRoleName: `${PROJECT}-github-deploy`,
   /** Permissions boundary every workload role must carry: the deploy role creates roles only with it. */
   workloadBoundaryPolicyName: `${PROJECT}-workload-boundary`,
+  /**
+   * The bootstrap stack creates the state bucket, so its first apply keeps local state; set this
+   * once it exists and migrate (`terraform init -migrate-state`, docs/deploy.md).
+   */
+  stateInBucket: false,
 };
 
 /** Name of every AWS resource of an environment starts with this, which IAM scopes rely on. */

@@ -40,6 +40,7 @@ const sampleContext: CiPolicyContext = {
   region: bootstrap.region,
   accountId: '123456789012',
   stateBucket: bootstrap.stateBucketName,
+  environments: bootstrap.deployEnvironments,
   envPrefixes: bootstrap.deployEnvironments.map(namePrefix),
   project: PROJECT,
   workloadBoundaryArn: `arn:aws:iam::123456789012:policy/${bootstrap.workloadBoundaryPolicyName}`,
@@ -84,6 +85,22 @@ describe('state bucket', () => {
       noncurrent_days: bootstrap.stateNoncurrentVersionDays,
       newer_noncurrent_versions: bootstrap.stateNoncurrentVersionsKept,
     });
+  });
+
+  test('once migrated, bootstrap state lives in the bucket under shared/ with native locking', () => {
+    const migrated = JSON.parse(Testing.synth(new BootstrapStack(Testing.app(), 'bootstrap', { ...bootstrap, stateInBucket: true })));
+    expect(migrated.terraform.backend.s3).toEqual({
+      bucket: bootstrap.stateBucketName,
+      key: 'shared/bootstrap.tfstate',
+      region: bootstrap.region,
+      encrypt: true,
+      use_lockfile: true,
+    });
+  });
+
+  test('the deploy role writes only environment state, never the bootstrap’s own', () => {
+    const write = statementsOf(bootstrap.deployRoleName).find((s) => s.Sid === 'StateWrite');
+    expect(write.Resource).toEqual(bootstrap.deployEnvironments.map((e) => `arn:aws:s3:::${bootstrap.stateBucketName}/${e}/*`));
   });
 
   test('bootstrap keeps local state (it creates the bucket the others use) and tags everything as shared/bootstrap', () => {
