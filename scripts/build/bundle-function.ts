@@ -1,16 +1,20 @@
 import { build, BuildOptions, Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 /**
  * Bundles the Lambda services (`functions/<name>/handler.ts`, exporting `handler`) into
- * `.build/functions/<name>/handler.js` + `handler.js.map`, the folder the compute stack zips as
- * a TerraformAsset. `npm run build:functions` bundles all of them and prints their sizes.
+ * `<root>/<name>/handler.js` + `handler.js.map`, the folder the compute stack zips as a
+ * TerraformAsset. `npm run build:functions` bundles all of them into `.build/functions/` and
+ * prints their sizes.
  *
  * cdktf builds constructs synchronously but esbuild runs plugins only in its async API, so
  * `bundleFunction` (what the Lambda module calls) runs one child process that bundles every
- * function in parallel, once per synth process however many environments use them.
+ * function in parallel, once per synth process however many environments use them. A synth
+ * bundles into a folder of its own (removed when the process exits): concurrent synths and
+ * builds never zip each other's half-written output.
  */
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -161,10 +165,20 @@ export function bundleFunctions(names: string[], sdk: SdkMode = 'runtime', root:
 }
 
 const bundled = new Map<string, BundleResult>();
+let synthRoot: string | undefined;
+
+function ownBuildRoot(): string {
+  if (!synthRoot) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'docplatform-functions-'));
+    process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+    synthRoot = root;
+  }
+  return synthRoot;
+}
 
 /**
- * The bundle of `functions/<name>` in `.build/functions/<name>/`. The first call bundles every
- * function (one child process, parallel builds); later calls in the same process reuse them.
+ * The bundle of `functions/<name>`, in a build folder private to this process. The first call
+ * bundles every function (one child process, parallel builds); later calls reuse them.
  */
 export function bundleFunction(name: string): BundleResult {
   if (!bundled.has(name)) {
@@ -172,7 +186,7 @@ export function bundleFunction(name: string): BundleResult {
     if (!names.includes(name)) throw new Error(`cannot bundle function "${name}": functions/${name}/handler.ts does not exist`);
     let stdout: string;
     try {
-      stdout = execFileSync(process.execPath, [require.resolve('tsx/cli'), __filename, '--json', ...names], {
+      stdout = execFileSync(process.execPath, [require.resolve('tsx/cli'), __filename, '--json', `--out=${ownBuildRoot()}`, ...names], {
         cwd: REPO_ROOT,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -189,8 +203,9 @@ const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
 async function main(args: string[]): Promise<void> {
   const json = args.includes('--json');
+  const out = args.find((a) => a.startsWith('--out='))?.slice('--out='.length) ?? BUILD_ROOT;
   const names = args.filter((a) => !a.startsWith('--'));
-  const results = await bundleFunctions(names.length > 0 ? names : functionNames());
+  const results = await bundleFunctions(names.length > 0 ? names : functionNames(), 'runtime', out);
   if (json) {
     process.stdout.write(JSON.stringify(results));
     return;
