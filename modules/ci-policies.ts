@@ -712,6 +712,7 @@ export function workloadBoundaryStatements(c: CiPolicyContext): Statement[] {
         'xray:PutTelemetryRecords',
         'ec2:CreateNetworkInterface',
         'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeSubnets',
         'ec2:DeleteNetworkInterface',
         'ec2:AssignPrivateIpAddresses',
         'ec2:UnassignPrivateIpAddresses',

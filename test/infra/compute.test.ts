@@ -5,6 +5,7 @@ import { API_BINARY_MEDIA_TYPES, SERVICE_ACCESS, WORKER_ACCESS } from '../../sta
 import { ENI_ACTIONS, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
+import { workloadBoundaryStatements } from '../../modules/ci-policies';
 import { BINARY_MEDIA_TYPES } from '../../functions/shared/lambda';
 import { readConfig } from '../../functions/shared/config';
 import { readWorkerConfig } from '../../functions/shared/worker-config';
@@ -139,6 +140,21 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
 
   test('every role carries the workload permissions boundary', () => {
     for (const role of roles) expect(role.config.permissions_boundary).toMatch(/^arn:aws:iam::.+:policy\/docplatform-workload-boundary$/);
+  });
+
+  test('every action a compute role is granted lies within the workload permissions boundary', () => {
+    const boundary = workloadBoundaryStatements({
+      region: config.region,
+      accountId: '123456789012',
+      stateBucket: 'state',
+      environments: [env],
+      envPrefixes: [prefix],
+      project: 'docplatform',
+      workloadBoundaryArn: 'arn:aws:iam::123456789012:policy/boundary',
+    });
+    const permitted = new Set(boundary.filter((b) => (b.effect ?? 'Allow') === 'Allow').flatMap((b) => b.actions));
+    const granted = new Set(inlinePolicies.flatMap((p) => parsePolicy(p.config.policy).Statement.flatMap((st) => st.Action as string[])));
+    expect([...granted].filter((action) => !permitted.has(action))).toEqual([]);
   });
 
   test('no IAM policy grants * actions or * resources (except ENI management and the ECR login, which AWS requires)', () => {
