@@ -10,6 +10,8 @@ export interface Args {
   /** The source as the TARGET server reaches it (replicate): differs when you go through a tunnel. */
   sourceUrlForTarget: string;
   jobs: number;
+  /** Tables above this size (with a single integer key) are split into key ranges copied in parallel. */
+  chunkMb: number;
   maintenanceWorkMem: string;
   /** Longest wait for the target to catch up during cutover before writes are re-enabled. */
   lagTimeoutSeconds: number;
@@ -30,7 +32,8 @@ options:
   --target URL              RDS database (must be empty for copy/replicate)
   --mode copy|replicate     default copy
   --verify-only             only verify
-  --jobs N                  parallel tables (1-32, default 2)
+  --jobs N                  parallel copy streams (1-32, default 2)
+  --chunk-mb N              split tables larger than N MB by key range across the streams (default 128)
   --source-for-target URL   source address as the target server sees it (replicate; default --source)
   --maintenance-work-mem S  for index builds on the target (default 128MB)
   --lag-timeout SECONDS     cutover: longest wait for lag zero (default 60)
@@ -72,6 +75,7 @@ export function parse(argv: string[]): Args | 'help' {
         mode: { type: 'string' },
         'verify-only': { type: 'boolean' },
         jobs: { type: 'string' },
+        'chunk-mb': { type: 'string' },
         'source-for-target': { type: 'string' },
         'maintenance-work-mem': { type: 'string' },
         'lag-timeout': { type: 'string' },
@@ -100,6 +104,7 @@ export function parse(argv: string[]): Args | 'help' {
     targetUrl: postgresUrl('target', values.target),
     sourceUrlForTarget: values['source-for-target'] ? postgresUrl('source-for-target', values['source-for-target']) : sourceUrl,
     jobs: integer('jobs', values.jobs, 2, 1, 32),
+    chunkMb: integer('chunk-mb', values['chunk-mb'], 128, 1, 1_000_000),
     maintenanceWorkMem: memory,
     lagTimeoutSeconds: integer('lag-timeout', values['lag-timeout'], 60, 1, 3600),
   };

@@ -14,6 +14,8 @@ export interface TableInfo {
   /** Columns COPY must carry: generated columns are recomputed by the target. */
   copyColumns: string[];
   primaryKey: string[];
+  /** Type of a single-column primary key (e.g. bigint), which allows splitting the table by key range. */
+  primaryKeyType?: string;
   /** Replica identity is usable for UPDATE/DELETE replication (primary key, index or FULL). */
   replicaIdentityOk: boolean;
   bytes: number;
@@ -42,6 +44,8 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
             JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, pos) ON true
             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
             WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.pos) AS primary_key,
+      (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+            WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1) AS primary_key_type,
       (c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
         OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replica_identity_ok
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -54,6 +58,7 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
     table: r.table,
     copyColumns: r.copy_columns,
     primaryKey: r.primary_key,
+    primaryKeyType: r.primary_key_type ?? undefined,
     replicaIdentityOk: r.replica_identity_ok,
     bytes: Number(r.bytes),
   }));

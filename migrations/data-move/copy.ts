@@ -9,13 +9,14 @@ import { log } from './log';
 import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
-import { copiedTables, createState, dropState, markTableCopied, reached, setPhase } from './state';
+import { chunkPlans, copiedTables, createState, dropState, markTableCopied, reached, saveChunkPlan, setPhase, type Chunk } from './state';
 import { dataDigest, verify, type DataDigest, type VerifyReport } from './verify';
 
 export interface CopyOptions {
   sourceUrl: string;
   targetUrl: string;
   jobs: number;
+  chunkMb: number;
   maintenanceWorkMem: string;
 }
 
@@ -26,34 +27,99 @@ export interface CopyResult {
   seconds: number;
 }
 
+const INTEGER_KEYS = new Set(['smallint', 'integer', 'bigint']);
+
+/** What one transaction copies: a whole table, or one key range of a large one. */
+interface WorkItem {
+  table: TableInfo;
+  chunk?: Chunk;
+  /** Name of the mark in the target's state. */
+  mark: string;
+}
+
+function copyFilter(table: TableInfo, chunk?: Chunk): string {
+  if (!chunk) return '';
+  const key = quoteIdent(table.primaryKey[0]);
+  const bounds = [chunk.lower !== null ? `${key} >= ${chunk.lower}` : '', chunk.upper !== null ? `${key} < ${chunk.upper}` : ''];
+  return bounds.some(Boolean) ? ` WHERE ${bounds.filter(Boolean).join(' AND ')}` : '';
+}
+
 /**
- * One table, in one target transaction: TRUNCATE, COPY … FREEZE, mark as copied, COMMIT.
- * If the process dies mid-stream the transaction never commits, so a rerun finds the table empty
- * and unmarked, and copies it again: no duplicate, no missing row. FREEZE (allowed because the
- * table was truncated in this transaction) spares the target the hint-bit rewrite of every page
- * on first read.
+ * One work item, in one target transaction, committed together with its mark. If the process dies
+ * mid-stream the transaction never commits, so a rerun finds nothing of it and copies it again: no
+ * duplicate, no missing row. A whole table is TRUNCATEd first, which also allows COPY FREEZE (no
+ * hint-bit rewrite of every page on first read); a key range cannot truncate, so it loads plainly.
  */
-async function copyTable(source: Client, target: Client, table: TableInfo): Promise<{ rows: number; bytes: number }> {
+async function copyItem(source: Client, target: Client, item: WorkItem): Promise<{ rows: number; bytes: number }> {
+  const { table, chunk } = item;
   const columns = table.copyColumns.map(quoteIdent).join(', ');
   let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      bytes += chunk.length;
-      done(null, chunk);
+  // copyTo yields one chunk per row; regrouping them into ~256 kB CopyData messages cuts the
+  // per-row work in this process and the message count the target parses.
+  let held: Buffer[] = [];
+  let heldBytes = 0;
+  const batcher = new Transform({
+    transform(data: Buffer, _enc, done) {
+      bytes += data.length;
+      held.push(data);
+      heldBytes += data.length;
+      if (heldBytes < 256 * 1024) return done();
+      const batch = Buffer.concat(held, heldBytes);
+      held = [];
+      heldBytes = 0;
+      done(null, batch);
+    },
+    flush(done) {
+      done(null, heldBytes ? Buffer.concat(held, heldBytes) : undefined);
     },
   });
   try {
-    await target.query(`BEGIN; TRUNCATE ONLY ${table.sql}`);
-    const into = target.query(copyFrom(`COPY ${table.sql} (${columns}) FROM STDIN WITH (FREEZE)`));
-    const out = source.query(copyTo(`COPY ${table.sql} (${columns}) TO STDOUT`));
-    await pipeline(out, counter, into);
-    await markTableCopied(target, table.name, into.rowCount, bytes);
+    await target.query(chunk ? 'BEGIN' : `BEGIN; TRUNCATE ONLY ${table.sql}`);
+    const into = target.query(copyFrom(`COPY ${table.sql} (${columns}) FROM STDIN${chunk ? '' : ' WITH (FREEZE)'}`));
+    const out = source.query(copyTo(`COPY (SELECT ${columns} FROM ONLY ${table.sql}${copyFilter(table, chunk)}) TO STDOUT`));
+    await pipeline(out, batcher, into);
+    await markTableCopied(target, item.mark, into.rowCount, bytes);
     await target.query('COMMIT');
     return { rows: into.rowCount, bytes };
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new MoveError(`copying table ${table.name} failed: ${(err as Error).message}`);
+    throw new MoveError(`copying ${item.mark} failed: ${(err as Error).message}`);
   }
+}
+
+/** Equal key ranges between the snapshot's min and max key, open-ended at both ends. */
+async function planChunks(source: Client, table: TableInfo, chunkBytes: number): Promise<Chunk[]> {
+  const key = quoteIdent(table.primaryKey[0]);
+  const { rows } = await source.query(`SELECT min(${key})::text AS lo, max(${key})::text AS hi FROM ONLY ${table.sql}`);
+  const n = Math.ceil(table.bytes / chunkBytes);
+  if (rows[0].lo === null) return [{ index: 0, lower: null, upper: null }];
+  const lo = BigInt(rows[0].lo);
+  const span = BigInt(rows[0].hi) - lo + 1n;
+  const bounds = Array.from({ length: n - 1 }, (_, i) => (lo + (span * BigInt(i + 1)) / BigInt(n)).toString());
+  return Array.from({ length: n }, (_, i) => ({ index: i, lower: i === 0 ? null : bounds[i - 1], upper: i === n - 1 ? null : bounds[i] }));
+}
+
+/** Splits large tables (plans persisted before any chunk commits), and drops items already copied. */
+async function workItems(source: Client, target: Client, tables: TableInfo[], options: CopyOptions): Promise<WorkItem[]> {
+  const chunkBytes = options.chunkMb * 1024 * 1024;
+  const plans = await chunkPlans(target);
+  const copied = await copiedTables(target);
+  const items: WorkItem[] = [];
+  await target.query('BEGIN');
+  for (const table of tables) {
+    let plan = plans.get(table.name);
+    const splittable = options.jobs > 1 && table.bytes > chunkBytes && !!table.primaryKeyType && INTEGER_KEYS.has(table.primaryKeyType);
+    if (!plan && splittable && !copied.has(table.name)) {
+      plan = await planChunks(source, table, chunkBytes);
+      await saveChunkPlan(target, table.name, plan);
+    }
+    if (!plan) items.push({ table, mark: table.name });
+    else items.push(...plan.map((chunk) => ({ table, chunk, mark: `${table.name}#${chunk.index}` })));
+  }
+  await target.query('COMMIT');
+  const todo = items.filter((i) => !copied.has(i.mark));
+  if (todo.length < items.length) log('already_copied', { done: items.length - todo.length, remaining: todo.length });
+  return todo;
 }
 
 interface Digests {
@@ -69,24 +135,26 @@ interface CopyDataResult {
 }
 
 /**
- * Copies the tables with `jobs` workers. Verification work overlaps the copy: one extra source
- * session digests the source tables under the same snapshot while the copy streams (COPY TO
- * leaves the source mostly idle), and one extra target session digests each table as soon as it
- * commits, which runs on through the post-data index builds.
+ * Copies the work items with `jobs` workers. Verification work overlaps the copy: one extra source
+ * session digests the source tables under the same snapshot while the copy streams, and one extra
+ * target session digests each table as soon as its last item commits, which runs on through the
+ * post-data index builds.
  */
-async function copyData(options: CopyOptions, snapshot: string, tables: TableInfo[], digests: Digests): Promise<CopyDataResult> {
+async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[], digests: Digests): Promise<CopyDataResult> {
   const workers: { source: Client; target: Client }[] = [];
   let sourceDigester: Client | undefined;
   let targetDigester: Client | undefined;
   let targetDigests: Promise<void> = Promise.resolve();
   let rows = 0;
   let bytes = 0;
+  const remaining = new Map<string, number>();
+  for (const item of items) remaining.set(item.table.name, (remaining.get(item.table.name) ?? 0) + 1);
   try {
-    for (let i = 0; i < Math.min(options.jobs, tables.length); i++) {
+    for (let i = 0; i < Math.min(options.jobs, items.length); i++) {
       const source = await open(options.sourceUrl, 'source');
       await source.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`);
       const target = await open(options.targetUrl, 'target');
-      // Safe: each table's rows and its "copied" mark commit together, so a lost commit loses both.
+      // Safe: each item's rows and its "copied" mark commit together, so a lost commit loses both.
       await target.query('SET synchronous_commit = off');
       workers.push({ source, target });
     }
@@ -95,18 +163,23 @@ async function copyData(options: CopyOptions, snapshot: string, tables: TableInf
     targetDigester = await open(options.targetUrl, 'target');
     const sourceSide = sourceDigester;
     const targetSide = targetDigester;
+    const tables = [...new Map(items.map((i) => [i.table.name, i.table])).values()];
     const sourceDigests = forEachLimit(tables, 1, async (table) => {
       digests.source.set(table.name, await dataDigest(sourceSide, table));
     });
-    const copies = forEachLimit(tables, options.jobs, async (table, worker) => {
+    const copies = forEachLimit(items, options.jobs, async (item, worker) => {
       const started = Date.now();
-      const done = await copyTable(workers[worker].source, workers[worker].target, table);
+      const done = await copyItem(workers[worker].source, workers[worker].target, item);
       rows += done.rows;
       bytes += done.bytes;
-      log('table_copied', { table: table.name, rows: done.rows, bytes: done.bytes, seconds: (Date.now() - started) / 1000 });
-      targetDigests = targetDigests.then(async () => {
-        digests.target.set(table.name, await dataDigest(targetSide, table));
-      });
+      log('table_copied', { table: item.mark, rows: done.rows, bytes: done.bytes, seconds: (Date.now() - started) / 1000 });
+      const left = remaining.get(item.table.name)! - 1;
+      remaining.set(item.table.name, left);
+      if (left === 0) {
+        targetDigests = targetDigests.then(async () => {
+          digests.target.set(item.table.name, await dataDigest(targetSide, item.table));
+        });
+      }
     });
     const [copied, digested] = await Promise.allSettled([copies, sourceDigests]);
     if (copied.status === 'rejected') throw copied.reason;
@@ -144,6 +217,9 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     const tables = await listTables(source);
     warnMissingPrimaryKeys(tables);
 
+    // Dumped now, under the same snapshot, so its pg_dump run overlaps the data copy.
+    const postData = reached(state, 'post-data') ? Promise.resolve('') : dumpSection(options.sourceUrl, 'post-data', snapshot);
+    postData.catch(() => undefined);
     if (!reached(state, 'pre-data')) {
       await applySection(target, await dumpSection(options.sourceUrl, 'pre-data', snapshot), 'pre-data', options.maintenanceWorkMem);
       log('schema_created', { section: 'pre-data', tables: tables.length });
@@ -153,9 +229,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     const digests: Digests = { source: new Map(), target: new Map() };
     let targetDigests: Promise<void> = Promise.resolve();
     if (!reached(state, 'data')) {
-      const done = await copiedTables(target);
-      const todo = tables.filter((t) => !done.has(t.name));
-      if (done.size) log('tables_already_copied', { count: done.size, remaining: todo.length });
+      const todo = await workItems(source, target, tables, options);
       const copied = await copyData(options, snapshot, todo, digests);
       ({ rows, bytes } = copied);
       targetDigests = copied.targetDigests;
@@ -164,7 +238,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     }
     if (!reached(state, 'post-data')) {
       const t0 = Date.now();
-      await applySection(target, await dumpSection(options.sourceUrl, 'post-data', snapshot), 'post-data', options.maintenanceWorkMem);
+      await applySection(target, await postData, 'post-data', options.maintenanceWorkMem);
       log('schema_created', { section: 'post-data', seconds: (Date.now() - t0) / 1000 });
     }
     if (!reached(state, 'sequences')) {

@@ -39,6 +39,8 @@ export async function createState(target: Client, mode: Mode, source: string): P
       mode text NOT NULL, source text NOT NULL, phase text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
     CREATE TABLE ${STATE_SCHEMA}.copied_table (name text PRIMARY KEY, rows bigint NOT NULL, bytes bigint NOT NULL,
       copied_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE ${STATE_SCHEMA}.chunk (table_name text NOT NULL, chunk int NOT NULL, lower_key bigint, upper_key bigint,
+      PRIMARY KEY (table_name, chunk));
     INSERT INTO ${STATE_SCHEMA}.run (mode, source, phase) VALUES (${quoteLiteral(mode)}, ${quoteLiteral(source)}, 'started');
     COMMIT`);
   return { mode, source, phase: 'started' };
@@ -61,4 +63,36 @@ export async function copiedTables(target: Client): Promise<Set<string>> {
 
 export async function dropState(target: Client): Promise<void> {
   await target.query(`DROP SCHEMA IF EXISTS ${STATE_SCHEMA} CASCADE`);
+}
+
+/** A key range [lower, upper) of a large table, copied in its own transaction; null = unbounded. */
+export interface Chunk {
+  index: number;
+  lower: string | null;
+  upper: string | null;
+}
+
+/**
+ * Chunk plans are stored before the first chunk commits and reused by every rerun, so a resumed
+ * copy splits the table exactly as the interrupted one did (ranges never overlap nor leave gaps:
+ * the outer ones are open-ended).
+ */
+export async function chunkPlans(target: Client): Promise<Map<string, Chunk[]>> {
+  const { rows } = await target.query(
+    `SELECT table_name, chunk, lower_key::text AS lower, upper_key::text AS upper FROM ${STATE_SCHEMA}.chunk ORDER BY table_name, chunk`,
+  );
+  const plans = new Map<string, Chunk[]>();
+  for (const r of rows) plans.set(r.table_name, [...(plans.get(r.table_name) ?? []), { index: r.chunk, lower: r.lower, upper: r.upper }]);
+  return plans;
+}
+
+export async function saveChunkPlan(target: Client, table: string, chunks: Chunk[]): Promise<void> {
+  for (const c of chunks) {
+    await target.query(`INSERT INTO ${STATE_SCHEMA}.chunk (table_name, chunk, lower_key, upper_key) VALUES ($1, $2, $3, $4)`, [
+      table,
+      c.index,
+      c.lower,
+      c.upper,
+    ]);
+  }
 }
