@@ -559,3 +559,32 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     for (const a of alarms) expect(a.config.alarm_actions).toEqual([expect.stringMatching(/cross-stack-output-aws_sns_topic/)]);
   });
 });
+
+/** Source files of one service or worker folder (tests excluded). */
+function sourcesOf(dir: string): string {
+  const root = path.join(__dirname, '..', '..', dir);
+  return fs
+    .readdirSync(root, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .map((f) => fs.readFileSync(path.join(root, f), 'utf8'))
+    .join('\n');
+}
+
+describe('the access matrix covers what the service and worker code uses', () => {
+  const units = [
+    ...Object.entries(SERVICE_ACCESS).map(([name, a]) => ({ name, dir: `functions/${name}`, a })),
+    ...Object.entries(WORKER_ACCESS).map(([name, a]) => ({ name, dir: `containers/${name}`, a })),
+  ];
+
+  test.each(units)('$name', ({ dir, a }) => {
+    const code = sourcesOf(dir);
+    const called = [...code.matchAll(/\.(?:json|request)(?:<[^(]*>)?\(\s*'([a-z0-9-]+)'/g)].map((m) => m[1]);
+    for (const service of new Set(called)) expect(a.invokes).toContain(service);
+    if (/\.sendDocJobs?\(/.test(code)) expect(a.sendTo).toContain('docJobs');
+    if (/\.sendBatchJob\(/.test(code)) expect(a.sendTo).toContain('batchJobs');
+    const reachable = [...a.readObjects, ...a.readWriteObjects].map((o) => o.bucket);
+    for (const [, bucket] of code.matchAll(/buckets\.(reports|assets)\b/g)) expect(reachable).toContain(bucket);
+    if (/\bruntime\.db\b/.test(code)) expect(a.database).toBe(true);
+    if (/\bruntime\.redis\b|\.redis\b/.test(code)) expect(a.cache).toBe(true);
+  });
+});
