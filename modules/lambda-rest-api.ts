@@ -180,6 +180,8 @@ export class ApiGatewayAccountLogging extends Construct {
       permissionsBoundary: props.permissionsBoundary,
     });
     const attachment = new IamRolePolicyAttachment(this, 'push-to-logs', { role: role.name, policyArn: API_GATEWAY_LOGS_POLICY_ARN });
-    this.account = new ApiGatewayAccount(this, 'account', { cloudwatchRoleArn: role.arn, dependsOn: [attachment] });
+    // reset_on_delete: destroying the stack clears the account setting instead of leaving it
+    // pointing at the deleted role.
+    this.account = new ApiGatewayAccount(this, 'account', { cloudwatchRoleArn: role.arn, resetOnDelete: true, dependsOn: [attachment] });
   }
 }

@@ -21,6 +21,8 @@ export interface RegionalWebAclProps {
   rateLimitPer5Min: number;
   /** ARN of the API Gateway stage (or ALB) the ACL protects. */
   resourceArn: string;
+  /** Rules of a managed group that only count (label and metric) instead of blocking. */
+  countOnly?: Partial<Record<(typeof MANAGED_RULE_GROUPS)[number], string[]>>;
 }
 
 const visibility = (metricName: string) => ({
@@ -43,7 +45,13 @@ export class RegionalWebAcl extends Construct {
       name: group,
       priority,
       overrideAction: { none: {} },
-      statement: { managed_rule_group_statement: { name: group, vendor_name: 'AWS' } },
+      statement: {
+        managed_rule_group_statement: {
+          name: group,
+          vendor_name: 'AWS',
+          rule_action_override: (props.countOnly?.[group] ?? []).map((rule) => ({ name: rule, action_to_use: { count: {} } })),
+        },
+      },
       visibilityConfig: visibility(`${props.name}-${group}`),
     }));
     const rate: Wafv2WebAclRule = {

@@ -263,6 +263,9 @@ export class ComputeStack extends TerraformStack {
       name: `${prefix}-api`,
       rateLimitPer5Min: config.api.wafRateLimitPer5Min,
       resourceArn: rest.stage.arn,
+      // The Common set blocks bodies over 8 KB: B2B batch uploads and Stripe webhook events are
+      // larger. API Gateway's own 10 MB limit and the services' body limits (413) bound them.
+      countOnly: { AWSManagedRulesCommonRuleSet: ['SizeRestrictions_BODY'] },
     });
     this.api = { domainName: rest.domainName, stagePath: `/${API_STAGE}` };
     const publicBaseUrl = publicBaseUrlOf(config) ?? `https://${rest.domainName}/${API_STAGE}`;

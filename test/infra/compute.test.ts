@@ -375,6 +375,10 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       expect(r.statement.managed_rule_group_statement.vendor_name).toBe('AWS');
       expect(r.override_action).toEqual({ none: {} });
     }
+    const common = managed.find((r: any) => r.name === 'AWSManagedRulesCommonRuleSet');
+    expect(common.statement.managed_rule_group_statement.rule_action_override).toEqual([
+      { name: 'SizeRestrictions_BODY', action_to_use: { count: {} } },
+    ]);
     const rate = acl.config.rule.find((r: any) => r.statement.rate_based_statement);
     expect(rate.action).toEqual({ block: {} });
     expect(rate.statement.rate_based_statement).toMatchObject({ limit: config.api.wafRateLimitPer5Min, aggregate_key_type: 'IP' });
