@@ -38,6 +38,8 @@ options:
   --maintenance-work-mem S  for index builds on the target (default 128MB)
   --lag-timeout SECONDS     cutover: longest wait for lag zero (default 60)
 
+passwords: put them in the URL, or leave them out and set DB_MOVE_SOURCE_PASSWORD / DB_MOVE_TARGET_PASSWORD
+
 exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition, 3 unexpected error`;
 
 function postgresUrl(name: string, value: string | undefined): string {
@@ -53,6 +55,18 @@ function postgresUrl(name: string, value: string | undefined): string {
   }
   if (url.pathname.length <= 1) throw new MoveError(`--${name} names no database (the /database part of the URL)`);
   return value;
+}
+
+/**
+ * Passwords may come from the environment (an ECS task injects them from Secrets Manager) so that
+ * URLs on command lines and in run-task overrides never carry them.
+ */
+function withPassword(value: string, envName: string): string {
+  const password = process.env[envName];
+  const url = new URL(value);
+  if (url.password || !password) return value;
+  url.password = encodeURIComponent(password);
+  return url.toString();
 }
 
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -95,14 +109,16 @@ export function parse(argv: string[]): Args | 'help' {
   const mode = values.mode ?? 'copy';
   if (mode !== 'copy' && mode !== 'replicate') throw new MoveError(`--mode must be copy or replicate, got "${mode}"`);
   const command: Command = (positional as Command | undefined) ?? (values['verify-only'] ? 'verify' : mode);
-  const sourceUrl = postgresUrl('source', values.source);
+  const sourceUrl = withPassword(postgresUrl('source', values.source), 'DB_MOVE_SOURCE_PASSWORD');
   const memory = values['maintenance-work-mem'] ?? '128MB';
   if (!/^\d+\s*(kB|MB|GB)$/.test(memory)) throw new MoveError(`--maintenance-work-mem must look like 128MB or 1GB, got "${memory}"`);
   return {
     command,
     sourceUrl,
-    targetUrl: postgresUrl('target', values.target),
-    sourceUrlForTarget: values['source-for-target'] ? postgresUrl('source-for-target', values['source-for-target']) : sourceUrl,
+    targetUrl: withPassword(postgresUrl('target', values.target), 'DB_MOVE_TARGET_PASSWORD'),
+    sourceUrlForTarget: values['source-for-target']
+      ? withPassword(postgresUrl('source-for-target', values['source-for-target']), 'DB_MOVE_SOURCE_PASSWORD')
+      : sourceUrl,
     jobs: integer('jobs', values.jobs, 2, 1, 32),
     chunkMb: integer('chunk-mb', values['chunk-mb'], 128, 1, 1_000_000),
     maintenanceWorkMem: memory,

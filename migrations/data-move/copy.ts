@@ -54,30 +54,18 @@ async function copyItem(source: Client, target: Client, item: WorkItem): Promise
   const { table, chunk } = item;
   const columns = table.copyColumns.map(quoteIdent).join(', ');
   let bytes = 0;
-  // copyTo yields one chunk per row; regrouping them into ~256 kB CopyData messages cuts the
-  // per-row work in this process and the message count the target parses.
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  const batcher = new Transform({
+  // copyTo already hands over socket-sized batches of rows, so they pass through untouched.
+  const counter = new Transform({
     transform(data: Buffer, _enc, done) {
       bytes += data.length;
-      held.push(data);
-      heldBytes += data.length;
-      if (heldBytes < 256 * 1024) return done();
-      const batch = Buffer.concat(held, heldBytes);
-      held = [];
-      heldBytes = 0;
-      done(null, batch);
-    },
-    flush(done) {
-      done(null, heldBytes ? Buffer.concat(held, heldBytes) : undefined);
+      done(null, data);
     },
   });
   try {
     await target.query(chunk ? 'BEGIN' : `BEGIN; TRUNCATE ONLY ${table.sql}`);
     const into = target.query(copyFrom(`COPY ${table.sql} (${columns}) FROM STDIN${chunk ? '' : ' WITH (FREEZE)'}`));
     const out = source.query(copyTo(`COPY (SELECT ${columns} FROM ONLY ${table.sql}${copyFilter(table, chunk)}) TO STDOUT`));
-    await pipeline(out, batcher, into);
+    await pipeline(out, counter, into);
     await markTableCopied(target, item.mark, into.rowCount, bytes);
     await target.query('COMMIT');
     return { rows: into.rowCount, bytes };
