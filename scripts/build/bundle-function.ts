@@ -29,11 +29,12 @@ export const BUILD_ROOT = path.join(REPO_ROOT, '.build', 'functions');
 export type SdkMode = 'runtime' | 'bundled';
 
 /**
- * Optional drivers `pg` and knex require only on request, and we never request them:
- * `pg-native` (native bindings) and `pg-query-stream` (knex `.stream()`). Left external they
- * stay `require` calls that never run.
+ * Optional modules left as `require` calls: `pg-native` (pg's native bindings) and
+ * `pg-query-stream` (knex `.stream()`) are only required on request, which we never make;
+ * `bufferutil` and `utf-8-validate` (ws's native accelerators, via @google/genai) are required
+ * inside try/catch and ws falls back to JavaScript without them.
  */
-export const NEVER_LOADED = ['pg-native', 'pg-query-stream'];
+export const NEVER_LOADED = ['pg-native', 'pg-query-stream', 'bufferutil', 'utf-8-validate'];
 
 /** knex's dialects other than postgres, which knex/lib/dialects/index.js loads lazily by name. */
 export const UNUSED_KNEX_DIALECTS = [
