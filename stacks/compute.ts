@@ -9,6 +9,7 @@ import { workloadBoundaryArn } from './bootstrap';
 import { awsProvider } from './provider';
 import type { NetworkStack } from './network';
 import type { DataStack } from './data';
+import { envStem } from '../functions/shared/services';
 import { Grants } from '../modules/iam-grants';
 import { KoaLambda } from '../modules/koa-lambda';
 import { ApiGatewayAccountLogging, LambdaRestApi } from '../modules/lambda-rest-api';
@@ -23,7 +24,8 @@ export type ComputeNetwork = Pick<NetworkStack, 'privateSubnetIds' | 'securityGr
 export type ComputeData = Pick<DataStack, 'db' | 'cache' | 'buckets' | 'queues' | 'secrets'>;
 
 export const API_STAGE = 'v1';
-export const LAMBDA_SERVICES: LambdaServiceName[] = ['gateway-b2c', 'gateway-b2b', 'core-llm', 'theme', 'order', 'client'];
+/** The six services, in creation order: a caller comes after the services it invokes (its grants name their aliases). */
+export const LAMBDA_SERVICES: LambdaServiceName[] = ['core-llm', 'theme', 'order', 'client', 'gateway-b2c', 'gateway-b2b'];
 export const WORKERS: WorkerName[] = ['doc-generation', 'b2b-batch'];
 /** Images built from this repository: one per worker and the data-migration tool. */
 export const IMAGES = [...WORKERS, 'migration'] as const;
@@ -120,9 +122,6 @@ export const WORKER_ACCESS: Record<WorkerName, ServiceAccess & { queue: QueueNam
  */
 export const CONTAINER_RDS_CA_PATH = '/etc/ssl/certs/rds-global-bundle.pem';
 
-/** `core-llm` → `CORE_LLM` (docs/runtime-config.md). */
-export const envStem = (name: string): string => name.toUpperCase().replace(/-/g, '_');
-
 export interface ApiEndpoint {
   /** `<id>.execute-api.<region>.amazonaws.com`, the CloudFront origin. */
   domainName: string;
@@ -217,11 +216,9 @@ export class ComputeStack extends TerraformStack {
       ...Object.fromEntries(a.invokes.map((name) => [`SERVICE_FUNCTION_${envStem(name)}`, `${prefix}-${name}`])),
     });
 
-    // Internal services first: the gateways' grants name their aliases.
-    const order: LambdaServiceName[] = ['core-llm', 'theme', 'order', 'client', 'gateway-b2c', 'gateway-b2b'];
     const aliasArns: Partial<Record<LambdaServiceName, string>> = {};
     const functions: Partial<Record<LambdaServiceName, KoaLambda>> = {};
-    for (const name of order) {
+    for (const name of LAMBDA_SERVICES) {
       const a = SERVICE_ACCESS[name];
       const settings = config.lambdas[name];
       const fn = new KoaLambda(this, `fn-${name}`, {

@@ -233,6 +233,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
         NODE_OPTIONS: '--enable-source-maps',
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         DB_POOL_MAX: String(config.database.poolMaxPerLambda),
+        PUBLIC_BASE_URL: expect.stringMatching(/^https:\/\//),
       });
       expect(vars.REDIS_URL).toMatch(/^rediss:\/\//);
       const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolvedForLoader(k, v)]));
