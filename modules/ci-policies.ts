@@ -23,9 +23,6 @@ const arns = (c: CiPolicyContext, pattern: (prefix: string) => string): string[]
 /** Data that neither role ever needs: secret values, customer documents, logs, queue messages. */
 export const DATA_READ_ACTIONS = [
   'secretsmanager:GetSecretValue',
-  'ssm:GetParameter',
-  'ssm:GetParameters',
-  'ssm:GetParametersByPath',
   'logs:GetLogEvents',
   'logs:FilterLogEvents',
   'logs:StartQuery',
@@ -127,7 +124,7 @@ export function planStatements(c: CiPolicyContext): Statement[] {
     {
       sid: 'DenyDataReads',
       effect: 'Deny',
-      actions: DATA_READ_ACTIONS.filter((x) => !x.startsWith('ssm:')),
+      actions: DATA_READ_ACTIONS,
       resources: ['*'],
       justification: 'A deny guard: whatever read policy is attached later, plan never reads data.',
     },
@@ -262,7 +259,7 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
     {
       // The SPA bucket receives the Angular build; no object of any other bucket is written.
       sid: 'FrontendObjects',
-      actions: ['s3:PutObject', 's3:DeleteObject', 's3:ListBucket'],
+      actions: ['s3:PutObject', 's3:DeleteObject'],
       resources: arns(c, (p) => `arn:aws:s3:::${p}-spa*/*`),
     },
     {
@@ -459,9 +456,10 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         'ecs:ListTagsForResource',
       ],
       resources: [
-        ...arns(c, (p) => `arn:aws:ecs:${r}:${a}:cluster/${p}-*`),
-        ...arns(c, (p) => `arn:aws:ecs:${r}:${a}:service/${p}-*/*`),
-        ...arns(c, (p) => `arn:aws:ecs:${r}:${a}:task/${p}-*/*`),
+        // The cluster is named after the environment itself (`docplatform-dev`).
+        ...arns(c, (p) => `arn:aws:ecs:${r}:${a}:cluster/${p}`),
+        ...arns(c, (p) => `arn:aws:ecs:${r}:${a}:service/${p}/*`),
+        ...arns(c, (p) => `arn:aws:ecs:${r}:${a}:task/${p}/*`),
         ...arns(c, (p) => `arn:aws:ecs:${r}:${a}:task-definition/${p}-*:*`),
       ],
     },

@@ -200,11 +200,12 @@ describe('deploy role', () => {
   });
 
   test('every other allow names project resources: an environment prefix, the state bucket, or a project-tag / service condition', () => {
-    const prefixes = [...bootstrap.deployEnvironments.map((e) => `${namePrefix(e)}-`), bootstrap.stateBucketName, 'rds!'];
+    // An environment's name followed by `-`, `/` or the end (the ECS cluster is named `docplatform-dev`).
+    const prefixes = [...bootstrap.deployEnvironments.map((e) => new RegExp(`${namePrefix(e)}(-|/|$)`)), new RegExp(bootstrap.stateBucketName), /rds!/];
     // Resources AWS names by id or that belong to AWS: scoped by the condition the statement carries.
     const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'Autoscaling', 'PublicAmiParameters', 'LogGroupsList', 'ApiAccountLogging', 'Database', 'WebAcl'];
     for (const s of statements().filter((s) => s.Effect === 'Allow' && !list(s.Resource).includes('*'))) {
-      const named = list(s.Resource).every((r) => prefixes.some((p) => r.includes(p)));
+      const named = list(s.Resource).every((r) => prefixes.some((p) => p.test(r)));
       const conditioned = s.Condition !== undefined;
       expect({ sid: s.Sid, scoped: named || conditioned || ACCOUNT_SCOPED_BY_NATURE.includes(s.Sid) }).toEqual({ sid: s.Sid, scoped: true });
     }
@@ -282,5 +283,58 @@ describe('policy limits and the workload boundary', () => {
 
   test('every taggable bootstrap resource is covered by the provider default tags (none overrides them)', () => {
     for (const r of allResources(STACK)) expect({ address: r.address, tags: r.config.tags }).toEqual({ address: r.address, tags: undefined });
+  });
+});
+
+describe('the deploy role reaches what the environment stacks create', () => {
+  const A = sampleContext.accountId;
+  const R = bootstrap.region;
+  /** IAM's glob: `*` any run of characters, `?` one character. */
+  const matches = (pattern: string, arn: string) =>
+    new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(arn);
+  const literal = (v: unknown): v is string => typeof v === 'string' && !v.includes('${');
+
+  /** The ARN of a named resource, from its synthesised name (names built from tokens are skipped). */
+  const ARN_OF: Record<string, (c: any) => string | undefined> = {
+    aws_sqs_queue: (c) => literal(c.name) ? `arn:aws:sqs:${R}:${A}:${c.name}` : undefined,
+    aws_lambda_function: (c) => literal(c.function_name) ? `arn:aws:lambda:${R}:${A}:function:${c.function_name}` : undefined,
+    aws_cloudwatch_log_group: (c) => literal(c.name) ? `arn:aws:logs:${R}:${A}:log-group:${c.name}` : undefined,
+    aws_secretsmanager_secret: (c) => literal(c.name) ? `arn:aws:secretsmanager:${R}:${A}:secret:${c.name}-AbCdEf` : undefined,
+    aws_ecr_repository: (c) => literal(c.name) ? `arn:aws:ecr:${R}:${A}:repository/${c.name}` : undefined,
+    aws_iam_role: (c) => literal(c.name) ? `arn:aws:iam::${A}:role/${c.name}` : undefined,
+    aws_iam_policy: (c) => literal(c.name) ? `arn:aws:iam::${A}:policy/${c.name}` : undefined,
+    aws_cloudwatch_metric_alarm: (c) => literal(c.alarm_name) ? `arn:aws:cloudwatch:${R}:${A}:alarm:${c.alarm_name}` : undefined,
+    aws_sns_topic: (c) => literal(c.name) ? `arn:aws:sns:${R}:${A}:${c.name}` : undefined,
+    aws_budgets_budget: (c) => literal(c.name) ? `arn:aws:budgets::${A}:budget/${c.name}` : undefined,
+    aws_ecs_cluster: (c) => literal(c.name) ? `arn:aws:ecs:${R}:${A}:cluster/${c.name}` : undefined,
+    aws_db_instance: (c) => literal(c.identifier) ? `arn:aws:rds:${R}:${A}:db:${c.identifier}` : undefined,
+    aws_db_parameter_group: (c) => literal(c.name) ? `arn:aws:rds:${R}:${A}:pg:${c.name}` : undefined,
+    aws_db_subnet_group: (c) => literal(c.name) ? `arn:aws:rds:${R}:${A}:subgrp:${c.name}` : undefined,
+    aws_elasticache_serverless_cache: (c) => literal(c.name) ? `arn:aws:elasticache:${R}:${A}:serverlesscache:${c.name}` : undefined,
+    aws_s3_bucket: (c) => literal(c.bucket ?? c.bucket_prefix) ? `arn:aws:s3:::${c.bucket ?? `${c.bucket_prefix}20261126`}` : undefined,
+    aws_wafv2_web_acl: (c) => literal(c.name) && c.scope === 'REGIONAL' ? `arn:aws:wafv2:${R}:${A}:regional/webacl/${c.name}/0a1b2c3d` : undefined,
+    aws_cloudfront_function: (c) => literal(c.name) ? `arn:aws:cloudfront::${A}:function/${c.name}` : undefined,
+  };
+
+  test('every named resource of every environment stack falls under an allow statement of the deploy role', () => {
+    // Named coverage only: statements on "*" and statements of another service do not count.
+    const allows = deployStatements(sampleContext).filter((s) => (s.effect ?? 'Allow') === 'Allow' && !s.resources.includes('*'));
+    const service = (arn: string) => arn.split(':')[2];
+    const envStacks = stackNames().filter((n) => n !== STACK);
+    let checked = 0;
+    for (const stack of envStacks) {
+      for (const [type, arnOf] of Object.entries(ARN_OF)) {
+        for (const r of resources(stack, type)) {
+          const arn = arnOf(r.config);
+          if (!arn) continue;
+          checked += 1;
+          const covering = allows
+            .filter((s) => s.actions.some((a) => a.startsWith(`${service(arn)}:`)) && s.resources.some((p) => matches(p, arn)))
+            .map((s) => s.sid);
+          expect({ resource: `${stack}/${r.address}`, arn, covered: covering.length > 0 }).toEqual({ resource: `${stack}/${r.address}`, arn, covered: true });
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(20);
   });
 });
