@@ -57,7 +57,6 @@ export class KoaLambda extends Construct {
   readonly role: IamRole;
   readonly logGroup: CloudwatchLogGroup;
   readonly functionName: string;
-  readonly bundleBytes: number;
   private readonly environment: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: KoaLambdaProps) {
@@ -66,7 +65,6 @@ export class KoaLambda extends Construct {
     this.environment = { ...BASE_ENVIRONMENT, ...props.environment };
 
     const bundle = bundleFunction(props.service);
-    this.bundleBytes = bundle.handlerBytes;
     const asset = new TerraformAsset(this, 'bundle', { path: bundle.outDir, type: AssetType.ARCHIVE });
 
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
