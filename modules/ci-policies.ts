@@ -149,6 +149,9 @@ const TAG_CREATE_ACTIONS_EC2 = [
   'ec2:CreateNetworkInterface',
   'ec2:CreateLaunchTemplate',
   'ec2:RunInstances',
+  // Rules created with tags (aws_vpc_security_group_*_rule) are new security-group-rule resources.
+  'ec2:AuthorizeSecurityGroupIngress',
+  'ec2:AuthorizeSecurityGroupEgress',
 ];
 
 export function deployStatements(c: CiPolicyContext): Statement[] {
