@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '../../functions/shared/logger';
-import { Batch, Theme } from '../../functions/shared/models';
+import { findBatch, findTheme } from '../../functions/shared/models';
 import { BatchJobMessage, JobQueue } from '../../functions/shared/queue';
 import type { Storage } from '../../functions/shared/storage';
 import { inputIssues } from '../../functions/shared/themes';
@@ -69,14 +69,14 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
   const job = parseBatchJob(message.body);
   const log = deps.logger.child({ batchId: job.batchId, messageId: message.id, receiveCount: message.receiveCount });
 
-  const batch = await Batch.query(db).findById(job.batchId);
+  const batch = await findBatch(db, job.batchId);
   if (!batch) throw new UnprocessableBatchMessage(`batch ${job.batchId} does not exist`);
   if (batch.status === 'completed' || batch.status === 'failed') return;
   if (batch.status === 'processing') {
     await completeBatchIfDone(deps, batch.id);
     return;
   }
-  const theme = await Theme.query(db).findById(batch.theme_id);
+  const theme = await findTheme(db, batch.theme_id);
   if (!theme) throw new UnprocessableBatchMessage(`theme ${batch.theme_id} of batch ${batch.id} does not exist`);
 
   const fail = async (reason: string): Promise<void> => {

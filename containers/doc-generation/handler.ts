@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { AppError } from '../../functions/shared/errors';
 import type { InternalClient } from '../../functions/shared/internal-client';
 import type { Logger } from '../../functions/shared/logger';
-import { Order, Theme } from '../../functions/shared/models';
+import { findOrder, findTheme } from '../../functions/shared/models';
 import { documentKeyFor, markFailed, markGenerating, markReady } from '../../functions/shared/orders';
 import { DocJobMessage } from '../../functions/shared/queue';
 import type { Storage } from '../../functions/shared/storage';
@@ -66,7 +66,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
   const job = parseDocJob(message.body);
   const log = logger.child({ orderId: job.orderId, messageId: message.id, receiveCount: message.receiveCount });
 
-  const order = await Order.query(db).findById(job.orderId);
+  const order = await findOrder(db, job.orderId);
   if (!order) throw new UnprocessableMessage(`order ${job.orderId} does not exist`);
   if (FINAL.has(order.status)) {
     log.info('order already final; nothing to render', { status: order.status });
@@ -74,13 +74,13 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
   }
   const taken = await markGenerating(db, order.id);
   if (!taken) {
-    const now = await Order.query(db).findById(order.id);
+    const now = await findOrder(db, order.id);
     if (now && FINAL.has(now.status)) return settleBatch(deps, now.batch_id);
     throw new Error(`order ${order.id} is ${now?.status ?? 'gone'}, not ready for generation`);
   }
 
   try {
-    const theme = await Theme.query(db).findById(order.theme_id);
+    const theme = await findTheme(db, order.theme_id);
     if (!theme) throw new UnprocessableMessage(`theme ${order.theme_id} of order ${order.id} does not exist`);
     const started = Date.now();
     const markdown = await generateMarkdown(

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { apiKeyMatches, apiKeyPrefix, issueApiKey } from '../shared/api-keys';
 import { notFound, unauthorized } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
-import { Client } from '../shared/models';
-import type { Runtime } from '../shared/runtime';
+import type { Client } from '../shared/models';
+import { findClient } from '../shared/models';
+import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJson, uuidParam } from '../shared/validation';
 
 /** Internal: B2B client accounts and API key authentication. */
@@ -17,19 +18,15 @@ const Authenticate = z.object({ apiKey: z.string().min(1).max(200) });
 
 const view = (c: Client) => ({ id: c.id, kind: c.kind, name: c.name, email: c.email, createdAt: c.created_at });
 
-export function createApp(runtime: Runtime): Koa<ServiceState> {
+export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
 
   router.post('/clients', async (ctx) => {
     const body = await readJson(ctx, CreateClient);
     const key = issueApiKey();
-    const client = await Client.query(runtime.db).insertAndFetch({
-      kind: 'b2b',
-      name: body.name,
-      email: body.email,
-      api_key_prefix: key.prefix,
-      api_key_hash: key.hash,
-    });
+    const [client]: Client[] = await runtime.db('clients')
+      .insert({ kind: 'b2b', name: body.name, email: body.email, api_key_prefix: key.prefix, api_key_hash: key.hash })
+      .returning('*');
     ctx.status = 201;
     // The only time the key is ever shown.
     ctx.body = { client: view(client), apiKey: key.apiKey };
@@ -38,13 +35,13 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
   router.post('/clients/authenticate', async (ctx) => {
     const { apiKey } = await readJson(ctx, Authenticate);
     const prefix = apiKeyPrefix(apiKey);
-    const client = prefix ? await Client.query(runtime.db).findOne({ api_key_prefix: prefix, kind: 'b2b' }) : undefined;
+    const client: Client | undefined = prefix ? await runtime.db('clients').where({ api_key_prefix: prefix, kind: 'b2b' }).first() : undefined;
     if (!client || !client.api_key_hash || !apiKeyMatches(apiKey, client.api_key_hash)) throw unauthorized();
     ctx.body = { client: view(client) };
   });
 
   router.get('/clients/:id', async (ctx) => {
-    const client = await Client.query(runtime.db).findById(uuidParam(ctx, 'id'));
+    const client = await findClient(runtime.db, uuidParam(ctx, 'id'));
     if (!client) throw notFound('client not found');
     ctx.body = { client: view(client) };
   });

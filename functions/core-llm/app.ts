@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { tooManyRequests } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
-import type { Runtime } from '../shared/runtime';
+import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJson } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
 
@@ -15,7 +15,7 @@ const Generate = z.object({
   prompt: z.string().trim().min(1).max(MAX_PROMPT),
 });
 
-export function createApp(runtime: Runtime, provider: ContentProvider = providerFor(runtime.config)): Koa<ServiceState> {
+export function createApp(runtime: ServiceRuntime<'redis'>, provider: ContentProvider = providerFor(runtime.config)): Koa<ServiceState> {
   const router = new Router<ServiceState>();
   const { rateLimitPerMinute, cacheTtlSeconds } = runtime.config.llm;
 

@@ -8,7 +8,7 @@ import { AppError, badRequest, FieldIssue, unauthorized, unsupportedMediaType } 
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import { idempotencyKeySchema } from '../order/schemas';
 import { InternalOrder, withDocumentLink } from '../shared/order-views';
-import type { Runtime } from '../shared/runtime';
+import type { ServiceRuntime } from '../shared/service-runtime';
 import { inputIssues, slugSchema } from '../shared/themes';
 import { parseJsonText, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
 
@@ -59,7 +59,7 @@ function rowsFromCsv(raw: Buffer): unknown[] {
   }
 }
 
-export function createApp(runtime: Runtime): Koa<ServiceState> {
+export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
   const clientOf = (ctx: ServiceContext) => (ctx.state as B2bState).client;
   const internal = () => runtime.internal;

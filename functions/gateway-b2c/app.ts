@@ -6,7 +6,7 @@ import { AppError, badGateway, badRequest } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
 import type { Logger } from '../shared/logger';
-import type { Runtime } from '../shared/runtime';
+import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, webhookSecret } from '../shared/stripe';
 import { issuesOf, parseQuery, readRawBody, uuidParam } from '../shared/validation';
 import { publicOrder, withDocumentLink, InternalOrder } from '../shared/order-views';
@@ -27,7 +27,7 @@ interface CreatedOrder {
   created: boolean;
 }
 
-export function createApp(runtime: Runtime): Koa<ServiceState> {
+export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
   let stripe: Stripe | undefined;
   const stripeClient = () => (stripe ??= createStripe(runtime.config));

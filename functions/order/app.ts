@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { badRequest, conflict, forbidden, notFound } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
-import { Batch, Order, Theme } from '../shared/models';
+import type { Batch, Order, Theme } from '../shared/models';
+import { findBatch, findOrder } from '../shared/models';
 import { accessTokenFor, hashToken, requestHash, tokenMatches } from '../shared/order-tokens';
 import { markPaid, markQueued } from '../shared/orders';
-import type { Runtime } from '../shared/runtime';
+import type { ServiceRuntime } from '../shared/service-runtime';
 import { validateInput } from '../shared/themes';
 import { parseQuery, readJson, uuidParam } from '../shared/validation';
 import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
@@ -61,23 +62,24 @@ const batchView = (b: Batch) => ({
   updatedAt: b.updated_at,
 });
 
-export function createApp(runtime: Runtime): Koa<ServiceState> {
+export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
   const db = () => runtime.db;
 
   const loadOrder = async (id: string): Promise<OrderWithTheme | undefined> =>
-    (await Order.query(db())
+    db()('orders')
       .select('orders.*', 'themes.slug as theme_slug', 'themes.title as theme_title', 'themes.output_format')
       .join('themes', 'themes.id', 'orders.theme_id')
-      .findById(id)) as OrderWithTheme | undefined;
+      .where('orders.id', id)
+      .first();
 
   router.post('/orders/b2c', async (ctx) => {
     const body = await readJson(ctx, CreateB2cOrder);
     const fingerprint = requestHash({ email: body.email.toLowerCase(), name: body.name, theme: body.theme, input: body.input });
     const result = await db().transaction(async (trx) => {
-      const existing = await Order.query(trx).findOne({ idempotency_key: body.idempotencyKey });
+      const existing: Order | undefined = await trx('orders').where({ idempotency_key: body.idempotencyKey }).first();
       if (existing) return { order: existing, created: false };
-      const theme = await Theme.query(trx).findOne({ slug: body.theme, active: true });
+      const theme: Theme | undefined = await trx('themes').where({ slug: body.theme, active: true }).first();
       if (!theme) throw badRequest([{ field: 'body.theme', message: 'unknown or inactive theme' }]);
       const input = validateInput(theme.prompt_template, body.input);
       const { rows: clients } = await trx.raw<{ rows: { id: string }[] }>(
@@ -104,7 +106,7 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
         .returning('*');
       if (inserted.length === 1) return { order: inserted[0] as Order, created: true };
       // A concurrent request with the same key won the insert: answer with its order.
-      return { order: (await Order.query(trx).findOne({ idempotency_key: body.idempotencyKey }))!, created: false };
+      return { order: (await trx('orders').where({ idempotency_key: body.idempotencyKey }).first()) as Order, created: false };
     });
     if (result.order.request_hash !== fingerprint) {
       throw conflict('this idempotency key was already used for a different order');
@@ -136,7 +138,7 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
       .andWhere((q) => q.whereNull('stripe_session_id').orWhere('stripe_session_id', body.sessionId))
       .returning('id');
     if (updated.length === 0) {
-      if (!(await Order.query(db()).findById(id))) throw notFound('order not found');
+      if (!(await findOrder(db(), id))) throw notFound('order not found');
       throw conflict('order already has another checkout session');
     }
     ctx.body = { order: orderView((await loadOrder(id))!) };
@@ -146,7 +148,7 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
     const id = uuidParam(ctx, 'id');
     const { sessionId } = await readJson(ctx, Paid);
     const order = await db().transaction(async (trx) => {
-      const current = await Order.query(trx).findById(id).forUpdate();
+      const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
       if (!current) throw notFound('order not found');
       if (current.stripe_session_id !== sessionId) throw conflict('checkout session does not belong to this order');
       return (await markPaid(trx, id)) ?? current;
@@ -177,7 +179,7 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
       .onConflict(['client_id', 'idempotency_key'])
       .ignore()
       .returning('*');
-    const batch = (inserted[0] as Batch | undefined) ?? (await Batch.query(db()).findOne({ client_id: body.clientId, idempotency_key: body.idempotencyKey! }))!;
+    const batch = (inserted[0] as Batch | undefined) ?? ((await db()('batches').where({ client_id: body.clientId, idempotency_key: body.idempotencyKey! }).first()) as Batch);
     if (batch.status === 'pending') await runtime.queue.sendBatchJob(batch.id);
     ctx.status = inserted.length === 1 ? 201 : 200;
     ctx.body = { batch: batchView(batch), created: inserted.length === 1 };
@@ -186,7 +188,7 @@ export function createApp(runtime: Runtime): Koa<ServiceState> {
   router.get('/batches/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
     const { clientId } = parseQuery(ClientAccess, ctx);
-    const batch = await Batch.query(db()).findById(id);
+    const batch = await findBatch(db(), id);
     if (!batch) throw notFound('batch not found');
     if (batch.client_id !== clientId) throw forbidden('this batch belongs to another client');
     ctx.body = { batch: batchView(batch) };

@@ -1,6 +1,7 @@
 import serverless from 'serverless-http';
 import type Koa from 'koa';
-import { loadRuntime, Runtime } from './runtime';
+import { loadConfig } from './config';
+import { ClientFactories, ClientName, composeRuntime, ServiceRuntime } from './service-runtime';
 import type { ServiceName } from './services';
 
 /**
@@ -19,8 +20,13 @@ export const toLambdaHandler = (app: Koa<any>): ApiGatewayHandler => {
   return (event, context) => handle(event as object, context as object);
 };
 
-export function lambdaHandler(service: ServiceName, build: (runtime: Runtime) => Koa<any>): ApiGatewayHandler {
-  const ready = loadRuntime(service).then((runtime) => toLambdaHandler(build(runtime)));
+/** `clients`: the factories of the clients this service uses, and only those (they decide what the bundle holds). */
+export function lambdaHandler<K extends ClientName>(
+  service: ServiceName,
+  build: (runtime: ServiceRuntime<K>) => Koa<any>,
+  clients: ClientFactories<K>,
+): ApiGatewayHandler {
+  const ready = loadConfig().then((config) => toLambdaHandler(build(composeRuntime(service, config, clients))));
   // Surface a bad configuration on the first invocation, not as an unhandled rejection at init.
   ready.catch(() => undefined);
   return async (event, context) => (await ready)(event, context);

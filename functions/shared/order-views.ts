@@ -1,4 +1,4 @@
-import type { Runtime } from './runtime';
+import type { ServiceRuntime } from './service-runtime';
 
 /** The order as the order service returns it, and the subset a client may see. */
 export interface InternalOrder {
@@ -34,7 +34,7 @@ export const publicOrder = (o: InternalOrder) => ({
 });
 
 /** The public order, with a presigned link to its document once it is ready. */
-export async function withDocumentLink(runtime: Runtime, order: InternalOrder) {
+export async function withDocumentLink(runtime: ServiceRuntime<'storage'>, order: InternalOrder) {
   if (order.status !== 'ready' || !order.documentKey) return publicOrder(order);
   const name = order.documentKey.split('/').pop();
   const url = await runtime.storage.presignGet(runtime.config.buckets.reports, order.documentKey, DOCUMENT_LINK_SECONDS, name);

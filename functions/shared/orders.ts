@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import type { Order, OrderStatus } from './models';
+import type { Db, Order, OrderStatus } from './models';
 
 /**
  * The order status machine, shared by the services and the workers:
@@ -18,8 +17,6 @@ export const TRANSITIONS: Record<Exclude<OrderStatus, 'pending'>, OrderStatus[]>
   ready: ['generating'],
   failed: ['paid', 'queued', 'generating'],
 };
-
-type Db = Knex | Knex.Transaction;
 
 async function transition(db: Db, orderId: string, to: keyof typeof TRANSITIONS, set: Record<string, unknown> = {}): Promise<Order | undefined> {
   const rows = await db('orders')

@@ -1,5 +1,6 @@
-import { SQSClient, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import { sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
 import { ConfigError } from './errors';
 
@@ -10,7 +11,7 @@ export const BatchJobMessage = z.object({ v: z.literal(1), batchId: z.string().u
 export type BatchJobMessage = z.infer<typeof BatchJobMessage>;
 
 export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
-  return new SQSClient({ region: config.aws.region, endpoint: config.aws.endpoint });
+  return new (sqsSdk().SQSClient)({ region: config.aws.region, endpoint: config.aws.endpoint });
 }
 
 export interface JobQueue {
@@ -25,9 +26,12 @@ function required(value: string | undefined, variable: string): string {
   return value;
 }
 
-export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs: SQSClient = createSqsClient(config)): JobQueue {
+/** `sqs` defaults to a client created (and the SDK loaded) on the first send. */
+export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs?: SQSClient): JobQueue {
+  let client = sqs;
+  const sqsClient = () => (client ??= createSqsClient(config));
   const send = async (queueUrl: string, body: object): Promise<void> => {
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
+    await sqsClient().send(new (sqsSdk().SendMessageCommand)({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
   };
   return {
     sendDocJob: (orderId) => send(required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'), DocJobMessage.parse({ v: 1, orderId })),
@@ -36,8 +40,8 @@ export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs: S
       const queueUrl = required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL');
       for (let i = 0; i < orderIds.length; i += 10) {
         const chunk = orderIds.slice(i, i + 10);
-        const out = await sqs.send(
-          new SendMessageBatchCommand({
+        const out = await sqsClient().send(
+          new (sqsSdk().SendMessageBatchCommand)({
             QueueUrl: queueUrl,
             Entries: chunk.map((orderId, n) => ({ Id: String(n), MessageBody: JSON.stringify(DocJobMessage.parse({ v: 1, orderId })) })),
           }),

@@ -1,71 +1,28 @@
-import type { Knex } from 'knex';
-import type Redis from 'ioredis';
-import { AppConfig, loadConfig } from './config';
+import type { AppConfig } from './config';
 import { createDb } from './db';
-import { createInternalClient, InternalClient } from './internal-client';
-import { Logger, createLogger } from './logger';
-import { createJobQueue, JobQueue } from './queue';
+import { createInternalClient } from './internal-client';
+import { createJobQueue } from './queue';
 import { createRedis } from './redis';
+import { ClientFactories, ClientName, composeRuntime, RuntimeOverrides, ServiceRuntime } from './service-runtime';
 import type { ServiceName } from './services';
-import { createStorage, Storage } from './storage';
+import { createStorage } from './storage';
 
 /**
- * What a service needs at run time, built once per process (per Lambda execution environment).
- * Every client is created on first use, so a service that never touches Redis never opens it,
- * and init stays short.
+ * The runtime with every client, for processes that host several services at once (the local
+ * platform of `npm run dev`, tests). A Lambda handler composes only the clients its service
+ * uses (see service-runtime.ts and each `functions/<name>/handler.ts`).
  */
-export interface Runtime {
-  service: ServiceName;
-  config: AppConfig;
-  logger: Logger;
-  readonly db: Knex;
-  readonly redis: Redis;
-  readonly queue: JobQueue;
-  readonly storage: Storage;
-  readonly internal: InternalClient;
-  close(): Promise<void>;
-}
+export type Runtime = ServiceRuntime<ClientName>;
+export type { RuntimeOverrides } from './service-runtime';
 
-export type RuntimeOverrides = Partial<Pick<Runtime, 'db' | 'redis' | 'queue' | 'storage' | 'internal' | 'logger'>>;
+export const ALL_CLIENTS: ClientFactories<ClientName> = {
+  db: createDb,
+  redis: createRedis,
+  queue: (config) => createJobQueue(config),
+  storage: (config) => createStorage(config),
+  internal: (config) => createInternalClient(config),
+};
 
 export function createRuntime(service: ServiceName, config: AppConfig, overrides: RuntimeOverrides = {}): Runtime {
-  const logger = overrides.logger ?? createLogger({ service, env: config.appEnv }, config.logLevel);
-  let db = overrides.db;
-  let redis = overrides.redis;
-  let queue = overrides.queue;
-  let storage = overrides.storage;
-  let internal = overrides.internal;
-  const owned = { db: !overrides.db, redis: !overrides.redis };
-  return {
-    service,
-    config,
-    logger,
-    get db() {
-      return (db ??= createDb(config));
-    },
-    get redis() {
-      if (!redis) {
-        redis = createRedis(config);
-        redis.on('error', (err) => logger.warn('redis error', { err: err.message }));
-      }
-      return redis;
-    },
-    get queue() {
-      return (queue ??= createJobQueue(config));
-    },
-    get storage() {
-      return (storage ??= createStorage(config));
-    },
-    get internal() {
-      return (internal ??= createInternalClient(config));
-    },
-    close: async () => {
-      if (owned.db && db) await db.destroy();
-      if (owned.redis && redis) redis.disconnect();
-    },
-  };
-}
-
-export async function loadRuntime(service: ServiceName): Promise<Runtime> {
-  return createRuntime(service, await loadConfig());
+  return composeRuntime(service, config, ALL_CLIENTS, overrides);
 }

@@ -3,14 +3,15 @@ import type Koa from 'koa';
 import { z } from 'zod';
 import { notFound } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
-import { Theme } from '../shared/models';
-import type { Runtime } from '../shared/runtime';
+import type { Theme } from '../shared/models';
+import type { ServiceRuntime } from '../shared/service-runtime';
 import { placeholdersOf, slugSchema, ThemeView } from '../shared/themes';
 import { parseQuery, parseWith } from '../shared/validation';
 
 /** Internal: the theme catalogue. */
 const ListQuery = z.object({ active: z.enum(['true', 'false', 'all']).default('true') }).strict();
-const ThemeRef = z.union([z.string().uuid(), slugSchema], { error: 'must be a theme id or slug' });
+const Uuid = z.string().uuid();
+const ThemeRef = z.union([Uuid, slugSchema], { error: 'must be a theme id or slug' });
 
 export const themeView = (t: Theme): ThemeView => ({
   id: t.id,
@@ -23,19 +24,21 @@ export const themeView = (t: Theme): ThemeView => ({
   active: t.active,
 });
 
-export function createApp(runtime: Runtime): Koa<ServiceState> {
+export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
 
   router.get('/themes', async (ctx) => {
     const { active } = parseQuery(ListQuery, ctx);
-    const query = Theme.query(runtime.db).orderBy('slug');
+    const query = runtime.db('themes').orderBy('slug');
     if (active !== 'all') query.where('active', active === 'true');
-    ctx.body = { themes: (await query).map(themeView) };
+    ctx.body = { themes: ((await query) as Theme[]).map(themeView) };
   });
 
   router.get('/themes/:ref', async (ctx) => {
     const ref = parseWith(ThemeRef, ctx.params.ref, 'path.ref');
-    const theme = await Theme.query(runtime.db).findOne(z.string().uuid().safeParse(ref).success ? { id: ref } : { slug: ref });
+    const theme: Theme | undefined = await runtime.db('themes')
+      .where(Uuid.safeParse(ref).success ? { id: ref } : { slug: ref })
+      .first();
     if (!theme) throw notFound(`theme ${ref} not found`);
     ctx.body = { theme: { ...themeView(theme), promptTemplate: theme.prompt_template } };
   });

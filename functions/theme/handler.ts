@@ -1,4 +1,5 @@
+import { createDb } from '../shared/db';
 import { lambdaHandler } from '../shared/lambda';
 import { createApp } from './app';
 
-export const handler = lambdaHandler('theme', createApp);
+export const handler = lambdaHandler('theme', createApp, { db: createDb });

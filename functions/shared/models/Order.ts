@@ -1,25 +1,23 @@
-import { Model } from 'objection';
-
 export type OrderStatus = 'pending' | 'paid' | 'queued' | 'generating' | 'ready' | 'failed';
 
-export class Order extends Model {
-  static tableName = 'orders';
-  id!: string;
-  client_id!: string;
-  theme_id!: string;
-  status!: OrderStatus;
-  input!: Record<string, string>;
-  document_key!: string | null;
-  error!: string | null;
-  batch_id!: string | null;
-  batch_row!: number | null;
-  idempotency_key!: string | null;
-  request_hash!: string | null;
-  access_token_hash!: string | null;
-  stripe_session_id!: string | null;
-  checkout_url!: string | null;
-  amount_cents!: number | null;
-  currency!: string | null;
-  created_at!: Date;
-  updated_at!: Date;
+/** A row of `orders` as pg returns it. */
+export interface Order {
+  id: string;
+  client_id: string;
+  theme_id: string;
+  status: OrderStatus;
+  input: Record<string, string>;
+  document_key: string | null;
+  error: string | null;
+  batch_id: string | null;
+  batch_row: number | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  access_token_hash: string | null;
+  stripe_session_id: string | null;
+  checkout_url: string | null;
+  amount_cents: number | null;
+  currency: string | null;
+  created_at: Date;
+  updated_at: Date;
 }

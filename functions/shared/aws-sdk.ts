@@ -1,0 +1,8 @@
+/**
+ * The AWS SDK v3 clients, required on first use rather than at import: the Lambda runtime ships
+ * them outside the bundle, and loading the S3 and SQS clients costs tens of milliseconds of
+ * init that a service which never sends a message or reads a file should not pay.
+ */
+export const sqsSdk = (): typeof import('@aws-sdk/client-sqs') => require('@aws-sdk/client-sqs');
+export const s3Sdk = (): typeof import('@aws-sdk/client-s3') => require('@aws-sdk/client-s3');
+export const presignerSdk = (): typeof import('@aws-sdk/s3-request-presigner') => require('@aws-sdk/s3-request-presigner');
