@@ -1,4 +1,4 @@
-import { ApiError, GoogleGenAI } from '@google/genai';
+import type { GoogleGenAI } from '@google/genai';
 import { createHash } from 'node:crypto';
 import type { AppConfig } from '../shared/config';
 import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../shared/errors';
@@ -23,27 +23,36 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDe
 
 const retryable = (status: number | undefined): boolean => status === 429 || (status !== undefined && status >= 500);
 
+/** The HTTP status of a failed call (the SDK's ApiError carries it as `status`). */
 function statusOf(err: unknown): number | undefined {
-  if (err instanceof ApiError) return err.status;
   const status = (err as { status?: unknown }).status;
   return typeof status === 'number' ? status : undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The SDK is loaded on the first generation, not at init: it is the largest module of core-llm
+ * (~400 KB), and its first call waits seconds for the model anyway.
+ */
 export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string, retry: RetryPolicy = DEFAULT_RETRY): ContentProvider {
-  const ai = new GoogleGenAI({
-    apiKey,
-    httpOptions: {
-      ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}),
-      timeout: config.gemini.timeoutMs,
-      // Retries are ours (below): one policy, logged, bounded by the Lambda timeout.
-      retryOptions: { attempts: 1 },
-      // The platform fetch, not the SDK's no-timeout undici dispatcher: requests are bounded by
-      // `timeout` anyway, and the dispatcher hook is not reachable from every runtime (jest's vm).
-      fetch: (input, init) => fetch(input, init),
-    },
-  });
+  let client: Promise<GoogleGenAI> | undefined;
+  const genai = () =>
+    (client ??= import('@google/genai').then(
+      ({ GoogleGenAI }) =>
+        new GoogleGenAI({
+          apiKey,
+          httpOptions: {
+            ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}),
+            timeout: config.gemini.timeoutMs,
+            // Retries are ours (below): one policy, logged, bounded by the Lambda timeout.
+            retryOptions: { attempts: 1 },
+            // The platform fetch, not the SDK's no-timeout undici dispatcher: requests are bounded by
+            // `timeout` anyway, and the dispatcher hook is not reachable from every runtime (jest's vm).
+            fetch: (input, init) => fetch(input, init),
+          },
+        }),
+    ));
   const model = config.gemini.model;
   return {
     name: 'gemini',
@@ -52,7 +61,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
       let lastStatus: number | undefined;
       for (let attempt = 1; attempt <= retry.attempts; attempt++) {
         try {
-          const res = await ai.models.generateContent({ model, contents: prompt });
+          const res = await (await genai()).models.generateContent({ model, contents: prompt });
           const text = res.text;
           if (!text) throw badGateway('the model returned no text');
           return text;

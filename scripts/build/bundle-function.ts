@@ -93,13 +93,23 @@ const englishOnlyZod: Plugin = {
 
 /**
  * Two majors of mime-types pull two copies of mime-db's 140 KB JSON (koa's and
- * @koa/bodyparser's); the newest one is a superset, so every import gets it.
+ * @koa/bodyparser's); the newest one is a superset, so every import gets it, trimmed to what
+ * mime-types (its only reader) uses: the types with extensions or a charset, and of each its
+ * `source`, `charset` and `extensions` (~70 KB; `compressible` and the ~1,500 types without
+ * extensions serve other packages).
  */
 const singleMimeDb: Plugin = {
   name: 'single-mime-db',
   setup(b) {
     const newest = require.resolve('mime-db', { paths: [REPO_ROOT] });
-    b.onResolve({ filter: /^mime-db$/ }, () => ({ path: newest }));
+    b.onResolve({ filter: /^mime-db$/ }, () => ({ path: newest, namespace: 'trimmed-mime-db' }));
+    b.onLoad({ filter: /.*/, namespace: 'trimmed-mime-db' }, () => {
+      const db = require(newest) as Record<string, { source?: string; charset?: string; extensions?: string[] }>;
+      const trimmed = Object.entries(db)
+        .filter(([, t]) => t.extensions || t.charset)
+        .map(([type, { source, charset, extensions }]) => [type, { source, charset, extensions }]);
+      return { contents: JSON.stringify(Object.fromEntries(trimmed)), loader: 'json' };
+    });
   },
 };
 
@@ -118,6 +128,10 @@ export function esbuildOptions(name: string, sdk: SdkMode, outDir: string): Buil
     sourcesContent: false,
     legalComments: 'none',
     external: [...(sdk === 'runtime' ? ['@aws-sdk/*'] : []), ...NEVER_LOADED],
+    // @google/genai's node entry adds google-auth-library, gaxios, ws and node-fetch (~300 KB)
+    // for Vertex AI auth and Live sessions; core-llm calls the Gemini API with a key over the
+    // platform fetch, which the web entry does with the same API.
+    alias: { '@google/genai': '@google/genai/web' },
     plugins: [postgresOnlyKnex, englishOnlyZod, singleMimeDb],
     logLevel: 'silent',
   };

@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { BundleResult, bundleFunctionTo, REPO_ROOT } from '../../scripts/build/bundle-function';
+import { toApiGatewayEvent } from '../../functions/shared/internal-client';
+import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
+
+/**
+ * What only the bundle does differently from the sources the other tests run: core-llm's bundle
+ * carries @google/genai's web entry (the bundler aliases it), loaded on the first generation.
+ * It must reach Gemini through `httpOptions.baseUrl`, and its errors must keep their status for
+ * the retry policy (429 → 429 after the retries, a 500 then success → 200).
+ */
+const run = promisify(execFile);
+const API_KEY = 'gemini-bundle-test-key';
+let outDir: string;
+let coreLlm: BundleResult;
+let gemini: GeminiStandIn;
+
+// Invokes the handler once per event, in order, in one fresh process (one execution environment).
+const INVOKE_ALL = `
+const { handler } = require(process.argv[1]);
+(async () => {
+  const results = [];
+  for (const event of JSON.parse(process.argv[2])) {
+    const r = await handler(event, { awsRequestId: 'bundle' });
+    results.push({ statusCode: r.statusCode, body: JSON.parse(r.body) });
+  }
+  process.stdout.write(JSON.stringify(results));
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+async function invokeAll(bundle: BundleResult, events: object[], env: Record<string, string>) {
+  const { stdout } = await run(process.execPath, ['-e', INVOKE_ALL, path.join(bundle.outDir, 'handler.js'), JSON.stringify(events)], {
+    cwd: os.tmpdir(),
+    env: { PATH: process.env.PATH ?? '', NODE_PATH: path.join(REPO_ROOT, 'node_modules'), LOG_LEVEL: 'error', ...env },
+  });
+  return JSON.parse(stdout) as { statusCode: number; body: any }[];
+}
+
+const generate = (prompt: string) =>
+  toApiGatewayEvent({ method: 'POST', path: '/generate', body: { clientId: '6f1c1d1e-0000-4000-8000-0000000000b1', prompt } }, 'bundle-' + prompt);
+
+beforeAll(async () => {
+  outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fn-bundles-'));
+  [coreLlm, gemini] = await Promise.all([bundleFunctionTo('core-llm', path.join(outDir, 'core-llm')), startGeminiStandIn({ apiKey: API_KEY })]);
+}, 60_000);
+
+afterAll(async () => {
+  fs.rmSync(outDir, { recursive: true, force: true });
+  await gemini?.close();
+});
+
+test('the core-llm bundle generates through the Gemini stand-in with the SDK’s web entry, retrying 5xx and answering 429 after retries', async () => {
+  const code = fs.readFileSync(path.join(coreLlm.outDir, 'handler.js'), 'utf8');
+  expect(code).not.toMatch(/google-auth-library|gaxios/);
+  const env = {
+    APP_ENV: 'test',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_KEY_PREFIX: `test:fn-bundles:${randomBytes(4).toString('hex')}:`,
+    GEMINI_API_KEY: API_KEY,
+    GEMINI_BASE_URL: gemini.url,
+    GEMINI_MODEL: 'gemini-bundle',
+  };
+  gemini.failNext(500);
+  const [retried] = await invokeAll(coreLlm, [generate('Write about kettles.')], env);
+  expect(retried).toMatchObject({ statusCode: 200, body: { provider: 'gemini', model: 'gemini-bundle', cached: false } });
+  expect(retried.body.text).toContain('Write about kettles.');
+  gemini.failNext(429, 4);
+  const [limited] = await invokeAll(coreLlm, [generate('Write about ferries.')], env);
+  expect(limited).toMatchObject({ statusCode: 429, body: { error: { code: 'rate_limited' } } });
+  expect(gemini.calls.map((c) => c.apiKey)).toEqual(Array(6).fill(API_KEY));
+}, 60_000);
