@@ -10,7 +10,7 @@ import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight'
 import { applySection, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { chunkPlans, copiedTables, createState, dropState, markTableCopied, reached, saveChunkPlan, setPhase, type Chunk } from './state';
-import { dataDigest, verify, type DataDigest, type VerifyReport } from './verify';
+import { dataDigest, digestMethod, verify, type DataDigest, type DigestMethod, type VerifyReport } from './verify';
 
 export interface CopyOptions {
   sourceUrl: string;
@@ -76,10 +76,11 @@ async function copyItem(source: Client, target: Client, item: WorkItem): Promise
 }
 
 /** Equal key ranges between the snapshot's min and max key, open-ended at both ends. */
-async function planChunks(source: Client, table: TableInfo, chunkBytes: number): Promise<Chunk[]> {
+async function planChunks(source: Client, table: TableInfo, chunkBytes: number, jobs: number): Promise<Chunk[]> {
   const key = quoteIdent(table.primaryKey[0]);
   const { rows } = await source.query(`SELECT min(${key})::text AS lo, max(${key})::text AS hi FROM ONLY ${table.sql}`);
-  const n = Math.ceil(table.bytes / chunkBytes);
+  // A multiple of the stream count, so no range is left to run alone at the end.
+  const n = Math.ceil(Math.ceil(table.bytes / chunkBytes) / jobs) * jobs;
   if (rows[0].lo === null) return [{ index: 0, lower: null, upper: null }];
   const lo = BigInt(rows[0].lo);
   const span = BigInt(rows[0].hi) - lo + 1n;
@@ -98,7 +99,7 @@ async function workItems(source: Client, target: Client, tables: TableInfo[], op
     let plan = plans.get(table.name);
     const splittable = options.jobs > 1 && table.bytes > chunkBytes && !!table.primaryKeyType && INTEGER_KEYS.has(table.primaryKeyType);
     if (!plan && splittable && !copied.has(table.name)) {
-      plan = await planChunks(source, table, chunkBytes);
+      plan = await planChunks(source, table, chunkBytes, options.jobs);
       await saveChunkPlan(target, table.name, plan);
     }
     if (!plan) items.push({ table, mark: table.name });
@@ -111,6 +112,7 @@ async function workItems(source: Client, target: Client, tables: TableInfo[], op
 }
 
 interface Digests {
+  methods: Map<string, DigestMethod>;
   source: Map<string, DataDigest>;
   target: Map<string, DataDigest>;
 }
@@ -153,7 +155,7 @@ async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[
     const targetSide = targetDigester;
     const tables = [...new Map(items.map((i) => [i.table.name, i.table])).values()];
     const sourceDigests = forEachLimit(tables, 1, async (table) => {
-      digests.source.set(table.name, await dataDigest(sourceSide, table));
+      digests.source.set(table.name, await dataDigest(sourceSide, table, digests.methods.get(table.name)!));
     });
     const copies = forEachLimit(items, options.jobs, async (item, worker) => {
       const started = Date.now();
@@ -165,7 +167,7 @@ async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[
       remaining.set(item.table.name, left);
       if (left === 0) {
         targetDigests = targetDigests.then(async () => {
-          digests.target.set(item.table.name, await dataDigest(targetSide, item.table));
+          digests.target.set(item.table.name, await dataDigest(targetSide, item.table, digests.methods.get(item.table.name)!));
         });
       }
     });
@@ -214,7 +216,8 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     }
     let rows = 0;
     let bytes = 0;
-    const digests: Digests = { source: new Map(), target: new Map() };
+    const digests: Digests = { methods: new Map(), source: new Map(), target: new Map() };
+    for (const table of tables) digests.methods.set(table.name, await digestMethod(source, table, si.major));
     let targetDigests: Promise<void> = Promise.resolve();
     if (!reached(state, 'data')) {
       const todo = await workItems(source, target, tables, options);
@@ -239,7 +242,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
       log('sequences_set', { count: sequences.length });
     }
     await targetDigests;
-    const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs, snapshot, precomputed: digests });
+    const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs, snapshot, precomputed: digests, methods: digests.methods });
     if (report.ok) await dropState(target);
     return { report, rows, bytes, seconds: (Date.now() - started) / 1000 };
   } finally {

@@ -5,8 +5,8 @@ import { log } from './log';
 import { readSequences, type SequenceValue } from './sequences';
 
 /**
- * What one side says about a table. The checksum is the sum of 64-bit per-row hashes
- * (hashtextextended of the row's text), computed in SQL: memory stays O(1), it
+ * What one side says about a table. The checksum is the sum of 64-bit per-row hashes (see
+ * DigestMethod), computed in SQL: memory stays O(1), it
  * needs no sort and no index, and it is a multiset digest, so it is just as exact for tables
  * without a primary key (duplicate rows count twice). Sessions on both sides pin TimeZone,
  * DateStyle, extra_float_digits and bytea_output so the row text is canonical.
@@ -41,24 +41,52 @@ export interface VerifyReport {
   seconds: number;
 }
 
+/**
+ * How rows are hashed. `record`: hash_record_extended (PostgreSQL 14+), which combines each
+ * column's own hash function — about a third cheaper than building the row's text. It is only
+ * used when every column is a built-in type whose hash depends on the value alone: an enum hashes
+ * its label's OID and reg* types are OIDs, which differ between databases. `text`:
+ * hashtextextended of the row's canonical text, for everything else. Chosen per table from the
+ * source's catalog, used on both sides.
+ */
+export type DigestMethod = 'record' | 'text';
+
+const VALUE_HASHED_TYPES = [
+  'bool', 'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'text', 'varchar', 'bpchar',
+  'bytea', 'uuid', 'date', 'time', 'timestamp', 'timestamptz', 'interval', 'jsonb',
+];
+
+export async function digestMethod(source: Client, table: Pick<TableInfo, 'sql'>, sourceMajor: number): Promise<DigestMethod> {
+  if (sourceMajor < 14) return 'text';
+  const { rows } = await source.query(
+    `SELECT coalesce(bool_and(coalesce(e.typname, b.typname) = ANY($2) AND coalesce(e.typnamespace, b.typnamespace) = 'pg_catalog'::regnamespace), true) AS ok
+     FROM pg_attribute a
+     JOIN pg_type t ON t.oid = a.atttypid
+     JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+     LEFT JOIN pg_type e ON e.oid = b.typelem AND b.typcategory = 'A'
+     WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+    [table.sql, VALUE_HASHED_TYPES],
+  );
+  return rows[0].ok ? 'record' : 'text';
+}
+
 /** Row count and checksum: the expensive part, done per table (overlapped with the copy in copy mode). */
 export interface DataDigest {
   rows: string;
   checksum: string;
 }
 
-export async function dataDigest(client: Client, table: Pick<TableInfo, 'sql'>): Promise<DataDigest> {
-  const { rows } = await client.query(
-    `SELECT count(*)::text AS rows, coalesce(sum(hashtextextended(t::text, 0)), 0)::text AS checksum FROM ONLY ${table.sql} t`,
-  );
+export async function dataDigest(client: Client, table: Pick<TableInfo, 'sql'>, method: DigestMethod): Promise<DataDigest> {
+  const rowHash = method === 'record' ? 'hash_record_extended(t, 0)' : 'hashtextextended(t::text, 0)';
+  const { rows } = await client.query(`SELECT count(*)::text AS rows, coalesce(sum(${rowHash}), 0)::text AS checksum FROM ONLY ${table.sql} t`);
   return rows[0];
 }
 
-async function tableDigest(client: Client, table: TableInfo, data?: DataDigest): Promise<TableDigest> {
+async function tableDigest(client: Client, table: TableInfo, method: DigestMethod, data?: DataDigest): Promise<TableDigest> {
   const { rows } = await client.query(`
     SELECT (SELECT count(*) FROM pg_index WHERE indrelid = ${quoteLiteral(table.sql)}::regclass)::int AS indexes,
       (SELECT count(*) FROM pg_constraint WHERE conrelid = ${quoteLiteral(table.sql)}::regclass)::int AS constraints`);
-  return { ...(data ?? (await dataDigest(client, table))), ...rows[0] };
+  return { ...(data ?? (await dataDigest(client, table, method))), ...rows[0] };
 }
 
 function compare(table: string, primaryKey: boolean, source?: TableDigest, target?: TableDigest): TableCheck {
@@ -84,6 +112,8 @@ export interface VerifyOptions {
   snapshot?: string;
   /** Data digests already taken (by the copy, under the same snapshot), by table name. */
   precomputed?: { source: Map<string, DataDigest>; target: Map<string, DataDigest> };
+  /** Digest method per table, when the caller already chose them (copy mode). */
+  methods?: Map<string, DigestMethod>;
 }
 
 /** Compares every table and sequence of both sides, `jobs` tables at a time, each side in parallel. */
@@ -108,12 +138,19 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     }
     const [sourceTables, targetTables] = await Promise.all([listTables(sources[0]), listTables(targets[0])]);
     const targetByName = new Map(targetTables.map((t) => [t.name, t]));
+    const sourceMajor = Math.floor(Number((await sources[0].query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v) / 10000);
+    const methods = new Map(options.methods);
+    for (const table of sourceTables) {
+      if (!methods.has(table.name)) methods.set(table.name, await digestMethod(sources[0], table, sourceMajor));
+    }
     const checks: TableCheck[] = [];
     await forEachLimit(sourceTables, jobs, async (table, worker) => {
       const onTarget = targetByName.get(table.name);
       const [s, t] = await Promise.all([
-        tableDigest(sources[worker], table, options.precomputed?.source.get(table.name)),
-        onTarget ? tableDigest(targets[worker], onTarget, options.precomputed?.target.get(table.name)) : Promise.resolve(undefined),
+        tableDigest(sources[worker], table, methods.get(table.name)!, options.precomputed?.source.get(table.name)),
+        onTarget
+          ? tableDigest(targets[worker], onTarget, methods.get(table.name)!, options.precomputed?.target.get(table.name))
+          : Promise.resolve(undefined),
       ]);
       const check = compare(table.name, table.primaryKey.length > 0, s, t);
       if (!check.primaryKey) log('verify_without_primary_key', { table: table.name, checksum: 'order-independent row-hash sum' }, 'warn');
@@ -121,7 +158,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     });
     const sourceNames = new Set(sourceTables.map((t) => t.name));
     for (const extra of targetTables.filter((t) => !sourceNames.has(t.name))) {
-      checks.push(compare(extra.name, extra.primaryKey.length > 0, undefined, await tableDigest(targets[0], extra)));
+      checks.push(compare(extra.name, extra.primaryKey.length > 0, undefined, await tableDigest(targets[0], extra, 'text')));
     }
     checks.sort((a, b) => a.table.localeCompare(b.table));
 

@@ -80,7 +80,7 @@ export const RICH_SCHEMA = `
   CREATE INDEX docs_body ON docs USING gin (body);
   CREATE TABLE events (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, doc_id bigint NOT NULL REFERENCES docs (id), note text);
   CREATE SCHEMA billing;
-  CREATE TABLE billing."Invoice" ("Number" text PRIMARY KEY, amount numeric, lines jsonb[]);
+  CREATE TABLE billing."Invoice" ("Number" text PRIMARY KEY, amount numeric, lines jsonb[], legacy json);
   CREATE TABLE nokey (a int, b text);
   CREATE SEQUENCE standalone_seq START 100;
   SELECT nextval('standalone_seq'), nextval('standalone_seq');
@@ -96,7 +96,7 @@ export const RICH_SCHEMA = `
          CASE WHEN g % 8 = 0 THEN NULL ELSE 1.0 / g END
   FROM generate_series(1, 3000) g;
   INSERT INTO events (doc_id, note) SELECT 1 + g % 3000, CASE WHEN g % 2 = 0 THEN NULL ELSE 'e' || g END FROM generate_series(1, 5000) g;
-  INSERT INTO billing."Invoice" SELECT 'INV-' || g, g / 3.0, ARRAY['{"x": 1}'::jsonb, NULL] FROM generate_series(1, 200) g;
+  INSERT INTO billing."Invoice" SELECT 'INV-' || g, g / 3.0, ARRAY['{"x": 1}'::jsonb, NULL], json_build_object('g', g, '  spaced', true) FROM generate_series(1, 200) g;
   INSERT INTO nokey SELECT g % 50, 'dup' FROM generate_series(1, 300) g;
 `;
 
