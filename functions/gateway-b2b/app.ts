@@ -10,7 +10,7 @@ import { idempotencyKeySchema } from '../order/schemas';
 import { InternalOrder, withDocumentLink } from '../shared/order-views';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { inputIssues, slugSchema } from '../shared/themes';
-import { parseJsonText, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
+import { NoQuery, parseJsonText, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
 
 /** Public B2B API: batches (JSON or CSV) and their orders, authenticated by API key. */
 const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
@@ -131,7 +131,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
 
   router.get('/b2b/batches/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
-    parseQuery(z.object({}).strict(), ctx);
+    parseQuery(NoQuery, ctx);
     const { batch } = await internal().json<{ batch: InternalBatch }>('order', {
       method: 'GET',
       path: `/batches/${id}`,
@@ -149,7 +149,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
 
   router.get('/b2b/orders/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
-    parseQuery(z.object({}).strict(), ctx);
+    parseQuery(NoQuery, ctx);
     const { order } = await internal().json<{ order: InternalOrder }>('order', {
       method: 'GET',
       path: `/orders/${id}`,

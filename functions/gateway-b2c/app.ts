@@ -8,8 +8,10 @@ import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
 import type { Logger } from '../shared/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, webhookSecret } from '../shared/stripe';
-import { issuesOf, parseQuery, readRawBody, uuidParam } from '../shared/validation';
+import { cachedValue } from '../shared/ttl-cache';
+import { issuesOf, NoQuery, parseQuery, readRawBody, uuidParam } from '../shared/validation';
 import { publicOrder, withDocumentLink, InternalOrder } from '../shared/order-views';
+import type { ThemeView } from '../shared/themes';
 
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
 const OrderBody = CreateB2cOrder.omit({ idempotencyKey: true });
@@ -20,6 +22,7 @@ const DOCUMENT_TYPES = {
   html: 'text/html; charset=utf-8',
 };
 const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
+const OrderId = z.string().uuid();
 
 interface CreatedOrder {
   order: InternalOrder;
@@ -33,9 +36,15 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   const stripeClient = () => (stripe ??= createStripe(runtime.config));
   const internal = () => runtime.internal;
 
+  // The catalogue changes only with a deployment's seeds: each warm environment keeps the active
+  // list for THEME_CACHE_TTL_SECONDS instead of asking the theme service on every page view.
+  const activeThemes = cachedValue(runtime.config.themeCacheTtlSeconds * 1000, (requestId: string) =>
+    internal().json<{ themes: ThemeView[] }>('theme', { method: 'GET', path: '/themes', headers: { 'x-request-id': requestId } }),
+  );
+
   router.get('/b2c/themes', async (ctx) => {
-    parseQuery(z.object({}).strict(), ctx);
-    ctx.body = await internal().json('theme', { method: 'GET', path: '/themes', headers: { 'x-request-id': ctx.state.requestId } });
+    parseQuery(NoQuery, ctx);
+    ctx.body = await activeThemes(ctx.state.requestId);
   });
 
   router.post('/b2c/orders', async (ctx) => {
@@ -87,7 +96,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     }
     const session = event.data.object as Stripe.Checkout.Session;
     const orderId = session.metadata?.orderId ?? session.client_reference_id;
-    if (session.payment_status !== 'paid' || !orderId || !z.string().uuid().safeParse(orderId).success) {
+    if (session.payment_status !== 'paid' || !orderId || !OrderId.safeParse(orderId).success) {
       ctx.body = { received: true, handled: false };
       return;
     }

@@ -47,6 +47,7 @@ const envSchema = z.object({
   GEMINI_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(20000),
   LLM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100000).default(30),
   LLM_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(2592000).default(604800),
+  THEME_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   STRIPE_SECRET_KEY: z.string().min(1).optional(),
   STRIPE_SECRET_ARN: z.string().startsWith('arn:').optional(),
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -82,6 +83,8 @@ export interface RuntimeConfig {
   buckets: { reports: string; assets: string };
   gemini: { apiKey: SecretRef; model: string; baseUrl?: string; timeoutMs: number };
   llm: { rateLimitPerMinute: number; cacheTtlSeconds: number };
+  /** How long a gateway keeps the active theme list in memory (0: ask the theme service every time). */
+  themeCacheTtlSeconds: number;
   stripe: { secretKey: SecretRef; webhookSecret: SecretRef; apiUrl?: string };
   internal: {
     transport: 'http' | 'lambda';
@@ -144,6 +147,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     buckets: { reports: e.REPORTS_BUCKET, assets: e.ASSETS_BUCKET },
     gemini: { apiKey: { value: e.GEMINI_API_KEY, arn: e.GEMINI_SECRET_ARN }, model: e.GEMINI_MODEL, baseUrl: e.GEMINI_BASE_URL, timeoutMs: e.GEMINI_TIMEOUT_MS },
     llm: { rateLimitPerMinute: e.LLM_RATE_LIMIT_PER_MINUTE, cacheTtlSeconds: e.LLM_CACHE_TTL_SECONDS },
+    themeCacheTtlSeconds: e.THEME_CACHE_TTL_SECONDS,
     stripe: {
       secretKey: { value: e.STRIPE_SECRET_KEY, arn: e.STRIPE_SECRET_ARN },
       webhookSecret: { value: e.STRIPE_WEBHOOK_SECRET, arn: e.STRIPE_WEBHOOK_SECRET_ARN },

@@ -63,5 +63,9 @@ export async function readJson<S extends z.ZodType>(ctx: ServiceContext, schema:
   return parseWith(schema, parseJsonText(await readRawBody(ctx, limit)), 'body');
 }
 
-export const uuidParam = (ctx: ServiceContext, name: string): string =>
-  parseWith(z.string().uuid('must be a UUID'), ctx.params[name], `path.${name}`);
+/** A query string that must be empty. */
+export const NoQuery = z.object({}).strict();
+
+const Uuid = z.string().uuid('must be a UUID');
+
+export const uuidParam = (ctx: ServiceContext, name: string): string => parseWith(Uuid, ctx.params[name], `path.${name}`);
