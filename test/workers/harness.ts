@@ -107,7 +107,7 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     ...offline,
     generate: async (prompt: string) => {
       llmCalls.count += 1;
-      if (llmDelay.ms > 0) await new Promise((r) => setTimeout(r, llmDelay.ms));
+      if (llmDelay.ms > 0) await new Promise((r) => setTimeout(r, llmDelay.ms).unref());
       return offline.generate(prompt);
     },
   };

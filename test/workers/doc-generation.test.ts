@@ -1,0 +1,173 @@
+import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { readConfig, resolveConfig } from '../../functions/shared/config';
+import { createLogger } from '../../functions/shared/logger';
+import { startWorker } from '../../containers/doc-generation/worker';
+import { runPandoc } from '../../containers/doc-generation/render/pandoc';
+import type { RunningWorker } from '../../containers/shared/process';
+import { startWorkerHarness, WorkerHarness, until } from './harness';
+
+const REPO = join(__dirname, '..', '..');
+const quiet = createLogger({ test: 'doc-generation' }, 'error', () => undefined);
+const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
+function pdfText(pdf: Buffer): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pdf-'));
+  try {
+    writeFileSync(join(dir, 'doc.pdf'), pdf);
+    return execFileSync('pdftotext', [join(dir, 'doc.pdf'), '-'], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The worker as ECS runs it: its own process, entry main.ts, JSON logs on stdout. */
+function spawnWorker(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'containers/doc-generation/main.ts')], {
+    cwd: REPO,
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  return child;
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+describe('doc-generation worker', () => {
+  let h: WorkerHarness;
+  let worker: RunningWorker | undefined;
+
+  beforeAll(async () => {
+    h = await startWorkerHarness('worker_docgen', { docVisibilitySeconds: 3, maxReceiveCount: 2 });
+  });
+  afterEach(async () => {
+    await worker?.stop();
+    worker = undefined;
+  });
+  afterAll(() => h.stop());
+
+  const startInProcess = async () => {
+    worker = await startWorker({ config: h.config, worker: { concurrency: 2, waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet });
+  };
+  const sendJob = (body: string) => h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.docJobs, MessageBody: body }));
+  const orderRow = (id: string) => h.db('orders').where({ id }).first();
+  const readyOrder = (id: string) => until(async () => ((await orderRow(id))?.status === 'ready' ? orderRow(id) : undefined), 30_000, `order ${id} ready`);
+
+  test('PDF theme: the PDF text (pdftotext) holds the generated content and the theme title', async () => {
+    await startInProcess();
+    const clientId = await h.createClient();
+    const orderId = await h.createOrder(clientId, 'business-plan', { company: 'Solaris SAS', sector: 'solar energy' });
+    await sendJob(JSON.stringify({ v: 1, orderId }));
+    const order = await readyOrder(orderId);
+    expect(order.document_key).toBe(`${clientId}/${orderId}.pdf`);
+    const text = collapse(pdfText(await h.storage.get('reports', order.document_key)));
+    expect(text).toContain('Business plan');
+    const expected = (await runPandoc(['-f', 'markdown-raw_html', '-t', 'plain', '--wrap=none'], await h.expectedText(orderId))).toString();
+    for (const line of expected.split('\n').map((l) => collapse(l.replace(/^-\s+/, ''))).filter(Boolean)) expect(text).toContain(line);
+    expect(text).toContain('Solaris SAS');
+  });
+
+  test('DOCX theme: the document converts back (pandoc docx → plain) to the generated text', async () => {
+    await startInProcess();
+    const clientId = await h.createClient();
+    const orderId = await h.createOrder(clientId, 'cover-letter', { name: 'Ada', position: 'engineer', company: 'Acme' });
+    await sendJob(JSON.stringify({ v: 1, orderId }));
+    const order = await readyOrder(orderId);
+    expect(order.document_key).toBe(`${clientId}/${orderId}.docx`);
+    const docx = await h.storage.get('reports', order.document_key);
+    const back = (await runPandoc(['-f', 'docx', '-t', 'plain', '--wrap=none'], docx)).toString().trim();
+    const expected = (await runPandoc(['-f', 'markdown-raw_html', '-t', 'plain', '--wrap=none'], await h.expectedText(orderId))).toString().trim();
+    expect(back).toBe(expected);
+    expect((await runPandoc(['-s', '-f', 'docx', '-t', 'plain'], docx)).toString().split('\n')[0]).toBe('Cover letter');
+  });
+
+  test('a redelivered job for a finished order makes no second document and leaves the order ready', async () => {
+    await startInProcess();
+    const clientId = await h.createClient();
+    const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Heat pump' });
+    await sendJob(JSON.stringify({ v: 1, orderId }));
+    const first = await readyOrder(orderId);
+    const calls = h.llmCalls.count;
+    await sendJob(JSON.stringify({ v: 1, orderId }));
+    await sendJob(JSON.stringify({ v: 1, orderId }));
+    await until(async () => {
+      const d = await h.queueDepth(h.queues.docJobs);
+      return d.visible + d.inFlight === 0;
+    }, 15_000, 'redeliveries consumed');
+    const after = await orderRow(orderId);
+    expect(after.status).toBe('ready');
+    expect(after.updated_at).toEqual(first.updated_at);
+    expect(h.llmCalls.count).toBe(calls);
+    expect(await h.listKeys('reports', `${clientId}/`)).toEqual([`${clientId}/${orderId}.html`]);
+  });
+
+  test('poison messages (bad JSON, unknown order) land in the DLQ after maxReceiveCount and never block the others', async () => {
+    await startInProcess();
+    const clientId = await h.createClient();
+    await sendJob('{"v":1, "orderId": oops');
+    await sendJob(JSON.stringify({ v: 1, orderId: '00000000-0000-4000-8000-000000000000' }));
+    const good = await Promise.all([1, 2, 3].map((n) => h.createOrder(clientId, 'product-sheet', { product: `Widget ${n}` })));
+    for (const orderId of good) await sendJob(JSON.stringify({ v: 1, orderId }));
+    const t0 = Date.now();
+    await Promise.all(good.map(readyOrder));
+    // Done while both poison messages are still cycling (each holds its visibility timeout of 3 s per receive).
+    expect(Date.now() - t0).toBeLessThan(3_000);
+    const dead = await until(async () => {
+      const d = await h.queueDepth(h.queues.docJobsDlq);
+      return d.visible === 2 ? h.drainQueue(h.queues.docJobsDlq) : undefined;
+    }, 20_000, 'two messages in the DLQ');
+    expect(dead.sort()).toEqual(['{"v":1, "orderId": oops', JSON.stringify({ v: 1, orderId: '00000000-0000-4000-8000-000000000000' })].sort());
+  });
+
+  test('kill -9 of a worker process mid-job: the message returns after its visibility timeout, one document exists, the order ends ready', async () => {
+    const clientId = await h.createClient();
+    const orderId = await h.createOrder(clientId, 'business-plan', { company: 'Killjoy Ltd', sector: 'retail' });
+    h.llmDelay.ms = 60_000;
+    const child = spawnWorker({ ...h.env, WORKER_CONCURRENCY: '1' });
+    let logs = '';
+    child.stdout!.on('data', (c) => (logs += c));
+    await sendJob(JSON.stringify({ v: 1, orderId }));
+    await until(async () => (await orderRow(orderId)).status === 'generating', 20_000, 'the child worker to take the job');
+    await until(() => h.llmCalls.count > 0, 10_000, 'the job to reach core-llm');
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const killedAt = Date.now();
+    h.llmDelay.ms = 0;
+    // Still in flight under the dead worker's last heartbeat: nobody can receive it yet.
+    const early = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: h.queues.docJobs, WaitTimeSeconds: 0, VisibilityTimeout: 1 }));
+    expect(early.Messages ?? []).toHaveLength(0);
+    await startInProcess();
+    const order = await readyOrder(orderId);
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(1_000);
+    expect(order.document_key).toBe(`${clientId}/${orderId}.pdf`);
+    expect(await h.listKeys('reports', `${clientId}/`)).toEqual([`${clientId}/${orderId}.pdf`]);
+    expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
+    expect(JSON.parse(logs.split('\n').find((l) => l.includes('consumer started'))!)).toMatchObject({ level: 'info', service: 'doc-generation' });
+  });
+
+  test('SIGTERM with an idle worker process: it drains and exits 0 at once', async () => {
+    const child = spawnWorker({ ...h.env });
+    let logs = '';
+    child.stdout!.on('data', (c) => (logs += c));
+    await until(() => logs.includes('"consumer started"'), 20_000, 'the worker to start');
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(logs).toContain('"stopped cleanly"');
+  });
+
+  test('the worker refuses to start with a message naming a bad variable', async () => {
+    const config = await resolveConfig(readConfig({ ...h.env }));
+    await expect(startWorker({ config: { ...config, queues: {} }, logger: quiet })).rejects.toThrow('DOC_JOBS_QUEUE_URL is not set');
+  });
+});
