@@ -7,7 +7,7 @@
  *    on the source until the cutover ends its sessions.
  * Every database, dump and cluster it creates is removed at the end.
  *
- *   npm run bench:migration [-- --scale 50 --rounds 2]
+ *   npm run bench:migration [-- --scale 50 --rounds 3]
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/postgr
 import { events, pgbenchInit, query, runCli, startLogicalCluster } from '../../test/data-move/support';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { scale: { type: 'string', default: '50' }, rounds: { type: 'string', default: '2' } } });
+const { values } = parseArgs({ options: { scale: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } } });
 const scale = Number(values.scale);
 const rounds = Number(values.rounds);
 

@@ -1,4 +1,6 @@
-import { Client } from 'pg';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { Client, type ClientConfig } from 'pg';
 import { describeConnectError } from './errors';
 
 export type Side = 'source' | 'target';
@@ -25,6 +27,26 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * node-pg config with libpq's sslmode meaning, so one URL means the same to this process and to
+ * pg_dump (and to the subscription): node-pg alone would verify the certificate for `require`,
+ * which libpq does not, and knows no `verify-ca`. PGSSLMODE/PGSSLROOTCERT apply when the URL is silent.
+ */
+export function clientConfig(url: string): ClientConfig {
+  const u = new URL(url);
+  const mode = u.searchParams.get('sslmode') ?? process.env.PGSSLMODE;
+  const rootCert = u.searchParams.get('sslrootcert') ?? process.env.PGSSLROOTCERT;
+  for (const param of ['sslmode', 'sslrootcert']) u.searchParams.delete(param);
+  const ca = rootCert && rootCert !== 'system' ? readFileSync(rootCert, 'utf8') : undefined;
+  const tls: Record<string, ConnectionOptions | false | undefined> = {
+    disable: false,
+    require: { rejectUnauthorized: false },
+    'verify-ca': { rejectUnauthorized: true, ca, checkServerIdentity: () => undefined },
+    'verify-full': { rejectUnauthorized: true, ca },
+  };
+  return { connectionString: u.toString(), ssl: mode && mode in tls ? tls[mode] : undefined };
+}
+
 export interface OpenOptions {
   /** Source sessions are read-only unless they must manage the publication or cutover. */
   readOnly?: boolean;
@@ -33,7 +55,7 @@ export interface OpenOptions {
 
 export async function open(url: string, side: Side, options: OpenOptions = {}): Promise<Client> {
   const client = new Client({
-    connectionString: url,
+    ...clientConfig(url),
     connectionTimeoutMillis: 10_000,
     application_name: options.applicationName ?? 'data-move',
   });

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { clientConfig } from '../../migrations/data-move/db';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { events, pgbenchInit, query, RICH_SCHEMA, runCli, startLogicalCluster, type Cluster } from './support';
 
@@ -9,7 +10,7 @@ function startWriter(url: string): { stop: () => Promise<number> } {
   let running = true;
   let writes = 0;
   const done = (async () => {
-    const c = new Client({ connectionString: url });
+    const c = new Client(clientConfig(url));
     c.on('error', () => undefined);
     await c.connect();
     try {
@@ -61,6 +62,10 @@ describe('db:move replicate mode: logical replication, then cutover', () => {
     const res = await runCli(['--mode', 'replicate', '--source', cluster.url('app', 'not-the-password-7f3a'), '--target', target.url]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/cannot connect to the source database 127\.0\.0\.1:\d+\/app: authentication failed \(28P01\)/);
+    // sslmode=verify-full means what it means to libpq: the self-signed certificate is refused.
+    const strict = await runCli(['--source', sourceUrl.replace('sslmode=require', 'sslmode=verify-full'), '--target', target.url]);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toMatch(/cannot connect to the source database .*self[- ]signed certificate/);
     expect(res.stderr).not.toContain('not-the-password-7f3a');
   });
 

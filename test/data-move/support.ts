@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import { clientConfig } from '../../migrations/data-move/db';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '../../migrations/data-move/cli.ts');
@@ -41,7 +42,7 @@ export function runCli(args: string[], killWhen?: (line: string) => boolean): Pr
 }
 
 export async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new Client({ connectionString: url });
+  const c = new Client(clientConfig(url));
   await c.connect();
   try {
     return (await c.query(sql, params)).rows as T[];
@@ -135,8 +136,12 @@ export async function startLogicalCluster(password: string): Promise<Cluster> {
     chownSync(pwfile, Number(stdout), Number(gid));
   }
   chmodSync(dir, 0o700);
-  const as = (bin: string, args: string[]) =>
-    asPostgres ? run('runuser', ['-u', 'postgres', '--', join(PG_BIN, bin), ...args]) : run(join(PG_BIN, bin), args);
+  const as = (bin: string, args: string[]) => {
+    const path = bin === 'openssl' ? bin : join(PG_BIN, bin);
+    return asPostgres ? run('runuser', ['-u', 'postgres', '--', path, ...args]) : run(path, args);
+  };
+  // TLS with a self-signed certificate: URLs can then carry sslmode=require, as they will against the old host.
+  await as('openssl', ['req', '-new', '-x509', '-days', '1', '-nodes', '-subj', '/CN=data-move-test', '-keyout', join(dir, 'server.key'), '-out', join(dir, 'server.crt')]);
   await as('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--no-sync']);
   const port = await freePort();
   const options = [
@@ -148,10 +153,13 @@ export async function startLogicalCluster(password: string): Promise<Cluster> {
     '-c max_wal_senders=4',
     '-c fsync=off',
     '-c shared_buffers=64MB',
+    '-c ssl=on',
+    `-c ssl_cert_file=${join(dir, 'server.crt')}`,
+    `-c ssl_key_file=${join(dir, 'server.key')}`,
   ].join(' ');
   await as('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
   return {
-    url: (database, pw = password) => `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}`,
+    url: (database, pw = password) => `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}?sslmode=require`,
     stop: async () => {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
