@@ -90,6 +90,24 @@ describe('db:move replicate mode: logical replication, then cutover', () => {
     expect(t.n).toBe(0);
   });
 
+  it('reports a failing initial sync instead of waiting for it forever', async () => {
+    // A NOT VALID check that old rows violate: the target's sync COPY enforces it and fails.
+    await query(cluster.url('postgres'), 'CREATE DATABASE broken');
+    const brokenUrl = cluster.url('broken');
+    await query(brokenUrl, `CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, -1);
+      ALTER TABLE t ADD CONSTRAINT positive CHECK (v > 0) NOT VALID`);
+    const brokenTarget = await createTestDatabase('dmrepl_broken');
+    try {
+      const res = await runCli(['--mode', 'replicate', '--source', brokenUrl, '--target', brokenTarget.url]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/replication reports [1-9]\d* sync and \d+ apply error\(s\): see the target's server log/);
+    } finally {
+      const undo = await runCli(['rollback', '--source', brokenUrl, '--target', brokenTarget.url]);
+      expect(undo.code).toBe(0);
+      await brokenTarget.drop();
+    }
+  });
+
   it('replicates while the application writes, then cuts over with verification', async () => {
     // The documented remedy for tables without a primary key.
     await query(sourceUrl, 'ALTER TABLE nokey REPLICA IDENTITY FULL; ALTER TABLE pgbench_history REPLICA IDENTITY FULL');
