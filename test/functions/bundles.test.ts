@@ -27,9 +27,10 @@ const { handler } = require(process.argv[1]);
   const results = [];
   for (const event of JSON.parse(process.argv[2])) {
     const r = await handler(event, { awsRequestId: 'bundle' });
-    results.push({ statusCode: r.statusCode, body: JSON.parse(r.body) });
+    results.push({ statusCode: r.statusCode, headers: r.headers, body: JSON.parse(r.body) });
   }
-  process.stdout.write(JSON.stringify(results));
+  const undiciLoaded = process.moduleLoadList.some((m) => m.includes('undici'));
+  process.stdout.write(JSON.stringify({ results, undiciLoaded }));
   process.exit(0);
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
@@ -39,7 +40,7 @@ async function invokeAll(bundle: BundleResult, events: object[], env: Record<str
     cwd: os.tmpdir(),
     env: { PATH: process.env.PATH ?? '', NODE_PATH: path.join(REPO_ROOT, 'node_modules'), LOG_LEVEL: 'error', ...env },
   });
-  return JSON.parse(stdout) as { statusCode: number; body: any }[];
+  return JSON.parse(stdout) as { results: { statusCode: number; headers: Record<string, string>; body: any }[]; undiciLoaded: boolean };
 }
 
 const generate = (prompt: string) =>
@@ -68,11 +69,30 @@ test('the core-llm bundle generates through the Gemini stand-in with the SDK’s
     GEMINI_MODEL: 'gemini-bundle',
   };
   gemini.failNext(500);
-  const [retried] = await invokeAll(coreLlm, [generate('Write about kettles.')], env);
+  const {
+    results: [retried],
+  } = await invokeAll(coreLlm, [generate('Write about kettles.')], env);
   expect(retried).toMatchObject({ statusCode: 200, body: { provider: 'gemini', model: 'gemini-bundle', cached: false } });
   expect(retried.body.text).toContain('Write about kettles.');
   gemini.failNext(429, 4);
-  const [limited] = await invokeAll(coreLlm, [generate('Write about ferries.')], env);
+  const {
+    results: [limited],
+  } = await invokeAll(coreLlm, [generate('Write about ferries.')], env);
   expect(limited).toMatchObject({ statusCode: 429, body: { error: { code: 'rate_limited' } } });
   expect(gemini.calls.map((c) => c.apiKey)).toEqual(Array(6).fill(API_KEY));
 }, 60_000);
+
+test('JSON answers, errors included, never make Node load undici (the Response global Koa tests bodies against): no 20–40 ms on the first answer', async () => {
+  const bad = toApiGatewayEvent({ method: 'POST', path: '/generate', body: { prompt: '' } }, 'bundle-bad');
+  const { results, undiciLoaded } = await invokeAll(coreLlm, [toApiGatewayEvent({ method: 'GET', path: '/health' }, 'bundle-health'), bad], {
+    APP_ENV: 'test',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
+  });
+  expect(results.map((r) => [r.statusCode, r.headers['content-type']])).toEqual([
+    [200, 'application/json; charset=utf-8'],
+    [400, 'application/json; charset=utf-8'],
+  ]);
+  expect(results[0].body).toEqual({ status: 'ok', service: 'core-llm' });
+  expect(results[1].body.error.fields.map((f: { field: string }) => f.field).sort()).toEqual(['body.clientId', 'body.prompt']);
+  expect(undiciLoaded).toBe(false);
+}, 30_000);
