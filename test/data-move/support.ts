@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,13 @@ import { clientConfig } from '../../migrations/data-move/db';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '../../migrations/data-move/cli.ts');
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** Server binaries (initdb, pg_ctl) of the newest PostgreSQL the Debian packages installed. */
+const PG_BIN = (() => {
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root) ? readdirSync(root).filter((d) => existsSync(join(root, d, 'bin', 'initdb'))) : [];
+  if (majors.length === 0) throw new Error(`no PostgreSQL server binaries under ${root}: run scripts/install-system-deps.sh`);
+  return join(root, majors.sort((a, b) => Number(b) - Number(a))[0], 'bin');
+})();
 
 export interface CliResult {
   code: number | null;
