@@ -8,13 +8,8 @@ import { handleBatchJob } from './handler';
 /** One batch at a time per task: a batch is I/O on PostgreSQL and SQS, and many at once would only compete for the pool. */
 export const DEFAULT_CONCURRENCY = 1;
 
-export interface BatchWorkerOverrides extends WorkerOverrides {
-  /** Rows committed per transaction (and drain check). */
-  chunkSize?: number;
-}
-
 /** The b2b-batch worker: consumes batch-jobs until stopped. `stop()` drains (see consumer.ts). */
-export async function startWorker(overrides: BatchWorkerOverrides = {}): Promise<RunningWorker> {
+export async function startWorker(overrides: WorkerOverrides = {}): Promise<RunningWorker> {
   const rt = await createWorkerRuntime('b2b-batch', overrides);
   const deps = {
     db: rt.db,
@@ -23,7 +18,7 @@ export async function startWorker(overrides: BatchWorkerOverrides = {}): Promise
     queue: createJobQueue(rt.config, rt.sqs),
     batchBucket: rt.config.buckets.assets,
     logger: rt.logger,
-    chunkSize: overrides.chunkSize,
+    chunkSize: rt.worker.batchChunkRows,
   };
   try {
     const consumer = await startConsumer({

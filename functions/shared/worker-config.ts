@@ -18,6 +18,7 @@ const schema = z.object({
   RENDER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120000).default(30000),
   PANDOC_PATH: z.string().min(1).default('pandoc'),
   PANDOC_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120000).default(30000),
+  BATCH_CHUNK_ROWS: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
 export interface WorkerConfig {
@@ -30,6 +31,8 @@ export interface WorkerConfig {
   renderTimeoutMs: number;
   pandocPath: string;
   pandocTimeoutMs: number;
+  /** Batch rows committed per transaction; the batch worker checks for a drain between chunks. */
+  batchChunkRows: number;
 }
 
 export function readWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -49,5 +52,6 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     renderTimeoutMs: e.RENDER_TIMEOUT_MS,
     pandocPath: e.PANDOC_PATH,
     pandocTimeoutMs: e.PANDOC_TIMEOUT_MS,
+    batchChunkRows: e.BATCH_CHUNK_ROWS,
   };
 }

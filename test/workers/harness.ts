@@ -40,7 +40,7 @@ export interface WorkerHarness {
   llmDelay: { ms: number };
   /** Calls core-llm received. */
   llmCalls: { count: number };
-  createClient(): Promise<string>;
+  createClient(kind?: 'b2c' | 'b2b'): Promise<string>;
   themeBySlug(slug: string): Promise<{ id: string; title: string; prompt_template: string; output_format: string }>;
   createOrder(clientId: string, themeSlug: string, input: Record<string, string>): Promise<string>;
   /** What core-llm answers for this order (deterministic offline text). */
@@ -139,10 +139,11 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     },
     llmDelay,
     llmCalls,
-    createClient: async () => {
-      const [row] = await db('clients')
-        .insert({ kind: 'b2c', name: 'Worker test', email: `worker-${randomBytes(6).toString('hex')}@example.test` })
-        .returning('id');
+    createClient: async (kind = 'b2c') => {
+      const tag = randomBytes(6).toString('hex');
+      // Workers never read API keys: a B2B row only needs the columns its constraint asks for.
+      const key = kind === 'b2b' ? { api_key_prefix: tag, api_key_hash: 'unused-by-workers' } : {};
+      const [row] = await db('clients').insert({ kind, name: 'Worker test', email: `worker-${tag}@example.test`, ...key }).returning('id');
       return row.id as string;
     },
     themeBySlug,
@@ -158,8 +159,14 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
       return offline.generate(renderPrompt(theme.prompt_template, order.input));
     },
     listKeys: async (bucket, keyPrefix) => {
-      const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix }));
-      return (out.Contents ?? []).map((o) => o.Key!).sort();
+      const keys: string[] = [];
+      let token: string | undefined;
+      do {
+        const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix, ContinuationToken: token }));
+        keys.push(...(out.Contents ?? []).map((o) => o.Key!));
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      } while (token);
+      return keys.sort();
     },
     queueDepth: async (url) => {
       const a = await sqs.send(

@@ -1,5 +1,6 @@
 import { PdfRenderer } from './browser';
-import { markdownToDocx, markdownToHtmlFragment, PandocOptions } from './pandoc';
+import { markdownToHtml } from './markdown';
+import { markdownToDocx, PandocOptions } from './pandoc';
 import { reportHtml } from './templates';
 
 export type OutputFormat = 'pdf' | 'docx' | 'html';
@@ -26,8 +27,9 @@ const CONTENT_TYPES: Record<OutputFormat, string> = {
 };
 
 /**
- * One rendering path per output format: PDF = themed HTML printed by Chromium (no LaTeX);
- * DOCX = Pandoc straight from Markdown; HTML = the same themed page the PDF is printed from.
+ * One rendering path per output format: PDF = themed HTML (markdown-it) printed by Chromium
+ * (no LaTeX); DOCX = Pandoc straight from Markdown; HTML = the same themed page the PDF is
+ * printed from.
  */
 export async function renderDocument(input: DocumentInput, pdf: PdfRenderer, pandoc: PandocOptions = {}): Promise<RenderedDocument> {
   const done = (body: Buffer): RenderedDocument => ({ body, ext: input.format, contentType: CONTENT_TYPES[input.format] });
@@ -36,7 +38,7 @@ export async function renderDocument(input: DocumentInput, pdf: PdfRenderer, pan
     themeSlug: input.themeSlug,
     themeTitle: input.themeTitle,
     orderId: input.orderId,
-    bodyHtml: await markdownToHtmlFragment(input.markdown, pandoc),
+    bodyHtml: markdownToHtml(input.markdown),
     generatedAt: input.generatedAt ?? new Date(),
   });
   if (input.format === 'html') return done(Buffer.from(html, 'utf8'));

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 
 /**
- * Pandoc as a child process: the system binary, arguments as an array (never a shell, so no
+ * Pandoc (Markdown → DOCX) as a child process: the system binary, arguments as an array (never a shell, so no
  * content can become a command), input on stdin, output from stdout, killed at the timeout.
  * Raw HTML in the Markdown is disabled (`-raw_html`): generated text is escaped, never
  * passed through as markup.
@@ -49,10 +49,6 @@ export function runPandoc(args: string[], input: string | Buffer, opts: PandocOp
     child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
-}
-
-export async function markdownToHtmlFragment(markdown: string, opts?: PandocOptions): Promise<string> {
-  return (await runPandoc(['-f', MARKDOWN_IN, '-t', 'html5', '--wrap=none'], markdown, opts)).toString('utf8');
 }
 
 export function markdownToDocx(markdown: string, title: string, opts?: PandocOptions): Promise<Buffer> {

@@ -68,7 +68,7 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     expect(text).toContain('<img src=');
   });
 
-  test('an image URL in generated Markdown is never fetched by the renderer', async () => {
+  test('the renderer fetches nothing: images, stylesheets and links in a page stay unfetched', async () => {
     let hits = 0;
     const server = createServer((_req, res) => {
       hits += 1;
@@ -76,20 +76,27 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     try {
-      const { port } = server.address() as AddressInfo;
-      const markdown = `# Pixel\n\n![tracker](http://127.0.0.1:${port}/pixel.png)\n\n[link](http://127.0.0.1:${port}/page)\n`;
-      const doc = await renderDocument({ format: 'pdf', themeSlug: 'x', themeTitle: 'T', orderId: 'o-4', markdown }, pdf);
-      expect(collapse(pdfText(doc.body))).toContain('Pixel');
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const html = `<link rel="stylesheet" href="${base}/s.css"><style>body{background:url(${base}/bg.png)}</style><p>Pixel</p><img src="${base}/p.png"><iframe src="${base}/f"></iframe>`;
+      expect(collapse(pdfText(await pdf.render(html)))).toContain('Pixel');
       expect(hits).toBe(0);
     } finally {
       server.close();
     }
   });
 
+  test('generated Markdown cannot carry remote images into a document', async () => {
+    const doc = await renderDocument({ format: 'html', themeSlug: 'x', themeTitle: 'T', orderId: 'o-5', markdown: '![px](http://tracker.example/p.png)\n\n[ok](https://example.com) [bad](javascript:alert(1))' }, pdf);
+    const html = doc.body.toString();
+    expect(html).not.toContain('<img');
+    expect(html).toContain('<a href="https://example.com">ok</a>');
+    expect(html).not.toContain('href="javascript:');
+  });
+
   test('a DOCX converts back (pandoc docx → plain) to the same text as its Markdown', async () => {
     const doc = await renderDocument({ format: 'docx', themeSlug: 'cover-letter', themeTitle: 'Cover letter', orderId: 'o-2', markdown: MARKDOWN }, pdf);
     const back = (await runPandoc(['-f', 'docx', '-t', 'plain', '--wrap=none'], doc.body)).toString();
-    const direct = (await runPandoc(['-f', 'markdown-raw_html', '-t', 'plain', '--wrap=none'], MARKDOWN)).toString();
+    const direct = (await runPandoc(['-f', 'markdown-raw_html-raw_attribute', '-t', 'plain', '--wrap=none'], MARKDOWN)).toString();
     expect(back.trim()).toBe(direct.trim());
     const titled = (await runPandoc(['-s', '-f', 'docx', '-t', 'plain'], doc.body)).toString();
     expect(titled.split('\n')[0]).toBe('Cover letter');

@@ -2,7 +2,7 @@
  * The HTML template of each theme: one print layout (A4, running footer with page numbers)
  * dressed per theme slug. A theme without its own entry wears the default. Everything that
  * comes from data (title, client input, generated text) is escaped or has gone through
- * Pandoc with raw HTML disabled.
+ * markdown-it with raw HTML disabled.
  */
 export interface ThemeLook {
   accent: string;
@@ -29,7 +29,7 @@ export interface ReportPage {
   themeSlug: string;
   themeTitle: string;
   orderId: string;
-  /** Trusted HTML: Pandoc's output for the generated Markdown. */
+  /** Trusted HTML: markdown-it's output for the generated Markdown. */
   bodyHtml: string;
   generatedAt: Date;
 }

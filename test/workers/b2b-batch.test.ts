@@ -1,0 +1,131 @@
+import { spawn, ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createLogger } from '../../functions/shared/logger';
+import { batchManifestKey } from '../../functions/shared/batches';
+import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
+import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
+import type { BatchManifest } from '../../containers/shared/batch-completion';
+import type { RunningWorker } from '../../containers/shared/process';
+import { startWorkerHarness, WorkerHarness, until } from './harness';
+
+const REPO = join(__dirname, '..', '..');
+const quiet = createLogger({ test: 'b2b-batch' }, 'error', () => undefined);
+
+describe('b2b-batch worker', () => {
+  let h: WorkerHarness;
+  const running: RunningWorker[] = [];
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    h = await startWorkerHarness('worker_batch', { docVisibilitySeconds: 10, batchVisibilitySeconds: 10, maxReceiveCount: 3 });
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((w) => w.stop()));
+  });
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await h.stop();
+  });
+
+  /** A pending batch of the `product-sheet` theme (HTML output: cheap to render) with its source in the assets bucket. */
+  async function createBatch(clientId: string, sourceName: string, source: string): Promise<string> {
+    const theme = await h.themeBySlug('product-sheet');
+    const [row] = await h.db('batches').insert({ client_id: clientId, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
+    const key = `batches/${clientId}/${row.id}/${sourceName}`;
+    await h.storage.put('assets', key, source, 'text/plain');
+    await h.db('batches').where({ id: row.id }).update({ source_key: key });
+    return row.id as string;
+  }
+  const sendBatchJob = (batchId: string) => h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.batchJobs, MessageBody: JSON.stringify({ v: 1, batchId }) }));
+  const batchRow = (id: string) => h.db('batches').where({ id }).first();
+
+  test('a 5,000-row CSV batch with 3% bad rows: every good row gets its document, every bad row is reported with its line and reason', async () => {
+    const clientId = await h.createClient('b2b');
+    const lines = ['product'];
+    const bad = new Map<number, RegExp>();
+    for (let i = 0; i < 5000; i++) {
+      const line = i + 2;
+      if (i % 100 === 7) {
+        lines.push('""');
+        bad.set(line, /^product: required non-empty string$/);
+      } else if (i % 100 === 42) {
+        lines.push(`Gadget ${i},surplus`);
+        bad.set(line, /^expected 1 fields \(product\), got 2$/);
+      } else if (i % 100 === 77) {
+        lines.push('x'.repeat(2001));
+        bad.set(line, /^product: at most 2000 characters$/);
+      } else lines.push(`Gadget ${i}`);
+    }
+    const batchId = await createBatch(clientId, 'source.csv', lines.join('\n') + '\n');
+    running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    running.push(await startDocWorker({ config: h.config, worker: { concurrency: 10, waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    const t0 = Date.now();
+    await sendBatchJob(batchId);
+
+    const done = await until(async () => {
+      const b = await batchRow(batchId);
+      return b.status === 'completed' ? b : undefined;
+    }, 170_000, 'the batch to complete');
+    const seconds = (Date.now() - t0) / 1000;
+    expect(done).toMatchObject({ total_rows: 5000, succeeded: 4850, failed: 150, manifest_key: batchManifestKey(clientId, batchId) });
+
+    const orders = await h.db('orders').where({ batch_id: batchId }).select('id', 'batch_row', 'status', 'document_key');
+    expect(orders).toHaveLength(4850);
+    expect(orders.every((o) => o.status === 'ready' && o.document_key === `${clientId}/${o.id}.html`)).toBe(true);
+    expect(orders.some((o) => bad.has(o.batch_row))).toBe(false);
+    expect(await h.listKeys('reports', `${clientId}/`)).toEqual(orders.map((o) => o.document_key).sort());
+
+    const manifest = JSON.parse((await h.storage.get('assets', done.manifest_key)).toString()) as BatchManifest;
+    expect(manifest.totals).toEqual({ rows: 5000, documents: 4850, succeeded: 4850, failed: 0, rejected: 150 });
+    expect(manifest.rejected.map((r) => r.line)).toEqual([...bad.keys()]);
+    for (const r of manifest.rejected) expect(r.reason).toMatch(bad.get(r.line)!);
+    expect(manifest.documents).toHaveLength(4850);
+    expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
+    // Visible in the test output: the wall time of the whole batch on this machine.
+    process.stdout.write(`5,000-row batch (4,850 HTML documents) completed in ${seconds.toFixed(1)} s\n`);
+  }, 180_000);
+
+  test('SIGTERM in the middle of a batch: the process exits 0 before the deadline and no row or message is lost', async () => {
+    const clientId = await h.createClient('b2b');
+    const rows = Array.from({ length: 1500 }, (_, i) => (i % 50 === 3 ? '{"product": 42}' : JSON.stringify({ product: `Lamp ${i}` })));
+    const batchId = await createBatch(clientId, 'source.jsonl', rows.join('\n'));
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'containers/b2b-batch/main.ts')], {
+      cwd: REPO,
+      env: { ...process.env, ...h.env, LOG_LEVEL: 'info', BATCH_CHUNK_ROWS: '10', WORKER_DRAIN_SECONDS: '30' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let logs = '';
+    child.stdout!.on('data', (c) => (logs += c));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await until(() => logs.includes('"consumer started"'), 20_000, 'the batch worker to start');
+    await sendBatchJob(batchId);
+    await until(async () => (await batchRow(batchId)).total_rows >= 100, 20_000, 'rows to be committed');
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const stopped = await batchRow(batchId);
+    expect(stopped.status).toBe('pending');
+    expect(stopped.total_rows).toBeLessThan(1500);
+    expect(logs).toContain('"yielding batch to drain"');
+    // Released with visibility 0, not left to time out.
+    expect((await h.queueDepth(h.queues.batchJobs)).visible).toBe(1);
+
+    running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10, batchChunkRows: 10 }, logger: quiet }));
+    const resumed = await until(async () => {
+      const b = await batchRow(batchId);
+      return b.status === 'processing' ? b : undefined;
+    }, 60_000, 'the resumed batch to read every row');
+    expect(resumed).toMatchObject({ total_rows: 1500, failed: 30 });
+    const orders = await h.db('orders').where({ batch_id: batchId }).select('id', 'batch_row', 'input');
+    expect(orders).toHaveLength(1470);
+    expect(new Set(orders.map((o) => o.batch_row)).size).toBe(1470);
+    const jobs = new Set((await h.drainQueue(h.queues.docJobs)).map((b) => (JSON.parse(b) as { orderId: string }).orderId));
+    for (const o of orders) expect(jobs.has(o.id)).toBe(true);
+    const rejected = JSON.parse((await h.storage.get('assets', `batches/${clientId}/${batchId}/rejected-rows.json`)).toString());
+    expect(rejected).toHaveLength(30);
+    expect(rejected[0]).toEqual({ line: 4, reason: 'field product must be a string' });
+  }, 120_000);
+});
