@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { apiKeyMatches, apiKeyPrefix, issueApiKey } from '../shared/api-keys';
 import { notFound, unauthorized } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
@@ -11,10 +11,10 @@ import { readJson, uuidParam } from '../shared/validation';
 
 /** Internal: B2B client accounts and API key authentication. */
 const CreateClient = z.object({
-  name: z.string().trim().min(1).max(200),
-  email: z.string().trim().email().max(320),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  email: z.string().check(z.trim(), z.email(), z.maxLength(320)),
 });
-const Authenticate = z.object({ apiKey: z.string().min(1).max(200) });
+const Authenticate = z.object({ apiKey: z.string().check(z.minLength(1), z.maxLength(200)) });
 
 const view = (c: Client) => ({ id: c.id, kind: c.kind, name: c.name, email: c.email, createdAt: c.created_at });
 

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { tooManyRequests } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
@@ -11,8 +11,8 @@ import { ContentProvider, providerFor } from './providers';
 /** Internal: Markdown from Gemini, cached in Redis by prompt hash and rate limited per client. */
 export const MAX_PROMPT = 20000;
 const Generate = z.object({
-  clientId: z.string().uuid(),
-  prompt: z.string().trim().min(1).max(MAX_PROMPT),
+  clientId: z.uuid(),
+  prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT)),
 });
 
 export function createApp(runtime: ServiceRuntime<'redis'>, provider: ContentProvider = providerFor(runtime.config)): Koa<ServiceState> {

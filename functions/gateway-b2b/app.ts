@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { batchSourceKey, BatchSource, MAX_BATCH_ROWS } from '../shared/batches';
 import { AppError, badRequest, FieldIssue, unauthorized, unsupportedMediaType } from '../shared/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
@@ -17,8 +17,8 @@ const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
 const MAX_REPORTED_ISSUES = 50;
 const MANIFEST_LINK_SECONDS = 900;
 
-const JsonBatch = z.object({ theme: slugSchema, rows: z.array(z.unknown()).min(1).max(MAX_BATCH_ROWS) });
-const CsvQuery = z.object({ theme: slugSchema }).strict();
+const JsonBatch = z.object({ theme: slugSchema, rows: z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_BATCH_ROWS)) });
+const CsvQuery = z.strictObject({ theme: slugSchema });
 
 interface B2bState extends ServiceState {
   client: { id: string; name: string };

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type Stripe from 'stripe';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { AppError, badGateway, badRequest } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
@@ -14,15 +14,15 @@ import { publicOrder, withDocumentLink, InternalOrder } from '../shared/order-vi
 import type { ThemeView } from '../shared/themes';
 
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
-const OrderBody = CreateB2cOrder.omit({ idempotencyKey: true });
-const StatusQuery = z.object({ token: z.string().min(20, 'must be the order access token').max(200) }).strict();
+const OrderBody = z.omit(CreateB2cOrder, { idempotencyKey: true });
+const StatusQuery = z.strictObject({ token: z.string().check(z.minLength(20, 'must be the order access token'), z.maxLength(200)) });
 const DOCUMENT_TYPES = {
   pdf: 'application/pdf',
   docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
   html: 'text/html; charset=utf-8',
 };
 const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
-const OrderId = z.string().uuid();
+const OrderId = z.uuid();
 
 interface CreatedOrder {
   order: InternalOrder;

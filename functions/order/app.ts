@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { badRequest, conflict, forbidden, notFound } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../shared/models';
@@ -15,19 +15,19 @@ import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
 
 /** Internal: orders and batches, their creation and their payment. */
 const Access = z
-  .object({ token: z.string().min(1).max(200).optional(), clientId: z.string().uuid().optional() })
-  .strict()
-  .refine((q) => (q.token === undefined) !== (q.clientId === undefined), { message: 'give exactly one of token, clientId', path: ['token'] });
-const Checkout = z.object({ sessionId: z.string().min(1).max(255), url: z.string().url().max(2048) });
-const Paid = z.object({ sessionId: z.string().min(1).max(255) });
+  .strictObject({ token: z.optional(z.string().check(z.minLength(1), z.maxLength(200))), clientId: z.optional(z.uuid()) })
+  .check(z.refine((q) => (q.token === undefined) !== (q.clientId === undefined), { message: 'give exactly one of token, clientId', path: ['token'] }));
+const SessionId = z.string().check(z.minLength(1), z.maxLength(255));
+const Checkout = z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048)) });
+const Paid = z.object({ sessionId: SessionId });
 const CreateBatch = z.object({
-  batchId: z.string().uuid(),
-  clientId: z.string().uuid(),
-  themeId: z.string().uuid(),
-  sourceKey: z.string().min(1).max(1024),
-  idempotencyKey: idempotencyKeySchema.optional(),
+  batchId: z.uuid(),
+  clientId: z.uuid(),
+  themeId: z.uuid(),
+  sourceKey: z.string().check(z.minLength(1), z.maxLength(1024)),
+  idempotencyKey: z.optional(idempotencyKeySchema),
 });
-const ClientAccess = z.object({ clientId: z.string().uuid() }).strict();
+const ClientAccess = z.strictObject({ clientId: z.uuid() });
 
 type OrderWithTheme = Order & { theme_slug?: string; theme_title?: string; output_format?: string };
 

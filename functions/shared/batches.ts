@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 
 /**
  * The batch source a B2B gateway stores in the assets bucket (`BatchSource`, JSON) whatever the
@@ -9,10 +9,10 @@ export const MAX_BATCH_ROWS = 5000;
 
 export const BatchSource = z.object({
   v: z.literal(1),
-  batchId: z.string().uuid(),
-  clientId: z.string().uuid(),
-  themeId: z.string().uuid(),
-  rows: z.array(z.record(z.string(), z.string())).min(1).max(MAX_BATCH_ROWS),
+  batchId: z.uuid(),
+  clientId: z.uuid(),
+  themeId: z.uuid(),
+  rows: z.array(z.record(z.string(), z.string())).check(z.minLength(1), z.maxLength(MAX_BATCH_ROWS)),
 });
 export type BatchSource = z.infer<typeof BatchSource>;
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import { ConfigError } from './errors';
 import { SERVICE_NAMES, ServiceName, envStem } from './services';
 import type { LogLevel } from './logger';
@@ -11,51 +11,56 @@ import type { LogLevel } from './logger';
  */
 type Env = Record<string, string | undefined>;
 
-const boolFlag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const boolFlag = z.pipe(z.enum(['true', 'false', '1', '0']), z.transform((v) => v === 'true' || v === '1'));
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a ${protocols.join(' or ')} URL`);
-const positiveInt = z.coerce.number().int().min(1).max(1000);
+  z.string().check(
+    z.refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a ${protocols.join(' or ')} URL`),
+  );
+const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
+const positiveInt = int(1, 1000);
 
 const envSchema = z.object({
-  APP_ENV: z.string().regex(/^[a-z][a-z0-9-]*$/).default('local'),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  AWS_REGION: z.string().min(1).default('eu-west-3'),
-  AWS_ENDPOINT_URL: url(['http:', 'https:']).optional(),
-  S3_FORCE_PATH_STYLE: boolFlag.default(false),
-  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
-  DB_HOST: z.string().min(1).optional(),
-  DB_PORT: z.coerce.number().int().min(1).max(65535).default(5432),
-  DB_NAME: z.string().min(1).optional(),
-  DB_SECRET_ARN: z.string().startsWith('arn:').optional(),
-  DB_POOL_MAX: positiveInt.default(5),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-  REDIS_KEY_PREFIX: z.string().min(1).default('docplatform:'),
-  DOC_JOBS_QUEUE_URL: url(['http:', 'https:']).optional(),
-  BATCH_JOBS_QUEUE_URL: url(['http:', 'https:']).optional(),
-  REPORTS_BUCKET: z.string().min(3).default('reports'),
-  ASSETS_BUCKET: z.string().min(3).default('assets'),
-  GEMINI_API_KEY: z.string().min(1).optional(),
-  GEMINI_SECRET_ARN: z.string().startsWith('arn:').optional(),
-  GEMINI_MODEL: z.string().min(1).default('gemini-2.5-flash'),
-  GEMINI_BASE_URL: url(['http:', 'https:']).optional(),
-  GEMINI_TIMEOUT_MS: z.coerce.number().int().min(100).max(120000).default(20000),
-  LLM_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100000).default(30),
-  LLM_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(2592000).default(604800),
-  THEME_CACHE_TTL_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
-  STRIPE_SECRET_KEY: z.string().min(1).optional(),
-  STRIPE_SECRET_ARN: z.string().startsWith('arn:').optional(),
-  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
-  STRIPE_WEBHOOK_SECRET_ARN: z.string().startsWith('arn:').optional(),
-  STRIPE_API_URL: url(['http:', 'https:']).optional(),
-  INTERNAL_TRANSPORT: z.enum(['http', 'lambda']).default('http'),
-  PUBLIC_BASE_URL: url(['http:', 'https:']).default('http://127.0.0.1:4200'),
+  APP_ENV: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]*$/)), 'local'),
+  LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
+  AWS_REGION: z._default(z.string().check(z.minLength(1)), 'eu-west-3'),
+  AWS_ENDPOINT_URL: z.optional(url(['http:', 'https:'])),
+  S3_FORCE_PATH_STYLE: z._default(boolFlag, false),
+  DATABASE_URL: z.optional(url(['postgres:', 'postgresql:'])),
+  DB_HOST: z.optional(z.string().check(z.minLength(1))),
+  DB_PORT: z._default(int(1, 65535), 5432),
+  DB_NAME: z.optional(z.string().check(z.minLength(1))),
+  DB_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
+  DB_POOL_MAX: z._default(positiveInt, 5),
+  REDIS_URL: z._default(url(['redis:', 'rediss:']), 'redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z._default(z.string().check(z.minLength(1)), 'docplatform:'),
+  DOC_JOBS_QUEUE_URL: z.optional(url(['http:', 'https:'])),
+  BATCH_JOBS_QUEUE_URL: z.optional(url(['http:', 'https:'])),
+  REPORTS_BUCKET: z._default(z.string().check(z.minLength(3)), 'reports'),
+  ASSETS_BUCKET: z._default(z.string().check(z.minLength(3)), 'assets'),
+  GEMINI_API_KEY: z.optional(z.string().check(z.minLength(1))),
+  GEMINI_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
+  GEMINI_MODEL: z._default(z.string().check(z.minLength(1)), 'gemini-2.5-flash'),
+  GEMINI_BASE_URL: z.optional(url(['http:', 'https:'])),
+  GEMINI_TIMEOUT_MS: z._default(int(100, 120000), 20000),
+  LLM_RATE_LIMIT_PER_MINUTE: z._default(int(1, 100000), 30),
+  LLM_CACHE_TTL_SECONDS: z._default(int(1, 2592000), 604800),
+  THEME_CACHE_TTL_SECONDS: z._default(int(0, 3600), 30),
+  STRIPE_SECRET_KEY: z.optional(z.string().check(z.minLength(1))),
+  STRIPE_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
+  STRIPE_WEBHOOK_SECRET: z.optional(z.string().check(z.minLength(1))),
+  STRIPE_WEBHOOK_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
+  STRIPE_API_URL: z.optional(url(['http:', 'https:'])),
+  INTERNAL_TRANSPORT: z._default(z.enum(['http', 'lambda']), 'http'),
+  PUBLIC_BASE_URL: z._default(url(['http:', 'https:']), 'http://127.0.0.1:4200'),
 });
+
+const DbSecret = z.object({ username: z.string().check(z.minLength(1)), password: z.string().check(z.minLength(1)) });
 
 export interface DatabaseSettings {
   /** Full connection string (local) … */
@@ -105,7 +110,7 @@ export interface AppConfig extends RuntimeConfig {
   };
 }
 
-function formatIssues(error: z.ZodError): string {
+function formatIssues(error: z.core.$ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`).join('; ');
 }
 
@@ -192,7 +197,7 @@ export async function resolveConfig(config: RuntimeConfig, fetch: SecretFetcher 
   ]);
   let databaseCredentials: AppConfig['secrets']['databaseCredentials'];
   if (dbSecret !== undefined) {
-    const parsed = z.object({ username: z.string().min(1), password: z.string().min(1) }).safeParse(safeJson(dbSecret));
+    const parsed = DbSecret.safeParse(safeJson(dbSecret));
     if (!parsed.success) throw new ConfigError('secret DB_SECRET_ARN must be JSON with username and password');
     databaseCredentials = parsed.data;
   }

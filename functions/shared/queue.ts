@@ -1,13 +1,13 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from './zod';
 import { sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
 import { ConfigError } from './errors';
 
 /** Versioned queue messages (DESIGN §5). Consumers parse with these schemas and reject other versions. */
-export const DocJobMessage = z.object({ v: z.literal(1), orderId: z.string().uuid() });
+export const DocJobMessage = z.object({ v: z.literal(1), orderId: z.uuid() });
 export type DocJobMessage = z.infer<typeof DocJobMessage>;
-export const BatchJobMessage = z.object({ v: z.literal(1), batchId: z.string().uuid() });
+export const BatchJobMessage = z.object({ v: z.literal(1), batchId: z.uuid() });
 export type BatchJobMessage = z.infer<typeof BatchJobMessage>;
 
 export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import { badRequest, FieldIssue } from './errors';
 
 /**
@@ -39,7 +39,7 @@ export function validateInput(template: string, input: unknown, prefix = 'body.i
   return input as Record<string, string>;
 }
 
-export const slugSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a theme slug (lowercase letters, digits, dashes)');
+export const slugSchema = z.string().check(z.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a theme slug (lowercase letters, digits, dashes)'));
 
 /** The public view of a theme. */
 export interface ThemeView {

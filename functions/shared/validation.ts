@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './zod';
 import { badRequest, FieldIssue, payloadTooLarge, unsupportedMediaType } from './errors';
 import type { ServiceContext } from './http';
 
@@ -8,7 +8,7 @@ import type { ServiceContext } from './http';
  */
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 
-export function issuesOf(error: z.ZodError, prefix?: string): FieldIssue[] {
+export function issuesOf(error: z.core.$ZodError, prefix?: string): FieldIssue[] {
   return error.issues.map((i) => {
     const path = i.path.reduce<string>(
       (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
@@ -19,14 +19,14 @@ export function issuesOf(error: z.ZodError, prefix?: string): FieldIssue[] {
   });
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
+export function parseWith<S extends z.ZodMiniType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw badRequest(issuesOf(parsed.error, prefix));
   return parsed.data;
 }
 
 /** Query strings: a repeated parameter is a client error, not silently the first value. */
-export function parseQuery<S extends z.ZodType>(schema: S, ctx: ServiceContext): z.infer<S> {
+export function parseQuery<S extends z.ZodMiniType>(schema: S, ctx: ServiceContext): z.infer<S> {
   const repeated = Object.entries(ctx.query).filter(([, v]) => Array.isArray(v));
   if (repeated.length > 0) throw badRequest(repeated.map(([k]) => ({ field: `query.${k}`, message: 'must be given once' })));
   return parseWith(schema, { ...ctx.query }, 'query');
@@ -58,14 +58,14 @@ export function parseJsonText(raw: Buffer): unknown {
 }
 
 /** Reads and validates a JSON body. */
-export async function readJson<S extends z.ZodType>(ctx: ServiceContext, schema: S, limit = DEFAULT_BODY_LIMIT): Promise<z.infer<S>> {
+export async function readJson<S extends z.ZodMiniType>(ctx: ServiceContext, schema: S, limit = DEFAULT_BODY_LIMIT): Promise<z.infer<S>> {
   if (!isJson(ctx)) throw unsupportedMediaType(['application/json']);
   return parseWith(schema, parseJsonText(await readRawBody(ctx, limit)), 'body');
 }
 
 /** A query string that must be empty. */
-export const NoQuery = z.object({}).strict();
+export const NoQuery = z.strictObject({});
 
-const Uuid = z.string().uuid('must be a UUID');
+const Uuid = z.uuid('must be a UUID');
 
 export const uuidParam = (ctx: ServiceContext, name: string): string => parseWith(Uuid, ctx.params[name], `path.${name}`);

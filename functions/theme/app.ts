@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { z } from 'zod';
+import * as z from '../shared/zod';
 import { notFound } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
 import type { Theme } from '../shared/models';
@@ -9,8 +9,8 @@ import { placeholdersOf, slugSchema, ThemeView } from '../shared/themes';
 import { parseQuery, parseWith } from '../shared/validation';
 
 /** Internal: the theme catalogue. */
-const ListQuery = z.object({ active: z.enum(['true', 'false', 'all']).default('true') }).strict();
-const Uuid = z.string().uuid();
+const ListQuery = z.strictObject({ active: z._default(z.enum(['true', 'false', 'all']), 'true') });
+const Uuid = z.uuid();
 const ThemeRef = z.union([Uuid, slugSchema], { error: 'must be a theme id or slug' });
 
 export const themeView = (t: Theme): ThemeView => ({

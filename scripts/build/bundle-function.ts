@@ -72,14 +72,15 @@ const postgresOnlyKnex: Plugin = {
 };
 
 /**
- * zod v4 re-exports all of its ~45 error-message locales as `z.locales` (about 250 KB minified);
- * the services use the default English messages only, so `z.locales` keeps `en` alone.
+ * zod v4 re-exports all of its ~45 error-message locales as `z.locales` (about 250 KB minified),
+ * from the classic API and from zod/mini; the services use the English messages only, so
+ * `z.locales` keeps `en` alone.
  */
 const englishOnlyZod: Plugin = {
   name: 'english-only-zod',
   setup(b) {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /zod\/v4\/(classic|core)$/.test(posix(args.resolveDir))
+      /zod\/v4\/(classic|core|mini)$/.test(posix(args.resolveDir))
         ? { path: path.join(args.resolveDir, '..', 'locales', 'en.js'), namespace: 'zod-english-locales' }
         : undefined,
     );
