@@ -1,0 +1,47 @@
+import { createLogger } from '../../functions/shared/logger';
+import { PdfRenderer } from '../../containers/doc-generation/render/browser';
+import { renderDocument, OutputFormat } from '../../containers/doc-generation/render/document';
+import { twoPageReport } from './report';
+
+/**
+ * One bench scenario in this process (run.ts starts it under `taskset -c 0`): render `count`
+ * documents the way the worker does, `concurrency` at a time, after a warm-up, and print one
+ * JSON line with the throughput.
+ */
+const [format, browserMode, countArg, concurrencyArg] = process.argv.slice(2);
+const count = Number(countArg);
+const concurrency = Number(concurrencyArg);
+
+async function main(): Promise<void> {
+  const pdf = new PdfRenderer({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    maxConcurrentPages: concurrency,
+    recycleAfter: browserMode === 'per-document' ? 1 : 100,
+    logger: createLogger({}, 'error', () => undefined),
+  });
+  const markdown = twoPageReport();
+  const one = (i: number) =>
+    renderDocument({ format: format as OutputFormat, themeSlug: 'business-plan', themeTitle: 'Business plan', orderId: `bench-${i}`, markdown }, pdf);
+  const sample = await one(-1);
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => one(-2 - i)));
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next += 1;
+        await one(next);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await pdf.close();
+  process.stdout.write(
+    JSON.stringify({ format, browserMode, count, concurrency, seconds, perMinute: (count / seconds) * 60, bytes: sample.body.length, sampleBase64: format === 'pdf' ? sample.body.toString('base64') : undefined }) + '\n',
+  );
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});
