@@ -16,6 +16,11 @@ export interface TableInfo {
   primaryKey: string[];
   /** Type of a single-column primary key (e.g. bigint), which allows splitting the table by key range. */
   primaryKeyType?: string;
+  /**
+   * Every copied column has a built-in type (a domain over one, an array of one): their binary
+   * COPY format is the same on both sides of one major version, and carries no database-local OID.
+   */
+  builtinTypes: boolean;
   /** Replica identity is usable for UPDATE/DELETE replication (primary key, index or FULL). */
   replicaIdentityOk: boolean;
   bytes: number;
@@ -25,6 +30,9 @@ export interface SequenceInfo {
   sql: string;
   name: string;
 }
+
+/** Objects with an OID below this one come with the server (FirstNormalObjectId). */
+const FIRST_NORMAL_OID = 16384;
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', '${STATE_SCHEMA}')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;
@@ -46,6 +54,11 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
             WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY k.pos) AS primary_key,
       (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
             WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1) AS primary_key_type,
+      NOT EXISTS (SELECT 1 FROM pg_attribute a
+            JOIN pg_type t ON t.oid = a.atttypid
+            JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+              AND (b.oid >= ${FIRST_NORMAL_OID} OR b.typelem >= ${FIRST_NORMAL_OID})) AS builtin_types,
       (c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
         OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replica_identity_ok
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -59,6 +72,7 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
     copyColumns: r.copy_columns,
     primaryKey: r.primary_key,
     primaryKeyType: r.primary_key_type ?? undefined,
+    builtinTypes: r.builtin_types,
     replicaIdentityOk: r.replica_identity_ok,
     bytes: Number(r.bytes),
   }));

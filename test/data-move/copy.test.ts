@@ -59,6 +59,18 @@ describe('db:move copy mode between two real databases', () => {
     }
   });
 
+  it('fails verification when values of one column are swapped between two target rows', async () => {
+    // events 1 and 2 point at docs 2 and 3 on the source. A row hash that adds up its column hashes
+    // linearly (as hash_record_extended does) leaves the table's sum of row hashes unchanged.
+    const swap = (first: number, second: number) =>
+      query(target.url, `UPDATE events SET doc_id = CASE id WHEN 1 THEN ${first} ELSE ${second} END WHERE id IN (1, 2)`);
+    await swap(3, 2);
+    const res = await runCli(['--verify-only', '--source', source.url, '--target', target.url]);
+    await swap(2, 3);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/verification FAILED: mismatch in public\.events$/m);
+  });
+
   it('fails verification and names the tables when one target row differs', async () => {
     await query(target.url, `UPDATE docs SET body = body || '{"tampered": true}' WHERE id = 43`);
     await query(target.url, `UPDATE events SET note = 'changed' WHERE id = 7`);
