@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { bundleWorker, WORKERS } from '../../containers/build';
+import { CONTAINER_RDS_CA_PATH } from '../../stacks/compute';
 
 /**
  * No Docker engine here: these check what the Dockerfiles promise (pinned multi-arch base,
@@ -23,6 +24,10 @@ describe.each(WORKERS)('%s image', (worker) => {
     const arg = lines.find((l) => l.startsWith('ARG NODE_IMAGE='))!;
     expect(arg).toMatch(/^ARG NODE_IMAGE=node:\d+\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
     for (const f of froms) expect(f).toMatch(/^FROM \$\{NODE_IMAGE\}( AS \w+)?$/);
+  });
+
+  test('carries the RDS CA bundle where the compute stack points NODE_EXTRA_CA_CERTS', () => {
+    expect(text).toContain(`https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem ${CONTAINER_RDS_CA_PATH}`);
   });
 
   test('runs as a non-root user with tini as PID 1', () => {
