@@ -84,9 +84,11 @@ describe('SQS consumer loop', () => {
 
   test('a message whose handler keeps failing lands in the DLQ after maxReceiveCount and never blocks the others', async () => {
     const good: string[] = [];
+    const poisonAttempts: Array<[number, boolean]> = [];
     await send('poison', 'not json {');
     for (let i = 0; i < 5; i++) await send('poison', JSON.stringify({ n: i }));
     await consume('poison', 2, async (m) => {
+      if (m.body === 'not json {') poisonAttempts.push([m.receiveCount, m.lastAttempt]);
       const parsed = JSON.parse(m.body) as { n: number };
       good.push(String(parsed.n));
     });
@@ -95,6 +97,11 @@ describe('SQS consumer loop', () => {
     const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['poison-dlq'], WaitTimeSeconds: 1 }));
     expect(dead.Messages?.[0]?.Body).toBe('not json {');
     expect(await depth('poison')).toBe(0);
+    // The handler is told which receive is its last (maxReceiveCount = 2).
+    expect(poisonAttempts).toEqual([
+      [1, false],
+      [2, true],
+    ]);
   });
 
   test('stop() lets a handler yield and releases its message with visibility 0, so another task takes it at once', async () => {
