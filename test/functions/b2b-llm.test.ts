@@ -104,6 +104,9 @@ describe('core-llm', () => {
 
   test('a model that keeps failing is a 503, a slow one times out; the per-client rate limit answers 429', async () => {
     const limited = '6f1c1d1e-0000-4000-8000-000000000002';
+    // The limit counts per clock minute: five calls that straddle a minute would start a fresh count.
+    const leftInMinute = 60_000 - (Date.now() % 60_000);
+    if (leftInMinute < 15_000) await new Promise((r) => setTimeout(r, leftInMinute + 50));
     gemini.failNext(500, 4);
     const down = await http(llm, '/generate', { method: 'POST', json: { clientId: limited, prompt: 'down' } });
     expect(down.status).toBe(503);
@@ -117,7 +120,7 @@ describe('core-llm', () => {
     const over = await http(llm, '/generate', { method: 'POST', json: { clientId: limited, prompt: 'fifth' } });
     expect(over.status).toBe(429);
     expect(over.headers.get('retry-after')).toBeTruthy();
-  }, 30000);
+  }, 45000);
 
   test('validation names the fields; the offline provider is deterministic', async () => {
     const bad = await http(llm, '/generate', { method: 'POST', json: { clientId: 'x', prompt: '' } });
