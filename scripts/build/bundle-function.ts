@@ -30,11 +30,9 @@ export type SdkMode = 'runtime' | 'bundled';
 
 /**
  * Optional modules left as `require` calls: `pg-native` (pg's native bindings) and
- * `pg-query-stream` (knex `.stream()`) are only required on request, which we never make;
- * `bufferutil` and `utf-8-validate` (ws's native accelerators, via @google/genai) are required
- * inside try/catch and ws falls back to JavaScript without them.
+ * `pg-query-stream` (knex `.stream()`) are only required on request, which we never make.
  */
-export const NEVER_LOADED = ['pg-native', 'pg-query-stream', 'bufferutil', 'utf-8-validate'];
+export const NEVER_LOADED = ['pg-native', 'pg-query-stream'];
 
 /** knex's dialects other than postgres, which knex/lib/dialects/index.js loads lazily by name. */
 export const UNUSED_KNEX_DIALECTS = [

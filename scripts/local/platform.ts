@@ -146,9 +146,12 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       for (const name of ['doc-generation', 'b2b-batch']) {
         const file = join(__dirname, '..', '..', 'containers', name, 'worker.ts');
         if (!existsSync(file)) continue;
-        const mod = (await import(file)) as { startWorker?: (o: { config: AppConfig }) => Promise<RunningWorker> };
+        const mod = (await import(file)) as {
+          startWorker?: (o: { config: AppConfig; worker: { waitTimeSeconds: number } }) => Promise<RunningWorker>;
+        };
         if (typeof mod.startWorker !== 'function') continue;
-        workers.push({ name, handle: await mod.startWorker({ config }) });
+        // A short long-poll keeps Ctrl-C quick: stopping waits for the poll in progress.
+        workers.push({ name, handle: await mod.startWorker({ config, worker: { waitTimeSeconds: 2 } }) });
       }
     }
     return { config, env, urls, emulator, stripe, runtimes, workers: workers.map((w) => w.name), stop };

@@ -102,7 +102,7 @@ test('every bundle loads in a fresh process and answers GET /health through an A
   }
 }, 60_000);
 
-test('the theme bundle queries PostgreSQL through knex’s postgres dialect and objection', async () => {
+test('the theme bundle queries PostgreSQL through knex’s postgres dialect', async () => {
   const theme = bundles.find((b) => b.name === 'theme')!;
   const res = await invoke(theme, 'GET', '/themes');
   expect(res.statusCode).toBe(200);
