@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
+import { denyInsecureTransport } from './iam-statements';
 
 export interface AlarmTopicProps {
   name: string;
@@ -32,14 +33,7 @@ export class AlarmTopic extends Construct {
             Action: 'sns:Publish',
             Resource: this.topic.arn,
           },
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 'sns:Publish',
-            Resource: this.topic.arn,
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
+          denyInsecureTransport('sns:Publish', this.topic.arn),
         ],
       }),
     });

@@ -52,3 +52,15 @@ export const MANAGED_POLICY_MAX_CHARS = 6144;
 export function policySize(doc: PolicyDocument): number {
   return JSON.stringify(doc).replace(/\s/g, '').length;
 }
+
+/** The resource-policy statement (bucket, queue, topic) that refuses every request not made over TLS. */
+export function denyInsecureTransport(action: string, resource: string | string[]) {
+  return {
+    Sid: 'DenyInsecureTransport',
+    Effect: 'Deny' as const,
+    Principal: '*',
+    Action: action,
+    Resource: resource,
+    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+  };
+}

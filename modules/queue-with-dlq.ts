@@ -3,6 +3,7 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { denyInsecureTransport } from './iam-statements';
 
 export interface QueueWithDlqProps {
   name: string;
@@ -60,16 +61,7 @@ export class QueueWithDlq extends Construct {
         queueUrl: queue.url,
         policy: JSON.stringify({
           Version: '2012-10-17',
-          Statement: [
-            {
-              Sid: 'DenyInsecureTransport',
-              Effect: 'Deny',
-              Principal: '*',
-              Action: 'sqs:*',
-              Resource: queue.arn,
-              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-            },
-          ],
+          Statement: [denyInsecureTransport('sqs:*', queue.arn)],
         }),
       });
     }

@@ -6,6 +6,7 @@ import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
+import { denyInsecureTransport } from './iam-statements';
 
 export interface PolicyStatement {
   Sid: string;
@@ -79,14 +80,7 @@ export class SecureBucket extends Construct {
       policy: JSON.stringify({
         Version: '2012-10-17',
         Statement: [
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 's3:*',
-            Resource: [arn, `${arn}/*`],
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
+          denyInsecureTransport('s3:*', [arn, `${arn}/*`]),
           ...(props.extraStatements?.(arn) ?? []),
         ],
       }),

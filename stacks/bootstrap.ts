@@ -14,7 +14,7 @@ import { bootstrap, EnvironmentConfig, namePrefix, PROJECT } from './config';
 import { stateKey } from './backend';
 import { CiPolicyContext, deployStatements, planStatements, workloadBoundaryStatements } from '../modules/ci-policies';
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, GithubOidcRole, githubSubjects } from '../modules/github-oidc-roles';
-import { policyDocument } from '../modules/iam-statements';
+import { denyInsecureTransport, policyDocument } from '../modules/iam-statements';
 
 export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket'> & {
   github: EnvironmentConfig['github'];
@@ -95,14 +95,7 @@ export class BootstrapStack extends TerraformStack {
       policy: JSON.stringify({
         Version: '2012-10-17',
         Statement: [
-          {
-            Sid: 'DenyInsecureTransport',
-            Effect: 'Deny',
-            Principal: '*',
-            Action: 's3:*',
-            Resource: [`arn:aws:s3:::${settings.stateBucketName}`, `arn:aws:s3:::${settings.stateBucketName}/*`],
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          },
+          denyInsecureTransport('s3:*', [`arn:aws:s3:::${settings.stateBucketName}`, `arn:aws:s3:::${settings.stateBucketName}/*`]),
         ],
       }),
     });
