@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import type Stripe from 'stripe';
 import * as z from '../shared/zod';
 import { AppError, badGateway, badRequest } from '../shared/errors';
-import { createServiceApp, ServiceState } from '../shared/http';
+import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
 import type { Logger } from '../shared/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
@@ -119,7 +119,8 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     }
   });
 
-  router.get('/b2c/orders/:id', async (ctx) => {
+  // Status and document both answer only to the order's access token, checked by the order service.
+  const orderByToken = async (ctx: ServiceContext): Promise<InternalOrder> => {
     const id = uuidParam(ctx, 'id');
     const { token } = parseQuery(StatusQuery, ctx);
     const { order } = await internal().json<{ order: InternalOrder }>('order', {
@@ -128,19 +129,17 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       query: { token },
       headers: { 'x-request-id': ctx.state.requestId },
     });
+    return order;
+  };
+
+  router.get('/b2c/orders/:id', async (ctx) => {
+    const order = await orderByToken(ctx);
     ctx.body = { order: await withDocumentLink(runtime, order) };
   });
 
   // The document itself, for clients that cannot follow a presigned link (binary through API Gateway).
   router.get('/b2c/orders/:id/document', async (ctx) => {
-    const id = uuidParam(ctx, 'id');
-    const { token } = parseQuery(StatusQuery, ctx);
-    const { order } = await internal().json<{ order: InternalOrder }>('order', {
-      method: 'GET',
-      path: `/orders/${id}`,
-      query: { token },
-      headers: { 'x-request-id': ctx.state.requestId },
-    });
+    const order = await orderByToken(ctx);
     if (order.status !== 'ready' || !order.documentKey) throw new AppError(409, 'not_ready', `the document is not ready (order is ${order.status})`);
     const format = order.documentKey.split('.').pop() as keyof typeof DOCUMENT_TYPES;
     ctx.type = DOCUMENT_TYPES[format] ?? 'application/octet-stream';
