@@ -72,10 +72,13 @@ async function copyBench(): Promise<void> {
     const ourMedian = median(ours.map((r) => r.seconds));
     const theirMedian = median(theirs.map((r) => r.seconds));
     const { rows, megabytes } = ours[0];
+    // COPY bytes depend on the format (binary where types allow, else text): the rate is given on the database size too.
     console.log(
       `copy mode (verification included), median of ${rounds}: ${ourMedian.toFixed(1)} s, ` +
+        `${(size.mb / ourMedian).toFixed(1)} MB/s of database (${size.mb} MB on disk), ` +
         `${(megabytes / ourMedian).toFixed(1)} MB/s of COPY data (${megabytes} MB), ${Math.round(rows / ourMedian)} rows/s (${rows} rows)`,
     );
+    console.log(`pg_dump -Fd -j2 + pg_restore -j2: ${(size.mb / theirMedian).toFixed(1)} MB/s of database`);
     console.log(`pg_dump -Fd -j2 + pg_restore -j2 (no verification), median of ${rounds}: ${theirMedian.toFixed(1)} s`);
     console.log(`ratio pg_dump+pg_restore time / db:move time: ${(theirMedian / ourMedian).toFixed(2)}x (target >= 1.0x)`);
   } finally {

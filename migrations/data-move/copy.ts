@@ -137,14 +137,31 @@ interface CopyDataResult {
 }
 
 /**
- * Copies the work items with `jobs` workers. Verification work overlaps the copy: one extra source
- * session digests the source tables under the same snapshot while the copy streams, and one extra
- * target session digests each table as soon as its last item commits, which runs on through the
- * post-data index builds.
+ * Digests the source tables in one extra session under the copy's snapshot, started before the
+ * schema is even applied: it fills the otherwise idle start (pg_dump, pre-data) and runs on beside
+ * the copy. `stop` ends the session early when the copy fails.
+ */
+async function digestSource(sourceUrl: string, snapshot: string, tables: TableInfo[], digests: Digests): Promise<{ done: Promise<void>; stop(): void }> {
+  const session = await open(sourceUrl, 'source');
+  const done = (async () => {
+    try {
+      await session.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`);
+      for (const table of tables) digests.source.set(table.name, await dataDigest(session, table, digests.rowHashes.get(table.name)!));
+    } finally {
+      await session.end().catch(() => undefined);
+    }
+  })();
+  done.catch(() => undefined);
+  return { done, stop: () => void session.end().catch(() => undefined) };
+}
+
+/**
+ * Copies the work items with `jobs` workers. Verification of the target overlaps the copy: one
+ * extra target session digests each table as soon as its last item commits, which runs on through
+ * the post-data index builds.
  */
 async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[], digests: Digests, binary: boolean): Promise<CopyDataResult> {
   const workers: { source: Client; target: Client }[] = [];
-  let sourceDigester: Client | undefined;
   let targetDigester: Client | undefined;
   let targetDigests: Promise<void> = Promise.resolve();
   let rows = 0;
@@ -160,15 +177,8 @@ async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[
       await target.query('SET synchronous_commit = off');
       workers.push({ source, target });
     }
-    sourceDigester = await open(options.sourceUrl, 'source');
-    await sourceDigester.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`);
     targetDigester = await open(options.targetUrl, 'target');
-    const sourceSide = sourceDigester;
     const targetSide = targetDigester;
-    const tables = [...new Map(items.map((i) => [i.table.name, i.table])).values()];
-    const sourceDigests = forEachLimit(tables, 1, async (table) => {
-      digests.source.set(table.name, await dataDigest(sourceSide, table, digests.rowHashes.get(table.name)!));
-    });
     const copies = forEachLimit(items, options.jobs, async (item, worker) => {
       const started = Date.now();
       const format = binary && item.table.builtinTypes ? 'binary' : 'text';
@@ -184,14 +194,12 @@ async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[
         });
       }
     });
-    const [copied, digested] = await Promise.allSettled([copies, sourceDigests]);
-    if (copied.status === 'rejected') throw copied.reason;
-    if (digested.status === 'rejected') throw digested.reason;
+    await copies;
     const pending = targetDigests.finally(() => targetSide.end().catch(() => undefined));
     targetDigester = undefined;
     return { rows, bytes, targetDigests: pending };
   } finally {
-    const clients = [...workers.flatMap((w) => [w.source, w.target]), ...(sourceDigester ? [sourceDigester] : [])];
+    const clients = workers.flatMap((w) => [w.source, w.target]);
     if (targetDigester) clients.push(targetDigester);
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
@@ -207,6 +215,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
   const sourceName = describeUrl(options.sourceUrl);
   const source = await open(options.sourceUrl, 'source');
   let target: Client | undefined;
+  let sourceDigests: Awaited<ReturnType<typeof digestSource>> | undefined;
   try {
     target = await open(options.targetUrl, 'target');
     const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
@@ -219,6 +228,9 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     const snapshot = (await source.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string;
     const tables = await listTables(source);
     warnMissingPrimaryKeys(tables);
+    const digests: Digests = { rowHashes: new Map(), source: new Map(), target: new Map() };
+    for (const table of tables) digests.rowHashes.set(table.name, await rowHash(source, table, si.major));
+    sourceDigests = await digestSource(options.sourceUrl, snapshot, tables, digests);
 
     // Dumped now, under the same snapshot, so its pg_dump run overlaps the data copy.
     const postData = reached(state, 'post-data') ? Promise.resolve('') : dumpSection(options.sourceUrl, 'post-data', snapshot);
@@ -229,8 +241,6 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     }
     let rows = 0;
     let bytes = 0;
-    const digests: Digests = { rowHashes: new Map(), source: new Map(), target: new Map() };
-    for (const table of tables) digests.rowHashes.set(table.name, await rowHash(source, table, si.major));
     let targetDigests: Promise<void> = Promise.resolve();
     if (!reached(state, 'data')) {
       const todo = await workItems(source, target, tables, options);
@@ -255,11 +265,12 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
       await target.query('COMMIT');
       log('sequences_set', { count: sequences.length });
     }
-    await targetDigests;
+    await Promise.all([sourceDigests.done, targetDigests]);
     const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs, snapshot, precomputed: digests, rowHashes: digests.rowHashes });
     if (report.ok) await dropState(target);
     return { report, rows, bytes, seconds: (Date.now() - started) / 1000 };
   } finally {
+    sourceDigests?.stop();
     await Promise.all([source.end().catch(() => undefined), target?.end().catch(() => undefined)]);
   }
 }
