@@ -45,9 +45,15 @@ for (const q of spec.queues) {
 }
 for (const b of spec.buckets) server.createBucket(b);
 process.stdout.write(JSON.stringify({ port: server.port, queueUrls }) + '\\n');
-const stop = () => server.stop().then(() => process.exit(0));
+// fastify's close waits for the SDK's keep-alive sockets: give it a second, then leave anyway.
+const stop = () => {
+  setTimeout(() => process.exit(0), 1000).unref();
+  server.stop().then(() => process.exit(0));
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// The IPC channel closes when the parent dies, even by SIGKILL: never outlive it.
+process.on('disconnect', stop);
 `;
 
 export async function startLocalEmulator(spec: EmulatorSpec = {}): Promise<LocalEmulator> {
@@ -55,7 +61,7 @@ export async function startLocalEmulator(spec: EmulatorSpec = {}): Promise<Local
   const child: ChildProcess = spawn(process.execPath, ['--input-type=module', '-e', RUNNER], {
     cwd: `${__dirname}/../..`,
     env: { ...process.env, EMULATOR_SPEC: JSON.stringify(full) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   const ready = await new Promise<{ port: number; queueUrls: Record<string, string> }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
