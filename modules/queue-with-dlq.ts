@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy';
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { opsAlarm } from './ops-alarm';
 import { denyInsecureTransport } from './iam-statements';
 
 export interface QueueWithDlqProps {
@@ -66,35 +66,25 @@ export class QueueWithDlq extends Construct {
       });
     }
 
-    new CloudwatchMetricAlarm(this, 'dlq-depth', {
+    opsAlarm(this, 'dlq-depth', {
       alarmName: `${props.name}-dlq-not-empty`,
       alarmDescription: `Messages of ${props.name} failed ${props.maxReceiveCount} times and wait in the DLQ`,
+      topicArn: props.alarmTopicArn,
       namespace: 'AWS/SQS',
       metricName: 'ApproximateNumberOfMessagesVisible',
       dimensions: { QueueName: this.dlq.name },
       statistic: 'Maximum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
-      alarmActions: [props.alarmTopicArn],
-      okActions: [props.alarmTopicArn],
     });
-    new CloudwatchMetricAlarm(this, 'oldest-message', {
+    opsAlarm(this, 'oldest-message', {
       alarmName: `${props.name}-oldest-message-age`,
       alarmDescription: `The oldest message of ${props.name} is older than ${props.maxMessageAgeSeconds} s`,
+      topicArn: props.alarmTopicArn,
       namespace: 'AWS/SQS',
       metricName: 'ApproximateAgeOfOldestMessage',
       dimensions: { QueueName: this.queue.name },
       statistic: 'Maximum',
-      period: 300,
       evaluationPeriods: 2,
       threshold: props.maxMessageAgeSeconds,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
-      alarmActions: [props.alarmTopicArn],
-      okActions: [props.alarmTopicArn],
     });
 
     this.refs = {

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { Fn, TerraformOutput, TerraformStack, TerraformVariable, Token } from 'cdktf';
 import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
 import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { opsAlarm } from '../modules/ops-alarm';
 import { EnvironmentConfig, LambdaServiceName, WorkerName, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { workloadBoundaryArn } from './bootstrap';
@@ -368,36 +368,22 @@ export class ComputeStack extends TerraformStack {
   private alarms(config: EnvironmentConfig, topicArn: string, rest: LambdaRestApi): void {
     const prefix = namePrefix(config.env);
     for (const [name, fn] of Object.entries(this.functions)) {
-      new CloudwatchMetricAlarm(this, `alarm-errors-${name}`, {
+      opsAlarm(this, `alarm-errors-${name}`, {
         alarmName: `${prefix}-${name}-errors`,
         alarmDescription: `${name} returned errors or timed out`,
+        topicArn,
         namespace: 'AWS/Lambda',
         metricName: 'Errors',
         dimensions: { FunctionName: fn.fn.functionName },
-        statistic: 'Sum',
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 0,
-        comparisonOperator: 'GreaterThanThreshold',
-        treatMissingData: 'notBreaching',
-        alarmActions: [topicArn],
-        okActions: [topicArn],
       });
     }
-    new CloudwatchMetricAlarm(this, 'alarm-api-5xx', {
+    opsAlarm(this, 'alarm-api-5xx', {
       alarmName: `${prefix}-api-5xx`,
       alarmDescription: 'The API answered 5xx',
+      topicArn,
       namespace: 'AWS/ApiGateway',
       metricName: '5XXError',
       dimensions: { ApiName: rest.api.name, Stage: rest.stage.stageName },
-      statistic: 'Sum',
-      period: 300,
-      evaluationPeriods: 1,
-      threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold',
-      treatMissingData: 'notBreaching',
-      alarmActions: [topicArn],
-      okActions: [topicArn],
     });
   }
 }

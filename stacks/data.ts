@@ -4,7 +4,7 @@ import { DbSubnetGroup } from '@cdktf/provider-aws/lib/db-subnet-group';
 import { DbParameterGroup } from '@cdktf/provider-aws/lib/db-parameter-group';
 import { DbInstance } from '@cdktf/provider-aws/lib/db-instance';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
+import { opsAlarm } from '../modules/ops-alarm';
 import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { EnvironmentConfig, namePrefix, PROJECT } from './config';
@@ -161,21 +161,25 @@ export class DataStack extends TerraformStack {
       dependsOn: [logGroup],
     });
 
-    const alarm = (name: string, metricName: string, comparisonOperator: string, threshold: number, description: string) =>
-      new CloudwatchMetricAlarm(this, `db-${name}`, {
+    const alarm = (
+      name: string,
+      metricName: string,
+      comparisonOperator: 'GreaterThanThreshold' | 'LessThanThreshold',
+      threshold: number,
+      description: string,
+    ) =>
+      opsAlarm(this, `db-${name}`, {
         alarmName: `${identifier}-${name}`,
         alarmDescription: description,
+        topicArn: alarmTopicArn,
         namespace: 'AWS/RDS',
         metricName,
         dimensions: { DBInstanceIdentifier: instance.identifier },
         statistic: 'Average',
-        period: 300,
         evaluationPeriods: 3,
         threshold,
         comparisonOperator,
         treatMissingData: 'breaching',
-        alarmActions: [alarmTopicArn],
-        okActions: [alarmTopicArn],
       });
     alarm('cpu-high', 'CPUUtilization', 'GreaterThanThreshold', 80, 'RDS CPU above 80 % for 15 minutes (t4g burst credits drain)');
     alarm('free-storage-low', 'FreeStorageSpace', 'LessThanThreshold', 2 * GIB, 'RDS free storage below 2 GiB');
