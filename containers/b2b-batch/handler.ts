@@ -7,6 +7,7 @@ import type { Storage } from '../../functions/shared/storage';
 import { inputIssues } from '../../functions/shared/themes';
 import { completeBatchIfDone, RejectedRow, rejectedRowsKey } from '../shared/batch-completion';
 import { DrainRequested, ReceivedMessage } from '../shared/consumer';
+import { parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { formatOfKey, readRows, UnreadableSource } from './rows';
 import { openSource } from './source';
 
@@ -33,25 +34,6 @@ export interface BatchJobDeps {
   chunkSize?: number;
 }
 
-export class UnprocessableBatchMessage extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnprocessableBatchMessage';
-  }
-}
-
-export function parseBatchJob(body: string): BatchJobMessage {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new UnprocessableBatchMessage('batch job is not JSON');
-  }
-  const parsed = BatchJobMessage.safeParse(value);
-  if (!parsed.success) throw new UnprocessableBatchMessage('batch job is not {v:1, batchId:uuid}');
-  return parsed.data;
-}
-
 export function rowIssue(template: string, fields: Record<string, string>): string | undefined {
   const issues = inputIssues(template, fields, 'row');
   if (issues.length === 0) return undefined;
@@ -66,18 +48,18 @@ interface PendingRow {
 export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessage, draining: AbortSignal): Promise<void> {
   const { db } = deps;
   const chunkSize = deps.chunkSize ?? 100;
-  const job = parseBatchJob(message.body);
+  const job = parseJobMessage(BatchJobMessage, message.body, 'batch job');
   const log = deps.logger.child({ batchId: job.batchId, messageId: message.id, receiveCount: message.receiveCount });
 
   const batch = await findBatch(db, job.batchId);
-  if (!batch) throw new UnprocessableBatchMessage(`batch ${job.batchId} does not exist`);
+  if (!batch) throw new UnprocessableMessage(`batch ${job.batchId} does not exist`);
   if (batch.status === 'completed' || batch.status === 'failed') return;
   if (batch.status === 'processing') {
     await completeBatchIfDone(deps, batch.id);
     return;
   }
   const theme = await findTheme(db, batch.theme_id);
-  if (!theme) throw new UnprocessableBatchMessage(`theme ${batch.theme_id} of batch ${batch.id} does not exist`);
+  if (!theme) throw new UnprocessableMessage(`theme ${batch.theme_id} of batch ${batch.id} does not exist`);
 
   const fail = async (reason: string): Promise<void> => {
     await db('batches').where({ id: batch.id, status: 'pending' }).update({ status: 'failed', error: reason, updated_at: db.fn.now() });

@@ -9,6 +9,7 @@ import type { Storage } from '../../functions/shared/storage';
 import { renderPrompt } from '../../functions/shared/themes';
 import { completeBatchIfDone, countBatchOutcome } from '../shared/batch-completion';
 import type { ReceivedMessage } from '../shared/consumer';
+import { parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
 import type { PdfRenderer } from './render/browser';
 import { renderDocument } from './render/document';
@@ -36,26 +37,6 @@ export interface DocJobDeps {
   rateLimitWaitMs?: number;
 }
 
-/** The message can never succeed (malformed, or no such order): it goes to the DLQ after maxReceiveCount. */
-export class UnprocessableMessage extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnprocessableMessage';
-  }
-}
-
-export function parseDocJob(body: string): DocJobMessage {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new UnprocessableMessage('doc job is not JSON');
-  }
-  const parsed = DocJobMessage.safeParse(value);
-  if (!parsed.success) throw new UnprocessableMessage(`doc job is not {v:1, orderId:uuid}: ${parsed.error.issues.map((i) => i.path.join('.') || 'body').join(', ')}`);
-  return parsed.data;
-}
-
 const FINAL = new Set(['ready', 'failed']);
 
 /** A client error from core-llm (bad prompt, theme inactive…) will not get better with retries; 429 will. */
@@ -63,7 +44,7 @@ const isPermanent = (err: unknown): boolean => err instanceof AppError && err.st
 
 export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, draining: AbortSignal): Promise<void> {
   const { db, logger } = deps;
-  const job = parseDocJob(message.body);
+  const job = parseJobMessage(DocJobMessage, message.body, 'doc job');
   const log = logger.child({ orderId: job.orderId, messageId: message.id, receiveCount: message.receiveCount });
 
   const order = await findOrder(db, job.orderId);

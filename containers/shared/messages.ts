@@ -1,0 +1,24 @@
+import * as z from '../../functions/shared/zod';
+
+/** The message can never succeed (malformed, or naming nothing that exists): it goes to the DLQ after maxReceiveCount. */
+export class UnprocessableMessage extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnprocessableMessage';
+  }
+}
+
+/** A queue message body checked against its versioned schema (DESIGN §5), or an UnprocessableMessage that names what is wrong. */
+export function parseJobMessage<T extends z.ZodMiniType>(schema: T, body: string, what: string): z.infer<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    throw new UnprocessableMessage(`${what} is not JSON`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new UnprocessableMessage(`${what} does not match its schema: ${parsed.error.issues.map((i) => i.path.join('.') || 'body').join(', ')}`);
+  }
+  return parsed.data;
+}
