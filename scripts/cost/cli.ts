@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { environments } from '../../stacks/config';
 import { costDecisions, renderDecisions } from './decisions';
@@ -21,8 +22,28 @@ function log(level: 'info' | 'error', msg: string, fields: Record<string, unknow
 
 function synthesize(outDir: string): void {
   log('info', 'synthesizing the stacks', { outDir });
-  const result = spawnSync('npx', ['tsx', 'main.ts'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDKTF_OUTDIR: outDir }, encoding: 'utf8' });
+  const result = spawnSync('npx', ['tsx', 'main.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDKTF_OUTDIR: outDir }, encoding: 'utf8' });
   if (result.status !== 0) throw new UsageError(`synthesis failed (npx tsx main.ts):\n${result.stderr}`);
+}
+
+const REPO_ROOT = resolve(__dirname, '..', '..');
+/** What the synthesised stacks are made from: output older than any of these may price the wrong platform. */
+const STACK_SOURCES = ['main.ts', 'cdktf.json', 'stacks', 'modules'];
+
+function newestMtimeMs(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((entry) => newestMtimeMs(join(path, entry))));
+}
+
+/** True when the output in `outDir` misses a layer of the environment or predates a change to the stacks. */
+function needsSynthesis(outDir: string, env: string): boolean {
+  const layers = synthesizedStacksOf(outDir, env).map((s) => s.layer);
+  if (!['network', 'data', 'compute', 'edge'].every((layer) => layers.includes(layer))) return true;
+  const manifest = join(outDir, 'manifest.json');
+  if (!existsSync(manifest)) return true;
+  const sources = STACK_SOURCES.map((p) => join(REPO_ROOT, p)).filter(existsSync);
+  return statSync(manifest).mtimeMs < Math.max(...sources.map(newestMtimeMs));
 }
 
 function run(argv: string[]): number {
@@ -64,7 +85,7 @@ function run(argv: string[]): number {
     source = `plan ${plans.join(', ')}`;
   } else {
     const outDir = resolve(values.out);
-    if (values.synth || synthesizedStacksOf(outDir, values.env!).length === 0) synthesize(outDir);
+    if (values.synth || needsSynthesis(outDir, values.env!)) synthesize(outDir);
     const stacks = synthesizedStacksOf(outDir, values.env!);
     if (stacks.length === 0) throw new UsageError(`--env ${values.env}: no stack named ${values.env}-<layer> in ${outDir}/stacks after synthesis`);
     resources = readSynthesizedEnvironment(outDir, values.env!);
