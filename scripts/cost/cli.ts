@@ -56,7 +56,7 @@ function run(argv: string[]): number {
       json: { type: 'boolean', default: false },
       naive: { type: 'boolean', default: false },
       plan: { type: 'string', multiple: true },
-      out: { type: 'string', default: 'cdktf.out' },
+      out: { type: 'string' },
       synth: { type: 'boolean', default: false },
       decisions: { type: 'boolean', default: false },
       'fail-over-budget': { type: 'boolean', default: false },
@@ -84,8 +84,10 @@ function run(argv: string[]): number {
     resources = plans.flatMap((file) => readPlan(resolve(file)));
     source = `plan ${plans.join(', ')}`;
   } else {
-    const outDir = resolve(values.out);
-    if (values.synth || needsSynthesis(outDir, values.env!)) synthesize(outDir);
+    // An output directory named with --out is priced as it is; the default one is kept in step with the stacks.
+    const outDir = resolve(values.out ?? join(REPO_ROOT, 'cdktf.out'));
+    const stale = values.out === undefined ? needsSynthesis(outDir, values.env!) : synthesizedStacksOf(outDir, values.env!).length === 0;
+    if (values.synth || stale) synthesize(outDir);
     const stacks = synthesizedStacksOf(outDir, values.env!);
     if (stacks.length === 0) throw new UsageError(`--env ${values.env}: no stack named ${values.env}-<layer> in ${outDir}/stacks after synthesis`);
     resources = readSynthesizedEnvironment(outDir, values.env!);
