@@ -1,4 +1,5 @@
 import { Statement } from './iam-statements';
+import { ENI_ACTIONS } from './iam-grants';
 
 /**
  * What the two GitHub Actions roles may do, as data. `plan` reads (Terraform refresh) and takes
@@ -711,12 +712,7 @@ export function workloadBoundaryStatements(c: CiPolicyContext): Statement[] {
         'cloudwatch:PutMetricData',
         'xray:PutTraceSegments',
         'xray:PutTelemetryRecords',
-        'ec2:CreateNetworkInterface',
-        'ec2:DescribeNetworkInterfaces',
-        'ec2:DescribeSubnets',
-        'ec2:DeleteNetworkInterface',
-        'ec2:AssignPrivateIpAddresses',
-        'ec2:UnassignPrivateIpAddresses',
+        ...ENI_ACTIONS,
         'ec2:ModifyInstanceAttribute',
         'elasticache:Connect',
         'rds-db:connect',
