@@ -54,6 +54,16 @@ function instancesOf(ctx: RuleContext, type: string): number {
   return peers(ctx, type).reduce((sum, r) => sum + r.count, 0);
 }
 
+/** Any traffic at all in the profile: the idle column is exactly the no-traffic case. */
+function busy(ctx: RuleContext): boolean {
+  return ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth > 0;
+}
+
+/** A monthly quantity that only traffic causes, shared equally by every resource of `type`. */
+function perInstanceWhenBusy(ctx: RuleContext, monthly: number, type: string): number {
+  return busy(ctx) ? monthly / instancesOf(ctx, type) : 0;
+}
+
 function referenced(ctx: RuleContext, from: TfResource, attribute: string, type: string): TfResource | undefined {
   const addresses = from.refs[attribute] ?? [];
   return ctx.resources.find((r) => r.stack === from.stack && r.type === type && addresses.includes(r.address));
@@ -243,8 +253,7 @@ const serverlessCache: Rule = (r, ctx) => {
   if (!family) return unpriced(`engine ${engine ?? '(not literal)'} not priced`);
   const minimumGb = family === 'valkey' ? 0.1 : 1;
   const limit = num(blocks(blocks(r.values.cache_usage_limits)[0]?.data_storage)[0]?.maximum);
-  const busy = ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth > 0;
-  const wanted = busy ? Math.max(minimumGb, ctx.profile.assumptions.cacheStoredGb) : minimumGb;
+  const wanted = busy(ctx) ? Math.max(minimumGb, ctx.profile.assumptions.cacheStoredGb) : minimumGb;
   const storedGb = limit === undefined ? wanted : Math.max(minimumGb, Math.min(wanted, limit));
   const a = ctx.profile.assumptions;
   const ecpu = ctx.volume.apiRequestsPerMonth * a.cacheEcpuPerApiRequest + ctx.volume.documentsPerMonth * a.cacheEcpuPerDocument;
@@ -364,7 +373,7 @@ const secret: Rule = (_r, ctx) =>
     { priceKey: 'secretsmanager.secret', quantity: 1, what: 'secret' },
     {
       priceKey: 'secretsmanager.apiCalls',
-      quantity: ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth > 0 ? ctx.profile.assumptions.secretsManagerCallsPerMonth / instancesOf(ctx, 'aws_secretsmanager_secret') : 0,
+      quantity: perInstanceWhenBusy(ctx, ctx.profile.assumptions.secretsManagerCallsPerMonth, 'aws_secretsmanager_secret'),
       what: 'GetSecretValue calls',
     },
   ]);
@@ -425,7 +434,7 @@ const kmsKey: Rule = (_r, ctx) =>
     { priceKey: 'kms.key', quantity: 1, what: 'customer managed key' },
     {
       priceKey: 'kms.requests',
-      quantity: ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth > 0 ? ctx.profile.assumptions.kmsRequestsPerMonth / instancesOf(ctx, 'aws_kms_key') : 0,
+      quantity: perInstanceWhenBusy(ctx, ctx.profile.assumptions.kmsRequestsPerMonth, 'aws_kms_key'),
       what: 'requests',
     },
   ]);
