@@ -144,23 +144,29 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     ctx.body = { order: orderView((await loadOrder(id))!) };
   });
 
+  // pending → paid, the doc job and paid → queued happen in one transaction holding the order's
+  // row lock, so concurrent or repeated webhooks are serialised and only the one that moved the
+  // order sends its job. The job is sent before the commit: if the send fails, or the process
+  // dies before the commit, the order is still `pending` and Stripe's retry (the webhook did
+  // not answer 2xx) pays it again; a job sent by a rolled-back call is one duplicate the worker
+  // tolerates (it takes only paid/queued orders and retries the message until then).
   router.post('/orders/:id/paid', async (ctx) => {
     const id = uuidParam(ctx, 'id');
     const { sessionId } = await readJson(ctx, Paid);
-    const order = await db().transaction(async (trx) => {
+    const sent = await db().transaction(async (trx) => {
       const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
       if (!current) throw notFound('order not found');
       if (current.stripe_session_id !== sessionId) throw conflict('checkout session does not belong to this order');
-      return (await markPaid(trx, id)) ?? current;
-    });
-    // Sent after the commit: if the send fails the order stays `paid`, the webhook answers 503
-    // and Stripe's retry sends it again (the worker tolerates duplicates).
-    if (order.status === 'paid') {
+      // A committed `paid` means a sender died between its commit and its send (code before this
+      // transaction existed): the call that finds it under the lock sends the job once more.
+      const moved = current.status === 'paid' ? current : await markPaid(trx, id);
+      if (!moved) return false;
       await runtime.queue.sendDocJob(id);
-      await markQueued(db(), id);
-      runtime.logger.info('doc job sent', { orderId: id, requestId: ctx.state.requestId });
-    }
-    ctx.body = { order: orderView((await loadOrder(id))!) };
+      await markQueued(trx, id);
+      return true;
+    });
+    if (sent) runtime.logger.info('doc job sent', { orderId: id, requestId: ctx.state.requestId });
+    ctx.body = { order: orderView((await loadOrder(id))!), jobSent: sent };
   });
 
   router.post('/batches', async (ctx) => {

@@ -10,7 +10,8 @@ import type { Db, Order, OrderStatus } from './models';
  * except where noted.
  */
 export const TRANSITIONS: Record<Exclude<OrderStatus, 'pending'>, OrderStatus[]> = {
-  paid: ['pending', 'paid'],
+  // Not idempotent: only the caller that moves the order sends its doc job (functions/order/app.ts).
+  paid: ['pending'],
   queued: ['paid', 'queued'],
   // A doc job may arrive before the sender has recorded `queued`, and may be redelivered.
   generating: ['paid', 'queued', 'generating'],
@@ -27,7 +28,7 @@ async function transition(db: Db, orderId: string, to: keyof typeof TRANSITIONS,
   return rows[0] as Order | undefined;
 }
 
-/** pending → paid, recording the Stripe session that paid it. */
+/** pending → paid. Undefined when the order is no longer pending: another call already moved it. */
 export const markPaid = (db: Db, orderId: string): Promise<Order | undefined> => transition(db, orderId, 'paid');
 
 /** paid → queued, once the doc job is in the queue. */

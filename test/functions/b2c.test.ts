@@ -104,6 +104,64 @@ test('webhook: bad signature is 400 and changes nothing; a signed payment queues
   expect(await p.receive('docJobs')).toEqual([{ v: 1, orderId }]);
 });
 
+/** Every message now visible in the doc-jobs queue (receive takes at most 10 at a time). */
+async function drainDocJobs(): Promise<unknown[]> {
+  const all: unknown[] = [];
+  for (;;) {
+    const batch = await p.receive('docJobs');
+    if (batch.length === 0) return all;
+    all.push(...batch);
+  }
+}
+
+async function paidEventFor(orderId: string) {
+  const row = await p.db('orders').where({ id: orderId }).first();
+  return JSON.stringify(
+    checkoutCompletedEvent({ id: row.stripe_session_id, metadata: { orderId }, client_reference_id: orderId, amount_total: row.amount_cents, currency: row.currency }),
+  );
+}
+
+test('webhook: eight concurrent identical deliveries send exactly one doc job', async () => {
+  await drainDocJobs();
+  const created = await createOrder(newIdempotencyKey());
+  const orderId = created.json.order.id;
+  const payload = await paidEventFor(orderId);
+  const answers = await Promise.all(Array.from({ length: 8 }, () => signedWebhook(payload)));
+  expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+  for (const a of answers) expect(a.json).toMatchObject({ handled: true, orderId });
+  expect(await drainDocJobs()).toEqual([{ v: 1, orderId }]);
+  expect((await p.db('orders').where({ id: orderId }).first()).status).toBe('queued');
+});
+
+test('webhook: a failed job send leaves the order pending and answers 503; the redelivery queues it with one job', async () => {
+  await drainDocJobs();
+  const created = await createOrder(newIdempotencyKey());
+  const orderId = created.json.order.id;
+  const payload = await paidEventFor(orderId);
+  const send = jest.spyOn(p.runtimes.order.queue, 'sendDocJob').mockRejectedValueOnce(new Error('SQS unreachable'));
+  try {
+    const failed = await signedWebhook(payload);
+    expect(failed.status).toBe(503);
+    expect((await p.db('orders').where({ id: orderId }).first()).status).toBe('pending');
+    const retried = await signedWebhook(payload);
+    expect(retried.json).toMatchObject({ handled: true, status: 'queued' });
+  } finally {
+    send.mockRestore();
+  }
+  expect(await drainDocJobs()).toEqual([{ v: 1, orderId }]);
+});
+
+test('webhook: an order left `paid` by a sender that died before its send gets its job from the next delivery, once', async () => {
+  await drainDocJobs();
+  const created = await createOrder(newIdempotencyKey());
+  const orderId = created.json.order.id;
+  const payload = await paidEventFor(orderId);
+  await p.db('orders').where({ id: orderId }).update({ status: 'paid' });
+  const answers = await Promise.all(Array.from({ length: 3 }, () => signedWebhook(payload)));
+  for (const a of answers) expect(a.json).toMatchObject({ handled: true, status: 'queued' });
+  expect(await drainDocJobs()).toEqual([{ v: 1, orderId }]);
+});
+
 test('status by token: a wrong token is a 404; a ready order carries a working presigned link and its document', async () => {
   const created = await createOrder(newIdempotencyKey());
   const { id } = created.json.order;
