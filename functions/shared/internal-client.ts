@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from './config';
-import { AppError, ConfigError } from './errors';
+import { AppError, badGateway, badRequest, ConfigError } from './errors';
 import { DependencyUnavailableError } from './failures';
 import type { ServiceName } from './services';
 import { envStem } from './services';
@@ -39,12 +39,36 @@ export type Transport = (service: ServiceName, req: InternalRequest, requestId: 
 
 const TIMEOUT_MS = 25000;
 
-function parseBody(text: string, contentType: string | undefined): unknown {
+/**
+ * The request body as JSON text. A value JSON.stringify cannot take is never a transport
+ * failure: nesting too deep for the stack (the body readers refuse it first, see json-depth.ts)
+ * is the caller's input, a 400; a cycle or a BigInt is a bug here, a 500 that says so.
+ */
+export function serialiseBody(service: string, body: unknown): string | undefined {
+  if (body === undefined) return undefined;
+  try {
+    return JSON.stringify(body);
+  } catch (err) {
+    if (err instanceof RangeError) {
+      const reason = /call stack/i.test(err.message) ? 'nested too deeply to forward' : 'too large to forward';
+      throw badRequest([{ field: 'body', message: reason }], `request body ${reason} to ${service}`);
+    }
+    throw new AppError(500, 'internal_error', `request body cannot be serialised for ${service}`);
+  }
+}
+
+/**
+ * The answer's body. A success that says JSON but does not parse is the callee's failure (a 502
+ * naming it), not a string handed to a caller expecting an object; an error answer that does
+ * not parse stays text, for the status to speak.
+ */
+function parseBody(service: ServiceName, status: number, text: string, contentType: string | undefined): unknown {
   if (text === '') return undefined;
   if (contentType?.includes('json')) {
     try {
       return JSON.parse(text);
     } catch {
+      if (status >= 200 && status < 300) throw badGateway(`service ${service} answered ${status} with a body that is not JSON`);
       return text;
     }
   }
@@ -57,12 +81,13 @@ export function httpTransport(urls: Partial<Record<ServiceName, string>>): Trans
     if (!base) throw new ConfigError(`SERVICE_URL_${envStem(service)} is not set`);
     const url = new URL(base + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
+    const body = serialiseBody(service, req.body);
     let res: Response;
     try {
       res = await fetch(url, {
         method: req.method,
         headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...req.headers },
-        body: req.body === undefined ? undefined : JSON.stringify(req.body),
+        body,
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
     } catch (err) {
@@ -70,12 +95,19 @@ export function httpTransport(urls: Partial<Record<ServiceName, string>>): Trans
     }
     const headers: Record<string, string> = {};
     res.headers.forEach((v, k) => (headers[k] = v));
-    return { status: res.status, headers, body: parseBody(await res.text(), headers['content-type']) };
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new DependencyUnavailableError('service', `service ${service} answer cut short: ${(err as Error).message}`);
+    }
+    return { status: res.status, headers, body: parseBody(service, res.status, text, headers['content-type']) };
   };
 }
 
 /** The API Gateway REST proxy event a Lambda-transport call carries. */
-export function toApiGatewayEvent(req: InternalRequest, requestId: string): Record<string, unknown> {
+export function toApiGatewayEvent(req: InternalRequest, requestId: string, service = 'the callee'): Record<string, unknown> {
+  const body = serialiseBody(service, req.body);
   const headers = { 'content-type': 'application/json', 'x-request-id': requestId, ...req.headers };
   const query = req.query && Object.keys(req.query).length > 0 ? req.query : null;
   return {
@@ -96,7 +128,7 @@ export function toApiGatewayEvent(req: InternalRequest, requestId: string): Reco
       stage: 'internal',
       identity: { sourceIp: '127.0.0.1', userAgent: 'docplatform-internal' },
     },
-    body: req.body === undefined ? null : JSON.stringify(req.body),
+    body: body ?? null,
     isBase64Encoded: false,
   };
 }
@@ -116,18 +148,41 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>): Tr
   return async (service, req, requestId) => {
     const fn = config.internal.functions[service];
     if (!fn) throw new ConfigError(`SERVICE_FUNCTION_${envStem(service)} is not set`);
+    const event = JSON.stringify(toApiGatewayEvent(req, requestId, service));
     let out: { payload: string; functionError?: string };
     try {
-      out = await (await getClient()).invoke(fn, JSON.stringify(toApiGatewayEvent(req, requestId)));
+      out = await (await getClient()).invoke(fn, event);
     } catch (err) {
       throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`);
     }
     if (out.functionError) throw new DependencyUnavailableError('service', `service ${service} failed: ${out.functionError}`);
-    const result = JSON.parse(out.payload) as { statusCode: number; headers?: Record<string, string>; body?: string; isBase64Encoded?: boolean };
+    const result = proxyResultOf(service, out.payload);
     const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
     const text = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64').toString('utf8') : (result.body ?? '');
-    return { status: result.statusCode, headers, body: parseBody(text, headers['content-type']) };
+    return { status: result.statusCode, headers, body: parseBody(service, result.statusCode, text, headers['content-type']) };
   };
+}
+
+interface ProxyResult {
+  statusCode: number;
+  headers?: Record<string, string>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}
+
+/** The callee's API Gateway proxy result; anything else is the callee's failure, said plainly. */
+function proxyResultOf(service: ServiceName, payload: string): ProxyResult {
+  let result: unknown;
+  try {
+    result = JSON.parse(payload);
+  } catch {
+    result = undefined;
+  }
+  const r = result as Partial<ProxyResult> | undefined;
+  if (typeof r !== 'object' || r === null || typeof r.statusCode !== 'number' || (r.body !== undefined && r.body !== null && typeof r.body !== 'string')) {
+    throw badGateway(`service ${service} answered something that is not an API Gateway proxy result`);
+  }
+  return r as ProxyResult;
 }
 
 interface ErrorBody {

@@ -1,6 +1,7 @@
 import * as z from './zod';
 import { badRequest, FieldIssue, payloadTooLarge, unsupportedMediaType } from './errors';
 import type { ServiceContext } from './http';
+import { assertJsonDepth } from './json-depth';
 
 /**
  * Input handling shared by every route: bodies are read with a size limit (413), parsed
@@ -43,7 +44,10 @@ export async function readRawBody(ctx: ServiceContext, limit = DEFAULT_BODY_LIMI
     if (size > limit) throw payloadTooLarge(limit);
     chunks.push(buf);
   }
-  return Buffer.concat(chunks);
+  const body = Buffer.concat(chunks);
+  // Before any parser sees it: what follows JSON.parse recurses (see json-depth.ts).
+  if (isJson(ctx)) assertJsonDepth(body);
+  return body;
 }
 
 export const isJson = (ctx: ServiceContext): boolean => /^application\/([a-z.+-]*\+)?json\b/i.test(ctx.get('content-type'));
