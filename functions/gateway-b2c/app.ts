@@ -22,6 +22,11 @@ const DOCUMENT_TYPES = {
   html: 'text/html; charset=utf-8',
 };
 const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
+/** Checkout events that end a pending order, with the reason the client sees. */
+const UNPAID_EVENTS: Record<string, 'payment expired' | 'payment failed'> = {
+  'checkout.session.expired': 'payment expired',
+  'checkout.session.async_payment_failed': 'payment failed',
+};
 const OrderId = z.uuid();
 
 interface CreatedOrder {
@@ -90,28 +95,29 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     } catch {
       throw badRequest([{ field: 'header.stripe-signature', message: 'signature verification failed' }]);
     }
-    if (!PAID_EVENTS.has(event.type)) {
+    const failure = UNPAID_EVENTS[event.type];
+    if (!PAID_EVENTS.has(event.type) && !failure) {
       ctx.body = { received: true, handled: false };
       return;
     }
     const session = event.data.object as Stripe.Checkout.Session;
     const orderId = session.metadata?.orderId ?? session.client_reference_id;
-    if (session.payment_status !== 'paid' || !orderId || !OrderId.safeParse(orderId).success) {
+    if (!orderId || !OrderId.safeParse(orderId).success || (!failure && session.payment_status !== 'paid')) {
       ctx.body = { received: true, handled: false };
       return;
     }
     try {
       const { order } = await internal().json<{ order: InternalOrder }>('order', {
         method: 'POST',
-        path: `/orders/${orderId}/paid`,
-        body: { sessionId: session.id },
+        path: failure ? `/orders/${orderId}/payment-failed` : `/orders/${orderId}/paid`,
+        body: failure ? { sessionId: session.id, reason: failure } : { sessionId: session.id },
         headers: { 'x-request-id': ctx.state.requestId },
       });
       ctx.body = { received: true, handled: true, orderId, status: order.status };
     } catch (err) {
       // Unknown order or foreign session: a retry cannot fix it, so Stripe must not retry.
       if (err instanceof AppError && (err.status === 404 || err.status === 409)) {
-        ctx.state.logger.warn('webhook for an order it cannot pay', { orderId, eventId: event.id, reason: err.message });
+        ctx.state.logger.warn('webhook for an order it cannot settle', { orderId, eventId: event.id, type: event.type, reason: err.message });
         ctx.body = { received: true, handled: false };
         return;
       }

@@ -7,7 +7,7 @@ import { createServiceApp, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../shared/models';
 import { findBatch, findOrder } from '../shared/models';
 import { accessTokenFor, hashToken, requestHash, tokenMatches } from '../shared/order-tokens';
-import { markPaid, markQueued } from '../shared/orders';
+import { markFailed, markPaid, markQueued } from '../shared/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { validateInput } from '../shared/themes';
 import { parseQuery, readJson, uuidParam } from '../shared/validation';
@@ -20,6 +20,7 @@ const Access = z
 const SessionId = z.string().check(z.minLength(1), z.maxLength(255));
 const Checkout = z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048)) });
 const Paid = z.object({ sessionId: SessionId });
+const PaymentFailed = z.object({ sessionId: SessionId, reason: z.enum(['payment expired', 'payment failed']) });
 const CreateBatch = z.object({
   batchId: z.uuid(),
   clientId: z.uuid(),
@@ -160,13 +161,32 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       // A committed `paid` means a sender died between its commit and its send (code before this
       // transaction existed): the call that finds it under the lock sends the job once more.
       const moved = current.status === 'paid' ? current : await markPaid(trx, id);
-      if (!moved) return false;
+      if (!moved) {
+        // Stripe never pays an expired session; if it ever did, someone must refund or restart it.
+        if (current.status === 'failed') runtime.logger.warn('paid event for a failed order; left failed', { orderId: id, error: current.error });
+        return false;
+      }
       await runtime.queue.sendDocJob(id);
       await markQueued(trx, id);
       return true;
     });
     if (sent) runtime.logger.info('doc job sent', { orderId: id, requestId: ctx.state.requestId });
     ctx.body = { order: orderView((await loadOrder(id))!), jobSent: sent };
+  });
+
+  // The checkout session expired or its delayed payment failed: a pending order ends `failed`
+  // with the reason. Only a pending order: a paid one is never failed by a payment event.
+  router.post('/orders/:id/payment-failed', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    const { sessionId, reason } = await readJson(ctx, PaymentFailed);
+    await db().transaction(async (trx) => {
+      const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
+      if (!current) throw notFound('order not found');
+      if (current.stripe_session_id !== sessionId) throw conflict('checkout session does not belong to this order');
+      if (current.status === 'pending') await markFailed(trx, id, reason);
+      else runtime.logger.info('payment event for an order no longer pending; unchanged', { orderId: id, status: current.status, reason });
+    });
+    ctx.body = { order: orderView((await loadOrder(id))!) };
   });
 
   router.post('/batches', async (ctx) => {

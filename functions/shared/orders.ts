@@ -16,7 +16,7 @@ export const TRANSITIONS: Record<Exclude<OrderStatus, 'pending'>, OrderStatus[]>
   // A doc job may arrive before the sender has recorded `queued`, and may be redelivered.
   generating: ['paid', 'queued', 'generating'],
   ready: ['generating'],
-  failed: ['paid', 'queued', 'generating'],
+  failed: ['pending', 'paid', 'queued', 'generating'],
 };
 
 async function transition(db: Db, orderId: string, to: keyof typeof TRANSITIONS, set: Record<string, unknown> = {}): Promise<Order | undefined> {
@@ -45,7 +45,7 @@ export const markGenerating = (db: Db, orderId: string): Promise<Order | undefin
 export const markReady = (db: Db, orderId: string, documentKey: string): Promise<Order | undefined> =>
   transition(db, orderId, 'ready', { document_key: documentKey, error: null });
 
-/** paid | queued | generating → failed with a message for the client (never a stack trace). */
+/** pending (checkout expired/failed) | paid | queued | generating → failed with a message for the client (never a stack trace). */
 export const markFailed = (db: Db, orderId: string, error: string): Promise<Order | undefined> =>
   transition(db, orderId, 'failed', { error: error.slice(0, 1000) });
 

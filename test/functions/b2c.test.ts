@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { markGenerating, markReady } from '../../functions/shared/orders';
 import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
-import { checkoutCompletedEvent } from '../support/stand-ins/stripe';
+import { checkoutAsyncPaymentFailedEvent, checkoutCompletedEvent, checkoutExpiredEvent } from '../support/stand-ins/stripe';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
 
 let p: TestPlatform;
@@ -160,6 +160,43 @@ test('webhook: an order left `paid` by a sender that died before its send gets i
   const answers = await Promise.all(Array.from({ length: 3 }, () => signedWebhook(payload)));
   for (const a of answers) expect(a.json).toMatchObject({ handled: true, status: 'queued' });
   expect(await drainDocJobs()).toEqual([{ v: 1, orderId }]);
+});
+
+test('webhook: an expired or failed checkout ends the pending order as failed with a reason the client sees', async () => {
+  const cases = [
+    { event: checkoutExpiredEvent, reason: 'payment expired' },
+    { event: checkoutAsyncPaymentFailedEvent, reason: 'payment failed' },
+  ];
+  for (const { event, reason } of cases) {
+    const created = await createOrder(newIdempotencyKey());
+    const orderId = created.json.order.id;
+    const row = await p.db('orders').where({ id: orderId }).first();
+    const session = { id: row.stripe_session_id, metadata: { orderId }, client_reference_id: orderId, amount_total: row.amount_cents, currency: row.currency };
+    const res = await signedWebhook(JSON.stringify(event(session)));
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ handled: true, orderId, status: 'failed' });
+    const seen = await http(b2c, `/b2c/orders/${orderId}?token=${created.json.accessToken}`);
+    expect(seen.json.order).toMatchObject({ status: 'failed', error: reason });
+    // A late success event for the same session cannot revive it, and sends no job.
+    const late = await signedWebhook(JSON.stringify(checkoutCompletedEvent(session)));
+    expect(late.json).toMatchObject({ status: 'failed' });
+  }
+  expect(await drainDocJobs()).toEqual([]);
+});
+
+test('webhook: an expiry never fails an order that is already paid', async () => {
+  const created = await createOrder(newIdempotencyKey());
+  const orderId = created.json.order.id;
+  const payload = await paidEventFor(orderId);
+  expect((await signedWebhook(payload)).json.status).toBe('queued');
+  const row = await p.db('orders').where({ id: orderId }).first();
+  const expired = await signedWebhook(
+    JSON.stringify(checkoutExpiredEvent({ id: row.stripe_session_id, metadata: { orderId }, client_reference_id: orderId, amount_total: 700, currency: 'eur' })),
+  );
+  expect(expired.status).toBe(200);
+  expect(expired.json).toMatchObject({ status: 'queued' });
+  expect((await p.db('orders').where({ id: orderId }).first()).status).toBe('queued');
+  await drainDocJobs();
 });
 
 test('status by token: a wrong token is a 404; a ready order carries a working presigned link and its document', async () => {

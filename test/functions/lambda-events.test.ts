@@ -112,6 +112,7 @@ const ROUTES: [string, string, string][] = [
   ['order', 'GET', '/orders/:id'],
   ['order', 'POST', '/orders/:id/checkout'],
   ['order', 'POST', '/orders/:id/paid'],
+  ['order', 'POST', '/orders/:id/payment-failed'],
   ['order', 'POST', '/batches'],
   ['order', 'GET', '/batches/:id'],
   ['client', 'POST', '/clients/authenticate'],

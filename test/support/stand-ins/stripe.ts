@@ -12,7 +12,7 @@ export interface CheckoutSession {
   object: 'checkout.session';
   url: string;
   mode: string;
-  status: 'open' | 'complete';
+  status: 'open' | 'complete' | 'expired';
   payment_status: 'unpaid' | 'paid';
   client_reference_id: string | null;
   customer_email: string | null;
@@ -122,22 +122,29 @@ export async function startStripeStandIn(options: { apiKey?: string; port?: numb
   };
 }
 
-/** The event Stripe sends when a Checkout session is paid, as the webhook receives it. */
-export function checkoutCompletedEvent(session: Pick<CheckoutSession, 'id' | 'metadata' | 'client_reference_id' | 'amount_total' | 'currency'>) {
+type SessionFields = Pick<CheckoutSession, 'id' | 'metadata' | 'client_reference_id' | 'amount_total' | 'currency'> & Partial<CheckoutSession>;
+
+/** A `checkout.session.*` event as the webhook receives it (sign it with `stripe.webhooks.generateTestHeaderString`). */
+export function checkoutSessionEvent(type: string, session: SessionFields) {
   return {
     id: `evt_test_${randomBytes(12).toString('hex')}`,
     object: 'event',
     api_version: '2025-01-01',
     created: Math.floor(Date.now() / 1000),
-    type: 'checkout.session.completed',
+    type,
     livemode: false,
-    data: {
-      object: {
-        object: 'checkout.session',
-        status: 'complete',
-        payment_status: 'paid',
-        ...session,
-      },
-    },
+    data: { object: { object: 'checkout.session', ...session } },
   };
 }
+
+/** The event Stripe sends when a Checkout session is paid. */
+export const checkoutCompletedEvent = (session: SessionFields) =>
+  checkoutSessionEvent('checkout.session.completed', { status: 'complete', payment_status: 'paid', ...session });
+
+/** The event Stripe sends when an open Checkout session expires unpaid (24 h by default, or expired through the API). */
+export const checkoutExpiredEvent = (session: SessionFields) =>
+  checkoutSessionEvent('checkout.session.expired', { status: 'expired' as CheckoutSession['status'], payment_status: 'unpaid', ...session });
+
+/** The event Stripe sends when a delayed payment method (SEPA debit…) finally fails after a completed session. */
+export const checkoutAsyncPaymentFailedEvent = (session: SessionFields) =>
+  checkoutSessionEvent('checkout.session.async_payment_failed', { status: 'complete', payment_status: 'unpaid', ...session });
