@@ -5,7 +5,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaAlias } from '@cdktf/provider-aws/lib/lambda-alias';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
-import { bundleFunction } from '../scripts/build/bundle-function';
+import { bundleFunction } from '../build/functions';
 import { Grants, assumeRolePolicy, eniStatement, grantStatements, logStatement, policyJson } from './iam-grants';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';

@@ -2,7 +2,7 @@ import { analyzeMetafile, build, Metafile } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { esbuildOptions, functionNames } from '../../scripts/build/bundle-function';
+import { esbuildOptions, functionNames } from '../../build/functions';
 
 /**
  * `npm run bench:lambda:analyze [-- <function>… --verbose]`: what each function's bundle is made

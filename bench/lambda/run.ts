@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleFunctions, functionNames } from '../../scripts/build/bundle-function';
+import { bundleFunctions, functionNames } from '../../build/functions';
 import { startTestPlatform } from '../../test/functions/platform';
 
 /**

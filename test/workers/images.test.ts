@@ -2,7 +2,7 @@ import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { bundleWorker, WORKERS } from '../../containers/build';
+import { bundleWorker, WORKERS } from '../../build/workers';
 import { CONTAINER_RDS_CA_PATH } from '../../stacks/compute';
 
 /**

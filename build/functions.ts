@@ -17,7 +17,7 @@ import * as path from 'node:path';
  * builds never zip each other's half-written output.
  */
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const REPO_ROOT = path.resolve(__dirname, '..');
 export const FUNCTIONS_ROOT = path.join(REPO_ROOT, 'functions');
 export const BUILD_ROOT = path.join(REPO_ROOT, '.build', 'functions');
 

@@ -1,13 +1,13 @@
 import { build } from 'esbuild';
 import * as path from 'node:path';
-import { esbuildOptions, NEVER_LOADED, REPO_ROOT } from '../scripts/build/bundle-function';
+import { esbuildOptions, NEVER_LOADED, REPO_ROOT } from './functions';
 
 /**
  * Bundles a worker (`containers/<name>/main.ts`) into `<outDir>/main.js` for its container
  * image: the functions' esbuild settings (postgres-only knex, English-only zod), with the AWS
  * SDK bundled (a container has no SDK of its own) and playwright-core left external: it
  * locates its own files at run time, so the image carries its package folder next to the bundle.
- * Usage: tsx containers/build.ts <doc-generation|b2b-batch> [outDir]
+ * Usage: tsx build/workers.ts <doc-generation|b2b-batch> [outDir]
  */
 export const WORKERS = ['doc-generation', 'b2b-batch'] as const;
 export type Worker = (typeof WORKERS)[number];
@@ -28,7 +28,7 @@ export async function bundleWorker(name: Worker, outDir: string): Promise<string
 if (require.main === module) {
   const name = process.argv[2] as Worker;
   if (!WORKERS.includes(name)) {
-    process.stderr.write(`usage: tsx containers/build.ts <${WORKERS.join('|')}> [outDir]\n`);
+    process.stderr.write(`usage: tsx build/workers.ts <${WORKERS.join('|')}> [outDir]\n`);
     process.exit(2);
   }
   const outDir = path.resolve(process.argv[3] ?? path.join(REPO_ROOT, '.build', 'workers', name));
