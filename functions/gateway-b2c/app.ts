@@ -110,7 +110,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       const { order } = await internal().json<{ order: InternalOrder }>('order', {
         method: 'POST',
         path: failure ? `/orders/${orderId}/payment-failed` : `/orders/${orderId}/paid`,
-        body: failure ? { sessionId: session.id, reason: failure } : { sessionId: session.id },
+        body: failure ? { sessionId: session.id, reason: failure } : { sessionId: session.id, ...amountPaid(session) },
         headers: { 'x-request-id': ctx.state.requestId },
       });
       ctx.body = { received: true, handled: true, orderId, status: order.status };
@@ -154,6 +154,16 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   });
 
   return createServiceApp('gateway-b2c', runtime.logger, router);
+}
+
+/**
+ * What the session was paid, in the currency the order was priced in: with Adaptive Pricing the
+ * session's own amount and currency are the customer's, and `currency_conversion` holds ours.
+ */
+function amountPaid(session: Stripe.Checkout.Session): { amountTotal: number | null; currency: string | null } {
+  const converted = session.currency_conversion;
+  if (converted) return { amountTotal: converted.amount_total, currency: converted.source_currency };
+  return { amountTotal: session.amount_total, currency: session.currency };
 }
 
 function parseJsonBody(raw: Buffer, contentType: string): unknown {

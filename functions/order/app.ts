@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { randomUUID } from 'node:crypto';
 import * as z from '../shared/zod';
-import { badRequest, conflict, forbidden, notFound } from '../shared/errors';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../shared/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../shared/models';
 import { findBatch, findOrder } from '../shared/models';
@@ -19,7 +19,7 @@ const Access = z
   .check(z.refine((q) => (q.token === undefined) !== (q.clientId === undefined), { message: 'give exactly one of token, clientId', path: ['token'] }));
 const SessionId = z.string().check(z.minLength(1), z.maxLength(255));
 const Checkout = z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048)) });
-const Paid = z.object({ sessionId: SessionId });
+const Paid = z.object({ sessionId: SessionId, amountTotal: z.nullable(z.number().check(z.int())), currency: z.nullable(z.string().check(z.maxLength(10))) });
 const PaymentFailed = z.object({ sessionId: SessionId, reason: z.enum(['payment expired', 'payment failed']) });
 const CreateBatch = z.object({
   batchId: z.uuid(),
@@ -153,11 +153,23 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   // tolerates (it takes only paid/queued orders and retries the message until then).
   router.post('/orders/:id/paid', async (ctx) => {
     const id = uuidParam(ctx, 'id');
-    const { sessionId } = await readJson(ctx, Paid);
+    const { sessionId, amountTotal, currency } = await readJson(ctx, Paid);
     const sent = await db().transaction(async (trx) => {
       const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
       if (!current) throw notFound('order not found');
       if (current.stripe_session_id !== sessionId) throw conflict('checkout session does not belong to this order');
+      // The price was fixed on the order at creation (the theme's price_cents, in eur) and the
+      // session created from it; a payment of anything else is an anomaly for a human (refund
+      // or fulfil by hand), never a paid order. The order stays pending.
+      if (amountTotal === null || amountTotal !== current.amount_cents || currency?.toLowerCase() !== current.currency?.toLowerCase()) {
+        runtime.logger.warn('payment does not match the order; not paid', {
+          orderId: id,
+          sessionId,
+          paid: { amountCents: amountTotal, currency },
+          expected: { amountCents: current.amount_cents, currency: current.currency },
+        });
+        throw new AppError(409, 'payment_mismatch', 'the session was paid for another amount or currency than the order');
+      }
       // A committed `paid` means a sender died between its commit and its send (code before this
       // transaction existed): the call that finds it under the lock sends the job once more.
       const moved = current.status === 'paid' ? current : await markPaid(trx, id);

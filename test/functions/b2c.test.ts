@@ -199,6 +199,32 @@ test('webhook: an expiry never fails an order that is already paid', async () =>
   await drainDocJobs();
 });
 
+test('webhook: a session paid for another amount or currency never pays the order (200 handled:false, no job)', async () => {
+  await drainDocJobs();
+  for (const paidWith of [{ amount_total: 1, currency: 'eur' }, { amount_total: 700, currency: 'usd' }, { amount_total: 70000, currency: 'eur' }]) {
+    const created = await createOrder(newIdempotencyKey());
+    const orderId = created.json.order.id;
+    const row = await p.db('orders').where({ id: orderId }).first();
+    const res = await signedWebhook(JSON.stringify(checkoutCompletedEvent({ id: row.stripe_session_id, metadata: { orderId }, client_reference_id: orderId, ...paidWith })));
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ received: true, handled: false });
+    expect((await p.db('orders').where({ id: orderId }).first()).status).toBe('pending');
+  }
+  expect(await drainDocJobs()).toEqual([]);
+});
+
+test('webhook: with Adaptive Pricing the amount is checked in the order currency (currency_conversion)', async () => {
+  await drainDocJobs();
+  const created = await createOrder(newIdempotencyKey());
+  const orderId = created.json.order.id;
+  const row = await p.db('orders').where({ id: orderId }).first();
+  const event = checkoutCompletedEvent({ id: row.stripe_session_id, metadata: { orderId }, client_reference_id: orderId, amount_total: 815, currency: 'usd' });
+  const converted = { ...event, data: { object: { ...event.data.object, currency_conversion: { amount_total: 700, amount_subtotal: 700, fx_rate: '1.164', source_currency: 'eur' } } } };
+  const res = await signedWebhook(JSON.stringify(converted));
+  expect(res.json).toMatchObject({ handled: true, status: 'queued' });
+  expect(await drainDocJobs()).toEqual([{ v: 1, orderId }]);
+});
+
 test('status by token: a wrong token is a 404; a ready order carries a working presigned link and its document', async () => {
   const created = await createOrder(newIdempotencyKey());
   const { id } = created.json.order;
