@@ -3,10 +3,9 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
+import { SPOT_STOP_BUDGET } from '../core/contract';
 import { ECR_AUTH_ACTION, Grants, PolicyStatement, assumeRolePolicy, grantStatements, logStatement, policyJson } from './iam-grants';
 
-/** Fargate gives a task this long between SIGTERM and SIGKILL at most (also Spot's notice). */
-export const MAX_STOP_TIMEOUT_SECONDS = 120;
 export const CONTAINER_NAME = 'app';
 
 export interface FargateTaskProps {
@@ -96,7 +95,8 @@ export class FargateTask extends Construct {
       image: `${props.repository.url}:${props.imageTag}`,
       essential: true,
       command: props.command,
-      stopTimeout: MAX_STOP_TIMEOUT_SECONDS,
+      // Fargate's maximum, and Spot's notice: the longest a worker can take to stop cleanly.
+      stopTimeout: SPOT_STOP_BUDGET.stopTimeoutSeconds,
       environment: Object.entries(props.environment)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([name, value]) => ({ name, value })),

@@ -6,11 +6,11 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { LambdaAlias } from '@cdktf/provider-aws/lib/lambda-alias';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { bundleFunction } from '../build/functions';
+import { ENV, LIVE_ALIAS } from '../core/contract';
 import { Grants, assumeRolePolicy, eniStatement, grantStatements, logStatement, policyJson } from './iam-grants';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const LAMBDA_ARCHITECTURE = 'arm64';
-export const LIVE_ALIAS = 'live';
 
 /**
  * Variables every function gets whatever its service: source-mapped stack traces, and the
@@ -18,7 +18,7 @@ export const LIVE_ALIAS = 'live';
  */
 export const BASE_ENVIRONMENT: Record<string, string> = {
   NODE_OPTIONS: '--enable-source-maps',
-  NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+  [ENV.nodeExtraCaCerts]: '/var/runtime/ca-cert.pem',
 };
 
 export interface KoaLambdaProps {
@@ -106,6 +106,7 @@ export class KoaLambda extends Construct {
       dependsOn: [this.logGroup, policy],
     });
 
+    // The construct id is part of the resource address (…_live_…): it stays 'live' whatever the alias is named.
     this.alias = new LambdaAlias(this, 'live', {
       name: LIVE_ALIAS,
       description: 'The version callers use; move it to roll back',

@@ -12,7 +12,8 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
-import { KoaLambda, LIVE_ALIAS } from './koa-lambda';
+import { LIVE_ALIAS } from '../core/contract';
+import { KoaLambda } from './koa-lambda';
 import { assumeRolePolicy } from './iam-grants';
 
 /** AWS's managed policy for the account-level role API Gateway writes logs with. */

@@ -1,8 +1,6 @@
 import { S3Backend, TerraformStack } from 'cdktf';
 import { bootstrap } from './config';
 
-export const BACKEND_REGION = 'eu-west-3';
-
 /** The state key of a layer: one object per environment and layer in the bootstrap bucket. */
 export const stateKey = (env: string, layer: string): string => `${env}/${layer}.tfstate`;
 
@@ -15,7 +13,8 @@ export function useS3Backend(stack: TerraformStack, env: string, layer: string):
   const backend = new S3Backend(stack, {
     bucket: bootstrap.stateBucketName,
     key: stateKey(env, layer),
-    region: BACKEND_REGION,
+    // Where the bootstrap stack created the bucket.
+    region: bootstrap.region,
     encrypt: true,
   });
   stack.addOverride('terraform.backend.s3.use_lockfile', true);

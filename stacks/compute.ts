@@ -3,13 +3,25 @@ import { Fn, TerraformOutput, TerraformStack, TerraformVariable, Token } from 'c
 import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
 import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
 import { opsAlarm } from '../modules/ops-alarm';
-import { EnvironmentConfig, LambdaServiceName, WorkerName, namePrefix } from './config';
+import {
+  BINARY_MEDIA_TYPES,
+  BucketName,
+  ENV,
+  IMAGE_NAMES,
+  ImageName,
+  QueueName,
+  SERVICE_NAMES,
+  ServiceName,
+  WORKER_NAMES,
+  WorkerName,
+  serviceFunctionVar,
+} from '../core/contract';
+import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { workloadBoundaryArn } from './bootstrap';
 import { awsProvider } from './provider';
 import type { NetworkStack } from './network';
 import type { DataStack } from './data';
-import { envStem } from '../functions/shared/services';
 import { Grants } from '../modules/iam-grants';
 import { KoaLambda } from '../modules/koa-lambda';
 import { ApiGatewayAccountLogging, LambdaRestApi } from '../modules/lambda-rest-api';
@@ -24,28 +36,8 @@ export type ComputeNetwork = Pick<NetworkStack, 'privateSubnetIds' | 'securityGr
 export type ComputeData = Pick<DataStack, 'db' | 'cache' | 'buckets' | 'queues' | 'secrets'>;
 
 export const API_STAGE = 'v1';
-/** The six services, in creation order: a caller comes after the services it invokes (its grants name their aliases). */
-export const LAMBDA_SERVICES: LambdaServiceName[] = ['core-llm', 'theme', 'order', 'client', 'gateway-b2c', 'gateway-b2b'];
-export const WORKERS: WorkerName[] = ['doc-generation', 'b2b-batch'];
-/** Images built from this repository: one per worker and the data-migration tool. */
-export const IMAGES = [...WORKERS, 'migration'] as const;
-export type ImageName = (typeof IMAGES)[number];
-
-/**
- * Content types API Gateway must pass base64-encoded; the same list as the handlers'
- * `binary` option (functions/shared/lambda.ts BINARY_MEDIA_TYPES), which a test checks.
- */
-export const API_BINARY_MEDIA_TYPES = [
-  'application/pdf',
-  'application/octet-stream',
-  'application/zip',
-  'image/*',
-  'application/vnd.openxmlformats-officedocument.*',
-];
 
 type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret';
-type QueueName = 'docJobs' | 'batchJobs';
-type BucketName = 'reports' | 'assets';
 /** Objects of one bucket under a key prefix ('' = the whole bucket). */
 interface ObjectAccess {
   bucket: BucketName;
@@ -70,7 +62,7 @@ export interface ServiceAccess {
   sendTo: QueueName[];
   readObjects: ObjectAccess[];
   readWriteObjects: ObjectAccess[];
-  invokes: LambdaServiceName[];
+  invokes: ServiceName[];
 }
 
 const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
@@ -94,7 +86,7 @@ const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
  * and containers/ uses it). The gateways only orchestrate (internal calls, Stripe, S3): they
  * stay out of the VPC and need no NAT for Stripe or AWS APIs.
  */
-export const SERVICE_ACCESS: Record<LambdaServiceName, ServiceAccess> = {
+export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
   'gateway-b2c': access({
     secrets: ['database', 'stripeSecretKey', 'stripeWebhookSecret'],
     readObjects: [DOCUMENTS],
@@ -137,7 +129,7 @@ export interface ApiEndpoint {
  */
 export class ComputeStack extends TerraformStack {
   readonly api: ApiEndpoint;
-  readonly functions: Record<LambdaServiceName, KoaLambda>;
+  readonly functions: Record<ServiceName, KoaLambda>;
   readonly workers: Record<WorkerName, SpotQueueWorker>;
   readonly repositories: Record<ImageName, ImageRepository>;
   readonly migrationTask: FargateTask;
@@ -175,14 +167,14 @@ export class ComputeStack extends TerraformStack {
       stripeWebhookSecret: data.secrets.stripeWebhookSecret.arn,
     };
     const secretVariables: Record<SecretName, string> = {
-      database: 'DB_SECRET_ARN',
-      gemini: 'GEMINI_SECRET_ARN',
-      stripeSecretKey: 'STRIPE_SECRET_ARN',
-      stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET_ARN',
+      database: ENV.dbSecretArn,
+      gemini: ENV.geminiSecretArn,
+      stripeSecretKey: ENV.stripeSecretArn,
+      stripeWebhookSecret: ENV.stripeWebhookSecretArn,
     };
     const objectScope = (o: ObjectAccess) => ({ bucketArn: data.buckets[o.bucket].arn, prefix: o.prefix });
 
-    const grantsOf = (a: ServiceAccess, aliasArns: Partial<Record<LambdaServiceName, string>>): Grants => ({
+    const grantsOf = (a: ServiceAccess, aliasArns: Partial<Record<ServiceName, string>>): Grants => ({
       readSecrets: a.secrets.map((s) => secretArns[s]),
       sendTo: a.sendTo.map((q) => data.queues[q].arn),
       readObjects: a.readObjects.map(objectScope),
@@ -195,30 +187,30 @@ export class ComputeStack extends TerraformStack {
     });
 
     const shared: Record<string, string> = {
-      APP_ENV: config.env,
-      LOG_LEVEL: 'info',
-      DB_HOST: data.db.address,
-      DB_PORT: Token.asString(data.db.port),
-      DB_NAME: data.db.name,
-      REDIS_URL: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
-      REDIS_KEY_PREFIX: 'docplatform:',
-      DOC_JOBS_QUEUE_URL: data.queues.docJobs.url,
-      BATCH_JOBS_QUEUE_URL: data.queues.batchJobs.url,
-      REPORTS_BUCKET: data.buckets.reports.name,
-      ASSETS_BUCKET: data.buckets.assets.name,
-      GEMINI_MODEL: config.gemini.model,
-      INTERNAL_TRANSPORT: 'lambda',
+      [ENV.appEnv]: config.env,
+      [ENV.logLevel]: 'info',
+      [ENV.dbHost]: data.db.address,
+      [ENV.dbPort]: Token.asString(data.db.port),
+      [ENV.dbName]: data.db.name,
+      [ENV.redisUrl]: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
+      [ENV.redisKeyPrefix]: 'docplatform:',
+      [ENV.docJobsQueueUrl]: data.queues.docJobs.url,
+      [ENV.batchJobsQueueUrl]: data.queues.batchJobs.url,
+      [ENV.reportsBucket]: data.buckets.reports.name,
+      [ENV.assetsBucket]: data.buckets.assets.name,
+      [ENV.geminiModel]: config.gemini.model,
+      [ENV.internalTransport]: 'lambda',
     };
     const environmentOf = (a: ServiceAccess, poolMax: number): Record<string, string> => ({
       ...shared,
-      DB_POOL_MAX: String(poolMax),
+      [ENV.dbPoolMax]: String(poolMax),
       ...Object.fromEntries(a.secrets.map((s) => [secretVariables[s], secretArns[s]])),
-      ...Object.fromEntries(a.invokes.map((name) => [`SERVICE_FUNCTION_${envStem(name)}`, `${prefix}-${name}`])),
+      ...Object.fromEntries(a.invokes.map((name) => [serviceFunctionVar(name), `${prefix}-${name}`])),
     });
 
-    const aliasArns: Partial<Record<LambdaServiceName, string>> = {};
-    const functions: Partial<Record<LambdaServiceName, KoaLambda>> = {};
-    for (const name of LAMBDA_SERVICES) {
+    const aliasArns: Partial<Record<ServiceName, string>> = {};
+    const functions: Partial<Record<ServiceName, KoaLambda>> = {};
+    for (const name of SERVICE_NAMES) {
       const a = SERVICE_ACCESS[name];
       const settings = config.lambdas[name];
       const fn = new KoaLambda(this, `fn-${name}`, {
@@ -237,7 +229,7 @@ export class ComputeStack extends TerraformStack {
       functions[name] = fn;
       aliasArns[name] = fn.liveArn;
     }
-    this.functions = functions as Record<LambdaServiceName, KoaLambda>;
+    this.functions = functions as Record<ServiceName, KoaLambda>;
 
     const accountLogging = config.api.ownsAccountLogRole
       ? new ApiGatewayAccountLogging(this, 'apigw-account-logging', { roleName: `${prefix}-apigateway-logs`, permissionsBoundary })
@@ -253,7 +245,7 @@ export class ComputeStack extends TerraformStack {
       ],
       throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
       logRetentionDays: config.logs.retentionDays,
-      binaryMediaTypes: API_BINARY_MEDIA_TYPES,
+      binaryMediaTypes: BINARY_MEDIA_TYPES,
       stageDependsOn: accountLogging ? [accountLogging.account] : undefined,
     });
     new RegionalWebAcl(this, 'waf', {
@@ -266,10 +258,10 @@ export class ComputeStack extends TerraformStack {
     });
     this.api = { domainName: rest.domainName, stagePath: `/${API_STAGE}` };
     const publicBaseUrl = publicBaseUrlOf(config) ?? `https://${rest.domainName}/${API_STAGE}`;
-    for (const fn of Object.values(this.functions)) fn.addEnvironment('PUBLIC_BASE_URL', publicBaseUrl);
+    for (const fn of Object.values(this.functions)) fn.addEnvironment(ENV.publicBaseUrl, publicBaseUrl);
 
     const repositories: Partial<Record<ImageName, ImageRepository>> = {};
-    for (const image of IMAGES) {
+    for (const image of IMAGE_NAMES) {
       repositories[image] = new ImageRepository(this, `ecr-${image}`, { name: `${prefix}-${image}`, keepTaggedImages: config.images.keepTagged });
     }
     this.repositories = repositories as Record<ImageName, ImageRepository>;
@@ -288,7 +280,7 @@ export class ComputeStack extends TerraformStack {
     });
 
     const workers: Partial<Record<WorkerName, SpotQueueWorker>> = {};
-    for (const name of WORKERS) {
+    for (const name of WORKER_NAMES) {
       const a = WORKER_ACCESS[name];
       const settings = config.workers[name];
       const queue = data.queues[a.queue];
@@ -305,9 +297,9 @@ export class ComputeStack extends TerraformStack {
         queue: { arn: queue.arn, name: queue.name },
         environment: {
           ...environmentOf(a, config.database.poolMaxPerWorker),
-          WORKER_CONCURRENCY: String(settings.concurrency),
-          PUBLIC_BASE_URL: publicBaseUrl,
-          NODE_EXTRA_CA_CERTS: CONTAINER_RDS_CA_PATH,
+          [ENV.workerConcurrency]: String(settings.concurrency),
+          [ENV.publicBaseUrl]: publicBaseUrl,
+          [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         },
         grants: grantsOf(a, aliasArns),
         subnetIds: network.privateSubnetIds,
@@ -329,12 +321,12 @@ export class ComputeStack extends TerraformStack {
       imageTag: imageTag.stringValue,
       command: ['npm', 'run', 'db:move'],
       environment: {
-        APP_ENV: config.env,
-        LOG_LEVEL: 'info',
-        DB_HOST: data.db.address,
-        DB_PORT: Token.asString(data.db.port),
-        DB_NAME: data.db.name,
-        NODE_EXTRA_CA_CERTS: CONTAINER_RDS_CA_PATH,
+        [ENV.appEnv]: config.env,
+        [ENV.logLevel]: 'info',
+        [ENV.dbHost]: data.db.address,
+        [ENV.dbPort]: Token.asString(data.db.port),
+        [ENV.dbName]: data.db.name,
+        [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         // node-pg and libpq (pg_dump/pg_restore) both verify the RDS certificate against the bundle.
         PGSSLMODE: 'verify-full',
         PGSSLROOTCERT: CONTAINER_RDS_CA_PATH,
@@ -359,7 +351,7 @@ export class ComputeStack extends TerraformStack {
       value: { subnets: network.privateSubnetIds, securityGroups: [network.securityGroupIds.migration] },
       description: 'awsvpcConfiguration for `aws ecs run-task` of the migration task (docs/compute.md)',
     });
-    for (const image of IMAGES) {
+    for (const image of IMAGE_NAMES) {
       new TerraformOutput(this, `ecr_${image.replace(/-/g, '_')}_url`, { value: this.repositories[image].url });
     }
   }

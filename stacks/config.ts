@@ -1,17 +1,13 @@
+import { PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
+
 /**
  * The typed configuration of each environment: the one place where infrastructure knobs live.
  * Stacks read from here and nowhere else; `prod` differs from `dev` by these values only.
  * Adding an environment means adding an entry to `environments`.
  */
 
-export const PROJECT = 'docplatform';
-export const REGION = 'eu-west-3';
-
 /** How private subnets reach the internet (Gemini, Stripe, ECR pulls). */
 export type EgressMode = 'nat-instance' | 'nat-gateway' | 'none';
-
-export type LambdaServiceName = 'gateway-b2c' | 'gateway-b2b' | 'core-llm' | 'theme' | 'order' | 'client';
-export type WorkerName = 'doc-generation' | 'b2b-batch';
 
 export interface LambdaSettings {
   /** MB, 128–1024 per the specification. */
@@ -78,7 +74,7 @@ export interface EnvironmentConfig {
     docJobsVisibilitySeconds: number;
     batchJobsVisibilitySeconds: number;
   };
-  lambdas: Record<LambdaServiceName, LambdaSettings>;
+  lambdas: Record<ServiceName, LambdaSettings>;
   api: {
     throttleRateLimit: number;
     throttleBurstLimit: number;
@@ -137,7 +133,7 @@ export interface EnvironmentConfig {
   };
 }
 
-const lambdaDefaults = (reservedConcurrency: number): Record<LambdaServiceName, LambdaSettings> => ({
+const lambdaDefaults = (reservedConcurrency: number): Record<ServiceName, LambdaSettings> => ({
   'gateway-b2c': { memoryMb: 512, timeoutSeconds: 15, reservedConcurrency },
   'gateway-b2b': { memoryMb: 512, timeoutSeconds: 29, reservedConcurrency },
   'core-llm': { memoryMb: 256, timeoutSeconds: 60, reservedConcurrency },

@@ -7,7 +7,8 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { opsAlarm } from '../modules/ops-alarm';
 import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
-import { EnvironmentConfig, namePrefix, PROJECT } from './config';
+import { BUCKETS, BucketName, PROJECT, QUEUES, QueueName } from '../core/contract';
+import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
 import { NetworkStack } from './network';
@@ -29,8 +30,8 @@ const GIB = 1024 ** 3;
 export class DataStack extends TerraformStack {
   readonly db: { address: string; port: number; name: string; masterSecretArn: string; instanceId: string; arn: string };
   readonly cache: { endpointAddress: string; port: number; arn: string; name: string };
-  readonly buckets: { reports: { name: string; arn: string }; assets: { name: string; arn: string } };
-  readonly queues: { docJobs: QueueRefs; batchJobs: QueueRefs };
+  readonly buckets: Record<BucketName, { name: string; arn: string }>;
+  readonly queues: Record<QueueName, QueueRefs>;
   readonly secrets: { gemini: { arn: string }; stripeSecretKey: { arn: string }; stripeWebhookSecret: { arn: string } };
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig, network: NetworkStack) {
@@ -70,7 +71,7 @@ export class DataStack extends TerraformStack {
       });
       return { name: b.bucket.bucket, arn: b.bucket.arn };
     };
-    this.buckets = { reports: bucket('reports', 30), assets: bucket('assets', 30) };
+    this.buckets = { reports: bucket(BUCKETS.reports, 30), assets: bucket(BUCKETS.assets, 30) };
 
     const queue = (name: string, visibilityTimeoutSeconds: number) =>
       new QueueWithDlq(this, name, {
@@ -84,8 +85,8 @@ export class DataStack extends TerraformStack {
         alarmTopicArn,
       }).refs;
     this.queues = {
-      docJobs: queue('doc-jobs', config.queues.docJobsVisibilitySeconds),
-      batchJobs: queue('batch-jobs', config.queues.batchJobsVisibilitySeconds),
+      docJobs: queue(QUEUES.docJobs, config.queues.docJobsVisibilitySeconds),
+      batchJobs: queue(QUEUES.batchJobs, config.queues.batchJobsVisibilitySeconds),
     };
 
     // Created empty: values are put out of band (`aws secretsmanager put-secret-value`), so

@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
-import { EnvironmentConfig, PROJECT } from './config';
+import { PROJECT } from '../core/contract';
+import { EnvironmentConfig } from './config';
 
 /**
  * The one AWS provider of an environment stack. `default_tags` puts project/env/layer on every

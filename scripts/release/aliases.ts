@@ -2,7 +2,8 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { environments, LambdaServiceName, namePrefix } from '../../stacks/config';
+import { ServiceName as LambdaServiceName } from '../../core/contract';
+import { environments, namePrefix } from '../../stacks/config';
 import { aliasPosition, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
 import { joinUrl, smokeTest } from './smoke';
 

@@ -1,6 +1,7 @@
 import { Testing } from 'cdktf';
 import { BootstrapStack, BootstrapSettings } from '../../stacks/bootstrap';
-import { bootstrap, namePrefix, PROJECT } from '../../stacks/config';
+import { PROJECT } from '../../core/contract';
+import { bootstrap, namePrefix } from '../../stacks/config';
 import { CiPolicyContext, deployStatements, planStatements } from '../../modules/ci-policies';
 import { githubSubjects } from '../../modules/github-oidc-roles';
 import { MANAGED_POLICY_MAX_CHARS, policyDocument, policySize, Statement } from '../../modules/iam-statements';

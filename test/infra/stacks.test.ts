@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { environments, PROJECT, REGION } from '../../stacks/config';
+import { PROJECT, REGION } from '../../core/contract';
+import { environments } from '../../stacks/config';
 import { allResources, manifest, parsePolicy, REPO_ROOT, resources, stackNames, synthesizedStack } from './synth';
 
 /** Invariants that hold for every stack of every environment, whoever wrote the layer. */

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { REGION } from '../../stacks/config';
+import { REGION } from '../../core/contract';
 
 /**
  * The GitHub Actions workflows, checked here where GitHub is out of reach: two real linters

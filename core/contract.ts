@@ -1,0 +1,107 @@
+/**
+ * The platform's contract, named once: the services, workers, queues and buckets, the
+ * environment variables that carry their wiring, the Lambda alias, the media types passed as
+ * binary, and the Spot stop budget. Stacks, modules, functions, containers and local tooling
+ * all derive their names from here, so a rename is one edit that the type checker follows.
+ *
+ * This module imports nothing: infrastructure may depend on it without pulling in any
+ * runtime code (docs/architecture.md).
+ */
+
+export const PROJECT = 'docplatform';
+export const REGION = 'eu-west-3';
+
+/**
+ * The six Lambda services, in creation order: a caller comes after the services it invokes
+ * (its IAM grants name their aliases).
+ */
+export const SERVICE_NAMES = ['core-llm', 'theme', 'order', 'client', 'gateway-b2c', 'gateway-b2b'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** The two Fargate Spot queue workers. */
+export const WORKER_NAMES = ['doc-generation', 'b2b-batch'] as const;
+export type WorkerName = (typeof WORKER_NAMES)[number];
+
+/** Images built from this repository: one per worker and the data-migration tool. */
+export const IMAGE_NAMES = [...WORKER_NAMES, 'migration'] as const;
+export type ImageName = (typeof IMAGE_NAMES)[number];
+
+/** Logical queue → the stem of its physical name (`<project>-<env>-<stem>`, DLQ `…-dlq`). */
+export const QUEUES = { docJobs: 'doc-jobs', batchJobs: 'batch-jobs' } as const;
+export type QueueName = keyof typeof QUEUES;
+
+/** Logical bucket → the stem of its physical name. */
+export const BUCKETS = { reports: 'reports', assets: 'assets' } as const;
+export type BucketName = keyof typeof BUCKETS;
+
+/** The alias every caller and the API invoke; rollback moves it to an older version. */
+export const LIVE_ALIAS = 'live';
+
+/**
+ * Content types API Gateway passes base64-encoded and serverless-http answers as binary: the
+ * API's `binaryMediaTypes` and the handlers' `binary` option must be the same list.
+ */
+export const BINARY_MEDIA_TYPES = [
+  'application/pdf',
+  'application/octet-stream',
+  'application/zip',
+  'image/*',
+  'application/vnd.openxmlformats-officedocument.*',
+];
+
+/**
+ * Fargate Spot gives two minutes between SIGTERM and SIGKILL, and ECS's stopTimeout is at most
+ * that. The process force-exits a little before the kill, and the drain of in-flight messages
+ * must end before that, leaving time to release what is left.
+ */
+export const SPOT_STOP_BUDGET = {
+  stopTimeoutSeconds: 120,
+  hardExitSeconds: 115,
+  maxDrainSeconds: 110,
+} as const;
+
+/** `core-llm` → `CORE_LLM`, as in SERVICE_URL_<NAME> / SERVICE_FUNCTION_<NAME> / PORT_<NAME>. */
+export const envStem = (name: string): string => name.toUpperCase().replace(/-/g, '_');
+
+/**
+ * Environment variables the infrastructure and the local runner set and the config reader
+ * parses (docs/runtime-config.md lists every one with its default).
+ */
+export const ENV = {
+  appEnv: 'APP_ENV',
+  logLevel: 'LOG_LEVEL',
+  region: 'AWS_REGION',
+  awsEndpoint: 'AWS_ENDPOINT_URL',
+  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  databaseUrl: 'DATABASE_URL',
+  dbHost: 'DB_HOST',
+  dbPort: 'DB_PORT',
+  dbName: 'DB_NAME',
+  dbSecretArn: 'DB_SECRET_ARN',
+  dbPoolMax: 'DB_POOL_MAX',
+  redisUrl: 'REDIS_URL',
+  redisKeyPrefix: 'REDIS_KEY_PREFIX',
+  docJobsQueueUrl: 'DOC_JOBS_QUEUE_URL',
+  batchJobsQueueUrl: 'BATCH_JOBS_QUEUE_URL',
+  reportsBucket: 'REPORTS_BUCKET',
+  assetsBucket: 'ASSETS_BUCKET',
+  geminiApiKey: 'GEMINI_API_KEY',
+  geminiSecretArn: 'GEMINI_SECRET_ARN',
+  geminiModel: 'GEMINI_MODEL',
+  geminiBaseUrl: 'GEMINI_BASE_URL',
+  stripeSecretKey: 'STRIPE_SECRET_KEY',
+  stripeSecretArn: 'STRIPE_SECRET_ARN',
+  stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET',
+  stripeWebhookSecretArn: 'STRIPE_WEBHOOK_SECRET_ARN',
+  stripeApiUrl: 'STRIPE_API_URL',
+  internalTransport: 'INTERNAL_TRANSPORT',
+  publicBaseUrl: 'PUBLIC_BASE_URL',
+  workerConcurrency: 'WORKER_CONCURRENCY',
+  workerDrainSeconds: 'WORKER_DRAIN_SECONDS',
+  nodeExtraCaCerts: 'NODE_EXTRA_CA_CERTS',
+} as const;
+
+/** The variable naming the Lambda function (in AWS) of an internal service a caller invokes. */
+export const serviceFunctionVar = (service: ServiceName): string => `SERVICE_FUNCTION_${envStem(service)}`;
+/** The variable naming the local URL (http transport) of an internal service. */
+export const serviceUrlVar = (service: ServiceName): string => `SERVICE_URL_${envStem(service)}`;
