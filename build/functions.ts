@@ -1,8 +1,9 @@
-import { build, BuildOptions, Plugin } from 'esbuild';
+import { build, BuildOptions } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { extendBase, REPO_ROOT } from './esbuild-base';
 
 /**
  * Bundles the Lambda services (`functions/<name>/handler.ts`, exporting `handler`) into
@@ -17,7 +18,6 @@ import * as path from 'node:path';
  * builds never zip each other's half-written output.
  */
 
-export const REPO_ROOT = path.resolve(__dirname, '..');
 export const FUNCTIONS_ROOT = path.join(REPO_ROOT, 'functions');
 export const BUILD_ROOT = path.join(REPO_ROOT, '.build', 'functions');
 
@@ -29,111 +29,19 @@ export const BUILD_ROOT = path.join(REPO_ROOT, '.build', 'functions');
 export type SdkMode = 'runtime' | 'bundled';
 
 /**
- * Optional modules left as `require` calls: `pg-native` (pg's native bindings) and
- * `pg-query-stream` (knex `.stream()`) are only required on request, which we never make.
+ * A function's options: the shared base (`build/esbuild-base.ts`) plus its handler as entry, the
+ * runtime's AWS SDK left external when `sdk` is `runtime`, and @google/genai's web entry.
  */
-export const NEVER_LOADED = ['pg-native', 'pg-query-stream'];
-
-/** knex's dialects other than postgres, which knex/lib/dialects/index.js loads lazily by name. */
-export const UNUSED_KNEX_DIALECTS = [
-  'better-sqlite3',
-  'cockroachdb',
-  'mariadb',
-  'mssql',
-  'mysql',
-  'mysql2',
-  'oracle',
-  'oracledb',
-  'pgnative',
-  'redshift',
-  'sqlite3',
-];
-
-const posix = (p: string) => p.split(path.sep).join('/');
-
-/**
- * knex's other dialects become a module that throws if ever loaded: their drivers are not
- * installed (the bundle would not build) and their code is dead weight.
- */
-const postgresOnlyKnex: Plugin = {
-  name: 'postgres-only-knex',
-  setup(b) {
-    const filter = new RegExp(`^\\./(${UNUSED_KNEX_DIALECTS.join('|')})$`);
-    b.onResolve({ filter }, (args) =>
-      posix(args.resolveDir).endsWith('knex/lib/dialects') ? { path: args.path.slice(2), namespace: 'unused-knex-dialect' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'unused-knex-dialect' }, (args) => ({
-      contents: `throw new Error('knex dialect "${args.path}" is not bundled: this function ships the postgres dialect only');`,
-      loader: 'js',
-    }));
-  },
-};
-
-/**
- * zod v4 re-exports all of its ~45 error-message locales as `z.locales` (about 250 KB minified),
- * from the classic API and from zod/mini; the services use the English messages only, so
- * `z.locales` keeps `en` alone.
- */
-const englishOnlyZod: Plugin = {
-  name: 'english-only-zod',
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /zod\/v4\/(classic|core|mini)$/.test(posix(args.resolveDir))
-        ? { path: path.join(args.resolveDir, '..', 'locales', 'en.js'), namespace: 'zod-english-locales' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'zod-english-locales' }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
-      loader: 'js',
-      resolveDir: path.dirname(args.path),
-    }));
-  },
-};
-
-/**
- * Two majors of mime-types pull two copies of mime-db's 140 KB JSON (koa's and
- * @koa/bodyparser's); the newest one is a superset, so every import gets it, trimmed to what
- * mime-types (its only reader) uses: the types with extensions or a charset, and of each its
- * `source`, `charset` and `extensions` (~70 KB; `compressible` and the ~1,500 types without
- * extensions serve other packages).
- */
-const singleMimeDb: Plugin = {
-  name: 'single-mime-db',
-  setup(b) {
-    const newest = require.resolve('mime-db', { paths: [REPO_ROOT] });
-    b.onResolve({ filter: /^mime-db$/ }, () => ({ path: newest, namespace: 'trimmed-mime-db' }));
-    b.onLoad({ filter: /.*/, namespace: 'trimmed-mime-db' }, () => {
-      const db = require(newest) as Record<string, { source?: string; charset?: string; extensions?: string[] }>;
-      const trimmed = Object.entries(db)
-        .filter(([, t]) => t.extensions || t.charset)
-        .map(([type, { source, charset, extensions }]) => [type, { source, charset, extensions }]);
-      return { contents: JSON.stringify(Object.fromEntries(trimmed)), loader: 'json' };
-    });
-  },
-};
-
-export function esbuildOptions(name: string, sdk: SdkMode, outDir: string): BuildOptions {
-  return {
+export function functionOptions(name: string, sdk: SdkMode, outDir: string): BuildOptions {
+  return extendBase({
     entryPoints: [path.join(FUNCTIONS_ROOT, name, 'handler.ts')],
     outfile: path.join(outDir, 'handler.js'),
-    absWorkingDir: REPO_ROOT,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    minify: true,
-    sourcemap: 'linked',
-    // Stack traces need the mappings only; embedding the sources would double the zip.
-    sourcesContent: false,
-    legalComments: 'none',
-    external: [...(sdk === 'runtime' ? ['@aws-sdk/*'] : []), ...NEVER_LOADED],
+    external: sdk === 'runtime' ? ['@aws-sdk/*'] : [],
     // @google/genai's node entry adds google-auth-library, gaxios, ws and node-fetch (~300 KB)
     // for Vertex AI auth and Live sessions; core-llm calls the Gemini API with a key over the
     // platform fetch, which the web entry does with the same API.
     alias: { '@google/genai': '@google/genai/web' },
-    plugins: [postgresOnlyKnex, englishOnlyZod, singleMimeDb],
-    logLevel: 'silent',
-  };
+  });
 }
 
 export interface BundleResult {
@@ -162,7 +70,7 @@ export async function bundleFunctionTo(name: string, outDir: string, sdk: SdkMod
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });
   try {
-    await build(esbuildOptions(name, sdk, outDir));
+    await build(functionOptions(name, sdk, outDir));
   } catch (err) {
     const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors ?? [];
     const detail = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text)).join('; ');

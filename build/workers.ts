@@ -1,28 +1,31 @@
-import { build } from 'esbuild';
+import { build, BuildOptions } from 'esbuild';
 import * as path from 'node:path';
-import { esbuildOptions, NEVER_LOADED, REPO_ROOT } from './functions';
+import { extendBase, REPO_ROOT } from './esbuild-base';
 
 /**
  * Bundles a worker (`containers/<name>/main.ts`) into `<outDir>/main.js` for its container
- * image: the functions' esbuild settings (postgres-only knex, English-only zod), with the AWS
- * SDK bundled (a container has no SDK of its own) and playwright-core left external: it
- * locates its own files at run time, so the image carries its package folder next to the bundle.
+ * image: the shared esbuild base (`build/esbuild-base.ts`: postgres-only knex, English-only zod,
+ * one trimmed mime-db), with the AWS SDK bundled (a container has no SDK of its own) and
+ * playwright-core left external: it locates its own files at run time, so the image carries its
+ * package folder next to the bundle.
  * Usage: tsx build/workers.ts <doc-generation|b2b-batch> [outDir]
  */
 export const WORKERS = ['doc-generation', 'b2b-batch'] as const;
 export type Worker = (typeof WORKERS)[number];
 
-export async function bundleWorker(name: Worker, outDir: string): Promise<string> {
-  const base = esbuildOptions(name, 'bundled', outDir);
-  const outfile = path.join(outDir, 'main.js');
-  await build({
-    ...base,
+/** A worker's options: the shared base plus its main.ts as entry and playwright-core external. */
+export function workerOptions(name: Worker, outDir: string): BuildOptions {
+  return extendBase({
     entryPoints: [path.join(REPO_ROOT, 'containers', name, 'main.ts')],
-    outfile,
-    external: [...NEVER_LOADED, 'playwright-core'],
-    alias: {},
+    outfile: path.join(outDir, 'main.js'),
+    external: ['playwright-core'],
   });
-  return outfile;
+}
+
+export async function bundleWorker(name: Worker, outDir: string): Promise<string> {
+  const options = workerOptions(name, outDir);
+  await build(options);
+  return options.outfile!;
 }
 
 if (require.main === module) {

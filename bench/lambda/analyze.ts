@@ -2,7 +2,7 @@ import { analyzeMetafile, build, Metafile } from 'esbuild';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { esbuildOptions, functionNames } from '../../build/functions';
+import { functionNames, functionOptions } from '../../build/functions';
 
 /**
  * `npm run bench:lambda:analyze [-- <function>… --verbose]`: what each function's bundle is made
@@ -25,7 +25,7 @@ async function main(args: string[]): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), 'bench-lambda-analyze-'));
   try {
     for (const name of names.length > 0 ? names : functionNames()) {
-      const { metafile } = await build({ ...esbuildOptions(name, 'runtime', join(out, name)), metafile: true });
+      const { metafile } = await build({ ...functionOptions(name, 'runtime', join(out, name)), metafile: true });
       const total = Object.values(metafile.outputs).find((o) => o.entryPoint)!.bytes;
       console.log(`${name}: ${(total / 1024).toFixed(1)} KiB`);
       for (const [pkg, bytes] of byPackage(metafile).filter(([, b]) => b >= 2048)) {

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { BundleResult, bundleFunctionTo, REPO_ROOT } from '../../build/functions';
+import { REPO_ROOT } from '../../build/esbuild-base';
+import { BundleResult, bundleFunctionTo } from '../../build/functions';
 import { toApiGatewayEvent } from '../../functions/shared/internal-client';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
 

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { builtinModules } from 'node:module';
 import { promisify } from 'node:util';
 import knexFactory from 'knex';
-import { BundleResult, NEVER_LOADED, REPO_ROOT, bundleFunctions, functionNames } from '../../build/functions';
+import { NEVER_LOADED, REPO_ROOT } from '../../build/esbuild-base';
+import { BundleResult, bundleFunctions, functionNames } from '../../build/functions';
 import { migrateLatest, seed } from '../../functions/shared/migrate';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 

@@ -1,0 +1,125 @@
+import { BuildOptions, Plugin } from 'esbuild';
+import * as path from 'node:path';
+
+/**
+ * The esbuild options every bundle of the repository shares: the Lambda functions
+ * (`build/functions.ts`) and the Fargate workers (`build/workers.ts`) extend `BASE_OPTIONS` with
+ * their entry point, output file, externals and aliases. Node 22 CommonJS, minified, a linked
+ * source map without the sources, postgres-only knex, English-only zod and one trimmed mime-db.
+ */
+
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/**
+ * Optional modules left as `require` calls: `pg-native` (pg's native bindings) and
+ * `pg-query-stream` (knex `.stream()`) are only required on request, which we never make.
+ */
+export const NEVER_LOADED = ['pg-native', 'pg-query-stream'];
+
+/** knex's dialects other than postgres, which knex/lib/dialects/index.js loads lazily by name. */
+export const UNUSED_KNEX_DIALECTS = [
+  'better-sqlite3',
+  'cockroachdb',
+  'mariadb',
+  'mssql',
+  'mysql',
+  'mysql2',
+  'oracle',
+  'oracledb',
+  'pgnative',
+  'redshift',
+  'sqlite3',
+];
+
+const posix = (p: string) => p.split(path.sep).join('/');
+
+/**
+ * knex's other dialects become a module that throws if ever loaded: their drivers are not
+ * installed (the bundle would not build) and their code is dead weight.
+ */
+const postgresOnlyKnex: Plugin = {
+  name: 'postgres-only-knex',
+  setup(b) {
+    const filter = new RegExp(`^\\./(${UNUSED_KNEX_DIALECTS.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      posix(args.resolveDir).endsWith('knex/lib/dialects') ? { path: args.path.slice(2), namespace: 'unused-knex-dialect' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'unused-knex-dialect' }, (args) => ({
+      contents: `throw new Error('knex dialect "${args.path}" is not bundled: this function ships the postgres dialect only');`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * zod v4 re-exports all of its ~45 error-message locales as `z.locales` (about 250 KB minified),
+ * from the classic API and from zod/mini; the services use the English messages only, so
+ * `z.locales` keeps `en` alone.
+ */
+const englishOnlyZod: Plugin = {
+  name: 'english-only-zod',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /zod\/v4\/(classic|core|mini)$/.test(posix(args.resolveDir))
+        ? { path: path.join(args.resolveDir, '..', 'locales', 'en.js'), namespace: 'zod-english-locales' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
+/**
+ * Two majors of mime-types pull two copies of mime-db's 140 KB JSON (koa's and
+ * @koa/bodyparser's); the newest one is a superset, so every import gets it, trimmed to what
+ * mime-types (its only reader) uses: the types with extensions or a charset, and of each its
+ * `source`, `charset` and `extensions` (~70 KB; `compressible` and the ~1,500 types without
+ * extensions serve other packages).
+ */
+const singleMimeDb: Plugin = {
+  name: 'single-mime-db',
+  setup(b) {
+    const newest = require.resolve('mime-db', { paths: [REPO_ROOT] });
+    b.onResolve({ filter: /^mime-db$/ }, () => ({ path: newest, namespace: 'trimmed-mime-db' }));
+    b.onLoad({ filter: /.*/, namespace: 'trimmed-mime-db' }, () => {
+      const db = require(newest) as Record<string, { source?: string; charset?: string; extensions?: string[] }>;
+      const trimmed = Object.entries(db)
+        .filter(([, t]) => t.extensions || t.charset)
+        .map(([type, { source, charset, extensions }]) => [type, { source, charset, extensions }]);
+      return { contents: JSON.stringify(Object.fromEntries(trimmed)), loader: 'json' };
+    });
+  },
+};
+
+/** The options every bundle shares (read-only: a bundle extends them with `extendBase`). */
+export const BASE_OPTIONS: Readonly<BuildOptions> = Object.freeze({
+  absWorkingDir: REPO_ROOT,
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'cjs',
+  minify: true,
+  sourcemap: 'linked',
+  // Stack traces need the mappings only; embedding the sources would double the zip.
+  sourcesContent: false,
+  legalComments: 'none',
+  external: NEVER_LOADED,
+  plugins: [postgresOnlyKnex, englishOnlyZod, singleMimeDb],
+  logLevel: 'silent',
+} satisfies BuildOptions);
+
+/**
+ * A bundle's options: the base plus the bundle's own (entry point, output file, alias, …). Its
+ * `external` and `plugins` are added to the base's, never in place of them.
+ */
+export function extendBase(own: BuildOptions): BuildOptions {
+  return {
+    ...BASE_OPTIONS,
+    ...own,
+    external: [...BASE_OPTIONS.external!, ...(own.external ?? [])],
+    plugins: [...BASE_OPTIONS.plugins!, ...(own.plugins ?? [])],
+  };
+}
