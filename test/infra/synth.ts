@@ -11,7 +11,7 @@ import * as path from 'node:path';
  */
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-const SOURCES = ['main.ts', 'cdktf.json', 'package-lock.json', 'stacks', 'modules', 'functions', 'containers', 'build'];
+const SOURCES = ['main.ts', 'cdktf.json', 'package-lock.json', 'core', 'stacks', 'modules', 'functions', 'containers', 'build'];
 const SKIPPED_DIRS = new Set(['node_modules', 'cdktf.out', 'dist', '.build', '.git']);
 const LOCK_STALE_MS = 180_000;
 const WAIT_LIMIT_MS = 240_000;
