@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../../functions/shared/errors';
 import type { InternalClient } from '../../functions/shared/internal-client';
+import { DrainRequested } from '../shared/consumer';
 
 /**
  * The Markdown of a document, from core-llm's `POST /generate` through the one internal client
@@ -9,6 +10,10 @@ import type { InternalClient } from '../../functions/shared/internal-client';
  * core-llm rate-limits per client (429). Waiting here, with the message's heartbeat running,
  * costs a slot but no SQS receive; letting the message come back would burn one of its
  * `maxReceiveCount` receives per refusal and send a large batch's tail to the DLQ.
+ *
+ * A drain (SIGTERM) ends the wait at once with `DrainRequested`, never with the 429: the consumer
+ * releases the message (visibility 0) for another task, no further call is made, and the handler
+ * does not count it as a failure (not even on the message's last attempt).
  */
 const GenerateResponse = z.object({ text: z.string().min(1) });
 
@@ -19,7 +24,7 @@ export interface ContentRequest {
 }
 
 export interface RateLimitWait {
-  /** Give up waiting (and let the message come back later) once this aborts: the task is draining. */
+  /** Stop waiting once this aborts (the task is draining): `DrainRequested` is thrown and the message is released. */
   signal: AbortSignal;
   maxWaitMs: number;
   firstDelayMs?: number;
@@ -54,8 +59,12 @@ export async function generateMarkdown(internal: InternalClient, req: ContentReq
       if (!parsed.success) throw new Error('core-llm answered without text');
       return parsed.data.text;
     } catch (err) {
-      if (!isRateLimited(err) || wait.signal.aborted || Date.now() + delay > giveUpAt) throw err;
+      if (!isRateLimited(err)) throw err;
+      if (wait.signal.aborted) throw new DrainRequested();
+      if (Date.now() + delay > giveUpAt) throw err;
       await pause(delay * (0.75 + Math.random() / 2), wait.signal);
+      // Woken by the drain: hand the message back rather than spend one more call on a task that is stopping.
+      if (wait.signal.aborted) throw new DrainRequested();
       delay = Math.min(delay * 2, 30_000);
     }
   }

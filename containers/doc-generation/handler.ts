@@ -8,7 +8,7 @@ import { DocJobMessage } from '../../functions/shared/queue';
 import type { Storage } from '../../functions/shared/storage';
 import { renderPrompt } from '../../functions/shared/themes';
 import { completeBatchIfDone, countBatchOutcome } from '../shared/batch-completion';
-import type { ReceivedMessage } from '../shared/consumer';
+import { DrainRequested, ReceivedMessage } from '../shared/consumer';
 import { parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
 import type { PdfRenderer } from './render/browser';
@@ -22,6 +22,9 @@ import type { PandocOptions } from './render/pandoc';
  * Redelivery is safe at every step: the key is deterministic (a second run overwrites the same
  * object, so there is never a second document), every status change is a guarded UPDATE, and
  * a message for an order that is already final only repeats the batch bookkeeping.
+ *
+ * A drain is never a failure: a job that yields to it (`DrainRequested`, e.g. from the 429 wait
+ * in content.ts) is released by the consumer and leaves the order as it was.
  */
 export interface DocJobDeps {
   db: Knex;
@@ -83,6 +86,11 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     });
     log.info('document ready', { format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started });
   } catch (err) {
+    // Yielded to a drain (SIGTERM during the rate-limit wait): not a failure, even on the last attempt; the consumer releases the message.
+    if (err instanceof DrainRequested) {
+      log.info('yielded to drain; message released');
+      throw err;
+    }
     const permanent = isPermanent(err) || err instanceof UnprocessableMessage;
     if (!permanent && !message.lastAttempt) throw err;
     // Final: the client sees `failed` with a reason; the message still reaches the DLQ when it was a retryable error.

@@ -40,6 +40,10 @@ export interface WorkerHarness {
   llmDelay: { ms: number };
   /** Calls core-llm received. */
   llmCalls: { count: number };
+  /** HTTP requests core-llm's port received (429s and cache hits included). */
+  llmRequests: { count: number };
+  /** While `on`, core-llm answers every request 429 (its per-client rate limit), as the real app does. */
+  llmThrottle: { on: boolean };
   createClient(kind?: 'b2c' | 'b2b'): Promise<string>;
   themeBySlug(slug: string): Promise<{ id: string; title: string; prompt_template: string; output_format: string }>;
   createOrder(clientId: string, themeSlug: string, input: Record<string, string>): Promise<string>;
@@ -101,6 +105,8 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
 
   const llmDelay = { ms: 0 };
   const llmCalls = { count: 0 };
+  const llmRequests = { count: 0 };
+  const llmThrottle = { on: false };
   const offline = offlineProvider(config.gemini.model);
   const coreLlm: Runtime = createRuntime('core-llm', config);
   const provider = {
@@ -111,7 +117,13 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
       return offline.generate(prompt);
     },
   };
-  server.on('request', createCoreLlm(coreLlm, provider).callback());
+  const coreLlmApp = createCoreLlm(coreLlm, provider).callback();
+  server.on('request', (req, res) => {
+    llmRequests.count += 1;
+    if (!llmThrottle.on) return void coreLlmApp(req, res);
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '60' });
+    res.end(JSON.stringify({ error: { code: 'rate_limited', message: 'rate limit of generations per minute reached for this client' } }));
+  });
 
   const sqs = createSqsClient(config);
   const s3 = createS3Client(config);
@@ -139,6 +151,8 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     },
     llmDelay,
     llmCalls,
+    llmRequests,
+    llmThrottle,
     createClient: async (kind = 'b2c') => {
       const tag = randomBytes(6).toString('hex');
       // Workers never read API keys: a B2B row only needs the columns its constraint asks for.
