@@ -1,4 +1,6 @@
 import { spawn, ChildProcess, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +88,30 @@ describe('doc-generation worker', () => {
     const expected = (await runPandoc(['-f', 'markdown-raw_html', '-t', 'plain', '--wrap=none'], await h.expectedText(orderId))).toString().trim();
     expect(back).toBe(expected);
     expect((await runPandoc(['-s', '-f', 'docx', '-t', 'plain'], docx)).toString().split('\n')[0]).toBe('Cover letter');
+  });
+
+  test('DOCX theme: image syntax in the order input (a local file, a local URL) becomes alt text; nothing is read or fetched', async () => {
+    let hits = 0;
+    const server = createServer((_req, res) => {
+      hits += 1;
+      res.writeHead(200, { 'content-type': 'image/png' }).end('HTTP-CANARY');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      await startInProcess();
+      const clientId = await h.createClient();
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const orderId = await h.createOrder(clientId, 'cover-letter', { name: '![env-alt](/proc/self/environ)', position: `![url-alt](${url})`, company: 'Acme' });
+      await sendJob(JSON.stringify({ v: 1, orderId }));
+      const docx = await h.storage.get('reports', (await readyOrder(orderId)).document_key);
+      // Part names sit uncompressed in a zip's directory: no media part means nothing was embedded.
+      expect(docx.includes('word/media/')).toBe(false);
+      expect(hits).toBe(0);
+      const back = collapse((await runPandoc(['-f', 'docx', '-t', 'plain', '--wrap=none'], docx)).toString());
+      expect(back).toContain('from env-alt applying for the position of url-alt at Acme.');
+    } finally {
+      server.close();
+    }
   });
 
   test('a redelivered job for a finished order makes no second document and leaves the order ready', async () => {

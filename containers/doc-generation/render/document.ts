@@ -28,8 +28,10 @@ const CONTENT_TYPES: Record<OutputFormat, string> = {
 
 /**
  * One rendering path per output format: PDF = themed HTML (markdown-it) printed by Chromium
- * (no LaTeX); DOCX = Pandoc straight from Markdown; HTML = the same themed page the PDF is
- * printed from.
+ * (no LaTeX); DOCX = Pandoc from the Markdown (read sandboxed, images turned into their alt
+ * text before the writer runs: see pandoc.ts); HTML = the same themed page the PDF is printed
+ * from. In every path the generated text is content only: no renderer reads a file or fetches
+ * a URL it names (untrusted-text.test.ts).
  */
 export async function renderDocument(input: DocumentInput, pdf: PdfRenderer, pandoc: PandocOptions = {}): Promise<RenderedDocument> {
   const done = (body: Buffer): RenderedDocument => ({ body, ext: input.format, contentType: CONTENT_TYPES[input.format] });

@@ -3,8 +3,26 @@ import { spawn } from 'node:child_process';
 /**
  * Pandoc (Markdown → DOCX) as a child process: the system binary, arguments as an array (never a shell, so no
  * content can become a command), input on stdin, output from stdout, killed at the timeout.
- * Raw HTML in the Markdown is disabled (`-raw_html`): generated text is escaped, never
- * passed through as markup.
+ *
+ * The Markdown is generated text (a model's answer, which can quote the client's input): it is
+ * content, never an instruction to read or fetch anything. Pandoc's DOCX writer embeds whatever
+ * an image points at, a local file (`![](/proc/self/environ)`: the worker's AWS keys) or a URL
+ * (the S3 emulator, the task-role credentials endpoint). So a DOCX takes two Pandoc runs:
+ *
+ * 1. read: Markdown → Pandoc's JSON AST under `--sandbox` (the reader does no file or network
+ *    IO), with raw HTML, raw TeX, raw attributes (`{=openxml}`) and YAML metadata blocks off:
+ *    such text stays text, as in the PDF and HTML paths;
+ * 2. in process: every image of the body becomes its alt text (a generic walk over the JSON,
+ *    so no node kind holding one, table cell, note, link or caption, is missed), any raw block
+ *    or inline is dropped, and the metadata is the theme's title alone (a plain string, never
+ *    parsed as Markdown);
+ * 3. write: JSON → DOCX. The writer cannot run under `--sandbox` with Debian's Pandoc (2.17,
+ *    data files not embedded: "Could not find data file data/data/docx/[Content_Types].xml",
+ *    jgm/pandoc#8128); its only content IO is fetching images, and the AST it gets has none.
+ *
+ * Why not a Lua filter dropping images: without `--sandbox`, Pandoc 2.17 fetches every image of
+ * a DOCX into its media bag before filters run, so the picture would be dropped but the request
+ * to the URL would still be made.
  */
 export interface PandocOptions {
   binary?: string;
@@ -13,7 +31,7 @@ export interface PandocOptions {
   maxOutputBytes?: number;
 }
 
-const MARKDOWN_IN = 'markdown-raw_html-raw_attribute';
+const MARKDOWN_IN = 'markdown-raw_html-raw_attribute-raw_tex-yaml_metadata_block';
 
 export class PandocError extends Error {
   constructor(message: string) {
@@ -51,6 +69,28 @@ export function runPandoc(args: string[], input: string | Buffer, opts: PandocOp
   });
 }
 
-export function markdownToDocx(markdown: string, title: string, opts?: PandocOptions): Promise<Buffer> {
-  return runPandoc(['-f', MARKDOWN_IN, '-t', 'docx', '--metadata', `title=${title}`, '-o', '-'], markdown, opts);
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+const isNode = (v: Json): v is { [key: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRaw = (v: Json): boolean => isNode(v) && (v.t === 'RawBlock' || v.t === 'RawInline');
+
+/** The AST with every Image replaced by a Span of its alt text and every raw block or inline removed. */
+export function withoutImages(node: Json): Json {
+  if (Array.isArray(node)) return node.filter((v) => !isRaw(v)).map(withoutImages);
+  if (!isNode(node)) return node;
+  if (node.t === 'Image') {
+    const alt = Array.isArray(node.c) && Array.isArray(node.c[1]) ? node.c[1] : [];
+    return { t: 'Span', c: [['', [], []], withoutImages(alt)] };
+  }
+  return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, withoutImages(v)]));
+}
+
+export async function markdownToDocx(markdown: string, title: string, opts: PandocOptions = {}): Promise<Buffer> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const json = await runPandoc(['--sandbox', '-f', MARKDOWN_IN, '-t', 'json'], markdown, { ...opts, timeoutMs });
+  const ast = JSON.parse(json.toString('utf8')) as { [key: string]: Json };
+  const inert = { ...ast, meta: { title: { t: 'MetaString', c: title } }, blocks: withoutImages(ast.blocks ?? []) };
+  const left = Math.max(1, deadline - Date.now());
+  return runPandoc(['-f', 'json', '-t', 'docx', '-o', '-'], JSON.stringify(inert), { ...opts, timeoutMs: left });
 }
