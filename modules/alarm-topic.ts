@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { SnsTopic } from '@cdktf/provider-aws/lib/sns-topic';
 import { SnsTopicPolicy } from '@cdktf/provider-aws/lib/sns-topic-policy';
 import { SnsTopicSubscription } from '@cdktf/provider-aws/lib/sns-topic-subscription';
-import { denyInsecureTransport } from './iam-statements';
+import { denyInsecureTransport, policyJson } from './iam-statements';
 
 export interface AlarmTopicProps {
   name: string;
@@ -23,19 +23,16 @@ export class AlarmTopic extends Construct {
     this.topic = new SnsTopic(this, 'topic', { name: props.name });
     new SnsTopicPolicy(this, 'policy', {
       arn: this.topic.arn,
-      policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'AllowAlarmPublishers',
-            Effect: 'Allow',
-            Principal: { Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] },
-            Action: 'sns:Publish',
-            Resource: this.topic.arn,
-          },
-          denyInsecureTransport('sns:Publish', this.topic.arn),
-        ],
-      }),
+      policy: policyJson([
+        {
+          sid: 'AllowAlarmPublishers',
+          principal: { Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] },
+          actions: ['sns:Publish'],
+          resources: [this.topic.arn],
+          scalar: ['actions', 'resources'],
+        },
+        denyInsecureTransport('sns:Publish', this.topic.arn),
+      ]),
     });
     props.emails.forEach((email, i) => {
       new SnsTopicSubscription(this, `email-${i}`, { topicArn: this.topic.arn, protocol: 'email', endpoint: email });

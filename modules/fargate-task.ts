@@ -4,7 +4,8 @@ import { EcsTaskDefinition } from '@cdktf/provider-aws/lib/ecs-task-definition';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SPOT_STOP_BUDGET } from '../core/contract';
-import { ECR_AUTH_ACTION, Grants, PolicyStatement, assumeRolePolicy, grantStatements, logStatement, policyJson } from './iam-grants';
+import { Grants, ecrLoginStatement, grantStatements, logStatement } from './iam-grants';
+import { Statement, assumeRolePolicy, policyJson } from './iam-statements';
 
 export const CONTAINER_NAME = 'app';
 
@@ -58,24 +59,19 @@ export class FargateTask extends Construct {
       assumeRolePolicy: assumeRolePolicy('ecs-tasks.amazonaws.com'),
       permissionsBoundary: props.permissionsBoundary,
     });
-    const pull: PolicyStatement[] = [
-      { Sid: 'EcrLogin', Effect: 'Allow', Action: [ECR_AUTH_ACTION], Resource: '*' },
+    const pull: Statement[] = [
+      ecrLoginStatement(),
       {
-        Sid: 'PullImage',
-        Effect: 'Allow',
-        Action: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
-        Resource: props.repository.arn,
+        sid: 'PullImage',
+        actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'],
+        resources: [props.repository.arn],
+        scalar: ['resources'],
       },
       logStatement(this.logGroup.arn),
     ];
     const injected = props.injectedSecrets ?? [];
     if (injected.length > 0) {
-      pull.push({
-        Sid: 'InjectSecrets',
-        Effect: 'Allow',
-        Action: ['secretsmanager:GetSecretValue'],
-        Resource: [...new Set(injected.map((s) => s.secretArn))],
-      });
+      pull.push({ sid: 'InjectSecrets', actions: ['secretsmanager:GetSecretValue'], resources: [...new Set(injected.map((s) => s.secretArn))] });
     }
     new IamRolePolicy(this, 'execution-policy', { name: 'pull-and-log', role: this.executionRole.id, policy: policyJson(pull) });
 

@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
-import { MANAGED_POLICY_MAX_CHARS, policyDocument, policySize, Statement } from './iam-statements';
+import { MANAGED_POLICY_MAX_CHARS, policyDocument, policyJson, policySize, Statement, trustPolicyJson } from './iam-statements';
 
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 export const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
@@ -33,24 +33,21 @@ export function githubSubjects(repo: GithubRepository, contexts: string[]): stri
 }
 
 export function githubTrustPolicy(providerArn: string, subjects: string[]): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'GithubActionsOidc',
-        Effect: 'Allow',
-        Principal: { Federated: providerArn },
-        Action: 'sts:AssumeRoleWithWebIdentity',
-        // StringEquals, not StringLike: every trusted subject is spelled out, no wildcard.
-        Condition: {
-          StringEquals: {
-            [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE,
-            [`${GITHUB_OIDC_HOST}:sub`]: subjects,
-          },
+  return trustPolicyJson([
+    {
+      sid: 'GithubActionsOidc',
+      principal: { Federated: providerArn },
+      actions: ['sts:AssumeRoleWithWebIdentity'],
+      // StringEquals, not StringLike: every trusted subject is spelled out, no wildcard.
+      conditions: {
+        StringEquals: {
+          [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE,
+          [`${GITHUB_OIDC_HOST}:sub`]: subjects,
         },
       },
-    ],
-  });
+      scalar: ['actions'],
+    },
+  ]);
 }
 
 /**
@@ -102,7 +99,7 @@ export class GithubOidcRole extends Construct {
       const policy = new IamPolicy(this, `policy-${index + 1}`, {
         name: `${props.roleName}-${index + 1}`,
         description: `${props.description} (part ${index + 1} of ${groups.length})`,
-        policy: JSON.stringify(policyDocument(sids.flatMap((sid) => bySid.get(sid) ?? []))),
+        policy: policyJson(sids.flatMap((sid) => bySid.get(sid) ?? [])),
       });
       new IamRolePolicyAttachment(this, `attach-${index + 1}`, { role: this.role.name, policyArn: policy.arn });
       return policy;

@@ -1,7 +1,10 @@
+import { Statement } from './iam-statements';
+
 /**
  * Least-privilege IAM policies built from typed grants: each grant names the resources it
  * covers, so a role can only ever be given actions on resources that were passed to it.
- * The only `Resource: "*"` statements are those AWS requires (see ENI_ACTIONS, ECR_AUTH_ACTION).
+ * The only `Resource: "*"` statements are those AWS requires (eniStatement, ecrLoginStatement),
+ * and they carry their justification like every other `*` (modules/iam-statements.ts).
  */
 
 /** Objects under a prefix of one bucket; `prefix` '' means the whole bucket. */
@@ -25,19 +28,6 @@ export interface Grants {
   invoke?: string[];
 }
 
-export interface PolicyStatement {
-  Sid?: string;
-  Effect: 'Allow';
-  Action: string[];
-  Resource: string | string[];
-  Condition?: Record<string, Record<string, string | string[]>>;
-}
-
-export interface PolicyDocument {
-  Version: '2012-10-17';
-  Statement: PolicyStatement[];
-}
-
 /**
  * What a Lambda function in a VPC needs to manage its Hyperplane ENIs. EC2's Describe* actions
  * have no resource-level permissions, so AWS requires `*` here (the same statements as the
@@ -57,10 +47,10 @@ export const ECR_AUTH_ACTION = 'ecr:GetAuthorizationToken';
 
 const objectArns = (scopes: ObjectScope[]): string[] => scopes.map((s) => `${s.bucketArn}/${s.prefix}*`);
 
-export function grantStatements(grants: Grants): PolicyStatement[] {
-  const statements: PolicyStatement[] = [];
-  const add = (Sid: string, Action: string[], resources: string[] | undefined) => {
-    if (resources && resources.length > 0) statements.push({ Sid, Effect: 'Allow', Action, Resource: resources });
+export function grantStatements(grants: Grants): Statement[] {
+  const statements: Statement[] = [];
+  const add = (sid: string, actions: string[], resources: string[] | undefined) => {
+    if (resources && resources.length > 0) statements.push({ sid, actions, resources });
   };
   add('SendToQueues', ['sqs:SendMessage', 'sqs:GetQueueAttributes'], grants.sendTo);
   add(
@@ -76,23 +66,34 @@ export function grantStatements(grants: Grants): PolicyStatement[] {
 }
 
 /** Write access to one log group's streams (the group itself is created by Terraform). */
-export function logStatement(logGroupArn: string): PolicyStatement {
-  return { Sid: 'WriteLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: `${logGroupArn}:*` };
+export function logStatement(logGroupArn: string): Statement {
+  return {
+    sid: 'WriteLogs',
+    actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    resources: [`${logGroupArn}:*`],
+    scalar: ['resources'],
+  };
 }
 
-export function eniStatement(): PolicyStatement {
-  return { Sid: 'ManageVpcNetworkInterfaces', Effect: 'Allow', Action: ENI_ACTIONS, Resource: '*' };
+export function eniStatement(): Statement {
+  return {
+    sid: 'ManageVpcNetworkInterfaces',
+    actions: ENI_ACTIONS,
+    resources: ['*'],
+    justification:
+      'Lambda manages the Hyperplane ENIs of a function in a VPC; EC2 Describe* has no resource-level ' +
+      'permission, so AWS requires "*" (the AWSLambdaVPCAccessExecutionRole statements, without its logs:* on "*").',
+    scalar: ['resources'],
+  };
 }
 
-export function policyJson(statements: PolicyStatement[]): string {
-  const document: PolicyDocument = { Version: '2012-10-17', Statement: statements };
-  return JSON.stringify(document);
-}
-
-/** Trust policy letting one AWS service assume a role. */
-export function assumeRolePolicy(service: string): string {
-  return JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }],
-  });
+/** The registry login ECS makes before pulling an image. */
+export function ecrLoginStatement(): Statement {
+  return {
+    sid: 'EcrLogin',
+    actions: [ECR_AUTH_ACTION],
+    resources: ['*'],
+    justification: 'ecr:GetAuthorizationToken is account-wide: AWS accepts only "*" as its resource; pulls are scoped to one repository.',
+    scalar: ['resources'],
+  };
 }

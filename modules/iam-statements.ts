@@ -1,27 +1,68 @@
 /**
- * IAM policy statements as data, so tests can reason about them before Terraform sees them.
- * A statement whose resource is `*` must say why in `justification`: the tests list those
- * statements and fail on any `*` resource that comes without one.
+ * IAM policy statements as data, and the one renderer that turns them into IAM's JSON. Every
+ * policy of the platform goes through it: workload role policies (Lambda, ECS task and
+ * execution roles), the CI roles and the workload boundary, resource policies (buckets, queues,
+ * the alarm topic) and trust policies. So one set of rules holds for all of them, checked when
+ * the document is rendered: no statement allows every action, and a statement whose resource is
+ * `*` says why in `justification` (the tests list those statements and their reasons).
  */
+
+export type Effect = 'Allow' | 'Deny';
+export type Conditions = Record<string, Record<string, string | string[]>>;
+/** Whom a resource or trust policy speaks of; identity policies name none (the holder is the principal). */
+export type Principal = '*' | { Service: string | string[] } | { Federated: string } | { AWS: string | string[] };
+
 export interface Statement {
   sid: string;
-  effect?: 'Allow' | 'Deny';
+  effect?: Effect;
+  /** Resource policies only (a bucket, queue or topic policy). */
+  principal?: Principal;
   actions: string[];
   resources: string[];
-  conditions?: Record<string, Record<string, string | string[]>>;
+  conditions?: Conditions;
   /** Required when `resources` contains `*`: the API has no resource-level permission. */
   justification?: string;
+  /**
+   * Writes `Action` and/or `Resource` as a bare string instead of a one-element list. IAM reads
+   * both alike; each policy keeps the form it was first applied with, so how a statement is
+   * built never shows up as a change in the JSON Terraform compares.
+   */
+  scalar?: Array<'actions' | 'resources'>;
+}
+
+/** A statement as IAM's JSON has it (keys in this order). */
+export interface RenderedStatement {
+  Sid?: string;
+  Effect: Effect;
+  Principal?: Principal;
+  Action: string | string[];
+  Resource?: string | string[];
+  Condition?: Conditions;
 }
 
 export interface PolicyDocument {
   Version: '2012-10-17';
-  Statement: Array<{
-    Sid: string;
-    Effect: 'Allow' | 'Deny';
-    Action: string[];
-    Resource: string[];
-    Condition?: Record<string, Record<string, string | string[]>>;
-  }>;
+  Statement: RenderedStatement[];
+}
+
+/** A statement of any policy, before the checks that apply to permission statements. */
+type Renderable = Omit<Statement, 'sid' | 'resources'> & { sid?: string; resources?: string[] };
+
+function values(s: Renderable, field: 'actions' | 'resources', list: string[]): string | string[] {
+  if (!s.scalar?.includes(field)) return list;
+  if (list.length !== 1) throw new Error(`IAM statement ${s.sid ?? '(trust)'}: a scalar ${field} needs exactly one value, got ${list.length}`);
+  return list[0];
+}
+
+function render(s: Renderable): RenderedStatement {
+  return {
+    ...(s.sid !== undefined ? { Sid: s.sid } : {}),
+    Effect: s.effect ?? 'Allow',
+    ...(s.principal !== undefined ? { Principal: s.principal } : {}),
+    Action: values(s, 'actions', s.actions),
+    ...(s.resources !== undefined ? { Resource: values(s, 'resources', s.resources) } : {}),
+    ...(s.conditions ? { Condition: s.conditions } : {}),
+  };
 }
 
 export function policyDocument(statements: Statement[]): PolicyDocument {
@@ -31,16 +72,27 @@ export function policyDocument(statements: Statement[]): PolicyDocument {
     }
     if (s.actions.includes('*')) throw new Error(`IAM statement ${s.sid} allows every action`);
   }
-  return {
-    Version: '2012-10-17',
-    Statement: statements.map((s) => ({
-      Sid: s.sid,
-      Effect: s.effect ?? 'Allow',
-      Action: s.actions,
-      Resource: s.resources,
-      ...(s.conditions ? { Condition: s.conditions } : {}),
-    })),
-  };
+  return { Version: '2012-10-17', Statement: statements.map(render) };
+}
+
+/** The policy as the JSON string Terraform takes. */
+export function policyJson(statements: Statement[]): string {
+  return JSON.stringify(policyDocument(statements));
+}
+
+/**
+ * A trust policy: who may assume the role. It names no resource (the role is the resource), so
+ * only the action rule applies; a Sid is optional there.
+ */
+export function trustPolicyJson(statements: Array<Omit<Renderable, 'resources' | 'justification'> & { principal: Principal }>): string {
+  for (const s of statements) if (s.actions.includes('*')) throw new Error(`trust statement ${s.sid ?? ''} allows every action`);
+  const document: PolicyDocument = { Version: '2012-10-17', Statement: statements.map(render) };
+  return JSON.stringify(document);
+}
+
+/** Trust policy letting one AWS service assume a role. */
+export function assumeRolePolicy(service: string): string {
+  return trustPolicyJson([{ principal: { Service: service }, actions: ['sts:AssumeRole'], scalar: ['actions'] }]);
 }
 
 /**
@@ -54,13 +106,14 @@ export function policySize(doc: PolicyDocument): number {
 }
 
 /** The resource-policy statement (bucket, queue, topic) that refuses every request not made over TLS. */
-export function denyInsecureTransport(action: string, resource: string | string[]) {
+export function denyInsecureTransport(action: string, resource: string | string[]): Statement {
   return {
-    Sid: 'DenyInsecureTransport',
-    Effect: 'Deny' as const,
-    Principal: '*',
-    Action: action,
-    Resource: resource,
-    Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    sid: 'DenyInsecureTransport',
+    effect: 'Deny',
+    principal: '*',
+    actions: [action],
+    resources: Array.isArray(resource) ? resource : [resource],
+    conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+    scalar: Array.isArray(resource) ? ['actions'] : ['actions', 'resources'],
   };
 }

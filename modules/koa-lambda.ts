@@ -7,7 +7,8 @@ import { LambdaAlias } from '@cdktf/provider-aws/lib/lambda-alias';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { bundleFunction } from '../build/functions';
 import { ENV, LIVE_ALIAS } from '../core/contract';
-import { Grants, assumeRolePolicy, eniStatement, grantStatements, logStatement, policyJson } from './iam-grants';
+import { Grants, eniStatement, grantStatements, logStatement } from './iam-grants';
+import { assumeRolePolicy, policyJson } from './iam-statements';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const LAMBDA_ARCHITECTURE = 'arm64';

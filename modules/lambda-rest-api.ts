@@ -14,7 +14,7 @@ import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { LIVE_ALIAS } from '../core/contract';
 import { KoaLambda } from './koa-lambda';
-import { assumeRolePolicy } from './iam-grants';
+import { assumeRolePolicy } from './iam-statements';
 
 /** AWS's managed policy for the account-level role API Gateway writes logs with. */
 export const API_GATEWAY_LOGS_POLICY_ARN = 'arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs';

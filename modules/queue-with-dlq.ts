@@ -3,7 +3,7 @@ import { SqsQueue } from '@cdktf/provider-aws/lib/sqs-queue';
 import { SqsQueuePolicy } from '@cdktf/provider-aws/lib/sqs-queue-policy';
 import { SqsQueueRedriveAllowPolicy } from '@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy';
 import { opsAlarm } from './ops-alarm';
-import { denyInsecureTransport } from './iam-statements';
+import { denyInsecureTransport, policyJson } from './iam-statements';
 
 export interface QueueWithDlqProps {
   name: string;
@@ -59,10 +59,7 @@ export class QueueWithDlq extends Construct {
     for (const [key, queue] of [['queue', this.queue], ['dlq', this.dlq]] as const) {
       new SqsQueuePolicy(this, `${key}-policy`, {
         queueUrl: queue.url,
-        policy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [denyInsecureTransport('sqs:*', queue.arn)],
-        }),
+        policy: policyJson([denyInsecureTransport('sqs:*', queue.arn)]),
       });
     }
 

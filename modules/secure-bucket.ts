@@ -6,16 +6,7 @@ import { S3BucketServerSideEncryptionConfigurationA } from '@cdktf/provider-aws/
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
 import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
-import { denyInsecureTransport } from './iam-statements';
-
-export interface PolicyStatement {
-  Sid: string;
-  Effect: 'Allow' | 'Deny';
-  Principal: unknown;
-  Action: string | string[];
-  Resource: string | string[];
-  Condition?: Record<string, Record<string, unknown>>;
-}
+import { Statement, denyInsecureTransport, policyJson } from './iam-statements';
 
 export interface SecureBucketProps {
   /** Bucket names are global: a prefix lets Terraform append a unique suffix. */
@@ -25,7 +16,7 @@ export interface SecureBucketProps {
   /** Days a replaced or deleted version stays recoverable. */
   noncurrentVersionDays: number;
   /** Statements added to the TLS-only policy, given the bucket ARN. */
-  extraStatements?: (bucketArn: string) => PolicyStatement[];
+  extraStatements?: (bucketArn: string) => Statement[];
 }
 
 /**
@@ -77,13 +68,7 @@ export class SecureBucket extends Construct {
     const arn = this.bucket.arn;
     this.policy = new S3BucketPolicy(this, 'policy', {
       bucket,
-      policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          denyInsecureTransport('s3:*', [arn, `${arn}/*`]),
-          ...(props.extraStatements?.(arn) ?? []),
-        ],
-      }),
+      policy: policyJson([denyInsecureTransport('s3:*', [arn, `${arn}/*`]), ...(props.extraStatements?.(arn) ?? [])]),
       // A policy put before the public access block is in place can be refused as public.
       dependsOn: [publicAccess],
     });

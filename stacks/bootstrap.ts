@@ -15,7 +15,7 @@ import { bootstrap, EnvironmentConfig, namePrefix } from './config';
 import { stateKey } from './backend';
 import { CiPolicyContext, deployStatements, planStatements, workloadBoundaryStatements } from '../modules/ci-policies';
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, GithubOidcRole, githubSubjects } from '../modules/github-oidc-roles';
-import { denyInsecureTransport, policyDocument } from '../modules/iam-statements';
+import { denyInsecureTransport, policyJson } from '../modules/iam-statements';
 
 export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket'> & {
   github: EnvironmentConfig['github'];
@@ -93,12 +93,9 @@ export class BootstrapStack extends TerraformStack {
     });
     new S3BucketPolicy(this, 'state-policy', {
       bucket: this.stateBucket.id,
-      policy: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [
-          denyInsecureTransport('s3:*', [`arn:aws:s3:::${settings.stateBucketName}`, `arn:aws:s3:::${settings.stateBucketName}/*`]),
-        ],
-      }),
+      policy: policyJson([
+        denyInsecureTransport('s3:*', [`arn:aws:s3:::${settings.stateBucketName}`, `arn:aws:s3:::${settings.stateBucketName}/*`]),
+      ]),
     });
 
     this.githubOidcProvider = new IamOpenidConnectProvider(this, 'github-oidc', {
@@ -123,7 +120,7 @@ export class BootstrapStack extends TerraformStack {
     this.workloadBoundary = new IamPolicy(this, 'workload-boundary', {
       name: settings.workloadBoundaryPolicyName,
       description: 'Permissions boundary of every role the environment stacks create',
-      policy: JSON.stringify(policyDocument(workloadBoundaryStatements(context(accountId)))),
+      policy: policyJson(workloadBoundaryStatements(context(accountId))),
     });
 
     this.planRole = new GithubOidcRole(this, 'plan', {

@@ -121,12 +121,12 @@ export class EdgeStack extends TerraformStack {
       noncurrentVersionDays: 30,
       extraStatements: (arn) => [
         {
-          Sid: 'AllowCloudFrontRead',
-          Effect: 'Allow',
-          Principal: { Service: 'cloudfront.amazonaws.com' },
-          Action: 's3:GetObject',
-          Resource: `${arn}/*`,
-          Condition: { StringEquals: { 'AWS:SourceArn': distributionArn } },
+          sid: 'AllowCloudFrontRead',
+          principal: { Service: 'cloudfront.amazonaws.com' },
+          actions: ['s3:GetObject'],
+          resources: [`${arn}/*`],
+          conditions: { StringEquals: { 'AWS:SourceArn': distributionArn } },
+          scalar: ['actions', 'resources'],
         },
       ],
     });
