@@ -94,6 +94,8 @@ export const ENV = {
   stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET',
   stripeWebhookSecretArn: 'STRIPE_WEBHOOK_SECRET_ARN',
   stripeApiUrl: 'STRIPE_API_URL',
+  orderTokenSecret: 'ORDER_TOKEN_SECRET',
+  orderTokenSecretArn: 'ORDER_TOKEN_SECRET_ARN',
   internalTransport: 'INTERNAL_TRANSPORT',
   publicBaseUrl: 'PUBLIC_BASE_URL',
   workerConcurrency: 'WORKER_CONCURRENCY',

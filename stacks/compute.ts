@@ -37,7 +37,7 @@ export type ComputeData = Pick<DataStack, 'db' | 'cache' | 'buckets' | 'queues' 
 
 export const API_STAGE = 'v1';
 
-type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret';
+type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'orderToken';
 /** Objects of one bucket under a key prefix ('' = the whole bucket). */
 interface ObjectAccess {
   bucket: BucketName;
@@ -95,7 +95,7 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
   'gateway-b2b': access({ readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
   'core-llm': access({ cache: true, secrets: ['database', 'gemini'] }),
   theme: access({ database: true }),
-  order: access({ database: true, sendTo: ['docJobs', 'batchJobs'] }),
+  order: access({ database: true, secrets: ['database', 'orderToken'], sendTo: ['docJobs', 'batchJobs'] }),
   client: access({ database: true }),
 };
 
@@ -165,12 +165,14 @@ export class ComputeStack extends TerraformStack {
       gemini: data.secrets.gemini.arn,
       stripeSecretKey: data.secrets.stripeSecretKey.arn,
       stripeWebhookSecret: data.secrets.stripeWebhookSecret.arn,
+      orderToken: data.secrets.orderToken.arn,
     };
     const secretVariables: Record<SecretName, string> = {
       database: ENV.dbSecretArn,
       gemini: ENV.geminiSecretArn,
       stripeSecretKey: ENV.stripeSecretArn,
       stripeWebhookSecret: ENV.stripeWebhookSecretArn,
+      orderToken: ENV.orderTokenSecretArn,
     };
     const objectScope = (o: ObjectAccess) => ({ bucketArn: data.buckets[o.bucket].arn, prefix: o.prefix });
 

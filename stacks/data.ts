@@ -32,7 +32,7 @@ export class DataStack extends TerraformStack {
   readonly cache: { endpointAddress: string; port: number; arn: string; name: string };
   readonly buckets: Record<BucketName, { name: string; arn: string }>;
   readonly queues: Record<QueueName, QueueRefs>;
-  readonly secrets: { gemini: { arn: string }; stripeSecretKey: { arn: string }; stripeWebhookSecret: { arn: string } };
+  readonly secrets: { gemini: { arn: string }; stripeSecretKey: { arn: string }; stripeWebhookSecret: { arn: string }; orderToken: { arn: string } };
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig, network: NetworkStack) {
     super(scope, id);
@@ -97,6 +97,7 @@ export class DataStack extends TerraformStack {
       gemini: secret('gemini-api-key', 'Gemini API key used by core-llm'),
       stripeSecretKey: secret('stripe-secret-key', 'Stripe secret API key used by gateway-b2c'),
       stripeWebhookSecret: secret('stripe-webhook-secret', 'Stripe webhook signing secret used by gateway-b2c'),
+      orderToken: secret('order-token-secret', 'Key of the B2C order access tokens (HMAC of the order id) used by order'),
     };
   }
 

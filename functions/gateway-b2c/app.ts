@@ -66,7 +66,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const created = await internal().json<CreatedOrder>('order', { method: 'POST', path: '/orders/b2c', body: { ...body, idempotencyKey }, headers });
     let order = created.order;
     if (order.status === 'pending' && !order.checkoutUrl) {
-      const session = await createCheckoutSession(stripeClient(), ctx.state.logger, runtime.config.publicBaseUrl, order, body.email, created.accessToken);
+      const session = await createCheckoutSession(stripeClient(), ctx.state.logger, runtime.config.publicBaseUrl, order, body.email);
       order = (
         await internal().json<{ order: InternalOrder }>('order', {
           method: 'POST',
@@ -178,7 +178,7 @@ function parseJsonBody(raw: Buffer, contentType: string): unknown {
   }
 }
 
-async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseUrl: string, order: InternalOrder, email: string, token: string) {
+async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseUrl: string, order: InternalOrder, email: string) {
   try {
     const session = await stripe.checkout.sessions.create(
       {
@@ -192,8 +192,10 @@ async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseU
             price_data: { currency: order.currency ?? 'eur', unit_amount: order.amountCents!, product_data: { name: order.theme.title ?? 'Document' } },
           },
         ],
-        success_url: `${publicBaseUrl}/orders/${order.id}?token=${token}&paid=1`,
-        cancel_url: `${publicBaseUrl}/orders/${order.id}?token=${token}&cancelled=1`,
+        // The order id only: these URLs reach Stripe, the browser history and Referer headers.
+        // The front end keeps the access token it got from POST /b2c/orders.
+        success_url: `${publicBaseUrl}/orders/${order.id}?paid=1`,
+        cancel_url: `${publicBaseUrl}/orders/${order.id}?cancelled=1`,
       },
       // Stripe's own idempotency: a retried order creation never opens a second session.
       { idempotencyKey: `checkout-${order.id}` },

@@ -6,7 +6,7 @@ import { AppError, badRequest, conflict, forbidden, notFound } from '../shared/e
 import { createServiceApp, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../shared/models';
 import { findBatch, findOrder } from '../shared/models';
-import { accessTokenFor, hashToken, requestHash, tokenMatches } from '../shared/order-tokens';
+import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, tokenMatches } from '../shared/order-tokens';
 import { markFailed, markPaid, markQueued } from '../shared/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { validateInput } from '../shared/themes';
@@ -76,6 +76,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
 
   router.post('/orders/b2c', async (ctx) => {
     const body = await readJson(ctx, CreateB2cOrder);
+    const secret = orderTokenSecret(runtime.config);
     const fingerprint = requestHash({ email: body.email.toLowerCase(), name: body.name, theme: body.theme, input: body.input });
     const result = await db().transaction(async (trx) => {
       const existing: Order | undefined = await trx('orders').where({ idempotency_key: body.idempotencyKey }).first();
@@ -98,7 +99,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
           input,
           idempotency_key: body.idempotencyKey,
           request_hash: fingerprint,
-          access_token_hash: hashToken(accessTokenFor(body.idempotencyKey, id)),
+          access_token_hash: hashToken(accessTokenFor(secret, id)),
           amount_cents: theme.price_cents,
           currency: 'eur',
         })
@@ -112,12 +113,10 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     if (result.order.request_hash !== fingerprint) {
       throw conflict('this idempotency key was already used for a different order');
     }
+    const accessToken = reissueAccessToken(secret, body.idempotencyKey, result.order.id, result.order.access_token_hash);
+    if (!accessToken) throw conflict('the access token of this order cannot be issued again; use the one returned when it was created');
     ctx.status = result.created ? 201 : 200;
-    ctx.body = {
-      order: orderView((await loadOrder(result.order.id))!),
-      accessToken: accessTokenFor(body.idempotencyKey, result.order.id),
-      created: result.created,
-    };
+    ctx.body = { order: orderView((await loadOrder(result.order.id))!), accessToken, created: result.created };
   });
 
   router.get('/orders/:id', async (ctx) => {

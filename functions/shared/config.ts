@@ -56,6 +56,8 @@ const envSchema = z.object({
   STRIPE_WEBHOOK_SECRET: z.optional(z.string().check(z.minLength(1))),
   STRIPE_WEBHOOK_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
   STRIPE_API_URL: z.optional(url(['http:', 'https:'])),
+  ORDER_TOKEN_SECRET: z.optional(z.string().check(z.minLength(32))),
+  ORDER_TOKEN_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
   INTERNAL_TRANSPORT: z._default(z.enum(['http', 'lambda']), 'http'),
   PUBLIC_BASE_URL: z._default(url(['http:', 'https:']), 'http://127.0.0.1:4200'),
 });
@@ -91,6 +93,8 @@ export interface RuntimeConfig {
   /** How long a gateway keeps the active theme list in memory (0: ask the theme service every time). */
   themeCacheTtlSeconds: number;
   stripe: { secretKey: SecretRef; webhookSecret: SecretRef; apiUrl?: string };
+  /** Key of the B2C order access tokens (HMAC of the order id), read by the order service. */
+  orderTokenSecret: SecretRef;
   internal: {
     transport: 'http' | 'lambda';
     urls: Partial<Record<ServiceName, string>>;
@@ -105,6 +109,7 @@ export interface AppConfig extends RuntimeConfig {
     geminiApiKey?: string;
     stripeSecretKey?: string;
     stripeWebhookSecret?: string;
+    orderTokenSecret?: string;
     /** RDS-managed master secret, present when DB_SECRET_ARN is set. */
     databaseCredentials?: { username: string; password: string };
   };
@@ -158,6 +163,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
       webhookSecret: { value: e.STRIPE_WEBHOOK_SECRET, arn: e.STRIPE_WEBHOOK_SECRET_ARN },
       apiUrl: e.STRIPE_API_URL,
     },
+    orderTokenSecret: { value: e.ORDER_TOKEN_SECRET, arn: e.ORDER_TOKEN_SECRET_ARN },
     internal: { transport: e.INTERNAL_TRANSPORT, urls, functions },
     publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
   };
@@ -189,10 +195,11 @@ async function resolveSecret(ref: SecretRef, variable: string, fetch: SecretFetc
 }
 
 export async function resolveConfig(config: RuntimeConfig, fetch: SecretFetcher = secretsManagerFetcher(config)): Promise<AppConfig> {
-  const [geminiApiKey, stripeSecretKey, stripeWebhookSecret, dbSecret] = await Promise.all([
+  const [geminiApiKey, stripeSecretKey, stripeWebhookSecret, orderTokenSecret, dbSecret] = await Promise.all([
     resolveSecret(config.gemini.apiKey, 'GEMINI_SECRET_ARN', fetch),
     resolveSecret(config.stripe.secretKey, 'STRIPE_SECRET_ARN', fetch),
     resolveSecret(config.stripe.webhookSecret, 'STRIPE_WEBHOOK_SECRET_ARN', fetch),
+    resolveSecret(config.orderTokenSecret, 'ORDER_TOKEN_SECRET_ARN', fetch),
     config.database.url ? Promise.resolve(undefined) : resolveSecret({ arn: config.database.secretArn }, 'DB_SECRET_ARN', fetch),
   ]);
   let databaseCredentials: AppConfig['secrets']['databaseCredentials'];
@@ -201,7 +208,7 @@ export async function resolveConfig(config: RuntimeConfig, fetch: SecretFetcher 
     if (!parsed.success) throw new ConfigError('secret DB_SECRET_ARN must be JSON with username and password');
     databaseCredentials = parsed.data;
   }
-  return { ...config, secrets: { geminiApiKey, stripeSecretKey, stripeWebhookSecret, databaseCredentials } };
+  return { ...config, secrets: { geminiApiKey, stripeSecretKey, stripeWebhookSecret, orderTokenSecret, databaseCredentials } };
 }
 
 function safeJson(text: string): unknown {

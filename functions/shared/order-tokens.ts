@@ -1,12 +1,38 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { AppConfig } from './config';
+import { ConfigError } from './errors';
 
 /**
- * B2C orders are read with an access token. It is derived from the client's idempotency key
- * (a secret of at least 128 bits the client holds) and the order id, so a retried creation
- * returns the same token without the server keeping it; only its SHA-256 is stored.
+ * B2C orders are read with an access token the server makes: HMAC-SHA256 of the order id under
+ * a server secret (ORDER_TOKEN_SECRET / ORDER_TOKEN_SECRET_ARN, at least 32 characters), 256
+ * bits whatever the client sends. Only its SHA-256 is stored; the order service can compute it
+ * again, so an idempotent replay of the creation returns the same token without the server
+ * keeping it. It never leaves through Stripe: the checkout return URLs carry the order id only.
  */
-export const accessTokenFor = (idempotencyKey: string, orderId: string): string =>
+export function orderTokenSecret(config: Pick<AppConfig, 'secrets'>): string {
+  const secret = config.secrets.orderTokenSecret;
+  if (!secret) throw new ConfigError('ORDER_TOKEN_SECRET (or ORDER_TOKEN_SECRET_ARN) is not set');
+  if (secret.length < 32) throw new ConfigError('ORDER_TOKEN_SECRET must be at least 32 characters');
+  return secret;
+}
+
+export const accessTokenFor = (secret: string, orderId: string): string =>
+  createHmac('sha256', secret).update(`order-access:v2:${orderId}`).digest('base64url');
+
+/**
+ * The token of orders created before server tokens: HMAC under the client's idempotency key.
+ * Such orders keep their stored hash; this only lets a replay of their creation return it.
+ */
+const legacyAccessTokenFor = (idempotencyKey: string, orderId: string): string =>
   createHmac('sha256', idempotencyKey).update(`order-access:${orderId}`).digest('base64url');
+
+/**
+ * The token to answer a replayed creation with: the one whose hash the order holds, or
+ * undefined when none can be made again (the secret was rotated since).
+ */
+export function reissueAccessToken(secret: string, idempotencyKey: string, orderId: string, storedHash: string | null): string | undefined {
+  return [accessTokenFor(secret, orderId), legacyAccessTokenFor(idempotencyKey, orderId)].find((t) => tokenMatches(t, storedHash));
+}
 
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 

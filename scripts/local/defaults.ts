@@ -2,12 +2,14 @@ import { LOCAL_PORTS, SERVICE_NAMES, envStem } from '../../functions/shared/serv
 
 /**
  * The values `npm run dev` runs with when nothing is set. They are local test values, not
- * secrets: the Stripe key and webhook secret only work against the local Stripe stand-in.
+ * secrets: the Stripe key and webhook secret only work against the local Stripe stand-in, and the
+ * order token secret only signs tokens of local orders.
  */
 export const LOCAL_DATABASE_NAME = 'docplatform';
 export const LOCAL_PG_URL = process.env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${LOCAL_DATABASE_NAME}`;
 export const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local_standin';
 export const LOCAL_STRIPE_WEBHOOK_SECRET = 'whsec_local_standin_signing_secret';
+export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-aws';
 export const LOCAL_STRIPE_PORT = 4190;
 export const LOCAL_EMULATOR_PORT = 4566;
 export const LOCAL_QUEUES = { docJobs: 'docplatform-local-doc-jobs', batchJobs: 'docplatform-local-batch-jobs' };

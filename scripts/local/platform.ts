@@ -10,7 +10,7 @@ import { createRuntime, Runtime } from '../../functions/shared/runtime';
 import { SERVICE_NAMES, ServiceName, envStem } from '../../functions/shared/services';
 import { startLocalEmulator, LocalEmulator } from './emulator';
 import { startStripeStandIn, StripeStandIn } from '../../test/support/stand-ins/stripe';
-import { LOCAL_BUCKETS, LOCAL_QUEUES, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from './defaults';
+import { LOCAL_BUCKETS, LOCAL_ORDER_TOKEN_SECRET, LOCAL_QUEUES, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from './defaults';
 import { createApp as gatewayB2c } from '../../functions/gateway-b2c/app';
 import { createApp as gatewayB2b } from '../../functions/gateway-b2b/app';
 import { createApp as coreLlm } from '../../functions/core-llm/app';
@@ -129,6 +129,7 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       ASSETS_BUCKET: 'assets',
       STRIPE_SECRET_KEY: LOCAL_STRIPE_SECRET_KEY,
       STRIPE_WEBHOOK_SECRET: LOCAL_STRIPE_WEBHOOK_SECRET,
+      ORDER_TOKEN_SECRET: LOCAL_ORDER_TOKEN_SECRET,
       STRIPE_API_URL: stripe.url,
       INTERNAL_TRANSPORT: 'http',
       PUBLIC_BASE_URL: 'http://127.0.0.1:4200',

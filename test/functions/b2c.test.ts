@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import Stripe from 'stripe';
 import { markGenerating, markReady } from '../../functions/shared/orders';
 import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
@@ -67,6 +68,45 @@ test('same idempotency key gives the same order and one Stripe session; another 
 
   const other = await createOrder(key, { ...orderBody, input: { product: 'Another' } });
   expect(other.status).toBe(409);
+});
+
+test('the access token is server-made (not derived from the idempotency key), stored only as a hash, and never sent to Stripe', async () => {
+  const key = newIdempotencyKey();
+  const created = await createOrder(key);
+  expect(created.status).toBe(201);
+  const { accessToken } = created.json;
+  const orderId = created.json.order.id;
+  expect(accessToken).toMatch(/^[A-Za-z0-9_-]{43,}$/);
+  // Before: HMAC-SHA256(idempotency key, order id): whoever knew the key and the id had the token.
+  expect(accessToken).not.toBe(createHmac('sha256', key).update(`order-access:${orderId}`).digest('base64url'));
+  const row = await p.db('orders').where({ id: orderId }).first();
+  expect(row.access_token_hash).toBe(createHash('sha256').update(accessToken).digest('hex'));
+  expect(JSON.stringify(row)).not.toContain(accessToken);
+  // The return URLs reach Stripe, the browser history and Referer headers: the order id only.
+  const [session] = [...p.stripe.sessions.values()].filter((s) => s.metadata.orderId === orderId);
+  for (const url of [session.success_url, session.cancel_url]) {
+    expect(url).not.toContain(accessToken);
+    expect(new URL(url).searchParams.has('token')).toBe(false);
+    expect(new URL(url).pathname).toBe(`/orders/${orderId}`);
+  }
+  expect(JSON.stringify(p.stripe.requests)).not.toContain(accessToken);
+  // Another order with a key differing by one character has an unrelated token.
+  const other = await createOrder(key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'));
+  expect(other.json.accessToken).not.toBe(accessToken);
+  expect((await http(b2c, `/b2c/orders/${orderId}?token=${other.json.accessToken}`)).status).toBe(404);
+  expect((await http(b2c, `/b2c/orders/${orderId}?token=${accessToken}`)).status).toBe(200);
+});
+
+test('an order made before server tokens keeps its token, and a replay of its creation still returns it', async () => {
+  const key = newIdempotencyKey();
+  const created = await createOrder(key);
+  const orderId = created.json.order.id;
+  const legacy = createHmac('sha256', key).update(`order-access:${orderId}`).digest('base64url');
+  await p.db('orders').where({ id: orderId }).update({ access_token_hash: createHash('sha256').update(legacy).digest('hex') });
+  const replay = await createOrder(key);
+  expect(replay.status).toBe(200);
+  expect(replay.json.accessToken).toBe(legacy);
+  expect((await http(b2c, `/b2c/orders/${orderId}?token=${legacy}`)).status).toBe(200);
 });
 
 test('a Stripe outage answers 502 and a retry with the same key completes the order', async () => {
