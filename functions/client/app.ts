@@ -7,11 +7,11 @@ import { createServiceApp, ServiceState } from '../shared/http';
 import type { Client } from '../shared/models';
 import { findClient } from '../shared/models';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { readJson, uuidParam } from '../shared/validation';
+import { plainText, readJson, uuidParam } from '../shared/validation';
 
 /** Internal: B2B client accounts and API key authentication. */
 const CreateClient = z.object({
-  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200), plainText),
   email: z.string().check(z.trim(), z.email(), z.maxLength(320)),
 });
 const Authenticate = z.object({ apiKey: z.string().check(z.minLength(1), z.maxLength(200)) });

@@ -1,7 +1,12 @@
 import * as z from '../shared/zod';
 import { slugSchema } from '../shared/themes';
+import { plainText, plainTextDeep } from '../shared/validation';
 
-/** Request bodies shared by the order service and the gateways that forward them. */
+/**
+ * Request bodies shared by the order service and the gateways that forward them. Free text is
+ * checked as text (`plainText`, functions/shared/validation.ts) so a control character is a 400
+ * naming its field, not a database error.
+ */
 export const idempotencyKeySchema = z
   .string()
   .check(z.regex(/^[A-Za-z0-9_-]{22,200}$/, 'must be 22–200 characters of A–Z a–z 0–9 _ - (e.g. a random UUID)'));
@@ -9,8 +14,9 @@ export const idempotencyKeySchema = z
 export const CreateB2cOrder = z.object({
   idempotencyKey: idempotencyKeySchema,
   email: z.string().check(z.trim(), z.email(), z.maxLength(320)),
-  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200)),
+  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200), plainText),
   theme: slugSchema,
-  input: z.record(z.string(), z.unknown()),
+  // Any string at any depth, keys included, is text: PostgreSQL refuses a NUL in jsonb (the theme check then wants flat strings).
+  input: z.record(z.string(), z.unknown()).check(plainTextDeep),
 });
 export type CreateB2cOrder = z.infer<typeof CreateB2cOrder>;

@@ -1,10 +1,13 @@
 import * as z from './zod';
 import { badRequest, FieldIssue } from './errors';
+import { textIssue } from './validation';
 
 /**
  * Prompt templates hold `{{name}}` placeholders; an order's input must give each of them as a
- * non-empty string (and nothing else), which is what lets a gateway answer 400 naming
- * `input.<name>` before anything is written.
+ * non-empty string of text (no control characters but tab and line breaks, no unpaired
+ * surrogate: see `textIssue`) and nothing else, which is what lets a gateway answer 400 naming
+ * `input.<name>` before anything is written, and the b2b-batch worker reject a row rather than
+ * fail its chunk insert.
  */
 const PLACEHOLDER = /\{\{\s*([a-zA-Z][a-zA-Z0-9_]{0,40})\s*\}\}/g;
 export const MAX_INPUT_VALUE = 2000;
@@ -26,9 +29,15 @@ export function inputIssues(template: string, input: unknown, prefix: string): F
     const v = values[name];
     if (typeof v !== 'string' || v.trim() === '') issues.push({ field: `${prefix}.${name}`, message: 'required non-empty string' });
     else if (v.length > MAX_INPUT_VALUE) issues.push({ field: `${prefix}.${name}`, message: `at most ${MAX_INPUT_VALUE} characters` });
+    else {
+      const text = textIssue(v);
+      if (text) issues.push({ field: `${prefix}.${name}`, message: text });
+    }
   }
   for (const name of Object.keys(values)) {
-    if (!expected.includes(name)) issues.push({ field: `${prefix}.${name}`, message: 'not a field of this theme' });
+    if (expected.includes(name)) continue;
+    const text = textIssue(name);
+    issues.push({ field: `${prefix}.${name}`, message: text ? `key ${text}` : 'not a field of this theme' });
   }
   return issues;
 }

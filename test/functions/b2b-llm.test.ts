@@ -3,6 +3,8 @@ import { offlineProvider } from '../../functions/core-llm/providers';
 import { readConfig, resolveConfig } from '../../functions/shared/config';
 import { createRuntime } from '../../functions/shared/runtime';
 import { createApp as themeApp } from '../../functions/theme/app';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../functions/shared/storage';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
 import { http, startTestPlatform, TestPlatform } from './platform';
 import type { Server } from 'node:http';
@@ -23,6 +25,17 @@ afterAll(async () => {
   await p.teardown();
   await gemini.close();
 });
+
+/** Every object under a client's batches/ prefix in the assets bucket. */
+const sourceKeys = async (clientId: string): Promise<string[]> => {
+  const s3 = createS3Client(p.config);
+  try {
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: p.config.buckets.assets, Prefix: `batches/${clientId}/` }));
+    return (out.Contents ?? []).map((o) => o.Key!).sort();
+  } finally {
+    s3.destroy();
+  }
+};
 
 const newClient = async (name: string) => {
   const res = await http(p.urls.client, '/clients', { method: 'POST', json: { name, email: `${name}@example.test` } });
@@ -83,6 +96,37 @@ describe('gateway-b2b', () => {
     expect(first.status).toBe(202);
     expect(second.status).toBe(200);
     expect(second.json.batch.id).toBe(first.json.batch.id);
+  });
+});
+
+describe('gateway-b2b: what a batch may hold', () => {
+  const postCsv = (apiKey: string, body: string, theme = 'product-sheet', headers: Record<string, string> = {}) =>
+    http(b2b, `/b2b/batches?theme=${theme}`, { method: 'POST', body, headers: { 'content-type': 'text/csv', 'x-api-key': apiKey, ...headers } });
+
+  test('a NUL or other control character, or an unpaired surrogate, in a CSV or JSON row is a 400 naming the row and field; nothing is stored', async () => {
+    const { client, apiKey } = await newClient('nul-co');
+    const before = await p.counts();
+    // Before the fix this was a 202: the worker's insert then failed on every delivery and the whole batch went to the DLQ.
+    const csv = await postCsv(apiKey, 'product\nSolar kettle\nWind\u0000lamp\nTide clock\n');
+    expect(csv.status).toBe(400);
+    expect(csv.json.error.fields).toEqual([{ field: 'rows[1].product', message: 'must not contain control characters (U+0000 at character 5)' }]);
+    const json = await http(b2b, '/b2b/batches', {
+      method: 'POST',
+      json: { theme: 'product-sheet', rows: [{ product: 'ok' }, { product: 'bell\u0007' }, { product: 'half \udc00' }, { ['pro\u0000duct']: 'x' }] },
+      headers: { 'x-api-key': apiKey },
+    });
+    expect(json.status).toBe(400);
+    expect(json.json.error.fields.map((f: { field: string }) => f.field)).toEqual([
+      'rows[1].product',
+      'rows[2].product',
+      'rows[3].product',
+      'rows[3].pro\u0000duct',
+    ]);
+    expect(json.json.error.fields[3].message).toBe('key must not contain control characters (U+0000 at character 4)');
+    expect(await p.counts()).toEqual(before);
+    expect(await sourceKeys(client.id)).toEqual([]);
+    // Tabs and line breaks inside a quoted field are text.
+    expect((await postCsv(apiKey, 'product\n"Solar\tkettle\r\nwith lid"\n')).status).toBe(202);
   });
 });
 

@@ -51,6 +51,34 @@ test('order creation answers 400 naming every bad field, and writes nothing', as
   expect(await p.counts()).toEqual(before);
 });
 
+test('a NUL or other control character, or an unpaired surrogate, anywhere in an order is a 400 naming the field; nothing is written', async () => {
+  const before = await p.counts();
+  const fieldsOf = async (body: unknown) => {
+    const res = await createOrder(newIdempotencyKey(), body);
+    expect({ status: res.status, body: res.json }).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+    return res.json.error.fields as { field: string; message: string }[];
+  };
+  // PostgreSQL refuses U+0000 in text and jsonb: before validation caught it, this was a 503 "retry shortly" that no retry fixed.
+  expect(await fieldsOf({ ...orderBody, input: { product: 'Solar\u0000kettle' } })).toEqual([
+    { field: 'body.input.product', message: 'must not contain control characters (U+0000 at character 6)' },
+  ]);
+  expect((await fieldsOf({ ...orderBody, name: 'A\u0000da' })).map((f) => f.field)).toEqual(['body.name']);
+  expect(await fieldsOf({ ...orderBody, input: { ['prod\u0000uct']: 'Solar kettle' } })).toEqual([
+    { field: 'body.input.prod\u0000uct', message: 'key must not contain control characters (U+0000 at character 5)' },
+  ]);
+  expect((await fieldsOf({ ...orderBody, input: { product: 'x', extra: { deep: ['fine', 'bad\u0000'] } } })).map((f) => f.field)).toEqual([
+    'body.input.extra.deep[1]',
+  ]);
+  expect((await fieldsOf({ ...orderBody, input: { product: 'ring\u0007' } })).map((f) => f.field)).toEqual(['body.input.product']);
+  expect(await fieldsOf({ ...orderBody, input: { product: 'half \ud83d pair' } })).toEqual([
+    { field: 'body.input.product', message: 'must be valid Unicode (unpaired surrogate at character 6)' },
+  ]);
+  expect(await p.counts()).toEqual(before);
+  // Tab, line feed and carriage return are text.
+  const multiline = await createOrder(newIdempotencyKey(), { ...orderBody, input: { product: 'Solar\tkettle\r\nwith lid' } });
+  expect(multiline.status).toBe(201);
+});
+
 test('same idempotency key gives the same order and one Stripe session; another body with it is a 409', async () => {
   const key = newIdempotencyKey();
   const first = await createOrder(key);

@@ -86,6 +86,51 @@ describe('b2b-batch worker', () => {
     process.stdout.write(`5,000-row batch (4,850 HTML documents) completed in ${seconds.toFixed(1)} s\n`);
   }, 180_000);
 
+  test('a NUL, another control character or an unpaired surrogate in a row rejects that row only: the good rows become orders and the batch completes', async () => {
+    const clientId = await h.createClient('b2b');
+    const theme = await h.themeBySlug('product-sheet');
+    // The gateway's own envelope, as stored by a gateway that did not refuse these rows yet.
+    const [row] = await h.db('batches').insert({ client_id: clientId, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
+    const envelopeId = row.id as string;
+    const envelopeKey = `batches/${clientId}/${envelopeId}/source.json`;
+    const rows = [{ product: 'Solar kettle' }, { product: 'Wind\u0000lamp' }, { product: 'half \ud800' }, { product: 'Tide clock' }, { product: 'bell\u0007' }, { ['pro\u0000duct']: 'x' }];
+    await h.storage.put('assets', envelopeKey, JSON.stringify({ v: 1, batchId: envelopeId, clientId, themeId: theme.id, rows }), 'application/json');
+    await h.db('batches').where({ id: envelopeId }).update({ source_key: envelopeKey });
+    const csvId = await createBatch(clientId, 'source.csv', 'product\nLamp\nLa\u0000mp\n"Multi\nline\tlamp"\n');
+
+    running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    running.push(await startDocWorker({ config: h.config, worker: { concurrency: 4, waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    await sendBatchJob(envelopeId);
+    await sendBatchJob(csvId);
+    // Before the fix the chunk insert failed on every delivery: the batches stayed `pending` with 0 rows and their jobs went to the DLQ.
+    const completed = async (id: string) =>
+      until(async () => {
+        const b = await batchRow(id);
+        return b.status === 'completed' ? b : undefined;
+      }, 45_000, `batch ${id} to complete`);
+    expect(await completed(envelopeId)).toMatchObject({ total_rows: 6, succeeded: 2, failed: 4 });
+    expect(await completed(csvId)).toMatchObject({ total_rows: 3, succeeded: 2, failed: 1 });
+
+    const inputs = async (id: string) => (await h.db('orders').where({ batch_id: id }).orderBy('batch_row').select('batch_row', 'input')).map((o) => [o.batch_row, o.input]);
+    expect(await inputs(envelopeId)).toEqual([
+      [1, { product: 'Solar kettle' }],
+      [4, { product: 'Tide clock' }],
+    ]);
+    expect(await inputs(csvId)).toEqual([
+      [2, { product: 'Lamp' }],
+      [4, { product: 'Multi\nline\tlamp' }],
+    ]);
+    const manifest = async (id: string) => JSON.parse((await h.storage.get('assets', batchManifestKey(clientId, id))).toString()) as BatchManifest;
+    expect((await manifest(envelopeId)).rejected).toEqual([
+      { line: 2, reason: 'product: must not contain control characters (U+0000 at character 5)' },
+      { line: 3, reason: 'product: must be valid Unicode (unpaired surrogate at character 6)' },
+      { line: 5, reason: 'product: must not contain control characters (U+0007 at character 5)' },
+      { line: 6, reason: 'product: required non-empty string; pro\u0000duct: key must not contain control characters (U+0000 at character 4)' },
+    ]);
+    expect((await manifest(csvId)).rejected).toEqual([{ line: 3, reason: 'product: must not contain control characters (U+0000 at character 3)' }]);
+    expect(await h.queueDepth(h.queues.batchJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
+  }, 120_000);
+
   test('SIGTERM in the middle of a batch: the process exits 0 before the deadline and no row or message is lost', async () => {
     const clientId = await h.createClient('b2b');
     const rows = Array.from({ length: 1500 }, (_, i) => (i % 50 === 3 ? '{"product": 42}' : JSON.stringify({ product: `Lamp ${i}` })));
