@@ -51,9 +51,17 @@ function apiKeyOf(ctx: ServiceContext): string | undefined {
   return auth?.[1];
 }
 
+/** The header line names the columns; a name given twice would keep only one of its values per row, so it is refused. */
+function csvColumns(header: string[]): string[] {
+  const names = header.map((name) => name.trim());
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated !== undefined) throw new Error(`column "${repeated}" appears more than once in the header`);
+  return names;
+}
+
 function rowsFromCsv(raw: Buffer): unknown[] {
   try {
-    return parseCsv(raw, { columns: true, skip_empty_lines: true, trim: true, bom: true, max_record_size: 64 * 1024 }) as unknown[];
+    return parseCsv(raw, { columns: csvColumns, skip_empty_lines: true, trim: true, bom: true, max_record_size: 64 * 1024 }) as unknown[];
   } catch (err) {
     throw badRequest([{ field: 'body', message: `invalid CSV: ${(err as Error).message.split('\n')[0].slice(0, 200)}` }]);
   }

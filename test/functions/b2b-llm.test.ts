@@ -128,6 +128,17 @@ describe('gateway-b2b: what a batch may hold', () => {
     // Tabs and line breaks inside a quoted field are text.
     expect((await postCsv(apiKey, 'product\n"Solar\tkettle\r\nwith lid"\n')).status).toBe(202);
   });
+  test('a CSV with a repeated column is a 400 naming the column', async () => {
+    const { apiKey } = await newClient('dup-co');
+    const before = await p.counts();
+    // Before the fix: 202, each row keeping only its last "product" value.
+    const dup = await postCsv(apiKey, 'product,product\nSolar kettle,Wind lamp\n');
+    expect(dup.status).toBe(400);
+    expect(dup.json.error.fields).toEqual([{ field: 'body', message: 'invalid CSV: column "product" appears more than once in the header' }]);
+    // Names are compared after trimming, as the values are.
+    expect((await postCsv(apiKey, 'product, product \nA,B\n')).json.error.fields[0].message).toMatch(/column "product" appears more than once/);
+    expect(await p.counts()).toEqual(before);
+  });
 });
 
 describe('core-llm', () => {
