@@ -16,11 +16,8 @@ import type { ThemeView } from '../shared/themes';
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
 const OrderBody = z.omit(CreateB2cOrder, { idempotencyKey: true });
 const StatusQuery = z.strictObject({ token: z.string().check(z.minLength(20, 'must be the order access token'), z.maxLength(200)) });
-const DOCUMENT_TYPES = {
-  pdf: 'application/pdf',
-  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  html: 'text/html; charset=utf-8',
-};
+/** How long the link the document route redirects to stays valid (it is followed at once). */
+const DOCUMENT_REDIRECT_SECONDS = 60;
 const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
 /** Checkout events that end a pending order, with the reason the client sees. */
 const UNPAID_EVENTS: Record<string, 'payment expired' | 'payment failed'> = {
@@ -143,14 +140,16 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     ctx.body = { order: await withDocumentLink(runtime, order) };
   });
 
-  // The document itself, for clients that cannot follow a presigned link (binary through API Gateway).
+  // The document itself: a 303 to a presigned S3 link, so the file never passes through the
+  // function (a Lambda response is at most 6 MB, and buffering it costs memory and time). The
+  // link lives DOCUMENT_REDIRECT_SECONDS: enough to follow the redirect, not to be passed around.
   router.get('/b2c/orders/:id/document', async (ctx) => {
     const order = await orderByToken(ctx);
     if (order.status !== 'ready' || !order.documentKey) throw new AppError(409, 'not_ready', `the document is not ready (order is ${order.status})`);
-    const format = order.documentKey.split('.').pop() as keyof typeof DOCUMENT_TYPES;
-    ctx.type = DOCUMENT_TYPES[format] ?? 'application/octet-stream';
-    ctx.attachment(order.documentKey.split('/').pop());
-    ctx.body = await runtime.storage.get(runtime.config.buckets.reports, order.documentKey);
+    const url = await runtime.storage.presignGet(runtime.config.buckets.reports, order.documentKey, DOCUMENT_REDIRECT_SECONDS, order.documentKey.split('/').pop());
+    ctx.set('cache-control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(url);
   });
 
   return createServiceApp('gateway-b2c', runtime.logger, router);

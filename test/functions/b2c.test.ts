@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { markGenerating, markReady } from '../../functions/shared/orders';
 import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
@@ -317,6 +317,42 @@ test('status by token: a wrong token is a 404; a ready order carries a working p
   const direct = await http(b2c, `/b2c/orders/${id}/document?token=${created.json.accessToken}`);
   expect(direct.status).toBe(200);
   expect(direct.headers.get('content-type')).toContain('text/html');
+});
+
+test('the document route redirects to a short-lived presigned link: a document over the 6 MB Lambda response limit is served, never read by the gateway', async () => {
+  const created = await createOrder(newIdempotencyKey());
+  const { id } = created.json.order;
+  await p.db('orders').where({ id }).update({ status: 'queued' });
+  await markGenerating(p.db, id);
+  const row = await p.db('orders').where({ id }).first();
+  const key = `${row.client_id}/${id}.pdf`;
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(7 * 1024 * 1024)]);
+  const storage = p.runtimes['gateway-b2c'].storage;
+  await storage.put('reports', key, pdf, 'application/pdf');
+  await markReady(p.db, id, key);
+
+  const get = jest.spyOn(storage, 'get');
+  try {
+    const res = await fetch(`${b2c}/b2c/orders/${id}/document?token=${created.json.accessToken}`, { redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(Number(res.headers.get('content-length') ?? 0)).toBeLessThan(1024);
+    const location = new URL(res.headers.get('location')!);
+    expect(location.origin).toBe(new URL(p.emulator.endpoint).origin);
+    expect(location.searchParams.get('X-Amz-Expires')).toBe('60');
+    expect(location.href).not.toContain(created.json.accessToken);
+    // S3 answers the download as an attachment with the order's file name (fauxqs ignores the override).
+    expect(location.searchParams.get('response-content-disposition')).toBe(`attachment; filename="${id}.pdf"`);
+    const download = await fetch(location);
+    expect(download.status).toBe(200);
+    expect(Buffer.from(await download.arrayBuffer()).equals(pdf)).toBe(true);
+    expect(get).not.toHaveBeenCalled();
+  } finally {
+    get.mockRestore();
+  }
+  // Not ready, or a wrong token: still a 409 / 404, no link.
+  const wrong = await fetch(`${b2c}/b2c/orders/${id}/document?token=${'x'.repeat(43)}`, { redirect: 'manual' });
+  expect(wrong.status).toBe(404);
 });
 
 test('unknown routes 404, wrong methods 405, oversize bodies 413, all as JSON', async () => {
