@@ -26,6 +26,7 @@ describe('SQS consumer loop', () => {
         { name: 'poison', maxReceiveCount: 2, visibilityTimeoutSeconds: 1 },
         { name: 'slow-visibility', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'heartbeat', maxReceiveCount: 5, visibilityTimeoutSeconds: 1 },
+        { name: 'redelivered', maxReceiveCount: 10, visibilityTimeoutSeconds: 1 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -141,5 +142,68 @@ describe('SQS consumer loop', () => {
     const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['slow-visibility'], WaitTimeSeconds: 2 }));
     expect(again.Messages?.[0]?.Body).toBe('stubborn');
     finish();
+  });
+
+  test('a redelivery of a message whose first copy still runs takes its own slot: the limit holds and stop() waits for both copies', async () => {
+    // Heartbeats fail (as when ChangeMessageVisibility is throttled or denied), so the message's
+    // visibility lapses while its handler runs and SQS hands it out a second time.
+    const lossy = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    lossy.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { VisibilityTimeout?: number };
+        if (context.commandName === 'ChangeMessageVisibilityCommand' && (input.VisibilityTimeout ?? 0) > 0) throw new Error('heartbeat dropped');
+        return next(args);
+      },
+      { step: 'initialize', name: 'dropHeartbeats' },
+    );
+    const copies: { receiveCount: number; finish: () => void; ended: boolean }[] = [];
+    let active = 0;
+    let peak = 0;
+    await send('redelivered', 'slow');
+    const c = await startConsumer({
+      sqs: lossy,
+      queueUrl: emu.queueUrls.redelivered,
+      concurrency: 2,
+      logger,
+      waitTimeSeconds: 1,
+      handler: async (m) => {
+        active += 1;
+        peak = Math.max(peak, active);
+        const copy = { receiveCount: m.receiveCount, finish: () => undefined, ended: false };
+        copies.push(copy);
+        await new Promise<void>((r) => (copy.finish = r));
+        copy.ended = true;
+        active -= 1;
+      },
+    });
+    let stopCalled = false;
+    try {
+      await until(() => copies.length === 2, 10_000);
+      expect(copies.map((x) => x.receiveCount)).toEqual([1, 2]);
+      expect(c.inFlight()).toBe(2);
+      // Both slots are taken: nothing more is received while both copies run, though the
+      // message becomes visible again every second.
+      await sleep(2_500);
+      expect(copies).toHaveLength(2);
+      expect(peak).toBe(2);
+
+      let stopped = false;
+      stopCalled = true;
+      const stopping = c.stop(10_000).then((report) => {
+        stopped = true;
+        return report;
+      });
+      copies[1].finish();
+      await sleep(400);
+      expect(stopped).toBe(false);
+      copies[0].finish();
+      const report = await stopping;
+      expect(copies.every((x) => x.ended)).toBe(true);
+      expect(report.finished).toBe(2);
+    } finally {
+      copies.forEach((x) => x.finish());
+      if (!stopCalled) await c.stop(0).catch(() => undefined);
+      lossy.destroy();
+    }
   });
 });

@@ -67,6 +67,11 @@ export class DrainRequested extends Error {
   }
 }
 
+/**
+ * One receive of a message. Keyed by a token of its own, not by MessageId: when a visibility
+ * timeout lapses while a handler runs (a failed heartbeat, a blocked event loop), SQS hands the
+ * same MessageId out again, and each copy must hold its own slot and be waited for by stop().
+ */
 interface InFlight {
   message: ReceivedMessage;
   receiptHandle: string;
@@ -97,7 +102,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   const maxReceiveCount = maxReceiveCountOf(attrs.Attributes?.RedrivePolicy);
   const heartbeatMs = Math.max(250, (visibilityTimeoutSeconds * 1000) / 3);
 
-  const inflight = new Map<string, InFlight>();
+  const inflight = new Map<number, InFlight>();
+  let receives = 0;
   const draining = new AbortController();
   let slotFreed: () => void = () => undefined;
   let stopping = false;
@@ -127,6 +133,11 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     };
     message.lastAttempt = maxReceiveCount !== undefined && message.receiveCount >= maxReceiveCount;
     const f: InFlight = { message, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false };
+    const token = ++receives;
+    if ([...inflight.values()].some((other) => other.message.id === message.id)) {
+      log.warn('message received again while an earlier copy still runs (its visibility lapsed)', { messageId: message.id, receiveCount: message.receiveCount });
+    }
+    inflight.set(token, f);
     f.heartbeat = setInterval(() => {
       setVisibility(f, visibilityTimeoutSeconds).catch((err) => log.warn('heartbeat failed', { messageId: message.id, err }));
     }, heartbeatMs);
@@ -142,11 +153,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       } finally {
         clearInterval(f.heartbeat);
         f.done = true;
-        inflight.delete(message.id);
+        inflight.delete(token);
         slotFreed();
       }
     })();
-    inflight.set(message.id, f);
   };
 
   const waitForSlot = (): Promise<void> =>
