@@ -13,7 +13,10 @@ import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { PROJECT } from '../core/contract';
 import { bootstrap, EnvironmentConfig, namePrefix } from './config';
 import { stateKey } from './backend';
-import { CiPolicyContext, deployStatements, planStatements, workloadBoundaryStatements } from '../modules/ci-policies';
+import { CiPolicyContext } from './ci-policies/context';
+import { planStatements } from './ci-policies/plan';
+import { deployStatements } from './ci-policies/deploy';
+import { workloadBoundaryStatements } from './ci-policies/boundary';
 import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, GithubOidcRole, githubSubjects } from '../modules/github-oidc-roles';
 import { denyInsecureTransport, policyJson } from '../modules/iam-statements';
 

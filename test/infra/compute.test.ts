@@ -6,7 +6,7 @@ import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/compute';
 import { ENI_ACTIONS, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
-import { workloadBoundaryStatements } from '../../modules/ci-policies';
+import { workloadBoundaryStatements } from '../../stacks/ci-policies/boundary';
 import { BINARY_MEDIA_TYPES } from '../../functions/shared/lambda';
 import { readConfig } from '../../functions/shared/config';
 import { readWorkerConfig } from '../../functions/shared/worker-config';

@@ -1,166 +1,37 @@
-import { Statement } from './iam-statements';
-import { ENI_ACTIONS } from './iam-grants';
+import { Statement } from '../../modules/iam-statements';
+import { arns, CiPolicyContext, publicAmiParameters, stateStatements } from './context';
+
+/** Resources AWS names by id are scoped by the `project` tag: on the create request, then on the resource. */
+const requestTag = (c: CiPolicyContext) => ({ StringEquals: { 'aws:RequestTag/project': c.project } });
+const resourceTag = (c: CiPolicyContext) => ({ StringEquals: { 'aws:ResourceTag/project': c.project } });
 
 /**
- * What the two GitHub Actions roles may do, as data. `plan` reads (Terraform refresh) and takes
- * the state lock; `deploy` creates and changes this project's resources only: ARNs carrying an
- * environment's name prefix, or (where AWS names resources by id) the `project` tag.
+ * The role `cdktf deploy` runs with on main and the deploy environments, one service area after
+ * another. The order is the order of the statements in the managed policies (packed in sequence
+ * into as few as fit IAM's size limit), so a statement moved between areas moves between policies.
  */
-export interface CiPolicyContext {
-  region: string;
-  accountId: string;
-  stateBucket: string;
-  /** Environments CI deploys (`dev`, `prod`): their state lives under `<env>/` in the state bucket. */
-  environments: string[];
-  /** `docplatform-dev`, `docplatform-prod`, …: every resource of an environment starts with one. */
-  envPrefixes: string[];
-  project: string;
-  /** The boundary every role the deploy role creates must carry (no privilege escalation through IAM). */
-  workloadBoundaryArn: string;
-}
-
-const arns = (c: CiPolicyContext, pattern: (prefix: string) => string): string[] => c.envPrefixes.map(pattern);
-
-/** Data that neither role ever needs: secret values, customer documents, logs, queue messages. */
-export const DATA_READ_ACTIONS = [
-  'secretsmanager:GetSecretValue',
-  'logs:GetLogEvents',
-  'logs:FilterLogEvents',
-  'logs:StartQuery',
-  'logs:GetQueryResults',
-  'sqs:ReceiveMessage',
-  'ecr:BatchGetImage',
-  'ecr:GetDownloadUrlForLayer',
-  'rds:DownloadDBLogFilePortion',
-  'kms:Decrypt',
-];
-
-function stateStatements(c: CiPolicyContext, write: boolean): Statement[] {
-  const bucket = `arn:aws:s3:::${c.stateBucket}`;
-  return [
-    { sid: 'StateList', actions: ['s3:ListBucket'], resources: [bucket] },
-    // Cross-stack references read other layers' state; the bootstrap's own state is not CI's to write.
-    { sid: 'StateRead', actions: ['s3:GetObject'], resources: [`${bucket}/*`] },
-    ...(write ? [{ sid: 'StateWrite', actions: ['s3:PutObject'], resources: c.environments.map((env) => `${bucket}/${env}/*`) }] : []),
-    // Native S3 locking (use_lockfile) writes and removes `<key>.tflock` next to the state.
-    { sid: 'StateLock', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [`${bucket}/*.tflock`] },
-  ];
-}
-
-export function planStatements(c: CiPolicyContext): Statement[] {
-  const { region: r, accountId: a } = c;
-  return [
-    ...stateStatements(c, false),
-    {
-      sid: 'RefreshDescribe',
-      actions: [
-        'ec2:Describe*',
-        'rds:Describe*',
-        'rds:ListTagsForResource',
-        'elasticache:Describe*',
-        'elasticache:ListTagsForResource',
-        'ecs:Describe*',
-        'ecs:List*',
-        'ecr:DescribeRepositories',
-        'ecr:DescribeImages',
-        'ecr:GetLifecyclePolicy',
-        'ecr:GetRepositoryPolicy',
-        'ecr:ListTagsForResource',
-        'application-autoscaling:Describe*',
-        'application-autoscaling:ListTagsForResource',
-        'cloudwatch:DescribeAlarms',
-        'cloudwatch:ListTagsForResource',
-        'logs:DescribeLogGroups',
-        'logs:ListTagsForResource',
-        'logs:ListTagsLogGroup',
-        'wafv2:Get*',
-        'wafv2:List*',
-        'cloudfront:Get*',
-        'cloudfront:List*',
-        'sqs:GetQueueAttributes',
-        'sqs:GetQueueUrl',
-        'sqs:ListQueueTags',
-        'sqs:ListDeadLetterSourceQueues',
-        'sns:GetTopicAttributes',
-        'sns:GetSubscriptionAttributes',
-        'sns:ListSubscriptionsByTopic',
-        'sns:ListTagsForResource',
-        'secretsmanager:DescribeSecret',
-        'secretsmanager:GetResourcePolicy',
-        'iam:Get*',
-        'iam:List*',
-        'budgets:ViewBudget',
-        'budgets:ListTagsForResource',
-        'kms:DescribeKey',
-        'sts:GetCallerIdentity',
-      ],
-      resources: ['*'],
-      justification:
-        'Describe/List/Get metadata calls Terraform refresh makes across every resource type of the ' +
-        'environments; most have no resource-level permission (ec2:Describe*, ecs:List*, ' +
-        'application-autoscaling:Describe*) and none returns data (secret values, objects, logs and ' +
-        'messages are denied below).',
-    },
-    {
-      sid: 'RefreshBuckets',
-      // Bucket ARNs only: object reads (s3:GetObject on `bucket/*`) never match these.
-      actions: ['s3:Get*', 's3:ListBucket'],
-      resources: arns(c, (p) => `arn:aws:s3:::${p}-*`),
-    },
-    {
-      sid: 'RefreshLambda',
-      actions: ['lambda:Get*', 'lambda:List*'],
-      resources: arns(c, (p) => `arn:aws:lambda:${r}:${a}:function:${p}-*`),
-    },
-    {
-      sid: 'RefreshApiGateway',
-      actions: ['apigateway:GET'],
-      resources: [`arn:aws:apigateway:${r}::/restapis*`, `arn:aws:apigateway:${r}::/tags/*`, `arn:aws:apigateway:${r}::/account`],
-    },
-    {
-      sid: 'PublicAmiParameters',
-      actions: ['ssm:GetParameter', 'ssm:GetParameters'],
-      resources: [`arn:aws:ssm:${r}::parameter/aws/service/*`],
-    },
-    {
-      sid: 'DenyDataReads',
-      effect: 'Deny',
-      actions: DATA_READ_ACTIONS,
-      resources: ['*'],
-      justification: 'A deny guard: whatever read policy is attached later, plan never reads data.',
-    },
-    {
-      sid: 'DenyObjectReadsOutsideState',
-      effect: 'Deny',
-      actions: ['s3:GetObject', 's3:GetObjectVersion'],
-      resources: arns(c, (p) => `arn:aws:s3:::${p}-*/*`),
-    },
-  ];
-}
-
-const TAG_CREATE_ACTIONS_EC2 = [
-  'ec2:CreateVpc',
-  'ec2:CreateSubnet',
-  'ec2:CreateSecurityGroup',
-  'ec2:CreateRouteTable',
-  'ec2:CreateInternetGateway',
-  'ec2:CreateNatGateway',
-  'ec2:AllocateAddress',
-  'ec2:CreateVpcEndpoint',
-  'ec2:CreateNetworkInterface',
-  'ec2:CreateLaunchTemplate',
-  'ec2:RunInstances',
-  // Rules created with tags (aws_vpc_security_group_*_rule) are new security-group-rule resources.
-  'ec2:AuthorizeSecurityGroupIngress',
-  'ec2:AuthorizeSecurityGroupEgress',
-];
-
 export function deployStatements(c: CiPolicyContext): Statement[] {
-  const { region: r, accountId: a, project } = c;
-  const requestTag = { StringEquals: { 'aws:RequestTag/project': project } };
-  const resourceTag = { StringEquals: { 'aws:ResourceTag/project': project } };
   return [
     ...stateStatements(c, true),
+    ...guardStatements(c),
+    ...unscopedStatements(),
+    ...networkStatements(c),
+    ...bucketStatements(c),
+    ...queueStatements(c),
+    ...secretStatements(c),
+    ...databaseStatements(c),
+    ...functionStatements(c),
+    ...apiStatements(c),
+    ...containerStatements(c),
+    ...monitoringStatements(c),
+    ...edgeStatements(c),
+    ...iamStatements(c),
+  ];
+}
+
+/** Deny guards that hold whatever else is allowed: no secret value, no state bucket reconfiguration. */
+function guardStatements(c: CiPolicyContext): Statement[] {
+  return [
     {
       sid: 'DenySecretValues',
       effect: 'Deny',
@@ -174,6 +45,12 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       actions: ['s3:DeleteBucket', 's3:PutBucketPolicy', 's3:DeleteBucketPolicy', 's3:PutBucketVersioning', 's3:PutLifecycleConfiguration'],
       resources: [`arn:aws:s3:::${c.stateBucket}`],
     },
+  ];
+}
+
+/** The APIs without resource-level permission, on `*` (each listed in the justification). */
+function unscopedStatements(): Statement[] {
+  return [
     {
       sid: 'ReadOnlyDescribe',
       actions: [
@@ -199,11 +76,36 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         'CloudFront managed-policy listings and the RDS engine catalogue. None writes a resource ' +
         'other than a task definition, which runs only through a service scoped below.',
     },
+  ];
+}
+
+/** EC2 creates that take tags on the request (checked against `project` before the resource exists). */
+const TAG_CREATE_ACTIONS_EC2 = [
+  'ec2:CreateVpc',
+  'ec2:CreateSubnet',
+  'ec2:CreateSecurityGroup',
+  'ec2:CreateRouteTable',
+  'ec2:CreateInternetGateway',
+  'ec2:CreateNatGateway',
+  'ec2:AllocateAddress',
+  'ec2:CreateVpcEndpoint',
+  'ec2:CreateNetworkInterface',
+  'ec2:CreateLaunchTemplate',
+  'ec2:RunInstances',
+  // Rules created with tags (aws_vpc_security_group_*_rule) are new security-group-rule resources.
+  'ec2:AuthorizeSecurityGroupIngress',
+  'ec2:AuthorizeSecurityGroupEgress',
+];
+
+/** Network layer: the VPC, subnets, routes, security groups, endpoints and the NAT instance (by `project` tag). */
+function networkStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'Ec2CreateTagged',
       actions: [...TAG_CREATE_ACTIONS_EC2, 'ec2:CreateTags'],
       resources: [`arn:aws:ec2:${r}:${a}:*`, `arn:aws:ec2:${r}::image/*`],
-      conditions: requestTag,
+      conditions: requestTag(c),
     },
     {
       sid: 'Ec2ManageTagged',
@@ -248,13 +150,15 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         'ec2:DeleteTags',
       ],
       resources: [`arn:aws:ec2:${r}:${a}:*`],
-      conditions: resourceTag,
+      conditions: resourceTag(c),
     },
-    {
-      sid: 'PublicAmiParameters',
-      actions: ['ssm:GetParameter', 'ssm:GetParameters'],
-      resources: [`arn:aws:ssm:${r}::parameter/aws/service/*`],
-    },
+    publicAmiParameters(c),
+  ];
+}
+
+/** Data and edge buckets, and the one bucket whose objects CI writes (the SPA build). */
+function bucketStatements(c: CiPolicyContext): Statement[] {
+  return [
     {
       sid: 'Buckets',
       actions: ['s3:CreateBucket', 's3:DeleteBucket', 's3:ListBucket', 's3:Get*', 's3:Put*', 's3:DeleteBucketPolicy', 's3:DeleteBucketOwnershipControls'],
@@ -266,6 +170,13 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       actions: ['s3:PutObject', 's3:DeleteObject'],
       resources: arns(c, (p) => `arn:aws:s3:::${p}-spa*/*`),
     },
+  ];
+}
+
+/** The job queues and their DLQs. */
+function queueStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'Queues',
       actions: [
@@ -281,6 +192,13 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       ],
       resources: arns(c, (p) => `arn:aws:sqs:${r}:${a}:${p}-*`),
     },
+  ];
+}
+
+/** Secrets without their values, and the RDS-managed master secret. */
+function secretStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'SecretsWithoutValues',
       actions: [
@@ -304,6 +222,13 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       resources: [`arn:aws:secretsmanager:${r}:${a}:secret:rds!*`],
       conditions: { 'ForAnyValue:StringEquals': { 'aws:CalledVia': 'rds.amazonaws.com' } },
     },
+  ];
+}
+
+/** RDS PostgreSQL and the ElastiCache Serverless cache. */
+function databaseStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'Database',
       actions: [
@@ -350,6 +275,13 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:subnetgroup:${p}-*`),
       ],
     },
+  ];
+}
+
+/** Lambda functions and the log groups of every layer. */
+function functionStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'Functions',
       actions: [
@@ -397,18 +329,25 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       actions: ['logs:DescribeLogGroups'],
       resources: [`arn:aws:logs:${r}:${a}:log-group:*`],
     },
+  ];
+}
+
+/** The REST API (by `project` tag), its account-level logging setting and its web ACL. */
+function apiStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'ApiCreateTagged',
       actions: ['apigateway:POST'],
       resources: [`arn:aws:apigateway:${r}::/restapis`],
-      conditions: requestTag,
+      conditions: requestTag(c),
     },
     {
       // API Gateway authorises sub-resources (stages, deployments, methods) by the REST API's tags.
       sid: 'ApiManageTagged',
       actions: ['apigateway:GET', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE', 'apigateway:UpdateRestApiPolicy', 'apigateway:SetWebACL'],
       resources: [`arn:aws:apigateway:${r}::/restapis/*`, `arn:aws:apigateway:${r}::/tags/*`],
-      conditions: resourceTag,
+      conditions: resourceTag(c),
     },
     {
       // The account-level CloudWatch role that stage access logs need; it has no tags.
@@ -439,6 +378,13 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         `arn:aws:apigateway:${r}::/restapis/*/stages/*`,
       ],
     },
+  ];
+}
+
+/** The ECS cluster, services and tasks, the image repositories and the workers’ scaling. */
+function containerStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'Containers',
       actions: [
@@ -510,6 +456,13 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       ],
       resources: [`arn:aws:application-autoscaling:${r}:${a}:scalable-target/*`],
     },
+  ];
+}
+
+/** Alarms, the alarm topic and the cost budget. */
+function monitoringStatements(c: CiPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  return [
     {
       sid: 'Alarms',
       actions: ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
@@ -541,11 +494,18 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       actions: ['budgets:ViewBudget', 'budgets:ModifyBudget', 'budgets:TagResource', 'budgets:UntagResource', 'budgets:ListTagsForResource'],
       resources: arns(c, (p) => `arn:aws:budgets::${a}:budget/${p}-*`),
     },
+  ];
+}
+
+/** Edge layer: the CloudFront distribution (by `project` tag), its policies and functions. */
+function edgeStatements(c: CiPolicyContext): Statement[] {
+  const { accountId: a } = c;
+  return [
     {
       sid: 'CdnCreateTagged',
       actions: ['cloudfront:CreateDistribution', 'cloudfront:CreateDistributionWithTags', 'cloudfront:TagResource'],
       resources: [`arn:aws:cloudfront::${a}:distribution/*`],
-      conditions: requestTag,
+      conditions: requestTag(c),
     },
     {
       sid: 'CdnManageTagged',
@@ -561,7 +521,7 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
         'cloudfront:UntagResource',
       ],
       resources: [`arn:aws:cloudfront::${a}:distribution/*`],
-      conditions: resourceTag,
+      conditions: resourceTag(c),
     },
     {
       // Origin access controls and policies take no tags and are named by id.
@@ -597,6 +557,13 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
       ],
       resources: arns(c, (p) => `arn:aws:cloudfront::${a}:function/${p}-*`),
     },
+  ];
+}
+
+/** Workload roles: created only with the boundary, passed only to the services that run them. */
+function iamStatements(c: CiPolicyContext): Statement[] {
+  const { accountId: a } = c;
+  return [
     {
       // Creating or widening a role requires the workload boundary: a role made by CI can never
       // hold more than the boundary allows, whatever policy CI attaches to it.
@@ -673,62 +640,6 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
           ],
         },
       },
-    },
-  ];
-}
-
-/**
- * The permissions boundary of every workload role (Lambda, ECS task, NAT instance, API Gateway
- * logging). It caps by action; each role's own policy names the resources.
- */
-export function workloadBoundaryStatements(c: CiPolicyContext): Statement[] {
-  return [
-    {
-      sid: 'WorkloadActions',
-      actions: [
-        'logs:CreateLogGroup',
-        'logs:CreateLogStream',
-        'logs:PutLogEvents',
-        'logs:DescribeLogGroups',
-        'logs:DescribeLogStreams',
-        'sqs:SendMessage',
-        'sqs:ReceiveMessage',
-        'sqs:DeleteMessage',
-        'sqs:ChangeMessageVisibility',
-        'sqs:GetQueueAttributes',
-        'sqs:GetQueueUrl',
-        's3:GetObject',
-        's3:PutObject',
-        's3:DeleteObject',
-        's3:ListBucket',
-        's3:AbortMultipartUpload',
-        'secretsmanager:GetSecretValue',
-        'secretsmanager:DescribeSecret',
-        'lambda:InvokeFunction',
-        'ecr:GetAuthorizationToken',
-        'ecr:BatchGetImage',
-        'ecr:GetDownloadUrlForLayer',
-        'ecr:BatchCheckLayerAvailability',
-        'cloudwatch:PutMetricData',
-        'xray:PutTraceSegments',
-        'xray:PutTelemetryRecords',
-        ...ENI_ACTIONS,
-        'ec2:ModifyInstanceAttribute',
-        'elasticache:Connect',
-        'rds-db:connect',
-        'kms:Decrypt',
-        'kms:GenerateDataKey',
-        'ssm:GetParameter',
-        'ssm:GetParameters',
-      ],
-      resources: ['*'],
-      justification: 'A permissions boundary caps actions; the resources are named by each role\u2019s own policy.',
-    },
-    {
-      sid: 'NeverTheState',
-      effect: 'Deny',
-      actions: ['s3:*'],
-      resources: [`arn:aws:s3:::${c.stateBucket}`, `arn:aws:s3:::${c.stateBucket}/*`],
     },
   ];
 }
