@@ -169,7 +169,7 @@ describe('SQS consumer loop', () => {
       handler: async (m) => {
         active += 1;
         peak = Math.max(peak, active);
-        const copy = { receiveCount: m.receiveCount, finish: () => undefined, ended: false };
+        const copy: (typeof copies)[number] = { receiveCount: m.receiveCount, finish: () => undefined, ended: false };
         copies.push(copy);
         await new Promise<void>((r) => (copy.finish = r));
         copy.ended = true;
