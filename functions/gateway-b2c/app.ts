@@ -112,7 +112,8 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       });
       ctx.body = { received: true, handled: true, orderId, status: order.status };
     } catch (err) {
-      // Unknown order or foreign session: a retry cannot fix it, so Stripe must not retry.
+      // Unknown order, foreign session or a payment that does not match the order (409
+      // payment_mismatch, logged by the order service): a retry cannot fix it, so Stripe must not retry.
       if (err instanceof AppError && (err.status === 404 || err.status === 409)) {
         ctx.state.logger.warn('webhook for an order it cannot settle', { orderId, eventId: event.id, type: event.type, reason: err.message });
         ctx.body = { received: true, handled: false };
