@@ -1,16 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { AppError } from '../../functions/shared/errors';
 import type { InternalClient } from '../../functions/shared/internal-client';
 import type { Logger } from '../../functions/shared/logger';
 import { findOrder, findTheme } from '../../functions/shared/models';
-import { documentKeyFor, markFailed, markGenerating, markReady } from '../../functions/shared/orders';
+import { documentKeyFor, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../functions/shared/orders';
 import { DocJobMessage } from '../../functions/shared/queue';
 import type { Storage } from '../../functions/shared/storage';
 import { renderPrompt } from '../../functions/shared/themes';
 import { completeBatchIfDone, countBatchOutcome } from '../shared/batch-completion';
 import { DrainRequested, ReceivedMessage } from '../shared/consumer';
-import { parseJobMessage, UnprocessableMessage } from '../shared/messages';
+import { OrderBusy, parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
+import type { OrderDeadlines } from './deadlines';
 import type { PdfRenderer } from './render/browser';
 import { renderDocument } from './render/document';
 import type { PandocOptions } from './render/pandoc';
@@ -19,12 +21,23 @@ import type { PandocOptions } from './render/pandoc';
  * One doc job: order → content from core-llm → render per the theme's output format →
  * upload to `<clientId>/<orderId>.<ext>` in the reports bucket → order ready.
  *
- * Redelivery is safe at every step: the key is deterministic (a second run overwrites the same
- * object, so there is never a second document), every status change is a guarded UPDATE, and
- * a message for an order that is already final only repeats the batch bookkeeping.
+ * Each run is one attempt with its own random owner id. Taking the order (`→ generating`)
+ * records that owner and a lease, which the attempt renews while it works; a second delivery of
+ * the same job (a duplicate message, a redelivery while the first is still running) finds the
+ * lease live and does not render: its message comes back later and is dropped once the order is
+ * final (on its last receive it is dropped at once: the owner's own message carries the order).
+ * Only the owner moves the order to ready/failed, and it confirms it still owns the order right
+ * before uploading, so a document is never written over after another attempt took over. An
+ * owner that dies stops renewing; its lease runs out before its message comes back
+ * (deadlines.ts), and that delivery retakes the order.
+ *
+ * Redelivery is safe at every step: the key is deterministic (a rerun after a crash overwrites
+ * the same object, so there is never a second document), every status change is a guarded
+ * UPDATE, and a message for an order that is already final only repeats the batch bookkeeping.
  *
  * A drain is never a failure: a job that yields to it (`DrainRequested`, e.g. from the 429 wait
- * in content.ts) is released by the consumer and leaves the order as it was.
+ * in content.ts) releases its lease (the next delivery retakes the order at once) and is
+ * released by the consumer, leaving the order `generating`.
  */
 export interface DocJobDeps {
   db: Knex;
@@ -36,6 +49,8 @@ export interface DocJobDeps {
   /** Batch manifests live next to the batch sources (the gateway presigns them there). */
   batchBucket: string;
   logger: Logger;
+  /** Lease length and renewal, derived from the doc-jobs queue (deadlines.ts). */
+  deadlines: OrderDeadlines;
   /** How long one job waits out core-llm's per-client rate limit before giving the message back. */
   rateLimitWaitMs?: number;
 }
@@ -56,12 +71,21 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     log.info('order already final; nothing to render', { status: order.status });
     return settleBatch(deps, order.batch_id);
   }
-  const taken = await markGenerating(db, order.id);
+  const lease: GenerationLease = { owner: randomUUID(), leaseMs: deps.deadlines.leaseMs };
+  const taken = await markGenerating(db, order.id, lease);
   if (!taken) {
     const now = await findOrder(db, order.id);
     if (now && FINAL.has(now.status)) return settleBatch(deps, now.batch_id);
+    if (now?.status === 'generating') {
+      if (message.lastAttempt) {
+        log.info('another attempt holds the order; dropping this duplicate delivery on its last receive');
+        return;
+      }
+      throw new OrderBusy(order.id);
+    }
     throw new Error(`order ${order.id} is ${now?.status ?? 'gone'}, not ready for generation`);
   }
+  const held = holdLease(db, order.id, lease, deps.deadlines.renewEveryMs, log);
 
   try {
     const theme = await findTheme(db, order.theme_id);
@@ -79,30 +103,71 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
       deps.pandoc,
     );
     const key = documentKeyFor(order, doc.ext);
+    await held.confirm();
     await deps.storage.put(deps.reportsBucket, key, doc.body, doc.contentType);
-    await db.transaction(async (trx) => {
-      const ready = await markReady(trx, order.id, key);
-      if (ready?.batch_id) await countBatchOutcome(trx, ready.batch_id, 'succeeded');
+    const ready = await db.transaction(async (trx) => {
+      const row = await markReady(trx, order.id, key, lease.owner);
+      if (row?.batch_id) await countBatchOutcome(trx, row.batch_id, 'succeeded');
+      return row;
     });
+    if (!ready) throw new OrderBusy(order.id, 'another attempt took it over before it was marked ready');
     log.info('document ready', { format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started });
   } catch (err) {
     // Yielded to a drain (SIGTERM during the rate-limit wait): not a failure, even on the last attempt; the consumer releases the message.
     if (err instanceof DrainRequested) {
+      await releaseLease(db, order.id, lease.owner).catch((e) => log.warn('lease release failed; it runs out by itself', { err: e }));
       log.info('yielded to drain; message released');
+      throw err;
+    }
+    // Another attempt owns the order now: it ends it, this one touches nothing.
+    if (err instanceof OrderBusy) {
+      log.warn('lost the order to another attempt', { err });
       throw err;
     }
     const permanent = isPermanent(err) || err instanceof UnprocessableMessage;
     if (!permanent && !message.lastAttempt) throw err;
     // Final: the client sees `failed` with a reason; the message still reaches the DLQ when it was a retryable error.
     const reason = permanent ? `document generation rejected: ${(err as Error).message}` : 'document generation failed after repeated attempts';
-    await db.transaction(async (trx) => {
-      const failed = await markFailed(trx, order.id, reason);
-      if (failed?.batch_id) await countBatchOutcome(trx, failed.batch_id, 'failed');
+    const failed = await db.transaction(async (trx) => {
+      const row = await markFailed(trx, order.id, reason, lease.owner);
+      if (row?.batch_id) await countBatchOutcome(trx, row.batch_id, 'failed');
+      return row;
     });
-    log.error('order failed', { reason, err });
+    if (failed) log.error('order failed', { reason, err });
+    else log.warn('generation failed after another attempt took the order over; leaving it to that attempt', { err });
     if (!permanent) throw err;
+  } finally {
+    held.stop();
   }
   return settleBatch(deps, order.batch_id);
+}
+
+interface HeldLease {
+  /** Renews now and throws `OrderBusy` when the order is no longer this attempt's. */
+  confirm(): Promise<void>;
+  stop(): void;
+}
+
+/** Renews the attempt's lease every `everyMs` while it works. */
+function holdLease(db: Knex, orderId: string, lease: GenerationLease, everyMs: number, log: Logger): HeldLease {
+  let lost = false;
+  const renew = async (): Promise<void> => {
+    if (lost) return;
+    try {
+      if (!(await renewLease(db, orderId, lease))) lost = true;
+    } catch (err) {
+      log.warn('lease renewal failed; retrying at the next tick', { err });
+    }
+  };
+  const timer = setInterval(() => void renew(), everyMs);
+  timer.unref();
+  return {
+    confirm: async () => {
+      if (!lost && !(await renewLease(db, orderId, lease))) lost = true;
+      if (lost) throw new OrderBusy(orderId, 'its lease expired and another attempt took it over');
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 async function settleBatch(deps: DocJobDeps, batchId: string | null): Promise<void> {

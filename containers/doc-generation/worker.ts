@@ -2,7 +2,8 @@ import { createInternalClient, InternalClient } from '../../functions/shared/int
 import { startConsumer } from '../shared/consumer';
 import type { RunningWorker } from '../shared/process';
 import { createWorkerRuntime, requiredQueueUrl, WorkerOverrides } from '../shared/worker-runtime';
-import { handleDocJob } from './handler';
+import { orderDeadlines, readQueueSettings } from './deadlines';
+import { DocJobDeps, handleDocJob } from './handler';
 import { PdfRenderer } from './render/browser';
 
 /** Default messages in hand per task: 1 vCPU renders about two documents at once without queueing on the core. */
@@ -23,20 +24,24 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
     renderTimeoutMs: rt.worker.renderTimeoutMs,
     logger: rt.logger,
   });
-  const deps = {
-    db: rt.db,
-    storage: rt.storage,
-    internal: overrides.internal ?? createInternalClient(rt.config),
-    pdf,
-    pandoc: { binary: rt.worker.pandocPath, timeoutMs: rt.worker.pandocTimeoutMs },
-    reportsBucket: rt.config.buckets.reports,
-    batchBucket: rt.config.buckets.assets,
-    logger: rt.logger,
-  };
   try {
+    const queueUrl = requiredQueueUrl(rt.config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL');
+    // The lease (and every other deadline of an order) follows the queue's own visibility timeout and maxReceiveCount.
+    const deadlines = orderDeadlines(await readQueueSettings(rt.sqs, queueUrl));
+    const deps: DocJobDeps = {
+      db: rt.db,
+      storage: rt.storage,
+      internal: overrides.internal ?? createInternalClient(rt.config),
+      pdf,
+      pandoc: { binary: rt.worker.pandocPath, timeoutMs: rt.worker.pandocTimeoutMs },
+      reportsBucket: rt.config.buckets.reports,
+      batchBucket: rt.config.buckets.assets,
+      logger: rt.logger,
+      deadlines,
+    };
     const consumer = await startConsumer({
       sqs: rt.sqs,
-      queueUrl: requiredQueueUrl(rt.config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'),
+      queueUrl,
       concurrency,
       waitTimeSeconds: rt.worker.waitTimeSeconds,
       logger: rt.logger,

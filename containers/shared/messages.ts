@@ -22,3 +22,15 @@ export function parseJobMessage<T extends z.ZodMiniType>(schema: T, body: string
   }
   return parsed.data;
 }
+
+/**
+ * Another attempt holds the order (its generation lease is live, see functions/shared/orders.ts):
+ * this delivery must not render. Thrown, the message comes back after its visibility timeout and
+ * is dropped once the order is final.
+ */
+export class OrderBusy extends Error {
+  constructor(orderId: string, why = 'another attempt holds its generation lease') {
+    super(`order ${orderId}: ${why}`);
+    this.name = 'OrderBusy';
+  }
+}

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
 import type { Db, Order, OrderStatus } from './models';
 
 /**
@@ -8,25 +10,60 @@ import type { Db, Order, OrderStatus } from './models';
  * the updated row, or undefined when the order is not in a state the transition accepts.
  * Re-applying a transition to an order already in the target state is accepted (idempotent),
  * except where noted.
+ *
+ * `generating` has an owner: the attempt that took the order records a random owner id and a
+ * lease (`generation_owner`, `generation_lease_until`), renews the lease while it works, and is
+ * the only one that can move the order to ready or failed. A second delivery of the same job
+ * cannot take the order while the lease is live; once it has expired (the owner crashed, was
+ * OOM-killed or stopped), the next delivery retakes it and the old owner is fenced off.
  */
 export const TRANSITIONS: Record<Exclude<OrderStatus, 'pending'>, OrderStatus[]> = {
   // Not idempotent: only the caller that moves the order sends its doc job (functions/order/app.ts).
   paid: ['pending'],
   queued: ['paid', 'queued'],
-  // A doc job may arrive before the sender has recorded `queued`, and may be redelivered.
+  // A doc job may arrive before the sender has recorded `queued`. `generating → generating` is
+  // a retake, allowed only once the owner's lease has expired (markGenerating adds that guard).
   generating: ['paid', 'queued', 'generating'],
   ready: ['generating'],
   failed: ['pending', 'paid', 'queued', 'generating'],
 };
 
-async function transition(db: Db, orderId: string, to: keyof typeof TRANSITIONS, set: Record<string, unknown> = {}): Promise<Order | undefined> {
+/** The lease columns (migration 20261201_002); set together, and only while `generating`. */
+export interface GenerationLeaseColumns {
+  generation_owner: string | null;
+  generation_lease_until: Date | null;
+}
+
+export type LeasedOrder = Order & GenerationLeaseColumns;
+
+/** Who takes an order for generation, and for how long before another attempt may retake it. */
+export interface GenerationLease {
+  owner: string;
+  leaseMs: number;
+}
+
+/** Used when a caller takes an order without naming a lease (services, tests): what the worker derives from the doc-jobs queue (half its 180 s visibility timeout). */
+const DEFAULT_LEASE_MS = 90_000;
+
+type Guard = (q: Knex.QueryBuilder) => void;
+
+async function transition(db: Db, orderId: string, to: keyof typeof TRANSITIONS, set: Record<string, unknown> = {}, guard?: Guard): Promise<LeasedOrder | undefined> {
   const rows = await db('orders')
     .update({ ...set, status: to, updated_at: db.fn.now() })
     .where({ id: orderId })
-    .whereIn('status', TRANSITIONS[to])
+    .where((q) => (guard ? guard(q) : q.whereIn('status', TRANSITIONS[to])))
     .returning('*');
-  return rows[0] as Order | undefined;
+  return rows[0] as LeasedOrder | undefined;
 }
+
+const leaseUntil = (db: Db, leaseMs: number): Knex.Raw => db.raw(`now() + ? * interval '1 millisecond'`, [Math.max(1, Math.round(leaseMs))]);
+const releasedLease = { generation_owner: null, generation_lease_until: null };
+
+/** `generating` and owned by `owner` (whatever the lease says: an owner that was not retaken may still finish). */
+const ownedBy =
+  (owner: string): Guard =>
+  (q) =>
+    q.where({ status: 'generating', generation_owner: owner });
 
 /** pending → paid. Undefined when the order is no longer pending: another call already moved it. */
 export const markPaid = (db: Db, orderId: string): Promise<Order | undefined> => transition(db, orderId, 'paid');
@@ -34,20 +71,54 @@ export const markPaid = (db: Db, orderId: string): Promise<Order | undefined> =>
 /** paid → queued, once the doc job is in the queue. */
 export const markQueued = (db: Db, orderId: string): Promise<Order | undefined> => transition(db, orderId, 'queued');
 
-/** paid | queued → generating, when a worker takes the job (a redelivery keeps it generating). */
-export const markGenerating = (db: Db, orderId: string): Promise<Order | undefined> =>
-  transition(db, orderId, 'generating', { error: null });
+/**
+ * paid | queued → generating, when a worker takes the job, recording `lease.owner` and a lease
+ * of `lease.leaseMs`. A `generating` order is retaken only when its lease has expired (or it has
+ * no owner: taken before leases existed), or by its own owner. Undefined: not takeable now
+ * (final, not paid yet, or another attempt holds a live lease).
+ */
+export const markGenerating = (db: Db, orderId: string, lease: GenerationLease = { owner: randomUUID(), leaseMs: DEFAULT_LEASE_MS }): Promise<LeasedOrder | undefined> =>
+  transition(db, orderId, 'generating', { error: null, generation_owner: lease.owner, generation_lease_until: leaseUntil(db, lease.leaseMs) }, (q) =>
+    q
+      .whereIn('status', TRANSITIONS.generating.filter((s) => s !== 'generating'))
+      .orWhere((retake) =>
+        retake
+          .where('status', 'generating')
+          .andWhere((free) => free.whereNull('generation_lease_until').orWhere('generation_lease_until', '<=', db.fn.now()).orWhere('generation_owner', lease.owner)),
+      ),
+  );
+
+/** Extends the owner's lease to `leaseMs` from now; false when the order is no longer this owner's (retaken or final). */
+export async function renewLease(db: Db, orderId: string, lease: GenerationLease): Promise<boolean> {
+  const n = await db('orders')
+    .update({ generation_lease_until: leaseUntil(db, lease.leaseMs) })
+    .where({ id: orderId, status: 'generating', generation_owner: lease.owner });
+  return n > 0;
+}
+
+/** Ends the owner's lease now (the order stays `generating`) so the next delivery retakes it at once: a drain, not a failure. */
+export async function releaseLease(db: Db, orderId: string, owner: string): Promise<boolean> {
+  const n = await db('orders')
+    .update({ generation_lease_until: db.fn.now() })
+    .where({ id: orderId, status: 'generating', generation_owner: owner });
+  return n > 0;
+}
 
 /**
- * generating → ready with the document's key. A second call for a ready order returns
- * undefined: the caller reads the order and sees it is already done.
+ * generating → ready with the document's key. With `owner` (the worker always passes it), only
+ * that attempt succeeds. A second call for a ready order returns undefined: the caller reads
+ * the order and sees it is already done.
  */
-export const markReady = (db: Db, orderId: string, documentKey: string): Promise<Order | undefined> =>
-  transition(db, orderId, 'ready', { document_key: documentKey, error: null });
+export const markReady = (db: Db, orderId: string, documentKey: string, owner?: string): Promise<LeasedOrder | undefined> =>
+  transition(db, orderId, 'ready', { document_key: documentKey, error: null, ...releasedLease }, owner ? ownedBy(owner) : undefined);
 
-/** pending (checkout expired/failed) | paid | queued | generating → failed with a message for the client (never a stack trace). */
-export const markFailed = (db: Db, orderId: string, error: string): Promise<Order | undefined> =>
-  transition(db, orderId, 'failed', { error: error.slice(0, 1000) });
+/**
+ * pending (checkout expired/failed) | paid | queued | generating → failed with a message for the
+ * client (never a stack trace). With `owner` (the worker's path), only from `generating` and only
+ * for that attempt.
+ */
+export const markFailed = (db: Db, orderId: string, error: string, owner?: string): Promise<LeasedOrder | undefined> =>
+  transition(db, orderId, 'failed', { error: error.slice(0, 1000), ...releasedLease }, owner ? ownedBy(owner) : undefined);
 
 /** The S3 key of an order's document: `<clientId>/<orderId>.<ext>` in the reports bucket. */
 export const documentKeyFor = (order: Pick<Order, 'client_id' | 'id'>, format: 'pdf' | 'docx' | 'html'): string =>

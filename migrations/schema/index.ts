@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as coreTables from './20261126_001_core_tables';
+import * as orderGenerationLease from './20261201_002_order_generation_lease';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -9,4 +10,7 @@ export interface SchemaMigration extends Knex.Migration {
   name: string;
 }
 
-export const schemaMigrations: SchemaMigration[] = [{ name: '20261126_001_core_tables', ...coreTables }];
+export const schemaMigrations: SchemaMigration[] = [
+  { name: '20261126_001_core_tables', ...coreTables },
+  { name: '20261201_002_order_generation_lease', ...orderGenerationLease },
+];
