@@ -5,11 +5,9 @@ import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster
 import { opsAlarm } from '../modules/ops-alarm';
 import {
   BINARY_MEDIA_TYPES,
-  BucketName,
   ENV,
   IMAGE_NAMES,
   ImageName,
-  QueueName,
   SERVICE_NAMES,
   ServiceName,
   WORKER_NAMES,
@@ -17,6 +15,7 @@ import {
   serviceFunctionVar,
 } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
+import { ObjectAccess, SERVICE_ACCESS, SecretName, ServiceAccess, WORKER_ACCESS } from './access';
 import { useS3Backend } from './backend';
 import { workloadBoundaryArn } from './bootstrap';
 import { awsProvider } from './provider';
@@ -36,76 +35,7 @@ export type ComputeNetwork = Pick<NetworkStack, 'privateSubnetIds' | 'securityGr
 export type ComputeData = Pick<DataStack, 'db' | 'cache' | 'buckets' | 'queues' | 'secrets'>;
 
 export const API_STAGE = 'v1';
-
-type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'orderToken';
-/** Objects of one bucket under a key prefix ('' = the whole bucket). */
-interface ObjectAccess {
-  bucket: BucketName;
-  prefix: string;
-}
-
-/**
- * What each service may reach, in the layer's own terms; IAM grants and environment variables
- * are both derived from it, so a function never gets a variable it has no permission to use
- * (the config loader reads every secret ARN it is given at start).
- */
-export interface ServiceAccess {
-  /** Opens connections to RDS: counted against the connection budget, placed in the VPC. */
-  database: boolean;
-  /** Talks to the cache: placed in the VPC. */
-  cache: boolean;
-  /**
-   * Secrets read at start. `database` is in every list: the services' config loader requires
-   * the database settings of every service, including those that never connect.
-   */
-  secrets: SecretName[];
-  sendTo: QueueName[];
-  readObjects: ObjectAccess[];
-  readWriteObjects: ObjectAccess[];
-  invokes: ServiceName[];
-}
-
-const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
-  database: false,
-  cache: false,
-  secrets: ['database'],
-  sendTo: [],
-  readObjects: [],
-  readWriteObjects: [],
-  invokes: [],
-  ...a,
-});
-
-/** Batch sources, rejected rows and manifests: `batches/<clientId>/<batchId>/…` in the assets bucket. */
-const BATCH_OBJECTS: ObjectAccess = { bucket: 'assets', prefix: 'batches/' };
-/** Documents: `<clientId>/<orderId>.<ext>` in the reports bucket. */
-const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
-
-/**
- * The access matrix of the six services and two workers (DESIGN §5, as the code in functions/
- * and containers/ uses it). The gateways only orchestrate (internal calls, Stripe, S3): they
- * stay out of the VPC and need no NAT for Stripe or AWS APIs.
- */
-export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
-  'gateway-b2c': access({
-    secrets: ['database', 'stripeSecretKey', 'stripeWebhookSecret'],
-    readObjects: [DOCUMENTS],
-    invokes: ['theme', 'order'],
-  }),
-  'gateway-b2b': access({ readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
-  'core-llm': access({ cache: true, secrets: ['database', 'gemini'] }),
-  theme: access({ database: true }),
-  order: access({ database: true, secrets: ['database', 'orderToken'], sendTo: ['docJobs', 'batchJobs'] }),
-  client: access({ database: true }),
-};
-
-export const WORKER_ACCESS: Record<WorkerName, ServiceAccess & { queue: QueueName }> = {
-  'doc-generation': {
-    ...access({ database: true, readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
-    queue: 'docJobs',
-  },
-  'b2b-batch': { ...access({ database: true, sendTo: ['docJobs'], readWriteObjects: [BATCH_OBJECTS] }), queue: 'batchJobs' },
-};
+const LAYER = 'compute';
 
 /**
  * Where the worker and migration images keep the RDS CA bundle
@@ -113,6 +43,13 @@ export const WORKER_ACCESS: Record<WorkerName, ServiceAccess & { queue: QueueNam
  * its own at /var/runtime/ca-cert.pem.
  */
 export const CONTAINER_RDS_CA_PATH = '/etc/ssl/certs/rds-global-bundle.pem';
+
+/** The ECS cluster the workers run in, and its capacity providers (a service must wait for them). */
+interface Cluster {
+  name: string;
+  arn: string;
+  capacity: EcsClusterCapacityProviders;
+}
 
 export interface ApiEndpoint {
   /** `<id>.execute-api.<region>.amazonaws.com`, the CloudFront origin. */
@@ -124,8 +61,9 @@ export interface ApiEndpoint {
 /**
  * The compute layer of an environment: the six Koa services on Lambda (each with its own role,
  * log group and `live` alias), the REST API in front of the two gateways with its WAF and
- * throttling, the ECS cluster with the two Spot queue workers that scale from zero, the ECR
- * repositories, the one-off data-migration task definition, and the alarms on all of it.
+ * throttling, the ECR repositories, the ECS cluster with the two Spot queue workers that scale
+ * from zero, the one-off data-migration task definition, and the alarms on all of it. What each
+ * function and task may reach comes from the access matrix (stacks/access.ts).
  */
 export class ComputeStack extends TerraformStack {
   readonly api: ApiEndpoint;
@@ -135,106 +73,72 @@ export class ComputeStack extends TerraformStack {
   readonly migrationTask: FargateTask;
   readonly clusterName: string;
 
+  private readonly config: EnvironmentConfig;
+  private readonly network: ComputeNetwork;
+  private readonly data: ComputeData;
+  private readonly prefix: string;
+  private readonly wiring: AccessWiring;
+  /** Tag of the worker and migration images, chosen at deploy time. */
+  private readonly imageTag: string;
+  /** The CI deploy role creates only roles that carry the workload boundary (stacks/bootstrap.ts). */
+  private readonly permissionsBoundary: string;
+
   constructor(scope: Construct, id: string, config: EnvironmentConfig, network: ComputeNetwork, data: ComputeData) {
     super(scope, id);
-    const layer = 'compute';
-    awsProvider(this, config, layer);
-    useS3Backend(this, config.env, layer);
-    const prefix = namePrefix(config.env);
-
-    const imageTag = new TerraformVariable(this, 'image_tag', {
-      type: 'string',
-      nullable: false,
-      description: 'Tag of the worker and migration images to run (the git SHA CI pushed; ECR tags are immutable)',
-      validation: [
-        {
-          // Terraform JSON reads strings as templates: the expression goes inside ${...}.
-          condition: '${can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"}',
-          errorMessage: 'image_tag must be an ECR tag (letters, digits, _ . -) naming an immutable build, not "latest".',
-        },
-      ],
-    });
-
-    // The CI deploy role creates only roles that carry the workload boundary (stacks/bootstrap.ts).
+    awsProvider(this, config, LAYER);
+    useS3Backend(this, config.env, LAYER);
+    this.config = config;
+    this.network = network;
+    this.data = data;
+    this.prefix = namePrefix(config.env);
+    this.wiring = new AccessWiring(config, data);
+    this.imageTag = imageTagVariable(this).stringValue;
     // The account id comes from the config or from an upstream ARN: no STS call at plan time.
-    const accountId = config.accountId ?? Fn.element(Fn.split(':', data.queues.docJobs.arn), 4);
-    const permissionsBoundary = workloadBoundaryArn(accountId);
+    this.permissionsBoundary = workloadBoundaryArn(config.accountId ?? Fn.element(Fn.split(':', data.queues.docJobs.arn), 4));
 
-    const secretArns: Record<SecretName, string> = {
-      database: data.db.masterSecretArn,
-      gemini: data.secrets.gemini.arn,
-      stripeSecretKey: data.secrets.stripeSecretKey.arn,
-      stripeWebhookSecret: data.secrets.stripeWebhookSecret.arn,
-      orderToken: data.secrets.orderToken.arn,
-    };
-    const secretVariables: Record<SecretName, string> = {
-      database: ENV.dbSecretArn,
-      gemini: ENV.geminiSecretArn,
-      stripeSecretKey: ENV.stripeSecretArn,
-      stripeWebhookSecret: ENV.stripeWebhookSecretArn,
-      orderToken: ENV.orderTokenSecretArn,
-    };
-    const objectScope = (o: ObjectAccess) => ({ bucketArn: data.buckets[o.bucket].arn, prefix: o.prefix });
+    this.functions = this.lambdaFunctions();
+    const rest = this.restApi();
+    this.api = { domainName: rest.domainName, stagePath: `/${API_STAGE}` };
+    const publicBaseUrl = publicBaseUrlOf(config) ?? stageUrl(rest);
+    for (const fn of Object.values(this.functions)) fn.addEnvironment(ENV.publicBaseUrl, publicBaseUrl);
+    this.repositories = this.imageRepositories();
+    const cluster = this.cluster();
+    this.clusterName = cluster.name;
+    this.workers = this.queueWorkers(cluster, publicBaseUrl);
+    this.migrationTask = this.dataMigrationTask();
+    this.alarms(rest);
+    this.outputs(rest);
+  }
 
-    const grantsOf = (a: ServiceAccess, aliasArns: Partial<Record<ServiceName, string>>): Grants => ({
-      readSecrets: a.secrets.map((s) => secretArns[s]),
-      sendTo: a.sendTo.map((q) => data.queues[q].arn),
-      readObjects: a.readObjects.map(objectScope),
-      readWriteObjects: a.readWriteObjects.map(objectScope),
-      invoke: a.invokes.map((name) => {
-        const arn = aliasArns[name];
-        if (!arn) throw new Error(`${name} must be created before the services that invoke it`);
-        return arn;
-      }),
-    });
-
-    const shared: Record<string, string> = {
-      [ENV.appEnv]: config.env,
-      [ENV.logLevel]: 'info',
-      [ENV.dbHost]: data.db.address,
-      [ENV.dbPort]: Token.asString(data.db.port),
-      [ENV.dbName]: data.db.name,
-      [ENV.redisUrl]: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
-      [ENV.redisKeyPrefix]: 'docplatform:',
-      [ENV.docJobsQueueUrl]: data.queues.docJobs.url,
-      [ENV.batchJobsQueueUrl]: data.queues.batchJobs.url,
-      [ENV.reportsBucket]: data.buckets.reports.name,
-      [ENV.assetsBucket]: data.buckets.assets.name,
-      [ENV.geminiModel]: config.gemini.model,
-      [ENV.internalTransport]: 'lambda',
-    };
-    const environmentOf = (a: ServiceAccess, poolMax: number): Record<string, string> => ({
-      ...shared,
-      [ENV.dbPoolMax]: String(poolMax),
-      ...Object.fromEntries(a.secrets.map((s) => [secretVariables[s], secretArns[s]])),
-      ...Object.fromEntries(a.invokes.map((name) => [serviceFunctionVar(name), `${prefix}-${name}`])),
-    });
-
-    const aliasArns: Partial<Record<ServiceName, string>> = {};
+  /** The six services, in creation order: a caller's grants name the aliases of the services it invokes. */
+  private lambdaFunctions(): Record<ServiceName, KoaLambda> {
+    const { config, network } = this;
     const functions: Partial<Record<ServiceName, KoaLambda>> = {};
     for (const name of SERVICE_NAMES) {
       const a = SERVICE_ACCESS[name];
       const settings = config.lambdas[name];
-      const fn = new KoaLambda(this, `fn-${name}`, {
+      functions[name] = new KoaLambda(this, `fn-${name}`, {
         service: name,
-        functionName: `${prefix}-${name}`,
+        functionName: `${this.prefix}-${name}`,
         description: `${name} service (Koa)`,
         memoryMb: settings.memoryMb,
         timeoutSeconds: settings.timeoutSeconds,
         reservedConcurrency: settings.reservedConcurrency,
         logRetentionDays: config.logs.retentionDays,
-        environment: environmentOf(a, config.database.poolMaxPerLambda),
+        environment: this.wiring.environment(a, config.database.poolMaxPerLambda),
         vpc: a.database || a.cache ? { subnetIds: network.privateSubnetIds, securityGroupIds: [network.securityGroupIds.lambda] } : undefined,
-        grants: grantsOf(a, aliasArns),
-        permissionsBoundary,
+        grants: this.wiring.grants(a, functions),
+        permissionsBoundary: this.permissionsBoundary,
       });
-      functions[name] = fn;
-      aliasArns[name] = fn.liveArn;
     }
-    this.functions = functions as Record<ServiceName, KoaLambda>;
+    return functions as Record<ServiceName, KoaLambda>;
+  }
 
+  /** The REST API on the two gateways, behind a WAF; the account's API Gateway logging role if this environment owns it. */
+  private restApi(): LambdaRestApi {
+    const { config, prefix } = this;
     const accountLogging = config.api.ownsAccountLogRole
-      ? new ApiGatewayAccountLogging(this, 'apigw-account-logging', { roleName: `${prefix}-apigateway-logs`, permissionsBoundary })
+      ? new ApiGatewayAccountLogging(this, 'apigw-account-logging', { roleName: `${prefix}-apigateway-logs`, permissionsBoundary: this.permissionsBoundary })
       : undefined;
     const rest = new LambdaRestApi(this, 'api', {
       name: `${prefix}-api`,
@@ -258,69 +162,81 @@ export class ComputeStack extends TerraformStack {
       // larger. API Gateway's own 10 MB limit and the services' body limits (413) bound them.
       countOnly: { AWSManagedRulesCommonRuleSet: ['SizeRestrictions_BODY'] },
     });
-    this.api = { domainName: rest.domainName, stagePath: `/${API_STAGE}` };
-    const publicBaseUrl = publicBaseUrlOf(config) ?? `https://${rest.domainName}/${API_STAGE}`;
-    for (const fn of Object.values(this.functions)) fn.addEnvironment(ENV.publicBaseUrl, publicBaseUrl);
+    return rest;
+  }
 
+  /** One ECR repository per image built from this repository. */
+  private imageRepositories(): Record<ImageName, ImageRepository> {
     const repositories: Partial<Record<ImageName, ImageRepository>> = {};
     for (const image of IMAGE_NAMES) {
-      repositories[image] = new ImageRepository(this, `ecr-${image}`, { name: `${prefix}-${image}`, keepTaggedImages: config.images.keepTagged });
+      repositories[image] = new ImageRepository(this, `ecr-${image}`, { name: `${this.prefix}-${image}`, keepTaggedImages: this.config.images.keepTagged });
     }
-    this.repositories = repositories as Record<ImageName, ImageRepository>;
+    return repositories as Record<ImageName, ImageRepository>;
+  }
 
+  /** The ECS cluster, Spot by default with on-demand Fargate associated for the fallback. */
+  private cluster(): Cluster {
     const cluster = new EcsCluster(this, 'cluster', {
-      name: prefix,
+      name: this.prefix,
       // Container Insights bills custom metrics per task and per service; the SQS and ECS
       // service metrics that drive scaling are free, so it stays off.
       setting: [{ name: 'containerInsights', value: 'disabled' }],
     });
-    this.clusterName = cluster.name;
     const capacity = new EcsClusterCapacityProviders(this, 'capacity-providers', {
       clusterName: cluster.name,
       capacityProviders: ['FARGATE_SPOT', 'FARGATE'],
       defaultCapacityProviderStrategy: [{ capacityProvider: 'FARGATE_SPOT', weight: 1, base: 0 }],
     });
+    return { name: cluster.name, arn: cluster.arn, capacity };
+  }
 
+  /** The two queue workers on Fargate Spot, scaled from zero on their queue's depth. */
+  private queueWorkers(cluster: Cluster, publicBaseUrl: string): Record<WorkerName, SpotQueueWorker> {
+    const { config, network } = this;
     const workers: Partial<Record<WorkerName, SpotQueueWorker>> = {};
     for (const name of WORKER_NAMES) {
       const a = WORKER_ACCESS[name];
       const settings = config.workers[name];
-      const queue = data.queues[a.queue];
+      const queue = this.data.queues[a.queue];
       workers[name] = new SpotQueueWorker(this, `worker-${name}`, {
-        name: `${prefix}-${name}`,
+        name: `${this.prefix}-${name}`,
         region: config.region,
         cluster: { name: cluster.name, arn: cluster.arn },
         repository: this.repositories[name],
-        imageTag: imageTag.stringValue,
+        imageTag: this.imageTag,
         cpu: settings.cpu,
         memoryMb: settings.memoryMb,
         maxTasks: settings.maxTasks,
         messagesPerTask: settings.messagesPerTask,
         queue: { arn: queue.arn, name: queue.name },
         environment: {
-          ...environmentOf(a, config.database.poolMaxPerWorker),
+          ...this.wiring.environment(a, config.database.poolMaxPerWorker),
           [ENV.workerConcurrency]: String(settings.concurrency),
           [ENV.publicBaseUrl]: publicBaseUrl,
           [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         },
-        grants: grantsOf(a, aliasArns),
+        grants: this.wiring.grants(a, this.functions),
         subnetIds: network.privateSubnetIds,
         securityGroupIds: [network.securityGroupIds.worker],
         logRetentionDays: config.logs.retentionDays,
         onDemandFallback: config.workers.onDemandFallback,
-        permissionsBoundary,
-        dependsOn: [capacity],
+        permissionsBoundary: this.permissionsBoundary,
+        dependsOn: [cluster.capacity],
       });
     }
-    this.workers = workers as Record<WorkerName, SpotQueueWorker>;
+    return workers as Record<WorkerName, SpotQueueWorker>;
+  }
 
-    this.migrationTask = new FargateTask(this, 'db-move', {
-      family: `${prefix}-db-move`,
+  /** The one-off data-migration task definition (`npm run db:move`), run by hand with `aws ecs run-task`. */
+  private dataMigrationTask(): FargateTask {
+    const { config, data } = this;
+    return new FargateTask(this, 'db-move', {
+      family: `${this.prefix}-db-move`,
       region: config.region,
       cpu: config.migrationTask.cpu,
       memoryMb: config.migrationTask.memoryMb,
       repository: this.repositories.migration,
-      imageTag: imageTag.stringValue,
+      imageTag: this.imageTag,
       command: ['npm', 'run', 'db:move'],
       environment: {
         [ENV.appEnv]: config.env,
@@ -341,26 +257,14 @@ export class ComputeStack extends TerraformStack {
       ],
       grants: {},
       logRetentionDays: config.logs.retentionDays,
-      permissionsBoundary,
+      permissionsBoundary: this.permissionsBoundary,
     });
-
-    this.alarms(config, network.alarmTopicArn, rest);
-
-    new TerraformOutput(this, 'api_url', { value: `https://${rest.domainName}/${API_STAGE}`, description: 'Invoke URL of the REST API stage' });
-    new TerraformOutput(this, 'cluster_name', { value: cluster.name });
-    new TerraformOutput(this, 'migration_task_family', { value: this.migrationTask.taskDefinition.family });
-    new TerraformOutput(this, 'migration_run_network', {
-      value: { subnets: network.privateSubnetIds, securityGroups: [network.securityGroupIds.migration] },
-      description: 'awsvpcConfiguration for `aws ecs run-task` of the migration task (docs/compute.md)',
-    });
-    for (const image of IMAGE_NAMES) {
-      new TerraformOutput(this, `ecr_${image.replace(/-/g, '_')}_url`, { value: this.repositories[image].url });
-    }
   }
 
   /** Errors of every function and 5xx of the API, to the environment's alarm topic. */
-  private alarms(config: EnvironmentConfig, topicArn: string, rest: LambdaRestApi): void {
-    const prefix = namePrefix(config.env);
+  private alarms(rest: LambdaRestApi): void {
+    const { prefix } = this;
+    const topicArn = this.network.alarmTopicArn;
     for (const [name, fn] of Object.entries(this.functions)) {
       opsAlarm(this, `alarm-errors-${name}`, {
         alarmName: `${prefix}-${name}-errors`,
@@ -380,10 +284,120 @@ export class ComputeStack extends TerraformStack {
       dimensions: { ApiName: rest.api.name, Stage: rest.stage.stageName },
     });
   }
+
+  /** What deploys, the release scripts and ops read back (docs/compute.md). */
+  private outputs(rest: LambdaRestApi): void {
+    new TerraformOutput(this, 'api_url', { value: stageUrl(rest), description: 'Invoke URL of the REST API stage' });
+    new TerraformOutput(this, 'cluster_name', { value: this.clusterName });
+    new TerraformOutput(this, 'migration_task_family', { value: this.migrationTask.taskDefinition.family });
+    new TerraformOutput(this, 'migration_run_network', {
+      value: { subnets: this.network.privateSubnetIds, securityGroups: [this.network.securityGroupIds.migration] },
+      description: 'awsvpcConfiguration for `aws ecs run-task` of the migration task (docs/compute.md)',
+    });
+    for (const image of IMAGE_NAMES) {
+      new TerraformOutput(this, `ecr_${image.replace(/-/g, '_')}_url`, { value: this.repositories[image].url });
+    }
+  }
+}
+
+/** The variable naming the ARN of each secret (the config loader reads the value at start). */
+const SECRET_VARIABLES: Record<SecretName, string> = {
+  database: ENV.dbSecretArn,
+  gemini: ENV.geminiSecretArn,
+  stripeSecretKey: ENV.stripeSecretArn,
+  stripeWebhookSecret: ENV.stripeWebhookSecretArn,
+  orderToken: ENV.orderTokenSecretArn,
+};
+
+/**
+ * What an access entry (stacks/access.ts) means in one environment: IAM grants on the data
+ * layer's resources, and the environment variables that name the same resources.
+ */
+class AccessWiring {
+  private readonly secretArns: Record<SecretName, string>;
+  /** Variables every service and worker gets. */
+  private readonly shared: Record<string, string>;
+  private readonly prefix: string;
+
+  constructor(
+    config: EnvironmentConfig,
+    private readonly data: ComputeData,
+  ) {
+    this.prefix = namePrefix(config.env);
+    this.secretArns = {
+      database: data.db.masterSecretArn,
+      gemini: data.secrets.gemini.arn,
+      stripeSecretKey: data.secrets.stripeSecretKey.arn,
+      stripeWebhookSecret: data.secrets.stripeWebhookSecret.arn,
+      orderToken: data.secrets.orderToken.arn,
+    };
+    this.shared = {
+      [ENV.appEnv]: config.env,
+      [ENV.logLevel]: 'info',
+      [ENV.dbHost]: data.db.address,
+      [ENV.dbPort]: Token.asString(data.db.port),
+      [ENV.dbName]: data.db.name,
+      [ENV.redisUrl]: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
+      [ENV.redisKeyPrefix]: 'docplatform:',
+      [ENV.docJobsQueueUrl]: data.queues.docJobs.url,
+      [ENV.batchJobsQueueUrl]: data.queues.batchJobs.url,
+      [ENV.reportsBucket]: data.buckets.reports.name,
+      [ENV.assetsBucket]: data.buckets.assets.name,
+      [ENV.geminiModel]: config.gemini.model,
+      [ENV.internalTransport]: 'lambda',
+    };
+  }
+
+  /** The grants of an entry; the functions it invokes must already exist (their `live` aliases are named). */
+  grants(a: ServiceAccess, functions: Partial<Record<ServiceName, KoaLambda>>): Grants {
+    const objectScope = (o: ObjectAccess) => ({ bucketArn: this.data.buckets[o.bucket].arn, prefix: o.prefix });
+    return {
+      readSecrets: a.secrets.map((s) => this.secretArns[s]),
+      sendTo: a.sendTo.map((q) => this.data.queues[q].arn),
+      readObjects: a.readObjects.map(objectScope),
+      readWriteObjects: a.readWriteObjects.map(objectScope),
+      invoke: a.invokes.map((name) => {
+        const fn = functions[name];
+        if (!fn) throw new Error(`${name} must be created before the services that invoke it`);
+        return fn.liveArn;
+      }),
+    };
+  }
+
+  /** The variables of an entry: the shared ones, its pool size, its secrets' ARNs and the functions it invokes. */
+  environment(a: ServiceAccess, poolMax: number): Record<string, string> {
+    return {
+      ...this.shared,
+      [ENV.dbPoolMax]: String(poolMax),
+      ...Object.fromEntries(a.secrets.map((s) => [SECRET_VARIABLES[s], this.secretArns[s]])),
+      ...Object.fromEntries(a.invokes.map((name) => [serviceFunctionVar(name), `${this.prefix}-${name}`])),
+    };
+  }
+}
+
+/** The invoke URL of the API's stage. */
+function stageUrl(rest: LambdaRestApi): string {
+  return `https://${rest.domainName}/${API_STAGE}`;
 }
 
 /** The browser-facing origin: the first custom domain, else the configured CloudFront URL. */
 function publicBaseUrlOf(config: EnvironmentConfig): string | undefined {
   if (config.edge.domainNames.length > 0) return `https://${config.edge.domainNames[0]}`;
   return config.edge.publicBaseUrl;
+}
+
+/** The image tag a deploy passes (`-var image_tag=<sha>`): an immutable build, never `latest`. */
+function imageTagVariable(scope: Construct): TerraformVariable {
+  return new TerraformVariable(scope, 'image_tag', {
+    type: 'string',
+    nullable: false,
+    description: 'Tag of the worker and migration images to run (the git SHA CI pushed; ECR tags are immutable)',
+    validation: [
+      {
+        // Terraform JSON reads strings as templates: the expression goes inside ${...}.
+        condition: '${can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"}',
+        errorMessage: 'image_tag must be an ECR tag (letters, digits, _ . -) naming an immutable build, not "latest".',
+      },
+    ],
+  });
 }

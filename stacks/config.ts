@@ -1,9 +1,13 @@
 import { PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
 
 /**
- * The typed configuration of each environment: the one place where infrastructure knobs live.
- * Stacks read from here and nowhere else; `prod` differs from `dev` by these values only.
- * Adding an environment means adding an entry to `environments`.
+ * The typed configuration of each environment: the one place where infrastructure knobs, the
+ * values that may differ between environments, live; `prod` differs from `dev` by these values
+ * only. Adding an environment means adding an entry to `environments`.
+ *
+ * What is the same in every environment lives elsewhere: the names of services, workers, queues,
+ * buckets and environment variables in core/contract.ts, and the access matrix (what each
+ * service and worker may reach, a contract of what the code uses) in stacks/access.ts.
  */
 
 /** How private subnets reach the internet (Gemini, Stripe, ECR pulls). */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { environments, EnvironmentConfig, namePrefix } from '../../stacks/config';
 import { BINARY_MEDIA_TYPES as API_BINARY_MEDIA_TYPES } from '../../core/contract';
-import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/compute';
+import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/access';
 import { ENI_ACTIONS, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';

@@ -1,0 +1,84 @@
+import { BucketName, QueueName, ServiceName, WorkerName } from '../core/contract';
+
+/**
+ * The access matrix: what each of the six services and two workers may reach (DESIGN §5, as
+ * the code in functions/ and containers/ uses it). The compute stack derives both the IAM grants
+ * and the environment variables of every function and task from it, so a function never gets a
+ * variable it has no permission to use (the config loader reads every secret ARN it is given at
+ * start).
+ *
+ * It lives in its own file, not in stacks/config.ts, because it is not a knob: it is the same in
+ * every environment and changes only when the code does (a test reads functions/ and containers/
+ * and fails when the code calls a service, queue, bucket or store its entry does not list). And
+ * not inside stacks/compute.ts, which lists what the layer creates; the matrix is what those
+ * resources are allowed to do to each other.
+ */
+
+/** The secrets the data layer creates, plus the RDS-managed master secret (`database`). */
+export type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'orderToken';
+
+/** Objects of one bucket under a key prefix ('' = the whole bucket). */
+export interface ObjectAccess {
+  bucket: BucketName;
+  prefix: string;
+}
+
+export interface ServiceAccess {
+  /** Opens connections to RDS: counted against the connection budget, placed in the VPC. */
+  database: boolean;
+  /** Talks to the cache: placed in the VPC. */
+  cache: boolean;
+  /**
+   * Secrets read at start. `database` is in every list: the services' config loader requires
+   * the database settings of every service, including those that never connect.
+   */
+  secrets: SecretName[];
+  sendTo: QueueName[];
+  readObjects: ObjectAccess[];
+  readWriteObjects: ObjectAccess[];
+  invokes: ServiceName[];
+}
+
+/** A worker's access, and the queue it consumes. */
+export type WorkerAccess = ServiceAccess & { queue: QueueName };
+
+const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
+  database: false,
+  cache: false,
+  secrets: ['database'],
+  sendTo: [],
+  readObjects: [],
+  readWriteObjects: [],
+  invokes: [],
+  ...a,
+});
+
+/** Batch sources, rejected rows and manifests: `batches/<clientId>/<batchId>/…` in the assets bucket. */
+const BATCH_OBJECTS: ObjectAccess = { bucket: 'assets', prefix: 'batches/' };
+/** Documents: `<clientId>/<orderId>.<ext>` in the reports bucket. */
+const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
+
+/**
+ * The gateways only orchestrate (internal calls, Stripe, S3): they stay out of the VPC and need
+ * no NAT for Stripe or AWS APIs.
+ */
+export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
+  'gateway-b2c': access({
+    secrets: ['database', 'stripeSecretKey', 'stripeWebhookSecret'],
+    readObjects: [DOCUMENTS],
+    invokes: ['theme', 'order'],
+  }),
+  'gateway-b2b': access({ readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
+  'core-llm': access({ cache: true, secrets: ['database', 'gemini'] }),
+  theme: access({ database: true }),
+  order: access({ database: true, secrets: ['database', 'orderToken'], sendTo: ['docJobs', 'batchJobs'] }),
+  client: access({ database: true }),
+};
+
+export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
+  'doc-generation': {
+    ...access({ database: true, readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
+    queue: 'docJobs',
+  },
+  'b2b-batch': { ...access({ database: true, sendTo: ['docJobs'], readWriteObjects: [BATCH_OBJECTS] }), queue: 'batchJobs' },
+};
