@@ -3,23 +3,59 @@ import type Koa from 'koa';
 import { createHash } from 'node:crypto';
 import * as z from '../shared/zod';
 import { tooManyRequests } from '../shared/errors';
-import { createServiceApp, ServiceState } from '../shared/http';
+import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJson } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
 
-/** Internal: Markdown from Gemini, cached in Redis by prompt hash and rate limited per client. */
+/**
+ * Internal: Markdown from Gemini, cached in Redis by prompt hash and rate limited per client.
+ * The model's retries are bounded by the request's deadline (below), never by luck.
+ */
 export const MAX_PROMPT = 20000;
 const Generate = z.object({
   clientId: z.uuid(),
   prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT)),
 });
 
-export function createApp(runtime: ServiceRuntime<'redis'>, provider: ContentProvider = providerFor(runtime.config)): Koa<ServiceState> {
+/**
+ * Time kept back from the invocation's remaining time for what follows the model (caching the
+ * text, answering) and for Lambda itself: the answer leaves before the function is killed.
+ */
+export const RESPONSE_MARGIN_MS = 2000;
+/**
+ * The budget of a request outside Lambda (local runs, tests): core-llm's Lambda timeout
+ * (60 s, stacks/config.ts) less the margin, so local runs behave as deployed ones.
+ */
+export const LOCAL_BUDGET_MS = 58_000;
+
+export interface CoreLlmOptions {
+  /** Overrides LOCAL_BUDGET_MS (a Lambda invocation uses its remaining time instead). */
+  localBudgetMs?: number;
+}
+
+interface LambdaRequest {
+  apiGateway?: { context?: { getRemainingTimeInMillis?: () => number } };
+}
+
+/** Epoch ms by which this request must answer: from the Lambda context when there is one. */
+function deadlineOf(ctx: ServiceContext, localBudgetMs: number): number {
+  const remaining = (ctx.req as LambdaRequest).apiGateway?.context?.getRemainingTimeInMillis?.();
+  const budget = typeof remaining === 'number' && Number.isFinite(remaining) ? remaining - RESPONSE_MARGIN_MS : localBudgetMs;
+  return Date.now() + budget;
+}
+
+export function createApp(
+  runtime: ServiceRuntime<'redis'>,
+  provider: ContentProvider = providerFor(runtime.config),
+  options: CoreLlmOptions = {},
+): Koa<ServiceState> {
   const router = new Router<ServiceState>();
   const { rateLimitPerMinute, cacheTtlSeconds } = runtime.config.llm;
+  const localBudgetMs = options.localBudgetMs ?? LOCAL_BUDGET_MS;
 
   router.post('/generate', async (ctx) => {
+    const deadline = deadlineOf(ctx, localBudgetMs);
     const { clientId, prompt } = await readJson(ctx, Generate, 64 * 1024);
     const hash = createHash('sha256').update(`${provider.model}\n${prompt}`).digest('hex');
     const cacheKey = `llm:cache:${hash}`;
@@ -36,7 +72,7 @@ export function createApp(runtime: ServiceRuntime<'redis'>, provider: ContentPro
       ctx.set('retry-after', String(60 - Math.floor((Date.now() / 1000) % 60)));
       throw tooManyRequests(`rate limit of ${rateLimitPerMinute} generations per minute reached for this client`);
     }
-    const text = await provider.generate(prompt);
+    const text = await provider.generate(prompt, { deadline });
     await runtime.redis.set(cacheKey, text, 'EX', cacheTtlSeconds);
     ctx.body = { text, cached: false, model: provider.model, provider: provider.name, promptHash: hash };
   });

@@ -10,8 +10,16 @@ import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../sh
 export interface ContentProvider {
   name: 'gemini' | 'offline';
   model: string;
-  generate(prompt: string): Promise<string>;
+  generate(prompt: string, options?: GenerateOptions): Promise<string>;
 }
+
+export interface GenerateOptions {
+  /** Epoch ms by which `generate` must have answered or given up (no retry starts past it). */
+  deadline?: number;
+}
+
+/** An attempt with less time than this left is not started: the answer would be cut off anyway. */
+export const MIN_ATTEMPT_MS = 1000;
 
 export interface RetryPolicy {
   attempts: number;
@@ -45,7 +53,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           httpOptions: {
             ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}),
             timeout: config.gemini.timeoutMs,
-            // Retries are ours (below): one policy, logged, bounded by the Lambda timeout.
+            // Retries are ours (below): one policy, bounded by the request's deadline (the Lambda timeout).
             retryOptions: { attempts: 1 },
             // The platform fetch, not the SDK's no-timeout undici dispatcher: requests are bounded by
             // `timeout` anyway, and the dispatcher hook is not reachable from every runtime (jest's vm).
@@ -57,11 +65,20 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
   return {
     name: 'gemini',
     model,
-    generate: async (prompt) => {
+    generate: async (prompt, options = {}) => {
+      const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
       let lastStatus: number | undefined;
+      let outOfTime = false;
       for (let attempt = 1; attempt <= retry.attempts; attempt++) {
+        const left = deadline - Date.now();
+        if (left < MIN_ATTEMPT_MS) {
+          outOfTime = true;
+          break;
+        }
         try {
-          const res = await (await genai()).models.generateContent({ model, contents: prompt });
+          // Each attempt gets GEMINI_TIMEOUT_MS or what is left of the deadline, whichever is less.
+          const abortSignal = AbortSignal.timeout(Math.min(config.gemini.timeoutMs, left));
+          const res = await (await genai()).models.generateContent({ model, contents: prompt, config: { abortSignal } });
           const text = res.text;
           if (!text) throw badGateway('the model returned no text');
           return text;
@@ -71,10 +88,16 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           const timedOut = (err as Error).name === 'AbortError' || /timed? ?out|aborted/i.test((err as Error).message ?? '');
           if (!(retryable(lastStatus) || timedOut || lastStatus === undefined) || attempt === retry.attempts) break;
           // Full jitter: spreads retries of concurrent calls so they do not hit the quota together.
-          await sleep(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)));
+          const pause = Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+          if (Date.now() + pause + MIN_ATTEMPT_MS > deadline) {
+            outOfTime = true;
+            break;
+          }
+          await sleep(pause);
         }
       }
       if (lastStatus === 429) throw tooManyRequests('the model provider is rate limiting, retry later');
+      if (outOfTime) throw serviceUnavailable('the model provider did not answer within the time this request has, retry later');
       if (lastStatus !== undefined && lastStatus < 500) throw badGateway(`the model provider rejected the request (${lastStatus})`);
       throw serviceUnavailable('the model provider is unavailable, retry later');
     },
