@@ -3,8 +3,8 @@ import type Koa from 'koa';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
 import * as z from '../shared/zod';
-import { batchSourceKey, BatchSource, MAX_BATCH_ROWS } from '../shared/batches';
-import { AppError, badRequest, FieldIssue, unauthorized, unsupportedMediaType } from '../shared/errors';
+import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../shared/batches';
+import { AppError, badRequest, conflict, FieldIssue, unauthorized, unsupportedMediaType } from '../shared/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import { idempotencyKeySchema } from '../order/schemas';
 import { InternalOrder, withDocumentLink } from '../shared/order-views';
@@ -40,6 +40,8 @@ interface InternalBatch {
   failed: number;
   manifestKey: string | null;
   error: string | null;
+  requestHash: string | null;
+  submittedRows: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -88,26 +90,56 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     await next();
   });
 
+  // Idempotency as with Stripe: the key is bound to the request's fingerprint (batchRequestHash).
+  // Its batch is looked up before the body is even parsed, so a replay answers the original batch
+  // whatever changed since (a theme deactivated) and stores nothing; another request under the
+  // key is a 409. A new request's source goes to a key derived from (client, key, fingerprint),
+  // so no attempt of it leaves an object behind.
+  const replayOrConflict = (ctx: ServiceContext, batch: InternalBatch, requestHash: string) => {
+    if (batch.requestHash !== requestHash) {
+      const why = batch.requestHash === null
+        ? 'already used by a batch created before requests were fingerprinted; use a new key for a new batch'
+        : 'already used with a different request (body, content type or theme differ); use a new key for a new batch';
+      throw conflict('this idempotency key was already used with a different request', [{ field: 'header.idempotency-key', message: why }]);
+    }
+    ctx.status = 200;
+    ctx.body = { batch: publicBatch(batch) };
+  };
+
   router.post('/b2b/batches', async (ctx) => {
     const idempotencyKey = ctx.get('idempotency-key')
       ? parseWith(idempotencyKeySchema, ctx.get('idempotency-key'), 'header.idempotency-key')
       : undefined;
     const contentType = ctx.get('content-type');
+    const kind = /^application\/json\b/i.test(contentType) ? 'json' : /^text\/csv\b/i.test(contentType) ? 'csv' : undefined;
+    if (!kind) throw unsupportedMediaType(['application/json', 'text/csv']);
+    const csvTheme = kind === 'csv' ? parseQuery(CsvQuery, ctx).theme : undefined;
+    const raw = await readRawBody(ctx, BATCH_BODY_LIMIT);
+    const requestHash = batchRequestHash(kind, csvTheme, raw);
+    const clientId = clientOf(ctx).id;
+    if (idempotencyKey) {
+      const { batch } = await internal().json<{ batch: InternalBatch | null }>('order', {
+        method: 'POST',
+        path: '/batches/replay',
+        body: { clientId, idempotencyKey, requestHash },
+        headers: headersOf(ctx),
+      });
+      if (batch) return replayOrConflict(ctx, batch, requestHash);
+    }
+
     let themeSlug: string;
     let rows: unknown[];
-    if (/^application\/json\b/i.test(contentType)) {
-      const body = parseWith(JsonBatch, parseJsonText(await readRawBody(ctx, BATCH_BODY_LIMIT)), 'body');
+    if (kind === 'json') {
+      const body = parseWith(JsonBatch, parseJsonText(raw), 'body');
       themeSlug = body.theme;
       rows = body.rows;
-    } else if (/^text\/csv\b/i.test(contentType)) {
-      themeSlug = parseQuery(CsvQuery, ctx).theme;
-      rows = rowsFromCsv(await readRawBody(ctx, BATCH_BODY_LIMIT));
+    } else {
+      themeSlug = csvTheme!;
+      rows = rowsFromCsv(raw);
       if (rows.length === 0) throw badRequest([{ field: 'body', message: 'the CSV has no data rows' }]);
       if (rows.length > MAX_BATCH_ROWS) throw badRequest([{ field: 'body', message: `at most ${MAX_BATCH_ROWS} rows` }]);
-    } else {
-      throw unsupportedMediaType(['application/json', 'text/csv']);
     }
-    const themeField = contentType.startsWith('text/csv') ? 'query.theme' : 'body.theme';
+    const themeField = kind === 'csv' ? 'query.theme' : 'body.theme';
     let theme: ThemeDetail;
     try {
       theme = (await internal().json<{ theme: ThemeDetail }>('theme', { method: 'GET', path: `/themes/${themeSlug}`, headers: headersOf(ctx) })).theme;
@@ -122,19 +154,20 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     });
     if (issues.length > 0) throw badRequest(issues.slice(0, MAX_REPORTED_ISSUES));
 
-    const batchId = randomUUID();
-    const clientId = clientOf(ctx).id;
+    const batchId = idempotencyKey ? idempotentBatchId(clientId, idempotencyKey, requestHash) : randomUUID();
     const source: BatchSource = { v: 1, batchId, clientId, themeId: theme.id, rows: rows as Record<string, string>[] };
     const sourceKey = batchSourceKey(clientId, batchId);
     await runtime.storage.put(runtime.config.buckets.assets, sourceKey, JSON.stringify(source), 'application/json');
     const { batch, created } = await internal().json<{ batch: InternalBatch; created: boolean }>('order', {
       method: 'POST',
       path: '/batches',
-      body: { batchId, clientId, themeId: theme.id, sourceKey, idempotencyKey },
+      body: { batchId, clientId, themeId: theme.id, sourceKey, idempotencyKey, requestHash, submittedRows: rows.length },
       headers: headersOf(ctx),
     });
-    ctx.status = created ? 202 : 200;
-    ctx.body = { batch: { ...publicBatch(batch), submittedRows: rows.length } };
+    // Not created: a concurrent attempt under the same key got there first.
+    if (!created) return replayOrConflict(ctx, batch, requestHash);
+    ctx.status = 202;
+    ctx.body = { batch: publicBatch(batch) };
   });
 
   router.get('/b2b/batches/:id', async (ctx) => {
@@ -176,6 +209,8 @@ const publicBatch = (b: InternalBatch) => ({
   totalRows: b.totalRows,
   succeeded: b.succeeded,
   failed: b.failed,
+  // Rows of the request that created the batch (null for batches from before it was kept).
+  submittedRows: b.submittedRows,
   error: b.error,
   createdAt: b.createdAt,
   updatedAt: b.updatedAt,

@@ -6,6 +6,7 @@ import { AppError, badRequest, conflict, forbidden, notFound } from '../shared/e
 import { createServiceApp, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../shared/models';
 import { findBatch, findOrder } from '../shared/models';
+import { MAX_BATCH_ROWS } from '../shared/batches';
 import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, tokenMatches } from '../shared/order-tokens';
 import { markFailed, markPaid, markQueued } from '../shared/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
@@ -21,13 +22,17 @@ const SessionId = z.string().check(z.minLength(1), z.maxLength(255));
 const Checkout = z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048)) });
 const Paid = z.object({ sessionId: SessionId, amountTotal: z.nullable(z.number().check(z.int())), currency: z.nullable(z.string().check(z.maxLength(10))) });
 const PaymentFailed = z.object({ sessionId: SessionId, reason: z.enum(['payment expired', 'payment failed']) });
+const RequestHash = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex'));
 const CreateBatch = z.object({
   batchId: z.uuid(),
   clientId: z.uuid(),
   themeId: z.uuid(),
   sourceKey: z.string().check(z.minLength(1), z.maxLength(1024)),
   idempotencyKey: z.optional(idempotencyKeySchema),
+  requestHash: RequestHash,
+  submittedRows: z.int().check(z.minimum(1), z.maximum(MAX_BATCH_ROWS)),
 });
+const ReplayBatch = z.object({ clientId: z.uuid(), idempotencyKey: idempotencyKeySchema, requestHash: RequestHash });
 const ClientAccess = z.strictObject({ clientId: z.uuid() });
 
 type OrderWithTheme = Order & { theme_slug?: string; theme_title?: string; output_format?: string };
@@ -59,6 +64,8 @@ const batchView = (b: Batch) => ({
   failed: b.failed,
   manifestKey: b.manifest_key,
   error: b.error,
+  requestHash: b.request_hash,
+  submittedRows: b.submitted_rows,
   createdAt: b.created_at,
   updatedAt: b.updated_at,
 });
@@ -200,6 +207,16 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     ctx.body = { order: orderView((await loadOrder(id))!) };
   });
 
+  // Batches are idempotent per (client, Idempotency-Key), bound to the request's fingerprint
+  // (`requestHash`); the gateway answers a fingerprint that differs with a 409. A batch still
+  // `pending` when its own request comes again gets its job again: its first send may have failed
+  // (that request then answered 503), and the worker tolerates a duplicate.
+  const batchByKey = async (clientId: string, idempotencyKey: string): Promise<Batch | undefined> =>
+    db()('batches').where({ client_id: clientId, idempotency_key: idempotencyKey }).first();
+  const resendIfPending = async (batch: Batch, requestHash: string): Promise<void> => {
+    if (batch.status === 'pending' && batch.request_hash === requestHash) await runtime.queue.sendBatchJob(batch.id);
+  };
+
   router.post('/batches', async (ctx) => {
     const body = await readJson(ctx, CreateBatch);
     const inserted = await db()('batches')
@@ -212,14 +229,32 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
         total_rows: 0,
         source_key: body.sourceKey,
         idempotency_key: body.idempotencyKey ?? null,
+        request_hash: body.requestHash,
+        submitted_rows: body.submittedRows,
       })
-      .onConflict(['client_id', 'idempotency_key'])
+      // Any unique constraint: concurrent attempts of one request carry the same (derived) id and key.
+      .onConflict()
       .ignore()
       .returning('*');
-    const batch = (inserted[0] as Batch | undefined) ?? ((await db()('batches').where({ client_id: body.clientId, idempotency_key: body.idempotencyKey! }).first()) as Batch);
-    if (batch.status === 'pending') await runtime.queue.sendBatchJob(batch.id);
-    ctx.status = inserted.length === 1 ? 201 : 200;
-    ctx.body = { batch: batchView(batch), created: inserted.length === 1 };
+    if (inserted.length === 1) {
+      const batch = inserted[0] as Batch;
+      await runtime.queue.sendBatchJob(batch.id);
+      ctx.status = 201;
+      ctx.body = { batch: batchView(batch), created: true };
+      return;
+    }
+    const existing = body.idempotencyKey ? await batchByKey(body.clientId, body.idempotencyKey) : undefined;
+    if (!existing) throw conflict(`batch ${body.batchId} already exists`);
+    await resendIfPending(existing, body.requestHash);
+    ctx.body = { batch: batchView(existing), created: false };
+  });
+
+  // The batch an Idempotency-Key already created, if any: asked before anything of a new request is stored.
+  router.post('/batches/replay', async (ctx) => {
+    const body = await readJson(ctx, ReplayBatch);
+    const existing = await batchByKey(body.clientId, body.idempotencyKey);
+    if (existing) await resendIfPending(existing, body.requestHash);
+    ctx.body = { batch: existing ? batchView(existing) : null };
   });
 
   router.get('/batches/:id', async (ctx) => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as z from './zod';
 
 /**
@@ -18,3 +19,27 @@ export type BatchSource = z.infer<typeof BatchSource>;
 
 export const batchSourceKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/source.json`;
 export const batchManifestKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/manifest.json`;
+
+/**
+ * The fingerprint of a batch request: what the client sent and how it is read (`json` or
+ * `csv`, from the content type), the CSV's `?theme=` (a JSON body names its theme itself), and
+ * the body bytes. Under one `Idempotency-Key` the same fingerprint is a replay of the batch, any
+ * other is a different request (409).
+ */
+export function batchRequestHash(kind: 'json' | 'csv', csvTheme: string | undefined, body: Buffer): string {
+  return createHash('sha256').update(`b2b-batch/v1\n${kind}\n${csvTheme ?? ''}\n`).update(body).digest('hex');
+}
+
+/**
+ * The batch id of a request made with an `Idempotency-Key`: derived from the client, the key and
+ * the fingerprint (a UUID of version 8, RFC 9562's custom layout), so every attempt of one request
+ * writes its source to the same object and concurrent attempts insert the same row, whatever order
+ * they run in; nothing a retry writes is left behind.
+ */
+export function idempotentBatchId(clientId: string, idempotencyKey: string, requestHash: string): string {
+  const b = createHash('sha256').update(`b2b-batch-id/v1\n${clientId}\n${idempotencyKey}\n${requestHash}`).digest();
+  b[6] = (b[6] & 0x0f) | 0x80;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = b.subarray(0, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

@@ -31,7 +31,7 @@ export const forbidden = (message = 'this resource belongs to another client'): 
 export const notFound = (message = 'not found'): AppError => new AppError(404, 'not_found', message);
 export const methodNotAllowed = (allowed: string[]): AppError =>
   new AppError(405, 'method_not_allowed', `method not allowed; allowed: ${allowed.join(', ')}`);
-export const conflict = (message: string): AppError => new AppError(409, 'conflict', message);
+export const conflict = (message: string, fields?: FieldIssue[]): AppError => new AppError(409, 'conflict', message, fields);
 export const payloadTooLarge = (limitBytes: number): AppError =>
   new AppError(413, 'payload_too_large', `request body exceeds ${limitBytes} bytes`);
 export const unsupportedMediaType = (accepted: string[]): AppError =>

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as coreTables from './20261126_001_core_tables';
 import * as orderGenerationLease from './20261201_002_order_generation_lease';
+import * as batchRequestFingerprint from './20261201_003_batch_request_fingerprint';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -13,4 +14,5 @@ export interface SchemaMigration extends Knex.Migration {
 export const schemaMigrations: SchemaMigration[] = [
   { name: '20261126_001_core_tables', ...coreTables },
   { name: '20261201_002_order_generation_lease', ...orderGenerationLease },
+  { name: '20261201_003_batch_request_fingerprint', ...batchRequestFingerprint },
 ];

@@ -6,7 +6,7 @@ import { createApp as themeApp } from '../../functions/theme/app';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../functions/shared/storage';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
-import { http, startTestPlatform, TestPlatform } from './platform';
+import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
 import type { Server } from 'node:http';
 
 let p: TestPlatform;
@@ -128,6 +128,7 @@ describe('gateway-b2b: what a batch may hold', () => {
     // Tabs and line breaks inside a quoted field are text.
     expect((await postCsv(apiKey, 'product\n"Solar\tkettle\r\nwith lid"\n')).status).toBe(202);
   });
+
   test('a CSV with a repeated column is a 400 naming the column', async () => {
     const { apiKey } = await newClient('dup-co');
     const before = await p.counts();
@@ -138,6 +139,107 @@ describe('gateway-b2b: what a batch may hold', () => {
     // Names are compared after trimming, as the values are.
     expect((await postCsv(apiKey, 'product, product \nA,B\n')).json.error.fields[0].message).toMatch(/column "product" appears more than once/);
     expect(await p.counts()).toEqual(before);
+  });
+
+  test('Idempotency-Key: the same request is the original batch with nothing new stored; another CSV, theme or body is a 409 naming the header', async () => {
+    const { client, apiKey } = await newClient('idem-co');
+    const key = { 'idempotency-key': newIdempotencyKey() };
+    const first = await postCsv(apiKey, 'product\nSolar kettle\nWind lamp\n', 'product-sheet', key);
+    expect(first.status).toBe(202);
+    expect(first.json.batch.submittedRows).toBe(2);
+    const stored = await sourceKeys(client.id);
+    expect(stored).toHaveLength(1);
+    const batches = (await p.counts()).batches;
+
+    const replay = await postCsv(apiKey, 'product\nSolar kettle\nWind lamp\n', 'product-sheet', key);
+    expect(replay.status).toBe(200);
+    expect(replay.json.batch).toMatchObject({ id: first.json.batch.id, submittedRows: 2 });
+
+    const conflicts = [
+      // Before the fix: 200 with the old batch, submittedRows 3, the new rows dropped and one more source object in S3.
+      await postCsv(apiKey, 'product\nSolar kettle\nWind lamp\nTide clock\n', 'product-sheet', key),
+      await postCsv(apiKey, 'product\nSolar kettle\nWind lamp\n', 'market-study', key),
+      await http(b2b, '/b2b/batches', { method: 'POST', json: { theme: 'product-sheet', rows: [{ product: 'Solar kettle' }] }, headers: { 'x-api-key': apiKey, ...key } }),
+    ];
+    for (const c of conflicts) {
+      expect({ status: c.status, error: c.json.error }).toEqual({
+        status: 409,
+        error: {
+          code: 'conflict',
+          message: 'this idempotency key was already used with a different request',
+          fields: [{ field: 'header.idempotency-key', message: 'already used with a different request (body, content type or theme differ); use a new key for a new batch' }],
+        },
+      });
+    }
+    expect(await sourceKeys(client.id)).toEqual(stored);
+    expect((await p.counts()).batches).toBe(batches);
+    const source = JSON.parse((await p.runtimes['gateway-b2b'].storage.get('assets', stored[0])).toString());
+    expect(source.rows).toEqual([{ product: 'Solar kettle' }, { product: 'Wind lamp' }]);
+
+    // Concurrent first attempts of one request: one batch, one source object.
+    const raceKey = { 'idempotency-key': newIdempotencyKey() };
+    const race = await Promise.all([1, 2, 3].map(() => postCsv(apiKey, 'product\nLamp\n', 'product-sheet', raceKey)));
+    expect(race.map((r) => r.status).sort()).toEqual([200, 200, 202]);
+    expect(new Set(race.map((r) => r.json.batch.id)).size).toBe(1);
+    expect(await sourceKeys(client.id)).toHaveLength(2);
+  });
+
+  test('Idempotency-Key, the race the replay lookup cannot see: a concurrent attempt of the same request joins the batch and its source object; another request is a 409', async () => {
+    const { client, apiKey } = await newClient('race-co');
+    const key = { 'idempotency-key': newIdempotencyKey() };
+    const first = await postCsv(apiKey, 'product\nLamp\n', 'product-sheet', key);
+    expect(first.status).toBe(202);
+    // As if each attempt had asked before the other one's batch existed.
+    const gateway = p.runtimes['gateway-b2b'].internal;
+    const json = gateway.json.bind(gateway);
+    const missReplay = jest.spyOn(gateway, 'json').mockImplementation(async (service, req) =>
+      req.path === '/batches/replay' ? ({ batch: null } as never) : json(service, req),
+    );
+    try {
+      const same = await postCsv(apiKey, 'product\nLamp\n', 'product-sheet', key);
+      expect(same.status).toBe(200);
+      expect(same.json.batch).toMatchObject({ id: first.json.batch.id, submittedRows: 1 });
+      expect(await sourceKeys(client.id)).toEqual([`batches/${client.id}/${first.json.batch.id}/source.json`]);
+      const other = await postCsv(apiKey, 'product\nLamp\nKettle\n', 'product-sheet', key);
+      expect(other.status).toBe(409);
+      expect(other.json.error.fields[0].field).toBe('header.idempotency-key');
+    } finally {
+      missReplay.mockRestore();
+    }
+    const source = JSON.parse((await p.runtimes['gateway-b2b'].storage.get('assets', `batches/${client.id}/${first.json.batch.id}/source.json`)).toString());
+    expect(source.rows).toEqual([{ product: 'Lamp' }]);
+  });
+
+  test('Idempotency-Key of a batch created before fingerprints were kept: a 409 that says so, nothing stored', async () => {
+    const { client, apiKey } = await newClient('legacy-co');
+    const key = newIdempotencyKey();
+    const theme = await p.db('themes').where({ slug: 'product-sheet' }).first();
+    await p.db('batches').insert({ client_id: client.id, theme_id: theme.id, status: 'completed', source_key: 'batches/legacy/source.json', idempotency_key: key });
+    const res = await postCsv(apiKey, 'product\nLamp\n', 'product-sheet', { 'idempotency-key': key });
+    expect(res.status).toBe(409);
+    expect(res.json.error.fields).toEqual([
+      { field: 'header.idempotency-key', message: 'already used by a batch created before requests were fingerprinted; use a new key for a new batch' },
+    ]);
+    expect(await sourceKeys(client.id)).toEqual([]);
+  });
+
+  test('Idempotency-Key: a batch whose job could not be sent gets it from the retry of its request', async () => {
+    const { apiKey } = await newClient('resend-co');
+    await p.receive('batchJobs');
+    const key = { 'idempotency-key': newIdempotencyKey() };
+    const send = jest.spyOn(p.runtimes.order.queue, 'sendBatchJob').mockRejectedValueOnce(new Error('SQS unreachable'));
+    try {
+      expect((await postCsv(apiKey, 'product\nLamp\n', 'product-sheet', key)).status).toBe(503);
+    } finally {
+      send.mockRestore();
+    }
+    const retry = await postCsv(apiKey, 'product\nLamp\n', 'product-sheet', key);
+    expect(retry.status).toBe(200);
+    expect(retry.json.batch).toMatchObject({ status: 'pending', submittedRows: 1 });
+    expect(await p.receive('batchJobs')).toEqual([{ v: 1, batchId: retry.json.batch.id }]);
+    // Another request under that key never sends the batch's job.
+    expect((await postCsv(apiKey, 'product\nKettle\n', 'product-sheet', key)).status).toBe(409);
+    expect(await p.receive('batchJobs')).toEqual([]);
   });
 });
 

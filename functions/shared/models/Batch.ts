@@ -13,6 +13,10 @@ export interface Batch {
   manifest_key: string | null;
   error: string | null;
   idempotency_key: string | null;
+  /** sha256 of the creating request (`batchRequestHash`); null for batches created before it was kept. */
+  request_hash: string | null;
+  /** Rows the creating request held; null for batches created before it was kept. */
+  submitted_rows: number | null;
   created_at: Date;
   updated_at: Date;
 }
