@@ -57,12 +57,10 @@ export class KoaLambda extends Construct {
   readonly alias: LambdaAlias;
   readonly role: IamRole;
   readonly logGroup: CloudwatchLogGroup;
-  readonly functionName: string;
   private readonly environment: Record<string, string>;
 
   constructor(scope: Construct, id: string, props: KoaLambdaProps) {
     super(scope, id);
-    this.functionName = props.functionName;
     this.environment = { ...BASE_ENVIRONMENT, ...props.environment };
 
     const bundle = bundleFunction(props.service);

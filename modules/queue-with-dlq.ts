@@ -20,9 +20,6 @@ export interface QueueRefs {
   url: string;
   arn: string;
   name: string;
-  dlqUrl: string;
-  dlqArn: string;
-  dlqName: string;
 }
 
 const DAY = 86_400;
@@ -88,9 +85,6 @@ export class QueueWithDlq extends Construct {
       url: this.queue.url,
       arn: this.queue.arn,
       name: this.queue.name,
-      dlqUrl: this.dlq.url,
-      dlqArn: this.dlq.arn,
-      dlqName: this.dlq.name,
     };
   }
 }

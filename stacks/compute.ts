@@ -11,7 +11,6 @@ import {
   SERVICE_NAMES,
   ServiceName,
   WORKER_NAMES,
-  WorkerName,
   serviceFunctionVar,
 } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
@@ -68,7 +67,6 @@ export interface ApiEndpoint {
 export class ComputeStack extends TerraformStack {
   readonly api: ApiEndpoint;
   readonly functions: Record<ServiceName, KoaLambda>;
-  readonly workers: Record<WorkerName, SpotQueueWorker>;
   readonly repositories: Record<ImageName, ImageRepository>;
   readonly migrationTask: FargateTask;
   readonly clusterName: string;
@@ -104,7 +102,7 @@ export class ComputeStack extends TerraformStack {
     this.repositories = this.imageRepositories();
     const cluster = this.cluster();
     this.clusterName = cluster.name;
-    this.workers = this.queueWorkers(cluster, publicBaseUrl);
+    this.queueWorkers(cluster, publicBaseUrl);
     this.migrationTask = this.dataMigrationTask();
     this.alarms(rest);
     this.outputs(rest);
@@ -191,14 +189,13 @@ export class ComputeStack extends TerraformStack {
   }
 
   /** The two queue workers on Fargate Spot, scaled from zero on their queue's depth. */
-  private queueWorkers(cluster: Cluster, publicBaseUrl: string): Record<WorkerName, SpotQueueWorker> {
+  private queueWorkers(cluster: Cluster, publicBaseUrl: string): void {
     const { config, network } = this;
-    const workers: Partial<Record<WorkerName, SpotQueueWorker>> = {};
     for (const name of WORKER_NAMES) {
       const a = WORKER_ACCESS[name];
       const settings = config.workers[name];
       const queue = this.data.queues[a.queue];
-      workers[name] = new SpotQueueWorker(this, `worker-${name}`, {
+      new SpotQueueWorker(this, `worker-${name}`, {
         name: `${this.prefix}-${name}`,
         region: config.region,
         cluster: { name: cluster.name, arn: cluster.arn },
@@ -224,7 +221,6 @@ export class ComputeStack extends TerraformStack {
         dependsOn: [cluster.capacity],
       });
     }
-    return workers as Record<WorkerName, SpotQueueWorker>;
   }
 
   /** The one-off data-migration task definition (`npm run db:move`), run by hand with `aws ecs run-task`. */

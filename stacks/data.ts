@@ -15,8 +15,6 @@ import { NetworkStack } from './network';
 import { SecureBucket } from '../modules/secure-bucket';
 import { QueueRefs, QueueWithDlq } from '../modules/queue-with-dlq';
 
-export type { QueueRefs } from '../modules/queue-with-dlq';
-
 export const DATABASE_NAME = PROJECT;
 const DATABASE_MASTER_USER = `${PROJECT}_admin`;
 const GIB = 1024 ** 3;
@@ -28,8 +26,8 @@ const GIB = 1024 ** 3;
  * each plus requests, and nothing here needs cross-account grants or custom key policies.
  */
 export class DataStack extends TerraformStack {
-  readonly db: { address: string; port: number; name: string; masterSecretArn: string; instanceId: string; arn: string };
-  readonly cache: { endpointAddress: string; port: number; arn: string; name: string };
+  readonly db: { address: string; port: number; name: string; masterSecretArn: string };
+  readonly cache: { endpointAddress: string; port: number };
   readonly buckets: Record<BucketName, { name: string; arn: string }>;
   readonly queues: Record<QueueName, QueueRefs>;
   readonly secrets: { gemini: { arn: string }; stripeSecretKey: { arn: string }; stripeWebhookSecret: { arn: string }; orderToken: { arn: string } };
@@ -61,7 +59,7 @@ export class DataStack extends TerraformStack {
       dailySnapshotTime: config.cache.snapshotRetentionDays > 0 ? '02:00' : undefined,
     });
     const endpoint = cache.endpoint.get(0);
-    this.cache = { endpointAddress: endpoint.address, port: endpoint.port, arn: cache.arn, name: cache.name };
+    this.cache = { endpointAddress: endpoint.address, port: endpoint.port };
 
     const bucket = (name: string, noncurrentVersionDays: number) => {
       const b = new SecureBucket(this, name, {
@@ -191,8 +189,6 @@ export class DataStack extends TerraformStack {
       port: instance.port,
       name: DATABASE_NAME,
       masterSecretArn: instance.masterUserSecret.get(0).secretArn,
-      instanceId: instance.identifier,
-      arn: instance.arn,
     };
   }
 }

@@ -66,10 +66,6 @@ export interface ApiOrigin {
  * forwarded uncached to the API Gateway so the browser sees one origin (no CORS).
  */
 export class EdgeStack extends TerraformStack {
-  readonly bucketName: string;
-  readonly distributionId: string;
-  readonly distributionDomainName: string;
-
   constructor(scope: Construct, id: string, config: EnvironmentConfig, api?: ApiOrigin) {
     super(scope, id);
     const layer = 'edge';
@@ -190,9 +186,6 @@ export class EdgeStack extends TerraformStack {
         : { cloudfrontDefaultCertificate: true },
     });
 
-    this.bucketName = spa.bucket.bucket;
-    this.distributionId = distribution.id;
-    this.distributionDomainName = distribution.domainName;
     new TerraformOutput(this, 'spa_bucket', { value: spa.bucket.bucket });
     new TerraformOutput(this, 'distribution_id', { value: distribution.id });
     new TerraformOutput(this, 'url', { value: `https://${distribution.domainName}` });

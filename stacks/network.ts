@@ -41,9 +41,6 @@ const ROLE_DESCRIPTIONS: Record<Role, string> = {
  * holds the environment's alarm topic and cost budget, which every later layer reports to.
  */
 export class NetworkStack extends TerraformStack {
-  readonly vpcId: string;
-  readonly vpcCidr: string;
-  readonly publicSubnetIds: string[];
   readonly privateSubnetIds: string[];
   readonly isolatedSubnetIds: string[];
   readonly securityGroupIds: Record<Role, string>;
@@ -64,8 +61,6 @@ export class NetworkStack extends TerraformStack {
       enableDnsSupport: true,
       tags: { Name: prefix },
     });
-    this.vpcId = vpc.id;
-    this.vpcCidr = cidr;
     // The default group stays empty so nothing attached by accident gets any traffic.
     new DefaultSecurityGroup(this, 'default-sg', { vpcId: vpc.id });
 
@@ -85,7 +80,6 @@ export class NetworkStack extends TerraformStack {
     const publicSubnets = subnets('public', (i) => cidrSubnet(cidr, 8, i));
     const privateSubnets = subnets('private', (i) => cidrSubnet(cidr, 4, 1 + i));
     const isolatedSubnets = subnets('isolated', (i) => cidrSubnet(cidr, 8, 200 + i));
-    this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
     this.isolatedSubnetIds = isolatedSubnets.map((s) => s.id);
 
