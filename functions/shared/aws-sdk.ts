@@ -6,3 +6,22 @@
 export const sqsSdk = (): typeof import('@aws-sdk/client-sqs') => require('@aws-sdk/client-sqs');
 export const s3Sdk = (): typeof import('@aws-sdk/client-s3') => require('@aws-sdk/client-s3');
 export const presignerSdk = (): typeof import('@aws-sdk/s3-request-presigner') => require('@aws-sdk/s3-request-presigner');
+
+/** The bounds of one HTTP attempt of an AWS SDK client: the SDK's own default is no bound at all. */
+export interface HttpTimeouts {
+  /** TCP (and TLS) connect. */
+  connectMs: number;
+  /** From sending the request to the answer's headers; also the longest silence while a body streams. */
+  requestMs: number;
+}
+
+/**
+ * The SDK v3 `requestHandler` options for these bounds (NodeHttpHandler). `throwOnRequestTimeout`
+ * is what makes `requestTimeout` fail the attempt: without it the SDK only logs a warning.
+ */
+export const requestHandlerOptions = (t: HttpTimeouts) => ({
+  connectionTimeout: t.connectMs,
+  requestTimeout: t.requestMs,
+  socketTimeout: t.requestMs,
+  throwOnRequestTimeout: true,
+});

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from './config';
+import { HttpTimeouts, requestHandlerOptions } from './aws-sdk';
 import { AppError, badGateway, badRequest, ConfigError } from './errors';
 import { DependencyUnavailableError } from './failures';
 import type { ServiceName } from './services';
@@ -37,7 +38,13 @@ export interface InternalClient {
 
 export type Transport = (service: ServiceName, req: InternalRequest, requestId: string) => Promise<InternalResponse>;
 
-const TIMEOUT_MS = 25000;
+/**
+ * The bounds of one internal call, either transport. `requestMs` is longer than the slowest
+ * callee's Lambda timeout (core-llm: 60 s, stacks/config.ts) so an answer is never cut off, and
+ * short enough that a hung call (lost connection, an endpoint that never answers) ends: the
+ * doc-generation worker's heartbeat holds its message for as long as the call waits.
+ */
+export const INTERNAL_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: 65_000 };
 
 /**
  * The request body as JSON text. A value JSON.stringify cannot take is never a transport
@@ -75,7 +82,7 @@ function parseBody(service: ServiceName, status: number, text: string, contentTy
   return text;
 }
 
-export function httpTransport(urls: Partial<Record<ServiceName, string>>): Transport {
+export function httpTransport(urls: Partial<Record<ServiceName, string>>, timeouts: HttpTimeouts = INTERNAL_TIMEOUTS): Transport {
   return async (service, req, requestId) => {
     const base = urls[service];
     if (!base) throw new ConfigError(`SERVICE_URL_${envStem(service)} is not set`);
@@ -88,7 +95,7 @@ export function httpTransport(urls: Partial<Record<ServiceName, string>>): Trans
         method: req.method,
         headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...req.headers },
         body,
-        signal: AbortSignal.timeout(TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeouts.requestMs),
       });
     } catch (err) {
       throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`);
@@ -133,14 +140,18 @@ export function toApiGatewayEvent(req: InternalRequest, requestId: string, servi
   };
 }
 
-export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>): Transport {
+export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, timeouts: HttpTimeouts = INTERNAL_TIMEOUTS): Transport {
   let client: Promise<{ invoke(fn: string, payload: string): Promise<{ payload: string; functionError?: string }> }> | undefined;
   const getClient = () =>
     (client ??= import('@aws-sdk/client-lambda').then((sdk) => {
-      const lambda = new sdk.LambdaClient({ region: config.aws.region, endpoint: config.aws.endpoint });
+      const lambda = new sdk.LambdaClient({ region: config.aws.region, endpoint: config.aws.endpoint, requestHandler: requestHandlerOptions(timeouts) });
       return {
         invoke: async (fn: string, payload: string) => {
-          const out = await lambda.send(new sdk.InvokeCommand({ FunctionName: fn, Qualifier: 'live', Payload: Buffer.from(payload) }));
+          // The whole call, SDK retries included, ends at requestMs: quick retries (throttling) still
+          // happen, but an invoke whose answer was lost is not sent again (it may have run).
+          const out = await lambda.send(new sdk.InvokeCommand({ FunctionName: fn, Qualifier: 'live', Payload: Buffer.from(payload) }), {
+            abortSignal: AbortSignal.timeout(timeouts.requestMs),
+          });
           return { payload: Buffer.from(out.Payload ?? []).toString('utf8'), functionError: out.FunctionError };
         },
       };

@@ -1,10 +1,22 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { presignerSdk, s3Sdk } from './aws-sdk';
+import { HttpTimeouts, presignerSdk, requestHandlerOptions, s3Sdk } from './aws-sdk';
 import type { AppConfig } from './config';
 
+/**
+ * Per attempt; the SDK makes up to 3 attempts (with backoff), so a put to an S3 that never
+ * answers fails within about 3 × (connect + request) ≈ 100 s, not never. 30 s is far more than
+ * a document or a 5 MiB batch source takes in-region.
+ */
+export const STORAGE_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: 30_000 };
+
 /** S3 access for the reports and assets buckets (path-style against the local emulator). */
-export function createS3Client(config: Pick<AppConfig, 'aws'>): S3Client {
-  return new (s3Sdk().S3Client)({ region: config.aws.region, endpoint: config.aws.endpoint, forcePathStyle: config.aws.s3ForcePathStyle });
+export function createS3Client(config: Pick<AppConfig, 'aws'>, timeouts: HttpTimeouts = STORAGE_TIMEOUTS): S3Client {
+  return new (s3Sdk().S3Client)({
+    region: config.aws.region,
+    endpoint: config.aws.endpoint,
+    forcePathStyle: config.aws.s3ForcePathStyle,
+    requestHandler: requestHandlerOptions(timeouts),
+  });
 }
 
 export interface Storage {
