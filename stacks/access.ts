@@ -77,7 +77,8 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
 
 export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'doc-generation': {
-    ...access({ database: true, readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
+    // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends (containers/doc-generation/requeue.ts).
+    ...access({ database: true, sendTo: ['docJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
     queue: 'docJobs',
   },
   'b2b-batch': { ...access({ database: true, sendTo: ['docJobs'], readWriteObjects: [BATCH_OBJECTS] }), queue: 'batchJobs' },

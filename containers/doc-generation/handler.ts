@@ -13,6 +13,7 @@ import { DrainRequested, ReceivedMessage } from '../shared/consumer';
 import { OrderBusy, parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
 import type { OrderDeadlines } from './deadlines';
+import type { DocJobSender } from './requeue';
 import type { PdfRenderer } from './render/browser';
 import { renderDocument } from './render/document';
 import type { PandocOptions } from './render/pandoc';
@@ -38,6 +39,15 @@ import type { PandocOptions } from './render/pandoc';
  * A drain is never a failure: a job that yields to it (`DrainRequested`, e.g. from the 429 wait
  * in content.ts) releases its lease (the next delivery retakes the order at once) and is
  * released by the consumer, leaving the order `generating`.
+ *
+ * How the order always ends (`ready` or `failed`, never stuck): here, `ready`, or `failed` on a
+ * permanent error or on the last attempt's retryable error. An attempt that dies on the
+ * message's last receive (drain deadline, crash, OOM) cannot end it, and the next receive sends
+ * the message to the DLQ; so on the last receive the job first hands the order to a delayed
+ * message of its own (`handOff`, counted in `orders.requeues`), which retakes the order if this
+ * attempt dies and is dropped if it ends the order. Past `maxRequeues` such rounds the next take
+ * fails the order instead of rendering. Whatever loses its job some other way, the sweeper
+ * (sweeper.ts) re-sends or fails. Durations and limits: deadlines.ts.
  */
 export interface DocJobDeps {
   db: Knex;
@@ -49,8 +59,10 @@ export interface DocJobDeps {
   /** Batch manifests live next to the batch sources (the gateway presigns them there). */
   batchBucket: string;
   logger: Logger;
-  /** Lease length and renewal, derived from the doc-jobs queue (deadlines.ts). */
+  /** Lease, hand-off delay and retry limit, derived from the doc-jobs queue (deadlines.ts). */
   deadlines: OrderDeadlines;
+  /** Sends the hand-off message on a job's last receive. */
+  jobs: DocJobSender;
   /** How long one job waits out core-llm's per-client rate limit before giving the message back. */
   rateLimitWaitMs?: number;
 }
@@ -85,6 +97,14 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     }
     throw new Error(`order ${order.id} is ${now?.status ?? 'gone'}, not ready for generation`);
   }
+  if (taken.requeues > deps.deadlines.maxRequeues) {
+    // Only a hand-off message takes an order this far: every earlier round's last attempt was cut short.
+    const reason = `document generation was interrupted too often (the worker stopped or crashed during ${taken.requeues} last attempts); giving up`;
+    await failOrder(db, order.id, reason, lease.owner);
+    log.error('order failed', { reason, requeues: taken.requeues });
+    return settleBatch(deps, order.batch_id);
+  }
+  if (message.lastAttempt) await handOff(deps, order.id, lease.owner, log);
   const held = holdLease(db, order.id, lease, deps.deadlines.renewEveryMs, log);
 
   try {
@@ -128,11 +148,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     if (!permanent && !message.lastAttempt) throw err;
     // Final: the client sees `failed` with a reason; the message still reaches the DLQ when it was a retryable error.
     const reason = permanent ? `document generation rejected: ${(err as Error).message}` : 'document generation failed after repeated attempts';
-    const failed = await db.transaction(async (trx) => {
-      const row = await markFailed(trx, order.id, reason, lease.owner);
-      if (row?.batch_id) await countBatchOutcome(trx, row.batch_id, 'failed');
-      return row;
-    });
+    const failed = await failOrder(db, order.id, reason, lease.owner);
     if (failed) log.error('order failed', { reason, err });
     else log.warn('generation failed after another attempt took the order over; leaving it to that attempt', { err });
     if (!permanent) throw err;
@@ -140,6 +156,34 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     held.stop();
   }
   return settleBatch(deps, order.batch_id);
+}
+
+/** The attempt's guarded generating → failed, counted on its batch in the same transaction. */
+function failOrder(db: Knex, orderId: string, reason: string, owner: string): Promise<unknown> {
+  return db.transaction(async (trx) => {
+    const row = await markFailed(trx, orderId, reason, owner);
+    if (row?.batch_id) await countBatchOutcome(trx, row.batch_id, 'failed');
+    return row;
+  });
+}
+
+/**
+ * On a message's last receive, before any work: count one more doc job for the order and send
+ * it, delayed, in one transaction (a failed send leaves the count as it was). If this attempt
+ * dies, its message goes to the DLQ on its next receive, but the order still has a message that
+ * retakes it; if the attempt ends the order, that message finds it final and is dropped. Best
+ * effort: when it fails, the sweeper is the backstop.
+ */
+async function handOff(deps: DocJobDeps, orderId: string, owner: string, log: Logger): Promise<void> {
+  try {
+    await deps.db.transaction(async (trx) => {
+      const n = await trx('orders').where({ id: orderId, status: 'generating', generation_owner: owner }).update({ requeues: trx.raw('requeues + 1') });
+      if (n > 0) await deps.jobs.sendDocJob(orderId, deps.deadlines.successorDelaySeconds);
+    });
+    log.info('last receive: hand-off message sent', { delaySeconds: deps.deadlines.successorDelaySeconds });
+  } catch (err) {
+    log.warn('hand-off message not sent; the sweeper is the backstop', { err });
+  }
 }
 
 interface HeldLease {

@@ -16,7 +16,12 @@ import { batchManifestKey } from '../../functions/shared/batches';
  *   `processing` with `succeeded + failed = total_rows`, writes the manifest (a deterministic
  *   key, so a concurrent or repeated writer only rewrites the same object) and moves the batch
  *   `processing → completed` with a guarded UPDATE. A crash between the two steps is repaired
- *   by the redelivered message, which runs the check again.
+ *   by the redelivered message, which runs the check again, and otherwise by the doc-generation
+ *   sweeper (`findSettledBatches`, containers/doc-generation/sweeper.ts).
+ *
+ * Every batch order ends `ready` or `failed` and is counted once: by the attempt that ends it,
+ * or by the sweeper when it gives up on an order whose doc job was lost (same transaction as
+ * its guarded UPDATE, as here), so a batch never stays `processing` because of one stuck row.
  */
 export interface RejectedRow {
   line: number;
@@ -49,6 +54,20 @@ export async function countBatchOutcome(trx: Knex.Transaction, batchId: string, 
   await trx('batches')
     .where({ id: batchId })
     .update({ [outcome]: trx.raw('?? + 1', [outcome]), updated_at: trx.fn.now() });
+}
+
+/**
+ * `processing` batches whose rows are all settled but that are still not completed `olderThanMs`
+ * after their last count: their completion was missed (a crash right after the last commit).
+ */
+export async function findSettledBatches(db: Knex, olderThanMs: number): Promise<string[]> {
+  const rows = (await db('batches')
+    .where({ status: 'processing' })
+    .whereRaw('succeeded + failed >= total_rows')
+    .whereRaw(`updated_at < now() - ? * interval '1 millisecond'`, [olderThanMs])
+    .select('id')
+    .limit(100)) as Array<{ id: string }>;
+  return rows.map((r) => r.id);
 }
 
 interface BatchRow {

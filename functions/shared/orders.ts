@@ -34,7 +34,12 @@ export interface GenerationLeaseColumns {
   generation_lease_until: Date | null;
 }
 
-export type LeasedOrder = Order & GenerationLeaseColumns;
+/** Doc jobs sent for the order after its first one (migration 20261201_004; containers/doc-generation/sweeper.ts). */
+export interface RequeueColumns {
+  requeues: number;
+}
+
+export type LeasedOrder = Order & GenerationLeaseColumns & RequeueColumns;
 
 /** Who takes an order for generation, and for how long before another attempt may retake it. */
 export interface GenerationLease {

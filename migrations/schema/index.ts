@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as coreTables from './20261126_001_core_tables';
 import * as orderGenerationLease from './20261201_002_order_generation_lease';
 import * as batchRequestFingerprint from './20261201_003_batch_request_fingerprint';
+import * as orderRequeues from './20261201_004_order_requeues';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -15,4 +16,5 @@ export const schemaMigrations: SchemaMigration[] = [
   { name: '20261126_001_core_tables', ...coreTables },
   { name: '20261201_002_order_generation_lease', ...orderGenerationLease },
   { name: '20261201_003_batch_request_fingerprint', ...batchRequestFingerprint },
+  { name: '20261201_004_order_requeues', ...orderRequeues },
 ];

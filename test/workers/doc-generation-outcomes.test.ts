@@ -1,5 +1,8 @@
+import { spawn, ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { batchManifestKey } from '../../functions/shared/batches';
 import { createInternalClient } from '../../functions/shared/internal-client';
 import { createLogger } from '../../functions/shared/logger';
 import { markFailed, markGenerating, markReady } from '../../functions/shared/orders';
@@ -16,6 +19,11 @@ import { startWorkerHarness, WorkerHarness, until, sleep } from './harness';
  * receive is its last), the real core-llm app over HTTP and the real worker.
  */
 const quiet = createLogger({ test: 'doc-generation-outcomes' }, 'error', () => undefined);
+const REPO = join(__dirname, '..', '..');
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 describe('doc-generation: how an order ends', () => {
   let h: WorkerHarness;
@@ -30,11 +38,13 @@ describe('doc-generation: how an order ends', () => {
     h.llmDelay.ms = 0;
     await h.drainQueue(h.queues.docJobs, 0);
     await h.drainQueue(h.queues.docJobsDlq, 0);
+    // No test leaves an order for the next one's worker (its hand-off message or the sweeper would take it up and call core-llm).
+    await h.db('orders').whereIn('status', ['paid', 'queued', 'generating']).update({ status: 'failed', error: 'left by an earlier test', generation_owner: null, generation_lease_until: null });
   });
   afterAll(() => h.stop());
 
-  const start = async (worker: { drainSeconds?: number; concurrency?: number } = {}) => {
-    const w = await startWorker({ config: h.config, worker: { concurrency: 2, waitTimeSeconds: 1, drainSeconds: 10, ...worker }, logger: quiet });
+  const start = async (worker: { drainSeconds?: number; concurrency?: number } = {}, deadlines?: { maxRequeues: number }) => {
+    const w = await startWorker({ config: h.config, worker: { concurrency: 2, waitTimeSeconds: 1, drainSeconds: 10, ...worker }, logger: quiet, deadlines });
     workers.push(w);
     return w;
   };
@@ -104,7 +114,8 @@ describe('doc-generation: how an order ends', () => {
         batchBucket: 'assets',
         logger: quiet,
         // What the worker derives from this harness's doc-jobs queue (visibility 3 s, maxReceiveCount 2).
-        deadlines: { leaseMs: 1500, renewEveryMs: 500, stuckAfterMs: 9000, successorDelaySeconds: 3, sweepEveryMs: 1000 },
+        deadlines: { leaseMs: 1500, renewEveryMs: 500, stuckAfterMs: 9000, successorDelaySeconds: 3, sweepEveryMs: 1000, maxRequeues: 2 },
+        jobs: { sendDocJob: async () => undefined },
       } as DocJobDeps;
     };
     const message = (orderId: string, receiveCount = 1) => ({ id: randomUUID(), body: JSON.stringify({ v: 1, orderId }), receiveCount, lastAttempt: false });
@@ -166,6 +177,126 @@ describe('doc-generation: how an order ends', () => {
       expect(await markReady(h.db, orderId, `${clientId}/${orderId}.html`, a)).toBeUndefined();
       const ready = await markReady(h.db, orderId, `${clientId}/${orderId}.html`, b);
       expect(ready?.status).toBe('ready');
+    });
+  });
+
+  describe('bug 3: an order whose last attempt is interrupted still ends ready or failed', () => {
+    const orderUntil = (orderId: string, status: string, timeoutMs = 20_000) =>
+      until(async () => {
+        const o = await orderRow(orderId);
+        return o.status === status ? o : undefined;
+      }, timeoutMs, `order ${orderId} ${status}`);
+    /** Makes an order look as if nothing happened to it for an hour (its job lost: never sent, or dead in the DLQ without a take). */
+    const age = (orderId: string) => h.db('orders').where({ id: orderId }).update({ updated_at: h.db.raw(`now() - interval '1 hour'`) });
+    /** A B2B batch of one row, every row read (`processing`), the rejected-rows report written: its one order settles it. */
+    const batchOfOne = async (product: string) => {
+      const clientId = await h.createClient('b2b');
+      const theme = await h.themeBySlug('product-sheet');
+      const [batch] = await h
+        .db('batches')
+        .insert({ client_id: clientId, theme_id: theme.id, status: 'processing', total_rows: 1, source_key: `batches/${clientId}/x/source.csv` })
+        .returning('id');
+      await h.storage.put('assets', `batches/${clientId}/${batch.id}/rejected-rows.json`, '[]', 'application/json');
+      const [order] = await h
+        .db('orders')
+        .insert({ client_id: clientId, theme_id: theme.id, status: 'queued', input: { product }, batch_id: batch.id, batch_row: 2 })
+        .returning('id');
+      return { clientId, batchId: batch.id as string, orderId: order.id as string };
+    };
+    /** Last attempt in hand, core-llm slow: the drain deadline (1 s) releases the message while the job still runs. */
+    const interruptLastAttempt = async (orderId: string, deadlines?: { maxRequeues: number }) => {
+      await sendJob(orderId);
+      await burnReceive();
+      h.llmDelay.ms = 5_000;
+      const before = h.llmRequests.count;
+      const w = await start({ drainSeconds: 1 }, deadlines);
+      await until(() => h.llmRequests.count > before, 10_000, 'the last attempt to reach core-llm');
+      expect((await orderRow(orderId)).status).toBe('generating');
+      await stop(w);
+      h.llmDelay.ms = 0;
+    };
+
+    test('released at the drain deadline on its last attempt: the message dies in the DLQ, the order still ends ready', async () => {
+      const clientId = await h.createClient();
+      const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Interrupted pump' });
+      await interruptLastAttempt(orderId);
+      await start();
+      const order = await orderUntil(orderId, 'ready');
+      expect(order.document_key).toBe(`${clientId}/${orderId}.html`);
+      // The released message's next receive moved it to the DLQ; the order did not depend on it.
+      await until(async () => (await h.queueDepth(h.queues.docJobsDlq)).visible === 1, 10_000, 'the dead message in the DLQ');
+    });
+
+    test('kill -9 of the worker process on its last attempt: the order still ends ready', async () => {
+      const clientId = await h.createClient();
+      const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Killed pump' });
+      await sendJob(orderId);
+      await burnReceive();
+      h.llmDelay.ms = 60_000;
+      const before = h.llmRequests.count;
+      const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'containers/doc-generation/main.ts')], {
+        cwd: REPO,
+        env: { ...process.env, ...h.env, WORKER_CONCURRENCY: '1' },
+        stdio: 'ignore',
+      });
+      children.push(child);
+      await until(() => h.llmRequests.count > before, 20_000, 'the child worker to reach core-llm on the last attempt');
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      h.llmDelay.ms = 0;
+      await start();
+      const order = await orderUntil(orderId, 'ready');
+      expect(order.document_key).toBe(`${clientId}/${orderId}.html`);
+    });
+
+    test('a queued order whose job was lost (no message left) is re-enqueued by the sweeper and ends ready', async () => {
+      const clientId = await h.createClient();
+      const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Forgotten pump' });
+      await age(orderId);
+      await start();
+      const order = await orderUntil(orderId, 'ready');
+      expect(order.requeues).toBe(1);
+    });
+
+    test('attempts used up, interrupted again on the last attempt: the order ends failed with a reason, counted on its batch, which completes', async () => {
+      const { clientId, batchId, orderId } = await batchOfOne('Unlucky pump');
+      await interruptLastAttempt(orderId, { maxRequeues: 0 });
+      await start({}, { maxRequeues: 0 });
+      const order = await orderUntil(orderId, 'failed');
+      expect(order.error).toMatch(/interrupted/);
+      const batch = await until(async () => {
+        const b = await h.db('batches').where({ id: batchId }).first();
+        return b.status === 'completed' ? b : undefined;
+      }, 10_000, 'the batch completed');
+      expect({ succeeded: batch.succeeded, failed: batch.failed }).toEqual({ succeeded: 0, failed: 1 });
+      const manifest = JSON.parse((await h.storage.get('assets', batchManifestKey(clientId, batchId))).toString('utf8'));
+      expect(manifest.documents).toEqual([{ line: 2, orderId, status: 'failed', documentKey: null, error: order.error }]);
+    });
+
+    test('attempts used up, job lost: the sweeper marks the order failed with a reason, counted on its batch, which completes', async () => {
+      const { clientId, batchId, orderId } = await batchOfOne('Lost pump');
+      await age(orderId);
+      await start({}, { maxRequeues: 0 });
+      const order = await orderUntil(orderId, 'failed', 15_000);
+      expect(order.error).toMatch(/never started/);
+      const batch = await until(async () => {
+        const b = await h.db('batches').where({ id: batchId }).first();
+        return b.status === 'completed' ? b : undefined;
+      }, 10_000, 'the batch completed');
+      expect({ succeeded: batch.succeeded, failed: batch.failed }).toEqual({ succeeded: 0, failed: 1 });
+      expect(await h.listKeys('assets', batchManifestKey(clientId, batchId))).toEqual([batchManifestKey(clientId, batchId)]);
+    });
+
+    test('sweepers on two tasks at once re-enqueue each stuck order exactly once', async () => {
+      const clientId = await h.createClient();
+      const orderIds = await Promise.all(Array.from({ length: 12 }, (_, n) => h.createOrder(clientId, 'product-sheet', { product: `Swept pump ${n}` })));
+      for (const id of orderIds) await age(id);
+      const before = h.llmRequests.count;
+      await Promise.all([start(), start()]);
+      await until(async () => (await h.db('orders').whereIn('id', orderIds).where({ status: 'ready' })).length === orderIds.length, 30_000, 'every order ready');
+      const rows = await h.db('orders').whereIn('id', orderIds).select('requeues');
+      expect({ requeues: [...new Set(rows.map((r) => r.requeues))], calls: h.llmRequests.count - before }).toEqual({ requeues: [1], calls: orderIds.length });
     });
   });
 });

@@ -1,0 +1,27 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DocJobMessage } from '../../functions/shared/queue';
+
+/**
+ * The doc-generation worker sends doc jobs itself in two cases only, both counted in
+ * `orders.requeues` and bounded by `maxRequeues` (deadlines.ts): the hand-off message a job sends
+ * on its last receive (handler.ts), and the sweeper's re-send of a job that was lost
+ * (sweeper.ts). `delaySeconds` (≤ 900, SQS's limit) keeps the hand-off out of sight while the
+ * attempt that sent it may still finish.
+ */
+export interface DocJobSender {
+  sendDocJob(orderId: string, delaySeconds?: number): Promise<void>;
+}
+
+export function createDocJobSender(sqs: SQSClient, queueUrl: string): DocJobSender {
+  return {
+    sendDocJob: async (orderId, delaySeconds = 0) => {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify(DocJobMessage.parse({ v: 1, orderId })),
+          DelaySeconds: Math.min(900, Math.max(0, Math.round(delaySeconds))),
+        }),
+      );
+    },
+  };
+}

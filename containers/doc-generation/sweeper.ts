@@ -1,0 +1,183 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../../functions/shared/logger';
+import type { Storage } from '../../functions/shared/storage';
+import { completeBatchIfDone, countBatchOutcome, findSettledBatches } from '../shared/batch-completion';
+import type { OrderDeadlines } from './deadlines';
+import type { DocJobSender } from './requeue';
+
+/**
+ * The backstop that ends every paid order: it finds unsettled orders (`paid`, `queued`,
+ * `generating`) that have lost their doc job and either sends them a new one or marks them
+ * `failed`. Each doc-generation task runs it at start and every `sweepEveryMs` (worker.ts).
+ *
+ * An order is *stuck* when it has not moved for `stuckAfterMs` = (maxReceiveCount + 1) ×
+ * visibility timeout (deadlines.ts): no take, no lease renewal (a `generating` order's clock is
+ * its lease expiry), no re-send. No message can still be alive for it then: a message lives at
+ * most maxReceiveCount receives of one visibility timeout each before the DLQ takes it. How it
+ * got there: its job was never sent (a `paid` order whose send failed), or its message died
+ * without moving it (every receive failed before the take, e.g. while the database was
+ * unreachable), or an attempt died and its hand-off message could not be sent.
+ *
+ * - `orders.requeues < maxRequeues` → one more doc job (`requeues + 1`, `updated_at` restarts the
+ *   clock, `paid` becomes `queued`); the next delivery takes the order (a `generating` order's
+ *   lease has long expired).
+ * - otherwise → `failed` with a reason the client can read, counted on its batch in the same
+ *   transaction (batch-completion.ts), and the batch completes if that was its last row.
+ *
+ * While doc-jobs has visible messages waiting, `paid`/`queued` orders are left alone (their
+ * message may just be waiting behind a large batch: re-sending them all would double the
+ * backlog) and nothing is failed; a `generating` order with a dead lease is still re-sent
+ * (bounded by `maxRequeues`, and harmless: the lease lets only one delivery render).
+ *
+ * Safe on several tasks at once: candidates are locked with `FOR UPDATE SKIP LOCKED` (another
+ * sweeper skips them), the send happens inside that transaction (a failed send rolls the count
+ * back), and every UPDATE repeats its guard. A delivery that tries to take a locked order waits
+ * for the sweeper's commit and then sees the new state.
+ *
+ * It also completes batches whose rows are all settled but whose completion was missed (a crash
+ * between the last order's commit and `completeBatchIfDone`).
+ */
+export interface SweepDeps {
+  db: Knex;
+  storage: Storage;
+  batchBucket: string;
+  logger: Logger;
+  jobs: DocJobSender;
+  deadlines: OrderDeadlines;
+  /** Visible messages waiting in doc-jobs (ApproximateNumberOfMessages). */
+  backlog(): Promise<number>;
+}
+
+export interface SweepReport {
+  requeued: string[];
+  failed: string[];
+  /** Stuck `paid`/`queued` orders left for later because doc-jobs has a backlog. */
+  deferred: number;
+  batchesCompleted: number;
+}
+
+/** Candidates per transaction; the next sweep takes the rest. */
+const SWEEP_BATCH = 50;
+
+const UNSETTLED = ['paid', 'queued', 'generating'];
+
+interface StuckRow {
+  id: string;
+  status: 'paid' | 'queued' | 'generating';
+  requeues: number;
+  batch_id: string | null;
+}
+
+const reasonFor = (row: StuckRow): string =>
+  row.status === 'generating'
+    ? `document generation was interrupted and could not be resumed after ${row.requeues + 1} tries; giving up`
+    : `document generation never started: its job was lost ${row.requeues + 1} times; giving up`;
+
+export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
+  const { db, deadlines } = deps;
+  const log = deps.logger.child({ component: 'sweeper' });
+  const waiting = await deps.backlog();
+  const report: SweepReport = { requeued: [], failed: [], deferred: 0, batchesCompleted: 0 };
+  const touchedBatches = new Set<string>();
+
+  await db.transaction(async (trx) => {
+    const stale = trx.raw(`now() - ? * interval '1 millisecond'`, [deadlines.stuckAfterMs]);
+    const rows = (await trx('orders')
+      .select('id', 'status', 'requeues', 'batch_id')
+      .whereIn('status', UNSETTLED)
+      // updated_at alone uses the partial index; the lease expiry is a generating order's last sign of life.
+      .where('updated_at', '<', stale)
+      .whereRaw(`coalesce(generation_lease_until, updated_at) < ?`, [stale])
+      .orderBy('updated_at')
+      .limit(SWEEP_BATCH)
+      .forUpdate()
+      .skipLocked()) as StuckRow[];
+
+    for (const row of rows) {
+      const waitingInLine = waiting > 0 && row.status !== 'generating';
+      if (waitingInLine) {
+        report.deferred += 1;
+        continue;
+      }
+      if (row.requeues < deadlines.maxRequeues) {
+        const n = await trx('orders')
+          .where({ id: row.id })
+          .whereIn('status', UNSETTLED)
+          .update({
+            requeues: trx.raw('requeues + 1'),
+            status: trx.raw(`CASE WHEN status = 'paid' THEN 'queued' ELSE status END`),
+            updated_at: trx.fn.now(),
+          });
+        if (n > 0) {
+          await deps.jobs.sendDocJob(row.id);
+          report.requeued.push(row.id);
+        }
+        continue;
+      }
+      if (waiting > 0) {
+        report.deferred += 1;
+        continue;
+      }
+      const reason = reasonFor(row);
+      const failed = await trx('orders')
+        .where({ id: row.id })
+        .whereIn('status', UNSETTLED)
+        .update({ status: 'failed', error: reason, generation_owner: null, generation_lease_until: null, updated_at: trx.fn.now() })
+        .returning('batch_id');
+      if (failed.length > 0) {
+        if (row.batch_id) {
+          await countBatchOutcome(trx, row.batch_id, 'failed');
+          touchedBatches.add(row.batch_id);
+        }
+        report.failed.push(row.id);
+      }
+    }
+  });
+
+  for (const id of report.requeued) log.warn('stuck order: doc job sent again', { orderId: id });
+  for (const id of report.failed) log.error('stuck order failed', { orderId: id });
+
+  const completion = { db, storage: deps.storage, batchBucket: deps.batchBucket, logger: deps.logger };
+  for (const batchId of new Set([...touchedBatches, ...(await findSettledBatches(db, deadlines.stuckAfterMs))])) {
+    if (await completeBatchIfDone(completion, batchId)) report.batchesCompleted += 1;
+  }
+  return report;
+}
+
+export interface SweeperLoop {
+  /** Stops the timer and waits for a sweep in progress. */
+  stop(): Promise<void>;
+}
+
+/** Runs `sweepStuckOrders` now and every `deadlines.sweepEveryMs`, one sweep at a time; errors are logged, never thrown. */
+export function startSweeper(deps: SweepDeps): SweeperLoop {
+  const log = deps.logger.child({ component: 'sweeper' });
+  let running: Promise<void> = Promise.resolve();
+  let busy = false;
+  let stopped = false;
+  const tick = (): void => {
+    // One sweep at a time per task: a slow one delays the next instead of piling up.
+    if (stopped || busy) return;
+    busy = true;
+    running = sweepStuckOrders(deps).then(
+      (r) => {
+        if (r.requeued.length + r.failed.length + r.batchesCompleted > 0 || r.deferred > 0) {
+          log.info('sweep', { requeued: r.requeued.length, failed: r.failed.length, deferred: r.deferred, batchesCompleted: r.batchesCompleted });
+        }
+      },
+      (err) => log.warn('sweep failed; retrying at the next tick', { err }),
+    ).finally(() => {
+      busy = false;
+    });
+  };
+  tick();
+  const timer = setInterval(tick, deps.deadlines.sweepEveryMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
