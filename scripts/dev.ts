@@ -1,6 +1,6 @@
-import { issueApiKey } from '../functions/shared/api-keys';
-import { createDb } from '../functions/shared/db';
-import { SERVICE_NAMES, ServiceName } from '../functions/shared/services';
+import { issueApiKey } from '../core/domain/api-keys';
+import { createDb } from '../core/db';
+import { SERVICE_NAMES, ServiceName } from '../core/contract';
 import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
 import { startLocalPlatform } from './local/platform';
 

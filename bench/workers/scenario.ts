@@ -1,4 +1,4 @@
-import { createLogger } from '../../functions/shared/logger';
+import { createLogger } from '../../core/logger';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { renderDocument, OutputFormat } from '../../containers/doc-generation/render/document';
 import { twoPageReport } from './report';

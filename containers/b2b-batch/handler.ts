@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Logger } from '../../functions/shared/logger';
-import { findBatch, findTheme } from '../../functions/shared/models';
-import { BatchJobMessage, JobQueue } from '../../functions/shared/queue';
-import type { Storage } from '../../functions/shared/storage';
-import { inputIssues } from '../../functions/shared/themes';
+import type { Logger } from '../../core/logger';
+import { findBatch, findTheme } from '../../core/models';
+import { BatchJobMessage, JobQueue } from '../../core/queue';
+import type { Storage } from '../../core/storage';
+import { inputIssues } from '../../core/domain/themes';
 import { completeBatchIfDone, RejectedRow, rejectedRowsKey } from '../shared/batch-completion';
 import { DrainRequested, ReceivedMessage } from '../shared/consumer';
 import { parseJobMessage, UnprocessableMessage } from '../shared/messages';

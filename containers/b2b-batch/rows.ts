@@ -1,7 +1,7 @@
 import { parse, CsvError } from 'csv-parse';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { BatchSource } from '../../functions/shared/batches';
+import { BatchSource } from '../../core/domain/batches';
 
 /**
  * The rows of a batch source, streamed (a file of any size is read with bounded memory), each

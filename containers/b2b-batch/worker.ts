@@ -1,5 +1,5 @@
-import { createS3Client } from '../../functions/shared/storage';
-import { createJobQueue } from '../../functions/shared/queue';
+import { createS3Client } from '../../core/storage';
+import { createJobQueue } from '../../core/queue';
 import { startConsumer } from '../shared/consumer';
 import type { RunningWorker } from '../shared/process';
 import { createWorkerRuntime, requiredQueueUrl, WorkerOverrides } from '../shared/worker-runtime';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AppError } from '../../functions/shared/errors';
-import type { InternalClient } from '../../functions/shared/internal-client';
+import { AppError } from '../../core/errors';
+import type { InternalClient } from '../../core/internal-client';
 import { DrainRequested } from '../shared/consumer';
 
 /**

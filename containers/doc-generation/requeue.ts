@@ -1,5 +1,5 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DocJobMessage } from '../../functions/shared/queue';
+import { DocJobMessage } from '../../core/queue';
 
 /**
  * The doc-generation worker sends doc jobs itself in two cases only, both counted in

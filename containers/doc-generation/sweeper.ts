@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { Logger } from '../../functions/shared/logger';
-import type { Storage } from '../../functions/shared/storage';
+import type { Logger } from '../../core/logger';
+import type { Storage } from '../../core/storage';
 import { completeBatchIfDone, countBatchOutcome, findSettledBatches } from '../shared/batch-completion';
 import type { OrderDeadlines } from './deadlines';
 import type { DocJobSender } from './requeue';

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { createInternalClient, InternalClient } from '../../functions/shared/internal-client';
+import { createInternalClient, InternalClient } from '../../core/internal-client';
 import { startConsumer } from '../shared/consumer';
 import type { RunningWorker } from '../shared/process';
 import { createWorkerRuntime, requiredQueueUrl, WorkerOverrides } from '../shared/worker-runtime';

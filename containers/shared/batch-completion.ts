@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import type { Logger } from '../../functions/shared/logger';
-import type { Storage } from '../../functions/shared/storage';
-import { batchManifestKey } from '../../functions/shared/batches';
+import type { Logger } from '../../core/logger';
+import type { Storage } from '../../core/storage';
+import { batchManifestKey } from '../../core/domain/batches';
 
 /**
  * How a batch learns it is done, without a coordinator:

@@ -1,6 +1,6 @@
 import { SQSClient, SendMessageCommand, ReceiveMessageCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
-import { createLogger } from '../../functions/shared/logger';
+import { createLogger } from '../../core/logger';
 import { startConsumer, Consumer, DrainRequested, ReceivedMessage } from './consumer';
 
 const logger = createLogger({ test: 'consumer' }, 'error', () => undefined);

@@ -6,7 +6,7 @@ import {
   GetQueueAttributesCommand,
   Message,
 } from '@aws-sdk/client-sqs';
-import type { Logger } from '../../functions/shared/logger';
+import type { Logger } from '../../core/logger';
 
 /**
  * The one SQS consumer loop of the workers (why not `sqs-consumer`: see docs/workers.md).

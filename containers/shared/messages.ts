@@ -1,4 +1,4 @@
-import * as z from '../../functions/shared/zod';
+import * as z from '../../core/zod';
 
 /** The message can never succeed (malformed, or naming nothing that exists): it goes to the DLQ after maxReceiveCount. */
 export class UnprocessableMessage extends Error {
@@ -24,7 +24,7 @@ export function parseJobMessage<T extends z.ZodMiniType>(schema: T, body: string
 }
 
 /**
- * Another attempt holds the order (its generation lease is live, see functions/shared/orders.ts):
+ * Another attempt holds the order (its generation lease is live, see core/domain/orders.ts):
  * this delivery must not render. Thrown, the message comes back after its visibility timeout and
  * is dropped once the order is final.
  */

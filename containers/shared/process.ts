@@ -1,4 +1,4 @@
-import { createLogger, Logger } from '../../functions/shared/logger';
+import { createLogger, Logger } from '../../core/logger';
 
 /**
  * The process entry of a worker container: start it, and on SIGTERM (Fargate Spot's

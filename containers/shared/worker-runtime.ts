@@ -1,12 +1,12 @@
 import type { Knex } from 'knex';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { AppConfig, loadConfig } from '../../functions/shared/config';
-import { createDb } from '../../functions/shared/db';
-import { ConfigError } from '../../functions/shared/errors';
-import { createLogger, Logger } from '../../functions/shared/logger';
-import { createSqsClient } from '../../functions/shared/queue';
-import { createStorage, Storage } from '../../functions/shared/storage';
-import { readWorkerConfig, WorkerConfig } from '../../functions/shared/worker-config';
+import { AppConfig, loadConfig } from '../../core/config';
+import { createDb } from '../../core/db';
+import { ConfigError } from '../../core/errors';
+import { createLogger, Logger } from '../../core/logger';
+import { createSqsClient } from '../../core/queue';
+import { createStorage, Storage } from '../../core/storage';
+import { readWorkerConfig, WorkerConfig } from './worker-config';
 
 /**
  * What a worker process needs, built from the one config loader: validated config, JSON

@@ -1,13 +1,14 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import * as z from '../shared/zod';
-import { apiKeyMatches, apiKeyPrefix, issueApiKey } from '../shared/api-keys';
-import { notFound, unauthorized } from '../shared/errors';
+import * as z from '../../core/zod';
+import { apiKeyMatches, apiKeyPrefix, issueApiKey } from '../../core/domain/api-keys';
+import { notFound, unauthorized } from '../../core/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
-import type { Client } from '../shared/models';
-import { findClient } from '../shared/models';
+import type { Client } from '../../core/models';
+import { findClient } from '../../core/models';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { plainText, readJson, uuidParam } from '../shared/validation';
+import { plainText } from '../../core/domain/text';
+import { readJson, uuidParam } from '../shared/validation';
 
 /** Internal: B2B client accounts and API key authentication. */
 const CreateClient = z.object({

@@ -1,4 +1,4 @@
-import { createDb } from '../shared/db';
+import { createDb } from '../../core/db';
 import { lambdaHandler } from '../shared/lambda';
 import { createApp } from './app';
 

@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { createHash } from 'node:crypto';
-import * as z from '../shared/zod';
-import { tooManyRequests } from '../shared/errors';
+import * as z from '../../core/zod';
+import { tooManyRequests } from '../../core/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJson } from '../shared/validation';

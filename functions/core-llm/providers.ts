@@ -1,7 +1,7 @@
 import type { GoogleGenAI } from '@google/genai';
 import { createHash } from 'node:crypto';
-import type { AppConfig } from '../shared/config';
-import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../shared/errors';
+import type { AppConfig } from '../../core/config';
+import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../../core/errors';
 
 /**
  * Where the text comes from: Gemini through @google/genai when a key is configured, otherwise

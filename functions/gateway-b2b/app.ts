@@ -2,14 +2,14 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
-import * as z from '../shared/zod';
-import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../shared/batches';
-import { AppError, badRequest, conflict, FieldIssue, unauthorized, unsupportedMediaType } from '../shared/errors';
+import * as z from '../../core/zod';
+import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../../core/domain/batches';
+import { AppError, badRequest, conflict, FieldIssue, unauthorized, unsupportedMediaType } from '../../core/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import { idempotencyKeySchema } from '../order/schemas';
-import { InternalOrder, withDocumentLink } from '../shared/order-views';
+import { InternalOrder, withDocumentLink } from '../../core/domain/order-views';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { inputIssues, slugSchema } from '../shared/themes';
+import { inputIssues, slugSchema } from '../../core/domain/themes';
 import { NoQuery, parseJsonText, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
 
 /** Public B2B API: batches (JSON or CSV) and their orders, authenticated by API key. */
@@ -197,7 +197,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       query: { clientId: clientOf(ctx).id },
       headers: headersOf(ctx),
     });
-    ctx.body = { order: await withDocumentLink(runtime, order) };
+    ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order) };
   });
 
   return createServiceApp('gateway-b2b', runtime.logger, router);

@@ -1,17 +1,17 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type Stripe from 'stripe';
-import * as z from '../shared/zod';
-import { AppError, badGateway, badRequest } from '../shared/errors';
+import * as z from '../../core/zod';
+import { AppError, badGateway, badRequest } from '../../core/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
-import type { Logger } from '../shared/logger';
+import type { Logger } from '../../core/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { createStripe, webhookSecret } from '../shared/stripe';
-import { cachedValue } from '../shared/ttl-cache';
+import { createStripe, webhookSecret } from '../../core/stripe';
+import { cachedValue } from '../../core/ttl-cache';
 import { issuesOf, NoQuery, parseQuery, readRawBody, uuidParam } from '../shared/validation';
-import { publicOrder, withDocumentLink, InternalOrder } from '../shared/order-views';
-import type { ThemeView } from '../shared/themes';
+import { publicOrder, withDocumentLink, InternalOrder } from '../../core/domain/order-views';
+import type { ThemeView } from '../../core/domain/themes';
 
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
 const OrderBody = z.omit(CreateB2cOrder, { idempotencyKey: true });
@@ -138,7 +138,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
 
   router.get('/b2c/orders/:id', async (ctx) => {
     const order = await orderByToken(ctx);
-    ctx.body = { order: await withDocumentLink(runtime, order) };
+    ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order) };
   });
 
   // The document itself: a 303 to a presigned S3 link, so the file never passes through the

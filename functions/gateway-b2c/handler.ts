@@ -1,6 +1,6 @@
-import { createInternalClient } from '../shared/internal-client';
+import { createInternalClient } from '../../core/internal-client';
 import { lambdaHandler } from '../shared/lambda';
-import { createStorage } from '../shared/storage';
+import { createStorage } from '../../core/storage';
 import { createApp } from './app';
 
 export const handler = lambdaHandler('gateway-b2c', createApp, {

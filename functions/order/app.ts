@@ -1,16 +1,16 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { randomUUID } from 'node:crypto';
-import * as z from '../shared/zod';
-import { AppError, badRequest, conflict, forbidden, notFound } from '../shared/errors';
+import * as z from '../../core/zod';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../../core/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
-import type { Batch, Order, Theme } from '../shared/models';
-import { findBatch, findOrder } from '../shared/models';
-import { MAX_BATCH_ROWS } from '../shared/batches';
-import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, tokenMatches } from '../shared/order-tokens';
-import { markFailed, markPaid, markQueued } from '../shared/orders';
+import type { Batch, Order, Theme } from '../../core/models';
+import { findBatch, findOrder } from '../../core/models';
+import { MAX_BATCH_ROWS } from '../../core/domain/batches';
+import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, tokenMatches } from '../../core/domain/order-tokens';
+import { markFailed, markPaid, markQueued } from '../../core/domain/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { validateInput } from '../shared/themes';
+import { validateInput } from '../../core/domain/themes';
 import { parseQuery, readJson, uuidParam } from '../shared/validation';
 import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
 

@@ -1,6 +1,6 @@
-import { createDb } from '../shared/db';
+import { createDb } from '../../core/db';
 import { lambdaHandler } from '../shared/lambda';
-import { createJobQueue } from '../shared/queue';
+import { createJobQueue } from '../../core/queue';
 import { createApp } from './app';
 
 export const handler = lambdaHandler('order', createApp, { db: createDb, queue: (config) => createJobQueue(config) });

@@ -1,10 +1,10 @@
-import * as z from '../shared/zod';
-import { slugSchema } from '../shared/themes';
-import { plainText, plainTextDeep } from '../shared/validation';
+import * as z from '../../core/zod';
+import { slugSchema } from '../../core/domain/themes';
+import { plainText, plainTextDeep } from '../../core/domain/text';
 
 /**
  * Request bodies shared by the order service and the gateways that forward them. Free text is
- * checked as text (`plainText`, functions/shared/validation.ts) so a control character is a 400
+ * checked as text (`plainText`, core/domain/text.ts) so a control character is a 400
  * naming its field, not a database error.
  */
 export const idempotencyKeySchema = z

@@ -1,10 +1,10 @@
 import Koa from 'koa';
 import Router, { RouterContext } from '@koa/router';
 import { randomUUID } from 'node:crypto';
-import { AppError, methodNotAllowed, notFound } from './errors';
-import { classifyError } from './failures';
-import type { Logger } from './logger';
-import type { ServiceName } from './services';
+import { AppError, methodNotAllowed, notFound } from '../../core/errors';
+import { classifyError } from '../../core/failures';
+import type { Logger } from '../../core/logger';
+import type { ServiceName } from '../../core/contract';
 
 /**
  * The Koa shell every service shares: request id, JSON access log, one error mapping

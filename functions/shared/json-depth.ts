@@ -1,4 +1,4 @@
-import { badRequest } from './errors';
+import { badRequest } from '../../core/errors';
 
 /**
  * A ceiling on how deeply a JSON request body may nest, checked on the raw bytes before it is

@@ -1,10 +1,10 @@
 import serverless from 'serverless-http';
 import type Koa from 'koa';
-import { loadConfig } from './config';
-import { serviceUnavailable } from './errors';
-import { createLogger } from './logger';
+import { loadConfig } from '../../core/config';
+import { serviceUnavailable } from '../../core/errors';
+import { createLogger } from '../../core/logger';
 import { ClientFactories, ClientName, composeRuntime, ServiceRuntime } from './service-runtime';
-import type { ServiceName } from './services';
+import type { ServiceName } from '../../core/contract';
 
 /**
  * A Lambda handler for API Gateway REST proxy events (and the API Gateway-shaped events the

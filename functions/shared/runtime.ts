@@ -1,11 +1,11 @@
-import type { AppConfig } from './config';
-import { createDb } from './db';
-import { createInternalClient } from './internal-client';
-import { createJobQueue } from './queue';
-import { createRedis } from './redis';
+import type { AppConfig } from '../../core/config';
+import { createDb } from '../../core/db';
+import { createInternalClient } from '../../core/internal-client';
+import { createJobQueue } from '../../core/queue';
+import { createRedis } from '../../core/redis';
 import { ClientFactories, ClientName, composeRuntime, RuntimeOverrides, ServiceRuntime } from './service-runtime';
-import type { ServiceName } from './services';
-import { createStorage } from './storage';
+import type { ServiceName } from '../../core/contract';
+import { createStorage } from '../../core/storage';
 
 /**
  * The runtime with every client, for processes that host several services at once (the local

@@ -1,11 +1,11 @@
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
-import type { AppConfig } from './config';
-import type { InternalClient } from './internal-client';
-import { Logger, createLogger } from './logger';
-import type { JobQueue } from './queue';
-import type { ServiceName } from './services';
-import type { Storage } from './storage';
+import type { AppConfig } from '../../core/config';
+import type { InternalClient } from '../../core/internal-client';
+import { Logger, createLogger } from '../../core/logger';
+import type { JobQueue } from '../../core/queue';
+import type { ServiceName } from '../../core/contract';
+import type { Storage } from '../../core/storage';
 
 /**
  * What a service needs at run time, built once per process (per Lambda execution environment).

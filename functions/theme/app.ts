@@ -1,11 +1,11 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import * as z from '../shared/zod';
-import { notFound } from '../shared/errors';
+import * as z from '../../core/zod';
+import { notFound } from '../../core/errors';
 import { createServiceApp, ServiceState } from '../shared/http';
-import type { Theme } from '../shared/models';
+import type { Theme } from '../../core/models';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { placeholdersOf, slugSchema, ThemeView } from '../shared/themes';
+import { placeholdersOf, slugSchema, ThemeView } from '../../core/domain/themes';
 import { parseQuery, parseWith } from '../shared/validation';
 
 /** Internal: the theme catalogue. */

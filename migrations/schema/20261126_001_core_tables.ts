@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 /**
  * clients, themes, batches, orders. Statuses are text with CHECK constraints (cheaper to evolve
- * than enum types); the order status machine itself lives in functions/shared/orders.ts.
+ * than enum types); the order status machine itself lives in core/domain/orders.ts.
  */
 export const ORDER_STATUSES = ['pending', 'paid', 'queued', 'generating', 'ready', 'failed'] as const;
 export const BATCH_STATUSES = ['pending', 'processing', 'completed', 'failed'] as const;

@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
  * ready/failed. A lease that runs out (crash, OOM, kill -9) lets the next delivery retake the
  * order. Both columns are set together, and only while the order is `generating`; rows that
  * were `generating` before this migration have no owner and are retaken like an expired lease.
- * (functions/shared/orders.ts: markGenerating, renewLease, releaseLease, markReady, markFailed.)
+ * (core/domain/orders.ts: markGenerating, renewLease, releaseLease, markReady, markFailed.)
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('orders', (t) => {

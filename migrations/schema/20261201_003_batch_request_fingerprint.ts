@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 /**
  * A batch keeps what defines the request that created it, so an `Idempotency-Key` is bound to
  * one request (as with Stripe): `request_hash` is the sha256 fingerprint the B2B gateway computes
- * (`batchRequestHash`, functions/shared/batches.ts: content type, CSV theme, body bytes), and
+ * (`batchRequestHash`, core/domain/batches.ts: content type, CSV theme, body bytes), and
  * `submitted_rows` the number of rows the request held (`total_rows` is the worker's checkpoint
  * and starts at 0). The same key with the same fingerprint replays the batch; with another one it
  * is a 409. Batches created before this migration have neither: their key answers 409, since

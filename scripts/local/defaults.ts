@@ -1,4 +1,4 @@
-import { LOCAL_PORTS, SERVICE_NAMES, envStem } from '../../functions/shared/services';
+import { BUCKETS, PROJECT, QUEUES, ServiceName, envStem } from '../../core/contract';
 
 /**
  * The values `npm run dev` runs with when nothing is set. They are local test values, not
@@ -12,9 +12,22 @@ export const LOCAL_STRIPE_WEBHOOK_SECRET = 'whsec_local_standin_signing_secret';
 export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-aws';
 export const LOCAL_STRIPE_PORT = 4190;
 export const LOCAL_EMULATOR_PORT = 4566;
-export const LOCAL_QUEUES = { docJobs: 'docplatform-local-doc-jobs', batchJobs: 'docplatform-local-batch-jobs' };
-export const LOCAL_BUCKETS = ['reports', 'assets'];
+export const LOCAL_QUEUES = {
+  docJobs: `${PROJECT}-local-${QUEUES.docJobs}`,
+  batchJobs: `${PROJECT}-local-${QUEUES.batchJobs}`,
+};
+export const LOCAL_BUCKETS = Object.values(BUCKETS);
+
+/** Where each service listens locally (http transport); PORT_<NAME> overrides one. */
+export const LOCAL_PORTS: Record<ServiceName, number> = {
+  'gateway-b2c': 4101,
+  'gateway-b2b': 4102,
+  'core-llm': 4103,
+  theme: 4104,
+  order: 4105,
+  client: 4106,
+};
 
 /** PORT_<NAME> overrides a service's local port. */
-export const localPort = (service: (typeof SERVICE_NAMES)[number]): number =>
+export const localPort = (service: ServiceName): number =>
   Number(process.env[`PORT_${envStem(service)}`] ?? LOCAL_PORTS[service]);

@@ -1,9 +1,9 @@
 import { createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createInternalClient, lambdaTransport } from '../../functions/shared/internal-client';
-import { createS3Client, createStorage } from '../../functions/shared/storage';
-import { AppError } from '../../functions/shared/errors';
-import { classifyError } from '../../functions/shared/failures';
+import { createInternalClient, lambdaTransport } from '../../core/internal-client';
+import { createS3Client, createStorage } from '../../core/storage';
+import { AppError } from '../../core/errors';
+import { classifyError } from '../../core/failures';
 
 /**
  * A call to S3 or to Lambda Invoke that never gets an answer must fail within a bound: the

@@ -1,10 +1,10 @@
 import { createApp as coreLlmApp } from '../../functions/core-llm/app';
 import { offlineProvider } from '../../functions/core-llm/providers';
-import { readConfig, resolveConfig } from '../../functions/shared/config';
+import { readConfig, resolveConfig } from '../../core/config';
 import { createRuntime } from '../../functions/shared/runtime';
 import { createApp as themeApp } from '../../functions/theme/app';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { createS3Client } from '../../functions/shared/storage';
+import { createS3Client } from '../../core/storage';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
 import type { Server } from 'node:http';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../build/esbuild-base';
 import { BundleResult, bundleFunctionTo } from '../../build/functions';
-import { toApiGatewayEvent } from '../../functions/shared/internal-client';
+import { toApiGatewayEvent } from '../../core/internal-client';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
 
 /**

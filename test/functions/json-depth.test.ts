@@ -1,7 +1,7 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppError } from '../../functions/shared/errors';
-import { createInternalClient, toApiGatewayEvent } from '../../functions/shared/internal-client';
+import { AppError } from '../../core/errors';
+import { createInternalClient, toApiGatewayEvent } from '../../core/internal-client';
 import { jsonNestingExceeding, MAX_JSON_DEPTH } from '../../functions/shared/json-depth';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
 

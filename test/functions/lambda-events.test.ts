@@ -7,8 +7,8 @@ import { createApp as themeApp } from '../../functions/theme/app';
 import { createApp as orderApp } from '../../functions/order/app';
 import { createApp as clientApp } from '../../functions/client/app';
 import { toLambdaHandler, ApiGatewayHandler } from '../../functions/shared/lambda';
-import { toApiGatewayEvent } from '../../functions/shared/internal-client';
-import { markGenerating, markReady } from '../../functions/shared/orders';
+import { toApiGatewayEvent } from '../../core/internal-client';
+import { markGenerating, markReady } from '../../core/domain/orders';
 import { newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
 
 /**

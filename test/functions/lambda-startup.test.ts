@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toApiGatewayEvent } from '../../functions/shared/internal-client';
+import { toApiGatewayEvent } from '../../core/internal-client';
 import type { ApiGatewayHandler } from '../../functions/shared/lambda';
 
 /**

@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createDb } from '../../functions/shared/db';
+import { createDb } from '../../core/db';
 import { LOCAL_QUEUES } from '../../scripts/local/defaults';
 import { startLocalPlatform, LocalPlatform } from '../../scripts/local/platform';
 import { createTestDatabase, TestDatabase } from '../support/postgres';

@@ -8,8 +8,8 @@ import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
 import { workloadBoundaryStatements } from '../../stacks/ci-policies/boundary';
 import { BINARY_MEDIA_TYPES } from '../../functions/shared/lambda';
-import { readConfig } from '../../functions/shared/config';
-import { readWorkerConfig } from '../../functions/shared/worker-config';
+import { readConfig } from '../../core/config';
+import { readWorkerConfig } from '../../containers/shared/worker-config';
 import { Block, allResources, parsePolicy, referencedAddress, resources, stackDir, synthesizedStack } from './synth';
 
 /**

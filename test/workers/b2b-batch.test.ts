@@ -1,8 +1,8 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { createLogger } from '../../functions/shared/logger';
-import { batchManifestKey } from '../../functions/shared/batches';
+import { createLogger } from '../../core/logger';
+import { batchManifestKey } from '../../core/domain/batches';
 import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import type { BatchManifest } from '../../containers/shared/batch-completion';

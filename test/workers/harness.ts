@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SQSClient, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { readConfig, resolveConfig, AppConfig } from '../../functions/shared/config';
-import { createDb } from '../../functions/shared/db';
-import { migrateLatest, seed } from '../../functions/shared/migrate';
+import { readConfig, resolveConfig, AppConfig } from '../../core/config';
+import { createDb } from '../../core/db';
+import { migrateLatest, seed } from '../../core/migrate';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
-import { createS3Client, createStorage, Storage } from '../../functions/shared/storage';
-import { createSqsClient } from '../../functions/shared/queue';
+import { createS3Client, createStorage, Storage } from '../../core/storage';
+import { createSqsClient } from '../../core/queue';
 import { createApp as createCoreLlm } from '../../functions/core-llm/app';
 import { offlineProvider } from '../../functions/core-llm/providers';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
@@ -169,7 +169,7 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     expectedText: async (orderId) => {
       const order = await db('orders').where({ id: orderId }).first();
       const theme = await db('themes').where({ id: order.theme_id }).first();
-      const { renderPrompt } = await import('../../functions/shared/themes');
+      const { renderPrompt } = await import('../../core/domain/themes');
       return offline.generate(renderPrompt(theme.prompt_template, order.input));
     },
     listKeys: async (bucket, keyPrefix) => {

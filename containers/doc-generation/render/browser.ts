@@ -1,5 +1,5 @@
 import { chromium, Browser } from 'playwright-core';
-import type { Logger } from '../../../functions/shared/logger';
+import type { Logger } from '../../../core/logger';
 import { Semaphore } from '../../shared/semaphore';
 
 /**

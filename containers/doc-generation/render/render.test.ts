@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../../functions/shared/logger';
+import { createLogger } from '../../../core/logger';
 import { PdfRenderer } from './browser';
 import { renderDocument } from './document';
 import { runPandoc, PandocError } from './pandoc';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { createLogger } from '../../../functions/shared/logger';
+import { createLogger } from '../../../core/logger';
 import { PdfRenderer } from './browser';
 import { DocumentInput, OutputFormat, renderDocument } from './document';
 

@@ -1,4 +1,4 @@
-import { cachedValue } from '../../functions/shared/ttl-cache';
+import { cachedValue } from './ttl-cache';
 
 /** The gateway's in-memory theme list cache: shared loads, no kept failures, expiry from load time. */
 const deferred = <T>() => {

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { AppConfig } from './config';
-import { ConfigError } from './errors';
+import type { AppConfig } from '../config';
+import { ConfigError } from '../errors';
 
 /**
  * B2C orders are read with an access token the server makes: HMAC-SHA256 of the order id under

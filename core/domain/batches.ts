@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import * as z from './zod';
+import * as z from '../zod';
 
 /**
  * The batch source a B2B gateway stores in the assets bucket (`BatchSource`, JSON) whatever the

@@ -1,6 +1,6 @@
-import * as z from './zod';
-import { badRequest, FieldIssue } from './errors';
-import { textIssue } from './validation';
+import * as z from '../zod';
+import { badRequest, FieldIssue } from '../errors';
+import { textIssue } from './text';
 
 /**
  * Prompt templates hold `{{name}}` placeholders; an order's input must give each of them as a

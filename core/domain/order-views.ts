@@ -1,4 +1,4 @@
-import type { ServiceRuntime } from './service-runtime';
+import type { Storage } from '../storage';
 
 /** The order as the order service returns it, and the subset a client may see. */
 export interface InternalOrder {
@@ -34,9 +34,9 @@ export const publicOrder = (o: InternalOrder) => ({
 });
 
 /** The public order, with a presigned link to its document once it is ready. */
-export async function withDocumentLink(runtime: ServiceRuntime<'storage'>, order: InternalOrder) {
+export async function withDocumentLink(storage: Storage, reportsBucket: string, order: InternalOrder) {
   if (order.status !== 'ready' || !order.documentKey) return publicOrder(order);
   const name = order.documentKey.split('/').pop();
-  const url = await runtime.storage.presignGet(runtime.config.buckets.reports, order.documentKey, DOCUMENT_LINK_SECONDS, name);
+  const url = await storage.presignGet(reportsBucket, order.documentKey, DOCUMENT_LINK_SECONDS, name);
   return { ...publicOrder(order), document: { url, expiresInSeconds: DOCUMENT_LINK_SECONDS } };
 }

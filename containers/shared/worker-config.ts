@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from './errors';
+import { ConfigError } from '../../core/errors';
 
 /**
  * The knobs only the container workers read, validated like the rest of the runtime config

@@ -1,6 +1,6 @@
 import * as z from './zod';
 import { ConfigError } from './errors';
-import { SERVICE_NAMES, ServiceName, envStem } from './services';
+import { SERVICE_NAMES, ServiceName, envStem } from './contract';
 import type { LogLevel } from './logger';
 
 /**

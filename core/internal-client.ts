@@ -3,8 +3,8 @@ import type { AppConfig } from './config';
 import { HttpTimeouts, requestHandlerOptions } from './aws-sdk';
 import { AppError, badGateway, badRequest, ConfigError } from './errors';
 import { DependencyUnavailableError } from './failures';
-import type { ServiceName } from './services';
-import { envStem } from './services';
+import type { ServiceName } from './contract';
+import { envStem } from './contract';
 
 /**
  * How one service calls another. The same request goes over one of two transports:

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { Db, Order, OrderStatus } from './models';
+import type { Db, Order, OrderStatus } from '../models';
 
 /**
  * The order status machine, shared by the services and the workers:

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { schemaMigrations, SchemaMigration } from '../../migrations/schema';
-import { themeSeeds } from '../../migrations/seeds/themes';
+import { schemaMigrations, SchemaMigration } from '../migrations/schema';
+import { themeSeeds } from '../migrations/seeds/themes';
 
 /** Schema migrations and seeds callable from code (dev script, tests, workers, a migration task). */
 const migrationSource: Knex.MigrationSource<SchemaMigration> = {
