@@ -1,6 +1,6 @@
 import * as z from './zod';
 import { ConfigError } from './errors';
-import { SERVICE_NAMES, ServiceName, envStem } from './contract';
+import { ENV, SERVICE_NAMES, ServiceName, serviceFunctionVar, serviceUrlVar } from './contract';
 import type { LogLevel } from './logger';
 
 /**
@@ -9,7 +9,9 @@ import type { LogLevel } from './logger';
  * variable); `loadConfig` adds the secrets, read from Secrets Manager when an ARN is given
  * and from the environment otherwise, once per process.
  */
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
+
+const nonEmpty = (v: string | undefined): string | undefined => (v === '' ? undefined : v);
 
 const boolFlag = z.pipe(z.enum(['true', 'false', '1', '0']), z.transform((v) => v === 'true' || v === '1'));
 const url = (protocols: string[]) =>
@@ -26,40 +28,40 @@ const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.min
 const positiveInt = int(1, 1000);
 
 const envSchema = z.object({
-  APP_ENV: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]*$/)), 'local'),
-  LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
-  AWS_REGION: z._default(z.string().check(z.minLength(1)), 'eu-west-3'),
-  AWS_ENDPOINT_URL: z.optional(url(['http:', 'https:'])),
-  S3_FORCE_PATH_STYLE: z._default(boolFlag, false),
-  DATABASE_URL: z.optional(url(['postgres:', 'postgresql:'])),
-  DB_HOST: z.optional(z.string().check(z.minLength(1))),
-  DB_PORT: z._default(int(1, 65535), 5432),
-  DB_NAME: z.optional(z.string().check(z.minLength(1))),
-  DB_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
-  DB_POOL_MAX: z._default(positiveInt, 5),
-  REDIS_URL: z._default(url(['redis:', 'rediss:']), 'redis://127.0.0.1:6379'),
-  REDIS_KEY_PREFIX: z._default(z.string().check(z.minLength(1)), 'docplatform:'),
-  DOC_JOBS_QUEUE_URL: z.optional(url(['http:', 'https:'])),
-  BATCH_JOBS_QUEUE_URL: z.optional(url(['http:', 'https:'])),
-  REPORTS_BUCKET: z._default(z.string().check(z.minLength(3)), 'reports'),
-  ASSETS_BUCKET: z._default(z.string().check(z.minLength(3)), 'assets'),
-  GEMINI_API_KEY: z.optional(z.string().check(z.minLength(1))),
-  GEMINI_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
-  GEMINI_MODEL: z._default(z.string().check(z.minLength(1)), 'gemini-2.5-flash'),
-  GEMINI_BASE_URL: z.optional(url(['http:', 'https:'])),
+  [ENV.appEnv]: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]*$/)), 'local'),
+  [ENV.logLevel]: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
+  [ENV.region]: z._default(z.string().check(z.minLength(1)), 'eu-west-3'),
+  [ENV.awsEndpoint]: z.optional(url(['http:', 'https:'])),
+  [ENV.s3ForcePathStyle]: z._default(boolFlag, false),
+  [ENV.databaseUrl]: z.optional(url(['postgres:', 'postgresql:'])),
+  [ENV.dbHost]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.dbPort]: z._default(int(1, 65535), 5432),
+  [ENV.dbName]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.dbSecretArn]: z.optional(z.string().check(z.startsWith('arn:'))),
+  [ENV.dbPoolMax]: z._default(positiveInt, 5),
+  [ENV.redisUrl]: z._default(url(['redis:', 'rediss:']), 'redis://127.0.0.1:6379'),
+  [ENV.redisKeyPrefix]: z._default(z.string().check(z.minLength(1)), 'docplatform:'),
+  [ENV.docJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
+  [ENV.batchJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
+  [ENV.reportsBucket]: z._default(z.string().check(z.minLength(3)), 'reports'),
+  [ENV.assetsBucket]: z._default(z.string().check(z.minLength(3)), 'assets'),
+  [ENV.geminiApiKey]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.geminiSecretArn]: z.optional(z.string().check(z.startsWith('arn:'))),
+  [ENV.geminiModel]: z._default(z.string().check(z.minLength(1)), 'gemini-2.5-flash'),
+  [ENV.geminiBaseUrl]: z.optional(url(['http:', 'https:'])),
   GEMINI_TIMEOUT_MS: z._default(int(100, 120000), 20000),
   LLM_RATE_LIMIT_PER_MINUTE: z._default(int(1, 100000), 30),
   LLM_CACHE_TTL_SECONDS: z._default(int(1, 2592000), 604800),
   THEME_CACHE_TTL_SECONDS: z._default(int(0, 3600), 30),
-  STRIPE_SECRET_KEY: z.optional(z.string().check(z.minLength(1))),
-  STRIPE_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
-  STRIPE_WEBHOOK_SECRET: z.optional(z.string().check(z.minLength(1))),
-  STRIPE_WEBHOOK_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
-  STRIPE_API_URL: z.optional(url(['http:', 'https:'])),
-  ORDER_TOKEN_SECRET: z.optional(z.string().check(z.minLength(32))),
-  ORDER_TOKEN_SECRET_ARN: z.optional(z.string().check(z.startsWith('arn:'))),
-  INTERNAL_TRANSPORT: z._default(z.enum(['http', 'lambda']), 'http'),
-  PUBLIC_BASE_URL: z._default(url(['http:', 'https:']), 'http://127.0.0.1:4200'),
+  [ENV.stripeSecretKey]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.stripeSecretArn]: z.optional(z.string().check(z.startsWith('arn:'))),
+  [ENV.stripeWebhookSecret]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.stripeWebhookSecretArn]: z.optional(z.string().check(z.startsWith('arn:'))),
+  [ENV.stripeApiUrl]: z.optional(url(['http:', 'https:'])),
+  [ENV.orderTokenSecret]: z.optional(z.string().check(z.minLength(32))),
+  [ENV.orderTokenSecretArn]: z.optional(z.string().check(z.startsWith('arn:'))),
+  [ENV.internalTransport]: z._default(z.enum(['http', 'lambda']), 'http'),
+  [ENV.publicBaseUrl]: z._default(url(['http:', 'https:']), 'http://127.0.0.1:4200'),
 });
 
 const DbSecret = z.object({ username: z.string().check(z.minLength(1)), password: z.string().check(z.minLength(1)) });
@@ -119,25 +121,33 @@ function formatIssues(error: z.core.$ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`).join('; ');
 }
 
-export function readConfig(env: Env = process.env): RuntimeConfig {
+/**
+ * Validates the environment against a schema of variables, the one way every config section
+ * (the shared variables here, the worker knobs in containers/shared) is read: unset and empty
+ * variables both take the default, and a bad value fails with a message naming the variable.
+ */
+export function readEnv<S extends z.ZodMiniType>(schema: S, env: Env, what: string): z.infer<S> {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(present);
-  if (!parsed.success) throw new ConfigError(`invalid configuration: ${formatIssues(parsed.error)}`);
-  const e = parsed.data;
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) throw new ConfigError(`invalid ${what}: ${formatIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function readConfig(env: Env = process.env): RuntimeConfig {
+  const e = readEnv(envSchema, env, 'configuration');
   if (!e.DATABASE_URL && !(e.DB_HOST && e.DB_NAME && e.DB_SECRET_ARN)) {
     throw new ConfigError('invalid configuration: DATABASE_URL is required (or DB_HOST, DB_NAME and DB_SECRET_ARN together)');
   }
   const urls: Partial<Record<ServiceName, string>> = {};
   const functions: Partial<Record<ServiceName, string>> = {};
   for (const name of SERVICE_NAMES) {
-    const stem = envStem(name);
-    const serviceUrl = present[`SERVICE_URL_${stem}`];
+    const serviceUrl = nonEmpty(env[serviceUrlVar(name)]);
     if (serviceUrl !== undefined) {
       const check = url(['http:', 'https:']).safeParse(serviceUrl);
-      if (!check.success) throw new ConfigError(`invalid configuration: SERVICE_URL_${stem}: must be an http or https URL`);
+      if (!check.success) throw new ConfigError(`invalid configuration: ${serviceUrlVar(name)}: must be an http or https URL`);
       urls[name] = serviceUrl.replace(/\/+$/, '');
     }
-    const fn = present[`SERVICE_FUNCTION_${stem}`];
+    const fn = nonEmpty(env[serviceFunctionVar(name)]);
     if (fn !== undefined) functions[name] = fn;
   }
   return {

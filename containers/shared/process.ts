@@ -1,4 +1,5 @@
 import { createLogger, Logger } from '../../core/logger';
+import { SPOT_STOP_BUDGET } from '../../core/contract';
 
 /**
  * The process entry of a worker container: start it, and on SIGTERM (Fargate Spot's
@@ -11,7 +12,7 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-export function runWorkerProcess(name: string, start: () => Promise<RunningWorker>, hardDeadlineSeconds = 115): void {
+export function runWorkerProcess(name: string, start: () => Promise<RunningWorker>, hardDeadlineSeconds: number = SPOT_STOP_BUDGET.hardExitSeconds): void {
   const log: Logger = createLogger({ service: name, env: process.env.APP_ENV ?? 'local' }, 'info');
   let stopping = false;
   const started = start();

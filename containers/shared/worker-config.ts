@@ -1,24 +1,26 @@
-import { z } from 'zod';
-import { ConfigError } from '../../core/errors';
+import { ENV, SPOT_STOP_BUDGET } from '../../core/contract';
+import { Env, readEnv } from '../../core/config';
+import * as z from '../../core/zod';
 
 /**
  * The knobs only the container workers read, validated like the rest of the runtime config
- * (config.ts stays the loader of the shared variables; this adds the worker-only ones).
+ * by the one reader of core/config.ts (which reads the shared variables; this adds the worker-only ones).
  * The compute stack sets WORKER_CONCURRENCY from `workers.<name>.concurrency`.
  */
-type Env = Record<string, string | undefined>;
+const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
+const path = z.string().check(z.minLength(1));
 
 const schema = z.object({
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(10).optional(),
+  [ENV.workerConcurrency]: z.optional(int(1, 10)),
   /** Spot gives 120 s between SIGTERM and SIGKILL; the drain must end well inside it. */
-  WORKER_DRAIN_SECONDS: z.coerce.number().min(0).max(110).default(90),
-  SQS_WAIT_TIME_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
-  CHROMIUM_PATH: z.string().min(1).default('/usr/bin/chromium'),
-  BROWSER_RECYCLE_AFTER: z.coerce.number().int().min(1).max(100000).default(100),
-  RENDER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120000).default(30000),
-  PANDOC_PATH: z.string().min(1).default('pandoc'),
-  PANDOC_TIMEOUT_MS: z.coerce.number().int().min(1000).max(120000).default(30000),
-  BATCH_CHUNK_ROWS: z.coerce.number().int().min(1).max(1000).default(100),
+  [ENV.workerDrainSeconds]: z._default(z.coerce.number().check(z.minimum(0), z.maximum(SPOT_STOP_BUDGET.maxDrainSeconds)), 90),
+  SQS_WAIT_TIME_SECONDS: z._default(int(0, 20), 20),
+  CHROMIUM_PATH: z._default(path, '/usr/bin/chromium'),
+  BROWSER_RECYCLE_AFTER: z._default(int(1, 100000), 100),
+  RENDER_TIMEOUT_MS: z._default(int(1000, 120000), 30000),
+  PANDOC_PATH: z._default(path, 'pandoc'),
+  PANDOC_TIMEOUT_MS: z._default(int(1000, 120000), 30000),
+  BATCH_CHUNK_ROWS: z._default(int(1, 1000), 100),
 });
 
 export interface WorkerConfig {
@@ -36,16 +38,10 @@ export interface WorkerConfig {
 }
 
 export function readWorkerConfig(env: Env = process.env): WorkerConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid worker configuration: ${issues}`);
-  }
-  const e = parsed.data;
+  const e = readEnv(schema, env, 'worker configuration');
   return {
-    concurrency: e.WORKER_CONCURRENCY,
-    drainSeconds: e.WORKER_DRAIN_SECONDS,
+    concurrency: e[ENV.workerConcurrency],
+    drainSeconds: e[ENV.workerDrainSeconds],
     waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS,
     chromiumPath: e.CHROMIUM_PATH,
     browserRecycleAfter: e.BROWSER_RECYCLE_AFTER,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { WorkerName } from '../../core/contract';
 import { AppConfig, loadConfig } from '../../core/config';
 import { createDb } from '../../core/db';
 import { ConfigError } from '../../core/errors';
@@ -13,8 +14,6 @@ import { readWorkerConfig, WorkerConfig } from './worker-config';
  * logger, one knex pool (DB_POOL_MAX, `poolMaxPerWorker` in AWS), SQS and S3 clients.
  * `overrides` lets the local runner and tests inject a config or worker knobs.
  */
-export type WorkerName = 'doc-generation' | 'b2b-batch';
-
 export interface WorkerOverrides {
   config?: AppConfig;
   worker?: Partial<WorkerConfig>;
