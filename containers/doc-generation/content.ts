@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../core/zod';
 import { AppError } from '../../core/errors';
 import type { InternalClient } from '../../core/internal-client';
 import { DrainRequested } from '../shared/consumer';
@@ -15,7 +15,7 @@ import { DrainRequested } from '../shared/consumer';
  * releases the message (visibility 0) for another task, no further call is made, and the handler
  * does not count it as a failure (not even on the message's last attempt).
  */
-const GenerateResponse = z.object({ text: z.string().min(1) });
+const GenerateResponse = z.object({ text: z.string().check(z.minLength(1)) });
 
 export interface ContentRequest {
   clientId: string;

@@ -1,29 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../../core/zod';
 
 const freeTierSchema = z.object({
-  quantity: z.number().nonnegative(),
+  quantity: z.number().check(z.nonnegative()),
   /** `always-free` allowances renew every month; `12-months` ones end a year after sign-up. */
   kind: z.enum(['always-free', '12-months']),
-  note: z.string().optional(),
+  note: z.optional(z.string()),
 });
 
 const priceSchema = z.object({
-  usd: z.number().nonnegative(),
-  unit: z.string().min(1),
-  source: z.string().min(1),
-  read: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
-  published: z.string().optional(),
+  usd: z.number().check(z.nonnegative()),
+  unit: z.string().check(z.minLength(1)),
+  source: z.string().check(z.minLength(1)),
+  read: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/)),
+  published: z.optional(z.string()),
   confirmed: z.boolean(),
-  note: z.string().optional(),
-  freeTier: freeTierSchema.optional(),
+  note: z.optional(z.string()),
+  freeTier: z.optional(freeTierSchema),
 });
 
 const priceTableSchema = z.object({
   region: z.string(),
   currency: z.literal('USD'),
-  hoursPerMonth: z.number().positive(),
+  hoursPerMonth: z.number().check(z.positive()),
   readOn: z.string(),
   prices: z.record(z.string(), priceSchema),
 });

@@ -1,32 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from '../../core/zod';
 
-const count = z.number().nonnegative();
+const count = z.number().check(z.nonnegative());
 
 const lambdaUseSchema = z.object({
   /** Substring of the function name this entry describes. */
-  match: z.string().min(1),
-  perApiRequest: count.default(0),
-  perDocument: count.default(0),
-  perBatch: count.default(0),
-  avgDurationMs: z.number().positive(),
+  match: z.string().check(z.minLength(1)),
+  perApiRequest: z._default(count, 0),
+  perDocument: z._default(count, 0),
+  perBatch: z._default(count, 0),
+  avgDurationMs: z.number().check(z.positive()),
 });
 
 const workerUseSchema = z.object({
   /** Substring of the ECS service name. */
-  match: z.string().min(1),
+  match: z.string().check(z.minLength(1)),
   /** Substring of the SQS queue the worker consumes. */
-  queueMatch: z.string().min(1),
+  queueMatch: z.string().check(z.minLength(1)),
   drivenBy: z.enum(['documents', 'batches']),
-  unitsPerTaskMinute: z.number().positive(),
+  unitsPerTaskMinute: z.number().check(z.positive()),
   activationsPerMonth: count,
   tailMinutesPerActivation: count,
   imagePullGb: count,
 });
 
 const profileSchema = z.object({
-  name: z.string().min(1),
+  name: z.string().check(z.minLength(1)),
   description: z.string(),
   volume: z.object({
     apiRequestsPerMonth: count,
@@ -43,20 +43,20 @@ const profileSchema = z.object({
     cacheEcpuPerApiRequest: count,
     cacheEcpuPerDocument: count,
     cacheStoredGb: count,
-    documentsBucketMatch: z.string().min(1),
+    documentsBucketMatch: z.string().check(z.minLength(1)),
     documentKb: count,
     documentRetentionMonths: count,
     downloadsPerDocument: count,
-    frontendBucketMatch: z.array(z.string().min(1)),
-    cdnCacheHitRatio: z.number().min(0).max(1),
+    frontendBucketMatch: z.array(z.string().check(z.minLength(1))),
+    cdnCacheHitRatio: z.number().check(z.minimum(0), z.maximum(1)),
     natKbPerApiRequest: count,
     natKbPerDocument: count,
     logBytesPerInvocation: count,
     logBytesPerDocument: count,
     logBytesPerBatch: count,
     logBytesPerApiRequest: count,
-    logCompressionRatio: z.number().positive().max(1),
-    neverExpireHorizonDays: z.number().positive(),
+    logCompressionRatio: z.number().check(z.positive(), z.maximum(1)),
+    neverExpireHorizonDays: z.number().check(z.positive()),
     secretsManagerCallsPerMonth: count,
     kmsRequestsPerMonth: count,
   }),
