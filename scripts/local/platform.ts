@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { readConfig, resolveConfig, AppConfig } from '../../core/config';
 import { createDb } from '../../core/db';
-import { migrateLatest, seed } from '../../core/migrate';
+import { migrateLatest, seed } from '../../migrations/migrate';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
 import { SERVICE_NAMES, ServiceName, envStem } from '../../core/contract';
 import { startLocalEmulator, LocalEmulator } from './emulator';

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import knexFactory from 'knex';
 import { NEVER_LOADED, REPO_ROOT } from '../../build/esbuild-base';
 import { BundleResult, bundleFunctions, functionNames } from '../../build/functions';
-import { migrateLatest, seed } from '../../core/migrate';
+import { migrateLatest, seed } from '../../migrations/migrate';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 
 /**

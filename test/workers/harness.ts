@@ -6,7 +6,7 @@ import { SQSClient, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMess
 import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { readConfig, resolveConfig, AppConfig } from '../../core/config';
 import { createDb } from '../../core/db';
-import { migrateLatest, seed } from '../../core/migrate';
+import { migrateLatest, seed } from '../../migrations/migrate';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
 import { createS3Client, createStorage, Storage } from '../../core/storage';
 import { createSqsClient } from '../../core/queue';

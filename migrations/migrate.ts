@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
-import { schemaMigrations, SchemaMigration } from '../migrations/schema';
-import { themeSeeds } from '../migrations/seeds/themes';
+import { schemaMigrations, SchemaMigration } from './schema';
+import { themeSeeds } from './seeds/themes';
 
-/** Schema migrations and seeds callable from code (dev script, tests, workers, a migration task). */
+/** Schema migrations and seeds applied from code: the local run applies them at start, and the tests on every fresh database. */
 const migrationSource: Knex.MigrationSource<SchemaMigration> = {
   getMigrations: async () => schemaMigrations,
   getMigrationName: (m) => m.name,
@@ -15,11 +15,6 @@ const migratorConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_
 export async function migrateLatest(knex: Knex): Promise<string[]> {
   const [, applied] = await knex.migrate.latest(migratorConfig);
   return applied as string[];
-}
-
-export async function rollbackAll(knex: Knex): Promise<string[]> {
-  const [, reverted] = await knex.migrate.rollback(migratorConfig, true);
-  return reverted as string[];
 }
 
 /** Inserts the seed themes, updating those that exist by slug: safe to run again. */
