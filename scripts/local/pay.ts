@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { Client as PgClient } from 'pg';
-import { checkoutCompletedEvent } from '../../test/support/stand-ins/stripe';
+import { checkoutCompletedEvent } from './stand-ins/stripe';
 import { LOCAL_PG_URL, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET, localPort } from './defaults';
 
 /**

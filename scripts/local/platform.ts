@@ -9,7 +9,7 @@ import { migrateLatest, seed } from '../../migrations/migrate';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
 import { SERVICE_NAMES, ServiceName, envStem } from '../../core/contract';
 import { startLocalEmulator, LocalEmulator } from './emulator';
-import { startStripeStandIn, StripeStandIn } from '../../test/support/stand-ins/stripe';
+import { startStripeStandIn, StripeStandIn } from './stand-ins/stripe';
 import { LOCAL_BUCKETS, LOCAL_ORDER_TOKEN_SECRET, LOCAL_QUEUES, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from './defaults';
 import { createApp as gatewayB2c } from '../../functions/gateway-b2c/app';
 import { createApp as gatewayB2b } from '../../functions/gateway-b2b/app';

@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { markGenerating, markReady } from '../../core/domain/orders';
 import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
-import { checkoutAsyncPaymentFailedEvent, checkoutCompletedEvent, checkoutExpiredEvent } from '../support/stand-ins/stripe';
+import { checkoutAsyncPaymentFailedEvent, checkoutCompletedEvent, checkoutExpiredEvent } from '../../scripts/local/stand-ins/stripe';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
 
 let p: TestPlatform;

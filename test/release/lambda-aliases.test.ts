@@ -17,7 +17,7 @@ import {
   snapshot,
 } from '../../scripts/release/lambda-aliases';
 import { joinUrl, smokeTest } from '../../scripts/release/smoke';
-import { LambdaStandIn, startLambdaStandIn } from './lambda-standin';
+import { LambdaStandIn, startLambdaStandIn } from '../support/stand-ins/lambda';
 
 const REPO = resolve(__dirname, '../..');
 const FAKE_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };

@@ -1,4 +1,4 @@
-import { listen, StandInServer } from './http';
+import { listen, StandInServer } from '../../../scripts/local/stand-ins/http';
 
 /**
  * A local stand-in for the Gemini generateContent REST API, for the real @google/genai SDK
