@@ -73,8 +73,8 @@ const englishOnlyZod: Plugin = {
 };
 
 /**
- * Two majors of mime-types pull two copies of mime-db's 140 KB JSON (koa's and
- * @koa/bodyparser's); the newest one is a superset, so every import gets it, trimmed to what
+ * Two majors of mime-types pull two copies of mime-db's 140 KB JSON (koa's own and its
+ * `accepts`'s); the newest one is a superset, so every import gets it, trimmed to what
  * mime-types (its only reader) uses: the types with extensions or a charset, and of each its
  * `source`, `charset` and `extensions` (~70 KB; `compressible` and the ~1,500 types without
  * extensions serve other packages).
