@@ -1,6 +1,8 @@
 /**
- * Structured JSON logs, one line per event, to stdout (CloudWatch in AWS). A child logger
- * carries the request id and service so every line of a request can be found together.
+ * Structured JSON logs, one line per event: `{time, level, msg, ...base, ...fields}`. The one
+ * line format of every service, worker and CLI. Services and workers write to stdout
+ * (CloudWatch in AWS); a CLI whose stdout carries its report logs to `stderrSink`. A child
+ * logger carries the request id and service so every line of a request can be found together.
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -15,7 +17,10 @@ export interface Logger {
 
 export type LogSink = (line: string) => void;
 
-const stdoutSink: LogSink = (line) => process.stdout.write(line + '\n');
+/** One line on stdout: services, workers, and CLIs whose output is their log. */
+export const stdoutSink: LogSink = (line) => void process.stdout.write(line + '\n');
+/** One line on stderr: CLIs whose stdout carries a report or other data. */
+export const stderrSink: LogSink = (line) => void process.stderr.write(line + '\n');
 
 function serialise(value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createLogger, stderrSink } from '../core/logger';
 
 /**
  * Ops access to Terraform state of one synthesised stack, through its own backend (S3 with
@@ -12,6 +13,9 @@ import * as path from 'node:path';
 const USAGE = 'usage: npm run state -- <stack> list [address...] | npm run state -- <stack> show <address>';
 
 class UsageError extends Error {}
+
+/** Log lines go to stderr: stdout carries terraform's output. */
+const log = createLogger({}, 'info', stderrSink);
 
 interface Request {
   stack: string;
@@ -53,7 +57,7 @@ export function main(argv: string[]): number {
     return run(dir, ['state', request.command, ...request.args], false);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`${JSON.stringify({ level: 'error', message: error.message })}\n`);
+      log.error(error.message);
       return 2;
     }
     throw error;

@@ -32,7 +32,7 @@ async function timeCopy(sourceUrl: string): Promise<{ seconds: number; rows: num
     const res = await runCli(['--source', sourceUrl, '--target', target.url, '--jobs', '2']);
     const wall = seconds(t0);
     if (res.code !== 0) throw new Error(`db:move failed (${res.code}): ${res.stderr}\n${res.stdout}`);
-    const done = events(res.stderr).find((e) => e.event === 'copy_finished') as unknown as { rows: number; megabytes: number; verifySeconds: number };
+    const done = events(res.stderr).find((e) => e.msg === 'copy_finished') as unknown as { rows: number; megabytes: number; verifySeconds: number };
     return { seconds: wall, rows: done.rows, megabytes: done.megabytes, verifySeconds: done.verifySeconds };
   } finally {
     await target.drop();
@@ -107,7 +107,7 @@ async function cutoverBench(): Promise<void> {
     console.log(`replication status under load: ${status.stdout.trim()}`);
     const cut = await runCli(['cutover', '--source', sourceUrl, '--target', target.url]);
     if (cut.code !== 0) throw new Error(`cutover failed: ${cut.stderr}\n${cut.stdout}`);
-    const done = events(cut.stderr).find((e) => e.event === 'cutover_finished') as unknown as { downtimeSeconds: number; catchUpSeconds: number };
+    const done = events(cut.stderr).find((e) => e.msg === 'cutover_finished') as unknown as { downtimeSeconds: number; catchUpSeconds: number };
     const [tx] = await query<{ n: number }>(sourceUrl, 'SELECT count(*)::int AS n FROM pgbench_history');
     console.log(
       `cutover downtime (source writes blocked until verified and replication dropped): ${done.downtimeSeconds.toFixed(1)} s ` +

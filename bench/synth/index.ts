@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createLogger, stderrSink } from '../../core/logger';
 
 /**
  * Wall time and peak memory of a full synth of every stack (`tsx main.ts`, what `cdktf synth`
@@ -11,9 +12,11 @@ import * as path from 'node:path';
  */
 
 const ROOT = path.resolve(__dirname, '../..');
+/** Log lines go to stderr: stdout carries the runs and the result line. */
+const log = createLogger({}, 'info', stderrSink);
 const runs = Number(process.argv[2] ?? 3);
 if (!Number.isInteger(runs) || runs < 1) {
-  process.stderr.write(`${JSON.stringify({ level: 'error', message: `runs: "${process.argv[2]}" must be a positive integer` })}\n`);
+  log.error(`runs: "${process.argv[2]}" must be a positive integer`);
   process.exit(2);
 }
 const TARGET = { seconds: 20, megabytes: 600 };

@@ -51,6 +51,13 @@ describe('npm run cost', () => {
     const unknownEnv = cost(['--env', 'staging', '--out', synthDir()]);
     expect(unknownEnv.code).toBe(1);
     expect(unknownEnv.stderr).toContain('--env: unknown environment \\"staging\\"');
+    // The log line is core/logger.ts's {time, level, msg, ...base}; the usage text follows it.
+    expect(JSON.parse(unknownEnv.stderr.split('\n')[0])).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      level: 'error',
+      msg: expect.stringContaining('--env: unknown environment "staging"'),
+      component: 'cost',
+    });
     expect(unknownEnv.stderr).not.toMatch(/at .*\.ts:\d+/);
 
     const badProfile = path.join(tmp, 'bad-traffic.json');

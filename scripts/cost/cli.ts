@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createLogger, stderrSink } from '../../core/logger';
 import { environments } from '../../stacks/config';
 import { costDecisions, renderDecisions } from './decisions';
 import { CostReport, estimateCosts } from './estimate';
@@ -16,12 +17,11 @@ const USAGE = `usage: npm run cost -- --env <${Object.keys(environments).join('|
 
 class UsageError extends Error {}
 
-function log(level: 'info' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(`${JSON.stringify({ level, msg, component: 'cost', ...fields })}\n`);
-}
+/** Log lines go to stderr: stdout carries the report. */
+const log = createLogger({ component: 'cost' }, 'info', stderrSink);
 
 function synthesize(outDir: string): void {
-  log('info', 'synthesizing the stacks', { outDir });
+  log.info('synthesizing the stacks', { outDir });
   const result = spawnSync('npx', ['tsx', 'main.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDKTF_OUTDIR: outDir }, encoding: 'utf8' });
   if (result.status !== 0) throw new UsageError(`synthesis failed (npx tsx main.ts):\n${result.stderr}`);
 }
@@ -106,7 +106,7 @@ function run(argv: string[]): number {
   }
 
   if (values['fail-over-budget'] && config && report.total.idleUsd > config.budget.monthlyUsd) {
-    log('error', 'idle monthly cost exceeds the budget', { env: config.env, idleUsd: report.total.idleUsd, budgetUsd: config.budget.monthlyUsd });
+    log.error('idle monthly cost exceeds the budget', { env: config.env, idleUsd: report.total.idleUsd, budgetUsd: config.budget.monthlyUsd });
     return 2;
   }
   return 0;
@@ -116,7 +116,7 @@ try {
   process.exitCode = run(process.argv.slice(2));
 } catch (error) {
   const message = (error as Error).message;
-  log('error', message);
+  log.error(message);
   if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${USAGE}\n`);
   process.exitCode = 1;
 }

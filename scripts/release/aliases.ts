@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { ServiceName as LambdaServiceName } from '../../core/contract';
+import { createLogger, stdoutSink } from '../../core/logger';
 import { environments, namePrefix } from '../../stacks/config';
 import { aliasPosition, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
 import { joinUrl, smokeTest } from './smoke';
@@ -14,13 +15,14 @@ import { joinUrl, smokeTest } from './smoke';
  *   restore  --file FILE                              put them back after a failed deploy
  *   rollback --env dev --functions all|a,b [--to previous|N]
  *   smoke    --url BASE [--path /health …]
- * Output is one JSON object per line; usage errors exit 2, failures 1.
+ * Output is the platform's log format (core/logger.ts), one JSON line per event on stdout:
+ * `{"time":…,"level":"info","msg":"alias-moved","functionName":…,"from":"4","to":"3"}`; a
+ * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2, failures 1.
  */
 
 class UsageError extends Error {}
 
-const log = (event: string, fields: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event, ...fields })}\n`);
+const log = createLogger({}, 'info', stdoutSink);
 
 function environment(name: string | undefined) {
   if (!name) throw new UsageError('--env is required');
@@ -64,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'status': {
       const config = environment(values.env);
       const client = new LambdaClient({ region: config.region });
-      for (const name of functionNames(config.env, values.functions)) log('alias', { ...(await aliasPosition(client, name)) });
+      for (const name of functionNames(config.env, values.functions)) log.info('alias', { ...(await aliasPosition(client, name)) });
       return 0;
     }
     case 'snapshot': {
@@ -75,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       const record = { region: config.region, ...(await taken) };
       mkdirSync(dirname(values.out), { recursive: true });
       writeFileSync(values.out, `${JSON.stringify(record, null, 2)}\n`);
-      log('snapshot', { file: values.out, positions: record.positions.length });
+      log.info('snapshot', { file: values.out, positions: record.positions.length });
       return 0;
     }
     case 'restore': {
@@ -90,8 +92,8 @@ export async function main(argv: string[]): Promise<number> {
       const region = (JSON.parse(text) as { region?: string }).region;
       const client = new LambdaClient({ region: region ?? environments.dev.region });
       const moves = await restore(client, recorded);
-      for (const move of moves) log('alias-restored', { ...move });
-      log('restore-done', { moved: moves.length });
+      for (const move of moves) log.info('alias-restored', { ...move });
+      log.info('restore-done', { moved: moves.length });
       return 0;
     }
     case 'rollback': {
@@ -105,8 +107,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       const client = new LambdaClient({ region: config.region });
       const moves = await rollback(client, functionNames(config.env, values.functions), target);
-      for (const move of moves) log('alias-moved', { ...move });
-      log('rollback-done', { moved: moves.length });
+      for (const move of moves) log.info('alias-moved', { ...move });
+      log.info('rollback-done', { moved: moves.length });
       return 0;
     }
     case 'smoke': {
@@ -123,7 +125,10 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError((error as Error).message);
       }
       const results = await Promise.all(urls.map((url) => smokeTest(url, { attempts, delayMs })));
-      for (const result of results) log(result.ok ? 'smoke-ok' : 'smoke-failed', { ...result });
+      for (const result of results) {
+        if (result.ok) log.info('smoke-ok', { ...result });
+        else log.error('smoke-failed', { ...result });
+      }
       return results.every((r) => r.ok) ? 0 : 1;
     }
     default:
@@ -136,7 +141,7 @@ if (require.main === module) {
     (code) => process.exit(code),
     (error: Error) => {
       const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-      log('error', { message: error.message, name: error.name });
+      log.error(error.message, { name: error.name });
       process.exit(usage ? 2 : 1);
     },
   );

@@ -3,6 +3,7 @@ import { join, relative, sep, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
+import { createLogger, stdoutSink } from '../../core/logger';
 
 /**
  * Publishes an Angular build (`dist/…/browser`) to the SPA bucket behind CloudFront.
@@ -12,6 +13,9 @@ import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-clo
  * Objects the new build no longer has are removed only once they are older than a grace
  * period, so a browser still running the previous `index.html` can load its chunks.
  */
+
+/** The CLI's output: log lines in the platform's format (core/logger.ts) on stdout. */
+const log = createLogger({}, 'info', stdoutSink);
 
 export const IMMUTABLE_CACHE = 'public, max-age=31536000, immutable';
 export const NO_CACHE = 'no-cache';
@@ -188,7 +192,7 @@ export async function main(argv: string[]): Promise<number> {
     distDir: values.dist!,
     pruneAfterDays,
   });
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'frontend-published', ...result })}\n`);
+  log.info('frontend-published', { ...result });
   return 0;
 }
 
@@ -196,7 +200,7 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: Error) => {
-      process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'error', message: error.message })}\n`);
+      log.error(error.message);
       process.exit(error.message.startsWith('--') || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
     },
   );

@@ -115,7 +115,7 @@ describe('db:move replicate mode: logical replication, then cutover', () => {
     const started = await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', target.url]);
     expect(started.stderr).not.toMatch(/^\s+at /m);
     expect(started.code).toBe(0);
-    expect(events(started.stderr).map((e) => e.event)).toEqual(
+    expect(events(started.stderr).map((e) => e.msg)).toEqual(
       expect.arrayContaining(['schema_created', 'publication_created', 'subscription_created', 'initial_sync_done', 'replicating']),
     );
 
@@ -130,9 +130,9 @@ describe('db:move replicate mode: logical replication, then cutover', () => {
     expect(cut.stderr).not.toMatch(/^\s+at /m);
     expect(cut.code).toBe(0);
     expect(cut.stdout).toMatch(/verification OK: 8 tables, 3 sequences/);
-    const finished = events(cut.stderr).find((e) => e.event === 'cutover_finished') as unknown as { downtimeSeconds: number };
+    const finished = events(cut.stderr).find((e) => e.msg === 'cutover_finished') as unknown as { downtimeSeconds: number };
     expect(finished.downtimeSeconds).toBeLessThan(30);
-    expect(events(cut.stderr).find((e) => e.event === 'source_writes_blocked')).toMatchObject({ sessionsEnded: 1 });
+    expect(events(cut.stderr).find((e) => e.msg === 'source_writes_blocked')).toMatchObject({ sessionsEnded: 1 });
 
     // The writer's last commit made it across, sequences included.
     const probe = `SELECT (SELECT count(*) FROM docs WHERE body ? 'live')::int AS live, (SELECT last_value FROM docs_id_seq)::int AS seq`;

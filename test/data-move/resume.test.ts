@@ -40,7 +40,7 @@ describe('db:move copy mode killed with SIGKILL and run again', () => {
     expect(await targetCounts(target.url)).toEqual({ accounts: 0, docs: 0, events: 0, nokey: 0 });
 
     // Kill 2: right after the first key range committed; what is not marked copied must be absent.
-    const second = await runCli(args, (line) => line.includes('"event":"table_copied"'));
+    const second = await runCli(args, (line) => line.includes('"msg":"table_copied"'));
     expect(second.signal).toBe('SIGKILL');
     const copied = await query<{ name: string; rows: string }>(target.url, `SELECT name, rows::int FROM _data_move.copied_table`);
     const chunks = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM _data_move.chunk WHERE table_name = 'public.pgbench_accounts'`);
@@ -57,7 +57,7 @@ describe('db:move copy mode killed with SIGKILL and run again', () => {
 
     const third = await runCli(args);
     expect(third.code).toBe(0);
-    expect(events(third.stderr).find((e) => e.event === 'resuming')).toMatchObject({ phase: 'pre-data' });
+    expect(events(third.stderr).find((e) => e.msg === 'resuming')).toMatchObject({ phase: 'pre-data' });
     expect(third.stdout).toMatch(/verification OK: 8 tables, 3 sequences/);
     expect(await targetCounts(target.url)).toEqual({ accounts: 200000, docs: 3000, events: 5000, nokey: 300 });
     const [dups] = await query<{ n: number }>(

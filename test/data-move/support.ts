@@ -173,8 +173,8 @@ export async function startLogicalCluster(password: string): Promise<Cluster> {
   };
 }
 
-/** The JSON log events of a CLI run. */
-export function events(stderr: string): { event: string; [k: string]: unknown }[] {
+/** The JSON log lines of a CLI run (core/logger.ts's format: the event name is `msg`). */
+export function events(stderr: string): { time: string; level: string; msg: string; [k: string]: unknown }[] {
   return stderr
     .split('\n')
     .filter((l) => l.startsWith('{'))

@@ -49,11 +49,12 @@ test('show prints one resource with its attributes', () => {
 test('an unknown stack is refused, naming the stacks there are', () => {
   const result = state('prod-nothing', 'list');
   expect(result.status).toBe(2);
-  expect(JSON.parse(result.stderr.trim().split('\n').pop()!).message).toMatch(/stack: "prod-nothing" .*demo-data/);
+  const line = JSON.parse(result.stderr.trim().split('\n').pop()!);
+  expect(line).toMatchObject({ level: 'error', msg: expect.stringMatching(/stack: "prod-nothing" .*demo-data/) });
 });
 
 test('an unknown command and a show without address are refused, naming the field', () => {
-  const message = (result: ReturnType<typeof state>) => JSON.parse(result.stderr.trim().split('\n').pop()!).message;
+  const message = (result: ReturnType<typeof state>) => JSON.parse(result.stderr.trim().split('\n').pop()!).msg;
   expect(message(state('demo-data', 'rm'))).toMatch(/command: "rm" must be list or show/);
   expect(message(state('demo-data', 'show'))).toMatch(/address: show takes exactly one/);
 });

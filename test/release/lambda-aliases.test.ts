@@ -160,7 +160,7 @@ describe('the CLI the workflows call', () => {
 
     const rolled = await runCli(['rollback', '--env', 'dev', '--functions', 'order'], env);
     expect(rolled.code).toBe(0);
-    expect(JSON.parse(rolled.stdout.trim().split('\n')[0])).toMatchObject({ event: 'alias-moved', from: '4', to: '3' });
+    expect(JSON.parse(rolled.stdout.trim().split('\n')[0])).toMatchObject({ level: 'info', msg: 'alias-moved', from: '4', to: '3' });
     expect(standIn.aliasVersion('docplatform-dev-order')).toBe('3');
   }, 30_000);
 
@@ -177,7 +177,7 @@ describe('the CLI the workflows call', () => {
     const results = await Promise.all(cases.map(([args]) => runCli(args, env)));
     results.forEach((result, i) => {
       expect(result.code).toBe(2);
-      expect(JSON.parse(result.stdout.trim()).message).toMatch(cases[i][1]);
+      expect(JSON.parse(result.stdout.trim())).toMatchObject({ level: 'error', msg: expect.stringMatching(cases[i][1]) });
     });
   }, 30_000);
 });
@@ -216,6 +216,6 @@ describe('smoke test', () => {
   test('the smoke command exits 1 when the API is down', async () => {
     const result = await runCli(['smoke', '--url', base, '--attempts', '2', '--delay-ms', '1'], {});
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('"event":"smoke-failed"');
+    expect(result.stdout).toContain('"level":"error","msg":"smoke-failed"');
   }, 30_000);
 });
