@@ -45,6 +45,14 @@ describe.each(WORKERS)('%s image', (worker) => {
   });
 });
 
+test('the migration image runs on the same pinned Node base as the workers (Node 22, as Lambda nodejs22.x)', () => {
+  const base = (text: string) => instructions(text).find((l) => l.startsWith('ARG NODE_IMAGE='));
+  const migration = readFileSync(join(REPO, 'migrations', 'Dockerfile'), 'utf8');
+  for (const worker of WORKERS) expect({ worker, base: base(dockerfile(worker)) }).toEqual({ worker, base: base(migration) });
+  expect(base(migration)).toMatch(/^ARG NODE_IMAGE=node:22\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
+  for (const f of instructions(migration).filter((l) => l.startsWith('FROM '))) expect(f).toMatch(/^FROM \$\{NODE_IMAGE\}( AS \w+)?$/);
+});
+
 test('the doc-generation image installs Chromium and Pandoc from Debian and points Playwright at that Chromium', () => {
   const text = dockerfile('doc-generation');
   expect(text).toMatch(/apt-get install -y --no-install-recommends [^\n]*\bchromium\b[^\n]*\bpandoc\b/);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { REGION } from '../../core/contract';
+import { LAMBDA_RUNTIME } from '../../modules/koa-lambda';
 
 /**
  * The GitHub Actions workflows, checked here where GitHub is out of reach: two real linters
@@ -163,6 +164,18 @@ describe('delivery', () => {
     expect(runs).toContain(fenced[1]);
     expect(runs.indexOf('npx cdktf synth')).toBeGreaterThan(runs.indexOf(fenced[1]));
     expect(runs).toContain('bash scripts/install-system-deps.sh');
+  });
+
+  test('every job sets up the Node major Lambda runs (LAMBDA_RUNTIME), which package.json engines admits', () => {
+    const major = Number(/^nodejs(\d+)\.x$/.exec(LAMBDA_RUNTIME)![1]);
+    const setups = jobs.flatMap(({ file, name, job }) =>
+      steps(job).filter((s) => String(s.uses ?? '').startsWith('actions/setup-node@')).map((s) => ({ file, name, version: String(s.with?.['node-version']) })),
+    );
+    expect(setups.length).toBeGreaterThan(0);
+    for (const s of setups) expect(s).toEqual({ ...s, version: String(major) });
+    const engines: string = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).engines.node;
+    const minimum = /^>=(\d+)\.(\d+)$/.exec(engines);
+    expect(minimum && Number(minimum[1]) <= major).toBe(true);
   });
 
   test('deploy jobs run in a GitHub environment; prod waits for dev', () => {
