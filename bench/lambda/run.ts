@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFunctions, functionNames } from '../../build/functions';
-import { startTestPlatform } from '../../test/functions/platform';
+import { startTestPlatform } from '../../test/support/functions-platform';
 
 /**
  * `npm run bench:lambda`: bundle size per function, cold init (fresh process loads the bundle

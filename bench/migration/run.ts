@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
-import { events, pgbenchInit, query, runCli, startLogicalCluster } from '../../test/data-move/support';
+import { events, pgbenchInit, query, runCli, startLogicalCluster } from '../../test/support/data-move-harness';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { scale: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } } });

@@ -1,6 +1,6 @@
 import { checkVersions } from '../../migrations/data-move/preflight';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { freePort, query, runCli } from './support';
+import { freePort, query, runCli } from '../support/data-move-harness';
 
 describe('db:move bad input: clear message, exit code 2, no stack trace, nothing written', () => {
   let source: TestDatabase;

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { digestMethod } from '../../migrations/data-move/verify';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { pgbenchInit, query, RICH_SCHEMA, runCli } from './support';
+import { pgbenchInit, query, RICH_SCHEMA, runCli } from '../support/data-move-harness';
 
 describe('db:move copy mode between two real databases', () => {
   let source: TestDatabase;

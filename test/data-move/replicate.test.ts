@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { clientConfig } from '../../migrations/data-move/db';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { events, pgbenchInit, query, RICH_SCHEMA, runCli, startLogicalCluster, type Cluster } from './support';
+import { events, pgbenchInit, query, RICH_SCHEMA, runCli, startLogicalCluster, type Cluster } from '../support/data-move-harness';
 
 const PASSWORD = 'rep-test-secret';
 

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { events, pgbenchInit, query, RICH_SCHEMA, runCli } from './support';
+import { events, pgbenchInit, query, RICH_SCHEMA, runCli } from '../support/data-move-harness';
 
 /** Row counts of every copied table on the target, as plain SQL sees them. */
 async function targetCounts(url: string): Promise<Record<string, number>> {

@@ -6,7 +6,7 @@ import { createApp as themeApp } from '../../functions/theme/app';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createS3Client } from '../../core/storage';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
-import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
+import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 import type { Server } from 'node:http';
 
 let p: TestPlatform;

@@ -3,7 +3,7 @@ import Stripe from 'stripe';
 import { markGenerating, markReady } from '../../core/domain/orders';
 import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
 import { checkoutAsyncPaymentFailedEvent, checkoutCompletedEvent, checkoutExpiredEvent } from '../../scripts/local/stand-ins/stripe';
-import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
+import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 let p: TestPlatform;
 let b2c: string;

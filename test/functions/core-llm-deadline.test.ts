@@ -7,7 +7,7 @@ import { toApiGatewayEvent } from '../../core/internal-client';
 import { toLambdaHandler } from '../../functions/shared/lambda';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
-import { http } from './platform';
+import { http } from '../support/functions-platform';
 
 /**
  * core-llm's retries (4 attempts of GEMINI_TIMEOUT_MS plus backoff: 80 s and more with the

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { AppError } from '../../core/errors';
 import { createInternalClient, toApiGatewayEvent } from '../../core/internal-client';
 import { jsonNestingExceeding, MAX_JSON_DEPTH } from '../../functions/shared/json-depth';
-import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
+import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**
  * Deeply nested JSON: refused with a 400 naming the field before anything recursive

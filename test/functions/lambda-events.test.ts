@@ -9,7 +9,7 @@ import { createApp as clientApp } from '../../functions/client/app';
 import { toLambdaHandler, ApiGatewayHandler } from '../../functions/shared/lambda';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import { markGenerating, markReady } from '../../core/domain/orders';
-import { newIdempotencyKey, startTestPlatform, TestPlatform } from './platform';
+import { newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**
  * The Lambda handlers fed real API Gateway REST proxy events (base64 bodies, multi-value

@@ -10,7 +10,7 @@ import { workloadBoundaryStatements } from '../../stacks/ci-policies/boundary';
 import { BINARY_MEDIA_TYPES } from '../../functions/shared/lambda';
 import { readConfig } from '../../core/config';
 import { readWorkerConfig } from '../../containers/shared/worker-config';
-import { Block, allResources, parsePolicy, referencedAddress, resources, stackDir, synthesizedStack } from './synth';
+import { Block, allResources, parsePolicy, referencedAddress, resources, stackDir, synthesizedStack } from '../support/infra-synth';
 
 /**
  * Invariants of the compute layer, over the synthesised dev-compute and prod-compute stacks.

@@ -1,5 +1,5 @@
 import { environments, EnvironmentConfig } from '../../stacks/config';
-import { allResources, parsePolicy, resources, synthesizedStack } from './synth';
+import { allResources, parsePolicy, resources, synthesizedStack } from '../support/infra-synth';
 
 const envs = Object.values(environments).map((c) => [c.env, c] as const);
 const DAY = 86_400;

@@ -12,8 +12,8 @@ import {
   prepareStack,
   terraformToolchain,
   validate,
-} from './terraform';
-import { synthDir, synthesizedStack } from './synth';
+} from '../support/infra-terraform';
+import { synthDir, synthesizedStack } from '../support/infra-synth';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'harness-test-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

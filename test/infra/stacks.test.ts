@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PROJECT, REGION } from '../../core/contract';
 import { environments } from '../../stacks/config';
-import { allResources, manifest, parsePolicy, REPO_ROOT, resources, stackNames, synthesizedStack } from './synth';
+import { allResources, manifest, parsePolicy, REPO_ROOT, resources, stackNames, synthesizedStack } from '../support/infra-synth';
 
 /** Invariants that hold for every stack of every environment, whoever wrote the layer. */
 const envStacks = Object.values(environments).flatMap((c) => ['network', 'data', 'compute', 'edge'].map((layer) => [`${c.env}-${layer}`, c.env, layer] as const));

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from './synth';
-import { terraformToolchain } from './terraform';
+import { REPO_ROOT } from '../support/infra-synth';
+import { terraformToolchain } from '../support/infra-terraform';
 
 /**
  * `npm run state` against a real stack directory with real state: a stack of builtin

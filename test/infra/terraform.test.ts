@@ -1,5 +1,5 @@
-import { checkStack, describeRun, inPool, planMode, StackCheck } from './terraform';
-import { stackNames } from './synth';
+import { checkStack, describeRun, inPool, planMode, StackCheck } from '../support/infra-terraform';
+import { stackNames } from '../support/infra-synth';
 
 /**
  * Every synthesised stack of every environment goes through terraform itself: validate, then

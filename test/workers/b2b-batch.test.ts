@@ -7,7 +7,7 @@ import { startWorker as startBatchWorker } from '../../containers/b2b-batch/work
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import type { BatchManifest } from '../../containers/shared/batch-completion';
 import type { RunningWorker } from '../../containers/shared/process';
-import { startWorkerHarness, WorkerHarness, until } from './harness';
+import { startWorkerHarness, WorkerHarness, until } from '../support/workers-harness';
 
 const REPO = join(__dirname, '..', '..');
 const quiet = createLogger({ test: 'b2b-batch' }, 'error', () => undefined);

@@ -11,7 +11,7 @@ import { handleDocJob, DocJobDeps } from '../../containers/doc-generation/handle
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
-import { startWorkerHarness, WorkerHarness, until, sleep } from './harness';
+import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/workers-harness';
 
 /**
  * How a paid order always ends (`ready` or `failed`, never stuck), on the real pieces: a fresh

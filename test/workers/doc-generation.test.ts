@@ -10,7 +10,7 @@ import { createLogger } from '../../core/logger';
 import { startWorker } from '../../containers/doc-generation/worker';
 import { runPandoc } from '../../containers/doc-generation/render/pandoc';
 import type { RunningWorker } from '../../containers/shared/process';
-import { startWorkerHarness, WorkerHarness, until } from './harness';
+import { startWorkerHarness, WorkerHarness, until } from '../support/workers-harness';
 
 const REPO = join(__dirname, '..', '..');
 const quiet = createLogger({ test: 'doc-generation' }, 'error', () => undefined);

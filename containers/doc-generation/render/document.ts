@@ -31,7 +31,7 @@ const CONTENT_TYPES: Record<OutputFormat, string> = {
  * (no LaTeX); DOCX = Pandoc from the Markdown (read sandboxed, images turned into their alt
  * text before the writer runs: see pandoc.ts); HTML = the same themed page the PDF is printed
  * from. In every path the generated text is content only: no renderer reads a file or fetches
- * a URL it names (untrusted-text.test.ts).
+ * a URL it names (test/workers/doc-generation-untrusted-text.test.ts).
  */
 export async function renderDocument(input: DocumentInput, pdf: PdfRenderer, pandoc: PandocOptions = {}): Promise<RenderedDocument> {
   const done = (body: Buffer): RenderedDocument => ({ body, ext: input.format, contentType: CONTENT_TYPES[input.format] });

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../../core/logger';
-import { PdfRenderer } from './browser';
-import { renderDocument } from './document';
-import { runPandoc, PandocError } from './pandoc';
+import { createLogger } from '../../core/logger';
+import { PdfRenderer } from '../../containers/doc-generation/render/browser';
+import { renderDocument } from '../../containers/doc-generation/render/document';
+import { runPandoc, PandocError } from '../../containers/doc-generation/render/pandoc';
 
 const logger = createLogger({ test: 'render' }, 'error', () => undefined);
 const MARKDOWN = '# Market overview\n\nDemand for *solar roofs* grows 12% a year.\n\n## Risks\n\n- supply chains\n- interest rates\n\n<img src="http://169.254.169.254/latest/meta-data/">\n';

@@ -1,9 +1,9 @@
 import { environments } from '../../stacks/config';
-import { allResources, resources, stackNames, synthDir } from '../../test/infra/synth';
-import { estimateCosts } from './estimate';
-import { loadPriceTable } from './priceTable';
-import { readSynthesizedEnvironment } from './terraformInput';
-import { loadTrafficProfile } from './traffic';
+import { allResources, resources, stackNames, synthDir } from '../support/infra-synth';
+import { estimateCosts } from '../../scripts/cost/estimate';
+import { loadPriceTable } from '../../scripts/cost/priceTable';
+import { readSynthesizedEnvironment } from '../../scripts/cost/terraformInput';
+import { loadTrafficProfile } from '../../scripts/cost/traffic';
 
 /**
  * The budget guard: every environment, as synthesised from the current stacks, must cost no more

@@ -13,7 +13,7 @@ import { createSqsClient } from '../../core/queue';
 import { createApp as createCoreLlm } from '../../functions/core-llm/app';
 import { offlineProvider } from '../../functions/core-llm/providers';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { createTestDatabase, TestDatabase } from './postgres';
 
 /**
  * What the worker tests run against: a fresh PostgreSQL database (migrated, themes seeded), a

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { allResources, REPO_ROOT, stackNames, synthDir } from '../../test/infra/synth';
-import { prepareStack, terraform } from '../../test/infra/terraform';
+import { allResources, REPO_ROOT, stackNames, synthDir } from '../support/infra-synth';
+import { prepareStack, terraform } from '../support/infra-terraform';
 
 const CLI = path.join(REPO_ROOT, 'scripts', 'cost', 'cli.ts');
 
@@ -84,7 +84,7 @@ describe('npm run cost', () => {
       expect(workspace.init.code).toBe(0);
       const planned = await terraform(workspace.dir, ['plan', '-input=false', '-lock=false', '-refresh=false', '-out=cost.tfplan']);
       expect(planned.code).toBe(0);
-      const shown = spawnSync('terraform', ['show', '-json', 'cost.tfplan'], { cwd: workspace.dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: (await import('../../test/infra/terraform')).terraformToolchain().env });
+      const shown = spawnSync('terraform', ['show', '-json', 'cost.tfplan'], { cwd: workspace.dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: (await import('../support/infra-terraform')).terraformToolchain().env });
       const planFile = path.join(tmp, 'dev-network.json');
       fs.writeFileSync(planFile, shown.stdout);
 

@@ -1,7 +1,7 @@
 import { SQSClient, SendMessageCommand, ReceiveMessageCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
 import { createLogger } from '../../core/logger';
-import { startConsumer, Consumer, DrainRequested, ReceivedMessage } from './consumer';
+import { startConsumer, Consumer, DrainRequested, ReceivedMessage } from '../../containers/shared/consumer';
 
 const logger = createLogger({ test: 'consumer' }, 'error', () => undefined);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@ import type { Knex } from 'knex';
 import { createDb } from '../../core/db';
 import { LOCAL_QUEUES } from '../../scripts/local/defaults';
 import { startLocalPlatform, LocalPlatform } from '../../scripts/local/platform';
-import { createTestDatabase, TestDatabase } from '../support/postgres';
+import { createTestDatabase, TestDatabase } from './postgres';
 
 /** The local platform on free ports over a fresh database and Redis prefix, for one test file. */
 export interface TestPlatform extends LocalPlatform {

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toApiGatewayEvent } from '../../core/internal-client';
-import type { ApiGatewayHandler } from '../../functions/shared/lambda';
+import type { ApiGatewayHandler } from './lambda';
 
 /**
  * A Lambda execution environment whose start-up fails (Secrets Manager down at cold start) must
@@ -92,7 +92,7 @@ const health = async (handler: ApiGatewayHandler) =>
 function freshHandler(): ApiGatewayHandler {
   let handler!: ApiGatewayHandler;
   jest.isolateModules(() => {
-    ({ handler } = jest.requireActual('../../functions/core-llm/handler') as { handler: ApiGatewayHandler });
+    ({ handler } = jest.requireActual('../core-llm/handler') as { handler: ApiGatewayHandler });
   });
   return handler;
 }

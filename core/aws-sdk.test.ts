@@ -1,9 +1,9 @@
 import { createServer, Server, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createInternalClient, lambdaTransport } from '../../core/internal-client';
-import { createS3Client, createStorage } from '../../core/storage';
-import { AppError } from '../../core/errors';
-import { classifyError } from '../../core/failures';
+import { createInternalClient, lambdaTransport } from './internal-client';
+import { createS3Client, createStorage } from './storage';
+import { AppError } from './errors';
+import { classifyError } from './failures';
 
 /**
  * A call to S3 or to Lambda Invoke that never gets an answer must fail within a bound: the

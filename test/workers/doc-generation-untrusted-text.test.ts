@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { createLogger } from '../../../core/logger';
-import { PdfRenderer } from './browser';
-import { DocumentInput, OutputFormat, renderDocument } from './document';
+import { createLogger } from '../../core/logger';
+import { PdfRenderer } from '../../containers/doc-generation/render/browser';
+import { DocumentInput, OutputFormat, renderDocument } from '../../containers/doc-generation/render/document';
 
 /**
  * Generated text (the model's answer, which may quote the client's input) is untrusted: no

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { manifest, stackDir, synthesizedStack } from './synth';
+import { manifest, stackDir, synthesizedStack } from './infra-synth';
 
 /**
  * Runs terraform on synthesised stacks without an AWS account. Each run works on a copy of
