@@ -97,6 +97,15 @@ export interface EnvironmentConfig {
   images: { keepTagged: number };
   /** The one-off data-migration task (pg_dump/pg_restore with -j2 wants 2 vCPU worth of work). */
   migrationTask: { cpu: number; memoryMb: number };
+  migration: {
+    /**
+     * Where the migration task may open PostgreSQL (5432) besides RDS: the old platform's database
+     * host(s) as IPv4 CIDRs, e.g. `203.0.113.10/32` (at least a /16, network address exact). Empty:
+     * the migration security group reaches RDS only. Set it for the cutover, empty it after
+     * (docs/data-migration.md).
+     */
+    sourceCidrs: string[];
+  };
   workers: Record<WorkerName, WorkerSettings> & {
     /** Keep an on-demand FARGATE fallback capacity provider (weight 0 unless Spot is unavailable). */
     onDemandFallback: boolean;
@@ -180,6 +189,7 @@ export const dev: EnvironmentConfig = {
   gemini: { model: 'gemini-2.5-flash' },
   images: { keepTagged: 10 },
   migrationTask: { cpu: 2048, memoryMb: 4096 },
+  migration: { sourceCidrs: [] },
   workers: {
     'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, messagesPerTask: 20 },
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 1, concurrency: 1, messagesPerTask: 5 },

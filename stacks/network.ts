@@ -16,7 +16,7 @@ import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
-import { cidrSubnet } from '../modules/cidr';
+import { cidrSubnet, peerCidr } from '../modules/cidr';
 import { NatInstance } from '../modules/nat-instance';
 import { AlarmTopic } from '../modules/alarm-topic';
 import { Budget } from '../modules/budget';
@@ -184,8 +184,18 @@ export class NetworkStack extends TerraformStack {
       ingress('cache', client, VALKEY_PORT);
       egressToGroup(client, 'cache', VALKEY_PORT);
     }
-    // The one-off copy reads the old database wherever it is hosted; the session uses TLS.
-    egressToInternet('migration', POSTGRES_PORT, 'PostgreSQL of the old platform (one-off data migration)');
+    // The one-off copy reads the old database: only the hosts the config names (none by default),
+    // never the whole internet on 5432. The session itself uses TLS.
+    config.migration.sourceCidrs.forEach((cidr, i) => {
+      new VpcSecurityGroupEgressRule(this, `migration-to-source-${i}`, {
+        securityGroupId: groups.migration.id,
+        cidrIpv4: peerCidr(cidr, `migration.sourceCidrs[${i}]`, 16),
+        description: 'PostgreSQL of the old platform (one-off data migration)',
+        ipProtocol: 'tcp',
+        fromPort: POSTGRES_PORT,
+        toPort: POSTGRES_PORT,
+      });
+    });
 
     this.securityGroupIds = {
       lambda: groups.lambda.id,

@@ -2,11 +2,17 @@ import { Testing } from 'cdktf';
 import { dev, environments, EnvironmentConfig } from '../../stacks/config';
 import { NetworkStack } from '../../stacks/network';
 import { cidrSubnet } from '../../modules/cidr';
-import { parsePolicy, resources, synthesizedStack } from '../support/infra-synth';
+import { parsePolicy, resources, synthesizedStack } from './synth';
 
 const envs = Object.values(environments);
 const stackOf = (config: EnvironmentConfig) => synthesizedStack(`${config.env}-network`);
 const ref = (type: string, name: string, attr = 'id') => `\${${type}.${name}.${attr}}`;
+
+/** A network stack synthesised in-process with the old database's hosts the migration task may reach. */
+function networkWithSources(sourceCidrs: string[]): any {
+  const stack = new NetworkStack(Testing.app(), 'probe-network', { ...dev, migration: { sourceCidrs } });
+  return JSON.parse(Testing.synth(stack));
+}
 
 /** A network stack synthesised in-process with another egress mode. */
 function networkWith(egress: EnvironmentConfig['network']['egress']): any {
@@ -140,6 +146,20 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     ['db', 'cache'].forEach((r) => expect(owners.has(ref('aws_security_group', `sg-${r}`))).toBe(false));
   });
 
+  test(`the migration group opens 5432 only to RDS and to migration.sourceCidrs (${config.migration.sourceCidrs.length} configured), never to 0.0.0.0/0`, () => {
+    const egress = resources(stack, 'aws_vpc_security_group_egress_rule').filter((r) => r.config.security_group_id === ref('aws_security_group', 'sg-migration'));
+    const postgres = egress.filter((r) => r.config.from_port === 5432 || r.config.to_port === 5432);
+    expect(postgres.map((r) => r.config.referenced_security_group_id ?? r.config.cidr_ipv4).sort()).toEqual(
+      [ref('aws_security_group', 'sg-db'), ...config.migration.sourceCidrs].sort(),
+    );
+    expect(egress.filter((r) => r.config.cidr_ipv4 === '0.0.0.0/0').map((r) => [r.config.from_port, r.config.to_port])).toEqual([[443, 443]]);
+  });
+
+  test('no security group egress rule opens 5432 to the whole internet', () => {
+    const open = resources(stack, 'aws_vpc_security_group_egress_rule').filter((r) => r.config.cidr_ipv4 === '0.0.0.0/0' || r.config.cidr_ipv6 === '::/0');
+    expect(open.filter((r) => r.config.from_port <= 5432 && r.config.to_port >= 5432).map((r) => r.address)).toEqual([]);
+  });
+
   test('the default security group is left without rules', () => {
     const [group] = resources(stack, 'aws_default_security_group');
     expect(group.config.ingress).toBeUndefined();
@@ -161,6 +181,27 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     expect(allow).toHaveLength(1);
     expect(allow[0].Principal).toEqual({ Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] });
     expect(statements.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBe(true);
+  });
+});
+
+describe('migration source hosts (migration.sourceCidrs)', () => {
+  test('each configured host gets one 5432 egress rule from the migration group, and nothing else changes', () => {
+    const stack = networkWithSources(['203.0.113.10/32', '198.51.100.0/24']);
+    const toSources = resources(stack, 'aws_vpc_security_group_egress_rule').filter((r) => r.name.startsWith('migration-to-source-'));
+    expect(toSources.map((r) => r.config)).toEqual(
+      ['203.0.113.10/32', '198.51.100.0/24'].map((cidr) =>
+        expect.objectContaining({ security_group_id: ref('aws_security_group', 'sg-migration'), cidr_ipv4: cidr, ip_protocol: 'tcp', from_port: 5432, to_port: 5432 }),
+      ),
+    );
+    const others = (s: any) => resources(s, 'aws_vpc_security_group_egress_rule').filter((r) => !r.name.startsWith('migration-to-source-')).map((r) => r.address);
+    expect(others(stack)).toEqual(others(networkWithSources([])));
+  });
+
+  test('the whole internet, a wide range, a host-bits CIDR or a host name is refused naming the entry', () => {
+    expect(() => networkWithSources(['0.0.0.0/0'])).toThrow(/migration\.sourceCidrs\[0\].*wider than \/16/);
+    expect(() => networkWithSources(['203.0.113.10/32', '10.0.0.0/8'])).toThrow(/migration\.sourceCidrs\[1\]/);
+    expect(() => networkWithSources(['203.0.113.10/24'])).toThrow(/migration\.sourceCidrs\[0\].*write 203\.0\.113\.0\/24/);
+    expect(() => networkWithSources(['old-db.example.com'])).toThrow(/migration\.sourceCidrs\[0\].*not an IPv4 CIDR/);
   });
 });
 
