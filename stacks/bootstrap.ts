@@ -11,9 +11,9 @@ import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucke
 import { IamOpenidConnectProvider } from '@cdktf/provider-aws/lib/iam-openid-connect-provider';
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { PROJECT } from '../core/contract';
-import { bootstrap, EnvironmentConfig, namePrefix } from './config';
+import { bootstrap, deployRoleName, EnvironmentConfig, environments, namePrefix } from './config';
 import { stateKey } from './backend';
-import { CiPolicyContext } from './ci-policies/context';
+import { CiPolicyContext, EnvironmentPolicyContext } from './ci-policies/context';
 import { planStatements } from './ci-policies/plan';
 import { deployStatements } from './ci-policies/deploy';
 import { workloadBoundaryStatements } from './ci-policies/boundary';
@@ -29,6 +29,32 @@ export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket
 export const workloadBoundaryArn = (accountId: string, settings: BootstrapSettings = bootstrap): string =>
   `arn:aws:iam::${accountId}:policy/${settings.workloadBoundaryPolicyName}`;
 
+/** The context of the plan role (and the policies common to all): every deploy environment. */
+export function ciPolicyContext(accountId: string, settings: BootstrapSettings = bootstrap): CiPolicyContext {
+  return {
+    region: settings.region,
+    accountId,
+    stateBucket: settings.stateBucketName,
+    environments: settings.deployEnvironments,
+    envPrefixes: settings.deployEnvironments.map(namePrefix),
+    project: PROJECT,
+    workloadBoundaryArn: workloadBoundaryArn(accountId, settings),
+  };
+}
+
+/** One environment's view: its prefix alone, so its deploy role reaches nothing of another. */
+export function environmentPolicyContext(accountId: string, env: string, settings: BootstrapSettings = bootstrap): EnvironmentPolicyContext {
+  const config = environments[env];
+  return {
+    ...ciPolicyContext(accountId, settings),
+    env,
+    environments: [env],
+    envPrefixes: [namePrefix(env)],
+    imageSources: config?.images.promoteFrom ? [config.images.promoteFrom] : [],
+    ownsAccountLogRole: config?.api.ownsAccountLogRole ?? false,
+  };
+}
+
 /**
  * Run once per AWS account, by an administrator (CI cannot change its own trust). It creates
  * the bucket every other stack keeps its state in, so it cannot start with that bucket as its
@@ -40,7 +66,8 @@ export class BootstrapStack extends TerraformStack {
   readonly githubOidcProvider: IamOpenidConnectProvider;
   readonly workloadBoundary: IamPolicy;
   readonly planRole: GithubOidcRole;
-  readonly deployRole: GithubOidcRole;
+  /** One per environment (`deployRoleName(env)`), trusted by that GitHub environment only. */
+  readonly deployRoles: Record<string, GithubOidcRole>;
 
   constructor(scope: Construct, id: string, settings: BootstrapSettings = bootstrap) {
     super(scope, id);
@@ -110,15 +137,8 @@ export class BootstrapStack extends TerraformStack {
     // the stack still plans offline (no STS call).
     // A local keeps policy documents free of quoted function calls: `${local.account_id}`.
     const accountId = new TerraformLocal(this, 'account_id', Fn.element(Fn.split(':', this.githubOidcProvider.arn), 4)).asString;
-    const context = (account: string): CiPolicyContext => ({
-      region: settings.region,
-      accountId: account,
-      stateBucket: settings.stateBucketName,
-      environments: settings.deployEnvironments,
-      envPrefixes: settings.deployEnvironments.map(namePrefix),
-      project: PROJECT,
-      workloadBoundaryArn: workloadBoundaryArn(account, settings),
-    });
+    const context = (account: string) => ciPolicyContext(account, settings);
+    const environmentContext = (account: string, env: string) => environmentPolicyContext(account, env, settings);
 
     this.workloadBoundary = new IamPolicy(this, 'workload-boundary', {
       name: settings.workloadBoundaryPolicyName,
@@ -135,22 +155,30 @@ export class BootstrapStack extends TerraformStack {
       accountId,
     });
 
-    this.deployRole = new GithubOidcRole(this, 'deploy', {
-      roleName: settings.deployRoleName,
-      description: `GitHub Actions on ${settings.github.deployBranch} and the deploy environments: cdktf deploy`,
-      providerArn: this.githubOidcProvider.arn,
-      subjects: githubSubjects(settings.github, [
-        `ref:refs/heads/${settings.github.deployBranch}`,
-        ...settings.deployEnvironments.map((env) => `environment:${env}`),
+    // A job names its environment and its token's `sub` then ends in `environment:<env>`: the
+    // only subject each deploy role trusts. A job on main without an environment, or in another
+    // environment, assumes none of them.
+    this.deployRoles = Object.fromEntries(
+      settings.deployEnvironments.map((env) => [
+        env,
+        new GithubOidcRole(this, `deploy-${env}`, {
+          roleName: deployRoleName(env),
+          description: `GitHub Actions in the ${env} environment: cdktf deploy of ${namePrefix(env)}`,
+          providerArn: this.githubOidcProvider.arn,
+          subjects: githubSubjects(settings.github, [`environment:${env}`]),
+          statements: (account) => deployStatements(environmentContext(account, env)),
+          accountId,
+        }),
       ]),
-      statements: (account) => deployStatements(context(account)),
-      accountId,
-    });
+    );
 
     new TerraformOutput(this, 'state_bucket', { value: this.stateBucket.bucket });
     new TerraformOutput(this, 'github_oidc_provider_arn', { value: this.githubOidcProvider.arn });
     new TerraformOutput(this, 'plan_role_arn', { value: this.planRole.role.arn });
-    new TerraformOutput(this, 'deploy_role_arn', { value: this.deployRole.role.arn });
+    for (const [env, role] of Object.entries(this.deployRoles)) {
+      // The value of the `AWS_DEPLOY_ROLE_ARN` variable of the GitHub environment `env`.
+      new TerraformOutput(this, `deploy_role_arn_${env}`, { value: role.role.arn });
+    }
     new TerraformOutput(this, 'workload_boundary_arn', { value: this.workloadBoundary.arn });
   }
 }

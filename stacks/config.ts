@@ -93,8 +93,16 @@ export interface EnvironmentConfig {
   };
   /** Gemini model the core-llm service and the doc worker ask for. */
   gemini: { model: string };
-  /** ECR: tagged images kept per repository (older ones expire; rollback reaches this far back). */
-  images: { keepTagged: number };
+  images: {
+    /** ECR: tagged images kept per repository (older ones expire; rollback reaches this far back). */
+    keepTagged: number;
+    /**
+     * Environment whose images (same commit SHA) this one's deploy copies instead of building
+     * (`promote-from` in deploy.yml): its deploy role may pull from that environment's
+     * repositories, and nothing else of it.
+     */
+    promoteFrom?: string;
+  };
   /** The one-off data-migration task (pg_dump/pg_restore with -j2 wants 2 vCPU worth of work). */
   migrationTask: { cpu: number; memoryMb: number };
   migration: {
@@ -127,7 +135,10 @@ export interface EnvironmentConfig {
      */
     ownerId?: string;
     repositoryId?: string;
-    /** Branch whose pushes may deploy. */
+    /**
+     * Branch whose pushes deploy: the one branch each GitHub environment's deployment-branch
+     * rule allows (docs/deploy.md). The deploy roles trust the environments, not the branch.
+     */
     deployBranch: string;
   };
   edge: {
@@ -214,6 +225,7 @@ export const prod: EnvironmentConfig = {
   },
   cache: { maxDataStorageGb: 2, maxEcpuPerSecond: 10000, snapshotRetentionDays: 1 },
   lambdas: lambdaDefaults(8),
+  images: { ...dev.images, promoteFrom: 'dev' },
   api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000, ownsAccountLogRole: true },
   workers: {
     'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 2, messagesPerTask: 20 },
@@ -231,15 +243,17 @@ export const bootstrap = {
   region: REGION,
   stateBucketName: `${PROJECT}-tfstate`,
   github,
-  /** GitHub environments whose jobs may assume the deploy role. */
-  deployEnvironments: ['dev', 'prod'],
+  /**
+   * Every environment of `environments`: each gets its own deploy role, trusted by its GitHub
+   * environment only (adding an environment adds one).
+   */
+  deployEnvironments: Object.keys(environments),
   /** Old state versions are kept this many days (and at least `stateNoncurrentVersionsKept` of them) for recovery. */
   stateNoncurrentVersionDays: 90,
   stateNoncurrentVersionsKept: 10,
-  /** Roles GitHub Actions assumes through OIDC: `plan` on pull requests, `deploy` on main and the environments. */
+  /** The role GitHub Actions plans pull requests with (read-only); deploy roles: `deployRoleName(env)`. */
   planRoleName: `${PROJECT}-github-plan`,
-  deployRoleName: `${PROJECT}-github-deploy`,
-  /** Permissions boundary every workload role must carry: the deploy role creates roles only with it. */
+  /** Permissions boundary every workload role must carry: the deploy roles create roles only with it. */
   workloadBoundaryPolicyName: `${PROJECT}-workload-boundary`,
   /**
    * The bootstrap stack creates the state bucket, so its first apply keeps local state; set this
@@ -250,3 +264,10 @@ export const bootstrap = {
 
 /** Name of every AWS resource of an environment starts with this, which IAM scopes rely on. */
 export const namePrefix = (env: string): string => `${PROJECT}-${env}`;
+
+/**
+ * The role GitHub Actions deploys one environment with, trusted by that GitHub environment only
+ * (`docplatform-github-deploy-dev`). It lies outside every environment's name prefix, so no
+ * deploy role can change another (or itself).
+ */
+export const deployRoleName = (env: string): string => `${PROJECT}-github-deploy-${env}`;

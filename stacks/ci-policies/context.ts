@@ -1,17 +1,18 @@
 import { Statement } from '../../modules/iam-statements';
 
 /**
- * What the two GitHub Actions roles may do, as data (plan.ts, deploy.ts), and the permissions
- * boundary of the roles the deploy role creates (boundary.ts). `plan` reads (Terraform refresh)
- * and takes the state lock; `deploy` creates and changes this project's resources only: ARNs
- * carrying an environment's name prefix, or (where AWS names resources by id) the `project` tag.
- * The bootstrap stack (stacks/bootstrap.ts) turns them into the roles' managed policies.
+ * What the GitHub Actions roles may do, as data (plan.ts, deploy.ts), and the permissions
+ * boundary of the roles a deploy role creates (boundary.ts). `plan` reads (Terraform refresh)
+ * and takes the state lock, for every environment; each environment's `deploy` role creates and
+ * changes that environment's resources only: ARNs carrying its name prefix, or (where AWS names
+ * resources by id) its `project` and `env` tags. The bootstrap stack (stacks/bootstrap.ts) turns
+ * them into the roles' managed policies.
  */
 export interface CiPolicyContext {
   region: string;
   accountId: string;
   stateBucket: string;
-  /** Environments CI deploys (`dev`, `prod`): their state lives under `<env>/` in the state bucket. */
+  /** Environments the role covers (`dev`, `prod`): their state lives under `<env>/` in the state bucket. */
   environments: string[];
   /** `docplatform-dev`, `docplatform-prod`, …: every resource of an environment starts with one. */
   envPrefixes: string[];
@@ -20,18 +21,34 @@ export interface CiPolicyContext {
   workloadBoundaryArn: string;
 }
 
+/**
+ * The context of one environment's deploy role: `environments` and `envPrefixes` hold that
+ * environment alone, so every statement built from them is scoped to it.
+ */
+export interface EnvironmentPolicyContext extends CiPolicyContext {
+  env: string;
+  /** Environments whose images this one's deploy copies (`images.promoteFrom`): pull only. */
+  imageSources: string[];
+  /** This environment's compute stack owns the account-level API Gateway logging setting. */
+  ownsAccountLogRole: boolean;
+}
+
 export const arns = (c: CiPolicyContext, pattern: (prefix: string) => string): string[] => c.envPrefixes.map(pattern);
 
-/** The state bucket: both roles read every layer's state and take the lock; deploy also writes. */
+/**
+ * The state bucket: a role reads and locks the state of the environments it covers; a deploy
+ * role also writes it. Neither reaches `shared/` (the bootstrap's own state) or, for a deploy
+ * role, another environment's keys: an environment's stacks read only their own layers.
+ */
 export function stateStatements(c: CiPolicyContext, write: boolean): Statement[] {
   const bucket = `arn:aws:s3:::${c.stateBucket}`;
+  const keys = c.environments.map((env) => `${bucket}/${env}/*`);
   return [
     { sid: 'StateList', actions: ['s3:ListBucket'], resources: [bucket] },
-    // Cross-stack references read other layers' state; the bootstrap's own state is not CI's to write.
-    { sid: 'StateRead', actions: ['s3:GetObject'], resources: [`${bucket}/*`] },
-    ...(write ? [{ sid: 'StateWrite', actions: ['s3:PutObject'], resources: c.environments.map((env) => `${bucket}/${env}/*`) }] : []),
+    { sid: 'StateRead', actions: ['s3:GetObject'], resources: keys },
+    ...(write ? [{ sid: 'StateWrite', actions: ['s3:PutObject'], resources: keys }] : []),
     // Native S3 locking (use_lockfile) writes and removes `<key>.tflock` next to the state.
-    { sid: 'StateLock', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [`${bucket}/*.tflock`] },
+    { sid: 'StateLock', actions: ['s3:PutObject', 's3:DeleteObject'], resources: c.environments.map((env) => `${bucket}/${env}/*.tflock`) },
   ];
 }
 

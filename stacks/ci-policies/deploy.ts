@@ -1,16 +1,30 @@
 import { Statement } from '../../modules/iam-statements';
-import { arns, CiPolicyContext, publicAmiParameters, stateStatements } from './context';
-
-/** Resources AWS names by id are scoped by the `project` tag: on the create request, then on the resource. */
-const requestTag = (c: CiPolicyContext) => ({ StringEquals: { 'aws:RequestTag/project': c.project } });
-const resourceTag = (c: CiPolicyContext) => ({ StringEquals: { 'aws:ResourceTag/project': c.project } });
+import { arns, EnvironmentPolicyContext, publicAmiParameters, stateStatements } from './context';
 
 /**
- * The role `cdktf deploy` runs with on main and the deploy environments, one service area after
- * another. The order is the order of the statements in the managed policies (packed in sequence
- * into as few as fit IAM's size limit), so a statement moved between areas moves between policies.
+ * Resources AWS names by id are scoped by the environment's `project` and `env` tags (the
+ * provider's default_tags): on the create request, then on the resource.
  */
-export function deployStatements(c: CiPolicyContext): Statement[] {
+const tags = (c: EnvironmentPolicyContext, key: 'RequestTag' | 'ResourceTag') => ({
+  [`aws:${key}/project`]: c.project,
+  [`aws:${key}/env`]: c.env,
+});
+const requestTag = (c: EnvironmentPolicyContext) => ({ StringEquals: tags(c, 'RequestTag') });
+const resourceTag = (c: EnvironmentPolicyContext) => ({ StringEquals: tags(c, 'ResourceTag') });
+/**
+ * A create carries the environment's tags, and every existing resource it names (the subnet
+ * and security group of RunInstances, the VPC of CreateSubnet) is the environment's too: the
+ * request tags alone would let one environment launch into another's network.
+ */
+const createTagged = (c: EnvironmentPolicyContext) => ({ StringEquals: tags(c, 'RequestTag'), StringEqualsIfExists: tags(c, 'ResourceTag') });
+
+/**
+ * The role `cdktf deploy` runs with in one GitHub environment, one service area after another.
+ * Every statement is scoped to that environment (`c.envPrefixes` holds its prefix alone). The
+ * order is the order of the statements in the managed policies (packed in sequence into as few
+ * as fit IAM's size limit), so a statement moved between areas moves between policies.
+ */
+export function deployStatements(c: EnvironmentPolicyContext): Statement[] {
   return [
     ...stateStatements(c, true),
     ...guardStatements(c),
@@ -30,7 +44,7 @@ export function deployStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** Deny guards that hold whatever else is allowed: no secret value, no state bucket reconfiguration. */
-function guardStatements(c: CiPolicyContext): Statement[] {
+function guardStatements(c: EnvironmentPolicyContext): Statement[] {
   return [
     {
       sid: 'DenySecretValues',
@@ -98,14 +112,22 @@ const TAG_CREATE_ACTIONS_EC2 = [
 ];
 
 /** Network layer: the VPC, subnets, routes, security groups, endpoints and the NAT instance (by `project` tag). */
-function networkStatements(c: CiPolicyContext): Statement[] {
+function networkStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
       sid: 'Ec2CreateTagged',
-      actions: [...TAG_CREATE_ACTIONS_EC2, 'ec2:CreateTags'],
+      actions: TAG_CREATE_ACTIONS_EC2,
       resources: [`arn:aws:ec2:${r}:${a}:*`, `arn:aws:ec2:${r}::image/*`],
-      conditions: requestTag(c),
+      conditions: createTagged(c),
+    },
+    {
+      // Tags on create, and on a resource that has no `env` tag yet (the VPC's default security
+      // group, which aws_default_security_group adopts); never a retag of another environment's.
+      sid: 'Ec2TagUntagged',
+      actions: ['ec2:CreateTags'],
+      resources: [`arn:aws:ec2:${r}:${a}:*`],
+      conditions: { StringEquals: tags(c, 'RequestTag'), Null: { 'aws:ResourceTag/env': 'true' } },
     },
     {
       sid: 'Ec2ManageTagged',
@@ -157,7 +179,7 @@ function networkStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** Data and edge buckets, and the one bucket whose objects CI writes (the SPA build). */
-function bucketStatements(c: CiPolicyContext): Statement[] {
+function bucketStatements(c: EnvironmentPolicyContext): Statement[] {
   return [
     {
       sid: 'Buckets',
@@ -174,7 +196,7 @@ function bucketStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** The job queues and their DLQs. */
-function queueStatements(c: CiPolicyContext): Statement[] {
+function queueStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
@@ -196,7 +218,7 @@ function queueStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** Secrets without their values, and the RDS-managed master secret. */
-function secretStatements(c: CiPolicyContext): Statement[] {
+function secretStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
@@ -226,7 +248,7 @@ function secretStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** RDS PostgreSQL and the ElastiCache Serverless cache. */
-function databaseStatements(c: CiPolicyContext): Statement[] {
+function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
@@ -279,7 +301,7 @@ function databaseStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** Lambda functions and the log groups of every layer. */
-function functionStatements(c: CiPolicyContext): Statement[] {
+function functionStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
@@ -333,7 +355,7 @@ function functionStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** The REST API (by `project` tag), its account-level logging setting and its web ACL. */
-function apiStatements(c: CiPolicyContext): Statement[] {
+function apiStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
@@ -349,12 +371,11 @@ function apiStatements(c: CiPolicyContext): Statement[] {
       resources: [`arn:aws:apigateway:${r}::/restapis/*`, `arn:aws:apigateway:${r}::/tags/*`],
       conditions: resourceTag(c),
     },
-    {
-      // The account-level CloudWatch role that stage access logs need; it has no tags.
-      sid: 'ApiAccountLogging',
-      actions: ['apigateway:GET', 'apigateway:PATCH'],
-      resources: [`arn:aws:apigateway:${r}::/account`],
-    },
+    // The account-level CloudWatch role that stage access logs need; it has no tags. Only the
+    // environment that owns the setting (`api.ownsAccountLogRole`) may change it.
+    ...(c.ownsAccountLogRole
+      ? [{ sid: 'ApiAccountLogging', actions: ['apigateway:GET', 'apigateway:PATCH'], resources: [`arn:aws:apigateway:${r}::/account`] }]
+      : []),
     {
       sid: 'WebAcl',
       actions: [
@@ -382,7 +403,7 @@ function apiStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** The ECS cluster, services and tasks, the image repositories and the workers’ scaling. */
-function containerStatements(c: CiPolicyContext): Statement[] {
+function containerStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
@@ -442,6 +463,7 @@ function containerStatements(c: CiPolicyContext): Statement[] {
       ],
       resources: arns(c, (p) => `arn:aws:ecr:${r}:${a}:repository/${p}-*`),
     },
+    ...imagePromotionStatements(c),
     {
       // Scalable targets are named by service id (`service/<cluster>/<service>`), not by prefix.
       sid: 'Autoscaling',
@@ -455,12 +477,31 @@ function containerStatements(c: CiPolicyContext): Statement[] {
         'application-autoscaling:ListTagsForResource',
       ],
       resources: [`arn:aws:application-autoscaling:${r}:${a}:scalable-target/*`],
+      // Tagged by default_tags: another environment's targets carry its own `env`.
+      conditions: { StringEqualsIfExists: { ...tags(c, 'RequestTag'), ...tags(c, 'ResourceTag') } },
+    },
+  ];
+}
+
+/**
+ * Promotion (deploy.yml's `promote-from`) copies the source environment's images, same commit
+ * SHA, into this one's repositories: pulls from the source repositories, nothing else of that
+ * environment (not even its state; the workflow names the repositories).
+ */
+function imagePromotionStatements(c: EnvironmentPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  if (c.imageSources.length === 0) return [];
+  return [
+    {
+      sid: 'ImagePromotionSource',
+      actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability', 'ecr:DescribeImages'],
+      resources: c.imageSources.map((env) => `arn:aws:ecr:${r}:${a}:repository/${c.project}-${env}-*`),
     },
   ];
 }
 
 /** Alarms, the alarm topic and the cost budget. */
-function monitoringStatements(c: CiPolicyContext): Statement[] {
+function monitoringStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
     {
@@ -498,14 +539,14 @@ function monitoringStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** Edge layer: the CloudFront distribution (by `project` tag), its policies and functions. */
-function edgeStatements(c: CiPolicyContext): Statement[] {
+function edgeStatements(c: EnvironmentPolicyContext): Statement[] {
   const { accountId: a } = c;
   return [
     {
       sid: 'CdnCreateTagged',
       actions: ['cloudfront:CreateDistribution', 'cloudfront:CreateDistributionWithTags', 'cloudfront:TagResource'],
       resources: [`arn:aws:cloudfront::${a}:distribution/*`],
-      conditions: requestTag(c),
+      conditions: createTagged(c),
     },
     {
       sid: 'CdnManageTagged',
@@ -561,7 +602,7 @@ function edgeStatements(c: CiPolicyContext): Statement[] {
 }
 
 /** Workload roles: created only with the boundary, passed only to the services that run them. */
-function iamStatements(c: CiPolicyContext): Statement[] {
+function iamStatements(c: EnvironmentPolicyContext): Statement[] {
   const { accountId: a } = c;
   return [
     {

@@ -1,17 +1,16 @@
 import { Testing } from 'cdktf';
-import { BootstrapStack, BootstrapSettings } from '../../stacks/bootstrap';
+import { BootstrapStack, BootstrapSettings, ciPolicyContext, environmentPolicyContext } from '../../stacks/bootstrap';
 import { PROJECT } from '../../core/contract';
-import { bootstrap, namePrefix } from '../../stacks/config';
-import { CiPolicyContext } from '../../stacks/ci-policies/context';
+import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
 import { deployStatements } from '../../stacks/ci-policies/deploy';
 import { planStatements } from '../../stacks/ci-policies/plan';
 import { githubSubjects } from '../../modules/github-oidc-roles';
 import { MANAGED_POLICY_MAX_CHARS, policyDocument, policySize, Statement } from '../../modules/iam-statements';
-import { allResources, parsePolicy, resources, stackNames, synthesizedStack } from '../support/infra-synth';
+import { allResources, parsePolicy, resources, stackNames, synthesizedStack } from './synth';
 
 /**
- * The bootstrap stack as synthesised by main.ts: the state bucket, the GitHub OIDC provider and
- * the two CI roles. Trust is read back from the role JSON; permissions from the managed
+ * The bootstrap stack as synthesised by main.ts: the state bucket, the GitHub OIDC provider, the
+ * plan role and one deploy role per environment. Trust is read back from the role JSON; permissions from the managed
  * policies attached to each role.
  */
 
@@ -39,15 +38,9 @@ function statementsOf(roleName: string): any[] {
 }
 
 const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
-const sampleContext: CiPolicyContext = {
-  region: bootstrap.region,
-  accountId: '123456789012',
-  stateBucket: bootstrap.stateBucketName,
-  environments: bootstrap.deployEnvironments,
-  envPrefixes: bootstrap.deployEnvironments.map(namePrefix),
-  project: PROJECT,
-  workloadBoundaryArn: `arn:aws:iam::123456789012:policy/${bootstrap.workloadBoundaryPolicyName}`,
-};
+const ENVS = bootstrap.deployEnvironments;
+const sampleContext = ciPolicyContext('123456789012');
+const envContext = (env: string) => environmentPolicyContext('123456789012', env);
 
 describe('state bucket', () => {
   test('state bucket is named from config and protected from terraform destroy', () => {
@@ -101,9 +94,21 @@ describe('state bucket', () => {
     });
   });
 
-  test('the deploy role writes only environment state, never the bootstrap’s own', () => {
-    const write = statementsOf(bootstrap.deployRoleName).find((s) => s.Sid === 'StateWrite');
-    expect(write.Resource).toEqual(bootstrap.deployEnvironments.map((e) => `arn:aws:s3:::${bootstrap.stateBucketName}/${e}/*`));
+  test.each(ENVS)('the %s deploy role reads, writes and locks its own environment’s state only, never another’s or the bootstrap’s', (env) => {
+    const statements = statementsOf(deployRoleName(env));
+    const bySid = (sid: string) => statements.find((s) => s.Sid === sid);
+    const bucket = `arn:aws:s3:::${bootstrap.stateBucketName}`;
+    expect(bySid('StateRead').Resource).toEqual([`${bucket}/${env}/*`]);
+    expect(bySid('StateWrite').Resource).toEqual([`${bucket}/${env}/*`]);
+    expect(bySid('StateLock').Resource).toEqual([`${bucket}/${env}/*.tflock`]);
+  });
+
+  test('every environment of the config has its own deploy role, and there is no shared one', () => {
+    expect(ENVS).toEqual(Object.keys(environments));
+    const names = resources(STACK, 'aws_iam_role').map((r) => r.config.name).sort();
+    expect(names).toEqual([bootstrap.planRoleName, ...ENVS.map(deployRoleName)].sort());
+    const outputs = Object.keys(synthesizedStack(STACK).output);
+    for (const env of ENVS) expect(outputs).toContain(`deploy_role_arn_${env}`);
   });
 
   test('bootstrap keeps local state (it creates the bucket the others use) and tags everything as shared/bootstrap', () => {
@@ -123,7 +128,7 @@ describe('GitHub OIDC', () => {
 
   test.each([
     [bootstrap.planRoleName, [`repo:${repo}:pull_request`]],
-    [bootstrap.deployRoleName, [`repo:${repo}:ref:refs/heads/main`, `repo:${repo}:environment:dev`, `repo:${repo}:environment:prod`]],
+    ...ENVS.map((env) => [deployRoleName(env), [`repo:${repo}:environment:${env}`]] as [string, string[]]),
   ])('%s trusts only the GitHub provider, audience sts.amazonaws.com and exactly its subjects', (roleName, subjects) => {
     const statements = trustOf(roleName);
     expect(statements).toHaveLength(1);
@@ -140,13 +145,20 @@ describe('GitHub OIDC', () => {
   test('with owner and repository ids configured, both the classic and the immutable subject forms are trusted', () => {
     const settings: BootstrapSettings = { ...bootstrap, github: { ...bootstrap.github, ownerId: '1234', repositoryId: '98765' } };
     const stack = JSON.parse(Testing.synth(new BootstrapStack(Testing.app(), 'bootstrap', settings)));
-    const deploy = Object.values<any>(stack.resource.aws_iam_role).find((r) => r.name === bootstrap.deployRoleName);
-    const subjects = JSON.parse(deploy.assume_role_policy).Statement[0].Condition.StringEquals[`${OIDC}:sub`];
+    const subjectsOf = (roleName: string) =>
+      JSON.parse(Object.values<any>(stack.resource.aws_iam_role).find((r) => r.name === roleName).assume_role_policy).Statement[0].Condition.StringEquals[`${OIDC}:sub`];
     const [owner, name] = repo.split('/');
-    expect(subjects).toEqual(
-      expect.arrayContaining([`repo:${repo}:environment:prod`, `repo:${owner}@1234/${name}@98765:environment:prod`, `repo:${owner}@1234/${name}@98765:ref:refs/heads/main`]),
-    );
-    expect(subjects).toHaveLength(6);
+    for (const env of ENVS) {
+      expect(subjectsOf(deployRoleName(env))).toEqual([`repo:${repo}:environment:${env}`, `repo:${owner}@1234/${name}@98765:environment:${env}`]);
+    }
+    expect(subjectsOf(bootstrap.planRoleName)).toEqual([`repo:${repo}:pull_request`, `repo:${owner}@1234/${name}@98765:pull_request`]);
+  });
+
+  test('no deploy role trusts a branch (a job on main without an environment) or another environment', () => {
+    for (const env of ENVS) {
+      const subjects: string[] = trustOf(deployRoleName(env))[0].Condition.StringEquals[`${OIDC}:sub`];
+      expect(subjects.every((sub) => sub.endsWith(`:environment:${env}`))).toBe(true);
+    }
   });
 
   test('a malformed repository or half-configured ids are refused', () => {
@@ -164,7 +176,7 @@ describe('plan role', () => {
       for (const action of list(s.Action)) {
         if (READ.test(action) || action === 'apigateway:GET') continue;
         expect({ sid: s.Sid, action }).toEqual({ sid: 'StateLock', action: expect.stringMatching(/^s3:(PutObject|DeleteObject)$/) });
-        expect(s.Resource).toEqual([`arn:aws:s3:::${bootstrap.stateBucketName}/*.tflock`]);
+        expect(s.Resource).toEqual(ENVS.map((env) => `arn:aws:s3:::${bootstrap.stateBucketName}/${env}/*.tflock`));
       }
     }
   });
@@ -172,18 +184,21 @@ describe('plan role', () => {
   test('plan role reads objects of the state bucket only, and never secret values, logs or messages', () => {
     const allows = statements().filter((s) => s.Effect === 'Allow');
     const objectReads = allows.filter((s) => list(s.Action).some((a) => a === 's3:GetObject' || a === 's3:Get*'));
-    for (const s of objectReads) for (const r of list(s.Resource)) expect(r.endsWith('/*') ? r : 'bucket-arn').toMatch(new RegExp(`^(arn:aws:s3:::${bootstrap.stateBucketName}/\\*|bucket-arn)$`));
+    const stateKeys = new RegExp(`^(arn:aws:s3:::${bootstrap.stateBucketName}/(${ENVS.join('|')})/\\*|bucket-arn)$`);
+    for (const s of objectReads) for (const r of list(s.Resource)) expect(r.endsWith('/*') ? r : 'bucket-arn').toMatch(stateKeys);
     const denied = statements().filter((s) => s.Effect === 'Deny').flatMap((s) => list(s.Action));
     expect(denied).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'logs:GetLogEvents', 'sqs:ReceiveMessage', 's3:GetObject']));
     expect(allows.flatMap((s) => list(s.Action))).not.toContain('secretsmanager:GetSecretValue');
   });
 });
 
-describe('deploy role', () => {
-  const statements = () => statementsOf(bootstrap.deployRoleName);
+describe.each(ENVS)('the %s deploy role', (env) => {
+  const statements = () => statementsOf(deployRoleName(env));
+  const built = () => deployStatements(envContext(env));
+  const others = ENVS.filter((e) => e !== env);
   const justified = (built: Statement[]) => new Map(built.filter((s) => s.resources.includes('*')).map((s) => [s.sid, s.justification]));
 
-  test('deploy role has no "*" action, and no service-wide action on "*" resources', () => {
+  test('no "*" action, and no service-wide action on "*" resources', () => {
     for (const s of statements()) {
       for (const action of list(s.Action)) {
         expect({ sid: s.Sid, action }).not.toEqual({ sid: s.Sid, action: '*' });
@@ -192,8 +207,8 @@ describe('deploy role', () => {
     }
   });
 
-  test('every "*" resource in the deploy role is in the justified exception list, with its written reason', () => {
-    const reasons = justified(deployStatements(sampleContext));
+  test('every "*" resource is in the justified exception list, with its written reason', () => {
+    const reasons = justified(built());
     const star = statements().filter((s) => list(s.Resource).includes('*'));
     expect(star.map((s) => s.Sid).sort()).toEqual(['DenySecretValues', 'ReadOnlyDescribe']);
     for (const s of star) expect({ sid: s.Sid, reason: (reasons.get(s.Sid) ?? '').length > 40 }).toEqual({ sid: s.Sid, reason: true });
@@ -202,38 +217,82 @@ describe('deploy role', () => {
     expect(writes.sort()).toEqual(['ecs:DeregisterTaskDefinition', 'ecs:RegisterTaskDefinition']);
   });
 
-  test('every other allow names project resources: an environment prefix, the state bucket, or a project-tag / service condition', () => {
-    // An environment's name followed by `-`, `/` or the end (the ECS cluster is named `docplatform-dev`).
-    const prefixes = [...bootstrap.deployEnvironments.map((e) => new RegExp(`${namePrefix(e)}(-|/|$)`)), new RegExp(bootstrap.stateBucketName), /rds!/];
+  test('every other allow names this environment’s resources: its prefix, its state keys, or its project/env tags', () => {
+    // The environment's name followed by `-`, `/` or the end (the ECS cluster is named `docplatform-dev`).
+    const own = [new RegExp(`${namePrefix(env)}(-|/|$)`), new RegExp(`${bootstrap.stateBucketName}(/${env}/|$)`), /rds!/];
     // Resources AWS names by id or that belong to AWS: scoped by the condition the statement carries.
-    const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'Autoscaling', 'PublicAmiParameters', 'LogGroupsList', 'ApiAccountLogging', 'Database', 'WebAcl'];
+    const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'PublicAmiParameters', 'LogGroupsList', 'ApiAccountLogging', 'Database', 'WebAcl', 'ImagePromotionSource'];
     for (const s of statements().filter((s) => s.Effect === 'Allow' && !list(s.Resource).includes('*'))) {
-      const named = list(s.Resource).every((r) => prefixes.some((p) => p.test(r)));
+      const named = list(s.Resource).every((r) => own.some((p) => p.test(r)));
       const conditioned = s.Condition !== undefined;
       expect({ sid: s.Sid, scoped: named || conditioned || ACCOUNT_SCOPED_BY_NATURE.includes(s.Sid) }).toEqual({ sid: s.Sid, scoped: true });
     }
     const tagged = statements().filter((s) => JSON.stringify(s.Condition ?? {}).includes('Tag/project'));
-    for (const s of tagged) expect(JSON.stringify(s.Condition)).toContain(`"${PROJECT}"`);
-    expect(tagged.map((s) => s.Sid).sort()).toEqual(['ApiCreateTagged', 'ApiManageTagged', 'CdnCreateTagged', 'CdnManageTagged', 'Ec2CreateTagged', 'Ec2ManageTagged']);
+    for (const s of tagged) {
+      // Every tag condition names the project and this environment (Null only asks for an untagged resource).
+      for (const [operator, values] of Object.entries<any>(s.Condition).filter(([operator]) => operator !== 'Null')) {
+        for (const [key, value] of Object.entries(values)) {
+          const expected = key.endsWith('Tag/project') ? PROJECT : key.endsWith('Tag/env') ? env : value;
+          expect({ sid: s.Sid, operator, key, value }).toEqual({ sid: s.Sid, operator, key, value: expected });
+        }
+      }
+      expect({ sid: s.Sid, env: JSON.stringify(s.Condition).includes(`/env":"${env}"`) }).toEqual({ sid: s.Sid, env: true });
+    }
+    expect(tagged.map((s) => s.Sid).sort()).toEqual(
+      ['ApiCreateTagged', 'ApiManageTagged', 'Autoscaling', 'CdnCreateTagged', 'CdnManageTagged', 'Ec2CreateTagged', 'Ec2ManageTagged', 'Ec2TagUntagged'].sort(),
+    );
   });
 
-  test('roles created by the deploy role must carry the workload permissions boundary', () => {
+  test('no statement names another environment, except pulling the images it promotes', () => {
+    const promoted = environments[env].images.promoteFrom;
+    for (const s of statements()) {
+      for (const other of others) {
+        const mentions = JSON.stringify({ r: s.Resource, c: s.Condition }).includes(namePrefix(other)) || JSON.stringify(s.Resource).includes(`/${other}/`);
+        const allowed = s.Sid === 'ImagePromotionSource' && other === promoted;
+        expect({ sid: s.Sid, other, mentions: mentions && !allowed }).toEqual({ sid: s.Sid, other, mentions: false });
+      }
+    }
+    const pull = statements().find((s) => s.Sid === 'ImagePromotionSource');
+    if (promoted) {
+      expect(list(pull.Action).sort()).toEqual(['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:DescribeImages', 'ecr:GetDownloadUrlForLayer']);
+      expect(list(pull.Resource)).toEqual([`arn:aws:ecr:${bootstrap.region}:\${local.account_id}:repository/${namePrefix(promoted)}-*`]);
+    } else {
+      expect(pull).toBeUndefined();
+    }
+  });
+
+  test('only the environment that owns the account-level API Gateway logging setting may change it', () => {
+    expect(statements().some((s) => s.Sid === 'ApiAccountLogging')).toBe(environments[env].api.ownsAccountLogRole);
+  });
+
+  test('EC2 creates may not name another environment’s existing resources, and tags never move a resource between environments', () => {
+    const create = statements().find((s) => s.Sid === 'Ec2CreateTagged');
+    expect(create.Condition.StringEqualsIfExists).toEqual({ 'aws:ResourceTag/project': PROJECT, 'aws:ResourceTag/env': env });
+    expect(list(create.Action)).not.toContain('ec2:CreateTags');
+    const tag = statements().find((s) => s.Sid === 'Ec2TagUntagged');
+    expect(tag.Condition.Null).toEqual({ 'aws:ResourceTag/env': 'true' });
+    for (const s of statements().filter((s) => s.Effect === 'Allow' && list(s.Action).includes('ec2:CreateTags') && s.Sid !== 'Ec2TagUntagged')) {
+      expect({ sid: s.Sid, condition: s.Condition }).toEqual({ sid: s.Sid, condition: { StringEquals: { 'aws:ResourceTag/project': PROJECT, 'aws:ResourceTag/env': env } } });
+    }
+  });
+
+  test('roles it creates must carry the workload permissions boundary', () => {
     const s = statements().find((s) => s.Sid === 'RolesWithBoundary');
     expect(list(s.Action).sort()).toEqual(['iam:AttachRolePolicy', 'iam:CreateRole', 'iam:PutRolePermissionsBoundary', 'iam:PutRolePolicy']);
     expect(s.Condition.StringEquals['iam:PermissionsBoundary']).toMatch(new RegExp(`:policy/${bootstrap.workloadBoundaryPolicyName}$`));
-    expect(list(s.Resource).every((r: string) => bootstrap.deployEnvironments.some((e) => r.endsWith(`:role/${namePrefix(e)}-*`)))).toBe(true);
+    expect(list(s.Resource)).toEqual([`arn:aws:iam::\${local.account_id}:role/${namePrefix(env)}-*`]);
     // No other statement may create or widen a role.
     const widening = /^iam:(CreateRole|PutRolePolicy|AttachRolePolicy|PutRolePermissionsBoundary|DeleteRolePermissionsBoundary)$/;
     for (const other of statements().filter((x) => x.Sid !== 'RolesWithBoundary' && x.Effect === 'Allow')) {
       expect({ sid: other.Sid, widening: list(other.Action).filter((a) => widening.test(a)) }).toEqual({ sid: other.Sid, widening: [] });
     }
-    // The CI roles themselves lie outside the prefixes the deploy role may touch.
-    for (const ci of [bootstrap.planRoleName, bootstrap.deployRoleName, bootstrap.workloadBoundaryPolicyName]) {
-      expect(bootstrap.deployEnvironments.some((e) => ci.startsWith(`${namePrefix(e)}-`))).toBe(false);
+    // The CI roles themselves lie outside the prefixes a deploy role may touch.
+    for (const ci of [bootstrap.planRoleName, ...ENVS.map(deployRoleName), bootstrap.workloadBoundaryPolicyName]) {
+      expect(ENVS.some((e) => ci.startsWith(`${namePrefix(e)}-`))).toBe(false);
     }
   });
 
-  test('deploy role can neither read secret values nor reconfigure the state bucket', () => {
+  test('it can neither read secret values nor reconfigure the state bucket', () => {
     const denies = statements().filter((s) => s.Effect === 'Deny');
     expect(denies.find((s) => s.Sid === 'DenySecretValues').Action).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
     expect(denies.find((s) => s.Sid === 'DenyStateBucketConfig').Action).toEqual(expect.arrayContaining(['s3:DeleteBucket', 's3:PutBucketPolicy']));
@@ -242,20 +301,19 @@ describe('deploy role', () => {
 
 describe('policy limits and the workload boundary', () => {
   test('every CI policy fits IAM\u2019s 6,144-character managed-policy limit with a real account id', () => {
-    const all = [...planStatements(sampleContext), ...deployStatements(sampleContext)];
-    const bySid = new Map<string, Statement[]>();
-    for (const s of all) bySid.set(s.sid, [...(bySid.get(s.sid) ?? []), s]);
-    const attached = [bootstrap.planRoleName, bootstrap.deployRoleName].flatMap((role) =>
-      resources(STACK, 'aws_iam_policy')
-        .filter((p) => p.config.name.startsWith(`${role}-`))
-        .map((p) => parsePolicy(p.config.policy).Statement.map((s: any) => s.Sid)),
-    );
-    expect(attached.length).toBeGreaterThanOrEqual(2);
-    expect(attached.length).toBeLessThanOrEqual(10);
-    for (const sids of attached) {
-      const role = sids.some((sid: string) => sid === 'RefreshDescribe') ? planStatements(sampleContext) : deployStatements(sampleContext);
-      const doc = policyDocument(role.filter((s) => sids.includes(s.sid)));
-      expect(policySize(doc)).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
+    const roles: Array<[string, Statement[]]> = [
+      [bootstrap.planRoleName, planStatements(sampleContext)],
+      ...ENVS.map((env) => [deployRoleName(env), deployStatements(envContext(env))] as [string, Statement[]]),
+    ];
+    for (const [role, built] of roles) {
+      const attached = resources(STACK, 'aws_iam_policy')
+        .filter((p) => new RegExp(`^${role}-\\d+$`).test(p.config.name))
+        .map((p) => parsePolicy(p.config.policy).Statement.map((s: any) => s.Sid));
+      expect({ role, count: attached.length > 0 && attached.length <= 10 }).toEqual({ role, count: true });
+      for (const sids of attached) {
+        const doc = policyDocument(built.filter((s) => sids.includes(s.sid)));
+        expect({ role, size: policySize(doc) <= MANAGED_POLICY_MAX_CHARS }).toEqual({ role, size: true });
+      }
     }
   });
 
@@ -319,11 +377,13 @@ describe('the deploy role reaches what the environment stacks create', () => {
     aws_cloudfront_function: (c) => literal(c.name) ? `arn:aws:cloudfront::${A}:function/${c.name}` : undefined,
   };
 
-  test('every named resource of every environment stack falls under an allow statement of the deploy role', () => {
+  const service = (arn: string) => arn.split(':')[2];
+  const namedAllows = (env: string) => deployStatements(envContext(env)).filter((s) => (s.effect ?? 'Allow') === 'Allow' && !s.resources.includes('*'));
+
+  test.each(ENVS)('every named resource of the %s stacks falls under an allow statement of that environment’s deploy role', (env) => {
     // Named coverage only: statements on "*" and statements of another service do not count.
-    const allows = deployStatements(sampleContext).filter((s) => (s.effect ?? 'Allow') === 'Allow' && !s.resources.includes('*'));
-    const service = (arn: string) => arn.split(':')[2];
-    const envStacks = stackNames().filter((n) => n !== STACK);
+    const allows = namedAllows(env);
+    const envStacks = stackNames().filter((n) => n.startsWith(`${env}-`));
     let checked = 0;
     for (const stack of envStacks) {
       for (const [type, arnOf] of Object.entries(ARN_OF)) {
@@ -339,5 +399,24 @@ describe('the deploy role reaches what the environment stacks create', () => {
       }
     }
     expect(checked).toBeGreaterThan(20);
+  });
+
+  test.each(ENVS)('no named resource of another environment falls under a write of the %s deploy role (only the promoted images, read-only)', (env) => {
+    const allows = namedAllows(env);
+    const promoted = environments[env].images.promoteFrom;
+    for (const stack of stackNames().filter((n) => n !== STACK && !n.startsWith(`${env}-`))) {
+      for (const [type, arnOf] of Object.entries(ARN_OF)) {
+        for (const r of resources(stack, type)) {
+          const arn = arnOf(r.config);
+          if (!arn) continue;
+          const covering = allows
+            .filter((s) => s.actions.some((a) => a.startsWith(`${service(arn)}:`)) && s.resources.some((p) => matches(p, arn)))
+            .filter((s) => s.actions.some((a) => !/:(Describe|List|Get)[A-Za-z]*$/.test(a)))
+            .filter((s) => !(s.sid === 'ImagePromotionSource' && stack.startsWith(`${promoted}-`)))
+            .map((s) => s.sid);
+          expect({ resource: `${stack}/${r.address}`, arn, covering }).toEqual({ resource: `${stack}/${r.address}`, arn, covering: [] });
+        }
+      }
+    }
   });
 });

@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { REGION } from '../../core/contract';
+import { deployRoleName, environments } from '../../stacks/config';
 import { LAMBDA_RUNTIME } from '../../modules/koa-lambda';
 
 /**
@@ -106,6 +107,42 @@ describe('credentials', () => {
     for (const { name, file, job } of jobs) {
       expect({ file, name, has: job.permissions !== undefined }).toEqual({ file, name, has: true });
       for (const [scope, level] of Object.entries(job.permissions ?? {})) expect({ file, name, scope, level }).toEqual({ file, name, scope, level: allowedScopes[scope] });
+    }
+  });
+
+  test('the deploy role is the GitHub environment’s own: assumed only in a job of that environment, after checking it is that environment’s role', () => {
+    const assuming = jobs.filter(({ job }) => steps(job).some((s) => String(s.with?.['role-to-assume']).includes('AWS_DEPLOY_ROLE_ARN')));
+    expect(assuming.map(({ file }) => file).sort()).toEqual(['deploy-environment.yml', 'publish-frontend.yml', 'rollback.yml']);
+    for (const { file, name, job } of assuming) {
+      // The variable is read in the job's environment: set per environment, it is that environment's role.
+      expect({ file, name, environment: job.environment?.name }).toEqual({ file, name, environment: '${{ inputs.environment }}' });
+      expect({ file, name, env: job.env?.ENVIRONMENT }).toEqual({ file, name, env: '${{ inputs.environment }}' });
+      const check = steps(job).findIndex((s) => s.run === 'bash scripts/release/check-deploy-role.sh');
+      const assume = steps(job).findIndex((s) => String(s.uses ?? '').startsWith(CONFIGURE_AWS));
+      expect({ file, name, checkedFirst: check >= 0 && check < assume }).toEqual({ file, name, checkedFirst: true });
+      expect(steps(job)[check].env.ROLE_ARN).toBe('${{ vars.AWS_DEPLOY_ROLE_ARN }}');
+    }
+    // A pull request job in an environment would carry `environment:<env>` and be trusted by its deploy role.
+    for (const { file, name, job } of jobs.filter(({ file }) => file === 'plan.yml')) expect({ file, name, environment: job.environment }).toEqual({ file, name, environment: undefined });
+  });
+
+  test('check-deploy-role.sh accepts only the environment’s own deploy role', () => {
+    const check = (environment: string, roleArn: string | undefined) =>
+      spawnSync('bash', [join(REPO, 'scripts/release/check-deploy-role.sh')], {
+        env: { PATH: process.env.PATH, ENVIRONMENT: environment, ...(roleArn === undefined ? {} : { ROLE_ARN: roleArn }) },
+        encoding: 'utf8',
+      });
+    const arn = (env: string) => `arn:aws:iam::123456789012:role/${deployRoleName(env)}`;
+    for (const env of Object.keys(environments)) {
+      expect(check(env, arn(env)).status).toBe(0);
+      for (const other of Object.keys(environments).filter((e) => e !== env)) {
+        const refused = check(env, arn(other));
+        expect(refused.status).toBe(1);
+        expect(refused.stdout).toContain(`::error::vars.AWS_DEPLOY_ROLE_ARN of the GitHub environment '${env}'`);
+      }
+      expect(check(env, undefined).status).toBe(1);
+      expect(check(env, `${arn(env)}-x`).status).toBe(1);
+      expect(check(env, 'arn:aws:iam::123456789012:role/docplatform-github-plan').status).toBe(1);
     }
   });
 
@@ -214,6 +251,15 @@ describe('delivery', () => {
     expect(snapshot < core && core < edge && edge < smoke).toBe(true);
     const restore = steps(job).find((s) => /aliases\.ts restore/.test(s.run ?? ''));
     expect(restore.if).toBe("failure() && steps.snapshot.outcome == 'success'");
+  });
+
+  test('prod promotes the images of the environment its config names, pulling from that environment’s repositories by name, never reading its state', () => {
+    for (const [name, job] of Object.entries<any>(workflows['deploy.yml'].jobs).filter(([, job]) => job.uses === './.github/workflows/deploy-environment.yml')) {
+      expect({ name, promoteFrom: job.with['promote-from'] }).toEqual({ name, promoteFrom: environments[job.with.environment].images.promoteFrom });
+    }
+    const promote = steps(workflows['deploy-environment.yml'].jobs.deploy).find((s) => /^Promote/.test(s.name ?? ''));
+    expect(promote.run).not.toMatch(/stack-output\.sh "\$\{PROMOTE_FROM\}/);
+    expect(promote.run).toContain('source="${target[$image]%%/*}/docplatform-${PROMOTE_FROM}-${image}"');
   });
 
   test('worker images are built for linux/arm64 and tagged with the commit SHA', () => {
