@@ -2,7 +2,7 @@ import { Testing } from 'cdktf';
 import { dev, environments, EnvironmentConfig } from '../../stacks/config';
 import { NetworkStack } from '../../stacks/network';
 import { cidrSubnet } from '../../modules/cidr';
-import { parsePolicy, resources, synthesizedStack } from './synth';
+import { parsePolicy, resources, synthesizedStack } from '../support/infra-synth';
 
 const envs = Object.values(environments);
 const stackOf = (config: EnvironmentConfig) => synthesizedStack(`${config.env}-network`);
