@@ -11,7 +11,9 @@ import { envStem } from './contract';
  * - `lambda` (AWS): Lambda Invoke of `<function>:live` with an API Gateway REST proxy event,
  *   which serverless-http in the callee handles like any API request;
  * - `http` (local): plain HTTP to SERVICE_URL_<NAME>.
- * Callers see one result shape and one error mapping either way.
+ * Callers see one result shape and one error mapping either way. They call through the typed
+ * routes of core/internal-api.ts (`internalApi(client, { requestId })`), which name each path
+ * and the types of its request and answer.
  */
 export interface InternalRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -23,12 +25,10 @@ export interface InternalRequest {
 
 export interface InternalResponse {
   status: number;
-  headers: Record<string, string>;
   body: unknown;
 }
 
 export interface InternalClient {
-  request(service: ServiceName, req: InternalRequest): Promise<InternalResponse>;
   /**
    * Returns the JSON body of a 2xx answer. A 4xx answer is rethrown as the same AppError (the
    * callee already said what was wrong); a 5xx or a transport failure becomes a 503.
@@ -51,7 +51,7 @@ export const INTERNAL_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: 65
  * failure: nesting too deep for the stack (the body readers refuse it first, see json-depth.ts)
  * is the caller's input, a 400; a cycle or a BigInt is a bug here, a 500 that says so.
  */
-export function serialiseBody(service: string, body: unknown): string | undefined {
+function serialiseBody(service: string, body: unknown): string | undefined {
   if (body === undefined) return undefined;
   try {
     return JSON.stringify(body);
@@ -100,15 +100,13 @@ export function httpTransport(urls: Partial<Record<ServiceName, string>>, timeou
     } catch (err) {
       throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`);
     }
-    const headers: Record<string, string> = {};
-    res.headers.forEach((v, k) => (headers[k] = v));
     let text: string;
     try {
       text = await res.text();
     } catch (err) {
       throw new DependencyUnavailableError('service', `service ${service} answer cut short: ${(err as Error).message}`);
     }
-    return { status: res.status, headers, body: parseBody(service, res.status, text, headers['content-type']) };
+    return { status: res.status, body: parseBody(service, res.status, text, res.headers.get('content-type') ?? undefined) };
   };
 }
 
@@ -170,7 +168,7 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, tim
     const result = proxyResultOf(service, out.payload);
     const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
     const text = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64').toString('utf8') : (result.body ?? '');
-    return { status: result.statusCode, headers, body: parseBody(service, result.statusCode, text, headers['content-type']) };
+    return { status: result.statusCode, body: parseBody(service, result.statusCode, text, headers['content-type']) };
   };
 }
 
@@ -204,7 +202,6 @@ export function createInternalClient(config: Pick<AppConfig, 'aws' | 'internal'>
   const send = transport ?? (config.internal.transport === 'lambda' ? lambdaTransport(config) : httpTransport(config.internal.urls));
   const request = (service: ServiceName, req: InternalRequest) => send(service, req, req.headers?.['x-request-id'] ?? randomUUID());
   return {
-    request,
     json: async <T>(service: ServiceName, req: InternalRequest): Promise<T> => {
       const res = await request(service, req);
       if (res.status >= 200 && res.status < 300) return res.body as T;

@@ -1,5 +1,6 @@
 import * as z from '../../core/zod';
 import { AppError } from '../../core/errors';
+import { internalApi } from '../../core/internal-api';
 import type { InternalClient } from '../../core/internal-client';
 import { DrainRequested } from '../shared/consumer';
 
@@ -49,12 +50,9 @@ export async function generateMarkdown(internal: InternalClient, req: ContentReq
   let delay = wait.firstDelayMs ?? 2000;
   for (;;) {
     try {
-      const body = await internal.json<unknown>('core-llm', {
-        method: 'POST',
-        path: '/generate',
-        body: { clientId: req.clientId, prompt: req.prompt },
-        headers: { 'x-request-id': `doc-${req.orderId}-${Date.now()}` },
-      });
+      const api = internalApi(internal, { requestId: `doc-${req.orderId}-${Date.now()}` });
+      const body = await api.coreLlm.generate({ clientId: req.clientId, prompt: req.prompt });
+      // The type says what core-llm promises; the worker still refuses an answer without text rather than render an empty document.
       const parsed = GenerateResponse.safeParse(body);
       if (!parsed.success) throw new Error('core-llm answered without text');
       return parsed.data.text;

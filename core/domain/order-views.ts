@@ -1,25 +1,10 @@
+import type { InternalOrder } from '../internal-api';
 import type { Storage } from '../storage';
 
-/** The order as the order service returns it, and the subset a client may see. */
-export interface InternalOrder {
-  id: string;
-  clientId: string;
-  status: string;
-  theme: { slug?: string; title?: string; outputFormat?: string; id?: string };
-  input: Record<string, string>;
-  amountCents: number | null;
-  currency: string | null;
-  checkoutUrl: string | null;
-  documentKey: string | null;
-  error: string | null;
-  batchId: string | null;
-  batchRow: number | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
+/** How long the document link of an order status answer stays valid. */
 export const DOCUMENT_LINK_SECONDS = 900;
 
+/** The subset of the order service's order (`InternalOrder`, core/internal-api.ts) a client may see. */
 export const publicOrder = (o: InternalOrder) => ({
   id: o.id,
   status: o.status,

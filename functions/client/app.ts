@@ -9,15 +9,16 @@ import { findClient } from '../../core/models';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { plainText } from '../../core/domain/text';
 import { readJson, uuidParam } from '../shared/validation';
+import { AuthenticateRequest, ClientResponse, ClientView, requestSchema } from '../../core/internal-api';
 
 /** Internal: B2B client accounts and API key authentication. */
 const CreateClient = z.object({
   name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200), plainText),
   email: z.string().check(z.trim(), z.email(), z.maxLength(320)),
 });
-const Authenticate = z.object({ apiKey: z.string().check(z.minLength(1), z.maxLength(200)) });
+const Authenticate = requestSchema<AuthenticateRequest>()(z.object({ apiKey: z.string().check(z.minLength(1), z.maxLength(200)) }));
 
-const view = (c: Client) => ({ id: c.id, kind: c.kind, name: c.name, email: c.email, createdAt: c.created_at });
+const view = (c: Client): ClientView => ({ id: c.id, kind: c.kind, name: c.name, email: c.email, createdAt: c.created_at });
 
 export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
@@ -38,13 +39,13 @@ export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
     const prefix = apiKeyPrefix(apiKey);
     const client: Client | undefined = prefix ? await runtime.db('clients').where({ api_key_prefix: prefix, kind: 'b2b' }).first() : undefined;
     if (!client || !client.api_key_hash || !apiKeyMatches(apiKey, client.api_key_hash)) throw unauthorized();
-    ctx.body = { client: view(client) };
+    ctx.body = { client: view(client) } satisfies ClientResponse;
   });
 
   router.get('/clients/:id', async (ctx) => {
     const client = await findClient(runtime.db, uuidParam(ctx, 'id'));
     if (!client) throw notFound('client not found');
-    ctx.body = { client: view(client) };
+    ctx.body = { client: view(client) } satisfies ClientResponse;
   });
 
   return createServiceApp('client', runtime.logger, router);

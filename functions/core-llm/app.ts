@@ -7,16 +7,19 @@ import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJson } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
+import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
 
 /**
  * Internal: Markdown from Gemini, cached in Redis by prompt hash and rate limited per client.
  * The model's retries are bounded by the request's deadline (below), never by luck.
  */
 export const MAX_PROMPT = 20000;
-const Generate = z.object({
-  clientId: z.uuid(),
-  prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT)),
-});
+const Generate = requestSchema<GenerateRequest>()(
+  z.object({
+    clientId: z.uuid(),
+    prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT)),
+  }),
+);
 
 /**
  * Time kept back from the invocation's remaining time for what follows the model (caching the
@@ -61,7 +64,7 @@ export function createApp(
     const cacheKey = `llm:cache:${hash}`;
     const cached = await runtime.redis.get(cacheKey);
     if (cached !== null) {
-      ctx.body = { text: cached, cached: true, model: provider.model, provider: provider.name, promptHash: hash };
+      ctx.body = { text: cached, cached: true, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
       return;
     }
     // Fixed one-minute window per client; only calls that reach the model count.
@@ -74,7 +77,7 @@ export function createApp(
     }
     const text = await provider.generate(prompt, { deadline });
     await runtime.redis.set(cacheKey, text, 'EX', cacheTtlSeconds);
-    ctx.body = { text, cached: false, model: provider.model, provider: provider.name, promptHash: hash };
+    ctx.body = { text, cached: false, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
   });
 
   return createServiceApp('core-llm', runtime.logger, router);

@@ -7,7 +7,8 @@ import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_B
 import { AppError, badRequest, conflict, FieldIssue, unauthorized, unsupportedMediaType } from '../../core/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import { idempotencyKeySchema } from '../order/schemas';
-import { InternalOrder, withDocumentLink } from '../../core/domain/order-views';
+import { withDocumentLink } from '../../core/domain/order-views';
+import { InternalBatch, internalApi, ThemeDetail } from '../../core/internal-api';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { inputIssues, slugSchema } from '../../core/domain/themes';
 import { NoQuery, parseJsonText, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
@@ -22,28 +23,6 @@ const CsvQuery = z.strictObject({ theme: slugSchema });
 
 interface B2bState extends ServiceState {
   client: { id: string; name: string };
-}
-
-interface ThemeDetail {
-  id: string;
-  slug: string;
-  promptTemplate: string;
-  active: boolean;
-}
-
-interface InternalBatch {
-  id: string;
-  clientId: string;
-  status: string;
-  totalRows: number;
-  succeeded: number;
-  failed: number;
-  manifestKey: string | null;
-  error: string | null;
-  requestHash: string | null;
-  submittedRows: number | null;
-  createdAt: string;
-  updatedAt: string;
 }
 
 function apiKeyOf(ctx: ServiceContext): string | undefined {
@@ -72,20 +51,14 @@ function rowsFromCsv(raw: Buffer): unknown[] {
 export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
   const clientOf = (ctx: ServiceContext) => (ctx.state as B2bState).client;
-  const internal = () => runtime.internal;
-  const headersOf = (ctx: ServiceContext) => ({ 'x-request-id': ctx.state.requestId });
+  const api = (ctx: ServiceContext) => internalApi(runtime.internal, { requestId: ctx.state.requestId });
 
   router.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/b2b/')) return next();
     const apiKey = apiKeyOf(ctx);
     if (!apiKey) throw unauthorized('an API key is required (header x-api-key or Authorization: Bearer)');
     if (apiKey.length > 200) throw unauthorized();
-    const { client } = await internal().json<{ client: { id: string; name: string } }>('client', {
-      method: 'POST',
-      path: '/clients/authenticate',
-      body: { apiKey },
-      headers: headersOf(ctx),
-    });
+    const { client } = await api(ctx).client.authenticate({ apiKey });
     (ctx.state as B2bState).client = client;
     await next();
   });
@@ -118,12 +91,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const requestHash = batchRequestHash(kind, csvTheme, raw);
     const clientId = clientOf(ctx).id;
     if (idempotencyKey) {
-      const { batch } = await internal().json<{ batch: InternalBatch | null }>('order', {
-        method: 'POST',
-        path: '/batches/replay',
-        body: { clientId, idempotencyKey, requestHash },
-        headers: headersOf(ctx),
-      });
+      const { batch } = await api(ctx).order.replayBatch({ clientId, idempotencyKey, requestHash });
       if (batch) return replayOrConflict(ctx, batch, requestHash);
     }
 
@@ -142,7 +110,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const themeField = kind === 'csv' ? 'query.theme' : 'body.theme';
     let theme: ThemeDetail;
     try {
-      theme = (await internal().json<{ theme: ThemeDetail }>('theme', { method: 'GET', path: `/themes/${themeSlug}`, headers: headersOf(ctx) })).theme;
+      theme = (await api(ctx).theme.get(themeSlug)).theme;
     } catch (err) {
       if (err instanceof AppError && err.status === 404) throw badRequest([{ field: themeField, message: 'unknown theme' }]);
       throw err;
@@ -158,12 +126,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const source: BatchSource = { v: 1, batchId, clientId, themeId: theme.id, rows: rows as Record<string, string>[] };
     const sourceKey = batchSourceKey(clientId, batchId);
     await runtime.storage.put(runtime.config.buckets.assets, sourceKey, JSON.stringify(source), 'application/json');
-    const { batch, created } = await internal().json<{ batch: InternalBatch; created: boolean }>('order', {
-      method: 'POST',
-      path: '/batches',
-      body: { batchId, clientId, themeId: theme.id, sourceKey, idempotencyKey, requestHash, submittedRows: rows.length },
-      headers: headersOf(ctx),
-    });
+    const { batch, created } = await api(ctx).order.createBatch({ batchId, clientId, themeId: theme.id, sourceKey, idempotencyKey, requestHash, submittedRows: rows.length });
     // Not created: a concurrent attempt under the same key got there first.
     if (!created) return replayOrConflict(ctx, batch, requestHash);
     ctx.status = 202;
@@ -173,12 +136,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   router.get('/b2b/batches/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
     parseQuery(NoQuery, ctx);
-    const { batch } = await internal().json<{ batch: InternalBatch }>('order', {
-      method: 'GET',
-      path: `/batches/${id}`,
-      query: { clientId: clientOf(ctx).id },
-      headers: headersOf(ctx),
-    });
+    const { batch } = await api(ctx).order.getBatch(id, { clientId: clientOf(ctx).id });
     const manifest = batch.manifestKey
       ? {
           url: await runtime.storage.presignGet(runtime.config.buckets.assets, batch.manifestKey, MANIFEST_LINK_SECONDS, 'manifest.json'),
@@ -191,12 +149,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   router.get('/b2b/orders/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
     parseQuery(NoQuery, ctx);
-    const { order } = await internal().json<{ order: InternalOrder }>('order', {
-      method: 'GET',
-      path: `/orders/${id}`,
-      query: { clientId: clientOf(ctx).id },
-      headers: headersOf(ctx),
-    });
+    const { order } = await api(ctx).order.get(id, { clientId: clientOf(ctx).id });
     ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order) };
   });
 

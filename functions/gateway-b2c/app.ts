@@ -10,8 +10,8 @@ import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, webhookSecret } from '../../core/stripe';
 import { cachedValue } from '../../core/ttl-cache';
 import { issuesOf, NoQuery, parseQuery, readRawBody, uuidParam } from '../shared/validation';
-import { publicOrder, withDocumentLink, InternalOrder } from '../../core/domain/order-views';
-import type { ThemeView } from '../../core/domain/themes';
+import { publicOrder, withDocumentLink } from '../../core/domain/order-views';
+import { InternalOrder, internalApi, PaymentFailedRequest } from '../../core/internal-api';
 
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
 const OrderBody = z.omit(CreateB2cOrder, { idempotencyKey: true });
@@ -20,29 +20,21 @@ const StatusQuery = z.strictObject({ token: z.string().check(z.minLength(20, 'mu
 const DOCUMENT_REDIRECT_SECONDS = 60;
 const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
 /** Checkout events that end a pending order, with the reason the client sees. */
-const UNPAID_EVENTS: Record<string, 'payment expired' | 'payment failed'> = {
+const UNPAID_EVENTS: Record<string, PaymentFailedRequest['reason']> = {
   'checkout.session.expired': 'payment expired',
   'checkout.session.async_payment_failed': 'payment failed',
 };
 const OrderId = z.uuid();
 
-interface CreatedOrder {
-  order: InternalOrder;
-  accessToken: string;
-  created: boolean;
-}
-
 export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
   let stripe: Stripe | undefined;
   const stripeClient = () => (stripe ??= createStripe(runtime.config));
-  const internal = () => runtime.internal;
+  const api = (requestId: string) => internalApi(runtime.internal, { requestId });
 
   // The catalogue changes only with a deployment's seeds: each warm environment keeps the active
   // list for THEME_CACHE_TTL_SECONDS instead of asking the theme service on every page view.
-  const activeThemes = cachedValue(runtime.config.themeCacheTtlSeconds * 1000, (requestId: string) =>
-    internal().json<{ themes: ThemeView[] }>('theme', { method: 'GET', path: '/themes', headers: { 'x-request-id': requestId } }),
-  );
+  const activeThemes = cachedValue(runtime.config.themeCacheTtlSeconds * 1000, (requestId: string) => api(requestId).theme.list());
 
   router.get('/b2c/themes', async (ctx) => {
     parseQuery(NoQuery, ctx);
@@ -59,19 +51,12 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     if (!key.success || !parsed.success) throw badRequest(issues);
     const idempotencyKey = key.data;
     const body = parsed.data;
-    const headers = { 'x-request-id': ctx.state.requestId };
-    const created = await internal().json<CreatedOrder>('order', { method: 'POST', path: '/orders/b2c', body: { ...body, idempotencyKey }, headers });
+    const orders = api(ctx.state.requestId).order;
+    const created = await orders.createB2c({ ...body, idempotencyKey });
     let order = created.order;
     if (order.status === 'pending' && !order.checkoutUrl) {
       const session = await createCheckoutSession(stripeClient(), ctx.state.logger, runtime.config.publicBaseUrl, order, body.email);
-      order = (
-        await internal().json<{ order: InternalOrder }>('order', {
-          method: 'POST',
-          path: `/orders/${order.id}/checkout`,
-          body: { sessionId: session.id, url: session.url },
-          headers,
-        })
-      ).order;
+      order = (await orders.attachCheckout(order.id, { sessionId: session.id, url: session.url })).order;
     }
     ctx.status = created.created ? 201 : 200;
     ctx.body = {
@@ -104,12 +89,10 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       return;
     }
     try {
-      const { order } = await internal().json<{ order: InternalOrder }>('order', {
-        method: 'POST',
-        path: failure ? `/orders/${orderId}/payment-failed` : `/orders/${orderId}/paid`,
-        body: failure ? { sessionId: session.id, reason: failure } : { sessionId: session.id, ...amountPaid(session) },
-        headers: { 'x-request-id': ctx.state.requestId },
-      });
+      const orders = api(ctx.state.requestId).order;
+      const { order } = failure
+        ? await orders.markPaymentFailed(orderId, { sessionId: session.id, reason: failure })
+        : await orders.markPaid(orderId, { sessionId: session.id, ...amountPaid(session) });
       ctx.body = { received: true, handled: true, orderId, status: order.status };
     } catch (err) {
       // Unknown order, foreign session or a payment that does not match the order (409
@@ -127,12 +110,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   const orderByToken = async (ctx: ServiceContext): Promise<InternalOrder> => {
     const id = uuidParam(ctx, 'id');
     const { token } = parseQuery(StatusQuery, ctx);
-    const { order } = await internal().json<{ order: InternalOrder }>('order', {
-      method: 'GET',
-      path: `/orders/${id}`,
-      query: { token },
-      headers: { 'x-request-id': ctx.state.requestId },
-    });
+    const { order } = await api(ctx.state.requestId).order.get(id, { token });
     return order;
   };
 

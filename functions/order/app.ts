@@ -11,33 +11,55 @@ import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, reques
 import { markFailed, markPaid, markQueued } from '../../core/domain/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { validateInput } from '../../core/domain/themes';
+import {
+  BatchAccess,
+  BatchResponse,
+  BatchView,
+  CheckoutRequest,
+  CreateBatchRequest,
+  CreatedB2cOrderResponse,
+  CreatedBatchResponse,
+  OrderResponse,
+  OrderView,
+  PaidRequest,
+  PaidResponse,
+  PaymentFailedRequest,
+  ReplayBatchRequest,
+  ReplayBatchResponse,
+  requestSchema,
+} from '../../core/internal-api';
 import { parseQuery, readJson, uuidParam } from '../shared/validation';
 import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
 
-/** Internal: orders and batches, their creation and their payment. */
+/** Internal: orders and batches, their creation and their payment (contracts in core/internal-api.ts). */
+// Typed by OrderAccess on the caller's side; the refine leaves its own type wider, so it is not checked against it.
 const Access = z
   .strictObject({ token: z.optional(z.string().check(z.minLength(1), z.maxLength(200))), clientId: z.optional(z.uuid()) })
   .check(z.refine((q) => (q.token === undefined) !== (q.clientId === undefined), { message: 'give exactly one of token, clientId', path: ['token'] }));
 const SessionId = z.string().check(z.minLength(1), z.maxLength(255));
-const Checkout = z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048)) });
-const Paid = z.object({ sessionId: SessionId, amountTotal: z.nullable(z.number().check(z.int())), currency: z.nullable(z.string().check(z.maxLength(10))) });
-const PaymentFailed = z.object({ sessionId: SessionId, reason: z.enum(['payment expired', 'payment failed']) });
+const Checkout = requestSchema<CheckoutRequest>()(z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048)) }));
+const Paid = requestSchema<PaidRequest>()(
+  z.object({ sessionId: SessionId, amountTotal: z.nullable(z.number().check(z.int())), currency: z.nullable(z.string().check(z.maxLength(10))) }),
+);
+const PaymentFailed = requestSchema<PaymentFailedRequest>()(z.object({ sessionId: SessionId, reason: z.enum(['payment expired', 'payment failed']) }));
 const RequestHash = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex'));
-const CreateBatch = z.object({
-  batchId: z.uuid(),
-  clientId: z.uuid(),
-  themeId: z.uuid(),
-  sourceKey: z.string().check(z.minLength(1), z.maxLength(1024)),
-  idempotencyKey: z.optional(idempotencyKeySchema),
-  requestHash: RequestHash,
-  submittedRows: z.int().check(z.minimum(1), z.maximum(MAX_BATCH_ROWS)),
-});
-const ReplayBatch = z.object({ clientId: z.uuid(), idempotencyKey: idempotencyKeySchema, requestHash: RequestHash });
-const ClientAccess = z.strictObject({ clientId: z.uuid() });
+const CreateBatch = requestSchema<CreateBatchRequest>()(
+  z.object({
+    batchId: z.uuid(),
+    clientId: z.uuid(),
+    themeId: z.uuid(),
+    sourceKey: z.string().check(z.minLength(1), z.maxLength(1024)),
+    idempotencyKey: z.optional(idempotencyKeySchema),
+    requestHash: RequestHash,
+    submittedRows: z.int().check(z.minimum(1), z.maximum(MAX_BATCH_ROWS)),
+  }),
+);
+const ReplayBatch = requestSchema<ReplayBatchRequest>()(z.object({ clientId: z.uuid(), idempotencyKey: idempotencyKeySchema, requestHash: RequestHash }));
+const ClientAccess = requestSchema<BatchAccess>()(z.strictObject({ clientId: z.uuid() }));
 
 type OrderWithTheme = Order & { theme_slug?: string; theme_title?: string; output_format?: string };
 
-export const orderView = (o: OrderWithTheme) => ({
+const orderView = (o: OrderWithTheme): OrderView => ({
   id: o.id,
   clientId: o.client_id,
   status: o.status,
@@ -54,7 +76,7 @@ export const orderView = (o: OrderWithTheme) => ({
   updatedAt: o.updated_at,
 });
 
-const batchView = (b: Batch) => ({
+const batchView = (b: Batch): BatchView => ({
   id: b.id,
   clientId: b.client_id,
   themeId: b.theme_id,
@@ -123,7 +145,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     const accessToken = reissueAccessToken(secret, body.idempotencyKey, result.order.id, result.order.access_token_hash);
     if (!accessToken) throw conflict('the access token of this order cannot be issued again; use the one returned when it was created');
     ctx.status = result.created ? 201 : 200;
-    ctx.body = { order: orderView((await loadOrder(result.order.id))!), accessToken, created: result.created };
+    ctx.body = { order: orderView((await loadOrder(result.order.id))!), accessToken, created: result.created } satisfies CreatedB2cOrderResponse;
   });
 
   router.get('/orders/:id', async (ctx) => {
@@ -133,7 +155,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     if (!order) throw notFound('order not found');
     if (access.token !== undefined && !tokenMatches(access.token, order.access_token_hash)) throw notFound('order not found');
     if (access.clientId !== undefined && order.client_id !== access.clientId) throw forbidden('this order belongs to another client');
-    ctx.body = { order: orderView(order) };
+    ctx.body = { order: orderView(order) } satisfies OrderResponse;
   });
 
   router.post('/orders/:id/checkout', async (ctx) => {
@@ -148,7 +170,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       if (!(await findOrder(db(), id))) throw notFound('order not found');
       throw conflict('order already has another checkout session');
     }
-    ctx.body = { order: orderView((await loadOrder(id))!) };
+    ctx.body = { order: orderView((await loadOrder(id))!) } satisfies OrderResponse;
   });
 
   // pending → paid, the doc job and paid → queued happen in one transaction holding the order's
@@ -189,7 +211,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       return true;
     });
     if (sent) runtime.logger.info('doc job sent', { orderId: id, requestId: ctx.state.requestId });
-    ctx.body = { order: orderView((await loadOrder(id))!), jobSent: sent };
+    ctx.body = { order: orderView((await loadOrder(id))!), jobSent: sent } satisfies PaidResponse;
   });
 
   // The checkout session expired or its delayed payment failed: a pending order ends `failed`
@@ -204,7 +226,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       if (current.status === 'pending') await markFailed(trx, id, reason);
       else runtime.logger.info('payment event for an order no longer pending; unchanged', { orderId: id, status: current.status, reason });
     });
-    ctx.body = { order: orderView((await loadOrder(id))!) };
+    ctx.body = { order: orderView((await loadOrder(id))!) } satisfies OrderResponse;
   });
 
   // Batches are idempotent per (client, Idempotency-Key), bound to the request's fingerprint
@@ -240,13 +262,13 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       const batch = inserted[0] as Batch;
       await runtime.queue.sendBatchJob(batch.id);
       ctx.status = 201;
-      ctx.body = { batch: batchView(batch), created: true };
+      ctx.body = { batch: batchView(batch), created: true } satisfies CreatedBatchResponse;
       return;
     }
     const existing = body.idempotencyKey ? await batchByKey(body.clientId, body.idempotencyKey) : undefined;
     if (!existing) throw conflict(`batch ${body.batchId} already exists`);
     await resendIfPending(existing, body.requestHash);
-    ctx.body = { batch: batchView(existing), created: false };
+    ctx.body = { batch: batchView(existing), created: false } satisfies CreatedBatchResponse;
   });
 
   // The batch an Idempotency-Key already created, if any: asked before anything of a new request is stored.
@@ -254,7 +276,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     const body = await readJson(ctx, ReplayBatch);
     const existing = await batchByKey(body.clientId, body.idempotencyKey);
     if (existing) await resendIfPending(existing, body.requestHash);
-    ctx.body = { batch: existing ? batchView(existing) : null };
+    ctx.body = { batch: existing ? batchView(existing) : null } satisfies ReplayBatchResponse;
   });
 
   router.get('/batches/:id', async (ctx) => {
@@ -263,7 +285,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     const batch = await findBatch(db(), id);
     if (!batch) throw notFound('batch not found');
     if (batch.client_id !== clientId) throw forbidden('this batch belongs to another client');
-    ctx.body = { batch: batchView(batch) };
+    ctx.body = { batch: batchView(batch) } satisfies BatchResponse;
   });
 
   return createServiceApp('order', runtime.logger, router);

@@ -1,6 +1,7 @@
 import * as z from '../../core/zod';
 import { slugSchema } from '../../core/domain/themes';
 import { plainText, plainTextDeep } from '../../core/domain/text';
+import { CreateB2cOrderRequest, requestSchema } from '../../core/internal-api';
 
 /**
  * Request bodies shared by the order service and the gateways that forward them. Free text is
@@ -11,12 +12,13 @@ export const idempotencyKeySchema = z
   .string()
   .check(z.regex(/^[A-Za-z0-9_-]{22,200}$/, 'must be 22–200 characters of A–Z a–z 0–9 _ - (e.g. a random UUID)'));
 
-export const CreateB2cOrder = z.object({
-  idempotencyKey: idempotencyKeySchema,
-  email: z.string().check(z.trim(), z.email(), z.maxLength(320)),
-  name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200), plainText),
-  theme: slugSchema,
-  // Any string at any depth, keys included, is text: PostgreSQL refuses a NUL in jsonb (the theme check then wants flat strings).
-  input: z.record(z.string(), z.unknown()).check(plainTextDeep),
-});
-export type CreateB2cOrder = z.infer<typeof CreateB2cOrder>;
+export const CreateB2cOrder = requestSchema<CreateB2cOrderRequest>()(
+  z.object({
+    idempotencyKey: idempotencyKeySchema,
+    email: z.string().check(z.trim(), z.email(), z.maxLength(320)),
+    name: z.string().check(z.trim(), z.minLength(1), z.maxLength(200), plainText),
+    theme: slugSchema,
+    // Any string at any depth, keys included, is text: PostgreSQL refuses a NUL in jsonb (the theme check then wants flat strings).
+    input: z.record(z.string(), z.unknown()).check(plainTextDeep),
+  }),
+);

@@ -7,13 +7,14 @@ import type { Theme } from '../../core/models';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { placeholdersOf, slugSchema, ThemeView } from '../../core/domain/themes';
 import { parseQuery, parseWith } from '../shared/validation';
+import { requestSchema, ThemeListQuery, ThemeListResponse, ThemeResponse } from '../../core/internal-api';
 
-/** Internal: the theme catalogue. */
-const ListQuery = z.strictObject({ active: z._default(z.enum(['true', 'false', 'all']), 'true') });
+/** Internal: the theme catalogue (contracts in core/internal-api.ts). */
+const ListQuery = requestSchema<ThemeListQuery>()(z.strictObject({ active: z._default(z.enum(['true', 'false', 'all']), 'true') }));
 const Uuid = z.uuid();
 const ThemeRef = z.union([Uuid, slugSchema], { error: 'must be a theme id or slug' });
 
-export const themeView = (t: Theme): ThemeView => ({
+const themeView = (t: Theme): ThemeView => ({
   id: t.id,
   slug: t.slug,
   title: t.title,
@@ -31,7 +32,7 @@ export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
     const { active } = parseQuery(ListQuery, ctx);
     const query = runtime.db('themes').orderBy('slug');
     if (active !== 'all') query.where('active', active === 'true');
-    ctx.body = { themes: ((await query) as Theme[]).map(themeView) };
+    ctx.body = { themes: ((await query) as Theme[]).map(themeView) } satisfies ThemeListResponse;
   });
 
   router.get('/themes/:ref', async (ctx) => {
@@ -40,7 +41,7 @@ export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
       .where(Uuid.safeParse(ref).success ? { id: ref } : { slug: ref })
       .first();
     if (!theme) throw notFound(`theme ${ref} not found`);
-    ctx.body = { theme: { ...themeView(theme), promptTemplate: theme.prompt_template } };
+    ctx.body = { theme: { ...themeView(theme), promptTemplate: theme.prompt_template } } satisfies ThemeResponse;
   });
 
   return createServiceApp('theme', runtime.logger, router);
