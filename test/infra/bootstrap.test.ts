@@ -6,7 +6,7 @@ import { deployStatements } from '../../stacks/ci-policies/deploy';
 import { planStatements } from '../../stacks/ci-policies/plan';
 import { githubSubjects } from '../../modules/github-oidc-roles';
 import { MANAGED_POLICY_MAX_CHARS, policyDocument, policySize, Statement } from '../../modules/iam-statements';
-import { allResources, parsePolicy, resources, stackNames, synthesizedStack } from './synth';
+import { allResources, parsePolicy, resources, stackNames, synthesizedStack } from '../support/infra-synth';
 
 /**
  * The bootstrap stack as synthesised by main.ts: the state bucket, the GitHub OIDC provider, the
