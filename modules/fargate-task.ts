@@ -9,6 +9,33 @@ import { Statement, assumeRolePolicy, policyJson } from './iam-statements';
 
 export const CONTAINER_NAME = 'app';
 
+/**
+ * The one writable path of every task: an ephemeral Fargate bind mount (task storage, discarded
+ * with the task) over /tmp, the root filesystem being read-only. What the images write goes there:
+ * - Node's `os.tmpdir()` (TMPDIR): Playwright's Chromium profile (`--user-data-dir`) and
+ *   artifacts, tsx's compile cache (the migration task runs `npm run db:move` through tsx);
+ * - HOME: npm's logs and cache (`~/.npm`), Chromium's NSS database (`~/.pki`), libpq's lookups;
+ * - XDG_CONFIG_HOME / XDG_CACHE_HOME: Chromium's crash reports and fontconfig's cache;
+ * - Chromium's shared memory files (`--disable-dev-shm-usage` puts them in /tmp) and Pandoc's
+ *   temporary files (TMPDIR).
+ * pg_dump streams to its stdout (migrations/data-move/schema.ts), and the workers keep documents in
+ * memory until they reach S3: nothing else is written.
+ */
+export const SCRATCH = { volume: 'scratch', path: '/tmp' } as const;
+export const SCRATCH_ENVIRONMENT: Record<string, string> = {
+  TMPDIR: SCRATCH.path,
+  HOME: SCRATCH.path,
+  XDG_CONFIG_HOME: `${SCRATCH.path}/.config`,
+  XDG_CACHE_HOME: `${SCRATCH.path}/.cache`,
+};
+/**
+ * Fargate creates a bind mount owned by root with mode 0755, which the images' `node` user cannot
+ * write (only a `VOLUME` at the same path in the image would carry the image's permissions). This
+ * non-essential container runs first, as root, on the same image and does nothing but make the
+ * scratch volume /tmp-like (1777); the application container starts only once it exited 0.
+ */
+export const SCRATCH_INIT_CONTAINER = 'scratch-permissions';
+
 export interface FargateTaskProps {
   /** Task family, role and log group name, e.g. `docplatform-dev-doc-generation`. */
   family: string;
@@ -38,7 +65,8 @@ export interface FargateTaskProps {
 /**
  * An ARM64 Fargate task definition with the two roles ECS needs: an execution role that can
  * pull this one repository and write this one log group, and a task role holding the
- * application's typed grants and nothing else.
+ * application's typed grants and nothing else. Every container has a read-only root filesystem;
+ * the application writes only to the scratch volume (SCRATCH).
  */
 export class FargateTask extends Construct {
   readonly taskDefinition: EcsTaskDefinition;
@@ -86,25 +114,42 @@ export class FargateTask extends Construct {
       new IamRolePolicy(this, 'task-policy', { name: 'least-privilege', role: this.taskRole.id, policy: policyJson(statements) });
     }
 
+    const image = `${props.repository.url}:${props.imageTag}`;
+    const logs = (streamPrefix: string) => ({
+      logDriver: 'awslogs',
+      options: {
+        'awslogs-group': this.logGroup.name,
+        'awslogs-region': props.region,
+        'awslogs-stream-prefix': streamPrefix,
+      },
+    });
+    const scratchMount = [{ sourceVolume: SCRATCH.volume, containerPath: SCRATCH.path, readOnly: false }];
     const container = {
       name: CONTAINER_NAME,
-      image: `${props.repository.url}:${props.imageTag}`,
+      image,
       essential: true,
       command: props.command,
       // Fargate's maximum, and Spot's notice: the longest a worker can take to stop cleanly.
       stopTimeout: SPOT_STOP_BUDGET.stopTimeoutSeconds,
-      environment: Object.entries(props.environment)
+      readonlyRootFilesystem: true,
+      mountPoints: scratchMount,
+      dependsOn: [{ containerName: SCRATCH_INIT_CONTAINER, condition: 'SUCCESS' }],
+      environment: Object.entries({ ...SCRATCH_ENVIRONMENT, ...props.environment })
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([name, value]) => ({ name, value })),
       secrets: injected.length > 0 ? injected.map((s) => ({ name: s.name, valueFrom: `${s.secretArn}:${s.jsonKey}::` })) : undefined,
-      logConfiguration: {
-        logDriver: 'awslogs',
-        options: {
-          'awslogs-group': this.logGroup.name,
-          'awslogs-region': props.region,
-          'awslogs-stream-prefix': CONTAINER_NAME,
-        },
-      },
+      logConfiguration: logs(CONTAINER_NAME),
+    };
+    const scratchInit = {
+      name: SCRATCH_INIT_CONTAINER,
+      image,
+      essential: false,
+      user: '0',
+      entryPoint: ['/bin/chmod'],
+      command: ['1777', SCRATCH.path],
+      readonlyRootFilesystem: true,
+      mountPoints: scratchMount,
+      logConfiguration: logs(SCRATCH_INIT_CONTAINER),
     };
 
     this.taskDefinition = new EcsTaskDefinition(this, 'task-definition', {
@@ -116,7 +161,8 @@ export class FargateTask extends Construct {
       runtimePlatform: { operatingSystemFamily: 'LINUX', cpuArchitecture: 'ARM64' },
       executionRoleArn: this.executionRole.arn,
       taskRoleArn: this.taskRole.arn,
-      containerDefinitions: JSON.stringify([container]),
+      volume: [{ name: SCRATCH.volume }],
+      containerDefinitions: JSON.stringify([container, scratchInit]),
     });
   }
 }

@@ -6,6 +6,7 @@ import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/access';
 import { ENI_ACTIONS, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
+import { CONTAINER_NAME, SCRATCH, SCRATCH_INIT_CONTAINER } from '../../modules/fargate-task';
 import { workloadBoundaryStatements } from '../../stacks/ci-policies/boundary';
 import { BINARY_MEDIA_TYPES } from '../../functions/shared/lambda';
 import { readConfig } from '../../core/config';
@@ -549,6 +550,39 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     expect(allowed(target(td.config.execution_role_arn), 'secretsmanager:GetSecretValue')).toEqual([secretArn]);
     expect(statementsOf(target(td.config.task_role_arn))).toEqual([]);
     expect(services.find((s) => s.config.task_definition.includes(td.address))).toBeUndefined();
+  });
+
+  test('every task definition runs on a read-only root filesystem, writing only to its ephemeral scratch volume at /tmp', () => {
+    expect(taskDefs.length).toBe(Object.keys(WORKER_ACCESS).length + 1);
+    for (const td of taskDefs) {
+      const family = td.config.family;
+      const containers: any[] = JSON.parse(td.config.container_definitions);
+      for (const c of containers) expect({ family, container: c.name, readonly: c.readonlyRootFilesystem }).toEqual({ family, container: c.name, readonly: true });
+      // An ephemeral bind mount: no host path, no EFS, gone with the task.
+      expect({ family, volume: td.config.volume }).toEqual({ family, volume: [{ name: SCRATCH.volume }] });
+      const app = containers.find((c) => c.name === CONTAINER_NAME);
+      expect({ family, mounts: app.mountPoints }).toEqual({ family, mounts: [{ sourceVolume: SCRATCH.volume, containerPath: '/tmp', readOnly: false }] });
+      // Everything the images write (os.tmpdir(), ~/.npm, ~/.pki, XDG config and cache) resolves under the mount.
+      const env = Object.fromEntries(app.environment.map((e: any) => [e.name, e.value]));
+      for (const name of ['TMPDIR', 'HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME']) {
+        expect({ family, name, path: env[name] }).toEqual({ family, name, path: expect.stringMatching(/^\/tmp(\/|$)/) });
+      }
+    }
+  });
+
+  test('the scratch volume is made writable for the non-root user before the application starts, and by nothing more', () => {
+    for (const td of taskDefs) {
+      const containers: any[] = JSON.parse(td.config.container_definitions);
+      expect(containers.map((c) => c.name)).toEqual([CONTAINER_NAME, SCRATCH_INIT_CONTAINER]);
+      const [app, init] = containers;
+      expect(app.dependsOn).toEqual([{ containerName: SCRATCH_INIT_CONTAINER, condition: 'SUCCESS' }]);
+      expect(app.user).toBeUndefined();
+      expect(init).toMatchObject({ image: app.image, essential: false, user: '0', entryPoint: ['/bin/chmod'], command: ['1777', '/tmp'] });
+      expect(init.mountPoints).toEqual(app.mountPoints);
+      expect(init.environment).toBeUndefined();
+      expect(init.secrets).toBeUndefined();
+      expect(init.logConfiguration.options['awslogs-group']).toBe(app.logConfiguration.options['awslogs-group']);
+    }
   });
 
   test('the migration task uses the migration security group (run-task network output)', () => {
