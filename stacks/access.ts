@@ -68,7 +68,8 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
     readObjects: [DOCUMENTS],
     invokes: ['theme', 'order'],
   }),
-  'gateway-b2b': access({ readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
+  // Presigns the document links of B2B orders: a presigned GET carries the signer's permissions.
+  'gateway-b2b': access({ readObjects: [DOCUMENTS], readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
   'core-llm': access({ cache: true, secrets: ['database', 'gemini'] }),
   theme: access({ database: true }),
   order: access({ database: true, secrets: ['database', 'orderToken'], sendTo: ['docJobs', 'batchJobs'] }),
