@@ -8,7 +8,7 @@ import type { Client } from '../../core/models';
 import { findClient } from '../../core/models';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { plainText } from '../../core/domain/text';
-import { readJson, uuidParam } from '../shared/validation';
+import { readJsonBody, uuidParam } from '../shared/validation';
 import { AuthenticateRequest, ClientResponse, ClientView, requestSchema } from '../../core/internal-api';
 
 /** Internal: B2B client accounts and API key authentication. */
@@ -24,7 +24,7 @@ export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
 
   router.post('/clients', async (ctx) => {
-    const body = await readJson(ctx, CreateClient);
+    const body = await readJsonBody(ctx, { schema: CreateClient });
     const key = issueApiKey();
     const [client]: Client[] = await runtime.db('clients')
       .insert({ kind: 'b2b', name: body.name, email: body.email, api_key_prefix: key.prefix, api_key_hash: key.hash })
@@ -35,7 +35,7 @@ export function createApp(runtime: ServiceRuntime<'db'>): Koa<ServiceState> {
   });
 
   router.post('/clients/authenticate', async (ctx) => {
-    const { apiKey } = await readJson(ctx, Authenticate);
+    const { apiKey } = await readJsonBody(ctx, { schema: Authenticate });
     const prefix = apiKeyPrefix(apiKey);
     const client: Client | undefined = prefix ? await runtime.db('clients').where({ api_key_prefix: prefix, kind: 'b2b' }).first() : undefined;
     if (!client || !client.api_key_hash || !apiKeyMatches(apiKey, client.api_key_hash)) throw unauthorized();

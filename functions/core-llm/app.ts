@@ -5,7 +5,7 @@ import * as z from '../../core/zod';
 import { tooManyRequests } from '../../core/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { readJson } from '../shared/validation';
+import { readJsonBody } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
 import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
 
@@ -59,7 +59,7 @@ export function createApp(
 
   router.post('/generate', async (ctx) => {
     const deadline = deadlineOf(ctx, localBudgetMs);
-    const { clientId, prompt } = await readJson(ctx, Generate, 64 * 1024);
+    const { clientId, prompt } = await readJsonBody(ctx, { schema: Generate, limit: 64 * 1024 });
     const hash = createHash('sha256').update(`${provider.model}\n${prompt}`).digest('hex');
     const cacheKey = `llm:cache:${hash}`;
     const cached = await runtime.redis.get(cacheKey);

@@ -4,14 +4,14 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../../core/domain/batches';
-import { AppError, badRequest, conflict, FieldIssue, unauthorized, unsupportedMediaType } from '../../core/errors';
+import { AppError, badRequest, conflict, FieldIssue, unauthorized } from '../../core/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import { idempotencyKeySchema } from '../order/schemas';
 import { withDocumentLink } from '../../core/domain/order-views';
 import { InternalBatch, internalApi, ThemeDetail } from '../../core/internal-api';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { inputIssues, slugSchema } from '../../core/domain/themes';
-import { NoQuery, parseJsonText, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
+import { acceptedMediaType, NoQuery, parseJsonBody, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
 
 /** Public B2B API: batches (JSON or CSV) and their orders, authenticated by API key. */
 const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
@@ -83,9 +83,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const idempotencyKey = ctx.get('idempotency-key')
       ? parseWith(idempotencyKeySchema, ctx.get('idempotency-key'), 'header.idempotency-key')
       : undefined;
-    const contentType = ctx.get('content-type');
-    const kind = /^application\/json\b/i.test(contentType) ? 'json' : /^text\/csv\b/i.test(contentType) ? 'csv' : undefined;
-    if (!kind) throw unsupportedMediaType(['application/json', 'text/csv']);
+    const kind = acceptedMediaType(ctx, ['json', 'csv']);
     const csvTheme = kind === 'csv' ? parseQuery(CsvQuery, ctx).theme : undefined;
     const raw = await readRawBody(ctx, BATCH_BODY_LIMIT);
     const requestHash = batchRequestHash(kind, csvTheme, raw);
@@ -98,7 +96,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     let themeSlug: string;
     let rows: unknown[];
     if (kind === 'json') {
-      const body = parseWith(JsonBatch, parseJsonText(raw), 'body');
+      const body = parseJsonBody(raw, JsonBatch);
       themeSlug = body.theme;
       rows = body.rows;
     } else {

@@ -9,7 +9,7 @@ import type { Logger } from '../../core/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, webhookSecret } from '../../core/stripe';
 import { cachedValue } from '../../core/ttl-cache';
-import { issuesOf, NoQuery, parseQuery, readRawBody, uuidParam } from '../shared/validation';
+import { issuesOf, NoQuery, parseQuery, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
 import { publicOrder, withDocumentLink } from '../../core/domain/order-views';
 import { InternalOrder, internalApi, PaymentFailedRequest } from '../../core/internal-api';
 
@@ -42,8 +42,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   });
 
   router.post('/b2c/orders', async (ctx) => {
-    const raw = await readRawBody(ctx, 64 * 1024);
-    const json = parseJsonBody(raw, ctx.get('content-type'));
+    const json = await readJsonBody(ctx, { limit: 64 * 1024, unsupportedMessage: 'content-type must be application/json' });
     // Header and body are checked together so one 400 names every bad field.
     const key = idempotencyKeySchema.safeParse(ctx.get('idempotency-key'));
     const parsed = OrderBody.safeParse(json);
@@ -142,18 +141,6 @@ function amountPaid(session: Stripe.Checkout.Session): { amountTotal: number | n
   const converted = session.currency_conversion;
   if (converted) return { amountTotal: converted.amount_total, currency: converted.source_currency };
   return { amountTotal: session.amount_total, currency: session.currency };
-}
-
-function parseJsonBody(raw: Buffer, contentType: string): unknown {
-  if (!/^application\/json\b/i.test(contentType)) {
-    throw new AppError(415, 'unsupported_media_type', 'content-type must be application/json');
-  }
-  if (raw.length === 0) throw badRequest([{ field: 'body', message: 'a JSON body is required' }]);
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw badRequest([{ field: 'body', message: 'body is not valid JSON' }]);
-  }
 }
 
 async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseUrl: string, order: InternalOrder, email: string) {

@@ -28,7 +28,7 @@ import {
   ReplayBatchResponse,
   requestSchema,
 } from '../../core/internal-api';
-import { parseQuery, readJson, uuidParam } from '../shared/validation';
+import { parseQuery, readJsonBody, uuidParam } from '../shared/validation';
 import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
 
 /** Internal: orders and batches, their creation and their payment (contracts in core/internal-api.ts). */
@@ -104,7 +104,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       .first();
 
   router.post('/orders/b2c', async (ctx) => {
-    const body = await readJson(ctx, CreateB2cOrder);
+    const body = await readJsonBody(ctx, { schema: CreateB2cOrder });
     const secret = orderTokenSecret(runtime.config);
     const fingerprint = requestHash({ email: body.email.toLowerCase(), name: body.name, theme: body.theme, input: body.input });
     const result = await db().transaction(async (trx) => {
@@ -160,7 +160,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
 
   router.post('/orders/:id/checkout', async (ctx) => {
     const id = uuidParam(ctx, 'id');
-    const body = await readJson(ctx, Checkout);
+    const body = await readJsonBody(ctx, { schema: Checkout });
     const updated = await db()('orders')
       .update({ stripe_session_id: body.sessionId, checkout_url: body.url, updated_at: db().fn.now() })
       .where({ id })
@@ -181,7 +181,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   // tolerates (it takes only paid/queued orders and retries the message until then).
   router.post('/orders/:id/paid', async (ctx) => {
     const id = uuidParam(ctx, 'id');
-    const { sessionId, amountTotal, currency } = await readJson(ctx, Paid);
+    const { sessionId, amountTotal, currency } = await readJsonBody(ctx, { schema: Paid });
     const sent = await db().transaction(async (trx) => {
       const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
       if (!current) throw notFound('order not found');
@@ -218,7 +218,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   // with the reason. Only a pending order: a paid one is never failed by a payment event.
   router.post('/orders/:id/payment-failed', async (ctx) => {
     const id = uuidParam(ctx, 'id');
-    const { sessionId, reason } = await readJson(ctx, PaymentFailed);
+    const { sessionId, reason } = await readJsonBody(ctx, { schema: PaymentFailed });
     await db().transaction(async (trx) => {
       const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
       if (!current) throw notFound('order not found');
@@ -240,7 +240,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   };
 
   router.post('/batches', async (ctx) => {
-    const body = await readJson(ctx, CreateBatch);
+    const body = await readJsonBody(ctx, { schema: CreateBatch });
     const inserted = await db()('batches')
       .insert({
         id: body.batchId,
@@ -273,7 +273,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
 
   // The batch an Idempotency-Key already created, if any: asked before anything of a new request is stored.
   router.post('/batches/replay', async (ctx) => {
-    const body = await readJson(ctx, ReplayBatch);
+    const body = await readJsonBody(ctx, { schema: ReplayBatch });
     const existing = await batchByKey(body.clientId, body.idempotencyKey);
     if (existing) await resendIfPending(existing, body.requestHash);
     ctx.body = { batch: existing ? batchView(existing) : null } satisfies ReplayBatchResponse;

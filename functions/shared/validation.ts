@@ -1,11 +1,12 @@
 import * as z from '../../core/zod';
-import { badRequest, FieldIssue, payloadTooLarge, unsupportedMediaType } from '../../core/errors';
+import { AppError, badRequest, FieldIssue, payloadTooLarge, unsupportedMediaType } from '../../core/errors';
 import type { ServiceContext } from './http';
 import { assertJsonDepth } from './json-depth';
 
 /**
- * Input handling shared by every route: bodies are read with a size limit (413), parsed
- * strictly (400 naming `body`), and validated with zod into a 400 that names each bad field.
+ * Input handling shared by every route: bodies are checked for their content type (415), read
+ * with a size limit (413), parsed strictly (400 naming `body`), and validated with zod into a
+ * 400 that names each bad field; query strings and path parameters are validated the same way.
  */
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 
@@ -33,6 +34,35 @@ export function parseQuery<S extends z.ZodMiniType>(schema: S, ctx: ServiceConte
   return parseWith(schema, { ...ctx.query }, 'query');
 }
 
+/**
+ * The media types a body is read as, each matched at the start of the content-type header
+ * (parameters such as `charset` allowed). JSON is `application/json` for every route; the
+ * depth guard of readRawBody uses the same test.
+ */
+const MEDIA_TYPES = {
+  json: { name: 'application/json', pattern: /^application\/json\b/i },
+  csv: { name: 'text/csv', pattern: /^text\/csv\b/i },
+} as const;
+export type MediaType = keyof typeof MEDIA_TYPES;
+
+const mediaTypeOf = (ctx: ServiceContext): MediaType | undefined =>
+  (Object.keys(MEDIA_TYPES) as MediaType[]).find((type) => MEDIA_TYPES[type].pattern.test(ctx.get('content-type')));
+
+/**
+ * The body's media type, one of `accepted`; otherwise a 415 that lists them (or says `message`,
+ * for a route whose answer words it otherwise).
+ */
+export function acceptedMediaType<T extends MediaType>(ctx: ServiceContext, accepted: readonly T[], message?: string): T {
+  const type = mediaTypeOf(ctx);
+  if (type !== undefined && (accepted as readonly MediaType[]).includes(type)) return type as T;
+  throw message ? new AppError(415, 'unsupported_media_type', message) : unsupportedMediaType(accepted.map((t) => MEDIA_TYPES[t].name));
+}
+
+/**
+ * The body's bytes, at most `limit` (413 past it, before reading when content-length says so).
+ * A JSON body is checked for depth here, before any parser sees it: what follows JSON.parse
+ * recurses (see json-depth.ts).
+ */
 export async function readRawBody(ctx: ServiceContext, limit = DEFAULT_BODY_LIMIT): Promise<Buffer> {
   const declared = Number(ctx.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) throw payloadTooLarge(limit);
@@ -45,26 +75,45 @@ export async function readRawBody(ctx: ServiceContext, limit = DEFAULT_BODY_LIMI
     chunks.push(buf);
   }
   const body = Buffer.concat(chunks);
-  // Before any parser sees it: what follows JSON.parse recurses (see json-depth.ts).
-  if (isJson(ctx)) assertJsonDepth(body);
+  if (mediaTypeOf(ctx) === 'json') assertJsonDepth(body);
   return body;
 }
 
-export const isJson = (ctx: ServiceContext): boolean => /^application\/([a-z.+-]*\+)?json\b/i.test(ctx.get('content-type'));
-
-export function parseJsonText(raw: Buffer): unknown {
+/**
+ * JSON text into a value: 400 naming `body` when it is empty or not JSON; then, with a schema,
+ * the value it validates into (400 naming each bad field under `prefix`).
+ */
+export function parseJsonBody<S extends z.ZodMiniType = z.ZodMiniType<unknown>>(raw: Buffer, schema?: S, prefix = 'body'): z.infer<S> {
   if (raw.length === 0) throw badRequest([{ field: 'body', message: 'a JSON body is required' }]);
+  let value: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    value = JSON.parse(raw.toString('utf8'));
   } catch {
     throw badRequest([{ field: 'body', message: 'body is not valid JSON' }]);
   }
+  return schema ? parseWith(schema, value, prefix) : (value as z.infer<S>);
 }
 
-/** Reads and validates a JSON body. */
-export async function readJson<S extends z.ZodMiniType>(ctx: ServiceContext, schema: S, limit = DEFAULT_BODY_LIMIT): Promise<z.infer<S>> {
-  if (!isJson(ctx)) throw unsupportedMediaType(['application/json']);
-  return parseWith(schema, parseJsonText(await readRawBody(ctx, limit)), 'body');
+export interface JsonBodyOptions<S extends z.ZodMiniType> {
+  /** Bytes the body may have (413 past it); DEFAULT_BODY_LIMIT when not given. */
+  limit?: number;
+  /** Validates the value; without it the value is returned as parsed. */
+  schema?: S;
+  /** Where the schema's field names start: `body` when not given. */
+  prefix?: string;
+  /** The 415's message, for a route that words it otherwise than "content-type must be one of: application/json". */
+  unsupportedMessage?: string;
+}
+
+/**
+ * The one JSON body reader of every route: content type (415), size (413), nesting depth (400
+ * naming the member, see json-depth.ts), JSON syntax (400 naming `body`), then the schema.
+ * A route that must act on the raw bytes before parsing them (gateway-b2b's batches) calls the
+ * same steps itself: acceptedMediaType, readRawBody, parseJsonBody.
+ */
+export async function readJsonBody<S extends z.ZodMiniType = z.ZodMiniType<unknown>>(ctx: ServiceContext, options: JsonBodyOptions<S> = {}): Promise<z.infer<S>> {
+  acceptedMediaType(ctx, ['json'], options.unsupportedMessage);
+  return parseJsonBody(await readRawBody(ctx, options.limit), options.schema, options.prefix);
 }
 
 /** A query string that must be empty. */
