@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import * as z from '../zod';
 
 /**
- * The batch source a B2B gateway stores in the assets bucket (`BatchSource`, JSON) whatever the
- * client sent (JSON or CSV): rows are already validated against the theme's fields, so the
- * b2b-batch worker only turns row i into the order (batch_id, batch_row = i).
+ * The batch source gateway-b2b stores in the assets bucket (`BatchSource`, JSON) whatever the
+ * client sent (JSON or CSV): rows are already validated against the theme's fields. The
+ * b2b-batch worker turns row i into the order (batch_id, batch_row = i), checking each row again
+ * (`rowIssue`, containers/b2b-batch/handler.ts) so a source stored before a rule, or written by
+ * anything else, costs its bad rows only.
  */
 export const MAX_BATCH_ROWS = 5000;
 

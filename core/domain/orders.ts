@@ -6,10 +6,11 @@ import type { Db, Order, OrderStatus } from '../models';
  * The order status machine, shared by the services and the workers:
  *   pending → paid → queued → generating → ready | failed
  * Every transition is one guarded UPDATE (`WHERE status IN (…allowed sources)`), so concurrent
- * or redelivered work can never move an order backwards or skip a step. Each function returns
- * the updated row, or undefined when the order is not in a state the transition accepts.
- * Re-applying a transition to an order already in the target state is accepted (idempotent),
- * except where noted.
+ * or redelivered work can never move an order backwards or skip a step. Each transition
+ * (`mark…`) returns the updated row, or undefined when the order is not in a state it accepts.
+ * Only `queued` and `generating` accept an order already in the target state (`generating`
+ * under the lease rule below); `paid`, `ready` and `failed` do not: a call that gets undefined
+ * did not move the order.
  *
  * `generating` has an owner: the attempt that took the order records a random owner id and a
  * lease (`generation_owner`, `generation_lease_until`), renews the lease while it works, and is
@@ -47,7 +48,7 @@ export interface GenerationLease {
   leaseMs: number;
 }
 
-/** Used when a caller takes an order without naming a lease (services, tests): what the worker derives from the doc-jobs queue (half its 180 s visibility timeout). */
+/** Used when a caller takes an order without naming a lease (tests; the worker always names its own): what the worker derives from the doc-jobs queue (half its 180 s visibility timeout). */
 const DEFAULT_LEASE_MS = 90_000;
 
 type Guard = (q: Knex.QueryBuilder) => void;

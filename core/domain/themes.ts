@@ -5,9 +5,9 @@ import { textIssue } from './text';
 /**
  * Prompt templates hold `{{name}}` placeholders; an order's input must give each of them as a
  * non-empty string of text (no control characters but tab and line breaks, no unpaired
- * surrogate: see `textIssue`) and nothing else, which is what lets a gateway answer 400 naming
- * `input.<name>` before anything is written, and the b2b-batch worker reject a row rather than
- * fail its chunk insert.
+ * surrogate: see `textIssue`) and nothing else, which is what lets the order service (B2C) and
+ * gateway-b2b answer 400 naming the field (`body.input.<name>`, `rows[3].<name>`) before
+ * anything is written, and the b2b-batch worker reject a row rather than fail its chunk insert.
  */
 const PLACEHOLDER = /\{\{\s*([a-zA-Z][a-zA-Z0-9_]{0,40})\s*\}\}/g;
 export const MAX_INPUT_VALUE = 2000;
