@@ -41,6 +41,10 @@ export const ENI_ACTIONS = [
   'ec2:AssignPrivateIpAddresses',
   'ec2:UnassignPrivateIpAddresses',
 ];
+/** The listings among them: IAM authorises these on `*` only. */
+export const ENI_DESCRIBE_ACTIONS = ENI_ACTIONS.filter((a) => a.startsWith('ec2:Describe'));
+/** The changes among them: authorised on the network interface, subnet and security group. */
+export const ENI_MANAGE_ACTIONS = ENI_ACTIONS.filter((a) => !a.startsWith('ec2:Describe'));
 
 /** ecr:GetAuthorizationToken is account-wide: AWS accepts only `*` as its resource. */
 export const ECR_AUTH_ACTION = 'ecr:GetAuthorizationToken';

@@ -11,7 +11,7 @@ import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucke
 import { IamOpenidConnectProvider } from '@cdktf/provider-aws/lib/iam-openid-connect-provider';
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { PROJECT } from '../core/contract';
-import { bootstrap, deployRoleName, EnvironmentConfig, environments, namePrefix } from './config';
+import { bootstrap, deployRoleName, EnvironmentConfig, environments, namePrefix, workloadBoundaryPolicyName } from './config';
 import { stateKey } from './backend';
 import { CiPolicyContext, EnvironmentPolicyContext } from './ci-policies/context';
 import { planStatements } from './ci-policies/plan';
@@ -25,9 +25,11 @@ export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket
   stateInBucket: boolean;
 };
 
-/** The boundary environment stacks put on every IAM role they create (the deploy role insists). */
-export const workloadBoundaryArn = (accountId: string, settings: BootstrapSettings = bootstrap): string =>
-  `arn:aws:iam::${accountId}:policy/${settings.workloadBoundaryPolicyName}`;
+/**
+ * The boundary an environment's stacks put on every IAM role they create (that environment's
+ * deploy role insists); the compute stack names it, as the bootstrap stack creates it.
+ */
+export const workloadBoundaryArn = (accountId: string, env: string): string => `arn:aws:iam::${accountId}:policy/${workloadBoundaryPolicyName(env)}`;
 
 /** The context of the plan role (and the policies common to all): every deploy environment. */
 export function ciPolicyContext(accountId: string, settings: BootstrapSettings = bootstrap): CiPolicyContext {
@@ -38,7 +40,6 @@ export function ciPolicyContext(accountId: string, settings: BootstrapSettings =
     environments: settings.deployEnvironments,
     envPrefixes: settings.deployEnvironments.map(namePrefix),
     project: PROJECT,
-    workloadBoundaryArn: workloadBoundaryArn(accountId, settings),
   };
 }
 
@@ -50,6 +51,8 @@ export function environmentPolicyContext(accountId: string, env: string, setting
     env,
     environments: [env],
     envPrefixes: [namePrefix(env)],
+    workloadBoundaryArn: workloadBoundaryArn(accountId, env),
+    workloadBoundaryArnPattern: workloadBoundaryArn(accountId, '*'),
     imageSources: config?.images.promoteFrom ? [config.images.promoteFrom] : [],
     ownsAccountLogRole: config?.api.ownsAccountLogRole ?? false,
   };
@@ -64,7 +67,8 @@ export function environmentPolicyContext(accountId: string, env: string, setting
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: S3Bucket;
   readonly githubOidcProvider: IamOpenidConnectProvider;
-  readonly workloadBoundary: IamPolicy;
+  /** One per environment (`workloadBoundaryPolicyName(env)`), on every role of that environment. */
+  readonly workloadBoundaries: Record<string, IamPolicy>;
   readonly planRole: GithubOidcRole;
   /** One per environment (`deployRoleName(env)`), trusted by that GitHub environment only. */
   readonly deployRoles: Record<string, GithubOidcRole>;
@@ -140,11 +144,16 @@ export class BootstrapStack extends TerraformStack {
     const context = (account: string) => ciPolicyContext(account, settings);
     const environmentContext = (account: string, env: string) => environmentPolicyContext(account, env, settings);
 
-    this.workloadBoundary = new IamPolicy(this, 'workload-boundary', {
-      name: settings.workloadBoundaryPolicyName,
-      description: 'Permissions boundary of every role the environment stacks create',
-      policy: policyJson(workloadBoundaryStatements(context(accountId))),
-    });
+    this.workloadBoundaries = Object.fromEntries(
+      settings.deployEnvironments.map((env) => [
+        env,
+        new IamPolicy(this, `workload-boundary-${env}`, {
+          name: workloadBoundaryPolicyName(env),
+          description: `Permissions boundary of every role the ${env} stacks create: ${namePrefix(env)} data only, no IAM`,
+          policy: policyJson(workloadBoundaryStatements(environmentContext(accountId, env))),
+        }),
+      ]),
+    );
 
     this.planRole = new GithubOidcRole(this, 'plan', {
       roleName: settings.planRoleName,
@@ -179,6 +188,8 @@ export class BootstrapStack extends TerraformStack {
       // The value of the `AWS_DEPLOY_ROLE_ARN` variable of the GitHub environment `env`.
       new TerraformOutput(this, `deploy_role_arn_${env}`, { value: role.role.arn });
     }
-    new TerraformOutput(this, 'workload_boundary_arn', { value: this.workloadBoundary.arn });
+    for (const [env, boundary] of Object.entries(this.workloadBoundaries)) {
+      new TerraformOutput(this, `workload_boundary_arn_${env}`, { value: boundary.arn });
+    }
   }
 }

@@ -78,7 +78,7 @@ export class ComputeStack extends TerraformStack {
   private readonly wiring: AccessWiring;
   /** Tag of the worker and migration images, chosen at deploy time. */
   private readonly imageTag: string;
-  /** The CI deploy role creates only roles that carry the workload boundary (stacks/bootstrap.ts). */
+  /** The environment's deploy role creates only roles that carry its workload boundary (stacks/bootstrap.ts). */
   private readonly permissionsBoundary: string;
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig, network: ComputeNetwork, data: ComputeData) {
@@ -92,7 +92,7 @@ export class ComputeStack extends TerraformStack {
     this.wiring = new AccessWiring(config, data);
     this.imageTag = imageTagVariable(this).stringValue;
     // The account id comes from the config or from an upstream ARN: no STS call at plan time.
-    this.permissionsBoundary = workloadBoundaryArn(config.accountId ?? Fn.element(Fn.split(':', data.queues.docJobs.arn), 4));
+    this.permissionsBoundary = workloadBoundaryArn(config.accountId ?? Fn.element(Fn.split(':', data.queues.docJobs.arn), 4), config.env);
 
     this.functions = this.lambdaFunctions();
     const rest = this.restApi();

@@ -245,7 +245,7 @@ export const bootstrap = {
   github,
   /**
    * Every environment of `environments`: each gets its own deploy role, trusted by its GitHub
-   * environment only (adding an environment adds one).
+   * environment only, and its own workload boundary (adding an environment adds both).
    */
   deployEnvironments: Object.keys(environments),
   /** Old state versions are kept this many days (and at least `stateNoncurrentVersionsKept` of them) for recovery. */
@@ -253,8 +253,6 @@ export const bootstrap = {
   stateNoncurrentVersionsKept: 10,
   /** The role GitHub Actions plans pull requests with (read-only); deploy roles: `deployRoleName(env)`. */
   planRoleName: `${PROJECT}-github-plan`,
-  /** Permissions boundary every workload role must carry: the deploy roles create roles only with it. */
-  workloadBoundaryPolicyName: `${PROJECT}-workload-boundary`,
   /**
    * The bootstrap stack creates the state bucket, so its first apply keeps local state; set this
    * once it exists and migrate (`terraform init -migrate-state`, docs/deploy.md).
@@ -271,3 +269,10 @@ export const namePrefix = (env: string): string => `${PROJECT}-${env}`;
  * deploy role can change another (or itself).
  */
 export const deployRoleName = (env: string): string => `${PROJECT}-github-deploy-${env}`;
+
+/**
+ * The permissions boundary every IAM role of one environment carries
+ * (`docplatform-dev-workload-boundary`): that environment's deploy role creates and changes
+ * roles only with it, and no deploy role may change a boundary.
+ */
+export const workloadBoundaryPolicyName = (env: string): string => `${namePrefix(env)}-workload-boundary`;

@@ -1,53 +1,113 @@
 import { Statement } from '../../modules/iam-statements';
-import { ENI_ACTIONS } from '../../modules/iam-grants';
-import { CiPolicyContext } from './context';
+import { ECR_AUTH_ACTION, ENI_DESCRIBE_ACTIONS, ENI_MANAGE_ACTIONS } from '../../modules/iam-grants';
+import { EnvironmentPolicyContext } from './context';
 
 /**
- * The permissions boundary of every workload role (Lambda, ECS task, NAT instance, API Gateway
- * logging). It caps by action; each role's own policy names the resources.
+ * The permissions boundary of every workload role of one environment (Lambda, ECS task and
+ * execution roles, API Gateway logging): `docplatform-<env>-workload-boundary`. Each role's
+ * own policy names the exact resources; the boundary is the ceiling that holds whatever that
+ * policy says, or a role the environment's deploy role creates with a policy of its choosing:
+ *
+ * - the data actions (secret values, objects, messages, invocations, KMS decryption) reach
+ *   this environment's resources only (its name prefix; the RDS-managed `rds!…` secret by the
+ *   tag RDS puts on it);
+ * - nothing in IAM and no role assumption: a role created under the boundary cannot widen
+ *   itself, create another role, or become a stepping stone into any other role;
+ * - never the state bucket.
  */
-export function workloadBoundaryStatements(c: CiPolicyContext): Statement[] {
+export function workloadBoundaryStatements(c: EnvironmentPolicyContext): Statement[] {
+  const { region: r, accountId: a } = c;
+  const p = c.envPrefixes[0];
   return [
     {
-      sid: 'WorkloadActions',
-      actions: [
-        'logs:CreateLogGroup',
-        'logs:CreateLogStream',
-        'logs:PutLogEvents',
-        'logs:DescribeLogGroups',
-        'logs:DescribeLogStreams',
-        'sqs:SendMessage',
-        'sqs:ReceiveMessage',
-        'sqs:DeleteMessage',
-        'sqs:ChangeMessageVisibility',
-        'sqs:GetQueueAttributes',
-        'sqs:GetQueueUrl',
-        's3:GetObject',
-        's3:PutObject',
-        's3:DeleteObject',
-        's3:ListBucket',
-        's3:AbortMultipartUpload',
-        'secretsmanager:GetSecretValue',
-        'secretsmanager:DescribeSecret',
-        'lambda:InvokeFunction',
-        'ecr:GetAuthorizationToken',
-        'ecr:BatchGetImage',
-        'ecr:GetDownloadUrlForLayer',
-        'ecr:BatchCheckLayerAvailability',
-        'cloudwatch:PutMetricData',
-        'xray:PutTraceSegments',
-        'xray:PutTelemetryRecords',
-        ...ENI_ACTIONS,
-        'ec2:ModifyInstanceAttribute',
-        'elasticache:Connect',
-        'rds-db:connect',
-        'kms:Decrypt',
-        'kms:GenerateDataKey',
-        'ssm:GetParameter',
-        'ssm:GetParameters',
-      ],
+      // Every group of the environment: /aws/lambda/<p>-…, /ecs/<p>-…, /aws/apigateway/<p>-api/access.
+      sid: 'EnvironmentLogs',
+      actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+      resources: [`arn:aws:logs:${r}:${a}:log-group:*${p}-*`],
+    },
+    // The account-level API Gateway logging role (owned by one environment per account) writes
+    // the access logs of every environment's API of that account.
+    ...(c.ownsAccountLogRole
+      ? [
+          {
+            sid: 'AccountApiAccessLogs',
+            actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+            resources: [`arn:aws:logs:${r}:${a}:log-group:/aws/apigateway/${c.project}-*`],
+          },
+        ]
+      : []),
+    {
+      sid: 'EnvironmentQueues',
+      actions: ['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'],
+      resources: [`arn:aws:sqs:${r}:${a}:${p}-*`],
+    },
+    {
+      sid: 'EnvironmentObjects',
+      actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
+      resources: [`arn:aws:s3:::${p}-*/*`],
+    },
+    { sid: 'EnvironmentBuckets', actions: ['s3:ListBucket'], resources: [`arn:aws:s3:::${p}-*`] },
+    {
+      sid: 'EnvironmentSecrets',
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      resources: [`arn:aws:secretsmanager:${r}:${a}:secret:${p}-*`],
+    },
+    {
+      // RDS names the master secret `rds!db-<uuid>` (no environment in it) and tags it with the
+      // instance it belongs to: only the secret of this environment's database.
+      sid: 'EnvironmentDatabaseSecret',
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      resources: [`arn:aws:secretsmanager:${r}:${a}:secret:rds!*`],
+      conditions: { StringLike: { [RDS_SECRET_TAG]: `arn:aws:rds:${r}:${a}:db:${p}-*` } },
+    },
+    {
+      // The secrets are encrypted under the AWS-managed key aws/secretsmanager, one per account
+      // and region, shared by every environment: its ARN cannot tell them apart. So Decrypt is
+      // allowed only when Secrets Manager asks on the role's behalf (kms:ViaService), which it
+      // does only after authorising GetSecretValue above, and only for this environment's secrets
+      // (the SecretARN encryption context Secrets Manager always sends). A ciphertext taken from
+      // elsewhere cannot be decrypted directly. No other data here is under KMS: SSE-S3 and
+      // SQS-managed SSE use keys the services own.
+      sid: 'DecryptEnvironmentSecrets',
+      actions: ['kms:Decrypt'],
+      resources: [`arn:aws:kms:${r}:${a}:key/*`],
+      conditions: {
+        StringEquals: { 'kms:ViaService': `secretsmanager.${r}.amazonaws.com` },
+        StringLike: { 'kms:EncryptionContext:SecretARN': [`arn:aws:secretsmanager:${r}:${a}:secret:${p}-*`, `arn:aws:secretsmanager:${r}:${a}:secret:rds!*`] },
+      },
+    },
+    {
+      sid: 'EnvironmentFunctions',
+      actions: ['lambda:InvokeFunction'],
+      resources: [`arn:aws:lambda:${r}:${a}:function:${p}-*`],
+    },
+    {
+      sid: 'EnvironmentImages',
+      actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+      resources: [`arn:aws:ecr:${r}:${a}:repository/${p}-*`],
+    },
+    {
+      // Lambda's Hyperplane ENIs, by resource type (the function's subnets and security groups).
+      sid: 'VpcNetworkInterfaces',
+      actions: ENI_MANAGE_ACTIONS,
+      resources: ['network-interface', 'subnet', 'security-group'].map((type) => `arn:aws:ec2:${r}:${a}:${type}/*`),
+    },
+    {
+      sid: 'Unscoped',
+      actions: [ECR_AUTH_ACTION, ...ENI_DESCRIBE_ACTIONS, 'logs:DescribeLogGroups', 'cloudwatch:PutMetricData', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
       resources: ['*'],
-      justification: 'A permissions boundary caps actions; the resources are named by each role\u2019s own policy.',
+      justification:
+        'These APIs have no resource-level permission (IAM authorises them on "*" only): the ECR login token, ' +
+        'the ENI and log-group listings, metric data and X-Ray segments. None reads or writes data of any environment.',
+    },
+    {
+      sid: 'NeverIamOrOtherRoles',
+      effect: 'Deny',
+      actions: ['iam:*', 'sts:AssumeRole'],
+      resources: ['*'],
+      justification:
+        'A deny guard: a role under the boundary changes no IAM entity and assumes no role, whatever its own ' +
+        'policy says, so a role the deploy role creates can neither widen itself nor chain into another role.',
     },
     {
       sid: 'NeverTheState',
@@ -57,3 +117,6 @@ export function workloadBoundaryStatements(c: CiPolicyContext): Statement[] {
     },
   ];
 }
+
+/** The tag RDS puts on the master-user secret it manages: the ARN of the instance. */
+export const RDS_SECRET_TAG = 'aws:ResourceTag/aws:rds:primaryDBInstanceArn';

@@ -17,8 +17,6 @@ export interface CiPolicyContext {
   /** `docplatform-dev`, `docplatform-prod`, …: every resource of an environment starts with one. */
   envPrefixes: string[];
   project: string;
-  /** The boundary every role the deploy role creates must carry (no privilege escalation through IAM). */
-  workloadBoundaryArn: string;
 }
 
 /**
@@ -27,6 +25,13 @@ export interface CiPolicyContext {
  */
 export interface EnvironmentPolicyContext extends CiPolicyContext {
   env: string;
+  /**
+   * The environment's own permissions boundary (`docplatform-<env>-workload-boundary`): every
+   * role the deploy role creates or changes must carry it (no privilege escalation through IAM).
+   */
+  workloadBoundaryArn: string;
+  /** Every environment's boundary (`docplatform-*-workload-boundary`): no deploy role may change one. */
+  workloadBoundaryArnPattern: string;
   /** Environments whose images this one's deploy copies (`images.promoteFrom`): pull only. */
   imageSources: string[];
   /** This environment's compute stack owns the account-level API Gateway logging setting. */

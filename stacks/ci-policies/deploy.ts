@@ -601,17 +601,68 @@ function edgeStatements(c: EnvironmentPolicyContext): Statement[] {
   ];
 }
 
-/** Workload roles: created only with the boundary, passed only to the services that run them. */
+/**
+ * Creating a role, or changing its permissions or its trust, while it carries the environment's
+ * boundary (iam:PermissionsBoundary is the boundary the role has or is given).
+ */
+export const ROLE_CHANGES_UNDER_BOUNDARY = [
+  'iam:CreateRole',
+  'iam:PutRolePolicy',
+  'iam:AttachRolePolicy',
+  'iam:PutRolePermissionsBoundary',
+  'iam:DeleteRolePolicy',
+  'iam:DetachRolePolicy',
+  'iam:UpdateAssumeRolePolicy',
+];
+
+/**
+ * Workload roles: created and changed only under the environment's boundary, passed only to the
+ * services that run them, never assumed by the deploy role; the boundaries themselves are out of
+ * reach. IAM has no condition key on a trust policy's content, so a role the deploy role creates
+ * may trust anyone: what holds is that such a role is capped by the boundary (this
+ * environment's data, no IAM, no role assumption), and that the deploy role cannot assume it.
+ */
 function iamStatements(c: EnvironmentPolicyContext): Statement[] {
   const { accountId: a } = c;
   return [
     {
-      // Creating or widening a role requires the workload boundary: a role made by CI can never
-      // hold more than the boundary allows, whatever policy CI attaches to it.
+      // A role made by CI can never hold more than the boundary allows, whatever policy CI
+      // attaches to it or whatever its trust policy says.
       sid: 'RolesWithBoundary',
-      actions: ['iam:CreateRole', 'iam:PutRolePolicy', 'iam:AttachRolePolicy', 'iam:PutRolePermissionsBoundary'],
+      actions: ROLE_CHANGES_UNDER_BOUNDARY,
       resources: arns(c, (p) => `arn:aws:iam::${a}:role/${p}-*`),
       conditions: { StringEquals: { 'iam:PermissionsBoundary': c.workloadBoundaryArn } },
+    },
+    {
+      // Holds whatever is allowed elsewhere: no role without this environment's boundary (absent
+      // or another one) is created or changed, and no role loses its boundary.
+      sid: 'DenyRolesWithoutBoundary',
+      effect: 'Deny',
+      actions: ROLE_CHANGES_UNDER_BOUNDARY,
+      resources: [`arn:aws:iam::${a}:role/*`],
+      conditions: { StringNotEquals: { 'iam:PermissionsBoundary': c.workloadBoundaryArn } },
+    },
+    {
+      sid: 'DenyBoundaryRemoval',
+      effect: 'Deny',
+      actions: ['iam:DeleteRolePermissionsBoundary'],
+      resources: [`arn:aws:iam::${a}:role/*`],
+    },
+    {
+      // The boundaries carry an environment's prefix; no deploy role rewrites or deletes one.
+      sid: 'DenyBoundaryChanges',
+      effect: 'Deny',
+      actions: ['iam:CreatePolicyVersion', 'iam:DeletePolicy', 'iam:DeletePolicyVersion', 'iam:SetDefaultPolicyVersion', 'iam:TagPolicy', 'iam:UntagPolicy'],
+      resources: [c.workloadBoundaryArnPattern],
+    },
+    {
+      sid: 'DenyAssumeRole',
+      effect: 'Deny',
+      actions: ['sts:AssumeRole'],
+      resources: ['*'],
+      justification:
+        'A deny guard: the deploy role never chains into another role, so a workload role whose trust policy ' +
+        'names it (or anyone) gives it nothing beyond its own policies.',
     },
     {
       sid: 'RolesManage',
@@ -623,10 +674,7 @@ function iamStatements(c: EnvironmentPolicyContext): Statement[] {
         'iam:ListInstanceProfilesForRole',
         'iam:UpdateRole',
         'iam:UpdateRoleDescription',
-        'iam:UpdateAssumeRolePolicy',
         'iam:DeleteRole',
-        'iam:DeleteRolePolicy',
-        'iam:DetachRolePolicy',
         'iam:TagRole',
         'iam:UntagRole',
         'iam:CreateInstanceProfile',

@@ -1,8 +1,8 @@
 import { Testing } from 'cdktf';
 import { BootstrapStack, BootstrapSettings, ciPolicyContext, environmentPolicyContext } from '../../stacks/bootstrap';
 import { PROJECT } from '../../core/contract';
-import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
-import { deployStatements } from '../../stacks/ci-policies/deploy';
+import { bootstrap, deployRoleName, environments, namePrefix, workloadBoundaryPolicyName } from '../../stacks/config';
+import { deployStatements, ROLE_CHANGES_UNDER_BOUNDARY } from '../../stacks/ci-policies/deploy';
 import { planStatements } from '../../stacks/ci-policies/plan';
 import { githubSubjects } from '../../modules/github-oidc-roles';
 import { MANAGED_POLICY_MAX_CHARS, policyDocument, policySize, Statement } from '../../modules/iam-statements';
@@ -210,7 +210,7 @@ describe.each(ENVS)('the %s deploy role', (env) => {
   test('every "*" resource is in the justified exception list, with its written reason', () => {
     const reasons = justified(built());
     const star = statements().filter((s) => list(s.Resource).includes('*'));
-    expect(star.map((s) => s.Sid).sort()).toEqual(['DenySecretValues', 'ReadOnlyDescribe']);
+    expect(star.map((s) => s.Sid).sort()).toEqual(['DenyAssumeRole', 'DenySecretValues', 'ReadOnlyDescribe']);
     for (const s of star) expect({ sid: s.Sid, reason: (reasons.get(s.Sid) ?? '').length > 40 }).toEqual({ sid: s.Sid, reason: true });
     // The only allowed writes on "*" are task-definition revisions, which cannot run outside a scoped service.
     const writes = star.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)).filter((a) => !/:(Describe|List|Get)/.test(a));
@@ -276,20 +276,37 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     }
   });
 
-  test('roles it creates must carry the workload permissions boundary', () => {
+  test('roles it creates or changes must carry this environment’s workload boundary, and no role loses it', () => {
+    const boundary = `arn:aws:iam::\${local.account_id}:policy/${workloadBoundaryPolicyName(env)}`;
     const s = statements().find((s) => s.Sid === 'RolesWithBoundary');
-    expect(list(s.Action).sort()).toEqual(['iam:AttachRolePolicy', 'iam:CreateRole', 'iam:PutRolePermissionsBoundary', 'iam:PutRolePolicy']);
-    expect(s.Condition.StringEquals['iam:PermissionsBoundary']).toMatch(new RegExp(`:policy/${bootstrap.workloadBoundaryPolicyName}$`));
+    expect(list(s.Action).sort()).toEqual(
+      ['iam:AttachRolePolicy', 'iam:CreateRole', 'iam:DeleteRolePolicy', 'iam:DetachRolePolicy', 'iam:PutRolePermissionsBoundary', 'iam:PutRolePolicy', 'iam:UpdateAssumeRolePolicy'],
+    );
+    expect(s.Condition).toEqual({ StringEquals: { 'iam:PermissionsBoundary': boundary } });
     expect(list(s.Resource)).toEqual([`arn:aws:iam::\${local.account_id}:role/${namePrefix(env)}-*`]);
-    // No other statement may create or widen a role.
-    const widening = /^iam:(CreateRole|PutRolePolicy|AttachRolePolicy|PutRolePermissionsBoundary|DeleteRolePermissionsBoundary)$/;
+    const deny = statements().find((s) => s.Sid === 'DenyRolesWithoutBoundary');
+    expect({ effect: deny.Effect, actions: deny.Action, resource: deny.Resource, condition: deny.Condition }).toEqual({
+      effect: 'Deny',
+      actions: ROLE_CHANGES_UNDER_BOUNDARY,
+      resource: [`arn:aws:iam::\${local.account_id}:role/*`],
+      condition: { StringNotEquals: { 'iam:PermissionsBoundary': boundary } },
+    });
+    expect(statements().find((s) => s.Sid === 'DenyBoundaryRemoval')).toMatchObject({ Effect: 'Deny', Action: ['iam:DeleteRolePermissionsBoundary'] });
+    // No other statement may create, widen or re-trust a role.
+    const widening = new RegExp(`^(${[...ROLE_CHANGES_UNDER_BOUNDARY, 'iam:DeleteRolePermissionsBoundary'].join('|')})$`);
     for (const other of statements().filter((x) => x.Sid !== 'RolesWithBoundary' && x.Effect === 'Allow')) {
       expect({ sid: other.Sid, widening: list(other.Action).filter((a) => widening.test(a)) }).toEqual({ sid: other.Sid, widening: [] });
     }
     // The CI roles themselves lie outside the prefixes a deploy role may touch.
-    for (const ci of [bootstrap.planRoleName, ...ENVS.map(deployRoleName), bootstrap.workloadBoundaryPolicyName]) {
-      expect(ENVS.some((e) => ci.startsWith(`${namePrefix(e)}-`))).toBe(false);
-    }
+    for (const ci of [bootstrap.planRoleName, ...ENVS.map(deployRoleName)]) expect(ENVS.some((e) => ci.startsWith(`${namePrefix(e)}-`))).toBe(false);
+  });
+
+  test('it may change no boundary (they carry environment prefixes) and assumes no role', () => {
+    const guard = statements().find((s) => s.Sid === 'DenyBoundaryChanges');
+    expect(guard.Effect).toBe('Deny');
+    expect(list(guard.Resource)).toEqual([`arn:aws:iam::\${local.account_id}:policy/${workloadBoundaryPolicyName('*')}`]);
+    expect(list(guard.Action)).toEqual(expect.arrayContaining(['iam:CreatePolicyVersion', 'iam:DeletePolicy', 'iam:DeletePolicyVersion', 'iam:SetDefaultPolicyVersion']));
+    expect(statements().find((s) => s.Sid === 'DenyAssumeRole')).toMatchObject({ Effect: 'Deny', Action: ['sts:AssumeRole'], Resource: ['*'] });
   });
 
   test('it can neither read secret values nor reconfigure the state bucket', () => {
@@ -325,7 +342,7 @@ describe('policy limits and the workload boundary', () => {
       expect({ role: role.address, stack: role.stack, boundary: String(role.config.permissions_boundary ?? '') }).toEqual({
         role: role.address,
         stack: role.stack,
-        boundary: expect.stringContaining(`:policy/${bootstrap.workloadBoundaryPolicyName}`),
+        boundary: expect.stringMatching(new RegExp(`:policy/${workloadBoundaryPolicyName(env)}$`)),
       });
       expect({ role: role.address, name: String(role.config.name ?? role.config.name_prefix) }).toEqual({
         role: role.address,
@@ -334,12 +351,35 @@ describe('policy limits and the workload boundary', () => {
     }
   });
 
-  test('the boundary never reaches the state bucket', () => {
-    const boundary = parsePolicy(resources(STACK, 'aws_iam_policy').find((p) => p.config.name === bootstrap.workloadBoundaryPolicyName)!.config.policy);
-    const deny = boundary.Statement.find((s) => s.Effect === 'Deny');
-    expect(deny.Resource).toEqual([`arn:aws:s3:::${bootstrap.stateBucketName}`, `arn:aws:s3:::${bootstrap.stateBucketName}/*`]);
-    expect(boundary.Statement.flatMap((s) => list(s.Action))).not.toContain('iam:*');
-    expect(boundary.Statement.flatMap((s) => list(s.Action)).some((a) => a.startsWith('iam:'))).toBe(false);
+  const boundaryOf = (env: string) => parsePolicy(resources(STACK, 'aws_iam_policy').find((p) => p.config.name === workloadBoundaryPolicyName(env))!.config.policy);
+
+  test('one boundary per environment, and no shared one', () => {
+    const names = resources(STACK, 'aws_iam_policy').map((p) => p.config.name).filter((n: string) => n.endsWith('-workload-boundary'));
+    expect(names.sort()).toEqual(ENVS.map(workloadBoundaryPolicyName).sort());
+    for (const env of ENVS) expect(Object.keys(synthesizedStack(STACK).output)).toContain(`workload_boundary_arn_${env}`);
+  });
+
+  test.each(ENVS)('the %s boundary never reaches the state bucket, allows nothing in IAM and no role assumption', (env) => {
+    const boundary = boundaryOf(env);
+    const state = boundary.Statement.find((s) => s.Sid === 'NeverTheState');
+    expect(state).toMatchObject({ Effect: 'Deny', Action: ['s3:*'], Resource: [`arn:aws:s3:::${bootstrap.stateBucketName}`, `arn:aws:s3:::${bootstrap.stateBucketName}/*`] });
+    expect(boundary.Statement.find((s) => s.Sid === 'NeverIamOrOtherRoles')).toMatchObject({ Effect: 'Deny', Action: ['iam:*', 'sts:AssumeRole'], Resource: ['*'] });
+    const allowed = boundary.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action));
+    expect(allowed.filter((a) => a.startsWith('iam:') || a.startsWith('sts:'))).toEqual([]);
+  });
+
+  test.each(ENVS)('the %s boundary limits every data action to that environment’s resources', (env) => {
+    const DATA = /^(secretsmanager:GetSecretValue|s3:(GetObject|PutObject|DeleteObject|AbortMultipartUpload|ListBucket)|sqs:|kms:Decrypt|lambda:InvokeFunction|ecr:(BatchGetImage|GetDownloadUrlForLayer))/;
+    for (const s of boundaryOf(env).Statement.filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => DATA.test(a)))) {
+      for (const resource of list(s.Resource)) {
+        // The environment's prefix in the ARN, or (rds! secret, KMS key) a condition naming it.
+        const scoped = resource.includes(`${namePrefix(env)}-`) || JSON.stringify(s.Condition ?? {}).includes(`${namePrefix(env)}-`);
+        expect({ sid: s.Sid, resource, scoped }).toEqual({ sid: s.Sid, resource, scoped: true });
+      }
+      for (const other of ENVS.filter((e) => e !== env)) expect({ sid: s.Sid, other: JSON.stringify(s).includes(namePrefix(other)) }).toEqual({ sid: s.Sid, other: false });
+    }
+    const kms = boundaryOf(env).Statement.find((s) => list(s.Action).includes('kms:Decrypt'));
+    expect(kms.Condition.StringEquals['kms:ViaService']).toBe(`secretsmanager.${bootstrap.region}.amazonaws.com`);
   });
 
   test('every taggable bootstrap resource is covered by the provider default tags (none overrides them)', () => {

@@ -8,6 +8,7 @@ import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
 import { CONTAINER_NAME, SCRATCH, SCRATCH_INIT_CONTAINER } from '../../modules/fargate-task';
 import { workloadBoundaryStatements } from '../../stacks/ci-policies/boundary';
+import { environmentPolicyContext } from '../../stacks/bootstrap';
 import { BINARY_MEDIA_TYPES } from '../../functions/shared/lambda';
 import { readConfig } from '../../core/config';
 import { readWorkerConfig } from '../../containers/shared/worker-config';
@@ -140,20 +141,12 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     }
   });
 
-  test('every role carries the workload permissions boundary', () => {
-    for (const role of roles) expect(role.config.permissions_boundary).toMatch(/^arn:aws:iam::.+:policy\/docplatform-workload-boundary$/);
+  test('every role carries the environment’s own workload permissions boundary', () => {
+    for (const role of roles) expect(role.config.permissions_boundary).toMatch(new RegExp(`^arn:aws:iam::.+:policy/${prefix}-workload-boundary$`));
   });
 
   test('every action a compute role is granted lies within the workload permissions boundary', () => {
-    const boundary = workloadBoundaryStatements({
-      region: config.region,
-      accountId: '123456789012',
-      stateBucket: 'state',
-      environments: [env],
-      envPrefixes: [prefix],
-      project: 'docplatform',
-      workloadBoundaryArn: 'arn:aws:iam::123456789012:policy/boundary',
-    });
+    const boundary = workloadBoundaryStatements(environmentPolicyContext('123456789012', env));
     const permitted = new Set(boundary.filter((b) => (b.effect ?? 'Allow') === 'Allow').flatMap((b) => b.actions));
     const granted = new Set(inlinePolicies.flatMap((p) => parsePolicy(p.config.policy).Statement.flatMap((st) => st.Action as string[])));
     expect([...granted].filter((action) => !permitted.has(action))).toEqual([]);
