@@ -1,4 +1,5 @@
 import { Statement } from '../../modules/iam-statements';
+import { BUCKETS } from '../../core/contract';
 
 /**
  * What the GitHub Actions roles may do, as data (plan.ts, deploy.ts), and the permissions
@@ -61,3 +62,62 @@ export function stateStatements(c: CiPolicyContext, write: boolean): Statement[]
 export function publicAmiParameters(c: CiPolicyContext): Statement {
   return { sid: 'PublicAmiParameters', actions: ['ssm:GetParameter', 'ssm:GetParameters'], resources: [`arn:aws:ssm:${c.region}::parameter/aws/service/*`] };
 }
+
+/**
+ * The bucket-level reads Terraform's refresh of a bucket and its configuration resources makes
+ * (aws_s3_bucket reads each of its sub-configurations; ownership controls, public access block,
+ * policy, versioning, encryption and lifecycle have their own resources). Every one of them is
+ * authorised on the bucket ARN only, so none reads an object: not `s3:Get*`, which would include
+ * s3:GetObject on `bucket/*` (the customers' documents), `bucket-name-*` patterns matching both.
+ */
+export const BUCKET_CONFIG_READS = [
+  's3:ListBucket',
+  's3:GetBucketLocation',
+  's3:GetBucketPolicy',
+  's3:GetBucketAcl',
+  's3:GetBucketCORS',
+  's3:GetBucketWebsite',
+  's3:GetBucketVersioning',
+  's3:GetAccelerateConfiguration',
+  's3:GetBucketRequestPayment',
+  's3:GetBucketLogging',
+  's3:GetLifecycleConfiguration',
+  's3:GetReplicationConfiguration',
+  's3:GetEncryptionConfiguration',
+  's3:GetBucketObjectLockConfiguration',
+  's3:GetBucketTagging',
+  's3:GetBucketOwnershipControls',
+  's3:GetBucketPublicAccessBlock',
+];
+
+/**
+ * The bucket-level writes of those resources. Deleting a configuration is authorised as putting
+ * it (DeleteBucketOwnershipControls needs s3:PutBucketOwnershipControls, DeletePublicAccessBlock
+ * s3:PutBucketPublicAccessBlock, DeleteBucketEncryption s3:PutEncryptionConfiguration,
+ * DeleteBucketLifecycle s3:PutLifecycleConfiguration, DeleteBucketTagging s3:PutBucketTagging);
+ * only the bucket and its policy have delete actions of their own.
+ */
+export const BUCKET_CONFIG_WRITES = [
+  's3:CreateBucket',
+  's3:DeleteBucket',
+  's3:PutBucketTagging',
+  's3:PutBucketPolicy',
+  's3:DeleteBucketPolicy',
+  's3:PutBucketVersioning',
+  's3:PutEncryptionConfiguration',
+  's3:PutLifecycleConfiguration',
+  's3:PutBucketOwnershipControls',
+  's3:PutBucketPublicAccessBlock',
+];
+
+/** Objects of the data buckets (`reports`, `assets`) of every environment: the customers' documents and batch files. */
+export const dataObjectArns = (c: CiPolicyContext): string[] => Object.values(BUCKETS).map((stem) => `arn:aws:s3:::${c.project}-*-${stem}-*/*`);
+
+/**
+ * No CI role reads, writes or deletes an object of a data bucket, whatever else it is allowed:
+ * Terraform never needs one, and what they hold is customers' data.
+ */
+export function denyDataObjects(c: CiPolicyContext): Statement {
+  return { sid: 'DenyDataObjects', effect: 'Deny', actions: ['s3:GetObject*', 's3:PutObject*', 's3:DeleteObject*'], resources: dataObjectArns(c) };
+}
+

@@ -1,5 +1,5 @@
 import { Statement } from '../../modules/iam-statements';
-import { arns, EnvironmentPolicyContext, publicAmiParameters, stateStatements } from './context';
+import { arns, BUCKET_CONFIG_READS, BUCKET_CONFIG_WRITES, denyDataObjects, EnvironmentPolicyContext, publicAmiParameters, stateStatements } from './context';
 
 /**
  * Resources AWS names by id are scoped by the environment's `project` and `env` tags (the
@@ -43,7 +43,7 @@ export function deployStatements(c: EnvironmentPolicyContext): Statement[] {
   ];
 }
 
-/** Deny guards that hold whatever else is allowed: no secret value, no state bucket reconfiguration. */
+/** Deny guards that hold whatever else is allowed: no secret value, no data object, no state bucket reconfiguration. */
 function guardStatements(c: EnvironmentPolicyContext): Statement[] {
   return [
     {
@@ -53,6 +53,7 @@ function guardStatements(c: EnvironmentPolicyContext): Statement[] {
       resources: ['*'],
       justification: 'A deny guard: secret values are put out of band and never pass through CI.',
     },
+    denyDataObjects(c),
     {
       sid: 'DenyStateBucketConfig',
       effect: 'Deny',
@@ -178,12 +179,16 @@ function networkStatements(c: EnvironmentPolicyContext): Statement[] {
   ];
 }
 
-/** Data and edge buckets, and the one bucket whose objects CI writes (the SPA build). */
+/**
+ * Data and edge buckets, configured at bucket level only (no object action matches a bucket
+ * ARN), and the one bucket whose objects CI writes (the SPA build). The objects of the data
+ * buckets are denied outright (guardStatements).
+ */
 function bucketStatements(c: EnvironmentPolicyContext): Statement[] {
   return [
     {
       sid: 'Buckets',
-      actions: ['s3:CreateBucket', 's3:DeleteBucket', 's3:ListBucket', 's3:Get*', 's3:Put*', 's3:DeleteBucketPolicy', 's3:DeleteBucketOwnershipControls'],
+      actions: [...BUCKET_CONFIG_READS, ...BUCKET_CONFIG_WRITES],
       resources: arns(c, (p) => `arn:aws:s3:::${p}-*`),
     },
     {

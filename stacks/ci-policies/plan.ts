@@ -1,5 +1,5 @@
 import { Statement } from '../../modules/iam-statements';
-import { arns, CiPolicyContext, publicAmiParameters, stateStatements } from './context';
+import { arns, BUCKET_CONFIG_READS, CiPolicyContext, denyDataObjects, publicAmiParameters, stateStatements } from './context';
 
 /** Data that neither role ever needs: secret values, customer documents, logs, queue messages. */
 export const DATA_READ_ACTIONS = [
@@ -72,8 +72,8 @@ export function planStatements(c: CiPolicyContext): Statement[] {
     },
     {
       sid: 'RefreshBuckets',
-      // Bucket ARNs only: object reads (s3:GetObject on `bucket/*`) never match these.
-      actions: ['s3:Get*', 's3:ListBucket'],
+      // Bucket-level reads only: none is authorised on an object, though `<prefix>-*` matches objects too.
+      actions: BUCKET_CONFIG_READS,
       resources: arns(c, (p) => `arn:aws:s3:::${p}-*`),
     },
     {
@@ -94,6 +94,7 @@ export function planStatements(c: CiPolicyContext): Statement[] {
       resources: ['*'],
       justification: 'A deny guard: whatever read policy is attached later, plan never reads data.',
     },
+    denyDataObjects(c),
     {
       sid: 'DenyObjectReadsOutsideState',
       effect: 'Deny',

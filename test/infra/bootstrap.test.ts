@@ -189,6 +189,9 @@ describe('plan role', () => {
     const denied = statements().filter((s) => s.Effect === 'Deny').flatMap((s) => list(s.Action));
     expect(denied).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'logs:GetLogEvents', 'sqs:ReceiveMessage', 's3:GetObject']));
     expect(allows.flatMap((s) => list(s.Action))).not.toContain('secretsmanager:GetSecretValue');
+    // No S3 wildcard: `s3:Get*` on `docplatform-<env>-*` would match the data buckets' objects too.
+    expect(allows.flatMap((s) => list(s.Action)).filter((a) => a.startsWith('s3:') && a.includes('*'))).toEqual([]);
+    expect(statements().find((s) => s.Sid === 'DenyDataObjects')).toMatchObject({ Effect: 'Deny', Action: ['s3:GetObject*', 's3:PutObject*', 's3:DeleteObject*'] });
   });
 });
 
@@ -307,6 +310,19 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     expect(list(guard.Resource)).toEqual([`arn:aws:iam::\${local.account_id}:policy/${workloadBoundaryPolicyName('*')}`]);
     expect(list(guard.Action)).toEqual(expect.arrayContaining(['iam:CreatePolicyVersion', 'iam:DeletePolicy', 'iam:DeletePolicyVersion', 'iam:SetDefaultPolicyVersion']));
     expect(statements().find((s) => s.Sid === 'DenyAssumeRole')).toMatchObject({ Effect: 'Deny', Action: ['sts:AssumeRole'], Resource: ['*'] });
+  });
+
+  test('it reads no object of a data bucket: bucket-level S3 actions only, objects only of the state and the SPA, the data buckets’ objects denied', () => {
+    const OBJECT_ACTION = /^s3:(GetObject|PutObject|DeleteObject|AbortMultipartUpload|RestoreObject|ReplicateObject|\*|Get\*|Put\*|Delete\*)/;
+    for (const s of statements().filter((s) => s.Effect === 'Allow')) {
+      const objectActions = list(s.Action).filter((a) => OBJECT_ACTION.test(a));
+      const allowed = ['StateRead', 'StateWrite', 'StateLock', 'FrontendObjects'].includes(s.Sid);
+      expect({ sid: s.Sid, objectActions: allowed ? [] : objectActions }).toEqual({ sid: s.Sid, objectActions: [] });
+    }
+    expect(statements().find((s) => s.Sid === 'FrontendObjects').Resource).toEqual([`arn:aws:s3:::${namePrefix(env)}-spa*/*`]);
+    const deny = statements().find((s) => s.Sid === 'DenyDataObjects');
+    expect(deny).toMatchObject({ Effect: 'Deny', Action: ['s3:GetObject*', 's3:PutObject*', 's3:DeleteObject*'] });
+    expect(deny.Resource).toEqual([`arn:aws:s3:::${PROJECT}-*-reports-*/*`, `arn:aws:s3:::${PROJECT}-*-assets-*/*`]);
   });
 
   test('it can neither read secret values nor reconfigure the state bucket', () => {
