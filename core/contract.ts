@@ -38,6 +38,17 @@ export type BucketName = keyof typeof BUCKETS;
 export const LIVE_ALIAS = 'live';
 
 /**
+ * Headers the edge writes on every `/api/*` request it forwards (the CloudFront Function of
+ * stacks/edge.ts), over anything the client sent under these names, and that the API's web ACL
+ * reads (modules/web-acl.ts): the viewer's address, which the rate rule counts, and the origin
+ * secret, without which the API refuses the request.
+ */
+export const EDGE_HEADERS = { clientIp: 'x-client-ip', originVerify: 'x-origin-verify' } as const;
+
+/** Key of the origin secret in the edge's CloudFront KeyValueStore, put there out of band (docs/deploy.md). */
+export const ORIGIN_SECRET_KEY = 'origin-verify';
+
+/**
  * Content types API Gateway passes base64-encoded and serverless-http answers as binary: the
  * API's `binaryMediaTypes` and the handlers' `binary` option must be the same list.
  */

@@ -4,23 +4,45 @@ import { Wafv2WebAclAssociation } from '@cdktf/provider-aws/lib/wafv2-web-acl-as
 
 /**
  * AWS managed rule groups the API runs behind: the OWASP Top 10 classes (Common), request
- * patterns of known exploits (KnownBadInputs, e.g. Log4Shell), SQL injection, and addresses
- * Amazon threat intelligence flags. All are free to subscribe to (WCU within the 1,500 included).
+ * patterns of known exploits (KnownBadInputs, e.g. Log4Shell) and SQL injection. All are free to
+ * subscribe to (WCU within the 1,500 included).
+ *
+ * Not AWSManagedRulesAmazonIpReputationList: its rules read the address of the connection only
+ * (AWS documents no forwarded-IP option for the IP reputation groups), and behind CloudFront that
+ * address is always a CloudFront edge, so the group could never match a client; the one traffic
+ * it could see, calls straight to the execute-api host, the origin rule already refuses.
  */
-export const MANAGED_RULE_GROUPS = [
-  'AWSManagedRulesAmazonIpReputationList',
-  'AWSManagedRulesCommonRuleSet',
-  'AWSManagedRulesKnownBadInputsRuleSet',
-  'AWSManagedRulesSQLiRuleSet',
-] as const;
+export const MANAGED_RULE_GROUPS = ['AWSManagedRulesCommonRuleSet', 'AWSManagedRulesKnownBadInputsRuleSet', 'AWSManagedRulesSQLiRuleSet'] as const;
+
+/** Name of the first rule: requests without the edge's origin secret go no further. */
+export const ORIGIN_RULE = 'origin-verify';
+export const RATE_RULE = 'rate-per-client-ip';
+
+export interface OriginVerify {
+  /** Header the edge sets to the origin secret on every request it forwards. */
+  headerName: string;
+  /**
+   * ARN of the REGIONAL regex pattern set holding `^<secret>$`, created and rotated outside
+   * Terraform so that the secret is in no plan and no state (docs/deploy.md). Unset: the rule
+   * blocks every request, so the API is closed until the secret exists.
+   */
+  patternSetArn?: string;
+}
 
 export interface RegionalWebAclProps {
   /** Web ACL name; also the prefix of its CloudWatch metric names. */
   name: string;
   /** Requests one client IP may send in any 5-minute window before it is blocked. */
   rateLimitPer5Min: number;
-  /** ARN of the API Gateway stage (or ALB) the ACL protects. */
+  /** ARN of the API Gateway stage the ACL protects. */
   resourceArn: string;
+  /**
+   * Header carrying the viewer's address, written by the edge over whatever the client sent. The
+   * rate rule counts it instead of the connection's address (a CloudFront edge); it can be trusted
+   * only because the origin rule has refused every request that did not come through the edge.
+   */
+  clientIpHeader: string;
+  originVerify: OriginVerify;
   /** Rules of a managed group that only count (label and metric) instead of blocking. */
   countOnly?: Partial<Record<(typeof MANAGED_RULE_GROUPS)[number], string[]>>;
 }
@@ -31,19 +53,53 @@ const visibility = (metricName: string) => ({
   sampledRequestsEnabled: true,
 });
 
+const NO_TRANSFORMATION = [{ priority: 0, type: 'NONE' }];
+
+/** A statement every request matches (any URI path is at least 0 bytes long). */
+const EVERY_REQUEST = {
+  size_constraint_statement: { comparison_operator: 'GE', size: 0, field_to_match: { uri_path: {} }, text_transformation: NO_TRANSFORMATION },
+};
+
+/** The origin rule's statement: the header does not carry the secret (or, without a pattern set, always). */
+export function originStatement(origin: OriginVerify): object {
+  if (!origin.patternSetArn) return EVERY_REQUEST;
+  return {
+    not_statement: {
+      statement: {
+        regex_pattern_set_reference_statement: {
+          arn: origin.patternSetArn,
+          field_to_match: { single_header: { name: origin.headerName.toLowerCase() } },
+          text_transformation: NO_TRANSFORMATION,
+        },
+      },
+    },
+  };
+}
+
 /**
- * A REGIONAL web ACL: allow by default, block what the managed groups or the per-IP rate rule
- * match. The IP reputation list runs first (cheapest way to drop known bad sources), the rate
- * rule last so that requests already blocked do not count against a client's budget.
+ * The API's REGIONAL web ACL, evaluated in priority order, the first terminating match deciding:
+ * 0. `origin-verify` blocks what lacks the edge's origin secret: a call straight to the
+ *    execute-api host is refused before anything else looks at it (and is not counted);
+ * 1–3. the managed groups block what they match;
+ * 4. the rate rule blocks a client IP (the edge's header) over its 5-minute budget; it runs
+ *    last so that requests already blocked do not count against a client.
+ * Anything left is allowed.
  */
 export class RegionalWebAcl extends Construct {
   readonly acl: Wafv2WebAcl;
 
   constructor(scope: Construct, id: string, props: RegionalWebAclProps) {
     super(scope, id);
-    const managed: Wafv2WebAclRule[] = MANAGED_RULE_GROUPS.map((group, priority) => ({
+    const origin: Wafv2WebAclRule = {
+      name: ORIGIN_RULE,
+      priority: 0,
+      action: { block: {} },
+      statement: originStatement(props.originVerify),
+      visibilityConfig: visibility(`${props.name}-${ORIGIN_RULE}`),
+    };
+    const managed: Wafv2WebAclRule[] = MANAGED_RULE_GROUPS.map((group, i) => ({
       name: group,
-      priority,
+      priority: 1 + i,
       overrideAction: { none: {} },
       statement: {
         managed_rule_group_statement: {
@@ -55,21 +111,27 @@ export class RegionalWebAcl extends Construct {
       visibilityConfig: visibility(`${props.name}-${group}`),
     }));
     const rate: Wafv2WebAclRule = {
-      name: 'rate-per-ip',
-      priority: MANAGED_RULE_GROUPS.length,
+      name: RATE_RULE,
+      priority: 1 + MANAGED_RULE_GROUPS.length,
       action: { block: {} },
       statement: {
-        rate_based_statement: { limit: props.rateLimitPer5Min, aggregate_key_type: 'IP', evaluation_window_sec: 300 },
+        rate_based_statement: {
+          limit: props.rateLimitPer5Min,
+          aggregate_key_type: 'FORWARDED_IP',
+          // The edge always writes a valid address: anything else was not written by it.
+          forwarded_ip_config: { header_name: props.clientIpHeader, fallback_behavior: 'MATCH' },
+          evaluation_window_sec: 300,
+        },
       },
-      visibilityConfig: visibility(`${props.name}-rate-per-ip`),
+      visibilityConfig: visibility(`${props.name}-${RATE_RULE}`),
     };
 
     this.acl = new Wafv2WebAcl(this, 'acl', {
       name: props.name,
-      description: 'Managed OWASP/bad-input/SQLi/IP-reputation rules and a per-IP rate limit',
+      description: 'Origin secret first, then managed OWASP/bad-input/SQLi rules and a per-client-IP rate limit',
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
-      rule: [...managed, rate],
+      rule: [origin, ...managed, rate],
       visibilityConfig: visibility(props.name),
     });
 

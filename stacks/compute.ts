@@ -5,6 +5,7 @@ import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster
 import { opsAlarm } from '../modules/ops-alarm';
 import {
   BINARY_MEDIA_TYPES,
+  EDGE_HEADERS,
   ENV,
   IMAGE_NAMES,
   ImageName,
@@ -132,7 +133,7 @@ export class ComputeStack extends TerraformStack {
     return functions as Record<ServiceName, KoaLambda>;
   }
 
-  /** The REST API on the two gateways, behind a WAF; the account's API Gateway logging role if this environment owns it. */
+  /** The REST API on the two gateways, behind a WAF that lets only the edge in; the account's API Gateway logging role if this environment owns it. */
   private restApi(): LambdaRestApi {
     const { config, prefix } = this;
     const accountLogging = config.api.ownsAccountLogRole
@@ -152,10 +153,13 @@ export class ComputeStack extends TerraformStack {
       binaryMediaTypes: BINARY_MEDIA_TYPES,
       stageDependsOn: accountLogging ? [accountLogging.account] : undefined,
     });
+    // Reachable only through CloudFront: the edge adds the origin secret and the viewer's address.
     new RegionalWebAcl(this, 'waf', {
       name: `${prefix}-api`,
       rateLimitPer5Min: config.api.wafRateLimitPer5Min,
       resourceArn: rest.stage.arn,
+      clientIpHeader: EDGE_HEADERS.clientIp,
+      originVerify: { headerName: EDGE_HEADERS.originVerify, patternSetArn: config.api.originVerifyPatternSetArn },
       // The Common set blocks bodies over 8 KB: B2B batch uploads and Stripe webhook events are
       // larger. API Gateway's own 10 MB limit and the services' body limits (413) bound them.
       countOnly: { AWSManagedRulesCommonRuleSet: ['SizeRestrictions_BODY'] },

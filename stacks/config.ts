@@ -82,8 +82,15 @@ export interface EnvironmentConfig {
   api: {
     throttleRateLimit: number;
     throttleBurstLimit: number;
-    /** Requests per 5 minutes per IP before the WAF rate rule blocks. */
+    /** Requests per 5 minutes per client IP (as the edge saw it) before the WAF rate rule blocks. */
     wafRateLimitPer5Min: number;
+    /**
+     * ARN of the REGIONAL WAF regex pattern set `docplatform-<env>-origin-verify` holding the
+     * origin secret CloudFront adds to every API request. It is created and rotated out of band
+     * (docs/deploy.md) so the secret is in no Terraform plan or state; the ARN itself is not
+     * secret. Unset: the API's web ACL refuses every request.
+     */
+    originVerifyPatternSetArn?: string;
     /**
      * This environment's compute stack owns the account-level API Gateway CloudWatch role
      * (`aws_api_gateway_account`, one per account and region). Set it on exactly one

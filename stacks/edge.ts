@@ -8,6 +8,8 @@ import {
 import { CloudfrontOriginAccessControl } from '@cdktf/provider-aws/lib/cloudfront-origin-access-control';
 import { CloudfrontResponseHeadersPolicy } from '@cdktf/provider-aws/lib/cloudfront-response-headers-policy';
 import { CloudfrontFunction } from '@cdktf/provider-aws/lib/cloudfront-function';
+import { CloudfrontKeyValueStore } from '@cdktf/provider-aws/lib/cloudfront-key-value-store';
+import { EDGE_HEADERS, ORIGIN_SECRET_KEY } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
@@ -46,10 +48,25 @@ const SPA_REWRITE = `function handler(event) {
   return request;
 }`;
 
-// The browser calls /api/b2c/...; the API Gateway stage serves /b2c/...
-const STRIP_API_PREFIX = `function handler(event) {
+// The browser calls /api/b2c/...; the API Gateway stage serves /b2c/... The function also writes
+// the two headers the API's web ACL reads (modules/web-acl.ts), over anything the client sent:
+// the viewer's address, which the rate rule counts, and the origin secret from the key value
+// store, without which the API refuses the request. The secret is put into the store out of band
+// (docs/deploy.md), so it is in no plan and no state; while the key is missing the header stays
+// out and the API stays closed.
+export const API_REQUEST = `import cf from 'cloudfront';
+const kvs = cf.kvs();
+
+async function handler(event) {
   var request = event.request;
   request.uri = request.uri.replace(/^\\/api(?=\\/)/, '');
+  request.headers['${EDGE_HEADERS.clientIp}'] = { value: event.viewer.ip };
+  delete request.headers['${EDGE_HEADERS.originVerify}'];
+  try {
+    request.headers['${EDGE_HEADERS.originVerify}'] = { value: await kvs.get('${ORIGIN_SECRET_KEY}') };
+  } catch (e) {
+    // No secret in the store: forwarded without one, refused by the API.
+  }
   return request;
 }`;
 
@@ -63,7 +80,8 @@ export interface ApiOrigin {
 /**
  * The Angular front end: a private bucket read only by this distribution through Origin
  * Access Control, security response headers on every response, and optionally `/api/*`
- * forwarded uncached to the API Gateway so the browser sees one origin (no CORS).
+ * forwarded uncached to the API Gateway so the browser sees one origin (no CORS). The API takes
+ * requests from this distribution only: they carry the origin secret from the key value store.
  */
 export class EdgeStack extends TerraformStack {
   constructor(scope: Construct, id: string, config: EnvironmentConfig, api?: ApiOrigin) {
@@ -100,8 +118,15 @@ export class EdgeStack extends TerraformStack {
       },
     });
 
-    const cfFunction = (name: string, comment: string, code: string) =>
-      new CloudfrontFunction(this, name, { name: `${prefix}-${name}`, comment, runtime: 'cloudfront-js-2.0', code, publish: true });
+    const cfFunction = (name: string, comment: string, code: string, keyValueStoreArn?: string) =>
+      new CloudfrontFunction(this, name, {
+        name: `${prefix}-${name}`,
+        comment,
+        runtime: 'cloudfront-js-2.0',
+        code,
+        publish: true,
+        keyValueStoreAssociations: keyValueStoreArn ? [keyValueStoreArn] : undefined,
+      });
     const spaRewrite = cfFunction('spa-rewrite', 'Angular routes to /index.html', SPA_REWRITE);
 
     const spaOriginId = 'spa-bucket';
@@ -145,7 +170,9 @@ export class EdgeStack extends TerraformStack {
           originReadTimeout: 30,
         },
       });
-      const stripPrefix = cfFunction('api-prefix', 'Strip /api before the API Gateway origin', STRIP_API_PREFIX);
+      // Holds the origin secret only: the key is written out of band, never by Terraform.
+      const store = new CloudfrontKeyValueStore(this, 'edge-store', { name: `${prefix}-edge`, comment: 'Origin secret the API requires (key origin-verify, put out of band)' });
+      const stripPrefix = cfFunction('api-prefix', 'Strip /api, add the viewer address and the origin secret', API_REQUEST, store.arn);
       apiBehaviour.push({
         pathPattern: '/api/*',
         targetOriginId: apiOriginId,

@@ -37,6 +37,9 @@ export function costDecisions(prices: PriceTable, config: EnvironmentConfig, rep
   };
 
   const apiMillions = profile.volume.apiRequestsPerMonth / 1e6;
+  const cdnMillions = profile.volume.cdnRequestsPerMonth / 1e6;
+  const webAcl = (rules: number, requests: number) => p('waf.webAcl') + rules * p('waf.rule') + requests * p('waf.requests');
+  const wafAsBuilt = report.items.filter((i) => i.type === 'aws_wafv2_web_acl').reduce((t, i) => t + i.traffic.usd, 0);
 
   const logIngestGb = trafficQuantity(report, 'cloudwatch.logs.ingestGb');
   const logStorage = (days: number) => (logIngestGb / DAYS_PER_MONTH) * days * profile.assumptions.logCompressionRatio * p('cloudwatch.logs.storageGbMonth');
@@ -77,6 +80,14 @@ export function costDecisions(prices: PriceTable, config: EnvironmentConfig, rep
       alternative: 'HTTP API (cannot be protected by AWS WAF)',
       alternativeUsd: apiMillions * 1e6 * p('apigateway.http.requests'),
       why: 'The specification requires WAF with OWASP managed rules and a rate rule; WAF attaches to REST APIs, not HTTP APIs. The WAF itself is priced on its own line.',
+    },
+    {
+      decision: `WAF that sees the client (per month at ${apiMillions.toFixed(2)}M API and ${cdnMillions.toFixed(2)}M CloudFront requests)`,
+      chosen: 'one REGIONAL web ACL on the API stage: origin-secret rule first, 3 managed groups, rate rule on the viewer IP the edge writes (x-client-ip)',
+      chosenUsd: wafAsBuilt,
+      alternative: `CLOUDFRONT-scope web ACL (us-east-1: 3 managed groups, IP reputation, rate rule; inspects every CloudFront request) plus a REGIONAL web ACL with the origin-secret rule on the API ($${usd(webAcl(5, profile.volume.cdnRequestsPerMonth))} + $${usd(webAcl(1, profile.volume.apiRequestsPerMonth))})`,
+      alternativeUsd: webAcl(5, profile.volume.cdnRequestsPerMonth) + webAcl(1, profile.volume.apiRequestsPerMonth),
+      why: 'Either way a request straight to execute-api must be refused, which only a regional rule on a secret header can do (resource policies cannot read headers, and CloudFront IP ranges admit any distribution), so the CloudFront-scope ACL adds a second ACL. What it adds is the IP reputation list, which cannot read a forwarded address; the rate limit counts the real client in both.',
     },
     {
       decision: 'Database connection pooling',

@@ -114,6 +114,12 @@ describe('cost model on hand-computed cases', () => {
     expect(report.total.trafficUsd).toBeCloseTo(10.6, 6);
   });
 
+  it('prices the edge key value store at $0.03 per million reads, one per API request, and $0 idle', () => {
+    const report = estimate([resource('aws_cloudfront_key_value_store', 'store', { name: 'docplatform-dev-edge' }, 'edge')], profileWith({ apiRequestsPerMonth: 1_000_000 }));
+    expect(report.total.idleUsd).toBe(0);
+    expect(report.total.trafficUsd).toBeCloseTo(1_000_000 * 0.00000003, 6); // 0.03
+  });
+
   it('refuses to price paid managed rule groups rather than guess', () => {
     const rule = { name: 'bots', statement: [{ managed_rule_group_statement: [{ name: 'AWSManagedRulesBotControlRuleSet' }] }] };
     const report = estimate([resource('aws_wafv2_web_acl', 'acl', { scope: 'REGIONAL', rule: [rule] }, 'compute')]);

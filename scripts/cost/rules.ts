@@ -368,6 +368,13 @@ const cloudfrontDistribution: Rule = (_r, ctx) => {
 const cloudfrontFunction: Rule = (_r, ctx) =>
   priced([{ priceKey: 'cloudfront.functions.invocations', quantity: ctx.volume.cdnRequestsPerMonth / instancesOf(ctx, 'aws_cloudfront_function'), what: 'viewer invocations' }]);
 
+/** The edge's store: the /api/* function reads the origin secret once per API request it forwards. */
+const keyValueStore: Rule = (_r, ctx) =>
+  priced(
+    [{ priceKey: 'cloudfront.kvs.reads', quantity: ctx.volume.apiRequestsPerMonth / instancesOf(ctx, 'aws_cloudfront_key_value_store'), what: 'reads (one per API request through CloudFront)' }],
+    ['no storage or monthly fee'],
+  );
+
 const secret: Rule = (_r, ctx) =>
   priced([
     { priceKey: 'secretsmanager.secret', quantity: 1, what: 'secret' },
@@ -468,6 +475,7 @@ export const RULES: Record<string, Rule> = {
   aws_s3_bucket: s3Bucket,
   aws_cloudfront_distribution: cloudfrontDistribution,
   aws_cloudfront_function: cloudfrontFunction,
+  aws_cloudfront_key_value_store: keyValueStore,
   aws_secretsmanager_secret: secret,
   aws_cloudwatch_log_group: logGroup,
   aws_cloudwatch_metric_alarm: metricAlarm,

@@ -361,7 +361,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     }
   });
 
-  test('the web ACL has the four managed rule groups and a rate rule and is associated with the stage', () => {
+  test('the web ACL has the origin rule, the managed rule groups and a rate rule and is associated with the stage', () => {
     const [acl] = resources(stack, 'aws_wafv2_web_acl');
     expect(acl.config.scope).toBe('REGIONAL');
     expect(acl.config.default_action).toEqual({ allow: {} });
@@ -377,7 +377,8 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     ]);
     const rate = acl.config.rule.find((r: any) => r.statement.rate_based_statement);
     expect(rate.action).toEqual({ block: {} });
-    expect(rate.statement.rate_based_statement).toMatchObject({ limit: config.api.wafRateLimitPer5Min, aggregate_key_type: 'IP' });
+    expect(rate.statement.rate_based_statement).toMatchObject({ limit: config.api.wafRateLimitPer5Min, aggregate_key_type: 'FORWARDED_IP' });
+    expect(acl.config.rule.find((r: any) => r.priority === 0).name).toBe('origin-verify');
     expect(new Set(acl.config.rule.map((r: any) => r.priority)).size).toBe(acl.config.rule.length);
     for (const r of [...acl.config.rule, acl.config]) expect(r.visibility_config.cloudwatch_metrics_enabled).toBe(true);
     const [association] = resources(stack, 'aws_wafv2_web_acl_association');
