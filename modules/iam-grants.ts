@@ -3,8 +3,9 @@ import { Statement } from './iam-statements';
 /**
  * Least-privilege IAM policies built from typed grants: each grant names the resources it
  * covers, so a role can only ever be given actions on resources that were passed to it.
- * The only `Resource: "*"` statements are those AWS requires (eniStatement, ecrLoginStatement),
- * and they carry their justification like every other `*` (modules/iam-statements.ts).
+ * The only `Resource: "*"` statements hold actions IAM authorises on `*` alone (the ENI and
+ * subnet listings of eniStatements, ecrLoginStatement), and they carry their justification like
+ * every other `*` (modules/iam-statements.ts).
  */
 
 /** Objects under a prefix of one bucket; `prefix` '' means the whole bucket. */
@@ -29,9 +30,10 @@ export interface Grants {
 }
 
 /**
- * What a Lambda function in a VPC needs to manage its Hyperplane ENIs. EC2's Describe* actions
- * have no resource-level permissions, so AWS requires `*` here (the same statements as the
- * managed AWSLambdaVPCAccessExecutionRole, minus its `logs:*` on `*`).
+ * What a Lambda function in a VPC needs to manage its Hyperplane ENIs: the actions of the managed
+ * AWSLambdaVPCAccessExecutionRole, minus its `logs:*` on `*`. EC2's Describe actions have no
+ * resource-level permission (`*` only); the others take the network interface, subnet and
+ * security group, and are granted on those resource types only.
  */
 export const ENI_ACTIONS = [
   'ec2:CreateNetworkInterface',
@@ -79,17 +81,27 @@ export function logStatement(logGroupArn: string): Statement {
   };
 }
 
-export function eniStatement(): Statement {
-  return {
-    sid: 'ManageVpcNetworkInterfaces',
-    actions: ENI_ACTIONS,
-    resources: ['*'],
-    justification:
-      'Lambda manages the Hyperplane ENIs of a function in a VPC; EC2 Describe* has no resource-level ' +
-      'permission, so AWS requires "*" (the AWSLambdaVPCAccessExecutionRole statements, without its logs:* on "*").',
-    scalar: ['resources'],
-  };
+export function eniStatements(): Statement[] {
+  return [
+    {
+      sid: 'ListVpcNetworkInterfaces',
+      actions: ENI_DESCRIBE_ACTIONS,
+      resources: ['*'],
+      justification:
+        'Lambda manages the Hyperplane ENIs of a function in a VPC; ec2:DescribeNetworkInterfaces and ' +
+        'ec2:DescribeSubnets have no resource-level permission, so IAM accepts only "*" for them.',
+      scalar: ['resources'],
+    },
+    {
+      sid: 'ManageVpcNetworkInterfaces',
+      actions: ENI_MANAGE_ACTIONS,
+      resources: ENI_RESOURCE_TYPES.map((type) => `arn:aws:ec2:*:*:${type}/*`),
+    },
+  ];
 }
+
+/** The resource types ENI_MANAGE_ACTIONS are authorised on. */
+export const ENI_RESOURCE_TYPES = ['network-interface', 'subnet', 'security-group'];
 
 /** The registry login ECS makes before pulling an image. */
 export function ecrLoginStatement(): Statement {

@@ -7,7 +7,7 @@ import { LambdaAlias } from '@cdktf/provider-aws/lib/lambda-alias';
 import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { bundleFunction } from '../build/functions';
 import { ENV, LIVE_ALIAS } from '../core/contract';
-import { Grants, eniStatement, grantStatements, logStatement } from './iam-grants';
+import { Grants, eniStatements, grantStatements, logStatement } from './iam-grants';
 import { assumeRolePolicy, policyJson } from './iam-statements';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
@@ -78,7 +78,7 @@ export class KoaLambda extends Construct {
       permissionsBoundary: props.permissionsBoundary,
     });
     const statements = [logStatement(this.logGroup.arn), ...grantStatements(props.grants ?? {})];
-    if (props.vpc) statements.push(eniStatement());
+    if (props.vpc) statements.push(...eniStatements());
     const policy = new IamRolePolicy(this, 'policy', {
       name: 'least-privilege',
       role: this.role.id,

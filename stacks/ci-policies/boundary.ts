@@ -1,5 +1,5 @@
 import { Statement } from '../../modules/iam-statements';
-import { ECR_AUTH_ACTION, ENI_DESCRIBE_ACTIONS, ENI_MANAGE_ACTIONS } from '../../modules/iam-grants';
+import { ECR_AUTH_ACTION, ENI_DESCRIBE_ACTIONS, ENI_MANAGE_ACTIONS, ENI_RESOURCE_TYPES } from '../../modules/iam-grants';
 import { EnvironmentPolicyContext } from './context';
 
 /**
@@ -90,15 +90,15 @@ export function workloadBoundaryStatements(c: EnvironmentPolicyContext): Stateme
       // Lambda's Hyperplane ENIs, by resource type (the function's subnets and security groups).
       sid: 'VpcNetworkInterfaces',
       actions: ENI_MANAGE_ACTIONS,
-      resources: ['network-interface', 'subnet', 'security-group'].map((type) => `arn:aws:ec2:${r}:${a}:${type}/*`),
+      resources: ENI_RESOURCE_TYPES.map((type) => `arn:aws:ec2:${r}:${a}:${type}/*`),
     },
     {
       sid: 'Unscoped',
-      actions: [ECR_AUTH_ACTION, ...ENI_DESCRIBE_ACTIONS, 'logs:DescribeLogGroups', 'cloudwatch:PutMetricData', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords'],
+      actions: [ECR_AUTH_ACTION, ...ENI_DESCRIBE_ACTIONS, 'logs:DescribeLogGroups'],
       resources: ['*'],
       justification:
-        'These APIs have no resource-level permission (IAM authorises them on "*" only): the ECR login token, ' +
-        'the ENI and log-group listings, metric data and X-Ray segments. None reads or writes data of any environment.',
+        'These APIs have no resource-level permission (IAM authorises them on "*" only): the ECR login token ' +
+        'and the ENI, subnet and log-group listings. None reads or writes data of any environment.',
     },
     {
       sid: 'NeverIamOrOtherRoles',

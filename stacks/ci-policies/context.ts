@@ -121,3 +121,43 @@ export function denyDataObjects(c: CiPolicyContext): Statement {
   return { sid: 'DenyDataObjects', effect: 'Deny', actions: ['s3:GetObject*', 's3:PutObject*', 's3:DeleteObject*'], resources: dataObjectArns(c) };
 }
 
+
+/**
+ * The EC2 listings Terraform's refresh makes of the network layer (VPC, subnets, routes,
+ * security groups and rules, gateway endpoint, NAT instance and launch template) and that
+ * Lambda and ECS make of a VPC configuration. IAM authorises every one of them on `*` only. An
+ * explicit list, not `ec2:Describe*`: that also holds Describe actions that do take resources
+ * (DescribeInstanceAttribute reads an instance's user data), which then apply to every resource
+ * of the account.
+ */
+export const EC2_LISTINGS = [
+  'ec2:DescribeVpcs',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeRouteTables',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSecurityGroupRules',
+  'ec2:DescribeNetworkAcls',
+  'ec2:DescribeInternetGateways',
+  'ec2:DescribeNatGateways',
+  'ec2:DescribeAddresses',
+  'ec2:DescribeVpcEndpoints',
+  'ec2:DescribeVpcEndpointServices',
+  'ec2:DescribePrefixLists',
+  'ec2:DescribeManagedPrefixLists',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeLaunchTemplates',
+  'ec2:DescribeLaunchTemplateVersions',
+  'ec2:DescribeInstances',
+  'ec2:DescribeInstanceStatus',
+  'ec2:DescribeInstanceTypes',
+  'ec2:DescribeInstanceCreditSpecifications',
+  'ec2:DescribeImages',
+  'ec2:DescribeVolumes',
+  'ec2:DescribeTags',
+  'ec2:DescribeAvailabilityZones',
+  'ec2:DescribeAccountAttributes',
+  'ec2:DescribeRegions',
+];
+
+/** The EC2 reads that do take a resource (the VPC's DNS attributes, the NAT instance's attributes): on the project's tagged resources. */
+export const EC2_ATTRIBUTE_READS = ['ec2:DescribeVpcAttribute', 'ec2:DescribeInstanceAttribute'];

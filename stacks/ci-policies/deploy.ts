@@ -1,5 +1,15 @@
 import { Statement } from '../../modules/iam-statements';
-import { arns, BUCKET_CONFIG_READS, BUCKET_CONFIG_WRITES, denyDataObjects, EnvironmentPolicyContext, publicAmiParameters, stateStatements } from './context';
+import {
+  arns,
+  BUCKET_CONFIG_READS,
+  BUCKET_CONFIG_WRITES,
+  denyDataObjects,
+  EC2_ATTRIBUTE_READS,
+  EC2_LISTINGS,
+  EnvironmentPolicyContext,
+  publicAmiParameters,
+  stateStatements,
+} from './context';
 
 /**
  * Resources AWS names by id are scoped by the environment's `project` and `env` tags (the
@@ -63,20 +73,22 @@ function guardStatements(c: EnvironmentPolicyContext): Statement[] {
   ];
 }
 
-/** The APIs without resource-level permission, on `*` (each listed in the justification). */
+/**
+ * The APIs IAM authorises on `*` only (the catalogue lists no resource type for them; a
+ * statement naming resources would never match them), each listed in the justification.
+ */
 function unscopedStatements(): Statement[] {
   return [
     {
       sid: 'ReadOnlyDescribe',
       actions: [
-        'ec2:Describe*',
+        ...EC2_LISTINGS,
         'ecs:DescribeTaskDefinition',
-        'ecs:RegisterTaskDefinition',
         'ecs:DeregisterTaskDefinition',
         'ecs:ListTaskDefinitions',
         'ecr:GetAuthorizationToken',
         'application-autoscaling:Describe*',
-        'cloudwatch:DescribeAlarms',
+        'logs:DescribeLogGroups',
         'cloudfront:ListCachePolicies',
         'cloudfront:ListResponseHeadersPolicies',
         'cloudfront:ListOriginRequestPolicies',
@@ -85,11 +97,12 @@ function unscopedStatements(): Statement[] {
       ],
       resources: ['*'],
       justification:
-        'These APIs have no resource-level permission: ec2:Describe*, ecs task-definition ' +
-        'register/describe/deregister (a revision ARN exists only afterwards), the account-wide ' +
-        'ECR login token, application-autoscaling:Describe*, cloudwatch:DescribeAlarms, the ' +
-        'CloudFront managed-policy listings and the RDS engine catalogue. None writes a resource ' +
-        'other than a task definition, which runs only through a service scoped below.',
+        'These APIs have no resource-level permission (IAM authorises them on "*" only): the EC2 ' +
+        'listings Terraform refreshes the network with (an explicit list, not ec2:Describe*), ECS ' +
+        'task-definition describe/deregister/list, the account-wide ECR login token, ' +
+        'application-autoscaling:Describe*, the log-group listing (Terraform finds a group by ' +
+        'prefix), the CloudFront managed-policy listings and the RDS engine catalogue. The only ' +
+        'write is deregistering a task-definition revision, which running tasks and services outlive.',
     },
   ];
 }
@@ -171,6 +184,7 @@ function networkStatements(c: EnvironmentPolicyContext): Statement[] {
         'ec2:DeleteNetworkInterface',
         'ec2:CreateTags',
         'ec2:DeleteTags',
+        ...EC2_ATTRIBUTE_READS,
       ],
       resources: [`arn:aws:ec2:${r}:${a}:*`],
       conditions: resourceTag(c),
@@ -350,12 +364,6 @@ function functionStatements(c: EnvironmentPolicyContext): Statement[] {
       ],
       resources: arns(c, (p) => `arn:aws:logs:${r}:${a}:log-group:*${p}-*`),
     },
-    {
-      // Terraform finds a log group by listing with a name prefix, which IAM checks on all groups.
-      sid: 'LogGroupsList',
-      actions: ['logs:DescribeLogGroups'],
-      resources: [`arn:aws:logs:${r}:${a}:log-group:*`],
-    },
   ];
 }
 
@@ -414,6 +422,8 @@ function containerStatements(c: EnvironmentPolicyContext): Statement[] {
     {
       sid: 'Containers',
       actions: [
+        // Registering names the revision's ARN (family and revision), so it is scoped like the others.
+        'ecs:RegisterTaskDefinition',
         'ecs:CreateCluster',
         'ecs:DeleteCluster',
         'ecs:UpdateCluster',
@@ -511,7 +521,7 @@ function monitoringStatements(c: EnvironmentPolicyContext): Statement[] {
   return [
     {
       sid: 'Alarms',
-      actions: ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
+      actions: ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:DescribeAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
       resources: [
         ...arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:${p}-*`),
         ...arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:TargetTracking-service/${p}-*`),
@@ -548,10 +558,31 @@ function edgeStatements(c: EnvironmentPolicyContext): Statement[] {
   const { accountId: a } = c;
   return [
     {
+      // The CreateDistributionWithTags API Terraform calls is authorised as cloudfront:CreateDistribution
+      // (on "*": IAM knows no distribution before it exists) plus cloudfront:TagResource on the new
+      // distribution; there is no cloudfront:CreateDistributionWithTags action.
       sid: 'CdnCreateTagged',
-      actions: ['cloudfront:CreateDistribution', 'cloudfront:CreateDistributionWithTags', 'cloudfront:TagResource'],
+      actions: ['cloudfront:CreateDistribution'],
+      resources: ['*'],
+      conditions: requestTag(c),
+      justification:
+        'cloudfront:CreateDistribution has no resource-level permission; it is scoped by the ' +
+        'project and env tags the request must carry (aws:RequestTag), which the distribution then keeps.',
+    },
+    {
+      sid: 'CdnTagOnCreate',
+      actions: ['cloudfront:TagResource'],
       resources: [`arn:aws:cloudfront::${a}:distribution/*`],
       conditions: createTagged(c),
+    },
+    {
+      // Creates IAM authorises on "*" only: these resources get an id, and no tag, at creation.
+      sid: 'CdnCreates',
+      actions: ['cloudfront:CreateOriginAccessControl', 'cloudfront:CreateResponseHeadersPolicy', 'cloudfront:CreateFunction'],
+      resources: ['*'],
+      justification:
+        'cloudfront:CreateOriginAccessControl, CreateResponseHeadersPolicy and CreateFunction have no ' +
+        'resource-level permission. They only add a resource; changing or deleting one is scoped below.',
     },
     {
       sid: 'CdnManageTagged',
@@ -573,11 +604,9 @@ function edgeStatements(c: EnvironmentPolicyContext): Statement[] {
       // Origin access controls and policies take no tags and are named by id.
       sid: 'CdnPolicies',
       actions: [
-        'cloudfront:CreateOriginAccessControl',
         'cloudfront:GetOriginAccessControl',
         'cloudfront:UpdateOriginAccessControl',
         'cloudfront:DeleteOriginAccessControl',
-        'cloudfront:CreateResponseHeadersPolicy',
         'cloudfront:GetResponseHeadersPolicy',
         'cloudfront:UpdateResponseHeadersPolicy',
         'cloudfront:DeleteResponseHeadersPolicy',
@@ -594,7 +623,6 @@ function edgeStatements(c: EnvironmentPolicyContext): Statement[] {
     {
       sid: 'CdnFunctions',
       actions: [
-        'cloudfront:CreateFunction',
         'cloudfront:DescribeFunction',
         'cloudfront:GetFunction',
         'cloudfront:UpdateFunction',

@@ -213,18 +213,26 @@ describe.each(ENVS)('the %s deploy role', (env) => {
   test('every "*" resource is in the justified exception list, with its written reason', () => {
     const reasons = justified(built());
     const star = statements().filter((s) => list(s.Resource).includes('*'));
-    expect(star.map((s) => s.Sid).sort()).toEqual(['DenyAssumeRole', 'DenySecretValues', 'ReadOnlyDescribe']);
+    expect(star.map((s) => s.Sid).sort()).toEqual(['CdnCreateTagged', 'CdnCreates', 'DenyAssumeRole', 'DenySecretValues', 'ReadOnlyDescribe']);
     for (const s of star) expect({ sid: s.Sid, reason: (reasons.get(s.Sid) ?? '').length > 40 }).toEqual({ sid: s.Sid, reason: true });
-    // The only allowed writes on "*" are task-definition revisions, which cannot run outside a scoped service.
+    // The only writes on "*" are creates IAM authorises on "*" alone (the distribution's under its
+    // request tags) and deregistering task-definition revisions, which running services outlive.
     const writes = star.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)).filter((a) => !/:(Describe|List|Get)/.test(a));
-    expect(writes.sort()).toEqual(['ecs:DeregisterTaskDefinition', 'ecs:RegisterTaskDefinition']);
+    expect(writes.sort()).toEqual([
+      'cloudfront:CreateDistribution',
+      'cloudfront:CreateFunction',
+      'cloudfront:CreateOriginAccessControl',
+      'cloudfront:CreateResponseHeadersPolicy',
+      'ecs:DeregisterTaskDefinition',
+    ]);
+    expect(statements().find((s) => s.Sid === 'CdnCreateTagged').Condition).toEqual({ StringEquals: { 'aws:RequestTag/project': PROJECT, 'aws:RequestTag/env': env } });
   });
 
   test('every other allow names this environment’s resources: its prefix, its state keys, or its project/env tags', () => {
     // The environment's name followed by `-`, `/` or the end (the ECS cluster is named `docplatform-dev`).
     const own = [new RegExp(`${namePrefix(env)}(-|/|$)`), new RegExp(`${bootstrap.stateBucketName}(/${env}/|$)`), /rds!/];
     // Resources AWS names by id or that belong to AWS: scoped by the condition the statement carries.
-    const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'PublicAmiParameters', 'LogGroupsList', 'ApiAccountLogging', 'Database', 'WebAcl', 'ImagePromotionSource'];
+    const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'PublicAmiParameters', 'ApiAccountLogging', 'Database', 'WebAcl', 'ImagePromotionSource'];
     for (const s of statements().filter((s) => s.Effect === 'Allow' && !list(s.Resource).includes('*'))) {
       const named = list(s.Resource).every((r) => own.some((p) => p.test(r)));
       const conditioned = s.Condition !== undefined;
@@ -242,7 +250,7 @@ describe.each(ENVS)('the %s deploy role', (env) => {
       expect({ sid: s.Sid, env: JSON.stringify(s.Condition).includes(`/env":"${env}"`) }).toEqual({ sid: s.Sid, env: true });
     }
     expect(tagged.map((s) => s.Sid).sort()).toEqual(
-      ['ApiCreateTagged', 'ApiManageTagged', 'Autoscaling', 'CdnCreateTagged', 'CdnManageTagged', 'Ec2CreateTagged', 'Ec2ManageTagged', 'Ec2TagUntagged'].sort(),
+      ['ApiCreateTagged', 'ApiManageTagged', 'Autoscaling', 'CdnCreateTagged', 'CdnManageTagged', 'CdnTagOnCreate', 'Ec2CreateTagged', 'Ec2ManageTagged', 'Ec2TagUntagged'].sort(),
     );
   });
 

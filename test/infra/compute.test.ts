@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { environments, EnvironmentConfig, namePrefix } from '../../stacks/config';
 import { BINARY_MEDIA_TYPES as API_BINARY_MEDIA_TYPES } from '../../core/contract';
 import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/access';
-import { ENI_ACTIONS, ECR_AUTH_ACTION } from '../../modules/iam-grants';
+import { ENI_DESCRIBE_ACTIONS, ENI_RESOURCE_TYPES, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
 import { CONTAINER_NAME, SCRATCH, SCRATCH_INIT_CONTAINER } from '../../modules/fargate-task';
@@ -24,7 +24,7 @@ const GATEWAYS = ['gateway-b2c', 'gateway-b2b'];
 const ONE_MB = 1024 * 1024;
 
 /** Actions a `Resource: "*"` statement may hold: AWS offers no resource-level permission for them. */
-const STAR_RESOURCE_ALLOWED = new Set([...ENI_ACTIONS, ECR_AUTH_ACTION]);
+const STAR_RESOURCE_ALLOWED = new Set([...ENI_DESCRIBE_ACTIONS, ECR_AUTH_ACTION]);
 
 /** Uncompressed size of each entry of a zip, read from its central directory. */
 function zipEntries(file: string): Record<string, number> {
@@ -152,7 +152,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     expect([...granted].filter((action) => !permitted.has(action))).toEqual([]);
   });
 
-  test('no IAM policy grants * actions or * resources (except ENI management and the ECR login, which AWS requires)', () => {
+  test('no IAM policy grants * actions or * resources (except the ENI and subnet listings and the ECR login, which IAM authorises on * only)', () => {
     for (const policy of inlinePolicies) {
       for (const s of parsePolicy(policy.config.policy).Statement) {
         expect(s.Effect).toBe('Allow');
@@ -211,7 +211,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       if (a.database || a.cache) {
         expectPrivateSubnets(fn.config.vpc_config.subnet_ids);
         expect(fn.config.vpc_config.security_group_ids).toEqual([expect.stringMatching(/cross-stack-output-aws_security_groupsg-lambdaid/)]);
-        expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual(['*']);
+        expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual(ENI_RESOURCE_TYPES.map((type) => `arn:aws:ec2:*:*:${type}/*`));
       } else {
         expect(fn.config.vpc_config).toBeUndefined();
         expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual([]);
