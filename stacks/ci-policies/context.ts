@@ -161,3 +161,18 @@ export const EC2_LISTINGS = [
 
 /** The EC2 reads that do take a resource (the VPC's DNS attributes, the NAT instance's attributes): on the project's tagged resources. */
 export const EC2_ATTRIBUTE_READS = ['ec2:DescribeVpcAttribute', 'ec2:DescribeInstanceAttribute'];
+
+/**
+ * The origin secret CloudFront adds to API requests lives in the edge KeyValueStore (its keys are
+ * the cloudfront-keyvaluestore service) and in the WAF regex pattern set; both are put out of
+ * band. No CI role reads or writes them, whatever else it is allowed.
+ */
+export function denyEdgeSecret(): Statement {
+  return {
+    sid: 'DenyEdgeSecret',
+    effect: 'Deny',
+    actions: ['cloudfront-keyvaluestore:*', 'wafv2:GetRegexPatternSet', 'wafv2:UpdateRegexPatternSet'],
+    resources: ['*'],
+    justification: 'A deny guard: the origin secret (edge KeyValueStore keys, WAF pattern set) never passes through CI.',
+  };
+}

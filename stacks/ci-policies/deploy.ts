@@ -1,6 +1,7 @@
 import { Statement } from '../../modules/iam-statements';
 import {
   arns,
+  denyEdgeSecret,
   BUCKET_CONFIG_READS,
   BUCKET_CONFIG_WRITES,
   denyDataObjects,
@@ -64,6 +65,7 @@ function guardStatements(c: EnvironmentPolicyContext): Statement[] {
       justification: 'A deny guard: secret values are put out of band and never pass through CI.',
     },
     denyDataObjects(c),
+    denyEdgeSecret(),
     {
       sid: 'DenyStateBucketConfig',
       effect: 'Deny',
@@ -409,6 +411,8 @@ function apiStatements(c: EnvironmentPolicyContext): Statement[] {
       resources: [
         ...arns(c, (p) => `arn:aws:wafv2:${r}:${a}:regional/webacl/${p}-*/*`),
         `arn:aws:wafv2:${r}:${a}:regional/managedruleset/*/*`,
+        // The origin-verify pattern set the ACL references (created out of band, named by the environment).
+        ...arns(c, (p) => `arn:aws:wafv2:${r}:${a}:regional/regexpatternset/${p}-*/*`),
         `arn:aws:apigateway:${r}::/restapis/*/stages/*`,
       ],
     },
@@ -578,11 +582,12 @@ function edgeStatements(c: EnvironmentPolicyContext): Statement[] {
     {
       // Creates IAM authorises on "*" only: these resources get an id, and no tag, at creation.
       sid: 'CdnCreates',
-      actions: ['cloudfront:CreateOriginAccessControl', 'cloudfront:CreateResponseHeadersPolicy', 'cloudfront:CreateFunction'],
+      actions: ['cloudfront:CreateOriginAccessControl', 'cloudfront:CreateResponseHeadersPolicy', 'cloudfront:CreateFunction', 'cloudfront:CreateKeyValueStore'],
       resources: ['*'],
       justification:
-        'cloudfront:CreateOriginAccessControl, CreateResponseHeadersPolicy and CreateFunction have no ' +
-        'resource-level permission. They only add a resource; changing or deleting one is scoped below.',
+        'cloudfront:CreateOriginAccessControl, CreateResponseHeadersPolicy, CreateFunction and ' +
+        'CreateKeyValueStore have no resource-level permission. They only add a resource; changing or ' +
+        'deleting one is scoped below.',
     },
     {
       sid: 'CdnManageTagged',
@@ -619,6 +624,13 @@ function edgeStatements(c: EnvironmentPolicyContext): Statement[] {
         `arn:aws:cloudfront::${a}:cache-policy/*`,
         `arn:aws:cloudfront::${a}:origin-request-policy/*`,
       ],
+    },
+    {
+      // The edge store is named by id. Its keys (the origin secret) are another service,
+      // cloudfront-keyvaluestore, which no CI role reaches (DenyEdgeSecret).
+      sid: 'CdnKeyValueStores',
+      actions: ['cloudfront:DescribeKeyValueStore', 'cloudfront:UpdateKeyValueStore', 'cloudfront:DeleteKeyValueStore'],
+      resources: [`arn:aws:cloudfront::${a}:key-value-store/*`],
     },
     {
       sid: 'CdnFunctions',

@@ -1,5 +1,5 @@
 import { Statement } from '../../modules/iam-statements';
-import { arns, BUCKET_CONFIG_READS, CiPolicyContext, denyDataObjects, EC2_ATTRIBUTE_READS, EC2_LISTINGS, publicAmiParameters, stateStatements } from './context';
+import { arns, BUCKET_CONFIG_READS, CiPolicyContext, denyDataObjects, denyEdgeSecret, EC2_ATTRIBUTE_READS, EC2_LISTINGS, publicAmiParameters, stateStatements } from './context';
 
 /** Data that neither role ever needs: secret values, customer documents, logs, queue messages. */
 export const DATA_READ_ACTIONS = [
@@ -150,8 +150,10 @@ export function planStatements(c: CiPolicyContext): Statement[] {
         'cloudfront:GetOriginRequestPolicy',
         'cloudfront:DescribeFunction',
         'cloudfront:GetFunction',
+        'cloudfront:DescribeKeyValueStore',
       ],
       resources: [
+        `arn:aws:cloudfront::${a}:key-value-store/*`,
         `arn:aws:cloudfront::${a}:distribution/*`,
         `arn:aws:cloudfront::${a}:origin-access-control/*`,
         `arn:aws:cloudfront::${a}:response-headers-policy/*`,
@@ -190,6 +192,7 @@ export function planStatements(c: CiPolicyContext): Statement[] {
       justification: 'A deny guard: whatever read policy is attached later, plan never reads data.',
     },
     denyDataObjects(c),
+    denyEdgeSecret(),
     {
       sid: 'DenyObjectReadsOutsideState',
       effect: 'Deny',

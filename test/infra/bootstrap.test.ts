@@ -192,6 +192,7 @@ describe('plan role', () => {
     // No S3 wildcard: `s3:Get*` on `docplatform-<env>-*` would match the data buckets' objects too.
     expect(allows.flatMap((s) => list(s.Action)).filter((a) => a.startsWith('s3:') && a.includes('*'))).toEqual([]);
     expect(statements().find((s) => s.Sid === 'DenyDataObjects')).toMatchObject({ Effect: 'Deny', Action: ['s3:GetObject*', 's3:PutObject*', 's3:DeleteObject*'] });
+    expect(statements().find((s) => s.Sid === 'DenyEdgeSecret')).toMatchObject({ Effect: 'Deny', Resource: ['*'] });
   });
 });
 
@@ -213,7 +214,7 @@ describe.each(ENVS)('the %s deploy role', (env) => {
   test('every "*" resource is in the justified exception list, with its written reason', () => {
     const reasons = justified(built());
     const star = statements().filter((s) => list(s.Resource).includes('*'));
-    expect(star.map((s) => s.Sid).sort()).toEqual(['CdnCreateTagged', 'CdnCreates', 'DenyAssumeRole', 'DenySecretValues', 'ReadOnlyDescribe']);
+    expect(star.map((s) => s.Sid).sort()).toEqual(['CdnCreateTagged', 'CdnCreates', 'DenyAssumeRole', 'DenyEdgeSecret', 'DenySecretValues', 'ReadOnlyDescribe']);
     for (const s of star) expect({ sid: s.Sid, reason: (reasons.get(s.Sid) ?? '').length > 40 }).toEqual({ sid: s.Sid, reason: true });
     // The only writes on "*" are creates IAM authorises on "*" alone (the distribution's under its
     // request tags) and deregistering task-definition revisions, which running services outlive.
@@ -221,6 +222,7 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     expect(writes.sort()).toEqual([
       'cloudfront:CreateDistribution',
       'cloudfront:CreateFunction',
+      'cloudfront:CreateKeyValueStore',
       'cloudfront:CreateOriginAccessControl',
       'cloudfront:CreateResponseHeadersPolicy',
       'ecs:DeregisterTaskDefinition',
@@ -232,7 +234,7 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     // The environment's name followed by `-`, `/` or the end (the ECS cluster is named `docplatform-dev`).
     const own = [new RegExp(`${namePrefix(env)}(-|/|$)`), new RegExp(`${bootstrap.stateBucketName}(/${env}/|$)`), /rds!/];
     // Resources AWS names by id or that belong to AWS: scoped by the condition the statement carries.
-    const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'PublicAmiParameters', 'ApiAccountLogging', 'Database', 'WebAcl', 'ImagePromotionSource'];
+    const ACCOUNT_SCOPED_BY_NATURE = ['CdnPolicies', 'CdnKeyValueStores', 'PublicAmiParameters', 'ApiAccountLogging', 'Database', 'WebAcl', 'ImagePromotionSource'];
     for (const s of statements().filter((s) => s.Effect === 'Allow' && !list(s.Resource).includes('*'))) {
       const named = list(s.Resource).every((r) => own.some((p) => p.test(r)));
       const conditioned = s.Condition !== undefined;
@@ -333,8 +335,9 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     expect(deny.Resource).toEqual([`arn:aws:s3:::${PROJECT}-*-reports-*/*`, `arn:aws:s3:::${PROJECT}-*-assets-*/*`]);
   });
 
-  test('it can neither read secret values nor reconfigure the state bucket', () => {
+  test('it can neither read secret values (nor the edge’s origin secret) nor reconfigure the state bucket', () => {
     const denies = statements().filter((s) => s.Effect === 'Deny');
+    expect(denies.find((s) => s.Sid === 'DenyEdgeSecret').Action).toEqual(['cloudfront-keyvaluestore:*', 'wafv2:GetRegexPatternSet', 'wafv2:UpdateRegexPatternSet']);
     expect(denies.find((s) => s.Sid === 'DenySecretValues').Action).toEqual(['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue']);
     expect(denies.find((s) => s.Sid === 'DenyStateBucketConfig').Action).toEqual(expect.arrayContaining(['s3:DeleteBucket', 's3:PutBucketPolicy']));
   });
