@@ -34,6 +34,7 @@ const envSchema = z.object({
   [ENV.awsEndpoint]: z.optional(url(['http:', 'https:'])),
   [ENV.s3ForcePathStyle]: z._default(boolFlag, false),
   [ENV.databaseUrl]: z.optional(url(['postgres:', 'postgresql:'])),
+  [ENV.databaseAppUrl]: z.optional(url(['postgres:', 'postgresql:'])),
   [ENV.dbHost]: z.optional(z.string().check(z.minLength(1))),
   [ENV.dbPort]: z._default(int(1, 65535), 5432),
   [ENV.dbName]: z.optional(z.string().check(z.minLength(1))),
@@ -67,7 +68,10 @@ const envSchema = z.object({
 const DbSecret = z.object({ username: z.string().check(z.minLength(1)), password: z.string().check(z.minLength(1)) });
 
 export interface DatabaseSettings {
-  /** Full connection string (local) … */
+  /**
+   * Full connection string (local): DATABASE_APP_URL when given (the application role; the
+   * migrations use DATABASE_URL, the owner), else DATABASE_URL …
+   */
   url?: string;
   /** … or the RDS endpoint with credentials from the RDS-managed secret (AWS, TLS verified). */
   host?: string;
@@ -135,7 +139,7 @@ export function readEnv<S extends z.ZodMiniType>(schema: S, env: Env, what: stri
 
 export function readConfig(env: Env = process.env): RuntimeConfig {
   const e = readEnv(envSchema, env, 'configuration');
-  if (!e.DATABASE_URL && !(e.DB_HOST && e.DB_NAME && e.DB_SECRET_ARN)) {
+  if (!e.DATABASE_URL && !e.DATABASE_APP_URL && !(e.DB_HOST && e.DB_NAME && e.DB_SECRET_ARN)) {
     throw new ConfigError('invalid configuration: DATABASE_URL is required (or DB_HOST, DB_NAME and DB_SECRET_ARN together)');
   }
   const urls: Partial<Record<ServiceName, string>> = {};
@@ -155,7 +159,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     logLevel: e.LOG_LEVEL,
     aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL, s3ForcePathStyle: e.S3_FORCE_PATH_STYLE },
     database: {
-      url: e.DATABASE_URL,
+      url: e.DATABASE_APP_URL ?? e.DATABASE_URL,
       host: e.DB_HOST,
       port: e.DB_PORT,
       name: e.DB_NAME,

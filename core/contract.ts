@@ -85,6 +85,7 @@ export const ENV = {
   awsEndpoint: 'AWS_ENDPOINT_URL',
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   databaseUrl: 'DATABASE_URL',
+  databaseAppUrl: 'DATABASE_APP_URL',
   dbHost: 'DB_HOST',
   dbPort: 'DB_PORT',
   dbName: 'DB_NAME',
@@ -113,6 +114,14 @@ export const ENV = {
   workerDrainSeconds: 'WORKER_DRAIN_SECONDS',
   nodeExtraCaCerts: 'NODE_EXTRA_CA_CERTS',
 } as const;
+
+/**
+ * The application's database role. Schema migrations run as the owner of the tables (the RDS
+ * master user in AWS) and grant this role the DML the services and workers need, no DDL and no
+ * ownership (migrations/schema/20261201_005_app_role.ts); services and workers connect as it, or
+ * as a login role that is a member of it (migrations/app-role.ts).
+ */
+export const DB_APP_ROLE = 'docplatform_app';
 
 /** The variable naming the Lambda function (in AWS) of an internal service a caller invokes. */
 export const serviceFunctionVar = (service: ServiceName): string => `SERVICE_FUNCTION_${envStem(service)}`;

@@ -1,8 +1,10 @@
 import { issueApiKey } from '../core/domain/api-keys';
 import { createDb } from '../core/db';
-import { SERVICE_NAMES, ServiceName } from '../core/contract';
+import { ENV, SERVICE_NAMES, ServiceName } from '../core/contract';
+import { credentialsFromUrl } from '../migrations/app-role';
+import { migrateWithAppLogin } from '../migrations/migrate';
 import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
-import { startLocalPlatform } from './local/platform';
+import { ensureDatabase, startLocalPlatform } from './local/platform';
 
 /**
  * `npm run dev`: the whole platform on localhost with no account and no key. PostgreSQL and
@@ -26,7 +28,26 @@ async function demoApiKey(databaseUrl: string): Promise<string> {
   }
 }
 
+/**
+ * With DATABASE_APP_URL set, the services and workers connect with it, as in AWS: its user becomes
+ * a login of the application role, with its password, before anything connects (DATABASE_URL
+ * stays the owner's, which migrates and seeds).
+ */
+async function prepareAppLogin(appUrl: string): Promise<void> {
+  const credentials = credentialsFromUrl(appUrl);
+  if (typeof credentials === 'string') throw new Error(`${ENV.databaseAppUrl}: ${credentials}`);
+  await ensureDatabase(LOCAL_PG_URL);
+  const db = createDb({ database: { url: LOCAL_PG_URL, port: 5432, poolMax: 1 }, secrets: {} });
+  try {
+    await migrateWithAppLogin(db, credentials);
+  } finally {
+    await db.destroy();
+  }
+}
+
 async function main(): Promise<void> {
+  const appUrl = process.env[ENV.databaseAppUrl];
+  if (appUrl) await prepareAppLogin(appUrl);
   const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
   const platform = await startLocalPlatform({
     databaseUrl: LOCAL_PG_URL,
@@ -36,7 +57,7 @@ async function main(): Promise<void> {
     startWorkers: true,
     logLevel: (process.env.LOG_LEVEL as 'info') ?? 'warn',
     env: Object.fromEntries(
-      ['GEMINI_API_KEY', 'GEMINI_MODEL', 'GEMINI_BASE_URL'].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
+      ['GEMINI_API_KEY', 'GEMINI_MODEL', 'GEMINI_BASE_URL', ENV.databaseAppUrl].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
     ),
   });
   const apiKey = await demoApiKey(LOCAL_PG_URL);
@@ -50,7 +71,7 @@ async function main(): Promise<void> {
     ...SERVICE_NAMES.map((n) => `  ${n.padEnd(12)} ${platform.urls[n]}`),
     `  sqs/s3       ${platform.emulator.endpoint}   (fauxqs: queues ${Object.keys(platform.emulator.queueUrls).join(', ')}; buckets reports, assets)`,
     `  stripe       ${platform.stripe.url}   (local stand-in, real SDK)`,
-    `  database     ${LOCAL_PG_URL}`,
+    `  database     ${LOCAL_PG_URL}${appUrl ? ` (services and workers as ${new URL(appUrl).username})` : ''}`,
     `  content      ${platform.config.secrets.geminiApiKey ? `Gemini (${platform.config.gemini.model})` : 'offline provider (set GEMINI_API_KEY for Gemini)'}`,
     `  workers      ${platform.workers.length ? platform.workers.join(', ') : 'none'}${missingWorkers.length ? ` (not started: ${missingWorkers.join(', ')})` : ''}`,
     '',

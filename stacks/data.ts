@@ -7,7 +7,7 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { opsAlarm } from '../modules/ops-alarm';
 import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
-import { BUCKETS, BucketName, PROJECT, QUEUES, QueueName } from '../core/contract';
+import { BUCKETS, BucketName, DB_APP_ROLE, PROJECT, QUEUES, QueueName } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
@@ -30,7 +30,13 @@ export class DataStack extends TerraformStack {
   readonly cache: { endpointAddress: string; port: number };
   readonly buckets: Record<BucketName, { name: string; arn: string }>;
   readonly queues: Record<QueueName, QueueRefs>;
-  readonly secrets: { gemini: { arn: string }; stripeSecretKey: { arn: string }; stripeWebhookSecret: { arn: string }; orderToken: { arn: string } };
+  readonly secrets: {
+    gemini: { arn: string };
+    stripeSecretKey: { arn: string };
+    stripeWebhookSecret: { arn: string };
+    orderToken: { arn: string };
+    databaseApp: { arn: string };
+  };
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig, network: NetworkStack) {
     super(scope, id);
@@ -96,6 +102,8 @@ export class DataStack extends TerraformStack {
       stripeSecretKey: secret('stripe-secret-key', 'Stripe secret API key used by gateway-b2c'),
       stripeWebhookSecret: secret('stripe-webhook-secret', 'Stripe webhook signing secret used by gateway-b2c'),
       orderToken: secret('order-token-secret', 'Key of the B2C order access tokens (HMAC of the order id) used by order'),
+      // The master secret stays with RDS and the migration task; the workloads that connect use this login.
+      databaseApp: secret('db-app', `JSON {username, password} of the ${DB_APP_ROLE} database login, used by the services and workers that connect to RDS`),
     };
   }
 

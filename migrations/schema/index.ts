@@ -3,6 +3,7 @@ import * as coreTables from './20261126_001_core_tables';
 import * as orderGenerationLease from './20261201_002_order_generation_lease';
 import * as batchRequestFingerprint from './20261201_003_batch_request_fingerprint';
 import * as orderRequeues from './20261201_004_order_requeues';
+import * as appRole from './20261201_005_app_role';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -17,4 +18,5 @@ export const schemaMigrations: SchemaMigration[] = [
   { name: '20261201_002_order_generation_lease', ...orderGenerationLease },
   { name: '20261201_003_batch_request_fingerprint', ...batchRequestFingerprint },
   { name: '20261201_004_order_requeues', ...orderRequeues },
+  { name: '20261201_005_app_role', ...appRole },
 ];

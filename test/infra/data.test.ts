@@ -155,9 +155,11 @@ describe.each(envs)('%s-data', (_env, config: EnvironmentConfig) => {
     expect(sqsAlarms.filter((a) => a.config.metric_name === 'ApproximateAgeOfOldestMessage')).toHaveLength(2);
   });
 
-  test('secrets for Gemini, Stripe secret key, Stripe webhook secret and the order token key are created without a value', () => {
+  test('secrets for Gemini, Stripe secret key, Stripe webhook secret, the order token key and the app database login are created without a value', () => {
     const names = resources(stack, 'aws_secretsmanager_secret').map((s) => s.config.name).sort();
-    expect(names).toEqual(['gemini-api-key', 'order-token-secret', 'stripe-secret-key', 'stripe-webhook-secret'].map((n) => `docplatform-${config.env}-${n}`));
+    expect(names).toEqual(
+      ['db-app', 'gemini-api-key', 'order-token-secret', 'stripe-secret-key', 'stripe-webhook-secret'].map((n) => `docplatform-${config.env}-${n}`),
+    );
     expect(resources(stack, 'aws_secretsmanager_secret_version')).toEqual([]);
   });
 
