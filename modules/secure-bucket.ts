@@ -15,6 +15,8 @@ export interface SecureBucketProps {
   intelligentTiering: boolean;
   /** Days a replaced or deleted version stays recoverable. */
   noncurrentVersionDays: number;
+  /** Days after which every object expires (logs); unset, objects stay until deleted. */
+  expirationDays?: number;
   /** Statements added to the TLS-only policy, given the bucket ARN. */
   extraStatements?: (bucketArn: string) => Statement[];
 }
@@ -53,6 +55,7 @@ export class SecureBucket extends Construct {
         filter: [{ prefix: '' }],
         abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
         noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionDays }],
+        expiration: props.expirationDays !== undefined ? [{ days: props.expirationDays }] : undefined,
       },
     ];
     if (props.intelligentTiering) {

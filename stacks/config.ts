@@ -45,6 +45,12 @@ export interface EnvironmentConfig {
     egress: EgressMode;
     /** Instance type of the NAT instance when `egress` is `nat-instance`. */
     natInstanceType: string;
+    /**
+     * VPC flow logs (every accepted and rejected flow of every ENI, 10-minute aggregation) to a
+     * private bucket of the network layer whose objects expire after `expireAfterDays`.
+     * Billed per GB delivered (docs/cost.md): on in prod, off in dev.
+     */
+    flowLogs: { enabled: boolean; expireAfterDays: number };
   };
   database: {
     instanceClass: string;
@@ -181,7 +187,7 @@ const github = {
 export const dev: EnvironmentConfig = {
   env: 'dev',
   region: REGION,
-  network: { cidr: '10.20.0.0/16', azCount: 2, egress: 'nat-instance', natInstanceType: 't4g.nano' },
+  network: { cidr: '10.20.0.0/16', azCount: 2, egress: 'nat-instance', natInstanceType: 't4g.nano', flowLogs: { enabled: false, expireAfterDays: 30 } },
   database: {
     instanceClass: 'db.t4g.micro',
     engineVersion: '16',
@@ -222,7 +228,7 @@ export const dev: EnvironmentConfig = {
 export const prod: EnvironmentConfig = {
   ...dev,
   env: 'prod',
-  network: { ...dev.network, cidr: '10.30.0.0/16' },
+  network: { ...dev.network, cidr: '10.30.0.0/16', flowLogs: { enabled: true, expireAfterDays: 90 } },
   database: {
     ...dev.database,
     allocatedStorageGb: 20,

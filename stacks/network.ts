@@ -9,6 +9,7 @@ import { RouteTableAssociation } from '@cdktf/provider-aws/lib/route-table-assoc
 import { Eip } from '@cdktf/provider-aws/lib/eip';
 import { NatGateway } from '@cdktf/provider-aws/lib/nat-gateway';
 import { VpcEndpoint } from '@cdktf/provider-aws/lib/vpc-endpoint';
+import { FlowLog } from '@cdktf/provider-aws/lib/flow-log';
 import { DefaultSecurityGroup } from '@cdktf/provider-aws/lib/default-security-group';
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
@@ -20,6 +21,7 @@ import { cidrSubnet, peerCidr } from '../modules/cidr';
 import { NatInstance } from '../modules/nat-instance';
 import { AlarmTopic } from '../modules/alarm-topic';
 import { Budget } from '../modules/budget';
+import { SecureBucket } from '../modules/secure-bucket';
 
 export const POSTGRES_PORT = 5432;
 export const VALKEY_PORT = 6379;
@@ -129,6 +131,8 @@ export class NetworkStack extends TerraformStack {
         throw new Error(`network.egress: "${String(config.network.egress)}" is not nat-instance, nat-gateway or none`);
     }
 
+    if (config.network.flowLogs.enabled) this.flowLogs(config, prefix, vpc);
+
     // S3 traffic (reports, assets, ECR layers) skips the NAT: gateway endpoints are free.
     new VpcEndpoint(this, 's3-endpoint', {
       vpcId: vpc.id,
@@ -213,6 +217,57 @@ export class NetworkStack extends TerraformStack {
       env: config.env,
       alertEmails: config.budget.alertEmails,
       alarmTopicArn: alarms.topic.arn,
+    });
+  }
+
+  /**
+   * Flow logs of the whole VPC (accepted and rejected, every ENI) as gzip text to a private bucket,
+   * objects expiring after `network.flowLogs.expireAfterDays`. The bucket policy is the one AWS
+   * documents for log delivery (this account's `delivery.logs` under AWSLogs/<account>/ only),
+   * written here so that the service does not add its own to a policy Terraform owns.
+   */
+  private flowLogs(config: EnvironmentConfig, prefix: string, vpc: Vpc): void {
+    // The account id comes from the config or from the VPC (its owner): no STS call at plan time.
+    const account = config.accountId ?? vpc.ownerId;
+    const delivery = { Service: 'delivery.logs.amazonaws.com' };
+    const fromThisAccount = {
+      StringEquals: { 'aws:SourceAccount': account },
+      ArnLike: { 'aws:SourceArn': `arn:aws:logs:${config.region}:${account}:*` },
+    };
+    const bucket = new SecureBucket(this, 'flow-logs', {
+      bucketPrefix: `${prefix}-flow-logs-`,
+      intelligentTiering: false,
+      noncurrentVersionDays: 1,
+      expirationDays: config.network.flowLogs.expireAfterDays,
+      extraStatements: (arn) => [
+        {
+          sid: 'AWSLogDeliveryWrite',
+          principal: delivery,
+          actions: ['s3:PutObject'],
+          resources: [`${arn}/AWSLogs/${account}/*`],
+          conditions: { ...fromThisAccount, StringEquals: { ...fromThisAccount.StringEquals, 's3:x-amz-acl': 'bucket-owner-full-control' } },
+          scalar: ['actions', 'resources'],
+        },
+        {
+          sid: 'AWSLogDeliveryAclCheck',
+          principal: delivery,
+          actions: ['s3:GetBucketAcl', 's3:ListBucket'],
+          resources: [arn],
+          conditions: fromThisAccount,
+          scalar: ['resources'],
+        },
+      ],
+    });
+    new FlowLog(this, 'flow-log', {
+      vpcId: vpc.id,
+      trafficType: 'ALL',
+      logDestinationType: 's3',
+      logDestination: bucket.bucket.arn,
+      maxAggregationInterval: 600,
+      destinationOptions: { fileFormat: 'plain-text', perHourPartition: true, hiveCompatiblePartitions: false },
+      tags: { Name: prefix },
+      // Delivery checks the bucket policy when the flow log is created.
+      dependsOn: [bucket.policy],
     });
   }
 }

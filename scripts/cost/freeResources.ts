@@ -23,7 +23,6 @@ export const FREE_TYPES: Record<string, string> = {
   aws_default_network_acl: 'network ACLs are free',
   aws_vpc_endpoint_route_table_association: 'gateway endpoint associations are free',
   aws_eip_association: 'the address is priced on its aws_eip',
-  aws_flow_log: 'the flow log is billed as CloudWatch Logs ingestion on its log group',
   aws_launch_template: 'priced on the instance or Auto Scaling group that launches it',
   aws_key_pair: 'key pairs are free',
   aws_lambda_alias: 'aliases are free (invocations are priced on the function)',

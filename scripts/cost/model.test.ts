@@ -126,6 +126,19 @@ describe('cost model on hand-computed cases', () => {
     expect(report.unpriced.map((i) => i.address)).toEqual(['aws_wafv2_web_acl.acl']);
   });
 
+  it('prices VPC flow logs to S3 per GB delivered, and their bucket for what its expiry keeps and the files delivery writes', () => {
+    const profile = profileWith({ apiRequestsPerMonth: 1_000_000, documentsPerMonth: 10_000 }, { flowLogBytesPerApiRequest: 500, flowLogBytesPerDocument: 2000, flowLogFilesPerMonth: 8760, logCompressionRatio: 0.15 });
+    const bucket = resource('aws_s3_bucket', 'flow', { bucket_prefix: 'docplatform-prod-flow-logs-' }, 'network');
+    const lifecycle = resource('aws_s3_bucket_lifecycle_configuration', 'flow', { rule: [{ id: 'housekeeping', expiration: [{ days: 90 }] }] }, 'network', { bucket: ['aws_s3_bucket.flow'] });
+    const log = resource('aws_flow_log', 'vpc', { log_destination_type: 's3', traffic_type: 'ALL' }, 'network', { log_destination: ['aws_s3_bucket.flow'] });
+    const report = estimate([bucket, lifecycle, log], profile);
+    expect(report.total.idleUsd).toBe(0);
+    const gb = (1_000_000 * 500 + 10_000 * 2000) / 1e9; // 0.52 GB a month
+    const stored = (gb / 30.4) * 90 * 0.15;
+    expect(report.items.find((i) => i.type === 'aws_flow_log')!.traffic.usd).toBeCloseTo(gb * 0.3, 6);
+    expect(report.total.trafficUsd).toBeCloseTo(gb * 0.3 + stored * 0.024 + 8760 * 0.0000053, 5);
+  });
+
   it('prices interface endpoints per AZ and gateway endpoints at $0', () => {
     const report = estimate([
       resource('aws_vpc_endpoint', 'ecr', { vpc_endpoint_type: 'Interface', subnet_ids: ['a', 'b'] }, 'network'),

@@ -102,6 +102,12 @@ export function natGbPerMonth(profile: TrafficProfile, volume: Volume): number {
   return requests + imagePulls;
 }
 
+/** GB of VPC flow log records an environment delivers in a month (one VPC, flow logs on). */
+export function flowLogGbPerMonth(profile: TrafficProfile, volume: Volume): number {
+  const a = profile.assumptions;
+  return (volume.apiRequestsPerMonth * a.flowLogBytesPerApiRequest + volume.documentsPerMonth * a.flowLogBytesPerDocument) / BYTES_PER_GB;
+}
+
 function hourly(ctx: RuleContext, priceKey: string, what: string, units = 1): Charge {
   return { priceKey, quantity: units * ctx.prices.hoursPerMonth, what };
 }
@@ -336,6 +342,20 @@ const sqsQueue: Rule = (r, ctx) => {
   );
 };
 
+const flowLog: Rule = (r, ctx) => {
+  if (str(r.values.log_destination_type) !== 's3') return unpriced('flow logs to CloudWatch Logs or Firehose are not priced here');
+  if (str(blocks(r.values.destination_options)[0]?.file_format) === 'parquet') return unpriced('Parquet conversion of flow logs is not in the price table');
+  const gb = flowLogGbPerMonth(ctx.profile, ctx.volume) / instancesOf(ctx, 'aws_flow_log');
+  return priced([{ priceKey: 'vpc.flowLogs.s3.gb', quantity: gb, what: 'GB of flow log records delivered to S3' }], ['storage and PUTs are priced on the bucket']);
+};
+
+/** Days the objects of a bucket live, from the expiration of its lifecycle rules (undefined: never expire). */
+function expirationDays(ctx: RuleContext, bucket: TfResource): number | undefined {
+  const lifecycle = ctx.resources.find((l) => l.type === 'aws_s3_bucket_lifecycle_configuration' && l.stack === bucket.stack && (l.refs.bucket ?? []).includes(bucket.address));
+  const days = blocks(lifecycle?.values.rule).map((rule) => num(blocks(rule.expiration)[0]?.days)).filter((d): d is number => d !== undefined);
+  return days.length > 0 ? Math.min(...days) : undefined;
+}
+
 const s3Bucket: Rule = (r, ctx) => {
   const bucketName = nameOf(r, 'bucket', 'bucket_prefix');
   const a = ctx.profile.assumptions;
@@ -344,6 +364,13 @@ const s3Bucket: Rule = (r, ctx) => {
   let storedGb = baselineKey ? ctx.profile.baseline.s3StoredGb[baselineKey] : 0;
   let puts = 0;
   let gets = 0;
+  const flowLogs = ctx.resources.filter((f) => f.type === 'aws_flow_log' && f.stack === r.stack && (f.refs.log_destination ?? []).includes(r.address));
+  if (flowLogs.length > 0 && busy(ctx)) {
+    const keptDays = Math.min(expirationDays(ctx, r) ?? a.neverExpireHorizonDays, a.neverExpireHorizonDays);
+    const deliveredGb = (flowLogGbPerMonth(ctx.profile, v) * flowLogs.length) / instancesOf(ctx, 'aws_flow_log');
+    storedGb += (deliveredGb / DAYS_PER_MONTH) * keptDays * a.logCompressionRatio;
+    puts += a.flowLogFilesPerMonth * flowLogs.length;
+  }
   if (bucketName.includes(a.documentsBucketMatch)) {
     storedGb += (v.documentsPerMonth * a.documentKb * a.documentRetentionMonths) / KB_PER_GB;
     puts += v.documentsPerMonth + v.batchesPerMonth * 2;
@@ -464,6 +491,7 @@ export const RULES: Record<string, Rule> = {
   aws_instance: ec2Instance,
   aws_autoscaling_group: autoscalingGroup,
   aws_vpc_endpoint: vpcEndpoint,
+  aws_flow_log: flowLog,
   aws_db_instance: dbInstance,
   aws_db_proxy: dbProxy,
   aws_elasticache_serverless_cache: serverlessCache,

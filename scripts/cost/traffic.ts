@@ -59,6 +59,9 @@ const profileSchema = z.object({
     neverExpireHorizonDays: z.number().check(z.positive()),
     secretsManagerCallsPerMonth: count,
     kmsRequestsPerMonth: count,
+    flowLogBytesPerApiRequest: count,
+    flowLogBytesPerDocument: count,
+    flowLogFilesPerMonth: count,
   }),
   baseline: z.object({
     ecrStoredGbPerRepository: count,

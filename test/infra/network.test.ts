@@ -160,6 +160,48 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     expect(open.filter((r) => r.config.from_port <= 5432 && r.config.to_port >= 5432).map((r) => r.address)).toEqual([]);
   });
 
+  test(`VPC flow logs follow network.flowLogs (${config.network.flowLogs.enabled ? 'on' : 'off'}): every flow of the VPC to a private bucket whose objects expire`, () => {
+    const logs = resources(stack, 'aws_flow_log');
+    const buckets = resources(stack, 'aws_s3_bucket');
+    if (!config.network.flowLogs.enabled) {
+      expect(logs).toEqual([]);
+      expect(buckets).toEqual([]);
+      return;
+    }
+    expect(logs).toHaveLength(1);
+    const [log] = logs;
+    const [bucket] = buckets;
+    expect(log.config).toMatchObject({ vpc_id: ref('aws_vpc', 'vpc'), traffic_type: 'ALL', log_destination_type: 's3', max_aggregation_interval: 600 });
+    expect(log.config.log_destination).toBe(`\${${bucket.address}.arn}`);
+    expect(bucket.config.bucket_prefix).toBe(`docplatform-${config.env}-flow-logs-`);
+    const onBucket = (type: string) => resources(stack, type).find((r) => r.config.bucket === `\${${bucket.address}.id}`)!;
+    const expiry = onBucket('aws_s3_bucket_lifecycle_configuration').config.rule.flatMap((r: any) => r.expiration ?? []);
+    expect(expiry).toEqual([{ days: config.network.flowLogs.expireAfterDays }]);
+    // The flow log waits for the policy that lets log delivery write.
+    const policy = onBucket('aws_s3_bucket_policy');
+    expect(log.config.depends_on).toContain(policy.address);
+  });
+
+  test('only log delivery for this account may write to the flow-log bucket, under AWSLogs/<account>/', () => {
+    if (!config.network.flowLogs.enabled) return;
+    const [bucket] = resources(stack, 'aws_s3_bucket');
+    const policy = resources(stack, 'aws_s3_bucket_policy').find((r) => r.config.bucket === `\${${bucket.address}.id}`)!;
+    const allows = parsePolicy(policy.config.policy).Statement.filter((s) => s.Effect === 'Allow');
+    expect(allows.map((s) => s.Principal)).toEqual([{ Service: 'delivery.logs.amazonaws.com' }, { Service: 'delivery.logs.amazonaws.com' }]);
+    const write = allows.find((s) => s.Sid === 'AWSLogDeliveryWrite');
+    expect(write.Action).toBe('s3:PutObject');
+    const account = write.Condition.StringEquals['aws:SourceAccount'];
+    expect(account).toBe(config.accountId ?? ref('aws_vpc', 'vpc', 'owner_id'));
+    expect(write.Resource).toBe(`\${${bucket.address}.arn}/AWSLogs/${account}/*`);
+    expect(write.Condition).toEqual({
+      StringEquals: { 'aws:SourceAccount': account, 's3:x-amz-acl': 'bucket-owner-full-control' },
+      ArnLike: { 'aws:SourceArn': `arn:aws:logs:${config.region}:${account}:*` },
+    });
+    const check = allows.find((s) => s.Sid === 'AWSLogDeliveryAclCheck');
+    expect(check.Action).toEqual(['s3:GetBucketAcl', 's3:ListBucket']);
+    expect(check.Condition.StringEquals).toEqual({ 'aws:SourceAccount': account });
+  });
+
   test('the default security group is left without rules', () => {
     const [group] = resources(stack, 'aws_default_security_group');
     expect(group.config.ingress).toBeUndefined();
