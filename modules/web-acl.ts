@@ -1,6 +1,8 @@
 import { Construct } from 'constructs';
 import { Wafv2WebAcl, Wafv2WebAclRule } from '@cdktf/provider-aws/lib/wafv2-web-acl';
 import { Wafv2WebAclAssociation } from '@cdktf/provider-aws/lib/wafv2-web-acl-association';
+import { Wafv2WebAclLoggingConfiguration } from '@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration';
+import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 
 /**
  * AWS managed rule groups the API runs behind: the OWASP Top 10 classes (Common), request
@@ -45,7 +47,15 @@ export interface RegionalWebAclProps {
   originVerify: OriginVerify;
   /** Rules of a managed group that only count (label and metric) instead of blocking. */
   countOnly?: Partial<Record<(typeof MANAGED_RULE_GROUPS)[number], string[]>>;
+  /** Log the requests the ACL blocks (and only those) to a log group of this name (it must start with `aws-waf-logs-`). */
+  blockedRequestLogs?: { logGroupName: string; retentionDays: number };
 }
+
+/**
+ * What a WAF log record must not carry: the origin secret, the B2B clients' API keys (`x-api-key`
+ * or `Authorization: Bearer`), cookies, and the query string (the B2C order token travels there).
+ */
+export const REDACTED_HEADERS = ['x-origin-verify', 'authorization', 'x-api-key', 'cookie'] as const;
 
 const visibility = (metricName: string) => ({
   cloudwatchMetricsEnabled: true,
@@ -138,6 +148,27 @@ export class RegionalWebAcl extends Construct {
     new Wafv2WebAclAssociation(this, 'association', {
       resourceArn: props.resourceArn,
       webAclArn: this.acl.arn,
+    });
+
+    if (props.blockedRequestLogs) this.logBlockedRequests(props.blockedRequestLogs);
+  }
+
+  /**
+   * One record per blocked request (allowed ones are dropped by the filter, so the log costs what
+   * the blocks cost), in a log group with retention. WAF adds the log group's resource policy for
+   * its delivery itself when the logging configuration is put.
+   */
+  private logBlockedRequests(logs: { logGroupName: string; retentionDays: number }): void {
+    if (!logs.logGroupName.startsWith('aws-waf-logs-')) throw new Error(`WAF log group ${logs.logGroupName}: the name must start with aws-waf-logs-`);
+    const group = new CloudwatchLogGroup(this, 'blocked-requests', { name: logs.logGroupName, retentionInDays: logs.retentionDays });
+    new Wafv2WebAclLoggingConfiguration(this, 'logging', {
+      resourceArn: this.acl.arn,
+      logDestinationConfigs: [group.arn],
+      loggingFilter: {
+        defaultBehavior: 'DROP',
+        filter: [{ behavior: 'KEEP', requirement: 'MEETS_ANY', condition: [{ actionCondition: { action: 'BLOCK' } }] }],
+      },
+      redactedFields: [...REDACTED_HEADERS.map((name) => ({ singleHeader: { name } })), { queryString: {} }],
     });
   }
 }

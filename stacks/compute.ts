@@ -160,6 +160,7 @@ export class ComputeStack extends TerraformStack {
       resourceArn: rest.stage.arn,
       clientIpHeader: EDGE_HEADERS.clientIp,
       originVerify: { headerName: EDGE_HEADERS.originVerify, patternSetArn: config.api.originVerifyPatternSetArn },
+      blockedRequestLogs: config.api.wafBlockedRequestLogs ? { logGroupName: `aws-waf-logs-${prefix}-api`, retentionDays: config.logs.retentionDays } : undefined,
       // The Common set blocks bodies over 8 KB: B2B batch uploads and Stripe webhook events are
       // larger. API Gateway's own 10 MB limit and the services' body limits (413) bound them.
       countOnly: { AWSManagedRulesCommonRuleSet: ['SizeRestrictions_BODY'] },

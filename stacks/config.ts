@@ -98,6 +98,12 @@ export interface EnvironmentConfig {
      */
     originVerifyPatternSetArn?: string;
     /**
+     * Log the requests the API's web ACL blocks, and only those, to the log group
+     * `aws-waf-logs-docplatform-<env>-api` (retention `logs.retentionDays`). Billed per GB
+     * ingested (docs/cost.md): on in prod, off in dev.
+     */
+    wafBlockedRequestLogs: boolean;
+    /**
      * This environment's compute stack owns the account-level API Gateway CloudWatch role
      * (`aws_api_gateway_account`, one per account and region). Set it on exactly one
      * environment per AWS account.
@@ -209,7 +215,7 @@ export const dev: EnvironmentConfig = {
     batchJobsVisibilitySeconds: 900,
   },
   lambdas: lambdaDefaults(5),
-  api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500, ownsAccountLogRole: true },
+  api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500, wafBlockedRequestLogs: false, ownsAccountLogRole: true },
   gemini: { model: 'gemini-2.5-flash' },
   images: { keepTagged: 10 },
   migrationTask: { cpu: 2048, memoryMb: 4096 },
@@ -239,7 +245,7 @@ export const prod: EnvironmentConfig = {
   cache: { maxDataStorageGb: 2, maxEcpuPerSecond: 10000, snapshotRetentionDays: 1 },
   lambdas: lambdaDefaults(8),
   images: { ...dev.images, promoteFrom: 'dev' },
-  api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000, ownsAccountLogRole: true },
+  api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000, wafBlockedRequestLogs: true, ownsAccountLogRole: true },
   workers: {
     'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 2, messagesPerTask: 20 },
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 1, messagesPerTask: 5 },

@@ -157,6 +157,20 @@ describe('cost model on hand-computed cases', () => {
     expect(forever.total.trafficUsd).toBeCloseTo(1 * 0.5985 + (1 / 30.4) * 365 * 0.15 * 0.0315, 6);
   });
 
+  it('prices a WAF log group for the blocked share of what its web ACL inspects', () => {
+    const profile = profileWith({ apiRequestsPerMonth: 1_000_000 }, { wafBlockedShare: 0.01, wafLogBytesPerRecord: 2500, logCompressionRatio: 0.15 });
+    const acl = resource('aws_wafv2_web_acl', 'acl', { scope: 'REGIONAL', rule: [] }, 'compute');
+    const group = resource('aws_cloudwatch_log_group', 'waf', { name: 'aws-waf-logs-docplatform-prod-api', retention_in_days: 30 }, 'compute');
+    const logging = resource('aws_wafv2_web_acl_logging_configuration', 'waf', {}, 'compute', {
+      resource_arn: ['aws_wafv2_web_acl.acl'],
+      log_destination_configs: ['aws_cloudwatch_log_group.waf'],
+    });
+    const report = estimate([acl, group, logging], profile);
+    const gb = (1_000_000 * 0.01 * 2500) / 1e9; // 0.025 GB
+    expect(report.items.find((i) => i.address === 'aws_cloudwatch_log_group.waf')!.traffic.usd).toBeCloseTo(gb * 0.5985 + (gb / 30.4) * 30 * 0.15 * 0.0315, 5);
+    expect(report.items.find((i) => i.address === 'aws_cloudwatch_log_group.waf')!.idle.usd).toBe(0);
+  });
+
   it('bills each metric of an alarm and reports the 10 always-free alarms apart', () => {
     const alarms = Array.from({ length: 12 }, (_, i) => resource('aws_cloudwatch_metric_alarm', `a${i}`, { period: 60 }));
     const report = estimate(alarms);

@@ -423,12 +423,26 @@ function logIngestBytes(ctx: RuleContext, groupName: string): number {
   return 0;
 }
 
+/** Bytes a WAF log group receives: the blocked share of what the web ACLs logging to it inspect. */
+function wafLogBytes(ctx: RuleContext, group: TfResource): number {
+  const a = ctx.profile.assumptions;
+  const configs = ctx.resources.filter(
+    (c) => c.type === 'aws_wafv2_web_acl_logging_configuration' && c.stack === group.stack && (c.refs.log_destination_configs ?? []).includes(group.address),
+  );
+  return configs.reduce((bytes, c) => {
+    const acl = referenced(ctx, c, 'resource_arn', 'aws_wafv2_web_acl');
+    if (!acl) return bytes;
+    const inspected = (str(acl.values.scope) === 'CLOUDFRONT' ? ctx.volume.cdnRequestsPerMonth : ctx.volume.apiRequestsPerMonth) / instancesOf(ctx, 'aws_wafv2_web_acl');
+    return bytes + inspected * a.wafBlockedShare * a.wafLogBytesPerRecord;
+  }, 0);
+}
+
 const logGroup: Rule = (r, ctx) => {
   const groupName = nameOf(r, 'name', 'name_prefix');
   const a = ctx.profile.assumptions;
   const retention = num(r.values.retention_in_days) ?? 0;
   const keptDays = retention === 0 ? a.neverExpireHorizonDays : Math.min(retention, a.neverExpireHorizonDays);
-  const ingestGb = logIngestBytes(ctx, groupName) / BYTES_PER_GB;
+  const ingestGb = (groupName.startsWith('aws-waf-logs-') ? wafLogBytes(ctx, r) : logIngestBytes(ctx, groupName)) / BYTES_PER_GB;
   const storedGb = (ingestGb / DAYS_PER_MONTH) * keptDays * a.logCompressionRatio;
   return priced(
     [

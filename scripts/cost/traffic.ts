@@ -62,6 +62,8 @@ const profileSchema = z.object({
     flowLogBytesPerApiRequest: count,
     flowLogBytesPerDocument: count,
     flowLogFilesPerMonth: count,
+    wafBlockedShare: z.number().check(z.minimum(0), z.maximum(1)),
+    wafLogBytesPerRecord: count,
   }),
   baseline: z.object({
     ecrStoredGbPerRepository: count,

@@ -6,7 +6,7 @@ import { Testing } from 'cdktf';
 import { dev, environments, EnvironmentConfig } from '../../stacks/config';
 import { EDGE_HEADERS, ORIGIN_SECRET_KEY } from '../../core/contract';
 import { EdgeStack } from '../../stacks/edge';
-import { MANAGED_RULE_GROUPS, ORIGIN_RULE, RATE_RULE, RegionalWebAcl } from '../../modules/web-acl';
+import { MANAGED_RULE_GROUPS, ORIGIN_RULE, RATE_RULE, REDACTED_HEADERS, RegionalWebAcl } from '../../modules/web-acl';
 import { dataSources, resources, stackNames, synthesizedStack } from '../support/infra-synth';
 import { AWS_PROVIDER_VERSION, describeRun, terraform } from '../support/infra-terraform';
 
@@ -138,6 +138,29 @@ describe.each(envs)('%s', (env, config: EnvironmentConfig) => {
     const closed = await empty('/api/b2c/themes', '203.0.113.7', forged);
     expect(closed.headers[EDGE_HEADERS.originVerify]).toBeUndefined();
     expect(closed.headers[EDGE_HEADERS.clientIp]).toEqual({ value: '203.0.113.7' });
+  });
+
+  test(`blocked requests, and only those, are logged when api.wafBlockedRequestLogs (${config.api.wafBlockedRequestLogs ? 'on' : 'off'}), without the secret, keys or query string`, () => {
+    const logging = resources(compute, 'aws_wafv2_web_acl_logging_configuration');
+    const wafGroups = resources(compute, 'aws_cloudwatch_log_group').filter((g) => String(g.config.name).startsWith('aws-waf-logs-'));
+    if (!config.api.wafBlockedRequestLogs) {
+      expect(logging).toEqual([]);
+      expect(wafGroups).toEqual([]);
+      return;
+    }
+    expect(logging).toHaveLength(1);
+    const [log] = logging;
+    const [group] = wafGroups;
+    expect(group.config).toMatchObject({ name: `aws-waf-logs-docplatform-${env}-api`, retention_in_days: config.logs.retentionDays });
+    expect(log.config.resource_arn).toBe(`\${${acl.address}.arn}`);
+    expect(log.config.log_destination_configs).toEqual([`\${${group.address}.arn}`]);
+    expect(log.config.logging_filter).toEqual({
+      default_behavior: 'DROP',
+      filter: [{ behavior: 'KEEP', requirement: 'MEETS_ANY', condition: [{ action_condition: { action: 'BLOCK' } }] }],
+    });
+    const redacted = log.config.redacted_fields;
+    expect(redacted.filter((f: any) => f.single_header).map((f: any) => f.single_header.name).sort()).toEqual([...REDACTED_HEADERS, EDGE_HEADERS.originVerify].filter((v, i, a) => a.indexOf(v) === i).sort());
+    expect(redacted).toContainEqual({ query_string: {} });
   });
 
   test('the origin secret is in no Terraform configuration, hence in no plan or state', () => {
