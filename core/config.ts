@@ -73,7 +73,10 @@ export interface DatabaseSettings {
    * migrations use DATABASE_URL, the owner), else DATABASE_URL …
    */
   url?: string;
-  /** … or the RDS endpoint with credentials from the RDS-managed secret (AWS, TLS verified). */
+  /**
+   * … or the RDS endpoint with the credentials of DB_SECRET_ARN (AWS: the application role's
+   * login, `docplatform-<env>-db-app`; TLS verified).
+   */
   host?: string;
   port: number;
   name?: string;
@@ -90,7 +93,12 @@ export interface RuntimeConfig {
   appEnv: string;
   logLevel: LogLevel;
   aws: { region: string; endpoint?: string; s3ForcePathStyle: boolean };
-  database: DatabaseSettings;
+  /**
+   * Absent when no database variable is set: a service that never connects (the gateways,
+   * core-llm) needs none and reads no database secret. A client that connects fails at start
+   * without it (core/db.ts createDb).
+   */
+  database?: DatabaseSettings;
   redis: { url: string; keyPrefix: string };
   queues: { docJobsUrl?: string; batchJobsUrl?: string };
   buckets: { reports: string; assets: string };
@@ -116,7 +124,7 @@ export interface AppConfig extends RuntimeConfig {
     stripeSecretKey?: string;
     stripeWebhookSecret?: string;
     orderTokenSecret?: string;
-    /** RDS-managed master secret, present when DB_SECRET_ARN is set. */
+    /** The login of DB_SECRET_ARN (the application role in AWS), present when it is set. */
     databaseCredentials?: { username: string; password: string };
   };
 }
@@ -139,9 +147,16 @@ export function readEnv<S extends z.ZodMiniType>(schema: S, env: Env, what: stri
 
 export function readConfig(env: Env = process.env): RuntimeConfig {
   const e = readEnv(envSchema, env, 'configuration');
-  if (!e.DATABASE_URL && !e.DATABASE_APP_URL && !(e.DB_HOST && e.DB_NAME && e.DB_SECRET_ARN)) {
-    throw new ConfigError('invalid configuration: DATABASE_URL is required (or DB_HOST, DB_NAME and DB_SECRET_ARN together)');
+  const databaseUrl = e.DATABASE_APP_URL ?? e.DATABASE_URL;
+  const rds = { [ENV.dbHost]: e.DB_HOST, [ENV.dbName]: e.DB_NAME, [ENV.dbSecretArn]: e.DB_SECRET_ARN };
+  const rdsMissing = Object.entries(rds).filter(([, v]) => v === undefined).map(([k]) => k);
+  if (!databaseUrl && rdsMissing.length > 0 && rdsMissing.length < 3) {
+    throw new ConfigError(`invalid configuration: ${rdsMissing.join(', ')}: required with ${Object.keys(rds).filter((k) => !rdsMissing.includes(k)).join(', ')} (or set DATABASE_URL)`);
   }
+  const database: DatabaseSettings | undefined =
+    databaseUrl || rdsMissing.length === 0
+      ? { url: databaseUrl, host: e.DB_HOST, port: e.DB_PORT, name: e.DB_NAME, secretArn: e.DB_SECRET_ARN, poolMax: e.DB_POOL_MAX }
+      : undefined;
   const urls: Partial<Record<ServiceName, string>> = {};
   const functions: Partial<Record<ServiceName, string>> = {};
   for (const name of SERVICE_NAMES) {
@@ -158,14 +173,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     appEnv: e.APP_ENV,
     logLevel: e.LOG_LEVEL,
     aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL, s3ForcePathStyle: e.S3_FORCE_PATH_STYLE },
-    database: {
-      url: e.DATABASE_APP_URL ?? e.DATABASE_URL,
-      host: e.DB_HOST,
-      port: e.DB_PORT,
-      name: e.DB_NAME,
-      secretArn: e.DB_SECRET_ARN,
-      poolMax: e.DB_POOL_MAX,
-    },
+    database,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     queues: { docJobsUrl: e.DOC_JOBS_QUEUE_URL, batchJobsUrl: e.BATCH_JOBS_QUEUE_URL },
     buckets: { reports: e.REPORTS_BUCKET, assets: e.ASSETS_BUCKET },
@@ -181,6 +189,14 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     internal: { transport: e.INTERNAL_TRANSPORT, urls, functions },
     publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
   };
+}
+
+/** The database settings of a process that connects; a ConfigError naming the variables when there are none. */
+export function requireDatabase(config: Pick<RuntimeConfig, 'database'>): DatabaseSettings {
+  if (!config.database) {
+    throw new ConfigError(`invalid configuration: ${ENV.databaseUrl} is required (or ${ENV.dbHost}, ${ENV.dbName} and ${ENV.dbSecretArn} together)`);
+  }
+  return config.database;
 }
 
 export type SecretFetcher = (arn: string) => Promise<string>;
@@ -214,7 +230,7 @@ export async function resolveConfig(config: RuntimeConfig, fetch: SecretFetcher 
     resolveSecret(config.stripe.secretKey, 'STRIPE_SECRET_ARN', fetch),
     resolveSecret(config.stripe.webhookSecret, 'STRIPE_WEBHOOK_SECRET_ARN', fetch),
     resolveSecret(config.orderTokenSecret, 'ORDER_TOKEN_SECRET_ARN', fetch),
-    config.database.url ? Promise.resolve(undefined) : resolveSecret({ arn: config.database.secretArn }, 'DB_SECRET_ARN', fetch),
+    !config.database || config.database.url ? Promise.resolve(undefined) : resolveSecret({ arn: config.database.secretArn }, 'DB_SECRET_ARN', fetch),
   ]);
   let databaseCredentials: AppConfig['secrets']['databaseCredentials'];
   if (dbSecret !== undefined) {

@@ -2,7 +2,7 @@ import knexFactory, { Knex } from 'knex';
 // The dialect class itself rather than `client: 'pg'`: knex resolves dialect names with a
 // dynamic require that a bundle cannot follow.
 import PgClient from 'knex/lib/dialects/postgres';
-import type { AppConfig } from './config';
+import { requireDatabase, type AppConfig } from './config';
 import { DependencyUnavailableError } from './failures';
 
 /**
@@ -12,7 +12,8 @@ import { DependencyUnavailableError } from './failures';
  * opened on first query and closed when idle so a frozen environment holds as few as possible.
  */
 export function createDb(config: Pick<AppConfig, 'database' | 'secrets'>): Knex {
-  const { database, secrets } = config;
+  const database = requireDatabase(config);
+  const { secrets } = config;
   const connection: Knex.PgConnectionConfig = database.url
     ? { connectionString: database.url }
     : {

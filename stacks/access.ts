@@ -14,7 +14,11 @@ import { BucketName, QueueName, ServiceName, WorkerName } from '../core/contract
  * resources are allowed to do to each other.
  */
 
-/** The secrets the data layer creates, plus the RDS-managed master secret (`database`). */
+/**
+ * The secrets the data layer creates. `database` is the login of the application database role
+ * (`docplatform-<env>-db-app`, docs/infrastructure.md "Database roles"). The RDS-managed master
+ * secret is no entry here: only the migration task reads it (ECS injects it, stacks/compute.ts).
+ */
 export type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'orderToken';
 
 /** Objects of one bucket under a key prefix ('' = the whole bucket). */
@@ -29,8 +33,8 @@ export interface ServiceAccess {
   /** Talks to the cache: placed in the VPC. */
   cache: boolean;
   /**
-   * Secrets read at start. `database` is in every list: the services' config loader requires
-   * the database settings of every service, including those that never connect.
+   * Secrets read at start: `database` exactly when `database` is true (a test holds the two
+   * together); a workload that never connects is given no database settings and reads none.
    */
   secrets: SecretName[];
   sendTo: QueueName[];
@@ -45,7 +49,7 @@ export type WorkerAccess = ServiceAccess & { queue: QueueName };
 const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
   database: false,
   cache: false,
-  secrets: ['database'],
+  secrets: [],
   sendTo: [],
   readObjects: [],
   readWriteObjects: [],
@@ -64,23 +68,23 @@ const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
  */
 export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
   'gateway-b2c': access({
-    secrets: ['database', 'stripeSecretKey', 'stripeWebhookSecret'],
+    secrets: ['stripeSecretKey', 'stripeWebhookSecret'],
     readObjects: [DOCUMENTS],
     invokes: ['theme', 'order'],
   }),
   // Presigns the document links of B2B orders: a presigned GET carries the signer's permissions.
   'gateway-b2b': access({ readObjects: [DOCUMENTS], readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
-  'core-llm': access({ cache: true, secrets: ['database', 'gemini'] }),
-  theme: access({ database: true }),
+  'core-llm': access({ cache: true, secrets: ['gemini'] }),
+  theme: access({ database: true, secrets: ['database'] }),
   order: access({ database: true, secrets: ['database', 'orderToken'], sendTo: ['docJobs', 'batchJobs'] }),
-  client: access({ database: true }),
+  client: access({ database: true, secrets: ['database'] }),
 };
 
 export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'doc-generation': {
     // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends (containers/doc-generation/requeue.ts).
-    ...access({ database: true, sendTo: ['docJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
+    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
     queue: 'docJobs',
   },
-  'b2b-batch': { ...access({ database: true, sendTo: ['docJobs'], readWriteObjects: [BATCH_OBJECTS] }), queue: 'batchJobs' },
+  'b2b-batch': { ...access({ database: true, secrets: ['database'], sendTo: ['docJobs'], readWriteObjects: [BATCH_OBJECTS] }), queue: 'batchJobs' },
 };

@@ -326,7 +326,8 @@ class AccessWiring {
   ) {
     this.prefix = namePrefix(config.env);
     this.secretArns = {
-      database: data.db.masterSecretArn,
+      // The application role's login; the master secret is the migration task's alone.
+      database: data.secrets.databaseApp.arn,
       gemini: data.secrets.gemini.arn,
       stripeSecretKey: data.secrets.stripeSecretKey.arn,
       stripeWebhookSecret: data.secrets.stripeWebhookSecret.arn,
@@ -335,9 +336,6 @@ class AccessWiring {
     this.shared = {
       [ENV.appEnv]: config.env,
       [ENV.logLevel]: 'info',
-      [ENV.dbHost]: data.db.address,
-      [ENV.dbPort]: Token.asString(data.db.port),
-      [ENV.dbName]: data.db.name,
       [ENV.redisUrl]: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
       [ENV.redisKeyPrefix]: 'docplatform:',
       [ENV.docJobsQueueUrl]: data.queues.docJobs.url,
@@ -365,11 +363,19 @@ class AccessWiring {
     };
   }
 
-  /** The variables of an entry: the shared ones, its pool size, its secrets' ARNs and the functions it invokes. */
+  /** The variables of an entry: the shared ones, the database and its pool size if it connects, its secrets' ARNs and the functions it invokes. */
   environment(a: ServiceAccess, poolMax: number): Record<string, string> {
+    const database: Record<string, string> = a.database
+      ? {
+          [ENV.dbHost]: this.data.db.address,
+          [ENV.dbPort]: Token.asString(this.data.db.port),
+          [ENV.dbName]: this.data.db.name,
+          [ENV.dbPoolMax]: String(poolMax),
+        }
+      : {};
     return {
       ...this.shared,
-      [ENV.dbPoolMax]: String(poolMax),
+      ...database,
       ...Object.fromEntries(a.secrets.map((s) => [SECRET_VARIABLES[s], this.secretArns[s]])),
       ...Object.fromEntries(a.invokes.map((name) => [serviceFunctionVar(name), `${this.prefix}-${name}`])),
     };

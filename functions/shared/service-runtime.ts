@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type Redis from 'ioredis';
-import type { AppConfig } from '../../core/config';
+import { requireDatabase, type AppConfig } from '../../core/config';
 import type { InternalClient } from '../../core/internal-client';
 import { Logger, createLogger } from '../../core/logger';
 import type { JobQueue } from '../../core/queue';
@@ -46,6 +46,9 @@ export function composeRuntime<K extends ClientName>(
   factories: ClientFactories<K>,
   overrides: RuntimeOverrides = {},
 ): ServiceRuntime<K> {
+  // A service that connects fails at start, naming the variables, not at its first query; one that
+  // never connects is given no database settings at all (nor the secret behind them).
+  if ('db' in factories && !overrides.db) requireDatabase(config);
   const logger = overrides.logger ?? createLogger({ service, env: config.appEnv }, config.logLevel);
   const created: Partial<Clients> = {};
   const runtime = {

@@ -219,22 +219,26 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     }
   });
 
-  test('every function environment passes the services’ config loader (docs/runtime-config.md)', () => {
-    for (const fn of functions) {
+  test('every function environment passes the services’ config loader (docs/runtime-config.md); only those that connect get database settings', () => {
+    for (const [service, fn] of fnByService) {
       const vars: Record<string, string> = fn.config.environment.variables;
       expect(vars).toMatchObject({
         APP_ENV: env,
         INTERNAL_TRANSPORT: 'lambda',
         NODE_OPTIONS: '--enable-source-maps',
         NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        DB_POOL_MAX: String(config.database.poolMaxPerLambda),
         PUBLIC_BASE_URL: expect.stringMatching(/^https:\/\//),
       });
       expect(vars.REDIS_URL).toMatch(/^rediss:\/\//);
       const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolvedForLoader(k, v)]));
       const loaded = readConfig(resolved);
       expect(loaded.internal.transport).toBe('lambda');
-      expect(loaded.database.host).toBeDefined();
+      if (SERVICE_ACCESS[service as keyof typeof SERVICE_ACCESS].database) {
+        expect(loaded.database).toMatchObject({ host: expect.any(String), name: expect.any(String), secretArn: expect.any(String), poolMax: config.database.poolMaxPerLambda });
+      } else {
+        expect({ service, database: loaded.database }).toEqual({ service, database: undefined });
+        expect(Object.keys(vars).filter((k) => k.startsWith('DB_') || k.startsWith('DATABASE_'))).toEqual([]);
+      }
     }
   });
 
@@ -248,9 +252,23 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       const role = target(isTask ? fn.config.task_role_arn : fn.config.role);
       const readable = allowed(role, 'secretsmanager:GetSecretValue');
       const given = Object.entries(vars).filter(([k]) => k.endsWith('_SECRET_ARN') || k === 'DB_SECRET_ARN' || k === 'STRIPE_SECRET_ARN');
-      expect(given.length).toBeGreaterThan(0);
       for (const [, arn] of given) expect(readable).toContain(arn);
       expect(readable).toHaveLength(given.length);
+    }
+  });
+
+  test('only the functions and tasks that connect to RDS read a database secret: the app login; the master secret is the migration task’s alone', () => {
+    const readersOf = (pattern: RegExp) =>
+      roles.filter((role) => allowed(role, 'secretsmanager:GetSecretValue').some((arn) => pattern.test(arn))).map((role) => role.config.name).sort();
+    const connecting = [
+      ...Object.entries(SERVICE_ACCESS).filter(([, a]) => a.database).map(([s]) => `${prefix}-${s}`),
+      ...Object.entries(WORKER_ACCESS).filter(([, a]) => a.database).map(([w]) => `${prefix}-${w}-task`),
+    ];
+    expect(connecting.length).toBe(5);
+    expect(readersOf(/secret-db-app/)).toEqual(connecting.sort());
+    expect(readersOf(/master_user_secret/)).toEqual([`${prefix}-db-move-exec`]);
+    for (const [name, a] of [...Object.entries(SERVICE_ACCESS), ...Object.entries(WORKER_ACCESS)]) {
+      expect({ name, readsDatabaseSecret: a.secrets.includes('database') }).toEqual({ name, readsDatabaseSecret: a.database });
     }
   });
 
@@ -483,7 +501,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     for (const w of Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>) {
       const vars: Record<string, string> = Object.fromEntries(containerOf(workerName(w)).environment.map((e: any) => [e.name, e.value]));
       const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolvedForLoader(k, v)]));
-      expect(readConfig(resolved).database.poolMax).toBe(config.database.poolMaxPerWorker);
+      expect(readConfig(resolved).database?.poolMax).toBe(config.database.poolMaxPerWorker);
       expect(readWorkerConfig(resolved).concurrency).toBe(config.workers[w].concurrency);
     }
   });
