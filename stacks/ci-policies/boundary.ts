@@ -8,9 +8,9 @@ import { EnvironmentPolicyContext } from './context';
  * own policy names the exact resources; the boundary is the ceiling that holds whatever that
  * policy says, or a role the environment's deploy role creates with a policy of its choosing:
  *
- * - the data actions (secret values, objects, messages, invocations, KMS decryption) reach
- *   this environment's resources only (its name prefix; the RDS-managed `rds!…` secret by the
- *   tag RDS puts on it);
+ * - the data actions (secret values, objects, messages, invocations) reach this environment's
+ *   resources only (its name prefix; the RDS-managed `rds!…` secret by the tag RDS puts on it),
+ *   and KMS decrypts only for Secrets Manager, hence only those secrets;
  * - nothing in IAM and no role assumption: a role created under the boundary cannot widen
  *   itself, create another role, or become a stepping stone into any other role;
  * - never the state bucket.
@@ -63,18 +63,17 @@ export function workloadBoundaryStatements(c: EnvironmentPolicyContext): Stateme
     {
       // The secrets are encrypted under the AWS-managed key aws/secretsmanager, one per account
       // and region, shared by every environment: its ARN cannot tell them apart. So Decrypt is
-      // allowed only when Secrets Manager asks on the role's behalf (kms:ViaService), which it
-      // does only after authorising GetSecretValue above, and only for this environment's secrets
-      // (the SecretARN encryption context Secrets Manager always sends). A ciphertext taken from
-      // elsewhere cannot be decrypted directly. No other data here is under KMS: SSE-S3 and
-      // SQS-managed SSE use keys the services own.
-      sid: 'DecryptEnvironmentSecrets',
+      // allowed only when Secrets Manager asks on the role's behalf (kms:ViaService) for this
+      // account, and Secrets Manager decrypts a secret only for a caller it has allowed
+      // GetSecretValue on that secret, which the two statements above limit to this environment.
+      // A direct Decrypt (a ciphertext taken from elsewhere) is refused. An encryption-context
+      // condition (SecretARN) would repeat the same environment scope without closing another
+      // path; the separation is proven where it is decided (test/infra/iam-simulation.test.ts).
+      // No other data here is under KMS: SSE-S3 and SQS-managed SSE use keys the services own.
+      sid: 'DecryptThroughSecretsManager',
       actions: ['kms:Decrypt'],
       resources: [`arn:aws:kms:${r}:${a}:key/*`],
-      conditions: {
-        StringEquals: { 'kms:ViaService': `secretsmanager.${r}.amazonaws.com` },
-        StringLike: { 'kms:EncryptionContext:SecretARN': [`arn:aws:secretsmanager:${r}:${a}:secret:${p}-*`, `arn:aws:secretsmanager:${r}:${a}:secret:rds!*`] },
-      },
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${r}.amazonaws.com`, 'kms:CallerAccount': a } },
     },
     {
       sid: 'EnvironmentFunctions',

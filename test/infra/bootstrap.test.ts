@@ -396,17 +396,19 @@ describe('policy limits and the workload boundary', () => {
   });
 
   test.each(ENVS)('the %s boundary limits every data action to that environment’s resources', (env) => {
-    const DATA = /^(secretsmanager:GetSecretValue|s3:(GetObject|PutObject|DeleteObject|AbortMultipartUpload|ListBucket)|sqs:|kms:Decrypt|lambda:InvokeFunction|ecr:(BatchGetImage|GetDownloadUrlForLayer))/;
+    // kms:Decrypt is the exception, checked below: the key is shared by every environment, so it is
+    // allowed only through Secrets Manager, which decrypts only secrets the role may read.
+    const DATA = /^(secretsmanager:GetSecretValue|s3:(GetObject|PutObject|DeleteObject|AbortMultipartUpload|ListBucket)|sqs:|lambda:InvokeFunction|ecr:(BatchGetImage|GetDownloadUrlForLayer))/;
     for (const s of boundaryOf(env).Statement.filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => DATA.test(a)))) {
       for (const resource of list(s.Resource)) {
-        // The environment's prefix in the ARN, or (rds! secret, KMS key) a condition naming it.
+        // The environment's prefix in the ARN, or (the rds! secret) a condition naming it.
         const scoped = resource.includes(`${namePrefix(env)}-`) || JSON.stringify(s.Condition ?? {}).includes(`${namePrefix(env)}-`);
         expect({ sid: s.Sid, resource, scoped }).toEqual({ sid: s.Sid, resource, scoped: true });
       }
       for (const other of ENVS.filter((e) => e !== env)) expect({ sid: s.Sid, other: JSON.stringify(s).includes(namePrefix(other)) }).toEqual({ sid: s.Sid, other: false });
     }
     const kms = boundaryOf(env).Statement.find((s) => list(s.Action).includes('kms:Decrypt'));
-    expect(kms.Condition.StringEquals['kms:ViaService']).toBe(`secretsmanager.${bootstrap.region}.amazonaws.com`);
+    expect(kms.Condition).toEqual({ StringEquals: { 'kms:ViaService': `secretsmanager.${bootstrap.region}.amazonaws.com`, 'kms:CallerAccount': '${local.account_id}' } });
   });
 
   test('every taggable bootstrap resource is covered by the provider default tags (none overrides them)', () => {

@@ -1,0 +1,291 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
+import { PROJECT, REGION } from '../../core/contract';
+import { RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
+import {
+  ACCOUNT,
+  deployRole,
+  Decision,
+  environmentResources,
+  planRole,
+  roleUnderBoundary,
+  simulate,
+  SimPrincipal,
+  SimRequest,
+  workloadRole,
+} from '../support/iam-simulation';
+
+/**
+ * Proof by simulation (@cloud-copilot/iam-simulate) over the synthesised policies, for both
+ * environments: each row is one request, the principal being exactly the policies its role
+ * carries in the synthesised stacks (identity policies, permissions boundary, and the bucket or
+ * queue policy of the resource), every Terraform expression resolved to the ARN it will have.
+ *
+ * The table is printed at the end and written to $TMPDIR/docplatform-iam-simulation.md.
+ */
+
+type Expected = 'Allow' | 'Deny';
+interface Row extends SimRequest {
+  expected: Expected;
+  /** Why this is the expected answer. */
+  why: string;
+}
+
+const ENVS = Object.keys(environments);
+const other = (env: string) => ENVS.find((e) => e !== env)!;
+const tags = (key: 'RequestTag' | 'ResourceTag', env: string) => ({ [`aws:${key}/project`]: PROJECT, [`aws:${key}/env`]: env });
+const ec2 = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
+const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+const policy = (name: string) => `arn:aws:iam::${ACCOUNT}:policy/${name}`;
+const AWS_MANAGED_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+/**
+ * The key policy AWS gives the AWS-managed key aws/secretsmanager (AWS's, not ours; as AWS
+ * documents it): any principal of the account, through Secrets Manager only. KMS authorises by
+ * the key policy, so the simulation needs it; the role's boundary still caps what it grants.
+ */
+const SECRETSMANAGER_KEY_POLICY = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'ThroughSecretsManagerForTheAccount',
+      Effect: 'Allow',
+      Principal: { AWS: '*' },
+      Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:CreateGrant', 'kms:DescribeKey'],
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` } },
+    },
+    { Sid: 'KeyMetadataToTheAccount', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: ['kms:Describe*', 'kms:Get*', 'kms:List*', 'kms:RevokeGrant'], Resource: '*' },
+  ],
+};
+
+/** The deploy role of `env` against its own environment and against the other one. */
+function deployRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const p = deployRole(env);
+  const o = other(env);
+  const both = (action: string, mine: string, their: string, context: (e: string) => Record<string, string> = () => ({}), extra: Partial<Row> = {}): Row[] => [
+    { principal: p, action, resource: mine, context: context(env), expected: 'Allow', why: `its own environment (${env})`, ...extra },
+    { principal: p, action, resource: their, context: context(o), expected: 'Deny', why: `another environment (${o})`, ...extra },
+  ];
+  return [
+    ...both('lambda:UpdateFunctionCode', own.orderFunction, theirs.orderFunction),
+    ...both('lambda:UpdateAlias', `${own.orderFunction}:live`, `${theirs.orderFunction}:live`),
+    ...both('s3:PutObject', own.stateKey('compute'), theirs.stateKey('compute')),
+    ...both('s3:GetObject', own.stateKey('data'), theirs.stateKey('data')),
+    ...both('iam:CreateRole', role(`${namePrefix(env)}-x`), role(`${namePrefix(o)}-x`), (e) => ({ 'iam:PermissionsBoundary': environmentResources(e).boundary })),
+    ...both('iam:PassRole', own.orderRole, theirs.orderRole, () => ({ 'iam:PassedToService': 'lambda.amazonaws.com' })),
+    ...both('secretsmanager:UpdateSecret', own.stripeSecret, theirs.stripeSecret),
+    { principal: p, action: 'secretsmanager:PutSecretValue', resource: theirs.stripeSecret, expected: 'Deny', why: `another environment (${o}); and secret values never pass through CI` },
+    { principal: p, action: 'secretsmanager:PutSecretValue', resource: own.stripeSecret, expected: 'Deny', why: 'secret values are put out of band, never through CI (DenySecretValues)' },
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: own.dbSecret, expected: 'Deny', why: 'secret values never pass through CI (DenySecretValues)' },
+    ...both('sqs:SetQueueAttributes', own.docJobsQueue, theirs.docJobsQueue),
+    ...both('ecr:PutImage', own.docGenerationRepository, theirs.docGenerationRepository),
+    ...both('s3:PutBucketPolicy', own.reportsBucket, theirs.reportsBucket),
+    ...both('s3:GetBucketPolicy', own.reportsBucket, theirs.reportsBucket),
+    ...both('rds:ModifyDBInstance', own.dbInstance, theirs.dbInstance),
+    ...both('ec2:TerminateInstances', ec2('instance', 'i-0nat'), ec2('instance', 'i-0nat'), (e) => tags('ResourceTag', e)),
+    ...both('ec2:RunInstances', ec2('subnet', `subnet-0${env}`), ec2('subnet', `subnet-0${o}`), (e) => ({ ...tags('RequestTag', env), ...tags('ResourceTag', e) }), {
+      why: 'launch (request tagged with its own env) into a subnet of',
+    }),
+    {
+      principal: p,
+      action: 'ec2:CreateTags',
+      resource: ec2('instance', `i-0${o}`),
+      context: { ...tags('RequestTag', env), ...tags('ResourceTag', o) },
+      expected: 'Deny',
+      why: `retag another environment's (${o}) instance as ${env}`,
+    },
+    {
+      principal: p,
+      action: 'ec2:CreateTags',
+      resource: ec2('security-group', 'sg-0default'),
+      context: tags('RequestTag', env),
+      expected: 'Allow',
+      why: 'tag an untagged resource (the VPC default security group it adopts) as its own',
+    },
+    ...both('apigateway:PATCH', `arn:aws:apigateway:${REGION}::/restapis/a1b2c3d4e5`, `arn:aws:apigateway:${REGION}::/restapis/a1b2c3d4e5`, (e) => tags('ResourceTag', e)),
+    ...both('cloudfront:UpdateDistribution', `arn:aws:cloudfront::${ACCOUNT}:distribution/E1234567890AB`, `arn:aws:cloudfront::${ACCOUNT}:distribution/E1234567890AB`, (e) =>
+      tags('ResourceTag', e),
+    ),
+    ...(environments[env].images.promoteFrom
+      ? [
+          {
+            principal: p,
+            action: 'ecr:BatchGetImage',
+            resource: environmentResources(environments[env].images.promoteFrom!).docGenerationRepository,
+            expected: 'Allow' as const,
+            why: `promotion pulls the images ${environments[env].images.promoteFrom} was tested with (images.promoteFrom)`,
+          },
+        ]
+      : [{ principal: p, action: 'ecr:BatchGetImage', resource: theirs.docGenerationRepository, expected: 'Deny' as const, why: `it promotes nothing from ${o}` }]),
+  ];
+}
+
+/** What the deploy role of `env` may do with IAM: roles only under its own boundary, no boundary change, no role assumed. */
+function iamRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const p = deployRole(env);
+  const mine = role(`${namePrefix(env)}-x`);
+  return [
+    { principal: p, action: 'iam:CreateRole', resource: mine, expected: 'Deny', why: 'no permissions boundary on the new role' },
+    { principal: p, action: 'iam:CreateRole', resource: mine, context: { 'iam:PermissionsBoundary': theirs.boundary }, expected: 'Deny', why: `${other(env)}'s boundary, not its own` },
+    { principal: p, action: 'iam:CreateRole', resource: mine, context: { 'iam:PermissionsBoundary': policy('AdministratorAccess') }, expected: 'Deny', why: 'a boundary that is not the workload boundary' },
+    { principal: p, action: 'iam:AttachRolePolicy', resource: own.orderRole, context: { 'iam:PermissionsBoundary': own.boundary, 'iam:PolicyARN': 'arn:aws:iam::aws:policy/AdministratorAccess' }, expected: 'Allow', why: 'any policy on a bounded role: the boundary caps it (next rows)' },
+    { principal: p, action: 'iam:UpdateAssumeRolePolicy', resource: own.orderRole, context: { 'iam:PermissionsBoundary': own.boundary }, expected: 'Allow', why: 'a bounded role’s trust: what it trusts gets no more than the boundary' },
+    { principal: p, action: 'iam:UpdateAssumeRolePolicy', resource: role(`${namePrefix(env)}-unbounded`), expected: 'Deny', why: 'the trust of a role without the boundary' },
+    { principal: p, action: 'iam:UpdateAssumeRolePolicy', resource: role(deployRoleName(other(env))), expected: 'Deny', why: 'the trust of another deploy role' },
+    { principal: p, action: 'iam:PutRolePolicy', resource: role(deployRoleName(env)), expected: 'Deny', why: 'widen itself' },
+    { principal: p, action: 'iam:DeleteRolePermissionsBoundary', resource: own.orderRole, context: { 'iam:PermissionsBoundary': own.boundary }, expected: 'Deny', why: 'remove the boundary from a role' },
+    { principal: p, action: 'iam:CreatePolicyVersion', resource: own.boundary, expected: 'Deny', why: 'rewrite its own environment’s boundary' },
+    { principal: p, action: 'iam:SetDefaultPolicyVersion', resource: own.boundary, expected: 'Deny', why: 'switch its boundary to another version' },
+    { principal: p, action: 'iam:DeletePolicy', resource: theirs.boundary, expected: 'Deny', why: 'delete another environment’s boundary' },
+    { principal: p, action: 'iam:CreatePolicyVersion', resource: policy(`${namePrefix(env)}-other`), expected: 'Allow', why: 'its environment’s other managed policies stay its own' },
+    { principal: p, action: 'sts:AssumeRole', resource: own.orderRole, expected: 'Deny', why: 'assume a workload role of its own environment (whatever its trust says)' },
+    { principal: p, action: 'sts:AssumeRole', resource: role(deployRoleName(other(env))), expected: 'Deny', why: 'chain into another deploy role' },
+    { principal: p, action: 'iam:PassRole', resource: own.orderRole, context: { 'iam:PassedToService': 'glue.amazonaws.com' }, expected: 'Deny', why: 'pass a workload role to a service no workload runs on' },
+  ];
+}
+
+/** Neither CI role reads customers' objects. */
+function objectRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const p = deployRole(env);
+  return [
+    { principal: p, action: 's3:GetObject', resource: `${own.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy, expected: 'Deny', why: 'a customer report (DenyDataObjects; bucket-level S3 only)' },
+    { principal: p, action: 's3:GetObjectVersion', resource: `${own.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy, expected: 'Deny', why: 'an older version of a report' },
+    { principal: p, action: 's3:GetObject', resource: `${own.assetsBucket}/batches/client-1/b-1/source.csv`, resourcePolicy: own.assetsBucketPolicy, expected: 'Deny', why: 'a customer batch file' },
+    { principal: p, action: 's3:PutObject', resource: `${own.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy, expected: 'Deny', why: 'overwrite a report' },
+    { principal: p, action: 's3:PutObject', resource: `${own.spaBucket}/index.html`, resourcePolicy: own.spaBucketPolicy, expected: 'Allow', why: 'the SPA build is the one upload CI makes' },
+    { principal: planRole(), action: 's3:GetObject', resource: `${own.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy, expected: 'Deny', why: 'a customer report' },
+    { principal: planRole(), action: 's3:GetBucketTagging', resource: own.reportsBucket, resourcePolicy: own.reportsBucketPolicy, expected: 'Allow', why: 'bucket-level refresh' },
+  ];
+}
+
+/** The read-only plan role. */
+function planRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const p = planRole();
+  return [
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: own.stripeSecret, expected: 'Deny', why: 'a secret value' },
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: own.dbSecret, expected: 'Deny', why: 'the database master secret' },
+    { principal: p, action: 'secretsmanager:DescribeSecret', resource: own.stripeSecret, expected: 'Allow', why: 'secret metadata for refresh' },
+    { principal: p, action: 'sqs:ReceiveMessage', resource: own.docJobsQueue, resourcePolicy: own.docJobsQueuePolicy, expected: 'Deny', why: 'queue messages' },
+    { principal: p, action: 's3:GetObject', resource: own.stateKey('compute'), expected: 'Allow', why: 'state, for the plan' },
+    { principal: p, action: 's3:PutObject', resource: own.stateKey('compute'), expected: 'Deny', why: 'it never writes state' },
+    { principal: p, action: 's3:PutObject', resource: `${own.stateKey('compute')}.tflock`, expected: 'Allow', why: 'the state lock' },
+    { principal: p, action: 'lambda:UpdateFunctionCode', resource: own.orderFunction, expected: 'Deny', why: 'read-only' },
+    { principal: p, action: 'iam:GetRole', resource: own.orderRole, expected: 'Allow', why: 'role refresh' },
+    { principal: p, action: 'iam:PutRolePolicy', resource: own.orderRole, expected: 'Deny', why: 'read-only' },
+  ];
+}
+
+/** A role created under the boundary of `env`, holding `*` on `*` itself: the boundary is all that limits it. */
+function boundaryRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const p = roleUnderBoundary(env);
+  const o = other(env);
+  const viaSecretsManager = { 'kms:CallerAccount': ACCOUNT, 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` };
+  const kms = { resource: AWS_MANAGED_KEY, resourcePolicy: SECRETSMANAGER_KEY_POLICY };
+  return [
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: theirs.stripeSecret, expected: 'Deny', why: `${o}'s secret` },
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: own.stripeSecret, expected: 'Allow', why: 'its own environment’s secret' },
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: theirs.dbSecret, context: { [RDS_SECRET_TAG]: theirs.dbInstance }, expected: 'Deny', why: `${o}'s RDS master secret (tagged with ${o}'s instance)` },
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: own.dbSecret, context: { [RDS_SECRET_TAG]: own.dbInstance }, expected: 'Allow', why: 'its own RDS master secret' },
+    { principal: p, action: 's3:GetObject', resource: `${theirs.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: theirs.reportsBucketPolicy, expected: 'Deny', why: `${o}'s report objects` },
+    { principal: p, action: 's3:GetObject', resource: `${own.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy, expected: 'Allow', why: 'its own report objects' },
+    { principal: p, action: 's3:PutObject', resource: `${theirs.assetsBucket}/batches/x`, resourcePolicy: theirs.assetsBucketPolicy, expected: 'Deny', why: `${o}'s assets` },
+    { principal: p, action: 'sqs:ReceiveMessage', resource: theirs.docJobsQueue, resourcePolicy: theirs.docJobsQueuePolicy, expected: 'Deny', why: `${o}'s queue` },
+    { principal: p, action: 'sqs:SendMessage', resource: own.docJobsQueue, resourcePolicy: own.docJobsQueuePolicy, expected: 'Allow', why: 'its own queue' },
+    { principal: p, action: 'lambda:InvokeFunction', resource: theirs.themeLive, expected: 'Deny', why: `${o}'s function` },
+    { principal: p, action: 'lambda:InvokeFunction', resource: own.themeLive, expected: 'Allow', why: 'its own function' },
+    // Secrets Manager decrypts only after GetSecretValue is allowed (the rows above decide which secret).
+    { principal: p, action: 'kms:Decrypt', ...kms, context: viaSecretsManager, expected: 'Allow', why: 'aws/secretsmanager, through Secrets Manager (after GetSecretValue above)' },
+    { principal: p, action: 'kms:Decrypt', ...kms, context: { 'kms:CallerAccount': ACCOUNT }, expected: 'Deny', why: 'a direct Decrypt of aws/secretsmanager, not through Secrets Manager' },
+    { principal: p, action: 'kms:Decrypt', ...kms, context: { ...viaSecretsManager, 'kms:ViaService': `s3.${REGION}.amazonaws.com` }, expected: 'Deny', why: 'a Decrypt through another service' },
+    { principal: p, action: 'iam:CreateRole', resource: role(`${namePrefix(env)}-y`), context: { 'iam:PermissionsBoundary': own.boundary }, expected: 'Deny', why: 'no IAM under the boundary' },
+    { principal: p, action: 'iam:PutRolePolicy', resource: p.arn, expected: 'Deny', why: 'widen itself' },
+    { principal: p, action: 'sts:AssumeRole', resource: role(deployRoleName(env)), expected: 'Deny', why: 'chain into the deploy role' },
+    { principal: p, action: 's3:GetObject', resource: `arn:aws:s3:::${bootstrap.stateBucketName}/${env}/data.tfstate`, expected: 'Deny', why: 'Terraform state' },
+  ];
+}
+
+/**
+ * The two gateways, as the compute stack synthesises their roles (inline policies and boundary),
+ * and, for contrast, a service that does connect to the database.
+ */
+function gatewayRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const b2c = workloadRole(env, `${namePrefix(env)}-gateway-b2c`);
+  const b2b = workloadRole(env, `${namePrefix(env)}-gateway-b2b`);
+  const theme = workloadRole(env, `${namePrefix(env)}-theme`);
+  const dbRow = (principal: SimPrincipal): Row => ({
+    principal,
+    action: 'secretsmanager:GetSecretValue',
+    resource: own.dbSecret,
+    context: { [RDS_SECRET_TAG]: own.dbInstance },
+    expected: 'Deny',
+    // Closed: the config reader needs database settings only of services that connect, and the
+    // gateways (access.ts database: false) get neither DB_* variables nor a database secret grant.
+    why: 'the database master secret: a gateway does not use the database',
+  });
+  const appLogin = (principal: SimPrincipal, expected: Expected, why: string): Row => ({ principal, action: 'secretsmanager:GetSecretValue', resource: own.dbAppSecret, expected, why });
+  return [
+    dbRow(b2c),
+    dbRow(b2b),
+    appLogin(b2c, 'Deny', 'the application database login: a gateway does not use the database'),
+    appLogin(b2b, 'Deny', 'the application database login: a gateway does not use the database'),
+    appLogin(theme, 'Allow', 'theme connects to RDS as the application role'),
+    { ...dbRow(theme), why: 'the master secret is the migration task’s alone' },
+    { principal: b2c, action: 'secretsmanager:GetSecretValue', resource: theirs.dbSecret, context: { [RDS_SECRET_TAG]: theirs.dbInstance }, expected: 'Deny', why: `${other(env)}'s database secret` },
+    { principal: b2c, action: 'secretsmanager:GetSecretValue', resource: own.stripeSecret, expected: 'Allow', why: 'its Stripe key (access matrix)' },
+    { principal: b2c, action: 'secretsmanager:GetSecretValue', resource: own.geminiSecret, expected: 'Deny', why: 'the Gemini key is core-llm’s' },
+    { principal: b2c, action: 'secretsmanager:GetSecretValue', resource: theirs.stripeSecret, expected: 'Deny', why: `${other(env)}'s Stripe key` },
+    { principal: b2b, action: 'secretsmanager:GetSecretValue', resource: own.stripeSecret, expected: 'Deny', why: 'Stripe is gateway-b2c’s' },
+    { principal: b2c, action: 'sqs:SendMessage', resource: own.docJobsQueue, resourcePolicy: own.docJobsQueuePolicy, expected: 'Deny', why: 'queues are the order service’s' },
+    { principal: b2b, action: 's3:GetObject', resource: `${theirs.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: theirs.reportsBucketPolicy, expected: 'Deny', why: `${other(env)}'s reports` },
+  ];
+}
+
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env)]);
+
+const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
+const table: string[] = [];
+const describeRow = (r: Row) => `${r.principal.label} ${r.action} ${r.resource.replace(`:${ACCOUNT}:`, ':…:')}${r.context && Object.keys(r.context).length ? ` [${Object.entries(r.context).map(([k, v]) => `${k}=${v}`).join(', ')}]` : ''}`;
+
+afterAll(() => {
+  const header = ['| principal | action | resource (context) | expected | got | why |', '|---|---|---|---|---|---|'];
+  const text = [...header, ...table].join('\n');
+  fs.writeFileSync(path.join(os.tmpdir(), 'docplatform-iam-simulation.md'), `${text}\n`);
+  console.log(`IAM simulation, ${table.length} requests (also in ${path.join(os.tmpdir(), 'docplatform-iam-simulation.md')}):\n${text}`);
+});
+
+test('the table covers both environments, every principal kind, and the requests the issue names', () => {
+  for (const env of ENVS) {
+    const of = (label: string) => rows.filter((r) => r.principal.label.startsWith(label) && r.resource.includes(namePrefix(env)));
+    expect(of(`deploy-${env}`).length).toBeGreaterThan(20);
+    expect(rows.some((r) => r.principal.label === `deploy-${other(env)}` && r.expected === 'Deny' && r.resource.includes(namePrefix(env)))).toBe(true);
+    expect(of(`role under ${env} boundary`).length).toBeGreaterThan(5);
+    expect(of(`${namePrefix(env)}-gateway-b2`).length).toBeGreaterThan(3);
+  }
+  expect(rows.filter((r) => r.principal.label === 'plan').length).toBeGreaterThan(10);
+});
+
+for (const row of rows) {
+  const name = `${describeRow(row)} → ${row.expected}`;
+  const run = async () => {
+    const decision = await simulate(row);
+    const got = verdict(decision);
+    const cell = (s: string) => s.replace(/\|/g, '\\|');
+    table.push(
+      `| ${cell(row.principal.label)} | ${row.action} | ${cell(row.resource.replace(`:${ACCOUNT}:`, ':…:'))}${row.context && Object.keys(row.context).length ? ` (${cell(Object.entries(row.context).map(([k, v]) => `${k}=${String(v).replace(`:${ACCOUNT}:`, ':…:')}`).join(', '))})` : ''} | ${row.expected} | ${decision} | ${cell(row.why)} |`,
+    );
+    expect({ request: describeRow(row), got }).toEqual({ request: describeRow(row), got: row.expected });
+  };
+  test(name, run);
+}
