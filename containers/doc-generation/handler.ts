@@ -68,6 +68,9 @@ export interface DocJobDeps {
 }
 
 const FINAL = new Set(['ready', 'failed']);
+/** How often, and how far apart, a delivery that finds its order still `pending` looks again for the payment's commit (2 s in all). */
+const PAYMENT_COMMIT_CHECKS = 10;
+const PAYMENT_COMMIT_WAIT_MS = 200;
 
 /** A client error from core-llm (bad prompt, theme inactive…) will not get better with retries; 429 will. */
 const isPermanent = (err: unknown): boolean => err instanceof AppError && err.status >= 400 && err.status < 500 && err.status !== 429;
@@ -84,7 +87,18 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     return settleBatch(deps, order.batch_id);
   }
   const lease: GenerationLease = { owner: randomUUID(), leaseMs: deps.deadlines.leaseMs };
-  const taken = await markGenerating(db, order.id, lease);
+  let taken = await markGenerating(db, order.id, lease);
+  if (!taken) {
+    let now = await findOrder(db, order.id);
+    // A payment's job is sent before its transaction commits (docs/services.md, Webhook): a delivery
+    // that arrives first reads the order `pending`, and `queued` a moment later. It takes the order
+    // then, instead of leaving the message for its whole visibility timeout (180 s).
+    for (let i = 0; !taken && i < PAYMENT_COMMIT_CHECKS && (now?.status === 'pending' || now?.status === 'paid' || now?.status === 'queued'); i++) {
+      if (now.status === 'pending') await new Promise((r) => setTimeout(r, PAYMENT_COMMIT_WAIT_MS));
+      taken = await markGenerating(db, order.id, lease);
+      if (!taken) now = await findOrder(db, order.id);
+    }
+  }
   if (!taken) {
     const now = await findOrder(db, order.id);
     if (now && FINAL.has(now.status)) return settleBatch(deps, now.batch_id);
