@@ -3,13 +3,16 @@ import { createDb } from '../core/db';
 import { ENV, SERVICE_NAMES, ServiceName } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
-import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
+import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
 import { ensureDatabase, startLocalPlatform } from './local/platform';
+import { startLocalDatabase } from './local/postgres';
 
 /**
- * `npm run dev`: the whole platform on localhost with no account and no key. PostgreSQL and
- * Redis are the machine's; SQS/S3 are the fauxqs emulator; Stripe is the local stand-in driven
- * by the real SDK; content comes from the offline provider unless GEMINI_API_KEY is set.
+ * `npm run dev`: the whole platform on localhost with no account and no key. PostgreSQL is the
+ * machine's when one answers at DATABASE_URL, else an embedded PostgreSQL 16 from npm
+ * (local/postgres.ts; `npm run dev -- --fresh` starts it empty); Redis is the machine's;
+ * SQS/S3 are the fauxqs emulator; Stripe is the local stand-in driven by the real SDK; content
+ * comes from the offline provider unless GEMINI_API_KEY is set.
  */
 const DEMO_CLIENT_EMAIL = 'demo-b2b@example.test';
 
@@ -46,6 +49,12 @@ async function prepareAppLogin(appUrl: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const database = await startLocalDatabase({
+    url: LOCAL_PG_URL,
+    stateDir: LOCAL_STATE_DIR,
+    fresh: process.argv.slice(2).includes('--fresh'),
+    onProgress: (line) => process.stdout.write(`${line}\n`),
+  });
   const appUrl = process.env[ENV.databaseAppUrl];
   if (appUrl) await prepareAppLogin(appUrl);
   const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
@@ -72,6 +81,7 @@ async function main(): Promise<void> {
     `  sqs/s3       ${platform.emulator.endpoint}   (fauxqs: queues ${Object.keys(platform.emulator.queueUrls).join(', ')}; buckets reports, assets)`,
     `  stripe       ${platform.stripe.url}   (local stand-in, real SDK)`,
     `  database     ${LOCAL_PG_URL}${appUrl ? ` (services and workers as ${new URL(appUrl).username})` : ''}`,
+    `  postgresql   ${database.describe}`,
     `  content      ${platform.config.secrets.geminiApiKey ? `Gemini (${platform.config.gemini.model})` : 'offline provider (set GEMINI_API_KEY for Gemini)'}`,
     `  workers      ${platform.workers.length ? platform.workers.join(', ') : 'none'}${missingWorkers.length ? ` (not started: ${missingWorkers.join(', ')})` : ''}`,
     '',
@@ -90,15 +100,19 @@ async function main(): Promise<void> {
     'Ctrl-C stops everything.',
     '',
   ];
-  process.stdout.write(lines.join('\n') + '\n');
   let stopping = false;
   const shutdown = () => {
     if (stopping) return;
     stopping = true;
-    platform.stop().then(() => process.exit(0), () => process.exit(1));
+    platform
+      .stop()
+      .then(() => database.stop())
+      .then(() => process.exit(0), () => process.exit(1));
   };
+  // Before the banner: whoever reads it (a person, a test) may press Ctrl-C at once.
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  process.stdout.write(lines.join('\n') + '\n');
 }
 
 main().catch((err: Error) => {

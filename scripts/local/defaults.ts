@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { BUCKETS, PROJECT, QUEUES, ServiceName, envStem } from '../../core/contract';
 
 /**
@@ -7,6 +8,8 @@ import { BUCKETS, PROJECT, QUEUES, ServiceName, envStem } from '../../core/contr
  */
 export const LOCAL_DATABASE_NAME = 'docplatform';
 export const LOCAL_PG_URL = process.env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${LOCAL_DATABASE_NAME}`;
+/** What the local run keeps between starts (the embedded PostgreSQL's data): `.local/`, git-ignored; LOCAL_STATE_DIR moves it. */
+export const LOCAL_STATE_DIR = process.env.LOCAL_STATE_DIR ?? join(__dirname, '..', '..', '.local');
 export const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local_standin';
 export const LOCAL_STRIPE_WEBHOOK_SECRET = 'whsec_local_standin_signing_secret';
 export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-aws';
