@@ -202,7 +202,7 @@ export function requireDatabase(config: Pick<RuntimeConfig, 'database'>): Databa
 export type SecretFetcher = (arn: string) => Promise<string>;
 
 /** Reads a secret string from Secrets Manager; the SDK is loaded only when an ARN is configured. */
-export const secretsManagerFetcher = (config: RuntimeConfig): SecretFetcher => {
+export const secretsManagerFetcher = (config: Pick<RuntimeConfig, 'aws'>): SecretFetcher => {
   let client: Promise<import('@aws-sdk/client-secrets-manager').SecretsManagerClient> | undefined;
   return async (arn) => {
     const sdk = await import('@aws-sdk/client-secrets-manager');

@@ -228,7 +228,11 @@ export class ComputeStack extends TerraformStack {
     }
   }
 
-  /** The one-off data-migration task definition (`npm run db:move`), run by hand with `aws ecs run-task`. */
+  /**
+   * The migration task: `npm run db:move` by default (the one-off data move, run by hand), and
+   * `npm run db:migrate` as a run-task command override (the schema migrations and the app login,
+   * every deploy: docs/deploy.md). Both run as the RDS master user.
+   */
   private dataMigrationTask(): FargateTask {
     const { config, data } = this;
     return new FargateTask(this, 'db-move', {
@@ -245,6 +249,8 @@ export class ComputeStack extends TerraformStack {
         [ENV.dbHost]: data.db.address,
         [ENV.dbPort]: Token.asString(data.db.port),
         [ENV.dbName]: data.db.name,
+        // db:migrate gives the app login (the services' DB_SECRET_ARN) its password.
+        [ENV.dbSecretArn]: data.secrets.databaseApp.arn,
         [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         // node-pg and libpq (pg_dump/pg_restore) both verify the RDS certificate against the bundle.
         PGSSLMODE: 'verify-full',
@@ -256,7 +262,7 @@ export class ComputeStack extends TerraformStack {
         { name: 'PGUSER', secretArn: data.db.masterSecretArn, jsonKey: 'username' },
         { name: 'PGPASSWORD', secretArn: data.db.masterSecretArn, jsonKey: 'password' },
       ],
-      grants: {},
+      grants: { readSecrets: [data.secrets.databaseApp.arn] },
       logRetentionDays: config.logs.retentionDays,
       permissionsBoundary: this.permissionsBoundary,
     });

@@ -265,7 +265,8 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       ...Object.entries(WORKER_ACCESS).filter(([, a]) => a.database).map(([w]) => `${prefix}-${w}-task`),
     ];
     expect(connecting.length).toBe(5);
-    expect(readersOf(/secret-db-app/)).toEqual(connecting.sort());
+    // … and the migration task's own role, which sets the login's password (npm run db:migrate).
+    expect(readersOf(/secret-db-app/)).toEqual([...connecting, `${prefix}-db-move-task`].sort());
     expect(readersOf(/master_user_secret/)).toEqual([`${prefix}-db-move-exec`]);
     for (const [name, a] of [...Object.entries(SERVICE_ACCESS), ...Object.entries(WORKER_ACCESS)]) {
       expect({ name, readsDatabaseSecret: a.secrets.includes('database') }).toEqual({ name, readsDatabaseSecret: a.database });
@@ -544,7 +545,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     for (const fn of functions) expect(fn.config.reserved_concurrent_executions).toBeGreaterThan(0);
   });
 
-  test('the migration task definition exists, runs db:move from the migration image with the RDS master credentials injected', () => {
+  test('the migration task definition exists, runs db:move from the migration image with the RDS master credentials injected (db:migrate by override)', () => {
     const family = `${prefix}-db-move`;
     const td = taskDef(family);
     expect(td.config.runtime_platform.cpu_architecture).toBe('ARM64');
@@ -560,7 +561,9 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       { name: 'PGPASSWORD', valueFrom: `${secretArn}:password::` },
     ]);
     expect(allowed(target(td.config.execution_role_arn), 'secretsmanager:GetSecretValue')).toEqual([secretArn]);
-    expect(statementsOf(target(td.config.task_role_arn))).toEqual([]);
+    // The task role reads the app login, which db:migrate applies to the role, and nothing else.
+    expect(env.DB_SECRET_ARN).toMatch(/secret-db-app/);
+    expect(statementsOf(target(td.config.task_role_arn))).toEqual([expect.objectContaining({ Action: ['secretsmanager:GetSecretValue'], Resource: [env.DB_SECRET_ARN] })]);
     expect(services.find((s) => s.config.task_definition.includes(td.address))).toBeUndefined();
   });
 

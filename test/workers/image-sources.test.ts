@@ -57,9 +57,9 @@ describe.each(WORKERS)('%s image build context', (worker) => {
   });
 });
 
-test('the migration image copies every file the data-move CLI reads', async () => {
-  const files = await sourceFiles('migrations/data-move/cli.ts');
-  expect(files).toContain('migrations/data-move/cli.ts');
+test.each(['migrations/data-move/cli.ts', 'migrations/migrate-cli.ts'])('the migration image copies every file %s reads', async (entry) => {
+  const files = await sourceFiles(entry);
+  expect(files).toContain(entry);
   const dockerfile = readFileSync(join(REPO, 'migrations', 'Dockerfile'), 'utf8');
   expect(missing(files, copiedPaths(dockerfile))).toEqual([]);
 });

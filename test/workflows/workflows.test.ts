@@ -238,17 +238,25 @@ describe('delivery', () => {
     expect(group('rollback.yml', 'rollback')).toBe(group('deploy-environment.yml', 'deploy'));
   });
 
-  test('stacks deploy in order network → data → compute → edge with the commit SHA as image tag, then the smoke test, and aliases go back on failure', () => {
+  test('stacks deploy in order network → data → (migration task, images, schema migrations) → compute → edge with the commit SHA as image tag, then the smoke test, and aliases go back on failure', () => {
     const job = workflows['deploy-environment.yml'].jobs.deploy;
     expect(job.env.TF_VAR_image_tag).toBe('${{ github.sha }}');
-    const body = steps(job).map((s) => `${s.name ?? ''}\n${s.run ?? ''}`);
+    const body = steps(job).map((s) => `${s.name ?? ''}\n${s.run ?? ''}\n${s.uses ?? ''}\n${s.with?.file ?? ''}`);
     const at = (pattern: RegExp) => body.findIndex((b) => pattern.test(b));
     const snapshot = at(/aliases\.ts snapshot/);
-    const core = at(/for layer in network data compute; do/);
+    const core = at(/for layer in network data; do/);
+    // The migration task, repositories and cluster only (scripts/release/migration-targets.ts): no alias moves yet.
+    const targeted = at(/migration-targets\.ts "\$\{ENVIRONMENT\}-compute"[\s\S]*terraform -chdir="\$dir" apply -input=false -auto-approve "\$\{targets\[@\]\}"/);
+    const migrationImage = at(/migrations\/Dockerfile/);
+    const promote = at(/imagetools create/);
+    const migrate = at(/run-migrations\.sh "\$ENVIRONMENT" --when-empty skip/);
+    const compute = at(/cdktf deploy "\$\{ENVIRONMENT\}-compute"/);
     const edge = at(/cdktf deploy "\$\{ENVIRONMENT\}-edge"/);
     const smoke = at(/aliases\.ts smoke .*--path \/health/);
-    expect([snapshot, core, edge, smoke].every((i) => i >= 0)).toBe(true);
-    expect(snapshot < core && core < edge && edge < smoke).toBe(true);
+    expect([snapshot, core, targeted, migrationImage, promote, migrate, compute, edge, smoke].every((i) => i >= 0)).toBe(true);
+    expect(snapshot < core && core < targeted && targeted < migrationImage && migrationImage < migrate && promote < migrate).toBe(true);
+    expect(migrate < compute && compute < edge && edge < smoke).toBe(true);
+    expect(body.filter((b) => /cdktf deploy "\$\{ENVIRONMENT\}-compute"|for layer in [a-z ]*compute/.test(b))).toHaveLength(1);
     const restore = steps(job).find((s) => /aliases\.ts restore/.test(s.run ?? ''));
     expect(restore.if).toBe("failure() && steps.snapshot.outcome == 'success'");
   });
