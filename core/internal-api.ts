@@ -219,16 +219,32 @@ export interface GenerateResponse {
 
 // ---- calls ---------------------------------------------------------------------------------
 
+/**
+ * What a request id may look like: the gateway's (API Gateway's requestId, or the caller's
+ * `x-request-id`), sent as x-request-id on every internal call and carried by the job messages
+ * the request causes (core/queue.ts), so one id follows an order through every service and
+ * worker (docs/operations.md).
+ */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Names the order a call is about, for the callee's log lines when its route does not
+ * (core-llm's `/generate`). Only the internal services read it (functions/shared/http.ts).
+ */
+export const ORDER_ID_HEADER = 'x-order-id';
+
 export interface CallOptions {
   /** Sent as x-request-id, so the callee logs under the caller's request. */
   requestId: string;
+  /** Sent as x-order-id, so the callee's lines name the order its route does not (core-llm). */
+  orderId?: string;
 }
 
 const segment = encodeURIComponent;
 
 /** The internal services as typed calls, for one request (its id goes with every call). */
-export function internalApi(client: InternalClient, { requestId }: CallOptions) {
-  const headers = { 'x-request-id': requestId };
+export function internalApi(client: InternalClient, { requestId, orderId }: CallOptions) {
+  const headers: Record<string, string> = { 'x-request-id': requestId, ...(orderId ? { [ORDER_ID_HEADER]: orderId } : {}) };
   const call = <Res>(service: ServiceName, method: InternalRequest['method'], path: string, req: Pick<InternalRequest, 'body' | 'query'> = {}) =>
     client.json<Json<Res>>(service, { method, path, ...req, headers });
   return {

@@ -1,4 +1,4 @@
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
 import * as z from './zod';
 import { sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
@@ -10,15 +10,36 @@ export type DocJobMessage = z.infer<typeof DocJobMessage>;
 export const BatchJobMessage = z.object({ v: z.literal(1), batchId: z.uuid() });
 export type BatchJobMessage = z.infer<typeof BatchJobMessage>;
 
+/**
+ * The request a job belongs to travels beside its body, as this SQS message attribute: the
+ * gateway's request id (`x-request-id`, functions/shared/http.ts), so the worker's lines and its
+ * own calls carry the id of the request that caused them (docs/operations.md, "follow one
+ * order"). An attribute, not a body field: the versioned body stays `{ v: 1, … }` for every
+ * reader, SQS keeps attributes through the redrive to the DLQ and back, and a message without
+ * one is still a valid job (the consumer then names it after its message id).
+ */
+export const REQUEST_ID_ATTRIBUTE = 'requestId';
+
+/** What a sent job carries besides its body. */
+export interface JobTrace {
+  /** The request that caused the job; its lines and the worker's share it. */
+  requestId?: string;
+}
+
+/** The message attributes of a job sent on behalf of `trace` (none without a request id). */
+export function traceAttributes(trace: JobTrace = {}): Record<string, MessageAttributeValue> | undefined {
+  return trace.requestId ? { [REQUEST_ID_ATTRIBUTE]: { DataType: 'String', StringValue: trace.requestId } } : undefined;
+}
+
 export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
   return new (sqsSdk().SQSClient)({ region: config.aws.region, endpoint: config.aws.endpoint });
 }
 
 export interface JobQueue {
-  sendDocJob(orderId: string): Promise<void>;
+  sendDocJob(orderId: string, trace?: JobTrace): Promise<void>;
   /** Sends in SendMessageBatch calls of 10; throws if any entry failed (the caller retries, consumers are idempotent). */
-  sendDocJobs(orderIds: string[]): Promise<void>;
-  sendBatchJob(batchId: string): Promise<void>;
+  sendDocJobs(orderIds: string[], trace?: JobTrace): Promise<void>;
+  sendBatchJob(batchId: string, trace?: JobTrace): Promise<void>;
 }
 
 function required(value: string | undefined, variable: string): string {
@@ -30,20 +51,27 @@ function required(value: string | undefined, variable: string): string {
 export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs?: SQSClient): JobQueue {
   let client = sqs;
   const sqsClient = () => (client ??= createSqsClient(config));
-  const send = async (queueUrl: string, body: object): Promise<void> => {
-    await sqsClient().send(new (sqsSdk().SendMessageCommand)({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body) }));
+  const send = async (queueUrl: string, body: object, trace?: JobTrace): Promise<void> => {
+    await sqsClient().send(
+      new (sqsSdk().SendMessageCommand)({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body), MessageAttributes: traceAttributes(trace) }),
+    );
   };
   return {
-    sendDocJob: (orderId) => send(required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'), DocJobMessage.parse({ v: 1, orderId })),
-    sendBatchJob: (batchId) => send(required(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId })),
-    sendDocJobs: async (orderIds) => {
+    sendDocJob: (orderId, trace) => send(required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'), DocJobMessage.parse({ v: 1, orderId }), trace),
+    sendBatchJob: (batchId, trace) => send(required(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId }), trace),
+    sendDocJobs: async (orderIds, trace) => {
+      const attributes = traceAttributes(trace);
       const queueUrl = required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL');
       for (let i = 0; i < orderIds.length; i += 10) {
         const chunk = orderIds.slice(i, i + 10);
         const out = await sqsClient().send(
           new (sqsSdk().SendMessageBatchCommand)({
             QueueUrl: queueUrl,
-            Entries: chunk.map((orderId, n) => ({ Id: String(n), MessageBody: JSON.stringify(DocJobMessage.parse({ v: 1, orderId })) })),
+            Entries: chunk.map((orderId, n) => ({
+              Id: String(n),
+              MessageBody: JSON.stringify(DocJobMessage.parse({ v: 1, orderId })),
+              MessageAttributes: attributes,
+            })),
           }),
         );
         if (out.Failed && out.Failed.length > 0) {

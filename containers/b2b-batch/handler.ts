@@ -22,6 +22,9 @@ import { openSource } from './source';
  * rows, first re-sending the doc jobs of orders still `queued` (their send may not have
  * happened before the stop; a duplicate job is harmless). Between chunks the job yields to a
  * drain, so a SIGTERM never waits for a whole file.
+ *
+ * One request id for the whole batch: the doc jobs of its rows carry the batch job's (the
+ * gateway request that submitted it), and the doc-generation lines of each name its batch and row.
  */
 export interface BatchJobDeps {
   db: Knex;
@@ -49,13 +52,14 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
   const { db } = deps;
   const chunkSize = deps.chunkSize ?? 100;
   const job = parseJobMessage(BatchJobMessage, message.body, 'batch job');
-  const log = deps.logger.child({ batchId: job.batchId, messageId: message.id, receiveCount: message.receiveCount });
+  const log = message.logger.child({ batchId: job.batchId });
+  const trace = { requestId: message.requestId };
 
   const batch = await findBatch(db, job.batchId);
   if (!batch) throw new UnprocessableMessage(`batch ${job.batchId} does not exist`);
   if (batch.status === 'completed' || batch.status === 'failed') return;
   if (batch.status === 'processing') {
-    await completeBatchIfDone(deps, batch.id);
+    await completeBatchIfDone({ ...deps, logger: log }, batch.id);
     return;
   }
   const theme = await findTheme(db, batch.theme_id);
@@ -70,7 +74,7 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
 
   const unsent = (await db('orders').where({ batch_id: batch.id, status: 'queued' }).pluck('id')) as string[];
   if (unsent.length > 0) {
-    await deps.queue.sendDocJobs(unsent);
+    await deps.queue.sendDocJobs(unsent, trace);
     log.info('resumed batch: doc jobs re-sent for queued orders', { orders: unsent.length, skipRows: batch.total_rows });
   }
 
@@ -97,7 +101,7 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
         .returning('id');
       return (inserted as Array<{ id: string }>).map((r) => r.id);
     });
-    await deps.queue.sendDocJobs(ids);
+    await deps.queue.sendDocJobs(ids, trace);
     checkpoint = consumed;
     chunk = [];
     chunkRejected = 0;
@@ -133,5 +137,5 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
   await deps.storage.put(deps.batchBucket, rejectedRowsKey(batch.client_id, batch.id), JSON.stringify(rejected), 'application/json');
   await db('batches').where({ id: batch.id, status: 'pending' }).update({ status: 'processing', updated_at: db.fn.now() });
   log.info('batch rows read', { rows: consumed, rejected: rejected.length, orders: consumed - rejected.length });
-  await completeBatchIfDone(deps, batch.id);
+  await completeBatchIfDone({ ...deps, logger: log }, batch.id);
 }

@@ -22,6 +22,8 @@ export interface ContentRequest {
   clientId: string;
   orderId: string;
   prompt: string;
+  /** The job's request id (its message's), sent as x-request-id: core-llm logs under the request that caused the order's job. */
+  requestId: string;
 }
 
 export interface RateLimitWait {
@@ -50,7 +52,7 @@ export async function generateMarkdown(internal: InternalClient, req: ContentReq
   let delay = wait.firstDelayMs ?? 2000;
   for (;;) {
     try {
-      const api = internalApi(internal, { requestId: `doc-${req.orderId}-${Date.now()}` });
+      const api = internalApi(internal, { requestId: req.requestId, orderId: req.orderId });
       const body = await api.coreLlm.generate({ clientId: req.clientId, prompt: req.prompt });
       // The type says what core-llm promises; the worker still refuses an answer without text rather than render an empty document.
       const parsed = GenerateResponse.safeParse(body);

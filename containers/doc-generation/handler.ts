@@ -76,15 +76,15 @@ const PAYMENT_COMMIT_WAIT_MS = 200;
 const isPermanent = (err: unknown): boolean => err instanceof AppError && err.status >= 400 && err.status < 500 && err.status !== 429;
 
 export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, draining: AbortSignal): Promise<void> {
-  const { db, logger } = deps;
+  const { db } = deps;
   const job = parseJobMessage(DocJobMessage, message.body, 'doc job');
-  const log = logger.child({ orderId: job.orderId, messageId: message.id, receiveCount: message.receiveCount });
-
   const order = await findOrder(db, job.orderId);
   if (!order) throw new UnprocessableMessage(`order ${job.orderId} does not exist`);
+  // The message's logger carries its request id; a batch's orders also name their batch and row.
+  const log = message.logger.child({ orderId: job.orderId, ...(order.batch_id ? { batchId: order.batch_id, batchRow: order.batch_row } : {}) });
   if (FINAL.has(order.status)) {
     log.info('order already final; nothing to render', { status: order.status });
-    return settleBatch(deps, order.batch_id);
+    return settleBatch(deps, order.batch_id, log);
   }
   const lease: GenerationLease = { owner: randomUUID(), leaseMs: deps.deadlines.leaseMs };
   let taken = await markGenerating(db, order.id, lease);
@@ -101,7 +101,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
   }
   if (!taken) {
     const now = await findOrder(db, order.id);
-    if (now && FINAL.has(now.status)) return settleBatch(deps, now.batch_id);
+    if (now && FINAL.has(now.status)) return settleBatch(deps, now.batch_id, log);
     if (now?.status === 'generating') {
       if (message.lastAttempt) {
         log.info('another attempt holds the order; dropping this duplicate delivery on its last receive');
@@ -116,9 +116,9 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     const reason = `document generation was interrupted too often (the worker stopped or crashed during ${taken.requeues} last attempts); giving up`;
     await failOrder(db, order.id, reason, lease.owner);
     log.error('order failed', { reason, requeues: taken.requeues });
-    return settleBatch(deps, order.batch_id);
+    return settleBatch(deps, order.batch_id, log);
   }
-  if (message.lastAttempt) await handOff(deps, order.id, lease.owner, log);
+  if (message.lastAttempt) await handOff(deps, order.id, lease.owner, message.requestId, log);
   const held = holdLease(db, order.id, lease, deps.deadlines.renewEveryMs, log);
 
   try {
@@ -127,7 +127,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     const started = Date.now();
     const markdown = await generateMarkdown(
       deps.internal,
-      { clientId: order.client_id, orderId: order.id, prompt: renderPrompt(theme.prompt_template, order.input) },
+      { clientId: order.client_id, orderId: order.id, prompt: renderPrompt(theme.prompt_template, order.input), requestId: message.requestId },
       { signal: draining, maxWaitMs: deps.rateLimitWaitMs ?? 120_000 },
     );
     const generatedMs = Date.now() - started;
@@ -169,7 +169,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
   } finally {
     held.stop();
   }
-  return settleBatch(deps, order.batch_id);
+  return settleBatch(deps, order.batch_id, log);
 }
 
 /** The attempt's guarded generating → failed, counted on its batch in the same transaction. */
@@ -188,11 +188,11 @@ function failOrder(db: Knex, orderId: string, reason: string, owner: string): Pr
  * retakes it; if the attempt ends the order, that message finds it final and is dropped. Best
  * effort: when it fails, the sweeper is the backstop.
  */
-async function handOff(deps: DocJobDeps, orderId: string, owner: string, log: Logger): Promise<void> {
+async function handOff(deps: DocJobDeps, orderId: string, owner: string, requestId: string, log: Logger): Promise<void> {
   try {
     await deps.db.transaction(async (trx) => {
       const n = await trx('orders').where({ id: orderId, status: 'generating', generation_owner: owner }).update({ requeues: trx.raw('requeues + 1') });
-      if (n > 0) await deps.jobs.sendDocJob(orderId, deps.deadlines.successorDelaySeconds);
+      if (n > 0) await deps.jobs.sendDocJob(orderId, { delaySeconds: deps.deadlines.successorDelaySeconds, requestId });
     });
     log.info('last receive: hand-off message sent', { delaySeconds: deps.deadlines.successorDelaySeconds });
   } catch (err) {
@@ -228,6 +228,6 @@ function holdLease(db: Knex, orderId: string, lease: GenerationLease, everyMs: n
   };
 }
 
-async function settleBatch(deps: DocJobDeps, batchId: string | null): Promise<void> {
-  if (batchId) await completeBatchIfDone({ db: deps.db, storage: deps.storage, batchBucket: deps.batchBucket, logger: deps.logger }, batchId);
+async function settleBatch(deps: DocJobDeps, batchId: string | null, log: Logger): Promise<void> {
+  if (batchId) await completeBatchIfDone({ db: deps.db, storage: deps.storage, batchBucket: deps.batchBucket, logger: log }, batchId);
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../../core/logger';
 import type { Storage } from '../../core/storage';
@@ -36,6 +37,9 @@ import type { DocJobSender } from './requeue';
  *
  * It also completes batches whose rows are all settled but whose completion was missed (a crash
  * between the last order's commit and `completeBatchIfDone`).
+ *
+ * Each sweep has a request id of its own (`sweep-<uuid>`): its lines carry it, and so do the doc
+ * jobs it sends, so a re-sent order's next lines name the sweep that re-sent it.
  */
 export interface SweepDeps {
   db: Knex;
@@ -75,7 +79,8 @@ const reasonFor = (row: StuckRow): string =>
 
 export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
   const { db, deadlines } = deps;
-  const log = deps.logger.child({ component: 'sweeper' });
+  const requestId = `sweep-${randomUUID()}`;
+  const log = deps.logger.child({ component: 'sweeper', requestId });
   const waiting = await deps.backlog();
   const report: SweepReport = { requeued: [], failed: [], deferred: 0, batchesCompleted: 0 };
   const touchedBatches = new Set<string>();
@@ -109,7 +114,7 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
             updated_at: trx.fn.now(),
           });
         if (n > 0) {
-          await deps.jobs.sendDocJob(row.id);
+          await deps.jobs.sendDocJob(row.id, { requestId });
           report.requeued.push(row.id);
         }
         continue;
@@ -137,7 +142,7 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
   for (const id of report.requeued) log.warn('stuck order: doc job sent again', { orderId: id });
   for (const id of report.failed) log.error('stuck order failed', { orderId: id });
 
-  const completion = { db, storage: deps.storage, batchBucket: deps.batchBucket, logger: deps.logger };
+  const completion = { db, storage: deps.storage, batchBucket: deps.batchBucket, logger: log };
   for (const batchId of new Set([...touchedBatches, ...(await findSettledBatches(db, deadlines.stuckAfterMs))])) {
     if (await completeBatchIfDone(completion, batchId)) report.batchesCompleted += 1;
   }

@@ -7,6 +7,8 @@ import {
   Message,
 } from '@aws-sdk/client-sqs';
 import type { Logger } from '../../core/logger';
+import { REQUEST_ID_PATTERN } from '../../core/internal-api';
+import { REQUEST_ID_ATTRIBUTE } from '../../core/queue';
 
 /**
  * The one SQS consumer loop of the workers (why not `sqs-consumer`: see docs/workers.md).
@@ -23,6 +25,12 @@ import type { Logger } from '../../core/logger';
  *   releases what it got), tells handlers through their AbortSignal that the task is
  *   draining, waits for them up to the deadline, then releases whatever is still in flight
  *   with visibility 0 so another task takes it at once.
+ *
+ * Each message comes with its request id (the `requestId` attribute its sender set, see
+ * core/queue.ts; `msg-<messageId>` when it has none) and a child logger carrying it, the message
+ * id, the receive count and the order or batch its body names: the handler logs through it, and
+ * so does the loop for that message, so every line of a job is found with the request that
+ * caused it (docs/operations.md).
  */
 export interface ReceivedMessage {
   id: string;
@@ -31,6 +39,10 @@ export interface ReceivedMessage {
   receiveCount: number;
   /** True when a failure now sends the message to the DLQ (receiveCount reached maxReceiveCount). */
   lastAttempt: boolean;
+  /** The request that caused the job (its sender's `requestId` attribute), forwarded on the handler's own calls and jobs. */
+  requestId: string;
+  /** The consumer's logger with this message's request id, message id, receive count and subject (orderId / batchId). */
+  logger: Logger;
 }
 
 export type MessageHandler = (message: ReceivedMessage, draining: AbortSignal) => Promise<void>;
@@ -74,6 +86,8 @@ export class DrainRequested extends Error {
  */
 interface InFlight {
   message: ReceivedMessage;
+  /** The loop's lines about this message. */
+  log: Logger;
   receiptHandle: string;
   settled: Promise<void>;
   done: boolean;
@@ -91,6 +105,29 @@ function maxReceiveCountOf(redrivePolicy: string | undefined): number | undefine
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The request id a message carries, or one named after the message when it has none (or a malformed one). */
+function requestIdOf(raw: Message): string {
+  const value = raw.MessageAttributes?.[REQUEST_ID_ATTRIBUTE]?.StringValue;
+  return value !== undefined && REQUEST_ID_PATTERN.test(value) ? value : `msg-${raw.MessageId ?? 'unknown'}`;
+}
+
+/** The order or batch a job body names, for its log lines; nothing when the body is not a job (its handler says why). */
+export function subjectOf(body: string): { orderId?: string; batchId?: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return {};
+  }
+  if (typeof value !== 'object' || value === null) return {};
+  const subject: { orderId?: string; batchId?: string } = {};
+  for (const key of ['orderId', 'batchId'] as const) {
+    const id = (value as Record<string, unknown>)[key];
+    if (typeof id === 'string' && id.length <= 64) subject[key] = id;
+  }
+  return subject;
+}
 
 export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   const { sqs, queueUrl, handler } = opts;
@@ -118,38 +155,45 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     try {
       await setVisibility(f, 0);
       released += 1;
-      log.info('message released', { messageId: f.message.id, why });
+      f.log.info('message released', { why });
     } catch (err) {
-      log.warn('release failed; the message returns after its visibility timeout', { messageId: f.message.id, err });
+      f.log.warn('release failed; the message returns after its visibility timeout', { err });
     }
   };
 
   const run = (raw: Message): void => {
+    const id = raw.MessageId ?? '';
+    const body = raw.Body ?? '';
+    const receiveCount = Number(raw.Attributes?.ApproximateReceiveCount ?? 1);
+    const requestId = requestIdOf(raw);
+    const fields = { requestId, messageId: id, receiveCount, ...subjectOf(body) };
     const message: ReceivedMessage = {
-      id: raw.MessageId ?? '',
-      body: raw.Body ?? '',
-      receiveCount: Number(raw.Attributes?.ApproximateReceiveCount ?? 1),
-      lastAttempt: false,
+      id,
+      body,
+      receiveCount,
+      lastAttempt: maxReceiveCount !== undefined && receiveCount >= maxReceiveCount,
+      requestId,
+      logger: opts.logger.child(fields),
     };
-    message.lastAttempt = maxReceiveCount !== undefined && message.receiveCount >= maxReceiveCount;
-    const f: InFlight = { message, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false };
+    const mlog = log.child(fields);
+    const f: InFlight = { message, log: mlog, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false };
     const token = ++receives;
     if ([...inflight.values()].some((other) => other.message.id === message.id)) {
-      log.warn('message received again while an earlier copy still runs (its visibility lapsed)', { messageId: message.id, receiveCount: message.receiveCount });
+      mlog.warn('message received again while an earlier copy still runs (its visibility lapsed)');
     }
     inflight.set(token, f);
     f.heartbeat = setInterval(() => {
-      setVisibility(f, visibilityTimeoutSeconds).catch((err) => log.warn('heartbeat failed', { messageId: message.id, err }));
+      setVisibility(f, visibilityTimeoutSeconds).catch((err) => mlog.warn('heartbeat failed', { err }));
     }, heartbeatMs);
     f.settled = (async () => {
       const started = Date.now();
       try {
         await handler(message, draining.signal);
         await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: f.receiptHandle }));
-        log.info('message done', { messageId: message.id, ms: Date.now() - started });
+        mlog.info('message done', { ms: Date.now() - started });
       } catch (err) {
         if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
-        else log.error('message failed; left for retry/DLQ', { messageId: message.id, receiveCount: message.receiveCount, err });
+        else mlog.error('message failed; left for retry/DLQ', { lastAttempt: message.lastAttempt, err });
       } finally {
         clearInterval(f.heartbeat);
         f.done = true;
@@ -174,13 +218,21 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
             MaxNumberOfMessages: Math.min(10, opts.concurrency - inflight.size),
             WaitTimeSeconds: waitTimeSeconds,
             MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            MessageAttributeNames: [REQUEST_ID_ATTRIBUTE],
           }),
         );
         failures = 0;
         for (const m of got.Messages ?? []) {
           if (stopping) {
             // Received by a poll that raced with stop(): hand it straight back.
-            const stray = { message: { id: m.MessageId ?? '', body: '', receiveCount: 0, lastAttempt: false }, receiptHandle: m.ReceiptHandle ?? '', settled: Promise.resolve(), done: true };
+            const strayLog = log.child({ messageId: m.MessageId ?? '', requestId: requestIdOf(m) });
+            const stray: InFlight = {
+              message: { id: m.MessageId ?? '', body: '', receiveCount: 0, lastAttempt: false, requestId: requestIdOf(m), logger: strayLog },
+              log: strayLog,
+              receiptHandle: m.ReceiptHandle ?? '',
+              settled: Promise.resolve(),
+              done: true,
+            };
             await release(stray, 'received while stopping');
           } else run(m);
         }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../../core/domain/batches';
 import { AppError, badRequest, conflict, FieldIssue, unauthorized } from '../../core/errors';
-import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
+import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
 import { idempotencyKeySchema } from '../order/schemas';
 import { withDocumentLink } from '../../core/domain/order-views';
 import { InternalBatch, internalApi, ThemeDetail } from '../../core/internal-api';
@@ -69,6 +69,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   // key is a 409. A new request's source goes to a key derived from (client, key, fingerprint),
   // so no attempt of it leaves an object behind.
   const replayOrConflict = (ctx: ServiceContext, batch: InternalBatch, requestHash: string) => {
+    logAbout(ctx, { batchId: batch.id });
     if (batch.requestHash !== requestHash) {
       const why = batch.requestHash === null
         ? 'already used by a batch created before requests were fingerprinted; use a new key for a new batch'
@@ -121,6 +122,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     if (issues.length > 0) throw badRequest(issues.slice(0, MAX_REPORTED_ISSUES));
 
     const batchId = idempotencyKey ? idempotentBatchId(clientId, idempotencyKey, requestHash) : randomUUID();
+    logAbout(ctx, { batchId });
     const source: BatchSource = { v: 1, batchId, clientId, themeId: theme.id, rows: rows as Record<string, string>[] };
     const sourceKey = batchSourceKey(clientId, batchId);
     await runtime.storage.put(runtime.config.buckets.assets, sourceKey, JSON.stringify(source), 'application/json');
@@ -133,6 +135,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
 
   router.get('/b2b/batches/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { batchId: id });
     parseQuery(NoQuery, ctx);
     const { batch } = await api(ctx).order.getBatch(id, { clientId: clientOf(ctx).id });
     const manifest = batch.manifestKey
@@ -146,6 +149,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
 
   router.get('/b2b/orders/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { orderId: id });
     parseQuery(NoQuery, ctx);
     const { order } = await api(ctx).order.get(id, { clientId: clientOf(ctx).id });
     ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order) };

@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import type Stripe from 'stripe';
 import * as z from '../../core/zod';
 import { AppError, badGateway, badRequest } from '../../core/errors';
-import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
+import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
 import type { Logger } from '../../core/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
@@ -53,6 +53,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const orders = api(ctx.state.requestId).order;
     const created = await orders.createB2c({ ...body, idempotencyKey });
     let order = created.order;
+    logAbout(ctx, { orderId: order.id });
     if (order.status === 'pending' && !order.checkoutUrl) {
       const session = await createCheckoutSession(stripeClient(), ctx.state.logger, runtime.config.publicBaseUrl, order, body.email);
       order = (await orders.attachCheckout(order.id, { sessionId: session.id, url: session.url })).order;
@@ -87,6 +88,8 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       ctx.body = { received: true, handled: false };
       return;
     }
+    // A webhook is a request of its own (Stripe's): its lines, and the doc job it causes, name the order.
+    logAbout(ctx, { orderId, eventId: event.id });
     try {
       const orders = api(ctx.state.requestId).order;
       const { order } = failure
@@ -97,7 +100,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       // Unknown order, foreign session or a payment that does not match the order (409
       // payment_mismatch, logged by the order service): a retry cannot fix it, so Stripe must not retry.
       if (err instanceof AppError && (err.status === 404 || err.status === 409)) {
-        ctx.state.logger.warn('webhook for an order it cannot settle', { orderId, eventId: event.id, type: event.type, reason: err.message });
+        ctx.state.logger.warn('webhook for an order it cannot settle', { type: event.type, reason: err.message });
         ctx.body = { received: true, handled: false };
         return;
       }
@@ -108,6 +111,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   // Status and document both answer only to the order's access token, checked by the order service.
   const orderByToken = async (ctx: ServiceContext): Promise<InternalOrder> => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { orderId: id });
     const { token } = parseQuery(StatusQuery, ctx);
     const { order } = await api(ctx.state.requestId).order.get(id, { token });
     return order;

@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import { randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { AppError, badRequest, conflict, forbidden, notFound } from '../../core/errors';
-import { createServiceApp, ServiceState } from '../shared/http';
+import { createServiceApp, logAbout, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../../core/models';
 import { findBatch, findOrder } from '../../core/models';
 import { MAX_BATCH_ROWS } from '../../core/domain/batches';
@@ -139,6 +139,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       // A concurrent request with the same key won the insert: answer with its order.
       return { order: (await trx('orders').where({ idempotency_key: body.idempotencyKey }).first()) as Order, created: false };
     });
+    logAbout(ctx, { orderId: result.order.id });
     if (result.order.request_hash !== fingerprint) {
       throw conflict('this idempotency key was already used for a different order');
     }
@@ -150,6 +151,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
 
   router.get('/orders/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { orderId: id });
     const access = parseQuery(Access, ctx);
     const order = await loadOrder(id);
     if (!order) throw notFound('order not found');
@@ -160,6 +162,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
 
   router.post('/orders/:id/checkout', async (ctx) => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { orderId: id });
     const body = await readJsonBody(ctx, { schema: Checkout });
     const updated = await db()('orders')
       .update({ stripe_session_id: body.sessionId, checkout_url: body.url, updated_at: db().fn.now() })
@@ -181,6 +184,8 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   // tolerates (it takes only paid/queued orders and retries the message until then).
   router.post('/orders/:id/paid', async (ctx) => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { orderId: id });
+    const log = ctx.state.logger;
     const { sessionId, amountTotal, currency } = await readJsonBody(ctx, { schema: Paid });
     const sent = await db().transaction(async (trx) => {
       const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
@@ -190,8 +195,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       // session created from it; a payment of anything else is an anomaly for a human (refund
       // or fulfil by hand), never a paid order. The order stays pending.
       if (amountTotal === null || amountTotal !== current.amount_cents || currency?.toLowerCase() !== current.currency?.toLowerCase()) {
-        runtime.logger.warn('payment does not match the order; not paid', {
-          orderId: id,
+        log.warn('payment does not match the order; not paid', {
           sessionId,
           paid: { amountCents: amountTotal, currency },
           expected: { amountCents: current.amount_cents, currency: current.currency },
@@ -203,14 +207,15 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       const moved = current.status === 'paid' ? current : await markPaid(trx, id);
       if (!moved) {
         // Stripe never pays an expired session; if it ever did, someone must refund or restart it.
-        if (current.status === 'failed') runtime.logger.warn('paid event for a failed order; left failed', { orderId: id, error: current.error });
+        if (current.status === 'failed') log.warn('paid event for a failed order; left failed', { error: current.error });
         return false;
       }
-      await runtime.queue.sendDocJob(id);
+      // The job carries this request's id: the worker's lines and its core-llm call go on under it.
+      await runtime.queue.sendDocJob(id, { requestId: ctx.state.requestId });
       await markQueued(trx, id);
       return true;
     });
-    if (sent) runtime.logger.info('doc job sent', { orderId: id, requestId: ctx.state.requestId });
+    if (sent) log.info('doc job sent');
     ctx.body = { order: orderView((await loadOrder(id))!), jobSent: sent } satisfies PaidResponse;
   });
 
@@ -218,13 +223,14 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   // with the reason. Only a pending order: a paid one is never failed by a payment event.
   router.post('/orders/:id/payment-failed', async (ctx) => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { orderId: id });
     const { sessionId, reason } = await readJsonBody(ctx, { schema: PaymentFailed });
     await db().transaction(async (trx) => {
       const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
       if (!current) throw notFound('order not found');
       if (current.stripe_session_id !== sessionId) throw conflict('checkout session does not belong to this order');
       if (current.status === 'pending') await markFailed(trx, id, reason);
-      else runtime.logger.info('payment event for an order no longer pending; unchanged', { orderId: id, status: current.status, reason });
+      else ctx.state.logger.info('payment event for an order no longer pending; unchanged', { status: current.status, reason });
     });
     ctx.body = { order: orderView((await loadOrder(id))!) } satisfies OrderResponse;
   });
@@ -235,12 +241,13 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   // (that request then answered 503), and the worker tolerates a duplicate.
   const batchByKey = async (clientId: string, idempotencyKey: string): Promise<Batch | undefined> =>
     db()('batches').where({ client_id: clientId, idempotency_key: idempotencyKey }).first();
-  const resendIfPending = async (batch: Batch, requestHash: string): Promise<void> => {
-    if (batch.status === 'pending' && batch.request_hash === requestHash) await runtime.queue.sendBatchJob(batch.id);
+  const resendIfPending = async (batch: Batch, requestHash: string, requestId: string): Promise<void> => {
+    if (batch.status === 'pending' && batch.request_hash === requestHash) await runtime.queue.sendBatchJob(batch.id, { requestId });
   };
 
   router.post('/batches', async (ctx) => {
     const body = await readJsonBody(ctx, { schema: CreateBatch });
+    logAbout(ctx, { batchId: body.batchId });
     const inserted = await db()('batches')
       .insert({
         id: body.batchId,
@@ -260,14 +267,15 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       .returning('*');
     if (inserted.length === 1) {
       const batch = inserted[0] as Batch;
-      await runtime.queue.sendBatchJob(batch.id);
+      await runtime.queue.sendBatchJob(batch.id, { requestId: ctx.state.requestId });
       ctx.status = 201;
       ctx.body = { batch: batchView(batch), created: true } satisfies CreatedBatchResponse;
       return;
     }
     const existing = body.idempotencyKey ? await batchByKey(body.clientId, body.idempotencyKey) : undefined;
     if (!existing) throw conflict(`batch ${body.batchId} already exists`);
-    await resendIfPending(existing, body.requestHash);
+    logAbout(ctx, { batchId: existing.id });
+    await resendIfPending(existing, body.requestHash, ctx.state.requestId);
     ctx.body = { batch: batchView(existing), created: false } satisfies CreatedBatchResponse;
   });
 
@@ -275,12 +283,16 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   router.post('/batches/replay', async (ctx) => {
     const body = await readJsonBody(ctx, { schema: ReplayBatch });
     const existing = await batchByKey(body.clientId, body.idempotencyKey);
-    if (existing) await resendIfPending(existing, body.requestHash);
+    if (existing) {
+      logAbout(ctx, { batchId: existing.id });
+      await resendIfPending(existing, body.requestHash, ctx.state.requestId);
+    }
     ctx.body = { batch: existing ? batchView(existing) : null } satisfies ReplayBatchResponse;
   });
 
   router.get('/batches/:id', async (ctx) => {
     const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { batchId: id });
     const { clientId } = parseQuery(ClientAccess, ctx);
     const batch = await findBatch(db(), id);
     if (!batch) throw notFound('batch not found');

@@ -5,6 +5,7 @@ import { AppError, methodNotAllowed, notFound } from '../../core/errors';
 import { classifyError } from '../../core/failures';
 import type { Logger } from '../../core/logger';
 import type { ServiceName } from '../../core/contract';
+import { ORDER_ID_HEADER, REQUEST_ID_PATTERN } from '../../core/internal-api';
 
 /**
  * The Koa shell every service shares: request id, JSON access log, one error mapping
@@ -19,7 +20,14 @@ export interface ServiceState {
 export type ServiceContext = RouterContext<ServiceState>;
 export type ServiceRouter = Router<ServiceState>;
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The services the API routes to (stacks/compute.ts): an outside caller's x-order-id names nothing there. */
+const PUBLIC_SERVICES: ReadonlySet<ServiceName> = new Set(['gateway-b2c', 'gateway-b2b']);
+const ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Adds fields (the order, the batch) to every later line of this request, its access line included. */
+export function logAbout(ctx: { state: ServiceState }, fields: Record<string, unknown>): void {
+  ctx.state.logger = ctx.state.logger.child(fields);
+}
 
 interface ApiGatewayRequest {
   apiGateway?: { event?: { requestContext?: { requestId?: string } } };
@@ -27,9 +35,9 @@ interface ApiGatewayRequest {
 
 function requestIdOf(ctx: Koa.Context): string {
   const header = ctx.get('x-request-id');
-  if (REQUEST_ID.test(header)) return header;
+  if (REQUEST_ID_PATTERN.test(header)) return header;
   const fromEvent = (ctx.req as ApiGatewayRequest).apiGateway?.event?.requestContext?.requestId;
-  return fromEvent && REQUEST_ID.test(fromEvent) ? fromEvent : randomUUID();
+  return fromEvent && REQUEST_ID_PATTERN.test(fromEvent) ? fromEvent : randomUUID();
 }
 
 const isJsonValue = (val: unknown): val is object =>
@@ -62,7 +70,8 @@ export function createServiceApp(service: ServiceName, logger: Logger, router: S
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(ctx);
     ctx.state.requestId = requestId;
-    ctx.state.logger = logger.child({ requestId });
+    const orderId = PUBLIC_SERVICES.has(service) ? '' : ctx.get(ORDER_ID_HEADER);
+    ctx.state.logger = logger.child(ORDER_ID.test(orderId) ? { requestId, orderId } : { requestId });
     ctx.set('x-request-id', requestId);
     try {
       await next();

@@ -7,6 +7,7 @@ import { readConfig, resolveConfig, AppConfig } from '../../core/config';
 import { createDb } from '../../core/db';
 import { migrateLatest, seed } from '../../migrations/migrate';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
+import { createLogger, Logger, LogSink } from '../../core/logger';
 import { SERVICE_NAMES, ServiceName, envStem } from '../../core/contract';
 import { startLocalEmulator, LocalEmulator } from './emulator';
 import { startStripeStandIn, StripeStandIn } from './stand-ins/stripe';
@@ -36,6 +37,8 @@ export interface PlatformOptions {
   env?: Record<string, string>;
   startWorkers?: boolean;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Where every service's and worker's log lines go (default stdout): a test reads them all here. */
+  logSink?: LogSink;
 }
 
 export interface RunningWorker {
@@ -138,8 +141,10 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
     };
     for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) process.env[key] ??= env[key];
     const config = await resolveConfig(readConfig(env));
+    const sink = options.logSink;
+    const loggerOf = (service: string): Logger | undefined => (sink ? createLogger({ service, env: config.appEnv }, config.logLevel, sink) : undefined);
     SERVICE_NAMES.forEach((name, i) => {
-      runtimes[name] = createRuntime(name, config);
+      runtimes[name] = createRuntime(name, config, { logger: loggerOf(name) });
       servers[i].on('request', APPS[name](runtimes[name]).callback());
     });
 
@@ -148,11 +153,11 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
         const file = join(__dirname, '..', '..', 'containers', name, 'worker.ts');
         if (!existsSync(file)) continue;
         const mod = (await import(file)) as {
-          startWorker?: (o: { config: AppConfig; worker: { waitTimeSeconds: number } }) => Promise<RunningWorker>;
+          startWorker?: (o: { config: AppConfig; worker: { waitTimeSeconds: number }; logger?: Logger }) => Promise<RunningWorker>;
         };
         if (typeof mod.startWorker !== 'function') continue;
         // A short long-poll keeps Ctrl-C quick: stopping waits for the poll in progress.
-        workers.push({ name, handle: await mod.startWorker({ config, worker: { waitTimeSeconds: 2 } }) });
+        workers.push({ name, handle: await mod.startWorker({ config, worker: { waitTimeSeconds: 2 }, logger: loggerOf(name) }) });
       }
     }
     return { config, env, urls, emulator, stripe, runtimes, workers: workers.map((w) => w.name), stop };

@@ -2,6 +2,7 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { createDb } from '../../core/db';
+import type { LogSink } from '../../core/logger';
 import { LOCAL_QUEUES } from '../../scripts/local/defaults';
 import { startLocalPlatform, LocalPlatform } from '../../scripts/local/platform';
 import { createTestDatabase, TestDatabase } from './postgres';
@@ -16,10 +17,24 @@ export interface TestPlatform extends LocalPlatform {
   teardown(): Promise<void>;
 }
 
-export async function startTestPlatform(prefix: string, env: Record<string, string> = {}): Promise<TestPlatform> {
+/** What a test may change of the platform: the workers (off by default) and where its log lines go, at what level. */
+export interface TestPlatformOptions {
+  startWorkers?: boolean;
+  logSink?: LogSink;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export async function startTestPlatform(prefix: string, env: Record<string, string> = {}, options: TestPlatformOptions = {}): Promise<TestPlatform> {
   const database = await createTestDatabase(prefix);
   const redisPrefix = `test:${prefix}:${randomBytes(4).toString('hex')}:`;
-  const platform = await startLocalPlatform({ databaseUrl: database.url, redisKeyPrefix: redisPrefix, logLevel: 'error', env });
+  const platform = await startLocalPlatform({
+    databaseUrl: database.url,
+    redisKeyPrefix: redisPrefix,
+    logLevel: options.logLevel ?? 'error',
+    env,
+    startWorkers: options.startWorkers,
+    logSink: options.logSink,
+  });
   const db = createDb({ database: { url: database.url, port: 5432, poolMax: 2 }, secrets: {} });
   const sqs = new SQSClient({ region: 'eu-west-3', endpoint: platform.emulator.endpoint });
   return {

@@ -1,7 +1,8 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createLogger } from '../../core/logger';
+import { REQUEST_ID_ATTRIBUTE, traceAttributes } from '../../core/queue';
 import { batchManifestKey } from '../../core/domain/batches';
 import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
@@ -173,4 +174,31 @@ describe('b2b-batch worker', () => {
     expect(rejected).toHaveLength(30);
     expect(rejected[0]).toEqual({ line: 4, reason: 'field product must be a string' });
   }, 120_000);
+  test("one request id for a batch: the doc job of every row carries the batch job's", async () => {
+    const clientId = await h.createClient('b2b');
+    const batchId = await createBatch(clientId, 'source.csv', 'product\nLamp\nKettle\nClock\n');
+    running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    await h.sqs.send(
+      new SendMessageCommand({ QueueUrl: h.queues.batchJobs, MessageBody: JSON.stringify({ v: 1, batchId }), MessageAttributes: traceAttributes({ requestId: 'b2b-req-1' }) }),
+    );
+    await until(async () => (await batchRow(batchId)).status === 'processing', 20_000, 'the batch rows to be read');
+    const orderIds = (await h.db('orders').where({ batch_id: batchId }).pluck('id')) as string[];
+    expect(orderIds).toHaveLength(3);
+    const jobs: Array<{ body: unknown; requestId?: string }> = [];
+    while (jobs.length < 3) {
+      const got = await h.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: h.queues.docJobs, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: [REQUEST_ID_ATTRIBUTE] }),
+      );
+      for (const m of got.Messages ?? []) {
+        jobs.push({ body: JSON.parse(m.Body!), requestId: m.MessageAttributes?.[REQUEST_ID_ATTRIBUTE]?.StringValue });
+        await h.sqs.send(new DeleteMessageCommand({ QueueUrl: h.queues.docJobs, ReceiptHandle: m.ReceiptHandle! }));
+      }
+    }
+    // The body is the v1 job, unchanged; the request rides beside it.
+    expect(jobs.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual(
+      orderIds.map((orderId) => ({ body: { v: 1, orderId }, requestId: 'b2b-req-1' })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    );
+    // No doc worker runs here: end the orders so no later sweep of this file picks them up.
+    await h.db('orders').where({ batch_id: batchId }).update({ status: 'failed', error: 'test: jobs taken by the test' });
+  }, 60_000);
 });

@@ -1,6 +1,7 @@
 import { SQSClient, SendMessageCommand, ReceiveMessageCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
 import { createLogger } from '../../core/logger';
+import { traceAttributes } from '../../core/queue';
 import { startConsumer, Consumer, DrainRequested, ReceivedMessage } from '../../containers/shared/consumer';
 
 const logger = createLogger({ test: 'consumer' }, 'error', () => undefined);
@@ -27,6 +28,7 @@ describe('SQS consumer loop', () => {
         { name: 'slow-visibility', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'heartbeat', maxReceiveCount: 5, visibilityTimeoutSeconds: 1 },
         { name: 'redelivered', maxReceiveCount: 10, visibilityTimeoutSeconds: 1 },
+        { name: 'traced', maxReceiveCount: 2, visibilityTimeoutSeconds: 1 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -103,6 +105,51 @@ describe('SQS consumer loop', () => {
       [1, false],
       [2, true],
     ]);
+  });
+
+  test("a message's request id attribute reaches its handler and every line about it; the body is the job unchanged; a message without one is named after itself", async () => {
+    const orderId = '0b7d6c52-3c59-4c6e-9a43-0d2b4a2f1e11';
+    const body = JSON.stringify({ v: 1, orderId });
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: emu.queueUrls.traced,
+        MessageBody: body,
+        MessageAttributes: traceAttributes({ requestId: 'req-abc.123' }),
+      }),
+    );
+    const untraced = await send('traced', JSON.stringify({ v: 1, batchId: orderId }));
+    const lines: Record<string, unknown>[] = [];
+    const seen: Array<Pick<ReceivedMessage, 'body' | 'requestId'>> = [];
+    const c = await startConsumer({
+      sqs,
+      queueUrl: emu.queueUrls.traced,
+      concurrency: 2,
+      waitTimeSeconds: 1,
+      logger: createLogger({ service: 'w' }, 'info', (line) => void lines.push(JSON.parse(line))),
+      handler: async (m) => {
+        seen.push({ body: m.body, requestId: m.requestId });
+        m.logger.info('handled');
+        if (m.requestId === 'req-abc.123' && m.receiveCount === 1) throw new Error('once');
+      },
+    });
+    running.push(c);
+    await until(() => lines.filter((l) => l.msg === 'message done').length === 2, 10_000);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        { body, requestId: 'req-abc.123' },
+        { body: JSON.stringify({ v: 1, batchId: orderId }), requestId: `msg-${untraced.MessageId}` },
+      ]),
+    );
+    // The handler's own line, the loop's failure and its success, each with the request and the order.
+    const traced = lines.filter((l) => l.requestId === 'req-abc.123');
+    expect(traced.map((l) => [l.msg, l.orderId, l.component])).toEqual(
+      expect.arrayContaining([
+        ['handled', orderId, undefined],
+        ['message failed; left for retry/DLQ', orderId, 'consumer'],
+        ['message done', orderId, 'consumer'],
+      ]),
+    );
+    expect(lines.find((l) => l.requestId === `msg-${untraced.MessageId}` && l.msg === 'message done')).toMatchObject({ batchId: orderId });
   });
 
   test('stop() lets a handler yield and releases its message with visibility 0, so another task takes it at once', async () => {

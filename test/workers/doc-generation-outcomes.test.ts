@@ -118,7 +118,10 @@ describe('doc-generation: how an order ends', () => {
         jobs: { sendDocJob: async () => undefined },
       } as DocJobDeps;
     };
-    const message = (orderId: string, receiveCount = 1) => ({ id: randomUUID(), body: JSON.stringify({ v: 1, orderId }), receiveCount, lastAttempt: false });
+    const message = (orderId: string, receiveCount = 1) => {
+      const id = randomUUID();
+      return { id, body: JSON.stringify({ v: 1, orderId }), receiveCount, lastAttempt: false, requestId: `msg-${id}`, logger: quiet };
+    };
 
     test('two concurrent deliveries of one job: one core-llm call, one upload, the order ready once; the other delivery comes back later and is dropped', async () => {
       const clientId = await h.createClient();
