@@ -5,12 +5,13 @@ import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
 import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
 import { ensureDatabase, startLocalPlatform } from './local/platform';
-import { startLocalDatabase } from './local/postgres';
+import { answers, startLocalDatabase } from './local/postgres';
 
 /**
  * `npm run dev`: the whole platform on localhost with no account and no key. PostgreSQL is the
  * machine's when one answers at DATABASE_URL, else an embedded PostgreSQL 16 from npm
- * (local/postgres.ts; `npm run dev -- --fresh` starts it empty); Redis is the machine's;
+ * (local/postgres.ts; `npm run dev -- --fresh` starts it empty); Redis is the machine's, and
+ * without one core-llm runs degraded (no cache, rate limit per process) until one answers;
  * SQS/S3 are the fauxqs emulator; Stripe is the local stand-in driven by the real SDK; content
  * comes from the offline provider unless GEMINI_API_KEY is set.
  */
@@ -73,6 +74,10 @@ async function main(): Promise<void> {
   const b2c = platform.urls['gateway-b2c'];
   const b2b = platform.urls['gateway-b2b'];
   const missingWorkers = ['doc-generation', 'b2b-batch'].filter((w) => !platform.workers.includes(w));
+  const redis = new URL(platform.config.redis.url);
+  const redisLine = (await answers(redis.hostname.replace(/^\[(.*)\]$/, '$1'), Number(redis.port || 6379)))
+    ? `${redis.host}   (core-llm's cache and per-client rate limit)`
+    : `nothing answers at ${redis.host}: core-llm runs degraded (no cache, rate limit counted in its process) and uses Redis by itself once one answers there`;
   const lines = [
     '',
     'docplatform is running locally',
@@ -82,6 +87,7 @@ async function main(): Promise<void> {
     `  stripe       ${platform.stripe.url}   (local stand-in, real SDK)`,
     `  database     ${LOCAL_PG_URL}${appUrl ? ` (services and workers as ${new URL(appUrl).username})` : ''}`,
     `  postgresql   ${database.describe}`,
+    `  redis        ${redisLine}`,
     `  content      ${platform.config.secrets.geminiApiKey ? `Gemini (${platform.config.gemini.model})` : 'offline provider (set GEMINI_API_KEY for Gemini)'}`,
     `  workers      ${platform.workers.length ? platform.workers.join(', ') : 'none'}${missingWorkers.length ? ` (not started: ${missingWorkers.join(', ')})` : ''}`,
     '',

@@ -7,10 +7,12 @@ import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJsonBody } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
+import { createLlmStore } from './store';
 import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
 
 /**
- * Internal: Markdown from Gemini, cached in Redis by prompt hash and rate limited per client.
+ * Internal: Markdown from Gemini, cached in Redis by prompt hash and rate limited per client
+ * (without Redis: no cache, and the limit counted per execution environment; store.ts).
  * The model's retries are bounded by the request's deadline (below), never by luck.
  */
 export const MAX_PROMPT = 20000;
@@ -56,27 +58,26 @@ export function createApp(
   const router = new Router<ServiceState>();
   const { rateLimitPerMinute, cacheTtlSeconds } = runtime.config.llm;
   const localBudgetMs = options.localBudgetMs ?? LOCAL_BUDGET_MS;
+  const store = createLlmStore(() => runtime.redis, runtime.logger);
 
   router.post('/generate', async (ctx) => {
     const deadline = deadlineOf(ctx, localBudgetMs);
     const { clientId, prompt } = await readJsonBody(ctx, { schema: Generate, limit: 64 * 1024 });
     const hash = createHash('sha256').update(`${provider.model}\n${prompt}`).digest('hex');
-    const cacheKey = `llm:cache:${hash}`;
-    const cached = await runtime.redis.get(cacheKey);
+    const cached = await store.get(hash);
     if (cached !== null) {
       ctx.body = { text: cached, cached: true, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
       return;
     }
     // Fixed one-minute window per client; only calls that reach the model count.
     const window = Math.floor(Date.now() / 60000);
-    const rateKey = `llm:rate:${clientId}:${window}`;
-    const [[, used]] = (await runtime.redis.multi().incr(rateKey).expire(rateKey, 120).exec()) as [[Error | null, number]];
+    const used = await store.count(clientId, window);
     if (used > rateLimitPerMinute) {
       ctx.set('retry-after', String(60 - Math.floor((Date.now() / 1000) % 60)));
       throw tooManyRequests(`rate limit of ${rateLimitPerMinute} generations per minute reached for this client`);
     }
     const text = await provider.generate(prompt, { deadline });
-    await runtime.redis.set(cacheKey, text, 'EX', cacheTtlSeconds);
+    await store.set(hash, text, cacheTtlSeconds);
     ctx.body = { text, cached: false, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
   });
 

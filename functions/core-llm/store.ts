@@ -1,0 +1,146 @@
+import type Redis from 'ioredis';
+import type { Logger } from '../../core/logger';
+import { REDIS_TIMEOUTS } from '../../core/redis';
+
+/**
+ * core-llm's cache and per-client rate limit, kept in Redis (ElastiCache in AWS) and shared by
+ * every execution environment, and what core-llm does while Redis cannot be reached: it keeps
+ * generating, with no cache, and counts the rate limit in this process instead (per execution
+ * environment: docs/services.md says how far that lets a client past the shared limit).
+ *
+ * The switch is made once per outage, with one log line each way: the first Redis command that
+ * fails (refused at once while the client is disconnected, or timed out after
+ * REDIS_TIMEOUTS.commandMs) puts the store in degraded mode, where requests no longer touch
+ * Redis; it goes back when the client reconnects (ioredis keeps trying in the background) or,
+ * for a Redis that kept the connection but stopped answering, when a PING sent at most every
+ * PROBE_EVERY_MS answers.
+ */
+export const PROBE_EVERY_MS = 5000;
+/** The in-process counts kept at most (one per client seen in the current minute); older windows go first. */
+export const LOCAL_LIMIT_MAX_CLIENTS = 10_000;
+
+export interface LlmStore {
+  /** True while Redis is unreachable: no cache, in-process rate limit. */
+  readonly degraded: boolean;
+  /** The cached text of a prompt hash, or null (a miss, or no cache). */
+  get(promptHash: string): Promise<string | null>;
+  set(promptHash: string, text: string, ttlSeconds: number): Promise<void>;
+  /** Counts one model call of the client in the one-minute window and returns the window's count so far. */
+  count(clientId: string, window: number): Promise<number>;
+}
+
+type Attempt<T> = { ok: true; value: T } | { ok: false };
+
+export function createLlmStore(redisOf: () => Redis, logger: Logger, now: () => number = Date.now): LlmStore {
+  let redis: Redis | undefined;
+  let degradedSince: number | undefined;
+  let lastProbe = 0;
+  let probing = false;
+  const local = new Map<string, { window: number; used: number }>();
+  let sweptWindow = -Infinity;
+
+  const recover = (how: string) => {
+    if (degradedSince === undefined) return;
+    logger.warn('cache reachable again: core-llm uses the shared Redis cache and rate limit', { how, degradedMs: now() - degradedSince });
+    degradedSince = undefined;
+    local.clear();
+  };
+  const degrade = (err: unknown) => {
+    if (degradedSince !== undefined) return;
+    degradedSince = now();
+    lastProbe = degradedSince;
+    logger.warn('cache unreachable: core-llm generates without cache, rate limit counted in this process until Redis answers again', {
+      err: (err as Error)?.message ?? String(err),
+    });
+  };
+  const client = (): Redis => {
+    if (!redis) {
+      redis = redisOf();
+      // A reconnect (Redis back after a restart or a failover) ends the outage.
+      redis.on('ready', () => recover('reconnected'));
+    }
+    return redis;
+  };
+  /** While degraded: a PING now and then, for a Redis that stopped answering without closing the connection. */
+  const probe = (r: Redis) => {
+    if (probing || r.status !== 'ready' || now() - lastProbe < PROBE_EVERY_MS) return;
+    probing = true;
+    lastProbe = now();
+    r.ping().then(
+      () => recover('answered a ping'),
+      () => undefined,
+    ).finally(() => (probing = false));
+  };
+  /** The connection of a fresh client (or one reconnecting) is given one connect timeout; a client known to be down is not waited for. */
+  const connected = async (r: Redis): Promise<void> => {
+    if (r.status === 'wait') r.connect().catch(() => undefined);
+    if (r.status !== 'connecting' && r.status !== 'connect') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        r.off('ready', done);
+        r.off('error', done);
+        resolve();
+      };
+      const timer = setTimeout(done, REDIS_TIMEOUTS.connectMs);
+      r.once('ready', done);
+      r.once('error', done);
+    });
+  };
+  const attempt = async <T>(command: (r: Redis) => Promise<T>): Promise<Attempt<T>> => {
+    const r = client();
+    if (degradedSince !== undefined) {
+      probe(r);
+      return { ok: false };
+    }
+    try {
+      await connected(r);
+      return { ok: true, value: await command(r) };
+    } catch (err) {
+      degrade(err);
+      return { ok: false };
+    }
+  };
+
+  const countLocally = (clientId: string, window: number): number => {
+    const entry = local.get(clientId);
+    if (entry && entry.window === window) return ++entry.used;
+    if (local.size >= LOCAL_LIMIT_MAX_CLIENTS) {
+      if (sweptWindow < window) {
+        sweptWindow = window;
+        for (const [id, e] of local) if (e.window < window) local.delete(id);
+      }
+      // Still full of this minute's clients: the oldest entries go (Map keeps insertion order).
+      for (const id of local.keys()) {
+        if (local.size < LOCAL_LIMIT_MAX_CLIENTS) break;
+        local.delete(id);
+      }
+    }
+    local.delete(clientId);
+    local.set(clientId, { window, used: 1 });
+    return 1;
+  };
+
+  return {
+    get degraded() {
+      return degradedSince !== undefined;
+    },
+    get: async (promptHash) => {
+      const got = await attempt((r) => r.get(`llm:cache:${promptHash}`));
+      return got.ok ? got.value : null;
+    },
+    set: async (promptHash, text, ttlSeconds) => {
+      await attempt((r) => r.set(`llm:cache:${promptHash}`, text, 'EX', ttlSeconds));
+    },
+    count: async (clientId, window) => {
+      const key = `llm:rate:${clientId}:${window}`;
+      const got = await attempt(async (r) => {
+        const replies = await r.multi().incr(key).expire(key, 120).exec();
+        const [incr] = replies ?? [];
+        if (!incr || incr[0]) throw incr?.[0] ?? new Error('rate limit transaction aborted');
+        return Number(incr[1]);
+      });
+      return got.ok ? got.value : countLocally(clientId, window);
+    },
+  };
+}
