@@ -1,12 +1,23 @@
 /**
  * The one error type of the services: every failure a client may see is an AppError, and the
- * HTTP layer maps it to a status and a JSON body. Anything else is logged and answered as a 500
- * without details, so no stack trace or internal message ever leaves a service.
+ * HTTP layer maps it to a status and a JSON body (and a Retry-After header when it has one: every
+ * 503 does). Anything else is logged and answered as a 500 without details, so no stack trace or
+ * internal message ever leaves a service.
  */
 export interface FieldIssue {
   field: string;
   message: string;
 }
+
+/**
+ * Seconds a 503 tells its client to wait (Retry-After) when a dependency is unavailable: about as
+ * long as the platform itself takes to find one again — a request gives up on the database after
+ * its 3 s connect / 4 s pool wait, a dropped Redis is reconnected at most 2 s apart, an internal
+ * call's connect is bounded at 3 s — so a retry after 5 s meets a dependency that came back,
+ * without the client hammering one that did not. (A Lambda start-up that failed says 1 s:
+ * functions/shared/lambda.ts.)
+ */
+export const RETRY_AFTER_SECONDS = 5;
 
 export class AppError extends Error {
   constructor(
@@ -14,9 +25,15 @@ export class AppError extends Error {
     readonly code: string,
     message: string,
     readonly fields?: FieldIssue[],
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'AppError';
+  }
+
+  /** The Retry-After (seconds) this error is answered with: its own, else RETRY_AFTER_SECONDS for any 503. */
+  get retryAfter(): number | undefined {
+    return this.retryAfterSeconds ?? (this.status === 503 ? RETRY_AFTER_SECONDS : undefined);
   }
 
   toJSON(): { error: { code: string; message: string; fields?: FieldIssue[] } } {
@@ -38,7 +55,8 @@ export const unsupportedMediaType = (accepted: string[]): AppError =>
   new AppError(415, 'unsupported_media_type', `content-type must be one of: ${accepted.join(', ')}`);
 export const tooManyRequests = (message: string): AppError => new AppError(429, 'rate_limited', message);
 export const badGateway = (message: string): AppError => new AppError(502, 'upstream_error', message);
-export const serviceUnavailable = (message: string): AppError => new AppError(503, 'service_unavailable', message);
+export const serviceUnavailable = (message: string, retryAfterSeconds = RETRY_AFTER_SECONDS): AppError =>
+  new AppError(503, 'service_unavailable', message, undefined, retryAfterSeconds);
 
 /** A configuration value is missing or malformed: the message names the variable. */
 export class ConfigError extends Error {

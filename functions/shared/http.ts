@@ -9,7 +9,7 @@ import { ORDER_ID_HEADER, REQUEST_ID_PATTERN } from '../../core/internal-api';
 
 /**
  * The Koa shell every service shares: request id, JSON access log, one error mapping
- * (AppError → its status, infrastructure down → 503, anything else → 500 without details),
+ * (AppError → its status, infrastructure down → 503 with Retry-After, anything else → 500 without details),
  * `GET /health`, and JSON 404/405 for unknown routes and wrong methods.
  */
 export interface ServiceState {
@@ -84,6 +84,8 @@ export function createServiceApp(service: ServiceName, logger: Logger, router: S
       const appError: AppError = classifyError(err);
       if (appError.status >= 500) ctx.state.logger.error('request failed', { err, status: appError.status });
       ctx.status = appError.status;
+      // Every 503 (database, cache, queue, storage, another service unavailable) says when to retry.
+      if (appError.retryAfter !== undefined) ctx.set('retry-after', String(appError.retryAfter));
       ctx.body = appError.toJSON();
     }
     const ms = Number(process.hrtime.bigint() - started) / 1e6;

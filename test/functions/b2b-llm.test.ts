@@ -308,6 +308,7 @@ describe('dependencies down', () => {
       const db = await http(a.url, '/themes');
       expect(db.status).toBe(503);
       expect(db.json.error.message).toMatch(/database unavailable/);
+      expect(db.headers.get('retry-after')).toBe('5');
       // No cache and an in-process rate limit (functions/core-llm/store.ts): the same prompt twice is generated twice.
       for (let i = 0; i < 2; i++) {
         const degraded = await http(b.url, '/generate', { method: 'POST', json: { clientId, prompt: 'x' } });
