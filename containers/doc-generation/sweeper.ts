@@ -39,7 +39,9 @@ import type { DocJobSender } from './requeue';
  * between the last order's commit and `completeBatchIfDone`).
  *
  * Each sweep has a request id of its own (`sweep-<uuid>`): its lines carry it, and so do the doc
- * jobs it sends, so a re-sent order's next lines name the sweep that re-sent it.
+ * jobs it sends, so a re-sent order's next lines name the sweep that re-sent it. The rules
+ * (`whereNotMovedFor`, `lastMovedAt`, `sweepActionFor`, `sweepFailureReason`) are exported for the ops
+ * tools (`npm run ops -- orders stuck`), which say what a sweep would do without doing it.
  */
 export interface SweepDeps {
   db: Knex;
@@ -63,16 +65,51 @@ export interface SweepReport {
 /** Candidates per transaction; the next sweep takes the rest. */
 const SWEEP_BATCH = 50;
 
-const UNSETTLED = ['paid', 'queued', 'generating'];
+/** The statuses of an order that is paid for and not yet ended. */
+export const UNSETTLED = ['paid', 'queued', 'generating'] as const;
+export type UnsettledStatus = (typeof UNSETTLED)[number];
 
-interface StuckRow {
-  id: string;
-  status: 'paid' | 'queued' | 'generating';
+/** An order's last sign of life, as SQL over `orders`: its last update, or a `generating` order's lease expiry if later. */
+export const lastMovedAt = `greatest(updated_at, coalesce(generation_lease_until, updated_at))`;
+
+/** Narrows a query on `orders` to the unsettled orders that have not moved for `ms` (their last sign of life is older). */
+export function whereNotMovedFor(query: Knex.QueryBuilder, db: Knex, ms: number): Knex.QueryBuilder {
+  const stale = db.raw(`now() - ? * interval '1 millisecond'`, [ms]);
+  return (
+    query
+      .whereIn('status', [...UNSETTLED])
+      // updated_at alone uses the partial index; the lease expiry is a generating order's last sign of life.
+      .where('updated_at', '<', stale)
+      .whereRaw(`coalesce(generation_lease_until, updated_at) < ?`, [stale])
+  );
+}
+
+export interface SweepCandidate {
+  status: UnsettledStatus;
   requeues: number;
+}
+
+interface StuckRow extends SweepCandidate {
+  id: string;
   batch_id: string | null;
 }
 
-const reasonFor = (row: StuckRow): string =>
+/**
+ * What a sweep does with an order that has not moved for `stuckAfterMs`, while `waiting` messages
+ * are visible in doc-jobs: re-send its doc job, fail it, or leave it for a later sweep.
+ */
+export type SweepAction = 'requeue' | 'fail' | 'defer';
+
+export function sweepActionFor(row: SweepCandidate, waiting: number, deadlines: Pick<OrderDeadlines, 'maxRequeues'>): SweepAction {
+  // Its message may just be waiting behind a backlog.
+  if (waiting > 0 && row.status !== 'generating') return 'defer';
+  if (row.requeues < deadlines.maxRequeues) return 'requeue';
+  // Nothing is failed while a backlog waits.
+  return waiting > 0 ? 'defer' : 'fail';
+}
+
+/** The reason a sweep writes on an order it fails (the client reads it). */
+export const sweepFailureReason = (row: SweepCandidate): string =>
   row.status === 'generating'
     ? `document generation was interrupted and could not be resumed after ${row.requeues + 1} tries; giving up`
     : `document generation never started: its job was lost ${row.requeues + 1} times; giving up`;
@@ -86,28 +123,22 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
   const touchedBatches = new Set<string>();
 
   await db.transaction(async (trx) => {
-    const stale = trx.raw(`now() - ? * interval '1 millisecond'`, [deadlines.stuckAfterMs]);
-    const rows = (await trx('orders')
-      .select('id', 'status', 'requeues', 'batch_id')
-      .whereIn('status', UNSETTLED)
-      // updated_at alone uses the partial index; the lease expiry is a generating order's last sign of life.
-      .where('updated_at', '<', stale)
-      .whereRaw(`coalesce(generation_lease_until, updated_at) < ?`, [stale])
+    const rows = (await whereNotMovedFor(trx('orders').select('id', 'status', 'requeues', 'batch_id'), trx, deadlines.stuckAfterMs)
       .orderBy('updated_at')
       .limit(SWEEP_BATCH)
       .forUpdate()
       .skipLocked()) as StuckRow[];
 
     for (const row of rows) {
-      const waitingInLine = waiting > 0 && row.status !== 'generating';
-      if (waitingInLine) {
+      const action = sweepActionFor(row, waiting, deadlines);
+      if (action === 'defer') {
         report.deferred += 1;
         continue;
       }
-      if (row.requeues < deadlines.maxRequeues) {
+      if (action === 'requeue') {
         const n = await trx('orders')
           .where({ id: row.id })
-          .whereIn('status', UNSETTLED)
+          .whereIn('status', [...UNSETTLED])
           .update({
             requeues: trx.raw('requeues + 1'),
             status: trx.raw(`CASE WHEN status = 'paid' THEN 'queued' ELSE status END`),
@@ -119,14 +150,10 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
         }
         continue;
       }
-      if (waiting > 0) {
-        report.deferred += 1;
-        continue;
-      }
-      const reason = reasonFor(row);
+      const reason = sweepFailureReason(row);
       const failed = await trx('orders')
         .where({ id: row.id })
-        .whereIn('status', UNSETTLED)
+        .whereIn('status', [...UNSETTLED])
         .update({ status: 'failed', error: reason, generation_owner: null, generation_lease_until: null, updated_at: trx.fn.now() })
         .returning('batch_id');
       if (failed.length > 0) {

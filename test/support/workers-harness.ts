@@ -25,6 +25,8 @@ export interface HarnessOptions {
   docVisibilitySeconds?: number;
   batchVisibilitySeconds?: number;
   maxReceiveCount?: number;
+  /** Put before the queue names (`doc-jobs`, `batch-jobs` and their DLQs), e.g. `docplatform-<env>-` as in AWS. */
+  queueNamePrefix?: string;
 }
 
 export interface WorkerHarness {
@@ -64,10 +66,11 @@ const listen = (server: Server): Promise<number> =>
 
 export async function startWorkerHarness(prefix: string, opts: HarnessOptions = {}): Promise<WorkerHarness> {
   const database: TestDatabase = await createTestDatabase(prefix);
+  const q = (stem: string) => `${opts.queueNamePrefix ?? ''}${stem}`;
   const emulator = await startLocalEmulator({
     queues: [
-      { name: 'doc-jobs', maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.docVisibilitySeconds ?? 3 },
-      { name: 'batch-jobs', maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.batchVisibilitySeconds ?? 5 },
+      { name: q('doc-jobs'), maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.docVisibilitySeconds ?? 3 },
+      { name: q('batch-jobs'), maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.batchVisibilitySeconds ?? 5 },
     ],
     buckets: ['reports', 'assets'],
   });
@@ -87,8 +90,8 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     DB_POOL_MAX: '10',
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_KEY_PREFIX: `test:${prefix}:${randomBytes(4).toString('hex')}:`,
-    DOC_JOBS_QUEUE_URL: emulator.queueUrls['doc-jobs'],
-    BATCH_JOBS_QUEUE_URL: emulator.queueUrls['batch-jobs'],
+    DOC_JOBS_QUEUE_URL: emulator.queueUrls[q('doc-jobs')],
+    BATCH_JOBS_QUEUE_URL: emulator.queueUrls[q('batch-jobs')],
     REPORTS_BUCKET: 'reports',
     ASSETS_BUCKET: 'assets',
     INTERNAL_TRANSPORT: 'http',
@@ -144,10 +147,10 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     storage,
     emulator,
     queues: {
-      docJobs: emulator.queueUrls['doc-jobs'],
-      docJobsDlq: emulator.queueUrls['doc-jobs-dlq'],
-      batchJobs: emulator.queueUrls['batch-jobs'],
-      batchJobsDlq: emulator.queueUrls['batch-jobs-dlq'],
+      docJobs: emulator.queueUrls[q('doc-jobs')],
+      docJobsDlq: emulator.queueUrls[q('doc-jobs-dlq')],
+      batchJobs: emulator.queueUrls[q('batch-jobs')],
+      batchJobsDlq: emulator.queueUrls[q('batch-jobs-dlq')],
     },
     llmDelay,
     llmCalls,

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createLogger, Logger, LogSink, stderrSink } from '../../core/logger';
+import { QUEUES } from '../../core/contract';
+import { namePrefix } from '../../stacks/config';
+import { orderDeadlines, readQueueSettings } from '../../containers/doc-generation/deadlines';
+import { createDocJobSender } from '../../containers/doc-generation/requeue';
+import { OpsCommand, parseCommand, USAGE, UsageError } from './args';
+import { inspectDlq, redriveDlq } from './dlq';
+import { openDatabase, requeueOrders, stuckOrders } from './orders';
+import { renderInspect, renderRedrive, renderRequeue, renderStuck } from './render';
+import { openTarget, OpsTarget, queueAttributes } from './target';
+
+/**
+ * `npm run ops -- <command>`: the tools of the incidents in docs/operations.md (a DLQ alarm,
+ * orders stuck, one order to follow). Results go to stdout (JSON, or `--format table`); log
+ * lines, one JSON line per event in the platform's format, to stderr, each with the run's
+ * request id (`ops-<uuid>`, also on the doc jobs `orders requeue` sends). Exit 0 done,
+ * 1 failed, 2 bad command line (the message names the field).
+ */
+export interface OpsIo {
+  stdout(text: string): void;
+  logSink: LogSink;
+  env: Record<string, string | undefined>;
+}
+
+const processIo: OpsIo = { stdout: (text) => void process.stdout.write(text), logSink: stderrSink, env: process.env };
+
+export async function main(argv: string[], io: OpsIo = processIo): Promise<number> {
+  let command: OpsCommand | 'help';
+  try {
+    command = parseCommand(argv, io.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    createLogger({ component: 'ops' }, 'info', io.logSink).error(err.message, { field: err.field });
+    io.logSink(USAGE);
+    return 2;
+  }
+  if (command === 'help') {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  const requestId = `ops-${randomUUID()}`;
+  const log = createLogger({ component: 'ops', command: command.command, env: command.env, requestId }, 'info', io.logSink);
+  const target = openTarget(command.env, command.endpoint, io.env);
+  try {
+    const { json, text, ok } = await run(command, target, requestId, log);
+    io.stdout(command.format === 'table' ? text : `${JSON.stringify(json, null, 2)}\n`);
+    return ok ? 0 : 1;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      log.error(err.message, { field: err.field });
+      io.logSink(USAGE);
+      return 2;
+    }
+    log.error((err as Error).message, { err });
+    return 1;
+  } finally {
+    target.close();
+  }
+}
+
+interface Result {
+  json: unknown;
+  text: string;
+  ok: boolean;
+}
+
+async function run(command: OpsCommand, target: OpsTarget, requestId: string, log: Logger): Promise<Result> {
+  switch (command.command) {
+    case 'dlq inspect': {
+      const report = await inspectDlq(target, command.queue, command.sample, log);
+      return { json: report, text: renderInspect(report), ok: true };
+    }
+    case 'dlq redrive': {
+      const report = await redriveDlq(target, command.queue, { max: command.max, dryRun: command.dryRun }, log);
+      return { json: report, text: renderRedrive(report), ok: report.failed.length === 0 };
+    }
+    case 'orders stuck':
+    case 'orders requeue': {
+      const docJobs = await target.queue(QUEUES.docJobs);
+      const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
+      try {
+        if (command.command === 'orders requeue') {
+          const report = await requeueOrders(db, createDocJobSender(target.sqs, docJobs.url), docJobs.name, command.orderIds, requestId, log);
+          return { json: report, text: renderRequeue(report), ok: true };
+        }
+        // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them.
+        const deadlines = orderDeadlines(await readQueueSettings(target.sqs, docJobs.url));
+        const backlog = Number((await queueAttributes(target.sqs, docJobs.url, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages ?? 0);
+        const report = await stuckOrders(db, deadlines, backlog, command.olderThanMs, command.limit);
+        log.info('stuck orders listed', { count: report.count, olderThanMinutes: report.olderThanMinutes });
+        return { json: report, text: renderStuck(report), ok: true };
+      } finally {
+        await db.destroy();
+      }
+    }
+  }
+}
+
+/** Secrets Manager of the environment's region (locally there is none: give the URL with its user). */
+function secretReader(target: OpsTarget) {
+  return async (secretId: string): Promise<string> => {
+    const client = new SecretsManagerClient({ region: target.region });
+    try {
+      const out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+      if (!out.SecretString) throw new Error('it has no string value');
+      return out.SecretString;
+    } finally {
+      client.destroy();
+    }
+  };
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: Error) => {
+      process.stderr.write(`ops failed: ${err.message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

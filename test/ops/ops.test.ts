@@ -1,0 +1,194 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createLogger } from '../../core/logger';
+import { traceAttributes } from '../../core/queue';
+import { startWorker } from '../../containers/doc-generation/worker';
+import type { RunningWorker } from '../../containers/shared/process';
+import { main } from '../../scripts/ops/cli';
+import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
+
+/**
+ * The ops tools (`npm run ops`) against fauxqs and PostgreSQL, with the real doc-generation
+ * worker: a job that fails maxReceiveCount times lands in the DLQ, `dlq inspect` shows it
+ * without taking it, `dlq redrive` brings it back (request id kept) and the worker completes
+ * the order; `orders stuck` lists an order whose job was lost, with what the sweeper would do,
+ * and `orders requeue` ends it.
+ */
+const ENV = 'optest';
+const REPO = join(__dirname, '..', '..');
+
+describe('npm run ops', () => {
+  let h: WorkerHarness;
+  const workerLines: Record<string, unknown>[] = [];
+  const running: RunningWorker[] = [];
+
+  beforeAll(async () => {
+    // AWS names (docplatform-<env>-doc-jobs …), resolved by the tools from the contract; visibility 2 s, 2 receives before the DLQ.
+    h = await startWorkerHarness('ops', { queueNamePrefix: `docplatform-${ENV}-`, docVisibilitySeconds: 2, maxReceiveCount: 2 });
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((w) => w.stop()));
+  });
+  afterAll(() => h?.stop());
+
+  const ops = async (...argv: string[]) => {
+    let out = '';
+    const logs: Record<string, unknown>[] = [];
+    const code = await main([...argv, '--env', ENV, '--endpoint', h.emulator.endpoint], {
+      stdout: (text) => void (out += text),
+      logSink: (line) => void logs.push(line.startsWith('{') ? JSON.parse(line) : { usage: line }),
+      env: { AWS_ACCESS_KEY_ID: 'test' },
+    });
+    let json: any;
+    try {
+      json = JSON.parse(out);
+    } catch {
+      json = undefined;
+    }
+    return { code, out, json, logs };
+  };
+  const docWorker = async () => {
+    const logger = createLogger({ service: 'doc-generation', env: 'test' }, 'info', (line) => void workerLines.push(JSON.parse(line)));
+    running.push(await startWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 5 }, logger }));
+  };
+  const status = async (id: string) => (await h.db('orders').where({ id }).first()).status as string;
+  const readyLine = (orderId: string) => workerLines.find((l) => l.orderId === orderId && l.msg === 'document ready');
+
+  test('a job that failed maxReceiveCount times: dlq inspect shows it and leaves it, dlq redrive brings it back, the worker completes the order', async () => {
+    const clientId = await h.createClient();
+    const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Dead-letter kettle' });
+    // Not paid yet as far as the worker can see: every receive of its job fails.
+    await h.db('orders').where({ id: orderId }).update({ status: 'pending' });
+    await h.sqs.send(
+      new SendMessageCommand({ QueueUrl: h.queues.docJobs, MessageBody: JSON.stringify({ v: 1, orderId }), MessageAttributes: traceAttributes({ requestId: 'req-dlq-1' }) }),
+    );
+    await docWorker();
+    await until(async () => (await h.queueDepth(h.queues.docJobsDlq)).visible === 1, 40_000, 'the job to reach the DLQ');
+    expect(workerLines.filter((l) => l.msg === 'message failed; left for retry/DLQ' && l.orderId === orderId).map((l) => [l.receiveCount, l.requestId])).toEqual([
+      [1, 'req-dlq-1'],
+      [2, 'req-dlq-1'],
+    ]);
+
+    const inspected = await ops('dlq', 'inspect', '--queue', 'doc-jobs');
+    expect(inspected.code).toBe(0);
+    expect(inspected.json).toMatchObject({
+      queue: `docplatform-${ENV}-doc-jobs`,
+      dlq: `docplatform-${ENV}-doc-jobs-dlq`,
+      dlqMessages: { visible: 1, inFlight: 0 },
+      maxReceiveCount: 2,
+      sampled: 1,
+      sample: [{ body: { v: 1, orderId }, orderId, requestId: 'req-dlq-1' }],
+    });
+    const [seen] = inspected.json.sample;
+    expect(seen.receiveCount).toBeGreaterThanOrEqual(3);
+    expect(Date.parse(seen.firstReceivedAt)).toBeGreaterThanOrEqual(Date.parse(seen.sentAt));
+    expect(inspected.json.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
+    // Released at once: still there, visible.
+    expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 1, inFlight: 0 });
+    const table = await ops('dlq', 'inspect', '--queue', 'doc-jobs', '--format', 'table');
+    expect(table.out).toContain(`docplatform-${ENV}-doc-jobs-dlq: 1 waiting`);
+    expect(table.out).toContain(orderId);
+
+    // What was wrong is fixed (the payment committed); a dry run moves nothing.
+    await h.db('orders').where({ id: orderId }).update({ status: 'queued' });
+    const dry = await ops('dlq', 'redrive', '--queue', 'doc-jobs', '--dry-run');
+    expect(dry.json).toMatchObject({ dryRun: true, moved: 1, failed: [], leftInDlq: 1 });
+    expect(await status(orderId)).toBe('queued');
+
+    const moved = await ops('dlq', 'redrive', '--queue', 'doc-jobs');
+    expect(moved.code).toBe(0);
+    expect(moved.json).toMatchObject({ dryRun: false, moved: 1, failed: [], messages: [{ orderId, requestId: 'req-dlq-1' }] });
+    expect(moved.logs).toEqual(expect.arrayContaining([expect.objectContaining({ level: 'info', msg: 'message redriven', orderId, requestId: 'req-dlq-1' })]));
+    await until(async () => (await status(orderId)) === 'ready', 30_000, 'the redriven order to be ready');
+    // The attribute came back with the body: the document is made under the original request.
+    expect(readyLine(orderId)).toMatchObject({ requestId: 'req-dlq-1' });
+    expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
+    expect((await ops('dlq', 'redrive', '--queue', 'doc-jobs')).json).toMatchObject({ moved: 0, leftInDlq: 0 });
+  }, 120_000);
+
+  test('orders stuck lists the orders that stopped moving with what the sweeper would do; orders requeue ends them', async () => {
+    const clientId = await h.createClient();
+    const lost = await h.createOrder(clientId, 'product-sheet', { product: 'Lost job' });
+    const exhausted = await h.createOrder(clientId, 'product-sheet', { product: 'Tried twice' });
+    const fresh = await h.createOrder(clientId, 'product-sheet', { product: 'Just queued' });
+    const done = await h.createOrder(clientId, 'product-sheet', { product: 'Long done' });
+    const hourAgo = h.db.raw(`now() - interval '1 hour'`);
+    await h.db('orders').where({ id: lost }).update({ updated_at: hourAgo });
+    await h.db('orders').where({ id: exhausted }).update({ status: 'generating', requeues: 2, generation_owner: randomUUID(), generation_lease_until: h.db.raw(`now() - interval '50 minutes'`), updated_at: hourAgo });
+    await h.db('orders').where({ id: done }).update({ status: 'ready', document_key: `${clientId}/${done}.html`, updated_at: hourAgo });
+    const url = ['--database-url', h.env.DATABASE_URL];
+
+    const stuck = await ops('orders', 'stuck', '--older-than', '30m', ...url);
+    expect(stuck.code).toBe(0);
+    // The harness's queue: visibility 2 s, maxReceiveCount 2 → the sweeper acts after (2 + 1) × 2 s.
+    expect(stuck.json).toMatchObject({ olderThanMinutes: 30, sweeper: { stuckAfterMinutes: 0.1, maxRequeues: 2 }, docJobsBacklog: 0, count: 2, truncated: false });
+    const byId = Object.fromEntries(stuck.json.orders.map((o: { orderId: string }) => [o.orderId, o]));
+    expect(Object.keys(byId).sort()).toEqual([lost, exhausted].sort());
+    expect(byId[lost]).toMatchObject({ status: 'queued', requeues: 0, sweeper: 'requeue' });
+    expect(byId[lost].idleMinutes).toBeGreaterThanOrEqual(59);
+    expect(byId[exhausted]).toMatchObject({ status: 'generating', requeues: 2, sweeper: 'fail' });
+    expect(byId[exhausted].why).toContain('document generation was interrupted and could not be resumed after 3 tries');
+    // A shorter threshold shows the fresh order too, not yet stuck by the sweeper's rule.
+    await h.db('orders').where({ id: fresh }).update({ updated_at: h.db.raw(`now() - interval '2 seconds'`) });
+    const soon = await ops('orders', 'stuck', '--older-than', '1s', ...url);
+    expect(soon.json.orders.find((o: { orderId: string }) => o.orderId === fresh)).toMatchObject({ sweeper: 'wait', why: expect.stringContaining("not stuck by the sweeper's rule yet") });
+    const table = await ops('orders', 'stuck', ...url, '--format', 'table');
+    expect(table.out).toContain('2 order(s) paid/queued/generating');
+    expect(table.out).toContain(lost);
+    // Read-only: nothing moved.
+    expect(await status(lost)).toBe('queued');
+
+    const unknown = randomUUID();
+    const requeued = await ops('orders', 'requeue', lost, unknown, done, ...url);
+    expect(requeued.code).toBe(0);
+    expect(requeued.json).toMatchObject({
+      requestId: expect.stringMatching(/^ops-/),
+      queue: `docplatform-${ENV}-doc-jobs`,
+      sent: [{ orderId: lost, status: 'queued' }],
+      skipped: [
+        { orderId: unknown, why: 'no such order' },
+        { orderId: done, status: 'ready' },
+      ],
+    });
+    expect(requeued.logs).toEqual(expect.arrayContaining([expect.objectContaining({ msg: 'doc job sent again', orderId: lost, requestId: requeued.json.requestId })]));
+    expect(await h.queueDepth(h.queues.docJobs)).toEqual({ visible: 1, inFlight: 0 });
+
+    // A worker takes the job (its sweeper leaves the queued order alone while the job waits), the order ends.
+    await docWorker();
+    await until(async () => (await status(lost)) === 'ready', 30_000, 'the requeued order to be ready');
+    expect(readyLine(lost)).toMatchObject({ requestId: requeued.json.requestId });
+    await until(async () => (await status(exhausted)) === 'failed', 30_000, 'the sweeper to fail the exhausted order');
+    expect((await ops('orders', 'stuck', ...url)).json).toMatchObject({ count: 0, orders: [] });
+  }, 120_000);
+
+  test('a bad command line is exit 2 with a message naming the field, before anything is read', async () => {
+    const bad = async (...argv: string[]) => {
+      const r = await ops(...argv);
+      return { code: r.code, field: r.logs.find((l) => l.level === 'error')?.field };
+    };
+    expect(await bad('dlq', 'inspect', '--queue', 'jobs')).toEqual({ code: 2, field: '--queue' });
+    expect(await bad('dlq', 'inspect')).toEqual({ code: 2, field: '--queue' });
+    expect(await bad('dlq', 'redrive', '--queue', 'doc-jobs', '--max', '0')).toEqual({ code: 2, field: '--max' });
+    expect(await bad('orders', 'stuck', '--older-than', 'soon', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: '--older-than' });
+    expect(await bad('orders', 'stuck', '--database-url', 'mysql://x/y')).toEqual({ code: 2, field: '--database-url' });
+    expect(await bad('orders', 'requeue', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'orderId' });
+    expect(await bad('orders', 'requeue', randomUUID(), 'nope', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'orderId[1]' });
+    expect(await bad('orders', 'stuck')).toEqual({ code: 2, field: '--database-url' });
+    expect(await bad('queues', 'list')).toEqual({ code: 2, field: 'command' });
+    expect(await bad('dlq', 'inspect', '--queue', 'doc-jobs', '--sample', '5', '--max', '3')).toEqual({ code: 2, field: '--max' });
+
+    // Through npm as ops run it: no --env is exit 2, naming it; an environment that is not in stacks/config.ts needs --endpoint.
+    const cli = (...argv: string[]) => spawnSync('npm', ['run', '-s', 'ops', '--', ...argv], { cwd: REPO, encoding: 'utf8', env: { ...process.env, DATABASE_URL: '' } });
+    const noEnv = cli('dlq', 'inspect', '--queue', 'doc-jobs');
+    expect(noEnv.status).toBe(2);
+    expect(JSON.parse(noEnv.stderr.split('\n')[0])).toMatchObject({ level: 'error', field: '--env' });
+    expect(noEnv.stdout).toBe('');
+    expect(cli('dlq', 'inspect', '--queue', 'doc-jobs', '--env', 'staging').status).toBe(2);
+    // A queue the environment does not have is a failure (1), not a usage error.
+    const missing = cli('dlq', 'inspect', '--queue', 'doc-jobs', '--env', 'elsewhere', '--endpoint', h.emulator.endpoint);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('queue docplatform-elsewhere-doc-jobs does not exist');
+  }, 60_000);
+});
