@@ -6,6 +6,7 @@ import { migrateWithAppLogin } from '../migrations/migrate';
 import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
 import { ensureDatabase, startLocalPlatform } from './local/platform';
 import { answers, startLocalDatabase } from './local/postgres';
+import { renderSupport } from './local/renderers';
 
 /**
  * `npm run dev`: the whole platform on localhost with no account and no key. PostgreSQL is the
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     `  redis        ${redisLine}`,
     `  content      ${platform.config.secrets.geminiApiKey ? `Gemini (${platform.config.gemini.model})` : 'offline provider (set GEMINI_API_KEY for Gemini)'}`,
     `  workers      ${platform.workers.length ? platform.workers.join(', ') : 'none'}${missingWorkers.length ? ` (not started: ${missingWorkers.join(', ')})` : ''}`,
+    ...renderSupport().lines.map((line, i) => `  ${i === 0 ? 'documents' : ''}`.padEnd(15) + line),
     '',
     `Demo B2B API key (new at each start): ${apiKey}`,
     '',
