@@ -10,25 +10,36 @@ export const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
 export interface GithubRepository {
   /** `owner/name`. */
   repository: string;
-  ownerId?: string;
-  repositoryId?: string;
+  /** GitHub's numeric id of the owner (`gh api repos/OWNER/REPO --jq .owner.id`). */
+  ownerId: string;
+  /** GitHub's numeric id of the repository (`gh api repos/OWNER/REPO --jq .id`). */
+  repositoryId: string;
 }
+
+/** What GitHub's ids look like (and placeholders do not): checked by the bootstrap plan. */
+export const GITHUB_ID_PATTERN = '^[1-9][0-9]*$';
+
+/** The id settings that are not GitHub ids yet, by field name (`github.ownerId`, …); empty when both are. */
+export function githubIdIssues(repo: GithubRepository): string[] {
+  const pattern = new RegExp(GITHUB_ID_PATTERN);
+  return (['ownerId', 'repositoryId'] as const).filter((field) => !pattern.test(repo[field])).map((field) => `github.${field}`);
+}
+
+/** The command that prints both ids, for messages. */
+export const githubIdsCommand = (repo: Pick<GithubRepository, 'repository'>): string => `gh api repos/${repo.repository} --jq '.id, .owner.id'`;
 
 /**
  * The `sub` claims GitHub sends for the given contexts (`pull_request`, `ref:refs/heads/main`,
- * `environment:prod`). Repositories on immutable subjects send `repo:OWNER@ID/NAME@ID:…`; both
- * forms are trusted when the ids are configured, so the switch-over never locks CI out.
+ * `environment:prod`), in both forms: the classic `repo:OWNER/NAME:…` and the immutable
+ * `repo:OWNER@OWNERID/NAME@REPOID:…` (the default of repositories created since 2026-07-15).
+ * Trusting both means the switch-over never locks CI out.
  */
 export function githubSubjects(repo: GithubRepository, contexts: string[]): string[] {
   const [owner, name] = repo.repository.split('/');
   if (!owner || !name || repo.repository.split('/').length !== 2) {
     throw new Error(`github.repository must be "owner/name", got "${repo.repository}"`);
   }
-  if (Boolean(repo.ownerId) !== Boolean(repo.repositoryId)) {
-    throw new Error('github.ownerId and github.repositoryId must be set together');
-  }
-  const prefixes = [`repo:${owner}/${name}`];
-  if (repo.ownerId && repo.repositoryId) prefixes.push(`repo:${owner}@${repo.ownerId}/${name}@${repo.repositoryId}`);
+  const prefixes = [`repo:${owner}/${name}`, `repo:${owner}@${repo.ownerId}/${name}@${repo.repositoryId}`];
   return prefixes.flatMap((prefix) => contexts.map((context) => `${prefix}:${context}`));
 }
 

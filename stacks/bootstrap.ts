@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { Fn, S3Backend, TerraformLocal, TerraformOutput, TerraformStack } from 'cdktf';
+import { Annotations, Fn, S3Backend, TerraformLocal, TerraformOutput, TerraformStack } from 'cdktf';
 import { AwsProvider } from '@cdktf/provider-aws/lib/provider';
 import { S3Bucket } from '@cdktf/provider-aws/lib/s3-bucket';
 import { S3BucketVersioningA } from '@cdktf/provider-aws/lib/s3-bucket-versioning';
@@ -17,7 +17,15 @@ import { CiPolicyContext, EnvironmentPolicyContext } from './ci-policies/context
 import { planStatements } from './ci-policies/plan';
 import { deployStatements } from './ci-policies/deploy';
 import { workloadBoundaryStatements } from './ci-policies/boundary';
-import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, GithubOidcRole, githubSubjects } from '../modules/github-oidc-roles';
+import {
+  GITHUB_ID_PATTERN,
+  GITHUB_OIDC_AUDIENCE,
+  GITHUB_OIDC_HOST,
+  GithubOidcRole,
+  githubIdIssues,
+  githubIdsCommand,
+  githubSubjects,
+} from '../modules/github-oidc-roles';
 import { denyInsecureTransport, policyJson } from '../modules/iam-statements';
 
 export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket'> & {
@@ -56,6 +64,15 @@ export function environmentPolicyContext(accountId: string, env: string, setting
     imageSources: config?.images.promoteFrom ? [config.images.promoteFrom] : [],
     ownsAccountLogRole: config?.api.ownsAccountLogRole ?? false,
   };
+}
+
+/** The plan's refusal while the GitHub ids are placeholders: which fields, which values, and the command that prints them. */
+export function githubIdsMessage(settings: Pick<BootstrapSettings, 'github'>): string {
+  const { ownerId, repositoryId, repository } = settings.github;
+  return (
+    `GitHub ids not set: github.ownerId and github.repositoryId in stacks/config.ts must be GitHub's numeric ids ` +
+    `(now "${ownerId}" and "${repositoryId}"). ${githubIdsCommand({ repository })} prints the repository id, then the owner id.`
+  );
 }
 
 /**
@@ -132,9 +149,25 @@ export class BootstrapStack extends TerraformStack {
       ]),
     });
 
+    // GitHub's ids of the owner and the repository, which the immutable subjects carry: while
+    // they are placeholders (stacks/config.ts) the plan stops here, before any role exists that
+    // CI could not assume. Checked in the plan, not at synth, so every other stack still synthesises.
+    const githubIds = new TerraformLocal(this, 'github_ids', { owner_id: settings.github.ownerId, repository_id: settings.github.repositoryId });
+    const idIssues = githubIdIssues(settings.github);
+    if (idIssues.length > 0) {
+      Annotations.of(this).addWarning(`${idIssues.join(' and ')} not set in stacks/config.ts: the bootstrap plan refuses to run until they are (${githubIdsCommand(settings.github)})`);
+    }
     this.githubOidcProvider = new IamOpenidConnectProvider(this, 'github-oidc', {
       url: `https://${GITHUB_OIDC_HOST}`,
       clientIdList: [GITHUB_OIDC_AUDIENCE],
+      lifecycle: {
+        precondition: [
+          {
+            condition: `\${alltrue([for id in values(local.${githubIds.friendlyUniqueId}) : can(regex("${GITHUB_ID_PATTERN}", id))])}`,
+            errorMessage: githubIdsMessage(settings),
+          },
+        ],
+      },
     });
 
     // The account id read from the provider's ARN instead of a caller-identity data source, so

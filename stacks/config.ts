@@ -149,11 +149,16 @@ export interface EnvironmentConfig {
     /** `owner/name` of this repository, trusted by the OIDC deploy role. */
     repository: string;
     /**
-     * Immutable subject form (`repo:ORG@ORGID/REPO@REPOID:…`) used by repositories created
-     * after 2026-07-15 or that opted in; both forms are trusted when ids are given.
+     * GitHub's numeric ids of the owner and of the repository, for the immutable subject form
+     * (`repo:OWNER@OWNERID/REPO@REPOID:…`) that repositories created since 2026-07-15 send by
+     * default (and older ones that opted in). Required: the roles trust both forms, so the
+     * switch never locks CI out. `gh api repos/OWNER/REPO --jq '.id, .owner.id'` prints the
+     * repository id, then the owner id. Until both are numbers the bootstrap plan refuses to
+     * run (a precondition naming the field), so no role is created that CI cannot assume; the
+     * environment stacks do not read them.
      */
-    ownerId?: string;
-    repositoryId?: string;
+    ownerId: string;
+    repositoryId: string;
     /**
      * Branch whose pushes deploy: the one branch each GitHub environment's deployment-branch
      * rule allows (docs/deploy.md). The deploy roles trust the environments, not the branch.
@@ -185,8 +190,15 @@ const lambdaDefaults = (reservedConcurrency: number): Record<ServiceName, Lambda
   client: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
 });
 
-const github = {
+/**
+ * The repository CI runs in. `ownerId`/`repositoryId` are placeholders until the first-time
+ * setup puts GitHub's ids here (docs/deploy.md, step 1): `gh api repos/docplatform/docplatform
+ * --jq '.id, .owner.id'`. The bootstrap stack refuses to plan with them (GITHUB_ID_PATTERN).
+ */
+const github: EnvironmentConfig['github'] = {
   repository: 'docplatform/docplatform',
+  ownerId: 'OWNER_ID',
+  repositoryId: 'REPOSITORY_ID',
   deployBranch: 'main',
 };
 

@@ -1,10 +1,10 @@
 import { Testing } from 'cdktf';
-import { BootstrapStack, BootstrapSettings, ciPolicyContext, environmentPolicyContext } from '../../stacks/bootstrap';
+import { BootstrapStack, BootstrapSettings, ciPolicyContext, environmentPolicyContext, githubIdsMessage } from '../../stacks/bootstrap';
 import { PROJECT } from '../../core/contract';
 import { bootstrap, deployRoleName, environments, namePrefix, workloadBoundaryPolicyName } from '../../stacks/config';
 import { deployStatements, ROLE_CHANGES_UNDER_BOUNDARY } from '../../stacks/ci-policies/deploy';
 import { planStatements } from '../../stacks/ci-policies/plan';
-import { githubSubjects } from '../../modules/github-oidc-roles';
+import { GITHUB_ID_PATTERN, githubIdIssues, githubSubjects } from '../../modules/github-oidc-roles';
 import { MANAGED_POLICY_MAX_CHARS, policyDocument, policySize, Statement } from '../../modules/iam-statements';
 import { allResources, parsePolicy, resources, stackNames, synthesizedStack } from '../support/infra-synth';
 
@@ -126,10 +126,13 @@ describe('GitHub OIDC', () => {
     expect(provider.client_id_list).toEqual(['sts.amazonaws.com']);
   });
 
+  const [owner, name] = repo.split('/');
+  const immutable = `repo:${owner}@${bootstrap.github.ownerId}/${name}@${bootstrap.github.repositoryId}`;
+
   test.each([
-    [bootstrap.planRoleName, [`repo:${repo}:pull_request`]],
-    ...ENVS.map((env) => [deployRoleName(env), [`repo:${repo}:environment:${env}`]] as [string, string[]]),
-  ])('%s trusts only the GitHub provider, audience sts.amazonaws.com and exactly its subjects', (roleName, subjects) => {
+    [bootstrap.planRoleName, [`repo:${repo}:pull_request`, `${immutable}:pull_request`]],
+    ...ENVS.map((env) => [deployRoleName(env), [`repo:${repo}:environment:${env}`, `${immutable}:environment:${env}`]] as [string, string[]]),
+  ])('%s trusts only the GitHub provider, audience sts.amazonaws.com and exactly its subjects, in both forms', (roleName, subjects) => {
     const statements = trustOf(roleName);
     expect(statements).toHaveLength(1);
     const [trust] = statements;
@@ -142,16 +145,34 @@ describe('GitHub OIDC', () => {
     expect(JSON.stringify(trust.Condition)).not.toContain('*');
   });
 
-  test('with owner and repository ids configured, both the classic and the immutable subject forms are trusted', () => {
+  test('with GitHub ids configured, the classic and the immutable subject forms are trusted (repositories created since 2026-07-15 send the immutable one)', () => {
     const settings: BootstrapSettings = { ...bootstrap, github: { ...bootstrap.github, ownerId: '1234', repositoryId: '98765' } };
     const stack = JSON.parse(Testing.synth(new BootstrapStack(Testing.app(), 'bootstrap', settings)));
     const subjectsOf = (roleName: string) =>
       JSON.parse(Object.values<any>(stack.resource.aws_iam_role).find((r) => r.name === roleName).assume_role_policy).Statement[0].Condition.StringEquals[`${OIDC}:sub`];
-    const [owner, name] = repo.split('/');
     for (const env of ENVS) {
       expect(subjectsOf(deployRoleName(env))).toEqual([`repo:${repo}:environment:${env}`, `repo:${owner}@1234/${name}@98765:environment:${env}`]);
     }
     expect(subjectsOf(bootstrap.planRoleName)).toEqual([`repo:${repo}:pull_request`, `repo:${owner}@1234/${name}@98765:pull_request`]);
+    expect(stack.locals.github_ids).toEqual({ owner_id: '1234', repository_id: '98765' });
+  });
+
+  test('the ids are required settings: until both are GitHub ids the bootstrap plan refuses to run, naming the fields and the command that prints them', () => {
+    const provider = one('aws_iam_openid_connect_provider');
+    expect(provider.lifecycle.precondition).toHaveLength(1);
+    const [check] = provider.lifecycle.precondition;
+    // Evaluated by terraform over the local that holds the configured ids (test/infra/terraform.test.ts plans both cases).
+    expect(check.condition).toBe(`\${alltrue([for id in values(local.github_ids) : can(regex("${GITHUB_ID_PATTERN}", id))])}`);
+    expect(synthesizedStack(STACK).locals.github_ids).toEqual({ owner_id: bootstrap.github.ownerId, repository_id: bootstrap.github.repositoryId });
+    expect(check.error_message).toBe(githubIdsMessage(bootstrap));
+    expect(check.error_message).toContain('github.ownerId and github.repositoryId in stacks/config.ts');
+    expect(check.error_message).toContain(`gh api repos/${repo} --jq '.id, .owner.id'`);
+    expect(check.error_message).toMatch(/^[A-Z].*\.$/);
+    // What the plan checks, the same pattern in TypeScript.
+    expect(githubIdIssues({ repository: 'a/b', ownerId: 'OWNER_ID', repositoryId: 'REPOSITORY_ID' })).toEqual(['github.ownerId', 'github.repositoryId']);
+    expect(githubIdIssues({ repository: 'a/b', ownerId: '1234', repositoryId: '' })).toEqual(['github.repositoryId']);
+    expect(githubIdIssues({ repository: 'a/b', ownerId: '0123', repositoryId: '98765' })).toEqual(['github.ownerId']);
+    expect(githubIdIssues({ repository: 'a/b', ownerId: '1234', repositoryId: '98765' })).toEqual([]);
   });
 
   test('no deploy role trusts a branch (a job on main without an environment) or another environment', () => {
@@ -161,9 +182,8 @@ describe('GitHub OIDC', () => {
     }
   });
 
-  test('a malformed repository or half-configured ids are refused', () => {
-    expect(() => githubSubjects({ repository: 'no-slash' }, ['pull_request'])).toThrow('github.repository must be "owner/name"');
-    expect(() => githubSubjects({ repository: 'a/b', ownerId: '1' }, ['pull_request'])).toThrow('must be set together');
+  test('a malformed repository is refused', () => {
+    expect(() => githubSubjects({ repository: 'no-slash', ownerId: '1', repositoryId: '2' }, ['pull_request'])).toThrow('github.repository must be "owner/name"');
   });
 });
 

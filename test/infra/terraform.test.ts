@@ -1,5 +1,8 @@
-import { checkStack, describeRun, inPool, planMode, StackCheck } from '../support/infra-terraform';
+import { checkStack, describeRun, inPool, planMode, StackCheck, StackOptions } from '../support/infra-terraform';
 import { stackNames } from '../support/infra-synth';
+import { bootstrap } from '../../stacks/config';
+import { githubIdIssues } from '../../modules/github-oidc-roles';
+import { githubIdsMessage } from '../../stacks/bootstrap';
 
 /**
  * Every synthesised stack of every environment goes through terraform itself: validate, then
@@ -10,10 +13,33 @@ import { stackNames } from '../support/infra-synth';
 const stacks = stackNames();
 const checks = new Map<string, StackCheck>();
 
+/**
+ * The bootstrap is planned with GitHub ids in place of the config's placeholders (the rest of the
+ * plan is what the config says); the plan of the config as committed is checked on its own below.
+ */
+const GITHUB_IDS: StackOptions = { override: { locals: { github_ids: { owner_id: '1234', repository_id: '98765' } } } };
+const optionsFor = (name: string): StackOptions => (name === 'bootstrap' ? GITHUB_IDS : {});
+let bootstrapAsCommitted: StackCheck | undefined;
+
 beforeAll(async () => {
-  const results = await inPool(stacks, 2, checkStack);
+  const results = await inPool(stacks, 2, (name) => checkStack(name, optionsFor(name)));
   results.forEach((result) => checks.set(result.name, result));
+  if (stacks.includes('bootstrap')) bootstrapAsCommitted = await checkStack('bootstrap');
 }, 600_000);
+
+test('bootstrap: while stacks/config.ts holds no GitHub ids, the plan stops on one precondition naming the fields and the command; with ids it plans', () => {
+  const check = bootstrapAsCommitted!;
+  if (githubIdIssues(bootstrap.github).length === 0) {
+    expect(check.plan.code === 0 ? 'ok' : describeRun(check.plan)).toBe('ok');
+    return;
+  }
+  expect(check.validate.code === 0 ? 'ok' : describeRun(check.validate)).toBe('ok');
+  expect(check.plan.code).not.toBe(0);
+  const errors = check.plan.output.match(/^Error: .*$/gm) ?? [];
+  expect({ errors, output: check.plan.output.slice(-3000) }).toEqual({ errors: ['Error: Resource precondition failed'], output: expect.any(String) });
+  // Terraform wraps long messages: compare without the line breaks.
+  expect(check.plan.output.replace(/\s+/g, ' ')).toContain(githubIdsMessage(bootstrap).replace(/\s+/g, ' '));
+});
 
 describe.each(stacks)('%s', (name) => {
   test('terraform init succeeds (local backend override, provider from mirror or registry)', () => {

@@ -183,12 +183,21 @@ export interface Workspace {
   dispose(): void;
 }
 
+export interface StackOptions {
+  /**
+   * A Terraform override file (JSON) laid over the copy, e.g. `{ locals: { … } }` for values the
+   * committed config leaves as placeholders (the bootstrap's GitHub ids).
+   */
+  override?: object;
+}
+
 /** A private copy of a synthesised stack, initialised (local backend, mirror or registry). */
-export async function prepareStack(name: string): Promise<Workspace & { init: TerraformResult }> {
+export async function prepareStack(name: string, options: StackOptions = {}): Promise<Workspace & { init: TerraformResult }> {
   const { root } = terraformToolchain();
   const dir = fs.mkdtempSync(path.join(root, `${name}-`));
   fs.cpSync(stackDir(name), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.terraform`) });
   fs.writeFileSync(path.join(dir, 'harness_override.tf.json'), JSON.stringify(harnessOverride(synthesizedStack(name)), null, 2));
+  if (options.override) fs.writeFileSync(path.join(dir, 'harness_options_override.tf.json'), JSON.stringify(options.override, null, 2));
   fs.writeFileSync(path.join(dir, 'harness.auto.tfvars.json'), JSON.stringify(mockVariables(synthesizedStack(name)), null, 2));
   // Terraform's plugin cache is not safe for concurrent installs; init takes under a second.
   const init = await withLock(path.join(os.tmpdir(), 'docplatform-tf-init.lock'), () => terraform(dir, ['init', '-input=false']));
@@ -291,8 +300,8 @@ export interface StackCheck {
 }
 
 /** init → validate → plan (plain or under `terraform test`) on a private copy of a stack. */
-export async function checkStack(name: string): Promise<StackCheck> {
-  const ws = await prepareStack(name);
+export async function checkStack(name: string, options: StackOptions = {}): Promise<StackCheck> {
+  const ws = await prepareStack(name, options);
   try {
     const mode = planMode(name);
     const skipped = (command: string): TerraformResult => ({ command, code: -1, output: 'not run: init failed', ms: 0 });
