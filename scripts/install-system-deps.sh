@@ -2,8 +2,9 @@
 # The system packages the project runs against: Chromium (PDF rendering), Pandoc (DOCX),
 # poppler-utils (pdftotext: the tests read PDFs back), the PostgreSQL client tools (the data
 # move: pg_dump, psql) and openssl; for the tests also the PostgreSQL server binaries (the
-# data-move tests' throwaway initdb clusters with TLS). Idempotent: does nothing when
-# everything is present.
+# data-move tests' throwaway initdb clusters with TLS) and a Redis server binary (the Redis
+# outage test starts its own; Debian's redis-tools has it as redis-check-rdb, with no service to
+# start). Idempotent: does nothing when everything is present.
 #
 #   bash scripts/install-system-deps.sh              npm run dev (predev)
 #   bash scripts/install-system-deps.sh --for-tests  npm test (pretest)
@@ -45,13 +46,15 @@ command -v openssl >/dev/null 2>&1 || need openssl "openssl: the data-move tests
 if [ "$mode" = test ]; then
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ||
     need pgserver "PostgreSQL server binaries (initdb): the data-move tests' throwaway clusters"
+  command -v redis-server >/dev/null 2>&1 || command -v redis-check-rdb >/dev/null 2>&1 ||
+    need redis "a Redis server binary (redis-server, or redis-tools' redis-check-rdb): the Redis outage test starts its own"
 fi
 [ ${#keys[@]} -eq 0 ] && exit 0
 
 debian_name() {
   case "$1" in
     chromium) echo chromium ;; pandoc) echo pandoc ;; poppler) echo poppler-utils ;;
-    pgclient) echo postgresql-client ;; openssl) echo openssl ;; pgserver) echo postgresql ;;
+    pgclient) echo postgresql-client ;; openssl) echo openssl ;; pgserver) echo postgresql ;; redis) echo redis-tools ;;
   esac
 }
 
@@ -82,7 +85,7 @@ pm_command() {
   case "$1" in
     brew)
       for k in "${keys[@]}"; do case "$k" in
-        pandoc) names+=(pandoc) ;; poppler) names+=(poppler) ;; pgclient | pgserver) names+=(postgresql@16) ;; openssl) names+=(openssl) ;;
+        pandoc) names+=(pandoc) ;; poppler) names+=(poppler) ;; pgclient | pgserver) names+=(postgresql@16) ;; openssl) names+=(openssl) ;; redis) names+=(redis) ;;
       esac; done
       local line=''
       [ ${#names[@]} -gt 0 ] && line="brew install $(printf '%s\n' "${names[@]}" | sort -u | tr '\n' ' ')"
@@ -96,6 +99,7 @@ pm_command() {
         apk:pgclient) names+=(postgresql16-client) ;; *:pgclient) names+=(postgresql) ;;
         apk:pgserver) names+=(postgresql16) ;; pacman:pgserver) names+=(postgresql) ;; *:pgserver) names+=(postgresql-server) ;;
         *:openssl) names+=(openssl) ;;
+        *:redis) names+=(redis) ;;
       esac; done
       case "$1" in
         dnf | yum) echo "sudo $1 install ${names[*]}" ;; zypper) echo "sudo zypper install ${names[*]}" ;;

@@ -133,3 +133,17 @@ test('the in-process counts stay bounded', async () => {
   // A new minute starts every count again.
   expect(await store.count('c1', 8)).toBe(1);
 });
+
+test('requests that arrive while the client connects share one wait (no listener per request), then use Redis', async () => {
+  const { redis, store } = setup();
+  redis.status = 'connecting';
+  await store.get('warm'); // creates the client and its one permanent 'ready' listener (the wait times out: 1 s)
+  redis.status = 'connecting';
+  const pending = Array.from({ length: 20 }, (_, i) => store.get(`h${i}`));
+  expect(redis.listenerCount('ready')).toBe(2);
+  redis.status = 'ready';
+  redis.emit('ready');
+  expect(await Promise.all(pending)).toEqual(Array(20).fill(null));
+  expect(redis.listenerCount('ready')).toBe(1);
+  expect(store.degraded).toBe(false);
+});

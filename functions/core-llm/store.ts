@@ -71,21 +71,27 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, now: () => 
       () => undefined,
     ).finally(() => (probing = false));
   };
-  /** The connection of a fresh client (or one reconnecting) is given one connect timeout; a client known to be down is not waited for. */
-  const connected = async (r: Redis): Promise<void> => {
+  /**
+   * The connection of a fresh client (or one reconnecting) is given one connect timeout, shared
+   * by the requests that arrive meanwhile; a client known to be down is not waited for.
+   */
+  let connecting: Promise<void> | undefined;
+  const connected = (r: Redis): Promise<void> | undefined => {
     if (r.status === 'wait') r.connect().catch(() => undefined);
-    if (r.status !== 'connecting' && r.status !== 'connect') return;
-    await new Promise<void>((resolve) => {
+    if (r.status !== 'connecting' && r.status !== 'connect') return undefined;
+    connecting ??= new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
         r.off('ready', done);
         r.off('error', done);
+        connecting = undefined;
         resolve();
       };
       const timer = setTimeout(done, REDIS_TIMEOUTS.connectMs);
       r.once('ready', done);
       r.once('error', done);
     });
+    return connecting;
   };
   const attempt = async <T>(command: (r: Redis) => Promise<T>): Promise<Attempt<T>> => {
     const r = client();

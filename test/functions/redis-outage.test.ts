@@ -1,4 +1,4 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import Redis from 'ioredis';
@@ -34,8 +34,25 @@ const stripe = new Stripe(LOCAL_STRIPE_SECRET_KEY);
 const logLines: Record<string, unknown>[] = [];
 let stdoutWrite: jest.SpyInstance;
 
+/**
+ * The redis-server binary, or Debian's redis-tools' redis-check-rdb: the same program, which runs
+ * as a server when started under the name redis-server (where Redis is a container, as on CI's
+ * runners, only redis-tools is installed: scripts/install-system-deps.sh --for-tests).
+ */
+function redisServerBinary(): { file: string; argv0: string } {
+  for (const name of ['redis-server', 'redis-check-rdb']) {
+    try {
+      return { file: execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim(), argv0: 'redis-server' };
+    } catch {
+      // Not on the PATH.
+    }
+  }
+  throw new Error('no redis-server (or redis-check-rdb) on the PATH: bash scripts/install-system-deps.sh --for-tests installs redis-tools');
+}
+
 async function startRedis(): Promise<void> {
-  const child = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const { file, argv0 } = redisServerBinary();
+  const child = spawn(file, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', argv0 });
   redisServer = child;
   const probe = new Redis({ port: redisPort, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
   probe.on('error', () => undefined);
