@@ -9,7 +9,7 @@ import { DocJobMessage } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { renderPrompt } from '../../core/domain/themes';
 import { completeBatchIfDone, countBatchOutcome } from '../shared/batch-completion';
-import { DrainRequested, ReceivedMessage } from '../shared/consumer';
+import { DrainRequested, ReceivedMessage, RetryLater } from '../shared/consumer';
 import { OrderBusy, parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
 import type { OrderDeadlines } from './deadlines';
@@ -71,6 +71,8 @@ const FINAL = new Set(['ready', 'failed']);
 /** How often, and how far apart, a delivery that finds its order still `pending` looks again for the payment's commit (2 s in all). */
 const PAYMENT_COMMIT_CHECKS = 10;
 const PAYMENT_COMMIT_WAIT_MS = 200;
+/** A payment slower to commit than that: the message comes back this soon, not after its visibility timeout. */
+const PAYMENT_COMMIT_RETRY_SECONDS = 5;
 
 /** A client error from core-llm (bad prompt, theme inactive…) will not get better with retries; 429 will. */
 const isPermanent = (err: unknown): boolean => err instanceof AppError && err.status >= 400 && err.status < 500 && err.status !== 429;
@@ -109,6 +111,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
       }
       throw new OrderBusy(order.id);
     }
+    if (now?.status === 'pending') throw new RetryLater(PAYMENT_COMMIT_RETRY_SECONDS, `order ${order.id} is still pending: its payment has not committed yet`);
     throw new Error(`order ${order.id} is ${now?.status ?? 'gone'}, not ready for generation`);
   }
   if (taken.requeues > deps.deadlines.maxRequeues) {

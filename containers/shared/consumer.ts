@@ -80,6 +80,21 @@ export class DrainRequested extends Error {
 }
 
 /**
+ * A handler throws this when its message came too early (what it names is not there yet) and will
+ * succeed shortly: the message comes back after `afterSeconds`, not after a whole visibility
+ * timeout. Like any failed receive, it counts towards the queue's maxReceiveCount.
+ */
+export class RetryLater extends Error {
+  constructor(
+    readonly afterSeconds: number,
+    why: string,
+  ) {
+    super(why);
+    this.name = 'RetryLater';
+  }
+}
+
+/**
  * One receive of a message. Keyed by a token of its own, not by MessageId: when a visibility
  * timeout lapses while a handler runs (a failed heartbeat, a blocked event loop), SQS hands the
  * same MessageId out again, and each copy must hold its own slot and be waited for by stop().
@@ -150,12 +165,12 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: f.receiptHandle, VisibilityTimeout: seconds }));
   };
 
-  const release = async (f: InFlight, why: string): Promise<void> => {
+  const release = async (f: InFlight, why: string, afterSeconds = 0): Promise<void> => {
     clearInterval(f.heartbeat);
     try {
-      await setVisibility(f, 0);
+      await setVisibility(f, afterSeconds);
       released += 1;
-      f.log.info('message released', { why });
+      f.log.info('message released', { why, afterSeconds });
     } catch (err) {
       f.log.warn('release failed; the message returns after its visibility timeout', { err });
     }
@@ -193,6 +208,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         mlog.info('message done', { ms: Date.now() - started });
       } catch (err) {
         if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
+        else if (err instanceof RetryLater) await release(f, err.message, err.afterSeconds);
         else mlog.error('message failed; left for retry/DLQ', { lastAttempt: message.lastAttempt, err });
       } finally {
         clearInterval(f.heartbeat);

@@ -39,3 +39,19 @@ test('a job received while its order is still pending takes the order once the p
   expect(ready.document_key).toBeTruthy();
   expect(await h.queueDepth(h.queues.docJobs)).toEqual({ visible: 0, inFlight: 0 });
 });
+
+test('a payment slower to commit than the delivery waits: the message comes back within seconds, not after its visibility timeout', async () => {
+  const clientId = await h.createClient();
+  const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Late kettle' });
+  await h.db('orders').where({ id: orderId }).update({ status: 'pending' });
+  await h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.docJobs, MessageBody: JSON.stringify({ v: 1, orderId }) }));
+  await until(async () => (await h.queueDepth(h.queues.docJobs)).inFlight === 1, 10_000, 'the worker to receive the job');
+  // Longer than the delivery looks for the commit (2 s): the first delivery gives the message back.
+  await new Promise((r) => setTimeout(r, 3_000));
+  await h.db('orders').where({ id: orderId }).update({ status: 'queued' });
+  const ready = await until(async () => {
+    const row = await h.db('orders').where({ id: orderId }).first();
+    return row.status === 'ready' ? row : undefined;
+  }, 20_000, 'the order to be ready on a later delivery, well before the 60 s visibility timeout');
+  expect(ready.document_key).toBeTruthy();
+});
