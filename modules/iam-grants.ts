@@ -113,3 +113,70 @@ export function ecrLoginStatement(): Statement {
     scalar: ['resources'],
   };
 }
+
+/**
+ * The SSM Agent's actions, those of the AWS managed policy AmazonSSMManagedInstanceCore (Session
+ * Manager shells, Run Command, inventory and associations), written here so that every resource
+ * IAM lets them name is named: the instance's own ARN (`instance/*` of the account and Region; the
+ * agent acts only for the instance whose credentials it holds), SSM documents (AWS-owned and the
+ * account's, e.g. SSM-SessionManagerRunShell), associations, and the environment's parameters
+ * (`<prefix>-…`, `/<prefix>/…`: the managed policy grants every parameter of the account). The
+ * rest IAM authorises on `*` only.
+ */
+export const SSM_AGENT_UNSCOPED_ACTIONS = [
+  'ssm:GetDeployablePatchSnapshotForInstance',
+  'ssm:GetManifest',
+  'ssm:ListAssociations',
+  'ssm:PutInventory',
+  'ssm:PutConfigurePackageResult',
+  'ssmmessages:CreateControlChannel',
+  'ssmmessages:CreateDataChannel',
+  'ssmmessages:OpenControlChannel',
+  'ssmmessages:OpenDataChannel',
+  'ec2messages:AcknowledgeMessage',
+  'ec2messages:DeleteMessage',
+  'ec2messages:FailMessage',
+  'ec2messages:GetEndpoint',
+  'ec2messages:GetMessages',
+  'ec2messages:SendReply',
+];
+export const SSM_AGENT_INSTANCE_ACTIONS = [
+  'ssm:UpdateInstanceInformation',
+  'ssm:ListInstanceAssociations',
+  'ssm:DescribeAssociation',
+  'ssm:PutComplianceItems',
+  'ssm:UpdateInstanceAssociationStatus',
+  'ssm:UpdateAssociationStatus',
+];
+export const SSM_AGENT_DOCUMENT_ACTIONS = ['ssm:GetDocument', 'ssm:DescribeDocument', 'ssm:DescribeAssociation', 'ssm:UpdateAssociationStatus'];
+export const SSM_AGENT_PARAMETER_ACTIONS = ['ssm:GetParameter', 'ssm:GetParameters'];
+
+export function ssmAgentStatements(region: string, accountId: string, prefix: string): Statement[] {
+  return [
+    {
+      sid: 'SsmAgentChannels',
+      actions: SSM_AGENT_UNSCOPED_ACTIONS,
+      resources: ['*'],
+      justification:
+        'The SSM Agent\u2019s message and session channels (ssmmessages, ec2messages), its inventory, patch ' +
+        'snapshot, manifest and association listing have no resource-level permission: IAM accepts only "*". ' +
+        'SSM ties each call to the instance whose credentials make it.',
+      scalar: ['resources'],
+    },
+    {
+      sid: 'SsmAgentInstance',
+      actions: SSM_AGENT_INSTANCE_ACTIONS,
+      resources: [`arn:aws:ec2:${region}:${accountId}:instance/*`, `arn:aws:ssm:${region}:${accountId}:association/*`],
+    },
+    {
+      sid: 'SsmAgentDocuments',
+      actions: SSM_AGENT_DOCUMENT_ACTIONS,
+      resources: [`arn:aws:ssm:${region}::document/*`, `arn:aws:ssm:${region}:${accountId}:document/*`],
+    },
+    {
+      sid: 'SsmAgentParameters',
+      actions: SSM_AGENT_PARAMETER_ACTIONS,
+      resources: [`arn:aws:ssm:${region}:${accountId}:parameter/${prefix}-*`, `arn:aws:ssm:${region}:${accountId}:parameter/${prefix}/*`],
+    },
+  ];
+}

@@ -46,6 +46,13 @@ export interface EnvironmentConfig {
     /** Instance type of the NAT instance when `egress` is `nat-instance`. */
     natInstanceType: string;
     /**
+     * Index (0-based, among the `azCount` AZs) of the AZ the NAT lives in: the NAT gateway, or the
+     * NAT instance's floating interface and Auto Scaling group (an interface is bound to its AZ).
+     * Moving it re-creates the interface in the other AZ with the same Elastic IP: the way out of
+     * an outage of that AZ (docs/operations.md#egress-down).
+     */
+    natAz: number;
+    /**
      * VPC flow logs (every accepted and rejected flow of every ENI, 10-minute aggregation) to a
      * private bucket of the network layer whose objects expire after `expireAfterDays`.
      * Billed per GB delivered (docs/cost.md): on in prod, off in dev.
@@ -205,7 +212,7 @@ const github: EnvironmentConfig['github'] = {
 export const dev: EnvironmentConfig = {
   env: 'dev',
   region: REGION,
-  network: { cidr: '10.20.0.0/16', azCount: 2, egress: 'nat-instance', natInstanceType: 't4g.nano', flowLogs: { enabled: false, expireAfterDays: 30 } },
+  network: { cidr: '10.20.0.0/16', azCount: 2, egress: 'nat-instance', natInstanceType: 't4g.nano', natAz: 0, flowLogs: { enabled: false, expireAfterDays: 30 } },
   database: {
     instanceClass: 'db.t4g.micro',
     engineVersion: '16',

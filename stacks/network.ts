@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { TerraformStack } from 'cdktf';
+import { TerraformOutput, TerraformStack } from 'cdktf';
 import { Vpc } from '@cdktf/provider-aws/lib/vpc';
 import { Subnet } from '@cdktf/provider-aws/lib/subnet';
 import { InternetGateway } from '@cdktf/provider-aws/lib/internet-gateway';
@@ -14,8 +14,10 @@ import { DefaultSecurityGroup } from '@cdktf/provider-aws/lib/default-security-g
 import { SecurityGroup } from '@cdktf/provider-aws/lib/security-group';
 import { VpcSecurityGroupIngressRule } from '@cdktf/provider-aws/lib/vpc-security-group-ingress-rule';
 import { VpcSecurityGroupEgressRule } from '@cdktf/provider-aws/lib/vpc-security-group-egress-rule';
+import { PROJECT } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
+import { workloadBoundaryArn } from './bootstrap';
 import { awsProvider } from './provider';
 import { cidrSubnet, peerCidr } from '../modules/cidr';
 import { NatInstance } from '../modules/nat-instance';
@@ -37,6 +39,12 @@ const ROLE_DESCRIPTIONS: Record<Role, string> = {
   migration: 'Migration task: reaches RDS and the old database',
 };
 
+/** What the environment's dashboard shows of egress, per `network.egress`. */
+export type EgressHealth =
+  | { mode: 'nat-instance'; autoScalingGroupName: string }
+  | { mode: 'nat-gateway'; natGatewayId: string }
+  | { mode: 'none' };
+
 /**
  * The VPC of an environment over `azCount` AZs: public subnets (NAT, nothing else), private
  * subnets with egress (Lambda, Fargate, cache) and isolated subnets without any (RDS). Also
@@ -47,6 +55,7 @@ export class NetworkStack extends TerraformStack {
   readonly isolatedSubnetIds: string[];
   readonly securityGroupIds: Record<Role, string>;
   readonly alarmTopicArn: string;
+  readonly egress: EgressHealth;
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig) {
     super(scope, id);
@@ -56,6 +65,8 @@ export class NetworkStack extends TerraformStack {
     const prefix = namePrefix(config.env);
     const { cidr, azCount } = config.network;
     if (azCount < 2 || azCount > 3) throw new Error(`network.azCount: ${azCount} must be 2 or 3`);
+    const { natAz } = config.network;
+    if (!Number.isInteger(natAz) || natAz < 0 || natAz >= azCount) throw new Error(`network.natAz: ${natAz} must be an AZ index from 0 to ${azCount - 1}`);
 
     const vpc = new Vpc(this, 'vpc', {
       cidrBlock: cidr,
@@ -96,36 +107,53 @@ export class NetworkStack extends TerraformStack {
     const publicRt = routeTable('public', publicSubnets);
     const privateRt = routeTable('private', privateSubnets);
     const isolatedRt = routeTable('isolated', isolatedSubnets);
-    new Route(this, 'public-default', { routeTableId: publicRt.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id });
+    const publicDefault = new Route(this, 'public-default', { routeTableId: publicRt.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id });
+    // The alarm topic comes first: the NAT's egress alarm reports to it.
+    const alarms = new AlarmTopic(this, 'alarms', { name: `${prefix}-alarms`, emails: config.budget.alertEmails });
+    this.alarmTopicArn = alarms.topic.arn;
+    // The account id comes from the config or from the VPC (its owner): no STS call at plan time.
+    const account = config.accountId ?? vpc.ownerId;
 
     switch (config.network.egress) {
       case 'nat-instance': {
         const nat = new NatInstance(this, 'nat', {
           namePrefix: prefix,
+          region: config.region,
+          accountId: account,
           vpcId: vpc.id,
           vpcCidr: cidr,
-          publicSubnetId: publicSubnets[0].id,
+          subnetId: publicSubnets[natAz].id,
           instanceType: config.network.natInstanceType,
+          permissionsBoundary: workloadBoundaryArn(account, config.env),
+          alarmTopicArn: alarms.topic.arn,
+          tags: { project: PROJECT, env: config.env, layer },
+          // Its user data calls the EC2 API through the internet gateway.
+          dependsOn: [publicDefault],
         });
         new Route(this, 'private-default', {
           routeTableId: privateRt.id,
           destinationCidrBlock: '0.0.0.0/0',
-          networkInterfaceId: nat.instance.primaryNetworkInterfaceId,
+          networkInterfaceId: nat.networkInterface.id,
         });
+        new TerraformOutput(this, 'egress_ip', { value: nat.eip.publicIp, description: 'The one egress address of the private subnets (partners allow-list it)' });
+        this.egress = { mode: 'nat-instance', autoScalingGroupName: nat.autoScalingGroupName };
         break;
       }
       case 'nat-gateway': {
         const eip = new Eip(this, 'nat-eip', { domain: 'vpc', tags: { Name: `${prefix}-nat` } });
         const gateway = new NatGateway(this, 'nat-gateway', {
           allocationId: eip.allocationId,
-          subnetId: publicSubnets[0].id,
+          subnetId: publicSubnets[natAz].id,
           tags: { Name: prefix },
           dependsOn: [igw],
         });
         new Route(this, 'private-default', { routeTableId: privateRt.id, destinationCidrBlock: '0.0.0.0/0', natGatewayId: gateway.id });
+        new TerraformOutput(this, 'egress_ip', { value: eip.publicIp, description: 'The one egress address of the private subnets (partners allow-list it)' });
+        this.egress = { mode: 'nat-gateway', natGatewayId: gateway.id };
         break;
       }
       case 'none':
+        this.egress = { mode: 'none' };
         break;
       default:
         throw new Error(`network.egress: "${String(config.network.egress)}" is not nat-instance, nat-gateway or none`);
@@ -209,8 +237,6 @@ export class NetworkStack extends TerraformStack {
       migration: groups.migration.id,
     };
 
-    const alarms = new AlarmTopic(this, 'alarms', { name: `${prefix}-alarms`, emails: config.budget.alertEmails });
-    this.alarmTopicArn = alarms.topic.arn;
     new Budget(this, 'budget', {
       name: `${prefix}-monthly`,
       monthlyUsd: config.budget.monthlyUsd,
@@ -227,7 +253,6 @@ export class NetworkStack extends TerraformStack {
    * written here so that the service does not add its own to a policy Terraform owns.
    */
   private flowLogs(config: EnvironmentConfig, prefix: string, vpc: Vpc): void {
-    // The account id comes from the config or from the VPC (its owner): no STS call at plan time.
     const account = config.accountId ?? vpc.ownerId;
     const delivery = { Service: 'delivery.logs.amazonaws.com' };
     const fromThisAccount = {

@@ -51,11 +51,11 @@ export function costDecisions(prices: PriceTable, config: EnvironmentConfig, rep
   return [
     {
       decision: 'Egress for private subnets',
-      chosen: `one NAT instance ${config.network.natInstanceType} (8 GB gp3, public IPv4)`,
+      chosen: `one NAT instance ${config.network.natInstanceType} in an Auto Scaling group of one (8 GB gp3, Elastic IP on its floating interface)`,
       chosenUsd: natInstance,
       alternative: `NAT gateway in each of ${azs} AZs (+ public IPv4 each; + $${p('vpc.natGateway.gb')}/GB, ${natGb.toFixed(1)} GB/month in the traffic profile)`,
       alternativeUsd: natGateways + natGb * p('vpc.natGateway.gb'),
-      why: 'Only Gemini/Stripe calls and image pulls leave the VPC; S3 goes through the free gateway endpoint. One instance is a single point of failure for egress only (no inbound path depends on it).',
+      why: 'Only Gemini/Stripe calls and image pulls leave the VPC; S3 goes through the free gateway endpoint. One instance, replaced by its Auto Scaling group when it fails (a few minutes without egress, same address); no inbound path depends on it.',
     },
     {
       decision: 'ElastiCache Serverless engine (idle floor)',

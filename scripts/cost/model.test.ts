@@ -74,6 +74,23 @@ describe('cost model on hand-computed cases', () => {
     expect(report.items.find((i) => i.type === 'aws_launch_template')?.status).toBe('free');
   });
 
+  it('prices an Auto Scaling group of one NAT instance that releases its boot-time public IPv4: the steady address is the EIP on its floating interface', () => {
+    const nic = [{ device_index: 0, associate_public_ip_address: 'true' }];
+    const userData = (script: string) => Buffer.from(script).toString('base64');
+    const templateOf = (script: string) =>
+      resource('aws_launch_template', 'nat', { instance_type: 't4g.nano', network_interfaces: nic, user_data: userData(script), block_device_mappings: [{ ebs: { volume_size: 8 } }] }, 'network');
+    const group = resource('aws_autoscaling_group', 'nat', { min_size: 1, max_size: 1, desired_capacity: 1 }, 'network', { launch_template: ['aws_launch_template.nat'] });
+    const eni = resource('aws_network_interface', 'nat_eni', { source_dest_check: false }, 'network');
+    const eip = resource('aws_eip', 'nat', { domain: 'vpc' }, 'network', { network_interface: ['aws_network_interface.nat_eni'] });
+    const releasing = estimate([templateOf('aws ec2 modify-network-interface-attribute --network-interface-id x --no-associate-public-ip-address'), group, eni, eip]);
+    // 730 h t4g.nano + 8 GB gp3 + 1 h of boot-time public IPv4 + 730 h of the EIP = 7.83
+    expect(releasing.total.idleUsd).toBeCloseTo(730 * 0.0047 + 8 * 0.0928 + 1 * 0.005 + 730 * 0.005, 6);
+    expect(releasing.items.find((i) => i.type === 'aws_network_interface')?.status).toBe('free');
+    // The same group keeping its launch-time address pays a second public IPv4.
+    const keeping = estimate([templateOf('echo keep'), group, eni, eip]);
+    expect(keeping.total.idleUsd).toBeCloseTo(730 * 0.0047 + 8 * 0.0928 + 730 * 0.005 + 730 * 0.005, 6);
+  });
+
   it('prices a NAT gateway per hour and per GB processed, its address on the EIP', () => {
     const profile = profileWith({ documentsPerMonth: 1000 }, { natKbPerDocument: 1000, workers: [] });
     const report = estimate([resource('aws_nat_gateway', 'nat', {}, 'network'), resource('aws_eip', 'nat', { domain: 'vpc' }, 'network')], profile);
@@ -228,6 +245,18 @@ describe('naive variant', () => {
       730 * 0.1406; // Redis OSS minimum
     expect(naiveIdle).toBeCloseTo(expected, 6);
     expect(naiveIdle).toBeGreaterThan(estimate(chosen).total.idleUsd * 5);
+  });
+
+  it('replaces the NAT Auto Scaling group, its template and the Elastic IP of its floating interface with the gateways', () => {
+    const vpc = resource('aws_vpc', 'vpc', {}, 'network');
+    const template = resource('aws_launch_template', 'nat_template', { instance_type: 't4g.nano' }, 'network');
+    const group = resource('aws_autoscaling_group', 'nat_group', { desired_capacity: 1 }, 'network', { launch_template: ['aws_launch_template.nat_template'] });
+    const eni = resource('aws_network_interface', 'nat_eni', {}, 'network');
+    const eip = resource('aws_eip', 'nat_eip', { domain: 'vpc' }, 'network', { network_interface: ['aws_network_interface.nat_eni'] });
+    const naive = naiveVariant([vpc, template, group, eni, eip], 2);
+    expect(naive.filter((r) => r.name.startsWith('nat_')).map((r) => r.address)).toEqual(['aws_network_interface.nat_eni']);
+    expect(naive.filter((r) => r.type === 'aws_eip')).toHaveLength(2);
+    expect(naive.filter((r) => r.type === 'aws_nat_gateway')).toHaveLength(2);
   });
 });
 

@@ -29,8 +29,12 @@ function synthetic(template: TfResource, type: string, name: string, values: Rec
 export function naiveVariant(resources: TfResource[], azCount: number): TfResource[] {
   const natInstances = resources.filter(isNatInstance);
   const removed = new Set(natInstances.map((r) => `${r.stack}|${r.address}`));
+  // The NAT's own address: on the instance, or on the floating interface its Auto Scaling group attaches.
+  const natInterfaces = resources.filter((r) => r.type === 'aws_network_interface' && /nat/i.test(r.name));
   for (const eip of resources.filter((r) => r.type === 'aws_eip')) {
-    if (natInstances.some((nat) => nat.stack === eip.stack && (eip.refs.instance ?? []).includes(nat.address))) removed.add(`${eip.stack}|${eip.address}`);
+    const onInstance = natInstances.some((nat) => nat.stack === eip.stack && (eip.refs.instance ?? []).includes(nat.address));
+    const onInterface = natInterfaces.some((eni) => eni.stack === eip.stack && (eip.refs.network_interface ?? []).includes(eni.address));
+    if (onInstance || (onInterface && natInstances.length > 0)) removed.add(`${eip.stack}|${eip.address}`);
   }
   const kept = resources.filter((r) => !removed.has(`${r.stack}|${r.address}`));
 

@@ -207,6 +207,19 @@ const ec2Instance: Rule = (r, ctx) => {
   return priced(charges, notes);
 };
 
+/**
+ * Public IPv4 hours a month of an instance that gives up its launch-time address once booted (the
+ * NAT instance, modules/nat-instance.ts): a few minutes per launch, a few launches a month at most.
+ */
+export const BOOT_ONLY_PUBLIC_IPV4_HOURS = 1;
+
+/** The user data gives up the primary interface's public IPv4 after boot (ModifyNetworkInterfaceAttribute). */
+function releasesPublicIpv4AfterBoot(template: TfResource): boolean {
+  const userData = str(template.values.user_data);
+  if (!userData) return false;
+  return Buffer.from(userData, 'base64').toString('utf8').includes('--no-associate-public-ip-address');
+}
+
 const autoscalingGroup: Rule = (r, ctx) => {
   if (blocks(r.values.mixed_instances_policy).length > 0) return unpriced('mixed instances policy not priced');
   const template = referenced(ctx, r, 'launch_template', 'aws_launch_template');
@@ -215,9 +228,18 @@ const autoscalingGroup: Rule = (r, ctx) => {
   const desired = num(r.values.desired_capacity) ?? num(r.values.min_size) ?? 0;
   const nic = blocks(template.values.network_interfaces)[0];
   const root = rootVolumeGb(template.values);
-  const charges = ec2InstanceCharges(ctx, instanceType, root.gb, nic?.associate_public_ip_address === true || nic?.associate_public_ip_address === 'true');
+  const publicIp = nic?.associate_public_ip_address === true || nic?.associate_public_ip_address === 'true';
+  const bootOnly = publicIp && releasesPublicIpv4AfterBoot(template);
+  const charges = ec2InstanceCharges(ctx, instanceType, root.gb, publicIp && !bootOnly);
   if (typeof charges === 'string') return unpriced(charges);
-  return priced(charges.map((c) => ({ ...c, quantity: c.quantity * desired, what: `${c.what} (${desired} instances)` })), root.note ? [root.note] : undefined);
+  if (bootOnly) {
+    charges.push({ priceKey: 'vpc.publicIpv4.hours', quantity: BOOT_ONLY_PUBLIC_IPV4_HOURS, what: 'public IPv4 address-hours at boot only (released once booted)' });
+  }
+  const notes = [root.note, bootOnly ? 'the launch-time public IPv4 is released after boot (user data); the steady address is priced on its aws_eip' : undefined];
+  return priced(
+    charges.map((c) => ({ ...c, quantity: c.quantity * desired, what: `${c.what} (${desired} instances)` })),
+    notes.filter((n): n is string => !!n),
+  );
 };
 
 const vpcEndpoint: Rule = (r, ctx) => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { Testing } from 'cdktf';
 import { dev, environments, EnvironmentConfig } from '../../stacks/config';
 import { NetworkStack } from '../../stacks/network';
@@ -66,27 +67,123 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     expect(routes.filter((r) => r.config.route_table_id === ref('aws_route_table', 'isolated-rt'))).toEqual([]);
   });
 
-  test(`egress follows config (${config.network.egress}): a ${config.network.natInstanceType} NAT instance with source/dest check off in a public subnet`, () => {
+  const [group] = resources(stack, 'aws_autoscaling_group');
+  const [template] = resources(stack, 'aws_launch_template');
+  const [eni] = resources(stack, 'aws_network_interface');
+  const natSubnet = ref('aws_subnet', `public-${config.network.natAz}`);
+  const userData = () => Buffer.from(template.config.user_data, 'base64').toString('utf8');
+
+  test(`egress follows config (${config.network.egress}): an Auto Scaling group of exactly one ${config.network.natInstanceType} NAT instance, EC2 health checks, in the floating interface's public subnet`, () => {
     expect(config.network.egress).toBe('nat-instance');
-    const [instance] = resources(stack, 'aws_instance');
-    const [template] = resources(stack, 'aws_launch_template');
-    expect(instance.config.source_dest_check).toBe(false);
-    expect(instance.config.associate_public_ip_address).toBe(true);
-    expect(tier('public').map((s) => ref('aws_subnet', s.name))).toContain(instance.config.subnet_id);
-    expect(template.config.instance_type).toBe(config.network.natInstanceType);
-    const privateDefault = routes.find((r) => r.config.route_table_id === ref('aws_route_table', 'private-rt'))!;
-    expect(privateDefault.config).toMatchObject({ destination_cidr_block: '0.0.0.0/0' });
-    expect(privateDefault.config.network_interface_id).toBe(`\${${instance.address}.primary_network_interface_id}`);
+    expect(resources(stack, 'aws_instance')).toEqual([]);
     expect(resources(stack, 'aws_nat_gateway')).toEqual([]);
+    expect(group.config).toMatchObject({ min_size: 1, max_size: 1, desired_capacity: 1, health_check_type: 'EC2' });
+    // An interface is bound to its AZ: every instance the group launches must be able to attach it.
+    expect(group.config.vpc_zone_identifier).toEqual([natSubnet]);
+    expect(eni.config.subnet_id).toBe(natSubnet);
+    expect(tier('public').map((s) => ref('aws_subnet', s.name))).toContain(natSubnet);
+    expect(group.config.launch_template).toEqual({ id: `\${${template.address}.id}`, version: `\${${template.address}.latest_version}` });
+    expect(template.config.instance_type).toBe(config.network.natInstanceType);
+    // Replace before relaunch: the old instance goes first, so the interface is free for the new one.
+    expect(group.config.instance_maintenance_policy).toEqual({ min_healthy_percentage: 0, max_healthy_percentage: 100 });
+    expect(group.config.initial_lifecycle_hook).toEqual([
+      expect.objectContaining({ name: 'nat-ready', lifecycle_transition: 'autoscaling:EC2_INSTANCE_LAUNCHING', default_result: 'ABANDON' }),
+    ]);
   });
 
-  test('NAT instance requires IMDSv2, encrypts its root volume and accepts traffic from the VPC only', () => {
-    const [template] = resources(stack, 'aws_launch_template');
-    expect(template.config.metadata_options.http_tokens).toBe('required');
+  test('the private route table points at the floating interface, whose source/dest check is off', () => {
+    const privateDefault = routes.find((r) => r.config.route_table_id === ref('aws_route_table', 'private-rt'))!;
+    expect(privateDefault.config).toMatchObject({ destination_cidr_block: '0.0.0.0/0', network_interface_id: `\${${eni.address}.id}` });
+    expect(eni.config.source_dest_check).toBe(false);
+    expect(eni.config.lifecycle.ignore_changes).toEqual(['attachment']);
+  });
+
+  test('one Elastic IP, associated to the floating interface: the egress address never changes with the instance', () => {
+    const eips = resources(stack, 'aws_eip');
+    expect(eips).toHaveLength(1);
+    expect(eips[0].config).toMatchObject({ domain: 'vpc', network_interface: `\${${eni.address}.id}` });
+    expect(eips[0].config.depends_on).toContain('aws_route.public-default');
+    expect(stack.output.egress_ip.value).toBe(`\${${eips[0].address}.public_ip}`);
+  });
+
+  test('NAT instances require IMDSv2, carry no SSH key, encrypt their root volume and accept traffic from the VPC only', () => {
+    expect(template.config.metadata_options).toMatchObject({ http_tokens: 'required', http_put_response_hop_limit: 1 });
+    expect(template.config.key_name).toBeUndefined();
     expect(template.config.block_device_mappings[0].ebs.encrypted).toBe('true');
-    const [instance] = resources(stack, 'aws_instance');
-    const natIngress = ingress.filter((r) => r.config.security_group_id === instance.config.vpc_security_group_ids[0]);
+    const [nic] = template.config.network_interfaces;
+    expect(nic.device_index).toBe(0);
+    const natGroup = nic.security_groups[0];
+    expect(eni.config.security_groups).toEqual([natGroup]);
+    const natIngress = ingress.filter((r) => r.config.security_group_id === natGroup);
     expect(natIngress.map((r) => r.config.cidr_ipv4)).toEqual([config.network.cidr]);
+  });
+
+  test('the group waits for the public route (the user data calls the EC2 API) and for its role policy', () => {
+    const [policy] = resources(stack, 'aws_iam_role_policy');
+    expect(group.config.depends_on).toEqual(expect.arrayContaining(['aws_route.public-default', policy.address]));
+  });
+
+  test('the user data takes over the floating interface: IMDSv2 token, attach by its Name tag in its AZ, forwarding and MASQUERADE on it, source/dest check off, then the boot-time public IPv4 released', () => {
+    const script = userData();
+    expect(script).toContain("X-aws-ec2-metadata-token-ttl-seconds");
+    expect(script).toContain(`ENI_NAME='${eni.config.tags.Name}'`);
+    expect(script).toContain('"Name=tag:Name,Values=$ENI_NAME" "Name=availability-zone,Values=$az"');
+    expect(script).toMatch(/aws ec2 attach-network-interface --network-interface-id "\$eni" --instance-id "\$instance" --device-index 1/);
+    expect(script).toContain('net.ipv4.ip_forward=1');
+    expect(script).toContain('iptables -t nat -A POSTROUTING -o "$nat_if" -j MASQUERADE');
+    expect(script).toContain('ip route replace default via "$gateway" dev "$nat_if"');
+    expect(script).toContain('modify-network-interface-attribute --network-interface-id "$eni" --no-source-dest-check');
+    expect(script).toContain('modify-network-interface-attribute --network-interface-id "$primary_eni" --no-associate-public-ip-address');
+    expect(script).toContain(`--auto-scaling-group-name "$ASG_NAME" --lifecycle-hook-name "$HOOK_NAME"`);
+    expect(script).toContain(`ASG_NAME='${group.config.name}'`);
+    expect(script).toContain('systemctl enable --now nat-egress.service');
+  });
+
+  test('the user data and the boot script it installs are valid bash', () => {
+    const script = userData();
+    const inner = script.slice(script.indexOf("<<'NAT_EGRESS'\n") + "<<'NAT_EGRESS'\n".length, script.indexOf('NAT_EGRESS\nchmod'));
+    for (const text of [script, inner]) {
+      expect(() => execFileSync('bash', ['-n'], { input: text })).not.toThrow();
+    }
+  });
+
+  test('the instance role: the environment boundary; attach and modify only the NAT interfaces; the SSM Agent; no IAM', () => {
+    const [role] = resources(stack, 'aws_iam_role');
+    const [profile] = resources(stack, 'aws_iam_instance_profile');
+    expect(role.config.permissions_boundary).toMatch(new RegExp(`:policy/docplatform-${config.env}-workload-boundary$`));
+    expect(JSON.parse(role.config.assume_role_policy).Statement[0].Principal).toEqual({ Service: 'ec2.amazonaws.com' });
+    expect(template.config.iam_instance_profile).toEqual({ arn: `\${${profile.address}.arn}` });
+    const [policy] = resources(stack, 'aws_iam_role_policy');
+    const statements = parsePolicy(policy.config.policy).Statement;
+    const sid = (id: string) => statements.find((s: any) => s.Sid === id);
+    const own = { StringEquals: { 'aws:ResourceTag/Name': [group.config.name, eni.config.tags.Name] } };
+    expect(sid('AttachFloatingInterface')).toMatchObject({ Action: ['ec2:AttachNetworkInterface'], Condition: own });
+    expect(sid('AttachFloatingInterface').Resource[0]).toMatch(new RegExp(`:network-interface/\\$\\{${eni.address}\\.id\\}$`));
+    expect(sid('NatInterfaceAttributes')).toMatchObject({ Action: ['ec2:ModifyNetworkInterfaceAttribute'], Condition: own });
+    expect(sid('CompleteNatLaunch').Resource).toMatch(new RegExp(`:autoScalingGroupName/${group.config.name}$`));
+    const actions = statements.flatMap((s: any) => [s.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['ssm:UpdateInstanceInformation', 'ssmmessages:OpenDataChannel', 'ec2messages:GetMessages']));
+    expect(actions.filter((a: string) => a.startsWith('ec2:'))).toEqual(['ec2:AttachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute', 'ec2:DescribeNetworkInterfaces']);
+    expect(actions.filter((a: string) => /^(iam|sts):/.test(a))).toEqual([]);
+  });
+
+  test('an alarm fires to the alarm topic (and clears) when no NAT instance is in service for 5 minutes', () => {
+    const alarm = resources(stack, 'aws_cloudwatch_metric_alarm').find((a) => a.config.metric_name === 'GroupInServiceInstances')!;
+    const topic = ref('aws_sns_topic', 'alarms_topic_CB6504A9', 'arn');
+    expect(alarm.config).toMatchObject({
+      namespace: 'AWS/AutoScaling',
+      dimensions: { AutoScalingGroupName: `\${${group.address}.name}` },
+      statistic: 'Minimum',
+      comparison_operator: 'LessThanThreshold',
+      threshold: 1,
+      period: 60,
+      evaluation_periods: 5,
+      treat_missing_data: 'breaching',
+      alarm_actions: [topic],
+      ok_actions: [topic],
+    });
+    expect(alarm.config.alarm_description).toContain('Runbook: docs/operations.md#egress-down');
+    expect(group.config.enabled_metrics).toContain('GroupInServiceInstances');
   });
 
   test('S3 gateway endpoint serves the private and isolated route tables', () => {
@@ -252,7 +349,8 @@ describe('egress modes', () => {
     const stack = networkWith('nat-gateway');
     const [gateway] = resources(stack, 'aws_nat_gateway');
     expect(resources(stack, 'aws_eip')).toHaveLength(1);
-    expect(resources(stack, 'aws_instance')).toEqual([]);
+    expect(resources(stack, 'aws_autoscaling_group')).toEqual([]);
+    expect(resources(stack, 'aws_network_interface')).toEqual([]);
     const privateDefault = resources(stack, 'aws_route').find((r) => r.config.route_table_id === ref('aws_route_table', 'private-rt'))!;
     expect(privateDefault.config.nat_gateway_id).toBe(ref('aws_nat_gateway', gateway.name));
   });
@@ -260,12 +358,22 @@ describe('egress modes', () => {
   test('none mode: private subnets get no default route and no NAT at all', () => {
     const stack = networkWith('none');
     expect(resources(stack, 'aws_nat_gateway')).toEqual([]);
-    expect(resources(stack, 'aws_instance')).toEqual([]);
+    expect(resources(stack, 'aws_autoscaling_group')).toEqual([]);
     expect(resources(stack, 'aws_route').map((r) => r.config.route_table_id)).toEqual([ref('aws_route_table', 'public-rt')]);
   });
 
   test('an unknown egress mode is refused with the field named', () => {
     expect(() => networkWith('open' as never)).toThrow(/network\.egress/);
+  });
+
+  test('network.natAz moves the NAT (interface, group, or gateway) to another AZ; an AZ the VPC does not have is refused', () => {
+    const synthAz = (egress: EnvironmentConfig['network']['egress'], natAz: number) =>
+      JSON.parse(Testing.synth(new NetworkStack(Testing.app(), 'probe-network', { ...dev, network: { ...dev.network, egress, natAz } })));
+    const moved = synthAz('nat-instance', 1);
+    expect(resources(moved, 'aws_network_interface')[0].config.subnet_id).toBe(ref('aws_subnet', 'public-1'));
+    expect(resources(moved, 'aws_autoscaling_group')[0].config.vpc_zone_identifier).toEqual([ref('aws_subnet', 'public-1')]);
+    expect(resources(synthAz('nat-gateway', 1), 'aws_nat_gateway')[0].config.subnet_id).toBe(ref('aws_subnet', 'public-1'));
+    expect(() => synthAz('nat-instance', 2)).toThrow(/network\.natAz/);
   });
 });
 
