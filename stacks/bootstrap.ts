@@ -63,6 +63,7 @@ export function environmentPolicyContext(accountId: string, env: string, setting
     workloadBoundaryArnPattern: workloadBoundaryArn(accountId, '*'),
     imageSources: config?.images.promoteFrom ? [config.images.promoteFrom] : [],
     ownsAccountLogRole: config?.api.ownsAccountLogRole ?? false,
+    logDeliveries: (config?.network.flowLogs.enabled ?? false) || (config?.api.wafBlockedRequestLogs ?? false),
   };
 }
 

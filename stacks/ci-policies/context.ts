@@ -37,6 +37,11 @@ export interface EnvironmentPolicyContext extends CiPolicyContext {
   imageSources: string[];
   /** This environment's compute stack owns the account-level API Gateway logging setting. */
   ownsAccountLogRole: boolean;
+  /**
+   * Its stacks have AWS deliver logs (VPC flow logs to S3, WAF logs to CloudWatch Logs:
+   * `network.flowLogs`, `api.wafBlockedRequestLogs`): set up with the deploy role's permissions.
+   */
+  logDeliveries: boolean;
 }
 
 export const arns = (c: CiPolicyContext, pattern: (prefix: string) => string): string[] => c.envPrefixes.map(pattern);

@@ -11,6 +11,7 @@ import {
   publicAmiParameters,
   stateStatements,
 } from './context';
+import { RDS_SECRET_TAG } from './boundary';
 
 /**
  * Resources AWS names by id are scoped by the environment's `project` and `env` tags (the
@@ -25,9 +26,12 @@ const resourceTag = (c: EnvironmentPolicyContext) => ({ StringEquals: tags(c, 'R
 /**
  * A create carries the environment's tags, and every existing resource it names (the subnet
  * and security group of RunInstances, the VPC of CreateSubnet) is the environment's too: the
- * request tags alone would let one environment launch into another's network.
+ * request tags alone would let one environment launch into another's network. Those existing
+ * resources are authorised without request tags, by their own (Ec2CreateInOwnNetwork).
  */
 const createTagged = (c: EnvironmentPolicyContext) => ({ StringEquals: tags(c, 'RequestTag'), StringEqualsIfExists: tags(c, 'ResourceTag') });
+/** The tag RDS puts on the master secret it manages: the ARN of its instance. */
+const RDS_INSTANCE_TAG = RDS_SECRET_TAG.slice('aws:ResourceTag/'.length);
 
 /**
  * The role `cdktf deploy` runs with in one GitHub environment, one service area after another.
@@ -85,6 +89,15 @@ function unscopedStatements(): Statement[] {
       sid: 'ReadOnlyDescribe',
       actions: [
         ...EC2_LISTINGS,
+        'ec2:DescribeFlowLogs',
+        'ec2:DescribeAddressesAttribute',
+        'autoscaling:DescribeAutoScalingGroups',
+        'autoscaling:DescribeScalingActivities',
+        'autoscaling:DescribeInstanceRefreshes',
+        'autoscaling:DescribeWarmPool',
+        'autoscaling:DescribeTrafficSources',
+        'autoscaling:DescribeLoadBalancers',
+        'autoscaling:DescribeLoadBalancerTargetGroups',
         'ecs:DescribeTaskDefinition',
         'ecs:DeregisterTaskDefinition',
         'ecs:ListTaskDefinitions',
@@ -102,7 +115,8 @@ function unscopedStatements(): Statement[] {
         'These APIs have no resource-level permission (IAM authorises them on "*" only): the EC2 ' +
         'listings Terraform refreshes the network with (an explicit list, not ec2:Describe*), ECS ' +
         'task-definition describe/deregister/list, the account-wide ECR login token, ' +
-        'application-autoscaling:Describe*, the log-group listing (Terraform finds a group by ' +
+        'application-autoscaling:Describe*, the EC2 Auto Scaling group listings (groups, activities, refreshes, warm pools, ' +
+        'traffic sources, load balancers), the flow-log and Elastic IP attribute listings, the log-group listing (Terraform finds a group by ' +
         'prefix), the CloudFront managed-policy listings and the RDS engine catalogue. The only ' +
         'write is deregistering a task-definition revision, which running tasks and services outlive.',
     },
@@ -122,10 +136,32 @@ const TAG_CREATE_ACTIONS_EC2 = [
   'ec2:CreateNetworkInterface',
   'ec2:CreateLaunchTemplate',
   'ec2:RunInstances',
+  'ec2:CreateFlowLogs',
   // Rules created with tags (aws_vpc_security_group_*_rule) are new security-group-rule resources.
   'ec2:AuthorizeSecurityGroupIngress',
   'ec2:AuthorizeSecurityGroupEgress',
 ];
+
+/**
+ * EC2 creates that also authorise existing resources they name (the catalogue's resource types of
+ * each action): the VPC of a subnet, security group, route table, endpoint or flow log; the route
+ * tables of a gateway endpoint; the subnets and security groups of an endpoint, an interface or a
+ * NAT gateway; the subnet, security groups and launch template of RunInstances. Those carry no
+ * request tag (only what the call creates does), so they are granted apart, by their own tags.
+ */
+const CREATES_NAMING_PARENTS_EC2 = [
+  'ec2:CreateSubnet',
+  'ec2:CreateSecurityGroup',
+  'ec2:CreateRouteTable',
+  'ec2:CreateVpcEndpoint',
+  'ec2:CreateFlowLogs',
+  'ec2:CreateNetworkInterface',
+  'ec2:CreateNatGateway',
+  'ec2:RunInstances',
+];
+
+/** The existing resource types those creates name. */
+const PARENT_TYPES_EC2 = ['vpc', 'subnet', 'security-group', 'route-table', 'launch-template'];
 
 /** Network layer: the VPC, subnets, routes, security groups, endpoints and the NAT instance (by `project` tag). */
 function networkStatements(c: EnvironmentPolicyContext): Statement[] {
@@ -134,8 +170,33 @@ function networkStatements(c: EnvironmentPolicyContext): Statement[] {
     {
       sid: 'Ec2CreateTagged',
       actions: TAG_CREATE_ACTIONS_EC2,
-      resources: [`arn:aws:ec2:${r}:${a}:*`, `arn:aws:ec2:${r}::image/*`],
+      resources: [`arn:aws:ec2:${r}:${a}:*`],
       conditions: createTagged(c),
+    },
+    {
+      // As AWS's examples do: the new resource by its request tags (above), the existing ones it
+      // names by the tags they carry, so a create names only this environment's network.
+      sid: 'Ec2CreateInOwnNetwork',
+      actions: CREATES_NAMING_PARENTS_EC2,
+      resources: PARENT_TYPES_EC2.map((type) => `arn:aws:ec2:${r}:${a}:${type}/*`),
+      conditions: resourceTag(c),
+    },
+    {
+      // RunInstances authorises the image: the NAT's AL2023 AMI, resolved from AWS's public
+      // parameter, is Amazon's (no tag of ours, no account in its ARN).
+      sid: 'Ec2LaunchAmazonImages',
+      actions: ['ec2:RunInstances'],
+      resources: [`arn:aws:ec2:${r}::image/*`],
+      conditions: { StringEquals: { 'ec2:Owner': 'amazon' } },
+    },
+    {
+      // The root volume and primary interface a launch creates with its instance: RunInstances makes
+      // them only beside an instance this environment's tags allow (Ec2CreateTagged); when the launch
+      // tags them, with this environment's tags.
+      sid: 'Ec2LaunchVolumesAndInterfaces',
+      actions: ['ec2:RunInstances'],
+      resources: [`arn:aws:ec2:${r}:${a}:volume/*`, `arn:aws:ec2:${r}:${a}:network-interface/*`],
+      conditions: { StringEqualsIfExists: tags(c, 'RequestTag') },
     },
     {
       // Tags on create, and on a resource that has no `env` tag yet (the VPC's default security
@@ -152,6 +213,7 @@ function networkStatements(c: EnvironmentPolicyContext): Statement[] {
         'ec2:DetachInternetGateway',
         'ec2:AssociateRouteTable',
         'ec2:DisassociateRouteTable',
+        'ec2:ReplaceRouteTableAssociation',
         'ec2:CreateRoute',
         'ec2:ReplaceRoute',
         'ec2:DeleteRoute',
@@ -183,13 +245,33 @@ function networkStatements(c: EnvironmentPolicyContext): Statement[] {
         'ec2:DeleteInternetGateway',
         'ec2:DeleteNatGateway',
         'ec2:DeleteVpcEndpoints',
+        'ec2:DeleteFlowLogs',
         'ec2:DeleteNetworkInterface',
+        'ec2:DetachNetworkInterface',
         'ec2:CreateTags',
         'ec2:DeleteTags',
         ...EC2_ATTRIBUTE_READS,
       ],
       resources: [`arn:aws:ec2:${r}:${a}:*`],
       conditions: resourceTag(c),
+    },
+    {
+      // The NAT's Auto Scaling group (one instance that takes over the floating interface), by name.
+      sid: 'AutoScalingGroups',
+      actions: [
+        'autoscaling:CreateAutoScalingGroup',
+        'autoscaling:UpdateAutoScalingGroup',
+        'autoscaling:DeleteAutoScalingGroup',
+        'autoscaling:PutLifecycleHook',
+        'autoscaling:DeleteLifecycleHook',
+        'autoscaling:CreateOrUpdateTags',
+        'autoscaling:DeleteTags',
+        'autoscaling:EnableMetricsCollection',
+        'autoscaling:DisableMetricsCollection',
+        'autoscaling:StartInstanceRefresh',
+        'autoscaling:CancelInstanceRefresh',
+      ],
+      resources: arns(c, (p) => `arn:aws:autoscaling:${r}:${a}:autoScalingGroup:*:autoScalingGroupName/${p}-*`),
     },
     publicAmiParameters(c),
   ];
@@ -259,11 +341,32 @@ function secretStatements(c: EnvironmentPolicyContext): Statement[] {
       resources: arns(c, (p) => `arn:aws:secretsmanager:${r}:${a}:secret:${p}-*`),
     },
     {
-      // RDS-managed master password: RDS creates the `rds!…` secret on the caller's behalf.
+      // RDS-managed master password (manage_master_user_password): RDS creates and tags the `rds!…`
+      // secret with the caller's permissions (RDS user guide, "Permissions required for Secrets
+      // Manager integration": secretsmanager:CreateSecret, secretsmanager:TagResource, and
+      // kms:DescribeKey, below). It calls as a forward access session, which carries
+      // aws:ViaAWSService, not aws:CalledVia (set by a few services only, RDS not among them). A name
+      // with `!` is a managing service's, never a caller's; the secret is tagged with its instance,
+      // which must be this environment's.
       sid: 'RdsManagedMasterSecret',
       actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'secretsmanager:DescribeSecret', 'secretsmanager:DeleteSecret'],
       resources: [`arn:aws:secretsmanager:${r}:${a}:secret:rds!*`],
-      conditions: { 'ForAnyValue:StringEquals': { 'aws:CalledVia': 'rds.amazonaws.com' } },
+      conditions: {
+        Bool: { 'aws:ViaAWSService': 'true' },
+        StringLikeIfExists: {
+          [`aws:RequestTag/${RDS_INSTANCE_TAG}`]: arns(c, (p) => `arn:aws:rds:${r}:${a}:db:${p}-*`),
+          [`aws:ResourceTag/${RDS_INSTANCE_TAG}`]: arns(c, (p) => `arn:aws:rds:${r}:${a}:db:${p}-*`),
+        },
+      },
+    },
+    {
+      // RDS describes the key of the master secret, aws/secretsmanager (the one the secret uses:
+      // no master_user_secret_kms_key_id). That key's policy leaves its metadata to IAM policies.
+      // Metadata only: no encrypt or decrypt.
+      sid: 'RdsManagedSecretKey',
+      actions: ['kms:DescribeKey'],
+      resources: [`arn:aws:kms:${r}:${a}:key/*`],
+      conditions: { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/aws/secretsmanager' } },
     },
   ];
 }
@@ -284,6 +387,7 @@ function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
         'rds:DeleteDBSubnetGroup',
         'rds:CreateDBParameterGroup',
         'rds:ModifyDBParameterGroup',
+        'rds:ResetDBParameterGroup',
         'rds:DeleteDBParameterGroup',
         'rds:CreateDBSnapshot',
         'rds:Describe*',
@@ -317,6 +421,23 @@ function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
         ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:serverlesscache:${p}-*`),
         ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:subnetgroup:${p}-*`),
       ],
+    },
+    {
+      // ElastiCache Serverless creates its VPC endpoint with the caller's permissions, as the
+      // managed policy AmazonElastiCacheFullAccess grants them: the endpoint of its own service
+      // here; the VPC, subnets and security group it names by their tags (Ec2CreateInOwnNetwork).
+      sid: 'CacheVpcEndpoint',
+      actions: ['ec2:CreateVpcEndpoint'],
+      resources: [`arn:aws:ec2:${r}:${a}:vpc-endpoint/*`],
+      conditions: { StringLike: { 'ec2:VpceServiceName': 'com.amazonaws.elasticache.serverless.*' } },
+    },
+    {
+      // The tag ElastiCache puts on that endpoint as it creates it (only then: ec2:CreateAction), by
+      // which its service-linked role later changes and deletes it.
+      sid: 'CacheVpcEndpointTag',
+      actions: ['ec2:CreateTags'],
+      resources: [`arn:aws:ec2:${r}:${a}:vpc-endpoint/*`],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'CreateVpcEndpoint', 'aws:RequestTag/AmazonElastiCacheManaged': 'true' } },
     },
   ];
 }
@@ -366,6 +487,38 @@ function functionStatements(c: EnvironmentPolicyContext): Statement[] {
       ],
       resources: arns(c, (p) => `arn:aws:logs:${r}:${a}:log-group:*${p}-*`),
     },
+    ...logDeliveryStatements(c),
+  ];
+}
+
+/**
+ * Logs AWS delivers (VPC flow logs to S3, the WAF's blocked requests to CloudWatch Logs): the
+ * service sets up the delivery with the caller's permissions when the flow log or the logging
+ * configuration is created, changed or deleted. Only for an environment whose stacks have one.
+ */
+function logDeliveryStatements(c: EnvironmentPolicyContext): Statement[] {
+  if (!c.logDeliveries) return [];
+  return [
+    {
+      sid: 'LogDeliveries',
+      actions: [
+        'logs:CreateLogDelivery',
+        'logs:GetLogDelivery',
+        'logs:UpdateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy',
+        'logs:DescribeResourcePolicies',
+      ],
+      resources: ['*'],
+      justification:
+        'The vended-log delivery APIs (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, ' +
+        'DeleteLogDelivery, ListLogDeliveries) and the account\'s CloudWatch Logs resource policies ' +
+        '(logs:PutResourcePolicy, DescribeResourcePolicies) have no resource-level permission. EC2 ' +
+        '(flow logs) and WAF (logging configuration) call them with the deploy role\'s permissions; WAF ' +
+        'puts the resource policy that lets delivery.logs write to aws-waf-logs-* groups. They grant ' +
+        'AWS services delivery into log groups; no read of any log.',
+    },
   ];
 }
 
@@ -385,6 +538,17 @@ function apiStatements(c: EnvironmentPolicyContext): Statement[] {
       actions: ['apigateway:GET', 'apigateway:POST', 'apigateway:PUT', 'apigateway:PATCH', 'apigateway:DELETE', 'apigateway:UpdateRestApiPolicy', 'apigateway:SetWebACL'],
       resources: [`arn:aws:apigateway:${r}::/restapis/*`, `arn:aws:apigateway:${r}::/tags/*`],
       conditions: resourceTag(c),
+    },
+    {
+      // Tag changes of the REST API and its stages (TagResource, UntagResource: PUT and DELETE on
+      // /tags/<url-encoded ARN>). IAM's catalogue gives that resource no tag condition key, so the
+      // REST API's tags cannot scope them: any tag but the environment's own `project` and `env`,
+      // which are set when the API is created (ApiCreateTagged) and never change, so no API moves
+      // between environments this way.
+      sid: 'ApiTagsButTheEnvironment',
+      actions: ['apigateway:PUT', 'apigateway:DELETE'],
+      resources: [`arn:aws:apigateway:${r}::/tags/${encodeURIComponent(`arn:aws:apigateway:${r}::/restapis/`)}*`],
+      conditions: { 'ForAllValues:StringNotEquals': { 'aws:TagKeys': ['project', 'env'] } },
     },
     // The account-level CloudWatch role that stage access logs need; it has no tags. Only the
     // environment that owns the setting (`api.ownsAccountLogRole`) may change it.
@@ -530,6 +694,12 @@ function monitoringStatements(c: EnvironmentPolicyContext): Statement[] {
         ...arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:${p}-*`),
         ...arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:TargetTracking-service/${p}-*`),
       ],
+    },
+    {
+      // The environment's operations dashboard, named after it (`docplatform-<env>`); dashboards have no Region in their ARN.
+      sid: 'Dashboards',
+      actions: ['cloudwatch:PutDashboard', 'cloudwatch:GetDashboard', 'cloudwatch:DeleteDashboards'],
+      resources: [...arns(c, (p) => `arn:aws:cloudwatch::${a}:dashboard/${p}`), ...arns(c, (p) => `arn:aws:cloudwatch::${a}:dashboard/${p}-*`)],
     },
     {
       sid: 'AlarmTopics',
@@ -728,6 +898,7 @@ function iamStatements(c: EnvironmentPolicyContext): Statement[] {
         'iam:AddRoleToInstanceProfile',
         'iam:RemoveRoleFromInstanceProfile',
         'iam:TagInstanceProfile',
+        'iam:UntagInstanceProfile',
         'iam:CreatePolicy',
         'iam:CreatePolicyVersion',
         'iam:DeletePolicy',
@@ -771,6 +942,7 @@ function iamStatements(c: EnvironmentPolicyContext): Statement[] {
             'ecs.application-autoscaling.amazonaws.com',
             'elasticache.amazonaws.com',
             'rds.amazonaws.com',
+            'autoscaling.amazonaws.com',
           ],
         },
       },

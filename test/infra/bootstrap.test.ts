@@ -234,10 +234,15 @@ describe.each(ENVS)('the %s deploy role', (env) => {
   test('every "*" resource is in the justified exception list, with its written reason', () => {
     const reasons = justified(built());
     const star = statements().filter((s) => list(s.Resource).includes('*'));
-    expect(star.map((s) => s.Sid).sort()).toEqual(['CdnCreateTagged', 'CdnCreates', 'DenyAssumeRole', 'DenyEdgeSecret', 'DenySecretValues', 'ReadOnlyDescribe']);
+    // LogDeliveries only where AWS delivers logs (flow logs, WAF logging: prod).
+    const logDeliveries = envContext(env).logDeliveries;
+    expect(star.map((s) => s.Sid).sort()).toEqual(
+      ['CdnCreateTagged', 'CdnCreates', 'DenyAssumeRole', 'DenyEdgeSecret', 'DenySecretValues', 'ReadOnlyDescribe', ...(logDeliveries ? ['LogDeliveries'] : [])].sort(),
+    );
     for (const s of star) expect({ sid: s.Sid, reason: (reasons.get(s.Sid) ?? '').length > 40 }).toEqual({ sid: s.Sid, reason: true });
     // The only writes on "*" are creates IAM authorises on "*" alone (the distribution's under its
-    // request tags) and deregistering task-definition revisions, which running services outlive.
+    // request tags), deregistering task-definition revisions, which running services outlive, and
+    // the log deliveries EC2 and WAF set up with the role's permissions.
     const writes = star.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)).filter((a) => !/:(Describe|List|Get)/.test(a));
     expect(writes.sort()).toEqual([
       'cloudfront:CreateDistribution',
@@ -246,6 +251,7 @@ describe.each(ENVS)('the %s deploy role', (env) => {
       'cloudfront:CreateOriginAccessControl',
       'cloudfront:CreateResponseHeadersPolicy',
       'ecs:DeregisterTaskDefinition',
+      ...(logDeliveries ? ['logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery'] : []),
     ]);
     expect(statements().find((s) => s.Sid === 'CdnCreateTagged').Condition).toEqual({ StringEquals: { 'aws:RequestTag/project': PROJECT, 'aws:RequestTag/env': env } });
   });
@@ -272,7 +278,19 @@ describe.each(ENVS)('the %s deploy role', (env) => {
       expect({ sid: s.Sid, env: JSON.stringify(s.Condition).includes(`/env":"${env}"`) }).toEqual({ sid: s.Sid, env: true });
     }
     expect(tagged.map((s) => s.Sid).sort()).toEqual(
-      ['ApiCreateTagged', 'ApiManageTagged', 'Autoscaling', 'CdnCreateTagged', 'CdnManageTagged', 'CdnTagOnCreate', 'Ec2CreateTagged', 'Ec2ManageTagged', 'Ec2TagUntagged'].sort(),
+      [
+        'ApiCreateTagged',
+        'ApiManageTagged',
+        'Autoscaling',
+        'CdnCreateTagged',
+        'CdnManageTagged',
+        'CdnTagOnCreate',
+        'Ec2CreateInOwnNetwork',
+        'Ec2CreateTagged',
+        'Ec2LaunchVolumesAndInterfaces',
+        'Ec2ManageTagged',
+        'Ec2TagUntagged',
+      ].sort(),
     );
   });
 
@@ -302,9 +320,18 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     const create = statements().find((s) => s.Sid === 'Ec2CreateTagged');
     expect(create.Condition.StringEqualsIfExists).toEqual({ 'aws:ResourceTag/project': PROJECT, 'aws:ResourceTag/env': env });
     expect(list(create.Action)).not.toContain('ec2:CreateTags');
+    // The existing resources a create names (the VPC of a subnet, the subnet of a launch): this environment's, by their tags.
+    const parents = statements().find((s) => s.Sid === 'Ec2CreateInOwnNetwork');
+    expect(parents.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/project': PROJECT, 'aws:ResourceTag/env': env } });
+    expect(list(parents.Action)).not.toContain('ec2:CreateTags');
     const tag = statements().find((s) => s.Sid === 'Ec2TagUntagged');
     expect(tag.Condition.Null).toEqual({ 'aws:ResourceTag/env': 'true' });
     for (const s of statements().filter((s) => s.Effect === 'Allow' && list(s.Action).includes('ec2:CreateTags') && s.Sid !== 'Ec2TagUntagged')) {
+      // ElastiCache's tag on the endpoint it creates: on creation only, so no existing resource is retagged.
+      if (s.Sid === 'CacheVpcEndpointTag') {
+        expect(s.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateVpcEndpoint', 'aws:RequestTag/AmazonElastiCacheManaged': 'true' } });
+        continue;
+      }
       expect({ sid: s.Sid, condition: s.Condition }).toEqual({ sid: s.Sid, condition: { StringEquals: { 'aws:ResourceTag/project': PROJECT, 'aws:ResourceTag/env': env } } });
     }
   });

@@ -90,6 +90,49 @@ function deployRows(env: string): Row[] {
     ...both('ec2:RunInstances', ec2('subnet', `subnet-0${env}`), ec2('subnet', `subnet-0${o}`), (e) => ({ ...tags('RequestTag', env), ...tags('ResourceTag', e) }), {
       why: 'launch (request tagged with its own env) into a subnet of',
     }),
+    // The existing parents a create names carry no request tag: granted by their own tags, so only this environment's.
+    ...both('ec2:CreateSubnet', ec2('vpc', `vpc-0${env}`), ec2('vpc', `vpc-0${o}`), (e) => tags('ResourceTag', e), { why: 'a subnet in the VPC (the parent CreateSubnet authorises) of' }),
+    ...both('ec2:RunInstances', ec2('launch-template', `lt-0${env}`), ec2('launch-template', `lt-0${o}`), (e) => tags('ResourceTag', e), { why: 'a launch from the launch template of' }),
+    ...both('ec2:CreateVpcEndpoint', ec2('subnet', `subnet-0${env}`), ec2('subnet', `subnet-0${o}`), (e) => ({ ...tags('ResourceTag', e), 'aws:ViaAWSService': 'true' }), {
+      why: 'ElastiCache Serverless creating its endpoint (with the role’s permissions) in a subnet of',
+    }),
+    {
+      principal: p,
+      action: 'ec2:RunInstances',
+      resource: `arn:aws:ec2:${REGION}::image/ami-0community`,
+      context: { 'ec2:Owner': '210987654321' },
+      expected: 'Deny',
+      why: 'launch an image that is not Amazon’s',
+    },
+    ...both('secretsmanager:TagResource', own.dbSecret, theirs.dbSecret, (e) => ({ [RDS_SECRET_TAG]: environmentResources(e).dbInstance, 'aws:ViaAWSService': 'true' }), {
+      why: 'RDS tagging the master secret (with the role’s permissions) of the database of',
+    }),
+    {
+      principal: p,
+      action: 'secretsmanager:TagResource',
+      resource: own.dbSecret,
+      context: { [RDS_SECRET_TAG]: own.dbInstance, 'aws:RequestTag/owner': 'ci', 'aws:TagKeys': ['owner'] },
+      expected: 'Deny',
+      why: 'tag the RDS-managed master secret itself: only RDS, on the role’s behalf, touches an rds!… secret',
+    },
+    {
+      principal: p,
+      action: 'kms:DescribeKey',
+      resource: `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-4000-8000-0000000000aa`,
+      context: { 'kms:ResourceAliases': ['alias/some-customer-key'] },
+      expected: 'Deny',
+      why: 'describe a key other than aws/secretsmanager (the one RDS describes for the master secret)',
+    },
+    ...(['env', 'layer'] as const).map(
+      (key): Row => ({
+        principal: p,
+        action: 'apigateway:PUT',
+        resource: `arn:aws:apigateway:${REGION}::/tags/${encodeURIComponent(`arn:aws:apigateway:${REGION}::/restapis/a1b2c3d4e5`)}`,
+        context: { [`aws:RequestTag/${key}`]: key === 'env' ? env : 'compute', 'aws:TagKeys': [key] },
+        expected: key === 'env' ? 'Deny' : 'Allow',
+        why: key === 'env' ? 'retag a REST API’s env (it would move between environments)' : 'change a REST API tag that does not name the environment',
+      }),
+    ),
     {
       principal: p,
       action: 'ec2:CreateTags',

@@ -209,6 +209,11 @@ export interface SimRequest {
   resource: string;
   context?: Record<string, string | string[]>;
   resourcePolicy?: Json;
+  /**
+   * The resource is IAM's own pattern with literal wildcards (WAF authorises the managed rule groups
+   * of a web ACL on `…:regional/managedruleset/*\/*`): the simulator answers for every pattern it matches.
+   */
+  literalWildcard?: boolean;
 }
 
 /**
@@ -235,6 +240,11 @@ export async function simulate(request: SimRequest): Promise<Decision> {
     {},
   );
   if (result.resultType === 'error') throw new Error(`simulation refused ${request.action} on ${request.resource}: ${JSON.stringify(result.errors)}`);
+  if (result.resultType === 'wildcard' && request.literalWildcard) {
+    const ignored = [...new Set(result.results.flatMap((r) => r.ignoredContextKeys ?? []))];
+    if (ignored.length > 0) throw new Error(`${request.action} on ${request.resource}: context keys ${ignored.join(', ')} do not apply to the action`);
+    return result.overallResult as Decision;
+  }
   if (result.resultType !== 'single') throw new Error(`${request.action} on ${request.resource}: expected one resource`);
   const ignored = result.result.ignoredContextKeys ?? [];
   if (ignored.length > 0) throw new Error(`${request.action} on ${request.resource}: context keys ${ignored.join(', ')} do not apply to the action`);
