@@ -34,6 +34,19 @@ export type QueueName = keyof typeof QUEUES;
 export const BUCKETS = { reports: 'reports', assets: 'assets' } as const;
 export type BucketName = keyof typeof BUCKETS;
 
+/**
+ * The platform's own CloudWatch metrics, written as log lines in the embedded metric format
+ * (core/metrics.ts) and shown on each environment's dashboard (modules/ops-dashboard.ts): one
+ * count per document the doc-generation worker makes or fails, by environment (the `env` field
+ * every worker log line carries).
+ */
+export const CUSTOM_METRICS = {
+  namespace: PROJECT,
+  dimension: 'env',
+  documentsProduced: 'DocumentsProduced',
+  documentsFailed: 'DocumentsFailed',
+} as const;
+
 /** The alias every caller and the API invoke; rollback moves it to an older version. */
 export const LIVE_ALIAS = 'live';
 

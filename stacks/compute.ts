@@ -1,14 +1,16 @@
 import { Construct } from 'constructs';
-import { Fn, TerraformOutput, TerraformStack, TerraformVariable, Token } from 'cdktf';
+import { Fn, TerraformLocal, TerraformOutput, TerraformStack, TerraformVariable, Token } from 'cdktf';
 import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
 import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
 import { opsAlarm } from '../modules/ops-alarm';
 import {
   BINARY_MEDIA_TYPES,
+  CUSTOM_METRICS,
   EDGE_HEADERS,
   ENV,
   IMAGE_NAMES,
   ImageName,
+  QUEUES,
   SERVICE_NAMES,
   ServiceName,
   WORKER_NAMES,
@@ -28,9 +30,10 @@ import { RegionalWebAcl } from '../modules/web-acl';
 import { ImageRepository } from '../modules/image-repository';
 import { SpotQueueWorker } from '../modules/spot-queue-worker';
 import { FargateTask } from '../modules/fargate-task';
+import { OpsDashboard } from '../modules/ops-dashboard';
 
 /** What compute reads from the network layer. */
-export type ComputeNetwork = Pick<NetworkStack, 'privateSubnetIds' | 'securityGroupIds' | 'alarmTopicArn'>;
+export type ComputeNetwork = Pick<NetworkStack, 'privateSubnetIds' | 'securityGroupIds' | 'alarmTopicArn' | 'egress'>;
 /** What compute reads from the data layer. */
 export type ComputeData = Pick<DataStack, 'db' | 'cache' | 'buckets' | 'queues' | 'secrets'>;
 
@@ -106,6 +109,7 @@ export class ComputeStack extends TerraformStack {
     this.queueWorkers(cluster, publicBaseUrl);
     this.migrationTask = this.dataMigrationTask();
     this.alarms(rest);
+    this.opsDashboard();
     this.outputs(rest);
   }
 
@@ -292,6 +296,41 @@ export class ComputeStack extends TerraformStack {
     });
   }
 
+  /**
+   * The environment's dashboard `docplatform-<env>` (modules/ops-dashboard.ts), from the names
+   * every layer gives its resources (no lookup): the tests check each one against the stacks,
+   * and every operational alarm's metric against the dashboard's.
+   */
+  private opsDashboard(): OpsDashboard {
+    const { config, prefix } = this;
+    const queue = (stem: string) => ({ label: stem, name: `${prefix}-${stem}`, dlqName: `${prefix}-${stem}-dlq` });
+    const egress = this.network.egress;
+    // A local, so the account id reaches the dashboard body as `${local.account_id}` (no quotes inside the JSON).
+    const account = config.accountId ?? new TerraformLocal(this, 'account_id', Fn.element(Fn.split(':', this.data.queues.docJobs.arn), 4)).asString;
+    return new OpsDashboard(this, 'dashboard', {
+      name: prefix,
+      region: config.region,
+      api: { name: `${prefix}-api`, stage: API_STAGE, webAclMetricName: `${prefix}-api` },
+      functions: SERVICE_NAMES.map((name) => `${prefix}-${name}`),
+      queues: Object.values(QUEUES).map(queue),
+      workers: WORKER_NAMES.map((name) => ({ label: name, clusterName: prefix, serviceName: `${prefix}-${name}` })),
+      documents: {
+        namespace: CUSTOM_METRICS.namespace,
+        dimensions: { [CUSTOM_METRICS.dimension]: config.env },
+        produced: CUSTOM_METRICS.documentsProduced,
+        failed: CUSTOM_METRICS.documentsFailed,
+      },
+      database: { identifier: `${prefix}-db` },
+      cache: { name: `${prefix}-cache` },
+      egress,
+      alarmArns: opsAlarmNames(config).map((name) => `arn:aws:cloudwatch:${config.region}:${account}:alarm:${name}`),
+      header:
+        `## ${prefix}: golden signals\n` +
+        'Alarms notify the topic `' + `${prefix}-alarms` + '` (alarm and OK); each names its runbook in docs/operations.md ' +
+        '(dlq-growing, orders-stuck, egress-down, gemini-outage, rds-exhausted, spot-unavailable, bad-release, budget-alert).',
+    });
+  }
+
   /** What deploys, the release scripts and ops read back (docs/compute.md). */
   private outputs(rest: LambdaRestApi): void {
     new TerraformOutput(this, 'api_url', { value: stageUrl(rest), description: 'Invoke URL of the REST API stage' });
@@ -305,6 +344,22 @@ export class ComputeStack extends TerraformStack {
       new TerraformOutput(this, `ecr_${image.replace(/-/g, '_')}_url`, { value: this.repositories[image].url });
     }
   }
+}
+
+/**
+ * The operational alarms of an environment, every layer's (those that notify the alarm topic; the
+ * workers' scaling alarms drive Application Auto Scaling and notify no one), by name.
+ */
+export function opsAlarmNames(config: EnvironmentConfig): string[] {
+  const prefix = namePrefix(config.env);
+  return [
+    ...(config.network.egress === 'nat-instance' ? [`${prefix}-nat-egress-down`] : []),
+    `${prefix}-db-cpu-high`,
+    `${prefix}-db-free-storage-low`,
+    ...Object.values(QUEUES).flatMap((q) => [`${prefix}-${q}-dlq-not-empty`, `${prefix}-${q}-oldest-message-age`]),
+    ...SERVICE_NAMES.map((name) => `${prefix}-${name}-errors`),
+    `${prefix}-api-5xx`,
+  ];
 }
 
 /** The variable naming the ARN of each secret (the config loader reads the value at start). */

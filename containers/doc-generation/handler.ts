@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 import { AppError } from '../../core/errors';
 import type { InternalClient } from '../../core/internal-client';
 import type { Logger } from '../../core/logger';
+import { CUSTOM_METRICS } from '../../core/contract';
+import { emfCount } from '../../core/metrics';
 import { findOrder, findTheme } from '../../core/models';
 import { documentKeyFor, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
 import { DocJobMessage } from '../../core/queue';
@@ -118,7 +120,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     // Only a hand-off message takes an order this far: every earlier round's last attempt was cut short.
     const reason = `document generation was interrupted too often (the worker stopped or crashed during ${taken.requeues} last attempts); giving up`;
     await failOrder(db, order.id, reason, lease.owner);
-    log.error('order failed', { reason, requeues: taken.requeues });
+    log.error('order failed', { reason, requeues: taken.requeues, ...emfCount(CUSTOM_METRICS.documentsFailed) });
     return settleBatch(deps, order.batch_id, log);
   }
   if (message.lastAttempt) await handOff(deps, order.id, lease.owner, message.requestId, log);
@@ -148,7 +150,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
       return row;
     });
     if (!ready) throw new OrderBusy(order.id, 'another attempt took it over before it was marked ready');
-    log.info('document ready', { format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started });
+    log.info('document ready', { format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started, ...emfCount(CUSTOM_METRICS.documentsProduced) });
   } catch (err) {
     // Yielded to a drain (SIGTERM during the rate-limit wait): not a failure, even on the last attempt; the consumer releases the message.
     if (err instanceof DrainRequested) {
@@ -166,7 +168,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     // Final: the client sees `failed` with a reason; the message still reaches the DLQ when it was a retryable error.
     const reason = permanent ? `document generation rejected: ${(err as Error).message}` : 'document generation failed after repeated attempts';
     const failed = await failOrder(db, order.id, reason, lease.owner);
-    if (failed) log.error('order failed', { reason, err });
+    if (failed) log.error('order failed', { reason, err, ...emfCount(CUSTOM_METRICS.documentsFailed) });
     else log.warn('generation failed after another attempt took the order over; leaving it to that attempt', { err });
     if (!permanent) throw err;
   } finally {

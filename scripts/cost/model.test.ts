@@ -91,6 +91,18 @@ describe('cost model on hand-computed cases', () => {
     expect(keeping.total.idleUsd).toBeCloseTo(730 * 0.0047 + 8 * 0.0928 + 730 * 0.005 + 730 * 0.005, 6);
   });
 
+  it('counts a dashboard of up to 50 metrics free while the account holds at most three; more metrics or an unreadable body are $3', () => {
+    const body = (metrics: number) => JSON.stringify({ widgets: [{ type: 'metric', properties: { metrics: Array.from({ length: metrics }, (_, i) => ['AWS/Lambda', 'Errors', 'FunctionName', `f${i}`, { stat: 'Sum' }]) } }] });
+    const board = (values: Record<string, unknown>) => resource('aws_cloudwatch_dashboard', 'board', values, 'compute');
+    // dev and prod share the account (no accountId in stacks/config.ts): two dashboards of the three.
+    expect(estimate([board({ dashboard_body: body(50) })]).items[0].status).toBe('free');
+    expect(estimate([board({ dashboard_body: body(51) })]).total.idleUsd).toBeCloseTo(3, 6);
+    expect(estimate([board({})]).total.idleUsd).toBeCloseTo(3, 6);
+    // Two per environment: four in the account, past the three free ones.
+    const two = [board({ dashboard_body: body(1) }), { ...board({ dashboard_body: body(1) }), address: 'aws_cloudwatch_dashboard.other', name: 'other' }];
+    expect(estimate(two).total.idleUsd).toBeCloseTo(6, 6);
+  });
+
   it('prices a NAT gateway per hour and per GB processed, its address on the EIP', () => {
     const profile = profileWith({ documentsPerMonth: 1000 }, { natKbPerDocument: 1000, workers: [] });
     const report = estimate([resource('aws_nat_gateway', 'nat', {}, 'network'), resource('aws_eip', 'nat', { domain: 'vpc' }, 'network')], profile);

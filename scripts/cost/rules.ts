@@ -1,3 +1,4 @@
+import { environments } from '../../stacks/config';
 import { PriceTable } from './priceTable';
 import { blocks, TfResource } from './terraformInput';
 import { TrafficProfile, Volume } from './traffic';
@@ -491,7 +492,42 @@ const metricAlarm: Rule = (r) => {
 };
 
 const compositeAlarm: Rule = () => priced([{ priceKey: 'cloudwatch.alarm.composite', quantity: 1, what: 'composite alarm' }]);
-const dashboard: Rule = () => priced([{ priceKey: 'cloudwatch.dashboard', quantity: 1, what: 'dashboard' }]);
+/** CloudWatch's free dashboards hold up to 50 metrics each (the price table has the count of dashboards). */
+export const FREE_DASHBOARD_METRICS = 50;
+
+/** Metric series of a dashboard body, or undefined when it is not literal JSON (a plan leaves it unknown). */
+function dashboardSeriesCount(body: unknown): number | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const widgets = (JSON.parse(body) as { widgets?: Array<{ type?: string; properties?: { metrics?: unknown[] } }> }).widgets ?? [];
+    return widgets.filter((w) => w.type === 'metric').reduce((n, w) => n + (w.properties?.metrics?.length ?? 0), 0);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A dashboard is free within CloudWatch's always-free allowance (three dashboards of up to 50
+ * metrics each, per account) as long as the whole account stays within it: the dashboards of
+ * every environment that shares this one's account (stacks/config.ts; an unset accountId counts
+ * as shared) must number at most three. Unlike the allowances the report only lists, this one
+ * does not depend on what else the account runs: it is used by these dashboards alone.
+ */
+const dashboard: Rule = (r, ctx) => {
+  const allowance = ctx.prices.entry('cloudwatch.dashboard').freeTier;
+  const series = dashboardSeriesCount(r.values.dashboard_body);
+  const own = environments[environmentOf(r.stack)];
+  const sharing = Object.values(environments).filter((e) => e.accountId === own?.accountId).length;
+  const inAccount = instancesOf(ctx, 'aws_cloudwatch_dashboard') * Math.max(sharing, 1);
+  if (allowance?.kind === 'always-free' && series !== undefined && series <= FREE_DASHBOARD_METRICS && inAccount <= allowance.quantity) {
+    return { status: 'free', reason: `within the always-free ${allowance.quantity} dashboards of up to ${FREE_DASHBOARD_METRICS} metrics per account (${series} metrics; ${inAccount} dashboards in the account)` };
+  }
+  const why = series === undefined ? 'body not literal: metrics unknown' : series > FREE_DASHBOARD_METRICS ? `${series} metrics` : `${inAccount} dashboards in the account`;
+  return priced([{ priceKey: 'cloudwatch.dashboard', quantity: 1, what: `dashboard (${why})` }]);
+};
+
+/** `dev-compute` → `dev`. */
+const environmentOf = (stack: string): string => stack.replace(/-[^-]+$/, '');
 const route53Zone: Rule = () => priced([{ priceKey: 'route53.hostedZone', quantity: 1, what: 'hosted zone' }]);
 
 const ecrRepository: Rule = (_r, ctx) =>
