@@ -1,0 +1,141 @@
+import { parseArgs } from 'node:util';
+import { BUCKETS, type BucketName } from '../../core/contract';
+import { MoveError } from '../data-move/errors';
+
+export type Source = { kind: 's3'; bucket: string; prefix: string; endpoint?: string; region: string } | { kind: 'file'; dir: string };
+
+export interface Args {
+  source: Source;
+  target: BucketName;
+  env: string;
+  /** Explicit target bucket; otherwise derived from --env (see bucket.ts). */
+  targetBucket?: string;
+  targetEndpoint?: string;
+  targetRegion: string;
+  /** Assets: keys kept as they are under this prefix. */
+  targetPrefix: string;
+  databaseUrl?: string;
+  mapFile?: string;
+  jobs: number;
+  verifyOnly: boolean;
+  dryRun: boolean;
+  /** Objects at or above this size go up in parts (lib-storage Upload). */
+  partSizeMb: number;
+}
+
+export const USAGE = `usage: npm run storage:move -- --source <s3://bucket/prefix | file:///dir> --target <reports|assets> --env <env|local> [options]
+
+options:
+  --source URL               old storage: s3://bucket/prefix (any S3-compatible endpoint) or file:///dir
+  --source-endpoint URL      S3 endpoint of the source (e.g. https://s3.fr-par.scw.cloud); default AWS
+  --source-region R          region of the source (default eu-west-3)
+  --target reports|assets    the platform bucket to fill
+  --env ENV|local            environment whose bucket is the target (local: the emulator's "reports"/"assets")
+  --target-bucket NAME       the target bucket by name instead of by --env
+  --target-endpoint URL      S3 endpoint of the target (default AWS; local: the emulator)
+  --target-region R          default eu-west-3
+  --target-prefix P          assets: prefix the kept keys go under (default none)
+  --database-url URL         the migrated database (reports: old keys come from orders.document_key;
+                             progress is recorded there in _storage_move.objects); default DATABASE_URL
+  --map FILE                 CSV old_key,order_id instead of orders.document_key
+  --jobs N                   objects in flight (1-64, default 8)
+  --part-size-mb N           multipart threshold and part size (5-512, default 8)
+  --verify-only              re-check every object (size + SHA-256 on both sides); exit 1 naming differences
+  --dry-run                  list what would be copied; write nothing
+
+credentials: the SDK's chain for the target (AWS_*); the source takes SOURCE_AWS_ACCESS_KEY_ID /
+SOURCE_AWS_SECRET_ACCESS_KEY when set (e.g. a Scaleway key), else the same chain.
+
+exit codes: 0 ok, 1 verification mismatch, 2 bad input (endpoint, credentials, bucket, unmapped key), 3 unexpected error`;
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new MoveError(`--${name} must be an integer between ${min} and ${max}, got "${value}"`);
+  return n;
+}
+
+function url(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new MoveError(`--${name} must be an http(s):// URL, got "${value}"`);
+  }
+  return value;
+}
+
+export function parseSource(value: string | undefined, endpoint: string | undefined, region: string): Source {
+  if (!value) throw new MoveError('--source is required (s3://bucket/prefix or file:///dir)');
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new MoveError(`--source is not a URL: expected s3://bucket/prefix or file:///dir, got "${value}"`);
+  }
+  if (u.protocol === 'file:') {
+    const dir = decodeURIComponent(u.pathname);
+    if (dir.length <= 1) throw new MoveError('--source file:/// names no directory');
+    return { kind: 'file', dir };
+  }
+  if (u.protocol === 's3:') {
+    if (!u.hostname) throw new MoveError('--source s3:// names no bucket');
+    const prefix = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    return { kind: 's3', bucket: u.hostname, prefix, endpoint, region };
+  }
+  throw new MoveError(`--source must start with s3:// or file://, got "${value}"`);
+}
+
+export function parse(argv: string[]): Args | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        source: { type: 'string' },
+        'source-endpoint': { type: 'string' },
+        'source-region': { type: 'string' },
+        target: { type: 'string' },
+        env: { type: 'string' },
+        'target-bucket': { type: 'string' },
+        'target-endpoint': { type: 'string' },
+        'target-region': { type: 'string' },
+        'target-prefix': { type: 'string' },
+        'database-url': { type: 'string' },
+        map: { type: 'string' },
+        jobs: { type: 'string' },
+        'part-size-mb': { type: 'string' },
+        'verify-only': { type: 'boolean' },
+        'dry-run': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new MoveError(`${(err as Error).message}\n${USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const target = v.target;
+  if (!target || !(target in BUCKETS)) throw new MoveError(`--target must be one of ${Object.keys(BUCKETS).join(', ')}, got "${target ?? ''}"`);
+  if (!v.env || !/^[a-z0-9-]{1,20}$/.test(v.env)) throw new MoveError(`--env is required: an environment of stacks/config.ts or local, got "${v.env ?? ''}"`);
+  const databaseUrl = v['database-url'] ?? process.env.DATABASE_URL;
+  if (target === 'reports' && !databaseUrl) throw new MoveError('--database-url (or DATABASE_URL) is required for --target reports: the orders give the new keys');
+  const region = v['source-region'] ?? 'eu-west-3';
+  return {
+    source: parseSource(v.source, url('source-endpoint', v['source-endpoint']), region),
+    target: target as BucketName,
+    env: v.env,
+    targetBucket: v['target-bucket'],
+    targetEndpoint: url('target-endpoint', v['target-endpoint']),
+    targetRegion: v['target-region'] ?? 'eu-west-3',
+    targetPrefix: v['target-prefix'] ?? '',
+    databaseUrl,
+    mapFile: v.map,
+    jobs: integer('jobs', v.jobs, 8, 1, 64),
+    partSizeMb: integer('part-size-mb', v['part-size-mb'], 8, 5, 512),
+    verifyOnly: v['verify-only'] ?? false,
+    dryRun: v['dry-run'] ?? false,
+  };
+}

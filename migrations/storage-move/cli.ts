@@ -1,0 +1,44 @@
+import { MoveError } from '../data-move/errors';
+import { log } from '../data-move/log';
+import { parse, USAGE } from './args';
+import { exitCodeOf, formatReport, run } from './move';
+
+/** `npm run storage:move`: report on stdout, JSON log lines on stderr; exit 0 ok, 1 mismatch, 2 bad input, 3 unexpected. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const args = parse(argv);
+    if (args === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    const report = await run(args);
+    process.stdout.write(`${formatReport(report)}\n`);
+    const code = exitCodeOf(report);
+    log(args.verifyOnly ? 'verify_finished' : 'move_finished', {
+      ok: code === 0,
+      listed: report.listed,
+      copied: report.copied,
+      alreadyDone: report.alreadyDone,
+      skipped: report.skipped.length,
+      problems: report.problems.length,
+      megabytes: +(report.bytes / 1e6).toFixed(1),
+      seconds: report.seconds,
+    }, code === 0 ? 'info' : 'error');
+    return code;
+  } catch (err) {
+    if (err instanceof MoveError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      log('failed', { error: err.message }, 'error');
+      return err.exitCode;
+    }
+    process.stderr.write(`unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
+    log('failed', { error: (err as Error)?.message ?? String(err), unexpected: true }, 'error');
+    return 3;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,63 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseCsv } from 'csv-parse/sync';
+import type { Client } from 'pg';
+import { documentKeyFor } from '../../core/domain/orders';
+import { MoveError } from '../data-move/errors';
+
+export interface OrderTarget {
+  orderId: string;
+  targetKey: string;
+}
+
+/** Source key (relative to the source prefix) → the order it belongs to and its new key. */
+export type KeyMap = (sourceKey: string, fullKey: string) => OrderTarget | null;
+
+interface OrderRow {
+  id: string;
+  client_id: string;
+  document_key: string | null;
+  output_format: 'pdf' | 'docx' | 'html';
+}
+
+const ORDER_SQL = `SELECT o.id, o.client_id, o.document_key, t.output_format FROM orders o JOIN themes t ON t.id = o.theme_id`;
+
+const toTarget = (o: OrderRow): OrderTarget => ({ orderId: o.id, targetKey: documentKeyFor(o, o.output_format) });
+
+/**
+ * The old key of each order's document: `orders.document_key` as db:move brought it over, or a
+ * CSV `old_key,order_id` (a header line `old_key,order_id` is allowed). A source object is matched
+ * by its key relative to the source prefix, then by its full key.
+ */
+export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> {
+  const byOld = new Map<string, OrderTarget>();
+  if (mapFile) {
+    let text: string;
+    try {
+      text = await readFile(mapFile, 'utf8');
+    } catch (err) {
+      throw new MoveError(`--map ${mapFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    let rows: string[][];
+    try {
+      rows = parseCsv(text, { skip_empty_lines: true, relax_column_count: false }) as string[][];
+    } catch (err) {
+      throw new MoveError(`--map ${mapFile}: not a CSV of old_key,order_id (${(err as Error).message})`);
+    }
+    if (rows[0]?.[0] === 'old_key') rows.shift();
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    rows.forEach((r, i) => {
+      if (r.length !== 2 || !uuid.test(r[1])) throw new MoveError(`--map ${mapFile} line ${i + 1}: expected old_key,order_id (a uuid), got "${r.join(',')}"`);
+    });
+    const ids = [...new Set(rows.map((r) => r[1]))];
+    const { rows: orders } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.id = ANY($1::uuid[])`, [ids]);
+    const byId = new Map(orders.map((o) => [o.id, o]));
+    for (const [oldKey, id] of rows) {
+      const o = byId.get(id.toLowerCase());
+      if (o) byOld.set(oldKey, toTarget(o));
+    }
+  } else {
+    const { rows } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.document_key IS NOT NULL`);
+    for (const o of rows) byOld.set(o.document_key!, toTarget(o));
+  }
+  return (key, fullKey) => byOld.get(key) ?? byOld.get(fullKey) ?? null;
+}

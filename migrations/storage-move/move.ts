@@ -1,0 +1,258 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Client } from 'pg';
+import { open } from '../data-move/db';
+import { MoveError } from '../data-move/errors';
+import { log } from '../data-move/log';
+import type { Args } from './args';
+import { loadKeyMap, type KeyMap } from './keys';
+import { commitBatch, ensureState, readState, type StateRow, type Verified } from './state';
+import {
+  cacheControlFor,
+  checkBucket,
+  contentTypeFor,
+  digestOf,
+  openSource,
+  putStream,
+  resolveBucket,
+  s3Client,
+  targetDigest,
+  type SourceObject,
+  type SourceStore,
+} from './storage';
+
+export interface Skipped {
+  key: string;
+  reason: string;
+}
+
+export interface Problem {
+  sourceKey: string;
+  targetKey: string;
+  problem: string;
+}
+
+export interface Report {
+  source: string;
+  bucket: string;
+  listed: number;
+  copied: number;
+  /** Already verified by an earlier run. */
+  alreadyDone: number;
+  bytes: number;
+  seconds: number;
+  skipped: Skipped[];
+  problems: Problem[];
+  verifyOnly: boolean;
+  dryRun: boolean;
+  /** Objects checked through S3's stored checksum vs read back and hashed. */
+  checkedBy: { checksum: number; reread: number };
+}
+
+interface Context {
+  args: Args;
+  source: SourceStore;
+  target: S3Client;
+  bucket: string;
+  db: Client;
+  keyMap: KeyMap | null;
+  state: Map<string, StateRow>;
+}
+
+/** Runs `fn` over an async stream of items with at most `limit` in flight. */
+async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const it = items[Symbol.asyncIterator]();
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined) {
+      const next = await it.next();
+      if (next.done) return;
+      try {
+        await fn(next.value);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+async function prepare(args: Args): Promise<Context> {
+  const source = openSource(args.source);
+  const target = s3Client({ endpoint: args.targetEndpoint, region: args.targetRegion });
+  // Bad input first, each naming the option: source, target bucket, database.
+  await source.check();
+  const bucket = await resolveBucket(target, args.target, args.env, args.targetBucket);
+  await checkBucket(target, bucket, `--target ${args.target}`);
+  if (!args.databaseUrl) throw new MoveError('--database-url (or DATABASE_URL) is required: progress is recorded in the target database');
+  const db = await open(args.databaseUrl, 'target', { applicationName: 'storage-move' });
+  try {
+    const keyMap = args.target === 'reports' ? await loadKeyMap(db, args.mapFile) : null;
+    const state = await readState(db, bucket, source.describe);
+    return { args, source, target, bucket, db, keyMap, state };
+  } catch (err) {
+    await db.end().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Where a source object goes: the order's new key (reports) or the same key under the prefix (assets). */
+function targetFor(ctx: Context, o: SourceObject): { targetKey: string; orderId?: string } | Skipped {
+  const done = ctx.state.get(o.key);
+  if (done) return { targetKey: done.target_key };
+  if (!ctx.keyMap) return { targetKey: ctx.args.targetPrefix + o.key };
+  const prefix = ctx.args.source.kind === 's3' ? ctx.args.source.prefix : '';
+  const t = ctx.keyMap(o.key, prefix + o.key);
+  return t ?? { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
+}
+
+function emptyReport(ctx: Context): Report {
+  return {
+    source: ctx.source.describe,
+    bucket: ctx.bucket,
+    listed: 0,
+    copied: 0,
+    alreadyDone: 0,
+    bytes: 0,
+    seconds: 0,
+    skipped: [],
+    problems: [],
+    verifyOnly: ctx.args.verifyOnly,
+    dryRun: ctx.args.dryRun,
+    checkedBy: { checksum: 0, reread: 0 },
+  };
+}
+
+const BATCH = 100;
+const BATCH_MS = 500;
+
+async function copyAll(ctx: Context): Promise<Report> {
+  const { args } = ctx;
+  const report = emptyReport(ctx);
+  const started = Date.now();
+  if (!args.dryRun) await ensureState(ctx.db);
+  let pending: Verified[] = [];
+  let committing = Promise.resolve();
+  let lastFlush = Date.now();
+  let committed = 0;
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    lastFlush = Date.now();
+    committing = committing.then(async () => {
+      await commitBatch(ctx.db, ctx.bucket, ctx.source.describe, batch);
+      committed += batch.length;
+      if (batch.length) log('batch_committed', { objects: batch.length, total: committed });
+    });
+    return committing;
+  };
+
+  await pool(ctx.source.list(), args.jobs, async (o) => {
+    report.listed++;
+    const to = targetFor(ctx, o);
+    if ('reason' in to) {
+      report.skipped.push(to);
+      log('object_skipped', { key: o.key, reason: to.reason }, 'warn');
+      return;
+    }
+    const done = ctx.state.get(o.key);
+    if (done && Number(done.size) === o.size) {
+      report.alreadyDone++;
+      return;
+    }
+    if (args.dryRun) {
+      report.copied++;
+      report.bytes += o.size;
+      return;
+    }
+    const opened = await ctx.source.open(o.key);
+    const put = await putStream(
+      ctx.target,
+      ctx.bucket,
+      to.targetKey,
+      opened,
+      { contentType: contentTypeFor(to.targetKey, opened.contentType), cacheControl: cacheControlFor(args.target, opened.cacheControl) },
+      args.partSizeMb * 1024 * 1024,
+    );
+    if (put.size !== o.size) {
+      report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: `source changed while copying: listed ${o.size} bytes, read ${put.size}` });
+      return;
+    }
+    const got = await targetDigest(ctx.target, ctx.bucket, to.targetKey);
+    if (!got || got.size !== put.size || got.sha256 !== put.sha256) {
+      report.problems.push({
+        sourceKey: o.key,
+        targetKey: to.targetKey,
+        problem: got ? `target differs after the copy: ${got.size} bytes sha256 ${got.sha256}, source ${put.size} bytes sha256 ${put.sha256}` : 'missing in the target after the copy',
+      });
+      return;
+    }
+    report.checkedBy[got.how]++;
+    report.copied++;
+    report.bytes += put.size;
+    pending.push({ sourceKey: o.key, targetKey: to.targetKey, size: put.size, sha256: put.sha256, orderId: to.orderId });
+    if (pending.length >= BATCH || Date.now() - lastFlush >= BATCH_MS) await flush();
+  });
+  if (!args.dryRun) await flush();
+  report.seconds = +((Date.now() - started) / 1000).toFixed(2);
+  return report;
+}
+
+async function verifyAll(ctx: Context): Promise<Report> {
+  const report = emptyReport(ctx);
+  const started = Date.now();
+  await pool(ctx.source.list(), ctx.args.jobs, async (o) => {
+    report.listed++;
+    const to = targetFor(ctx, o);
+    if ('reason' in to) {
+      report.skipped.push(to);
+      return;
+    }
+    const [src, got] = await Promise.all([ctx.source.open(o.key).then((x) => digestOf(x.body)), targetDigest(ctx.target, ctx.bucket, to.targetKey)]);
+    report.bytes += src.size;
+    const problem = !got
+      ? 'missing in the target'
+      : got.size !== src.size
+        ? `size differs: source ${src.size} bytes, target ${got.size}`
+        : got.sha256 !== src.sha256
+          ? `content differs: sha256 source ${src.sha256}, target ${got.sha256}`
+          : null;
+    if (problem) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem });
+    else report.checkedBy[got!.how]++;
+    if (!problem && !ctx.state.has(o.key)) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: 'in the target but not recorded as verified (run the move)' });
+  });
+  report.seconds = +((Date.now() - started) / 1000).toFixed(2);
+  return report;
+}
+
+export async function run(args: Args): Promise<Report> {
+  const ctx = await prepare(args);
+  try {
+    return await (args.verifyOnly ? verifyAll(ctx) : copyAll(ctx));
+  } finally {
+    await ctx.db.end().catch(() => undefined);
+    ctx.target.destroy();
+  }
+}
+
+export function formatReport(r: Report): string {
+  const mb = (r.bytes / 1e6).toFixed(1);
+  const lines = [
+    r.verifyOnly
+      ? `storage verify ${r.source} -> ${r.bucket}: ${r.listed} objects listed, ${r.listed - r.skipped.length - r.problems.length} ok, ${r.problems.length} missing or different, ${r.skipped.length} skipped; ${mb} MB in ${r.seconds} s`
+      : `storage move ${r.source} -> ${r.bucket}${r.dryRun ? ' (dry run: nothing written)' : ''}: ${r.listed} objects listed, ${r.copied} ${r.dryRun ? 'to copy' : 'copied and verified'}, ${r.alreadyDone} already verified, ${r.skipped.length} skipped, ${r.problems.length} failed; ${mb} MB in ${r.seconds} s`,
+  ];
+  if (!r.dryRun) lines.push(`verified by: ${r.checkedBy.checksum} S3 SHA-256 checksum, ${r.checkedBy.reread} read back and hashed`);
+  if (r.problems.length) {
+    lines.push('missing or different:');
+    for (const p of [...r.problems].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : 1))) lines.push(`  ${p.sourceKey} -> ${p.targetKey}: ${p.problem}`);
+  }
+  if (r.skipped.length) {
+    lines.push('skipped (bad input, not copied, no key changed):');
+    for (const s of [...r.skipped].sort((a, b) => (a.key < b.key ? -1 : 1))) lines.push(`  ${s.key}: ${s.reason}`);
+  }
+  return lines.join('\n');
+}
+
+/** 1 for a difference, 2 for skipped bad input, else 0. */
+export const exitCodeOf = (r: Report): number => (r.problems.length ? 1 : r.skipped.length ? 2 : 0);

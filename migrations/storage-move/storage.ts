@@ -1,0 +1,279 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { pipeline, Transform, type Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
+import { BUCKETS, PROJECT, type BucketName } from '../../core/contract';
+import { MoveError } from '../data-move/errors';
+import type { Source } from './args';
+
+export interface SourceObject {
+  /** Key relative to the source prefix (file: path relative to the folder, `/`-separated). */
+  key: string;
+  size: number;
+}
+
+export interface Opened {
+  body: Readable;
+  contentType?: string;
+  cacheControl?: string;
+}
+
+export interface SourceStore {
+  describe: string;
+  check(): Promise<void>;
+  list(): AsyncGenerator<SourceObject>;
+  open(key: string): Promise<Opened>;
+}
+
+/** One S3 client: path-style on any custom endpoint (the emulator, Scaleway, MinIO …). */
+export function s3Client(opts: { endpoint?: string; region: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
+  return new (s3Sdk().S3Client)({
+    region: opts.region,
+    endpoint: opts.endpoint,
+    forcePathStyle: Boolean(opts.endpoint),
+    credentials: opts.credentials,
+    maxAttempts: 3,
+    // The SDK's default CRC32 on every request is replaced by our explicit SHA-256 where we ask for it.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: requestHandlerOptions({ connectMs: 5_000, requestMs: 120_000 }),
+  });
+}
+
+interface AwsLikeError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+  cause?: { code?: string };
+}
+
+/** An S3 failure met while checking an endpoint or bucket, as a sentence naming what to fix. */
+export function describeS3Error(what: string, err: unknown): MoveError {
+  const e = err as AwsLikeError;
+  const code = e.code ?? e.cause?.code ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  const name = e.name ?? '';
+  const reason =
+    ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET'].includes(code)
+      ? `endpoint unreachable (${code})`
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? `endpoint host name does not resolve (${code})`
+        : name === 'TimeoutError' || code === 'ETIMEDOUT'
+          ? 'endpoint timed out'
+          : name === 'NoSuchBucket' || (status === 404 && /bucket|NotFound/i.test(name))
+            ? 'bucket does not exist'
+            : ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'InvalidToken', 'ExpiredToken'].includes(name) || status === 403 || status === 401
+              ? `credentials rejected (${name || status}): wrong key or secret, or no permission on the bucket`
+              : `${name ? `${name}: ` : ''}${e.message ?? String(err)}`;
+  return new MoveError(`${what}: ${reason}`);
+}
+
+export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
+  const env = process.env;
+  const credentials =
+    env.SOURCE_AWS_ACCESS_KEY_ID && env.SOURCE_AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: env.SOURCE_AWS_ACCESS_KEY_ID, secretAccessKey: env.SOURCE_AWS_SECRET_ACCESS_KEY }
+      : undefined;
+  const client = s3Client({ endpoint: src.endpoint, region: src.region, credentials });
+  const sdk = s3Sdk();
+  const describe = `s3://${src.bucket}/${src.prefix}${src.endpoint ? ` at ${src.endpoint}` : ''}`;
+  return {
+    describe,
+    async check() {
+      try {
+        await client.send(new sdk.ListObjectsV2Command({ Bucket: src.bucket, Prefix: src.prefix, MaxKeys: 1 }));
+      } catch (err) {
+        throw describeS3Error(`--source ${describe}`, err);
+      }
+    },
+    async *list() {
+      let token: string | undefined;
+      do {
+        const page = await client.send(new sdk.ListObjectsV2Command({ Bucket: src.bucket, Prefix: src.prefix, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) {
+          if (!o.Key || o.Key.endsWith('/')) continue;
+          yield { key: o.Key.slice(src.prefix.length), size: o.Size ?? 0 };
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    },
+    async open(key) {
+      const out = await client.send(new sdk.GetObjectCommand({ Bucket: src.bucket, Key: src.prefix + key }));
+      return { body: out.Body as Readable, contentType: out.ContentType, cacheControl: out.CacheControl };
+    },
+  };
+}
+
+export function fileSource(dir: string): SourceStore {
+  async function* walk(d: string): AsyncGenerator<SourceObject> {
+    const entries = await readdir(d, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) yield* walk(p);
+      else if (e.isFile()) yield { key: relative(dir, p).split(sep).join('/'), size: (await stat(p)).size };
+    }
+  }
+  return {
+    describe: `file://${dir}`,
+    async check() {
+      const s = await stat(dir).catch(() => null);
+      if (!s?.isDirectory()) throw new MoveError(`--source file://${dir}: no such directory`);
+    },
+    list: () => walk(dir),
+    open: async (key) => ({ body: createReadStream(join(dir, ...key.split('/'))) }),
+  };
+}
+
+export const openSource = (src: Source): SourceStore => (src.kind === 's3' ? s3Source(src) : fileSource(src.dir));
+
+/**
+ * The target bucket: `local` is the emulator's plain name (scripts/local/defaults.ts); an AWS
+ * environment's bucket is `<namePrefix(env)>-<name>-<suffix>` (stacks/data.ts bucketPrefix;
+ * namePrefix is `${PROJECT}-${env}`, test/storage-move pins it to stacks/config.ts), found by listing.
+ */
+export async function resolveBucket(client: S3Client, target: BucketName, env: string, explicit?: string): Promise<string> {
+  if (explicit) return explicit;
+  if (env === 'local') return BUCKETS[target];
+  const prefix = `${PROJECT}-${env}-${BUCKETS[target]}-`;
+  let names: string[];
+  try {
+    names = ((await client.send(new (s3Sdk().ListBucketsCommand)({}))).Buckets ?? []).map((b) => b.Name ?? '');
+  } catch (err) {
+    throw describeS3Error(`--target ${target} --env ${env} (listing buckets)`, err);
+  }
+  const found = names.filter((n) => n.startsWith(prefix));
+  if (found.length !== 1)
+    throw new MoveError(`--target ${target} --env ${env}: ${found.length} buckets named ${prefix}*${found.length ? ` (${found.join(', ')})` : ''}; deploy the data stack or pass --target-bucket`);
+  return found[0];
+}
+
+export async function checkBucket(client: S3Client, bucket: string, what: string): Promise<void> {
+  try {
+    await client.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }));
+  } catch (err) {
+    throw describeS3Error(`${what} bucket ${bucket}`, err);
+  }
+}
+
+/** Counts and hashes what flows through it. */
+export class Digest extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  _transform(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.push(chunk);
+    cb();
+  }
+  /** Base64, as S3's ChecksumSHA256. */
+  sha256(): string {
+    return this.hash.digest('base64');
+  }
+}
+
+/** Size and SHA-256 of a stream, read to its end. */
+export async function digestOf(body: Readable): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of body) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { size, sha256: hash.digest('base64') };
+}
+
+const TYPES: Record<string, string> = {
+  pdf: 'application/pdf',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  html: 'text/html; charset=utf-8',
+  htm: 'text/html; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  txt: 'text/plain; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  json: 'application/json',
+  css: 'text/css; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  ico: 'image/x-icon',
+  woff2: 'font/woff2',
+  woff: 'font/woff',
+};
+
+export function contentTypeFor(key: string, fromSource?: string): string {
+  if (fromSource && fromSource !== 'application/octet-stream' && fromSource !== 'binary/octet-stream') return fromSource;
+  const ext = key.includes('.') ? key.slice(key.lastIndexOf('.') + 1).toLowerCase() : '';
+  return TYPES[ext] ?? 'application/octet-stream';
+}
+
+/** Documents are private (presigned links); assets are served and may be cached a day. */
+export const cacheControlFor = (target: BucketName, fromSource?: string): string | undefined =>
+  fromSource ?? (target === 'assets' ? 'public, max-age=86400' : undefined);
+
+export interface Put {
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Streams one object from the source into the target, hashing on the way: lib-storage's Upload
+ * sends it in one PutObject below `partSize`, in parts above (at most 2 parts in memory per object).
+ */
+export async function putStream(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  opened: Opened,
+  headers: { contentType: string; cacheControl?: string },
+  partSize: number,
+): Promise<Put> {
+  const digest = new Digest();
+  const failed = new Promise<never>((_, reject) => pipeline(opened.body, digest, (err) => err && reject(err)));
+  failed.catch(() => undefined);
+  const upload = new Upload({
+    client,
+    partSize,
+    queueSize: 2,
+    leavePartsOnError: false,
+    params: {
+      Bucket: bucket,
+      Key: key,
+      Body: digest,
+      ContentType: headers.contentType,
+      CacheControl: headers.cacheControl,
+      ChecksumAlgorithm: 'SHA256',
+    },
+  });
+  await Promise.race([upload.done(), failed]);
+  return { size: digest.bytes, sha256: digest.sha256() };
+}
+
+/**
+ * Size and SHA-256 of the target object: S3's own full-object ChecksumSHA256 when it keeps one
+ * (HeadObject ChecksumMode ENABLED), else the object read back and hashed. `null` when missing.
+ */
+export async function targetDigest(client: S3Client, bucket: string, key: string): Promise<{ size: number; sha256: string; how: 'checksum' | 'reread' } | null> {
+  const sdk = s3Sdk();
+  let head;
+  try {
+    head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+  } catch (err) {
+    const e = err as AwsLikeError;
+    if (e.$metadata?.httpStatusCode === 404 || e.name === 'NotFound' || e.name === 'NoSuchKey') return null;
+    throw err;
+  }
+  const sum = head.ChecksumSHA256;
+  if (sum && !sum.includes('-') && head.ChecksumType !== 'COMPOSITE') return { size: head.ContentLength ?? -1, sha256: sum, how: 'checksum' };
+  const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+  return { ...(await digestOf(out.Body as Readable)), how: 'reread' };
+}
