@@ -6,6 +6,10 @@ import { denyInsecureTransport, policyJson } from './iam-statements';
 
 export interface AlarmTopicProps {
   name: string;
+  /**
+   * E-mail subscribers (config `alarms.emails`). Each subscription stays pending until its
+   * address follows the link SNS mails it: confirmed out of band, never by Terraform.
+   */
   emails: string[];
 }
 
@@ -35,6 +39,7 @@ export class AlarmTopic extends Construct {
       ]),
     });
     props.emails.forEach((email, i) => {
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new Error(`alarms.emails[${i}]: "${email}" is not an e-mail address`);
       new SnsTopicSubscription(this, `email-${i}`, { topicArn: this.topic.arn, protocol: 'email', endpoint: email });
     });
   }

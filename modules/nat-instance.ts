@@ -320,9 +320,8 @@ export class NatInstance extends Construct {
 
     this.egressAlarm = opsAlarm(this, 'egress-down', {
       alarmName: `${name}-egress-down`,
-      alarmDescription:
-        'No NAT instance in service for 5 minutes: the private subnets have no egress (Gemini, Stripe, ECR, AWS APIs). ' +
-        'Runbook: docs/operations.md#egress-down',
+      alarmDescription: 'No NAT instance in service for 5 minutes: the private subnets have no egress (Gemini, Stripe, ECR, AWS APIs)',
+      runbook: 'egress-down',
       topicArn: props.alarmTopicArn,
       namespace: 'AWS/AutoScaling',
       metricName: 'GroupInServiceInstances',

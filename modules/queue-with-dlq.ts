@@ -63,6 +63,7 @@ export class QueueWithDlq extends Construct {
     opsAlarm(this, 'dlq-depth', {
       alarmName: `${props.name}-dlq-not-empty`,
       alarmDescription: `Messages of ${props.name} failed ${props.maxReceiveCount} times and wait in the DLQ`,
+      runbook: 'dlq-growing',
       topicArn: props.alarmTopicArn,
       namespace: 'AWS/SQS',
       metricName: 'ApproximateNumberOfMessagesVisible',
@@ -71,7 +72,8 @@ export class QueueWithDlq extends Construct {
     });
     opsAlarm(this, 'oldest-message', {
       alarmName: `${props.name}-oldest-message-age`,
-      alarmDescription: `The oldest message of ${props.name} is older than ${props.maxMessageAgeSeconds} s`,
+      alarmDescription: `The oldest message of ${props.name} is older than ${props.maxMessageAgeSeconds} s: jobs wait and nothing takes them`,
+      runbook: 'orders-stuck',
       topicArn: props.alarmTopicArn,
       namespace: 'AWS/SQS',
       metricName: 'ApproximateAgeOfOldestMessage',

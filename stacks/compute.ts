@@ -280,6 +280,8 @@ export class ComputeStack extends TerraformStack {
       opsAlarm(this, `alarm-errors-${name}`, {
         alarmName: `${prefix}-${name}-errors`,
         alarmDescription: `${name} returned errors or timed out`,
+        // core-llm's errors are Gemini's first; any other function's, a release's.
+        runbook: name === 'core-llm' ? 'gemini-outage' : 'bad-release',
         topicArn,
         namespace: 'AWS/Lambda',
         metricName: 'Errors',
@@ -289,6 +291,7 @@ export class ComputeStack extends TerraformStack {
     opsAlarm(this, 'alarm-api-5xx', {
       alarmName: `${prefix}-api-5xx`,
       alarmDescription: 'The API answered 5xx',
+      runbook: 'bad-release',
       topicArn,
       namespace: 'AWS/ApiGateway',
       metricName: '5XXError',

@@ -152,6 +152,15 @@ export interface EnvironmentConfig {
     /** Addresses alerted by AWS Budgets; empty in code, set per account. */
     alertEmails: string[];
   };
+  alarms: {
+    /**
+     * Addresses subscribed by e-mail to the environment's alarm topic `docplatform-<env>-alarms`:
+     * every operational alarm (and its recovery) and every budget alert reaches them. SNS sends
+     * each a confirmation mail; the subscription delivers only once that link is followed (out of
+     * band, docs/operations.md). None by default: add the on-call addresses per account.
+     */
+    emails: string[];
+  };
   github: {
     /** `owner/name` of this repository, trusted by the OIDC deploy role. */
     repository: string;
@@ -246,6 +255,7 @@ export const dev: EnvironmentConfig = {
   },
   logs: { retentionDays: 7 },
   budget: { monthlyUsd: 45, alertEmails: [] },
+  alarms: { emails: [] },
   github,
   edge: { apiBehaviour: true, domainNames: [], priceClass: 'PriceClass_100' },
 };

@@ -179,6 +179,7 @@ export class DataStack extends TerraformStack {
       opsAlarm(this, `db-${name}`, {
         alarmName: `${identifier}-${name}`,
         alarmDescription: description,
+        runbook: 'rds-exhausted',
         topicArn: alarmTopicArn,
         namespace: 'AWS/RDS',
         metricName,

@@ -4,7 +4,10 @@ import { dashboardSeries, EgressWidget, FREE_DASHBOARD_METRICS, opsDashboardRows
 import { createLogger } from '../../core/logger';
 import { emfCount } from '../../core/metrics';
 import { opsAlarmNames } from '../../stacks/compute';
+import { RUNBOOKS } from '../../modules/ops-alarm';
 import { resources, synthesizedStack } from '../support/infra-synth';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * The environment's dashboard (modules/ops-dashboard.ts, in the compute stack) against every
@@ -65,6 +68,14 @@ describe.each(envs)('%s dashboard', (env, config: EnvironmentConfig) => {
       .map(key)
       .filter((k) => !onDashboard.has(k));
     expect(missing).toEqual([]);
+  });
+
+  test('every operational alarm names its runbook section and notifies the topic of its recovery too', () => {
+    for (const { alarm } of opsAlarms) {
+      const runbook = /Runbook: docs\/operations\.md#([a-z-]+)$/.exec(alarm.config.alarm_description)?.[1];
+      expect({ alarm: alarm.config.alarm_name, runbook: RUNBOOKS.includes(runbook as never) }).toEqual({ alarm: alarm.config.alarm_name, runbook: true });
+      expect({ alarm: alarm.config.alarm_name, ok: alarm.config.ok_actions }).toEqual({ alarm: alarm.config.alarm_name, ok: alarm.config.alarm_actions });
+    }
   });
 
   test('the alarm widget lists every operational alarm', () => {
@@ -163,5 +174,16 @@ describe('the NAT row follows network.egress', () => {
     expect(lastRow({ mode: 'nat-instance', autoScalingGroupName: 'g' })).toEqual(expect.arrayContaining(['AWS/AutoScaling GroupInServiceInstances', 'AWS/EC2 StatusCheckFailed']));
     expect(lastRow({ mode: 'nat-gateway', natGatewayId: 'nat-1' })).toEqual(expect.arrayContaining(['AWS/NATGateway ErrorPortAllocation', 'AWS/NATGateway PacketsDropCount']));
     expect(lastRow({ mode: 'none' })).toEqual(['AWS/ElastiCache ElastiCacheProcessingUnits', 'AWS/ElastiCache BytesUsedForCache']);
+  });
+});
+
+describe('runbooks (docs/operations.md)', () => {
+  const doc = fs.readFileSync(path.join(__dirname, '../../docs/operations.md'), 'utf8');
+  // GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens.
+  const anchors = new Set(
+    doc.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => l.replace(/^#+ /, '').trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')),
+  );
+  test.each([...RUNBOOKS])('#%s is a section', (runbook) => {
+    expect(anchors.has(runbook)).toBe(true);
   });
 });

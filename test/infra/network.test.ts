@@ -344,6 +344,27 @@ describe('migration source hosts (migration.sourceCidrs)', () => {
   });
 });
 
+describe('alarm e-mail subscribers (alarms.emails)', () => {
+  const withEmails = (emails: string[]) => JSON.parse(Testing.synth(new NetworkStack(Testing.app(), 'probe-network', { ...dev, alarms: { emails } })));
+  const topic = ref('aws_sns_topic', 'alarms_topic_CB6504A9', 'arn');
+
+  test('none by default in any environment', () => {
+    for (const config of envs) {
+      expect(config.alarms.emails).toEqual([]);
+      expect(resources(stackOf(config), 'aws_sns_topic_subscription')).toEqual([]);
+    }
+  });
+
+  test('each address becomes an e-mail subscription to the alarm topic; a malformed one is refused naming the entry', () => {
+    const subscriptions = resources(withEmails(['oncall@example.com', 'ops@example.com']), 'aws_sns_topic_subscription');
+    expect(subscriptions.map((s) => s.config)).toEqual([
+      expect.objectContaining({ topic_arn: topic, protocol: 'email', endpoint: 'oncall@example.com' }),
+      expect.objectContaining({ topic_arn: topic, protocol: 'email', endpoint: 'ops@example.com' }),
+    ]);
+    expect(() => withEmails(['oncall@example.com', 'not-an-address'])).toThrow(/alarms\.emails\[1\]/);
+  });
+});
+
 describe('egress modes', () => {
   test('nat-gateway mode: one NAT gateway with an EIP, private default route through it, no NAT instance', () => {
     const stack = networkWith('nat-gateway');
