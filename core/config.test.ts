@@ -1,6 +1,8 @@
-import { readConfig, requireDatabase, resolveConfig } from './config';
-import { ConfigError } from './errors';
+import { readConfig, recheckSecrets, requireDatabase, requireSecret, resolveConfig, SECRET_RECHECK_SECONDS } from './config';
+import { AppError, ConfigError } from './errors';
 import { createDb } from './db';
+import { createStripe, webhookSecret } from './stripe';
+import { orderTokenSecret } from './domain/order-tokens';
 
 /**
  * Database settings are optional: a service that never connects (the gateways, core-llm) is given
@@ -44,4 +46,59 @@ test('a client that connects fails at start without database settings, naming th
   const message = 'invalid configuration: DATABASE_URL is required (or DB_HOST, DB_NAME and DB_SECRET_ARN together)';
   expect(() => requireDatabase(config)).toThrow(new ConfigError(message));
   expect(() => createDb(config)).toThrow(message);
+});
+
+describe('secrets without a value yet (created empty, not put)', () => {
+  const notFound = async (): Promise<string> => {
+    throw Object.assign(new Error("Secrets Manager can't find the specified secret value for staging label: AWSCURRENT"), { name: 'ResourceNotFoundException' });
+  };
+  const arns = { STRIPE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-3:123456789012:secret:s', ORDER_TOKEN_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-3:123456789012:secret:o' };
+
+  test('no version (ResourceNotFoundException) or a blank value: undefined and named in `missing`, not a start-up failure', async () => {
+    const config = await resolveConfig(readConfig({ ...RDS, ...arns }), async (arn) => (arn === arns.ORDER_TOKEN_SECRET_ARN ? '  ' : notFound()));
+    expect(config.missing).toEqual(['DB_SECRET_ARN', 'ORDER_TOKEN_SECRET_ARN', 'STRIPE_SECRET_ARN']);
+    expect(config.secrets).toEqual({});
+  });
+
+  test('any other failure (access denied, Secrets Manager down) still fails the start-up, naming the variable', async () => {
+    const denied = async (): Promise<string> => {
+      throw Object.assign(new Error('not authorized'), { name: 'AccessDeniedException' });
+    };
+    await expect(resolveConfig(readConfig(arns), denied)).rejects.toThrow(/cannot read secret (STRIPE_SECRET_ARN|ORDER_TOKEN_SECRET_ARN): not authorized/);
+  });
+
+  test('requireSecret: a 503 not_configured naming the ARN variable while it has no value, both variables when none is set', async () => {
+    const config = await resolveConfig(readConfig(arns), notFound);
+    expect(() => requireSecret(config, 'stripeSecretKey')).toThrow(new AppError(503, 'not_configured', 'STRIPE_SECRET_ARN has no value yet: this route needs it'));
+    expect(() => createStripe(config)).toThrow('STRIPE_SECRET_ARN has no value yet');
+    expect(() => orderTokenSecret(config)).toThrow('ORDER_TOKEN_SECRET_ARN has no value yet');
+    const local = await resolveConfig(readConfig({}), noFetch);
+    expect(() => webhookSecret(local)).toThrow('STRIPE_WEBHOOK_SECRET (or STRIPE_WEBHOOK_SECRET_ARN) is not set: this route needs it');
+    const short = await resolveConfig(readConfig({ ORDER_TOKEN_SECRET_ARN: arns.ORDER_TOKEN_SECRET_ARN }), async () => 'too-short');
+    expect(() => orderTokenSecret(short)).toThrow('ORDER_TOKEN_SECRET_ARN must be at least 32 characters: this route needs it');
+    try {
+      requireSecret(config, 'stripeSecretKey');
+    } catch (err) {
+      expect((err as AppError).retryAfter).toBe(SECRET_RECHECK_SECONDS);
+    }
+  });
+
+  test('a database login with no value: connecting is a 503 naming DB_SECRET_ARN (a worker stops at start with it)', async () => {
+    const config = await resolveConfig(readConfig(RDS), notFound);
+    expect(() => createDb(config)).toThrow(new AppError(503, 'not_configured', 'DB_SECRET_ARN has no value yet: this route needs it'));
+  });
+
+  test('recheckSecrets reads only what is missing, in place, and keeps the config as it was when the read fails', async () => {
+    const config = await resolveConfig(readConfig({ ...RDS, ...arns }), notFound);
+    const secrets = config.secrets;
+    const reads: string[] = [];
+    await expect(recheckSecrets(config, async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(config.missing).toHaveLength(3);
+    const still = await recheckSecrets(config, async (arn) => (reads.push(arn), arn === arns.STRIPE_SECRET_ARN ? 'sk_live_x' : notFound()));
+    expect(reads.sort()).toEqual([RDS.DB_SECRET_ARN, ...Object.values(arns)].sort());
+    expect(still).toEqual(['DB_SECRET_ARN', 'ORDER_TOKEN_SECRET_ARN']);
+    expect(config.missing).toBe(still);
+    expect(config.secrets).toBe(secrets);
+    expect(secrets.stripeSecretKey).toBe('sk_live_x');
+  });
 });

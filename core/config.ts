@@ -1,5 +1,5 @@
 import * as z from './zod';
-import { ConfigError } from './errors';
+import { AppError, ConfigError } from './errors';
 import { ENV, SERVICE_NAMES, ServiceName, serviceFunctionVar, serviceUrlVar } from './contract';
 import type { LogLevel } from './logger';
 
@@ -127,6 +127,49 @@ export interface AppConfig extends RuntimeConfig {
     /** The login of DB_SECRET_ARN (the application role in AWS), present when it is set. */
     databaseCredentials?: { username: string; password: string };
   };
+  /**
+   * The secret settings whose ARN is given but whose secret has no value yet (created empty by
+   * the data stack, not put yet), by variable name (`STRIPE_SECRET_ARN`). Not a start-up
+   * failure: `/health` names them and only the routes that need one answer 503 (requireSecret);
+   * `recheckSecrets` reads them again (the Lambda adapter, every SECRET_RECHECK_SECONDS).
+   */
+  missing: string[];
+}
+
+/** The secrets a route may require, and the variables that set each (the value, or its ARN). */
+export type SecretKey = 'geminiApiKey' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'orderTokenSecret';
+
+export const SECRET_VARIABLES: Record<SecretKey | 'databaseCredentials', { value?: string; arn: string }> = {
+  geminiApiKey: { value: 'GEMINI_API_KEY', arn: 'GEMINI_SECRET_ARN' },
+  stripeSecretKey: { value: 'STRIPE_SECRET_KEY', arn: 'STRIPE_SECRET_ARN' },
+  stripeWebhookSecret: { value: 'STRIPE_WEBHOOK_SECRET', arn: 'STRIPE_WEBHOOK_SECRET_ARN' },
+  orderTokenSecret: { value: 'ORDER_TOKEN_SECRET', arn: 'ORDER_TOKEN_SECRET_ARN' },
+  databaseCredentials: { arn: 'DB_SECRET_ARN' },
+};
+
+/**
+ * How often a process that started with secrets missing reads them again, and the Retry-After of
+ * the 503 a route that needs one answers: a value put with `aws secretsmanager put-secret-value`
+ * is in use within this many seconds, without a deploy.
+ */
+export const SECRET_RECHECK_SECONDS = 30;
+
+/** The 503 of a route whose setting has no value: names the setting, never a 502 or a 500. */
+export function settingMissing(setting: string, detail = 'has no value yet'): AppError {
+  return new AppError(503, 'not_configured', `${setting} ${detail}: this route needs it`, undefined, SECRET_RECHECK_SECONDS);
+}
+
+/** The variable to name for a secret that has no value: its ARN variable when one is given, else both. */
+export function secretSetting(config: Pick<AppConfig, 'missing'>, key: SecretKey | 'databaseCredentials'): string {
+  const { value, arn } = SECRET_VARIABLES[key];
+  return config.missing.includes(arn) || !value ? arn : `${value} (or ${arn})`;
+}
+
+/** A secret a route needs; a 503 naming the setting (settingMissing) while it has no value. */
+export function requireSecret(config: Pick<AppConfig, 'secrets' | 'missing'>, key: SecretKey): string {
+  const value = config.secrets[key];
+  if (value) return value;
+  throw settingMissing(secretSetting(config, key), config.missing.includes(SECRET_VARIABLES[key].arn) ? 'has no value yet' : 'is not set');
 }
 
 function formatIssues(error: z.core.$ZodError): string {
@@ -213,32 +256,81 @@ export const secretsManagerFetcher = (config: Pick<RuntimeConfig, 'aws'>): Secre
   };
 };
 
-async function resolveSecret(ref: SecretRef, variable: string, fetch: SecretFetcher): Promise<string | undefined> {
-  if (ref.value !== undefined) return ref.value;
-  if (ref.arn === undefined) return undefined;
+/** A secret with no value is `missing`, not an error: created empty, its value not put yet. */
+type Resolved = { value?: string; missing?: boolean };
+
+/** Secrets Manager's answer for a secret that has no AWSCURRENT version (or no longer exists). */
+const hasNoValue = (err: unknown): boolean => (err as Error)?.name === 'ResourceNotFoundException';
+
+async function resolveSecret(ref: SecretRef, variable: string, fetch: SecretFetcher): Promise<Resolved> {
+  if (ref.value !== undefined) return { value: ref.value };
+  if (ref.arn === undefined) return {};
+  let value: string;
   try {
-    const value = (await fetch(ref.arn)).trim();
-    return value === '' ? undefined : value;
+    value = (await fetch(ref.arn)).trim();
   } catch (err) {
+    if (hasNoValue(err)) return { missing: true };
     throw new ConfigError(`cannot read secret ${variable}: ${(err as Error).message}`);
   }
+  return value === '' ? { missing: true } : { value };
 }
 
+function databaseCredentialsOf(text: string): AppConfig['secrets']['databaseCredentials'] {
+  const parsed = DbSecret.safeParse(safeJson(text));
+  if (!parsed.success) throw new ConfigError('secret DB_SECRET_ARN must be JSON with username and password');
+  return parsed.data;
+}
+
+/** The refs of each secret of a config (the database login only when the process connects with DB_SECRET_ARN). */
+function secretRefs(config: RuntimeConfig): Record<SecretKey | 'databaseCredentials', SecretRef> {
+  return {
+    geminiApiKey: config.gemini.apiKey,
+    stripeSecretKey: config.stripe.secretKey,
+    stripeWebhookSecret: config.stripe.webhookSecret,
+    orderTokenSecret: config.orderTokenSecret,
+    databaseCredentials: !config.database || config.database.url ? {} : { arn: config.database.secretArn },
+  };
+}
+
+/**
+ * Reads the secrets of the config. One whose secret has no value yet (Secrets Manager:
+ * ResourceNotFoundException, no AWSCURRENT version; or an empty string) is left undefined and
+ * named in `missing`; any other failure (access denied, Secrets Manager unreachable) fails the
+ * start-up, which the Lambda adapter retries.
+ */
 export async function resolveConfig(config: RuntimeConfig, fetch: SecretFetcher = secretsManagerFetcher(config)): Promise<AppConfig> {
-  const [geminiApiKey, stripeSecretKey, stripeWebhookSecret, orderTokenSecret, dbSecret] = await Promise.all([
-    resolveSecret(config.gemini.apiKey, 'GEMINI_SECRET_ARN', fetch),
-    resolveSecret(config.stripe.secretKey, 'STRIPE_SECRET_ARN', fetch),
-    resolveSecret(config.stripe.webhookSecret, 'STRIPE_WEBHOOK_SECRET_ARN', fetch),
-    resolveSecret(config.orderTokenSecret, 'ORDER_TOKEN_SECRET_ARN', fetch),
-    !config.database || config.database.url ? Promise.resolve(undefined) : resolveSecret({ arn: config.database.secretArn }, 'DB_SECRET_ARN', fetch),
-  ]);
-  let databaseCredentials: AppConfig['secrets']['databaseCredentials'];
-  if (dbSecret !== undefined) {
-    const parsed = DbSecret.safeParse(safeJson(dbSecret));
-    if (!parsed.success) throw new ConfigError('secret DB_SECRET_ARN must be JSON with username and password');
-    databaseCredentials = parsed.data;
-  }
-  return { ...config, secrets: { geminiApiKey, stripeSecretKey, stripeWebhookSecret, orderTokenSecret, databaseCredentials } };
+  const resolved: AppConfig = { ...config, secrets: {}, missing: [] };
+  await readSecrets(resolved, Object.keys(SECRET_VARIABLES) as Array<keyof typeof SECRET_VARIABLES>, fetch);
+  return resolved;
+}
+
+async function readSecrets(config: AppConfig, keys: Array<keyof typeof SECRET_VARIABLES>, fetch: SecretFetcher): Promise<void> {
+  const refs = secretRefs(config);
+  const results = await Promise.all(keys.map((key) => resolveSecret(refs[key], SECRET_VARIABLES[key].arn, fetch)));
+  keys.forEach((key, i) => {
+    const { value, missing } = results[i];
+    const variable = SECRET_VARIABLES[key].arn;
+    if (key === 'databaseCredentials') config.secrets.databaseCredentials = value === undefined ? undefined : databaseCredentialsOf(value);
+    else config.secrets[key] = value;
+    config.missing = config.missing.filter((v) => v !== variable);
+    if (missing) config.missing.push(variable);
+  });
+  config.missing.sort();
+}
+
+/**
+ * Reads again the secrets a config started without (`missing`), in place: the runtime built on
+ * this config sees a value as soon as it is put. Returns the settings still missing. A failed
+ * read leaves the config as it was and rejects.
+ */
+export async function recheckSecrets(config: AppConfig, fetch: SecretFetcher = secretsManagerFetcher(config)): Promise<string[]> {
+  const keys = (Object.keys(SECRET_VARIABLES) as Array<keyof typeof SECRET_VARIABLES>).filter((key) => config.missing.includes(SECRET_VARIABLES[key].arn));
+  if (keys.length === 0) return [];
+  const copy: AppConfig = { ...config, secrets: { ...config.secrets }, missing: [...config.missing] };
+  await readSecrets(copy, keys, fetch);
+  Object.assign(config.secrets, copy.secrets);
+  config.missing.splice(0, config.missing.length, ...copy.missing);
+  return config.missing;
 }
 
 function safeJson(text: string): unknown {

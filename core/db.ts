@@ -2,7 +2,7 @@ import knexFactory, { Knex } from 'knex';
 // The dialect class itself rather than `client: 'pg'`: knex resolves dialect names with a
 // dynamic require that a bundle cannot follow.
 import PgClient from 'knex/lib/dialects/postgres';
-import { requireDatabase, type AppConfig } from './config';
+import { requireDatabase, settingMissing, type AppConfig } from './config';
 import { DependencyUnavailableError } from './failures';
 
 /** How a session differs from the services' (the schema migrations: no statement timeout, a lock timeout). */
@@ -18,9 +18,11 @@ export interface DbOptions {
 }
 
 /** The node-pg connection settings createDb uses (a pg Client takes the same). */
-export function connectionSettings(config: Pick<AppConfig, 'database' | 'secrets'>, options: DbOptions = {}): Knex.PgConnectionConfig {
+export function connectionSettings(config: Pick<AppConfig, 'database' | 'secrets'> & Partial<Pick<AppConfig, 'missing'>>, options: DbOptions = {}): Knex.PgConnectionConfig {
   const database = requireDatabase(config);
   const { secrets } = config;
+  // The login's secret has no value yet: every query answers a 503 naming it (a worker stops at start).
+  if (!database.url && !secrets.databaseCredentials && config.missing?.includes('DB_SECRET_ARN')) throw settingMissing('DB_SECRET_ARN');
   const connection: Knex.PgConnectionConfig = database.url
     ? { connectionString: database.url }
     : {

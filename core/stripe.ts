@@ -1,14 +1,13 @@
 import Stripe from 'stripe';
-import type { AppConfig } from './config';
-import { ConfigError } from './errors';
+import { requireSecret, type AppConfig } from './config';
 
 /**
  * The Stripe SDK client. STRIPE_API_URL points it at a local stand-in (tests, `npm run dev`);
- * unset, it talks to api.stripe.com.
+ * unset, it talks to api.stripe.com. Without a key (its secret not put yet): a 503 naming
+ * STRIPE_SECRET_ARN (requireSecret).
  */
-export function createStripe(config: Pick<AppConfig, 'stripe' | 'secrets'>): Stripe {
-  const key = config.secrets.stripeSecretKey;
-  if (!key) throw new ConfigError('STRIPE_SECRET_KEY (or STRIPE_SECRET_ARN) is not set');
+export function createStripe(config: Pick<AppConfig, 'stripe' | 'secrets' | 'missing'>): Stripe {
+  const key = requireSecret(config, 'stripeSecretKey');
   const target = config.stripe.apiUrl ? new URL(config.stripe.apiUrl) : undefined;
   return new Stripe(key, {
     maxNetworkRetries: 2,
@@ -23,8 +22,7 @@ export function createStripe(config: Pick<AppConfig, 'stripe' | 'secrets'>): Str
   });
 }
 
-export function webhookSecret(config: Pick<AppConfig, 'secrets'>): string {
-  const secret = config.secrets.stripeWebhookSecret;
-  if (!secret) throw new ConfigError('STRIPE_WEBHOOK_SECRET (or STRIPE_WEBHOOK_SECRET_ARN) is not set');
-  return secret;
+/** The webhook signing secret; a 503 naming STRIPE_WEBHOOK_SECRET_ARN while it has no value. */
+export function webhookSecret(config: Pick<AppConfig, 'secrets' | 'missing'>): string {
+  return requireSecret(config, 'stripeWebhookSecret');
 }

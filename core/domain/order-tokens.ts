@@ -1,6 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { AppConfig } from '../config';
-import { ConfigError } from '../errors';
+import { requireSecret, settingMissing, type AppConfig } from '../config';
 
 /**
  * B2C orders are read with an access token the server makes: HMAC-SHA256 of the order id under
@@ -9,10 +8,12 @@ import { ConfigError } from '../errors';
  * again, so an idempotent replay of the creation returns the same token without the server
  * keeping it. It never leaves through Stripe: the checkout return URLs carry the order id only.
  */
-export function orderTokenSecret(config: Pick<AppConfig, 'secrets'>): string {
-  const secret = config.secrets.orderTokenSecret;
-  if (!secret) throw new ConfigError('ORDER_TOKEN_SECRET (or ORDER_TOKEN_SECRET_ARN) is not set');
-  if (secret.length < 32) throw new ConfigError('ORDER_TOKEN_SECRET must be at least 32 characters');
+export function orderTokenSecret(config: Pick<AppConfig, 'secrets' | 'missing' | 'orderTokenSecret'>): string {
+  // Without it (its secret not put yet, or too short) the order creation answers a 503 naming the setting.
+  const secret = requireSecret(config, 'orderTokenSecret');
+  if (secret.length < 32) {
+    throw settingMissing(config.orderTokenSecret.value === undefined ? 'ORDER_TOKEN_SECRET_ARN' : 'ORDER_TOKEN_SECRET', 'must be at least 32 characters');
+  }
   return secret;
 }
 

@@ -1,6 +1,6 @@
 import type { GoogleGenAI } from '@google/genai';
 import { createHash } from 'node:crypto';
-import type { AppConfig } from '../../core/config';
+import { requireSecret, type AppConfig } from '../../core/config';
 import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../../core/errors';
 
 /**
@@ -130,5 +130,23 @@ export function offlineProvider(model: string): ContentProvider {
   };
 }
 
-export const providerFor = (config: AppConfig): ContentProvider =>
-  config.secrets.geminiApiKey ? geminiProvider(config, config.secrets.geminiApiKey) : offlineProvider(config.gemini.model);
+/**
+ * Gemini when the key is there; the offline writer only when no key is configured at all (the
+ * local run). A key whose secret has no value yet (GEMINI_SECRET_ARN given, nothing put) is never
+ * the offline writer: generating answers a 503 naming GEMINI_SECRET_ARN until the value is read
+ * (the config is read again in place, core/config.ts recheckSecrets), then Gemini.
+ */
+export function providerFor(config: AppConfig): ContentProvider {
+  const key = config.secrets.geminiApiKey;
+  if (key) return geminiProvider(config, key);
+  if (config.gemini.apiKey.arn === undefined) return offlineProvider(config.gemini.model);
+  let gemini: ContentProvider | undefined;
+  return {
+    name: 'gemini',
+    model: config.gemini.model,
+    generate: (prompt, options) => {
+      gemini ??= geminiProvider(config, requireSecret(config, 'geminiApiKey'));
+      return gemini.generate(prompt, options);
+    },
+  };
+}

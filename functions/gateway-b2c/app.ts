@@ -50,12 +50,14 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     if (!key.success || !parsed.success) throw badRequest(issues);
     const idempotencyKey = key.data;
     const body = parsed.data;
+    // Before the order exists: without the Stripe key (its secret not put yet) a 503 names it.
+    const stripe = stripeClient();
     const orders = api(ctx.state.requestId).order;
     const created = await orders.createB2c({ ...body, idempotencyKey });
     let order = created.order;
     logAbout(ctx, { orderId: order.id });
     if (order.status === 'pending' && !order.checkoutUrl) {
-      const session = await createCheckoutSession(stripeClient(), ctx.state.logger, runtime.config.publicBaseUrl, order, body.email);
+      const session = await createCheckoutSession(stripe, ctx.state.logger, runtime.config.publicBaseUrl, order, body.email);
       order = (await orders.attachCheckout(order.id, { sessionId: session.id, url: session.url })).order;
     }
     ctx.status = created.created ? 201 : 200;
@@ -71,9 +73,11 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const signature = ctx.get('stripe-signature');
     if (!signature) throw badRequest([{ field: 'header.stripe-signature', message: 'required' }]);
     const raw = await readRawBody(ctx, 256 * 1024);
+    // Outside the try: a secret not put yet is a 503 naming it (Stripe retries), not a bad signature.
+    const [client, secret] = [stripeClient(), webhookSecret(runtime.config)];
     let event: Stripe.Event;
     try {
-      event = stripeClient().webhooks.constructEvent(raw, signature, webhookSecret(runtime.config));
+      event = client.webhooks.constructEvent(raw, signature, secret);
     } catch {
       throw badRequest([{ field: 'header.stripe-signature', message: 'signature verification failed' }]);
     }

@@ -61,6 +61,17 @@ function serialiseJsonBodies(app: Koa<ServiceState>): void {
   });
 }
 
+const MISSING_SETTINGS = Symbol('missingSettings');
+
+/**
+ * Names on `/health` the settings whose secret has no value yet (the Lambda adapter passes the
+ * config's `missing`): the service is up, `{status: "degraded", missing}` with a 200, and only
+ * the routes that need one answer 503. Without a call, or with nothing missing: `{status: "ok"}`.
+ */
+export function reportMissingSettings(app: Koa<any>, missing: () => readonly string[]): void {
+  (app.context as unknown as Record<symbol, unknown>)[MISSING_SETTINGS] = missing;
+}
+
 export function createServiceApp(service: ServiceName, logger: Logger, router: ServiceRouter = new Router<ServiceState>()): Koa<ServiceState> {
   const app = new Koa<ServiceState>({ proxy: true });
   app.silent = true;
@@ -93,7 +104,8 @@ export function createServiceApp(service: ServiceName, logger: Logger, router: S
   });
 
   router.get('/health', (ctx) => {
-    ctx.body = { status: 'ok', service };
+    const missing = (ctx as unknown as Record<symbol, (() => readonly string[]) | undefined>)[MISSING_SETTINGS]?.() ?? [];
+    ctx.body = missing.length > 0 ? { status: 'degraded', service, missing: [...missing] } : { status: 'ok', service };
   });
   app.use(router.routes());
   app.use(router.allowedMethods());

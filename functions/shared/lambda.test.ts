@@ -2,6 +2,7 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import type { ApiGatewayHandler } from './lambda';
+import { SECRET_RECHECK_SECONDS } from '../../core/config';
 
 /**
  * A Lambda execution environment whose start-up fails (Secrets Manager down at cold start) must
@@ -13,7 +14,8 @@ import type { ApiGatewayHandler } from './lambda';
 interface SecretsStandIn {
   url: string;
   calls: number;
-  mode: 'fail' | 'ok';
+  /** `empty`: the secret exists without a value (created empty by the data stack, not put yet). */
+  mode: 'fail' | 'ok' | 'empty';
   /** Held answers are sent when `release()` is called. */
   hold: boolean;
   release(): void;
@@ -24,7 +26,7 @@ const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-3:000000000000:secret:gemini-
 
 async function startSecretsStandIn(): Promise<SecretsStandIn> {
   const held: Array<() => void> = [];
-  const state = { calls: 0, mode: 'fail' as 'fail' | 'ok', hold: false };
+  const state = { calls: 0, mode: 'fail' as 'fail' | 'ok' | 'empty', hold: false };
   const answer = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
     res.setHeader('content-type', 'application/x-amz-json-1.1');
     if (state.mode === 'fail') {
@@ -34,6 +36,12 @@ async function startSecretsStandIn(): Promise<SecretsStandIn> {
       return;
     }
     expect(req.headers['x-amz-target']).toBe('secretsmanager.GetSecretValue');
+    if (state.mode === 'empty') {
+      res.statusCode = 400;
+      res.setHeader('x-amzn-errortype', 'ResourceNotFoundException');
+      res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT" }));
+      return;
+    }
     res.end(JSON.stringify({ ARN: SECRET_ARN, Name: 'gemini-key', SecretString: 'stand-in-gemini-key', VersionId: 'v1' }));
   };
   const server: Server = createServer((req, res) => {
@@ -159,4 +167,31 @@ test('invocations that arrive during a start share it, whether it fails or succe
   sm.release();
   expect((await again).map((r) => r.statusCode)).toEqual([200, 200, 200]);
   expect(sm.calls - before).toBe(2);
+});
+
+test('a secret with no value yet does not fail the start-up: /health is 200 degraded naming it, and it is read again at most every SECRET_RECHECK_SECONDS', async () => {
+  sm.mode = 'empty';
+  const handler = freshHandler();
+  const before = sm.calls;
+  const degraded = await health(handler);
+  expect(degraded.statusCode).toBe(200);
+  expect(JSON.parse(degraded.body)).toEqual({ status: 'degraded', service: 'core-llm', missing: ['GEMINI_SECRET_ARN'] });
+  expect(sm.calls - before).toBe(1);
+  // Within the interval: no new read.
+  await health(handler);
+  expect(sm.calls - before).toBe(1);
+
+  // The value is put; the first invocation after the interval reads it, in place: no restart.
+  sm.mode = 'ok';
+  const now = Date.now();
+  const clock = jest.spyOn(Date, 'now').mockReturnValue(now + SECRET_RECHECK_SECONDS * 1000 + 1);
+  try {
+    const ok = await health(handler);
+    expect(JSON.parse(ok.body)).toEqual({ status: 'ok', service: 'core-llm' });
+    expect(sm.calls - before).toBe(2);
+    await health(handler);
+    expect(sm.calls - before).toBe(2);
+  } finally {
+    clock.mockRestore();
+  }
 });

@@ -1,9 +1,10 @@
 import serverless from 'serverless-http';
 import type Koa from 'koa';
-import { loadConfig } from '../../core/config';
+import { AppConfig, loadConfig, recheckSecrets, SECRET_RECHECK_SECONDS, secretsManagerFetcher } from '../../core/config';
 import { serviceUnavailable } from '../../core/errors';
 import { createLogger } from '../../core/logger';
 import { ClientFactories, ClientName, composeRuntime, ServiceRuntime } from './service-runtime';
+import { reportMissingSettings } from './http';
 import type { ServiceName } from '../../core/contract';
 
 /**
@@ -43,15 +44,30 @@ function startupFailure(): { statusCode: number; headers: Record<string, string>
  * start-up that fails is forgotten: that invocation answers a 503 with Retry-After (its cause is
  * logged, never answered) and the next invocation starts again, so a transient Secrets Manager
  * failure at cold start does not leave a warm environment broken for its lifetime.
+ *
+ * A secret that has no value yet (created empty, not put) does not fail the start-up: `/health`
+ * answers `{status: "degraded", missing: [...]}` and only the routes that need it answer a 503
+ * naming it. While something is missing, an invocation at least SECRET_RECHECK_SECONDS after the
+ * last read reads those secrets again, so a value put by hand is used without a deploy.
  */
 export function lambdaHandler<K extends ClientName>(
   service: ServiceName,
   build: (runtime: ServiceRuntime<K>) => Koa<any>,
   clients: ClientFactories<K>,
 ): ApiGatewayHandler {
-  let ready: Promise<ApiGatewayHandler> | undefined;
-  const start = (): Promise<ApiGatewayHandler> => {
-    const starting = loadConfig().then((config) => toLambdaHandler(build(composeRuntime(service, config, clients))));
+  interface Started {
+    handle: ApiGatewayHandler;
+    config: AppConfig;
+    checkedAt: number;
+  }
+  let ready: Promise<Started> | undefined;
+  const start = (): Promise<Started> => {
+    const starting = loadConfig().then((config) => {
+      const app = build(composeRuntime(service, config, clients));
+      reportMissingSettings(app, () => config.missing);
+      if (config.missing.length > 0) logger.warn('secrets have no value yet: the routes that need them answer 503', { missing: config.missing });
+      return { handle: toLambdaHandler(app), config, checkedAt: Date.now() };
+    });
     // Registered first, so it runs before any invocation waiting on it sees the failure.
     // (Also keeps a failure at init from being an unhandled rejection.)
     starting.catch(() => {
@@ -59,16 +75,29 @@ export function lambdaHandler<K extends ClientName>(
     });
     return starting;
   };
-  ready = start();
   const logger = createLogger({ service });
-  return async (event, context) => {
-    let handle: ApiGatewayHandler;
+  ready = start();
+  let fetchSecret: ReturnType<typeof secretsManagerFetcher> | undefined;
+  const recheck = async (started: Started): Promise<void> => {
+    if (started.config.missing.length === 0 || Date.now() - started.checkedAt < SECRET_RECHECK_SECONDS * 1000) return;
+    started.checkedAt = Date.now();
+    const before = [...started.config.missing];
     try {
-      handle = await (ready ??= start());
+      const still = await recheckSecrets(started.config, (fetchSecret ??= secretsManagerFetcher(started.config)));
+      if (still.length < before.length) logger.info('secrets read again', { found: before.filter((v) => !still.includes(v)), missing: still });
+    } catch (err) {
+      logger.warn('reading the missing secrets again failed; next try later', { err, missing: before });
+    }
+  };
+  return async (event, context) => {
+    let started: Started;
+    try {
+      started = await (ready ??= start());
     } catch (err) {
       logger.error('start-up failed; the next invocation starts again', { err });
       return startupFailure();
     }
-    return handle(event, context);
+    await recheck(started);
+    return started.handle(event, context);
   };
 }

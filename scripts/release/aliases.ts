@@ -1,12 +1,13 @@
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
-import { environments, namePrefix } from '../../stacks/config';
+import { EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
+import { demandsOf } from '../preflight/demands';
 import { aliasPosition, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
-import { joinUrl, smokeTest } from './smoke';
+import { joinUrl, SECRET_STEM_OF_SETTING, smokeTest } from './smoke';
 
 /**
  * The release CLI the workflows call (and ops, by hand):
@@ -14,15 +15,43 @@ import { joinUrl, smokeTest } from './smoke';
  *   snapshot --env dev --out FILE [--functions …]     record the live versions before a deploy
  *   restore  --file FILE                              put them back after a failed deploy
  *   rollback --env dev --functions all|a,b [--to previous|N]
- *   smoke    --url BASE [--path /health …]
+ *   smoke    --url BASE [--path /health …] [--env dev]
  * Output is the platform's log format (core/logger.ts), one JSON line per event on stdout:
  * `{"time":…,"level":"info","msg":"alias-moved","functionName":…,"from":"4","to":"3"}`; a
  * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2, failures 1.
+ *
+ * `smoke` passes a health that says `degraded` with the settings it misses (secrets with no value
+ * yet: the first deploy) with a `smoke-degraded` warning line giving, with `--env`, the command that
+ * puts each value; and with `--env`, a path through the edge (`/api/…`) of an environment whose
+ * origin secret is not set up (`api.originVerifyPatternSetArn` unset: its web ACL refuses every
+ * request) is skipped with a `smoke-skipped` warning. In GitHub Actions both are also warning
+ * annotations and lines of the job summary.
  */
 
 class UsageError extends Error {}
 
 const log = createLogger({}, 'info', stdoutSink);
+
+/** A GitHub Actions warning annotation and a job summary line (nothing outside Actions); the JSON line says the same. */
+function annotate(title: string, lines: string[]): void {
+  if (process.env.GITHUB_ACTIONS !== 'true') return;
+  const escape = (text: string) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  process.stdout.write(`::warning title=${escape(title).replace(/:/g, '%3A').replace(/,/g, '%2C')}::${escape(lines.join('\n'))}\n`);
+  const summary = process.env.GITHUB_STEP_SUMMARY;
+  if (summary) appendFileSync(summary, `### ${title}\n\n${lines.map((l) => (l.startsWith('aws ') ? `    ${l}` : l)).join('\n\n')}\n\n`);
+}
+
+/** The command that puts each missing setting's secret (the preflight's, docs/deploy.md "Secret values"). */
+export function putCommands(config: EnvironmentConfig | undefined, missing: string[]): string[] {
+  const known = config ? demandsOf(config).secrets : [];
+  return missing.map((setting) => {
+    const stem = SECRET_STEM_OF_SETTING[setting];
+    if (!stem) return `${setting}: not a secret this platform creates (see docs/runtime-config.md)`;
+    if (!config) return `aws secretsmanager put-secret-value --secret-id docplatform-<env>-${stem} --secret-string …   (${setting}; --env names the environment)`;
+    const name = `${namePrefix(config.env)}-${stem}`;
+    return known.find((s) => s.name === name)?.putCommand ?? `aws secretsmanager put-secret-value --region ${config.region} --secret-id ${name} --secret-string …`;
+  });
+}
 
 function environment(name: string | undefined) {
   if (!name) throw new UsageError('--env is required');
@@ -124,10 +153,27 @@ export async function main(argv: string[]): Promise<number> {
       } catch (error) {
         throw new UsageError((error as Error).message);
       }
+      const config = values.env === undefined ? undefined : environment(values.env);
+      if (config && paths.some((p) => /^\/?api\//.test(p)) && !config.api.originVerifyPatternSetArn) {
+        const reason =
+          `the API of ${config.env} refuses every request until its origin secret is set up (api.originVerifyPatternSetArn is unset in stacks/config.ts: ` +
+          `docs/deploy.md, "Origin secret"); the smoke test runs once it is`;
+        log.warn('smoke-skipped', { env: config.env, urls, reason });
+        annotate(`Smoke test skipped: ${config.env} has no origin secret yet`, [reason]);
+        return 0;
+      }
       const results = await Promise.all(urls.map((url) => smokeTest(url, { attempts, delayMs })));
       for (const result of results) {
-        if (result.ok) log.info('smoke-ok', { ...result });
-        else log.error('smoke-failed', { ...result });
+        if (!result.ok) log.error('smoke-failed', { ...result });
+        else if (result.missing) {
+          // Started, but secrets have no value yet: a pass, with what puts each (the routes that need one answer 503 until then).
+          const commands = putCommands(config, result.missing);
+          log.warn('smoke-degraded', { ...result, commands });
+          annotate(`Secrets without a value${config ? ` in ${config.env}` : ''}: ${result.missing.join(', ')}`, [
+            `${result.url} answers, but the routes that need ${result.missing.join(', ')} answer 503 until their values are put (read again within 30 s, no deploy needed):`,
+            ...commands,
+          ]);
+        } else log.info('smoke-ok', { ...result });
       }
       return results.every((r) => r.ok) ? 0 : 1;
     }

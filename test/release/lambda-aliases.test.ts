@@ -204,6 +204,41 @@ describe('smoke test', () => {
     expect(result).toMatchObject({ ok: true, attempts: 2, url: `${base}health` });
   });
 
+  test('a started service whose secrets have no value yet (degraded, naming them) passes, with the settings it misses', async () => {
+    replies.push([200, '{"status":"degraded","service":"gateway-b2c","missing":["STRIPE_SECRET_ARN","STRIPE_WEBHOOK_SECRET_ARN"]}']);
+    expect(await smokeTest(joinUrl(base, 'health'), { attempts: 1 })).toEqual({
+      url: `${base}health`,
+      ok: true,
+      attempts: 1,
+      status: 200,
+      missing: ['STRIPE_SECRET_ARN', 'STRIPE_WEBHOOK_SECRET_ARN'],
+    });
+  });
+
+  test('the smoke command: degraded passes with a warning line giving the command that puts each value (and, in GitHub Actions, an annotation and the job summary)', async () => {
+    const summary = join(mkdtempSync(join(tmpdir(), 'smoke-')), 'summary.md');
+    replies.push([200, '{"status":"degraded","service":"gateway-b2c","missing":["STRIPE_SECRET_ARN","ORDER_TOKEN_SECRET_ARN"]}']);
+    const result = await runCli(['smoke', '--env', 'dev', '--url', base, '--path', '/health', '--attempts', '1'], { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    const line = JSON.parse(lines.find((l) => l.startsWith('{'))!);
+    expect(line).toMatchObject({ level: 'warn', msg: 'smoke-degraded', ok: true, missing: ['STRIPE_SECRET_ARN', 'ORDER_TOKEN_SECRET_ARN'] });
+    expect(line.commands).toEqual([
+      'aws secretsmanager put-secret-value --region eu-west-3 --secret-id docplatform-dev-stripe-secret-key --secret-string "$STRIPE_SECRET_KEY"',
+      'aws secretsmanager put-secret-value --region eu-west-3 --secret-id docplatform-dev-order-token-secret --secret-string "$(openssl rand -base64 32)"',
+    ]);
+    const annotation = lines.find((l) => l.startsWith('::warning '))!;
+    expect(annotation).toMatch(/^::warning title=Secrets without a value in dev%3A STRIPE_SECRET_ARN%2C ORDER_TOKEN_SECRET_ARN::/);
+    expect(annotation).toContain('--secret-id docplatform-dev-stripe-secret-key');
+    expect(readFileSync(summary, 'utf8')).toContain('    aws secretsmanager put-secret-value --region eu-west-3 --secret-id docplatform-dev-order-token-secret');
+  }, 30_000);
+
+  test('the smoke command skips a path through the edge, with a warning, while the environment has no origin secret (its web ACL refuses every request)', async () => {
+    const result = await runCli(['smoke', '--env', 'dev', '--url', base, '--path', '/api/health', '--attempts', '1'], { GITHUB_ACTIONS: '' });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout.trim())).toMatchObject({ level: 'warn', msg: 'smoke-skipped', env: 'dev', reason: expect.stringContaining('api.originVerifyPatternSetArn is unset') });
+  }, 30_000);
+
   test('fails on persistent errors, non-JSON bodies and a status other than ok', async () => {
     replies.push([500, '{}'], [500, '{}']);
     expect(await smokeTest(joinUrl(base, 'health'), { attempts: 2, delayMs: 1 })).toMatchObject({ ok: false, status: 500 });

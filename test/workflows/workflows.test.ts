@@ -252,13 +252,22 @@ describe('delivery', () => {
     const migrate = at(/run-migrations\.sh "\$ENVIRONMENT" --when-empty skip/);
     const compute = at(/cdktf deploy "\$\{ENVIRONMENT\}-compute"/);
     const edge = at(/cdktf deploy "\$\{ENVIRONMENT\}-edge"/);
-    const smoke = at(/aliases\.ts smoke .*--path \/health/);
+    const smoke = at(/aliases\.ts smoke --env "\$ENVIRONMENT" .*--path \/api\/health/);
     expect([snapshot, core, targeted, migrationImage, promote, migrate, compute, edge, smoke].every((i) => i >= 0)).toBe(true);
     expect(snapshot < core && core < targeted && targeted < migrationImage && migrationImage < migrate && promote < migrate).toBe(true);
     expect(migrate < compute && compute < edge && edge < smoke).toBe(true);
     expect(body.filter((b) => /cdktf deploy "\$\{ENVIRONMENT\}-compute"|for layer in [a-z ]*compute/.test(b))).toHaveLength(1);
     const restore = steps(job).find((s) => /aliases\.ts restore/.test(s.run ?? ''));
     expect(restore.if).toBe("failure() && steps.snapshot.outcome == 'success'");
+  });
+
+  test('the smoke tests go through CloudFront (the edge URL + /api/health), never to the execute-api URL the web ACL refuses', () => {
+    for (const [file, job] of [['deploy-environment.yml', 'deploy'], ['rollback.yml', 'rollback']]) {
+      const smoke = steps(workflows[file].jobs[job]).find((s) => /aliases\.ts smoke/.test(s.run ?? ''));
+      expect({ file, run: smoke.run }).toEqual({ file, run: expect.stringContaining('edge_url=$(bash scripts/release/stack-output.sh "${ENVIRONMENT}-edge" url)') });
+      expect(smoke.run).toContain('aliases.ts smoke --env "$ENVIRONMENT" --url "$edge_url" --path /api/health');
+      expect(smoke.run).not.toMatch(/api_url|-compute" api_url/);
+    }
   });
 
   test('prod promotes the images of the environment its config names, pulling from that environment’s repositories by name, never reading its state', () => {
