@@ -31,6 +31,9 @@ export function planStatements(c: CiPolicyContext): Statement[] {
         'ecs:DescribeTaskDefinition',
         'ecs:ListTaskDefinitions',
         'application-autoscaling:Describe*',
+        'autoscaling:Describe*',
+        'ec2:DescribeFlowLogs',
+        'ec2:DescribeAddressesAttribute',
         'cloudfront:ListCachePolicies',
         'cloudfront:ListResponseHeadersPolicies',
         'cloudfront:ListOriginRequestPolicies',
@@ -90,6 +93,12 @@ export function planStatements(c: CiPolicyContext): Statement[] {
       sid: 'RefreshMonitoring',
       actions: ['cloudwatch:DescribeAlarms', 'cloudwatch:ListTagsForResource'],
       resources: arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:${p}-*`),
+    },
+    {
+      // The operations dashboard of each environment, named after it (`docplatform-<env>`); dashboards have no Region in their ARN.
+      sid: 'RefreshDashboards',
+      actions: ['cloudwatch:GetDashboard'],
+      resources: [...arns(c, (p) => `arn:aws:cloudwatch::${a}:dashboard/${p}`), ...arns(c, (p) => `arn:aws:cloudwatch::${a}:dashboard/${p}-*`)],
     },
     {
       sid: 'RefreshLogGroups',
