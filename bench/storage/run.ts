@@ -1,0 +1,141 @@
+/**
+ * npm run bench:storage [-- --rounds 3 --small 2000 --large 4 --large-mb 32 --jobs 8]
+ *
+ * The same objects moved by `storage:move` (the real CLI, with its verification and its state in
+ * PostgreSQL) and by `rclone copy --checksum`, between the same two local endpoints (buckets of
+ * one fauxqs emulator), interleaved A/B/B/A per round; medians of the rounds, in objects/s and
+ * MB/s, for many small objects and for a few large ones, with the load average. Target
+ * `assets` (keys kept as they are) so both tools write the same keys. rclone comes from Debian's
+ * `rclone` package: installed here with apt-get (sudo when not root) if it is missing.
+ *
+ * Both tools send each object in one PUT (large objects are 8 MiB; storage:move --part-size-mb 16,
+ * rclone's upload cutoff 200 MiB): fauxqs 1.9 caps a single PUT's body near 10 MB, and rejects
+ * the CompleteMultipartUpload of Debian's rclone 1.60 (InvalidPart), so multipart is not compared.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { startLocalEmulator } from '../../scripts/local/emulator';
+import { createTestDatabase } from '../../test/support/postgres';
+import { AWS_ENV, content, listKeys, putObject, query, s3 } from '../../test/storage-move/harness';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    small: { type: 'string', default: '2000' },
+    large: { type: 'string', default: '20' },
+    'large-mb': { type: 'string', default: '8' },
+    jobs: { type: 'string', default: '8' },
+  },
+});
+const ROUNDS = Number(values.rounds);
+const JOBS = String(values.jobs);
+const CLI = join(__dirname, '../../migrations/storage-move/cli.ts');
+
+function ensureRclone(): string {
+  const have = spawnSync('rclone', ['version'], { encoding: 'utf8' });
+  if (have.status !== 0) {
+    const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
+    console.error(`rclone missing: ${[...sudo, 'apt-get', 'install', '-y', 'rclone'].join(' ')}`);
+    const run = (args: string[]) => execFileSync(sudo[0] ?? args[0], sudo.length ? args : args.slice(1), { stdio: ['ignore', 'inherit', 'inherit'] });
+    run(['apt-get', 'update', '-qq']);
+    run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'rclone']);
+  }
+  return spawnSync('rclone', ['version'], { encoding: 'utf8' }).stdout.split('\n')[0];
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const started = process.hrtime.bigint();
+  // rclone 1.60 (Debian) fails on AWS_CA_BUNDLE with its own HTTP transport; the endpoints are plain http.
+  const { AWS_CA_BUNDLE: _ca, ...inherited } = process.env;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (out += b));
+    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e9) : reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`))));
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function main(): Promise<void> {
+  const rcloneVersion = ensureRclone();
+  const em = await startLocalEmulator({ buckets: ['bench-src', 'bench-move', 'bench-rclone'] });
+  const db = await createTestDatabase('bench_storage');
+  const c = s3(em.endpoint);
+  const sets = {
+    small: Array.from({ length: Number(values.small) }, (_, i) => ({ key: `small/${i % 20}/obj ${i}.bin`, size: 1024 + ((i * 7919) % (7 * 1024)) })),
+    large: Array.from({ length: Number(values.large) }, (_, i) => ({ key: `large/obj ${i}.bin`, size: Number(values['large-mb']) * 1024 * 1024 })),
+  };
+  try {
+    for (const objs of Object.values(sets))
+      for (let i = 0; i < objs.length; i += 50) await Promise.all(objs.slice(i, i + 50).map((o, j) => putObject(c, 'bench-src', o.key, content(i + j, o.size))));
+    // Two remotes (the same endpoint): within one remote rclone would copy server-side (CopyObject),
+    // which moves no bytes through it; across remotes it streams, as between Scaleway and AWS.
+    const rcloneEnv: Record<string, string> = {};
+    for (const r of ['SRC', 'DST'])
+      Object.assign(rcloneEnv, {
+        [`RCLONE_CONFIG_${r}_TYPE`]: 's3',
+        [`RCLONE_CONFIG_${r}_PROVIDER`]: 'Other',
+        [`RCLONE_CONFIG_${r}_ENDPOINT`]: em.endpoint,
+        [`RCLONE_CONFIG_${r}_ACCESS_KEY_ID`]: 'test',
+        [`RCLONE_CONFIG_${r}_SECRET_ACCESS_KEY`]: 'test',
+        [`RCLONE_CONFIG_${r}_REGION`]: 'eu-west-3',
+        [`RCLONE_CONFIG_${r}_FORCE_PATH_STYLE`]: 'true',
+      });
+    const empty = async (bucket: string) => {
+      const keys = await listKeys(c, bucket);
+      for (let i = 0; i < keys.length; i += 1000)
+        await c.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }));
+    };
+    const tools = {
+      'storage:move': async (set: string) => {
+        await query(db.url, 'DROP SCHEMA IF EXISTS _storage_move CASCADE');
+        await empty('bench-move');
+        return timed(process.execPath, ['--import', 'tsx', CLI, '--source', `s3://bench-src/${set}/`, '--source-endpoint', em.endpoint, '--target', 'assets', '--env', 'local',
+          '--target-bucket', 'bench-move', '--target-prefix', `${set}/`, '--target-endpoint', em.endpoint, '--database-url', db.url, '--jobs', JOBS, '--part-size-mb', '16'], AWS_ENV);
+      },
+      'rclone copy --checksum': async (set: string) => {
+        await empty('bench-rclone');
+        return timed('rclone', ['copy', '--checksum', '--transfers', JOBS, '--checkers', JOBS, '--s3-no-check-bucket', `SRC:bench-src/${set}`, `DST:bench-rclone/${set}`], rcloneEnv);
+      },
+    };
+    const times: Record<string, Record<string, number[]>> = {};
+    const loads: number[] = [loadavg()[0]];
+    for (let r = 0; r < ROUNDS; r++)
+      for (const set of Object.keys(sets)) {
+        const order = (Object.keys(tools) as (keyof typeof tools)[])[r % 2 ? 'reverse' : 'slice']();
+        for (const tool of order) {
+          const s = await tools[tool](set);
+          ((times[set] ??= {})[tool] ??= []).push(s);
+          loads.push(loadavg()[0]);
+          console.error(`round ${r + 1} ${set} ${tool}: ${s.toFixed(2)} s (load ${loadavg()[0].toFixed(2)})`);
+        }
+      }
+    // Both tools wrote every object, byte for byte the same keys.
+    const moved = (await listKeys(c, 'bench-move')).length;
+    const rcl = (await listKeys(c, 'bench-rclone')).length;
+    console.log(`\nbench:storage ${new Date().toISOString()}: ${ROUNDS} rounds interleaved, --jobs/--transfers ${JOBS}, ${rcloneVersion}, fauxqs → fauxqs on 127.0.0.1`);
+    console.log(`load average (1 min) during the run: ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} (${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end); last round left ${moved} / ${rcl} objects\n`);
+    console.log('| set | tool | median s (rounds) | objects/s | MB/s |');
+    console.log('|---|---|---|---|---|');
+    for (const [set, objs] of Object.entries(sets)) {
+      const mb = objs.reduce((a, o) => a + o.size, 0) / 1e6;
+      for (const [tool, ts] of Object.entries(times[set])) {
+        const m = median(ts);
+        console.log(`| ${set}: ${objs.length} × ${set === 'small' ? '1–8 KB' : `${values['large-mb']} MiB`} (${mb.toFixed(1)} MB) | ${tool} | ${m.toFixed(2)} (${ts.map((t) => t.toFixed(2)).join(', ')}) | ${(objs.length / m).toFixed(1)} | ${(mb / m).toFixed(1)} |`);
+      }
+    }
+  } finally {
+    c.destroy();
+    await Promise.all([em.stop(), db.drop()]);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
