@@ -1,5 +1,5 @@
 import { Statement } from '../../modules/iam-statements';
-import { ECR_AUTH_ACTION, ENI_DESCRIBE_ACTIONS, ENI_MANAGE_ACTIONS, ENI_RESOURCE_TYPES } from '../../modules/iam-grants';
+import { ECR_AUTH_ACTION, ENI_DESCRIBE_ACTIONS, ENI_MANAGE_ACTIONS, ENI_RESOURCE_TYPES, ssmAgentStatements } from '../../modules/iam-grants';
 import { EnvironmentPolicyContext } from './context';
 
 /**
@@ -91,6 +91,22 @@ export function workloadBoundaryStatements(c: EnvironmentPolicyContext): Stateme
       actions: ENI_MANAGE_ACTIONS,
       resources: ENI_RESOURCE_TYPES.map((type) => `arn:aws:ec2:${r}:${a}:${type}/*`),
     },
+    {
+      // The NAT instance (modules/nat-instance.ts) takes over this environment's floating egress
+      // interface on boot, turns off source/dest checking, and completes its group's launch hook.
+      // EC2 names interfaces and instances by id: they are told apart by their Name tag.
+      sid: 'NatTakeOver',
+      actions: ['ec2:AttachNetworkInterface', 'ec2:ModifyNetworkInterfaceAttribute'],
+      resources: [`arn:aws:ec2:${r}:${a}:network-interface/*`, `arn:aws:ec2:${r}:${a}:instance/*`],
+      conditions: { StringLike: { 'aws:ResourceTag/Name': `${p}-*` } },
+    },
+    {
+      sid: 'NatLaunchHook',
+      actions: ['autoscaling:CompleteLifecycleAction'],
+      resources: [`arn:aws:autoscaling:${r}:${a}:autoScalingGroup:*:autoScalingGroupName/${p}-*`],
+    },
+    // Session Manager on the NAT instance (ops access without SSH): the SSM Agent's own calls.
+    ...ssmAgentStatements(r, a, p).map((st) => ({ ...st, sid: `Nat${st.sid}` })),
     {
       sid: 'Unscoped',
       actions: [ECR_AUTH_ACTION, ...ENI_DESCRIBE_ACTIONS, 'logs:DescribeLogGroups'],

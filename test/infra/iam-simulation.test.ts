@@ -295,7 +295,27 @@ function gatewayRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env)]);
+/**
+ * The NAT instance of the network stack, its role and boundary as synthesised: it can take over
+ * its own environment's floating interface and finish its launch, nothing of the other's.
+ */
+function natRows(env: string): Row[] {
+  const nat = workloadRole(env, `${namePrefix(env)}-nat`, 'network');
+  const named = (name: string) => ({ 'aws:ResourceTag/Name': name });
+  const group = (prefix: string) => `arn:aws:autoscaling:${REGION}:${ACCOUNT}:autoScalingGroup:11111111-2222-3333-4444-555555555555:autoScalingGroupName/${prefix}-nat`;
+  return [
+    { principal: nat, action: 'ec2:AttachNetworkInterface', resource: ec2('network-interface', 'eni-0123456789abcdef0'), context: named(`${namePrefix(env)}-nat-egress`), expected: 'Allow', why: 'its floating egress interface' },
+    { principal: nat, action: 'ec2:AttachNetworkInterface', resource: ec2('instance', 'i-0123456789abcdef0'), context: named(`${namePrefix(env)}-nat`), expected: 'Allow', why: 'onto itself' },
+    { principal: nat, action: 'ec2:ModifyNetworkInterfaceAttribute', resource: ec2('network-interface', 'eni-0123456789abcdef0'), context: named(`${namePrefix(env)}-nat-egress`), expected: 'Allow', why: 'source/dest check off' },
+    { principal: nat, action: 'autoscaling:CompleteLifecycleAction', resource: group(namePrefix(env)), expected: 'Allow', why: 'its launch hook' },
+    { principal: nat, action: 'ssm:UpdateInstanceInformation', resource: ec2('instance', 'i-0123456789abcdef0'), expected: 'Allow', why: 'Session Manager (SSM Agent)' },
+    { principal: nat, action: 'ec2:AttachNetworkInterface', resource: ec2('network-interface', 'eni-0fedcba9876543210'), context: named(`${namePrefix(other(env))}-nat-egress`), expected: 'Deny', why: `${other(env)}'s egress interface` },
+    { principal: nat, action: 'autoscaling:CompleteLifecycleAction', resource: group(namePrefix(other(env))), expected: 'Deny', why: `${other(env)}'s NAT group` },
+    { principal: nat, action: 'secretsmanager:GetSecretValue', resource: environmentResources(env).stripeSecret, expected: 'Deny', why: 'no secret of its environment' },
+  ];
+}
+
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...natRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];

@@ -69,6 +69,10 @@ function attribute(stack: string, type: string, name: string, attr: string): str
       return `arn:aws:secretsmanager:${r}:${a}:secret:${rdsSecretName(stack)}-AbCdEf`;
     case 'aws_cloudfront_distribution.arn':
       return `arn:aws:cloudfront::${a}:distribution/E${stack.startsWith('prod-') ? 'PROD' : 'DEV'}0000000000`;
+    case 'aws_vpc.owner_id':
+      return a;
+    case 'aws_network_interface.id':
+      return 'eni-0123456789abcdef0';
     case 'aws_iam_openid_connect_provider.arn':
       return `arn:aws:iam::${a}:oidc-provider/token.actions.githubusercontent.com`;
     default:
@@ -136,9 +140,9 @@ export const roleUnderBoundary = (env: string): SimPrincipal => ({
   boundary: boundaryPolicy(env),
 });
 
-/** A role of an environment's compute stack by name, with its inline policies and its boundary as synthesised. */
-export function workloadRole(env: string, roleName: string): SimPrincipal {
-  const stack = `${env}-compute`;
+/** A role of an environment's stack (compute unless named) by name, with its inline policies and its boundary as synthesised. */
+export function workloadRole(env: string, roleName: string, layer: 'compute' | 'network' = 'compute'): SimPrincipal {
+  const stack = `${env}-${layer}`;
   const role = resources(stack, 'aws_iam_role').find((r) => r.config.name === roleName);
   if (!role) throw new Error(`${stack}: no role ${roleName}`);
   const inline = resources(stack, 'aws_iam_role_policy')
