@@ -254,7 +254,8 @@ export const dev: EnvironmentConfig = {
     onDemandFallback: false,
   },
   logs: { retentionDays: 7 },
-  budget: { monthlyUsd: 45, alertEmails: [] },
+  // $45 until this round's controls (app database login, order-token key, NAT egress alarm) added $0.90 idle (docs/cost.md).
+  budget: { monthlyUsd: 46, alertEmails: [] },
   alarms: { emails: [] },
   github,
   edge: { apiBehaviour: true, domainNames: [], priceClass: 'PriceClass_100' },
@@ -301,6 +302,13 @@ export const bootstrap = {
   stateNoncurrentVersionsKept: 10,
   /** The role GitHub Actions plans pull requests with (read-only); deploy roles: `deployRoleName(env)`. */
   planRoleName: `${PROJECT}-github-plan`,
+  /**
+   * Longest session of a deploy role (its `max_session_duration`): 2 h. The deploy job asks for
+   * exactly this (`role-duration-seconds` in deploy-environment.yml), above its 90-minute timeout,
+   * so credentials never expire between layers (RDS and CloudFront alone can take 15-25 minutes
+   * each on a first deploy). test/workflows holds timeout < session <= this.
+   */
+  deploySessionSeconds: 7200,
   /**
    * The bootstrap stack creates the state bucket, so its first apply keeps local state; set this
    * once it exists and migrate (`terraform init -migrate-state`, docs/deploy.md).
