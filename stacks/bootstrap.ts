@@ -211,6 +211,8 @@ export class BootstrapStack extends TerraformStack {
           subjects: githubSubjects(settings.github, [`environment:${env}`]),
           statements: (account) => deployStatements(environmentContext(account, env)),
           accountId,
+          // A whole deploy job in one session (deploy-environment.yml asks for this duration).
+          maxSessionSeconds: settings.deploySessionSeconds,
         }),
       ]),
     );

@@ -182,6 +182,12 @@ describe('GitHub OIDC', () => {
     }
   });
 
+  test('each deploy role allows a session as long as the deploy job asks for (2 h, above its 90-minute timeout); the plan role keeps 1 h', () => {
+    for (const env of ENVS) expect({ env, max: roleNamed(deployRoleName(env)).config.max_session_duration }).toEqual({ env, max: bootstrap.deploySessionSeconds });
+    expect(bootstrap.deploySessionSeconds).toBe(7200);
+    expect(roleNamed(bootstrap.planRoleName).config.max_session_duration).toBe(3600);
+  });
+
   test('a malformed repository is refused', () => {
     expect(() => githubSubjects({ repository: 'no-slash', ownerId: '1', repositoryId: '2' }, ['pull_request'])).toThrow('github.repository must be "owner/name"');
   });

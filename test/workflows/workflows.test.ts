@@ -1,10 +1,10 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { REGION } from '../../core/contract';
-import { deployRoleName, environments } from '../../stacks/config';
+import { bootstrap, deployRoleName, environments } from '../../stacks/config';
 import { LAMBDA_RUNTIME } from '../../modules/koa-lambda';
 
 /**
@@ -248,13 +248,14 @@ describe('delivery', () => {
     // The migration task, repositories and cluster only (scripts/release/migration-targets.ts): no alias moves yet.
     const targeted = at(/migration-targets\.ts "\$\{ENVIRONMENT\}-compute"[\s\S]*terraform -chdir="\$dir" apply -input=false -auto-approve "\$\{targets\[@\]\}"/);
     const migrationImage = at(/migrations\/Dockerfile/);
-    const promote = at(/imagetools create/);
+    const tagged = at(/ensure-image-tag\.sh "\$MIGRATION" "\$IMAGE_TAG"/);
+    const promote = at(/ensure-image-tag\.sh "\$\{target\[\$image\]\}" "\$IMAGE_TAG"/);
     const migrate = at(/run-migrations\.sh "\$ENVIRONMENT" --when-empty skip/);
     const compute = at(/cdktf deploy "\$\{ENVIRONMENT\}-compute"/);
     const edge = at(/cdktf deploy "\$\{ENVIRONMENT\}-edge"/);
     const smoke = at(/aliases\.ts smoke --env "\$ENVIRONMENT" .*--path \/api\/health/);
-    expect([snapshot, core, targeted, migrationImage, promote, migrate, compute, edge, smoke].every((i) => i >= 0)).toBe(true);
-    expect(snapshot < core && core < targeted && targeted < migrationImage && migrationImage < migrate && promote < migrate).toBe(true);
+    expect([snapshot, core, targeted, migrationImage, tagged, promote, migrate, compute, edge, smoke].every((i) => i >= 0)).toBe(true);
+    expect(snapshot < core && core < targeted && targeted < migrationImage && migrationImage < tagged && tagged < migrate && promote < migrate).toBe(true);
     expect(migrate < compute && compute < edge && edge < smoke).toBe(true);
     expect(body.filter((b) => /cdktf deploy "\$\{ENVIRONMENT\}-compute"|for layer in [a-z ]*compute/.test(b))).toHaveLength(1);
     const restore = steps(job).find((s) => /aliases\.ts restore/.test(s.run ?? ''));
@@ -279,14 +280,91 @@ describe('delivery', () => {
     expect(promote.run).toContain('source="${target[$image]%%/*}/docplatform-${PROMOTE_FROM}-${image}"');
   });
 
-  test('worker images are built for linux/arm64 and tagged with the commit SHA', () => {
-    const builds = steps(workflows['deploy-environment.yml'].jobs.deploy).filter((s) => String(s.uses).startsWith('docker/build-push-action@'));
-    expect(builds.map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringMatching(/doc-generation/), expect.stringMatching(/b2b-batch/)]));
+  test('worker images are built for linux/arm64, pushed by digest, then tagged with the commit SHA by ensure-image-tag.sh (a re-run of the same commit is safe on IMMUTABLE repositories)', () => {
+    const job = workflows['deploy-environment.yml'].jobs.deploy;
+    const builds = steps(job).filter((s) => String(s.uses).startsWith('docker/build-push-action@'));
+    expect(builds.map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringMatching(/doc-generation/), expect.stringMatching(/b2b-batch/), expect.stringMatching(/migration/)]));
+    const tagStep = steps(job).find((s) => /^Tag the images/.test(s.name ?? ''));
     for (const b of builds) {
       expect(b.with.platforms).toBe('linux/arm64');
-      expect(b.with.push).toBe(true);
-      expect(b.with.tags).toMatch(/:\$\{\{ github\.sha \}\}$/);
+      // No tag pushed by the build: a second push of a tag fails on an immutable repository, even for the same digest.
+      expect(b.with.tags).toBeUndefined();
+      expect(b.with.push).toBeUndefined();
+      expect(b.with.outputs).toMatch(/^type=image,name=\$\{\{ steps\.repos\.outputs\.[a-z0-9_]+ \}\},push-by-digest=true,name-canonical=true,push=true,rewrite-timestamp=true$/);
+      // Reproducible: the same commit builds the same digest (its time, not the build's).
+      expect(b.env.SOURCE_DATE_EPOCH).toBe('${{ steps.commit.outputs.epoch }}');
+      const key = b.id.replace(/^build_/, '');
+      expect(b.with.outputs).toContain(`steps.repos.outputs.${key} `.trim());
+      expect(tagStep.env[`${key.toUpperCase()}_DIGEST`]).toBe(`\${{ steps.${b.id}.outputs.digest }}`);
+      expect(tagStep.run).toContain(`ensure-image-tag.sh "$${key.toUpperCase()}" "$IMAGE_TAG" "\${${key.toUpperCase()}}@\${${key.toUpperCase()}_DIGEST}" "$${key.toUpperCase()}_DIGEST"`);
     }
+    expect(job.env.IMAGE_TAG).toBe('${{ github.sha }}');
+  });
+
+  test('ensure-image-tag.sh: an absent tag is copied by digest and read back; the same digest is nothing to push; another digest fails loudly; other errors stop', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ecr-'));
+    const state = join(dir, 'tag');
+    const calls = join(dir, 'calls');
+    writeFileSync(join(dir, 'aws'), `#!/bin/bash
+echo "aws $*" >> "${calls}"
+[ -n "$AWS_FAIL" ] && { echo "An error occurred ($AWS_FAIL) when calling the DescribeImages operation" >&2; exit 254; }
+[ -f "${state}" ] || { echo "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: The image with imageId {imageTag:'abc'} does not exist" >&2; exit 254; }
+cat "${state}"
+`, { mode: 0o755 });
+    writeFileSync(join(dir, 'docker'), `#!/bin/bash
+echo "docker $*" >> "${calls}"
+printf '%s' "\${COPIED_DIGEST:-\${@: -1}}" | sed 's/.*@//' > "${state}"
+`, { mode: 0o755 });
+    const repo = '123456789012.dkr.ecr.eu-west-3.amazonaws.com/docplatform-dev-migration';
+    const d1 = `sha256:${'1'.repeat(64)}`;
+    const d2 = `sha256:${'2'.repeat(64)}`;
+    const run = (digest: string, env: Record<string, string> = {}) => {
+      writeFileSync(calls, '');
+      const r = spawnSync('bash', [join(REPO, 'scripts/release/ensure-image-tag.sh'), repo, 'abc', `${repo}@${digest}`, digest], {
+        env: { PATH: `${dir}:${process.env.PATH}`, ...env },
+        encoding: 'utf8',
+      });
+      return { code: r.status, out: r.stdout + r.stderr, calls: readFileSync(calls, 'utf8') };
+    };
+
+    const first = run(d1);
+    expect(first.code).toBe(0);
+    expect(first.calls).toContain(`docker buildx imagetools create --prefer-index=false --tag ${repo}:abc ${repo}@${d1}`);
+    expect(first.calls).toContain('aws ecr describe-images --registry-id 123456789012 --repository-name docplatform-dev-migration --image-ids imageTag=abc');
+
+    const again = run(d1);
+    expect(again).toMatchObject({ code: 0, out: expect.stringContaining('already') });
+    expect(again.calls).not.toContain('docker');
+
+    const other = run(d2);
+    expect(other.code).toBe(1);
+    expect(other.out).toContain(`::error title=docplatform-dev-migration:abc holds another image::docplatform-dev-migration:abc is ${d1}; this run has ${d2}`);
+    expect(other.out).toContain('git commit --allow-empty');
+    expect(other.calls).not.toContain('docker');
+
+    // A copy that does not land as the same digest (an index wrapped around it) is refused too.
+    rmSync(state);
+    expect(run(d2, { COPIED_DIGEST: `sha256:${'3'.repeat(64)}` }).code).toBe(1);
+
+    rmSync(state, { force: true });
+    const denied = run(d1, { AWS_FAIL: 'AccessDeniedException' });
+    expect(denied.code).not.toBe(0);
+    expect(denied.calls).not.toContain('docker');
+    expect(run('latest').code).toBe(2);
+  });
+
+  test('credentials last the job: each job that assumes a role asks for a session longer than its timeout, within the role’s max_session_duration', () => {
+    const assuming = jobs.filter(({ job }) => steps(job).some((s) => String(s.uses ?? '').startsWith(CONFIGURE_AWS)));
+    expect(assuming.length).toBeGreaterThan(0);
+    for (const { file, name, job } of assuming) {
+      const step = steps(job).find((s) => String(s.uses ?? '').startsWith(CONFIGURE_AWS));
+      const seconds = Number(step.with['role-duration-seconds'] ?? 3600);
+      const deploy = String(step.with['role-to-assume']).includes('AWS_DEPLOY_ROLE_ARN');
+      expect({ file, name, longerThanTimeout: seconds > Number(job['timeout-minutes']) * 60 }).toEqual({ file, name, longerThanTimeout: true });
+      expect({ file, name, withinRole: seconds <= (deploy ? bootstrap.deploySessionSeconds : 3600) }).toEqual({ file, name, withinRole: true });
+    }
+    const deploy = steps(workflows['deploy-environment.yml'].jobs.deploy).find((s) => String(s.uses ?? '').startsWith(CONFIGURE_AWS));
+    expect(deploy.with['role-duration-seconds']).toBe(bootstrap.deploySessionSeconds);
   });
 
   test('rollback is a manual dispatch: environment, functions, target defaulting to the previous version', () => {
