@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { maxReceiveCountOf } from '../shared/consumer';
 
 /**
  * Every duration and limit that decides how a doc job's order ends, named once here and derived
@@ -65,16 +66,6 @@ export function orderDeadlines(queue: QueueSettings, overrides: Partial<OrderDea
     sweepEveryMs: Math.min(60_000, Math.max(1000, visibilityMs / 3)),
     ...overrides,
   };
-}
-
-export function maxReceiveCountOf(redrivePolicy: string | undefined): number | undefined {
-  if (!redrivePolicy) return undefined;
-  try {
-    const n = Number((JSON.parse(redrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount);
-    return Number.isFinite(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The visibility timeout and maxReceiveCount of a queue, as the consumer reads them at start. */

@@ -109,7 +109,8 @@ interface InFlight {
   heartbeat?: NodeJS.Timeout;
 }
 
-function maxReceiveCountOf(redrivePolicy: string | undefined): number | undefined {
+/** The maxReceiveCount of a queue's RedrivePolicy attribute (undefined without a DLQ). */
+export function maxReceiveCountOf(redrivePolicy: string | undefined): number | undefined {
   if (!redrivePolicy) return undefined;
   try {
     const n = Number((JSON.parse(redrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount);

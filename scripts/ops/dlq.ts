@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Logger } from '../../core/logger';
 import { REQUEST_ID_ATTRIBUTE } from '../../core/queue';
-import { maxReceiveCountOf } from '../../containers/doc-generation/deadlines';
+import { maxReceiveCountOf } from '../../containers/shared/consumer';
 import { subjectOf } from '../../containers/shared/consumer';
 import type { QueueStem } from './args';
 import { OpsTarget, queueAttributes } from './target';
