@@ -264,16 +264,31 @@ export async function putStream(
  */
 export async function targetDigest(client: S3Client, bucket: string, key: string): Promise<{ size: number; sha256: string; how: 'checksum' | 'reread' } | null> {
   const sdk = s3Sdk();
-  let head;
-  try {
-    head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
-  } catch (err) {
+  const missing = (err: unknown) => {
     const e = err as AwsLikeError;
-    if (e.$metadata?.httpStatusCode === 404 || e.name === 'NotFound' || e.name === 'NoSuchKey') return null;
+    return e.$metadata?.httpStatusCode === 404 || e.name === 'NotFound' || e.name === 'NoSuchKey';
+  };
+  // A store that kept no SHA-256 for one object (the emulator, some S3-compatible ones) is read back
+  // from then on without asking first: one request per object fewer, the same check.
+  if (!keepsNoChecksums.has(client)) {
+    let head;
+    try {
+      head = await client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+    } catch (err) {
+      if (missing(err)) return null;
+      throw err;
+    }
+    const sum = head.ChecksumSHA256;
+    if (sum && !sum.includes('-') && head.ChecksumType !== 'COMPOSITE') return { size: head.ContentLength ?? -1, sha256: sum, how: 'checksum' };
+    if (!sum) keepsNoChecksums.add(client);
+  }
+  try {
+    const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
+    return { ...(await digestOf(out.Body as Readable)), how: 'reread' };
+  } catch (err) {
+    if (missing(err)) return null;
     throw err;
   }
-  const sum = head.ChecksumSHA256;
-  if (sum && !sum.includes('-') && head.ChecksumType !== 'COMPOSITE') return { size: head.ContentLength ?? -1, sha256: sum, how: 'checksum' };
-  const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
-  return { ...(await digestOf(out.Body as Readable)), how: 'reread' };
 }
+
+const keepsNoChecksums = new WeakSet<S3Client>();
