@@ -59,14 +59,15 @@ describe('npm run ops', () => {
   test('a job that failed maxReceiveCount times: dlq inspect shows it and leaves it, dlq redrive brings it back, the worker completes the order', async () => {
     const clientId = await h.createClient();
     const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Dead-letter kettle' });
-    // Not paid yet as far as the worker can see: every receive of its job fails.
+    // Not paid yet as far as the worker can see: every receive of its job gives it back (a payment
+    // not committed yet: RetryLater), and each counts towards maxReceiveCount.
     await h.db('orders').where({ id: orderId }).update({ status: 'pending' });
     await h.sqs.send(
       new SendMessageCommand({ QueueUrl: h.queues.docJobs, MessageBody: JSON.stringify({ v: 1, orderId }), MessageAttributes: traceAttributes({ requestId: 'req-dlq-1' }) }),
     );
     await docWorker();
     await until(async () => (await h.queueDepth(h.queues.docJobsDlq)).visible === 1, 40_000, 'the job to reach the DLQ');
-    expect(workerLines.filter((l) => l.msg === 'message failed; left for retry/DLQ' && l.orderId === orderId).map((l) => [l.receiveCount, l.requestId])).toEqual([
+    expect(workerLines.filter((l) => l.msg === 'message released' && l.orderId === orderId).map((l) => [l.receiveCount, l.requestId])).toEqual([
       [1, 'req-dlq-1'],
       [2, 'req-dlq-1'],
     ]);
