@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { startLocalEmulator } from '../../scripts/local/emulator';
 import { createTestDatabase } from '../../test/support/postgres';
-import { AWS_ENV, content, listKeys, putObject, query, s3 } from '../../test/storage-move/harness';
+import { AWS_ENV, content, listKeys, putObject, query, s3 } from '../../test/support/storage-move-harness';
 
 const { values } = parseArgs({
   options: {

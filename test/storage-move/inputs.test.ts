@@ -7,7 +7,7 @@ import { cacheControlFor, targetDigest } from '../../migrations/storage-move/sto
 import { startLocalEmulator, type LocalEmulator } from '../../scripts/local/emulator';
 import { namePrefix } from '../../stacks/config';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { content, getObject, headObject, listKeys, query, runCli, s3, seedOrders, type SeededOrder } from './harness';
+import { content, getObject, headObject, listKeys, query, runCli, s3, seedOrders, type SeededOrder } from '../support/storage-move-harness';
 
 const ASSETS = ['logo.svg', 'fonts/Inter Regular.woff2', 'img/café crème.png', 'img/日本/図 1.jpg', 'style.css'];
 const DOCS = ['old/rapport été.pdf', 'old/second doc.docx', 'old/third.html'];

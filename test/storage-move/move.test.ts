@@ -1,7 +1,7 @@
 import { documentKeyFor } from '../../core/domain/orders';
 import { startLocalEmulator, type LocalEmulator } from '../../scripts/local/emulator';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { content, getObject, headObject, listKeys, oldKeyFor, putObject, query, runCli, s3, seedOrders, type SeededOrder } from './harness';
+import { content, getObject, headObject, listKeys, oldKeyFor, putObject, query, runCli, s3, seedOrders, type SeededOrder } from '../support/storage-move-harness';
 
 /**
  * 2,000 old documents in a second emulator bucket standing in for Scaleway, moved into the
