@@ -6,6 +6,11 @@ export interface ImageRepositoryProps {
   name: string;
   /** Tagged images kept (the newest), enough to roll back a few releases. */
   keepTaggedImages: number;
+  /**
+   * A destroy deletes the images too (`force_delete`): for environments that are torn down
+   * (`teardown.destroyWithContents`, dev). Unset, a destroy fails on a repository with images.
+   */
+  forceDelete?: boolean;
 }
 
 /**
@@ -23,6 +28,7 @@ export class ImageRepository extends Construct {
       imageTagMutability: 'IMMUTABLE',
       imageScanningConfiguration: { scanOnPush: true },
       encryptionConfiguration: [{ encryptionType: 'AES256' }],
+      forceDelete: props.forceDelete || undefined,
     });
     new EcrLifecyclePolicy(this, 'lifecycle', {
       repository: this.repository.name,

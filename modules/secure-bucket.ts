@@ -19,6 +19,11 @@ export interface SecureBucketProps {
   expirationDays?: number;
   /** Statements added to the TLS-only policy, given the bucket ARN. */
   extraStatements?: (bucketArn: string) => Statement[];
+  /**
+   * A destroy deletes every object (and version) first (`force_destroy`): for environments that
+   * are torn down (`teardown.destroyWithContents`, dev). Unset, a destroy fails on a non-empty bucket.
+   */
+  forceDestroy?: boolean;
 }
 
 /**
@@ -32,7 +37,7 @@ export class SecureBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: SecureBucketProps) {
     super(scope, id);
-    this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: props.bucketPrefix });
+    this.bucket = new S3Bucket(this, 'bucket', { bucketPrefix: props.bucketPrefix, forceDestroy: props.forceDestroy || undefined });
     const bucket = this.bucket.id;
     new S3BucketOwnershipControls(this, 'ownership', { bucket, rule: { objectOwnership: 'BucketOwnerEnforced' } });
     const publicAccess = new S3BucketPublicAccessBlock(this, 'public-access', {

@@ -87,6 +87,10 @@ export class SpotQueueWorker extends Construct {
       platformVersion: 'LATEST',
       networkConfiguration: { subnets: props.subnetIds, securityGroups: props.securityGroupIds, assignPublicIp: false },
       deploymentCircuitBreaker: { enable: true, rollback: true },
+      // With provider 5.x a change of capacity_provider_strategy (the on-demand fallback added or
+      // removed, a weight moved) replaces the service unless the update forces a new deployment;
+      // this makes it an in-place update. A service at desired 0 starts no task for it.
+      forceNewDeployment: true,
       propagateTags: 'SERVICE',
       enableEcsManagedTags: true,
       lifecycle: { ignoreChanges: ['desired_count'] },

@@ -8,6 +8,7 @@ import { S3BucketPublicAccessBlock } from '@cdktf/provider-aws/lib/s3-bucket-pub
 import { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-ownership-controls';
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { S3BucketLifecycleConfiguration } from '@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration';
+import { S3BucketLoggingA } from '@cdktf/provider-aws/lib/s3-bucket-logging';
 import { IamOpenidConnectProvider } from '@cdktf/provider-aws/lib/iam-openid-connect-provider';
 import { IamPolicy } from '@cdktf/provider-aws/lib/iam-policy';
 import { PROJECT } from '../core/contract';
@@ -32,6 +33,9 @@ export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket
   github: EnvironmentConfig['github'];
   stateInBucket: boolean;
 };
+
+/** Key prefix of the state bucket's access logs in their bucket. */
+export const STATE_ACCESS_LOG_PREFIX = 'state/';
 
 /**
  * The boundary an environment's stacks put on every IAM role they create (that environment's
@@ -84,6 +88,8 @@ export function githubIdsMessage(settings: Pick<BootstrapSettings, 'github'>): s
  */
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: S3Bucket;
+  /** Where S3 delivers the state bucket's server access logs (`<state bucket>-access-logs`). */
+  readonly accessLogBucket: S3Bucket;
   readonly githubOidcProvider: IamOpenidConnectProvider;
   /** One per environment (`workloadBoundaryPolicyName(env)`), on every role of that environment. */
   readonly workloadBoundaries: Record<string, IamPolicy>;
@@ -175,6 +181,7 @@ export class BootstrapStack extends TerraformStack {
     // the stack still plans offline (no STS call).
     // A local keeps policy documents free of quoted function calls: `${local.account_id}`.
     const accountId = new TerraformLocal(this, 'account_id', Fn.element(Fn.split(':', this.githubOidcProvider.arn), 4)).asString;
+    this.accessLogBucket = this.stateAccessLogs(settings, accountId);
     const context = (account: string) => ciPolicyContext(account, settings);
     const environmentContext = (account: string, env: string) => environmentPolicyContext(account, env, settings);
 
@@ -218,6 +225,7 @@ export class BootstrapStack extends TerraformStack {
     );
 
     new TerraformOutput(this, 'state_bucket', { value: this.stateBucket.bucket });
+    new TerraformOutput(this, 'state_access_log_bucket', { value: this.accessLogBucket.bucket });
     new TerraformOutput(this, 'github_oidc_provider_arn', { value: this.githubOidcProvider.arn });
     new TerraformOutput(this, 'plan_role_arn', { value: this.planRole.role.arn });
     for (const [env, role] of Object.entries(this.deployRoles)) {
@@ -227,5 +235,67 @@ export class BootstrapStack extends TerraformStack {
     for (const [env, boundary] of Object.entries(this.workloadBoundaries)) {
       new TerraformOutput(this, `workload_boundary_arn_${env}`, { value: boundary.arn });
     }
+  }
+
+  /**
+   * Server access logs of the state bucket: every read and write of a state or lock object (who,
+   * from where, which key), which CloudTrail's management events do not show. A small bucket of
+   * its own (a bucket must not log into itself), private, SSE-S3 (the only encryption log delivery
+   * takes), written only by S3's logging service for this state bucket and account, objects
+   * expiring after `stateAccessLogDays`. No CI role reaches it (outside every environment prefix).
+   */
+  private stateAccessLogs(settings: BootstrapSettings, accountId: string): S3Bucket {
+    const name = `${settings.stateBucketName}-access-logs`;
+    const logs = new S3Bucket(this, 'state-access-logs', { bucket: name });
+    new S3BucketOwnershipControls(this, 'state-access-logs-ownership', { bucket: logs.id, rule: { objectOwnership: 'BucketOwnerEnforced' } });
+    const publicAccess = new S3BucketPublicAccessBlock(this, 'state-access-logs-public-access', {
+      bucket: logs.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    });
+    new S3BucketServerSideEncryptionConfigurationA(this, 'state-access-logs-encryption', {
+      bucket: logs.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
+    });
+    new S3BucketLifecycleConfiguration(this, 'state-access-logs-lifecycle', {
+      bucket: logs.id,
+      rule: [
+        {
+          id: 'expire-access-logs',
+          status: 'Enabled',
+          filter: [{ prefix: '' }],
+          expiration: [{ days: settings.stateAccessLogDays }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
+        },
+      ],
+    });
+    const policy = new S3BucketPolicy(this, 'state-access-logs-policy', {
+      bucket: logs.id,
+      policy: policyJson([
+        denyInsecureTransport('s3:*', [`arn:aws:s3:::${name}`, `arn:aws:s3:::${name}/*`]),
+        {
+          sid: 'S3ServerAccessLogsOfTheStateBucket',
+          principal: { Service: 'logging.s3.amazonaws.com' },
+          actions: ['s3:PutObject'],
+          resources: [`arn:aws:s3:::${name}/${STATE_ACCESS_LOG_PREFIX}*`],
+          conditions: {
+            ArnLike: { 'aws:SourceArn': `arn:aws:s3:::${settings.stateBucketName}` },
+            StringEquals: { 'aws:SourceAccount': accountId },
+          },
+          scalar: ['actions', 'resources'],
+        },
+      ]),
+      dependsOn: [publicAccess],
+    });
+    new S3BucketLoggingA(this, 'state-access-logging', {
+      bucket: this.stateBucket.id,
+      targetBucket: logs.id,
+      targetPrefix: STATE_ACCESS_LOG_PREFIX,
+      // Delivery checks the target's policy.
+      dependsOn: [policy],
+    });
+    return logs;
   }
 }

@@ -176,7 +176,11 @@ export class ComputeStack extends TerraformStack {
   private imageRepositories(): Record<ImageName, ImageRepository> {
     const repositories: Partial<Record<ImageName, ImageRepository>> = {};
     for (const image of IMAGE_NAMES) {
-      repositories[image] = new ImageRepository(this, `ecr-${image}`, { name: `${this.prefix}-${image}`, keepTaggedImages: this.config.images.keepTagged });
+      repositories[image] = new ImageRepository(this, `ecr-${image}`, {
+        name: `${this.prefix}-${image}`,
+        keepTaggedImages: this.config.images.keepTagged,
+        forceDelete: this.config.teardown.destroyWithContents,
+      });
     }
     return repositories as Record<ImageName, ImageRepository>;
   }

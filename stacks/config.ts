@@ -152,6 +152,24 @@ export interface EnvironmentConfig {
     /** Addresses alerted by AWS Budgets; empty in code, set per account. */
     alertEmails: string[];
   };
+  /**
+   * What destroying this environment does with what it holds. Dev is torn down and rebuilt (a
+   * wrong first deploy, a clean re-test); prod never is (docs/deploy.md, "Later traps").
+   */
+  teardown: {
+    /**
+     * Buckets and image repositories are deleted together with their objects and images
+     * (`force_destroy`, `force_delete`): without it `cdktf destroy` stops at the first non-empty
+     * one. Dev only: in prod a destroy must fail on the customers' documents.
+     */
+    destroyWithContents: boolean;
+    /**
+     * Days a deleted secret stays recoverable (`aws secretsmanager restore-secret`), keeping its
+     * name taken: a stack re-created within them fails to create its secrets. 0 deletes at once
+     * (dev); 7 to 30 otherwise (prod: at least 7, a secret deleted by mistake comes back).
+     */
+    secretRecoveryDays: number;
+  };
   alarms: {
     /**
      * Addresses subscribed by e-mail to the environment's alarm topic `docplatform-<env>-alarms`:
@@ -257,6 +275,7 @@ export const dev: EnvironmentConfig = {
   // $45 until this round's controls (app database login, order-token key, NAT egress alarm) added $0.90 idle (docs/cost.md).
   budget: { monthlyUsd: 46, alertEmails: [] },
   alarms: { emails: [] },
+  teardown: { destroyWithContents: true, secretRecoveryDays: 0 },
   github,
   edge: { apiBehaviour: true, domainNames: [], priceClass: 'PriceClass_100' },
 };
@@ -283,6 +302,7 @@ export const prod: EnvironmentConfig = {
   },
   logs: { retentionDays: 30 },
   budget: { monthlyUsd: 120, alertEmails: [] },
+  teardown: { destroyWithContents: false, secretRecoveryDays: 7 },
 };
 
 export const environments: Record<string, EnvironmentConfig> = { dev, prod };
@@ -297,6 +317,12 @@ export const bootstrap = {
    * environment only, and its own workload boundary (adding an environment adds both).
    */
   deployEnvironments: Object.keys(environments),
+  /**
+   * The state bucket's S3 server access logs (who read or wrote which state, from where) go to
+   * `<stateBucketName>-access-logs`, one per account like the state bucket, and expire after
+   * this many days: a few MB a month, under $0.01 (docs/cost.md).
+   */
+  stateAccessLogDays: 365,
   /** Old state versions are kept this many days (and at least `stateNoncurrentVersionsKept` of them) for recovery. */
   stateNoncurrentVersionDays: 90,
   stateNoncurrentVersionsKept: 10,

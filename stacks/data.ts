@@ -16,6 +16,15 @@ import { SecureBucket } from '../modules/secure-bucket';
 import { QueueRefs, QueueWithDlq } from '../modules/queue-with-dlq';
 
 export const DATABASE_NAME = PROJECT;
+
+/** Secrets Manager takes 0 (delete at once) or 7 to 30 days: teardown.secretRecoveryDays, checked. */
+export function secretRecoveryDays(config: Pick<EnvironmentConfig, 'env' | 'teardown'>): number {
+  const days = config.teardown.secretRecoveryDays;
+  if (!(Number.isInteger(days) && (days === 0 || (days >= 7 && days <= 30)))) {
+    throw new Error(`teardown.secretRecoveryDays of ${config.env}: must be 0 or 7 to 30 (Secrets Manager's recovery window), got ${days}`);
+  }
+  return days;
+}
 const DATABASE_MASTER_USER = `${PROJECT}_admin`;
 const GIB = 1024 ** 3;
 
@@ -72,6 +81,8 @@ export class DataStack extends TerraformStack {
         bucketPrefix: `${prefix}-${name}-`,
         intelligentTiering: true,
         noncurrentVersionDays,
+        // Dev's buckets go with their documents when dev is destroyed; prod's refuse.
+        forceDestroy: config.teardown.destroyWithContents,
       });
       return { name: b.bucket.bucket, arn: b.bucket.arn };
     };
@@ -94,9 +105,12 @@ export class DataStack extends TerraformStack {
     };
 
     // Created empty: values are put out of band (`aws secretsmanager put-secret-value`), so
-    // they never appear in code or in Terraform state.
+    // they never appear in code or in Terraform state. A deleted secret keeps its name for
+    // teardown.secretRecoveryDays (restore-secret brings it back): 0 in dev, whose re-creation
+    // would otherwise fail on the names for 7 days; 7 in prod.
+    const recoveryWindowInDays = secretRecoveryDays(config);
     const secret = (name: string, description: string) =>
-      ({ arn: new SecretsmanagerSecret(this, `secret-${name}`, { name: `${prefix}-${name}`, description, recoveryWindowInDays: 7 }).arn });
+      ({ arn: new SecretsmanagerSecret(this, `secret-${name}`, { name: `${prefix}-${name}`, description, recoveryWindowInDays }).arn });
     this.secrets = {
       gemini: secret('gemini-api-key', 'Gemini API key used by core-llm'),
       stripeSecretKey: secret('stripe-secret-key', 'Stripe secret API key used by gateway-b2c'),
@@ -117,8 +131,10 @@ export class DataStack extends TerraformStack {
       description: 'Isolated subnets: no route to or from the internet',
       subnetIds: network.isolatedSubnetIds,
     });
+    // name_prefix, not name: create_before_destroy makes the replacement before deleting the old
+    // group, and a fixed name would already be taken (a change of family or of a static parameter).
     const parameters = new DbParameterGroup(this, 'db-parameters', {
-      name: `${prefix}-postgres${major}`,
+      namePrefix: `${prefix}-postgres${major}-`,
       family: `postgres${major}`,
       description: 'TLS only; logical replication for the data migration replicate mode',
       parameter: [

@@ -140,6 +140,7 @@ export class EdgeStack extends TerraformStack {
       // Build files are small (< 128 KB objects are never tiered) and replaced on every deploy.
       intelligentTiering: false,
       noncurrentVersionDays: 30,
+      forceDestroy: config.teardown.destroyWithContents,
       extraStatements: (arn) => [
         {
           sid: 'AllowCloudFrontRead',

@@ -97,11 +97,10 @@ export class NetworkStack extends TerraformStack {
     this.isolatedSubnetIds = isolatedSubnets.map((s) => s.id);
 
     const igw = new InternetGateway(this, 'igw', { vpcId: vpc.id, tags: { Name: prefix } });
+    const associations: Record<string, RouteTableAssociation[]> = {};
     const routeTable = (tier: string, members: Subnet[]) => {
       const table = new RouteTable(this, `${tier}-rt`, { vpcId: vpc.id, tags: { Name: `${prefix}-${tier}` } });
-      members.forEach((subnet, i) => {
-        new RouteTableAssociation(this, `${tier}-rta-${i}`, { routeTableId: table.id, subnetId: subnet.id });
-      });
+      associations[tier] = members.map((subnet, i) => new RouteTableAssociation(this, `${tier}-rta-${i}`, { routeTableId: table.id, subnetId: subnet.id }));
       return table;
     };
     const publicRt = routeTable('public', publicSubnets);
@@ -127,8 +126,10 @@ export class NetworkStack extends TerraformStack {
           permissionsBoundary: workloadBoundaryArn(account, config.env),
           alarmTopicArn: alarms.topic.arn,
           tags: { project: PROJECT, env: config.env, layer },
-          // Its user data calls the EC2 API through the internet gateway.
-          dependsOn: [publicDefault],
+          // Its user data (dnf install, the EC2 API) reaches the internet through the gateway: the
+          // route AND its subnet's association with that table must exist before the first boot
+          // (without the association the subnet still uses the VPC's main table: no route out).
+          dependsOn: [publicDefault, associations.public[natAz]],
         });
         new Route(this, 'private-default', {
           routeTableId: privateRt.id,
@@ -264,6 +265,7 @@ export class NetworkStack extends TerraformStack {
       intelligentTiering: false,
       noncurrentVersionDays: 1,
       expirationDays: config.network.flowLogs.expireAfterDays,
+      forceDestroy: config.teardown.destroyWithContents,
       extraStatements: (arn) => [
         {
           sid: 'AWSLogDeliveryWrite',

@@ -1,5 +1,5 @@
 import { Testing } from 'cdktf';
-import { BootstrapStack, BootstrapSettings, ciPolicyContext, environmentPolicyContext, githubIdsMessage } from '../../stacks/bootstrap';
+import { BootstrapStack, BootstrapSettings, ciPolicyContext, environmentPolicyContext, githubIdsMessage, STATE_ACCESS_LOG_PREFIX } from '../../stacks/bootstrap';
 import { PROJECT } from '../../core/contract';
 import { bootstrap, deployRoleName, environments, namePrefix, workloadBoundaryPolicyName } from '../../stacks/config';
 import { deployStatements, ROLE_CHANGES_UNDER_BOUNDARY } from '../../stacks/ci-policies/deploy';
@@ -24,6 +24,19 @@ const one = (type: string) => {
   return found[0].config;
 };
 
+/** The one resource of a type that configures the state bucket (the access-log bucket has its own). */
+const ofState = (type: string) => {
+  const found = resources(STACK, type).filter((r) => (type === 'aws_s3_bucket' ? r.name === 'state' : r.config.bucket === '${aws_s3_bucket.state.id}'));
+  expect(found).toHaveLength(1);
+  return found[0].config;
+};
+/** The same for the bucket the state bucket's access logs go to. */
+const ofLogs = (type: string) => {
+  const found = resources(STACK, type).filter((r) => (type === 'aws_s3_bucket' ? r.name === 'state-access-logs' : r.config.bucket === '${aws_s3_bucket.state-access-logs.id}'));
+  expect(found).toHaveLength(1);
+  return found[0].config;
+};
+
 const roleNamed = (name: string) => resources(STACK, 'aws_iam_role').find((r) => r.config.name === name)!;
 const trustOf = (name: string) => parsePolicy(roleNamed(name).config.assume_role_policy).Statement;
 
@@ -44,43 +57,68 @@ const envContext = (env: string) => environmentPolicyContext('123456789012', env
 
 describe('state bucket', () => {
   test('state bucket is named from config and protected from terraform destroy', () => {
-    const bucket = one('aws_s3_bucket');
+    const bucket = ofState('aws_s3_bucket');
     expect(bucket.bucket).toBe(bootstrap.stateBucketName);
     expect(bucket.lifecycle.prevent_destroy).toBe(true);
   });
 
   test('state bucket is versioned', () => {
-    expect(one('aws_s3_bucket_versioning').versioning_configuration.status).toBe('Enabled');
+    expect(ofState('aws_s3_bucket_versioning').versioning_configuration.status).toBe('Enabled');
   });
 
   test('state bucket is encrypted at rest', () => {
-    const rule = one('aws_s3_bucket_server_side_encryption_configuration').rule[0];
+    const rule = ofState('aws_s3_bucket_server_side_encryption_configuration').rule[0];
     expect(['AES256', 'aws:kms']).toContain(rule.apply_server_side_encryption_by_default.sse_algorithm);
   });
 
   test('state bucket blocks every form of public access and disables ACLs', () => {
-    expect(one('aws_s3_bucket_public_access_block')).toMatchObject({
+    expect(ofState('aws_s3_bucket_public_access_block')).toMatchObject({
       block_public_acls: true,
       block_public_policy: true,
       ignore_public_acls: true,
       restrict_public_buckets: true,
     });
-    expect(one('aws_s3_bucket_ownership_controls').rule.object_ownership).toBe('BucketOwnerEnforced');
+    expect(ofState('aws_s3_bucket_ownership_controls').rule.object_ownership).toBe('BucketOwnerEnforced');
   });
 
   test('state bucket policy denies every request without TLS', () => {
-    const deny = parsePolicy(one('aws_s3_bucket_policy').policy).Statement.find((s) => s.Effect === 'Deny');
+    const deny = parsePolicy(ofState('aws_s3_bucket_policy').policy).Statement.find((s) => s.Effect === 'Deny');
     expect(deny).toMatchObject({ Principal: '*', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
     expect(deny.Resource).toEqual([`arn:aws:s3:::${bootstrap.stateBucketName}`, `arn:aws:s3:::${bootstrap.stateBucketName}/*`]);
   });
 
   test('noncurrent state versions expire after the configured days, keeping the newest ones', () => {
-    const rule = one('aws_s3_bucket_lifecycle_configuration').rule[0];
+    const rule = ofState('aws_s3_bucket_lifecycle_configuration').rule[0];
     expect(rule.status).toBe('Enabled');
     expect(rule.noncurrent_version_expiration[0]).toEqual({
       noncurrent_days: bootstrap.stateNoncurrentVersionDays,
       newer_noncurrent_versions: bootstrap.stateNoncurrentVersionsKept,
     });
+  });
+
+  test('the state bucket logs every access (S3 server access logs) to its own small bucket, which expires them and only S3 logging may write', () => {
+    expect(ofState('aws_s3_bucket_logging')).toEqual(expect.objectContaining({ target_bucket: '${aws_s3_bucket.state-access-logs.id}', target_prefix: STATE_ACCESS_LOG_PREFIX }));
+    expect(ofLogs('aws_s3_bucket').bucket).toBe(`${bootstrap.stateBucketName}-access-logs`);
+    // Outside every environment prefix: no deploy role's docplatform-<env>-* statements reach it.
+    for (const env of ENVS) expect(`${bootstrap.stateBucketName}-access-logs`.startsWith(`${namePrefix(env)}-`)).toBe(false);
+    expect(ofLogs('aws_s3_bucket_public_access_block')).toMatchObject({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
+    expect(ofLogs('aws_s3_bucket_ownership_controls').rule.object_ownership).toBe('BucketOwnerEnforced');
+    // Log delivery takes SSE-S3 only.
+    expect(ofLogs('aws_s3_bucket_server_side_encryption_configuration').rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe('AES256');
+    const rule = ofLogs('aws_s3_bucket_lifecycle_configuration').rule[0];
+    expect(rule).toMatchObject({ status: 'Enabled', expiration: [{ days: bootstrap.stateAccessLogDays }] });
+    const statements = parsePolicy(ofLogs('aws_s3_bucket_policy').policy).Statement;
+    expect(statements.find((st: any) => st.Effect === 'Deny')).toMatchObject({ Principal: '*', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    const write = statements.find((st: any) => st.Effect === 'Allow');
+    expect(write).toEqual({
+      Sid: 'S3ServerAccessLogsOfTheStateBucket',
+      Effect: 'Allow',
+      Principal: { Service: 'logging.s3.amazonaws.com' },
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::${bootstrap.stateBucketName}-access-logs/${STATE_ACCESS_LOG_PREFIX}*`,
+      Condition: { ArnLike: { 'aws:SourceArn': `arn:aws:s3:::${bootstrap.stateBucketName}` }, StringEquals: { 'aws:SourceAccount': '${local.account_id}' } },
+    });
+    expect(statements).toHaveLength(2);
   });
 
   test('once migrated, bootstrap state lives in the bucket under shared/ with native locking', () => {

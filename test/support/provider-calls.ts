@@ -150,6 +150,8 @@ const uuid = (r: Res) => {
 const ec2Id = (prefix: string) => (r: Res) => `${prefix}-0${r.hex(16)}`;
 /** S3 appends 26 digits to a bucket_prefix. */
 export const BUCKET_SUFFIX = '20261201000000000000000001';
+/** A `name` or, for a `name_prefix`, the prefix with the 26 digits Terraform appends (as S3 does to a bucket_prefix). */
+const nameOrPrefixed = (r: Res) => (r.config.name !== undefined ? r.str('name') : `${r.str('name_prefix')}${BUCKET_SUFFIX}`);
 
 const ID_OF: Record<string, (r: Res) => string> = {
   aws_vpc: ec2Id('vpc'),
@@ -186,7 +188,7 @@ const ID_OF: Record<string, (r: Res) => string> = {
   aws_cloudwatch_log_group: (r) => r.str('name'),
   aws_db_instance: (r) => r.str('identifier'),
   aws_db_subnet_group: (r) => r.str('name'),
-  aws_db_parameter_group: (r) => r.str('name'),
+  aws_db_parameter_group: nameOrPrefixed,
   aws_ecr_repository: (r) => r.str('name'),
   aws_ecs_task_definition: (r) => r.arn,
   aws_ecs_service: (r) => r.arn,
@@ -222,7 +224,7 @@ const ARN_OF: Record<string, (r: Res) => string> = {
   aws_budgets_budget: (r) => `arn:aws:budgets::${A}:budget/${r.str('name')}`,
   aws_db_instance: (r) => `arn:aws:rds:${R}:${A}:db:${r.str('identifier')}`,
   aws_db_subnet_group: (r) => `arn:aws:rds:${R}:${A}:subgrp:${r.str('name')}`,
-  aws_db_parameter_group: (r) => `arn:aws:rds:${R}:${A}:pg:${r.str('name')}`,
+  aws_db_parameter_group: (r) => `arn:aws:rds:${R}:${A}:pg:${nameOrPrefixed(r)}`,
   aws_elasticache_serverless_cache: (r) => `arn:aws:elasticache:${R}:${A}:serverlesscache:${r.str('name')}`,
   aws_iam_role: (r) => `arn:aws:iam::${A}:role/${r.str('name')}`,
   aws_lambda_function: (r) => `arn:aws:lambda:${R}:${A}:function:${r.str('function_name')}`,

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -392,6 +392,45 @@ printf '%s' "\${COPIED_DIGEST:-\${@: -1}}" | sed 's/.*@//' > "${state}"
     expect(runs).toMatch(/npx cdktf diff "\$stack"/);
     expect(runs).toMatch(/npm run --silent cost -- --env "\$ENVIRONMENT" --markdown >> "\$GITHUB_STEP_SUMMARY"/);
     expect(runs).toMatch(/GITHUB_STEP_SUMMARY/);
+  });
+
+  test('plan skips, with a notice, a stack whose upstream stacks have no state yet (a new environment), and fails when it cannot tell', () => {
+    const run = steps(workflows['plan.yml'].jobs.plan).find((s) => /cdktf diff/.test(s.run ?? '')).run as string;
+    const check = run.indexOf('missing=$(bash scripts/release/upstream-state.sh "$stack") || upstream=$?');
+    expect(check).toBeGreaterThan(0);
+    expect(check).toBeLessThan(run.indexOf('npx cdktf diff "$stack"'));
+    expect(run).toMatch(/if \[ "\$upstream" = 3 \]; then[\s\S]*::notice title=\$\{stack\} not planned::[\s\S]*continue[\s\S]*elif \[ "\$upstream" != 0 \]; then[\s\S]*status=1/);
+  });
+
+  test('upstream-state.sh names the upstream stacks without state (exit 3), passes when all have state, and stops on any other S3 answer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'upstream-'));
+    const out = join(dir, 'cdktf.out');
+    const stack = (name: string, deps: string[]) => ({ name, dependencies: deps, synthesizedStackPath: `stacks/${name}/cdk.tf.json`, workingDirectory: `stacks/${name}` });
+    const manifest = { stacks: { 'dev-network': stack('dev-network', []), 'dev-data': stack('dev-data', ['dev-network']), 'dev-compute': stack('dev-compute', ['dev-network', 'dev-data']) } };
+    for (const name of Object.keys(manifest.stacks)) {
+      const layer = name.replace('dev-', '');
+      mkdirSync(join(out, 'stacks', name), { recursive: true });
+      writeFileSync(join(out, 'stacks', name, 'cdk.tf.json'), JSON.stringify({ terraform: { backend: { s3: { bucket: 'docplatform-tfstate', key: `dev/${layer}.tfstate` } } } }));
+    }
+    writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
+    const existing = join(dir, 'existing');
+    writeFileSync(join(dir, 'aws'), `#!/bin/bash
+key=$(echo "$*" | sed 's/.*--key //; s/ .*//')
+[ -n "$S3_ERROR" ] && { echo "An error occurred (403) when calling the HeadObject operation: Forbidden" >&2; exit 254; }
+grep -qx "$key" "${existing}" && { echo '{}'; exit 0; }
+echo "An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 254
+`, { mode: 0o755 });
+    const check = (name: string, keys: string[], env: Record<string, string> = {}) => {
+      writeFileSync(existing, keys.join('\n') + '\n');
+      const r = spawnSync('bash', [join(REPO, 'scripts/release/upstream-state.sh'), name], { cwd: dir, env: { PATH: `${dir}:${process.env.PATH}`, ...env }, encoding: 'utf8' });
+      return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
+    };
+    expect(check('dev-network', [])).toMatchObject({ code: 0, stdout: '' });
+    expect(check('dev-data', [])).toMatchObject({ code: 3, stdout: 'dev-network' });
+    expect(check('dev-compute', ['dev/network.tfstate'])).toMatchObject({ code: 3, stdout: 'dev-data' });
+    expect(check('dev-compute', ['dev/network.tfstate', 'dev/data.tfstate'])).toMatchObject({ code: 0, stdout: '' });
+    expect(check('dev-compute', [], { S3_ERROR: '1' })).toMatchObject({ code: 1, stderr: expect.stringContaining('cannot tell whether dev-network has state') });
+    expect(check('dev-edge', []).code).toBe(2);
   });
 
   test('every script a workflow runs exists, and the region is the configured one', () => {
