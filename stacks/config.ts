@@ -330,7 +330,7 @@ export const bootstrap = {
   planRoleName: `${PROJECT}-github-plan`,
   /**
    * Longest session of a deploy role (its `max_session_duration`): 2 h. The deploy job asks for
-   * exactly this (`role-duration-seconds` in deploy-environment.yml), above its 90-minute timeout,
+   * exactly this (`role-duration-seconds` in deploy-environment.yml), above its 110-minute timeout,
    * so credentials never expire between layers (RDS and CloudFront alone can take 15-25 minutes
    * each on a first deploy). test/workflows holds timeout < session <= this.
    */

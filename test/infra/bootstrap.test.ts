@@ -220,7 +220,7 @@ describe('GitHub OIDC', () => {
     }
   });
 
-  test('each deploy role allows a session as long as the deploy job asks for (2 h, above its 90-minute timeout); the plan role keeps 1 h', () => {
+  test('each deploy role allows a session as long as the deploy job asks for (2 h, above its 110-minute timeout); the plan role keeps 1 h', () => {
     for (const env of ENVS) expect({ env, max: roleNamed(deployRoleName(env)).config.max_session_duration }).toEqual({ env, max: bootstrap.deploySessionSeconds });
     expect(bootstrap.deploySessionSeconds).toBe(7200);
     expect(roleNamed(bootstrap.planRoleName).config.max_session_duration).toBe(3600);
