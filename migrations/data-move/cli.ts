@@ -1,6 +1,6 @@
 import { parse, USAGE } from './args';
 import { runCopy } from './copy';
-import { MoveError, MismatchError } from './errors';
+import { exitOnFailure } from './errors';
 import { log } from './log';
 import { cutover, replicationStatus, rollback, startReplication } from './replicate';
 import { formatReport, verify } from './verify';
@@ -58,18 +58,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
     }
   } catch (err) {
-    if (err instanceof MismatchError) {
-      process.stdout.write(`${err.message}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof MoveError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      log('failed', { error: err.message }, 'error');
-      return err.exitCode;
-    }
-    process.stderr.write(`unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
-    log('failed', { error: (err as Error)?.message ?? String(err), unexpected: true }, 'error');
-    return 3;
+    return exitOnFailure(err, log);
   }
 }
 

@@ -19,6 +19,27 @@ export class MismatchError extends MoveError {
   }
 }
 
+/**
+ * What a move CLI does with an error that ends its run: an operator error is printed alone and
+ * logged, exiting with its code; anything else is "unexpected" (exit 3). A mismatch is a report,
+ * not a failure: its message goes to stdout.
+ */
+export function exitOnFailure(err: unknown, log: (event: string, fields: Record<string, unknown>, level: 'error') => void): number {
+  if (err instanceof MismatchError) {
+    process.stdout.write(`${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof MoveError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    log('failed', { error: err.message }, 'error');
+    return err.exitCode;
+  }
+  const message = (err as Error)?.message ?? String(err);
+  process.stderr.write(`unexpected error: ${message}\n`);
+  log('failed', { error: message, unexpected: true }, 'error');
+  return 3;
+}
+
 interface PgLikeError {
   code?: string;
   message?: string;

@@ -1,4 +1,4 @@
-import { MoveError } from '../data-move/errors';
+import { exitOnFailure } from '../data-move/errors';
 import { log } from '../data-move/log';
 import { parse, USAGE } from './args';
 import { exitCodeOf, formatReport, run } from './move';
@@ -26,14 +26,7 @@ export async function main(argv: string[]): Promise<number> {
     }, code === 0 ? 'info' : 'error');
     return code;
   } catch (err) {
-    if (err instanceof MoveError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      log('failed', { error: err.message }, 'error');
-      return err.exitCode;
-    }
-    process.stderr.write(`unexpected error: ${(err as Error)?.message ?? String(err)}\n`);
-    log('failed', { error: (err as Error)?.message ?? String(err), unexpected: true }, 'error');
-    return 3;
+    return exitOnFailure(err, log);
   }
 }
 
