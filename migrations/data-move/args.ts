@@ -69,7 +69,8 @@ function withPassword(value: string, envName: string): string {
   return url.toString();
 }
 
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+/** `--<name>` as an integer in [min, max], or `fallback` when absent; anything else is bad input naming the option. */
+export function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new MoveError(`--${name} must be an integer between ${min} and ${max}, got "${value}"`);

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { BUCKETS, type BucketName } from '../../core/contract';
+import { integer } from '../data-move/args';
 import { MoveError } from '../data-move/errors';
 
 export type Source = { kind: 's3'; bucket: string; prefix: string; endpoint?: string; region: string } | { kind: 'file'; dir: string };
@@ -47,13 +48,6 @@ credentials: the SDK's chain for the target (AWS_*); the source takes SOURCE_AWS
 SOURCE_AWS_SECRET_ACCESS_KEY when set (e.g. a Scaleway key), else the same chain.
 
 exit codes: 0 ok, 1 verification mismatch, 2 bad input (endpoint, credentials, bucket, unmapped key), 3 unexpected error`;
-
-function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new MoveError(`--${name} must be an integer between ${min} and ${max}, got "${value}"`);
-  return n;
-}
 
 function url(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
