@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { clientConfig } from '../../migrations/data-move/db';
+import { CliResult, runCliProcess } from './cli-process';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '../../migrations/data-move/cli.ts');
@@ -17,35 +18,10 @@ const PG_BIN = (() => {
   return join(root, majors.sort((a, b) => Number(b) - Number(a))[0], 'bin');
 })();
 
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult } from './cli-process';
 
-/**
- * Runs the real CLI in its own node process (not through the tsx wrapper, so a SIGKILL hits the
- * process doing the work). `killWhen` sees each stderr log line and returns true to SIGKILL it.
- */
-export function runCli(args: string[], killWhen?: (line: string) => boolean): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-      pending += b.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      if (killWhen && lines.some(killWhen)) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+/** The real CLI in its own node process; `killWhen` sends SIGKILL on the first stderr line it accepts. */
+export const runCli = (args: string[], killWhen?: (line: string) => boolean): Promise<CliResult> => runCliProcess(CLI, args, { killWhen });
 
 export async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new Client(clientConfig(url));

@@ -1,43 +1,20 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import knexFactory from 'knex';
-import { Client } from 'pg';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { migrateLatest } from '../../migrations/migrate';
+import { CliResult, runCliProcess } from './cli-process';
 
 const CLI = join(__dirname, '../../migrations/storage-move/cli.ts');
 
 /** The emulator takes any key; the SDK wants one. */
 export const AWS_ENV = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'eu-west-3' };
 
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult } from './cli-process';
 
-/** The real CLI in a child process; `killWhen` sends SIGKILL on the first stderr line it accepts. */
-export function runCli(args: string[], killWhen?: (line: string) => boolean): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...AWS_ENV } });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => {
-      stderr += b.toString();
-      pending += b.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      if (killWhen && lines.some(killWhen)) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+/** The real CLI in its own node process; `killWhen` sends SIGKILL on the first stderr line it accepts. */
+export const runCli = (args: string[], killWhen?: (line: string) => boolean): Promise<CliResult> => runCliProcess(CLI, args, { env: AWS_ENV, killWhen });
 
 export function s3(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'eu-west-3', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -77,15 +54,7 @@ export async function listKeys(c: S3Client, bucket: string): Promise<string[]> {
   return keys.sort();
 }
 
-export async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(sql, params)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
+export { query } from './data-move-harness';
 
 export interface SeededOrder {
   id: string;
