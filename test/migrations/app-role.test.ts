@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { Client } from 'pg';
 import Stripe from 'stripe';
 import { DB_APP_ROLE } from '../../core/contract';
 import { createDb } from '../../core/db';
@@ -17,7 +16,7 @@ import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scri
 import { startLocalPlatform, LocalPlatform } from '../../scripts/local/platform';
 import { checkoutCompletedEvent } from '../../scripts/local/stand-ins/stripe';
 import { http, newIdempotencyKey } from '../support/functions-platform';
-import { ADMIN_URL, createTestDatabase, TestDatabase } from '../support/postgres';
+import { admin, createTestDatabase, TestDatabase } from '../support/postgres';
 
 /**
  * The application role on the machine's PostgreSQL: the migrations run as the owner (here the
@@ -34,16 +33,6 @@ const urlFor = (database: TestDatabase, c: AppCredentials) => {
   return url.toString();
 };
 const dbAt = (url: string): Knex => createDb({ database: { url, port: 5432, poolMax: 2 }, secrets: {} });
-
-async function admin<T>(work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The role's stored SCRAM verifier (pg_authid: superuser only). */
 const storedVerifier = (role: string): Promise<string> =>

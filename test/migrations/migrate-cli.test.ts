@@ -4,7 +4,7 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { ADMIN_URL, createTestDatabase, TestDatabase } from '../support/postgres';
+import { admin, createTestDatabase, TestDatabase } from '../support/postgres';
 
 /**
  * `npm run db:migrate` as a process, as the migration task runs it: the environment it is given,
@@ -37,15 +37,6 @@ function migrate(env: Record<string, string>, args: string[] = []): Promise<Run>
 const failure = (r: Run) => r.lines.find((l) => l.msg === 'migrate-failed');
 const events = (r: Run) => r.lines.map((l) => l.msg);
 
-async function admin<T>(work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
 const tablesOf = async (database: TestDatabase): Promise<string[]> => {
   const c = new Client({ connectionString: database.url });
   await c.connect();
