@@ -11,6 +11,9 @@
 export const PROJECT = 'docplatform';
 export const REGION = 'eu-west-3';
 
+/** The name of every AWS resource of an environment starts with this, which IAM scopes rely on. */
+export const namePrefix = (env: string): string => `${PROJECT}-${env}`;
+
 /**
  * The six Lambda services, in creation order: a caller comes after the services it invokes
  * (its IAM grants name their aliases).

@@ -1,4 +1,4 @@
-import { PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
+import { namePrefix, PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
 
 /**
  * The typed configuration of each environment: the one place where infrastructure knobs, the
@@ -342,8 +342,8 @@ export const bootstrap = {
   stateInBucket: false,
 };
 
-/** Name of every AWS resource of an environment starts with this, which IAM scopes rely on. */
-export const namePrefix = (env: string): string => `${PROJECT}-${env}`;
+/** Defined with the contract (the storage move names buckets with it too); stacks import it from here. */
+export { namePrefix };
 
 /**
  * The role GitHub Actions deploys one environment with, trusted by that GitHub environment only

@@ -6,7 +6,7 @@ import { pipeline, Transform, type Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
-import { BUCKETS, PROJECT, type BucketName } from '../../core/contract';
+import { BUCKETS, namePrefix, type BucketName } from '../../core/contract';
 import { MoveError } from '../data-move/errors';
 import type { Source } from './args';
 
@@ -134,13 +134,12 @@ export const openSource = (src: Source): SourceStore => (src.kind === 's3' ? s3S
 
 /**
  * The target bucket: `local` is the emulator's plain name (scripts/local/defaults.ts); an AWS
- * environment's bucket is `<namePrefix(env)>-<name>-<suffix>` (stacks/data.ts bucketPrefix;
- * namePrefix is `${PROJECT}-${env}`, test/storage-move pins it to stacks/config.ts), found by listing.
+ * environment's bucket is `<namePrefix(env)>-<name>-<suffix>` (stacks/data.ts bucketPrefix), found by listing.
  */
 export async function resolveBucket(client: S3Client, target: BucketName, env: string, explicit?: string): Promise<string> {
   if (explicit) return explicit;
   if (env === 'local') return BUCKETS[target];
-  const prefix = `${PROJECT}-${env}-${BUCKETS[target]}-`;
+  const prefix = `${namePrefix(env)}-${BUCKETS[target]}-`;
   let names: string[];
   try {
     names = ((await client.send(new (s3Sdk().ListBucketsCommand)({}))).Buckets ?? []).map((b) => b.Name ?? '');

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { BUCKETS, PROJECT, QUEUES, ServiceName, envStem } from '../../core/contract';
+import { BUCKETS, namePrefix, QUEUES, ServiceName, envStem } from '../../core/contract';
 
 /**
  * The values `npm run dev` runs with when nothing is set. They are local test values, not
@@ -16,8 +16,8 @@ export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-
 export const LOCAL_STRIPE_PORT = 4190;
 export const LOCAL_EMULATOR_PORT = 4566;
 export const LOCAL_QUEUES = {
-  docJobs: `${PROJECT}-local-${QUEUES.docJobs}`,
-  batchJobs: `${PROJECT}-local-${QUEUES.batchJobs}`,
+  docJobs: `${namePrefix('local')}-${QUEUES.docJobs}`,
+  batchJobs: `${namePrefix('local')}-${QUEUES.batchJobs}`,
 };
 export const LOCAL_BUCKETS = Object.values(BUCKETS);
 
