@@ -8,6 +8,9 @@
 #
 #   bash scripts/install-system-deps.sh              npm run dev (predev)
 #   bash scripts/install-system-deps.sh --for-tests  npm test (pretest)
+#   bash scripts/install-system-deps.sh --for-bench  the test set plus the tools the benchmarks
+#                                                    compare against (pgcopydb: npm run bench:migration,
+#                                                    rclone: npm run bench:storage)
 #
 # On Debian/Ubuntu it installs what is missing with apt-get (as root, or through sudo). Anywhere
 # else (macOS, Fedora, Arch…, or Debian without root or sudo) it prints what to install and how
@@ -23,10 +26,11 @@ mode=dev
 case "${1:-}" in
   '') ;;
   --for-tests) mode=test ;;
-  *) echo "usage: $0 [--for-tests]" >&2; exit 2 ;;
+  --for-bench) mode=bench ;;
+  *) echo "usage: $0 [--for-tests|--for-bench]" >&2; exit 2 ;;
 esac
 
-# Missing items: a key (chromium, pandoc, poppler, pgclient, openssl, pgserver) and what needs it.
+# Missing items: a key (chromium, pandoc, poppler, pgclient, openssl, pgserver, redis, pgcopydb, rclone) and what needs it.
 keys=()
 whys=()
 need() { keys+=("$1"); whys+=("$2"); }
@@ -43,18 +47,22 @@ command -v "${PANDOC_PATH:-pandoc}" >/dev/null 2>&1 || need pandoc "Pandoc: rend
 command -v pdftotext >/dev/null 2>&1 || need poppler "poppler-utils (pdftotext): the tests read the rendered PDFs back"
 command -v pg_dump >/dev/null 2>&1 || need pgclient "PostgreSQL client tools (pg_dump, psql): the data move (npm run db:move) and its tests"
 command -v openssl >/dev/null 2>&1 || need openssl "openssl: the data-move tests' TLS certificates"
-if [ "$mode" = test ]; then
+if [ "$mode" != dev ]; then
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 ||
     need pgserver "PostgreSQL server binaries (initdb): the data-move tests' throwaway clusters"
   command -v redis-server >/dev/null 2>&1 || command -v redis-check-rdb >/dev/null 2>&1 ||
     need redis "a Redis server binary (redis-server, or redis-tools' redis-check-rdb): the Redis outage test starts its own"
+fi
+if [ "$mode" = bench ]; then
+  command -v pgcopydb >/dev/null 2>&1 || need pgcopydb "pgcopydb: npm run bench:migration times db:move against it"
+  command -v rclone >/dev/null 2>&1 || need rclone "rclone: npm run bench:storage times storage:move against it"
 fi
 [ ${#keys[@]} -eq 0 ] && exit 0
 
 debian_name() {
   case "$1" in
     chromium) echo chromium ;; pandoc) echo pandoc ;; poppler) echo poppler-utils ;;
-    pgclient) echo postgresql-client ;; openssl) echo openssl ;; pgserver) echo postgresql ;; redis) echo redis-tools ;;
+    pgclient) echo postgresql-client ;; openssl) echo openssl ;; pgserver) echo postgresql ;; redis) echo redis-tools ;; pgcopydb) echo pgcopydb ;; rclone) echo rclone ;;
   esac
 }
 
@@ -85,7 +93,7 @@ pm_command() {
   case "$1" in
     brew)
       for k in "${keys[@]}"; do case "$k" in
-        pandoc) names+=(pandoc) ;; poppler) names+=(poppler) ;; pgclient | pgserver) names+=(postgresql@16) ;; openssl) names+=(openssl) ;; redis) names+=(redis) ;;
+        pandoc) names+=(pandoc) ;; poppler) names+=(poppler) ;; pgclient | pgserver) names+=(postgresql@16) ;; openssl) names+=(openssl) ;; redis) names+=(redis) ;; pgcopydb) names+=(pgcopydb) ;; rclone) names+=(rclone) ;;
       esac; done
       local line=''
       [ ${#names[@]} -gt 0 ] && line="brew install $(printf '%s\n' "${names[@]}" | sort -u | tr '\n' ' ')"
@@ -100,6 +108,8 @@ pm_command() {
         apk:pgserver) names+=(postgresql16) ;; pacman:pgserver) names+=(postgresql) ;; *:pgserver) names+=(postgresql-server) ;;
         *:openssl) names+=(openssl) ;;
         *:redis) names+=(redis) ;;
+        *:pgcopydb) names+=(pgcopydb) ;;
+        *:rclone) names+=(rclone) ;;
       esac; done
       case "$1" in
         dnf | yum) echo "sudo $1 install ${names[*]}" ;; zypper) echo "sudo zypper install ${names[*]}" ;;
@@ -124,11 +134,13 @@ pm_command() {
     echo "  export CHROMIUM_PATH=/path/to/chromium   # default /usr/bin/chromium; Google Chrome works too"
   fi
   echo "  export PANDOC_PATH=/path/to/pandoc       # default: pandoc on the PATH"
-  if [ "$mode" = test ]; then
+  if [ "$mode" = bench ]; then
+    echo "the benchmarks need them to compare against: install them, then run it again."
+  elif [ "$mode" = test ]; then
     echo "npm test needs them (the worker tests render real PDFs and DOCX, the data-move tests run pg_dump): install them, then run it again."
   else
     echo "npm run dev goes on without them: the API serves, and its banner says which documents cannot be rendered."
   fi
 } >&2
-[ "$mode" = test ] && exit 1
+[ "$mode" != dev ] && exit 1
 exit 0
