@@ -50,6 +50,25 @@ export const CUSTOM_METRICS = {
   documentsFailed: 'DocumentsFailed',
 } as const;
 
+/**
+ * The hops of an order's story, in the `step` field of the one log line that marks each: the
+ * order service (received, paid), the doc-generation worker (taken … ready/failed) and its
+ * sweeper (requeued, failed). `npm run ops -- order <id>` and the saved Logs Insights query
+ * (modules/log-queries.ts) read the story by `orderId`; `step` names where each line stands in it.
+ */
+export const ORDER_STEPS = {
+  received: 'received',
+  paid: 'paid',
+  taken: 'taken',
+  contentGenerated: 'content generated',
+  rendered: 'rendered',
+  uploaded: 'uploaded',
+  ready: 'ready',
+  failed: 'failed',
+  requeued: 'requeued',
+} as const;
+export type OrderStep = (typeof ORDER_STEPS)[keyof typeof ORDER_STEPS];
+
 /** The alias every caller and the API invoke; rollback moves it to an older version. */
 export const LIVE_ALIAS = 'live';
 
@@ -117,6 +136,10 @@ export const ENV = {
   geminiSecretArn: 'GEMINI_SECRET_ARN',
   geminiModel: 'GEMINI_MODEL',
   geminiBaseUrl: 'GEMINI_BASE_URL',
+  geminiRequestsPerMinute: 'GEMINI_REQUESTS_PER_MINUTE',
+  geminiTokensPerMinute: 'GEMINI_TOKENS_PER_MINUTE',
+  llmInteractiveSharePercent: 'LLM_INTERACTIVE_SHARE_PERCENT',
+  llmBatchMaxInFlight: 'LLM_BATCH_MAX_IN_FLIGHT',
   stripeSecretKey: 'STRIPE_SECRET_KEY',
   stripeSecretArn: 'STRIPE_SECRET_ARN',
   stripeWebhookSecret: 'STRIPE_WEBHOOK_SECRET',

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { AppError } from '../../core/errors';
 import type { InternalClient } from '../../core/internal-client';
 import type { Logger } from '../../core/logger';
-import { CUSTOM_METRICS } from '../../core/contract';
+import { CUSTOM_METRICS, ORDER_STEPS } from '../../core/contract';
 import { emfCount } from '../../core/metrics';
 import { findOrder, findTheme } from '../../core/models';
 import { documentKeyFor, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
@@ -120,9 +120,10 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     // Only a hand-off message takes an order this far: every earlier round's last attempt was cut short.
     const reason = `document generation was interrupted too often (the worker stopped or crashed during ${taken.requeues} last attempts); giving up`;
     await failOrder(db, order.id, reason, lease.owner);
-    log.error('order failed', { reason, requeues: taken.requeues, ...emfCount(CUSTOM_METRICS.documentsFailed) });
+    log.error('order failed', { step: ORDER_STEPS.failed, reason, requeues: taken.requeues, ...emfCount(CUSTOM_METRICS.documentsFailed) });
     return settleBatch(deps, order.batch_id, log);
   }
+  log.info('order taken for generation', { step: ORDER_STEPS.taken, requeues: taken.requeues });
   if (message.lastAttempt) await handOff(deps, order.id, lease.owner, message.requestId, log);
   const held = holdLease(db, order.id, lease, deps.deadlines.renewEveryMs, log);
 
@@ -136,21 +137,26 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
       { signal: draining, maxWaitMs: deps.rateLimitWaitMs ?? 120_000 },
     );
     const generatedMs = Date.now() - started;
+    log.info('content generated', { step: ORDER_STEPS.contentGenerated, chars: markdown.length, ms: generatedMs });
+    const renderStarted = Date.now();
     const doc = await renderDocument(
       { format: theme.output_format, themeSlug: theme.slug, themeTitle: theme.title, orderId: order.id, markdown, generatedAt: order.created_at },
       deps.pdf,
       deps.pandoc,
     );
+    log.info('document rendered', { step: ORDER_STEPS.rendered, format: doc.ext, bytes: doc.body.length, ms: Date.now() - renderStarted });
     const key = documentKeyFor(order, doc.ext);
     await held.confirm();
+    const uploadStarted = Date.now();
     await deps.storage.put(deps.reportsBucket, key, doc.body, doc.contentType);
+    log.info('document uploaded', { step: ORDER_STEPS.uploaded, bucket: deps.reportsBucket, key, ms: Date.now() - uploadStarted });
     const ready = await db.transaction(async (trx) => {
       const row = await markReady(trx, order.id, key, lease.owner);
       if (row?.batch_id) await countBatchOutcome(trx, row.batch_id, 'succeeded');
       return row;
     });
     if (!ready) throw new OrderBusy(order.id, 'another attempt took it over before it was marked ready');
-    log.info('document ready', { format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started, ...emfCount(CUSTOM_METRICS.documentsProduced) });
+    log.info('document ready', { step: ORDER_STEPS.ready, format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started, ...emfCount(CUSTOM_METRICS.documentsProduced) });
   } catch (err) {
     // Yielded to a drain (SIGTERM during the rate-limit wait): not a failure, even on the last attempt; the consumer releases the message.
     if (err instanceof DrainRequested) {
@@ -168,7 +174,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     // Final: the client sees `failed` with a reason; the message still reaches the DLQ when it was a retryable error.
     const reason = permanent ? `document generation rejected: ${(err as Error).message}` : 'document generation failed after repeated attempts';
     const failed = await failOrder(db, order.id, reason, lease.owner);
-    if (failed) log.error('order failed', { reason, err, ...emfCount(CUSTOM_METRICS.documentsFailed) });
+    if (failed) log.error('order failed', { step: ORDER_STEPS.failed, reason, err, ...emfCount(CUSTOM_METRICS.documentsFailed) });
     else log.warn('generation failed after another attempt took the order over; leaving it to that attempt', { err });
     if (!permanent) throw err;
   } finally {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';
 import type { Storage } from '../../core/storage';
 import { completeBatchIfDone, countBatchOutcome, findSettledBatches } from '../shared/batch-completion';
@@ -166,8 +167,8 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
     }
   });
 
-  for (const id of report.requeued) log.warn('stuck order: doc job sent again', { orderId: id });
-  for (const id of report.failed) log.error('stuck order failed', { orderId: id });
+  for (const id of report.requeued) log.warn('stuck order: doc job sent again', { orderId: id, step: ORDER_STEPS.requeued });
+  for (const id of report.failed) log.error('stuck order failed', { orderId: id, step: ORDER_STEPS.failed });
 
   const completion = { db, storage: deps.storage, batchBucket: deps.batchBucket, logger: log };
   for (const batchId of new Set([...touchedBatches, ...(await findSettledBatches(db, deadlines.stuckAfterMs))])) {

@@ -30,6 +30,7 @@ import {
 } from '../../core/internal-api';
 import { parseQuery, readJsonBody, uuidParam } from '../shared/validation';
 import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
+import { ORDER_STEPS } from '../../core/contract';
 
 /** Internal: orders and batches, their creation and their payment (contracts in core/internal-api.ts). */
 // Typed by OrderAccess on the caller's side; the refine leaves its own type wider, so it is not checked against it.
@@ -145,6 +146,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     }
     const accessToken = reissueAccessToken(secret, body.idempotencyKey, result.order.id, result.order.access_token_hash);
     if (!accessToken) throw conflict('the access token of this order cannot be issued again; use the one returned when it was created');
+    if (result.created) ctx.state.logger.info('order received', { step: ORDER_STEPS.received, theme: body.theme });
     ctx.status = result.created ? 201 : 200;
     ctx.body = { order: orderView((await loadOrder(result.order.id))!), accessToken, created: result.created } satisfies CreatedB2cOrderResponse;
   });
@@ -215,7 +217,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       await markQueued(trx, id);
       return true;
     });
-    if (sent) log.info('doc job sent');
+    if (sent) log.info('doc job sent', { step: ORDER_STEPS.paid });
     ctx.body = { order: orderView((await loadOrder(id))!), jobSent: sent } satisfies PaidResponse;
   });
 
@@ -229,7 +231,10 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       const current: Order | undefined = await trx('orders').where({ id }).forUpdate().first();
       if (!current) throw notFound('order not found');
       if (current.stripe_session_id !== sessionId) throw conflict('checkout session does not belong to this order');
-      if (current.status === 'pending') await markFailed(trx, id, reason);
+      if (current.status === 'pending') {
+        await markFailed(trx, id, reason);
+        ctx.state.logger.warn('order failed', { step: ORDER_STEPS.failed, reason });
+      }
       else ctx.state.logger.info('payment event for an order no longer pending; unchanged', { status: current.status, reason });
     });
     ctx.body = { order: orderView((await loadOrder(id))!) } satisfies OrderResponse;
