@@ -1,7 +1,6 @@
-import Stripe from 'stripe';
 import { Client as PgClient } from 'pg';
-import { checkoutCompletedEvent } from './stand-ins/stripe';
-import { LOCAL_PG_URL, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET, localPort } from './defaults';
+import { checkoutCompletedEvent, deliverWebhook } from './stand-ins/stripe';
+import { LOCAL_PG_URL, LOCAL_STRIPE_WEBHOOK_SECRET, localPort } from './defaults';
 
 /**
  * `npm run local:pay -- <orderId>`: plays Stripe for a local order. It sends the
@@ -22,25 +21,18 @@ async function main(): Promise<void> {
   const order = rows[0];
   if (!order.stripe_session_id) throw new Error(`order ${orderId} has no Checkout session (status ${order.status})`);
 
-  const payload = JSON.stringify(
-    checkoutCompletedEvent({
-      id: order.stripe_session_id,
-      metadata: { orderId },
-      client_reference_id: orderId,
-      amount_total: order.amount_cents,
-      currency: order.currency,
-    }),
-  );
-  const secret = process.env.STRIPE_WEBHOOK_SECRET ?? LOCAL_STRIPE_WEBHOOK_SECRET;
-  const signature = new Stripe(process.env.STRIPE_SECRET_KEY ?? LOCAL_STRIPE_SECRET_KEY).webhooks.generateTestHeaderString({ payload, secret });
-  const base = process.env.SERVICE_URL_GATEWAY_B2C ?? `http://127.0.0.1:${localPort('gateway-b2c')}`;
-  const res = await fetch(`${base}/b2c/stripe/webhook`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'stripe-signature': signature },
-    body: payload,
+  const event = checkoutCompletedEvent({
+    id: order.stripe_session_id,
+    metadata: { orderId },
+    client_reference_id: orderId,
+    amount_total: order.amount_cents,
+    currency: order.currency,
   });
-  console.log(`webhook answered ${res.status}: ${await res.text()}`);
-  if (!res.ok) process.exit(1);
+  const secret = process.env.STRIPE_WEBHOOK_SECRET ?? LOCAL_STRIPE_WEBHOOK_SECRET;
+  const base = process.env.SERVICE_URL_GATEWAY_B2C ?? `http://127.0.0.1:${localPort('gateway-b2c')}`;
+  const res = await deliverWebhook(`${base}/b2c/stripe/webhook`, secret, event);
+  console.log(`webhook answered ${res.status}: ${res.body}`);
+  if (res.status >= 300) process.exit(1);
 }
 
 main().catch((err: Error) => {

@@ -140,6 +140,7 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       ...options.env,
     };
     for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) process.env[key] ??= env[key];
+    stripe.sendWebhooksTo(`${urls['gateway-b2c']}/b2c/stripe/webhook`, env.STRIPE_WEBHOOK_SECRET);
     const config = await resolveConfig(readConfig(env));
     const sink = options.logSink;
     const loggerOf = (service: string): Logger | undefined => (sink ? createLogger({ service, env: config.appEnv }, config.logLevel, sink) : undefined);

@@ -1,14 +1,16 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A tiny HTTP server for the stand-ins: buffered body, JSON answers, a URL once listening. */
+/** A tiny HTTP server for the stand-ins: buffered body, JSON answers (or a page, for the ones a browser visits), a URL once listening. */
 export interface StandInServer {
   url: string;
   port: number;
   close(): Promise<void>;
 }
 
-export type StandInHandler = (req: IncomingMessage, body: Buffer) => Promise<{ status: number; json: unknown; headers?: Record<string, string> }>;
+/** `html` instead of `json` answers a page; a redirect gives its status and a location header and neither. */
+export type StandInReply = { status: number; json?: unknown; html?: string; headers?: Record<string, string> };
+export type StandInHandler = (req: IncomingMessage, body: Buffer) => Promise<StandInReply>;
 
 export async function listen(handler: StandInHandler, port = 0): Promise<StandInServer> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -16,9 +18,17 @@ export async function listen(handler: StandInHandler, port = 0): Promise<StandIn
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       handler(req, Buffer.concat(chunks))
-        .then(({ status, json, headers }) => {
-          res.writeHead(status, { 'content-type': 'application/json', ...headers });
-          res.end(JSON.stringify(json));
+        .then(({ status, json, html, headers }) => {
+          if (html !== undefined) {
+            res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...headers });
+            res.end(html);
+          } else if (json === undefined) {
+            res.writeHead(status, headers);
+            res.end();
+          } else {
+            res.writeHead(status, { 'content-type': 'application/json', ...headers });
+            res.end(JSON.stringify(json));
+          }
         })
         .catch((err: Error) => {
           res.writeHead(500, { 'content-type': 'application/json' });

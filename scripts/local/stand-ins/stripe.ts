@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { listen, StandInServer } from './http';
+import Stripe from 'stripe';
+import { listen, StandInReply, StandInServer } from './http';
 
 /**
  * A local stand-in for the part of the Stripe API the platform uses (Checkout Sessions), good
  * enough for the real `stripe` SDK pointed at it with host/port/protocol. It honours
  * Idempotency-Key like Stripe does, checks the Bearer key, and keeps the sessions it created.
+ * A session's `url` is a checkout page a browser can click through: paying there completes the
+ * session and sends its signed `checkout.session.completed` to the webhook, as Stripe does.
  * Used by tests and by `npm run dev` (no Stripe account needed locally).
  */
 export interface CheckoutSession {
@@ -31,6 +34,8 @@ export interface StripeStandIn extends StandInServer {
   requests: { method: string; path: string; idempotencyKey?: string }[];
   /** The next n requests answer with this status (e.g. 500 to exercise the SDK's retries or a 502). */
   failNext(status: number, times?: number): void;
+  /** Where the checkout page delivers the events of the sessions paid on it (known once the B2C gateway listens). */
+  sendWebhooksTo(url: string, secret: string): void;
 }
 
 /** Decodes Stripe's form encoding (`a[b][0][c]=v`) into nested objects and arrays. */
@@ -49,14 +54,56 @@ export function decodeForm(body: string): Record<string, unknown> {
 
 const error = (status: number, type: string, message: string) => ({ status, json: { error: { type, message } } });
 
+/** Sends an event to a webhook signed with its secret by the stripe SDK, as Stripe would. */
+export async function deliverWebhook(url: string, secret: string, event: object): Promise<{ status: number; body: string }> {
+  const payload = JSON.stringify(event);
+  const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret });
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
+  return { status: res.status, body: await res.text() };
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** No script and no style attribute: the page works under any Content-Security-Policy. */
+function checkoutPage(session: CheckoutSession, problem?: string): string {
+  const amount = `${(session.amount_total / 100).toFixed(2)} ${session.currency.toUpperCase()}`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Checkout (local Stripe stand-in)</title></head>
+<body>
+<h1>Checkout</h1>
+<p>Local Stripe stand-in: no card, no money. Paying completes session ${escapeHtml(session.id)} and notifies the platform.</p>
+<p>${escapeHtml(session.customer_email ?? '')} pays <strong>${escapeHtml(amount)}</strong>.</p>
+${problem ? `<p role="alert">${escapeHtml(problem)}</p>` : ''}
+<form method="post"><button type="submit">Pay ${escapeHtml(amount)}</button></form>
+<p><a href="${escapeHtml(session.cancel_url)}">Cancel and go back</a></p>
+</body></html>`;
+}
+
 export async function startStripeStandIn(options: { apiKey?: string; port?: number } = {}): Promise<StripeStandIn> {
   const sessions = new Map<string, CheckoutSession>();
   const replies = new Map<string, { status: number; json: unknown }>();
   const requests: StripeStandIn['requests'] = [];
   let failures: { status: number; times: number } | undefined;
+  let webhook: { url: string; secret: string } | undefined;
+
+  // The buyer's side: a page, no API key. Paid once, the session stays paid and the page sends the buyer back.
+  const pay = async (method: string, session: CheckoutSession | undefined): Promise<StandInReply> => {
+    if (!session) return { status: 404, html: '<!doctype html><title>Not found</title><p>No such checkout session.</p>' };
+    if (method !== 'POST' || session.status === 'complete') {
+      return session.status === 'complete' ? { status: 303, headers: { location: session.success_url } } : { status: 200, html: checkoutPage(session) };
+    }
+    if (!webhook) return { status: 503, html: checkoutPage(session, 'The stand-in does not know the webhook yet.') };
+    const paid: CheckoutSession = { ...session, status: 'complete', payment_status: 'paid' };
+    const delivery = await deliverWebhook(webhook.url, webhook.secret, checkoutCompletedEvent(paid));
+    if (delivery.status >= 300) return { status: 502, html: checkoutPage(session, `The webhook answered ${delivery.status}: ${delivery.body}`) };
+    sessions.set(session.id, paid);
+    return { status: 303, headers: { location: session.success_url } };
+  };
 
   const server = await listen(async (req, body) => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
+    const page = /^\/pay\/([^/]+)$/.exec(url.pathname);
+    if (page) return pay(req.method ?? 'GET', sessions.get(page[1]));
     const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
     requests.push({ method: req.method ?? '', path: url.pathname, idempotencyKey });
     if (failures && failures.times > 0) {
@@ -118,6 +165,9 @@ export async function startStripeStandIn(options: { apiKey?: string; port?: numb
     requests,
     failNext: (status, times = 1) => {
       failures = { status, times };
+    },
+    sendWebhooksTo: (url, secret) => {
+      webhook = { url, secret };
     },
   };
 }
