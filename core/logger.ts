@@ -7,6 +7,9 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** Whether a line of `level` passes a `threshold` (a sink that shows fewer lines than it keeps). */
+export const atLeast = (level: LogLevel, threshold: LogLevel): boolean => RANK[level] >= RANK[threshold];
+
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;

@@ -3,7 +3,9 @@ import { createDb } from '../core/db';
 import { ENV, SERVICE_NAMES, ServiceName } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
-import { LOCAL_EMULATOR_PORT, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
+import { atLeast, LogLevel, stdoutSink } from '../core/logger';
+import { LOCAL_EMULATOR_PORT, LOCAL_LOG_FILE, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
+import { openLocalLog } from './local/log-file';
 import { ensureDatabase, startLocalPlatform } from './local/platform';
 import { answers, startLocalDatabase } from './local/postgres';
 import { renderSupport } from './local/renderers';
@@ -60,13 +62,17 @@ async function main(): Promise<void> {
   const appUrl = process.env[ENV.databaseAppUrl];
   if (appUrl) await prepareAppLogin(appUrl);
   const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
+  // The terminal shows LOG_LEVEL (warn by default); the log file keeps info and up, the order stories.
+  const terminalLevel = (process.env.LOG_LEVEL as LogLevel) ?? 'warn';
+  const log = openLocalLog(LOCAL_LOG_FILE, { level: terminalLevel, write: stdoutSink });
   const platform = await startLocalPlatform({
     databaseUrl: LOCAL_PG_URL,
     ports,
     emulatorPort: Number(process.env.EMULATOR_PORT ?? LOCAL_EMULATOR_PORT),
     stripePort: Number(process.env.STRIPE_STANDIN_PORT ?? LOCAL_STRIPE_PORT),
     startWorkers: true,
-    logLevel: (process.env.LOG_LEVEL as 'info') ?? 'warn',
+    logLevel: atLeast(terminalLevel, 'info') ? 'info' : terminalLevel,
+    logSink: log.sink,
     env: Object.fromEntries(
       ['GEMINI_API_KEY', 'GEMINI_MODEL', 'GEMINI_BASE_URL', ENV.databaseAppUrl].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
     ),
@@ -90,6 +96,7 @@ async function main(): Promise<void> {
     `  postgresql   ${database.describe}`,
     `  redis        ${redisLine}`,
     `  content      ${platform.config.secrets.geminiApiKey ? `Gemini (${platform.config.gemini.model})` : 'offline provider (set GEMINI_API_KEY for Gemini)'}`,
+    `  logs         ${LOCAL_LOG_FILE}   (every service's and worker's lines; npm run ops -- order <id> reads an order's story there)`,
     `  workers      ${platform.workers.length ? platform.workers.join(', ') : 'none'}${missingWorkers.length ? ` (not started: ${missingWorkers.join(', ')})` : ''}`,
     ...renderSupport().lines.map((line, i) => `  ${i === 0 ? 'documents' : ''}`.padEnd(15) + line),
     '',
@@ -115,6 +122,7 @@ async function main(): Promise<void> {
     platform
       .stop()
       .then(() => database.stop())
+      .then(() => log.close())
       .then(() => process.exit(0), () => process.exit(1));
   };
   // Before the banner: whoever reads it (a person, a test) may press Ctrl-C at once.

@@ -10,6 +10,8 @@ export const LOCAL_DATABASE_NAME = 'docplatform';
 export const LOCAL_PG_URL = process.env.DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/${LOCAL_DATABASE_NAME}`;
 /** What the local run keeps between starts (the embedded PostgreSQL's data): `.local/`, git-ignored; LOCAL_STATE_DIR moves it. */
 export const LOCAL_STATE_DIR = process.env.LOCAL_STATE_DIR ?? join(__dirname, '..', '..', '.local');
+/** Every log line of `npm run dev`'s services and workers, whatever its LOG_LEVEL shows (`npm run ops -- order` reads it). */
+export const LOCAL_LOG_FILE = join(LOCAL_STATE_DIR, 'logs', 'platform.jsonl');
 export const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local_standin';
 export const LOCAL_STRIPE_WEBHOOK_SECRET = 'whsec_local_standin_signing_secret';
 export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-aws';
