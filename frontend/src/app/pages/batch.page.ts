@@ -1,0 +1,105 @@
+import { Component, DestroyRef, inject, signal } from '@angular/core';
+import { api, errorMessage, idempotencyKey, Schemas } from '../api/client';
+
+const POLL_MS = 1000;
+const FINAL = new Set(['completed', 'failed']);
+
+/**
+ * B2B: a CSV of rows for one theme (a header line naming the theme's fields), sent with the
+ * client's API key, then the batch followed until it is completed. The key stays in this page's
+ * memory only.
+ */
+@Component({
+  selector: 'app-batch',
+  template: `
+    <h1>B2B batch</h1>
+    <form novalidate (submit)="submit($event)">
+      <label>API key <input name="apiKey" type="password" autocomplete="off" /></label>
+      <label>
+        Theme
+        <select name="theme">
+          @for (theme of themes(); track theme.slug) {
+            <option [value]="theme.slug">{{ theme.title }} (columns: {{ theme.fields.join(', ') }})</option>
+          }
+        </select>
+      </label>
+      <label>CSV file <input name="csv" type="file" accept=".csv,text/csv" /></label>
+      @if (error()) {
+        <p class="error" role="alert">{{ error() }}</p>
+      }
+      <button type="submit" [disabled]="sending()">Upload</button>
+    </form>
+    @if (batch(); as batch) {
+      <dl>
+        <dt>Batch</dt>
+        <dd>{{ batch.id }}</dd>
+        <dt>Status</dt>
+        <dd><span class="status {{ batch.status }}" data-test="batch-status">{{ batch.status }}</span></dd>
+        <dt>Rows</dt>
+        <dd data-test="batch-rows">{{ batch.succeeded }} succeeded, {{ batch.failed }} failed of {{ batch.totalRows }}</dd>
+        @if (batch.manifest) {
+          <dt>Manifest</dt>
+          <dd><a [href]="batch.manifest.url">manifest.json</a></dd>
+        }
+      </dl>
+    }
+  `,
+})
+export class BatchPage {
+  readonly themes = signal<Schemas['Theme'][]>([]);
+  readonly batch = signal<Schemas['Batch'] | undefined>(undefined);
+  readonly error = signal<string | undefined>(undefined);
+  readonly sending = signal(false);
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    inject(DestroyRef).onDestroy(() => clearTimeout(this.timer));
+    void this.loadThemes();
+  }
+
+  private async loadThemes(): Promise<void> {
+    const { data, error, response } = await api.GET('/b2c/themes');
+    if (data) this.themes.set(data.themes);
+    else this.error.set(errorMessage(error, response.status));
+  }
+
+  async submit(event: Event): Promise<void> {
+    event.preventDefault();
+    const form = new FormData(event.target as HTMLFormElement);
+    const apiKey = String(form.get('apiKey') ?? '');
+    const file = form.get('csv');
+    const csv = file instanceof File ? await file.text() : '';
+    clearTimeout(this.timer);
+    this.batch.set(undefined);
+    this.error.set(undefined);
+    this.sending.set(true);
+    try {
+      const { data, error, response } = await api.POST('/b2b/batches', {
+        params: { query: { theme: String(form.get('theme') ?? '') }, header: { 'idempotency-key': idempotencyKey() } },
+        body: csv,
+        // As is: the client would JSON-encode any body.
+        bodySerializer: (body) => body,
+        headers: { 'content-type': 'text/csv', 'x-api-key': apiKey },
+      });
+      if (!data) return this.error.set(errorMessage(error, response.status));
+      this.batch.set(data.batch);
+      void this.poll(apiKey, data.batch.id);
+    } catch {
+      this.error.set('The API could not be reached; try again.');
+    } finally {
+      this.sending.set(false);
+    }
+  }
+
+  private async poll(apiKey: string, id: string): Promise<void> {
+    try {
+      const { data, error, response } = await api.GET('/b2b/batches/{id}', { params: { path: { id } }, headers: { 'x-api-key': apiKey } });
+      if (!data) return this.error.set(errorMessage(error, response.status));
+      this.batch.set(data.batch);
+      if (FINAL.has(data.batch.status)) return;
+    } catch {
+      this.error.set('The API could not be reached; trying again…');
+    }
+    this.timer = setTimeout(() => void this.poll(apiKey, id), POLL_MS);
+  }
+}

@@ -1,0 +1,85 @@
+import { Component, computed, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
+import { API_BASE, api, errorMessage, Schemas } from '../api/client';
+import { keptOrder } from '../order-tokens';
+
+/** How often the page asks for the order's status while it is not ready or failed. */
+const POLL_MS = 1000;
+const FINAL = new Set(['ready', 'failed']);
+
+/**
+ * One order, followed until its document is ready: the Checkout link while it is pending, the
+ * status as it moves on, the download once ready. Stripe sends the buyer back here
+ * (`?paid=1` or `?cancelled=1`), and a reload or a bookmark of this page works as long as the
+ * browser kept the order's access token.
+ */
+@Component({
+  selector: 'app-order',
+  template: `
+    <h1>Your order</h1>
+    @if (!kept) {
+      <p class="error" role="alert">This browser does not hold the access token of order {{ id() }}: open it from the browser it was placed in.</p>
+    } @else {
+      @if (paid() && order()?.status === 'pending') {
+        <p>Payment sent; waiting for Stripe's confirmation…</p>
+      }
+      @if (cancelled() && order()?.status === 'pending') {
+        <p>Payment cancelled: you can pay again below.</p>
+      }
+      @if (order(); as order) {
+        <dl>
+          <dt>Order</dt>
+          <dd>{{ order.id }}</dd>
+          <dt>Document</dt>
+          <dd>{{ order.theme.title ?? order.theme.slug }}</dd>
+          <dt>Status</dt>
+          <dd><span class="status {{ order.status }}" data-test="status">{{ order.status }}</span></dd>
+        </dl>
+        @if (order.status === 'pending' && kept.checkoutUrl) {
+          <p><a class="button" [href]="kept.checkoutUrl">Pay with Stripe</a></p>
+        }
+        @if (order.status === 'ready') {
+          <p><a class="button" [href]="documentHref()" download>Download the document</a></p>
+        }
+        @if (order.status === 'failed') {
+          <p class="error" role="alert">{{ order.error ?? 'The document could not be produced.' }}</p>
+        }
+      }
+      @if (error()) {
+        <p class="error" role="alert">{{ error() }}</p>
+      }
+    }
+  `,
+})
+export class OrderPage implements OnInit {
+  readonly id = input.required<string>();
+  readonly paid = input<string>();
+  readonly cancelled = input<string>();
+  readonly order = signal<Schemas['Order'] | undefined>(undefined);
+  readonly error = signal<string | undefined>(undefined);
+  kept: ReturnType<typeof keptOrder>;
+  /** The document route answers a short-lived S3 link (303) that the browser follows. */
+  readonly documentHref = computed(() => `${API_BASE}/b2c/orders/${this.id()}/document?token=${encodeURIComponent(this.kept?.accessToken ?? '')}`);
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor() {
+    inject(DestroyRef).onDestroy(() => clearTimeout(this.timer));
+  }
+
+  ngOnInit(): void {
+    this.kept = keptOrder(this.id());
+    if (this.kept) void this.poll(this.kept.accessToken);
+  }
+
+  private async poll(token: string): Promise<void> {
+    try {
+      const { data, error, response } = await api.GET('/b2c/orders/{id}', { params: { path: { id: this.id() }, query: { token } } });
+      if (!data) return this.error.set(errorMessage(error, response.status));
+      this.error.set(undefined);
+      this.order.set(data.order);
+      if (FINAL.has(data.order.status)) return;
+    } catch {
+      this.error.set('The API could not be reached; trying again…');
+    }
+    this.timer = setTimeout(() => void this.poll(token), POLL_MS);
+  }
+}
