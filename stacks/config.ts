@@ -13,6 +13,30 @@ import { namePrefix, PROJECT, REGION, ServiceName, WorkerName } from '../core/co
 /** How private subnets reach the internet (Gemini, Stripe, ECR pulls). */
 export type EgressMode = 'nat-instance' | 'nat-gateway' | 'none';
 
+/**
+ * What runs PostgreSQL: the RDS instance of the specification, or an Aurora Serverless v2 cluster
+ * (docs/data-migration.md, "From the RDS instance to Aurora"). Both give the compute layer the
+ * same endpoint, port, database name and master secret.
+ */
+export type DatabaseEngine = 'rds-instance' | 'aurora-serverless-v2';
+
+/** The Aurora Serverless v2 cluster, used when `database.engine` is `aurora-serverless-v2`. */
+export interface AuroraSettings {
+  /** aurora-postgresql version; 0 ACU (auto-pause) needs 16.3 or later in the 16 line. */
+  engineVersion: string;
+  /**
+   * Capacity range of every instance, in ACUs (half steps; 1 ACU is about 2 GiB of memory). A
+   * minimum of 0 lets an idle instance pause: no compute billed, but the first connection after a
+   * pause waits 15-30 s while it resumes (core/db.ts retries within the request's time).
+   */
+  minAcu: number;
+  maxAcu: number;
+  /** Idle seconds before an instance pauses (300-86,400); only read when `minAcu` is 0. */
+  secondsUntilAutoPause: number;
+  /** A second Serverless v2 instance as reader and failover target (billed like the writer). */
+  reader: boolean;
+}
+
 export interface LambdaSettings {
   /** MB, 128–1024 per the specification. */
   memoryMb: number;
@@ -60,6 +84,10 @@ export interface EnvironmentConfig {
     flowLogs: { enabled: boolean; expireAfterDays: number };
   };
   database: {
+    /** `rds-instance` (the default everywhere) or `aurora-serverless-v2` (`aurora` below). */
+    engine: DatabaseEngine;
+    aurora: AuroraSettings;
+    /** The RDS instance, when `engine` is `rds-instance`: class, version and storage. */
     instanceClass: string;
     engineVersion: string;
     allocatedStorageGb: number;
@@ -241,6 +269,9 @@ export const dev: EnvironmentConfig = {
   region: REGION,
   network: { cidr: '10.20.0.0/16', azCount: 2, egress: 'nat-instance', natInstanceType: 't4g.nano', natAz: 0, flowLogs: { enabled: false, expireAfterDays: 30 } },
   database: {
+    engine: 'rds-instance',
+    // Dev may sleep: 0 ACU pauses it after 5 idle minutes (docs/cost.md).
+    aurora: { engineVersion: '16.6', minAcu: 0, maxAcu: 2, secondsUntilAutoPause: 300, reader: false },
     instanceClass: 'db.t4g.micro',
     engineVersion: '16',
     allocatedStorageGb: 20,
@@ -288,6 +319,8 @@ export const prod: EnvironmentConfig = {
     ...dev.database,
     allocatedStorageGb: 20,
     maxAllocatedStorageGb: 200,
+    // Prod stays awake: 0.5 ACU at least, so no customer request waits for a resume.
+    aurora: { ...dev.database.aurora, minAcu: 0.5, maxAcu: 4 },
     deletionProtection: true,
     backupRetentionDays: 7,
   },

@@ -14,6 +14,7 @@ import { awsProvider } from './provider';
 import { NetworkStack } from './network';
 import { SecureBucket } from '../modules/secure-bucket';
 import { QueueRefs, QueueWithDlq } from '../modules/queue-with-dlq';
+import { AuroraServerlessCluster, capacityIssues } from '../modules/aurora-serverless-cluster';
 
 export const DATABASE_NAME = PROJECT;
 
@@ -28,9 +29,25 @@ export function secretRecoveryDays(config: Pick<EnvironmentConfig, 'env' | 'tear
 const DATABASE_MASTER_USER = `${PROJECT}_admin`;
 const GIB = 1024 ** 3;
 
+/** The server parameters of either engine (the instance's parameter group, the cluster's). */
+const DATABASE_PARAMETERS: Array<{ name: string; value: string; applyMethod?: 'pending-reboot' }> = [
+  { name: 'rds.force_ssl', value: '1' },
+  // Static: set at creation so the replicate mode of the data migration needs no reboot later.
+  { name: 'rds.logical_replication', value: '1', applyMethod: 'pending-reboot' },
+  { name: 'log_min_duration_statement', value: '1000' },
+];
+
+/** database.aurora checked, naming the field: the cluster's capacity range and version. */
+export function auroraSettings(config: Pick<EnvironmentConfig, 'env' | 'database'>): EnvironmentConfig['database']['aurora'] {
+  const issues = capacityIssues(config.database.aurora);
+  if (issues.length > 0) throw new Error(issues.map((issue) => `database.aurora.${issue} (${config.env})`).join('; '));
+  return config.database.aurora;
+}
+
 /**
- * The stateful layer: RDS PostgreSQL, ElastiCache Serverless (Valkey), the `reports` and
- * `assets` buckets, the job queues with their DLQs, and the empty secrets the services read.
+ * The stateful layer: PostgreSQL (the RDS instance, or by `database.engine` an Aurora Serverless
+ * v2 cluster), ElastiCache Serverless (Valkey), the `reports` and `assets` buckets, the job queues
+ * with their DLQs, and the empty secrets the services read.
  * No customer-managed KMS key: AWS-managed keys and SSE-S3/SQS-SSE are free, a CMK is $1/month
  * each plus requests, and nothing here needs cross-account grants or custom key policies.
  */
@@ -55,7 +72,9 @@ export class DataStack extends TerraformStack {
     const prefix = namePrefix(config.env);
     const alarmTopicArn = network.alarmTopicArn;
 
-    this.db = this.database(config, network, prefix, alarmTopicArn);
+    this.db = config.database.engine === 'aurora-serverless-v2'
+      ? this.auroraCluster(config, network, prefix, alarmTopicArn)
+      : this.database(config, network, prefix, alarmTopicArn);
 
     const cache = new ElasticacheServerlessCache(this, 'cache', {
       name: `${prefix}-cache`,
@@ -121,6 +140,33 @@ export class DataStack extends TerraformStack {
     };
   }
 
+  /**
+   * The Aurora Serverless v2 variant: its own identifier (`<prefix>-aurora`), so that it can stand
+   * next to the instance during the move from one to the other (docs/data-migration.md).
+   */
+  private auroraCluster(config: EnvironmentConfig, network: NetworkStack, prefix: string, alarmTopicArn: string): DataStack['db'] {
+    const aurora = auroraSettings(config);
+    const { endpoint } = new AuroraServerlessCluster(this, 'aurora', {
+      identifier: `${prefix}-aurora`,
+      engineVersion: aurora.engineVersion,
+      databaseName: DATABASE_NAME,
+      masterUsername: DATABASE_MASTER_USER,
+      minAcu: aurora.minAcu,
+      maxAcu: aurora.maxAcu,
+      secondsUntilAutoPause: aurora.secondsUntilAutoPause,
+      reader: aurora.reader,
+      subnetIds: network.isolatedSubnetIds,
+      securityGroupId: network.securityGroupIds.db,
+      parameters: DATABASE_PARAMETERS,
+      backupRetentionDays: config.database.backupRetentionDays,
+      deletionProtection: config.database.deletionProtection,
+      logRetentionDays: config.logs.retentionDays,
+      alarmTopicArn,
+    });
+    return { ...endpoint, name: DATABASE_NAME };
+  }
+
+  /** The RDS instance of the specification (`engine: 'rds-instance'`). */
   private database(config: EnvironmentConfig, network: NetworkStack, prefix: string, alarmTopicArn: string): DataStack['db'] {
     const db = config.database;
     const identifier = `${prefix}-db`;
@@ -137,12 +183,7 @@ export class DataStack extends TerraformStack {
       namePrefix: `${prefix}-postgres${major}-`,
       family: `postgres${major}`,
       description: 'TLS only; logical replication for the data migration replicate mode',
-      parameter: [
-        { name: 'rds.force_ssl', value: '1' },
-        // Static: set at creation so the replicate mode of the data migration needs no reboot later.
-        { name: 'rds.logical_replication', value: '1', applyMethod: 'pending-reboot' },
-        { name: 'log_min_duration_statement', value: '1000' },
-      ],
+      parameter: DATABASE_PARAMETERS,
       lifecycle: { createBeforeDestroy: true },
     });
     // RDS would create this group itself, without retention: owning it bounds the log bill.

@@ -1,41 +1,89 @@
 import { environments, EnvironmentConfig } from '../../stacks/config';
-import { allResources, parsePolicy, resources, synthesizedStack } from '../support/infra-synth';
+import { allResources, Block, parsePolicy, resources, synthesizedStack, Variant } from '../support/infra-synth';
+import { SYNTH_VARIANTS } from '../support/synth-variants';
+import { auroraSettings } from '../../stacks/data';
 
-const envs = Object.values(environments).map((c) => [c.env, c] as const);
 const DAY = 86_400;
+/** Each environment as committed (the RDS instance) and under the `aurora` variant (the Aurora Serverless v2 cluster). */
+const cases = Object.values(environments).flatMap((c) => [
+  [`${c.env}-data`, 'committed' as Variant, c] as const,
+  [`${c.env}-data (aurora)`, 'aurora' as Variant, SYNTH_VARIANTS.aurora(c)] as const,
+]);
 
-describe.each(envs)('%s-data', (_env, config: EnvironmentConfig) => {
-  const stack = synthesizedStack(`${config.env}-data`);
-  const [db] = resources(stack, 'aws_db_instance');
-  const [params] = resources(stack, 'aws_db_parameter_group');
+/** The database of a data stack, whichever engine: what the instance and the cluster both answer for. */
+function databaseOf(stack: any, config: EnvironmentConfig) {
+  const cluster = config.database.engine === 'aurora-serverless-v2';
+  const [main] = resources(stack, cluster ? 'aws_rds_cluster' : 'aws_db_instance');
+  const instances: Block[] = cluster ? resources(stack, 'aws_rds_cluster_instance') : [main];
+  const [params] = resources(stack, cluster ? 'aws_rds_cluster_parameter_group' : 'aws_db_parameter_group');
+  const paramsRef: string = main.config[cluster ? 'db_cluster_parameter_group_name' : 'parameter_group_name'];
+  return { cluster, main, instances, params, paramsRef };
+}
+
+describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
+  const stack = synthesizedStack(`${config.env}-data`, variant);
+  const { cluster, main: db, instances, params, paramsRef } = databaseOf(stack, config);
   const parameter = (name: string) => params.config.parameter.find((p: any) => p.name === name);
+  const kind = cluster ? 'the Aurora cluster' : 'RDS';
 
-  test('RDS is not publicly accessible', () => {
-    expect(db.config.publicly_accessible).toBe(false);
+  test(`the database is ${cluster ? 'an Aurora Serverless v2 cluster' : 'an RDS instance'}, and only that`, () => {
+    expect(resources(stack, 'aws_db_instance')).toHaveLength(cluster ? 0 : 1);
+    expect(resources(stack, 'aws_rds_cluster')).toHaveLength(cluster ? 1 : 0);
   });
 
-  test('RDS storage is encrypted', () => {
+  test(`${kind} is not publicly accessible`, () => {
+    expect(instances.length).toBeGreaterThan(0);
+    instances.forEach((i) => expect(i.config.publicly_accessible).toBe(false));
+  });
+
+  test(`${kind} storage is encrypted under the AWS-managed key`, () => {
     expect(db.config.storage_encrypted).toBe(true);
+    expect(db.config.kms_key_id).toBeUndefined();
   });
 
-  test('RDS password is managed by RDS (no password in state)', () => {
+  test(`${kind} password is managed by RDS (no password in state)`, () => {
     expect(db.config.manage_master_user_password).toBe(true);
-    expect(db.config.password).toBeUndefined();
-    expect(db.config.password_wo).toBeUndefined();
+    for (const attribute of ['password', 'password_wo', 'master_password', 'master_password_wo']) expect(db.config[attribute]).toBeUndefined();
   });
 
-  test(`RDS is PostgreSQL ${config.database.engineVersion} on ${config.database.instanceClass} with gp3 storage and autoscaling bounds`, () => {
-    expect(db.config).toMatchObject({
-      engine: 'postgres',
-      engine_version: config.database.engineVersion,
-      instance_class: config.database.instanceClass,
-      storage_type: 'gp3',
-      allocated_storage: config.database.allocatedStorageGb,
-      max_allocated_storage: config.database.maxAllocatedStorageGb,
+  if (cluster) {
+    test(`the cluster is aurora-postgresql ${config.database.aurora.engineVersion} (0 ACU needs 16.3 or later) with db.serverless instances`, () => {
+      expect(db.config).toMatchObject({ engine: 'aurora-postgresql', engine_mode: 'provisioned', engine_version: config.database.aurora.engineVersion });
+      const [major, minor] = config.database.aurora.engineVersion.split('.').map(Number);
+      if (config.database.aurora.minAcu === 0) expect(major > 16 || (major === 16 && minor >= 3)).toBe(true);
+      instances.forEach((i) => expect(i.config).toMatchObject({ instance_class: 'db.serverless', cluster_identifier: `\${${db.address}.id}` }));
     });
-  });
 
-  test('RDS lives in the isolated subnets behind the db security group', () => {
+    test('the capacity range and auto-pause come from config (auto-pause only at 0 ACU)', () => {
+      const { minAcu, maxAcu, secondsUntilAutoPause } = config.database.aurora;
+      expect(db.config.serverlessv2_scaling_configuration).toEqual({
+        min_capacity: minAcu,
+        max_capacity: maxAcu,
+        ...(minAcu === 0 ? { seconds_until_auto_pause: secondsUntilAutoPause } : {}),
+      });
+    });
+
+    test('one writer, and a reader only when the config asks for one, both in the promotion tiers that pause together', () => {
+      expect(instances.map((i) => i.config.promotion_tier).sort()).toEqual(config.database.aurora.reader ? [0, 1] : [0]);
+    });
+  } else {
+    test(`RDS is PostgreSQL ${config.database.engineVersion} on ${config.database.instanceClass} with gp3 storage and autoscaling bounds`, () => {
+      expect(db.config).toMatchObject({
+        engine: 'postgres',
+        engine_version: config.database.engineVersion,
+        instance_class: config.database.instanceClass,
+        storage_type: 'gp3',
+        allocated_storage: config.database.allocatedStorageGb,
+        max_allocated_storage: config.database.maxAllocatedStorageGb,
+      });
+    });
+
+    test('RDS is Multi-AZ only when the config says so (Single-AZ halves the bill)', () => {
+      expect(db.config.multi_az).toBe(config.database.multiAz);
+    });
+  }
+
+  test(`${kind} lives in the isolated subnets behind the db security group`, () => {
     const [group] = resources(stack, 'aws_db_subnet_group');
     expect(db.config.db_subnet_group_name).toBe(`\${${group.address}.name}`);
     group.config.subnet_ids.forEach((id: string) => expect(id).toMatch(/outputs\.cross-stack-output-aws_subnetisolated-\d+id/));
@@ -43,40 +91,40 @@ describe.each(envs)('%s-data', (_env, config: EnvironmentConfig) => {
     expect(db.config.vpc_security_group_ids[0]).toMatch(/cross-stack-output-aws_security_groupsg-dbid/);
   });
 
-  test('RDS forces SSL', () => {
-    expect(db.config.parameter_group_name).toBe(`\${${params.address}.name}`);
+  test(`${kind} forces SSL`, () => {
+    expect(paramsRef).toBe(`\${${params.address}.name}`);
     expect(parameter('rds.force_ssl')?.value).toBe('1');
   });
 
-  test('RDS allows logical replication, set at creation (static parameter)', () => {
+  test(`${kind} allows logical replication, set at creation (static parameter)`, () => {
     expect(parameter('rds.logical_replication')).toMatchObject({ value: '1', apply_method: 'pending-reboot' });
   });
 
-  test('RDS keeps automated backups for the configured days', () => {
+  test(`${kind} keeps automated backups for the configured days`, () => {
     expect(db.config.backup_retention_period).toBe(config.database.backupRetentionDays);
     expect(db.config.backup_retention_period).toBeGreaterThan(0);
     expect(db.config.copy_tags_to_snapshot).toBe(true);
   });
 
-  test('RDS is Multi-AZ only when the config says so (Single-AZ halves the bill)', () => {
-    expect(db.config.multi_az).toBe(config.database.multiAz);
+  test(`${kind}: performance insights and enhanced monitoring are off (cost)`, () => {
+    instances.forEach((i) => {
+      expect(i.config.performance_insights_enabled).toBe(false);
+      expect(i.config.monitoring_interval).toBe(0);
+    });
   });
 
-  test('RDS performance insights and enhanced monitoring are off (cost)', () => {
-    expect(db.config.performance_insights_enabled).toBe(false);
-    expect(db.config.monitoring_interval).toBe(0);
-  });
-
-  test('RDS exports its log to a log group with retention', () => {
+  test(`${kind} exports its log to a log group with retention`, () => {
     const [group] = resources(stack, 'aws_cloudwatch_log_group');
     expect(db.config.enabled_cloudwatch_logs_exports).toEqual(['postgresql']);
-    expect(group.config.name).toBe(`/aws/rds/instance/${db.config.identifier}/postgresql`);
+    const identifier = cluster ? db.config.cluster_identifier : db.config.identifier;
+    expect(group.config.name).toBe(`/aws/rds/${cluster ? 'cluster' : 'instance'}/${identifier}/postgresql`);
     expect(group.config.retention_in_days).toBe(config.logs.retentionDays);
   });
 
-  test('alarms watch RDS CPU and free storage', () => {
-    const metrics = resources(stack, 'aws_cloudwatch_metric_alarm').filter((a) => a.config.namespace === 'AWS/RDS').map((a) => a.config.metric_name);
-    expect(metrics.sort()).toEqual(['CPUUtilization', 'FreeStorageSpace']);
+  test(`alarms watch ${kind}: CPU, and ${cluster ? 'capacity (a paused cluster is silent, not down)' : 'free storage (silence is breaching)'}`, () => {
+    const alarms = resources(stack, 'aws_cloudwatch_metric_alarm').filter((a) => a.config.namespace === 'AWS/RDS');
+    expect(alarms.map((a) => a.config.metric_name).sort()).toEqual(cluster ? ['ACUUtilization', 'CPUUtilization'] : ['CPUUtilization', 'FreeStorageSpace']);
+    alarms.forEach((a) => expect(a.config.treat_missing_data).toBe(cluster ? 'notBreaching' : 'breaching'));
   });
 
   test('cache is ElastiCache Serverless with the Valkey engine', () => {
@@ -178,20 +226,22 @@ describe.each(envs)('%s-data', (_env, config: EnvironmentConfig) => {
   });
 });
 
-describe('environments differ by config only', () => {
+describe.each(['committed', 'aurora'] as Variant[])('environments differ by config only (%s)', (variant) => {
+  const database = (env: string) => {
+    const stack = synthesizedStack(`${env}-data`, variant);
+    const [db] = [...resources(stack, 'aws_db_instance'), ...resources(stack, 'aws_rds_cluster')];
+    return db;
+  };
+
   test('prod has deletion protection and dev does not', () => {
-    const [devDb] = resources('dev-data', 'aws_db_instance');
-    const [prodDb] = resources('prod-data', 'aws_db_instance');
-    expect(devDb.config.deletion_protection).toBe(false);
-    expect(prodDb.config.deletion_protection).toBe(true);
+    expect(database('dev').config.deletion_protection).toBe(false);
+    expect(database('prod').config.deletion_protection).toBe(true);
   });
 
   test('prod takes a final snapshot on deletion, dev skips it', () => {
-    const [devDb] = resources('dev-data', 'aws_db_instance');
-    const [prodDb] = resources('prod-data', 'aws_db_instance');
-    expect(devDb.config.skip_final_snapshot).toBe(true);
-    expect(prodDb.config.skip_final_snapshot).toBe(false);
-    expect(prodDb.config.final_snapshot_identifier).toBe('docplatform-prod-db-final');
+    expect(database('dev').config.skip_final_snapshot).toBe(true);
+    expect(database('prod').config.skip_final_snapshot).toBe(false);
+    expect(database('prod').config.final_snapshot_identifier).toBe(variant === 'aurora' ? 'docplatform-prod-aurora-final' : 'docplatform-prod-db-final');
   });
 
   /** Resources an on/off knob of the config adds where it is on (prod-only logs, docs/cost.md); network.test.ts checks them against the knob. */
@@ -201,7 +251,24 @@ describe('environments differ by config only', () => {
 
   test.each(['network', 'data', 'edge'])('%s: dev and prod declare the same resources, but for those of an on/off knob', (layer) => {
     const knob = KNOB_RESOURCES[layer];
-    const addresses = (env: string) => allResources(`${env}-${layer}`).map((r) => r.address).filter((a) => !knob?.test(a)).sort();
+    const addresses = (env: string) => allResources(synthesizedStack(`${env}-${layer}`, variant)).map((r) => r.address).filter((a) => !knob?.test(a)).sort();
     expect(addresses('prod')).toEqual(addresses('dev'));
   });
+});
+
+test('the engine is rds-instance in every environment as committed (the specification\'s default)', () => {
+  for (const config of Object.values(environments)) expect({ env: config.env, engine: config.database.engine }).toEqual({ env: config.env, engine: 'rds-instance' });
+});
+
+test('an Aurora capacity range the service refuses is refused at synth, naming the field of database.aurora', () => {
+  const aurora = (change: Partial<EnvironmentConfig['database']['aurora']>) => () =>
+    auroraSettings({ env: 'dev', database: { ...environments.dev.database, aurora: { ...environments.dev.database.aurora, ...change } } });
+  expect(aurora({})()).toEqual(environments.dev.database.aurora);
+  expect(aurora({ secondsUntilAutoPause: 60 })).toThrow('database.aurora.secondsUntilAutoPause: 300 to 86400 when minAcu is 0, got 60 (dev)');
+  expect(aurora({ engineVersion: '16.2' })).toThrow('database.aurora.engineVersion: 16.3 or later when minAcu is 0');
+  expect(aurora({ minAcu: 0.25 })).toThrow('database.aurora.minAcu: a multiple of 0.5 from 0, got 0.25 (dev)');
+  expect(aurora({ minAcu: 4, maxAcu: 2 })).toThrow('database.aurora.maxAcu: at least minAcu (4), got 2 (dev)');
+  expect(aurora({ maxAcu: 512 })).toThrow('database.aurora.maxAcu: a multiple of 0.5 from 1 to 256, got 512');
+  // Above 0 ACU the instance never pauses: the idle time is not read, nor the 0-ACU version floor.
+  expect(aurora({ minAcu: 0.5, secondsUntilAutoPause: 0, engineVersion: '16.1' })).not.toThrow();
 });

@@ -3,15 +3,21 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { SynthVariant } from './synth-variants';
 
 /**
  * Synthesises the cdktf app once for every jest worker (and every later run while the sources
  * are unchanged): the output is cached under the temp dir, keyed by a hash of what the app
  * reads. A directory lock lets concurrent workers wait for the one synth in progress.
+ *
+ * Every function takes an optional variant (test/support/synth-variants.ts): the same
+ * environments synthesised with one switch of their config turned, e.g. `aurora`; without one,
+ * the committed config (main.ts).
  */
+export type Variant = 'committed' | SynthVariant;
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-const SOURCES = ['main.ts', 'cdktf.json', 'package-lock.json', 'core', 'stacks', 'modules', 'functions', 'containers', 'build'];
+const SOURCES = ['main.ts', 'cdktf.json', 'package-lock.json', 'core', 'stacks', 'modules', 'functions', 'containers', 'build', 'test/support/synth-variants.ts', 'test/support/synth-variant-app.ts'];
 const SKIPPED_DIRS = new Set(['node_modules', 'cdktf.out', 'dist', '.build', '.git']);
 const LOCK_STALE_MS = 180_000;
 const WAIT_LIMIT_MS = 240_000;
@@ -44,9 +50,10 @@ const sleep = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
 
-function synthInto(outdir: string): void {
+function synthInto(outdir: string, variant: Variant): void {
+  const entry = variant === 'committed' ? ['main.ts'] : ['test/support/synth-variant-app.ts', variant];
   try {
-    execFileSync(process.execPath, [require.resolve('tsx/cli'), 'main.ts'], {
+    execFileSync(process.execPath, [require.resolve('tsx/cli'), ...entry], {
       cwd: REPO_ROOT,
       env: { ...process.env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: '1' },
       stdio: 'pipe',
@@ -54,18 +61,19 @@ function synthInto(outdir: string): void {
     });
   } catch (error) {
     const { stderr, stdout } = error as { stderr?: Buffer; stdout?: Buffer };
-    throw new Error(`cdktf synth (tsx main.ts) failed:\n${stderr?.toString() ?? ''}${stdout?.toString() ?? ''}`);
+    throw new Error(`cdktf synth (tsx ${entry.join(' ')}) failed:\n${stderr?.toString() ?? ''}${stdout?.toString() ?? ''}`);
   }
 }
 
-let cachedDir: string | undefined;
+const cachedDirs = new Map<Variant, string>();
 
 /** The directory holding manifest.json and stacks/<name>/cdk.tf.json of the current sources. */
-export function synthDir(): string {
-  if (cachedDir) return cachedDir;
+export function synthDir(variant: Variant = 'committed'): string {
+  const cached = cachedDirs.get(variant);
+  if (cached) return cached;
   const root = path.join(os.tmpdir(), 'docplatform-synth');
   fs.mkdirSync(root, { recursive: true });
-  const dir = path.join(root, hashSources());
+  const dir = path.join(root, variant === 'committed' ? hashSources() : `${hashSources()}-${variant}`);
   const lock = `${dir}.lock`;
   const started = Date.now();
   while (!fs.existsSync(path.join(dir, 'manifest.json'))) {
@@ -81,45 +89,46 @@ export function synthDir(): string {
     try {
       const staging = `${dir}.tmp-${process.pid}`;
       fs.rmSync(staging, { recursive: true, force: true });
-      synthInto(staging);
+      synthInto(staging, variant);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.renameSync(staging, dir);
     } finally {
       fs.rmSync(lock, { recursive: true, force: true });
     }
   }
-  cachedDir = dir;
+  cachedDirs.set(variant, dir);
   return dir;
 }
 
-export function manifest(): Record<string, ManifestStack> {
-  return JSON.parse(fs.readFileSync(path.join(synthDir(), 'manifest.json'), 'utf8')).stacks;
+export function manifest(variant: Variant = 'committed'): Record<string, ManifestStack> {
+  return JSON.parse(fs.readFileSync(path.join(synthDir(variant), 'manifest.json'), 'utf8')).stacks;
 }
 
-/** Every synthesised stack, in manifest order (bootstrap, then each environment's layers). */
-export function stackNames(): string[] {
-  return Object.keys(manifest());
+/** Every synthesised stack, in manifest order (bootstrap, then each environment's layers; a variant has no bootstrap). */
+export function stackNames(variant: Variant = 'committed'): string[] {
+  return Object.keys(manifest(variant));
 }
 
 /** Stacks of one layer across environments, e.g. `stacksOfLayer('data')` → dev-data, prod-data. */
-export function stacksOfLayer(layer: string): string[] {
-  return stackNames().filter((name) => name.endsWith(`-${layer}`));
+export function stacksOfLayer(layer: string, variant: Variant = 'committed'): string[] {
+  return stackNames(variant).filter((name) => name.endsWith(`-${layer}`));
 }
 
-export function stackDir(name: string): string {
-  const entry = manifest()[name];
-  if (!entry) throw new Error(`no synthesised stack named "${name}" (have: ${stackNames().join(', ')})`);
-  return path.join(synthDir(), entry.workingDirectory);
+export function stackDir(name: string, variant: Variant = 'committed'): string {
+  const entry = manifest(variant)[name];
+  if (!entry) throw new Error(`no synthesised stack named "${name}" in the ${variant} synth (have: ${stackNames(variant).join(', ')})`);
+  return path.join(synthDir(variant), entry.workingDirectory);
 }
 
 const parsed = new Map<string, any>();
 
 /** The parsed cdk.tf.json of a stack. */
-export function synthesizedStack(name: string): any {
-  if (!parsed.has(name)) {
-    parsed.set(name, JSON.parse(fs.readFileSync(path.join(stackDir(name), 'cdk.tf.json'), 'utf8')));
+export function synthesizedStack(name: string, variant: Variant = 'committed'): any {
+  const key = `${variant}/${name}`;
+  if (!parsed.has(key)) {
+    parsed.set(key, JSON.parse(fs.readFileSync(path.join(stackDir(name, variant), 'cdk.tf.json'), 'utf8')));
   }
-  return parsed.get(name);
+  return parsed.get(key);
 }
 
 export interface Block {
