@@ -14,12 +14,12 @@ import { inputIssues, slugSchema } from '../../core/domain/themes';
 import { acceptedMediaType, NoQuery, parseJsonBody, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
 
 /** Public B2B API: batches (JSON or CSV) and their orders, authenticated by API key. */
-const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
+export const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
 const MAX_REPORTED_ISSUES = 50;
-const MANIFEST_LINK_SECONDS = 900;
+export const MANIFEST_LINK_SECONDS = 900;
 
-const JsonBatch = z.object({ theme: slugSchema, rows: z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_BATCH_ROWS)) });
-const CsvQuery = z.strictObject({ theme: slugSchema });
+export const JsonBatch = z.object({ theme: slugSchema, rows: z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_BATCH_ROWS)) });
+export const CsvQuery = z.strictObject({ theme: slugSchema });
 
 interface B2bState extends ServiceState {
   client: { id: string; name: string };

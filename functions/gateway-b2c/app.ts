@@ -14,10 +14,12 @@ import { publicOrder, withDocumentLink } from '../../core/domain/order-views';
 import { InternalOrder, internalApi, PaymentFailedRequest } from '../../core/internal-api';
 
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
-const OrderBody = z.omit(CreateB2cOrder, { idempotencyKey: true });
-const StatusQuery = z.strictObject({ token: z.string().check(z.minLength(20, 'must be the order access token'), z.maxLength(200)) });
+export const OrderBody = z.omit(CreateB2cOrder, { idempotencyKey: true });
+export const StatusQuery = z.strictObject({ token: z.string().check(z.minLength(20, 'must be the order access token'), z.maxLength(200)) });
 /** How long the link the document route redirects to stays valid (it is followed at once). */
-const DOCUMENT_REDIRECT_SECONDS = 60;
+export const DOCUMENT_REDIRECT_SECONDS = 60;
+export const ORDER_BODY_LIMIT = 64 * 1024;
+export const WEBHOOK_BODY_LIMIT = 256 * 1024;
 const PAID_EVENTS = new Set(['checkout.session.completed', 'checkout.session.async_payment_succeeded']);
 /** Checkout events that end a pending order, with the reason the client sees. */
 const UNPAID_EVENTS: Record<string, PaymentFailedRequest['reason']> = {
@@ -42,7 +44,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   });
 
   router.post('/b2c/orders', async (ctx) => {
-    const json = await readJsonBody(ctx, { limit: 64 * 1024, unsupportedMessage: 'content-type must be application/json' });
+    const json = await readJsonBody(ctx, { limit: ORDER_BODY_LIMIT, unsupportedMessage: 'content-type must be application/json' });
     // Header and body are checked together so one 400 names every bad field.
     const key = idempotencyKeySchema.safeParse(ctx.get('idempotency-key'));
     const parsed = OrderBody.safeParse(json);
@@ -72,7 +74,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   router.post('/b2c/stripe/webhook', async (ctx) => {
     const signature = ctx.get('stripe-signature');
     if (!signature) throw badRequest([{ field: 'header.stripe-signature', message: 'required' }]);
-    const raw = await readRawBody(ctx, 256 * 1024);
+    const raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
     // Outside the try: a secret not put yet is a 503 naming it (Stripe retries), not a bad signature.
     const [client, secret] = [stripeClient(), webhookSecret(runtime.config)];
     let event: Stripe.Event;

@@ -119,6 +119,7 @@ export async function readJsonBody<S extends z.ZodMiniType = z.ZodMiniType<unkno
 /** A query string that must be empty. */
 export const NoQuery = z.strictObject({});
 
-const Uuid = z.uuid('must be a UUID');
+/** A path parameter that names a row: a UUID (400 naming `path.<name>` otherwise). */
+export const Uuid = z.uuid('must be a UUID');
 
 export const uuidParam = (ctx: ServiceContext, name: string): string => parseWith(Uuid, ctx.params[name], `path.${name}`);

@@ -5,6 +5,7 @@ import { createDb } from '../../core/db';
 import type { LogSink } from '../../core/logger';
 import { LOCAL_QUEUES } from '../../scripts/local/defaults';
 import { startLocalPlatform, LocalPlatform } from '../../scripts/local/platform';
+import { assertContract } from './openapi-contract';
 import { createTestDatabase, TestDatabase } from './postgres';
 
 /** The local platform on free ports over a fresh database and Redis prefix, for one test file. */
@@ -81,5 +82,8 @@ export async function http(base: string, path: string, init: RequestInit & { jso
   } catch {
     json = undefined;
   }
-  return { status: res.status, headers: res.headers, text, json };
+  const answer = { status: res.status, headers: res.headers, text, json };
+  // Every answer of a public route is held against the published contract; a followed redirect is another origin's.
+  if (!res.redirected) assertContract(init.method ?? 'GET', path, answer);
+  return answer;
 }

@@ -1,0 +1,82 @@
+import * as z from '../../core/zod';
+import { MAX_BATCH_ROWS } from '../../core/domain/batches';
+import { idempotencyHeader, OrderAnswer, PublicRoute, TimedLink } from '../shared/public-api';
+import { NoQuery, Uuid } from '../shared/validation';
+import { BATCH_BODY_LIMIT, CsvQuery, JsonBatch, MANIFEST_LINK_SECONDS } from './app';
+
+/** gateway-b2b's routes in the public API registry (functions/shared/public-api.ts). */
+const Timestamp = z.iso.datetime();
+
+/** publicBatch (app.ts), with the manifest link once the batch is done. */
+const PublicBatch = z.object({
+  id: Uuid,
+  status: z.enum(['pending', 'processing', 'completed', 'failed']),
+  totalRows: z.number(),
+  succeeded: z.number(),
+  failed: z.number(),
+  submittedRows: z.nullable(z.number()),
+  error: z.nullable(z.string()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  manifest: z.optional(TimedLink),
+});
+const BatchAnswer = z.object({ batch: PublicBatch });
+
+/** The schemas the document names (the others are named after their operation). */
+export const B2B_SCHEMAS = { Batch: PublicBatch, BatchAnswer };
+
+/** A CSV whose header line names the theme's fields, one order per row. */
+const BatchCsv = z.string();
+
+const ERRORS_OF_READS = { 400: 'the id is malformed or a query parameter was given', 401: 'no or a wrong API key', 403: 'it belongs to another client', 404: 'no such one' };
+
+export const B2B_ROUTES: PublicRoute[] = [
+  {
+    operationId: 'createBatch',
+    method: 'POST',
+    path: '/b2b/batches',
+    summary: `Order up to ${MAX_BATCH_ROWS} documents on one theme, as JSON rows or a CSV`,
+    description: `JSON: {theme, rows}. CSV: the theme in the query (?theme=), one row per order. The manifest of the documents is linked from the batch once it is done (valid ${MANIFEST_LINK_SECONDS} s from each answer).`,
+    tags: ['b2b'],
+    auth: 'apiKey',
+    query: z.partial(CsvQuery),
+    headers: { 'idempotency-key': idempotencyHeader(false) },
+    body: { content: { 'application/json': JsonBatch, 'text/csv': BatchCsv }, limitBytes: BATCH_BODY_LIMIT, required: true },
+    responses: {
+      202: { description: 'Accepted: its orders are being created', body: BatchAnswer },
+      200: { description: 'A replay: the batch this idempotency key already created', body: BatchAnswer },
+    },
+    errors: {
+      400: 'a field, a row or the CSV is invalid (each named: `body.theme`, `query.theme`, `rows[3].<field>`)',
+      401: 'no or a wrong API key',
+      409: 'the idempotency key was used with another request',
+      413: 'the body is too large',
+      415: 'the body is neither application/json nor text/csv',
+      503: 'a dependency is unavailable; retry after Retry-After',
+    },
+  },
+  {
+    operationId: 'getBatch',
+    method: 'GET',
+    path: '/b2b/batches/:id',
+    summary: 'A batch, its counts, and its manifest once done',
+    tags: ['b2b'],
+    auth: 'apiKey',
+    pathParams: { id: Uuid },
+    query: NoQuery,
+    responses: { 200: { description: 'The batch', body: BatchAnswer } },
+    errors: ERRORS_OF_READS,
+  },
+  {
+    operationId: 'getB2bOrder',
+    method: 'GET',
+    path: '/b2b/orders/:id',
+    summary: "One of the client's orders and, once ready, a link to its document",
+    tags: ['b2b'],
+    auth: 'apiKey',
+    pathParams: { id: Uuid },
+    query: NoQuery,
+    responses: { 200: { description: 'The order', body: OrderAnswer } },
+    errors: ERRORS_OF_READS,
+  },
+];

@@ -1,0 +1,109 @@
+import * as z from '../../core/zod';
+import { idempotencyHeader, OrderAnswer, PublicOrder, PublicRoute, PublicTheme } from '../shared/public-api';
+import { NoQuery, Uuid } from '../shared/validation';
+import { DOCUMENT_REDIRECT_SECONDS, ORDER_BODY_LIMIT, OrderBody, StatusQuery, WEBHOOK_BODY_LIMIT } from './app';
+
+/** gateway-b2c's routes in the public API registry (functions/shared/public-api.ts). */
+const ThemeList = z.object({ themes: z.array(PublicTheme) });
+
+const CreatedOrder = z.object({
+  order: PublicOrder,
+  /** Reads this order (status, document): keep it, it is given only here. */
+  accessToken: z.string(),
+  /** Stripe Checkout's page for a pending order. */
+  checkoutUrl: z.nullable(z.string()),
+  statusUrl: z.string(),
+});
+
+const WebhookAnswer = z.object({
+  received: z.literal(true),
+  handled: z.boolean(),
+  orderId: z.optional(Uuid),
+  status: z.optional(z.string()),
+});
+
+/** Any JSON object: the webhook verifies the signature over the raw bytes before reading them. */
+const StripeEvent = z.record(z.string(), z.unknown());
+
+const orderId = { id: Uuid };
+
+/** The schemas the document names (the others are named after their operation). */
+export const B2C_SCHEMAS = { ThemeList, CreatedOrder };
+
+export const B2C_ROUTES: PublicRoute[] = [
+  {
+    operationId: 'listThemes',
+    method: 'GET',
+    path: '/b2c/themes',
+    summary: 'The active themes a document can be ordered on',
+    tags: ['b2c'],
+    query: NoQuery,
+    responses: { 200: { description: 'The active themes', body: ThemeList } },
+    errors: { 400: 'a query parameter was given' },
+  },
+  {
+    operationId: 'createOrder',
+    method: 'POST',
+    path: '/b2c/orders',
+    summary: 'Order a document; pay it on the returned Stripe Checkout page',
+    tags: ['b2c'],
+    headers: { 'idempotency-key': idempotencyHeader(true) },
+    body: { content: { 'application/json': OrderBody }, limitBytes: ORDER_BODY_LIMIT, required: true },
+    responses: {
+      201: { description: 'The order was created, pending its payment', body: CreatedOrder },
+      200: { description: 'A replay: the order this idempotency key already created', body: CreatedOrder },
+    },
+    errors: {
+      400: 'a field of the body or the idempotency key is invalid (each named)',
+      409: 'the idempotency key was used with another request',
+      413: 'the body is too large',
+      415: 'the body is not application/json',
+      502: 'the payment provider did not answer; retry with the same idempotency key',
+      503: 'a dependency is unavailable or a setting is missing; retry after Retry-After',
+    },
+  },
+  {
+    operationId: 'stripeWebhook',
+    method: 'POST',
+    path: '/b2c/stripe/webhook',
+    summary: "Stripe's checkout events (called by Stripe, not by the front end)",
+    tags: ['b2c'],
+    auth: 'stripeSignature',
+    body: { content: { 'application/json': StripeEvent }, limitBytes: WEBHOOK_BODY_LIMIT, required: true },
+    responses: { 200: { description: 'Received; `handled` says whether it changed an order', body: WebhookAnswer } },
+    errors: { 400: 'the signature is missing or wrong', 503: 'the webhook secret is not set yet; Stripe retries' },
+  },
+  {
+    operationId: 'getOrder',
+    method: 'GET',
+    path: '/b2c/orders/:id',
+    summary: 'An order and, once ready, a link to its document',
+    tags: ['b2c'],
+    auth: 'orderToken',
+    pathParams: orderId,
+    query: StatusQuery,
+    responses: { 200: { description: 'The order', body: OrderAnswer } },
+    errors: { 400: 'the id or the token is malformed', 403: 'the token is not this order’s', 404: 'no such order' },
+  },
+  {
+    operationId: 'downloadDocument',
+    method: 'GET',
+    path: '/b2c/orders/:id/document',
+    summary: "The order's document: a redirect to its bytes",
+    description:
+      `A 303 to a presigned link, valid ${DOCUMENT_REDIRECT_SECONDS} s, that answers the document itself ` +
+      '(application/pdf, application/vnd.openxmlformats-officedocument.wordprocessingml.document or text/html, as the theme says) ' +
+      'with a Content-Disposition naming the file. A browser follows it with a plain navigation or a download link.',
+    tags: ['b2c'],
+    auth: 'orderToken',
+    pathParams: orderId,
+    query: StatusQuery,
+    responses: {
+      303: {
+        description: 'See the document at Location',
+        headers: { location: { description: 'The presigned link to the document', schema: z.url() } },
+      },
+    },
+    errors: { 400: 'the id or the token is malformed', 403: 'the token is not this order’s', 404: 'no such order', 409: 'the document is not ready yet' },
+  },
+];
