@@ -6,10 +6,11 @@ import { listSequences, listTables, serverInfo, type TableInfo } from './catalog
 import { describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { MoveError } from './errors';
 import { log } from './log';
+import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
-import { chunkPlans, copiedTables, createState, dropState, markTableCopied, reached, saveChunkPlan, setPhase, type Chunk } from './state';
+import { chunkPlans, copiedTables, createState, dropState, indexedTables, markTableCopied, reached, saveChunkPlan, setPhase, type Chunk } from './state';
 import { dataDigest, rowHash, verify, type DataDigest, type RowHash, type VerifyReport } from './verify';
 
 export interface CopyOptions {
@@ -156,11 +157,18 @@ async function digestSource(sourceUrl: string, snapshot: string, tables: TableIn
 }
 
 /**
- * Copies the work items with `jobs` workers. Verification of the target overlaps the copy: one
- * extra target session digests each table as soon as its last item commits, which runs on through
- * the post-data index builds.
+ * Copies the work items with `jobs` workers. As soon as a table's last item commits, its indexes
+ * start building (`tableDone`) and one extra target session digests it for the verification; both
+ * overlap the copy of the other tables.
  */
-async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[], digests: Digests, binary: boolean): Promise<CopyDataResult> {
+async function copyData(
+  options: CopyOptions,
+  snapshot: string,
+  items: WorkItem[],
+  digests: Digests,
+  binary: boolean,
+  tableDone: (table: string) => void,
+): Promise<CopyDataResult> {
   const workers: { source: Client; target: Client }[] = [];
   let targetDigester: Client | undefined;
   let targetDigests: Promise<void> = Promise.resolve();
@@ -189,6 +197,7 @@ async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[
       const left = remaining.get(item.table.name)! - 1;
       remaining.set(item.table.name, left);
       if (left === 0) {
+        tableDone(item.table.name);
         targetDigests = targetDigests.then(async () => {
           digests.target.set(item.table.name, await dataDigest(targetSide, item.table, digests.rowHashes.get(item.table.name)!));
         });
@@ -207,7 +216,8 @@ async function copyData(options: CopyOptions, snapshot: string, items: WorkItem[
 
 /**
  * Schema without indexes and constraints, then every table in parallel under one exported source
- * snapshot, then indexes and constraints, then sequences, then verification. Each phase commits
+ * snapshot, each table's indexes and keys as soon as its data is in, then the rest of the
+ * post-data section (foreign keys, triggers…), then sequences, then verification. Each step commits
  * with its mark in the target's state, so a rerun after any interruption continues where it stopped.
  */
 export async function runCopy(options: CopyOptions): Promise<CopyResult> {
@@ -216,6 +226,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
   const source = await open(options.sourceUrl, 'source');
   let target: Client | undefined;
   let sourceDigests: Awaited<ReturnType<typeof digestSource>> | undefined;
+  let builds: IndexBuilds | undefined;
   try {
     target = await open(options.targetUrl, 'target');
     const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
@@ -232,9 +243,11 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     for (const table of tables) digests.rowHashes.set(table.name, await rowHash(source, table, si.major));
     sourceDigests = await digestSource(options.sourceUrl, snapshot, tables, digests);
 
-    // Dumped now, under the same snapshot, so its pg_dump run overlaps the data copy.
-    const postData = reached(state, 'post-data') ? Promise.resolve('') : dumpSection(options.sourceUrl, 'post-data', snapshot);
-    postData.catch(() => undefined);
+    // Dumped now, under the same snapshot, so its pg_dump run overlaps the schema and the copy.
+    const postData = reached(state, 'post-data')
+      ? undefined
+      : dumpSection(options.sourceUrl, 'post-data', snapshot).then((sql) => planPostData(source, sql));
+    postData?.catch(() => undefined);
     if (!reached(state, 'pre-data')) {
       await applySection(target, await dumpSection(options.sourceUrl, 'pre-data', snapshot), 'pre-data', options.maintenanceWorkMem);
       log('schema_created', { section: 'pre-data', tables: tables.length });
@@ -242,18 +255,25 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     let rows = 0;
     let bytes = 0;
     let targetDigests: Promise<void> = Promise.resolve();
+    if (postData) builds = startIndexBuilds(options.targetUrl, options.jobs, postData, await indexedTables(target), options.maintenanceWorkMem);
+    const tableDone = (table: string) => builds?.schedule(table);
     if (!reached(state, 'data')) {
       const todo = await workItems(source, target, tables, options);
+      const copying = new Set(todo.map((item) => item.table.name));
+      for (const table of tables) if (!copying.has(table.name)) tableDone(table.name);
       // Binary COPY formats of built-in types are only promised within one major version.
-      const copied = await copyData(options, snapshot, todo, digests, si.major === ti.major);
+      const copied = await copyData(options, snapshot, todo, digests, si.major === ti.major, tableDone);
       ({ rows, bytes } = copied);
       targetDigests = copied.targetDigests;
       targetDigests.catch(() => undefined);
       await setPhase(target, 'data');
     }
-    if (!reached(state, 'post-data')) {
+    if (postData && builds) {
+      for (const table of tables) tableDone(table.name);
+      await builds.finish();
       const t0 = Date.now();
-      await applySection(target, await postData, 'post-data', options.maintenanceWorkMem);
+      const plan = await postData;
+      await applySection(target, `${plan.preamble}\n${plan.rest}`, 'post-data', options.maintenanceWorkMem);
       log('schema_created', { section: 'post-data', seconds: (Date.now() - t0) / 1000 });
     }
     if (!reached(state, 'sequences')) {
@@ -271,6 +291,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     return { report, rows, bytes, seconds: (Date.now() - started) / 1000 };
   } finally {
     sourceDigests?.stop();
+    builds?.stop();
     await Promise.all([source.end().catch(() => undefined), target?.end().catch(() => undefined)]);
   }
 }

@@ -3,9 +3,10 @@ import { STATE_SCHEMA } from './catalog';
 import { quoteLiteral } from './db';
 
 /**
- * Progress of a run, kept on the TARGET (the source is never written): a phase and the set of
- * tables whose data committed. Each step commits its own progress in the same transaction as
- * its work, so an interrupted run leaves either the step's work and its mark, or neither.
+ * Progress of a run, kept on the TARGET (the source is never written): a phase, the set of
+ * tables (or key ranges) whose data committed and the set of tables whose indexes did. Each step
+ * commits its own progress in the same transaction as its work, so an interrupted run leaves
+ * either the step's work and its mark, or neither.
  */
 export type Phase = 'started' | 'pre-data' | 'data' | 'post-data' | 'sequences' | 'subscribed' | 'replicating';
 export type Mode = 'copy' | 'replicate';
@@ -39,6 +40,7 @@ export async function createState(target: Client, mode: Mode, source: string): P
       mode text NOT NULL, source text NOT NULL, phase text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
     CREATE TABLE ${STATE_SCHEMA}.copied_table (name text PRIMARY KEY, rows bigint NOT NULL, bytes bigint NOT NULL,
       copied_at timestamptz NOT NULL DEFAULT now());
+    CREATE TABLE ${STATE_SCHEMA}.indexed_table (name text PRIMARY KEY, indexed_at timestamptz NOT NULL DEFAULT now());
     CREATE TABLE ${STATE_SCHEMA}.chunk (table_name text NOT NULL, chunk int NOT NULL, lower_key bigint, upper_key bigint,
       PRIMARY KEY (table_name, chunk));
     INSERT INTO ${STATE_SCHEMA}.run (mode, source, phase) VALUES (${quoteLiteral(mode)}, ${quoteLiteral(source)}, 'started');
@@ -58,6 +60,16 @@ export async function markTableCopied(client: Client, name: string, rows: number
 
 export async function copiedTables(target: Client): Promise<Set<string>> {
   const { rows } = await target.query(`SELECT name FROM ${STATE_SCHEMA}.copied_table`);
+  return new Set(rows.map((r) => r.name));
+}
+
+/** Call inside the transaction that built the table's indexes and keys. */
+export async function markTableIndexed(client: Client, name: string): Promise<void> {
+  await client.query(`INSERT INTO ${STATE_SCHEMA}.indexed_table (name) VALUES ($1)`, [name]);
+}
+
+export async function indexedTables(target: Client): Promise<Set<string>> {
+  const { rows } = await target.query(`SELECT name FROM ${STATE_SCHEMA}.indexed_table`);
   return new Set(rows.map((r) => r.name));
 }
 

@@ -24,7 +24,7 @@ describe('db:move copy mode killed with SIGKILL and run again', () => {
     await Promise.all([source?.drop(), target?.drop()]);
   });
 
-  it('finishes with no duplicate and no missing row after kills in the middle of a table and between tables', async () => {
+  it('finishes with no duplicate and no missing row after kills in the middle of a table, between tables and between index builds', async () => {
     // pgbench_accounts (about 26 MB) is split into 4 key ranges copied by 2 streams.
     const args = ['--source', source.url, '--target', target.url, '--jobs', '2', '--chunk-mb', '7'];
 
@@ -55,10 +55,26 @@ describe('db:move copy mode killed with SIGKILL and run again', () => {
       expect({ table, filled: partial[table] > 0 }).toEqual({ table, filled: done });
     }
 
-    const third = await runCli(args);
-    expect(third.code).toBe(0);
-    expect(events(third.stderr).find((e) => e.msg === 'resuming')).toMatchObject({ phase: 'pre-data' });
-    expect(third.stdout).toMatch(/verification OK: 8 tables, 3 sequences/);
+    // Kill 3: right after the first table's indexes committed, while other tables still copy or index.
+    const third = await runCli(args, (line) => line.includes('"msg":"indexes_built"'));
+    expect(third.signal).toBe('SIGKILL');
+    // Every table holding an index or a key on the source: on the target it has them exactly when marked.
+    const indexed = await query<{ name: string; has_indexes: boolean }>(
+      target.url,
+      `SELECT n.nspname || '.' || c.relname AS name, EXISTS (SELECT 1 FROM pg_index WHERE indrelid = c.oid) AS has_indexes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind = 'r' AND n.nspname IN ('public', 'billing') AND c.relname NOT IN ('nokey', 'pgbench_history')`,
+    );
+    expect(indexed).toHaveLength(6);
+    const marked = new Set((await query<{ name: string }>(target.url, `SELECT name FROM _data_move.indexed_table`)).map((r) => r.name));
+    expect(marked.size).toBeGreaterThan(0);
+    for (const t of indexed) expect({ table: t.name, indexes: t.has_indexes }).toEqual({ table: t.name, indexes: marked.has(t.name) });
+
+    const fourth = await runCli(args);
+    expect(fourth.code).toBe(0);
+    expect(events(fourth.stderr).find((e) => e.msg === 'resuming')).toMatchObject({ phase: 'pre-data' });
+    expect(events(fourth.stderr).filter((e) => e.msg === 'indexes_built').map((e) => e.table)).not.toContain([...marked][0]);
+    expect(fourth.stdout).toMatch(/verification OK: 8 tables, 3 sequences/);
     expect(await targetCounts(target.url)).toEqual({ accounts: 200000, docs: 3000, events: 5000, nokey: 300 });
     const [dups] = await query<{ n: number }>(
       target.url,
