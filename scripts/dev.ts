@@ -6,6 +6,7 @@ import { migrateWithAppLogin } from '../migrations/migrate';
 import { atLeast, LogLevel, stdoutSink } from '../core/logger';
 import { LOCAL_EMULATOR_PORT, LOCAL_LOG_FILE, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
 import { openLocalLog } from './local/log-file';
+import { ensureFrontendBuild, FRONTEND_BUILD_SWITCH } from './local/frontend';
 import { ensureDatabase, startLocalPlatform } from './local/platform';
 import { answers, startLocalDatabase } from './local/postgres';
 import { renderSupport } from './local/renderers';
@@ -53,6 +54,12 @@ async function prepareAppLogin(appUrl: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // The API runs without the Angular client: a failed install or build is said, not fatal.
+  if (process.env[FRONTEND_BUILD_SWITCH] !== 'off') {
+    await ensureFrontendBuild((line) => process.stdout.write(`${line}\n`)).catch((err: Error) =>
+      process.stdout.write(`frontend not rebuilt (${err.message}): the edge serves whatever frontend/dist/browser holds\n`),
+    );
+  }
   const database = await startLocalDatabase({
     url: LOCAL_PG_URL,
     stateDir: LOCAL_STATE_DIR,

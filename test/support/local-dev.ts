@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SERVICE_NAMES, envStem } from '../../core/contract';
+import { FRONTEND_BUILD_SWITCH } from '../../scripts/local/frontend';
 
 /**
  * `npm run dev` (scripts/dev.ts) as a child process on free ports, for the tests and the bench of
@@ -37,6 +38,8 @@ export const devEnv = (env: Record<string, string>): Record<string, string> => (
   ...(process.env as Record<string, string>),
   EMULATOR_PORT: '0',
   STRIPE_STANDIN_PORT: '0',
+  // The Angular client's install and build are the browser test's (test/frontend/); these tests start the API.
+  [FRONTEND_BUILD_SWITCH]: 'off',
   ...Object.fromEntries(SERVICE_NAMES.map((n) => [`PORT_${envStem(n)}`, '0'])),
   ...env,
 });
