@@ -6,6 +6,7 @@ import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SPOT_STOP_BUDGET } from '../core/contract';
 import { Grants, ecrLoginStatement, grantStatements, logStatement } from './iam-grants';
 import { Statement, assumeRolePolicy, policyJson } from './iam-statements';
+import { taskLogGroup } from './log-queries';
 
 export const CONTAINER_NAME = 'app';
 
@@ -77,7 +78,7 @@ export class FargateTask extends Construct {
   constructor(scope: Construct, id: string, props: FargateTaskProps) {
     super(scope, id);
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
-      name: `/ecs/${props.family}`,
+      name: taskLogGroup(props.family),
       retentionInDays: props.logRetentionDays,
     });
 

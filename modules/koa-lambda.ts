@@ -9,6 +9,7 @@ import { bundleFunction } from '../build/functions';
 import { ENV, LIVE_ALIAS } from '../core/contract';
 import { Grants, eniStatements, grantStatements, logStatement } from './iam-grants';
 import { assumeRolePolicy, policyJson } from './iam-statements';
+import { functionLogGroup } from './log-queries';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
 export const LAMBDA_ARCHITECTURE = 'arm64';
@@ -67,7 +68,7 @@ export class KoaLambda extends Construct {
     const asset = new TerraformAsset(this, 'bundle', { path: bundle.outDir, type: AssetType.ARCHIVE });
 
     this.logGroup = new CloudwatchLogGroup(this, 'logs', {
-      name: `/aws/lambda/${props.functionName}`,
+      name: functionLogGroup(props.functionName),
       retentionInDays: props.logRetentionDays ?? 14,
     });
 

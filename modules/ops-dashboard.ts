@@ -1,5 +1,7 @@
 import { Construct } from 'constructs';
 import { CloudwatchDashboard } from '@cdktf/provider-aws/lib/cloudwatch-dashboard';
+import { CloudwatchQueryDefinition } from '@cdktf/provider-aws/lib/cloudwatch-query-definition';
+import { LOG_QUERIES } from './log-queries';
 
 /** One series of a graph: a CloudWatch metric with the statistic it is drawn with. */
 export interface DashboardMetric {
@@ -39,6 +41,8 @@ export interface OpsDashboardProps {
   alarmArns: string[];
   /** Markdown of the header (where the runbooks are). */
   header: string;
+  /** The log groups the saved Logs Insights queries (modules/log-queries.ts) run over. */
+  logGroups: { services: string[]; workers: string[] };
 }
 
 /**
@@ -65,12 +69,15 @@ type Widget = Record<string, unknown>;
  * what the stacks name (no lookup): API traffic, errors, latency and WAF blocks; each function's
  * errors, throttles, duration and concurrency; each queue's depth, oldest message and DLQ; the
  * workers' running tasks and the documents made and failed per minute; RDS and the cache; the
- * NAT. The first widgets are the runbook header and the state of every operational alarm.
+ * NAT. The first widgets are the runbook header and the state of every operational alarm. Beside
+ * it, the saved Logs Insights queries: an order's story, errors by service, slowest requests.
  */
 export class OpsDashboard extends Construct {
   readonly dashboard: CloudwatchDashboard;
   /** Every row, top to bottom, with the titles of its widgets (docs/infrastructure.md lists them). */
   readonly rows: Array<{ row: string; widgets: string[] }>;
+  /** The saved queries of LOG_QUERIES, in the console's folder `<dashboard name>` (free: CloudWatch bills the runs, not the definitions). */
+  readonly queries: CloudwatchQueryDefinition[];
 
   constructor(scope: Construct, id: string, props: OpsDashboardProps) {
     super(scope, id);
@@ -90,6 +97,14 @@ export class OpsDashboard extends Construct {
       dashboardName: props.name,
       dashboardBody: JSON.stringify({ start: '-PT6H', periodOverride: 'inherit', widgets }),
     });
+    this.queries = Object.entries(LOG_QUERIES).map(
+      ([key, query]) =>
+        new CloudwatchQueryDefinition(this, `query-${key}`, {
+          name: `${props.name}/${query.title}`,
+          queryString: query.text,
+          logGroupNames: query.over === 'services' ? props.logGroups.services : [...props.logGroups.services, ...props.logGroups.workers],
+        }),
+    );
   }
 }
 

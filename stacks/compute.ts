@@ -106,10 +106,10 @@ export class ComputeStack extends TerraformStack {
     this.repositories = this.imageRepositories();
     const cluster = this.cluster();
     this.clusterName = cluster.name;
-    this.queueWorkers(cluster, publicBaseUrl);
+    const workers = this.queueWorkers(cluster, publicBaseUrl);
     this.migrationTask = this.dataMigrationTask();
     this.alarms(rest);
-    this.opsDashboard();
+    this.opsDashboard(workers);
     this.outputs(rest);
   }
 
@@ -202,13 +202,13 @@ export class ComputeStack extends TerraformStack {
   }
 
   /** The two queue workers on Fargate Spot, scaled from zero on their queue's depth. */
-  private queueWorkers(cluster: Cluster, publicBaseUrl: string): void {
+  private queueWorkers(cluster: Cluster, publicBaseUrl: string): SpotQueueWorker[] {
     const { config, network } = this;
-    for (const name of WORKER_NAMES) {
+    return WORKER_NAMES.map((name) => {
       const a = WORKER_ACCESS[name];
       const settings = config.workers[name];
       const queue = this.data.queues[a.queue];
-      new SpotQueueWorker(this, `worker-${name}`, {
+      return new SpotQueueWorker(this, `worker-${name}`, {
         name: `${this.prefix}-${name}`,
         region: config.region,
         cluster: { name: cluster.name, arn: cluster.arn },
@@ -233,7 +233,7 @@ export class ComputeStack extends TerraformStack {
         permissionsBoundary: this.permissionsBoundary,
         dependsOn: [cluster.capacity],
       });
-    }
+    });
   }
 
   /**
@@ -308,7 +308,7 @@ export class ComputeStack extends TerraformStack {
    * every layer gives its resources (no lookup): the tests check each one against the stacks,
    * and every operational alarm's metric against the dashboard's.
    */
-  private opsDashboard(): OpsDashboard {
+  private opsDashboard(workers: SpotQueueWorker[]): OpsDashboard {
     const { config, prefix } = this;
     const queue = (stem: string) => ({ label: stem, name: `${prefix}-${stem}`, dlqName: `${prefix}-${stem}-dlq` });
     const egress = this.network.egress;
@@ -334,7 +334,9 @@ export class ComputeStack extends TerraformStack {
       header:
         `## ${prefix}: golden signals\n` +
         'Alarms notify the topic `' + `${prefix}-alarms` + '` (alarm and OK); each names its runbook in docs/operations.md ' +
-        '(dlq-growing, orders-stuck, egress-down, gemini-outage, rds-exhausted, spot-unavailable, bad-release, budget-alert).',
+        '(dlq-growing, orders-stuck, egress-down, gemini-outage, rds-exhausted, spot-unavailable, bad-release, budget-alert). ' +
+        'Saved Logs Insights queries: folder `' + prefix + '` (an order\'s story: `npm run ops -- order <id> --env ' + config.env + '`).',
+      logGroups: { services: Object.values(this.functions).map((fn) => fn.logGroup.name), workers: workers.map((w) => w.task.logGroup.name) },
     });
   }
 

@@ -168,6 +168,7 @@ describe('the NAT row follows network.egress', () => {
     cache: { name: 'cache' },
     alarmArns: [],
     header: '',
+    logGroups: { services: [], workers: [] },
   };
   const lastRow = (egress: EgressWidget) => opsDashboardRows({ ...base, egress }).at(-1)!.graphs.flatMap((g) => g.metrics.map((m) => `${m.namespace} ${m.metricName}`));
   test('NAT instance: instances in service and status checks of its group; NAT gateway: its errors and drops; none: nothing', () => {
