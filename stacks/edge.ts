@@ -9,11 +9,11 @@ import { CloudfrontOriginAccessControl } from '@cdktf/provider-aws/lib/cloudfron
 import { CloudfrontResponseHeadersPolicy } from '@cdktf/provider-aws/lib/cloudfront-response-headers-policy';
 import { CloudfrontFunction } from '@cdktf/provider-aws/lib/cloudfront-function';
 import { CloudfrontKeyValueStore } from '@cdktf/provider-aws/lib/cloudfront-key-value-store';
-import { EDGE_HEADERS, ORIGIN_SECRET_KEY } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
 import { SecureBucket } from '../modules/secure-bucket';
+import { API_PATH_PATTERN, API_REQUEST, SECURITY_HEADERS_CONFIG, SPA_REWRITE } from '../modules/edge-behaviour';
 
 /** AWS managed policies, referenced by id (they are global and never change). */
 export const MANAGED_POLICY = {
@@ -21,54 +21,6 @@ export const MANAGED_POLICY = {
   cachingDisabled: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
   allViewerExceptHostHeader: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
 } as const;
-
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  // Angular injects component styles at run time.
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
-
-// A path whose last segment has no extension is an Angular route: serve the app shell.
-// Done in a viewer-request function rather than with 403/404 custom error responses, which
-// apply to the whole distribution and would turn API 404s into `index.html` with status 200.
-const SPA_REWRITE = `function handler(event) {
-  var request = event.request;
-  var last = request.uri.substring(request.uri.lastIndexOf('/') + 1);
-  if (last.indexOf('.') === -1) {
-    request.uri = '/index.html';
-  }
-  return request;
-}`;
-
-// The browser calls /api/b2c/...; the API Gateway stage serves /b2c/... The function also writes
-// the two headers the API's web ACL reads (modules/web-acl.ts), over anything the client sent:
-// the viewer's address, which the rate rule counts, and the origin secret from the key value
-// store, without which the API refuses the request. The secret is put into the store out of band
-// (docs/deploy.md), so it is in no plan and no state; while the key is missing the header stays
-// out and the API stays closed.
-export const API_REQUEST = `import cf from 'cloudfront';
-const kvs = cf.kvs();
-
-async function handler(event) {
-  var request = event.request;
-  request.uri = request.uri.replace(/^\\/api(?=\\/)/, '');
-  request.headers['${EDGE_HEADERS.clientIp}'] = { value: event.viewer.ip };
-  delete request.headers['${EDGE_HEADERS.originVerify}'];
-  try {
-    request.headers['${EDGE_HEADERS.originVerify}'] = { value: await kvs.get('${ORIGIN_SECRET_KEY}') };
-  } catch (e) {
-    // No secret in the store: forwarded without one, refused by the API.
-  }
-  return request;
-}`;
 
 export interface ApiOrigin {
   /** Host name of the regional API (`<id>.execute-api.<region>.amazonaws.com`). */
@@ -109,13 +61,7 @@ export class EdgeStack extends TerraformStack {
     const headers = new CloudfrontResponseHeadersPolicy(this, 'security-headers', {
       name: `${prefix}-security-headers`,
       comment: 'HSTS, CSP, nosniff, frame DENY, referrer policy',
-      securityHeadersConfig: {
-        strictTransportSecurity: { accessControlMaxAgeSec: 63_072_000, includeSubdomains: true, preload: true, override: true },
-        contentTypeOptions: { override: true },
-        frameOptions: { frameOption: 'DENY', override: true },
-        referrerPolicy: { referrerPolicy: 'strict-origin-when-cross-origin', override: true },
-        contentSecurityPolicy: { contentSecurityPolicy: CONTENT_SECURITY_POLICY, override: true },
-      },
+      securityHeadersConfig: SECURITY_HEADERS_CONFIG,
     });
 
     const cfFunction = (name: string, comment: string, code: string, keyValueStoreArn?: string) =>
@@ -175,7 +121,7 @@ export class EdgeStack extends TerraformStack {
       const store = new CloudfrontKeyValueStore(this, 'edge-store', { name: `${prefix}-edge`, comment: 'Origin secret the API requires (key origin-verify, put out of band)' });
       const stripPrefix = cfFunction('api-prefix', 'Strip /api, add the viewer address and the origin secret', API_REQUEST, store.arn);
       apiBehaviour.push({
-        pathPattern: '/api/*',
+        pathPattern: API_PATH_PATTERN,
         targetOriginId: apiOriginId,
         viewerProtocolPolicy: 'https-only',
         allowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'],

@@ -1,9 +1,10 @@
 import { createReadStream, readdirSync, statSync } from 'node:fs';
-import { join, relative, sep, extname } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { createLogger, stdoutSink } from '../../core/logger';
+import { cacheControlOf, contentTypeOf, IMMUTABLE_CACHE, NO_CACHE } from '../../modules/edge-behaviour';
 
 /**
  * Publishes an Angular build (`dist/…/browser`) to the SPA bucket behind CloudFront.
@@ -16,35 +17,6 @@ import { createLogger, stdoutSink } from '../../core/logger';
 
 /** The CLI's output: log lines in the platform's format (core/logger.ts) on stdout. */
 const log = createLogger({}, 'info', stdoutSink);
-
-export const IMMUTABLE_CACHE = 'public, max-age=31536000, immutable';
-export const NO_CACHE = 'no-cache';
-
-/** Angular's esbuild builder names outputs `name-HASH8.ext` (upper-case base32); webpack used `name.hex16+.ext`. */
-export const HASHED_NAME = /(?:-[A-Z0-9]{8}|\.[a-f0-9]{16,32})\.[A-Za-z0-9]+$/;
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.webmanifest': 'application/manifest+json',
-  '.map': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-  '.xml': 'application/xml',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.avif': 'image/avif',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-};
 
 export interface Upload {
   key: string;
@@ -71,13 +43,7 @@ export function planUploads(distDir: string): Upload[] {
   if (!isDir) throw new Error(`--dist: "${distDir}" is not a directory`);
   const uploads = walk(distDir).map((file) => {
     const key = relative(distDir, file).split(sep).join('/');
-    const immutable = HASHED_NAME.test(key);
-    return {
-      key,
-      file,
-      contentType: CONTENT_TYPES[extname(key).toLowerCase()] ?? 'application/octet-stream',
-      cacheControl: immutable ? IMMUTABLE_CACHE : NO_CACHE,
-    };
+    return { key, file, contentType: contentTypeOf(key), cacheControl: cacheControlOf(key) };
   });
   if (!uploads.some((u) => u.key === 'index.html')) throw new Error(`--dist: "${distDir}" has no index.html (point it at the browser build folder)`);
   const rank = (u: Upload) => (u.key === 'index.html' ? 2 : u.cacheControl === IMMUTABLE_CACHE ? 0 : 1);

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
-import { IMMUTABLE_CACHE, invalidationPaths, NO_CACHE, planUploads, publish } from '../../scripts/release/publish-frontend';
+import { invalidationPaths, planUploads, publish } from '../../scripts/release/publish-frontend';
+import { IMMUTABLE_CACHE, NO_CACHE } from '../../modules/edge-behaviour';
 
 /**
  * The publish script against the local S3 emulator (fauxqs, through the real S3 SDK) and a
