@@ -17,10 +17,11 @@ export interface TableInfo {
   /** Type of a single-column primary key (e.g. bigint), which allows splitting the table by key range. */
   primaryKeyType?: string;
   /**
-   * Every copied column has a built-in type (a domain over one, an array of one): their binary
-   * COPY format is the same on both sides of one major version, and carries no database-local OID.
+   * Every copied column has a built-in type or an enum (or a domain over one, an array of a built-in
+   * type): their binary COPY format is the same on both sides of one major version and carries no
+   * database-local OID (an enum travels as its label; an array of enums would carry the enum's OID).
    */
-  builtinTypes: boolean;
+  binaryCopy: boolean;
   /** Replica identity is usable for UPDATE/DELETE replication (primary key, index or FULL). */
   replicaIdentityOk: boolean;
   bytes: number;
@@ -58,7 +59,7 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
             JOIN pg_type t ON t.oid = a.atttypid
             JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
-              AND (b.oid >= ${FIRST_NORMAL_OID} OR b.typelem >= ${FIRST_NORMAL_OID})) AS builtin_types,
+              AND b.typtype <> 'e' AND (b.oid >= ${FIRST_NORMAL_OID} OR b.typelem >= ${FIRST_NORMAL_OID})) AS binary_copy,
       (c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
         OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replica_identity_ok
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -72,7 +73,7 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
     copyColumns: r.copy_columns,
     primaryKey: r.primary_key,
     primaryKeyType: r.primary_key_type ?? undefined,
-    builtinTypes: r.builtin_types,
+    binaryCopy: r.binary_copy,
     replicaIdentityOk: r.replica_identity_ok,
     bytes: Number(r.bytes),
   }));

@@ -189,7 +189,7 @@ async function copyData(
     const targetSide = targetDigester;
     const copies = forEachLimit(items, options.jobs, async (item, worker) => {
       const started = Date.now();
-      const format = binary && item.table.builtinTypes ? 'binary' : 'text';
+      const format = binary && item.table.binaryCopy ? 'binary' : 'text';
       const done = await copyItem(workers[worker].source, workers[worker].target, item, format === 'binary');
       rows += done.rows;
       bytes += done.bytes;
@@ -237,19 +237,22 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
 
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snapshot = (await source.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string;
+    // Both sections are dumped from the moment the snapshot exists: the pg_dump runs overlap the
+    // catalog reads below, and post-data's the schema and the copy too.
+    const preData = reached(state, 'pre-data') ? undefined : dumpSection(options.sourceUrl, 'pre-data', snapshot);
+    preData?.catch(() => undefined);
+    const postData = reached(state, 'post-data')
+      ? undefined
+      : dumpSection(options.sourceUrl, 'post-data', snapshot).then((sql) => planPostData(source, sql));
+    postData?.catch(() => undefined);
     const tables = await listTables(source);
     warnMissingPrimaryKeys(tables);
     const digests: Digests = { rowHashes: new Map(), source: new Map(), target: new Map() };
     for (const table of tables) digests.rowHashes.set(table.name, await rowHash(source, table, si.major));
     sourceDigests = await digestSource(options.sourceUrl, snapshot, tables, digests);
 
-    // Dumped now, under the same snapshot, so its pg_dump run overlaps the schema and the copy.
-    const postData = reached(state, 'post-data')
-      ? undefined
-      : dumpSection(options.sourceUrl, 'post-data', snapshot).then((sql) => planPostData(source, sql));
-    postData?.catch(() => undefined);
-    if (!reached(state, 'pre-data')) {
-      await applySection(target, await dumpSection(options.sourceUrl, 'pre-data', snapshot), 'pre-data', options.maintenanceWorkMem);
+    if (preData) {
+      await applySection(target, await preData, 'pre-data', options.maintenanceWorkMem);
       log('schema_created', { section: 'pre-data', tables: tables.length });
     }
     let rows = 0;

@@ -83,6 +83,48 @@ export const RICH_SCHEMA = `
   INSERT INTO nokey SELECT g % 50, 'dup' FROM generate_series(1, 300) g;
 `;
 
+/**
+ * The wide-table fixture, `rows` articles: a table of every kind of value a COPY or a checksum can
+ * get wrong at volume (jsonb, bytea, long TOASTed text, text and integer arrays, an enum, numeric,
+ * timestamptz, a generated column) in its own schema, and beside it in `public` a table without a
+ * primary key whose foreign key points across schemas at it (five views per article).
+ */
+export function wideTables(rows: number): string {
+  return `
+  CREATE SCHEMA wide;
+  CREATE TYPE wide.status AS ENUM ('draft', 'review', 'published', 'archived');
+  CREATE TABLE wide.article (
+    id bigint PRIMARY KEY,
+    title text NOT NULL,
+    body text,
+    meta jsonb,
+    thumbnail bytea,
+    tags text[],
+    ratings int[],
+    status wide.status,
+    price numeric(12, 2),
+    published timestamptz,
+    body_length int GENERATED ALWAYS AS (length(body)) STORED
+  );
+  CREATE INDEX article_published ON wide.article (status, published);
+  CREATE TABLE public.article_view (article_id bigint NOT NULL REFERENCES wide.article (id), viewed timestamptz NOT NULL, agent text);
+  CREATE INDEX article_view_article ON public.article_view (article_id);
+  INSERT INTO wide.article (id, title, body, meta, thumbnail, tags, ratings, status, price, published)
+  SELECT g, 'Article ' || g || ' \\ "quoted"' || E'\t',
+         CASE WHEN g % 13 = 0 THEN NULL WHEN g % 50 = 0 THEN repeat(md5(g::text) || E'\n', 400) ELSE repeat(md5(g::text) || ' ', 20 + g % 20) END,
+         CASE WHEN g % 17 = 0 THEN NULL ELSE jsonb_build_object('n', g, 'author', 'a' || g % 97, 'words', g % 1000, 'flags', jsonb_build_array(g % 2 = 0, null, 'x')) END,
+         CASE WHEN g % 11 = 0 THEN NULL ELSE decode(repeat(md5(g::text), 8) || '00', 'hex') END,
+         CASE WHEN g % 3 = 0 THEN NULL ELSE ARRAY['t' || g % 40, NULL, 'comma,s', 'quote"s'] END,
+         ARRAY[g % 5, g % 7, NULL],
+         (ARRAY['draft', 'review', 'published', 'archived', NULL])[1 + g % 5]::wide.status,
+         CASE WHEN g % 9 = 0 THEN NULL ELSE g * 0.25 END,
+         timestamptz '2024-03-31 01:30:00+02' + g * interval '61 seconds'
+  FROM generate_series(1, ${rows}) g;
+  INSERT INTO public.article_view SELECT 1 + g % ${rows}, timestamptz '2025-01-01 00:00:00+00' + g * interval '7 seconds', CASE WHEN g % 4 = 0 THEN NULL ELSE 'agent ' || g % 10 END
+  FROM generate_series(1, ${rows * 5}) g;
+`;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
