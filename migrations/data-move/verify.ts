@@ -50,8 +50,9 @@ export interface VerifyReport {
  * whole-row datum is built and taken apart again), and stronger: hash_record_extended combines
  * column hashes linearly (h * 31 + next), so a sum of row hashes misses values of one column
  * swapped between rows. It is only used when every column is a built-in type whose hash does not
- * depend on the database: an enum hashes its label's OID and reg* types are OIDs, which differ
- * between databases. `text`: hashtextextended of the row's canonical text, for everything else.
+ * depend on the database, or an enum (or an array of one), hashed by its label's text: its own hash
+ * is of the label's OID, which differs between databases, as reg* types are OIDs.
+ * `text`: hashtextextended of the row's canonical text, for everything else.
  * Chosen per table from the source's catalog, used on both sides.
  */
 export type DigestMethod = 'record' | 'text';
@@ -73,7 +74,7 @@ const VALUE_HASHED_TYPES = [
  * Column hash per base type, where the type's hash function separates every pair of values whose
  * text differs. Left out, and hashed by their text: numeric, jsonb and interval (1.0 and 1.00, or
  * 1 day and 24 hours, hash alike), floats (-0 and 0), bytea and date (no SQL-callable hash
- * function of their own), arrays. Text hashes in the C collation: a nondeterministic column
+ * function of their own), arrays, enums. Text hashes in the C collation: a nondeterministic column
  * collation would hash 'A' and 'a' alike. timestamptz goes through timestamp under the sessions'
  * pinned TimeZone=UTC, which maps it one to one.
  */
@@ -94,7 +95,8 @@ const COLUMN_HASH: Record<string, (column: string, seed: number) => string> = {
 export async function digestMethod(source: Client, table: Pick<TableInfo, 'sql'>, sourceMajor: number): Promise<DigestMethod> {
   if (sourceMajor < 14) return 'text';
   const { rows } = await source.query(
-    `SELECT coalesce(bool_and(coalesce(e.typname, b.typname) = ANY($2) AND coalesce(e.typnamespace, b.typnamespace) = 'pg_catalog'::regnamespace), true) AS ok
+    `SELECT coalesce(bool_and((coalesce(e.typname, b.typname) = ANY($2) AND coalesce(e.typnamespace, b.typnamespace) = 'pg_catalog'::regnamespace)
+       OR coalesce(e.typtype, b.typtype) = 'e'), true) AS ok
      FROM pg_attribute a
      JOIN pg_type t ON t.oid = a.atttypid
      JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -110,7 +112,7 @@ export async function rowHash(source: Client, table: Pick<TableInfo, 'sql'>, sou
   const method = await digestMethod(source, table, sourceMajor);
   if (method === 'text') return TEXT_ROW_HASH;
   const { rows } = await source.query(
-    `SELECT a.attname::text AS name, CASE WHEN b.typcategory = 'A' THEN 'array' ELSE b.typname::text END AS type
+    `SELECT a.attname::text AS name, CASE WHEN b.typcategory = 'A' THEN 'array' WHEN b.typtype = 'e' THEN 'enum' ELSE b.typname::text END AS type
      FROM pg_attribute a
      JOIN pg_type t ON t.oid = a.atttypid
      JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END

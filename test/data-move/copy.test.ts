@@ -52,8 +52,8 @@ describe('db:move copy mode between two real databases', () => {
     await client.connect();
     try {
       const method = (sql: string) => digestMethod(client, { sql }, 15);
-      // docs has an enum (hashed by label OID, which differs between databases); Invoice has json.
-      expect([await method('public.docs'), await method('billing."Invoice"'), await method('public.events')]).toEqual(['text', 'text', 'record']);
+      // docs has an enum (hashed by its label's text, not by the label's OID, which differs between databases); Invoice has json.
+      expect([await method('public.docs'), await method('billing."Invoice"'), await method('public.events')]).toEqual(['record', 'text', 'record']);
     } finally {
       await client.end();
     }

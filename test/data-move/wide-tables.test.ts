@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { verify } from '../../migrations/data-move/verify';
+import { digestMethod, verify } from '../../migrations/data-move/verify';
 import { events, query, runCli, wideTables } from '../support/data-move-harness';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 
@@ -78,6 +78,8 @@ describe('db:move on the wide-table fixture', () => {
     const client = new Client({ connectionString: target.url });
     await client.connect();
     try {
+      // Both tables take the per-column row hash (the enum by its label), the path these changes exercise.
+      expect([await digestMethod(client, { sql: 'wide.article' }, 15), await digestMethod(client, { sql: 'public.article_view' }, 15)]).toEqual(['record', 'record']);
       await client.query(`CREATE TEMP TABLE saved_article AS SELECT * FROM wide.article WHERE id = ${ARTICLE}`);
       await client.query(`CREATE TEMP TABLE saved_view AS SELECT * FROM article_view WHERE viewed = ${VIEW}`);
       const caught: Record<string, string[]> = {};
