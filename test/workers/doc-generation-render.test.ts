@@ -132,6 +132,26 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     expect(pdf.launches).toBe(2);
   });
 
+  test('a tab serves one document after another: 6 documents 2 at a time open 2 tabs, and each PDF holds its own text only', async () => {
+    const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => pdf.render(`<h1>document ${i}</h1><p>${'only mine '.repeat(i + 1)}</p>`)));
+    expect(outs.map((o) => collapse(pdfText(o)))).toEqual(Array.from({ length: 6 }, (_, i) => `document ${i} ${'only mine '.repeat(i + 1).trim()}`));
+    expect(pdf.tabsOpened).toBe(2);
+    expect(pdf.launches).toBe(1);
+  });
+
+  test('a tab whose render failed is closed, not reused: the next document gets a new tab on the same browser', async () => {
+    const strict = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, renderTimeoutMs: 2000, logger });
+    try {
+      // Hundreds of pages: far past the 2 s a step may take.
+      await expect(strict.render(`<p>${'long text '.repeat(400_000)}</p>`)).rejects.toThrow(/Timeout/);
+      expect(collapse(pdfText(await strict.render('<p>next</p>')))).toBe('next');
+      expect(strict.tabsOpened).toBe(2);
+      expect(strict.launches).toBe(1);
+    } finally {
+      await strict.close();
+    }
+  });
+
   test('the browser is recycled every N documents without losing any job in flight', async () => {
     const recycled = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 2, recycleAfter: 3, logger });
     try {

@@ -1,4 +1,4 @@
-import { chromium, Browser } from 'playwright-core';
+import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import type { Logger } from '../../../core/logger';
 import { Semaphore } from '../../shared/semaphore';
 
@@ -6,10 +6,14 @@ import { Semaphore } from '../../shared/semaphore';
  * HTML → PDF with one Chromium per worker process, driven by playwright-core (no bundled
  * browser: the system Chromium at `executablePath`).
  *
- * - one browser serves every job; each job gets a fresh context (no cookies, cache or
- *   storage leak between clients' documents), closed when the job ends;
- * - at most `maxConcurrentPages` pages render at once: `page.pdf()` holds a core, and each
- *   tab costs tens of MB;
+ * - one browser serves every job, and each of its tabs (a context with one page) serves one
+ *   job after another: opening a context and its page costs about ten times the render
+ *   itself (a new renderer process). Reuse leaks nothing between clients' documents: with
+ *   JavaScript off and every request aborted a document can set no cookie, storage or cache
+ *   entry, and `setContent` replaces the whole document. A tab whose render failed is closed,
+ *   not reused;
+ * - at most `maxConcurrentPages` pages render at once, and as many tabs stay open:
+ *   `page.pdf()` holds a core, and each tab costs tens of MB;
  * - the browser is recycled after `recycleAfter` documents (long-lived browsers grow): the
  *   next job starts a new browser while jobs in hand finish on the old one, which closes
  *   when its last page is done;
@@ -38,11 +42,20 @@ export interface PdfRendererOptions {
   renderTimeoutMs?: number;
 }
 
+interface Tab {
+  context: BrowserContext;
+  page: Page;
+  /** Rejects when the page's renderer crashes. */
+  crashed: Promise<never>;
+}
+
 interface Generation {
   id: number;
   browser: Promise<Browser>;
   /** Rejects when the browser disconnects (killed, crashed, closed). */
   gone: Promise<never>;
+  /** Tabs of this browser waiting for their next job. */
+  idle: Tab[];
   uses: number;
   active: number;
   retired: boolean;
@@ -51,6 +64,7 @@ interface Generation {
 export class PdfRenderer {
   private current?: Generation;
   private generations = 0;
+  private tabs = 0;
   private readonly slots: Semaphore;
   private readonly log: Logger;
   private closed = false;
@@ -64,6 +78,11 @@ export class PdfRenderer {
   /** Browsers launched so far (restarts and recycles included). */
   get launches(): number {
     return this.generations;
+  }
+
+  /** Tabs opened so far, over every browser. */
+  get tabsOpened(): number {
+    return this.tabs;
   }
 
   render(html: string): Promise<Buffer> {
@@ -98,17 +117,17 @@ export class PdfRenderer {
       // step races against both, so the job fails over at once instead of hanging.
       const b = browser;
       const guard = <T>(step: Promise<T>, ...also: Promise<never>[]): Promise<T> => Promise.race([step, gen.gone, ...also]);
-      const context = await guard(b.newContext({ javaScriptEnabled: false }));
+      const tab = gen.idle.pop() ?? (await guard(this.openTab(b)));
+      let reusable = false;
       try {
-        await guard(context.route('**/*', (route) => route.abort()));
-        const page = await guard(context.newPage());
-        page.setDefaultTimeout(this.opts.renderTimeoutMs ?? 30_000);
-        const crashed = new Promise<never>((_, reject) => page.once('crash', () => reject(new BrowserGone(new Error('page crashed')))));
-        crashed.catch(() => undefined);
-        await guard(page.setContent(html, { waitUntil: 'load' }), crashed);
-        return await guard(page.pdf({ preferCSSPageSize: true, printBackground: true }), crashed);
+        await guard(tab.page.setContent(html, { waitUntil: 'load' }), tab.crashed);
+        const pdf = await guard(tab.page.pdf({ preferCSSPageSize: true, printBackground: true }), tab.crashed);
+        reusable = true;
+        return pdf;
       } finally {
-        if (b.isConnected()) await guard(context.close()).catch(() => undefined);
+        // A retired browser closes with its tabs once its last job is done.
+        if (reusable && !gen.retired) gen.idle.push(tab);
+        else if (!gen.retired && b.isConnected()) await guard(tab.context.close()).catch(() => undefined);
       }
     } catch (err) {
       if (err instanceof BrowserGone || !browser || !browser.isConnected()) {
@@ -118,6 +137,22 @@ export class PdfRenderer {
       throw err;
     } finally {
       this.checkin(gen);
+    }
+  }
+
+  private async openTab(browser: Browser): Promise<Tab> {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      await context.route('**/*', (route) => route.abort());
+      const page = await context.newPage();
+      page.setDefaultTimeout(this.opts.renderTimeoutMs ?? 30_000);
+      const crashed = new Promise<never>((_, reject) => page.once('crash', () => reject(new BrowserGone(new Error('page crashed')))));
+      crashed.catch(() => undefined);
+      this.tabs += 1;
+      return { context, page, crashed };
+    } catch (err) {
+      await context.close().catch(() => undefined);
+      throw err;
     }
   }
 
@@ -147,7 +182,7 @@ export class PdfRenderer {
     let markGone: (err: BrowserGone) => void = () => undefined;
     const gone = new Promise<never>((_, reject) => (markGone = reject));
     gone.catch(() => undefined);
-    const gen: Generation = { id, uses: 0, active: 0, retired: false, gone, browser: Promise.resolve(undefined as unknown as Browser) };
+    const gen: Generation = { id, idle: [], uses: 0, active: 0, retired: false, gone, browser: Promise.resolve(undefined as unknown as Browser) };
     const started = Date.now();
     gen.browser = chromium
       .launch({ executablePath: this.opts.executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 })
