@@ -100,6 +100,7 @@ export const FREE_TYPES: Record<string, string> = {
   aws_cloudfront_cache_policy: 'distribution configuration',
   aws_cloudfront_origin_request_policy: 'distribution configuration',
   aws_cloudwatch_log_resource_policy: 'policies are free',
+  aws_cloudwatch_query_definition: 'saved Logs Insights queries are free (each run is billed per GB scanned)',
   aws_cloudwatch_log_subscription_filter: 'the filter is free (its destination is priced)',
   aws_cloudwatch_event_rule: 'EventBridge rules on AWS service events are free',
   aws_cloudwatch_event_target: 'EventBridge targets are free',

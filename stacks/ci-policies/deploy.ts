@@ -696,6 +696,15 @@ function monitoringStatements(c: EnvironmentPolicyContext): Statement[] {
       ],
     },
     {
+      // The saved Logs Insights queries beside each dashboard: no ARN, no resource-level permission.
+      sid: 'LogQueries',
+      actions: ['logs:PutQueryDefinition', 'logs:DescribeQueryDefinitions', 'logs:DeleteQueryDefinition'],
+      resources: ['*'],
+      justification:
+        'Saved Logs Insights queries (aws_cloudwatch_query_definition) have no ARN and IAM authorises them on "*" only. ' +
+        'A definition holds a query text and log group names, no log data: running it needs logs:StartQuery on the groups.',
+    },
+    {
       // The environment's operations dashboard, named after it (`docplatform-<env>`); dashboards have no Region in their ARN.
       sid: 'Dashboards',
       actions: ['cloudwatch:PutDashboard', 'cloudwatch:GetDashboard', 'cloudwatch:DeleteDashboards'],

@@ -40,13 +40,14 @@ export function planStatements(c: CiPolicyContext): Statement[] {
         'rds:DescribeDBEngineVersions',
         'rds:DescribeOrderableDBInstanceOptions',
         'logs:DescribeLogGroups',
+        'logs:DescribeQueryDefinitions',
         'sts:GetCallerIdentity',
       ],
       resources: ['*'],
       justification:
         'Listings Terraform refresh makes that have no resource-level permission (IAM authorises them ' +
         'on "*" only): the EC2 listings of the network layer, ECS task definitions, application-autoscaling ' +
-        'Describe*, the CloudFront managed-policy and RDS engine catalogues, the log-group listing and the ' +
+        'Describe*, the CloudFront managed-policy and RDS engine catalogues, the log-group and saved-query listings and the ' +
         'caller identity. None returns data (secret values, objects, logs and messages are denied below).',
     },
     {

@@ -281,12 +281,13 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     // LogDeliveries only where AWS delivers logs (flow logs, WAF logging: prod).
     const logDeliveries = envContext(env).logDeliveries;
     expect(star.map((s) => s.Sid).sort()).toEqual(
-      ['CdnCreateTagged', 'CdnCreates', 'DenyAssumeRole', 'DenyEdgeSecret', 'DenySecretValues', 'ReadOnlyDescribe', ...(logDeliveries ? ['LogDeliveries'] : [])].sort(),
+      ['CdnCreateTagged', 'CdnCreates', 'DenyAssumeRole', 'DenyEdgeSecret', 'DenySecretValues', 'LogQueries', 'ReadOnlyDescribe', ...(logDeliveries ? ['LogDeliveries'] : [])].sort(),
     );
     for (const s of star) expect({ sid: s.Sid, reason: (reasons.get(s.Sid) ?? '').length > 40 }).toEqual({ sid: s.Sid, reason: true });
     // The only writes on "*" are creates IAM authorises on "*" alone (the distribution's under its
     // request tags), deregistering task-definition revisions, which running services outlive, and
-    // the log deliveries EC2 and WAF set up with the role's permissions.
+    // the log deliveries EC2 and WAF set up with the role's permissions, and the saved Logs Insights
+    // queries (no ARN; a definition holds a query text, no log data).
     const writes = star.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)).filter((a) => !/:(Describe|List|Get)/.test(a));
     expect(writes.sort()).toEqual([
       'cloudfront:CreateDistribution',
@@ -295,7 +296,10 @@ describe.each(ENVS)('the %s deploy role', (env) => {
       'cloudfront:CreateOriginAccessControl',
       'cloudfront:CreateResponseHeadersPolicy',
       'ecs:DeregisterTaskDefinition',
-      ...(logDeliveries ? ['logs:CreateLogDelivery', 'logs:DeleteLogDelivery', 'logs:PutResourcePolicy', 'logs:UpdateLogDelivery'] : []),
+      ...(logDeliveries ? ['logs:CreateLogDelivery', 'logs:DeleteLogDelivery'] : []),
+      'logs:DeleteQueryDefinition',
+      'logs:PutQueryDefinition',
+      ...(logDeliveries ? ['logs:PutResourcePolicy', 'logs:UpdateLogDelivery'] : []),
     ]);
     expect(statements().find((s) => s.Sid === 'CdnCreateTagged').Condition).toEqual({ StringEquals: { 'aws:RequestTag/project': PROJECT, 'aws:RequestTag/env': env } });
   });

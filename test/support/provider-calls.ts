@@ -750,6 +750,13 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     ...tagging(r, 'cloudwatch:TagResource', 'cloudwatch:UntagResource'),
     del('cloudwatch:DeleteAlarms', r.arn),
   ],
+  // Saved queries have no ARN, no tags and no resource-level permission: IAM authorises them on "*".
+  aws_cloudwatch_query_definition: () => [
+    ...unscoped('create', 'logs:PutQueryDefinition'),
+    ...unscoped('read', 'logs:DescribeQueryDefinitions'),
+    ...unscoped('update', 'logs:PutQueryDefinition'),
+    ...unscoped('delete', 'logs:DeleteQueryDefinition'),
+  ],
   // Dashboards take no tags (provider v5); their ARN has no Region.
   aws_cloudwatch_dashboard: (r) => [
     create('cloudwatch:PutDashboard', r.arn),
