@@ -17,11 +17,27 @@ export const LOCAL_STRIPE_WEBHOOK_SECRET = 'whsec_local_standin_signing_secret';
 export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-aws';
 export const LOCAL_STRIPE_PORT = 4190;
 export const LOCAL_EMULATOR_PORT = 4566;
+/** EMULATOR_PORT overrides the emulator's port. */
+export const localEmulatorPort = (): number => Number(process.env.EMULATOR_PORT ?? LOCAL_EMULATOR_PORT);
+/** The local edge: the front end and /api on one origin, like CloudFront (EDGE_PORT overrides it). */
+export const LOCAL_EDGE_PORT = 4200;
+export const localEdgePort = (): number => Number(process.env.EDGE_PORT ?? LOCAL_EDGE_PORT);
+/** The origin secret in the local edge's key value store (the gateways do not check it locally: the web ACL does in AWS). */
+export const LOCAL_ORIGIN_SECRET = 'local-origin-secret-never-used-in-aws';
+/**
+ * Where the local edge reads the front end: `folder` (default: frontend/dist/browser, as built)
+ * or `bucket` (LOCAL_FRONTEND_BUCKET in the emulator, as publish:frontend -- --env local left it).
+ */
+export const LOCAL_EDGE_SOURCE_VAR = 'LOCAL_EDGE_SOURCE';
+export const EDGE_SOURCES = ['folder', 'bucket'] as const;
+export type EdgeSourceKind = (typeof EDGE_SOURCES)[number];
 export const LOCAL_QUEUES = {
   docJobs: `${namePrefix('local')}-${QUEUES.docJobs}`,
   batchJobs: `${namePrefix('local')}-${QUEUES.batchJobs}`,
 };
-export const LOCAL_BUCKETS = Object.values(BUCKETS);
+/** The local S3 bucket publish:frontend -- --env local writes the front end to, as it writes the SPA bucket in AWS. */
+export const LOCAL_FRONTEND_BUCKET = `${namePrefix('local')}-spa`;
+export const LOCAL_BUCKETS = [...Object.values(BUCKETS), LOCAL_FRONTEND_BUCKET];
 
 /** Where each service listens locally (http transport); PORT_<NAME> overrides one. */
 export const LOCAL_PORTS: Record<ServiceName, number> = {

@@ -1,5 +1,6 @@
 import { spawn, ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * The local stand-in for SQS and S3 (fauxqs), spoken to through the real AWS SDK.
@@ -81,3 +82,7 @@ export async function startLocalEmulator(spec: EmulatorSpec = {}): Promise<Local
       }),
   };
 }
+
+/** An S3 client of the emulator at `endpoint` (path-style; the SDK wants credentials, any will do). */
+export const emulatorS3Client = (endpoint: string, region = 'eu-west-3'): S3Client =>
+  new S3Client({ region, endpoint, forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });

@@ -1,0 +1,253 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve, sep } from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ORIGIN_SECRET_KEY } from '../../../core/contract';
+import { API_PATH_PATTERN, API_REQUEST, cacheControlOf, contentTypeOf, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../../modules/edge-behaviour';
+import { CfRequest, CfResponse, CfValue, loadCloudFrontFunction, ViewerRequestEvent } from './cloudfront-function';
+
+/**
+ * The local edge: one origin, as CloudFront gives the browser in AWS (stacks/edge.ts). Each
+ * request runs the viewer-request function of its behaviour, the very code the edge stack
+ * deploys (modules/edge-behaviour.ts, executed by ./cloudfront-function.ts): `/api/*` runs the
+ * API function (strips `/api`, writes the viewer address and the origin secret from its key
+ * value store) and goes to the gateways the way the REST API routes them; everything else runs
+ * the SPA rewrite and is read from the front end's folder or bucket, with the Content-Type and
+ * Cache-Control publish:frontend stores. Every answer carries the response headers policy's
+ * security headers, over whatever the origin sent.
+ */
+
+/** Where the front end is read: the build folder, or the bucket publish:frontend wrote to. */
+export type FrontendSource = { kind: 'folder'; dir: string } | { kind: 'bucket'; bucket: string; s3: S3Client };
+
+export interface EdgeOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  frontend: FrontendSource;
+  /** The gateways' base URLs. */
+  gateways: { b2c: string; b2b: string };
+  /** The origin secret in the API function's key value store; without it the header stays out, as in AWS before it is put. */
+  originSecret?: string;
+  /** Answered at `/api/openapi.json`: the public API's contract (a local convenience, the REST API has no such route). */
+  openApiFile: string;
+}
+
+export interface LocalEdge {
+  url: string;
+  port: number;
+  /** What the front end is served from, for a banner. */
+  describe: string;
+  close(): Promise<void>;
+}
+
+/** The REST API's routes (stacks/compute.ts): `/b2c/{proxy+}`, `/b2b/{proxy+}`, `GET /health`. */
+function apiTarget(gateways: EdgeOptions['gateways'], method: string, path: string): string | undefined {
+  if (path.startsWith('/b2c/')) return gateways.b2c;
+  if (path.startsWith('/b2b/')) return gateways.b2b;
+  if (path === '/health' && (method === 'GET' || method === 'HEAD')) return gateways.b2c;
+  return undefined;
+}
+
+/** Connection-level headers a proxy does not pass on (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+
+const apiPattern = new RegExp(`^${API_PATH_PATTERN.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
+
+const viewerIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+
+/** The request as the runtime hands it to a function: lower-case headers, the query and cookies split out, values as received. */
+function eventOf(req: IncomingMessage, host: string): ViewerRequestEvent {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const querystring: Record<string, CfValue> = {};
+  for (const pair of q >= 0 ? url.slice(q + 1).split('&').filter(Boolean) : []) {
+    const eq = pair.indexOf('=');
+    const [name, value] = eq >= 0 ? [pair.slice(0, eq), pair.slice(eq + 1)] : [pair, ''];
+    addValue(querystring, name, value);
+  }
+  const headers: Record<string, CfValue> = {};
+  const cookies: Record<string, CfValue> = {};
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
+    for (const value of values ?? []) {
+      if (name !== 'cookie') {
+        addValue(headers, name, value);
+        continue;
+      }
+      for (const part of value.split(';').map((c) => c.trim()).filter(Boolean)) {
+        const eq = part.indexOf('=');
+        addValue(cookies, eq >= 0 ? part.slice(0, eq) : part, eq >= 0 ? part.slice(eq + 1) : '');
+      }
+    }
+  }
+  return {
+    version: '1.0',
+    context: { distributionDomainName: host, distributionId: 'LOCALEDGE', eventType: 'viewer-request', requestId: randomUUID() },
+    viewer: { ip: viewerIp(req) },
+    request: { method: req.method ?? 'GET', uri: q >= 0 ? url.slice(0, q) : url, querystring, headers, cookies },
+  };
+}
+
+function addValue(into: Record<string, CfValue>, name: string, value: string): void {
+  const existing = into[name];
+  if (!existing) into[name] = { value };
+  else into[name] = { value: existing.value, multiValue: [...(existing.multiValue ?? [{ value: existing.value }]), { value }] };
+}
+
+const valuesOf = (v: CfValue): string[] => (v.multiValue ?? [v]).map((m) => m.value);
+
+function queryOf(request: CfRequest): string {
+  const pairs = Object.entries(request.querystring).flatMap(([name, v]) => valuesOf(v).map((value) => (value === '' ? name : `${name}=${value}`)));
+  return pairs.length > 0 ? `?${pairs.join('&')}` : '';
+}
+
+function send(res: ServerResponse, status: number, headers: Record<string, string | string[]>, body: Buffer | string, head: boolean): void {
+  res.writeHead(status, { ...headers, ...SECURITY_RESPONSE_HEADERS });
+  res.end(head ? undefined : body);
+}
+
+/** What S3 answers through Origin Access Control for a key it does not hold (the policy grants no ListBucket). */
+const ACCESS_DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
+
+interface StoredObject {
+  body: Buffer;
+  contentType: string;
+  cacheControl?: string;
+  etag?: string;
+  lastModified?: Date;
+}
+
+/** The object at a key, or undefined when the source holds none. */
+async function readObject(source: FrontendSource, key: string): Promise<StoredObject | undefined> {
+  if (source.kind === 'folder') {
+    const root = resolve(source.dir);
+    const file = resolve(root, key);
+    if (!file.startsWith(root + sep) || !existsSync(file) || !statSync(file).isFile()) return undefined;
+    const body = readFileSync(file);
+    return {
+      body,
+      contentType: contentTypeOf(key),
+      cacheControl: cacheControlOf(key),
+      etag: `"${createHash('md5').update(body).digest('hex')}"`,
+      lastModified: statSync(file).mtime,
+    };
+  }
+  try {
+    const out = await source.s3.send(new GetObjectCommand({ Bucket: source.bucket, Key: key }));
+    return {
+      body: Buffer.from(await out.Body!.transformToByteArray()),
+      contentType: out.ContentType ?? 'application/octet-stream',
+      cacheControl: out.CacheControl,
+      etag: out.ETag,
+      lastModified: out.LastModified,
+    };
+  } catch (err) {
+    const name = (err as { name?: string }).name;
+    if (name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchBucket') return undefined;
+    throw err;
+  }
+}
+
+function notBuilt(source: FrontendSource): string {
+  return source.kind === 'folder'
+    ? `The front end is not built: ${source.dir} has no index.html.\nnpm run dev builds it (frontend/, ng build); the API is at /api/ meanwhile.\n`
+    : `The front end is not published: bucket ${source.bucket} has no index.html.\nRun npm run publish:frontend -- --env local while npm run dev runs; the API is at /api/ meanwhile.\n`;
+}
+
+export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
+  const spaRewrite = loadCloudFrontFunction('spa-rewrite', SPA_REWRITE);
+  const apiRequest = loadCloudFrontFunction('api-prefix', API_REQUEST, options.originSecret ? { [ORIGIN_SECRET_KEY]: options.originSecret } : {});
+
+  const answerResponse = (res: ServerResponse, response: CfResponse, head: boolean) => {
+    const headers = Object.fromEntries(Object.entries(response.headers ?? {}).map(([k, v]) => [k, valuesOf(v)]));
+    const body = typeof response.body === 'string' ? response.body : response.body ? Buffer.from(response.body.data, response.body.encoding === 'base64' ? 'base64' : 'utf8') : '';
+    send(res, response.statusCode, headers, body, head);
+  };
+
+  const serveFrontend = async (req: IncomingMessage, res: ServerResponse, event: ViewerRequestEvent) => {
+    const head = req.method === 'HEAD';
+    if (req.method !== 'GET' && !head) {
+      return send(res, 403, { 'content-type': 'text/plain; charset=utf-8' }, 'This distribution is not configured to allow the HTTP request method that was used for this request.\n', head);
+    }
+    const result = await spaRewrite(event);
+    if ('response' in result) return answerResponse(res, result.response, head);
+    const key = decodeURIComponent(result.request.uri.replace(/^\/+/, ''));
+    const object = await readObject(options.frontend, key);
+    if (!object) {
+      if (key === 'index.html') return send(res, 404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, notBuilt(options.frontend), head);
+      return send(res, 403, { 'content-type': 'application/xml' }, ACCESS_DENIED, head);
+    }
+    send(
+      res,
+      200,
+      {
+        'content-type': object.contentType,
+        'content-length': String(object.body.length),
+        ...(object.cacheControl ? { 'cache-control': object.cacheControl } : {}),
+        ...(object.etag ? { etag: object.etag } : {}),
+        ...(object.lastModified ? { 'last-modified': object.lastModified.toUTCString() } : {}),
+      },
+      object.body,
+      head,
+    );
+  };
+
+  const serveApi = async (req: IncomingMessage, res: ServerResponse, event: ViewerRequestEvent) => {
+    const head = req.method === 'HEAD';
+    const result = await apiRequest(event);
+    if ('response' in result) return answerResponse(res, result.response, head);
+    const forwarded = result.request;
+    if (forwarded.uri === '/openapi.json' && (req.method === 'GET' || head)) {
+      return send(res, 200, { 'content-type': 'application/json', 'cache-control': 'no-cache' }, readFileSync(options.openApiFile), head);
+    }
+    const target = apiTarget(options.gateways, forwarded.method, forwarded.uri);
+    if (!target) {
+      // API Gateway's answer for a path or method it has no resource for.
+      return send(res, 403, { 'content-type': 'application/json', 'x-amzn-errortype': 'MissingAuthenticationTokenException' }, '{"message":"Missing Authentication Token"}', head);
+    }
+    // The origin request policy (all viewer headers but Host), as the function left them.
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(forwarded.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = valuesOf(value);
+    const cookies = Object.entries(forwarded.cookies).flatMap(([name, v]) => valuesOf(v).map((value) => `${name}=${value}`));
+    if (cookies.length > 0) headers.cookie = cookies.join('; ');
+    headers['x-forwarded-for'] = event.viewer.ip;
+    const url = new URL(forwarded.uri + queryOf(forwarded), target);
+    await new Promise<void>((done, fail) => {
+      const upstream = httpRequest(url, { method: forwarded.method, headers }, (answer) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(answer.headersDistinct)) if (!HOP_BY_HOP.has(name) && value) out[name] = value;
+        res.writeHead(answer.statusCode ?? 502, { ...out, ...SECURITY_RESPONSE_HEADERS });
+        answer.pipe(res);
+        answer.on('end', done);
+        answer.on('error', fail);
+      });
+      upstream.on('error', fail);
+      req.pipe(upstream);
+    });
+  };
+
+  const server: Server = createServer((req, res) => {
+    const event = eventOf(req, req.headers.host ?? 'localhost');
+    const handle = apiPattern.test(event.request.uri) ? serveApi : serveFrontend;
+    handle(req, res, event).catch((err: Error) => {
+      // CloudFront's own answer when the origin cannot be reached.
+      if (res.headersSent) return res.destroy(err);
+      send(res, 502, { 'content-type': 'text/plain; charset=utf-8' }, `502 Bad Gateway: ${err.message}\n`, req.method === 'HEAD');
+    });
+  });
+  const port = await new Promise<number>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 0, '127.0.0.1', () => done((server.address() as AddressInfo).port));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    describe: options.frontend.kind === 'folder' ? `front end from ${options.frontend.dir}` : `front end from bucket ${options.frontend.bucket}`,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}

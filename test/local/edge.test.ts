@@ -1,0 +1,217 @@
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { EDGE_HEADERS } from '../../core/contract';
+import { API_REQUEST, CONTENT_SECURITY_POLICY, IMMUTABLE_CACHE, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
+import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-function';
+import { LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
+import { OPENAPI_PATH } from '../../scripts/openapi/document';
+import { assertContract } from '../support/openapi-contract';
+import { FIXTURE_FILES, writeFrontendFixture } from '../support/frontend-fixture';
+import { startTestPlatform, TestPlatform } from '../support/functions-platform';
+import { Testing } from 'cdktf';
+import { dev } from '../../stacks/config';
+import { EdgeStack } from '../../stacks/edge';
+import { resources } from '../support/infra-synth';
+
+/**
+ * The local edge (scripts/local/edge/) against the real gateways and a built folder: the SPA
+ * rewrite and the /api function are the deployed code, executed; a deep link is the app shell,
+ * an unknown API path the API's own JSON 404; every answer has the security headers and the
+ * cache headers publish:frontend stores.
+ */
+const OPENAPI_FILE = join(__dirname, '..', '..', OPENAPI_PATH);
+const ORIGIN_SECRET = 'edge-test-origin-secret';
+let platform: TestPlatform;
+let edge: LocalEdge;
+let dist: string;
+
+beforeAll(async () => {
+  platform = await startTestPlatform('edge');
+  dist = writeFrontendFixture();
+  edge = await startLocalEdge({
+    frontend: { kind: 'folder', dir: dist },
+    gateways: { b2c: platform.urls['gateway-b2c'], b2b: platform.urls['gateway-b2b'] },
+    originSecret: ORIGIN_SECRET,
+    openApiFile: OPENAPI_FILE,
+  });
+});
+
+afterAll(async () => {
+  await edge?.close();
+  await platform?.teardown();
+  rmSync(dist, { recursive: true, force: true });
+});
+
+const get = async (path: string, init: RequestInit = {}) => {
+  const res = await fetch(edge.url + path, { redirect: 'manual', ...init });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+};
+
+const expectSecurityHeaders = (headers: Headers) => {
+  for (const [name, value] of Object.entries(SECURITY_RESPONSE_HEADERS)) expect({ name, value: headers.get(name) }).toEqual({ name, value });
+};
+
+describe('the front end', () => {
+  test('a deep link is the app shell: index.html, revalidated, with the security headers', async () => {
+    const res = await get('/orders/6f1c2b4e-8a3d-4c5e-9f10-1a2b3c4d5e6f?paid=1');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe(FIXTURE_FILES['index.html']);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe(NO_CACHE);
+    expectSecurityHeaders(res.headers);
+    expect(res.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+  });
+
+  test('/ is the app shell too; a hashed bundle is immutable, an unhashed file revalidated', async () => {
+    expect((await get('/')).text).toBe(FIXTURE_FILES['index.html']);
+    const main = await get('/main-X7KQ2ZPA.js');
+    expect([main.status, main.headers.get('content-type'), main.headers.get('cache-control'), main.text]).toEqual([
+      200,
+      'text/javascript; charset=utf-8',
+      IMMUTABLE_CACHE,
+      FIXTURE_FILES['main-X7KQ2ZPA.js'],
+    ]);
+    const icon = await get('/favicon.ico');
+    expect([icon.headers.get('content-type'), icon.headers.get('cache-control')]).toEqual(['image/x-icon', NO_CACHE]);
+    expect((await get('/media/logo-ABCD2345.svg')).headers.get('content-type')).toBe('image/svg+xml');
+  });
+
+  test('a missing file is what S3 answers through Origin Access Control (403), never the app shell', async () => {
+    const res = await get('/main-NOPE1234.js');
+    expect(res.status).toBe(403);
+    expect(res.text).toContain('AccessDenied');
+    expect(res.text).not.toContain('app-root');
+    // A key that would climb out of the folder is no file of the build.
+    expect((await get('/..%2F..%2Fpackage.json')).status).toBe(403);
+  });
+
+  test('only GET and HEAD reach the bucket', async () => {
+    expect((await get('/', { method: 'POST', body: 'x' })).status).toBe(403);
+    const head = await get('/', { method: 'HEAD' });
+    expect([head.status, head.text, head.headers.get('content-length')]).toEqual([200, '', String(Buffer.byteLength(FIXTURE_FILES['index.html']))]);
+  });
+
+  test('a missing build says so, in plain text, with a 404', async () => {
+    const bare = await startLocalEdge({
+      frontend: { kind: 'folder', dir: join(dist, 'not-built') },
+      gateways: { b2c: platform.urls['gateway-b2c'], b2b: platform.urls['gateway-b2b'] },
+      openApiFile: OPENAPI_FILE,
+    });
+    try {
+      const res = await fetch(`${bare.url}/orders/1`);
+      expect([res.status, res.headers.get('content-type')]).toEqual([404, 'text/plain; charset=utf-8']);
+      expect(await res.text()).toMatch(/front end is not built/);
+      expect((await fetch(`${bare.url}/api/health`)).status).toBe(200);
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+describe('/api', () => {
+  test('/api/b2c/nope is the API’s JSON 404, never index.html', async () => {
+    const res = await get('/api/b2c/nope');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(JSON.parse(res.text)).toEqual({ error: { code: 'not_found', message: 'no route for GET /b2c/nope' } });
+    expectSecurityHeaders(res.headers);
+  });
+
+  test('/api/b2c and /api/b2b reach their gateway with /api stripped; the answers keep to the contract', async () => {
+    const themes = await get('/api/b2c/themes');
+    expect(themes.status).toBe(200);
+    assertContract('GET', '/b2c/themes', { ...themes, json: JSON.parse(themes.text) });
+    expect(JSON.parse(themes.text).themes.length).toBeGreaterThan(0);
+    const batch = await get('/api/b2b/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(batch.status).toBe(401);
+    assertContract('POST', '/b2b/batches', { ...batch, json: JSON.parse(batch.text) });
+    const health = await get('/api/health');
+    expect([health.status, JSON.parse(health.text).service]).toEqual([200, 'gateway-b2c']);
+    expectSecurityHeaders(health.headers);
+  });
+
+  test('a POST body and the query string go through as sent', async () => {
+    const res = await get('/api/b2c/orders?x=1', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"nope"}' });
+    expect(res.status).toBe(400);
+    const fields = JSON.parse(res.text).error.fields.map((f: { field: string }) => f.field);
+    expect(fields).toEqual(expect.arrayContaining(['header.idempotency-key', 'body.email', 'body.name']));
+  });
+
+  test('a path the REST API has no resource for is API Gateway’s 403, not the app shell', async () => {
+    const res = await get('/api/nope');
+    expect([res.status, JSON.parse(res.text)]).toEqual([403, { message: 'Missing Authentication Token' }]);
+    expect((await get('/api/b2c')).status).toBe(403);
+  });
+
+  test('/api/openapi.json is the committed contract', async () => {
+    const res = await get('/api/openapi.json');
+    expect([res.status, res.headers.get('content-type')]).toEqual([200, 'application/json']);
+    expect(res.text).toBe(readFileSync(OPENAPI_FILE, 'utf8'));
+  });
+});
+
+describe('what the API function sends the origin', () => {
+  let probe: Server;
+  let seen: { url: string; headers: IncomingHttpHeaders }[];
+  let probeEdge: LocalEdge;
+
+  beforeAll(async () => {
+    seen = [];
+    // An origin that only records what reaches it: the forwarded request is the subject here.
+    probe = createServer((req, res) => {
+      seen.push({ url: req.url!, headers: req.headers });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-security-policy': "default-src *" });
+      res.end('{}');
+    });
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    probeEdge = await startLocalEdge({ frontend: { kind: 'folder', dir: dist }, gateways: { b2c: origin, b2b: origin }, originSecret: ORIGIN_SECRET, openApiFile: OPENAPI_FILE });
+  });
+  afterAll(async () => {
+    await probeEdge.close();
+    await new Promise<void>((r) => probe.close(() => r()));
+  });
+
+  test('the viewer address and the origin secret from the key value store, over what the client sent; every other header kept but Host', async () => {
+    const res = await fetch(`${probeEdge.url}/api/b2b/orders/1?a=%20b&a=c`, {
+      headers: { [EDGE_HEADERS.originVerify]: 'forged', [EDGE_HEADERS.clientIp]: '203.0.113.9', 'x-api-key': 'k', cookie: 'a=1; b=2' },
+    });
+    expect(res.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
+    const [forwarded] = seen;
+    expect(forwarded.url).toBe('/b2b/orders/1?a=%20b&a=c');
+    expect(forwarded.headers[EDGE_HEADERS.originVerify]).toBe(ORIGIN_SECRET);
+    expect(forwarded.headers[EDGE_HEADERS.clientIp]).toBe('127.0.0.1');
+    expect(forwarded.headers['x-api-key']).toBe('k');
+    expect(forwarded.headers.cookie).toBe('a=1; b=2');
+    expect(forwarded.headers.host).not.toBe(new URL(probeEdge.url).host);
+  });
+
+  test('without the secret in the store the header stays out (the API refuses the request in AWS)', async () => {
+    const fn = loadCloudFrontFunction('api-prefix', API_REQUEST, {});
+    const result = await fn({
+      version: '1.0',
+      context: { distributionDomainName: 'd', distributionId: 'D', eventType: 'viewer-request', requestId: 'r' },
+      viewer: { ip: '198.51.100.1' },
+      request: { method: 'GET', uri: '/api/health', querystring: {}, headers: { [EDGE_HEADERS.originVerify]: { value: 'forged' } }, cookies: {} },
+    });
+    expect(result).toEqual({
+      request: expect.objectContaining({ uri: '/health', headers: { [EDGE_HEADERS.clientIp]: { value: '198.51.100.1' } } }),
+    });
+  });
+});
+
+describe('one source for the functions', () => {
+  test('the code the edge stack deploys is the code the local edge executes', () => {
+    const edgeStack = new EdgeStack(Testing.app(), 'probe-edge', { ...dev, edge: { ...dev.edge, apiBehaviour: true } }, { domainName: 'api.example', stagePath: 'v1' });
+    const stack = JSON.parse(Testing.synth(edgeStack));
+    const code = Object.fromEntries(resources(stack, 'aws_cloudfront_function').map((f) => [f.config.name.replace(/^.*-(spa-rewrite|api-prefix)$/, '$1'), f.config.code]));
+    expect(code).toEqual({ 'spa-rewrite': SPA_REWRITE, 'api-prefix': API_REQUEST });
+    expect(code['api-prefix']).toMatch(/^import cf from 'cloudfront';/);
+  });
+
+  test('the runner refuses an import the runtime would not give', () => {
+    expect(() => loadCloudFrontFunction('f', "import fs from 'fs';\nfunction handler(e) { return e.request; }")).toThrow(/only the cloudfront module/);
+  });
+});
