@@ -20,7 +20,7 @@ export interface Args {
   jobs: number;
   verifyOnly: boolean;
   dryRun: boolean;
-  /** Objects at or above this size go up in parts (lib-storage Upload). */
+  /** Objects at or above this size go up in parts (upload.ts). */
   partSizeMb: number;
 }
 

@@ -12,13 +12,14 @@ import {
   contentTypeFor,
   digestOf,
   openSource,
-  putStream,
   resolveBucket,
   s3Client,
   targetDigest,
   type SourceObject,
   type SourceStore,
 } from './storage';
+import { objectRequests, type ObjectRequests } from './object-requests';
+import { uploadObject } from './upload';
 
 export interface Skipped {
   key: string;
@@ -44,14 +45,19 @@ export interface Report {
   problems: Problem[];
   verifyOnly: boolean;
   dryRun: boolean;
-  /** Objects checked through S3's stored checksum vs read back and hashed. */
-  checkedBy: { checksum: number; reread: number };
+  /**
+   * How each object was checked: the target's SHA-256 (answered to the upload, or kept and given
+   * by HeadObject), the MD5 the target computed over what it stored (ETag, per part for multipart;
+   * upload.ts), or read back and hashed.
+   */
+  checkedBy: { checksum: number; md5: number; reread: number };
 }
 
 interface Context {
   args: Args;
   source: SourceStore;
   target: S3Client;
+  targetRequests: ObjectRequests;
   bucket: string;
   db: Client;
   keyMap: KeyMap | null;
@@ -80,16 +86,28 @@ async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => 
 async function prepare(args: Args): Promise<Context> {
   const source = openSource(args.source);
   const target = s3Client({ endpoint: args.targetEndpoint, region: args.targetRegion });
-  // Bad input first, each naming the option: source, target bucket, database.
-  await source.check();
-  const bucket = await resolveBucket(target, args.target, args.env, args.targetBucket);
-  await checkBucket(target, bucket, `--target ${args.target}`);
   if (!args.databaseUrl) throw new MoveError('--database-url (or DATABASE_URL) is required: progress is recorded in the target database');
-  const db = await open(args.databaseUrl, 'target', { applicationName: 'storage-move' });
+  // The three checks at once (each is a round trip), reported in the order source, target bucket, database.
+  const [checked, resolved, opened] = await Promise.allSettled([
+    source.check(),
+    resolveBucket(target, args.target, args.env, args.targetBucket).then(async (name) => {
+      await checkBucket(target, name, `--target ${args.target}`);
+      return name;
+    }),
+    open(args.databaseUrl, 'target', { applicationName: 'storage-move' }),
+  ]);
+  const bad = [checked, resolved, opened].find((r) => r.status === 'rejected');
+  if (bad) {
+    if (opened.status === 'fulfilled') await opened.value.end().catch(() => undefined);
+    throw (bad as PromiseRejectedResult).reason;
+  }
+  const bucket = (resolved as PromiseFulfilledResult<string>).value;
+  const db = (opened as PromiseFulfilledResult<Client>).value;
   try {
     const keyMap = args.target === 'reports' ? await loadKeyMap(db, args.mapFile) : null;
     const state = await readState(db, bucket, source.describe);
-    return { args, source, target, bucket, db, keyMap, state };
+    const targetRequests = objectRequests(target, { endpoint: args.targetEndpoint, region: args.targetRegion });
+    return { args, source, target, targetRequests, bucket, db, keyMap, state };
   } catch (err) {
     await db.end().catch(() => undefined);
     throw err;
@@ -119,12 +137,14 @@ function emptyReport(ctx: Context): Report {
     problems: [],
     verifyOnly: ctx.args.verifyOnly,
     dryRun: ctx.args.dryRun,
-    checkedBy: { checksum: 0, reread: 0 },
+    checkedBy: { checksum: 0, md5: 0, reread: 0 },
   };
 }
 
 const BATCH = 100;
 const BATCH_MS = 500;
+/** Parts of one multipart object sent at once: a few large objects still fill the connection. */
+const PARTS_IN_FLIGHT = 4;
 
 async function copyAll(ctx: Context): Promise<Report> {
   const { args } = ctx;
@@ -166,28 +186,38 @@ async function copyAll(ctx: Context): Promise<Report> {
       return;
     }
     const opened = await ctx.source.open(o.key);
-    const put = await putStream(
-      ctx.target,
-      ctx.bucket,
-      to.targetKey,
-      opened,
-      { contentType: contentTypeFor(to.targetKey, opened.contentType), cacheControl: cacheControlFor(args.target, opened.cacheControl) },
+    const put = await uploadObject(
+      {
+        client: ctx.target,
+        requests: ctx.targetRequests,
+        bucket: ctx.bucket,
+        key: to.targetKey,
+        contentType: contentTypeFor(to.targetKey, opened.contentType),
+        cacheControl: cacheControlFor(args.target, opened.cacheControl),
+      },
+      opened.body,
+      o.size,
       args.partSizeMb * 1024 * 1024,
+      PARTS_IN_FLIGHT,
     );
     if (put.size !== o.size) {
       report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: `source changed while copying: listed ${o.size} bytes, read ${put.size}` });
       return;
     }
-    const got = await targetDigest(ctx.target, ctx.bucket, to.targetKey);
-    if (!got || got.size !== put.size || got.sha256 !== put.sha256) {
-      report.problems.push({
-        sourceKey: o.key,
-        targetKey: to.targetKey,
-        problem: got ? `target differs after the copy: ${got.size} bytes sha256 ${got.sha256}, source ${put.size} bytes sha256 ${put.sha256}` : 'missing in the target after the copy',
-      });
-      return;
+    let how: keyof Report['checkedBy'] | undefined = put.proof ?? undefined;
+    if (!how) {
+      const got = await targetDigest(ctx.target, ctx.bucket, to.targetKey);
+      if (!got || got.size !== put.size || got.sha256 !== put.sha256) {
+        report.problems.push({
+          sourceKey: o.key,
+          targetKey: to.targetKey,
+          problem: got ? `target differs after the copy: ${got.size} bytes sha256 ${got.sha256}, source ${put.size} bytes sha256 ${put.sha256}` : 'missing in the target after the copy',
+        });
+        return;
+      }
+      how = got.how;
     }
-    report.checkedBy[got.how]++;
+    report.checkedBy[how]++;
     report.copied++;
     report.bytes += put.size;
     pending.push({ sourceKey: o.key, targetKey: to.targetKey, size: put.size, sha256: put.sha256, orderId: to.orderId });
@@ -242,7 +272,8 @@ export function formatReport(r: Report): string {
       ? `storage verify ${r.source} -> ${r.bucket}: ${r.listed} objects listed, ${r.listed - r.skipped.length - r.problems.length} ok, ${r.problems.length} missing or different, ${r.skipped.length} skipped; ${mb} MB in ${r.seconds} s`
       : `storage move ${r.source} -> ${r.bucket}${r.dryRun ? ' (dry run: nothing written)' : ''}: ${r.listed} objects listed, ${r.copied} ${r.dryRun ? 'to copy' : 'copied and verified'}, ${r.alreadyDone} already verified, ${r.skipped.length} skipped, ${r.problems.length} failed; ${mb} MB in ${r.seconds} s`,
   ];
-  if (!r.dryRun) lines.push(`verified by: ${r.checkedBy.checksum} S3 SHA-256 checksum, ${r.checkedBy.reread} read back and hashed`);
+  if (!r.dryRun)
+    lines.push(`verified by: ${r.checkedBy.checksum} SHA-256 checksum of the target, ${r.checkedBy.md5} MD5 computed by the target (ETag, per part), ${r.checkedBy.reread} read back and hashed`);
   if (r.problems.length) {
     lines.push('missing or different:');
     for (const p of [...r.problems].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : 1))) lines.push(`  ${p.sourceKey} -> ${p.targetKey}: ${p.problem}`);

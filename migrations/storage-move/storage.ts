@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
 import { BUCKETS, namePrefix, type BucketName } from '../../core/contract';
 import { MoveError } from '../data-move/errors';
 import type { Source } from './args';
+import { objectRequests, type Fetched } from './object-requests';
 
 export interface SourceObject {
   /** Key relative to the source prefix (file: path relative to the folder, `/`-separated). */
@@ -16,17 +16,11 @@ export interface SourceObject {
   size: number;
 }
 
-export interface Opened {
-  body: Readable;
-  contentType?: string;
-  cacheControl?: string;
-}
-
 export interface SourceStore {
   describe: string;
   check(): Promise<void>;
   list(): AsyncGenerator<SourceObject>;
-  open(key: string): Promise<Opened>;
+  open(key: string): Promise<Fetched>;
 }
 
 /** One S3 client: path-style on any custom endpoint (the emulator, Scaleway, MinIO …). */
@@ -80,6 +74,7 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
       ? { accessKeyId: env.SOURCE_AWS_ACCESS_KEY_ID, secretAccessKey: env.SOURCE_AWS_SECRET_ACCESS_KEY }
       : undefined;
   const client = s3Client({ endpoint: src.endpoint, region: src.region, credentials });
+  const requests = objectRequests(client, src);
   const sdk = s3Sdk();
   const describe = `s3://${src.bucket}/${src.prefix}${src.endpoint ? ` at ${src.endpoint}` : ''}`;
   return {
@@ -102,10 +97,7 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     },
-    async open(key) {
-      const out = await client.send(new sdk.GetObjectCommand({ Bucket: src.bucket, Key: src.prefix + key }));
-      return { body: out.Body as Readable, contentType: out.ContentType, cacheControl: out.CacheControl };
-    },
+    open: (key) => requests.get(src.bucket, src.prefix + key),
   };
 }
 
@@ -160,22 +152,6 @@ export async function checkBucket(client: S3Client, bucket: string, what: string
   }
 }
 
-/** Counts and hashes what flows through it. */
-export class Digest extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  _transform(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.push(chunk);
-    cb();
-  }
-  /** Base64, as S3's ChecksumSHA256. */
-  sha256(): string {
-    return this.hash.digest('base64');
-  }
-}
-
 /** Size and SHA-256 of a stream, read to its end. */
 export async function digestOf(body: Readable): Promise<{ size: number; sha256: string }> {
   const hash = createHash('sha256');
@@ -218,44 +194,6 @@ export function contentTypeFor(key: string, fromSource?: string): string {
 /** Documents are private (presigned links); assets are served and may be cached a day. */
 export const cacheControlFor = (target: BucketName, fromSource?: string): string | undefined =>
   fromSource ?? (target === 'assets' ? 'public, max-age=86400' : undefined);
-
-export interface Put {
-  size: number;
-  sha256: string;
-}
-
-/**
- * Streams one object from the source into the target, hashing on the way: lib-storage's Upload
- * sends it in one PutObject below `partSize`, in parts above (at most 2 parts in memory per object).
- */
-export async function putStream(
-  client: S3Client,
-  bucket: string,
-  key: string,
-  opened: Opened,
-  headers: { contentType: string; cacheControl?: string },
-  partSize: number,
-): Promise<Put> {
-  const digest = new Digest();
-  const failed = new Promise<never>((_, reject) => pipeline(opened.body, digest, (err) => err && reject(err)));
-  failed.catch(() => undefined);
-  const upload = new Upload({
-    client,
-    partSize,
-    queueSize: 2,
-    leavePartsOnError: false,
-    params: {
-      Bucket: bucket,
-      Key: key,
-      Body: digest,
-      ContentType: headers.contentType,
-      CacheControl: headers.cacheControl,
-      ChecksumAlgorithm: 'SHA256',
-    },
-  });
-  await Promise.race([upload.done(), failed]);
-  return { size: digest.bytes, sha256: digest.sha256() };
-}
 
 /**
  * Size and SHA-256 of the target object: S3's own full-object ChecksumSHA256 when it keeps one

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { objectRequests, type ObjectRequests, type Stored } from '../../migrations/storage-move/object-requests';
+import { s3Client } from '../../migrations/storage-move/storage';
+import { uploadObject } from '../../migrations/storage-move/upload';
+import { content } from '../support/storage-move-harness';
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest();
+const sha = (b: Buffer) => createHash('sha256').update(b).digest();
+
+interface Sent {
+  method: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+/** A client with fixed credentials whose HTTP handler records the request and answers 200. */
+function recordingClient(endpoint: string | undefined, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) {
+  const client = s3Client({ endpoint, region: 'eu-west-3', credentials });
+  const sent: Sent[] = [];
+  (client.config as unknown as { requestHandler: unknown }).requestHandler = {
+    handle: async (request: Sent) => {
+      sent.push(request);
+      return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from([]) } };
+    },
+  };
+  return { client, sent };
+}
+
+describe('storage:move object requests', () => {
+  it.each([
+    ['a custom endpoint, path-style', 'http://127.0.0.1:9000', undefined],
+    ['AWS, virtual-hosted, with a session token', undefined, 'token/with+odd=chars'],
+  ])('sign exactly as the SDK signer does: %s', async (_name, endpoint, sessionToken) => {
+    const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken };
+    const { client, sent } = recordingClient(endpoint, credentials);
+    const body = content(1, 3000);
+    const requests = objectRequests(client, { endpoint, region: 'eu-west-3' });
+    await requests.put('bucket-1', 'docs/été 2024/rapport (final)*.pdf', body, { md5: md5(body), sha256: sha(body) }, { 'content-type': 'application/pdf' }, { partNumber: '3', uploadId: 'a/b+c=' });
+    await requests.get('bucket-1', 'logo.svg');
+
+    const signer = await (client.config as unknown as { signer(): Promise<{ sign(r: unknown, o: unknown): Promise<{ headers: Record<string, string> }> }> }).signer();
+    for (const r of sent) {
+      const { authorization, 'content-length': _length, ...headers } = r.headers;
+      const d = headers['x-amz-date'];
+      const signingDate = new Date(`${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}T${d.slice(9, 11)}:${d.slice(11, 13)}:${d.slice(13, 15)}Z`);
+      const theirs = await signer.sign({ ...r, protocol: endpoint ? 'http:' : 'https:', headers, body: undefined }, { signingDate, signingRegion: 'eu-west-3', signingService: 's3' });
+      expect(authorization).toBe(theirs.headers.authorization);
+    }
+    expect(sent[0].path).toBe(`${endpoint ? '/bucket-1' : ''}/docs/%C3%A9t%C3%A9%202024/rapport%20%28final%29%2A.pdf`);
+    expect(sent[0].hostname).toBe(endpoint ? '127.0.0.1' : 'bucket-1.s3.eu-west-3.amazonaws.com');
+    // The payload is signed with its SHA-256 (never UNSIGNED-PAYLOAD), and S3 checks both digests.
+    expect(sent[0].headers['x-amz-content-sha256']).toBe(sha(body).toString('hex'));
+    expect(sent[0].headers['content-md5']).toBe(md5(body).toString('base64'));
+    expect(sent[0].headers['x-amz-checksum-sha256']).toBe(sha(body).toString('base64'));
+  });
+});
+
+/** A target that answers each PUT with `answer(body)` and completes multipart uploads with `completed`. */
+function fakeTarget(answer: (body: Buffer) => Stored, completed: (parts: Buffer[]) => Stored = () => ({})) {
+  const bodies: Buffer[] = [];
+  const calls: string[] = [];
+  const requests: ObjectRequests = {
+    get: async () => {
+      throw new Error('not used');
+    },
+    put: async (_b, _k, body) => {
+      bodies.push(body);
+      return answer(body);
+    },
+  };
+  const client = {
+    send: async (cmd: object) => {
+      calls.push(cmd.constructor.name);
+      if (cmd.constructor.name === 'CreateMultipartUploadCommand') return { UploadId: 'u1' };
+      if (cmd.constructor.name === 'CompleteMultipartUploadCommand') return completed(bodies);
+      return {};
+    },
+  };
+  return { t: { client: client as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf' }, bodies, calls };
+}
+
+const md5Etag = (b: Buffer) => ({ ETag: `"${md5(b).toString('hex')}"` });
+const compositeEtag = (parts: Buffer[]) => ({ ETag: `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-${parts.length}"` });
+const stream = (b: Buffer) => Readable.from([b.subarray(0, 1000), b.subarray(1000)]);
+const PART = 5 * 1024 * 1024;
+
+describe('storage:move upload proofs', () => {
+  const small = content(2, 4000);
+  const big = content(3, 2 * PART + 123);
+
+  it('one PUT: proved by the MD5 the target computed, or by the SHA-256 it checked; anything else is no proof', async () => {
+    expect((await uploadObject(fakeTarget(md5Etag).t, stream(small), small.length, PART, 2)).proof).toBe('md5');
+    expect((await uploadObject(fakeTarget(() => ({ ETag: '"0123"' })).t, stream(small), small.length, PART, 2)).proof).toBeNull();
+    expect((await uploadObject(fakeTarget(() => ({ ChecksumSHA256: sha(small).toString('base64'), ETag: 'kms' })).t, stream(small), small.length, PART, 2)).proof).toBe('checksum');
+    // A checksum answered that is not ours outweighs a matching ETag.
+    expect((await uploadObject(fakeTarget((b) => ({ ...md5Etag(b), ChecksumSHA256: 'AAAA' })).t, stream(small), small.length, PART, 2)).proof).toBeNull();
+    const done = await uploadObject(fakeTarget(md5Etag).t, stream(small), small.length, PART, 2);
+    expect(done).toEqual({ size: small.length, sha256: sha(small).toString('base64'), proof: 'md5', parts: 1 });
+  });
+
+  it('a body that is not the listed size is not written', async () => {
+    const f = fakeTarget(md5Etag);
+    const r = await uploadObject(f.t, stream(small), small.length + 1, PART, 2);
+    expect(r.size).toBe(small.length);
+    expect(r.proof).toBeNull();
+    expect(f.bodies).toHaveLength(0);
+  });
+
+  it('multipart: every part proved and the completed ETag the one of our parts in order, else no proof', async () => {
+    const ok = fakeTarget(md5Etag, compositeEtag);
+    const r = await uploadObject(ok.t, stream(big), big.length, PART, 2);
+    expect(r).toEqual({ size: big.length, sha256: sha(big).toString('base64'), proof: 'md5', parts: 3 });
+    expect(Buffer.concat(ok.bodies).equals(big)).toBe(true);
+    expect(ok.bodies.map((b) => b.length)).toEqual([PART, PART, 123]);
+
+    const badPart = fakeTarget((b) => (b.length === 123 ? { ETag: '"x"' } : md5Etag(b)), compositeEtag);
+    expect((await uploadObject(badPart.t, stream(big), big.length, PART, 2)).proof).toBeNull();
+    const reordered = fakeTarget(md5Etag, (parts) => compositeEtag([parts[1], parts[0], parts[2]]));
+    expect((await uploadObject(reordered.t, stream(big), big.length, PART, 2)).proof).toBeNull();
+
+    const short = fakeTarget(md5Etag, compositeEtag);
+    expect((await uploadObject(short.t, stream(big), big.length + 5, PART, 2)).proof).toBeNull();
+    expect(short.calls).toEqual(['CreateMultipartUploadCommand', 'AbortMultipartUploadCommand']);
+  });
+});
