@@ -40,6 +40,7 @@ const envSchema = z.object({
   [ENV.dbName]: z.optional(z.string().check(z.minLength(1))),
   [ENV.dbSecretArn]: z.optional(z.string().check(z.startsWith('arn:'))),
   [ENV.dbPoolMax]: z._default(positiveInt, 5),
+  [ENV.dbConnectWaitMs]: z._default(int(0, 120000), 0),
   [ENV.redisUrl]: z._default(url(['redis:', 'rediss:']), 'redis://127.0.0.1:6379'),
   [ENV.redisKeyPrefix]: z._default(z.string().check(z.minLength(1)), 'docplatform:'),
   [ENV.docJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
@@ -82,6 +83,12 @@ export interface DatabaseSettings {
   name?: string;
   secretArn?: string;
   poolMax: number;
+  /**
+   * Longest wait for a connection while the database does not answer, ms (core/db.ts): 0 answers
+   * the first failure (an RDS instance does not sleep); the data stack sets it for an Aurora
+   * cluster that pauses, whose first connection after a pause takes 15-30 s.
+   */
+  connectWaitMs?: number;
 }
 
 export interface SecretRef {
@@ -198,7 +205,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
   }
   const database: DatabaseSettings | undefined =
     databaseUrl || rdsMissing.length === 0
-      ? { url: databaseUrl, host: e.DB_HOST, port: e.DB_PORT, name: e.DB_NAME, secretArn: e.DB_SECRET_ARN, poolMax: e.DB_POOL_MAX }
+      ? { url: databaseUrl, host: e.DB_HOST, port: e.DB_PORT, name: e.DB_NAME, secretArn: e.DB_SECRET_ARN, poolMax: e.DB_POOL_MAX, connectWaitMs: e.DB_CONNECT_WAIT_MS }
       : undefined;
   const urls: Partial<Record<ServiceName, string>> = {};
   const functions: Partial<Record<ServiceName, string>> = {};

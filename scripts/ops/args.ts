@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 import { QUEUES } from '../../core/contract';
+import { REQUEST_ID_PATTERN } from '../../core/internal-api';
+import { LOCAL_LOG_FILE, LOCAL_PG_URL } from '../local/defaults';
 import { environments } from '../../stacks/config';
 
 /**
@@ -21,15 +23,26 @@ commands:
                 sweeper would do with each (read-only)
   orders requeue <orderId>... [--database-url URL]
                 sends the doc job of each paid/queued/generating order again (reads the orders, writes nothing)
+  order <orderId|requestId> [--since 7d] [--log-file PATH] [--database-url URL]
+                the order's story, oldest first, every service and worker, its hops (received … ready/failed) marked;
+                without --env (or with --env local) from npm run dev's log file, with --env from CloudWatch Logs
+                (Logs Insights over the environment's log groups, the last --since); the order's row when a database is given
+  workers status
+                per worker: desired/running/pending tasks and the last scaling activity (ECS, Application Auto
+                Scaling), its queue's waiting/in flight/delayed/oldest age and its DLQ; with --endpoint (npm run dev)
+                the emulator's queues and what the local log says of the workers
 
 options:
-  --env ENV             ${Object.keys(environments).join(' | ')} (any name with --endpoint: local for npm run dev)
+  --env ENV             ${Object.keys(environments).join(' | ')} (any name with --endpoint: local for npm run dev; order: local by default)
   --endpoint URL        an SQS emulator instead of AWS (npm run dev: http://127.0.0.1:4566)
   --format json|table   how results are printed on stdout (default json); log lines go to stderr
   --database-url URL    postgres://… (default DATABASE_URL); without a user in it, the credentials come from
                         the secret --db-secret (default docplatform-<env>-db-app)
 
-exit codes: 0 done, 1 failed (AWS or database error, a message not moved), 2 bad command line`;
+  --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
+
+exit codes: 0 done, 1 failed (AWS or database error, a message not moved), 2 bad command line, no AWS
+credentials, or an order id that no log line names`;
 
 export class UsageError extends Error {
   constructor(
@@ -54,14 +67,18 @@ export type OpsCommand =
   | (Common & { command: 'dlq inspect'; queue: QueueStem; sample: number })
   | (Common & { command: 'dlq redrive'; queue: QueueStem; max?: number; dryRun: boolean })
   | (Common & { command: 'orders stuck'; olderThanMs: number; limit: number; database: DatabaseArgs })
-  | (Common & { command: 'orders requeue'; orderIds: string[]; database: DatabaseArgs });
+  | (Common & { command: 'orders requeue'; orderIds: string[]; database: DatabaseArgs })
+  | (Common & { command: 'order'; id: string; local: boolean; sinceMs: number; logFile: string; database: DatabaseArgs })
+  | (Common & { command: 'workers status'; logFile: string });
 
 export interface DatabaseArgs {
   url?: string;
   secret?: string;
 }
 
-const COMMANDS = ['dlq inspect', 'dlq redrive', 'orders stuck', 'orders requeue'] as const;
+const COMMANDS = ['dlq inspect', 'dlq redrive', 'orders stuck', 'orders requeue', 'order', 'workers status'] as const;
+/** Commands of one word, followed by their argument. */
+const ONE_WORD = new Set(['order']);
 const ENV_NAME = /^[a-z][a-z0-9-]{0,20}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -112,6 +129,8 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
         limit: { type: 'string' },
         'database-url': { type: 'string' },
         'db-secret': { type: 'string' },
+        since: { type: 'string' },
+        'log-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -121,12 +140,15 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
   }
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0 || positionals[0] === 'help') return 'help';
-  const command = positionals.slice(0, 2).join(' ');
+  const words = ONE_WORD.has(positionals[0]) ? 1 : 2;
+  const command = positionals.slice(0, words).join(' ');
   if (!(COMMANDS as readonly string[]).includes(command)) {
     throw new UsageError('command', `unknown command "${command}" (commands: ${COMMANDS.join(', ')})`);
   }
-  const rest = positionals.slice(2);
-  if (command !== 'orders requeue' && rest.length > 0) throw new UsageError('arguments', `${command} takes no argument, got "${rest.join(' ')}"`);
+  const rest = positionals.slice(words);
+  if (command !== 'orders requeue' && command !== 'order' && rest.length > 0) throw new UsageError('arguments', `${command} takes no argument, got "${rest.join(' ')}"`);
+  // The story of a local order needs no environment: npm run dev's log file is the default.
+  if (command === 'order' && (values.env === undefined || values.env === 'local') && !values.endpoint) return localOrder(values, rest, env);
 
   if (!values.env) throw new UsageError('--env', `required (${Object.keys(environments).join(', ')}; another name with --endpoint)`);
   const endpoint = url('--endpoint', values.endpoint, ['http:', 'https:']);
@@ -172,6 +194,20 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
         limit: integer('--limit', values.limit, 100, 1, 10_000)!,
         database: database(),
       };
+    case 'order':
+      unused(['since', 'database-url', 'db-secret']);
+      return {
+        ...common,
+        command,
+        id: storyId(rest),
+        local: false,
+        sinceMs: values.since === undefined ? 7 * 86_400_000 : parseDuration('--since', values.since),
+        logFile: LOCAL_LOG_FILE,
+        database: database(),
+      };
+    case 'workers status':
+      unused(['log-file']);
+      return { ...common, command, logFile: values['log-file'] ?? LOCAL_LOG_FILE };
     default: {
       unused(['database-url', 'db-secret']);
       if (rest.length === 0) throw new UsageError('orderId', 'give at least one order id');
@@ -181,4 +217,31 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       return { ...common, command: 'orders requeue', orderIds: [...new Set(rest.map((id) => id.toLowerCase()))], database: database() };
     }
   }
+}
+
+/** The one id `order` takes: an order id (a UUID) or a request id as the services accept it. */
+function storyId(rest: string[]): string {
+  if (rest.length !== 1) throw new UsageError('orderId', `give one order id or request id${rest.length > 1 ? `, got ${rest.length}` : ''}`);
+  const [id] = rest;
+  if (!UUID.test(id) && !REQUEST_ID_PATTERN.test(id)) throw new UsageError('orderId', `must be an order id (a UUID) or a request id ([A-Za-z0-9._:-], 1-128 characters), got "${id}"`);
+  return UUID.test(id) ? id.toLowerCase() : id;
+}
+
+/** `order <id>` on npm run dev's log file; the database (for the order's row) is the local one unless given. */
+function localOrder(values: Record<string, string | boolean | undefined>, rest: string[], env: Record<string, string | undefined>): OpsCommand {
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined && !['env', 'format', 'help', 'log-file', 'database-url'].includes(key)) throw new UsageError(`--${key}`, `not an option of order on the local log${key === 'since' ? ' (it reads the whole file)' : ''}`);
+  }
+  const format = (values.format as string | undefined) ?? 'json';
+  if (format !== 'json' && format !== 'table') throw new UsageError('--format', `must be json or table, got "${format}"`);
+  return {
+    env: 'local',
+    format,
+    command: 'order',
+    id: storyId(rest),
+    local: true,
+    sinceMs: 0,
+    logFile: (values['log-file'] as string | undefined) ?? LOCAL_LOG_FILE,
+    database: { url: url('--database-url', (values['database-url'] as string | undefined) ?? (env.DATABASE_URL || LOCAL_PG_URL), ['postgres:', 'postgresql:']) },
+  };
 }

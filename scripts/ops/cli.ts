@@ -1,19 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { ECSClient } from '@aws-sdk/client-ecs';
 import { createLogger, Logger, LogSink, stderrSink } from '../../core/logger';
 import { QUEUES } from '../../core/contract';
 import { namePrefix } from '../../stacks/config';
+import { environmentLogGroups } from '../../modules/log-queries';
 import { orderDeadlines, readQueueSettings } from '../../containers/doc-generation/deadlines';
 import { createDocJobSender } from '../../containers/doc-generation/requeue';
 import { OpsCommand, parseCommand, USAGE, UsageError } from './args';
 import { inspectDlq, redriveDlq } from './dlq';
 import { openDatabase, requeueOrders, stuckOrders } from './orders';
-import { renderInspect, renderRedrive, renderRequeue, renderStuck } from './render';
+import { renderInspect, renderRedrive, renderRequeue, renderStory, renderStuck, renderWorkers } from './render';
+import { cloudWatchStorySource, localStorySource, orderStory } from './story';
+import { awsWorkersStatus, localWorkersStatus } from './workers';
 import { openTarget, OpsTarget, queueAttributes } from './target';
 
 /**
  * `npm run ops -- <command>`: the tools of the incidents in docs/operations.md (a DLQ alarm,
- * orders stuck, one order to follow). Results go to stdout (JSON, or `--format table`); log
+ * orders stuck, one order to follow, the workers' state). Results go to stdout (JSON, or `--format table`); log
  * lines, one JSON line per event in the platform's format, to stderr, each with the run's
  * request id (`ops-<uuid>`, also on the doc jobs `orders requeue` sends). Exit 0 done,
  * 1 failed, 2 bad command line (the message names the field).
@@ -51,6 +58,11 @@ export async function main(argv: string[], io: OpsIo = processIo): Promise<numbe
     if (err instanceof UsageError) {
       log.error(err.message, { field: err.field });
       io.logSink(USAGE);
+      return 2;
+    }
+    // The SDK's credential chain found nothing: the person must log in first, not retry.
+    if ((err as Error).name === 'CredentialsProviderError') {
+      log.error(`no AWS credentials for --env ${command.env}: log in (aws sso login, AWS_PROFILE) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`, { field: 'credentials', err: (err as Error).message });
       return 2;
     }
     log.error((err as Error).message, { err });
@@ -94,6 +106,30 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
       } finally {
         await db.destroy();
       }
+    }
+    case 'order': {
+      const source = command.local
+        ? localStorySource(command.logFile)
+        : cloudWatchStorySource({
+            client: new CloudWatchLogsClient({ region: target.region }),
+            env: command.env,
+            logGroups: Object.values(environmentLogGroups(command.env)).flat(),
+            sinceMs: command.sinceMs,
+          });
+      const database = command.database.url ? () => openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target)) : undefined;
+      const report = await orderStory(source, command.id, database);
+      log.info('order story read', { id: command.id, orderId: report.orderId, lines: report.lines.length, source: report.source });
+      return { json: report, text: renderStory(report), ok: true };
+    }
+    case 'workers status': {
+      const report = target.endpoint
+        ? await localWorkersStatus(target, command.logFile)
+        : await awsWorkersStatus(target, {
+            ecs: new ECSClient({ region: target.region }),
+            scaling: new ApplicationAutoScalingClient({ region: target.region }),
+            cloudwatch: new CloudWatchClient({ region: target.region }),
+          });
+      return { json: report, text: renderWorkers(report), ok: true };
     }
   }
 }

@@ -1,5 +1,7 @@
 import type { InspectReport, RedriveReport } from './dlq';
 import type { RequeueReport, StuckReport } from './orders';
+import type { StoryReport } from './story';
+import type { WorkersReport } from './workers';
 
 /** The `--format table` view of each result: a few summary lines, then one row per item. */
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
@@ -45,4 +47,52 @@ export function renderStuck(r: StuckReport): string {
 export function renderRequeue(r: RequeueReport): string {
   const rows = [...r.sent.map((s) => ({ ...s, result: 'sent', why: s.note })), ...r.skipped.map((s) => ({ ...s, result: 'skipped' }))];
   return block([`${r.sent.length} doc job(s) sent to ${r.queue} under request id ${r.requestId}; ${r.skipped.length} skipped`], table(rows, ['orderId', 'status', 'result', 'why']));
+}
+
+/** Seconds after the story's first line: how long each hop took to come. */
+const offset = (first: string, time: string): string => `+${((Date.parse(time) - Date.parse(first)) / 1000).toFixed(3)}s`;
+
+export function renderStory(r: StoryReport): string {
+  const first = r.lines[0]?.time ?? '';
+  const row = r.order && 'status' in r.order ? r.order : undefined;
+  const summary = [
+    r.orderId ? `order ${r.orderId}${r.id !== r.orderId ? ` (found by request id ${r.id})` : ''}` : `request ${r.id}: ${r.orders.length} order(s) (${r.orders.join(', ') || 'none'}); give one order id for its whole story`,
+    `from ${r.source}: ${r.lines.length} line(s), ${r.requestIds.length} request(s) (${r.requestIds.join(', ')})`,
+    `hops: ${r.steps.map((s) => s.step).join(' → ') || 'none logged'}`,
+    ...(row ? [`database: ${row.status}${row.error ? ` (${row.error})` : ''}, requeues ${row.requeues}, updated ${row.updatedAt}`] : r.order ? [`database: ${(r.order as { unavailable: string }).unavailable}`] : []),
+  ];
+  const rows = r.lines.map((l) => ({
+    time: l.time,
+    after: offset(first, l.time),
+    service: [l.service, l.component].filter(Boolean).join('/'),
+    step: l.step,
+    level: l.level,
+    msg: [
+      l.msg,
+      l.msg === 'request' ? `${l.method ?? ''} ${l.path ?? ''} ${l.status ?? ''}`.trim() : '',
+      typeof l.ms === 'number' ? `${l.ms} ms` : '',
+      typeof l.receiveCount === 'number' && l.receiveCount > 1 ? `receive ${l.receiveCount}` : '',
+      (l.err as { message?: string } | undefined)?.message ?? l.reason ?? '',
+    ]
+      .filter(Boolean)
+      .join(' · '),
+    requestId: l.requestId,
+  }));
+  return block(summary, table(rows, ['time', 'after', 'service', 'step', 'level', 'msg', 'requestId']));
+}
+
+export function renderWorkers(r: WorkersReport): string {
+  const rows = r.workers.map((w) => ({
+    worker: w.worker,
+    tasks: w.service ? `${w.service.running}/${w.service.desired}${w.service.pending ? ` (+${w.service.pending} pending)` : ''}` : w.local?.state,
+    queue: w.queue.name,
+    waiting: w.queue.visible,
+    inFlight: w.queue.inFlight,
+    delayed: w.queue.delayed,
+    oldestAge: w.queue.oldestAgeSeconds === undefined ? '' : `${w.queue.oldestAgeSeconds} s`,
+    dlq: w.queue.dlqVisible,
+    lastScaling: w.lastScaling ? `${w.lastScaling.time} ${w.lastScaling.status}: ${w.lastScaling.description}` : w.local ? `last job done ${w.local.lastJobDoneAt ?? 'never'}` : 'none',
+  }));
+  const events = r.workers.filter((w) => w.service?.lastEvent?.message).map((w) => `${w.worker}: ${w.service!.lastEvent!.time} ${w.service!.lastEvent!.message}`);
+  return block([`${r.env}: ${r.source}`, ...events], table(rows, ['worker', 'tasks', 'queue', 'waiting', 'inFlight', 'delayed', 'oldestAge', 'dlq', 'lastScaling']));
 }

@@ -139,6 +139,10 @@ export async function freePort(): Promise<number> {
 export interface Cluster {
   /** URL of the `postgres` database, password included. */
   url(database: string, password?: string): string;
+  /** Stops the server, data kept: connections are refused until `resume` (a paused or restarting database). */
+  pause(): Promise<void>;
+  /** Starts it again on the same port; resolves once it accepts connections. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -181,9 +185,16 @@ export async function startLogicalCluster(password: string): Promise<Cluster> {
     `-c ssl_cert_file=${join(dir, 'server.crt')}`,
     `-c ssl_key_file=${join(dir, 'server.key')}`,
   ].join(' ');
-  await as('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
+  const start = () => as('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'log'), '-w', 'start']);
+  await start();
   return {
     url: (database, pw = password) => `postgres://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}?sslmode=require`,
+    pause: async () => {
+      await as('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    resume: async () => {
+      await start();
+    },
     stop: async () => {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,181 @@
+import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand, StopQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
+import type { Knex } from 'knex';
+import type { OrderStatus } from '../../core/models';
+import { orderStoryQuery } from '../../modules/log-queries';
+import { readLocalLog } from '../local/log-file';
+import { UsageError } from './args';
+
+/**
+ * `npm run ops -- order <id>`: the story of one order, every service's and worker's lines about
+ * it, oldest first, with the hops (`step`, core/contract.ts ORDER_STEPS) picked out. The id is an
+ * order id or a request id; a request that worked on one order gives that order's whole story
+ * (its other requests included: the creation and the payment are two).
+ *
+ * Where the lines come from: locally, `npm run dev`'s log file (scripts/local/log-file.ts); in
+ * AWS, CloudWatch Logs Insights, StartQuery then GetQueryResults, running the saved query's text
+ * (modules/log-queries.ts) over the environment's eight log groups. Insights rather than
+ * FilterLogEvents: one query reads all eight groups and answers the lines sorted by time with
+ * their JSON fields parsed, where FilterLogEvents pages through one group at a time and leaves the
+ * merge to us; and it is the same query ops save and run in the console. Its cost is per GB
+ * scanned ($0.0063/GB in eu-west-3), bounded by `--since`.
+ */
+export type StoryLine = Record<string, unknown> & { time: string; msg?: string; service?: string; step?: string; orderId?: string; requestId?: string };
+
+export interface StorySource {
+  /** Where it reads, for the report and the not-found message. */
+  describe: string;
+  /** The lines whose `orderId` or `requestId` is `id`, oldest first. */
+  find(id: string): Promise<StoryLine[]>;
+}
+
+export interface OrderRow {
+  status: OrderStatus;
+  error: string | null;
+  requeues: number;
+  batchId: string | null;
+  batchRow: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StoryReport {
+  id: string;
+  /** The order told; absent when the request id names several orders (`orders`) or none. */
+  orderId?: string;
+  orders: string[];
+  source: string;
+  requestIds: string[];
+  steps: { time: string; step: string; service?: string; requestId?: string }[];
+  /** The order's row when a database was given and answered; else why not. */
+  order?: OrderRow | { unavailable: string };
+  lines: StoryLine[];
+}
+
+/** An id that names nothing in the logs: the person typed another one, exit 2. */
+export class StoryNotFound extends UsageError {
+  constructor(id: string, source: string) {
+    super('orderId', `no log line names "${id}" as orderId or requestId in ${source}`);
+  }
+}
+
+const byTime = (a: StoryLine, b: StoryLine): number => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0);
+
+export function localStorySource(file: string): StorySource {
+  return {
+    describe: `the local log ${file}`,
+    find: async (id) =>
+      readLocalLog(file)
+        .filter((l) => l.orderId === id || l.requestId === id)
+        .map((l) => ({ ...l, time: String(l.time) }) as StoryLine)
+        .sort(byTime),
+  };
+}
+
+export interface CloudWatchOptions {
+  client: CloudWatchLogsClient;
+  env: string;
+  logGroups: string[];
+  sinceMs: number;
+  now?: () => number;
+  /** Between two GetQueryResults while the query runs. */
+  pollMs?: number;
+  /** A query still running after this is stopped and the run fails. */
+  timeoutMs?: number;
+}
+
+/** Insights answers `@timestamp` as `2026-12-01 10:15:02.123` (UTC); fields with a dot (`err.message`) come back under that name. */
+function lineOfResult(fields: { field?: string; value?: string }[]): StoryLine {
+  const line: Record<string, unknown> = {};
+  for (const { field, value } of fields) {
+    if (!field || value === undefined || field === '@ptr') continue;
+    if (field === '@timestamp') line.time = `${value.replace(' ', 'T')}Z`;
+    else if (field.includes('.')) {
+      const [head, ...rest] = field.split('.');
+      line[head] = { ...((line[head] as Record<string, unknown>) ?? {}), [rest.join('.')]: value };
+    } else line[field] = ['status', 'ms', 'receiveCount'].includes(field) && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  }
+  return line as StoryLine;
+}
+
+export function cloudWatchStorySource(o: CloudWatchOptions): StorySource {
+  const now = o.now ?? Date.now;
+  const pollMs = o.pollMs ?? 1000;
+  const timeoutMs = o.timeoutMs ?? 120_000;
+  const days = Math.round(o.sinceMs / 86_400_000);
+  return {
+    describe: `CloudWatch Logs of ${o.env} (${o.logGroups.length} log groups, last ${days >= 1 ? `${days} d` : `${Math.round(o.sinceMs / 3_600_000)} h`})`,
+    find: async (id) => {
+      const end = now();
+      const { queryId } = await o.client.send(
+        new StartQueryCommand({
+          logGroupNames: o.logGroups,
+          startTime: Math.floor((end - o.sinceMs) / 1000),
+          endTime: Math.ceil(end / 1000),
+          queryString: orderStoryQuery(id),
+        }),
+      );
+      if (!queryId) throw new Error('StartQuery answered no query id');
+      const started = Date.now();
+      for (;;) {
+        const out = await o.client.send(new GetQueryResultsCommand({ queryId }));
+        if (out.status === 'Complete') return (out.results ?? []).map(lineOfResult).sort(byTime);
+        if (out.status !== 'Scheduled' && out.status !== 'Running') throw new Error(`the Logs Insights query ${queryId} ended ${out.status}`);
+        if (Date.now() - started > timeoutMs) {
+          await o.client.send(new StopQueryCommand({ queryId })).catch(() => undefined);
+          throw new Error(`the Logs Insights query ${queryId} still runs after ${timeoutMs / 1000} s; stopped (a shorter --since scans less)`);
+        }
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    },
+  };
+}
+
+const unique = (values: (string | undefined)[]): string[] => [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
+const key = (l: StoryLine): string => JSON.stringify(l);
+
+/** The story of `id`, an order id or a request id; the row comes from `db` when one is given. */
+export async function orderStory(source: StorySource, id: string, db?: () => Promise<Knex>): Promise<StoryReport> {
+  const found = await source.find(id);
+  if (found.length === 0) throw new StoryNotFound(id, source.describe);
+  const orders = unique(found.map((l) => l.orderId));
+  const orderId: string | undefined = orders.includes(id) ? id : orders.length === 1 ? orders[0] : undefined;
+  let lines = found;
+  if (orderId && orderId !== id) {
+    // A request id: the order's other requests (its creation, its payment, a requeue) tell the rest.
+    const seen = new Set(found.map(key));
+    lines = [...found, ...(await source.find(orderId)).filter((l) => !seen.has(key(l)))].sort(byTime);
+  }
+  const report: StoryReport = {
+    id,
+    ...(orderId ? { orderId } : {}),
+    orders: unique(lines.map((l) => l.orderId)),
+    source: source.describe,
+    requestIds: unique(lines.map((l) => l.requestId)),
+    steps: lines.filter((l) => typeof l.step === 'string').map((l) => ({ time: l.time, step: l.step!, service: l.service, requestId: l.requestId })),
+    lines,
+  };
+  if (orderId && db) report.order = await orderRow(db, orderId);
+  return report;
+}
+
+async function orderRow(open: () => Promise<Knex>, orderId: string): Promise<OrderRow | { unavailable: string }> {
+  let db: Knex | undefined;
+  try {
+    db = await open();
+    const row = await db('orders').where({ id: orderId }).first('status', 'error', 'requeues', 'batch_id', 'batch_row', 'created_at', 'updated_at');
+    if (!row) return { unavailable: `no order ${orderId} in this database` };
+    return {
+      status: row.status,
+      error: row.error,
+      requeues: row.requeues,
+      batchId: row.batch_id,
+      batchRow: row.batch_row,
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
+  } catch (err) {
+    return { unavailable: `database not reachable: ${(err as Error).message}` };
+  } finally {
+    await db?.destroy();
+  }
+}
