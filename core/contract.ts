@@ -126,6 +126,8 @@ export const ENV = {
   dbName: 'DB_NAME',
   dbSecretArn: 'DB_SECRET_ARN',
   dbPoolMax: 'DB_POOL_MAX',
+  /** How long a connection attempt may wait for a database that sleeps (an Aurora cluster at 0 ACU): DB_RESUME_WAIT_MS. */
+  dbConnectWaitMs: 'DB_CONNECT_WAIT_MS',
   redisUrl: 'REDIS_URL',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',
   docJobsQueueUrl: 'DOC_JOBS_QUEUE_URL',
@@ -161,6 +163,13 @@ export const ENV = {
  * as a login role that is a member of it (migrations/app-role.ts).
  */
 export const DB_APP_ROLE = 'docplatform_app';
+
+/**
+ * Longest wait for a connection to a database that sleeps (DB_CONNECT_WAIT_MS): an Aurora
+ * Serverless v2 instance paused at 0 ACU takes 15-30 s to resume on the first connection. The
+ * data stack gives it to the compute layer for the Aurora engine, 0 for the RDS instance.
+ */
+export const DB_RESUME_WAIT_MS = 30_000;
 
 /** The variable naming the Lambda function (in AWS) of an internal service a caller invokes. */
 export const serviceFunctionVar = (service: ServiceName): string => `SERVICE_FUNCTION_${envStem(service)}`;

@@ -4,6 +4,15 @@ import knexFactory, { Knex } from 'knex';
 import PgClient from 'knex/lib/dialects/postgres';
 import { requireDatabase, settingMissing, type AppConfig } from './config';
 import { DependencyUnavailableError } from './failures';
+import { requestDeadline } from './request-deadline';
+
+/** Pauses between connection attempts: short first (a blip), then at most every 2 s. */
+const FIRST_PAUSE_MS = 250;
+const LONGEST_PAUSE_MS = 2000;
+/** Failures no retry mends: a refused login (28) or a database that does not exist (3D). */
+const NOT_RETRIED = /^(28|3D)/;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How a session differs from the services' (the schema migrations: no statement timeout, a lock timeout). */
 export interface DbOptions {
@@ -15,6 +24,8 @@ export interface DbOptions {
   applicationName?: string;
   /** TLS to an RDS endpoint (host settings), verified; default true. A URL carries its own `sslmode`. */
   tls?: boolean;
+  /** Longest wait for a connection while the database does not answer, ms; default the config's (DB_CONNECT_WAIT_MS, else 0). */
+  connectWaitMs?: number;
 }
 
 /** The node-pg connection settings createDb uses (a pg Client takes the same). */
@@ -62,13 +73,45 @@ export function createDbWith(config: Pick<AppConfig, 'database' | 'secrets'>, op
     pool: { min: 0, max: database.poolMax, idleTimeoutMillis: 30000 },
     acquireConnectionTimeout: 4000,
   });
-  // Every query and transaction acquires through here: a database that cannot be reached
-  // becomes one recognisable error (→ 503) whatever the driver said.
-  const client = db.client as { acquireConnection(): Promise<unknown> };
+  // Every query and transaction acquires through here: a database that cannot be reached is
+  // tried again until the wait runs out, then becomes one recognisable error (→ 503) whatever the
+  // driver said. The wait (DB_CONNECT_WAIT_MS) is for a database that sleeps: an Aurora instance
+  // paused at 0 ACU resumes on the first connection in 15-30 s, and a request or a job that
+  // arrives then waits for it rather than failing; a request at most until its own deadline (the
+  // Lambda's remaining time, core/request-deadline.ts), then it answers 503 with Retry-After.
+  const client = db.client as { acquireConnection(): Promise<unknown>; releaseConnection(connection: unknown): Promise<unknown> };
   const acquire = client.acquireConnection.bind(client);
-  client.acquireConnection = () =>
-    acquire().catch((err: Error) => {
-      throw new DependencyUnavailableError('database', `database unavailable, please retry shortly (${err.name})`);
-    });
+  const connectWaitMs = options.connectWaitMs ?? database.connectWaitMs ?? 0;
+  const unavailable = (err: Error) => new DependencyUnavailableError('database', `database unavailable, please retry shortly (${err.name})`);
+  client.acquireConnection = async () => {
+    if (connectWaitMs === 0) {
+      return acquire().catch((err: Error) => {
+        throw unavailable(err);
+      });
+    }
+    const until = Math.min(Date.now() + connectWaitMs, requestDeadline() ?? Number.POSITIVE_INFINITY);
+    let pause = FIRST_PAUSE_MS;
+    for (let attempts = 1; ; attempts++) {
+      const attempt = acquire();
+      let timer: NodeJS.Timeout | undefined;
+      const outOfTime = new Promise<'out of time'>((resolve) => (timer = setTimeout(() => resolve('out of time'), Math.max(0, until - Date.now()))));
+      try {
+        const won = await Promise.race([attempt, outOfTime]);
+        if (won !== 'out of time') return won;
+        // The attempt goes on after the answer left: whatever it gets goes back to the pool.
+        attempt.then((connection) => client.releaseConnection(connection), () => undefined);
+        throw new DependencyUnavailableError('database', `database unavailable, please retry shortly (no connection within ${connectWaitMs} ms or the request's time, ${attempts} attempt(s))`);
+      } catch (err) {
+        if (err instanceof DependencyUnavailableError) throw err;
+        const code = (err as { code?: unknown }).code;
+        const left = until - Date.now();
+        if ((typeof code === 'string' && NOT_RETRIED.test(code)) || left <= 0) throw unavailable(err as Error);
+        await sleep(Math.min(pause, left));
+        pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  };
   return db;
 }

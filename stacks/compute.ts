@@ -441,6 +441,7 @@ class AccessWiring {
           [ENV.dbPort]: Token.asString(this.data.db.port),
           [ENV.dbName]: this.data.db.name,
           [ENV.dbPoolMax]: String(poolMax),
+          ...(this.data.db.connectWaitMs > 0 ? { [ENV.dbConnectWaitMs]: String(this.data.db.connectWaitMs) } : {}),
         }
       : {};
     return {

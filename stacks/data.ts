@@ -7,7 +7,7 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { opsAlarm } from '../modules/ops-alarm';
 import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
-import { BUCKETS, BucketName, DB_APP_ROLE, PROJECT, QUEUES, QueueName } from '../core/contract';
+import { BUCKETS, BucketName, DB_APP_ROLE, DB_RESUME_WAIT_MS, PROJECT, QUEUES, QueueName } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
@@ -52,7 +52,8 @@ export function auroraSettings(config: Pick<EnvironmentConfig, 'env' | 'database
  * each plus requests, and nothing here needs cross-account grants or custom key policies.
  */
 export class DataStack extends TerraformStack {
-  readonly db: { address: string; port: number; name: string; masterSecretArn: string };
+  /** `connectWaitMs`: how long a connection may wait for this database to wake (0: it never sleeps). */
+  readonly db: { address: string; port: number; name: string; masterSecretArn: string; connectWaitMs: number };
   readonly cache: { endpointAddress: string; port: number };
   readonly buckets: Record<BucketName, { name: string; arn: string }>;
   readonly queues: Record<QueueName, QueueRefs>;
@@ -163,7 +164,8 @@ export class DataStack extends TerraformStack {
       logRetentionDays: config.logs.retentionDays,
       alarmTopicArn,
     });
-    return { ...endpoint, name: DATABASE_NAME };
+    // An instance that may sleep (0 ACU) is waited for; one that never does fails at once, as the RDS instance.
+    return { ...endpoint, name: DATABASE_NAME, connectWaitMs: aurora.minAcu === 0 ? DB_RESUME_WAIT_MS : 0 };
   }
 
   /** The RDS instance of the specification (`engine: 'rds-instance'`). */
@@ -255,6 +257,7 @@ export class DataStack extends TerraformStack {
       port: instance.port,
       name: DATABASE_NAME,
       masterSecretArn: instance.masterUserSecret.get(0).secretArn,
+      connectWaitMs: 0,
     };
   }
 }

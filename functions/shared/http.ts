@@ -6,6 +6,7 @@ import { classifyError } from '../../core/failures';
 import type { Logger } from '../../core/logger';
 import type { ServiceName } from '../../core/contract';
 import { ORDER_ID_HEADER, REQUEST_ID_PATTERN } from '../../core/internal-api';
+import { withRequestDeadline } from '../../core/request-deadline';
 
 /**
  * The Koa shell every service shares: request id, JSON access log, one error mapping
@@ -30,7 +31,16 @@ export function logAbout(ctx: { state: ServiceState }, fields: Record<string, un
 }
 
 interface ApiGatewayRequest {
-  apiGateway?: { event?: { requestContext?: { requestId?: string } } };
+  apiGateway?: { event?: { requestContext?: { requestId?: string } }; context?: { getRemainingTimeInMillis?: () => number } };
+}
+
+/** Kept back from a Lambda invocation's remaining time: the 503 of a wait that ran out still leaves before the timeout. */
+export const ANSWER_MARGIN_MS = 1000;
+
+/** When this invocation must have answered, from its Lambda context; none outside Lambda (the waits' own caps apply). */
+function deadlineOf(ctx: Koa.Context): number | undefined {
+  const remaining = (ctx.req as ApiGatewayRequest).apiGateway?.context?.getRemainingTimeInMillis?.();
+  return typeof remaining === 'number' && Number.isFinite(remaining) ? Date.now() + remaining - ANSWER_MARGIN_MS : undefined;
 }
 
 function requestIdOf(ctx: Koa.Context): string {
@@ -85,7 +95,8 @@ export function createServiceApp(service: ServiceName, logger: Logger, router: S
     ctx.state.logger = logger.child(ORDER_ID.test(orderId) ? { requestId, orderId } : { requestId });
     ctx.set('x-request-id', requestId);
     try {
-      await next();
+      const deadline = deadlineOf(ctx);
+      await (deadline === undefined ? next() : withRequestDeadline(deadline, next));
       if (ctx.status === 405 || ctx.status === 501) {
         const allowed = (ctx.response.get('allow') || '').split(/,\s*/).filter(Boolean);
         throw methodNotAllowed(allowed);
