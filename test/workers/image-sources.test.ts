@@ -57,7 +57,7 @@ describe.each(WORKERS)('%s image build context', (worker) => {
   });
 });
 
-test.each(['migrations/data-move/cli.ts', 'migrations/migrate-cli.ts'])('the migration image copies every file %s reads', async (entry) => {
+test.each(['migrations/data-move/cli.ts', 'migrations/migrate-cli.ts', 'migrations/storage-move/cli.ts', 'build/clis.ts'])('the migration image copies every file %s reads', async (entry) => {
   const files = await sourceFiles(entry);
   expect(files).toContain(entry);
   const dockerfile = readFileSync(join(REPO, 'migrations', 'Dockerfile'), 'utf8');

@@ -1,0 +1,17 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const REPO = join(__dirname, '../..');
+
+describe('npm run storage:move runs the CLI bundle with plain node', () => {
+  it('builds .build/cli/storage-move.js when missing or stale, records its inputs, and runs it', () => {
+    expect(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts['storage:move']).toBe('node build/run-cli.cjs storage-move');
+    const usage = execFileSync(process.execPath, [join(REPO, 'build/run-cli.cjs'), 'storage-move', '--help'], { encoding: 'utf8' });
+    expect(usage).toMatch(/^usage: npm run storage:move/);
+    const bundle = statSync(join(REPO, '.build/cli/storage-move.js'));
+    const inputs: string[] = JSON.parse(readFileSync(join(REPO, '.build/cli/storage-move.inputs.json'), 'utf8'));
+    expect(inputs).toEqual(expect.arrayContaining(['migrations/storage-move/cli.ts', 'migrations/storage-move/upload.ts', 'core/contract.ts', 'package-lock.json']));
+    for (const f of inputs) expect(statSync(join(REPO, f)).mtimeMs).toBeLessThanOrEqual(bundle.mtimeMs);
+  }, 60_000);
+});
