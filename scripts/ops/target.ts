@@ -40,7 +40,8 @@ export function openTarget(env: string, endpoint: string | undefined, processEnv
   const region = environments[env]?.region ?? REGION;
   // The emulator takes any credentials, and the SDK wants some.
   const credentials = endpoint && !processEnv.AWS_ACCESS_KEY_ID ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined;
-  const sqs = new SQSClient({ region, endpoint, credentials });
+  // Every call goes to the client's endpoint (the region's, --endpoint or AWS_ENDPOINT_URL_SQS), never to the host a queue URL names.
+  const sqs = new SQSClient({ region, endpoint, credentials, useQueueUrlAsEndpoint: false });
   const urlOf = async (name: string): Promise<string> => {
     try {
       const out = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { environmentLogGroups, orderStoryQuery } from '../../modules/log-queries';
+import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
+import { runCliProcess } from '../support/cli-process';
+import { OpsAccount, OpsStandIn, startOpsStandIn } from '../support/stand-ins/aws-ops';
+
+/**
+ * The AWS path of `npm run ops -- workers status --env dev` and `order <id> --env dev`, the real
+ * SDK clients in the CLI's own process: SQS against fauxqs (queues named as the data stack names
+ * dev's), ECS, Application Auto Scaling, CloudWatch and CloudWatch Logs against a local stand-in
+ * (no emulator of those runs here), each reached through the SDK's AWS_ENDPOINT_URL_<SERVICE>.
+ * What is checked: the requests name the environment's cluster, services, scalable targets,
+ * queues and log groups, and the answers come back as the report.
+ */
+jest.setTimeout(90_000);
+
+const CLI = join(__dirname, '..', '..', 'scripts', 'ops', 'cli.ts');
+const PREFIX = 'docplatform-dev';
+const ORDER = randomUUID();
+const WEBHOOK = 'webhook-req-1';
+const CREATION = 'creation-req-1';
+
+/** Insights' answer shape: `@timestamp` in `YYYY-MM-DD HH:MM:SS.mmm`, every value a string. */
+const line = (at: string, fields: Record<string, string>) => ({ '@timestamp': at, '@ptr': 'x', ...fields });
+const STORY = [
+  line('2026-12-01 10:00:00.100', { service: 'order', msg: 'order received', step: 'received', orderId: ORDER, requestId: CREATION, level: 'info' }),
+  line('2026-12-01 10:00:03.000', { service: 'order', msg: 'doc job sent', step: 'paid', orderId: ORDER, requestId: WEBHOOK, level: 'info' }),
+  line('2026-12-01 10:00:03.200', { service: 'doc-generation', msg: 'order taken for generation', step: 'taken', orderId: ORDER, requestId: WEBHOOK, receiveCount: '1', level: 'info' }),
+  line('2026-12-01 10:00:04.900', { service: 'doc-generation', msg: 'document ready', step: 'ready', orderId: ORDER, requestId: WEBHOOK, ms: '1700', level: 'info' }),
+];
+
+const account: OpsAccount = {
+  services: {
+    [`${PREFIX}-doc-generation`]: { desiredCount: 2, runningCount: 1, pendingCount: 1, events: [{ createdAt: 1_764_583_200, message: '(service docplatform-dev-doc-generation) has started 1 tasks' }] },
+    [`${PREFIX}-b2b-batch`]: { desiredCount: 0, runningCount: 0, pendingCount: 0 },
+  },
+  scaling: {
+    [`service/${PREFIX}/${PREFIX}-doc-generation`]: [
+      { StartTime: 1_764_583_140, StatusCode: 'Successful', Description: 'Setting desired count to 2.', Cause: 'monitor alarm docplatform-dev-doc-generation-scale-out in state ALARM' },
+    ],
+  },
+  oldestAge: { [`${PREFIX}-doc-jobs`]: 95 },
+  // As Insights would: the lines whose orderId or requestId is the one in the filter.
+  query: (text) => STORY.filter((l) => text.includes(`orderId = "${l.orderId}"`) || text.includes(`requestId = "${l.requestId}"`)),
+};
+
+let emulator: LocalEmulator;
+let standIn: OpsStandIn;
+
+beforeAll(async () => {
+  emulator = await startLocalEmulator({
+    queues: [
+      { name: `${PREFIX}-doc-jobs`, maxReceiveCount: 5, visibilityTimeoutSeconds: 180 },
+      { name: `${PREFIX}-batch-jobs`, maxReceiveCount: 5, visibilityTimeoutSeconds: 900 },
+    ],
+  });
+  standIn = await startOpsStandIn(account);
+  const sqs = new SQSClient({ region: 'eu-west-3', endpoint: emulator.endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  for (const orderId of [randomUUID(), randomUUID()]) {
+    await sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrls[`${PREFIX}-doc-jobs`], MessageBody: JSON.stringify({ v: 1, orderId }) }));
+  }
+  await sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrls[`${PREFIX}-batch-jobs-dlq`], MessageBody: JSON.stringify({ v: 1, batchId: randomUUID() }) }));
+  sqs.destroy();
+});
+afterAll(async () => {
+  await standIn?.close();
+  await emulator?.stop();
+});
+
+const aws = () => ({
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_ENDPOINT_URL_SQS: emulator.endpoint,
+  AWS_ENDPOINT_URL_ECS: standIn.url,
+  AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING: standIn.url,
+  AWS_ENDPOINT_URL_CLOUDWATCH: standIn.url,
+  AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: standIn.url,
+  DATABASE_URL: '',
+});
+const ops = async (args: string[], env: Record<string, string> = aws()) => {
+  const r = await runCliProcess(CLI, args, { env });
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).filter((l) => l.level === 'error');
+  return { code: r.code, json: r.stdout.startsWith('{') ? JSON.parse(r.stdout) : undefined, out: r.stdout, errors };
+};
+
+test('workers status --env dev: tasks from ECS, queue figures from SQS, oldest age from CloudWatch, last scaling activity', async () => {
+  standIn.requests.length = 0;
+  const r = await ops(['workers', 'status', '--env', 'dev']);
+  expect(r.errors).toEqual([]);
+  expect(r.code).toBe(0);
+  const [doc, batch] = r.json.workers;
+  expect(doc).toMatchObject({
+    worker: 'doc-generation',
+    service: { name: `${PREFIX}-doc-generation`, status: 'ACTIVE', desired: 2, running: 1, pending: 1, capacityProviders: ['FARGATE_SPOT:1'], lastEvent: { message: expect.stringContaining('has started 1 tasks') } },
+    queue: { name: `${PREFIX}-doc-jobs`, visible: 2, inFlight: 0, delayed: 0, dlqVisible: 0, oldestAgeSeconds: 95 },
+    lastScaling: { status: 'Successful', description: 'Setting desired count to 2.', cause: expect.stringContaining('scale-out'), time: new Date(1_764_583_140_000).toISOString() },
+  });
+  expect(batch).toMatchObject({ worker: 'b2b-batch', service: { desired: 0, running: 0 }, queue: { name: `${PREFIX}-batch-jobs`, visible: 0, dlqVisible: 1 } });
+  expect(batch.lastScaling).toBeUndefined();
+  expect(batch.queue.oldestAgeSeconds).toBeUndefined();
+
+  const asked = (operation: string) => standIn.requests.filter((q) => q.operation === operation).map((q) => q.body);
+  expect(asked('DescribeServices')).toEqual([{ cluster: PREFIX, services: [`${PREFIX}-doc-generation`, `${PREFIX}-b2b-batch`] }]);
+  expect(asked('DescribeScalingActivities')).toEqual(
+    ['doc-generation', 'b2b-batch'].map((w) => ({ ServiceNamespace: 'ecs', ResourceId: `service/${PREFIX}/${PREFIX}-${w}`, ScalableDimension: 'ecs:service:DesiredCount', MaxResults: 1 })),
+  );
+  const [metrics] = asked('GetMetricData') as any[];
+  expect(metrics.MetricDataQueries.map((q: any) => [q.MetricStat.Metric.Namespace, q.MetricStat.Metric.MetricName, q.MetricStat.Metric.Dimensions[0].Value])).toEqual([
+    ['AWS/SQS', 'ApproximateAgeOfOldestMessage', `${PREFIX}-doc-jobs`],
+    ['AWS/SQS', 'ApproximateAgeOfOldestMessage', `${PREFIX}-batch-jobs`],
+  ]);
+
+  const table = await ops(['workers', 'status', '--env', 'dev', '--format', 'table']);
+  expect(table.out).toMatch(/doc-generation\s+1\/2 \(\+1 pending\)\s+docplatform-dev-doc-jobs\s+2\s+0\s+0\s+95 s\s+0/);
+});
+
+test('order --env dev: the saved query over the eight log groups; a request id gives the order’s whole story', async () => {
+  standIn.requests.length = 0;
+  const r = await ops(['order', WEBHOOK, '--env', 'dev', '--since', '2d']);
+  expect(r.errors).toEqual([]);
+  expect(r.code).toBe(0);
+  expect(r.json).toMatchObject({ id: WEBHOOK, orderId: ORDER, orders: [ORDER], requestIds: [CREATION, WEBHOOK] });
+  expect(r.json.steps.map((s: { step: string }) => s.step)).toEqual(['received', 'paid', 'taken', 'ready']);
+  expect(r.json.lines[0]).toEqual({ time: '2026-12-01T10:00:00.100Z', service: 'order', msg: 'order received', step: 'received', orderId: ORDER, requestId: CREATION, level: 'info' });
+  expect(r.json.lines[2].receiveCount).toBe(1);
+  expect(r.json.order).toBeUndefined();
+
+  const started = standIn.requests.filter((q) => q.operation === 'StartQuery').map((q) => q.body as any);
+  // First by the id given, then by the order it names.
+  expect(started.map((s) => s.queryString)).toEqual([orderStoryQuery(WEBHOOK), orderStoryQuery(ORDER)]);
+  const groups = environmentLogGroups('dev');
+  for (const s of started) {
+    expect(s.logGroupNames).toEqual([...groups.services, ...groups.workers]);
+    expect(s.endTime - s.startTime).toBeGreaterThanOrEqual(2 * 86_400);
+    expect(s.endTime - s.startTime).toBeLessThanOrEqual(2 * 86_400 + 2);
+  }
+  expect(standIn.requests.filter((q) => q.operation === 'GetQueryResults').length).toBe(4);
+});
+
+test('order --env dev: an id no line names, a bad id, no credentials: exit 2 naming the field', async () => {
+  const unknown = await ops(['order', randomUUID(), '--env', 'dev']);
+  expect({ code: unknown.code, field: unknown.errors[0]?.field }).toEqual({ code: 2, field: 'orderId' });
+  expect(unknown.errors[0].msg).toContain('CloudWatch Logs of dev (8 log groups, last 7 d)');
+  const bad = await ops(['order', 'not"an id', '--env', 'dev']);
+  expect({ code: bad.code, field: bad.errors[0]?.field }).toEqual({ code: 2, field: 'orderId' });
+  const since = await ops(['order', ORDER, '--env', 'dev', '--since', 'soon']);
+  expect({ code: since.code, field: since.errors[0]?.field }).toEqual({ code: 2, field: '--since' });
+  // The SDK's whole chain finds nothing: no variables, no files, no instance metadata.
+  const none = {
+    ...aws(),
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_SESSION_TOKEN: '',
+    AWS_PROFILE: '',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
+    AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
+    AWS_WEB_IDENTITY_TOKEN_FILE: '',
+  };
+  for (const args of [['order', ORDER, '--env', 'dev'], ['workers', 'status', '--env', 'dev']]) {
+    const r = await ops(args, none);
+    expect({ args, code: r.code, field: r.errors[0]?.field }).toEqual({ args, code: 2, field: 'credentials' });
+  }
+});
