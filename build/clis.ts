@@ -9,9 +9,9 @@ import { extendBase, REPO_ROOT } from './esbuild-base';
  * (about half a second), a bundle loads in a fraction of that. Next to the bundle,
  * `<name>.inputs.json` lists the repository files it was built from (and package-lock.json for
  * the packages), so the runner rebuilds it when one is newer. The AWS SDK is bundled.
- * Usage: tsx build/clis.ts <storage-move> [outDir]
+ * Usage: tsx build/clis.ts <storage-move|data-move> [outDir]
  */
-export const CLIS = { 'storage-move': 'migrations/storage-move/cli.ts' } as const;
+export const CLIS = { 'storage-move': 'migrations/storage-move/cli.ts', 'data-move': 'migrations/data-move/cli.ts' } as const;
 export type Cli = keyof typeof CLIS;
 
 export const CLI_OUT_DIR = path.join(REPO_ROOT, '.build', 'cli');
