@@ -5,6 +5,10 @@ import { DeleteObjectsCommand, ListObjectsV2Command, ListObjectsV2CommandOutput,
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { cacheControlOf, contentTypeOf, IMMUTABLE_CACHE, NO_CACHE } from '../../modules/edge-behaviour';
+import { CACHE_CONTROL_METADATA } from '../local/edge/server';
+import { LOCAL_FRONTEND_BUCKET, localEmulatorPort } from '../local/defaults';
+import { emulatorS3Client } from '../local/emulator';
+import { FRONTEND_BUILD_DIR } from '../local/frontend';
 
 /**
  * Publishes an Angular build (`dist/…/browser`) to the SPA bucket behind CloudFront.
@@ -60,12 +64,17 @@ export function invalidationPaths(uploads: Upload[], limit = 15): string[] {
 
 export interface PublishOptions {
   s3: S3Client;
-  cloudfront: CloudFrontClient;
+  /** The distribution whose cache is invalidated; none for the local edge, which caches nothing. */
+  cdn?: { cloudfront: CloudFrontClient; distributionId: string };
   bucket: string;
-  distributionId: string;
   distDir: string;
   /** Objects missing from the build are deleted once older than this many days. */
   pruneAfterDays: number;
+  /**
+   * Also store each Cache-Control as user metadata (`x-amz-meta-cache-control`): the emulator
+   * keeps Content-Type but drops Cache-Control, and the local edge reads it back from there.
+   */
+  cacheControlMetadata?: boolean;
   now?: Date;
 }
 
@@ -99,6 +108,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
         ContentLength: statSync(u.file).size,
         ContentType: u.contentType,
         CacheControl: u.cacheControl,
+        ...(options.cacheControlMetadata ? { Metadata: { [CACHE_CONTROL_METADATA]: u.cacheControl } } : {}),
       }),
     );
   }
@@ -114,19 +124,21 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     );
   }
 
-  const paths = invalidationPaths(uploads);
-  const invalidation = await options.cloudfront.send(
-    new CreateInvalidationCommand({
-      DistributionId: options.distributionId,
-      InvalidationBatch: { CallerReference: `publish-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } },
-    }),
-  );
+  const paths = options.cdn ? invalidationPaths(uploads) : [];
+  const invalidation = options.cdn
+    ? await options.cdn.cloudfront.send(
+        new CreateInvalidationCommand({
+          DistributionId: options.cdn.distributionId,
+          InvalidationBatch: { CallerReference: `publish-${Date.now()}`, Paths: { Quantity: paths.length, Items: paths } },
+        }),
+      )
+    : undefined;
   return {
     uploaded: uploads.length,
     immutable: uploads.filter((u) => u.cacheControl === IMMUTABLE_CACHE).length,
     pruned: stale,
     invalidated: paths,
-    invalidationId: invalidation.Invalidation?.Id,
+    invalidationId: invalidation?.Invalidation?.Id,
   };
 }
 
@@ -139,27 +151,47 @@ export async function main(argv: string[]): Promise<number> {
       'distribution-id': { type: 'string' },
       'prune-after-days': { type: 'string', default: '7' },
       region: { type: 'string', default: process.env.AWS_REGION ?? 'eu-west-3' },
+      env: { type: 'string' },
     },
     strict: true,
   });
+  const pruneAfterDays = Number(values['prune-after-days']);
+  if (!Number.isInteger(pruneAfterDays) || pruneAfterDays < 0) throw new Error('--prune-after-days must be a non-negative integer');
+  if (values.env !== undefined) {
+    if (values.env !== 'local') throw new Error(`--env: only "local" (the emulator of npm run dev); for AWS give --bucket and --distribution-id`);
+    return publishLocally(values.dist ?? FRONTEND_BUILD_DIR, values.bucket ?? LOCAL_FRONTEND_BUCKET, pruneAfterDays);
+  }
   for (const field of ['dist', 'bucket', 'distribution-id'] as const) {
     if (!values[field]) throw new Error(`--${field} is required`);
   }
-  const pruneAfterDays = Number(values['prune-after-days']);
-  if (!Number.isInteger(pruneAfterDays) || pruneAfterDays < 0) throw new Error('--prune-after-days must be a non-negative integer');
   const s3 = new S3Client({ region: values.region });
   // CloudFront's API lives in us-east-1 whatever the distribution serves.
-  const cloudfront = new CloudFrontClient({ region: 'us-east-1' });
-  const result = await publish({
-    s3,
-    cloudfront,
-    bucket: values.bucket!,
-    distributionId: values['distribution-id']!,
-    distDir: values.dist!,
-    pruneAfterDays,
-  });
+  const cdn = { cloudfront: new CloudFrontClient({ region: 'us-east-1' }), distributionId: values['distribution-id']! };
+  const result = await publish({ s3, cdn, bucket: values.bucket!, distDir: values.dist!, pruneAfterDays });
   log.info('frontend-published', { ...result });
   return 0;
+}
+
+/**
+ * `--env local`: the same uploads, with the same headers, into the emulator of `npm run dev`
+ * (EMULATOR_PORT), where the local edge reads them with LOCAL_EDGE_SOURCE=bucket. Nothing to
+ * invalidate: the local edge caches nothing.
+ */
+async function publishLocally(distDir: string, bucket: string, pruneAfterDays: number): Promise<number> {
+  const endpoint = `http://127.0.0.1:${localEmulatorPort()}`;
+  const s3 = emulatorS3Client(endpoint);
+  try {
+    const result = await publish({ s3, bucket, distDir, pruneAfterDays, cacheControlMetadata: true });
+    log.info('frontend-published', { ...result, bucket, endpoint });
+    return 0;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ECONNREFUSED' || (err as Error).message.includes('ECONNREFUSED')) {
+      throw new Error(`--env local: nothing answers at ${endpoint}; start npm run dev first (EMULATOR_PORT names another port)`);
+    }
+    throw err;
+  } finally {
+    s3.destroy();
+  }
 }
 
 if (require.main === module) {

@@ -143,7 +143,7 @@ describe('publish to the SPA bucket', () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'main-OLDHASH1.js', Body: 'old' }));
     const dist = angularBuild();
 
-    const first = await publish({ s3, cloudfront, bucket, distributionId: 'E2EXAMPLE', distDir: dist, pruneAfterDays: 7 });
+    const first = await publish({ s3, cdn: { cloudfront, distributionId: 'E2EXAMPLE' }, bucket, distDir: dist, pruneAfterDays: 7 });
     expect(first).toMatchObject({ uploaded: 8, immutable: 5, pruned: [], invalidationId: 'I2J3' });
 
     const sent = Object.fromEntries(puts.map((p) => [p.key, p]));
@@ -163,7 +163,7 @@ describe('publish to the SPA bucket', () => {
 
     // A week later the previous build's chunk is no longer needed by any open tab.
     const later = new Date(Date.now() + 8 * 86_400_000);
-    const second = await publish({ s3, cloudfront, bucket, distributionId: 'E2EXAMPLE', distDir: dist, pruneAfterDays: 7, now: later });
+    const second = await publish({ s3, cdn: { cloudfront, distributionId: 'E2EXAMPLE' }, bucket, distDir: dist, pruneAfterDays: 7, now: later });
     expect(second.pruned).toEqual(['main-OLDHASH1.js']);
     const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key);
     expect(keys).not.toContain('main-OLDHASH1.js');

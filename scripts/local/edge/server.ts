@@ -19,6 +19,9 @@ import { CfRequest, CfResponse, CfValue, loadCloudFrontFunction, ViewerRequestEv
  * security headers, over whatever the origin sent.
  */
 
+/** The user metadata a local publish also keeps Cache-Control in: the emulator drops the header itself (scripts/release/publish-frontend.ts). */
+export const CACHE_CONTROL_METADATA = 'cache-control';
+
 /** Where the front end is read: the build folder, or the bucket publish:frontend wrote to. */
 export type FrontendSource = { kind: 'folder'; dir: string } | { kind: 'bucket'; bucket: string; s3: S3Client };
 
@@ -138,7 +141,7 @@ async function readObject(source: FrontendSource, key: string): Promise<StoredOb
     return {
       body: Buffer.from(await out.Body!.transformToByteArray()),
       contentType: out.ContentType ?? 'application/octet-stream',
-      cacheControl: out.CacheControl,
+      cacheControl: out.CacheControl ?? out.Metadata?.[CACHE_CONTROL_METADATA],
       etag: out.ETag,
       lastModified: out.LastModified,
     };
