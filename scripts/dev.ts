@@ -1,10 +1,15 @@
+import { join } from 'node:path';
+import { ConfigError } from '../core/errors';
 import { issueApiKey } from '../core/domain/api-keys';
 import { createDb } from '../core/db';
 import { ENV, SERVICE_NAMES, ServiceName } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
 import { atLeast, LogLevel, stdoutSink } from '../core/logger';
-import { LOCAL_EMULATOR_PORT, LOCAL_LOG_FILE, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localPort } from './local/defaults';
+import { LOCAL_BUCKETS, LOCAL_LOG_FILE, LOCAL_ORIGIN_SECRET, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localEdgePort, localEmulatorPort, localPort } from './local/defaults';
+import { startLocalEdge } from './local/edge/server';
+import { edgeSourceKind, frontendSource } from './local/edge/frontend-source';
+import { OPENAPI_PATH } from './openapi/document';
 import { openLocalLog } from './local/log-file';
 import { ensureFrontendBuild, FRONTEND_BUILD_SWITCH } from './local/frontend';
 import { ensureDatabase, startLocalPlatform } from './local/platform';
@@ -54,6 +59,8 @@ async function prepareAppLogin(appUrl: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // A wrong LOCAL_EDGE_SOURCE stops the start before anything runs.
+  const edgeSource = edgeSourceKind();
   // The API runs without the Angular client: a failed install or build is said, not fatal.
   if (process.env[FRONTEND_BUILD_SWITCH] !== 'off') {
     await ensureFrontendBuild((line) => process.stdout.write(`${line}\n`)).catch((err: Error) =>
@@ -75,7 +82,7 @@ async function main(): Promise<void> {
   const platform = await startLocalPlatform({
     databaseUrl: LOCAL_PG_URL,
     ports,
-    emulatorPort: Number(process.env.EMULATOR_PORT ?? LOCAL_EMULATOR_PORT),
+    emulatorPort: localEmulatorPort(),
     stripePort: Number(process.env.STRIPE_STANDIN_PORT ?? LOCAL_STRIPE_PORT),
     startWorkers: true,
     logLevel: atLeast(terminalLevel, 'info') ? 'info' : terminalLevel,
@@ -83,6 +90,16 @@ async function main(): Promise<void> {
     env: Object.fromEntries(
       ['GEMINI_API_KEY', 'GEMINI_MODEL', 'GEMINI_BASE_URL', ENV.databaseAppUrl].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
     ),
+  });
+  const edge = await startLocalEdge({
+    port: localEdgePort(),
+    frontend: frontendSource(edgeSource, platform.emulator.endpoint),
+    gateways: { b2c: platform.urls['gateway-b2c'], b2b: platform.urls['gateway-b2b'] },
+    originSecret: LOCAL_ORIGIN_SECRET,
+    openApiFile: join(__dirname, '..', OPENAPI_PATH),
+  }).catch(async (err: Error) => {
+    await platform.stop();
+    throw new Error(`the local edge did not start on port ${localEdgePort()} (EDGE_PORT moves it): ${err.message}`);
   });
   const apiKey = await demoApiKey(LOCAL_PG_URL);
   const b2c = platform.urls['gateway-b2c'];
@@ -96,8 +113,9 @@ async function main(): Promise<void> {
     '',
     'docplatform is running locally',
     '',
+    `  edge         ${edge.url}   (one origin like CloudFront: ${edge.describe}; /api/* to the gateways; /api/openapi.json the contract)`,
     ...SERVICE_NAMES.map((n) => `  ${n.padEnd(12)} ${platform.urls[n]}`),
-    `  sqs/s3       ${platform.emulator.endpoint}   (fauxqs: queues ${Object.keys(platform.emulator.queueUrls).join(', ')}; buckets reports, assets)`,
+    `  sqs/s3       ${platform.emulator.endpoint}   (fauxqs: queues ${Object.keys(platform.emulator.queueUrls).join(', ')}; buckets ${LOCAL_BUCKETS.join(', ')})`,
     `  stripe       ${platform.stripe.url}   (local stand-in, real SDK)`,
     `  database     ${LOCAL_PG_URL}${appUrl ? ` (services and workers as ${new URL(appUrl).username})` : ''}`,
     `  postgresql   ${database.describe}`,
@@ -110,6 +128,7 @@ async function main(): Promise<void> {
     `Demo B2B API key (new at each start): ${apiKey}`,
     '',
     'Try:',
+    `  open ${edge.url}/                # the Angular client; the same origin answers /api/b2c/themes`,
     `  curl -s ${b2c}/b2c/themes`,
     `  curl -s -X POST ${b2c}/b2c/orders -H 'content-type: application/json' -H "idempotency-key: $(uuidgen || cat /proc/sys/kernel/random/uuid)" \\`,
     `       -d '{"email":"ada@example.test","name":"Ada","theme":"product-sheet","input":{"product":"Solar kettle"}}'`,
@@ -126,8 +145,9 @@ async function main(): Promise<void> {
   const shutdown = () => {
     if (stopping) return;
     stopping = true;
-    platform
-      .stop()
+    edge
+      .close()
+      .then(() => platform.stop())
       .then(() => database.stop())
       .then(() => log.close())
       .then(() => process.exit(0), () => process.exit(1));
@@ -140,5 +160,6 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   console.error(`npm run dev failed: ${err.message}`);
-  process.exit(1);
+  // A setting it cannot use is the caller's to fix (exit 2), anything else a failure (1).
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

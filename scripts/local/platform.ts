@@ -11,7 +11,7 @@ import { createLogger, Logger, LogSink } from '../../core/logger';
 import { SERVICE_NAMES, ServiceName, envStem } from '../../core/contract';
 import { startLocalEmulator, LocalEmulator } from './emulator';
 import { startStripeStandIn, StripeStandIn } from './stand-ins/stripe';
-import { LOCAL_BUCKETS, LOCAL_ORDER_TOKEN_SECRET, LOCAL_QUEUES, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from './defaults';
+import { LOCAL_BUCKETS, localEdgePort, LOCAL_ORDER_TOKEN_SECRET, LOCAL_QUEUES, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from './defaults';
 import { createApp as gatewayB2c } from '../../functions/gateway-b2c/app';
 import { createApp as gatewayB2b } from '../../functions/gateway-b2b/app';
 import { createApp as coreLlm } from '../../functions/core-llm/app';
@@ -135,7 +135,8 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       ORDER_TOKEN_SECRET: LOCAL_ORDER_TOKEN_SECRET,
       STRIPE_API_URL: stripe.url,
       INTERNAL_TRANSPORT: 'http',
-      PUBLIC_BASE_URL: 'http://127.0.0.1:4200',
+      // Stripe Checkout sends the browser back to the front end, on the local edge.
+      PUBLIC_BASE_URL: `http://127.0.0.1:${localEdgePort()}`,
       ...Object.fromEntries(SERVICE_NAMES.map((n) => [`SERVICE_URL_${envStem(n)}`, urls[n]])),
       ...options.env,
     };

@@ -38,6 +38,7 @@ export const devEnv = (env: Record<string, string>): Record<string, string> => (
   ...(process.env as Record<string, string>),
   EMULATOR_PORT: '0',
   STRIPE_STANDIN_PORT: '0',
+  EDGE_PORT: '0',
   // The Angular client's install and build are the browser test's (test/frontend/); these tests start the API.
   [FRONTEND_BUILD_SWITCH]: 'off',
   ...Object.fromEntries(SERVICE_NAMES.map((n) => [`PORT_${envStem(n)}`, '0'])),
