@@ -1,92 +1,179 @@
 /**
- * Benchmark of the data move on pgbench scale N (default 50, about 750 MB):
- *  - `db:move` copy mode INCLUDING verification, against `pg_dump -Fd -j2` + `pg_restore -j2` of the
- *    same source, interleaved A/B/A/B in one run (the machine is shared: medians and the ratio come
- *    from the same run);
+ * Benchmark of the data move, against the tools an operator would pick instead, on one source:
+ * pgbench scale N (default 50) plus the wide-table fixture (`wideTables`: jsonb, bytea, long text,
+ * arrays, an enum, a generated column, a table without primary key, a foreign key across schemas).
+ *  - `db:move` copy mode INCLUDING its verification (`--jobs 2`), `pgcopydb clone --table-jobs 2
+ *    --index-jobs 2` (Debian's package, installed by `scripts/install-system-deps.sh --for-bench`;
+ *    it verifies nothing) and `pg_dump -Fd -j2` + `pg_restore -j2`, each round running the three
+ *    in a rotated order (the machine is shared: medians and ratios come from the same run);
  *  - replicate mode: cutover downtime (writes blocked → verified and switched) with pgbench writing
- *    on the source until the cutover ends its sessions.
- * Every database, dump and cluster it creates is removed at the end.
+ *    on the source until the cutover ends its sessions (`--skip-cutover` leaves it out).
+ * db:move runs as `npm run db:move` and the migration image run it: `build/run-cli.cjs data-move`,
+ * its esbuild bundle with plain node (built once here, untimed, as the image build does). Prints a table and one JSON line of the figures. Every database,
+ * dump and cluster it creates is removed at the end.
  *
- *   npm run bench:migration [-- --scale 50 --rounds 3]
+ *   npm run bench:migration [-- --scale 50 --wide-rows 100000 --rounds 3 --skip-cutover]
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
+import { bundleCli } from '../../build/clis';
+import { runCliProcess } from '../../test/support/cli-process';
+import { events, pgbenchInit, query, startLogicalCluster, wideTables } from '../../test/support/data-move-harness';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
-import { events, pgbenchInit, query, runCli, startLogicalCluster } from '../../test/support/data-move-harness';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { scale: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    scale: { type: 'string', default: '50' },
+    'wide-rows': { type: 'string', default: '100000' },
+    rounds: { type: 'string', default: '3' },
+    'skip-cutover': { type: 'boolean', default: false },
+  },
+});
 const scale = Number(values.scale);
+const wideRows = Number(values['wide-rows']);
 const rounds = Number(values.rounds);
+const JOBS = '2';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const seconds = (from: number) => (Date.now() - from) / 1000;
+const load = () => +loadavg()[0].toFixed(2);
 
-async function timeCopy(sourceUrl: string): Promise<{ seconds: number; rows: number; megabytes: number; verifySeconds: number }> {
-  const target = await createTestDatabase('bench_mig_copy');
-  try {
-    const t0 = Date.now();
-    const res = await runCli(['--source', sourceUrl, '--target', target.url, '--jobs', '2']);
-    const wall = seconds(t0);
-    if (res.code !== 0) throw new Error(`db:move failed (${res.code}): ${res.stderr}\n${res.stdout}`);
-    const done = events(res.stderr).find((e) => e.msg === 'copy_finished') as unknown as { rows: number; megabytes: number; verifySeconds: number };
-    return { seconds: wall, rows: done.rows, megabytes: done.megabytes, verifySeconds: done.verifySeconds };
-  } finally {
-    await target.drop();
-  }
+/** pgcopydb comes from Debian, through the project's installer of system packages. */
+function ensurePgcopydb(): string {
+  const installer = spawnSync('bash', [join(__dirname, '../../scripts/install-system-deps.sh'), '--for-bench'], { stdio: 'inherit' });
+  if (installer.status !== 0) throw new Error('pgcopydb is missing and scripts/install-system-deps.sh --for-bench could not install it (above)');
+  return spawnSync('pgcopydb', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].trim();
 }
 
-async function timeDumpRestore(sourceUrl: string): Promise<{ seconds: number; dumpSeconds: number }> {
-  const target = await createTestDatabase('bench_mig_restore');
-  const dir = mkdtempSync(join(tmpdir(), 'bench-mig-dump-'));
+/** Seconds from the CLI's start to each phase's end, from its log lines. */
+interface Phases {
+  preData: number;
+  data: number;
+  indexes: number;
+  postData: number;
+  total: number;
+}
+
+function phases(stderr: string, t0: number): Phases {
+  const log = events(stderr);
+  const at = (pred: (e: (typeof log)[number]) => boolean) => {
+    const hits = log.filter(pred);
+    return hits.length ? +((Date.parse(hits[hits.length - 1].time) - t0) / 1000).toFixed(2) : 0;
+  };
+  return {
+    preData: at((e) => e.msg === 'schema_created' && e.section === 'pre-data'),
+    data: at((e) => e.msg === 'table_copied'),
+    indexes: at((e) => e.msg === 'indexes_built'),
+    postData: at((e) => e.msg === 'schema_created' && e.section === 'post-data'),
+    total: at((e) => e.msg === 'copy_finished'),
+  };
+}
+
+interface Run {
+  seconds: number;
+  load: number;
+  phases?: Phases;
+}
+
+type Tool = 'db:move' | 'pgcopydb' | 'pg_dump+pg_restore';
+const TOOLS: Tool[] = ['db:move', 'pgcopydb', 'pg_dump+pg_restore'];
+const COMMANDS: Record<Tool, string> = {
+  'db:move': `db:move --jobs ${JOBS} (copy + verification)`,
+  pgcopydb: `pgcopydb clone --table-jobs ${JOBS} --index-jobs ${JOBS}`,
+  'pg_dump+pg_restore': `pg_dump -Fd -j${JOBS} + pg_restore -j${JOBS}`,
+};
+
+async function timeTool(tool: Tool, sourceUrl: string, cli: string): Promise<Run> {
+  const target = await createTestDatabase('bench_mig_target');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-mig-'));
+  const started = load();
   try {
     const t0 = Date.now();
-    await run('pg_dump', ['-Fd', '-j2', '-f', join(dir, 'dump'), sourceUrl]);
-    const dumpSeconds = seconds(t0);
-    await run('pg_restore', ['-j2', '-d', target.url, join(dir, 'dump')]);
-    return { seconds: seconds(t0), dumpSeconds };
+    if (tool === 'db:move') {
+      const res = await runCliProcess(cli, ['data-move', '--source', sourceUrl, '--target', target.url, '--jobs', JOBS]);
+      const wall = seconds(t0);
+      if (res.code !== 0) throw new Error(`db:move failed (${res.code}): ${res.stderr}\n${res.stdout}`);
+      return { seconds: wall, load: started, phases: phases(res.stderr, t0) };
+    }
+    if (tool === 'pgcopydb') {
+      await run('pgcopydb', ['clone', '--source', sourceUrl, '--target', target.url, '--table-jobs', JOBS, '--index-jobs', JOBS, '--dir', join(dir, 'pgcopydb')], {
+        maxBuffer: 64 * 1024 * 1024,
+      });
+    } else {
+      await run('pg_dump', ['-Fd', `-j${JOBS}`, '-f', join(dir, 'dump'), sourceUrl]);
+      await run('pg_restore', [`-j${JOBS}`, '-d', target.url, join(dir, 'dump')]);
+    }
+    return { seconds: seconds(t0), load: started };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await target.drop();
   }
 }
 
-async function copyBench(): Promise<void> {
+interface CopyFigures {
+  sourceMb: number;
+  rows: number;
+  medians: Record<Tool, number>;
+  runs: Record<Tool, Run[]>;
+  ratios: { pgcopydb: number; dumpRestore: number };
+  load: { min: number; max: number };
+}
+
+async function copyBench(cli: string): Promise<CopyFigures> {
   const source = await createTestDatabase('bench_mig_src');
   try {
     const t0 = Date.now();
     await pgbenchInit(source.url, scale);
-    const [size] = await query<{ mb: number }>(source.url, 'SELECT round(pg_database_size(current_database()) / 1e6)::int AS mb');
-    console.log(`source: pgbench scale ${scale}, ${size.mb} MB on disk (generated in ${seconds(t0).toFixed(0)} s)`);
-    const ours: Awaited<ReturnType<typeof timeCopy>>[] = [];
-    const theirs: Awaited<ReturnType<typeof timeDumpRestore>>[] = [];
-    for (let i = 0; i < rounds; i++) {
-      ours.push(await timeCopy(source.url));
-      console.log(`  round ${i + 1} db:move copy+verify ${ours[i].seconds.toFixed(1)} s (verify tail ${ours[i].verifySeconds.toFixed(1)} s)`);
-      theirs.push(await timeDumpRestore(source.url));
-      console.log(`  round ${i + 1} pg_dump -Fd -j2 + pg_restore -j2 ${theirs[i].seconds.toFixed(1)} s (dump ${theirs[i].dumpSeconds.toFixed(1)} s)`);
-    }
-    const ourMedian = median(ours.map((r) => r.seconds));
-    const theirMedian = median(theirs.map((r) => r.seconds));
-    const { rows, megabytes } = ours[0];
-    // COPY bytes depend on the format (binary where types allow, else text): the rate is given on the database size too.
-    console.log(
-      `copy mode (verification included), median of ${rounds}: ${ourMedian.toFixed(1)} s, ` +
-        `${(size.mb / ourMedian).toFixed(1)} MB/s of database (${size.mb} MB on disk), ` +
-        `${(megabytes / ourMedian).toFixed(1)} MB/s of COPY data (${megabytes} MB), ${Math.round(rows / ourMedian)} rows/s (${rows} rows)`,
+    await query(source.url, wideTables(wideRows));
+    await query(source.url, 'VACUUM ANALYZE');
+    const [size] = await query<{ mb: number; rows: number }>(
+      source.url,
+      `SELECT round(pg_database_size(current_database()) / 1e6)::int AS mb,
+        ((SELECT count(*) FROM pgbench_accounts) + (SELECT count(*) FROM wide.article) + (SELECT count(*) FROM article_view))::int AS rows`,
     );
-    console.log(`pg_dump -Fd -j2 + pg_restore -j2: ${(size.mb / theirMedian).toFixed(1)} MB/s of database`);
-    console.log(`pg_dump -Fd -j2 + pg_restore -j2 (no verification), median of ${rounds}: ${theirMedian.toFixed(1)} s`);
-    console.log(`ratio pg_dump+pg_restore time / db:move time: ${(theirMedian / ourMedian).toFixed(2)}x (target >= 1.0x)`);
+    console.log(`source: pgbench scale ${scale} + wide tables (${wideRows} articles, ${wideRows * 5} views), ${size.mb} MB on disk (generated in ${seconds(t0).toFixed(0)} s)`);
+    const runs = Object.fromEntries(TOOLS.map((t) => [t, [] as Run[]])) as Record<Tool, Run[]>;
+    for (let i = 0; i < rounds; i++) {
+      for (let k = 0; k < TOOLS.length; k++) {
+        const tool = TOOLS[(i + k) % TOOLS.length];
+        const r = await timeTool(tool, source.url, cli);
+        runs[tool].push(r);
+        const detail = r.phases
+          ? ` (pre-data ${r.phases.preData} s, last table ${r.phases.data} s, last index ${r.phases.indexes} s, post-data ${r.phases.postData} s, verified ${r.phases.total} s)`
+          : '';
+        console.error(`  round ${i + 1} ${tool}: ${r.seconds.toFixed(1)} s, load ${r.load}${detail}`);
+      }
+    }
+    const medians = Object.fromEntries(TOOLS.map((t) => [t, +median(runs[t].map((r) => r.seconds)).toFixed(2)])) as Record<Tool, number>;
+    const loads = [...TOOLS.flatMap((t) => runs[t].map((r) => r.load)), load()];
+    return {
+      sourceMb: size.mb,
+      rows: size.rows,
+      medians,
+      runs,
+      ratios: {
+        pgcopydb: +(medians.pgcopydb / medians['db:move']).toFixed(2),
+        dumpRestore: +(medians['pg_dump+pg_restore'] / medians['db:move']).toFixed(2),
+      },
+      load: { min: Math.min(...loads), max: Math.max(...loads) },
+    };
   } finally {
     await source.drop();
   }
 }
 
-async function cutoverBench(): Promise<void> {
+interface CutoverFigures {
+  downtimeSeconds: number;
+  catchUpSeconds: number;
+  initialSyncSeconds: number;
+  transactions: number;
+}
+
+async function cutoverBench(cli: string): Promise<CutoverFigures> {
   const cluster = await startLogicalCluster('bench-secret');
   let target: TestDatabase | undefined;
   let writer: ReturnType<typeof spawn> | undefined;
@@ -97,22 +184,19 @@ async function cutoverBench(): Promise<void> {
     await query(sourceUrl, 'ALTER TABLE pgbench_history REPLICA IDENTITY FULL');
     target = await createTestDatabase('bench_mig_repl');
     const t0 = Date.now();
-    const started = await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', target.url]);
+    const started = await runCliProcess(cli, ['data-move', '--mode', 'replicate', '--source', sourceUrl, '--target', target.url]);
     if (started.code !== 0) throw new Error(`replicate failed: ${started.stderr}`);
-    console.log(`replicate: schema + initial sync of scale ${scale} in ${seconds(t0).toFixed(1)} s`);
+    const initialSyncSeconds = +seconds(t0).toFixed(1);
     // Application-like load (pgbench TPC-B-like, 2 clients) until the cutover ends the sessions.
     writer = spawn('pgbench', ['-n', '-c', '2', '-T', '600', sourceUrl], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 5000));
-    const status = await runCli(['status', '--source', sourceUrl, '--target', target.url]);
-    console.log(`replication status under load: ${status.stdout.trim()}`);
-    const cut = await runCli(['cutover', '--source', sourceUrl, '--target', target.url]);
+    const status = await runCliProcess(cli, ['data-move', 'status', '--source', sourceUrl, '--target', target.url]);
+    console.error(`  replication status under load: ${status.stdout.trim()}`);
+    const cut = await runCliProcess(cli, ['data-move', 'cutover', '--source', sourceUrl, '--target', target.url]);
     if (cut.code !== 0) throw new Error(`cutover failed: ${cut.stderr}\n${cut.stdout}`);
     const done = events(cut.stderr).find((e) => e.msg === 'cutover_finished') as unknown as { downtimeSeconds: number; catchUpSeconds: number };
     const [tx] = await query<{ n: number }>(sourceUrl, 'SELECT count(*)::int AS n FROM pgbench_history');
-    console.log(
-      `cutover downtime (source writes blocked until verified and replication dropped): ${done.downtimeSeconds.toFixed(1)} s ` +
-        `(catch-up ${done.catchUpSeconds.toFixed(1)} s; ${tx.n} pgbench transactions replicated; target < 30 s)`,
-    );
+    return { downtimeSeconds: +done.downtimeSeconds.toFixed(2), catchUpSeconds: +done.catchUpSeconds.toFixed(2), initialSyncSeconds, transactions: tx.n };
   } finally {
     writer?.kill('SIGKILL');
     if (target) {
@@ -127,9 +211,52 @@ async function cutoverBench(): Promise<void> {
   }
 }
 
+function printCopy(f: CopyFigures, pgcopydbVersion: string): void {
+  console.log(`\nbench:migration ${new Date().toISOString()}: ${rounds} rounds, each running the three tools in a rotated order, --jobs ${JOBS}, ${pgcopydbVersion}`);
+  console.log(`source ${f.sourceMb} MB on disk, ${f.rows} rows; load average (1 min) during the run ${f.load.min}–${f.load.max} (shared machine)\n`);
+  console.log('| tool | median s (rounds) | MB/s of database | db:move is faster by |');
+  console.log('|---|---|---|---|');
+  for (const tool of TOOLS) {
+    const m = f.medians[tool];
+    const ratio = tool === 'db:move' ? '—' : `${(m / f.medians['db:move']).toFixed(2)}×`;
+    console.log(`| ${COMMANDS[tool]} | ${m.toFixed(1)} (${f.runs[tool].map((r) => r.seconds.toFixed(1)).join(', ')}) | ${(f.sourceMb / m).toFixed(1)} | ${ratio} |`);
+  }
+  console.log(`\ntargets: pgcopydb time / db:move time >= 1.0× (got ${f.ratios.pgcopydb}×), pg_dump+pg_restore / db:move >= 1.3× (got ${f.ratios.dumpRestore}×)`);
+}
+
 async function main(): Promise<void> {
-  await copyBench();
-  await cutoverBench();
+  const pgcopydbVersion = ensurePgcopydb();
+  await bundleCli('data-move');
+  const cli = join(__dirname, '../../build/run-cli.cjs');
+  const copy = await copyBench(cli);
+  printCopy(copy, pgcopydbVersion);
+  const cutover = values['skip-cutover'] ? undefined : await cutoverBench(cli);
+  if (cutover) {
+    console.log(
+      `\nreplicate cutover downtime (source writes blocked until verified and replication dropped): ${cutover.downtimeSeconds} s ` +
+        `(catch-up ${cutover.catchUpSeconds} s; ${cutover.transactions} pgbench transactions replicated; initial sync ${cutover.initialSyncSeconds} s; target < 30 s)`,
+    );
+  }
+  console.log(
+    JSON.stringify({
+      bench: 'migration',
+      time: new Date().toISOString(),
+      scale,
+      wideRows,
+      rounds,
+      jobs: Number(JOBS),
+      sourceMb: copy.sourceMb,
+      rows: copy.rows,
+      medianSeconds: copy.medians,
+      roundSeconds: Object.fromEntries(TOOLS.map((t) => [t, copy.runs[t].map((r) => +r.seconds.toFixed(2))])),
+      mbPerSecond: Object.fromEntries(TOOLS.map((t) => [t, +(copy.sourceMb / copy.medians[t]).toFixed(1)])),
+      ratios: copy.ratios,
+      dbMovePhases: copy.runs['db:move'].map((r) => r.phases),
+      loadAverage: { ...copy.load, end: loadavg().map((l) => +l.toFixed(2)) },
+      pgcopydb: pgcopydbVersion,
+      cutover: cutover ?? null,
+    }),
+  );
 }
 
 main().catch((err) => {

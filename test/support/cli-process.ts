@@ -9,12 +9,14 @@ export interface CliResult {
 
 /**
  * Runs a CLI of the repository in its own node process (not through the tsx wrapper, so a
- * SIGKILL hits the process doing the work). `killWhen` sees each stderr log line and returns true
- * to SIGKILL it; `env` is added to this process's environment.
+ * SIGKILL hits the process doing the work): a `.ts` entry with tsx's loader, JavaScript (a bundle,
+ * build/run-cli.cjs) with plain node. `killWhen` sees each stderr log line and returns true to SIGKILL it; `env` is added
+ * to this process's environment.
  */
 export function runCliProcess(cli: string, args: string[], opts: { env?: Record<string, string>; killWhen?: (line: string) => boolean } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const loader = cli.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const child = spawn(process.execPath, [...loader, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     let pending = '';
