@@ -96,6 +96,18 @@ export interface SecretRef {
   arn?: string;
 }
 
+/**
+ * core-llm's generation budget (functions/core-llm/budget.ts): the Gemini quota of the project,
+ * the share of it (and of the batch generations in flight) kept for interactive B2C orders, and
+ * how many batch generations may wait on the model at once (the doc workers' slots less that share).
+ */
+export interface GenerationBudgetSettings {
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  interactiveSharePercent: number;
+  batchMaxInFlight: number;
+}
+
 export interface RuntimeConfig {
   appEnv: string;
   logLevel: LogLevel;
@@ -228,7 +240,16 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     queues: { docJobsUrl: e.DOC_JOBS_QUEUE_URL, batchJobsUrl: e.BATCH_JOBS_QUEUE_URL },
     buckets: { reports: e.REPORTS_BUCKET, assets: e.ASSETS_BUCKET },
     gemini: { apiKey: { value: e.GEMINI_API_KEY, arn: e.GEMINI_SECRET_ARN }, model: e.GEMINI_MODEL, baseUrl: e.GEMINI_BASE_URL, timeoutMs: e.GEMINI_TIMEOUT_MS },
-    llm: { rateLimitPerMinute: e.LLM_RATE_LIMIT_PER_MINUTE, cacheTtlSeconds: e.LLM_CACHE_TTL_SECONDS },
+    llm: {
+      rateLimitPerMinute: e.LLM_RATE_LIMIT_PER_MINUTE,
+      cacheTtlSeconds: e.LLM_CACHE_TTL_SECONDS,
+      budget: {
+        requestsPerMinute: e.GEMINI_REQUESTS_PER_MINUTE,
+        tokensPerMinute: e.GEMINI_TOKENS_PER_MINUTE,
+        interactiveSharePercent: e.LLM_INTERACTIVE_SHARE_PERCENT,
+        batchMaxInFlight: e.LLM_BATCH_MAX_IN_FLIGHT,
+      },
+    },
     themeCacheTtlSeconds: e.THEME_CACHE_TTL_SECONDS,
     stripe: {
       secretKey: { value: e.STRIPE_SECRET_KEY, arn: e.STRIPE_SECRET_ARN },

@@ -53,7 +53,8 @@ export const payloadTooLarge = (limitBytes: number): AppError =>
   new AppError(413, 'payload_too_large', `request body exceeds ${limitBytes} bytes`);
 export const unsupportedMediaType = (accepted: string[]): AppError =>
   new AppError(415, 'unsupported_media_type', `content-type must be one of: ${accepted.join(', ')}`);
-export const tooManyRequests = (message: string): AppError => new AppError(429, 'rate_limited', message);
+export const tooManyRequests = (message: string, retryAfterSeconds?: number): AppError =>
+  new AppError(429, 'rate_limited', message, undefined, retryAfterSeconds);
 export const badGateway = (message: string): AppError => new AppError(502, 'upstream_error', message);
 export const serviceUnavailable = (message: string, retryAfterSeconds = RETRY_AFTER_SECONDS): AppError =>
   new AppError(503, 'service_unavailable', message, undefined, retryAfterSeconds);

@@ -204,10 +204,18 @@ export interface AuthenticateRequest {
 
 // ---- core-llm ------------------------------------------------------------------------------
 
-/** POST /generate: Markdown for the prompt, rate limited per client (429). */
+/**
+ * Whose generation it is, for core-llm's budget (functions/core-llm/budget.ts): a B2C order's
+ * (interactive, with a guaranteed share) or a B2B batch row's (what is left, shared between clients).
+ */
+export type TrafficKind = 'interactive' | 'batch';
+
+/** POST /generate: Markdown for the prompt, within the generation budget (429 with Retry-After when over it). */
 export interface GenerateRequest {
   clientId: string;
   prompt: string;
+  /** `interactive` when absent. */
+  traffic?: TrafficKind;
 }
 export interface GenerateResponse {
   text: string;

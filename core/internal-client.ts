@@ -26,6 +26,13 @@ export interface InternalRequest {
 export interface InternalResponse {
   status: number;
   body: unknown;
+  /** The callee's Retry-After (seconds), kept on the AppError of a 4xx: a 429's says when to come back. */
+  retryAfterSeconds?: number;
+}
+
+/** A Retry-After given in seconds (the only form the services answer); anything else is ignored. */
+function retryAfterOf(value: string | null | undefined): number | undefined {
+  return value && /^\d{1,6}$/.test(value.trim()) ? Number(value.trim()) : undefined;
 }
 
 export interface InternalClient {
@@ -107,7 +114,11 @@ export function httpTransport(urls: Partial<Record<ServiceName, string>>, timeou
     } catch (err) {
       throw new DependencyUnavailableError('service', `service ${service} answer cut short: ${(err as Error).message}`);
     }
-    return { status: res.status, body: parseBody(service, res.status, text, res.headers.get('content-type') ?? undefined) };
+    return {
+      status: res.status,
+      body: parseBody(service, res.status, text, res.headers.get('content-type') ?? undefined),
+      retryAfterSeconds: retryAfterOf(res.headers.get('retry-after')),
+    };
   };
 }
 
@@ -169,7 +180,7 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, tim
     const result = proxyResultOf(service, out.payload);
     const headers = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
     const text = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64').toString('utf8') : (result.body ?? '');
-    return { status: result.statusCode, body: parseBody(service, result.statusCode, text, headers['content-type']) };
+    return { status: result.statusCode, body: parseBody(service, result.statusCode, text, headers['content-type']), retryAfterSeconds: retryAfterOf(headers['retry-after']) };
   };
 }
 
@@ -208,7 +219,7 @@ export function createInternalClient(config: Pick<AppConfig, 'aws' | 'internal'>
       if (res.status >= 200 && res.status < 300) return res.body as T;
       const err = (res.body as ErrorBody | undefined)?.error;
       if (res.status >= 400 && res.status < 500) {
-        throw new AppError(res.status, err?.code ?? 'request_failed', err?.message ?? `service ${service} answered ${res.status}`, err?.fields);
+        throw new AppError(res.status, err?.code ?? 'request_failed', err?.message ?? `service ${service} answered ${res.status}`, err?.fields, res.retryAfterSeconds);
       }
       throw new DependencyUnavailableError('service', `service ${service} unavailable (${res.status}${err?.message ? `: ${err.message}` : ''})`);
     },

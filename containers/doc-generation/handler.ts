@@ -11,7 +11,7 @@ import { DocJobMessage } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { renderPrompt } from '../../core/domain/themes';
 import { completeBatchIfDone, countBatchOutcome } from '../shared/batch-completion';
-import { DrainRequested, ReceivedMessage, RetryLater } from '../shared/consumer';
+import { ReceivedMessage, RetryLater } from '../shared/consumer';
 import { OrderBusy, parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
 import type { OrderDeadlines } from './deadlines';
@@ -38,9 +38,9 @@ import type { PandocOptions } from './render/pandoc';
  * the same object, so there is never a second document), every status change is a guarded
  * UPDATE, and a message for an order that is already final only repeats the batch bookkeeping.
  *
- * A drain is never a failure: a job that yields to it (`DrainRequested`, e.g. from the 429 wait
- * in content.ts) releases its lease (the next delivery retakes the order at once) and is
- * released by the consumer, leaving the order `generating`.
+ * Over the generation budget is never a failure: the job (`RetryLater` from content.ts, with
+ * core-llm's Retry-After) releases its lease (the next delivery retakes the order at once) and
+ * the consumer gives the message back with that visibility, leaving the order `generating`.
  *
  * How the order always ends (`ready` or `failed`, never stuck): here, `ready`, or `failed` on a
  * permanent error or on the last attempt's retryable error. An attempt that dies on the
@@ -65,8 +65,6 @@ export interface DocJobDeps {
   deadlines: OrderDeadlines;
   /** Sends the hand-off message on a job's last receive. */
   jobs: DocJobSender;
-  /** How long one job waits out core-llm's per-client rate limit before giving the message back. */
-  rateLimitWaitMs?: number;
 }
 
 const FINAL = new Set(['ready', 'failed']);
@@ -79,7 +77,7 @@ const PAYMENT_COMMIT_RETRY_SECONDS = 5;
 /** A client error from core-llm (bad prompt, theme inactive…) will not get better with retries; 429 will. */
 const isPermanent = (err: unknown): boolean => err instanceof AppError && err.status >= 400 && err.status < 500 && err.status !== 429;
 
-export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, draining: AbortSignal): Promise<void> {
+export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): Promise<void> {
   const { db } = deps;
   const job = parseJobMessage(DocJobMessage, message.body, 'doc job');
   const order = await findOrder(db, job.orderId);
@@ -131,11 +129,13 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     const theme = await findTheme(db, order.theme_id);
     if (!theme) throw new UnprocessableMessage(`theme ${order.theme_id} of order ${order.id} does not exist`);
     const started = Date.now();
-    const markdown = await generateMarkdown(
-      deps.internal,
-      { clientId: order.client_id, orderId: order.id, prompt: renderPrompt(theme.prompt_template, order.input), requestId: message.requestId },
-      { signal: draining, maxWaitMs: deps.rateLimitWaitMs ?? 120_000 },
-    );
+    const markdown = await generateMarkdown(deps.internal, {
+      clientId: order.client_id,
+      orderId: order.id,
+      prompt: renderPrompt(theme.prompt_template, order.input),
+      traffic: order.batch_id ? 'batch' : 'interactive',
+      requestId: message.requestId,
+    });
     const generatedMs = Date.now() - started;
     log.info('content generated', { step: ORDER_STEPS.contentGenerated, chars: markdown.length, ms: generatedMs });
     const renderStarted = Date.now();
@@ -158,10 +158,10 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage, d
     if (!ready) throw new OrderBusy(order.id, 'another attempt took it over before it was marked ready');
     log.info('document ready', { step: ORDER_STEPS.ready, format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started, ...emfCount(CUSTOM_METRICS.documentsProduced) });
   } catch (err) {
-    // Yielded to a drain (SIGTERM during the rate-limit wait): not a failure, even on the last attempt; the consumer releases the message.
-    if (err instanceof DrainRequested) {
+    // Over the generation budget: not a failure, even on the last attempt (its hand-off message carries the order on).
+    if (err instanceof RetryLater) {
       await releaseLease(db, order.id, lease.owner).catch((e) => log.warn('lease release failed; it runs out by itself', { err: e }));
-      log.info('yielded to drain; message released');
+      log.info('over the generation budget; message given back', { afterSeconds: err.afterSeconds });
       throw err;
     }
     // Another attempt owns the order now: it ends it, this one touches nothing.

@@ -56,7 +56,7 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
       concurrency,
       waitTimeSeconds: rt.worker.waitTimeSeconds,
       logger: rt.logger,
-      handler: (message, draining) => handleDocJob(deps, message, draining),
+      handler: (message) => handleDocJob(deps, message),
     });
     const sweeper = startSweeper({
       db: rt.db,

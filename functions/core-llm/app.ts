@@ -1,18 +1,20 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { tooManyRequests } from '../../core/errors';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJsonBody } from '../shared/validation';
+import { estimateTokens, windowLimits } from './budget';
 import { ContentProvider, providerFor } from './providers';
 import { createLlmStore } from './store';
 import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
 
 /**
- * Internal: Markdown from Gemini, cached in Redis by prompt hash and rate limited per client
- * (without Redis: no cache, and the limit counted per execution environment; store.ts).
+ * Internal: Markdown from Gemini, cached in Redis by prompt hash, within the generation budget of
+ * the Gemini quota by kind of traffic (budget.ts) and, for interactive traffic, rate limited per
+ * client (without Redis: no cache, and both counted per execution environment; store.ts).
  * The model's retries are bounded by the request's deadline (below), never by luck.
  */
 export const MAX_PROMPT = 20000;
@@ -20,6 +22,7 @@ const Generate = requestSchema<GenerateRequest>()(
   z.object({
     clientId: z.uuid(),
     prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT)),
+    traffic: z.optional(z.enum(['interactive', 'batch'])),
   }),
 );
 
@@ -58,25 +61,42 @@ export function createApp(
   const router = new Router<ServiceState>();
   const { rateLimitPerMinute, cacheTtlSeconds } = runtime.config.llm;
   const localBudgetMs = options.localBudgetMs ?? LOCAL_BUDGET_MS;
-  const store = createLlmStore(() => runtime.redis, runtime.logger);
+  const store = createLlmStore(() => runtime.redis, runtime.logger, windowLimits(runtime.config.llm.budget));
 
   router.post('/generate', async (ctx) => {
     const deadline = deadlineOf(ctx, localBudgetMs);
-    const { clientId, prompt } = await readJsonBody(ctx, { schema: Generate, limit: 64 * 1024 });
+    const { clientId, prompt, traffic = 'interactive' } = await readJsonBody(ctx, { schema: Generate, limit: 64 * 1024 });
     const hash = createHash('sha256').update(`${provider.model}\n${prompt}`).digest('hex');
     const cached = await store.get(hash);
     if (cached !== null) {
       ctx.body = { text: cached, cached: true, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
       return;
     }
-    // Fixed one-minute window per client; only calls that reach the model count.
-    const window = Math.floor(Date.now() / 60000);
-    const used = await store.count(clientId, window);
-    if (used > rateLimitPerMinute) {
-      ctx.set('retry-after', String(60 - Math.floor((Date.now() / 1000) % 60)));
-      throw tooManyRequests(`rate limit of ${rateLimitPerMinute} generations per minute reached for this client`);
+    if (traffic === 'interactive') {
+      // Fixed one-minute window per client; only calls that reach the model count. Batch rows are paced by the budget's fair share instead.
+      const window = Math.floor(Date.now() / 60000);
+      const used = await store.count(clientId, window);
+      if (used > rateLimitPerMinute) {
+        throw tooManyRequests(`rate limit of ${rateLimitPerMinute} generations per minute reached for this client`, 60 - Math.floor((Date.now() / 1000) % 60));
+      }
     }
-    const text = await provider.generate(prompt, { deadline });
+    const ticket = randomUUID();
+    const estimatedTokens = estimateTokens(prompt);
+    const now = Date.now();
+    const admission = await store.admit({ kind: traffic, clientId, ticket, estimatedTokens, now, holdMs: Math.max(1000, deadline - now), random: Math.random() });
+    if (!admission.admitted) {
+      const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      throw tooManyRequests(`the generation budget of ${traffic} traffic is used up for now; retry in ${seconds} s`, seconds);
+    }
+    let tokens: number | undefined;
+    let latencyMs: number | undefined;
+    let text: string;
+    try {
+      text = await provider.generate(prompt, { deadline, onUsage: (n) => (tokens = n) });
+      latencyMs = Date.now() - now;
+    } finally {
+      await store.settle({ kind: traffic, clientId, ticket, window: admission.window, tokenDelta: tokens === undefined ? 0 : tokens - estimatedTokens, latencyMs });
+    }
     await store.set(hash, text, cacheTtlSeconds);
     ctx.body = { text, cached: false, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
   });

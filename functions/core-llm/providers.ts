@@ -16,6 +16,8 @@ export interface ContentProvider {
 export interface GenerateOptions {
   /** Epoch ms by which `generate` must have answered or given up (no retry starts past it). */
   deadline?: number;
+  /** Told the tokens the model counted for the answer (prompt and answer), when it says. */
+  onUsage?: (totalTokens: number) => void;
 }
 
 /** An attempt with less time than this left is not started: the answer would be cut off anyway. */
@@ -81,6 +83,8 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           const res = await (await genai()).models.generateContent({ model, contents: prompt, config: { abortSignal } });
           const text = res.text;
           if (!text) throw badGateway('the model returned no text');
+          const tokens = res.usageMetadata?.totalTokenCount;
+          if (typeof tokens === 'number') options.onUsage?.(tokens);
           return text;
         } catch (err) {
           if (err instanceof AppError) throw err;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
 import { createLogger } from '../../core/logger';
+import { windowLimits } from './budget';
 import { createLlmStore, LOCAL_LIMIT_MAX_CLIENTS, PROBE_EVERY_MS } from './store';
 
 /** What the store uses of an ioredis client, in memory: `mode` says how it answers. */
@@ -60,7 +61,8 @@ function setup() {
   const lines: { level: string; msg: string }[] = [];
   const logger = createLogger({}, 'debug', (line) => lines.push(JSON.parse(line)));
   let clock = 1_000_000;
-  const store = createLlmStore(() => redis as unknown as Redis, logger, () => clock);
+  const limits = windowLimits({ requestsPerMinute: 1000, tokensPerMinute: 1_000_000, interactiveSharePercent: 20, batchMaxInFlight: 10 });
+  const store = createLlmStore(() => redis as unknown as Redis, logger, limits, () => clock);
   return { redis, lines, store, tick: (ms: number) => (clock += ms) };
 }
 

@@ -1,11 +1,12 @@
 import type Redis from 'ioredis';
 import type { Logger } from '../../core/logger';
 import { REDIS_TIMEOUTS } from '../../core/redis';
+import { ADMIT_SCRIPT, admitArgs, Admission, budgetKeys, BudgetRequest, LocalBudget, SETTLE_SCRIPT, settleArgs, settleKeys, Settlement, WindowLimits } from './budget';
 
 /**
- * core-llm's cache and per-client rate limit, kept in Redis (ElastiCache in AWS) and shared by
+ * core-llm's cache, per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
  * every execution environment, and what core-llm does while Redis cannot be reached: it keeps
- * generating, with no cache, and counts the rate limit in this process instead (per execution
+ * generating, with no cache, and counts the rate limit and the budget in this process instead (per execution
  * environment: docs/services.md says how far that lets a client past the shared limit).
  *
  * The switch is made once per outage, with one log line each way: the first Redis command that
@@ -27,16 +28,21 @@ export interface LlmStore {
   set(promptHash: string, text: string, ttlSeconds: number): Promise<void>;
   /** Counts one model call of the client in the one-minute window and returns the window's count so far. */
   count(clientId: string, window: number): Promise<number>;
+  /** Takes a generation from the budget, or says when to come back. */
+  admit(request: BudgetRequest): Promise<Admission>;
+  /** Gives back what an admitted generation did not use (tokens, its batch slot). */
+  settle(settlement: Settlement): Promise<void>;
 }
 
 type Attempt<T> = { ok: true; value: T } | { ok: false };
 
-export function createLlmStore(redisOf: () => Redis, logger: Logger, now: () => number = Date.now): LlmStore {
+export function createLlmStore(redisOf: () => Redis, logger: Logger, limits: WindowLimits, now: () => number = Date.now): LlmStore {
   let redis: Redis | undefined;
   let degradedSince: number | undefined;
   let lastProbe = 0;
   let probing = false;
   const local = new Map<string, { window: number; used: number }>();
+  let localBudget = new LocalBudget(limits);
   let sweptWindow = -Infinity;
 
   const recover = (how: string) => {
@@ -44,6 +50,7 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, now: () => 
     logger.warn('cache reachable again: core-llm uses the shared Redis cache and rate limit', { how, degradedMs: now() - degradedSince });
     degradedSince = undefined;
     local.clear();
+    localBudget = new LocalBudget(limits);
   };
   const degrade = (err: unknown) => {
     if (degradedSince !== undefined) return;
@@ -147,6 +154,18 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, now: () => 
         return Number(incr[1]);
       });
       return got.ok ? got.value : countLocally(clientId, window);
+    },
+    admit: async (request) => {
+      const keys = budgetKeys(request.clientId, Math.floor(request.now / limits.windowMs));
+      const got = await attempt(async (r) => (await r.eval(ADMIT_SCRIPT, keys.length, ...keys, ...admitArgs(request, limits))) as [number, number]);
+      if (!got.ok) return localBudget.admit(request);
+      const [admitted, value] = got.value;
+      return admitted === 1 ? { admitted: true, window: value } : { admitted: false, retryAfterMs: value };
+    },
+    settle: async (settlement) => {
+      const keys = settleKeys(settlement);
+      const got = await attempt((r) => r.eval(SETTLE_SCRIPT, keys.length, ...keys, ...settleArgs(settlement)));
+      if (!got.ok) localBudget.settle(settlement);
     },
   };
 }

@@ -44,8 +44,8 @@ export interface WorkerHarness {
   llmCalls: { count: number };
   /** HTTP requests core-llm's port received (429s and cache hits included). */
   llmRequests: { count: number };
-  /** While `on`, core-llm answers every request 429 (its per-client rate limit), as the real app does. */
-  llmThrottle: { on: boolean };
+  /** While `on`, core-llm answers every request 429 with this Retry-After (60 s unless set), as the real app does over its budget. */
+  llmThrottle: { on: boolean; retryAfterSeconds?: number };
   createClient(kind?: 'b2c' | 'b2b'): Promise<string>;
   themeBySlug(slug: string): Promise<{ id: string; title: string; prompt_template: string; output_format: string }>;
   createOrder(clientId: string, themeSlug: string, input: Record<string, string>): Promise<string>;
@@ -109,7 +109,7 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
   const llmDelay = { ms: 0 };
   const llmCalls = { count: 0 };
   const llmRequests = { count: 0 };
-  const llmThrottle = { on: false };
+  const llmThrottle: { on: boolean; retryAfterSeconds?: number } = { on: false };
   const offline = offlineProvider(config.gemini.model);
   const coreLlm: Runtime = createRuntime('core-llm', config);
   const provider = {
@@ -124,8 +124,8 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
   server.on('request', (req, res) => {
     llmRequests.count += 1;
     if (!llmThrottle.on) return void coreLlmApp(req, res);
-    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '60' });
-    res.end(JSON.stringify({ error: { code: 'rate_limited', message: 'rate limit of generations per minute reached for this client' } }));
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(llmThrottle.retryAfterSeconds ?? 60) });
+    res.end(JSON.stringify({ error: { code: 'rate_limited', message: 'the generation budget of batch traffic is used up for now' } }));
   });
 
   const sqs = createSqsClient(config);

@@ -35,6 +35,7 @@ describe('doc-generation: how an order ends', () => {
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop().catch(() => undefined)));
     h.llmThrottle.on = false;
+    h.llmThrottle.retryAfterSeconds = undefined;
     h.llmDelay.ms = 0;
     await h.drainQueue(h.queues.docJobs, 0);
     await h.drainQueue(h.queues.docJobsDlq, 0);
@@ -61,36 +62,51 @@ describe('doc-generation: how an order ends', () => {
   };
   const orderRow = (id: string) => h.db('orders').where({ id }).first();
 
-  describe('bug 4: a drain during the rate-limit wait releases the message; it is not a failure', () => {
-    test('the message is released at once, core-llm is not called after the abort, the order is not failed', async () => {
+  describe('over the generation budget (core-llm 429 with Retry-After): the message goes back with that visibility, not a slot held', () => {
+    /** The given-back messages come back after the Retry-After: once visible, they are taken out of the next test's way. */
+    const takeBack = async (messages: number) => {
+      let back = 0;
+      await until(async () => (back += (await h.drainQueue(h.queues.docJobs, 0)).length) >= messages, 15_000, `${messages} message(s) back`);
+    };
+
+    test('one call, the slot freed at once, the message invisible for the Retry-After (8 s, not the 3 s visibility timeout), the order not failed', async () => {
       const clientId = await h.createClient();
       const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Throttled pump' });
       h.llmThrottle.on = true;
+      h.llmThrottle.retryAfterSeconds = 8;
       const before = h.llmRequests.count;
       const w = await start();
       await sendJob(orderId);
       await until(() => h.llmRequests.count > before, 10_000, 'the first (429) call to core-llm');
-      await stop(w);
-      // Released with visibility 0 (not left invisible for its visibility timeout), one call only, the order still in hand.
+      await until(async () => new Date((await orderRow(orderId)).generation_lease_until).getTime() <= Date.now(), 5_000, 'the lease to be released');
+      // Past the queue's own 3 s visibility timeout: only the Retry-After keeps it invisible.
+      await sleep(4_000);
       expect({ calls: h.llmRequests.count - before, queue: await h.queueDepth(h.queues.docJobs), status: (await orderRow(orderId)).status }).toEqual({
         calls: 1,
-        queue: { visible: 1, inFlight: 0 },
+        queue: { visible: 0, inFlight: 1 },
         status: 'generating',
       });
+      await stop(w);
+      await takeBack(1);
     });
 
-    test('on the last attempt too: the order is not marked failed because of a SIGTERM', async () => {
+    test('on the last attempt too: the order is not marked failed, and its hand-off message carries it on', async () => {
       const clientId = await h.createClient();
       const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Last-chance pump' });
       h.llmThrottle.on = true;
+      h.llmThrottle.retryAfterSeconds = 8;
       await sendJob(orderId);
       await burnReceive();
       const before = h.llmRequests.count;
       const w = await start();
       await until(() => h.llmRequests.count > before, 10_000, 'the first (429) call to core-llm');
+      await until(async () => new Date((await orderRow(orderId)).generation_lease_until).getTime() <= Date.now(), 5_000, 'the lease to be released');
       await stop(w);
       const order = await orderRow(orderId);
-      expect({ status: order.status, error: order.error, calls: h.llmRequests.count - before }).toEqual({ status: 'generating', error: null, calls: 1 });
+      expect({ status: order.status, error: order.error, requeues: order.requeues, calls: h.llmRequests.count - before }).toEqual({ status: 'generating', error: null, requeues: 1, calls: 1 });
+      // The hand-off (delayed 3 s) comes back; the given-back message, past its last receive, goes to the DLQ when it does.
+      await takeBack(1);
+      await until(async () => (await h.queueDepth(h.queues.docJobsDlq)).visible === 1 || (await h.drainQueue(h.queues.docJobs, 0), false), 15_000, 'the given-back message in the DLQ');
     });
   });
 
@@ -130,8 +146,7 @@ describe('doc-generation: how an order ends', () => {
       const deps = directDeps(puts);
       h.llmDelay.ms = 500;
       const before = h.llmRequests.count;
-      const signal = new AbortController().signal;
-      const settled = await Promise.allSettled([handleDocJob(deps, message(orderId), signal), handleDocJob(deps, message(orderId), signal)]);
+      const settled = await Promise.allSettled([handleDocJob(deps, message(orderId)), handleDocJob(deps, message(orderId))]);
       expect({ calls: h.llmRequests.count - before, puts, outcomes: settled.map((r) => r.status).sort() }).toEqual({
         calls: 1,
         puts: [`${clientId}/${orderId}.html`],
@@ -140,7 +155,7 @@ describe('doc-generation: how an order ends', () => {
       const ready = await orderRow(orderId);
       expect(ready.status).toBe('ready');
       // The loser's message comes back: the order is final, so it renders nothing and is deleted.
-      await handleDocJob(deps, message(orderId, 2), signal);
+      await handleDocJob(deps, message(orderId, 2));
       expect({ calls: h.llmRequests.count - before, puts: puts.length, updatedAt: (await orderRow(orderId)).updated_at }).toEqual({ calls: 1, puts: 1, updatedAt: ready.updated_at });
     });
 
