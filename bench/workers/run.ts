@@ -1,20 +1,28 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir, loadavg } from 'node:os';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { formatLoad, loadAverage, median, printFigures } from '../figures';
+import { endToEnd } from './end-to-end';
+import { samplePeak } from './memory';
 
 /**
- * `npm run bench:workers`: documents per minute for one doc-generation worker pinned to one
- * core (`taskset -c 0`, inherited by Chromium), for PDF with one reused browser, PDF with a
- * browser launched per document, and DOCX; with the peak RSS of the whole process tree
- * (node + Chromium's processes + pandoc), sampled every 50 ms from /proc (PSS and RSS sums).
- * It measures the render stage — Markdown → themed HTML → PDF, Markdown → DOCX — which is
- * what holds the worker's core; content generation happens in core-llm, not on this core.
- * Targets: ≥ 60 two-page PDFs per minute on one core; peak memory < 1.5 GB.
+ * `npm run bench:workers [-- rounds]`: documents per minute for one doc-generation worker pinned
+ * to one core (`taskset -c 0`, inherited by Chromium), for PDF with one reused browser (1 and 2
+ * at a time), PDF with a browser launched per document, and DOCX; with the peak memory of the
+ * whole process tree (node + Chromium's processes + pandoc). The scenarios run interleaved,
+ * `rounds` times (3 by default): medians, and the reused/per-document ratio of each round.
+ * These measure the render stage — Markdown → themed HTML → PDF, Markdown → DOCX — which is
+ * what holds the worker's core. Then the worker's own rate through its queue at its default
+ * concurrency (end-to-end.ts). Targets: ≥ 200 two-page PDFs per minute on one core, ≥ 3× a
+ * browser per document, peak PSS < 600 MB.
  */
 const REPO = join(__dirname, '..', '..');
+const TARGET = { pdfPerMinute: 200, reusedOverPerDocument: 3, peakPssMb: 600 };
+const END_TO_END_ORDERS = 60;
 
 interface Scenario {
+  key: string;
   name: string;
   format: 'pdf' | 'docx';
   browser: 'reused' | 'per-document';
@@ -23,92 +31,101 @@ interface Scenario {
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'PDF, one reused browser, 1 at a time', format: 'pdf', browser: 'reused', count: 60, concurrency: 1 },
-  { name: 'PDF, one reused browser, 2 at a time (worker default)', format: 'pdf', browser: 'reused', count: 60, concurrency: 2 },
-  { name: 'PDF, a browser launched per document', format: 'pdf', browser: 'per-document', count: 15, concurrency: 1 },
-  { name: 'DOCX (pandoc), 2 at a time', format: 'docx', browser: 'reused', count: 60, concurrency: 2 },
+  { key: 'pdfReused1', name: 'PDF, one reused browser, 1 at a time', format: 'pdf', browser: 'reused', count: 60, concurrency: 1 },
+  { key: 'pdfPerDocument', name: 'PDF, a browser launched per document', format: 'pdf', browser: 'per-document', count: 15, concurrency: 1 },
+  { key: 'pdfReused2', name: 'PDF, one reused browser, 2 at a time (worker default)', format: 'pdf', browser: 'reused', count: 60, concurrency: 2 },
+  { key: 'docx2', name: 'DOCX (pandoc), 2 at a time', format: 'docx', browser: 'reused', count: 60, concurrency: 2 },
 ];
 
-/**
- * Memory of the process tree, two ways: the sum of RSS counts the pages Chromium's processes
- * share (its binary, fonts) once per process, so it overstates; the sum of PSS splits shared
- * pages between their users and is close to what the task's cgroup is charged.
- */
-function treeMemoryKb(root: number): { rss: number; pss: number } {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // The process ended between readdir and read.
-    }
-  }
-  const total = { rss: 0, pss: 0 };
-  const stack = [root];
-  while (stack.length > 0) {
-    const pid = stack.pop()!;
-    try {
-      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-      total.rss += Number(/^Rss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
-      total.pss += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
-    } catch {
-      // Gone already.
-    }
-    for (const [child, parent] of parents) if (parent === pid) stack.push(child);
-  }
-  return total;
+interface Result {
+  perMinute: number;
+  peakRssMb: number;
+  peakPssMb: number;
+  pages?: number;
 }
 
-function runScenario(s: Scenario): Promise<{ perMinute: number; seconds: number; peakRssMb: number; peakPssMb: number; pages?: number }> {
+function pdfPages(base64: string): number {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  try {
+    writeFileSync(join(dir, 'a.pdf'), Buffer.from(base64, 'base64'));
+    return Number(/Pages:\s+(\d+)/.exec(execFileSync('pdfinfo', [join(dir, 'a.pdf')], { encoding: 'utf8' }))?.[1]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function runScenario(s: Scenario): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', join(__dirname, 'scenario.ts'), s.format, s.browser, String(s.count), String(s.concurrency)], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    const peak = { rss: 0, pss: 0 };
+    const memory = samplePeak(child.pid!);
     child.stdout.on('data', (c) => (out += c));
-    const sampler = setInterval(() => {
-      const now = treeMemoryKb(child.pid!);
-      peak.rss = Math.max(peak.rss, now.rss);
-      peak.pss = Math.max(peak.pss, now.pss);
-    }, 50);
     child.on('exit', (code) => {
-      clearInterval(sampler);
+      const peak = memory.stop();
       if (code !== 0) return reject(new Error(`scenario "${s.name}" exited with ${code}`));
-      const r = JSON.parse(out.trim().split('\n').pop()!) as { perMinute: number; seconds: number; sampleBase64?: string };
-      let pages: number | undefined;
-      if (r.sampleBase64) {
-        const dir = mkdtempSync(join(tmpdir(), 'bench-'));
-        writeFileSync(join(dir, 'a.pdf'), Buffer.from(r.sampleBase64, 'base64'));
-        pages = Number(/Pages:\s+(\d+)/.exec(execFileSync('pdfinfo', [join(dir, 'a.pdf')], { encoding: 'utf8' }))?.[1]);
-        rmSync(dir, { recursive: true, force: true });
-      }
-      resolve({ perMinute: r.perMinute, seconds: r.seconds, peakRssMb: peak.rss / 1024, peakPssMb: peak.pss / 1024, pages });
+      const r = JSON.parse(out.trim().split('\n').pop()!) as { perMinute: number; sampleBase64?: string };
+      resolve({ perMinute: r.perMinute, peakRssMb: peak.peakRssMb, peakPssMb: peak.peakPssMb, pages: r.sampleBase64 ? pdfPages(r.sampleBase64) : undefined });
     });
   });
 }
 
-async function main(): Promise<void> {
-  const rows: string[] = [];
-  const results: Record<string, number> = {};
-  for (const s of SCENARIOS) {
-    const r = await runScenario(s);
-    results[s.name] = r.perMinute;
-    rows.push(
-      `${s.name.padEnd(56)} ${r.perMinute.toFixed(1).padStart(7)} docs/min   peak PSS ${r.peakPssMb.toFixed(0).padStart(5)} MB (RSS sum ${r.peakRssMb.toFixed(0)} MB)${r.pages ? `   ${r.pages}-page PDF` : ''}`,
-    );
-    process.stdout.write(rows[rows.length - 1] + '\n');
+async function main(args: string[]): Promise<void> {
+  const rounds = Number(args[0] ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    process.stderr.write(`rounds: "${args[0]}" must be a positive integer\n`);
+    process.exit(2);
   }
-  const reused = results[SCENARIOS[0].name];
-  const perDoc = results[SCENARIOS[2].name];
-  process.stdout.write(`\nreused browser vs browser per document: ${(reused / perDoc).toFixed(1)}x\n`);
-  process.stdout.write(`load average at the end (the machine may be shared): ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  const loadBefore = loadAverage();
+  process.stdout.write(`doc-generation render rates on one pinned core, ${rounds} interleaved rounds (load average before: ${formatLoad()}; the machine may be shared)\n`);
+  const results = new Map<string, Result[]>(SCENARIOS.map((s) => [s.key, []]));
+  const ratios: number[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    for (const s of SCENARIOS) {
+      const result = await runScenario(s);
+      results.get(s.key)!.push(result);
+      process.stderr.write(`round ${r} ${s.name}: ${result.perMinute.toFixed(1)} docs/min, peak PSS ${result.peakPssMb.toFixed(0)} MB (load ${formatLoad()})\n`);
+    }
+    const [reused, perDoc] = [results.get('pdfReused1')!, results.get('pdfPerDocument')!];
+    ratios.push(reused[r - 1].perMinute / perDoc[r - 1].perMinute);
+  }
+
+  const summary = Object.fromEntries(
+    SCENARIOS.map((s) => {
+      const rs = results.get(s.key)!;
+      return [s.key, { perMinute: median(rs.map((x) => x.perMinute)), peakPssMb: Math.max(...rs.map((x) => x.peakPssMb)), peakRssMb: Math.max(...rs.map((x) => x.peakRssMb)), pages: rs[0].pages }];
+    }),
+  );
+  process.stdout.write(`\n${'scenario'.padEnd(56)} ${'median docs/min'.padStart(15)}  ${'peak PSS MB'.padStart(11)}  ${'(RSS sum)'.padStart(9)}  pages\n`);
+  for (const s of SCENARIOS) {
+    const x = summary[s.key];
+    process.stdout.write(`${s.name.padEnd(56)} ${x.perMinute.toFixed(1).padStart(15)}  ${x.peakPssMb.toFixed(0).padStart(11)}  ${x.peakRssMb.toFixed(0).padStart(9)}  ${x.pages ?? ''}\n`);
+  }
+  const ratio = median(ratios);
+  process.stdout.write(`reused browser vs browser per document: ${ratio.toFixed(1)}x (median of the rounds' ratios: ${ratios.map((x) => x.toFixed(1)).join(', ')})\n`);
+
+  process.stdout.write(`\nthe worker through its queue: ${END_TO_END_ORDERS} PDF orders, default concurrency, one pinned core (load ${formatLoad()})\n`);
+  const e2e = await endToEnd(END_TO_END_ORDERS);
+  process.stdout.write(
+    `receive → core-llm → render → upload → ready: ${e2e.perMinute.toFixed(1)} orders/min (${e2e.seconds.toFixed(1)} s, concurrency ${e2e.concurrency}), peak PSS ${e2e.peakPssMb.toFixed(0)} MB (RSS sum ${e2e.peakRssMb.toFixed(0)} MB)\n`,
+  );
+  process.stdout.write(`load average at the end: ${formatLoad()}\n`);
+  const peakPss = Math.max(summary.pdfReused1.peakPssMb, summary.pdfReused2.peakPssMb, e2e.peakPssMb);
+  printFigures('workers', {
+    rounds,
+    loadAverageBefore: loadBefore,
+    ...summary,
+    reusedOverPerDocument: ratio,
+    reusedOverPerDocumentByRound: ratios,
+    endToEnd: e2e,
+    target: TARGET,
+    withinTarget: summary.pdfReused1.perMinute >= TARGET.pdfPerMinute && ratio >= TARGET.reusedOverPerDocument && peakPss < TARGET.peakPssMb,
+  });
 }
 
-main().catch((err) => {
+main(process.argv.slice(2)).catch((err) => {
   process.stderr.write(`${(err as Error).message}\n`);
   process.exit(1);
 });
