@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { OPENAPI_PATH } from '../openapi/document';
 
 /**
  * The reference Angular client in `frontend/` (its own package.json and lock), built the way the
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 export const FRONTEND_BUILD_SWITCH = 'LOCAL_FRONTEND_BUILD';
 export const FRONTEND_DIR = join(__dirname, '..', '..', 'frontend');
 export const FRONTEND_BUILD_DIR = join(FRONTEND_DIR, 'dist', 'browser');
-const OPENAPI_DOCUMENT = join(__dirname, '..', '..', 'docs', 'api', 'openapi.json');
+const OPENAPI_DOCUMENT = join(__dirname, '..', '..', OPENAPI_PATH);
 const BUILD_INPUTS = ['src', 'angular.json', 'tsconfig.json', 'package.json', 'package-lock.json'].map((p) => join(FRONTEND_DIR, p));
 
 export interface FrontendBuild {

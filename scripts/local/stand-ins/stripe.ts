@@ -68,7 +68,7 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.char
 function checkoutPage(session: CheckoutSession, problem?: string): string {
   const amount = `${(session.amount_total / 100).toFixed(2)} ${session.currency.toUpperCase()}`;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Checkout (local Stripe stand-in)</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Checkout (local Stripe stand-in)</title><link rel="icon" href="data:,"></head>
 <body>
 <h1>Checkout</h1>
 <p>Local Stripe stand-in: no card, no money. Paying completes session ${escapeHtml(session.id)} and notifies the platform.</p>

@@ -1,0 +1,208 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
+import { readWorkerConfig } from '../../containers/shared/worker-config';
+import { SECURITY_RESPONSE_HEADERS } from '../../modules/edge-behaviour';
+import { LOCAL_ORIGIN_SECRET, LOCAL_STATE_DIR } from '../../scripts/local/defaults';
+import { frontendSource } from '../../scripts/local/edge/frontend-source';
+import { LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
+import { ensureFrontendBuild } from '../../scripts/local/frontend';
+import { OPENAPI_PATH } from '../../scripts/openapi/document';
+import { runCliProcess } from '../support/cli-process';
+import { freePort, REPO } from '../support/local-dev';
+import { http, startTestPlatform, TestPlatform } from '../support/functions-platform';
+import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
+import { until } from '../support/workers-harness';
+
+/**
+ * The reference Angular client (frontend/), built from the repository's own files, driven in
+ * Debian's Chromium through the local edge (the CloudFront Function code, the response headers
+ * policy, /api/* to the gateways) against the real local platform: services, workers, fauxqs,
+ * the Stripe stand-in's checkout page and the Gemini stand-in. Every page must load without a
+ * Content-Security-Policy violation or a console error.
+ */
+const SCREENSHOT = join(LOCAL_STATE_DIR, 'artifacts', 'ready-order.png');
+const GEMINI_KEY = 'frontend-test-gemini-key';
+
+let p: TestPlatform;
+let gemini: GeminiStandIn;
+let edge: LocalEdge;
+let browser: Browser;
+
+beforeAll(async () => {
+  const started = Date.now();
+  const build = await ensureFrontendBuild((line) => process.stdout.write(`${line}\n`));
+  process.stdout.write(
+    `frontend: install ${build.installSeconds.toFixed(1)} s, build ${build.buildSeconds.toFixed(1)} s ` +
+      `(${build.installed || build.built ? 'done now' : 'up to date'}; ${((Date.now() - started) / 1000).toFixed(1)} s in all)\n`,
+  );
+  const edgePort = await freePort();
+  gemini = await startGeminiStandIn({ apiKey: GEMINI_KEY });
+  // Stripe sends the buyer back to PUBLIC_BASE_URL: the edge, as CloudFront in AWS.
+  p = await startTestPlatform(
+    'frontend',
+    { GEMINI_API_KEY: GEMINI_KEY, GEMINI_BASE_URL: gemini.url, PUBLIC_BASE_URL: `http://127.0.0.1:${edgePort}` },
+    { startWorkers: true },
+  );
+  edge = await startEdge('folder', edgePort);
+  browser = await chromium.launch({ executablePath: readWorkerConfig(process.env).chromiumPath });
+}, 600_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await edge?.close();
+  await p?.teardown();
+  await gemini?.close();
+});
+
+/** The local edge of `npm run dev` in front of this platform, serving the build folder or the local bucket. */
+const startEdge = (kind: 'folder' | 'bucket', port: number) =>
+  startLocalEdge({
+    port,
+    frontend: frontendSource(kind, p.emulator.endpoint),
+    gateways: { b2c: p.urls['gateway-b2c'], b2b: p.urls['gateway-b2b'] },
+    originSecret: LOCAL_ORIGIN_SECRET,
+    openApiFile: join(REPO, OPENAPI_PATH),
+  });
+
+/** A fresh browser profile whose page reports every CSP violation, console error and uncaught error into `problems`. */
+async function openContext(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const problems: string[] = [];
+  const context = await browser.newContext({ acceptDownloads: true });
+  await context.exposeBinding('reportCspViolation', (source, text: string) => void problems.push(`CSP on ${source.page.url()}: ${text}`));
+  await context.addInitScript({
+    content: `document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')));`,
+  });
+  const page = await context.newPage();
+  // Not the S3 emulator's own origin: Chromium's PDF viewer showing the document asks it for a /favicon.ico it does not have.
+  const s3Origin = new URL(p.emulator.endpoint).origin;
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && new URL(page.url()).origin !== s3Origin) problems.push(`console error on ${page.url()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`uncaught on ${page.url()}: ${err.message}`));
+  return { context, page, problems };
+}
+
+const statusOf = (page: Page) => page.locator('[data-test=status]').textContent();
+
+/** From the themes page to a ready order: the form, the Checkout link, the stand-in's checkout page, back to the order page until ready. */
+async function orderAndPay(page: Page, topic: string): Promise<string> {
+  await page.locator('[data-theme=market-study] a', { hasText: 'Order' }).click();
+  await page.waitForURL(`${edge.url}/order/market-study`);
+  await page.fill('input[name=name]', 'Ada Lovelace');
+  await page.fill('input[name=email]', 'ada@example.test');
+  await page.fill('input[name="input.topic"]', topic);
+  await page.fill('input[name="input.country"]', 'Portugal');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+  const orderId = new URL(page.url()).pathname.split('/').pop()!;
+  await expect(statusOf(page)).resolves.toBe('pending');
+
+  await page.click('text=Pay with Stripe');
+  await page.waitForURL(`${p.stripe.url}/pay/**`);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${edge.url}/orders/${orderId}?paid=1`);
+  await page.locator('[data-test=status]', { hasText: 'ready' }).waitFor({ timeout: 120_000 });
+  return orderId;
+}
+
+test('order → pay on the checkout page → ready → download; the order page survives a reload and a deep link', async () => {
+  const { context, page, problems } = await openContext();
+  const shell = await page.goto(`${edge.url}/`);
+  expect(shell?.status()).toBe(200);
+  expect(shell?.headers()['content-security-policy']).toBe(SECURITY_RESPONSE_HEADERS['content-security-policy']);
+  const orderId = await orderAndPay(page, 'Solar kettles');
+  mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  process.stdout.write(`screenshot of the ready order page: ${SCREENSHOT}\n`);
+
+  // The button follows the document route's 303 to the presigned S3 link. S3 answers it as an
+  // attachment (response-content-disposition); fauxqs ignores that parameter, so Chromium opens
+  // its PDF viewer instead of saving the file. The document is then fetched again by the browser
+  // context from the button's own link, through the same edge, route and redirect.
+  const link = `${edge.url}${await page.locator('a', { hasText: 'Download the document' }).getAttribute('href')}`;
+  const [navigation] = await Promise.all([
+    page.waitForResponse((r) => r.request().isNavigationRequest() && new URL(r.url()).pathname.startsWith(`/${p.config.buckets.reports}/`)),
+    page.click('text=Download the document'),
+  ]);
+  expect({ status: navigation.status(), type: navigation.headers()['content-type'] }).toEqual({ status: 200, type: 'application/pdf' });
+  const fetched = await context.request.get(link);
+  expect(fetched.headers()['content-type']).toBe('application/pdf');
+  const pdf = join(SCREENSHOT, '..', 'ready-order.pdf');
+  writeFileSync(pdf, await fetched.body());
+  const text = execFileSync('pdftotext', [pdf, '-'], { encoding: 'utf8' });
+  expect(text).toContain('Solar kettles');
+  expect(text).toContain('Portugal');
+  expect(gemini.calls.some((c) => c.prompt.includes('Solar kettles'))).toBe(true);
+
+  await page.goBack();
+  await page.waitForURL(`${edge.url}/orders/${orderId}?paid=1`);
+  const reloaded = await page.reload();
+  expect(reloaded?.headers()['content-type']).toMatch(/^text\/html/);
+  await expect(statusOf(page)).resolves.toBe('ready');
+  const deepLink = await page.goto(`${edge.url}/orders/${orderId}`);
+  expect(deepLink?.status()).toBe(200);
+  await expect(statusOf(page)).resolves.toBe('ready');
+  await context.close();
+  expect(problems).toEqual([]);
+}, 180_000);
+
+test('a bad order is shown to the user as the API answered it, field by field', async () => {
+  const { context, page, problems } = await openContext();
+  await page.goto(`${edge.url}/order/market-study`);
+  await page.fill('input[name=name]', 'Ada');
+  await page.fill('input[name=email]', 'not-an-email');
+  await page.fill('input[name="input.topic"]', 'Tea');
+  const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]);
+  expect(answer.status()).toBe(400);
+  const { error } = (await answer.json()) as { error: { message: string; fields: { field: string; message: string }[] } };
+  expect(error.fields.map((f) => f.field).sort()).toEqual(['body.email']);
+  const alert = await page.locator('[role=alert]').textContent();
+  expect(alert).toContain(error.message);
+  for (const f of error.fields) expect(alert).toContain(`${f.field}: ${f.message}`);
+  expect(page.url()).toBe(`${edge.url}/order/market-study`);
+  await context.close();
+  // Chromium reports the 400 itself as a failed resource load; nothing else may be reported.
+  expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 400/.test(line))).toEqual([]);
+}, 60_000);
+
+test('B2B: a CSV uploaded with an API key is followed until the batch completes', async () => {
+  const created = await http(p.urls.client, '/clients', { method: 'POST', json: { name: 'Frontend B2B', email: 'frontend-b2b@example.test' } });
+  expect(created.status).toBe(201);
+  const { context, page, problems } = await openContext();
+  await page.goto(`${edge.url}/b2b`);
+  await page.fill('input[name=apiKey]', created.json.apiKey);
+  await page.selectOption('select[name=theme]', 'product-sheet');
+  await page.setInputFiles('input[name=csv]', { name: 'products.csv', mimeType: 'text/csv', buffer: Buffer.from('product\nSolar kettle\nWind lamp\n') });
+  await page.click('button[type=submit]');
+  await page.locator('[data-test=batch-status]', { hasText: 'completed' }).waitFor({ timeout: 120_000 });
+  await expect(page.locator('[data-test=batch-rows]').textContent()).resolves.toBe('2 succeeded, 0 failed of 2');
+  await expect(page.locator('a', { hasText: 'manifest.json' }).count()).resolves.toBe(1);
+  const batchId = (await page.locator('dd').first().textContent())!;
+  const batch = await until(async () => (await p.db('batches').where({ id: batchId }).first()) as { status: string } | undefined, 5_000, 'the batch row');
+  expect(batch.status).toBe('completed');
+  await context.close();
+  expect(problems).toEqual([]);
+}, 180_000);
+
+test('the same client published to the local bucket (publish:frontend --env local) and served from it: order → ready, deep link', async () => {
+  const published = await runCliProcess(join(REPO, 'scripts/release/publish-frontend.ts'), ['--env', 'local'], {
+    env: { EMULATOR_PORT: new URL(p.emulator.endpoint).port },
+  });
+  expect({ code: published.code, stderr: published.stderr }).toMatchObject({ code: 0 });
+  // Same port: Stripe sends the buyer back to PUBLIC_BASE_URL.
+  const port = edge.port;
+  await edge.close();
+  edge = await startEdge('bucket', port);
+
+  const { context, page, problems } = await openContext();
+  const shell = await page.goto(`${edge.url}/`);
+  expect({ status: shell?.status(), cache: shell?.headers()['cache-control'] }).toEqual({ status: 200, cache: 'no-cache' });
+  const orderId = await orderAndPay(page, 'Wind lamps');
+  const deepLink = await page.goto(`${edge.url}/orders/${orderId}`);
+  expect(deepLink?.status()).toBe(200);
+  await expect(statusOf(page)).resolves.toBe('ready');
+  await context.close();
+  expect(problems).toEqual([]);
+}, 180_000);
