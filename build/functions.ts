@@ -1,4 +1,4 @@
-import { build, BuildOptions } from 'esbuild';
+import { build, BuildOptions, Plugin } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,20 +29,53 @@ export const BUILD_ROOT = path.join(REPO_ROOT, '.build', 'functions');
 export type SdkMode = 'runtime' | 'bundled';
 
 /**
+ * Packages a function loads with `import()` on first use, shipped beside handler.js as a file
+ * of their own instead of inside it: esbuild's CommonJS output has no code splitting, so a
+ * lazily imported package would otherwise still be read and parsed at every cold start.
+ * @google/genai is core-llm's largest module (~400 KiB) and is needed only when a prompt misses
+ * the cache, after which the call waits seconds for the model anyway. Its web entry: the node
+ * entry adds google-auth-library, gaxios, ws and node-fetch (~300 KB) for Vertex AI auth and
+ * Live sessions; core-llm calls the Gemini API with a key over the platform fetch, which the web
+ * entry does with the same API.
+ */
+export const LAZY_CHUNKS: Readonly<Record<string, { file: string; entry: string }>> = {
+  '@google/genai': { file: 'genai.js', entry: '@google/genai/web' },
+};
+
+/** A dynamic import of a lazy chunk's package becomes an import of its file beside handler.js. */
+const lazyChunks: Plugin = {
+  name: 'lazy-chunks',
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(LAZY_CHUNKS).map((p) => p.replace(/[/@]/g, '\\$&')).join('|')})$`);
+    b.onResolve({ filter }, (args) => (args.kind === 'dynamic-import' ? { path: `./${LAZY_CHUNKS[args.path].file}`, external: true } : undefined));
+    // A static import (none today) is bundled, from the same entry as the chunk's.
+  },
+};
+
+/**
  * A function's options: the shared base (`build/esbuild-base.ts`) plus its handler as entry, the
- * runtime's AWS SDK left external when `sdk` is `runtime`, and @google/genai's web entry.
+ * runtime's AWS SDK left external when `sdk` is `runtime`, and the lazy chunks left to their own files.
  */
 export function functionOptions(name: string, sdk: SdkMode, outDir: string): BuildOptions {
   return extendBase({
     entryPoints: [path.join(FUNCTIONS_ROOT, name, 'handler.ts')],
     outfile: path.join(outDir, 'handler.js'),
     external: sdk === 'runtime' ? ['@aws-sdk/*'] : [],
-    // @google/genai's node entry adds google-auth-library, gaxios, ws and node-fetch (~300 KB)
-    // for Vertex AI auth and Live sessions; core-llm calls the Gemini API with a key over the
-    // platform fetch, which the web entry does with the same API.
-    alias: { '@google/genai': '@google/genai/web' },
+    plugins: [lazyChunks],
+    alias: Object.fromEntries(Object.entries(LAZY_CHUNKS).map(([pkg, chunk]) => [pkg, chunk.entry])),
   });
 }
+
+/** The lazy chunks a function's handler.js imports, each bundled to its file in `outDir`. */
+async function bundleLazyChunks(handlerImports: string[], sdk: SdkMode, outDir: string): Promise<void> {
+  for (const chunk of Object.values(LAZY_CHUNKS)) {
+    if (!handlerImports.includes(`./${chunk.file}`)) continue;
+    await build(extendBase({ entryPoints: [chunk.entry], outfile: path.join(outDir, chunk.file), external: sdk === 'runtime' ? ['@aws-sdk/*'] : [] }));
+  }
+}
+
+/** Largest handler.js of a function: what the cold start reads and compiles grows with it. */
+export const BUNDLE_LIMIT_BYTES = 600 * 1024;
 
 export interface BundleResult {
   name: string;
@@ -70,7 +103,9 @@ export async function bundleFunctionTo(name: string, outDir: string, sdk: SdkMod
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });
   try {
-    await build(functionOptions(name, sdk, outDir));
+    const { metafile } = await build({ ...functionOptions(name, sdk, outDir), metafile: true });
+    const imports = Object.values(metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
+    await bundleLazyChunks(imports, sdk, outDir);
   } catch (err) {
     const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors ?? [];
     const detail = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text)).join('; ');
@@ -78,7 +113,7 @@ export async function bundleFunctionTo(name: string, outDir: string, sdk: SdkMod
   }
   const handler = path.join(outDir, 'handler.js');
   const map = `${handler}.map`;
-  for (const file of [handler, map, outDir]) fs.utimesSync(file, FIXED_MTIME, FIXED_MTIME);
+  for (const file of [...fs.readdirSync(outDir).map((f) => path.join(outDir, f)), outDir]) fs.utimesSync(file, FIXED_MTIME, FIXED_MTIME);
   return { name, outDir, handlerBytes: fs.statSync(handler).size, sourceMapBytes: fs.statSync(map).size };
 }
 

@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 import { promisify } from 'node:util';
 import knexFactory from 'knex';
 import { NEVER_LOADED, REPO_ROOT } from '../../build/esbuild-base';
-import { BundleResult, bundleFunctions, functionNames } from '../../build/functions';
+import { BundleResult, bundleFunctions, functionNames, LAZY_CHUNKS } from '../../build/functions';
 import { migrateLatest, seed } from '../../migrations/migrate';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 
@@ -76,11 +76,13 @@ test('the six services are bundled', () => {
   expect(bundles.map((b) => b.name).sort()).toEqual(['client', 'core-llm', 'gateway-b2b', 'gateway-b2c', 'order', 'theme']);
 });
 
-test('a bundle requires nothing but Node built-ins, the runtime’s AWS SDK and never-loaded optional drivers', () => {
-  const allowed = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...NEVER_LOADED]);
+test('a bundle requires nothing but Node built-ins, the runtime’s AWS SDK, never-loaded optional drivers and its lazy chunks, which sit beside it', () => {
+  const chunks = Object.values(LAZY_CHUNKS).map((c) => `./${c.file}`);
+  const allowed = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`), ...NEVER_LOADED, ...chunks]);
   for (const b of bundles) {
     const code = fs.readFileSync(path.join(b.outDir, 'handler.js'), 'utf8');
-    const required = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+    const required = [...code.matchAll(/(?:require|import)\("([^"]+)"\)/g)].map((m) => m[1]);
+    for (const chunk of required.filter((r) => chunks.includes(r))) expect(fs.existsSync(path.join(b.outDir, chunk))).toBe(true);
     const foreign = required.filter((r) => !allowed.has(r) && !r.startsWith('@aws-sdk/'));
     expect({ name: b.name, foreign }).toEqual({ name: b.name, foreign: [] });
   }
