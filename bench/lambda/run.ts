@@ -2,24 +2,27 @@ import autocannon from 'autocannon';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleFunctions, functionNames } from '../../build/functions';
+import { BUNDLE_LIMIT_BYTES, bundleFunctions, functionNames } from '../../build/functions';
 import { startTestPlatform } from '../../test/support/functions-platform';
+import { formatLoad, loadAverage, median, printFigures } from '../figures';
+import { bundleBaseline } from './baseline';
 
 /**
  * `npm run bench:lambda`: bundle size per function, cold init (fresh process loads the bundle
  * and serves a first API Gateway event) over COLD_RUNS processes, and warm p50/p99 with
- * autocannon against the local server. Targets: bundle < 1 MB, cold init < 150 ms median,
- * GET /b2c/themes warm p99 < 25 ms. The machine may be shared: the load average is printed, and
- * cold init also as CPU time (user + system), which other processes disturb far less than wall time.
- * `npm run bench:lambda:analyze` shows what each bundle is made of.
+ * autocannon against the local server. Cold init is also measured for a baseline (baseline.ts:
+ * Koa + @koa/router + serverless-http alone, same bundler), interleaved with the functions —
+ * one process of each in turn, COLD_RUNS times — and each function's median is given as a
+ * ratio to the baseline's. Targets: bundle < 600 KiB, cold init ≤ 1.5× the baseline and
+ * ≤ 100 ms median, GET /b2c/themes warm p99 < 25 ms. The machine may be shared: the load
+ * average is printed, and cold init also as CPU time (user + system), which other processes
+ * disturb far less than wall time. `npm run bench:lambda:analyze` shows what each bundle is made of.
  */
-const MB = 1_000_000;
 const COLD_RUNS = Number(process.env.COLD_RUNS ?? 20);
 const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 5);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const TARGET = { bundleKiB: BUNDLE_LIMIT_BYTES / 1024, coldOverBaseline: 1.5, coldMedianMs: 100, warmThemesP99Ms: 25 };
 
 const COLD_CHILD = `
 const c0 = process.cpuUsage();
@@ -46,24 +49,32 @@ async function main(): Promise<void> {
     STRIPE_WEBHOOK_SECRET: 'whsec_bench',
     NODE_PATH: join(__dirname, '..', '..', 'node_modules'),
   };
+  const cold: Record<string, { bundleKiB: number; coldMs: number; coldCpuMs: number; processMs: number; overBaseline: number }> = {};
+  const loadBefore = loadAverage();
   try {
-    const bundles = await bundleFunctions(functionNames(), 'runtime', out);
-    console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${COLD_RUNS} cold runs per function)`);
-    console.log('function       bundle KiB  < 1 MB   cold init median ms (in-process)  < 150   cold init CPU median ms   process wall median ms');
-    for (const b of bundles) {
-      const inProcess: number[] = [];
-      const cpu: number[] = [];
-      const wall: number[] = [];
-      for (let i = 0; i < COLD_RUNS; i++) {
+    const bundles = [await bundleBaseline(join(out, 'baseline')), ...(await bundleFunctions(functionNames(), 'runtime', out))];
+    console.log(`load average ${formatLoad()} (${COLD_RUNS} cold runs per function, interleaved with the baseline)`);
+    const runs = new Map(bundles.map((b) => [b.name, { inProcess: [] as number[], cpu: [] as number[], wall: [] as number[] }]));
+    for (let i = 0; i < COLD_RUNS; i++) {
+      for (const b of bundles) {
+        const r = runs.get(b.name)!;
         const start = performance.now();
         const run1 = JSON.parse(execFileSync(process.execPath, ['-e', COLD_CHILD, join(b.outDir, 'handler.js')], { env, cwd: out }).toString());
-        wall.push(performance.now() - start);
-        inProcess.push(run1.ms);
-        cpu.push(run1.cpuMs);
+        r.wall.push(performance.now() - start);
+        r.inProcess.push(run1.ms);
+        r.cpu.push(run1.cpuMs);
       }
-      const cold = median(inProcess);
+    }
+    const baselineMs = median(runs.get('baseline')!.inProcess);
+    console.log('function       bundle KiB  < 600   cold init median ms (in-process)  ≤ 100   × baseline  ≤ 1.5   cold init CPU median ms   process wall median ms');
+    for (const b of bundles) {
+      const r = runs.get(b.name)!;
+      const ms = median(r.inProcess);
+      const row = { bundleKiB: b.handlerBytes / 1024, coldMs: ms, coldCpuMs: median(r.cpu), processMs: median(r.wall), overBaseline: ms / baselineMs };
+      cold[b.name] = row;
+      const ok = (yes: boolean) => (yes ? 'yes' : 'NO');
       console.log(
-        `${b.name.padEnd(14)} ${(b.handlerBytes / 1024).toFixed(1).padStart(10)}  ${(b.handlerBytes < MB ? 'yes' : 'NO').padStart(6)}   ${cold.toFixed(1).padStart(32)}  ${(cold < 150 ? 'yes' : 'NO').padStart(5)}   ${median(cpu).toFixed(1).padStart(23)}   ${median(wall).toFixed(1).padStart(22)}`,
+        `${b.name.padEnd(14)} ${row.bundleKiB.toFixed(1).padStart(10)}  ${ok(b.handlerBytes < BUNDLE_LIMIT_BYTES).padStart(5)}   ${ms.toFixed(1).padStart(32)}  ${ok(ms <= TARGET.coldMedianMs).padStart(5)}   ${row.overBaseline.toFixed(2).padStart(10)}  ${ok(row.overBaseline <= TARGET.coldOverBaseline).padStart(5)}   ${row.coldCpuMs.toFixed(1).padStart(23)}   ${row.processMs.toFixed(1).padStart(22)}`,
       );
     }
   } finally {
@@ -88,13 +99,24 @@ async function main(): Promise<void> {
         client.setHeaders({ 'content-type': 'application/json', 'idempotency-key': randomBytes(18).toString('base64url') });
       },
     });
-    console.log('\nwarm (autocannon, 10 connections, %ds, local server, all services in one process; load average %s)', WARM_SECONDS, loadavg().map((l) => l.toFixed(2)).join(' '));
+    console.log('\nwarm (autocannon, 10 connections, %ds, local server, all services in one process; load average %s)', WARM_SECONDS, formatLoad());
     const routes = [['GET /b2c/themes', themes], ['GET /themes (theme service, no cache)', themeService], ['POST /b2c/orders', orders]] as const;
     for (const [name, r] of routes) {
       console.log(
         `${name.padEnd(38)} p50 ${r.latency.p50} ms  p99 ${r.latency.p99} ms  ${Math.round(r.requests.average)} req/s  non-2xx ${r.non2xx}  errors ${r.errors}`,
       );
     }
+    const functions = Object.entries(cold).filter(([name]) => name !== 'baseline');
+    printFigures('lambda', {
+      coldRuns: COLD_RUNS,
+      loadAverageBefore: loadBefore,
+      cold,
+      warm: Object.fromEntries(routes.map(([name, r]) => [name, { p50Ms: r.latency.p50, p99Ms: r.latency.p99, requestsPerSecond: r.requests.average, non2xx: r.non2xx, errors: r.errors }])),
+      target: TARGET,
+      withinTarget:
+        functions.every(([, f]) => f.bundleKiB < TARGET.bundleKiB && f.coldMs <= TARGET.coldMedianMs && f.overBaseline <= TARGET.coldOverBaseline) &&
+        themes.latency.p99 < TARGET.warmThemesP99Ms,
+    });
   } finally {
     // autocannon stops at its deadline without waiting for the requests in flight: let the
     // services finish them before their database and emulator go away.
