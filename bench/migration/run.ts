@@ -16,13 +16,14 @@
  */
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { bundleCli } from '../../build/clis';
 import { runCliProcess } from '../../test/support/cli-process';
 import { events, pgbenchInit, query, startLogicalCluster, wideTables } from '../../test/support/data-move-harness';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
+import { loadAverage, median, printFigures } from '../figures';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -38,9 +39,8 @@ const wideRows = Number(values['wide-rows']);
 const rounds = Number(values.rounds);
 const JOBS = '2';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const seconds = (from: number) => (Date.now() - from) / 1000;
-const load = () => +loadavg()[0].toFixed(2);
+const load = () => loadAverage()[0];
 
 /** pgcopydb comes from Debian, through the project's installer of system packages. */
 function ensurePgcopydb(): string {
@@ -120,6 +120,8 @@ interface CopyFigures {
   medians: Record<Tool, number>;
   runs: Record<Tool, Run[]>;
   ratios: { pgcopydb: number; dumpRestore: number };
+  /** The same ratios within each round: the load drifts less within a round than across the run. */
+  roundRatios: { pgcopydb: number[]; dumpRestore: number[] };
   load: { min: number; max: number };
 }
 
@@ -158,6 +160,10 @@ async function copyBench(cli: string): Promise<CopyFigures> {
       ratios: {
         pgcopydb: +(medians.pgcopydb / medians['db:move']).toFixed(2),
         dumpRestore: +(medians['pg_dump+pg_restore'] / medians['db:move']).toFixed(2),
+      },
+      roundRatios: {
+        pgcopydb: runs.pgcopydb.map((r, i) => +(r.seconds / runs['db:move'][i].seconds).toFixed(2)),
+        dumpRestore: runs['pg_dump+pg_restore'].map((r, i) => +(r.seconds / runs['db:move'][i].seconds).toFixed(2)),
       },
       load: { min: Math.min(...loads), max: Math.max(...loads) },
     };
@@ -222,6 +228,7 @@ function printCopy(f: CopyFigures, pgcopydbVersion: string): void {
     console.log(`| ${COMMANDS[tool]} | ${m.toFixed(1)} (${f.runs[tool].map((r) => r.seconds.toFixed(1)).join(', ')}) | ${(f.sourceMb / m).toFixed(1)} | ${ratio} |`);
   }
   console.log(`\ntargets: pgcopydb time / db:move time >= 1.0× (got ${f.ratios.pgcopydb}×), pg_dump+pg_restore / db:move >= 1.3× (got ${f.ratios.dumpRestore}×)`);
+  console.log(`within each round: pgcopydb ${f.roundRatios.pgcopydb.map((r) => `${r}×`).join(', ')}; pg_dump+pg_restore ${f.roundRatios.dumpRestore.map((r) => `${r}×`).join(', ')}`);
 }
 
 async function main(): Promise<void> {
@@ -237,26 +244,23 @@ async function main(): Promise<void> {
         `(catch-up ${cutover.catchUpSeconds} s; ${cutover.transactions} pgbench transactions replicated; initial sync ${cutover.initialSyncSeconds} s; target < 30 s)`,
     );
   }
-  console.log(
-    JSON.stringify({
-      bench: 'migration',
-      time: new Date().toISOString(),
-      scale,
-      wideRows,
-      rounds,
-      jobs: Number(JOBS),
-      sourceMb: copy.sourceMb,
-      rows: copy.rows,
-      medianSeconds: copy.medians,
-      roundSeconds: Object.fromEntries(TOOLS.map((t) => [t, copy.runs[t].map((r) => +r.seconds.toFixed(2))])),
-      mbPerSecond: Object.fromEntries(TOOLS.map((t) => [t, +(copy.sourceMb / copy.medians[t]).toFixed(1)])),
-      ratios: copy.ratios,
-      dbMovePhases: copy.runs['db:move'].map((r) => r.phases),
-      loadAverage: { ...copy.load, end: loadavg().map((l) => +l.toFixed(2)) },
-      pgcopydb: pgcopydbVersion,
-      cutover: cutover ?? null,
-    }),
-  );
+  printFigures('migration', {
+    scale,
+    wideRows,
+    rounds,
+    jobs: Number(JOBS),
+    sourceMb: copy.sourceMb,
+    rows: copy.rows,
+    medianSeconds: copy.medians,
+    roundSeconds: Object.fromEntries(TOOLS.map((t) => [t, copy.runs[t].map((r) => +r.seconds.toFixed(2))])),
+    mbPerSecond: Object.fromEntries(TOOLS.map((t) => [t, +(copy.sourceMb / copy.medians[t]).toFixed(1)])),
+    ratios: copy.ratios,
+    roundRatios: copy.roundRatios,
+    dbMovePhases: copy.runs['db:move'].map((r) => r.phases),
+    loadDuringRun: copy.load,
+    pgcopydb: pgcopydbVersion,
+    cutover: cutover ?? null,
+  });
 }
 
 main().catch((err) => {
