@@ -3,6 +3,7 @@ import { Fn, TerraformLocal, TerraformOutput, TerraformStack, TerraformVariable,
 import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
 import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
 import { opsAlarm } from '../modules/ops-alarm';
+import { API_ROUTES } from '../modules/api-routes';
 import {
   BINARY_MEDIA_TYPES,
   CUSTOM_METRICS,
@@ -147,11 +148,7 @@ export class ComputeStack extends TerraformStack {
       name: `${prefix}-api`,
       region: config.region,
       stageName: API_STAGE,
-      routes: [
-        { path: 'b2c', method: 'ANY', proxy: true, target: this.functions['gateway-b2c'] },
-        { path: 'b2b', method: 'ANY', proxy: true, target: this.functions['gateway-b2b'] },
-        { path: 'health', method: 'GET', proxy: false, target: this.functions['gateway-b2c'] },
-      ],
+      routes: API_ROUTES.map((route) => ({ path: route.path, method: route.method, proxy: route.proxy, target: this.functions[route.service] })),
       throttle: { rateLimit: config.api.throttleRateLimit, burstLimit: config.api.throttleBurstLimit },
       logRetentionDays: config.logs.retentionDays,
       binaryMediaTypes: BINARY_MEDIA_TYPES,

@@ -9,6 +9,7 @@ import { B2C_ROUTES } from '../../functions/gateway-b2c/routes';
 import { HEALTH_ROUTE, PublicRoute } from '../../functions/shared/public-api';
 import type { ServiceRuntime } from '../../functions/shared/service-runtime';
 import { createLogger } from '../../core/logger';
+import { apiRouteOf } from '../../modules/api-routes';
 import { buildOpenApiDocument, OPENAPI_PATH, openApiPath, openApiText, validateOpenApi } from '../../scripts/openapi/document';
 import { contractViolations } from '../support/openapi-contract';
 
@@ -56,6 +57,13 @@ describe('the routers and the document name the same routes', () => {
     ['gateway-b2b', gatewayB2b, B2B_ROUTES],
   ] as const)('%s: its router and its registry', (_name, createApp, routes) => {
     expect(routesOf(createApp(runtime))).toEqual([...registered(routes), health].sort());
+  });
+
+  test('the REST API sends each registered route to the gateway that answers it', () => {
+    const reached = (routes: PublicRoute[]) => routes.map((r) => [`${r.method} ${r.path}`, apiRouteOf(r.method, r.path.replace(/:\w+/g, 'x'))]);
+    expect(reached(B2C_ROUTES)).toEqual(B2C_ROUTES.map((r) => [`${r.method} ${r.path}`, 'gateway-b2c']));
+    expect(reached(B2B_ROUTES)).toEqual(B2B_ROUTES.map((r) => [`${r.method} ${r.path}`, 'gateway-b2b']));
+    expect(reached([HEALTH_ROUTE])).toEqual([['GET /health', 'gateway-b2c']]);
   });
 
   test('the document holds every registered route and nothing else', () => {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ORIGIN_SECRET_KEY } from '../../../core/contract';
+import { apiRouteOf } from '../../../modules/api-routes';
 import { API_PATH_PATTERN, API_REQUEST, cacheControlOf, contentTypeOf, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../../modules/edge-behaviour';
 import { CfRequest, CfResponse, CfValue, loadCloudFrontFunction, ViewerRequestEvent } from './cloudfront-function';
 
@@ -45,12 +46,10 @@ export interface LocalEdge {
   close(): Promise<void>;
 }
 
-/** The REST API's routes (stacks/compute.ts): `/b2c/{proxy+}`, `/b2b/{proxy+}`, `GET /health`. */
+/** The gateway the REST API's routes (API_ROUTES, core/contract.ts) send `method path` to. */
 function apiTarget(gateways: EdgeOptions['gateways'], method: string, path: string): string | undefined {
-  if (path.startsWith('/b2c/')) return gateways.b2c;
-  if (path.startsWith('/b2b/')) return gateways.b2b;
-  if (path === '/health' && (method === 'GET' || method === 'HEAD')) return gateways.b2c;
-  return undefined;
+  const service = apiRouteOf(method, path);
+  return service === undefined ? undefined : service === 'gateway-b2c' ? gateways.b2c : gateways.b2b;
 }
 
 /** Connection-level headers a proxy does not pass on (RFC 9110 §7.6.1). */
