@@ -1,18 +1,22 @@
 /**
- * npm run bench:storage [-- --rounds 3 --small 2000 --large 4 --large-mb 32 --jobs 8]
+ * npm run bench:storage [-- --rounds 3 --small 2000 --large 20 --large-mb 8 --jobs 8]
  *
- * The same objects moved by `storage:move` (the real CLI, with its verification and its state in
+ * The same objects moved by `storage:move` (the real CLI as `npm run storage:move` runs it: its
+ * bundle with plain node, built once here untimed; with its verification and its state in
  * PostgreSQL) and by `rclone copy --checksum`, between the same two local endpoints (buckets of
- * one fauxqs emulator), interleaved A/B/B/A per round; medians of the rounds, in objects/s and
- * MB/s, for many small objects and for a few large ones, with the load average. Target
- * `assets` (keys kept as they are) so both tools write the same keys. rclone comes from Debian's
- * `rclone` package: installed here with apt-get (sudo when not root) if it is missing.
+ * one fauxqs emulator), in a rotated order per round; medians of the rounds, in objects/s and
+ * MB/s, for many small objects and for a few large ones, with the load average. rclone runs twice:
+ * at our concurrency (`--transfers`/`--checkers` = `--jobs`) and at its own defaults (`--transfers
+ * 4 --checkers 8`). Target `assets` (keys kept as they are) so every tool writes the same keys.
+ * rclone is Debian's `rclone` package, installed by `scripts/install-system-deps.sh --for-bench`.
  *
- * Both tools send each object in one PUT (large objects are 8 MiB; storage:move --part-size-mb 16,
+ * Every tool sends each object in one PUT (large objects are 8 MiB; storage:move --part-size-mb 16,
  * rclone's upload cutoff 200 MiB): fauxqs 1.9 caps a single PUT's body near 10 MB, and rejects
  * the CompleteMultipartUpload of Debian's rclone 1.60 (InvalidPart), so multipart is not compared.
+ * Prints a table and one JSON line of the figures.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,22 +36,33 @@ const { values } = parseArgs({
 });
 const ROUNDS = Number(values.rounds);
 const JOBS = String(values.jobs);
-const CLI = join(__dirname, '../../migrations/storage-move/cli.ts');
+const RUN_CLI = join(__dirname, '../../build/run-cli.cjs');
 
+/** rclone comes from Debian through the project's installer (its --for-bench set), like pgcopydb. */
 function ensureRclone(): string {
-  const have = spawnSync('rclone', ['version'], { encoding: 'utf8' });
-  if (have.status !== 0) {
-    const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
-    console.error(`rclone missing: ${[...sudo, 'apt-get', 'install', '-y', 'rclone'].join(' ')}`);
-    const run = (args: string[]) => execFileSync(sudo[0] ?? args[0], sudo.length ? args : args.slice(1), { stdio: ['ignore', 'inherit', 'inherit'] });
-    run(['apt-get', 'update', '-qq']);
-    run(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', 'rclone']);
-  }
+  execFileSync('bash', [join(__dirname, '../../scripts/install-system-deps.sh'), '--for-bench'], { stdio: ['ignore', 'inherit', 'inherit'] });
   return spawnSync('rclone', ['version'], { encoding: 'utf8' }).stdout.split('\n')[0];
 }
 
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * CPU seconds (user + system) of this process's reaped children (Linux /proc/self/stat cutime +
+ * cstime, in clock ticks of 1/100 s): a run's delta is the CPU the tool itself used, which on a
+ * shared machine says more than its wall time (a tool with one busy thread gets a smaller share
+ * of a loaded CPU than one with many). The emulator is a child too, but is reaped only at the end.
+ */
+function childCpuSeconds(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+interface Timed {
+  seconds: number;
+  cpuSeconds: number;
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   const started = process.hrtime.bigint();
+  const cpu = childCpuSeconds();
   // rclone 1.60 (Debian) fails on AWS_CA_BUNDLE with its own HTTP transport; the endpoints are plain http.
   const { AWS_CA_BUNDLE: _ca, ...inherited } = process.env;
   return new Promise((resolve, reject) => {
@@ -55,7 +70,9 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<num
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (out += b));
-    child.on('close', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e9) : reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: childCpuSeconds() - cpu }) : reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`)),
+    );
   });
 }
 
@@ -91,44 +108,76 @@ async function main(): Promise<void> {
       for (let i = 0; i < keys.length; i += 1000)
         await c.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }));
     };
+    const rclone = (extra: string[]) => async (set: string) => {
+      await empty('bench-rclone');
+      return timed('rclone', ['copy', '--checksum', ...extra, '--s3-no-check-bucket', `SRC:bench-src/${set}`, `DST:bench-rclone/${set}`], rcloneEnv);
+    };
+    // Built (or found fresh) once, untimed: the timed runs load the bundle as npm run storage:move does.
+    execFileSync(process.execPath, [RUN_CLI, 'storage-move', '--help'], { stdio: 'ignore' });
     const tools = {
       'storage:move': async (set: string) => {
         await query(db.url, 'DROP SCHEMA IF EXISTS _storage_move CASCADE');
         await empty('bench-move');
-        return timed(process.execPath, ['--import', 'tsx', CLI, '--source', `s3://bench-src/${set}/`, '--source-endpoint', em.endpoint, '--target', 'assets', '--env', 'local',
+        return timed(process.execPath, [RUN_CLI, 'storage-move', '--source', `s3://bench-src/${set}/`, '--source-endpoint', em.endpoint, '--target', 'assets', '--env', 'local',
           '--target-bucket', 'bench-move', '--target-prefix', `${set}/`, '--target-endpoint', em.endpoint, '--database-url', db.url, '--jobs', JOBS, '--part-size-mb', '16'], AWS_ENV);
       },
-      'rclone copy --checksum': async (set: string) => {
-        await empty('bench-rclone');
-        return timed('rclone', ['copy', '--checksum', '--transfers', JOBS, '--checkers', JOBS, '--s3-no-check-bucket', `SRC:bench-src/${set}`, `DST:bench-rclone/${set}`], rcloneEnv);
-      },
+      [`rclone copy --checksum --transfers ${JOBS}`]: rclone(['--transfers', JOBS, '--checkers', JOBS]),
+      'rclone copy --checksum (defaults)': rclone([]),
     };
-    const times: Record<string, Record<string, number[]>> = {};
+    type Tool = keyof typeof tools;
+    const names = Object.keys(tools) as Tool[];
+    const runs: Record<string, Record<string, Timed[]>> = {};
     const loads: number[] = [loadavg()[0]];
     for (let r = 0; r < ROUNDS; r++)
       for (const set of Object.keys(sets)) {
-        const order = (Object.keys(tools) as (keyof typeof tools)[])[r % 2 ? 'reverse' : 'slice']();
+        const order = [...names.slice(r % names.length), ...names.slice(0, r % names.length)];
         for (const tool of order) {
-          const s = await tools[tool](set);
-          ((times[set] ??= {})[tool] ??= []).push(s);
+          const t = await tools[tool](set);
+          ((runs[set] ??= {})[tool] ??= []).push(t);
           loads.push(loadavg()[0]);
-          console.error(`round ${r + 1} ${set} ${tool}: ${s.toFixed(2)} s (load ${loadavg()[0].toFixed(2)})`);
+          console.error(`round ${r + 1} ${set} ${tool}: ${t.seconds.toFixed(2)} s, CPU ${t.cpuSeconds.toFixed(2)} s (load ${loadavg()[0].toFixed(2)})`);
         }
       }
-    // Both tools wrote every object, byte for byte the same keys.
+    // Every tool wrote every object, byte for byte the same keys.
     const moved = (await listKeys(c, 'bench-move')).length;
     const rcl = (await listKeys(c, 'bench-rclone')).length;
-    console.log(`\nbench:storage ${new Date().toISOString()}: ${ROUNDS} rounds interleaved, --jobs/--transfers ${JOBS}, ${rcloneVersion}, fauxqs → fauxqs on 127.0.0.1`);
+    console.log(`\nbench:storage ${new Date().toISOString()}: ${ROUNDS} rounds, tools in a rotated order, storage:move --jobs ${JOBS}, ${rcloneVersion}, fauxqs → fauxqs on 127.0.0.1`);
     console.log(`load average (1 min) during the run: ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} (${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end); last round left ${moved} / ${rcl} objects\n`);
-    console.log('| set | tool | median s (rounds) | objects/s | MB/s |');
-    console.log('|---|---|---|---|---|');
+    console.log('| set | tool | median s (rounds) | objects/s | MB/s | storage:move speed ÷ this tool\'s | CPU s, median (user+sys) |');
+    console.log('|---|---|---|---|---|---|---|');
+    type Figures = { medianSeconds: number; rounds: number[]; objectsPerSecond: number; mbPerSecond: number; ratio: number; cpuSeconds: number };
+    const figures: Record<string, Record<string, Figures>> = {};
     for (const [set, objs] of Object.entries(sets)) {
       const mb = objs.reduce((a, o) => a + o.size, 0) / 1e6;
-      for (const [tool, ts] of Object.entries(times[set])) {
-        const m = median(ts);
-        console.log(`| ${set}: ${objs.length} × ${set === 'small' ? '1–8 KB' : `${values['large-mb']} MiB`} (${mb.toFixed(1)} MB) | ${tool} | ${m.toFixed(2)} (${ts.map((t) => t.toFixed(2)).join(', ')}) | ${(objs.length / m).toFixed(1)} | ${(mb / m).toFixed(1)} |`);
+      const ours = median(runs[set]['storage:move'].map((t) => t.seconds));
+      for (const [tool, ts] of Object.entries(runs[set])) {
+        const m = median(ts.map((t) => t.seconds));
+        const cpu = median(ts.map((t) => t.cpuSeconds));
+        (figures[set] ??= {})[tool] = {
+          medianSeconds: +m.toFixed(3),
+          rounds: ts.map((t) => +t.seconds.toFixed(3)),
+          objectsPerSecond: +(objs.length / m).toFixed(1),
+          mbPerSecond: +(mb / m).toFixed(1),
+          ratio: +(m / ours).toFixed(2),
+          cpuSeconds: +cpu.toFixed(2),
+        };
+        console.log(
+          `| ${set}: ${objs.length} × ${set === 'small' ? '1–8 KB' : `${values['large-mb']} MiB`} (${mb.toFixed(1)} MB) | ${tool} | ${m.toFixed(2)} (${ts.map((t) => t.seconds.toFixed(2)).join(', ')}) | ${(objs.length / m).toFixed(1)} | ${(mb / m).toFixed(1)} | ${tool === 'storage:move' ? '' : `${(m / ours).toFixed(2)}×`} | ${cpu.toFixed(2)} |`,
+        );
       }
     }
+    console.log(
+      JSON.stringify({
+        bench: 'storage',
+        time: new Date().toISOString(),
+        rounds: ROUNDS,
+        jobs: Number(JOBS),
+        rclone: rcloneVersion,
+        sets: Object.fromEntries(Object.entries(sets).map(([k, objs]) => [k, { objects: objs.length, mb: +(objs.reduce((a, o) => a + o.size, 0) / 1e6).toFixed(1) }])),
+        figures,
+        loadAverage: { min: +Math.min(...loads).toFixed(2), max: +Math.max(...loads).toFixed(2), end: loadavg().map((l) => +l.toFixed(2)) },
+      }),
+    );
   } finally {
     c.destroy();
     await Promise.all([em.stop(), db.drop()]);
