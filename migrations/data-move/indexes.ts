@@ -99,10 +99,12 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
   const idle: Client[] = [];
   const queue: string[] = [];
   let running = 0;
+  /** Tables scheduled whose plan has not been looked at yet: finish() waits for them too. */
+  let deciding = 0;
   let failure: unknown;
   let drained: (() => void) | undefined;
   const settle = () => {
-    if (running === 0 && (failure || queue.length === 0)) drained?.();
+    if (running === 0 && deciding === 0 && (failure || queue.length === 0)) drained?.();
   };
   const pump = () => {
     while (!failure && running < jobs && queue.length) {
@@ -135,14 +137,19 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
     schedule(table) {
       if (built.has(table)) return;
       built.add(table);
-      plan.then(
-        (resolved) => {
-          if (!resolved.byTable.has(table)) return;
-          queue.push(table);
+      deciding++;
+      plan
+        .then(
+          (resolved) => {
+            if (resolved.byTable.has(table)) queue.push(table);
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          deciding--;
           pump();
-        },
-        () => undefined,
-      );
+          settle();
+        });
     },
     async finish() {
       try {
