@@ -152,6 +152,23 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     }
   });
 
+  test('SIGTERM leaves the browser to the worker: the drain renders on the same browser', async () => {
+    const script = `
+      const { PdfRenderer } = require(${JSON.stringify(join(__dirname, '../../containers/doc-generation/render/browser.ts'))});
+      const { createLogger } = require(${JSON.stringify(join(__dirname, '../../core/logger.ts'))});
+      const pdf = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, logger: createLogger({}, 'error', () => undefined) });
+      process.on('SIGTERM', async () => {
+        const out = await pdf.render('<p>drained</p>');
+        process.stdout.write(JSON.stringify({ pdf: out.subarray(0, 5).toString(), launches: pdf.launches }));
+        await pdf.close();
+        process.exit(0);
+      });
+      pdf.render('<p>before</p>').then(() => process.kill(process.pid, 'SIGTERM'));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
+    expect(JSON.parse(out)).toEqual({ pdf: '%PDF-', launches: 1 });
+  });
+
   test('the browser is recycled every N documents without losing any job in flight', async () => {
     const recycled = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 2, recycleAfter: 3, logger });
     try {

@@ -185,7 +185,9 @@ export class PdfRenderer {
     const gen: Generation = { id, idle: [], uses: 0, active: 0, retired: false, gone, browser: Promise.resolve(undefined as unknown as Browser) };
     const started = Date.now();
     gen.browser = chromium
-      .launch({ executablePath: this.opts.executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 })
+      // The worker's process owns the signals: on SIGTERM it drains, rendering the jobs in hand
+      // on this browser, which Playwright would otherwise kill at once.
+      .launch({ executablePath: this.opts.executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000, handleSIGTERM: false, handleSIGINT: false, handleSIGHUP: false })
       .then((browser) => {
         this.log.info('browser launched', { generation: id, ms: Date.now() - started });
         browser.on('disconnected', () => {
