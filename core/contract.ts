@@ -52,9 +52,10 @@ export const CUSTOM_METRICS = {
 
 /**
  * The hops of an order's story, in the `step` field of the one log line that marks each: the
- * order service (received, paid), the doc-generation worker (taken … ready/failed) and its
- * sweeper (requeued, failed). `npm run ops -- order <id>` and the saved Logs Insights query
- * (modules/log-queries.ts) read the story by `orderId`; `step` names where each line stands in it.
+ * order service (received, paid) or, for a batch's order, the b2b-batch worker (received), the
+ * doc-generation worker (taken … ready/failed) and its sweeper (requeued, failed). `npm run ops
+ * -- order <id>` and the saved Logs Insights query (modules/log-queries.ts) read the story by
+ * `orderId`; `step` names where each line stands in it.
  */
 export const ORDER_STEPS = {
   received: 'received',

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';
 import { findBatch, findTheme } from '../../core/models';
 import { BatchJobMessage, JobQueue } from '../../core/queue';
@@ -102,6 +103,8 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
       return (inserted as Array<{ id: string }>).map((r) => r.id);
     });
     await deps.queue.sendDocJobs(ids, trace);
+    // A batch order's first hop: created queued, its doc job sent under the batch's request id.
+    for (const orderId of ids) log.info('order received', { step: ORDER_STEPS.received, orderId });
     checkpoint = consumed;
     chunk = [];
     chunkRejected = 0;

@@ -15,6 +15,7 @@ import { until } from '../support/workers-harness';
  * the CLI, in a process of its own, reads that file and tells the order's story, its hops in
  * order, by order id and by the webhook's request id, with the order's row. An id no line names
  * is exit 2. `workers status` on the same run reads the emulator's queues and the workers' state.
+ * A B2B batch's request id names its orders; each tells its story from the batch worker on.
  */
 jest.setTimeout(180_000);
 
@@ -101,6 +102,33 @@ test('an order placed, paid and made on npm run dev: its story from the log file
     expect.objectContaining({ worker: 'doc-generation', queue: expect.objectContaining({ name: 'docplatform-local-doc-jobs', visible: 0, inFlight: 0, dlqVisible: 0 }), local: expect.objectContaining({ state: 'running', lastJobDoneAt: expect.any(String) }) }),
     expect.objectContaining({ worker: 'b2b-batch', queue: expect.objectContaining({ name: 'docplatform-local-batch-jobs' }), local: expect.objectContaining({ state: 'running' }) }),
   ]);
+});
+
+test('a B2B batch: its request id names each of its orders; an order of it tells its own story from the batch worker on', async () => {
+  const apiKey = /Demo B2B API key \(new at each start\): (\S+)/.exec(run!.banner)![1];
+  const res = await fetch(`${run!.urls['gateway-b2b']}/b2b/batches?theme=product-sheet`, {
+    method: 'POST',
+    headers: { 'x-api-key': apiKey, 'content-type': 'text/csv', 'idempotency-key': randomUUID() },
+    body: 'product\nBatch kettle\nBatch lamp\n',
+  });
+  expect(res.status).toBeLessThan(300);
+  const requestId = res.headers.get('x-request-id')!;
+  const logFile = join(state, 'logs', 'platform.jsonl');
+  const done = () => readLocalLog(logFile).filter((l) => l.requestId === requestId && l.msg === 'message done' && l.service === 'doc-generation');
+  await until(() => done().length === 2, 60_000, 'both orders of the batch made');
+
+  const batch = await ops('order', requestId);
+  expect(batch.code).toBe(0);
+  expect(batch.json.orderId).toBeUndefined();
+  expect(batch.json.orders).toHaveLength(2);
+  const [orderId] = batch.json.orders;
+  const one = await ops('order', orderId);
+  expect(one.code).toBe(0);
+  expect(one.json.steps.map((s: { step: string }) => [s.step, s.service])).toEqual([
+    ['received', 'b2b-batch'],
+    ...['taken', 'content generated', 'rendered', 'uploaded', 'ready'].map((step) => [step, 'doc-generation']),
+  ]);
+  expect(one.json.requestIds).toEqual([requestId]);
 });
 
 test('an id that no line of the log names is exit 2, naming orderId; so is an id that is none', async () => {
