@@ -195,7 +195,7 @@ async function copyAll(ctx: Context): Promise<Report> {
         contentType: contentTypeFor(to.targetKey, opened.contentType),
         cacheControl: cacheControlFor(args.target, opened.cacheControl),
       },
-      opened.body,
+      opened,
       o.size,
       args.partSizeMb * 1024 * 1024,
       PARTS_IN_FLIGHT,

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 /**
@@ -13,11 +13,21 @@ import type { S3Client } from '@aws-sdk/client-s3';
  */
 export interface ObjectRequests {
   get(bucket: string, key: string): Promise<Fetched>;
-  put(bucket: string, key: string, body: Buffer, sums: { md5: Buffer; sha256: Buffer }, headers?: Record<string, string | undefined>, query?: Record<string, string>): Promise<Stored>;
+  put(bucket: string, key: string, body: Body, headers?: Record<string, string | undefined>, query?: Record<string, string>): Promise<Stored>;
+}
+
+/** A body to PUT as it was read (chunks never joined into one buffer), with its sums. */
+export interface Body {
+  chunks: Buffer[];
+  size: number;
+  /** Sent as Content-MD5 when we computed it. */
+  md5?: Buffer;
+  sha256: Buffer;
 }
 
 export interface Fetched {
   body: Readable;
+  etag?: string;
   contentType?: string;
   cacheControl?: string;
 }
@@ -89,7 +99,7 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
       : { protocol: 'https:', hostname: `${bucket}.s3.${where.region}.amazonaws.com`, port: undefined, path: `/${path}` };
   };
 
-  async function send(method: 'GET' | 'PUT', bucket: string, key: string, payloadSha256: string, headers: Record<string, string | undefined>, query: Record<string, string>, body?: Buffer): Promise<HttpResponse> {
+  async function send(method: 'GET' | 'PUT', bucket: string, key: string, payloadSha256: string, headers: Record<string, string | undefined>, query: Record<string, string>, body?: Body): Promise<HttpResponse> {
     const t = target(bucket, key);
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
     for (let attempt = 1; ; attempt++) {
@@ -117,10 +127,11 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
         query,
         headers: {
           ...signed,
-          ...(body ? { 'content-length': String(body.length) } : {}),
+          ...(body ? { 'content-length': String(body.size) } : {}),
           authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`,
         },
-        body,
+        // A fresh stream per attempt: a retry sends the same chunks again.
+        body: body && (body.chunks.length === 1 ? body.chunks[0] : Readable.from(body.chunks)),
       };
       try {
         const { response } = await parts.requestHandler.handle(request);
@@ -136,15 +147,15 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
   return {
     async get(bucket, key) {
       const res = await send('GET', bucket, key, EMPTY_SHA256, {}, {});
-      return { body: res.body, contentType: res.headers['content-type'], cacheControl: res.headers['cache-control'] };
+      return { body: res.body, etag: res.headers.etag, contentType: res.headers['content-type'], cacheControl: res.headers['cache-control'] };
     },
-    async put(bucket, key, body, sums, headers = {}, query = {}) {
+    async put(bucket, key, body, headers = {}, query = {}) {
       const res = await send(
         'PUT',
         bucket,
         key,
-        sums.sha256.toString('hex'),
-        { ...headers, 'content-md5': sums.md5.toString('base64'), 'x-amz-checksum-sha256': sums.sha256.toString('base64') },
+        body.sha256.toString('hex'),
+        { ...headers, 'content-md5': body.md5?.toString('base64'), 'x-amz-checksum-sha256': body.sha256.toString('base64') },
         query,
         body,
       );

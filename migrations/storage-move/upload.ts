@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from '../../core/aws-sdk';
-import type { ObjectRequests, Stored } from './object-requests';
+import type { Fetched, ObjectRequests, Stored } from './object-requests';
 
 /**
  * How the target proved it holds the bytes we sent, without reading them back:
@@ -24,40 +24,54 @@ export interface Uploaded {
   parts: number;
 }
 
-interface Sums {
-  md5: Buffer;
+/** One part (or a whole small object) as read: its chunks, never copied into one buffer, and their sums. */
+interface Piece {
+  chunks: Buffer[];
+  size: number;
+  md5?: Buffer;
   sha256: Buffer;
 }
 
-const sumsOf = (b: Buffer): Sums => ({ md5: createHash('md5').update(b).digest(), sha256: createHash('sha256').update(b).digest() });
-
 const unquoted = (etag: string | undefined) => etag?.replace(/"/g, '');
 
-function proofOf(answer: Stored, md5Hex: string, sha256: string): Proof {
+/** The source store's MD5 of the object, when its ETag is one (a single-part upload: 32 hex digits). */
+const md5OfEtag = (etag: string | undefined) => {
+  const e = unquoted(etag);
+  return e && /^[0-9a-f]{32}$/.test(e) ? e : undefined;
+};
+
+function proofOf(answer: Stored, md5Hex: string | undefined, sha256: string): Proof {
   if (answer.ChecksumSHA256 !== undefined) return answer.ChecksumSHA256 === sha256 ? 'checksum' : null;
-  return unquoted(answer.ETag) === md5Hex ? 'md5' : null;
+  return md5Hex !== undefined && unquoted(answer.ETag) === md5Hex ? 'md5' : null;
 }
 
-/** The source body in pieces of exactly `size` bytes (the last one shorter): the parts of an upload. */
-async function* piecesOf(body: Readable, size: number): AsyncGenerator<Buffer> {
-  let held: Buffer[] = [];
-  let heldBytes = 0;
+/**
+ * The source body cut into pieces of exactly `size` bytes (the last one shorter), each hashed as
+ * its chunks arrive, and every chunk also fed to `whole` (the object's SHA-256 when it has several
+ * pieces). `withMd5` false leaves the MD5 out.
+ */
+async function* piecesOf(body: Readable, size: number, withMd5: boolean, whole?: Hash): AsyncGenerator<Piece> {
+  let piece = { chunks: [] as Buffer[], size: 0, md5: withMd5 ? createHash('md5') : undefined, sha256: createHash('sha256') };
+  const done = (): Piece => ({ chunks: piece.chunks, size: piece.size, md5: piece.md5?.digest(), sha256: piece.sha256.digest() });
+  const add = (b: Buffer) => {
+    piece.chunks.push(b);
+    piece.size += b.length;
+    piece.md5?.update(b);
+    piece.sha256.update(b);
+    whole?.update(b);
+  };
   for await (const chunk of body as AsyncIterable<Buffer>) {
     let rest = chunk;
-    while (heldBytes + rest.length >= size) {
-      const take = size - heldBytes;
-      held.push(rest.subarray(0, take));
-      yield Buffer.concat(held, size);
+    while (piece.size + rest.length >= size) {
+      const take = size - piece.size;
+      add(rest.subarray(0, take));
+      yield done();
+      piece = { chunks: [], size: 0, md5: withMd5 ? createHash('md5') : undefined, sha256: createHash('sha256') };
       rest = rest.subarray(take);
-      held = [];
-      heldBytes = 0;
     }
-    if (rest.length) {
-      held.push(rest);
-      heldBytes += rest.length;
-    }
+    if (rest.length) add(rest);
   }
-  if (heldBytes) yield Buffer.concat(held, heldBytes);
+  if (piece.size) yield done();
 }
 
 export interface UploadTarget {
@@ -72,35 +86,31 @@ export interface UploadTarget {
 }
 
 /**
- * One object from the source body into the target. Below `partSize` (known from the listing):
- * read whole (at most one part in memory, as a part of a multipart upload would be) and sent in
- * one PutObject carrying its Content-MD5 and SHA-256, so that S3 checks both on receipt. From
- * `partSize` on: a multipart upload with up to `partsInFlight` parts sent at once, each with its
- * own Content-MD5 and SHA-256 (at most `partsInFlight` + 1 parts of the object in memory).
- * A body whose size is not the listed one is not written (or its upload is aborted): the caller
- * reports the source as changed.
+ * One object from the source into the target. Below `partSize` (known from the listing): read
+ * whole (at most one part in memory, as a part of a multipart upload would be) and sent in one
+ * PUT carrying its SHA-256 and, when we computed it, its Content-MD5, which S3 checks on
+ * receipt. The MD5 compared with the target's ETag is the source store's own when its ETag is one
+ * (an S3 source's single-part object: computed by the store that holds the original, so this
+ * path hashes only SHA-256), else ours. From `partSize` on: a multipart upload with up to
+ * `partsInFlight` parts sent at once, each with its own Content-MD5 and SHA-256 (at most
+ * `partsInFlight` + 1 parts of the object in memory). A body whose size is not the listed one is
+ * not written (or its upload is aborted): the caller reports the source as changed.
  */
-export async function uploadObject(t: UploadTarget, body: Readable, listedSize: number, partSize: number, partsInFlight: number): Promise<Uploaded> {
-  return listedSize < partSize ? putWhole(t, body, listedSize, partSize) : putInParts(t, body, listedSize, partSize, partsInFlight);
+export async function uploadObject(t: UploadTarget, source: Fetched, listedSize: number, partSize: number, partsInFlight: number): Promise<Uploaded> {
+  return listedSize < partSize ? putWhole(t, source, listedSize, partSize) : putInParts(t, source.body, listedSize, partSize, partsInFlight);
 }
 
-async function putWhole(t: UploadTarget, body: Readable, listedSize: number, partSize: number): Promise<Uploaded> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    size += chunk.length;
-    // Grown past the listing: no more than a part is ever held.
-    if (size >= partSize) {
-      body.destroy();
-      break;
-    }
-  }
-  const whole = Buffer.concat(chunks, size);
-  const { md5, sha256 } = sumsOf(whole);
-  if (size !== listedSize) return { size, sha256: sha256.toString('base64'), proof: null, parts: 0 };
-  const answer = await t.requests.put(t.bucket, t.key, whole, { md5, sha256 }, { 'content-type': t.contentType, 'cache-control': t.cacheControl });
-  return { size, sha256: sha256.toString('base64'), proof: proofOf(answer, md5.toString('hex'), sha256.toString('base64')), parts: 1 };
+async function putWhole(t: UploadTarget, source: Fetched, listedSize: number, partSize: number): Promise<Uploaded> {
+  const sourceMd5 = md5OfEtag(source.etag);
+  // A body grown past the listing is cut at one part: no more is ever held.
+  const pieces = piecesOf(source.body, partSize, sourceMd5 === undefined);
+  const read = await pieces.next();
+  await pieces.return(undefined);
+  const piece: Piece = read.done ? { chunks: [], size: 0, md5: createHash('md5').digest(), sha256: createHash('sha256').digest() } : read.value;
+  const sha256 = piece.sha256.toString('base64');
+  if (piece.size !== listedSize) return { size: piece.size, sha256, proof: null, parts: 0 };
+  const answer = await t.requests.put(t.bucket, t.key, piece, { 'content-type': t.contentType, 'cache-control': t.cacheControl });
+  return { size: piece.size, sha256, proof: proofOf(answer, sourceMd5 ?? piece.md5!.toString('hex'), sha256), parts: 1 };
 }
 
 async function putInParts(t: UploadTarget, body: Readable, listedSize: number, partSize: number, partsInFlight: number): Promise<Uploaded> {
@@ -110,23 +120,22 @@ async function putInParts(t: UploadTarget, body: Readable, listedSize: number, p
   );
   const whole = createHash('sha256');
   const parts: CompletedPart[] = [];
-  const sums: Sums[] = [];
+  const sums: { md5: Buffer; sha256: Buffer }[] = [];
   const proofs: Proof[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   let size = 0;
   const abort = () => t.client.send(new sdk.AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId })).then(() => undefined, () => undefined);
   try {
-    for await (const piece of piecesOf(body, partSize)) {
+    for await (const piece of piecesOf(body, partSize, true, whole)) {
       if (failure !== undefined) break;
-      whole.update(piece);
-      size += piece.length;
+      size += piece.size;
       const n = sums.length + 1;
-      const s = sumsOf(piece);
+      const s = { md5: piece.md5!, sha256: piece.sha256 };
       sums.push(s);
       const sha = s.sha256.toString('base64');
       const sent = t.requests
-        .put(t.bucket, t.key, piece, s, {}, { partNumber: String(n), uploadId: UploadId! })
+        .put(t.bucket, t.key, piece, {}, { partNumber: String(n), uploadId: UploadId! })
         .then(
           (answer) => {
             // The part's checksum goes into the completion only where the target answered one:

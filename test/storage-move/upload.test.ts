@@ -39,7 +39,8 @@ describe('storage:move object requests', () => {
     const { client, sent } = recordingClient(endpoint, credentials);
     const body = content(1, 3000);
     const requests = objectRequests(client, { endpoint, region: 'eu-west-3' });
-    await requests.put('bucket-1', 'docs/été 2024/rapport (final)*.pdf', body, { md5: md5(body), sha256: sha(body) }, { 'content-type': 'application/pdf' }, { partNumber: '3', uploadId: 'a/b+c=' });
+    const chunks = [body.subarray(0, 1000), body.subarray(1000)];
+    await requests.put('bucket-1', 'docs/été 2024/rapport (final)*.pdf', { chunks, size: body.length, md5: md5(body), sha256: sha(body) }, { 'content-type': 'application/pdf' }, { partNumber: '3', uploadId: 'a/b+c=' });
     await requests.get('bucket-1', 'logo.svg');
 
     const signer = await (client.config as unknown as { signer(): Promise<{ sign(r: unknown, o: unknown): Promise<{ headers: Record<string, string> }> }> }).signer();
@@ -62,14 +63,18 @@ describe('storage:move object requests', () => {
 /** A target that answers each PUT with `answer(body)` and completes multipart uploads with `completed`. */
 function fakeTarget(answer: (body: Buffer) => Stored, completed: (parts: Buffer[]) => Stored = () => ({})) {
   const bodies: Buffer[] = [];
+  const md5s: (Buffer | undefined)[] = [];
   const calls: string[] = [];
   const requests: ObjectRequests = {
     get: async () => {
       throw new Error('not used');
     },
     put: async (_b, _k, body) => {
-      bodies.push(body);
-      return answer(body);
+      const b = Buffer.concat(body.chunks);
+      expect(b.length).toBe(body.size);
+      bodies.push(b);
+      md5s.push(body.md5);
+      return answer(b);
     },
   };
   const client = {
@@ -80,12 +85,12 @@ function fakeTarget(answer: (body: Buffer) => Stored, completed: (parts: Buffer[
       return {};
     },
   };
-  return { t: { client: client as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf' }, bodies, calls };
+  return { t: { client: client as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf' }, bodies, md5s, calls };
 }
 
 const md5Etag = (b: Buffer) => ({ ETag: `"${md5(b).toString('hex')}"` });
 const compositeEtag = (parts: Buffer[]) => ({ ETag: `"${createHash('md5').update(Buffer.concat(parts.map(md5))).digest('hex')}-${parts.length}"` });
-const stream = (b: Buffer) => Readable.from([b.subarray(0, 1000), b.subarray(1000)]);
+const stream = (b: Buffer, etag?: string) => ({ body: Readable.from([b.subarray(0, 1000), b.subarray(1000)]), etag });
 const PART = 5 * 1024 * 1024;
 
 describe('storage:move upload proofs', () => {
@@ -100,6 +105,15 @@ describe('storage:move upload proofs', () => {
     expect((await uploadObject(fakeTarget((b) => ({ ...md5Etag(b), ChecksumSHA256: 'AAAA' })).t, stream(small), small.length, PART, 2)).proof).toBeNull();
     const done = await uploadObject(fakeTarget(md5Etag).t, stream(small), small.length, PART, 2);
     expect(done).toEqual({ size: small.length, sha256: sha(small).toString('base64'), proof: 'md5', parts: 1 });
+  });
+
+  it("an S3 source's MD5 ETag is what the target's must equal: we hash only SHA-256, and a store's other ETag is no proof", async () => {
+    const f = fakeTarget(md5Etag);
+    expect((await uploadObject(f.t, stream(small, `"${md5(small).toString('hex')}"`), small.length, PART, 2)).proof).toBe('md5');
+    expect(f.md5s).toEqual([undefined]);
+    // A source ETag that is no MD5 of these bytes (SSE-KMS, or another version): read back instead.
+    expect((await uploadObject(fakeTarget(md5Etag).t, stream(small, `"${'ab'.repeat(16)}"`), small.length, PART, 2)).proof).toBeNull();
+    expect((await uploadObject(fakeTarget(md5Etag).t, stream(small, '"abc-2"'), small.length, PART, 2)).proof).toBe('md5');
   });
 
   it('a body that is not the listed size is not written', async () => {
