@@ -53,6 +53,11 @@ const envSchema = z.object({
   [ENV.geminiBaseUrl]: z.optional(url(['http:', 'https:'])),
   GEMINI_TIMEOUT_MS: z._default(int(100, 120000), 20000),
   LLM_RATE_LIMIT_PER_MINUTE: z._default(int(1, 100000), 30),
+  // Gemini's paid tier 1 quota for gemini-2.5-flash; each environment sets its own (stacks/config.ts).
+  [ENV.geminiRequestsPerMinute]: z._default(int(1, 1_000_000), 1000),
+  [ENV.geminiTokensPerMinute]: z._default(int(1000, 1_000_000_000), 1_000_000),
+  [ENV.llmInteractiveSharePercent]: z._default(int(0, 100), 10),
+  [ENV.llmBatchMaxInFlight]: z._default(int(1, 100_000), 10),
   LLM_CACHE_TTL_SECONDS: z._default(int(1, 2592000), 604800),
   THEME_CACHE_TTL_SECONDS: z._default(int(0, 3600), 30),
   [ENV.stripeSecretKey]: z.optional(z.string().check(z.minLength(1))),
@@ -122,7 +127,7 @@ export interface RuntimeConfig {
   queues: { docJobsUrl?: string; batchJobsUrl?: string };
   buckets: { reports: string; assets: string };
   gemini: { apiKey: SecretRef; model: string; baseUrl?: string; timeoutMs: number };
-  llm: { rateLimitPerMinute: number; cacheTtlSeconds: number };
+  llm: { rateLimitPerMinute: number; cacheTtlSeconds: number; budget: GenerationBudgetSettings };
   /** How long a gateway keeps the active theme list in memory (0: ask the theme service every time). */
   themeCacheTtlSeconds: number;
   stripe: { secretKey: SecretRef; webhookSecret: SecretRef; apiUrl?: string };
