@@ -16,9 +16,9 @@ import type { TrafficKind } from '../../core/internal-api';
  * - A refused batch request is not made to wait: it is given a time to come back (its Retry-After,
  *   which the doc worker turns into its message's visibility). Each client's refusals are booked
  *   into the following windows at that client's rate (its share, or fewer when the in-flight cap
- *   and the measured generation time allow fewer), spread within their window, so a backlog of
- *   thousands of rows comes back at the rate it can be served instead of all at once: a row is
- *   received about twice, far from the queue's maxReceiveCount.
+ *   and the measured generation time serve fewer, IN_FLIGHT_OVERBOOKING included), spread within
+ *   their window, so a backlog of thousands of rows comes back at the rate it can be served
+ *   instead of all at once: a row is received about twice, far from the queue's maxReceiveCount.
  *
  * Windows are BUDGET_WINDOW_MS long: Gemini counts per minute, and a one-minute window would let
  * a whole minute's quota through in its first seconds.
@@ -36,6 +36,12 @@ export const BUDGET_WINDOW_MS = 10_000;
 export const ESTIMATED_ANSWER_TOKENS = 1500;
 /** Weight of the newest generation time in the batch's moving average (used for booking). */
 const LATENCY_WEIGHT = 0.2;
+/**
+ * Bookings per window beyond what the in-flight cap serves at the measured generation time: a
+ * booked row comes back at a random moment of its window, and without a few extra some slots
+ * would sit idle while none is due (the extra ones find the cap full and are booked again).
+ */
+export const IN_FLIGHT_OVERBOOKING = 1.25;
 
 export interface WindowLimits {
   windowMs: number;
@@ -167,7 +173,7 @@ if num(KEYS[5]) < laneReq and num(KEYS[6]) + est <= laneTok and num(KEYS[7]) < s
 end
 local pace = shareReq
 local latency = num(KEYS[12])
-if latency > 0 then pace = math.max(1, math.min(pace, math.floor(shareIn * W / latency))) end
+if latency > 0 then pace = math.max(1, math.min(pace, math.floor(shareIn * W * ${IN_FLIGHT_OVERBOOKING} / latency))) end
 local bw = tonumber(redis.call('HGET', KEYS[11], 'window') or '0')
 local used = tonumber(redis.call('HGET', KEYS[11], 'used') or '0')
 if bw <= w then bw = w + 1; used = 0 end
@@ -266,7 +272,7 @@ export class LocalBudget {
       return { admitted: true, window: w };
     }
     let pace = shareReq;
-    if (this.latencyMs > 0) pace = Math.max(1, Math.min(pace, Math.floor((shareIn * W) / this.latencyMs)));
+    if (this.latencyMs > 0) pace = Math.max(1, Math.min(pace, Math.floor((shareIn * W * IN_FLIGHT_OVERBOOKING) / this.latencyMs)));
     let { window: bw, used } = this.bookings.get(r.clientId) ?? { window: 0, used: 0 };
     if (bw <= w) {
       bw = w + 1;
