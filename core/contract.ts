@@ -176,3 +176,12 @@ export const DB_RESUME_WAIT_MS = 30_000;
 export const serviceFunctionVar = (service: ServiceName): string => `SERVICE_FUNCTION_${envStem(service)}`;
 /** The variable naming the local URL (http transport) of an internal service. */
 export const serviceUrlVar = (service: ServiceName): string => `SERVICE_URL_${envStem(service)}`;
+
+/**
+ * Batch generations core-llm lets wait on Gemini at once (LLM_BATCH_MAX_IN_FLIGHT): the
+ * doc-generation slots (maxTasks × concurrency) less the interactive share of them, so a B2C
+ * job finds a slot free however large the batches (at least one slot each way).
+ */
+export function batchGenerationsInFlight(slots: number, interactiveSharePercent: number): number {
+  return Math.max(1, slots - Math.max(1, Math.ceil((slots * interactiveSharePercent) / 100)));
+}

@@ -8,6 +8,7 @@ import {
   BINARY_MEDIA_TYPES,
   CUSTOM_METRICS,
   EDGE_HEADERS,
+  batchGenerationsInFlight,
   ENV,
   IMAGE_NAMES,
   ImageName,
@@ -410,6 +411,12 @@ class AccessWiring {
       [ENV.reportsBucket]: data.buckets.reports.name,
       [ENV.assetsBucket]: data.buckets.assets.name,
       [ENV.geminiModel]: config.gemini.model,
+      [ENV.geminiRequestsPerMinute]: String(config.gemini.requestsPerMinute),
+      [ENV.geminiTokensPerMinute]: String(config.gemini.tokensPerMinute),
+      [ENV.llmInteractiveSharePercent]: String(config.gemini.interactiveSharePercent),
+      [ENV.llmBatchMaxInFlight]: String(
+        batchGenerationsInFlight(config.workers['doc-generation'].maxTasks * config.workers['doc-generation'].concurrency, config.gemini.interactiveSharePercent),
+      ),
       [ENV.internalTransport]: 'lambda',
     };
   }

@@ -145,8 +145,13 @@ export interface EnvironmentConfig {
      */
     ownsAccountLogRole: boolean;
   };
-  /** Gemini model the core-llm service and the doc worker ask for. */
-  gemini: { model: string };
+  /**
+   * Gemini: the model the core-llm service and the doc worker ask for, and this environment's
+   * project quota for it (requests and tokens per minute, as the AI Studio quota page gives them),
+   * which core-llm budgets (functions/core-llm/budget.ts): `interactiveSharePercent` of it, and of
+   * the doc-generation slots, is kept for B2C orders; B2B batches share the rest.
+   */
+  gemini: { model: string; requestsPerMinute: number; tokensPerMinute: number; interactiveSharePercent: number };
   images: {
     /** ECR: tagged images kept per repository (older ones expire; rollback reaches this far back). */
     keepTagged: number;
@@ -293,7 +298,8 @@ export const dev: EnvironmentConfig = {
   },
   lambdas: lambdaDefaults(5),
   api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500, wafBlockedRequestLogs: false, ownsAccountLogRole: true },
-  gemini: { model: 'gemini-2.5-flash' },
+  // Paid tier 1 for gemini-2.5-flash; 10% keeps 100 generations a minute and 1 of 12 prod slots for B2C.
+  gemini: { model: 'gemini-2.5-flash', requestsPerMinute: 1000, tokensPerMinute: 1_000_000, interactiveSharePercent: 10 },
   images: { keepTagged: 10 },
   migrationTask: { cpu: 2048, memoryMb: 4096 },
   migration: { sourceCidrs: [] },
