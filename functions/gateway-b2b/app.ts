@@ -158,7 +158,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   return createServiceApp('gateway-b2b', runtime.logger, router);
 }
 
-const publicBatch = (b: InternalBatch) => ({
+export const publicBatch = (b: InternalBatch) => ({
   id: b.id,
   status: b.status,
   totalRows: b.totalRows,

@@ -1,14 +1,14 @@
 import * as z from '../../core/zod';
 import { MAX_BATCH_ROWS } from '../../core/domain/batches';
-import { idempotencyHeader, OrderAnswer, PublicRoute, TimedLink } from '../shared/public-api';
+import { answerSchema, idempotencyHeader, OrderAnswer, PublicRoute, TimedLink } from '../shared/public-api';
 import { NoQuery, Uuid } from '../shared/validation';
-import { BATCH_BODY_LIMIT, CsvQuery, JsonBatch, MANIFEST_LINK_SECONDS } from './app';
+import { BATCH_BODY_LIMIT, CsvQuery, JsonBatch, MANIFEST_LINK_SECONDS, publicBatch } from './app';
 
 /** gateway-b2b's routes in the public API registry (functions/shared/public-api.ts). */
 const Timestamp = z.iso.datetime();
 
 /** publicBatch (app.ts), with the manifest link once the batch is done. */
-const PublicBatch = z.object({
+const PublicBatch = answerSchema<ReturnType<typeof publicBatch> & { manifest?: z.output<typeof TimedLink> }>()(z.object({
   id: Uuid,
   status: z.enum(['pending', 'processing', 'completed', 'failed']),
   totalRows: z.number(),
@@ -19,7 +19,7 @@ const PublicBatch = z.object({
   createdAt: Timestamp,
   updatedAt: Timestamp,
   manifest: z.optional(TimedLink),
-});
+}));
 const BatchAnswer = z.object({ batch: PublicBatch });
 
 /** The schemas the document names (the others are named after their operation). */

@@ -1,4 +1,7 @@
 import * as z from '../../core/zod';
+import type { withDocumentLink } from '../../core/domain/order-views';
+import type { ThemeView } from '../../core/domain/themes';
+import type { AppError } from '../../core/errors';
 import { idempotencyKeySchema } from '../order/schemas';
 import { Uuid } from './validation';
 
@@ -46,14 +49,30 @@ export interface PublicRoute {
   errors: Record<number, string>;
 }
 
+/**
+ * An answer's schema, checked at compile time both ways against the type the route builds (as
+ * requestSchema does for requests): a member added to the answer and not to the contract, or
+ * typed otherwise, fails the type check. Returns the schema.
+ */
+export const answerSchema =
+  <T>() =>
+  <S extends z.ZodMiniType>(schema: S & Describes<S, T>): S =>
+    schema;
+
+type Describes<S extends z.ZodMiniType, T> = [T] extends [z.output<S>]
+  ? [z.output<S>] extends [T]
+    ? unknown
+    : { 'the schema names a member the route does not build, or types it otherwise': T }
+  : { 'the route builds a member the schema does not name, or types it otherwise': T };
+
 /** The body of every error answer (AppError.toJSON in core/errors.ts). */
-export const ErrorBody = z.object({
+export const ErrorBody = answerSchema<ReturnType<AppError['toJSON']>>()(z.object({
   error: z.object({
     code: z.string(),
     message: z.string(),
     fields: z.optional(z.array(z.object({ field: z.string(), message: z.string() }))),
   }),
-});
+}));
 
 const Timestamp = z.iso.datetime();
 
@@ -64,7 +83,7 @@ export const Health = z.object({
   missing: z.optional(z.array(z.string())),
 });
 
-export const PublicTheme = z.object({
+export const PublicTheme = answerSchema<ThemeView>()(z.object({
   id: Uuid,
   slug: z.string(),
   title: z.string(),
@@ -73,13 +92,13 @@ export const PublicTheme = z.object({
   currency: z.literal('eur'),
   fields: z.array(z.string()),
   active: z.boolean(),
-});
+}));
 
 /** A presigned link, valid `expiresInSeconds` from the answer. */
 export const TimedLink = z.object({ url: z.url(), expiresInSeconds: z.number() });
 
 /** publicOrder / withDocumentLink (core/domain/order-views.ts). */
-export const PublicOrder = z.object({
+export const PublicOrder = answerSchema<Awaited<ReturnType<typeof withDocumentLink>>>()(z.object({
   id: Uuid,
   status: z.enum(['pending', 'paid', 'queued', 'generating', 'ready', 'failed']),
   theme: z.object({ slug: z.optional(z.string()), title: z.optional(z.string()), outputFormat: z.optional(z.string()), id: z.optional(z.string()) }),
@@ -93,7 +112,7 @@ export const PublicOrder = z.object({
   updatedAt: Timestamp,
   /** Once the order is ready: a link to its document. */
   document: z.optional(TimedLink),
-});
+}));
 
 export const OrderAnswer = z.object({ order: PublicOrder });
 
