@@ -176,7 +176,7 @@ describe('what the API function sends the origin', () => {
 
   test('the viewer address and the origin secret from the key value store, over what the client sent; every other header kept but Host', async () => {
     const res = await fetch(`${probeEdge.url}/api/b2b/orders/1?a=%20b&a=c`, {
-      headers: { [EDGE_HEADERS.originVerify]: 'forged', [EDGE_HEADERS.clientIp]: '203.0.113.9', 'x-api-key': 'k', cookie: 'a=1; b=2' },
+      headers: { [EDGE_HEADERS.originVerify]: 'forged', [EDGE_HEADERS.clientIp]: '203.0.113.9', 'x-api-key': 'k', cookie: 'a=1; b=2', 'x-forwarded-for': '198.51.100.7' },
     });
     expect(res.headers.get('content-security-policy')).toBe(CONTENT_SECURITY_POLICY);
     const [forwarded] = seen;
@@ -185,6 +185,7 @@ describe('what the API function sends the origin', () => {
     expect(forwarded.headers[EDGE_HEADERS.clientIp]).toBe('127.0.0.1');
     expect(forwarded.headers['x-api-key']).toBe('k');
     expect(forwarded.headers.cookie).toBe('a=1; b=2');
+    expect(forwarded.headers['x-forwarded-for']).toBe('198.51.100.7, 127.0.0.1');
     expect(forwarded.headers.host).not.toBe(new URL(probeEdge.url).host);
   });
 

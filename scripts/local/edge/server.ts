@@ -213,7 +213,9 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     for (const [name, value] of Object.entries(forwarded.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = valuesOf(value);
     const cookies = Object.entries(forwarded.cookies).flatMap(([name, v]) => valuesOf(v).map((value) => `${name}=${value}`));
     if (cookies.length > 0) headers.cookie = cookies.join('; ');
-    headers['x-forwarded-for'] = event.viewer.ip;
+    // CloudFront appends the viewer to the chain the client sent.
+    const chain = forwarded.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = chain ? `${valuesOf(chain).join(', ')}, ${event.viewer.ip}` : event.viewer.ip;
     const url = new URL(forwarded.uri + queryOf(forwarded), target);
     await new Promise<void>((done, fail) => {
       const upstream = httpRequest(url, { method: forwarded.method, headers }, (answer) => {
