@@ -39,7 +39,9 @@ export type SdkMode = 'runtime' | 'bundled';
  * entry does with the same API.
  */
 export const LAZY_CHUNKS: Readonly<Record<string, { file: string; entry: string }>> = {
-  '@google/genai': { file: 'genai.js', entry: '@google/genai/web' },
+  '@google/genai': { file: 'genai.mjs', entry: '@google/genai/web' },
+  // gateway-b2c's largest module (~240 KiB), needed by a payment, not by the theme list.
+  stripe: { file: 'stripe.mjs', entry: 'stripe' },
 };
 
 /** A dynamic import of a lazy chunk's package becomes an import of its file beside handler.js. */
@@ -62,7 +64,7 @@ export function functionOptions(name: string, sdk: SdkMode, outDir: string): Bui
     outfile: path.join(outDir, 'handler.js'),
     external: sdk === 'runtime' ? ['@aws-sdk/*'] : [],
     plugins: [lazyChunks],
-    alias: Object.fromEntries(Object.entries(LAZY_CHUNKS).map(([pkg, chunk]) => [pkg, chunk.entry])),
+    alias: Object.fromEntries(Object.entries(LAZY_CHUNKS).filter(([pkg, chunk]) => pkg !== chunk.entry).map(([pkg, chunk]) => [pkg, chunk.entry])),
   });
 }
 
@@ -70,7 +72,9 @@ export function functionOptions(name: string, sdk: SdkMode, outDir: string): Bui
 async function bundleLazyChunks(handlerImports: string[], sdk: SdkMode, outDir: string): Promise<void> {
   for (const chunk of Object.values(LAZY_CHUNKS)) {
     if (!handlerImports.includes(`./${chunk.file}`)) continue;
-    await build(extendBase({ entryPoints: [chunk.entry], outfile: path.join(outDir, chunk.file), external: sdk === 'runtime' ? ['@aws-sdk/*'] : [] }));
+    // An ES module, so that `import()` sees the package's own exports (its default included)
+    // rather than a CommonJS object standing for them.
+    await build(extendBase({ entryPoints: [chunk.entry], outfile: path.join(outDir, chunk.file), format: 'esm', external: sdk === 'runtime' ? ['@aws-sdk/*'] : [] }));
   }
 }
 

@@ -30,7 +30,7 @@ const OrderId = z.uuid();
 
 export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
-  let stripe: Stripe | undefined;
+  let stripe: Promise<Stripe> | undefined;
   const stripeClient = () => (stripe ??= createStripe(runtime.config));
   const api = (requestId: string) => internalApi(runtime.internal, { requestId });
 
@@ -53,7 +53,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     const idempotencyKey = key.data;
     const body = parsed.data;
     // Before the order exists: without the Stripe key (its secret not put yet) a 503 names it.
-    const stripe = stripeClient();
+    const stripe = await stripeClient();
     const orders = api(ctx.state.requestId).order;
     const created = await orders.createB2c({ ...body, idempotencyKey });
     let order = created.order;
@@ -76,7 +76,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     if (!signature) throw badRequest([{ field: 'header.stripe-signature', message: 'required' }]);
     const raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
     // Outside the try: a secret not put yet is a 503 naming it (Stripe retries), not a bad signature.
-    const [client, secret] = [stripeClient(), webhookSecret(runtime.config)];
+    const [client, secret] = [await stripeClient(), webhookSecret(runtime.config)];
     let event: Stripe.Event;
     try {
       event = client.webhooks.constructEvent(raw, signature, secret);
