@@ -1,8 +1,9 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, startDev } from '../../test/support/local-dev';
+import { formatLoad, loadAverage, median, printFigures } from '../figures';
 
 /**
  * `npm run bench:local [-- --rounds 3]`: how long `npm run dev` takes from its start to its first
@@ -15,8 +16,6 @@ import { freePort, startDev } from '../../test/support/local-dev';
  */
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const rounds = Number(values.rounds);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function timeStart(env: Record<string, string>): Promise<{ firstAnswerMs: number; bannerMs: number }> {
   const gatewayPort = await freePort();
@@ -44,7 +43,8 @@ async function timeStart(env: Record<string, string>): Promise<{ firstAnswerMs: 
 
 async function main(): Promise<void> {
   console.log(`npm run dev on the embedded PostgreSQL: start → first answer (${rounds} rounds; node ${process.version}, ${cpus().length} cores)`);
-  console.log(`load average before: ${load()}`);
+  const loadBefore = loadAverage();
+  console.log(`load average before: ${formatLoad()}`);
   const cold: number[] = [];
   const warm: number[] = [];
   for (let i = 1; i <= rounds; i++) {
@@ -64,7 +64,8 @@ async function main(): Promise<void> {
   }
   console.log(`cold (empty data folder): median ${median(cold)} ms, min ${Math.min(...cold)}, max ${Math.max(...cold)}`);
   console.log(`warm (data kept):         median ${median(warm)} ms, min ${Math.min(...warm)}, max ${Math.max(...warm)}`);
-  console.log(`load average after: ${load()}`);
+  console.log(`load average after: ${formatLoad()}`);
+  printFigures('local', { rounds, loadAverageBefore: loadBefore, coldFirstAnswerMs: { median: median(cold), min: Math.min(...cold), max: Math.max(...cold) }, warmFirstAnswerMs: { median: median(warm), min: Math.min(...warm), max: Math.max(...warm) } });
 }
 
 main().catch((err: Error) => {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createLogger, stderrSink } from '../../core/logger';
+import { median, printFigures } from '../figures';
 
 /**
  * Wall time and peak memory of a full synth of every stack (`tsx main.ts`, what `cdktf synth`
@@ -21,12 +22,6 @@ if (!Number.isInteger(runs) || runs < 1) {
 }
 const TARGET = { seconds: 20, megabytes: 600 };
 const GNU_TIME = '/usr/bin/time';
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 function once(): { seconds: number; cpuSeconds: number; megabytes: number; stacks: number } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-synth-'));
@@ -53,18 +48,13 @@ const samples = Array.from({ length: runs }, (_, i) => {
 });
 const seconds = median(samples.map((s) => s.seconds));
 const megabytes = median(samples.map((s) => s.megabytes));
-process.stdout.write(
-  `${JSON.stringify({
-    bench: 'synth',
-    runs,
-    stacks: samples[0].stacks,
-    cpus: os.cpus().length,
-    loadavg1m: Number(os.loadavg()[0].toFixed(2)),
-    medianSeconds: Number(seconds.toFixed(2)),
-    // CPU time does not grow with other processes' load the way wall time does on a shared box.
-    medianCpuSeconds: Number(median(samples.map((s) => s.cpuSeconds)).toFixed(2)),
-    medianPeakMb: Math.round(megabytes),
-    target: TARGET,
-    withinTarget: seconds < TARGET.seconds && megabytes < TARGET.megabytes,
-  })}\n`,
-);
+printFigures('synth', {
+  runs,
+  stacks: samples[0].stacks,
+  medianSeconds: seconds,
+  // CPU time does not grow with other processes' load the way wall time does on a shared box.
+  medianCpuSeconds: median(samples.map((s) => s.cpuSeconds)),
+  medianPeakMb: Math.round(megabytes),
+  target: TARGET,
+  withinTarget: seconds < TARGET.seconds && megabytes < TARGET.megabytes,
+});
