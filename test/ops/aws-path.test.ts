@@ -23,7 +23,7 @@ const WEBHOOK = 'webhook-req-1';
 const CREATION = 'creation-req-1';
 
 /** Insights' answer shape: `@timestamp` in `YYYY-MM-DD HH:MM:SS.mmm`, every value a string. */
-const line = (at: string, fields: Record<string, string>) => ({ '@timestamp': at, '@ptr': 'x', ...fields });
+const line = (at: string, fields: Record<string, string>): Record<string, string> => ({ '@timestamp': at, '@ptr': 'x', ...fields });
 const STORY = [
   line('2026-12-01 10:00:00.100', { service: 'order', msg: 'order received', step: 'received', orderId: ORDER, requestId: CREATION, level: 'info' }),
   line('2026-12-01 10:00:03.000', { service: 'order', msg: 'doc job sent', step: 'paid', orderId: ORDER, requestId: WEBHOOK, level: 'info' }),

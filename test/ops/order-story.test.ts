@@ -124,7 +124,7 @@ test('a B2B batch: its request id names each of its orders; an order of it tells
   const [orderId] = batch.json.orders;
   const one = await ops('order', orderId);
   expect(one.code).toBe(0);
-  expect(one.json.steps.map((s: { step: string }) => [s.step, s.service])).toEqual([
+  expect(one.json.steps.map((s: { step: string; service: string }) => [s.step, s.service])).toEqual([
     ['received', 'b2b-batch'],
     ...['taken', 'content generated', 'rendered', 'uploaded', 'ready'].map((step) => [step, 'doc-generation']),
   ]);
