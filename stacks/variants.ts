@@ -1,16 +1,17 @@
-import { environments, EnvironmentConfig } from '../../stacks/config';
+import { environments, EnvironmentConfig } from './config';
 
 /**
- * The configurations the infrastructure tests synthesise besides the committed one: each maps
- * every environment's config to a variant (the same environments, stack names and layers), so
- * that the invariants of a switch's other side are held as the committed side's are.
+ * The other side of each config switch: a variant maps every environment's config to one with
+ * the switch turned (the same environments, stack names and layers). The infrastructure tests
+ * hold the variant's stacks to the committed ones' invariants, and `npm run cost` prices it side
+ * by side (`npx tsx scripts/synth-variant.ts <variant>` synthesises one).
  */
-export const SYNTH_VARIANTS = {
+export const CONFIG_VARIANTS = {
   /** `database.engine: 'aurora-serverless-v2'` in every environment (dev at 0 ACU with auto-pause). */
   aurora: (config: EnvironmentConfig): EnvironmentConfig => ({ ...config, database: { ...config.database, engine: 'aurora-serverless-v2' } }),
 } satisfies Record<string, (config: EnvironmentConfig) => EnvironmentConfig>;
 
-export type SynthVariant = keyof typeof SYNTH_VARIANTS;
+export type ConfigVariant = keyof typeof CONFIG_VARIANTS;
 
 /** Every environment's config under a variant. */
-export const variantEnvironments = (variant: SynthVariant): EnvironmentConfig[] => Object.values(environments).map(SYNTH_VARIANTS[variant]);
+export const variantEnvironments = (variant: ConfigVariant): EnvironmentConfig[] => Object.values(environments).map(CONFIG_VARIANTS[variant]);

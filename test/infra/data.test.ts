@@ -1,13 +1,13 @@
 import { environments, EnvironmentConfig } from '../../stacks/config';
 import { allResources, Block, parsePolicy, resources, synthesizedStack, Variant } from '../support/infra-synth';
-import { SYNTH_VARIANTS } from '../support/synth-variants';
+import { CONFIG_VARIANTS } from '../../stacks/variants';
 import { auroraSettings } from '../../stacks/data';
 
 const DAY = 86_400;
 /** Each environment as committed (the RDS instance) and under the `aurora` variant (the Aurora Serverless v2 cluster). */
 const cases = Object.values(environments).flatMap((c) => [
   [`${c.env}-data`, 'committed' as Variant, c] as const,
-  [`${c.env}-data (aurora)`, 'aurora' as Variant, SYNTH_VARIANTS.aurora(c)] as const,
+  [`${c.env}-data (aurora)`, 'aurora' as Variant, CONFIG_VARIANTS.aurora(c)] as const,
 ]);
 
 /** The database of a data stack, whichever engine: what the instance and the cluster both answer for. */

@@ -1,5 +1,5 @@
 import { checkStack, describeRun, inPool, planMode, StackCheck, StackOptions } from '../support/infra-terraform';
-import { stackNames } from '../support/infra-synth';
+import { stackNames, stacksChangedBy, Variant } from '../support/infra-synth';
 import { bootstrap } from '../../stacks/config';
 import { githubIdIssues } from '../../modules/github-oidc-roles';
 import { githubIdsMessage } from '../../stacks/bootstrap';
@@ -8,9 +8,13 @@ import { githubIdsMessage } from '../../stacks/bootstrap';
  * Every synthesised stack of every environment goes through terraform itself: validate, then
  * a plan without an AWS account — plain for stacks that read nothing, under `terraform test`
  * with a mocked provider and mocked remote state for the others. Stacks come from the
- * manifest, so a new stack is covered without touching this file.
+ * manifest, so a new stack is covered without touching this file. So do the stacks the other
+ * side of a config switch changes (the `aurora` variant: database.engine aurora-serverless-v2).
  */
 const stacks = stackNames();
+const VARIANTS: Variant[] = ['aurora'];
+const variantStacks = VARIANTS.flatMap((variant) => stacksChangedBy(variant as Exclude<Variant, 'committed'>).map((name) => ({ name, variant })));
+const label = (name: string, variant: Variant) => (variant === 'committed' ? name : `${name} (${variant})`);
 const checks = new Map<string, StackCheck>();
 
 /**
@@ -24,8 +28,15 @@ let bootstrapAsCommitted: StackCheck | undefined;
 beforeAll(async () => {
   const results = await inPool(stacks, 2, (name) => checkStack(name, optionsFor(name)));
   results.forEach((result) => checks.set(result.name, result));
+  const variantResults = await inPool(variantStacks, 2, ({ name, variant }) => checkStack(name, { variant }));
+  variantResults.forEach((result) => checks.set(label(result.name, result.variant), result));
   if (stacks.includes('bootstrap')) bootstrapAsCommitted = await checkStack('bootstrap');
-}, 600_000);
+}, 900_000);
+
+test('the aurora variant changes the data stacks (and compute, which reads their outputs) of every environment', () => {
+  const changed = variantStacks.filter((s) => s.variant === 'aurora').map((s) => s.name).sort();
+  expect(changed.filter((name) => name.endsWith('-data'))).toEqual(['dev-data', 'prod-data']);
+});
 
 test('bootstrap: while stacks/config.ts holds no GitHub ids, the plan stops on one precondition naming the fields and the command; with ids it plans', () => {
   const check = bootstrapAsCommitted!;
@@ -41,20 +52,20 @@ test('bootstrap: while stacks/config.ts holds no GitHub ids, the plan stops on o
   expect(check.plan.output.replace(/\s+/g, ' ')).toContain(githubIdsMessage(bootstrap).replace(/\s+/g, ' '));
 });
 
-describe.each(stacks)('%s', (name) => {
+describe.each([...stacks.map((name) => ({ name, variant: 'committed' as Variant })), ...variantStacks])('$name ($variant)', ({ name, variant }) => {
   test('terraform init succeeds (local backend override, provider from mirror or registry)', () => {
-    const check = checks.get(name)!;
+    const check = checks.get(label(name, variant))!;
     expect(check.init.code === 0 ? 'ok' : describeRun(check.init)).toBe('ok');
   });
 
   test('terraform validate passes', () => {
-    const check = checks.get(name)!;
+    const check = checks.get(label(name, variant))!;
     expect(check.validate.code === 0 ? 'ok' : describeRun(check.validate)).toBe('ok');
   });
 
-  const how = planMode(name) === 'plan' ? 'terraform plan succeeds offline with fake credentials' : 'terraform test plans it with mock_provider and mocked remote state';
+  const how = planMode(name, variant) === 'plan' ? 'terraform plan succeeds offline with fake credentials' : 'terraform test plans it with mock_provider and mocked remote state';
   test(how, () => {
-    const check = checks.get(name)!;
+    const check = checks.get(label(name, variant))!;
     expect(check.plan.code === 0 ? 'ok' : describeRun(check.plan)).toBe('ok');
     expect(check.plan.output).toMatch(check.mode === 'plan' ? /Plan: \d+ to add/ : /1 passed, 0 failed/);
   });

@@ -3,21 +3,21 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { SynthVariant } from './synth-variants';
+import type { ConfigVariant } from '../../stacks/variants';
 
 /**
  * Synthesises the cdktf app once for every jest worker (and every later run while the sources
  * are unchanged): the output is cached under the temp dir, keyed by a hash of what the app
  * reads. A directory lock lets concurrent workers wait for the one synth in progress.
  *
- * Every function takes an optional variant (test/support/synth-variants.ts): the same
+ * Every function takes an optional variant (stacks/variants.ts): the same
  * environments synthesised with one switch of their config turned, e.g. `aurora`; without one,
  * the committed config (main.ts).
  */
-export type Variant = 'committed' | SynthVariant;
+export type Variant = 'committed' | ConfigVariant;
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-const SOURCES = ['main.ts', 'cdktf.json', 'package-lock.json', 'core', 'stacks', 'modules', 'functions', 'containers', 'build', 'test/support/synth-variants.ts', 'test/support/synth-variant-app.ts'];
+const SOURCES = ['main.ts', 'cdktf.json', 'package-lock.json', 'core', 'stacks', 'modules', 'functions', 'containers', 'build', 'scripts/synth-variant.ts'];
 const SKIPPED_DIRS = new Set(['node_modules', 'cdktf.out', 'dist', '.build', '.git']);
 const LOCK_STALE_MS = 180_000;
 const WAIT_LIMIT_MS = 240_000;
@@ -51,7 +51,7 @@ const sleep = (ms: number): void => {
 };
 
 function synthInto(outdir: string, variant: Variant): void {
-  const entry = variant === 'committed' ? ['main.ts'] : ['test/support/synth-variant-app.ts', variant];
+  const entry = variant === 'committed' ? ['main.ts'] : ['scripts/synth-variant.ts', variant];
   try {
     execFileSync(process.execPath, [require.resolve('tsx/cli'), ...entry], {
       cwd: REPO_ROOT,
@@ -114,7 +114,22 @@ export function stacksOfLayer(layer: string, variant: Variant = 'committed'): st
   return stackNames(variant).filter((name) => name.endsWith(`-${layer}`));
 }
 
-export function stackDir(name: string, variant: Variant = 'committed'): string {
+/**
+ * A stack of a variant as one name, `dev-data@aurora`, for the helpers that take a stack name
+ * (the provider-call table, the sufficiency rows): every function here reads the variant from it.
+ */
+export const variantStack = (name: string, variant: Variant): string => (variant === 'committed' ? name : `${name}@${variant}`);
+
+/** `dev-network` in the variant of `dev-compute@aurora`: `dev-network@aurora` (an upstream read from the same synth). */
+export const sameVariant = (of: string, name: string): string => variantStack(name, splitName(of, 'committed')[1]);
+
+function splitName(name: string, variant: Variant): [string, Variant] {
+  const [stack, named] = name.split('@');
+  return [stack, (named as Variant | undefined) ?? variant];
+}
+
+export function stackDir(nameOrVariantStack: string, variantOrDefault: Variant = 'committed'): string {
+  const [name, variant] = splitName(nameOrVariantStack, variantOrDefault);
   const entry = manifest(variant)[name];
   if (!entry) throw new Error(`no synthesised stack named "${name}" in the ${variant} synth (have: ${stackNames(variant).join(', ')})`);
   return path.join(synthDir(variant), entry.workingDirectory);
@@ -123,7 +138,8 @@ export function stackDir(name: string, variant: Variant = 'committed'): string {
 const parsed = new Map<string, any>();
 
 /** The parsed cdk.tf.json of a stack. */
-export function synthesizedStack(name: string, variant: Variant = 'committed'): any {
+export function synthesizedStack(nameOrVariantStack: string, variantOrDefault: Variant = 'committed'): any {
+  const [name, variant] = splitName(nameOrVariantStack, variantOrDefault);
   const key = `${variant}/${name}`;
   if (!parsed.has(key)) {
     parsed.set(key, JSON.parse(fs.readFileSync(path.join(stackDir(name, variant), 'cdk.tf.json'), 'utf8')));
@@ -171,4 +187,9 @@ export function parsePolicy(policy: string): { Statement: any[] } {
 export function referencedAddress(expression: string): string | undefined {
   const match = /^\$\{((?:data\.)?[a-z0-9_]+\.[A-Za-z0-9_-]+)[.\[}]/.exec(expression);
   return match?.[1];
+}
+
+/** The stacks a variant synthesises differently from the committed config (the others need no second check). */
+export function stacksChangedBy(variant: ConfigVariant): string[] {
+  return stackNames(variant).filter((name) => JSON.stringify(synthesizedStack(name, variant)) !== JSON.stringify(synthesizedStack(name)));
 }

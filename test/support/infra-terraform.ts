@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { manifest, stackDir, synthesizedStack } from './infra-synth';
+import { manifest, stackDir, synthesizedStack, Variant } from './infra-synth';
 
 /**
  * Runs terraform on synthesised stacks without an AWS account. Each run works on a copy of
@@ -179,6 +179,7 @@ export function mockVariables(stack: any): Record<string, unknown> {
 
 export interface Workspace {
   name: string;
+  variant: Variant;
   dir: string;
   dispose(): void;
 }
@@ -189,19 +190,23 @@ export interface StackOptions {
    * committed config leaves as placeholders (the bootstrap's GitHub ids).
    */
   override?: object;
+  /** The stack as synthesised under a config variant (stacks/variants.ts); default: as committed. */
+  variant?: Variant;
 }
 
 /** A private copy of a synthesised stack, initialised (local backend, mirror or registry). */
 export async function prepareStack(name: string, options: StackOptions = {}): Promise<Workspace & { init: TerraformResult }> {
   const { root } = terraformToolchain();
+  const variant = options.variant ?? 'committed';
+  const stack = synthesizedStack(name, variant);
   const dir = fs.mkdtempSync(path.join(root, `${name}-`));
-  fs.cpSync(stackDir(name), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.terraform`) });
-  fs.writeFileSync(path.join(dir, 'harness_override.tf.json'), JSON.stringify(harnessOverride(synthesizedStack(name)), null, 2));
+  fs.cpSync(stackDir(name, variant), dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}.terraform`) });
+  fs.writeFileSync(path.join(dir, 'harness_override.tf.json'), JSON.stringify(harnessOverride(stack), null, 2));
   if (options.override) fs.writeFileSync(path.join(dir, 'harness_options_override.tf.json'), JSON.stringify(options.override, null, 2));
-  fs.writeFileSync(path.join(dir, 'harness.auto.tfvars.json'), JSON.stringify(mockVariables(synthesizedStack(name)), null, 2));
+  fs.writeFileSync(path.join(dir, 'harness.auto.tfvars.json'), JSON.stringify(mockVariables(stack), null, 2));
   // Terraform's plugin cache is not safe for concurrent installs; init takes under a second.
   const init = await withLock(path.join(os.tmpdir(), 'docplatform-tf-init.lock'), () => terraform(dir, ['init', '-input=false']));
-  return { name, dir, init, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return { name, variant, dir, init, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 export const validate = (ws: Workspace) => terraform(ws.dir, ['validate']);
@@ -210,8 +215,8 @@ export const validate = (ws: Workspace) => terraform(ws.dir, ['validate']);
 export const plan = (ws: Workspace) => terraform(ws.dir, ['plan', '-input=false', '-lock=false', '-refresh=false']);
 
 /** How a stack is planned without AWS: plainly, or under `terraform test` with mocks. */
-export function planMode(name: string): 'plan' | 'test' {
-  const data = synthesizedStack(name).data ?? {};
+export function planMode(name: string, variant: Variant = 'committed'): 'plan' | 'test' {
+  const data = synthesizedStack(name, variant).data ?? {};
   return Object.keys(data).length === 0 ? 'plan' : 'test';
 }
 
@@ -234,14 +239,14 @@ export function mockOutputValue(outputName: string, expression: unknown): unknow
 const REMOTE_STATE_PREFIX = 'cross-stack-reference-input-';
 
 /** The outputs each `terraform_remote_state` of a stack would return, mocked from the upstream stack. */
-export function mockedRemoteStates(name: string, overrides: Record<string, unknown> = {}): Record<string, Record<string, unknown>> {
-  const states = synthesizedStack(name).data?.terraform_remote_state ?? {};
-  const known = manifest();
+export function mockedRemoteStates(name: string, overrides: Record<string, unknown> = {}, variant: Variant = 'committed'): Record<string, Record<string, unknown>> {
+  const states = synthesizedStack(name, variant).data?.terraform_remote_state ?? {};
+  const known = manifest(variant);
   return Object.fromEntries(
     Object.keys(states).map((source) => {
       const upstream = source.startsWith(REMOTE_STATE_PREFIX) ? source.slice(REMOTE_STATE_PREFIX.length) : '';
       if (!known[upstream]) throw new Error(`${name}: cannot tell which stack ${source} reads`);
-      const outputs = synthesizedStack(upstream).output ?? {};
+      const outputs = synthesizedStack(upstream, variant).output ?? {};
       return [
         source,
         Object.fromEntries(
@@ -255,15 +260,15 @@ export function mockedRemoteStates(name: string, overrides: Record<string, unkno
 const hcl = (value: unknown): string => JSON.stringify(value);
 
 /** A `terraform test` file: mocked AWS provider, remote state outputs given, one planning run. */
-export function tftest(name: string, overrides: Record<string, unknown> = {}): string {
-  const states = mockedRemoteStates(name, overrides);
+export function tftest(name: string, overrides: Record<string, unknown> = {}, variant: Variant = 'committed'): string {
+  const states = mockedRemoteStates(name, overrides, variant);
   const overridesHcl = Object.entries(states)
     .map(([source, outputs]) => {
       const lines = Object.entries(outputs).map(([key, value]) => `      ${hcl(key)} = ${hcl(value)}`);
       return `override_data {\n  target = data.terraform_remote_state.${source}\n  values = {\n    outputs = {\n${lines.join('\n')}\n    }\n  }\n}\n`;
     })
     .join('\n');
-  const variables = Object.entries(mockVariables(synthesizedStack(name)))
+  const variables = Object.entries(mockVariables(synthesizedStack(name, variant)))
     .map(([key, value]) => `  ${key} = ${hcl(value)}\n`)
     .join('');
   return `mock_provider "aws" {}\n\nvariables {\n${variables}}\n\n${overridesHcl}\nrun "plan_offline" {\n  command = plan\n}\n`;
@@ -273,7 +278,7 @@ export function tftest(name: string, overrides: Record<string, unknown> = {}): s
 export async function testPlan(ws: Workspace, overrides: Record<string, unknown> = {}): Promise<TerraformResult> {
   const testsDir = path.join(ws.dir, 'tests');
   fs.mkdirSync(testsDir, { recursive: true });
-  fs.writeFileSync(path.join(testsDir, 'harness.tftest.hcl'), tftest(ws.name, overrides));
+  fs.writeFileSync(path.join(testsDir, 'harness.tftest.hcl'), tftest(ws.name, overrides, ws.variant));
   return terraform(ws.dir, ['test']);
 }
 
@@ -293,6 +298,7 @@ export async function inPool<T, R>(items: T[], limit: number, fn: (item: T) => P
 
 export interface StackCheck {
   name: string;
+  variant: Variant;
   mode: 'plan' | 'test';
   init: TerraformResult;
   validate: TerraformResult;
@@ -303,12 +309,13 @@ export interface StackCheck {
 export async function checkStack(name: string, options: StackOptions = {}): Promise<StackCheck> {
   const ws = await prepareStack(name, options);
   try {
-    const mode = planMode(name);
+    const { variant } = ws;
+    const mode = planMode(name, variant);
     const skipped = (command: string): TerraformResult => ({ command, code: -1, output: 'not run: init failed', ms: 0 });
-    if (ws.init.code !== 0) return { name, mode, init: ws.init, validate: skipped('validate'), plan: skipped(mode) };
+    if (ws.init.code !== 0) return { name, variant, mode, init: ws.init, validate: skipped('validate'), plan: skipped(mode) };
     const validation = await validate(ws);
     const planned = mode === 'plan' ? await plan(ws) : await testPlan(ws);
-    return { name, mode, init: ws.init, validate: validation, plan: planned };
+    return { name, variant, mode, init: ws.init, validate: validation, plan: planned };
   } finally {
     ws.dispose();
   }
