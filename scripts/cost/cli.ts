@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, stderrSink } from '../../core/logger';
-import { environments } from '../../stacks/config';
+import { environments, EnvironmentConfig } from '../../stacks/config';
+import { CONFIG_VARIANTS } from '../../stacks/variants';
+import { engineCost, renderEngines } from './engines';
 import { costDecisions, renderDecisions } from './decisions';
 import { CostReport, estimateCosts } from './estimate';
 import { naiveVariant } from './naive';
@@ -13,22 +15,27 @@ import { readPlan, readSynthesizedEnvironment, synthesizedStacksOf, TfResource }
 import { DEFAULT_TRAFFIC_FILE, loadTrafficProfile } from './traffic';
 
 const USAGE = `usage: npm run cost -- --env <${Object.keys(environments).join('|')}> [--traffic FILE] [--markdown | --json] [--naive]
-                     [--plan PLAN.json ...] [--out DIR] [--synth] [--decisions] [--fail-over-budget] [--prices FILE]`;
+                     [--plan PLAN.json ...] [--out DIR] [--synth] [--decisions] [--fail-over-budget] [--prices FILE]
+       npm run cost -- --engines [--env <${Object.keys(environments).join('|')}>] [--traffic FILE] [--json] [--out DIR --variant-out DIR]
+                     (the database engines side by side; --variant-out: the aurora variant's synthesised output)`;
 
 class UsageError extends Error {}
 
 /** Log lines go to stderr: stdout carries the report. */
 const log = createLogger({ component: 'cost' }, 'info', stderrSink);
 
-function synthesize(outDir: string): void {
-  log.info('synthesizing the stacks', { outDir });
-  const result = spawnSync('npx', ['tsx', 'main.ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDKTF_OUTDIR: outDir }, encoding: 'utf8' });
-  if (result.status !== 0) throw new UsageError(`synthesis failed (npx tsx main.ts):\n${result.stderr}`);
+/** Synthesises main.ts, or with a variant scripts/synth-variant.ts (stacks/variants.ts), into `outDir`. */
+function synthesize(outDir: string, variant?: string): void {
+  log.info('synthesizing the stacks', { outDir, ...(variant ? { variant } : {}) });
+  mkdirSync(outDir, { recursive: true });
+  const entry = variant ? ['scripts/synth-variant.ts', variant] : ['main.ts'];
+  const result = spawnSync('npx', ['tsx', ...entry], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDKTF_OUTDIR: outDir }, encoding: 'utf8' });
+  if (result.status !== 0) throw new UsageError(`synthesis failed (npx tsx ${entry.join(' ')}):\n${result.stderr}`);
 }
 
 const REPO_ROOT = resolve(__dirname, '..', '..');
 /** What the synthesised stacks are made from: output older than any of these may price the wrong platform. */
-const STACK_SOURCES = ['main.ts', 'cdktf.json', 'stacks', 'modules'];
+const STACK_SOURCES = ['main.ts', 'cdktf.json', 'stacks', 'modules', 'scripts/synth-variant.ts'];
 
 function newestMtimeMs(path: string): number {
   const stat = statSync(path);
@@ -61,6 +68,8 @@ function run(argv: string[]): number {
       decisions: { type: 'boolean', default: false },
       'fail-over-budget': { type: 'boolean', default: false },
       prices: { type: 'string', default: DEFAULT_PRICE_FILE },
+      engines: { type: 'boolean', default: false },
+      'variant-out': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -70,6 +79,7 @@ function run(argv: string[]): number {
     return 0;
   }
   if (values.markdown && values.json) throw new UsageError('--markdown and --json are exclusive');
+  if (values.engines) return compareEngines({ env: values.env, traffic: values.traffic, priceFile: values.prices, json: values.json, out: values.out, variantOut: values['variant-out'] });
   const plans = values.plan ?? [];
   if (!values.env && plans.length === 0) throw new UsageError('--env is required (or give --plan)');
   const config = values.env ? environments[values.env] : undefined;
@@ -109,6 +119,42 @@ function run(argv: string[]): number {
     log.error('idle monthly cost exceeds the budget', { env: config.env, idleUsd: report.total.idleUsd, budgetUsd: config.budget.monthlyUsd });
     return 2;
   }
+  return 0;
+}
+
+interface EnginesOptions {
+  env?: string;
+  traffic?: string;
+  priceFile: string;
+  json: boolean;
+  out?: string;
+  variantOut?: string;
+}
+
+/**
+ * `--engines`: each environment priced as committed and under the `aurora` variant (every
+ * environment on Aurora Serverless v2), side by side. By default the committed output is
+ * cdktf.out and the variant's cdktf.out/variants/aurora, each synthesised again when older than
+ * the stacks; directories named with --out and --variant-out are priced as they are.
+ */
+function compareEngines({ env, traffic, priceFile, json, out, variantOut }: EnginesOptions): number {
+  if (env && !environments[env]) throw new UsageError(`--env: unknown environment "${env}" (known: ${Object.keys(environments).join(', ')})`);
+  if ((out === undefined) !== (variantOut === undefined)) throw new UsageError('--engines: --out and --variant-out go together');
+  const configs = env ? [environments[env]] : Object.values(environments);
+  const prices = loadPriceTable(resolve(priceFile));
+  const profile = loadTrafficProfile(traffic ? resolve(traffic) : DEFAULT_TRAFFIC_FILE);
+  const committedDir = resolve(out ?? join(REPO_ROOT, 'cdktf.out'));
+  const auroraDir = resolve(variantOut ?? join(REPO_ROOT, 'cdktf.out', 'variants', 'aurora'));
+  const priceIn = (outDir: string, config: EnvironmentConfig, variant?: string) => {
+    if (out === undefined && needsSynthesis(outDir, config.env)) synthesize(outDir, variant);
+    if (synthesizedStacksOf(outDir, config.env).length === 0) throw new UsageError(`--env ${config.env}: no stack named ${config.env}-<layer> in ${outDir}/stacks`);
+    return estimateCosts({ label: config.env, resources: readSynthesizedEnvironment(outDir, config.env), prices, profile });
+  };
+  const rows = configs.flatMap((config) => [
+    engineCost(config, priceIn(committedDir, config)),
+    engineCost(CONFIG_VARIANTS.aurora(config), priceIn(auroraDir, config, 'aurora')),
+  ]);
+  process.stdout.write(json ? `${JSON.stringify({ profile: profile.name, engines: rows }, null, 2)}\n` : renderEngines(rows, profile.name));
   return 0;
 }
 

@@ -54,6 +54,7 @@ export const FREE_TYPES: Record<string, string> = {
   aws_wafv2_regex_pattern_set: 'pattern sets are free',
   aws_db_subnet_group: 'subnet groups are free',
   aws_db_parameter_group: 'parameter groups are free',
+  aws_rds_cluster_parameter_group: 'parameter groups are free',
   aws_db_option_group: 'option groups are free',
   aws_db_proxy_default_target_group: 'priced on the proxy',
   aws_db_proxy_target: 'priced on the proxy',

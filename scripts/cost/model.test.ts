@@ -36,6 +36,47 @@ describe('cost model on hand-computed cases', () => {
     expect(report.total.idleUsd).toBeCloseTo(730 * 0.036 + 20 * 0.266 + 0.4, 6); // 32.00
   });
 
+  describe('Aurora Serverless v2 (ACU-hour $0.135, storage $0.1125/GB-month, I/O $0.225/million)', () => {
+    const cluster = (min: number, max: number, pause?: number) =>
+      resource('aws_rds_cluster', 'c', {
+        engine: 'aurora-postgresql',
+        manage_master_user_password: true,
+        serverlessv2_scaling_configuration: { min_capacity: min, max_capacity: max, ...(pause ? { seconds_until_auto_pause: pause } : {}) },
+      });
+    const writer = resource('aws_rds_cluster_instance', 'w', { instance_class: 'db.serverless', cluster_identifier: '${aws_rds_cluster.c.id}' }, 'data', { cluster_identifier: ['aws_rds_cluster.c'] });
+
+    it('at 0 ACU idle only storage and the master secret are billed: paused all month', () => {
+      const report = estimate([cluster(0, 2, 300), writer], profileWith({}));
+      expect(report.total.idleUsd).toBeCloseTo(1 * 0.1125 + 0.4, 6); // 0.51
+    });
+
+    it('at 0 ACU under launch traffic (a request every ~9 s, pause after 300 s) it is awake all month at 0.5 ACU, plus I/O', () => {
+      const report = estimate([cluster(0, 2, 300), writer]);
+      const io = (300_000 * 10 + 3000 * 100) / 1e6; // 3.3 million
+      expect(report.total.trafficUsd).toBeCloseTo(0.5 * 730 * 0.135 + 1 * 0.1125 + io * 0.225 + 0.4, 2); // 49.28 + 0.11 + 0.74 + 0.40
+    });
+
+    it('awake share 1 - e^(-λT): one request an hour with a 300 s pause keeps it awake 8 % of the month', () => {
+      const report = estimate([cluster(0, 2, 300), writer], profileWith({ apiRequestsPerMonth: 730 }, { auroraIoPerApiRequest: 0 }));
+      const awake = 1 - Math.exp(-(730 / (730 * 3600)) * 300); // 0.0800
+      const item = report.items.find((i) => i.type === 'aws_rds_cluster_instance')!;
+      expect(item.traffic.usd).toBeCloseTo(0.5 * 730 * 0.135 * awake, 6); // 3.94
+    });
+
+    it('above 0 ACU the minimum is billed all month, idle or not', () => {
+      const report = estimate([cluster(0.5, 4), writer], profileWith({}));
+      const item = report.items.find((i) => i.type === 'aws_rds_cluster_instance')!;
+      expect(item.idle.usd).toBeCloseTo(0.5 * 730 * 0.135, 6); // 49.28
+      expect(report.unconfirmedPrices).toEqual(expect.arrayContaining(['aurora.serverlessV2.acuHours', 'aurora.storage.gbMonth']));
+    });
+
+    it('an instance that is not db.serverless, or a cluster not literal, is unpriced rather than guessed', () => {
+      const provisioned = resource('aws_rds_cluster_instance', 'p', { instance_class: 'db.r6g.large', cluster_identifier: '${aws_rds_cluster.c.id}' }, 'data', { cluster_identifier: ['aws_rds_cluster.c'] });
+      expect(estimate([cluster(0, 2, 300), provisioned]).unpriced.map((i) => i.address)).toEqual(['aws_rds_cluster_instance.p']);
+      expect(estimate([writer]).unpriced.map((i) => i.address)).toEqual(['aws_rds_cluster_instance.w']);
+    });
+  });
+
   it('prices 1M Lambda requests x 200 ms x 512 MB arm64 at $0.20 + 100,000 GB-s x $0.0000133334', () => {
     const profile = profileWith({ apiRequestsPerMonth: 1_000_000 }, { lambdas: [{ match: 'api', perApiRequest: 1, perDocument: 0, perBatch: 0, avgDurationMs: 200 }] });
     const report = estimate([resource('aws_lambda_function', 'api', { function_name: 'docplatform-dev-api', memory_size: 512, architectures: ['arm64'] }, 'compute')], profile);

@@ -274,6 +274,56 @@ const dbInstance: Rule = (r, ctx) => {
   return priced(charges, notes);
 };
 
+/** Seconds in a month of the price table's hours. */
+const secondsPerMonth = (ctx: RuleContext): number => ctx.prices.hoursPerMonth * 3600;
+
+/**
+ * Share of the month an Aurora Serverless v2 instance at 0 ACU is awake: it pauses after
+ * `seconds_until_auto_pause` without a connection. With the database's requests (API calls and
+ * documents) arriving at random at rate λ, a quiet stretch that long begins with probability
+ * e^(-λ·T): awake ≈ 1 - e^(-λ·T). No traffic: paused all month; launch (a request every ~9 s,
+ * T = 300 s): awake all month.
+ */
+export function auroraAwakeShare(ctx: RuleContext, secondsUntilAutoPause: number): number {
+  const rate = (ctx.volume.apiRequestsPerMonth + ctx.volume.documentsPerMonth) / secondsPerMonth(ctx);
+  return 1 - Math.exp(-rate * secondsUntilAutoPause);
+}
+
+/** An Aurora Serverless v2 instance (db.serverless): ACU-hours, between its cluster's minimum and the traffic's need. */
+const dbClusterInstance: Rule = (r, ctx) => {
+  if (str(r.values.instance_class) !== 'db.serverless') return unpriced(`instance class ${str(r.values.instance_class) ?? '(not literal)'}: only db.serverless is in the price table`);
+  const cluster = referenced(ctx, r, 'cluster_identifier', 'aws_rds_cluster');
+  const scaling = blocks(cluster?.values.serverlessv2_scaling_configuration)[0];
+  const minAcu = num(scaling?.min_capacity);
+  if (minAcu === undefined) return unpriced('the cluster and its serverlessv2_scaling_configuration are not literal');
+  const maxAcu = num(scaling?.max_capacity) ?? minAcu;
+  const awakeAcu = Math.min(maxAcu, Math.max(minAcu, ctx.profile.assumptions.auroraAcuWhileAwake));
+  if (minAcu > 0) {
+    const acu = busy(ctx) ? awakeAcu : minAcu;
+    return priced([hourly(ctx, 'aurora.serverlessV2.acuHours', `ACU-hours at ${acu} ACU (never below its ${minAcu} ACU minimum)`, acu)]);
+  }
+  const pauseAfter = num(scaling?.seconds_until_auto_pause) ?? 300;
+  const awake = auroraAwakeShare(ctx, pauseAfter);
+  return priced(
+    [hourly(ctx, 'aurora.serverlessV2.acuHours', `ACU-hours at ${awakeAcu} ACU while awake (${Math.round(awake * 1000) / 10} % of the month; paused after ${pauseAfter} s idle)`, awakeAcu * awake)],
+    ['0 ACU: paused, and not billed, while nothing connects (the workers scale from zero, and their sweeper with them)'],
+  );
+};
+
+/** The Aurora cluster itself: storage it uses, its I/O requests, the master secret RDS keeps. */
+const dbCluster: Rule = (r, ctx) => {
+  if (str(r.values.engine) !== 'aurora-postgresql') return unpriced(`engine ${str(r.values.engine) ?? '(not literal)'} not priced`);
+  if (str(r.values.storage_type) === 'aurora-iopt1') return unpriced('Aurora I/O-Optimized is not in the price table');
+  const a = ctx.profile.assumptions;
+  const io = ctx.volume.apiRequestsPerMonth * a.auroraIoPerApiRequest + ctx.volume.documentsPerMonth * a.auroraIoPerDocument;
+  const charges: Charge[] = [
+    { priceKey: 'aurora.storage.gbMonth', quantity: ctx.profile.baseline.auroraStoredGb, what: 'GB-month of cluster storage used' },
+    { priceKey: 'aurora.io.millionRequests', quantity: io / 1e6, what: 'million I/O requests' },
+  ];
+  if (r.values.manage_master_user_password === true) charges.push({ priceKey: 'secretsmanager.secret', quantity: 1, what: 'master password secret created by RDS' });
+  return priced(charges, ['automated backups up to the size of the cluster storage are free']);
+};
+
 const dbProxy: Rule = (_r, ctx) => priced([hourly(ctx, 'rds.proxy.vcpuHours', 'vCPU-hours (2 vCPU minimum of db.t4g.micro)', 2)]);
 
 const serverlessCache: Rule = (r, ctx) => {
@@ -566,6 +616,8 @@ export const RULES: Record<string, Rule> = {
   aws_flow_log: flowLog,
   aws_db_instance: dbInstance,
   aws_db_proxy: dbProxy,
+  aws_rds_cluster: dbCluster,
+  aws_rds_cluster_instance: dbClusterInstance,
   aws_elasticache_serverless_cache: serverlessCache,
   aws_elasticache_cluster: elasticacheNodes,
   aws_elasticache_replication_group: elasticacheNodes,

@@ -43,6 +43,9 @@ const profileSchema = z.object({
     cacheEcpuPerApiRequest: count,
     cacheEcpuPerDocument: count,
     cacheStoredGb: count,
+    auroraAcuWhileAwake: z.number().check(z.positive()),
+    auroraIoPerApiRequest: count,
+    auroraIoPerDocument: count,
     documentsBucketMatch: z.string().check(z.minLength(1)),
     documentKb: count,
     documentRetentionMonths: count,
@@ -68,6 +71,7 @@ const profileSchema = z.object({
   baseline: z.object({
     ecrStoredGbPerRepository: count,
     s3StoredGb: z.record(z.string(), count),
+    auroraStoredGb: count,
   }),
   notes: z.record(z.string(), z.string()),
 });

@@ -47,6 +47,27 @@ describe('npm run cost', () => {
     expect(run.stdout).toContain('Unpriced resources (1), NOT in the totals:\n  - dev-extra/aws_neptune_cluster.graph: no pricing rule for this resource type');
   });
 
+  it('--engines prints the RDS instance and the Aurora Serverless v2 cluster side by side for every environment, idle and under launch', () => {
+    const run = cost(['--engines', '--out', synthDir(), '--variant-out', synthDir('aurora'), '--json']);
+    expect(run.code).toBe(0);
+    const { profile, engines } = JSON.parse(run.stdout);
+    expect(profile).toBe('launch');
+    expect(engines.map((e: any) => `${e.env} ${e.engine}`)).toEqual(['dev rds-instance', 'dev aurora-serverless-v2', 'prod rds-instance', 'prod aurora-serverless-v2']);
+    const of = (env: string, engine: string) => engines.find((e: any) => e.env === env && e.engine === engine);
+    for (const e of engines) expect({ row: `${e.env} ${e.engine}`, unpriced: e.unpriced, priced: e.database.idleUsd > 0 }).toEqual({ row: `${e.env} ${e.engine}`, unpriced: [], priced: true });
+    // Dev sleeps at 0 ACU: idle it pays storage and the secret only; prod's 0.5 ACU floor runs all month.
+    expect(of('dev', 'aurora-serverless-v2').database.idleUsd).toBeLessThan(1);
+    expect(of('prod', 'aurora-serverless-v2').database.idleUsd).toBeGreaterThan(of('prod', 'rds-instance').database.idleUsd);
+    expect(of('dev', 'aurora-serverless-v2').environment.idleUsd).toBeLessThan(of('dev', 'rds-instance').environment.idleUsd);
+    const text = cost(['--engines', '--env', 'dev', '--out', synthDir(), '--variant-out', synthDir('aurora')]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^dev\s+rds-instance\s+db\.t4g\.micro, 20 GB gp3\s+\d+\.\d\d/m);
+    expect(text.stdout).toMatch(/^dev\s+aurora-serverless-v2\s+0-2 ACU, pauses after 300 s idle\s+\d+\.\d\d/m);
+    const half = cost(['--engines', '--out', synthDir()]);
+    expect(half.code).toBe(1);
+    expect(half.stderr).toMatch(/--out and --variant-out go together/);
+  });
+
   it('names the faulty field of bad input and exits 1 without a stack trace', () => {
     const unknownEnv = cost(['--env', 'staging', '--out', synthDir()]);
     expect(unknownEnv.code).toBe(1);

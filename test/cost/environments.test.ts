@@ -1,5 +1,6 @@
 import { environments } from '../../stacks/config';
 import { allResources, resources, stackNames, synthDir } from '../support/infra-synth';
+import { CONFIG_VARIANTS } from '../../stacks/variants';
 import { estimateCosts } from '../../scripts/cost/estimate';
 import { loadPriceTable } from '../../scripts/cost/priceTable';
 import { readSynthesizedEnvironment } from '../../scripts/cost/terraformInput';
@@ -18,6 +19,14 @@ describe.each(Object.values(environments).map((config) => [config.env, config] a
   it(`costs at most its budget of config.budget.monthlyUsd idle`, () => {
     const { total } = report();
     expect({ env, idleUsd: total.idleUsd, withinBudget: total.idleUsd <= config.budget.monthlyUsd }).toEqual({ env, idleUsd: total.idleUsd, withinBudget: true });
+  });
+
+  it('on the other database engine (the aurora variant) it still costs at most its budget idle, every resource priced', () => {
+    const aurora = estimateCosts({ label: `${env} (aurora)`, resources: readSynthesizedEnvironment(synthDir('aurora'), env), prices, profile });
+    expect(CONFIG_VARIANTS.aurora(config).database.engine).toBe('aurora-serverless-v2');
+    expect(aurora.items.some((i) => i.type === 'aws_rds_cluster_instance' && i.status === 'priced')).toBe(true);
+    expect(aurora.unpriced.map((i) => `${i.stack}/${i.address}: ${i.reason}`)).toEqual([]);
+    expect({ env, idleUsd: aurora.total.idleUsd, withinBudget: aurora.total.idleUsd <= config.budget.monthlyUsd }).toEqual({ env, idleUsd: aurora.total.idleUsd, withinBudget: true });
   });
 
   it('prices every resource it deploys (none unpriced, so the guard cannot miss a cost)', () => {
