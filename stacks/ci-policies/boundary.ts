@@ -61,6 +61,13 @@ export function workloadBoundaryStatements(c: EnvironmentPolicyContext): Stateme
       conditions: { StringLike: { [RDS_SECRET_TAG]: `arn:aws:rds:${r}:${a}:db:${p}-*` } },
     },
     {
+      // The Aurora engine's (`rds!cluster-<uuid>`), tagged with its cluster instead.
+      sid: 'EnvironmentClusterSecret',
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      resources: [`arn:aws:secretsmanager:${r}:${a}:secret:rds!*`],
+      conditions: { StringLike: { [RDS_CLUSTER_SECRET_TAG]: `arn:aws:rds:${r}:${a}:cluster:${p}-*` } },
+    },
+    {
       // The secrets are encrypted under the AWS-managed key aws/secretsmanager, one per account
       // and region, shared by every environment: its ARN cannot tell them apart. So Decrypt is
       // allowed only when Secrets Manager asks on the role's behalf (kms:ViaService) for this
@@ -135,3 +142,5 @@ export function workloadBoundaryStatements(c: EnvironmentPolicyContext): Stateme
 
 /** The tag RDS puts on the master-user secret it manages: the ARN of the instance. */
 export const RDS_SECRET_TAG = 'aws:ResourceTag/aws:rds:primaryDBInstanceArn';
+/** The same for an Aurora cluster's master secret: the ARN of the cluster. */
+export const RDS_CLUSTER_SECRET_TAG = 'aws:ResourceTag/aws:rds:primaryDBClusterArn';

@@ -11,7 +11,7 @@ import {
   publicAmiParameters,
   stateStatements,
 } from './context';
-import { RDS_SECRET_TAG } from './boundary';
+import { RDS_CLUSTER_SECRET_TAG, RDS_SECRET_TAG } from './boundary';
 
 /**
  * Resources AWS names by id are scoped by the environment's `project` and `env` tags (the
@@ -32,6 +32,7 @@ const resourceTag = (c: EnvironmentPolicyContext) => ({ StringEquals: tags(c, 'R
 const createTagged = (c: EnvironmentPolicyContext) => ({ StringEquals: tags(c, 'RequestTag'), StringEqualsIfExists: tags(c, 'ResourceTag') });
 /** The tag RDS puts on the master secret it manages: the ARN of its instance. */
 const RDS_INSTANCE_TAG = RDS_SECRET_TAG.slice('aws:ResourceTag/'.length);
+const RDS_CLUSTER_TAG = RDS_CLUSTER_SECRET_TAG.slice('aws:ResourceTag/'.length);
 
 /**
  * The role `cdktf deploy` runs with in one GitHub environment, one service area after another.
@@ -356,6 +357,9 @@ function secretStatements(c: EnvironmentPolicyContext): Statement[] {
         StringLikeIfExists: {
           [`aws:RequestTag/${RDS_INSTANCE_TAG}`]: arns(c, (p) => `arn:aws:rds:${r}:${a}:db:${p}-*`),
           [`aws:ResourceTag/${RDS_INSTANCE_TAG}`]: arns(c, (p) => `arn:aws:rds:${r}:${a}:db:${p}-*`),
+          // The Aurora engine's secret is tagged with its cluster.
+          [`aws:RequestTag/${RDS_CLUSTER_TAG}`]: arns(c, (p) => `arn:aws:rds:${r}:${a}:cluster:${p}-*`),
+          [`aws:ResourceTag/${RDS_CLUSTER_TAG}`]: arns(c, (p) => `arn:aws:rds:${r}:${a}:cluster:${p}-*`),
         },
       },
     },
@@ -371,7 +375,7 @@ function secretStatements(c: EnvironmentPolicyContext): Statement[] {
   ];
 }
 
-/** RDS PostgreSQL and the ElastiCache Serverless cache. */
+/** RDS PostgreSQL (the instance, or the Aurora cluster and its instances) and the ElastiCache Serverless cache. */
 function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
   const { region: r, accountId: a } = c;
   return [
@@ -390,6 +394,14 @@ function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
         'rds:ResetDBParameterGroup',
         'rds:DeleteDBParameterGroup',
         'rds:CreateDBSnapshot',
+        'rds:CreateDBCluster',
+        'rds:ModifyDBCluster',
+        'rds:DeleteDBCluster',
+        'rds:CreateDBClusterParameterGroup',
+        'rds:ModifyDBClusterParameterGroup',
+        'rds:ResetDBClusterParameterGroup',
+        'rds:DeleteDBClusterParameterGroup',
+        'rds:CreateDBClusterSnapshot',
         'rds:Describe*',
         'rds:ListTagsForResource',
         'rds:AddTagsToResource',
@@ -400,6 +412,9 @@ function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
         ...arns(c, (p) => `arn:aws:rds:${r}:${a}:subgrp:${p}-*`),
         ...arns(c, (p) => `arn:aws:rds:${r}:${a}:pg:${p}-*`),
         ...arns(c, (p) => `arn:aws:rds:${r}:${a}:snapshot:${p}-*`),
+        ...arns(c, (p) => `arn:aws:rds:${r}:${a}:cluster:${p}-*`),
+        ...arns(c, (p) => `arn:aws:rds:${r}:${a}:cluster-pg:${p}-*`),
+        ...arns(c, (p) => `arn:aws:rds:${r}:${a}:cluster-snapshot:${p}-*`),
         `arn:aws:rds:${r}:${a}:og:default:*`,
       ],
     },

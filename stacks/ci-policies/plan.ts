@@ -58,11 +58,23 @@ export function planStatements(c: CiPolicyContext): Statement[] {
     },
     {
       sid: 'RefreshDatabase',
-      actions: ['rds:DescribeDBInstances', 'rds:DescribeDBSubnetGroups', 'rds:DescribeDBParameterGroups', 'rds:DescribeDBParameters', 'rds:ListTagsForResource'],
+      actions: [
+        'rds:DescribeDBInstances',
+        'rds:DescribeDBSubnetGroups',
+        'rds:DescribeDBParameterGroups',
+        'rds:DescribeDBParameters',
+        'rds:DescribeDBClusters',
+        'rds:DescribeDBClusterParameterGroups',
+        'rds:DescribeDBClusterParameters',
+        'rds:ListTagsForResource',
+      ],
+      // The instance's, or the Aurora cluster's (its instances are `db:` too).
       resources: [
         ...arns(c, (p) => `arn:aws:rds:${r}:${a}:db:${p}-*`),
         ...arns(c, (p) => `arn:aws:rds:${r}:${a}:subgrp:${p}-*`),
         ...arns(c, (p) => `arn:aws:rds:${r}:${a}:pg:${p}-*`),
+        ...arns(c, (p) => `arn:aws:rds:${r}:${a}:cluster:${p}-*`),
+        ...arns(c, (p) => `arn:aws:rds:${r}:${a}:cluster-pg:${p}-*`),
       ],
     },
     {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { deployRole, SimPrincipal } from '../support/iam-simulation';
-import { ENVS, EXCLUDED, providerRows, Row, simulateRows, STACKS, TABLE_HEADER } from '../support/sufficiency';
+import { ENVS, EXCLUDED, providerRows, Row, simulateRows, STACKS, TABLE_HEADER, VARIANT_STACKS } from '../support/sufficiency';
 
 /**
  * Sufficient, not only least: every call Terraform's AWS provider (v5.100.0) makes to create,
@@ -21,7 +21,7 @@ import { ENVS, EXCLUDED, providerRows, Row, simulateRows, STACKS, TABLE_HEADER }
  * $TMPDIR/docplatform-deploy-sufficiency.md.
  */
 
-const { rowsOf, missing } = providerRows();
+const { rowsOf, missing } = providerRows([...STACKS, ...VARIANT_STACKS]);
 const principals = new Map<string, SimPrincipal>(ENVS.map((env) => [env, deployRole(env)]));
 const table: string[] = [];
 const summary: string[] = [];
@@ -60,12 +60,18 @@ test('the table holds the calls that authorise parents and the calls services ma
       expect({ env, service, slr: has(env, (r) => r.call.action === 'iam:CreateServiceLinkedRole' && r.call.context?.['iam:AWSServiceName'] === service) }).toEqual({ env, service, slr: true });
     }
   }
+  // The Aurora engine (the variant's data stacks): the cluster, its instance and parameter group, and its master secret made by RDS.
+  for (const env of ENVS) {
+    const aurora = (action: string, arnType: string) => has(env, (r) => r.stack === `${env}-data@aurora` && r.call.action === action && r.call.resource.includes(`:${arnType}:`));
+    expect({ env, cluster: aurora('rds:CreateDBCluster', 'cluster'), instanceInCluster: aurora('rds:CreateDBInstance', 'cluster'), parameters: aurora('rds:CreateDBClusterParameterGroup', 'cluster-pg') }).toEqual({ env, cluster: true, instanceInCluster: true, parameters: true });
+    expect(has(env, (r) => r.stack === `${env}-data@aurora` && r.call.action === 'secretsmanager:CreateSecret' && r.call.resource.includes(':secret:rds!cluster-') && r.call.via === 'rds.amazonaws.com')).toBe(true);
+  }
   // The prod-only logging: flow logs and the WAF logging configuration, with their log deliveries.
   expect(has('prod', (r) => r.type === 'aws_flow_log' && r.call.action === 'logs:CreateLogDelivery')).toBe(true);
   expect(has('prod', (r) => r.type === 'aws_wafv2_web_acl_logging_configuration' && r.call.action === 'logs:PutResourcePolicy')).toBe(true);
 });
 
-for (const stack of STACKS) {
+for (const stack of [...STACKS, ...VARIANT_STACKS]) {
   test(`${stack}: every provider call of every resource is allowed to the ${stack.split('-')[0]} deploy role`, async () => {
     const env = stack.split('-')[0];
     const rows = rowsOf.get(stack)!;

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
 import { PROJECT, REGION } from '../../core/contract';
-import { RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
+import { RDS_CLUSTER_SECRET_TAG, RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
 import {
   ACCOUNT,
   deployRole,
@@ -39,6 +39,9 @@ const tags = (key: 'RequestTag' | 'ResourceTag', env: string) => ({ [`aws:${key}
 const ec2 = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
 const role = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 const policy = (name: string) => `arn:aws:iam::${ACCOUNT}:policy/${name}`;
+/** The Aurora variant's cluster and the master secret RDS makes for it (named by RDS, `rds!cluster-<uuid>`). */
+const auroraCluster = (env: string) => `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:${PROJECT}-${env}-aurora`;
+const auroraSecret = (env: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:rds!cluster-0a1b2c3d-${env === 'dev' ? '1111' : '2222'}-4e5f-8a9b-0c1d2e3f4a5b-AbCdEf`;
 const AWS_MANAGED_KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 /**
  * The key policy AWS gives the AWS-managed key aws/secretsmanager (AWS's, not ours; as AWS
@@ -239,6 +242,10 @@ function boundaryRows(env: string): Row[] {
     { principal: p, action: 'secretsmanager:GetSecretValue', resource: own.stripeSecret, expected: 'Allow', why: 'its own environment’s secret' },
     { principal: p, action: 'secretsmanager:GetSecretValue', resource: theirs.dbSecret, context: { [RDS_SECRET_TAG]: theirs.dbInstance }, expected: 'Deny', why: `${o}'s RDS master secret (tagged with ${o}'s instance)` },
     { principal: p, action: 'secretsmanager:GetSecretValue', resource: own.dbSecret, context: { [RDS_SECRET_TAG]: own.dbInstance }, expected: 'Allow', why: 'its own RDS master secret' },
+    // The Aurora engine: RDS tags the cluster's master secret with the cluster (docplatform-<env>-aurora).
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: auroraSecret(o), context: { [RDS_CLUSTER_SECRET_TAG]: auroraCluster(o) }, expected: 'Deny', why: `${o}'s Aurora master secret (tagged with ${o}'s cluster)` },
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: auroraSecret(env), context: { [RDS_CLUSTER_SECRET_TAG]: auroraCluster(env) }, expected: 'Allow', why: 'its own Aurora master secret' },
+    { principal: p, action: 'secretsmanager:GetSecretValue', resource: auroraSecret(env), context: { [RDS_CLUSTER_SECRET_TAG]: `arn:aws:rds:${REGION}:${ACCOUNT}:cluster:someone-else` }, expected: 'Deny', why: 'an rds! secret of a cluster outside the environment' },
     { principal: p, action: 's3:GetObject', resource: `${theirs.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: theirs.reportsBucketPolicy, expected: 'Deny', why: `${o}'s report objects` },
     { principal: p, action: 's3:GetObject', resource: `${own.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy, expected: 'Allow', why: 'its own report objects' },
     { principal: p, action: 's3:PutObject', resource: `${theirs.assetsBucket}/batches/x`, resourcePolicy: theirs.assetsBucketPolicy, expected: 'Deny', why: `${o}'s assets` },

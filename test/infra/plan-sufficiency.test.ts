@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { planRole } from '../support/iam-simulation';
-import { ENVS, EXCLUDED, providerRows, Row, simulateRows, STACKS, TABLE_HEADER } from '../support/sufficiency';
+import { ENVS, EXCLUDED, providerRows, Row, simulateRows, STACKS, TABLE_HEADER, VARIANT_STACKS } from '../support/sufficiency';
 
 /**
  * The plan role is sufficient for `terraform plan` of every environment stack (pull requests plan
@@ -20,7 +20,7 @@ import { ENVS, EXCLUDED, providerRows, Row, simulateRows, STACKS, TABLE_HEADER }
  * The per-stack counts are printed, and the full table written to $TMPDIR/docplatform-plan-sufficiency.md.
  */
 
-const { rowsOf: allRowsOf, missing } = providerRows();
+const { rowsOf: allRowsOf, missing } = providerRows([...STACKS, ...VARIANT_STACKS]);
 const readsOf = new Map<string, Row[]>([...allRowsOf].map(([stack, rows]) => [stack, rows.filter((r) => r.call.phase === 'read')]));
 const principal = planRole();
 const table: string[] = [];
@@ -52,7 +52,7 @@ test('the reads include the backend, the remote state and the refresh of the NAT
   expect(all.some((r) => r.stack.startsWith('prod-') && r.type === 'aws_flow_log' && r.call.action === 'ec2:DescribeFlowLogs')).toBe(true);
 });
 
-for (const stack of STACKS) {
+for (const stack of [...STACKS, ...VARIANT_STACKS]) {
   test(`${stack}: every read call of every resource, data source and the backend is allowed to the plan role`, async () => {
     const rows = readsOf.get(stack)!;
     const refused = await simulateRows(principal, rows, table);

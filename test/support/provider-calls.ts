@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { REGION } from '../../core/contract';
 import { namePrefix } from '../../stacks/config';
-import { synthesizedStack } from './infra-synth';
+import { sameVariant, synthesizedStack } from './infra-synth';
 import { ACCOUNT } from './iam-simulation';
 
 /**
@@ -189,6 +189,9 @@ const ID_OF: Record<string, (r: Res) => string> = {
   aws_db_instance: (r) => r.str('identifier'),
   aws_db_subnet_group: (r) => r.str('name'),
   aws_db_parameter_group: nameOrPrefixed,
+  aws_rds_cluster: (r) => r.str('cluster_identifier'),
+  aws_rds_cluster_instance: (r) => r.str('identifier'),
+  aws_rds_cluster_parameter_group: nameOrPrefixed,
   aws_ecr_repository: (r) => r.str('name'),
   aws_ecs_task_definition: (r) => r.arn,
   aws_ecs_service: (r) => r.arn,
@@ -225,6 +228,9 @@ const ARN_OF: Record<string, (r: Res) => string> = {
   aws_db_instance: (r) => `arn:aws:rds:${R}:${A}:db:${r.str('identifier')}`,
   aws_db_subnet_group: (r) => `arn:aws:rds:${R}:${A}:subgrp:${r.str('name')}`,
   aws_db_parameter_group: (r) => `arn:aws:rds:${R}:${A}:pg:${nameOrPrefixed(r)}`,
+  aws_rds_cluster: (r) => `arn:aws:rds:${R}:${A}:cluster:${r.str('cluster_identifier')}`,
+  aws_rds_cluster_instance: (r) => `arn:aws:rds:${R}:${A}:db:${r.str('identifier')}`,
+  aws_rds_cluster_parameter_group: (r) => `arn:aws:rds:${R}:${A}:cluster-pg:${nameOrPrefixed(r)}`,
   aws_elasticache_serverless_cache: (r) => `arn:aws:elasticache:${R}:${A}:serverlesscache:${r.str('name')}`,
   aws_iam_role: (r) => `arn:aws:iam::${A}:role/${r.str('name')}`,
   aws_lambda_function: (r) => `arn:aws:lambda:${R}:${A}:function:${r.str('function_name')}`,
@@ -290,7 +296,10 @@ function resolveExpression(stack: string, expression: string): string {
   if (expression === 'local.account_id' || /^element\(split\(":", .+\), 4\)$/.test(expression)) return A;
   if (expression === 'var.image_tag') return '0123456789abcdef0123456789abcdef01234567';
   const remote = REMOTE.exec(expression);
-  if (remote) return resolve(remote[1], outputValue(remote[1], remote[2]));
+  if (remote) {
+    const upstream = sameVariant(stack, remote[1]);
+    return resolve(upstream, outputValue(upstream, remote[2]));
+  }
   const ref = REF.exec(expression);
   if (ref) return attributeValue(new Res(stack, ref[1], ref[2]), ref[3]);
   return `<${expression}>`;
@@ -306,7 +315,10 @@ function refTo(stack: string, value: unknown, where: string): Res {
   const match = typeof value === 'string' ? /^\$\{([^{}]+)\}$/.exec(value) : null;
   if (!match) throw new Error(`${where}: ${JSON.stringify(value)} is not a reference`);
   const remote = REMOTE.exec(match[1]);
-  if (remote) return refTo(remote[1], outputValue(remote[1], remote[2]), where);
+  if (remote) {
+    const upstream = sameVariant(stack, remote[1]);
+    return refTo(upstream, outputValue(upstream, remote[2]), where);
+  }
   const ref = REF.exec(match[1]);
   if (!ref) throw new Error(`${where}: cannot follow ${value}`);
   return new Res(stack, ref[1], ref[2]);
@@ -832,6 +844,72 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
         ? [del('rds:CreateDBSnapshot', `arn:aws:rds:${R}:${A}:snapshot:${r.str('final_snapshot_identifier')}`, { requestTags: r.config.copy_tags_to_snapshot ? r.tags : undefined, note: 'the final snapshot' })]
         : []),
       ...(managed ? [del('secretsmanager:DeleteSecret', rdsSecret, { via: 'rds.amazonaws.com', resourceTags: secretTags, note: 'RDS deletes the master secret with the instance' })] : []),
+    ];
+  },
+  aws_rds_cluster_parameter_group: (r) => [
+    create('rds:CreateDBClusterParameterGroup', r.arn, { requestTags: r.tags }),
+    create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
+    create('rds:ModifyDBClusterParameterGroup', r.arn, { note: 'the parameters' }),
+    read('rds:DescribeDBClusterParameterGroups', r.arn),
+    read('rds:DescribeDBClusterParameters', r.arn),
+    read('rds:ListTagsForResource', r.arn),
+    update('rds:ModifyDBClusterParameterGroup', r.arn),
+    update('rds:ResetDBClusterParameterGroup', r.arn, { note: 'a parameter removed from the configuration' }),
+    ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
+    del('rds:DeleteDBClusterParameterGroup', r.arn),
+  ],
+  // The Aurora cluster: storage encryption and the managed master secret as for the instance,
+  // the secret tagged with the cluster (aws:rds:primaryDBClusterArn).
+  aws_rds_cluster: (r) => {
+    const subnets = refTo(r.stack, r.config.db_subnet_group_name, `${r.address}.db_subnet_group_name`);
+    const parameters = refTo(r.stack, r.config.db_cluster_parameter_group_name, `${r.address}.db_cluster_parameter_group_name`);
+    const managed = r.config.manage_master_user_password === true;
+    const rdsSecret = `arn:aws:secretsmanager:${R}:${A}:secret:rds!cluster-${uuid(r)}-AbCdEf`;
+    const secretTags = { 'aws:rds:primaryDBClusterArn': r.arn };
+    const rdsKey = { via: 'rds.amazonaws.com', context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A }, resourcePolicy: awsManagedKeyPolicy('rds'), note: 'storage encryption under aws/rds (its key policy decides)' };
+    return [
+      create('rds:CreateDBCluster', r.arn, { requestTags: r.tags, context: { 'rds:ManageMasterUserPassword': String(managed) } }),
+      create('rds:CreateDBCluster', subnets.arn, { note: `parent: the subnet group ${subnets.address}` }),
+      create('rds:CreateDBCluster', parameters.arn, { note: `parent: the cluster parameter group ${parameters.address}` }),
+      create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
+      slr('rds.amazonaws.com', 'AWSServiceRoleForRDS'),
+      ...(r.config.storage_encrypted && !r.config.kms_key_id ? [create('kms:DescribeKey', RDS_KEY, rdsKey), create('kms:CreateGrant', RDS_KEY, rdsKey)] : []),
+      ...(managed
+        ? [
+            create('kms:DescribeKey', SECRETSMANAGER_KEY, {
+              via: 'rds.amazonaws.com',
+              context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A, 'kms:ResourceAliases': ['alias/aws/secretsmanager'] },
+              resourcePolicy: awsManagedKeyPolicy('secretsmanager'),
+              note: 'RDS describes aws/secretsmanager for the master secret',
+            }),
+            create('secretsmanager:CreateSecret', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, context: { 'secretsmanager:Name': rdsSecret.split(':secret:')[1].slice(0, -7) }, note: 'the RDS-managed master secret' }),
+            create('secretsmanager:TagResource', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, note: 'the RDS-managed master secret' }),
+          ]
+        : []),
+      read('rds:DescribeDBClusters', r.arn),
+      read('rds:ListTagsForResource', r.arn),
+      update('rds:ModifyDBCluster', r.arn),
+      update('rds:ModifyDBCluster', parameters.arn, { note: `parent: the cluster parameter group ${parameters.address}` }),
+      ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
+      del('rds:DeleteDBCluster', r.arn),
+      ...(r.config.skip_final_snapshot === false && r.config.final_snapshot_identifier
+        ? [del('rds:CreateDBClusterSnapshot', `arn:aws:rds:${R}:${A}:cluster-snapshot:${r.str('final_snapshot_identifier')}`, { requestTags: r.config.copy_tags_to_snapshot ? r.tags : undefined, note: 'the final snapshot' })]
+        : []),
+      ...(managed ? [del('secretsmanager:DeleteSecret', rdsSecret, { via: 'rds.amazonaws.com', resourceTags: secretTags, note: 'RDS deletes the master secret with the cluster' })] : []),
+    ];
+  },
+  aws_rds_cluster_instance: (r) => {
+    const cluster = refTo(r.stack, r.config.cluster_identifier, `${r.address}.cluster_identifier`);
+    const request = { 'rds:PubliclyAccessible': String(r.config.publicly_accessible === true) };
+    return [
+      create('rds:CreateDBInstance', r.arn, { requestTags: r.tags, context: request }),
+      create('rds:CreateDBInstance', cluster.arn, { note: `parent: the cluster ${cluster.address}` }),
+      create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
+      read('rds:DescribeDBInstances', r.arn),
+      read('rds:ListTagsForResource', r.arn),
+      update('rds:ModifyDBInstance', r.arn),
+      ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
+      del('rds:DeleteDBInstance', r.arn),
     ];
   },
   aws_elasticache_serverless_cache: (r) => {

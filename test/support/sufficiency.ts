@@ -1,5 +1,5 @@
 import { allowedContextKeysForRequest, runUnsafeSimulation } from '@cloud-copilot/iam-simulate';
-import { allResources, dataSources, resources, stackNames, synthesizedStack } from './infra-synth';
+import { allResources, dataSources, resources, stackNames, stacksChangedBy, synthesizedStack, variantStack } from './infra-synth';
 import { ACCOUNT, Decision, simulate, SimPrincipal } from './iam-simulation';
 import { backendCalls, DATA_SOURCE_CALLS, PROVIDER_CALLS, ProviderCall, Res, resolve } from './provider-calls';
 
@@ -24,11 +24,18 @@ export interface Row {
   call: ProviderCall;
 }
 
+/**
+ * The data stacks of the `aurora` variant (database.engine aurora-serverless-v2), as
+ * `<env>-data@aurora`: the deploy and plan roles must be sufficient for either engine. (Its
+ * compute stacks differ only by the values they read, the same resources.)
+ */
+export const VARIANT_STACKS = stacksChangedBy('aurora').filter((name) => name.endsWith('-data')).map((name) => variantStack(name, 'aurora'));
+
 /** Every provider call of every environment stack, and the resources and data sources the table does not know. */
-export function providerRows(): { rowsOf: Map<string, Row[]>; missing: string[] } {
+export function providerRows(stacks: string[] = STACKS): { rowsOf: Map<string, Row[]>; missing: string[] } {
   const missing: string[] = [];
   const rowsOf = new Map<string, Row[]>();
-  for (const stack of STACKS) {
+  for (const stack of stacks) {
     const rows: Row[] = [];
     for (const r of allResources(stack)) {
       const callsOf = PROVIDER_CALLS[r.type];
