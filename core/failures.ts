@@ -6,8 +6,10 @@ import { AppError, payloadTooLarge, serviceUnavailable } from './errors';
  * unknown errors become a bare 500.
  */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN', 'EPIPE']);
-// PostgreSQL classes 08 (connection), 53 (insufficient resources), 57P (shutdown/admin) and too many clients.
-const PG_UNAVAILABLE = /^(08|53|57P)/;
+// PostgreSQL classes 08 (connection), 53 (insufficient resources), 57P (shutdown/admin) and too many
+// clients; 25006, a write to a database made read-only for a while (the cutover of a data move,
+// docs/data-migration.md): the client retries once it is over.
+const PG_UNAVAILABLE = /^(08|53|57P|25006$)/;
 
 export class DependencyUnavailableError extends Error {
   constructor(readonly dependency: 'database' | 'cache' | 'queue' | 'storage' | 'service', message: string) {

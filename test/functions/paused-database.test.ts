@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { readConfig, resolveConfig } from '../../core/config';
 import { createDb } from '../../core/db';
 import { RETRY_AFTER_SECONDS } from '../../core/errors';
+import { classifyError } from '../../core/failures';
+import { Client } from 'pg';
 import { ENV } from '../../core/contract';
 import { migrateLatest } from '../../migrations/migrate';
 import { createApp as themeApp } from '../../functions/theme/app';
@@ -105,3 +107,16 @@ test('on Lambda the wait ends with the invocation\'s remaining time (less the an
   expect(ms).toBeLessThan(remainingAtStart);
   expect(ms).toBeGreaterThanOrEqual(remainingAtStart - ANSWER_MARGIN_MS - 500);
 }, 30_000);
+
+test('a write while the database is read-only (a data move\'s cutover) is a 503 to retry, not a 500', async () => {
+  const client = new Client({ connectionString: cluster.url('postgres').replace('sslmode=require', 'sslmode=no-verify') });
+  await client.connect();
+  try {
+    await client.query('SET default_transaction_read_only = on');
+    const err = await client.query('CREATE TABLE cutover_probe (id int)').then(() => undefined, (e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('25006');
+    expect(classifyError(err)).toMatchObject({ status: 503, retryAfter: RETRY_AFTER_SECONDS });
+  } finally {
+    await client.end();
+  }
+});
