@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
+import { Agent, createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -158,6 +158,8 @@ function notBuilt(source: FrontendSource): string {
 }
 
 export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
+  // Connections to the gateways are kept, as CloudFront keeps its origin connections.
+  const agent = new Agent({ keepAlive: true });
   const spaRewrite = loadCloudFrontFunction('spa-rewrite', SPA_REWRITE);
   const apiRequest = loadCloudFrontFunction('api-prefix', API_REQUEST, options.originSecret ? { [ORIGIN_SECRET_KEY]: options.originSecret } : {});
 
@@ -218,7 +220,7 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     headers['x-forwarded-for'] = chain ? `${valuesOf(chain).join(', ')}, ${event.viewer.ip}` : event.viewer.ip;
     const url = new URL(forwarded.uri + queryOf(forwarded), target);
     await new Promise<void>((done, fail) => {
-      const upstream = httpRequest(url, { method: forwarded.method, headers }, (answer) => {
+      const upstream = httpRequest(url, { method: forwarded.method, headers, agent }, (answer) => {
         const out: Record<string, string | string[]> = {};
         for (const [name, value] of Object.entries(answer.headersDistinct)) if (!HOP_BY_HOP.has(name) && value) out[name] = value;
         res.writeHead(answer.statusCode ?? 502, { ...out, ...SECURITY_RESPONSE_HEADERS });
@@ -250,6 +252,7 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     describe: options.frontend.kind === 'folder' ? `front end from ${options.frontend.dir}` : `front end from bucket ${options.frontend.bucket}`,
     close: () =>
       new Promise<void>((done) => {
+        agent.destroy();
         server.closeAllConnections();
         server.close(() => done());
       }),
