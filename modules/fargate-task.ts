@@ -14,7 +14,7 @@ export const CONTAINER_NAME = 'app';
  * The one writable path of every task: an ephemeral Fargate bind mount (task storage, discarded
  * with the task) over /tmp, the root filesystem being read-only. What the images write goes there:
  * - Node's `os.tmpdir()` (TMPDIR): Playwright's Chromium profile (`--user-data-dir`) and
- *   artifacts, tsx's compile cache (the migration task runs `npm run db:move` through tsx);
+ *   artifacts, tsx's compile cache (the migration task runs `npm run db:migrate` through tsx);
  * - HOME: npm's logs and cache (`~/.npm`), Chromium's NSS database (`~/.pki`), libpq's lookups;
  * - XDG_CONFIG_HOME / XDG_CACHE_HOME: Chromium's crash reports and fontconfig's cache;
  * - Chromium's shared memory files (`--disable-dev-shm-usage` puts them in /tmp) and Pandoc's
