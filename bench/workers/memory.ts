@@ -12,7 +12,7 @@ export interface TreeMemory {
 }
 
 /** The tree under `root` through each thread's `children` file: no scan of every process on the machine. */
-function tree(root: number): number[] {
+export function tree(root: number): number[] {
   const pids = [root];
   for (let i = 0; i < pids.length; i++) {
     let tasks: string[];
@@ -61,4 +61,26 @@ export function samplePeak(root: number, everyMs = 200): { stop(): { peakRssMb: 
       return { peakRssMb: peak.rssKb / 1024, peakPssMb: peak.pssKb / 1024, maxProcesses: peak.processes };
     },
   };
+}
+
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds the tree has used: each live process's own user + system time and that of the
+ * children it has reaped (fields 14–17 of /proc/<pid>/stat, in clock ticks). The difference
+ * over a run is what it cost, whatever else the machine ran: the rate a core of its own would give.
+ */
+export function treeCpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const pid of tree(root)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // After the command: state is field 3, utime/stime/cutime/cstime fields 14–17.
+      ticks += fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0);
+    } catch {
+      // Gone already: its time went to the parent that reaped it.
+    }
+  }
+  return ticks / TICKS_PER_SECOND;
 }

@@ -1,12 +1,14 @@
 import { createLogger } from '../../core/logger';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { renderDocument, OutputFormat } from '../../containers/doc-generation/render/document';
+import { treeCpuSeconds } from './memory';
 import { twoPageReport } from './report';
 
 /**
  * One bench scenario in this process (run.ts starts it under `taskset -c 0`): render `count`
  * documents the way the worker does, `concurrency` at a time, after a warm-up, and print one
- * JSON line with the throughput.
+ * JSON line with the throughput: per minute of wall time, and per minute of the CPU time its
+ * process tree used (node, Chromium, pandoc), which other load on the machine does not change.
  */
 const [format, browserMode, countArg, concurrencyArg] = process.argv.slice(2);
 const count = Number(countArg);
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
   const sample = await one(-1);
   await Promise.all(Array.from({ length: concurrency }, (_, i) => one(-2 - i)));
   let next = 0;
+  const cpuBefore = treeCpuSeconds(process.pid);
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -35,9 +38,11 @@ async function main(): Promise<void> {
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  // Read before the browser closes; a browser per document is reaped by then, its time counted in ours.
+  const cpuSeconds = treeCpuSeconds(process.pid) - cpuBefore;
   await pdf.close();
   process.stdout.write(
-    JSON.stringify({ format, browserMode, count, concurrency, seconds, perMinute: (count / seconds) * 60, bytes: sample.body.length, sampleBase64: format === 'pdf' ? sample.body.toString('base64') : undefined }) + '\n',
+    JSON.stringify({ format, browserMode, count, concurrency, seconds, perMinute: (count / seconds) * 60, cpuSeconds, perCpuMinute: (count / cpuSeconds) * 60, bytes: sample.body.length, sampleBase64: format === 'pdf' ? sample.body.toString('base64') : undefined }) + '\n',
   );
 }
 

@@ -140,9 +140,9 @@ describe('document rendering (real Chromium and Pandoc)', () => {
   });
 
   test('a tab whose render failed is closed, not reused: the next document gets a new tab on the same browser', async () => {
-    const strict = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, renderTimeoutMs: 2000, logger });
+    const strict = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, renderTimeoutMs: 5000, logger });
     try {
-      // Hundreds of pages: far past the 2 s a step may take.
+      // About a thousand pages: far past the 5 s a step may take; one page fits in it even on a busy machine.
       await expect(strict.render(`<p>${'long text '.repeat(400_000)}</p>`)).rejects.toThrow(/Timeout/);
       expect(collapse(pdfText(await strict.render('<p>next</p>')))).toBe('next');
       expect(strict.tabsOpened).toBe(2);
