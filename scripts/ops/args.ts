@@ -38,7 +38,6 @@ options:
   --format json|table   how results are printed on stdout (default json); log lines go to stderr
   --database-url URL    postgres://… (default DATABASE_URL); without a user in it, the credentials come from
                         the secret --db-secret (default docplatform-<env>-db-app)
-
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
 exit codes: 0 done, 1 failed (AWS or database error, a message not moved), 2 bad command line, no AWS
