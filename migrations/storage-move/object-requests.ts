@@ -3,15 +3,18 @@ import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 /**
- * The two requests made for every object, GetObject on the source and PutObject (or UploadPart)
- * on the target, sent through the S3 client's own credentials and HTTP handler (its keep-alive
- * agent and timeouts) but signed here. The SDK's command pipeline (endpoint rules, serde, its
- * asynchronous signer) costs about 1.4 ms of CPU per request against 0.35 ms for this path
- * (bench/storage, docs/data-migration.md): with thousands of small objects that CPU, not the
- * network, bounded the move. Listing, HeadObject, the multipart calls and the bucket checks stay
- * on the SDK commands. A PUT's payload is signed with the SHA-256 we compute anyway.
+ * The requests made for every object, GetObject on the source and PutObject (or UploadPart) on
+ * the target, and the source's listing, sent through the S3 client's own credentials and HTTP
+ * handler (its keep-alive agent and timeouts) but signed here. The SDK's command pipeline
+ * (endpoint rules, serde, its asynchronous signer) costs about 1.4 ms of CPU per request against
+ * 0.35 ms for this path, and its XML reader most of the listing's time (docs/data-migration.md):
+ * with thousands of small objects that CPU, not the network, bounded the move. HeadObject, the
+ * multipart calls and the checks of buckets (whose errors the SDK names) stay on SDK commands. A
+ * PUT's payload is signed with the SHA-256 we compute anyway.
  */
 export interface ObjectRequests {
+  /** ListObjectsV2, page after page: every key under the prefix with its size. */
+  list(bucket: string, prefix: string): AsyncGenerator<{ key: string; size: number }>;
   get(bucket: string, key: string): Promise<Fetched>;
   put(bucket: string, key: string, body: Body, headers?: Record<string, string | undefined>, query?: Record<string, string>): Promise<Stored>;
 }
@@ -58,12 +61,26 @@ const encode = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `
 
 const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
 
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unescapeXml = (s: string) =>
+  s.includes('&') ? s.replace(/&(#x[0-9a-fA-F]+|#\d+|\w+);/g, (m, e: string) => (e[0] === '#' ? String.fromCodePoint(Number(e[1] === 'x' ? `0${e.slice(1)}` : e.slice(1))) : (ENTITIES[e] ?? m))) : s;
+/** A whole response body as UTF-8 (decoded once: a character may straddle two chunks). */
+async function text(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const tag = (xml: string, name: string) => {
+  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml);
+  return m ? unescapeXml(m[1]) : undefined;
+};
+
 /** An S3 error as the SDK would raise it (name, $metadata.httpStatusCode), for describeS3Error and the 404 checks. */
 async function failure(res: HttpResponse): Promise<Error> {
-  let text = '';
-  for await (const chunk of res.body) text += chunk;
-  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? (res.statusCode === 404 ? 'NotFound' : `Http${res.statusCode}`);
-  const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? `HTTP ${res.statusCode}`;
+  const xml = await text(res.body);
+  const code = tag(xml, 'Code') ?? (res.statusCode === 404 ? 'NotFound' : `Http${res.statusCode}`);
+  const message = tag(xml, 'Message') ?? `HTTP ${res.statusCode}`;
   return Object.assign(new Error(message), { name: code, $metadata: { httpStatusCode: res.statusCode } });
 }
 
@@ -91,11 +108,12 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
   };
 
   /** Path-style on a custom endpoint (as the SDK client is configured there), virtual-hosted on AWS. */
+  // The bucket itself (a listing) is `/bucket` path-style and `/` virtual-hosted.
   const target = (bucket: string, key: string) => {
     const path = key.split('/').map(encode).join('/');
-    if (base) return { protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, path: `${base.pathname.replace(/\/$/, '')}/${bucket}/${path}` };
+    if (base) return { protocol: base.protocol, hostname: base.hostname, port: base.port ? Number(base.port) : undefined, path: `${base.pathname.replace(/\/$/, '')}/${bucket}${key ? `/${path}` : ''}` };
     return bucket.includes('.')
-      ? { protocol: 'https:', hostname: `s3.${where.region}.amazonaws.com`, port: undefined, path: `/${bucket}/${path}` }
+      ? { protocol: 'https:', hostname: `s3.${where.region}.amazonaws.com`, port: undefined, path: `/${bucket}${key ? `/${path}` : ''}` }
       : { protocol: 'https:', hostname: `${bucket}.s3.${where.region}.amazonaws.com`, port: undefined, path: `/${path}` };
   };
 
@@ -145,6 +163,15 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
   }
 
   return {
+    async *list(bucket, prefix) {
+      let token: string | undefined;
+      do {
+        const res = await send('GET', bucket, '', EMPTY_SHA256, {}, { 'list-type': '2', prefix, ...(token ? { 'continuation-token': token } : {}) });
+        const xml = await text(res.body);
+        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) yield { key: tag(m[1], 'Key') ?? '', size: Number(tag(m[1], 'Size') ?? 0) };
+        token = tag(xml, 'IsTruncated') === 'true' ? tag(xml, 'NextContinuationToken') : undefined;
+      } while (token);
+    },
     async get(bucket, key) {
       const res = await send('GET', bucket, key, EMPTY_SHA256, {}, {});
       return { body: res.body, etag: res.headers.etag, contentType: res.headers['content-type'], cacheControl: res.headers['cache-control'] };

@@ -87,15 +87,7 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
       }
     },
     async *list() {
-      let token: string | undefined;
-      do {
-        const page = await client.send(new sdk.ListObjectsV2Command({ Bucket: src.bucket, Prefix: src.prefix, ContinuationToken: token }));
-        for (const o of page.Contents ?? []) {
-          if (!o.Key || o.Key.endsWith('/')) continue;
-          yield { key: o.Key.slice(src.prefix.length), size: o.Size ?? 0 };
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
+      for await (const o of requests.list(src.bucket, src.prefix)) if (!o.key.endsWith('/')) yield { key: o.key.slice(src.prefix.length), size: o.size };
     },
     open: (key) => requests.get(src.bucket, src.prefix + key),
   };

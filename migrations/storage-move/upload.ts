@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, webcrypto, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from '../../core/aws-sdk';
@@ -100,17 +100,28 @@ export async function uploadObject(t: UploadTarget, source: Fetched, listedSize:
   return listedSize < partSize ? putWhole(t, source, listedSize, partSize) : putInParts(t, source.body, listedSize, partSize, partsInFlight);
 }
 
+/** From this size on a single-PUT object's SHA-256 is computed on the thread pool (WebCrypto), not on the event loop. */
+const HASH_OFF_LOOP = 1024 * 1024;
+
 async function putWhole(t: UploadTarget, source: Fetched, listedSize: number, partSize: number): Promise<Uploaded> {
   const sourceMd5 = md5OfEtag(source.etag);
-  // A body grown past the listing is cut at one part: no more is ever held.
-  const pieces = piecesOf(source.body, partSize, sourceMd5 === undefined);
-  const read = await pieces.next();
-  await pieces.return(undefined);
-  const piece: Piece = read.done ? { chunks: [], size: 0, md5: createHash('md5').digest(), sha256: createHash('sha256').digest() } : read.value;
-  const sha256 = piece.sha256.toString('base64');
-  if (piece.size !== listedSize) return { size: piece.size, sha256, proof: null, parts: 0 };
+  const md5 = sourceMd5 === undefined ? createHash('md5') : undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of source.body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    md5?.update(chunk);
+    // A body grown past the listing is cut at one part: no more is ever held.
+    if (size >= partSize) break;
+  }
+  const whole = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  const digest = size >= HASH_OFF_LOOP ? Buffer.from(await webcrypto.subtle.digest('SHA-256', whole)) : createHash('sha256').update(whole).digest();
+  const sha256 = digest.toString('base64');
+  if (size !== listedSize) return { size, sha256, proof: null, parts: 0 };
+  const piece: Piece = { chunks: [whole], size, md5: md5?.digest(), sha256: digest };
   const answer = await t.requests.put(t.bucket, t.key, piece, { 'content-type': t.contentType, 'cache-control': t.cacheControl });
-  return { size: piece.size, sha256, proof: proofOf(answer, sourceMd5 ?? piece.md5!.toString('hex'), sha256), parts: 1 };
+  return { size, sha256, proof: proofOf(answer, sourceMd5 ?? piece.md5!.toString('hex'), sha256), parts: 1 };
 }
 
 async function putInParts(t: UploadTarget, body: Readable, listedSize: number, partSize: number, partsInFlight: number): Promise<Uploaded> {

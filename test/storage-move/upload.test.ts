@@ -18,13 +18,13 @@ interface Sent {
 }
 
 /** A client with fixed credentials whose HTTP handler records the request and answers 200. */
-function recordingClient(endpoint: string | undefined, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }) {
+function recordingClient(endpoint: string | undefined, credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, bodies: Buffer[][] = []) {
   const client = s3Client({ endpoint, region: 'eu-west-3', credentials });
   const sent: Sent[] = [];
   (client.config as unknown as { requestHandler: unknown }).requestHandler = {
     handle: async (request: Sent) => {
       sent.push(request);
-      return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from([]) } };
+      return { response: { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from(bodies.shift() ?? []) } };
     },
   };
   return { client, sent };
@@ -58,6 +58,27 @@ describe('storage:move object requests', () => {
     expect(sent[0].headers['content-md5']).toBe(md5(body).toString('base64'));
     expect(sent[0].headers['x-amz-checksum-sha256']).toBe(sha(body).toString('base64'));
   });
+
+  it('list pages through ListObjectsV2: entities and UTF-8 split across chunks decoded, continuation token followed', async () => {
+    const page1 = Buffer.from(
+      '<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>t&amp;2</NextContinuationToken>' +
+        '<Contents><Key>old/a &amp; b &lt;1&gt; &#233;t&#xE9;.pdf</Key><Size>12</Size></Contents><Contents><Key>old/日本.docx</Key><Size>0</Size></Contents></ListBucketResult>',
+    );
+    const cut = page1.indexOf(Buffer.from('日')) + 1;
+    const page2 = [Buffer.from('<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>old/z</Key><Size>3</Size></Contents></ListBucketResult>')];
+    const { client, sent } = recordingClient('http://127.0.0.1:9000', { accessKeyId: 'a', secretAccessKey: 'b' }, [[page1.subarray(0, cut), page1.subarray(cut)], page2]);
+    const got = [];
+    for await (const o of objectRequests(client, { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-3' }).list('src', 'old/')) got.push(o);
+    expect(got).toEqual([
+      { key: 'old/a & b <1> été.pdf', size: 12 },
+      { key: 'old/日本.docx', size: 0 },
+      { key: 'old/z', size: 3 },
+    ]);
+    expect(sent.map((r) => [r.path, r.query])).toEqual([
+      ['/src', { 'list-type': '2', prefix: 'old/' }],
+      ['/src', { 'list-type': '2', prefix: 'old/', 'continuation-token': 't&2' }],
+    ]);
+  });
 });
 
 /** A target that answers each PUT with `answer(body)` and completes multipart uploads with `completed`. */
@@ -66,6 +87,7 @@ function fakeTarget(answer: (body: Buffer) => Stored, completed: (parts: Buffer[
   const md5s: (Buffer | undefined)[] = [];
   const calls: string[] = [];
   const requests: ObjectRequests = {
+    async *list() {},
     get: async () => {
       throw new Error('not used');
     },
@@ -105,6 +127,9 @@ describe('storage:move upload proofs', () => {
     expect((await uploadObject(fakeTarget((b) => ({ ...md5Etag(b), ChecksumSHA256: 'AAAA' })).t, stream(small), small.length, PART, 2)).proof).toBeNull();
     const done = await uploadObject(fakeTarget(md5Etag).t, stream(small), small.length, PART, 2);
     expect(done).toEqual({ size: small.length, sha256: sha(small).toString('base64'), proof: 'md5', parts: 1 });
+    // From 1 MiB the SHA-256 is computed on the thread pool: the same digest.
+    const mid = content(4, 2 * 1024 * 1024 + 7);
+    expect(await uploadObject(fakeTarget(md5Etag).t, stream(mid), mid.length, PART, 2)).toEqual({ size: mid.length, sha256: sha(mid).toString('base64'), proof: 'md5', parts: 1 });
   });
 
   it("an S3 source's MD5 ETag is what the target's must equal: we hash only SHA-256, and a store's other ETag is no proof", async () => {
