@@ -34,7 +34,8 @@ export interface OpsDashboardProps {
   workers: Array<{ label: string; clusterName: string; serviceName: string }>;
   /** The worker's EMF counters (core/metrics.ts): namespace, dimensions and the two metric names. */
   documents: { namespace: string; dimensions: Record<string, string>; produced: string; failed: string };
-  database: { identifier: string };
+  /** The database's dimension (an instance's, or an Aurora cluster's) and its capacity graph (free storage, or ACU). */
+  database: { dimensions: Record<string, string>; capacity: { title: string; metricName: string; label: string } };
   cache: { name: string };
   egress: EgressWidget;
   /** ARNs of the environment's operational alarms: a status widget at the top. */
@@ -147,7 +148,7 @@ export function opsDashboardRows(p: OpsDashboardProps): Array<{ row: string; gra
   const apiMetric = (name: string, stat: string, label: string) => metric('AWS/ApiGateway', name, api, stat, label);
   const perFunction = (name: string, stat: string) => p.functions.map((fn) => metric('AWS/Lambda', name, { FunctionName: fn }, stat, fn));
   const perQueue = (name: string, which: 'name' | 'dlqName') => p.queues.map((q) => metric('AWS/SQS', name, { QueueName: q[which] }, 'Maximum', q.label));
-  const db = { DBInstanceIdentifier: p.database.identifier };
+  const db = p.database.dimensions;
   const cache = { clusterId: p.cache.name };
   return [
     {
@@ -203,7 +204,7 @@ export function opsDashboardRows(p: OpsDashboardProps): Array<{ row: string; gra
       graphs: [
         { title: 'RDS CPU (%)', metrics: [metric('AWS/RDS', 'CPUUtilization', db, 'Average', 'CPU')] },
         { title: 'RDS connections', metrics: [metric('AWS/RDS', 'DatabaseConnections', db, 'Maximum', 'connections')] },
-        { title: 'RDS free storage (bytes)', metrics: [metric('AWS/RDS', 'FreeStorageSpace', db, 'Average', 'free storage')] },
+        { title: p.database.capacity.title, metrics: [metric('AWS/RDS', p.database.capacity.metricName, db, 'Average', p.database.capacity.label)] },
       ],
     },
     {

@@ -24,7 +24,7 @@ import { useS3Backend } from './backend';
 import { workloadBoundaryArn } from './bootstrap';
 import { awsProvider } from './provider';
 import type { NetworkStack } from './network';
-import type { DataStack } from './data';
+import { databaseWatch, type DataStack } from './data';
 import { Grants } from '../modules/iam-grants';
 import { KoaLambda } from '../modules/koa-lambda';
 import { ApiGatewayAccountLogging, LambdaRestApi } from '../modules/lambda-rest-api';
@@ -325,7 +325,7 @@ export class ComputeStack extends TerraformStack {
         produced: CUSTOM_METRICS.documentsProduced,
         failed: CUSTOM_METRICS.documentsFailed,
       },
-      database: { identifier: `${prefix}-db` },
+      database: databaseWatch(config),
       cache: { name: `${prefix}-cache` },
       egress,
       alarmArns: opsAlarmNames(config).map((name) => `arn:aws:cloudwatch:${config.region}:${account}:alarm:${name}`),
@@ -361,8 +361,7 @@ export function opsAlarmNames(config: EnvironmentConfig): string[] {
   const prefix = namePrefix(config.env);
   return [
     ...(config.network.egress === 'nat-instance' ? [`${prefix}-nat-egress-down`] : []),
-    `${prefix}-db-cpu-high`,
-    `${prefix}-db-free-storage-low`,
+    ...databaseWatch(config).alarmNames,
     ...Object.values(QUEUES).flatMap((q) => [`${prefix}-${q}-dlq-not-empty`, `${prefix}-${q}-oldest-message-age`]),
     ...SERVICE_NAMES.map((name) => `${prefix}-${name}-errors`),
     `${prefix}-api-5xx`,

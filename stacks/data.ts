@@ -37,6 +37,34 @@ const DATABASE_PARAMETERS: Array<{ name: string; value: string; applyMethod?: 'p
   { name: 'log_min_duration_statement', value: '1000' },
 ];
 
+/**
+ * The database's identifier: the instance's `<prefix>-db`, or the Aurora cluster's
+ * `<prefix>-aurora` (its own, so that both can stand side by side during the move between them).
+ */
+export function databaseIdentifier(config: Pick<EnvironmentConfig, 'env' | 'database'>): string {
+  return `${namePrefix(config.env)}-${config.database.engine === 'aurora-serverless-v2' ? 'aurora' : 'db'}`;
+}
+
+/** How the database is watched, whichever engine: the dashboard's dimension and capacity graph, the names of its alarms. */
+export function databaseWatch(config: Pick<EnvironmentConfig, 'env' | 'database'>): {
+  dimensions: Record<string, string>;
+  capacity: { title: string; metricName: string; label: string };
+  alarmNames: string[];
+} {
+  const identifier = databaseIdentifier(config);
+  return config.database.engine === 'aurora-serverless-v2'
+    ? {
+        dimensions: { DBClusterIdentifier: identifier },
+        capacity: { title: 'Aurora capacity (ACU)', metricName: 'ServerlessDatabaseCapacity', label: 'ACU' },
+        alarmNames: [`${identifier}-cpu-high`, `${identifier}-capacity-high`],
+      }
+    : {
+        dimensions: { DBInstanceIdentifier: identifier },
+        capacity: { title: 'RDS free storage (bytes)', metricName: 'FreeStorageSpace', label: 'free storage' },
+        alarmNames: [`${identifier}-cpu-high`, `${identifier}-free-storage-low`],
+      };
+}
+
 /** database.aurora checked, naming the field: the cluster's capacity range and version. */
 export function auroraSettings(config: Pick<EnvironmentConfig, 'env' | 'database'>): EnvironmentConfig['database']['aurora'] {
   const issues = capacityIssues(config.database.aurora);
@@ -74,7 +102,7 @@ export class DataStack extends TerraformStack {
     const alarmTopicArn = network.alarmTopicArn;
 
     this.db = config.database.engine === 'aurora-serverless-v2'
-      ? this.auroraCluster(config, network, prefix, alarmTopicArn)
+      ? this.auroraCluster(config, network, alarmTopicArn)
       : this.database(config, network, prefix, alarmTopicArn);
 
     const cache = new ElasticacheServerlessCache(this, 'cache', {
@@ -141,14 +169,11 @@ export class DataStack extends TerraformStack {
     };
   }
 
-  /**
-   * The Aurora Serverless v2 variant: its own identifier (`<prefix>-aurora`), so that it can stand
-   * next to the instance during the move from one to the other (docs/data-migration.md).
-   */
-  private auroraCluster(config: EnvironmentConfig, network: NetworkStack, prefix: string, alarmTopicArn: string): DataStack['db'] {
+  /** The Aurora Serverless v2 cluster (`engine: 'aurora-serverless-v2'`). */
+  private auroraCluster(config: EnvironmentConfig, network: NetworkStack, alarmTopicArn: string): DataStack['db'] {
     const aurora = auroraSettings(config);
     const { endpoint } = new AuroraServerlessCluster(this, 'aurora', {
-      identifier: `${prefix}-aurora`,
+      identifier: databaseIdentifier(config),
       engineVersion: aurora.engineVersion,
       databaseName: DATABASE_NAME,
       masterUsername: DATABASE_MASTER_USER,
@@ -171,7 +196,7 @@ export class DataStack extends TerraformStack {
   /** The RDS instance of the specification (`engine: 'rds-instance'`). */
   private database(config: EnvironmentConfig, network: NetworkStack, prefix: string, alarmTopicArn: string): DataStack['db'] {
     const db = config.database;
-    const identifier = `${prefix}-db`;
+    const identifier = databaseIdentifier(config);
     const major = db.engineVersion.split('.')[0];
 
     const subnetGroup = new DbSubnetGroup(this, 'db-subnets', {

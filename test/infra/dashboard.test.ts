@@ -6,6 +6,7 @@ import { emfCount } from '../../core/metrics';
 import { opsAlarmNames } from '../../stacks/compute';
 import { RUNBOOKS } from '../../modules/ops-alarm';
 import { resources, synthesizedStack } from '../support/infra-synth';
+import { CONFIG_VARIANTS } from '../../stacks/variants';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -164,7 +165,7 @@ describe('the NAT row follows network.egress', () => {
     queues: [{ label: 'q', name: 'q', dlqName: 'q-dlq' }],
     workers: [{ label: 'w', clusterName: 'c', serviceName: 'w' }],
     documents: { namespace: 'n', dimensions: { env: 'x' }, produced: 'p', failed: 'f' },
-    database: { identifier: 'db' },
+    database: { dimensions: { DBInstanceIdentifier: 'db' }, capacity: { title: 'RDS free storage (bytes)', metricName: 'FreeStorageSpace', label: 'free storage' } },
     cache: { name: 'cache' },
     alarmArns: [],
     header: '',
@@ -186,5 +187,25 @@ describe('runbooks (docs/operations.md)', () => {
   );
   test.each([...RUNBOOKS])('#%s is a section', (runbook) => {
     expect(anchors.has(runbook)).toBe(true);
+  });
+});
+
+describe.each(Object.values(environments).map((c) => [c.env, CONFIG_VARIANTS.aurora(c)] as const))('%s dashboard on the Aurora engine (aurora variant)', (env, config) => {
+  const [dashboard] = resources(synthesizedStack(`${env}-compute`, 'aurora'), 'aws_cloudwatch_dashboard');
+  const body = JSON.parse(dashboard.config.dashboard_body);
+  const rds = dashboardSeries(dashboard.config.dashboard_body).filter((s) => s.namespace === 'AWS/RDS');
+  const dataAlarms = resources(synthesizedStack(`${env}-data`, 'aurora'), 'aws_cloudwatch_metric_alarm').map((a) => a.config.alarm_name);
+
+  test('the database graphs watch the cluster (CPU, connections, ACU), not an instance that is not there', () => {
+    expect(rds.map((s) => `${s.metricName} ${JSON.stringify(s.dimensions)}`).sort()).toEqual(
+      ['CPUUtilization', 'DatabaseConnections', 'ServerlessDatabaseCapacity'].map((m) => `${m} ${JSON.stringify({ DBClusterIdentifier: `docplatform-${env}-aurora` })}`),
+    );
+  });
+
+  test('the alarm widget names the cluster\'s alarms, and each exists in the data stack', () => {
+    const names: string[] = body.widgets.find((w: any) => w.type === 'alarm').properties.alarms.map((arn: string) => arn.split(':alarm:')[1]);
+    expect(opsAlarmNames(config)).toEqual(expect.arrayContaining([`docplatform-${env}-aurora-cpu-high`, `docplatform-${env}-aurora-capacity-high`]));
+    expect(names.filter((n) => n.includes('-db-') || n.includes('-aurora-')).sort()).toEqual([`docplatform-${env}-aurora-capacity-high`, `docplatform-${env}-aurora-cpu-high`]);
+    for (const name of names.filter((n) => n.includes('-aurora-'))) expect(dataAlarms).toContain(name);
   });
 });

@@ -1,6 +1,6 @@
 import { environments, EnvironmentConfig } from '../../stacks/config';
 import { secretRecoveryDays } from '../../stacks/data';
-import { allResources, resources } from '../support/infra-synth';
+import { allResources, resources, synthesizedStack } from '../support/infra-synth';
 
 /**
  * What would break the second, third or tenth deploy (or a teardown) rather than the first, held
@@ -35,6 +35,15 @@ describe.each(envs)('%s', (env, config: EnvironmentConfig) => {
     expect(group.config.name_prefix).toBe(`docplatform-${env}-postgres${config.database.engineVersion.split('.')[0]}-`);
     const [db] = resources(stack('data'), 'aws_db_instance');
     expect(db.config.parameter_group_name).toBe(`\${${group.address}.name}`);
+  });
+
+  test('the Aurora variant\'s cluster parameter group too: name_prefix with create_before_destroy', () => {
+    const [group] = resources(synthesizedStack(stack('data'), 'aurora'), 'aws_rds_cluster_parameter_group');
+    expect(group.config.lifecycle.create_before_destroy).toBe(true);
+    expect(group.config.name).toBeUndefined();
+    expect(group.config.name_prefix).toBe(`docplatform-${env}-aurora-postgresql${config.database.aurora.engineVersion.split('.')[0]}-`);
+    const [cluster] = resources(synthesizedStack(stack('data'), 'aurora'), 'aws_rds_cluster');
+    expect(cluster.config.db_cluster_parameter_group_name).toBe(`\${${group.address}.name}`);
   });
 
   test('a change of capacity_provider_strategy is an in-place update of the worker services (force_new_deployment), not a replacement', () => {
