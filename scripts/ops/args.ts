@@ -147,7 +147,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
   const rest = positionals.slice(words);
   if (command !== 'orders requeue' && command !== 'order' && rest.length > 0) throw new UsageError('arguments', `${command} takes no argument, got "${rest.join(' ')}"`);
   // The story of a local order needs no environment: npm run dev's log file is the default.
-  if (command === 'order' && (values.env === undefined || values.env === 'local') && !values.endpoint) return localOrder(values, rest, env);
+  if (command === 'order' && (values.env === undefined || values.env === 'local')) return localOrder(values, rest, env);
 
   if (!values.env) throw new UsageError('--env', `required (${Object.keys(environments).join(', ')}; another name with --endpoint)`);
   const endpoint = url('--endpoint', values.endpoint, ['http:', 'https:']);
