@@ -1,5 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, stderrSink } from '../../core/logger';
@@ -12,6 +10,7 @@ import { naiveVariant } from './naive';
 import { DEFAULT_PRICE_FILE, loadPriceTable } from './priceTable';
 import { renderMarkdown, renderText } from './render';
 import { readPlan, readSynthesizedEnvironment, synthesizedStacksOf, TfResource } from './terraformInput';
+import { DEFAULT_OUT_DIR, needsSynthesis, synthesize } from './synthesis';
 import { DEFAULT_TRAFFIC_FILE, loadTrafficProfile } from './traffic';
 
 const USAGE = `usage: npm run cost -- --env <${Object.keys(environments).join('|')}> [--traffic FILE] [--markdown | --json] [--naive]
@@ -23,35 +22,6 @@ class UsageError extends Error {}
 
 /** Log lines go to stderr: stdout carries the report. */
 const log = createLogger({ component: 'cost' }, 'info', stderrSink);
-
-/** Synthesises main.ts, or with a variant scripts/synth-variant.ts (stacks/variants.ts), into `outDir`. */
-function synthesize(outDir: string, variant?: string): void {
-  log.info('synthesizing the stacks', { outDir, ...(variant ? { variant } : {}) });
-  mkdirSync(outDir, { recursive: true });
-  const entry = variant ? ['scripts/synth-variant.ts', variant] : ['main.ts'];
-  const result = spawnSync('npx', ['tsx', ...entry], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CDKTF_OUTDIR: outDir }, encoding: 'utf8' });
-  if (result.status !== 0) throw new UsageError(`synthesis failed (npx tsx ${entry.join(' ')}):\n${result.stderr}`);
-}
-
-const REPO_ROOT = resolve(__dirname, '..', '..');
-/** What the synthesised stacks are made from: output older than any of these may price the wrong platform. */
-const STACK_SOURCES = ['main.ts', 'cdktf.json', 'stacks', 'modules', 'scripts/synth-variant.ts'];
-
-function newestMtimeMs(path: string): number {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...readdirSync(path).map((entry) => newestMtimeMs(join(path, entry))));
-}
-
-/** True when the output in `outDir` misses a layer of the environment or predates a change to the stacks. */
-function needsSynthesis(outDir: string, env: string): boolean {
-  const layers = synthesizedStacksOf(outDir, env).map((s) => s.layer);
-  if (!['network', 'data', 'compute', 'edge'].every((layer) => layers.includes(layer))) return true;
-  const manifest = join(outDir, 'manifest.json');
-  if (!existsSync(manifest)) return true;
-  const sources = STACK_SOURCES.map((p) => join(REPO_ROOT, p)).filter(existsSync);
-  return statSync(manifest).mtimeMs < Math.max(...sources.map(newestMtimeMs));
-}
 
 function run(argv: string[]): number {
   const { values } = parseArgs({
@@ -95,9 +65,9 @@ function run(argv: string[]): number {
     source = `plan ${plans.join(', ')}`;
   } else {
     // An output directory named with --out is priced as it is; the default one is kept in step with the stacks.
-    const outDir = resolve(values.out ?? join(REPO_ROOT, 'cdktf.out'));
+    const outDir = resolve(values.out ?? DEFAULT_OUT_DIR);
     const stale = values.out === undefined ? needsSynthesis(outDir, values.env!) : synthesizedStacksOf(outDir, values.env!).length === 0;
-    if (values.synth || stale) synthesize(outDir);
+    if (values.synth || stale) synthesize(outDir, log);
     const stacks = synthesizedStacksOf(outDir, values.env!);
     if (stacks.length === 0) throw new UsageError(`--env ${values.env}: no stack named ${values.env}-<layer> in ${outDir}/stacks after synthesis`);
     resources = readSynthesizedEnvironment(outDir, values.env!);
@@ -143,10 +113,10 @@ function compareEngines({ env, traffic, priceFile, json, out, variantOut }: Engi
   const configs = env ? [environments[env]] : Object.values(environments);
   const prices = loadPriceTable(resolve(priceFile));
   const profile = loadTrafficProfile(traffic ? resolve(traffic) : DEFAULT_TRAFFIC_FILE);
-  const committedDir = resolve(out ?? join(REPO_ROOT, 'cdktf.out'));
-  const auroraDir = resolve(variantOut ?? join(REPO_ROOT, 'cdktf.out', 'variants', 'aurora'));
+  const committedDir = resolve(out ?? DEFAULT_OUT_DIR);
+  const auroraDir = resolve(variantOut ?? join(DEFAULT_OUT_DIR, 'variants', 'aurora'));
   const priceIn = (outDir: string, config: EnvironmentConfig, variant?: string) => {
-    if (out === undefined && needsSynthesis(outDir, config.env)) synthesize(outDir, variant);
+    if (out === undefined && needsSynthesis(outDir, config.env)) synthesize(outDir, log, variant);
     if (synthesizedStacksOf(outDir, config.env).length === 0) throw new UsageError(`--env ${config.env}: no stack named ${config.env}-<layer> in ${outDir}/stacks`);
     return estimateCosts({ label: config.env, resources: readSynthesizedEnvironment(outDir, config.env), prices, profile });
   };
