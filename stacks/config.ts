@@ -331,7 +331,12 @@ export const prod: EnvironmentConfig = {
     backupRetentionDays: 7,
   },
   cache: { maxDataStorageGb: 2, maxEcpuPerSecond: 10000, snapshotRetentionDays: 1 },
-  lambdas: lambdaDefaults(8),
+  lambdas: {
+    ...lambdaDefaults(8),
+    // One per doc-generation slot (6 tasks × 2): a generation holds its execution environment
+    // while it waits for Gemini, so fewer would throttle busy slots (npm run capacity checks it).
+    'core-llm': { memoryMb: 256, timeoutSeconds: 60, reservedConcurrency: 12 },
+  },
   images: { ...dev.images, promoteFrom: 'dev' },
   api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000, wafBlockedRequestLogs: true, ownsAccountLogRole: true },
   workers: {
