@@ -38,7 +38,8 @@ export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
 export interface JobQueue {
   sendDocJob(orderId: string, trace?: JobTrace): Promise<void>;
   /** Sends in SendMessageBatch calls of 10; throws if any entry failed (the caller retries, consumers are idempotent). */
-  sendDocJobs(orderIds: string[], trace?: JobTrace): Promise<void>;
+  /** `delaysSeconds[i]`, when given, is the DelaySeconds of the i-th job (a batch's release pace). */
+  sendDocJobs(orderIds: string[], trace?: JobTrace, delaysSeconds?: readonly number[]): Promise<void>;
   sendBatchJob(batchId: string, trace?: JobTrace): Promise<void>;
 }
 
@@ -59,7 +60,7 @@ export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs?: 
   return {
     sendDocJob: (orderId, trace) => send(required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'), DocJobMessage.parse({ v: 1, orderId }), trace),
     sendBatchJob: (batchId, trace) => send(required(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId }), trace),
-    sendDocJobs: async (orderIds, trace) => {
+    sendDocJobs: async (orderIds, trace, delaysSeconds) => {
       const attributes = traceAttributes(trace);
       const queueUrl = required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL');
       for (let i = 0; i < orderIds.length; i += 10) {
@@ -71,6 +72,7 @@ export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs?: 
               Id: String(n),
               MessageBody: JSON.stringify(DocJobMessage.parse({ v: 1, orderId })),
               MessageAttributes: attributes,
+              ...(delaysSeconds?.[i + n] ? { DelaySeconds: delaysSeconds[i + n] } : {}),
             })),
           }),
         );

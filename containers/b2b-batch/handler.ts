@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
+import type { GenerationBudgetSettings } from '../../core/config';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';
 import { findBatch, findTheme } from '../../core/models';
 import { BatchJobMessage, JobQueue } from '../../core/queue';
 import type { Storage } from '../../core/storage';
+import { releaseDelaySeconds } from '../../core/domain/batches';
 import { inputIssues } from '../../core/domain/themes';
 import { completeBatchIfDone, RejectedRow, rejectedRowsKey } from '../shared/batch-completion';
 import { DrainRequested, ReceivedMessage } from '../shared/consumer';
@@ -36,6 +38,8 @@ export interface BatchJobDeps {
   batchBucket: string;
   logger: Logger;
   chunkSize?: number;
+  /** The Gemini quota core-llm budgets: the pace at which the rows' doc jobs are released. */
+  budget: GenerationBudgetSettings;
 }
 
 export function rowIssue(template: string, fields: Record<string, string>): string | undefined {
@@ -85,24 +89,41 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
   let chunkRejected = 0;
   const rejected: RejectedRow[] = [];
 
+  const releaseStart = Date.now();
+  let released = 0;
   const commitChunk = async (): Promise<void> => {
     if (consumed === checkpoint) return;
     const rows = chunk;
     const before = checkpoint;
-    const ids = await db.transaction(async (trx) => {
+    const created = await db.transaction(async (trx) => {
       const moved = await trx('batches')
         .where({ id: batch.id, total_rows: before, status: 'pending' })
         .update({ total_rows: consumed, failed: trx.raw('failed + ?', [chunkRejected]), updated_at: trx.fn.now() });
       if (moved !== 1) throw new Error(`batch ${batch.id} moved on under another worker (checkpoint ${before})`);
-      if (rows.length === 0) return [] as string[];
+      if (rows.length === 0) return [] as Array<{ id: string; batch_row: number }>;
       const inserted = await trx('orders')
-        .insert(rows.map((r) => ({ client_id: batch.client_id, theme_id: batch.theme_id, status: 'queued', input: r.input, batch_id: batch.id, batch_row: r.line })))
+        .insert(
+          rows.map((r) => ({
+            client_id: batch.client_id,
+            theme_id: batch.theme_id,
+            status: 'queued',
+            input: r.input,
+            batch_id: batch.id,
+            batch_row: r.line,
+            // The batch job's request id (the batch's creating request, or its replay that sent the job again).
+            request_id: message.requestId,
+          })),
+        )
         .onConflict(['batch_id', 'batch_row'])
         .ignore()
-        .returning('id');
-      return (inserted as Array<{ id: string }>).map((r) => r.id);
+        .returning(['id', 'batch_row']);
+      return inserted as Array<{ id: string; batch_row: number }>;
     });
-    await deps.queue.sendDocJobs(ids, trace);
+    const ids = created.map((o) => o.id);
+    // Released at the pace the Gemini quota can serve them, counted from this run's first row.
+    const elapsed = Math.floor((Date.now() - releaseStart) / 1000);
+    await deps.queue.sendDocJobs(ids, trace, ids.map((_, k) => Math.max(0, releaseDelaySeconds(released + k, deps.budget) - elapsed)));
+    released += ids.length;
     // A batch order's first hop: created queued, its doc job sent under the batch's request id.
     for (const orderId of ids) log.info('order received', { step: ORDER_STEPS.received, orderId });
     checkpoint = consumed;

@@ -19,6 +19,7 @@ export async function startWorker(overrides: WorkerOverrides = {}): Promise<Runn
     batchBucket: rt.config.buckets.assets,
     logger: rt.logger,
     chunkSize: rt.worker.batchChunkRows,
+    budget: rt.config.llm.budget,
   };
   try {
     const consumer = await startConsumer({

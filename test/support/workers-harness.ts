@@ -96,8 +96,12 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     ASSETS_BUCKET: 'assets',
     INTERNAL_TRANSPORT: 'http',
     SERVICE_URL_CORE_LLM: `http://127.0.0.1:${port}`,
-    // A batch is thousands of generations for one client: the per-client limit is core-llm's concern, not these tests'.
+    // A batch is thousands of generations for one client: the per-client limit and the generation budget (with the
+    // release pace of a batch's rows it sets) are core-llm's concern, not these tests' (functions/core-llm/budget.test.ts).
     LLM_RATE_LIMIT_PER_MINUTE: '100000',
+    GEMINI_REQUESTS_PER_MINUTE: '1000000',
+    GEMINI_TOKENS_PER_MINUTE: '1000000000',
+    LLM_BATCH_MAX_IN_FLIGHT: '100000',
     SQS_WAIT_TIME_SECONDS: '1',
     WORKER_DRAIN_SECONDS: '20',
   };
