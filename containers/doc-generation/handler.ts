@@ -9,6 +9,7 @@ import { findOrder, findTheme } from '../../core/models';
 import { documentKeyFor, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
 import { DocJobMessage } from '../../core/queue';
 import type { Storage } from '../../core/storage';
+import { MAX_DELAY_SECONDS } from '../../core/domain/batches';
 import { renderPrompt } from '../../core/domain/themes';
 import { completeBatchIfDone, countBatchOutcome } from '../shared/batch-completion';
 import { ReceivedMessage, RetryLater } from '../shared/consumer';
@@ -161,6 +162,13 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
     // Over the generation budget: not a failure, even on the last attempt (its hand-off message carries the order on).
     if (err instanceof RetryLater) {
       await releaseLease(db, order.id, lease.owner).catch((e) => log.warn('lease release failed; it runs out by itself', { err: e }));
+      // Waiting for the budget must not use up the message's receives (its last one would count a
+      // hand-off against the order's maxRequeues): with one receive left, a fresh message, as delayed, takes over.
+      if (message.receivesLeft === 1) {
+        await deps.jobs.sendDocJob(order.id, { delaySeconds: Math.min(MAX_DELAY_SECONDS, err.afterSeconds), requestId: message.requestId });
+        log.info('over the generation budget with one receive left; a fresh message takes the order on', { afterSeconds: err.afterSeconds });
+        return;
+      }
       log.info('over the generation budget; message given back', { afterSeconds: err.afterSeconds });
       throw err;
     }

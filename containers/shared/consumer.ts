@@ -39,6 +39,8 @@ export interface ReceivedMessage {
   receiveCount: number;
   /** True when a failure now sends the message to the DLQ (receiveCount reached maxReceiveCount). */
   lastAttempt: boolean;
+  /** Receives the message has after this one before the DLQ (undefined when the queue has none). */
+  receivesLeft?: number;
   /** The request that caused the job (its sender's `requestId` attribute), forwarded on the handler's own calls and jobs. */
   requestId: string;
   /** The consumer's logger with this message's request id, message id, receive count and subject (orderId / batchId). */
@@ -188,6 +190,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       body,
       receiveCount,
       lastAttempt: maxReceiveCount !== undefined && receiveCount >= maxReceiveCount,
+      receivesLeft: maxReceiveCount === undefined ? undefined : Math.max(0, maxReceiveCount - receiveCount),
       requestId,
       logger: opts.logger.child(fields),
     };
