@@ -3,18 +3,38 @@ import { listen, StandInServer } from '../../../scripts/local/stand-ins/http';
 /**
  * A local stand-in for the Gemini generateContent REST API, for the real @google/genai SDK
  * pointed at it with `httpOptions.baseUrl`. Answers are derived from the prompt; failures can be
- * scripted to exercise retries (429/5xx) and timeouts.
+ * scripted to exercise retries (429/5xx) and timeouts. For the batch bench it can also take as
+ * long as the model (`latencyMs` on every call) and hold a project quota as Gemini does
+ * (`requestsPerMinute` over the last 60 s: beyond it, 429 RESOURCE_EXHAUSTED, counted in `refused`).
  */
+export interface GeminiStandInOptions {
+  apiKey?: string;
+  latencyMs?: number;
+  requestsPerMinute?: number;
+}
+
 export interface GeminiStandIn extends StandInServer {
   calls: { model: string; prompt: string; apiKey?: string }[];
+  /** Calls answered 429 because the quota was used up. */
+  readonly refused: number;
   /** The next n calls answer `status` (or hang for `delayMs` before answering). */
   failNext(status: number, times?: number): void;
   delayNext(delayMs: number, times?: number): void;
 }
 
-export async function startGeminiStandIn(options: { apiKey?: string } = {}): Promise<GeminiStandIn> {
+export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
   const calls: GeminiStandIn['calls'] = [];
   const script: { status?: number; delayMs?: number }[] = [];
+  const lastMinute: number[] = [];
+  let refused = 0;
+  const overQuota = (): boolean => {
+    if (options.requestsPerMinute === undefined) return false;
+    const now = Date.now();
+    while (lastMinute.length > 0 && lastMinute[0] <= now - 60_000) lastMinute.shift();
+    if (lastMinute.length >= options.requestsPerMinute) return true;
+    lastMinute.push(now);
+    return false;
+  };
   const server = await listen(async (req, body) => {
     const match = /^\/v1beta\/models\/([^/:]+):generateContent$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
     if (req.method !== 'POST' || !match) return { status: 404, json: { error: { code: 404, message: 'not found', status: 'NOT_FOUND' } } };
@@ -22,6 +42,11 @@ export async function startGeminiStandIn(options: { apiKey?: string } = {}): Pro
     const parsed = JSON.parse(body.toString('utf8')) as { contents?: { parts?: { text?: string }[] }[] };
     const prompt = (parsed.contents ?? []).flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('\n');
     calls.push({ model: match[1], prompt, apiKey });
+    if (overQuota()) {
+      refused += 1;
+      return { status: 429, json: { error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } } };
+    }
+    if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
     const step = script.shift();
     if (step?.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
     if (options.apiKey && apiKey !== options.apiKey) {
@@ -42,6 +67,9 @@ export async function startGeminiStandIn(options: { apiKey?: string } = {}): Pro
   return {
     ...server,
     calls,
+    get refused() {
+      return refused;
+    },
     failNext: (status, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ status });
     },
