@@ -69,7 +69,7 @@ const startEdge = (kind: 'folder' | 'bucket', port: number) =>
 /** A fresh browser profile whose page reports every CSP violation, console error and uncaught error into `problems`. */
 async function openContext(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
   const problems: string[] = [];
-  const context = await browser.newContext({ acceptDownloads: true });
+  const context = await browser.newContext();
   await context.exposeBinding('reportCspViolation', (source, text: string) => void problems.push(`CSP on ${source.page.url()}: ${text}`));
   await context.addInitScript({
     content: `document.addEventListener('securitypolicyviolation', (e) => window.reportCspViolation(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')));`,
