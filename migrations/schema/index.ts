@@ -4,6 +4,7 @@ import * as orderGenerationLease from './20261201_002_order_generation_lease';
 import * as batchRequestFingerprint from './20261201_003_batch_request_fingerprint';
 import * as orderRequeues from './20261201_004_order_requeues';
 import * as appRole from './20261201_005_app_role';
+import * as orderRequestId from './20261201_006_order_request_id';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -19,4 +20,5 @@ export const schemaMigrations: SchemaMigration[] = [
   { name: '20261201_003_batch_request_fingerprint', ...batchRequestFingerprint },
   { name: '20261201_004_order_requeues', ...orderRequeues },
   { name: '20261201_005_app_role', ...appRole },
+  { name: '20261201_006_order_request_id', ...orderRequestId },
 ];

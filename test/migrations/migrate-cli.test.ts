@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { admin, createTestDatabase, TestDatabase } from '../support/postgres';
+import { schemaMigrations } from '../../migrations/schema';
 
 /**
  * `npm run db:migrate` as a process, as the migration task runs it: the environment it is given,
@@ -145,6 +146,7 @@ describe('on the machine’s PostgreSQL', () => {
       '20261201_003_batch_request_fingerprint',
       '20261201_004_order_requeues',
       '20261201_005_app_role',
+      '20261201_006_order_request_id',
     ]);
     expect(first.lines.find((l) => l.msg === 'migrate-start')).toMatchObject({ level: 'info', service: 'db-migrate', env: 'test', state: 'empty', login: 'DATABASE_APP_URL' });
     expect(first.lines.find((l) => l.msg === 'app-login-ready')).toMatchObject({ role: login.username, memberOf: 'docplatform_app', created: true });
@@ -192,7 +194,7 @@ describe('on the machine’s PostgreSQL', () => {
     secrets.secrets.set(arn, undefined);
     const pending = await migrate(env, ['--when-empty', 'migrate']);
     expect(pending.code).toBe(0);
-    expect(events(pending)).toEqual(['app-login-pending', 'migrate-start', ...Array(5).fill('migration-applied'), 'migrations-done']);
+    expect(events(pending)).toEqual(['app-login-pending', 'migrate-start', ...Array(schemaMigrations.length).fill('migration-applied'), 'migrations-done']);
 
     secrets.secrets.set(arn, 'not json');
     const bad = await migrate(env);
