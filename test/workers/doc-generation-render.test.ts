@@ -140,10 +140,13 @@ describe('document rendering (real Chromium and Pandoc)', () => {
   });
 
   test('a tab whose render failed is closed, not reused: the next document gets a new tab on the same browser', async () => {
-    const strict = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, renderTimeoutMs: 5000, logger });
+    const opts = { executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, renderTimeoutMs: 1000, logger };
+    const strict = new PdfRenderer(opts);
     try {
-      // About a thousand pages: far past the 5 s a step may take; one page fits in it even on a busy machine.
-      await expect(strict.render(`<p>${'long text '.repeat(400_000)}</p>`)).rejects.toThrow(/Timeout/);
+      // 15 MB of text, thousands of pages: far past the 1 s a step may take here.
+      await expect(strict.render(`<p>${'long text '.repeat(1_500_000)}</p>`)).rejects.toThrow(/Timeout/);
+      // A tab takes its step timeout when it opens: only a new tab renders with this one.
+      opts.renderTimeoutMs = 30_000;
       expect(collapse(pdfText(await strict.render('<p>next</p>')))).toBe('next');
       expect(strict.tabsOpened).toBe(2);
       expect(strict.launches).toBe(1);
