@@ -13,6 +13,8 @@ export interface Order {
   batch_row: number | null;
   idempotency_key: string | null;
   request_hash: string | null;
+  /** The id of the request that created it (the correlation id of its story); null before 20261201_006. Never changes. */
+  request_id: string | null;
   access_token_hash: string | null;
   stripe_session_id: string | null;
   checkout_url: string | null;

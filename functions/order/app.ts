@@ -129,6 +129,8 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
           input,
           idempotency_key: body.idempotencyKey,
           request_hash: fingerprint,
+          // The gateway's request id (the client's valid x-request-id): the order's correlation id, kept with it.
+          request_id: ctx.state.requestId,
           access_token_hash: hashToken(accessTokenFor(secret, id)),
           amount_cents: theme.price_cents,
           currency: 'eur',

@@ -98,6 +98,34 @@ test('same idempotency key gives the same order and one Stripe session; another 
   expect(other.status).toBe(409);
 });
 
+test("the order stores its creating request's id: the client's valid x-request-id, else the gateway's own; a replay or the paying webhook never changes it", async () => {
+  const key = newIdempotencyKey();
+  const clientId = `client-req-${randomBytes(6).toString('hex')}`;
+  const created = await http(b2c, '/b2c/orders', { method: 'POST', json: orderBody, headers: { 'idempotency-key': key, 'x-request-id': clientId } });
+  expect(created.status).toBe(201);
+  expect(created.headers.get('x-request-id')).toBe(clientId);
+  const orderId = created.json.order.id;
+  const stored = async () => (await p.db('orders').where({ id: orderId }).first()).request_id;
+  expect(await stored()).toBe(clientId);
+  // Ops metadata, not the client's: the public view does not carry it.
+  expect(JSON.stringify(created.json)).not.toContain(clientId);
+
+  const replay = await http(b2c, '/b2c/orders', { method: 'POST', json: orderBody, headers: { 'idempotency-key': key, 'x-request-id': 'client-req-replay' } });
+  expect(replay.status).toBe(200);
+  expect(replay.json.order.id).toBe(orderId);
+  const paid = await signedWebhook(await paidEventFor(orderId));
+  expect(paid.json).toMatchObject({ handled: true, status: 'queued' });
+  expect(paid.headers.get('x-request-id')).not.toBe(clientId);
+  expect(await stored()).toBe(clientId);
+  await drainDocJobs();
+
+  const malformed = await http(b2c, '/b2c/orders', { method: 'POST', json: orderBody, headers: { 'idempotency-key': newIdempotencyKey(), 'x-request-id': 'two words' } });
+  expect(malformed.status).toBe(201);
+  const own = malformed.headers.get('x-request-id');
+  expect(own).not.toBe('two words');
+  expect((await p.db('orders').where({ id: malformed.json.order.id }).first()).request_id).toBe(own);
+});
+
 test('the access token is server-made (not derived from the idempotency key), stored only as a hash, and never sent to Stripe', async () => {
   const key = newIdempotencyKey();
   const created = await createOrder(key);
