@@ -174,7 +174,7 @@ describe('b2b-batch worker', () => {
     expect(rejected).toHaveLength(30);
     expect(rejected[0]).toEqual({ line: 4, reason: 'field product must be a string' });
   }, 120_000);
-  test("one request id for a batch: the doc job of every row carries the batch job's", async () => {
+  test("one request id for a batch: every row's order stores the batch job's, and its doc job carries it", async () => {
     const clientId = await h.createClient('b2b');
     const batchId = await createBatch(clientId, 'source.csv', 'product\nLamp\nKettle\nClock\n');
     running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
@@ -184,6 +184,7 @@ describe('b2b-batch worker', () => {
     await until(async () => (await batchRow(batchId)).status === 'processing', 20_000, 'the batch rows to be read');
     const orderIds = (await h.db('orders').where({ batch_id: batchId }).pluck('id')) as string[];
     expect(orderIds).toHaveLength(3);
+    expect(await h.db('orders').where({ batch_id: batchId }).pluck('request_id')).toEqual(['b2b-req-1', 'b2b-req-1', 'b2b-req-1']);
     const jobs: Array<{ body: unknown; requestId?: string }> = [];
     while (jobs.length < 3) {
       const got = await h.sqs.send(
