@@ -26,6 +26,8 @@ export interface StuckOrder {
   orderId: string;
   status: UnsettledStatus;
   requeues: number;
+  /** The request that created it (`orders.request_id`): `npm run ops -- order <it>` tells its story. Null before the column. */
+  requestId: string | null;
   batchId: string | null;
   batchRow: number | null;
   updatedAt: string;
@@ -91,6 +93,7 @@ interface StuckRow {
   id: string;
   status: UnsettledStatus;
   requeues: number;
+  request_id: string | null;
   batch_id: string | null;
   batch_row: number | null;
   updated_at: Date;
@@ -102,7 +105,7 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
   const { rows, count } = await readOnly(db, async (trx) => {
     const base = () => whereNotMovedFor(trx('orders'), trx, olderThanMs);
     const found = (await base()
-      .select('id', 'status', 'requeues', 'batch_id', 'batch_row', 'updated_at', 'generation_lease_until')
+      .select('id', 'status', 'requeues', 'request_id', 'batch_id', 'batch_row', 'updated_at', 'generation_lease_until')
       .select(trx.raw(`extract(epoch from now() - ${lastMovedAt}) * 1000 as idle_ms`))
       .orderByRaw(`${lastMovedAt} asc`)
       .limit(limit)) as StuckRow[];
@@ -130,6 +133,7 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
       orderId: r.id,
       status: r.status,
       requeues: r.requeues,
+      requestId: r.request_id,
       batchId: r.batch_id,
       batchRow: r.batch_row,
       updatedAt: new Date(r.updated_at).toISOString(),

@@ -40,7 +40,7 @@ export function renderStuck(r: StuckReport): string {
       `${r.count} order(s) paid/queued/generating without a sign of life for over ${r.olderThanMinutes} min${r.truncated ? ` (first ${r.orders.length} shown)` : ''}`,
       `sweeper: acts after ${r.sweeper.stuckAfterMinutes} min, at most ${r.sweeper.maxRequeues} re-sends, every ${r.sweeper.sweepEverySeconds} s in each running doc-generation task; doc-jobs backlog ${r.docJobsBacklog}`,
     ],
-    r.orders.length > 0 ? table(r.orders as unknown as Record<string, unknown>[], ['orderId', 'status', 'requeues', 'idleMinutes', 'batchId', 'batchRow', 'sweeper', 'why']) : undefined,
+    r.orders.length > 0 ? table(r.orders as unknown as Record<string, unknown>[], ['orderId', 'status', 'requeues', 'idleMinutes', 'requestId', 'batchId', 'batchRow', 'sweeper', 'why']) : undefined,
   );
 }
 
@@ -59,7 +59,11 @@ export function renderStory(r: StoryReport): string {
     r.orderId ? `order ${r.orderId}${r.id !== r.orderId ? ` (found by request id ${r.id})` : ''}` : `request ${r.id}: ${r.orders.length} order(s) (${r.orders.join(', ') || 'none'}); give one order id for its whole story`,
     `from ${r.source}: ${r.lines.length} line(s), ${r.requestIds.length} request(s) (${r.requestIds.join(', ')})`,
     `hops: ${r.steps.map((s) => s.step).join(' → ') || 'none logged'}`,
-    ...(row ? [`database: ${row.status}${row.error ? ` (${row.error})` : ''}, requeues ${row.requeues}, updated ${row.updatedAt}`] : r.order ? [`database: ${(r.order as { unavailable: string }).unavailable}`] : []),
+    ...(row
+      ? [`database: ${row.status}${row.error ? ` (${row.error})` : ''}, requeues ${row.requeues}, created ${row.createdAt} by request ${row.requestId ?? '(not stored)'}, updated ${row.updatedAt}`]
+      : r.order
+        ? [`database: ${(r.order as { unavailable: string }).unavailable}`]
+        : []),
   ];
   const rows = r.lines.map((l) => ({
     time: l.time,

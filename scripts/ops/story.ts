@@ -1,6 +1,6 @@
 import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand, StopQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
 import type { Knex } from 'knex';
-import type { OrderStatus } from '../../core/models';
+import type { Order, OrderStatus } from '../../core/models';
 import { orderStoryQuery } from '../../modules/log-queries';
 import { readLocalLog } from '../local/log-file';
 import { UsageError } from './args';
@@ -9,7 +9,10 @@ import { UsageError } from './args';
  * `npm run ops -- order <id>`: the story of one order, every service's and worker's lines about
  * it, oldest first, with the hops (`step`, core/contract.ts ORDER_STEPS) picked out. The id is an
  * order id or a request id; a request that worked on one order gives that order's whole story
- * (its other requests included: the creation and the payment are two).
+ * (its other requests included: the creation and the payment are two). With a database, the
+ * order's row is read too, and an order is also found by the request id stored on it
+ * (`orders.request_id`, its creating request's): its story then comes from its order id, even
+ * when no line under that request id is left in the logs read.
  *
  * Where the lines come from: locally, `npm run dev`'s log file (scripts/local/log-file.ts); in
  * AWS, CloudWatch Logs Insights, StartQuery then GetQueryResults, running the saved query's text
@@ -30,6 +33,8 @@ export interface StorySource {
 
 export interface OrderRow {
   status: OrderStatus;
+  /** The request that created it (`orders.request_id`); null for an order older than the column. */
+  requestId: string | null;
   error: string | null;
   requeues: number;
   batchId: string | null;
@@ -53,8 +58,8 @@ export interface StoryReport {
 
 /** An id that names nothing in the logs: the person typed another one, exit 2. */
 export class StoryNotFound extends UsageError {
-  constructor(id: string, source: string) {
-    super('orderId', `no log line names "${id}" as orderId or requestId in ${source}`);
+  constructor(id: string, source: string, searchedDatabase: boolean) {
+    super('orderId', `no log line names "${id}" as orderId or requestId in ${source}${searchedDatabase ? ', and no order of the database has it as id or request id' : ''}`);
   }
 }
 
@@ -133,49 +138,78 @@ export function cloudWatchStorySource(o: CloudWatchOptions): StorySource {
 const unique = (values: (string | undefined)[]): string[] => [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
 const key = (l: StoryLine): string => JSON.stringify(l);
 
-/** The story of `id`, an order id or a request id; the row comes from `db` when one is given. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type DatabaseRows = { rows: { id: string; row: OrderRow }[] } | { unavailable: string };
+
+/** The story of `id`, an order id or a request id; the rows come from `db` when one is given. */
 export async function orderStory(source: StorySource, id: string, db?: () => Promise<Knex>): Promise<StoryReport> {
-  const found = await source.find(id);
-  if (found.length === 0) throw new StoryNotFound(id, source.describe);
-  const orders = unique(found.map((l) => l.orderId));
-  const orderId: string | undefined = orders.includes(id) ? id : orders.length === 1 ? orders[0] : undefined;
-  let lines = found;
-  if (orderId && orderId !== id) {
-    // A request id: the order's other requests (its creation, its payment, a requeue) tell the rest.
-    const seen = new Set(found.map(key));
-    lines = [...found, ...(await source.find(orderId)).filter((l) => !seen.has(key(l)))].sort(byTime);
-  }
-  const report: StoryReport = {
-    id,
-    ...(orderId ? { orderId } : {}),
-    orders: unique(lines.map((l) => l.orderId)),
-    source: source.describe,
-    requestIds: unique(lines.map((l) => l.requestId)),
-    steps: lines.filter((l) => typeof l.step === 'string').map((l) => ({ time: l.time, step: l.step!, service: l.service, requestId: l.requestId })),
-    lines,
+  let opened: Promise<Knex> | undefined;
+  // One connection for the lookups of this story, opened on the first.
+  const rowsNaming = async (value: string): Promise<DatabaseRows | undefined> => {
+    if (!db) return undefined;
+    try {
+      opened ??= db();
+      return { rows: await ordersNamedBy(await opened, value) };
+    } catch (err) {
+      return { unavailable: `database not reachable: ${(err as Error).message}` };
+    }
   };
-  if (orderId && db) report.order = await orderRow(db, orderId);
-  return report;
+  try {
+    const found = await source.find(id);
+    const named = await rowsNaming(id);
+    const stored = named && 'rows' in named ? named.rows : [];
+    if (found.length === 0 && stored.length === 0) throw new StoryNotFound(id, source.describe, named !== undefined && 'rows' in named);
+    const orders = unique([...found.map((l) => l.orderId), ...stored.map((r) => r.id)]);
+    const orderId: string | undefined = orders.includes(id) ? id : orders.length === 1 ? orders[0] : undefined;
+    let lines = found;
+    if (orderId && orderId !== id) {
+      // A request id: the order's other requests (its creation, its payment, a requeue) tell the rest.
+      const seen = new Set(found.map(key));
+      lines = [...found, ...(await source.find(orderId)).filter((l) => !seen.has(key(l)))].sort(byTime);
+    }
+    const report: StoryReport = {
+      id,
+      ...(orderId ? { orderId } : {}),
+      orders: unique([...lines.map((l) => l.orderId), ...stored.map((r) => r.id)]),
+      source: source.describe,
+      requestIds: unique(lines.map((l) => l.requestId)),
+      steps: lines.filter((l) => typeof l.step === 'string').map((l) => ({ time: l.time, step: l.step!, service: l.service, requestId: l.requestId })),
+      lines,
+    };
+    if (orderId && named) {
+      const own = stored.find((r) => r.id === orderId) ? named : await rowsNaming(orderId);
+      report.order = orderRowOf(own!, orderId);
+    }
+    return report;
+  } finally {
+    if (opened) await (await opened.catch(() => undefined))?.destroy();
+  }
 }
 
-async function orderRow(open: () => Promise<Knex>, orderId: string): Promise<OrderRow | { unavailable: string }> {
-  let db: Knex | undefined;
-  try {
-    db = await open();
-    const row = await db('orders').where({ id: orderId }).first('status', 'error', 'requeues', 'batch_id', 'batch_row', 'created_at', 'updated_at');
-    if (!row) return { unavailable: `no order ${orderId} in this database` };
-    return {
-      status: row.status,
-      error: row.error,
-      requeues: row.requeues,
-      batchId: row.batch_id,
-      batchRow: row.batch_row,
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
-    };
-  } catch (err) {
-    return { unavailable: `database not reachable: ${(err as Error).message}` };
-  } finally {
-    await db?.destroy();
-  }
+function orderRowOf(named: DatabaseRows, orderId: string): OrderRow | { unavailable: string } {
+  if (!('rows' in named)) return named;
+  return named.rows.find((r) => r.id === orderId)?.row ?? { unavailable: `no order ${orderId} in this database` };
+}
+
+/** The orders whose id is `value` (when it is a uuid) or whose creating request it is. */
+async function ordersNamedBy(db: Knex, value: string): Promise<{ id: string; row: OrderRow }[]> {
+  const rows: (Pick<Order, 'id' | 'status' | 'request_id' | 'error' | 'batch_id' | 'batch_row' | 'created_at' | 'updated_at'> & { requeues: number })[] = await db('orders')
+    .where('request_id', value)
+    .modify((q) => (UUID.test(value) ? q.orWhere('id', value) : q))
+    .orderBy('created_at')
+    .select('id', 'status', 'request_id', 'error', 'requeues', 'batch_id', 'batch_row', 'created_at', 'updated_at');
+  return rows.map((r) => ({
+    id: r.id,
+    row: {
+      status: r.status,
+      requestId: r.request_id,
+      error: r.error,
+      requeues: r.requeues,
+      batchId: r.batch_id,
+      batchRow: r.batch_row,
+      createdAt: new Date(r.created_at).toISOString(),
+      updatedAt: new Date(r.updated_at).toISOString(),
+    },
+  }));
 }

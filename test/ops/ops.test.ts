@@ -111,7 +111,8 @@ describe('npm run ops', () => {
 
   test('orders stuck lists the orders that stopped moving with what the sweeper would do; orders requeue ends them', async () => {
     const clientId = await h.createClient();
-    const lost = await h.createOrder(clientId, 'product-sheet', { product: 'Lost job' });
+    const theme = await h.db('themes').where({ slug: 'product-sheet' }).first();
+    const [{ id: lost }] = await h.db('orders').insert({ client_id: clientId, theme_id: theme.id, status: 'queued', input: { product: 'Lost job' }, request_id: 'req-lost-1' }).returning('id');
     const exhausted = await h.createOrder(clientId, 'product-sheet', { product: 'Tried twice' });
     const fresh = await h.createOrder(clientId, 'product-sheet', { product: 'Just queued' });
     const done = await h.createOrder(clientId, 'product-sheet', { product: 'Long done' });
@@ -127,7 +128,8 @@ describe('npm run ops', () => {
     expect(stuck.json).toMatchObject({ olderThanMinutes: 30, sweeper: { stuckAfterMinutes: 0.1, maxRequeues: 2 }, docJobsBacklog: 0, count: 2, truncated: false });
     const byId = Object.fromEntries(stuck.json.orders.map((o: { orderId: string }) => [o.orderId, o]));
     expect(Object.keys(byId).sort()).toEqual([lost, exhausted].sort());
-    expect(byId[lost]).toMatchObject({ status: 'queued', requeues: 0, sweeper: 'requeue' });
+    expect(byId[lost]).toMatchObject({ status: 'queued', requeues: 0, requestId: 'req-lost-1', sweeper: 'requeue' });
+    expect(byId[exhausted]).toMatchObject({ requestId: null });
     expect(byId[lost].idleMinutes).toBeGreaterThanOrEqual(59);
     expect(byId[exhausted]).toMatchObject({ status: 'generating', requeues: 2, sweeper: 'fail' });
     expect(byId[exhausted].why).toContain('document generation was interrupted and could not be resumed after 3 tries');
@@ -138,6 +140,8 @@ describe('npm run ops', () => {
     const table = await ops('orders', 'stuck', ...url, '--format', 'table');
     expect(table.out).toContain('2 order(s) paid/queued/generating');
     expect(table.out).toContain(lost);
+    expect(table.out).toMatch(/requestId/);
+    expect(table.out).toContain('req-lost-1');
     // Read-only: nothing moved.
     expect(await status(lost)).toBe('queued');
 

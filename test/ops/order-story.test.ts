@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from 'pg';
 import { readLocalLog } from '../../scripts/local/log-file';
 import { runCliProcess } from '../support/cli-process';
 import { DevRun, REPO, runScript, startDev } from '../support/local-dev';
@@ -45,9 +46,10 @@ const ops = async (...args: string[]) => {
 
 test('an order placed, paid and made on npm run dev: its story from the log file, hops in order, by order id and by request id', async () => {
   const b2c = run!.urls['gateway-b2c'];
+  const creationId = `story-${randomUUID()}`;
   const res = await fetch(`${b2c}/b2c/orders`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID(), 'x-request-id': creationId },
     body: JSON.stringify({ email: 'story@example.test', name: 'Story', theme: 'product-sheet', input: { product: 'Storied kettle' } }),
   });
   expect(res.status).toBe(201);
@@ -68,13 +70,20 @@ test('an order placed, paid and made on npm run dev: its story from the log file
   const story = await ops('order', order.id);
   expect(story.errors).toEqual([]);
   expect(story.code).toBe(0);
-  expect(story.json).toMatchObject({ id: order.id, orderId: order.id, orders: [order.id], source: `the local log ${logFile}`, order: { status: 'ready', error: null, requeues: 0 } });
+  expect(story.json).toMatchObject({
+    id: order.id,
+    orderId: order.id,
+    orders: [order.id],
+    source: `the local log ${logFile}`,
+    order: { status: 'ready', requestId: creationId, error: null, requeues: 0 },
+  });
   expect(story.json.steps.map((s: { step: string }) => s.step)).toEqual(HOPS);
   expect(story.json.steps.map((s: { service: string }) => s.service)).toEqual(['order', 'order', ...Array(5).fill('doc-generation')]);
   const times: string[] = story.json.lines.map((l: { time: string }) => l.time);
   expect([...times].sort()).toEqual(times);
   // The creation, then Stripe's webhook, under which the worker made the document; then the test's status reads.
   const [creation, webhook] = story.json.requestIds;
+  expect(creation).toBe(creationId);
   expect(creation).not.toBe(webhook);
   const later = story.json.lines.filter((l: { requestId: string }) => l.requestId !== creation && l.requestId !== webhook);
   expect(later.map((l: { service: string; msg: string; path: string }) => `${l.service} ${l.msg} ${l.path}`)).toEqual(
@@ -93,7 +102,15 @@ test('an order placed, paid and made on npm run dev: its story from the log file
   expect(byRequest.code).toBe(0);
   expect(byRequest.out).toContain(`order ${order.id} (found by request id ${webhook})`);
   expect(byRequest.out).toContain(`hops: ${HOPS.join(' → ')}`);
-  expect(byRequest.out).toContain('database: ready, requeues 0');
+  expect(byRequest.out).toContain('database: ready, requeues 0, created ');
+  expect(byRequest.out).toContain(`by request ${creationId}, updated `);
+
+  // The logs gone (another file, an expired retention): the id stored on the order still finds it.
+  const noLogs = join(state, 'no-lines.jsonl');
+  writeFileSync(noLogs, '');
+  const byStoredId = await ops('order', creationId, '--log-file', noLogs);
+  expect(byStoredId.code).toBe(0);
+  expect(byStoredId.json).toMatchObject({ id: creationId, orderId: order.id, orders: [order.id], lines: [], order: { status: 'ready', requestId: creationId } });
   expect(byRequest.out).toMatch(/doc-generation\s+ready\s+info\s+document ready/);
 
   const workers = await ops('workers', 'status', '--env', 'local', '--endpoint', run!.urls['sqs/s3'], '--log-file', logFile);
@@ -121,6 +138,10 @@ test('a B2B batch: its request id names each of its orders; an order of it tells
   expect(batch.code).toBe(0);
   expect(batch.json.orderId).toBeUndefined();
   expect(batch.json.orders).toHaveLength(2);
+  const pg = new Client({ connectionString: database.url });
+  await pg.connect();
+  const stored = await pg.query<{ id: string }>('SELECT id FROM orders WHERE request_id = $1', [requestId]).finally(() => pg.end());
+  expect(stored.rows.map((o) => o.id).sort()).toEqual([...batch.json.orders].sort());
   const [orderId] = batch.json.orders;
   const one = await ops('order', orderId);
   expect(one.code).toBe(0);
@@ -129,6 +150,7 @@ test('a B2B batch: its request id names each of its orders; an order of it tells
     ...['taken', 'content generated', 'rendered', 'uploaded', 'ready'].map((step) => [step, 'doc-generation']),
   ]);
   expect(one.json.requestIds).toEqual([requestId]);
+  expect(one.json.order).toMatchObject({ requestId, batchId: expect.any(String) });
 });
 
 test('an id that no line of the log names is exit 2, naming orderId; so is an id that is none', async () => {
