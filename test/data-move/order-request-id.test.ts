@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { createDb } from '../../core/db';
 import { migrateLatest, seed } from '../../migrations/migrate';
-import { schemaMigrations } from '../../migrations/schema';
+import { schemaMigrations, type SchemaMigration } from '../../migrations/schema';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { query, runCli } from '../support/data-move-harness';
 
@@ -13,11 +13,14 @@ import { query, runCli } from '../support/data-move-harness';
 const dbAt = (url: string): Knex => createDb({ database: { url, port: 5432, poolMax: 2 }, secrets: {} });
 const BEFORE = schemaMigrations.findIndex((m) => m.name === '20261201_006_order_request_id');
 
-const migrateUpTo = (knex: Knex, count: number) =>
-  knex.migrate.latest({
-    tableName: 'knex_migrations',
-    migrationSource: { getMigrations: async () => schemaMigrations.slice(0, count), getMigrationName: (m) => m.name, getMigration: async (m) => m },
-  });
+const migrateUpTo = (knex: Knex, count: number) => {
+  const migrationSource: Knex.MigrationSource<SchemaMigration> = {
+    getMigrations: async () => schemaMigrations.slice(0, count),
+    getMigrationName: (m) => m.name,
+    getMigration: async (m) => m,
+  };
+  return knex.migrate.latest({ tableName: 'knex_migrations', migrationSource });
+};
 
 async function sourceWithOrder(prefix: string, migrations: number, row: Record<string, unknown>): Promise<TestDatabase> {
   const source = await createTestDatabase(prefix);
