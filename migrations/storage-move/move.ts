@@ -194,6 +194,7 @@ async function copyAll(ctx: Context): Promise<Report> {
         key: to.targetKey,
         contentType: contentTypeFor(to.targetKey, opened.contentType),
         cacheControl: cacheControlFor(args.target, opened.cacheControl),
+        reopen: () => ctx.source.open(o.key),
       },
       opened,
       o.size,
@@ -205,13 +206,16 @@ async function copyAll(ctx: Context): Promise<Report> {
       return;
     }
     let how: keyof Report['checkedBy'] | undefined = put.proof ?? undefined;
+    let sha256 = put.sha256;
     if (!how) {
-      const got = await targetDigest(ctx.target, ctx.bucket, to.targetKey);
-      if (!got || got.size !== put.size || got.sha256 !== put.sha256) {
+      // A streamed object the target's ETag did not prove was not hashed on the way: the source is read again.
+      const [src, got] = await Promise.all([sha256 ?? ctx.source.open(o.key).then((x) => digestOf(x.body).then((d) => d.sha256)), targetDigest(ctx.target, ctx.bucket, to.targetKey)]);
+      sha256 = src;
+      if (!got || got.size !== put.size || got.sha256 !== sha256) {
         report.problems.push({
           sourceKey: o.key,
           targetKey: to.targetKey,
-          problem: got ? `target differs after the copy: ${got.size} bytes sha256 ${got.sha256}, source ${put.size} bytes sha256 ${put.sha256}` : 'missing in the target after the copy',
+          problem: got ? `target differs after the copy: ${got.size} bytes sha256 ${got.sha256}, source ${put.size} bytes sha256 ${sha256}` : 'missing in the target after the copy',
         });
         return;
       }
@@ -220,7 +224,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     report.checkedBy[how]++;
     report.copied++;
     report.bytes += put.size;
-    pending.push({ sourceKey: o.key, targetKey: to.targetKey, size: put.size, sha256: put.sha256, orderId: to.orderId });
+    pending.push({ sourceKey: o.key, targetKey: to.targetKey, size: put.size, ...(sha256 !== undefined ? { sha256 } : { md5: put.md5! }), orderId: to.orderId });
     if (pending.length >= BATCH || Date.now() - lastFlush >= BATCH_MS) await flush();
   });
   if (!args.dryRun) await flush();
@@ -261,6 +265,8 @@ export async function run(args: Args): Promise<Report> {
     return await (args.verifyOnly ? verifyAll(ctx) : copyAll(ctx));
   } finally {
     await ctx.db.end().catch(() => undefined);
+    ctx.targetRequests.close();
+    ctx.source.close();
     ctx.target.destroy();
   }
 }

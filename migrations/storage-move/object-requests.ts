@@ -1,22 +1,40 @@
 import { createHash, createHmac } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 /**
  * The requests made for every object, GetObject on the source and PutObject (or UploadPart) on
- * the target, and the source's listing, sent through the S3 client's own credentials and HTTP
- * handler (its keep-alive agent and timeouts) but signed here. The SDK's command pipeline
- * (endpoint rules, serde, its asynchronous signer) costs about 1.4 ms of CPU per request against
- * 0.35 ms for this path, and its XML reader most of the listing's time (docs/data-migration.md):
+ * the target, and the source's listing, with the S3 client's own credentials (its provider chain)
+ * but signed here and sent with node:http(s) over a keep-alive agent. The SDK's command pipeline
+ * (endpoint rules, serde, its asynchronous signer) costs about 1.4 ms of CPU per request, its HTTP
+ * handler alone about 0.35 ms, and its piping of a body gives no way to fail a request whose
+ * source stream broke; its XML reader took most of the listing's time (docs/data-migration.md):
  * with thousands of small objects that CPU, not the network, bounded the move. HeadObject, the
  * multipart calls and the checks of buckets (whose errors the SDK names) stay on SDK commands. A
- * PUT's payload is signed with the SHA-256 we compute anyway.
+ * PUT's payload is signed with the SHA-256 we compute anyway; a streamed one (no SHA-256 of ours)
+ * is sent UNSIGNED-PAYLOAD with the source store's MD5 as Content-MD5, which the target checks.
  */
 export interface ObjectRequests {
   /** ListObjectsV2, page after page: every key under the prefix with its size. */
   list(bucket: string, prefix: string): AsyncGenerator<{ key: string; size: number }>;
   get(bucket: string, key: string): Promise<Fetched>;
-  put(bucket: string, key: string, body: Body, headers?: Record<string, string | undefined>, query?: Record<string, string>): Promise<Stored>;
+  put(bucket: string, key: string, body: Body | StreamedBody, headers?: Record<string, string | undefined>, query?: Record<string, string>): Promise<Stored>;
+  /** Closes the kept-alive connections. */
+  close(): void;
+}
+
+/**
+ * A body piped from the source GET into the PUT as it arrives, never held: `md5` is the source
+ * store's own MD5 of it (its ETag). `open(attempt)` gives the stream for an attempt (a retry
+ * needs a fresh GET: the first stream is spent).
+ */
+export interface StreamedBody {
+  size: number;
+  md5: Buffer;
+  open(attempt: number): Promise<Readable>;
 }
 
 /** A body to PUT as it was read (chunks never joined into one buffer), with its sums. */
@@ -31,6 +49,8 @@ export interface Body {
 export interface Fetched {
   body: Readable;
   etag?: string;
+  /** The GET's Content-Length: the size of the version being read. */
+  size?: number;
   contentType?: string;
   cacheControl?: string;
 }
@@ -43,15 +63,21 @@ export interface Stored {
 
 interface HttpResponse {
   statusCode: number;
-  headers: Record<string, string | undefined>;
+  headers: IncomingHttpHeaders;
   body: Readable;
 }
 
-/** The handler and credentials every SDK client carries (NodeHttpHandler, the provider chain). */
+/** The credentials every SDK client carries (its provider chain, refreshed by the SDK). */
 interface ClientParts {
-  requestHandler: { handle(request: unknown): Promise<{ response: HttpResponse }> };
   credentials(): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
 }
+
+/** As the SDK clients' (storage.ts s3Client): a stalled socket fails the request, which is then retried. */
+const SOCKET_IDLE_MS = 120_000;
+const header = (h: IncomingHttpHeaders, name: string) => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 const ATTEMPTS = 3;
@@ -92,8 +118,36 @@ function retryable(err: unknown): boolean {
   return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(e.code ?? '') || e.name === 'TimeoutError';
 }
 
-export function objectRequests(client: S3Client, where: { endpoint?: string; region: string }): ObjectRequests {
+export interface HttpRequest {
+  protocol: string;
+  hostname: string;
+  port?: number;
+  method: string;
+  /** With its query string. */
+  path: string;
+  headers: Record<string, string>;
+}
+export type Exchange = (request: HttpRequest, body?: Buffer | Readable) => Promise<HttpResponse>;
+
+/** `exchange` replaces node:http(s) only where the address cannot be reached (the tests' AWS addresses). */
+export function objectRequests(client: S3Client, where: { endpoint?: string; region: string }, exchange?: Exchange): ObjectRequests {
   const parts = client.config as unknown as ClientParts;
+  // No socket cap: the move's pool bounds the requests in flight (--jobs objects, a few parts each).
+  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+
+  /** One HTTP exchange; a body stream that fails (a broken source GET) fails the request. */
+  const http: Exchange = ({ protocol, hostname, port, method, path, headers }, body) =>
+    new Promise<HttpResponse>((resolve, reject) => {
+      const https = protocol === 'https:';
+      const agent = https ? agents.https : agents.http;
+      const req = (https ? httpsRequest : httpRequest)({ method, hostname, port, path, headers, agent, timeout: SOCKET_IDLE_MS }, (res) =>
+        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res }),
+      );
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer from ${hostname} in ${SOCKET_IDLE_MS / 1000} s`), { name: 'TimeoutError' })));
+      if (body === undefined || Buffer.isBuffer(body)) req.end(body);
+      else pipeline(body, req).catch((err: Error) => req.destroy(err));
+    });
   const base = where.endpoint ? new URL(where.endpoint) : undefined;
   const keys = new Map<string, Buffer>();
   const signingKey = (secret: string, day: string) => {
@@ -117,7 +171,15 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
       : { protocol: 'https:', hostname: `${bucket}.s3.${where.region}.amazonaws.com`, port: undefined, path: `/${path}` };
   };
 
-  async function send(method: 'GET' | 'PUT', bucket: string, key: string, payloadSha256: string, headers: Record<string, string | undefined>, query: Record<string, string>, body?: Body): Promise<HttpResponse> {
+  async function send(
+    method: 'GET' | 'PUT',
+    bucket: string,
+    key: string,
+    payloadSha256: string,
+    headers: Record<string, string | undefined>,
+    query: Record<string, string>,
+    body?: Body | StreamedBody,
+  ): Promise<HttpResponse> {
     const t = target(bucket, key);
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
     for (let attempt = 1; ; attempt++) {
@@ -136,23 +198,12 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
       const scope = `${day}/${where.region}/s3/aws4_request`;
       const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
       const signature = createHmac('sha256', signingKey(creds.secretAccessKey, day)).update(toSign).digest('hex');
-      const request = {
-        method,
-        protocol: t.protocol,
-        hostname: t.hostname,
-        port: t.port,
-        path: t.path,
-        query,
-        headers: {
-          ...signed,
-          ...(body ? { 'content-length': String(body.size) } : {}),
-          authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`,
-        },
-        // A fresh stream per attempt: a retry sends the same chunks again.
-        body: body && (body.chunks.length === 1 ? body.chunks[0] : Readable.from(body.chunks)),
-      };
+      const sent: Record<string, string> = { ...signed, authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
+      if (body) sent['content-length'] = String(body.size);
       try {
-        const { response } = await parts.requestHandler.handle(request);
+        // A fresh stream per attempt: a retry sends the same chunks again, or reads the source again.
+        const payload = !body ? undefined : 'open' in body ? await body.open(attempt) : body.chunks.length === 1 ? body.chunks[0] : Readable.from(body.chunks);
+        const response = await (exchange ?? http)({ ...t, method, path: canonicalQuery ? `${t.path}?${canonicalQuery}` : t.path, headers: sent }, payload);
         if (response.statusCode < 300) return response;
         throw await failure(response);
       } catch (err) {
@@ -174,20 +225,32 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
     },
     async get(bucket, key) {
       const res = await send('GET', bucket, key, EMPTY_SHA256, {}, {});
-      return { body: res.body, etag: res.headers.etag, contentType: res.headers['content-type'], cacheControl: res.headers['cache-control'] };
+      const length = header(res.headers, 'content-length');
+      return {
+        body: res.body,
+        etag: header(res.headers, 'etag'),
+        size: length === undefined ? undefined : Number(length),
+        contentType: header(res.headers, 'content-type'),
+        cacheControl: header(res.headers, 'cache-control'),
+      };
     },
     async put(bucket, key, body, headers = {}, query = {}) {
+      const streamed = 'open' in body;
       const res = await send(
         'PUT',
         bucket,
         key,
-        body.sha256.toString('hex'),
-        { ...headers, 'content-md5': body.md5?.toString('base64'), 'x-amz-checksum-sha256': body.sha256.toString('base64') },
+        streamed ? 'UNSIGNED-PAYLOAD' : body.sha256.toString('hex'),
+        { ...headers, 'content-md5': body.md5?.toString('base64'), 'x-amz-checksum-sha256': streamed ? undefined : body.sha256.toString('base64') },
         query,
         body,
       );
       res.body.resume();
-      return { ETag: res.headers.etag, ChecksumSHA256: res.headers['x-amz-checksum-sha256'] };
+      return { ETag: header(res.headers, 'etag'), ChecksumSHA256: header(res.headers, 'x-amz-checksum-sha256') };
+    },
+    close() {
+      agents.http.destroy();
+      agents.https.destroy();
     },
   };
 }

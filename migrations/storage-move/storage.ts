@@ -21,6 +21,7 @@ export interface SourceStore {
   check(): Promise<void>;
   list(): AsyncGenerator<SourceObject>;
   open(key: string): Promise<Fetched>;
+  close(): void;
 }
 
 /** One S3 client: path-style on any custom endpoint (the emulator, Scaleway, MinIO …). */
@@ -90,6 +91,10 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
       for await (const o of requests.list(src.bucket, src.prefix)) if (!o.key.endsWith('/')) yield { key: o.key.slice(src.prefix.length), size: o.size };
     },
     open: (key) => requests.get(src.bucket, src.prefix + key),
+    close() {
+      requests.close();
+      client.destroy();
+    },
   };
 }
 
@@ -111,6 +116,7 @@ export function fileSource(dir: string): SourceStore {
     },
     list: () => walk(dir),
     open: async (key) => ({ body: createReadStream(join(dir, ...key.split('/'))) }),
+    close() {},
   };
 }
 

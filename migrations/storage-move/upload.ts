@@ -2,14 +2,15 @@ import { createHash, webcrypto, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import { s3Sdk } from '../../core/aws-sdk';
-import type { Fetched, ObjectRequests, Stored } from './object-requests';
+import type { Fetched, ObjectRequests, Stored, StreamedBody } from './object-requests';
 
 /**
  * How the target proved it holds the bytes we sent, without reading them back:
  * - `checksum`: it answered the SHA-256 we sent (`x-amz-checksum-sha256`), which S3 checks on
  *   receipt and refuses (BadDigest) when the body differs;
  * - `md5`: its ETag is the MD5 it computed over the body it stored (single PUT on S3 without
- *   SSE-KMS/SSE-C, the emulator, Scaleway, MinIO), equal to ours;
+ *   SSE-KMS/SSE-C, the emulator, Scaleway, MinIO), equal to ours or to the S3 source's own (its
+ *   single-part ETag: the MD5 the store holding the original computed over it);
  * - `null`: neither (an ETag that is no MD5, no checksum answered): the caller reads it back.
  * A multipart object is proved only when every part is, and the completed object's ETag (MD5 of
  * the parts' MD5s) or composite SHA-256 is the one of our parts in our order.
@@ -18,8 +19,10 @@ export type Proof = 'checksum' | 'md5' | null;
 
 export interface Uploaded {
   size: number;
-  /** Base64 SHA-256 of the whole object, as read from the source. */
-  sha256: string;
+  /** Base64 SHA-256 of the whole object, as read from the source; none for a streamed object. */
+  sha256?: string;
+  /** Hex MD5 of a streamed object: the source store's, which the target's matched when `proof` is `md5`. */
+  md5?: string;
   proof: Proof;
   parts: number;
 }
@@ -40,8 +43,8 @@ const md5OfEtag = (etag: string | undefined) => {
   return e && /^[0-9a-f]{32}$/.test(e) ? e : undefined;
 };
 
-function proofOf(answer: Stored, md5Hex: string | undefined, sha256: string): Proof {
-  if (answer.ChecksumSHA256 !== undefined) return answer.ChecksumSHA256 === sha256 ? 'checksum' : null;
+function proofOf(answer: Stored, md5Hex: string | undefined, sha256: string | undefined): Proof {
+  if (answer.ChecksumSHA256 !== undefined && sha256 !== undefined) return answer.ChecksumSHA256 === sha256 ? 'checksum' : null;
   return md5Hex !== undefined && unquoted(answer.ETag) === md5Hex ? 'md5' : null;
 }
 
@@ -83,10 +86,16 @@ export interface UploadTarget {
   key: string;
   contentType: string;
   cacheControl?: string;
+  /** The source object read again, for a retried streamed PUT (the first body is spent). */
+  reopen(): Promise<Fetched>;
 }
 
 /**
- * One object from the source into the target. Below `partSize` (known from the listing): read
+ * One object from the source into the target. Below `partSize` (known from the listing), from an
+ * S3 source whose ETag is a single-part MD5 and whose GET is the listed size: the GET's body piped
+ * into one PUT as it arrives, never held nor hashed by us, sent with that MD5 as Content-MD5 (the
+ * target refuses a body that does not match it) and proved by the target's ETag equal to it: two
+ * MD5s computed by the two stores over the bytes each holds. Other objects below `partSize`: read
  * whole (at most one part in memory, as a part of a multipart upload would be) and sent in one
  * PUT carrying its SHA-256 and, when we computed it, its Content-MD5, which S3 checks on
  * receipt. The MD5 compared with the target's ETag is the source store's own when its ETag is one
@@ -105,6 +114,7 @@ const HASH_OFF_LOOP = 1024 * 1024;
 
 async function putWhole(t: UploadTarget, source: Fetched, listedSize: number, partSize: number): Promise<Uploaded> {
   const sourceMd5 = md5OfEtag(source.etag);
+  if (sourceMd5 !== undefined && source.size !== undefined) return putStreamed(t, { ...source, size: source.size }, sourceMd5, listedSize);
   const md5 = sourceMd5 === undefined ? createHash('md5') : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -122,6 +132,28 @@ async function putWhole(t: UploadTarget, source: Fetched, listedSize: number, pa
   const piece: Piece = { chunks: [whole], size, md5: md5?.digest(), sha256: digest };
   const answer = await t.requests.put(t.bucket, t.key, piece, { 'content-type': t.contentType, 'cache-control': t.cacheControl });
   return { size, sha256, proof: proofOf(answer, sourceMd5 ?? piece.md5!.toString('hex'), sha256), parts: 1 };
+}
+
+async function putStreamed(t: UploadTarget, source: Fetched & { size: number }, md5: string, listedSize: number): Promise<Uploaded> {
+  if (source.size !== listedSize) {
+    source.body.destroy();
+    return { size: source.size, md5, proof: null, parts: 0 };
+  }
+  const body: StreamedBody = {
+    size: listedSize,
+    md5: Buffer.from(md5, 'hex'),
+    async open(attempt) {
+      if (attempt === 1) return source.body;
+      const again = await t.reopen();
+      if (again.etag !== source.etag) {
+        again.body.destroy();
+        throw new Error(`${t.key}: the source object changed while it was copied (ETag ${source.etag}, now ${again.etag})`);
+      }
+      return again.body;
+    },
+  };
+  const answer = await t.requests.put(t.bucket, t.key, body, { 'content-type': t.contentType, 'cache-control': t.cacheControl });
+  return { size: listedSize, md5, proof: proofOf(answer, md5, undefined), parts: 1 };
 }
 
 async function putInParts(t: UploadTarget, body: Readable, listedSize: number, partSize: number, partsInFlight: number): Promise<Uploaded> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { documentKeyFor } from '../../core/domain/orders';
 import { startLocalEmulator, type LocalEmulator } from '../../scripts/local/emulator';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
@@ -61,6 +62,14 @@ describe('storage:move from an S3-compatible bucket into reports', () => {
 
     const big = orders[BIG];
     expect((await getObject(c(), 'reports', newKey(big)))!.equals(content(BIG, sizeOf(BIG)))).toBe(true);
+    // Single PUTs from the S3 source were proved by its MD5 ETag and the target's, and record that
+    // MD5; the multipart one (over the threshold) by its parts, with the SHA-256 we computed.
+    const sums = await query<{ source_key: string; sha256: string | null; md5: string | null }>(db.url, 'SELECT source_key, sha256, md5 FROM _storage_move.objects');
+    const bigRow = sums.find((r) => r.source_key === oldKeyFor(BIG).slice(5))!;
+    expect(bigRow.sha256).toBe(createHash('sha256').update(content(BIG, sizeOf(BIG))).digest('base64'));
+    const one = sums.find((r) => r.source_key === oldKeyFor(42).slice(5))!;
+    expect(one).toMatchObject({ sha256: null, md5: createHash('md5').update(content(42, sizeOf(42))).digest('hex') });
+    expect(sums.filter((r) => r.md5 !== null)).toHaveLength(COUNT - 1);
     const pdf = orders.find((o) => o.format === 'pdf')!;
     expect((await headObject(c(), 'reports', newKey(pdf))).ContentType).toBe('application/pdf');
     // The source was only read.
