@@ -13,6 +13,8 @@
  * Every tool sends each object in one PUT (large objects are 8 MiB; storage:move --part-size-mb 16,
  * rclone's upload cutoff 200 MiB): fauxqs 1.9 caps a single PUT's body near 10 MB, and rejects
  * the CompleteMultipartUpload of Debian's rclone 1.60 (InvalidPart), so multipart is not compared.
+ * The source objects are written with one PUT each (putObject), as the old platform wrote its
+ * documents: their ETags are MD5s, which both tools compare with the target's.
  * Prints a table and one JSON line of the figures.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
