@@ -2,7 +2,6 @@ import { createHash, createHmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 /**
@@ -146,7 +145,11 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
       req.on('error', reject);
       req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer from ${hostname} in ${SOCKET_IDLE_MS / 1000} s`), { name: 'TimeoutError' })));
       if (body === undefined || Buffer.isBuffer(body)) req.end(body);
-      else pipeline(body, req).catch((err: Error) => req.destroy(err));
+      else {
+        // Not stream.pipeline: its abort signal and error objects cost about 0.15 ms of CPU per request.
+        body.once('error', (err) => req.destroy(err));
+        body.pipe(req);
+      }
     });
   const base = where.endpoint ? new URL(where.endpoint) : undefined;
   const keys = new Map<string, Buffer>();
