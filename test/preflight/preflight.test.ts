@@ -125,13 +125,15 @@ describe('Lambda concurrency', () => {
   });
 
   test('what other functions reserve counts, what the environment already holds is given back', async () => {
-    // dev is deployed (6 × 5 reserved), prod's order function exists and holds 8: prod needs 48 more minus those 8.
+    // dev is deployed (6 × 5 reserved), prod's order function exists and holds 8: prod needs its reservations less those 8.
+    const prodReserves = demandsOf(prod).reservedConcurrency;
     const functions = { ...Object.fromEntries(demandsOf(dev).functions.map((f) => [f.functionName, 5])), 'docplatform-prod-order': 8, 'docplatform-prod-theme': null };
-    standIn.account.lambda = { concurrentExecutions: 180, unreservedConcurrentExecutions: 180 - 30 - 8, functions };
-    expect(one(await preflight(pinned(prod)), 'lambda-concurrency')).toMatchObject({ status: 'ok', message: expect.stringContaining('30 reserved by other functions, prod reserves 48 (6 functions): 102 would stay unreserved') });
-    standIn.account.lambda = { ...standIn.account.lambda, concurrentExecutions: 170, unreservedConcurrentExecutions: 170 - 30 - 8 };
+    const enough = 30 + prodReserves + 100;
+    standIn.account.lambda = { concurrentExecutions: enough, unreservedConcurrentExecutions: enough - 30 - 8, functions };
+    expect(one(await preflight(pinned(prod)), 'lambda-concurrency')).toMatchObject({ status: 'ok', message: expect.stringContaining(`30 reserved by other functions, prod reserves ${prodReserves} (6 functions): 100 would stay unreserved`) });
+    standIn.account.lambda = { ...standIn.account.lambda, concurrentExecutions: enough - 1, unreservedConcurrentExecutions: enough - 1 - 30 - 8 };
     const finding = one(await preflight(pinned(prod)), 'lambda-concurrency');
-    expect(finding).toMatchObject({ status: 'error', fix: expect.stringContaining('--desired-value 178') });
+    expect(finding).toMatchObject({ status: 'error', fix: expect.stringContaining(`--desired-value ${enough}`) });
   });
 });
 
