@@ -1,5 +1,5 @@
 /**
- * npm run bench:storage [-- --rounds 3 --small 2000 --large 20 --large-mb 8 --jobs 8]
+ * npm run bench:storage [-- --rounds 3 --small 2000 --large 20 --large-mb 8 --jobs 16]
  *
  * The same objects moved by `storage:move` (the real CLI as `npm run storage:move` runs it: its
  * bundle with plain node, built once here untimed; with its verification and its state in
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     small: { type: 'string', default: '2000' },
     large: { type: 'string', default: '20' },
     'large-mb': { type: 'string', default: '8' },
-    jobs: { type: 'string', default: '8' },
+    jobs: { type: 'string', default: '16' },
   },
 });
 const ROUNDS = Number(values.rounds);

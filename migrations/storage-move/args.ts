@@ -39,7 +39,7 @@ options:
   --database-url URL         the migrated database (reports: old keys come from orders.document_key;
                              progress is recorded there in _storage_move.objects); default DATABASE_URL
   --map FILE                 CSV old_key,order_id instead of orders.document_key
-  --jobs N                   objects in flight (1-64, default 8)
+  --jobs N                   objects in flight (1-64, default 16)
   --part-size-mb N           multipart threshold and part size (5-512, default 8)
   --verify-only              re-check every object (size + SHA-256 on both sides); exit 1 naming differences
   --dry-run                  list what would be copied; write nothing
@@ -127,7 +127,7 @@ export function parse(argv: string[]): Args | 'help' {
     targetPrefix: v['target-prefix'] ?? '',
     databaseUrl,
     mapFile: v.map,
-    jobs: integer('jobs', v.jobs, 8, 1, 64),
+    jobs: integer('jobs', v.jobs, 16, 1, 64),
     partSizeMb: integer('part-size-mb', v['part-size-mb'], 8, 5, 512),
     verifyOnly: v['verify-only'] ?? false,
     dryRun: v['dry-run'] ?? false,
