@@ -164,6 +164,34 @@ describe('storage:move upload proofs', () => {
     expect(moved.bodies).toHaveLength(0);
   });
 
+  it('a retried streamed PUT reads the source again, and stops when the source changed meanwhile', async () => {
+    const etag = `"${md5(small).toString('hex')}"`;
+    const retried = (again: Fetched) => {
+      const sent: Buffer[] = [];
+      const requests: ObjectRequests = {
+        async *list() {},
+        get: () => Promise.reject(new Error('not used')),
+        put: async (_b, _k, body) => {
+          if (!('open' in body)) throw new Error('not streamed');
+          // The first attempt's body is spent (a dropped connection); the second is read in full.
+          (await body.open(1)).destroy();
+          const chunks: Buffer[] = [];
+          for await (const c of await body.open(2)) chunks.push(c as Buffer);
+          sent.push(Buffer.concat(chunks));
+          return md5Etag(sent[0]);
+        },
+        close() {},
+      };
+      return { t: { client: {} as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf', reopen: async () => again }, sent };
+    };
+    const same = retried(stream(small, etag, small.length));
+    expect((await uploadObject(same.t, stream(small, etag, small.length), small.length, PART, 2)).proof).toBe('md5');
+    expect(same.sent[0].equals(small)).toBe(true);
+    const changed = retried(stream(content(5, 4000), `"${'cd'.repeat(16)}"`, 4000));
+    await expect(uploadObject(changed.t, stream(small, etag, small.length), small.length, PART, 2)).rejects.toThrow('the source object changed while it was copied');
+    expect(changed.sent).toHaveLength(0);
+  });
+
   it('a multipart source ETag, or none, is no MD5: we hash the body (SHA-256 and our MD5) and hold it', async () => {
     for (const etag of ['"abc-2"', `"${md5(small).toString('hex')}-1"`, undefined]) {
       const f = fakeTarget(md5Etag);
