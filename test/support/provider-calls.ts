@@ -353,6 +353,20 @@ const tagging = (r: Res, tagAction: string, untagAction: string, arn = r.arn): P
   tag(untagAction, arn, { tagKeys: Object.keys(TAG_CHANGE(r)), resourceTags: r.tags }),
 ];
 
+/** An RDS parameter group, of an instance (`DB`) or of an Aurora cluster (`DBCluster`): the same calls with the noun changed. */
+const parameterGroupCalls = (r: Res, noun: 'DB' | 'DBCluster'): ProviderCall[] => [
+  create(`rds:Create${noun}ParameterGroup`, r.arn, { requestTags: r.tags }),
+  create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
+  create(`rds:Modify${noun}ParameterGroup`, r.arn, { note: 'the parameters' }),
+  read(`rds:Describe${noun}ParameterGroups`, r.arn),
+  read(`rds:Describe${noun}Parameters`, r.arn),
+  read('rds:ListTagsForResource', r.arn),
+  update(`rds:Modify${noun}ParameterGroup`, r.arn),
+  update(`rds:Reset${noun}ParameterGroup`, r.arn, { note: 'a parameter removed from the configuration' }),
+  ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
+  del(`rds:Delete${noun}ParameterGroup`, r.arn),
+];
+
 /** EC2's tag-on-create: CreateTags authorised for the new resource (ec2:CreateAction). */
 const ec2TagOnCreate = (r: Res, createAction: string, arn = r.arn, tags = r.tags): ProviderCall =>
   create('ec2:CreateTags', arn, { requestTags: tags, context: { 'ec2:CreateAction': createAction }, note: `tags on ${createAction}` });
@@ -785,18 +799,7 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
     del('rds:DeleteDBSubnetGroup', r.arn),
   ],
-  aws_db_parameter_group: (r) => [
-    create('rds:CreateDBParameterGroup', r.arn, { requestTags: r.tags }),
-    create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
-    create('rds:ModifyDBParameterGroup', r.arn, { note: 'the parameters' }),
-    read('rds:DescribeDBParameterGroups', r.arn),
-    read('rds:DescribeDBParameters', r.arn),
-    read('rds:ListTagsForResource', r.arn),
-    update('rds:ModifyDBParameterGroup', r.arn),
-    update('rds:ResetDBParameterGroup', r.arn, { note: 'a parameter removed from the configuration' }),
-    ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
-    del('rds:DeleteDBParameterGroup', r.arn),
-  ],
+  aws_db_parameter_group: (r) => parameterGroupCalls(r, 'DB'),
   aws_db_instance: (r) => {
     const subnets = refTo(r.stack, r.config.db_subnet_group_name, `${r.address}.db_subnet_group_name`);
     const parameters = refTo(r.stack, r.config.parameter_group_name, `${r.address}.parameter_group_name`);
@@ -846,18 +849,7 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       ...(managed ? [del('secretsmanager:DeleteSecret', rdsSecret, { via: 'rds.amazonaws.com', resourceTags: secretTags, note: 'RDS deletes the master secret with the instance' })] : []),
     ];
   },
-  aws_rds_cluster_parameter_group: (r) => [
-    create('rds:CreateDBClusterParameterGroup', r.arn, { requestTags: r.tags }),
-    create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
-    create('rds:ModifyDBClusterParameterGroup', r.arn, { note: 'the parameters' }),
-    read('rds:DescribeDBClusterParameterGroups', r.arn),
-    read('rds:DescribeDBClusterParameters', r.arn),
-    read('rds:ListTagsForResource', r.arn),
-    update('rds:ModifyDBClusterParameterGroup', r.arn),
-    update('rds:ResetDBClusterParameterGroup', r.arn, { note: 'a parameter removed from the configuration' }),
-    ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
-    del('rds:DeleteDBClusterParameterGroup', r.arn),
-  ],
+  aws_rds_cluster_parameter_group: (r) => parameterGroupCalls(r, 'DBCluster'),
   // The Aurora cluster: storage encryption and the managed master secret as for the instance,
   // the secret tagged with the cluster (aws:rds:primaryDBClusterArn).
   aws_rds_cluster: (r) => {
