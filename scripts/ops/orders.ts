@@ -185,6 +185,9 @@ export async function requeueOrders(
       continue;
     }
     await jobs.sendDocJob(orderId, { requestId });
+    // A re-send restarts the order's idle clock, as the sweeper's own do: otherwise a sweep that
+    // runs before a worker takes this job sees the order still stuck and sends a second one.
+    await db('orders').where({ id: orderId }).whereIn('status', [...REQUEUABLE]).update({ updated_at: db.fn.now() });
     const note = row.lease_live
       ? `a live attempt holds it until ${new Date(row.generation_lease_until!).toISOString()}: this job waits for that attempt to end or its lease to run out`
       : undefined;

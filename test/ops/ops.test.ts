@@ -159,6 +159,8 @@ describe('npm run ops', () => {
     });
     expect(requeued.logs).toEqual(expect.arrayContaining([expect.objectContaining({ msg: 'doc job sent again', orderId: lost, requestId: requeued.json.requestId })]));
     expect(await h.queueDepth(h.queues.docJobs)).toEqual({ visible: 1, inFlight: 0 });
+    // The re-send restarted its idle clock: no longer stuck, so no sweep sends it a second job.
+    expect((await ops('orders', 'stuck', '--older-than', '30m', ...url)).json.orders.map((o: { orderId: string }) => o.orderId)).toEqual([exhausted]);
 
     // A worker takes the job (its sweeper leaves the queued order alone while the job waits), the order ends.
     await docWorker();
