@@ -353,6 +353,29 @@ const tagging = (r: Res, tagAction: string, untagAction: string, arn = r.arn): P
   tag(untagAction, arn, { tagKeys: Object.keys(TAG_CHANGE(r)), resourceTags: r.tags }),
 ];
 
+/** Storage encrypted under aws/rds (no kms_key_id): RDS describes the key and takes a grant with the caller's permissions; its key policy decides. */
+const rdsStorageKeyCalls = (r: Res): ProviderCall[] => {
+  if (!r.config.storage_encrypted || r.config.kms_key_id) return [];
+  const viaRds = { via: 'rds.amazonaws.com', context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A }, resourcePolicy: awsManagedKeyPolicy('rds'), note: 'storage encryption under aws/rds (its key policy decides)' };
+  return [create('kms:DescribeKey', RDS_KEY, viaRds), create('kms:CreateGrant', RDS_KEY, viaRds)];
+};
+
+/**
+ * manage_master_user_password, of an instance or a cluster: RDS creates the rds!… secret with the
+ * caller's permissions (RDS user guide, "Permissions required for Secrets Manager integration":
+ * kms:DescribeKey, secretsmanager:CreateSecret, secretsmanager:TagResource), under aws/secretsmanager.
+ */
+const rdsMasterSecretCalls = (rdsSecret: string, secretTags: Record<string, string>): ProviderCall[] => [
+  create('kms:DescribeKey', SECRETSMANAGER_KEY, {
+    via: 'rds.amazonaws.com',
+    context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A, 'kms:ResourceAliases': ['alias/aws/secretsmanager'] },
+    resourcePolicy: awsManagedKeyPolicy('secretsmanager'),
+    note: 'RDS describes aws/secretsmanager for the master secret',
+  }),
+  create('secretsmanager:CreateSecret', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, context: { 'secretsmanager:Name': rdsSecret.split(':secret:')[1].slice(0, -7) }, note: 'the RDS-managed master secret' }),
+  create('secretsmanager:TagResource', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, note: 'the RDS-managed master secret' }),
+];
+
 /** An RDS parameter group, of an instance (`DB`) or of an Aurora cluster (`DBCluster`): the same calls with the noun changed. */
 const parameterGroupCalls = (r: Res, noun: 'DB' | 'DBCluster'): ProviderCall[] => [
   create(`rds:Create${noun}ParameterGroup`, r.arn, { requestTags: r.tags }),
@@ -815,27 +838,8 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       create('rds:CreateDBInstance', optionGroup, { note: 'parent: the default option group' }),
       create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
       slr('rds.amazonaws.com', 'AWSServiceRoleForRDS'),
-      ...(r.config.storage_encrypted && !r.config.kms_key_id
-        ? [
-            create('kms:DescribeKey', RDS_KEY, { via: 'rds.amazonaws.com', context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A }, resourcePolicy: awsManagedKeyPolicy('rds'), note: 'storage encryption under aws/rds (its key policy decides)' }),
-            create('kms:CreateGrant', RDS_KEY, { via: 'rds.amazonaws.com', context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A }, resourcePolicy: awsManagedKeyPolicy('rds'), note: 'storage encryption under aws/rds (its key policy decides)' }),
-          ]
-        : []),
-      // manage_master_user_password: RDS creates the rds!… secret with the caller's permissions
-      // (RDS user guide, "Permissions required for Secrets Manager integration": kms:DescribeKey,
-      // secretsmanager:CreateSecret, secretsmanager:TagResource), under aws/secretsmanager.
-      ...(managed
-        ? [
-            create('kms:DescribeKey', SECRETSMANAGER_KEY, {
-              via: 'rds.amazonaws.com',
-              context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A, 'kms:ResourceAliases': ['alias/aws/secretsmanager'] },
-              resourcePolicy: awsManagedKeyPolicy('secretsmanager'),
-              note: 'RDS describes aws/secretsmanager for the master secret',
-            }),
-            create('secretsmanager:CreateSecret', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, context: { 'secretsmanager:Name': rdsSecret.split(':secret:')[1].slice(0, -7) }, note: 'the RDS-managed master secret' }),
-            create('secretsmanager:TagResource', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, note: 'the RDS-managed master secret' }),
-          ]
-        : []),
+      ...rdsStorageKeyCalls(r),
+      ...(managed ? rdsMasterSecretCalls(rdsSecret, secretTags) : []),
       read('rds:DescribeDBInstances', r.arn),
       read('rds:ListTagsForResource', r.arn),
       update('rds:ModifyDBInstance', r.arn),
@@ -858,26 +862,14 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     const managed = r.config.manage_master_user_password === true;
     const rdsSecret = `arn:aws:secretsmanager:${R}:${A}:secret:rds!cluster-${uuid(r)}-AbCdEf`;
     const secretTags = { 'aws:rds:primaryDBClusterArn': r.arn };
-    const rdsKey = { via: 'rds.amazonaws.com', context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A }, resourcePolicy: awsManagedKeyPolicy('rds'), note: 'storage encryption under aws/rds (its key policy decides)' };
     return [
       create('rds:CreateDBCluster', r.arn, { requestTags: r.tags, context: { 'rds:ManageMasterUserPassword': String(managed) } }),
       create('rds:CreateDBCluster', subnets.arn, { note: `parent: the subnet group ${subnets.address}` }),
       create('rds:CreateDBCluster', parameters.arn, { note: `parent: the cluster parameter group ${parameters.address}` }),
       create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
       slr('rds.amazonaws.com', 'AWSServiceRoleForRDS'),
-      ...(r.config.storage_encrypted && !r.config.kms_key_id ? [create('kms:DescribeKey', RDS_KEY, rdsKey), create('kms:CreateGrant', RDS_KEY, rdsKey)] : []),
-      ...(managed
-        ? [
-            create('kms:DescribeKey', SECRETSMANAGER_KEY, {
-              via: 'rds.amazonaws.com',
-              context: { 'kms:ViaService': `rds.${R}.amazonaws.com`, 'kms:CallerAccount': A, 'kms:ResourceAliases': ['alias/aws/secretsmanager'] },
-              resourcePolicy: awsManagedKeyPolicy('secretsmanager'),
-              note: 'RDS describes aws/secretsmanager for the master secret',
-            }),
-            create('secretsmanager:CreateSecret', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, context: { 'secretsmanager:Name': rdsSecret.split(':secret:')[1].slice(0, -7) }, note: 'the RDS-managed master secret' }),
-            create('secretsmanager:TagResource', rdsSecret, { via: 'rds.amazonaws.com', requestTags: secretTags, note: 'the RDS-managed master secret' }),
-          ]
-        : []),
+      ...rdsStorageKeyCalls(r),
+      ...(managed ? rdsMasterSecretCalls(rdsSecret, secretTags) : []),
       read('rds:DescribeDBClusters', r.arn),
       read('rds:ListTagsForResource', r.arn),
       update('rds:ModifyDBCluster', r.arn),
