@@ -82,11 +82,16 @@ export function readPlatformLimits(env: string, resources: TfResource[]): Platfo
     .filter((s): s is Values => s !== undefined);
 
   const lambdas = ofType(resources, 'aws_lambda_function');
+  const functionOf = (service: ServiceName): TfResource => {
+    const fn = lambdas.find((l) => l.values.function_name === `${prefix}-${service}`);
+    if (!fn) throw new LimitsError(`${env}: no function ${prefix}-${service} in the synthesised stacks`);
+    return fn;
+  };
+  const variablesOf = (fn: TfResource) => ((fn.values.environment as Values | undefined)?.variables ?? {}) as Record<string, string>;
   const functions = Object.fromEntries(
     SERVICE_NAMES.map((service) => {
-      const fn = lambdas.find((l) => l.values.function_name === `${prefix}-${service}`);
-      if (!fn) throw new LimitsError(`${env}: no function ${prefix}-${service} in the synthesised stacks`);
-      const variables = ((fn.values.environment as Values | undefined)?.variables ?? {}) as Record<string, string>;
+      const fn = functionOf(service);
+      const variables = variablesOf(fn);
       return [service, {
         reservedConcurrency: num(fn.values.reserved_concurrent_executions, `${service} reserved_concurrent_executions`),
         timeoutSeconds: num(fn.values.timeout, `${service} timeout`),
@@ -95,8 +100,7 @@ export function readPlatformLimits(env: string, resources: TfResource[]): Platfo
     }),
   ) as PlatformLimits['functions'];
 
-  const coreLlm = lambdas.find((l) => l.values.function_name === `${prefix}-core-llm`)!;
-  const llmVariables = ((coreLlm.values.environment as Values).variables ?? {}) as Record<string, string>;
+  const llmVariables = variablesOf(functionOf('core-llm'));
 
   const services = ofType(resources, 'aws_ecs_service');
   const targets = ofType(resources, 'aws_appautoscaling_target');

@@ -68,15 +68,16 @@ export interface CapacityReport {
 
 const A = CAPACITY_ASSUMPTIONS;
 
-function durationSeconds(profile: TrafficProfile, service: ServiceName): number {
-  const entry = profile.assumptions.lambdas.find((l) => service.includes(l.match) || l.match.includes(service));
+/** The profile's entry of a function, matched as the cost model matches it: a substring of its name. */
+function lambdaEntry(profile: TrafficProfile, service: ServiceName): TrafficProfile['assumptions']['lambdas'][number] {
+  const entry = profile.assumptions.lambdas.find((l) => service.includes(l.match));
   if (!entry) throw new Error(`traffic profile ${profile.name}: no lambdas entry for ${service}`);
-  return entry.avgDurationMs / 1000;
+  return entry;
 }
 
-function invocationsPer(profile: TrafficProfile, service: ServiceName, per: 'perApiRequest' | 'perDocument' | 'perBatch'): number {
-  return profile.assumptions.lambdas.find((l) => service.includes(l.match))?.[per] ?? 0;
-}
+const durationSeconds = (profile: TrafficProfile, service: ServiceName): number => lambdaEntry(profile, service).avgDurationMs / 1000;
+
+const invocationsPer = (profile: TrafficProfile, service: ServiceName, per: 'perApiRequest' | 'perDocument' | 'perBatch'): number => lambdaEntry(profile, service)[per];
 
 function documentsPerTaskSecond(profile: TrafficProfile, worker: WorkerName): number {
   const entry = profile.assumptions.workers.find((w) => worker.includes(w.match));
