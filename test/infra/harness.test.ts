@@ -36,6 +36,7 @@ test('the CLI config installs the AWS provider from the mirror only when there i
   expect(withMirror).toContain('filesystem_mirror');
   expect(withMirror).toContain('path    = "/mirror"');
   expect(withMirror).toContain(`exclude = ["${AWS_PROVIDER}"]`);
+  expect(withMirror).not.toContain('plugin_cache_dir');
   const withoutMirror = cliConfig(undefined, '/cache');
   expect(withoutMirror).not.toContain('provider_installation');
   expect(withoutMirror).toContain('plugin_cache_dir = "/cache"');

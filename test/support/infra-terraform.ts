@@ -44,11 +44,15 @@ export function findProviderMirror(candidates: string[] = mirrorCandidates()): s
   return candidates.find((dir) => fs.existsSync(path.join(dir, AWS_PROVIDER, AWS_PROVIDER_VERSION, platform())));
 }
 
-/** CLI config text: the mirror for the AWS provider (and the registry for anything else), or nothing. */
+/**
+ * CLI config text: the mirror for the AWS provider (and the registry for anything else), or a
+ * plugin cache. Not both: from an unpacked mirror `init` links the provider itself, while a cache
+ * in front of it was re-linked by one stack's `init` while another stack's `validate` read
+ * through it ("could not read package directory").
+ */
 export function cliConfig(mirror: string | undefined, pluginCacheDir: string): string {
-  const cache = `plugin_cache_dir = ${JSON.stringify(pluginCacheDir)}\n`;
-  if (!mirror) return cache;
-  return `${cache}provider_installation {
+  if (!mirror) return `plugin_cache_dir = ${JSON.stringify(pluginCacheDir)}\n`;
+  return `provider_installation {
   filesystem_mirror {
     path    = ${JSON.stringify(mirror)}
     include = [${JSON.stringify(AWS_PROVIDER)}]
@@ -69,31 +73,16 @@ interface Toolchain {
 let toolchain: Toolchain | undefined;
 
 /**
- * One CLI config and plugin cache per process. The machine may point TF_CLI_CONFIG_FILE at a
- * file that does not exist; ours always replaces it. With a mirror, the cache is seeded with a
- * link to it, so `init` links the 700 MB provider instead of copying it into every stack.
+ * One CLI config per process, and a plugin cache when there is no mirror (so the registry's
+ * 700 MB provider is downloaded once, not into every stack). The machine may point
+ * TF_CLI_CONFIG_FILE at a file that does not exist; ours always replaces it.
  */
 export function terraformToolchain(): Toolchain {
   if (toolchain) return toolchain;
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'docplatform-tf-'));
   const pluginCache = path.join(os.tmpdir(), 'docplatform-tf-plugin-cache');
   const mirror = findProviderMirror();
-  if (mirror) {
-    const versionDir = path.join(pluginCache, AWS_PROVIDER, AWS_PROVIDER_VERSION);
-    const link = path.join(versionDir, platform());
-    fs.mkdirSync(versionDir, { recursive: true });
-    if (!fs.existsSync(link)) {
-      fs.rmSync(link, { force: true });
-      try {
-        fs.symlinkSync(path.join(mirror, AWS_PROVIDER, AWS_PROVIDER_VERSION, platform()), link);
-      } catch (error) {
-        // Another jest worker linked it first.
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-    }
-  } else {
-    fs.mkdirSync(pluginCache, { recursive: true });
-  }
+  if (!mirror) fs.mkdirSync(pluginCache, { recursive: true });
   const configFile = path.join(root, 'terraform.rc');
   fs.writeFileSync(configFile, cliConfig(mirror, pluginCache));
   const env: NodeJS.ProcessEnv = {
