@@ -1,7 +1,5 @@
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { listSequences, listTables, serverInfo, type TableInfo } from './catalog';
 import { describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { MoveError } from './errors';
@@ -9,6 +7,7 @@ import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
 import { applySection, dumpSection } from './schema';
+import { RelayIn, RelayOut } from './relay';
 import { readSequences, writeSequences } from './sequences';
 import { chunkPlans, copiedTables, createState, dropState, indexedTables, markTableCopied, reached, saveChunkPlan, setPhase, type Chunk } from './state';
 import { dataDigest, rowHash, verify, type DataDigest, type RowHash, type VerifyReport } from './verify';
@@ -60,28 +59,19 @@ async function copyItem(source: Client, target: Client, item: WorkItem, binary: 
   const { table, chunk } = item;
   const columns = table.copyColumns.map(quoteIdent).join(', ');
   const format = binary ? ' (FORMAT binary)' : '';
-  let bytes = 0;
-  // copyTo already hands over socket-sized batches of rows, so they pass through untouched.
-  const counter = new Transform({
-    highWaterMark: STREAM_BUFFER,
-    transform(data: Buffer, _enc, done) {
-      bytes += data.length;
-      done(null, data);
-    },
-  });
   try {
     await target.query(chunk ? 'BEGIN' : `BEGIN; TRUNCATE ONLY ${table.sql}`);
     const options = [...(binary ? ['FORMAT binary'] : []), ...(chunk ? [] : ['FREEZE'])];
     const into = target.query(
-      copyFrom(`COPY ${table.sql} (${columns}) FROM STDIN${options.length ? ` (${options.join(', ')})` : ''}`, { highWaterMark: STREAM_BUFFER }),
+      new RelayIn(`COPY ${table.sql} (${columns}) FROM STDIN${options.length ? ` (${options.join(', ')})` : ''}`, { highWaterMark: STREAM_BUFFER }),
     );
     const out = source.query(
-      copyTo(`COPY (SELECT ${columns} FROM ONLY ${table.sql}${copyFilter(table, chunk)}) TO STDOUT${format}`, { highWaterMark: STREAM_BUFFER }),
+      new RelayOut(`COPY (SELECT ${columns} FROM ONLY ${table.sql}${copyFilter(table, chunk)}) TO STDOUT${format}`, { highWaterMark: STREAM_BUFFER }),
     );
-    await pipeline(out, counter, into);
-    await markTableCopied(target, item.mark, into.rowCount, bytes);
+    await pipeline(out, into);
+    await markTableCopied(target, item.mark, into.rowCount, out.bytes);
     await target.query('COMMIT');
-    return { rows: into.rowCount, bytes };
+    return { rows: into.rowCount, bytes: out.bytes };
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
     throw new MoveError(`copying ${item.mark} failed: ${(err as Error).message}`);
