@@ -55,6 +55,34 @@ const lazyChunks: Plugin = {
 };
 
 /**
+ * knex's modules that only migrations, seeds and schema building (`knex.migrate`, `knex.seed`,
+ * `knex.schema`) construct, which no service calls (the schema is `npm run db:migrate`'s, a
+ * bundle of its own): each becomes a class that throws when constructed, naming itself. knex
+ * still requires them at load, and evaluating them cost ~3 ms of CPU at every cold start of the
+ * database services (~59 KiB of their handler.js). Queries, transactions and the pool are untouched.
+ */
+export const QUERIES_ONLY_KNEX = [
+  'migrations/migrate/Migrator',
+  'migrations/seed/Seeder',
+  ...['builder', 'compiler', 'tablebuilder', 'tablecompiler', 'columnbuilder', 'columncompiler', 'viewbuilder', 'viewcompiler'].map((m) => `schema/${m}`),
+  ...['compiler', 'tablecompiler', 'columncompiler', 'viewbuilder', 'viewcompiler'].map((m) => `dialects/postgres/schema/pg-${m}`),
+];
+
+const queriesOnlyKnex: Plugin = {
+  name: 'queries-only-knex',
+  setup(b) {
+    const filter = new RegExp(`[\\\\/]knex[\\\\/]lib[\\\\/](${QUERIES_ONLY_KNEX.join('|').replace(/\//g, '[\\\\/]')})\\.js$`);
+    b.onLoad({ filter }, (args) => {
+      const module = filter.exec(args.path)![1].replace(/\\/g, '/');
+      const name = path.basename(module);
+      const notBundled = `class NotBundled { constructor() { throw new Error(${JSON.stringify(`knex/lib/${module} is not bundled: a function runs queries, never migrations, seeds or schema changes`)}); } static extend() { new NotBundled(); } }`;
+      // Migrator.js exports { Migrator }, every other one its class.
+      return { contents: `${notBundled}\nmodule.exports = ${name === 'Migrator' ? '{ Migrator: NotBundled }' : 'NotBundled'};`, loader: 'js' };
+    });
+  },
+};
+
+/**
  * A function's options: the shared base (`build/esbuild-base.ts`) plus its handler as entry, the
  * runtime's AWS SDK left external when `sdk` is `runtime`, and the lazy chunks left to their own files.
  */
@@ -63,7 +91,7 @@ export function functionOptions(name: string, sdk: SdkMode, outDir: string): Bui
     entryPoints: [path.join(FUNCTIONS_ROOT, name, 'handler.ts')],
     outfile: path.join(outDir, 'handler.js'),
     external: sdk === 'runtime' ? ['@aws-sdk/*'] : [],
-    plugins: [lazyChunks],
+    plugins: [lazyChunks, queriesOnlyKnex],
     alias: Object.fromEntries(Object.entries(LAZY_CHUNKS).filter(([pkg, chunk]) => pkg !== chunk.entry).map(([pkg, chunk]) => [pkg, chunk.entry])),
   });
 }

@@ -6,7 +6,11 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../build/esbuild-base';
 import { BundleResult, bundleFunctionTo } from '../../build/functions';
+import { createDb } from '../../core/db';
 import { toApiGatewayEvent } from '../../core/internal-client';
+import { migrateLatest, seed } from '../../migrations/migrate';
+import { themeSeeds } from '../../migrations/seeds/themes';
+import { createTestDatabase } from '../support/postgres';
 import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
 
 /**
@@ -14,7 +18,9 @@ import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
  * ships @google/genai's web entry beside handler.js (genai.mjs, a lazy chunk), loaded on the first
  * generation, and gateway-b2c ships Stripe the same way (stripe.mjs), loaded on the first payment or webhook.
  * It must reach Gemini through `httpOptions.baseUrl`, and its errors must keep their status for
- * the retry policy (429 → 429 after the retries, a 500 then success → 200).
+ * the retry policy (429 → 429 after the retries, a 500 then success → 200). The database
+ * services' bundles leave out knex's migrations and schema building and pg's Cloudflare probe
+ * (build/functions.ts, build/esbuild-base.ts): the theme bundle still answers from PostgreSQL.
  */
 const run = promisify(execFile);
 const API_KEY = 'gemini-bundle-test-key';
@@ -129,4 +135,35 @@ test('the gateway-b2c bundle loads Stripe (stripe.mjs beside handler.js) on the 
     [200, { received: true, handled: false }],
     [400, expect.objectContaining({ error: expect.objectContaining({ fields: [expect.objectContaining({ field: 'header.stripe-signature', message: 'signature verification failed' })] }) })],
   ]);
+}, 60_000);
+
+test('the theme bundle, without knex’s migrations and schema building, answers from PostgreSQL with pg’s Node sockets (no undici on Node 20)', async () => {
+  const theme = await bundleFunctionTo('theme', path.join(outDir, 'theme'));
+  const code = fs.readFileSync(path.join(theme.outDir, 'handler.js'), 'utf8');
+  // The migrator's default table and the schema builder's methods are not in the bundle.
+  expect(code).not.toMatch(/knex_migrations|createTableIfNotExists/);
+  expect(code).toContain('knex/lib/schema/tablebuilder is not bundled');
+  const database = await createTestDatabase('fn_bundles');
+  const db = createDb({ database: { url: database.url, port: 5432, poolMax: 1 }, secrets: {} });
+  try {
+    await migrateLatest(db);
+    await seed(db);
+    const slug = themeSeeds[0].slug;
+    const { results, undiciLoaded } = await invokeAll(
+      theme,
+      [
+        toApiGatewayEvent({ method: 'GET', path: '/health' }, 'bundle-health'),
+        toApiGatewayEvent({ method: 'GET', path: '/themes' }, 'bundle-themes'),
+        toApiGatewayEvent({ method: 'GET', path: `/themes/${slug}` }, 'bundle-theme'),
+      ],
+      { APP_ENV: 'test', DATABASE_URL: database.url },
+    );
+    expect(results.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+    expect(results[1].body.themes.map((t: { slug: string }) => t.slug)).toEqual(themeSeeds.map((t) => t.slug).sort());
+    expect(results[2].body.theme).toMatchObject({ slug, promptTemplate: themeSeeds[0].prompt_template });
+    expect(undiciLoaded).toBe(false);
+  } finally {
+    await db.destroy();
+    await database.drop();
+  }
 }, 60_000);
