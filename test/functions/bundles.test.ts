@@ -79,6 +79,8 @@ test('the core-llm bundle generates through the Gemini stand-in with the SDK’s
   expect(chunk).toContain('generativelanguage.googleapis.com');
   expect(code).not.toContain('generativelanguage.googleapis.com');
   expect(`${code}${chunk}`).not.toMatch(/google-auth-library|gaxios/);
+  // The standalone Redis client only (build/esbuild-base.ts): the cluster client's code is not in it.
+  expect(code).not.toContain('Failed to refresh slots cache');
   const env = {
     APP_ENV: 'test',
     DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
