@@ -1,13 +1,14 @@
 import { createHash, createHmac } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { httpConnections, type Exchange, type HttpResponse } from './http1';
 
 /**
  * The requests made for every object, GetObject on the source and PutObject (or UploadPart) on
  * the target, and the source's listing, with the S3 client's own credentials (its provider chain)
- * but signed here and sent with node:http(s) over a keep-alive agent. The SDK's command pipeline
+ * but signed here and sent over kept-alive connections by our HTTP/1.1 client (http1.ts, which
+ * costs a third of node:http's CPU per request). The SDK's command pipeline
  * (endpoint rules, serde, its asynchronous signer) costs about 1.4 ms of CPU per request, its HTTP
  * handler alone about 0.35 ms, and its piping of a body gives no way to fail a request whose
  * source stream broke; its XML reader took most of the listing's time (docs/data-migration.md):
@@ -60,19 +61,11 @@ export interface Stored {
   ChecksumSHA256?: string;
 }
 
-interface HttpResponse {
-  statusCode: number;
-  headers: IncomingHttpHeaders;
-  body: Readable;
-}
-
 /** The credentials every SDK client carries (its provider chain, refreshed by the SDK). */
 interface ClientParts {
   credentials(): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
 }
 
-/** As the SDK clients' (storage.ts s3Client): a stalled socket fails the request, which is then retried. */
-const SOCKET_IDLE_MS = 120_000;
 const header = (h: IncomingHttpHeaders, name: string) => {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
@@ -117,40 +110,13 @@ function retryable(err: unknown): boolean {
   return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(e.code ?? '') || e.name === 'TimeoutError';
 }
 
-export interface HttpRequest {
-  protocol: string;
-  hostname: string;
-  port?: number;
-  method: string;
-  /** With its query string. */
-  path: string;
-  headers: Record<string, string>;
-}
-export type Exchange = (request: HttpRequest, body?: Buffer | Readable) => Promise<HttpResponse>;
+export type { Exchange } from './http1';
 
-/** `exchange` replaces node:http(s) only where the address cannot be reached (the tests' AWS addresses). */
+/** `exchange` replaces the HTTP client (http1.ts) only where the address cannot be reached (the tests' AWS addresses). */
 export function objectRequests(client: S3Client, where: { endpoint?: string; region: string }, exchange?: Exchange): ObjectRequests {
   const parts = client.config as unknown as ClientParts;
-  // No socket cap: the move's pool bounds the requests in flight (--jobs objects, a few parts each).
-  const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
-
-  /** One HTTP exchange; a body stream that fails (a broken source GET) fails the request. */
-  const http: Exchange = ({ protocol, hostname, port, method, path, headers }, body) =>
-    new Promise<HttpResponse>((resolve, reject) => {
-      const https = protocol === 'https:';
-      const agent = https ? agents.https : agents.http;
-      const req = (https ? httpsRequest : httpRequest)({ method, hostname, port, path, headers, agent, timeout: SOCKET_IDLE_MS }, (res) =>
-        resolve({ statusCode: res.statusCode ?? 0, headers: res.headers, body: res }),
-      );
-      req.on('error', reject);
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer from ${hostname} in ${SOCKET_IDLE_MS / 1000} s`), { name: 'TimeoutError' })));
-      if (body === undefined || Buffer.isBuffer(body)) req.end(body);
-      else {
-        // Not stream.pipeline: its abort signal and error objects cost about 0.15 ms of CPU per request.
-        body.once('error', (err) => req.destroy(err));
-        body.pipe(req);
-      }
-    });
+  // No cap on connections: the move's pool bounds the requests in flight (--jobs objects, a few parts each).
+  const connections = httpConnections();
   const base = where.endpoint ? new URL(where.endpoint) : undefined;
   const keys = new Map<string, Buffer>();
   const signingKey = (secret: string, day: string) => {
@@ -205,8 +171,8 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
       if (body) sent['content-length'] = String(body.size);
       try {
         // A fresh stream per attempt: a retry sends the same chunks again, or reads the source again.
-        const payload = !body ? undefined : 'open' in body ? await body.open(attempt) : body.chunks.length === 1 ? body.chunks[0] : Readable.from(body.chunks);
-        const response = await (exchange ?? http)({ ...t, method, path: canonicalQuery ? `${t.path}?${canonicalQuery}` : t.path, headers: sent }, payload);
+        const payload = !body ? undefined : 'open' in body ? await body.open(attempt) : body.chunks;
+        const response = await (exchange ?? connections.exchange)({ ...t, method, path: canonicalQuery ? `${t.path}?${canonicalQuery}` : t.path, headers: sent }, payload);
         if (response.statusCode < 300) return response;
         throw await failure(response);
       } catch (err) {
@@ -252,8 +218,7 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
       return { ETag: header(res.headers, 'etag'), ChecksumSHA256: header(res.headers, 'x-amz-checksum-sha256') };
     },
     close() {
-      agents.http.destroy();
-      agents.https.destroy();
+      connections.close();
     },
   };
 }
