@@ -44,6 +44,7 @@ const envSchema = z.object({
   [ENV.redisUrl]: z._default(url(['redis:', 'rediss:']), 'redis://127.0.0.1:6379'),
   [ENV.redisKeyPrefix]: z._default(z.string().check(z.minLength(1)), 'docplatform:'),
   [ENV.docJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
+  [ENV.batchDocJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
   [ENV.batchJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
   [ENV.reportsBucket]: z._default(z.string().check(z.minLength(3)), 'reports'),
   [ENV.assetsBucket]: z._default(z.string().check(z.minLength(3)), 'assets'),
@@ -124,7 +125,7 @@ export interface RuntimeConfig {
    */
   database?: DatabaseSettings;
   redis: { url: string; keyPrefix: string };
-  queues: { docJobsUrl?: string; batchJobsUrl?: string };
+  queues: { docJobsUrl?: string; batchDocJobsUrl?: string; batchJobsUrl?: string };
   buckets: { reports: string; assets: string };
   gemini: { apiKey: SecretRef; model: string; baseUrl?: string; timeoutMs: number };
   llm: { rateLimitPerMinute: number; cacheTtlSeconds: number; budget: GenerationBudgetSettings };
@@ -242,7 +243,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL, s3ForcePathStyle: e.S3_FORCE_PATH_STYLE },
     database,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
-    queues: { docJobsUrl: e.DOC_JOBS_QUEUE_URL, batchJobsUrl: e.BATCH_JOBS_QUEUE_URL },
+    queues: { docJobsUrl: e.DOC_JOBS_QUEUE_URL, batchDocJobsUrl: e.BATCH_DOC_JOBS_QUEUE_URL, batchJobsUrl: e.BATCH_JOBS_QUEUE_URL },
     buckets: { reports: e.REPORTS_BUCKET, assets: e.ASSETS_BUCKET },
     gemini: { apiKey: { value: e.GEMINI_API_KEY, arn: e.GEMINI_SECRET_ARN }, model: e.GEMINI_MODEL, baseUrl: e.GEMINI_BASE_URL, timeoutMs: e.GEMINI_TIMEOUT_MS },
     llm: {

@@ -29,8 +29,13 @@ export type WorkerName = (typeof WORKER_NAMES)[number];
 export const IMAGE_NAMES = [...WORKER_NAMES, 'migration'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
-/** Logical queue → the stem of its physical name (`<project>-<env>-<stem>`, DLQ `…-dlq`). */
-export const QUEUES = { docJobs: 'doc-jobs', batchJobs: 'batch-jobs' } as const;
+/**
+ * Logical queue → the stem of its physical name (`<project>-<env>-<stem>`, DLQ `…-dlq`). Doc jobs
+ * come in two queues: `docJobs` for interactive orders (B2C, sent by the order service) and
+ * `batchDocJobs` for the rows of B2B batches (sent by the b2b-batch worker), which the
+ * doc-generation worker consumes in that order of priority, so no B2C order waits behind a batch.
+ */
+export const QUEUES = { docJobs: 'doc-jobs', batchDocJobs: 'batch-doc-jobs', batchJobs: 'batch-jobs' } as const;
 export type QueueName = keyof typeof QUEUES;
 
 /** Logical bucket → the stem of its physical name. */
@@ -132,6 +137,7 @@ export const ENV = {
   redisUrl: 'REDIS_URL',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',
   docJobsQueueUrl: 'DOC_JOBS_QUEUE_URL',
+  batchDocJobsQueueUrl: 'BATCH_DOC_JOBS_QUEUE_URL',
   batchJobsQueueUrl: 'BATCH_JOBS_QUEUE_URL',
   reportsBucket: 'REPORTS_BUCKET',
   assetsBucket: 'ASSETS_BUCKET',
@@ -153,6 +159,8 @@ export const ENV = {
   internalTransport: 'INTERNAL_TRANSPORT',
   publicBaseUrl: 'PUBLIC_BASE_URL',
   workerConcurrency: 'WORKER_CONCURRENCY',
+  /** Documents the doc-generation worker renders at once (Chromium pages), below the messages it holds. */
+  workerRenderSlots: 'WORKER_RENDER_SLOTS',
   workerDrainSeconds: 'WORKER_DRAIN_SECONDS',
   nodeExtraCaCerts: 'NODE_EXTRA_CA_CERTS',
 } as const;
@@ -179,8 +187,9 @@ export const serviceUrlVar = (service: ServiceName): string => `SERVICE_URL_${en
 
 /**
  * Batch generations core-llm lets wait on Gemini at once (LLM_BATCH_MAX_IN_FLIGHT): the
- * doc-generation slots (maxTasks × concurrency) less the interactive share of them, so a B2C
- * job finds a slot free however large the batches (at least one slot each way).
+ * doc-generation slots (maxTasks × concurrency, the messages in hand, each of which may wait on
+ * one generation) less the interactive share of them, so a B2C job finds a slot free however large
+ * the batches (at least one slot each way).
  */
 export function batchGenerationsInFlight(slots: number, interactiveSharePercent: number): number {
   return Math.max(1, slots - Math.max(1, Math.ceil((slots * interactiveSharePercent) / 100)));

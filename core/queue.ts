@@ -31,15 +31,29 @@ export function traceAttributes(trace: JobTrace = {}): Record<string, MessageAtt
   return trace.requestId ? { [REQUEST_ID_ATTRIBUTE]: { DataType: 'String', StringValue: trace.requestId } } : undefined;
 }
 
+/**
+ * The queue of an order's doc jobs: a batch's rows go to `batchDocJobs`, every other order to
+ * `docJobs`, which the doc-generation worker serves first (core/contract.ts QUEUES). Every sender
+ * of doc jobs (the order service, the b2b-batch worker, the doc worker's hand-offs and sweeper,
+ * `npm run ops -- orders requeue`) follows this rule.
+ */
+export function docJobQueueOf(order: { batch_id: string | null }): 'docJobs' | 'batchDocJobs' {
+  return order.batch_id ? 'batchDocJobs' : 'docJobs';
+}
+
 export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
   return new (sqsSdk().SQSClient)({ region: config.aws.region, endpoint: config.aws.endpoint });
 }
 
 export interface JobQueue {
+  /** The doc job of an interactive (B2C) order, to doc-jobs. */
   sendDocJob(orderId: string, trace?: JobTrace): Promise<void>;
-  /** Sends in SendMessageBatch calls of 10; throws if any entry failed (the caller retries, consumers are idempotent). */
-  /** `delaysSeconds[i]`, when given, is the DelaySeconds of the i-th job (a batch's release pace). */
-  sendDocJobs(orderIds: string[], trace?: JobTrace, delaysSeconds?: readonly number[]): Promise<void>;
+  /**
+   * The doc jobs of a batch's orders, to batch-doc-jobs, in SendMessageBatch calls of 10; throws if
+   * any entry failed (the caller retries, consumers are idempotent). `delaysSeconds[i]`, when
+   * given, is the DelaySeconds of the i-th job (a batch's release pace).
+   */
+  sendBatchDocJobs(orderIds: string[], trace?: JobTrace, delaysSeconds?: readonly number[]): Promise<void>;
   sendBatchJob(batchId: string, trace?: JobTrace): Promise<void>;
 }
 
@@ -60,9 +74,9 @@ export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs?: 
   return {
     sendDocJob: (orderId, trace) => send(required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'), DocJobMessage.parse({ v: 1, orderId }), trace),
     sendBatchJob: (batchId, trace) => send(required(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId }), trace),
-    sendDocJobs: async (orderIds, trace, delaysSeconds) => {
+    sendBatchDocJobs: async (orderIds, trace, delaysSeconds) => {
       const attributes = traceAttributes(trace);
-      const queueUrl = required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL');
+      const queueUrl = required(config.queues.batchDocJobsUrl, 'BATCH_DOC_JOBS_QUEUE_URL');
       for (let i = 0; i < orderIds.length; i += 10) {
         const chunk = orderIds.slice(i, i + 10);
         const out = await sqsClient().send(

@@ -7,7 +7,7 @@ import { EcsService, EcsServiceCapacityProviderStrategy } from '@cdktf/provider-
 import { FargateTask } from './fargate-task';
 import { Grants } from './iam-grants';
 
-/** Minutes the queue must stay completely empty (nothing visible, nothing in flight) before the service goes back to 0. */
+/** Minutes the queues must stay completely empty (nothing visible, nothing in flight) before the service goes back to 0. */
 export const SCALE_IN_AFTER_MINUTES = 5;
 /** Seconds between two scale-out steps: about the time a new task needs to pull, start and take messages. */
 export const SCALE_OUT_COOLDOWN_SECONDS = 120;
@@ -26,10 +26,10 @@ export interface SpotQueueWorkerProps {
   maxTasks: number;
   /** Queue depth one task absorbs; sets the backlog at which scale-out adds more than one task. */
   messagesPerTask: number;
-  /** The queue whose depth drives the service, and which the task role may consume. */
-  queue: { arn: string; name: string };
+  /** The queues whose depth, added up, drives the service, and which the task role may consume. */
+  queues: { arn: string; name: string }[];
   environment: Record<string, string>;
-  /** Grants beyond consuming `queue` (which is always granted). */
+  /** Grants beyond consuming `queues` (which is always granted). */
   grants: Grants;
   subnetIds: string[];
   securityGroupIds: string[];
@@ -43,8 +43,9 @@ export interface SpotQueueWorkerProps {
 }
 
 /**
- * A queue consumer on Fargate Spot that costs nothing while its queue is empty: the service sits
- * at desired 0 and Application Auto Scaling starts tasks from the queue depth.
+ * A queue consumer on Fargate Spot that costs nothing while its queues are empty: the service sits
+ * at desired 0 and Application Auto Scaling starts tasks from the queues' depth (the sum over its
+ * queues, by metric math: doc-generation's interactive and batch queues count alike).
  *
  * Target tracking cannot start the first task (no task, no metric), so scaling is by steps:
  * - out: `ApproximateNumberOfMessagesVisible > 0` adds 1 task, 2 once the backlog reaches
@@ -70,7 +71,7 @@ export class SpotQueueWorker extends Construct {
       repository: props.repository,
       imageTag: props.imageTag,
       environment: props.environment,
-      grants: { ...props.grants, consumeFrom: [props.queue.arn, ...(props.grants.consumeFrom ?? [])] },
+      grants: { ...props.grants, consumeFrom: [...props.queues.map((q) => q.arn), ...(props.grants.consumeFrom ?? [])] },
       logRetentionDays: props.logRetentionDays,
       permissionsBoundary: props.permissionsBoundary,
     });
@@ -138,15 +139,23 @@ export class SpotQueueWorker extends Construct {
       },
     });
 
-    const dimensions = { QueueName: props.queue.name };
+    if (props.queues.length === 0) throw new Error(`${props.name}: a queue worker needs at least one queue`);
+    const names = props.queues.map((q) => q.name).join(' + ');
+    // One query per queue and metric, summed: the scaler sees the backlog of every queue the task serves.
+    const sqsMetrics = (id: string, metricName: string) =>
+      props.queues.map((q, i) => ({
+        id: `${id}${i}`,
+        metric: { namespace: 'AWS/SQS', metricName, dimensions: { QueueName: q.name }, period: 60, stat: 'Maximum' },
+        returnData: false,
+      }));
+    const sum = (id: string) => props.queues.map((_, i) => `${id}${i}`).join(' + ');
     this.scaleOutAlarm = new CloudwatchMetricAlarm(this, 'backlog-alarm', {
       alarmName: `${props.name}-backlog`,
-      alarmDescription: `Messages wait in ${props.queue.name}: add ${props.name} tasks`,
-      namespace: 'AWS/SQS',
-      metricName: 'ApproximateNumberOfMessagesVisible',
-      dimensions,
-      statistic: 'Maximum',
-      period: 60,
+      alarmDescription: `Messages wait in ${names}: add ${props.name} tasks`,
+      metricQuery: [
+        ...sqsMetrics('visible', 'ApproximateNumberOfMessagesVisible'),
+        { id: 'backlog', expression: sum('visible'), label: 'messages visible', returnData: true },
+      ],
       evaluationPeriods: 1,
       threshold: 0,
       comparisonOperator: 'GreaterThanThreshold',
@@ -154,17 +163,13 @@ export class SpotQueueWorker extends Construct {
       alarmActions: [scaleOut.arn],
     });
 
-    const sqsMetric = (metricName: string) => ({
-      metric: { namespace: 'AWS/SQS', metricName, dimensions, period: 60, stat: 'Maximum' },
-      returnData: false,
-    });
     this.scaleInAlarm = new CloudwatchMetricAlarm(this, 'idle-alarm', {
       alarmName: `${props.name}-idle`,
-      alarmDescription: `${props.queue.name} is empty with nothing in flight: stop every ${props.name} task`,
+      alarmDescription: `${names} empty with nothing in flight: stop every ${props.name} task`,
       metricQuery: [
-        { id: 'visible', ...sqsMetric('ApproximateNumberOfMessagesVisible') },
-        { id: 'inflight', ...sqsMetric('ApproximateNumberOfMessagesNotVisible') },
-        { id: 'total', expression: 'visible + inflight', label: 'messages visible or in flight', returnData: true },
+        ...sqsMetrics('visible', 'ApproximateNumberOfMessagesVisible'),
+        ...sqsMetrics('inflight', 'ApproximateNumberOfMessagesNotVisible'),
+        { id: 'total', expression: `${sum('visible')} + ${sum('inflight')}`, label: 'messages visible or in flight', returnData: true },
       ],
       evaluationPeriods: SCALE_IN_AFTER_MINUTES,
       datapointsToAlarm: SCALE_IN_AFTER_MINUTES,

@@ -43,8 +43,8 @@ export interface ServiceAccess {
   invokes: ServiceName[];
 }
 
-/** A worker's access, and the queue it consumes. */
-export type WorkerAccess = ServiceAccess & { queue: QueueName };
+/** A worker's access, and the queues it consumes, most urgent first (its consumer serves them in that order). */
+export type WorkerAccess = ServiceAccess & { queues: QueueName[] };
 
 const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
   database: false,
@@ -82,9 +82,10 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
 
 export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'doc-generation': {
-    // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends (containers/doc-generation/requeue.ts).
-    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
-    queue: 'docJobs',
+    // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends, each to its order's queue (containers/doc-generation/requeue.ts).
+    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs', 'batchDocJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
+    // Interactive orders first: no B2C job waits behind a batch's rows.
+    queues: ['docJobs', 'batchDocJobs'],
   },
-  'b2b-batch': { ...access({ database: true, secrets: ['database'], sendTo: ['docJobs'], readWriteObjects: [BATCH_OBJECTS] }), queue: 'batchJobs' },
+  'b2b-batch': { ...access({ database: true, secrets: ['database'], sendTo: ['batchDocJobs'], readWriteObjects: [BATCH_OBJECTS] }), queues: ['batchJobs'] },
 };

@@ -199,13 +199,13 @@ export class ComputeStack extends TerraformStack {
     return { name: cluster.name, arn: cluster.arn, capacity };
   }
 
-  /** The two queue workers on Fargate Spot, scaled from zero on their queue's depth. */
+  /** The two queue workers on Fargate Spot, scaled from zero on the depth of the queues they consume. */
   private queueWorkers(cluster: Cluster, publicBaseUrl: string): SpotQueueWorker[] {
     const { config, network } = this;
     return WORKER_NAMES.map((name) => {
       const a = WORKER_ACCESS[name];
       const settings = config.workers[name];
-      const queue = this.data.queues[a.queue];
+      const renderSlots = name === 'doc-generation' ? config.workers['doc-generation'].renderSlots : undefined;
       return new SpotQueueWorker(this, `worker-${name}`, {
         name: `${this.prefix}-${name}`,
         region: config.region,
@@ -216,10 +216,11 @@ export class ComputeStack extends TerraformStack {
         memoryMb: settings.memoryMb,
         maxTasks: settings.maxTasks,
         messagesPerTask: settings.messagesPerTask,
-        queue: { arn: queue.arn, name: queue.name },
+        queues: a.queues.map((q) => ({ arn: this.data.queues[q].arn, name: this.data.queues[q].name })),
         environment: {
           ...this.wiring.environment(a, config.database.poolMaxPerWorker),
           [ENV.workerConcurrency]: String(settings.concurrency),
+          ...(renderSlots === undefined ? {} : { [ENV.workerRenderSlots]: String(renderSlots) }),
           [ENV.publicBaseUrl]: publicBaseUrl,
           [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         },
@@ -406,6 +407,7 @@ class AccessWiring {
       [ENV.redisUrl]: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
       [ENV.redisKeyPrefix]: 'docplatform:',
       [ENV.docJobsQueueUrl]: data.queues.docJobs.url,
+      [ENV.batchDocJobsQueueUrl]: data.queues.batchDocJobs.url,
       [ENV.batchJobsQueueUrl]: data.queues.batchJobs.url,
       [ENV.reportsBucket]: data.buckets.reports.name,
       [ENV.assetsBucket]: data.buckets.assets.name,

@@ -58,6 +58,16 @@ export interface WorkerSettings {
   messagesPerTask: number;
 }
 
+/**
+ * The doc-generation worker holds `concurrency` messages, each waiting on core-llm most of its
+ * time, and renders `renderSlots` of them at once (WORKER_RENDER_SLOTS): the Chromium pages, which
+ * bound its CPU and memory; `concurrency` bounds the generations in flight (core-llm's reserved
+ * concurrency covers maxTasks × concurrency, LLM_BATCH_MAX_IN_FLIGHT follows it).
+ */
+export interface DocWorkerSettings extends WorkerSettings {
+  renderSlots: number;
+}
+
 export interface EnvironmentConfig {
   env: string;
   region: string;
@@ -174,6 +184,7 @@ export interface EnvironmentConfig {
     sourceCidrs: string[];
   };
   workers: Record<WorkerName, WorkerSettings> & {
+    'doc-generation': DocWorkerSettings;
     /** Keep an on-demand FARGATE fallback capacity provider (weight 0 unless Spot is unavailable). */
     onDemandFallback: boolean;
   };
@@ -298,13 +309,13 @@ export const dev: EnvironmentConfig = {
   },
   lambdas: lambdaDefaults(5),
   api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500, wafBlockedRequestLogs: false, ownsAccountLogRole: true },
-  // Paid tier 1 for gemini-2.5-flash; 10% keeps 100 generations a minute and 1 of 12 prod slots for B2C.
+  // Paid tier 1 for gemini-2.5-flash; 10% keeps 100 generations a minute and 6 of 60 prod slots for B2C.
   gemini: { model: 'gemini-2.5-flash', requestsPerMinute: 1000, tokensPerMinute: 1_000_000, interactiveSharePercent: 10 },
   images: { keepTagged: 10 },
   migrationTask: { cpu: 2048, memoryMb: 4096 },
   migration: { sourceCidrs: [] },
   workers: {
-    'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, messagesPerTask: 20 },
+    'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, renderSlots: 2, messagesPerTask: 20 },
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 1, concurrency: 1, messagesPerTask: 5 },
     onDemandFallback: false,
   },
@@ -316,6 +327,14 @@ export const dev: EnvironmentConfig = {
   github,
   edge: { apiBehaviour: true, domainNames: [], priceClass: 'PriceClass_100' },
 };
+
+/**
+ * Prod's doc workers: 6 tasks of 10 messages in hand, 2 of them rendering (two Chromium pages per
+ * vCPU, as before the split). 60 generations in flight, 54 of them batch, keep a batch at the
+ * Gemini quota's batch part (900 a minute) while each waits 2 s (54 / 2 s = 1,620 a minute), and
+ * at about 320 a minute with 10 s generations (bench:batch, docs/workers.md).
+ */
+const PROD_DOC_WORKER: DocWorkerSettings = { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 10, renderSlots: 2, messagesPerTask: 20 };
 
 export const prod: EnvironmentConfig = {
   ...dev,
@@ -333,14 +352,14 @@ export const prod: EnvironmentConfig = {
   cache: { maxDataStorageGb: 2, maxEcpuPerSecond: 10000, snapshotRetentionDays: 1 },
   lambdas: {
     ...lambdaDefaults(8),
-    // One per doc-generation slot (6 tasks × 2): a generation holds its execution environment
-    // while it waits for Gemini, so fewer would throttle busy slots (npm run capacity checks it).
-    'core-llm': { memoryMb: 256, timeoutSeconds: 60, reservedConcurrency: 12 },
+    // One per doc-generation slot (maxTasks × concurrency, the messages in hand): a generation holds
+    // its execution environment while it waits for Gemini, so fewer would throttle busy slots (npm run capacity checks it).
+    'core-llm': { memoryMb: 256, timeoutSeconds: 60, reservedConcurrency: PROD_DOC_WORKER.maxTasks * PROD_DOC_WORKER.concurrency },
   },
   images: { ...dev.images, promoteFrom: 'dev' },
   api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000, wafBlockedRequestLogs: true, ownsAccountLogRole: true },
   workers: {
-    'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 2, messagesPerTask: 20 },
+    'doc-generation': PROD_DOC_WORKER,
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 1, messagesPerTask: 5 },
     onDemandFallback: true,
   },

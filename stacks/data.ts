@@ -149,6 +149,8 @@ export class DataStack extends TerraformStack {
       }).refs;
     this.queues = {
       docJobs: queue(QUEUES.docJobs, config.queues.docJobsVisibilitySeconds),
+      // Alike with doc-jobs (the worker derives an order's deadlines from them and refuses two that differ).
+      batchDocJobs: queue(QUEUES.batchDocJobs, config.queues.docJobsVisibilitySeconds),
       batchJobs: queue(QUEUES.batchJobs, config.queues.batchJobsVisibilitySeconds),
     };
 

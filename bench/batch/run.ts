@@ -22,10 +22,11 @@ import { formatLoad, median, printFigures } from '../figures';
  *
  * The batch is N rows (5,000 by default, the most a batch may hold) on `product-sheet`, the seeded
  * HTML theme (no Chromium: PDF speed is another concern). The workers are prod's fleet at its
- * ceiling, run here as that many worker instances in this process: doc-generation 6 tasks × 2,
- * b2b-batch 2 × 1 (stacks/config.ts), with core-llm's batch in-flight cap derived from those
- * slots as the compute stack derives it. Rendering HTML costs milliseconds, so the 12 slots fit
- * this machine; what they wait on is the model.
+ * ceiling, run here as that many worker instances in this process: doc-generation 6 tasks of
+ * `concurrency` messages in hand with `renderSlots` rendering, b2b-batch 2 × 1 (stacks/config.ts),
+ * with core-llm's batch in-flight cap derived from those slots as the compute stack derives it. The
+ * rows' doc jobs wait in batch-doc-jobs, the B2C orders' in doc-jobs, which the workers serve
+ * first. Rendering HTML costs milliseconds; what the messages in hand wait on is the model.
  *
  * Every S seconds (15 by default) while the batch runs, a B2C order is placed through
  * gateway-b2c and paid through the Stripe webhook, as a customer would; its latency is from the
@@ -97,7 +98,9 @@ async function main(): Promise<void> {
   try {
     const logger = (service: string) => createLogger({ service, env: p.config.appEnv }, 'info', sink);
     for (let i = 0; i < docFleet.maxTasks; i++) {
-      workers.push(await startDocWorker({ config: p.config, worker: { concurrency: docFleet.concurrency, waitTimeSeconds: 1 }, logger: logger('doc-generation') }));
+      workers.push(
+        await startDocWorker({ config: p.config, worker: { concurrency: docFleet.concurrency, renderSlots: docFleet.renderSlots, waitTimeSeconds: 1 }, logger: logger('doc-generation') }),
+      );
     }
     for (let i = 0; i < batchFleet.maxTasks; i++) {
       workers.push(await startBatchWorker({ config: p.config, worker: { concurrency: batchFleet.concurrency, waitTimeSeconds: 1 }, logger: logger('b2b-batch') }));
@@ -118,7 +121,7 @@ async function main(): Promise<void> {
     });
     if (submitted.status !== 202) throw new Error(`the batch was refused: ${submitted.status} ${await submitted.text()}`);
     const batchId = ((await submitted.json()) as { batch: { id: string } }).batch.id;
-    process.stderr.write(`batch ${batchId}: ${rows} rows on ${THEME}; doc-generation ${docFleet.maxTasks} x ${docFleet.concurrency}, b2b-batch ${batchFleet.maxTasks} x ${batchFleet.concurrency}, batch in flight ${batchInFlight}; load ${formatLoad()}\n`);
+    process.stderr.write(`batch ${batchId}: ${rows} rows on ${THEME}; doc-generation ${docFleet.maxTasks} x ${docFleet.concurrency} (${docFleet.renderSlots} rendering), b2b-batch ${batchFleet.maxTasks} x ${batchFleet.concurrency}, batch in flight ${batchInFlight}; load ${formatLoad()}\n`);
 
     let done = false;
     const b2c: { placedAt: number; readyMs?: number; orderId?: string }[] = [];
@@ -182,7 +185,8 @@ async function main(): Promise<void> {
       failed: string;
       requeues: string;
     };
-    const dlqDepth = await depthOf(p.emulator.endpoint, p.emulator.queueUrls[`${LOCAL_QUEUES.docJobs}-dlq`]);
+    let dlqDepth = 0;
+    for (const queue of [LOCAL_QUEUES.docJobs, LOCAL_QUEUES.batchDocJobs]) dlqDepth += await depthOf(p.emulator.endpoint, p.emulator.queueUrls[`${queue}-dlq`]);
     const latencies = b2c.flatMap((b) => (b.readyMs === undefined ? [] : [b.readyMs / 1000]));
     loads.push(loadavg()[0]);
     const figures = {
@@ -202,6 +206,7 @@ async function main(): Promise<void> {
       dlq: dlqDepth,
       errorLines: counted.errors,
       docSlots: slots,
+      renderSlots: docFleet.maxTasks * docFleet.renderSlots,
       batchInFlight,
       geminiLatencyMs: GEMINI_LATENCY_MS,
       geminiRequestsPerMinute: GEMINI_REQUESTS_PER_MINUTE,
@@ -220,7 +225,7 @@ async function main(): Promise<void> {
       ['Gemini calls / 429 from its quota', `${figures.geminiCalls} / ${figures.gemini429}`],
       ['budget deferrals (message visibility)', `${figures.budgetDeferrals}`],
       ['hand-offs (requeues) / DLQ', `${figures.requeues} / ${figures.dlq}`],
-      ['doc slots / batch in flight', `${slots} / ${batchInFlight}`],
+      ['doc slots (messages in hand) / rendering / batch in flight', `${slots} / ${docFleet.maxTasks * docFleet.renderSlots} / ${batchInFlight}`],
       ['load average 1 min: mean / max', `${figures.load1mMean.toFixed(2)} / ${figures.load1mMax.toFixed(2)}`],
     ];
     const width = Math.max(...table.map(([k]) => k.length));

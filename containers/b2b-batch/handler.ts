@@ -26,7 +26,8 @@ import { openSource } from './source';
  * happened before the stop; a duplicate job is harmless). Between chunks the job yields to a
  * drain, so a SIGTERM never waits for a whole file.
  *
- * One request id for the whole batch: the doc jobs of its rows carry the batch job's (the
+ * The rows' doc jobs go to batch-doc-jobs, which the doc-generation worker serves after the
+ * interactive doc-jobs (core/queue.ts docJobQueueOf). One request id for the whole batch: the doc jobs of its rows carry the batch job's (the
  * gateway request that submitted it), and the doc-generation lines of each name its batch and row.
  */
 export interface BatchJobDeps {
@@ -79,7 +80,7 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
 
   const unsent = (await db('orders').where({ batch_id: batch.id, status: 'queued' }).pluck('id')) as string[];
   if (unsent.length > 0) {
-    await deps.queue.sendDocJobs(unsent, trace);
+    await deps.queue.sendBatchDocJobs(unsent, trace);
     log.info('resumed batch: doc jobs re-sent for queued orders', { orders: unsent.length, skipRows: batch.total_rows });
   }
 
@@ -122,7 +123,7 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
     const ids = created.map((o) => o.id);
     // Released at the pace the Gemini quota can serve them, counted from this run's first row.
     const elapsed = Math.floor((Date.now() - releaseStart) / 1000);
-    await deps.queue.sendDocJobs(ids, trace, ids.map((_, k) => Math.max(0, releaseDelaySeconds(released + k, deps.budget) - elapsed)));
+    await deps.queue.sendBatchDocJobs(ids, trace, ids.map((_, k) => Math.max(0, releaseDelaySeconds(released + k, deps.budget) - elapsed)));
     released += ids.length;
     // A batch order's first hop: created queued, its doc job sent under the batch's request id.
     for (const orderId of ids) log.info('order received', { step: ORDER_STEPS.received, orderId });

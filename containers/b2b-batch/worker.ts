@@ -24,7 +24,7 @@ export async function startWorker(overrides: WorkerOverrides = {}): Promise<Runn
   try {
     const consumer = await startConsumer({
       sqs: rt.sqs,
-      queueUrl: requiredQueueUrl(rt.config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'),
+      queues: [requiredQueueUrl(rt.config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL')],
       concurrency: rt.worker.concurrency ?? DEFAULT_CONCURRENCY,
       waitTimeSeconds: rt.worker.waitTimeSeconds,
       logger: rt.logger,

@@ -13,10 +13,11 @@ import { MAX_DELAY_SECONDS } from '../../core/domain/batches';
 import { renderPrompt } from '../../core/domain/themes';
 import { completeBatchIfDone, countBatchOutcome } from '../shared/batch-completion';
 import { ReceivedMessage, RetryLater } from '../shared/consumer';
+import type { Semaphore } from '../shared/semaphore';
 import { OrderBusy, parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
 import type { OrderDeadlines } from './deadlines';
-import type { DocJobSender } from './requeue';
+import type { DocJobOrder, DocJobSender } from './requeue';
 import type { PdfRenderer } from './render/browser';
 import { renderDocument } from './render/document';
 import type { PandocOptions } from './render/pandoc';
@@ -57,6 +58,11 @@ export interface DocJobDeps {
   storage: Storage;
   internal: InternalClient;
   pdf: PdfRenderer;
+  /**
+   * Renders at once (WORKER_RENDER_SLOTS, the PDF renderer's pages): a job holds one only while it
+   * renders, not while it waits on core-llm, so the task holds more messages than it renders.
+   */
+  renderSlots: Semaphore;
   pandoc: PandocOptions;
   reportsBucket: string;
   /** Batch manifests live next to the batch sources (the gateway presigns them there). */
@@ -123,7 +129,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
     return settleBatch(deps, order.batch_id, log);
   }
   log.info('order taken for generation', { step: ORDER_STEPS.taken, requeues: taken.requeues });
-  if (message.lastAttempt) await handOff(deps, order.id, lease.owner, message.requestId, log);
+  if (message.lastAttempt) await handOff(deps, order, lease.owner, message.requestId, log);
   const held = holdLease(db, order.id, lease, deps.deadlines.renewEveryMs, log);
 
   try {
@@ -139,12 +145,15 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
     });
     const generatedMs = Date.now() - started;
     log.info('content generated', { step: ORDER_STEPS.contentGenerated, chars: markdown.length, ms: generatedMs });
-    const renderStarted = Date.now();
-    const doc = await renderDocument(
-      { format: theme.output_format, themeSlug: theme.slug, themeTitle: theme.title, orderId: order.id, markdown, generatedAt: order.created_at },
-      deps.pdf,
-      deps.pandoc,
-    );
+    let renderStarted = 0;
+    const doc = await deps.renderSlots.with(() => {
+      renderStarted = Date.now();
+      return renderDocument(
+        { format: theme.output_format, themeSlug: theme.slug, themeTitle: theme.title, orderId: order.id, markdown, generatedAt: order.created_at },
+        deps.pdf,
+        deps.pandoc,
+      );
+    });
     log.info('document rendered', { step: ORDER_STEPS.rendered, format: doc.ext, bytes: doc.body.length, ms: Date.now() - renderStarted });
     const key = documentKeyFor(order, doc.ext);
     await held.confirm();
@@ -165,7 +174,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
       // Waiting for the budget must not use up the message's receives (its last one would count a
       // hand-off against the order's maxRequeues): with one receive left, a fresh message, as delayed, takes over.
       if (message.receivesLeft === 1) {
-        await deps.jobs.sendDocJob(order.id, { delaySeconds: Math.min(MAX_DELAY_SECONDS, err.afterSeconds), requestId: message.requestId });
+        await deps.jobs.sendDocJob(order, { delaySeconds: Math.min(MAX_DELAY_SECONDS, err.afterSeconds), requestId: message.requestId });
         log.info('over the generation budget with one receive left; a fresh message takes the order on', { afterSeconds: err.afterSeconds });
         return;
       }
@@ -207,11 +216,11 @@ function failOrder(db: Knex, orderId: string, reason: string, owner: string): Pr
  * retakes it; if the attempt ends the order, that message finds it final and is dropped. Best
  * effort: when it fails, the sweeper is the backstop.
  */
-async function handOff(deps: DocJobDeps, orderId: string, owner: string, requestId: string, log: Logger): Promise<void> {
+async function handOff(deps: DocJobDeps, order: DocJobOrder, owner: string, requestId: string, log: Logger): Promise<void> {
   try {
     await deps.db.transaction(async (trx) => {
-      const n = await trx('orders').where({ id: orderId, status: 'generating', generation_owner: owner }).update({ requeues: trx.raw('requeues + 1') });
-      if (n > 0) await deps.jobs.sendDocJob(orderId, { delaySeconds: deps.deadlines.successorDelaySeconds, requestId });
+      const n = await trx('orders').where({ id: order.id, status: 'generating', generation_owner: owner }).update({ requeues: trx.raw('requeues + 1') });
+      if (n > 0) await deps.jobs.sendDocJob(order, { delaySeconds: deps.deadlines.successorDelaySeconds, requestId });
     });
     log.info('last receive: hand-off message sent', { delaySeconds: deps.deadlines.successorDelaySeconds });
   } catch (err) {

@@ -26,7 +26,7 @@ import type { DocJobSender } from './requeue';
  * - otherwise → `failed` with a reason the client can read, counted on its batch in the same
  *   transaction (batch-completion.ts), and the batch completes if that was its last row.
  *
- * While doc-jobs has visible messages waiting, `paid`/`queued` orders are left alone (their
+ * While the doc-job queues (doc-jobs, batch-doc-jobs) have visible messages waiting, `paid`/`queued` orders are left alone (their
  * message may just be waiting behind a large batch: re-sending them all would double the
  * backlog) and nothing is failed; a `generating` order with a dead lease is still re-sent
  * (bounded by `maxRequeues`, and harmless: the lease lets only one delivery render).
@@ -51,14 +51,14 @@ export interface SweepDeps {
   logger: Logger;
   jobs: DocJobSender;
   deadlines: OrderDeadlines;
-  /** Visible messages waiting in doc-jobs (ApproximateNumberOfMessages). */
+  /** Visible messages waiting in the doc-job queues together (ApproximateNumberOfMessages). */
   backlog(): Promise<number>;
 }
 
 export interface SweepReport {
   requeued: string[];
   failed: string[];
-  /** Stuck `paid`/`queued` orders left for later because doc-jobs has a backlog. */
+  /** Stuck `paid`/`queued` orders left for later because the doc-job queues have a backlog. */
   deferred: number;
   batchesCompleted: number;
 }
@@ -97,7 +97,7 @@ interface StuckRow extends SweepCandidate {
 
 /**
  * What a sweep does with an order that has not moved for `stuckAfterMs`, while `waiting` messages
- * are visible in doc-jobs: re-send its doc job, fail it, or leave it for a later sweep.
+ * are visible in the doc-job queues: re-send its doc job, fail it, or leave it for a later sweep.
  */
 export type SweepAction = 'requeue' | 'fail' | 'defer';
 
@@ -146,7 +146,7 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
             updated_at: trx.fn.now(),
           });
         if (n > 0) {
-          await deps.jobs.sendDocJob(row.id, { requestId });
+          await deps.jobs.sendDocJob(row, { requestId });
           report.requeued.push(row.id);
         }
         continue;

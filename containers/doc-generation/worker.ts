@@ -1,16 +1,24 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { ConfigError } from '../../core/errors';
 import { createInternalClient, InternalClient } from '../../core/internal-client';
 import { startConsumer } from '../shared/consumer';
+import { Semaphore } from '../shared/semaphore';
 import type { RunningWorker } from '../shared/process';
 import { createWorkerRuntime, requiredQueueUrl, WorkerOverrides } from '../shared/worker-runtime';
 import { OrderDeadlines, orderDeadlines, readQueueSettings } from './deadlines';
 import { DocJobDeps, handleDocJob } from './handler';
 import { PdfRenderer } from './render/browser';
-import { createDocJobSender } from './requeue';
+import { createDocJobSender, DocJobQueueUrls } from './requeue';
 import { startSweeper } from './sweeper';
 
-/** Default messages in hand per task: 1 vCPU renders about two documents at once without queueing on the core. */
-export const DEFAULT_CONCURRENCY = 2;
+/** Default documents rendered at once per task: 1 vCPU renders about two at once without queueing on the core. */
+export const DEFAULT_RENDER_SLOTS = 2;
+/**
+ * Default messages in hand per task: each waits on core-llm for most of its time (seconds, against
+ * tens of milliseconds of render for HTML and hundreds for a PDF), so a task holds several per
+ * render slot; a message in hand costs a few kilobytes, a render slot a Chromium page.
+ */
+export const DEFAULT_CONCURRENCY = 8;
 
 export interface DocWorkerOverrides extends WorkerOverrides {
   internal?: InternalClient;
@@ -19,30 +27,47 @@ export interface DocWorkerOverrides extends WorkerOverrides {
 }
 
 /**
- * The doc-generation worker: consumes doc-jobs until stopped, and runs the stuck-order sweeper
- * (sweeper.ts) at start and every `sweepEveryMs`. `stop()` stops the sweeper, then drains (see
- * consumer.ts).
+ * The doc-generation worker: consumes doc-jobs first, then batch-doc-jobs (one consumer over both,
+ * consumer.ts), holding `concurrency` messages of which `renderSlots` render at once, until
+ * stopped; and runs the stuck-order sweeper (sweeper.ts) at start and every `sweepEveryMs`.
+ * `stop()` stops the sweeper, then drains (see consumer.ts).
  */
 export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<RunningWorker> {
   const rt = await createWorkerRuntime('doc-generation', overrides);
   const concurrency = rt.worker.concurrency ?? DEFAULT_CONCURRENCY;
+  const renderSlots = rt.worker.renderSlots ?? Math.min(DEFAULT_RENDER_SLOTS, concurrency);
+  if (renderSlots > concurrency) {
+    await rt.close();
+    throw new ConfigError(`invalid configuration: WORKER_RENDER_SLOTS: ${renderSlots} is more than WORKER_CONCURRENCY (${concurrency}): a render slot without a message would never be used`);
+  }
   const pdf = new PdfRenderer({
     executablePath: rt.worker.chromiumPath,
-    maxConcurrentPages: concurrency,
+    maxConcurrentPages: renderSlots,
     recycleAfter: rt.worker.browserRecycleAfter,
     renderTimeoutMs: rt.worker.renderTimeoutMs,
     logger: rt.logger,
   });
   try {
-    const queueUrl = requiredQueueUrl(rt.config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL');
-    // The lease and every other deadline of an order follow the queue's own visibility timeout and maxReceiveCount.
-    const deadlines = orderDeadlines(await readQueueSettings(rt.sqs, queueUrl), overrides.deadlines);
-    const jobs = createDocJobSender(rt.sqs, queueUrl);
+    const queues: DocJobQueueUrls = {
+      docJobs: requiredQueueUrl(rt.config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'),
+      batchDocJobs: requiredQueueUrl(rt.config.queues.batchDocJobsUrl, 'BATCH_DOC_JOBS_QUEUE_URL'),
+    };
+    // The lease and every other deadline of an order follow its queue's own visibility timeout and
+    // maxReceiveCount; the two queues are made alike (stacks/data.ts), and one set of deadlines serves both.
+    const [interactive, batch] = await Promise.all([readQueueSettings(rt.sqs, queues.docJobs), readQueueSettings(rt.sqs, queues.batchDocJobs)]);
+    if (interactive.visibilityTimeoutSeconds !== batch.visibilityTimeoutSeconds || interactive.maxReceiveCount !== batch.maxReceiveCount) {
+      throw new ConfigError(
+        `doc-jobs (visibility ${interactive.visibilityTimeoutSeconds} s, maxReceiveCount ${interactive.maxReceiveCount}) and batch-doc-jobs (visibility ${batch.visibilityTimeoutSeconds} s, maxReceiveCount ${batch.maxReceiveCount}) must be alike: an order's deadlines follow them`,
+      );
+    }
+    const deadlines = orderDeadlines(interactive, overrides.deadlines);
+    const jobs = createDocJobSender(rt.sqs, queues);
     const deps: DocJobDeps = {
       db: rt.db,
       storage: rt.storage,
       internal: overrides.internal ?? createInternalClient(rt.config),
       pdf,
+      renderSlots: new Semaphore(renderSlots),
       pandoc: { binary: rt.worker.pandocPath, timeoutMs: rt.worker.pandocTimeoutMs },
       reportsBucket: rt.config.buckets.reports,
       batchBucket: rt.config.buckets.assets,
@@ -52,7 +77,8 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
     };
     const consumer = await startConsumer({
       sqs: rt.sqs,
-      queueUrl,
+      // Interactive first: a B2C order never waits behind a batch's rows.
+      queues: [queues.docJobs, queues.batchDocJobs],
       concurrency,
       waitTimeSeconds: rt.worker.waitTimeSeconds,
       logger: rt.logger,
@@ -66,8 +92,13 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
       jobs,
       deadlines,
       backlog: async () => {
-        const a = await rt.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
-        return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0);
+        const depths = await Promise.all(
+          Object.values(queues).map(async (url) => {
+            const a = await rt.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+            return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0);
+          }),
+        );
+        return depths.reduce((a, b) => a + b, 0);
       },
     });
     return {

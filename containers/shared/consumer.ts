@@ -13,11 +13,21 @@ import { REQUEST_ID_ATTRIBUTE } from '../../core/queue';
 /**
  * The one SQS consumer loop of the workers (why not `sqs-consumer`: see docs/workers.md).
  *
- * - long polling, receiving up to `min(10, free slots)` messages so a task never holds a
- *   message it cannot start at once (a held message would age in flight for nothing);
+ * - `queues` in priority order: each receive fills the free slots from the first queue that has
+ *   messages, then from the next, so a message of an earlier queue never waits behind any number
+ *   of a later one (doc-generation: interactive doc-jobs before batch-doc-jobs). With several
+ *   queues a busy task asks each without waiting (a wait on an empty first queue would hold back
+ *   the next queue's work by that much each round), and a round that found nothing anywhere is
+ *   followed by one whose first queue gets the full `waitTimeSeconds`: an idle task long-polls
+ *   the queue that matters most, and looks at the others after it. A short poll asks only some of
+ *   SQS's servers and may miss a message of a nearly empty queue; the next round, at the next
+ *   free slot, asks again. The handlers of a queue's messages start before the next queue is
+ *   asked. One queue is long-polled with `waitTimeSeconds` every time;
+ * - receiving up to `min(10, free slots)` messages so a task never holds a message it cannot start
+ *   at once (a held message would age in flight for nothing);
  * - at most `concurrency` handlers run at once; a slot frees as soon as ITS handler ends,
  *   so a slow document never stalls the others;
- * - a heartbeat pushes the visibility of each in-flight message forward every third of the
+ * - a heartbeat pushes the visibility of each in-flight message forward every third of its
  *   queue's visibility timeout, so a long job is never handed to a second worker;
  * - success → delete; failure → the message is left alone and comes back after its
  *   visibility timeout, until the queue's redrive policy moves it to the DLQ;
@@ -51,7 +61,8 @@ export type MessageHandler = (message: ReceivedMessage, draining: AbortSignal) =
 
 export interface ConsumerOptions {
   sqs: SQSClient;
-  queueUrl: string;
+  /** Queue URLs, most urgent first (one for a worker fed by one queue). */
+  queues: string[];
   concurrency: number;
   handler: MessageHandler;
   logger: Logger;
@@ -67,8 +78,6 @@ export interface StopReport {
 }
 
 export interface Consumer {
-  /** The queue's visibility timeout, read at start; heartbeats extend to it. */
-  readonly visibilityTimeoutSeconds: number;
   inFlight(): number;
   stop(drainMs: number): Promise<StopReport>;
 }
@@ -102,6 +111,7 @@ export class RetryLater extends Error {
  * same MessageId out again, and each copy must hold its own slot and be waited for by stop().
  */
 interface InFlight {
+  queue: QueueState;
   message: ReceivedMessage;
   /** The loop's lines about this message. */
   log: Logger;
@@ -109,6 +119,14 @@ interface InFlight {
   settled: Promise<void>;
   done: boolean;
   heartbeat?: NodeJS.Timeout;
+}
+
+/** One queue of the consumer, with the attributes read at start. */
+interface QueueState {
+  url: string;
+  visibilityTimeoutSeconds: number;
+  maxReceiveCount?: number;
+  heartbeatMs: number;
 }
 
 /** The maxReceiveCount of a queue's RedrivePolicy attribute (undefined without a DLQ). */
@@ -148,14 +166,19 @@ export function subjectOf(body: string): { orderId?: string; batchId?: string } 
 }
 
 export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
-  const { sqs, queueUrl, handler } = opts;
+  const { sqs, handler } = opts;
   if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new Error(`concurrency must be a positive integer, got ${opts.concurrency}`);
-  const log = opts.logger.child({ component: 'consumer', queue: queueUrl.split('/').pop() });
+  if (opts.queues.length === 0) throw new Error('a consumer needs at least one queue');
+  const log = opts.logger.child({ component: 'consumer' });
   const waitTimeSeconds = opts.waitTimeSeconds ?? 20;
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }));
-  const visibilityTimeoutSeconds = Number(attrs.Attributes?.VisibilityTimeout ?? 30);
-  const maxReceiveCount = maxReceiveCountOf(attrs.Attributes?.RedrivePolicy);
-  const heartbeatMs = Math.max(250, (visibilityTimeoutSeconds * 1000) / 3);
+  const queues: QueueState[] = await Promise.all(
+    opts.queues.map(async (url) => {
+      const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }));
+      const visibilityTimeoutSeconds = Number(attrs.Attributes?.VisibilityTimeout ?? 30);
+      return { url, visibilityTimeoutSeconds, maxReceiveCount: maxReceiveCountOf(attrs.Attributes?.RedrivePolicy), heartbeatMs: Math.max(250, (visibilityTimeoutSeconds * 1000) / 3) };
+    }),
+  );
+  const queueName = (q: QueueState): string => q.url.split('/').pop() ?? q.url;
 
   const inflight = new Map<number, InFlight>();
   let receives = 0;
@@ -165,7 +188,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   let released = 0;
 
   const setVisibility = async (f: InFlight, seconds: number): Promise<void> => {
-    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: f.receiptHandle, VisibilityTimeout: seconds }));
+    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: f.queue.url, ReceiptHandle: f.receiptHandle, VisibilityTimeout: seconds }));
   };
 
   const release = async (f: InFlight, why: string, afterSeconds = 0): Promise<void> => {
@@ -179,11 +202,12 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     }
   };
 
-  const run = (raw: Message): void => {
+  const run = (queue: QueueState, raw: Message): void => {
     const id = raw.MessageId ?? '';
     const body = raw.Body ?? '';
     const receiveCount = Number(raw.Attributes?.ApproximateReceiveCount ?? 1);
     const requestId = requestIdOf(raw);
+    const { maxReceiveCount } = queue;
     const fields = { requestId, messageId: id, receiveCount, ...subjectOf(body) };
     const message: ReceivedMessage = {
       id,
@@ -194,21 +218,21 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       requestId,
       logger: opts.logger.child(fields),
     };
-    const mlog = log.child(fields);
-    const f: InFlight = { message, log: mlog, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false };
+    const mlog = log.child({ queue: queueName(queue), ...fields });
+    const f: InFlight = { queue, message, log: mlog, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false };
     const token = ++receives;
     if ([...inflight.values()].some((other) => other.message.id === message.id)) {
       mlog.warn('message received again while an earlier copy still runs (its visibility lapsed)');
     }
     inflight.set(token, f);
     f.heartbeat = setInterval(() => {
-      setVisibility(f, visibilityTimeoutSeconds).catch((err) => mlog.warn('heartbeat failed', { err }));
-    }, heartbeatMs);
+      setVisibility(f, queue.visibilityTimeoutSeconds).catch((err) => mlog.warn('heartbeat failed', { err }));
+    }, queue.heartbeatMs);
     f.settled = (async () => {
       const started = Date.now();
       try {
         await handler(message, draining.signal);
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: f.receiptHandle }));
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queue.url, ReceiptHandle: f.receiptHandle }));
         mlog.info('message done', { ms: Date.now() - started });
       } catch (err) {
         if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
@@ -226,36 +250,58 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   const waitForSlot = (): Promise<void> =>
     inflight.size < opts.concurrency ? Promise.resolve() : new Promise<void>((r) => (slotFreed = r));
 
+  const receive = (queue: QueueState, max: number, wait: number) =>
+    sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queue.url,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: wait,
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+        MessageAttributeNames: [REQUEST_ID_ATTRIBUTE],
+      }),
+    );
+
+  const take = async (queue: QueueState, got: Message[]): Promise<void> => {
+    for (const m of got) {
+      if (stopping) {
+        // Received by a poll that raced with stop(): hand it straight back.
+        const strayLog = log.child({ queue: queueName(queue), messageId: m.MessageId ?? '', requestId: requestIdOf(m) });
+        const stray: InFlight = {
+          queue,
+          message: { id: m.MessageId ?? '', body: '', receiveCount: 0, lastAttempt: false, requestId: requestIdOf(m), logger: strayLog },
+          log: strayLog,
+          receiptHandle: m.ReceiptHandle ?? '',
+          settled: Promise.resolve(),
+          done: true,
+        };
+        await release(stray, 'received while stopping');
+      } else run(queue, m);
+    }
+  };
+
+  /** One pass over the queues in priority order, filling the free slots; the number of messages taken. */
+  const round = async (idle: boolean): Promise<number> => {
+    let taken = 0;
+    for (const [i, queue] of queues.entries()) {
+      const free = opts.concurrency - inflight.size;
+      if (stopping || free <= 0) break;
+      const wait = queues.length === 1 || (i === 0 && idle) ? waitTimeSeconds : 0;
+      const got = (await receive(queue, Math.min(10, free), wait)).Messages ?? [];
+      taken += got.length;
+      await take(queue, got);
+    }
+    return taken;
+  };
+
   const loop = (async () => {
     let failures = 0;
+    let idle = false;
     while (!stopping) {
       await waitForSlot();
       if (stopping) break;
       try {
-        const got = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: Math.min(10, opts.concurrency - inflight.size),
-            WaitTimeSeconds: waitTimeSeconds,
-            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-            MessageAttributeNames: [REQUEST_ID_ATTRIBUTE],
-          }),
-        );
+        idle = (await round(idle)) === 0;
         failures = 0;
-        for (const m of got.Messages ?? []) {
-          if (stopping) {
-            // Received by a poll that raced with stop(): hand it straight back.
-            const strayLog = log.child({ messageId: m.MessageId ?? '', requestId: requestIdOf(m) });
-            const stray: InFlight = {
-              message: { id: m.MessageId ?? '', body: '', receiveCount: 0, lastAttempt: false, requestId: requestIdOf(m), logger: strayLog },
-              log: strayLog,
-              receiptHandle: m.ReceiptHandle ?? '',
-              settled: Promise.resolve(),
-              done: true,
-            };
-            await release(stray, 'received while stopping');
-          } else run(m);
-        }
       } catch (err) {
         if (stopping) break;
         failures += 1;
@@ -265,10 +311,12 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     }
   })();
 
-  log.info('consumer started', { concurrency: opts.concurrency, visibilityTimeoutSeconds, maxReceiveCount });
+  log.info('consumer started', {
+    concurrency: opts.concurrency,
+    queues: queues.map((q) => ({ name: queueName(q), visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, maxReceiveCount: q.maxReceiveCount })),
+  });
 
   return {
-    visibilityTimeoutSeconds,
     inFlight: () => inflight.size,
     async stop(drainMs: number): Promise<StopReport> {
       if (stopping) throw new Error('consumer already stopped');

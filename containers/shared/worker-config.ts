@@ -5,13 +5,15 @@ import * as z from '../../core/zod';
 /**
  * The knobs only the container workers read, validated like the rest of the runtime config
  * by the one reader of core/config.ts (which reads the shared variables; this adds the worker-only ones).
- * The compute stack sets WORKER_CONCURRENCY from `workers.<name>.concurrency`.
+ * The compute stack sets WORKER_CONCURRENCY from `workers.<name>.concurrency` and, for
+ * doc-generation, WORKER_RENDER_SLOTS from `workers.doc-generation.renderSlots`.
  */
 const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
 const path = z.string().check(z.minLength(1));
 
 const schema = z.object({
-  [ENV.workerConcurrency]: z.optional(int(1, 10)),
+  [ENV.workerConcurrency]: z.optional(int(1, 50)),
+  [ENV.workerRenderSlots]: z.optional(int(1, 10)),
   /** Spot gives 120 s between SIGTERM and SIGKILL; the drain must end well inside it. */
   [ENV.workerDrainSeconds]: z._default(z.coerce.number().check(z.minimum(0), z.maximum(SPOT_STOP_BUDGET.maxDrainSeconds)), 90),
   SQS_WAIT_TIME_SECONDS: z._default(int(0, 20), 20),
@@ -24,8 +26,10 @@ const schema = z.object({
 });
 
 export interface WorkerConfig {
-  /** Undefined → the worker's own default. */
+  /** Messages in hand at once. Undefined → the worker's own default. */
   concurrency?: number;
+  /** Documents rendered at once (doc-generation: Chromium pages), at most `concurrency`. Undefined → the worker's own default. */
+  renderSlots?: number;
   drainSeconds: number;
   waitTimeSeconds: number;
   chromiumPath: string;
@@ -41,6 +45,7 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
   const e = readEnv(schema, env, 'worker configuration');
   return {
     concurrency: e[ENV.workerConcurrency],
+    renderSlots: e[ENV.workerRenderSlots],
     drainSeconds: e[ENV.workerDrainSeconds],
     waitTimeSeconds: e.SQS_WAIT_TIME_SECONDS,
     chromiumPath: e.CHROMIUM_PATH,

@@ -24,12 +24,12 @@ export type BatchSource = z.infer<typeof BatchSource>;
 export const MAX_DELAY_SECONDS = 900;
 
 /**
- * When a batch row's doc job enters the doc-jobs queue, in seconds after its batch was read: rows
- * are released no faster than the batch part of the Gemini quota (core-llm could not start them
- * sooner, functions/core-llm/budget.ts), so that the rows of a large batch never stand, visible,
- * in front of the B2C orders that arrive meanwhile for longer than the workers take to pass over
- * them once. At prod's 900 requests a minute (1,000 less 10%), 15 rows a second: MAX_BATCH_ROWS
- * are all released within 334 s, well inside SQS's 900 s.
+ * When a batch row's doc job enters the batch-doc-jobs queue, in seconds after its batch was read:
+ * rows are released no faster than the batch part of the Gemini quota (core-llm could not start
+ * them sooner, functions/core-llm/budget.ts), so the workers do not spend receives on rows core-llm
+ * would refuse (B2C orders wait in doc-jobs, which the workers serve first, whatever this pace).
+ * At prod's 900 requests a minute (1,000 less 10%), 15 rows a second: MAX_BATCH_ROWS are all
+ * released within 334 s, well inside SQS's 900 s.
  */
 export function releaseDelaySeconds(row: number, budget: Pick<GenerationBudgetSettings, 'requestsPerMinute' | 'interactiveSharePercent'>): number {
   const perSecond = Math.max(1, (budget.requestsPerMinute * (100 - budget.interactiveSharePercent)) / 100 / 60);

@@ -11,7 +11,8 @@ export interface PlatformLimits {
   /** Requests per 5 minutes per client address before the web ACL's rate rule blocks. */
   wafRatePer5MinPerIp?: number;
   functions: Record<ServiceName, { reservedConcurrency: number; timeoutSeconds: number; dbPoolMax: number }>;
-  workers: Record<WorkerName, { maxTasks: number; concurrency: number; dbPoolMax: number; cpuUnits: number; memoryMb: number; arm64: boolean }>;
+  /** `concurrency`: messages in hand per task; `renderSlots`: of those, rendering at once (WORKER_RENDER_SLOTS; as many as it holds when unset). */
+  workers: Record<WorkerName, { maxTasks: number; concurrency: number; renderSlots: number; dbPoolMax: number; cpuUnits: number; memoryMb: number; arm64: boolean }>;
   database: { engine: 'rds-instance' | 'aurora-serverless-v2'; instanceClass: string; maxAcu?: number; maxConnections: number; maxConnectionsSource: string };
   cache: { ecpuPerSecond: number };
   gemini: { requestsPerMinute: number; tokensPerMinute: number; interactiveSharePercent: number; batchMaxInFlight: number };
@@ -115,6 +116,7 @@ export function readPlatformLimits(env: string, resources: TfResource[]): Platfo
       return [worker, {
         maxTasks: num(target.values.max_capacity, `${worker} max_capacity`),
         concurrency: num(environment[ENV.workerConcurrency] ?? 1, `${worker} ${ENV.workerConcurrency}`),
+        renderSlots: num(environment[ENV.workerRenderSlots] ?? environment[ENV.workerConcurrency] ?? 1, `${worker} ${ENV.workerRenderSlots}`),
         dbPoolMax: environment[ENV.dbPoolMax] === undefined ? 0 : num(environment[ENV.dbPoolMax], `${worker} ${ENV.dbPoolMax}`),
         cpuUnits: num(task.values.cpu, `${worker} cpu`),
         memoryMb: num(task.values.memory, `${worker} memory`),

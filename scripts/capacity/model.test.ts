@@ -35,13 +35,14 @@ const limits = (over: Partial<PlatformLimits> = {}): PlatformLimits => ({
   wafRatePer5MinPerIp: 300,
   functions: { 'gateway-b2c': fn(2), 'gateway-b2b': fn(2), 'core-llm': fn(2), theme: fn(2, 1), order: fn(10, 1), client: fn(10, 1) },
   workers: {
-    'doc-generation': { maxTasks: 10, concurrency: 2, dbPoolMax: 2, cpuUnits: 1024, memoryMb: 2048, arm64: true },
-    'b2b-batch': { maxTasks: 1, concurrency: 1, dbPoolMax: 2, cpuUnits: 1024, memoryMb: 2048, arm64: true },
+    // 100 messages in hand of (2 s + 2 renders × 1 s) = 25/s: above every other ceiling below unless a case lowers it.
+    'doc-generation': { maxTasks: 10, concurrency: 10, renderSlots: 2, dbPoolMax: 2, cpuUnits: 1024, memoryMb: 2048, arm64: true },
+    'b2b-batch': { maxTasks: 1, concurrency: 1, renderSlots: 1, dbPoolMax: 2, cpuUnits: 1024, memoryMb: 2048, arm64: true },
   },
   database: { engine: 'rds-instance', instanceClass: 'db.t4g.micro', maxConnections: 53, maxConnectionsSource: 'test' },
   cache: { ecpuPerSecond: 1000 },
   gemini: { requestsPerMinute: 600, tokensPerMinute: 6_000_000, interactiveSharePercent: 50, batchMaxInFlight: 4 },
-  queues: { 'doc-jobs': { visibilityTimeoutSeconds: 180 } },
+  queues: { 'doc-jobs': { visibilityTimeoutSeconds: 180 }, 'batch-doc-jobs': { visibilityTimeoutSeconds: 20 } },
   ...over,
 });
 
@@ -84,6 +85,15 @@ describe('capacity model, on hand-computed cases', () => {
     expect(render.limit).toBe('doc-generation tasks');
   });
 
+  it('messages in hand by Little\'s law: 10 tasks × 2 messages, each held 2 s for Gemini and 1 render × 1 s, = 6.67/s, below the tasks\' 10/s', () => {
+    const open = limits({ functions: { ...limits().functions, 'core-llm': fn(1000), order: fn(1000, 1) }, gemini: { ...limits().gemini, requestsPerMinute: 60_000 }, cache: { ecpuPerSecond: 1e6 } });
+    const held = limits({ ...open, workers: { ...open.workers, 'doc-generation': { ...open.workers['doc-generation'], concurrency: 2, renderSlots: 1 } } });
+    const render = flow(capacityReport(held, profile, prices), 'document render');
+    expect(render.limit).toBe('doc-generation messages in hand');
+    expect(render.knob).toBe('workers.doc-generation.concurrency');
+    expect(render.perSecond).toBeCloseTo(20 / 3);
+  });
+
   it('connections in use by Little\'s law: theme holds 1 for 0.1 s per call, a document holds a task\'s 2 for 1 s', () => {
     // document render: order 1 call × 0.1 s × 1 + 1 document × (1 / (60/60)) s × 2 = 2.1 connection-seconds; 50 available → 23.8/s.
     const open = limits({ functions: { ...limits().functions, 'core-llm': fn(1000), order: fn(1000, 1) }, gemini: { ...limits().gemini, requestsPerMinute: 60_000 }, cache: { ecpuPerSecond: 1e6 }, workers: { ...limits().workers, 'doc-generation': { ...limits().workers['doc-generation'], maxTasks: 1000 } } });
@@ -108,7 +118,12 @@ describe('capacity model, on hand-computed cases', () => {
     expect(report.limits[0].limit.name).toBe('gateway-b2c reserved concurrency');
     const at100 = report.firstToBreak.find((b) => b.multiple === 100)!;
     expect(at100.limits).toContain('gateway-b2c reserved concurrency');
-    expect(report.checks.find((c) => c.name.startsWith('core-llm concurrency'))!.ok).toBe(false); // 2 reserved < 20 slots
+    expect(report.checks.find((c) => c.name.startsWith('core-llm concurrency'))!.ok).toBe(false); // 2 reserved < 100 slots
+    // Each doc-job queue's visibility against core-llm's 30 s timeout.
+    expect(report.checks.filter((c) => c.name.endsWith('visibility covers a generation')).map((c) => [c.name, c.ok])).toEqual([
+      ['doc-jobs visibility covers a generation', true],
+      ['batch-doc-jobs visibility covers a generation', false],
+    ]);
     // theme 2 × 1 + order 10 × 1 + client 10 × 1 + doc-generation 10 × 2 + b2b-batch 1 × 2 = 44 of 53 − 3.
     expect(report.checks.find((c) => c.name.startsWith('connections'))).toMatchObject({ ok: true, detail: expect.stringMatching(/^44 .* of 50 available$/) });
   });

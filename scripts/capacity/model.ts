@@ -1,4 +1,4 @@
-import { ServiceName, SERVICE_NAMES, WorkerName } from '../../core/contract';
+import { QUEUES, ServiceName, SERVICE_NAMES, WorkerName } from '../../core/contract';
 import { PriceTable } from '../cost/priceTable';
 import { TrafficProfile } from '../cost/traffic';
 import { ACCOUNT_API_RPS, ACCOUNT_LAMBDA_CONCURRENCY, CAPACITY_ASSUMPTIONS, DB_RESERVED_CONNECTIONS, SECONDS_PER_MONTH } from './assumptions';
@@ -199,6 +199,16 @@ function platformLimits(limits: PlatformLimits, profile: TrafficProfile, prices:
       use: (u) => u.documents,
     },
     {
+      // Little's law over the messages a task holds: each waits for its generation, then renders
+      // on one of `renderSlots` pages sharing the task (a render takes renderSlots × the task-time of a document).
+      name: 'doc-generation messages in hand',
+      capacity: (doc.maxTasks * doc.concurrency) / (generationSeconds + doc.renderSlots * docTaskSeconds),
+      unit: 'documents/s',
+      knob: 'workers.doc-generation.concurrency',
+      raise: { step: '+1 message per task', monthlyUsd: 0, note: `free: a message in hand costs kilobytes; core-llm's reserved concurrency must follow (+${doc.maxTasks})` },
+      use: (u) => u.documents,
+    },
+    {
       name: 'b2b-batch tasks',
       capacity: (batch.maxTasks * A.batchRowsPerTaskMinute.value) / 60,
       unit: 'rows/s',
@@ -227,8 +237,8 @@ function platformLimits(limits: PlatformLimits, profile: TrafficProfile, prices:
       name: 'batch generations in flight',
       capacity: limits.gemini.batchMaxInFlight / generationSeconds,
       unit: 'batch generations/s',
-      knob: 'workers.doc-generation.maxTasks (LLM_BATCH_MAX_IN_FLIGHT follows the slots)',
-      raise: { step: '+1 doc-generation task', monthlyUsd: taskMonthUsd(prices, doc), note: 'the cap is the doc-generation slots less the interactive share' },
+      knob: 'workers.doc-generation.concurrency (LLM_BATCH_MAX_IN_FLIGHT follows maxTasks × concurrency)',
+      raise: { step: `+1 message per task (+${doc.maxTasks} slots)`, monthlyUsd: 0, note: "the cap is the doc-generation slots less the interactive share; free, core-llm's reserved concurrency follows" },
       use: (u) => (u.batchGeneration ? u.generations : 0),
     },
   ];
@@ -286,7 +296,7 @@ export function capacityReport(limits: PlatformLimits, profile: TrafficProfile, 
   const firstToBreak = [10, 100].map((multiple) => ({ multiple, limits: loads.filter((l) => l.breaksAt < multiple).map((l) => l.limit.name) }));
 
   const generationSeconds = durationSeconds(profile, 'core-llm');
-  const docJobs = limits.queues['doc-jobs'];
+  const docQueues = [QUEUES.docJobs, QUEUES.batchDocJobs].filter((stem) => limits.queues[stem]);
   const connectionsAtMost =
     SERVICE_NAMES.reduce((sum, s) => sum + limits.functions[s].reservedConcurrency * limits.functions[s].dbPoolMax, 0) +
     Object.values(limits.workers).reduce((sum, w) => sum + w.maxTasks * w.dbPoolMax, 0);
@@ -299,15 +309,13 @@ export function capacityReport(limits: PlatformLimits, profile: TrafficProfile, 
     {
       name: 'core-llm concurrency covers the document slots',
       ok: limits.functions['core-llm'].reservedConcurrency >= limits.workers['doc-generation'].maxTasks * limits.workers['doc-generation'].concurrency,
-      detail: `core-llm reserved ${limits.functions['core-llm'].reservedConcurrency}, doc-generation slots ${limits.workers['doc-generation'].maxTasks * limits.workers['doc-generation'].concurrency} (a generation holds one while it waits ${generationSeconds} s for Gemini; more slots than that are throttled)`,
+      detail: `core-llm reserved ${limits.functions['core-llm'].reservedConcurrency}, doc-generation slots ${limits.workers['doc-generation'].maxTasks * limits.workers['doc-generation'].concurrency} (messages in hand; a generation holds one while it waits ${generationSeconds} s for Gemini; more slots than that are throttled)`,
     },
-    ...(docJobs
-      ? [{
-          name: 'doc-jobs visibility covers a generation',
-          ok: docJobs.visibilityTimeoutSeconds >= limits.functions['core-llm'].timeoutSeconds,
-          detail: `visibility ${docJobs.visibilityTimeoutSeconds} s, core-llm timeout ${limits.functions['core-llm'].timeoutSeconds} s (the worker also extends the visibility while it works)`,
-        }]
-      : []),
+    ...docQueues.map((stem) => ({
+      name: `${stem} visibility covers a generation`,
+      ok: limits.queues[stem].visibilityTimeoutSeconds >= limits.functions['core-llm'].timeoutSeconds,
+      detail: `visibility ${limits.queues[stem].visibilityTimeoutSeconds} s, core-llm timeout ${limits.functions['core-llm'].timeoutSeconds} s (the worker also extends the visibility while it works)`,
+    })),
   ];
 
   return { env: limits.env, profile: profile.name, flows, limits: loads, firstToBreak, checks, assumptions: CAPACITY_ASSUMPTIONS };

@@ -33,6 +33,7 @@ export const EDGE_SOURCES = ['folder', 'bucket'] as const;
 export type EdgeSourceKind = (typeof EDGE_SOURCES)[number];
 export const LOCAL_QUEUES = {
   docJobs: `${namePrefix('local')}-${QUEUES.docJobs}`,
+  batchDocJobs: `${namePrefix('local')}-${QUEUES.batchDocJobs}`,
   batchJobs: `${namePrefix('local')}-${QUEUES.batchJobs}`,
 };
 /** The local S3 bucket publish:frontend -- --env local writes the front end to, as it writes the SPA bucket in AWS. */

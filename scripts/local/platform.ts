@@ -82,6 +82,7 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
     port: options.emulatorPort ?? 0,
     queues: [
       { name: LOCAL_QUEUES.docJobs, maxReceiveCount: 5, visibilityTimeoutSeconds: 180 },
+      { name: LOCAL_QUEUES.batchDocJobs, maxReceiveCount: 5, visibilityTimeoutSeconds: 180 },
       { name: LOCAL_QUEUES.batchJobs, maxReceiveCount: 5, visibilityTimeoutSeconds: 900 },
     ],
     buckets: LOCAL_BUCKETS,
@@ -127,6 +128,7 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       REDIS_KEY_PREFIX: options.redisKeyPrefix ?? 'docplatform:',
       DOC_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.docJobs],
+      BATCH_DOC_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.batchDocJobs],
       BATCH_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.batchJobs],
       REPORTS_BUCKET: 'reports',
       ASSETS_BUCKET: 'assets',

@@ -12,10 +12,10 @@ import { environments } from '../../stacks/config';
 export const USAGE = `usage: npm run ops -- <command> --env <env> [options]
 
 commands:
-  dlq inspect   --queue doc-jobs|batch-jobs [--sample N]
+  dlq inspect   --queue doc-jobs|batch-doc-jobs|batch-jobs [--sample N]
                 counts of the queue and its DLQ, age of the oldest sampled message, and up to N (default 10)
                 messages (body, request id, receive count, first receive); each is held 30 s at most, then released
-  dlq redrive   --queue doc-jobs|batch-jobs [--max N] [--dry-run]
+  dlq redrive   --queue doc-jobs|batch-doc-jobs|batch-jobs [--max N] [--dry-run]
                 moves the DLQ's messages (at most N; default: those there at the start) back to their queue,
                 body and attributes kept
   orders stuck  [--older-than 30m] [--limit N] [--database-url URL]
@@ -29,7 +29,7 @@ commands:
                 (Logs Insights over the environment's log groups, the last --since); the order's row when a database is given
   workers status
                 per worker: desired/running/pending tasks and the last scaling activity (ECS, Application Auto
-                Scaling), its queue's waiting/in flight/delayed/oldest age and its DLQ; with --endpoint (npm run dev)
+                Scaling), its queues' waiting/in flight/delayed/oldest age and their DLQs; with --endpoint (npm run dev)
                 the emulator's queues and what the local log says of the workers
 
 options:

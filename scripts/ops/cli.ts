@@ -91,15 +91,18 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
     case 'orders stuck':
     case 'orders requeue': {
       const docJobs = await target.queue(QUEUES.docJobs);
+      const batchDocJobs = await target.queue(QUEUES.batchDocJobs);
       const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
       try {
         if (command.command === 'orders requeue') {
-          const report = await requeueOrders(db, createDocJobSender(target.sqs, docJobs.url), docJobs.name, command.orderIds, requestId, log);
+          const jobs = createDocJobSender(target.sqs, { docJobs: docJobs.url, batchDocJobs: batchDocJobs.url });
+          const report = await requeueOrders(db, jobs, { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name }, command.orderIds, requestId, log);
           return { json: report, text: renderRequeue(report), ok: true };
         }
-        // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them.
+        // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them; its backlog is both doc-job queues'.
         const deadlines = orderDeadlines(await readQueueSettings(target.sqs, docJobs.url));
-        const backlog = Number((await queueAttributes(target.sqs, docJobs.url, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages ?? 0);
+        let backlog = 0;
+        for (const q of [docJobs, batchDocJobs]) backlog += Number((await queueAttributes(target.sqs, q.url, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages ?? 0);
         const report = await stuckOrders(db, deadlines, backlog, command.olderThanMs, command.limit);
         log.info('stuck orders listed', { count: report.count, olderThanMinutes: report.olderThanMinutes });
         return { json: report, text: renderStuck(report), ok: true };

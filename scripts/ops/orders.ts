@@ -4,6 +4,7 @@ import type { Logger } from '../../core/logger';
 import type { OrderStatus } from '../../core/models';
 import { OrderDeadlines } from '../../containers/doc-generation/deadlines';
 import type { DocJobSender } from '../../containers/doc-generation/requeue';
+import { docJobQueueOf } from '../../core/queue';
 import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
 import type { DatabaseArgs } from './args';
 import { UsageError } from './args';
@@ -42,7 +43,7 @@ export interface StuckOrder {
 export interface StuckReport {
   olderThanMinutes: number;
   sweeper: { stuckAfterMinutes: number; maxRequeues: number; sweepEverySeconds: number };
-  /** Visible messages in doc-jobs: while there are some, the sweeper re-sends no paid/queued order and fails nothing. */
+  /** Visible messages in doc-jobs and batch-doc-jobs together: while there are some, the sweeper re-sends no paid/queued order and fails nothing. */
   docJobsBacklog: number;
   count: number;
   truncated: boolean;
@@ -51,8 +52,8 @@ export interface StuckReport {
 
 export interface RequeueReport {
   requestId: string;
-  queue: string;
-  sent: { orderId: string; status: OrderStatus; note?: string }[];
+  /** Each job went to its order's queue (core/queue.ts docJobQueueOf): doc-jobs, or batch-doc-jobs for a batch's row. */
+  sent: { orderId: string; status: OrderStatus; queue: string; note?: string }[];
   skipped: { orderId: string; status?: OrderStatus; why: string }[];
 }
 
@@ -127,7 +128,7 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
           ? `the next sweep sends its doc job again (re-send ${r.requeues + 1} of ${deadlines.maxRequeues})`
           : sweeper === 'fail'
             ? `the next sweep fails it: "${sweepFailureReason(row)}"`
-            : `the sweep leaves it while doc-jobs has ${backlog} visible message(s)${r.requeues < deadlines.maxRequeues ? '' : '; it fails it once the backlog is gone'}`;
+            : `the sweep leaves it while doc-jobs and batch-doc-jobs have ${backlog} visible message(s)${r.requeues < deadlines.maxRequeues ? '' : '; it fails it once the backlog is gone'}`;
     }
     return {
       orderId: r.id,
@@ -158,21 +159,22 @@ const REQUEUABLE = new Set<OrderStatus>(['paid', 'queued', 'generating']);
 export async function requeueOrders(
   db: Knex,
   jobs: DocJobSender,
-  queue: string,
+  queueNames: Record<ReturnType<typeof docJobQueueOf>, string>,
   orderIds: string[],
   requestId: string,
   log: Logger,
 ): Promise<RequeueReport> {
   const rows = await readOnly(db, async (trx) =>
-    (await trx('orders').whereIn('id', orderIds).select('id', 'status', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live'))) as {
+    (await trx('orders').whereIn('id', orderIds).select('id', 'status', 'batch_id', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live'))) as {
       id: string;
       status: OrderStatus;
+      batch_id: string | null;
       generation_lease_until: Date | null;
       lease_live: boolean | null;
     }[],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
-  const report: RequeueReport = { requestId, queue, sent: [], skipped: [] };
+  const report: RequeueReport = { requestId, sent: [], skipped: [] };
   for (const orderId of orderIds) {
     const row = byId.get(orderId);
     if (!row) {
@@ -184,14 +186,14 @@ export async function requeueOrders(
       report.skipped.push({ orderId, status: row.status, why });
       continue;
     }
-    await jobs.sendDocJob(orderId, { requestId });
+    await jobs.sendDocJob(row, { requestId });
     // A re-send restarts the order's idle clock, as the sweeper's own do: otherwise a sweep that
     // runs before a worker takes this job sees the order still stuck and sends a second one.
     await db('orders').where({ id: orderId }).whereIn('status', [...REQUEUABLE]).update({ updated_at: db.fn.now() });
     const note = row.lease_live
       ? `a live attempt holds it until ${new Date(row.generation_lease_until!).toISOString()}: this job waits for that attempt to end or its lease to run out`
       : undefined;
-    report.sent.push({ orderId, status: row.status, ...(note ? { note } : {}) });
+    report.sent.push({ orderId, status: row.status, queue: queueNames[docJobQueueOf(row)], ...(note ? { note } : {}) });
     log.info('doc job sent again', { orderId, status: row.status, requestId });
   }
   return report;

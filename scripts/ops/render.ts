@@ -38,7 +38,7 @@ export function renderStuck(r: StuckReport): string {
   return block(
     [
       `${r.count} order(s) paid/queued/generating without a sign of life for over ${r.olderThanMinutes} min${r.truncated ? ` (first ${r.orders.length} shown)` : ''}`,
-      `sweeper: acts after ${r.sweeper.stuckAfterMinutes} min, at most ${r.sweeper.maxRequeues} re-sends, every ${r.sweeper.sweepEverySeconds} s in each running doc-generation task; doc-jobs backlog ${r.docJobsBacklog}`,
+      `sweeper: acts after ${r.sweeper.stuckAfterMinutes} min, at most ${r.sweeper.maxRequeues} re-sends, every ${r.sweeper.sweepEverySeconds} s in each running doc-generation task; doc-jobs and batch-doc-jobs backlog ${r.docJobsBacklog}`,
     ],
     r.orders.length > 0 ? table(r.orders as unknown as Record<string, unknown>[], ['orderId', 'status', 'requeues', 'idleMinutes', 'requestId', 'batchId', 'batchRow', 'sweeper', 'why']) : undefined,
   );
@@ -46,7 +46,7 @@ export function renderStuck(r: StuckReport): string {
 
 export function renderRequeue(r: RequeueReport): string {
   const rows = [...r.sent.map((s) => ({ ...s, result: 'sent', why: s.note })), ...r.skipped.map((s) => ({ ...s, result: 'skipped' }))];
-  return block([`${r.sent.length} doc job(s) sent to ${r.queue} under request id ${r.requestId}; ${r.skipped.length} skipped`], table(rows, ['orderId', 'status', 'result', 'why']));
+  return block([`${r.sent.length} doc job(s) sent under request id ${r.requestId}; ${r.skipped.length} skipped`], table(rows, ['orderId', 'status', 'result', 'queue', 'why']));
 }
 
 /** Seconds after the story's first line: how long each hop took to come. */
@@ -86,17 +86,20 @@ export function renderStory(r: StoryReport): string {
 }
 
 export function renderWorkers(r: WorkersReport): string {
-  const rows = r.workers.map((w) => ({
-    worker: w.worker,
-    tasks: w.service ? `${w.service.running}/${w.service.desired}${w.service.pending ? ` (+${w.service.pending} pending)` : ''}` : w.local?.state,
-    queue: w.queue.name,
-    waiting: w.queue.visible,
-    inFlight: w.queue.inFlight,
-    delayed: w.queue.delayed,
-    oldestAge: w.queue.oldestAgeSeconds === undefined ? '' : `${w.queue.oldestAgeSeconds} s`,
-    dlq: w.queue.dlqVisible,
-    lastScaling: w.lastScaling ? `${w.lastScaling.time} ${w.lastScaling.status}: ${w.lastScaling.description}` : w.local ? `last job done ${w.local.lastJobDoneAt ?? 'never'}` : 'none',
-  }));
+  // One row per queue a worker consumes; the worker's own columns on its first.
+  const rows = r.workers.flatMap((w) =>
+    w.queues.map((q, i) => ({
+      worker: i === 0 ? w.worker : '',
+      tasks: i > 0 ? '' : w.service ? `${w.service.running}/${w.service.desired}${w.service.pending ? ` (+${w.service.pending} pending)` : ''}` : w.local?.state,
+      queue: q.name,
+      waiting: q.visible,
+      inFlight: q.inFlight,
+      delayed: q.delayed,
+      oldestAge: q.oldestAgeSeconds === undefined ? '' : `${q.oldestAgeSeconds} s`,
+      dlq: q.dlqVisible,
+      lastScaling: i > 0 ? '' : w.lastScaling ? `${w.lastScaling.time} ${w.lastScaling.status}: ${w.lastScaling.description}` : w.local ? `last job done ${w.local.lastJobDoneAt ?? 'never'}` : 'none',
+    })),
+  );
   const events = r.workers.filter((w) => w.service?.lastEvent?.message).map((w) => `${w.worker}: ${w.service!.lastEvent!.time} ${w.service!.lastEvent!.message}`);
   return block([`${r.env}: ${r.source}`, ...events], table(rows, ['worker', 'tasks', 'queue', 'waiting', 'inFlight', 'delayed', 'oldestAge', 'dlq', 'lastScaling']));
 }

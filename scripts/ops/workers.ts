@@ -1,14 +1,15 @@
 import { ApplicationAutoScalingClient, DescribeScalingActivitiesCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
-import { namePrefix, QUEUES, WORKER_NAMES, WorkerName } from '../../core/contract';
+import { namePrefix, QueueName, QUEUES, WORKER_NAMES, WorkerName } from '../../core/contract';
 import { WORKER_ACCESS } from '../../stacks/access';
 import { readLocalLog } from '../local/log-file';
 import type { OpsTarget } from './target';
 import { queueAttributes } from './target';
 
 /**
- * `npm run ops -- workers status`: for each queue worker, its tasks, its queue and its last
+ * `npm run ops -- workers status`: for each queue worker, its tasks, its queues (doc-generation:
+ * doc-jobs and batch-doc-jobs, in the order it serves them) and its last
  * scaling step. In AWS: ECS DescribeServices (desired/running/pending tasks, capacity provider
  * strategy, last service event), SQS GetQueueAttributes (waiting, in flight, delayed; the DLQ's
  * waiting), CloudWatch GetMetricData for the age of the oldest message (SQS answers no such
@@ -30,7 +31,8 @@ export interface QueueFigures {
 
 export interface WorkerStatus {
   worker: WorkerName;
-  queue: QueueFigures;
+  /** The queues it consumes, most urgent first. */
+  queues: QueueFigures[];
   /** AWS: the ECS service. */
   service?: {
     name: string;
@@ -56,8 +58,8 @@ export interface WorkersReport {
 const num = (v: string | undefined): number => Number(v ?? 0);
 const iso = (d: Date | undefined): string | undefined => (d ? new Date(d).toISOString() : undefined);
 
-async function queueFigures(target: OpsTarget, worker: WorkerName): Promise<{ figures: QueueFigures; url: string }> {
-  const q = await target.queue(QUEUES[WORKER_ACCESS[worker].queue]);
+async function queueFigures(target: OpsTarget, queue: QueueName): Promise<{ figures: QueueFigures; url: string }> {
+  const q = await target.queue(QUEUES[queue]);
   const main = await queueAttributes(target.sqs, q.url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed']);
   const dlq = await queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages']);
   return {
@@ -83,7 +85,8 @@ export async function awsWorkersStatus(target: OpsTarget, clients: AwsClients): 
   const cluster = namePrefix(target.env);
   const serviceName = (w: WorkerName) => `${cluster}-${w}`;
   const { services = [], failures = [] } = await clients.ecs.send(new DescribeServicesCommand({ cluster, services: WORKER_NAMES.map(serviceName) }));
-  const queues = await Promise.all(WORKER_NAMES.map((w) => queueFigures(target, w)));
+  const consumed = WORKER_NAMES.flatMap((worker) => WORKER_ACCESS[worker].queues.map((queue) => ({ worker, queue })));
+  const queues = await Promise.all(consumed.map((c) => queueFigures(target, c.queue)));
   const end = new Date(clients.now?.() ?? Date.now());
   const ages = await clients.cloudwatch.send(
     new GetMetricDataCommand({
@@ -97,18 +100,22 @@ export async function awsWorkersStatus(target: OpsTarget, clients: AwsClients): 
     }),
   );
   const workers: WorkerStatus[] = [];
-  for (const [i, worker] of WORKER_NAMES.entries()) {
+  for (const worker of WORKER_NAMES) {
     const name = serviceName(worker);
     const service = services.find((s) => s.serviceName === name);
     const failure = failures.find((f) => f.arn?.endsWith(`/${name}`));
-    const age = ages.MetricDataResults?.find((r) => r.Id === `age${i}`)?.Values?.[0];
+    const figures = consumed.flatMap((c, i) => {
+      if (c.worker !== worker) return [];
+      const age = ages.MetricDataResults?.find((r) => r.Id === `age${i}`)?.Values?.[0];
+      return [{ ...queues[i].figures, ...(age !== undefined ? { oldestAgeSeconds: age } : {}) }];
+    });
     const { ScalingActivities: scalingActivities = [] } = await clients.scaling.send(
       new DescribeScalingActivitiesCommand({ ServiceNamespace: 'ecs', ResourceId: `service/${cluster}/${name}`, ScalableDimension: 'ecs:service:DesiredCount', MaxResults: 1 }),
     );
     const [last] = scalingActivities;
     workers.push({
       worker,
-      queue: { ...queues[i].figures, ...(age !== undefined ? { oldestAgeSeconds: age } : {}) },
+      queues: figures,
       service: service
         ? {
             name,
@@ -148,9 +155,13 @@ export async function localWorkersStatus(target: OpsTarget, logFile: string, now
   const lines = readLocalLog(logFile);
   const workers: WorkerStatus[] = [];
   for (const worker of WORKER_NAMES) {
-    const { figures } = await queueFigures(target, worker);
-    const age = await localOldestAgeSeconds(target.endpoint!, figures.name, now());
-    workers.push({ worker, queue: { ...figures, ...(age !== undefined ? { oldestAgeSeconds: age } : {}) }, local: localWorkerState(lines, worker) });
+    const queues: QueueFigures[] = [];
+    for (const queue of WORKER_ACCESS[worker].queues) {
+      const { figures } = await queueFigures(target, queue);
+      const age = await localOldestAgeSeconds(target.endpoint!, figures.name, now());
+      queues.push({ ...figures, ...(age !== undefined ? { oldestAgeSeconds: age } : {}) });
+    }
+    workers.push({ worker, queues, local: localWorkerState(lines, worker) });
   }
   return { env: target.env, source: `the emulator at ${target.endpoint} and the local log ${logFile} (no ECS locally: the workers run in npm run dev's process)`, workers };
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { environments, EnvironmentConfig, namePrefix } from '../../stacks/config';
-import { BINARY_MEDIA_TYPES as API_BINARY_MEDIA_TYPES } from '../../core/contract';
+import { BINARY_MEDIA_TYPES as API_BINARY_MEDIA_TYPES, QUEUES } from '../../core/contract';
 import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/access';
 import { ENI_DESCRIBE_ACTIONS, ENI_RESOURCE_TYPES, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
@@ -462,15 +462,15 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       expect(out.config.step_scaling_policy_configuration.adjustment_type).toBe('ChangeInCapacity');
       expect(outSteps[0]).toMatchObject({ metric_interval_lower_bound: '0', scaling_adjustment: 1 });
       expect(outSteps.length).toBeGreaterThan(1);
+      // Every queue the worker consumes counts, summed by metric math (doc-generation: doc-jobs + batch-doc-jobs).
+      const stems = WORKER_ACCESS[w].queues.map((q) => QUEUES[q]);
+      const queriesOf = (alarm: Block, metricName: string) => alarm.config.metric_query.filter((q: any) => q.metric?.metric_name === metricName);
+      const queueOf = (q: any) => stems.find((stem) => new RegExp(`sqs_queue${stem}_queue_[A-Z0-9]+name`).test(q.metric.dimensions.QueueName));
       const backlog = alarmOf(out);
-      expect(backlog.config).toMatchObject({
-        namespace: 'AWS/SQS',
-        metric_name: 'ApproximateNumberOfMessagesVisible',
-        comparison_operator: 'GreaterThanThreshold',
-        threshold: 0,
-      });
-      const queue = WORKER_ACCESS[w].queue === 'docJobs' ? 'doc-jobs' : 'batch-jobs';
-      expect(backlog.config.dimensions.QueueName).toMatch(new RegExp(`sqs_queue${queue}_queue_[A-Z0-9]+name`));
+      expect(backlog.config).toMatchObject({ comparison_operator: 'GreaterThanThreshold', threshold: 0 });
+      const visible = queriesOf(backlog, 'ApproximateNumberOfMessagesVisible');
+      expect(visible.map(queueOf)).toEqual(stems);
+      expect(backlog.config.metric_query.find((q: any) => q.return_data).expression).toBe(visible.map((q: any) => q.id).join(' + '));
 
       const scaleIn = mine.find((p) => p.config.name.endsWith('scale-in'))!;
       expect(scaleIn.config.step_scaling_policy_configuration).toMatchObject({
@@ -478,9 +478,10 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
         step_adjustment: [{ metric_interval_upper_bound: '0', scaling_adjustment: 0 }],
       });
       const idle = alarmOf(scaleIn);
-      const metrics = idle.config.metric_query.filter((q: any) => q.metric).map((q: any) => q.metric.metric_name).sort();
-      expect(metrics).toEqual(['ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesVisible']);
-      expect(idle.config.metric_query.find((q: any) => q.return_data).expression).toBe('visible + inflight');
+      const idleVisible = queriesOf(idle, 'ApproximateNumberOfMessagesVisible');
+      const idleInFlight = queriesOf(idle, 'ApproximateNumberOfMessagesNotVisible');
+      expect([idleVisible.map(queueOf), idleInFlight.map(queueOf)]).toEqual([stems, stems]);
+      expect(idle.config.metric_query.find((q: any) => q.return_data).expression).toBe([...idleVisible, ...idleInFlight].map((q: any) => q.id).join(' + '));
       expect(idle.config).toMatchObject({ comparison_operator: 'LessThanThreshold', threshold: 0.5 });
     }
   });
@@ -489,8 +490,8 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     for (const w of Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>) {
       const role = target(taskDef(workerName(w)).config.task_role_arn);
       const consumed = allowed(role, 'sqs:ReceiveMessage');
-      expect(consumed).toHaveLength(1);
-      expect(consumed[0]).toMatch(WORKER_ACCESS[w].queue === 'docJobs' ? /doc-jobs/ : /batch-jobs/);
+      expect(consumed).toHaveLength(WORKER_ACCESS[w].queues.length);
+      for (const [i, q] of WORKER_ACCESS[w].queues.entries()) expect(consumed[i]).toMatch(new RegExp(`sqs_queue${QUEUES[q]}_queue_`));
       expect(allowed(role, 'sqs:SendMessage')).toHaveLength(WORKER_ACCESS[w].sendTo.length);
       expect(allowed(role, 's3:PutObject')).toHaveLength(WORKER_ACCESS[w].readWriteObjects.length);
       const exec = target(taskDef(workerName(w)).config.execution_role_arn);
@@ -504,6 +505,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       const resolved = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, resolvedForLoader(k, v)]));
       expect(readConfig(resolved).database?.poolMax).toBe(config.database.poolMaxPerWorker);
       expect(readWorkerConfig(resolved).concurrency).toBe(config.workers[w].concurrency);
+      expect(readWorkerConfig(resolved).renderSlots).toBe(w === 'doc-generation' ? config.workers['doc-generation'].renderSlots : undefined);
     }
   });
 
@@ -635,7 +637,10 @@ describe('the access matrix covers what the service and worker code uses', () =>
     const code = sourcesOf(dir);
     const called = [...code.matchAll(/\.(?:json|request)(?:<[^(]*>)?\(\s*'([a-z0-9-]+)'/g)].map((m) => m[1]);
     for (const service of new Set(called)) expect(a.invokes).toContain(service);
-    if (/\.sendDocJobs?\(/.test(code)) expect(a.sendTo).toContain('docJobs');
+    if (/\.sendDocJob\(/.test(code)) expect(a.sendTo).toContain('docJobs');
+    if (/\.sendBatchDocJobs\(/.test(code)) expect(a.sendTo).toContain('batchDocJobs');
+    // A DocJobSender sends each order's job to its own queue (core/queue.ts docJobQueueOf): both.
+    if (/\bcreateDocJobSender\(/.test(code)) expect(a.sendTo).toEqual(expect.arrayContaining(['docJobs', 'batchDocJobs']));
     if (/\.sendBatchJob\(/.test(code)) expect(a.sendTo).toContain('batchJobs');
     const reachable = [...a.readObjects, ...a.readWriteObjects].map((o) => o.bucket);
     for (const [, bucket] of code.matchAll(/buckets\.(reports|assets)\b/g)) expect(reachable).toContain(bucket);

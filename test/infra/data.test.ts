@@ -2,6 +2,7 @@ import { environments, EnvironmentConfig } from '../../stacks/config';
 import { allResources, Block, parsePolicy, resources, synthesizedStack, Variant } from '../support/infra-synth';
 import { CONFIG_VARIANTS } from '../../stacks/variants';
 import { auroraSettings } from '../../stacks/data';
+import { QUEUES } from '../../core/contract';
 
 const DAY = 86_400;
 /** Each environment as committed (the RDS instance) and under the `aurora` variant (the Aurora Serverless v2 cluster). */
@@ -166,15 +167,17 @@ describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
   const queues = resources(stack, 'aws_sqs_queue');
   const mainQueues = queues.filter((q) => q.config.redrive_policy);
 
-  test('queues doc-jobs and batch-jobs exist with their DLQs', () => {
+  test('queues doc-jobs, batch-doc-jobs and batch-jobs exist with their DLQs', () => {
     expect(queues.map((q) => q.config.name).sort()).toEqual(
-      ['batch-jobs', 'batch-jobs-dlq', 'doc-jobs', 'doc-jobs-dlq'].map((n) => `docplatform-${config.env}-${n}`),
+      ['batch-doc-jobs', 'batch-doc-jobs-dlq', 'batch-jobs', 'batch-jobs-dlq', 'doc-jobs', 'doc-jobs-dlq'].map((n) => `docplatform-${config.env}-${n}`),
     );
   });
 
   test('queue redrive, retention and visibility come from config', () => {
     const byName = (suffix: string) => queues.find((q) => q.config.name === `docplatform-${config.env}-${suffix}`)!.config;
     expect(byName('doc-jobs').visibility_timeout_seconds).toBe(config.queues.docJobsVisibilitySeconds);
+    // Alike with doc-jobs: the doc worker derives an order's deadlines from both and refuses two that differ.
+    expect(byName('batch-doc-jobs').visibility_timeout_seconds).toBe(config.queues.docJobsVisibilitySeconds);
     expect(byName('batch-jobs').visibility_timeout_seconds).toBe(config.queues.batchJobsVisibilitySeconds);
     for (const q of mainQueues) {
       expect(JSON.parse(q.config.redrive_policy).maxReceiveCount).toBe(config.queues.maxReceiveCount);
@@ -198,9 +201,10 @@ describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
   test('alarms watch DLQ depth (> 0) and the age of the oldest message of each queue', () => {
     const sqsAlarms = resources(stack, 'aws_cloudwatch_metric_alarm').filter((a) => a.config.namespace === 'AWS/SQS');
     const depth = sqsAlarms.filter((a) => a.config.metric_name === 'ApproximateNumberOfMessagesVisible');
-    expect(depth).toHaveLength(2);
+    // One of each per queue of the contract (doc-jobs, batch-doc-jobs, batch-jobs).
+    expect(depth).toHaveLength(Object.keys(QUEUES).length);
     depth.forEach((a) => expect(a.config).toMatchObject({ threshold: 0, comparison_operator: 'GreaterThanThreshold' }));
-    expect(sqsAlarms.filter((a) => a.config.metric_name === 'ApproximateAgeOfOldestMessage')).toHaveLength(2);
+    expect(sqsAlarms.filter((a) => a.config.metric_name === 'ApproximateAgeOfOldestMessage')).toHaveLength(Object.keys(QUEUES).length);
   });
 
   test('secrets for Gemini, Stripe secret key, Stripe webhook secret, the order token key and the app database login are created without a value', () => {

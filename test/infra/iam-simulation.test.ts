@@ -303,6 +303,32 @@ function gatewayRows(env: string): Row[] {
 }
 
 /**
+ * The doc-job queues as the compute stack grants them: the doc worker consumes both (interactive
+ * first) and sends to both (hand-offs, the sweeper), the batch worker sends its rows to
+ * batch-doc-jobs only, the order service its B2C jobs to doc-jobs only.
+ */
+function docJobQueueRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const doc = workloadRole(env, `${namePrefix(env)}-doc-generation-task`);
+  const batch = workloadRole(env, `${namePrefix(env)}-b2b-batch-task`);
+  const order = workloadRole(env, `${namePrefix(env)}-order`);
+  const interactive = { resource: own.docJobsQueue, resourcePolicy: own.docJobsQueuePolicy };
+  const rows = { resource: own.batchDocJobsQueue, resourcePolicy: own.batchDocJobsQueuePolicy };
+  return [
+    { principal: doc, action: 'sqs:ReceiveMessage', ...interactive, expected: 'Allow', why: 'consumes interactive doc jobs' },
+    { principal: doc, action: 'sqs:ReceiveMessage', ...rows, expected: 'Allow', why: 'consumes batch rows’ doc jobs' },
+    { principal: doc, action: 'sqs:SendMessage', ...rows, expected: 'Allow', why: 'a batch row’s hand-off and re-send go to its own queue' },
+    { principal: doc, action: 'sqs:ReceiveMessage', resource: theirs.batchDocJobsQueue, resourcePolicy: theirs.batchDocJobsQueuePolicy, expected: 'Deny', why: `${other(env)}'s batch doc jobs` },
+    { principal: batch, action: 'sqs:SendMessage', ...rows, expected: 'Allow', why: 'releases its rows’ doc jobs' },
+    { principal: batch, action: 'sqs:SendMessage', ...interactive, expected: 'Deny', why: 'a batch row never enters the interactive queue' },
+    { principal: batch, action: 'sqs:ReceiveMessage', ...rows, expected: 'Deny', why: 'doc jobs are the doc worker’s to consume' },
+    { principal: order, action: 'sqs:SendMessage', ...interactive, expected: 'Allow', why: 'a paid B2C order’s job' },
+    { principal: order, action: 'sqs:SendMessage', ...rows, expected: 'Deny', why: 'batch rows are the b2b-batch worker’s' },
+  ];
+}
+
+/**
  * The NAT instance of the network stack, its role and boundary as synthesised: it can take over
  * its own environment's floating interface and finish its launch, nothing of the other's.
  */
@@ -322,7 +348,7 @@ function natRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...natRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];

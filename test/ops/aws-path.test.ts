@@ -41,7 +41,7 @@ const account: OpsAccount = {
       { StartTime: 1_764_583_140, StatusCode: 'Successful', Description: 'Setting desired count to 2.', Cause: 'monitor alarm docplatform-dev-doc-generation-scale-out in state ALARM' },
     ],
   },
-  oldestAge: { [`${PREFIX}-doc-jobs`]: 95 },
+  oldestAge: { [`${PREFIX}-doc-jobs`]: 95, [`${PREFIX}-batch-doc-jobs`]: 40 },
   // As Insights would: the lines whose orderId or requestId is the one in the filter.
   query: (text) => STORY.filter((l) => text.includes(`orderId = "${l.orderId}"`) || text.includes(`requestId = "${l.requestId}"`)),
 };
@@ -53,6 +53,7 @@ beforeAll(async () => {
   emulator = await startLocalEmulator({
     queues: [
       { name: `${PREFIX}-doc-jobs`, maxReceiveCount: 5, visibilityTimeoutSeconds: 180 },
+      { name: `${PREFIX}-batch-doc-jobs`, maxReceiveCount: 5, visibilityTimeoutSeconds: 180 },
       { name: `${PREFIX}-batch-jobs`, maxReceiveCount: 5, visibilityTimeoutSeconds: 900 },
     ],
   });
@@ -61,6 +62,7 @@ beforeAll(async () => {
   for (const orderId of [randomUUID(), randomUUID()]) {
     await sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrls[`${PREFIX}-doc-jobs`], MessageBody: JSON.stringify({ v: 1, orderId }) }));
   }
+  await sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrls[`${PREFIX}-batch-doc-jobs`], MessageBody: JSON.stringify({ v: 1, orderId: randomUUID() }) }));
   await sqs.send(new SendMessageCommand({ QueueUrl: emulator.queueUrls[`${PREFIX}-batch-jobs-dlq`], MessageBody: JSON.stringify({ v: 1, batchId: randomUUID() }) }));
   sqs.destroy();
 });
@@ -94,12 +96,17 @@ test('workers status --env dev: tasks from ECS, queue figures from SQS, oldest a
   expect(doc).toMatchObject({
     worker: 'doc-generation',
     service: { name: `${PREFIX}-doc-generation`, status: 'ACTIVE', desired: 2, running: 1, pending: 1, capacityProviders: ['FARGATE_SPOT:1'], lastEvent: { message: expect.stringContaining('has started 1 tasks') } },
-    queue: { name: `${PREFIX}-doc-jobs`, visible: 2, inFlight: 0, delayed: 0, dlqVisible: 0, oldestAgeSeconds: 95 },
+    // Both of its queues, in the order it serves them.
+    queues: [
+      { name: `${PREFIX}-doc-jobs`, visible: 2, inFlight: 0, delayed: 0, dlqVisible: 0, oldestAgeSeconds: 95 },
+      { name: `${PREFIX}-batch-doc-jobs`, visible: 1, inFlight: 0, delayed: 0, dlqVisible: 0, oldestAgeSeconds: 40 },
+    ],
     lastScaling: { status: 'Successful', description: 'Setting desired count to 2.', cause: expect.stringContaining('scale-out'), time: new Date(1_764_583_140_000).toISOString() },
   });
-  expect(batch).toMatchObject({ worker: 'b2b-batch', service: { desired: 0, running: 0 }, queue: { name: `${PREFIX}-batch-jobs`, visible: 0, dlqVisible: 1 } });
+  expect(batch).toMatchObject({ worker: 'b2b-batch', service: { desired: 0, running: 0 }, queues: [{ name: `${PREFIX}-batch-jobs`, visible: 0, dlqVisible: 1 }] });
+  expect(batch.queues).toHaveLength(1);
   expect(batch.lastScaling).toBeUndefined();
-  expect(batch.queue.oldestAgeSeconds).toBeUndefined();
+  expect(batch.queues[0].oldestAgeSeconds).toBeUndefined();
 
   const asked = (operation: string) => standIn.requests.filter((q) => q.operation === operation).map((q) => q.body);
   expect(asked('DescribeServices')).toEqual([{ cluster: PREFIX, services: [`${PREFIX}-doc-generation`, `${PREFIX}-b2b-batch`] }]);
@@ -109,11 +116,13 @@ test('workers status --env dev: tasks from ECS, queue figures from SQS, oldest a
   const [metrics] = asked('GetMetricData') as any[];
   expect(metrics.MetricDataQueries.map((q: any) => [q.MetricStat.Metric.Namespace, q.MetricStat.Metric.MetricName, q.MetricStat.Metric.Dimensions[0].Value])).toEqual([
     ['AWS/SQS', 'ApproximateAgeOfOldestMessage', `${PREFIX}-doc-jobs`],
+    ['AWS/SQS', 'ApproximateAgeOfOldestMessage', `${PREFIX}-batch-doc-jobs`],
     ['AWS/SQS', 'ApproximateAgeOfOldestMessage', `${PREFIX}-batch-jobs`],
   ]);
 
   const table = await ops(['workers', 'status', '--env', 'dev', '--format', 'table']);
   expect(table.out).toMatch(/doc-generation\s+1\/2 \(\+1 pending\)\s+docplatform-dev-doc-jobs\s+2\s+0\s+0\s+95 s\s+0/);
+  expect(table.out).toMatch(/\n\s+docplatform-dev-batch-doc-jobs\s+1\s+0\s+0\s+40 s\s+0/);
 });
 
 test('order --env dev: the saved query over the eight log groups; a request id gives the order’s whole story', async () => {

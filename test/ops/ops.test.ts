@@ -150,8 +150,7 @@ describe('npm run ops', () => {
     expect(requeued.code).toBe(0);
     expect(requeued.json).toMatchObject({
       requestId: expect.stringMatching(/^ops-/),
-      queue: `docplatform-${ENV}-doc-jobs`,
-      sent: [{ orderId: lost, status: 'queued' }],
+      sent: [{ orderId: lost, status: 'queued', queue: `docplatform-${ENV}-doc-jobs` }],
       skipped: [
         { orderId: unknown, why: 'no such order' },
         { orderId: done, status: 'ready' },

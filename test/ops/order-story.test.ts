@@ -116,8 +116,8 @@ test('an order placed, paid and made on npm run dev: its story from the log file
   const workers = await ops('workers', 'status', '--env', 'local', '--endpoint', run!.urls['sqs/s3'], '--log-file', logFile);
   expect(workers.code).toBe(0);
   expect(workers.json.workers).toEqual([
-    expect.objectContaining({ worker: 'doc-generation', queue: expect.objectContaining({ name: 'docplatform-local-doc-jobs', visible: 0, inFlight: 0, dlqVisible: 0 }), local: expect.objectContaining({ state: 'running', lastJobDoneAt: expect.any(String) }) }),
-    expect.objectContaining({ worker: 'b2b-batch', queue: expect.objectContaining({ name: 'docplatform-local-batch-jobs' }), local: expect.objectContaining({ state: 'running' }) }),
+    expect.objectContaining({ worker: 'doc-generation', queues: [expect.objectContaining({ name: 'docplatform-local-doc-jobs', visible: 0, inFlight: 0, dlqVisible: 0 }), expect.objectContaining({ name: 'docplatform-local-batch-doc-jobs' })], local: expect.objectContaining({ state: 'running', lastJobDoneAt: expect.any(String) }) }),
+    expect.objectContaining({ worker: 'b2b-batch', queues: [expect.objectContaining({ name: 'docplatform-local-batch-jobs' })], local: expect.objectContaining({ state: 'running' }) }),
   ]);
 });
 

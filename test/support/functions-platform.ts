@@ -13,7 +13,7 @@ export interface TestPlatform extends LocalPlatform {
   database: TestDatabase;
   db: Knex;
   redisPrefix: string;
-  receive(queue: 'docJobs' | 'batchJobs'): Promise<unknown[]>;
+  receive(queue: keyof typeof LOCAL_QUEUES): Promise<unknown[]>;
   counts(): Promise<Record<string, number>>;
   teardown(): Promise<void>;
 }

@@ -25,7 +25,7 @@ export interface HarnessOptions {
   docVisibilitySeconds?: number;
   batchVisibilitySeconds?: number;
   maxReceiveCount?: number;
-  /** Put before the queue names (`doc-jobs`, `batch-jobs` and their DLQs), e.g. `docplatform-<env>-` as in AWS. */
+  /** Put before the queue names (`doc-jobs`, `batch-doc-jobs`, `batch-jobs` and their DLQs), e.g. `docplatform-<env>-` as in AWS. */
   queueNamePrefix?: string;
 }
 
@@ -37,7 +37,7 @@ export interface WorkerHarness {
   s3: S3Client;
   storage: Storage;
   emulator: LocalEmulator;
-  queues: { docJobs: string; docJobsDlq: string; batchJobs: string; batchJobsDlq: string };
+  queues: { docJobs: string; docJobsDlq: string; batchDocJobs: string; batchDocJobsDlq: string; batchJobs: string; batchJobsDlq: string };
   /** Milliseconds core-llm waits before answering (0 by default). */
   llmDelay: { ms: number };
   /** Calls core-llm received. */
@@ -70,6 +70,8 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
   const emulator = await startLocalEmulator({
     queues: [
       { name: q('doc-jobs'), maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.docVisibilitySeconds ?? 3 },
+      // Alike with doc-jobs, as in AWS (the doc worker refuses two that differ).
+      { name: q('batch-doc-jobs'), maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.docVisibilitySeconds ?? 3 },
       { name: q('batch-jobs'), maxReceiveCount: opts.maxReceiveCount ?? 3, visibilityTimeoutSeconds: opts.batchVisibilitySeconds ?? 5 },
     ],
     buckets: ['reports', 'assets'],
@@ -91,6 +93,7 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_KEY_PREFIX: `test:${prefix}:${randomBytes(4).toString('hex')}:`,
     DOC_JOBS_QUEUE_URL: emulator.queueUrls[q('doc-jobs')],
+    BATCH_DOC_JOBS_QUEUE_URL: emulator.queueUrls[q('batch-doc-jobs')],
     BATCH_JOBS_QUEUE_URL: emulator.queueUrls[q('batch-jobs')],
     REPORTS_BUCKET: 'reports',
     ASSETS_BUCKET: 'assets',
@@ -153,6 +156,8 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     queues: {
       docJobs: emulator.queueUrls[q('doc-jobs')],
       docJobsDlq: emulator.queueUrls[q('doc-jobs-dlq')],
+      batchDocJobs: emulator.queueUrls[q('batch-doc-jobs')],
+      batchDocJobsDlq: emulator.queueUrls[q('batch-doc-jobs-dlq')],
       batchJobs: emulator.queueUrls[q('batch-jobs')],
       batchJobsDlq: emulator.queueUrls[q('batch-jobs-dlq')],
     },

@@ -82,7 +82,7 @@ describe('b2b-batch worker', () => {
     expect(manifest.rejected.map((r) => r.line)).toEqual([...bad.keys()]);
     for (const r of manifest.rejected) expect(r.reason).toMatch(bad.get(r.line)!);
     expect(manifest.documents).toHaveLength(4850);
-    expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
+    expect(await h.queueDepth(h.queues.batchDocJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
     // Visible in the test output: the wall time of the whole batch on this machine.
     process.stdout.write(`5,000-row batch (4,850 HTML documents) completed in ${seconds.toFixed(1)} s\n`);
   }, 180_000);
@@ -168,7 +168,7 @@ describe('b2b-batch worker', () => {
     const orders = await h.db('orders').where({ batch_id: batchId }).select('id', 'batch_row', 'input');
     expect(orders).toHaveLength(1470);
     expect(new Set(orders.map((o) => o.batch_row)).size).toBe(1470);
-    const jobs = new Set((await h.drainQueue(h.queues.docJobs)).map((b) => (JSON.parse(b) as { orderId: string }).orderId));
+    const jobs = new Set((await h.drainQueue(h.queues.batchDocJobs)).map((b) => (JSON.parse(b) as { orderId: string }).orderId));
     for (const o of orders) expect(jobs.has(o.id)).toBe(true);
     const rejected = JSON.parse((await h.storage.get('assets', `batches/${clientId}/${batchId}/rejected-rows.json`)).toString());
     expect(rejected).toHaveLength(30);
@@ -188,11 +188,11 @@ describe('b2b-batch worker', () => {
     const jobs: Array<{ body: unknown; requestId?: string }> = [];
     while (jobs.length < 3) {
       const got = await h.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: h.queues.docJobs, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: [REQUEST_ID_ATTRIBUTE] }),
+        new ReceiveMessageCommand({ QueueUrl: h.queues.batchDocJobs, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: [REQUEST_ID_ATTRIBUTE] }),
       );
       for (const m of got.Messages ?? []) {
         jobs.push({ body: JSON.parse(m.Body!), requestId: m.MessageAttributes?.[REQUEST_ID_ATTRIBUTE]?.StringValue });
-        await h.sqs.send(new DeleteMessageCommand({ QueueUrl: h.queues.docJobs, ReceiptHandle: m.ReceiptHandle! }));
+        await h.sqs.send(new DeleteMessageCommand({ QueueUrl: h.queues.batchDocJobs, ReceiptHandle: m.ReceiptHandle! }));
       }
     }
     // The body is the v1 job, unchanged; the request rides beside it.

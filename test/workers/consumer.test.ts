@@ -43,7 +43,7 @@ describe('SQS consumer loop', () => {
 
   const send = (queue: string, body: string) => sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls[queue], MessageBody: body }));
   const consume = async (queue: string, concurrency: number, handler: (m: ReceivedMessage, s: AbortSignal) => Promise<void>) => {
-    const c = await startConsumer({ sqs, queueUrl: emu.queueUrls[queue], concurrency, handler, logger, waitTimeSeconds: 1 });
+    const c = await startConsumer({ sqs, queues: [emu.queueUrls[queue]], concurrency, handler, logger, waitTimeSeconds: 1 });
     running.push(c);
     return c;
   };
@@ -122,7 +122,7 @@ describe('SQS consumer loop', () => {
     const seen: Array<Pick<ReceivedMessage, 'body' | 'requestId'>> = [];
     const c = await startConsumer({
       sqs,
-      queueUrl: emu.queueUrls.traced,
+      queues: [emu.queueUrls.traced],
       concurrency: 2,
       waitTimeSeconds: 1,
       logger: createLogger({ service: 'w' }, 'info', (line) => void lines.push(JSON.parse(line))),
@@ -209,7 +209,7 @@ describe('SQS consumer loop', () => {
     await send('redelivered', 'slow');
     const c = await startConsumer({
       sqs: lossy,
-      queueUrl: emu.queueUrls.redelivered,
+      queues: [emu.queueUrls.redelivered],
       concurrency: 2,
       logger,
       waitTimeSeconds: 1,

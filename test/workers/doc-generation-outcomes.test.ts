@@ -11,6 +11,7 @@ import { handleDocJob, DocJobDeps } from '../../containers/doc-generation/handle
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
+import { Semaphore } from '../../containers/shared/semaphore';
 import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/workers-harness';
 
 /**
@@ -75,6 +76,7 @@ describe('doc-generation: how an order ends', () => {
       storage,
       internal: createInternalClient(h.config),
       pdf: new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, logger: quiet }),
+      renderSlots: new Semaphore(1),
       pandoc: {},
       reportsBucket: 'reports',
       batchBucket: 'assets',

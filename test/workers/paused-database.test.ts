@@ -43,7 +43,7 @@ afterAll(async () => {
 async function runJobs(receives: Map<string, number>, work: () => Promise<void>): Promise<void> {
   const consumer = await startConsumer({
     sqs,
-    queueUrl: emulator.queueUrls[QUEUE],
+    queues: [emulator.queueUrls[QUEUE]],
     concurrency: 1,
     waitTimeSeconds: 1,
     logger,

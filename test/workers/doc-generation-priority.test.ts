@@ -1,0 +1,116 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createLogger } from '../../core/logger';
+import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
+import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
+import { PdfRenderer } from '../../containers/doc-generation/render/browser';
+import type { RunningWorker } from '../../containers/shared/process';
+import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/workers-harness';
+
+/**
+ * The doc worker's two guarantees under batch load, on real components (fauxqs with both doc-job
+ * queues, PostgreSQL, core-llm's Koa app with its offline provider and a delay):
+ * - a B2C job sent behind a deep backlog of batch rows is taken before them (doc-jobs is received
+ *   first, batch-doc-jobs only for the slots it leaves);
+ * - the task holds more messages than it renders: renders never exceed WORKER_RENDER_SLOTS while
+ *   the other messages wait on core-llm.
+ */
+const quiet = createLogger({ test: 'doc-generation-priority' }, 'error', () => undefined);
+
+describe('doc-generation worker: interactive first, renders bounded', () => {
+  let h: WorkerHarness;
+  const running: RunningWorker[] = [];
+
+  beforeAll(async () => {
+    h = await startWorkerHarness('worker_priority', { docVisibilitySeconds: 10, batchVisibilitySeconds: 10, maxReceiveCount: 3 });
+  });
+  afterEach(async () => {
+    h.llmDelay.ms = 0;
+    await Promise.all(running.splice(0).map((w) => w.stop()));
+  });
+  afterAll(() => h.stop());
+
+  const orderRow = (id: string) => h.db('orders').where({ id }).first();
+  const sendDocJob = (orderId: string) => h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.docJobs, MessageBody: JSON.stringify({ v: 1, orderId }) }));
+
+  test('a B2C job sent behind 300 batch rows is ready while most of them still wait', async () => {
+    const rows = 300;
+    const b2b = await h.createClient('b2b');
+    const theme = await h.themeBySlug('product-sheet');
+    const [batch] = await h.db('batches').insert({ client_id: b2b, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
+    const key = `batches/${b2b}/${batch.id}/source.csv`;
+    await h.storage.put('assets', key, ['product', ...Array.from({ length: rows }, (_, i) => `Lamp ${i}`)].join('\n') + '\n', 'text/plain');
+    await h.db('batches').where({ id: batch.id }).update({ source_key: key });
+
+    // The b2b-batch worker releases the rows into batch-doc-jobs (the harness's quota makes their delay 0).
+    running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    await h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.batchJobs, MessageBody: JSON.stringify({ v: 1, batchId: batch.id }) }));
+    await until(async () => (await h.db('batches').where({ id: batch.id }).first()).status === 'processing', 30_000, 'the batch rows to be released');
+    expect(await h.queueDepth(h.queues.batchDocJobs)).toEqual({ visible: rows, inFlight: 0 });
+
+    // 4 messages in hand, each generation 400 ms: the backlog takes about 30 s to pass.
+    h.llmDelay.ms = 400;
+    running.push(await startDocWorker({ config: h.config, worker: { concurrency: 4, renderSlots: 1, waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    const batchReady = () => h.db('orders').where({ batch_id: batch.id, status: 'ready' }).count<{ count: string }[]>('id as count').then(([r]) => Number(r.count));
+    await until(async () => (await batchReady()) >= 8, 30_000, 'the worker to be busy with batch rows');
+
+    const b2c = await h.createClient();
+    const orderId = await h.createOrder(b2c, 'product-sheet', { product: 'Desk lamp' });
+    const sent = Date.now();
+    await sendDocJob(orderId);
+    const ready = await until(async () => ((await orderRow(orderId))?.status === 'ready' ? orderRow(orderId) : undefined), 20_000, 'the B2C order to be ready');
+    const latencyMs = Date.now() - sent;
+    const batchDoneThen = await batchReady();
+
+    // Taken at the next free slot: one generation and a receive round, not the backlog's ~30 s.
+    expect(latencyMs).toBeLessThan(5_000);
+    expect(batchDoneThen).toBeLessThan(rows / 2);
+    expect(ready.document_key).toBe(`${b2c}/${orderId}.html`);
+    // And the batch still completes behind it.
+    h.llmDelay.ms = 0;
+    await until(async () => (await h.db('batches').where({ id: batch.id }).first()).status === 'completed', 120_000, 'the batch to complete');
+  }, 180_000);
+
+  test('6 messages in hand, 2 render slots: at most 2 PDFs render at once while more wait on core-llm', async () => {
+    const renderSlots = 2;
+    let rendering = 0;
+    let maxRendering = 0;
+    const render = PdfRenderer.prototype.render;
+    const spy = jest.spyOn(PdfRenderer.prototype, 'render').mockImplementation(async function (this: PdfRenderer, html: string) {
+      rendering += 1;
+      maxRendering = Math.max(maxRendering, rendering);
+      try {
+        return await render.call(this, html);
+      } finally {
+        rendering -= 1;
+      }
+    });
+    try {
+      h.llmDelay.ms = 1500;
+      running.push(await startDocWorker({ config: h.config, worker: { concurrency: 6, renderSlots, waitTimeSeconds: 1, drainSeconds: 20 }, logger: quiet }));
+      const client = await h.createClient();
+      const orderIds: string[] = [];
+      for (let i = 0; i < 12; i++) orderIds.push(await h.createOrder(client, 'business-plan', { company: `Company ${i}`, sector: 'solar energy' }));
+      for (const id of orderIds) await sendDocJob(id);
+
+      // Messages in hand, as SQS counts them: more than the render slots.
+      let maxInHand = 0;
+      const allReady = async () => (await h.db('orders').whereIn('id', orderIds).where({ status: 'ready' }).count<{ count: string }[]>('id as count'))[0].count === '12';
+      const deadline = Date.now() + 90_000;
+      while (!(await allReady())) {
+        if (Date.now() > deadline) throw new Error('12 PDF orders not ready within 90 s');
+        maxInHand = Math.max(maxInHand, (await h.queueDepth(h.queues.docJobs)).inFlight);
+        await sleep(100);
+      }
+      expect(spy).toHaveBeenCalledTimes(12);
+      expect({ maxRendering, moreInHandThanRendering: maxInHand > renderSlots }).toEqual({ maxRendering: renderSlots, moreInHandThanRendering: true });
+    } finally {
+      spy.mockRestore();
+    }
+  }, 120_000);
+
+  test('a render slot more than the messages in hand is refused at start, naming both variables', async () => {
+    await expect(startDocWorker({ config: h.config, worker: { concurrency: 2, renderSlots: 3, waitTimeSeconds: 1 }, logger: quiet })).rejects.toThrow(
+      /WORKER_RENDER_SLOTS: 3 is more than WORKER_CONCURRENCY \(2\)/,
+    );
+  });
+});
