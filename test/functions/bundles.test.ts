@@ -19,8 +19,9 @@ import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
  * generation, and gateway-b2c ships Stripe the same way (stripe.mjs), loaded on the first payment or webhook.
  * It must reach Gemini through `httpOptions.baseUrl`, and its errors must keep their status for
  * the retry policy (429 → 429 after the retries, a 500 then success → 200). The database
- * services' bundles leave out knex's migrations and schema building and pg's Cloudflare probe
- * (build/functions.ts, build/esbuild-base.ts): the theme bundle still answers from PostgreSQL.
+ * services' bundles leave out knex's migrations and schema building and pg's Cloudflare probe,
+ * and evaluate `debug` only when DEBUG is set (build/functions.ts, build/esbuild-base.ts): the
+ * theme bundle still answers from PostgreSQL, and traces its queries under DEBUG.
  */
 const run = promisify(execFile);
 const API_KEY = 'gemini-bundle-test-key';
@@ -44,11 +45,11 @@ const { handler } = require(process.argv[1]);
 `;
 
 async function invokeAll(bundle: BundleResult, events: object[], env: Record<string, string>) {
-  const { stdout } = await run(process.execPath, ['-e', INVOKE_ALL, path.join(bundle.outDir, 'handler.js'), JSON.stringify(events)], {
+  const { stdout, stderr } = await run(process.execPath, ['-e', INVOKE_ALL, path.join(bundle.outDir, 'handler.js'), JSON.stringify(events)], {
     cwd: os.tmpdir(),
     env: { PATH: process.env.PATH ?? '', NODE_PATH: path.join(REPO_ROOT, 'node_modules'), LOG_LEVEL: 'error', ...env },
   });
-  return JSON.parse(stdout) as { results: { statusCode: number; headers: Record<string, string>; body: any }[]; undiciLoaded: boolean };
+  return { ...(JSON.parse(stdout) as { results: { statusCode: number; headers: Record<string, string>; body: any }[]; undiciLoaded: boolean }), stderr };
 }
 
 /** A copy of a bundle without its lazy chunk `chunk`: what a cold start that never reads it sees. */
@@ -164,6 +165,10 @@ test('the theme bundle, without knex’s migrations and schema building, answers
     expect(results[1].body.themes.map((t: { slug: string }) => t.slug)).toEqual(themeSeeds.map((t) => t.slug).sort());
     expect(results[2].body.theme).toMatchObject({ slug, promptTemplate: themeSeeds[0].prompt_template });
     expect(undiciLoaded).toBe(false);
+    // `debug` is evaluated only when DEBUG is set (build/esbuild-base.ts), and then logs as itself.
+    const traced = await invokeAll(theme, [toApiGatewayEvent({ method: 'GET', path: '/themes' }, 'bundle-debug')], { APP_ENV: 'test', DATABASE_URL: database.url, DEBUG: 'knex:query' });
+    expect(traced.results[0].statusCode).toBe(200);
+    expect(traced.stderr).toMatch(/knex:query select \* from "themes"/);
   } finally {
     await db.destroy();
     await database.drop();
