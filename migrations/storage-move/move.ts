@@ -18,7 +18,7 @@ import {
   type SourceObject,
   type SourceStore,
 } from './storage';
-import { objectRequests, type ObjectRequests } from './object-requests';
+import { objectRequests, type StoreRequests } from './object-requests';
 import { uploadObject } from './upload';
 
 export interface Skipped {
@@ -57,7 +57,7 @@ interface Context {
   args: Args;
   source: SourceStore;
   target: S3Client;
-  targetRequests: ObjectRequests;
+  targetRequests: StoreRequests;
   bucket: string;
   db: Client;
   keyMap: KeyMap | null;
@@ -86,12 +86,21 @@ async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => 
 async function prepare(args: Args): Promise<Context> {
   const source = openSource(args.source);
   const target = s3Client({ endpoint: args.targetEndpoint, region: args.targetRegion });
-  if (!args.databaseUrl) throw new MoveError('--database-url (or DATABASE_URL) is required: progress is recorded in the target database');
+  const targetRequests = objectRequests(target, { endpoint: args.targetEndpoint, region: args.targetRegion });
+  const closeStores = () => {
+    targetRequests.close();
+    source.close();
+    target.destroy();
+  };
+  if (!args.databaseUrl) {
+    closeStores();
+    throw new MoveError('--database-url (or DATABASE_URL) is required: progress is recorded in the target database');
+  }
   // The three checks at once (each is a round trip), reported in the order source, target bucket, database.
   const [checked, resolved, opened] = await Promise.allSettled([
     source.check(),
     resolveBucket(target, args.target, args.env, args.targetBucket).then(async (name) => {
-      await checkBucket(target, name, `--target ${args.target}`);
+      await checkBucket(targetRequests, name, `--target ${args.target}`);
       return name;
     }),
     open(args.databaseUrl, 'target', { applicationName: 'storage-move' }),
@@ -99,6 +108,7 @@ async function prepare(args: Args): Promise<Context> {
   const bad = [checked, resolved, opened].find((r) => r.status === 'rejected');
   if (bad) {
     if (opened.status === 'fulfilled') await opened.value.end().catch(() => undefined);
+    closeStores();
     throw (bad as PromiseRejectedResult).reason;
   }
   const bucket = (resolved as PromiseFulfilledResult<string>).value;
@@ -106,10 +116,10 @@ async function prepare(args: Args): Promise<Context> {
   try {
     const keyMap = args.target === 'reports' ? await loadKeyMap(db, args.mapFile) : null;
     const state = await readState(db, bucket, source.describe);
-    const targetRequests = objectRequests(target, { endpoint: args.targetEndpoint, region: args.targetRegion });
     return { args, source, target, targetRequests, bucket, db, keyMap, state };
   } catch (err) {
     await db.end().catch(() => undefined);
+    closeStores();
     throw err;
   }
 }

@@ -12,8 +12,9 @@ import { httpConnections, type Exchange, type HttpResponse } from './http1';
  * (endpoint rules, serde, its asynchronous signer) costs about 1.4 ms of CPU per request, its HTTP
  * handler alone about 0.35 ms, and its piping of a body gives no way to fail a request whose
  * source stream broke; its XML reader took most of the listing's time (docs/data-migration.md):
- * with thousands of small objects that CPU, not the network, bounded the move. HeadObject, the
- * multipart calls and the checks of buckets (whose errors the SDK names) stay on SDK commands. A
+ * with thousands of small objects that CPU, not the network, bounded the move; the checks of the
+ * buckets (HeadBucket, the listing's first page) go this way too, so that an ordinary run never
+ * sets up the SDK's command pipeline. HeadObject and the multipart calls stay on SDK commands. A
  * PUT's payload is signed with the SHA-256 we compute anyway; a streamed one (no SHA-256 of ours)
  * is sent UNSIGNED-PAYLOAD with the source store's MD5 as Content-MD5, which the target checks.
  */
@@ -24,6 +25,12 @@ export interface ObjectRequests {
   put(bucket: string, key: string, body: Body | StreamedBody, headers?: Record<string, string | undefined>, query?: Record<string, string>): Promise<Stored>;
   /** Closes the kept-alive connections. */
   close(): void;
+}
+
+/** A store's requests: the object requests, and HeadBucket for the target's check. */
+export interface StoreRequests extends ObjectRequests {
+  /** Rejects as the SDK would (name, $metadata.httpStatusCode) when the bucket is missing or forbidden. */
+  headBucket(bucket: string): Promise<void>;
 }
 
 /**
@@ -113,7 +120,7 @@ function retryable(err: unknown): boolean {
 export type { Exchange } from './http1';
 
 /** `exchange` replaces the HTTP client (http1.ts) only where the address cannot be reached (the tests' AWS addresses). */
-export function objectRequests(client: S3Client, where: { endpoint?: string; region: string }, exchange?: Exchange): ObjectRequests {
+export function objectRequests(client: S3Client, where: { endpoint?: string; region: string }, exchange?: Exchange): StoreRequests {
   const parts = client.config as unknown as ClientParts;
   // No cap on connections: the move's pool bounds the requests in flight (--jobs objects, a few parts each).
   const connections = httpConnections();
@@ -141,7 +148,7 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
   };
 
   async function send(
-    method: 'GET' | 'PUT',
+    method: 'GET' | 'PUT' | 'HEAD',
     bucket: string,
     key: string,
     payloadSha256: string,
@@ -191,6 +198,9 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
         for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) yield { key: tag(m[1], 'Key') ?? '', size: Number(tag(m[1], 'Size') ?? 0) };
         token = tag(xml, 'IsTruncated') === 'true' ? tag(xml, 'NextContinuationToken') : undefined;
       } while (token);
+    },
+    async headBucket(bucket) {
+      (await send('HEAD', bucket, '', EMPTY_SHA256, {}, {})).body.resume();
     },
     async get(bucket, key) {
       const res = await send('GET', bucket, key, EMPTY_SHA256, {}, {});

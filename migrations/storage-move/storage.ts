@@ -8,7 +8,7 @@ import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
 import { BUCKETS, namePrefix, type BucketName } from '../../core/contract';
 import { MoveError } from '../data-move/errors';
 import type { Source } from './args';
-import { objectRequests, type Fetched } from './object-requests';
+import { objectRequests, type Fetched, type StoreRequests } from './object-requests';
 
 export interface SourceObject {
   /** Key relative to the source prefix (file: path relative to the folder, `/`-separated). */
@@ -76,19 +76,27 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
       : undefined;
   const client = s3Client({ endpoint: src.endpoint, region: src.region, credentials });
   const requests = objectRequests(client, src);
-  const sdk = s3Sdk();
   const describe = `s3://${src.bucket}/${src.prefix}${src.endpoint ? ` at ${src.endpoint}` : ''}`;
+  // The check is the listing's first page, asked for at once; list() goes on from it.
+  let begun: { pages: AsyncGenerator<{ key: string; size: number }>; first: Promise<IteratorResult<{ key: string; size: number }>> } | undefined;
+  const begin = () => {
+    const pages = requests.list(src.bucket, src.prefix);
+    return { pages, first: pages.next() };
+  };
   return {
     describe,
     async check() {
+      begun = begin();
       try {
-        await client.send(new sdk.ListObjectsV2Command({ Bucket: src.bucket, Prefix: src.prefix, MaxKeys: 1 }));
+        await begun.first;
       } catch (err) {
         throw describeS3Error(`--source ${describe}`, err);
       }
     },
     async *list() {
-      for await (const o of requests.list(src.bucket, src.prefix)) if (!o.key.endsWith('/')) yield { key: o.key.slice(src.prefix.length), size: o.size };
+      const { pages, first } = begun ?? begin();
+      begun = undefined;
+      for (let next = await first; !next.done; next = await pages.next()) if (!next.value.key.endsWith('/')) yield { key: next.value.key.slice(src.prefix.length), size: next.value.size };
     },
     open: (key) => requests.get(src.bucket, src.prefix + key),
     close() {
@@ -142,9 +150,9 @@ export async function resolveBucket(client: S3Client, target: BucketName, env: s
   return found[0];
 }
 
-export async function checkBucket(client: S3Client, bucket: string, what: string): Promise<void> {
+export async function checkBucket(requests: StoreRequests, bucket: string, what: string): Promise<void> {
   try {
-    await client.send(new (s3Sdk().HeadBucketCommand)({ Bucket: bucket }));
+    await requests.headBucket(bucket);
   } catch (err) {
     throw describeS3Error(`${what} bucket ${bucket}`, err);
   }
