@@ -9,11 +9,14 @@ const repo = path.resolve(__dirname, '..');
 const name = process.argv[2];
 const bundle = path.join(repo, '.build', 'cli', `${name}.js`);
 
+// The bundler's options are inputs of every bundle too: a bundle built before they changed is stale.
+const BUNDLER = ['build/clis.ts', 'build/esbuild-base.ts'];
+
 function fresh() {
   try {
     const built = statSync(bundle).mtimeMs;
     const inputs = JSON.parse(readFileSync(path.join(repo, '.build', 'cli', `${name}.inputs.json`), 'utf8'));
-    return inputs.every((f) => statSync(path.join(repo, f)).mtimeMs <= built);
+    return [...inputs, ...BUNDLER].every((f) => statSync(path.join(repo, f)).mtimeMs <= built);
   } catch {
     return false;
   }
