@@ -6,14 +6,21 @@ import { markTableIndexed } from './state';
 
 /**
  * pg_dump's post-data section, split so that a table's indexes are built as soon as its data is
- * in, while other tables still copy (as pgcopydb does), instead of every index after every table.
+ * in, while other tables still copy (as pgcopydb does), instead of every index after every table,
+ * and a foreign key as soon as both its tables' parts are in.
  */
 export interface PostDataPlan {
   /** The section's session settings (empty search_path…), run before each part. */
   preamble: string;
-  /** Per table (schema.table): its indexes and its primary key, unique and exclusion constraints. */
+  /**
+   * Parts built on their own, each with its mark: per table (schema.table), its indexes and its
+   * primary key, unique and exclusion constraints; per foreign key between two such tables
+   * (schema.table constraint, as pg_dump names it), the constraint.
+   */
   byTable: Map<string, string>;
-  /** Everything else in dump order, after every table's part: foreign keys (they need the referenced keys), triggers, rules, partitions' indexes and their ATTACH. */
+  /** A foreign key's part: the tables whose data and parts it waits for (its own and the referenced one). */
+  waitsFor: Map<string, string[]>;
+  /** Everything else in dump order, after every part: triggers, rules, foreign keys of partitioned tables, partitions' indexes and their ATTACH. */
   rest: string;
 }
 
@@ -21,12 +28,14 @@ export interface PostDataPlan {
 const HEADER = /^-- Name: (.+); Type: ([^;]+); Schema: ([^;]*); Owner: /;
 
 /**
- * Which table each INDEX and CONSTRAINT entry belongs to, keyed as pg_dump names the entry
- * (`type|schema|tag`). Only plain tables that are not partitions: a partition's index must wait
- * for its parent's (it is attached to it), so those stay in `rest`. A tag that two tables could
- * produce (names with spaces) is left out too: unsure means `rest`, which is always correct.
+ * Which part each INDEX, CONSTRAINT and FK CONSTRAINT entry belongs to, keyed as pg_dump names the
+ * entry (`type|schema|tag`): its table's, or for a foreign key its own, waiting for its two
+ * tables. Only plain tables that are not partitions: a partition's index must wait for its
+ * parent's (it is attached to it), so those stay in `rest`. A tag that two tables could produce
+ * (names with spaces) is left out too, and so is a foreign key touching such a table (its
+ * referenced key may be in `rest`): unsure means `rest`, which is always correct.
  */
-async function entryTables(source: Client): Promise<Map<string, string>> {
+async function entryParts(source: Client): Promise<Map<string, { part: string; waitsFor?: string[] }>> {
   const { rows } = await source.query(`
     SELECT 'INDEX|' || n.nspname || '|' || c.relname AS key, tn.nspname || '.' || t.relname AS table_name
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -37,37 +46,58 @@ async function entryTables(source: Client): Promise<Map<string, string>> {
     SELECT 'CONSTRAINT|' || n.nspname || '|' || t.relname || ' ' || k.conname, n.nspname || '.' || t.relname
     FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
     WHERE k.contype IN ('p', 'u', 'x') AND t.relkind = 'r' AND NOT t.relispartition`);
-  const tables = new Map<string, string>();
+  const { rows: foreignKeys } = await source.query(`
+    SELECT 'FK CONSTRAINT|' || n.nspname || '|' || t.relname || ' ' || k.conname AS key, n.nspname || '.' || t.relname || ' ' || k.conname AS part,
+      n.nspname || '.' || t.relname AS table_name, rn.nspname || '.' || r.relname AS referenced
+    FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+    JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+    WHERE k.contype = 'f' AND t.relkind = 'r' AND NOT t.relispartition AND r.relkind = 'r' AND NOT r.relispartition`);
+  const parts = new Map<string, { part: string; waitsFor?: string[] }>();
   const ambiguous = new Set<string>();
+  const unsure = new Set<string>();
   for (const r of rows) {
-    if (tables.has(r.key) && tables.get(r.key) !== r.table_name) ambiguous.add(r.key);
-    tables.set(r.key, r.table_name);
+    const seen = parts.get(r.key);
+    if (seen && seen.part !== r.table_name) {
+      ambiguous.add(r.key);
+      unsure.add(seen.part).add(r.table_name);
+    }
+    parts.set(r.key, { part: r.table_name });
   }
-  for (const key of ambiguous) tables.delete(key);
-  return tables;
+  for (const r of foreignKeys) {
+    if (parts.has(r.key)) ambiguous.add(r.key);
+    parts.set(r.key, { part: r.part, waitsFor: [r.table_name, r.referenced] });
+  }
+  for (const [key, owner] of parts) if (owner.waitsFor?.some((t) => unsure.has(t))) ambiguous.add(key);
+  for (const key of ambiguous) parts.delete(key);
+  return parts;
 }
 
 export async function planPostData(source: Client, sql: string): Promise<PostDataPlan> {
-  const owners = await entryTables(source);
+  const owners = await entryParts(source);
   const preamble: string[] = [];
-  const entries: { table?: string; lines: string[] }[] = [];
+  const entries: { owner?: { part: string; waitsFor?: string[] }; lines: string[] }[] = [];
   for (const line of sql.split('\n')) {
     const header = HEADER.exec(line);
-    if (header) entries.push({ table: owners.get(`${header[2]}|${header[3]}|${header[1]}`), lines: [] });
+    if (header) entries.push({ owner: owners.get(`${header[2]}|${header[3]}|${header[1]}`), lines: [] });
     (entries.length ? entries[entries.length - 1].lines : preamble).push(line);
   }
   const byTable = new Map<string, string>();
+  const waitsFor = new Map<string, string[]>();
   const rest: string[] = [];
-  for (const entry of entries) {
-    if (entry.table) byTable.set(entry.table, `${byTable.get(entry.table) ?? ''}${entry.lines.join('\n')}\n`);
-    else rest.push(entry.lines.join('\n'));
+  for (const { owner, lines } of entries) {
+    if (!owner) {
+      rest.push(lines.join('\n'));
+      continue;
+    }
+    byTable.set(owner.part, `${byTable.get(owner.part) ?? ''}${lines.join('\n')}\n`);
+    if (owner.waitsFor) waitsFor.set(owner.part, owner.waitsFor);
   }
-  return { preamble: preamble.join('\n'), byTable, rest: rest.join('\n') };
+  return { preamble: preamble.join('\n'), byTable, waitsFor, rest: rest.join('\n') };
 }
 
 /**
- * One table's part, in one transaction with its mark: a rerun finds the table's indexes complete
- * and marked, or absent.
+ * One part, in one transaction with its mark: a rerun finds a table's indexes and keys, or a
+ * foreign key, complete and marked, or absent.
  */
 async function buildTable(target: Client, plan: PostDataPlan, table: string, maintenanceWorkMem: string): Promise<void> {
   try {
@@ -78,14 +108,17 @@ async function buildTable(target: Client, plan: PostDataPlan, table: string, mai
     await target.query('COMMIT');
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new MoveError(`building the indexes of ${table} on the target failed: ${(err as Error).message}`);
+    throw new MoveError(`building the indexes or keys of ${table} on the target failed: ${(err as Error).message}`);
   } finally {
     await target.query('RESET search_path').catch(() => undefined);
   }
 }
 
 export interface IndexBuilds {
-  /** Queues the table's part once the plan is known (a table without one, or already built, is skipped). */
+  /**
+   * Queues the table's part once the plan is known (a table without one, or already built, is
+   * skipped), then each foreign key whose two tables' parts are in.
+   */
   schedule(table: string): void;
   /** Waits for every scheduled build; the first failure rejects. Closes the sessions. */
   finish(): Promise<void>;
@@ -93,11 +126,22 @@ export interface IndexBuilds {
   stop(): void;
 }
 
-/** At most `jobs` builds at once, each in its own target session. */
+/** At most `jobs` builds at once, each in its own target session; `built` holds the parts marked by an earlier run. */
 export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<PostDataPlan>, built: Set<string>, maintenanceWorkMem: string): IndexBuilds {
   const sessions: Client[] = [];
   const idle: Client[] = [];
   const queue: string[] = [];
+  const scheduled = new Set<string>();
+  /** Tables whose data and part are in (built now or earlier, or nothing to build). */
+  const done = new Set<string>();
+  const complete = (table: string, resolved: PostDataPlan) => {
+    done.add(table);
+    for (const [part, tables] of resolved.waitsFor) {
+      if (scheduled.has(part) || !tables.every((t) => done.has(t))) continue;
+      scheduled.add(part);
+      if (!built.has(part)) queue.push(part);
+    }
+  };
   let running = 0;
   /** Tables scheduled whose plan has not been looked at yet: finish() waits for them too. */
   let deciding = 0;
@@ -121,6 +165,7 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
         await buildTable(session, resolved, table, maintenanceWorkMem);
         idle.push(session);
         log('indexes_built', { table, seconds: (Date.now() - started) / 1000 });
+        complete(table, resolved);
       })()
         .catch((err) => {
           failure ??= err;
@@ -135,13 +180,14 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
   const close = () => Promise.all(sessions.map((s) => s.end().catch(() => undefined)));
   return {
     schedule(table) {
-      if (built.has(table)) return;
-      built.add(table);
+      if (scheduled.has(table)) return;
+      scheduled.add(table);
       deciding++;
       plan
         .then(
           (resolved) => {
-            if (resolved.byTable.has(table)) queue.push(table);
+            if (resolved.byTable.has(table) && !built.has(table)) queue.push(table);
+            else complete(table, resolved);
           },
           () => undefined,
         )
