@@ -29,6 +29,8 @@ describe('SQS consumer loop', () => {
         { name: 'heartbeat', maxReceiveCount: 5, visibilityTimeoutSeconds: 1 },
         { name: 'redelivered', maxReceiveCount: 10, visibilityTimeoutSeconds: 1 },
         { name: 'traced', maxReceiveCount: 2, visibilityTimeoutSeconds: 1 },
+        { name: 'urgent', maxReceiveCount: 5, visibilityTimeoutSeconds: 5 },
+        { name: 'bulk', maxReceiveCount: 1, visibilityTimeoutSeconds: 5 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -53,6 +55,38 @@ describe('SQS consumer loop', () => {
     );
     return Number(a.Attributes?.ApproximateNumberOfMessages) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible);
   };
+
+  test('queues in priority order: a message of the first queue is taken at the next free slot, before the backlog of the second; each queue keeps its own maxReceiveCount', async () => {
+    for (let i = 0; i < 20; i++) await send('bulk', `bulk-${i}`);
+    const order: string[] = [];
+    const lastAttempts: Record<string, boolean> = {};
+    const c = await startConsumer({
+      sqs,
+      queues: [emu.queueUrls.urgent, emu.queueUrls.bulk],
+      concurrency: 2,
+      logger,
+      waitTimeSeconds: 1,
+      handler: async (m) => {
+        order.push(m.body);
+        lastAttempts[m.body] = m.lastAttempt;
+        await sleep(100);
+      },
+    });
+    running.push(c);
+    await until(() => order.length >= 4, 10_000);
+    const sentAfter = order.length;
+    await send('urgent', 'urgent-1');
+    await until(() => order.includes('urgent-1'), 10_000);
+    // Started after it was sent and before it: at most what a receive round in progress had taken (the free slots, 2).
+    const at = order.indexOf('urgent-1');
+    expect(at - sentAfter).toBeLessThanOrEqual(2);
+    await until(() => order.length === 21, 20_000);
+    expect(order.slice(at + 1).every((b) => b.startsWith('bulk'))).toBe(true);
+    expect(order.length - at - 1).toBeGreaterThan(10);
+    // Each queue's own maxReceiveCount: bulk's first receive is its last (1), urgent's is not (5).
+    expect([lastAttempts['bulk-0'], lastAttempts['urgent-1']]).toEqual([true, false]);
+    await until(async () => (await depth('bulk')) + (await depth('urgent')) === 0, 10_000);
+  });
 
   test('runs at most `concurrency` handlers at once and deletes every message it completes', async () => {
     const seen: string[] = [];

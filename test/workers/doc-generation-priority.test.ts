@@ -9,8 +9,8 @@ import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/work
 /**
  * The doc worker's two guarantees under batch load, on real components (fauxqs with both doc-job
  * queues, PostgreSQL, core-llm's Koa app with its offline provider and a delay):
- * - a B2C job sent behind a deep backlog of batch rows is taken before them (doc-jobs is received
- *   first, batch-doc-jobs only for the slots it leaves);
+ * - a B2C job sent behind a deep backlog of batch rows is taken at the next free slot, before them
+ *   (doc-jobs is received first, batch-doc-jobs only for the slots it leaves);
  * - the task holds more messages than it renders: renders never exceed WORKER_RENDER_SLOTS while
  *   the other messages wait on core-llm.
  */
@@ -32,8 +32,8 @@ describe('doc-generation worker: interactive first, renders bounded', () => {
   const orderRow = (id: string) => h.db('orders').where({ id }).first();
   const sendDocJob = (orderId: string) => h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.docJobs, MessageBody: JSON.stringify({ v: 1, orderId }) }));
 
-  test('a B2C job sent behind 300 batch rows is ready while most of them still wait', async () => {
-    const rows = 300;
+  test('a B2C job sent behind 200 batch rows is taken at the next free slot: at most the row in hand and one receive round come before it', async () => {
+    const rows = 200;
     const b2b = await h.createClient('b2b');
     const theme = await h.themeBySlug('product-sheet');
     const [batch] = await h.db('batches').insert({ client_id: b2b, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
@@ -47,24 +47,33 @@ describe('doc-generation worker: interactive first, renders bounded', () => {
     await until(async () => (await h.db('batches').where({ id: batch.id }).first()).status === 'processing', 30_000, 'the batch rows to be released');
     expect(await h.queueDepth(h.queues.batchDocJobs)).toEqual({ visible: rows, inFlight: 0 });
 
-    // 4 messages in hand, each generation 400 ms: the backlog takes about 30 s to pass.
-    h.llmDelay.ms = 400;
-    running.push(await startDocWorker({ config: h.config, worker: { concurrency: 4, renderSlots: 1, waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
-    const batchReady = () => h.db('orders').where({ batch_id: batch.id, status: 'ready' }).count<{ count: string }[]>('id as count').then(([r]) => Number(r.count));
-    await until(async () => (await batchReady()) >= 8, 30_000, 'the worker to be busy with batch rows');
+    // One message in hand, each generation 300 ms: the backlog takes over a minute to pass. The
+    // worker's own lines say which order it took when.
+    h.llmDelay.ms = 300;
+    const taken: { orderId: string; batch: boolean; at: number }[] = [];
+    const logger = createLogger({ test: 'doc-generation-priority' }, 'info', (line) => {
+      const l = JSON.parse(line) as { msg: string; orderId?: string; batchId?: string };
+      if (l.msg === 'order taken for generation' && l.orderId) taken.push({ orderId: l.orderId, batch: l.batchId !== undefined, at: Date.now() });
+    });
+    running.push(await startDocWorker({ config: h.config, worker: { concurrency: 1, renderSlots: 1, waitTimeSeconds: 1, drainSeconds: 10 }, logger }));
+    await until(async () => taken.length >= 5, 30_000, 'the worker to be busy with batch rows');
 
     const b2c = await h.createClient();
     const orderId = await h.createOrder(b2c, 'product-sheet', { product: 'Desk lamp' });
+    const sentAt = taken.length;
     const sent = Date.now();
     await sendDocJob(orderId);
     const ready = await until(async () => ((await orderRow(orderId))?.status === 'ready' ? orderRow(orderId) : undefined), 20_000, 'the B2C order to be ready');
     const latencyMs = Date.now() - sent;
-    const batchDoneThen = await batchReady();
 
-    // Taken at the next free slot: one generation and a receive round, not the backlog's ~30 s.
+    const at = taken.findIndex((t) => t.orderId === orderId);
+    // Between its send and its take: the row then in hand (its line may come just after the send) and
+    // at most one row of a receive round already past doc-jobs. Not the 195 rows still waiting.
+    expect(taken.slice(sentAt, at).every((t) => t.batch)).toBe(true);
+    expect(at - sentAt).toBeLessThanOrEqual(2);
     expect(latencyMs).toBeLessThan(5_000);
-    expect(batchDoneThen).toBeLessThan(rows / 2);
     expect(ready.document_key).toBe(`${b2c}/${orderId}.html`);
+    expect(await h.db('orders').where({ batch_id: batch.id, status: 'queued' }).count<{ count: string }[]>('id as count').then(([r]) => Number(r.count))).toBeGreaterThan(rows / 2);
     // And the batch still completes behind it.
     h.llmDelay.ms = 0;
     await until(async () => (await h.db('batches').where({ id: batch.id }).first()).status === 'completed', 120_000, 'the batch to complete');
