@@ -3,6 +3,7 @@ import { createLogger } from '../../core/logger';
 import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
+import { createDocJobSender } from '../../containers/doc-generation/requeue';
 import type { RunningWorker } from '../../containers/shared/process';
 import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/workers-harness';
 
@@ -116,6 +117,18 @@ describe('doc-generation worker: interactive first, renders bounded', () => {
       spy.mockRestore();
     }
   }, 120_000);
+
+  test("the worker's own doc jobs (hand-offs, the sweeper's re-sends) go to their order's queue: a batch row's to batch-doc-jobs, a B2C order's to doc-jobs", async () => {
+    const jobs = createDocJobSender(h.sqs, { docJobs: h.queues.docJobs, batchDocJobs: h.queues.batchDocJobs });
+    const row = { id: '00000000-0000-4000-8000-000000000001', batch_id: '00000000-0000-4000-8000-0000000000b1' };
+    const b2c = { id: '00000000-0000-4000-8000-000000000002', batch_id: null };
+    await jobs.sendDocJob(row, { requestId: 'req-row' });
+    await jobs.sendDocJob(b2c, { requestId: 'req-b2c' });
+    expect([await h.drainQueue(h.queues.batchDocJobs), await h.drainQueue(h.queues.docJobs)]).toEqual([
+      [JSON.stringify({ v: 1, orderId: row.id })],
+      [JSON.stringify({ v: 1, orderId: b2c.id })],
+    ]);
+  });
 
   test('a render slot more than the messages in hand is refused at start, naming both variables', async () => {
     await expect(startDocWorker({ config: h.config, worker: { concurrency: 2, renderSlots: 3, waitTimeSeconds: 1 }, logger: quiet })).rejects.toThrow(
