@@ -151,9 +151,21 @@ describe('cost model on hand-computed cases', () => {
     expect(report.total.trafficUsd).toBeCloseTo(40.15 + 1 * 0.05, 6);
   });
 
+  it("prices a worker's messages once, on its first queue, however many queues it consumes", () => {
+    const profile = profileWith({ documentsPerMonth: 10_000_000 }, {
+      workers: [{ match: 'doc-generation', queues: ['doc-jobs', 'batch-doc-jobs'], drivenBy: 'documents', unitsPerTaskMinute: 4, activationsPerMonth: 0, tailMinutesPerActivation: 0, imagePullGb: 0 }],
+    });
+    const queue = (name: string) => resource('aws_sqs_queue', name.replace(/-/g, '_'), { name: `docplatform-dev-${name}` });
+    const first = estimate([queue('doc-jobs')], profile).total.trafficUsd;
+    expect(first).toBeGreaterThan(0);
+    // batch-doc-jobs ends with "doc-jobs" but is the second queue: nothing more.
+    expect(estimate([queue('batch-doc-jobs')], profile).total.trafficUsd).toBe(0);
+    expect(estimate([queue('doc-jobs'), queue('batch-doc-jobs')], profile).total.trafficUsd).toBeCloseTo(first, 9);
+  });
+
   it('runs a Fargate Spot ARM64 worker only for the task-hours its queue needs', () => {
     const profile = profileWith({ documentsPerMonth: 240 }, {
-      workers: [{ match: 'doc-generation', queueMatch: 'doc-jobs', drivenBy: 'documents', unitsPerTaskMinute: 4, activationsPerMonth: 6, tailMinutesPerActivation: 5, imagePullGb: 0.5 }],
+      workers: [{ match: 'doc-generation', queues: ['doc-jobs'], drivenBy: 'documents', unitsPerTaskMinute: 4, activationsPerMonth: 6, tailMinutesPerActivation: 5, imagePullGb: 0.5 }],
     });
     const task = resource('aws_ecs_task_definition', 'doc', { cpu: '1024', memory: '2048', runtime_platform: [{ cpu_architecture: 'ARM64', operating_system_family: 'LINUX' }] }, 'compute');
     const service = resource('aws_ecs_service', 'doc', { name: 'docplatform-dev-doc-generation', desired_count: 0, capacity_provider_strategy: [{ capacity_provider: 'FARGATE_SPOT', weight: 1 }] }, 'compute', {

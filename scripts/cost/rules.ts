@@ -403,8 +403,16 @@ const sqsQueue: Rule = (r, ctx) => {
   const queueName = nameOf(r, 'name', 'name_prefix');
   const a = ctx.profile.assumptions;
   if (/dlq|dead/i.test(queueName)) return priced([{ priceKey: 'sqs.standard.requests', quantity: 0, what: 'dead-letter queue: only failed messages' }]);
-  const worker = [...a.workers].sort((x, y) => y.queueMatch.length - x.queueMatch.length).find((w) => queueName.includes(w.queueMatch));
-  if (!worker) return priced([{ priceKey: 'sqs.standard.requests', quantity: 0, what: 'requests' }], ['no worker consumes this queue in the traffic profile']);
+  // The longest queue name the queue's own name ends with: `batch-doc-jobs` is not `doc-jobs`.
+  const consumed = a.workers
+    .flatMap((w) => w.queues.map((queue, rank) => ({ worker: w, queue, rank })))
+    .filter((c) => queueName.endsWith(`-${c.queue}`) || queueName === c.queue)
+    .sort((x, y) => y.queue.length - x.queue.length)[0];
+  if (!consumed) return priced([{ priceKey: 'sqs.standard.requests', quantity: 0, what: 'requests' }], ['no worker consumes this queue in the traffic profile']);
+  const { worker } = consumed;
+  if (consumed.rank > 0) {
+    return priced([{ priceKey: 'sqs.standard.requests', quantity: 0, what: 'requests' }], [`its messages are priced on ${worker.queues[0]}, the first queue of ${worker.match}`]);
+  }
   const messages = workerUnits(ctx, worker.drivenBy);
   const services = peers(ctx, 'aws_ecs_service').filter((s) => nameOf(s, 'name').includes(worker.match));
   const taskMinutes = services.length > 0 ? workerTaskMinutes(ctx, nameOf(services[0], 'name')) : 0;

@@ -16,8 +16,11 @@ const lambdaUseSchema = z.object({
 const workerUseSchema = z.object({
   /** Substring of the ECS service name. */
   match: z.string().check(z.minLength(1)),
-  /** Substring of the SQS queue the worker consumes. */
-  queueMatch: z.string().check(z.minLength(1)),
+  /**
+   * The queues the worker consumes (their names in core/contract.ts QUEUES), the first carrying
+   * its messages and its idle long polls: the profile counts documents, not documents per queue.
+   */
+  queues: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
   drivenBy: z.enum(['documents', 'batches']),
   unitsPerTaskMinute: z.number().check(z.positive()),
   activationsPerMonth: count,
