@@ -33,7 +33,7 @@ options:
   --mode copy|replicate     default copy
   --verify-only             only verify
   --jobs N                  parallel copy streams (1-32, default 2)
-  --chunk-mb N              split tables larger than N MB by key range across the streams (default 128)
+  --chunk-mb N              split tables larger than N MB by key range across the streams (default 1024)
   --source-for-target URL   source address as the target server sees it (replicate; default --source)
   --maintenance-work-mem S  for index builds on the target (default 128MB)
   --lag-timeout SECONDS     cutover: longest wait for lag zero (default 60)
@@ -121,7 +121,7 @@ export function parse(argv: string[]): Args | 'help' {
       ? withPassword(postgresUrl('source-for-target', values['source-for-target']), 'DB_MOVE_SOURCE_PASSWORD')
       : sourceUrl,
     jobs: integer('jobs', values.jobs, 2, 1, 32),
-    chunkMb: integer('chunk-mb', values['chunk-mb'], 128, 1, 1_000_000),
+    chunkMb: integer('chunk-mb', values['chunk-mb'], 1024, 1, 1_000_000),
     maintenanceWorkMem: memory,
     lagTimeoutSeconds: integer('lag-timeout', values['lag-timeout'], 60, 1, 3600),
   };
