@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -79,6 +79,18 @@ const header = (h: IncomingHttpHeaders, name: string) => {
 };
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+/** x-amz-date (SigV4's basic ISO 8601, to the second), formatted once a second. */
+let stampedSecond = -1;
+let stamped = '';
+const stamp = () => {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== stampedSecond) {
+    stampedSecond = second;
+    stamped = new Date(second * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  }
+  return stamped;
+};
 const ATTEMPTS = 3;
 
 /** RFC 3986 encoding of a path segment or query part, as SigV4 canonicalises it. */
@@ -160,21 +172,26 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
     for (let attempt = 1; ; attempt++) {
       const creds = await parts.credentials();
-      const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+      const amzDate = stamp();
       const day = amzDate.slice(0, 8);
       const signed: Record<string, string> = { host, 'x-amz-content-sha256': payloadSha256, 'x-amz-date': amzDate };
       if (creds.sessionToken) signed['x-amz-security-token'] = creds.sessionToken;
-      for (const [name, value] of Object.entries(headers)) if (value !== undefined) signed[name.toLowerCase()] = value;
+      for (const name in headers) {
+        const value = headers[name];
+        if (value !== undefined) signed[name.toLowerCase()] = value;
+      }
       const names = Object.keys(signed).sort();
-      const canonicalQuery = Object.keys(query)
-        .sort()
-        .map((k) => `${encode(k)}=${encode(query[k])}`)
-        .join('&');
-      const canonical = [method, t.path, canonicalQuery, ...names.map((n) => `${n}:${signed[n].trim()}`), '', names.join(';'), payloadSha256].join('\n');
+      let canonicalQuery = '';
+      for (const k of Object.keys(query).sort()) canonicalQuery += `${canonicalQuery ? '&' : ''}${encode(k)}=${encode(query[k])}`;
+      let canonical = `${method}\n${t.path}\n${canonicalQuery}\n`;
+      for (const n of names) canonical += `${n}:${signed[n].trim()}\n`;
+      const signedNames = names.join(';');
+      canonical += `\n${signedNames}\n${payloadSha256}`;
       const scope = `${day}/${where.region}/s3/aws4_request`;
-      const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash('sha256').update(canonical).digest('hex')}`;
+      const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash('sha256', canonical, 'hex')}`;
       const signature = createHmac('sha256', signingKey(creds.secretAccessKey, day)).update(toSign).digest('hex');
-      const sent: Record<string, string> = { ...signed, authorization: `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
+      signed.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedNames}, Signature=${signature}`;
+      const sent = signed;
       if (body) sent['content-length'] = String(body.size);
       try {
         // A fresh stream per attempt: a retry sends the same chunks again, or reads the source again.
