@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const REPO = join(__dirname, '../..');
@@ -13,5 +14,17 @@ describe('npm run storage:move runs the CLI bundle with plain node', () => {
     const inputs: string[] = JSON.parse(readFileSync(join(REPO, '.build/cli/storage-move.inputs.json'), 'utf8'));
     expect(inputs).toEqual(expect.arrayContaining(['migrations/storage-move/cli.ts', 'migrations/storage-move/upload.ts', 'core/contract.ts', 'package-lock.json']));
     for (const f of inputs) expect(statSync(join(REPO, f)).mtimeMs).toBeLessThanOrEqual(bundle.mtimeMs);
+  }, 60_000);
+
+  it("compiles the bundle with V8's code cache of an earlier run, made anew when it is another bundle's", () => {
+    const help = () => execFileSync(process.execPath, [join(REPO, 'build/run-cli.cjs'), 'storage-move', '--help'], { encoding: 'utf8' });
+    help();
+    const cache = join(REPO, '.build/cli/storage-move.js.v8cache');
+    const digest = createHash('sha256').update(readFileSync(join(REPO, '.build/cli/storage-move.js'))).digest();
+    expect(readFileSync(cache).subarray(0, 32).equals(digest)).toBe(true);
+    // A cache made from other code is not used: the run answers as ever, and leaves this bundle's.
+    writeFileSync(cache, Buffer.concat([randomBytes(32), Buffer.from([1]), randomBytes(4096)]));
+    expect(help()).toMatch(/^usage: npm run storage:move/);
+    expect(readFileSync(cache).subarray(0, 32).equals(digest)).toBe(true);
   }, 60_000);
 });
