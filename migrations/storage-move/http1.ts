@@ -295,7 +295,9 @@ class Connection {
     if (!x) return;
     x.source?.destroy();
     if (x.framing?.kind === 'close' && err.message === 'socket hang up') x.body!.push(null);
-    else if (x.body) x.body.destroy(err);
+    // As node:http's answers: the error goes to a body's readers, and a body nobody listens to
+    // (a PUT's empty answer, resumed) just ends, not as an uncaught error.
+    else if (x.body) x.body.destroy(x.body.listenerCount('error') > 0 ? err : undefined);
     else x.reject(err);
   }
 }
