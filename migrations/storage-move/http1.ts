@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 
@@ -323,7 +323,7 @@ export function httpConnections(): { exchange: Exchange; close(): void } {
       if (!c) {
         const https = request.protocol === 'https:';
         const port = request.port ?? (https ? 443 : 80);
-        const socket = https ? tlsConnect({ host: request.hostname, port, servername: request.hostname }) : netConnect({ host: request.hostname, port });
+        const socket = https ? tlsConnect({ host: request.hostname, port, servername: isIP(request.hostname) ? undefined : request.hostname }) : netConnect({ host: request.hostname, port });
         const connecting = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection to ${request.hostname} in ${CONNECT_MS / 1000} s`), { name: 'TimeoutError' })), CONNECT_MS);
         socket.once(https ? 'secureConnect' : 'connect', () => clearTimeout(connecting));
         socket.once('close', () => clearTimeout(connecting));

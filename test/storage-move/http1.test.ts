@@ -1,5 +1,10 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { httpConnections, type HttpRequest } from '../../migrations/storage-move/http1';
 
@@ -176,4 +181,35 @@ describe('storage:move HTTP/1.1 client', () => {
       close();
     }
   });
+
+  it('speaks TLS to an https endpoint: the name sent for SNI, the certificate checked against the trusted ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'http1-tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const names: (string | false)[] = [];
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
+      names.push((req.socket as unknown as { servername: string | false }).servername);
+      res.end(`tls ${req.url}`);
+    });
+    // Where the client's lookup of localhost leads (127.0.0.1 or ::1).
+    server.listen(0, 'localhost');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    // The certificate is trusted only where NODE_EXTRA_CA_CERTS names it, read at a process's start.
+    const get = (trusted: boolean) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const script = `require(${JSON.stringify(join(__dirname, '../../migrations/storage-move/http1.ts'))}).httpConnections().exchange({ protocol: 'https:', hostname: 'localhost', port: ${port}, method: 'GET', path: '/k?x=1', headers: {} }).then(async (r) => { for await (const c of r.body) process.stdout.write(c); process.exit(0); }, (e) => { process.stdout.write(e.code ?? e.message); process.exit(1); })`;
+        const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: trusted ? join(dir, 'cert.pem') : '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (b) => (out += b));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    try {
+      expect(await get(true)).toEqual({ code: 0, out: 'tls /k?x=1' });
+      expect(names).toEqual(['localhost']);
+      expect(await get(false)).toEqual({ code: 1, out: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
