@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../core/logger';
@@ -109,6 +109,22 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     expect(html).toContain('<h1>Product &lt;sheet&gt;</h1>');
     expect(html).toContain('&lt;img src=');
     expect(html).not.toContain('<img');
+  });
+
+  test('two tabs rendering at once run in two renderer processes and no other (no WebUI renderer of the browser window)', async () => {
+    await Promise.all([pdf.render('<p>one</p>'), pdf.render('<p>two</p>')]);
+    const renderers = ourChromiumPids().flatMap((pid) => {
+      try {
+        // Zygote-forked processes rewrite their command line as one space-separated string.
+        const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/);
+        return args.includes('--type=renderer') ? [args] : [];
+      } catch {
+        return []; // Gone since it was listed.
+      }
+    });
+    // Without WebUIOmniboxPopup/WebUIOmniboxAimPopup off, each tab's window adds omnibox popup renderers (--top-chrome-webui).
+    expect(renderers.filter((args) => args.includes('--top-chrome-webui'))).toEqual([]);
+    expect(renderers).toHaveLength(2);
   });
 
   test('a browser killed between jobs is replaced, and the next job renders', async () => {

@@ -32,9 +32,13 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
   '--disable-dev-shm-usage',
-  // Chromium keeps a renderer process warm for the next navigation; tabs are reused and never
-  // navigate, so it would only hold memory (~25 MB PSS in bench:workers).
-  '--disable-features=SpareRendererForSitePerProcess',
+  // Memory a renderer of documents never uses. Chromium keeps a spare renderer warm for the next
+  // navigation (tabs are reused and never navigate: ~25 MB PSS in bench:workers); and headless
+  // Chromium 156 opens a window per context whose omnibox popup is a WebUI page in a renderer of
+  // its own (chrome://omnibox-popup.top-chrome/, its AI-mode page too): two per tab, ~55 MB PSS
+  // each (bench:workers, 2 at a time: peak 600 -> 511 MB). Chromium merges this list with
+  // Playwright's own --disable-features.
+  '--disable-features=SpareRendererForSitePerProcess,WebUIOmniboxPopup,WebUIOmniboxAimPopup',
 ];
 
 export interface PdfRendererOptions {
