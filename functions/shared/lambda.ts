@@ -5,7 +5,7 @@ import { serviceUnavailable } from '../../core/errors';
 import { createLogger } from '../../core/logger';
 import { ClientFactories, ClientName, composeRuntime, ServiceRuntime } from './service-runtime';
 import { reportMissingSettings } from './http';
-import type { ServiceName } from '../../core/contract';
+import { BINARY_MEDIA_TYPES, type ServiceName } from '../../core/contract';
 
 /**
  * A Lambda handler for API Gateway REST proxy events (and the API Gateway-shaped events the
@@ -14,11 +14,9 @@ import type { ServiceName } from '../../core/contract';
  */
 export type ApiGatewayHandler = (event: unknown, context: unknown) => Promise<unknown>;
 
-/** Content types answered base64-encoded, matching the REST API's binaryMediaTypes. */
-export const BINARY_MEDIA_TYPES = ['application/pdf', 'application/octet-stream', 'application/zip', 'image/*', 'application/vnd.openxmlformats-officedocument.*'];
-
 /** The serverless-http wrapping every service uses (exported so tests feed events to the same thing). */
 export const toLambdaHandler = (app: Koa<any>): ApiGatewayHandler => {
+  // Answered base64-encoded: the content types the REST API passes as binary (its binaryMediaTypes).
   const handle = serverless(app, { binary: BINARY_MEDIA_TYPES });
   return (event, context) => handle(event as object, context as object);
 };
