@@ -21,6 +21,27 @@ export const namePrefix = (env: string): string => `${PROJECT}-${env}`;
 export const SERVICE_NAMES = ['core-llm', 'theme', 'order', 'client', 'gateway-b2c', 'gateway-b2b'] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/**
+ * The REST API's routes, each to the public service that answers it: `proxy` routes
+ * `/<path>/{proxy+}` (every path below), otherwise `/<path>` itself for `method`. The compute
+ * stack deploys them (modules/lambda-rest-api.ts); the local edge routes `/api/*` by the same
+ * list (modules/api-routes.ts `apiRouteOf`).
+ */
+export const API_ROUTES = [
+  { path: 'b2c', method: 'ANY', proxy: true, service: 'gateway-b2c' },
+  { path: 'b2b', method: 'ANY', proxy: true, service: 'gateway-b2b' },
+  { path: 'health', method: 'GET', proxy: false, service: 'gateway-b2c' },
+] as const satisfies readonly ApiRouteSpec[];
+export interface ApiRouteSpec {
+  path: string;
+  method: string;
+  proxy: boolean;
+  service: ServiceName;
+}
+export type PublicService = (typeof API_ROUTES)[number]['service'];
+/** The services the API routes outside callers to. */
+export const PUBLIC_SERVICES: ReadonlySet<ServiceName> = new Set(API_ROUTES.map((r) => r.service));
+
 /** The two Fargate Spot queue workers. */
 export const WORKER_NAMES = ['doc-generation', 'b2b-batch'] as const;
 export type WorkerName = (typeof WORKER_NAMES)[number];

@@ -3,8 +3,8 @@ import { Fn, TerraformLocal, TerraformOutput, TerraformStack, TerraformVariable,
 import { EcsCluster } from '@cdktf/provider-aws/lib/ecs-cluster';
 import { EcsClusterCapacityProviders } from '@cdktf/provider-aws/lib/ecs-cluster-capacity-providers';
 import { opsAlarm } from '../modules/ops-alarm';
-import { API_ROUTES } from '../modules/api-routes';
 import {
+  API_ROUTES,
   BINARY_MEDIA_TYPES,
   CUSTOM_METRICS,
   EDGE_HEADERS,

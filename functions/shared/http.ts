@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, methodNotAllowed, notFound } from '../../core/errors';
 import { classifyError } from '../../core/failures';
 import type { Logger } from '../../core/logger';
-import type { ServiceName } from '../../core/contract';
+import { PUBLIC_SERVICES, type ServiceName } from '../../core/contract';
 import { ORDER_ID_HEADER, REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { withRequestDeadline } from '../../core/request-deadline';
 
@@ -21,8 +21,6 @@ export interface ServiceState {
 export type ServiceContext = RouterContext<ServiceState>;
 export type ServiceRouter = Router<ServiceState>;
 
-/** The services the API routes to (stacks/compute.ts): an outside caller's x-order-id names nothing there. */
-const PUBLIC_SERVICES: ReadonlySet<ServiceName> = new Set(['gateway-b2c', 'gateway-b2b']);
 const ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Adds fields (the order, the batch) to every later line of this request, its access line included. */
@@ -91,6 +89,7 @@ export function createServiceApp(service: ServiceName, logger: Logger, router: S
     const started = process.hrtime.bigint();
     const requestId = requestIdOf(ctx);
     ctx.state.requestId = requestId;
+    // An outside caller's x-order-id names nothing in a public service's lines.
     const orderId = PUBLIC_SERVICES.has(service) ? '' : ctx.get(ORDER_ID_HEADER);
     ctx.state.logger = logger.child(ORDER_ID.test(orderId) ? { requestId, orderId } : { requestId });
     ctx.set('x-request-id', requestId);
