@@ -72,10 +72,11 @@ export function createApp(
       ctx.body = { text: cached, cached: true, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
       return;
     }
+    let rateWindow: number | undefined;
     if (traffic === 'interactive') {
       // Fixed one-minute window per client; only calls that reach the model count. Batch rows are paced by the budget's fair share instead.
-      const window = Math.floor(Date.now() / 60000);
-      const used = await store.count(clientId, window);
+      rateWindow = Math.floor(Date.now() / 60000);
+      const used = await store.count(clientId, rateWindow);
       if (used > rateLimitPerMinute) {
         throw tooManyRequests(`rate limit of ${rateLimitPerMinute} generations per minute reached for this client`, 60 - Math.floor((Date.now() / 1000) % 60));
       }
@@ -85,6 +86,8 @@ export function createApp(
     const now = Date.now();
     const admission = await store.admit({ kind: traffic, clientId, ticket, estimatedTokens, now, holdMs: Math.max(1000, deadline - now), random: Math.random() });
     if (!admission.admitted) {
+      // Counted above, but it does not reach the model: a client waiting out the budget keeps its calls.
+      if (rateWindow !== undefined) await store.uncount(clientId, rateWindow);
       const seconds = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
       throw tooManyRequests(`the generation budget of ${traffic} traffic is used up for now; retry in ${seconds} s`, seconds);
     }

@@ -28,6 +28,8 @@ export interface LlmStore {
   set(promptHash: string, text: string, ttlSeconds: number): Promise<void>;
   /** Counts one model call of the client in the one-minute window and returns the window's count so far. */
   count(clientId: string, window: number): Promise<number>;
+  /** Takes back a count of `count` whose call did not reach the model after all (refused by the budget). */
+  uncount(clientId: string, window: number): Promise<void>;
   /** Takes a generation from the budget, or says when to come back. */
   admit(request: BudgetRequest): Promise<Admission>;
   /** Gives back what an admitted generation did not use (tokens, its batch slot). */
@@ -154,6 +156,13 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, limits: Win
         return Number(incr[1]);
       });
       return got.ok ? got.value : countLocally(clientId, window);
+    },
+    uncount: async (clientId, window) => {
+      const key = `llm:rate:${clientId}:${window}`;
+      // With the count's expiry again: a count made in this process before Redis came back leaves no key behind for good.
+      const got = await attempt((r) => r.multi().decr(key).expire(key, 120).exec());
+      const entry = local.get(clientId);
+      if (!got.ok && entry && entry.window === window && entry.used > 0) entry.used -= 1;
     },
     admit: async (request) => {
       const keys = budgetKeys(request.clientId, Math.floor(request.now / limits.windowMs));

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { createApp } from '../../functions/core-llm/app';
+import { readConfig, resolveConfig } from '../../core/config';
+import { toApiGatewayEvent } from '../../core/internal-client';
+import { toLambdaHandler } from '../../functions/shared/lambda';
+import { createRuntime, Runtime } from '../../functions/shared/runtime';
+import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
+
+/**
+ * core-llm's per-client limit counts the calls that reach the model: a call the generation
+ * budget refuses (429, come back later) is not one of them, so a client that waits out a
+ * busy budget is not then refused by its own limit. The real app, Redis and the Gemini stand-in;
+ * a quota of 6 requests a minute leaves one generation per 10 s budget window.
+ */
+let gemini: GeminiStandIn;
+let runtime: Runtime;
+
+beforeAll(async () => {
+  gemini = await startGeminiStandIn({ apiKey: 'test-gemini-key' });
+  const config = await resolveConfig(
+    readConfig({
+      APP_ENV: 'test',
+      LOG_LEVEL: 'error',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: `test:llm-rate:${randomBytes(4).toString('hex')}:`,
+      GEMINI_API_KEY: 'test-gemini-key',
+      GEMINI_BASE_URL: gemini.url,
+      GEMINI_REQUESTS_PER_MINUTE: '6',
+      LLM_RATE_LIMIT_PER_MINUTE: '2',
+    }),
+  );
+  runtime = createRuntime('core-llm', config);
+});
+afterAll(async () => {
+  await runtime.close();
+  await gemini.close();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('calls refused by the generation budget do not count toward the per-client limit', async () => {
+  const handler = toLambdaHandler(createApp(runtime));
+  const clientId = '6f1c1d1e-0000-4000-8000-0000000000e1';
+  let n = 0;
+  const generate = async () => {
+    n += 1;
+    const event = toApiGatewayEvent({ method: 'POST', path: '/generate', body: { clientId, prompt: `Call ${n} at ${Date.now()}.` } }, `req-rate-${n}`);
+    const res = (await handler(event, { awsRequestId: `ctx-${n}`, getRemainingTimeInMillis: () => 30_000 })) as { statusCode: number; body: string };
+    return { status: res.statusCode, message: (JSON.parse(res.body) as { error?: { message?: string } }).error?.message ?? '' };
+  };
+  // All in one clock minute (the limit's window) and from the start of a budget window.
+  const leftInMinute = 60_000 - (Date.now() % 60_000);
+  if (leftInMinute < 30_000) await sleep(leftInMinute + 50);
+  await sleep(10_000 - (Date.now() % 10_000) + 50);
+
+  expect((await generate()).status).toBe(200);
+  for (let i = 0; i < 3; i++) {
+    const refused = await generate();
+    expect(refused).toEqual({ status: 429, message: expect.stringContaining('generation budget') });
+  }
+  // The next budget window: the client's second call to reach the model, within its limit of 2.
+  await sleep(10_000 - (Date.now() % 10_000) + 50);
+  expect((await generate()).status).toBe(200);
+  await sleep(10_000 - (Date.now() % 10_000) + 50);
+  const third = await generate();
+  expect(third).toEqual({ status: 429, message: expect.stringContaining('rate limit of 2') });
+}, 90_000);
