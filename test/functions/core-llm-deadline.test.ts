@@ -1,12 +1,11 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { createApp } from '../../functions/core-llm/app';
-import { readConfig, resolveConfig } from '../../core/config';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import { toLambdaHandler } from '../../functions/shared/lambda';
-import { createRuntime, Runtime } from '../../functions/shared/runtime';
-import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
+import type { Runtime } from '../../functions/shared/runtime';
+import type { GeminiStandIn } from '../support/stand-ins/gemini';
+import { startCoreLlmRuntime } from '../support/core-llm-runtime';
 import { http } from '../support/functions-platform';
 
 /**
@@ -18,27 +17,12 @@ import { http } from '../support/functions-platform';
  */
 let gemini: GeminiStandIn;
 let runtime: Runtime;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  gemini = await startGeminiStandIn({ apiKey: 'test-gemini-key' });
-  const config = await resolveConfig(
-    readConfig({
-      APP_ENV: 'test',
-      LOG_LEVEL: 'error',
-      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      REDIS_KEY_PREFIX: `test:llm-deadline:${randomBytes(4).toString('hex')}:`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: gemini.url,
-      GEMINI_TIMEOUT_MS: '2000',
-    }),
-  );
-  runtime = createRuntime('core-llm', config);
+  ({ gemini, runtime, close } = await startCoreLlmRuntime('llm-deadline', { GEMINI_TIMEOUT_MS: '2000' }));
 });
-afterAll(async () => {
-  await runtime.close();
-  await gemini.close();
-});
+afterAll(() => close());
 
 const clientId = '6f1c1d1e-0000-4000-8000-0000000000d1';
 

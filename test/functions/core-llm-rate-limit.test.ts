@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { createApp } from '../../functions/core-llm/app';
-import { readConfig, resolveConfig } from '../../core/config';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import { toLambdaHandler } from '../../functions/shared/lambda';
-import { createRuntime, Runtime } from '../../functions/shared/runtime';
-import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
+import type { Runtime } from '../../functions/shared/runtime';
+import { startCoreLlmRuntime } from '../support/core-llm-runtime';
 
 /**
  * core-llm's per-client limit counts the calls that reach the model: a call the generation
@@ -12,30 +10,13 @@ import { startGeminiStandIn, GeminiStandIn } from '../support/stand-ins/gemini';
  * busy budget is not then refused by its own limit. The real app, Redis and the Gemini stand-in;
  * a quota of 6 requests a minute leaves one generation per 10 s budget window.
  */
-let gemini: GeminiStandIn;
 let runtime: Runtime;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  gemini = await startGeminiStandIn({ apiKey: 'test-gemini-key' });
-  const config = await resolveConfig(
-    readConfig({
-      APP_ENV: 'test',
-      LOG_LEVEL: 'error',
-      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/unused',
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      REDIS_KEY_PREFIX: `test:llm-rate:${randomBytes(4).toString('hex')}:`,
-      GEMINI_API_KEY: 'test-gemini-key',
-      GEMINI_BASE_URL: gemini.url,
-      GEMINI_REQUESTS_PER_MINUTE: '6',
-      LLM_RATE_LIMIT_PER_MINUTE: '2',
-    }),
-  );
-  runtime = createRuntime('core-llm', config);
+  ({ runtime, close } = await startCoreLlmRuntime('llm-rate', { GEMINI_REQUESTS_PER_MINUTE: '6', LLM_RATE_LIMIT_PER_MINUTE: '2' }));
 });
-afterAll(async () => {
-  await runtime.close();
-  await gemini.close();
-});
+afterAll(() => close());
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
