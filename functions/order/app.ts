@@ -217,9 +217,12 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       // The job carries this request's id: the worker's lines and its core-llm call go on under it.
       await runtime.queue.sendDocJob(id, { requestId: ctx.state.requestId });
       await markQueued(trx, id);
+      // Before the commit: a worker takes the order only once it is committed, so this hop's line
+      // always comes before the worker's `taken` (after the commit, a worker quick to receive the
+      // job logged first). A commit that fails after it leaves the line of a job sent, which it was.
+      log.info('doc job sent', { step: ORDER_STEPS.paid });
       return true;
     });
-    if (sent) log.info('doc job sent', { step: ORDER_STEPS.paid });
     ctx.body = { order: orderView((await loadOrder(id))!), jobSent: sent } satisfies PaidResponse;
   });
 
