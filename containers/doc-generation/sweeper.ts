@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Knex } from 'knex';
 import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';
 import type { Storage } from '../../core/storage';
 import { completeBatchIfDone, countBatchOutcome, findSettledBatches } from '../shared/batch-completion';
 import type { OrderDeadlines } from './deadlines';
-import type { DocJobSender } from './requeue';
+import type { DocJobQueueUrls, DocJobSender } from './requeue';
 
 /**
  * The backstop that ends every paid order: it finds unsettled orders (`paid`, `queued`,
@@ -53,6 +54,17 @@ export interface SweepDeps {
   deadlines: OrderDeadlines;
   /** Visible messages waiting in the doc-job queues together (ApproximateNumberOfMessages). */
   backlog(): Promise<number>;
+}
+
+/** The sweep's backlog: visible messages waiting in the doc-job queues together (the worker's, and `ops orders stuck`'s). */
+export async function docJobsBacklog(sqs: SQSClient, queues: DocJobQueueUrls): Promise<number> {
+  const depths = await Promise.all(
+    Object.values(queues).map(async (url) => {
+      const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+      return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0);
+    }),
+  );
+  return depths.reduce((a, b) => a + b, 0);
 }
 
 export interface SweepReport {

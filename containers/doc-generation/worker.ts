@@ -1,4 +1,3 @@
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ConfigError } from '../../core/errors';
 import { createInternalClient, InternalClient } from '../../core/internal-client';
 import { startConsumer } from '../shared/consumer';
@@ -9,7 +8,7 @@ import { OrderDeadlines, orderDeadlines, readQueueSettings } from './deadlines';
 import { DocJobDeps, handleDocJob } from './handler';
 import { PdfRenderer } from './render/browser';
 import { createDocJobSender, DocJobQueueUrls } from './requeue';
-import { startSweeper } from './sweeper';
+import { docJobsBacklog, startSweeper } from './sweeper';
 
 /** Default documents rendered at once per task: 1 vCPU renders about two at once without queueing on the core. */
 export const DEFAULT_RENDER_SLOTS = 2;
@@ -91,15 +90,7 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
       logger: rt.logger,
       jobs,
       deadlines,
-      backlog: async () => {
-        const depths = await Promise.all(
-          Object.values(queues).map(async (url) => {
-            const a = await rt.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
-            return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0);
-          }),
-        );
-        return depths.reduce((a, b) => a + b, 0);
-      },
+      backlog: () => docJobsBacklog(rt.sqs, queues),
     });
     return {
       stop: async () => {

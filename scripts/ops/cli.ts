@@ -10,13 +10,14 @@ import { namePrefix } from '../../stacks/config';
 import { environmentLogGroups } from '../../modules/log-queries';
 import { orderDeadlines, readQueueSettings } from '../../containers/doc-generation/deadlines';
 import { createDocJobSender } from '../../containers/doc-generation/requeue';
+import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
 import { OpsCommand, parseCommand, USAGE, UsageError } from './args';
 import { inspectDlq, redriveDlq } from './dlq';
 import { openDatabase, requeueOrders, stuckOrders } from './orders';
 import { renderInspect, renderRedrive, renderRequeue, renderStory, renderStuck, renderWorkers } from './render';
 import { cloudWatchStorySource, localStorySource, orderStory } from './story';
 import { awsWorkersStatus, localWorkersStatus } from './workers';
-import { openTarget, OpsTarget, queueAttributes } from './target';
+import { openTarget, OpsTarget } from './target';
 
 /**
  * `npm run ops -- <command>`: the tools of the incidents in docs/operations.md (a DLQ alarm,
@@ -92,18 +93,17 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
     case 'orders requeue': {
       const docJobs = await target.queue(QUEUES.docJobs);
       const batchDocJobs = await target.queue(QUEUES.batchDocJobs);
+      const urls = { docJobs: docJobs.url, batchDocJobs: batchDocJobs.url };
       const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
       try {
         if (command.command === 'orders requeue') {
-          const jobs = createDocJobSender(target.sqs, { docJobs: docJobs.url, batchDocJobs: batchDocJobs.url });
+          const jobs = createDocJobSender(target.sqs, urls);
           const report = await requeueOrders(db, jobs, { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name }, command.orderIds, requestId, log);
           return { json: report, text: renderRequeue(report), ok: true };
         }
         // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them; its backlog is both doc-job queues'.
         const deadlines = orderDeadlines(await readQueueSettings(target.sqs, docJobs.url));
-        let backlog = 0;
-        for (const q of [docJobs, batchDocJobs]) backlog += Number((await queueAttributes(target.sqs, q.url, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages ?? 0);
-        const report = await stuckOrders(db, deadlines, backlog, command.olderThanMs, command.limit);
+        const report = await stuckOrders(db, deadlines, await docJobsBacklog(target.sqs, urls), command.olderThanMs, command.limit);
         log.info('stuck orders listed', { count: report.count, olderThanMinutes: report.olderThanMinutes });
         return { json: report, text: renderStuck(report), ok: true };
       } finally {
