@@ -191,12 +191,11 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
       const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${hash('sha256', canonical, 'hex')}`;
       const signature = createHmac('sha256', signingKey(creds.secretAccessKey, day)).update(toSign).digest('hex');
       signed.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedNames}, Signature=${signature}`;
-      const sent = signed;
-      if (body) sent['content-length'] = String(body.size);
+      if (body) signed['content-length'] = String(body.size);
       try {
         // A fresh stream per attempt: a retry sends the same chunks again, or reads the source again.
         const payload = !body ? undefined : 'open' in body ? await body.open(attempt) : body.chunks;
-        const response = await (exchange ?? connections.exchange)({ ...t, method, path: canonicalQuery ? `${t.path}?${canonicalQuery}` : t.path, headers: sent }, payload);
+        const response = await (exchange ?? connections.exchange)({ ...t, method, path: canonicalQuery ? `${t.path}?${canonicalQuery}` : t.path, headers: signed }, payload);
         if (response.statusCode < 300) return response;
         throw await failure(response);
       } catch (err) {
