@@ -37,8 +37,32 @@ export function traceAttributes(trace: JobTrace = {}): Record<string, MessageAtt
  * of doc jobs (the order service, the b2b-batch worker, the doc worker's hand-offs and sweeper,
  * `npm run ops -- orders requeue`) follows this rule.
  */
-export function docJobQueueOf(order: { batch_id: string | null }): 'docJobs' | 'batchDocJobs' {
+export function docJobQueueOf(order: { batch_id: string | null }): DocJobQueue {
   return order.batch_id ? 'batchDocJobs' : 'docJobs';
+}
+
+export type DocJobQueue = 'docJobs' | 'batchDocJobs';
+/** The URLs of the two doc-job queues. */
+export type DocJobQueueUrls = Record<DocJobQueue, string>;
+
+/** The order a doc job is sent for: its id, and its batch (which decides the queue). */
+export interface DocJobOrder {
+  id: string;
+  batch_id: string | null;
+}
+
+/**
+ * `delaySeconds` (at most 900, SQS's limit) keeps a job out of sight for a while: the doc worker's
+ * hand-off, sent while the attempt that sends it may still finish (containers/doc-generation).
+ */
+export interface DocJobOptions extends JobTrace {
+  delaySeconds?: number;
+}
+
+/** A queue URL the configuration must hold; its absence names the variable that sets it. */
+export function requiredQueueUrl(url: string | undefined, variable: string): string {
+  if (!url) throw new ConfigError(`${variable} is not set`);
+  return url;
 }
 
 export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
@@ -46,8 +70,8 @@ export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
 }
 
 export interface JobQueue {
-  /** The doc job of an interactive (B2C) order, to doc-jobs. */
-  sendDocJob(orderId: string, trace?: JobTrace): Promise<void>;
+  /** The doc job of one order, to its own queue (docJobQueueOf): an interactive order's to doc-jobs. */
+  sendDocJob(order: DocJobOrder, options?: DocJobOptions): Promise<void>;
   /**
    * The doc jobs of a batch's orders, to batch-doc-jobs, in SendMessageBatch calls of 10; throws if
    * any entry failed (the caller retries, consumers are idempotent). `delaysSeconds[i]`, when
@@ -57,26 +81,36 @@ export interface JobQueue {
   sendBatchJob(batchId: string, trace?: JobTrace): Promise<void>;
 }
 
-function required(value: string | undefined, variable: string): string {
-  if (!value) throw new ConfigError(`${variable} is not set`);
-  return value;
-}
-
-/** `sqs` defaults to a client created (and the SDK loaded) on the first send. */
-export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>, sqs?: SQSClient): JobQueue {
+/**
+ * The one sender of jobs: services, workers and `npm run ops` all send through it. Without `sqs`,
+ * a client is created (and the SDK loaded) on the first send.
+ */
+export function createJobQueue(config: Pick<AppConfig, 'aws' | 'queues'>): JobQueue;
+export function createJobQueue(config: Pick<AppConfig, 'queues'>, sqs: SQSClient): JobQueue;
+export function createJobQueue(config: Pick<AppConfig, 'queues'> & Partial<Pick<AppConfig, 'aws'>>, sqs?: SQSClient): JobQueue {
   let client = sqs;
-  const sqsClient = () => (client ??= createSqsClient(config));
-  const send = async (queueUrl: string, body: object, trace?: JobTrace): Promise<void> => {
+  // The overloads give `aws` whenever no client is.
+  const sqsClient = () => (client ??= createSqsClient({ aws: config.aws! }));
+  const docJobQueueUrl = (queue: DocJobQueue) =>
+    queue === 'docJobs'
+      ? requiredQueueUrl(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL')
+      : requiredQueueUrl(config.queues.batchDocJobsUrl, 'BATCH_DOC_JOBS_QUEUE_URL');
+  const send = async (queueUrl: string, body: object, { delaySeconds = 0, requestId }: DocJobOptions = {}): Promise<void> => {
     await sqsClient().send(
-      new (sqsSdk().SendMessageCommand)({ QueueUrl: queueUrl, MessageBody: JSON.stringify(body), MessageAttributes: traceAttributes(trace) }),
+      new (sqsSdk().SendMessageCommand)({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(body),
+        MessageAttributes: traceAttributes({ requestId }),
+        ...(delaySeconds > 0 ? { DelaySeconds: Math.min(900, Math.round(delaySeconds)) } : {}),
+      }),
     );
   };
   return {
-    sendDocJob: (orderId, trace) => send(required(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'), DocJobMessage.parse({ v: 1, orderId }), trace),
-    sendBatchJob: (batchId, trace) => send(required(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId }), trace),
+    sendDocJob: (order, options) => send(docJobQueueUrl(docJobQueueOf(order)), DocJobMessage.parse({ v: 1, orderId: order.id }), options),
+    sendBatchJob: (batchId, trace) => send(requiredQueueUrl(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId }), trace),
     sendBatchDocJobs: async (orderIds, trace, delaysSeconds) => {
       const attributes = traceAttributes(trace);
-      const queueUrl = required(config.queues.batchDocJobsUrl, 'BATCH_DOC_JOBS_QUEUE_URL');
+      const queueUrl = docJobQueueUrl('batchDocJobs');
       for (let i = 0; i < orderIds.length; i += 10) {
         const chunk = orderIds.slice(i, i + 10);
         const out = await sqsClient().send(

@@ -82,7 +82,7 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
 
 export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'doc-generation': {
-    // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends, each to its order's queue (containers/doc-generation/requeue.ts).
+    // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends, each to its order's queue (core/queue.ts docJobQueueOf).
     ...access({ database: true, secrets: ['database'], sendTo: ['docJobs', 'batchDocJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
     // Interactive orders first: no B2C job waits behind a batch's rows.
     queues: ['docJobs', 'batchDocJobs'],

@@ -1,8 +1,8 @@
 import { createS3Client } from '../../core/storage';
-import { createJobQueue } from '../../core/queue';
+import { createJobQueue, requiredQueueUrl } from '../../core/queue';
 import { startConsumer } from '../shared/consumer';
 import type { RunningWorker } from '../shared/process';
-import { createWorkerRuntime, requiredQueueUrl, WorkerOverrides } from '../shared/worker-runtime';
+import { createWorkerRuntime, WorkerOverrides } from '../shared/worker-runtime';
 import { handleBatchJob } from './handler';
 
 /** One batch at a time per task: a batch is I/O on PostgreSQL and SQS, and many at once would only compete for the pool. */

@@ -7,7 +7,7 @@ import { CUSTOM_METRICS, ORDER_STEPS } from '../../core/contract';
 import { emfCount } from '../../core/metrics';
 import { findOrder, findTheme } from '../../core/models';
 import { documentKeyFor, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
-import { DocJobMessage } from '../../core/queue';
+import { DocJobMessage, DocJobOrder, JobQueue } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { MAX_DELAY_SECONDS } from '../../core/domain/batches';
 import { renderPrompt } from '../../core/domain/themes';
@@ -17,7 +17,6 @@ import type { Semaphore } from '../shared/semaphore';
 import { OrderBusy, parseJobMessage, UnprocessableMessage } from '../shared/messages';
 import { generateMarkdown } from './content';
 import type { OrderDeadlines } from './deadlines';
-import type { DocJobOrder, DocJobSender } from './requeue';
 import type { PdfRenderer } from './render/browser';
 import { renderDocument } from './render/document';
 import type { PandocOptions } from './render/pandoc';
@@ -71,7 +70,7 @@ export interface DocJobDeps {
   /** Lease, hand-off delay and retry limit, derived from the doc-jobs queue (deadlines.ts). */
   deadlines: OrderDeadlines;
   /** Sends the hand-off message on a job's last receive. */
-  jobs: DocJobSender;
+  jobs: Pick<JobQueue, 'sendDocJob'>;
 }
 
 const FINAL = new Set(['ready', 'failed']);

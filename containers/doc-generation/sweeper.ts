@@ -3,10 +3,10 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Knex } from 'knex';
 import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';
+import type { DocJobQueueUrls, JobQueue } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { completeBatchIfDone, countBatchOutcome, findSettledBatches } from '../shared/batch-completion';
 import type { OrderDeadlines } from './deadlines';
-import type { DocJobQueueUrls, DocJobSender } from './requeue';
 
 /**
  * The backstop that ends every paid order: it finds unsettled orders (`paid`, `queued`,
@@ -50,7 +50,7 @@ export interface SweepDeps {
   storage: Storage;
   batchBucket: string;
   logger: Logger;
-  jobs: DocJobSender;
+  jobs: Pick<JobQueue, 'sendDocJob'>;
   deadlines: OrderDeadlines;
   /** Visible messages waiting in the doc-job queues together (ApproximateNumberOfMessages). */
   backlog(): Promise<number>;

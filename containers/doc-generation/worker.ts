@@ -3,11 +3,11 @@ import { createInternalClient, InternalClient } from '../../core/internal-client
 import { startConsumer } from '../shared/consumer';
 import { Semaphore } from '../shared/semaphore';
 import type { RunningWorker } from '../shared/process';
-import { createWorkerRuntime, requiredQueueUrl, WorkerOverrides } from '../shared/worker-runtime';
+import { createJobQueue, DocJobQueueUrls, requiredQueueUrl } from '../../core/queue';
+import { createWorkerRuntime, WorkerOverrides } from '../shared/worker-runtime';
 import { OrderDeadlines, orderDeadlines, readQueueSettings } from './deadlines';
 import { DocJobDeps, handleDocJob } from './handler';
 import { PdfRenderer } from './render/browser';
-import { createDocJobSender, DocJobQueueUrls } from './requeue';
 import { docJobsBacklog, startSweeper } from './sweeper';
 
 /** Default documents rendered at once per task: 1 vCPU renders about two at once without queueing on the core. */
@@ -60,7 +60,7 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
       );
     }
     const deadlines = orderDeadlines(interactive, overrides.deadlines);
-    const jobs = createDocJobSender(rt.sqs, queues);
+    const jobs = createJobQueue(rt.config, rt.sqs);
     const deps: DocJobDeps = {
       db: rt.db,
       storage: rt.storage,

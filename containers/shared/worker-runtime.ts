@@ -3,7 +3,6 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { WorkerName } from '../../core/contract';
 import { AppConfig, loadConfig } from '../../core/config';
 import { createDb } from '../../core/db';
-import { ConfigError } from '../../core/errors';
 import { createLogger, Logger } from '../../core/logger';
 import { createSqsClient } from '../../core/queue';
 import { createStorage, Storage } from '../../core/storage';
@@ -50,9 +49,4 @@ export async function createWorkerRuntime(name: WorkerName, overrides: WorkerOve
       await db.destroy();
     },
   };
-}
-
-export function requiredQueueUrl(url: string | undefined, variable: string): string {
-  if (!url) throw new ConfigError(`${variable} is not set`);
-  return url;
 }

@@ -215,7 +215,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
         return false;
       }
       // The job carries this request's id: the worker's lines and its core-llm call go on under it.
-      await runtime.queue.sendDocJob(id, { requestId: ctx.state.requestId });
+      await runtime.queue.sendDocJob(current, { requestId: ctx.state.requestId });
       await markQueued(trx, id);
       // Before the commit: a worker takes the order only once it is committed, so this hop's line
       // always comes before the worker's `taken` (after the commit, a worker quick to receive the

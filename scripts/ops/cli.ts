@@ -6,10 +6,10 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { createLogger, Logger, LogSink, stderrSink } from '../../core/logger';
 import { QUEUES } from '../../core/contract';
+import { createJobQueue } from '../../core/queue';
 import { namePrefix } from '../../stacks/config';
 import { environmentLogGroups } from '../../modules/log-queries';
 import { orderDeadlines, readQueueSettings } from '../../containers/doc-generation/deadlines';
-import { createDocJobSender } from '../../containers/doc-generation/requeue';
 import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
 import { OpsCommand, parseCommand, USAGE, UsageError } from './args';
 import { inspectDlq, redriveDlq } from './dlq';
@@ -97,7 +97,7 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
       const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
       try {
         if (command.command === 'orders requeue') {
-          const jobs = createDocJobSender(target.sqs, urls);
+          const jobs = createJobQueue({ queues: { docJobsUrl: urls.docJobs, batchDocJobsUrl: urls.batchDocJobs } }, target.sqs);
           const report = await requeueOrders(db, jobs, { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name }, command.orderIds, requestId, log);
           return { json: report, text: renderRequeue(report), ok: true };
         }

@@ -3,8 +3,7 @@ import { createDbWith } from '../../core/db';
 import type { Logger } from '../../core/logger';
 import type { OrderStatus } from '../../core/models';
 import { OrderDeadlines } from '../../containers/doc-generation/deadlines';
-import type { DocJobSender } from '../../containers/doc-generation/requeue';
-import { docJobQueueOf } from '../../core/queue';
+import { DocJobQueue, docJobQueueOf, JobQueue } from '../../core/queue';
 import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
 import type { DatabaseArgs } from './args';
 import { UsageError } from './args';
@@ -158,8 +157,8 @@ const REQUEUABLE = new Set<OrderStatus>(['paid', 'queued', 'generating']);
 
 export async function requeueOrders(
   db: Knex,
-  jobs: DocJobSender,
-  queueNames: Record<ReturnType<typeof docJobQueueOf>, string>,
+  jobs: Pick<JobQueue, 'sendDocJob'>,
+  queueNames: Record<DocJobQueue, string>,
   orderIds: string[],
   requestId: string,
   log: Logger,

@@ -3,7 +3,7 @@ import { createLogger } from '../../core/logger';
 import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
-import { createDocJobSender } from '../../containers/doc-generation/requeue';
+import { createJobQueue } from '../../core/queue';
 import type { RunningWorker } from '../../containers/shared/process';
 import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/workers-harness';
 
@@ -119,7 +119,7 @@ describe('doc-generation worker: interactive first, renders bounded', () => {
   }, 120_000);
 
   test("the worker's own doc jobs (hand-offs, the sweeper's re-sends) go to their order's queue: a batch row's to batch-doc-jobs, a B2C order's to doc-jobs", async () => {
-    const jobs = createDocJobSender(h.sqs, { docJobs: h.queues.docJobs, batchDocJobs: h.queues.batchDocJobs });
+    const jobs = createJobQueue({ queues: { docJobsUrl: h.queues.docJobs, batchDocJobsUrl: h.queues.batchDocJobs } }, h.sqs);
     const row = { id: '00000000-0000-4000-8000-000000000001', batch_id: '00000000-0000-4000-8000-0000000000b1' };
     const b2c = { id: '00000000-0000-4000-8000-000000000002', batch_id: null };
     await jobs.sendDocJob(row, { requestId: 'req-row' });
