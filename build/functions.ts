@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { eagerModuleFactories } from './eager-modules';
 import { extendBase, REPO_ROOT } from './esbuild-base';
 
 /**
@@ -138,6 +139,7 @@ export async function bundleFunctionTo(name: string, outDir: string, sdk: SdkMod
     const { metafile } = await build({ ...functionOptions(name, sdk, outDir), metafile: true });
     const imports = Object.values(metafile.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path));
     await bundleLazyChunks(imports, sdk, outDir);
+    for (const file of fs.readdirSync(outDir).filter((f) => /\.m?js$/.test(f))) eagerModuleFactories(path.join(outDir, file));
   } catch (err) {
     const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors ?? [];
     const detail = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text)).join('; ');
