@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 
 /**
  * The HTTP/1.1 client of the object requests (object-requests.ts): keep-alive connections over
@@ -11,6 +11,14 @@ import { connect as tlsConnect } from 'node:tls';
  * of a small object from the emulator, 16 at a time); with thousands of small objects that CPU, on
  * one thread, bounded the move. What S3 sends is all it reads: a status line and headers, then a
  * body framed by Content-Length, chunked, or the connection's end (and none for HEAD, 1xx, 204, 304).
+ *
+ * Each socket reads into a buffer of ours (net's `onread`) instead of a fresh 64 KiB one per read:
+ * a body chunk is a view of it, and the buffer takes the next reads again once every chunk it
+ * lent has been written where it went (a streamed PUT's body, `released`): no allocation, page
+ * faults and garbage per read, and a quarter of the reads and writes. The move's CPU on 20
+ * objects of 8 MiB went from 0.47 to 0.30 s (0.41 s with fresh buffers of the same size, 0.43 s
+ * reusing 64 KiB ones). A chunk kept by its reader (a listing, a body read whole) is never
+ * overwritten: its buffer is left to the garbage collector.
  */
 
 export interface HttpRequest {
@@ -42,6 +50,40 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
 const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const BAD_HEADER_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+
+/** Bytes one read takes at most (the default is 64 KiB): fewer reads and writes per object. */
+const READ_SIZE = 256 * 1024;
+/** Read buffers kept for reuse across connections (READ_SIZE each). */
+const SPARE_MAX = 64;
+
+/** A read buffer: the chunks it lent that are not written yet, and whether its socket still reads into it. */
+interface ReadBuffer {
+  buf: Buffer;
+  lent: number;
+  reading: boolean;
+}
+const readBuffers = new WeakMap<ArrayBufferLike, ReadBuffer>();
+const spare: ReadBuffer[] = [];
+
+function takeReadBuffer(): ReadBuffer {
+  let b = spare.pop();
+  if (!b) {
+    b = { buf: Buffer.allocUnsafeSlow(READ_SIZE), lent: 0, reading: false };
+    readBuffers.set(b.buf.buffer, b);
+  }
+  b.reading = true;
+  return b;
+}
+
+/**
+ * A chunk of a response body has been written where it went and is no longer referenced: once
+ * every chunk of its read buffer is, the buffer takes reads again. A chunk read elsewhere is ignored.
+ */
+export function released(chunk: Buffer): void {
+  const b = readBuffers.get(chunk.buffer);
+  if (!b || --b.lent > 0 || b.reading) return;
+  if (spare.length < SPARE_MAX) spare.push(b);
+}
 
 const hangUp = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 const protocolError = (what: string) => Object.assign(new Error(`malformed HTTP response: ${what}`), { code: 'EPROTO' });
@@ -75,22 +117,40 @@ interface Exchanging {
   source?: Readable;
 }
 
+type OnRead = { buffer: () => Buffer; callback: (bytes: number, buf: Uint8Array) => boolean };
+
 class Connection {
   private pending: Buffer | undefined;
   private current: Exchanging | undefined;
   private dead = false;
+  private reading: ReadBuffer | undefined;
+  readonly socket: Socket;
 
   constructor(
-    readonly socket: Socket,
+    open: (onread: OnRead) => Socket,
     private readonly release: (c: Connection) => void,
     private readonly forget: (c: Connection) => void,
   ) {
+    // net asks for the buffer of the next read after each read: the same one unless it lent chunks.
+    const socket = open({
+      buffer: () => this.readBuffer(),
+      callback: (bytes, buf) => {
+        this.data((buf as Buffer).subarray(0, bytes));
+        return true;
+      },
+    });
+    this.socket = socket;
     socket.setNoDelay(true);
     socket.setTimeout(SOCKET_IDLE_MS);
-    socket.on('data', (d: Buffer) => this.data(d));
     socket.on('error', (err) => this.fail(err));
     socket.on('close', () => this.fail(hangUp()));
     socket.on('timeout', () => socket.destroy(Object.assign(new Error(`no answer in ${SOCKET_IDLE_MS / 1000} s`), { name: 'TimeoutError' })));
+  }
+
+  private readBuffer(): Buffer {
+    if (this.reading && this.reading.lent > 0) this.reading.reading = false;
+    if (!this.reading?.reading) this.reading = takeReadBuffer();
+    return this.reading.buf;
   }
 
   get usable(): boolean {
@@ -136,7 +196,9 @@ class Connection {
     s.on('drain', onDrain);
     body.on('data', (chunk: Buffer) => {
       if (this.current !== x) return;
-      const more = s.write(chunk);
+      const more = s.write(chunk, (err) => {
+        if (!err) released(chunk);
+      });
       uncork();
       if (!more) body.pause();
     });
@@ -166,7 +228,8 @@ class Connection {
         const end = buf.indexOf(HEAD_END);
         if (end < 0) {
           if (buf.length > MAX_HEAD) return void this.socket.destroy(protocolError('head too long'));
-          this.pending = buf;
+          // A copy: the read buffer takes the next read.
+          this.pending = Buffer.from(buf);
           return;
         }
         if (!this.head(x, buf.toString('latin1', 0, end))) return;
@@ -249,7 +312,7 @@ class Connection {
     const eol = buf.indexOf('\r\n');
     if (eol < 0) {
       if (buf.length > MAX_HEAD) this.socket.destroy(protocolError('chunk line too long'));
-      else this.pending = buf;
+      else this.pending = Buffer.from(buf);
       return buf.subarray(buf.length);
     }
     const line = buf.toString('latin1', 0, eol);
@@ -269,8 +332,12 @@ class Connection {
     return this.socket.destroyed ? rest.subarray(rest.length) : rest;
   }
 
+  /** A chunk goes to the body's reader as a view of the read buffer, which then lends it until it is `released`. */
   private push(x: Exchanging, b: Buffer): void {
-    if (b.length && !x.body!.push(b)) this.socket.pause();
+    if (!b.length) return;
+    const lender = readBuffers.get(b.buffer);
+    if (lender) lender.lent++;
+    if (!x.body!.push(b)) this.socket.pause();
   }
 
   /** The response has arrived in full: its body ends, the connection goes back to the pool when it can. */
@@ -323,11 +390,17 @@ export function httpConnections(): { exchange: Exchange; close(): void } {
       if (!c) {
         const https = request.protocol === 'https:';
         const port = request.port ?? (https ? 443 : 80);
-        const socket = https ? tlsConnect({ host: request.hostname, port, servername: isIP(request.hostname) ? undefined : request.hostname }) : netConnect({ host: request.hostname, port });
-        const connecting = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection to ${request.hostname} in ${CONNECT_MS / 1000} s`), { name: 'TimeoutError' })), CONNECT_MS);
-        socket.once(https ? 'secureConnect' : 'connect', () => clearTimeout(connecting));
-        socket.once('close', () => clearTimeout(connecting));
-        c = new Connection(socket, (done) => free.push(done), forget);
+        const open = (onread: OnRead) => {
+          const socket = https
+            ? // tls.connect gives onread to its socket as net.connect does; its types leave it out.
+              tlsConnect({ host: request.hostname, port, servername: isIP(request.hostname) ? undefined : request.hostname, onread } as ConnectionOptions)
+            : netConnect({ host: request.hostname, port, onread });
+          const connecting = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection to ${request.hostname} in ${CONNECT_MS / 1000} s`), { name: 'TimeoutError' })), CONNECT_MS);
+          socket.once(https ? 'secureConnect' : 'connect', () => clearTimeout(connecting));
+          socket.once('close', () => clearTimeout(connecting));
+          return socket;
+        };
+        c = new Connection(open, (done) => free.push(done), forget);
         all.add(c);
       }
       c.send(request, body, resolve, reject);

@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -127,6 +128,31 @@ describe('storage:move HTTP/1.1 client', () => {
       const after = await exchange(srv.request('GET', '/after'));
       expect(await text(after.body)).toBe('after');
       expect(srv.sockets.size).toBe(2);
+    } finally {
+      close();
+      await srv.stop();
+    }
+  });
+
+  it('a body piped from an answer into a request, and one its reader keeps, arrive byte for byte while the read buffers take the next reads', async () => {
+    const [piped, kept, after] = [3, 2, 2].map((mb) => randomBytes(mb * 1024 * 1024));
+    const head = (b: Buffer) => Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${b.length}\r\n\r\n`);
+    const srv = await rawServer([() => [head(piped), piped], () => ok('stored'), () => [head(kept), kept], () => [head(after), after]]);
+    const { exchange, close } = httpConnections();
+    try {
+      const source = await exchange(srv.request('GET', '/src'));
+      const put = await exchange(srv.request('PUT', '/dst', { 'content-length': String(piped.length) }), source.body);
+      expect(await text(put.body)).toBe('stored');
+      expect(srv.seen[1].body.equals(piped)).toBe(true);
+
+      // The chunks of one answer are held while the next answer is read on the same connection.
+      const first = await exchange(srv.request('GET', '/kept'));
+      const chunks: Buffer[] = [];
+      for await (const c of first.body) chunks.push(c as Buffer);
+      const second = await exchange(srv.request('GET', '/after'));
+      const rest: Buffer[] = [];
+      for await (const c of second.body) rest.push(c as Buffer);
+      expect([Buffer.concat(chunks).equals(kept), Buffer.concat(rest).equals(after)]).toEqual([true, true]);
     } finally {
       close();
       await srv.stop();
