@@ -1,0 +1,95 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError } from './errors';
+import { type LogSink, type Logger, stderrSink } from './logger';
+
+/**
+ * The shell of every command-line tool: one error for bad input, one mapping of errors to exit
+ * codes, one failure line. Bad input exits 2 with a line naming the field (`--env`,
+ * `DATABASE_URL`, `orderId`…) and the usage after it; anything else is one line without a stack
+ * trace and the CLI's "failed" code (1 unless it documents another). Both lines are the CLI's own
+ * log (core/logger.ts), on the sink it chose.
+ */
+
+/** Bad input: the message starts with the field it is about. `exitCode` is 2 but for a CLI that documents another (a mismatch that is a report, say). */
+export class UsageError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+    readonly exitCode = 2,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'UsageError';
+  }
+}
+
+export interface CliShell {
+  /** The CLI's log: the failure line is written there. */
+  log: Logger;
+  /** Printed after the line of a usage error. */
+  usage?: string;
+  /** Where the usage goes (stderr). */
+  usageSink?: LogSink;
+  /** The exit code of an error that is not bad input (1). */
+  failedCode?: number;
+}
+
+/**
+ * Writes the line that ends a failed run and returns its exit code. A ConfigError (the config
+ * reader's: a variable missing or malformed, named in its message) is bad input as a UsageError is.
+ */
+export function failure(error: unknown, { log, usage, usageSink = stderrSink, failedCode = 1 }: CliShell): number {
+  if (error instanceof UsageError || error instanceof ConfigError) {
+    const exitCode = error instanceof UsageError ? error.exitCode : 2;
+    log.error(error.message, { ...(error instanceof UsageError ? { field: error.field } : {}), exitCode });
+    if (usage) usageSink(usage);
+    return exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  log.error(message, { ...(error instanceof Error ? { name: error.name } : {}), exitCode: failedCode });
+  return failedCode;
+}
+
+/**
+ * Runs a CLI's main. A number it returns becomes the exit code once the process has nothing
+ * left to do (a main that returns nothing keeps running: a server); a failure ends the process at
+ * once, as a half-done run may hold a pool or a server open.
+ */
+export function runCli(main: () => number | void | Promise<number | void>, shell: CliShell): void {
+  Promise.resolve()
+    .then(main)
+    .then(
+      (code) => {
+        if (code !== undefined) process.exitCode = code;
+      },
+      (error: unknown) => process.exit(failure(error, shell)),
+    );
+}
+
+/** The option a parseArgs message names first, by its long name when it gives both (`'-e, --env <value>'`). */
+const OPTION = /'(?:-\w, )?(-{1,2}[\w-]+)/;
+
+/**
+ * node:util parseArgs (strict unless told), whose errors become a UsageError naming the option:
+ * an unknown one (with the known ones), one without its value, a value given to a flag, a
+ * positional argument where none is taken.
+ */
+export function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    if (!code?.startsWith('ERR_PARSE_ARGS_')) throw error;
+    const option = OPTION.exec(message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const known = Object.keys(config.options ?? {}).map((o) => `--${o}`);
+      throw new UsageError(option ?? 'arguments', `unknown option (known: ${known.join(', ') || 'none'})`);
+    }
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      const argument = /'([^']*)'/.exec(message)?.[1];
+      throw new UsageError('arguments', `unexpected ${argument === undefined ? 'argument' : `"${argument}"`}: this command takes options only`);
+    }
+    if (/does not take an argument/.test(message)) throw new UsageError(option ?? 'arguments', 'takes no value');
+    if (/argument missing|ambiguous/.test(message)) throw new UsageError(option ?? 'arguments', 'needs a value');
+    throw new UsageError(option ?? 'arguments', message.split('\n')[0]);
+  }
+}
