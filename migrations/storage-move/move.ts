@@ -1,4 +1,3 @@
-import type { S3Client } from '@aws-sdk/client-s3';
 import type { Client } from 'pg';
 import { open } from '../data-move/db';
 import { MoveError } from '../data-move/errors';
@@ -10,11 +9,13 @@ import {
   cacheControlFor,
   checkBucket,
   contentTypeFor,
+  credentialsFor,
   digestOf,
+  lazyS3Client,
   openSource,
   resolveBucket,
-  s3Client,
   targetDigest,
+  type LazyClient,
   type SourceObject,
   type SourceStore,
 } from './storage';
@@ -56,7 +57,7 @@ export interface Report {
 interface Context {
   args: Args;
   source: SourceStore;
-  target: S3Client;
+  target: LazyClient;
   targetRequests: StoreRequests;
   bucket: string;
   db: Client;
@@ -85,8 +86,9 @@ async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => 
 
 async function prepare(args: Args): Promise<Context> {
   const source = openSource(args.source);
-  const target = s3Client({ endpoint: args.targetEndpoint, region: args.targetRegion });
-  const targetRequests = objectRequests(target, { endpoint: args.targetEndpoint, region: args.targetRegion });
+  const credentials = credentialsFor(args.targetRegion);
+  const target = lazyS3Client({ endpoint: args.targetEndpoint, region: args.targetRegion, credentials });
+  const targetRequests = objectRequests(credentials, { endpoint: args.targetEndpoint, region: args.targetRegion });
   const closeStores = () => {
     targetRequests.close();
     source.close();
@@ -219,7 +221,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     let sha256 = put.sha256;
     if (!how) {
       // A streamed object the target's ETag did not prove was not hashed on the way: the source is read again.
-      const [src, got] = await Promise.all([sha256 ?? ctx.source.open(o.key).then((x) => digestOf(x.body).then((d) => d.sha256)), targetDigest(ctx.target, ctx.bucket, to.targetKey)]);
+      const [src, got] = await Promise.all([sha256 ?? ctx.source.open(o.key).then((x) => digestOf(x.body).then((d) => d.sha256)), targetDigest(ctx.target(), ctx.bucket, to.targetKey)]);
       sha256 = src;
       if (!got || got.size !== put.size || got.sha256 !== sha256) {
         report.problems.push({
@@ -252,7 +254,7 @@ async function verifyAll(ctx: Context): Promise<Report> {
       report.skipped.push(to);
       return;
     }
-    const [src, got] = await Promise.all([ctx.source.open(o.key).then((x) => digestOf(x.body)), targetDigest(ctx.target, ctx.bucket, to.targetKey)]);
+    const [src, got] = await Promise.all([ctx.source.open(o.key).then((x) => digestOf(x.body)), targetDigest(ctx.target(), ctx.bucket, to.targetKey)]);
     report.bytes += src.size;
     const problem = !got
       ? 'missing in the target'

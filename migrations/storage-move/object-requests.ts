@@ -1,13 +1,13 @@
 import { createHash, createHmac, hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { httpConnections, type Exchange, type HttpResponse } from './http1';
+import type { CredentialsProvider } from './storage';
 
 /**
  * The requests made for every object, GetObject on the source and PutObject (or UploadPart) on
- * the target, and the source's listing, with the S3 client's own credentials (its provider chain)
- * but signed here and sent over kept-alive connections by our HTTP/1.1 client (http1.ts, which
+ * the target, and the source's listing, with the credentials an S3 client would take (storage.ts
+ * credentialsFor: its provider chain) but signed here and sent over kept-alive connections by our HTTP/1.1 client (http1.ts, which
  * costs a third of node:http's CPU per request). The SDK's command pipeline
  * (endpoint rules, serde, its asynchronous signer) costs about 1.4 ms of CPU per request, its HTTP
  * handler alone about 0.35 ms, and its piping of a body gives no way to fail a request whose
@@ -66,11 +66,6 @@ export interface Fetched {
 export interface Stored {
   ETag?: string;
   ChecksumSHA256?: string;
-}
-
-/** The credentials every SDK client carries (its provider chain, refreshed by the SDK). */
-interface ClientParts {
-  credentials(): Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
 }
 
 const header = (h: IncomingHttpHeaders, name: string) => {
@@ -132,8 +127,7 @@ function retryable(err: unknown): boolean {
 export type { Exchange } from './http1';
 
 /** `exchange` replaces the HTTP client (http1.ts) only where the address cannot be reached (the tests' AWS addresses). */
-export function objectRequests(client: S3Client, where: { endpoint?: string; region: string }, exchange?: Exchange): StoreRequests {
-  const parts = client.config as unknown as ClientParts;
+export function objectRequests(credentials: CredentialsProvider, where: { endpoint?: string; region: string }, exchange?: Exchange): StoreRequests {
   // No cap on connections: the move's pool bounds the requests in flight (--jobs objects, a few parts each).
   const connections = httpConnections();
   const base = where.endpoint ? new URL(where.endpoint) : undefined;
@@ -171,7 +165,7 @@ export function objectRequests(client: S3Client, where: { endpoint?: string; reg
     const t = target(bucket, key);
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
     for (let attempt = 1; ; attempt++) {
-      const creds = await parts.credentials();
+      const creds = await credentials();
       const amzDate = stamp();
       const day = amzDate.slice(0, 8);
       const signed: Record<string, string> = { host, 'x-amz-content-sha256': payloadSha256, 'x-amz-date': amzDate };

@@ -4,6 +4,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
 import { BUCKETS, namePrefix, type BucketName } from '../../core/contract';
 import { MoveError } from '../data-move/errors';
@@ -24,8 +25,25 @@ export interface SourceStore {
   close(): void;
 }
 
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+export type CredentialsProvider = () => Promise<Credentials>;
+
+/**
+ * The keys given, else the SDK's default chain as an S3 client without keys resolves it (memoized,
+ * renewed before they expire), without loading the S3 client: an ordinary run signs its requests
+ * itself (object-requests.ts), and evaluating the S3 client's modules was about 15 % of its start.
+ */
+export function credentialsFor(region: string, keys?: Credentials): CredentialsProvider {
+  if (keys) return async () => keys;
+  return defaultProvider({ parentClientConfig: { region } });
+}
+
 /** One S3 client: path-style on any custom endpoint (the emulator, Scaleway, MinIO …). */
-export function s3Client(opts: { endpoint?: string; region: string; credentials?: { accessKeyId: string; secretAccessKey: string } }): S3Client {
+export function s3Client(opts: { endpoint?: string; region: string; credentials?: Credentials | CredentialsProvider }): S3Client {
   return new (s3Sdk().S3Client)({
     region: opts.region,
     endpoint: opts.endpoint,
@@ -68,14 +86,27 @@ export function describeS3Error(what: string, err: unknown): MoveError {
   return new MoveError(`${what}: ${reason}`);
 }
 
+/**
+ * The S3 client of a store, made on first use (the multipart calls, HeadObject, a read-back,
+ * ListBuckets): a run whose objects go up in single PUTs proved on receipt never makes one.
+ */
+export interface LazyClient {
+  (): S3Client;
+  destroy(): void;
+}
+
+export function lazyS3Client(opts: { endpoint?: string; region: string; credentials: CredentialsProvider }): LazyClient {
+  let made: S3Client | undefined;
+  return Object.assign(() => (made ??= s3Client(opts)), { destroy: () => made?.destroy() });
+}
+
 export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
   const env = process.env;
-  const credentials =
+  const keys =
     env.SOURCE_AWS_ACCESS_KEY_ID && env.SOURCE_AWS_SECRET_ACCESS_KEY
       ? { accessKeyId: env.SOURCE_AWS_ACCESS_KEY_ID, secretAccessKey: env.SOURCE_AWS_SECRET_ACCESS_KEY }
       : undefined;
-  const client = s3Client({ endpoint: src.endpoint, region: src.region, credentials });
-  const requests = objectRequests(client, src);
+  const requests = objectRequests(credentialsFor(src.region, keys), src);
   const describe = `s3://${src.bucket}/${src.prefix}${src.endpoint ? ` at ${src.endpoint}` : ''}`;
   // The check is the listing's first page, asked for at once; list() goes on from it.
   let begun: { pages: AsyncGenerator<{ key: string; size: number }>; first: Promise<IteratorResult<{ key: string; size: number }>> } | undefined;
@@ -101,7 +132,6 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
     open: (key) => requests.get(src.bucket, src.prefix + key),
     close() {
       requests.close();
-      client.destroy();
     },
   };
 }
@@ -134,13 +164,13 @@ export const openSource = (src: Source): SourceStore => (src.kind === 's3' ? s3S
  * The target bucket: `local` is the emulator's plain name (scripts/local/defaults.ts); an AWS
  * environment's bucket is `<namePrefix(env)>-<name>-<suffix>` (stacks/data.ts bucketPrefix), found by listing.
  */
-export async function resolveBucket(client: S3Client, target: BucketName, env: string, explicit?: string): Promise<string> {
+export async function resolveBucket(client: () => S3Client, target: BucketName, env: string, explicit?: string): Promise<string> {
   if (explicit) return explicit;
   if (env === 'local') return BUCKETS[target];
   const prefix = `${namePrefix(env)}-${BUCKETS[target]}-`;
   let names: string[];
   try {
-    names = ((await client.send(new (s3Sdk().ListBucketsCommand)({}))).Buckets ?? []).map((b) => b.Name ?? '');
+    names = ((await client().send(new (s3Sdk().ListBucketsCommand)({}))).Buckets ?? []).map((b) => b.Name ?? '');
   } catch (err) {
     throw describeS3Error(`--target ${target} --env ${env} (listing buckets)`, err);
   }

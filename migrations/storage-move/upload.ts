@@ -78,8 +78,8 @@ async function* piecesOf(body: Readable, size: number, withMd5: boolean, whole?:
 }
 
 export interface UploadTarget {
-  /** The multipart calls. */
-  client: S3Client;
+  /** The multipart calls (the client made on first use). */
+  client(): S3Client;
   /** The PUTs of objects and parts. */
   requests: ObjectRequests;
   bucket: string;
@@ -158,7 +158,7 @@ async function putStreamed(t: UploadTarget, source: Fetched & { size: number }, 
 
 async function putInParts(t: UploadTarget, body: Readable, listedSize: number, partSize: number, partsInFlight: number): Promise<Uploaded> {
   const sdk = s3Sdk();
-  const { UploadId } = await t.client.send(
+  const { UploadId } = await t.client().send(
     new sdk.CreateMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, ContentType: t.contentType, CacheControl: t.cacheControl, ChecksumAlgorithm: 'SHA256' }),
   );
   const whole = createHash('sha256');
@@ -168,7 +168,7 @@ async function putInParts(t: UploadTarget, body: Readable, listedSize: number, p
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
   let size = 0;
-  const abort = () => t.client.send(new sdk.AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId })).then(() => undefined, () => undefined);
+  const abort = () => t.client().send(new sdk.AbortMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId })).then(() => undefined, () => undefined);
   try {
     for await (const piece of piecesOf(body, partSize, true, whole)) {
       if (failure !== undefined) break;
@@ -200,7 +200,7 @@ async function putInParts(t: UploadTarget, body: Readable, listedSize: number, p
       await abort();
       return { size, sha256: whole.digest('base64'), proof: null, parts: 0 };
     }
-    const done = await t.client.send(new sdk.CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId, MultipartUpload: { Parts: parts } }));
+    const done = await t.client().send(new sdk.CompleteMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, UploadId, MultipartUpload: { Parts: parts } }));
     const composite = (of: 'md5' | 'sha256') => createHash(of).update(Buffer.concat(sums.map((x) => x[of])));
     const assembled =
       done.ChecksumSHA256 !== undefined

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { objectRequests, type Exchange, type Fetched, type ObjectRequests, type Stored } from '../../migrations/storage-move/object-requests';
-import { s3Client } from '../../migrations/storage-move/storage';
+import { credentialsFor, s3Client } from '../../migrations/storage-move/storage';
 import { uploadObject } from '../../migrations/storage-move/upload';
 import { startLocalEmulator, type LocalEmulator } from '../../scripts/local/emulator';
 import { content, getObject } from '../support/storage-move-harness';
@@ -27,7 +27,7 @@ function recordingClient(endpoint: string | undefined, credentials: { accessKeyI
     sent.push({ ...request, path, query: Object.fromEntries(new URLSearchParams(qs)) });
     return { statusCode: 200, headers: { etag: '"e"' }, body: Readable.from(bodies.shift() ?? []) };
   };
-  return { client, sent, exchange };
+  return { client, credentials: credentialsFor('eu-west-3', credentials), sent, exchange };
 }
 
 describe('storage:move object requests', () => {
@@ -36,9 +36,9 @@ describe('storage:move object requests', () => {
     ['AWS, virtual-hosted, with a session token', undefined, 'token/with+odd=chars'],
   ])('sign exactly as the SDK signer does: %s', async (_name, endpoint, sessionToken) => {
     const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken };
-    const { client, sent, exchange } = recordingClient(endpoint, credentials);
+    const { client, credentials: keys, sent, exchange } = recordingClient(endpoint, credentials);
     const body = content(1, 3000);
-    const requests = objectRequests(client, { endpoint, region: 'eu-west-3' }, exchange);
+    const requests = objectRequests(keys, { endpoint, region: 'eu-west-3' }, exchange);
     const chunks = [body.subarray(0, 1000), body.subarray(1000)];
     await requests.put('bucket-1', 'docs/été 2024/rapport (final)*.pdf', { chunks, size: body.length, md5: md5(body), sha256: sha(body) }, { 'content-type': 'application/pdf' }, { partNumber: '3', uploadId: 'a/b+c=' });
     await requests.get('bucket-1', 'logo.svg');
@@ -66,9 +66,9 @@ describe('storage:move object requests', () => {
     );
     const cut = page1.indexOf(Buffer.from('日')) + 1;
     const page2 = [Buffer.from('<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>old/z</Key><Size>3</Size></Contents></ListBucketResult>')];
-    const { client, sent, exchange } = recordingClient('http://127.0.0.1:9000', { accessKeyId: 'a', secretAccessKey: 'b' }, [[page1.subarray(0, cut), page1.subarray(cut)], page2]);
+    const { credentials, sent, exchange } = recordingClient('http://127.0.0.1:9000', { accessKeyId: 'a', secretAccessKey: 'b' }, [[page1.subarray(0, cut), page1.subarray(cut)], page2]);
     const got = [];
-    for await (const o of objectRequests(client, { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-3' }, exchange).list('src', 'old/')) got.push(o);
+    for await (const o of objectRequests(credentials, { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-3' }, exchange).list('src', 'old/')) got.push(o);
     expect(got).toEqual([
       { key: 'old/a & b <1> été.pdf', size: 12 },
       { key: 'old/日本.docx', size: 0 },
@@ -118,7 +118,7 @@ function fakeTarget(answer: (body: Buffer) => Stored, completed: (parts: Buffer[
       return {};
     },
   };
-  return { t: { client: client as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf', reopen }, bodies, md5s, calls, streamed: () => streamed };
+  return { t: { client: () => client as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf', reopen }, bodies, md5s, calls, streamed: () => streamed };
 }
 
 const md5Etag = (b: Buffer) => ({ ETag: `"${md5(b).toString('hex')}"` });
@@ -182,7 +182,7 @@ describe('storage:move upload proofs', () => {
         },
         close() {},
       };
-      return { t: { client: {} as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf', reopen: async () => again }, sent };
+      return { t: { client: () => ({}) as never, requests, bucket: 'b', key: 'k', contentType: 'application/pdf', reopen: async () => again }, sent };
     };
     const same = retried(stream(small, etag, small.length));
     expect((await uploadObject(same.t, stream(small, etag, small.length), small.length, PART, 2)).proof).toBe('md5');
@@ -235,9 +235,10 @@ describe('storage:move streamed PUT against the emulator', () => {
   afterAll(() => em?.stop());
 
   it("pipes the source's body into one PUT, proved by the target's ETag equal to the source's MD5; other bytes are not proved", async () => {
-    const client = s3Client({ endpoint: em.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    const requests = objectRequests(client, { endpoint: em.endpoint, region: 'eu-west-3' });
-    const target = (key: string) => ({ client, requests, bucket: 'streamed', key, contentType: 'application/octet-stream', reopen: () => Promise.reject(new Error('not reopened')) });
+    const keys = { accessKeyId: 'test', secretAccessKey: 'test' };
+    const client = s3Client({ endpoint: em.endpoint, region: 'eu-west-3', credentials: keys });
+    const requests = objectRequests(credentialsFor('eu-west-3', keys), { endpoint: em.endpoint, region: 'eu-west-3' });
+    const target = (key: string) => ({ client: () => client, requests, bucket: 'streamed', key, contentType: 'application/octet-stream', reopen: () => Promise.reject(new Error('not reopened')) });
     try {
       const body = content(9, 300_000);
       const etag = `"${md5(body).toString('hex')}"`;
