@@ -1,3 +1,4 @@
+import { UsageError } from '../../core/cli';
 import { ENV, namePrefix, SERVICE_NAMES, ServiceName, WORKER_NAMES, WorkerName } from '../../core/contract';
 import { blocks, TfResource } from '../cost/terraformInput';
 
@@ -42,7 +43,8 @@ export function defaultMaxConnections(memoryGib: number): number {
   return Math.min(5000, Math.floor((memoryGib * 1024 ** 3 * USABLE_MEMORY_SHARE) / BYTES_PER_CONNECTION));
 }
 
-export class LimitsError extends Error {}
+/** The synthesised stacks (--out) lack what a limit is read from: bad input, as an output directory without the environment is. */
+const unreadable = (message: string): UsageError => new UsageError('--out', message);
 
 type Values = Record<string, unknown>;
 
@@ -52,7 +54,7 @@ function ofType(resources: TfResource[], type: string): TfResource[] {
 
 function single(resources: TfResource[], type: string, env: string): TfResource {
   const found = ofType(resources, type);
-  if (found.length !== 1) throw new LimitsError(`${env}: expected one ${type} in the synthesised stacks, found ${found.length}`);
+  if (found.length !== 1) throw unreadable(`${env}: expected one ${type} in the synthesised stacks, found ${found.length}`);
   return found[0];
 }
 
@@ -61,7 +63,7 @@ const block = (value: unknown): Values => blocks(value)[0] ?? {};
 
 function num(value: unknown, what: string): number {
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n)) throw new LimitsError(`${what}: not a number in the synthesised configuration (${String(value)})`);
+  if (!Number.isFinite(n)) throw unreadable(`${what}: not a number in the synthesised configuration (${String(value)})`);
   return n;
 }
 
@@ -85,7 +87,7 @@ export function readPlatformLimits(env: string, resources: TfResource[]): Platfo
   const lambdas = ofType(resources, 'aws_lambda_function');
   const functionOf = (service: ServiceName): TfResource => {
     const fn = lambdas.find((l) => l.values.function_name === `${prefix}-${service}`);
-    if (!fn) throw new LimitsError(`${env}: no function ${prefix}-${service} in the synthesised stacks`);
+    if (!fn) throw unreadable(`${env}: no function ${prefix}-${service} in the synthesised stacks`);
     return fn;
   };
   const variablesOf = (fn: TfResource) => ((fn.values.environment as Values | undefined)?.variables ?? {}) as Record<string, string>;
@@ -111,7 +113,7 @@ export function readPlatformLimits(env: string, resources: TfResource[]): Platfo
       const task = taskDefinitions.find((t) => t.values.family === `${prefix}-${worker}`);
       const service = services.find((s) => s.values.name === `${prefix}-${worker}`);
       const target = service && targets.find((t) => (t.refs.resource_id ?? []).includes(service.address));
-      if (!task || !target) throw new LimitsError(`${env}: worker ${worker} has no task definition or scaling target in the synthesised stacks`);
+      if (!task || !target) throw unreadable(`${env}: worker ${worker} has no task definition or scaling target in the synthesised stacks`);
       const environment = containerEnvironment(task);
       return [worker, {
         maxTasks: num(target.values.max_capacity, `${worker} max_capacity`),
@@ -127,7 +129,7 @@ export function readPlatformLimits(env: string, resources: TfResource[]): Platfo
 
   const cache = single(resources, 'aws_elasticache_serverless_cache', env);
   const ecpu = block(block(cache.values.cache_usage_limits).ecpu_per_second);
-  if (ecpu.maximum === undefined) throw new LimitsError(`${env}: the serverless cache has no ecpu_per_second limit`);
+  if (ecpu.maximum === undefined) throw unreadable(`${env}: the serverless cache has no ecpu_per_second limit`);
 
   return {
     env,
@@ -160,7 +162,7 @@ function readDatabase(env: string, resources: TfResource[]): PlatformLimits['dat
   if (instance) {
     const instanceClass = String(instance.values.instance_class);
     const memory = CLASS_MEMORY_GIB[instanceClass];
-    if (explicit === undefined && memory === undefined) throw new LimitsError(`${env}: no memory figure for ${instanceClass} (scripts/capacity/limits.ts CLASS_MEMORY_GIB)`);
+    if (explicit === undefined && memory === undefined) throw unreadable(`${env}: no memory figure for ${instanceClass} (scripts/capacity/limits.ts CLASS_MEMORY_GIB)`);
     return {
       engine: 'rds-instance',
       instanceClass,
@@ -169,7 +171,7 @@ function readDatabase(env: string, resources: TfResource[]): PlatformLimits['dat
     };
   }
   const cluster = ofType(resources, 'aws_rds_cluster')[0];
-  if (!cluster) throw new LimitsError(`${env}: neither an RDS instance nor an Aurora cluster in the synthesised stacks`);
+  if (!cluster) throw unreadable(`${env}: neither an RDS instance nor an Aurora cluster in the synthesised stacks`);
   const scaling = block(cluster.values.serverlessv2_scaling_configuration);
   const maxAcu = num(scaling.max_capacity, 'serverlessv2_scaling_configuration max_capacity');
   return {

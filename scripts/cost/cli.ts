@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseOptions, runCli, UsageError } from '../../core/cli';
 import { createLogger, stderrSink } from '../../core/logger';
 import { environments, EnvironmentConfig } from '../../stacks/config';
 import { CONFIG_VARIANTS } from '../../stacks/variants';
@@ -11,20 +11,18 @@ import { DEFAULT_PRICE_FILE, loadPriceTable } from './priceTable';
 import { renderMarkdown, renderText } from './render';
 import { readPlan, readSynthesizedEnvironment, synthesizedStacksOf, TfResource } from './terraformInput';
 import { DEFAULT_OUT_DIR, needsSynthesis, synthesize } from './synthesis';
-import { DEFAULT_TRAFFIC_FILE, loadTrafficProfile } from './traffic';
+import { trafficOption } from './traffic';
 
 const USAGE = `usage: npm run cost -- --env <${Object.keys(environments).join('|')}> [--traffic FILE] [--markdown | --json] [--naive]
                      [--plan PLAN.json ...] [--out DIR] [--synth] [--decisions] [--fail-over-budget] [--prices FILE]
        npm run cost -- --engines [--env <${Object.keys(environments).join('|')}>] [--traffic FILE] [--json] [--out DIR --variant-out DIR]
                      (the database engines side by side; --variant-out: the aurora variant's synthesised output)`;
 
-class UsageError extends Error {}
-
 /** Log lines go to stderr: stdout carries the report. */
 const log = createLogger({ component: 'cost' }, 'info', stderrSink);
 
 function run(argv: string[]): number {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv,
     options: {
       env: { type: 'string' },
@@ -42,21 +40,20 @@ function run(argv: string[]): number {
       'variant-out': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
-    strict: true,
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (values.markdown && values.json) throw new UsageError('--markdown and --json are exclusive');
+  if (values.markdown && values.json) throw new UsageError('--markdown', 'not with --json');
   if (values.engines) return compareEngines({ env: values.env, traffic: values.traffic, priceFile: values.prices, json: values.json, out: values.out, variantOut: values['variant-out'] });
   const plans = values.plan ?? [];
-  if (!values.env && plans.length === 0) throw new UsageError('--env is required (or give --plan)');
+  if (!values.env && plans.length === 0) throw new UsageError('--env', 'required (or give --plan)');
   const config = values.env ? environments[values.env] : undefined;
-  if (values.env && !config) throw new UsageError(`--env: unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
+  if (values.env && !config) throw new UsageError('--env', `unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
 
   const prices = loadPriceTable(resolve(values.prices));
-  const profile = loadTrafficProfile(values.traffic ? resolve(values.traffic) : DEFAULT_TRAFFIC_FILE);
+  const profile = trafficOption(values.traffic);
 
   let resources: TfResource[];
   let source: string;
@@ -69,7 +66,7 @@ function run(argv: string[]): number {
     const stale = values.out === undefined ? needsSynthesis(outDir, values.env!) : synthesizedStacksOf(outDir, values.env!).length === 0;
     if (values.synth || stale) synthesize(outDir, log);
     const stacks = synthesizedStacksOf(outDir, values.env!);
-    if (stacks.length === 0) throw new UsageError(`--env ${values.env}: no stack named ${values.env}-<layer> in ${outDir}/stacks after synthesis`);
+    if (stacks.length === 0) throw new UsageError('--env', `no stack named ${values.env}-<layer> in ${outDir}/stacks after synthesis`);
     resources = readSynthesizedEnvironment(outDir, values.env!);
     source = `stacks ${stacks.map((s) => s.stack).join(', ')}`;
   }
@@ -81,13 +78,13 @@ function run(argv: string[]): number {
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(values.markdown ? renderMarkdown(report) : renderText(report));
   if (values.decisions) {
-    if (!config) throw new UsageError('--decisions needs --env');
+    if (!config) throw new UsageError('--decisions', 'needs --env');
     process.stdout.write(`\n${renderDecisions(costDecisions(prices, config, report, profile))}`);
   }
 
   if (values['fail-over-budget'] && config && report.total.idleUsd > config.budget.monthlyUsd) {
     log.error('idle monthly cost exceeds the budget', { env: config.env, idleUsd: report.total.idleUsd, budgetUsd: config.budget.monthlyUsd });
-    return 2;
+    return 1;
   }
   return 0;
 }
@@ -108,16 +105,16 @@ interface EnginesOptions {
  * the stacks; directories named with --out and --variant-out are priced as they are.
  */
 function compareEngines({ env, traffic, priceFile, json, out, variantOut }: EnginesOptions): number {
-  if (env && !environments[env]) throw new UsageError(`--env: unknown environment "${env}" (known: ${Object.keys(environments).join(', ')})`);
-  if ((out === undefined) !== (variantOut === undefined)) throw new UsageError('--engines: --out and --variant-out go together');
+  if (env && !environments[env]) throw new UsageError('--env', `unknown environment "${env}" (known: ${Object.keys(environments).join(', ')})`);
+  if ((out === undefined) !== (variantOut === undefined)) throw new UsageError(out === undefined ? '--variant-out' : '--out', '--out and --variant-out go together with --engines');
   const configs = env ? [environments[env]] : Object.values(environments);
   const prices = loadPriceTable(resolve(priceFile));
-  const profile = loadTrafficProfile(traffic ? resolve(traffic) : DEFAULT_TRAFFIC_FILE);
+  const profile = trafficOption(traffic);
   const committedDir = resolve(out ?? DEFAULT_OUT_DIR);
   const auroraDir = resolve(variantOut ?? join(DEFAULT_OUT_DIR, 'variants', 'aurora'));
   const priceIn = (outDir: string, config: EnvironmentConfig, variant?: string) => {
     if (out === undefined && needsSynthesis(outDir, config.env)) synthesize(outDir, log, variant);
-    if (synthesizedStacksOf(outDir, config.env).length === 0) throw new UsageError(`--env ${config.env}: no stack named ${config.env}-<layer> in ${outDir}/stacks`);
+    if (synthesizedStacksOf(outDir, config.env).length === 0) throw new UsageError('--env', `no stack named ${config.env}-<layer> in ${outDir}/stacks`);
     return estimateCosts({ label: config.env, resources: readSynthesizedEnvironment(outDir, config.env), prices, profile });
   };
   const rows = configs.flatMap((config) => [
@@ -128,11 +125,4 @@ function compareEngines({ env, traffic, priceFile, json, out, variantOut }: Engi
   return 0;
 }
 
-try {
-  process.exitCode = run(process.argv.slice(2));
-} catch (error) {
-  const message = (error as Error).message;
-  log.error(message);
-  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`${USAGE}\n`);
-  process.exitCode = 1;
-}
+runCli(() => run(process.argv.slice(2)), { log, usage: USAGE });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../../core/cli';
 import * as z from '../../core/zod';
 
 const count = z.number().check(z.nonnegative());
@@ -117,4 +118,14 @@ export function loadTrafficProfile(file: string = DEFAULT_TRAFFIC_FILE): Traffic
     throw new Error(`traffic profile ${file}: cannot read it as JSON (${(error as Error).message})`);
   }
   return parseTrafficProfile(raw, file);
+}
+
+/** The profile `--traffic` names, the launch profile without it: one given that cannot be read is bad input. */
+export function trafficOption(file: string | undefined): TrafficProfile {
+  if (file === undefined) return loadTrafficProfile();
+  try {
+    return loadTrafficProfile(resolve(file));
+  } catch (error) {
+    throw new UsageError('--traffic', (error as Error).message);
+  }
 }

@@ -42,7 +42,7 @@ describe('npm run capacity on the synthesised environments', () => {
 
   it.each([
     [['--env', 'nope'], /--env: unknown environment .*nope/],
-    [[], /--env is required/],
+    [[], /--env: required/],
     [['--env', 'dev', '--traffic', '/no/such/profile.json'], /--traffic: traffic profile \/no\/such\/profile.json/],
     [['--env', 'dev', '--format', 'xml'], /--format: .*xml.* is not table or json/],
     [['--env', 'dev', '--out', '/no/such/dir'], /--out: no stack named dev-<layer>/],

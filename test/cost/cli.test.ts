@@ -64,38 +64,45 @@ describe('npm run cost', () => {
     expect(text.stdout).toMatch(/^dev\s+rds-instance\s+db\.t4g\.micro, 20 GB gp3\s+\d+\.\d\d/m);
     expect(text.stdout).toMatch(/^dev\s+aurora-serverless-v2\s+0-2 ACU, pauses after 300 s idle\s+\d+\.\d\d/m);
     const half = cost(['--engines', '--out', synthDir()]);
-    expect(half.code).toBe(1);
+    expect(half.code).toBe(2);
     expect(half.stderr).toMatch(/--out and --variant-out go together/);
   });
 
-  it('names the faulty field of bad input and exits 1 without a stack trace', () => {
+  it('names the faulty field of bad input and exits 2 without a stack trace', () => {
     const unknownEnv = cost(['--env', 'staging', '--out', synthDir()]);
-    expect(unknownEnv.code).toBe(1);
+    expect(unknownEnv.code).toBe(2);
     expect(unknownEnv.stderr).toContain('--env: unknown environment \\"staging\\"');
-    // The log line is core/logger.ts's {time, level, msg, ...base}; the usage text follows it.
-    expect(JSON.parse(unknownEnv.stderr.split('\n')[0])).toEqual({
+    // The log line is core/logger.ts's {time, level, msg, ...base}, with the field (core/cli.ts); the usage text follows it.
+    const [line, usage] = unknownEnv.stderr.split('\n');
+    expect(JSON.parse(line)).toEqual({
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       level: 'error',
       msg: expect.stringContaining('--env: unknown environment "staging"'),
       component: 'cost',
+      field: '--env',
+      exitCode: 2,
     });
+    expect(usage).toMatch(/^usage: npm run cost -- --env/);
     expect(unknownEnv.stderr).not.toMatch(/at .*\.ts:\d+/);
 
     const badProfile = path.join(tmp, 'bad-traffic.json');
     fs.writeFileSync(badProfile, JSON.stringify({ name: 'bad' }));
     const badTraffic = cost(['--env', 'dev', '--out', synthDir(), '--traffic', badProfile]);
-    expect(badTraffic.code).toBe(1);
-    expect(badTraffic.stderr).toMatch(/traffic profile .*bad-traffic\.json: field (description|volume)/);
+    expect(badTraffic.code).toBe(2);
+    expect(badTraffic.stderr).toMatch(/--traffic: traffic profile .*bad-traffic\.json: field (description|volume)/);
 
-    expect(cost(['--env', 'dev', '--bogus']).code).toBe(1);
+    const bogus = cost(['--env', 'dev', '--bogus']);
+    expect(bogus.code).toBe(2);
+    expect(JSON.parse(bogus.stderr.split('\n')[0])).toMatchObject({ level: 'error', field: '--bogus', msg: expect.stringMatching(/^--bogus: unknown option/) });
+    expect(bogus.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 
-  it('exits 2 with --fail-over-budget when idle exceeds the budget', () => {
+  it('exits 1 with --fail-over-budget when idle exceeds the budget (2 is bad input)', () => {
     const stack = path.join(tmp, 'expensive', 'stacks', 'dev-data');
     fs.mkdirSync(stack, { recursive: true });
     fs.writeFileSync(path.join(stack, 'cdk.tf.json'), JSON.stringify({ resource: { aws_elasticache_serverless_cache: { cache: { engine: 'redis' } } } }));
     const run = cost(['--env', 'dev', '--out', path.join(tmp, 'expensive'), '--fail-over-budget']);
-    expect(run.code).toBe(2);
+    expect(run.code).toBe(1);
     expect(run.stderr).toContain('idle monthly cost exceeds the budget');
   });
 
