@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { ConfigError } from '../core/errors';
+import { parseOptions, runCli } from '../core/cli';
 import { issueApiKey } from '../core/domain/api-keys';
 import { createDb } from '../core/db';
 import { ENV, SERVICE_NAMES, ServiceName } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
-import { atLeast, LogLevel, stdoutSink } from '../core/logger';
+import { atLeast, createLogger, LogLevel, stderrSink, stdoutSink } from '../core/logger';
 import { LOCAL_BUCKETS, LOCAL_LOG_FILE, LOCAL_ORIGIN_SECRET, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localEdgePort, localEmulatorPort, localPort } from './local/defaults';
 import { startLocalEdge } from './local/edge/server';
 import { edgeSourceKind, frontendSource } from './local/edge/frontend-source';
@@ -47,8 +47,7 @@ async function demoApiKey(databaseUrl: string): Promise<string> {
  * stays the owner's, which migrates and seeds).
  */
 async function prepareAppLogin(appUrl: string): Promise<void> {
-  const credentials = credentialsFromUrl(appUrl);
-  if (typeof credentials === 'string') throw new Error(`${ENV.databaseAppUrl}: ${credentials}`);
+  const credentials = credentialsFromUrl(appUrl, ENV.databaseAppUrl);
   await ensureDatabase(LOCAL_PG_URL);
   const db = createDb({ database: { url: LOCAL_PG_URL, port: 5432, poolMax: 1 }, secrets: {} });
   try {
@@ -59,7 +58,8 @@ async function prepareAppLogin(appUrl: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // A wrong LOCAL_EDGE_SOURCE stops the start before anything runs.
+  // A wrong option or LOCAL_EDGE_SOURCE stops the start before anything runs.
+  const { values } = parseOptions({ args: process.argv.slice(2), options: { fresh: { type: 'boolean', default: false } } });
   const edgeSource = edgeSourceKind();
   // The API runs without the Angular client: a failed install or build is said, not fatal.
   if (process.env[FRONTEND_BUILD_SWITCH] !== 'off') {
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
   const database = await startLocalDatabase({
     url: LOCAL_PG_URL,
     stateDir: LOCAL_STATE_DIR,
-    fresh: process.argv.slice(2).includes('--fresh'),
+    fresh: values.fresh,
     onProgress: (line) => process.stdout.write(`${line}\n`),
   });
   const appUrl = process.env[ENV.databaseAppUrl];
@@ -158,8 +158,5 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-main().catch((err: Error) => {
-  console.error(`npm run dev failed: ${err.message}`);
-  // A setting it cannot use is the caller's to fix (exit 2), anything else a failure (1).
-  process.exit(err instanceof ConfigError ? 2 : 1);
-});
+// A setting it cannot use is the caller's to fix (exit 2), anything else a failure (1).
+runCli(main, { log: createLogger({ component: 'dev' }, 'info', stderrSink), usage: 'usage: npm run dev [-- --fresh]' });

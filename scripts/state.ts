@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { runCli, UsageError } from '../core/cli';
 import { createLogger, stderrSink } from '../core/logger';
 
 /**
@@ -12,8 +13,6 @@ import { createLogger, stderrSink } from '../core/logger';
 
 const USAGE = 'usage: npm run state -- <stack> list [address...] | npm run state -- <stack> show <address>';
 
-class UsageError extends Error {}
-
 /** Log lines go to stderr: stdout carries terraform's output. */
 const log = createLogger({}, 'info', stderrSink);
 
@@ -23,14 +22,14 @@ interface Request {
   args: string[];
 }
 
-export function parseArgs(argv: string[], known: string[]): Request {
+function parseRequest(argv: string[], known: string[]): Request {
   const [stack, command, ...args] = argv;
-  if (!stack) throw new UsageError(`stack: missing. ${USAGE}`);
+  if (!stack) throw new UsageError('stack', 'missing');
   if (!known.includes(stack)) {
-    throw new UsageError(`stack: "${stack}" is not a synthesised stack (have: ${known.join(', ') || 'none; run npm run synth'})`);
+    throw new UsageError('stack', `"${stack}" is not a synthesised stack (have: ${known.join(', ') || 'none; run npm run synth'})`);
   }
-  if (command !== 'list' && command !== 'show') throw new UsageError(`command: "${command ?? ''}" must be list or show. ${USAGE}`);
-  if (command === 'show' && args.length !== 1) throw new UsageError(`address: show takes exactly one resource address. ${USAGE}`);
+  if (command !== 'list' && command !== 'show') throw new UsageError('command', `"${command ?? ''}" must be list or show`);
+  if (command === 'show' && args.length !== 1) throw new UsageError('address', 'show takes exactly one resource address');
   return { stack, command, args };
 }
 
@@ -42,26 +41,18 @@ function synthesizedStacks(outdir: string): string[] {
 
 function run(cwd: string, args: string[], quiet: boolean): number {
   const result = spawnSync('terraform', args, { cwd, stdio: quiet ? ['ignore', 'pipe', 'inherit'] : 'inherit' });
-  if (result.error) throw new UsageError(`terraform: cannot run it (${result.error.message}); install Terraform >= 1.10`);
+  if (result.error) throw new UsageError('terraform', `cannot run it (${result.error.message}); install Terraform >= 1.10`);
   return result.status ?? 1;
 }
 
-export function main(argv: string[]): number {
+function main(argv: string[]): number {
   const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? 'cdktf.out');
-  try {
-    const request = parseArgs(argv, synthesizedStacks(outdir));
-    const dir = path.join(outdir, 'stacks', request.stack);
-    // `init` is idempotent and quick once done; it also picks up a changed backend after a synth.
-    const init = run(dir, ['init', '-input=false'], true);
-    if (init !== 0) return init;
-    return run(dir, ['state', request.command, ...request.args], false);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      log.error(error.message);
-      return 2;
-    }
-    throw error;
-  }
+  const request = parseRequest(argv, synthesizedStacks(outdir));
+  const dir = path.join(outdir, 'stacks', request.stack);
+  // `init` is idempotent and quick once done; it also picks up a changed backend after a synth.
+  const init = run(dir, ['init', '-input=false'], true);
+  if (init !== 0) return init;
+  return run(dir, ['state', request.command, ...request.args], false);
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

@@ -1,20 +1,23 @@
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { parseOptions, runCli } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 import { LOCAL_EMULATOR_PORT } from './defaults';
 
 /** `npm run local:jobs`: message counts of the local queues and their DLQs (what `npm run dev` created). */
-async function main(): Promise<void> {
+async function main(): Promise<number> {
+  parseOptions({ args: process.argv.slice(2), options: {} });
   const endpoint = process.env.AWS_ENDPOINT_URL ?? `http://127.0.0.1:${LOCAL_EMULATOR_PORT}`;
   const sqs = new SQSClient({ region: 'eu-west-3', endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'docplatform-local' }));
+  const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'docplatform-local' })).catch((err: Error) => {
+    throw new Error(`${endpoint}: ${err.message} (is \`npm run dev\` running?)`);
+  });
   for (const url of QueueUrls) {
     const { Attributes = {} } = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
     );
     console.log(`${url.split('/').pop()}: ${Attributes.ApproximateNumberOfMessages} waiting, ${Attributes.ApproximateNumberOfMessagesNotVisible} in flight`);
   }
+  return 0;
 }
 
-main().catch((err: Error) => {
-  console.error(`local:jobs failed (is \`npm run dev\` running?): ${err.message}`);
-  process.exit(1);
-});
+runCli(main, { log: createLogger({ component: 'local:jobs' }, 'info', stderrSink) });

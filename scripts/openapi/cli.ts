@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseOptions, runCli } from '../../core/cli';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { buildOpenApiDocument, OPENAPI_PATH, openApiText, validateOpenApi } from './document';
 
@@ -11,6 +12,7 @@ import { buildOpenApiDocument, OPENAPI_PATH, openApiText, validateOpenApi } from
 const log = createLogger({}, 'info', stdoutSink);
 
 async function main(): Promise<number> {
+  parseOptions({ args: process.argv.slice(2), options: {} });
   const verdict = await validateOpenApi(buildOpenApiDocument());
   if (!verdict.valid) {
     log.error('openapi-invalid', { report: verdict.report });
@@ -21,10 +23,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: Error) => {
-    log.error(error.message);
-    process.exit(1);
-  },
-);
+runCli(main, { log });

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseOptions, UsageError } from '../../core/cli';
 import { QUEUES } from '../../core/contract';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { LOCAL_LOG_FILE, LOCAL_PG_URL } from '../local/defaults';
@@ -42,16 +42,6 @@ options:
 
 exit codes: 0 done, 1 failed (AWS or database error, a message not moved), 2 bad command line, no AWS
 credentials, or an order id that no log line names`;
-
-export class UsageError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-    this.name = 'UsageError';
-  }
-}
 
 export type QueueStem = (typeof QUEUES)[keyof typeof QUEUES];
 export type Format = 'json' | 'table';
@@ -110,34 +100,26 @@ function url(field: string, value: string | undefined, protocols: string[]): str
 
 /** The command, or 'help'. Reads DATABASE_URL from `env` when --database-url is not given. */
 export function parseCommand(argv: string[], env: Record<string, string | undefined> = process.env): OpsCommand | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        env: { type: 'string' },
-        endpoint: { type: 'string' },
-        format: { type: 'string' },
-        queue: { type: 'string' },
-        sample: { type: 'string' },
-        max: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        'older-than': { type: 'string' },
-        limit: { type: 'string' },
-        'database-url': { type: 'string' },
-        'db-secret': { type: 'string' },
-        since: { type: 'string' },
-        'log-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    const option = /'(--?[\w-]+)/.exec((err as Error).message)?.[1] ?? 'arguments';
-    throw new UsageError(option, (err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOptions({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      env: { type: 'string' },
+      endpoint: { type: 'string' },
+      format: { type: 'string' },
+      queue: { type: 'string' },
+      sample: { type: 'string' },
+      max: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'older-than': { type: 'string' },
+      limit: { type: 'string' },
+      'database-url': { type: 'string' },
+      'db-secret': { type: 'string' },
+      since: { type: 'string' },
+      'log-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help || positionals.length === 0 || positionals[0] === 'help') return 'help';
   const words = ONE_WORD.has(positionals[0]) ? 1 : 2;
   const command = positionals.slice(0, words).join(' ');

@@ -4,6 +4,7 @@ import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-s
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { failure, runCli, UsageError } from '../../core/cli';
 import { createLogger, Logger, LogSink, stderrSink } from '../../core/logger';
 import { QUEUES } from '../../core/contract';
 import { createJobQueue } from '../../core/queue';
@@ -11,7 +12,7 @@ import { namePrefix } from '../../stacks/config';
 import { environmentLogGroups } from '../../modules/log-queries';
 import { orderDeadlines, readQueueSettings } from '../../containers/doc-generation/deadlines';
 import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
-import { OpsCommand, parseCommand, USAGE, UsageError } from './args';
+import { OpsCommand, parseCommand, USAGE } from './args';
 import { inspectDlq, redriveDlq } from './dlq';
 import { openDatabase, requeueOrders, stuckOrders } from './orders';
 import { renderInspect, renderRedrive, renderRequeue, renderStory, renderStuck, renderWorkers } from './render';
@@ -39,10 +40,7 @@ export async function main(argv: string[], io: OpsIo = processIo): Promise<numbe
   try {
     command = parseCommand(argv, io.env);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    createLogger({ component: 'ops' }, 'info', io.logSink).error(err.message, { field: err.field });
-    io.logSink(USAGE);
-    return 2;
+    return failure(err, { log: createLogger({ component: 'ops' }, 'info', io.logSink), usage: USAGE, usageSink: io.logSink });
   }
   if (command === 'help') {
     io.stdout(`${USAGE}\n`);
@@ -56,18 +54,12 @@ export async function main(argv: string[], io: OpsIo = processIo): Promise<numbe
     io.stdout(command.format === 'table' ? text : `${JSON.stringify(json, null, 2)}\n`);
     return ok ? 0 : 1;
   } catch (err) {
-    if (err instanceof UsageError) {
-      log.error(err.message, { field: err.field });
-      io.logSink(USAGE);
-      return 2;
-    }
     // The SDK's credential chain found nothing: the person must log in first, not retry.
-    if ((err as Error).name === 'CredentialsProviderError') {
-      log.error(`no AWS credentials for --env ${command.env}: log in (aws sso login, AWS_PROFILE) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY`, { field: 'credentials', err: (err as Error).message });
-      return 2;
-    }
-    log.error((err as Error).message, { err });
-    return 1;
+    const noCredentials = (err as Error).name === 'CredentialsProviderError';
+    const error = noCredentials
+      ? new UsageError('credentials', `none for --env ${command.env}: log in (aws sso login, AWS_PROFILE) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (${(err as Error).message})`)
+      : err;
+    return failure(error, { log, usage: noCredentials ? undefined : USAGE, usageSink: io.logSink });
   } finally {
     target.close();
   }
@@ -151,14 +143,4 @@ function secretReader(target: OpsTarget) {
   };
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: Error) => {
-      process.stderr.write(`ops failed: ${err.message}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log: createLogger({ component: 'ops' }, 'info', stderrSink) });

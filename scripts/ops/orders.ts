@@ -6,7 +6,7 @@ import { OrderDeadlines } from '../../containers/doc-generation/deadlines';
 import { DocJobQueue, docJobQueueOf, JobQueue } from '../../core/queue';
 import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
 import type { DatabaseArgs } from './args';
-import { UsageError } from './args';
+import { UsageError } from '../../core/cli';
 
 /**
  * Orders that stopped moving, and their doc jobs sent again.

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Order, OrderStatus } from '../../core/models';
 import { orderStoryQuery } from '../../modules/log-queries';
 import { readLocalLog } from '../local/log-file';
-import { UsageError } from './args';
+import { UsageError } from '../../core/cli';
 
 /**
  * `npm run ops -- order <id>`: the story of one order, every service's and worker's lines about

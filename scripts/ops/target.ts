@@ -26,14 +26,6 @@ export interface ResolvedQueue {
   dlqUrl: string;
 }
 
-/** A queue that the environment does not have: the tool cannot act, exit 1. */
-export class TargetError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TargetError';
-  }
-}
-
 export const queueName = (env: string, stem: QueueStem): string => `${namePrefix(env)}-${stem}`;
 
 export function openTarget(env: string, endpoint: string | undefined, processEnv: Record<string, string | undefined> = process.env): OpsTarget {
@@ -49,8 +41,9 @@ export function openTarget(env: string, endpoint: string | undefined, processEnv
       return out.QueueUrl;
     } catch (err) {
       const e = err as Error;
+      // A queue the environment does not have: the tool cannot act there, a failure (exit 1), not bad input.
       if (e.name === 'QueueDoesNotExist' || e.name === 'AWS.SimpleQueueService.NonExistentQueue') {
-        throw new TargetError(`queue ${name} does not exist in ${region}${endpoint ? ` at ${endpoint}` : ''} (--env ${env})`);
+        throw new Error(`queue ${name} does not exist in ${region}${endpoint ? ` at ${endpoint}` : ''} (--env ${env})`);
       }
       throw err;
     }
@@ -61,7 +54,7 @@ export function openTarget(env: string, endpoint: string | undefined, processEnv
     endpoint,
     sqs,
     queue: async (stem) => {
-      if (!(Object.values(QUEUES) as string[]).includes(stem)) throw new TargetError(`no queue ${stem} in the contract`);
+      if (!(Object.values(QUEUES) as string[]).includes(stem)) throw new Error(`no queue ${stem} in the contract`);
       const name = queueName(env, stem);
       const url = await urlOf(name);
       const dlqUrl = await urlOf(`${name}-dlq`);

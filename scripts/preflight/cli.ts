@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
-import { createLogger, Logger, stderrSink } from '../../core/logger';
+import { failure, parseOptions, runCli, UsageError } from '../../core/cli';
+import { createLogger, Logger, LogSink, stderrSink } from '../../core/logger';
 import { bootstrap, EnvironmentConfig, environments } from '../../stacks/config';
 import { createClients, destroyClients } from './clients';
 import { renderJson, renderTable } from './report';
@@ -12,16 +12,16 @@ import { BootstrapInput, exitCodeOf, runPreflight } from './run';
  * the edge certificate, the cost allocation tags and the environment's secrets (docs/deploy.md,
  * "Before the first deploy"). The report (a table, or JSON with --json) goes to stdout, log lines
  * to stderr (core/logger.ts). Exit 0: nothing checked would fail the deploy (warnings allowed);
- * 1: an error; 2: bad input, named in the message.
+ * 1: an error; 2: bad input, named in the message, the usage after it (core/cli.ts).
  */
 
 const USAGE = `usage: npm run preflight -- --env <${Object.keys(environments).join('|')}> [--json] [--endpoint URL]`;
 
-class UsageError extends Error {}
-
 export interface CliIo {
   stdout: (text: string) => void;
   log: Logger;
+  /** Where the usage goes after a usage error's line (stderr). */
+  stderr?: LogSink;
   environments: Record<string, EnvironmentConfig>;
   bootstrap: BootstrapInput;
 }
@@ -34,21 +34,14 @@ const defaultIo = (): CliIo => ({
 });
 
 function parse(argv: string[], known: Record<string, EnvironmentConfig>) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { env: { type: 'string' }, json: { type: 'boolean', default: false }, endpoint: { type: 'string' }, help: { type: 'boolean', default: false } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const { values } = parseOptions({
+    args: argv,
+    options: { env: { type: 'string' }, json: { type: 'boolean', default: false }, endpoint: { type: 'string' }, help: { type: 'boolean', default: false } },
+  });
   if (values.help) return { help: true as const };
-  if (!values.env) throw new UsageError(`--env is required (one of ${Object.keys(known).join(', ')})`);
+  if (!values.env) throw new UsageError('--env', `required (one of ${Object.keys(known).join(', ')})`);
   const config = known[values.env];
-  if (!config) throw new UsageError(`--env must be one of ${Object.keys(known).join(', ')}, got "${values.env}"`);
+  if (!config) throw new UsageError('--env', `must be one of ${Object.keys(known).join(', ')}, got "${values.env}"`);
   if (values.endpoint !== undefined) {
     let url: URL | undefined;
     try {
@@ -56,7 +49,7 @@ function parse(argv: string[], known: Record<string, EnvironmentConfig>) {
     } catch {
       url = undefined;
     }
-    if (!url || !/^https?:$/.test(url.protocol)) throw new UsageError(`--endpoint must be an absolute http(s) URL, got "${values.endpoint}"`);
+    if (!url || !/^https?:$/.test(url.protocol)) throw new UsageError('--endpoint', `must be an absolute http(s) URL, got "${values.endpoint}"`);
   }
   return { help: false as const, config, json: values.json, endpoint: values.endpoint };
 }
@@ -66,9 +59,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   try {
     request = parse(argv, io.environments);
   } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.log.error(e.message, { usage: USAGE });
-    return 2;
+    return failure(e, { log: io.log, usage: USAGE, usageSink: io.stderr });
   }
   if (request.help) {
     io.stdout(`${USAGE}\n`);
@@ -82,8 +73,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     io.log.info('preflight-done', { env: report.env, account: report.account, errors: report.errors, warnings: report.warnings });
     return exitCodeOf(report);
   } catch (e) {
-    io.log.error((e as Error).message, { name: (e as Error).name });
-    return 1;
+    return failure(e, { log: io.log });
   } finally {
     destroyClients(clients);
   }
@@ -91,9 +81,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
 if (require.main === module) {
   // The SDK's own Node-version notice is a plain-text warning on stderr, which carries this
-  // CLI's JSON log lines only; the project's Node version is package.json's engines.
+  // CLI's JSON log lines (and the usage after bad input); the project's Node version is package.json's engines.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
+  const io = defaultIo();
+  runCli(() => main(process.argv.slice(2), io), { log: io.log });
 }

@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { parseOptions, runCli, UsageError } from '../../core/cli';
 import { ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
@@ -28,8 +28,6 @@ import { joinUrl, SECRET_STEM_OF_SETTING, smokeTest } from './smoke';
  * annotations and lines of the job summary.
  */
 
-class UsageError extends Error {}
-
 const log = createLogger({}, 'info', stdoutSink);
 
 /** A GitHub Actions warning annotation and a job summary line (nothing outside Actions); the JSON line says the same. */
@@ -54,9 +52,9 @@ export function putCommands(config: EnvironmentConfig | undefined, missing: stri
 }
 
 function environment(name: string | undefined) {
-  if (!name) throw new UsageError('--env is required');
+  if (!name) throw new UsageError('--env', 'required');
   const config = environments[name];
-  if (!config) throw new UsageError(`--env must be one of ${Object.keys(environments).join(', ')}, got "${name}"`);
+  if (!config) throw new UsageError('--env', `must be one of ${Object.keys(environments).join(', ')}, got "${name}"`);
   return config;
 }
 
@@ -64,10 +62,10 @@ function environment(name: string | undefined) {
 export function functionNames(env: string, list: string | undefined): string[] {
   const services = Object.keys(environments[env].lambdas) as LambdaServiceName[];
   const wanted = !list || list.trim() === 'all' ? services : list.split(',').map((s) => s.trim()).filter(Boolean);
-  if (wanted.length === 0) throw new UsageError('--functions is empty');
+  if (wanted.length === 0) throw new UsageError('--functions', 'empty');
   for (const name of wanted) {
     if (!services.includes(name as LambdaServiceName)) {
-      throw new UsageError(`--functions: unknown service "${name}" (services: ${services.join(', ')})`);
+      throw new UsageError('--functions', `unknown service "${name}" (services: ${services.join(', ')})`);
     }
   }
   return wanted.map((service) => `${namePrefix(env)}-${service}`);
@@ -75,7 +73,7 @@ export function functionNames(env: string, list: string | undefined): string[] {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: rest,
     options: {
       env: { type: 'string' },
@@ -88,7 +86,6 @@ export async function main(argv: string[]): Promise<number> {
       attempts: { type: 'string' },
       'delay-ms': { type: 'string' },
     },
-    strict: true,
   });
 
   switch (command) {
@@ -100,7 +97,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'snapshot': {
       const config = environment(values.env);
-      if (!values.out) throw new UsageError('--out is required');
+      if (!values.out) throw new UsageError('--out', 'required');
       const client = new LambdaClient({ region: config.region });
       const taken = snapshot(client, functionNames(config.env, values.functions));
       const record = { region: config.region, ...(await taken) };
@@ -110,12 +107,12 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'restore': {
-      if (!values.file) throw new UsageError('--file is required');
+      if (!values.file) throw new UsageError('--file', 'required');
       let text: string;
       try {
         text = readFileSync(values.file, 'utf8');
       } catch {
-        throw new UsageError(`--file: cannot read "${values.file}"`);
+        throw new UsageError('--file', `cannot read "${values.file}"`);
       }
       const recorded = parseSnapshot(text, values.file);
       const region = (JSON.parse(text) as { region?: string }).region;
@@ -127,13 +124,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'rollback': {
       const config = environment(values.env);
-      if (!values.functions) throw new UsageError('--functions is required ("all" or a comma list)');
-      let target;
-      try {
-        target = parseTarget(values.to);
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
+      if (!values.functions) throw new UsageError('--functions', 'required ("all" or a comma list)');
+      const target = parseTarget(values.to);
       const client = new LambdaClient({ region: config.region });
       const moves = await rollback(client, functionNames(config.env, values.functions), target);
       for (const move of moves) log.info('alias-moved', { ...move });
@@ -141,18 +133,13 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'smoke': {
-      if (!values.url) throw new UsageError('--url is required');
+      if (!values.url) throw new UsageError('--url', 'required');
       const paths = values.path?.length ? values.path : ['/health'];
       const attempts = values.attempts ? Number(values.attempts) : undefined;
       const delayMs = values['delay-ms'] ? Number(values['delay-ms']) : undefined;
-      if (attempts !== undefined && !(Number.isInteger(attempts) && attempts > 0)) throw new UsageError('--attempts must be a positive integer');
-      if (delayMs !== undefined && !(Number.isInteger(delayMs) && delayMs >= 0)) throw new UsageError('--delay-ms must be a non-negative integer');
-      let urls: string[];
-      try {
-        urls = paths.map((p) => joinUrl(values.url!, p));
-      } catch (error) {
-        throw new UsageError((error as Error).message);
-      }
+      if (attempts !== undefined && !(Number.isInteger(attempts) && attempts > 0)) throw new UsageError('--attempts', 'must be a positive integer');
+      if (delayMs !== undefined && !(Number.isInteger(delayMs) && delayMs >= 0)) throw new UsageError('--delay-ms', 'must be a non-negative integer');
+      const urls = paths.map((p) => joinUrl(values.url!, p));
       const config = values.env === undefined ? undefined : environment(values.env);
       if (config && paths.some((p) => /^\/?api\//.test(p)) && !config.api.originVerifyPatternSetArn) {
         const reason =
@@ -178,17 +165,8 @@ export async function main(argv: string[]): Promise<number> {
       return results.every((r) => r.ok) ? 0 : 1;
     }
     default:
-      throw new UsageError(`unknown command "${command ?? ''}" (status, snapshot, restore, rollback, smoke)`);
+      throw new UsageError('command', `unknown command "${command ?? ''}" (status, snapshot, restore, rollback, smoke)`);
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: Error) => {
-      const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
-      log.error(error.message, { name: error.name });
-      process.exit(usage ? 2 : 1);
-    },
-  );
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log });

@@ -5,6 +5,7 @@ import {
   ListVersionsByFunctionCommandOutput,
   UpdateAliasCommand,
 } from '@aws-sdk/client-lambda';
+import { UsageError } from '../../core/cli';
 
 /**
  * Rollback of Lambda services by moving their `live` alias between published versions. API
@@ -59,7 +60,7 @@ export type Target = 'previous' | string;
 
 export function parseTarget(value: string | undefined): Target {
   if (value === undefined || value === '' || value === 'previous') return 'previous';
-  if (!/^\d+$/.test(value)) throw new Error(`--to must be "previous" or a version number, got "${value}"`);
+  if (!/^\d+$/.test(value)) throw new UsageError('--to', `must be "previous" or a version number, got "${value}"`);
   return value;
 }
 
@@ -143,13 +144,13 @@ export function parseSnapshot(text: string, source: string): AliasSnapshot {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new Error(`${source}: not JSON`);
+    throw new UsageError('--file', `${source}: not JSON`);
   }
   const positions = (value as AliasSnapshot)?.positions;
-  if (!Array.isArray(positions)) throw new Error(`${source}: field "positions" must be an array`);
+  if (!Array.isArray(positions)) throw new UsageError('--file', `${source}: field "positions" must be an array`);
   positions.forEach((p, i) => {
     if (typeof p?.functionName !== 'string' || typeof p?.alias !== 'string' || !/^\d+$/.test(String(p?.version))) {
-      throw new Error(`${source}: positions[${i}] needs functionName, alias and a numeric version`);
+      throw new UsageError('--file', `${source}: positions[${i}] needs functionName, alias and a numeric version`);
     }
   });
   return value as AliasSnapshot;

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runCli, UsageError } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 
 /**
  * The `-target` arguments of a deploy's first, partial apply of the compute stack: what the
@@ -11,6 +13,8 @@ import { join } from 'node:path';
  * updates only the outputs whose inputs are targeted).
  *
  *   npx tsx scripts/release/migration-targets.ts <stack>      e.g. dev-compute; one per line
+ *
+ * Exit 2 (core/cli.ts) when the stack is not named, not synthesised, or holds no migration task.
  *
  * Resources are chosen by construct path (`<stack>/db-move/…`, `<stack>/ecr-<image>/…`,
  * `<stack>/cluster`), as stacks/compute.ts names them; test/release/migration-targets.test.ts
@@ -38,24 +42,21 @@ export function migrationTargets(stack: StackJson, stackName: string): string[] 
   return targets.sort();
 }
 
-if (require.main === module) {
-  const stackName = process.argv[2];
-  if (!stackName) {
-    process.stderr.write('usage: migration-targets.ts <stack>\n');
-    process.exit(2);
-  }
+function main(stackName: string | undefined): number {
+  if (!stackName) throw new UsageError('stack', 'missing');
   const file = join('cdktf.out', 'stacks', stackName, 'cdk.tf.json');
   let stack: StackJson;
   try {
     stack = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    process.stderr.write(`migration-targets: cannot read ${file} (run npx cdktf synth): ${(err as Error).message}\n`);
-    process.exit(2);
+    throw new UsageError('stack', `cannot read ${file} (run npx cdktf synth): ${(err as Error).message}`);
   }
   const targets = migrationTargets(stack, stackName);
-  if (!targets.some((t) => t.startsWith('-target=aws_ecs_task_definition.'))) {
-    process.stderr.write(`migration-targets: no migration task definition in ${stackName}\n`);
-    process.exit(2);
-  }
+  if (!targets.some((t) => t.startsWith('-target=aws_ecs_task_definition.'))) throw new UsageError('stack', `no migration task definition in ${stackName}`);
   process.stdout.write(`${targets.join('\n')}\n`);
+  return 0;
+}
+
+if (require.main === module) {
+  runCli(() => main(process.argv[2]), { log: createLogger({ component: 'migration-targets' }, 'info', stderrSink), usage: 'usage: migration-targets.ts <stack>' });
 }

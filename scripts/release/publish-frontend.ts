@@ -1,8 +1,8 @@
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
+import { parseOptions, runCli, UsageError } from '../../core/cli';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { cacheControlOf, contentTypeOf, IMMUTABLE_CACHE, NO_CACHE } from '../../modules/edge-behaviour';
 import { CACHE_CONTROL_METADATA } from '../local/edge/server';
@@ -44,12 +44,12 @@ export function planUploads(distDir: string): Upload[] {
   } catch {
     isDir = false;
   }
-  if (!isDir) throw new Error(`--dist: "${distDir}" is not a directory`);
+  if (!isDir) throw new UsageError('--dist', `"${distDir}" is not a directory`);
   const uploads = walk(distDir).map((file) => {
     const key = relative(distDir, file).split(sep).join('/');
     return { key, file, contentType: contentTypeOf(key), cacheControl: cacheControlOf(key) };
   });
-  if (!uploads.some((u) => u.key === 'index.html')) throw new Error(`--dist: "${distDir}" has no index.html (point it at the browser build folder)`);
+  if (!uploads.some((u) => u.key === 'index.html')) throw new UsageError('--dist', `"${distDir}" has no index.html (point it at the browser build folder)`);
   const rank = (u: Upload) => (u.key === 'index.html' ? 2 : u.cacheControl === IMMUTABLE_CACHE ? 0 : 1);
   return uploads.sort((a, b) => rank(a) - rank(b) || a.key.localeCompare(b.key));
 }
@@ -143,7 +143,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions({
     args: argv,
     options: {
       dist: { type: 'string' },
@@ -153,16 +153,15 @@ export async function main(argv: string[]): Promise<number> {
       region: { type: 'string', default: process.env.AWS_REGION ?? 'eu-west-3' },
       env: { type: 'string' },
     },
-    strict: true,
   });
   const pruneAfterDays = Number(values['prune-after-days']);
-  if (!Number.isInteger(pruneAfterDays) || pruneAfterDays < 0) throw new Error('--prune-after-days must be a non-negative integer');
+  if (!Number.isInteger(pruneAfterDays) || pruneAfterDays < 0) throw new UsageError('--prune-after-days', 'must be a non-negative integer');
   if (values.env !== undefined) {
-    if (values.env !== 'local') throw new Error(`--env: only "local" (the emulator of npm run dev); for AWS give --bucket and --distribution-id`);
+    if (values.env !== 'local') throw new UsageError('--env', 'only "local" (the emulator of npm run dev); for AWS give --bucket and --distribution-id');
     return publishLocally(values.dist ?? FRONTEND_BUILD_DIR, values.bucket ?? LOCAL_FRONTEND_BUCKET, pruneAfterDays);
   }
   for (const field of ['dist', 'bucket', 'distribution-id'] as const) {
-    if (!values[field]) throw new Error(`--${field} is required`);
+    if (!values[field]) throw new UsageError(`--${field}`, 'required');
   }
   const s3 = new S3Client({ region: values.region });
   // CloudFront's API lives in us-east-1 whatever the distribution serves.
@@ -186,7 +185,7 @@ async function publishLocally(distDir: string, bucket: string, pruneAfterDays: n
     return 0;
   } catch (err) {
     if ((err as { code?: string }).code === 'ECONNREFUSED' || (err as Error).message.includes('ECONNREFUSED')) {
-      throw new Error(`--env local: nothing answers at ${endpoint}; start npm run dev first (EMULATOR_PORT names another port)`);
+      throw new UsageError('--env', `local: nothing answers at ${endpoint}; start npm run dev first (EMULATOR_PORT names another port)`);
     }
     throw err;
   } finally {
@@ -194,12 +193,4 @@ async function publishLocally(distDir: string, bucket: string, pruneAfterDays: n
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: Error) => {
-      log.error(error.message);
-      process.exit(error.message.startsWith('--') || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1);
-    },
-  );
-}
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log });

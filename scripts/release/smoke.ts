@@ -1,3 +1,5 @@
+import { UsageError } from '../../core/cli';
+
 /**
  * Post-deploy smoke test: GET each URL until it answers 200 with `{"status":"ok"}` or the
  * attempts run out. Retries cover the seconds a fresh stage or a moved alias takes to settle.
@@ -65,9 +67,9 @@ export function joinUrl(base: string, path: string): string {
   try {
     parsed = new URL(base);
   } catch {
-    throw new Error(`--url must be an absolute URL, got "${base}"`);
+    throw new UsageError('--url', `must be an absolute URL, got "${base}"`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error(`--url must be http(s), got "${base}"`);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new UsageError('--url', `must be http(s), got "${base}"`);
   return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
 }
 

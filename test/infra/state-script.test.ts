@@ -46,15 +46,18 @@ test('show prints one resource with its attributes', () => {
   expect(result.stdout).toContain('doc-jobs');
 });
 
+/** The failure's log line (core/cli.ts); the usage follows it. */
+const errorLine = (result: ReturnType<typeof state>) => JSON.parse(result.stderr.split('\n').find((l) => l.startsWith('{'))!);
+
 test('an unknown stack is refused, naming the stacks there are', () => {
   const result = state('prod-nothing', 'list');
   expect(result.status).toBe(2);
-  const line = JSON.parse(result.stderr.trim().split('\n').pop()!);
-  expect(line).toMatchObject({ level: 'error', msg: expect.stringMatching(/stack: "prod-nothing" .*demo-data/) });
+  expect(errorLine(result)).toMatchObject({ level: 'error', field: 'stack', msg: expect.stringMatching(/stack: "prod-nothing" .*demo-data/) });
+  expect(result.stderr).toContain('usage: npm run state -- <stack> list');
 });
 
 test('an unknown command and a show without address are refused, naming the field', () => {
-  const message = (result: ReturnType<typeof state>) => JSON.parse(result.stderr.trim().split('\n').pop()!).msg;
+  const message = (result: ReturnType<typeof state>) => errorLine(result).msg;
   expect(message(state('demo-data', 'rm'))).toMatch(/command: "rm" must be list or show/);
   expect(message(state('demo-data', 'show'))).toMatch(/address: show takes exactly one/);
 });

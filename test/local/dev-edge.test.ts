@@ -54,5 +54,5 @@ test('the banner names the edge; a local publish is served there, beside /api', 
 test('a LOCAL_EDGE_SOURCE it does not know stops the start, naming the variable', async () => {
   const result = await runScript('scripts/dev.ts', [], { DATABASE_URL: database.url, LOCAL_STATE_DIR: state, [LOCAL_EDGE_SOURCE_VAR]: 'cdn' });
   expect(result.code).toBe(2);
-  expect(result.output).toContain('LOCAL_EDGE_SOURCE: must be one of folder, bucket (got "cdn")');
+  expect(result.output).toContain('"msg":"LOCAL_EDGE_SOURCE: must be one of folder, bucket (got \\"cdn\\")","component":"dev","field":"LOCAL_EDGE_SOURCE"');
 });

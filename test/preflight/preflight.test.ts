@@ -365,7 +365,8 @@ describe('the CLI', () => {
       );
     });
   }
-  const logLines = (stderr: string) => stderr.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  /** The JSON log lines of stderr (after a usage error, the usage text follows its line). */
+  const logLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 
   test('npm run preflight -- --env dev --json through AWS_ENDPOINT_URL: a clean account exits 0, the report on stdout, the log on stderr', async () => {
     const { code, stdout, stderr } = await runCli(['--env', 'dev', '--json'], { AWS_ENDPOINT_URL: standIn.endpoint });
@@ -390,16 +391,18 @@ describe('the CLI', () => {
 
   test('bad input exits 2 with a message naming the field', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['--env', 'staging'], /--env must be one of dev, prod, got "staging"/],
-      [[], /--env is required/],
-      [['--env', 'dev', '--endpoint', 'not a url'], /--endpoint must be an absolute http\(s\) URL/],
-      [['--env', 'dev', '--region', 'us-east-1'], /Unknown option '--region'/],
+      [['--env', 'staging'], /^--env: must be one of dev, prod, got "staging"$/],
+      [[], /^--env: required/],
+      [['--env', 'dev', '--endpoint', 'not a url'], /^--endpoint: must be an absolute http\(s\) URL/],
+      [['--env', 'dev', '--region', 'us-east-1'], /^--region: unknown option \(known: --env, --json, --endpoint, --help\)$/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args, { AWS_ENDPOINT_URL: standIn.endpoint })));
     results.forEach((result, i) => {
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
-      expect(logLines(result.stderr)).toEqual([expect.objectContaining({ level: 'error', msg: expect.stringMatching(cases[i][1]) })]);
+      expect(logLines(result.stderr)).toEqual([expect.objectContaining({ level: 'error', msg: expect.stringMatching(cases[i][1]), exitCode: 2 })]);
+      expect(result.stderr).toContain('usage: npm run preflight -- --env');
+      expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
     });
     expect(standIn.requests).toEqual([]);
   }, 30_000);

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -52,7 +52,7 @@ describe('versions and targets', () => {
     expect(parseTarget(undefined)).toBe('previous');
     expect(parseTarget('')).toBe('previous');
     expect(parseTarget('12')).toBe('12');
-    expect(() => parseTarget('$LATEST')).toThrow(/--to must be "previous" or a version number/);
+    expect(() => parseTarget('$LATEST')).toThrow(/--to: must be "previous" or a version number/);
   });
 });
 
@@ -166,12 +166,16 @@ describe('the CLI the workflows call', () => {
 
   test('bad input exits 2 with a message naming the field', async () => {
     const env = { AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint };
+    // A file that is no snapshot is bad input too (it was exit 1 before core/cli.ts).
+    const notSnapshot = join(mkdtempSync(join(tmpdir(), 'aliases-')), 'live.json');
+    writeFileSync(notSnapshot, 'nope');
     const cases: Array<[string[], RegExp]> = [
-      [['rollback', '--env', 'staging', '--functions', 'all'], /--env must be one of dev, prod/],
+      [['restore', '--file', notSnapshot], /^--file: .*live\.json: not JSON$/],
+      [['rollback', '--env', 'staging', '--functions', 'all'], /--env: must be one of dev, prod/],
       [['rollback', '--env', 'dev', '--functions', 'billing'], /--functions: unknown service "billing"/],
-      [['rollback', '--env', 'dev', '--functions', 'all', '--to', 'latest'], /--to must be/],
+      [['rollback', '--env', 'dev', '--functions', 'all', '--to', 'latest'], /--to: must be/],
       [['restore', '--file', '/nonexistent/x.json'], /--file: cannot read/],
-      [['smoke', '--url', 'not a url'], /--url must be an absolute URL/],
+      [['smoke', '--url', 'not a url'], /--url: must be an absolute URL/],
       [['deploy'], /unknown command "deploy"/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args, env)));
