@@ -1,5 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { UsageError } from '../core/cli';
 import { DB_APP_ROLE } from '../core/contract';
 
 /**
@@ -18,6 +19,8 @@ import { DB_APP_ROLE } from '../core/contract';
 export interface AppCredentials {
   username: string;
   password: string;
+  /** Where they came from (`DATABASE_APP_URL`, `DB_SECRET_ARN`): the field a refusal names. */
+  from?: string;
 }
 
 /** A role name that needs no quoting and is not reserved (`pg_…`, RDS's `rds…`). */
@@ -27,14 +30,6 @@ export const APP_USERNAME_PATTERN = /^(?!pg_|rds)[a-z_][a-z0-9_]{0,62}$/;
  * at least 16 characters: e.g. `openssl rand -base64 32`.
  */
 export const APP_PASSWORD_PATTERN = /^[\x21-\x7e]{16,}$/;
-
-/** Credentials that cannot become the app login: the caller names the field they came from. */
-export class AppCredentialsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AppCredentialsError';
-  }
-}
 
 /** What is wrong with a pair of credentials, or undefined. */
 export function credentialsIssue(c: AppCredentials): string | undefined {
@@ -59,21 +54,25 @@ export interface AppLogin {
   created: boolean;
 }
 
-/** Makes `credentials` a login of the application role. Idempotent; one transaction. */
+/**
+ * Makes `credentials` a login of the application role. Idempotent; one transaction. Credentials
+ * that cannot become it are bad input: a UsageError naming where they came from.
+ */
 export async function ensureAppLogin(knex: Knex, credentials: AppCredentials): Promise<AppLogin> {
+  const from = credentials.from ?? 'credentials';
   const issue = credentialsIssue(credentials);
-  if (issue) throw new AppCredentialsError(issue);
+  if (issue) throw new UsageError(from, issue);
   const { username } = credentials;
   const verifier = scramSha256Verifier(credentials.password);
   return knex.transaction(async (trx) => {
     const owner: string = (await trx.raw('SELECT current_user AS name')).rows[0].name;
-    if (username === owner) throw new AppCredentialsError(`username must not be the migration owner (${owner})`);
+    if (username === owner) throw new UsageError(from, `username must not be the migration owner (${owner})`);
     const appRole = (await trx.raw('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ?', [DB_APP_ROLE])).rows[0];
-    if (!appRole) throw new AppCredentialsError(`role ${DB_APP_ROLE} does not exist: the schema migrations have not run`);
+    if (!appRole) throw new Error(`role ${DB_APP_ROLE} does not exist: the schema migrations have not run`);
     const existing = (
       await trx.raw('SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls AS privileged FROM pg_catalog.pg_roles WHERE rolname = ?', [username])
     ).rows[0] as { privileged: boolean } | undefined;
-    if (existing?.privileged) throw new AppCredentialsError(`username ${username} names a privileged role (superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS)`);
+    if (existing?.privileged) throw new UsageError(from, `username ${username} names a privileged role (superuser, CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS)`);
     // Both are checked by the patterns above: the name needs no quoting, the verifier holds only [A-Za-z0-9+/=$:-].
     const password = `PASSWORD '${verifier}'`;
     if (username === DB_APP_ROLE) {
@@ -88,14 +87,16 @@ export async function ensureAppLogin(knex: Knex, credentials: AppCredentials): P
   });
 }
 
-/** Credentials from a connection URL (DATABASE_APP_URL), or the reason they cannot be used. */
-export function credentialsFromUrl(url: string): AppCredentials | string {
+/** Credentials from a connection URL, the value of the variable `from` (DATABASE_APP_URL); a UsageError naming it when they cannot be used. */
+export function credentialsFromUrl(url: string, from: string): AppCredentials {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return 'must be a postgres URL';
+    throw new UsageError(from, 'must be a postgres URL');
   }
-  const credentials = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password) };
-  return credentialsIssue(credentials) ?? credentials;
+  const credentials = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password), from };
+  const issue = credentialsIssue(credentials);
+  if (issue) throw new UsageError(from, issue);
+  return credentials;
 }

@@ -1,12 +1,12 @@
 import { Client } from 'pg';
 import type { Knex } from 'knex';
+import { parseOptions, runCli, UsageError } from '../core/cli';
 import { readEnv, secretsManagerFetcher, type Env } from '../core/config';
 import { DB_APP_ROLE, ENV } from '../core/contract';
 import { connectionSettings, createDbWith, type DbOptions } from '../core/db';
-import { ConfigError } from '../core/errors';
 import { createLogger, type Logger } from '../core/logger';
 import * as z from '../core/zod';
-import { AppCredentials, AppCredentialsError, credentialsFromUrl, credentialsIssue } from './app-role';
+import { AppCredentials, credentialsFromUrl, credentialsIssue } from './app-role';
 import { describeConnectError } from './data-move/errors';
 import { migrateWithAppLogin } from './migrate';
 
@@ -27,9 +27,9 @@ import { migrateWithAppLogin } from './migrate';
  *   - `--when-empty skip` and the database has no table yet: it waits for the data move, which
  *     brings the old schema and its knex_migrations (docs/data-migration.md); the deploy passes it.
  *
- * One JSON log line per event on stdout (core/logger.ts). Exit codes: 0 done or nothing to do,
- * 1 the database refused (connection, a migration, the login; a failed migration is rolled back),
- * 2 bad input, with a message naming the variable or option.
+ * One JSON log line per event on stdout (core/logger.ts). Exit codes (core/cli.ts): 0 done or
+ * nothing to do, 1 the database refused (connection, a migration, the login; a failed migration is
+ * rolled back), 2 bad input, with a message naming the variable or option.
  */
 export const USAGE = `usage: npm run db:migrate [-- --when-empty migrate|skip]
   --when-empty migrate   an empty database gets the whole schema (default)
@@ -37,27 +37,13 @@ export const USAGE = `usage: npm run db:migrate [-- --when-empty migrate|skip]
 environment: DATABASE_URL | DB_HOST, DB_PORT, DB_NAME + PGUSER, PGPASSWORD   (the owner)
              DATABASE_APP_URL | DB_SECRET_ARN                                (the app login, optional)`;
 
-/** Bad input: exit 2, the message names the variable or option. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
-
 export type WhenEmpty = 'migrate' | 'skip';
 
-export function parseArgs(argv: string[]): { whenEmpty: WhenEmpty } | 'help' {
-  let whenEmpty: WhenEmpty = 'migrate';
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') return 'help';
-    const [name, inline] = arg.split(/=(.*)/s, 2);
-    if (name !== '--when-empty') throw new InputError(`unknown option ${name} (${USAGE.split('\n')[0]})`);
-    const value = inline ?? argv[++i];
-    if (value !== 'migrate' && value !== 'skip') throw new InputError('--when-empty: must be migrate or skip');
-    whenEmpty = value;
-  }
+function parseCommandLine(argv: string[]): { whenEmpty: WhenEmpty } | 'help' {
+  const { values } = parseOptions({ args: argv, options: { 'when-empty': { type: 'string', default: 'migrate' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) return 'help';
+  const whenEmpty = values['when-empty'];
+  if (whenEmpty !== 'migrate' && whenEmpty !== 'skip') throw new UsageError('--when-empty', 'must be migrate or skip');
   return { whenEmpty };
 }
 
@@ -88,13 +74,8 @@ export interface MigrateInput {
   app: { from: string; credentials?: AppCredentials; secretArn?: string };
 }
 
-export function readInput(raw: Env): MigrateInput {
-  let env: MigrateEnv;
-  try {
-    env = readEnv(envSchema, raw, 'environment');
-  } catch (err) {
-    throw new InputError((err as ConfigError).message);
-  }
+function readInput(raw: Env): MigrateInput {
+  const env = readEnv(envSchema, raw, 'environment');
   let owner: MigrateInput['owner'];
   let where: string;
   if (env.DATABASE_URL) {
@@ -103,7 +84,7 @@ export function readInput(raw: Env): MigrateInput {
     where = `${u.hostname}:${u.port || 5432}${u.pathname}`;
   } else {
     const missing = [ENV.dbHost, ENV.dbName, 'PGUSER', 'PGPASSWORD'].filter((k) => !env[k as keyof MigrateEnv]);
-    if (missing.length > 0) throw new InputError(`${missing.join(', ')}: required (the owner: ${ENV.databaseUrl}, or ${ENV.dbHost}, ${ENV.dbName} with PGUSER and PGPASSWORD)`);
+    if (missing.length > 0) throw new UsageError(missing.join(', '), `required (the owner: ${ENV.databaseUrl}, or ${ENV.dbHost}, ${ENV.dbName} with PGUSER and PGPASSWORD)`);
     owner = {
       database: { host: env.DB_HOST, port: env.DB_PORT, name: env.DB_NAME, poolMax: 1 },
       secrets: { databaseCredentials: { username: env.PGUSER!, password: env.PGPASSWORD! } },
@@ -112,9 +93,7 @@ export function readInput(raw: Env): MigrateInput {
   }
   let app: MigrateInput['app'] = { from: 'none' };
   if (env.DATABASE_APP_URL) {
-    const credentials = credentialsFromUrl(env.DATABASE_APP_URL);
-    if (typeof credentials === 'string') throw new InputError(`${ENV.databaseAppUrl}: ${credentials}`);
-    app = { from: ENV.databaseAppUrl, credentials };
+    app = { from: ENV.databaseAppUrl, credentials: credentialsFromUrl(env.DATABASE_APP_URL, ENV.databaseAppUrl) };
   } else if (env.DB_SECRET_ARN) {
     app = { from: ENV.dbSecretArn, secretArn: env.DB_SECRET_ARN };
   }
@@ -122,7 +101,7 @@ export function readInput(raw: Env): MigrateInput {
 }
 
 /** The secret's JSON, or undefined when it has no value yet (created empty, not put yet). */
-export async function readAppSecret(input: MigrateInput): Promise<AppCredentials | undefined> {
+async function readAppSecret(input: MigrateInput): Promise<AppCredentials | undefined> {
   const fetch = secretsManagerFetcher({ aws: { region: input.env.AWS_REGION, endpoint: input.env.AWS_ENDPOINT_URL, s3ForcePathStyle: false } });
   let value: string;
   try {
@@ -137,15 +116,15 @@ export async function readAppSecret(input: MigrateInput): Promise<AppCredentials
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw new InputError(`${ENV.dbSecretArn}: the secret must be JSON {"username": …, "password": …}`);
+    throw new UsageError(ENV.dbSecretArn, 'the secret must be JSON {"username": …, "password": …}');
   }
   const p = parsed as Partial<AppCredentials>;
   if (typeof p?.username !== 'string' || typeof p?.password !== 'string') {
-    throw new InputError(`${ENV.dbSecretArn}: the secret must be JSON {"username": …, "password": …}`);
+    throw new UsageError(ENV.dbSecretArn, 'the secret must be JSON {"username": …, "password": …}');
   }
-  const credentials = { username: p.username, password: p.password };
+  const credentials = { username: p.username, password: p.password, from: ENV.dbSecretArn };
   const issue = credentialsIssue(credentials);
-  if (issue) throw new InputError(`${ENV.dbSecretArn}: ${issue}`);
+  if (issue) throw new UsageError(ENV.dbSecretArn, issue);
   return credentials;
 }
 
@@ -159,8 +138,8 @@ async function databaseState(db: Knex): Promise<DatabaseState> {
   return rows[0].tables ? 'initialised' : 'empty';
 }
 
-export async function run(argv: string[], raw: Env, log: Logger): Promise<number> {
-  const args = parseArgs(argv);
+async function run(argv: string[], raw: Env, log: Logger): Promise<number> {
+  const args = parseCommandLine(argv);
   if (args === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -213,30 +192,15 @@ export async function run(argv: string[], raw: Env, log: Logger): Promise<number
   }
 }
 
-/** Runs the CLI; returns the exit code. */
-export async function main(argv: string[], raw: Env = process.env): Promise<number> {
-  let log = createLogger({ service: 'db-migrate' });
+/** The log of the run: its level and environment when they can be read (readInput names them when they cannot). */
+function runLog(raw: Env): Logger {
   try {
     const env = readEnv(z.object({ [ENV.appEnv]: z.optional(z.string()), [ENV.logLevel]: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info') }), raw, 'environment');
-    log = createLogger({ service: 'db-migrate', env: env.APP_ENV ?? 'local' }, env.LOG_LEVEL);
+    return createLogger({ service: 'db-migrate', env: env.APP_ENV ?? 'local' }, env.LOG_LEVEL);
   } catch {
-    // readInput names the bad variable below.
-  }
-  try {
-    return await run(argv, raw, log);
-  } catch (err) {
-    const e = err as Error;
-    const input = err instanceof InputError || err instanceof AppCredentialsError;
-    // An AppCredentialsError comes from the login: name where its credentials came from.
-    const from = raw[ENV.databaseAppUrl] ? ENV.databaseAppUrl : ENV.dbSecretArn;
-    const message = err instanceof AppCredentialsError ? `${from}: ${e.message}` : e.message;
-    log.error('migrate-failed', { error: message, exitCode: input ? 2 : 1 });
-    return input ? 2 : 1;
+    return createLogger({ service: 'db-migrate' });
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
-}
+const log = runLog(process.env);
+runCli(() => run(process.argv.slice(2), process.env, log), { log, usage: USAGE });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import Stripe from 'stripe';
+import { UsageError } from '../../core/cli';
 import { DB_APP_ROLE } from '../../core/contract';
 import { createDb } from '../../core/db';
 import { issueApiKey } from '../../core/domain/api-keys';
@@ -9,7 +10,7 @@ import { createLogger } from '../../core/logger';
 import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
-import { AppCredentials, AppCredentialsError, ensureAppLogin, scramSha256Verifier } from '../../migrations/app-role';
+import { AppCredentials, ensureAppLogin, scramSha256Verifier } from '../../migrations/app-role';
 import { migrateLatest, migrateWithAppLogin, seed } from '../../migrations/migrate';
 import * as appRoleMigration from '../../migrations/schema/20261201_005_app_role';
 import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
@@ -165,7 +166,7 @@ describe('the application role', () => {
     await owner.raw(`CREATE ROLE ${privileged} CREATEDB`);
     await expect(ensureAppLogin(owner, { username: privileged, password: 'x'.repeat(20) })).rejects.toThrow(/privileged role/);
     for (const bad of [{ username: 'Robert"; DROP', password: 'x'.repeat(20) }, { username: 'pg_app', password: 'x'.repeat(20) }, { username: 'app', password: 'short' }, { username: 'app', password: `${'x'.repeat(20)} y` }]) {
-      await expect(ensureAppLogin(owner, bad)).rejects.toBeInstanceOf(AppCredentialsError);
+      await expect(ensureAppLogin(owner, bad)).rejects.toBeInstanceOf(UsageError);
     }
     expect((await owner.raw('SELECT rolcanlogin FROM pg_roles WHERE rolname = ?', [privileged])).rows).toEqual([{ rolcanlogin: false }]);
   });
