@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+
+/**
+ * The house rule of every CLI (core/cli.ts, docs/architecture.md): bad input is exit 2 with one
+ * line naming the field, never a stack trace, before anything is read or sent. Each CLI is run as
+ * its own process with an option it does not know.
+ */
+const REPO = join(__dirname, '..', '..');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cli: string, args: string[]): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', join(REPO, cli), ...args],
+      // No credentials, no database: a CLI that got past its command line would fail otherwise.
+      { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, CDKTF_OUTDIR: join(REPO, 'cdktf.out') }, timeout: 60_000 },
+      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** [CLI, its arguments, the field its line names]; the CLIs whose arguments are positional name that argument. */
+const CASES: Array<[string, string[], string]> = [
+  ['scripts/cost/cli.ts', ['--env', 'dev', '--bogus'], '--bogus'],
+  ['scripts/capacity/cli.ts', ['--env', 'dev', '--bogus'], '--bogus'],
+  ['scripts/preflight/cli.ts', ['--env', 'dev', '--bogus'], '--bogus'],
+  ['scripts/ops/cli.ts', ['dlq', 'inspect', '--bogus'], '--bogus'],
+  ['scripts/release/aliases.ts', ['status', '--env', 'dev', '--bogus'], '--bogus'],
+  ['scripts/release/publish-frontend.ts', ['--bogus'], '--bogus'],
+  ['scripts/openapi/cli.ts', ['--bogus'], '--bogus'],
+  ['scripts/dev.ts', ['--bogus'], '--bogus'],
+  ['scripts/local/jobs.ts', ['--bogus'], '--bogus'],
+  ['migrations/migrate-cli.ts', ['--bogus'], '--bogus'],
+  ['scripts/state.ts', ['--bogus', 'list'], 'stack'],
+  ['scripts/release/migration-targets.ts', ['--bogus'], 'stack'],
+  ['scripts/synth-variant.ts', ['--bogus'], 'variant'],
+  ['scripts/local/pay.ts', ['--bogus'], 'orderId'],
+  ['scripts/lint/workflows.ts', ['--bogus'], 'FILE'],
+];
+
+test.each(CASES)('%s %j: exit 2, one line naming %s, no stack trace', async (cli, args, field) => {
+  const r = await run(cli, args);
+  const lines = [...r.stdout.split('\n'), ...r.stderr.split('\n')].filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  expect({ code: r.code, lines }).toEqual({ code: 2, lines: [expect.objectContaining({ level: 'error', field, exitCode: 2, msg: expect.stringMatching(new RegExp(`^${field}: `)) })] });
+  expect(r.stdout + r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+}, 60_000);
