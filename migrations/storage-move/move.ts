@@ -162,7 +162,10 @@ async function copyAll(ctx: Context): Promise<Report> {
   const { args } = ctx;
   const report = emptyReport(ctx);
   const started = Date.now();
-  if (!args.dryRun) await ensureState(ctx.db);
+  // The state table is made while the first objects are copied: only the commits need it, and
+  // they wait for it (a failure to make it is theirs, at the first commit).
+  const stateReady = args.dryRun ? Promise.resolve() : ensureState(ctx.db);
+  stateReady.catch(() => undefined);
   let pending: Verified[] = [];
   let committing = Promise.resolve();
   let lastFlush = Date.now();
@@ -172,6 +175,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     pending = [];
     lastFlush = Date.now();
     committing = committing.then(async () => {
+      await stateReady;
       await commitBatch(ctx.db, ctx.bucket, ctx.source.describe, batch);
       committed += batch.length;
       if (batch.length) log('batch_committed', { objects: batch.length, total: committed });
