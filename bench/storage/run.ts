@@ -15,10 +15,12 @@
  * the CompleteMultipartUpload of Debian's rclone 1.60 (InvalidPart), so multipart is not compared.
  * The source objects are written with one PUT each (putObject), as the old platform wrote its
  * documents: their ETags are MD5s, which both tools compare with the target's.
+ * Beside each run's CPU, the emulator's own (its process's user + system time over the run): it
+ * computes the MD5 of every byte stored, whichever tool sends them, and bounds the large set.
  * Prints a table and one JSON line of the figures.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,14 +59,32 @@ function childCpuSeconds(): number {
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }
 
+/** The emulator: the child of this process running fauxqs (scripts/local/emulator.ts). */
+function emulatorPid(): number {
+  for (const task of readdirSync('/proc/self/task'))
+    for (const pid of readFileSync(`/proc/self/task/${task}/children`, 'utf8').split(' ').filter(Boolean))
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('startFauxqs')) return Number(pid);
+  throw new Error('the emulator process was not found among this process\'s children');
+}
+
+/** CPU seconds (user + system, clock ticks of 1/100 s) a live process has used. */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 interface Timed {
   seconds: number;
   cpuSeconds: number;
+  emulatorCpuSeconds: number;
 }
+
+let emulator = 0;
 
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   const started = process.hrtime.bigint();
   const cpu = childCpuSeconds();
+  const emulatorCpu = processCpuSeconds(emulator);
   // rclone 1.60 (Debian) fails on AWS_CA_BUNDLE with its own HTTP transport; the endpoints are plain http.
   const { AWS_CA_BUNDLE: _ca, ...inherited } = process.env;
   return new Promise((resolve, reject) => {
@@ -73,7 +93,9 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Tim
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (out += b));
     child.on('close', (code) =>
-      code === 0 ? resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: childCpuSeconds() - cpu }) : reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`)),
+      code === 0
+        ? resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, cpuSeconds: childCpuSeconds() - cpu, emulatorCpuSeconds: processCpuSeconds(emulator) - emulatorCpu })
+        : reject(new Error(`${cmd} exited ${code}: ${out.slice(-2000)}`)),
     );
   });
 }
@@ -83,6 +105,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const rcloneVersion = ensureRclone();
   const em = await startLocalEmulator({ buckets: ['bench-src', 'bench-move', 'bench-rclone'] });
+  emulator = emulatorPid();
   const db = await createTestDatabase('bench_storage');
   const c = s3(em.endpoint);
   const sets = {
@@ -137,7 +160,7 @@ async function main(): Promise<void> {
           const t = await tools[tool](set);
           ((runs[set] ??= {})[tool] ??= []).push(t);
           loads.push(loadavg()[0]);
-          console.error(`round ${r + 1} ${set} ${tool}: ${t.seconds.toFixed(2)} s, CPU ${t.cpuSeconds.toFixed(2)} s (load ${loadavg()[0].toFixed(2)})`);
+          console.error(`round ${r + 1} ${set} ${tool}: ${t.seconds.toFixed(2)} s, CPU ${t.cpuSeconds.toFixed(2)} s, emulator CPU ${t.emulatorCpuSeconds.toFixed(2)} s (load ${loadavg()[0].toFixed(2)})`);
         }
       }
     // Every tool wrote every object, byte for byte the same keys.
@@ -145,9 +168,9 @@ async function main(): Promise<void> {
     const rcl = (await listKeys(c, 'bench-rclone')).length;
     console.log(`\nbench:storage ${new Date().toISOString()}: ${ROUNDS} rounds, tools in a rotated order, storage:move --jobs ${JOBS}, ${rcloneVersion}, fauxqs → fauxqs on 127.0.0.1`);
     console.log(`load average (1 min) during the run: ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} (${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end); last round left ${moved} / ${rcl} objects\n`);
-    console.log('| set | tool | median s (rounds) | objects/s | MB/s | storage:move speed ÷ this tool\'s | CPU s, median (user+sys) |');
-    console.log('|---|---|---|---|---|---|---|');
-    type Figures = { medianSeconds: number; rounds: number[]; objectsPerSecond: number; mbPerSecond: number; ratio: number; cpuSeconds: number };
+    console.log('| set | tool | median s (rounds) | objects/s | MB/s | storage:move speed ÷ this tool\'s | CPU s, median (user+sys) | emulator CPU s, median |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    type Figures = { medianSeconds: number; rounds: number[]; objectsPerSecond: number; mbPerSecond: number; ratio: number; cpuSeconds: number; emulatorCpuSeconds: number };
     const figures: Record<string, Record<string, Figures>> = {};
     for (const [set, objs] of Object.entries(sets)) {
       const mb = objs.reduce((a, o) => a + o.size, 0) / 1e6;
@@ -155,6 +178,7 @@ async function main(): Promise<void> {
       for (const [tool, ts] of Object.entries(runs[set])) {
         const m = median(ts.map((t) => t.seconds));
         const cpu = median(ts.map((t) => t.cpuSeconds));
+        const emulatorCpu = median(ts.map((t) => t.emulatorCpuSeconds));
         (figures[set] ??= {})[tool] = {
           medianSeconds: +m.toFixed(3),
           rounds: ts.map((t) => +t.seconds.toFixed(3)),
@@ -162,9 +186,10 @@ async function main(): Promise<void> {
           mbPerSecond: +(mb / m).toFixed(1),
           ratio: +(m / ours).toFixed(2),
           cpuSeconds: +cpu.toFixed(2),
+          emulatorCpuSeconds: +emulatorCpu.toFixed(2),
         };
         console.log(
-          `| ${set}: ${objs.length} × ${set === 'small' ? '1–8 KB' : `${values['large-mb']} MiB`} (${mb.toFixed(1)} MB) | ${tool} | ${m.toFixed(2)} (${ts.map((t) => t.seconds.toFixed(2)).join(', ')}) | ${(objs.length / m).toFixed(1)} | ${(mb / m).toFixed(1)} | ${tool === 'storage:move' ? '' : `${(m / ours).toFixed(2)}×`} | ${cpu.toFixed(2)} |`,
+          `| ${set}: ${objs.length} × ${set === 'small' ? '1–8 KB' : `${values['large-mb']} MiB`} (${mb.toFixed(1)} MB) | ${tool} | ${m.toFixed(2)} (${ts.map((t) => t.seconds.toFixed(2)).join(', ')}) | ${(objs.length / m).toFixed(1)} | ${(mb / m).toFixed(1)} | ${tool === 'storage:move' ? '' : `${(m / ours).toFixed(2)}×`} | ${cpu.toFixed(2)} | ${emulatorCpu.toFixed(2)} |`,
         );
       }
     }
