@@ -150,7 +150,7 @@ const singleMimeDb: Plugin = {
  * A dependency file with its one `anchor` replaced by `replacement`. The build fails when the
  * anchor is gone or ambiguous (an upgraded package), so a patch never silently stops applying.
  */
-function patchAt(name: string, file: RegExp, anchor: string, replacement: string): Plugin {
+export function patchAt(name: string, file: RegExp, anchor: string, replacement: string): Plugin {
   return {
     name,
     setup(b) {

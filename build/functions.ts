@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { eagerModuleFactories } from './eager-modules';
-import { extendBase, REPO_ROOT } from './esbuild-base';
+import { extendBase, patchAt, REPO_ROOT } from './esbuild-base';
 
 /**
  * Bundles the Lambda services (`functions/<name>/handler.ts`, exporting `handler`) into
@@ -84,6 +84,33 @@ const queriesOnlyKnex: Plugin = {
 };
 
 /**
+ * mime-types (koa's 3.x and accepts' 2.x) fills its extension → type and type → extensions
+ * tables at load, a pass over all of mime-db: 3.5-4.6 ms of CPU at every cold start, the largest
+ * module evaluation of the baseline and of every function. Only `lookup`, `extension` and a
+ * `contentType` of a bare extension read them, which the services' JSON answers no longer make
+ * (functions/shared/http.ts), so the tables are filled on the first read of `types` or
+ * `extensions`, the same objects with the same entries. The bench's baseline is bundled with it too.
+ */
+export const lazyMimeMaps = patchAt(
+  'lazy-mime-maps',
+  /[\\/]mime-types[\\/]index\.js$/,
+  'populateMaps(exports.extensions, exports.types)',
+  `var lazyMaps = { extensions: exports.extensions, types: exports.types }, mapsPopulated = false;
+function populatedMaps(name) {
+  if (!mapsPopulated) { mapsPopulated = true; populateMaps(lazyMaps.extensions, lazyMaps.types); }
+  return lazyMaps[name];
+}
+['extensions', 'types'].forEach(function (name) {
+  Object.defineProperty(exports, name, {
+    enumerable: true,
+    configurable: true,
+    get: function () { return populatedMaps(name); },
+    set: function (value) { populatedMaps(name); lazyMaps[name] = value; },
+  });
+});`,
+);
+
+/**
  * A function's options: the shared base (`build/esbuild-base.ts`) plus its handler as entry, the
  * runtime's AWS SDK left external when `sdk` is `runtime`, and the lazy chunks left to their own files.
  */
@@ -92,7 +119,7 @@ export function functionOptions(name: string, sdk: SdkMode, outDir: string): Bui
     entryPoints: [path.join(FUNCTIONS_ROOT, name, 'handler.ts')],
     outfile: path.join(outDir, 'handler.js'),
     external: sdk === 'runtime' ? ['@aws-sdk/*'] : [],
-    plugins: [lazyChunks, queriesOnlyKnex],
+    plugins: [lazyChunks, queriesOnlyKnex, lazyMimeMaps],
     alias: Object.fromEntries(Object.entries(LAZY_CHUNKS).filter(([pkg, chunk]) => pkg !== chunk.entry).map(([pkg, chunk]) => [pkg, chunk.entry])),
   });
 }

@@ -63,7 +63,8 @@ function serialiseJsonBodies(app: Koa<ServiceState>): void {
     ...koaBody,
     set(this: Koa.Response, val: unknown) {
       if (!isJsonValue(val)) return koaBody.set!.call(this, val);
-      if (!/\bjson\b/i.test(this.type)) this.type = 'json';
+      // The full type, which is what 'json' resolves to: a bare extension would make mime-types fill its tables (build/functions.ts).
+      if (!/\bjson\b/i.test(this.type)) this.type = 'application/json; charset=utf-8';
       koaBody.set!.call(this, JSON.stringify(val));
     },
   });
