@@ -9,23 +9,24 @@
  *  - replicate mode: cutover downtime (writes blocked → verified and switched) with pgbench writing
  *    on the source until the cutover ends its sessions (`--skip-cutover` leaves it out).
  * db:move runs as `npm run db:move` and the migration image run it: `build/run-cli.cjs data-move`,
- * its esbuild bundle with plain node (built once here, untimed, as the image build does). Prints a table and one JSON line of the figures. Every database,
- * dump and cluster it creates is removed at the end.
+ * its esbuild bundle with plain node (built once here, untimed, as the image build does). Prints a
+ * table of the times, one of the CPU-seconds each tool cost (its own processes, bash's `times`, and
+ * the servers' backends, from /proc: the server is this machine's), and one JSON line of the
+ * figures. Every database, dump and cluster it creates is removed at the end.
  *
  *   npm run bench:migration [-- --scale 50 --wide-rows 100000 --rounds 3 --skip-cutover]
  */
-import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { parseArgs } from 'node:util';
 import { bundleCli } from '../../build/clis';
 import { runCliProcess } from '../../test/support/cli-process';
 import { events, pgbenchInit, query, startLogicalCluster, wideTables } from '../../test/support/data-move-harness';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
 import { loadAverage, median, printFigures } from '../figures';
 
-const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
     scale: { type: 'string', default: '50' },
@@ -56,6 +57,9 @@ interface Phases {
   indexes: number;
   postData: number;
   total: number;
+  /** The index build that ended last (a table's, or a foreign key's) and how long it took. */
+  lastIndex: string;
+  lastIndexSeconds: number;
 }
 
 function phases(stderr: string, t0: number): Phases {
@@ -64,19 +68,102 @@ function phases(stderr: string, t0: number): Phases {
     const hits = log.filter(pred);
     return hits.length ? +((Date.parse(hits[hits.length - 1].time) - t0) / 1000).toFixed(2) : 0;
   };
+  const builds = log.filter((e) => e.msg === 'indexes_built');
   return {
     preData: at((e) => e.msg === 'schema_created' && e.section === 'pre-data'),
     data: at((e) => e.msg === 'table_copied'),
     indexes: at((e) => e.msg === 'indexes_built'),
     postData: at((e) => e.msg === 'schema_created' && e.section === 'post-data'),
     total: at((e) => e.msg === 'copy_finished'),
+    lastIndex: String(builds[builds.length - 1]?.table ?? ''),
+    lastIndexSeconds: Number(builds[builds.length - 1]?.seconds ?? 0),
   };
+}
+
+/** CPU-seconds (user + system) a tool used: its own processes, and the servers' backends for the source and the target database. */
+interface Cpu {
+  client: number;
+  source: number;
+  target: number;
 }
 
 interface Run {
   seconds: number;
   load: number;
+  cpu: Cpu;
   phases?: Phases;
+}
+
+const CLOCK_TICKS = 100;
+
+/**
+ * CPU-seconds of the PostgreSQL processes serving each database while `work` runs, sampled from
+ * /proc every 10 ms (the bench's server runs on this machine): a backend's title names its
+ * database, a parallel worker's its leader. On the shared machine wall times move with the others'
+ * work; CPU-seconds barely do, and on two cores they set the floor of the wall time.
+ */
+async function serverCpu<T>(databases: string[], work: () => Promise<T>): Promise<{ result: T; seconds: number[] }> {
+  const used = new Map<number, { db: number; seconds: number }>();
+  const before = new Map<number, number>();
+  /** Processes that are not PostgreSQL's: never read again (a sample must cost little beside the tools). */
+  const foreign = new Set<number>();
+  const sample = (first: boolean) => {
+    for (const entry of readdirSync('/proc')) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid) || foreign.has(pid)) continue;
+      let title: string;
+      let stat: string;
+      try {
+        title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        if (!title.startsWith('postgres')) {
+          foreign.add(pid);
+          continue;
+        }
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+      if (first) {
+        before.set(pid, seconds);
+        continue;
+      }
+      const leader = /parallel worker for PID (\d+)/.exec(title);
+      const db = leader ? used.get(Number(leader[1]))?.db : databases.findIndex((d) => title.includes(` ${d} `));
+      if (db !== undefined && db >= 0) used.set(pid, { db, seconds: seconds - (before.get(pid) ?? 0) });
+    }
+  };
+  sample(true);
+  const timer = setInterval(() => sample(false), 10);
+  try {
+    const result = await work();
+    sample(false);
+    const seconds = databases.map((_, i) => [...used.values()].filter((u) => u.db === i).reduce((sum, u) => sum + u.seconds, 0));
+    return { result, seconds };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Runs a command to its end through bash, whose `times` gives the CPU-seconds of the command and every process it waited for. */
+function runMeasured(command: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; cpu: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', '"$@"; code=$?; times >&3; exit $code', 'bench', command, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const out = { stdout: '', stderr: '', times: '' };
+    child.stdout!.on('data', (b: Buffer) => (out.stdout += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (out.stderr += b.toString()));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (b: Buffer) => (out.times += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      // The second line of `times`: user and system time of the shell's children, as 1m2.345s.
+      const [user, system] = (out.times.split('\n')[1] ?? '').split(' ').map((t) => {
+        const m = /^(\d+)m([\d.]+)s$/.exec(t);
+        return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
+      });
+      resolve({ code, stdout: out.stdout, stderr: out.stderr, cpu: user + system });
+    });
+  });
 }
 
 type Tool = 'db:move' | 'pgcopydb' | 'pg_dump+pg_restore';
@@ -87,30 +174,37 @@ const COMMANDS: Record<Tool, string> = {
   'pg_dump+pg_restore': `pg_dump -Fd -j${JOBS} + pg_restore -j${JOBS}`,
 };
 
-async function timeTool(tool: Tool, sourceUrl: string, cli: string): Promise<Run> {
+async function timeTool(tool: Tool, source: TestDatabase, cli: string): Promise<Run> {
   const target = await createTestDatabase('bench_mig_target');
   const dir = mkdtempSync(join(tmpdir(), 'bench-mig-'));
   // Untimed: the dirty pages and WAL left by the source's generation or the previous tool are
   // written out first, so that no tool pays for the one before it.
   await query(target.url, 'CHECKPOINT');
   const started = load();
+  const commands: [string, string[]][] =
+    tool === 'db:move'
+      ? [[process.execPath, [cli, 'data-move', '--source', source.url, '--target', target.url, '--jobs', JOBS]]]
+      : tool === 'pgcopydb'
+        ? [['pgcopydb', ['clone', '--source', source.url, '--target', target.url, '--table-jobs', JOBS, '--index-jobs', JOBS, '--dir', join(dir, 'pgcopydb')]]]
+        : [
+            ['pg_dump', ['-Fd', `-j${JOBS}`, '-f', join(dir, 'dump'), source.url]],
+            ['pg_restore', [`-j${JOBS}`, '-d', target.url, join(dir, 'dump')]],
+          ];
   try {
     const t0 = Date.now();
-    if (tool === 'db:move') {
-      const res = await runCliProcess(cli, ['data-move', '--source', sourceUrl, '--target', target.url, '--jobs', JOBS]);
-      const wall = seconds(t0);
-      if (res.code !== 0) throw new Error(`db:move failed (${res.code}): ${res.stderr}\n${res.stdout}`);
-      return { seconds: wall, load: started, phases: phases(res.stderr, t0) };
-    }
-    if (tool === 'pgcopydb') {
-      await run('pgcopydb', ['clone', '--source', sourceUrl, '--target', target.url, '--table-jobs', JOBS, '--index-jobs', JOBS, '--dir', join(dir, 'pgcopydb')], {
-        maxBuffer: 64 * 1024 * 1024,
-      });
-    } else {
-      await run('pg_dump', ['-Fd', `-j${JOBS}`, '-f', join(dir, 'dump'), sourceUrl]);
-      await run('pg_restore', [`-j${JOBS}`, '-d', target.url, join(dir, 'dump')]);
-    }
-    return { seconds: seconds(t0), load: started };
+    const { result, seconds: servers } = await serverCpu([source.name, target.name], async () => {
+      let client = 0;
+      let stderr = '';
+      for (const [command, args] of commands) {
+        const res = await runMeasured(command, args);
+        if (res.code !== 0) throw new Error(`${tool} failed (${res.code}): ${res.stderr}\n${res.stdout}`);
+        client += res.cpu;
+        stderr += res.stderr;
+      }
+      return { wall: seconds(t0), client, stderr };
+    });
+    const cpu = { client: result.client, source: servers[0], target: servers[1] };
+    return { seconds: result.wall, load: started, cpu, phases: tool === 'db:move' ? phases(result.stderr, t0) : undefined };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await target.drop();
@@ -121,6 +215,8 @@ interface CopyFigures {
   sourceMb: number;
   rows: number;
   medians: Record<Tool, number>;
+  /** Median CPU-seconds per tool, and their total's median. */
+  cpu: Record<Tool, Cpu & { total: number }>;
   runs: Record<Tool, Run[]>;
   ratios: { pgcopydb: number; dumpRestore: number };
   /** The same ratios within each round: the load drifts less within a round than across the run. */
@@ -145,20 +241,28 @@ async function copyBench(cli: string): Promise<CopyFigures> {
     for (let i = 0; i < rounds; i++) {
       for (let k = 0; k < TOOLS.length; k++) {
         const tool = TOOLS[(i + k) % TOOLS.length];
-        const r = await timeTool(tool, source.url, cli);
+        const r = await timeTool(tool, source, cli);
         runs[tool].push(r);
         const detail = r.phases
-          ? ` (pre-data ${r.phases.preData} s, last table ${r.phases.data} s, last index ${r.phases.indexes} s, post-data ${r.phases.postData} s, verified ${r.phases.total} s)`
+          ? ` (pre-data ${r.phases.preData} s, last table ${r.phases.data} s, last index ${r.phases.indexes} s (${r.phases.lastIndex}, ${r.phases.lastIndexSeconds} s), post-data ${r.phases.postData} s, verified ${r.phases.total} s)`
           : '';
-        console.error(`  round ${i + 1} ${tool}: ${r.seconds.toFixed(1)} s, load ${r.load}${detail}`);
+        const cpu = `CPU-s client ${r.cpu.client.toFixed(2)}, source ${r.cpu.source.toFixed(2)}, target ${r.cpu.target.toFixed(2)}`;
+        console.error(`  round ${i + 1} ${tool}: ${r.seconds.toFixed(1)} s, load ${r.load}, ${cpu}${detail}`);
       }
     }
     const medians = Object.fromEntries(TOOLS.map((t) => [t, +median(runs[t].map((r) => r.seconds)).toFixed(2)])) as Record<Tool, number>;
+    const cpu = Object.fromEntries(
+      TOOLS.map((t) => {
+        const of = (pick: (c: Cpu) => number) => +median(runs[t].map((r) => pick(r.cpu))).toFixed(2);
+        return [t, { client: of((c) => c.client), source: of((c) => c.source), target: of((c) => c.target), total: of((c) => c.client + c.source + c.target) }];
+      }),
+    ) as CopyFigures['cpu'];
     const loads = [...TOOLS.flatMap((t) => runs[t].map((r) => r.load)), load()];
     return {
       sourceMb: size.mb,
       rows: size.rows,
       medians,
+      cpu,
       runs,
       ratios: {
         pgcopydb: +(medians.pgcopydb / medians['db:move']).toFixed(2),
@@ -230,6 +334,12 @@ function printCopy(f: CopyFigures, pgcopydbVersion: string): void {
     const ratio = tool === 'db:move' ? '—' : `${(m / f.medians['db:move']).toFixed(2)}×`;
     console.log(`| ${COMMANDS[tool]} | ${m.toFixed(1)} (${f.runs[tool].map((r) => r.seconds.toFixed(1)).join(', ')}) | ${(f.sourceMb / m).toFixed(1)} | ${ratio} |`);
   }
+  console.log(`\n| tool | CPU-s median: client | source server | target server | total | total / ${cpus().length} cores |`);
+  console.log('|---|---|---|---|---|---|');
+  for (const tool of TOOLS) {
+    const c = f.cpu[tool];
+    console.log(`| ${tool} | ${c.client.toFixed(2)} | ${c.source.toFixed(2)} | ${c.target.toFixed(2)} | ${c.total.toFixed(2)} | ${(c.total / cpus().length).toFixed(2)} s |`);
+  }
   console.log(`\ntargets: pgcopydb time / db:move time >= 1.0× (got ${f.ratios.pgcopydb}×), pg_dump+pg_restore / db:move >= 1.3× (got ${f.ratios.dumpRestore}×)`);
   console.log(`within each round: pgcopydb ${f.roundRatios.pgcopydb.map((r) => `${r}×`).join(', ')}; pg_dump+pg_restore ${f.roundRatios.dumpRestore.map((r) => `${r}×`).join(', ')}`);
 }
@@ -256,6 +366,7 @@ async function main(): Promise<void> {
     rows: copy.rows,
     medianSeconds: copy.medians,
     roundSeconds: Object.fromEntries(TOOLS.map((t) => [t, copy.runs[t].map((r) => +r.seconds.toFixed(2))])),
+    cpuSeconds: copy.cpu,
     mbPerSecond: Object.fromEntries(TOOLS.map((t) => [t, +(copy.sourceMb / copy.medians[t]).toFixed(1)])),
     ratios: copy.ratios,
     roundRatios: copy.roundRatios,
