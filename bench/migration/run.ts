@@ -105,7 +105,11 @@ const CLOCK_TICKS = 100;
 async function serverCpu<T>(databases: string[], work: () => Promise<T>): Promise<{ result: T; seconds: number[] }> {
   const used = new Map<number, { db: number; seconds: number }>();
   const before = new Map<number, number>();
-  /** Processes that are not PostgreSQL's: never read again (a sample must cost little beside the tools). */
+  /**
+   * Processes that are not PostgreSQL's, never read again (a sample must cost little beside the
+   * tools). A backend starts as a fork of the postmaster, titled as the postmaster until it sets
+   * its own title: any title naming postgres is read again.
+   */
   const foreign = new Set<number>();
   const sample = (first: boolean) => {
     for (const entry of readdirSync('/proc')) {
@@ -115,8 +119,8 @@ async function serverCpu<T>(databases: string[], work: () => Promise<T>): Promis
       let stat: string;
       try {
         title = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-        if (!title.startsWith('postgres')) {
-          foreign.add(pid);
+        if (!title.startsWith('postgres: ')) {
+          if (!title.includes('postgres')) foreign.add(pid);
           continue;
         }
         stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
