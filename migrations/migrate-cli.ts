@@ -162,7 +162,7 @@ async function run(argv: string[], raw: Env, log: Logger): Promise<number> {
   try {
     await probe.connect();
   } catch (err) {
-    throw new Error(describeConnectError('owner', input.where, err).message);
+    throw new Error(describeConnectError('owner', input.where, err));
   } finally {
     await probe.end().catch(() => undefined);
   }

@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { MoveError } from './errors';
+import { parseOptions, UsageError } from '../../core/cli';
 
 export type Command = 'copy' | 'replicate' | 'verify' | 'status' | 'cutover' | 'rollback';
 
@@ -43,17 +42,17 @@ passwords: put them in the URL, or leave them out and set DB_MOVE_SOURCE_PASSWOR
 exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition, 3 unexpected error`;
 
 function postgresUrl(name: string, value: string | undefined): string {
-  if (!value) throw new MoveError(`--${name} is required (a postgres://user:password@host:port/database URL)`);
+  if (!value) throw new UsageError(`--${name}`, `is required (a postgres://user:password@host:port/database URL)`);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new MoveError(`--${name} is not a URL: expected postgres://user:password@host:port/database`);
+    throw new UsageError(`--${name}`, `is not a URL: expected postgres://user:password@host:port/database`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new MoveError(`--${name} must start with postgres:// or postgresql://`);
+    throw new UsageError(`--${name}`, `must start with postgres:// or postgresql://`);
   }
-  if (url.pathname.length <= 1) throw new MoveError(`--${name} names no database (the /database part of the URL)`);
+  if (url.pathname.length <= 1) throw new UsageError(`--${name}`, `names no database (the /database part of the URL)`);
   return value;
 }
 
@@ -73,46 +72,41 @@ function withPassword(value: string, envName: string): string {
 export function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new MoveError(`--${name} must be an integer between ${min} and ${max}, got "${value}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}`, `must be an integer between ${min} and ${max}, got "${value}"`);
   return n;
 }
 
 export function parse(argv: string[]): Args | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        source: { type: 'string' },
-        target: { type: 'string' },
-        mode: { type: 'string' },
-        'verify-only': { type: 'boolean' },
-        jobs: { type: 'string' },
-        'chunk-mb': { type: 'string' },
-        'source-for-target': { type: 'string' },
-        'maintenance-work-mem': { type: 'string' },
-        'lag-timeout': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new MoveError(`${(err as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseOptions({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      source: { type: 'string' },
+      target: { type: 'string' },
+      mode: { type: 'string' },
+      'verify-only': { type: 'boolean' },
+      jobs: { type: 'string' },
+      'chunk-mb': { type: 'string' },
+      'source-for-target': { type: 'string' },
+      'maintenance-work-mem': { type: 'string' },
+      'lag-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length > 1) throw new MoveError(`one command at most, got: ${positionals.join(' ')}`);
+  if (positionals.length > 1) throw new UsageError('command', `one at most, got: ${positionals.join(' ')}`);
   const positional = positionals[0];
   if (positional !== undefined && !['status', 'cutover', 'rollback'].includes(positional)) {
-    throw new MoveError(`unknown command "${positional}": expected status, cutover or rollback (or none)`);
+    throw new UsageError('command', `unknown "${positional}": expected status, cutover or rollback (or none)`);
   }
   const mode = values.mode ?? 'copy';
-  if (mode !== 'copy' && mode !== 'replicate') throw new MoveError(`--mode must be copy or replicate, got "${mode}"`);
+  if (mode !== 'copy' && mode !== 'replicate') throw new UsageError('--mode', `must be copy or replicate, got "${mode}"`);
   const command: Command = (positional as Command | undefined) ?? (values['verify-only'] ? 'verify' : mode);
   const sourceUrl = withPassword(postgresUrl('source', values.source), 'DB_MOVE_SOURCE_PASSWORD');
   const memory = values['maintenance-work-mem'] ?? '128MB';
-  if (!/^\d+\s*(kB|MB|GB)$/.test(memory)) throw new MoveError(`--maintenance-work-mem must look like 128MB or 1GB, got "${memory}"`);
+  if (!/^\d+\s*(kB|MB|GB)$/.test(memory)) throw new UsageError('--maintenance-work-mem', `must look like 128MB or 1GB, got "${memory}"`);
   return {
     command,
     sourceUrl,

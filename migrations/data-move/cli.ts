@@ -14,12 +14,17 @@ const SWITCH_OVER_STEPS = `switch-over steps:
 
 /** Runs one command; returns the process exit code. Output: report on stdout, JSON log on stderr. */
 export async function main(argv: string[]): Promise<number> {
+  let args: ReturnType<typeof parse>;
   try {
-    const args = parse(argv);
-    if (args === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
+    args = parse(argv);
+  } catch (err) {
+    return exitOnFailure(err, USAGE);
+  }
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
     switch (args.command) {
       case 'copy': {
         const result = await runCopy(args);
@@ -58,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
     }
   } catch (err) {
-    return exitOnFailure(err, log);
+    return exitOnFailure(err);
   }
 }
 

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { listSequences, listTables, serverInfo, type TableInfo } from './catalog';
 import { describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
-import { MoveError } from './errors';
+import { UsageError } from '../../core/cli';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
@@ -74,7 +74,7 @@ async function copyItem(source: Client, target: Client, item: WorkItem, binary: 
     return { rows: into.rowCount, bytes: out.bytes };
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new MoveError(`copying ${item.mark} failed: ${(err as Error).message}`);
+    throw new UsageError('copy', `${item.mark} failed: ${(err as Error).message}`);
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, type ClientConfig } from 'pg';
+import { UsageError } from '../../core/cli';
 import { describeConnectError } from './errors';
 
 export type Side = 'source' | 'target';
@@ -51,6 +52,8 @@ export interface OpenOptions {
   /** Source sessions are read-only unless they must manage the publication or cutover. */
   readOnly?: boolean;
   applicationName?: string;
+  /** The option a failed connection is reported under (default `--<side>`). */
+  option?: string;
 }
 
 export async function open(url: string, side: Side, options: OpenOptions = {}): Promise<Client> {
@@ -65,7 +68,7 @@ export async function open(url: string, side: Side, options: OpenOptions = {}): 
     await client.connect();
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw describeConnectError(side, describeUrl(url), err);
+    throw new UsageError(options.option ?? `--${side}`, describeConnectError(side, describeUrl(url), err));
   }
   const settings = [...CANONICAL_SETTINGS];
   if (side === 'source') settings.push(`SET default_transaction_read_only = ${options.readOnly === false ? 'off' : 'on'}`);

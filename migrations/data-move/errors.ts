@@ -1,43 +1,28 @@
-/**
- * Errors the operator can act on. The CLI prints their message alone (no stack trace) and
- * exits with `exitCode`; anything else is an unexpected failure.
- */
-export class MoveError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 2,
-  ) {
-    super(message);
-    this.name = 'MoveError';
-  }
-}
+import { failure } from '../../core/cli';
+import { logger } from './log';
 
-/** Verification found a difference: distinct exit code so automation can tell it from bad input. */
-export class MismatchError extends MoveError {
-  constructor(message: string) {
-    super(message, 1);
+/**
+ * Verification found a difference at cutover: its report goes to stdout and the exit code is 1,
+ * so automation tells it from bad input (2) and from the unexpected (3).
+ */
+export class MismatchError extends Error {
+  constructor(readonly report: string) {
+    super('verification found differences');
+    this.name = 'MismatchError';
   }
 }
 
 /**
- * What a move CLI does with an error that ends its run: an operator error is printed alone and
- * logged, exiting with its code; anything else is "unexpected" (exit 3). A mismatch is a report,
- * not a failure: its message goes to stdout.
+ * The exit code of a move CLI's failed run: a mismatch is a report on stdout (1); anything else
+ * ends as every CLI's failure does (core/cli.ts): bad input or a failed precondition (a UsageError
+ * naming the option or what it is about) 2, the unexpected 3. `usage` follows a usage error.
  */
-export function exitOnFailure(err: unknown, log: (event: string, fields: Record<string, unknown>, level: 'error') => void): number {
+export function exitOnFailure(err: unknown, usage?: string): number {
   if (err instanceof MismatchError) {
-    process.stdout.write(`${err.message}\n`);
-    return err.exitCode;
+    process.stdout.write(`${err.report}\n`);
+    return 1;
   }
-  if (err instanceof MoveError) {
-    process.stderr.write(`error: ${err.message}\n`);
-    log('failed', { error: err.message }, 'error');
-    return err.exitCode;
-  }
-  const message = (err as Error)?.message ?? String(err);
-  process.stderr.write(`unexpected error: ${message}\n`);
-  log('failed', { error: message, unexpected: true }, 'error');
-  return 3;
+  return failure(err, { log: logger, usage, failedCode: 3 });
 }
 
 interface PgLikeError {
@@ -45,8 +30,8 @@ interface PgLikeError {
   message?: string;
 }
 
-/** Turns driver/server errors met while connecting into a sentence naming the side and the cause. */
-export function describeConnectError(side: string, where: string, err: unknown): MoveError {
+/** The sentence that says why a connection failed: the side, where, and the cause. */
+export function describeConnectError(side: string, where: string, err: unknown): string {
   const e = err as PgLikeError;
   const code = e.code ?? '';
   const reason =
@@ -61,5 +46,5 @@ export function describeConnectError(side: string, where: string, err: unknown):
             : code === '3D000'
               ? 'database does not exist'
               : `${e.message ?? String(err)}${code ? ` (${code})` : ''}`;
-  return new MoveError(`cannot connect to the ${side} database ${where}: ${reason}`);
+  return `cannot connect to the ${side} database ${where}: ${reason}`;
 }

@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import { open } from './db';
-import { MoveError } from './errors';
+import { UsageError } from '../../core/cli';
 import { log } from './log';
 import { markTableIndexed } from './state';
 
@@ -108,7 +108,7 @@ async function buildTable(target: Client, plan: PostDataPlan, table: string, mai
     await target.query('COMMIT');
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new MoveError(`building the indexes or keys of ${table} on the target failed: ${(err as Error).message}`);
+    throw new UsageError('--target', `building the indexes or keys of ${table} failed: ${(err as Error).message}`);
   } finally {
     await target.query('RESET search_path').catch(() => undefined);
   }

@@ -5,7 +5,7 @@ import { createLogger, stderrSink } from '../../core/logger';
  * stdout carries only the report: `{"time":…,"level":"info","msg":"table_copied","table":…}`.
  * `msg` is the event name; the fields say what happened.
  */
-const logger = createLogger({}, 'info', stderrSink);
+export const logger = createLogger({}, 'info', stderrSink);
 
 export function log(event: string, fields: Record<string, unknown> = {}, level: 'info' | 'warn' | 'error' = 'info'): void {
   logger[level](event, fields);

@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import { listUserRelations, type ServerInfo, type TableInfo } from './catalog';
-import { MoveError } from './errors';
+import { UsageError } from '../../core/cli';
 import { log } from './log';
 import { readState, type Mode, type RunState } from './state';
 
@@ -10,13 +10,14 @@ const OLDEST_SOURCE_MAJOR = 11;
 /** Restoring into an older major version is unsupported by pg_dump's output and by replication. */
 export function checkVersions(source: Pick<ServerInfo, 'major' | 'version'>, target: Pick<ServerInfo, 'major' | 'version'>): void {
   if (source.major > target.major) {
-    throw new MoveError(
+    throw new UsageError(
+      '--target',
       `major-version downgrade refused: source is PostgreSQL ${source.version}, target is ${target.version}; ` +
         `create the target with engine version ${source.major} or newer`,
     );
   }
   if (source.major < OLDEST_SOURCE_MAJOR) {
-    throw new MoveError(`source PostgreSQL ${source.version} is too old: ${OLDEST_SOURCE_MAJOR} or newer is required`);
+    throw new UsageError('--source', `PostgreSQL ${source.version} is too old: ${OLDEST_SOURCE_MAJOR} or newer is required`);
   }
 }
 
@@ -28,8 +29,9 @@ export async function checkTarget(target: Client, mode: Mode, source: string, wh
   const state = await readState(target);
   if (state) {
     if (state.mode !== mode || state.source !== source) {
-      throw new MoveError(
-        `target ${where} holds an unfinished ${state.mode} run from ${state.source}; ` +
+      throw new UsageError(
+        '--target',
+        `${where} holds an unfinished ${state.mode} run from ${state.source}; ` +
           `finish it with the same --source and mode, or start over on a fresh database`,
       );
     }
@@ -37,8 +39,9 @@ export async function checkTarget(target: Client, mode: Mode, source: string, wh
   }
   const { count, sample } = await listUserRelations(target);
   if (count > 0) {
-    throw new MoveError(
-      `target ${where} is not empty: it has ${count} relation(s) (${sample.join(', ')}${count > sample.length ? ', …' : ''}); ` +
+    throw new UsageError(
+      '--target',
+      `${where} is not empty: it has ${count} relation(s) (${sample.join(', ')}${count > sample.length ? ', …' : ''}); ` +
         'the move creates the schema itself and needs an empty database (use --verify-only to compare existing data)',
     );
   }
@@ -55,18 +58,20 @@ export function warnMissingPrimaryKeys(tables: TableInfo[]): void {
 /** Logical replication prerequisites on the source, checked before anything is created. */
 export function checkReplicationSource(info: ServerInfo, tables: TableInfo[]): void {
   if (info.walLevel !== 'logical') {
-    throw new MoveError(
+    throw new UsageError(
+      '--source',
       `replicate mode needs wal_level=logical on the source, which has wal_level=${info.walLevel}: ` +
         'set wal_level = logical (and max_replication_slots, max_wal_senders >= 2) and restart the source, or use --mode copy',
     );
   }
   if (!info.superuser && !info.replication) {
-    throw new MoveError(`source user ${info.user} lacks the REPLICATION attribute: ALTER ROLE ${info.user} REPLICATION (see docs/data-migration.md)`);
+    throw new UsageError('--source', `user ${info.user} lacks the REPLICATION attribute: ALTER ROLE ${info.user} REPLICATION (see docs/data-migration.md)`);
   }
-  if (!tables.length) throw new MoveError('source has no tables to replicate');
+  if (!tables.length) throw new UsageError('--source', 'no tables to replicate');
   const noIdentity = tables.filter((t) => !t.replicaIdentityOk).map((t) => t.name);
   if (noIdentity.length) {
-    throw new MoveError(
+    throw new UsageError(
+      '--source',
       `tables without primary key or replica identity cannot replicate UPDATE/DELETE: ${noIdentity.join(', ')}; ` +
         'add a primary key or ALTER TABLE … REPLICA IDENTITY FULL on the source, or use --mode copy during a write freeze',
     );

@@ -1,7 +1,8 @@
 import type { Client } from 'pg';
 import { listSequences, listTables, serverInfo } from './catalog';
 import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
-import { MoveError, MismatchError } from './errors';
+import { UsageError } from '../../core/cli';
+import { MismatchError } from './errors';
 import { log } from './log';
 import { checkReplicationSource, checkTarget, checkVersions } from './preflight';
 import { applySection, dumpSection } from './schema';
@@ -52,7 +53,7 @@ async function waitForInitialSync(target: Client): Promise<void> {
     );
     const r = rows[0];
     if (r.sync_errors > 0 || r.apply_errors > 0) {
-      throw new MoveError(`replication reports ${r.sync_errors} sync and ${r.apply_errors} apply error(s): see the target's server log; undo with the rollback command`);
+      throw new UsageError('replication', `reports ${r.sync_errors} sync and ${r.apply_errors} apply error(s): see the target's server log; undo with the rollback command`);
     }
     if (r.pending === 0) return;
     if (Date.now() - lastLog > 5000) {
@@ -96,7 +97,8 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
               `PUBLICATION ${REPLICATION_NAME} WITH (copy_data = true)`,
           );
         } catch (err) {
-          throw new MoveError(
+          throw new UsageError(
+            '--source-for-target',
             `creating the subscription on the target failed: ${(err as Error).message}; the target must reach the source at ` +
               `${describeUrl(options.sourceUrlForTarget)} (see --source-for-target)`,
           );
@@ -128,7 +130,7 @@ async function lag(source: Client, target: Client): Promise<Lag> {
      FROM pg_replication_slots WHERE slot_name = $1`,
     [REPLICATION_NAME],
   );
-  if (!rows.length) throw new MoveError(`no replication slot "${REPLICATION_NAME}" on the source: start with --mode replicate`);
+  if (!rows.length) throw new UsageError('--source', `no replication slot "${REPLICATION_NAME}": start with --mode replicate`);
   const { rows: t } = await target.query(
     `SELECT count(*) FILTER (WHERE r.srsubstate <> 'r')::int AS pending FROM pg_subscription s
      JOIN pg_subscription_rel r ON r.srsubid = s.oid WHERE s.subname = $1`,
@@ -168,7 +170,7 @@ async function blockWrites(source: Client, database: string): Promise<number> {
   while (pids.length) {
     const { rows: alive } = await source.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = ANY($1)', [pids]);
     if (alive[0].n === 0) break;
-    if (Date.now() > deadline) throw new MoveError(`source sessions did not end within 10 s after pg_terminate_backend`);
+    if (Date.now() > deadline) throw new UsageError('--source', 'its sessions did not end within 10 s after pg_terminate_backend');
     await sleep(50);
   }
   return pids.length;
@@ -185,7 +187,7 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
   return withBoth(options, async (source, target) => {
     const state = await readState(target);
     if (!state || state.mode !== 'replicate' || state.phase !== 'replicating' || !(await subscriptionExists(target))) {
-      throw new MoveError('no running replication to cut over on this target: run --mode replicate first and wait for it to finish');
+      throw new UsageError('--target', 'no running replication to cut over: run --mode replicate first and wait for it to finish');
     }
     const database = (await serverInfo(source)).database;
     const t0 = Date.now();
@@ -203,7 +205,7 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
         );
         if (rows[0]?.done) break;
         if (Date.now() > deadline) {
-          throw new MoveError(`target did not catch up to ${finalLsn} within ${options.lagTimeoutSeconds} s (see --lag-timeout)`);
+          throw new UsageError('--lag-timeout', `the target did not catch up to ${finalLsn} within ${options.lagTimeoutSeconds} s`);
         }
         await sleep(50);
       }

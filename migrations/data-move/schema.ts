@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Client } from 'pg';
-import { MoveError } from './errors';
+import { UsageError } from '../../core/cli';
 import { setPhase, type Phase } from './state';
 
 /** libpq URL without its password, plus the environment that carries the password (never argv). */
@@ -38,7 +38,7 @@ export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post
     child.on('error', (e: NodeJS.ErrnoException) =>
       reject(
         e.code === 'ENOENT'
-          ? new MoveError('pg_dump not found on PATH: install the PostgreSQL client matching the source version (postgresql-client-NN)')
+          ? new UsageError('pg_dump', 'not found on PATH: install the PostgreSQL client matching the source version (postgresql-client-NN)')
           : e,
       ),
     );
@@ -47,9 +47,9 @@ export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post
   if (code !== 0) {
     const detail = err.trim().split('\n').slice(-3).join(' ');
     if (/server version mismatch/.test(err)) {
-      throw new MoveError(`pg_dump is older than the source server: ${detail}; install a PostgreSQL client at least as new as the source`);
+      throw new UsageError('pg_dump', `older than the source server: ${detail}; install a PostgreSQL client at least as new as the source`);
     }
-    throw new MoveError(`pg_dump --section=${section} failed: ${detail}`);
+    throw new UsageError('pg_dump', `--section=${section} failed: ${detail}`);
   }
   // \restrict / \unrestrict are psql meta-commands guarding psql against crafted dumps; the SQL runs
   // through the protocol here, where they mean nothing.
@@ -70,7 +70,7 @@ export async function applySection(target: Client, sql: string, phase: Phase, ma
     await target.query('COMMIT');
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new MoveError(`applying the ${phase} schema to the target failed: ${(err as Error).message}`);
+    throw new UsageError('--target', `applying the ${phase} schema failed: ${(err as Error).message}`);
   } finally {
     // pg_dump's script empties search_path for the session; later statements use qualified names anyway.
     await target.query('RESET search_path').catch(() => undefined);

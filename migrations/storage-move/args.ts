@@ -1,7 +1,6 @@
-import { parseArgs } from 'node:util';
 import { BUCKETS, type BucketName } from '../../core/contract';
 import { integer } from '../data-move/args';
-import { MoveError } from '../data-move/errors';
+import { parseOptions, UsageError } from '../../core/cli';
 
 export type Source = { kind: 's3'; bucket: string; prefix: string; endpoint?: string; region: string } | { kind: 'file'; dir: string };
 
@@ -55,67 +54,62 @@ function url(name: string, value: string | undefined): string | undefined {
     const u = new URL(value);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
   } catch {
-    throw new MoveError(`--${name} must be an http(s):// URL, got "${value}"`);
+    throw new UsageError(`--${name}`, `must be an http(s):// URL, got "${value}"`);
   }
   return value;
 }
 
 export function parseSource(value: string | undefined, endpoint: string | undefined, region: string): Source {
-  if (!value) throw new MoveError('--source is required (s3://bucket/prefix or file:///dir)');
+  if (!value) throw new UsageError('--source', 'is required (s3://bucket/prefix or file:///dir)');
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    throw new MoveError(`--source is not a URL: expected s3://bucket/prefix or file:///dir, got "${value}"`);
+    throw new UsageError('--source', `is not a URL: expected s3://bucket/prefix or file:///dir, got "${value}"`);
   }
   if (u.protocol === 'file:') {
     const dir = decodeURIComponent(u.pathname);
-    if (dir.length <= 1) throw new MoveError('--source file:/// names no directory');
+    if (dir.length <= 1) throw new UsageError('--source', 'file:/// names no directory');
     return { kind: 'file', dir };
   }
   if (u.protocol === 's3:') {
-    if (!u.hostname) throw new MoveError('--source s3:// names no bucket');
+    if (!u.hostname) throw new UsageError('--source', 's3:// names no bucket');
     const prefix = decodeURIComponent(u.pathname.replace(/^\//, ''));
     return { kind: 's3', bucket: u.hostname, prefix, endpoint, region };
   }
-  throw new MoveError(`--source must start with s3:// or file://, got "${value}"`);
+  throw new UsageError('--source', `must start with s3:// or file://, got "${value}"`);
 }
 
 export function parse(argv: string[]): Args | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        source: { type: 'string' },
-        'source-endpoint': { type: 'string' },
-        'source-region': { type: 'string' },
-        target: { type: 'string' },
-        env: { type: 'string' },
-        'target-bucket': { type: 'string' },
-        'target-endpoint': { type: 'string' },
-        'target-region': { type: 'string' },
-        'target-prefix': { type: 'string' },
-        'database-url': { type: 'string' },
-        map: { type: 'string' },
-        jobs: { type: 'string' },
-        'part-size-mb': { type: 'string' },
-        'verify-only': { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new MoveError(`${(err as Error).message}\n${USAGE}`);
-  }
+  const parsed = parseOptions({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      source: { type: 'string' },
+      'source-endpoint': { type: 'string' },
+      'source-region': { type: 'string' },
+      target: { type: 'string' },
+      env: { type: 'string' },
+      'target-bucket': { type: 'string' },
+      'target-endpoint': { type: 'string' },
+      'target-region': { type: 'string' },
+      'target-prefix': { type: 'string' },
+      'database-url': { type: 'string' },
+      map: { type: 'string' },
+      jobs: { type: 'string' },
+      'part-size-mb': { type: 'string' },
+      'verify-only': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const v = parsed.values;
   if (v.help) return 'help';
   const target = v.target;
-  if (!target || !(target in BUCKETS)) throw new MoveError(`--target must be one of ${Object.keys(BUCKETS).join(', ')}, got "${target ?? ''}"`);
-  if (!v.env || !/^[a-z0-9-]{1,20}$/.test(v.env)) throw new MoveError(`--env is required: an environment of stacks/config.ts or local, got "${v.env ?? ''}"`);
+  if (!target || !(target in BUCKETS)) throw new UsageError('--target', `must be one of ${Object.keys(BUCKETS).join(', ')}, got "${target ?? ''}"`);
+  if (!v.env || !/^[a-z0-9-]{1,20}$/.test(v.env)) throw new UsageError('--env', `is required: an environment of stacks/config.ts or local, got "${v.env ?? ''}"`);
   const databaseUrl = v['database-url'] ?? process.env.DATABASE_URL;
-  if (target === 'reports' && !databaseUrl) throw new MoveError('--database-url (or DATABASE_URL) is required for --target reports: the orders give the new keys');
+  if (target === 'reports' && !databaseUrl) throw new UsageError('--database-url', '(or DATABASE_URL) is required for --target reports: the orders give the new keys');
   const region = v['source-region'] ?? 'eu-west-3';
   return {
     source: parseSource(v.source, url('source-endpoint', v['source-endpoint']), region),

@@ -5,12 +5,17 @@ import { exitCodeOf, formatReport, run } from './move';
 
 /** `npm run storage:move`: report on stdout, JSON log lines on stderr; exit 0 ok, 1 mismatch, 2 bad input, 3 unexpected. */
 export async function main(argv: string[]): Promise<number> {
+  let args: ReturnType<typeof parse>;
   try {
-    const args = parse(argv);
-    if (args === 'help') {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
+    args = parse(argv);
+  } catch (err) {
+    return exitOnFailure(err, USAGE);
+  }
+  if (args === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
     const report = await run(args);
     process.stdout.write(`${formatReport(report)}\n`);
     const code = exitCodeOf(report);
@@ -26,7 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     }, code === 0 ? 'info' : 'error');
     return code;
   } catch (err) {
-    return exitOnFailure(err, log);
+    return exitOnFailure(err);
   }
 }
 

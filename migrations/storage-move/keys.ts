@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Client } from 'pg';
 import { documentKeyFor } from '../../core/domain/orders';
-import { MoveError } from '../data-move/errors';
+import { UsageError } from '../../core/cli';
 
 export interface OrderTarget {
   orderId: string;
@@ -35,18 +35,18 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
     try {
       text = await readFile(mapFile, 'utf8');
     } catch (err) {
-      throw new MoveError(`--map ${mapFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new UsageError('--map', `${mapFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
     let rows: string[][];
     try {
       rows = parseCsv(text, { skip_empty_lines: true, relax_column_count: false }) as string[][];
     } catch (err) {
-      throw new MoveError(`--map ${mapFile}: not a CSV of old_key,order_id (${(err as Error).message})`);
+      throw new UsageError('--map', `${mapFile}: not a CSV of old_key,order_id (${(err as Error).message})`);
     }
     if (rows[0]?.[0] === 'old_key') rows.shift();
     const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
     rows.forEach((r, i) => {
-      if (r.length !== 2 || !uuid.test(r[1])) throw new MoveError(`--map ${mapFile} line ${i + 1}: expected old_key,order_id (a uuid), got "${r.join(',')}"`);
+      if (r.length !== 2 || !uuid.test(r[1])) throw new UsageError('--map', `${mapFile} line ${i + 1}: expected old_key,order_id (a uuid), got "${r.join(',')}"`);
     });
     const ids = [...new Set(rows.map((r) => r[1]))];
     const { rows: orders } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.id = ANY($1::uuid[])`, [ids]);

@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import { open } from '../data-move/db';
-import { MoveError } from '../data-move/errors';
+import { UsageError } from '../../core/cli';
 import { log } from '../data-move/log';
 import type { Args } from './args';
 import { loadKeyMap, type KeyMap } from './keys';
@@ -96,16 +96,16 @@ async function prepare(args: Args): Promise<Context> {
   };
   if (!args.databaseUrl) {
     closeStores();
-    throw new MoveError('--database-url (or DATABASE_URL) is required: progress is recorded in the target database');
+    throw new UsageError('--database-url', '(or DATABASE_URL) is required: progress is recorded in the target database');
   }
   // The three checks at once (each is a round trip), reported in the order source, target bucket, database.
   const [checked, resolved, opened] = await Promise.allSettled([
     source.check(),
     resolveBucket(target, args.target, args.env, args.targetBucket).then(async (name) => {
-      await checkBucket(targetRequests, name, `--target ${args.target}`);
+      await checkBucket(targetRequests, name, '--target', args.target);
       return name;
     }),
-    open(args.databaseUrl, 'target', { applicationName: 'storage-move' }),
+    open(args.databaseUrl, 'target', { applicationName: 'storage-move', option: '--database-url' }),
   ]);
   const bad = [checked, resolved, opened].find((r) => r.status === 'rejected');
   if (bad) {

@@ -7,7 +7,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
 import { BUCKETS, namePrefix, type BucketName } from '../../core/contract';
-import { MoveError } from '../data-move/errors';
+import { UsageError } from '../../core/cli';
 import type { Source } from './args';
 import { objectRequests, type Fetched, type StoreRequests } from './object-requests';
 
@@ -66,7 +66,7 @@ interface AwsLikeError {
 }
 
 /** An S3 failure met while checking an endpoint or bucket, as a sentence naming what to fix. */
-export function describeS3Error(what: string, err: unknown): MoveError {
+export function describeS3Error(field: string, what: string, err: unknown): UsageError {
   const e = err as AwsLikeError;
   const code = e.code ?? e.cause?.code ?? '';
   const status = e.$metadata?.httpStatusCode;
@@ -83,7 +83,7 @@ export function describeS3Error(what: string, err: unknown): MoveError {
             : ['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'InvalidToken', 'ExpiredToken'].includes(name) || status === 403 || status === 401
               ? `credentials rejected (${name || status}): wrong key or secret, or no permission on the bucket`
               : `${name ? `${name}: ` : ''}${e.message ?? String(err)}`;
-  return new MoveError(`${what}: ${reason}`);
+  return new UsageError(field, `${what ? `${what}: ` : ''}${reason}`);
 }
 
 /**
@@ -121,7 +121,7 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
       try {
         await begun.first;
       } catch (err) {
-        throw describeS3Error(`--source ${describe}`, err);
+        throw describeS3Error('--source', describe, err);
       }
     },
     async *list() {
@@ -150,7 +150,7 @@ export function fileSource(dir: string): SourceStore {
     describe: `file://${dir}`,
     async check() {
       const s = await stat(dir).catch(() => null);
-      if (!s?.isDirectory()) throw new MoveError(`--source file://${dir}: no such directory`);
+      if (!s?.isDirectory()) throw new UsageError('--source', `file://${dir}: no such directory`);
     },
     list: () => walk(dir),
     open: async (key) => ({ body: createReadStream(join(dir, ...key.split('/'))) }),
@@ -172,19 +172,19 @@ export async function resolveBucket(client: () => S3Client, target: BucketName, 
   try {
     names = ((await client().send(new (s3Sdk().ListBucketsCommand)({}))).Buckets ?? []).map((b) => b.Name ?? '');
   } catch (err) {
-    throw describeS3Error(`--target ${target} --env ${env} (listing buckets)`, err);
+    throw describeS3Error('--target', `${target} --env ${env} (listing buckets)`, err);
   }
   const found = names.filter((n) => n.startsWith(prefix));
   if (found.length !== 1)
-    throw new MoveError(`--target ${target} --env ${env}: ${found.length} buckets named ${prefix}*${found.length ? ` (${found.join(', ')})` : ''}; deploy the data stack or pass --target-bucket`);
+    throw new UsageError('--target', `${target} --env ${env}: ${found.length} buckets named ${prefix}*${found.length ? ` (${found.join(', ')})` : ''}; deploy the data stack or pass --target-bucket`);
   return found[0];
 }
 
-export async function checkBucket(requests: StoreRequests, bucket: string, what: string): Promise<void> {
+export async function checkBucket(requests: StoreRequests, bucket: string, field: string, what: string): Promise<void> {
   try {
     await requests.headBucket(bucket);
   } catch (err) {
-    throw describeS3Error(`${what} bucket ${bucket}`, err);
+    throw describeS3Error(field, `${what} bucket ${bucket}`, err);
   }
 }
 

@@ -43,6 +43,8 @@ const CASES: Array<[string, string[], string]> = [
   ['scripts/synth-variant.ts', ['--bogus'], 'variant'],
   ['scripts/local/pay.ts', ['--bogus'], 'orderId'],
   ['scripts/lint/workflows.ts', ['--bogus'], 'FILE'],
+  ['migrations/data-move/cli.ts', ['--source', 'postgres://u@127.0.0.1:1/a', '--target', 'postgres://u@127.0.0.1:1/b', '--bogus'], '--bogus'],
+  ['migrations/storage-move/cli.ts', ['--source', 'file:///tmp', '--target', 'assets', '--env', 'local', '--bogus'], '--bogus'],
 ];
 
 test.each(CASES)('%s %j: exit 2, one line naming %s, no stack trace', async (cli, args, field) => {

@@ -16,33 +16,36 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
 
   async function expectRefused(args: string[], message: RegExp): Promise<void> {
     const res = await runCli(args);
-    expect({ code: res.code, message: res.stderr.split('\n')[0] }).toEqual({ code: 2, message: expect.stringMatching(message) });
+    // The first line is the run's last log line (core/cli.ts): the message, the field it names, the code.
+    const line = JSON.parse(res.stderr.split('\n')[0]) as { level: string; msg: string; field: string; exitCode: number };
+    expect({ code: res.code, line }).toEqual({ code: 2, line: expect.objectContaining({ level: 'error', msg: expect.stringMatching(message), exitCode: 2 }) });
+    expect(line.msg.startsWith(`${line.field}: `)).toBe(true);
     expect(res.stderr).not.toMatch(/^\s+at /m);
   }
 
   it('names the missing or malformed option', async () => {
-    await expectRefused(['--target', target.url], /^error: --source is required/);
-    await expectRefused(['--source', 'mysql://h/db', '--target', target.url], /--source must start with postgres:\/\//);
-    await expectRefused(['--source', source.url, '--target', 'postgres://h:5432'], /--target names no database/);
-    await expectRefused(['--source', source.url, '--target', target.url, '--jobs', '0'], /--jobs must be an integer between 1 and 32, got "0"/);
-    await expectRefused(['--source', source.url, '--target', target.url, '--mode', 'mirror'], /--mode must be copy or replicate, got "mirror"/);
-    await expectRefused(['--source', source.url, '--target', target.url, '--sauce', 'x'], /Unknown option '--sauce'/);
-    await expectRefused(['resume', '--source', source.url, '--target', target.url], /unknown command "resume"/);
+    await expectRefused(['--target', target.url], /^--source: is required/);
+    await expectRefused(['--source', 'mysql://h/db', '--target', target.url], /^--source: must start with postgres:\/\//);
+    await expectRefused(['--source', source.url, '--target', 'postgres://h:5432'], /^--target: names no database/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--jobs', '0'], /^--jobs: must be an integer between 1 and 32, got "0"/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--mode', 'mirror'], /^--mode: must be copy or replicate, got "mirror"/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--sauce', 'x'], /^--sauce: unknown option/);
+    await expectRefused(['resume', '--source', source.url, '--target', target.url], /^command: unknown "resume"/);
   });
 
   it('reports an unreachable server and a missing database', async () => {
     const port = await freePort();
     await expectRefused(
       ['--source', `postgres://postgres@127.0.0.1:${port}/app`, '--target', target.url],
-      new RegExp(`cannot connect to the source database 127\\.0\\.0\\.1:${port}/app: unreachable \\(ECONNREFUSED\\)`),
+      new RegExp(`^--source: cannot connect to the source database 127\\.0\\.0\\.1:${port}/app: unreachable \\(ECONNREFUSED\\)`),
     );
-    await expectRefused(['--source', source.url, '--target', `${target.url}_nope`], /cannot connect to the target database .*: database does not exist/);
+    await expectRefused(['--source', source.url, '--target', `${target.url}_nope`], /^--target: cannot connect to the target database .*: database does not exist/);
     const [t] = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_data_move'`);
     expect(t.n).toBe(0);
   });
 
   it('refuses a cutover without a running replication', async () => {
-    await expectRefused(['cutover', '--source', source.url, '--target', target.url], /no running replication to cut over/);
+    await expectRefused(['cutover', '--source', source.url, '--target', target.url], /^--target: no running replication to cut over/);
   });
 
   it('refuses a major-version downgrade and too old a source', () => {

@@ -84,7 +84,7 @@ describe('db:move copy mode between two real databases', () => {
   it('refuses a target that is not empty, without touching it', async () => {
     const res = await runCli(['--source', source.url, '--target', target.url]);
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/error: target .* is not empty: it has \d+ relation\(s\)/);
+    expect(res.stderr).toMatch(/--target: .* is not empty: it has \d+ relation\(s\)/);
     expect(res.stderr).not.toMatch(/^\s+at /m);
     const [row] = await query<{ tampered: boolean }>(target.url, `SELECT (body ? 'tampered') AS tampered FROM docs WHERE id = 43`);
     expect(row.tampered).toBe(true);

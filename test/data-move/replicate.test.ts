@@ -100,7 +100,7 @@ describe('db:move replicate mode: logical replication, then cutover', () => {
     try {
       const res = await runCli(['--mode', 'replicate', '--source', brokenUrl, '--target', brokenTarget.url]);
       expect(res.code).toBe(2);
-      expect(res.stderr).toMatch(/replication reports [1-9]\d* sync and \d+ apply error\(s\): see the target's server log/);
+      expect(res.stderr).toMatch(/replication: reports [1-9]\d* sync and \d+ apply error\(s\): see the target's server log/);
     } finally {
       const undo = await runCli(['rollback', '--source', brokenUrl, '--target', brokenTarget.url]);
       expect(undo.code).toBe(0);

@@ -80,12 +80,12 @@ describe('storage:move from a local folder, and bad input', () => {
   }, 30_000);
 
   it.each([
-    ['unreachable target endpoint', ['--target-endpoint', 'http://127.0.0.1:1'], /--target reports bucket reports: endpoint unreachable/],
+    ['unreachable target endpoint', ['--target-endpoint', 'http://127.0.0.1:1'], /--target: reports bucket reports: endpoint unreachable/],
     ['missing target bucket', ['--target-bucket', 'nope'], /bucket nope: bucket does not exist/],
-    ['missing source bucket', ['--source', 's3://gone/x/'], /--source s3:\/\/gone\/x\/.*: bucket does not exist/],
+    ['missing source bucket', ['--source', 's3://gone/x/'], /--source: s3:\/\/gone\/x\/.*: bucket does not exist/],
     ['missing folder', ['--source', 'file:///no/such/dir'], /no such directory/],
-    ['unknown target', ['--target', 'videos'], /--target must be one of reports, assets/],
-    ['unreachable database', ['--database-url', 'postgres://postgres@127.0.0.1:1/x'], /cannot connect to the target database 127.0.0.1:1\/x: unreachable/],
+    ['unknown target', ['--target', 'videos'], /--target: must be one of reports, assets/],
+    ['unreachable database', ['--database-url', 'postgres://postgres@127.0.0.1:1/x'], /--database-url: cannot connect to the target database 127.0.0.1:1\/x: unreachable/],
   ])('%s: exit 2 naming it', async (_name, extra, message) => {
     const args = ['--source', `file://${dir}/docs`, '--target', 'reports', ...base(), '--source-endpoint', em.endpoint, ...extra];
     const r = await runCli(args);
