@@ -1,6 +1,6 @@
 import { parse, USAGE } from './args';
 import { runCopy } from './copy';
-import { exitOnFailure } from './errors';
+import { commandLine, exitOnFailure } from './errors';
 import { log } from './log';
 import { cutover, replicationStatus, rollback, startReplication } from './replicate';
 import { formatReport, verify } from './verify';
@@ -14,16 +14,8 @@ const SWITCH_OVER_STEPS = `switch-over steps:
 
 /** Runs one command; returns the process exit code. Output: report on stdout, JSON log on stderr. */
 export async function main(argv: string[]): Promise<number> {
-  let args: ReturnType<typeof parse>;
-  try {
-    args = parse(argv);
-  } catch (err) {
-    return exitOnFailure(err, USAGE);
-  }
-  if (args === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const args = commandLine(parse, argv, USAGE);
+  if (typeof args === 'number') return args;
   try {
     switch (args.command) {
       case 'copy': {

@@ -25,6 +25,22 @@ export function exitOnFailure(err: unknown, usage?: string): number {
   return failure(err, { log: logger, usage, failedCode: 3 });
 }
 
+/**
+ * A move CLI's arguments, or the exit code of a run with nothing to do: 0 when its usage was asked
+ * for (printed on stdout), 2 for a command-line mistake (the failure line, then the usage).
+ */
+export function commandLine<T>(parse: (argv: string[]) => T | 'help', argv: string[], usage: string): T | number {
+  let args: T | 'help';
+  try {
+    args = parse(argv);
+  } catch (err) {
+    return exitOnFailure(err, usage);
+  }
+  if (args !== 'help') return args;
+  process.stdout.write(`${usage}\n`);
+  return 0;
+}
+
 interface PgLikeError {
   code?: string;
   message?: string;

@@ -1,20 +1,12 @@
-import { exitOnFailure } from '../data-move/errors';
+import { commandLine, exitOnFailure } from '../data-move/errors';
 import { log } from '../data-move/log';
 import { parse, USAGE } from './args';
 import { exitCodeOf, formatReport, run } from './move';
 
 /** `npm run storage:move`: report on stdout, JSON log lines on stderr; exit 0 ok, 1 mismatch, 2 bad input, 3 unexpected. */
 export async function main(argv: string[]): Promise<number> {
-  let args: ReturnType<typeof parse>;
-  try {
-    args = parse(argv);
-  } catch (err) {
-    return exitOnFailure(err, USAGE);
-  }
-  if (args === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const args = commandLine(parse, argv, USAGE);
+  if (typeof args === 'number') return args;
   try {
     const report = await run(args);
     process.stdout.write(`${formatReport(report)}\n`);
