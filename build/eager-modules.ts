@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { decode, encode } from '@jridgewell/sourcemap-codec';
 import * as ts from 'typescript';
 
 /**
@@ -80,68 +81,6 @@ function factoryEdits(code: string): Edit[] {
   return edits.sort((a, b) => a.at - b.at);
 }
 
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-
-function decodeMappings(mappings: string): number[][][] {
-  const lines: number[][][] = [];
-  const state = [0, 0, 0, 0, 0];
-  for (const line of mappings.split(';')) {
-    state[0] = 0;
-    const segments: number[][] = [];
-    for (const text of line.split(',')) {
-      if (text === '') continue;
-      const fields: number[] = [];
-      let value = 0;
-      let shift = 0;
-      for (const char of text) {
-        const digit = BASE64.indexOf(char);
-        value += (digit & 31) << shift;
-        if (digit & 32) {
-          shift += 5;
-          continue;
-        }
-        fields.push(value & 1 ? -(value >>> 1) : value >>> 1);
-        value = 0;
-        shift = 0;
-      }
-      segments.push(fields.map((f, i) => (state[i] += f)));
-    }
-    lines.push(segments);
-  }
-  return lines;
-}
-
-function encodeMappings(lines: number[][][]): string {
-  const state = [0, 0, 0, 0, 0];
-  const vlq = (n: number): string => {
-    let value = n < 0 ? (-n << 1) | 1 : n << 1;
-    let out = '';
-    do {
-      let digit = value & 31;
-      value >>>= 5;
-      if (value > 0) digit |= 32;
-      out += BASE64[digit];
-    } while (value > 0);
-    return out;
-  };
-  return lines
-    .map((segments) => {
-      state[0] = 0;
-      return segments
-        .map((fields) =>
-          fields
-            .map((f, i) => {
-              const delta = f - state[i];
-              state[i] = f;
-              return vlq(delta);
-            })
-            .join(''),
-        )
-        .join(',');
-    })
-    .join(';');
-}
-
 /**
  * Where offsets of the old text are in the new one, asked in increasing order: text inserted at
  * or before an offset pushes it on, a removal it falls in takes it to the removal's place.
@@ -178,16 +117,16 @@ export function eagerModuleFactories(file: string): number {
   const shift = shifter(edits);
   let lineStart = 0;
   let newLineStart = 0;
-  const lines = decodeMappings(map.mappings).map((segments, line) => {
+  const lines = decode(map.mappings).map((segments, line) => {
     if (line > 0) {
       const newline = code.indexOf('\n', lineStart);
       // A newline is never inside an edit: the new line starts one past it.
       newLineStart = shift(newline) + 1;
       lineStart = newline + 1;
     }
-    return segments.map(([column, ...rest]) => [shift(lineStart + column) - newLineStart, ...rest]);
+    return segments.map(([column, ...rest]) => [shift(lineStart + column) - newLineStart, ...rest] as typeof segments[number]);
   });
-  map.mappings = encodeMappings(lines);
+  map.mappings = encode(lines);
   fs.writeFileSync(file, out);
   fs.writeFileSync(mapFile, JSON.stringify(map));
   return edits.filter((e) => e.remove === 2).length;
