@@ -1,7 +1,8 @@
+import { runCli } from '../../core/cli';
 import { parse, USAGE } from './args';
 import { runCopy } from './copy';
 import { commandLine, exitOnFailure } from './errors';
-import { log } from './log';
+import { log, logger } from './log';
 import { cutover, replicationStatus, rollback, startReplication } from './replicate';
 import { formatReport, verify } from './verify';
 
@@ -59,8 +60,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
-}
+// main ends every failure itself (exitOnFailure); the shell's are for what escapes it.
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log: logger, failedCode: 3 });

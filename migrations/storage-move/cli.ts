@@ -1,5 +1,6 @@
+import { runCli } from '../../core/cli';
 import { commandLine, exitOnFailure } from '../data-move/errors';
-import { log } from '../data-move/log';
+import { log, logger } from '../data-move/log';
 import { parse, USAGE } from './args';
 import { exitCodeOf, formatReport, run } from './move';
 
@@ -27,8 +28,5 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
-}
+// main ends every failure itself (exitOnFailure); the shell's are for what escapes it.
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log: logger, failedCode: 3 });
