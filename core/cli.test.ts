@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { failure, parseOptions, UsageError } from './cli';
+import { failure, integerOption, parseOptions, UsageError } from './cli';
 import { ConfigError } from './errors';
 import { createLogger } from './logger';
 
@@ -71,6 +71,25 @@ describe('parseOptions: node:util parseArgs whose mistakes are UsageErrors namin
     [['stray'], 'arguments', 'arguments: unexpected "stray": this command takes options only'],
   ])('%j', (args, field, message) => {
     expect(mistake(args)).toEqual({ instance: true, field, message });
+  });
+});
+
+describe('integerOption: a whole number in its range, in decimal digits, or the fallback when absent', () => {
+  test('absent: the fallback, or undefined without one', () => {
+    expect(integerOption('--jobs', undefined, { min: 1, max: 32 }, 2)).toBe(2);
+    expect(integerOption('--max', undefined, { min: 1, max: 10 })).toBeUndefined();
+  });
+
+  test.each(['1', '32', '07'])('%j is taken', (value) => {
+    expect(integerOption('--jobs', value, { min: 1, max: 32 }, 2)).toBe(Number(value));
+  });
+
+  test('a negative number where the range allows it', () => {
+    expect(integerOption('--offset', '-3', { min: -5, max: 5 })).toBe(-3);
+  });
+
+  test.each(['0', '33', '', ' 4', '1e1', '0x10', '2.0', 'four', '4abc'])('%j is bad input naming the option', (value) => {
+    expect(() => integerOption('--jobs', value, { min: 1, max: 32 }, 2)).toThrow(new UsageError('--jobs', `must be an integer from 1 to 32, got "${value}"`));
   });
 });
 

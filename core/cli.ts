@@ -65,6 +65,26 @@ export function runCli(main: () => number | void | Promise<number | void>, shell
     );
 }
 
+/** The inclusive range an integer option accepts. */
+export interface IntegerRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * An option's value as a whole number in the range, written in decimal digits (not `1e3`, `0x10`
+ * or `2.0`, which Number() would take), or `fallback` when the option is absent; anything else is
+ * bad input naming the option.
+ */
+export function integerOption(field: string, value: string | undefined, range: IntegerRange): number | undefined;
+export function integerOption(field: string, value: string | undefined, range: IntegerRange, fallback: number): number;
+export function integerOption(field: string, value: string | undefined, { min, max }: IntegerRange, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value) || n < min || n > max) throw new UsageError(field, `must be an integer from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
 /** The option a parseArgs message names first, by its long name when it gives both (`'-e, --env <value>'`). */
 const OPTION = /'(?:-\w, )?(-{1,2}[\w-]+)/;
 

@@ -1,4 +1,4 @@
-import { parseOptions, UsageError } from '../../core/cli';
+import { integerOption, parseOptions, UsageError } from '../../core/cli';
 
 export type Command = 'copy' | 'replicate' | 'verify' | 'status' | 'cutover' | 'rollback';
 
@@ -68,14 +68,6 @@ function withPassword(value: string, envName: string): string {
   return url.toString();
 }
 
-/** `--<name>` as an integer in [min, max], or `fallback` when absent; anything else is bad input naming the option. */
-export function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name}`, `must be an integer between ${min} and ${max}, got "${value}"`);
-  return n;
-}
-
 export function parse(argv: string[]): Args | 'help' {
   const parsed = parseOptions({
     args: argv,
@@ -114,9 +106,9 @@ export function parse(argv: string[]): Args | 'help' {
     sourceUrlForTarget: values['source-for-target']
       ? withPassword(postgresUrl('source-for-target', values['source-for-target']), 'DB_MOVE_SOURCE_PASSWORD')
       : sourceUrl,
-    jobs: integer('jobs', values.jobs, 2, 1, 32),
-    chunkMb: integer('chunk-mb', values['chunk-mb'], 1024, 1, 1_000_000),
+    jobs: integerOption('--jobs', values.jobs, { min: 1, max: 32 }, 2),
+    chunkMb: integerOption('--chunk-mb', values['chunk-mb'], { min: 1, max: 1_000_000 }, 1024),
     maintenanceWorkMem: memory,
-    lagTimeoutSeconds: integer('lag-timeout', values['lag-timeout'], 60, 1, 3600),
+    lagTimeoutSeconds: integerOption('--lag-timeout', values['lag-timeout'], { min: 1, max: 3600 }, 60),
   };
 }

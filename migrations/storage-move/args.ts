@@ -1,6 +1,5 @@
 import { BUCKETS, type BucketName } from '../../core/contract';
-import { integer } from '../data-move/args';
-import { parseOptions, UsageError } from '../../core/cli';
+import { integerOption, parseOptions, UsageError } from '../../core/cli';
 
 export type Source = { kind: 's3'; bucket: string; prefix: string; endpoint?: string; region: string } | { kind: 'file'; dir: string };
 
@@ -121,8 +120,8 @@ export function parse(argv: string[]): Args | 'help' {
     targetPrefix: v['target-prefix'] ?? '',
     databaseUrl,
     mapFile: v.map,
-    jobs: integer('jobs', v.jobs, 16, 1, 64),
-    partSizeMb: integer('part-size-mb', v['part-size-mb'], 8, 5, 512),
+    jobs: integerOption('--jobs', v.jobs, { min: 1, max: 64 }, 16),
+    partSizeMb: integerOption('--part-size-mb', v['part-size-mb'], { min: 5, max: 512 }, 8),
     verifyOnly: v['verify-only'] ?? false,
     dryRun: v['dry-run'] ?? false,
   };

@@ -1,4 +1,4 @@
-import { parseOptions, UsageError } from '../../core/cli';
+import { integerOption, parseOptions, UsageError } from '../../core/cli';
 import { QUEUES } from '../../core/contract';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { LOCAL_LOG_FILE, LOCAL_PG_URL } from '../local/defaults';
@@ -79,13 +79,6 @@ export function parseDuration(field: string, value: string): number {
   return Number(m[1]) * UNITS[m[2]];
 }
 
-function integer(field: string, value: string | undefined, fallback: number | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(field, `must be an integer from ${min} to ${max}, got "${value}"`);
-  return n;
-}
-
 function url(field: string, value: string | undefined, protocols: string[]): string | undefined {
   if (value === undefined) return undefined;
   let parsed: URL;
@@ -162,17 +155,17 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
   switch (command) {
     case 'dlq inspect':
       unused(['queue', 'sample']);
-      return { ...common, command, queue: queue(), sample: integer('--sample', values.sample, 10, 0, 100)! };
+      return { ...common, command, queue: queue(), sample: integerOption('--sample', values.sample, { min: 0, max: 100 }, 10) };
     case 'dlq redrive':
       unused(['queue', 'max', 'dry-run']);
-      return { ...common, command, queue: queue(), max: integer('--max', values.max, undefined, 1, 100_000), dryRun: values['dry-run'] ?? false };
+      return { ...common, command, queue: queue(), max: integerOption('--max', values.max, { min: 1, max: 100_000 }), dryRun: values['dry-run'] ?? false };
     case 'orders stuck':
       unused(['older-than', 'limit', 'database-url', 'db-secret']);
       return {
         ...common,
         command,
         olderThanMs: values['older-than'] === undefined ? 30 * 60_000 : parseDuration('--older-than', values['older-than']),
-        limit: integer('--limit', values.limit, 100, 1, 10_000)!,
+        limit: integerOption('--limit', values.limit, { min: 1, max: 10_000 }, 100),
         database: database(),
       };
     case 'order':

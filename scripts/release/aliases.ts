@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { parseOptions, runCli, UsageError } from '../../core/cli';
+import { integerOption, parseOptions, runCli, UsageError } from '../../core/cli';
 import { ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
@@ -135,10 +135,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'smoke': {
       if (!values.url) throw new UsageError('--url', 'required');
       const paths = values.path?.length ? values.path : ['/health'];
-      const attempts = values.attempts ? Number(values.attempts) : undefined;
-      const delayMs = values['delay-ms'] ? Number(values['delay-ms']) : undefined;
-      if (attempts !== undefined && !(Number.isInteger(attempts) && attempts > 0)) throw new UsageError('--attempts', 'must be a positive integer');
-      if (delayMs !== undefined && !(Number.isInteger(delayMs) && delayMs >= 0)) throw new UsageError('--delay-ms', 'must be a non-negative integer');
+      const attempts = integerOption('--attempts', values.attempts, { min: 1, max: 1000 });
+      const delayMs = integerOption('--delay-ms', values['delay-ms'], { min: 0, max: 600_000 });
       const urls = paths.map((p) => joinUrl(values.url!, p));
       const config = values.env === undefined ? undefined : environment(values.env);
       if (config && paths.some((p) => /^\/?api\//.test(p)) && !config.api.originVerifyPatternSetArn) {

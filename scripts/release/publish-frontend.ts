@@ -2,7 +2,7 @@ import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { DeleteObjectsCommand, ListObjectsV2Command, ListObjectsV2CommandOutput, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CloudFrontClient, CreateInvalidationCommand } from '@aws-sdk/client-cloudfront';
-import { parseOptions, runCli, UsageError } from '../../core/cli';
+import { integerOption, parseOptions, runCli, UsageError } from '../../core/cli';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { cacheControlOf, contentTypeOf, IMMUTABLE_CACHE, NO_CACHE } from '../../modules/edge-behaviour';
 import { CACHE_CONTROL_METADATA } from '../local/edge/server';
@@ -149,13 +149,12 @@ export async function main(argv: string[]): Promise<number> {
       dist: { type: 'string' },
       bucket: { type: 'string' },
       'distribution-id': { type: 'string' },
-      'prune-after-days': { type: 'string', default: '7' },
+      'prune-after-days': { type: 'string' },
       region: { type: 'string', default: process.env.AWS_REGION ?? 'eu-west-3' },
       env: { type: 'string' },
     },
   });
-  const pruneAfterDays = Number(values['prune-after-days']);
-  if (!Number.isInteger(pruneAfterDays) || pruneAfterDays < 0) throw new UsageError('--prune-after-days', 'must be a non-negative integer');
+  const pruneAfterDays = integerOption('--prune-after-days', values['prune-after-days'], { min: 0, max: 3650 }, 7);
   if (values.env !== undefined) {
     if (values.env !== 'local') throw new UsageError('--env', 'only "local" (the emulator of npm run dev); for AWS give --bucket and --distribution-id');
     return publishLocally(values.dist ?? FRONTEND_BUILD_DIR, values.bucket ?? LOCAL_FRONTEND_BUCKET, pruneAfterDays);

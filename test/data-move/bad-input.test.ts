@@ -27,7 +27,7 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
     await expectRefused(['--target', target.url], /^--source: is required/);
     await expectRefused(['--source', 'mysql://h/db', '--target', target.url], /^--source: must start with postgres:\/\//);
     await expectRefused(['--source', source.url, '--target', 'postgres://h:5432'], /^--target: names no database/);
-    await expectRefused(['--source', source.url, '--target', target.url, '--jobs', '0'], /^--jobs: must be an integer between 1 and 32, got "0"/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--jobs', '0'], /^--jobs: must be an integer from 1 to 32, got "0"/);
     await expectRefused(['--source', source.url, '--target', target.url, '--mode', 'mirror'], /^--mode: must be copy or replicate, got "mirror"/);
     await expectRefused(['--source', source.url, '--target', target.url, '--sauce', 'x'], /^--sauce: unknown option/);
     await expectRefused(['resume', '--source', source.url, '--target', target.url], /^command: unknown "resume"/);
