@@ -34,7 +34,7 @@ options:
   --jobs N                  parallel copy streams (1-32, default 2)
   --chunk-mb N              split tables larger than N MB by key range across the streams (default 1024)
   --source-for-target URL   source address as the target server sees it (replicate; default --source)
-  --maintenance-work-mem S  for index builds on the target (default 128MB)
+  --maintenance-work-mem S  for index builds on the target, at least (default 128MB; a larger server setting is kept)
   --lag-timeout SECONDS     cutover: longest wait for lag zero (default 60)
 
 passwords: put them in the URL, or leave them out and set DB_MOVE_SOURCE_PASSWORD / DB_MOVE_TARGET_PASSWORD

@@ -1,5 +1,6 @@
 import type { Client } from 'pg';
 import { open } from './db';
+import { raiseMaintenanceWorkMem } from './schema';
 import { UsageError } from '../../core/cli';
 import { log } from './log';
 import { markTableIndexed } from './state';
@@ -102,7 +103,7 @@ export async function planPostData(source: Client, sql: string): Promise<PostDat
 async function buildTable(target: Client, plan: PostDataPlan, table: string, maintenanceWorkMem: string): Promise<void> {
   try {
     await target.query('BEGIN');
-    await target.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMem.replace(/'/g, '')}'`);
+    await raiseMaintenanceWorkMem(target, maintenanceWorkMem);
     await target.query(`${plan.preamble}\n${plan.byTable.get(table)}`);
     await markTableIndexed(target, table);
     await target.query('COMMIT');

@@ -60,11 +60,25 @@ export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post
     .join('\n');
 }
 
+/**
+ * Raises maintenance_work_mem for the index builds of this transaction to at least `memory`: a
+ * larger setting the server already has (an RDS parameter group sizes it from the instance class,
+ * about 1 GB on 64 GB of RAM) is kept, as lowering it would only slow the builds down.
+ */
+export async function raiseMaintenanceWorkMem(target: Client, memory: string): Promise<void> {
+  await target.query(
+    `SELECT set_config('maintenance_work_mem',
+       CASE WHEN pg_size_bytes(current_setting('maintenance_work_mem')) >= pg_size_bytes($1) THEN current_setting('maintenance_work_mem') ELSE $1 END,
+       true)`,
+    [memory],
+  );
+}
+
 /** Runs a schema section and records the phase in ONE transaction: an interruption leaves neither. */
 export async function applySection(target: Client, sql: string, phase: Phase, maintenanceWorkMem: string): Promise<void> {
   try {
     await target.query('BEGIN');
-    await target.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMem.replace(/'/g, '')}'`);
+    await raiseMaintenanceWorkMem(target, maintenanceWorkMem);
     await target.query(sql);
     await setPhase(target, phase);
     await target.query('COMMIT');
