@@ -15,6 +15,13 @@ export const REGION = 'eu-west-3';
 export const namePrefix = (env: string): string => `${PROJECT}-${env}`;
 
 /**
+ * An id of the platform's rows (orders, batches, clients: PostgreSQL `uuid` keys) as text, either
+ * case. A string that is not one names no row: it is checked before it reaches a query (where
+ * PostgreSQL answers an error, not "none") or a log line's `orderId`.
+ */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
  * The six Lambda services, in creation order: a caller comes after the services it invokes
  * (its IAM grants name their aliases).
  */

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, methodNotAllowed, notFound } from '../../core/errors';
 import { classifyError } from '../../core/failures';
 import type { Logger } from '../../core/logger';
-import { PUBLIC_SERVICES, type ServiceName } from '../../core/contract';
+import { PUBLIC_SERVICES, type ServiceName, UUID_PATTERN } from '../../core/contract';
 import { ORDER_ID_HEADER, REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { withRequestDeadline } from '../../core/request-deadline';
 
@@ -20,8 +20,6 @@ export interface ServiceState {
 
 export type ServiceContext = RouterContext<ServiceState>;
 export type ServiceRouter = Router<ServiceState>;
-
-const ORDER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Adds fields (the order, the batch) to every later line of this request, its access line included. */
 export function logAbout(ctx: { state: ServiceState }, fields: Record<string, unknown>): void {
@@ -92,7 +90,7 @@ export function createServiceApp(service: ServiceName, logger: Logger, router: S
     ctx.state.requestId = requestId;
     // An outside caller's x-order-id names nothing in a public service's lines.
     const orderId = PUBLIC_SERVICES.has(service) ? '' : ctx.get(ORDER_ID_HEADER);
-    ctx.state.logger = logger.child(ORDER_ID.test(orderId) ? { requestId, orderId } : { requestId });
+    ctx.state.logger = logger.child(UUID_PATTERN.test(orderId) ? { requestId, orderId } : { requestId });
     ctx.set('x-request-id', requestId);
     try {
       const deadline = deadlineOf(ctx);

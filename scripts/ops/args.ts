@@ -1,5 +1,5 @@
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
-import { QUEUES } from '../../core/contract';
+import { QUEUES, UUID_PATTERN } from '../../core/contract';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { LOCAL_LOG_FILE, LOCAL_PG_URL } from '../local/defaults';
 import { environments } from '../../stacks/config';
@@ -69,7 +69,6 @@ const COMMANDS = ['dlq inspect', 'dlq redrive', 'orders stuck', 'orders requeue'
 /** Commands of one word, followed by their argument. */
 const ONE_WORD = new Set(['order']);
 const ENV_NAME = /^[a-z][a-z0-9-]{0,20}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** `30m`, `90s`, `2h`, `1d` → milliseconds. */
@@ -186,7 +185,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       unused(['database-url', 'db-secret']);
       if (rest.length === 0) throw new UsageError('orderId', 'give at least one order id');
       rest.forEach((id, i) => {
-        if (!UUID.test(id)) throw new UsageError(rest.length > 1 ? `orderId[${i}]` : 'orderId', `must be an order id (a UUID), got "${id}"`);
+        if (!UUID_PATTERN.test(id)) throw new UsageError(rest.length > 1 ? `orderId[${i}]` : 'orderId', `must be an order id (a UUID), got "${id}"`);
       });
       return { ...common, command: 'orders requeue', orderIds: [...new Set(rest.map((id) => id.toLowerCase()))], database: database() };
     }
@@ -197,8 +196,8 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
 function storyId(rest: string[]): string {
   if (rest.length !== 1) throw new UsageError('orderId', `give one order id or request id${rest.length > 1 ? `, got ${rest.length}` : ''}`);
   const [id] = rest;
-  if (!UUID.test(id) && !REQUEST_ID_PATTERN.test(id)) throw new UsageError('orderId', `must be an order id (a UUID) or a request id ([A-Za-z0-9._:-], 1-128 characters), got "${id}"`);
-  return UUID.test(id) ? id.toLowerCase() : id;
+  if (!UUID_PATTERN.test(id) && !REQUEST_ID_PATTERN.test(id)) throw new UsageError('orderId', `must be an order id (a UUID) or a request id ([A-Za-z0-9._:-], 1-128 characters), got "${id}"`);
+  return UUID_PATTERN.test(id) ? id.toLowerCase() : id;
 }
 
 /** `order <id>` on npm run dev's log file; the database (for the order's row) is the local one unless given. */

@@ -1,5 +1,6 @@
 import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand, StopQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
 import type { Knex } from 'knex';
+import { UUID_PATTERN } from '../../core/contract';
 import type { Order, OrderStatus } from '../../core/models';
 import { orderStoryQuery } from '../../modules/log-queries';
 import { readLocalLog } from '../local/log-file';
@@ -138,8 +139,6 @@ export function cloudWatchStorySource(o: CloudWatchOptions): StorySource {
 const unique = (values: (string | undefined)[]): string[] => [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
 const key = (l: StoryLine): string => JSON.stringify(l);
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 type DatabaseRows = { rows: { id: string; row: OrderRow }[] } | { unavailable: string };
 
 /** The story of `id`, an order id or a request id; the rows come from `db` when one is given. */
@@ -196,7 +195,7 @@ function orderRowOf(named: DatabaseRows, orderId: string): OrderRow | { unavaila
 async function ordersNamedBy(db: Knex, value: string): Promise<{ id: string; row: OrderRow }[]> {
   const rows: (Pick<Order, 'id' | 'status' | 'request_id' | 'error' | 'batch_id' | 'batch_row' | 'created_at' | 'updated_at'> & { requeues: number })[] = await db('orders')
     .where('request_id', value)
-    .modify((q) => (UUID.test(value) ? q.orWhere('id', value) : q))
+    .modify((q) => (UUID_PATTERN.test(value) ? q.orWhere('id', value) : q))
     .orderBy('created_at')
     .select('id', 'status', 'request_id', 'error', 'requeues', 'batch_id', 'batch_row', 'created_at', 'updated_at');
   return rows.map((r) => ({
