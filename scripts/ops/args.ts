@@ -22,7 +22,8 @@ commands:
                 paid/queued/generating orders that have not moved for longer than the threshold, and what the
                 sweeper would do with each (read-only)
   orders requeue <orderId>... [--database-url URL]
-                sends the doc job of each paid/queued/generating order again (reads the orders, writes nothing)
+                sends the doc job of each paid/queued/generating order again; its one write restarts each
+                re-sent order's idle clock (updated_at), so that no sweep sends a second one
   order <orderId|requestId> [--since 7d] [--log-file PATH] [--database-url URL]
                 the order's story, oldest first, every service and worker, its hops (received … ready/failed) marked;
                 without --env (or with --env local) from npm run dev's log file, with --env from CloudWatch Logs

@@ -19,8 +19,9 @@ import { UsageError } from '../../core/cli';
  * order whose job was lost while the queue is empty waits for the next job of anyone.
  *
  * `requeue` reads the orders and sends a doc job for each that is paid, queued or generating,
- * under one request id for the run (`ops-<uuid>`); it writes nothing: the worker takes the order
- * by its own guarded transitions (a live lease still wins, a final order drops the job).
+ * under one request id for the run (`ops-<uuid>`). Its one write is the order's `updated_at`
+ * (below); the status is the worker's to move, by its own guarded transitions (a live lease
+ * still wins, a final order drops the job).
  */
 export interface StuckOrder {
   orderId: string;
