@@ -4,9 +4,10 @@ import { loadavg } from 'node:os';
 import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
+import { integerOption, parseOptions, runCli } from '../../core/cli';
 import { batchGenerationsInFlight } from '../../core/contract';
 import { MAX_BATCH_ROWS } from '../../core/domain/batches';
-import { createLogger, LogSink } from '../../core/logger';
+import { createLogger, LogSink, stderrSink } from '../../core/logger';
 import { LOCAL_QUEUES } from '../../scripts/local/defaults';
 import { checkoutCompletedEvent, deliverWebhook } from '../../scripts/local/stand-ins/stripe';
 import { prod } from '../../stacks/config';
@@ -39,32 +40,30 @@ const TARGET_BATCH_MINUTES = 20;
 const TARGET_B2C_SECONDS = 30;
 const THEME = 'product-sheet';
 
-function parseArgs(argv: string[]): { rows: number; b2cEverySeconds: number } {
-  const out = { rows: MAX_BATCH_ROWS, b2cEverySeconds: 15 };
-  const integer = (flag: string, value: string | undefined, min: number, max: number): number => {
-    const n = Number(value);
-    if (value === undefined || !Number.isInteger(n) || n < min || n > max) {
-      console.error(`${flag}: expected an integer from ${min} to ${max}, got ${value === undefined ? 'nothing' : JSON.stringify(value)}`);
-      process.exit(2);
-    }
-    return n;
+const USAGE = `usage: npm run bench:batch [-- --rows N] [-- --b2c-every S]
+  --rows N        rows of the batch, 1 to ${MAX_BATCH_ROWS} (default ${MAX_BATCH_ROWS})
+  --b2c-every S   seconds between two B2C orders while the batch runs, 1 to 600 (default 15)`;
+
+const log = createLogger({ component: 'bench-batch' }, 'info', stderrSink);
+
+function options(argv: string[]): { rows: number; b2cEverySeconds: number } | 'help' {
+  const { values } = parseOptions({ args: argv, options: { rows: { type: 'string' }, 'b2c-every': { type: 'string' }, help: { type: 'boolean', default: false } } });
+  if (values.help) return 'help';
+  return {
+    rows: integerOption('--rows', values.rows, { min: 1, max: MAX_BATCH_ROWS }, MAX_BATCH_ROWS),
+    b2cEverySeconds: integerOption('--b2c-every', values['b2c-every'], { min: 1, max: 600 }, 15),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--rows') out.rows = integer(flag, argv[++i], 1, MAX_BATCH_ROWS);
-    else if (flag === '--b2c-every') out.b2cEverySeconds = integer(flag, argv[++i], 1, 600);
-    else {
-      console.error(`${flag}: unknown option (expected --rows N, --b2c-every S)`);
-      process.exit(2);
-    }
-  }
-  return out;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function main(): Promise<void> {
-  const { rows, b2cEverySeconds } = parseArgs(process.argv.slice(2));
+async function main(argv: string[]): Promise<number> {
+  const parsed = options(argv);
+  if (parsed === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { rows, b2cEverySeconds } = parsed;
   const docFleet = prod.workers['doc-generation'];
   const batchFleet = prod.workers['b2b-batch'];
   const slots = docFleet.maxTasks * docFleet.concurrency;
@@ -231,6 +230,7 @@ async function main(): Promise<void> {
     const width = Math.max(...table.map(([k]) => k.length));
     process.stdout.write(`\n${table.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n\n`);
     printFigures('batch', figures);
+    return 0;
   } finally {
     for (const w of workers) await w.stop().catch(() => undefined);
     await p.teardown();
@@ -249,7 +249,4 @@ async function depthOf(endpoint: string, queueUrl: string): Promise<number> {
   }
 }
 
-main().catch((err: Error) => {
-  console.error(`bench:batch failed: ${err.stack ?? err.message}`);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { integerOption, parseOptions, runCli } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 import { API_REQUEST, SPA_REWRITE } from '../../modules/edge-behaviour';
 import { LOCAL_FRONTEND_BUCKET } from '../../scripts/local/defaults';
 import { loadCloudFrontFunction, ViewerRequestEvent } from '../../scripts/local/edge/cloudfront-function';
@@ -23,8 +24,10 @@ import { formatLoad, loadAverage, median, printFigures } from '../figures';
  *  - the functions alone: one call of each CloudFront Function in its vm context.
  * Medians per request and the ratio B/A; the load average before and after (the machine may be shared).
  */
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '300' } } });
-const REQUESTS = Number(values.requests);
+const USAGE = `usage: npm run bench:edge [-- --requests N]
+  --requests N   interleaved requests per pair, 1 to 100000 (default 300)`;
+
+const log = createLogger({ component: 'bench-edge' }, 'info', stderrSink);
 
 async function timed(url: string): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -34,11 +37,11 @@ async function timed(url: string): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function interleaved(a: string, b: string): Promise<{ a: number; b: number; ratio: number }> {
+async function interleaved(a: string, b: string, requests: number): Promise<{ a: number; b: number; ratio: number }> {
   for (let i = 0; i < 20; i++) await Promise.all([timed(a), timed(b)]);
   const ta: number[] = [];
   const tb: number[] = [];
-  for (let i = 0; i < REQUESTS; i++) {
+  for (let i = 0; i < requests; i++) {
     ta.push(await timed(a));
     tb.push(await timed(b));
   }
@@ -65,8 +68,14 @@ async function functionMicros(code: string, uri: string): Promise<number> {
   return median(rounds);
 }
 
-async function main(): Promise<void> {
-  console.log(`local edge: ${REQUESTS} interleaved requests per pair (node ${process.version})`);
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseOptions({ args: argv, options: { requests: { type: 'string' }, help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const requests = integerOption('--requests', values.requests, { min: 1, max: 100_000 }, 300);
+  console.log(`local edge: ${requests} interleaved requests per pair (node ${process.version})`);
   const loadBefore = loadAverage();
   console.log(`load average before: ${formatLoad()}`);
   const platform = await startTestPlatform('bench_edge');
@@ -77,9 +86,9 @@ async function main(): Promise<void> {
   const bucket = await startLocalEdge({ ...common, frontend: frontendSource('bucket', platform.emulator.endpoint) });
   try {
     await publish({ s3, bucket: LOCAL_FRONTEND_BUCKET, distDir: dist, pruneAfterDays: 7, cacheControlMetadata: true });
-    const api = await interleaved(`${platform.urls['gateway-b2c']}/b2c/themes`, `${folder.url}/api/b2c/themes`);
+    const api = await interleaved(`${platform.urls['gateway-b2c']}/b2c/themes`, `${folder.url}/api/b2c/themes`, requests);
     const deepLink = '/orders/6f1c2b4e-8a3d-4c5e-9f10-1a2b3c4d5e6f';
-    const spa = await interleaved(`${folder.url}${deepLink}`, `${bucket.url}${deepLink}`);
+    const spa = await interleaved(`${folder.url}${deepLink}`, `${bucket.url}${deepLink}`, requests);
     const fnApi = await functionMicros(API_REQUEST, '/api/b2c/themes');
     const fnSpa = await functionMicros(SPA_REWRITE, deepLink);
     const loadAfter = loadAverage();
@@ -92,7 +101,7 @@ async function main(): Promise<void> {
     console.log(`one call of the API function: ${fnApi.toFixed(1)} µs; of the SPA rewrite: ${fnSpa.toFixed(1)} µs (median of 5 × 10,000)`);
     console.log(`load average after: ${formatLoad()}`);
     printFigures('edge', {
-      requests: REQUESTS,
+      requests,
       apiDirectMs: api.a,
       apiThroughEdgeMs: api.b,
       apiRatio: api.ratio,
@@ -104,6 +113,7 @@ async function main(): Promise<void> {
       loadBefore,
       loadAfter,
     });
+    return 0;
   } finally {
     s3.destroy();
     await folder.close();
@@ -113,10 +123,5 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(`bench:edge failed: ${err.message}`);
-    process.exit(1);
-  },
-);
+// The run is over once the figures are out: a socket or timer the teardown leaves behind must not hold the process.
+runCli(() => main(process.argv.slice(2)).then((code) => process.exit(code)), { log, usage: USAGE });

@@ -3,12 +3,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { functionNames, functionOptions } from '../../build/functions';
+import { parseOptions, runCli, UsageError } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 
 /**
  * `npm run bench:lambda:analyze [-- <function>… --verbose]`: what each function's bundle is made
  * of, from an esbuild metafile built with the compute stack's bundler options. Bytes are those
  * each package contributes to the minified output.
  */
+const USAGE = `usage: npm run bench:lambda:analyze [-- <function>… --verbose]
+  <function>…   the functions to show (default: every one)
+  --verbose     also esbuild's analysis of each bundle, file by file`;
+
+const log = createLogger({ component: 'bench-lambda-analyze' }, 'info', stderrSink);
+
 const byPackage = (metafile: Metafile): [string, number][] => {
   const out = Object.values(metafile.outputs).find((o) => o.entryPoint)!;
   const sizes = new Map<string, number>();
@@ -19,9 +27,14 @@ const byPackage = (metafile: Metafile): [string, number][] => {
   return [...sizes].sort((a, b) => b[1] - a[1]);
 };
 
-async function main(args: string[]): Promise<void> {
-  const verbose = args.includes('--verbose');
-  const names = args.filter((a) => !a.startsWith('--'));
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals: names } = parseOptions({ args: argv, allowPositionals: true, options: { verbose: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const unknown = names.find((name) => !functionNames().includes(name));
+  if (unknown !== undefined) throw new UsageError('function', `unknown "${unknown}" (known: ${functionNames().join(', ')})`);
   const out = mkdtempSync(join(tmpdir(), 'bench-lambda-analyze-'));
   try {
     for (const name of names.length > 0 ? names : functionNames()) {
@@ -31,14 +44,12 @@ async function main(args: string[]): Promise<void> {
       for (const [pkg, bytes] of byPackage(metafile).filter(([, b]) => b >= 2048)) {
         console.log(`  ${pkg.padEnd(40)} ${(bytes / 1024).toFixed(1).padStart(8)} KiB`);
       }
-      if (verbose) console.log(await analyzeMetafile(metafile));
+      if (values.verbose) console.log(await analyzeMetafile(metafile));
     }
+    return 0;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

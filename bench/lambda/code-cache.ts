@@ -3,6 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFunctions, functionNames } from '../../build/functions';
+import { parseOptions, runCli } from '../../core/cli';
+import { readEnv } from '../../core/config';
+import { createLogger, stderrSink } from '../../core/logger';
+import * as z from '../../core/zod';
 import { formatLoad, loadAverage, median, printFigures } from '../figures';
 
 /**
@@ -13,7 +17,12 @@ import { formatLoad, loadAverage, median, printFigures } from '../figures';
  * load it with and without that cache, interleaved, COLD_RUNS times. The cache is only accepted
  * by the same V8 version, flags and architecture that wrote it (`rejected` says when not).
  */
-const COLD_RUNS = Number(process.env.COLD_RUNS ?? 12);
+const USAGE = `usage: [COLD_RUNS=N] npm run bench:lambda:code-cache
+  COLD_RUNS   processes per function with and without the cache, 1 to 1000 (default 12)`;
+
+const log = createLogger({ component: 'bench-lambda-code-cache' }, 'info', stderrSink);
+
+const envSchema = z.object({ COLD_RUNS: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 12) });
 
 const CHILD = `
 const c0 = process.cpuUsage(); const t0 = performance.now();
@@ -37,7 +46,13 @@ m.exports.handler({ resource: '/{proxy+}', path: '/health', httpMethod: 'GET', h
 });
 `;
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseOptions({ args: argv, options: { help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { COLD_RUNS } = readEnv(envSchema, process.env, 'bench:lambda:code-cache environment');
   const out = mkdtempSync(join(tmpdir(), 'bench-code-cache-'));
   const env = { PATH: process.env.PATH ?? '', APP_ENV: 'bench', LOG_LEVEL: 'error', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres', NODE_PATH: join(__dirname, '..', '..', 'node_modules') };
   const loadBefore = loadAverage();
@@ -73,12 +88,10 @@ async function main(): Promise<void> {
     }
     console.log(`load average at the end: ${formatLoad()}`);
     printFigures('lambda-code-cache', { coldRuns: COLD_RUNS, loadAverageBefore: loadBefore, functions: figures });
+    return 0;
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

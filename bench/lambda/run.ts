@@ -5,7 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE_LIMIT_BYTES, bundleFunctions, functionNames } from '../../build/functions';
+import { parseOptions, runCli } from '../../core/cli';
+import { readEnv } from '../../core/config';
+import { createLogger, stderrSink } from '../../core/logger';
 import { InternalRequest, toApiGatewayEvent } from '../../core/internal-client';
+import * as z from '../../core/zod';
 import { startTestPlatform } from '../../test/support/functions-platform';
 import { formatLoad, loadAverage, median, printFigures } from '../figures';
 import { bundleBaseline } from './baseline';
@@ -23,8 +27,14 @@ import { bundleBaseline } from './baseline';
  * average is printed, and cold init also as CPU time (user + system), which other processes
  * disturb far less than wall time. `npm run bench:lambda:analyze` shows what each bundle is made of.
  */
-const COLD_RUNS = Number(process.env.COLD_RUNS ?? 20);
-const WARM_SECONDS = Number(process.env.WARM_SECONDS ?? 5);
+const USAGE = `usage: [COLD_RUNS=N] [WARM_SECONDS=S] npm run bench:lambda
+  COLD_RUNS      cold processes per function and for the baseline, 1 to 1000 (default 20)
+  WARM_SECONDS   seconds of each warm autocannon run, 1 to 600 (default 5)`;
+
+const log = createLogger({ component: 'bench-lambda' }, 'info', stderrSink);
+
+const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
+const envSchema = z.object({ COLD_RUNS: z._default(int(1, 1000), 20), WARM_SECONDS: z._default(int(1, 600), 5) });
 const TARGET = { bundleKiB: BUNDLE_LIMIT_BYTES / 1024, coldOverBaseline: 1.5, coldMedianMs: 100, warmThemesP99Ms: 25 };
 
 /**
@@ -81,7 +91,13 @@ interface ColdFigures {
   firstRequest?: { route: string; ms: number; cpuMs: number; initPlusFirstMs: number; initPlusFirstCpuMs: number };
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseOptions({ args: argv, options: { help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const { COLD_RUNS, WARM_SECONDS } = readEnv(envSchema, process.env, 'bench:lambda environment');
   const out = mkdtempSync(join(tmpdir(), 'bench-lambda-'));
   const loadBefore = loadAverage();
   // The migrated, seeded database (and Redis prefix) the first real requests read, then the warm runs' platform.
@@ -193,6 +209,7 @@ async function main(): Promise<void> {
         functions.every(([, f]) => f.bundleKiB < TARGET.bundleKiB && f.coldMs <= TARGET.coldMedianMs && f.overBaseline <= TARGET.coldOverBaseline) &&
         themes.latency.p99 < TARGET.warmThemesP99Ms,
     });
+    return 0;
   } finally {
     // autocannon stops at its deadline without waiting for the requests in flight: let the
     // services finish them before their database and emulator go away.
@@ -201,7 +218,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

@@ -1,7 +1,8 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { integerOption, parseOptions, runCli } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 import { freePort, startDev } from '../../test/support/local-dev';
 import { formatLoad, loadAverage, median, printFigures } from '../figures';
 
@@ -14,8 +15,10 @@ import { formatLoad, loadAverage, median, printFigures } from '../figures';
  * Each round is one cold start then one warm start over the same folder, on free ports; the load
  * average is printed before and after, as the machine may be shared.
  */
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
-const rounds = Number(values.rounds);
+const USAGE = `usage: npm run bench:local [-- --rounds N]
+  --rounds N   rounds of one cold and one warm start, 1 to 100 (default 3)`;
+
+const log = createLogger({ component: 'bench-local' }, 'info', stderrSink);
 
 async function timeStart(env: Record<string, string>): Promise<{ firstAnswerMs: number; bannerMs: number }> {
   const gatewayPort = await freePort();
@@ -41,7 +44,13 @@ async function timeStart(env: Record<string, string>): Promise<{ firstAnswerMs: 
   return { firstAnswerMs, bannerMs: run.startedInMs };
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseOptions({ args: argv, options: { rounds: { type: 'string' }, help: { type: 'boolean', default: false } } });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const rounds = integerOption('--rounds', values.rounds, { min: 1, max: 100 }, 3);
   console.log(`npm run dev on the embedded PostgreSQL: start → first answer (${rounds} rounds; node ${process.version}, ${cpus().length} cores)`);
   const loadBefore = loadAverage();
   console.log(`load average before: ${formatLoad()}`);
@@ -66,9 +75,7 @@ async function main(): Promise<void> {
   console.log(`warm (data kept):         median ${median(warm)} ms, min ${Math.min(...warm)}, max ${Math.max(...warm)}`);
   console.log(`load average after: ${formatLoad()}`);
   printFigures('local', { rounds, loadAverageBefore: loadBefore, coldFirstAnswerMs: { median: median(cold), min: Math.min(...cold), max: Math.max(...cold) }, warmFirstAnswerMs: { median: median(warm), min: Math.min(...warm), max: Math.max(...warm) } });
+  return 0;
 }
 
-main().catch((err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

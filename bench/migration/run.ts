@@ -20,24 +20,48 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { bundleCli } from '../../build/clis';
+import { integerOption, parseOptions, runCli } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 import { runCliProcess } from '../../test/support/cli-process';
 import { events, pgbenchInit, query, startLogicalCluster, wideTables } from '../../test/support/data-move-harness';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
 import { loadAverage, median, printFigures } from '../figures';
 
-const { values } = parseArgs({
-  options: {
-    scale: { type: 'string', default: '50' },
-    'wide-rows': { type: 'string', default: '100000' },
-    rounds: { type: 'string', default: '3' },
-    'skip-cutover': { type: 'boolean', default: false },
-  },
-});
-const scale = Number(values.scale);
-const wideRows = Number(values['wide-rows']);
-const rounds = Number(values.rounds);
+const USAGE = `usage: npm run bench:migration [-- --scale N --wide-rows N --rounds N --skip-cutover]
+  --scale N       pgbench scale of the source, 1 to 10000 (default 50)
+  --wide-rows N   articles of the wide tables (5 views each), 1 to 10000000 (default 100000)
+  --rounds N      rounds of the three tools, 1 to 100 (default 3)
+  --skip-cutover  leave out replicate mode's cutover downtime`;
+
+const log = createLogger({ component: 'bench-migration' }, 'info', stderrSink);
+
+interface Options {
+  scale: number;
+  wideRows: number;
+  rounds: number;
+  skipCutover: boolean;
+}
+
+function options(argv: string[]): Options | 'help' {
+  const { values } = parseOptions({
+    args: argv,
+    options: {
+      scale: { type: 'string' },
+      'wide-rows': { type: 'string' },
+      rounds: { type: 'string' },
+      'skip-cutover': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  return {
+    scale: integerOption('--scale', values.scale, { min: 1, max: 10_000 }, 50),
+    wideRows: integerOption('--wide-rows', values['wide-rows'], { min: 1, max: 10_000_000 }, 100_000),
+    rounds: integerOption('--rounds', values.rounds, { min: 1, max: 100 }, 3),
+    skipCutover: values['skip-cutover'],
+  };
+}
 const JOBS = '2';
 
 const seconds = (from: number) => (Date.now() - from) / 1000;
@@ -228,7 +252,7 @@ interface CopyFigures {
   load: { min: number; max: number };
 }
 
-async function copyBench(cli: string): Promise<CopyFigures> {
+async function copyBench(cli: string, { scale, wideRows, rounds }: Options): Promise<CopyFigures> {
   const source = await createTestDatabase('bench_mig_src');
   try {
     const t0 = Date.now();
@@ -290,7 +314,7 @@ interface CutoverFigures {
   transactions: number;
 }
 
-async function cutoverBench(cli: string): Promise<CutoverFigures> {
+async function cutoverBench(cli: string, scale: number): Promise<CutoverFigures> {
   const cluster = await startLogicalCluster('bench-secret');
   let target: TestDatabase | undefined;
   let writer: ReturnType<typeof spawn> | undefined;
@@ -328,7 +352,7 @@ async function cutoverBench(cli: string): Promise<CutoverFigures> {
   }
 }
 
-function printCopy(f: CopyFigures, pgcopydbVersion: string): void {
+function printCopy(f: CopyFigures, pgcopydbVersion: string, rounds: number): void {
   console.log(`\nbench:migration ${new Date().toISOString()}: ${rounds} rounds, each running the three tools in a rotated order, --jobs ${JOBS}, ${pgcopydbVersion}`);
   console.log(`source ${f.sourceMb} MB on disk, ${f.rows} rows; load average (1 min) during the run ${f.load.min}–${f.load.max} (shared machine)\n`);
   console.log('| tool | median s (rounds) | MB/s of database | db:move is faster by |');
@@ -348,13 +372,18 @@ function printCopy(f: CopyFigures, pgcopydbVersion: string): void {
   console.log(`within each round: pgcopydb ${f.roundRatios.pgcopydb.map((r) => `${r}×`).join(', ')}; pg_dump+pg_restore ${f.roundRatios.dumpRestore.map((r) => `${r}×`).join(', ')}`);
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  const o = options(argv);
+  if (o === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const pgcopydbVersion = ensurePgcopydb();
   await bundleCli('data-move');
   const cli = join(__dirname, '../../build/run-cli.cjs');
-  const copy = await copyBench(cli);
-  printCopy(copy, pgcopydbVersion);
-  const cutover = values['skip-cutover'] ? undefined : await cutoverBench(cli);
+  const copy = await copyBench(cli, o);
+  printCopy(copy, pgcopydbVersion, o.rounds);
+  const cutover = o.skipCutover ? undefined : await cutoverBench(cli, o.scale);
   if (cutover) {
     console.log(
       `\nreplicate cutover downtime (source writes blocked until verified and replication dropped): ${cutover.downtimeSeconds} s ` +
@@ -362,9 +391,9 @@ async function main(): Promise<void> {
     );
   }
   printFigures('migration', {
-    scale,
-    wideRows,
-    rounds,
+    scale: o.scale,
+    wideRows: o.wideRows,
+    rounds: o.rounds,
     jobs: Number(JOBS),
     sourceMb: copy.sourceMb,
     rows: copy.rows,
@@ -379,9 +408,7 @@ async function main(): Promise<void> {
     pgcopydb: pgcopydbVersion,
     cutover: cutover ?? null,
   });
+  return 0;
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 1;
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

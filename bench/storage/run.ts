@@ -24,23 +24,21 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
+import { integerOption, parseOptions, runCli } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 import { startLocalEmulator } from '../../scripts/local/emulator';
 import { createTestDatabase } from '../../test/support/postgres';
 import { AWS_ENV, content, listKeys, putObject, query, s3 } from '../../test/support/storage-move-harness';
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    small: { type: 'string', default: '2000' },
-    large: { type: 'string', default: '20' },
-    'large-mb': { type: 'string', default: '8' },
-    jobs: { type: 'string', default: '16' },
-  },
-});
-const ROUNDS = Number(values.rounds);
-const JOBS = String(values.jobs);
+const USAGE = `usage: npm run bench:storage [-- --rounds N --small N --large N --large-mb N --jobs N]
+  --rounds N     rounds, each moving both sets with every tool, 1 to 100 (default 3)
+  --small N      objects of 1-8 KB in the small set, 1 to 1000000 (default 2000)
+  --large N      objects in the large set, 1 to 10000 (default 20)
+  --large-mb N   MiB of each large object, 1 to 16 (default 8)
+  --jobs N       storage:move --jobs, rclone --transfers/--checkers, 1 to 64 (default 16)`;
+
+const log = createLogger({ component: 'bench-storage' }, 'info', stderrSink);
 const RUN_CLI = join(__dirname, '../../build/run-cli.cjs');
 
 /** rclone comes from Debian through the project's installer (its --for-bench set), like pgcopydb. */
@@ -107,15 +105,37 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Tim
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseOptions({
+    args: argv,
+    options: {
+      rounds: { type: 'string' },
+      small: { type: 'string' },
+      large: { type: 'string' },
+      'large-mb': { type: 'string' },
+      jobs: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const rounds = integerOption('--rounds', values.rounds, { min: 1, max: 100 }, 3);
+  const small = integerOption('--small', values.small, { min: 1, max: 1_000_000 }, 2000);
+  const large = integerOption('--large', values.large, { min: 1, max: 10_000 }, 20);
+  // At most storage:move's --part-size-mb 16 below, so that every tool sends each object in one PUT.
+  const largeMb = integerOption('--large-mb', values['large-mb'], { min: 1, max: 16 }, 8);
+  // storage:move's own range of --jobs.
+  const jobs = integerOption('--jobs', values.jobs, { min: 1, max: 64 }, 16);
   const rcloneVersion = ensureRclone();
   const em = await startLocalEmulator({ buckets: ['bench-src', 'bench-move', 'bench-rclone'] });
   emulator = emulatorPid();
   const db = await createTestDatabase('bench_storage');
   const c = s3(em.endpoint);
   const sets = {
-    small: Array.from({ length: Number(values.small) }, (_, i) => ({ key: `small/${i % 20}/obj ${i}.bin`, size: 1024 + ((i * 7919) % (7 * 1024)) })),
-    large: Array.from({ length: Number(values.large) }, (_, i) => ({ key: `large/obj ${i}.bin`, size: Number(values['large-mb']) * 1024 * 1024 })),
+    small: Array.from({ length: small }, (_, i) => ({ key: `small/${i % 20}/obj ${i}.bin`, size: 1024 + ((i * 7919) % (7 * 1024)) })),
+    large: Array.from({ length: large }, (_, i) => ({ key: `large/obj ${i}.bin`, size: largeMb * 1024 * 1024 })),
   };
   try {
     for (const objs of Object.values(sets))
@@ -149,16 +169,16 @@ async function main(): Promise<void> {
         await query(db.url, 'DROP SCHEMA IF EXISTS _storage_move CASCADE');
         await empty('bench-move');
         return timed(process.execPath, [RUN_CLI, 'storage-move', '--source', `s3://bench-src/${set}/`, '--source-endpoint', em.endpoint, '--target', 'assets', '--env', 'local',
-          '--target-bucket', 'bench-move', '--target-prefix', `${set}/`, '--target-endpoint', em.endpoint, '--database-url', db.url, '--jobs', JOBS, '--part-size-mb', '16'], AWS_ENV);
+          '--target-bucket', 'bench-move', '--target-prefix', `${set}/`, '--target-endpoint', em.endpoint, '--database-url', db.url, '--jobs', String(jobs), '--part-size-mb', '16'], AWS_ENV);
       },
-      [`rclone copy --checksum --transfers ${JOBS}`]: rclone(['--transfers', JOBS, '--checkers', JOBS]),
+      [`rclone copy --checksum --transfers ${jobs}`]: rclone(['--transfers', String(jobs), '--checkers', String(jobs)]),
       'rclone copy --checksum (defaults)': rclone([]),
     };
     type Tool = keyof typeof tools;
     const names = Object.keys(tools) as Tool[];
     const runs: Record<string, Record<string, Timed[]>> = {};
     const loads: number[] = [loadavg()[0]];
-    for (let r = 0; r < ROUNDS; r++)
+    for (let r = 0; r < rounds; r++)
       for (const set of Object.keys(sets)) {
         const order = [...names.slice(r % names.length), ...names.slice(0, r % names.length)];
         for (const tool of order) {
@@ -171,7 +191,7 @@ async function main(): Promise<void> {
     // Every tool wrote every object, byte for byte the same keys.
     const moved = (await listKeys(c, 'bench-move')).length;
     const rcl = (await listKeys(c, 'bench-rclone')).length;
-    console.log(`\nbench:storage ${new Date().toISOString()}: ${ROUNDS} rounds, tools in a rotated order, storage:move --jobs ${JOBS}, ${rcloneVersion}, fauxqs → fauxqs on 127.0.0.1`);
+    console.log(`\nbench:storage ${new Date().toISOString()}: ${rounds} rounds, tools in a rotated order, storage:move --jobs ${jobs}, ${rcloneVersion}, fauxqs → fauxqs on 127.0.0.1`);
     console.log(`load average (1 min) during the run: ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} (${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end); last round left ${moved} / ${rcl} objects\n`);
     console.log('| set | tool | median s (rounds) | objects/s | MB/s | storage:move speed ÷ this tool\'s | CPU s, median (user+sys) | emulator CPU s, median |');
     console.log('|---|---|---|---|---|---|---|---|');
@@ -194,7 +214,7 @@ async function main(): Promise<void> {
           emulatorCpuSeconds: +emulatorCpu.toFixed(2),
         };
         console.log(
-          `| ${set}: ${objs.length} × ${set === 'small' ? '1–8 KB' : `${values['large-mb']} MiB`} (${mb.toFixed(1)} MB) | ${tool} | ${m.toFixed(2)} (${ts.map((t) => t.seconds.toFixed(2)).join(', ')}) | ${(objs.length / m).toFixed(1)} | ${(mb / m).toFixed(1)} | ${tool === 'storage:move' ? '' : `${(m / ours).toFixed(2)}×`} | ${cpu.toFixed(2)} | ${emulatorCpu.toFixed(2)} |`,
+          `| ${set}: ${objs.length} × ${set === 'small' ? '1–8 KB' : `${largeMb} MiB`} (${mb.toFixed(1)} MB) | ${tool} | ${m.toFixed(2)} (${ts.map((t) => t.seconds.toFixed(2)).join(', ')}) | ${(objs.length / m).toFixed(1)} | ${(mb / m).toFixed(1)} | ${tool === 'storage:move' ? '' : `${(m / ours).toFixed(2)}×`} | ${cpu.toFixed(2)} | ${emulatorCpu.toFixed(2)} |`,
         );
       }
     }
@@ -202,21 +222,19 @@ async function main(): Promise<void> {
       JSON.stringify({
         bench: 'storage',
         time: new Date().toISOString(),
-        rounds: ROUNDS,
-        jobs: Number(JOBS),
+        rounds,
+        jobs,
         rclone: rcloneVersion,
         sets: Object.fromEntries(Object.entries(sets).map(([k, objs]) => [k, { objects: objs.length, mb: +(objs.reduce((a, o) => a + o.size, 0) / 1e6).toFixed(1) }])),
         figures,
         loadAverage: { min: +Math.min(...loads).toFixed(2), max: +Math.max(...loads).toFixed(2), end: loadavg().map((l) => +l.toFixed(2)) },
       }),
     );
+    return 0;
   } finally {
     c.destroy();
     await Promise.all([em.stop(), db.drop()]);
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

@@ -2,24 +2,23 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runCli } from '../../core/cli';
 import { createLogger, stderrSink } from '../../core/logger';
+import { countArgument } from '../count-argument';
 import { median, printFigures } from '../figures';
 
 /**
  * Wall time and peak memory of a full synth of every stack (`tsx main.ts`, what `cdktf synth`
  * runs), median of RUNS runs. Peak memory is the largest resident set of the process tree,
  * and CPU time read from GNU time when present (peak from the child's rusage otherwise).
- * Usage: npm run bench:synth [-- runs]
+ * Usage: npm run bench:synth [-- runs] (or `-- --runs N`)
  */
 
 const ROOT = path.resolve(__dirname, '../..');
 /** Log lines go to stderr: stdout carries the runs and the result line. */
-const log = createLogger({}, 'info', stderrSink);
-const runs = Number(process.argv[2] ?? 3);
-if (!Number.isInteger(runs) || runs < 1) {
-  log.error(`runs: "${process.argv[2]}" must be a positive integer`);
-  process.exit(2);
-}
+const log = createLogger({ component: 'bench-synth' }, 'info', stderrSink);
+const USAGE = `usage: npm run bench:synth [-- runs | -- --runs N]
+  runs, --runs N   full synths to take the median of, 1 to 100 (default 3)`;
 const TARGET = { seconds: 20, megabytes: 600 };
 const GNU_TIME = '/usr/bin/time';
 
@@ -41,20 +40,30 @@ function once(): { seconds: number; cpuSeconds: number; megabytes: number; stack
   return { seconds, cpuSeconds: user + system, megabytes: kilobytes / 1024, stacks };
 }
 
-const samples = Array.from({ length: runs }, (_, i) => {
-  const sample = once();
-  process.stdout.write(`run ${i + 1}/${runs}: ${sample.seconds.toFixed(2)} s wall, ${sample.cpuSeconds.toFixed(2)} s CPU, ${sample.megabytes.toFixed(0)} MB peak, ${sample.stacks} stacks\n`);
-  return sample;
-});
-const seconds = median(samples.map((s) => s.seconds));
-const megabytes = median(samples.map((s) => s.megabytes));
-printFigures('synth', {
-  runs,
-  stacks: samples[0].stacks,
-  medianSeconds: seconds,
-  // CPU time does not grow with other processes' load the way wall time does on a shared box.
-  medianCpuSeconds: median(samples.map((s) => s.cpuSeconds)),
-  medianPeakMb: Math.round(megabytes),
-  target: TARGET,
-  withinTarget: seconds < TARGET.seconds && megabytes < TARGET.megabytes,
-});
+function main(argv: string[]): number {
+  const runs = countArgument(argv, 'runs', { min: 1, max: 100 }, 3);
+  if (runs === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const samples = Array.from({ length: runs }, (_, i) => {
+    const sample = once();
+    process.stdout.write(`run ${i + 1}/${runs}: ${sample.seconds.toFixed(2)} s wall, ${sample.cpuSeconds.toFixed(2)} s CPU, ${sample.megabytes.toFixed(0)} MB peak, ${sample.stacks} stacks\n`);
+    return sample;
+  });
+  const seconds = median(samples.map((s) => s.seconds));
+  const megabytes = median(samples.map((s) => s.megabytes));
+  printFigures('synth', {
+    runs,
+    stacks: samples[0].stacks,
+    medianSeconds: seconds,
+    // CPU time does not grow with other processes' load the way wall time does on a shared box.
+    medianCpuSeconds: median(samples.map((s) => s.cpuSeconds)),
+    medianPeakMb: Math.round(megabytes),
+    target: TARGET,
+    withinTarget: seconds < TARGET.seconds && megabytes < TARGET.megabytes,
+  });
+  return 0;
+}
+
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

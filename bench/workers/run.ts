@@ -2,16 +2,20 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
+import { countArgument } from '../count-argument';
 import { formatLoad, loadAverage, median, printFigures } from '../figures';
 import { endToEnd } from './end-to-end';
 import { samplePeak } from './memory';
 
 /**
- * `npm run bench:workers [-- rounds]`: documents per minute for one doc-generation worker pinned
- * to one core (`taskset -c 0`, inherited by Chromium), for PDF with one reused browser (1 and 2
- * at a time), PDF with a browser launched per document, and DOCX; with the peak memory of the
- * whole process tree (node + Chromium's processes + pandoc). The scenarios run interleaved,
- * `rounds` times (3 by default): medians, and the reused/per-document ratio of each round.
+ * `npm run bench:workers [-- rounds]` (or `-- --rounds N`): documents per minute for one
+ * doc-generation worker pinned to one core (`taskset -c 0`, inherited by Chromium), for PDF with
+ * one reused browser (1 and 2 at a time), PDF with a browser launched per document, and DOCX;
+ * with the peak memory of the whole process tree (node + Chromium's processes + pandoc). The
+ * scenarios run interleaved, `rounds` times (3 by default): medians, and the reused/per-document
+ * ratio of each round.
  * These measure the render stage — Markdown → themed HTML → PDF, Markdown → DOCX — which is
  * what holds the worker's core; each rate also per minute of the CPU time the tree used, the
  * figure other load on a shared machine leaves alone. Then the worker's own rate through its
@@ -21,6 +25,11 @@ import { samplePeak } from './memory';
 const REPO = join(__dirname, '..', '..');
 const TARGET = { pdfPerMinute: 200, reusedOverPerDocument: 3, peakPssMb: 600 };
 const END_TO_END_ORDERS = 60;
+
+const USAGE = `usage: npm run bench:workers [-- rounds | -- --rounds N]
+  rounds, --rounds N   interleaved rounds of the four scenarios, 1 to 100 (default 3)`;
+
+const log = createLogger({ component: 'bench-workers' }, 'info', stderrSink);
 
 interface Scenario {
   key: string;
@@ -74,11 +83,11 @@ function runScenario(s: Scenario): Promise<Result> {
   });
 }
 
-async function main(args: string[]): Promise<void> {
-  const rounds = Number(args[0] ?? 3);
-  if (!Number.isInteger(rounds) || rounds < 1) {
-    process.stderr.write(`rounds: "${args[0]}" must be a positive integer\n`);
-    process.exit(2);
+async function main(argv: string[]): Promise<number> {
+  const rounds = countArgument(argv, 'rounds', { min: 1, max: 100 }, 3);
+  if (rounds === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
   }
   const loadBefore = loadAverage();
   process.stdout.write(`doc-generation render rates on one pinned core, ${rounds} interleaved rounds (load average before: ${formatLoad()}; the machine may be shared)\n`);
@@ -129,9 +138,7 @@ async function main(args: string[]): Promise<void> {
     target: TARGET,
     withinTarget: summary.pdfReused1.perMinute >= TARGET.pdfPerMinute && ratio >= TARGET.reusedOverPerDocument && peakPss < TARGET.peakPssMb,
   });
+  return 0;
 }
 
-main(process.argv.slice(2)).catch((err) => {
-  process.stderr.write(`${(err as Error).message}\n`);
-  process.exit(1);
-});
+runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

@@ -1,4 +1,5 @@
-import { createLogger } from '../../core/logger';
+import { runCli } from '../../core/cli';
+import { createLogger, stderrSink } from '../../core/logger';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { renderDocument, OutputFormat } from '../../containers/doc-generation/render/document';
 import { treeCpuSeconds } from './memory';
@@ -46,7 +47,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((err) => {
-  process.stderr.write(`${(err as Error).stack}\n`);
-  process.exit(1);
-});
+runCli(main, { log: createLogger({ component: 'bench-workers-scenario' }, 'info', stderrSink) });
