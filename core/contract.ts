@@ -103,6 +103,14 @@ export const ORDER_STEPS = {
 } as const;
 export type OrderStep = (typeof ORDER_STEPS)[keyof typeof ORDER_STEPS];
 
+/**
+ * core-llm's Lambda timeout, the longest of the internal services (a generation waits on Gemini,
+ * retries included). The internal client's request bound (core/internal-client.ts) and core-llm's
+ * budget outside Lambda (functions/core-llm/app.ts) are derived from it, so raising it moves both
+ * and no caller gives up on an answer still being made.
+ */
+export const CORE_LLM_TIMEOUT_SECONDS = 60;
+
 /** The alias every caller and the API invoke; rollback moves it to an older version. */
 export const LIVE_ALIAS = 'live';
 

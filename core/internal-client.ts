@@ -4,7 +4,7 @@ import { HttpTimeouts, requestHandlerOptions } from './aws-sdk';
 import { AppError, badGateway, badRequest, ConfigError } from './errors';
 import { DependencyUnavailableError } from './failures';
 import type { ServiceName } from './contract';
-import { envStem } from './contract';
+import { CORE_LLM_TIMEOUT_SECONDS, envStem } from './contract';
 
 /**
  * How one service calls another. The same request goes over one of two transports:
@@ -46,12 +46,12 @@ export interface InternalClient {
 export type Transport = (service: ServiceName, req: InternalRequest, requestId: string) => Promise<InternalResponse>;
 
 /**
- * The bounds of one internal call, either transport. `requestMs` is longer than the slowest
- * callee's Lambda timeout (core-llm: 60 s, stacks/config.ts) so an answer is never cut off, and
- * short enough that a hung call (lost connection, an endpoint that never answers) ends: the
+ * The bounds of one internal call, either transport. `requestMs` outlasts the slowest callee's
+ * Lambda timeout (core-llm's) by the invoke's own round trip, so an answer is never cut off, and
+ * is short enough that a hung call (lost connection, an endpoint that never answers) ends: the
  * doc-generation worker's heartbeat holds its message for as long as the call waits.
  */
-export const INTERNAL_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: 65_000 };
+export const INTERNAL_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: CORE_LLM_TIMEOUT_SECONDS * 1000 + 5_000 };
 
 /**
  * The request body as JSON text. A value JSON.stringify cannot take is never a transport

@@ -1,4 +1,4 @@
-import { namePrefix, PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
+import { CORE_LLM_TIMEOUT_SECONDS, namePrefix, PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
 
 /**
  * The typed configuration of each environment: the one place where infrastructure knobs, the
@@ -66,6 +66,12 @@ export interface WorkerSettings {
  */
 export interface DocWorkerSettings extends WorkerSettings {
   renderSlots: number;
+  /**
+   * One task starts every this many hours (a divisor of 24) for a few minutes, whatever the
+   * queues hold, so that its sweeper ends within that time the orders whose doc job was lost while
+   * no task ran (docs/workers.md, "The sweeper"); each wake is a few minutes of one Spot task.
+   */
+  sweepWakeEveryHours: number;
 }
 
 export interface EnvironmentConfig {
@@ -262,7 +268,7 @@ export interface EnvironmentConfig {
 const lambdaDefaults = (reservedConcurrency: number): Record<ServiceName, LambdaSettings> => ({
   'gateway-b2c': { memoryMb: 512, timeoutSeconds: 15, reservedConcurrency },
   'gateway-b2b': { memoryMb: 512, timeoutSeconds: 29, reservedConcurrency },
-  'core-llm': { memoryMb: 256, timeoutSeconds: 60, reservedConcurrency },
+  'core-llm': { memoryMb: 256, timeoutSeconds: CORE_LLM_TIMEOUT_SECONDS, reservedConcurrency },
   theme: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
   order: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
   client: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
@@ -315,7 +321,7 @@ export const dev: EnvironmentConfig = {
   migrationTask: { cpu: 2048, memoryMb: 4096 },
   migration: { sourceCidrs: [] },
   workers: {
-    'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, renderSlots: 2, messagesPerTask: 20 },
+    'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, renderSlots: 2, messagesPerTask: 20, sweepWakeEveryHours: 6 },
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 1, concurrency: 1, messagesPerTask: 5 },
     onDemandFallback: false,
   },
@@ -334,7 +340,7 @@ export const dev: EnvironmentConfig = {
  * Gemini quota's batch part (900 a minute) while each waits 2 s (54 / 2 s = 1,620 a minute), and
  * at about 320 a minute with 10 s generations (bench:batch, docs/workers.md).
  */
-const PROD_DOC_WORKER: DocWorkerSettings = { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 10, renderSlots: 2, messagesPerTask: 20 };
+const PROD_DOC_WORKER: DocWorkerSettings = { cpu: 1024, memoryMb: 2048, maxTasks: 6, concurrency: 10, renderSlots: 2, messagesPerTask: 20, sweepWakeEveryHours: 3 };
 
 export const prod: EnvironmentConfig = {
   ...dev,
@@ -354,7 +360,7 @@ export const prod: EnvironmentConfig = {
     ...lambdaDefaults(8),
     // One per doc-generation slot (maxTasks × concurrency, the messages in hand): a generation holds
     // its execution environment while it waits for Gemini, so fewer would throttle busy slots (npm run capacity checks it).
-    'core-llm': { memoryMb: 256, timeoutSeconds: 60, reservedConcurrency: PROD_DOC_WORKER.maxTasks * PROD_DOC_WORKER.concurrency },
+    'core-llm': { memoryMb: 256, timeoutSeconds: CORE_LLM_TIMEOUT_SECONDS, reservedConcurrency: PROD_DOC_WORKER.maxTasks * PROD_DOC_WORKER.concurrency },
   },
   images: { ...dev.images, promoteFrom: 'dev' },
   api: { throttleRateLimit: 100, throttleBurstLimit: 200, wafRateLimitPer5Min: 1000, wafBlockedRequestLogs: true, ownsAccountLogRole: true },

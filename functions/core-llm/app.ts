@@ -3,13 +3,14 @@ import type Koa from 'koa';
 import { createHash, randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { tooManyRequests } from '../../core/errors';
+import { CORE_LLM_TIMEOUT_SECONDS } from '../../core/contract';
 import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJsonBody } from '../shared/validation';
-import { estimateTokens, windowLimits } from './budget';
 import { ContentProvider, providerFor } from './providers';
 import { createLlmStore } from './store';
 import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
+import { estimateTokens, MAX_PROMPT, windowLimits } from '../../core/config';
 
 /**
  * Internal: Markdown from Gemini, cached in Redis by prompt hash, within the generation budget of
@@ -17,7 +18,6 @@ import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/int
  * client (without Redis: no cache, and both counted per execution environment; store.ts).
  * The model's retries are bounded by the request's deadline (below), never by luck.
  */
-export const MAX_PROMPT = 20000;
 const Generate = requestSchema<GenerateRequest>()(
   z.object({
     clientId: z.uuid(),
@@ -32,10 +32,10 @@ const Generate = requestSchema<GenerateRequest>()(
  */
 export const RESPONSE_MARGIN_MS = 2000;
 /**
- * The budget of a request outside Lambda (local runs, tests): core-llm's Lambda timeout
- * (60 s, stacks/config.ts) less the margin, so local runs behave as deployed ones.
+ * The budget of a request outside Lambda (local runs, tests): core-llm's Lambda timeout less the
+ * margin, so local runs behave as deployed ones.
  */
-export const LOCAL_BUDGET_MS = 58_000;
+export const LOCAL_BUDGET_MS = CORE_LLM_TIMEOUT_SECONDS * 1000 - RESPONSE_MARGIN_MS;
 
 export interface CoreLlmOptions {
   /** Overrides LOCAL_BUDGET_MS (a Lambda invocation uses its remaining time instead). */
@@ -82,7 +82,7 @@ export function createApp(
       }
     }
     const ticket = randomUUID();
-    const estimatedTokens = estimateTokens(prompt);
+    const estimatedTokens = estimateTokens(prompt.length);
     const now = Date.now();
     const admission = await store.admit({ kind: traffic, clientId, ticket, estimatedTokens, now, holdMs: Math.max(1000, deadline - now), random: Math.random() });
     if (!admission.admitted) {
