@@ -42,7 +42,7 @@ options:
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
 exit codes: 0 done, 1 failed (AWS or database error, a message not moved), 2 bad command line, no AWS
-credentials, or an order id that no log line names`;
+credentials, an order id that no order has (orders requeue: then nothing is sent) or that no log line names (order)`;
 
 export type QueueStem = (typeof QUEUES)[keyof typeof QUEUES];
 export type Format = 'json' | 'table';

@@ -54,7 +54,7 @@ export interface RequeueReport {
   requestId: string;
   /** Each job went to its order's queue (core/queue.ts docJobQueueOf): doc-jobs, or batch-doc-jobs for a batch's row. */
   sent: { orderId: string; status: OrderStatus; queue: string; note?: string }[];
-  skipped: { orderId: string; status?: OrderStatus; why: string }[];
+  skipped: { orderId: string; status: OrderStatus; why: string }[];
 }
 
 const minutes = (ms: number): number => Math.round((ms / 60_000) * 10) / 10;
@@ -156,6 +156,12 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
 
 const REQUEUABLE = new Set<OrderStatus>(['paid', 'queued', 'generating']);
 
+/** An id that names no order is a mistake in the command: nothing is sent for any of them (exit 2). */
+function refuseUnknown(orderIds: string[], found: Map<string, unknown>): void {
+  const unknown = orderIds.filter((id) => !found.has(id));
+  if (unknown.length > 0) throw new UsageError('orderId', `no order ${unknown.join(', ')}: nothing done (check the id${unknown.length > 1 ? 's' : ''})`);
+}
+
 export async function requeueOrders(
   db: Knex,
   jobs: Pick<JobQueue, 'sendDocJob'>,
@@ -174,13 +180,10 @@ export async function requeueOrders(
     }[],
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
+  refuseUnknown(orderIds, byId);
   const report: RequeueReport = { requestId, sent: [], skipped: [] };
   for (const orderId of orderIds) {
-    const row = byId.get(orderId);
-    if (!row) {
-      report.skipped.push({ orderId, why: 'no such order' });
-      continue;
-    }
+    const row = byId.get(orderId)!;
     if (!REQUEUABLE.has(row.status)) {
       const why = row.status === 'pending' ? 'not paid: its doc job is sent by the payment (Stripe webhook)' : `already ${row.status}: nothing to generate`;
       report.skipped.push({ orderId, status: row.status, why });

@@ -145,16 +145,20 @@ describe('npm run ops', () => {
     // Read-only: nothing moved.
     expect(await status(lost)).toBe('queued');
 
+    // An id that is no order's is a mistake in the command: exit 2 naming it, and nothing sent for the others either.
     const unknown = randomUUID();
-    const requeued = await ops('orders', 'requeue', lost, unknown, done, ...url);
+    const refused = await ops('orders', 'requeue', lost, unknown, done, ...url);
+    expect(refused.code).toBe(2);
+    expect(refused.logs.find((l) => l.level === 'error')).toMatchObject({ field: 'orderId', msg: expect.stringContaining(`no order ${unknown}`) });
+    expect(refused.out).toBe('');
+    expect(await h.queueDepth(h.queues.docJobs)).toEqual({ visible: 0, inFlight: 0 });
+
+    const requeued = await ops('orders', 'requeue', lost, done, ...url);
     expect(requeued.code).toBe(0);
     expect(requeued.json).toMatchObject({
       requestId: expect.stringMatching(/^ops-/),
       sent: [{ orderId: lost, status: 'queued', queue: `docplatform-${ENV}-doc-jobs` }],
-      skipped: [
-        { orderId: unknown, why: 'no such order' },
-        { orderId: done, status: 'ready' },
-      ],
+      skipped: [{ orderId: done, status: 'ready' }],
     });
     expect(requeued.logs).toEqual(expect.arrayContaining([expect.objectContaining({ msg: 'doc job sent again', orderId: lost, requestId: requeued.json.requestId })]));
     expect(await h.queueDepth(h.queues.docJobs)).toEqual({ visible: 1, inFlight: 0 });
