@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { tooManyRequests } from '../../core/errors';
 import { CORE_LLM_TIMEOUT_SECONDS } from '../../core/contract';
-import { createServiceApp, ServiceContext, ServiceState } from '../shared/http';
+import { createServiceApp, lambdaDeadline, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJsonBody } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
@@ -42,17 +42,6 @@ export interface CoreLlmOptions {
   localBudgetMs?: number;
 }
 
-interface LambdaRequest {
-  apiGateway?: { context?: { getRemainingTimeInMillis?: () => number } };
-}
-
-/** Epoch ms by which this request must answer: from the Lambda context when there is one. */
-function deadlineOf(ctx: ServiceContext, localBudgetMs: number): number {
-  const remaining = (ctx.req as LambdaRequest).apiGateway?.context?.getRemainingTimeInMillis?.();
-  const budget = typeof remaining === 'number' && Number.isFinite(remaining) ? remaining - RESPONSE_MARGIN_MS : localBudgetMs;
-  return Date.now() + budget;
-}
-
 export function createApp(
   runtime: ServiceRuntime<'redis'>,
   provider: ContentProvider = providerFor(runtime.config),
@@ -64,7 +53,8 @@ export function createApp(
   const store = createLlmStore(() => runtime.redis, runtime.logger, windowLimits(runtime.config.llm.budget));
 
   router.post('/generate', async (ctx) => {
-    const deadline = deadlineOf(ctx, localBudgetMs);
+    // By when this request must answer: the Lambda invocation's end when there is one.
+    const deadline = lambdaDeadline(ctx, RESPONSE_MARGIN_MS) ?? Date.now() + localBudgetMs;
     const { clientId, prompt, traffic = 'interactive' } = await readJsonBody(ctx, { schema: Generate, limit: 64 * 1024 });
     const hash = createHash('sha256').update(`${provider.model}\n${prompt}`).digest('hex');
     const cached = await store.get(hash);

@@ -33,10 +33,13 @@ interface ApiGatewayRequest {
 /** Kept back from a Lambda invocation's remaining time: the 503 of a wait that ran out still leaves before the timeout. */
 export const ANSWER_MARGIN_MS = 1000;
 
-/** When this invocation must have answered, from its Lambda context; none outside Lambda (the waits' own caps apply). */
-function deadlineOf(ctx: Koa.Context): number | undefined {
+/**
+ * Epoch ms `marginMs` before this Lambda invocation times out, from its context (the one reader
+ * of the remaining time); undefined outside Lambda, where the caller's own bound applies.
+ */
+export function lambdaDeadline(ctx: Koa.Context, marginMs: number): number | undefined {
   const remaining = (ctx.req as ApiGatewayRequest).apiGateway?.context?.getRemainingTimeInMillis?.();
-  return typeof remaining === 'number' && Number.isFinite(remaining) ? Date.now() + remaining - ANSWER_MARGIN_MS : undefined;
+  return typeof remaining === 'number' && Number.isFinite(remaining) ? Date.now() + remaining - marginMs : undefined;
 }
 
 function requestIdOf(ctx: Koa.Context): string {
@@ -93,7 +96,8 @@ export function createServiceApp(service: ServiceName, logger: Logger, router: S
     ctx.state.logger = logger.child(UUID_PATTERN.test(orderId) ? { requestId, orderId } : { requestId });
     ctx.set('x-request-id', requestId);
     try {
-      const deadline = deadlineOf(ctx);
+      // Outside Lambda there is no deadline: the waits' own caps apply.
+      const deadline = lambdaDeadline(ctx, ANSWER_MARGIN_MS);
       await (deadline === undefined ? next() : withRequestDeadline(deadline, next));
       if (ctx.status === 405 || ctx.status === 501) {
         const allowed = (ctx.response.get('allow') || '').split(/,\s*/).filter(Boolean);
