@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
 import { AppautoscalingPolicy } from '@cdktf/provider-aws/lib/appautoscaling-policy';
+import { AppautoscalingScheduledAction } from '@cdktf/provider-aws/lib/appautoscaling-scheduled-action';
 import { AppautoscalingTarget } from '@cdktf/provider-aws/lib/appautoscaling-target';
 import { CloudwatchMetricAlarm } from '@cdktf/provider-aws/lib/cloudwatch-metric-alarm';
 import { EcsService, EcsServiceCapacityProviderStrategy } from '@cdktf/provider-aws/lib/ecs-service';
@@ -11,6 +12,10 @@ import { Grants } from './iam-grants';
 export const SCALE_IN_AFTER_MINUTES = 5;
 /** Seconds between two scale-out steps: about the time a new task needs to pull, start and take messages. */
 export const SCALE_OUT_COOLDOWN_SECONDS = 120;
+/** Minutes a scheduled wake keeps one task up: its start (image pull, boot) and what it does on its own at start. */
+export const WAKE_MINUTES = 5;
+/** The hours a wake may recur every: divisors of 24, so that wakes fall at the same times each day. */
+const WAKE_PERIODS = [1, 2, 3, 4, 6, 8, 12, 24];
 
 export interface SpotQueueWorkerProps {
   /** Service, task family, roles and log group name, e.g. `docplatform-dev-doc-generation`. */
@@ -40,6 +45,12 @@ export interface SpotQueueWorkerProps {
   permissionsBoundary?: string;
   /** The cluster's capacity provider association (the service must be created after it). */
   dependsOn?: ITerraformDependable[];
+  /**
+   * Start one task every this many hours (a divisor of 24, from 00:00 UTC) for WAKE_MINUTES, empty
+   * queues or not, for the work a task does on its own at start (the doc worker's sweeper ends the
+   * orders whose messages were lost). Unset: tasks start for messages only.
+   */
+  wakeEveryHours?: number;
 }
 
 /**
@@ -105,6 +116,8 @@ export class SpotQueueWorker extends Construct {
       minCapacity: 0,
       maxCapacity: props.maxTasks,
     });
+
+    if (props.wakeEveryHours !== undefined) this.scheduleWake(target, props.name, props.maxTasks, props.wakeEveryHours);
 
     const m = props.messagesPerTask;
     const scaleOut = new AppautoscalingPolicy(this, 'scale-out', {
@@ -180,5 +193,26 @@ export class SpotQueueWorker extends Construct {
       treatMissingData: 'breaching',
       alarmActions: [scaleIn.arn],
     });
+  }
+
+  /**
+   * Two scheduled actions on the scaling target: the minimum goes to 1 (the service starts a task),
+   * then back to 0 WAKE_MINUTES later, when the idle alarm, which invokes its scale-in policy every
+   * minute it stays in alarm, stops the task unless messages arrived meanwhile.
+   */
+  private scheduleWake(target: AppautoscalingTarget, name: string, maxTasks: number, everyHours: number): void {
+    if (!WAKE_PERIODS.includes(everyHours)) throw new Error(`${name}: wakeEveryHours must divide 24 (one of ${WAKE_PERIODS.join(', ')}), got ${everyHours}`);
+    const action = (id: string, minute: number, minCapacity: number) =>
+      new AppautoscalingScheduledAction(this, id, {
+        name: `${name}-${id}`,
+        serviceNamespace: target.serviceNamespace,
+        scalableDimension: target.scalableDimension,
+        resourceId: target.resourceId,
+        schedule: `cron(${minute} 0/${everyHours} * * ? *)`,
+        scalableTargetAction: { minCapacity: String(minCapacity), maxCapacity: String(maxTasks) },
+        dependsOn: [target],
+      });
+    action('wake', 0, 1);
+    action('wake-end', WAKE_MINUTES, 0);
   }
 }

@@ -205,7 +205,7 @@ export class ComputeStack extends TerraformStack {
     return WORKER_NAMES.map((name) => {
       const a = WORKER_ACCESS[name];
       const settings = config.workers[name];
-      const renderSlots = name === 'doc-generation' ? config.workers['doc-generation'].renderSlots : undefined;
+      const doc = name === 'doc-generation' ? config.workers['doc-generation'] : undefined;
       return new SpotQueueWorker(this, `worker-${name}`, {
         name: `${this.prefix}-${name}`,
         region: config.region,
@@ -220,7 +220,7 @@ export class ComputeStack extends TerraformStack {
         environment: {
           ...this.wiring.environment(a, config.database.poolMaxPerWorker),
           [ENV.workerConcurrency]: String(settings.concurrency),
-          ...(renderSlots === undefined ? {} : { [ENV.workerRenderSlots]: String(renderSlots) }),
+          ...(doc ? { [ENV.workerRenderSlots]: String(doc.renderSlots) } : {}),
           [ENV.publicBaseUrl]: publicBaseUrl,
           [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         },
@@ -231,6 +231,7 @@ export class ComputeStack extends TerraformStack {
         onDemandFallback: config.workers.onDemandFallback,
         permissionsBoundary: this.permissionsBoundary,
         dependsOn: [cluster.capacity],
+        wakeEveryHours: doc?.sweepWakeEveryHours,
       });
     });
   }

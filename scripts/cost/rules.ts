@@ -366,6 +366,34 @@ function capacityShares(service: TfResource, ctx: RuleContext): { spot: number; 
   return total === 0 ? { spot: 0, onDemand: 1 } : { spot: spot / total, onDemand: onDemand / total };
 }
 
+/** A scheduled action of a wake (modules/spot-queue-worker.ts scheduleWake): at minute M of every H hours from 00:00. */
+const WAKE_SCHEDULE = /^cron\((\d+) 0\/(\d+) \* \* \? \*\)$/;
+
+/**
+ * Task-hours a month of a service's scheduled wakes: its scaling target's actions, the minimum
+ * raised to N then back to 0. The tasks run until the idle alarm's next scale-in, about a minute
+ * after the second action. A service without them: 0; actions of another shape: why unpriced.
+ */
+function scheduledWakeTaskHours(r: TfResource, ctx: RuleContext): number | string {
+  const targets = ctx.resources.filter((t) => t.stack === r.stack && t.type === 'aws_appautoscaling_target' && (t.refs.resource_id ?? []).includes(r.address));
+  const actions = ctx.resources.filter(
+    (a) => a.stack === r.stack && a.type === 'aws_appautoscaling_scheduled_action' && targets.some((t) => (a.refs.resource_id ?? []).includes(t.address)),
+  );
+  if (actions.length === 0) return 0;
+  const parsed = actions.map((a) => {
+    const m = WAKE_SCHEDULE.exec(str(a.values.schedule) ?? '');
+    const minCapacity = num(blocks(a.values.scalable_target_action)[0]?.min_capacity);
+    return m && minCapacity !== undefined ? { minute: Number(m[1]), everyHours: Number(m[2]), minCapacity } : undefined;
+  });
+  const start = parsed.find((p) => p && p.minCapacity > 0);
+  const end = parsed.find((p) => p && p.minCapacity === 0);
+  if (actions.length !== 2 || !start || !end || start.everyHours !== end.everyHours || end.minute <= start.minute) {
+    return 'scheduled actions not in the wake shape (cron(M 0/H * * ? *): the minimum raised, then back to 0)';
+  }
+  const wakesPerMonth = (DAYS_PER_MONTH * 24) / start.everyHours;
+  return (wakesPerMonth * start.minCapacity * (end.minute - start.minute + 1)) / 60;
+}
+
 const ecsService: Rule = (r, ctx) => {
   const taskDefinition = referenced(ctx, r, 'task_definition', 'aws_ecs_task_definition');
   if (!taskDefinition) return unpriced('its task definition is not in the same stack');
@@ -378,7 +406,9 @@ const ecsService: Rule = (r, ctx) => {
   if (typeof shares === 'string') return unpriced(shares);
   const serviceName = nameOf(r, 'name');
   const alwaysOnHours = (num(r.values.desired_count) ?? 0) * ctx.prices.hoursPerMonth;
-  const taskHours = alwaysOnHours + workerTaskMinutes(ctx, serviceName) / 60;
+  const wakeHours = scheduledWakeTaskHours(r, ctx);
+  if (typeof wakeHours === 'string') return unpriced(wakeHours);
+  const taskHours = alwaysOnHours + wakeHours + workerTaskMinutes(ctx, serviceName) / 60;
   const charges: Charge[] = [];
   for (const [capacity, share] of [['spot', shares.spot], ['onDemand', shares.onDemand]] as const) {
     if (share === 0) continue;
@@ -389,6 +419,7 @@ const ecsService: Rule = (r, ctx) => {
     );
   }
   const notes = [alwaysOnHours === 0 ? 'desired count 0: scales from zero on queue depth' : `desired count ${num(r.values.desired_count)} runs all month`];
+  if (wakeHours > 0) notes.push(`scheduled wakes: ${wakeHours.toFixed(1)} task-hours a month whatever the traffic`);
   if (!longestMatch(ctx.profile.assumptions.workers, serviceName)) notes.push('no worker assumption matches this service: traffic priced at 0');
   return priced(charges, notes);
 };

@@ -7,6 +7,7 @@ import { ENI_DESCRIBE_ACTIONS, ENI_RESOURCE_TYPES, ECR_AUTH_ACTION } from '../..
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
 import { CONTAINER_NAME, SCRATCH, SCRATCH_INIT_CONTAINER } from '../../modules/fargate-task';
+import { WAKE_MINUTES } from '../../modules/spot-queue-worker';
 import { workloadBoundaryStatements } from '../../stacks/ci-policies/boundary';
 import { environmentPolicyContext } from '../../stacks/bootstrap';
 import { BUNDLE_LIMIT_BYTES } from '../../build/functions';
@@ -483,6 +484,21 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       expect(idle.config.metric_query.find((q: any) => q.return_data).expression).toBe([...idleVisible, ...idleInFlight].map((q: any) => q.id).join(' + '));
       expect(idle.config).toMatchObject({ comparison_operator: 'LessThanThreshold', threshold: 0.5 });
     }
+  });
+
+  test('the doc worker wakes every sweepWakeEveryHours for WAKE_MINUTES (its sweeper runs at start); the batch worker never wakes without messages', () => {
+    const targets = resources(stack, 'aws_appautoscaling_target');
+    const actions = resources(stack, 'aws_appautoscaling_scheduled_action');
+    const targetOf = (w: string) => targets.find((x) => x.config.resource_id.endsWith(`/\${${services.find((s) => s.config.name === workerName(w))!.address}.name}`))!;
+    const actionsOf = (w: string) => actions.filter((a) => a.config.resource_id === `\${${targetOf(w).address}.resource_id}`);
+    const every = config.workers['doc-generation'].sweepWakeEveryHours;
+    const max = String(config.workers['doc-generation'].maxTasks);
+    expect(24 % every).toBe(0);
+    expect(actionsOf('doc-generation').map((a) => [a.config.schedule, a.config.scalable_target_action, a.config.depends_on]).sort()).toEqual([
+      [`cron(0 0/${every} * * ? *)`, { min_capacity: '1', max_capacity: max }, [targetOf('doc-generation').address]],
+      [`cron(${WAKE_MINUTES} 0/${every} * * ? *)`, { min_capacity: '0', max_capacity: max }, [targetOf('doc-generation').address]],
+    ]);
+    expect(actionsOf('b2b-batch')).toEqual([]);
   });
 
   test('worker task roles consume their own queue only and hold only the grants of their access matrix', () => {
