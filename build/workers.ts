@@ -1,5 +1,6 @@
 import { build, BuildOptions } from 'esbuild';
 import * as path from 'node:path';
+import { WORKER_NAMES, WorkerName } from '../core/contract';
 import { extendBase, REPO_ROOT } from './esbuild-base';
 
 /**
@@ -10,11 +11,9 @@ import { extendBase, REPO_ROOT } from './esbuild-base';
  * package folder next to the bundle.
  * Usage: tsx build/workers.ts <doc-generation|b2b-batch> [outDir]
  */
-export const WORKERS = ['doc-generation', 'b2b-batch'] as const;
-export type Worker = (typeof WORKERS)[number];
 
 /** A worker's options: the shared base plus its main.ts as entry and playwright-core external. */
-export function workerOptions(name: Worker, outDir: string): BuildOptions {
+export function workerOptions(name: WorkerName, outDir: string): BuildOptions {
   return extendBase({
     entryPoints: [path.join(REPO_ROOT, 'containers', name, 'main.ts')],
     outfile: path.join(outDir, 'main.js'),
@@ -22,16 +21,16 @@ export function workerOptions(name: Worker, outDir: string): BuildOptions {
   });
 }
 
-export async function bundleWorker(name: Worker, outDir: string): Promise<string> {
+export async function bundleWorker(name: WorkerName, outDir: string): Promise<string> {
   const options = workerOptions(name, outDir);
   await build(options);
   return options.outfile!;
 }
 
 if (require.main === module) {
-  const name = process.argv[2] as Worker;
-  if (!WORKERS.includes(name)) {
-    process.stderr.write(`usage: tsx build/workers.ts <${WORKERS.join('|')}> [outDir]\n`);
+  const name = process.argv[2] as WorkerName;
+  if (!WORKER_NAMES.includes(name)) {
+    process.stderr.write(`usage: tsx build/workers.ts <${WORKER_NAMES.join('|')}> [outDir]\n`);
     process.exit(2);
   }
   const outDir = path.resolve(process.argv[3] ?? path.join(REPO_ROOT, '.build', 'workers', name));

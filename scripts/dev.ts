@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parseOptions, runCli } from '../core/cli';
 import { issueApiKey } from '../core/domain/api-keys';
 import { createDb } from '../core/db';
-import { ENV, SERVICE_NAMES, ServiceName } from '../core/contract';
+import { ENV, SERVICE_NAMES, ServiceName, WORKER_NAMES } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
 import { atLeast, createLogger, LogLevel, stderrSink, stdoutSink } from '../core/logger';
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   if (appUrl) await prepareAppLogin(appUrl);
   const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
   // The terminal shows LOG_LEVEL (warn by default); the log file keeps info and up, the order stories.
-  const terminalLevel = (process.env.LOG_LEVEL as LogLevel) ?? 'warn';
+  const terminalLevel = (process.env[ENV.logLevel] as LogLevel) ?? 'warn';
   const log = openLocalLog(LOCAL_LOG_FILE, { level: terminalLevel, write: stdoutSink });
   const platform = await startLocalPlatform({
     databaseUrl: LOCAL_PG_URL,
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     logLevel: atLeast(terminalLevel, 'info') ? 'info' : terminalLevel,
     logSink: log.sink,
     env: Object.fromEntries(
-      ['GEMINI_API_KEY', 'GEMINI_MODEL', 'GEMINI_BASE_URL', ENV.databaseAppUrl].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
+      [ENV.geminiApiKey, ENV.geminiModel, ENV.geminiBaseUrl, ENV.databaseAppUrl].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
     ),
   });
   const edge = await startLocalEdge({
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   const apiKey = await demoApiKey(LOCAL_PG_URL);
   const b2c = platform.urls['gateway-b2c'];
   const b2b = platform.urls['gateway-b2b'];
-  const missingWorkers = ['doc-generation', 'b2b-batch'].filter((w) => !platform.workers.includes(w));
+  const missingWorkers = WORKER_NAMES.filter((w) => !platform.workers.includes(w));
   const redis = new URL(platform.config.redis.url);
   const redisLine = (await answers(redis.hostname.replace(/^\[(.*)\]$/, '$1'), Number(redis.port || 6379)))
     ? `${redis.host}   (core-llm's cache and per-client rate limit)`

@@ -1,3 +1,4 @@
+import { readConfig } from '../../core/config';
 import { createLogger, Logger } from '../../core/logger';
 import { SPOT_STOP_BUDGET } from '../../core/contract';
 
@@ -12,8 +13,21 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/**
+ * The `env` field of the process's own lines, as the config reader reads it (APP_ENV, its default
+ * included). A configuration the reader refuses leaves the field out: the start fails on the same
+ * reading, and its line says which variable is wrong.
+ */
+function envField(): { env?: string } {
+  try {
+    return { env: readConfig().appEnv };
+  } catch {
+    return {};
+  }
+}
+
 export function runWorkerProcess(name: string, start: () => Promise<RunningWorker>, hardDeadlineSeconds: number = SPOT_STOP_BUDGET.hardExitSeconds): void {
-  const log: Logger = createLogger({ service: name, env: process.env.APP_ENV ?? 'local' }, 'info');
+  const log: Logger = createLogger({ service: name, ...envField() }, 'info');
   let stopping = false;
   const started = start();
 

@@ -1,5 +1,6 @@
 import { Client as PgClient } from 'pg';
 import { runCli, UsageError } from '../../core/cli';
+import { ENV, serviceUrlVar } from '../../core/contract';
 import { createLogger, stderrSink } from '../../core/logger';
 import { checkoutCompletedEvent, deliverWebhook } from './stand-ins/stripe';
 import { LOCAL_PG_URL, LOCAL_STRIPE_WEBHOOK_SECRET, localPort } from './defaults';
@@ -31,8 +32,8 @@ async function main(): Promise<number> {
     amount_total: order.amount_cents,
     currency: order.currency,
   });
-  const secret = process.env.STRIPE_WEBHOOK_SECRET ?? LOCAL_STRIPE_WEBHOOK_SECRET;
-  const base = process.env.SERVICE_URL_GATEWAY_B2C ?? `http://127.0.0.1:${localPort('gateway-b2c')}`;
+  const secret = process.env[ENV.stripeWebhookSecret] ?? LOCAL_STRIPE_WEBHOOK_SECRET;
+  const base = process.env[serviceUrlVar('gateway-b2c')] ?? `http://127.0.0.1:${localPort('gateway-b2c')}`;
   const res = await deliverWebhook(`${base}/b2c/stripe/webhook`, secret, event);
   console.log(`webhook answered ${res.status}: ${res.body}`);
   return res.status >= 300 ? 1 : 0;

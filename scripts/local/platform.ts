@@ -8,7 +8,7 @@ import { createDb } from '../../core/db';
 import { migrateLatest, seed } from '../../migrations/migrate';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
 import { createLogger, Logger, LogSink } from '../../core/logger';
-import { SERVICE_NAMES, ServiceName, envStem } from '../../core/contract';
+import { ENV, REGION, SERVICE_NAMES, ServiceName, serviceUrlVar, WORKER_NAMES } from '../../core/contract';
 import { startLocalEmulator, LocalEmulator } from './emulator';
 import { startStripeStandIn, StripeStandIn } from './stand-ins/stripe';
 import { LOCAL_BUCKETS, localEdgePort, LOCAL_ORDER_TOKEN_SECRET, LOCAL_QUEUES, LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from './defaults';
@@ -115,35 +115,35 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
       urls[name] = `http://127.0.0.1:${await listen(server, options.ports?.[name] ?? 0)}`;
     }
     const env: Record<string, string> = {
-      APP_ENV: 'local',
-      LOG_LEVEL: options.logLevel ?? 'info',
-      AWS_REGION: 'eu-west-3',
-      AWS_ENDPOINT_URL: emulator.endpoint,
+      [ENV.appEnv]: 'local',
+      [ENV.logLevel]: options.logLevel ?? 'info',
+      [ENV.region]: REGION,
+      [ENV.awsEndpoint]: emulator.endpoint,
       // The SDK wants credentials even for the emulator.
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-      S3_FORCE_PATH_STYLE: 'true',
-      DATABASE_URL: options.databaseUrl,
-      DB_POOL_MAX: '5',
-      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-      REDIS_KEY_PREFIX: options.redisKeyPrefix ?? 'docplatform:',
-      DOC_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.docJobs],
-      BATCH_DOC_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.batchDocJobs],
-      BATCH_JOBS_QUEUE_URL: emulator.queueUrls[LOCAL_QUEUES.batchJobs],
-      REPORTS_BUCKET: 'reports',
-      ASSETS_BUCKET: 'assets',
-      STRIPE_SECRET_KEY: LOCAL_STRIPE_SECRET_KEY,
-      STRIPE_WEBHOOK_SECRET: LOCAL_STRIPE_WEBHOOK_SECRET,
-      ORDER_TOKEN_SECRET: LOCAL_ORDER_TOKEN_SECRET,
-      STRIPE_API_URL: stripe.url,
-      INTERNAL_TRANSPORT: 'http',
+      [ENV.s3ForcePathStyle]: 'true',
+      [ENV.databaseUrl]: options.databaseUrl,
+      [ENV.dbPoolMax]: '5',
+      [ENV.redisUrl]: process.env[ENV.redisUrl] ?? 'redis://127.0.0.1:6379',
+      [ENV.redisKeyPrefix]: options.redisKeyPrefix ?? 'docplatform:',
+      [ENV.docJobsQueueUrl]: emulator.queueUrls[LOCAL_QUEUES.docJobs],
+      [ENV.batchDocJobsQueueUrl]: emulator.queueUrls[LOCAL_QUEUES.batchDocJobs],
+      [ENV.batchJobsQueueUrl]: emulator.queueUrls[LOCAL_QUEUES.batchJobs],
+      [ENV.reportsBucket]: 'reports',
+      [ENV.assetsBucket]: 'assets',
+      [ENV.stripeSecretKey]: LOCAL_STRIPE_SECRET_KEY,
+      [ENV.stripeWebhookSecret]: LOCAL_STRIPE_WEBHOOK_SECRET,
+      [ENV.orderTokenSecret]: LOCAL_ORDER_TOKEN_SECRET,
+      [ENV.stripeApiUrl]: stripe.url,
+      [ENV.internalTransport]: 'http',
       // Stripe Checkout sends the browser back to the front end, on the local edge.
-      PUBLIC_BASE_URL: `http://127.0.0.1:${localEdgePort()}`,
-      ...Object.fromEntries(SERVICE_NAMES.map((n) => [`SERVICE_URL_${envStem(n)}`, urls[n]])),
+      [ENV.publicBaseUrl]: `http://127.0.0.1:${localEdgePort()}`,
+      ...Object.fromEntries(SERVICE_NAMES.map((n) => [serviceUrlVar(n), urls[n]])),
       ...options.env,
     };
-    for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) process.env[key] ??= env[key];
-    stripe.sendWebhooksTo(`${urls['gateway-b2c']}/b2c/stripe/webhook`, env.STRIPE_WEBHOOK_SECRET);
+    for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', ENV.region]) process.env[key] ??= env[key];
+    stripe.sendWebhooksTo(`${urls['gateway-b2c']}/b2c/stripe/webhook`, env[ENV.stripeWebhookSecret]);
     const config = await resolveConfig(readConfig(env));
     const sink = options.logSink;
     const loggerOf = (service: string): Logger | undefined => (sink ? createLogger({ service, env: config.appEnv }, config.logLevel, sink) : undefined);
@@ -153,7 +153,7 @@ export async function startLocalPlatform(options: PlatformOptions): Promise<Loca
     });
 
     if (options.startWorkers) {
-      for (const name of ['doc-generation', 'b2b-batch']) {
+      for (const name of WORKER_NAMES) {
         const file = join(__dirname, '..', '..', 'containers', name, 'worker.ts');
         if (!existsSync(file)) continue;
         const mod = (await import(file)) as {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { WORKERS } from '../../build/workers';
+import { WORKER_NAMES } from '../../core/contract';
 
 /**
  * An image's build stage sees only what its Dockerfile copies and its .dockerignore lets
@@ -46,7 +46,7 @@ function allowed(ignore: string): string[] {
 
 const missing = (files: string[], paths: string[]) => files.filter((f) => !covers(paths, f));
 
-describe.each(WORKERS)('%s image build context', (worker) => {
+describe.each(WORKER_NAMES)('%s image build context', (worker) => {
   test('copies, and does not ignore, every file the worker bundle reads', async () => {
     const files = await sourceFiles(`containers/${worker}/main.ts`);
     expect(files).toContain(`containers/${worker}/main.ts`);

@@ -2,7 +2,8 @@ import { readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { bundleWorker, WORKERS } from '../../build/workers';
+import { bundleWorker } from '../../build/workers';
+import { WORKER_NAMES } from '../../core/contract';
 import { CONTAINER_RDS_CA_PATH } from '../../stacks/compute';
 
 /**
@@ -14,7 +15,7 @@ const REPO = join(__dirname, '..', '..');
 const dockerfile = (w: string) => readFileSync(join(REPO, 'containers', w, 'Dockerfile'), 'utf8');
 const instructions = (text: string) => text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
 
-describe.each(WORKERS)('%s image', (worker) => {
+describe.each(WORKER_NAMES)('%s image', (worker) => {
   const text = dockerfile(worker);
   const lines = instructions(text);
 
@@ -48,7 +49,7 @@ describe.each(WORKERS)('%s image', (worker) => {
 test('the migration image runs on the same pinned Node base as the workers (Node 22, as Lambda nodejs22.x)', () => {
   const base = (text: string) => instructions(text).find((l) => l.startsWith('ARG NODE_IMAGE='));
   const migration = readFileSync(join(REPO, 'migrations', 'Dockerfile'), 'utf8');
-  for (const worker of WORKERS) expect({ worker, base: base(dockerfile(worker)) }).toEqual({ worker, base: base(migration) });
+  for (const worker of WORKER_NAMES) expect({ worker, base: base(dockerfile(worker)) }).toEqual({ worker, base: base(migration) });
   expect(base(migration)).toMatch(/^ARG NODE_IMAGE=node:22\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/);
   for (const f of instructions(migration).filter((l) => l.startsWith('FROM '))) expect(f).toMatch(/^FROM \$\{NODE_IMAGE\}( AS \w+)?$/);
 });
@@ -64,7 +65,7 @@ test('the doc-generation image installs Chromium and Pandoc from Debian and poin
 test('the bundles the images run start as workers: a bad environment ends in a JSON error naming the variable', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'worker-bundle-'));
   try {
-    for (const worker of WORKERS) {
+    for (const worker of WORKER_NAMES) {
       const file = await bundleWorker(worker, join(dir, worker));
       const code = readFileSync(file, 'utf8');
       expect(code.includes('require("playwright-core")')).toBe(worker === 'doc-generation');
