@@ -200,12 +200,26 @@ function networkStatements(c: EnvironmentPolicyContext): Statement[] {
       conditions: { StringEqualsIfExists: tags(c, 'RequestTag') },
     },
     {
-      // Tags on create, and on a resource that has no `env` tag yet (the VPC's default security
-      // group, which aws_default_security_group adopts); never a retag of another environment's.
-      sid: 'Ec2TagUntagged',
+      // The tags a create puts on what it makes: ec2:CreateAction is set by EC2 during those
+      // creates only, so no standalone CreateTags on an existing resource matches.
+      sid: 'Ec2TagOnCreate',
       actions: ['ec2:CreateTags'],
       resources: [`arn:aws:ec2:${r}:${a}:*`],
-      conditions: { StringEquals: tags(c, 'RequestTag'), Null: { 'aws:ResourceTag/env': 'true' } },
+      conditions: { StringEquals: { ...tags(c, 'RequestTag'), 'ec2:CreateAction': TAG_CREATE_ACTIONS_EC2.map((action) => action.slice('ec2:'.length)) } },
+    },
+    {
+      // aws_default_security_group adopts the group AWS makes with a VPC, untagged, by tagging it;
+      // the one existing resource CI tags. Security groups only: a route table, interface or
+      // endpoint without our tags (ElastiCache's carries only AmazonElastiCacheManaged) tagged as
+      // this environment's would then be this environment's to change or delete (Ec2ManageTagged).
+      // IAM cannot tell a default group from another untagged one, nor see its VPC's tags, and the
+      // VPC's ARN is not known when this policy is applied: an untagged group of another VPC can be
+      // adopted too. Every group of ours is tagged from its creation (or, for a default group, in
+      // the apply that creates its VPC), so such a group is none of ours.
+      sid: 'Ec2AdoptDefaultSecurityGroup',
+      actions: ['ec2:CreateTags'],
+      resources: [`arn:aws:ec2:${r}:${a}:security-group/*`],
+      conditions: { StringEquals: tags(c, 'RequestTag'), Null: { 'aws:ResourceTag/project': 'true', 'aws:ResourceTag/env': 'true' } },
     },
     {
       sid: 'Ec2ManageTagged',

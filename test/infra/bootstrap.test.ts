@@ -337,7 +337,8 @@ describe.each(ENVS)('the %s deploy role', (env) => {
         'Ec2CreateTagged',
         'Ec2LaunchVolumesAndInterfaces',
         'Ec2ManageTagged',
-        'Ec2TagUntagged',
+        'Ec2TagOnCreate',
+        'Ec2AdoptDefaultSecurityGroup',
       ].sort(),
     );
   });
@@ -372,12 +373,19 @@ describe.each(ENVS)('the %s deploy role', (env) => {
     const parents = statements().find((s) => s.Sid === 'Ec2CreateInOwnNetwork');
     expect(parents.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/project': PROJECT, 'aws:ResourceTag/env': env } });
     expect(list(parents.Action)).not.toContain('ec2:CreateTags');
-    const tag = statements().find((s) => s.Sid === 'Ec2TagUntagged');
-    expect(tag.Condition.Null).toEqual({ 'aws:ResourceTag/env': 'true' });
-    for (const s of statements().filter((s) => s.Effect === 'Allow' && list(s.Action).includes('ec2:CreateTags') && s.Sid !== 'Ec2TagUntagged')) {
-      // ElastiCache's tag on the endpoint it creates: on creation only, so no existing resource is retagged.
+    // The one existing resource without our tags CI may tag: a security group (the VPC's default group it adopts).
+    const adopt = statements().find((s) => s.Sid === 'Ec2AdoptDefaultSecurityGroup');
+    expect(list(adopt.Resource)).toEqual([`arn:aws:ec2:${bootstrap.region}:\${local.account_id}:security-group/*`]);
+    expect(adopt.Condition.Null).toEqual({ 'aws:ResourceTag/project': 'true', 'aws:ResourceTag/env': 'true' });
+    for (const s of statements().filter((s) => s.Effect === 'Allow' && list(s.Action).includes('ec2:CreateTags') && s.Sid !== 'Ec2AdoptDefaultSecurityGroup')) {
+      // Tags on creation only (ec2:CreateAction), so no existing resource is retagged: ElastiCache's on its endpoint, ours on what we create.
       if (s.Sid === 'CacheVpcEndpointTag') {
         expect(s.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateVpcEndpoint', 'aws:RequestTag/AmazonElastiCacheManaged': 'true' } });
+        continue;
+      }
+      if (s.Sid === 'Ec2TagOnCreate') {
+        expect(s.Condition.StringEquals).toEqual(expect.objectContaining({ 'aws:RequestTag/project': PROJECT, 'aws:RequestTag/env': env, 'ec2:CreateAction': expect.arrayContaining(['CreateVpc', 'RunInstances']) }));
+        expect(Object.keys(s.Condition)).toEqual(['StringEquals']);
         continue;
       }
       expect({ sid: s.Sid, condition: s.Condition }).toEqual({ sid: s.Sid, condition: { StringEquals: { 'aws:ResourceTag/project': PROJECT, 'aws:ResourceTag/env': env } } });

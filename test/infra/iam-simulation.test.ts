@@ -144,14 +144,6 @@ function deployRows(env: string): Row[] {
       expected: 'Deny',
       why: `retag another environment's (${o}) instance as ${env}`,
     },
-    {
-      principal: p,
-      action: 'ec2:CreateTags',
-      resource: ec2('security-group', 'sg-0default'),
-      context: tags('RequestTag', env),
-      expected: 'Allow',
-      why: 'tag an untagged resource (the VPC default security group it adopts) as its own',
-    },
     ...both('apigateway:PATCH', `arn:aws:apigateway:${REGION}::/restapis/a1b2c3d4e5`, `arn:aws:apigateway:${REGION}::/restapis/a1b2c3d4e5`, (e) => tags('ResourceTag', e)),
     ...both('cloudfront:UpdateDistribution', `arn:aws:cloudfront::${ACCOUNT}:distribution/E1234567890AB`, `arn:aws:cloudfront::${ACCOUNT}:distribution/E1234567890AB`, (e) =>
       tags('ResourceTag', e),
@@ -167,6 +159,32 @@ function deployRows(env: string): Row[] {
           },
         ]
       : [{ principal: p, action: 'ecr:BatchGetImage', resource: theirs.docGenerationRepository, expected: 'Deny' as const, why: `it promotes nothing from ${o}` }]),
+  ];
+}
+
+/**
+ * EC2 resources belong to an environment by their tags, so tagging is where one environment could
+ * take over another's network: a resource AWS or a service made without our tags (a VPC's main
+ * route table, an interface, ElastiCache's endpoint with its AmazonElastiCacheManaged tag alone),
+ * once tagged as `env`'s, would be `env`'s to change and delete. The deploy role tags what it
+ * creates, and adopts its VPC's default security group, nothing else.
+ */
+function ec2TagRows(env: string): Row[] {
+  const p = deployRole(env);
+  const o = other(env);
+  const takeOver = (type: string, id: string, carries: Record<string, string>, then: string, what: string): Row[] => [
+    { principal: p, action: 'ec2:CreateTags', resource: ec2(type, id), context: { ...tags('RequestTag', env), ...carries }, expected: 'Deny', why: `tag ${what} of ${o}'s network as ${env}'s` },
+    { principal: p, action: then, resource: ec2(type, id), context: carries, expected: 'Deny', why: `then change it: still not ${env}'s` },
+  ];
+  return [
+    ...takeOver('route-table', `rtb-0main${o}`, {}, 'ec2:CreateRoute', 'the main route table AWS made with the VPC'),
+    ...takeOver('network-interface', `eni-0${o}`, {}, 'ec2:DeleteNetworkInterface', 'an untagged network interface'),
+    ...takeOver('vpc-endpoint', `vpce-0cache${o}`, { 'aws:ResourceTag/AmazonElastiCacheManaged': 'true' }, 'ec2:DeleteVpcEndpoints', 'ElastiCache’s endpoint (its own tag only)'),
+    { principal: p, action: 'ec2:CreateTags', resource: ec2('security-group', `sg-0default${env}`), context: tags('RequestTag', env), expected: 'Allow', why: 'adopt the untagged default security group of its VPC as its own' },
+    { principal: p, action: 'ec2:CreateTags', resource: ec2('security-group', `sg-0default${env}`), context: tags('RequestTag', o), expected: 'Deny', why: `adopt a default security group as ${o}'s` },
+    { principal: p, action: 'ec2:CreateTags', resource: ec2('security-group', `sg-0default${o}`), context: { ...tags('RequestTag', env), ...tags('ResourceTag', o) }, expected: 'Deny', why: `retag the default security group ${o} adopted` },
+    { principal: p, action: 'ec2:CreateTags', resource: ec2('route-table', `rtb-0${env}`), context: { ...tags('RequestTag', env), 'ec2:CreateAction': 'CreateRouteTable' }, expected: 'Allow', why: 'the tags of a route table it creates' },
+    { principal: p, action: 'ec2:CreateTags', resource: ec2('route-table', `rtb-0${env}`), context: { ...tags('RequestTag', o), 'ec2:CreateAction': 'CreateRouteTable' }, expected: 'Deny', why: `create a route table tagged as ${o}'s` },
   ];
 }
 
@@ -348,7 +366,7 @@ function natRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
