@@ -23,7 +23,7 @@ export interface AuroraServerlessClusterProps {
   /** Isolated subnets: no route to or from the internet. */
   subnetIds: string[];
   securityGroupId: string;
-  /** Server parameters of the cluster parameter group (force SSL, logical replication, …). */
+  /** Server parameters of the cluster parameter group (force SSL, …); `rds.logical_replication` keeps the writer from ever pausing. */
   parameters: Array<{ name: string; value: string; applyMethod?: 'immediate' | 'pending-reboot' }>;
   backupRetentionDays: number;
   /** Also takes a final snapshot `<identifier>-final` on deletion. */

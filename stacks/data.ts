@@ -38,6 +38,20 @@ const DATABASE_PARAMETERS: Array<{ name: string; value: string; applyMethod?: 'p
 ];
 
 /**
+ * The cluster's parameters: the instance's, but logical replication only on a cluster that never
+ * pauses. AWS's Aurora User Guide (aurora-serverless-v2-auto-pause, "Situations where Aurora
+ * Serverless v2 doesn't auto-pause") says it plainly: in an Aurora PostgreSQL cluster with logical
+ * replication enabled, the writer and the readers of promotion tiers 0 and 1 don't pause, as Aurora
+ * keeps checking the replication connection; field reports agree. So at 0 ACU it would bill the
+ * awake minimum all month for nothing: the cluster publishes only for a move out of it (a rollback
+ * after the switch, a later major), and replicating into it needs nothing on its side.
+ * docs/data-migration.md (Rollback) turns it on first: `minAcu` 0.5 and a reboot.
+ */
+function auroraParameters(minAcu: number): typeof DATABASE_PARAMETERS {
+  return minAcu === 0 ? DATABASE_PARAMETERS.filter((p) => p.name !== 'rds.logical_replication') : DATABASE_PARAMETERS;
+}
+
+/**
  * The database's identifier: the instance's `<prefix>-db`, or the Aurora cluster's
  * `<prefix>-aurora` (its own, so that both can stand side by side during the move between them).
  */
@@ -185,7 +199,7 @@ export class DataStack extends TerraformStack {
       reader: aurora.reader,
       subnetIds: network.isolatedSubnetIds,
       securityGroupId: network.securityGroupIds.db,
-      parameters: DATABASE_PARAMETERS,
+      parameters: auroraParameters(aurora.minAcu),
       backupRetentionDays: config.database.backupRetentionDays,
       deletionProtection: config.database.deletionProtection,
       logRetentionDays: config.logs.retentionDays,

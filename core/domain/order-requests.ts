@@ -1,12 +1,14 @@
-import * as z from '../../core/zod';
-import { slugSchema } from '../../core/domain/themes';
-import { plainText, plainTextDeep } from '../../core/domain/text';
-import { CreateB2cOrderRequest, requestSchema } from '../../core/internal-api';
+import * as z from '../zod';
+import { slugSchema } from './themes';
+import { plainText, plainTextDeep } from './text';
+import { CreateB2cOrderRequest, requestSchema } from '../internal-api';
 
 /**
- * Request bodies shared by the order service and the gateways that forward them. Free text is
- * checked as text (`plainText`, core/domain/text.ts) so a control character is a 400
- * naming its field, not a database error.
+ * Request bodies shared by the order service and the gateways that forward them, the runtime side
+ * of their types in core/internal-api.ts: both gateways take an Idempotency-Key of this form, and
+ * gateway-b2c checks a B2C order as the order service will. Free text is checked as text
+ * (`plainText`, core/domain/text.ts) so a control character is a 400 naming its field, not a
+ * database error.
  */
 export const idempotencyKeySchema = z
   .string()

@@ -6,7 +6,7 @@ import * as z from '../../core/zod';
 import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../../core/domain/batches';
 import { AppError, badRequest, conflict, FieldIssue, unauthorized } from '../../core/errors';
 import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
-import { idempotencyKeySchema } from '../order/schemas';
+import { idempotencyKeySchema } from '../../core/domain/order-requests';
 import { withDocumentLink } from '../../core/domain/order-views';
 import { InternalBatch, internalApi, ThemeDetail } from '../../core/internal-api';
 import type { ServiceRuntime } from '../shared/service-runtime';

@@ -4,7 +4,7 @@ import type Stripe from 'stripe';
 import * as z from '../../core/zod';
 import { AppError, badGateway, badRequest } from '../../core/errors';
 import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
-import { CreateB2cOrder, idempotencyKeySchema } from '../order/schemas';
+import { CreateB2cOrder, idempotencyKeySchema } from '../../core/domain/order-requests';
 import type { Logger } from '../../core/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, webhookSecret } from '../../core/stripe';

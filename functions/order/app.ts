@@ -29,7 +29,7 @@ import {
   requestSchema,
 } from '../../core/internal-api';
 import { parseQuery, readJsonBody, uuidParam } from '../shared/validation';
-import { CreateB2cOrder, idempotencyKeySchema } from './schemas';
+import { CreateB2cOrder, idempotencyKeySchema } from '../../core/domain/order-requests';
 import { ORDER_STEPS } from '../../core/contract';
 
 /** Internal: orders and batches, their creation and their payment (contracts in core/internal-api.ts). */

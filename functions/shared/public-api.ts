@@ -2,7 +2,7 @@ import * as z from '../../core/zod';
 import type { withDocumentLink } from '../../core/domain/order-views';
 import type { ThemeView } from '../../core/domain/themes';
 import type { AppError } from '../../core/errors';
-import { idempotencyKeySchema } from '../order/schemas';
+import { idempotencyKeySchema } from '../../core/domain/order-requests';
 import { Uuid } from './validation';
 
 /**

@@ -63,6 +63,16 @@ describe('cost model on hand-computed cases', () => {
       expect(item.traffic.usd).toBeCloseTo(0.5 * 730 * 0.135 * awake, 6); // 3.94
     });
 
+    it('at 0 ACU with logical replication in its parameter group it never pauses: the awake 0.5 ACU all month, idle too', () => {
+      const group = (value: string) => resource('aws_rds_cluster_parameter_group', 'g', { parameter: [{ name: 'rds.logical_replication', value, apply_method: 'pending-reboot' }] });
+      const published = resource('aws_rds_cluster', 'c', { ...cluster(0, 2, 300).values, db_cluster_parameter_group_name: '${aws_rds_cluster_parameter_group.g.name}' }, 'data', {
+        db_cluster_parameter_group_name: ['aws_rds_cluster_parameter_group.g'],
+      });
+      const idle = (value: string) => estimate([published, group(value), writer], profileWith({})).items.find((i) => i.type === 'aws_rds_cluster_instance')!.idle.usd;
+      expect(idle('1')).toBeCloseTo(0.5 * 730 * 0.135, 6); // 49.28
+      expect(idle('0')).toBe(0);
+    });
+
     it('above 0 ACU the minimum is billed all month, idle or not', () => {
       const report = estimate([cluster(0.5, 4), writer], profileWith({}));
       const item = report.items.find((i) => i.type === 'aws_rds_cluster_instance')!;

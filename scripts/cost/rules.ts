@@ -302,6 +302,11 @@ const dbClusterInstance: Rule = (r, ctx) => {
     const acu = busy(ctx) ? awakeAcu : minAcu;
     return priced([hourly(ctx, 'aurora.serverlessV2.acuHours', `ACU-hours at ${acu} ACU (never below its ${minAcu} ACU minimum)`, acu)]);
   }
+  // AWS: a cluster with logical replication enabled keeps its writer (and tiers 0-1) from pausing.
+  const group = cluster && referenced(ctx, cluster, 'db_cluster_parameter_group_name', 'aws_rds_cluster_parameter_group');
+  if (blocks(group?.values.parameter).some((p) => str(p.name) === 'rds.logical_replication' && str(p.value) === '1')) {
+    return priced([hourly(ctx, 'aurora.serverlessV2.acuHours', `ACU-hours at ${awakeAcu} ACU all month (0 ACU, but logical replication keeps it from pausing)`, awakeAcu)]);
+  }
   const pauseAfter = num(scaling?.seconds_until_auto_pause) ?? 300;
   const awake = auroraAwakeShare(ctx, pauseAfter);
   return priced(

@@ -72,10 +72,34 @@ function violationsOf(rel: string, text: string): string[] {
   return found;
 }
 
+/** The service or worker folder of a runtime file (`functions/order/app.ts` → `functions/order`); none for their shared glue. */
+function unitOf(rel: string): string | undefined {
+  const [top, unit] = rel.split('/');
+  return (top === 'functions' || top === 'containers') && unit !== 'shared' && rel.split('/').length > 2 ? `${top}/${unit}` : undefined;
+}
+
+/** Imports of one service's (or worker's) folder into another's: what two of them share lives in core/ or their shared/ folder. */
+function crossUnitImportsOf(rel: string, text: string): string[] {
+  const from = unitOf(rel);
+  if (!from || rel.endsWith('.test.ts')) return [];
+  return [...text.matchAll(IMPORT)]
+    .map((m) => resolve(path.join(ROOT, rel), m[2]))
+    .filter((target) => unitOf(target) !== undefined && unitOf(target) !== from)
+    .map((target) => `${rel} imports ${target}`);
+}
+
 describe('import rule (docs/architecture.md)', () => {
   test('every layer imports only the layers it stands on', () => {
     const found = sources().flatMap((file) => violationsOf(path.relative(ROOT, file), fs.readFileSync(file, 'utf8')));
     expect(found).toEqual([]);
+  });
+
+  test("no service or worker imports another's folder", () => {
+    const found = sources().flatMap((file) => crossUnitImportsOf(path.relative(ROOT, file), fs.readFileSync(file, 'utf8')));
+    expect(found).toEqual([]);
+    expect(crossUnitImportsOf('functions/gateway-b2c/app.ts', "import { CreateB2cOrder } from '../order/schemas';\n")).toEqual([
+      'functions/gateway-b2c/app.ts imports functions/order/schemas',
+    ]);
   });
 
   test('the contract imports nothing at all, not even packages', () => {

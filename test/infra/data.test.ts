@@ -97,8 +97,11 @@ describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
     expect(parameter('rds.force_ssl')?.value).toBe('1');
   });
 
-  test(`${kind} allows logical replication, set at creation (static parameter)`, () => {
-    expect(parameter('rds.logical_replication')).toMatchObject({ value: '1', apply_method: 'pending-reboot' });
+  // Logical replication keeps an Aurora writer from pausing (AWS, aurora-serverless-v2-auto-pause): a cluster that may pause goes without it.
+  const pauses = cluster && config.database.aurora.minAcu === 0;
+  test(pauses ? `${kind} may pause (0 ACU): no logical replication, which would keep it awake` : `${kind} allows logical replication, set at creation (static parameter)`, () => {
+    if (pauses) expect(parameter('rds.logical_replication')).toBeUndefined();
+    else expect(parameter('rds.logical_replication')).toMatchObject({ value: '1', apply_method: 'pending-reboot' });
   });
 
   test(`${kind} keeps automated backups for the configured days`, () => {
