@@ -62,23 +62,34 @@ export interface NatBootNames {
  * and forward through it.
  *
  * 1. IMDSv2 token; instance id, Region, AZ and primary interface from the metadata service.
- * 2. `iptables` (iptables-nft) if missing, while the primary interface still has its boot-time
- *    public IPv4.
- * 3. The floating interface (by its Name tag, in this AZ) attached as device 1, retried while the
- *    previous instance still holds it (its attachment goes when that instance terminates).
- * 4. Forwarding on, reverse-path filtering and redirects off, MASQUERADE out of the floating
+ * 2. After a reboot only: the floating interface is still attached (the metadata service lists it
+ *    at device-number 1), but the primary interface's public IPv4 was released at the first boot
+ *    and the default route out of the floating interface, set at run time, is gone; the primary's
+ *    own default route (amazon-ec2-net-utils prefers device 0) reaches nothing, so every EC2 API
+ *    call would fail. The default route goes out of the floating interface first (its Linux name
+ *    by MAC, the router of its subnet from the metadata service, which needs no route out), and
+ *    the API is reached through the Elastic IP. A first boot has nothing at device 1.
+ * 3. `iptables` (iptables-nft) if missing: through the boot-time public IPv4 at the first boot.
+ * 4. The floating interface (by its Name tag, in this AZ) attached as device 1, retried while the
+ *    previous instance still holds it (its attachment goes when that instance terminates); after a
+ *    reboot it is already this instance's and nothing is attached.
+ * 5. Forwarding on, reverse-path filtering and redirects off, MASQUERADE out of the floating
  *    interface, default route through it (metric 10, under the primary's): traffic from the
  *    private subnets comes in and leaves through the interface the routes point at and the
  *    Elastic IP sits on, so the egress address never changes. systemd-networkd is told to keep
  *    routes it did not make. Source/destination check off on the interface (Terraform sets it;
  *    re-asserted).
- * 5. The primary interface's public IPv4 released (`--no-associate-public-ip-address`): it was
+ * 6. The primary interface's public IPv4 released (`--no-associate-public-ip-address`): it was
  *    only needed to reach the EC2 API before the floating interface was there, and would cost a
  *    second public IPv4 ($3.65/month). If the call fails, egress still works; the log says so.
- * 6. The launch lifecycle action completed: the instance is InService only once it forwards (a
+ * 7. The launch lifecycle action completed: the instance is InService only once it forwards (a
  *    reboot has no action to complete; that failure is expected and logged).
  *
- * Written with `$var` only (no `${…}`) so the TypeScript template interpolates only the names.
+ * Any other failure ends the script non-zero, and its unit powers the instance off (NAT_EGRESS_UNIT).
+ *
+ * Written with `$var` only (no `${…}`) so the TypeScript template interpolates only the names; the
+ * one exception, `ROOT`, is escaped: empty on the instance, a scratch directory for the tests that
+ * run this script (test/infra/nat-boot.test.ts), it prefixes the one file the script writes.
  */
 export function natEgressScript(names: NatBootNames): string {
   return `#!/bin/bash
@@ -87,6 +98,7 @@ set -euo pipefail
 ENI_NAME='${names.eniName}'
 ASG_NAME='${names.autoScalingGroupName}'
 HOOK_NAME='${names.hookName}'
+ROOT=\${ROOT:-}
 
 log() { echo "nat-egress: $*"; }
 retry() { local n=0; until "$@"; do n=$((n + 1)); if [ "$n" -ge 60 ]; then return 1; fi; sleep 5; done; }
@@ -98,6 +110,30 @@ az=$(imds placement/availability-zone)
 export AWS_DEFAULT_REGION=$(imds placement/region)
 primary_mac=$(imds mac)
 primary_eni=$(imds "network/interfaces/macs/$primary_mac/interface-id")
+
+# nat_if and gateway: the Linux interface of MAC $1 once it has its IPv4 address, and its subnet's router (the first host).
+floating_link() {
+  nat_if=''
+  for _ in $(seq 1 90); do
+    nat_if=$(ip -o link | awk -v mac="$1" 'index(tolower($0), mac) && !seen { seen = 1; sub(":", "", $2); print $2 }')
+    if [ -n "$nat_if" ] && [ -n "$(ip -4 -o addr show dev "$nat_if")" ]; then break; fi
+    nat_if=''
+    sleep 2
+  done
+  if [ -z "$nat_if" ]; then log "no interface with MAC $1 came up with an address"; exit 1; fi
+  local cidr
+  cidr=$(retry imds "network/interfaces/macs/$1/subnet-ipv4-cidr-block")
+  gateway=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_network(sys.argv[1])[1])' "$cidr")
+}
+
+# A reboot: the API is reachable only through the Elastic IP of the interface still at device 1.
+for mac in $(imds network/interfaces/macs/ | tr -d /); do
+  if [ "$(imds "network/interfaces/macs/$mac/device-number")" = 1 ]; then
+    floating_link "$mac"
+    ip route replace default via "$gateway" dev "$nat_if" metric 10
+    log "device 1 ($mac) still attached: default route through $nat_if before any EC2 API call"
+  fi
+done
 
 command -v iptables >/dev/null || retry dnf install -y iptables-nft
 
@@ -115,19 +151,11 @@ if [ "$holder" != "$instance" ]; then
   log "attached $eni"
 fi
 
-nat_if=''
-for _ in $(seq 1 90); do
-  nat_if=$(ip -o link | awk -v mac="$eni_mac" 'index(tolower($0), mac) && !seen { seen = 1; sub(":", "", $2); print $2 }')
-  if [ -n "$nat_if" ] && [ -n "$(ip -4 -o addr show dev "$nat_if")" ]; then break; fi
-  sleep 2
-done
-if [ -z "$nat_if" ]; then log "$eni attached but no interface came up"; exit 1; fi
-cidr=$(retry imds "network/interfaces/macs/$eni_mac/subnet-ipv4-cidr-block")
-gateway=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_network(sys.argv[1])[1])' "$cidr")
+floating_link "$eni_mac"
 
-if [ ! -f /etc/systemd/networkd.conf.d/90-nat.conf ]; then
-  mkdir -p /etc/systemd/networkd.conf.d
-  printf '[Network]\\nManageForeignRoutes=no\\nManageForeignRoutingPolicyRules=no\\n' > /etc/systemd/networkd.conf.d/90-nat.conf
+if [ ! -f "$ROOT/etc/systemd/networkd.conf.d/90-nat.conf" ]; then
+  mkdir -p "$ROOT/etc/systemd/networkd.conf.d"
+  printf '[Network]\\nManageForeignRoutes=no\\nManageForeignRoutingPolicyRules=no\\n' > "$ROOT/etc/systemd/networkd.conf.d/90-nat.conf"
   systemctl restart systemd-networkd
   sleep 3
 fi
@@ -153,18 +181,25 @@ aws autoscaling complete-lifecycle-action --auto-scaling-group-name "$ASG_NAME" 
 `;
 }
 
-/** The user data: install the boot script and its unit, and run it now (cloud-init runs user data once; the unit runs at every boot). */
-export function natUserData(names: NatBootNames): string {
-  return `#!/bin/bash
-set -euo pipefail
-cat > /usr/local/sbin/nat-egress <<'NAT_EGRESS'
-${natEgressScript(names)}NAT_EGRESS
-chmod 0755 /usr/local/sbin/nat-egress
-cat > /etc/systemd/system/nat-egress.service <<'NAT_UNIT'
-[Unit]
+/**
+ * The unit that runs natEgressScript at every boot. A boot that cannot forward must not leave the
+ * instance running: a running instance passes the group's EC2 health check (`healthCheckType:
+ * 'EC2'` looks at the instance state and status checks, not at forwarding) and counts in
+ * GroupInServiceInstances, so neither the group nor the egress alarm would ever see it. So a failed
+ * run powers the instance off (`FailureAction=poweroff`), which needs no API call, and the group
+ * replaces it either way: after a reboot (InService) the EC2 health check finds it stopped, and the
+ * group terminates it and launches another (the 60 s grace period only covers a new instance's
+ * first minute in service); during its launch (Pending:Wait, where the group runs no health check:
+ * it acts on InService instances) it never completes `nat-ready`, whose `defaultResult: 'ABANDON'`
+ * terminates it after NAT_READY_TIMEOUT_SECONDS. Not a reboot: it would meet the same failure and
+ * stay in service.
+ */
+export const NAT_EGRESS_UNIT = `[Unit]
 Description=NAT egress through the floating interface
 Wants=network-online.target
 After=network-online.target
+# Stopped, a NAT that cannot forward is replaced by its Auto Scaling group (modules/nat-instance.ts).
+FailureAction=poweroff
 
 [Service]
 Type=oneshot
@@ -175,7 +210,17 @@ StandardError=journal+console
 
 [Install]
 WantedBy=multi-user.target
-NAT_UNIT
+`;
+
+/** The user data: install the boot script and its unit, and run it now (cloud-init runs user data once; the unit runs at every boot). */
+export function natUserData(names: NatBootNames): string {
+  return `#!/bin/bash
+set -euo pipefail
+cat > /usr/local/sbin/nat-egress <<'NAT_EGRESS'
+${natEgressScript(names)}NAT_EGRESS
+chmod 0755 /usr/local/sbin/nat-egress
+cat > /etc/systemd/system/nat-egress.service <<'NAT_UNIT'
+${NAT_EGRESS_UNIT}NAT_UNIT
 systemctl daemon-reload
 systemctl enable --now nat-egress.service
 `;
@@ -193,9 +238,11 @@ systemctl enable --now nat-egress.service
  * `network.natAz` moves the NAT (interface, group, same Elastic IP) to another AZ (docs/operations.md#egress-down).
  * One group per AZ would survive an AZ loss on its own but doubles the instance and the address.
  *
- * The instance reaches the EC2 API at boot through a public IPv4 of its primary interface, which
- * it releases once the floating interface forwards (natEgressScript): one public IPv4, the
- * Elastic IP, in the steady state. Its role may attach and modify only the NAT's own interfaces
+ * The instance reaches the EC2 API at its first boot through a public IPv4 of its primary
+ * interface, which it releases once the floating interface forwards, and after a reboot through
+ * the Elastic IP of the floating interface it still holds (natEgressScript): one public IPv4, the
+ * Elastic IP, in the steady state. A boot that cannot forward powers the instance off, and the
+ * group replaces it (NAT_EGRESS_UNIT). Its role may attach and modify only the NAT's own interfaces
  * (Name tag), complete the group's launch action, and run the SSM Agent (Session Manager: no SSH
  * key, no inbound port). IMDSv2 only, encrypted root volume.
  */

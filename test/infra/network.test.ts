@@ -3,6 +3,7 @@ import { Testing } from 'cdktf';
 import { dev, environments, EnvironmentConfig } from '../../stacks/config';
 import { NetworkStack } from '../../stacks/network';
 import { cidrSubnet } from '../../modules/cidr';
+import { NAT_READY_TIMEOUT_SECONDS, natUserData } from '../../modules/nat-instance';
 import { parsePolicy, resources, synthesizedStack } from '../support/infra-synth';
 
 const envs = Object.values(environments);
@@ -87,7 +88,8 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     // Replace before relaunch: the old instance goes first, so the interface is free for the new one.
     expect(group.config.instance_maintenance_policy).toEqual({ min_healthy_percentage: 0, max_healthy_percentage: 100 });
     expect(group.config.initial_lifecycle_hook).toEqual([
-      expect.objectContaining({ name: 'nat-ready', lifecycle_transition: 'autoscaling:EC2_INSTANCE_LAUNCHING', default_result: 'ABANDON' }),
+      // A launch that never completes (its boot failed and powered it off) is terminated after the timeout.
+      expect.objectContaining({ name: 'nat-ready', lifecycle_transition: 'autoscaling:EC2_INSTANCE_LAUNCHING', default_result: 'ABANDON', heartbeat_timeout: NAT_READY_TIMEOUT_SECONDS }),
     ]);
   });
 
@@ -123,20 +125,9 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     expect(group.config.depends_on).toEqual(expect.arrayContaining(['aws_route.public-default', policy.address]));
   });
 
-  test('the user data takes over the floating interface: IMDSv2 token, attach by its Name tag in its AZ, forwarding and MASQUERADE on it, source/dest check off, then the boot-time public IPv4 released', () => {
-    const script = userData();
-    expect(script).toContain("X-aws-ec2-metadata-token-ttl-seconds");
-    expect(script).toContain(`ENI_NAME='${eni.config.tags.Name}'`);
-    expect(script).toContain('"Name=tag:Name,Values=$ENI_NAME" "Name=availability-zone,Values=$az"');
-    expect(script).toMatch(/aws ec2 attach-network-interface --network-interface-id "\$eni" --instance-id "\$instance" --device-index 1/);
-    expect(script).toContain('net.ipv4.ip_forward=1');
-    expect(script).toContain('iptables -t nat -A POSTROUTING -o "$nat_if" -j MASQUERADE');
-    expect(script).toContain('ip route replace default via "$gateway" dev "$nat_if"');
-    expect(script).toContain('modify-network-interface-attribute --network-interface-id "$eni" --no-source-dest-check');
-    expect(script).toContain('modify-network-interface-attribute --network-interface-id "$primary_eni" --no-associate-public-ip-address');
-    expect(script).toContain(`--auto-scaling-group-name "$ASG_NAME" --lifecycle-hook-name "$HOOK_NAME"`);
-    expect(script).toContain(`ASG_NAME='${group.config.name}'`);
-    expect(script).toContain('systemctl enable --now nat-egress.service');
+  test("the user data installs the boot script and its unit with this stack's interface, group and hook (what they do: nat-boot.test.ts)", () => {
+    expect(userData()).toBe(natUserData({ eniName: eni.config.tags.Name, autoScalingGroupName: group.config.name, hookName: group.config.initial_lifecycle_hook[0].name }));
+    expect(userData()).toContain('systemctl enable --now nat-egress.service');
   });
 
   test('the user data and the boot script it installs are valid bash', () => {
