@@ -9,7 +9,10 @@ import { opsAlarm } from './ops-alarm';
 export interface AuroraServerlessClusterProps {
   /** Cluster identifier; its instances are `<identifier>-1` (writer) and `<identifier>-2` (reader). */
   identifier: string;
-  /** aurora-postgresql version, e.g. `16.6`; a `minAcu` of 0 needs 16.3 or later. */
+  /**
+   * aurora-postgresql version the cluster is created at, e.g. `16.6`; a `minAcu` of 0 needs 16.3
+   * or later. AWS's automatic minor upgrades move it on, and Terraform leaves them be.
+   */
   engineVersion: string;
   databaseName: string;
   masterUsername: string;
@@ -110,6 +113,11 @@ export class AuroraServerlessCluster extends Construct {
       copyTagsToSnapshot: true,
       enabledCloudwatchLogsExports: ['postgresql'],
       dependsOn: [logGroup],
+      // The instances upgrade their minor version on their own (autoMinorVersionUpgrade): a pinned
+      // 16.6 would plan a downgrade after the first one, which RDS refuses, failing every apply.
+      // aws_rds_cluster takes a partial version only "where supported by the API" (provider docs), and a
+      // major alone could not promise the 16.3 that 0 ACU needs.
+      lifecycle: { ignoreChanges: ['engine_version'] },
     });
 
     // Promotion tiers 0 and 1 pause and resume together (a reader of tier 2+ would pause alone).
@@ -127,6 +135,7 @@ export class AuroraServerlessCluster extends Construct {
         performanceInsightsEnabled: false,
         monitoringInterval: 0,
         copyTagsToSnapshot: true,
+        lifecycle: { ignoreChanges: ['engine_version'] },
       });
     instance(1);
     if (props.reader) instance(2);

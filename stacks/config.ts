@@ -22,7 +22,11 @@ export type DatabaseEngine = 'rds-instance' | 'aurora-serverless-v2';
 
 /** The Aurora Serverless v2 cluster, used when `database.engine` is `aurora-serverless-v2`. */
 export interface AuroraSettings {
-  /** aurora-postgresql version; 0 ACU (auto-pause) needs 16.3 or later in the 16 line. */
+  /**
+   * aurora-postgresql version the cluster is created at; 0 ACU (auto-pause) needs 16.3 or later in
+   * the 16 line. AWS upgrades the minor version from there and Terraform ignores the difference, so
+   * a change here alone upgrades nothing (docs/deploy.md, "Later traps").
+   */
   engineVersion: string;
   /**
    * Capacity range of every instance, in ACUs (half steps; 1 ACU is about 2 GiB of memory). A
@@ -105,6 +109,10 @@ export interface EnvironmentConfig {
     aurora: AuroraSettings;
     /** The RDS instance, when `engine` is `rds-instance`: class, version and storage. */
     instanceClass: string;
+    /**
+     * The major alone (`16`): the instance takes AWS's minor upgrades, and a pinned minor would plan
+     * a downgrade after the first (aws_db_instance takes a version prefix for that; later-traps test).
+     */
     engineVersion: string;
     allocatedStorageGb: number;
     maxAllocatedStorageGb: number;

@@ -46,6 +46,18 @@ describe.each(envs)('%s', (env, config: EnvironmentConfig) => {
     expect(cluster.config.db_cluster_parameter_group_name).toBe(`\${${group.address}.name}`);
   });
 
+  test('AWS\'s automatic minor upgrades never make an apply plan a downgrade: the instance names its major only, the Aurora cluster and its instances ignore engine_version', () => {
+    const [db] = resources(stack('data'), 'aws_db_instance');
+    expect(db.config).toMatchObject({ auto_minor_version_upgrade: true, engine_version: expect.stringMatching(/^\d+$/) });
+    const aurora = synthesizedStack(stack('data'), 'aurora');
+    const instances = resources(aurora, 'aws_rds_cluster_instance');
+    expect(instances.length).toBeGreaterThan(0);
+    for (const r of [...resources(aurora, 'aws_rds_cluster'), ...instances]) {
+      expect({ resource: r.address, ignored: r.config.lifecycle?.ignore_changes }).toEqual({ resource: r.address, ignored: ['engine_version'] });
+    }
+    instances.forEach((i) => expect(i.config.auto_minor_version_upgrade).toBe(true));
+  });
+
   test('a change of capacity_provider_strategy is an in-place update of the worker services (force_new_deployment), not a replacement', () => {
     const services = resources(stack('compute'), 'aws_ecs_service');
     expect(services).toHaveLength(2);
