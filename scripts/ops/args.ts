@@ -24,6 +24,12 @@ commands:
   orders requeue <orderId>... [--database-url URL]
                 sends the doc job of each paid/queued/generating order again; its one write restarts each
                 re-sent order's idle clock (updated_at), so that no sweep sends a second one
+  orders failed [--since 24h] [--limit N] [--database-url URL]
+                orders the worker failed with "document generation failed after repeated attempts" (a
+                dependency down through every receive) in the window, latest first: what orders retry takes (read-only)
+  orders retry <orderId>... [--database-url URL]
+                each such order back to queued (error cleared, requeues 0; its count undone on its batch, a
+                completed batch reopened), then its doc job sent; any other failure reason is refused
   order <orderId|requestId> [--since 7d] [--log-file PATH] [--database-url URL]
                 the order's story, oldest first, every service and worker, its hops (received … ready/failed) marked;
                 without --env (or with --env local) from npm run dev's log file, with --env from CloudWatch Logs
@@ -42,7 +48,8 @@ options:
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
 exit codes: 0 done, 1 failed (AWS or database error, a message not moved), 2 bad command line, no AWS
-credentials, an order id that no order has (orders requeue: then nothing is sent) or that no log line names (order)`;
+credentials, an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
+(order), an order that orders retry refuses (nothing is done)`;
 
 export type QueueStem = (typeof QUEUES)[keyof typeof QUEUES];
 export type Format = 'json' | 'table';
@@ -57,7 +64,8 @@ export type OpsCommand =
   | (Common & { command: 'dlq inspect'; queue: QueueStem; sample: number })
   | (Common & { command: 'dlq redrive'; queue: QueueStem; max?: number; dryRun: boolean })
   | (Common & { command: 'orders stuck'; olderThanMs: number; limit: number; database: DatabaseArgs })
-  | (Common & { command: 'orders requeue'; orderIds: string[]; database: DatabaseArgs })
+  | (Common & { command: 'orders requeue' | 'orders retry'; orderIds: string[]; database: DatabaseArgs })
+  | (Common & { command: 'orders failed'; sinceMs: number; limit: number; database: DatabaseArgs })
   | (Common & { command: 'order'; id: string; local: boolean; sinceMs: number; logFile: string; database: DatabaseArgs })
   | (Common & { command: 'workers status'; logFile: string });
 
@@ -66,7 +74,9 @@ export interface DatabaseArgs {
   secret?: string;
 }
 
-const COMMANDS = ['dlq inspect', 'dlq redrive', 'orders stuck', 'orders requeue', 'order', 'workers status'] as const;
+const COMMANDS = ['dlq inspect', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'order', 'workers status'] as const;
+/** Commands that take order ids after their name. */
+const WITH_IDS = new Set(['orders requeue', 'orders retry', 'order']);
 /** Commands of one word, followed by their argument. */
 const ONE_WORD = new Set(['order']);
 const ENV_NAME = /^[a-z][a-z0-9-]{0,20}$/;
@@ -120,7 +130,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
     throw new UsageError('command', `unknown command "${command}" (commands: ${COMMANDS.join(', ')})`);
   }
   const rest = positionals.slice(words);
-  if (command !== 'orders requeue' && command !== 'order' && rest.length > 0) throw new UsageError('arguments', `${command} takes no argument, got "${rest.join(' ')}"`);
+  if (!WITH_IDS.has(command) && rest.length > 0) throw new UsageError('arguments', `${command} takes no argument, got "${rest.join(' ')}"`);
   // The story of a local order needs no environment: npm run dev's log file is the default.
   if (command === 'order' && (values.env === undefined || values.env === 'local')) return localOrder(values, rest, env);
 
@@ -168,6 +178,15 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
         limit: integerOption('--limit', values.limit, { min: 1, max: 10_000 }, 100),
         database: database(),
       };
+    case 'orders failed':
+      unused(['since', 'limit', 'database-url', 'db-secret']);
+      return {
+        ...common,
+        command,
+        sinceMs: values.since === undefined ? 86_400_000 : parseDuration('--since', values.since),
+        limit: integerOption('--limit', values.limit, { min: 1, max: 10_000 }, 100),
+        database: database(),
+      };
     case 'order':
       unused(['since', 'database-url', 'db-secret']);
       return {
@@ -188,7 +207,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       rest.forEach((id, i) => {
         if (!UUID_PATTERN.test(id)) throw new UsageError(rest.length > 1 ? `orderId[${i}]` : 'orderId', `must be an order id (a UUID), got "${id}"`);
       });
-      return { ...common, command: 'orders requeue', orderIds: [...new Set(rest.map((id) => id.toLowerCase()))], database: database() };
+      return { ...common, command: command as 'orders requeue' | 'orders retry', orderIds: [...new Set(rest.map((id) => id.toLowerCase()))], database: database() };
     }
   }
 }

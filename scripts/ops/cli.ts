@@ -14,8 +14,8 @@ import { orderDeadlines, readQueueSettings } from '../../containers/doc-generati
 import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
 import { OpsCommand, parseCommand, USAGE } from './args';
 import { inspectDlq, redriveDlq } from './dlq';
-import { openDatabase, requeueOrders, stuckOrders } from './orders';
-import { renderInspect, renderRedrive, renderRequeue, renderStory, renderStuck, renderWorkers } from './render';
+import { failedOrders, openDatabase, requeueOrders, retryOrders, stuckOrders } from './orders';
+import { renderFailed, renderInspect, renderRedrive, renderRequeue, renderRetry, renderStory, renderStuck, renderWorkers } from './render';
 import { cloudWatchStorySource, localStorySource, orderStory } from './story';
 import { awsWorkersStatus, localWorkersStatus } from './workers';
 import { openTarget, OpsTarget } from './target';
@@ -81,17 +81,33 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
       const report = await redriveDlq(target, command.queue, { max: command.max, dryRun: command.dryRun }, log);
       return { json: report, text: renderRedrive(report), ok: report.failed.length === 0 };
     }
+    case 'orders failed': {
+      const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
+      try {
+        const report = await failedOrders(db, command.sinceMs, command.limit);
+        log.info('failed orders listed', { count: report.count, otherFailures: report.otherFailures, sinceMinutes: report.sinceMinutes });
+        return { json: report, text: renderFailed(report), ok: true };
+      } finally {
+        await db.destroy();
+      }
+    }
     case 'orders stuck':
-    case 'orders requeue': {
+    case 'orders requeue':
+    case 'orders retry': {
       const docJobs = await target.queue(QUEUES.docJobs);
       const batchDocJobs = await target.queue(QUEUES.batchDocJobs);
       const urls = { docJobs: docJobs.url, batchDocJobs: batchDocJobs.url };
       const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
       try {
-        if (command.command === 'orders requeue') {
+        if (command.command !== 'orders stuck') {
           const jobs = createJobQueue({ queues: { docJobsUrl: urls.docJobs, batchDocJobsUrl: urls.batchDocJobs } }, target.sqs);
-          const report = await requeueOrders(db, jobs, { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name }, command.orderIds, requestId, log);
-          return { json: report, text: renderRequeue(report), ok: true };
+          const names = { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name };
+          if (command.command === 'orders requeue') {
+            const report = await requeueOrders(db, jobs, names, command.orderIds, requestId, log);
+            return { json: report, text: renderRequeue(report), ok: true };
+          }
+          const report = await retryOrders(db, jobs, names, command.orderIds, requestId, log);
+          return { json: report, text: renderRetry(report), ok: report.notSent.length === 0 };
         }
         // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them; its backlog is both doc-job queues'.
         const deadlines = orderDeadlines(await readQueueSettings(target.sqs, docJobs.url));

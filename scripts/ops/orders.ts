@@ -22,6 +22,13 @@ import { UsageError } from '../../core/cli';
  * under one request id for the run (`ops-<uuid>`). Its one write is the order's `updated_at`
  * (below); the status is the worker's to move, by its own guarded transitions (a live lease
  * still wins, a final order drops the job).
+ *
+ * `failed` lists the orders the worker failed on a retryable error (TRANSIENT_FAILURE: core-llm,
+ * Gemini, the database or S3 still failing on the message's last receive), and `retry` takes
+ * such an order back to `queued` and sends its job: the one way back from a final state, which
+ * a redrive cannot be (a redriven job finds the order final and is dropped). A separate command,
+ * not a flag of `requeue`: requeue never moves a status and is harmless on any id, retry undoes
+ * an outcome the client has seen, and only for that one reason.
  */
 export interface StuckOrder {
   orderId: string;
@@ -198,6 +205,147 @@ export async function requeueOrders(
       : undefined;
     report.sent.push({ orderId, status: row.status, queue: queueNames[docJobQueueOf(row)], ...(note ? { note } : {}) });
     log.info('doc job sent again', { orderId, status: row.status, requestId });
+  }
+  return report;
+}
+
+/**
+ * The reason the doc-generation worker gives an order whose last receive still met a retryable
+ * error (containers/doc-generation/handler.ts): the attempts ran out, the order did not prove bad.
+ * test/ops/ops.test.ts gets it from the real worker. Every other reason is refused by `retry`: a
+ * rejection (`document generation rejected: …`, core-llm's 4xx) fails the same way again, and an
+ * interrupted one (the sweeper's, or `interrupted too often`) names a worker that kept dying.
+ */
+export const TRANSIENT_FAILURE = 'document generation failed after repeated attempts';
+
+export interface FailedOrder {
+  orderId: string;
+  requestId: string | null;
+  batchId: string | null;
+  batchRow: number | null;
+  /** When it became `failed` (its last update). */
+  failedAt: string;
+  requeues: number;
+}
+
+export interface FailedReport {
+  sinceMinutes: number;
+  reason: typeof TRANSIENT_FAILURE;
+  /** Failed with TRANSIENT_FAILURE in the window: what `orders retry` takes. */
+  count: number;
+  truncated: boolean;
+  /** Failed in the window for any other reason: `retry` refuses them. */
+  otherFailures: number;
+  orders: FailedOrder[];
+}
+
+/** Read-only: the orders failed with TRANSIENT_FAILURE in the last `sinceMs`, latest first. */
+export async function failedOrders(db: Knex, sinceMs: number, limit: number): Promise<FailedReport> {
+  return readOnly(db, async (trx) => {
+    const inWindow = () => trx('orders').where({ status: 'failed' }).whereRaw(`updated_at > now() - ? * interval '1 millisecond'`, [sinceMs]);
+    const rows = (await inWindow()
+      .where({ error: TRANSIENT_FAILURE })
+      .select('id', 'request_id', 'batch_id', 'batch_row', 'updated_at', 'requeues')
+      .orderBy('updated_at', 'desc')
+      .limit(limit)) as { id: string; request_id: string | null; batch_id: string | null; batch_row: number | null; updated_at: Date; requeues: number }[];
+    const counts = (await inWindow()
+      .select(trx.raw('count(*) filter (where error = ?) as transient', [TRANSIENT_FAILURE]), trx.raw('count(*) filter (where error is distinct from ?) as other', [TRANSIENT_FAILURE]))
+      .first()) as { transient: string; other: string };
+    return {
+      sinceMinutes: minutes(sinceMs),
+      reason: TRANSIENT_FAILURE,
+      count: Number(counts.transient),
+      truncated: Number(counts.transient) > rows.length,
+      otherFailures: Number(counts.other),
+      orders: rows.map((r) => ({
+        orderId: r.id,
+        requestId: r.request_id,
+        batchId: r.batch_id,
+        batchRow: r.batch_row,
+        failedAt: new Date(r.updated_at).toISOString(),
+        requeues: r.requeues,
+      })),
+    };
+  });
+}
+
+export interface RetryReport {
+  requestId: string;
+  /** Back to `queued`, their job sent. `batch`: its count undone (`counted`), or the completed batch reopened (`reopened`). */
+  retried: { orderId: string; queue: string; batchId?: string; batch?: 'counted' | 'reopened' }[];
+  /** Not failed (any more): nothing to retry. */
+  skipped: { orderId: string; status: OrderStatus; why: string }[];
+  /** Queued again but their job could not be sent: `orders requeue <id>` sends it (the sweeper would, once a doc-generation task runs). */
+  notSent: { orderId: string; error: string }[];
+}
+
+/**
+ * failed (with TRANSIENT_FAILURE) → queued, then the doc job, for each order. Every id is
+ * checked before anything changes: one that names no order, or an order failed for another
+ * reason, stops the run (exit 2, each named). An order that is not failed is skipped (a second
+ * run of the same retry).
+ *
+ * Each order moves in one transaction, guarded on `status = 'failed' AND error = TRANSIENT_FAILURE`
+ * (a concurrent retry moves it once), with a fresh start: error cleared, `requeues` back to 0 (the
+ * hand-offs of its failed round would otherwise count against the new one, and the worker fails
+ * an order past maxRequeues on its take). A batch order's `failed` count on its batch is undone in
+ * the same transaction; a batch already `completed` goes back to `processing` without its manifest
+ * link, and the worker that ends the order writes the manifest again (the same key) and completes
+ * it again (batch-completion.ts). The job is sent after the commit: sent inside it, a worker could
+ * read the order still `failed` and drop the job.
+ */
+export async function retryOrders(
+  db: Knex,
+  jobs: Pick<JobQueue, 'sendDocJob'>,
+  queueNames: Record<DocJobQueue, string>,
+  orderIds: string[],
+  requestId: string,
+  log: Logger,
+): Promise<RetryReport> {
+  const rows = await readOnly(db, async (trx) =>
+    (await trx('orders').whereIn('id', orderIds).select('id', 'status', 'error', 'batch_id')) as { id: string; status: OrderStatus; error: string | null; batch_id: string | null }[],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  refuseUnknown(orderIds, byId);
+  const refused = rows.filter((r) => r.status === 'failed' && r.error !== TRANSIENT_FAILURE);
+  if (refused.length > 0) {
+    const named = refused.map((r) => `order ${r.id} failed with "${r.error ?? ''}"`).join('; ');
+    throw new UsageError('orderId', `${named}: not retried, only an order failed with "${TRANSIENT_FAILURE}" is (a rejection fails again the same way; an interrupted one needs its story first: npm run ops -- order <id>); nothing done`);
+  }
+  const report: RetryReport = { requestId, retried: [], skipped: [], notSent: [] };
+  for (const orderId of orderIds) {
+    const row = byId.get(orderId)!;
+    if (row.status !== 'failed') {
+      report.skipped.push({ orderId, status: row.status, why: `not failed: ${REQUEUABLE.has(row.status) ? 'already on its way again (orders stuck shows it if it stopped)' : row.status === 'ready' ? 'its document is made' : 'not paid yet'}` });
+      continue;
+    }
+    const moved = await db.transaction(async (trx) => {
+      const [order] = (await trx('orders')
+        .where({ id: orderId, status: 'failed', error: TRANSIENT_FAILURE })
+        .update({ status: 'queued', error: null, requeues: 0, generation_owner: null, generation_lease_until: null, updated_at: trx.fn.now() })
+        .returning(['id', 'batch_id'])) as { id: string; batch_id: string | null }[];
+      if (!order?.batch_id) return order && { order };
+      const batch = (await trx('batches').where({ id: order.batch_id }).forUpdate().first('status')) as { status: string };
+      const reopen = batch.status === 'completed';
+      await trx('batches')
+        .where({ id: order.batch_id })
+        .update({ failed: trx.raw('failed - 1'), updated_at: trx.fn.now(), ...(reopen ? { status: 'processing', manifest_key: null } : {}) });
+      return { order, batch: reopen ? ('reopened' as const) : ('counted' as const) };
+    });
+    if (!moved) {
+      const now = (await db('orders').where({ id: orderId }).first('status')) as { status: OrderStatus };
+      report.skipped.push({ orderId, status: now.status, why: `moved on since it was read (now ${now.status})` });
+      continue;
+    }
+    log.info('failed order queued again', { orderId, batchId: moved.order.batch_id ?? undefined, batch: moved.batch, requestId });
+    try {
+      await jobs.sendDocJob(moved.order, { requestId });
+    } catch (err) {
+      report.notSent.push({ orderId, error: (err as Error).message });
+      log.error('failed order queued again, its doc job not sent: run orders requeue for it', { orderId, err });
+      continue;
+    }
+    report.retried.push({ orderId, queue: queueNames[docJobQueueOf(moved.order)], ...(moved.order.batch_id ? { batchId: moved.order.batch_id, batch: moved.batch } : {}) });
   }
   return report;
 }

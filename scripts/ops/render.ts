@@ -1,5 +1,5 @@
 import type { InspectReport, RedriveReport } from './dlq';
-import type { RequeueReport, StuckReport } from './orders';
+import type { FailedReport, RequeueReport, RetryReport, StuckReport } from './orders';
 import type { StoryReport } from './story';
 import type { WorkersReport } from './workers';
 
@@ -47,6 +47,28 @@ export function renderStuck(r: StuckReport): string {
 export function renderRequeue(r: RequeueReport): string {
   const rows = [...r.sent.map((s) => ({ ...s, result: 'sent', why: s.note })), ...r.skipped.map((s) => ({ ...s, result: 'skipped' }))];
   return block([`${r.sent.length} doc job(s) sent under request id ${r.requestId}; ${r.skipped.length} skipped`], table(rows, ['orderId', 'status', 'result', 'queue', 'why']));
+}
+
+export function renderFailed(r: FailedReport): string {
+  return block(
+    [
+      `${r.count} order(s) failed with "${r.reason}" in the last ${r.sinceMinutes} min${r.truncated ? ` (latest ${r.orders.length} shown)` : ''}: orders retry takes them`,
+      `${r.otherFailures} failed otherwise in that window (not retried)`,
+    ],
+    r.orders.length > 0 ? table(r.orders as unknown as Record<string, unknown>[], ['orderId', 'failedAt', 'requeues', 'requestId', 'batchId', 'batchRow']) : undefined,
+  );
+}
+
+export function renderRetry(r: RetryReport): string {
+  const rows = [
+    ...r.retried.map((s) => ({ ...s, result: 'queued, job sent', why: s.batch === 'reopened' ? 'its completed batch reopened' : s.batch ? 'its batch count undone' : '' })),
+    ...r.notSent.map((s) => ({ ...s, result: 'queued, job NOT sent', why: `${s.error}: run orders requeue for it` })),
+    ...r.skipped.map((s) => ({ ...s, result: 'skipped' })),
+  ];
+  return block(
+    [`${r.retried.length} failed order(s) queued again under request id ${r.requestId}; ${r.notSent.length} without their job; ${r.skipped.length} skipped`],
+    table(rows, ['orderId', 'status', 'result', 'queue', 'batchId', 'why']),
+  );
 }
 
 /** Seconds after the story's first line: how long each hop took to come. */

@@ -2,11 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DependencyUnavailableError } from '../../core/failures';
 import { createLogger } from '../../core/logger';
 import { traceAttributes } from '../../core/queue';
+import { rejectedRowsKey } from '../../containers/shared/batch-completion';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
 import { main } from '../../scripts/ops/cli';
+import { TRANSIENT_FAILURE } from '../../scripts/ops/orders';
 import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
 /**
@@ -14,7 +17,9 @@ import { startWorkerHarness, until, WorkerHarness } from '../support/workers-har
  * worker: a job that fails maxReceiveCount times lands in the DLQ, `dlq inspect` shows it
  * without taking it, `dlq redrive` brings it back (request id kept) and the worker completes
  * the order; `orders stuck` lists an order whose job was lost, with what the sweeper would do,
- * and `orders requeue` ends it.
+ * and `orders requeue` ends it; an order the worker failed while core-llm was down is listed
+ * by `orders failed` and made by `orders retry` (its completed batch reopened and completed
+ * again), where a rejected one is refused.
  */
 const ENV = 'optest';
 const REPO = join(__dirname, '..', '..');
@@ -49,9 +54,17 @@ describe('npm run ops', () => {
     }
     return { code, out, json, logs };
   };
-  const docWorker = async () => {
+  /** The doc worker; `coreLlmDown`: every core-llm call fails as while Gemini is out (a 503, retryable). */
+  const docWorker = async (coreLlmDown = false) => {
     const logger = createLogger({ service: 'doc-generation', env: 'test' }, 'info', (line) => void workerLines.push(JSON.parse(line)));
-    running.push(await startWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 5 }, logger }));
+    const internal = coreLlmDown
+      ? {
+          json: async () => {
+            throw new DependencyUnavailableError('service', 'service core-llm unavailable (503: Gemini is down)');
+          },
+        }
+      : undefined;
+    running.push(await startWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 5 }, logger, internal }));
   };
   const status = async (id: string) => (await h.db('orders').where({ id }).first()).status as string;
   const readyLine = (orderId: string) => workerLines.find((l) => l.orderId === orderId && l.msg === 'document ready');
@@ -173,6 +186,82 @@ describe('npm run ops', () => {
     expect((await ops('orders', 'stuck', ...url)).json).toMatchObject({ count: 0, orders: [] });
   }, 120_000);
 
+  test('an order failed while core-llm was down: orders failed lists it, orders retry makes it (a completed batch reopened); a rejected one is refused', async () => {
+    const clientId = await h.createClient();
+    const outage = await h.createOrder(clientId, 'product-sheet', { product: 'Outage kettle' });
+    await h.sqs.send(
+      new SendMessageCommand({ QueueUrl: h.queues.docJobs, MessageBody: JSON.stringify({ v: 1, orderId: outage }), MessageAttributes: traceAttributes({ requestId: 'req-outage-1' }) }),
+    );
+    await docWorker(true);
+    // Retryable on every receive: the last one fails the order with the worker's transient reason.
+    await until(async () => (await status(outage)) === 'failed', 40_000, 'the worker to fail the order on its last receive');
+    // Its message dies in the DLQ, and the hand-off of that last receive finds the order final: a redrive would be dropped the same way.
+    await until(async () => (await h.queueDepth(h.queues.docJobsDlq)).visible === 1, 40_000, 'the job to reach the DLQ');
+    await until(() => workerLines.some((l) => l.orderId === outage && l.msg === 'order already final; nothing to render'), 40_000, 'the hand-off to be dropped');
+    await Promise.all(running.splice(0).map((w) => w.stop()));
+    await h.drainQueue(h.queues.docJobsDlq);
+    expect((await h.db('orders').where({ id: outage }).first()).error).toBe(TRANSIENT_FAILURE);
+
+    // A batch row failed the same way, its batch completed (its last row) with the failure counted; and an order core-llm rejected.
+    const theme = await h.themeBySlug('product-sheet');
+    const [{ id: batchId }] = await h.db('batches')
+      .insert({ client_id: clientId, theme_id: theme.id, status: 'completed', total_rows: 1, succeeded: 0, failed: 1, source_key: 'batches/x/source.csv', manifest_key: `batches/${clientId}/old/manifest.json` })
+      .returning('id');
+    await h.storage.put('assets', rejectedRowsKey(clientId, batchId), '[]', 'application/json');
+    const [{ id: batchOrder }] = await h.db('orders')
+      .insert({ client_id: clientId, theme_id: theme.id, status: 'failed', error: TRANSIENT_FAILURE, requeues: 2, input: { product: 'Batch kettle' }, batch_id: batchId, batch_row: 1 })
+      .returning('id');
+    const rejected = await h.createOrder(clientId, 'product-sheet', { product: 'Rejected kettle' });
+    await h.db('orders').where({ id: rejected }).update({ status: 'failed', error: 'document generation rejected: theme product-sheet is inactive' });
+    const url = ['--database-url', h.env.DATABASE_URL];
+
+    const failed = await ops('orders', 'failed', '--since', '1h', ...url);
+    expect(failed.code).toBe(0);
+    expect(failed.json).toMatchObject({ sinceMinutes: 60, reason: TRANSIENT_FAILURE, truncated: false, otherFailures: expect.any(Number) });
+    const listed = failed.json.orders.map((o: { orderId: string }) => o.orderId);
+    expect(listed).toEqual(expect.arrayContaining([outage, batchOrder]));
+    expect(listed).not.toContain(rejected);
+    expect(failed.json.otherFailures).toBeGreaterThanOrEqual(1);
+    expect(failed.json.orders.find((o: { orderId: string }) => o.orderId === outage)).toMatchObject({ requeues: expect.any(Number), batchId: null });
+    expect((await ops('orders', 'failed', '--since', '1h', ...url, '--format', 'table')).out).toContain(batchOrder);
+
+    // The rejected order is refused, named, and nothing is done for the others given with it.
+    const refused = await ops('orders', 'retry', outage, rejected, ...url);
+    expect(refused.code).toBe(2);
+    expect(refused.logs.find((l) => l.level === 'error')).toMatchObject({ field: 'orderId', msg: expect.stringContaining(`order ${rejected} failed with "document generation rejected: theme product-sheet is inactive"`) });
+    expect(await status(outage)).toBe('failed');
+    expect((await ops('orders', 'retry', randomUUID(), ...url)).code).toBe(2);
+
+    const retried = await ops('orders', 'retry', outage, batchOrder, ...url);
+    expect(retried.code).toBe(0);
+    expect(retried.json).toMatchObject({
+      requestId: expect.stringMatching(/^ops-/),
+      retried: [
+        { orderId: outage, queue: `docplatform-${ENV}-doc-jobs` },
+        { orderId: batchOrder, queue: `docplatform-${ENV}-batch-doc-jobs`, batchId, batch: 'reopened' },
+      ],
+      skipped: [],
+      notSent: [],
+    });
+    expect(await h.db('orders').where({ id: batchOrder }).first()).toMatchObject({ status: 'queued', error: null, requeues: 0 });
+    expect(await h.db('batches').where({ id: batchId }).first()).toMatchObject({ status: 'processing', failed: 0, manifest_key: null });
+    // Run again: nothing failed any more, nothing done twice.
+    expect((await ops('orders', 'retry', outage, ...url)).json).toMatchObject({ retried: [], skipped: [{ orderId: outage, status: 'queued' }] });
+
+    // core-llm is back: the worker makes both, and the batch completes again with its new manifest.
+    await docWorker();
+    await until(async () => (await status(outage)) === 'ready' && (await status(batchOrder)) === 'ready', 30_000, 'the retried orders to be ready');
+    expect(readyLine(outage)).toMatchObject({ requestId: retried.json.requestId });
+    const batch = await until(async () => {
+      const b = await h.db('batches').where({ id: batchId }).first();
+      return b.status === 'completed' && b;
+    }, 30_000, 'the reopened batch to complete');
+    expect(batch).toMatchObject({ succeeded: 1, failed: 0 });
+    const manifest = JSON.parse((await h.storage.get('assets', batch.manifest_key)).toString('utf8'));
+    expect(manifest.documents).toEqual([expect.objectContaining({ orderId: batchOrder, status: 'ready' })]);
+    expect(await status(rejected)).toBe('failed');
+  }, 120_000);
+
   test('a bad command line is exit 2 with a message naming the field, before anything is read', async () => {
     const bad = async (...argv: string[]) => {
       const r = await ops(...argv);
@@ -186,6 +275,9 @@ describe('npm run ops', () => {
     expect(await bad('orders', 'requeue', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'orderId' });
     expect(await bad('orders', 'requeue', randomUUID(), 'nope', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'orderId[1]' });
     expect(await bad('orders', 'stuck')).toEqual({ code: 2, field: '--database-url' });
+    expect(await bad('orders', 'failed', '--since', 'yesterday', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: '--since' });
+    expect(await bad('orders', 'failed', randomUUID(), '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'arguments' });
+    expect(await bad('orders', 'retry', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'orderId' });
     expect(await bad('queues', 'list')).toEqual({ code: 2, field: 'command' });
     expect(await bad('dlq', 'inspect', '--queue', 'doc-jobs', '--sample', '5', '--max', '3')).toEqual({ code: 2, field: '--max' });
 
