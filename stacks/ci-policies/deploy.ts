@@ -684,6 +684,8 @@ function containerStatements(c: EnvironmentPolicyContext): Statement[] {
         'application-autoscaling:DeregisterScalableTarget',
         'application-autoscaling:PutScalingPolicy',
         'application-autoscaling:DeleteScalingPolicy',
+        'application-autoscaling:PutScheduledAction',
+        'application-autoscaling:DeleteScheduledAction',
         'application-autoscaling:TagResource',
         'application-autoscaling:UntagResource',
         'application-autoscaling:ListTagsForResource',

@@ -1109,6 +1109,17 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       del('application-autoscaling:DeleteScalingPolicy', target.arn, { resourceTags: target.tags, context: dimensions }),
     ];
   },
+  // resourceScheduledActionPut / Read / Delete: the action lives on its scalable target.
+  aws_appautoscaling_scheduled_action: (r) => {
+    const target = refTo(r.stack, r.config.resource_id, `${r.address}.resource_id`);
+    const dimensions = { 'application-autoscaling:service-namespace': target.str('service_namespace'), 'application-autoscaling:scalable-dimension': target.str('scalable_dimension') };
+    return [
+      create('application-autoscaling:PutScheduledAction', target.arn, { resourceTags: target.tags, context: dimensions }),
+      ...unscoped('read', 'application-autoscaling:DescribeScheduledActions'),
+      update('application-autoscaling:PutScheduledAction', target.arn, { resourceTags: target.tags, context: dimensions }),
+      del('application-autoscaling:DeleteScheduledAction', target.arn, { resourceTags: target.tags, context: dimensions }),
+    ];
+  },
   aws_api_gateway_rest_api: (r) => [
     create('apigateway:POST', apigw('/restapis'), { api: 'apigateway:CreateRestApi', requestTags: r.tags }),
     create('apigateway:GET', r.arn, own(r)),
