@@ -1,13 +1,14 @@
 import { appendFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { integerOption, parseOptions, runCli, UsageError } from '../../core/cli';
 import { ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
 import { demandsOf } from '../preflight/demands';
 import { aliasPosition, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
-import { joinUrl, SECRET_STEM_OF_SETTING, smokeTest } from './smoke';
+import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smoke';
 
 /**
  * The release CLI the workflows call (and ops, by hand):
@@ -24,8 +25,10 @@ import { joinUrl, SECRET_STEM_OF_SETTING, smokeTest } from './smoke';
  * yet: the first deploy) with a `smoke-degraded` warning line giving, with `--env`, the command that
  * puts each value; and with `--env`, a path through the edge (`/api/…`) of an environment whose
  * origin secret is not set up (`api.originVerifyPatternSetArn` unset: its web ACL refuses every
- * request) is skipped with a `smoke-skipped` warning. In GitHub Actions both are also warning
- * annotations and lines of the job summary.
+ * request) is skipped with a `smoke-skipped` warning. With `--env` it then describes every secret
+ * of the environment's data stack and warns (`smoke-secrets-missing`) naming each without a value,
+ * with the command that puts it: the health reached is one service's, which misses only its own
+ * secrets. In GitHub Actions these warnings are also annotations and lines of the job summary.
  */
 
 const log = createLogger({}, 'info', stdoutSink);
@@ -49,6 +52,43 @@ export function putCommands(config: EnvironmentConfig | undefined, missing: stri
     const name = `${namePrefix(config.env)}-${stem}`;
     return known.find((s) => s.name === name)?.putCommand ?? `aws secretsmanager put-secret-value --region ${config.region} --secret-id ${name} --secret-string …`;
   });
+}
+
+/**
+ * Warns naming each secret of the environment that has no value, and what gives it one. Never
+ * fails the smoke test: the services start without them (their routes answer 503 until put).
+ */
+async function warnSecretsWithoutValue(config: EnvironmentConfig): Promise<void> {
+  const secrets = demandsOf(config).secrets;
+  const client = new SecretsManagerClient({ region: config.region });
+  let states;
+  try {
+    states = await secretStates(client, secrets.map((s) => s.name));
+  } catch (error) {
+    const reason = `secretsmanager:DescribeSecret failed (${(error as Error).name}: ${(error as Error).message}); \`npm run preflight -- --env ${config.env}\` lists the secrets without a value`;
+    log.warn('smoke-secrets-unchecked', { env: config.env, reason });
+    annotate(`Secrets of ${config.env} not checked`, [reason]);
+    return;
+  } finally {
+    client.destroy();
+  }
+  const lacking = states.filter((s) => s.state !== 'value');
+  if (lacking.length === 0) {
+    log.info('smoke-secrets-ok', { env: config.env, secrets: states.length });
+    return;
+  }
+  const commands = lacking.map(({ name, state }) => {
+    const put = secrets.find((s) => s.name === name)!.putCommand;
+    if (state === 'absent') return `${name} does not exist: \`cdktf deploy ${config.env}-data\` creates it, then ${put}`;
+    if (state === 'deleted') return `${name} is scheduled for deletion: aws secretsmanager restore-secret --region ${config.region} --secret-id ${name}, then ${put}`;
+    return put;
+  });
+  const names = lacking.map((s) => s.name);
+  log.warn('smoke-secrets-missing', { env: config.env, secrets: names, commands });
+  annotate(`Secrets of ${config.env} with no value: ${names.join(', ')}`, [
+    `What reads them answers 503 naming the setting until each is put (read again within 30 s, no deploy needed):`,
+    ...commands,
+  ]);
 }
 
 function environment(name: string | undefined) {
@@ -145,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
           `docs/deploy.md, "Origin secret"); the smoke test runs once it is`;
         log.warn('smoke-skipped', { env: config.env, urls, reason });
         annotate(`Smoke test skipped: ${config.env} has no origin secret yet`, [reason]);
+        await warnSecretsWithoutValue(config);
         return 0;
       }
       const results = await Promise.all(urls.map((url) => smokeTest(url, { attempts, delayMs })));
@@ -160,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
           ]);
         } else log.info('smoke-ok', { ...result });
       }
+      if (config) await warnSecretsWithoutValue(config);
       return results.every((r) => r.ok) ? 0 : 1;
     }
     default:

@@ -16,6 +16,7 @@ import {
   SimRequest,
   workloadRole,
 } from '../support/iam-simulation';
+import { resources } from '../support/infra-synth';
 
 /**
  * Proof by simulation (@cloud-copilot/iam-simulate) over the synthesised policies, for both
@@ -185,6 +186,20 @@ function ec2TagRows(env: string): Row[] {
     { principal: p, action: 'ec2:CreateTags', resource: ec2('security-group', `sg-0default${o}`), context: { ...tags('RequestTag', env), ...tags('ResourceTag', o) }, expected: 'Deny', why: `retag the default security group ${o} adopted` },
     { principal: p, action: 'ec2:CreateTags', resource: ec2('route-table', `rtb-0${env}`), context: { ...tags('RequestTag', env), 'ec2:CreateAction': 'CreateRouteTable' }, expected: 'Allow', why: 'the tags of a route table it creates' },
     { principal: p, action: 'ec2:CreateTags', resource: ec2('route-table', `rtb-0${env}`), context: { ...tags('RequestTag', o), 'ec2:CreateAction': 'CreateRouteTable' }, expected: 'Deny', why: `create a route table tagged as ${o}'s` },
+  ];
+}
+
+/**
+ * The smoke step (scripts/release/aliases.ts smoke --env) describes every secret of the data stack
+ * to name those without a value; the value itself stays out of reach.
+ */
+function smokeSecretRows(env: string): Row[] {
+  const p = deployRole(env);
+  const secretsOf = (e: string) => resources(`${e}-data`, 'aws_secretsmanager_secret').map((r) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${r.config.name}-AbCdEf`);
+  return [
+    ...secretsOf(env).map((resource): Row => ({ principal: p, action: 'secretsmanager:DescribeSecret', resource, expected: 'Allow', why: 'the smoke step names each secret without a value (VersionIdsToStages)' })),
+    { principal: p, action: 'secretsmanager:DescribeSecret', resource: secretsOf(other(env))[0], expected: 'Deny', why: `${other(env)}'s secret` },
+    { principal: p, action: 'secretsmanager:ListSecretVersionIds', resource: secretsOf(env)[0], expected: 'Deny', why: 'DescribeSecret is all the smoke step needs' },
   ];
 }
 
@@ -366,7 +381,7 @@ function natRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
