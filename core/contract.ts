@@ -66,6 +66,9 @@ export type ImageName = (typeof IMAGE_NAMES)[number];
 export const QUEUES = { docJobs: 'doc-jobs', batchDocJobs: 'batch-doc-jobs', batchJobs: 'batch-jobs' } as const;
 export type QueueName = keyof typeof QUEUES;
 
+/** Rows one B2B batch may hold: the gateway refuses more, and the batch-doc-jobs age alarm allows for a full one. */
+export const MAX_BATCH_ROWS = 5000;
+
 /** Logical bucket → the stem of its physical name. */
 export const BUCKETS = { reports: 'reports', assets: 'assets' } as const;
 export type BucketName = keyof typeof BUCKETS;

@@ -142,6 +142,13 @@ export interface EnvironmentConfig {
     dlqRetentionDays: number;
     docJobsVisibilitySeconds: number;
     batchJobsVisibilitySeconds: number;
+    /**
+     * Rows of a batch the doc workers finish a minute at most: `npm run capacity`'s B2B batch row
+     * ceiling, which test/infra/data.test.ts holds this to (the data stack cannot read the traffic
+     * profile behind it). The batch-doc-jobs oldest-message alarm allows a full batch
+     * (MAX_BATCH_ROWS) at this pace before it counts the usual margin: 42 minutes in prod.
+     */
+    batchRowsPerMinute: number;
   };
   lambdas: Record<ServiceName, LambdaSettings>;
   api: {
@@ -320,6 +327,7 @@ export const dev: EnvironmentConfig = {
     dlqRetentionDays: 14,
     docJobsVisibilitySeconds: 180,
     batchJobsVisibilitySeconds: 900,
+    batchRowsPerMinute: 17,
   },
   lambdas: lambdaDefaults(5),
   api: { throttleRateLimit: 20, throttleBurstLimit: 40, wafRateLimitPer5Min: 500, wafBlockedRequestLogs: false, ownsAccountLogRole: true },
@@ -364,6 +372,7 @@ export const prod: EnvironmentConfig = {
     backupRetentionDays: 7,
   },
   cache: { maxDataStorageGb: 2, maxEcpuPerSecond: 10000, snapshotRetentionDays: 1 },
+  queues: { ...dev.queues, batchRowsPerMinute: 120 },
   lambdas: {
     ...lambdaDefaults(8),
     // One per doc-generation slot (maxTasks × concurrency, the messages in hand): a generation holds

@@ -7,7 +7,7 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { opsAlarm } from '../modules/ops-alarm';
 import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
-import { BUCKETS, BucketName, DB_APP_ROLE, DB_RESUME_WAIT_MS, PROJECT, QUEUES, QueueName } from '../core/contract';
+import { BUCKETS, BucketName, DB_APP_ROLE, DB_RESUME_WAIT_MS, MAX_BATCH_ROWS, PROJECT, QUEUES, QueueName } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
@@ -25,6 +25,12 @@ export function secretRecoveryDays(config: Pick<EnvironmentConfig, 'env' | 'tear
     throw new Error(`teardown.secretRecoveryDays of ${config.env}: must be 0 or 7 to 30 (Secrets Manager's recovery window), got ${days}`);
   }
   return days;
+}
+/** Seconds the last row of a full batch may wait in batch-doc-jobs: MAX_BATCH_ROWS at queues.batchRowsPerMinute. */
+export function fullBatchSeconds(config: Pick<EnvironmentConfig, 'env' | 'queues'>): number {
+  const perMinute = config.queues.batchRowsPerMinute;
+  if (!(Number.isFinite(perMinute) && perMinute > 0)) throw new Error(`queues.batchRowsPerMinute of ${config.env}: must be above 0, got ${perMinute}`);
+  return Math.ceil((MAX_BATCH_ROWS / perMinute) * 60);
 }
 const DATABASE_MASTER_USER = `${PROJECT}_admin`;
 const GIB = 1024 ** 3;
@@ -150,21 +156,23 @@ export class DataStack extends TerraformStack {
     };
     this.buckets = { reports: bucket(BUCKETS.reports, 30), assets: bucket(BUCKETS.assets, 30) };
 
-    const queue = (name: string, visibilityTimeoutSeconds: number) =>
+    const queue = (name: string, visibilityTimeoutSeconds: number, backlogSeconds = 0) =>
       new QueueWithDlq(this, name, {
         name: `${prefix}-${name}`,
         visibilityTimeoutSeconds,
         retentionDays: config.queues.retentionDays,
         dlqRetentionDays: config.queues.dlqRetentionDays,
         maxReceiveCount: config.queues.maxReceiveCount,
-        // A job that sat through more than two of its own visibility timeouts is stuck, not slow.
-        maxMessageAgeSeconds: Math.max(900, visibilityTimeoutSeconds * 2),
+        // A job that sat through more than two of its own visibility timeouts (15 min at least), past
+        // the backlog it may rightly wait behind, is stuck, not slow.
+        maxMessageAgeSeconds: backlogSeconds + Math.max(900, visibilityTimeoutSeconds * 2),
         alarmTopicArn,
       }).refs;
     this.queues = {
       docJobs: queue(QUEUES.docJobs, config.queues.docJobsVisibilitySeconds),
       // Alike with doc-jobs (the worker derives an order's deadlines from them and refuses two that differ).
-      batchDocJobs: queue(QUEUES.batchDocJobs, config.queues.docJobsVisibilitySeconds),
+      // The last row of a full batch waits behind the rest of it: in prod 42 minutes of a normal batch.
+      batchDocJobs: queue(QUEUES.batchDocJobs, config.queues.docJobsVisibilitySeconds, fullBatchSeconds(config)),
       batchJobs: queue(QUEUES.batchJobs, config.queues.batchJobsVisibilitySeconds),
     };
 

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { MAX_BATCH_ROWS } from '../contract';
 import type { GenerationBudgetSettings } from '../config';
 import * as z from '../zod';
+
+export { MAX_BATCH_ROWS };
 
 /**
  * The batch source gateway-b2b stores in the assets bucket (`BatchSource`, JSON) whatever the
@@ -9,8 +12,6 @@ import * as z from '../zod';
  * (`rowIssue`, containers/b2b-batch/handler.ts) so a source stored before a rule, or written by
  * anything else, costs its bad rows only.
  */
-export const MAX_BATCH_ROWS = 5000;
-
 export const BatchSource = z.object({
   v: z.literal(1),
   batchId: z.uuid(),

@@ -1,8 +1,13 @@
 import { environments, EnvironmentConfig } from '../../stacks/config';
-import { allResources, Block, parsePolicy, resources, synthesizedStack, Variant } from '../support/infra-synth';
+import { allResources, Block, parsePolicy, resources, synthDir, synthesizedStack, Variant } from '../support/infra-synth';
 import { CONFIG_VARIANTS } from '../../stacks/variants';
-import { auroraSettings } from '../../stacks/data';
-import { QUEUES } from '../../core/contract';
+import { auroraSettings, fullBatchSeconds } from '../../stacks/data';
+import { MAX_BATCH_ROWS, QUEUES } from '../../core/contract';
+import { readPlatformLimits } from '../../scripts/capacity/limits';
+import { capacityReport } from '../../scripts/capacity/model';
+import { DEFAULT_PRICE_FILE, loadPriceTable } from '../../scripts/cost/priceTable';
+import { readSynthesizedEnvironment } from '../../scripts/cost/terraformInput';
+import { trafficOption } from '../../scripts/cost/traffic';
 
 const DAY = 86_400;
 /** Each environment as committed (the RDS instance) and under the `aurora` variant (the Aurora Serverless v2 cluster). */
@@ -210,6 +215,20 @@ describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
     expect(sqsAlarms.filter((a) => a.config.metric_name === 'ApproximateAgeOfOldestMessage')).toHaveLength(Object.keys(QUEUES).length);
   });
 
+  test('the oldest-message alarms: stuck past two visibility timeouts (15 min at least); batch-doc-jobs only after a full batch at queues.batchRowsPerMinute on top', () => {
+    const oldest = (suffix: string) =>
+      resources(stack, 'aws_cloudwatch_metric_alarm').find((a) => a.config.alarm_name === `docplatform-${config.env}-${suffix}-oldest-message-age`)!.config;
+    const stuck = (visibility: number) => Math.max(900, 2 * visibility);
+    const fullBatch = Math.ceil((MAX_BATCH_ROWS / config.queues.batchRowsPerMinute) * 60);
+    expect(oldest('doc-jobs').threshold).toBe(stuck(config.queues.docJobsVisibilitySeconds));
+    expect(oldest('batch-jobs').threshold).toBe(stuck(config.queues.batchJobsVisibilitySeconds));
+    expect(oldest('batch-doc-jobs').threshold).toBe(fullBatch + stuck(config.queues.docJobsVisibilitySeconds));
+    const batch = oldest('batch-doc-jobs');
+    expect(batch.alarm_description).toBe(
+      `The oldest message of docplatform-${config.env}-batch-doc-jobs is older than ${batch.threshold} s: jobs wait and nothing takes them. Runbook: docs/operations.md#orders-stuck`,
+    );
+  });
+
   test('secrets for Gemini, Stripe secret key, Stripe webhook secret, the order token key and the app database login are created without a value', () => {
     const names = resources(stack, 'aws_secretsmanager_secret').map((s) => s.config.name).sort();
     expect(names).toEqual(
@@ -261,6 +280,24 @@ describe.each(['committed', 'aurora'] as Variant[])('environments differ by conf
     const addresses = (env: string) => allResources(synthesizedStack(`${env}-${layer}`, variant)).map((r) => r.address).filter((a) => !knob?.test(a)).sort();
     expect(addresses('prod')).toEqual(addresses('dev'));
   });
+});
+
+test.each(Object.values(environments).map((c) => [c.env, c] as const))(
+  '%s: queues.batchRowsPerMinute is npm run capacity\'s B2B batch row ceiling (launch profile), so a normal full batch never fires the batch-doc-jobs age alarm',
+  (env, config) => {
+    const limits = readPlatformLimits(env, readSynthesizedEnvironment(synthDir(), env));
+    const report = capacityReport(limits, trafficOption(undefined), loadPriceTable(DEFAULT_PRICE_FILE));
+    const perMinute = report.flows.find((f) => f.flow === 'B2B batch row')!.perSecond * 60;
+    expect({ env, batchRowsPerMinute: config.queues.batchRowsPerMinute }).toEqual({ env, batchRowsPerMinute: Math.floor(perMinute) });
+    expect(fullBatchSeconds(config)).toBeGreaterThanOrEqual((MAX_BATCH_ROWS / perMinute) * 60);
+  },
+);
+
+test('queues.batchRowsPerMinute must be above 0, naming the field', () => {
+  for (const batchRowsPerMinute of [0, -1, Number.NaN]) {
+    expect(() => fullBatchSeconds({ env: 'x', queues: { ...environments.dev.queues, batchRowsPerMinute } })).toThrow(`queues.batchRowsPerMinute of x: must be above 0, got ${batchRowsPerMinute}`);
+  }
+  expect(fullBatchSeconds(environments.prod)).toBe(2500);
 });
 
 test('the engine is rds-instance in every environment as committed (the specification\'s default)', () => {
