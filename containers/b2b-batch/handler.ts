@@ -11,7 +11,7 @@ import { inputIssues } from '../../core/domain/themes';
 import { completeBatchIfDone, RejectedRow, rejectedRowsKey } from '../shared/batch-completion';
 import { DrainRequested, ReceivedMessage } from '../shared/consumer';
 import { parseJobMessage, UnprocessableMessage } from '../shared/messages';
-import { formatOfKey, readRows, UnreadableSource } from './rows';
+import { readRows, UnreadableSource } from './rows';
 import { openSource } from './source';
 
 /**
@@ -75,9 +75,6 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
     await db('batches').where({ id: batch.id, status: 'pending' }).update({ status: 'failed', error: reason, updated_at: db.fn.now() });
     log.warn('batch failed', { reason });
   };
-  const format = formatOfKey(batch.source_key);
-  if (!format) return fail(`unsupported source format: ${batch.source_key} (expected .csv, .jsonl or .json)`);
-
   const unsent = (await db('orders').where({ batch_id: batch.id, status: 'queued' }).pluck('id')) as string[];
   if (unsent.length > 0) {
     await deps.queue.sendBatchDocJobs(unsent, trace);
@@ -135,13 +132,13 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
   try {
     const source = await openSource(deps.s3, deps.batchBucket, batch.source_key);
     try {
-      for await (const row of readRows(source, format)) {
+      for await (const row of readRows(source)) {
         consumed += 1;
-        const reason = row.error ?? rowIssue(theme.prompt_template, row.fields ?? {});
+        const reason = rowIssue(theme.prompt_template, row.fields);
         if (reason) rejected.push({ line: row.line, reason });
         if (consumed <= checkpoint) continue;
         if (reason) chunkRejected += 1;
-        else chunk.push({ line: row.line, input: row.fields ?? {} });
+        else chunk.push({ line: row.line, input: row.fields });
         if (consumed - checkpoint >= chunkSize) {
           await commitChunk();
           if (draining.aborted) {

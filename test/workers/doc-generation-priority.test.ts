@@ -4,6 +4,7 @@ import { startWorker as startBatchWorker } from '../../containers/b2b-batch/work
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { createJobQueue } from '../../core/queue';
+import { batchSourceKey } from '../../core/domain/batches';
 import type { RunningWorker } from '../../containers/shared/process';
 import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/workers-harness';
 
@@ -38,8 +39,9 @@ describe('doc-generation worker: interactive first, renders bounded', () => {
     const b2b = await h.createClient('b2b');
     const theme = await h.themeBySlug('product-sheet');
     const [batch] = await h.db('batches').insert({ client_id: b2b, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
-    const key = `batches/${b2b}/${batch.id}/source.csv`;
-    await h.storage.put('assets', key, ['product', ...Array.from({ length: rows }, (_, i) => `Lamp ${i}`)].join('\n') + '\n', 'text/plain');
+    const key = batchSourceKey(b2b, batch.id);
+    const source = { v: 1, batchId: batch.id, clientId: b2b, themeId: theme.id, rows: Array.from({ length: rows }, (_, i) => ({ product: `Lamp ${i}` })) };
+    await h.storage.put('assets', key, JSON.stringify(source), 'application/json');
     await h.db('batches').where({ id: batch.id }).update({ source_key: key });
 
     // The b2b-batch worker releases the rows into batch-doc-jobs (the harness's quota makes their delay 0).
