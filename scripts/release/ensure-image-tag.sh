@@ -23,7 +23,6 @@ tag=${2:?usage: ensure-image-tag.sh <repository-url> <tag> <source-ref> <digest>
 source_ref=${3:?usage: ensure-image-tag.sh <repository-url> <tag> <source-ref> <digest>}
 digest=${4:?usage: ensure-image-tag.sh <repository-url> <tag> <source-ref> <digest>}
 repository=${repo_url#*/}
-registry_id=${repo_url%%.*}
 if [[ ! $digest =~ ^sha256:[0-9a-f]{64}$ ]]; then
   echo "::error::ensure-image-tag: digest must be sha256:<64 hex>, got \"${digest}\"" >&2
   exit 2
@@ -31,21 +30,7 @@ fi
 
 # The digest the tag holds, empty when the tag does not exist; any other error stops the step.
 tagged_digest() {
-  local out err
-  err=$(mktemp)
-  if out=$(aws ecr describe-images --registry-id "$registry_id" --repository-name "$repository" \
-    --image-ids imageTag="$tag" --query 'imageDetails[0].imageDigest' --output text 2>"$err"); then
-    rm -f "$err"
-    printf '%s' "$out"
-    return 0
-  fi
-  if grep -q 'ImageNotFoundException' "$err"; then
-    rm -f "$err"
-    return 0
-  fi
-  cat "$err" >&2
-  rm -f "$err"
-  return 1
+  bash "$(dirname "$0")/tagged-digest.sh" "$repo_url" "$tag"
 }
 
 refuse() {

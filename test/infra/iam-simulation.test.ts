@@ -203,6 +203,23 @@ function smokeSecretRows(env: string): Row[] {
   ];
 }
 
+/** A deploy re-run asks ECR whether this commit's tag exists in each image repository before it builds (deploy-environment.yml). */
+function imageTagRows(env: string): Row[] {
+  const p = deployRole(env);
+  const repositories = (e: string) => resources(`${e}-compute`, 'aws_ecr_repository').map((r) => `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/${r.config.name}`);
+  const promotes = environments[env].images.promoteFrom === other(env);
+  return [
+    ...repositories(env).map((resource): Row => ({ principal: p, action: 'ecr:DescribeImages', resource, expected: 'Allow', why: 'is this commit’s tag already there (a re-run skips the build)' })),
+    {
+      principal: p,
+      action: 'ecr:DescribeImages',
+      resource: repositories(other(env))[0],
+      expected: promotes ? 'Allow' : 'Deny',
+      why: promotes ? `promotion reads the digest ${other(env)}'s tag holds` : `${other(env)}'s repository: it promotes nothing from there`,
+    },
+  ];
+}
+
 /** What the deploy role of `env` may do with IAM: roles only under its own boundary, no boundary change, no role assumed. */
 function iamRows(env: string): Row[] {
   const own = environmentResources(env);
@@ -381,7 +398,7 @@ function natRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];

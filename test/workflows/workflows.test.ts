@@ -291,7 +291,7 @@ describe('delivery', () => {
       expect(b.with.tags).toBeUndefined();
       expect(b.with.push).toBeUndefined();
       expect(b.with.outputs).toMatch(/^type=image,name=\$\{\{ steps\.repos\.outputs\.[a-z0-9_]+ \}\},push-by-digest=true,name-canonical=true,push=true,rewrite-timestamp=true$/);
-      // Reproducible: the same commit builds the same digest (its time, not the build's).
+      // The commit's time, not the build's (the content is not reproducible: the next test).
       expect(b.env.SOURCE_DATE_EPOCH).toBe('${{ steps.commit.outputs.epoch }}');
       const key = b.id.replace(/^build_/, '');
       expect(b.with.outputs).toContain(`steps.repos.outputs.${key} `.trim());
@@ -299,6 +299,65 @@ describe('delivery', () => {
       expect(tagStep.run).toContain(`ensure-image-tag.sh "$${key.toUpperCase()}" "$IMAGE_TAG" "\${${key.toUpperCase()}}@\${${key.toUpperCase()}_DIGEST}" "$${key.toUpperCase()}_DIGEST"`);
     }
     expect(job.env.IMAGE_TAG).toBe('${{ github.sha }}');
+  });
+
+  test('a re-run keeps the images this commit already tagged: each build is skipped when ECR has the tag (builds are not reproducible, another digest would stop the deploy)', () => {
+    const job = workflows['deploy-environment.yml'].jobs.deploy;
+    const all = steps(job);
+    const tagged = all.findIndex((s) => s.id === 'tagged');
+    const builds = all.filter((s) => String(s.uses).startsWith('docker/build-push-action@'));
+    const tagStep = all.find((s) => /^Tag the images/.test(s.name ?? ''));
+    expect(tagged).toBeGreaterThan(all.findIndex((s) => s.id === 'repos'));
+    expect(all[tagged].if).toBe("inputs.promote-from == ''");
+    for (const b of builds) {
+      const key = b.id.replace(/^build_/, '');
+      const KEY = key.toUpperCase();
+      expect(all.indexOf(b)).toBeGreaterThan(tagged);
+      expect({ build: b.id, if: b.if }).toEqual({ build: b.id, if: `inputs.promote-from == '' && steps.tagged.outputs.${key} == ''` });
+      expect(all[tagged].env[KEY]).toBe(`\${{ steps.repos.outputs.${key} }}`);
+      expect(tagStep.env[`${KEY}_TAGGED`]).toBe(`\${{ steps.tagged.outputs.${key} }}`);
+      expect(tagStep.run).toContain(`[ -n "$${KEY}_TAGGED" ] || bash scripts/release/ensure-image-tag.sh "$${KEY}" `);
+    }
+
+    // The step itself, against a stub aws: one repository has the tag, one not, then one refuses.
+    const dir = mkdtempSync(join(tmpdir(), 'tagged-'));
+    const digest = `sha256:${'4'.repeat(64)}`;
+    writeFileSync(join(dir, 'aws'), `#!/bin/bash
+echo "aws $*" >> "${dir}/calls"
+case "$*" in
+  *docplatform-dev-b2b-batch*) echo "${digest}" ;;
+  *docplatform-dev-migration*) [ -n "$AWS_FAIL" ] && { echo "An error occurred ($AWS_FAIL) when calling the DescribeImages operation" >&2; exit 254; } ;&
+  *) echo "An error occurred (ImageNotFoundException) when calling the DescribeImages operation" >&2; exit 254 ;;
+esac
+`, { mode: 0o755 });
+    const registry = '123456789012.dkr.ecr.eu-west-3.amazonaws.com';
+    const run = (env: Record<string, string> = {}) => {
+      const output = join(dir, `output-${Object.keys(env).length}`);
+      writeFileSync(output, '');
+      const r = spawnSync('bash', ['-e', '-c', all[tagged].run], {
+        cwd: REPO,
+        env: {
+          PATH: `${dir}:${process.env.PATH}`,
+          IMAGE_TAG: 'abc',
+          GITHUB_OUTPUT: output,
+          DOC_GENERATION: `${registry}/docplatform-dev-doc-generation`,
+          B2B_BATCH: `${registry}/docplatform-dev-b2b-batch`,
+          MIGRATION: `${registry}/docplatform-dev-migration`,
+          ...env,
+        },
+        encoding: 'utf8',
+      });
+      return { code: r.status, out: r.stdout + r.stderr, outputs: readFileSync(output, 'utf8') };
+    };
+    const rerun = run();
+    expect(rerun.code).toBe(0);
+    expect(rerun.outputs).toBe(`doc_generation=\nb2b_batch=${digest}\nmigration=\n`);
+    expect(rerun.out).toContain(`::notice title=docplatform-dev-b2b-batch:abc already pushed::${digest}, by an earlier run of this commit: not rebuilt`);
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('aws ecr describe-images --registry-id 123456789012 --repository-name docplatform-dev-doc-generation --image-ids imageTag=abc');
+    // Any other error than an absent tag stops the job (no build over an unknown state).
+    const denied = run({ AWS_FAIL: 'AccessDeniedException' });
+    expect(denied.code).not.toBe(0);
+    expect(denied.out).toContain('AccessDeniedException');
   });
 
   test('ensure-image-tag.sh: an absent tag is copied by digest and read back; the same digest is nothing to push; another digest fails loudly; other errors stop', () => {
