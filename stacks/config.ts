@@ -143,10 +143,11 @@ export interface EnvironmentConfig {
     docJobsVisibilitySeconds: number;
     batchJobsVisibilitySeconds: number;
     /**
-     * Rows of a batch the doc workers finish a minute at most: `npm run capacity`'s B2B batch row
-     * ceiling, which test/infra/data.test.ts holds this to (the data stack cannot read the traffic
-     * profile behind it). The batch-doc-jobs oldest-message alarm allows a full batch
-     * (MAX_BATCH_ROWS) at this pace before it counts the usual margin: 42 minutes in prod.
+     * Rows of a batch the doc workers are counted on to finish a minute: at most `npm run
+     * capacity`'s B2B batch row ceiling (test/infra/data.test.ts holds it under; the data stack
+     * cannot read the traffic profile behind that ceiling). The batch-doc-jobs oldest-message
+     * alarm allows a full batch (MAX_BATCH_ROWS) at this pace before it counts the usual margin:
+     * 42 minutes in prod. A lower figure only makes the alarm later.
      */
     batchRowsPerMinute: number;
   };

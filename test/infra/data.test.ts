@@ -283,12 +283,12 @@ describe.each(['committed', 'aurora'] as Variant[])('environments differ by conf
 });
 
 test.each(Object.values(environments).map((c) => [c.env, c] as const))(
-  '%s: queues.batchRowsPerMinute is npm run capacity\'s B2B batch row ceiling (launch profile), so a normal full batch never fires the batch-doc-jobs age alarm',
+  '%s: queues.batchRowsPerMinute is no faster than npm run capacity\'s B2B batch row ceiling (launch profile), so a normal full batch never fires the batch-doc-jobs age alarm',
   (env, config) => {
     const limits = readPlatformLimits(env, readSynthesizedEnvironment(synthDir(), env));
     const report = capacityReport(limits, trafficOption(undefined), loadPriceTable(DEFAULT_PRICE_FILE));
     const perMinute = report.flows.find((f) => f.flow === 'B2B batch row')!.perSecond * 60;
-    expect({ env, batchRowsPerMinute: config.queues.batchRowsPerMinute }).toEqual({ env, batchRowsPerMinute: Math.floor(perMinute) });
+    expect(config.queues.batchRowsPerMinute).toBeLessThanOrEqual(perMinute);
     expect(fullBatchSeconds(config)).toBeGreaterThanOrEqual((MAX_BATCH_ROWS / perMinute) * 60);
   },
 );
