@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Testing } from 'cdktf';
 import { BootstrapStack, BootstrapSettings, ciPolicyContext, environmentPolicyContext, githubIdsMessage, STATE_ACCESS_LOG_PREFIX } from '../../stacks/bootstrap';
 import { PROJECT } from '../../core/contract';
@@ -258,6 +260,24 @@ describe('plan role', () => {
     expect(statements().find((s) => s.Sid === 'DenyDataObjects')).toMatchObject({ Effect: 'Deny', Action: ['s3:GetObject*', 's3:PutObject*', 's3:DeleteObject*'] });
     expect(statements().find((s) => s.Sid === 'DenyEdgeSecret')).toMatchObject({ Effect: 'Deny', Resource: ['*'] });
   });
+});
+
+test('docs/deploy.md lists every deploy statement on "*", saying which exist in some environments only', () => {
+  const doc = readFileSync(join(__dirname, '../../docs/deploy.md'), 'utf8');
+  const start = doc.indexOf('use `Resource: "*"`');
+  expect(start).toBeGreaterThan(0);
+  const section = doc.slice(start, doc.indexOf('\n\n', start));
+  const bullets = section.split(/\n\s*- /).slice(1);
+  const starOf = (env: string) => deployStatements(envContext(env)).filter((s) => s.resources.includes('*')).map((s) => s.sid);
+  const everySid = new Set(ENVS.flatMap((env) => deployStatements(envContext(env)).map((s) => s.sid)));
+  const star = new Set(ENVS.flatMap(starOf));
+  const listed = [...section.matchAll(/`([A-Za-z0-9]+)`/g)].map((m) => m[1]).filter((name) => everySid.has(name));
+  expect([...new Set(listed)].sort()).toEqual([...star].sort());
+  for (const sid of star) {
+    const everywhere = ENVS.every((env) => starOf(env).includes(sid));
+    const bullet = bullets.find((b) => b.includes(`\`${sid}\``))!;
+    expect({ sid, saysWhere: /\bonly in\b/.test(bullet) }).toEqual({ sid, saysWhere: !everywhere });
+  }
 });
 
 describe.each(ENVS)('the %s deploy role', (env) => {
