@@ -3,6 +3,7 @@ import * as z from './zod';
 import { sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
 import { ConfigError } from './errors';
+import { ENV } from './contract';
 
 /** Versioned queue messages (DESIGN §5). Consumers parse with these schemas and reject other versions. */
 export const DocJobMessage = z.object({ v: z.literal(1), orderId: z.uuid() });
@@ -93,8 +94,8 @@ export function createJobQueue(config: Pick<AppConfig, 'queues'> & Partial<Pick<
   const sqsClient = () => (client ??= createSqsClient({ aws: config.aws! }));
   const docJobQueueUrl = (queue: DocJobQueue) =>
     queue === 'docJobs'
-      ? requiredQueueUrl(config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL')
-      : requiredQueueUrl(config.queues.batchDocJobsUrl, 'BATCH_DOC_JOBS_QUEUE_URL');
+      ? requiredQueueUrl(config.queues.docJobsUrl, ENV.docJobsQueueUrl)
+      : requiredQueueUrl(config.queues.batchDocJobsUrl, ENV.batchDocJobsQueueUrl);
   const send = async (queueUrl: string, body: object, { delaySeconds = 0, requestId }: DocJobOptions = {}): Promise<void> => {
     await sqsClient().send(
       new (sqsSdk().SendMessageCommand)({
@@ -107,7 +108,7 @@ export function createJobQueue(config: Pick<AppConfig, 'queues'> & Partial<Pick<
   };
   return {
     sendDocJob: (order, options) => send(docJobQueueUrl(docJobQueueOf(order)), DocJobMessage.parse({ v: 1, orderId: order.id }), options),
-    sendBatchJob: (batchId, trace) => send(requiredQueueUrl(config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL'), BatchJobMessage.parse({ v: 1, batchId }), trace),
+    sendBatchJob: (batchId, trace) => send(requiredQueueUrl(config.queues.batchJobsUrl, ENV.batchJobsQueueUrl), BatchJobMessage.parse({ v: 1, batchId }), trace),
     sendBatchDocJobs: async (orderIds, trace, delaysSeconds) => {
       const attributes = traceAttributes(trace);
       const queueUrl = docJobQueueUrl('batchDocJobs');

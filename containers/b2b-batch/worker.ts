@@ -1,4 +1,5 @@
 import { createS3Client } from '../../core/storage';
+import { ENV } from '../../core/contract';
 import { createJobQueue, requiredQueueUrl } from '../../core/queue';
 import { startConsumer } from '../shared/consumer';
 import type { RunningWorker } from '../shared/process';
@@ -24,7 +25,7 @@ export async function startWorker(overrides: WorkerOverrides = {}): Promise<Runn
   try {
     const consumer = await startConsumer({
       sqs: rt.sqs,
-      queues: [requiredQueueUrl(rt.config.queues.batchJobsUrl, 'BATCH_JOBS_QUEUE_URL')],
+      queues: [requiredQueueUrl(rt.config.queues.batchJobsUrl, ENV.batchJobsQueueUrl)],
       concurrency: rt.worker.concurrency ?? DEFAULT_CONCURRENCY,
       waitTimeSeconds: rt.worker.waitTimeSeconds,
       logger: rt.logger,
