@@ -721,10 +721,9 @@ function monitoringStatements(c: EnvironmentPolicyContext): Statement[] {
     {
       sid: 'Alarms',
       actions: ['cloudwatch:PutMetricAlarm', 'cloudwatch:DeleteAlarms', 'cloudwatch:DescribeAlarms', 'cloudwatch:TagResource', 'cloudwatch:UntagResource', 'cloudwatch:ListTagsForResource'],
-      resources: [
-        ...arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:${p}-*`),
-        ...arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:TargetTracking-service/${p}-*`),
-      ],
+      // Every alarm is ours and named after the environment; the workers scale by step policies on
+      // those alarms, so no target-tracking alarm (which Application Auto Scaling would name) exists.
+      resources: arns(c, (p) => `arn:aws:cloudwatch:${r}:${a}:alarm:${p}-*`),
     },
     {
       // The saved Logs Insights queries beside each dashboard: no ARN, no resource-level permission.
