@@ -6,18 +6,21 @@ import { environments } from '../../stacks/config';
 
 /**
  * The command line of `npm run ops -- <group> <command> [options]`. Every mistake is a
- * UsageError naming the field it is about (`--queue`, `orderId`…): the CLI prints it with the
+ * UsageError naming the field it is about (`queue`, `orderId`, `--max`…): the CLI prints it with the
  * usage and exits 2, before anything is read or sent.
  */
 export const USAGE = `usage: npm run ops -- <command> --env <env> [options]
 
 commands:
-  dlq inspect   --queue doc-jobs|batch-doc-jobs|batch-jobs [--sample N]
+  dlq list
+                each DLQ: messages waiting and held, age of the oldest (CloudWatch in AWS, a minute or two behind)
+  dlq show      doc-jobs|batch-doc-jobs|batch-jobs [--sample N] [--database-url URL]
                 counts of the queue and its DLQ, age of the oldest sampled message, and up to N (default 10)
-                messages (body, request id, receive count, first receive); each is held 30 s at most, then released
-  dlq redrive   --queue doc-jobs|batch-doc-jobs|batch-jobs [--max N] [--dry-run]
+                messages (body, request id, receive count, first receive; with a database, the status and
+                last error recorded on the order or batch the body names); each is held 30 s at most, then released
+  dlq redrive   doc-jobs|batch-doc-jobs|batch-jobs [--max N] [--rate N] [--dry-run]
                 moves the DLQ's messages (at most N; default: those there at the start) back to their queue,
-                body and attributes kept
+                body and attributes kept, at most --rate messages a second (default 10, at most 100)
   orders stuck  [--older-than 30m] [--limit N] [--database-url URL]
                 paid/queued/generating orders that have not moved for longer than the threshold, and what the
                 sweeper would do with each (read-only)
@@ -61,8 +64,9 @@ interface Common {
 }
 
 export type OpsCommand =
-  | (Common & { command: 'dlq inspect'; queue: QueueStem; sample: number })
-  | (Common & { command: 'dlq redrive'; queue: QueueStem; max?: number; dryRun: boolean })
+  | (Common & { command: 'dlq list' })
+  | (Common & { command: 'dlq show'; queue: QueueStem; sample: number; database: DatabaseArgs })
+  | (Common & { command: 'dlq redrive'; queue: QueueStem; max?: number; ratePerSecond: number; dryRun: boolean })
   | (Common & { command: 'orders stuck'; olderThanMs: number; limit: number; database: DatabaseArgs })
   | (Common & { command: 'orders requeue' | 'orders retry'; orderIds: string[]; database: DatabaseArgs })
   | (Common & { command: 'orders failed'; sinceMs: number; limit: number; database: DatabaseArgs })
@@ -74,9 +78,12 @@ export interface DatabaseArgs {
   secret?: string;
 }
 
-const COMMANDS = ['dlq inspect', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'order', 'workers status'] as const;
-/** Commands that take order ids after their name. */
+const COMMANDS = ['dlq list', 'dlq show', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'order', 'workers status'] as const;
+/** Commands that take an argument after their name: order ids, or a queue. */
 const WITH_IDS = new Set(['orders requeue', 'orders retry', 'order']);
+const WITH_QUEUE = new Set(['dlq show', 'dlq redrive']);
+/** A redrive's default pace: 600 jobs a minute, within the 1000 Gemini requests a minute the environments budget (stacks/config.ts), so a large DLQ moved back after an outage does not meet the quota all at once. */
+const REDRIVE_RATE = 10;
 /** Commands of one word, followed by their argument. */
 const ONE_WORD = new Set(['order']);
 const ENV_NAME = /^[a-z][a-z0-9-]{0,20}$/;
@@ -110,9 +117,9 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       env: { type: 'string' },
       endpoint: { type: 'string' },
       format: { type: 'string' },
-      queue: { type: 'string' },
       sample: { type: 'string' },
       max: { type: 'string' },
+      rate: { type: 'string' },
       'dry-run': { type: 'boolean' },
       'older-than': { type: 'string' },
       limit: { type: 'string' },
@@ -130,7 +137,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
     throw new UsageError('command', `unknown command "${command}" (commands: ${COMMANDS.join(', ')})`);
   }
   const rest = positionals.slice(words);
-  if (!WITH_IDS.has(command) && rest.length > 0) throw new UsageError('arguments', `${command} takes no argument, got "${rest.join(' ')}"`);
+  if (!WITH_IDS.has(command) && !WITH_QUEUE.has(command) && rest.length > 0) throw new UsageError('arguments', `${command} takes no argument, got "${rest.join(' ')}"`);
   // The story of a local order needs no environment: npm run dev's log file is the default.
   if (command === 'order' && (values.env === undefined || values.env === 'local')) return localOrder(values, rest, env);
 
@@ -146,9 +153,9 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
 
   const queue = (): QueueStem => {
     const stems = Object.values(QUEUES) as string[];
-    if (!values.queue) throw new UsageError('--queue', `required (${stems.join(' or ')})`);
-    if (!stems.includes(values.queue)) throw new UsageError('--queue', `must be ${stems.join(' or ')}, got "${values.queue}"`);
-    return values.queue as QueueStem;
+    if (rest.length !== 1) throw new UsageError('queue', `give one queue: ${stems.join(', ')}${rest.length > 1 ? ` (got ${rest.length})` : ''}`);
+    if (!stems.includes(rest[0])) throw new UsageError('queue', `must be ${stems.join(', ')}, got "${rest[0]}"`);
+    return rest[0] as QueueStem;
   };
   const database = (): DatabaseArgs => ({
     url: url('--database-url', values['database-url'] ?? (env.DATABASE_URL || undefined), ['postgres:', 'postgresql:']),
@@ -163,12 +170,22 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
   };
 
   switch (command) {
-    case 'dlq inspect':
-      unused(['queue', 'sample']);
-      return { ...common, command, queue: queue(), sample: integerOption('--sample', values.sample, { min: 0, max: 100 }, 10) };
+    case 'dlq list':
+      unused([]);
+      return { ...common, command };
+    case 'dlq show':
+      unused(['sample', 'database-url', 'db-secret']);
+      return { ...common, command, queue: queue(), sample: integerOption('--sample', values.sample, { min: 0, max: 100 }, 10), database: database() };
     case 'dlq redrive':
-      unused(['queue', 'max', 'dry-run']);
-      return { ...common, command, queue: queue(), max: integerOption('--max', values.max, { min: 1, max: 100_000 }), dryRun: values['dry-run'] ?? false };
+      unused(['max', 'rate', 'dry-run']);
+      return {
+        ...common,
+        command,
+        queue: queue(),
+        max: integerOption('--max', values.max, { min: 1, max: 100_000 }),
+        ratePerSecond: integerOption('--rate', values.rate, { min: 1, max: 100 }, REDRIVE_RATE),
+        dryRun: values['dry-run'] ?? false,
+      };
     case 'orders stuck':
       unused(['older-than', 'limit', 'database-url', 'db-secret']);
       return {

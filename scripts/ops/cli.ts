@@ -13,9 +13,9 @@ import { environmentLogGroups } from '../../modules/log-queries';
 import { orderDeadlines, readQueueSettings } from '../../containers/doc-generation/deadlines';
 import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
 import { OpsCommand, parseCommand, USAGE } from './args';
-import { inspectDlq, redriveDlq } from './dlq';
+import { listDlqs, redriveDlq, showDlq } from './dlq';
 import { failedOrders, openDatabase, requeueOrders, retryOrders, stuckOrders } from './orders';
-import { renderFailed, renderInspect, renderRedrive, renderRequeue, renderRetry, renderStory, renderStuck, renderWorkers } from './render';
+import { renderFailed, renderList, renderRedrive, renderShow, renderRequeue, renderRetry, renderStory, renderStuck, renderWorkers } from './render';
 import { cloudWatchStorySource, localStorySource, orderStory } from './story';
 import { awsWorkersStatus, localWorkersStatus } from './workers';
 import { openTarget, OpsTarget } from './target';
@@ -73,12 +73,27 @@ interface Result {
 
 async function run(command: OpsCommand, target: OpsTarget, requestId: string, log: Logger): Promise<Result> {
   switch (command.command) {
-    case 'dlq inspect': {
-      const report = await inspectDlq(target, command.queue, command.sample, log);
-      return { json: report, text: renderInspect(report), ok: true };
+    case 'dlq list': {
+      const cloudwatch = target.endpoint ? undefined : new CloudWatchClient({ region: target.region });
+      try {
+        const report = await listDlqs(target, cloudwatch);
+        return { json: report, text: renderList(report), ok: true };
+      } finally {
+        cloudwatch?.destroy();
+      }
+    }
+    case 'dlq show': {
+      // The orders' last errors need the database; without one the messages are shown alone.
+      const db = command.database.url ? await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target)) : undefined;
+      try {
+        const report = await showDlq(target, command.queue, command.sample, log, db);
+        return { json: report, text: renderShow(report), ok: true };
+      } finally {
+        await db?.destroy();
+      }
     }
     case 'dlq redrive': {
-      const report = await redriveDlq(target, command.queue, { max: command.max, dryRun: command.dryRun }, log);
+      const report = await redriveDlq(target, command.queue, { max: command.max, dryRun: command.dryRun, ratePerSecond: command.ratePerSecond }, log);
       return { json: report, text: renderRedrive(report), ok: report.failed.length === 0 };
     }
     case 'orders failed': {

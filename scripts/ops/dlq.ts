@@ -7,23 +7,33 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { Knex } from 'knex';
 import type { Logger } from '../../core/logger';
+import { QUEUES, UUID_PATTERN } from '../../core/contract';
 import { REQUEST_ID_ATTRIBUTE } from '../../core/queue';
 import { maxReceiveCountOf } from '../../containers/shared/consumer';
 import { subjectOf } from '../../containers/shared/consumer';
 import type { QueueStem } from './args';
 import { OpsTarget, queueAttributes } from './target';
+import { cloudWatchOldestAges, localOldestAgeSeconds } from './workers';
 
 /**
  * The dead-letter queues, seen and emptied without a console.
  *
- * `inspect` receives a sample with a short visibility (HOLD_SECONDS: if the tool dies they come
+ * `list` is every DLQ's depth and the age of its oldest message (CloudWatch's
+ * ApproximateAgeOfOldestMessage in AWS, the alarm's metric; fauxqs's inspection route locally).
+ *
+ * `show` receives a sample with a short visibility (HOLD_SECONDS: if the tool dies they come
  * back by themselves) and releases it at once (visibility 0): nothing is consumed, and a
  * message's receive count in the DLQ goes up by one, which nothing reads (a DLQ has no redrive
- * policy).
+ * policy). With a database, each message's order (or batch) as the worker left it: its status
+ * and the last error it recorded (`orders.error`, `batches.error`), the why of the death that the
+ * message itself does not carry.
  *
  * `redrive` moves messages back to their queue by receive → send (same body, same message
- * attributes: the request id stays with the job) → delete, ten at a time. Not SQS's own
+ * attributes: the request id stays with the job) → delete, ten at a time, at most `ratePerSecond`
+ * (a pause after each ten when ahead). Not SQS's own
  * StartMessageMoveTask: the emulator of the local run and the tests (fauxqs) does not implement
  * it, so that path could never be run before an incident, and it cannot stop after N messages.
  * A crash between a send and its delete leaves the message in both queues; the next redrive
@@ -42,18 +52,34 @@ export interface DlqMessage {
   orderId?: string;
   batchId?: string;
   requestId?: string;
-  /** Receives so far, in the source queue and the DLQ, this inspection's included. */
+  /** Receives so far, in the source queue and the DLQ, this `show`'s included. */
   receiveCount: number;
   sentAt?: string;
   firstReceivedAt?: string;
   ageSeconds?: number;
+  /** `dlq show` with a database: the order or batch the body names, as it is now; `missing` when no row has that id. */
+  recorded?: { status: string; error: string | null; updatedAt: string } | 'missing';
 }
 
-export interface InspectReport {
+export interface DlqFigures {
+  queue: string;
+  dlq: string;
+  visible: number;
+  inFlight: number;
+  /** Seconds; undefined when nothing waits or the source has no figure yet. */
+  oldestAgeSeconds?: number;
+}
+
+export interface ListReport {
+  source: string;
+  dlqs: DlqFigures[];
+}
+
+export interface ShowReport {
   queue: string;
   dlq: string;
   dlqUrl: string;
-  /** The DLQ: messages waiting, and messages someone holds (another inspection or a redrive). */
+  /** The DLQ: messages waiting, and messages someone holds (another `show` or a redrive). */
   dlqMessages: { visible: number; inFlight: number };
   /** The source queue, for scale: its backlog and what the workers hold. */
   queueMessages: { visible: number; inFlight: number; delayed: number };
@@ -62,12 +88,15 @@ export interface InspectReport {
   oldestAgeSeconds?: number;
   sampled: number;
   sample: DlqMessage[];
+  /** Whether the sample's orders and batches were read (`recorded`): only with a database. */
+  database: boolean;
 }
 
 export interface RedriveReport {
   queue: string;
   dlq: string;
   dryRun: boolean;
+  ratePerSecond: number;
   /** Messages moved (or, with --dry-run, that would be). */
   moved: number;
   failed: { messageId: string; code?: string; message?: string }[];
@@ -138,7 +167,48 @@ async function release(sqs: SQSClient, url: string, messages: Message[], log: Lo
   }
 }
 
-export async function inspectDlq(target: OpsTarget, stem: QueueStem, sampleSize: number, log: Logger): Promise<InspectReport> {
+export async function listDlqs(target: OpsTarget, cloudwatch: CloudWatchClient | undefined): Promise<ListReport> {
+  const queues = await Promise.all((Object.values(QUEUES) as QueueStem[]).map((stem) => target.queue(stem)));
+  const depths = await Promise.all(queues.map((q) => queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'])));
+  const now = Date.now();
+  const ages = target.endpoint
+    ? await Promise.all(queues.map((q) => localOldestAgeSeconds(target.endpoint!, q.dlqName, now)))
+    : await cloudWatchOldestAges(cloudwatch!, queues.map((q) => q.dlqName), now);
+  return {
+    source: target.endpoint ? `the emulator at ${target.endpoint}` : `SQS and CloudWatch (ApproximateAgeOfOldestMessage, a minute or two behind) in ${target.region}`,
+    dlqs: queues.map((q, i) => ({
+      queue: q.name,
+      dlq: q.dlqName,
+      visible: num(depths[i].ApproximateNumberOfMessages),
+      inFlight: num(depths[i].ApproximateNumberOfMessagesNotVisible),
+      ...(ages[i] !== undefined ? { oldestAgeSeconds: ages[i] } : {}),
+    })),
+  };
+}
+
+/** Each sampled message's order or batch as it is now, read-only. */
+async function recordedOf(db: Knex, sample: DlqMessage[]): Promise<void> {
+  const read = async (table: 'orders' | 'batches', ids: string[]) =>
+    ids.length === 0
+      ? new Map<string, DlqMessage['recorded']>()
+      : new Map(
+          ((await db(table).whereIn('id', ids).select('id', 'status', 'error', 'updated_at')) as { id: string; status: string; error: string | null; updated_at: Date }[]).map((r) => [
+            r.id,
+            { status: r.status, error: r.error, updatedAt: new Date(r.updated_at).toISOString() },
+          ]),
+        );
+  // The body is the sender's: only an id the column can hold is looked up.
+  const ids = (pick: (m: DlqMessage) => string | undefined) => [...new Set(sample.map(pick).filter((id): id is string => !!id && UUID_PATTERN.test(id)))];
+  const orders = await read('orders', ids((m) => m.orderId));
+  const batches = await read('batches', ids((m) => m.batchId));
+  for (const m of sample) {
+    const id = m.orderId ?? m.batchId;
+    if (!id || !UUID_PATTERN.test(id)) continue;
+    m.recorded = (m.orderId ? orders : batches).get(id) ?? 'missing';
+  }
+}
+
+export async function showDlq(target: OpsTarget, stem: QueueStem, sampleSize: number, log: Logger, db?: Knex): Promise<ShowReport> {
   const q = await target.queue(stem);
   const [dlqAttrs, srcAttrs] = await Promise.all([
     queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']),
@@ -149,8 +219,9 @@ export async function inspectDlq(target: OpsTarget, stem: QueueStem, sampleSize:
   await release(target.sqs, q.dlqUrl, held, log);
   const now = Date.now();
   const sample = held.map((m) => describe(m, now));
+  if (db) await recordedOf(db, sample);
   const ages = sample.map((m) => m.ageSeconds).filter((a): a is number => a !== undefined);
-  log.info('dlq inspected', { queue: q.name, visible: dlqMessages.visible, sampled: sample.length });
+  log.info('dlq shown', { queue: q.name, visible: dlqMessages.visible, sampled: sample.length });
   return {
     queue: q.name,
     dlq: q.dlqName,
@@ -165,6 +236,7 @@ export async function inspectDlq(target: OpsTarget, stem: QueueStem, sampleSize:
     oldestAgeSeconds: ages.length > 0 ? Math.max(...ages) : undefined,
     sampled: sample.length,
     sample,
+    database: db !== undefined,
   };
 }
 
@@ -177,13 +249,15 @@ function attributesOf(m: Message): Record<string, MessageAttributeValue> | undef
   return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }
 
-export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean }, log: Logger): Promise<RedriveReport> {
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number }, log: Logger): Promise<RedriveReport> {
   const q = await target.queue(stem);
   const visible = async () => num((await queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages);
   // Those there at the start: a message that fails again and comes back during the run is not moved twice.
   const atStart = await visible();
   const limit = Math.min(opts.max ?? atStart, atStart);
-  const report: RedriveReport = { queue: q.name, dlq: q.dlqName, dryRun: opts.dryRun, moved: 0, failed: [], messages: [], leftInDlq: atStart };
+  const report: RedriveReport = { queue: q.name, dlq: q.dlqName, dryRun: opts.dryRun, ratePerSecond: opts.ratePerSecond, moved: 0, failed: [], messages: [], leftInDlq: atStart };
 
   if (opts.dryRun) {
     const held = limit > 0 ? await receive(target.sqs, q.dlqUrl, limit, HOLD_SECONDS) : [];
@@ -196,8 +270,12 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     return report;
   }
 
+  const started = Date.now();
   while (report.moved + report.failed.length < limit) {
-    const batch = await receive(target.sqs, q.dlqUrl, Math.min(10, limit - report.moved - report.failed.length), MOVE_HOLD_SECONDS);
+    // Ahead of the pace: wait until the messages handled so far are due.
+    const ahead = started + ((report.moved + report.failed.length) / opts.ratePerSecond) * 1000 - Date.now();
+    if (ahead > 0) await sleep(ahead);
+    const batch = await receive(target.sqs, q.dlqUrl, Math.min(10, opts.ratePerSecond, limit - report.moved - report.failed.length), MOVE_HOLD_SECONDS);
     if (batch.length === 0) break;
     const now = Date.now();
     const sent = await target.sqs.send(

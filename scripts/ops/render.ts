@@ -1,4 +1,4 @@
-import type { InspectReport, RedriveReport } from './dlq';
+import type { ListReport, RedriveReport, ShowReport } from './dlq';
 import type { FailedReport, RequeueReport, RetryReport, StuckReport } from './orders';
 import type { StoryReport } from './story';
 import type { WorkersReport } from './workers';
@@ -13,21 +13,33 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
 
 const block = (summary: string[], body: string | undefined): string => [...summary, ...(body ? ['', body] : [])].join('\n') + '\n';
 
-export function renderInspect(r: InspectReport): string {
+export function renderList(r: ListReport): string {
+  const rows = r.dlqs.map((d) => ({ ...d, oldestAge: d.oldestAgeSeconds === undefined ? '' : `${d.oldestAgeSeconds} s` }));
+  return block([`${r.dlqs.reduce((n, d) => n + d.visible, 0)} message(s) waiting in the DLQs; from ${r.source}`], table(rows, ['dlq', 'visible', 'inFlight', 'oldestAge', 'queue']));
+}
+
+export function renderShow(r: ShowReport): string {
+  const rows = r.sample.map((m) => ({
+    ...m,
+    status: typeof m.recorded === 'object' ? m.recorded.status : m.recorded,
+    lastError: typeof m.recorded === 'object' ? m.recorded.error : undefined,
+  }));
   return block(
     [
       `${r.dlq}: ${r.dlqMessages.visible} waiting, ${r.dlqMessages.inFlight} held${r.oldestAgeSeconds !== undefined ? `; oldest sampled ${r.oldestAgeSeconds} s old` : ''}`,
       `${r.queue}: ${r.queueMessages.visible} waiting, ${r.queueMessages.inFlight} in flight, ${r.queueMessages.delayed} delayed; maxReceiveCount ${r.maxReceiveCount ?? 'none'}`,
-      `sampled ${r.sampled} (released)`,
+      `sampled ${r.sampled} (released)${r.database ? '' : '; no database given (--database-url): the orders\' last errors are not shown'}`,
     ],
-    r.sample.length > 0 ? table(r.sample as unknown as Record<string, unknown>[], ['messageId', 'orderId', 'batchId', 'requestId', 'receiveCount', 'sentAt', 'firstReceivedAt', 'ageSeconds']) : undefined,
+    rows.length > 0
+      ? table(rows as unknown as Record<string, unknown>[], ['messageId', 'orderId', 'batchId', 'requestId', 'receiveCount', 'sentAt', 'ageSeconds', ...(r.database ? ['status', 'lastError'] : [])])
+      : undefined,
   );
 }
 
 export function renderRedrive(r: RedriveReport): string {
   return block(
     [
-      `${r.dryRun ? 'would move' : 'moved'} ${r.moved} from ${r.dlq} to ${r.queue}${r.failed.length > 0 ? `; ${r.failed.length} not moved` : ''}; ${r.leftInDlq} left in the DLQ`,
+      `${r.dryRun ? 'would move' : 'moved'} ${r.moved} from ${r.dlq} to ${r.queue}${r.dryRun ? '' : ` at most ${r.ratePerSecond} a second`}${r.failed.length > 0 ? `; ${r.failed.length} not moved` : ''}; ${r.leftInDlq} left in the DLQ`,
       ...r.failed.map((f) => `not moved: ${f.messageId} (${f.code ?? 'error'}: ${f.message ?? ''})`),
     ],
     r.messages.length > 0 ? table(r.messages as unknown as Record<string, unknown>[], ['messageId', 'newMessageId', 'orderId', 'batchId', 'requestId', 'receiveCount', 'sentAt']) : undefined,

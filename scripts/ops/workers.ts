@@ -87,18 +87,7 @@ export async function awsWorkersStatus(target: OpsTarget, clients: AwsClients): 
   const { services = [], failures = [] } = await clients.ecs.send(new DescribeServicesCommand({ cluster, services: WORKER_NAMES.map(serviceName) }));
   const consumed = WORKER_NAMES.flatMap((worker) => WORKER_ACCESS[worker].queues.map((queue) => ({ worker, queue })));
   const queues = await Promise.all(consumed.map((c) => queueFigures(target, c.queue)));
-  const end = new Date(clients.now?.() ?? Date.now());
-  const ages = await clients.cloudwatch.send(
-    new GetMetricDataCommand({
-      StartTime: new Date(end.getTime() - 15 * 60_000),
-      EndTime: end,
-      ScanBy: 'TimestampDescending',
-      MetricDataQueries: queues.map((q, i) => ({
-        Id: `age${i}`,
-        MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: q.figures.name }] }, Period: 60, Stat: 'Maximum' },
-      })),
-    }),
-  );
+  const ages = await cloudWatchOldestAges(clients.cloudwatch, queues.map((q) => q.figures.name), clients.now?.() ?? Date.now());
   const workers: WorkerStatus[] = [];
   for (const worker of WORKER_NAMES) {
     const name = serviceName(worker);
@@ -106,7 +95,7 @@ export async function awsWorkersStatus(target: OpsTarget, clients: AwsClients): 
     const failure = failures.find((f) => f.arn?.endsWith(`/${name}`));
     const figures = consumed.flatMap((c, i) => {
       if (c.worker !== worker) return [];
-      const age = ages.MetricDataResults?.find((r) => r.Id === `age${i}`)?.Values?.[0];
+      const age = ages[i];
       return [{ ...queues[i].figures, ...(age !== undefined ? { oldestAgeSeconds: age } : {}) }];
     });
     const { ScalingActivities: scalingActivities = [] } = await clients.scaling.send(
@@ -133,8 +122,25 @@ export async function awsWorkersStatus(target: OpsTarget, clients: AwsClients): 
   return { env: target.env, source: `ECS cluster ${cluster}, SQS, CloudWatch and Application Auto Scaling in ${target.region}`, workers };
 }
 
+/** Each queue's latest ApproximateAgeOfOldestMessage of the last 15 minutes (the alarm's metric), in the order given; undefined where none. */
+export async function cloudWatchOldestAges(cloudwatch: CloudWatchClient, queueNames: string[], now: number): Promise<(number | undefined)[]> {
+  const end = new Date(now);
+  const out = await cloudwatch.send(
+    new GetMetricDataCommand({
+      StartTime: new Date(end.getTime() - 15 * 60_000),
+      EndTime: end,
+      ScanBy: 'TimestampDescending',
+      MetricDataQueries: queueNames.map((name, i) => ({
+        Id: `age${i}`,
+        MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Dimensions: [{ Name: 'QueueName', Value: name }] }, Period: 60, Stat: 'Maximum' },
+      })),
+    }),
+  );
+  return queueNames.map((_, i) => out.MetricDataResults?.find((r) => r.Id === `age${i}`)?.Values?.[0]);
+}
+
 /** fauxqs's inspection route: the messages waiting, with the time each was sent. */
-async function localOldestAgeSeconds(endpoint: string, queueName: string, now: number): Promise<number | undefined> {
+export async function localOldestAgeSeconds(endpoint: string, queueName: string, now: number): Promise<number | undefined> {
   const res = await fetch(`${endpoint}/_fauxqs/queues/${encodeURIComponent(queueName)}`);
   if (!res.ok) return undefined;
   const body = (await res.json()) as { messages?: { ready?: { sentTimestamp?: number }[] } };

@@ -7,7 +7,7 @@ import { runCliProcess } from '../support/cli-process';
 import { OpsAccount, OpsStandIn, startOpsStandIn } from '../support/stand-ins/aws-ops';
 
 /**
- * The AWS path of `npm run ops -- workers status --env dev` and `order <id> --env dev`, the real
+ * The AWS path of `npm run ops -- workers status --env dev`, `dlq list --env dev` and `order <id> --env dev`, the real
  * SDK clients in the CLI's own process: SQS against fauxqs (queues named as the data stack names
  * dev's), ECS, Application Auto Scaling, CloudWatch and CloudWatch Logs against a local stand-in
  * (no emulator of those runs here), each reached through the SDK's AWS_ENDPOINT_URL_<SERVICE>.
@@ -41,7 +41,7 @@ const account: OpsAccount = {
       { StartTime: 1_764_583_140, StatusCode: 'Successful', Description: 'Setting desired count to 2.', Cause: 'monitor alarm docplatform-dev-doc-generation-scale-out in state ALARM' },
     ],
   },
-  oldestAge: { [`${PREFIX}-doc-jobs`]: 95, [`${PREFIX}-batch-doc-jobs`]: 40 },
+  oldestAge: { [`${PREFIX}-doc-jobs`]: 95, [`${PREFIX}-batch-doc-jobs`]: 40, [`${PREFIX}-batch-jobs-dlq`]: 3600 },
   // As Insights would: the lines whose orderId or requestId is the one in the filter.
   query: (text) => STORY.filter((l) => text.includes(`orderId = "${l.orderId}"`) || text.includes(`requestId = "${l.requestId}"`)),
 };
@@ -125,6 +125,20 @@ test('workers status --env dev: tasks from ECS, queue figures from SQS, oldest a
   expect(table.out).toMatch(/\n\s+docplatform-dev-batch-doc-jobs\s+1\s+0\s+0\s+40 s\s+0/);
 });
 
+test('dlq list --env dev: each DLQ’s depth from SQS, the age of its oldest message from CloudWatch', async () => {
+  standIn.requests.length = 0;
+  const r = await ops(['dlq', 'list', '--env', 'dev']);
+  expect(r.errors).toEqual([]);
+  expect(r.code).toBe(0);
+  expect(r.json.dlqs).toEqual([
+    { queue: `${PREFIX}-doc-jobs`, dlq: `${PREFIX}-doc-jobs-dlq`, visible: 0, inFlight: 0 },
+    { queue: `${PREFIX}-batch-doc-jobs`, dlq: `${PREFIX}-batch-doc-jobs-dlq`, visible: 0, inFlight: 0 },
+    { queue: `${PREFIX}-batch-jobs`, dlq: `${PREFIX}-batch-jobs-dlq`, visible: 1, inFlight: 0, oldestAgeSeconds: 3600 },
+  ]);
+  const [metrics] = standIn.requests.filter((q) => q.operation === 'GetMetricData').map((q) => q.body) as any[];
+  expect(metrics.MetricDataQueries.map((q: any) => q.MetricStat.Metric.Dimensions[0].Value)).toEqual(['doc-jobs', 'batch-doc-jobs', 'batch-jobs'].map((q) => `${PREFIX}-${q}-dlq`));
+});
+
 test('order --env dev: the saved query over the eight log groups; a request id gives the order’s whole story', async () => {
   standIn.requests.length = 0;
   const r = await ops(['order', WEBHOOK, '--env', 'dev', '--since', '2d']);
@@ -170,7 +184,7 @@ test('order --env dev: an id no line names, a bad id, no credentials: exit 2 nam
     AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
     AWS_WEB_IDENTITY_TOKEN_FILE: '',
   };
-  for (const args of [['order', ORDER, '--env', 'dev'], ['workers', 'status', '--env', 'dev']]) {
+  for (const args of [['order', ORDER, '--env', 'dev'], ['workers', 'status', '--env', 'dev'], ['dlq', 'list', '--env', 'dev']]) {
     const r = await ops(args, none);
     expect({ args, code: r.code, field: r.errors[0]?.field }).toEqual({ args, code: 2, field: 'credentials' });
   }

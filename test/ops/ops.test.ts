@@ -14,8 +14,8 @@ import { startWorkerHarness, until, WorkerHarness } from '../support/workers-har
 
 /**
  * The ops tools (`npm run ops`) against fauxqs and PostgreSQL, with the real doc-generation
- * worker: a job that fails maxReceiveCount times lands in the DLQ, `dlq inspect` shows it
- * without taking it, `dlq redrive` brings it back (request id kept) and the worker completes
+ * worker: a job that fails maxReceiveCount times lands in the DLQ, `dlq list` counts it, `dlq show`
+ * shows it without taking it (with its order's last error), `dlq redrive` brings it back at its pace (request id kept) and the worker completes
  * the order; `orders stuck` lists an order whose job was lost, with what the sweeper would do,
  * and `orders requeue` ends it; an order the worker failed while core-llm was down is listed
  * by `orders failed` and made by `orders retry` (its completed batch reopened and completed
@@ -69,7 +69,7 @@ describe('npm run ops', () => {
   const status = async (id: string) => (await h.db('orders').where({ id }).first()).status as string;
   const readyLine = (orderId: string) => workerLines.find((l) => l.orderId === orderId && l.msg === 'document ready');
 
-  test('a job that failed maxReceiveCount times: dlq inspect shows it and leaves it, dlq redrive brings it back, the worker completes the order', async () => {
+  test('a job that failed maxReceiveCount times: dlq list counts it, dlq show shows it with its order and leaves it, dlq redrive brings it back, the worker completes the order', async () => {
     const clientId = await h.createClient();
     const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Dead-letter kettle' });
     // Not paid yet as far as the worker can see: every receive of its job gives it back (a payment
@@ -85,9 +85,16 @@ describe('npm run ops', () => {
       [2, 'req-dlq-1'],
     ]);
 
-    const inspected = await ops('dlq', 'inspect', '--queue', 'doc-jobs');
-    expect(inspected.code).toBe(0);
-    expect(inspected.json).toMatchObject({
+    const listed = await ops('dlq', 'list');
+    expect(listed.code).toBe(0);
+    expect(listed.json.dlqs.map((d: { dlq: string }) => d.dlq)).toEqual(['doc-jobs', 'batch-doc-jobs', 'batch-jobs'].map((q) => `docplatform-${ENV}-${q}-dlq`));
+    expect(listed.json.dlqs[0]).toMatchObject({ queue: `docplatform-${ENV}-doc-jobs`, visible: 1, inFlight: 0, oldestAgeSeconds: expect.any(Number) });
+    expect(listed.json.dlqs[1]).toMatchObject({ visible: 0 });
+    expect((await ops('dlq', 'list', '--format', 'table')).out).toMatch(new RegExp(`docplatform-${ENV}-doc-jobs-dlq\\s+1\\s+0\\s+\\d+ s`));
+
+    const shown = await ops('dlq', 'show', 'doc-jobs');
+    expect(shown.code).toBe(0);
+    expect(shown.json).toMatchObject({
       queue: `docplatform-${ENV}-doc-jobs`,
       dlq: `docplatform-${ENV}-doc-jobs-dlq`,
       dlqMessages: { visible: 1, inFlight: 0 },
@@ -95,31 +102,44 @@ describe('npm run ops', () => {
       sampled: 1,
       sample: [{ body: { v: 1, orderId }, orderId, requestId: 'req-dlq-1' }],
     });
-    const [seen] = inspected.json.sample;
+    const [seen] = shown.json.sample;
     expect(seen.receiveCount).toBeGreaterThanOrEqual(3);
     expect(Date.parse(seen.firstReceivedAt)).toBeGreaterThanOrEqual(Date.parse(seen.sentAt));
-    expect(inspected.json.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
+    expect(shown.json.oldestAgeSeconds).toBeGreaterThanOrEqual(0);
     // Released at once: still there, visible.
     expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 1, inFlight: 0 });
-    const table = await ops('dlq', 'inspect', '--queue', 'doc-jobs', '--format', 'table');
+    const table = await ops('dlq', 'show', 'doc-jobs', '--format', 'table');
     expect(table.out).toContain(`docplatform-${ENV}-doc-jobs-dlq: 1 waiting`);
     expect(table.out).toContain(orderId);
+    expect(shown.json).toMatchObject({ database: false });
+    expect(shown.json.sample[0].recorded).toBeUndefined();
+    // With the database: the order as the worker left it, its last error with it.
+    await h.db('orders').where({ id: orderId }).update({ error: 'payment not committed yet (test)' });
+    const withDb = await ops('dlq', 'show', 'doc-jobs', '--database-url', h.env.DATABASE_URL);
+    expect(withDb.json).toMatchObject({ database: true, sample: [{ orderId, recorded: { status: 'pending', error: 'payment not committed yet (test)' } }] });
+    expect((await ops('dlq', 'show', 'doc-jobs', '--database-url', h.env.DATABASE_URL, '--format', 'table')).out).toContain('payment not committed yet (test)');
 
     // What was wrong is fixed (the payment committed); a dry run moves nothing.
     await h.db('orders').where({ id: orderId }).update({ status: 'queued' });
-    const dry = await ops('dlq', 'redrive', '--queue', 'doc-jobs', '--dry-run');
+    const dry = await ops('dlq', 'redrive', 'doc-jobs', '--dry-run');
     expect(dry.json).toMatchObject({ dryRun: true, moved: 1, failed: [], leftInDlq: 1 });
     expect(await status(orderId)).toBe('queued');
 
-    const moved = await ops('dlq', 'redrive', '--queue', 'doc-jobs');
+    const moved = await ops('dlq', 'redrive', 'doc-jobs');
     expect(moved.code).toBe(0);
-    expect(moved.json).toMatchObject({ dryRun: false, moved: 1, failed: [], messages: [{ orderId, requestId: 'req-dlq-1' }] });
+    expect(moved.json).toMatchObject({ dryRun: false, ratePerSecond: 10, moved: 1, failed: [], messages: [{ orderId, requestId: 'req-dlq-1' }] });
     expect(moved.logs).toEqual(expect.arrayContaining([expect.objectContaining({ level: 'info', msg: 'message redriven', orderId, requestId: 'req-dlq-1' })]));
     await until(async () => (await status(orderId)) === 'ready', 30_000, 'the redriven order to be ready');
     // The attribute came back with the body: the document is made under the original request.
     expect(readyLine(orderId)).toMatchObject({ requestId: 'req-dlq-1' });
     expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
-    expect((await ops('dlq', 'redrive', '--queue', 'doc-jobs')).json).toMatchObject({ moved: 0, leftInDlq: 0 });
+    expect((await ops('dlq', 'redrive', 'doc-jobs')).json).toMatchObject({ moved: 0, leftInDlq: 0 });
+
+    // The pace: three messages at one a second take two pauses (the worker drops them, their order is ready).
+    for (let i = 0; i < 3; i++) await h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.docJobsDlq, MessageBody: JSON.stringify({ v: 1, orderId }) }));
+    const startedAt = Date.now();
+    expect((await ops('dlq', 'redrive', 'doc-jobs', '--rate', '1')).json).toMatchObject({ ratePerSecond: 1, moved: 3, failed: [] });
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(2000);
   }, 120_000);
 
   test('orders stuck lists the orders that stopped moving with what the sweeper would do; orders requeue ends them', async () => {
@@ -267,9 +287,13 @@ describe('npm run ops', () => {
       const r = await ops(...argv);
       return { code: r.code, field: r.logs.find((l) => l.level === 'error')?.field };
     };
-    expect(await bad('dlq', 'inspect', '--queue', 'jobs')).toEqual({ code: 2, field: '--queue' });
-    expect(await bad('dlq', 'inspect')).toEqual({ code: 2, field: '--queue' });
-    expect(await bad('dlq', 'redrive', '--queue', 'doc-jobs', '--max', '0')).toEqual({ code: 2, field: '--max' });
+    expect(await bad('dlq', 'show', 'jobs')).toEqual({ code: 2, field: 'queue' });
+    expect(await bad('dlq', 'show')).toEqual({ code: 2, field: 'queue' });
+    expect(await bad('dlq', 'redrive', 'doc-jobs', 'batch-jobs')).toEqual({ code: 2, field: 'queue' });
+    expect(await bad('dlq', 'redrive', 'doc-jobs', '--max', '0')).toEqual({ code: 2, field: '--max' });
+    expect(await bad('dlq', 'redrive', 'doc-jobs', '--rate', '1000')).toEqual({ code: 2, field: '--rate' });
+    expect(await bad('dlq', 'list', 'doc-jobs')).toEqual({ code: 2, field: 'arguments' });
+    expect(await bad('dlq', 'inspect', 'doc-jobs')).toEqual({ code: 2, field: 'command' });
     expect(await bad('orders', 'stuck', '--older-than', 'soon', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: '--older-than' });
     expect(await bad('orders', 'stuck', '--database-url', 'mysql://x/y')).toEqual({ code: 2, field: '--database-url' });
     expect(await bad('orders', 'requeue', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'orderId' });
@@ -279,17 +303,17 @@ describe('npm run ops', () => {
     expect(await bad('orders', 'failed', randomUUID(), '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'arguments' });
     expect(await bad('orders', 'retry', '--database-url', h.env.DATABASE_URL)).toEqual({ code: 2, field: 'orderId' });
     expect(await bad('queues', 'list')).toEqual({ code: 2, field: 'command' });
-    expect(await bad('dlq', 'inspect', '--queue', 'doc-jobs', '--sample', '5', '--max', '3')).toEqual({ code: 2, field: '--max' });
+    expect(await bad('dlq', 'show', 'doc-jobs', '--sample', '5', '--max', '3')).toEqual({ code: 2, field: '--max' });
 
     // Through npm as ops run it: no --env is exit 2, naming it; an environment that is not in stacks/config.ts needs --endpoint.
     const cli = (...argv: string[]) => spawnSync('npm', ['run', '-s', 'ops', '--', ...argv], { cwd: REPO, encoding: 'utf8', env: { ...process.env, DATABASE_URL: '' } });
-    const noEnv = cli('dlq', 'inspect', '--queue', 'doc-jobs');
+    const noEnv = cli('dlq', 'show', 'doc-jobs');
     expect(noEnv.status).toBe(2);
     expect(JSON.parse(noEnv.stderr.split('\n')[0])).toMatchObject({ level: 'error', field: '--env' });
     expect(noEnv.stdout).toBe('');
-    expect(cli('dlq', 'inspect', '--queue', 'doc-jobs', '--env', 'staging').status).toBe(2);
+    expect(cli('dlq', 'show', 'doc-jobs', '--env', 'staging').status).toBe(2);
     // A queue the environment does not have is a failure (1), not a usage error.
-    const missing = cli('dlq', 'inspect', '--queue', 'doc-jobs', '--env', 'elsewhere', '--endpoint', h.emulator.endpoint);
+    const missing = cli('dlq', 'show', 'doc-jobs', '--env', 'elsewhere', '--endpoint', h.emulator.endpoint);
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('queue docplatform-elsewhere-doc-jobs does not exist');
   }, 60_000);
