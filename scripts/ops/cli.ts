@@ -22,9 +22,9 @@ import { openTarget, OpsTarget } from './target';
 
 /**
  * `npm run ops -- <command>`: the tools of the incidents in docs/operations.md (a DLQ alarm,
- * orders stuck, one order to follow, the workers' state). Results go to stdout (JSON, or `--format table`); log
+ * orders stuck, orders failed by an outage, one order to follow, the workers' state). Results go to stdout (JSON, or `--format table`); log
  * lines, one JSON line per event in the platform's format, to stderr, each with the run's
- * request id (`ops-<uuid>`, also on the doc jobs `orders requeue` sends). Exit 0 done,
+ * request id (`ops-<uuid>`, also on the doc jobs `orders requeue` and `orders retry` send). Exit 0 done,
  * 1 failed, 2 bad command line (the message names the field).
  */
 export interface OpsIo {
