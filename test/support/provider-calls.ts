@@ -16,8 +16,21 @@ import { ACCOUNT } from './iam-simulation';
  * access sessions: RDS creating the master secret, ElastiCache its VPC endpoint, WAF and VPC flow
  * logs their log delivery, service-linked roles) are listed under the resource that triggers them.
  *
- * Written from knowledge of the provider (its create/read/update/delete functions) and of the
- * services, conservatively: a call the provider may make is listed. Read by
+ * Written from knowledge of the provider and of the services, conservatively (a call the provider
+ * may make is listed), then checked against the provider's own create/read/update/delete functions,
+ * their finders and waiters (every conn.Xxx( call). The v5.100.0 snapshot could not be fetched (it is
+ * over the fetch size limit), so each file was read as the public code index stores it, one
+ * revision per file, between v4 and v6, not the v5.100.0 tag itself: internal/service/
+ * ec2/{vpc_,vpc_subnet,vpc_security_group,vpc_security_group_ingress_rule,vpc_network_interface}.go,
+ * ec2/ec2_instance.go (read, update), autoscaling/group.go, ecs/{cluster,service}.go,
+ * iam/{role,instance_profile}.go, lambda/function.go (update, delete), apigateway/{rest_api,stage,
+ * deployment}.go, rds/instance.go (create, read), elasticache/serverless_cache.go,
+ * secretsmanager/secret.go, sqs/queue.go, wafv2/web_acl.go, appautoscaling/target.go. The other types
+ * are as written from knowledge. To repeat it at the tag: `git show v5.100.0:internal/service/<svc>/
+ * <file>.go` in a clone of hashicorp/terraform-provider-aws, and compare its calls with the rows here.
+ * A row whose call the read revision does not make (ecs:UpdateClusterSettings, the Auto Scaling
+ * load balancer listings on read) is kept, unconfirmed, rather than dropped on the strength of a
+ * revision that is not v5.100.0. Read by
  * test/infra/deploy-sufficiency.test.ts, which simulates every call of every resource of every
  * environment stack against that environment's deploy role; a resource type that is not here
  * fails that test, so a new type cannot be added without its calls.
@@ -492,6 +505,8 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     create('ec2:CreateSubnet', r.arn, { requestTags: r.tags }),
     create('ec2:CreateSubnet', r.ref('vpc_id').arn, parent(r.ref('vpc_id'), 'the VPC')),
     ec2TagOnCreate(r, 'CreateSubnet'),
+    // modifySubnetAttributesOnCreate: only the attributes that differ from what AWS created.
+    ...(r.config.map_public_ip_on_launch === true ? [create('ec2:ModifySubnetAttribute', r.arn, { ...own(r), note: 'map_public_ip_on_launch' })] : []),
     ...unscoped('read', 'ec2:DescribeSubnets'),
     update('ec2:ModifySubnetAttribute', r.arn, own(r)),
     ...ec2Tagging(r),
@@ -680,7 +695,10 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       create('autoscaling:CreateOrUpdateTags', r.arn, { requestTags: groupTags, note: 'tags on create' }),
       slr('autoscaling.amazonaws.com', 'AWSServiceRoleForAutoScaling'),
       ...validate('create'),
-      ...(r.config.initial_lifecycle_hook ? [create('autoscaling:PutLifecycleHook', r.arn, { ...group, note: 'initial_lifecycle_hook' })] : []),
+      // With initial lifecycle hooks the group is created empty, the hooks put, then its capacity set.
+      ...(r.config.initial_lifecycle_hook
+        ? [create('autoscaling:PutLifecycleHook', r.arn, { ...group, note: 'initial_lifecycle_hook' }), create('autoscaling:UpdateAutoScalingGroup', r.arn, { ...group, note: 'the capacity, after the hooks' })]
+        : []),
       ...(r.config.enabled_metrics ? [create('autoscaling:EnableMetricsCollection', r.arn, group)] : []),
       ...unscoped('create', 'autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeScalingActivities'),
       ...unscoped(
@@ -840,6 +858,7 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       slr('rds.amazonaws.com', 'AWSServiceRoleForRDS'),
       ...rdsStorageKeyCalls(r),
       ...(managed ? rdsMasterSecretCalls(rdsSecret, secretTags) : []),
+      create('rds:ModifyDBInstance', r.arn, { note: 'settings CreateDBInstance does not take, once available (requiresModifyDbInstance)' }),
       read('rds:DescribeDBInstances', r.arn),
       read('rds:ListTagsForResource', r.arn),
       update('rds:ModifyDBInstance', r.arn),
@@ -952,12 +971,16 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       create('iam:CreateRole', r.arn, { requestTags: r.tags, context: boundary }),
       create('iam:TagRole', r.arn, { requestTags: r.tags, note: 'tags on create' }),
       create('iam:GetRole', r.arn),
-      ...['iam:GetRole', 'iam:ListRolePolicies', 'iam:ListAttachedRolePolicies'].map((action) => read(action, r.arn)),
-      update('iam:UpdateRole', r.arn, { note: 'description, max session duration' }),
+      // The read also reads every inline policy (readRoleInlinePolicies), the aws_iam_role_policy ones included.
+      ...['iam:GetRole', 'iam:ListRolePolicies', 'iam:GetRolePolicy', 'iam:ListAttachedRolePolicies'].map((action) => read(action, r.arn)),
+      update('iam:UpdateRoleDescription', r.arn, { note: 'description' }),
+      update('iam:UpdateRole', r.arn, { note: 'max session duration' }),
       update('iam:UpdateAssumeRolePolicy', r.arn, { context: boundary }),
       update('iam:PutRolePermissionsBoundary', r.arn, { context: boundary }),
       ...tagging(r, 'iam:TagRole', 'iam:UntagRole'),
+      // deleteRoleInstanceProfiles: the role leaves every profile that still holds it.
       del('iam:ListInstanceProfilesForRole', r.arn),
+      ...profilesHolding(r).map((p) => del('iam:RemoveRoleFromInstanceProfile', p.arn, { note: `leaves ${p.address}` })),
       del('iam:DeleteRole', r.arn),
     ];
   },
@@ -969,6 +992,7 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       create('iam:AddRoleToInstanceProfile', r.arn, { note: `adds ${role.address}` }),
       passRole('create', role, 'ec2.amazonaws.com'),
       read('iam:GetInstanceProfile', r.arn),
+      read('iam:GetRole', role.arn, { note: `the read checks ${role.address} still exists` }),
       update('iam:RemoveRoleFromInstanceProfile', r.arn),
       update('iam:AddRoleToInstanceProfile', r.arn),
       passRole('update', role, 'ec2.amazonaws.com'),
@@ -1199,6 +1223,7 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       create('wafv2:TagResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
       read('wafv2:GetWebACL', r.arn, own(r)),
       read('wafv2:ListTagsForResource', r.arn, own(r)),
+      update('wafv2:GetWebACL', r.arn, { ...own(r), note: 'the Shield mitigation rule the update keeps' }),
       update('wafv2:UpdateWebACL', r.arn, own(r)),
       ...references('update', 'wafv2:UpdateWebACL'),
       ...tagging(r, 'wafv2:TagResource', 'wafv2:UntagResource'),
@@ -1296,6 +1321,7 @@ function securityGroupRule(r: Res, direction: 'Ingress' | 'Egress'): ProviderCal
     ...unscoped('read', 'ec2:DescribeSecurityGroupRules', 'ec2:DescribeSecurityGroups'),
     ...referenced.map((g) => read('ec2:DescribeSecurityGroups', '*', { note: `the referenced group ${g.address}` })),
     update('ec2:ModifySecurityGroupRules', group.arn, parent(group, 'the security group')),
+    update('ec2:ModifySecurityGroupRules', r.arn, { ...own(r), note: 'the rule, by its id' }),
     ...ec2Tagging(r),
     del(`ec2:RevokeSecurityGroup${direction}`, group.arn, parent(group, 'the security group')),
   ];
@@ -1318,6 +1344,14 @@ function appAutoscalingService(r: Res): Res | undefined {
   if (!match) return undefined;
   const [type, name] = match[1].split('.');
   return new Res(r.stack, type, name);
+}
+
+/** The instance profiles of the stack that hold a role (`role = ${aws_iam_role.x.name}`). */
+function profilesHolding(role: Res): Res[] {
+  const profiles: Record<string, Json> = synthesizedStack(role.stack).resource?.aws_iam_instance_profile ?? {};
+  return Object.entries(profiles)
+    .filter(([, config]) => config.role === `\${${role.address}.name}`)
+    .map(([name]) => new Res(role.stack, 'aws_iam_instance_profile', name));
 }
 
 /** Data sources: what reading one asks of IAM. */
