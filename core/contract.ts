@@ -69,6 +69,19 @@ export type QueueName = keyof typeof QUEUES;
 /** Rows one B2B batch may hold: the gateway refuses more, and the batch-doc-jobs age alarm allows for a full one. */
 export const MAX_BATCH_ROWS = 5000;
 
+/**
+ * The environment's secrets (created empty by the data stack, values put out of band) → the stem
+ * of their name, `<prefix>-<stem>`. The RDS master secret is RDS's own and not among them.
+ */
+export const SECRET_STEMS = {
+  gemini: 'gemini-api-key',
+  stripeSecretKey: 'stripe-secret-key',
+  stripeWebhookSecret: 'stripe-webhook-secret',
+  orderToken: 'order-token-secret',
+  databaseApp: 'db-app',
+} as const;
+export type SecretKey = keyof typeof SECRET_STEMS;
+
 /** Logical bucket → the stem of its physical name. */
 export const BUCKETS = { reports: 'reports', assets: 'assets' } as const;
 export type BucketName = keyof typeof BUCKETS;

@@ -7,7 +7,7 @@ import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group
 import { opsAlarm } from '../modules/ops-alarm';
 import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
-import { BUCKETS, BucketName, DB_APP_ROLE, DB_RESUME_WAIT_MS, MAX_BATCH_ROWS, PROJECT, QUEUES, QueueName } from '../core/contract';
+import { BUCKETS, BucketName, DB_APP_ROLE, DB_RESUME_WAIT_MS, MAX_BATCH_ROWS, PROJECT, QUEUES, QueueName, SECRET_STEMS } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
@@ -184,12 +184,12 @@ export class DataStack extends TerraformStack {
     const secret = (name: string, description: string) =>
       ({ arn: new SecretsmanagerSecret(this, `secret-${name}`, { name: `${prefix}-${name}`, description, recoveryWindowInDays }).arn });
     this.secrets = {
-      gemini: secret('gemini-api-key', 'Gemini API key used by core-llm'),
-      stripeSecretKey: secret('stripe-secret-key', 'Stripe secret API key used by gateway-b2c'),
-      stripeWebhookSecret: secret('stripe-webhook-secret', 'Stripe webhook signing secret used by gateway-b2c'),
-      orderToken: secret('order-token-secret', 'Key of the B2C order access tokens (HMAC of the order id) used by order'),
+      gemini: secret(SECRET_STEMS.gemini, 'Gemini API key used by core-llm'),
+      stripeSecretKey: secret(SECRET_STEMS.stripeSecretKey, 'Stripe secret API key used by gateway-b2c'),
+      stripeWebhookSecret: secret(SECRET_STEMS.stripeWebhookSecret, 'Stripe webhook signing secret used by gateway-b2c'),
+      orderToken: secret(SECRET_STEMS.orderToken, 'Key of the B2C order access tokens (HMAC of the order id) used by order'),
       // The master secret stays with RDS and the migration task; the workloads that connect use this login.
-      databaseApp: secret('db-app', `JSON {username, password} of the ${DB_APP_ROLE} database login, used by the services and workers that connect to RDS`),
+      databaseApp: secret(SECRET_STEMS.databaseApp, `JSON {username, password} of the ${DB_APP_ROLE} database login, used by the services and workers that connect to RDS`),
     };
   }
 

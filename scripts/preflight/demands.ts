@@ -1,4 +1,4 @@
-import { DB_APP_ROLE, PROJECT, ServiceName, WORKER_NAMES } from '../../core/contract';
+import { DB_APP_ROLE, PROJECT, SECRET_STEMS, ServiceName, WORKER_NAMES } from '../../core/contract';
 import { EnvironmentConfig, namePrefix } from '../../stacks/config';
 
 /**
@@ -43,12 +43,12 @@ export interface SecretDemand {
  * stem (`<project>-<env>-<stem>`), reader, and the value to put.
  */
 export const ENVIRONMENT_SECRETS: Array<{ stem: string; usedBy: string; value: string }> = [
-  { stem: 'gemini-api-key', usedBy: 'core-llm (Gemini)', value: '"$GEMINI_API_KEY"' },
-  { stem: 'stripe-secret-key', usedBy: 'gateway-b2c (Stripe Checkout)', value: '"$STRIPE_SECRET_KEY"' },
-  { stem: 'stripe-webhook-secret', usedBy: 'gateway-b2c (Stripe webhook signatures)', value: '"$STRIPE_WEBHOOK_SECRET"' },
-  { stem: 'order-token-secret', usedBy: 'order (B2C order access tokens)', value: '"$(openssl rand -base64 32)"' },
+  { stem: SECRET_STEMS.gemini, usedBy: 'core-llm (Gemini)', value: '"$GEMINI_API_KEY"' },
+  { stem: SECRET_STEMS.stripeSecretKey, usedBy: 'gateway-b2c (Stripe Checkout)', value: '"$STRIPE_SECRET_KEY"' },
+  { stem: SECRET_STEMS.stripeWebhookSecret, usedBy: 'gateway-b2c (Stripe webhook signatures)', value: '"$STRIPE_WEBHOOK_SECRET"' },
+  { stem: SECRET_STEMS.orderToken, usedBy: 'order (B2C order access tokens)', value: '"$(openssl rand -base64 32)"' },
   {
-    stem: 'db-app',
+    stem: SECRET_STEMS.databaseApp,
     usedBy: 'the services and workers that connect to RDS, and the migration task that sets that login',
     value: `"{\\"username\\":\\"${DB_APP_ROLE}\\",\\"password\\":\\"$(openssl rand -base64 32 | tr -d '\\n')\\"}"`,
   },

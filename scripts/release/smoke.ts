@@ -1,5 +1,6 @@
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { UsageError } from '../../core/cli';
+import { ENV, SECRET_STEMS } from '../../core/contract';
 
 /**
  * Post-deploy smoke test: GET each URL until it answers 200 with `{"status":"ok"}` or the
@@ -81,11 +82,11 @@ export function joinUrl(base: string, path: string): string {
  * synthesised stacks.
  */
 export const SECRET_STEM_OF_SETTING: Record<string, string> = {
-  DB_SECRET_ARN: 'db-app',
-  GEMINI_SECRET_ARN: 'gemini-api-key',
-  STRIPE_SECRET_ARN: 'stripe-secret-key',
-  STRIPE_WEBHOOK_SECRET_ARN: 'stripe-webhook-secret',
-  ORDER_TOKEN_SECRET_ARN: 'order-token-secret',
+  [ENV.dbSecretArn]: SECRET_STEMS.databaseApp,
+  [ENV.geminiSecretArn]: SECRET_STEMS.gemini,
+  [ENV.stripeSecretArn]: SECRET_STEMS.stripeSecretKey,
+  [ENV.stripeWebhookSecretArn]: SECRET_STEMS.stripeWebhookSecret,
+  [ENV.orderTokenSecretArn]: SECRET_STEMS.orderToken,
 };
 
 /** Where a secret stands: `value` has one (AWSCURRENT), `empty` none yet, `absent` was never created, `deleted` awaits deletion. */
