@@ -1,4 +1,4 @@
-import { readConfig, recheckSecrets, requireDatabase, requireSecret, resolveConfig, SECRET_RECHECK_SECONDS } from './config';
+import { estimateTokens, MAX_PROMPT, readConfig, recheckSecrets, requireDatabase, requireSecret, resolveConfig, SECRET_RECHECK_SECONDS, windowLimits } from './config';
 import { AppError, ConfigError } from './errors';
 import { createDb } from './db';
 import { createStripe, webhookSecret } from './stripe';
@@ -100,5 +100,45 @@ describe('secrets without a value yet (created empty, not put)', () => {
     expect(config.missing).toBe(still);
     expect(config.secrets).toBe(secrets);
     expect(secrets.stripeSecretKey).toBe('sk_live_x');
+  });
+});
+
+/**
+ * core-llm's budget counts 10 s windows, rounding down (windowLimits): a quota or share whose
+ * window cannot serve the longest prompt (20,000 characters: 5,000 tokens and the answer's 1,500)
+ * would refuse generations for ever, so the reader refuses it at start, naming the workable bound.
+ */
+describe('the generation budget must leave every window one workable generation', () => {
+  test('GEMINI_REQUESTS_PER_MINUTE below 6 rounds every window down to no request', () => {
+    for (const rpm of ['1', '5']) {
+      expect(() => readConfig({ GEMINI_REQUESTS_PER_MINUTE: rpm, LLM_INTERACTIVE_SHARE_PERCENT: '0' })).toThrow(
+        new ConfigError('invalid configuration: GEMINI_REQUESTS_PER_MINUTE: must be at least 6: one request per 10 s budget window'),
+      );
+    }
+    expect(windowLimits(readConfig({ GEMINI_REQUESTS_PER_MINUTE: '6', LLM_INTERACTIVE_SHARE_PERCENT: '0' }).llm.budget).requests).toBe(1);
+  });
+
+  test('GEMINI_TOKENS_PER_MINUTE below 39,000 leaves a window fewer tokens than the longest prompt is counted for', () => {
+    for (const tpm of ['10000', '38999']) {
+      expect(() => readConfig({ GEMINI_TOKENS_PER_MINUTE: tpm })).toThrow(
+        new ConfigError("invalid configuration: GEMINI_TOKENS_PER_MINUTE: must be at least 39000: the longest prompt's 6500 tokens per 10 s budget window"),
+      );
+    }
+    const limits = windowLimits(readConfig({ GEMINI_TOKENS_PER_MINUTE: '39000', LLM_INTERACTIVE_SHARE_PERCENT: '0' }).llm.budget);
+    expect(limits.tokens).toBe(estimateTokens(MAX_PROMPT));
+  });
+
+  test('LLM_INTERACTIVE_SHARE_PERCENT may not leave batch rows less than a request and the longest prompt a window', () => {
+    // 1,000 requests and 1,000,000 tokens a minute: 166,666 tokens a window; at 97% the batch part is 4,999 tokens.
+    expect(() => readConfig({ LLM_INTERACTIVE_SHARE_PERCENT: '100' })).toThrow(
+      new ConfigError(
+        'invalid configuration: LLM_INTERACTIVE_SHARE_PERCENT: at most 96 with GEMINI_REQUESTS_PER_MINUTE=1000 and GEMINI_TOKENS_PER_MINUTE=1000000: ' +
+          'a larger share leaves batch generations less than one request or 6500 tokens per budget window',
+      ),
+    );
+    expect(() => readConfig({ LLM_INTERACTIVE_SHARE_PERCENT: '97' })).toThrow(/LLM_INTERACTIVE_SHARE_PERCENT: at most 96 /);
+    expect(readConfig({ LLM_INTERACTIVE_SHARE_PERCENT: '96' }).llm.budget.interactiveSharePercent).toBe(96);
+    // One request a window: any share keeps it for B2C, so only 0 leaves batch rows one.
+    expect(() => readConfig({ GEMINI_REQUESTS_PER_MINUTE: '6' })).toThrow(/LLM_INTERACTIVE_SHARE_PERCENT: at most 0 with GEMINI_REQUESTS_PER_MINUTE=6 /);
   });
 });

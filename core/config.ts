@@ -27,6 +27,38 @@ const url = (protocols: string[]) =>
 const int = (min: number, max: number) => z.coerce.number().check(z.int(), z.minimum(min), z.maximum(max));
 const positiveInt = int(1, 1000);
 
+/**
+ * core-llm's budget windows (functions/core-llm/budget.ts) are this long: Gemini counts per
+ * minute, and a one-minute window would let a whole minute's quota through in its first seconds.
+ */
+export const BUDGET_WINDOW_MS = 10_000;
+const MINUTE_MS = 60_000;
+/**
+ * Tokens counted for an answer before it is known (Gemini reports the real count with it, and
+ * the window is corrected then): a two-page document is about 1,500 tokens.
+ */
+export const ESTIMATED_ANSWER_TOKENS = 1500;
+/** The longest prompt core-llm's POST /generate takes, in characters. */
+export const MAX_PROMPT = 20000;
+
+/** Prompt tokens (about 4 characters each) plus the expected answer. */
+export const estimateTokens = (promptChars: number): number => Math.ceil(promptChars / 4) + ESTIMATED_ANSWER_TOKENS;
+
+/**
+ * The estimate of the longest prompt: a budget whose window (or whose batch part of it) holds
+ * fewer tokens refuses such a generation in every window, for ever.
+ */
+const LARGEST_ESTIMATE = estimateTokens(MAX_PROMPT);
+
+/** The smallest per-minute figure whose window holds `perWindow` (the inverse of windowLimits' rounding down). */
+const perMinuteFor = (perWindow: number): number => Math.ceil((perWindow * MINUTE_MS) / BUDGET_WINDOW_MS);
+/** Below these, every window rounds down to no request, or to fewer tokens than the longest prompt. */
+const MIN_REQUESTS_PER_MINUTE = perMinuteFor(1);
+const MIN_TOKENS_PER_MINUTE = perMinuteFor(LARGEST_ESTIMATE);
+const WINDOW_SECONDS = BUDGET_WINDOW_MS / 1000;
+/** An integer whose lower bound is explained: the message says why smaller values cannot work. */
+const atLeast = (min: number, why: string, max: number) => z.coerce.number().check(z.int(), z.minimum(min, `must be at least ${min}: ${why}`), z.maximum(max));
+
 const envSchema = z.object({
   [ENV.appEnv]: z._default(z.string().check(z.regex(/^[a-z][a-z0-9-]*$/)), 'local'),
   [ENV.logLevel]: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
@@ -55,8 +87,11 @@ const envSchema = z.object({
   GEMINI_TIMEOUT_MS: z._default(int(100, 120000), 20000),
   LLM_RATE_LIMIT_PER_MINUTE: z._default(int(1, 100000), 30),
   // Gemini's paid tier 1 quota for gemini-2.5-flash; each environment sets its own (stacks/config.ts).
-  [ENV.geminiRequestsPerMinute]: z._default(int(1, 1_000_000), 1000),
-  [ENV.geminiTokensPerMinute]: z._default(int(1000, 1_000_000_000), 1_000_000),
+  [ENV.geminiRequestsPerMinute]: z._default(atLeast(MIN_REQUESTS_PER_MINUTE, `one request per ${WINDOW_SECONDS} s budget window`, 1_000_000), 1000),
+  [ENV.geminiTokensPerMinute]: z._default(
+    atLeast(MIN_TOKENS_PER_MINUTE, `the longest prompt's ${LARGEST_ESTIMATE} tokens per ${WINDOW_SECONDS} s budget window`, 1_000_000_000),
+    1_000_000,
+  ),
   [ENV.llmInteractiveSharePercent]: z._default(int(0, 100), 10),
   [ENV.llmBatchMaxInFlight]: z._default(int(1, 100_000), 10),
   LLM_CACHE_TTL_SECONDS: z._default(int(1, 2592000), 604800),
@@ -112,6 +147,52 @@ export interface GenerationBudgetSettings {
   tokensPerMinute: number;
   interactiveSharePercent: number;
   batchMaxInFlight: number;
+}
+
+export interface WindowLimits {
+  windowMs: number;
+  requests: number;
+  tokens: number;
+  interactiveRequests: number;
+  interactiveTokens: number;
+  batchMaxInFlight: number;
+}
+
+/** The per-window figures of a per-minute budget (rounded down: the quota is never exceeded by rounding). */
+export function windowLimits(settings: GenerationBudgetSettings, windowMs = BUDGET_WINDOW_MS): WindowLimits {
+  const perWindow = (perMinute: number) => Math.floor((perMinute * windowMs) / MINUTE_MS);
+  const requests = perWindow(settings.requestsPerMinute);
+  const tokens = perWindow(settings.tokensPerMinute);
+  const share = settings.interactiveSharePercent / 100;
+  return {
+    windowMs,
+    requests,
+    tokens,
+    interactiveRequests: Math.ceil(requests * share),
+    interactiveTokens: Math.ceil(tokens * share),
+    batchMaxInFlight: settings.batchMaxInFlight,
+  };
+}
+
+/** Batch generations get a window less the interactive share: it must still hold a request and the longest prompt. */
+function batchPartFits(settings: GenerationBudgetSettings): boolean {
+  const l = windowLimits(settings);
+  return l.requests - l.interactiveRequests >= 1 && l.tokens - l.interactiveTokens >= LARGEST_ESTIMATE;
+}
+
+/**
+ * Refuses an interactive share that leaves batch rows nothing (they would be booked into later
+ * windows for ever), naming the largest share the quota allows (0 always fits: the quota alone is
+ * checked against one window by the schema).
+ */
+function checkInteractiveShare(settings: GenerationBudgetSettings): void {
+  if (batchPartFits(settings)) return;
+  let highest = settings.interactiveSharePercent - 1;
+  while (highest > 0 && !batchPartFits({ ...settings, interactiveSharePercent: highest })) highest -= 1;
+  throw new ConfigError(
+    `invalid configuration: ${ENV.llmInteractiveSharePercent}: at most ${highest} with ${ENV.geminiRequestsPerMinute}=${settings.requestsPerMinute} and ` +
+      `${ENV.geminiTokensPerMinute}=${settings.tokensPerMinute}: a larger share leaves batch generations less than one request or ${LARGEST_ESTIMATE} tokens per budget window`,
+  );
 }
 
 export interface RuntimeConfig {
@@ -225,6 +306,13 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     databaseUrl || rdsMissing.length === 0
       ? { url: databaseUrl, host: e.DB_HOST, port: e.DB_PORT, name: e.DB_NAME, secretArn: e.DB_SECRET_ARN, poolMax: e.DB_POOL_MAX, connectWaitMs: e.DB_CONNECT_WAIT_MS }
       : undefined;
+  const budget: GenerationBudgetSettings = {
+    requestsPerMinute: e.GEMINI_REQUESTS_PER_MINUTE,
+    tokensPerMinute: e.GEMINI_TOKENS_PER_MINUTE,
+    interactiveSharePercent: e.LLM_INTERACTIVE_SHARE_PERCENT,
+    batchMaxInFlight: e.LLM_BATCH_MAX_IN_FLIGHT,
+  };
+  checkInteractiveShare(budget);
   const urls: Partial<Record<ServiceName, string>> = {};
   const functions: Partial<Record<ServiceName, string>> = {};
   for (const name of SERVICE_NAMES) {
@@ -249,12 +337,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     llm: {
       rateLimitPerMinute: e.LLM_RATE_LIMIT_PER_MINUTE,
       cacheTtlSeconds: e.LLM_CACHE_TTL_SECONDS,
-      budget: {
-        requestsPerMinute: e.GEMINI_REQUESTS_PER_MINUTE,
-        tokensPerMinute: e.GEMINI_TOKENS_PER_MINUTE,
-        interactiveSharePercent: e.LLM_INTERACTIVE_SHARE_PERCENT,
-        batchMaxInFlight: e.LLM_BATCH_MAX_IN_FLIGHT,
-      },
+      budget,
     },
     themeCacheTtlSeconds: e.THEME_CACHE_TTL_SECONDS,
     stripe: {

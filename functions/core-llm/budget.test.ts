@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import type { GenerationBudgetSettings } from '../../core/config';
+import { GenerationBudgetSettings, windowLimits } from '../../core/config';
 import type { TrafficKind } from '../../core/internal-api';
 import { createLogger } from '../../core/logger';
-import { Admission, BudgetRequest, LocalBudget, Settlement, windowLimits } from './budget';
+import { Admission, BudgetRequest, LocalBudget, Settlement } from './budget';
 import { createLlmStore } from './store';
 
 /**

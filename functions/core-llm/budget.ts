@@ -1,4 +1,4 @@
-import type { GenerationBudgetSettings } from '../../core/config';
+import type { WindowLimits } from '../../core/config';
 import type { TrafficKind } from '../../core/internal-api';
 
 /**
@@ -20,20 +20,15 @@ import type { TrafficKind } from '../../core/internal-api';
  *   their window, so a backlog of thousands of rows comes back at the rate it can be served
  *   instead of all at once: a row is received about twice, far from the queue's maxReceiveCount.
  *
- * Windows are BUDGET_WINDOW_MS long: Gemini counts per minute, and a one-minute window would let
- * a whole minute's quota through in its first seconds.
+ * Windows are BUDGET_WINDOW_MS long, and their figures are windowLimits' (core/config.ts, whose
+ * reader refuses a quota or share that leaves a window, or its batch part, unable to serve the
+ * longest prompt).
  *
  * The decision is made in Redis by one script (ADMIT_SCRIPT), atomic across every execution
  * environment; while Redis is unreachable the same rules run in process (LocalBudget), per
  * execution environment: generation goes on, each environment allowing the whole budget
  * (docs/services.md says what that costs).
  */
-export const BUDGET_WINDOW_MS = 10_000;
-/**
- * Tokens counted for an answer before it is known (Gemini reports the real count with it, and
- * the window is corrected then): a two-page document is about 1,500 tokens.
- */
-export const ESTIMATED_ANSWER_TOKENS = 1500;
 /** Weight of the newest generation time in the batch's moving average (used for booking). */
 const LATENCY_WEIGHT = 0.2;
 /**
@@ -42,34 +37,6 @@ const LATENCY_WEIGHT = 0.2;
  * would sit idle while none is due (the extra ones find the cap full and are booked again).
  */
 export const IN_FLIGHT_OVERBOOKING = 1.25;
-
-export interface WindowLimits {
-  windowMs: number;
-  requests: number;
-  tokens: number;
-  interactiveRequests: number;
-  interactiveTokens: number;
-  batchMaxInFlight: number;
-}
-
-/** The per-window figures of a per-minute budget (rounded down: the quota is never exceeded by rounding). */
-export function windowLimits(settings: GenerationBudgetSettings, windowMs = BUDGET_WINDOW_MS): WindowLimits {
-  const perWindow = (perMinute: number) => Math.floor((perMinute * windowMs) / 60_000);
-  const requests = perWindow(settings.requestsPerMinute);
-  const tokens = perWindow(settings.tokensPerMinute);
-  const share = settings.interactiveSharePercent / 100;
-  return {
-    windowMs,
-    requests,
-    tokens,
-    interactiveRequests: Math.ceil(requests * share),
-    interactiveTokens: Math.ceil(tokens * share),
-    batchMaxInFlight: settings.batchMaxInFlight,
-  };
-}
-
-/** Prompt tokens (about 4 characters each) plus the expected answer. */
-export const estimateTokens = (prompt: string): number => Math.ceil(prompt.length / 4) + ESTIMATED_ANSWER_TOKENS;
 
 export interface BudgetRequest {
   kind: TrafficKind;

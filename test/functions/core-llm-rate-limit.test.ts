@@ -8,13 +8,14 @@ import { startCoreLlmRuntime } from '../support/core-llm-runtime';
  * core-llm's per-client limit counts the calls that reach the model: a call the generation
  * budget refuses (429, come back later) is not one of them, so a client that waits out a
  * busy budget is not then refused by its own limit. The real app, Redis and the Gemini stand-in;
- * a quota of 6 requests a minute leaves one generation per 10 s budget window.
+ * a quota of 6 requests a minute leaves one generation per 10 s budget window (and no interactive
+ * share: with one request a window, any share would leave batch rows none, which the config refuses).
  */
 let runtime: Runtime;
 let close: () => Promise<void>;
 
 beforeAll(async () => {
-  ({ runtime, close } = await startCoreLlmRuntime('llm-rate', { GEMINI_REQUESTS_PER_MINUTE: '6', LLM_RATE_LIMIT_PER_MINUTE: '2' }));
+  ({ runtime, close } = await startCoreLlmRuntime('llm-rate', { GEMINI_REQUESTS_PER_MINUTE: '6', LLM_INTERACTIVE_SHARE_PERCENT: '0', LLM_RATE_LIMIT_PER_MINUTE: '2' }));
 });
 afterAll(() => close());
 
