@@ -83,7 +83,7 @@ export const B2C_ROUTES: PublicRoute[] = [
     pathParams: orderId,
     query: StatusQuery,
     responses: { 200: { description: 'The order', body: OrderAnswer } },
-    errors: { 400: 'the id or the token is malformed', 403: 'the token is not this order’s', 404: 'no such order' },
+    errors: { 400: 'the id or the token is malformed', 404: 'no such order, or the token is not its own (the same answer, so a token does not tell whether an order exists)' },
   },
   {
     operationId: 'downloadDocument',
@@ -104,6 +104,6 @@ export const B2C_ROUTES: PublicRoute[] = [
         headers: { location: { description: 'The presigned link to the document', schema: z.url() } },
       },
     },
-    errors: { 400: 'the id or the token is malformed', 403: 'the token is not this order’s', 404: 'no such order', 409: 'the document is not ready yet' },
+    errors: { 400: 'the id or the token is malformed', 404: 'no such order, or the token is not its own (the same answer, so a token does not tell whether an order exists)', 409: 'the document is not ready yet' },
   },
 ];
