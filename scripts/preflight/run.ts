@@ -37,7 +37,7 @@ export const PERMISSIONS: Record<string, string[]> = {
   'elastic-ips': ['ec2:DescribeAddresses', 'servicequotas:GetServiceQuota'],
   'edge-certificate': ['acm:ListCertificates', 'acm:DescribeCertificate'],
   'cost-allocation-tags': ['ce:ListCostAllocationTags'],
-  secrets: ['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'],
+  secrets: ['secretsmanager:DescribeSecret'],
 };
 
 interface Check {

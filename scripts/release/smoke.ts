@@ -1,4 +1,5 @@
-import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { secretState, type SecretState } from '../preflight/secrets';
 import { UsageError } from '../../core/cli';
 import { ENV, SECRET_STEMS } from '../../core/contract';
 
@@ -90,27 +91,7 @@ export const SECRET_STEM_OF_SETTING: Record<string, string> = {
 };
 
 /** Where a secret stands: `value` has one (AWSCURRENT), `empty` none yet, `absent` was never created, `deleted` awaits deletion. */
-export type SecretState = 'value' | 'empty' | 'absent' | 'deleted';
-
-/**
- * The state of each secret, from DescribeSecret alone: the deploy role may describe the
- * environment's secrets but neither list their versions nor read a value, and DescribeSecret's
- * VersionIdsToStages names the versions with their labels, AWSCURRENT being the one readers get.
- * The health a smoke test reaches is one service's (gateway-b2c's, Stripe only), so this is what
- * names every secret still without a value. Any error but a missing secret is thrown.
- */
-export async function secretStates(client: SecretsManagerClient, names: string[]): Promise<Array<{ name: string; state: SecretState }>> {
-  return Promise.all(
-    names.map(async (name) => {
-      try {
-        const described = await client.send(new DescribeSecretCommand({ SecretId: name }));
-        if (described.DeletedDate) return { name, state: 'deleted' as const };
-        const current = Object.values(described.VersionIdsToStages ?? {}).some((stages) => stages.includes('AWSCURRENT'));
-        return { name, state: current ? ('value' as const) : ('empty' as const) };
-      } catch (error) {
-        if ((error as { name?: string }).name === 'ResourceNotFoundException') return { name, state: 'absent' as const };
-        throw error;
-      }
-    }),
-  );
+/** The state of each secret (preflight's secretState: DescribeSecret alone, as the deploy role may). */
+export async function secretStates(client: SecretsManagerClient, names: string[]): Promise<Array<{ name: string; state: SecretState['state'] }>> {
+  return Promise.all(names.map(async (name) => ({ name, state: (await secretState(client, name)).state })));
 }

@@ -17,7 +17,7 @@ import { AddressInfo } from 'node:net';
  * | ec2 | EC2 query, XML | DescribeAddresses |
  * | acm | JSON 1.1 | ListCertificates (keyTypes filter defaulting to RSA as AWS does), DescribeCertificate |
  * | ce | JSON 1.1 | ListCostAllocationTags |
- * | secretsmanager | JSON 1.1 | DescribeSecret, ListSecretVersionIds |
+ * | secretsmanager | JSON 1.1 | DescribeSecret |
  *
  * Shapes follow the API references; pages are small so paging is exercised. The account is a
  * plain object the test edits between runs (`denied` refuses operations as IAM would);
@@ -294,10 +294,6 @@ export async function startAwsAccountStandIn(account: Account): Promise<AwsAccou
         DeletedDate: secret.deletedDate ? secret.deletedDate.getTime() / 1000 : undefined,
         VersionIdsToStages: Object.fromEntries(secret.versions.map((v) => [v.id, v.stages])),
       });
-    }
-    if (operation === 'ListSecretVersionIds') {
-      const { items, next } = page(secret.versions, body.NextToken, 1);
-      return json(res, { ARN: arn, Name: name, Versions: items.map((v) => ({ VersionId: v.id, VersionStages: v.stages, CreatedDate: 1700000000 })), NextToken: next });
     }
     return jsonError(res, 400, 'UnknownOperationException', operation);
   };
