@@ -3,6 +3,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import type { Client } from 'pg';
 import { documentKeyFor } from '../../core/domain/orders';
 import { UsageError } from '../../core/cli';
+import { UUID_PATTERN } from '../../core/contract';
 
 export interface OrderTarget {
   orderId: string;
@@ -44,9 +45,8 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
       throw new UsageError('--map', `${mapFile}: not a CSV of old_key,order_id (${(err as Error).message})`);
     }
     if (rows[0]?.[0] === 'old_key') rows.shift();
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
     rows.forEach((r, i) => {
-      if (r.length !== 2 || !uuid.test(r[1])) throw new UsageError('--map', `${mapFile} line ${i + 1}: expected old_key,order_id (a uuid), got "${r.join(',')}"`);
+      if (r.length !== 2 || !UUID_PATTERN.test(r[1])) throw new UsageError('--map', `${mapFile} line ${i + 1}: expected old_key,order_id (a uuid), got "${r.join(',')}"`);
     });
     const ids = [...new Set(rows.map((r) => r[1]))];
     const { rows: orders } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.id = ANY($1::uuid[])`, [ids]);
