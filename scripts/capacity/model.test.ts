@@ -57,10 +57,10 @@ describe('capacity model, on hand-computed cases', () => {
     expect(theme.perMonth).toBeCloseTo(4 * SECONDS_PER_MONTH);
   });
 
-  it('B2C order: gateway-b2c binds at 2 / (6 calls × 0.5 s) = 0.67/s, then core-llm at 2 / 2 s = 1/s', () => {
-    // Per order: 6 API requests, each one gateway-b2c call of 0.5 s: 2 / (6 × 0.5) = 0.667/s; core-llm: 2 / 2 s = 1/s; Gemini 10/s; workers 10 × 60/min = 10/s.
+  it('B2C order: gateway-b2c binds at 2 / (8 calls × 0.5 s) = 0.5/s, then core-llm at 2 / 2 s = 1/s', () => {
+    // Per order: 8 API requests, each one gateway-b2c call of 0.5 s: 2 / (8 × 0.5) = 0.5/s; core-llm: 2 / 2 s = 1/s; Gemini 10/s; workers 10 × 60/min = 10/s.
     const order = flow(capacityReport(limits(), profile, prices), 'B2C order');
-    expect(order.perSecond).toBeCloseTo(2 / 3);
+    expect(order.perSecond).toBeCloseTo(0.5);
     expect(order.limit).toBe('gateway-b2c reserved concurrency');
     // With gateway-b2c at 12, core-llm's 1/s binds.
     const raised = flow(capacityReport(limits({ functions: { ...limits().functions, 'gateway-b2c': fn(12) } }), profile, prices), 'B2C order');
@@ -106,15 +106,15 @@ describe('capacity model, on hand-computed cases', () => {
     const rates = peakRates(profile);
     expect(rates['B2B batch row']).toBeCloseTo((1000 * 10) / SECONDS_PER_MONTH);
     expect(rates['B2C order']).toBeCloseTo((1628 * 10) / SECONDS_PER_MONTH);
-    // The API requests orders and batches do not make: 262,800 − 1,628 × 6 − 40 × 5.
-    expect(rates['theme list']).toBeCloseTo(((262_800 - 1628 * 6 - 200) * 10) / SECONDS_PER_MONTH);
+    // The API requests orders and batches do not make: 262,800 − 1,628 × 8 − 40 × 5.
+    expect(rates['theme list']).toBeCloseTo(((262_800 - 1628 * 8 - 200) * 10) / SECONDS_PER_MONTH);
   });
 
   it('names the limits that saturate first at 10× and 100× the profile, and the checks of the configuration', () => {
     const report = capacityReport(limits(), profile, prices);
     const sorted = report.limits.map((l) => l.breaksAt);
     expect([...sorted].sort((a, b) => a - b)).toEqual(sorted);
-    // theme lists at peak ≈ 0.95/s on gateway-b2c (0.5 s, 2 reserved = 4/s) plus 6 calls per order: the first to break.
+    // theme lists at peak ≈ 0.95/s on gateway-b2c (0.5 s, 2 reserved = 4/s) plus 8 calls per order: the first to break.
     expect(report.limits[0].limit.name).toBe('gateway-b2c reserved concurrency');
     const at100 = report.firstToBreak.find((b) => b.multiple === 100)!;
     expect(at100.limits).toContain('gateway-b2c reserved concurrency');

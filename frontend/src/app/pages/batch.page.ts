@@ -1,7 +1,7 @@
 import { Component, DestroyRef, inject, signal } from '@angular/core';
 import { api, errorMessage, idempotencyKey, Schemas } from '../api/client';
+import { Poller } from '../poll';
 
-const POLL_MS = 1000;
 const FINAL = new Set(['completed', 'failed']);
 
 /**
@@ -50,10 +50,10 @@ export class BatchPage {
   readonly batch = signal<Schemas['Batch'] | undefined>(undefined);
   readonly error = signal<string | undefined>(undefined);
   readonly sending = signal(false);
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** One loop per page: a batch sent again stops following the one before. */
+  private readonly poller = new Poller(inject(DestroyRef));
 
   constructor() {
-    inject(DestroyRef).onDestroy(() => clearTimeout(this.timer));
     void this.loadThemes();
   }
 
@@ -69,7 +69,7 @@ export class BatchPage {
     const apiKey = String(form.get('apiKey') ?? '');
     const file = form.get('csv');
     const csv = file instanceof File ? await file.text() : '';
-    clearTimeout(this.timer);
+    this.poller.stop();
     this.batch.set(undefined);
     this.error.set(undefined);
     this.sending.set(true);
@@ -83,7 +83,7 @@ export class BatchPage {
       });
       if (!data) return this.error.set(errorMessage(error, response.status));
       this.batch.set(data.batch);
-      void this.poll(apiKey, data.batch.id);
+      this.follow(apiKey, data.batch.id);
     } catch {
       this.error.set('The API could not be reached; try again.');
     } finally {
@@ -91,15 +91,18 @@ export class BatchPage {
     }
   }
 
-  private async poll(apiKey: string, id: string): Promise<void> {
-    try {
-      const { data, error, response } = await api.GET('/b2b/batches/{id}', { params: { path: { id } }, headers: { 'x-api-key': apiKey } });
-      if (!data) return this.error.set(errorMessage(error, response.status));
-      this.batch.set(data.batch);
-      if (FINAL.has(data.batch.status)) return;
-    } catch {
-      this.error.set('The API could not be reached; trying again…');
-    }
-    this.timer = setTimeout(() => void this.poll(apiKey, id), POLL_MS);
+  private follow(apiKey: string, id: string): void {
+    this.poller.start({
+      read: (signal) => api.GET('/b2b/batches/{id}', { params: { path: { id } }, headers: { 'x-api-key': apiKey }, signal }),
+      apply: ({ data, error, response }) => {
+        if (!data) {
+          this.error.set(errorMessage(error, response.status));
+          return true;
+        }
+        this.batch.set(data.batch);
+        return FINAL.has(data.batch.status);
+      },
+      unreachable: () => this.error.set('The API could not be reached; trying again…'),
+    });
   }
 }

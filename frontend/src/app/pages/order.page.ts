@@ -1,9 +1,8 @@
 import { Component, computed, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
 import { API_BASE, api, errorMessage, Schemas } from '../api/client';
 import { keptOrder } from '../order-tokens';
+import { Poller } from '../poll';
 
-/** How often the page asks for the order's status while it is not ready or failed. */
-const POLL_MS = 1000;
 const FINAL = new Set(['ready', 'failed']);
 
 /**
@@ -59,27 +58,24 @@ export class OrderPage implements OnInit {
   kept: ReturnType<typeof keptOrder>;
   /** The document route answers a short-lived S3 link (303) that the browser follows. */
   readonly documentHref = computed(() => `${API_BASE}/b2c/orders/${this.id()}/document?token=${encodeURIComponent(this.kept?.accessToken ?? '')}`);
-  private timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor() {
-    inject(DestroyRef).onDestroy(() => clearTimeout(this.timer));
-  }
+  private readonly poller = new Poller(inject(DestroyRef));
 
   ngOnInit(): void {
     this.kept = keptOrder(this.id());
-    if (this.kept) void this.poll(this.kept.accessToken);
-  }
-
-  private async poll(token: string): Promise<void> {
-    try {
-      const { data, error, response } = await api.GET('/b2c/orders/{id}', { params: { path: { id: this.id() }, query: { token } } });
-      if (!data) return this.error.set(errorMessage(error, response.status));
-      this.error.set(undefined);
-      this.order.set(data.order);
-      if (FINAL.has(data.order.status)) return;
-    } catch {
-      this.error.set('The API could not be reached; trying again…');
-    }
-    this.timer = setTimeout(() => void this.poll(token), POLL_MS);
+    if (!this.kept) return;
+    const token = this.kept.accessToken;
+    this.poller.start({
+      read: (signal) => api.GET('/b2c/orders/{id}', { params: { path: { id: this.id() }, query: { token } }, signal }),
+      apply: ({ data, error, response }) => {
+        if (!data) {
+          this.error.set(errorMessage(error, response.status));
+          return true;
+        }
+        this.error.set(undefined);
+        this.order.set(data.order);
+        return FINAL.has(data.order.status);
+      },
+      unreachable: () => this.error.set('The API could not be reached; trying again…'),
+    });
   }
 }
