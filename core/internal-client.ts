@@ -56,7 +56,7 @@ export const INTERNAL_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: CO
 /**
  * The request body as JSON text. A value JSON.stringify cannot take is never a transport
  * failure: nesting too deep for the stack (the services' body reader refuses it first:
- * readRawBody in functions/shared/validation.ts, see functions/shared/json-depth.ts) is the
+ * readRawBody in functions/shared/validation.ts, see core/json-depth.ts) is the
  * caller's input, a 400; a cycle or a BigInt is a bug here, a 500 that says so.
  */
 function serialiseBody(service: string, body: unknown): string | undefined {

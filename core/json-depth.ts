@@ -1,4 +1,4 @@
-import { badRequest } from '../../core/errors';
+import { badRequest } from './errors';
 
 /**
  * A ceiling on how deeply a JSON request body may nest, checked on the raw bytes before it is
@@ -6,6 +6,8 @@ import { badRequest } from '../../core/errors';
  * JSON.stringify (the internal client, the database driver, the logger), zod. A 60 KB body of
  * 30,000 nested arrays overflows the stack there and becomes a 5xx; refused here it is a 400.
  * 64 levels is far beyond any document input, batch row or webhook event the platform takes.
+ * The doc-generation worker scans Pandoc's JSON AST of a DOCX the same way, with its own ceiling
+ * (containers/doc-generation/render/pandoc.ts).
  */
 export const MAX_JSON_DEPTH = 64;
 

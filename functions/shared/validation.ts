@@ -1,7 +1,7 @@
 import * as z from '../../core/zod';
 import { AppError, badRequest, FieldIssue, payloadTooLarge, unsupportedMediaType } from '../../core/errors';
 import type { ServiceContext } from './http';
-import { assertJsonDepth } from './json-depth';
+import { assertJsonDepth } from '../../core/json-depth';
 
 /**
  * Input handling shared by every route: bodies are checked for their content type (415), read
@@ -61,7 +61,7 @@ export function acceptedMediaType<T extends MediaType>(ctx: ServiceContext, acce
 /**
  * The body's bytes, at most `limit` (413 past it, before reading when content-length says so).
  * A JSON body is checked for depth here, before any parser sees it: what follows JSON.parse
- * recurses (see json-depth.ts).
+ * recurses (see core/json-depth.ts).
  */
 export async function readRawBody(ctx: ServiceContext, limit = DEFAULT_BODY_LIMIT): Promise<Buffer> {
   const declared = Number(ctx.get('content-length'));
@@ -107,7 +107,7 @@ export interface JsonBodyOptions<S extends z.ZodMiniType> {
 
 /**
  * The one JSON body reader of every route: content type (415), size (413), nesting depth (400
- * naming the member, see json-depth.ts), JSON syntax (400 naming `body`), then the schema.
+ * naming the member, see core/json-depth.ts), JSON syntax (400 naming `body`), then the schema.
  * A route that must act on the raw bytes before parsing them (gateway-b2b's batches) calls the
  * same steps itself: acceptedMediaType, readRawBody, parseJsonBody.
  */

@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../../core/errors';
 import { createInternalClient, toApiGatewayEvent } from '../../core/internal-client';
-import { jsonNestingExceeding, MAX_JSON_DEPTH } from '../../functions/shared/json-depth';
+import { jsonNestingExceeding, MAX_JSON_DEPTH } from '../../core/json-depth';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**

@@ -156,6 +156,20 @@ describe('doc-generation: how an order ends', () => {
     });
   });
 
+  test('a DOCX answer nested 5,000 quotes deep fails the order on its first receive, with a reason, and the message is done (no retry)', async () => {
+    const clientId = await h.createClient();
+    const orderId = await h.createOrder(clientId, 'cover-letter', { name: 'Ada', position: 'engineer', company: 'Acme' });
+    const puts: string[] = [];
+    // What a prompt injection makes the model answer; core-llm passes it on as the text.
+    const deps = { ...directDeps(puts), internal: { json: async () => ({ text: `${'> '.repeat(5000)}deep`, cached: false, model: 'm', provider: 'p', promptHash: 'h' }) } } as unknown as DocJobDeps;
+    await expect(handleDocJob(deps, { ...message(orderId), receivesLeft: 4 })).resolves.toBeUndefined();
+    await deps.pdf.close();
+    expect({ order: await orderRow(orderId), puts }).toMatchObject({
+      order: { status: 'failed', error: expect.stringMatching(/^document generation rejected: the generated document nests too deeply to render as DOCX/) },
+      puts: [],
+    });
+  });
+
   describe('bug 6b: `generating` has an owner and a lease; a second taker does not render', () => {
     test('two concurrent deliveries of one job: one core-llm call, one upload, the order ready once; the other delivery comes back later and is dropped', async () => {
       const clientId = await h.createClient();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../core/logger';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { renderDocument } from '../../containers/doc-generation/render/document';
-import { runPandoc, PandocError } from '../../containers/doc-generation/render/pandoc';
+import { DocumentTooDeep, markdownToDocx, MAX_AST_DEPTH, MAX_MARKDOWN_NESTING, runPandoc, PandocError } from '../../containers/doc-generation/render/pandoc';
 
 const logger = createLogger({ test: 'render' }, 'error', () => undefined);
 const MARKDOWN = '# Market overview\n\nDemand for *solar roofs* grows 12% a year.\n\n## Risks\n\n- supply chains\n- interest rates\n\n<img src="http://169.254.169.254/latest/meta-data/">\n';
@@ -204,5 +204,40 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     expect(literal).toContain('$(touch /tmp/pwned)');
     // `pandoc` reading from a pipe that never closes would wait forever: the timeout kills it.
     await expect(runPandoc(['-f', 'markdown', '-t', 'plain', '/dev/stdin', '/dev/zero'], '', { timeoutMs: 500 })).rejects.toThrow(PandocError);
+  });
+
+  describe('deeply nested generated text (a prompt injection away): refused at once as DocumentTooDeep, a permanent 422', () => {
+    // Each overflowed the stack of the AST walk or JSON.stringify (a RangeError, retried as transient), or held Pandoc's reader past its timeout.
+    const nested: Record<string, string> = {
+      '5,000 nested quotes (10 KB)': `${'> '.repeat(5000)}deep`,
+      'quotes and lists on one line': `${'> - 1. '.repeat(20)}deep`,
+      '20 nested links': `${'['.repeat(20)}x${'](u)'.repeat(20)}`,
+      '30 unclosed brackets': `${'['.repeat(30)}x`,
+      '3,000 nested emphases': `${'*a _b '.repeat(1500)}x${'_ c* d'.repeat(1500)}`,
+      '150 nested lists, one level per line': Array.from({ length: 150 }, (_, i) => `${' '.repeat(2 * i)}- level ${i}`).join('\n'),
+    };
+    test.each(Object.keys(nested))('%s', async (name) => {
+      const started = Date.now();
+      const err = await markdownToDocx(nested[name], 'Cover letter').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DocumentTooDeep);
+      expect(err).toMatchObject({ status: 422, code: 'document_too_deep', message: expect.stringContaining('nests too deeply to render as DOCX') });
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
+
+    test('nesting within the caps still renders, with its text', async () => {
+      const depth = MAX_MARKDOWN_NESTING.containers;
+      const markdown = [
+        `${'> '.repeat(depth)}quoted ${depth} deep`,
+        '',
+        `${'['.repeat(MAX_MARKDOWN_NESTING.brackets)}bracketed${']'.repeat(MAX_MARKDOWN_NESTING.brackets)}`,
+        '',
+        Array.from({ length: 10 }, (_, i) => `${'    '.repeat(i)}- item ${i}`).join('\n'),
+        '',
+        '| a | b |\n|---|---|\n| *x* | [y](http://example.com) |',
+      ].join('\n');
+      const back = (await runPandoc(['-f', 'docx', '-t', 'plain', '--wrap=none'], await markdownToDocx(markdown, 'Cover letter'))).toString();
+      for (const text of [`quoted ${depth} deep`, 'bracketed', 'item 9', 'y']) expect(back).toContain(text);
+      expect(MAX_AST_DEPTH).toBeGreaterThan(4 * depth);
+    });
   });
 });
