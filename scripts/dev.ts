@@ -6,7 +6,7 @@ import { ENV, SERVICE_NAMES, ServiceName, WORKER_NAMES } from '../core/contract'
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
 import { atLeast, createLogger, LogLevel, stderrSink, stdoutSink } from '../core/logger';
-import { LOCAL_BUCKETS, LOCAL_LOG_FILE, LOCAL_ORIGIN_SECRET, LOCAL_PG_URL, LOCAL_STATE_DIR, LOCAL_STRIPE_PORT, localEdgePort, localEmulatorPort, localPort } from './local/defaults';
+import { LOCAL_BUCKETS, LOCAL_LOG_FILE, LOCAL_ORIGIN_SECRET, LOCAL_PG_URL, LOCAL_STATE_DIR, localEdgePort, localEmulatorPort, localPort, localStripePort } from './local/defaults';
 import { startLocalEdge } from './local/edge/server';
 import { edgeSourceKind, frontendSource } from './local/edge/frontend-source';
 import { OPENAPI_PATH } from './openapi/document';
@@ -58,9 +58,13 @@ async function prepareAppLogin(appUrl: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // A wrong option or LOCAL_EDGE_SOURCE stops the start before anything runs.
+  // A wrong option, LOCAL_EDGE_SOURCE or port variable stops the start before anything runs.
   const { values } = parseOptions({ args: process.argv.slice(2), options: { fresh: { type: 'boolean', default: false } } });
   const edgeSource = edgeSourceKind();
+  const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
+  const emulatorPort = localEmulatorPort();
+  const stripePort = localStripePort();
+  const edgePort = localEdgePort();
   // The API runs without the Angular client: a failed install or build is said, not fatal.
   if (process.env[FRONTEND_BUILD_SWITCH] !== 'off') {
     await ensureFrontendBuild((line) => process.stdout.write(`${line}\n`)).catch((err: Error) =>
@@ -75,15 +79,14 @@ async function main(): Promise<void> {
   });
   const appUrl = process.env[ENV.databaseAppUrl];
   if (appUrl) await prepareAppLogin(appUrl);
-  const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
   // The terminal shows LOG_LEVEL (warn by default); the log file keeps info and up, the order stories.
   const terminalLevel = (process.env[ENV.logLevel] as LogLevel) ?? 'warn';
   const log = openLocalLog(LOCAL_LOG_FILE, { level: terminalLevel, write: stdoutSink });
   const platform = await startLocalPlatform({
     databaseUrl: LOCAL_PG_URL,
     ports,
-    emulatorPort: localEmulatorPort(),
-    stripePort: Number(process.env.STRIPE_STANDIN_PORT ?? LOCAL_STRIPE_PORT),
+    emulatorPort,
+    stripePort,
     startWorkers: true,
     logLevel: atLeast(terminalLevel, 'info') ? 'info' : terminalLevel,
     logSink: log.sink,
@@ -92,14 +95,14 @@ async function main(): Promise<void> {
     ),
   });
   const edge = await startLocalEdge({
-    port: localEdgePort(),
+    port: edgePort,
     frontend: frontendSource(edgeSource, platform.emulator.endpoint),
     gateways: { b2c: platform.urls['gateway-b2c'], b2b: platform.urls['gateway-b2b'] },
     originSecret: LOCAL_ORIGIN_SECRET,
     openApiFile: join(__dirname, '..', OPENAPI_PATH),
   }).catch(async (err: Error) => {
     await platform.stop();
-    throw new Error(`the local edge did not start on port ${localEdgePort()} (EDGE_PORT moves it): ${err.message}`);
+    throw new Error(`the local edge did not start on port ${edgePort} (EDGE_PORT moves it): ${err.message}`);
   });
   const apiKey = await demoApiKey(LOCAL_PG_URL);
   const b2c = platform.urls['gateway-b2c'];

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { integerOption } from '../../core/cli';
 import { BUCKETS, namePrefix, QUEUES, ServiceName, envStem } from '../../core/contract';
 
 /**
@@ -15,13 +16,20 @@ export const LOCAL_LOG_FILE = join(LOCAL_STATE_DIR, 'logs', 'platform.jsonl');
 export const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local_standin';
 export const LOCAL_STRIPE_WEBHOOK_SECRET = 'whsec_local_standin_signing_secret';
 export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-aws';
-export const LOCAL_STRIPE_PORT = 4190;
+/**
+ * A port variable, or its default when unset or empty: 0 (any free port, what the tests ask for)
+ * to 65535; anything else is a UsageError naming the variable, exit 2 before anything starts.
+ */
+const portVariable = (name: string, fallback: number): number => integerOption(name, process.env[name] || undefined, { min: 0, max: 65535 }, fallback);
+const LOCAL_STRIPE_PORT = 4190;
+/** STRIPE_STANDIN_PORT overrides the Stripe stand-in's port. */
+export const localStripePort = (): number => portVariable('STRIPE_STANDIN_PORT', LOCAL_STRIPE_PORT);
 export const LOCAL_EMULATOR_PORT = 4566;
 /** EMULATOR_PORT overrides the emulator's port. */
-export const localEmulatorPort = (): number => Number(process.env.EMULATOR_PORT ?? LOCAL_EMULATOR_PORT);
+export const localEmulatorPort = (): number => portVariable('EMULATOR_PORT', LOCAL_EMULATOR_PORT);
 /** The local edge: the front end and /api on one origin, like CloudFront (EDGE_PORT overrides it). */
 export const LOCAL_EDGE_PORT = 4200;
-export const localEdgePort = (): number => Number(process.env.EDGE_PORT ?? LOCAL_EDGE_PORT);
+export const localEdgePort = (): number => portVariable('EDGE_PORT', LOCAL_EDGE_PORT);
 /** The origin secret in the local edge's key value store (the gateways do not check it locally: the web ACL does in AWS). */
 export const LOCAL_ORIGIN_SECRET = 'local-origin-secret-never-used-in-aws';
 /**
@@ -51,5 +59,4 @@ export const LOCAL_PORTS: Record<ServiceName, number> = {
 };
 
 /** PORT_<NAME> overrides a service's local port. */
-export const localPort = (service: ServiceName): number =>
-  Number(process.env[`PORT_${envStem(service)}`] ?? LOCAL_PORTS[service]);
+export const localPort = (service: ServiceName): number => portVariable(`PORT_${envStem(service)}`, LOCAL_PORTS[service]);

@@ -14,13 +14,13 @@ interface Run {
   stderr: string;
 }
 
-function run(cli: string, args: string[]): Promise<Run> {
+function run(cli: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', join(REPO, cli), ...args],
       // No credentials, no database: a CLI that got past its command line would fail otherwise.
-      { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, CDKTF_OUTDIR: join(REPO, 'cdktf.out') }, timeout: 60_000 },
+      { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, CDKTF_OUTDIR: join(REPO, 'cdktf.out'), ...env }, timeout: 60_000 },
       (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -47,9 +47,25 @@ const CASES: Array<[string, string[], string]> = [
   ['migrations/storage-move/cli.ts', ['--source', 'file:///tmp', '--target', 'assets', '--env', 'local', '--bogus'], '--bogus'],
 ];
 
-test.each(CASES)('%s %j: exit 2, one line naming %s, no stack trace', async (cli, args, field) => {
-  const r = await run(cli, args);
+/** npm run dev's port variables: [variable, a value it refuses]. */
+const PORT_CASES: Array<[string, string]> = [
+  ['EDGE_PORT', 'abc'],
+  ['EMULATOR_PORT', '70000'],
+  ['STRIPE_STANDIN_PORT', '1e3'],
+  ['PORT_GATEWAY_B2C', '-1'],
+];
+
+/** The run ended as bad input does: exit 2, one line naming the field, no stack trace. */
+function expectUsageError(r: Run, field: string): void {
   const lines = [...r.stdout.split('\n'), ...r.stderr.split('\n')].filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
   expect({ code: r.code, lines }).toEqual({ code: 2, lines: [expect.objectContaining({ level: 'error', field, exitCode: 2, msg: expect.stringMatching(new RegExp(`^${field}: `)) })] });
   expect(r.stdout + r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+}
+
+test.each(CASES)('%s %j: exit 2, one line naming %s, no stack trace', async (cli, args, field) => {
+  expectUsageError(await run(cli, args), field);
+}, 60_000);
+
+test.each(PORT_CASES)('scripts/dev.ts with %s=%s: exit 2, one line naming it, before anything starts', async (variable, value) => {
+  expectUsageError(await run('scripts/dev.ts', [], { [variable]: value }), variable);
 }, 60_000);
