@@ -20,17 +20,21 @@ import { ACCOUNT } from './iam-simulation';
  * may make is listed), then checked against the provider's own create/read/update/delete functions,
  * their finders and waiters (every conn.Xxx( call). The v5.100.0 snapshot could not be fetched (it is
  * over the fetch size limit), so each file was read as the public code index stores it, one
- * revision per file, between v4 and v6, not the v5.100.0 tag itself: internal/service/
- * ec2/{vpc_,vpc_subnet,vpc_security_group,vpc_security_group_ingress_rule,vpc_network_interface}.go,
- * ec2/ec2_instance.go (read, update), autoscaling/group.go, ecs/{cluster,service}.go,
- * iam/{role,instance_profile}.go, lambda/function.go (update, delete), apigateway/{rest_api,stage,
- * deployment}.go, rds/instance.go (create, read), elasticache/serverless_cache.go,
- * secretsmanager/secret.go, sqs/queue.go, wafv2/web_acl.go, appautoscaling/target.go. The other types
- * are as written from knowledge. To repeat it at the tag: `git show v5.100.0:internal/service/<svc>/
- * <file>.go` in a clone of hashicorp/terraform-provider-aws, and compare its calls with the rows here.
- * A row whose call the read revision does not make (ecs:UpdateClusterSettings, the Auto Scaling
- * load balancer listings on read) is kept, unconfirmed, rather than dropped on the strength of a
- * revision that is not v5.100.0. Read by
+ * revision per file, between v4 and v6, not the v5.100.0 tag itself. Under internal/service/:
+ * ec2/ vpc_, vpc_subnet, vpc_route_table, vpc_route_table_association, vpc_internet_gateway,
+ * vpc_security_group, vpc_default_security_group, vpc_security_group_ingress_rule, vpc_endpoint,
+ * vpc_network_interface, vpc_flow_log, ec2_eip, ec2_launch_template, ec2_instance (read, update);
+ * autoscaling/group; ecs/ cluster, cluster_capacity_providers, service, task_definition;
+ * iam/ role, instance_profile, role_policy_attachment; lambda/ function (update, delete),
+ * permission; apigateway/ rest_api, stage, deployment, account; rds/ instance (create, read),
+ * parameter_group, cluster, cluster_instance; elasticache/serverless_cache; secretsmanager/secret;
+ * sqs/queue; sns/topic; logs/group; ecr/repository; cloudfront/distribution; wafv2/ web_acl,
+ * web_acl_association; appautoscaling/ target, policy.
+ * The other types are as written from knowledge. To repeat it at the tag: `git show
+ * v5.100.0:internal/service/<svc>/<file>.go` in a clone of hashicorp/terraform-provider-aws, and
+ * compare its calls with the rows here. A row whose call the read revision does not make
+ * (ecs:UpdateClusterSettings, the Auto Scaling load balancer listings on read) is kept,
+ * unconfirmed, rather than dropped on the strength of a revision that is not v5.100.0. Read by
  * test/infra/deploy-sufficiency.test.ts, which simulates every call of every resource of every
  * environment stack against that environment's deploy role; a resource type that is not here
  * fails that test, so a new type cannot be added without its calls.
@@ -519,6 +523,8 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     ec2TagOnCreate(r, 'CreateRouteTable'),
     ...unscoped('read', 'ec2:DescribeRouteTables'),
     ...ec2Tagging(r),
+    // The delete first disassociates whatever is still associated.
+    del('ec2:DisassociateRouteTable', r.arn, own(r)),
     del('ec2:DeleteRouteTable', r.arn, own(r)),
   ],
   aws_route: (r) => {
@@ -586,7 +592,8 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       create('ec2:CreateVpcEndpoint', vpc.arn, parent(vpc, 'the VPC')),
       ...tables.map((t) => create('ec2:CreateVpcEndpoint', t.arn, parent(t, 'a route table'))),
       ec2TagOnCreate(r, 'CreateVpcEndpoint'),
-      ...unscoped('read', 'ec2:DescribeVpcEndpoints', 'ec2:DescribePrefixLists', 'ec2:DescribeVpcEndpointServices'),
+      // The read also describes the endpoint's interfaces (findSubnetConfigurationsByNetworkInterfaceIDs).
+      ...unscoped('read', 'ec2:DescribeVpcEndpoints', 'ec2:DescribePrefixLists', 'ec2:DescribeVpcEndpointServices', 'ec2:DescribeNetworkInterfaces'),
       update('ec2:ModifyVpcEndpoint', r.arn, own(r)),
       ...tables.map((t) => update('ec2:ModifyVpcEndpoint', t.arn, parent(t, 'a route table'))),
       ...ec2Tagging(r),
@@ -675,7 +682,17 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     const subnets = r.refs('vpc_zone_identifier');
     const template = r.config.launch_template ? refTo(r.stack, r.config.launch_template.id, `${r.address}.launch_template.id`) : undefined;
     const profile = template?.config.iam_instance_profile?.arn ? refTo(template.stack, template.config.iam_instance_profile.arn, `${template.address}.iam_instance_profile.arn`) : undefined;
-    const launchTags: Tags = template ? Object.fromEntries(Object.entries<unknown>(template.config.tag_specifications?.find((t: Json) => t.resource_type === 'instance')?.tags ?? {}).map(([k, v]) => [k, resolve(template.stack, String(v))])) : {};
+    const launchTagsOf = (resourceType: string): Tags | undefined => {
+      const spec = (template?.config.tag_specifications as Json[] | undefined)?.find((t) => t.resource_type === resourceType);
+      return spec ? Object.fromEntries(Object.entries<unknown>(spec.tags ?? {}).map(([k, v]) => [k, resolve(template!.stack, String(v))])) : undefined;
+    };
+    const launchTags: Tags = launchTagsOf('instance') ?? {};
+    // What a launch creates, by the tag specification type that names it.
+    const launched: [string, string][] = [
+      ['instance', `arn:aws:ec2:${R}:${A}:instance/i-0${r.hex(16)}`],
+      ['volume', `arn:aws:ec2:${R}:${A}:volume/vol-0${r.hex(16)}`],
+      ['network-interface', `arn:aws:ec2:${R}:${A}:network-interface/eni-0${r.hex(16)}`],
+    ];
     const templateGroups: Res[] = template ? ((template.config.network_interfaces ?? []) as Json[]).flatMap((n, i) => (n.security_groups ?? []).map((g: unknown, j: number) => refTo(template.stack, g, `${template.address}.network_interfaces[${i}].security_groups[${j}]`))) : [];
     const group = { resourceTags: groupTags };
     const validate = (phase: Phase): ProviderCall[] =>
@@ -683,7 +700,16 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
         ? [
             // EC2 Auto Scaling checks that the caller may launch with the template (and pass its role).
             at(phase)('ec2:RunInstances', template.arn, { via: 'autoscaling.amazonaws.com', ...parent(template, 'the launch template') }),
-            at(phase)('ec2:RunInstances', `arn:aws:ec2:${R}:${A}:instance/i-0${r.hex(16)}`, { via: 'autoscaling.amazonaws.com', requestTags: launchTags, note: 'an instance the template launches, with its tag specifications' }),
+            at(phase)('ec2:RunInstances', launched[0][1], { via: 'autoscaling.amazonaws.com', requestTags: launchTags, note: 'an instance the template launches, with its tag specifications' }),
+            // EC2 Auto Scaling API permissions: ec2:CreateTags for the launch's tag specifications,
+            // checked on the volume and interface the launch creates as on the instance.
+            ...launched
+              .filter(([type]) => type !== 'instance')
+              .map(([type, arn]) => at(phase)('ec2:RunInstances', arn, { via: 'autoscaling.amazonaws.com', requestTags: launchTagsOf(type), note: `the ${type} the launch creates` })),
+            ...launched.flatMap(([type, arn]) => {
+              const tags = launchTagsOf(type);
+              return tags ? [at(phase)('ec2:CreateTags', arn, { via: 'autoscaling.amazonaws.com', requestTags: tags, context: { 'ec2:CreateAction': 'RunInstances' }, note: `the template's tag specification for the ${type}` })] : [];
+            }),
             at(phase)('ec2:RunInstances', `arn:aws:ec2:${R}::image/ami-0${template.hex(16)}`, { via: 'autoscaling.amazonaws.com', context: { 'ec2:Owner': 'amazon' }, note: `the Amazon AMI ${template.str('image_id')} resolves to` }),
             ...subnets.map((s) => at(phase)('ec2:RunInstances', s.arn, { via: 'autoscaling.amazonaws.com', ...parent(s, 'a subnet of the group') })),
             ...templateGroups.map((g) => at(phase)('ec2:RunInstances', g.arn, { via: 'autoscaling.amazonaws.com', ...parent(g, 'a security group of the template') })),
@@ -908,7 +934,10 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       create('rds:CreateDBInstance', r.arn, { requestTags: r.tags, context: request }),
       create('rds:CreateDBInstance', cluster.arn, { note: `parent: the cluster ${cluster.address}` }),
       create('rds:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
+      // A ca_cert_identifier other than the one RDS chose is set after the create, then the instance rebooted.
+      ...(r.config.ca_cert_identifier ? [create('rds:ModifyDBInstance', r.arn, { note: 'ca_cert_identifier' }), create('rds:RebootDBInstance', r.arn, { note: 'after the CA change' })] : []),
       read('rds:DescribeDBInstances', r.arn),
+      read('rds:DescribeDBClusters', cluster.arn, { note: 'the read finds whether the instance is the writer' }),
       read('rds:ListTagsForResource', r.arn),
       update('rds:ModifyDBInstance', r.arn),
       ...tagging(r, 'rds:AddTagsToResource', 'rds:RemoveTagsFromResource'),
