@@ -1,4 +1,5 @@
-import { estimateTokens, MAX_PROMPT, readConfig, recheckSecrets, requireDatabase, requireSecret, resolveConfig, SECRET_RECHECK_SECONDS, windowLimits } from './config';
+import { readConfig, recheckSecrets, requireDatabase, requireSecret, resolveConfig, SECRET_RECHECK_SECONDS } from './config';
+import { estimateTokens, MAX_PROMPT, windowLimits } from './domain/generation-budget';
 import { AppError, ConfigError } from './errors';
 import { createDb } from './db';
 import { createStripe, webhookSecret } from './stripe';

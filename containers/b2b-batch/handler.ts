@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { GenerationBudgetSettings } from '../../core/config';
+import type { GenerationBudgetSettings } from '../../core/domain/generation-budget';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MAX_BATCH_ROWS } from '../contract';
-import type { GenerationBudgetSettings } from '../config';
+import type { GenerationBudgetSettings } from './generation-budget';
 import * as z from '../zod';
 
 export { MAX_BATCH_ROWS };

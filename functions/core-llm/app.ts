@@ -10,7 +10,7 @@ import { readJsonBody } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
 import { createLlmStore } from './store';
 import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
-import { estimateTokens, MAX_PROMPT, windowLimits } from '../../core/config';
+import { estimateTokens, MAX_PROMPT, windowLimits } from '../../core/domain/generation-budget';
 
 /**
  * Internal: Markdown from Gemini, cached in Redis by prompt hash, within the generation budget of

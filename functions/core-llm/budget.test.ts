@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { GenerationBudgetSettings, windowLimits } from '../../core/config';
+import { GenerationBudgetSettings, windowLimits } from '../../core/domain/generation-budget';
 import type { TrafficKind } from '../../core/internal-api';
 import { createLogger } from '../../core/logger';
 import { Admission, BudgetRequest, LocalBudget, Settlement } from './budget';

@@ -1,4 +1,4 @@
-import type { WindowLimits } from '../../core/config';
+import type { WindowLimits } from '../../core/domain/generation-budget';
 import type { TrafficKind } from '../../core/internal-api';
 
 /**

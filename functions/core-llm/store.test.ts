@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type Redis from 'ioredis';
 import { createLogger } from '../../core/logger';
-import { windowLimits } from '../../core/config';
+import { windowLimits } from '../../core/domain/generation-budget';
 import { createLlmStore, LOCAL_LIMIT_MAX_CLIENTS, PROBE_EVERY_MS } from './store';
 
 /** What the store uses of an ioredis client, in memory: `mode` says how it answers. */

@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import type { Logger } from '../../core/logger';
 import { REDIS_TIMEOUTS } from '../../core/redis';
 import { ADMIT_SCRIPT, admitArgs, Admission, budgetKeys, BudgetRequest, LocalBudget, SETTLE_SCRIPT, settleArgs, settleKeys, Settlement } from './budget';
-import type { WindowLimits } from '../../core/config';
+import type { WindowLimits } from '../../core/domain/generation-budget';
 
 /**
  * core-llm's cache, per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
