@@ -17,27 +17,28 @@ import { ACCOUNT } from './iam-simulation';
  * logs their log delivery, service-linked roles) are listed under the resource that triggers them.
  *
  * Written from knowledge of the provider and of the services, conservatively (a call the provider
- * may make is listed), then checked against the provider's own create/read/update/delete functions,
- * their finders and waiters (every conn.Xxx( call). The v5.100.0 snapshot could not be fetched (it is
- * over the fetch size limit), so each file was read as the public code index stores it, one
- * revision per file, between v4 and v6, not the v5.100.0 tag itself. Under internal/service/:
- * ec2/ vpc_, vpc_subnet, vpc_route_table, vpc_route_table_association, vpc_internet_gateway,
- * vpc_security_group, vpc_default_security_group, vpc_security_group_ingress_rule, vpc_endpoint,
- * vpc_network_interface, vpc_flow_log, ec2_eip, ec2_launch_template, ec2_instance (read, update);
- * autoscaling/group; ecs/ cluster, cluster_capacity_providers, service, task_definition;
- * iam/ role, instance_profile, role_policy_attachment; lambda/ function (update, delete),
- * permission; apigateway/ rest_api, stage, deployment, account; rds/ instance (create, read),
+ * may make is listed), then checked against the provider's own create/read/update/delete
+ * functions, their finders and waiters (every conn.Xxx( call). The v5.100.0 snapshot could not be
+ * fetched (it is over the fetch size limit), so each file was read as the public code index stores
+ * it, one revision per file, between v4 and v6, not the v5.100.0 tag itself. Under
+ * internal/service/: ec2/ vpc_, vpc_subnet, vpc_route_table, vpc_route_table_association,
+ * vpc_internet_gateway, vpc_security_group, vpc_default_security_group,
+ * vpc_security_group_ingress_rule, vpc_endpoint, vpc_network_interface, vpc_flow_log, ec2_eip,
+ * ec2_launch_template, ec2_instance (read, update); autoscaling/group; ecs/ cluster,
+ * cluster_capacity_providers, service, task_definition; iam/ role, instance_profile,
+ * role_policy_attachment; lambda/ function (update, delete), alias, permission; apigateway/
+ * rest_api, stage, deployment, method_settings, account; rds/ instance (create, read),
  * parameter_group, cluster, cluster_instance; elasticache/serverless_cache; secretsmanager/secret;
- * sqs/queue; sns/topic; logs/group; ecr/repository; cloudfront/distribution; wafv2/ web_acl,
- * web_acl_association; appautoscaling/ target, policy.
- * The other types are as written from knowledge. To repeat it at the tag: `git show
- * v5.100.0:internal/service/<svc>/<file>.go` in a clone of hashicorp/terraform-provider-aws, and
- * compare its calls with the rows here. A row whose call the read revision does not make
- * (ecs:UpdateClusterSettings, the Auto Scaling load balancer listings on read) is kept,
- * unconfirmed, rather than dropped on the strength of a revision that is not v5.100.0. Read by
- * test/infra/deploy-sufficiency.test.ts, which simulates every call of every resource of every
- * environment stack against that environment's deploy role; a resource type that is not here
- * fails that test, so a new type cannot be added without its calls.
+ * sqs/queue; sns/topic; logs/group; ecr/repository; s3/bucket (create, read);
+ * cloudfront/distribution; wafv2/ web_acl, web_acl_association, web_acl_logging_configuration;
+ * appautoscaling/ target, policy. The other types are as written from knowledge. To repeat it at
+ * the tag: `git show v5.100.0:internal/service/<svc>/<file>.go` in a clone of
+ * hashicorp/terraform-provider-aws, and compare its calls with the rows here. A row whose call the
+ * read revision does not make (ecs:UpdateClusterSettings, the Auto Scaling load balancer listings
+ * on read) is kept, unconfirmed, rather than dropped on the strength of a revision that is not
+ * v5.100.0. Read by test/infra/deploy-sufficiency.test.ts, which simulates every call of every
+ * resource of every environment stack against that environment's deploy role; a resource type that
+ * is not here fails that test, so a new type cannot be added without its calls.
  *
  * The tag phase is a change of a tag other than `project` and `env` (those name the environment
  * and never change on a resource: the deploy role refuses to move one between environments).
@@ -791,7 +792,8 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
 
   // ===== buckets (every layer) =====
   aws_s3_bucket: (r) => [
-    create('s3:CreateBucket', r.arn),
+    // The provider sends the v3 default canned ACL, private, and the region as the location constraint.
+    create('s3:CreateBucket', r.arn, { context: { 's3:x-amz-acl': 'private', 's3:locationconstraint': R } }),
     create('s3:ListBucket', r.arn, { api: 's3:HeadBucket', note: 'waits for the bucket' }),
     create('s3:PutBucketTagging', r.arn, { note: 'default tags' }),
     ...[
