@@ -29,16 +29,17 @@ import { ACCOUNT } from './iam-simulation';
  * role_policy_attachment; lambda/ function (update, delete), alias, permission; apigateway/
  * rest_api, stage, deployment, method_settings, account; rds/ instance (create, read),
  * parameter_group, cluster, cluster_instance; elasticache/serverless_cache; secretsmanager/secret;
- * sqs/queue; sns/topic; logs/group; ecr/repository; s3/bucket (create, read);
- * cloudfront/distribution; wafv2/ web_acl, web_acl_association, web_acl_logging_configuration;
- * appautoscaling/ target, policy. The other types are as written from knowledge. To repeat it at
- * the tag: `git show v5.100.0:internal/service/<svc>/<file>.go` in a clone of
- * hashicorp/terraform-provider-aws, and compare its calls with the rows here. A row whose call the
- * read revision does not make (ecs:UpdateClusterSettings, the Auto Scaling load balancer listings
- * on read) is kept, unconfirmed, rather than dropped on the strength of a revision that is not
- * v5.100.0. Read by test/infra/deploy-sufficiency.test.ts, which simulates every call of every
- * resource of every environment stack against that environment's deploy role; a resource type that
- * is not here fails that test, so a new type cannot be added without its calls.
+ * sqs/queue; sns/topic; logs/group; ecr/repository; s3/bucket (create, read); cloudfront/
+ * distribution, function; budgets/budget; wafv2/ web_acl, web_acl_association,
+ * web_acl_logging_configuration; appautoscaling/ target, policy. The other types are as written
+ * from knowledge. To repeat it at the tag: `git show v5.100.0:internal/service/<svc>/<file>.go` in
+ * a clone of hashicorp/terraform-provider-aws, and compare its calls with the rows here. A row
+ * whose call the read revision does not make (ecs:UpdateClusterSettings, the Auto Scaling load
+ * balancer listings on read) is kept, unconfirmed, rather than dropped on the strength of a
+ * revision that is not v5.100.0. Read by test/infra/deploy-sufficiency.test.ts, which simulates
+ * every call of every resource of every environment stack against that environment's deploy role;
+ * a resource type that is not here fails that test, so a new type cannot be added without its
+ * calls.
  *
  * The tag phase is a change of a tag other than `project` and `env` (those name the environment
  * and never change on a resource: the deploy role refuses to move one between environments).
