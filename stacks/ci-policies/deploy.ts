@@ -110,6 +110,7 @@ function unscopedStatements(): Statement[] {
         'cloudfront:ListOriginRequestPolicies',
         'rds:DescribeDBEngineVersions',
         'rds:DescribeOrderableDBInstanceOptions',
+        'rds:DescribeGlobalClusters',
       ],
       resources: ['*'],
       justification:
@@ -118,7 +119,8 @@ function unscopedStatements(): Statement[] {
         'task-definition describe/deregister/list, the account-wide ECR login token, ' +
         'application-autoscaling:Describe*, the EC2 Auto Scaling group listings (groups, activities, refreshes, warm pools, ' +
         'traffic sources, load balancers), the flow-log and Elastic IP attribute listings, the log-group listing (Terraform finds a group by ' +
-        'prefix), the CloudFront managed-policy listings and the RDS engine catalogue. The only ' +
+        'prefix), the CloudFront managed-policy listings, the RDS engine catalogue and the global-cluster listing ' +
+        '(aws_rds_cluster\'s read filters it by db-cluster-id, with no identifier to scope it). The only ' +
         'write is deregistering a task-definition revision, which running tasks and services outlive.',
     },
   ];

@@ -919,6 +919,8 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       ...rdsStorageKeyCalls(r),
       ...(managed ? rdsMasterSecretCalls(rdsSecret, secretTags) : []),
       read('rds:DescribeDBClusters', r.arn),
+      // findGlobalClusterByDBClusterARN: a filtered listing, for an engine_mode of provisioned.
+      ...(r.config.engine_mode === 'provisioned' ? [read('rds:DescribeGlobalClusters', '*', { literalWildcard: true })] : []),
       read('rds:ListTagsForResource', r.arn),
       update('rds:ModifyDBCluster', r.arn),
       update('rds:ModifyDBCluster', parameters.arn, { note: `parent: the cluster parameter group ${parameters.address}` }),
