@@ -11,6 +11,7 @@ import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, reques
 import { markFailed, markPaid, markQueued } from '../../core/domain/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { validateInput } from '../../core/domain/themes';
+import { plainText } from '../../core/domain/text';
 import {
   BatchAccess,
   BatchResponse,
@@ -37,8 +38,9 @@ import { ORDER_STEPS } from '../../core/contract';
 const Access = z
   .strictObject({ token: z.optional(z.string().check(z.minLength(1), z.maxLength(200))), clientId: z.optional(z.uuid()) })
   .check(z.refine((q) => (q.token === undefined) !== (q.clientId === undefined), { message: 'give exactly one of token, clientId', path: ['token'] }));
-const SessionId = z.string().check(z.minLength(1), z.maxLength(255));
-const Checkout = requestSchema<CheckoutRequest>()(z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048)) }));
+// Text columns: PostgreSQL refuses a NUL in text, which would otherwise be a 500 no retry fixes.
+const SessionId = z.string().check(z.minLength(1), z.maxLength(255), plainText);
+const Checkout = requestSchema<CheckoutRequest>()(z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048), plainText) }));
 const Paid = requestSchema<PaidRequest>()(
   z.object({ sessionId: SessionId, amountTotal: z.nullable(z.number().check(z.int())), currency: z.nullable(z.string().check(z.maxLength(10))) }),
 );
@@ -49,7 +51,7 @@ const CreateBatch = requestSchema<CreateBatchRequest>()(
     batchId: z.uuid(),
     clientId: z.uuid(),
     themeId: z.uuid(),
-    sourceKey: z.string().check(z.minLength(1), z.maxLength(1024)),
+    sourceKey: z.string().check(z.minLength(1), z.maxLength(1024), plainText),
     idempotencyKey: z.optional(idempotencyKeySchema),
     requestHash: RequestHash,
     submittedRows: z.int().check(z.minimum(1), z.maximum(MAX_BATCH_ROWS)),
