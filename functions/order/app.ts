@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
-import { AppError, badRequest, conflict, forbidden, notFound } from '../../core/errors';
+import { AppError, badRequest, conflict, FieldIssue, forbidden, notFound } from '../../core/errors';
 import { createServiceApp, logAbout, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../../core/models';
 import { findBatch, findOrder } from '../../core/models';
@@ -58,6 +58,11 @@ const CreateBatch = requestSchema<CreateBatchRequest>()(
   }),
 );
 const ReplayBatch = requestSchema<ReplayBatchRequest>()(z.object({ clientId: z.uuid(), idempotencyKey: idempotencyKeySchema, requestHash: RequestHash }));
+const PG_FOREIGN_KEY_VIOLATION = '23503';
+const BATCH_REFERENCES: Record<string, FieldIssue> = {
+  batches_client_id_foreign: { field: 'body.clientId', message: 'no such client' },
+  batches_theme_id_foreign: { field: 'body.themeId', message: 'no such theme' },
+};
 const ClientAccess = requestSchema<BatchAccess>()(z.strictObject({ clientId: z.uuid() }));
 
 type OrderWithTheme = Order & { theme_slug?: string; theme_title?: string; output_format?: string };
@@ -276,7 +281,12 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       // Any unique constraint: concurrent attempts of one request carry the same (derived) id and key.
       .onConflict()
       .ignore()
-      .returning('*');
+      .returning('*')
+      .catch((err: { code?: string; constraint?: string }) => {
+        // A client or theme that does not exist is the caller's mistake, named like any other field.
+        const issue = err.code === PG_FOREIGN_KEY_VIOLATION ? BATCH_REFERENCES[err.constraint ?? ''] : undefined;
+        throw issue ? badRequest([issue]) : err;
+      });
     if (inserted.length === 1) {
       const batch = inserted[0] as Batch;
       await runtime.queue.sendBatchJob(batch.id, { requestId: ctx.state.requestId });
