@@ -9,7 +9,7 @@ import type { Logger } from '../../core/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, webhookSecret } from '../../core/stripe';
 import { cachedValue } from '../../core/ttl-cache';
-import { issuesOf, NoQuery, parseQuery, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
+import { issuesOf, NoQuery, parseQuery, parseWith, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
 import { publicOrder, withDocumentLink } from '../../core/domain/order-views';
 import { InternalOrder, internalApi, PaymentFailedRequest } from '../../core/internal-api';
 
@@ -27,6 +27,8 @@ const UNPAID_EVENTS: Record<string, PaymentFailedRequest['reason']> = {
   'checkout.session.async_payment_failed': 'payment failed',
 };
 const OrderId = z.uuid();
+/** What the route reads of every event: a signed body that is not shaped so is a 400 naming the member, not a TypeError. */
+const SignedEvent = z.object({ type: z.string(), data: z.object({ object: z.record(z.string(), z.unknown()) }) });
 
 export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<ServiceState> {
   const router = new Router<ServiceState>();
@@ -83,6 +85,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     } catch {
       throw badRequest([{ field: 'header.stripe-signature', message: 'signature verification failed' }]);
     }
+    parseWith(SignedEvent, event, 'body');
     const failure = UNPAID_EVENTS[event.type];
     if (!PAID_EVENTS.has(event.type) && !failure) {
       ctx.body = { received: true, handled: false };

@@ -71,7 +71,7 @@ export const B2C_ROUTES: PublicRoute[] = [
     auth: 'stripeSignature',
     body: { content: { 'application/json': StripeEvent }, limitBytes: WEBHOOK_BODY_LIMIT, required: true },
     responses: { 200: { description: 'Received; `handled` says whether it changed an order', body: WebhookAnswer } },
-    errors: { 400: 'the signature is missing or wrong', 503: 'the webhook secret is not set yet; Stripe retries' },
+    errors: { 400: 'the signature is missing or wrong, or the signed body is not an event (`body.type`, `body.data.object` named)', 503: 'the webhook secret is not set yet; Stripe retries' },
   },
   {
     operationId: 'getOrder',
