@@ -28,8 +28,10 @@ import type { PandocOptions } from './render/pandoc';
  * Each run is one attempt with its own random owner id. Taking the order (`→ generating`)
  * records that owner and a lease, which the attempt renews while it works; a second delivery of
  * the same job (a duplicate message, a redelivery while the first is still running) finds the
- * lease live and does not render: its message comes back later and is dropped once the order is
- * final (on its last receive it is dropped at once: the owner's own message carries the order).
+ * lease live and does not render: its message comes back when that lease ends (`RetryLater`),
+ * and is dropped once the order is final (on its last receive it is dropped at once: the
+ * owner's own message carries the order). An attempt whose message the drain deadline releases
+ * gives up its lease first (`beforeRelease`), so the next delivery takes the order at once.
  * Only the owner moves the order to ready/failed, and it confirms it still owns the order right
  * before uploading, so a document is never written over after another attempt took over. An
  * owner that dies stops renewing; its lease runs out before its message comes back
@@ -115,7 +117,10 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
         log.info('another attempt holds the order; dropping this duplicate delivery on its last receive');
         return;
       }
-      throw new OrderBusy(order.id);
+      // Its owner renews it while it lives: back when it would end, not after a whole visibility timeout.
+      const afterSeconds = await leaseSecondsLeft(db, order.id);
+      log.info('another attempt holds the order; message comes back when its lease ends', { afterSeconds });
+      throw new RetryLater(afterSeconds, `order ${order.id}: another attempt holds its generation lease`);
     }
     if (now?.status === 'pending') throw new RetryLater(PAYMENT_COMMIT_RETRY_SECONDS, `order ${order.id} is still pending: its payment has not committed yet`);
     throw new Error(`order ${order.id} is ${now?.status ?? 'gone'}, not ready for generation`);
@@ -130,6 +135,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
   log.info('order taken for generation', { step: ORDER_STEPS.taken, requeues: taken.requeues });
   if (message.lastAttempt) await handOff(deps, order, lease.owner, message.requestId, log);
   const held = holdLease(db, order.id, lease, deps.deadlines.renewEveryMs, log);
+  message.beforeRelease(() => held.giveUp());
 
   try {
     const theme = await findTheme(db, order.theme_id);
@@ -227,9 +233,19 @@ async function handOff(deps: DocJobDeps, order: DocJobOrder, owner: string, requ
   }
 }
 
+/** Seconds until the order's lease ends, plus one so that it has ended when the message is back; at least 1. */
+async function leaseSecondsLeft(db: Knex, orderId: string): Promise<number> {
+  const row = (await db('orders')
+    .where({ id: orderId })
+    .first(db.raw('ceil(extract(epoch from generation_lease_until - now()))::int as seconds'))) as { seconds: number | null } | undefined;
+  return Math.max(0, row?.seconds ?? 0) + 1;
+}
+
 interface HeldLease {
   /** Renews now and throws `OrderBusy` when the order is no longer this attempt's. */
   confirm(): Promise<void>;
+  /** Stops renewing and ends the lease now (the order stays `generating`): this attempt will not upload. */
+  giveUp(): Promise<void>;
   stop(): void;
 }
 
@@ -244,12 +260,21 @@ function holdLease(db: Knex, orderId: string, lease: GenerationLease, everyMs: n
       log.warn('lease renewal failed; retrying at the next tick', { err });
     }
   };
-  const timer = setInterval(() => void renew(), everyMs);
+  let renewing: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => void (renewing = renew()), everyMs);
   timer.unref();
   return {
     confirm: async () => {
       if (!lost && !(await renewLease(db, orderId, lease))) lost = true;
-      if (lost) throw new OrderBusy(orderId, 'its lease expired and another attempt took it over');
+      if (lost) throw new OrderBusy(orderId, 'its lease expired or was given up, and another attempt takes it over');
+    },
+    giveUp: async () => {
+      lost = true;
+      clearInterval(timer);
+      // A renewal already sent would extend the lease again after the release.
+      await renewing;
+      await releaseLease(db, orderId, lease.owner);
+      log.info('drain deadline: lease given up; the next delivery takes the order at once');
     },
     stop: () => clearInterval(timer),
   };

@@ -34,7 +34,8 @@ import { REQUEST_ID_ATTRIBUTE } from '../../core/queue';
  * - `stop(drainMs)` stops receiving (the poll in progress ends within `waitTimeSeconds` and
  *   releases what it got), tells handlers through their AbortSignal that the task is
  *   draining, waits for them up to the deadline, then releases whatever is still in flight
- *   with visibility 0 so another task takes it at once.
+ *   with visibility 0 so another task takes it at once; first, each such handler gives up what
+ *   it registered with `beforeRelease` (a doc job's lease), so that task can take over.
  *
  * Each message comes with its request id (the `requestId` attribute its sender set, see
  * core/queue.ts; `msg-<messageId>` when it has none) and a child logger carrying it, the message
@@ -55,6 +56,12 @@ export interface ReceivedMessage {
   requestId: string;
   /** The consumer's logger with this message's request id, message id, receive count and subject (orderId / batchId). */
   logger: Logger;
+  /**
+   * Registers what the handler gives up when the drain deadline releases this message while the
+   * handler still runs (a doc job's lease: left held, the next delivery would find the order
+   * busy). Awaited, at most RELEASE_GIVE_UP_MS, before the message becomes visible.
+   */
+  beforeRelease(giveUp: () => Promise<void>): void;
 }
 
 export type MessageHandler = (message: ReceivedMessage, draining: AbortSignal) => Promise<void>;
@@ -105,6 +112,9 @@ export class RetryLater extends Error {
   }
 }
 
+/** How long the drain deadline waits for a late handler's `beforeRelease` before releasing its message anyway. */
+export const RELEASE_GIVE_UP_MS = 2_000;
+
 /**
  * One receive of a message. Keyed by a token of its own, not by MessageId: when a visibility
  * timeout lapses while a handler runs (a failed heartbeat, a blocked event loop), SQS hands the
@@ -119,6 +129,10 @@ interface InFlight {
   settled: Promise<void>;
   done: boolean;
   heartbeat?: NodeJS.Timeout;
+  /** What the handler registered with `beforeRelease`. */
+  giveUp: Array<() => Promise<void>>;
+  /** Released at the drain deadline: what the handler does after that is no longer this message's outcome. */
+  releasedLate?: boolean;
 }
 
 /** One queue of the consumer, with the attributes read at start. */
@@ -202,6 +216,14 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     }
   };
 
+  /** The late handler's `beforeRelease` callbacks, each failure logged; the release does not wait longer than RELEASE_GIVE_UP_MS. */
+  const giveUpBounded = async (f: InFlight): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined;
+    const all = Promise.all(f.giveUp.map((fn) => fn().catch((err: unknown) => f.log.warn('giving up before the release failed', { err }))));
+    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, RELEASE_GIVE_UP_MS)))]);
+    clearTimeout(timer);
+  };
+
   const run = (queue: QueueState, raw: Message): void => {
     const id = raw.MessageId ?? '';
     const body = raw.Body ?? '';
@@ -209,6 +231,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     const requestId = requestIdOf(raw);
     const { maxReceiveCount } = queue;
     const fields = { requestId, messageId: id, receiveCount, ...subjectOf(body) };
+    const giveUp: Array<() => Promise<void>> = [];
     const message: ReceivedMessage = {
       id,
       body,
@@ -217,9 +240,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       receivesLeft: maxReceiveCount === undefined ? undefined : Math.max(0, maxReceiveCount - receiveCount),
       requestId,
       logger: opts.logger.child(fields),
+      beforeRelease: (fn) => void giveUp.push(fn),
     };
     const mlog = log.child({ queue: queueName(queue), ...fields });
-    const f: InFlight = { queue, message, log: mlog, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false };
+    const f: InFlight = { queue, message, log: mlog, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false, giveUp };
     const token = ++receives;
     if ([...inflight.values()].some((other) => other.message.id === message.id)) {
       mlog.warn('message received again while an earlier copy still runs (its visibility lapsed)');
@@ -237,6 +261,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       } catch (err) {
         if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
         else if (err instanceof RetryLater) await release(f, err.message, err.afterSeconds);
+        else if (f.releasedLate) mlog.info('handler ended after the drain deadline released its message', { err });
         else mlog.error('message failed; left for retry/DLQ', { lastAttempt: message.lastAttempt, err });
       } finally {
         clearInterval(f.heartbeat);
@@ -268,11 +293,12 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         const strayLog = log.child({ queue: queueName(queue), messageId: m.MessageId ?? '', requestId: requestIdOf(m) });
         const stray: InFlight = {
           queue,
-          message: { id: m.MessageId ?? '', body: '', receiveCount: 0, lastAttempt: false, requestId: requestIdOf(m), logger: strayLog },
+          message: { id: m.MessageId ?? '', body: '', receiveCount: 0, lastAttempt: false, requestId: requestIdOf(m), logger: strayLog, beforeRelease: () => undefined },
           log: strayLog,
           receiptHandle: m.ReceiptHandle ?? '',
           settled: Promise.resolve(),
           done: true,
+          giveUp: [],
         };
         await release(stray, 'received while stopping');
       } else run(queue, m);
@@ -334,7 +360,13 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       // waitTimeSeconds and releases what it got.
       await loop;
       const late = pending.filter((f) => !f.done);
-      await Promise.all(late.map((f) => release(f, 'drain deadline reached')));
+      await Promise.all(
+        late.map(async (f) => {
+          f.releasedLate = true;
+          await giveUpBounded(f);
+          await release(f, 'drain deadline reached');
+        }),
+      );
       const report = { finished: pending.length - late.length, released };
       log.info('drained', { ...report });
       return report;

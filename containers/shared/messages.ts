@@ -24,9 +24,11 @@ export function parseJobMessage<T extends z.ZodMiniType>(schema: T, body: string
 }
 
 /**
- * Another attempt holds the order (its generation lease is live, see core/domain/orders.ts):
- * this delivery must not render. Thrown, the message comes back after its visibility timeout and
- * is dropped once the order is final.
+ * The order is no longer this attempt's (its lease expired or was given up, and another attempt
+ * took it, see core/domain/orders.ts): it must not upload or end the order. Thrown, the message
+ * comes back after its visibility timeout and is dropped once the order is final. (A delivery
+ * that finds the order held when it starts does not throw this: it comes back when the lease
+ * ends, containers/doc-generation/handler.ts.)
  */
 export class OrderBusy extends Error {
   constructor(orderId: string, why = 'another attempt holds its generation lease') {

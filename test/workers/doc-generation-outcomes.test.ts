@@ -45,8 +45,8 @@ describe('doc-generation: how an order ends', () => {
   });
   afterAll(() => h.stop());
 
-  const start = async (worker: { drainSeconds?: number; concurrency?: number } = {}, deadlines?: { maxRequeues: number }) => {
-    const w = await startWorker({ config: h.config, worker: { concurrency: 2, waitTimeSeconds: 1, drainSeconds: 10, ...worker }, logger: quiet, deadlines });
+  const start = async (worker: { drainSeconds?: number; concurrency?: number } = {}, deadlines?: { maxRequeues: number }, logger = quiet) => {
+    const w = await startWorker({ config: h.config, worker: { concurrency: 2, waitTimeSeconds: 1, drainSeconds: 10, ...worker }, logger, deadlines });
     workers.push(w);
     return w;
   };
@@ -88,7 +88,7 @@ describe('doc-generation: how an order ends', () => {
   };
   const message = (orderId: string, receiveCount = 1) => {
     const id = randomUUID();
-    return { id, body: JSON.stringify({ v: 1, orderId }), receiveCount, lastAttempt: false, requestId: `msg-${id}`, logger: quiet };
+    return { id, body: JSON.stringify({ v: 1, orderId }), receiveCount, lastAttempt: false, requestId: `msg-${id}`, logger: quiet, beforeRelease: () => undefined };
   };
 
 
@@ -105,8 +105,7 @@ describe('doc-generation: how an order ends', () => {
       h.llmThrottle.on = true;
       h.llmThrottle.retryAfterSeconds = 8;
       const before = h.llmRequests.count;
-      const id = randomUUID();
-      const received = { id, body: JSON.stringify({ v: 1, orderId }), receiveCount: 1, lastAttempt: false, receivesLeft: 4, requestId: `msg-${id}`, logger: quiet };
+      const received = { ...message(orderId), receivesLeft: 4 };
       await expect(handleDocJob(directDeps([]), received)).rejects.toMatchObject({ name: 'RetryLater', afterSeconds: 8 });
       const order = await orderRow(orderId);
       expect({ calls: h.llmRequests.count - before, status: order.status, leaseOver: new Date(order.generation_lease_until).getTime() <= Date.now() }).toEqual({
@@ -227,6 +226,52 @@ describe('doc-generation: how an order ends', () => {
       expect(await markReady(h.db, orderId, `${clientId}/${orderId}.html`, a)).toBeUndefined();
       const ready = await markReady(h.db, orderId, `${clientId}/${orderId}.html`, b);
       expect(ready?.status).toBe('ready');
+    });
+  });
+
+  describe('a job released at the drain deadline hands its order over', () => {
+    test('its lease is given up before the message is visible again: the next delivery takes the order at once', async () => {
+      const clientId = await h.createClient();
+      const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Handed-over pump' });
+      h.llmDelay.ms = 5_000;
+      const before = h.llmRequests.count;
+      await sendJob(orderId);
+      const w = await start({ drainSeconds: 1 });
+      await until(() => h.llmRequests.count > before, 10_000, 'the attempt to reach core-llm');
+      await stop(w);
+      h.llmDelay.ms = 0;
+      // Before: the attempt kept renewing until its process closed, and the next delivery found the order busy.
+      expect(await h.db('orders').where({ id: orderId }).first(h.db.raw('status, generation_lease_until <= now() as lease_over'))).toEqual({ status: 'generating', lease_over: true });
+      const got = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: h.queues.docJobs, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
+      expect(got.Messages ?? []).toHaveLength(1);
+      const [next] = got.Messages!;
+      await handleDocJob(directDeps([]), { ...message(orderId, Number(next.Attributes?.ApproximateReceiveCount)), body: next.Body! });
+      expect(await orderRow(orderId)).toMatchObject({ status: 'ready', document_key: `${clientId}/${orderId}.html` });
+      await h.drainQueue(h.queues.docJobs, 0);
+    });
+
+    test('a delivery that finds the order held by a live lease comes back when the lease ends, logged at info, not as a failure', async () => {
+      const clientId = await h.createClient();
+      const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Held pump' });
+      await markGenerating(h.db, orderId, { owner: randomUUID(), leaseMs: 2_000 });
+      const before = h.llmRequests.count;
+      const busy = await handleDocJob(directDeps([]), { ...message(orderId), receivesLeft: 1 }).catch((e: unknown) => e);
+      expect({ name: (busy as Error).name, calls: h.llmRequests.count - before }).toEqual({ name: 'RetryLater', calls: 0 });
+      // The lease's remaining time (2 s) plus 1 s: back once it has ended, not after the visibility timeout.
+      expect((busy as { afterSeconds: number }).afterSeconds).toBeGreaterThanOrEqual(2);
+      expect((busy as { afterSeconds: number }).afterSeconds).toBeLessThanOrEqual(3);
+
+      // Through the worker: the first receive is given back with that visibility, the second takes the order.
+      const other = await h.createOrder(clientId, 'product-sheet', { product: 'Held pump 2' });
+      await markGenerating(h.db, other, { owner: randomUUID(), leaseMs: 1_500 });
+      const lines: Array<{ level: string; msg: string; orderId?: string; afterSeconds?: number }> = [];
+      await sendJob(other);
+      await start({}, undefined, createLogger({ test: 'doc-generation-outcomes' }, 'info', (line) => void lines.push(JSON.parse(line))));
+      await until(async () => (await orderRow(other)).status === 'ready', 15_000, 'the held order ready');
+      const mine = lines.filter((l) => l.orderId === other);
+      expect(mine.filter((l) => l.level === 'error')).toEqual([]);
+      expect(mine.find((l) => l.msg === 'message released')).toMatchObject({ level: 'info', afterSeconds: expect.any(Number) });
+      expect(mine.find((l) => l.msg === 'message released')!.afterSeconds).toBeLessThanOrEqual(3);
     });
   });
 
