@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import * as z from '../../core/zod';
 import { AppError, badRequest, FieldIssue, payloadTooLarge, unsupportedMediaType } from '../../core/errors';
 import type { ServiceContext } from './http';
@@ -60,6 +61,8 @@ export function acceptedMediaType<T extends MediaType>(ctx: ServiceContext, acce
 
 /**
  * The body's bytes, at most `limit` (413 past it, before reading when content-length says so).
+ * Every body the services take is text, so bytes that are not UTF-8 are a 400 naming `body`:
+ * decoded, they would become U+FFFD and be stored as something the client never sent.
  * A JSON body is checked for depth here, before any parser sees it: what follows JSON.parse
  * recurses (see core/json-depth.ts).
  */
@@ -75,6 +78,7 @@ export async function readRawBody(ctx: ServiceContext, limit = DEFAULT_BODY_LIMI
     chunks.push(buf);
   }
   const body = Buffer.concat(chunks);
+  if (!isUtf8(body)) throw badRequest([{ field: 'body', message: 'body is not valid UTF-8' }]);
   if (mediaTypeOf(ctx) === 'json') assertJsonDepth(body);
   return body;
 }
