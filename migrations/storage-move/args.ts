@@ -45,7 +45,8 @@ options:
 credentials: the SDK's chain for the target (AWS_*); the source takes SOURCE_AWS_ACCESS_KEY_ID /
 SOURCE_AWS_SECRET_ACCESS_KEY when set (e.g. a Scaleway key), else the same chain.
 
-exit codes: 0 ok, 1 verification mismatch, 2 bad input (endpoint, credentials, bucket, unmapped key), 3 unexpected error`;
+exit codes: 0 ok, 1 verification mismatch, 2 bad input (endpoint, credentials, bucket, unmapped key, an object
+the source or the target refused: skipped, named with the cause), 3 unexpected error (a failed listing or commit)`;
 
 function url(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;

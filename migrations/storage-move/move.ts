@@ -71,7 +71,14 @@ async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => 
   let failure: unknown;
   const worker = async () => {
     while (failure === undefined) {
-      const next = await it.next();
+      let next: IteratorResult<T>;
+      try {
+        next = await it.next();
+      } catch (err) {
+        // A listing that fails ends the run once the objects in flight are done (and committed).
+        failure ??= err;
+        return;
+      }
       if (next.done) return;
       try {
         await fn(next.value);
@@ -153,6 +160,17 @@ function emptyReport(ctx: Context): Report {
   };
 }
 
+function skip(report: Report, s: Skipped): void {
+  report.skipped.push(s);
+  log('object_skipped', { key: s.key, reason: s.reason }, 'warn');
+}
+
+/** Why an object's request failed: the message names the request (object-requests.ts failure) or the file; an SDK error adds its name. */
+function causeOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.name && err.name !== 'Error' && !err.message.includes(err.name) ? `${err.name}: ${err.message}` : err.message;
+}
+
 const BATCH = 100;
 const BATCH_MS = 500;
 /** Parts of one multipart object sent at once: a few large objects still fill the connection. */
@@ -183,24 +201,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     return committing;
   };
 
-  await pool(ctx.source.list(), args.jobs, async (o) => {
-    report.listed++;
-    const to = targetFor(ctx, o);
-    if ('reason' in to) {
-      report.skipped.push(to);
-      log('object_skipped', { key: o.key, reason: to.reason }, 'warn');
-      return;
-    }
-    const done = ctx.state.get(o.key);
-    if (done && Number(done.size) === o.size) {
-      report.alreadyDone++;
-      return;
-    }
-    if (args.dryRun) {
-      report.copied++;
-      report.bytes += o.size;
-      return;
-    }
+  const copyOne = async (o: SourceObject, to: { targetKey: string; orderId?: string }): Promise<Verified | null> => {
     const opened = await ctx.source.open(o.key);
     const put = await uploadObject(
       {
@@ -219,7 +220,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     );
     if (put.size !== o.size) {
       report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: `source changed while copying: listed ${o.size} bytes, read ${put.size}` });
-      return;
+      return null;
     }
     let how: keyof Report['checkedBy'] | undefined = put.proof ?? undefined;
     let sha256 = put.sha256;
@@ -233,17 +234,52 @@ async function copyAll(ctx: Context): Promise<Report> {
           targetKey: to.targetKey,
           problem: got ? `target differs after the copy: ${got.size} bytes sha256 ${got.sha256}, source ${put.size} bytes sha256 ${sha256}` : 'missing in the target after the copy',
         });
-        return;
+        return null;
       }
       how = got.how;
     }
     report.checkedBy[how]++;
     report.copied++;
     report.bytes += put.size;
-    pending.push({ sourceKey: o.key, targetKey: to.targetKey, size: put.size, ...(sha256 !== undefined ? { sha256 } : { md5: put.md5! }), orderId: to.orderId });
-    if (pending.length >= BATCH || Date.now() - lastFlush >= BATCH_MS) await flush();
-  });
-  if (!args.dryRun) await flush();
+    return { sourceKey: o.key, targetKey: to.targetKey, size: put.size, ...(sha256 !== undefined ? { sha256 } : { md5: put.md5! }), orderId: to.orderId };
+  };
+
+  try {
+    await pool(ctx.source.list(), args.jobs, async (o) => {
+      report.listed++;
+      const to = targetFor(ctx, o);
+      if ('reason' in to) {
+        skip(report, to);
+        return;
+      }
+      const done = ctx.state.get(o.key);
+      if (done && Number(done.size) === o.size) {
+        report.alreadyDone++;
+        return;
+      }
+      if (args.dryRun) {
+        report.copied++;
+        report.bytes += o.size;
+        return;
+      }
+      let verified: Verified | null;
+      try {
+        verified = await copyOne(o, to);
+      } catch (err) {
+        // One object the source will not give or the target will not take is this object's
+        // failure, not the run's: the others go on, and a rerun tries it again.
+        skip(report, { key: o.key, reason: `not copied, its key unchanged: ${causeOf(err)}` });
+        return;
+      }
+      if (!verified) return;
+      pending.push(verified);
+      // A commit that fails is the run's failure (exit 3): it is awaited outside the object's.
+      if (pending.length >= BATCH || Date.now() - lastFlush >= BATCH_MS) await flush();
+    });
+  } finally {
+    // Also when the run fails (the listing, a commit): the objects verified so far keep their rows and keys.
+    if (!args.dryRun) await flush();
+  }
   report.seconds = +((Date.now() - started) / 1000).toFixed(2);
   return report;
 }
@@ -258,7 +294,13 @@ async function verifyAll(ctx: Context): Promise<Report> {
       report.skipped.push(to);
       return;
     }
-    const [src, got] = await Promise.all([ctx.source.open(o.key).then((x) => digestOf(x.body)), targetDigest(ctx.target(), ctx.bucket, to.targetKey)]);
+    let src, got;
+    try {
+      [src, got] = await Promise.all([ctx.source.open(o.key).then((x) => digestOf(x.body)), targetDigest(ctx.target(), ctx.bucket, to.targetKey)]);
+    } catch (err) {
+      skip(report, { key: o.key, reason: `not checked: ${causeOf(err)}` });
+      return;
+    }
     report.bytes += src.size;
     const problem = !got
       ? 'missing in the target'

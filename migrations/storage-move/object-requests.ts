@@ -108,12 +108,15 @@ const tag = (xml: string, name: string) => {
   return m ? unescapeXml(m[1]) : undefined;
 };
 
-/** An S3 error as the SDK would raise it (name, $metadata.httpStatusCode), for describeS3Error and the 404 checks. */
-async function failure(res: HttpResponse): Promise<Error> {
+/**
+ * An S3 error as the SDK would raise it (name, $metadata.httpStatusCode), for describeS3Error and
+ * the 404 checks; its message names the request, as S3's own text ("Access Denied") names no key.
+ */
+async function failure(res: HttpResponse, request: string): Promise<Error> {
   const xml = await text(res.body);
   const code = tag(xml, 'Code') ?? (res.statusCode === 404 ? 'NotFound' : `Http${res.statusCode}`);
   const message = tag(xml, 'Message') ?? `HTTP ${res.statusCode}`;
-  return Object.assign(new Error(message), { name: code, $metadata: { httpStatusCode: res.statusCode } });
+  return Object.assign(new Error(`${request}: ${message} (${code}, HTTP ${res.statusCode})`), { name: code, $metadata: { httpStatusCode: res.statusCode } });
 }
 
 /** Throttling, server errors and dropped connections are tried again, as the SDK's standard retry does. */
@@ -191,7 +194,7 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
         const payload = !body ? undefined : 'open' in body ? await body.open(attempt) : body.chunks;
         const response = await (exchange ?? connections.exchange)({ ...t, method, path: canonicalQuery ? `${t.path}?${canonicalQuery}` : t.path, headers: signed }, payload);
         if (response.statusCode < 300) return response;
-        throw await failure(response);
+        throw await failure(response, `${method} ${bucket}/${key}`);
       } catch (err) {
         if (attempt >= ATTEMPTS || !retryable(err)) throw err;
         await new Promise((r) => setTimeout(r, 100 * 2 ** attempt * Math.random()));
