@@ -6,7 +6,7 @@ import type { Logger } from '../../core/logger';
 import { CUSTOM_METRICS, ORDER_STEPS } from '../../core/contract';
 import { emfCount } from '../../core/metrics';
 import { findOrder, findTheme } from '../../core/models';
-import { documentKeyFor, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
+import { documentKeyFor, FAILED_AFTER_RETRIES, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
 import { DocJobMessage, DocJobOrder, JobQueue } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { MAX_DELAY_SECONDS } from '../../core/domain/batches';
@@ -151,6 +151,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
     const generatedMs = Date.now() - started;
     log.info('content generated', { step: ORDER_STEPS.contentGenerated, chars: markdown.length, ms: generatedMs });
     let renderStarted = 0;
+    // A B2C order's render goes before batch rows already waiting for a page.
     const doc = await deps.renderSlots.with(() => {
       renderStarted = Date.now();
       return renderDocument(
@@ -158,7 +159,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
         deps.pdf,
         deps.pandoc,
       );
-    });
+    }, !order.batch_id);
     log.info('document rendered', { step: ORDER_STEPS.rendered, format: doc.ext, bytes: doc.body.length, ms: Date.now() - renderStarted });
     const key = documentKeyFor(order, doc.ext);
     await held.confirm();
@@ -194,7 +195,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
     const permanent = isPermanent(err) || err instanceof UnprocessableMessage;
     if (!permanent && !message.lastAttempt) throw err;
     // Final: the client sees `failed` with a reason; the message still reaches the DLQ when it was a retryable error.
-    const reason = permanent ? `document generation rejected: ${(err as Error).message}` : 'document generation failed after repeated attempts';
+    const reason = permanent ? `document generation rejected: ${(err as Error).message}` : FAILED_AFTER_RETRIES;
     const failed = await failOrder(db, order.id, reason, lease.owner);
     if (failed) log.error('order failed', { step: ORDER_STEPS.failed, reason, err, ...emfCount(CUSTOM_METRICS.documentsFailed) });
     else log.warn('generation failed after another attempt took the order over; leaving it to that attempt', { err });

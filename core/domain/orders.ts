@@ -12,6 +12,9 @@ import type { Db, Order, OrderStatus } from '../models';
  * under the lease rule below); `paid`, `ready` and `failed` do not: a call that gets undefined
  * did not move the order.
  *
+ * One move goes back, by hand: `failed → queued` (markRetried, `npm run ops -- orders retry`), only
+ * for an order failed with FAILED_AFTER_RETRIES, once what was down is back.
+ *
  * `generating` has an owner: the attempt that took the order records a random owner id and a
  * lease (`generation_owner`, `generation_lease_until`), renews the lease while it works, and is
  * the only one that can move the order to ready or failed. A second delivery of the same job
@@ -125,6 +128,21 @@ export const markReady = (db: Db, orderId: string, documentKey: string, owner?: 
  */
 export const markFailed = (db: Db, orderId: string, error: string, owner?: string): Promise<LeasedOrder | undefined> =>
   transition(db, orderId, 'failed', { error: error.slice(0, 1000), ...releasedLease }, owner ? ownedBy(owner) : undefined);
+
+/**
+ * The reason the doc worker gives an order whose last receive still met a retryable error: the
+ * attempts ran out while a dependency (core-llm, Gemini, the database) was down; the order did
+ * not prove bad. The only failure markRetried takes back.
+ */
+export const FAILED_AFTER_RETRIES = 'document generation failed after repeated attempts';
+
+/**
+ * failed (with FAILED_AFTER_RETRIES) → queued with a fresh start: error cleared, requeues back to
+ * 0 (the hand-offs of the failed round would count against the new one), no lease. Undefined
+ * when the order is not failed so (moved on, or failed for another reason).
+ */
+export const markRetried = (db: Db, orderId: string): Promise<LeasedOrder | undefined> =>
+  transition(db, orderId, 'queued', { error: null, requeues: 0, ...releasedLease }, (q) => q.where({ status: 'failed', error: FAILED_AFTER_RETRIES }));
 
 /** The S3 key of an order's document: `<clientId>/<orderId>.<ext>` in the reports bucket. */
 export const documentKeyFor = (order: Pick<Order, 'client_id' | 'id'>, format: 'pdf' | 'docx' | 'html'): string =>
