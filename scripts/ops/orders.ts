@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { createDbWith } from '../../core/db';
 import type { Logger } from '../../core/logger';
 import type { OrderStatus } from '../../core/models';
+import { FAILED_AFTER_RETRIES, markRetried } from '../../core/domain/orders';
 import { OrderDeadlines } from '../../containers/doc-generation/deadlines';
 import { DocJobQueue, docJobQueueOf, JobQueue } from '../../core/queue';
 import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
@@ -23,7 +24,7 @@ import { UsageError } from '../../core/cli';
  * (below); the status is the worker's to move, by its own guarded transitions (a live lease
  * still wins, a final order drops the job).
  *
- * `failed` lists the orders the worker failed on a retryable error (TRANSIENT_FAILURE: core-llm,
+ * `failed` lists the orders the worker failed on a retryable error (FAILED_AFTER_RETRIES: core-llm,
  * Gemini, the database or S3 still failing on the message's last receive), and `retry` takes
  * such an order back to `queued` and sends its job: the one way back from a final state, which
  * a redrive cannot be (a redriven job finds the order final and is dropped). A separate command,
@@ -209,15 +210,6 @@ export async function requeueOrders(
   return report;
 }
 
-/**
- * The reason the doc-generation worker gives an order whose last receive still met a retryable
- * error (containers/doc-generation/handler.ts): the attempts ran out, the order did not prove bad.
- * test/ops/ops.test.ts gets it from the real worker. Every other reason is refused by `retry`: a
- * rejection (`document generation rejected: …`, core-llm's 4xx) fails the same way again, and an
- * interrupted one (the sweeper's, or `interrupted too often`) names a worker that kept dying.
- */
-export const TRANSIENT_FAILURE = 'document generation failed after repeated attempts';
-
 export interface FailedOrder {
   orderId: string;
   requestId: string | null;
@@ -230,8 +222,8 @@ export interface FailedOrder {
 
 export interface FailedReport {
   sinceMinutes: number;
-  reason: typeof TRANSIENT_FAILURE;
-  /** Failed with TRANSIENT_FAILURE in the window: what `orders retry` takes. */
+  reason: typeof FAILED_AFTER_RETRIES;
+  /** Failed with FAILED_AFTER_RETRIES in the window: what `orders retry` takes. */
   count: number;
   truncated: boolean;
   /** Failed in the window for any other reason: `retry` refuses them. */
@@ -239,21 +231,21 @@ export interface FailedReport {
   orders: FailedOrder[];
 }
 
-/** Read-only: the orders failed with TRANSIENT_FAILURE in the last `sinceMs`, latest first. */
+/** Read-only: the orders failed with FAILED_AFTER_RETRIES in the last `sinceMs`, latest first. */
 export async function failedOrders(db: Knex, sinceMs: number, limit: number): Promise<FailedReport> {
   return readOnly(db, async (trx) => {
     const inWindow = () => trx('orders').where({ status: 'failed' }).whereRaw(`updated_at > now() - ? * interval '1 millisecond'`, [sinceMs]);
     const rows = (await inWindow()
-      .where({ error: TRANSIENT_FAILURE })
+      .where({ error: FAILED_AFTER_RETRIES })
       .select('id', 'request_id', 'batch_id', 'batch_row', 'updated_at', 'requeues')
       .orderBy('updated_at', 'desc')
       .limit(limit)) as { id: string; request_id: string | null; batch_id: string | null; batch_row: number | null; updated_at: Date; requeues: number }[];
     const counts = (await inWindow()
-      .select(trx.raw('count(*) filter (where error = ?) as transient', [TRANSIENT_FAILURE]), trx.raw('count(*) filter (where error is distinct from ?) as other', [TRANSIENT_FAILURE]))
+      .select(trx.raw('count(*) filter (where error = ?) as transient', [FAILED_AFTER_RETRIES]), trx.raw('count(*) filter (where error is distinct from ?) as other', [FAILED_AFTER_RETRIES]))
       .first()) as { transient: string; other: string };
     return {
       sinceMinutes: minutes(sinceMs),
-      reason: TRANSIENT_FAILURE,
+      reason: FAILED_AFTER_RETRIES,
       count: Number(counts.transient),
       truncated: Number(counts.transient) > rows.length,
       otherFailures: Number(counts.other),
@@ -280,12 +272,12 @@ export interface RetryReport {
 }
 
 /**
- * failed (with TRANSIENT_FAILURE) → queued, then the doc job, for each order. Every id is
+ * failed (with FAILED_AFTER_RETRIES) → queued, then the doc job, for each order. Every id is
  * checked before anything changes: one that names no order, or an order failed for another
  * reason, stops the run (exit 2, each named). An order that is not failed is skipped (a second
  * run of the same retry).
  *
- * Each order moves in one transaction, guarded on `status = 'failed' AND error = TRANSIENT_FAILURE`
+ * Each order moves in one transaction, guarded on `status = 'failed' AND error = FAILED_AFTER_RETRIES`
  * (a concurrent retry moves it once), with a fresh start: error cleared, `requeues` back to 0 (the
  * hand-offs of its failed round would otherwise count against the new one, and the worker fails
  * an order past maxRequeues on its take). A batch order's `failed` count on its batch is undone in
@@ -307,10 +299,10 @@ export async function retryOrders(
   );
   const byId = new Map(rows.map((r) => [r.id, r]));
   refuseUnknown(orderIds, byId);
-  const refused = rows.filter((r) => r.status === 'failed' && r.error !== TRANSIENT_FAILURE);
+  const refused = rows.filter((r) => r.status === 'failed' && r.error !== FAILED_AFTER_RETRIES);
   if (refused.length > 0) {
     const named = refused.map((r) => `order ${r.id} failed with "${r.error ?? ''}"`).join('; ');
-    throw new UsageError('orderId', `${named}: not retried, only an order failed with "${TRANSIENT_FAILURE}" is (a rejection fails again the same way; an interrupted one needs its story first: npm run ops -- order <id>); nothing done`);
+    throw new UsageError('orderId', `${named}: not retried, only an order failed with "${FAILED_AFTER_RETRIES}" is (a rejection fails again the same way; an interrupted one needs its story first: npm run ops -- order <id>); nothing done`);
   }
   const report: RetryReport = { requestId, retried: [], skipped: [], notSent: [] };
   for (const orderId of orderIds) {
@@ -320,10 +312,7 @@ export async function retryOrders(
       continue;
     }
     const moved = await db.transaction(async (trx) => {
-      const [order] = (await trx('orders')
-        .where({ id: orderId, status: 'failed', error: TRANSIENT_FAILURE })
-        .update({ status: 'queued', error: null, requeues: 0, generation_owner: null, generation_lease_until: null, updated_at: trx.fn.now() })
-        .returning(['id', 'batch_id'])) as { id: string; batch_id: string | null }[];
+      const order = await markRetried(trx, orderId);
       if (!order?.batch_id) return order && { order };
       const batch = (await trx('batches').where({ id: order.batch_id }).forUpdate().first('status')) as { status: string };
       const reopen = batch.status === 'completed';

@@ -9,7 +9,7 @@ import { rejectedRowsKey } from '../../containers/shared/batch-completion';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
 import { main } from '../../scripts/ops/cli';
-import { TRANSIENT_FAILURE } from '../../scripts/ops/orders';
+import { FAILED_AFTER_RETRIES } from '../../core/domain/orders';
 import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
 /**
@@ -220,7 +220,7 @@ describe('npm run ops', () => {
     await until(() => workerLines.some((l) => l.orderId === outage && l.msg === 'order already final; nothing to render'), 40_000, 'the hand-off to be dropped');
     await Promise.all(running.splice(0).map((w) => w.stop()));
     await h.drainQueue(h.queues.docJobsDlq);
-    expect((await h.db('orders').where({ id: outage }).first()).error).toBe(TRANSIENT_FAILURE);
+    expect((await h.db('orders').where({ id: outage }).first()).error).toBe(FAILED_AFTER_RETRIES);
 
     // A batch row failed the same way, its batch completed (its last row) with the failure counted; and an order core-llm rejected.
     const theme = await h.themeBySlug('product-sheet');
@@ -229,7 +229,7 @@ describe('npm run ops', () => {
       .returning('id');
     await h.storage.put('assets', rejectedRowsKey(clientId, batchId), '[]', 'application/json');
     const [{ id: batchOrder }] = await h.db('orders')
-      .insert({ client_id: clientId, theme_id: theme.id, status: 'failed', error: TRANSIENT_FAILURE, requeues: 2, input: { product: 'Batch kettle' }, batch_id: batchId, batch_row: 1 })
+      .insert({ client_id: clientId, theme_id: theme.id, status: 'failed', error: FAILED_AFTER_RETRIES, requeues: 2, input: { product: 'Batch kettle' }, batch_id: batchId, batch_row: 1 })
       .returning('id');
     const rejected = await h.createOrder(clientId, 'product-sheet', { product: 'Rejected kettle' });
     await h.db('orders').where({ id: rejected }).update({ status: 'failed', error: 'document generation rejected: theme product-sheet is inactive' });
@@ -237,7 +237,7 @@ describe('npm run ops', () => {
 
     const failed = await ops('orders', 'failed', '--since', '1h', ...url);
     expect(failed.code).toBe(0);
-    expect(failed.json).toMatchObject({ sinceMinutes: 60, reason: TRANSIENT_FAILURE, truncated: false, otherFailures: expect.any(Number) });
+    expect(failed.json).toMatchObject({ sinceMinutes: 60, reason: FAILED_AFTER_RETRIES, truncated: false, otherFailures: expect.any(Number) });
     const listed = failed.json.orders.map((o: { orderId: string }) => o.orderId);
     expect(listed).toEqual(expect.arrayContaining([outage, batchOrder]));
     expect(listed).not.toContain(rejected);
