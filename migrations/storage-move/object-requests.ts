@@ -60,6 +60,11 @@ export interface Fetched {
   size?: number;
   contentType?: string;
   cacheControl?: string;
+  /**
+   * The object is SSE-KMS (`aws:kms`, `aws:kms:dsse`) or SSE-C (its customer algorithm): its ETag
+   * is then no MD5 of its bytes, even at 32 hex digits.
+   */
+  encrypted?: boolean;
 }
 
 /** What the target answered: its ETag, and the SHA-256 it checked when it checks one. */
@@ -224,6 +229,7 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
         size: length === undefined ? undefined : Number(length),
         contentType: header(res.headers, 'content-type'),
         cacheControl: header(res.headers, 'cache-control'),
+        encrypted: /^aws:kms/.test(header(res.headers, 'x-amz-server-side-encryption') ?? '') || header(res.headers, 'x-amz-server-side-encryption-customer-algorithm') !== undefined,
       };
     },
     async put(bucket, key, body, headers = {}, query = {}) {

@@ -37,10 +37,13 @@ interface Piece {
 
 const unquoted = (etag: string | undefined) => etag?.replace(/"/g, '');
 
-/** The source store's MD5 of the object, when its ETag is one (a single-part upload: 32 hex digits). */
-const md5OfEtag = (etag: string | undefined) => {
-  const e = unquoted(etag);
-  return e && /^[0-9a-f]{32}$/.test(e) ? e : undefined;
+/**
+ * The source store's MD5 of the object, when its ETag is one: a single-part upload (32 hex digits)
+ * stored unencrypted or SSE-S3; an SSE-KMS or SSE-C object's ETag has the same shape and is not.
+ */
+const md5OfEtag = (source: Fetched) => {
+  const e = unquoted(source.etag);
+  return !source.encrypted && e && /^[0-9a-f]{32}$/.test(e) ? e : undefined;
 };
 
 function proofOf(answer: Stored, md5Hex: string | undefined, sha256: string | undefined): Proof {
@@ -92,7 +95,7 @@ export interface UploadTarget {
 
 /**
  * One object from the source into the target. Below `partSize` (known from the listing), from an
- * S3 source whose ETag is a single-part MD5 and whose GET is the listed size: the GET's body piped
+ * S3 source whose ETag is a single-part MD5 (md5OfEtag) and whose GET is the listed size: the GET's body piped
  * into one PUT as it arrives, never held nor hashed by us, sent with that MD5 as Content-MD5 (the
  * target refuses a body that does not match it) and proved by the target's ETag equal to it: two
  * MD5s computed by the two stores over the bytes each holds. Other objects below `partSize`: read
@@ -113,7 +116,7 @@ export async function uploadObject(t: UploadTarget, source: Fetched, listedSize:
 const HASH_OFF_LOOP = 1024 * 1024;
 
 async function putWhole(t: UploadTarget, source: Fetched, listedSize: number, partSize: number): Promise<Uploaded> {
-  const sourceMd5 = md5OfEtag(source.etag);
+  const sourceMd5 = md5OfEtag(source);
   if (sourceMd5 !== undefined && source.size !== undefined) return putStreamed(t, { ...source, size: source.size }, sourceMd5, listedSize);
   const md5 = sourceMd5 === undefined ? createHash('md5') : undefined;
   const chunks: Buffer[] = [];

@@ -201,6 +201,14 @@ describe('storage:move upload proofs', () => {
     }
   });
 
+  it("an SSE-KMS or SSE-C source's 32-hex ETag is no MD5: we hash the body and send our MD5, never the ETag", async () => {
+    const notMd5 = `"${'ab'.repeat(16)}"`;
+    const f = fakeTarget(md5Etag);
+    expect(await uploadObject(f.t, { ...stream(small, notMd5, small.length), encrypted: true }, small.length, PART, 2)).toEqual({ size: small.length, sha256: sha(small).toString('base64'), proof: 'md5', parts: 1 });
+    expect(f.streamed()).toBe(0);
+    expect(f.md5s).toEqual([md5(small)]);
+  });
+
   it('a body that is not the listed size is not written', async () => {
     const f = fakeTarget(md5Etag);
     const r = await uploadObject(f.t, stream(small), small.length + 1, PART, 2);
