@@ -241,7 +241,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     report.checkedBy[how]++;
     report.copied++;
     report.bytes += put.size;
-    return { sourceKey: o.key, targetKey: to.targetKey, size: put.size, ...(sha256 !== undefined ? { sha256 } : { md5: put.md5! }), orderId: to.orderId };
+    return { sourceKey: o.key, targetKey: to.targetKey, size: put.size, sourceVersion: o.version, ...(sha256 !== undefined ? { sha256 } : { md5: put.md5! }), orderId: to.orderId };
   };
 
   try {
@@ -253,7 +253,9 @@ async function copyAll(ctx: Context): Promise<Report> {
         return;
       }
       const done = ctx.state.get(o.key);
-      if (done && Number(done.size) === o.size) {
+      // The size alone would miss an object rewritten at the same size; a row without a version
+      // (an earlier version of the tool) is copied and verified again.
+      if (done && Number(done.size) === o.size && done.source_version !== null && done.source_version === o.version) {
         report.alreadyDone++;
         return;
       }

@@ -19,8 +19,8 @@ import type { CredentialsProvider } from './storage';
  * is sent UNSIGNED-PAYLOAD with the source store's MD5 as Content-MD5, which the target checks.
  */
 export interface ObjectRequests {
-  /** ListObjectsV2, page after page: every key under the prefix with its size. */
-  list(bucket: string, prefix: string): AsyncGenerator<{ key: string; size: number }>;
+  /** ListObjectsV2, page after page: every key under the prefix with its size and ETag. */
+  list(bucket: string, prefix: string): AsyncGenerator<{ key: string; size: number; etag?: string }>;
   get(bucket: string, key: string): Promise<Fetched>;
   put(bucket: string, key: string, body: Body | StreamedBody, headers?: Record<string, string | undefined>, query?: Record<string, string>): Promise<Stored>;
   /** Closes the kept-alive connections. */
@@ -213,7 +213,7 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
       do {
         const res = await send('GET', bucket, '', EMPTY_SHA256, {}, { 'list-type': '2', prefix, ...(token ? { 'continuation-token': token } : {}) });
         const xml = await text(res.body);
-        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) yield { key: tag(m[1], 'Key') ?? '', size: Number(tag(m[1], 'Size') ?? 0) };
+        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) yield { key: tag(m[1], 'Key') ?? '', size: Number(tag(m[1], 'Size') ?? 0), etag: tag(m[1], 'ETag') };
         token = tag(xml, 'IsTruncated') === 'true' ? tag(xml, 'NextContinuationToken') : undefined;
       } while (token);
     },

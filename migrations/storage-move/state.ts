@@ -12,11 +12,13 @@ export const STATE_TABLE = '_storage_move.objects';
  * The checksum recorded is the object's SHA-256 where we computed it, else (an object streamed
  * from an S3 source and proved by the two stores' MD5s, upload.ts) that MD5.
  */
-export type Verified = { sourceKey: string; targetKey: string; size: number; orderId?: string } & ({ sha256: string; md5?: never } | { md5: string; sha256?: never });
+export type Verified = { sourceKey: string; targetKey: string; size: number; sourceVersion?: string; orderId?: string } & ({ sha256: string; md5?: never } | { md5: string; sha256?: never });
 
 export interface StateRow {
   target_key: string;
   size: string;
+  /** The source object's version when it was copied (storage.ts SourceObject); null in a row of an earlier version of the tool. */
+  source_version: string | null;
   sha256: string | null;
   md5: string | null;
 }
@@ -25,13 +27,15 @@ export async function ensureState(db: Client): Promise<void> {
   await db.query(`CREATE SCHEMA IF NOT EXISTS _storage_move;
     CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
       target_bucket text NOT NULL, source text NOT NULL, source_key text NOT NULL,
-      target_key text NOT NULL, size bigint NOT NULL, sha256 text, md5 text, order_id uuid,
+      target_key text NOT NULL, size bigint NOT NULL, source_version text, sha256 text, md5 text, order_id uuid,
       status text NOT NULL DEFAULT 'verified' CHECK (status IN ('verified')),
       verified_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (target_bucket, source, source_key));
     -- A table made by an earlier version, whose every row had a SHA-256.
     ALTER TABLE ${STATE_TABLE} ADD COLUMN IF NOT EXISTS md5 text;
     ALTER TABLE ${STATE_TABLE} ALTER COLUMN sha256 DROP NOT NULL;
+    -- Its rows, without the source's version, are copied and verified again by the next run.
+    ALTER TABLE ${STATE_TABLE} ADD COLUMN IF NOT EXISTS source_version text;
     DO $$ BEGIN
       ALTER TABLE ${STATE_TABLE} ADD CONSTRAINT objects_one_checksum CHECK (sha256 IS NOT NULL OR md5 IS NOT NULL);
     EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
@@ -42,7 +46,7 @@ export async function readState(db: Client, bucket: string, source: string): Pro
   const { rows: exists } = await db.query(`SELECT to_regclass('${STATE_TABLE}') IS NOT NULL AS ok`);
   if (!exists[0].ok) return new Map();
   const { rows } = await db.query<StateRow & { source_key: string }>(
-    `SELECT source_key, target_key, size, sha256, md5 FROM ${STATE_TABLE} WHERE target_bucket = $1 AND source = $2`,
+    `SELECT source_key, target_key, size, source_version, sha256, md5 FROM ${STATE_TABLE} WHERE target_bucket = $1 AND source = $2`,
     [bucket, source],
   );
   return new Map(rows.map((r) => [r.source_key, r]));
@@ -54,10 +58,10 @@ export async function commitBatch(db: Client, bucket: string, source: string, ba
   await db.query('BEGIN');
   try {
     await db.query(
-      `INSERT INTO ${STATE_TABLE} (target_bucket, source, source_key, target_key, size, sha256, md5, order_id)
-       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::uuid[])
+      `INSERT INTO ${STATE_TABLE} (target_bucket, source, source_key, target_key, size, sha256, md5, order_id, source_version)
+       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::uuid[], $9::text[])
        ON CONFLICT (target_bucket, source, source_key) DO UPDATE SET target_key = EXCLUDED.target_key,
-         size = EXCLUDED.size, sha256 = EXCLUDED.sha256, md5 = EXCLUDED.md5, order_id = EXCLUDED.order_id, verified_at = now()`,
+         size = EXCLUDED.size, source_version = EXCLUDED.source_version, sha256 = EXCLUDED.sha256, md5 = EXCLUDED.md5, order_id = EXCLUDED.order_id, verified_at = now()`,
       [
         bucket,
         source,
@@ -67,6 +71,7 @@ export async function commitBatch(db: Client, bucket: string, source: string, ba
         batch.map((b) => b.sha256 ?? null),
         batch.map((b) => b.md5 ?? null),
         batch.map((b) => b.orderId ?? null),
+        batch.map((b) => b.sourceVersion ?? null),
       ],
     );
     const orders = batch.filter((b) => b.orderId);

@@ -15,6 +15,11 @@ export interface SourceObject {
   /** Key relative to the source prefix (file: path relative to the folder, `/`-separated). */
   key: string;
   size: number;
+  /**
+   * What changes with the content when the size does not: an S3 source's ETag, a file's
+   * modification time (nanoseconds). A rerun copies again an object whose version is not the one recorded.
+   */
+  version?: string;
 }
 
 export interface SourceStore {
@@ -109,7 +114,8 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
   const requests = objectRequests(credentialsFor(src.region, keys), src);
   const describe = `s3://${src.bucket}/${src.prefix}${src.endpoint ? ` at ${src.endpoint}` : ''}`;
   // The check is the listing's first page, asked for at once; list() goes on from it.
-  let begun: { pages: AsyncGenerator<{ key: string; size: number }>; first: Promise<IteratorResult<{ key: string; size: number }>> } | undefined;
+  type Listed = { key: string; size: number; etag?: string };
+  let begun: { pages: AsyncGenerator<Listed>; first: Promise<IteratorResult<Listed>> } | undefined;
   const begin = () => {
     const pages = requests.list(src.bucket, src.prefix);
     return { pages, first: pages.next() };
@@ -127,7 +133,7 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
     async *list() {
       const { pages, first } = begun ?? begin();
       begun = undefined;
-      for (let next = await first; !next.done; next = await pages.next()) if (!next.value.key.endsWith('/')) yield { key: next.value.key.slice(src.prefix.length), size: next.value.size };
+      for (let next = await first; !next.done; next = await pages.next()) if (!next.value.key.endsWith('/')) yield { key: next.value.key.slice(src.prefix.length), size: next.value.size, version: next.value.etag };
     },
     open: (key) => requests.get(src.bucket, src.prefix + key),
     close() {
@@ -143,7 +149,10 @@ export function fileSource(dir: string): SourceStore {
     for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) yield* walk(p);
-      else if (e.isFile()) yield { key: relative(dir, p).split(sep).join('/'), size: (await stat(p)).size };
+      else if (e.isFile()) {
+        const s = await stat(p, { bigint: true });
+        yield { key: relative(dir, p).split(sep).join('/'), size: Number(s.size), version: `mtime ${s.mtimeNs}` };
+      }
     }
   }
   return {
