@@ -172,6 +172,16 @@ describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
     }
   });
 
+  test('reports and assets abort incomplete multipart uploads (a storage:move killed mid-upload leaves parts billed until then)', () => {
+    const lifecycles = resources(stack, 'aws_s3_bucket_lifecycle_configuration');
+    for (const bucket of resources(stack, 'aws_s3_bucket')) {
+      const lifecycle = lifecycles.find((l) => l.config.bucket === `\${${bucket.address}.id}`);
+      const abort = lifecycle?.config.rule.find((r: any) => r.status === 'Enabled' && r.filter?.[0]?.prefix === '' && r.abort_incomplete_multipart_upload);
+      expect(abort?.abort_incomplete_multipart_upload[0].days_after_initiation).toBeLessThanOrEqual(7);
+    }
+    expect(resources(stack, 'aws_s3_bucket')).toHaveLength(2);
+  });
+
   const queues = resources(stack, 'aws_sqs_queue');
   const mainQueues = queues.filter((q) => q.config.redrive_policy);
 
