@@ -1,5 +1,12 @@
 import { BUCKETS, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
+import { PARTS_IN_FLIGHT } from './upload';
+
+/**
+ * The object bytes a run may hold: the migration task's 4 GiB (stacks/config.ts
+ * migrationTask.memoryMb) less Node's own heap, the sockets' read buffers and the listing.
+ */
+export const MEMORY_BUDGET_MB = 3072;
 
 export type Source = { kind: 's3'; bucket: string; prefix: string; endpoint?: string; region: string } | { kind: 'file'; dir: string };
 
@@ -38,7 +45,8 @@ options:
                              progress is recorded there in _storage_move.objects); default DATABASE_URL
   --map FILE                 CSV old_key,order_id instead of orders.document_key
   --jobs N                   objects in flight (1-64, default 16)
-  --part-size-mb N           multipart threshold and part size (5-512, default 8)
+  --part-size-mb N           multipart threshold and part size (5-512, default 8); --jobs x 5 parts of
+                             this size are held at worst, at most ${MEMORY_BUDGET_MB} MiB
   --verify-only              re-check every object (size + SHA-256 on both sides); exit 1 naming differences
   --dry-run                  list what would be copied; write nothing
 
@@ -111,6 +119,12 @@ export function parse(argv: string[]): Args | 'help' {
   const databaseUrl = v['database-url'] ?? process.env.DATABASE_URL;
   if (target === 'reports' && !databaseUrl) throw new UsageError('--database-url', '(or DATABASE_URL) is required for --target reports: the orders give the new keys');
   const region = v['source-region'] ?? 'eu-west-3';
+  const jobs = integerOption('--jobs', v.jobs, { min: 1, max: 64 }, 16);
+  const partSizeMb = integerOption('--part-size-mb', v['part-size-mb'], { min: 5, max: 512 }, 8);
+  // Each object in flight holds up to its parts in flight and the one being read (upload.ts).
+  const heldMb = jobs * (PARTS_IN_FLIGHT + 1) * partSizeMb;
+  if (heldMb > MEMORY_BUDGET_MB)
+    throw new UsageError('--part-size-mb', `${partSizeMb} with --jobs ${jobs} holds up to ${jobs} x ${PARTS_IN_FLIGHT + 1} parts = ${heldMb} MiB, over ${MEMORY_BUDGET_MB} MiB: lower one of them`);
   return {
     source: parseSource(v.source, url('source-endpoint', v['source-endpoint']), region),
     target: target as BucketName,
@@ -121,8 +135,8 @@ export function parse(argv: string[]): Args | 'help' {
     targetPrefix: v['target-prefix'] ?? '',
     databaseUrl,
     mapFile: v.map,
-    jobs: integerOption('--jobs', v.jobs, { min: 1, max: 64 }, 16),
-    partSizeMb: integerOption('--part-size-mb', v['part-size-mb'], { min: 5, max: 512 }, 8),
+    jobs,
+    partSizeMb,
     verifyOnly: v['verify-only'] ?? false,
     dryRun: v['dry-run'] ?? false,
   };

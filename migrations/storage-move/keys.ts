@@ -10,8 +10,13 @@ export interface OrderTarget {
   targetKey: string;
 }
 
+/** Two or more orders hold the same old key: which one the object belongs to is not known. */
+export interface SharedKey {
+  orderIds: string[];
+}
+
 /** Source key (relative to the source prefix) → the order it belongs to and its new key. */
-export type KeyMap = (sourceKey: string, fullKey: string) => OrderTarget | null;
+export type KeyMap = (sourceKey: string, fullKey: string) => OrderTarget | SharedKey | null;
 
 interface OrderRow {
   id: string;
@@ -30,7 +35,16 @@ const toTarget = (o: OrderRow): OrderTarget => ({ orderId: o.id, targetKey: docu
  * by its key relative to the source prefix, then by its full key.
  */
 export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> {
-  const byOld = new Map<string, OrderTarget>();
+  const byOld = new Map<string, OrderTarget | SharedKey>();
+  // One old key for two orders would give the object to the one read last: it goes to neither.
+  const add = (oldKey: string, t: OrderTarget) => {
+    const had = byOld.get(oldKey);
+    if (!had) byOld.set(oldKey, t);
+    else {
+      const ids = 'orderIds' in had ? had.orderIds : [had.orderId];
+      if (!ids.includes(t.orderId)) byOld.set(oldKey, { orderIds: [...ids, t.orderId].sort() });
+    }
+  };
   if (mapFile) {
     let text: string;
     try {
@@ -53,11 +67,11 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
     const byId = new Map(orders.map((o) => [o.id, o]));
     for (const [oldKey, id] of rows) {
       const o = byId.get(id.toLowerCase());
-      if (o) byOld.set(oldKey, toTarget(o));
+      if (o) add(oldKey, toTarget(o));
     }
   } else {
     const { rows } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.document_key IS NOT NULL`);
-    for (const o of rows) byOld.set(o.document_key!, toTarget(o));
+    for (const o of rows) add(o.document_key!, toTarget(o));
   }
   return (key, fullKey) => byOld.get(key) ?? byOld.get(fullKey) ?? null;
 }

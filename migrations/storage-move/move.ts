@@ -20,7 +20,7 @@ import {
   type SourceStore,
 } from './storage';
 import { objectRequests, type StoreRequests } from './object-requests';
-import { uploadObject } from './upload';
+import { PARTS_IN_FLIGHT, uploadObject } from './upload';
 
 export interface Skipped {
   key: string;
@@ -123,6 +123,8 @@ async function prepare(args: Args): Promise<Context> {
   const bucket = (resolved as PromiseFulfilledResult<string>).value;
   const db = (opened as PromiseFulfilledResult<Client>).value;
   try {
+    if (args.source.kind === 's3' && args.source.bucket === bucket && sameEndpoint(args.source.endpoint, args.targetEndpoint))
+      throw new UsageError('--target', `bucket ${bucket} is the source bucket (${source.describe}): the source is never written to; name the platform's bucket`);
     const keyMap = args.target === 'reports' ? await loadKeyMap(db, args.mapFile) : null;
     const state = await readState(db, bucket, source.describe);
     return { args, source, target, targetRequests, bucket, db, keyMap, state };
@@ -133,6 +135,9 @@ async function prepare(args: Args): Promise<Context> {
   }
 }
 
+/** Two endpoints of the same store: both AWS (bucket names are global there), or the same origin. */
+const sameEndpoint = (a: string | undefined, b: string | undefined) => (a === undefined || b === undefined ? a === b : new URL(a).origin === new URL(b).origin);
+
 /** Where a source object goes: the order's new key (reports) or the same key under the prefix (assets). */
 function targetFor(ctx: Context, o: SourceObject): { targetKey: string; orderId?: string } | Skipped {
   const done = ctx.state.get(o.key);
@@ -140,6 +145,7 @@ function targetFor(ctx: Context, o: SourceObject): { targetKey: string; orderId?
   if (!ctx.keyMap) return { targetKey: ctx.args.targetPrefix + o.key };
   const prefix = ctx.args.source.kind === 's3' ? ctx.args.source.prefix : '';
   const t = ctx.keyMap(o.key, prefix + o.key);
+  if (t && 'orderIds' in t) return { key: o.key, reason: `${t.orderIds.length} orders have this old key (${t.orderIds.join(', ')}): not copied, no key changed; give its order in --map` };
   return t ?? { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
 }
 
@@ -173,8 +179,6 @@ function causeOf(err: unknown): string {
 
 const BATCH = 100;
 const BATCH_MS = 500;
-/** Parts of one multipart object sent at once: a few large objects still fill the connection. */
-const PARTS_IN_FLIGHT = 4;
 
 async function copyAll(ctx: Context): Promise<Report> {
   const { args } = ctx;

@@ -80,6 +80,9 @@ async function* piecesOf(body: Readable, size: number, withMd5: boolean, whole?:
   if (piece.size) yield done();
 }
 
+/** Parts of one multipart object sent at once: a few large objects still fill the connection. */
+export const PARTS_IN_FLIGHT = 4;
+
 export interface UploadTarget {
   /** The multipart calls (the client made on first use). */
   client(): S3Client;

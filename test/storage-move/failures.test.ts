@@ -99,6 +99,21 @@ describe('storage:move when one object, the listing or a commit fails', () => {
     expect(state.filter((x) => x.sha256 !== null && x.md5 === null)).toHaveLength(COUNT);
   }, 60_000);
 
+  it('two orders with one old key: the object goes to neither, skipped naming both (exit 2)', async () => {
+    const [o] = await query<{ client_id: string; theme_id: string }>(db.url, `SELECT client_id, theme_id FROM orders WHERE id = '${orders[0].id}'`);
+    const twins = await query<{ id: string }>(
+      db.url,
+      `INSERT INTO orders (client_id, theme_id, status, document_key) VALUES ($1, $2, 'ready', 'docs/twice.pdf'), ($1, $2, 'ready', 'docs/twice.pdf') RETURNING id`,
+      [o.client_id, o.theme_id],
+    );
+    await putObject(s3(em.endpoint), 'old', 'docs/twice.pdf', content(1, 100));
+    const r = await through({}, ['--source', 's3://old/docs/', '--target', 'reports']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain(`  twice.pdf: 2 orders have this old key (${twins.map((t) => t.id).sort().join(', ')}): not copied, no key changed`);
+    const keys = await query<{ document_key: string }>(db.url, `SELECT document_key FROM orders WHERE id = ANY($1::uuid[])`, [twins.map((t) => t.id)]);
+    expect(keys.map((k) => k.document_key)).toEqual(['docs/twice.pdf', 'docs/twice.pdf']);
+  }, 60_000);
+
   it('a listing that breaks on its second page ends the run (exit 3) with the first page copied and committed', async () => {
     const r = await through(
       {

@@ -86,6 +86,8 @@ describe('storage:move from a local folder, and bad input', () => {
     ['missing folder', ['--source', 'file:///no/such/dir'], /no such directory/],
     ['unknown target', ['--target', 'videos'], /--target: must be one of reports, assets/],
     ['unreachable database', ['--database-url', 'postgres://postgres@127.0.0.1:1/x'], /--database-url: cannot connect to the target database 127.0.0.1:1\/x: unreachable/],
+    ['target bucket = source bucket on the same endpoint', ['--source', 's3://old/docs/', '--target-bucket', 'old'], /--target: bucket old is the source bucket \(s3:\/\/old\/docs\/ at http/],
+    ['more parts in memory than the task holds', ['--jobs', '16', '--part-size-mb', '64'], /--part-size-mb: 64 with --jobs 16 holds up to 16 x 5 parts = 5120 MiB, over 3072 MiB/],
   ])('%s: exit 2 naming it', async (_name, extra, message) => {
     const args = ['--source', `file://${dir}/docs`, '--target', 'reports', ...base(), '--source-endpoint', em.endpoint, ...extra];
     const r = await runCli(args);
