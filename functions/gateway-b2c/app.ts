@@ -82,7 +82,9 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     let event: Stripe.Event;
     try {
       event = client.webhooks.constructEvent(raw, signature, secret);
-    } catch {
+    } catch (err) {
+      // The SDK parses the body only once the signature holds: a SyntaxError is a signed body that is not JSON.
+      if (err instanceof SyntaxError) throw badRequest([{ field: 'body', message: 'not JSON' }]);
       throw badRequest([{ field: 'header.stripe-signature', message: 'signature verification failed' }]);
     }
     parseWith(SignedEvent, event, 'body');

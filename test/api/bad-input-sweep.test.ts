@@ -396,6 +396,11 @@ describe('what the sweep found, each named', () => {
     expect((await webhook('{"type":"checkout.session.completed","data":{"object":null}}')).map((f) => f.field)).toEqual(['body.data.object']);
   });
 
+  test('a signed webhook body that is not JSON is named as the body, not as a failed signature', async () => {
+    const payload = '{"type":"checkout.session.completed",';
+    expect(await fieldsOf({ service: 'gateway-b2c', method: 'POST', path: '/b2c/stripe/webhook', headers: signed(payload), body: payload })).toEqual([{ field: 'body', message: 'not JSON' }]);
+  });
+
   test('bytes that are not UTF-8 (accepted, stored as U+FFFD)', async () => {
     const before = await p.counts();
     const invalid = (text: string) => Buffer.concat([Buffer.from(text), Buffer.from([0xed, 0xa0, 0xbd]), Buffer.from('"}}')]);
