@@ -3,6 +3,7 @@ import type { Client } from 'pg';
 import { listSequences, listTables, serverInfo, type TableInfo } from './catalog';
 import { describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
+import { StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
@@ -189,12 +190,21 @@ async function copyData(
       if (left === 0) {
         tableDone(item.table.name);
         targetDigests = targetDigests.then(async () => {
-          digests.target.set(item.table.name, await dataDigest(targetSide, item.table, digests.rowHashes.get(item.table.name)!));
+          try {
+            digests.target.set(item.table.name, await dataDigest(targetSide, item.table, digests.rowHashes.get(item.table.name)!));
+          } catch (err) {
+            throw new StepFailed(`the target digest of ${item.table.name}`, err);
+          }
         });
+        // Awaited once the copies are done; until then a failure (a dropped target session) must
+        // wait for that await, not end the process as an unhandled rejection.
+        targetDigests.catch(() => undefined);
       }
     });
     await copies;
     const pending = targetDigests.finally(() => targetSide.end().catch(() => undefined));
+    // It may reject while the workers' sessions close below, before the caller holds it.
+    pending.catch(() => undefined);
     targetDigester = undefined;
     return { rows, bytes, targetDigests: pending };
   } finally {
@@ -258,7 +268,6 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
       const copied = await copyData(options, snapshot, todo, digests, si.major === ti.major, tableDone);
       ({ rows, bytes } = copied);
       targetDigests = copied.targetDigests;
-      targetDigests.catch(() => undefined);
       await setPhase(target, 'data');
     }
     if (postData && builds) {

@@ -13,6 +13,19 @@ export class MismatchError extends Error {
 }
 
 /**
+ * A step that failed mid-run for a reason that is not the input's: a dropped connection, a server
+ * error. It is the unexpected (3), not bad input: the step's transaction rolled back and what
+ * committed before is marked, so the same command run again resumes at this step.
+ */
+export class StepFailed extends Error {
+  constructor(step: string, cause: unknown) {
+    const e = cause as PgLikeError;
+    super(`${step} failed: ${e.message ?? String(cause)}${e.code ? ` (${e.code})` : ''}; rerun the same command to resume from there`, { cause });
+    this.name = 'StepFailed';
+  }
+}
+
+/**
  * The exit code of a move CLI's failed run: a mismatch is a report on stdout (1); anything else
  * ends as every CLI's failure does (core/cli.ts): bad input or a failed precondition (a UsageError
  * naming the option or what it is about) 2, the unexpected 3. `usage` follows a usage error.

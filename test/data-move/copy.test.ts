@@ -1,11 +1,40 @@
 import { Client } from 'pg';
 import { digestMethod } from '../../migrations/data-move/verify';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { pgbenchInit, query, RICH_SCHEMA, runCli } from '../support/data-move-harness';
+import { events, pgbenchInit, query, RICH_SCHEMA, runCli, type CliResult } from '../support/data-move-harness';
+
+/** The text the target digest's query starts with (verify.ts dataDigest): a trigger finds that session by it. */
+const DIGEST_QUERY = 'SELECT count(*)::text AS rows, coalesce(sum(%';
+
+/** The run ended with exactly one failure line, without a stack trace; returns that line. */
+function failureLine(res: CliResult): { msg: string; field?: string; exitCode: number } {
+  expect(res.stderr).not.toMatch(/^\s+at /m);
+  const errors = events(res.stderr).filter((e) => e.level === 'error');
+  expect(errors).toHaveLength(1);
+  return errors[0] as unknown as { msg: string; field?: string; exitCode: number };
+}
 
 describe('db:move copy mode between two real databases', () => {
   let source: TestDatabase;
   let target: TestDatabase;
+  const extraTargets: TestDatabase[] = [];
+
+  /**
+   * A fresh target holding the source's pre-data schema and nothing copied: a one-stream run is
+   * killed on its pre-data log line, while pgbench_accounts (largest, so first) still streams.
+   * `sql` then runs on it (triggers that tamper with the copy); the caller reruns the move.
+   */
+  async function targetAfterPreData(sql: string): Promise<TestDatabase> {
+    const fresh = await createTestDatabase('dmcopy_tgt');
+    extraTargets.push(fresh);
+    const killed = await runCli(['--source', source.url, '--target', fresh.url, '--jobs', '1'], (line) => line.includes('"section":"pre-data"'));
+    expect(killed.signal).toBe('SIGKILL');
+    expect(await query(fresh.url, `SELECT phase, (SELECT count(*) FROM _data_move.copied_table)::int AS copied FROM _data_move.run`)).toEqual([
+      { phase: 'pre-data', copied: 0 },
+    ]);
+    await query(fresh.url, sql);
+    return fresh;
+  }
 
   beforeAll(async () => {
     [source, target] = await Promise.all([createTestDatabase('dmcopy_src'), createTestDatabase('dmcopy_tgt')]);
@@ -13,7 +42,7 @@ describe('db:move copy mode between two real databases', () => {
     await query(source.url, RICH_SCHEMA);
   });
   afterAll(async () => {
-    await Promise.all([source?.drop(), target?.drop()]);
+    await Promise.all([source?.drop(), target?.drop(), ...extraTargets.map((t) => t.drop())]);
   });
 
   it('copies schema, data and sequences, verifies them, and leaves the source untouched', async () => {
@@ -88,5 +117,31 @@ describe('db:move copy mode between two real databases', () => {
     expect(res.stderr).not.toMatch(/^\s+at /m);
     const [row] = await query<{ tampered: boolean }>(target.url, `SELECT (body ? 'tampered') AS tampered FROM docs WHERE id = 43`);
     expect(row.tampered).toBe(true);
+  });
+
+  it('ends with one failure line and exit 3 when the target digest fails while tables still copy', async () => {
+    // docs' COPY terminates the target digest's session (digesting pgbench_accounts, or idle after
+    // it: then docs' own digest fails); events' COPY then takes 1.5 s, so the failure comes while
+    // tables still copy, where nothing awaited it and Node's unhandled rejection ended the run.
+    const fresh = await targetAfterPreData(`
+      CREATE FUNCTION public.drop_digester() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        FOR i IN 1..500 LOOP
+          PERFORM pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '${DIGEST_QUERY}';
+          EXIT WHEN FOUND;
+          PERFORM pg_sleep(0.01);
+        END LOOP;
+        PERFORM pg_sleep(0.5);
+        RETURN NULL;
+      END $$;
+      CREATE FUNCTION public.slow_copy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$;
+      CREATE TRIGGER drop_digester BEFORE INSERT ON public.docs FOR EACH STATEMENT EXECUTE FUNCTION public.drop_digester();
+      CREATE TRIGGER slow_copy BEFORE INSERT ON public.events FOR EACH STATEMENT EXECUTE FUNCTION public.slow_copy();`);
+    const res = await runCli(['--source', source.url, '--target', fresh.url, '--jobs', '1']);
+    expect(res.code).toBe(3);
+    expect(failureLine(res)).toMatchObject({ exitCode: 3, msg: expect.stringMatching(/^the target digest of public\.(pgbench_accounts|docs) failed: .*; rerun/) });
+    const copied = events(res.stderr).filter((e) => e.msg === 'table_copied').map((e) => e.table);
+    expect(copied.indexOf('public.events')).toBeGreaterThan(copied.indexOf('public.docs'));
   });
 });
