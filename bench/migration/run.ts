@@ -4,8 +4,11 @@
  * arrays, an enum, a generated column, a table without primary key, a foreign key across schemas).
  *  - `db:move` copy mode INCLUDING its verification (`--jobs 2`), `pgcopydb clone --table-jobs 2
  *    --index-jobs 2` (Debian's package, installed by `scripts/install-system-deps.sh --for-bench`;
- *    it verifies nothing) and `pg_dump -Fd -j2` + `pg_restore -j2`, each round running the three
- *    in a rotated order (the machine is shared: medians and ratios come from the same run);
+ *    it verifies nothing, and VACUUM ANALYZEs every table inside its run, which db:move does not:
+ *    autovacuum analyzes the target on RDS; the ANALYZE share is timed apart, see `analyzeSeconds`),
+ *    `pg_dump -Fd -j2` + `pg_restore -j2` with pg_dump's default gzip, and the same with `-Z0`, as
+ *    an operator short of CPU would run it; each round running the four in a rotated order (the
+ *    machine is shared: medians and ratios come from the same run);
  *  - replicate mode: cutover downtime (writes blocked → verified and switched) with pgbench writing
  *    on the source until the cutover ends its sessions (`--skip-cutover` leaves it out).
  * db:move runs as `npm run db:move` and the migration image run it: `build/run-cli.cjs data-move`,
@@ -31,7 +34,7 @@ import { loadAverage, median, printFigures } from '../figures';
 const USAGE = `usage: npm run bench:migration [-- --scale N --wide-rows N --rounds N --skip-cutover]
   --scale N       pgbench scale of the source, 1 to 10000 (default 50)
   --wide-rows N   articles of the wide tables (5 views each), 1 to 10000000 (default 100000)
-  --rounds N      rounds of the three tools, 1 to 100 (default 3)
+  --rounds N      rounds of the four tools, 1 to 100 (default 3)
   --skip-cutover  leave out replicate mode's cutover downtime`;
 
 const log = createLogger({ component: 'bench-migration' }, 'info', stderrSink);
@@ -116,6 +119,8 @@ interface Run {
   load: number;
   cpu: Cpu;
   phases?: Phases;
+  /** pgcopydb only: `vacuumdb --analyze-only -j2` of its target, timed after its run. */
+  analyzeSeconds?: number;
 }
 
 const CLOCK_TICKS = 100;
@@ -194,13 +199,26 @@ function runMeasured(command: string, args: string[]): Promise<{ code: number | 
   });
 }
 
-type Tool = 'db:move' | 'pgcopydb' | 'pg_dump+pg_restore';
-const TOOLS: Tool[] = ['db:move', 'pgcopydb', 'pg_dump+pg_restore'];
+type Tool = 'db:move' | 'pgcopydb' | 'pg_dump+pg_restore' | 'pg_dump -Z0+pg_restore';
+const TOOLS: Tool[] = ['db:move', 'pgcopydb', 'pg_dump+pg_restore', 'pg_dump -Z0+pg_restore'];
 const COMMANDS: Record<Tool, string> = {
   'db:move': `db:move --jobs ${JOBS} (copy + verification)`,
   pgcopydb: `pgcopydb clone --table-jobs ${JOBS} --index-jobs ${JOBS}`,
   'pg_dump+pg_restore': `pg_dump -Fd -j${JOBS} + pg_restore -j${JOBS}`,
+  'pg_dump -Z0+pg_restore': `pg_dump -Fd -j${JOBS} -Z0 + pg_restore -j${JOBS}`,
 };
+
+/**
+ * pgcopydb 0.10 VACUUM ANALYZEs every table inside its run, with no option to skip it, and neither
+ * its summary nor its log times it (one start line per table, to the second): the ANALYZE part is
+ * measured by running it again on the target, after the run, as many at once as pgcopydb runs.
+ */
+async function analyzeSeconds(target: TestDatabase): Promise<number> {
+  const t0 = Date.now();
+  const res = await runMeasured('vacuumdb', ['--analyze-only', '--quiet', `--jobs=${JOBS}`, '--dbname', target.url]);
+  if (res.code !== 0) throw new Error(`vacuumdb --analyze-only failed (${res.code}): ${res.stderr}`);
+  return seconds(t0);
+}
 
 async function timeTool(tool: Tool, source: TestDatabase, cli: string): Promise<Run> {
   const target = await createTestDatabase('bench_mig_target');
@@ -215,7 +233,7 @@ async function timeTool(tool: Tool, source: TestDatabase, cli: string): Promise<
       : tool === 'pgcopydb'
         ? [['pgcopydb', ['clone', '--source', source.url, '--target', target.url, '--table-jobs', JOBS, '--index-jobs', JOBS, '--dir', join(dir, 'pgcopydb')]]]
         : [
-            ['pg_dump', ['-Fd', `-j${JOBS}`, '-f', join(dir, 'dump'), source.url]],
+            ['pg_dump', ['-Fd', `-j${JOBS}`, ...(tool === 'pg_dump -Z0+pg_restore' ? ['-Z0'] : []), '-f', join(dir, 'dump'), source.url]],
             ['pg_restore', [`-j${JOBS}`, '-d', target.url, join(dir, 'dump')]],
           ];
   try {
@@ -232,7 +250,13 @@ async function timeTool(tool: Tool, source: TestDatabase, cli: string): Promise<
       return { wall: seconds(t0), client, stderr };
     });
     const cpu = { client: result.client, source: servers[0], target: servers[1] };
-    return { seconds: result.wall, load: started, cpu, phases: tool === 'db:move' ? phases(result.stderr, t0) : undefined };
+    return {
+      seconds: result.wall,
+      load: started,
+      cpu,
+      phases: tool === 'db:move' ? phases(result.stderr, t0) : undefined,
+      analyzeSeconds: tool === 'pgcopydb' ? await analyzeSeconds(target) : undefined,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await target.drop();
@@ -246,9 +270,11 @@ interface CopyFigures {
   /** Median CPU-seconds per tool, and their total's median. */
   cpu: Record<Tool, Cpu & { total: number }>;
   runs: Record<Tool, Run[]>;
-  ratios: { pgcopydb: number; dumpRestore: number };
+  ratios: { pgcopydb: number; dumpRestore: number; dumpRestoreZ0: number };
   /** The same ratios within each round: the load drifts less within a round than across the run. */
-  roundRatios: { pgcopydb: number[]; dumpRestore: number[] };
+  roundRatios: { pgcopydb: number[]; dumpRestore: number[]; dumpRestoreZ0: number[] };
+  /** The ANALYZE inside pgcopydb's runs: median seconds, and its median share of the run in percent. */
+  pgcopydbAnalyze: { medianSeconds: number; percentOfRun: number };
   load: { min: number; max: number };
 }
 
@@ -275,7 +301,8 @@ async function copyBench(cli: string, { scale, wideRows, rounds }: Options): Pro
           ? ` (pre-data ${r.phases.preData} s, last table ${r.phases.data} s, last index ${r.phases.indexes} s (${r.phases.lastIndex}, ${r.phases.lastIndexSeconds} s), post-data ${r.phases.postData} s, verified ${r.phases.total} s)`
           : '';
         const cpu = `CPU-s client ${r.cpu.client.toFixed(2)}, source ${r.cpu.source.toFixed(2)}, target ${r.cpu.target.toFixed(2)}`;
-        console.error(`  round ${i + 1} ${tool}: ${r.seconds.toFixed(1)} s, load ${r.load}, ${cpu}${detail}`);
+        const analyze = r.analyzeSeconds === undefined ? '' : `, its ANALYZE again afterwards ${r.analyzeSeconds.toFixed(2)} s`;
+        console.error(`  round ${i + 1} ${tool}: ${r.seconds.toFixed(1)} s, load ${r.load}, ${cpu}${detail}${analyze}`);
       }
     }
     const medians = Object.fromEntries(TOOLS.map((t) => [t, +median(runs[t].map((r) => r.seconds)).toFixed(2)])) as Record<Tool, number>;
@@ -286,6 +313,7 @@ async function copyBench(cli: string, { scale, wideRows, rounds }: Options): Pro
       }),
     ) as CopyFigures['cpu'];
     const loads = [...TOOLS.flatMap((t) => runs[t].map((r) => r.load)), load()];
+    const within = (tool: Tool) => runs[tool].map((r, i) => +(r.seconds / runs['db:move'][i].seconds).toFixed(2));
     return {
       sourceMb: size.mb,
       rows: size.rows,
@@ -295,10 +323,12 @@ async function copyBench(cli: string, { scale, wideRows, rounds }: Options): Pro
       ratios: {
         pgcopydb: +(medians.pgcopydb / medians['db:move']).toFixed(2),
         dumpRestore: +(medians['pg_dump+pg_restore'] / medians['db:move']).toFixed(2),
+        dumpRestoreZ0: +(medians['pg_dump -Z0+pg_restore'] / medians['db:move']).toFixed(2),
       },
-      roundRatios: {
-        pgcopydb: runs.pgcopydb.map((r, i) => +(r.seconds / runs['db:move'][i].seconds).toFixed(2)),
-        dumpRestore: runs['pg_dump+pg_restore'].map((r, i) => +(r.seconds / runs['db:move'][i].seconds).toFixed(2)),
+      roundRatios: { pgcopydb: within('pgcopydb'), dumpRestore: within('pg_dump+pg_restore'), dumpRestoreZ0: within('pg_dump -Z0+pg_restore') },
+      pgcopydbAnalyze: {
+        medianSeconds: +median(runs.pgcopydb.map((r) => r.analyzeSeconds!)).toFixed(2),
+        percentOfRun: +median(runs.pgcopydb.map((r) => (100 * r.analyzeSeconds!) / r.seconds)).toFixed(1),
       },
       load: { min: Math.min(...loads), max: Math.max(...loads) },
     };
@@ -353,7 +383,7 @@ async function cutoverBench(cli: string, scale: number): Promise<CutoverFigures>
 }
 
 function printCopy(f: CopyFigures, pgcopydbVersion: string, rounds: number): void {
-  console.log(`\nbench:migration ${new Date().toISOString()}: ${rounds} rounds, each running the three tools in a rotated order, --jobs ${JOBS}, ${pgcopydbVersion}`);
+  console.log(`\nbench:migration ${new Date().toISOString()}: ${rounds} rounds, each running the four tools in a rotated order, --jobs ${JOBS}, ${pgcopydbVersion}`);
   console.log(`source ${f.sourceMb} MB on disk, ${f.rows} rows; load average (1 min) during the run ${f.load.min}–${f.load.max} (shared machine)\n`);
   console.log('| tool | median s (rounds) | MB/s of database | db:move is faster by |');
   console.log('|---|---|---|---|');
@@ -368,8 +398,18 @@ function printCopy(f: CopyFigures, pgcopydbVersion: string, rounds: number): voi
     const c = f.cpu[tool];
     console.log(`| ${tool} | ${c.client.toFixed(2)} | ${c.source.toFixed(2)} | ${c.target.toFixed(2)} | ${c.total.toFixed(2)} | ${(c.total / cpus().length).toFixed(2)} s |`);
   }
-  console.log(`\ntargets: pgcopydb time / db:move time >= 1.0× (got ${f.ratios.pgcopydb}×), pg_dump+pg_restore / db:move >= 1.3× (got ${f.ratios.dumpRestore}×)`);
-  console.log(`within each round: pgcopydb ${f.roundRatios.pgcopydb.map((r) => `${r}×`).join(', ')}; pg_dump+pg_restore ${f.roundRatios.dumpRestore.map((r) => `${r}×`).join(', ')}`);
+  const a = f.pgcopydbAnalyze;
+  console.log(
+    `\npgcopydb's time includes a VACUUM ANALYZE of every table (it cannot be skipped), db:move runs no ANALYZE (autovacuum does it on RDS): ` +
+      `its ANALYZE alone, run again on its target after each run (vacuumdb --analyze-only -j${JOBS}), took a median ${a.medianSeconds.toFixed(2)} s, ` +
+      `${a.percentOfRun.toFixed(0)} % of its run (overlapping its other steps there; its VACUUM part is not measured)`,
+  );
+  console.log(
+    `\ntargets: pgcopydb time / db:move time >= 1.0× (got ${f.ratios.pgcopydb}×), pg_dump+pg_restore / db:move >= 1.3× ` +
+      `(got ${f.ratios.dumpRestore}× with pg_dump's default gzip, ${f.ratios.dumpRestoreZ0}× with -Z0)`,
+  );
+  const round = (rs: number[]) => rs.map((r) => `${r}×`).join(', ');
+  console.log(`within each round: pgcopydb ${round(f.roundRatios.pgcopydb)}; pg_dump+pg_restore ${round(f.roundRatios.dumpRestore)}; with -Z0 ${round(f.roundRatios.dumpRestoreZ0)}`);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -404,6 +444,7 @@ async function main(argv: string[]): Promise<number> {
     ratios: copy.ratios,
     roundRatios: copy.roundRatios,
     dbMovePhases: copy.runs['db:move'].map((r) => r.phases),
+    pgcopydbAnalyze: { ...copy.pgcopydbAnalyze, roundSeconds: copy.runs.pgcopydb.map((r) => r.analyzeSeconds) },
     loadDuringRun: copy.load,
     pgcopydb: pgcopydbVersion,
     cutover: cutover ?? null,
