@@ -79,6 +79,11 @@ export const SECRET_STEMS = {
   stripeWebhookSecret: 'stripe-webhook-secret',
   orderToken: 'order-token-secret',
   databaseApp: 'db-app',
+  /**
+   * JSON {accessKeyId, secretAccessKey} of the old platform's object storage (a Scaleway key), read
+   * by the storage-move task only; exists only while `migration.storageSource` is on.
+   */
+  storageSource: 'storage-source',
 } as const;
 export type SecretKey = keyof typeof SECRET_STEMS;
 
@@ -215,6 +220,9 @@ export const ENV = {
   workerRenderSlots: 'WORKER_RENDER_SLOTS',
   workerDrainSeconds: 'WORKER_DRAIN_SECONDS',
   nodeExtraCaCerts: 'NODE_EXTRA_CA_CERTS',
+  /** The source store's key of `storage:move` (a Scaleway key); without them the source takes the SDK's chain. */
+  storageSourceAccessKeyId: 'SOURCE_AWS_ACCESS_KEY_ID',
+  storageSourceSecretAccessKey: 'SOURCE_AWS_SECRET_ACCESS_KEY',
 } as const;
 
 /**

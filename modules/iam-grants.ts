@@ -23,6 +23,13 @@ export interface Grants {
   readObjects?: ObjectScope[];
   /** s3:GetObject, s3:PutObject under these prefixes. */
   readWriteObjects?: ObjectScope[];
+  /**
+   * Fill these buckets (ARNs) from elsewhere, never deleting: s3:ListBucket on each (HeadBucket,
+   * and a HeadObject of a missing key answers 404, not 403), and on their objects s3:GetObject
+   * (HeadObject, read-back), s3:PutObject (single and multipart uploads) and
+   * s3:AbortMultipartUpload.
+   */
+  fillBuckets?: string[];
   /** secretsmanager:GetSecretValue on these secret ARNs. */
   readSecrets?: string[];
   /** lambda:InvokeFunction on these qualified (alias) function ARNs. */
@@ -66,6 +73,8 @@ export function grantStatements(grants: Grants): Statement[] {
   );
   add('ReadObjects', ['s3:GetObject'], grants.readObjects && objectArns(grants.readObjects));
   add('ReadWriteObjects', ['s3:GetObject', 's3:PutObject'], grants.readWriteObjects && objectArns(grants.readWriteObjects));
+  add('ListFilledBuckets', ['s3:ListBucket'], grants.fillBuckets);
+  add('FillBuckets', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], grants.fillBuckets?.map((arn) => `${arn}/*`));
   add('ReadSecrets', ['secretsmanager:GetSecretValue'], grants.readSecrets);
   add('InvokeFunctions', ['lambda:InvokeFunction'], grants.invoke);
   return statements;

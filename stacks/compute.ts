@@ -75,6 +75,8 @@ export class ComputeStack extends TerraformStack {
   readonly functions: Record<ServiceName, KoaLambda>;
   readonly repositories: Record<ImageName, ImageRepository>;
   readonly migrationTask: FargateTask;
+  /** Only while `migration.storageSource` is on. */
+  readonly storageMoveTask?: FargateTask;
   readonly clusterName: string;
 
   private readonly config: EnvironmentConfig;
@@ -110,6 +112,7 @@ export class ComputeStack extends TerraformStack {
     this.clusterName = cluster.name;
     const workers = this.queueWorkers(cluster, publicBaseUrl);
     this.migrationTask = this.dataMigrationTask();
+    this.storageMoveTask = this.storageMigrationTask();
     this.alarms(rest);
     this.opsDashboard(workers);
     this.outputs(rest);
@@ -276,6 +279,49 @@ export class ComputeStack extends TerraformStack {
     });
   }
 
+  /**
+   * The storage move (`npm run storage:move`, docs/data-migration.md "Storage phase"), only while
+   * `migration.storageSource` is on: the migration image, network and size, its own family and
+   * roles. Not a command of the db-move task: ECS refuses to start a task whose injected secret has
+   * no value yet, and every deploy runs db:migrate on that task while the source key is put by
+   * hand. The task role fills the reports and assets buckets (no delete) and reads no secret: the
+   * execution role reads the old storage's key and the RDS master secret for ECS to inject, so no
+   * key travels in a run-task override or sits in state.
+   */
+  private storageMigrationTask(): FargateTask | undefined {
+    const { config, data } = this;
+    const source = data.secrets.storageSource;
+    if (!source) return undefined;
+    return new FargateTask(this, 'storage-move', {
+      family: `${this.prefix}-storage-move`,
+      region: config.region,
+      cpu: config.migrationTask.cpu,
+      memoryMb: config.migrationTask.memoryMb,
+      repository: this.repositories.migration,
+      imageTag: this.imageTag,
+      command: ['npm', 'run', 'storage:move'],
+      environment: {
+        [ENV.appEnv]: config.env,
+        [ENV.logLevel]: 'info',
+        // The migrated database, whose orders give the new keys and which records the progress; the
+        // login comes from PGUSER/PGPASSWORD below, the TLS check from PGSSLMODE/PGSSLROOTCERT.
+        [ENV.databaseUrl]: `postgres://${data.db.address}:${Token.asString(data.db.port)}/${data.db.name}`,
+        [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
+        PGSSLMODE: 'verify-full',
+        PGSSLROOTCERT: CONTAINER_RDS_CA_PATH,
+      },
+      injectedSecrets: [
+        { name: 'PGUSER', secretArn: data.db.masterSecretArn, jsonKey: 'username' },
+        { name: 'PGPASSWORD', secretArn: data.db.masterSecretArn, jsonKey: 'password' },
+        { name: ENV.storageSourceAccessKeyId, secretArn: source.arn, jsonKey: 'accessKeyId' },
+        { name: ENV.storageSourceSecretAccessKey, secretArn: source.arn, jsonKey: 'secretAccessKey' },
+      ],
+      grants: { fillBuckets: [data.buckets.reports.arn, data.buckets.assets.arn] },
+      logRetentionDays: config.logs.retentionDays,
+      permissionsBoundary: this.permissionsBoundary,
+    });
+  }
+
   /** Errors of every function and 5xx of the API, to the environment's alarm topic. */
   private alarms(rest: LambdaRestApi): void {
     const { prefix } = this;
@@ -349,6 +395,14 @@ export class ComputeStack extends TerraformStack {
       value: { subnets: this.network.privateSubnetIds, securityGroups: [this.network.securityGroupIds.migration] },
       description: 'awsvpcConfiguration for `aws ecs run-task` of the migration task (docs/compute.md)',
     });
+    if (this.storageMoveTask) {
+      new TerraformOutput(this, 'storage_move_task_family', { value: this.storageMoveTask.taskDefinition.family });
+      // storage:move finds a bucket by listing the account's (s3:ListAllMyBuckets, not granted): the task is given its name.
+      new TerraformOutput(this, 'storage_move_target_buckets', {
+        value: { reports: this.data.buckets.reports.name, assets: this.data.buckets.assets.name },
+        description: '--target-bucket of `npm run storage:move` in the storage-move task (docs/data-migration.md)',
+      });
+    }
     for (const image of IMAGE_NAMES) {
       new TerraformOutput(this, `ecr_${image.replace(/-/g, '_')}_url`, { value: this.repositories[image].url });
     }

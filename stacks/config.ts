@@ -204,6 +204,13 @@ export interface EnvironmentConfig {
      * (docs/data-migration.md).
      */
     sourceCidrs: string[];
+    /**
+     * While a `storage:move` into AWS is planned (docs/data-migration.md, "Storage phase"): the
+     * empty secret of the old storage's key (`<prefix>-storage-source`, $0.40 a month) and the
+     * `storage-move` task that reads it and fills the reports and assets buckets. Off by default,
+     * like `sourceCidrs`: turn it on for the move, off after (the secret and the task go).
+     */
+    storageSource: boolean;
   };
   workers: Record<WorkerName, WorkerSettings> & {
     'doc-generation': DocWorkerSettings;
@@ -336,7 +343,7 @@ export const dev: EnvironmentConfig = {
   gemini: { model: 'gemini-2.5-flash', requestsPerMinute: 1000, tokensPerMinute: 1_000_000, interactiveSharePercent: 10 },
   images: { keepTagged: 10 },
   migrationTask: { cpu: 2048, memoryMb: 4096 },
-  migration: { sourceCidrs: [] },
+  migration: { sourceCidrs: [], storageSource: false },
   workers: {
     'doc-generation': { cpu: 1024, memoryMb: 2048, maxTasks: 2, concurrency: 2, renderSlots: 2, messagesPerTask: 20, sweepWakeEveryHours: 6 },
     'b2b-batch': { cpu: 1024, memoryMb: 2048, maxTasks: 1, concurrency: 1, messagesPerTask: 5 },

@@ -111,6 +111,8 @@ export class DataStack extends TerraformStack {
     stripeWebhookSecret: { arn: string };
     orderToken: { arn: string };
     databaseApp: { arn: string };
+    /** Only while `migration.storageSource` is on. */
+    storageSource?: { arn: string };
   };
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig, network: NetworkStack) {
@@ -190,6 +192,9 @@ export class DataStack extends TerraformStack {
       orderToken: secret(SECRET_STEMS.orderToken, 'Key of the B2C order access tokens (HMAC of the order id) used by order'),
       // The master secret stays with RDS and the migration task; the workloads that connect use this login.
       databaseApp: secret(SECRET_STEMS.databaseApp, `JSON {username, password} of the ${DB_APP_ROLE} database login, used by the services and workers that connect to RDS`),
+      ...(config.migration.storageSource
+        ? { storageSource: secret(SECRET_STEMS.storageSource, 'JSON {accessKeyId, secretAccessKey} of the old object storage, injected into the storage-move task') }
+        : {}),
     };
   }
 

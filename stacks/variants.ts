@@ -9,6 +9,8 @@ import { environments, EnvironmentConfig } from './config';
 export const CONFIG_VARIANTS = {
   /** `database.engine: 'aurora-serverless-v2'` in every environment (dev at 0 ACU with auto-pause). */
   aurora: (config: EnvironmentConfig): EnvironmentConfig => ({ ...config, database: { ...config.database, engine: 'aurora-serverless-v2' } }),
+  /** `migration.storageSource: true` in every environment: the source-key secret and the storage-move task. */
+  storageSource: (config: EnvironmentConfig): EnvironmentConfig => ({ ...config, migration: { ...config.migration, storageSource: true } }),
 } satisfies Record<string, (config: EnvironmentConfig) => EnvironmentConfig>;
 
 export type ConfigVariant = keyof typeof CONFIG_VARIANTS;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { environments, EnvironmentConfig, namePrefix } from '../../stacks/config';
-import { BINARY_MEDIA_TYPES, QUEUES } from '../../core/contract';
+import { BINARY_MEDIA_TYPES, ENV, QUEUES, SECRET_STEMS } from '../../core/contract';
 import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/access';
 import { ENI_DESCRIBE_ACTIONS, ENI_RESOURCE_TYPES, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
@@ -664,5 +664,75 @@ describe('the access matrix covers what the service and worker code uses', () =>
     for (const [, bucket] of code.matchAll(/buckets\.(reports|assets)\b/g)) expect(reachable).toContain(bucket);
     if (/\bruntime\.db\b/.test(code)) expect(a.database).toBe(true);
     if (/\bruntime\.redis\b|\.redis\b/.test(code)) expect(a.cache).toBe(true);
+  });
+});
+
+/**
+ * The storage move in AWS (`migration.storageSource`, the `storageSource` variant): a task of its
+ * own that fills the two buckets it may write, never deletes, and gets the old storage's key from
+ * Secrets Manager through ECS, not through an override. As committed there is none.
+ */
+describe.each(envs)('%s-compute, storage-move task (storageSource variant)', (env) => {
+  const name = `${env}-compute`;
+  const prefix = namePrefix(env);
+  const family = `${prefix}-storage-move`;
+
+  test('as committed there is no storage-move task and no source-key secret (migration.storageSource is off)', () => {
+    expect(environments[env].migration.storageSource).toBe(false);
+    expect(resources(synthesizedStack(name), 'aws_ecs_task_definition').map((t) => t.config.family)).not.toContain(family);
+    expect(synthesizedStack(name).output.storage_move_task_family).toBeUndefined();
+    expect(resources(synthesizedStack(`${env}-data`), 'aws_secretsmanager_secret').map((s) => s.config.name)).not.toContain(`${prefix}-${SECRET_STEMS.storageSource}`);
+  });
+
+  const stack = synthesizedStack(name, 'storageSource');
+  const byAddress = new Map<string, Block & { type: string }>(allResources(stack).map((r) => [r.address, r]));
+  const target = (expression: string) => byAddress.get(referencedAddress(expression)!)!;
+  const statementsOf = (role: Block) =>
+    resources(stack, 'aws_iam_role_policy').filter((p) => target(p.config.role).address === role.address).flatMap((p) => parsePolicy(p.config.policy).Statement);
+  const td = () => resources(stack, 'aws_ecs_task_definition').find((t) => t.config.family === family)!;
+  const container = () => JSON.parse(td().config.container_definitions)[0];
+
+  test('runs storage:move from the migration image at the migration task’s size, as a one-off (no ECS service)', () => {
+    expect(td().config).toMatchObject({ cpu: String(environments[env].migrationTask.cpu), memory: String(environments[env].migrationTask.memoryMb) });
+    expect(container().command).toEqual(['npm', 'run', 'storage:move']);
+    expect(container().image).toMatch(/^\$\{aws_ecr_repository\.ecr-migration_repository_[A-Z0-9]+\.repository_url\}:\$\{var\.image_tag\}$/);
+    expect(resources(stack, 'aws_ecs_service').some((s) => s.config.task_definition.includes(td().address))).toBe(false);
+    expect(stack.output.storage_move_task_family.value).toBe(`\${${td().address}.family}`);
+    expect(Object.keys(stack.output.storage_move_target_buckets.value).sort()).toEqual(['assets', 'reports']);
+    // The db-move task, which every deploy runs db:migrate on, is left as committed.
+    const committed = resources(synthesizedStack(name), 'aws_ecs_task_definition').find((t) => t.config.family === `${prefix}-db-move`)!;
+    expect(resources(stack, 'aws_ecs_task_definition').find((t) => t.config.family === `${prefix}-db-move`)!.config).toEqual(committed.config);
+  });
+
+  test('the old storage’s key and the RDS login are injected from Secrets Manager by the execution role; the database URL carries no credentials', () => {
+    const secrets: Array<{ name: string; valueFrom: string }> = container().secrets;
+    const source = secrets.find((s) => s.name === ENV.storageSourceAccessKeyId)!.valueFrom.replace(/:accessKeyId::$/, '');
+    expect(source).toMatch(/secret-storage-source/);
+    const master = secrets.find((s) => s.name === 'PGUSER')!.valueFrom.replace(/:username::$/, '');
+    expect(master).toMatch(/master_user_secret/);
+    expect(secrets).toEqual([
+      { name: 'PGUSER', valueFrom: `${master}:username::` },
+      { name: 'PGPASSWORD', valueFrom: `${master}:password::` },
+      { name: ENV.storageSourceAccessKeyId, valueFrom: `${source}:accessKeyId::` },
+      { name: ENV.storageSourceSecretAccessKey, valueFrom: `${source}:secretAccessKey::` },
+    ]);
+    // The names storage:move reads the source key from.
+    const storage = fs.readFileSync(path.join(__dirname, '../../migrations/storage-move/storage.ts'), 'utf8');
+    for (const variable of [ENV.storageSourceAccessKeyId, ENV.storageSourceSecretAccessKey]) expect(storage).toContain(variable);
+    const exec = statementsOf(target(td().config.execution_role_arn)).filter((s) => [].concat(s.Action).includes('secretsmanager:GetSecretValue' as never));
+    expect(exec).toEqual([expect.objectContaining({ Action: ['secretsmanager:GetSecretValue'], Resource: [master, source] })]);
+    const vars = Object.fromEntries(container().environment.map((e: any) => [e.name, e.value]));
+    expect(vars).toMatchObject({ PGSSLMODE: 'verify-full', [ENV.appEnv]: env });
+    expect(vars[ENV.databaseUrl]).toMatch(/^postgres:\/\/\$\{[^@]+dbaddress\}:\$\{[^@]+dbport\}\/docplatform$/);
+  });
+
+  test('the task role lists, reads back and writes the reports and assets buckets only, never deletes, and reads no secret', () => {
+    const statements = statementsOf(target(td().config.task_role_arn));
+    const bucket = (b: string) => expect.stringMatching(new RegExp(`aws_s3_bucket${b}_bucket_[A-Z0-9]+arn\\}$`));
+    const objects = (b: string) => expect.stringMatching(new RegExp(`aws_s3_bucket${b}_bucket_[A-Z0-9]+arn\\}/\\*$`));
+    expect(statements).toEqual([
+      { Sid: 'ListFilledBuckets', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [bucket('reports'), bucket('assets')] },
+      { Sid: 'FillBuckets', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: [objects('reports'), objects('assets')] },
+    ]);
   });
 });

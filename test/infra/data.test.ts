@@ -2,12 +2,13 @@ import { environments, EnvironmentConfig } from '../../stacks/config';
 import { allResources, Block, parsePolicy, resources, synthDir, synthesizedStack, Variant } from '../support/infra-synth';
 import { CONFIG_VARIANTS } from '../../stacks/variants';
 import { auroraSettings, fullBatchSeconds } from '../../stacks/data';
-import { MAX_BATCH_ROWS, QUEUES } from '../../core/contract';
+import { MAX_BATCH_ROWS, QUEUES, SECRET_STEMS } from '../../core/contract';
 import { readPlatformLimits } from '../../scripts/capacity/limits';
 import { capacityReport } from '../../scripts/capacity/model';
 import { DEFAULT_PRICE_FILE, loadPriceTable } from '../../scripts/cost/priceTable';
 import { readSynthesizedEnvironment } from '../../scripts/cost/terraformInput';
-import { trafficOption } from '../../scripts/cost/traffic';
+import { loadTrafficProfile, trafficOption } from '../../scripts/cost/traffic';
+import { estimateCosts } from '../../scripts/cost/estimate';
 
 const DAY = 86_400;
 /** Each environment as committed (the RDS instance) and under the `aurora` variant (the Aurora Serverless v2 cluster). */
@@ -325,4 +326,23 @@ test('an Aurora capacity range the service refuses is refused at synth, naming t
   expect(aurora({ maxAcu: 512 })).toThrow('database.aurora.maxAcu: a multiple of 0.5 from 1 to 256, got 512');
   // Above 0 ACU the instance never pauses: the idle time is not read, nor the 0-ACU version floor.
   expect(aurora({ minAcu: 0.5, secondsUntilAutoPause: 0, engineVersion: '16.1' })).not.toThrow();
+});
+
+describe.each(Object.values(environments).map((c) => [c.env, c] as const))('%s-data, the old storage’s key (storageSource variant)', (env, config) => {
+  const stack = synthesizedStack(`${env}-data`, 'storageSource');
+  const committed = synthesizedStack(`${env}-data`);
+
+  test('migration.storageSource adds one empty secret, docplatform-<env>-storage-source, and nothing else', () => {
+    const added = allResources(stack).filter((r) => !allResources(committed).some((c) => c.address === r.address));
+    expect(added.map((r) => [r.type, r.config.name])).toEqual([['aws_secretsmanager_secret', `docplatform-${env}-${SECRET_STEMS.storageSource}`]]);
+    expect(added[0].config.recovery_window_in_days).toBe(config.teardown.secretRecoveryDays);
+    expect(resources(stack, 'aws_secretsmanager_secret_version')).toEqual([]);
+  });
+
+  test('it costs $0.40 a month idle (npm run cost), the price of one secret', () => {
+    const prices = loadPriceTable(DEFAULT_PRICE_FILE);
+    const idle = (variant: Variant) =>
+      estimateCosts({ label: env, resources: readSynthesizedEnvironment(synthDir(variant), env), prices, profile: loadTrafficProfile() }).total.idleUsd;
+    expect(Number((idle('storageSource') - idle('committed')).toFixed(2))).toBe(0.4);
+  });
 });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
-import { PROJECT, REGION } from '../../core/contract';
+import { PROJECT, REGION, SECRET_STEMS } from '../../core/contract';
 import { RDS_CLUSTER_SECRET_TAG, RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
 import {
   ACCOUNT,
@@ -398,7 +398,49 @@ function natRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env)]);
+/**
+ * The storage-move task of the `storageSource` variant (migration.storageSource on): its task role
+ * fills its own environment's reports and assets buckets and nothing else, never deleting; its
+ * execution role reads the old storage's key (and the RDS master secret) for ECS to inject, and no
+ * other secret of the environment.
+ */
+function storageMoveRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const o = other(env);
+  const task = workloadRole(env, `${namePrefix(env)}-storage-move-task`, 'compute', 'storageSource');
+  const exec = workloadRole(env, `${namePrefix(env)}-storage-move-exec`, 'compute', 'storageSource');
+  const sourceSecret = (e: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${namePrefix(e)}-${SECRET_STEMS.storageSource}-AbCdEf`;
+  const report = { resource: `${own.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy };
+  const asset = { resource: `${own.assetsBucket}/legacy/logo.png`, resourcePolicy: own.assetsBucketPolicy };
+  return [
+    { principal: task, action: 's3:PutObject', ...report, expected: 'Allow', why: 'writes the moved document (single PUT, multipart parts)' },
+    { principal: task, action: 's3:PutObject', ...asset, expected: 'Allow', why: 'writes the moved asset' },
+    { principal: task, action: 's3:GetObject', ...report, expected: 'Allow', why: 'HeadObject and the read-back of --verify-only' },
+    { principal: task, action: 's3:GetObject', ...asset, expected: 'Allow', why: 'HeadObject and the read-back of --verify-only' },
+    { principal: task, action: 's3:AbortMultipartUpload', ...report, expected: 'Allow', why: 'abandons a multipart upload whose size was wrong' },
+    { principal: task, action: 's3:ListBucket', resource: own.reportsBucket, resourcePolicy: own.reportsBucketPolicy, expected: 'Allow', why: 'HeadBucket; a missing key answers 404' },
+    { principal: task, action: 's3:ListBucket', resource: own.assetsBucket, resourcePolicy: own.assetsBucketPolicy, expected: 'Allow', why: 'HeadBucket; a missing key answers 404' },
+    { principal: task, action: 's3:DeleteObject', ...report, expected: 'Deny', why: 'the move never deletes' },
+    { principal: task, action: 's3:DeleteObject', ...asset, expected: 'Deny', why: 'the move never deletes' },
+    { principal: task, action: 's3:PutObject', resource: `${own.spaBucket}/index.html`, resourcePolicy: own.spaBucketPolicy, expected: 'Deny', why: 'a bucket the move does not fill (the SPA)' },
+    { principal: task, action: 's3:PutObject', resource: own.stateKey('data'), expected: 'Deny', why: 'Terraform state' },
+    { principal: task, action: 's3:PutObject', resource: `${theirs.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: theirs.reportsBucketPolicy, expected: 'Deny', why: `${o}'s reports` },
+    { principal: task, action: 's3:PutObject', resource: `${theirs.assetsBucket}/legacy/logo.png`, resourcePolicy: theirs.assetsBucketPolicy, expected: 'Deny', why: `${o}'s assets` },
+    { principal: task, action: 's3:GetObject', resource: `${theirs.reportsBucket}/client-1/order-1.pdf`, resourcePolicy: theirs.reportsBucketPolicy, expected: 'Deny', why: `${o}'s reports` },
+    { principal: task, action: 's3:ListBucket', resource: theirs.reportsBucket, resourcePolicy: theirs.reportsBucketPolicy, expected: 'Deny', why: `${o}'s bucket` },
+    { principal: task, action: 'secretsmanager:GetSecretValue', resource: sourceSecret(env), expected: 'Deny', why: 'the application reads no secret: ECS injects the key' },
+    { principal: exec, action: 'secretsmanager:GetSecretValue', resource: sourceSecret(env), expected: 'Allow', why: 'ECS injects the old storage’s key (SOURCE_AWS_*)' },
+    { principal: exec, action: 'secretsmanager:GetSecretValue', resource: own.dbSecret, context: { [RDS_SECRET_TAG]: own.dbInstance }, expected: 'Allow', why: 'ECS injects PGUSER/PGPASSWORD' },
+    { principal: exec, action: 'secretsmanager:GetSecretValue', resource: sourceSecret(o), expected: 'Deny', why: `${o}'s source key` },
+    { principal: exec, action: 'secretsmanager:GetSecretValue', resource: own.geminiSecret, expected: 'Deny', why: 'the Gemini key is core-llm’s' },
+    { principal: exec, action: 'secretsmanager:GetSecretValue', resource: own.stripeSecret, expected: 'Deny', why: 'the Stripe key is gateway-b2c’s' },
+    { principal: exec, action: 'secretsmanager:GetSecretValue', resource: own.dbAppSecret, expected: 'Deny', why: 'the app login: the move connects as the master user' },
+    { principal: exec, action: 's3:PutObject', ...report, expected: 'Deny', why: 'the execution role pulls and logs only' },
+  ];
+}
+
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];

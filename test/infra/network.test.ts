@@ -12,7 +12,7 @@ const ref = (type: string, name: string, attr = 'id') => `\${${type}.${name}.${a
 
 /** A network stack synthesised in-process with the old database's hosts the migration task may reach. */
 function networkWithSources(sourceCidrs: string[]): any {
-  const stack = new NetworkStack(Testing.app(), 'probe-network', { ...dev, migration: { sourceCidrs } });
+  const stack = new NetworkStack(Testing.app(), 'probe-network', { ...dev, migration: { ...dev.migration, sourceCidrs } });
   return JSON.parse(Testing.synth(stack));
 }
 

@@ -1,7 +1,7 @@
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { REGION } from '../../core/contract';
 import { bootstrap, deployRoleName, namePrefix, workloadBoundaryPolicyName } from '../../stacks/config';
-import { resources, synthesizedStack } from './infra-synth';
+import { resources, sameVariant, synthesizedStack, variantStack, type Variant } from './infra-synth';
 
 /**
  * The synthesised policies as the IAM simulator (@cloud-copilot/iam-simulate) takes them: every
@@ -85,9 +85,11 @@ function resolveExpression(stack: string, expression: string): string {
   const remote = /^data\.terraform_remote_state\.cross-stack-reference-input-([a-z0-9-]+)\.outputs\.([A-Za-z0-9_-]+)$/.exec(expression);
   if (remote) {
     const [, upstream, output] = remote;
-    const value = synthesizedStack(upstream).output?.[output]?.value;
-    if (value === undefined) throw new Error(`${stack}: no output ${output} in ${upstream}`);
-    return resolveString(upstream, String(value));
+    // The upstream stack of the same synth: a variant's compute reads its variant's data stack.
+    const from = sameVariant(stack, upstream);
+    const value = synthesizedStack(from).output?.[output]?.value;
+    if (value === undefined) throw new Error(`${stack}: no output ${output} in ${from}`);
+    return resolveString(from, String(value));
   }
   // The account id read from an upstream ARN: element(split(":", <arn>), 4).
   if (/^element\(split\(":", .+\), 4\)$/.test(expression)) return ACCOUNT;
@@ -140,9 +142,9 @@ export const roleUnderBoundary = (env: string): SimPrincipal => ({
   boundary: boundaryPolicy(env),
 });
 
-/** A role of an environment's stack (compute unless named) by name, with its inline policies and its boundary as synthesised. */
-export function workloadRole(env: string, roleName: string, layer: 'compute' | 'network' = 'compute'): SimPrincipal {
-  const stack = `${env}-${layer}`;
+/** A role of an environment's stack (compute unless named; of a config variant if given) by name, with its inline policies and its boundary as synthesised. */
+export function workloadRole(env: string, roleName: string, layer: 'compute' | 'network' = 'compute', variant: Variant = 'committed'): SimPrincipal {
+  const stack = variantStack(`${env}-${layer}`, variant);
   const role = resources(stack, 'aws_iam_role').find((r) => r.config.name === roleName);
   if (!role) throw new Error(`${stack}: no role ${roleName}`);
   const inline = resources(stack, 'aws_iam_role_policy')

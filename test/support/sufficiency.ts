@@ -27,9 +27,14 @@ export interface Row {
 /**
  * The data stacks of the `aurora` variant (database.engine aurora-serverless-v2), as
  * `<env>-data@aurora`: the deploy and plan roles must be sufficient for either engine. (Its
- * compute stacks differ only by the values they read, the same resources.)
+ * compute stacks differ only by the values they read, the same resources.) And the data and
+ * compute stacks of the `storageSource` variant (migration.storageSource on: the source-key
+ * secret, the storage-move task and its roles), which a storage move deploys.
  */
-export const VARIANT_STACKS = stacksChangedBy('aurora').filter((name) => name.endsWith('-data')).map((name) => variantStack(name, 'aurora'));
+export const VARIANT_STACKS = [
+  ...stacksChangedBy('aurora').filter((name) => name.endsWith('-data')).map((name) => variantStack(name, 'aurora')),
+  ...stacksChangedBy('storageSource').map((name) => variantStack(name, 'storageSource')),
+];
 
 /** Every provider call of every environment stack, and the resources and data sources the table does not know. */
 export function providerRows(stacks: string[] = STACKS): { rowsOf: Map<string, Row[]>; missing: string[] } {
