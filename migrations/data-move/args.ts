@@ -39,7 +39,10 @@ options:
 
 passwords: put them in the URL, or leave them out and set DB_MOVE_SOURCE_PASSWORD / DB_MOVE_TARGET_PASSWORD
 
-exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition, 3 unexpected error`;
+exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition (an unreachable server, a target
+  that is not empty or refuses the source's schema), 3 unexpected error (a dropped connection, a server error
+  mid-run): after 2 fix what the line names, after 3 just rerun the same command; both resume after the
+  last committed step`;
 
 function postgresUrl(name: string, value: string | undefined): string {
   if (!value) throw new UsageError(`--${name}`, `is required (a postgres://user:password@host:port/database URL)`);

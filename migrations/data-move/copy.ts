@@ -2,7 +2,6 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { listSequences, listTables, serverInfo, type TableInfo } from './catalog';
 import { describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
-import { UsageError } from '../../core/cli';
 import { StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
@@ -75,7 +74,7 @@ async function copyItem(source: Client, target: Client, item: WorkItem, binary: 
     return { rows: into.rowCount, bytes: out.bytes };
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new UsageError('copy', `${item.mark} failed: ${(err as Error).message}`);
+    throw new StepFailed(`copying ${item.mark}`, err);
   }
 }
 

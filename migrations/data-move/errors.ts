@@ -1,4 +1,4 @@
-import { failure } from '../../core/cli';
+import { failure, UsageError } from '../../core/cli';
 import { logger } from './log';
 
 /**
@@ -19,10 +19,37 @@ export class MismatchError extends Error {
  */
 export class StepFailed extends Error {
   constructor(step: string, cause: unknown) {
-    const e = cause as PgLikeError;
-    super(`${step} failed: ${e.message ?? String(cause)}${e.code ? ` (${e.code})` : ''}; rerun the same command to resume from there`, { cause });
+    const { code, message = String(cause) } = cause as PgLikeError;
+    super(`${step} failed: ${message}${code && !message.includes(code) ? ` (${code})` : ''}; rerun the same command to resume from there`, { cause });
     this.name = 'StepFailed';
   }
+}
+
+/** SQLSTATEs of DDL refused because the object is already there (schema, table, type or other object, function). */
+const ALREADY_THERE = new Set(['42P06', '42P07', '42710', '42723']);
+
+/**
+ * Why a schema step (a section, a table's indexes and keys) failed. The target refusing the
+ * source's DDL is bad input (2), as a rerun would meet it again: an object already there names
+ * `--target` (it is not empty); anything else the server refuses (class 42: permission, missing
+ * object or function; 0A000 feature not supported; 58P01 a missing extension or library) is what
+ * the source's schema uses and the target lacks, naming `--source`. Anything else (a dropped
+ * connection, a server error) is the unexpected: StepFailed.
+ */
+export function schemaStepFailure(step: string, err: unknown): Error {
+  const { code, message } = err as PgLikeError;
+  const detail = `${message ?? String(err)} (${code})`;
+  if (code && ALREADY_THERE.has(code)) {
+    return new UsageError('--target', `${step} failed: ${detail}: the target already holds it; the move needs an empty database (drop the object, then rerun)`);
+  }
+  if (code && (code.startsWith('42') || code === '0A000' || code === '58P01')) {
+    return new UsageError(
+      '--source',
+      `${step} failed: ${detail}: the source's schema uses what the target lacks or does not allow this user ` +
+        '(on RDS: an extension not offered, an untrusted language, a superuser-only object); change the source or the target, then rerun',
+    );
+  }
+  return new StepFailed(step, err);
 }
 
 /**

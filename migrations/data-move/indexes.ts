@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import { open } from './db';
 import { raiseMaintenanceWorkMem } from './schema';
-import { UsageError } from '../../core/cli';
+import { schemaStepFailure } from './errors';
 import { log } from './log';
 import { markTableIndexed } from './state';
 
@@ -109,7 +109,7 @@ async function buildTable(target: Client, plan: PostDataPlan, table: string, mai
     await target.query('COMMIT');
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new UsageError('--target', `building the indexes or keys of ${table} failed: ${(err as Error).message}`);
+    throw schemaStepFailure(`building the indexes or keys of ${table}`, err);
   } finally {
     await target.query('RESET search_path').catch(() => undefined);
   }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Client } from 'pg';
 import { UsageError } from '../../core/cli';
+import { schemaStepFailure } from './errors';
 import { setPhase, type Phase } from './state';
 
 /** libpq URL without its password, plus the environment that carries the password (never argv). */
@@ -84,7 +85,7 @@ export async function applySection(target: Client, sql: string, phase: Phase, ma
     await target.query('COMMIT');
   } catch (err) {
     await target.query('ROLLBACK').catch(() => undefined);
-    throw new UsageError('--target', `applying the ${phase} schema failed: ${(err as Error).message}`);
+    throw schemaStepFailure(`applying the ${phase} schema`, err);
   } finally {
     // pg_dump's script empties search_path for the session; later statements use qualified names anyway.
     await target.query('RESET search_path').catch(() => undefined);

@@ -1,5 +1,5 @@
 import { checkVersions } from '../../migrations/data-move/preflight';
-import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { admin, createTestDatabase, type TestDatabase } from '../support/postgres';
 import { freePort, query, runCli } from '../support/data-move-harness';
 
 describe('db:move bad input: clear message, exit code 2, no stack trace, nothing written', () => {
@@ -54,5 +54,30 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
     );
     expect(() => checkVersions({ major: 10, version: '10.23' }, { major: 16, version: '16.4' })).toThrow(/too old/);
     expect(() => checkVersions({ major: 15, version: '15.20' }, { major: 16, version: '16.4' })).not.toThrow();
+  });
+
+  it("names --target for an object it already holds, --source for what it refuses of the source's schema", async () => {
+    const role = `dmbad_limited_${Date.now()}`;
+    const [schemaSource, holding, limited] = await Promise.all([createTestDatabase('dmbad_src'), createTestDatabase('dmbad_tgt'), createTestDatabase('dmbad_tgt')]);
+    try {
+      await query(schemaSource.url, `CREATE EXTENSION file_fdw; CREATE TYPE state AS ENUM ('a'); CREATE TABLE t (id int PRIMARY KEY, s state)`);
+      // Not a relation, so the preflight lets it through; the pre-data schema meets it.
+      await query(holding.url, `CREATE TYPE state AS ENUM ('b')`);
+      await expectRefused(
+        ['--source', schemaSource.url, '--target', holding.url],
+        /^--target: applying the pre-data schema failed: type "state" already exists \(42710\): the target already holds it/,
+      );
+      // As on RDS, the target's user is no superuser: file_fdw is not a trusted extension.
+      await admin((c) => c.query(`CREATE ROLE ${role} LOGIN; ALTER DATABASE "${limited.name}" OWNER TO ${role}`));
+      const asRole = new URL(limited.url);
+      asRole.username = role;
+      await expectRefused(
+        ['--source', schemaSource.url, '--target', asRole.toString()],
+        /^--source: applying the pre-data schema failed: permission denied to create extension "file_fdw" \(42501\): the source's schema uses what the target lacks/,
+      );
+    } finally {
+      await Promise.all([schemaSource.drop(), holding.drop(), limited.drop()]);
+      await admin((c) => c.query(`DROP ROLE IF EXISTS ${role}`));
+    }
   });
 });

@@ -144,4 +144,20 @@ describe('db:move copy mode between two real databases', () => {
     const copied = events(res.stderr).filter((e) => e.msg === 'table_copied').map((e) => e.table);
     expect(copied.indexOf('public.events')).toBeGreaterThan(copied.indexOf('public.docs'));
   });
+
+  it('ends with exit 3 naming the table when a connection drops mid-copy, and a rerun resumes', async () => {
+    const fresh = await targetAfterPreData(`
+      CREATE FUNCTION public.drop_me() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;
+      CREATE TRIGGER drop_me BEFORE INSERT ON public.events FOR EACH STATEMENT EXECUTE FUNCTION public.drop_me();`);
+    const args = ['--source', source.url, '--target', fresh.url, '--jobs', '1'];
+    const res = await runCli(args);
+    expect(res.code).toBe(3);
+    // The server's FATAL, or the reset socket if the relay is still writing when it closes.
+    expect(failureLine(res)).toMatchObject({ exitCode: 3, msg: expect.stringMatching(/^copying public\.events failed: .+; rerun the same command to resume from there$/) });
+    await query(fresh.url, 'DROP TRIGGER drop_me ON public.events; DROP FUNCTION public.drop_me()');
+    const rerun = await runCli(args);
+    expect(rerun.code).toBe(0);
+    expect(events(rerun.stderr).filter((e) => e.msg === 'table_copied').map((e) => e.table)).not.toContain('public.pgbench_accounts');
+    expect(rerun.stdout).toMatch(/verification OK: 8 tables, 3 sequences/);
+  });
 });
