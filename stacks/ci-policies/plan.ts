@@ -39,6 +39,7 @@ export function planStatements(c: CiPolicyContext): Statement[] {
         'cloudfront:ListOriginRequestPolicies',
         'rds:DescribeDBEngineVersions',
         'rds:DescribeOrderableDBInstanceOptions',
+        'rds:DescribeGlobalClusters',
         'logs:DescribeLogGroups',
         'logs:DescribeQueryDefinitions',
         'sts:GetCallerIdentity',
@@ -47,7 +48,8 @@ export function planStatements(c: CiPolicyContext): Statement[] {
       justification:
         'Listings Terraform refresh makes that have no resource-level permission (IAM authorises them ' +
         'on "*" only): the EC2 listings of the network layer, ECS task definitions, application-autoscaling ' +
-        'Describe*, the CloudFront managed-policy and RDS engine catalogues, the log-group and saved-query listings and the ' +
+        'Describe*, the CloudFront managed-policy and RDS engine catalogues, the global-cluster listing (aws_rds_cluster\'s ' +
+        'read filters it by db-cluster-id and names no global cluster), the log-group and saved-query listings and the ' +
         'caller identity. None returns data (secret values, objects, logs and messages are denied below).',
     },
     {

@@ -50,6 +50,14 @@ test('every action named in every policy exists in the IAM catalogue; every wild
   expect(missing).toEqual([]);
 });
 
+/**
+ * Listings the catalogue gives a resource type, which a caller makes naming none of them: IAM has
+ * no ARN to match but `*` (each with the provider code that makes it).
+ */
+const LISTINGS_NAMING_NO_RESOURCE: Record<string, string> = {
+  'rds:DescribeGlobalClusters': "aws_rds_cluster's read (findGlobalClusterByDBClusterARN) filters the listing by db-cluster-id",
+};
+
 test('"*" resources hold only actions without resource-level permission, or actions a condition key of their own scopes', async () => {
   const offending: string[] = [];
   for (const { where, statement } of allows().filter(({ statement }) => list(statement.Resource).includes('*'))) {
@@ -57,7 +65,7 @@ test('"*" resources hold only actions without resource-level permission, or acti
     for (const pattern of list<string>(statement.Action)) {
       for (const action of await expandAction(pattern)) {
         const facts = await actionFacts(action);
-        if (facts.resourceTypes.length === 0) continue;
+        if (facts.resourceTypes.length === 0 || LISTINGS_NAMING_NO_RESOURCE[action]) continue;
         const scoped = keys.some((key) => facts.conditionKeys.some((catalogueKey) => keyMatches(catalogueKey, key)));
         if (!scoped) offending.push(`${action}${pattern === action ? '' : ` (from ${pattern})`} takes ${facts.resourceTypes.join('/')}: ${where}`);
       }
