@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
-import { BUCKETS, namePrefix, type BucketName } from '../../core/contract';
+import { BUCKETS, ENV, namePrefix, type BucketName } from '../../core/contract';
 import { UsageError } from '../../core/cli';
 import type { Source } from './args';
 import { objectRequests, type Fetched, type StoreRequests } from './object-requests';
@@ -106,11 +106,9 @@ export function lazyS3Client(opts: { endpoint?: string; region: string; credenti
 }
 
 export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
-  const env = process.env;
-  const keys =
-    env.SOURCE_AWS_ACCESS_KEY_ID && env.SOURCE_AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: env.SOURCE_AWS_ACCESS_KEY_ID, secretAccessKey: env.SOURCE_AWS_SECRET_ACCESS_KEY }
-      : undefined;
+  const accessKeyId = process.env[ENV.storageSourceAccessKeyId];
+  const secretAccessKey = process.env[ENV.storageSourceSecretAccessKey];
+  const keys = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
   const requests = objectRequests(credentialsFor(src.region, keys), src);
   const describe = `s3://${src.bucket}/${src.prefix}${src.endpoint ? ` at ${src.endpoint}` : ''}`;
   // The check is the listing's first page, asked for at once; list() goes on from it.
