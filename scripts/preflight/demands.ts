@@ -54,6 +54,13 @@ export const ENVIRONMENT_SECRETS: Array<{ stem: string; usedBy: string; value: s
   },
 ];
 
+/** The old object storage's key, a secret of the data stack only while `migration.storageSource` is on. */
+const STORAGE_SOURCE_SECRET = {
+  stem: SECRET_STEMS.storageSource,
+  usedBy: 'the storage-move task (the old object storage it copies from)',
+  value: `"{\"accessKeyId\":\"$SOURCE_KEY_ID\",\"secretAccessKey\":\"$SOURCE_SECRET_KEY\"}"`,
+};
+
 export interface Demands {
   env: string;
   region: string;
@@ -104,7 +111,7 @@ export function demandsOf(config: EnvironmentConfig): Demands {
     elasticIps: elasticIpsFor(config.network.egress),
     domainNames: config.edge.domainNames,
     certificateArn: config.edge.certificateArn,
-    secrets: ENVIRONMENT_SECRETS.map(({ stem, usedBy, value }) => {
+    secrets: [...ENVIRONMENT_SECRETS, ...(config.migration.storageSource ? [STORAGE_SOURCE_SECRET] : [])].map(({ stem, usedBy, value }) => {
       const name = `${prefix}-${stem}`;
       return { name, region: config.region, usedBy, putCommand: `aws secretsmanager put-secret-value --region ${config.region} --secret-id ${name} --secret-string ${value}` };
     }),

@@ -3,6 +3,8 @@ import { BOOTSTRAP_TAGS, COST_ALLOCATION_TAGS, demandsOf } from '../../scripts/p
 import { OIDC_PROVIDER_ADDRESS } from '../../scripts/preflight/github-oidc';
 import { STATE_BUCKET_ADDRESS } from '../../scripts/preflight/state-bucket';
 import { resources, synthesizedStack } from '../support/infra-synth';
+import { CONFIG_VARIANTS } from '../../stacks/variants';
+import { SECRET_STEMS } from '../../core/contract';
 
 /**
  * What the preflight weighs an account against is derived from stacks/config.ts; here each
@@ -20,6 +22,12 @@ describe.each(envs)('%s', (env, config: EnvironmentConfig) => {
   test('the secrets are the data stack\'s', () => {
     const names = resources(`${env}-data`, 'aws_secretsmanager_secret').map((r) => r.config.name);
     expect(demands.secrets.map((s) => s.name).sort()).toEqual(names.sort());
+  });
+
+  test('with migration.storageSource on, the secrets are that variant\'s data stack\'s (the old storage\'s key among them)', () => {
+    const names = resources(synthesizedStack(`${env}-data`, 'storageSource'), 'aws_secretsmanager_secret').map((r) => r.config.name);
+    expect(demandsOf(CONFIG_VARIANTS.storageSource(config)).secrets.map((s) => s.name).sort()).toEqual(names.sort());
+    expect(names).toContain(`docplatform-${env}-${SECRET_STEMS.storageSource}`);
   });
 
   test('the functions and their reserved concurrency are the compute stack\'s', () => {
