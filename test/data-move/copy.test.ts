@@ -160,4 +160,35 @@ describe('db:move copy mode between two real databases', () => {
     expect(events(rerun.stderr).filter((e) => e.msg === 'table_copied').map((e) => e.table)).not.toContain('public.pgbench_accounts');
     expect(rerun.stdout).toMatch(/verification OK: 8 tables, 3 sequences/);
   });
+
+  it("fails its own verification, naming each table, when the target changes one value of one row as it is copied", async () => {
+    // Row triggers on the target alter one row of a text-hashed table (Invoice: json), of the table
+    // without primary key (one of six duplicate rows) and of pgbench_accounts (binary COPY, per-column hash).
+    const fresh = await targetAfterPreData(`
+      CREATE FUNCTION public.tamper_account() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.aid = 4242 THEN NEW.abalance := NEW.abalance + 1; END IF; RETURN NEW; END $$;
+      CREATE FUNCTION public.tamper_invoice() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW."Number" = 'INV-77' THEN NEW.legacy := '{"g": 78, "  spaced": true}'; END IF; RETURN NEW; END $$;
+      CREATE FUNCTION public.tamper_nokey() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.a = 7 AND current_setting('dm.tampered', true) IS DISTINCT FROM 'yes' THEN
+          PERFORM set_config('dm.tampered', 'yes', true);
+          NEW.b := 'dup!';
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER tamper BEFORE INSERT ON public.pgbench_accounts FOR EACH ROW EXECUTE FUNCTION public.tamper_account();
+      CREATE TRIGGER tamper BEFORE INSERT ON billing."Invoice" FOR EACH ROW EXECUTE FUNCTION public.tamper_invoice();
+      CREATE TRIGGER tamper BEFORE INSERT ON public.nokey FOR EACH ROW EXECUTE FUNCTION public.tamper_nokey();`);
+    const res = await runCli(['--source', source.url, '--target', fresh.url, '--jobs', '2']);
+    expect(await query(fresh.url, `SELECT count(*)::int AS n FROM nokey WHERE b = 'dup!'`)).toEqual([{ n: 1 }]);
+    expect(res.stderr).not.toMatch(/^\s+at /m);
+    expect(res.code).toBe(1);
+    for (const table of ['billing\\.Invoice', 'public\\.nokey', 'public\\.pgbench_accounts']) {
+      expect(res.stdout).toMatch(new RegExp(`^${table} .*MISMATCH: content checksum differs`, 'm'));
+    }
+    expect(res.stdout).toMatch(/verification FAILED: mismatch in (billing\.Invoice|public\.nokey|public\.pgbench_accounts)(, (billing\.Invoice|public\.nokey|public\.pgbench_accounts)){2}$/m);
+    // The copy's own report (its digests taken as each table came in), not a --verify-only run's.
+    expect(events(res.stderr).find((e) => e.msg === 'copy_finished')).toMatchObject({ ok: false });
+  });
 });
