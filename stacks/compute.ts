@@ -31,7 +31,7 @@ import { ApiGatewayAccountLogging, LambdaRestApi } from '../modules/lambda-rest-
 import { RegionalWebAcl } from '../modules/web-acl';
 import { ImageRepository } from '../modules/image-repository';
 import { SpotQueueWorker } from '../modules/spot-queue-worker';
-import { FargateTask } from '../modules/fargate-task';
+import { FargateTask, type FargateTaskProps } from '../modules/fargate-task';
 import { OpsDashboard } from '../modules/ops-dashboard';
 
 /** What compute reads from the network layer. */
@@ -245,37 +245,20 @@ export class ComputeStack extends TerraformStack {
    * every deploy: docs/deploy.md). Both run as the RDS master user.
    */
   private dataMigrationTask(): FargateTask {
-    const { config, data } = this;
-    return new FargateTask(this, 'db-move', {
-      family: `${this.prefix}-db-move`,
-      region: config.region,
-      cpu: config.migrationTask.cpu,
-      memoryMb: config.migrationTask.memoryMb,
-      repository: this.repositories.migration,
-      imageTag: this.imageTag,
+    const { data } = this;
+    return this.migrationImageTask('db-move', {
       command: ['npm', 'run', 'db:move'],
       environment: {
-        [ENV.appEnv]: config.env,
-        [ENV.logLevel]: 'info',
         [ENV.dbHost]: data.db.address,
         [ENV.dbPort]: Token.asString(data.db.port),
         [ENV.dbName]: data.db.name,
         // db:migrate gives the app login (the services' DB_SECRET_ARN) its password.
         [ENV.dbSecretArn]: data.secrets.databaseApp.arn,
-        [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
-        // node-pg and libpq (pg_dump/pg_restore) both verify the RDS certificate against the bundle.
-        PGSSLMODE: 'verify-full',
-        PGSSLROOTCERT: CONTAINER_RDS_CA_PATH,
       },
       // db:move takes URLs; the target's credentials come from the RDS-managed secret as
       // PGUSER/PGPASSWORD (read by node-pg and libpq alike), never through run-task overrides.
-      injectedSecrets: [
-        { name: 'PGUSER', secretArn: data.db.masterSecretArn, jsonKey: 'username' },
-        { name: 'PGPASSWORD', secretArn: data.db.masterSecretArn, jsonKey: 'password' },
-      ],
+      injectedSecrets: this.rdsMasterLogin(),
       grants: { readSecrets: [data.secrets.databaseApp.arn] },
-      logRetentionDays: config.logs.retentionDays,
-      permissionsBoundary: this.permissionsBoundary,
     });
   }
 
@@ -289,34 +272,56 @@ export class ComputeStack extends TerraformStack {
    * key travels in a run-task override or sits in state.
    */
   private storageMigrationTask(): FargateTask | undefined {
-    const { config, data } = this;
+    const { data } = this;
     const source = data.secrets.storageSource;
     if (!source) return undefined;
-    return new FargateTask(this, 'storage-move', {
-      family: `${this.prefix}-storage-move`,
+    return this.migrationImageTask('storage-move', {
+      command: ['npm', 'run', 'storage:move'],
+      environment: {
+        // The migrated database, whose orders give the new keys and which records the progress; the
+        // login comes from PGUSER/PGPASSWORD below, the TLS check from PGSSLMODE/PGSSLROOTCERT.
+        [ENV.databaseUrl]: `postgres://${data.db.address}:${Token.asString(data.db.port)}/${data.db.name}`,
+      },
+      injectedSecrets: [
+        ...this.rdsMasterLogin(),
+        { name: ENV.storageSourceAccessKeyId, secretArn: source.arn, jsonKey: 'accessKeyId' },
+        { name: ENV.storageSourceSecretAccessKey, secretArn: source.arn, jsonKey: 'secretAccessKey' },
+      ],
+      grants: { fillBuckets: [data.buckets.reports.arn, data.buckets.assets.arn] },
+    });
+  }
+
+  /** The RDS master login, injected by ECS from the RDS-managed secret. */
+  private rdsMasterLogin(): NonNullable<FargateTaskProps['injectedSecrets']> {
+    const secretArn = this.data.db.masterSecretArn;
+    return [
+      { name: 'PGUSER', secretArn, jsonKey: 'username' },
+      { name: 'PGPASSWORD', secretArn, jsonKey: 'password' },
+    ];
+  }
+
+  /**
+   * A one-off task on the migration image (`<prefix>-<id>`): the migration task's size, and node-pg
+   * and libpq (pg_dump/pg_restore) both verifying the RDS certificate against the bundle.
+   */
+  private migrationImageTask(id: string, props: Pick<FargateTaskProps, 'command' | 'environment' | 'injectedSecrets' | 'grants'>): FargateTask {
+    const { config } = this;
+    return new FargateTask(this, id, {
+      family: `${this.prefix}-${id}`,
       region: config.region,
       cpu: config.migrationTask.cpu,
       memoryMb: config.migrationTask.memoryMb,
       repository: this.repositories.migration,
       imageTag: this.imageTag,
-      command: ['npm', 'run', 'storage:move'],
+      ...props,
       environment: {
         [ENV.appEnv]: config.env,
         [ENV.logLevel]: 'info',
-        // The migrated database, whose orders give the new keys and which records the progress; the
-        // login comes from PGUSER/PGPASSWORD below, the TLS check from PGSSLMODE/PGSSLROOTCERT.
-        [ENV.databaseUrl]: `postgres://${data.db.address}:${Token.asString(data.db.port)}/${data.db.name}`,
+        ...props.environment,
         [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         PGSSLMODE: 'verify-full',
         PGSSLROOTCERT: CONTAINER_RDS_CA_PATH,
       },
-      injectedSecrets: [
-        { name: 'PGUSER', secretArn: data.db.masterSecretArn, jsonKey: 'username' },
-        { name: 'PGPASSWORD', secretArn: data.db.masterSecretArn, jsonKey: 'password' },
-        { name: ENV.storageSourceAccessKeyId, secretArn: source.arn, jsonKey: 'accessKeyId' },
-        { name: ENV.storageSourceSecretAccessKey, secretArn: source.arn, jsonKey: 'secretAccessKey' },
-      ],
-      grants: { fillBuckets: [data.buckets.reports.arn, data.buckets.assets.arn] },
       logRetentionDays: config.logs.retentionDays,
       permissionsBoundary: this.permissionsBoundary,
     });
