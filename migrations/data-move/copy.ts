@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { listSequences, listTables, serverInfo, type TableInfo } from './catalog';
-import { describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
+import { closeNow, describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
@@ -73,7 +73,8 @@ async function copyItem(source: Client, target: Client, item: WorkItem, binary: 
     await target.query('COMMIT');
     return { rows: into.rowCount, bytes: out.bytes };
   } catch (err) {
-    await target.query('ROLLBACK').catch(() => undefined);
+    // Nothing of the item committed; the run ends here (exit 3) and a rerun copies it again.
+    await Promise.all([closeNow(target), closeNow(source)]);
     throw new StepFailed(`copying ${item.mark}`, err);
   }
 }

@@ -76,6 +76,17 @@ export async function open(url: string, side: Side, options: OpenOptions = {}): 
   return client;
 }
 
+/**
+ * Ends a session whose protocol state is unknown (a COPY that failed midway on either side) at
+ * once: its socket is closed, so the server rolls its transaction back, where a ROLLBACK sent on it
+ * could wait for ever behind the half-done COPY.
+ */
+export async function closeNow(client: Client): Promise<void> {
+  const ended = client.end().catch(() => undefined);
+  (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  await ended;
+}
+
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

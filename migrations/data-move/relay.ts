@@ -100,4 +100,23 @@ export class RelayIn extends CopyFromQuery {
   flushChunk(chunk: Buffer): boolean {
     return (this as unknown as { connection: { stream: NodeJS.WritableStream } }).connection.stream.write(chunk);
   }
+
+  /** The server answered the COPY with an error: there is nothing left to cancel. */
+  private refused = false;
+
+  handleError(err: Error): void {
+    this.refused = true;
+    (CopyFromQuery.prototype as unknown as { handleError(err: Error): void }).handleError.call(this, err);
+  }
+
+  /**
+   * pg-copy-streams answers a destroy with CopyFail and waits for the server's error. When the
+   * server has refused the COPY already (a row it rejects mid-stream: a constraint, a trigger), that
+   * error was handled, often by the very emit that makes the pipeline destroy this stream: nothing
+   * would ever answer, and the pipeline would wait for this stream's close for ever.
+   */
+  _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    if (this.refused) return cb(err);
+    (CopyFromQuery.prototype as unknown as { _destroy(err: Error | null, cb: (error?: Error | null) => void): void })._destroy.call(this, err, cb);
+  }
 }

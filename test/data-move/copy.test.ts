@@ -145,6 +145,17 @@ describe('db:move copy mode between two real databases', () => {
     expect(copied.indexOf('public.events')).toBeGreaterThan(copied.indexOf('public.docs'));
   });
 
+  it('ends with exit 3 naming the table when the target refuses a row mid-stream (a trigger raising), instead of hanging', async () => {
+    const fresh = await targetAfterPreData(`
+      CREATE FUNCTION public.refuse_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.aid = 50000 THEN RAISE EXCEPTION 'row % refused', NEW.aid; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER refuse_row BEFORE INSERT ON public.pgbench_accounts FOR EACH ROW EXECUTE FUNCTION public.refuse_row();`);
+    const started = Date.now();
+    const res = await runCli(['--source', source.url, '--target', fresh.url, '--jobs', '1']);
+    expect(res.code).toBe(3);
+    expect(failureLine(res)).toMatchObject({ exitCode: 3, msg: expect.stringMatching(/^copying public\.pgbench_accounts failed: row 50000 refused.*; rerun the same command to resume from there$/) });
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
+
   it('ends with exit 3 naming the table when a connection drops mid-copy, and a rerun resumes', async () => {
     const fresh = await targetAfterPreData(`
       CREATE FUNCTION public.drop_me() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;
