@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { integerOption, parseOptions, runCli } from '../../core/cli';
 import { createLogger, stderrSink } from '../../core/logger';
+import { median } from '../figures';
 import { startLocalEmulator } from '../../scripts/local/emulator';
 import { createTestDatabase } from '../../test/support/postgres';
 import { AWS_ENV, content, listKeys, putObject, query, s3 } from '../../test/support/storage-move-harness';
@@ -102,8 +103,6 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Tim
     );
   });
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(argv: string[]): Promise<number> {
   const { values } = parseOptions({
