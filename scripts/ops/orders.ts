@@ -164,10 +164,16 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
 
 const REQUEUABLE = new Set<OrderStatus>(['paid', 'queued', 'generating']);
 
-/** An id that names no order is a mistake in the command: nothing is sent for any of them (exit 2). */
-function refuseUnknown(orderIds: string[], found: Map<string, unknown>): void {
-  const unknown = orderIds.filter((id) => !found.has(id));
+/**
+ * The named orders' rows by id, read in one read-only transaction. An id that names no order is a
+ * mistake in the command: nothing is done for any of them (exit 2).
+ */
+async function namedOrders<T extends { id: string }>(db: Knex, orderIds: string[], columns: (trx: Knex.Transaction) => Array<string | Knex.Raw>): Promise<Map<string, T>> {
+  const rows = (await readOnly(db, async (trx) => trx('orders').whereIn('id', orderIds).select(columns(trx)))) as T[];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const unknown = orderIds.filter((id) => !byId.has(id));
   if (unknown.length > 0) throw new UsageError('orderId', `no order ${unknown.join(', ')}: nothing done (check the id${unknown.length > 1 ? 's' : ''})`);
+  return byId;
 }
 
 export async function requeueOrders(
@@ -178,17 +184,11 @@ export async function requeueOrders(
   requestId: string,
   log: Logger,
 ): Promise<RequeueReport> {
-  const rows = await readOnly(db, async (trx) =>
-    (await trx('orders').whereIn('id', orderIds).select('id', 'status', 'batch_id', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live'))) as {
-      id: string;
-      status: OrderStatus;
-      batch_id: string | null;
-      generation_lease_until: Date | null;
-      lease_live: boolean | null;
-    }[],
+  const byId = await namedOrders<{ id: string; status: OrderStatus; batch_id: string | null; generation_lease_until: Date | null; lease_live: boolean | null }>(
+    db,
+    orderIds,
+    (trx) => ['id', 'status', 'batch_id', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live')],
   );
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  refuseUnknown(orderIds, byId);
   const report: RequeueReport = { requestId, sent: [], skipped: [] };
   for (const orderId of orderIds) {
     const row = byId.get(orderId)!;
@@ -294,12 +294,8 @@ export async function retryOrders(
   requestId: string,
   log: Logger,
 ): Promise<RetryReport> {
-  const rows = await readOnly(db, async (trx) =>
-    (await trx('orders').whereIn('id', orderIds).select('id', 'status', 'error', 'batch_id')) as { id: string; status: OrderStatus; error: string | null; batch_id: string | null }[],
-  );
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  refuseUnknown(orderIds, byId);
-  const refused = rows.filter((r) => r.status === 'failed' && r.error !== FAILED_AFTER_RETRIES);
+  const byId = await namedOrders<{ id: string; status: OrderStatus; error: string | null; batch_id: string | null }>(db, orderIds, () => ['id', 'status', 'error', 'batch_id']);
+  const refused = [...byId.values()].filter((r) => r.status === 'failed' && r.error !== FAILED_AFTER_RETRIES);
   if (refused.length > 0) {
     const named = refused.map((r) => `order ${r.id} failed with "${r.error ?? ''}"`).join('; ');
     throw new UsageError('orderId', `${named}: not retried, only an order failed with "${FAILED_AFTER_RETRIES}" is (a rejection fails again the same way; an interrupted one needs its story first: npm run ops -- order <id>); nothing done`);
