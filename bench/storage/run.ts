@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { integerOption, parseOptions, runCli } from '../../core/cli';
 import { createLogger, stderrSink } from '../../core/logger';
-import { median } from '../figures';
+import { median, printFigures } from '../figures';
 import { startLocalEmulator } from '../../scripts/local/emulator';
 import { createTestDatabase } from '../../test/support/postgres';
 import { AWS_ENV, content, listKeys, putObject, query, s3 } from '../../test/support/storage-move-harness';
@@ -217,17 +217,17 @@ async function main(argv: string[]): Promise<number> {
         );
       }
     }
-    console.log(
-      JSON.stringify({
-        bench: 'storage',
-        time: new Date().toISOString(),
+    printFigures(
+      'storage',
+      {
         rounds,
         jobs,
         rclone: rcloneVersion,
-        sets: Object.fromEntries(Object.entries(sets).map(([k, objs]) => [k, { objects: objs.length, mb: +(objs.reduce((a, o) => a + o.size, 0) / 1e6).toFixed(1) }])),
+        sets: Object.fromEntries(Object.entries(sets).map(([k, objs]) => [k, { objects: objs.length, mb: objs.reduce((a, o) => a + o.size, 0) / 1e6 }])),
         figures,
-        loadAverage: { min: +Math.min(...loads).toFixed(2), max: +Math.max(...loads).toFixed(2), end: loadavg().map((l) => +l.toFixed(2)) },
-      }),
+        loadAverageDuringRun: { min: Math.min(...loads), max: Math.max(...loads) },
+      },
+      3,
     );
     return 0;
   } finally {
