@@ -116,12 +116,12 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
       try {
         if (command.command !== 'orders stuck') {
           const jobs = createJobQueue({ queues: { docJobsUrl: urls.docJobs, batchDocJobsUrl: urls.batchDocJobs } }, target.sqs);
-          const names = { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name };
+          const orderRun = { db, jobs, queueNames: { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name }, orderIds: command.orderIds, requestId, log };
           if (command.command === 'orders requeue') {
-            const report = await requeueOrders(db, jobs, names, command.orderIds, requestId, log);
+            const report = await requeueOrders(orderRun);
             return { json: report, text: renderRequeue(report), ok: true };
           }
-          const report = await retryOrders(db, jobs, names, command.orderIds, requestId, log);
+          const report = await retryOrders(orderRun);
           return { json: report, text: renderRetry(report), ok: report.notSent.length === 0 };
         }
         // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them; its backlog is both doc-job queues'.

@@ -176,14 +176,19 @@ async function namedOrders<T extends { id: string }>(db: Knex, orderIds: string[
   return byId;
 }
 
-export async function requeueOrders(
-  db: Knex,
-  jobs: Pick<JobQueue, 'sendDocJob'>,
-  queueNames: Record<DocJobQueue, string>,
-  orderIds: string[],
-  requestId: string,
-  log: Logger,
-): Promise<RequeueReport> {
+/** What `orders requeue` and `orders retry` act on, and with: one object, so no call can swap two of its ids or names. */
+export interface OrderJobsRun {
+  db: Knex;
+  jobs: Pick<JobQueue, 'sendDocJob'>;
+  /** The queue names a report shows, by the queue each job goes to. */
+  queueNames: Record<DocJobQueue, string>;
+  orderIds: string[];
+  /** The run's `ops-<uuid>`, on every job sent and log line. */
+  requestId: string;
+  log: Logger;
+}
+
+export async function requeueOrders({ db, jobs, queueNames, orderIds, requestId, log }: OrderJobsRun): Promise<RequeueReport> {
   const byId = await namedOrders<{ id: string; status: OrderStatus; batch_id: string | null; generation_lease_until: Date | null; lease_live: boolean | null }>(
     db,
     orderIds,
@@ -286,14 +291,7 @@ export interface RetryReport {
  * it again (batch-completion.ts). The job is sent after the commit: sent inside it, a worker could
  * read the order still `failed` and drop the job.
  */
-export async function retryOrders(
-  db: Knex,
-  jobs: Pick<JobQueue, 'sendDocJob'>,
-  queueNames: Record<DocJobQueue, string>,
-  orderIds: string[],
-  requestId: string,
-  log: Logger,
-): Promise<RetryReport> {
+export async function retryOrders({ db, jobs, queueNames, orderIds, requestId, log }: OrderJobsRun): Promise<RetryReport> {
   const byId = await namedOrders<{ id: string; status: OrderStatus; error: string | null; batch_id: string | null }>(db, orderIds, () => ['id', 'status', 'error', 'batch_id']);
   const refused = [...byId.values()].filter((r) => r.status === 'failed' && r.error !== FAILED_AFTER_RETRIES);
   if (refused.length > 0) {
