@@ -53,8 +53,9 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   const clientOf = (ctx: ServiceContext) => (ctx.state as B2bState).client;
   const api = (ctx: ServiceContext) => internalApi(runtime.internal, { requestId: ctx.state.requestId });
 
+  // Case-insensitive, as the router matches: /B2B/batches reaches the same route and needs the same key.
   router.use(async (ctx, next) => {
-    if (!ctx.path.startsWith('/b2b/')) return next();
+    if (!/^\/b2b\//i.test(ctx.path)) return next();
     const apiKey = apiKeyOf(ctx);
     if (!apiKey) throw unauthorized('an API key is required (header x-api-key or Authorization: Bearer)');
     if (apiKey.length > 200) throw unauthorized();
