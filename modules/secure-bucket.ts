@@ -8,6 +8,14 @@ import { S3BucketLifecycleConfiguration, S3BucketLifecycleConfigurationRule } fr
 import { S3BucketPolicy } from '@cdktf/provider-aws/lib/s3-bucket-policy';
 import { Statement, denyInsecureTransport, policyJson } from './iam-statements';
 
+/**
+ * Days after which S3 aborts an unfinished multipart upload (its parts are billed until then).
+ * Nothing here resumes an upload: storage:move starts every object's upload afresh on a rerun and
+ * aborts its own on failure, and the workers and Terraform write whole objects. An upload still
+ * open after a day is one a killed process left, which nobody will complete.
+ */
+export const ABORT_INCOMPLETE_UPLOAD_DAYS = 1;
+
 export interface SecureBucketProps {
   /** Bucket names are global: a prefix lets Terraform append a unique suffix. */
   bucketPrefix: string;
@@ -29,7 +37,7 @@ export interface SecureBucketProps {
 /**
  * A private S3 bucket: public access blocked, ACLs disabled, SSE-S3 (free; a CMK costs $1/month
  * and per-request KMS fees), TLS-only policy, versioning with a bounded noncurrent lifetime,
- * and aborted multipart uploads cleaned up so they are not billed forever.
+ * and aborted multipart uploads cleaned up after a day so they are not billed forever.
  */
 export class SecureBucket extends Construct {
   readonly bucket: S3Bucket;
@@ -58,7 +66,7 @@ export class SecureBucket extends Construct {
         id: 'housekeeping',
         status: 'Enabled',
         filter: [{ prefix: '' }],
-        abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+        abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_INCOMPLETE_UPLOAD_DAYS }],
         noncurrentVersionExpiration: [{ noncurrentDays: props.noncurrentVersionDays }],
         expiration: props.expirationDays !== undefined ? [{ days: props.expirationDays }] : undefined,
       },

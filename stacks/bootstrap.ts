@@ -28,6 +28,7 @@ import {
   githubSubjects,
 } from '../modules/github-oidc-roles';
 import { denyInsecureTransport, policyJson } from '../modules/iam-statements';
+import { ABORT_INCOMPLETE_UPLOAD_DAYS } from '../modules/secure-bucket';
 
 export type BootstrapSettings = Omit<typeof bootstrap, 'github' | 'stateInBucket'> & {
   github: EnvironmentConfig['github'];
@@ -145,7 +146,7 @@ export class BootstrapStack extends TerraformStack {
           noncurrentVersionExpiration: [
             { noncurrentDays: settings.stateNoncurrentVersionDays, newerNoncurrentVersions: settings.stateNoncurrentVersionsKept },
           ],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_INCOMPLETE_UPLOAD_DAYS }],
         },
       ],
     });
@@ -267,7 +268,7 @@ export class BootstrapStack extends TerraformStack {
           status: 'Enabled',
           filter: [{ prefix: '' }],
           expiration: [{ days: settings.stateAccessLogDays }],
-          abortIncompleteMultipartUpload: [{ daysAfterInitiation: 1 }],
+          abortIncompleteMultipartUpload: [{ daysAfterInitiation: ABORT_INCOMPLETE_UPLOAD_DAYS }],
         },
       ],
     });

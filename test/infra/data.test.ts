@@ -173,12 +173,12 @@ describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
     }
   });
 
-  test('reports and assets abort incomplete multipart uploads (a storage:move killed mid-upload leaves parts billed until then)', () => {
+  test('reports and assets abort incomplete multipart uploads after 1 day (a storage:move killed mid-upload leaves parts billed until then; a rerun never resumes them)', () => {
     const lifecycles = resources(stack, 'aws_s3_bucket_lifecycle_configuration');
     for (const bucket of resources(stack, 'aws_s3_bucket')) {
       const lifecycle = lifecycles.find((l) => l.config.bucket === `\${${bucket.address}.id}`);
       const abort = lifecycle?.config.rule.find((r: any) => r.status === 'Enabled' && r.filter?.[0]?.prefix === '' && r.abort_incomplete_multipart_upload);
-      expect(abort?.abort_incomplete_multipart_upload[0].days_after_initiation).toBeLessThanOrEqual(7);
+      expect(abort?.abort_incomplete_multipart_upload[0].days_after_initiation).toBe(1);
     }
     expect(resources(stack, 'aws_s3_bucket')).toHaveLength(2);
   });
