@@ -109,8 +109,10 @@ export async function completeBatchIfDone(deps: BatchCompletionDeps, batchId: st
   };
   const key = batchManifestKey(batch.client_id, batch.id);
   await storage.put(batchBucket, key, JSON.stringify(manifest), 'application/json');
+  // Only with the counts the manifest was made from: an order retried meanwhile (`orders retry`
+  // undoes its count) is on its way again, and its own end completes the batch with a new manifest.
   const moved = await db('batches')
-    .where({ id: batch.id, status: 'processing' })
+    .where({ id: batch.id, status: 'processing', total_rows: batch.total_rows, succeeded: batch.succeeded, failed: batch.failed })
     .update({ status: 'completed', manifest_key: key, updated_at: db.fn.now() });
   if (moved > 0) deps.logger.info('batch completed', { batchId: batch.id, ...manifest.totals, manifestKey: key });
   return moved > 0;
