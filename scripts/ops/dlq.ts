@@ -39,7 +39,10 @@ import { cloudWatchOldestAges, localOldestAgeSeconds } from './workers';
  * A crash between a send and its delete leaves the message in both queues; the next redrive
  * sends it once more, which the workers take as the duplicate delivery they already tolerate
  * (every job is idempotent, docs/workers.md). A message whose send fails is released in the DLQ
- * and reported.
+ * and reported, and the run goes on with the others. SQS refuses a whole SendMessageBatch whose
+ * messages add up to more than one message may be (BatchRequestTooLong): ten received together
+ * are sent in as many batches as their sizes need, so a few large bodies cannot stop every run
+ * at the same ten.
  */
 const HOLD_SECONDS = 30;
 /** A moved message is out of sight this long in the DLQ between its send and its delete. */
@@ -251,6 +254,59 @@ function attributesOf(m: Message): Record<string, MessageAttributeValue> | undef
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** SQS's ceiling on a message, and on a SendMessageBatch's messages together, whatever a queue's MaximumMessageSize. */
+const SQS_MAX_BATCH_BYTES = 1_048_576;
+
+/** What SQS counts of a message against those limits: the body, and each attribute's name, data type and value (binary as sent, base64). */
+function sizeOf(body: string, attributes: Record<string, MessageAttributeValue> | undefined): number {
+  let size = Buffer.byteLength(body, 'utf8');
+  for (const [name, v] of Object.entries(attributes ?? {})) {
+    size += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(v.DataType ?? '', 'utf8');
+    if (v.StringValue !== undefined) size += Buffer.byteLength(v.StringValue, 'utf8');
+    if (v.BinaryValue !== undefined) size += Math.ceil(v.BinaryValue.length / 3) * 4;
+  }
+  return size;
+}
+
+/** Consecutive runs of `items` whose sizes add up to `budget` at most; an item larger than that alone goes in a run of its own. */
+function within<T>(items: T[], size: (item: T) => number, budget: number): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let total = 0;
+  for (const item of items) {
+    const n = size(item);
+    if (run.length > 0 && total + n > budget) {
+      runs.push(run);
+      run = [];
+      total = 0;
+    }
+    run.push(item);
+    total += n;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+interface Moving {
+  message: Message;
+  entry: { Id: string; MessageBody: string; MessageAttributes?: Record<string, MessageAttributeValue> };
+}
+
+/** Sends one run of messages to `url`: each sent with its new id, or failed with SQS's code (a refused request fails all of its run). */
+async function sendRun(sqs: SQSClient, url: string, run: Moving[]): Promise<{ done: { message: Message; newMessageId?: string }[]; failed: { message: Message; code?: string; text?: string }[] }> {
+  const byId = new Map(run.map((m) => [m.entry.Id, m.message]));
+  try {
+    const sent = await sqs.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: run.map((m) => m.entry) }));
+    return {
+      done: (sent.Successful ?? []).map((s) => ({ message: byId.get(s.Id!)!, newMessageId: s.MessageId })),
+      failed: (sent.Failed ?? []).map((f) => ({ message: byId.get(f.Id!)!, code: f.Code, text: f.Message })),
+    };
+  } catch (err) {
+    const e = err as Error;
+    return { done: [], failed: run.map((m) => ({ message: m.message, code: e.name, text: e.message })) };
+  }
+}
+
 export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number }, log: Logger): Promise<RedriveReport> {
   const q = await target.queue(stem);
   const visible = async () => num((await queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages);
@@ -270,6 +326,8 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     return report;
   }
 
+  const maxMessageSize = num((await queueAttributes(target.sqs, q.url, ['MaximumMessageSize'])).MaximumMessageSize);
+  const batchBytes = maxMessageSize > 0 ? Math.min(maxMessageSize, SQS_MAX_BATCH_BYTES) : SQS_MAX_BATCH_BYTES;
   const started = Date.now();
   while (report.moved + report.failed.length < limit) {
     // Ahead of the pace: wait until the messages handled so far are due.
@@ -278,13 +336,9 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     const batch = await receive(target.sqs, q.dlqUrl, Math.min(10, opts.ratePerSecond, limit - report.moved - report.failed.length), MOVE_HOLD_SECONDS);
     if (batch.length === 0) break;
     const now = Date.now();
-    const sent = await target.sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: q.url,
-        Entries: batch.map((m, n) => ({ Id: String(n), MessageBody: m.Body ?? '', MessageAttributes: attributesOf(m) })),
-      }),
-    );
-    const done = (sent.Successful ?? []).map((s) => ({ message: batch[Number(s.Id)], newMessageId: s.MessageId }));
+    const moving = batch.map((m, n): Moving => ({ message: m, entry: { Id: String(n), MessageBody: m.Body ?? '', MessageAttributes: attributesOf(m) } }));
+    const runs = await Promise.all(within(moving, (m) => sizeOf(m.entry.MessageBody, m.entry.MessageAttributes), batchBytes).map((run) => sendRun(target.sqs, q.url, run)));
+    const done = runs.flatMap((r) => r.done);
     if (done.length > 0) {
       const deleted = await target.sqs.send(
         new DeleteMessageBatchCommand({ QueueUrl: q.dlqUrl, Entries: done.map((d, n) => ({ Id: String(n), ReceiptHandle: d.message.ReceiptHandle! })) }),
@@ -300,7 +354,7 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
       report.moved += 1;
       log.info('message redriven', { queue: q.name, messageId: described.messageId, newMessageId: d.newMessageId, requestId: described.requestId, orderId: described.orderId, batchId: described.batchId });
     }
-    const failed = (sent.Failed ?? []).map((f) => ({ message: batch[Number(f.Id)], code: f.Code, text: f.Message }));
+    const failed = runs.flatMap((r) => r.failed);
     for (const f of failed) {
       report.failed.push({ messageId: f.message.MessageId ?? '', code: f.code, message: f.text });
       log.error('message not moved; left in the DLQ', { queue: q.name, messageId: f.message.MessageId, code: f.code, reason: f.text });
