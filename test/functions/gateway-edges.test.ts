@@ -1,4 +1,4 @@
-import { http, startTestPlatform, TestPlatform } from '../support/functions-platform';
+import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**
  * Edges of the public gateways found by probing the running services: each test is a request a
@@ -6,10 +6,13 @@ import { http, startTestPlatform, TestPlatform } from '../support/functions-plat
  */
 let p: TestPlatform;
 let b2b: string;
+let apiKey: string;
 
 beforeAll(async () => {
   p = await startTestPlatform('fn_gateway_edges');
   b2b = p.urls['gateway-b2b'];
+  const res = await http(p.urls.client, '/clients', { method: 'POST', json: { name: 'edges', email: 'edges@example.test' } });
+  apiKey = res.json.apiKey;
 });
 afterAll(() => p.teardown());
 
@@ -24,5 +27,18 @@ describe('gateway-b2b', () => {
   ])('%s %s without an API key is a 401, like its lower-case path', async (method, path) => {
     const res = await http(b2b, path, { method, ...(method === 'POST' ? { json: { theme: 'product-sheet', rows: [{ product: 'kettle' }] } } : {}) });
     expect({ status: res.status, body: res.json }).toEqual({ status: 401, body: { error: { code: 'unauthorized', message: expect.any(String) } } });
+  });
+
+  test('a JSON row with hundreds of thousands of members is a 400 naming at most 50 of them, not a 500', async () => {
+    const row = Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`k${i}`, '']));
+    const res = await http(b2b, '/b2b/batches', {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey, 'idempotency-key': newIdempotencyKey() },
+      json: { theme: 'product-sheet', rows: [row] },
+    });
+    expect(res.status).toBe(400);
+    const fields = (res.json.error.fields as { field: string }[]).map((f) => f.field);
+    expect(fields).toHaveLength(50);
+    expect(fields.slice(0, 2)).toEqual(['rows[0].product', 'rows[0].k0']);
   });
 });
