@@ -4,7 +4,7 @@ import { UsageError } from '../../core/cli';
 import { log } from '../data-move/log';
 import type { Args } from './args';
 import { loadKeyMap, type KeyMap } from './keys';
-import { commitBatch, ensureState, readState, type StateRow, type Verified } from './state';
+import { commitBatch, describeTarget, ensureState, readState, type State, type Verified } from './state';
 import {
   cacheControlFor,
   checkBucket,
@@ -60,9 +60,11 @@ interface Context {
   target: LazyClient;
   targetRequests: StoreRequests;
   bucket: string;
+  /** The target as progress is keyed (state.ts describeTarget). */
+  targetId: string;
   db: Client;
   keyMap: KeyMap | null;
-  state: Map<string, StateRow>;
+  state: State;
 }
 
 /** Runs `fn` over an async stream of items with at most `limit` in flight. */
@@ -126,8 +128,9 @@ async function prepare(args: Args): Promise<Context> {
     if (args.source.kind === 's3' && args.source.bucket === bucket && sameEndpoint(args.source.endpoint, args.targetEndpoint))
       throw new UsageError('--target', `bucket ${bucket} is the source bucket (${source.describe}): the source is never written to; name the platform's bucket`);
     const keyMap = args.target === 'reports' ? await loadKeyMap(db, args.mapFile) : null;
-    const state = await readState(db, bucket, source.describe);
-    return { args, source, target, targetRequests, bucket, db, keyMap, state };
+    const targetId = describeTarget(bucket, args.target === 'reports' ? '' : args.targetPrefix, args.targetEndpoint);
+    const state = await readState(db, targetId, source.describe);
+    return { args, source, target, targetRequests, bucket, targetId, db, keyMap, state };
   } catch (err) {
     await db.end().catch(() => undefined);
     closeStores();
@@ -140,11 +143,13 @@ const sameEndpoint = (a: string | undefined, b: string | undefined) => (a === un
 
 /** Where a source object goes: the order's new key (reports) or the same key under the prefix (assets). */
 function targetFor(ctx: Context, o: SourceObject): { targetKey: string; orderId?: string } | Skipped {
-  const done = ctx.state.get(o.key);
+  const done = ctx.state.done.get(o.key);
   if (done) return { targetKey: done.target_key };
   if (!ctx.keyMap) return { targetKey: ctx.args.targetPrefix + o.key };
   const prefix = ctx.args.source.kind === 's3' ? ctx.args.source.prefix : '';
-  const t = ctx.keyMap(o.key, prefix + o.key);
+  // An order re-pointed by a move of this source into another target no longer holds the old key
+  // in orders.document_key; a --map still names it.
+  const t = ctx.keyMap(o.key, prefix + o.key) ?? (ctx.args.mapFile ? null : ctx.state.moved.get(o.key)) ?? null;
   if (t && 'orderIds' in t) return { key: o.key, reason: `${t.orderIds.length} orders have this old key (${t.orderIds.join(', ')}): not copied, no key changed; give its order in --map` };
   return t ?? { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
 }
@@ -198,7 +203,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     lastFlush = Date.now();
     committing = committing.then(async () => {
       await stateReady;
-      await commitBatch(ctx.db, ctx.bucket, ctx.source.describe, batch);
+      await commitBatch(ctx.db, { id: ctx.targetId, bucket: ctx.bucket }, ctx.source.describe, batch);
       committed += batch.length;
       if (batch.length) log('batch_committed', { objects: batch.length, total: committed });
     });
@@ -256,7 +261,7 @@ async function copyAll(ctx: Context): Promise<Report> {
         skip(report, to);
         return;
       }
-      const done = ctx.state.get(o.key);
+      const done = ctx.state.done.get(o.key);
       // The size alone would miss an object rewritten at the same size; a row without a version
       // (an earlier version of the tool) is copied and verified again.
       if (done && Number(done.size) === o.size && done.source_version !== null && done.source_version === o.version) {
@@ -317,7 +322,7 @@ async function verifyAll(ctx: Context): Promise<Report> {
           : null;
     if (problem) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem });
     else report.checkedBy[got!.how]++;
-    if (!problem && !ctx.state.has(o.key)) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: 'in the target but not recorded as verified (run the move)' });
+    if (!problem && !ctx.state.done.has(o.key)) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: 'in the target but not recorded as verified (run the move)' });
   });
   report.seconds = +((Date.now() - started) / 1000).toFixed(2);
   return report;

@@ -23,14 +23,22 @@ export interface StateRow {
   md5: string | null;
 }
 
+/**
+ * A move's target as its progress is keyed: bucket, prefix and endpoint (none: AWS, where bucket
+ * names are global), as the source is by its description. Two moves that differ in any of them
+ * (a rehearsal into another store's bucket of the same name, another --target-prefix) each copy
+ * their own objects.
+ */
+export const describeTarget = (bucket: string, prefix: string, endpoint: string | undefined): string => `s3://${bucket}/${prefix}${endpoint ? ` at ${endpoint}` : ''}`;
+
 export async function ensureState(db: Client): Promise<void> {
   await db.query(`CREATE SCHEMA IF NOT EXISTS _storage_move;
     CREATE TABLE IF NOT EXISTS ${STATE_TABLE} (
-      target_bucket text NOT NULL, source text NOT NULL, source_key text NOT NULL,
+      target text NOT NULL, target_bucket text NOT NULL, source text NOT NULL, source_key text NOT NULL,
       target_key text NOT NULL, size bigint NOT NULL, source_version text, sha256 text, md5 text, order_id uuid,
       status text NOT NULL DEFAULT 'verified' CHECK (status IN ('verified')),
       verified_at timestamptz NOT NULL DEFAULT now(),
-      PRIMARY KEY (target_bucket, source, source_key));
+      PRIMARY KEY (target, source, source_key));
     -- A table made by an earlier version, whose every row had a SHA-256.
     ALTER TABLE ${STATE_TABLE} ADD COLUMN IF NOT EXISTS md5 text;
     ALTER TABLE ${STATE_TABLE} ALTER COLUMN sha256 DROP NOT NULL;
@@ -38,32 +46,60 @@ export async function ensureState(db: Client): Promise<void> {
     ALTER TABLE ${STATE_TABLE} ADD COLUMN IF NOT EXISTS source_version text;
     DO $$ BEGIN
       ALTER TABLE ${STATE_TABLE} ADD CONSTRAINT objects_one_checksum CHECK (sha256 IS NOT NULL OR md5 IS NOT NULL);
-    EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+    -- Rows keyed by the bucket alone (an earlier version) do not say which endpoint or prefix they
+    -- were copied to: they match no target, so the next run copies and verifies again once, and
+    -- they still give a reports move the orders of their old keys.
+    ALTER TABLE ${STATE_TABLE} ADD COLUMN IF NOT EXISTS target text;
+    UPDATE ${STATE_TABLE} SET target = 's3://' || target_bucket || '/ (endpoint and prefix not recorded)' WHERE target IS NULL;
+    ALTER TABLE ${STATE_TABLE} ALTER COLUMN target SET NOT NULL;
+    DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                     WHERE c.conrelid = '${STATE_TABLE}'::regclass AND c.contype = 'p' AND a.attname = 'target') THEN
+        ALTER TABLE ${STATE_TABLE} DROP CONSTRAINT objects_pkey, ADD PRIMARY KEY (target, source, source_key);
+      END IF;
+    END $$`);
 }
 
-/** Objects already verified for this source and bucket, by source key (empty before the first run). */
-export async function readState(db: Client, bucket: string, source: string): Promise<Map<string, StateRow>> {
-  const { rows: exists } = await db.query(`SELECT to_regclass('${STATE_TABLE}') IS NOT NULL AS ok`);
-  if (!exists[0].ok) return new Map();
-  const { rows } = await db.query<StateRow & { source_key: string }>(
-    `SELECT source_key, target_key, size, source_version, sha256, md5 FROM ${STATE_TABLE} WHERE target_bucket = $1 AND source = $2`,
-    [bucket, source],
+export interface State {
+  /** Objects of this source already verified in this target, by source key. */
+  done: Map<string, StateRow>;
+  /** Source keys whose orders an earlier move of this source re-pointed (to any target), with that order and its key. */
+  moved: Map<string, { targetKey: string; orderId: string }>;
+}
+
+/** This source's progress (empty before the first run). */
+export async function readState(db: Client, target: string, source: string): Promise<State> {
+  const state: State = { done: new Map(), moved: new Map() };
+  // Read before ensureState alters a table of an earlier version (a dry run never does), whose rows have no target.
+  const { rows: exists } = await db.query(
+    `SELECT to_regclass('${STATE_TABLE}') IS NOT NULL AS ok, EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('${STATE_TABLE}') AND attname = 'target') AS keyed`,
   );
-  return new Map(rows.map((r) => [r.source_key, r]));
+  if (!exists[0].ok) return state;
+  const { rows } = await db.query<StateRow & { target: string | null; source_key: string; order_id: string | null }>(
+    `SELECT ${exists[0].keyed ? 'target' : 'NULL AS target'}, source_key, target_key, size, source_version, sha256, md5, order_id FROM ${STATE_TABLE} WHERE source = $1`,
+    [source],
+  );
+  for (const r of rows) {
+    if (r.target === target) state.done.set(r.source_key, r);
+    if (r.order_id) state.moved.set(r.source_key, { targetKey: r.target_key, orderId: r.order_id });
+  }
+  return state;
 }
 
 /** One transaction: the verified objects' rows and, for documents, their orders' new keys. */
-export async function commitBatch(db: Client, bucket: string, source: string, batch: Verified[]): Promise<void> {
+export async function commitBatch(db: Client, target: { id: string; bucket: string }, source: string, batch: Verified[]): Promise<void> {
   if (batch.length === 0) return;
   await db.query('BEGIN');
   try {
     await db.query(
-      `INSERT INTO ${STATE_TABLE} (target_bucket, source, source_key, target_key, size, sha256, md5, order_id, source_version)
-       SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::uuid[], $9::text[])
-       ON CONFLICT (target_bucket, source, source_key) DO UPDATE SET target_key = EXCLUDED.target_key,
+      `INSERT INTO ${STATE_TABLE} (target, target_bucket, source, source_key, target_key, size, sha256, md5, order_id, source_version)
+       SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], $9::uuid[], $10::text[])
+       ON CONFLICT (target, source, source_key) DO UPDATE SET target_key = EXCLUDED.target_key,
          size = EXCLUDED.size, source_version = EXCLUDED.source_version, sha256 = EXCLUDED.sha256, md5 = EXCLUDED.md5, order_id = EXCLUDED.order_id, verified_at = now()`,
       [
-        bucket,
+        target.id,
+        target.bucket,
         source,
         batch.map((b) => b.sourceKey),
         batch.map((b) => b.targetKey),
