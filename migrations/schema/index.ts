@@ -5,6 +5,7 @@ import * as batchRequestFingerprint from './20261201_003_batch_request_fingerpri
 import * as orderRequeues from './20261201_004_order_requeues';
 import * as appRole from './20261201_005_app_role';
 import * as orderRequestId from './20261201_006_order_request_id';
+import * as batchProcessingIndex from './20261202_007_batch_processing_index';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -21,4 +22,5 @@ export const schemaMigrations: SchemaMigration[] = [
   { name: '20261201_004_order_requeues', ...orderRequeues },
   { name: '20261201_005_app_role', ...appRole },
   { name: '20261201_006_order_request_id', ...orderRequestId },
+  { name: '20261202_007_batch_processing_index', ...batchProcessingIndex },
 ];

@@ -149,6 +149,7 @@ describe('on the machine’s PostgreSQL', () => {
       '20261201_004_order_requeues',
       '20261201_005_app_role',
       '20261201_006_order_request_id',
+      '20261202_007_batch_processing_index',
     ]);
     expect(first.lines.find((l) => l.msg === 'migrate-start')).toMatchObject({ level: 'info', service: 'db-migrate', env: 'test', state: 'empty', login: 'DATABASE_APP_URL' });
     expect(first.lines.find((l) => l.msg === 'app-login-ready')).toMatchObject({ role: login.username, memberOf: 'docplatform_app', created: true });
