@@ -51,7 +51,7 @@ options:
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
 exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a retried order's job not sent), 2 bad command line, no AWS
-credentials, an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
+credentials, a database login secret that does not exist, an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
 (order), an order that orders retry refuses (nothing is done)`;
 
 export type QueueStem = (typeof QUEUES)[keyof typeof QUEUES];

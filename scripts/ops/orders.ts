@@ -83,7 +83,13 @@ export async function openDatabase(args: DatabaseArgs, defaultSecret: string, re
     try {
       login = JSON.parse(await readSecret(secretId));
     } catch (err) {
-      throw new Error(`cannot read the database login from secret ${secretId}: ${(err as Error).message}`);
+      const e = err as Error;
+      // No credentials is the person's to fix by logging in (the CLI's exit 2 naming them), as on any other AWS call of the tools.
+      if (e.name === 'CredentialsProviderError') throw err;
+      if (e.name === 'ResourceNotFoundException') {
+        throw new UsageError('--db-secret', `no secret ${secretId}: name the login's secret with --db-secret, or give the user and password in --database-url`);
+      }
+      throw new Error(`cannot read the database login from secret ${secretId}: ${e.message}`);
     }
     if (typeof login.username !== 'string' || typeof login.password !== 'string') throw new Error(`secret ${secretId} is not JSON with username and password`);
     url.username = encodeURIComponent(login.username);

@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import knex, { Knex } from 'knex';
+import { migrateLatest } from '../../migrations/migrate';
+import { listen, StandInServer } from '../../scripts/local/stand-ins/http';
+import { runCliProcess } from '../support/cli-process';
+import { createTestDatabase, TestDatabase } from '../support/postgres';
+
+/**
+ * The runbooks' database URL has no user (`$DB`, through a tunnel): the ops tools take the login
+ * from the secret `docplatform-<env>-db-app`. The CLI runs in its own process with the real
+ * Secrets Manager client, answered by a stand-in through AWS_ENDPOINT_URL_SECRETS_MANAGER (no
+ * emulator of it runs here), against a real PostgreSQL database. No credentials, and a secret that
+ * does not exist, are a line naming the field and exit 2, as for every other AWS call of the tools.
+ */
+jest.setTimeout(60_000);
+
+const CLI = join(__dirname, '..', '..', 'scripts', 'ops', 'cli.ts');
+
+describe('ops: the database login from its secret', () => {
+  let database: TestDatabase;
+  let db: Knex;
+  let secrets: StandInServer;
+  const asked: string[] = [];
+  /** The URL of the runbooks: host, port and database, no user. */
+  let tunnelUrl: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('opslogin');
+    db = knex({ client: 'pg', connection: database.url });
+    await migrateLatest(db);
+    const url = new URL(database.url);
+    const login = { username: decodeURIComponent(url.username), password: '' };
+    url.username = '';
+    url.password = '';
+    tunnelUrl = url.toString();
+    secrets = await listen(async (req, body) => {
+      const { SecretId } = JSON.parse(body.toString('utf8')) as { SecretId: string };
+      asked.push(`${req.headers['x-amz-target']} ${SecretId}`);
+      if (SecretId !== 'docplatform-dev-db-app') return { status: 400, json: { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." } };
+      return { status: 200, json: { ARN: `arn:aws:secretsmanager:eu-west-3:123456789012:secret:${SecretId}-AbCdEf`, Name: SecretId, SecretString: JSON.stringify(login) } };
+    });
+  });
+  afterAll(async () => {
+    await secrets?.close();
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  /** The CLI with AWS credentials (or none at all: no keys, no profile, no instance metadata). */
+  const ops = (args: string[], credentials: boolean) =>
+    runCliProcess(CLI, args, {
+      env: {
+        HOME: mkdtempSync(join(tmpdir(), 'ops-home-')),
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_PROFILE: '',
+        AWS_SESSION_TOKEN: '',
+        DATABASE_URL: '',
+        ...(credentials ? { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } : { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }),
+      },
+    });
+  const errorLine = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.level === 'error');
+
+  test('a URL without a user takes the login of docplatform-<env>-db-app', async () => {
+    const run = await ops(['orders', 'failed', '--env', 'dev', '--database-url', tunnelUrl], true);
+    expect(run.stderr).not.toContain('"level":"error"');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ count: 0, otherFailures: 0, orders: [] });
+    expect(asked).toContain('secretsmanager.GetSecretValue docplatform-dev-db-app');
+  });
+
+  test.each([
+    [['orders', 'failed']],
+    [['dlq', 'show', 'doc-jobs']],
+  ])('%j without AWS credentials: exit 2 naming them, nothing printed on stdout', async (command) => {
+    const run = await ops([...command, '--env', 'dev', '--database-url', tunnelUrl], false);
+    expect(errorLine(run.stderr)).toMatchObject({ field: 'credentials' });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('a login secret that does not exist: exit 2 naming --db-secret', async () => {
+    const run = await ops(['orders', 'failed', '--env', 'dev', '--database-url', tunnelUrl, '--db-secret', 'docplatform-dev-db-nope'], true);
+    expect(errorLine(run.stderr)).toMatchObject({ field: '--db-secret' });
+    expect(errorLine(run.stderr).msg).toContain('docplatform-dev-db-nope');
+    expect(run.code).toBe(2);
+  });
+});
