@@ -107,11 +107,11 @@ export class NetworkStack extends TerraformStack {
     const privateRt = routeTable('private', privateSubnets);
     const isolatedRt = routeTable('isolated', isolatedSubnets);
     const publicDefault = new Route(this, 'public-default', { routeTableId: publicRt.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id });
-    // The alarm topic comes first: the NAT's egress alarm reports to it.
-    const alarms = new AlarmTopic(this, 'alarms', { name: `${prefix}-alarms`, emails: config.alarms.emails });
-    this.alarmTopicArn = alarms.topic.arn;
     // The account id comes from the config or from the VPC (its owner): no STS call at plan time.
     const account = config.accountId ?? vpc.ownerId;
+    // The alarm topic comes first: the NAT's egress alarm reports to it.
+    const alarms = new AlarmTopic(this, 'alarms', { name: `${prefix}-alarms`, region: config.region, accountId: account, emails: config.alarms.emails });
+    this.alarmTopicArn = alarms.topic.arn;
 
     switch (config.network.egress) {
       case 'nat-instance': {

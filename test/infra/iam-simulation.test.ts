@@ -14,6 +14,7 @@ import {
   simulate,
   SimPrincipal,
   SimRequest,
+  resolvedPolicy,
   workloadRole,
 } from '../support/iam-simulation';
 import { resources } from '../support/infra-synth';
@@ -440,7 +441,31 @@ function storageMoveRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env)]);
+/**
+ * The alarm topic's policy (network stack) with the two services that publish to it as the
+ * principals: each publishes for this account's alarms and budgets, never for another account's
+ * (a bare service principal would let any account's alarm or budget name this topic).
+ */
+function alarmTopicRows(env: string): Row[] {
+  const topicPolicy = resources(`${env}-network`, 'aws_sns_topic_policy')[0];
+  const resourcePolicy = resolvedPolicy(`${env}-network`, topicPolicy.config.policy);
+  const topic = `arn:aws:sns:${REGION}:${ACCOUNT}:${namePrefix(env)}-alarms`;
+  const service = (name: string): SimPrincipal => ({ label: name, arn: name, identityPolicies: [] });
+  const cloudwatch = service('cloudwatch.amazonaws.com');
+  const budgets = service('budgets.amazonaws.com');
+  const STRANGER = '210987654321';
+  const from = (account: string, sourceArn: string) => ({ 'aws:SourceAccount': account, 'aws:SourceArn': sourceArn });
+  const publish = { action: 'sns:Publish', resource: topic, resourcePolicy };
+  return [
+    { principal: cloudwatch, ...publish, context: from(ACCOUNT, `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${namePrefix(env)}-order-5xx`), expected: 'Allow', why: 'an alarm of this account' },
+    { principal: cloudwatch, ...publish, context: from(STRANGER, `arn:aws:cloudwatch:${REGION}:${STRANGER}:alarm:anything`), expected: 'Deny', why: 'another account’s alarm naming this topic (confused deputy)' },
+    { principal: budgets, ...publish, context: from(ACCOUNT, `arn:aws:budgets::${ACCOUNT}:budget/${namePrefix(env)}-monthly`), expected: 'Allow', why: 'the budget of this account' },
+    { principal: budgets, ...publish, context: from(STRANGER, `arn:aws:budgets::${STRANGER}:budget/anything`), expected: 'Deny', why: 'another account’s budget naming this topic (confused deputy)' },
+    { principal: service('events.amazonaws.com'), ...publish, context: from(ACCOUNT, `arn:aws:events:${REGION}:${ACCOUNT}:rule/anything`), expected: 'Deny', why: 'no other service publishes' },
+  ];
+}
+
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];

@@ -304,12 +304,15 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     budget.config.notification.forEach((n: any) => expect(n.subscriber_sns_topic_arns).toEqual([ref('aws_sns_topic', 'alarms_topic_CB6504A9', 'arn')]));
   });
 
-  test('only CloudWatch and Budgets may publish to the alarm topic, over TLS', () => {
+  test('only CloudWatch and Budgets may publish to the alarm topic, over TLS, each for this account only (aws:SourceAccount, aws:SourceArn)', () => {
     const [policy] = resources(stack, 'aws_sns_topic_policy');
     const statements = parsePolicy(policy.config.policy).Statement;
     const allow = statements.filter((s) => s.Effect === 'Allow');
-    expect(allow).toHaveLength(1);
-    expect(allow[0].Principal).toEqual({ Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] });
+    const account = ref('aws_vpc', 'vpc', 'owner_id');
+    expect(allow.map((s) => [s.Principal, s.Action, s.Condition])).toEqual([
+      [{ Service: 'cloudwatch.amazonaws.com' }, 'sns:Publish', { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:${config.region}:${account}:alarm:*` } }],
+      [{ Service: 'budgets.amazonaws.com' }, 'sns:Publish', { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': `arn:aws:budgets::${account}:*` } }],
+    ]);
     expect(statements.some((s) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false')).toBe(true);
   });
 });
