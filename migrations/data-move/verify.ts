@@ -85,7 +85,9 @@ const COLUMN_HASH: Record<string, (column: string, seed: number) => string> = {
   int8: (c, s) => `hashint8extended(${c}, ${s})`,
   text: (c, s) => `hashtextextended(${c}::text COLLATE "C", ${s})`,
   varchar: (c, s) => `hashtextextended(${c}::text COLLATE "C", ${s})`,
-  bpchar: (c, s) => `hashbpcharextended(${c}::bpchar COLLATE "C", ${s})`,
+  // Its stored form: bpchar's hash and its cast to text both drop trailing spaces, which an
+  // unbounded bpchar keeps ('a' and 'a  ' would hash alike).
+  bpchar: (c, s) => `hashtextextended(bpcharout(${c})::text COLLATE "C", ${s})`,
   uuid: (c, s) => `uuid_hash_extended(${c}, ${s})`,
   time: (c, s) => `time_hash_extended(${c}, ${s})`,
   timestamp: (c, s) => `timestamp_hash_extended(${c}, ${s})`,
