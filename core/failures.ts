@@ -12,7 +12,12 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTF
 const PG_UNAVAILABLE = /^(08|53|57P|25006$)/;
 
 export class DependencyUnavailableError extends Error {
-  constructor(readonly dependency: 'database' | 'cache' | 'queue' | 'storage' | 'service', message: string) {
+  /** `answer`: what a client is told, when `message` (logged) holds words for the operator only. */
+  constructor(
+    readonly dependency: 'database' | 'cache' | 'queue' | 'storage' | 'service',
+    message: string,
+    readonly answer = message,
+  ) {
     super(message);
     this.name = 'DependencyUnavailableError';
   }
@@ -30,7 +35,7 @@ interface ErrorLike {
 export function classifyError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = (err ?? {}) as ErrorLike;
-  if (err instanceof DependencyUnavailableError) return serviceUnavailable(err.message);
+  if (err instanceof DependencyUnavailableError) return serviceUnavailable(err.answer);
   if (e.name === 'KnexTimeoutError' || (typeof e.code === 'string' && PG_UNAVAILABLE.test(e.code))) {
     return serviceUnavailable('database unavailable, please retry shortly');
   }

@@ -106,13 +106,13 @@ export function httpTransport(urls: Partial<Record<ServiceName, string>>, timeou
         signal: AbortSignal.timeout(timeouts.requestMs),
       });
     } catch (err) {
-      throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`);
+      throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`, `service ${service} unreachable`);
     }
     let text: string;
     try {
       text = await res.text();
     } catch (err) {
-      throw new DependencyUnavailableError('service', `service ${service} answer cut short: ${(err as Error).message}`);
+      throw new DependencyUnavailableError('service', `service ${service} answer cut short: ${(err as Error).message}`, `service ${service} answer cut short`);
     }
     return {
       status: res.status,
@@ -174,7 +174,8 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, tim
     try {
       out = await (await getClient()).invoke(fn, event);
     } catch (err) {
-      throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`);
+      // The SDK's words name the account, the role and the function ARN (an AccessDenied, a function not found): logged, never answered.
+      throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`, `service ${service} unreachable`);
     }
     if (out.functionError) throw new DependencyUnavailableError('service', `service ${service} failed: ${out.functionError}`);
     const result = proxyResultOf(service, out.payload);
