@@ -133,7 +133,7 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
   const log = deps.logger.child({ component: 'sweeper', requestId });
   const waiting = await deps.backlog();
   const report: SweepReport = { requeued: [], failed: [], deferred: 0, batchesCompleted: 0 };
-  const touchedBatches = new Set<string>();
+  const failedPerBatch = new Map<string, number>();
 
   await db.transaction(async (trx) => {
     const rows = (await whereNotMovedFor(trx('orders').select('id', 'status', 'requeues', 'batch_id'), trx, deadlines.stuckAfterMs)
@@ -170,20 +170,21 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
         .update({ status: 'failed', error: reason, generation_owner: null, generation_lease_until: null, updated_at: trx.fn.now() })
         .returning('batch_id');
       if (failed.length > 0) {
-        if (row.batch_id) {
-          await countBatchOutcome(trx, row.batch_id, 'failed');
-          touchedBatches.add(row.batch_id);
-        }
+        if (row.batch_id) failedPerBatch.set(row.batch_id, (failedPerBatch.get(row.batch_id) ?? 0) + 1);
         report.failed.push(row.id);
       }
     }
+    // Counted after the orders and batch by batch in id order, not in the rows' order: two sweeps
+    // (one per task) holding orders of the same batches would otherwise each lock one batch and
+    // wait for the other's. Every other writer takes one order, then its one batch.
+    for (const batchId of [...failedPerBatch.keys()].sort()) await countBatchOutcome(trx, batchId, 'failed', failedPerBatch.get(batchId));
   });
 
   for (const id of report.requeued) log.warn('stuck order: doc job sent again', { orderId: id, step: ORDER_STEPS.requeued });
   for (const id of report.failed) log.error('stuck order failed', { orderId: id, step: ORDER_STEPS.failed });
 
   const completion = { db, storage: deps.storage, batchBucket: deps.batchBucket, logger: log };
-  for (const batchId of new Set([...touchedBatches, ...(await findSettledBatches(db, deadlines.stuckAfterMs))])) {
+  for (const batchId of new Set([...failedPerBatch.keys(), ...(await findSettledBatches(db, deadlines.stuckAfterMs))])) {
     if (await completeBatchIfDone(completion, batchId)) report.batchesCompleted += 1;
   }
   return report;

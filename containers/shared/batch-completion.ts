@@ -49,11 +49,11 @@ export interface BatchCompletionDeps {
 
 export const rejectedRowsKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/rejected-rows.json`;
 
-/** Counts an order's final outcome on its batch; call inside the transaction that made the order final. */
-export async function countBatchOutcome(trx: Knex.Transaction, batchId: string, outcome: 'succeeded' | 'failed'): Promise<void> {
+/** Counts an order's final outcome (or `orders` of them) on its batch; call inside the transaction that made them final. */
+export async function countBatchOutcome(trx: Knex.Transaction, batchId: string, outcome: 'succeeded' | 'failed', orders = 1): Promise<void> {
   await trx('batches')
     .where({ id: batchId })
-    .update({ [outcome]: trx.raw('?? + 1', [outcome]), updated_at: trx.fn.now() });
+    .update({ [outcome]: trx.raw('?? + ?', [outcome, orders]), updated_at: trx.fn.now() });
 }
 
 /**
