@@ -171,6 +171,22 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     }
   });
 
+  test('a print that outlasts the render timeout fails at the timeout instead of holding its page for ever; the next document renders', async () => {
+    const strict = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, renderTimeoutMs: 1000, logger });
+    try {
+      // Loads in tens of milliseconds, prints for tens of seconds (a filter on each of 500 pages):
+      // only page.pdf() runs past the timeout, and Playwright gives it none of its own.
+      const html = `<style>div{page-break-after:always;filter:blur(3px);box-shadow:0 0 40px #000}</style>${Array.from({ length: 500 }, (_, i) => `<div>page ${i}</div>`).join('')}`;
+      const started = Date.now();
+      await expect(strict.render(html)).rejects.toThrow(/Timeout/);
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(collapse(pdfText(await strict.render('<p>next</p>')))).toBe('next');
+      expect(strict.launches).toBe(1);
+    } finally {
+      await strict.close();
+    }
+  });
+
   test('SIGTERM leaves the browser to the worker: the drain renders on the same browser', async () => {
     const script = `
       const { PdfRenderer } = require(${JSON.stringify(join(__dirname, '../../containers/doc-generation/render/browser.ts'))});

@@ -82,6 +82,11 @@ export class PdfRenderer {
     this.log = opts.logger.child({ component: 'pdf-renderer' });
   }
 
+  /** What each page operation may take (RENDER_TIMEOUT_MS). */
+  private get stepTimeoutMs(): number {
+    return this.opts.renderTimeoutMs ?? 30_000;
+  }
+
   /** Browsers launched so far (restarts and recycles included). */
   get launches(): number {
     return this.generations;
@@ -128,13 +133,19 @@ export class PdfRenderer {
       let reusable = false;
       try {
         await guard(tab.page.setContent(html, { waitUntil: 'load' }), tab.crashed);
-        const pdf = await guard(tab.page.pdf({ preferCSSPageSize: true, printBackground: true }), tab.crashed);
+        // Playwright gives page.pdf() no timeout, not even the page's default: a long print (minutes
+        // for hundreds of heavy pages) or a hung renderer would hold the page, the render slot and
+        // the message for ever. The step timeout bounds it as it bounds setContent.
+        const pdf = await guard(withTimeout(tab.page.pdf({ preferCSSPageSize: true, printBackground: true }), this.stepTimeoutMs, 'page.pdf'), tab.crashed);
         reusable = true;
         return pdf;
       } finally {
         // A retired browser closes with its tabs once its last job is done.
         if (reusable && !gen.retired) gen.idle.push(tab);
-        else if (!gen.retired && b.isConnected()) await guard(tab.context.close()).catch(() => undefined);
+        else if (!gen.retired && b.isConnected()) {
+          // A renderer that does not let its tab close in time leaves the browser suspect: new jobs get a new one.
+          await guard(withTimeout(tab.context.close(), this.stepTimeoutMs, 'context.close')).catch(() => (gen.retired = true));
+        }
       }
     } catch (err) {
       if (err instanceof BrowserGone || !browser || !browser.isConnected()) {
@@ -152,7 +163,7 @@ export class PdfRenderer {
     try {
       await context.route('**/*', (route) => route.abort());
       const page = await context.newPage();
-      page.setDefaultTimeout(this.opts.renderTimeoutMs ?? 30_000);
+      page.setDefaultTimeout(this.stepTimeoutMs);
       const crashed = new Promise<never>((_, reject) => page.once('crash', () => reject(new BrowserGone(new Error('page crashed')))));
       crashed.catch(() => undefined);
       this.tabs += 1;
@@ -218,6 +229,19 @@ export class PdfRenderer {
       // A browser that failed to launch or already died has nothing left to close.
     }
   }
+}
+
+/** `step`, or a TimeoutError (as Playwright's own, `<what>: Timeout <ms>ms exceeded`) once `ms` have passed. */
+function withTimeout<T>(step: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const err = new Error(`${what}: Timeout ${ms}ms exceeded.`);
+      err.name = 'TimeoutError';
+      reject(err);
+    }, ms);
+  });
+  return Promise.race([step, expired]).finally(() => clearTimeout(timer));
 }
 
 class BrowserGone extends Error {
