@@ -63,7 +63,8 @@ export interface RowHash {
   sql: string;
 }
 
-const TEXT_ROW_HASH: RowHash = { method: 'text', sql: 'hashtextextended(t::text, 0)' };
+// t.*, not t: a column named t would be taken for the row, and only that column hashed.
+const TEXT_ROW_HASH: RowHash = { method: 'text', sql: 'hashtextextended((t.*)::text, 0)' };
 
 const VALUE_HASHED_TYPES = [
   'bool', 'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'text', 'varchar', 'bpchar',
