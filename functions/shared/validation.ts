@@ -11,15 +11,21 @@ import { assertJsonDepth } from '../../core/json-depth';
  */
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
 
+const fieldOf = (prefix: string | undefined, parts: readonly PropertyKey[]): string => {
+  const path = parts.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
+  return [prefix, path].filter(Boolean).join('.') || prefix || 'body';
+};
+
+/**
+ * zod's issues as fields. Unknown keys, which zod reports once at their object, are one issue
+ * each at the key itself (`query.colour`), so the 400 names the parameter to drop.
+ */
 export function issuesOf(error: z.core.$ZodError, prefix?: string): FieldIssue[] {
-  return error.issues.map((i) => {
-    const path = i.path.reduce<string>(
-      (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
-      '',
-    );
-    const field = [prefix, path].filter(Boolean).join('.') || prefix || 'body';
-    return { field, message: i.message };
-  });
+  return error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ field: fieldOf(prefix, [...i.path, key]), message: prefix === 'query' && i.path.length === 0 ? 'unknown parameter' : 'unknown member' }))
+      : [{ field: fieldOf(prefix, i.path), message: i.message }],
+  );
 }
 
 export function parseWith<S extends z.ZodMiniType>(schema: S, value: unknown, prefix?: string): z.infer<S> {

@@ -42,3 +42,18 @@ describe('gateway-b2b', () => {
     expect(fields.slice(0, 2)).toEqual(['rows[0].product', 'rows[0].k0']);
   });
 });
+
+describe('query strings', () => {
+  // zod reports unknown keys once, at the object: the 400 named `query`, not the parameter.
+  test.each([
+    ['gateway-b2c', '/b2c/themes?colour=red', {}],
+    ['gateway-b2c', `/b2c/orders/${UUID}?token=${'t'.repeat(43)}&colour=red`, {}],
+    ['gateway-b2b', `/b2b/batches/${UUID}?colour=red`, 'key'],
+    ['gateway-b2b', '/b2b/batches?theme=product-sheet&colour=red', 'csv'],
+  ] as const)('%s %s: a 400 naming query.colour', async (service, path, kind) => {
+    const headers: Record<string, string> = kind === 'key' || kind === 'csv' ? { 'x-api-key': apiKey } : {};
+    const init = kind === 'csv' ? { method: 'POST', body: 'product\nkettle\n', headers: { ...headers, 'content-type': 'text/csv' } } : { headers };
+    const res = await http(p.urls[service], path, init);
+    expect({ status: res.status, fields: res.json.error.fields }).toEqual({ status: 400, fields: [{ field: 'query.colour', message: 'unknown parameter' }] });
+  });
+});
