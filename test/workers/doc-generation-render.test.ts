@@ -204,6 +204,27 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     expect(JSON.parse(out)).toEqual({ pdf: '%PDF-', launches: 1 });
   });
 
+  test('the renderer keeps no document it returned: 20 PDFs of one tab are all collectable before the browser is recycled', () => {
+    const script = `
+      const { PdfRenderer } = require(${JSON.stringify(join(__dirname, '../../containers/doc-generation/render/browser.ts'))});
+      const { createLogger } = require(${JSON.stringify(join(__dirname, '../../core/logger.ts'))});
+      (async () => {
+        const pdf = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, logger: createLogger({}, 'error', () => undefined) });
+        const refs = [];
+        for (let i = 0; i < 20; i++) refs.push(new WeakRef(await pdf.render('<p>document ' + i + '</p>')));
+        for (let i = 0; i < 3; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          global.gc();
+        }
+        process.stdout.write(JSON.stringify({ retained: refs.filter((r) => r.deref() !== undefined).length, launches: pdf.launches }));
+        await pdf.close();
+      })();
+    `;
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '-e', script], { cwd: join(__dirname, '..', '..'), encoding: 'utf8', timeout: 60_000 });
+    // Before, each step's race against the browser's and the tab's lifetime promises held its result until the browser went.
+    expect(JSON.parse(out)).toEqual({ retained: 0, launches: 1 });
+  });
+
   test('the browser is recycled every N documents without losing any job in flight', async () => {
     const recycled = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 2, recycleAfter: 3, logger });
     try {

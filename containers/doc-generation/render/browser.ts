@@ -52,15 +52,15 @@ export interface PdfRendererOptions {
 interface Tab {
   context: BrowserContext;
   page: Page;
-  /** Rejects when the page's renderer crashes. */
-  crashed: Promise<never>;
+  /** Aborted (with BrowserGone) when the page's renderer crashes. */
+  crashed: AbortSignal;
 }
 
 interface Generation {
   id: number;
   browser: Promise<Browser>;
-  /** Rejects when the browser disconnects (killed, crashed, closed). */
-  gone: Promise<never>;
+  /** Aborted (with BrowserGone) when the browser disconnects (killed, crashed, closed). */
+  gone: AbortSignal;
   /** Tabs of this browser waiting for their next job. */
   idle: Tab[];
   uses: number;
@@ -128,7 +128,7 @@ export class PdfRenderer {
       // A killed browser or crashed renderer does not always fail the call in progress: every
       // step races against both, so the job fails over at once instead of hanging.
       const b = browser;
-      const guard = <T>(step: Promise<T>, ...also: Promise<never>[]): Promise<T> => Promise.race([step, gen.gone, ...also]);
+      const guard = <T>(step: Promise<T>, ...also: AbortSignal[]): Promise<T> => unlessAborted(step, gen.gone, ...also);
       const tab = gen.idle.pop() ?? (await guard(this.openTab(b)));
       let reusable = false;
       try {
@@ -164,10 +164,10 @@ export class PdfRenderer {
       await context.route('**/*', (route) => route.abort());
       const page = await context.newPage();
       page.setDefaultTimeout(this.stepTimeoutMs);
-      const crashed = new Promise<never>((_, reject) => page.once('crash', () => reject(new BrowserGone(new Error('page crashed')))));
-      crashed.catch(() => undefined);
+      const crashed = new AbortController();
+      page.once('crash', () => crashed.abort(new BrowserGone(new Error('page crashed'))));
       this.tabs += 1;
-      return { context, page, crashed };
+      return { context, page, crashed: crashed.signal };
     } catch (err) {
       await context.close().catch(() => undefined);
       throw err;
@@ -197,10 +197,8 @@ export class PdfRenderer {
   private launch(): Generation {
     this.generations += 1;
     const id = this.generations;
-    let markGone: (err: BrowserGone) => void = () => undefined;
-    const gone = new Promise<never>((_, reject) => (markGone = reject));
-    gone.catch(() => undefined);
-    const gen: Generation = { id, idle: [], uses: 0, active: 0, retired: false, gone, browser: Promise.resolve(undefined as unknown as Browser) };
+    const gone = new AbortController();
+    const gen: Generation = { id, idle: [], uses: 0, active: 0, retired: false, gone: gone.signal, browser: Promise.resolve(undefined as unknown as Browser) };
     const started = Date.now();
     gen.browser = chromium
       // The worker's process owns the signals: on SIGTERM it drains, rendering the jobs in hand
@@ -211,7 +209,7 @@ export class PdfRenderer {
         browser.on('disconnected', () => {
           if (!gen.retired) this.log.warn('browser disconnected', { generation: id });
           gen.retired = true;
-          markGone(new BrowserGone(new Error('browser disconnected')));
+          gone.abort(new BrowserGone(new Error('browser disconnected')));
         });
         return browser;
       });
@@ -242,6 +240,38 @@ function withTimeout<T>(step: Promise<T>, ms: number, what: string): Promise<T> 
     }, ms);
   });
   return Promise.race([step, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * `step`, or the reason of the first of `signals` to abort. Not a Promise.race against promises
+ * that live as long as the browser or the tab: each race would leave a reaction on them holding
+ * its settled result (a whole PDF) until the browser goes, 100 documents later; these listeners
+ * are removed as soon as the step settles.
+ */
+function unlessAborted<T>(step: Promise<T>, ...signals: AbortSignal[]): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = function (this: AbortSignal): void {
+      stop();
+      reject(this.reason);
+    };
+    const stop = (): void => signals.forEach((s) => s.removeEventListener('abort', onAbort));
+    const already = signals.find((s) => s.aborted);
+    if (already) {
+      step.catch(() => undefined);
+      return reject(already.reason);
+    }
+    signals.forEach((s) => s.addEventListener('abort', onAbort, { once: true }));
+    step.then(
+      (value) => {
+        stop();
+        resolve(value);
+      },
+      (err: unknown) => {
+        stop();
+        reject(err);
+      },
+    );
+  });
 }
 
 class BrowserGone extends Error {
