@@ -24,6 +24,13 @@ export interface NatInstanceProps {
   vpcId: string;
   vpcCidr: string;
   /**
+   * What the NAT forwards (TCP, a port to a range): the internet egress the private subnets'
+   * security groups allow, and nothing more, so that an interface with a wider group still
+   * cannot get out. Its own calls (the EC2 and SSM APIs, dnf) are HTTPS and must be among them;
+   * DNS, NTP and the metadata service are link-local and no security group filters them.
+   */
+  forwards: Array<{ port: number; cidr: string; description: string }>;
+  /**
    * The public subnet of the NAT: the floating interface lives in it, and so does every instance
    * the group launches, since an ENI can only be attached to an instance of its own AZ.
    */
@@ -268,17 +275,28 @@ export class NatInstance extends Construct {
       description: 'NAT instance: forwards traffic from the VPC to the internet',
       vpcId: props.vpcId,
     });
-    new VpcSecurityGroupIngressRule(this, 'from-vpc', {
-      securityGroupId: this.securityGroup.id,
-      description: 'Traffic to forward, from the VPC only',
-      ipProtocol: '-1',
-      cidrIpv4: props.vpcCidr,
+    if (props.forwards.length === 0) throw new Error(`${name}: a NAT instance needs at least one port to forward (its own EC2 calls are HTTPS)`);
+    // The first port and destination keep the ids of the rules they narrowed: an in-place update, never a moment without a rule.
+    const ports = [...new Set(props.forwards.map((f) => f.port))];
+    ports.forEach((port, i) => {
+      new VpcSecurityGroupIngressRule(this, i === 0 ? 'from-vpc' : `from-vpc-${port}`, {
+        securityGroupId: this.securityGroup.id,
+        description: `Traffic to forward on ${port}, from the VPC only`,
+        ipProtocol: 'tcp',
+        fromPort: port,
+        toPort: port,
+        cidrIpv4: props.vpcCidr,
+      });
     });
-    new VpcSecurityGroupEgressRule(this, 'to-internet', {
-      securityGroupId: this.securityGroup.id,
-      description: 'Forwarded traffic to the internet',
-      ipProtocol: '-1',
-      cidrIpv4: '0.0.0.0/0',
+    props.forwards.forEach((f, i) => {
+      new VpcSecurityGroupEgressRule(this, i === 0 ? 'to-internet' : `to-internet-${i}`, {
+        securityGroupId: this.securityGroup.id,
+        description: f.description,
+        ipProtocol: 'tcp',
+        fromPort: f.port,
+        toPort: f.port,
+        cidrIpv4: f.cidr,
+      });
     });
 
     // The stable half: what the routes and partners see. The attachment is the instance's to make.

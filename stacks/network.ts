@@ -113,6 +113,12 @@ export class NetworkStack extends TerraformStack {
     const alarms = new AlarmTopic(this, 'alarms', { name: `${prefix}-alarms`, region: config.region, accountId: account, emails: config.alarms.emails });
     this.alarmTopicArn = alarms.topic.arn;
 
+    // The one-off copy reads the old database: only the hosts the config names (none by default),
+    // never the whole internet on 5432. The session itself uses TLS.
+    const sourceCidrs = config.migration.sourceCidrs.map((c, i) => peerCidr(c, `migration.sourceCidrs[${i}]`, 16));
+    const SOURCE_DB = 'PostgreSQL of the old platform (one-off data migration)';
+    const INTERNET_HTTPS = 'HTTPS to AWS APIs, Gemini, Stripe, ECR';
+
     switch (config.network.egress) {
       case 'nat-instance': {
         const nat = new NatInstance(this, 'nat', {
@@ -121,6 +127,10 @@ export class NetworkStack extends TerraformStack {
           accountId: account,
           vpcId: vpc.id,
           vpcCidr: cidr,
+          forwards: [
+            { port: HTTPS_PORT, cidr: '0.0.0.0/0', description: `${INTERNET_HTTPS}; the NAT's own EC2, SSM and dnf calls` },
+            ...sourceCidrs.map((c) => ({ port: POSTGRES_PORT, cidr: c, description: SOURCE_DB })),
+          ],
           subnetId: publicSubnets[natAz].id,
           instanceType: config.network.natInstanceType,
           permissionsBoundary: workloadBoundaryArn(account, config.env),
@@ -211,19 +221,17 @@ export class NetworkStack extends TerraformStack {
     for (const client of ['lambda', 'worker', 'migration'] as const) {
       ingress('db', client, POSTGRES_PORT);
       egressToGroup(client, 'db', POSTGRES_PORT);
-      egressToInternet(client, HTTPS_PORT, 'HTTPS to AWS APIs, Gemini, Stripe, ECR');
+      egressToInternet(client, HTTPS_PORT, INTERNET_HTTPS);
     }
     for (const client of ['lambda', 'worker'] as const) {
       ingress('cache', client, VALKEY_PORT);
       egressToGroup(client, 'cache', VALKEY_PORT);
     }
-    // The one-off copy reads the old database: only the hosts the config names (none by default),
-    // never the whole internet on 5432. The session itself uses TLS.
-    config.migration.sourceCidrs.forEach((cidr, i) => {
+    sourceCidrs.forEach((source, i) => {
       new VpcSecurityGroupEgressRule(this, `migration-to-source-${i}`, {
         securityGroupId: groups.migration.id,
-        cidrIpv4: peerCidr(cidr, `migration.sourceCidrs[${i}]`, 16),
-        description: 'PostgreSQL of the old platform (one-off data migration)',
+        cidrIpv4: source,
+        description: SOURCE_DB,
         ipProtocol: 'tcp',
         fromPort: POSTGRES_PORT,
         toPort: POSTGRES_PORT,

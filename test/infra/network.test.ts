@@ -120,6 +120,18 @@ describe.each(envs.map((c) => [c.env, c] as const))('%s-network', (_env, config)
     expect(natIngress.map((r) => r.config.cidr_ipv4)).toEqual([config.network.cidr]);
   });
 
+  test('the NAT forwards exactly the internet egress the private roles are allowed (TCP 443 to anywhere), not every protocol to every port', () => {
+    const natGroup = eni.config.security_groups[0];
+    const egress = resources(stack, 'aws_vpc_security_group_egress_rule');
+    const tcp = (r: any) => `${r.config.ip_protocol}/${r.config.from_port}-${r.config.to_port} ${r.config.cidr_ipv4}`;
+    const clientsOut = egress.filter((r) => r.config.security_group_id !== natGroup && r.config.cidr_ipv4 !== undefined).map(tcp);
+    const natOut = egress.filter((r) => r.config.security_group_id === natGroup).map(tcp);
+    expect([...new Set(clientsOut)]).toEqual(['tcp/443-443 0.0.0.0/0']);
+    expect(natOut).toEqual(['tcp/443-443 0.0.0.0/0']);
+    const natIn = ingress.filter((r) => r.config.security_group_id === natGroup).map(tcp);
+    expect(natIn).toEqual([`tcp/443-443 ${config.network.cidr}`]);
+  });
+
   test('the group waits for the public route (the user data calls the EC2 API) and for its role policy', () => {
     const [policy] = resources(stack, 'aws_iam_role_policy');
     expect(group.config.depends_on).toEqual(expect.arrayContaining(['aws_route.public-default', policy.address]));
@@ -326,7 +338,14 @@ describe('migration source hosts (migration.sourceCidrs)', () => {
         expect.objectContaining({ security_group_id: ref('aws_security_group', 'sg-migration'), cidr_ipv4: cidr, ip_protocol: 'tcp', from_port: 5432, to_port: 5432 }),
       ),
     );
-    const others = (s: any) => resources(s, 'aws_vpc_security_group_egress_rule').filter((r) => !r.name.startsWith('migration-to-source-')).map((r) => r.address);
+    const natGroup = '${aws_security_group.nat_sg_994361FE.id}';
+    const natRule = (r: any) => r.config.security_group_id === natGroup;
+    // The NAT forwards 5432 to those hosts too, from the VPC only: the migration's one way to them.
+    const natOut = resources(stack, 'aws_vpc_security_group_egress_rule').filter(natRule).map((r) => `${r.config.ip_protocol}/${r.config.from_port} ${r.config.cidr_ipv4}`);
+    expect(natOut.sort()).toEqual(['tcp/443 0.0.0.0/0', 'tcp/5432 198.51.100.0/24', 'tcp/5432 203.0.113.10/32']);
+    const natIn = resources(stack, 'aws_vpc_security_group_ingress_rule').filter(natRule).map((r) => `${r.config.ip_protocol}/${r.config.from_port} ${r.config.cidr_ipv4}`);
+    expect(natIn.sort()).toEqual([`tcp/443 ${dev.network.cidr}`, `tcp/5432 ${dev.network.cidr}`]);
+    const others = (s: any) => resources(s, 'aws_vpc_security_group_egress_rule').filter((r) => !r.name.startsWith('migration-to-source-') && !natRule(r)).map((r) => r.address);
     expect(others(stack)).toEqual(others(networkWithSources([])));
   });
 
