@@ -11,6 +11,7 @@ import { ContentProvider, providerFor } from './providers';
 import { createLlmStore } from './store';
 import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
 import { estimateTokens, MAX_PROMPT, windowLimits } from '../../core/domain/generation-budget';
+import { plainText } from '../../core/domain/text';
 
 /**
  * Internal: Markdown from Gemini, cached in Redis by prompt hash, within the generation budget of
@@ -21,7 +22,8 @@ import { estimateTokens, MAX_PROMPT, windowLimits } from '../../core/domain/gene
 const Generate = requestSchema<GenerateRequest>()(
   z.object({
     clientId: z.uuid(),
-    prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT)),
+    // Text as every other service takes it: a NUL or an unpaired surrogate is the caller's mistake, not a model error retried.
+    prompt: z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_PROMPT), plainText),
     traffic: z.optional(z.enum(['interactive', 'batch'])),
   }),
 );
