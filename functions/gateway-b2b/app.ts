@@ -86,7 +86,8 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       ? parseWith(idempotencyKeySchema, ctx.get('idempotency-key'), 'header.idempotency-key')
       : undefined;
     const kind = acceptedMediaType(ctx, ['json', 'csv']);
-    const csvTheme = kind === 'csv' ? parseQuery(CsvQuery, ctx).theme : undefined;
+    // A JSON batch names its theme in the body: a ?theme= beside it would be silently ignored.
+    const csvTheme = kind === 'csv' ? parseQuery(CsvQuery, ctx).theme : (parseQuery(NoQuery, ctx), undefined);
     const raw = await readRawBody(ctx, BATCH_BODY_LIMIT);
     const requestHash = batchRequestHash(kind, csvTheme, raw);
     const clientId = clientOf(ctx).id;

@@ -36,7 +36,7 @@ export const B2B_ROUTES: PublicRoute[] = [
     method: 'POST',
     path: '/b2b/batches',
     summary: `Order up to ${MAX_BATCH_ROWS} documents on one theme, as JSON rows or a CSV`,
-    description: `JSON: {theme, rows}. CSV: the theme in the query (?theme=), one row per order. The manifest of the documents is linked from the batch once it is done (valid ${MANIFEST_LINK_SECONDS} s from each answer).`,
+    description: `JSON: {theme, rows}, no query string. CSV: the theme in the query (?theme=), one row per order. The manifest of the documents is linked from the batch once it is done (valid ${MANIFEST_LINK_SECONDS} s from each answer).`,
     tags: ['b2b'],
     auth: 'apiKey',
     query: z.partial(CsvQuery),
@@ -47,7 +47,7 @@ export const B2B_ROUTES: PublicRoute[] = [
       200: { description: 'A replay: the batch this idempotency key already created', body: BatchAnswer },
     },
     errors: {
-      400: 'a field, a row or the CSV is invalid (each named: `body.theme`, `query.theme`, `rows[3].<field>`)',
+      400: 'a field, a row or the CSV is invalid, or a JSON batch has a query string (each named: `body.theme`, `query.theme`, `rows[3].<field>`)',
       401: 'no or a wrong API key',
       409: 'the idempotency key was used with another request',
       413: 'the body is too large',

@@ -41,6 +41,21 @@ describe('gateway-b2b', () => {
     expect(fields).toHaveLength(50);
     expect(fields.slice(0, 2)).toEqual(['rows[0].product', 'rows[0].k0']);
   });
+
+  test('a JSON batch with a query string is a 400 naming the parameter; a ?theme= that contradicts body.theme was ignored', async () => {
+    const before = await p.counts();
+    const post = (query: string) =>
+      http(b2b, `/b2b/batches${query}`, {
+        method: 'POST',
+        headers: { 'x-api-key': apiKey, 'idempotency-key': newIdempotencyKey() },
+        json: { theme: 'product-sheet', rows: [{ product: 'kettle' }] },
+      });
+    for (const [query, field] of [['?theme=market-study', 'query.theme'], ['?colour=red', 'query.colour']]) {
+      const res = await post(query);
+      expect({ query, status: res.status, fields: res.json.error?.fields }).toEqual({ query, status: 400, fields: [{ field, message: 'unknown parameter' }] });
+    }
+    expect(await p.counts()).toEqual(before);
+  });
 });
 
 describe('query strings', () => {
