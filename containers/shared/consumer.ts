@@ -355,10 +355,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       const deadline = new Promise<void>((r) => (timer = setTimeout(r, drainMs)));
       await Promise.race([Promise.all(pending.map((f) => f.settled)), deadline]);
       clearTimeout(timer);
-      // The poll in progress is not aborted: SQS may already have handed it messages, which an
-      // aborted request would strand for a whole visibility timeout. It ends within
-      // waitTimeSeconds and releases what it got.
-      await loop;
+      // Released before the poll in progress ends, not after: that poll may hold the loop for up to
+      // waitTimeSeconds more (20 s), which past a long drain would be past the hard exit.
       const late = pending.filter((f) => !f.done);
       await Promise.all(
         late.map(async (f) => {
@@ -367,6 +365,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
           await release(f, 'drain deadline reached');
         }),
       );
+      // The poll in progress is not aborted: SQS may already have handed it messages, which an
+      // aborted request would strand for a whole visibility timeout. It ends within
+      // waitTimeSeconds and releases what it got.
+      await loop;
       const report = { finished: pending.length - late.length, released };
       log.info('drained', { ...report });
       return report;

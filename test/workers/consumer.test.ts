@@ -31,6 +31,8 @@ describe('SQS consumer loop', () => {
         { name: 'traced', maxReceiveCount: 2, visibilityTimeoutSeconds: 1 },
         { name: 'urgent', maxReceiveCount: 5, visibilityTimeoutSeconds: 5 },
         { name: 'bulk', maxReceiveCount: 1, visibilityTimeoutSeconds: 5 },
+        { name: 'idle-first', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
+        { name: 'stubborn-second', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -223,6 +225,38 @@ describe('SQS consumer loop', () => {
     const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['slow-visibility'], WaitTimeSeconds: 2 }));
     expect(again.Messages?.[0]?.Body).toBe('stubborn');
     finish();
+  });
+
+  test('the drain deadline releases a late message at once, not after the long poll in progress', async () => {
+    await send('stubborn-second', 'late');
+    let started = false;
+    let finish: () => void = () => undefined;
+    // A free slot and nothing else to take: the loop long-polls the first queue (10 s) while the handler runs.
+    const c = await startConsumer({
+      sqs,
+      queues: [emu.queueUrls['idle-first'], emu.queueUrls['stubborn-second']],
+      concurrency: 2,
+      logger,
+      waitTimeSeconds: 10,
+      handler: async () => {
+        started = true;
+        await new Promise<void>((r) => (finish = r));
+      },
+    });
+    await until(() => started, 5_000);
+    await sleep(500);
+    const t0 = Date.now();
+    const stopping = c.stop(300);
+    try {
+      const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['stubborn-second'], WaitTimeSeconds: 15 }));
+      expect(again.Messages?.[0]?.Body).toBe('late');
+      // Visibility timeout 30 s, poll in progress 10 s: taken this soon, it was released at the deadline.
+      expect(Date.now() - t0).toBeLessThan(4_000);
+      expect(await stopping).toEqual({ finished: 0, released: 1 });
+    } finally {
+      finish();
+      await stopping.catch(() => undefined);
+    }
   });
 
   test('a redelivery of a message whose first copy still runs takes its own slot: the limit holds and stop() waits for both copies', async () => {
