@@ -15,8 +15,13 @@ import { FRONTEND_BUILD_DIR } from '../local/frontend';
  * Hashed bundles never change under their name: cached for a year, `immutable`. Everything
  * else (`index.html` first of all) is `no-cache`, revalidated on every load, and invalidated
  * in CloudFront. Order matters: assets go up before the `index.html` that references them.
- * Objects the new build no longer has are removed only once they are older than a grace
- * period, so a browser still running the previous `index.html` can load its chunks.
+ * Objects the new build no longer has are removed only a grace period after the publish that
+ * left them out, so a browser still running the previous `index.html` can load its chunks. Not
+ * after their upload: every publish uploads its whole build, so a chunk is as old as the last
+ * publish that had it, and one that served for longer than the grace would go at once with the
+ * first build without it. That publish records the moment in the bucket instead, as an empty
+ * object `.superseded/<epoch ms>/<key>`: the deploy role may put, list and delete the SPA
+ * bucket's objects, not read them.
  */
 
 /** The CLI's output: log lines in the platform's format (core/logger.ts) on stdout. */
@@ -68,7 +73,7 @@ export interface PublishOptions {
   cdn?: { cloudfront: CloudFrontClient; distributionId: string };
   bucket: string;
   distDir: string;
-  /** Objects missing from the build are deleted once older than this many days. */
+  /** Objects missing from the build are deleted this many days after the first publish without them. */
   pruneAfterDays: number;
   /**
    * Also store each Cache-Control as user metadata (`x-amz-meta-cache-control`): the emulator
@@ -81,9 +86,20 @@ export interface PublishOptions {
 export interface PublishResult {
   uploaded: number;
   immutable: number;
+  /** Left out of a build for the first time by this one: kept until their grace has run. */
+  superseded: string[];
   pruned: string[];
   invalidated: string[];
   invalidationId?: string;
+}
+
+const SUPERSEDED = '.superseded/';
+const supersededMarker = (at: number, key: string): string => `${SUPERSEDED}${at}/${key}`;
+
+/** The object a marker is about, and when it left the build; undefined for any other key. */
+function markerOf(key: string): { key: string; at: number } | undefined {
+  const m = /^\.superseded\/(\d{1,15})\/(.+)$/.exec(key);
+  return m ? { key: m[2], at: Number(m[1]) } : undefined;
 }
 
 async function listAll(s3: S3Client, bucket: string) {
@@ -114,13 +130,33 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   }
 
   const keep = new Set(uploads.map((u) => u.key));
-  const cutoff = (options.now ?? new Date()).getTime() - options.pruneAfterDays * 86_400_000;
-  const stale = (await listAll(options.s3, options.bucket))
-    .filter((o) => !keep.has(o.key) && o.lastModified && o.lastModified.getTime() < cutoff)
-    .map((o) => o.key);
-  for (let i = 0; i < stale.length; i += 1000) {
+  const now = (options.now ?? new Date()).getTime();
+  const cutoff = now - options.pruneAfterDays * 86_400_000;
+  const objects = new Set<string>();
+  const markers = new Map<string, { marker: string; at: number }[]>();
+  for (const { key } of await listAll(options.s3, options.bucket)) {
+    const about = markerOf(key);
+    if (!about) objects.add(key);
+    else markers.set(about.key, [...(markers.get(about.key) ?? []), { marker: key, at: about.at }]);
+  }
+  const superseded: string[] = [];
+  const stale: string[] = [];
+  const doneMarkers: string[] = [];
+  for (const key of objects) {
+    if (keep.has(key)) continue;
+    const since = markers.get(key);
+    if (!since) superseded.push(key);
+    else if (Math.min(...since.map((m) => m.at)) < cutoff) stale.push(key);
+  }
+  // A marker is done with its object: pruned, gone, or back in the build (the next build without it starts its grace again).
+  for (const [key, since] of markers) if (!objects.has(key) || keep.has(key) || stale.includes(key)) doneMarkers.push(...since.map((m) => m.marker));
+  for (const key of superseded) {
+    await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: supersededMarker(now, key), Body: '', ContentLength: 0 }));
+  }
+  const deletions = [...stale, ...doneMarkers];
+  for (let i = 0; i < deletions.length; i += 1000) {
     await options.s3.send(
-      new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: stale.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+      new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: deletions.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
     );
   }
 
@@ -136,6 +172,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   return {
     uploaded: uploads.length,
     immutable: uploads.filter((u) => u.cacheControl === IMMUTABLE_CACHE).length,
+    superseded,
     pruned: stale,
     invalidated: paths,
     invalidationId: invalidation?.Invalidation?.Id,

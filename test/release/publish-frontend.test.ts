@@ -1,6 +1,6 @@
 import { createServer, request, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -150,7 +150,8 @@ describe('publish to the SPA bucket', () => {
     expect(sent['main-X7KQ2ZPA.js'].cacheControl).toBe(IMMUTABLE_CACHE);
     expect(sent['media/logo-ABCD2345.svg']).toMatchObject({ cacheControl: IMMUTABLE_CACHE, contentType: 'image/svg+xml' });
     expect(sent['index.html'].cacheControl).toBe(NO_CACHE);
-    expect(puts[puts.length - 1].key).toBe('index.html');
+    // The build's last upload; the record of a leftover first seen (`.superseded/…`) comes after it.
+    expect(puts.filter((p) => !p.key.startsWith('.superseded/')).pop()?.key).toBe('index.html');
     const head = (key: string) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     expect((await head('index.html')).ContentType).toMatch(/^text\/html/);
     expect((await head('media/logo-ABCD2345.svg')).ContentLength).toBe(6);
@@ -168,5 +169,35 @@ describe('publish to the SPA bucket', () => {
     const keys = ((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key);
     expect(keys).not.toContain('main-OLDHASH1.js');
     expect(keys).toContain('index.html');
+  });
+
+  test('a chunk that served for a month stays for the grace period after the first build without it, not a moment less', async () => {
+    const own = `docplatform-test-spa-${randomUUID().slice(0, 8)}`;
+    await s3.send(new CreateBucketCommand({ Bucket: own }));
+    const day = 86_400_000;
+    const t0 = Date.now();
+    const cdn = { cloudfront, distributionId: 'E2EXAMPLE' };
+    const keys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: own }))).Contents ?? []).map((o) => o.Key!);
+    // Build B: the same files but a new main bundle, which B's index.html loads.
+    const buildB = angularBuild();
+    rmSync(join(buildB, 'main-X7KQ2ZPA.js'));
+    writeFileSync(join(buildB, 'main-B2B2B2B2.js'), 'console.log(2)');
+    writeFileSync(join(buildB, 'index.html'), '<!doctype html><script src="main-B2B2B2B2.js"></script>');
+
+    await publish({ s3, cdn, bucket: own, distDir: angularBuild(), pruneAfterDays: 7, now: new Date(t0) });
+    // A month of build A, then B: a tab that loaded A's index.html a minute ago still asks for A's main bundle.
+    const b = await publish({ s3, cdn, bucket: own, distDir: buildB, pruneAfterDays: 7, now: new Date(t0 + 30 * day) });
+    expect(b).toMatchObject({ superseded: ['main-X7KQ2ZPA.js'], pruned: [] });
+    expect(await keys()).toContain('main-X7KQ2ZPA.js');
+    expect((await publish({ s3, cdn, bucket: own, distDir: buildB, pruneAfterDays: 7, now: new Date(t0 + 36 * day) })).pruned).toEqual([]);
+    expect(await keys()).toContain('main-X7KQ2ZPA.js');
+    // Seven days after B, it goes, and so does the record of when B left it out.
+    expect(await publish({ s3, cdn, bucket: own, distDir: buildB, pruneAfterDays: 7, now: new Date(t0 + 38 * day) })).toMatchObject({ superseded: [], pruned: ['main-X7KQ2ZPA.js'] });
+    expect((await keys()).sort()).toEqual(planUploads(buildB).map((u) => u.key).sort());
+
+    // Back in a build, a chunk starts its grace again from the next build without it.
+    await publish({ s3, cdn, bucket: own, distDir: angularBuild(), pruneAfterDays: 7, now: new Date(t0 + 39 * day) });
+    expect(await publish({ s3, cdn, bucket: own, distDir: buildB, pruneAfterDays: 7, now: new Date(t0 + 60 * day) })).toMatchObject({ superseded: ['main-X7KQ2ZPA.js'], pruned: [] });
+    expect(await keys()).toContain('main-X7KQ2ZPA.js');
   });
 });
