@@ -2,6 +2,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { createHash } from 'node:crypto';
 import { requireSecret, type AppConfig } from '../../core/config';
 import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../../core/errors';
+import { BUDGET_WINDOW_MS } from '../../core/domain/generation-budget';
 
 /**
  * Where the text comes from: Gemini through @google/genai when a key is configured, otherwise
@@ -42,6 +43,25 @@ function statusOf(err: unknown): number | undefined {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * The wait, in whole seconds, that Gemini's quota refusal names (`RetryInfo.retryDelay`, "37.2s",
+ * in the JSON error body the SDK's ApiError carries as its message); undefined when it names none.
+ */
+export function retryDelayOf(err: unknown): number | undefined {
+  let body: { error?: { details?: Array<{ '@type'?: unknown; retryDelay?: unknown }> } };
+  try {
+    body = JSON.parse((err as Error).message);
+  } catch {
+    return undefined;
+  }
+  const info = body?.error?.details?.find((d) => typeof d?.['@type'] === 'string' && d['@type'].endsWith('google.rpc.RetryInfo'));
+  const delay = typeof info?.retryDelay === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(info.retryDelay) : null;
+  return delay ? Math.max(1, Math.ceil(Number(delay[1]))) : undefined;
+}
+
+/** The Retry-After of a quota refusal that names no delay: one window of core-llm's budget (generation-budget.ts). */
+export const MODEL_QUOTA_RETRY_SECONDS = BUDGET_WINDOW_MS / 1000;
+
+/**
  * The SDK is loaded on the first generation, not at init: it is the largest module of core-llm
  * (~400 KB), and its first call waits seconds for the model anyway.
  */
@@ -70,6 +90,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
     generate: async (prompt, options = {}) => {
       const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
       let lastStatus: number | undefined;
+      let quotaRetrySeconds: number | undefined;
       let outOfTime = false;
       for (let attempt = 1; attempt <= retry.attempts; attempt++) {
         const left = deadline - Date.now();
@@ -89,6 +110,9 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
         } catch (err) {
           if (err instanceof AppError) throw err;
           lastStatus = statusOf(err);
+          quotaRetrySeconds = lastStatus === 429 ? retryDelayOf(err) : undefined;
+          // Called again sooner than the quota said, the model only refuses again: its delay goes to the caller.
+          if (quotaRetrySeconds !== undefined && quotaRetrySeconds * 1000 > retry.maxDelayMs) break;
           const timedOut = (err as Error).name === 'AbortError' || /timed? ?out|aborted/i.test((err as Error).message ?? '');
           if (!(retryable(lastStatus) || timedOut || lastStatus === undefined) || attempt === retry.attempts) break;
           // Full jitter: spreads retries of concurrent calls so they do not hit the quota together.
@@ -100,7 +124,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           await sleep(pause);
         }
       }
-      if (lastStatus === 429) throw tooManyRequests('the model provider is rate limiting, retry later');
+      if (lastStatus === 429) throw tooManyRequests('the model provider is rate limiting, retry later', quotaRetrySeconds ?? MODEL_QUOTA_RETRY_SECONDS);
       if (outOfTime) throw serviceUnavailable('the model provider did not answer within the time this request has, retry later');
       if (lastStatus !== undefined && lastStatus < 500) throw badGateway(`the model provider rejected the request (${lastStatus})`);
       throw serviceUnavailable('the model provider is unavailable, retry later');

@@ -1,15 +1,19 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../functions/core-llm/app';
+import { RETRY_AFTER_SECONDS } from '../../core/errors';
+import { BUDGET_WINDOW_MS } from '../../core/domain/generation-budget';
 import type { Runtime } from '../../functions/shared/runtime';
 import type { GeminiStandIn } from '../support/stand-ins/gemini';
 import { startCoreLlmRuntime } from '../support/core-llm-runtime';
 import { http } from '../support/functions-platform';
 
 /**
- * What core-llm answers for a prompt the model cannot be asked, through the real @google/genai
- * SDK against the Gemini stand-in and the real Redis: a prompt that is not text is the caller's
- * mistake, a 400 naming it.
+ * What core-llm answers when the model refuses, through the real @google/genai SDK against the
+ * Gemini stand-in and the real Redis: every refusal a caller may retry says when (Retry-After),
+ * since the doc worker turns a 429's into its message's visibility. Gemini's quota refusal names
+ * its own delay (RetryInfo.retryDelay): core-llm passes it on, and does not call the model again
+ * sooner than it asked. A prompt that is not text is the caller's mistake, a 400 naming it.
  */
 let gemini: GeminiStandIn;
 let runtime: Runtime;
@@ -31,6 +35,32 @@ afterAll(async () => {
 
 const clientId = '6f1c1d1e-0000-4000-8000-0000000000f1';
 const generate = (prompt: string) => http(url, '/generate', { method: 'POST', json: { clientId, prompt } });
+
+test("Gemini's quota refusal with a RetryInfo: a 429 with that Retry-After, after one call", async () => {
+  gemini.calls.length = 0;
+  // One refusal only: a retry would have had its answer.
+  gemini.failNext(429, 1, '37.2s');
+  const res = await generate('Quota with a delay.');
+  expect(res.status).toBe(429);
+  expect(res.headers.get('retry-after')).toBe('38');
+  expect(gemini.calls).toHaveLength(1);
+});
+
+test('a quota refusal without one, retried to the end: a 429 that still says when (a budget window)', async () => {
+  gemini.calls.length = 0;
+  gemini.failNext(429, 4);
+  const res = await generate('Quota without a delay.');
+  expect(res.status).toBe(429);
+  expect(res.headers.get('retry-after')).toBe(String(BUDGET_WINDOW_MS / 1000));
+  expect(gemini.calls).toHaveLength(4);
+});
+
+test('the model unavailable: a 503 with Retry-After', async () => {
+  gemini.failNext(503, 4);
+  const res = await generate('Model down.');
+  expect(res.status).toBe(503);
+  expect(res.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
+});
 
 test.each([
   ['a NUL', 'Write about \u0000 kettles.', /U\+0000/],

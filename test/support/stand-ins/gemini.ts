@@ -17,14 +17,14 @@ export interface GeminiStandIn extends StandInServer {
   calls: { model: string; prompt: string; apiKey?: string }[];
   /** Calls answered 429 because the quota was used up. */
   readonly refused: number;
-  /** The next n calls answer `status` (or hang for `delayMs` before answering). */
-  failNext(status: number, times?: number): void;
+  /** The next n calls answer `status` (or hang for `delayMs` before answering); `retryDelay` ("38s") adds Gemini's RetryInfo to the error. */
+  failNext(status: number, times?: number, retryDelay?: string): void;
   delayNext(delayMs: number, times?: number): void;
 }
 
 export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
   const calls: GeminiStandIn['calls'] = [];
-  const script: { status?: number; delayMs?: number }[] = [];
+  const script: { status?: number; delayMs?: number; retryDelay?: string }[] = [];
   const lastMinute: number[] = [];
   let refused = 0;
   const overQuota = (): boolean => {
@@ -53,7 +53,8 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
       return { status: 400, json: { error: { code: 400, message: 'API key not valid', status: 'INVALID_ARGUMENT' } } };
     }
     if (step?.status) {
-      return { status: step.status, json: { error: { code: step.status, message: 'stand-in failure', status: step.status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE' } } };
+      const details = step.retryDelay ? { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: step.retryDelay }] } : {};
+      return { status: step.status, json: { error: { code: step.status, message: 'stand-in failure', status: step.status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', ...details } } };
     }
     return {
       status: 200,
@@ -70,8 +71,8 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     get refused() {
       return refused;
     },
-    failNext: (status, times = 1) => {
-      for (let i = 0; i < times; i++) script.push({ status });
+    failNext: (status, times = 1, retryDelay) => {
+      for (let i = 0; i < times; i++) script.push({ status, retryDelay });
     },
     delayNext: (delayMs, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ delayMs });
