@@ -30,6 +30,9 @@ interface ErrorLike {
   statusCode?: number;
   message?: string;
   expose?: boolean;
+  /** AWS SDK v3 service errors: `server` for the service's own 5xx; `$retryable` set for throttling. */
+  $fault?: string;
+  $retryable?: unknown;
 }
 
 export function classifyError(err: unknown): AppError {
@@ -42,7 +45,8 @@ export function classifyError(err: unknown): AppError {
   if (e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '')) {
     return serviceUnavailable('cache unavailable, please retry shortly');
   }
-  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) {
+  // An AWS service (S3, SQS) still failing or throttling after the SDK's own retries is an outage too.
+  if ((typeof e.code === 'string' && NETWORK_CODES.has(e.code)) || e.$fault === 'server' || e.$retryable) {
     return serviceUnavailable('a backing service is unavailable, please retry shortly');
   }
   const status = e.status ?? e.statusCode;

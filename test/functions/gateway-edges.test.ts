@@ -1,3 +1,9 @@
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { RETRY_AFTER_SECONDS } from '../../core/errors';
+import { createStorage } from '../../core/storage';
+import { createApp as b2bApp } from '../../functions/gateway-b2b/app';
+import { createRuntime } from '../../functions/shared/runtime';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**
@@ -71,4 +77,42 @@ describe('query strings', () => {
     const res = await http(p.urls[service], path, init);
     expect({ status: res.status, fields: res.json.error.fields }).toEqual({ status: 400, fields: [{ field: 'query.colour', message: 'unknown parameter' }] });
   });
+});
+
+describe('S3 answering 5xx', () => {
+  // S3 as it answers when it sheds load, on every attempt of the SDK.
+  let s3: Server;
+  let gateway: Server;
+  let url: string;
+  const listen = async (server: Server) => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  beforeAll(async () => {
+    s3 = createServer((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml', 'x-amz-request-id': 'stand-in' });
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+    });
+    const endpoint = await listen(s3);
+    const storage = createStorage({ aws: { ...p.config.aws, endpoint } });
+    gateway = createServer(b2bApp(createRuntime('gateway-b2b', p.config, { storage })).callback());
+    url = await listen(gateway);
+  });
+  afterAll(() => Promise.all([s3, gateway].map((s) => new Promise<void>((r) => s.close(() => r())))));
+
+  test('a batch whose source S3 will not take is a 503 with Retry-After (a 500 before), and no batch is made', async () => {
+    const before = await p.counts();
+    const res = await http(url, '/b2b/batches', {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey, 'idempotency-key': newIdempotencyKey() },
+      json: { theme: 'product-sheet', rows: [{ product: 'kettle' }] },
+    });
+    expect({ status: res.status, retryAfter: res.headers.get('retry-after'), code: res.json.error.code }).toEqual({
+      status: 503,
+      retryAfter: String(RETRY_AFTER_SECONDS),
+      code: 'service_unavailable',
+    });
+    expect(await p.counts()).toEqual(before);
+  }, 30_000);
 });
