@@ -2,9 +2,11 @@ import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { listSequences, listTables, serverInfo, type TableInfo } from './catalog';
 import { closeNow, describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
+import { UsageError } from '../../core/cli';
 import { StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
+import { copyLargeObjects, LARGE_OBJECTS } from './large-objects';
 import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { RelayIn, RelayOut } from './relay';
@@ -268,6 +270,19 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
       const copied = await copyData(options, snapshot, todo, digests, si.major === ti.major, tableDone);
       ({ rows, bytes } = copied);
       targetDigests = copied.targetDigests;
+      if (!(await copiedTables(target)).has(LARGE_OBJECTS)) {
+        const t0 = Date.now();
+        try {
+          await target.query('BEGIN');
+          const lo = await copyLargeObjects(source, target);
+          await markTableCopied(target, LARGE_OBJECTS, lo.objects, lo.bytes);
+          await target.query('COMMIT');
+          if (lo.objects) log('table_copied', { table: LARGE_OBJECTS, rows: lo.objects, bytes: lo.bytes, seconds: (Date.now() - t0) / 1000 });
+        } catch (err) {
+          await target.query('ROLLBACK').catch(() => undefined);
+          throw err instanceof UsageError ? err : new StepFailed(`copying ${LARGE_OBJECTS}`, err);
+        }
+      }
       await setPhase(target, 'data');
     }
     if (postData && builds) {

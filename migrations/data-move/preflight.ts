@@ -56,7 +56,15 @@ export function warnMissingPrimaryKeys(tables: TableInfo[]): void {
 }
 
 /** Logical replication prerequisites on the source, checked before anything is created. */
-export function checkReplicationSource(info: ServerInfo, tables: TableInfo[]): void {
+export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], largeObjects: number): void {
+  // First: no setting of the source's makes it replicable, unlike what follows.
+  if (largeObjects > 0) {
+    throw new UsageError(
+      '--source',
+      `it holds ${largeObjects} large objects, which logical replication does not carry (they would arrive empty): ` +
+        'use --mode copy with the writers stopped, which copies and verifies them',
+    );
+  }
   if (info.walLevel !== 'logical') {
     throw new UsageError(
       '--source',

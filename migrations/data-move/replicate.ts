@@ -4,6 +4,7 @@ import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
 import { MismatchError } from './errors';
 import { log } from './log';
+import { countLargeObjects } from './large-objects';
 import { checkReplicationSource, checkTarget, checkVersions } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
@@ -71,7 +72,7 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
     checkVersions(si, ti);
     const tables = await listTables(source);
-    checkReplicationSource(si, tables);
+    checkReplicationSource(si, tables, await countLargeObjects(source));
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);

@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import { listSequences, listTables, type TableInfo } from './catalog';
 import { forEachLimit, open, quoteIdent, quoteLiteral } from './db';
+import { LARGE_OBJECTS, largeObjectDigest } from './large-objects';
 import { log } from './log';
 import { readSequences, type SequenceValue } from './sequences';
 
@@ -234,6 +235,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     const sourceNames = new Set(sourceTables.map((t) => t.name));
     for (const extra of targetTables.filter((t) => !sourceNames.has(t.name))) {
       checks.push(compare(extra.name, extra.primaryKey.length > 0, undefined, await tableDigest(targets[0], extra, TEXT_ROW_HASH)));
+    }
+    const [sourceObjects, targetObjects] = await Promise.all([largeObjectDigest(sources[0]), largeObjectDigest(targets[0])]);
+    if (sourceObjects.rows !== '0' || targetObjects.rows !== '0') {
+      const none = { indexes: 0, constraints: 0 };
+      checks.push(compare(LARGE_OBJECTS, true, { ...sourceObjects, ...none }, { ...targetObjects, ...none }));
     }
     checks.sort((a, b) => a.table.localeCompare(b.table));
 
