@@ -278,6 +278,16 @@ describe('quotas and the rest', () => {
     expect(finding).toMatchObject({ status: 'error', message: expect.stringContaining('AddressLimitExceeded') });
     expect(finding.fix).toContain('not associated: eipalloc-2 (203.0.113.2)');
     expect(finding.fix).toContain('--quota-code L-0263D0A3 --desired-value 4');
+
+    // Run again after the network layer: the NAT's address is the environment's own (its stack's default tags), the one it needs.
+    standIn.account.addresses[2] = { ...standIn.account.addresses[2], tags: { project: 'docplatform', env: 'dev', layer: 'network', Name: 'docplatform-dev-nat' } };
+    expect(one(await preflight(egress('nat-instance')), 'elastic-ips')).toMatchObject({
+      status: 'ok',
+      message: "3 of 3 allocated (L-0263D0A3); egress nat-instance needs 1, which dev's network stack holds already (eipalloc-3)",
+    });
+    // Another environment's (or layer's) address is no help.
+    standIn.account.addresses[2].tags = { project: 'docplatform', env: 'prod', layer: 'network' };
+    expect(one(await preflight(egress('nat-instance')), 'elastic-ips')).toMatchObject({ status: 'error' });
   });
 
   test('inactive cost allocation tags, or a member account that may not read them, only warn', async () => {

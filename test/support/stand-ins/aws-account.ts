@@ -64,7 +64,7 @@ export interface Account {
   quotas: Record<string, number>;
   /** AWS default values by `service/code`. */
   defaultQuotas: Record<string, number>;
-  addresses: Array<{ allocationId: string; publicIp: string; associationId?: string }>;
+  addresses: Array<{ allocationId: string; publicIp: string; associationId?: string; tags?: Record<string, string> }>;
   /** us-east-1 certificates (the only region CloudFront takes them from). */
   certificates: Certificate[];
   costAllocationTags: Array<{ key: string; type: 'UserDefined' | 'AWSGenerated'; status: 'Active' | 'Inactive' }>;
@@ -233,7 +233,7 @@ export async function startAwsAccountStandIn(account: Account): Promise<AwsAccou
       return xml(res, `<Response><Errors><Error><Code>InvalidAction</Code><Message>stand-in does not serve ${params.get('Action')}</Message></Error></Errors><RequestID>${ID}</RequestID></Response>`, 400);
     }
     const items = state.account.addresses
-      .map((a) => `<item><publicIp>${a.publicIp}</publicIp><allocationId>${a.allocationId}</allocationId><domain>vpc</domain>${a.associationId ? `<associationId>${a.associationId}</associationId>` : ''}<publicIpv4Pool>amazon</publicIpv4Pool></item>`)
+      .map((a) => `<item><publicIp>${a.publicIp}</publicIp><allocationId>${a.allocationId}</allocationId><domain>vpc</domain>${a.associationId ? `<associationId>${a.associationId}</associationId>` : ''}<publicIpv4Pool>amazon</publicIpv4Pool>${a.tags ? `<tagSet>${Object.entries(a.tags).map(([k, v]) => `<item><key>${k}</key><value>${v}</value></item>`).join('')}</tagSet>` : ''}</item>`)
       .join('');
     xml(res, `<DescribeAddressesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>${ID}</requestId><addressesSet>${items}</addressesSet></DescribeAddressesResponse>`);
   };
