@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type Stripe from 'stripe';
 import * as z from '../../core/zod';
-import { AppError, badGateway, badRequest } from '../../core/errors';
+import { AppError, badGateway, badRequest, conflict } from '../../core/errors';
 import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../../core/domain/order-requests';
 import type { Logger } from '../../core/logger';
@@ -57,7 +57,11 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     // Before the order exists: without the Stripe key (its secret not put yet) a 503 names it.
     const stripe = await stripeClient();
     const orders = api(ctx.state.requestId).order;
-    const created = await orders.createB2c({ ...body, idempotencyKey });
+    const created = await orders.createB2c({ ...body, idempotencyKey }).catch((err: unknown) => {
+      // The order service's only conflicts are about the key, which this client sent as a header.
+      if (err instanceof AppError && err.status === 409) throw conflict(err.message, [{ field: 'header.idempotency-key', message: err.message }]);
+      throw err;
+    });
     let order = created.order;
     logAbout(ctx, { orderId: order.id });
     if (order.status === 'pending' && !order.checkoutUrl) {

@@ -12,11 +12,13 @@ import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../sup
  */
 let p: TestPlatform;
 let b2b: string;
+let b2c: string;
 let apiKey: string;
 
 beforeAll(async () => {
   p = await startTestPlatform('fn_gateway_edges');
   b2b = p.urls['gateway-b2b'];
+  b2c = p.urls['gateway-b2c'];
   const res = await http(p.urls.client, '/clients', { method: 'POST', json: { name: 'edges', email: 'edges@example.test' } });
   apiKey = res.json.apiKey;
 });
@@ -61,6 +63,24 @@ describe('gateway-b2b', () => {
       expect({ query, status: res.status, fields: res.json.error?.fields }).toEqual({ query, status: 400, fields: [{ field, message: 'unknown parameter' }] });
     }
     expect(await p.counts()).toEqual(before);
+  });
+});
+
+describe('gateway-b2c', () => {
+  test('an idempotency key reused with another order is a 409 naming header.idempotency-key, as gateway-b2b names it', async () => {
+    const key = newIdempotencyKey();
+    const order = (product: string) =>
+      http(b2c, '/b2c/orders', { method: 'POST', headers: { 'idempotency-key': key }, json: { email: 'ada@example.test', name: 'Ada', theme: 'product-sheet', input: { product } } });
+    expect((await order('kettle')).status).toBe(201);
+    const again = await order('toaster');
+    expect({ status: again.status, error: again.json.error }).toEqual({
+      status: 409,
+      error: {
+        code: 'conflict',
+        message: 'this idempotency key was already used for a different order',
+        fields: [{ field: 'header.idempotency-key', message: 'this idempotency key was already used for a different order' }],
+      },
+    });
   });
 });
 
