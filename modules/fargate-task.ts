@@ -5,7 +5,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SPOT_STOP_BUDGET } from '../core/contract';
 import { Grants, ecrLoginStatement, grantStatements, logStatement } from './iam-grants';
-import { Statement, assumeRolePolicy, policyJson } from './iam-statements';
+import { Statement, assumeRolePolicy, policyJson, trustPolicyJson } from './iam-statements';
 import { taskLogGroup } from './log-queries';
 
 export const CONTAINER_NAME = 'app';
@@ -41,6 +41,8 @@ export interface FargateTaskProps {
   /** Task family, role and log group name, e.g. `docplatform-dev-doc-generation`. */
   family: string;
   region: string;
+  /** The account whose ECS tasks alone may take the task role (aws:SourceAccount, aws:SourceArn). */
+  accountId: string;
   /** CPU units (1024 = 1 vCPU) and MiB, a valid Fargate pair. */
   cpu: number;
   memoryMb: number;
@@ -104,10 +106,19 @@ export class FargateTask extends Construct {
     }
     new IamRolePolicy(this, 'execution-policy', { name: 'pull-and-log', role: this.executionRole.id, policy: policyJson(pull) });
 
+    // The role holding the application's grants is taken only for this account's tasks, the
+    // confused-deputy conditions ECS documents for task roles.
     this.taskRole = new IamRole(this, 'task-role', {
       name: `${props.family}-task`,
       description: `What the ${props.family} application may do in AWS`,
-      assumeRolePolicy: assumeRolePolicy('ecs-tasks.amazonaws.com'),
+      assumeRolePolicy: trustPolicyJson([
+        {
+          principal: { Service: 'ecs-tasks.amazonaws.com' },
+          actions: ['sts:AssumeRole'],
+          conditions: { StringEquals: { 'aws:SourceAccount': props.accountId }, ArnLike: { 'aws:SourceArn': `arn:aws:ecs:${props.region}:${props.accountId}:*` } },
+          scalar: ['actions'],
+        },
+      ]),
       permissionsBoundary: props.permissionsBoundary,
     });
     const statements = grantStatements(props.grants);

@@ -21,6 +21,8 @@ export interface SpotQueueWorkerProps {
   /** Service, task family, roles and log group name, e.g. `docplatform-dev-doc-generation`. */
   name: string;
   region: string;
+  /** The account whose ECS tasks alone may take the task role. */
+  accountId: string;
   cluster: { name: string; arn: string };
   repository: { url: string; arn: string };
   imageTag: string;
@@ -77,6 +79,7 @@ export class SpotQueueWorker extends Construct {
     this.task = new FargateTask(this, 'task', {
       family: props.name,
       region: props.region,
+      accountId: props.accountId,
       cpu: props.cpu,
       memoryMb: props.memoryMb,
       repository: props.repository,

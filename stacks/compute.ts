@@ -88,6 +88,8 @@ export class ComputeStack extends TerraformStack {
   private readonly imageTag: string;
   /** The environment's deploy role creates only roles that carry its workload boundary (stacks/bootstrap.ts). */
   private readonly permissionsBoundary: string;
+  /** The account id, as `${local.account_id}` when read from an upstream ARN (a plain token inside policy and dashboard JSON). */
+  private readonly account: string;
 
   constructor(scope: Construct, id: string, config: EnvironmentConfig, network: ComputeNetwork, data: ComputeData) {
     super(scope, id);
@@ -101,6 +103,7 @@ export class ComputeStack extends TerraformStack {
     this.imageTag = imageTagVariable(this).stringValue;
     // The account id comes from the config or from an upstream ARN: no STS call at plan time.
     this.permissionsBoundary = workloadBoundaryArn(config.accountId ?? Fn.element(Fn.split(':', data.queues.docJobs.arn), 4), config.env);
+    this.account = config.accountId ?? new TerraformLocal(this, 'account_id', Fn.element(Fn.split(':', data.queues.docJobs.arn), 4)).asString;
 
     this.functions = this.lambdaFunctions();
     const rest = this.restApi();
@@ -212,6 +215,7 @@ export class ComputeStack extends TerraformStack {
       return new SpotQueueWorker(this, `worker-${name}`, {
         name: `${this.prefix}-${name}`,
         region: config.region,
+        accountId: this.account,
         cluster: { name: cluster.name, arn: cluster.arn },
         repository: this.repositories[name],
         imageTag: this.imageTag,
@@ -309,6 +313,7 @@ export class ComputeStack extends TerraformStack {
     return new FargateTask(this, id, {
       family: `${this.prefix}-${id}`,
       region: config.region,
+      accountId: this.account,
       cpu: config.migrationTask.cpu,
       memoryMb: config.migrationTask.memoryMb,
       repository: this.repositories.migration,
@@ -363,8 +368,7 @@ export class ComputeStack extends TerraformStack {
     const { config, prefix } = this;
     const queue = (stem: string) => ({ label: stem, name: `${prefix}-${stem}`, dlqName: `${prefix}-${stem}-dlq` });
     const egress = this.network.egress;
-    // A local, so the account id reaches the dashboard body as `${local.account_id}` (no quotes inside the JSON).
-    const account = config.accountId ?? new TerraformLocal(this, 'account_id', Fn.element(Fn.split(':', this.data.queues.docJobs.arn), 4)).asString;
+    const account = this.account;
     return new OpsDashboard(this, 'dashboard', {
       name: prefix,
       region: config.region,

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { environments, EnvironmentConfig, namePrefix } from '../../stacks/config';
-import { BINARY_MEDIA_TYPES, ENV, QUEUES, SECRET_STEMS } from '../../core/contract';
+import { BINARY_MEDIA_TYPES, ENV, QUEUES, REGION, SECRET_STEMS } from '../../core/contract';
 import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/access';
 import { ENI_DESCRIBE_ACTIONS, ENI_RESOURCE_TYPES, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
@@ -139,6 +139,23 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       const trust = JSON.parse(byAddress.get(address)!.config.assume_role_policy);
       expect(trust.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
     }
+  });
+
+  test('every ECS task role is taken by ECS only for a task of this account (aws:SourceAccount, aws:SourceArn); execution roles by ECS', () => {
+    const ecsRoles = roles.filter((r) => JSON.parse(r.config.assume_role_policy).Statement[0].Principal.Service === 'ecs-tasks.amazonaws.com');
+    const taskRoles = ecsRoles.filter((r) => r.config.name.endsWith('-task'));
+    expect(taskRoles.length).toBeGreaterThanOrEqual(3);
+    for (const role of taskRoles) {
+      expect(JSON.parse(role.config.assume_role_policy).Statement).toEqual([
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'ecs-tasks.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'aws:SourceAccount': '${local.account_id}' }, ArnLike: { 'aws:SourceArn': `arn:aws:ecs:${REGION}:\${local.account_id}:*` } },
+        },
+      ]);
+    }
+    for (const role of ecsRoles.filter((r) => !taskRoles.includes(r))) expect(role.config.name).toMatch(/-exec$/);
   });
 
   test('every role carries the environment’s own workload permissions boundary', () => {

@@ -17,7 +17,7 @@ import {
   resolvedPolicy,
   workloadRole,
 } from '../support/iam-simulation';
-import { resources } from '../support/infra-synth';
+import { resources, variantStack } from '../support/infra-synth';
 
 /**
  * Proof by simulation (@cloud-copilot/iam-simulate) over the synthesised policies, for both
@@ -465,7 +465,34 @@ function alarmTopicRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env)]);
+/**
+ * The ECS task roles' trust policies (compute stack; the storage-move task's of its variant) with
+ * ECS as the principal: a task of this account may take each role, a task of another account
+ * naming it may not (the confused-deputy conditions ECS documents for task roles).
+ */
+function taskTrustRows(env: string): Row[] {
+  const ecs: SimPrincipal = { label: 'ecs-tasks.amazonaws.com', arn: 'ecs-tasks.amazonaws.com', identityPolicies: [] };
+  const STRANGER = '210987654321';
+  const task = (account: string) => ({ 'aws:SourceAccount': account, 'aws:SourceArn': `arn:aws:ecs:${REGION}:${account}:task/${namePrefix(env)}/0123456789abcdef0123456789abcdef` });
+  const trusted = (stack: string, name: string) => {
+    const role = resources(stack, 'aws_iam_role').find((r) => r.config.name === name);
+    if (!role) throw new Error(`${stack}: no role ${name}`);
+    return { action: 'sts:AssumeRole', resource: `arn:aws:iam::${ACCOUNT}:role/${name}`, resourcePolicy: resolvedPolicy(stack, role.config.assume_role_policy) };
+  };
+  const roles: Array<[string, string]> = [
+    ...['doc-generation', 'b2b-batch', 'db-move'].map((t): [string, string] => [`${env}-compute`, `${namePrefix(env)}-${t}-task`]),
+    [variantStack(`${env}-compute`, 'storageSource'), `${namePrefix(env)}-storage-move-task`],
+  ];
+  return roles.flatMap(([stack, name]) => {
+    const target = trusted(stack, name);
+    return [
+      { principal: ecs, ...target, context: task(ACCOUNT), expected: 'Allow' as const, why: 'a task of this account' },
+      { principal: ecs, ...target, context: task(STRANGER), expected: 'Deny' as const, why: 'a task of another account naming the role (confused deputy)' },
+    ];
+  });
+}
+
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
