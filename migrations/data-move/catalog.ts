@@ -79,6 +79,20 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
   }));
 }
 
+/**
+ * Each table's columns with their types, by table name (partitioned parents included): the shape
+ * of the schema a run creates on the target, which a resumed run's source must still have.
+ */
+export async function tableShapes(client: Client): Promise<Map<string, string>> {
+  const { rows } = await client.query(`
+    SELECT n.nspname || '.' || c.relname AS name,
+      coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+        FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') AS columns
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}`);
+  return new Map(rows.map((r) => [r.name, r.columns]));
+}
+
 export async function listSequences(client: Client): Promise<SequenceInfo[]> {
   const { rows } = await client.query(`
     SELECT n.nspname AS schema, c.relname AS seq FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -1,17 +1,17 @@
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
-import { listSequences, listTables, serverInfo, type TableInfo } from './catalog';
+import { listSequences, listTables, serverInfo, tableShapes, type TableInfo } from './catalog';
 import { closeNow, describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
 import { StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { copyLargeObjects, LARGE_OBJECTS } from './large-objects';
-import { checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
+import { checkSourceUnchanged, checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { RelayIn, RelayOut } from './relay';
 import { readSequences, writeSequences } from './sequences';
-import { chunkPlans, copiedTables, createState, dropState, indexedTables, markTableCopied, reached, saveChunkPlan, setPhase, type Chunk } from './state';
+import { chunkPlans, copiedTables, createState, dropState, indexedTables, markTableCopied, reached, savedShapes, saveChunkPlan, saveShapes, setPhase, type Chunk } from './state';
 import { dataDigest, rowHash, verify, type DataDigest, type RowHash, type VerifyReport } from './verify';
 
 export interface CopyOptions {
@@ -239,6 +239,9 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
 
     await source.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const snapshot = (await source.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string;
+    const shapes = await tableShapes(source);
+    if (reached(state, 'pre-data')) checkSourceUnchanged(await savedShapes(target), shapes);
+    else await saveShapes(target, shapes);
     // Both sections are dumped from the moment the snapshot exists: the pg_dump runs overlap the
     // catalog reads below, and post-data's the schema and the copy too.
     const preData = reached(state, 'pre-data') ? undefined : dumpSection(options.sourceUrl, 'pre-data', snapshot);

@@ -85,3 +85,23 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], la
     );
   }
 }
+
+/**
+ * A resumed run goes on with the schema its first run created on the target: a table added to the
+ * source since, dropped, or whose columns changed has nowhere to go (a COPY would fail on it at
+ * every rerun). Refused before any write, naming the tables; `saved` null: an earlier version's run.
+ */
+export function checkSourceUnchanged(saved: Map<string, string> | null, current: Map<string, string>): void {
+  if (!saved) return;
+  const changes = [
+    ...[...current.keys()].filter((t) => !saved.has(t)).map((t) => `${t} (new)`),
+    ...[...saved.keys()].filter((t) => !current.has(t)).map((t) => `${t} (dropped)`),
+    ...[...current].filter(([t, columns]) => saved.has(t) && saved.get(t) !== columns).map(([t]) => `${t} (columns changed)`),
+  ].sort();
+  if (!changes.length) return;
+  throw new UsageError(
+    '--source',
+    `its tables changed since this run created the target's schema: ${changes.slice(0, 10).join(', ')}${changes.length > 10 ? `, … (${changes.length})` : ''}; ` +
+      'a resumed run cannot take them: put the source back as it was and rerun, or start over on a fresh target database (drop and recreate it) with the writers stopped',
+  );
+}

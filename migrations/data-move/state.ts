@@ -73,6 +73,28 @@ export async function indexedTables(target: Client): Promise<Set<string>> {
   return new Set(rows.map((r) => r.name));
 }
 
+const SHAPES_DDL = `CREATE TABLE IF NOT EXISTS ${STATE_SCHEMA}.source_table (name text PRIMARY KEY, columns text NOT NULL)`;
+
+/** The source's tables as the run's schema was dumped (catalog.ts tableShapes), replacing any earlier record. */
+export async function saveShapes(target: Client, shapes: Map<string, string>): Promise<void> {
+  try {
+    await target.query(`BEGIN; ${SHAPES_DDL}; DELETE FROM ${STATE_SCHEMA}.source_table`);
+    await target.query(`INSERT INTO ${STATE_SCHEMA}.source_table SELECT * FROM unnest($1::text[], $2::text[])`, [[...shapes.keys()], [...shapes.values()]]);
+    await target.query('COMMIT');
+  } catch (err) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The recorded shapes; null for a run begun by an earlier version, which recorded none. */
+export async function savedShapes(target: Client): Promise<Map<string, string> | null> {
+  const { rows: exists } = await target.query(`SELECT to_regclass('${STATE_SCHEMA}.source_table') IS NOT NULL AS ok`);
+  if (!exists[0].ok) return null;
+  const { rows } = await target.query(`SELECT name, columns FROM ${STATE_SCHEMA}.source_table`);
+  return new Map(rows.map((r) => [r.name, r.columns]));
+}
+
 export async function dropState(target: Client): Promise<void> {
   await target.query(`DROP SCHEMA IF EXISTS ${STATE_SCHEMA} CASCADE`);
 }
