@@ -146,6 +146,38 @@ describe('credentials', () => {
     }
   });
 
+  test('a deploy runs only the head of its branch: check-head.sh refuses an older commit (a re-run after main moved on) before any AWS step', () => {
+    const job = workflows['deploy-environment.yml'].jobs.deploy;
+    const check = steps(job).findIndex((s) => s.run === 'bash scripts/release/check-head.sh');
+    const firstAws = steps(job).findIndex((s) => String(s.uses ?? '').startsWith(CONFIGURE_AWS));
+    expect(check).toBeGreaterThanOrEqual(0);
+    expect(check).toBeLessThan(firstAws);
+    expect(steps(job)[check].env).toEqual({ GH_TOKEN: '${{ github.token }}', REPOSITORY: '${{ github.repository }}', REF: '${{ github.ref }}', COMMIT: '${{ github.sha }}' });
+
+    // The real script with a stub gh answering the GitHub API's git/ref call.
+    const dir = mkdtempSync(join(tmpdir(), 'gh-'));
+    const calls = join(dir, 'calls');
+    writeFileSync(join(dir, 'gh'), `#!/bin/bash
+echo "gh $*" >> "${calls}"
+[ -n "$GH_FAIL" ] && { echo "HTTP 404: Not Found" >&2; exit 1; }
+echo "$HEAD_SHA"
+`, { mode: 0o755 });
+    const head = 'a'.repeat(40);
+    const run = (commit: string, env: Record<string, string> = {}) => {
+      writeFileSync(calls, '');
+      const r = spawnSync('bash', [join(REPO, 'scripts/release/check-head.sh')], {
+        env: { PATH: `${dir}:${process.env.PATH}`, REPOSITORY: 'acme/docplatform', REF: 'refs/heads/main', COMMIT: commit, HEAD_SHA: head, ...env },
+        encoding: 'utf8',
+      });
+      return { code: r.status, out: r.stdout + r.stderr, calls: readFileSync(calls, 'utf8') };
+    };
+    expect(run(head)).toMatchObject({ code: 0, calls: 'gh api repos/acme/docplatform/git/ref/heads/main --jq .object.sha\n' });
+    const older = run('b'.repeat(40));
+    expect(older.code).toBe(1);
+    expect(older.out).toContain(`::error title=bbbbbbbbbbbb is not the head of main::main is at ${head} now`);
+    expect(run(head, { GH_FAIL: '1' })).toMatchObject({ code: 1, out: expect.stringContaining('cannot read the head of main') });
+  });
+
   test('pull requests plan with the plan role; only deploy workflows use the deploy role', () => {
     expect(text['plan.yml']).toContain('vars.AWS_PLAN_ROLE_ARN');
     expect(text['plan.yml']).not.toContain('AWS_DEPLOY_ROLE_ARN');
