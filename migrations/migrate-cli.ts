@@ -80,7 +80,13 @@ function readInput(raw: Env): MigrateInput {
   let where: string;
   if (env.DATABASE_URL) {
     owner = { database: { url: env.DATABASE_URL, port: env.DB_PORT, poolMax: 1 }, secrets: {} };
-    const u = new URL(env.DATABASE_URL);
+    let u: URL;
+    try {
+      u = new URL(env.DATABASE_URL);
+    } catch {
+      // The value is not repeated: it holds the owner's password.
+      throw new UsageError(ENV.databaseUrl, 'is not a URL: postgres://user:password@host:port/database, any @ : / # ? % in the user or password percent-encoded');
+    }
     where = `${u.hostname}:${u.port || 5432}${u.pathname}`;
   } else {
     const missing = [ENV.dbHost, ENV.dbName, 'PGUSER', 'PGPASSWORD'].filter((k) => !env[k as keyof MigrateEnv]);

@@ -113,6 +113,7 @@ describe('bad input: exit 2, naming the variable or option, nothing touched', ()
     ['a bad --when-empty', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x' }, ['--when-empty', 'maybe'], /^--when-empty: must be migrate or skip$/],
     ['no owner at all', {}, [], /DB_HOST, DB_NAME, PGUSER, PGPASSWORD: required \(the owner: DATABASE_URL, or/],
     ['the RDS endpoint without the master credentials', { DB_HOST: 'db.internal', DB_NAME: 'docplatform' }, [], /^PGUSER, PGPASSWORD: required/],
+    ['an owner URL that is no URL (a password with an unencoded #)', { DATABASE_URL: 'postgres://owner:pa#ss/word@127.0.0.1:5432/x' }, [], /^DATABASE_URL: is not a URL: .*percent-encoded$/],
     ['a port that is no port', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', DB_PORT: 'abc' }, [], /DB_PORT/],
     ['an app URL with a weak password', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', DATABASE_APP_URL: 'postgres://app:short@127.0.0.1:5432/x' }, [], /^DATABASE_APP_URL: password must be at least 16/],
     ['an app URL naming a reserved role', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', DATABASE_APP_URL: `postgres://pg_app:${'x'.repeat(20)}@127.0.0.1:5432/x` }, [], /^DATABASE_APP_URL: username must be/],
@@ -121,6 +122,7 @@ describe('bad input: exit 2, naming the variable or option, nothing touched', ()
     expect(r.code).toBe(2);
     expect(failure(r)).toMatchObject({ level: 'error', service: 'db-migrate', msg: expect.stringMatching(message), exitCode: 2 });
     expect(r.output).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+    expect(r.output).not.toContain('pa#ss');
   });
 
   test('--help prints the usage and exits 0', async () => {
