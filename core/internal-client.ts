@@ -5,6 +5,7 @@ import { AppError, badGateway, badRequest, ConfigError } from './errors';
 import { DependencyUnavailableError } from './failures';
 import type { ServiceName } from './contract';
 import { CORE_LLM_TIMEOUT_SECONDS, envStem } from './contract';
+import { requestDeadline } from './request-deadline';
 
 /**
  * How one service calls another. The same request goes over one of two transports:
@@ -52,6 +53,17 @@ export type Transport = (service: ServiceName, req: InternalRequest, requestId: 
  * doc-generation worker's heartbeat holds its message for as long as the call waits.
  */
 export const INTERNAL_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: CORE_LLM_TIMEOUT_SECONDS * 1000 + 5_000 };
+
+/**
+ * The wait of one call: `requestMs`, or less inside a request that must answer sooner (a
+ * gateway's Lambda has 15 s, the call's own bound is 65 s): the call ends as a 503 in time
+ * instead of the invocation being killed mid-wait (API Gateway's bare 502). Outside a request
+ * (workers) there is no deadline.
+ */
+function callSignal(requestMs: number): AbortSignal {
+  const deadline = requestDeadline();
+  return AbortSignal.timeout(deadline === undefined ? requestMs : Math.max(1, Math.min(requestMs, deadline - Date.now())));
+}
 
 /**
  * The request body as JSON text. A value JSON.stringify cannot take is never a transport
@@ -103,7 +115,7 @@ export function httpTransport(urls: Partial<Record<ServiceName, string>>, timeou
         method: req.method,
         headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...req.headers },
         body,
-        signal: AbortSignal.timeout(timeouts.requestMs),
+        signal: callSignal(timeouts.requestMs),
       });
     } catch (err) {
       throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`, `service ${service} unreachable`);
@@ -157,10 +169,10 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, tim
       const lambda = new sdk.LambdaClient({ region: config.aws.region, endpoint: config.aws.endpoint, requestHandler: requestHandlerOptions(timeouts) });
       return {
         invoke: async (fn: string, payload: string) => {
-          // The whole call, SDK retries included, ends at requestMs: quick retries (throttling) still
+          // The whole call, SDK retries included, ends at requestMs (or the request's deadline, callSignal): quick retries (throttling) still
           // happen, but an invoke whose answer was lost is not sent again (it may have run).
           const out = await lambda.send(new sdk.InvokeCommand({ FunctionName: fn, Qualifier: 'live', Payload: Buffer.from(payload) }), {
-            abortSignal: AbortSignal.timeout(timeouts.requestMs),
+            abortSignal: callSignal(timeouts.requestMs),
           });
           return { payload: Buffer.from(out.Payload ?? []).toString('utf8'), functionError: out.FunctionError };
         },

@@ -1,9 +1,12 @@
 import { createServer, Server } from 'node:http';
+import { createServer as createTcpServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { readConfig, resolveConfig } from '../../core/config';
 import { RETRY_AFTER_SECONDS } from '../../core/errors';
 import { createLogger } from '../../core/logger';
 import { createApp as b2cApp } from '../../functions/gateway-b2c/app';
+import { toLambdaHandler } from '../../functions/shared/lambda';
+import { toApiGatewayEvent } from '../../core/internal-client';
 import { createRuntime, Runtime } from '../../functions/shared/runtime';
 
 /**
@@ -65,4 +68,43 @@ test('an invoke the function refuses is a 503 naming the service, without the ac
   expect(text).not.toContain(ACCOUNT);
   const failed = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'request failed');
   expect(failed.err.message).toContain(DENIED);
+});
+
+describe('an internal call that never answers, inside a Lambda invocation', () => {
+  // The theme service accepts the connection and says nothing; the gateway's Lambda has 3 s left.
+  const silent = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', () => undefined);
+  });
+  const sockets = new Set<Socket>();
+  let hung: Runtime;
+  beforeAll(async () => {
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const config = await resolveConfig(
+      readConfig({ APP_ENV: 'test', LOG_LEVEL: 'error', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', SERVICE_URL_THEME: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` }),
+    );
+    hung = createRuntime('gateway-b2c', config, { logger: createLogger({ service: 'gateway-b2c' }, 'error', () => undefined) });
+  });
+  afterAll(async () => {
+    sockets.forEach((s) => s.destroy());
+    await new Promise<void>((r) => silent.close(() => r()));
+    await hung.close();
+  });
+
+  test('answers a 503 with Retry-After before the invocation ends, not after the call\'s own 65 s bound', async () => {
+    const handler = toLambdaHandler(b2cApp(hung));
+    const ends = Date.now() + 3_000;
+    const started = Date.now();
+    const out = (await handler(toApiGatewayEvent({ method: 'GET', path: '/b2c/themes' }, 'req-deadline'), { getRemainingTimeInMillis: () => ends - Date.now() })) as {
+      statusCode: number;
+      headers: Record<string, string>;
+      body: string;
+    };
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect({ status: out.statusCode, retryAfter: out.headers['retry-after'], body: JSON.parse(out.body) }).toEqual({
+      status: 503,
+      retryAfter: String(RETRY_AFTER_SECONDS),
+      body: { error: { code: 'service_unavailable', message: 'service theme unreachable' } },
+    });
+  }, 80_000);
 });
