@@ -1,6 +1,6 @@
 import type { MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
 import * as z from './zod';
-import { sqsSdk } from './aws-sdk';
+import { HttpTimeouts, requestHandlerOptions, sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
 import { ConfigError } from './errors';
 import { ENV } from './contract';
@@ -66,8 +66,27 @@ export function requiredQueueUrl(url: string | undefined, variable: string): str
   return url;
 }
 
+/**
+ * SQS answers every call in milliseconds but a long poll, which it holds open up to
+ * `MAX_WAIT_TIME_SECONDS` before answering. A connection that stops answering without closing (a
+ * replaced NAT instance, a path that fails silently) must fail the attempt, never hold its caller
+ * for ever: a consumer loop whose receive hangs takes no message again, a handler whose send hangs
+ * holds its slot. So each attempt (the SDK makes up to 3) of a call is bounded by `requestMs`, a
+ * receive by its wait plus `requestMs` (`receiveTimeoutMs`, passed by the consumer), and the
+ * socket's silence by the longest receive.
+ */
+export const SQS_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: 5_000 };
+/** The longest WaitTimeSeconds SQS takes. */
+export const MAX_WAIT_TIME_SECONDS = 20;
+/** The bound of one attempt of a receive that waits `waitTimeSeconds`. */
+export const receiveTimeoutMs = (waitTimeSeconds: number): number => waitTimeSeconds * 1000 + SQS_TIMEOUTS.requestMs;
+
 export function createSqsClient(config: Pick<AppConfig, 'aws'>): SQSClient {
-  return new (sqsSdk().SQSClient)({ region: config.aws.region, endpoint: config.aws.endpoint });
+  return new (sqsSdk().SQSClient)({
+    region: config.aws.region,
+    endpoint: config.aws.endpoint,
+    requestHandler: { ...requestHandlerOptions(SQS_TIMEOUTS), socketTimeout: receiveTimeoutMs(MAX_WAIT_TIME_SECONDS) },
+  });
 }
 
 export interface JobQueue {

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Logger } from '../../core/logger';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
-import { REQUEST_ID_ATTRIBUTE } from '../../core/queue';
+import { receiveTimeoutMs, REQUEST_ID_ATTRIBUTE } from '../../core/queue';
 
 /**
  * The one SQS consumer loop of the workers (why not `sqs-consumer`: see docs/workers.md).
@@ -284,6 +284,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         MessageSystemAttributeNames: ['ApproximateReceiveCount'],
         MessageAttributeNames: [REQUEST_ID_ATTRIBUTE],
       }),
+      // A poll lost on a dead connection fails and the loop polls again, instead of waiting for ever.
+      { requestTimeout: receiveTimeoutMs(wait) },
     );
 
   const take = async (queue: QueueState, got: Message[]): Promise<void> => {
