@@ -56,6 +56,15 @@ function postgresUrl(name: string, value: string | undefined): string {
     throw new UsageError(`--${name}`, `must start with postgres:// or postgresql://`);
   }
   if (url.pathname.length <= 1) throw new UsageError(`--${name}`, `names no database (the /database part of the URL)`);
+  // pg_dump gets the password decoded, through the environment: a stray % would end the run
+  // (URIError, exit 3) after the target was written to. The password is not repeated.
+  for (const [part, text] of [['user', url.username], ['password', url.password]]) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      throw new UsageError(`--${name}`, `its ${part} is not percent-encoded: write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F), or leave the password out and set ${name === 'target' ? 'DB_MOVE_TARGET_PASSWORD' : 'DB_MOVE_SOURCE_PASSWORD'}`);
+    }
+  }
   return value;
 }
 

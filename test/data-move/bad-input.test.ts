@@ -33,6 +33,19 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
     await expectRefused(['resume', '--source', source.url, '--target', target.url], /^command: unknown "resume"/);
   });
 
+  it('names a password that is not percent-encoded, without printing it, before anything is written', async () => {
+    const withPassword = (url: string, password: string) => url.replace('postgres://postgres@', `postgres://postgres:${password}@`);
+    for (const option of ['--source', '--target'] as const) {
+      const urls = { '--source': source.url, '--target': target.url };
+      urls[option] = withPassword(urls[option], '100%zzSecret');
+      const res = await runCli(['--source', urls['--source'], '--target', urls['--target']]);
+      expect(res.stderr).not.toContain('zzSecret');
+      await expectRefused(['--source', urls['--source'], '--target', urls['--target']], new RegExp(`^${option}: its password is not percent-encoded: write % as %25`));
+    }
+    const [t] = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_data_move'`);
+    expect(t.n).toBe(0);
+  });
+
   it('reports an unreachable server and a missing database', async () => {
     const port = await freePort();
     await expectRefused(
