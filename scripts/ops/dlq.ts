@@ -106,6 +106,11 @@ export interface RedriveReport {
   messages: (DlqMessage & { newMessageId?: string })[];
   /** Visible in the DLQ after the run. */
   leftInDlq: number;
+  /**
+   * In the DLQ but held by someone after the run (a redrive that died between its send and its
+   * delete, another tool): not moved by this run, visible again within their hold. Run again then.
+   */
+  heldInDlq: number;
 }
 
 const num = (v: string | undefined): number => Number(v ?? 0);
@@ -309,11 +314,19 @@ async function sendRun(sqs: SQSClient, url: string, run: Moving[]): Promise<{ do
 
 export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number }, log: Logger): Promise<RedriveReport> {
   const q = await target.queue(stem);
-  const visible = async () => num((await queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages'])).ApproximateNumberOfMessages);
+  const depth = async () => {
+    const a = await queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+    return { visible: num(a.ApproximateNumberOfMessages), held: num(a.ApproximateNumberOfMessagesNotVisible) };
+  };
   // Those there at the start: a message that fails again and comes back during the run is not moved twice.
-  const atStart = await visible();
+  const atStart = (await depth()).visible;
   const limit = Math.min(opts.max ?? atStart, atStart);
-  const report: RedriveReport = { queue: q.name, dlq: q.dlqName, dryRun: opts.dryRun, ratePerSecond: opts.ratePerSecond, moved: 0, failed: [], messages: [], leftInDlq: atStart };
+  const report: RedriveReport = { queue: q.name, dlq: q.dlqName, dryRun: opts.dryRun, ratePerSecond: opts.ratePerSecond, moved: 0, failed: [], messages: [], leftInDlq: atStart, heldInDlq: 0 };
+  const after = async () => {
+    const d = await depth();
+    report.leftInDlq = d.visible;
+    report.heldInDlq = d.held;
+  };
 
   if (opts.dryRun) {
     const held = limit > 0 ? await receive(target.sqs, q.dlqUrl, limit, HOLD_SECONDS) : [];
@@ -322,7 +335,7 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     report.messages = held.map((m) => describe(m, now));
     report.moved = held.length;
     log.info('dlq redrive (dry run): nothing moved', { queue: q.name, wouldMove: held.length });
-    report.leftInDlq = await visible();
+    await after();
     return report;
   }
 
@@ -361,7 +374,7 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     }
     await release(target.sqs, q.dlqUrl, failed.map((f) => f.message), log);
   }
-  report.leftInDlq = await visible();
-  log.info('dlq redriven', { queue: q.name, moved: report.moved, failed: report.failed.length, leftInDlq: report.leftInDlq });
+  await after();
+  log.info('dlq redriven', { queue: q.name, moved: report.moved, failed: report.failed.length, leftInDlq: report.leftInDlq, heldInDlq: report.heldInDlq });
   return report;
 }

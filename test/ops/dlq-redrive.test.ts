@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { traceAttributes } from '../../core/queue';
 import { main } from '../../scripts/ops/cli';
 import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
@@ -34,7 +34,13 @@ describe('dlq redrive', () => {
       logSink: (line) => void logs.push(line.startsWith('{') ? JSON.parse(line) : { usage: line }),
       env: { AWS_ACCESS_KEY_ID: 'test' },
     });
-    return { code, json: out ? JSON.parse(out) : undefined, logs };
+    let json: any;
+    try {
+      json = JSON.parse(out);
+    } catch {
+      json = undefined;
+    }
+    return { code, out, json, logs };
   };
   let sent = 0;
   /** Dead letters of batch-jobs, each a v1 job padded to `padBytes`, with a request id of its own (`req-dlq-<n>`). */
@@ -57,6 +63,19 @@ describe('dlq redrive', () => {
     expect(moved.json.messages.map((m: { requestId: string }) => m.requestId).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `req-dlq-${i}`).sort());
     expect(await h.queueDepth(h.queues.batchJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
     expect((await h.drainQueue(h.queues.batchJobs)).sort()).toEqual(bodies.sort());
+  }, 60_000);
+
+  test('messages someone else holds in the DLQ are not moved, and the report says so instead of "0 left"', async () => {
+    const bodies = await deadLetters(3, 10);
+    // Held as a redrive that died between its send and its delete leaves them (its 60 s hold).
+    const held = await h.sqs.send(new ReceiveMessageCommand({ QueueUrl: h.queues.batchJobsDlq, MaxNumberOfMessages: 1, VisibilityTimeout: 60 }));
+    expect(held.Messages).toHaveLength(1);
+    const run = await ops('dlq', 'redrive', 'batch-jobs', '--rate', '100');
+    expect(run.code).toBe(0);
+    expect(run.json).toMatchObject({ moved: 2, failed: [], leftInDlq: 0, heldInDlq: 1 });
+    expect((await ops('dlq', 'redrive', 'batch-jobs', '--format', 'table')).out).toContain('0 left in the DLQ, 1 held by someone (visible again within their hold, then run again)');
+    expect((await h.drainQueue(h.queues.batchJobs)).sort()).toEqual(bodies.filter((b) => b !== held.Messages![0].Body).sort());
+    await h.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: h.queues.batchJobsDlq, ReceiptHandle: held.Messages![0].ReceiptHandle!, VisibilityTimeout: 0 }));
   }, 60_000);
 
   test('a run killed (SIGKILL) halfway loses nothing: each message is in its queue or still in the DLQ', async () => {
