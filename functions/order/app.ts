@@ -115,6 +115,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     const body = await readJsonBody(ctx, { schema: CreateB2cOrder });
     const secret = orderTokenSecret(runtime.config);
     const fingerprint = requestHash({ email: body.email.toLowerCase(), name: body.name, theme: body.theme, input: body.input });
+    const otherRequest = () => conflict('this idempotency key was already used for a different order');
     const result = await db().transaction(async (trx) => {
       const existing: Order | undefined = await trx('orders').where({ idempotency_key: body.idempotencyKey }).first();
       if (existing) return { order: existing, created: false };
@@ -146,13 +147,16 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
         .ignore()
         .returning('*');
       if (inserted.length === 1) return { order: inserted[0] as Order, created: true };
-      // A concurrent request with the same key won the insert: answer with its order.
-      return { order: (await trx('orders').where({ idempotency_key: body.idempotencyKey }).first()) as Order, created: false };
+      // A concurrent request with the same key won the insert: answer with its order. Another
+      // request is refused here, inside the transaction, so that its client upsert is undone:
+      // it would otherwise rename the winner's client, or leave a client of its own.
+      const winner = (await trx('orders').where({ idempotency_key: body.idempotencyKey }).first()) as Order;
+      logAbout(ctx, { orderId: winner.id });
+      if (winner.request_hash !== fingerprint) throw otherRequest();
+      return { order: winner, created: false };
     });
     logAbout(ctx, { orderId: result.order.id });
-    if (result.order.request_hash !== fingerprint) {
-      throw conflict('this idempotency key was already used for a different order');
-    }
+    if (result.order.request_hash !== fingerprint) throw otherRequest();
     const accessToken = reissueAccessToken(secret, body.idempotencyKey, result.order.id, result.order.access_token_hash);
     if (!accessToken) throw conflict('the access token of this order cannot be issued again; use the one returned when it was created');
     if (result.created) ctx.state.logger.info('order received', { step: ORDER_STEPS.received, theme: body.theme });
