@@ -1,8 +1,12 @@
 import { createServer, Server } from 'node:http';
+import { createServer as createTcpServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { RETRY_AFTER_SECONDS } from '../../core/errors';
 import { createStorage } from '../../core/storage';
 import { createApp as b2bApp } from '../../functions/gateway-b2b/app';
+import { createApp as b2cApp } from '../../functions/gateway-b2c/app';
+import { toLambdaHandler } from '../../functions/shared/lambda';
+import { toApiGatewayEvent } from '../../core/internal-client';
 import { createRuntime } from '../../functions/shared/runtime';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
@@ -82,6 +86,39 @@ describe('gateway-b2c', () => {
       },
     });
   });
+});
+
+describe('Stripe that never answers, inside a Lambda invocation', () => {
+  const sockets = new Set<Socket>();
+  const silent = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', () => undefined);
+  });
+  beforeAll(() => new Promise<void>((r) => silent.listen(0, '127.0.0.1', r)));
+  afterAll(async () => {
+    sockets.forEach((s) => s.destroy());
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+
+  test('the order answers the 502 that says to retry before the invocation ends (the SDK waited 3 x 10 s), and the retry gets its checkout', async () => {
+    const stripe = { ...p.config.stripe, apiUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` };
+    const runtime = createRuntime('gateway-b2c', { ...p.config, stripe }, { logger: p.runtimes['gateway-b2c'].logger });
+    const handler = toLambdaHandler(b2cApp(runtime));
+    const key = newIdempotencyKey();
+    const body = JSON.stringify({ email: 'ada@example.test', name: 'Ada', theme: 'product-sheet', input: { product: 'kettle' } });
+    const event = { ...toApiGatewayEvent({ method: 'POST', path: '/b2c/orders', headers: { 'idempotency-key': key } }, 'req-stripe-hangs'), body };
+    const ends = Date.now() + 4_000;
+    const started = Date.now();
+    const out = (await handler(event, { getRemainingTimeInMillis: () => ends - Date.now() })) as { statusCode: number; body: string };
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect({ status: out.statusCode, body: JSON.parse(out.body) }).toEqual({
+      status: 502,
+      body: { error: { code: 'upstream_error', message: 'payment provider unavailable; retry with the same idempotency key' } },
+    });
+    const retried = await http(b2c, '/b2c/orders', { method: 'POST', headers: { 'idempotency-key': key, 'content-type': 'application/json' }, body });
+    expect({ status: retried.status, checkout: retried.json.checkoutUrl }).toEqual({ status: 200, checkout: expect.stringMatching(/^http/) });
+    await runtime.close();
+  }, 60_000);
 });
 
 describe('query strings', () => {
