@@ -19,7 +19,8 @@ import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smok
  *   smoke    --url BASE [--path /health …] [--env dev]
  * Output is the platform's log format (core/logger.ts), one JSON line per event on stdout:
  * `{"time":…,"level":"info","msg":"alias-moved","functionName":…,"from":"4","to":"3"}`; a
- * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2, failures 1.
+ * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2 (no AWS
+ * credentials too, naming them), failures 1.
  *
  * `smoke` passes a health that says `degraded` with the settings it misses (secrets with no value
  * yet: the first deploy) with a `smoke-degraded` warning line giving, with `--env`, the command that
@@ -112,6 +113,16 @@ export function functionNames(env: string, list: string | undefined): string[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  try {
+    return await release(argv);
+  } catch (err) {
+    // The SDK's credential chain found nothing: by hand, the person must log in first (exit 2, as npm run ops says it), not retry.
+    if ((err as Error).name !== 'CredentialsProviderError') throw err;
+    throw new UsageError('credentials', `none found: log in (aws sso login, AWS_PROFILE) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (${(err as Error).message})`);
+  }
+}
+
+async function release(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseOptions({
     args: rest,
