@@ -29,7 +29,7 @@ export interface DocWorkerOverrides extends WorkerOverrides {
  * The doc-generation worker: consumes doc-jobs first, then batch-doc-jobs (one consumer over both,
  * consumer.ts), holding `concurrency` messages of which `renderSlots` render at once, until
  * stopped; and runs the stuck-order sweeper (sweeper.ts) at start and every `sweepEveryMs`.
- * `stop()` stops the sweeper, then drains (see consumer.ts).
+ * `stop()` stops the sweeper and drains at once (see consumer.ts).
  */
 export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<RunningWorker> {
   const rt = await createWorkerRuntime('doc-generation', overrides);
@@ -94,8 +94,9 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
     });
     return {
       stop: async () => {
-        await sweeper.stop();
-        await consumer.stop(rt.worker.drainSeconds * 1000);
+        // Together: a sweep in progress (a busy database, slow SQS sends) must not keep the consumer
+        // receiving new work, nor hold back the drain, on Spot's two minutes.
+        await Promise.all([sweeper.stop(), consumer.stop(rt.worker.drainSeconds * 1000)]);
         await pdf.close();
         await rt.close();
       },
