@@ -1,9 +1,12 @@
 import type { JobQueue } from '../../core/queue';
 import { createJobQueue } from '../../core/queue';
 import { createLogger } from '../../core/logger';
+import { FAILED_AFTER_RETRIES, markGenerating, markReady } from '../../core/domain/orders';
 import { orderDeadlines } from '../../containers/doc-generation/deadlines';
 import { sweepStuckOrders } from '../../containers/doc-generation/sweeper';
-import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
+import { countBatchOutcome } from '../../containers/shared/batch-completion';
+import { retryOrders } from '../../scripts/ops/orders';
+import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
 /**
  * Lock order between orders and their batches, on the real PostgreSQL with two sessions.
@@ -16,6 +19,8 @@ import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
  * counted on their batches in the order of their rows (updated_at) could each hold one batch and
  * wait for the other's. Here they meet in that order: the first holds batch X and the second
  * batch Y when both go on (each paused while it sends a requeued order's job, a real send).
+ * `orders retry` and the worker share only the batch (one takes a failed order, the other the
+ * order it generates): the one that comes second waits for the batch, and both commit.
  */
 let h: WorkerHarness;
 const log = createLogger({ service: 'test', env: 'test' }, 'error');
@@ -80,4 +85,47 @@ test('two sweeps failing orders of the same two batches in opposite order: both 
     [second.c, second.d].sort(),
   ]);
   expect(await h.db('batches').whereIn('id', [x, y]).orderBy('failed').pluck('failed')).toEqual([2, 2]);
+}, 60_000);
+
+test('orders retry while a worker ends another order of the same batch: the retry waits for the batch, both commit', async () => {
+  const b2b = await h.createClient('b2b');
+  const theme = await h.themeBySlug('product-sheet');
+  const [{ id: batchId }] = await h
+    .db('batches')
+    .insert({ client_id: b2b, theme_id: theme.id, status: 'processing', total_rows: 2, failed: 1, source_key: 'unused' })
+    .returning('id');
+  const [failed, generating] = (await h
+    .db('orders')
+    .insert([
+      { client_id: b2b, theme_id: theme.id, status: 'failed', error: FAILED_AFTER_RETRIES, input: { product: 'f' }, batch_id: batchId, batch_row: 1 },
+      { client_id: b2b, theme_id: theme.id, status: 'queued', input: { product: 'g' }, batch_id: batchId, batch_row: 2 },
+    ])
+    .returning('id')) as Array<{ id: string }>;
+  const lease = { owner: '6f1c1d1e-0000-4000-8000-00000000b0b0', leaseMs: 60_000 };
+  expect(await markGenerating(h.db, generating.id, lease)).toBeDefined();
+
+  // The worker's outcome transaction, held open once it has counted on the batch.
+  const worker = await h.db.transaction();
+  try {
+    await markReady(worker, generating.id, `${b2b}/g.html`, lease.owner);
+    await countBatchOutcome(worker, batchId, 'succeeded');
+    const retried = retryOrders({
+      db: h.db,
+      jobs: createJobQueue(h.config, h.sqs),
+      queueNames: { docJobs: 'doc-jobs', batchDocJobs: 'batch-doc-jobs' },
+      orderIds: [failed.id],
+      requestId: 'ops-lock-order',
+      log,
+    });
+    await until(
+      async () => ((await h.db.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n as number) >= 1,
+      10_000,
+      'the retry waiting on the batch',
+    );
+    await worker.commit();
+    expect((await retried).retried.map((r) => r.orderId)).toEqual([failed.id]);
+  } finally {
+    if (!worker.isCompleted()) await worker.rollback();
+  }
+  expect(await h.db('batches').where({ id: batchId }).first('status', 'succeeded', 'failed')).toEqual({ status: 'processing', succeeded: 1, failed: 0 });
 }, 60_000);
