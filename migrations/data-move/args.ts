@@ -44,28 +44,36 @@ exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition (a
   mid-run): after 2 fix what the line names, after 3 just rerun the same command; both resume after the
   last committed step`;
 
-function postgresUrl(name: string, value: string | undefined): string {
-  if (!value) throw new UsageError(`--${name}`, `is required (a postgres://user:password@host:port/database URL)`);
+/**
+ * A database URL the moves can use, or a UsageError naming `field` (an option or a variable) that
+ * never repeats the value: it may hold a password. `passwordVariable` is the way around encoding it.
+ */
+export function checkPostgresUrl(field: string, value: string, passwordVariable?: string): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new UsageError(`--${name}`, `is not a URL: expected postgres://user:password@host:port/database`);
+    throw new UsageError(field, `is not a URL: expected postgres://user:password@host:port/database, any @ : / # ? % in the user or password percent-encoded`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new UsageError(`--${name}`, `must start with postgres:// or postgresql://`);
+    throw new UsageError(field, `must start with postgres:// or postgresql://`);
   }
-  if (url.pathname.length <= 1) throw new UsageError(`--${name}`, `names no database (the /database part of the URL)`);
+  if (url.pathname.length <= 1) throw new UsageError(field, `names no database (the /database part of the URL)`);
   // pg_dump gets the password decoded, through the environment: a stray % would end the run
-  // (URIError, exit 3) after the target was written to. The password is not repeated.
+  // (URIError, exit 3) after the target was written to.
   for (const [part, text] of [['user', url.username], ['password', url.password]]) {
     try {
       decodeURIComponent(text);
     } catch {
-      throw new UsageError(`--${name}`, `its ${part} is not percent-encoded: write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F), or leave the password out and set ${name === 'target' ? 'DB_MOVE_TARGET_PASSWORD' : 'DB_MOVE_SOURCE_PASSWORD'}`);
+      throw new UsageError(field, `its ${part} is not percent-encoded: write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F)${passwordVariable ? `, or leave the password out and set ${passwordVariable}` : ''}`);
     }
   }
   return value;
+}
+
+function postgresUrl(name: string, value: string | undefined): string {
+  if (!value) throw new UsageError(`--${name}`, `is required (a postgres://user:password@host:port/database URL)`);
+  return checkPostgresUrl(`--${name}`, value, name === 'target' ? 'DB_MOVE_TARGET_PASSWORD' : 'DB_MOVE_SOURCE_PASSWORD');
 }
 
 /**

@@ -1,5 +1,6 @@
 import { BUCKETS, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
+import { checkPostgresUrl } from '../data-move/args';
 import { PARTS_IN_FLIGHT } from './upload';
 
 /**
@@ -117,6 +118,7 @@ export function parse(argv: string[]): Args | 'help' {
   if (!target || !(target in BUCKETS)) throw new UsageError('--target', `must be one of ${Object.keys(BUCKETS).join(', ')}, got "${target ?? ''}"`);
   if (!v.env || !/^[a-z0-9-]{1,20}$/.test(v.env)) throw new UsageError('--env', `is required: an environment of stacks/config.ts or local, got "${v.env ?? ''}"`);
   const databaseUrl = v['database-url'] ?? process.env.DATABASE_URL;
+  if (databaseUrl) checkPostgresUrl(v['database-url'] ? '--database-url' : 'DATABASE_URL', databaseUrl);
   if (target === 'reports' && !databaseUrl) throw new UsageError('--database-url', '(or DATABASE_URL) is required for --target reports: the orders give the new keys');
   const region = v['source-region'] ?? 'eu-west-3';
   const jobs = integerOption('--jobs', v.jobs, { min: 1, max: 64 }, 16);

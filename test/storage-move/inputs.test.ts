@@ -7,7 +7,10 @@ import { cacheControlFor, targetDigest } from '../../migrations/storage-move/sto
 import { startLocalEmulator, type LocalEmulator } from '../../scripts/local/emulator';
 import { namePrefix } from '../../stacks/config';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { content, getObject, headObject, listKeys, query, runCli, s3, seedOrders, type SeededOrder } from '../support/storage-move-harness';
+import { AWS_ENV, content, getObject, headObject, listKeys, query, runCli, s3, seedOrders, type SeededOrder } from '../support/storage-move-harness';
+import { runCliProcess } from '../support/cli-process';
+
+const CLI = join(__dirname, '../../migrations/storage-move/cli.ts');
 
 const ASSETS = ['logo.svg', 'fonts/Inter Regular.woff2', 'img/café crème.png', 'img/日本/図 1.jpg', 'style.css'];
 const DOCS = ['old/rapport été.pdf', 'old/second doc.docx', 'old/third.html'];
@@ -87,11 +90,23 @@ describe('storage:move from a local folder, and bad input', () => {
     ['unknown target', ['--target', 'videos'], /--target: must be one of reports, assets/],
     ['unreachable database', ['--database-url', 'postgres://postgres@127.0.0.1:1/x'], /--database-url: cannot connect to the target database 127.0.0.1:1\/x: unreachable/],
     ['target bucket = source bucket on the same endpoint', ['--source', 's3://old/docs/', '--target-bucket', 'old'], /--target: bucket old is the source bucket \(s3:\/\/old\/docs\/ at http/],
+    ['a database URL that is no URL (an unencoded # in its password)', ['--database-url', 'postgres://u:pa#ss/word@127.0.0.1/x'], /--database-url: is not a URL/],
     ['more parts in memory than the task holds', ['--jobs', '16', '--part-size-mb', '64'], /--part-size-mb: 64 with --jobs 16 holds up to 16 x 5 parts = 5120 MiB, over 3072 MiB/],
   ])('%s: exit 2 naming it', async (_name, extra, message) => {
     const args = ['--source', `file://${dir}/docs`, '--target', 'reports', ...base(), '--source-endpoint', em.endpoint, ...extra];
     const r = await runCli(args);
     expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toContain('pa#ss');
+    expect(r.code).toBe(2);
+  }, 30_000);
+
+  it.each([
+    ['DATABASE_URL that is no URL', { DATABASE_URL: 'postgres://u:secret@[x/db' }, /DATABASE_URL: is not a URL/],
+  ])('%s: exit 2 naming the variable, nothing printed of its value', async (_name, env, message) => {
+    const args = ['--source', 's3://old/docs/', '--source-endpoint', em.endpoint, '--target', 'assets', '--env', 'local', '--target-endpoint', em.endpoint];
+    const r = await runCliProcess(CLI, args, { env: { ...AWS_ENV, DATABASE_URL: db.url, ...env } });
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/secret@|"secret"/);
     expect(r.code).toBe(2);
   }, 30_000);
 
