@@ -104,7 +104,7 @@ describe('storage:move from a local folder, and bad input', () => {
     ['DATABASE_URL that is no URL', { DATABASE_URL: 'postgres://u:secret@[x/db' }, /DATABASE_URL: is not a URL/],
   ])('%s: exit 2 naming the variable, nothing printed of its value', async (_name, env, message) => {
     const args = ['--source', 's3://old/docs/', '--source-endpoint', em.endpoint, '--target', 'assets', '--env', 'local', '--target-endpoint', em.endpoint];
-    const r = await runCliProcess(CLI, args, { env: { ...AWS_ENV, DATABASE_URL: db.url, ...env } });
+    const r = await runCliProcess(CLI, args, { env: Object.assign({ ...AWS_ENV, DATABASE_URL: db.url }, env) });
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/secret@|"secret"/);
     expect(r.code).toBe(2);
