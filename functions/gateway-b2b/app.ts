@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../../core/domain/batches';
 import { AppError, badRequest, conflict, FieldIssue, unauthorized } from '../../core/errors';
-import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
+import { beforeRequestDeadline, createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
+import { DependencyUnavailableError } from '../../core/failures';
 import { idempotencyKeySchema } from '../../core/domain/order-requests';
 import { withDocumentLink } from '../../core/domain/order-views';
 import { InternalBatch, internalApi, ThemeDetail } from '../../core/internal-api';
@@ -130,7 +131,11 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     logAbout(ctx, { batchId });
     const source: BatchSource = { v: 1, batchId, clientId, themeId: theme.id, rows: rows as Record<string, string>[] };
     const sourceKey = batchSourceKey(clientId, batchId);
-    await runtime.storage.put(runtime.config.buckets.assets, sourceKey, JSON.stringify(source), 'application/json');
+    // S3's SDK bound (3 attempts of 30 s) outlasts the 29 s Lambda; an upload left behind is harmless (its key is this request's).
+    await beforeRequestDeadline(
+      runtime.storage.put(runtime.config.buckets.assets, sourceKey, JSON.stringify(source), 'application/json'),
+      () => new DependencyUnavailableError('storage', 'storage did not answer before the request deadline', 'storage unavailable, please retry shortly'),
+    );
     const { batch, created } = await api(ctx).order.createBatch({ batchId, clientId, themeId: theme.id, sourceKey, idempotencyKey, requestHash, submittedRows: rows.length });
     // Not created: a concurrent attempt under the same key got there first.
     if (!created) return replayOrConflict(ctx, batch, requestHash);

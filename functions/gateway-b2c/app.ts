@@ -3,13 +3,12 @@ import type Koa from 'koa';
 import type Stripe from 'stripe';
 import * as z from '../../core/zod';
 import { AppError, badGateway, badRequest, conflict } from '../../core/errors';
-import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
+import { beforeRequestDeadline, createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../../core/domain/order-requests';
 import type { Logger } from '../../core/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, webhookSecret } from '../../core/stripe';
 import { cachedValue } from '../../core/ttl-cache';
-import { requestDeadline } from '../../core/request-deadline';
 import { issuesOf, NoQuery, parseQuery, parseWith, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
 import { publicOrder, withDocumentLink } from '../../core/domain/order-views';
 import { InternalOrder, internalApi, PaymentFailedRequest } from '../../core/internal-api';
@@ -163,24 +162,11 @@ function amountPaid(session: Stripe.Checkout.Session): { amountTotal: number | n
   return { amountTotal: session.amount_total, currency: session.currency };
 }
 
-/**
- * `promise`, or a rejection once the request in progress must answer: the SDK's own bound (3
- * attempts of 10 s) outlasts the gateway's 15 s Lambda, which API Gateway would answer with a
- * bare 502. The call left behind is harmless: a retry under the same key gets the same session.
- */
-function withinDeadline<T>(promise: Promise<T>): Promise<T> {
-  const deadline = requestDeadline();
-  if (deadline === undefined) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('no answer before the request deadline')), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
 async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseUrl: string, order: InternalOrder, email: string) {
   try {
-    const session = await withinDeadline(stripe.checkout.sessions.create(
+    // The SDK's own bound (3 attempts of 10 s) outlasts the gateway's 15 s Lambda; the call left behind is
+    // harmless: a retry under the same key gets the same session.
+    const session = await beforeRequestDeadline(stripe.checkout.sessions.create(
       {
         mode: 'payment',
         client_reference_id: order.id,
@@ -199,7 +185,7 @@ async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseU
       },
       // Stripe's own idempotency: a retried order creation never opens a second session.
       { idempotencyKey: `checkout-${order.id}` },
-    ));
+    ), () => new Error('no answer before the request deadline'));
     if (!session.url) throw new Error('checkout session has no url');
     return { id: session.id, url: session.url };
   } catch (err) {

@@ -121,6 +121,39 @@ describe('Stripe that never answers, inside a Lambda invocation', () => {
   }, 60_000);
 });
 
+describe('S3 that never answers, inside a Lambda invocation', () => {
+  const sockets = new Set<Socket>();
+  const silent = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('data', () => undefined);
+  });
+  beforeAll(() => new Promise<void>((r) => silent.listen(0, '127.0.0.1', r)));
+  afterAll(async () => {
+    sockets.forEach((s) => s.destroy());
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+
+  test('a batch answers 503 with Retry-After before the invocation ends (the SDK waited 3 x 30 s), and no batch is made', async () => {
+    const storage = createStorage({ aws: { ...p.config.aws, endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` } });
+    const runtime = createRuntime('gateway-b2b', p.config, { storage, logger: p.runtimes['gateway-b2b'].logger });
+    const handler = toLambdaHandler(b2bApp(runtime));
+    const before = await p.counts();
+    const body = JSON.stringify({ theme: 'product-sheet', rows: [{ product: 'kettle' }] });
+    const event = { ...toApiGatewayEvent({ method: 'POST', path: '/b2b/batches', headers: { 'x-api-key': apiKey, 'idempotency-key': newIdempotencyKey() } }, 'req-s3-hangs'), body };
+    const ends = Date.now() + 4_000;
+    const started = Date.now();
+    const out = (await handler(event, { getRemainingTimeInMillis: () => ends - Date.now() })) as { statusCode: number; headers: Record<string, string>; body: string };
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect({ status: out.statusCode, retryAfter: out.headers['retry-after'], body: JSON.parse(out.body) }).toEqual({
+      status: 503,
+      retryAfter: String(RETRY_AFTER_SECONDS),
+      body: { error: { code: 'service_unavailable', message: 'storage unavailable, please retry shortly' } },
+    });
+    expect(await p.counts()).toEqual(before);
+    await runtime.close();
+  }, 120_000);
+});
+
 describe('query strings', () => {
   // zod reports unknown keys once, at the object: the 400 named `query`, not the parameter.
   test.each([
