@@ -1,4 +1,4 @@
-import { BUCKETS, type BucketName } from '../../core/contract';
+import { BUCKETS, ENV, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
 import { checkPostgresUrl } from '../data-move/args';
 import { PARTS_IN_FLIGHT } from './upload';
@@ -52,7 +52,7 @@ options:
   --dry-run                  list what would be copied; write nothing
 
 credentials: the SDK's chain for the target (AWS_*); the source takes SOURCE_AWS_ACCESS_KEY_ID /
-SOURCE_AWS_SECRET_ACCESS_KEY when set (e.g. a Scaleway key), else the same chain.
+SOURCE_AWS_SECRET_ACCESS_KEY when set, both (e.g. a Scaleway key; one alone is refused), else the same chain.
 
 exit codes: 0 ok, 1 verification mismatch, 2 bad input (endpoint, credentials, bucket, unmapped key, an object
 the source or the target refused: skipped, named with the cause), 3 unexpected error (a failed listing or commit)`;
@@ -117,6 +117,13 @@ export function parse(argv: string[]): Args | 'help' {
   const target = v.target;
   if (!target || !(target in BUCKETS)) throw new UsageError('--target', `must be one of ${Object.keys(BUCKETS).join(', ')}, got "${target ?? ''}"`);
   if (!v.env || !/^[a-z0-9-]{1,20}$/.test(v.env)) throw new UsageError('--env', `is required: an environment of stacks/config.ts or local, got "${v.env ?? ''}"`);
+  // One of the pair alone would send the source the target's credentials (the SDK's chain) and fail
+  // as 'credentials rejected' naming --source, not the variable that is missing.
+  const [keyId, secret] = [ENV.storageSourceAccessKeyId, ENV.storageSourceSecretAccessKey];
+  if (Boolean(process.env[keyId]) !== Boolean(process.env[secret])) {
+    const [missing, given] = process.env[keyId] ? [secret, keyId] : [keyId, secret];
+    throw new UsageError(missing, `is required with ${given} (the old storage's key pair): set both, or neither for the SDK's credentials chain`);
+  }
   const databaseUrl = v['database-url'] ?? process.env.DATABASE_URL;
   if (databaseUrl) checkPostgresUrl(v['database-url'] ? '--database-url' : 'DATABASE_URL', databaseUrl);
   if (target === 'reports' && !databaseUrl) throw new UsageError('--database-url', '(or DATABASE_URL) is required for --target reports: the orders give the new keys');

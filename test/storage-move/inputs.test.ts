@@ -102,6 +102,8 @@ describe('storage:move from a local folder, and bad input', () => {
 
   it.each([
     ['DATABASE_URL that is no URL', { DATABASE_URL: 'postgres://u:secret@[x/db' }, /DATABASE_URL: is not a URL/],
+    ['a source key without its secret', { SOURCE_AWS_ACCESS_KEY_ID: 'SCWKEY' }, /SOURCE_AWS_SECRET_ACCESS_KEY: is required with SOURCE_AWS_ACCESS_KEY_ID/],
+    ['a source secret without its key', { SOURCE_AWS_SECRET_ACCESS_KEY: 'secret' }, /SOURCE_AWS_ACCESS_KEY_ID: is required with SOURCE_AWS_SECRET_ACCESS_KEY/],
   ])('%s: exit 2 naming the variable, nothing printed of its value', async (_name, env, message) => {
     const args = ['--source', 's3://old/docs/', '--source-endpoint', em.endpoint, '--target', 'assets', '--env', 'local', '--target-endpoint', em.endpoint];
     const r = await runCliProcess(CLI, args, { env: Object.assign({ ...AWS_ENV, DATABASE_URL: db.url }, env) });
