@@ -7,7 +7,7 @@ import { ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
 import { demandsOf } from '../preflight/demands';
-import { aliasPosition, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
+import { aliasPosition, lastRelease, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
 import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smoke';
 
 /**
@@ -178,7 +178,14 @@ async function release(argv: string[]): Promise<number> {
       if (!values.functions) throw new UsageError('--functions', 'required ("all" or a comma list)');
       const target = parseTarget(values.to);
       const client = new LambdaClient({ region: config.region });
-      const moves = await rollback(client, functionNames(config.env, values.functions), target);
+      let names = functionNames(config.env, values.functions);
+      if (target === 'previous' && names.length > 1) {
+        // Several functions back to "previous": the last release's, not every function's own previous version.
+        const { inRelease, left } = await lastRelease(client, names);
+        for (const l of left) log.info('alias-left', { ...l, reason: 'not changed by the last release: its previous version is an older release' });
+        names = inRelease;
+      }
+      const moves = await rollback(client, names, target);
       for (const move of moves) log.info('alias-moved', { ...move });
       log.info('rollback-done', { moved: moves.length });
       return 0;

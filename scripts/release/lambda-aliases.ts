@@ -30,18 +30,65 @@ export interface AliasMove {
   to: string;
 }
 
-/** The numbered versions of a function, oldest first (`$LATEST` is not a release). */
-export async function publishedVersions(client: LambdaClient, functionName: string): Promise<string[]> {
-  const versions: string[] = [];
+/** The numbered versions of a function, oldest first (`$LATEST` is not a release), with when each was published when Lambda says. */
+async function listVersions(client: LambdaClient, functionName: string): Promise<{ version: string; publishedAt?: number }[]> {
+  const versions: { version: string; publishedAt?: number }[] = [];
   let marker: string | undefined;
   do {
     const page: ListVersionsByFunctionCommandOutput = await client.send(
       new ListVersionsByFunctionCommand({ FunctionName: functionName, Marker: marker, MaxItems: 50 }),
     );
-    for (const v of page.Versions ?? []) if (v.Version && /^\d+$/.test(v.Version)) versions.push(v.Version);
+    for (const v of page.Versions ?? []) {
+      if (!v.Version || !/^\d+$/.test(v.Version)) continue;
+      const at = v.LastModified ? Date.parse(v.LastModified) : NaN;
+      versions.push({ version: v.Version, ...(Number.isFinite(at) ? { publishedAt: at } : {}) });
+    }
     marker = page.NextMarker;
   } while (marker);
-  return versions.sort((a, b) => Number(a) - Number(b));
+  return versions.sort((a, b) => Number(a.version) - Number(b.version));
+}
+
+export async function publishedVersions(client: LambdaClient, functionName: string): Promise<string[]> {
+  return (await listVersions(client, functionName)).map((v) => v.version);
+}
+
+/**
+ * One compute deploy publishes the versions of the functions it changed within minutes of each
+ * other; two deploys of an environment are further apart than this (they never overlap, and each
+ * runs its other layers, images and migrations between its compute applies).
+ */
+export const RELEASE_WINDOW_MS = 10 * 60_000;
+
+export interface LastRelease {
+  /** The functions whose live version came with the newest release among them: what `previous` undoes. */
+  inRelease: string[];
+  /** The others: their live version is older than that release, which did not change them. */
+  left: { functionName: string; version: string; publishedAt: string; release: string }[];
+}
+
+/**
+ * Which of these functions the last release changed. A release publishes a version only for the
+ * functions whose code or settings changed, so the version before an unchanged function's live
+ * one belongs to an older release still: rolling it back too would put code older than the
+ * release being undone beside the rest. A function whose versions carry no date counts as changed.
+ */
+export async function lastRelease(client: LambdaClient, functionNames: string[]): Promise<LastRelease> {
+  const live = await Promise.all(
+    functionNames.map(async (functionName) => {
+      const { version } = await aliasPosition(client, functionName);
+      const publishedAt = (await listVersions(client, functionName)).find((v) => v.version === version)?.publishedAt;
+      return { functionName, version, publishedAt };
+    }),
+  );
+  const dated = live.filter((l): l is typeof l & { publishedAt: number } => l.publishedAt !== undefined);
+  if (dated.length === 0) return { inRelease: functionNames, left: [] };
+  const release = Math.max(...dated.map((l) => l.publishedAt));
+  const older = dated.filter((l) => l.publishedAt < release - RELEASE_WINDOW_MS);
+  const unchanged = new Set(older.map((l) => l.functionName));
+  return {
+    inRelease: functionNames.filter((name) => !unchanged.has(name)),
+    left: older.map((l) => ({ functionName: l.functionName, version: l.version, publishedAt: new Date(l.publishedAt).toISOString(), release: new Date(release).toISOString() })),
+  };
 }
 
 export async function aliasPosition(client: LambdaClient, functionName: string, alias = LIVE_ALIAS): Promise<AliasPosition> {

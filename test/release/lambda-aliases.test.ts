@@ -185,6 +185,33 @@ describe('the CLI the workflows call', () => {
     });
   }, 30_000);
 
+  test('rollback of several functions to previous undoes the last release: a function it did not change stays on its version', async () => {
+    const at = (iso: string) => new Date(iso);
+    // The bad release published gateway-b2c 43 and order 18 at 10:00; theme has not changed since an older release.
+    standIn.addFunction('docplatform-dev-gateway-b2c', 43, '43', {}, { '42': at('2026-11-20T09:00:00Z'), '43': at('2026-12-01T10:00:00Z') });
+    standIn.addFunction('docplatform-dev-order', 18, '18', {}, { '17': at('2026-11-20T09:00:30Z'), '18': at('2026-12-01T10:01:10Z') });
+    standIn.addFunction('docplatform-dev-theme', 5, '5', {}, { '4': at('2026-10-02T08:00:00Z'), '5': at('2026-11-20T09:01:00Z') });
+    const env = { AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint };
+    const rolled = await runCli(['rollback', '--env', 'dev', '--functions', 'gateway-b2c,order,theme', '--to', 'previous'], env);
+    expect(rolled.code).toBe(0);
+    const lines = rolled.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.filter((l) => l.msg === 'alias-left')).toEqual([
+      expect.objectContaining({ functionName: 'docplatform-dev-theme', version: '5', publishedAt: '2026-11-20T09:01:00.000Z', release: '2026-12-01T10:01:10.000Z' }),
+    ]);
+    expect(lines.filter((l) => l.msg === 'alias-moved').map((l) => [l.functionName, l.from, l.to])).toEqual([
+      ['docplatform-dev-gateway-b2c', '43', '42'],
+      ['docplatform-dev-order', '18', '17'],
+    ]);
+    expect(standIn.aliasVersion('docplatform-dev-theme')).toBe('5');
+    // Again: the release before (20 November) is now the newest live one, and theme came with it.
+    const again = await runCli(['rollback', '--env', 'dev', '--functions', 'gateway-b2c,order,theme'], env);
+    expect(again.stdout).not.toContain('alias-left');
+    expect([standIn.aliasVersion('docplatform-dev-gateway-b2c'), standIn.aliasVersion('docplatform-dev-order'), standIn.aliasVersion('docplatform-dev-theme')]).toEqual(['41', '16', '4']);
+    // One function named alone goes to its own previous version, as asked.
+    expect((await runCli(['rollback', '--env', 'dev', '--functions', 'theme'], env)).code).toBe(0);
+    expect(standIn.aliasVersion('docplatform-dev-theme')).toBe('3');
+  }, 30_000);
+
   test('no AWS credentials (the on-call engineer not logged in): exit 2 naming them, nothing moved', async () => {
     standIn.addFunction('docplatform-dev-client', 4, '4');
     const none = { AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_EC2_METADATA_DISABLED: 'true', HOME: mkdtempSync(join(tmpdir(), 'no-aws-')) };

@@ -17,13 +17,15 @@ interface Alias {
 interface Fn {
   versions: string[];
   aliases: Map<string, Alias>;
+  /** When each version was published, as ListVersionsByFunction's LastModified; none when not given. */
+  published: Record<string, string>;
 }
 
 export interface LambdaStandIn {
   endpoint: string;
   /** Requests seen, as `METHOD path`. */
   requests: string[];
-  addFunction(name: string, versions: number, live?: string, weights?: Record<string, number>): void;
+  addFunction(name: string, versions: number, live?: string, weights?: Record<string, number>, published?: Record<string, Date>): void;
   aliasVersion(name: string, alias?: string): string | undefined;
   aliasWeights(name: string, alias?: string): Record<string, number> | undefined;
   /** Simulates someone else moving the alias (bumps its revision). */
@@ -77,7 +79,8 @@ export async function startLambdaStandIn(): Promise<LambdaStandIn> {
       const page = all.slice(start, start + size);
       const next = start + size < all.length ? String(start + size) : undefined;
       return send(res, 200, {
-        Versions: page.map((v) => ({ FunctionName: name, FunctionArn: arn(name, v), Version: v })),
+        // Lambda's own timestamp form, e.g. 2026-12-01T10:00:00.000+0000.
+        Versions: page.map((v) => ({ FunctionName: name, FunctionArn: arn(name, v), Version: v, ...(fn.published[v] ? { LastModified: fn.published[v] } : {}) })),
         NextMarker: next,
       });
     }
@@ -107,9 +110,10 @@ export async function startLambdaStandIn(): Promise<LambdaStandIn> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
-    addFunction(name, versions, live = String(versions), weights = {}) {
+    addFunction(name, versions, live = String(versions), weights = {}, published = {}) {
       const list = Array.from({ length: versions }, (_, i) => String(i + 1));
-      functions.set(name, { versions: list, aliases: new Map([['live', { version: live, revision: 1, weights }]]) });
+      const dates = Object.fromEntries(Object.entries(published).map(([v, d]) => [v, d.toISOString().replace('Z', '+0000')]));
+      functions.set(name, { versions: list, aliases: new Map([['live', { version: live, revision: 1, weights }]]), published: dates });
     },
     aliasVersion: (name, alias = 'live') => functions.get(name)?.aliases.get(alias)?.version,
     aliasWeights: (name, alias = 'live') => functions.get(name)?.aliases.get(alias)?.weights,
