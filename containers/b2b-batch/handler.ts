@@ -43,7 +43,7 @@ export interface BatchJobDeps {
   budget: GenerationBudgetSettings;
 }
 
-export function rowIssue(template: string, fields: Record<string, string>): string | undefined {
+export function rowIssue(template: string, fields: unknown): string | undefined {
   const issues = inputIssues(template, fields, 'row');
   if (issues.length === 0) return undefined;
   return issues.map((i) => `${i.field.replace(/^row\./, '')}: ${i.message}`).join('; ');
@@ -138,7 +138,8 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
         if (reason) rejected.push({ line: row.line, reason });
         if (consumed <= checkpoint) continue;
         if (reason) chunkRejected += 1;
-        else chunk.push({ line: row.line, input: row.fields });
+        // No issue: exactly the theme's fields, each a non-empty string.
+        else chunk.push({ line: row.line, input: row.fields as Record<string, string> });
         if (consumed - checkpoint >= chunkSize) {
           await commitChunk();
           if (draining.aborted) {

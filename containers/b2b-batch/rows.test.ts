@@ -21,9 +21,15 @@ describe('batch source rows', () => {
     ]);
   });
 
+  test('a row that is not text fields is given as it stands (the handler rejects it alone), not a reason to refuse the source', async () => {
+    const rows = [{ company: 3 }, null, 'Acme', { company: 'Acme' }];
+    expect(await collect(JSON.stringify({ ...BATCH, rows }))).toEqual(rows.map((fields, i) => ({ line: i + 1, fields })));
+  });
+
   test.each([
     ['not JSON', '{"v":1,', /^JSON source is not JSON/],
-    ['not a batch source', JSON.stringify({ ...BATCH, rows: [{ company: 3 }] }), /^JSON source is not a batch source/],
+    ['not a batch source', JSON.stringify({ ...BATCH, v: 2, rows: [{ company: 'Acme' }] }), /^JSON source is not a batch source/],
+    ['an envelope without rows', JSON.stringify({ ...BATCH, rows: [] }), /^JSON source is not a batch source/],
   ])('a source that is %s is unreadable as a whole', async (_what, text, message) => {
     const read = collect(text);
     await expect(read).rejects.toBeInstanceOf(UnreadableSource);

@@ -34,7 +34,7 @@ describe('b2b-batch worker', () => {
    * the assets bucket: the envelope gateway-b2b stores, rows as given (the gateway would have
    * refused the bad ones; the worker checks them again).
    */
-  async function createBatch(clientId: string, rows: Record<string, string>[]): Promise<string> {
+  async function createBatch(clientId: string, rows: unknown[]): Promise<string> {
     const theme = await h.themeBySlug('product-sheet');
     const [row] = await h.db('batches').insert({ client_id: clientId, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
     const key = batchSourceKey(clientId, row.id);
@@ -121,6 +121,36 @@ describe('b2b-batch worker', () => {
       { line: 6, reason: 'product: required non-empty string; pro\u0000duct: key must not contain control characters (U+0000 at character 4)' },
     ]);
     expect(await h.queueDepth(h.queues.batchJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
+  }, 120_000);
+
+  test('a row that is not text fields (a number, null, a nested object; not an object at all) rejects that row only, naming the field: the batch completes', async () => {
+    const clientId = await h.createClient('b2b');
+    // As written by something other than the gateway, which refuses such rows.
+    const rows: unknown[] = [{ product: 'Solar kettle' }, { product: 42 }, { product: null }, { product: { name: 'x' } }, 'Tide clock', null, [], { product: 'Tide clock' }];
+    const batchId = await createBatch(clientId, rows);
+    running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    running.push(await startDocWorker({ config: h.config, worker: { concurrency: 4, waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
+    await sendBatchJob(batchId);
+    // Before, the one bad value made the whole source unreadable: the batch failed and no row got its document.
+    const done = await until(async () => {
+      const b = await batchRow(batchId);
+      return b.status === 'completed' || b.status === 'failed' ? b : undefined;
+    }, 45_000, 'the batch to end');
+    expect(done).toMatchObject({ status: 'completed', total_rows: 8, succeeded: 2, failed: 6 });
+    const orders = await h.db('orders').where({ batch_id: batchId }).orderBy('batch_row').select('batch_row', 'input', 'status');
+    expect(orders.map((o) => [o.batch_row, o.input, o.status])).toEqual([
+      [1, { product: 'Solar kettle' }, 'ready'],
+      [8, { product: 'Tide clock' }, 'ready'],
+    ]);
+    const manifest = JSON.parse((await h.storage.get('assets', batchManifestKey(clientId, batchId))).toString()) as BatchManifest;
+    expect(manifest.rejected).toEqual([
+      { line: 2, reason: 'product: required non-empty string' },
+      { line: 3, reason: 'product: required non-empty string' },
+      { line: 4, reason: 'product: required non-empty string' },
+      { line: 5, reason: 'row: must be an object' },
+      { line: 6, reason: 'row: must be an object' },
+      { line: 7, reason: 'row: must be an object' },
+    ]);
   }, 120_000);
 
   test('SIGTERM in the middle of a batch: the process exits 0 before the deadline and no row or message is lost', async () => {
