@@ -4,6 +4,7 @@ import { runCopy } from './copy';
 import { commandLine, exitOnFailure } from './errors';
 import { log, logger } from './log';
 import { cutover, replicationStatus, rollback, startReplication } from './replicate';
+import { unfinishedRun } from './state';
 import { formatReport, verify } from './verify';
 
 const SWITCH_OVER_STEPS = `switch-over steps:
@@ -34,7 +35,17 @@ export async function main(argv: string[]): Promise<number> {
       case 'verify': {
         const report = await verify(args);
         process.stdout.write(`${formatReport(report)}\n`);
-        return report.ok ? 0 : 1;
+        const run = await unfinishedRun(args.targetUrl);
+        if (!run) return report.ok ? 0 : 1;
+        process.stdout.write(
+          `the target holds an unfinished ${run.mode} run from ${run.source} (phase ${run.phase}): ` +
+            (run.mode === 'copy'
+              ? 'the move is not done; run the same db:move command without --verify-only to finish it (it resumes, verifies and removes _data_move); until then db:migrate leaves this database alone\n'
+              : 'replication is still set up; cutover ends it, rollback undoes it\n'),
+        );
+        log('move_unfinished', { mode: run.mode, phase: run.phase }, 'warn');
+        // A copy that never ended is not a target to switch over to, whatever its tables hold.
+        return report.ok && run.mode !== 'copy' ? 0 : 1;
       }
       case 'replicate':
         await startReplication(args);

@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import { STATE_SCHEMA } from './catalog';
-import { quoteLiteral } from './db';
+import { open, quoteLiteral } from './db';
 
 /**
  * Progress of a run, kept on the TARGET (the source is never written): a phase, the set of
@@ -31,6 +31,16 @@ export async function readState(target: Client): Promise<RunState | null> {
   if (!exists[0].ok) return null;
   const { rows } = await target.query(`SELECT mode, source, phase FROM ${STATE_SCHEMA}.run`);
   return rows[0] ?? null;
+}
+
+/** The state of a run that has not ended on the target at `targetUrl`, or null. */
+export async function unfinishedRun(targetUrl: string): Promise<RunState | null> {
+  const target = await open(targetUrl, 'target');
+  try {
+    return await readState(target);
+  } finally {
+    await target.end().catch(() => undefined);
+  }
 }
 
 export async function createState(target: Client, mode: Mode, source: string): Promise<RunState> {
