@@ -29,8 +29,12 @@ interface B2bState extends ServiceState {
 function apiKeyOf(ctx: ServiceContext): string | undefined {
   const header = ctx.get('x-api-key');
   if (header) return header;
-  const auth = /^Bearer\s+(\S+)$/i.exec(ctx.get('authorization'));
-  return auth?.[1];
+  const authorization = ctx.get('authorization');
+  if (!authorization) return undefined;
+  const auth = /^Bearer\s+(\S+)$/i.exec(authorization);
+  // A key was meant: saying none was given would send the client looking in the wrong place.
+  if (!auth) throw unauthorized('the Authorization header must be "Bearer <API key>"');
+  return auth[1];
 }
 
 /** The header line names the columns; a name given twice would keep only one of its values per row, so it is refused. */

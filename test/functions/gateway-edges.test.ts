@@ -41,6 +41,14 @@ describe('gateway-b2b', () => {
     expect({ status: res.status, body: res.json }).toEqual({ status: 401, body: { error: { code: 'unauthorized', message: expect.any(String) } } });
   });
 
+  test.each([['Basic YTpi'], ['Bearer two words'], ['Bearer'], ['Token abc']])('Authorization: %s is a 401 that says the header is malformed, not that no key was given', async (authorization) => {
+    const res = await http(b2b, `/b2b/batches/${UUID}`, { headers: { authorization } });
+    expect({ status: res.status, error: res.json.error }).toEqual({
+      status: 401,
+      error: { code: 'unauthorized', message: 'the Authorization header must be "Bearer <API key>"' },
+    });
+  });
+
   test('a JSON row with hundreds of thousands of members is a 400 naming at most 50 of them, not a 500', async () => {
     const row = Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`k${i}`, '']));
     const res = await http(b2b, '/b2b/batches', {
