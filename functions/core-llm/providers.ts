@@ -46,7 +46,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * The wait, in whole seconds, that Gemini's quota refusal names (`RetryInfo.retryDelay`, "37.2s",
  * in the JSON error body the SDK's ApiError carries as its message); undefined when it names none.
  */
-export function retryDelayOf(err: unknown): number | undefined {
+function retryDelayOf(err: unknown): number | undefined {
   let body: { error?: { details?: Array<{ '@type'?: unknown; retryDelay?: unknown }> } };
   try {
     body = JSON.parse((err as Error).message);

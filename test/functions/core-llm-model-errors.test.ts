@@ -2,7 +2,7 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../functions/core-llm/app';
 import { RETRY_AFTER_SECONDS } from '../../core/errors';
-import { BUDGET_WINDOW_MS } from '../../core/domain/generation-budget';
+import { MODEL_QUOTA_RETRY_SECONDS } from '../../functions/core-llm/providers';
 import type { Runtime } from '../../functions/shared/runtime';
 import type { GeminiStandIn } from '../support/stand-ins/gemini';
 import { startCoreLlmRuntime } from '../support/core-llm-runtime';
@@ -51,7 +51,8 @@ test('a quota refusal without one, retried to the end: a 429 that still says whe
   gemini.failNext(429, 4);
   const res = await generate('Quota without a delay.');
   expect(res.status).toBe(429);
-  expect(res.headers.get('retry-after')).toBe(String(BUDGET_WINDOW_MS / 1000));
+  expect(res.headers.get('retry-after')).toBe(String(MODEL_QUOTA_RETRY_SECONDS));
+  expect(MODEL_QUOTA_RETRY_SECONDS).toBe(10);
   expect(gemini.calls).toHaveLength(4);
 });
 
