@@ -15,7 +15,7 @@ if ! head=$(gh api "repos/${repository}/git/ref/${ref#refs/}" --jq .object.sha);
   exit 1
 fi
 if [ "$head" != "$commit" ]; then
-  echo "::error title=${commit:0:12} is not the head of ${branch}::${branch} is at ${head} now, whose run deploys it: deploying ${commit} would put an older commit back over it. To go back, run the rollback workflow or push a revert commit (docs/deploy.md); nothing deployed"
+  echo "::error title=${commit:0:12} is not the head of ${branch}::${branch} is at ${head} now, whose run deploys it (none starts for a commit pushed with [skip ci]: push again): deploying ${commit} would put an older commit back over it. To go back, run the rollback workflow or push a revert commit (docs/deploy.md); nothing deployed"
   exit 1
 fi
 echo "deploying ${commit}, the head of ${branch}"
