@@ -243,6 +243,36 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     await expect(runPandoc(['-f', 'markdown', '-t', 'plain', '/dev/stdin', '/dev/zero'], '', { timeoutMs: 500 })).rejects.toThrow(PandocError);
   });
 
+  test('a pandoc killed from outside (the OOM killer) is reported as killed, not as timed out; a timed-out one as timed out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pandoc-spin-'));
+    try {
+      // A filter that never returns: pandoc runs, using no memory, until it is killed.
+      const spin = join(dir, 'spin.lua');
+      writeFileSync(spin, 'while true do end\n');
+      const args = ['-f', 'markdown', '-t', 'plain', '--lua-filter', spin];
+      const started = Date.now();
+      const run = runPandoc(args, 'text', { timeoutMs: 20_000 });
+      let pid: number | undefined;
+      while (pid === undefined && Date.now() - started < 5_000) {
+        await new Promise((r) => setTimeout(r, 50));
+        pid = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/))
+          .find(([, comm]) => comm === 'pandoc')
+          ?.map(Number)[0];
+      }
+      expect(pid).toBeDefined();
+      process.kill(pid!, 'SIGKILL');
+      const err = (await run.catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(PandocError);
+      expect(err.message).toBe('pandoc was killed by SIGKILL');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await expect(runPandoc(args, 'text', { timeoutMs: 500 })).rejects.toThrow('pandoc timed out after 500 ms (killed)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('deeply nested generated text (a prompt injection away): refused at once as DocumentTooDeep, a permanent 422', () => {
     // Each overflowed the stack of the AST walk or JSON.stringify (a RangeError, retried as transient), or held Pandoc's reader past its timeout.
     const nested: Record<string, string> = {

@@ -100,7 +100,13 @@ export function runPandoc(args: string[], input: string | Buffer, opts: PandocOp
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const maxOutputBytes = opts.maxOutputBytes ?? 50 * 1024 * 1024;
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Our own timer rather than spawn's `timeout`: a kill from outside (the OOM killer) must not read as a timeout.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     const out: Buffer[] = [];
     let outBytes = 0;
     let err = '';
@@ -112,11 +118,16 @@ export function runPandoc(args: string[], input: string | Buffer, opts: PandocOp
     child.stderr.on('data', (chunk: Buffer) => {
       if (err.length < 4096) err += chunk.toString();
     });
-    child.on('error', (e) => reject(new PandocError(`pandoc could not start (${binary}): ${e.message}`)));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new PandocError(`pandoc could not start (${binary}): ${e.message}`));
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (code === 0) return resolve(Buffer.concat(out));
       if (outBytes > maxOutputBytes) return reject(new PandocError(`pandoc output exceeds ${maxOutputBytes} bytes`));
-      if (signal) return reject(new PandocError(`pandoc killed by ${signal} (timeout ${timeoutMs} ms)`));
+      if (timedOut) return reject(new PandocError(`pandoc timed out after ${timeoutMs} ms (killed)`));
+      if (signal) return reject(new PandocError(`pandoc was killed by ${signal}`));
       reject(new PandocError(`pandoc exited with ${code}: ${err.trim()}`));
     });
     child.stdin.on('error', () => undefined);
