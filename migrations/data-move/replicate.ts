@@ -91,20 +91,28 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
         await source.query(`CREATE PUBLICATION ${REPLICATION_NAME} FOR TABLE ${tables.map((t) => t.sql).join(', ')}`);
         log('publication_created', { tables: tables.length });
       }
-      if (!(await subscriptionExists(target))) {
-        try {
-          await target.query(
-            `CREATE SUBSCRIPTION ${REPLICATION_NAME} CONNECTION ${quoteLiteral(options.sourceUrlForTarget)} ` +
-              `PUBLICATION ${REPLICATION_NAME} WITH (copy_data = true)`,
-          );
-        } catch (err) {
-          throw new UsageError(
-            '--source-for-target',
-            `creating the subscription on the target failed: ${(err as Error).message}; the target must reach the source at ` +
-              `${describeUrl(options.sourceUrlForTarget)} (see --source-for-target)`,
-          );
-        }
+      // The connection string holds the source's password, and the target server logs the text of
+      // a statement that fails or takes over a second (log_min_error_statement, the data stack's
+      // log_min_duration_statement): the statements that carry it never connect (connect = false),
+      // and those that reach the source (the slot, which waits for its running transactions; the
+      // initial sync) carry no password. A rerun puts the connection string given this time.
+      const connection = `CONNECTION ${quoteLiteral(options.sourceUrlForTarget)}`;
+      if (await subscriptionExists(target)) await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} ${connection}`);
+      else {
+        await target.query(`CREATE SUBSCRIPTION ${REPLICATION_NAME} ${connection} PUBLICATION ${REPLICATION_NAME} WITH (connect = false)`);
         log('subscription_created', {});
+      }
+      const { rows: slot } = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REPLICATION_NAME]);
+      if (!slot.length) await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [REPLICATION_NAME]);
+      try {
+        await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} ENABLE`);
+        await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} REFRESH PUBLICATION WITH (copy_data = true)`);
+      } catch (err) {
+        throw new UsageError(
+          '--source-for-target',
+          `starting the subscription on the target failed: ${(err as Error).message}; the target must reach the source at ` +
+            `${describeUrl(options.sourceUrlForTarget)} (see --source-for-target), then rerun`,
+        );
       }
       await setPhase(target, 'subscribed');
     }

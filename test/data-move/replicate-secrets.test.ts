@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Client } from 'pg';
+import { clientConfig } from '../../migrations/data-move/db';
+import { freePort, query, runCli, startLogicalCluster, type Cluster } from '../support/data-move-harness';
+
+const SOURCE_PASSWORD = 'src-Secret-7c1f0e';
+
+/**
+ * The subscription's connection string holds the source's password, and the target server logs a
+ * statement's text when it fails (log_min_error_statement) or takes over a second (the data
+ * stack's log_min_duration_statement = 1000): the RDS log goes to CloudWatch. No statement that
+ * carries the password may fail on the network or wait for the source.
+ */
+describe('db:move replicate keeps the source password out of the target server log', () => {
+  let source: Cluster;
+  let target: Cluster;
+  let targetLog: string;
+  let sourceUrl: string;
+  let targetUrl: string;
+
+  beforeAll(async () => {
+    [source, target] = await Promise.all([startLogicalCluster(SOURCE_PASSWORD), startLogicalCluster('tgt-password-1')]);
+    await Promise.all([query(source.url('postgres'), 'CREATE DATABASE app'), query(target.url('postgres'), 'CREATE DATABASE app')]);
+    sourceUrl = source.url('app');
+    targetUrl = target.url('app');
+    await query(sourceUrl, `CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 1000) g`);
+    // As the data stack's parameter group sets it.
+    await query(target.url('postgres'), `ALTER SYSTEM SET log_min_duration_statement = 1000`);
+    await query(target.url('postgres'), `SELECT pg_reload_conf()`);
+    const [{ dir }] = await query<{ dir: string }>(target.url('postgres'), `SELECT current_setting('data_directory') AS dir`);
+    targetLog = join(dirname(dir), 'log');
+  }, 120_000);
+  afterAll(async () => {
+    await runCli(['rollback', '--source', sourceUrl, '--target', targetUrl]).catch(() => undefined);
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('a source the target cannot reach: exit 2 naming --source-for-target, the password in no log line', async () => {
+    const unreachable = sourceUrl.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${await freePort()}`);
+    const r = await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', targetUrl, '--source-for-target', unreachable]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('"field":"--source-for-target"');
+    expect(r.stderr + r.stdout).not.toContain(SOURCE_PASSWORD);
+    expect(readFileSync(targetLog, 'utf8')).not.toContain(SOURCE_PASSWORD);
+  }, 60_000);
+
+  it('a slot that waits for a running source transaction, then a resumed run: replication runs, the password in no log line', async () => {
+    // A transaction with an xid open on the source holds the slot's creation until it ends (1.5 s).
+    const holder = new Client(clientConfig(sourceUrl));
+    await holder.connect();
+    await holder.query(`BEGIN; UPDATE t SET v = v WHERE id = 1`);
+    const released = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => holder.query('COMMIT')).finally(() => holder.end());
+    const r = await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', targetUrl]);
+    await released;
+    expect(r.stderr).not.toContain('"level":"error"');
+    expect(r.code).toBe(0);
+    expect(await query(targetUrl, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 1000 }]);
+    expect(readFileSync(targetLog, 'utf8')).not.toContain(SOURCE_PASSWORD);
+  }, 60_000);
+});
