@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand, StopQueryCommand } from '@aws-sdk/client-cloudwatch-logs';
 import type { Knex } from 'knex';
 import { UUID_PATTERN } from '../../core/contract';
@@ -67,8 +68,10 @@ export class StoryNotFound extends UsageError {
 const byTime = (a: StoryLine, b: StoryLine): number => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0);
 
 export function localStorySource(file: string): StorySource {
+  // A log that is not there (npm run dev never ran, another --log-file) holds no line of any order: say so, not only that no line names it.
+  const present = existsSync(file) || existsSync(`${file}.1`);
   return {
-    describe: `the local log ${file}`,
+    describe: present ? `the local log ${file}` : `the local log ${file}, which does not exist (npm run dev writes it; --log-file names another)`,
     find: async (id) =>
       readLocalLog(file)
         .filter((l) => l.orderId === id || l.requestId === id)

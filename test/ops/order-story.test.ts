@@ -112,6 +112,10 @@ test('an order placed, paid and made on npm run dev: its story from the log file
   expect(byStoredId.code).toBe(0);
   expect(byStoredId.json).toMatchObject({ id: creationId, orderId: order.id, orders: [order.id], lines: [], order: { status: 'ready', requestId: creationId } });
   expect(byRequest.out).toMatch(/doc-generation\s+ready\s+info\s+document ready/);
+  // A log file that is not there: the refusal says so, not only that no line names the id.
+  const missing = await ops('order', randomUUID(), '--log-file', join(state, 'elsewhere.jsonl'));
+  expect(missing.code).toBe(2);
+  expect(missing.errors[0]).toMatchObject({ field: 'orderId', msg: expect.stringContaining(`the local log ${join(state, 'elsewhere.jsonl')}, which does not exist (npm run dev writes it`) });
 
   const workers = await ops('workers', 'status', '--env', 'local', '--endpoint', run!.urls['sqs/s3'], '--log-file', logFile);
   expect(workers.code).toBe(0);
