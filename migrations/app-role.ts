@@ -95,7 +95,12 @@ export function credentialsFromUrl(url: string, from: string): AppCredentials {
   } catch {
     throw new UsageError(from, 'must be a postgres URL');
   }
-  const credentials = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password), from };
+  let credentials: AppCredentials;
+  try {
+    credentials = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password), from };
+  } catch {
+    throw new UsageError(from, 'its user or password is not percent-encoded: write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F)');
+  }
   const issue = credentialsIssue(credentials);
   if (issue) throw new UsageError(from, issue);
   return credentials;

@@ -114,6 +114,7 @@ describe('bad input: exit 2, naming the variable or option, nothing touched', ()
     ['no owner at all', {}, [], /DB_HOST, DB_NAME, PGUSER, PGPASSWORD: required \(the owner: DATABASE_URL, or/],
     ['the RDS endpoint without the master credentials', { DB_HOST: 'db.internal', DB_NAME: 'docplatform' }, [], /^PGUSER, PGPASSWORD: required/],
     ['an owner URL that is no URL (a password with an unencoded #)', { DATABASE_URL: 'postgres://owner:pa#ss/word@127.0.0.1:5432/x' }, [], /^DATABASE_URL: is not a URL: .*percent-encoded$/],
+    ['an app URL whose password is not percent-encoded (a stray %)', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', DATABASE_APP_URL: 'postgres://app:100%zz-long-enough-pw@127.0.0.1:5432/x' }, [], /^DATABASE_APP_URL: .*percent-encoded/],
     ['a port that is no port', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', DB_PORT: 'abc' }, [], /DB_PORT/],
     ['an app URL with a weak password', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', DATABASE_APP_URL: 'postgres://app:short@127.0.0.1:5432/x' }, [], /^DATABASE_APP_URL: password must be at least 16/],
     ['an app URL naming a reserved role', { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/x', DATABASE_APP_URL: `postgres://pg_app:${'x'.repeat(20)}@127.0.0.1:5432/x` }, [], /^DATABASE_APP_URL: username must be/],
