@@ -20,6 +20,9 @@ export const MANAGED_RULE_GROUPS = ['AWSManagedRulesCommonRuleSet', 'AWSManagedR
 /** Name of the first rule: requests without the edge's origin secret go no further. */
 export const ORIGIN_RULE = 'origin-verify';
 export const RATE_RULE = 'rate-per-client-ip';
+/** The rate rule's evaluation window, which is also how long a blocked client is told to wait. */
+export const RATE_WINDOW_SECONDS = 300;
+const RATE_LIMITED_BODY = 'rate-limited';
 
 export interface OriginVerify {
   /** Header the edge sets to the origin secret on every request it forwards. */
@@ -121,17 +124,27 @@ export class RegionalWebAcl extends Construct {
       },
       visibilityConfig: visibility(`${props.name}-${group}`),
     }));
+    // Answered as the services answer a rate limit (429, Retry-After, their error body): WAF's
+    // default block is API Gateway's 403 {"message":"Forbidden"}, which says neither retry nor when.
     const rate: Wafv2WebAclRule = {
       name: RATE_RULE,
       priority: 1 + MANAGED_RULE_GROUPS.length,
-      action: { block: {} },
+      action: {
+        block: {
+          customResponse: {
+            responseCode: 429,
+            customResponseBodyKey: RATE_LIMITED_BODY,
+            responseHeader: [{ name: 'retry-after', value: String(RATE_WINDOW_SECONDS) }],
+          },
+        },
+      },
       statement: {
         rate_based_statement: {
           limit: props.rateLimitPer5Min,
           aggregate_key_type: 'FORWARDED_IP',
           // The edge always writes a valid address: anything else was not written by it.
           forwarded_ip_config: { header_name: props.clientIpHeader, fallback_behavior: 'MATCH' },
-          evaluation_window_sec: 300,
+          evaluation_window_sec: RATE_WINDOW_SECONDS,
         },
       },
       visibilityConfig: visibility(`${props.name}-${RATE_RULE}`),
@@ -143,6 +156,14 @@ export class RegionalWebAcl extends Construct {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       rule: [origin, ...managed, rate],
+      // The public API's error body (core/errors.ts AppError), which this layer may not import.
+      customResponseBody: [
+        {
+          key: RATE_LIMITED_BODY,
+          contentType: 'APPLICATION_JSON',
+          content: JSON.stringify({ error: { code: 'rate_limited', message: `too many requests from this address; retry after ${RATE_WINDOW_SECONDS} s` } }),
+        },
+      ],
       visibilityConfig: visibility(props.name),
     });
 

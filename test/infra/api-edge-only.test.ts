@@ -100,7 +100,7 @@ describe.each(envs)('%s', (env, config: EnvironmentConfig) => {
       forwarded_ip_config: { header_name: EDGE_HEADERS.clientIp, fallback_behavior: 'MATCH' },
       evaluation_window_sec: 300,
     });
-    expect(rate.action).toEqual({ block: {} });
+    expect(Object.keys(rate.action)).toEqual(['block']);
     expect(rules[rules.length - 1].name).toBe(RATE_RULE);
     // No rule reads the connection address: no IP-keyed rate rule, no IP set without forwarded IP, no IP reputation group.
     const json = JSON.stringify(acl.config.rule);

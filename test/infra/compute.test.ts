@@ -412,7 +412,7 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       { name: 'SizeRestrictions_BODY', action_to_use: { count: {} } },
     ]);
     const rate = acl.config.rule.find((r: any) => r.statement.rate_based_statement);
-    expect(rate.action).toEqual({ block: {} });
+    expect(Object.keys(rate.action)).toEqual(['block']);
     expect(rate.statement.rate_based_statement).toMatchObject({ limit: config.api.wafRateLimitPer5Min, aggregate_key_type: 'FORWARDED_IP' });
     expect(acl.config.rule.find((r: any) => r.priority === 0).name).toBe('origin-verify');
     expect(new Set(acl.config.rule.map((r: any) => r.priority)).size).toBe(acl.config.rule.length);
