@@ -7,7 +7,7 @@ import { StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { copyLargeObjects, LARGE_OBJECTS } from './large-objects';
-import { checkSourceUnchanged, checkTarget, checkVersions, warnMissingPrimaryKeys } from './preflight';
+import { checkSourceUnchanged, checkTarget, checkVersions, shapeChanges, warnMissingPrimaryKeys } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { RelayIn, RelayOut } from './relay';
 import { readSequences, writeSequences } from './sequences';
@@ -307,6 +307,18 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     }
     await Promise.all([sourceDigests.done, targetDigests]);
     const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs, snapshot, precomputed: digests, rowHashes: digests.rowHashes });
+    // The verification compares with the snapshot, which holds no table made or altered since:
+    // the source as it is now must have the same tables, or what the copy did not see is lost.
+    const now = await open(options.sourceUrl, 'source');
+    const changed = await tableShapes(now).finally(() => now.end().catch(() => undefined));
+    for (const c of shapeChanges(shapes, changed)) {
+      const problem = `${c.change === 'new' ? 'created' : c.change === 'dropped' ? 'dropped' : 'altered'} on the source during the copy (after its snapshot): not what the target holds; start over on a fresh target with the writers stopped`;
+      const check = report.tables.find((t) => t.table === c.table);
+      if (check) Object.assign(check, { ok: false, problem });
+      else report.tables.push({ table: c.table, primaryKey: false, ok: false, problem });
+      report.ok = false;
+    }
+    report.tables.sort((a, b) => a.table.localeCompare(b.table));
     if (report.ok) await dropState(target);
     return { report, rows, bytes, seconds: (Date.now() - started) / 1000 };
   } finally {

@@ -86,6 +86,15 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], la
   }
 }
 
+/** Tables of `current` new, dropped or with other columns than in `before` (catalog.ts tableShapes), by name. */
+export function shapeChanges(before: Map<string, string>, current: Map<string, string>): { table: string; change: 'new' | 'dropped' | 'columns changed' }[] {
+  return [
+    ...[...current.keys()].filter((t) => !before.has(t)).map((table) => ({ table, change: 'new' as const })),
+    ...[...before.keys()].filter((t) => !current.has(t)).map((table) => ({ table, change: 'dropped' as const })),
+    ...[...current].filter(([t, columns]) => before.has(t) && before.get(t) !== columns).map(([table]) => ({ table, change: 'columns changed' as const })),
+  ].sort((a, b) => (a.table < b.table ? -1 : 1));
+}
+
 /**
  * A resumed run goes on with the schema its first run created on the target: a table added to the
  * source since, dropped, or whose columns changed has nowhere to go (a COPY would fail on it at
@@ -93,11 +102,7 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], la
  */
 export function checkSourceUnchanged(saved: Map<string, string> | null, current: Map<string, string>): void {
   if (!saved) return;
-  const changes = [
-    ...[...current.keys()].filter((t) => !saved.has(t)).map((t) => `${t} (new)`),
-    ...[...saved.keys()].filter((t) => !current.has(t)).map((t) => `${t} (dropped)`),
-    ...[...current].filter(([t, columns]) => saved.has(t) && saved.get(t) !== columns).map(([t]) => `${t} (columns changed)`),
-  ].sort();
+  const changes = shapeChanges(saved, current).map((c) => `${c.table} (${c.change})`);
   if (!changes.length) return;
   throw new UsageError(
     '--source',

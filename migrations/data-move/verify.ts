@@ -263,7 +263,7 @@ export function formatReport(report: VerifyReport): string {
   const width = Math.max(5, ...report.tables.map((t) => t.table.length));
   lines.push(`${'table'.padEnd(width)}  ${'rows source'.padStart(12)}  ${'rows target'.padStart(12)}  result`);
   for (const t of report.tables) {
-    const note = t.primaryKey ? '' : ' (no primary key: order-independent checksum)';
+    const note = t.primaryKey || !t.source ? '' : ' (no primary key: order-independent checksum)';
     lines.push(
       `${t.table.padEnd(width)}  ${(t.source?.rows ?? '-').padStart(12)}  ${(t.target?.rows ?? '-').padStart(12)}  ${t.ok ? 'ok' : `MISMATCH: ${t.problem}`}${note}`,
     );
