@@ -6,7 +6,8 @@ import { ENV, SERVICE_NAMES, ServiceName, WORKER_NAMES } from '../core/contract'
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
 import { atLeast, createLogger, LogLevel, stderrSink, stdoutSink } from '../core/logger';
-import { LOCAL_BUCKETS, LOCAL_LOG_FILE, LOCAL_ORIGIN_SECRET, LOCAL_PG_URL, LOCAL_STATE_DIR, localEdgePort, localEmulatorPort, localPort, localStripePort } from './local/defaults';
+import { LOCAL_BUCKETS, LOCAL_LOG_FILE, LOCAL_ORIGIN_SECRET, LOCAL_PG_URL, LOCAL_STATE_DIR, localEdgePort, localEmulatorPort, localPort, localStripePort, PORT_VARIABLES, servicePortVariable } from './local/defaults';
+import { assertPortsFree } from './local/ports';
 import { startLocalEdge } from './local/edge/server';
 import { edgeSourceKind, frontendSource } from './local/edge/frontend-source';
 import { OPENAPI_PATH } from './openapi/document';
@@ -58,13 +59,19 @@ async function prepareAppLogin(appUrl: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  // A wrong option, LOCAL_EDGE_SOURCE or port variable stops the start before anything runs.
+  // A wrong option, LOCAL_EDGE_SOURCE or port variable, or a port taken, stops the start before anything runs.
   const { values } = parseOptions({ args: process.argv.slice(2), options: { fresh: { type: 'boolean', default: false } } });
   const edgeSource = edgeSourceKind();
   const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
   const emulatorPort = localEmulatorPort();
   const stripePort = localStripePort();
   const edgePort = localEdgePort();
+  await assertPortsFree([
+    { variable: PORT_VARIABLES.emulator, port: emulatorPort },
+    { variable: PORT_VARIABLES.stripe, port: stripePort },
+    ...SERVICE_NAMES.map((n) => ({ variable: servicePortVariable(n), port: ports[n] })),
+    { variable: PORT_VARIABLES.edge, port: edgePort },
+  ]);
   // The API runs without the Angular client: a failed install or build is said, not fatal.
   if (process.env[FRONTEND_BUILD_SWITCH] !== 'off') {
     await ensureFrontendBuild((line) => process.stdout.write(`${line}\n`)).catch((err: Error) =>

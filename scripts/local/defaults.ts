@@ -21,15 +21,18 @@ export const LOCAL_ORDER_TOKEN_SECRET = 'local-order-token-secret-never-used-in-
  * to 65535; anything else is a UsageError naming the variable, exit 2 before anything starts.
  */
 const portVariable = (name: string, fallback: number): number => integerOption(name, process.env[name] || undefined, { min: 0, max: 65535 }, fallback);
+/** The variables that move `npm run dev`'s own listeners; PORT_<NAME> moves a service's (servicePortVariable). */
+export const PORT_VARIABLES = { emulator: 'EMULATOR_PORT', stripe: 'STRIPE_STANDIN_PORT', edge: 'EDGE_PORT' } as const;
+export const servicePortVariable = (service: ServiceName): string => `PORT_${envStem(service)}`;
 const LOCAL_STRIPE_PORT = 4190;
 /** STRIPE_STANDIN_PORT overrides the Stripe stand-in's port. */
-export const localStripePort = (): number => portVariable('STRIPE_STANDIN_PORT', LOCAL_STRIPE_PORT);
+export const localStripePort = (): number => portVariable(PORT_VARIABLES.stripe, LOCAL_STRIPE_PORT);
 export const LOCAL_EMULATOR_PORT = 4566;
 /** EMULATOR_PORT overrides the emulator's port. */
-export const localEmulatorPort = (): number => portVariable('EMULATOR_PORT', LOCAL_EMULATOR_PORT);
+export const localEmulatorPort = (): number => portVariable(PORT_VARIABLES.emulator, LOCAL_EMULATOR_PORT);
 /** The local edge: the front end and /api on one origin, like CloudFront (EDGE_PORT overrides it). */
 export const LOCAL_EDGE_PORT = 4200;
-export const localEdgePort = (): number => portVariable('EDGE_PORT', LOCAL_EDGE_PORT);
+export const localEdgePort = (): number => portVariable(PORT_VARIABLES.edge, LOCAL_EDGE_PORT);
 /** The origin secret in the local edge's key value store (the gateways do not check it locally: the web ACL does in AWS). */
 export const LOCAL_ORIGIN_SECRET = 'local-origin-secret-never-used-in-aws';
 /**
@@ -59,4 +62,4 @@ export const LOCAL_PORTS: Record<ServiceName, number> = {
 };
 
 /** PORT_<NAME> overrides a service's local port. */
-export const localPort = (service: ServiceName): number => portVariable(`PORT_${envStem(service)}`, LOCAL_PORTS[service]);
+export const localPort = (service: ServiceName): number => portVariable(servicePortVariable(service), LOCAL_PORTS[service]);
