@@ -254,3 +254,26 @@ export const serviceUrlVar = (service: ServiceName): string => `SERVICE_URL_${en
 export function batchGenerationsInFlight(slots: number, interactiveSharePercent: number): number {
   return Math.max(1, slots - Math.max(1, Math.ceil((slots * interactiveSharePercent) / 100)));
 }
+
+/**
+ * What no log line shows the value of (core/logger.ts): a field, a URL query parameter or a key
+ * of JSON text whose name, lowercased and without `-` and `_`, ends with one of these. Covers the
+ * B2C order token (`?token=`), presigned S3 links (`X-Amz-Signature`, `X-Amz-Credential`,
+ * `X-Amz-Security-Token`), API keys (`apiKey`, `x-api-key`), Stripe's and AWS's secret keys and
+ * passwords.
+ */
+export const SECRET_NAME_ENDINGS = [
+  'password',
+  'passwd',
+  'secret',
+  'secretkey',
+  'accesskey',
+  'privatekey',
+  'token',
+  'apikey',
+  'authorization',
+  'cookie',
+  'signature',
+  'credential',
+  'credentials',
+] as const;
