@@ -16,13 +16,15 @@ import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smok
  *   snapshot --env dev --out FILE [--functions …]     record the live versions before a deploy
  *   restore  --file FILE                              put them back after a failed deploy
  *   rollback --env dev --functions all|a,b [--to previous|N]
- *   smoke    --url BASE [--path /health …] [--env dev]
+ *   smoke    --url BASE [--path /health …] [--refused /b2b/batches …] [--env dev]
  * Output is the platform's log format (core/logger.ts), one JSON line per event on stdout:
  * `{"time":…,"level":"info","msg":"alias-moved","functionName":…,"from":"4","to":"3"}`; a
  * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2 (no AWS
  * credentials too, naming them), failures 1.
  *
- * `smoke` passes a health that says `degraded` with the settings it misses (secrets with no value
+ * `smoke` checks each --path for a health `{"status":"ok"}` and each --refused path for the
+ * service's own 401 to a request without credentials (a service without a public health route).
+ * It passes a health that says `degraded` with the settings it misses (secrets with no value
  * yet: the first deploy) with a `smoke-degraded` warning line giving, with `--env`, the command that
  * puts each value; and with `--env`, a path through the edge (`/api/…`) of an environment whose
  * origin secret is not set up (`api.originVerifyPatternSetArn` unset: its web ACL refuses every
@@ -134,6 +136,7 @@ async function release(argv: string[]): Promise<number> {
       file: { type: 'string' },
       url: { type: 'string' },
       path: { type: 'string', multiple: true },
+      refused: { type: 'string', multiple: true },
       attempts: { type: 'string' },
       'delay-ms': { type: 'string' },
     },
@@ -195,18 +198,23 @@ async function release(argv: string[]): Promise<number> {
       const paths = values.path?.length ? values.path : ['/health'];
       const attempts = integerOption('--attempts', values.attempts, { min: 1, max: 1000 });
       const delayMs = integerOption('--delay-ms', values['delay-ms'], { min: 0, max: 600_000 });
+      const refusedPaths = values.refused ?? [];
       const urls = paths.map((p) => joinUrl(values.url!, p));
+      const refusedUrls = refusedPaths.map((p) => joinUrl(values.url!, p));
       const config = values.env === undefined ? undefined : environment(values.env);
-      if (config && paths.some((p) => /^\/?api\//.test(p)) && !config.api.originVerifyPatternSetArn) {
+      if (config && [...paths, ...refusedPaths].some((p) => /^\/?api\//.test(p)) && !config.api.originVerifyPatternSetArn) {
         const reason =
           `the API of ${config.env} refuses every request until its origin secret is set up (api.originVerifyPatternSetArn is unset in stacks/config.ts: ` +
           `docs/deploy.md, "Origin secret"); the smoke test runs once it is`;
-        log.warn('smoke-skipped', { env: config.env, urls, reason });
+        log.warn('smoke-skipped', { env: config.env, urls: [...urls, ...refusedUrls], reason });
         annotate(`Smoke test skipped: ${config.env} has no origin secret yet`, [reason]);
         await warnSecretsWithoutValue(config);
         return 0;
       }
-      const results = await Promise.all(urls.map((url) => smokeTest(url, { attempts, delayMs })));
+      const results = await Promise.all([
+        ...urls.map((url) => smokeTest(url, { attempts, delayMs })),
+        ...refusedUrls.map((url) => smokeTest(url, { attempts, delayMs, expect: 'refused' })),
+      ]);
       for (const result of results) {
         if (!result.ok) log.error('smoke-failed', { ...result });
         else if (result.missing) {

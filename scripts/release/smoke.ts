@@ -15,6 +15,13 @@ export interface SmokeOptions {
   attempts?: number;
   delayMs?: number;
   timeoutMs?: number;
+  /**
+   * `health` (default): 200 with `{"status":"ok"}` (or degraded, naming its missing settings).
+   * `refused`: the service's own 401 for a request without credentials (`{"error":{"code":"unauthorized"}}`,
+   * core/errors.ts), which only its code answers: how a service with no public health route
+   * (gateway-b2b: `/health` is gateway-b2c's) shows that its new version starts and serves.
+   */
+  expect?: 'health' | 'refused';
 }
 
 export interface SmokeResult {
@@ -31,10 +38,21 @@ type Probe = { ok: boolean; status?: number; error?: string; missing?: string[] 
 
 const isNameList = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && /^[A-Z][A-Z0-9_]*$/.test(x));
 
-async function probe(url: string, timeoutMs: number): Promise<Probe> {
+async function probe(url: string, timeoutMs: number, expect: NonNullable<SmokeOptions['expect']>): Promise<Probe> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
     const text = await response.text();
+    if (expect === 'refused') {
+      if (response.status !== 401) return { ok: false, status: response.status, error: `HTTP ${response.status}, not the service's 401 to a request without credentials` };
+      let refused: { error?: { code?: unknown } } | undefined;
+      try {
+        refused = JSON.parse(text);
+      } catch {
+        refused = undefined;
+      }
+      // API Gateway's or CloudFront's own 401s carry no such body: only the service's code writes it.
+      return refused?.error?.code === 'unauthorized' ? { ok: true, status: 401 } : { ok: false, status: 401, error: 'a 401 without the service\'s {"error":{"code":"unauthorized"}} body' };
+    }
     if (response.status !== 200) return { ok: false, status: response.status, error: `HTTP ${response.status}` };
     let body: { status?: unknown; missing?: unknown };
     try {
@@ -57,7 +75,7 @@ export async function smokeTest(url: string, options: SmokeOptions = {}): Promis
   const timeoutMs = options.timeoutMs ?? 5000;
   let last: Probe = { ok: false };
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    last = await probe(url, timeoutMs);
+    last = await probe(url, timeoutMs, options.expect ?? 'health');
     if (last.ok) return { url, ok: true, attempts: attempt, status: last.status, ...(last.missing ? { missing: last.missing } : {}) };
     if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
@@ -90,7 +108,6 @@ export const SECRET_STEM_OF_SETTING: Record<string, string> = {
   [ENV.orderTokenSecretArn]: SECRET_STEMS.orderToken,
 };
 
-/** Where a secret stands: `value` has one (AWSCURRENT), `empty` none yet, `absent` was never created, `deleted` awaits deletion. */
 /** The state of each secret (preflight's secretState: DescribeSecret alone, as the deploy role may). */
 export async function secretStates(client: SecretsManagerClient, names: string[]): Promise<Array<{ name: string; state: SecretState['state'] }>> {
   return Promise.all(names.map(async (name) => ({ name, state: (await secretState(client, name)).state })));

@@ -292,6 +292,25 @@ describe('smoke test', () => {
     expect(await smokeTest(joinUrl(base, 'health'), { attempts: 1 })).toMatchObject({ ok: false, error: 'status is "degraded"' });
   });
 
+  test('a --refused path passes on the service\'s own 401 (its error body) and fails on anything else, an API Gateway 401 or a 502 included', async () => {
+    replies.push([200, '{"status":"ok","service":"gateway-b2c"}'], [401, '{"error":{"code":"unauthorized","message":"an API key is required (header x-api-key or Authorization: Bearer)"}}']);
+    const passed = await runCli(['smoke', '--url', base, '--path', '/health', '--refused', '/b2b/batches', '--attempts', '1'], {});
+    expect(passed.code).toBe(0);
+    expect(passed.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.msg === 'smoke-ok').map((l) => [l.url, l.status])).toEqual([
+      [`${base}health`, 200],
+      [`${base}b2b/batches`, 401],
+    ]);
+    // The function fails at start: API Gateway answers 502; or API Gateway's own 401 ({"message":"Unauthorized"}), which no service wrote.
+    replies.push([502, '{"message":"Internal server error"}']);
+    expect(await smokeTest(joinUrl(base, 'b2b/batches'), { attempts: 1, expect: 'refused' })).toMatchObject({ ok: false, status: 502 });
+    replies.push([401, '{"message":"Unauthorized"}']);
+    expect(await smokeTest(joinUrl(base, 'b2b/batches'), { attempts: 1, expect: 'refused' })).toMatchObject({ ok: false, status: 401, error: expect.stringContaining('without the service') });
+    replies.push([200, '{"status":"ok","service":"gateway-b2c"}'], [502, '{"message":"Internal server error"}']);
+    const failed = await runCli(['smoke', '--url', base, '--path', '/health', '--refused', '/b2b/batches', '--attempts', '1'], {});
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toContain('"msg":"smoke-failed"');
+  }, 30_000);
+
   test('the smoke command exits 1 when the API is down', async () => {
     const result = await runCli(['smoke', '--url', base, '--attempts', '2', '--delay-ms', '1'], {});
     expect(result.code).toBe(1);

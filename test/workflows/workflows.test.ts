@@ -295,11 +295,13 @@ describe('delivery', () => {
     expect(restore.if).toBe("(failure() || cancelled()) && steps.snapshot.outcome == 'success'");
   });
 
-  test('the smoke tests go through CloudFront (the edge URL + /api/health), never to the execute-api URL the web ACL refuses', () => {
+  test('the smoke tests go through CloudFront (the edge URL + /api/health, and gateway-b2b\'s 401 on /api/b2b/batches), never to the execute-api URL the web ACL refuses', () => {
     for (const [file, job] of [['deploy-environment.yml', 'deploy'], ['rollback.yml', 'rollback']]) {
       const smoke = steps(workflows[file].jobs[job]).find((s) => /aliases\.ts smoke/.test(s.run ?? ''));
       expect({ file, run: smoke.run }).toEqual({ file, run: expect.stringContaining('edge_url=$(bash scripts/release/stack-output.sh "${ENVIRONMENT}-edge" url)') });
       expect(smoke.run).toContain('aliases.ts smoke --env "$ENVIRONMENT" --url "$edge_url" --path /api/health');
+      // gateway-b2b has no public health route: its own 401 without an API key shows its new version serves.
+      expect(smoke.run).toContain('--refused /api/b2b/batches');
       expect(smoke.run).not.toMatch(/api_url|-compute" api_url/);
     }
   });
