@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
 
 export type Command = 'copy' | 'replicate' | 'verify' | 'status' | 'cutover' | 'rollback';
@@ -68,8 +69,26 @@ export function checkPostgresUrl(field: string, value: string, passwordVariable?
       throw new UsageError(field, `its ${part} is not percent-encoded: write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F)${passwordVariable ? `, or leave the password out and set ${passwordVariable}` : ''}`);
     }
   }
+  // node-pg takes an unknown sslmode for no TLS at all and a missing CA file for a crash (db.ts
+  // clientConfig), where libpq (pg_dump, the subscription) refuses both: refused here first.
+  const mode = url.searchParams.get('sslmode');
+  const [modeField, modeValue] = mode !== null ? [field, mode] : ['PGSSLMODE', process.env.PGSSLMODE || undefined];
+  if (modeValue !== undefined && !SSL_MODES.includes(modeValue))
+    throw new UsageError(modeField, `${modeField === field ? 'sslmode ' : ''}must be one of ${SSL_MODES.join(', ')}, got "${modeValue}"`);
+  const rootCert = url.searchParams.get('sslrootcert');
+  const [certField, certPath] = rootCert !== null ? [field, rootCert] : ['PGSSLROOTCERT', process.env.PGSSLROOTCERT || undefined];
+  if (certPath !== undefined && certPath !== 'system') {
+    try {
+      accessSync(certPath, constants.R_OK);
+    } catch (err) {
+      throw new UsageError(certField, `${certField === field ? 'sslrootcert ' : ''}${certPath} cannot be read (${(err as NodeJS.ErrnoException).code})`);
+    }
+  }
   return value;
 }
+
+/** libpq's sslmode values. */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
 function postgresUrl(name: string, value: string | undefined): string {
   if (!value) throw new UsageError(`--${name}`, `is required (a postgres://user:password@host:port/database URL)`);

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { checkVersions } from '../../migrations/data-move/preflight';
+import { runCliProcess } from '../support/cli-process';
 import { admin, createTestDatabase, type TestDatabase } from '../support/postgres';
 import { freePort, query, runCli } from '../support/data-move-harness';
 
@@ -41,6 +43,21 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
       const res = await runCli(['--source', urls['--source'], '--target', urls['--target']]);
       expect(res.stderr).not.toContain('zzSecret');
       await expectRefused(['--source', urls['--source'], '--target', urls['--target']], new RegExp(`^${option}: its password is not percent-encoded: write % as %25`));
+    }
+    const [t] = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_data_move'`);
+    expect(t.n).toBe(0);
+  });
+
+  it('names a TLS setting libpq would refuse (the URL or PGSSLMODE/PGSSLROOTCERT), before anything is written', async () => {
+    await expectRefused(['--source', `${source.url}?sslmode=verify_full`, '--target', target.url], /^--source: sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, got "verify_full"/);
+    await expectRefused(['--source', source.url, '--target', `${target.url}?sslmode=verify-full&sslrootcert=/no/such/ca.pem`], /^--target: sslrootcert \/no\/such\/ca\.pem cannot be read \(ENOENT\)/);
+    for (const [variable, value, message] of [
+      ['PGSSLMODE', 'requir', /^PGSSLMODE: must be one of disable, allow, prefer, require, verify-ca, verify-full, got "requir"/],
+      ['PGSSLROOTCERT', '/no/such/ca.pem', /^PGSSLROOTCERT: \/no\/such\/ca\.pem cannot be read \(ENOENT\)/],
+    ] as const) {
+      const res = await runCliProcess(join(__dirname, '../../migrations/data-move/cli.ts'), ['--source', source.url, '--target', target.url], { env: { [variable]: value } });
+      expect(res.code).toBe(2);
+      expect(JSON.parse(res.stderr.split('\n')[0])).toMatchObject({ field: variable, msg: expect.stringMatching(message) });
     }
     const [t] = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_data_move'`);
     expect(t.n).toBe(0);
