@@ -33,7 +33,11 @@ export interface LocalEmulator {
 const RUNNER = `
 import { startFauxqs } from 'fauxqs';
 const spec = JSON.parse(process.env.EMULATOR_SPEC);
-const server = await startFauxqs({ port: spec.port, logger: false, defaultRegion: spec.region });
+// A listen error (the port taken) goes to the parent as its message, not as a stack trace on the terminal.
+const server = await startFauxqs({ port: spec.port, logger: false, defaultRegion: spec.region }).catch((err) => {
+  process.stdout.write(JSON.stringify({ error: err.message }) + '\\n');
+  process.exit(1);
+});
 const queueUrls = {};
 for (const q of spec.queues) {
   const dlq = server.createQueue(q.name + '-dlq', { attributes: { MessageRetentionPeriod: '1209600' } });
@@ -66,7 +70,11 @@ export async function startLocalEmulator(spec: EmulatorSpec = {}): Promise<Local
   });
   const ready = await new Promise<{ port: number; queueUrls: Record<string, string> }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    lines.once('line', (line) => resolve(JSON.parse(line)));
+    lines.once('line', (line) => {
+      const answer = JSON.parse(line) as { port: number; queueUrls: Record<string, string> } | { error: string };
+      if ('error' in answer) reject(new Error(`the SQS/S3 emulator did not start on port ${full.port}: ${answer.error}`));
+      else resolve(answer);
+    });
     child.once('exit', (code) => reject(new Error(`SQS/S3 emulator exited with code ${code} before it was ready`)));
   });
   child.removeAllListeners('exit');

@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { SQSClient, SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
@@ -31,4 +33,15 @@ describe('local SQS/S3 emulator', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: 'probe-bucket', Key: 'a/b.txt' }));
     expect(await got.Body?.transformToString()).toBe('hello');
   });
+});
+
+test('a port already taken is an error naming the port and the cause', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '0.0.0.0', () => r()));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    await expect(startLocalEmulator({ port })).rejects.toThrow(`the SQS/S3 emulator did not start on port ${port}: listen EADDRINUSE`);
+  } finally {
+    taken.close();
+  }
 });
