@@ -116,6 +116,9 @@ export function parse(argv: string[]): Args | 'help' {
   if (v.help) return 'help';
   const target = v.target;
   if (!target || !(target in BUCKETS)) throw new UsageError('--target', `must be one of ${Object.keys(BUCKETS).join(', ')}, got "${target ?? ''}"`);
+  // Each shapes one kind of key only: given for the other, it would be ignored without a word.
+  if (target === 'reports' && v['target-prefix'] !== undefined) throw new UsageError('--target-prefix', 'applies to --target assets only: a document goes under its order\'s key (<clientId>/<orderId>.<format>)');
+  if (target === 'assets' && v.map !== undefined) throw new UsageError('--map', 'applies to --target reports only: assets keep their keys (under --target-prefix)');
   if (!v.env || !/^[a-z0-9-]{1,20}$/.test(v.env)) throw new UsageError('--env', `is required: an environment of stacks/config.ts or local, got "${v.env ?? ''}"`);
   // One of the pair alone would send the source the target's credentials (the SDK's chain) and fail
   // as 'credentials rejected' naming --source, not the variable that is missing.
