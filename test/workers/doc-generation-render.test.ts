@@ -187,6 +187,28 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     }
   });
 
+  test('a browser that hangs (stopped) is killed when it does not close in time, instead of holding close() and its processes for ever', async () => {
+    const strict = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, renderTimeoutMs: 1000, logger });
+    await strict.render('<p>one</p>');
+    const before = ourChromiumPids();
+    // The browser process itself: the one Chromium whose parent is this process.
+    const ps = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+    const browserPid = Number(ps.split('\n').map((l) => l.trim().split(/\s+/)).find(([, comm]) => comm?.startsWith('chrom'))?.[0]);
+    expect(before).toContain(browserPid);
+    process.kill(browserPid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const closed = await Promise.race([strict.close().then(() => 'closed'), new Promise((r) => setTimeout(() => r('still closing after 10 s'), 10_000))]);
+      expect(closed).toBe('closed');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const end = Date.now() + 5_000;
+      while (ourChromiumPids().some((pid) => before.includes(pid)) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(ourChromiumPids().filter((pid) => before.includes(pid))).toEqual([]);
+    } finally {
+      killAll(before);
+    }
+  });
+
   test('SIGTERM leaves the browser to the worker: the drain renders on the same browser', async () => {
     const script = `
       const { PdfRenderer } = require(${JSON.stringify(join(__dirname, '../../containers/doc-generation/render/browser.ts'))});

@@ -66,6 +66,8 @@ interface Generation {
   uses: number;
   active: number;
   retired: boolean;
+  /** The browser process, asked of the browser once it is up: what is killed when it does not close. */
+  pid?: number;
 }
 
 export class PdfRenderer {
@@ -204,13 +206,14 @@ export class PdfRenderer {
       // The worker's process owns the signals: on SIGTERM it drains, rendering the jobs in hand
       // on this browser, which Playwright would otherwise kill at once.
       .launch({ executablePath: this.opts.executablePath, headless: true, args: CHROMIUM_ARGS, timeout: 30_000, handleSIGTERM: false, handleSIGINT: false, handleSIGHUP: false })
-      .then((browser) => {
-        this.log.info('browser launched', { generation: id, ms: Date.now() - started });
+      .then(async (browser) => {
         browser.on('disconnected', () => {
           if (!gen.retired) this.log.warn('browser disconnected', { generation: id });
           gen.retired = true;
           gone.abort(new BrowserGone(new Error('browser disconnected')));
         });
+        gen.pid = await withTimeout(browserPid(browser), this.stepTimeoutMs, 'browser pid').catch(() => undefined);
+        this.log.info('browser launched', { generation: id, pid: gen.pid, ms: Date.now() - started });
         return browser;
       });
     gen.browser.catch(() => (gen.retired = true));
@@ -218,14 +221,44 @@ export class PdfRenderer {
   }
 
   private async shutdown(gen: Generation): Promise<void> {
+    let browser: Browser;
     try {
-      const browser = await gen.browser;
-      if (!browser.isConnected()) return;
-      await browser.close();
-      this.log.info('browser closed', { generation: gen.id, documents: gen.uses });
+      browser = await gen.browser;
     } catch {
-      // A browser that failed to launch or already died has nothing left to close.
+      return; // Never launched: nothing to close.
     }
+    if (!browser.isConnected()) return;
+    try {
+      // Playwright's close waits for the browser to exit, for ever if it hangs: a recycle would
+      // leave its processes running, and the worker's stop would wait until the hard exit.
+      await withTimeout(browser.close(), this.stepTimeoutMs, 'browser.close');
+      this.log.info('browser closed', { generation: gen.id, documents: gen.uses });
+    } catch (err) {
+      if (!browser.isConnected()) return; // Died while closing.
+      this.log.warn('browser did not close in time; killing it', { generation: gen.id, pid: gen.pid, err });
+      if (gen.pid !== undefined) {
+        try {
+          process.kill(gen.pid, 'SIGKILL');
+        } catch {
+          // Gone since.
+        }
+      }
+    }
+  }
+}
+
+/** The pid of the browser process (CDP SystemInfo.getProcessInfo), or undefined when the browser does not say. */
+async function browserPid(browser: Browser): Promise<number | undefined> {
+  try {
+    const cdp = await browser.newBrowserCDPSession();
+    try {
+      const info = (await cdp.send('SystemInfo.getProcessInfo')) as { processInfo: Array<{ type: string; id: number }> };
+      return info.processInfo.find((p) => p.type === 'browser')?.id;
+    } finally {
+      await cdp.detach().catch(() => undefined);
+    }
+  } catch {
+    return undefined;
   }
 }
 
