@@ -33,7 +33,8 @@ export interface Args {
 export const USAGE = `usage: npm run storage:move -- --source <s3://bucket/prefix | file:///dir> --target <reports|assets> --env <env|local> [options]
 
 options:
-  --source URL               old storage: s3://bucket/prefix (any S3-compatible endpoint) or file:///dir
+  --source URL               old storage: s3://bucket/prefix (any S3-compatible endpoint; the prefix is a folder,
+                             s3://b/docs means docs/) or file:///dir
   --source-endpoint URL      S3 endpoint of the source (e.g. https://s3.fr-par.scw.cloud); default AWS
   --source-region R          region of the source (default eu-west-3)
   --target reports|assets    the platform bucket to fill
@@ -83,7 +84,9 @@ export function parseSource(value: string | undefined, endpoint: string | undefi
   }
   if (u.protocol === 's3:') {
     if (!u.hostname) throw new UsageError('--source', 's3:// names no bucket');
-    const prefix = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    const path = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    // A folder: without its slash, s3://old/docs would also list docs-archive/… and give every key a leading '/'.
+    const prefix = path && !path.endsWith('/') ? `${path}/` : path;
     return { kind: 's3', bucket: u.hostname, prefix, endpoint, region };
   }
   throw new UsageError('--source', `must start with s3:// or file://, got "${value}"`);

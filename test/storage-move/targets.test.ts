@@ -35,6 +35,8 @@ describe('storage:move progress of moves that share a source or a database', () 
         putObject(c, 'other', `a/${i}.png`, content(200 + i, 2000)),
         putObject(c, 'old', `docs/${i}.bin`, content(300 + i, 2000)),
       ]);
+    // Beside a/: a prefix that s3://old/a without its slash also matches.
+    await putObject(c, 'old', 'a-old/x.png', content(400, 2000));
   }, 60_000);
   afterAll(async () => {
     await Promise.all([one?.stop(), two?.stop(), db?.drop()]);
@@ -46,6 +48,12 @@ describe('storage:move progress of moves that share a source or a database', () 
       expect(r.stdout).toContain(`${COUNT} copied and verified, 0 already verified`);
       expect((await getObject(s3(one.endpoint), 'assets', `${prefix}3.png`))!.equals(content(seed + 3, 2000))).toBe(true);
     }
+  }, 60_000);
+
+  it('a source prefix without its trailing slash is the folder: its keys, not a sibling folder, no leading slash', async () => {
+    const r = await assets('s3://old/a', 'noslash/', one);
+    expect(r.code).toBe(0);
+    expect((await listKeys(s3(one.endpoint), 'assets')).filter((k) => k.startsWith('noslash/'))).toEqual(Array.from({ length: COUNT }, (_, i) => `noslash/${i}.png`));
   }, 60_000);
 
   it('the same source under another --target-prefix is copied there, not skipped as done', async () => {
