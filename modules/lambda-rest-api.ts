@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { Fn, ITerraformDependable } from 'cdktf';
 import { ApiGatewayAccount } from '@cdktf/provider-aws/lib/api-gateway-account';
 import { ApiGatewayDeployment } from '@cdktf/provider-aws/lib/api-gateway-deployment';
+import { ApiGatewayGatewayResponse } from '@cdktf/provider-aws/lib/api-gateway-gateway-response';
 import { ApiGatewayIntegration } from '@cdktf/provider-aws/lib/api-gateway-integration';
 import { ApiGatewayMethod } from '@cdktf/provider-aws/lib/api-gateway-method';
 import { ApiGatewayMethodSettings } from '@cdktf/provider-aws/lib/api-gateway-method-settings';
@@ -36,6 +37,25 @@ export const ACCESS_LOG_FORMAT = JSON.stringify({
   error: '$context.error.message',
   userAgent: '$context.identity.userAgent',
 });
+
+/**
+ * What API Gateway answers itself (no function ran), in the services' error body
+ * `{"error":{"code","message"}}` (core/errors.ts, which this layer may not import) instead of its
+ * `{"message": …}`: over the stage throttle a 429 with Retry-After (the bucket refills every
+ * second), any other 4xx (a path it does not route, a WAF block) and 5xx (a function past 29 s)
+ * with API Gateway's own message.
+ */
+const errorTemplate = (code: string, message: string) => `{"error":{"code":"${code}","message":${message}}}`;
+export const GATEWAY_RESPONSES = [
+  {
+    type: 'THROTTLED',
+    statusCode: '429',
+    template: errorTemplate('rate_limited', JSON.stringify('too many requests to the API; retry after 1 s')),
+    headers: { 'Retry-After': "'1'" },
+  },
+  { type: 'DEFAULT_4XX', template: errorTemplate('request_refused', '$context.error.messageString') },
+  { type: 'DEFAULT_5XX', template: errorTemplate('gateway_error', '$context.error.messageString') },
+] as const;
 
 export interface ApiRoute {
   /** One path segment under the root, e.g. `b2c` or `health`. */
@@ -123,12 +143,25 @@ export class LambdaRestApi extends Construct {
       });
     }
 
+    // Gateway responses take effect with a deployment only: each is in the fingerprint.
+    const responses = GATEWAY_RESPONSES.map((r) => {
+      const response = new ApiGatewayGatewayResponse(this, `response-${r.type.toLowerCase()}`, {
+        restApiId: this.api.id,
+        responseType: r.type,
+        ...('statusCode' in r ? { statusCode: r.statusCode } : {}),
+        responseTemplates: { 'application/json': r.template },
+        ...('headers' in r ? { responseParameters: Object.fromEntries(Object.entries(r.headers).map(([name, value]) => [`gatewayresponse.header.${name}`, value])) } : {}),
+      });
+      fingerprint.push(response.id);
+      return response;
+    });
+
     const deployment = new ApiGatewayDeployment(this, 'deployment', {
       restApiId: this.api.id,
-      description: 'Routes snapshot; replaced when a route changes',
+      description: 'Routes snapshot; replaced when a route or a gateway response changes',
       triggers: { redeployment: Fn.sha1(Fn.jsonencode([...fingerprint, ...props.binaryMediaTypes])) },
       lifecycle: { createBeforeDestroy: true },
-      dependsOn: integrations,
+      dependsOn: [...integrations, ...responses],
     });
 
     this.accessLogs = new CloudwatchLogGroup(this, 'access-logs', {

@@ -110,7 +110,7 @@ export function buildOpenApiDocument(): Json {
       };
     }
     for (const [status, description] of Object.entries(route.errors)) answers[status] = errorResponse(description, Number(status));
-    answers.default = errorResponse('Any other error (405 wrong method, 429 over the per-address rate limit and 503, both with Retry-After, 500), always with the error body', 'default');
+    answers.default = errorResponse('Any other error (405 wrong method, 429 over the API throttle or the per-address rate limit and 503, both with Retry-After, 500), always with the error body', 'default');
     operation.responses = answers;
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = operation;
   }

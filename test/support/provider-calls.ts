@@ -1202,6 +1202,10 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     const self = `${restApiOf(r).arn}/resources/${apiResourceId(r)}/methods/${r.str('http_method')}`;
     return [create('apigateway:PUT', self, { api: 'apigateway:PutMethod', ...apiTags(r) }), read('apigateway:GET', self, apiTags(r)), update('apigateway:PATCH', self, apiTags(r)), del('apigateway:DELETE', self, apiTags(r))];
   },
+  aws_api_gateway_gateway_response: (r) => {
+    const self = `${restApiOf(r).arn}/gatewayresponses/${r.str('response_type')}`;
+    return [create('apigateway:PUT', self, { api: 'apigateway:PutGatewayResponse', ...apiTags(r) }), read('apigateway:GET', self, apiTags(r)), update('apigateway:PUT', self, apiTags(r)), del('apigateway:DELETE', self, apiTags(r))];
+  },
   aws_api_gateway_integration: (r) => {
     const self = `${restApiOf(r).arn}/resources/${apiResourceId(r)}/methods/${r.str('http_method')}/integration`;
     return [create('apigateway:PUT', self, { api: 'apigateway:PutIntegration', ...apiTags(r) }), read('apigateway:GET', self, apiTags(r)), update('apigateway:PATCH', self, apiTags(r)), del('apigateway:DELETE', self, apiTags(r))];
