@@ -119,13 +119,13 @@ const RUN_LOCK = [0x646d, 0x6d76] as const;
  * index and finally drop it beside the first. Refused naming the session that holds the target.
  */
 export async function lockTarget(target: Client): Promise<void> {
-  const { rows } = await target.query('SELECT pg_try_advisory_lock($1, $2) AS ok', RUN_LOCK);
+  const { rows } = await target.query('SELECT pg_try_advisory_lock($1, $2) AS ok', [...RUN_LOCK]);
   if (rows[0].ok) return;
   const { rows: holder } = await target.query(
     `SELECT a.pid, a.application_name AS app, coalesce(host(a.client_addr), 'local') AS client, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS since
      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    RUN_LOCK,
+    [...RUN_LOCK],
   );
   const h = holder[0];
   throw new UsageError(
