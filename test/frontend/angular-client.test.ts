@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import { readWorkerConfig } from '../../containers/shared/worker-config';
@@ -184,6 +185,76 @@ test('B2B: a CSV uploaded with an API key is followed until the batch completes'
   expect(batch.status).toBe('completed');
   await context.close();
   expect(problems).toEqual([]);
+}, 180_000);
+
+/** A TCP relay to `target` that can go down: every connection, open or new, is cut, as an origin that stops answering. */
+async function startRelay(target: string): Promise<{ url: string; down(cut: boolean): void; close(): Promise<void> }> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  };
+  const server = createServer((client) => {
+    track(client);
+    if (cut) return client.destroy();
+    const upstream = connect(Number(port), hostname);
+    track(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    down: (value) => {
+      cut = value;
+      if (value) for (const s of sockets) s.destroy();
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test('an API that answers 502 while the order is followed is said and read again: the page still reaches ready', async () => {
+  const relay = await startRelay(p.urls['gateway-b2c']);
+  // Same port: Stripe sends the buyer back to PUBLIC_BASE_URL.
+  const port = edge.port;
+  await edge.close();
+  edge = await startLocalEdge({
+    port,
+    frontend: frontendSource('folder', p.emulator.endpoint),
+    gateways: { b2c: relay.url, b2b: p.urls['gateway-b2b'] },
+    originSecret: LOCAL_ORIGIN_SECRET,
+    openApiFile: join(REPO, OPENAPI_PATH),
+  });
+  const { context, page, problems } = await openContext();
+  try {
+    await page.goto(`${edge.url}/order/product-sheet`);
+    await page.fill('input[name=name]', 'Ada Lovelace');
+    await page.fill('input[name=email]', 'ada@example.test');
+    await page.fill('input[name="input.product"]', 'Tidal clock');
+    await page.click('button[type=submit]');
+    await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+    await expect(statusOf(page)).resolves.toBe('pending');
+    await page.click('text=Pay with Stripe');
+    await page.waitForURL(`${p.stripe.url}/pay/**`);
+    relay.down(true);
+    await page.click('button[type=submit]');
+    await page.waitForURL(/\?paid=1$/);
+    // The edge's own 502 (no JSON body): said on the page, and the status read again.
+    await page.locator('[role=alert]', { hasText: 'The API answered 502' }).waitFor({ timeout: 20_000 });
+    relay.down(false);
+    await page.locator('[data-test=status]', { hasText: 'ready' }).waitFor({ timeout: 60_000 });
+    await expect(page.locator('[role=alert]').count()).resolves.toBe(0);
+  } finally {
+    await context.close();
+    await edge.close();
+    edge = await startEdge('folder', port);
+    await relay.close();
+  }
+  expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 502/.test(line))).toEqual([]);
 }, 180_000);
 
 test('the same client published to the local bucket (publish:frontend --env local) and served from it: order → ready, deep link', async () => {

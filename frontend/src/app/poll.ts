@@ -12,7 +12,7 @@ const POLL_MAX_MS = 5000;
 export interface PollStep<T> {
   /** One status read; the signal aborts it when the loop stops. */
   read: (signal: AbortSignal) => Promise<T>;
-  /** Applies a read's answer, unless the loop stopped while it was on its way; true when the status is final. */
+  /** Applies a read's answer, unless the loop stopped while it was on its way; true when the loop is done: the status is final, or the API refused the read for good. */
   apply: (answer: T) => boolean;
   /** The read failed (the API could not be reached): the loop reads again at its next pause. */
   unreachable: () => void;

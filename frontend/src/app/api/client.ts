@@ -21,5 +21,12 @@ export function errorMessage(body: unknown, status?: number): string {
   return fields.length ? `${error.message} (${fields.join('; ')})` : error.message;
 }
 
+/**
+ * Whether an error answer may pass by itself, so a status loop reads again rather than stopping:
+ * API Gateway's throttling (429) and an origin that did not answer (CloudFront's 502, 503, 504)
+ * say nothing about the order or the batch.
+ */
+export const isTransient = (status: number): boolean => status === 429 || status >= 500;
+
 /** A random idempotency key (the API wants 22–200 characters of A–Z a–z 0–9 _ -). */
 export const idempotencyKey = (): string => crypto.randomUUID();

@@ -1,5 +1,5 @@
 import { Component, DestroyRef, inject, signal } from '@angular/core';
-import { api, errorMessage, idempotencyKey, Schemas } from '../api/client';
+import { api, errorMessage, idempotencyKey, isTransient, Schemas } from '../api/client';
 import { Poller } from '../poll';
 
 const FINAL = new Set(['completed', 'failed']);
@@ -96,9 +96,11 @@ export class BatchPage {
       read: (signal) => api.GET('/b2b/batches/{id}', { params: { path: { id } }, headers: { 'x-api-key': apiKey }, signal }),
       apply: ({ data, error, response }) => {
         if (!data) {
-          this.error.set(errorMessage(error, response.status));
-          return true;
+          const transient = isTransient(response.status);
+          this.error.set(`${errorMessage(error, response.status)}${transient ? ' Trying again…' : ''}`);
+          return !transient;
         }
+        this.error.set(undefined);
         this.batch.set(data.batch);
         return FINAL.has(data.batch.status);
       },

@@ -1,5 +1,5 @@
 import { Component, computed, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
-import { API_BASE, api, errorMessage, Schemas } from '../api/client';
+import { API_BASE, api, errorMessage, isTransient, Schemas } from '../api/client';
 import { keptOrder } from '../order-tokens';
 import { Poller } from '../poll';
 
@@ -68,8 +68,9 @@ export class OrderPage implements OnInit {
       read: (signal) => api.GET('/b2c/orders/{id}', { params: { path: { id: this.id() }, query: { token } }, signal }),
       apply: ({ data, error, response }) => {
         if (!data) {
-          this.error.set(errorMessage(error, response.status));
-          return true;
+          const transient = isTransient(response.status);
+          this.error.set(`${errorMessage(error, response.status)}${transient ? ' Trying again…' : ''}`);
+          return !transient;
         }
         this.error.set(undefined);
         this.order.set(data.order);
