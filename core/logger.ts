@@ -55,8 +55,8 @@ const TEXT_RULES: ReadonlyArray<[RegExp, (match: string, ...groups: string[]) =>
   [/([?&;])([^=&#\s"'<>?;]+)=([^&#;\s"'<>]*)/g, (m, sep, name) => (isSecretName(name) ? `${sep}${name}=${REDACTED}` : m)],
   // A key of JSON text named like a secret: an SQS body, an upstream's error body quoted in a message.
   [/("([^"\\]{1,100})"\s*:\s*)"(?:[^"\\]|\\.)*"/g, (m, head, name) => (isSecretName(name) ? `${head}"${REDACTED}"` : m)],
-  // An Authorization header's credentials.
-  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, (_m, scheme) => `${scheme} ${REDACTED}`],
+  // An Authorization header's credentials (16 characters at least: 'Basic authentication' is prose).
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}/gi, (_m, scheme) => `${scheme} ${REDACTED}`],
   // Secrets recognisable by their form: Stripe secret and restricted keys, webhook signing secrets and signatures, Google API keys.
   [/\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9_]+|\bwhsec_[A-Za-z0-9+/=_]+|\bAIza[0-9A-Za-z_-]{35}/g, () => REDACTED],
   [/\b(v[01])=[0-9a-f]{64}\b/g, (_m, scheme) => `${scheme}=${REDACTED}`],

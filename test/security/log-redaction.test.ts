@@ -148,7 +148,7 @@ test("JSON.parse's error quoting a secret put as plain text is redacted, in the 
 
 test('what is not secret is written as it was: ids, counts, names of secrets, flags, a child logger’s base fields', () => {
   const out = capture();
-  out.log.child({ requestId: 'r-1', orderId: 'o-1' }).info('smoke-secrets-ok', {
+  out.log.child({ requestId: 'r-1', orderId: 'o-1' }).info('smoke-secrets-ok: Basic authentication is off, Bearer keys only', {
     secrets: 3,
     missing: ['STRIPE_SECRET_ARN'],
     key: 'client/o-1.pdf',
@@ -160,7 +160,7 @@ test('what is not secret is written as it was: ids, counts, names of secrets, fl
   const { time: _time, ...line } = out.last();
   expect(line).toEqual({
     level: 'info',
-    msg: 'smoke-secrets-ok',
+    msg: 'smoke-secrets-ok: Basic authentication is off, Bearer keys only',
     service: 'security-test',
     requestId: 'r-1',
     orderId: 'o-1',
