@@ -209,6 +209,32 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     }
   });
 
+  test('a hung browser that cannot open a tab in time is replaced, and the job renders on a new one', async () => {
+    const strict = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 2, recycleAfter: 100, renderTimeoutMs: 1000, logger });
+    const before: number[] = [];
+    try {
+      await strict.render('<p>warm up</p>');
+      before.push(...ourChromiumPids());
+      const ps = execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+      const browserPid = Number(ps.split('\n').map((l) => l.trim().split(/\s+/)).find(([, comm]) => comm?.startsWith('chrom'))?.[0]);
+      process.kill(browserPid, 'SIGSTOP');
+      const started = Date.now();
+      // Two at once: one takes the idle tab (its step times out), the other must open a tab.
+      const both = Promise.allSettled([strict.render('<p>idle tab</p>'), strict.render('<p>new tab</p>')]);
+      const outcome = await Promise.race([both, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
+      expect(outcome).not.toBe('hung');
+      const [idle, fresh] = outcome as PromiseSettledResult<Buffer>[];
+      expect(idle).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: expect.stringMatching(/Timeout/) }) });
+      expect(fresh.status).toBe('fulfilled');
+      expect(collapse(pdfText((fresh as PromiseFulfilledResult<Buffer>).value))).toBe('new tab');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(strict.launches).toBe(2);
+    } finally {
+      await strict.close();
+      killAll(before);
+    }
+  });
+
   test('SIGTERM leaves the browser to the worker: the drain renders on the same browser', async () => {
     const script = `
       const { PdfRenderer } = require(${JSON.stringify(join(__dirname, '../../containers/doc-generation/render/browser.ts'))});

@@ -131,7 +131,7 @@ export class PdfRenderer {
       // step races against both, so the job fails over at once instead of hanging.
       const b = browser;
       const guard = <T>(step: Promise<T>, ...also: AbortSignal[]): Promise<T> => unlessAborted(step, gen.gone, ...also);
-      const tab = gen.idle.pop() ?? (await guard(this.openTab(b)));
+      const tab = gen.idle.pop() ?? (await guard(this.openTabInTime(b)));
       let reusable = false;
       try {
         await guard(tab.page.setContent(html, { waitUntil: 'load' }), tab.crashed);
@@ -158,6 +158,16 @@ export class PdfRenderer {
     } finally {
       this.checkin(gen);
     }
+  }
+
+  /**
+   * A new tab, or BrowserGone: Playwright gives newContext() and newPage() no timeout, and a
+   * browser that cannot open a tab within the step timeout is hung, so the job goes to a new one.
+   */
+  private openTabInTime(browser: Browser): Promise<Tab> {
+    return withTimeout(this.openTab(browser), this.stepTimeoutMs, 'open tab').catch((err: unknown) => {
+      throw err instanceof Error && err.name === 'TimeoutError' ? new BrowserGone(err) : err;
+    });
   }
 
   private async openTab(browser: Browser): Promise<Tab> {
