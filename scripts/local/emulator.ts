@@ -67,6 +67,9 @@ export async function startLocalEmulator(spec: EmulatorSpec = {}): Promise<Local
     cwd: `${__dirname}/../..`,
     env: { ...process.env, EMULATOR_SPEC: JSON.stringify(full) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    // Its own process group: Ctrl-C in the terminal reaches npm run dev, which drains the workers
+    // (their last S3 puts and SQS deletes) before it stops this; the IPC channel still ends it with its parent.
+    detached: true,
   });
   const ready = await new Promise<{ port: number; queueUrls: Record<string, string> }>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
