@@ -64,7 +64,8 @@ const TEXT_RULES: ReadonlyArray<[RegExp, (match: string, ...groups: string[]) =>
   [/Unexpected token '[\s\S]{1,2}?', (?:\.\.\.)?"[\s\S]*?"(?:\.\.\.)?(?= is not valid JSON)/g, () => `Unexpected token in "${REDACTED}"`],
 ];
 
-function redactText(text: string): string {
+/** Text with the secrets TEXT_RULES find replaced: for what a tool prints outside its log lines (a banner naming a URL). */
+export function redactText(text: string): string {
   let out = text;
   for (const [pattern, replace] of TEXT_RULES) out = out.replace(pattern, replace as (substring: string, ...args: any[]) => string);
   return out;

@@ -5,7 +5,7 @@ import { createDb } from '../core/db';
 import { ENV, SERVICE_NAMES, ServiceName, WORKER_NAMES } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
-import { atLeast, createLogger, LogLevel, stderrSink, stdoutSink } from '../core/logger';
+import { atLeast, createLogger, LogLevel, redactText, stderrSink, stdoutSink } from '../core/logger';
 import { LOCAL_BUCKETS, LOCAL_LOG_FILE, LOCAL_ORIGIN_SECRET, LOCAL_PG_URL, LOCAL_STATE_DIR, localEdgePort, localEmulatorPort, localPort, localStripePort, PORT_VARIABLES, servicePortVariable } from './local/defaults';
 import { assertPortsFree } from './local/ports';
 import { startLocalEdge } from './local/edge/server';
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     ...SERVICE_NAMES.map((n) => `  ${n.padEnd(12)} ${platform.urls[n]}`),
     `  sqs/s3       ${platform.emulator.endpoint}   (fauxqs: queues ${Object.keys(platform.emulator.queueUrls).join(', ')}; buckets ${LOCAL_BUCKETS.join(', ')})`,
     `  stripe       ${platform.stripe.url}   (local stand-in, real SDK)`,
-    `  database     ${LOCAL_PG_URL}${appUrl ? ` (services and workers as ${new URL(appUrl).username})` : ''}`,
+    `  database     ${redactText(LOCAL_PG_URL)}${appUrl ? ` (services and workers as ${new URL(appUrl).username})` : ''}`,
     `  postgresql   ${database.describe}`,
     `  redis        ${redisLine}`,
     `  content      ${platform.config.secrets.geminiApiKey ? `Gemini (${platform.config.gemini.model})` : 'offline provider (set GEMINI_API_KEY for Gemini)'}`,
