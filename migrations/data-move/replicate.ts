@@ -103,7 +103,12 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
         log('subscription_created', {});
       }
       const { rows: slot } = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REPLICATION_NAME]);
-      if (!slot.length) await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [REPLICATION_NAME]);
+      if (!slot.length)
+        await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [REPLICATION_NAME]).catch((err: { code?: string; message?: string }) => {
+          if (err.code !== '53400') throw err;
+          // The initial sync needs one more slot per table copied at once (max_sync_workers_per_subscription).
+          throw new UsageError('--source', `${err.message} (53400): raise max_replication_slots (and max_wal_senders) on the source and restart it, or drop its unused slots; undo with the rollback command or rerun`);
+        });
       try {
         await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} ENABLE`);
         await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} REFRESH PUBLICATION WITH (copy_data = true)`);
@@ -247,6 +252,10 @@ export async function rollback(options: ReplicateOptions): Promise<void> {
     await allowWrites(source, database);
     if (await subscriptionExists(target)) {
       await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} DISABLE`);
+      // DROP SUBSCRIPTION drops its slot on the source and fails when there is none (a run stopped
+      // before it made it): the subscription then lets go of it first.
+      const { rows: slot } = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REPLICATION_NAME]);
+      if (!slot.length) await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} SET (slot_name = NONE)`);
       await target.query(`DROP SUBSCRIPTION ${REPLICATION_NAME}`);
     }
     await source.query(`DROP PUBLICATION IF EXISTS ${REPLICATION_NAME}`);

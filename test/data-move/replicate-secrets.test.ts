@@ -58,4 +58,25 @@ describe('db:move replicate keeps the source password out of the target server l
     expect(await query(targetUrl, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 1000 }]);
     expect(readFileSync(targetLog, 'utf8')).not.toContain(SOURCE_PASSWORD);
   }, 60_000);
+
+  it('a source with no replication slot free: exit 2 naming --source, and rollback still removes the subscription it left', async () => {
+    const fresh = 'app2';
+    await query(target.url('postgres'), `CREATE DATABASE ${fresh}`);
+    const otherTarget = target.url(fresh);
+    await runCli(['rollback', '--source', sourceUrl, '--target', targetUrl]);
+    const [{ n }] = await query<{ n: number }>(sourceUrl, `SELECT current_setting('max_replication_slots')::int - count(*)::int AS n FROM pg_replication_slots`);
+    const fillers = Array.from({ length: n }, (_, i) => `filler_${i}`);
+    for (const slot of fillers) await query(sourceUrl, `SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+    try {
+      const r = await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', otherTarget]);
+      expect(r.code).toBe(2);
+      expect(JSON.parse(r.stderr.split('\n').find((l) => l.includes('"level":"error"'))!)).toMatchObject({ field: '--source', msg: expect.stringContaining('max_replication_slots') });
+    } finally {
+      for (const slot of fillers) await query(sourceUrl, `SELECT pg_drop_replication_slot($1)`, [slot]);
+    }
+    const undo = await runCli(['rollback', '--source', sourceUrl, '--target', otherTarget]);
+    expect(undo.stderr).not.toContain('"level":"error"');
+    expect(undo.code).toBe(0);
+    expect(await query(otherTarget, 'SELECT subname FROM pg_subscription')).toEqual([]);
+  }, 60_000);
 });
