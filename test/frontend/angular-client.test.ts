@@ -114,6 +114,8 @@ test('order → pay on the checkout page → ready → download; the order page 
   expect(shell?.status()).toBe(200);
   expect(shell?.headers()['content-security-policy']).toBe(SECURITY_RESPONSE_HEADERS['content-security-policy']);
   const orderId = await orderAndPay(page, 'Solar kettles');
+  // A live region: a screen reader says the status when it changes, without the buyer looking for it.
+  await expect(page.getByRole('status').textContent()).resolves.toBe('ready');
   mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
   process.stdout.write(`screenshot of the ready order page: ${SCREENSHOT}\n`);
@@ -179,6 +181,7 @@ test('B2B: a CSV uploaded with an API key is followed until the batch completes'
   await page.click('button[type=submit]');
   await page.locator('[data-test=batch-status]', { hasText: 'completed' }).waitFor({ timeout: 120_000 });
   await expect(page.locator('[data-test=batch-rows]').textContent()).resolves.toBe('2 succeeded, 0 failed of 2');
+  await expect(page.getByRole('status').textContent()).resolves.toBe('completed');
   await expect(page.locator('a', { hasText: 'manifest.json' }).count()).resolves.toBe(1);
   const batchId = (await page.locator('dd').first().textContent())!;
   const batch = await until(async () => (await p.db('batches').where({ id: batchId }).first()) as { status: string } | undefined, 5_000, 'the batch row');

@@ -34,7 +34,7 @@ const FINAL = new Set(['completed', 'failed']);
         <dt>Batch</dt>
         <dd>{{ batch.id }}</dd>
         <dt>Status</dt>
-        <dd><span class="status {{ batch.status }}" data-test="batch-status">{{ batch.status }}</span></dd>
+        <dd><span class="status {{ batch.status }}" role="status" data-test="batch-status">{{ batch.status }}</span></dd>
         <dt>Rows</dt>
         <dd data-test="batch-rows">{{ batch.succeeded }} succeeded, {{ batch.failed }} failed of {{ batch.totalRows }}</dd>
         @if (batch.manifest) {

@@ -31,7 +31,7 @@ const FINAL = new Set(['ready', 'failed']);
           <dt>Document</dt>
           <dd>{{ order.theme.title ?? order.theme.slug }}</dd>
           <dt>Status</dt>
-          <dd><span class="status {{ order.status }}" data-test="status">{{ order.status }}</span></dd>
+          <dd><span class="status {{ order.status }}" role="status" data-test="status">{{ order.status }}</span></dd>
         </dl>
         @if (order.status === 'pending' && kept.checkoutUrl) {
           <p><a class="button" [href]="kept.checkoutUrl">Pay with Stripe</a></p>
