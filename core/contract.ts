@@ -276,4 +276,6 @@ export const SECRET_NAME_ENDINGS = [
   'signature',
   'credential',
   'credentials',
+  // The origin secret's header (EDGE_HEADERS.originVerify): with it a caller passes the API's WAF without CloudFront.
+  'originverify',
 ] as const;

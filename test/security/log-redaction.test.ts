@@ -2,6 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import knex from 'knex';
 import Redis from 'ioredis';
 import Stripe from 'stripe';
+import { EDGE_HEADERS } from '../../core/contract';
 import { issueApiKey } from '../../core/domain/api-keys';
 import { accessTokenFor } from '../../core/domain/order-tokens';
 import { createLogger, REDACTED } from '../../core/logger';
@@ -121,6 +122,13 @@ test('a secret key inside JSON text (an SQS body, an error body quoted in a mess
   out.log.warn('message refused', { body, err: new Error(`got status: 400. ${JSON.stringify({ error: { message: 'bad', api_key: 'AK-IN-ERROR-BODY' } })}`) });
   for (const secret of ['tok-SQS-BODY-value', 'pw-in-json', 'AK-IN-ERROR-BODY']) expect(out.lines[0]).not.toContain(secret);
   expect(JSON.parse(out.last().body)).toEqual({ v: 1, orderId: 'o-1', accessToken: REDACTED, nested: { password: REDACTED } });
+});
+
+test("the origin secret's header and cookies are redacted by name when request headers are logged", () => {
+  const out = capture();
+  out.log.warn('request headers', { headers: { [EDGE_HEADERS.originVerify]: 'origin-secret-value', cookie: 'session=abc', 'x-client-ip': '203.0.113.7' } });
+  expect(out.lines[0]).not.toContain('origin-secret-value');
+  expect(out.last().headers).toEqual({ [EDGE_HEADERS.originVerify]: REDACTED, cookie: REDACTED, 'x-client-ip': '203.0.113.7' });
 });
 
 test('AWS credentials are redacted by name; the access key id, an identifier, stays', () => {
