@@ -206,6 +206,19 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
     const database = (await serverInfo(source)).database;
     const t0 = Date.now();
     let writesBlocked = false;
+    // Ctrl-C (or a stopped task's SIGTERM) while writes are blocked would end the process with the
+    // source read-only, the application down, and nothing said: the cutover stops at its next
+    // step instead and gives the writes back. A second signal ends the process as usual.
+    let interrupted: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupted = signal;
+      log('cutover_interrupting', { signal, note: 'giving the source its writes back' }, 'warn');
+    };
+    const stopIfInterrupted = () => {
+      if (interrupted) throw new Error(`cutover interrupted (${interrupted}): source writes re-enabled, replication left running; run cutover again, or rollback`);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     try {
       writesBlocked = true;
       const sessionsEnded = await blockWrites(source, database);
@@ -218,6 +231,7 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
           [REPLICATION_NAME, finalLsn],
         );
         if (rows[0]?.done) break;
+        stopIfInterrupted();
         if (Date.now() > deadline) {
           throw new UsageError('--lag-timeout', `the target did not catch up to ${finalLsn} within ${options.lagTimeoutSeconds} s`);
         }
@@ -229,6 +243,7 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
       await writeSequences(target, sequences, await readSequences(source, sequences));
       const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs });
       if (!report.ok) throw new MismatchError(`${formatReport(report)}\ncutover aborted: source writes re-enabled, replication left running`);
+      stopIfInterrupted();
       await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} DISABLE`);
       await target.query(`DROP SUBSCRIPTION ${REPLICATION_NAME}`);
       await source.query(`DROP PUBLICATION IF EXISTS ${REPLICATION_NAME}`);
@@ -241,6 +256,9 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
         log('source_writes_reenabled', { database }, 'warn');
       }
       throw err;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
   });
 }

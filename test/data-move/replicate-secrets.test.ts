@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
@@ -79,4 +80,26 @@ describe('db:move replicate keeps the source password out of the target server l
     expect(undo.code).toBe(0);
     expect(await query(otherTarget, 'SELECT subname FROM pg_subscription')).toEqual([]);
   }, 60_000);
+
+  it('Ctrl-C during the cutover gives the source its writes back and says so (it stayed read-only, the process gone)', async () => {
+    await query(target.url('postgres'), 'CREATE DATABASE app3');
+    const third = target.url('app3');
+    expect((await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', third])).code).toBe(0);
+    // A target that does not catch up: the cutover waits for it, writes blocked.
+    await query(third, 'ALTER SUBSCRIPTION data_move DISABLE');
+    const cli = join(__dirname, '../../migrations/data-move/cli.ts');
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, 'cutover', '--source', sourceUrl, '--target', third, '--lag-timeout', '60'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (!sent && stderr.includes('"msg":"source_writes_blocked"')) sent = child.kill('SIGINT');
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    expect({ code, signal }).toEqual({ code: 3, signal: null });
+    expect(stderr).toContain('cutover interrupted (SIGINT): source writes re-enabled');
+    const [{ ro }] = await query<{ ro: string }>(sourceUrl, `SELECT current_setting('default_transaction_read_only') AS ro`);
+    expect(ro).toBe('off');
+    await runCli(['rollback', '--source', sourceUrl, '--target', third]);
+  }, 90_000);
 });
