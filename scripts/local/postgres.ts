@@ -3,6 +3,7 @@ import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, ope
 import { connect } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { Client as PgClient } from 'pg';
+import { UsageError } from '../../core/cli';
 
 /**
  * The PostgreSQL of `npm run dev`. When something answers at the configured URL, that server is
@@ -175,6 +176,37 @@ async function stopOrphan(dataDir: string, ownerFile: string): Promise<void> {
   for (let i = 0; i < 200 && alive(postmaster); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** How long the server that answers at DATABASE_URL has to greet as PostgreSQL does. */
+const GREETING_TIMEOUT_MS = 5000;
+
+/**
+ * The server answering at the URL, tried before anything uses it: a program that is not
+ * PostgreSQL (a Redis, a container's port with nothing behind it) never answers the greeting,
+ * and the pg client waits for ever without a timeout; a refusal (no such role, a password asked)
+ * is the URL's to fix. Both name DATABASE_URL and the host, never the password.
+ */
+async function assertUsable(url: URL): Promise<void> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new PgClient({ connectionString: admin.toString(), connectionTimeoutMillis: GREETING_TIMEOUT_MS });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    const { message, code } = err as Error & { code?: string };
+    // PostgreSQL's own refusals carry a SQLSTATE (28000 no such role, 28P01 bad password, …).
+    if (code && /^[0-9A-Z]{5}$/.test(code)) {
+      throw new UsageError('DATABASE_URL', `the PostgreSQL at ${url.host} refused the connection: ${message} (npm run dev connects as the URL's user; the team machines trust local connections)`);
+    }
+    throw new UsageError(
+      'DATABASE_URL',
+      `something answers at ${url.host}, but not a PostgreSQL (${message}): point DATABASE_URL at one, or at a free port of this machine for the embedded PostgreSQL`,
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 async function dropDatabase(url: URL): Promise<void> {
   const name = decodeURIComponent(url.pathname.slice(1));
   const admin = new URL(url);
@@ -200,6 +232,7 @@ export async function startLocalDatabase(options: LocalDatabaseOptions): Promise
   if (local) await stopOrphan(dataDir, ownerFile);
 
   if (await answers(host, port)) {
+    await assertUsable(url);
     if (options.fresh) {
       if (!local) throw new Error(`--fresh only empties a database on this machine, not ${url.host}`);
       await dropDatabase(url);
