@@ -27,7 +27,7 @@ export const servicePortVariable = (service: ServiceName): string => `PORT_${env
 const LOCAL_STRIPE_PORT = 4190;
 /** STRIPE_STANDIN_PORT overrides the Stripe stand-in's port. */
 export const localStripePort = (): number => portVariable(PORT_VARIABLES.stripe, LOCAL_STRIPE_PORT);
-export const LOCAL_EMULATOR_PORT = 4566;
+const LOCAL_EMULATOR_PORT = 4566;
 /** EMULATOR_PORT overrides the emulator's port. */
 export const localEmulatorPort = (): number => portVariable(PORT_VARIABLES.emulator, LOCAL_EMULATOR_PORT);
 /** The local edge: the front end and /api on one origin, like CloudFront (EDGE_PORT overrides it). */

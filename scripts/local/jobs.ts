@@ -1,12 +1,12 @@
 import { GetQueueAttributesCommand, ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { parseOptions, runCli } from '../../core/cli';
 import { createLogger, stderrSink } from '../../core/logger';
-import { LOCAL_EMULATOR_PORT } from './defaults';
+import { localEmulatorPort } from './defaults';
 
-/** `npm run local:jobs`: message counts of the local queues and their DLQs (what `npm run dev` created). */
+/** `npm run local:jobs`: message counts of the local queues and their DLQs (what `npm run dev` created, on EMULATOR_PORT as it does). */
 async function main(): Promise<number> {
   parseOptions({ args: process.argv.slice(2), options: {} });
-  const endpoint = process.env.AWS_ENDPOINT_URL ?? `http://127.0.0.1:${LOCAL_EMULATOR_PORT}`;
+  const endpoint = process.env.AWS_ENDPOINT_URL ?? `http://127.0.0.1:${localEmulatorPort()}`;
   const sqs = new SQSClient({ region: 'eu-west-3', endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'docplatform-local' })).catch((err: Error) => {
     throw new Error(`${endpoint}: ${err.message} (is \`npm run dev\` running?)`);
