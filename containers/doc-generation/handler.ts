@@ -42,8 +42,9 @@ import type { PandocOptions } from './render/pandoc';
  * UPDATE, and a message for an order that is already final only repeats the batch bookkeeping.
  *
  * Over the generation budget is never a failure: the job (`RetryLater` from content.ts, with
- * core-llm's Retry-After) releases its lease (the next delivery retakes the order at once) and
- * the consumer gives the message back with that visibility, leaving the order `generating`.
+ * core-llm's Retry-After) parks its lease until just before its message is back (which then
+ * retakes the order at once) and the consumer gives the message back with that visibility,
+ * leaving the order `generating`.
  *
  * How the order always ends (`ready` or `failed`, never stuck): here, `ready`, or `failed` on a
  * permanent error or on the last attempt's retryable error. An attempt that dies on the
@@ -176,11 +177,16 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
   } catch (err) {
     // Over the generation budget: not a failure, even on the last attempt (its hand-off message carries the order on).
     if (err instanceof RetryLater) {
-      await releaseLease(db, order.id, lease.owner).catch((e) => log.warn('lease release failed; it runs out by itself', { err: e }));
       // Waiting for the budget must not use up the message's receives (its last one would count a
       // hand-off against the order's maxRequeues): with one receive left, a fresh message, as delayed, takes over.
-      if (message.receivesLeft === 1) {
-        await deps.jobs.sendDocJob(order, { delaySeconds: Math.min(MAX_DELAY_SECONDS, err.afterSeconds), requestId: message.requestId });
+      const freshMessage = message.receivesLeft === 1;
+      const backInSeconds = freshMessage ? Math.min(MAX_DELAY_SECONDS, err.afterSeconds) : err.afterSeconds;
+      // The lease ends just before the message is back (which then takes the order at once), not now:
+      // the tail of a big batch waits longer for its window than the sweeper's stuck threshold, and a
+      // lease ended now would read as an attempt that died (re-sent, then failed), or be retaken early.
+      await releaseLease(db, order.id, lease.owner, Math.max(0, backInSeconds - 1) * 1000).catch((e) => log.warn('lease release failed; it runs out by itself', { err: e }));
+      if (freshMessage) {
+        await deps.jobs.sendDocJob(order, { delaySeconds: backInSeconds, requestId: message.requestId });
         log.info('over the generation budget with one receive left; a fresh message takes the order on', { afterSeconds: err.afterSeconds });
         return;
       }

@@ -105,10 +105,15 @@ export async function renewLease(db: Db, orderId: string, lease: GenerationLease
   return n > 0;
 }
 
-/** Ends the owner's lease now (the order stays `generating`) so the next delivery retakes it at once: a drain, not a failure. */
-export async function releaseLease(db: Db, orderId: string, owner: string): Promise<boolean> {
+/**
+ * Ends the owner's lease now (the order stays `generating`) so the next delivery retakes it at once:
+ * a drain, not a failure. With `inMs`, it ends then: a job over the generation budget parks its
+ * order until its message is due back, so no other delivery retakes it early and the sweeper reads
+ * it as waiting, not stuck.
+ */
+export async function releaseLease(db: Db, orderId: string, owner: string, inMs = 0): Promise<boolean> {
   const n = await db('orders')
-    .update({ generation_lease_until: db.fn.now() })
+    .update({ generation_lease_until: inMs > 0 ? leaseUntil(db, inMs) : db.fn.now() })
     .where({ id: orderId, status: 'generating', generation_owner: owner });
   return n > 0;
 }
