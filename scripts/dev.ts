@@ -153,8 +153,14 @@ async function main(): Promise<void> {
   ];
   let stopping = false;
   const shutdown = () => {
-    if (stopping) return;
+    if (stopping) {
+      // The exit hooks still stop the embedded PostgreSQL (fast shutdown) and the emulator (its IPC channel closes).
+      process.stdout.write("stopping now, without waiting: a later run's sweeper sends the orders in flight again (docs/workers.md)\n");
+      process.exit(130);
+    }
     stopping = true;
+    // The workers' drain lasts as long as the jobs they hold (a slow model call): say so, rather than seem to hang.
+    process.stdout.write('stopping: the workers finish the jobs they hold (Ctrl-C again stops at once)\n');
     edge
       .close()
       .then(() => platform.stop())
