@@ -1,5 +1,5 @@
-import { Component, computed, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
-import { API_BASE, api, errorMessage, isTransient, Schemas } from '../api/client';
+import { Component, DestroyRef, inject, input, OnInit, signal } from '@angular/core';
+import { api, errorMessage, isTransient, Schemas } from '../api/client';
 import { keptOrder } from '../order-tokens';
 import { Poller } from '../poll';
 
@@ -37,7 +37,7 @@ const FINAL = new Set(['ready', 'failed']);
           <p><a class="button" [href]="kept.checkoutUrl">Pay with Stripe</a></p>
         }
         @if (order.status === 'ready') {
-          <p><a class="button" [href]="documentHref()" download>Download the document</a></p>
+          <p><button type="button" (click)="download()">Download the document</button></p>
         }
         @if (order.status === 'failed') {
           <p class="error" role="alert">{{ order.error ?? 'The document could not be produced.' }}</p>
@@ -56,9 +56,25 @@ export class OrderPage implements OnInit {
   readonly order = signal<Schemas['Order'] | undefined>(undefined);
   readonly error = signal<string | undefined>(undefined);
   kept: ReturnType<typeof keptOrder>;
-  /** The document route answers a short-lived S3 link (303) that the browser follows. */
-  readonly documentHref = computed(() => `${API_BASE}/b2c/orders/${this.id()}/document?token=${encodeURIComponent(this.kept?.accessToken ?? '')}`);
   private readonly poller = new Poller(inject(DestroyRef));
+
+  /**
+   * Opens the document's presigned link, read afresh (it lives a minute or so) with the token in a
+   * request rather than in a page address: a link to the document route (`…/document?token=`)
+   * was a navigation, so the token went into the browser's history (and its downloads list).
+   */
+  async download(): Promise<void> {
+    const token = this.kept?.accessToken ?? '';
+    try {
+      const { data, error, response } = await api.GET('/b2c/orders/{id}', { params: { path: { id: this.id() }, query: { token } } });
+      if (!data) return this.error.set(errorMessage(error, response.status));
+      if (!data.order.document) return this.error.set(`The document is not ready (the order is ${data.order.status}).`);
+      this.error.set(undefined);
+      window.location.assign(data.order.document.url);
+    } catch {
+      this.error.set('The API could not be reached; try again.');
+    }
+  }
 
   ngOnInit(): void {
     this.kept = keptOrder(this.id());
