@@ -1,10 +1,7 @@
-import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import knex, { Knex } from 'knex';
 import { migrateLatest } from '../../migrations/migrate';
 import { listen, StandInServer } from '../../scripts/local/stand-ins/http';
-import { runCliProcess } from '../support/cli-process';
+import { errorLine, opsProcess } from '../support/ops-cli';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 
 /**
@@ -16,7 +13,6 @@ import { createTestDatabase, TestDatabase } from '../support/postgres';
  */
 jest.setTimeout(60_000);
 
-const CLI = join(__dirname, '..', '..', 'scripts', 'ops', 'cli.ts');
 
 describe('ops: the database login from its secret', () => {
   let database: TestDatabase;
@@ -48,20 +44,7 @@ describe('ops: the database login from its secret', () => {
     await database?.drop();
   });
 
-  /** The CLI with AWS credentials (or none at all: no keys, no profile, no instance metadata). */
-  const ops = (args: string[], credentials: boolean) =>
-    runCliProcess(CLI, args, {
-      env: {
-        HOME: mkdtempSync(join(tmpdir(), 'ops-home-')),
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-        AWS_EC2_METADATA_DISABLED: 'true',
-        AWS_PROFILE: '',
-        AWS_SESSION_TOKEN: '',
-        DATABASE_URL: '',
-        ...(credentials ? { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } : { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }),
-      },
-    });
-  const errorLine = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.level === 'error');
+  const ops = (args: string[], credentials: boolean) => opsProcess(args, secrets.url, credentials);
 
   test('a URL without a user takes the login of docplatform-<env>-db-app', async () => {
     const run = await ops(['orders', 'failed', '--env', 'dev', '--database-url', tunnelUrl], true);

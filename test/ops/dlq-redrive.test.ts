@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { traceAttributes } from '../../core/queue';
-import { main } from '../../scripts/ops/cli';
+import { opsAgainst } from '../support/ops-cli';
 import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
 /**
@@ -26,22 +26,7 @@ describe('dlq redrive', () => {
   });
   afterAll(() => h?.stop());
 
-  const ops = async (...argv: string[]) => {
-    let out = '';
-    const logs: Record<string, unknown>[] = [];
-    const code = await main([...argv, '--env', ENV, '--endpoint', h.emulator.endpoint], {
-      stdout: (text) => void (out += text),
-      logSink: (line) => void logs.push(line.startsWith('{') ? JSON.parse(line) : { usage: line }),
-      env: { AWS_ACCESS_KEY_ID: 'test' },
-    });
-    let json: any;
-    try {
-      json = JSON.parse(out);
-    } catch {
-      json = undefined;
-    }
-    return { code, out, json, logs };
-  };
+  const ops = opsAgainst(ENV, () => h.emulator.endpoint);
   let sent = 0;
   /** Dead letters of batch-jobs, each a v1 job padded to `padBytes`, with a request id of its own (`req-dlq-<n>`). */
   const deadLetters = async (count: number, padBytes: number): Promise<string[]> => {

@@ -8,8 +8,8 @@ import { traceAttributes } from '../../core/queue';
 import { rejectedRowsKey } from '../../containers/shared/batch-completion';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
-import { main } from '../../scripts/ops/cli';
 import { FAILED_AFTER_RETRIES } from '../../core/domain/orders';
+import { opsAgainst } from '../support/ops-cli';
 import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
 /**
@@ -38,22 +38,7 @@ describe('npm run ops', () => {
   });
   afterAll(() => h?.stop());
 
-  const ops = async (...argv: string[]) => {
-    let out = '';
-    const logs: Record<string, unknown>[] = [];
-    const code = await main([...argv, '--env', ENV, '--endpoint', h.emulator.endpoint], {
-      stdout: (text) => void (out += text),
-      logSink: (line) => void logs.push(line.startsWith('{') ? JSON.parse(line) : { usage: line }),
-      env: { AWS_ACCESS_KEY_ID: 'test' },
-    });
-    let json: any;
-    try {
-      json = JSON.parse(out);
-    } catch {
-      json = undefined;
-    }
-    return { code, out, json, logs };
-  };
+  const ops = opsAgainst(ENV, () => h.emulator.endpoint);
   /** The doc worker; `coreLlmDown`: every core-llm call fails as while Gemini is out (a 503, retryable). */
   const docWorker = async (coreLlmDown = false) => {
     const logger = createLogger({ service: 'doc-generation', env: 'test' }, 'info', (line) => void workerLines.push(JSON.parse(line)));

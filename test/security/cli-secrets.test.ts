@@ -1,8 +1,5 @@
-import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { listen, StandInServer } from '../../scripts/local/stand-ins/http';
-import { runCliProcess } from '../support/cli-process';
+import { errorLine, opsProcess } from '../support/ops-cli';
 
 /**
  * A failing ops CLI prints one line: the error's message. Two real runs where that message would
@@ -12,7 +9,6 @@ import { runCliProcess } from '../support/cli-process';
  */
 jest.setTimeout(60_000);
 
-const CLI = join(__dirname, '..', '..', 'scripts', 'ops', 'cli.ts');
 const PLAIN_PASSWORD = 'Pl41n-Passw0rd';
 
 let secrets: StandInServer;
@@ -24,20 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => secrets?.close());
 
-const ops = (args: string[]) =>
-  runCliProcess(CLI, args, {
-    env: {
-      HOME: mkdtempSync(join(tmpdir(), 'ops-home-')),
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-      AWS_EC2_METADATA_DISABLED: 'true',
-      AWS_PROFILE: '',
-      AWS_SESSION_TOKEN: '',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      DATABASE_URL: '',
-    },
-  });
-const errorLine = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.level === 'error');
+const ops = (args: string[]) => opsProcess(args, secrets.url);
 
 test('a login secret that is the bare password, not JSON: the failure line names the secret, never its value', async () => {
   const run = await ops(['orders', 'failed', '--env', 'dev', '--database-url', 'postgres://127.0.0.1:9/docplatform']);
