@@ -31,7 +31,15 @@ export interface LocalEmulator {
 }
 
 const RUNNER = `
+import { Server } from 'node:net';
 import { startFauxqs } from 'fauxqs';
+// fauxqs listens on 0.0.0.0 whatever it is given; it takes any request unsigned and holds the
+// buckets' documents, so in this process (fauxqs alone) every listen stays on this machine.
+const listen = Server.prototype.listen;
+Server.prototype.listen = function (options, ...rest) {
+  const local = options && typeof options === 'object' && options.host === '0.0.0.0' ? { ...options, host: '127.0.0.1' } : options;
+  return listen.call(this, local, ...rest);
+};
 const spec = JSON.parse(process.env.EMULATOR_SPEC);
 // A listen error (the port taken) goes to the parent as its message, not as a stack trace on the terminal.
 const server = await startFauxqs({ port: spec.port, logger: false, defaultRegion: spec.region }).catch((err) => {

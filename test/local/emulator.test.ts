@@ -1,4 +1,5 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { SQSClient, SendMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
@@ -43,5 +44,24 @@ test('a port already taken is an error naming the port and the cause', async () 
     await expect(startLocalEmulator({ port })).rejects.toThrow(`the SQS/S3 emulator did not start on port ${port}: listen EADDRINUSE`);
   } finally {
     taken.close();
+  }
+});
+
+test('it listens on 127.0.0.1 only: the machine\'s other addresses refuse it', async () => {
+  // It takes any request unsigned and holds the documents: nothing off this machine may reach it.
+  const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+  if (!external) throw new Error('this test needs a non-loopback IPv4 address on the machine');
+  const emu = await startLocalEmulator({});
+  const reach = (host: string) =>
+    new Promise<string>((resolve) => {
+      const socket = connect({ host, port: emu.port });
+      socket.once('connect', () => (socket.destroy(), resolve('accepted')));
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+  try {
+    expect(await reach('127.0.0.1')).toBe('accepted');
+    expect(await reach(external.address)).toBe('ECONNREFUSED');
+  } finally {
+    await emu.stop();
   }
 });
