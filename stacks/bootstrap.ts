@@ -199,7 +199,7 @@ export class BootstrapStack extends TerraformStack {
 
     this.planRole = new GithubOidcRole(this, 'plan', {
       roleName: settings.planRoleName,
-      description: 'GitHub Actions on pull requests: terraform plan (read-only, state lock)',
+      description: 'GitHub Actions on pull requests: terraform plan (read-only, no state lock)',
       providerArn: this.githubOidcProvider.arn,
       subjects: githubSubjects(settings.github, ['pull_request']),
       statements: (account) => planStatements(context(account)),

@@ -3,8 +3,8 @@ import { BUCKETS } from '../../core/contract';
 
 /**
  * What the GitHub Actions roles may do, as data (plan.ts, deploy.ts), and the permissions
- * boundary of the roles a deploy role creates (boundary.ts). `plan` reads (Terraform refresh)
- * and takes the state lock, for every environment; each environment's `deploy` role creates and
+ * boundary of the roles a deploy role creates (boundary.ts). `plan` reads (Terraform refresh),
+ * for every environment, and writes nothing, not even a state lock; each environment's `deploy` role creates and
  * changes that environment's resources only: ARNs carrying its name prefix, or (where AWS names
  * resources by id) its `project` and `env` tags. The bootstrap stack (stacks/bootstrap.ts) turns
  * them into the roles' managed policies.
@@ -47,8 +47,9 @@ export interface EnvironmentPolicyContext extends CiPolicyContext {
 export const arns = (c: CiPolicyContext, pattern: (prefix: string) => string): string[] => c.envPrefixes.map(pattern);
 
 /**
- * The state bucket: a role reads and locks the state of the environments it covers; a deploy
- * role also writes it. Neither reaches `shared/` (the bootstrap's own state) or, for a deploy
+ * The state bucket: a role reads the state of the environments it covers; a deploy role also
+ * writes and locks it. The plan role takes no lock (plan.yml plans with -lock=false): a lock it
+ * could write, a pull request's author could leave in the bucket to stop every deploy. Neither reaches `shared/` (the bootstrap's own state) or, for a deploy
  * role, another environment's keys: an environment's stacks read only their own layers.
  */
 export function stateStatements(c: CiPolicyContext, write: boolean): Statement[] {
@@ -57,9 +58,13 @@ export function stateStatements(c: CiPolicyContext, write: boolean): Statement[]
   return [
     { sid: 'StateList', actions: ['s3:ListBucket'], resources: [bucket] },
     { sid: 'StateRead', actions: ['s3:GetObject'], resources: keys },
-    ...(write ? [{ sid: 'StateWrite', actions: ['s3:PutObject'], resources: keys }] : []),
-    // Native S3 locking (use_lockfile) writes and removes `<key>.tflock` next to the state.
-    { sid: 'StateLock', actions: ['s3:PutObject', 's3:DeleteObject'], resources: c.environments.map((env) => `${bucket}/${env}/*.tflock`) },
+    ...(write
+      ? [
+          { sid: 'StateWrite', actions: ['s3:PutObject'], resources: keys },
+          // Native S3 locking (use_lockfile) writes and removes `<key>.tflock` next to the state.
+          { sid: 'StateLock', actions: ['s3:PutObject', 's3:DeleteObject'], resources: c.environments.map((env) => `${bucket}/${env}/*.tflock`) },
+        ]
+      : []),
   ];
 }
 

@@ -16,8 +16,8 @@ export const DATA_READ_ACTIONS = [
 ];
 
 /**
- * The role pull requests run `terraform plan` with: metadata reads and the state lock, never
- * data. Reads IAM authorises on `*` only are on `*`; every other read names the environments'
+ * The role pull requests run `terraform plan` with: metadata reads only (no state
+ * lock either), never data. Reads IAM authorises on `*` only are on `*`; every other read names the environments'
  * resources (their prefixes), or, for resources AWS names by id, the resource type in the account.
  */
 export function planStatements(c: CiPolicyContext): Statement[] {

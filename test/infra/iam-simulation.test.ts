@@ -273,7 +273,7 @@ function planRows(env: string): Row[] {
     { principal: p, action: 'sqs:ReceiveMessage', resource: own.docJobsQueue, resourcePolicy: own.docJobsQueuePolicy, expected: 'Deny', why: 'queue messages' },
     { principal: p, action: 's3:GetObject', resource: own.stateKey('compute'), expected: 'Allow', why: 'state, for the plan' },
     { principal: p, action: 's3:PutObject', resource: own.stateKey('compute'), expected: 'Deny', why: 'it never writes state' },
-    { principal: p, action: 's3:PutObject', resource: `${own.stateKey('compute')}.tflock`, expected: 'Allow', why: 'the state lock' },
+    { principal: p, action: 's3:PutObject', resource: `${own.stateKey('compute')}.tflock`, expected: 'Deny', why: 'a state lock (its plans take none; one left would stop the deploys)' },
     { principal: p, action: 'lambda:UpdateFunctionCode', resource: own.orderFunction, expected: 'Deny', why: 'read-only' },
     { principal: p, action: 'iam:GetRole', resource: own.orderRole, expected: 'Allow', why: 'role refresh' },
     { principal: p, action: 'iam:PutRolePolicy', resource: own.orderRole, expected: 'Deny', why: 'read-only' },

@@ -13,8 +13,9 @@ import { ENVS, EXCLUDED, providerRows, Row, simulateRows, STACKS, TABLE_HEADER, 
  * the same request context and resource policies as test/infra/deploy-sufficiency.test.ts. Every
  * one must be Allowed. A resource type the table does not know fails that test.
  *
- * The writes of a plan (the lock: `<key>.tflock` put and delete) are the backend's update calls
- * and test/infra/bootstrap.test.ts holds them; no other write is the plan role's. That nothing
+ * A plan writes nothing: plan.yml plans with -lock=false, so the backend's lock calls (its update
+ * phase) are the deploy role's only, and test/infra/bootstrap.test.ts holds that the plan role
+ * has no write at all. That nothing
  * here reads data (secret values, objects, logs, messages) is test/infra/iam-simulation.test.ts's.
  *
  * The per-stack counts are printed, and the full table written to $TMPDIR/docplatform-plan-sufficiency.md.
