@@ -143,6 +143,9 @@ export const LIVE_ALIAS = 'live';
  */
 export const EDGE_HEADERS = { clientIp: 'x-client-ip', originVerify: 'x-origin-verify' } as const;
 
+/** The header Stripe signs its webhooks in (gateway-b2c reads it; the API's WAF logs leave it out). */
+export const STRIPE_SIGNATURE_HEADER = 'stripe-signature';
+
 /** Key of the origin secret in the edge's CloudFront KeyValueStore, put there out of band (docs/deploy.md). */
 export const ORIGIN_SECRET_KEY = 'origin-verify';
 

@@ -3,7 +3,7 @@ import { Wafv2WebAcl, Wafv2WebAclRule } from '@cdktf/provider-aws/lib/wafv2-web-
 import { Wafv2WebAclAssociation } from '@cdktf/provider-aws/lib/wafv2-web-acl-association';
 import { Wafv2WebAclLoggingConfiguration } from '@cdktf/provider-aws/lib/wafv2-web-acl-logging-configuration';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
-import { EDGE_HEADERS } from '../core/contract';
+import { EDGE_HEADERS, STRIPE_SIGNATURE_HEADER } from '../core/contract';
 
 /**
  * AWS managed rule groups the API runs behind: the OWASP Top 10 classes (Common), request
@@ -57,9 +57,10 @@ export interface RegionalWebAclProps {
 
 /**
  * What a WAF log record must not carry: the origin secret, the B2B clients' API keys (`x-api-key`
- * or `Authorization: Bearer`), cookies, and the query string (the B2C order token travels there).
+ * or `Authorization: Bearer`), cookies, Stripe's webhook signatures (as the services' logs redact
+ * them), and the query string (the B2C order token travels there).
  */
-export const REDACTED_HEADERS = [EDGE_HEADERS.originVerify, 'authorization', 'x-api-key', 'cookie'] as const;
+export const REDACTED_HEADERS = [EDGE_HEADERS.originVerify, 'authorization', 'x-api-key', 'cookie', STRIPE_SIGNATURE_HEADER] as const;
 
 const visibility = (metricName: string) => ({
   cloudwatchMetricsEnabled: true,

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type Stripe from 'stripe';
 import * as z from '../../core/zod';
+import { STRIPE_SIGNATURE_HEADER } from '../../core/contract';
 import { AppError, badGateway, badRequest, conflict } from '../../core/errors';
 import { beforeRequestDeadline, createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
 import { CreateB2cOrder, idempotencyKeySchema } from '../../core/domain/order-requests';
@@ -78,8 +79,8 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   });
 
   router.post('/b2c/stripe/webhook', async (ctx) => {
-    const signature = ctx.get('stripe-signature');
-    if (!signature) throw badRequest([{ field: 'header.stripe-signature', message: 'required' }]);
+    const signature = ctx.get(STRIPE_SIGNATURE_HEADER);
+    if (!signature) throw badRequest([{ field: `header.${STRIPE_SIGNATURE_HEADER}`, message: 'required' }]);
     const raw = await readRawBody(ctx, WEBHOOK_BODY_LIMIT);
     // Outside the try: a secret not put yet is a 503 naming it (Stripe retries), not a bad signature.
     const [client, secret] = [await stripeClient(), webhookSecret(runtime.config)];
@@ -89,7 +90,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     } catch (err) {
       // The SDK parses the body only once the signature holds: a SyntaxError is a signed body that is not JSON.
       if (err instanceof SyntaxError) throw badRequest([{ field: 'body', message: 'not JSON' }]);
-      throw badRequest([{ field: 'header.stripe-signature', message: 'signature verification failed' }]);
+      throw badRequest([{ field: `header.${STRIPE_SIGNATURE_HEADER}`, message: 'signature verification failed' }]);
     }
     parseWith(SignedEvent, event, 'body');
     const failure = UNPAID_EVENTS[event.type];

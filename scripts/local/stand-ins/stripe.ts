@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { listen, StandInReply, StandInServer } from './http';
+import { STRIPE_SIGNATURE_HEADER } from '../../../core/contract';
 
 /**
  * A local stand-in for the part of the Stripe API the platform uses (Checkout Sessions), good
@@ -58,7 +59,7 @@ const error = (status: number, type: string, message: string) => ({ status, json
 export async function deliverWebhook(url: string, secret: string, event: object): Promise<{ status: number; body: string }> {
   const payload = JSON.stringify(event);
   const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret });
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', [STRIPE_SIGNATURE_HEADER]: signature }, body: payload });
   return { status: res.status, body: await res.text() };
 }
 
