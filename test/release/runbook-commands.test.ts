@@ -4,13 +4,13 @@ import { environments } from '../../stacks/config';
 import { manifest, REPO_ROOT } from '../support/infra-synth';
 
 /**
- * The `cdktf deploy` commands the runbooks give (every line of a fenced block of docs/deploy.md and
- * docs/operations.md that runs one), against the synthesised stacks' dependencies: cdktf refuses
+ * The `cdktf deploy` commands the runbooks give (every line of a fenced block of docs/deploy.md,
+ * docs/operations.md and docs/data-migration.md that runs one, and every inline one), against the synthesised stacks' dependencies: cdktf refuses
  * a deploy that names a stack without the stacks it depends on ("The following dependencies are
  * not included in the stacks to run: … Either add them or add the --ignore-missing-stack-dependencies
  * flag", cdktf-cli's deploy), so each command names them or passes that flag, as the workflows do.
  */
-const RUNBOOKS = ['docs/deploy.md', 'docs/operations.md'];
+const RUNBOOKS = ['docs/deploy.md', 'docs/operations.md', 'docs/data-migration.md'];
 
 function deployCommands(file: string): string[] {
   const commands: string[] = [];
@@ -18,6 +18,7 @@ function deployCommands(file: string): string[] {
   for (const line of readFileSync(join(REPO_ROOT, file), 'utf8').split('\n')) {
     if (/^\s*```/.test(line)) fenced = !fenced;
     else if (fenced && /^\s*(TF_VAR_\w+=\S+\s+)?npx cdktf deploy\b/.test(line)) commands.push(line.trim().replace(/\s+#.*$/, ''));
+    else if (!fenced) for (const inline of line.matchAll(/`((?:TF_VAR_\w+=\S+\s+)?npx cdktf deploy\b[^`]*)`/g)) commands.push(inline[1].trim());
   }
   return commands;
 }
