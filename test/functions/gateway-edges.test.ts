@@ -1,5 +1,5 @@
 import { createServer, Server } from 'node:http';
-import { createServer as createTcpServer, Socket } from 'node:net';
+import { createServer as createTcpServer, Server as TcpServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { RETRY_AFTER_SECONDS } from '../../core/errors';
 import { createStorage } from '../../core/storage';
@@ -96,17 +96,23 @@ describe('gateway-b2c', () => {
   });
 });
 
-describe('Stripe that never answers, inside a Lambda invocation', () => {
+/** A TCP server that takes connections and never answers (an upstream hung mid-request), for the describe block it is made in. */
+function silentServer(): TcpServer {
   const sockets = new Set<Socket>();
-  const silent = createTcpServer((socket) => {
+  const server = createTcpServer((socket) => {
     sockets.add(socket);
     socket.on('data', () => undefined);
   });
-  beforeAll(() => new Promise<void>((r) => silent.listen(0, '127.0.0.1', r)));
+  beforeAll(() => new Promise<void>((r) => server.listen(0, '127.0.0.1', r)));
   afterAll(async () => {
     sockets.forEach((s) => s.destroy());
-    await new Promise<void>((r) => silent.close(() => r()));
+    await new Promise<void>((r) => server.close(() => r()));
   });
+  return server;
+}
+
+describe('Stripe that never answers, inside a Lambda invocation', () => {
+  const silent = silentServer();
 
   test('the order answers the 502 that says to retry before the invocation ends (the SDK waited 3 x 10 s), and the retry gets its checkout', async () => {
     const stripe = { ...p.config.stripe, apiUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` };
@@ -130,16 +136,7 @@ describe('Stripe that never answers, inside a Lambda invocation', () => {
 });
 
 describe('S3 that never answers, inside a Lambda invocation', () => {
-  const sockets = new Set<Socket>();
-  const silent = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on('data', () => undefined);
-  });
-  beforeAll(() => new Promise<void>((r) => silent.listen(0, '127.0.0.1', r)));
-  afterAll(async () => {
-    sockets.forEach((s) => s.destroy());
-    await new Promise<void>((r) => silent.close(() => r()));
-  });
+  const silent = silentServer();
 
   test('a batch answers 503 with Retry-After before the invocation ends (the SDK waited 3 x 30 s), and no batch is made', async () => {
     const storage = createStorage({ aws: { ...p.config.aws, endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` } });
