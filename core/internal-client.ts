@@ -5,7 +5,7 @@ import { AppError, badGateway, badRequest, ConfigError } from './errors';
 import { DependencyUnavailableError } from './failures';
 import type { ServiceName } from './contract';
 import { CORE_LLM_TIMEOUT_SECONDS, envStem } from './contract';
-import { requestDeadline } from './request-deadline';
+import { withinRequestDeadline } from './request-deadline';
 
 /**
  * How one service calls another. The same request goes over one of two transports:
@@ -60,10 +60,7 @@ export const INTERNAL_TIMEOUTS: HttpTimeouts = { connectMs: 3_000, requestMs: CO
  * instead of the invocation being killed mid-wait (API Gateway's bare 502). Outside a request
  * (workers) there is no deadline.
  */
-function callSignal(requestMs: number): AbortSignal {
-  const deadline = requestDeadline();
-  return AbortSignal.timeout(deadline === undefined ? requestMs : Math.max(1, Math.min(requestMs, deadline - Date.now())));
-}
+const callSignal = (requestMs: number): AbortSignal => AbortSignal.timeout(withinRequestDeadline(requestMs));
 
 /**
  * The request body as JSON text. A value JSON.stringify cannot take is never a transport

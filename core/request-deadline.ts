@@ -15,3 +15,28 @@ export function withRequestDeadline<T>(deadline: number, fn: () => Promise<T>): 
 export function requestDeadline(): number | undefined {
   return storage.getStore();
 }
+
+/**
+ * A wait of `ms`, or less inside a request that must answer sooner (at least 1 ms): what a call
+ * with its own bound gives its AbortSignal. Outside a request, `ms`.
+ */
+export function withinRequestDeadline(ms: number): number {
+  const deadline = requestDeadline();
+  return deadline === undefined ? ms : Math.max(1, Math.min(ms, deadline - Date.now()));
+}
+
+/**
+ * `promise`, or the rejection `late()` once the request in progress must answer: for a call
+ * whose own bound (its SDK's attempts) outlasts the Lambda and that takes no AbortSignal, which
+ * would otherwise be killed mid-wait and answered by API Gateway's bare 502. Outside a request:
+ * `promise` itself.
+ */
+export function beforeRequestDeadline<T>(promise: Promise<T>, late: () => Error): Promise<T> {
+  const deadline = requestDeadline();
+  if (deadline === undefined) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}

@@ -6,7 +6,7 @@ import { classifyError } from '../../core/failures';
 import type { Logger } from '../../core/logger';
 import { PUBLIC_SERVICES, type ServiceName, UUID_PATTERN } from '../../core/contract';
 import { ORDER_ID_HEADER, REQUEST_ID_PATTERN } from '../../core/internal-api';
-import { requestDeadline, withRequestDeadline } from '../../core/request-deadline';
+import { withRequestDeadline } from '../../core/request-deadline';
 
 /**
  * The Koa shell every service shares: request id, JSON access log, one error mapping
@@ -40,21 +40,6 @@ export const ANSWER_MARGIN_MS = 1000;
 export function lambdaDeadline(ctx: Koa.Context, marginMs: number): number | undefined {
   const remaining = (ctx.req as ApiGatewayRequest).apiGateway?.context?.getRemainingTimeInMillis?.();
   return typeof remaining === 'number' && Number.isFinite(remaining) ? Date.now() + remaining - marginMs : undefined;
-}
-
-/**
- * `promise`, or the rejection `late()` once the request in progress must answer: for a call
- * whose own bound (its SDK's attempts) outlasts the Lambda, which would otherwise be killed
- * mid-wait and answered by API Gateway's bare 502. Outside a request: `promise` itself.
- */
-export function beforeRequestDeadline<T>(promise: Promise<T>, late: () => Error): Promise<T> {
-  const deadline = requestDeadline();
-  if (deadline === undefined) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late()), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 function requestIdOf(ctx: Koa.Context): string {
