@@ -2,6 +2,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { UsageError } from '../core/cli';
 import { DB_APP_ROLE } from '../core/contract';
+import { urlCredentials } from './postgres-url';
 
 /**
  * The login of the application role: the credentials the services and workers connect with
@@ -95,12 +96,7 @@ export function credentialsFromUrl(url: string, from: string): AppCredentials {
   } catch {
     throw new UsageError(from, 'must be a postgres URL');
   }
-  let credentials: AppCredentials;
-  try {
-    credentials = { username: decodeURIComponent(parsed.username), password: decodeURIComponent(parsed.password), from };
-  } catch {
-    throw new UsageError(from, 'its user or password is not percent-encoded: write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F)');
-  }
+  const credentials: AppCredentials = { ...urlCredentials(from, parsed), from };
   const issue = credentialsIssue(credentials);
   if (issue) throw new UsageError(from, issue);
   return credentials;

@@ -9,6 +9,7 @@ import * as z from '../core/zod';
 import { AppCredentials, credentialsFromUrl, credentialsIssue } from './app-role';
 import { describeConnectError } from './data-move/errors';
 import { migrateWithAppLogin } from './migrate';
+import { parseUrl } from './postgres-url';
 
 /**
  * `npm run db:migrate`: applies the pending schema migrations as the owner of the tables, then
@@ -80,13 +81,7 @@ function readInput(raw: Env): MigrateInput {
   let where: string;
   if (env.DATABASE_URL) {
     owner = { database: { url: env.DATABASE_URL, port: env.DB_PORT, poolMax: 1 }, secrets: {} };
-    let u: URL;
-    try {
-      u = new URL(env.DATABASE_URL);
-    } catch {
-      // The value is not repeated: it holds the owner's password.
-      throw new UsageError(ENV.databaseUrl, 'is not a URL: postgres://user:password@host:port/database, any @ : / # ? % in the user or password percent-encoded');
-    }
+    const u = parseUrl(ENV.databaseUrl, env.DATABASE_URL);
     where = `${u.hostname}:${u.port || 5432}${u.pathname}`;
   } else {
     const missing = [ENV.dbHost, ENV.dbName, 'PGUSER', 'PGPASSWORD'].filter((k) => !env[k as keyof MigrateEnv]);

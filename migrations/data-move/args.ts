@@ -1,5 +1,5 @@
-import { accessSync, constants } from 'node:fs';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
+import { checkPostgresUrl } from '../postgres-url';
 
 export type Command = 'copy' | 'replicate' | 'verify' | 'status' | 'cutover' | 'rollback';
 
@@ -44,51 +44,6 @@ exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition (a
   that is not empty or refuses the source's schema), 3 unexpected error (a dropped connection, a server error
   mid-run): after 2 fix what the line names, after 3 just rerun the same command; both resume after the
   last committed step`;
-
-/**
- * A database URL the moves can use, or a UsageError naming `field` (an option or a variable) that
- * never repeats the value: it may hold a password. `passwordVariable` is the way around encoding it.
- */
-export function checkPostgresUrl(field: string, value: string, passwordVariable?: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(field, `is not a URL: expected postgres://user:password@host:port/database, any @ : / # ? % in the user or password percent-encoded`);
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new UsageError(field, `must start with postgres:// or postgresql://`);
-  }
-  if (url.pathname.length <= 1) throw new UsageError(field, `names no database (the /database part of the URL)`);
-  // pg_dump gets the password decoded, through the environment: a stray % would end the run
-  // (URIError, exit 3) after the target was written to.
-  for (const [part, text] of [['user', url.username], ['password', url.password]]) {
-    try {
-      decodeURIComponent(text);
-    } catch {
-      throw new UsageError(field, `its ${part} is not percent-encoded: write % as %25 (and @ : / # ? as %40 %3A %2F %23 %3F)${passwordVariable ? `, or leave the password out and set ${passwordVariable}` : ''}`);
-    }
-  }
-  // node-pg takes an unknown sslmode for no TLS at all and a missing CA file for a crash (db.ts
-  // clientConfig), where libpq (pg_dump, the subscription) refuses both: refused here first.
-  const mode = url.searchParams.get('sslmode');
-  const [modeField, modeValue] = mode !== null ? [field, mode] : ['PGSSLMODE', process.env.PGSSLMODE || undefined];
-  if (modeValue !== undefined && !SSL_MODES.includes(modeValue))
-    throw new UsageError(modeField, `${modeField === field ? 'sslmode ' : ''}must be one of ${SSL_MODES.join(', ')}, got "${modeValue}"`);
-  const rootCert = url.searchParams.get('sslrootcert');
-  const [certField, certPath] = rootCert !== null ? [field, rootCert] : ['PGSSLROOTCERT', process.env.PGSSLROOTCERT || undefined];
-  if (certPath !== undefined && certPath !== 'system') {
-    try {
-      accessSync(certPath, constants.R_OK);
-    } catch (err) {
-      throw new UsageError(certField, `${certField === field ? 'sslrootcert ' : ''}${certPath} cannot be read (${(err as NodeJS.ErrnoException).code})`);
-    }
-  }
-  return value;
-}
-
-/** libpq's sslmode values. */
-const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
 function postgresUrl(name: string, value: string | undefined): string {
   if (!value) throw new UsageError(`--${name}`, `is required (a postgres://user:password@host:port/database URL)`);

@@ -1,6 +1,6 @@
 import { BUCKETS, ENV, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
-import { checkPostgresUrl } from '../data-move/args';
+import { checkPostgresUrl } from '../postgres-url';
 import { PARTS_IN_FLIGHT } from './upload';
 
 /**
