@@ -98,10 +98,11 @@ function redactField(name: string, value: unknown, depth: number): unknown {
 
 export function createLogger(base: Record<string, unknown> = {}, level: LogLevel = 'info', sink: LogSink = stdoutSink): Logger {
   const threshold = RANK[level];
+  // The base fields (service, env, request id) are the same on every line: cleaned once, here.
+  const cleanBase = Object.fromEntries(Object.entries(base).map(([k, v]) => [k, redactField(k, v, 0)]));
   const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>): void => {
     if (RANK[lvl] < threshold) return;
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg: redactText(msg) };
-    for (const [k, v] of Object.entries(base)) entry[k] = redactField(k, v, 0);
+    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg: redactText(msg), ...cleanBase };
     if (fields) for (const [k, v] of Object.entries(fields)) entry[k] = redactField(k, v, 0);
     sink(JSON.stringify(entry));
   };
