@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { withinTime } from './time-limit';
 
 /**
  * The time by which the request in progress must have answered (epoch ms), carried through its
@@ -33,10 +34,5 @@ export function withinRequestDeadline(ms: number): number {
  */
 export function beforeRequestDeadline<T>(promise: Promise<T>, late: () => Error): Promise<T> {
   const deadline = requestDeadline();
-  if (deadline === undefined) return promise;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late()), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+  return deadline === undefined ? promise : withinTime(promise, Math.max(0, deadline - Date.now()), late);
 }

@@ -1,5 +1,6 @@
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import type { Logger } from '../../../core/logger';
+import { withinTime } from '../../../core/time-limit';
 import { Semaphore } from '../../shared/semaphore';
 
 /**
@@ -274,15 +275,7 @@ async function browserPid(browser: Browser): Promise<number | undefined> {
 
 /** `step`, or a TimeoutError (as Playwright's own, `<what>: Timeout <ms>ms exceeded`) once `ms` have passed. */
 function withTimeout<T>(step: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new Error(`${what}: Timeout ${ms}ms exceeded.`);
-      err.name = 'TimeoutError';
-      reject(err);
-    }, ms);
-  });
-  return Promise.race([step, expired]).finally(() => clearTimeout(timer));
+  return withinTime(step, ms, () => Object.assign(new Error(`${what}: Timeout ${ms}ms exceeded.`), { name: 'TimeoutError' }));
 }
 
 /**
