@@ -60,6 +60,9 @@ const TEXT_RULES: ReadonlyArray<[RegExp, (match: string, ...groups: string[]) =>
   // Secrets recognisable by their form: Stripe secret and restricted keys, webhook signing secrets and signatures, Google API keys.
   [/\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9_]+|\bwhsec_[A-Za-z0-9+/=_]+|\bAIza[0-9A-Za-z_-]{35}/g, () => REDACTED],
   [/\b(v[01])=[0-9a-f]{64}\b/g, (_m, scheme) => `${scheme}=${REDACTED}`],
+  // B2B API keys (dpk_<prefix>_<secret>, core/domain/api-keys.ts): the prefix, which only finds the
+  // key's row, stays for the operator; anything else after dpk_ goes, a key cut short included.
+  [/\bdpk_(?:([a-f0-9]{12})_)?[A-Za-z0-9_-]+/g, (_m, prefix) => (prefix ? `dpk_${prefix}_${REDACTED}` : REDACTED)],
   // JSON.parse quotes the text it refused: a secret put as plain text instead of JSON would be printed.
   [/Unexpected token '[\s\S]{1,2}?', (?:\.\.\.)?"[\s\S]*?"(?:\.\.\.)?(?= is not valid JSON)/g, () => `Unexpected token in "${REDACTED}"`],
 ];

@@ -187,3 +187,13 @@ test('a base field named like a secret is redacted too', () => {
   createLogger({ service: 's', apiKey: 'dpk_base_value' }, 'info', (l) => void lines.push(l)).child({ sessionToken: 'child-token' }).info('x');
   expect(JSON.parse(lines[0])).toMatchObject({ apiKey: REDACTED, sessionToken: REDACTED });
 });
+
+test('a B2B API key in free text (an error quoting a header, a CSV cell, a URL) is redacted by its form, its prefix kept', () => {
+  const { apiKey, prefix } = issueApiKey();
+  const out = capture();
+  out.log.warn(`partner sent x-api-key ${apiKey} in a CSV cell`, { err: new Error(`row 3: "${apiKey}" is not a theme`), url: `https://api.example/b2b/batches#${apiKey}` });
+  expect(out.lines[0]).not.toContain(apiKey.slice(-43));
+  expect(out.last().msg).toBe(`partner sent x-api-key dpk_${prefix}_${REDACTED} in a CSV cell`);
+  expect(out.last().err.message).toBe(`row 3: "dpk_${prefix}_${REDACTED}" is not a theme`);
+  expect(out.last().url).toBe(`https://api.example/b2b/batches#dpk_${prefix}_${REDACTED}`);
+});
