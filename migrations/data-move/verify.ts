@@ -3,7 +3,7 @@ import { listSequences, listTables, type TableInfo } from './catalog';
 import { forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { LARGE_OBJECTS, largeObjectDigest } from './large-objects';
 import { log } from './log';
-import { readSequences, type SequenceValue } from './sequences';
+import { behindData, highWaters, nextValue, readSequences, type HighWater, type SequenceValue } from './sequences';
 
 /**
  * What one side says about a table. The checksum is the sum of 64-bit per-row hashes (see
@@ -33,6 +33,8 @@ export interface SequenceCheck {
   source?: SequenceValue;
   target?: SequenceValue;
   ok: boolean;
+  /** Why it is not ok, or why an ok target differs from the source. */
+  note?: string;
 }
 
 export interface VerifyReport {
@@ -246,15 +248,29 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     const [sourceSeqs, targetSeqs] = await Promise.all([listSequences(sources[0]), listSequences(targets[0])]);
     const sourceValues = await readSequences(sources[0], sourceSeqs);
     const targetValues = new Map((await readSequences(targets[0], targetSeqs)).map((v) => [v.name, v]));
-    const sequences: SequenceCheck[] = sourceValues.map((sv) => {
-      const tv = targetValues.get(sv.name);
-      return { sequence: sv.name, source: sv, target: tv, ok: !!tv && tv.lastValue === sv.lastValue && tv.isCalled === sv.isCalled };
-    });
+    const targetMarks = await highWaters(targets[0], targetSeqs);
+    const sequences: SequenceCheck[] = sourceValues.map((sv) => checkSequence(sv, targetValues.get(sv.name), targetMarks.get(sv.name)));
     const ok = checks.every((c) => c.ok) && sequences.every((s) => s.ok);
     return { tables: checks, sequences, ok, seconds: (Date.now() - started) / 1000 };
   } finally {
     await Promise.all([...sources, ...targets, ...(holder ? [holder] : [])].map((c) => c.end().catch(() => undefined)));
   }
+}
+
+/**
+ * A target sequence is right when its next value is the source's or further on (db:move sets it
+ * past its table's highest value when the source's lags behind it: sequences.ts writeSequences),
+ * and wrong when it is behind the source, or would hand out a value its table on the target
+ * already holds: the first insert after the switch would fail on its key.
+ */
+function checkSequence(sv: SequenceValue, tv: SequenceValue | undefined, mark: HighWater | undefined): SequenceCheck {
+  const check = { sequence: sv.name, source: sv, target: tv };
+  if (!tv || !mark) return { ...check, ok: false, note: 'missing on target' };
+  if (behindData(tv, mark)) return { ...check, ok: false, note: `behind ${mark.column} (highest ${mark.value}): the next insert would collide` };
+  const [s, t] = [nextValue(sv, mark.increment), nextValue(tv, mark.increment)];
+  if (mark.increment > 0n ? t < s : t > s) return { ...check, ok: false, note: 'behind the source' };
+  if (s !== t) return { ...check, ok: true, note: `ahead of the source (past the highest ${mark.column ?? 'value'})` };
+  return { ...check, ok: true };
 }
 
 /** Human-readable report for stdout; the JSON log carries the same facts. */
@@ -270,7 +286,7 @@ export function formatReport(report: VerifyReport): string {
   }
   for (const s of report.sequences) {
     const show = (v?: SequenceValue) => (v ? `${v.lastValue}${v.isCalled ? '' : ' (not called)'}` : '-');
-    lines.push(`sequence ${s.sequence}: source ${show(s.source)}, target ${show(s.target)}  ${s.ok ? 'ok' : 'MISMATCH'}`);
+    lines.push(`sequence ${s.sequence}: source ${show(s.source)}, target ${show(s.target)}  ${s.ok ? 'ok' : 'MISMATCH'}${s.note ? `: ${s.note}` : ''}`);
   }
   const bad = [...report.tables.filter((t) => !t.ok).map((t) => t.table), ...report.sequences.filter((s) => !s.ok).map((s) => s.sequence)];
   lines.push(
