@@ -1,14 +1,14 @@
 import type { Client } from 'pg';
-import { listSequences, listTables, serverInfo } from './catalog';
+import { listSequences, listTables, serverInfo, tableShapes } from './catalog';
 import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
 import { MismatchError } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
-import { checkReplicationSource, checkTarget, checkVersions } from './preflight';
+import { checkReplicationSource, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
-import { createState, dropState, readState, reached, setPhase } from './state';
+import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
 import { formatReport, verify, type VerifyReport } from './verify';
 
 /** One name for the publication, the subscription and its slot: easy to find and to clean up. */
@@ -76,6 +76,12 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);
+    // As in copy mode: a resumed run goes on with the schema its first run created, which a table
+    // added, dropped or altered on the source since does not fit (the publication would leave it
+    // out, or its initial sync fail at every rerun).
+    const shapes = await tableShapes(source);
+    if (reached(state, 'pre-data')) checkSourceUnchanged(await savedShapes(target), shapes);
+    else await saveShapes(target, shapes);
 
     // The whole schema goes first, primary keys included: the target applies replicated UPDATEs and
     // DELETEs by replica identity, so it needs them before the first change arrives.
@@ -203,6 +209,9 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
     if (!state || state.mode !== 'replicate' || state.phase !== 'replicating' || !(await subscriptionExists(target))) {
       throw new UsageError('--target', 'no running replication to cut over: run --mode replicate first and wait for it to finish');
     }
+    // Before the writes stop: a table changed on the source since the schema was made is not on
+    // the target as it is on the source, and the verification would fail with the application down.
+    checkSourceUnchanged(await savedShapes(target), await tableShapes(source));
     const database = (await serverInfo(source)).database;
     const t0 = Date.now();
     let writesBlocked = false;
