@@ -44,5 +44,24 @@ export function tokenMatches(token: string, storedHash: string | null): boolean 
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * JSON with every object's members in code-point order of their names, at any depth: a client
+ * that sends the same body with its members in another order sends the same request.
+ */
+const canonicalJson = (value: unknown): string =>
+  JSON.stringify(value, (_, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 /** Fingerprint of a creation request: the same idempotency key with another request is a conflict. */
-export const requestHash = (value: unknown): string => createHash('sha256').update(JSON.stringify(value)).digest('hex');
+export const requestHash = (value: unknown): string => sha256(canonicalJson(value));
+
+/**
+ * The fingerprints a stored one may be for this request: the canonical one, and the one orders
+ * created before it kept (the JSON in the order the client sent it), so their replays still match.
+ */
+export const requestHashes = (value: unknown): string[] => [requestHash(value), sha256(JSON.stringify(value))];

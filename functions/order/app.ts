@@ -7,7 +7,7 @@ import { createServiceApp, logAbout, ServiceState } from '../shared/http';
 import type { Batch, Order, Theme } from '../../core/models';
 import { findBatch, findOrder } from '../../core/models';
 import { MAX_BATCH_ROWS } from '../../core/domain/batches';
-import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, tokenMatches } from '../../core/domain/order-tokens';
+import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, requestHashes, tokenMatches } from '../../core/domain/order-tokens';
 import { markFailed, markPaid, markQueued } from '../../core/domain/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { validateInput } from '../../core/domain/themes';
@@ -114,7 +114,10 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
   router.post('/orders/b2c', async (ctx) => {
     const body = await readJsonBody(ctx, { schema: CreateB2cOrder });
     const secret = orderTokenSecret(runtime.config);
-    const fingerprint = requestHash({ email: body.email.toLowerCase(), name: body.name, theme: body.theme, input: body.input });
+    const request = { email: body.email.toLowerCase(), name: body.name, theme: body.theme, input: body.input };
+    const fingerprint = requestHash(request);
+    const fingerprints = requestHashes(request);
+    const sameRequest = (order: Order) => order.request_hash !== null && fingerprints.includes(order.request_hash);
     const otherRequest = () => conflict('this idempotency key was already used for a different order');
     const result = await db().transaction(async (trx) => {
       const existing: Order | undefined = await trx('orders').where({ idempotency_key: body.idempotencyKey }).first();
@@ -152,11 +155,11 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       // it would otherwise rename the winner's client, or leave a client of its own.
       const winner = (await trx('orders').where({ idempotency_key: body.idempotencyKey }).first()) as Order;
       logAbout(ctx, { orderId: winner.id });
-      if (winner.request_hash !== fingerprint) throw otherRequest();
+      if (!sameRequest(winner)) throw otherRequest();
       return { order: winner, created: false };
     });
     logAbout(ctx, { orderId: result.order.id });
-    if (result.order.request_hash !== fingerprint) throw otherRequest();
+    if (!sameRequest(result.order)) throw otherRequest();
     const accessToken = reissueAccessToken(secret, body.idempotencyKey, result.order.id, result.order.access_token_hash);
     if (!accessToken) throw conflict('the access token of this order cannot be issued again; use the one returned when it was created');
     if (result.created) ctx.state.logger.info('order received', { step: ORDER_STEPS.received, theme: body.theme });
