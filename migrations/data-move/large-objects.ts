@@ -43,12 +43,27 @@ export async function copyLargeObjects(source: Client, target: Client): Promise<
   return { objects: rows.length, bytes };
 }
 
-/** Count and checksum of the large objects, as a table's digest: each object's OID and the MD5 of its bytes. */
+/**
+ * Count and checksum of the large objects, as a table's digest: each object's OID and the MD5 of
+ * the MD5s of its PIECE-byte pieces in order, which tells apart the same objects as the MD5 of its
+ * bytes would. Each piece is read with lo_get(oid, offset, PIECE) and only its MD5 is kept, so
+ * the server holds one piece at a time: lo_get(oid) of the whole object held all of it (and
+ * refuses one of 1 GB or more: "large object read request is too large").
+ */
 export async function largeObjectDigest(client: Client): Promise<DataDigest> {
   const { rows } = await client
     .query(
-      `SELECT count(*)::text AS rows, coalesce(sum(hashtextextended(oid::text || ':' || md5(lo_get(oid)), 0)), 0)::text AS checksum
-       FROM pg_largeobject_metadata`,
+      `SELECT count(*)::text AS rows, coalesce(sum(hashtextextended(m.oid::text || ':' || d.md5, 0)), 0)::text AS checksum
+       FROM pg_largeobject_metadata m
+       CROSS JOIN LATERAL (
+         WITH RECURSIVE piece(at, size, md5) AS (
+           SELECT 0::bigint, length(p), md5(p) FROM lo_get(m.oid, 0, $1) AS p
+           UNION ALL
+           SELECT piece.at + $1, length(p), md5(p) FROM piece, lo_get(m.oid, piece.at + $1, $1) AS p WHERE piece.size = $1
+         )
+         SELECT md5(string_agg(piece.md5, '' ORDER BY piece.at)) AS md5 FROM piece
+       ) d`,
+      [PIECE],
     )
     .catch(unreadable);
   return rows[0];
