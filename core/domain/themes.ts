@@ -1,6 +1,7 @@
 import * as z from '../zod';
 import { badRequest, FieldIssue } from '../errors';
 import { textIssue } from './text';
+import { MAX_PROMPT } from './generation-budget';
 
 /**
  * Prompt templates hold `{{name}}` placeholders; an order's input must give each of them as a
@@ -8,6 +9,7 @@ import { textIssue } from './text';
  * surrogate: see `textIssue`) and nothing else, which is what lets the order service (B2C) and
  * gateway-b2b answer 400 naming the field (`body.input.<name>`, `rows[3].<name>`) before
  * anything is written, and the b2b-batch worker reject a row rather than fail its chunk insert.
+ * The prompt the values make must fit core-llm's MAX_PROMPT, as core-llm counts it (trimmed).
  */
 const PLACEHOLDER = /\{\{\s*([a-zA-Z][a-zA-Z0-9_]{0,40})\s*\}\}/g;
 export const MAX_INPUT_VALUE = 2000;
@@ -38,6 +40,14 @@ export function inputIssues(template: string, input: unknown, prefix: string): F
     if (expected.includes(name)) continue;
     const text = textIssue(name);
     issues.push({ field: `${prefix}.${name}`, message: text ? `key ${text}` : 'not a field of this theme' });
+  }
+  // Each value within its limit, the prompt they make may still be longer than core-llm takes: an
+  // order accepted (and paid) here would then only fail at generation, with no retry to fix it.
+  if (issues.length === 0) {
+    const length = renderPrompt(template, values as Record<string, string>).trim().length;
+    if (length > MAX_PROMPT) {
+      issues.push({ field: prefix, message: `makes a prompt of ${length} characters with this theme; at most ${MAX_PROMPT}: shorten the values` });
+    }
   }
   return issues;
 }

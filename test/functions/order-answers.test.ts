@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
+import { MAX_PROMPT } from '../../core/domain/generation-budget';
+import { renderPrompt } from '../../core/domain/themes';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**
  * What gateway-b2c answers an order creation, through the real services, Stripe SDK and
  * stand-in: the answer a caller can act on, whatever the body looked like.
  */
+const CLIENT = '6f1c1d1e-0000-4000-8000-0000000000a1';
 let p: TestPlatform;
 let b2c: string;
 
@@ -38,5 +41,41 @@ describe('idempotency', () => {
     await p.db('orders').where({ id: first.json.order.id }).update({ request_hash: asSent });
     const again = await createOrder(key, { ...orderBody, input });
     expect({ status: again.status, id: again.json.order?.id }).toEqual({ status: 200, id: first.json.order.id });
+  });
+});
+
+describe('the prompt an order makes', () => {
+  // Eleven fields of up to MAX_INPUT_VALUE each: more than core-llm's MAX_PROMPT in all.
+  const fields = Array.from({ length: 11 }, (_, i) => `f${i}`);
+  const template = `Write about ${fields.map((f) => `{{${f}}}`).join(' ')}.`;
+  const fixed = template.replace(/\{\{\w+\}\}/g, '').length;
+  const inputOf = (promptLength: number) => {
+    let left = promptLength - fixed;
+    return Object.fromEntries(fields.map((f, i) => {
+      const n = Math.ceil(left / (fields.length - i));
+      left -= n;
+      return [f, 'x'.repeat(n)];
+    }));
+  };
+
+  beforeAll(async () => {
+    await p.db('themes').insert({ slug: 'long-brief', title: 'Long brief', prompt_template: template, output_format: 'html', price_cents: 500, active: true });
+  });
+
+  test("longer than core-llm takes is a 400 naming body.input at creation, and nothing is written; at the limit it is taken, and core-llm takes that prompt", async () => {
+    const before = await p.counts();
+    const over = await createOrder(newIdempotencyKey(), { ...orderBody, theme: 'long-brief', input: inputOf(MAX_PROMPT + 1) });
+    expect(over.status).toBe(400);
+    expect(over.json.error.fields).toEqual([{ field: 'body.input', message: expect.stringContaining(`at most ${MAX_PROMPT}`) }]);
+    expect(await p.counts()).toEqual(before);
+
+    const input = inputOf(MAX_PROMPT);
+    const at = await createOrder(newIdempotencyKey(), { ...orderBody, theme: 'long-brief', input });
+    expect(at.status).toBe(201);
+    const generate = (prompt: string) => http(p.urls['core-llm'], '/generate', { method: 'POST', json: { clientId: CLIENT, prompt } });
+    const prompt = renderPrompt(template, input);
+    expect(prompt).toHaveLength(MAX_PROMPT);
+    expect((await generate(prompt)).status).toBe(200);
+    expect((await generate(`${prompt}x`)).status).toBe(400);
   });
 });
