@@ -19,16 +19,40 @@ export interface FieldIssue {
  */
 export const RETRY_AFTER_SECONDS = 5;
 
+/**
+ * An error answer names at most this many issues, each field name and message cut at
+ * MAX_ISSUE_TEXT characters: both may echo the client's input (a member's name), and a 64 KiB
+ * body could otherwise make thousands of issues, an answer of about a megabyte. 50 issues of
+ * that length stay under 16 KiB; the client fixes those and sends again.
+ */
+export const MAX_FIELD_ISSUES = 50;
+export const MAX_ISSUE_TEXT = 120;
+/** The fields a 400's message lists; all of them are in `fields`. */
+const MESSAGE_FIELDS = 10;
+
+function clip(text: string): string {
+  if (text.length <= MAX_ISSUE_TEXT) return text;
+  // Not between the halves of a surrogate pair: the answer stays valid Unicode.
+  const end = /[\ud800-\udbff]/.test(text[MAX_ISSUE_TEXT - 2]) ? MAX_ISSUE_TEXT - 2 : MAX_ISSUE_TEXT - 1;
+  return `${text.slice(0, end)}…`;
+}
+
+const capIssues = (fields: FieldIssue[]): FieldIssue[] =>
+  fields.slice(0, MAX_FIELD_ISSUES).map((f) => ({ field: clip(f.field), message: clip(f.message) }));
+
 export class AppError extends Error {
+  readonly fields?: FieldIssue[];
+
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly fields?: FieldIssue[],
+    fields?: FieldIssue[],
     readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'AppError';
+    if (fields) this.fields = capIssues(fields);
   }
 
   /** The Retry-After (seconds) this error is answered with: its own, else RETRY_AFTER_SECONDS for any 503. */
@@ -41,8 +65,11 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (fields: FieldIssue[], message?: string): AppError =>
-  new AppError(400, 'invalid_request', message ?? `invalid ${fields.map((f) => f.field).join(', ')}`, fields);
+export function badRequest(fields: FieldIssue[], message?: string): AppError {
+  const listed = fields.slice(0, MESSAGE_FIELDS).map((f) => clip(f.field)).join(', ');
+  const more = fields.length > MESSAGE_FIELDS ? ` and ${fields.length - MESSAGE_FIELDS} more` : '';
+  return new AppError(400, 'invalid_request', message ?? `invalid ${listed}${more}`, fields);
+}
 export const unauthorized = (message = 'missing or invalid API key'): AppError => new AppError(401, 'unauthorized', message);
 export const forbidden = (message = 'this resource belongs to another client'): AppError => new AppError(403, 'forbidden', message);
 export const notFound = (message = 'not found'): AppError => new AppError(404, 'not_found', message);

@@ -4,20 +4,20 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
 import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../../core/domain/batches';
-import { AppError, badRequest, conflict, FieldIssue, unauthorized } from '../../core/errors';
+import { AppError, badRequest, conflict, FieldIssue, MAX_FIELD_ISSUES, unauthorized } from '../../core/errors';
 import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
 import { beforeRequestDeadline } from '../../core/request-deadline';
 import { DependencyUnavailableError } from '../../core/failures';
 import { idempotencyKeySchema } from '../../core/domain/order-requests';
+import { KeyPrefix, RotateKeyBody } from '../../core/domain/api-keys';
 import { withDocumentLink } from '../../core/domain/order-views';
 import { InternalBatch, internalApi, ThemeDetail } from '../../core/internal-api';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { inputIssues, slugSchema } from '../../core/domain/themes';
-import { acceptedMediaType, NoQuery, parseJsonBody, parseQuery, parseWith, readRawBody, uuidParam } from '../shared/validation';
+import { acceptedMediaType, NoQuery, parseJsonBody, parseQuery, parseWith, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
 
-/** Public B2B API: batches (JSON or CSV) and their orders, authenticated by API key. */
+/** Public B2B API: batches (JSON or CSV) and their orders, and the client's own API keys, authenticated by API key. */
 export const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
-const MAX_REPORTED_ISSUES = 50;
 export const MANIFEST_LINK_SECONDS = 900;
 
 export const JsonBatch = z.object({ theme: slugSchema, rows: z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_BATCH_ROWS)) });
@@ -125,9 +125,9 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     if (!theme.active) throw badRequest([{ field: themeField, message: 'theme is not active' }]);
     // One at a time, not spread: a row of 300,000 unknown members is as many issues, past the arguments a call may take.
     const issues: FieldIssue[] = [];
-    for (let i = 0; i < rows.length && issues.length < MAX_REPORTED_ISSUES; i++) {
+    for (let i = 0; i < rows.length && issues.length < MAX_FIELD_ISSUES; i++) {
       for (const issue of inputIssues(theme.promptTemplate, rows[i], `rows[${i}]`)) {
-        if (issues.push(issue) === MAX_REPORTED_ISSUES) break;
+        if (issues.push(issue) === MAX_FIELD_ISSUES) break;
       }
     }
     if (issues.length > 0) throw badRequest(issues);
@@ -168,6 +168,33 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     parseQuery(NoQuery, ctx);
     const { order } = await api(ctx).order.get(id, { clientId: clientOf(ctx).id });
     ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order) };
+  });
+
+  // The partner's own keys: a planned rotation without ops, and revoking the old key once switched.
+  // Every request authenticates anew (no cache), so a revoked key is refused from the next request.
+  router.get('/b2b/keys', async (ctx) => {
+    parseQuery(NoQuery, ctx);
+    const { keys } = await api(ctx).client.listKeys(clientOf(ctx).id);
+    ctx.body = { keys };
+  });
+
+  router.post('/b2b/keys', async (ctx) => {
+    parseQuery(NoQuery, ctx);
+    const body = await readJsonBody(ctx, { schema: RotateKeyBody });
+    const rotation = await api(ctx).client.rotateKey(clientOf(ctx).id, body);
+    logAbout(ctx, { keyPrefix: rotation.key.prefix });
+    // The new key is in this answer only: no cache on the way may keep it.
+    ctx.set('cache-control', 'no-store');
+    ctx.status = 201;
+    ctx.body = { apiKey: rotation.apiKey, key: rotation.key, oldKeys: rotation.oldKeys };
+  });
+
+  router.post('/b2b/keys/:prefix/revoke', async (ctx) => {
+    const prefix = parseWith(KeyPrefix, ctx.params.prefix, 'path.prefix');
+    logAbout(ctx, { keyPrefix: prefix });
+    parseQuery(NoQuery, ctx);
+    const { key, alreadyRevoked } = await api(ctx).client.revokeKey(clientOf(ctx).id, prefix);
+    ctx.body = { key, alreadyRevoked };
   });
 
   return createServiceApp('gateway-b2b', runtime.logger, router);

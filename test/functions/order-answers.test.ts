@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { MAX_PROMPT } from '../../core/domain/generation-budget';
 import { renderPrompt } from '../../core/domain/themes';
+import { MAX_FIELD_ISSUES } from '../../core/errors';
+import { ORDER_BODY_LIMIT } from '../../functions/gateway-b2c/app';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**
@@ -77,5 +79,34 @@ describe('the prompt an order makes', () => {
     expect(prompt).toHaveLength(MAX_PROMPT);
     expect((await generate(prompt)).status).toBe(200);
     expect((await generate(`${prompt}x`)).status).toBe(400);
+  });
+});
+
+describe('the size of a 400', () => {
+  // Bodies just under the 64 KiB an order may have, each making as many issues, or as long a name, as it can.
+  const count = (bytesEach: number) => Math.floor((ORDER_BODY_LIMIT - 400) / bytesEach);
+  const bodies: [string, unknown][] = [
+    // "\u0001", is 9 bytes; "k12345":"v", 13.
+    ['thousands of control characters in one array', { ...orderBody, input: { ...orderBody.input, notes: Array(count(9)).fill('\u0001') } }],
+    ['thousands of members the theme does not have', { ...orderBody, input: Object.fromEntries(Array.from({ length: count(13) }, (_, i) => [`k${i}`, 'v'])) }],
+    ['one member named by 60 KB', { ...orderBody, input: { ...orderBody.input, ['m'.repeat(60_000)]: 'v' } }],
+  ];
+
+  test.each(bodies)('%s: a 400 of at most 16 KiB naming the first issues, and saying how many there were', async (_, body) => {
+    expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThan(ORDER_BODY_LIMIT);
+    const res = await createOrder(newIdempotencyKey(), body);
+    expect(res.status).toBe(400);
+    expect(Buffer.byteLength(res.text)).toBeLessThanOrEqual(16 * 1024);
+    const fields = res.json.error.fields as { field: string; message: string }[];
+    expect(fields.length).toBeGreaterThan(0);
+    expect(fields.length).toBeLessThanOrEqual(MAX_FIELD_ISSUES);
+    for (const f of fields) expect(f.field.startsWith('body.input')).toBe(true);
+  });
+
+  test('past the cap, the message says how many issues were left out', async () => {
+    const res = await createOrder(newIdempotencyKey(), bodies[0][1]);
+    const total = (bodies[0][1] as { input: { notes: string[] } }).input.notes.length;
+    const [, listed, more] = /^invalid (.*) and (\d+) more$/.exec(res.json.error.message) ?? [];
+    expect(listed.split(', ').length + Number(more)).toBe(total);
   });
 });
