@@ -9,6 +9,8 @@ import { EnvironmentConfig, environments, namePrefix } from '../../stacks/config
 import { demandsOf } from '../preflight/demands';
 import { aliasPosition, lastRelease, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
 import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smoke';
+import { checkInternalHealth, httpTargets, INTERNAL_SERVICES, lambdaTargets } from './internal-health';
+import { localPort } from '../local/defaults';
 
 /**
  * The release CLI the workflows call (and ops, by hand):
@@ -17,6 +19,7 @@ import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smok
  *   restore  --file FILE                              put them back after a failed deploy
  *   rollback --env dev --functions all|a,b [--to previous|N]
  *   smoke    --url BASE [--path /health …] [--refused /b2b/batches …] [--env dev]
+ *   internal --env dev | --local                      each internal service's health through its live alias
  * Output is the platform's log format (core/logger.ts), one JSON line per event on stdout:
  * `{"time":…,"level":"info","msg":"alias-moved","functionName":…,"from":"4","to":"3"}`; a
  * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2 (no AWS
@@ -32,6 +35,13 @@ import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smok
  * of the environment's data stack and warns (`smoke-secrets-missing`) naming each without a value,
  * with the command that puts it: the health reached is one service's, which misses only its own
  * secrets. In GitHub Actions these warnings are also annotations and lines of the job summary.
+ *
+ * `internal` sends `GET /health` to each internal service (core-llm, theme, order, client: no
+ * route reaches them) the way their callers do (internal-health.ts): with `--env`, Lambda Invoke
+ * of `docplatform-<env>-<service>:live`; with `--local`, HTTP to `npm run dev`'s port of each
+ * (PORT_<NAME> moves one). It needs no origin secret, so it runs on the first deploy too. Exit 1
+ * naming each service that did not answer `ok` (`internal-failed`); `degraded` passes with the
+ * same warning as the smoke test's (`internal-degraded`).
  */
 
 const log = createLogger({}, 'info', stdoutSink);
@@ -139,6 +149,7 @@ async function release(argv: string[]): Promise<number> {
       refused: { type: 'string', multiple: true },
       attempts: { type: 'string' },
       'delay-ms': { type: 'string' },
+      local: { type: 'boolean' },
     },
   });
 
@@ -230,8 +241,30 @@ async function release(argv: string[]): Promise<number> {
       if (config) await warnSecretsWithoutValue(config);
       return results.every((r) => r.ok) ? 0 : 1;
     }
+    case 'internal': {
+      if (values.local && values.env !== undefined) throw new UsageError('--local', 'names the local run: give it or --env, not both');
+      const config = values.local ? undefined : environment(values.env);
+      const attempts = integerOption('--attempts', values.attempts, { min: 1, max: 1000 });
+      const delayMs = integerOption('--delay-ms', values['delay-ms'], { min: 0, max: 600_000 });
+      const targets = config
+        ? lambdaTargets(config.region, Object.fromEntries(INTERNAL_SERVICES.map((s) => [s, `${namePrefix(config.env)}-${s}`])))
+        : httpTargets(Object.fromEntries(INTERNAL_SERVICES.map((s) => [s, `http://127.0.0.1:${localPort(s)}`])));
+      const results = await checkInternalHealth(targets, INTERNAL_SERVICES, { attempts, delayMs });
+      for (const result of results) {
+        if (!result.ok) log.error('internal-failed', { ...result });
+        else if (result.missing) {
+          const commands = putCommands(config, result.missing);
+          log.warn('internal-degraded', { ...result, commands });
+          annotate(`Secrets without a value${config ? ` in ${config.env}` : ''}: ${result.missing.join(', ')}`, [
+            `${result.service} (${result.target}) answers, but its routes that need ${result.missing.join(', ')} answer 503 until their values are put (read again within 30 s, no deploy needed):`,
+            ...commands,
+          ]);
+        } else log.info('internal-ok', { ...result });
+      }
+      return results.every((r) => r.ok) ? 0 : 1;
+    }
     default:
-      throw new UsageError('command', `unknown command "${command ?? ''}" (status, snapshot, restore, rollback, smoke)`);
+      throw new UsageError('command', `unknown command "${command ?? ''}" (status, snapshot, restore, rollback, smoke, internal)`);
   }
 }
 

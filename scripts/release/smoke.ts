@@ -34,9 +34,24 @@ export interface SmokeResult {
   missing?: string[];
 }
 
-type Probe = { ok: boolean; status?: number; error?: string; missing?: string[] };
+export type Probe = { ok: boolean; status?: number; error?: string; missing?: string[] };
 
 const isNameList = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && /^[A-Z][A-Z0-9_]*$/.test(x));
+
+/**
+ * What a service's `GET /health` answer says (functions/shared/http.ts), whichever way it was
+ * reached: through the edge here, by Lambda Invoke of an internal service's alias in
+ * internal-health.ts.
+ */
+export function healthVerdict(status: number, body: unknown): Probe {
+  if (status !== 200) return { ok: false, status, error: `HTTP ${status}` };
+  if (typeof body !== 'object' || body === null) return { ok: false, status, error: 'body is not JSON' };
+  const health = body as { status?: unknown; missing?: unknown };
+  if (health.status === 'ok') return { ok: true, status };
+  // Degraded with the settings it misses named: started, waiting for secret values (not retried).
+  if (health.status === 'degraded' && isNameList(health.missing)) return { ok: true, status, missing: health.missing };
+  return { ok: false, status, error: `status is ${JSON.stringify(health.status)}` };
+}
 
 async function probe(url: string, timeoutMs: number, expect: NonNullable<SmokeOptions['expect']>): Promise<Probe> {
   try {
@@ -54,16 +69,13 @@ async function probe(url: string, timeoutMs: number, expect: NonNullable<SmokeOp
       return refused?.error?.code === 'unauthorized' ? { ok: true, status: 401 } : { ok: false, status: 401, error: 'a 401 without the service\'s {"error":{"code":"unauthorized"}} body' };
     }
     if (response.status !== 200) return { ok: false, status: response.status, error: `HTTP ${response.status}` };
-    let body: { status?: unknown; missing?: unknown };
+    let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
       return { ok: false, status: 200, error: 'body is not JSON' };
     }
-    if (body.status === 'ok') return { ok: true, status: 200 };
-    // Degraded with the settings it misses named: started, waiting for secret values (not retried).
-    if (body.status === 'degraded' && isNameList(body.missing)) return { ok: true, status: 200, missing: body.missing };
-    return { ok: false, status: 200, error: `status is ${JSON.stringify(body.status)}` };
+    return healthVerdict(200, body);
   } catch (error) {
     return { ok: false, error: (error as Error).message };
   }

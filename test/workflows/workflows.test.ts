@@ -286,13 +286,24 @@ describe('delivery', () => {
     const compute = at(/cdktf deploy "\$\{ENVIRONMENT\}-compute"/);
     const edge = at(/cdktf deploy "\$\{ENVIRONMENT\}-edge"/);
     const smoke = at(/aliases\.ts smoke --env "\$ENVIRONMENT" .*--path \/api\/health/);
-    expect([snapshot, core, targeted, migrationImage, tagged, promote, migrate, compute, edge, smoke].every((i) => i >= 0)).toBe(true);
+    const internal = at(/aliases\.ts internal --env "\$ENVIRONMENT"/);
+    expect([snapshot, core, targeted, migrationImage, tagged, promote, migrate, compute, internal, edge, smoke].every((i) => i >= 0)).toBe(true);
     expect(snapshot < core && core < targeted && targeted < migrationImage && migrationImage < tagged && tagged < migrate && promote < migrate).toBe(true);
-    expect(migrate < compute && compute < edge && edge < smoke).toBe(true);
+    expect(migrate < compute && compute < internal && internal < edge && edge < smoke).toBe(true);
     expect(body.filter((b) => /cdktf deploy "\$\{ENVIRONMENT\}-compute"|for layer in [a-z ]*compute/.test(b))).toHaveLength(1);
     const restore = steps(job).find((s) => /aliases\.ts restore/.test(s.run ?? ''));
     // A timed-out or cancelled job runs only the steps whose condition holds once cancelled: failure() is false then.
     expect(restore.if).toBe("(failure() || cancelled()) && steps.snapshot.outcome == 'success'");
+  });
+
+  test('the internal services (no route, so no smoke test reaches them) are checked through their live aliases after every alias move, unconditionally', () => {
+    for (const [file, job, after] of [['deploy-environment.yml', 'deploy', /cdktf deploy "\$\{ENVIRONMENT\}-compute"/], ['rollback.yml', 'rollback', /aliases\.ts rollback/]] as const) {
+      const all = steps(workflows[file].jobs[job]);
+      const at = all.findIndex((s) => /aliases\.ts internal --env "\$ENVIRONMENT"$/.test(String(s.run ?? '').trim()));
+      expect({ file, found: at > all.findIndex((s) => after.test(String(s.run ?? ''))) }).toEqual({ file, found: true });
+      // Neither the origin secret nor anything else turns it off, and its failure fails the job (the deploy's restore runs).
+      expect({ file, if: all[at].if, continueOnError: all[at]['continue-on-error'] }).toEqual({ file, if: undefined, continueOnError: undefined });
+    }
   });
 
   test('the smoke tests go through CloudFront (the edge URL + /api/health, and gateway-b2b\'s 401 on /api/b2b/batches), never to the execute-api URL the web ACL refuses', () => {
