@@ -20,6 +20,13 @@ export interface FieldIssue {
 export const RETRY_AFTER_SECONDS = 5;
 
 /**
+ * The longest Retry-After any answer says, whatever a dependency asked for (Gemini's RetryInfo
+ * of a daily quota can name a day): waits that long are not trusted, since the quota may be
+ * raised or the refusal end sooner, and a caller told an hour asks again at most once an hour.
+ */
+export const MAX_RETRY_AFTER_SECONDS = 3600;
+
+/**
  * An error answer names at most this many issues, each field name and message cut at
  * MAX_ISSUE_TEXT characters: both may echo the client's input (a member's name), and a 64 KiB
  * body could otherwise make thousands of issues, an answer of about a megabyte. 50 issues of
@@ -55,9 +62,10 @@ export class AppError extends Error {
     if (fields) this.fields = capIssues(fields);
   }
 
-  /** The Retry-After (seconds) this error is answered with: its own, else RETRY_AFTER_SECONDS for any 503. */
+  /** The Retry-After (seconds) this error is answered with: its own (at most MAX_RETRY_AFTER_SECONDS), else RETRY_AFTER_SECONDS for any 503. */
   get retryAfter(): number | undefined {
-    return this.retryAfterSeconds ?? (this.status === 503 ? RETRY_AFTER_SECONDS : undefined);
+    if (this.retryAfterSeconds !== undefined) return Math.min(this.retryAfterSeconds, MAX_RETRY_AFTER_SECONDS);
+    return this.status === 503 ? RETRY_AFTER_SECONDS : undefined;
   }
 
   toJSON(): { error: { code: string; message: string; fields?: FieldIssue[] } } {
@@ -83,6 +91,8 @@ export const unsupportedMediaType = (accepted: string[]): AppError =>
 export const tooManyRequests = (message: string, retryAfterSeconds?: number): AppError =>
   new AppError(429, 'rate_limited', message, undefined, retryAfterSeconds);
 export const badGateway = (message: string): AppError => new AppError(502, 'upstream_error', message);
+/** A dependency refuses this request for what it is (not for the moment): sent again unchanged, it is refused again. */
+export const upstreamRefused = (code: string, message: string, fields?: FieldIssue[]): AppError => new AppError(422, code, message, fields);
 export const serviceUnavailable = (message: string, retryAfterSeconds = RETRY_AFTER_SECONDS): AppError =>
   new AppError(503, 'service_unavailable', message, undefined, retryAfterSeconds);
 

@@ -1,7 +1,8 @@
 import type { GoogleGenAI } from '@google/genai';
 import { createHash } from 'node:crypto';
 import { requireSecret, type AppConfig } from '../../core/config';
-import { AppError, badGateway, serviceUnavailable, tooManyRequests } from '../../core/errors';
+import { AppError, badGateway, serviceUnavailable, tooManyRequests, upstreamRefused } from '../../core/errors';
+import { DependencyUnavailableError } from '../../core/failures';
 import { BUDGET_WINDOW_MS } from '../../core/domain/generation-budget';
 
 /**
@@ -42,18 +43,40 @@ function statusOf(err: unknown): number | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface GeminiErrorBody {
+  error?: { status?: unknown; message?: unknown; details?: Array<{ '@type'?: unknown; retryDelay?: unknown; reason?: unknown }> };
+}
+
+/** The JSON error body the SDK's ApiError carries as its message; empty when it is not JSON. */
+function errorBodyOf(err: unknown): GeminiErrorBody {
+  try {
+    const body: unknown = JSON.parse((err as Error).message);
+    return typeof body === 'object' && body !== null ? (body as GeminiErrorBody) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * A 4xx but 429 is Gemini refusing for good, never retried; whose fault decides the answer. The
+ * platform's: its key (401, 403, a 400 whose ErrorInfo is API_KEY_INVALID), its model (404) or
+ * its project (400 FAILED_PRECONDITION: billing, region): a 503, since the prompt is fine and
+ * the order must wait until an operator fixes it. Otherwise the request's (400 INVALID_ARGUMENT,
+ * 413…): a 422, so the worker fails the order at once rather than retry what cannot succeed.
+ */
+function refusedBy(status: number, err: unknown): 'platform' | 'request' {
+  if (status === 401 || status === 403 || status === 404) return 'platform';
+  const { error } = errorBodyOf(err);
+  const keyRefused = error?.details?.some((d) => d?.reason === 'API_KEY_INVALID') || (typeof error?.message === 'string' && /API key/i.test(error.message));
+  return keyRefused || error?.status === 'FAILED_PRECONDITION' ? 'platform' : 'request';
+}
+
 /**
  * The wait, in whole seconds, that Gemini's quota refusal names (`RetryInfo.retryDelay`, "37.2s",
  * in the JSON error body the SDK's ApiError carries as its message); undefined when it names none.
  */
 function retryDelayOf(err: unknown): number | undefined {
-  let body: { error?: { details?: Array<{ '@type'?: unknown; retryDelay?: unknown }> } };
-  try {
-    body = JSON.parse((err as Error).message);
-  } catch {
-    return undefined;
-  }
-  const info = body?.error?.details?.find((d) => typeof d?.['@type'] === 'string' && d['@type'].endsWith('google.rpc.RetryInfo'));
+  const info = errorBodyOf(err).error?.details?.find((d) => typeof d?.['@type'] === 'string' && d['@type'].endsWith('google.rpc.RetryInfo'));
   const delay = typeof info?.retryDelay === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(info.retryDelay) : null;
   return delay ? Math.max(1, Math.ceil(Number(delay[1]))) : undefined;
 }
@@ -90,6 +113,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
     generate: async (prompt, options = {}) => {
       const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
       let lastStatus: number | undefined;
+      let lastError: unknown;
       let quotaRetrySeconds: number | undefined;
       let outOfTime = false;
       for (let attempt = 1; attempt <= retry.attempts; attempt++) {
@@ -109,6 +133,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           return text;
         } catch (err) {
           if (err instanceof AppError) throw err;
+          lastError = err;
           lastStatus = statusOf(err);
           quotaRetrySeconds = lastStatus === 429 ? retryDelayOf(err) : undefined;
           // Called again sooner than the quota said, the model only refuses again: its delay goes to the caller.
@@ -126,7 +151,16 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
       }
       if (lastStatus === 429) throw tooManyRequests('the model provider is rate limiting, retry later', quotaRetrySeconds ?? MODEL_QUOTA_RETRY_SECONDS);
       if (outOfTime) throw serviceUnavailable('the model provider did not answer within the time this request has, retry later');
-      if (lastStatus !== undefined && lastStatus < 500) throw badGateway(`the model provider rejected the request (${lastStatus})`);
+      if (lastStatus !== undefined && lastStatus < 500) {
+        if (refusedBy(lastStatus, lastError) === 'request') {
+          throw upstreamRefused('model_rejected', `the model provider refuses this request (${lastStatus}); sent again it is refused again`);
+        }
+        throw new DependencyUnavailableError(
+          'service',
+          `the model provider refuses the platform's key, model or project (${lastStatus}): check GEMINI_SECRET_ARN and GEMINI_MODEL: ${(lastError as Error).message}`,
+          'the model provider is unavailable, retry later',
+        );
+      }
       throw serviceUnavailable('the model provider is unavailable, retry later');
     },
   };

@@ -1,8 +1,10 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../functions/core-llm/app';
-import { RETRY_AFTER_SECONDS } from '../../core/errors';
-import { MODEL_QUOTA_RETRY_SECONDS } from '../../functions/core-llm/providers';
+import { AppError, MAX_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS } from '../../core/errors';
+import { internalApi } from '../../core/internal-api';
+import { createInternalClient, httpTransport } from '../../core/internal-client';
+import { geminiProvider, MODEL_QUOTA_RETRY_SECONDS } from '../../functions/core-llm/providers';
 import type { Runtime } from '../../functions/shared/runtime';
 import type { GeminiStandIn } from '../support/stand-ins/gemini';
 import { startCoreLlmRuntime } from '../support/core-llm-runtime';
@@ -13,7 +15,9 @@ import { http } from '../support/functions-platform';
  * Gemini stand-in and the real Redis: every refusal a caller may retry says when (Retry-After),
  * since the doc worker turns a 429's into its message's visibility. Gemini's quota refusal names
  * its own delay (RetryInfo.retryDelay): core-llm passes it on, and does not call the model again
- * sooner than it asked. A prompt that is not text is the caller's mistake, a 400 naming it.
+ * sooner than it asked, up to MAX_RETRY_AFTER_SECONDS. A request Gemini refuses for what it is
+ * (400 INVALID_ARGUMENT) is a 422 no caller retries; a refusal of the platform's key is a 503.
+ * A prompt that is not text is the caller's mistake, a 400 naming it.
  */
 let gemini: GeminiStandIn;
 let runtime: Runtime;
@@ -72,4 +76,52 @@ test.each([
   expect(res.status).toBe(400);
   expect(res.json.error.fields).toEqual([{ field: 'body.prompt', message: expect.stringMatching(message) }]);
   expect(gemini.calls).toHaveLength(0);
+});
+
+test("a quota refusal naming a day: the Retry-After is capped at MAX_RETRY_AFTER_SECONDS, for the worker's call too", async () => {
+  gemini.calls.length = 0;
+  gemini.failNext(429, 1, '86400s');
+  const res = await generate('Quota for a day.');
+  expect(res.status).toBe(429);
+  expect(res.headers.get('retry-after')).toBe(String(MAX_RETRY_AFTER_SECONDS));
+  expect(MAX_RETRY_AFTER_SECONDS).toBe(3600);
+  expect(gemini.calls).toHaveLength(1);
+  gemini.failNext(429, 1, '86400s');
+  const api = internalApi(createInternalClient(runtime.config, httpTransport({ 'core-llm': url })), { requestId: 'req-quota-day' });
+  const err = await api.coreLlm.generate({ clientId, prompt: 'Quota for a day, for the worker.' }).catch((e: unknown) => e);
+  expect({ status: (err as AppError).status, retryAfter: (err as AppError).retryAfter }).toEqual({ status: 429, retryAfter: MAX_RETRY_AFTER_SECONDS });
+});
+
+describe('Gemini refusing the request for good (400 INVALID_ARGUMENT)', () => {
+  test('a 422 model_rejected without Retry-After, after one call', async () => {
+    gemini.calls.length = 0;
+    gemini.failNext(400);
+    const res = await generate('A request the model will never take.');
+    expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 422, code: 'model_rejected', retryAfter: null });
+    expect(gemini.calls).toHaveLength(1);
+  });
+
+  test("through the internal client (the doc worker's call): an AppError of 422, which the worker does not retry, not a 503", async () => {
+    gemini.failNext(400);
+    const api = internalApi(createInternalClient(runtime.config, httpTransport({ 'core-llm': url })), { requestId: 'req-model-rejects' });
+    const err = await api.coreLlm.generate({ clientId, prompt: 'Refused through the client.' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect({ status: (err as AppError).status, retryAfter: (err as AppError).retryAfter }).toEqual({ status: 422, retryAfter: undefined });
+  });
+});
+
+test("Gemini refusing the platform's key (400 API key not valid): a 503 with Retry-After, after one call; the answer does not say the key", async () => {
+  const app = createApp(runtime, geminiProvider(runtime.config, 'not-the-key'));
+  const wrongKey = createServer(app.callback());
+  await new Promise<void>((r) => wrongKey.listen(0, '127.0.0.1', r));
+  try {
+    gemini.calls.length = 0;
+    const res = await http(`http://127.0.0.1:${(wrongKey.address() as AddressInfo).port}`, '/generate', { method: 'POST', json: { clientId, prompt: 'With the wrong key.' } });
+    expect({ status: res.status, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: String(RETRY_AFTER_SECONDS) });
+    expect(res.json.error.message).toBe('the model provider is unavailable, retry later');
+    expect(gemini.calls).toHaveLength(1);
+  } finally {
+    wrongKey.closeAllConnections();
+    await new Promise<void>((r) => wrongKey.close(() => r()));
+  }
 });

@@ -22,6 +22,9 @@ export interface GeminiStandIn extends StandInServer {
   delayNext(delayMs: number, times?: number): void;
 }
 
+/** The google.rpc status Gemini names with each HTTP status it answers. */
+const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 504: 'DEADLINE_EXCEEDED' };
+
 export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
   const calls: GeminiStandIn['calls'] = [];
   const script: { status?: number; delayMs?: number; retryDelay?: string }[] = [];
@@ -54,7 +57,7 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     }
     if (step?.status) {
       const details = step.retryDelay ? { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: step.retryDelay }] } : {};
-      return { status: step.status, json: { error: { code: step.status, message: 'stand-in failure', status: step.status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', ...details } } };
+      return { status: step.status, json: { error: { code: step.status, message: 'stand-in failure', status: STATUS_NAMES[step.status] ?? 'UNAVAILABLE', ...details } } };
     }
     return {
       status: 200,
