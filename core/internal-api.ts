@@ -1,6 +1,7 @@
 import type * as z from './zod';
 import type { ServiceName } from './contract';
 import type { ThemeView } from './domain/themes';
+import type { ApiKeyView } from './domain/api-keys';
 import type { InternalClient, InternalRequest } from './internal-client';
 import type { BatchStatus, ClientKind, OrderStatus } from './models';
 
@@ -197,9 +198,31 @@ export interface ClientResponse {
   client: ClientView;
 }
 
-/** POST /clients/authenticate: the B2B client an API key belongs to (401 otherwise). */
+/** POST /clients/authenticate: the B2B client a working API key belongs to (401 otherwise: unknown, revoked or expired). */
 export interface AuthenticateRequest {
   apiKey: string;
+}
+
+/** GET /clients/:id/keys: the client's keys, newest first (prefixes and dates, never a hash). */
+export interface ApiKeysResponse {
+  keys: ApiKeyView[];
+}
+
+/** POST /clients/:id/keys: a new key; the client's other working keys expire in `oldKeysExpireInSeconds` (default 7 days). */
+export interface RotateKeyRequest {
+  oldKeysExpireInSeconds?: number;
+}
+export interface RotateKeyResponse {
+  /** The only time the key is shown. */
+  apiKey: string;
+  key: ApiKeyView;
+  oldKeys: ApiKeyView[];
+}
+
+/** POST /clients/:id/keys/:prefix/revoke: that key of the client stops working at once. */
+export interface RevokeKeyResponse {
+  key: ApiKeyView;
+  alreadyRevoked: boolean;
 }
 
 // ---- core-llm ------------------------------------------------------------------------------
@@ -274,6 +297,9 @@ export function internalApi(client: InternalClient, { requestId, orderId }: Call
     },
     client: {
       authenticate: (body: AuthenticateRequest) => call<ClientResponse>('client', 'POST', '/clients/authenticate', { body }),
+      listKeys: (id: string) => call<ApiKeysResponse>('client', 'GET', `/clients/${segment(id)}/keys`),
+      rotateKey: (id: string, body: RotateKeyRequest) => call<RotateKeyResponse>('client', 'POST', `/clients/${segment(id)}/keys`, { body }),
+      revokeKey: (id: string, prefix: string) => call<RevokeKeyResponse>('client', 'POST', `/clients/${segment(id)}/keys/${segment(prefix)}/revoke`),
     },
     coreLlm: {
       generate: (body: GenerateRequest) => call<GenerateResponse>('core-llm', 'POST', '/generate', { body }),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parseOptions, runCli } from '../core/cli';
-import { issueApiKey } from '../core/domain/api-keys';
+import { rotateApiKey } from '../core/domain/api-keys';
 import { createDb } from '../core/db';
 import { ENV, SERVICE_NAMES, ServiceName, WORKER_NAMES } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
@@ -30,13 +30,12 @@ const DEMO_CLIENT_EMAIL = 'demo-b2b@example.test';
 async function demoApiKey(databaseUrl: string): Promise<string> {
   const db = createDb({ database: { url: databaseUrl, port: 5432, poolMax: 1 }, secrets: {} });
   try {
-    const key = issueApiKey();
-    // Only a hash is stored, so each start rotates the demo key in order to print it.
-    const updated = await db('clients').where({ kind: 'b2b', email: DEMO_CLIENT_EMAIL }).update({ api_key_prefix: key.prefix, api_key_hash: key.hash });
-    if (updated === 0) {
-      await db('clients').insert({ kind: 'b2b', name: 'Demo B2B client', email: DEMO_CLIENT_EMAIL, api_key_prefix: key.prefix, api_key_hash: key.hash });
-    }
-    return key.apiKey;
+    const existing = await db('clients').where({ kind: 'b2b', email: DEMO_CLIENT_EMAIL }).first('id');
+    const clientId: string = existing?.id ?? (await db('clients').insert({ kind: 'b2b', name: 'Demo B2B client', email: DEMO_CLIENT_EMAIL }).returning('id'))[0].id;
+    // Only a hash is stored, so each start rotates the demo key in order to print it; the previous one expires at once.
+    const rotation = await rotateApiKey(db, clientId, 0);
+    if (typeof rotation === 'string') throw new Error(`the demo client's key was not rotated (${rotation})`);
+    return rotation.apiKey;
   } finally {
     await db.destroy();
   }

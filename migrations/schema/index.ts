@@ -6,6 +6,7 @@ import * as orderRequeues from './20261201_004_order_requeues';
 import * as appRole from './20261201_005_app_role';
 import * as orderRequestId from './20261201_006_order_request_id';
 import * as batchProcessingIndex from './20261202_007_batch_processing_index';
+import * as apiKeys from './20261202_008_api_keys';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -23,4 +24,5 @@ export const schemaMigrations: SchemaMigration[] = [
   { name: '20261201_005_app_role', ...appRole },
   { name: '20261201_006_order_request_id', ...orderRequestId },
   { name: '20261202_007_batch_processing_index', ...batchProcessingIndex },
+  { name: '20261202_008_api_keys', ...apiKeys },
 ];

@@ -49,7 +49,7 @@ test('a source from before the column: moved, then the target migration adds it,
   expect(res.stdout).toMatch(/verification OK/);
   const knex = dbAt(target.url);
   try {
-    expect(await migrateLatest(knex)).toEqual(['20261201_006_order_request_id', '20261202_007_batch_processing_index']);
+    expect(await migrateLatest(knex)).toEqual(schemaMigrations.slice(BEFORE).map((m) => m.name));
     expect(await knex('orders').select('request_id')).toEqual([{ request_id: null }]);
   } finally {
     await knex.destroy();

@@ -50,8 +50,9 @@ describe('gateway-b2b', () => {
     const forged = apiKey.slice(0, -4) + 'AAAA';
     expect((await http(b2b, `/b2b/orders/${client.id}`, { headers: { 'x-api-key': forged } })).status).toBe(401);
     const row = await p.db('clients').where({ id: client.id }).first();
-    expect(JSON.stringify(row)).not.toContain(apiKey);
-    expect(row.api_key_hash).toMatch(/^[0-9a-f]{64}$/);
+    const keys = await p.db('api_keys').where({ client_id: client.id });
+    expect(JSON.stringify([row, keys])).not.toContain(apiKey);
+    expect(keys.map((k) => k.hash)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
   });
 
   test('CSV batch: stored in S3, batch job enqueued; bad rows are a 400 naming each; another client gets 403', async () => {
