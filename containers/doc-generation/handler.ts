@@ -6,7 +6,7 @@ import type { Logger } from '../../core/logger';
 import { CUSTOM_METRICS, ORDER_STEPS } from '../../core/contract';
 import { emfCount } from '../../core/metrics';
 import { findOrder, findTheme } from '../../core/models';
-import { documentKeyFor, FAILED_AFTER_RETRIES, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
+import { attemptDocumentKey, FAILED_AFTER_RETRIES, GenerationLease, markFailed, markGenerating, markReady, releaseLease, renewLease } from '../../core/domain/orders';
 import { DocJobMessage, DocJobOrder, JobQueue } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { MAX_DELAY_SECONDS } from '../../core/domain/batches';
@@ -32,14 +32,17 @@ import type { PandocOptions } from './render/pandoc';
  * and is dropped once the order is final (on its last receive it is dropped at once: the
  * owner's own message carries the order). An attempt whose message the drain deadline releases
  * gives up its lease first (`beforeRelease`), so the next delivery takes the order at once.
- * Only the owner moves the order to ready/failed, and it confirms it still owns the order right
- * before uploading, so a document is never written over after another attempt took over. An
+ * Only the owner moves the order to ready/failed. Each attempt uploads to a key of its own
+ * (`attemptDocumentKey`), so an attempt that lost the order during a slow upload writes beside the
+ * new owner's document, never over it, and its `markReady` is refused; it confirms it still owns
+ * the order before uploading, so that only happens when the lease ends mid-upload. An
  * owner that dies stops renewing; its lease runs out before its message comes back
  * (deadlines.ts), and that delivery retakes the order.
  *
- * Redelivery is safe at every step: the key is deterministic (a rerun after a crash overwrites
- * the same object, so there is never a second document), every status change is a guarded
- * UPDATE, and a message for an order that is already final only repeats the batch bookkeeping.
+ * Redelivery is safe at every step: the order names exactly one document (`document_key`, set by
+ * the owner's guarded UPDATE; an attempt that crashed after its upload leaves an object no order
+ * names), every status change is a guarded UPDATE, and a message for an order that is already
+ * final only repeats the batch bookkeeping.
  *
  * Over the generation budget is never a failure: the job (`RetryLater` from content.ts, with
  * core-llm's Retry-After) parks its lease until just before its message is back (which then
@@ -162,7 +165,9 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
       );
     }, !order.batch_id);
     log.info('document rendered', { step: ORDER_STEPS.rendered, format: doc.ext, bytes: doc.body.length, ms: Date.now() - renderStarted });
-    const key = documentKeyFor(order, doc.ext);
+    // This attempt's own key: should it lose the order during a slow upload, its object lands
+    // beside the new owner's document instead of over it, and its markReady below is refused.
+    const key = attemptDocumentKey(order, lease.owner, doc.ext);
     await held.confirm();
     const uploadStarted = Date.now();
     await deps.storage.put(deps.reportsBucket, key, doc.body, doc.contentType);
@@ -172,7 +177,7 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
       if (row?.batch_id) await countBatchOutcome(trx, row.batch_id, 'succeeded');
       return row;
     });
-    if (!ready) throw new OrderBusy(order.id, 'another attempt took it over before it was marked ready');
+    if (!ready) throw new OrderBusy(order.id, `another attempt took it over before it was marked ready; this attempt's upload (${key}) is not its document`);
     log.info('document ready', { step: ORDER_STEPS.ready, format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started, ...emfCount(CUSTOM_METRICS.documentsProduced) });
   } catch (err) {
     // Over the generation budget: not a failure, even on the last attempt (its hand-off message carries the order on).

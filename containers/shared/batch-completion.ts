@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../../core/logger';
 import type { Storage } from '../../core/storage';
@@ -13,9 +14,10 @@ import { batchManifestKey } from '../../core/domain/batches';
  *   same transaction as the order's guarded transition to ready/failed, so each order counts
  *   exactly once however often its message is delivered;
  * - after committing, each of them calls `completeBatchIfDone`. Whoever commits last sees
- *   `processing` with `succeeded + failed = total_rows`, writes the manifest (a deterministic
- *   key, so a concurrent or repeated writer only rewrites the same object) and moves the batch
- *   `processing → completed` with a guarded UPDATE. A crash between the two steps is repaired
+ *   `processing` with `succeeded + failed = total_rows`, writes the manifest (at a key of its own
+ *   completion, so a stale or concurrent writer never overwrites another's) and moves the batch
+ *   `processing → completed` with `manifest_key` in a guarded UPDATE on the counts it read: the
+ *   one whose counts still hold names the manifest. A crash between the two steps is repaired
  *   by the redelivered message, which runs the check again, and otherwise by the doc-generation
  *   sweeper (`findSettledBatches`, containers/doc-generation/sweeper.ts).
  *
@@ -107,7 +109,7 @@ export async function completeBatchIfDone(deps: BatchCompletionDeps, batchId: st
     documents: orders.map((o) => ({ line: o.batch_row, orderId: o.id, status: o.status, documentKey: o.document_key, error: o.error })),
     rejected,
   };
-  const key = batchManifestKey(batch.client_id, batch.id);
+  const key = batchManifestKey(batch.client_id, batch.id, randomUUID());
   await storage.put(batchBucket, key, JSON.stringify(manifest), 'application/json');
   // Only with the counts the manifest was made from: an order retried meanwhile (`orders retry`
   // undoes its count) is on its way again, and its own end completes the batch with a new manifest.

@@ -38,7 +38,13 @@ export function releaseDelaySeconds(row: number, budget: Pick<GenerationBudgetSe
 }
 
 export const batchSourceKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/source.json`;
-export const batchManifestKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/manifest.json`;
+/**
+ * One key per completion (its own random id), not one per batch: a completion that stalls while an
+ * `orders retry` runs and another completion writes a newer manifest would, at one key, overwrite it
+ * when its put lands at last. The batch's `manifest_key`, set by the completion whose counts still
+ * hold (a guarded UPDATE), names the manifest; a stale one lands beside it.
+ */
+export const batchManifestKey = (clientId: string, batchId: string, completion: string): string => `batches/${clientId}/${batchId}/manifest-${completion}.json`;
 
 /**
  * The fingerprint of a batch request: what the client sent and how it is read (`json` or

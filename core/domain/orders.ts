@@ -149,6 +149,22 @@ export const FAILED_AFTER_RETRIES = 'document generation failed after repeated a
 export const markRetried = (db: Db, orderId: string): Promise<LeasedOrder | undefined> =>
   transition(db, orderId, 'queued', { error: null, requeues: 0, ...releasedLease }, (q) => q.where({ status: 'failed', error: FAILED_AFTER_RETRIES }));
 
-/** The S3 key of an order's document: `<clientId>/<orderId>.<ext>` in the reports bucket. */
+/**
+ * The design's key of an order's document, `<clientId>/<orderId>.<ext>` in the reports bucket: where
+ * the storage move puts the documents it brings over. The worker writes each attempt's own
+ * (`attemptDocumentKey`).
+ */
 export const documentKeyFor = (order: Pick<Order, 'client_id' | 'id'>, format: 'pdf' | 'docx' | 'html'): string =>
   `${order.client_id}/${order.id}.${format}`;
+
+/**
+ * The key one generation attempt (its lease owner id) uploads its document to:
+ * `<clientId>/<orderId>/<attempt>/<orderId>.<ext>`. One key per order is not enough: an attempt
+ * that lost its lease can still finish a slow upload after the new owner wrote the document, and
+ * would overwrite it; S3 cannot refuse that put (a conditional PUT only refuses by the object's
+ * state, not by who owns the order). Each attempt writes beside the others, and only the owner's
+ * guarded `markReady` makes a key the order's `document_key`. The file name stays
+ * `<orderId>.<ext>`, the download name the gateways give the link.
+ */
+export const attemptDocumentKey = (order: Pick<Order, 'client_id' | 'id'>, attempt: string, format: 'pdf' | 'docx' | 'html'): string =>
+  `${order.client_id}/${order.id}/${attempt}/${order.id}.${format}`;

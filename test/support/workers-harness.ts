@@ -234,3 +234,6 @@ export async function until<T>(check: () => Promise<T | undefined | false> | T |
     await sleep(100);
   }
 }
+
+/** The key an attempt of the doc worker uploads an order's document to (core/domain/orders.ts attemptDocumentKey), whatever the attempt. */
+export const attemptKeyPattern = (clientId: string, orderId: string, ext: string): RegExp => new RegExp(`^${clientId}/${orderId}/[0-9a-f-]{36}/${orderId}\\.${ext}$`);

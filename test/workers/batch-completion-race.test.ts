@@ -2,7 +2,6 @@ import { createJobQueue } from '../../core/queue';
 import { createLogger } from '../../core/logger';
 import type { Storage } from '../../core/storage';
 import { FAILED_AFTER_RETRIES, markGenerating, markReady } from '../../core/domain/orders';
-import { batchManifestKey } from '../../core/domain/batches';
 import { BatchManifest, completeBatchIfDone, countBatchOutcome, rejectedRowsKey } from '../../containers/shared/batch-completion';
 import { retryOrders } from '../../scripts/ops/orders';
 import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
@@ -49,7 +48,7 @@ test('a retry that lands while the completion writes the manifest: the batch sta
     ...h.storage,
     get: (bucket, key) => h.storage.get(bucket, key),
     put: async (bucket, key, body, type) => {
-      if (key === batchManifestKey(clientId, batchId) && !retried) retried = await retry();
+      if (key.startsWith(`batches/${clientId}/${batchId}/manifest`) && !retried) retried = await retry();
       await h.storage.put(bucket, key, body, type);
     },
   };
@@ -72,10 +71,64 @@ test('a retry that lands while the completion writes the manifest: the batch sta
     await countBatchOutcome(trx, row!.batch_id!, 'succeeded');
   });
   expect(await completeBatchIfDone({ db: h.db, storage: h.storage, batchBucket: 'assets', logger: log }, batchId)).toBe(true);
-  const manifest = JSON.parse((await h.storage.get('assets', batchManifestKey(clientId, batchId))).toString('utf8')) as BatchManifest;
+  const { manifest_key: manifestKey } = await h.db('batches').where({ id: batchId }).first('manifest_key');
+  const manifest = JSON.parse((await h.storage.get('assets', manifestKey)).toString('utf8')) as BatchManifest;
   expect(manifest.totals).toMatchObject({ rows: 2, succeeded: 2, failed: 0 });
   expect(manifest.documents.map((d) => [d.orderId, d.status])).toEqual([
     [made.id, 'ready'],
     [lost.id, 'ready'],
   ]);
+}, 60_000);
+
+test('a completion that stalls while a retry runs and a newer completion writes its manifest: the newest manifest stays the batch\'s', async () => {
+  const clientId = await h.createClient('b2b');
+  const theme = await h.themeBySlug('product-sheet');
+  const [batch] = await h
+    .db('batches')
+    .insert({ client_id: clientId, theme_id: theme.id, status: 'processing', total_rows: 1, succeeded: 0, failed: 1, source_key: 'unused' })
+    .returning('id');
+  const batchId = batch.id as string;
+  const [lost] = (await h
+    .db('orders')
+    .insert({ client_id: clientId, theme_id: theme.id, status: 'failed', error: FAILED_AFTER_RETRIES, input: { product: 'b' }, batch_id: batchId, batch_row: 1 })
+    .returning('id')) as Array<{ id: string }>;
+  await h.storage.put('assets', rejectedRowsKey(clientId, batchId), '[]', 'application/json');
+
+  // The stale completion has read the batch settled (the order failed) and its put hangs until the gate opens.
+  let writing: () => void = () => undefined;
+  const stalled = new Promise<void>((r) => (writing = r));
+  let openGate: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (openGate = r));
+  const slow: Storage = {
+    ...h.storage,
+    get: (bucket, key) => h.storage.get(bucket, key),
+    put: async (bucket, key, body, type) => {
+      writing();
+      await gate;
+      await h.storage.put(bucket, key, body, type);
+    },
+  };
+  const stale = completeBatchIfDone({ db: h.db, storage: slow, batchBucket: 'assets', logger: log }, batchId);
+  await stalled;
+
+  // Meanwhile: the order is retried, made, and its own completion writes the manifest and completes the batch.
+  const jobs = createJobQueue(h.config, h.sqs);
+  await retryOrders({ db: h.db, jobs, queueNames: { docJobs: 'doc-jobs', batchDocJobs: 'batch-doc-jobs' }, orderIds: [lost.id], requestId: 'ops-stall', log });
+  const lease = { owner: '6f1c1d1e-0000-4000-8000-00000000fa12', leaseMs: 60_000 };
+  expect(await markGenerating(h.db, lost.id, lease)).toBeDefined();
+  await h.db.transaction(async (trx) => {
+    const row = await markReady(trx, lost.id, `${clientId}/lost.pdf`, lease.owner);
+    await countBatchOutcome(trx, row!.batch_id!, 'succeeded');
+  });
+  expect(await completeBatchIfDone({ db: h.db, storage: h.storage, batchBucket: 'assets', logger: log }, batchId)).toBe(true);
+
+  openGate();
+  expect(await stale).toBe(false);
+  const done = await h.db('batches').where({ id: batchId }).first('status', 'manifest_key');
+  expect(done.status).toBe('completed');
+  const manifest = JSON.parse((await h.storage.get('assets', done.manifest_key)).toString('utf8')) as BatchManifest;
+  expect({ totals: manifest.totals, documents: manifest.documents.map((d) => [d.orderId, d.status]) }).toEqual({
+    totals: { rows: 1, documents: 1, succeeded: 1, failed: 0, rejected: 0 },
+    documents: [[lost.id, 'ready']],
+  });
 }, 60_000);

@@ -2,7 +2,6 @@ import { spawn, ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { batchManifestKey } from '../../core/domain/batches';
 import { createInternalClient } from '../../core/internal-client';
 import { createLogger } from '../../core/logger';
 import { markFailed, markGenerating, markReady } from '../../core/domain/orders';
@@ -12,7 +11,7 @@ import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
 import { Semaphore } from '../../containers/shared/semaphore';
-import { startWorkerHarness, WorkerHarness, until, sleep } from '../support/workers-harness';
+import { startWorkerHarness, WorkerHarness, until, sleep, attemptKeyPattern } from '../support/workers-harness';
 
 /**
  * How a paid order always ends (`ready` or `failed`, never stuck), on the real pieces: a fresh
@@ -182,7 +181,7 @@ describe('doc-generation: how an order ends', () => {
       const settled = await Promise.allSettled([handleDocJob(deps, message(orderId)), handleDocJob(deps, message(orderId))]);
       expect({ calls: h.llmRequests.count - before, puts, outcomes: settled.map((r) => r.status).sort() }).toEqual({
         calls: 1,
-        puts: [`${clientId}/${orderId}.html`],
+        puts: [expect.stringMatching(attemptKeyPattern(clientId, orderId, 'html'))],
         outcomes: ['fulfilled', 'rejected'],
       });
       const ready = await orderRow(orderId);
@@ -207,7 +206,7 @@ describe('doc-generation: how an order ends', () => {
       }, 15_000, 'both messages consumed');
       expect({ calls: h.llmRequests.count - before, keys: await h.listKeys('reports', `${clientId}/`), dlq: await h.queueDepth(h.queues.docJobsDlq) }).toEqual({
         calls: 1,
-        keys: [`${clientId}/${orderId}.html`],
+        keys: [expect.stringMatching(attemptKeyPattern(clientId, orderId, 'html'))],
         dlq: { visible: 0, inFlight: 0 },
       });
     });
@@ -248,7 +247,7 @@ describe('doc-generation: how an order ends', () => {
       expect(got.Messages ?? []).toHaveLength(1);
       const [next] = got.Messages!;
       await handleDocJob(directDeps([]), { ...message(orderId, Number(next.Attributes?.ApproximateReceiveCount)), body: next.Body! });
-      expect(await orderRow(orderId)).toMatchObject({ status: 'ready', document_key: `${clientId}/${orderId}.html` });
+      expect(await orderRow(orderId)).toMatchObject({ status: 'ready', document_key: expect.stringMatching(attemptKeyPattern(clientId, orderId, 'html')) });
       await h.drainQueue(h.queues.docJobs, 0);
     });
 
@@ -319,7 +318,7 @@ describe('doc-generation: how an order ends', () => {
       await interruptLastAttempt(orderId);
       await start();
       const order = await orderUntil(orderId, 'ready');
-      expect(order.document_key).toBe(`${clientId}/${orderId}.html`);
+      expect(order.document_key).toMatch(attemptKeyPattern(clientId, orderId, 'html'));
       // The released message's next receive moved it to the DLQ; the order did not depend on it.
       await until(async () => (await h.queueDepth(h.queues.docJobsDlq)).visible === 1, 10_000, 'the dead message in the DLQ');
     });
@@ -344,7 +343,7 @@ describe('doc-generation: how an order ends', () => {
       h.llmDelay.ms = 0;
       await start();
       const order = await orderUntil(orderId, 'ready');
-      expect(order.document_key).toBe(`${clientId}/${orderId}.html`);
+      expect(order.document_key).toMatch(attemptKeyPattern(clientId, orderId, 'html'));
     });
 
     test('a queued order whose job was lost (no message left) is re-enqueued by the sweeper and ends ready', async () => {
@@ -357,7 +356,7 @@ describe('doc-generation: how an order ends', () => {
     });
 
     test('attempts used up, interrupted again on the last attempt: the order ends failed with a reason, counted on its batch, which completes', async () => {
-      const { clientId, batchId, orderId } = await batchOfOne('Unlucky pump');
+      const { batchId, orderId } = await batchOfOne('Unlucky pump');
       await interruptLastAttempt(orderId, { maxRequeues: 0 });
       await start({}, { maxRequeues: 0 });
       const order = await orderUntil(orderId, 'failed');
@@ -367,7 +366,7 @@ describe('doc-generation: how an order ends', () => {
         return b.status === 'completed' ? b : undefined;
       }, 10_000, 'the batch completed');
       expect({ succeeded: batch.succeeded, failed: batch.failed }).toEqual({ succeeded: 0, failed: 1 });
-      const manifest = JSON.parse((await h.storage.get('assets', batchManifestKey(clientId, batchId))).toString('utf8'));
+      const manifest = JSON.parse((await h.storage.get('assets', batch.manifest_key)).toString('utf8'));
       expect(manifest.documents).toEqual([{ line: 2, orderId, status: 'failed', documentKey: null, error: order.error }]);
     });
 
@@ -382,7 +381,7 @@ describe('doc-generation: how an order ends', () => {
         return b.status === 'completed' ? b : undefined;
       }, 10_000, 'the batch completed');
       expect({ succeeded: batch.succeeded, failed: batch.failed }).toEqual({ succeeded: 0, failed: 1 });
-      expect(await h.listKeys('assets', batchManifestKey(clientId, batchId))).toEqual([batchManifestKey(clientId, batchId)]);
+      expect(await h.listKeys('assets', `batches/${clientId}/${batchId}/manifest`)).toEqual([batch.manifest_key]);
     });
 
     test('sweepers on two tasks at once re-enqueue each stuck order exactly once', async () => {

@@ -10,7 +10,7 @@ import { createLogger } from '../../core/logger';
 import { startWorker } from '../../containers/doc-generation/worker';
 import { runPandoc } from '../../containers/doc-generation/render/pandoc';
 import type { RunningWorker } from '../../containers/shared/process';
-import { startWorkerHarness, WorkerHarness, until } from '../support/workers-harness';
+import { startWorkerHarness, WorkerHarness, until, attemptKeyPattern } from '../support/workers-harness';
 
 const REPO = join(__dirname, '..', '..');
 const quiet = createLogger({ test: 'doc-generation' }, 'error', () => undefined);
@@ -68,7 +68,7 @@ describe('doc-generation worker', () => {
     const orderId = await h.createOrder(clientId, 'business-plan', { company: 'Solaris SAS', sector: 'solar energy' });
     await sendJob(JSON.stringify({ v: 1, orderId }));
     const order = await readyOrder(orderId);
-    expect(order.document_key).toBe(`${clientId}/${orderId}.pdf`);
+    expect(order.document_key).toMatch(attemptKeyPattern(clientId, orderId, 'pdf'));
     const text = collapse(pdfText(await h.storage.get('reports', order.document_key)));
     expect(text).toContain('Business plan');
     const expected = (await runPandoc(['-f', 'markdown-raw_html', '-t', 'plain', '--wrap=none'], await h.expectedText(orderId))).toString();
@@ -82,7 +82,7 @@ describe('doc-generation worker', () => {
     const orderId = await h.createOrder(clientId, 'cover-letter', { name: 'Ada', position: 'engineer', company: 'Acme' });
     await sendJob(JSON.stringify({ v: 1, orderId }));
     const order = await readyOrder(orderId);
-    expect(order.document_key).toBe(`${clientId}/${orderId}.docx`);
+    expect(order.document_key).toMatch(attemptKeyPattern(clientId, orderId, 'docx'));
     const docx = await h.storage.get('reports', order.document_key);
     const back = (await runPandoc(['-f', 'docx', '-t', 'plain', '--wrap=none'], docx)).toString().trim();
     const expected = (await runPandoc(['-f', 'markdown-raw_html', '-t', 'plain', '--wrap=none'], await h.expectedText(orderId))).toString().trim();
@@ -131,7 +131,7 @@ describe('doc-generation worker', () => {
     expect(after.status).toBe('ready');
     expect(after.updated_at).toEqual(first.updated_at);
     expect(h.llmCalls.count).toBe(calls);
-    expect(await h.listKeys('reports', `${clientId}/`)).toEqual([`${clientId}/${orderId}.html`]);
+    expect(await h.listKeys('reports', `${clientId}/`)).toEqual([after.document_key]);
   });
 
   test('poison messages (bad JSON, unknown order) land in the DLQ after maxReceiveCount and never block the others', async () => {
@@ -173,8 +173,8 @@ describe('doc-generation worker', () => {
     await startInProcess();
     const order = await readyOrder(orderId);
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual(1_000);
-    expect(order.document_key).toBe(`${clientId}/${orderId}.pdf`);
-    expect(await h.listKeys('reports', `${clientId}/`)).toEqual([`${clientId}/${orderId}.pdf`]);
+    expect(order.document_key).toMatch(attemptKeyPattern(clientId, orderId, 'pdf'));
+    expect(await h.listKeys('reports', `${clientId}/`)).toEqual([order.document_key]);
     expect(await h.queueDepth(h.queues.docJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
     expect(JSON.parse(logs.split('\n').find((l) => l.includes('consumer started'))!)).toMatchObject({ level: 'info', service: 'doc-generation' });
   });
