@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { listSequences, listTables, serverInfo, tableShapes } from './catalog';
 import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
@@ -39,6 +42,42 @@ async function withBoth<T>(options: ReplicateOptions, fn: (source: Client, targe
 async function subscriptionExists(target: Client): Promise<boolean> {
   const { rows } = await target.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [REPLICATION_NAME]);
   return rows.length > 0;
+}
+
+/** A value as one field of COPY's text format. */
+const copyField = (value: string): string => value.replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!);
+
+/**
+ * Creates the subscription (connect = false: it reaches nothing, so it neither fails on the
+ * network nor waits for the source), then gives it its connection string, with the password in no
+ * statement's text. It is created with a stand-in password (PostgreSQL 16 refuses a non-superuser's
+ * subscription without one), and the real string goes over as COPY data into a temporary table,
+ * which no log setting prints, for a DO block to build the ALTER SUBSCRIPTION … CONNECTION from:
+ * log_statement logs what the client sends, not what PL/pgSQL executes. Not the CREATE itself in
+ * the block: its warning that no table is subscribed yet goes to the log with PL/pgSQL's context,
+ * the statement quoted whole; for the same reason an error in the block is raised again without
+ * it. Needs no privilege beyond TEMP on the target database.
+ */
+async function subscriptionConnection(target: Client, conninfo: string, exists: boolean): Promise<void> {
+  if (!exists) {
+    const standIn = new URL(conninfo);
+    if (standIn.password) standIn.password = 'set-by-alter-subscription';
+    await target.query(`CREATE SUBSCRIPTION ${REPLICATION_NAME} CONNECTION ${quoteLiteral(standIn.toString())} PUBLICATION ${REPLICATION_NAME} WITH (connect = false)`);
+  }
+  try {
+    await target.query('BEGIN; CREATE TEMP TABLE data_move_conninfo (c text NOT NULL) ON COMMIT DROP');
+    await pipeline(Readable.from([Buffer.from(`${copyField(conninfo)}\n`)]), target.query(copyFrom('COPY pg_temp.data_move_conninfo (c) FROM STDIN')));
+    await target.query(`DO $$
+      BEGIN
+        EXECUTE (SELECT format('ALTER SUBSCRIPTION %I CONNECTION %L', ${quoteLiteral(REPLICATION_NAME)}, c) FROM pg_temp.data_move_conninfo);
+      EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION USING ERRCODE = SQLSTATE, MESSAGE = SQLERRM;
+      END $$`);
+    await target.query('COMMIT');
+  } catch (err) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Waits for every table's initial copy to reach "ready", failing fast on sync errors. */
@@ -97,17 +136,15 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
         await source.query(`CREATE PUBLICATION ${REPLICATION_NAME} FOR TABLE ${tables.map((t) => t.sql).join(', ')}`);
         log('publication_created', { tables: tables.length });
       }
-      // The connection string holds the source's password, and the target server logs the text of
-      // a statement that fails or takes over a second (log_min_error_statement, the data stack's
-      // log_min_duration_statement): the statements that carry it never connect (connect = false),
-      // and those that reach the source (the slot, which waits for its running transactions; the
-      // initial sync) carry no password. A rerun puts the connection string given this time.
-      const connection = `CONNECTION ${quoteLiteral(options.sourceUrlForTarget)}`;
-      if (await subscriptionExists(target)) await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} ${connection}`);
-      else {
-        await target.query(`CREATE SUBSCRIPTION ${REPLICATION_NAME} ${connection} PUBLICATION ${REPLICATION_NAME} WITH (connect = false)`);
-        log('subscription_created', {});
-      }
+      // The connection string holds the source's password, and the target server logs a statement's
+      // text when it fails (log_min_error_statement), takes over a second (the data stack's
+      // log_min_duration_statement) or always (log_statement = ddl or all): its log goes to
+      // CloudWatch. No statement carries it (subscriptionConnection); those that reach the source
+      // (the slot, which waits for its running transactions; the initial sync) carry no password
+      // either. A rerun puts the connection string given this time.
+      const existed = await subscriptionExists(target);
+      await subscriptionConnection(target, options.sourceUrlForTarget, existed);
+      if (!existed) log('subscription_created', {});
       const { rows: slot } = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REPLICATION_NAME]);
       if (!slot.length)
         await source.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [REPLICATION_NAME]).catch((err: { code?: string; message?: string }) => {

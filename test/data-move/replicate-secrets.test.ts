@@ -9,9 +9,9 @@ const SOURCE_PASSWORD = 'src-Secret-7c1f0e';
 
 /**
  * The subscription's connection string holds the source's password, and the target server logs a
- * statement's text when it fails (log_min_error_statement) or takes over a second (the data
- * stack's log_min_duration_statement = 1000): the RDS log goes to CloudWatch. No statement that
- * carries the password may fail on the network or wait for the source.
+ * statement's text when it fails (log_min_error_statement), takes over a second (the data
+ * stack's log_min_duration_statement = 1000), or always under log_statement = ddl or all: the RDS
+ * log goes to CloudWatch. No statement the target receives may carry the password.
  */
 describe('db:move replicate keeps the source password out of the target server log', () => {
   let source: Cluster;
@@ -29,6 +29,8 @@ describe('db:move replicate keeps the source password out of the target server l
     // As the data stack's parameter group sets it.
     await query(target.url('postgres'), `ALTER SYSTEM SET log_min_duration_statement = 1000`);
     await query(target.url('postgres'), `SELECT pg_reload_conf()`);
+    // Every statement of the target's sessions in that database logged with its text (ddl is a part of all).
+    await query(target.url('postgres'), `ALTER DATABASE app SET log_statement = 'all'`);
     const [{ dir }] = await query<{ dir: string }>(target.url('postgres'), `SELECT current_setting('data_directory') AS dir`);
     targetLog = join(dirname(dir), 'log');
   }, 120_000);
@@ -57,7 +59,9 @@ describe('db:move replicate keeps the source password out of the target server l
     expect(r.stderr).not.toContain('"level":"error"');
     expect(r.code).toBe(0);
     expect(await query(targetUrl, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 1000 }]);
-    expect(readFileSync(targetLog, 'utf8')).not.toContain(SOURCE_PASSWORD);
+    const logged = readFileSync(targetLog, 'utf8');
+    expect(logged).toContain(`statement: ALTER SUBSCRIPTION data_move ENABLE`);
+    expect(logged).not.toContain(SOURCE_PASSWORD);
   }, 60_000);
 
   it('a source with no replication slot free: exit 2 naming --source, and rollback still removes the subscription it left', async () => {
