@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../../core/logger';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { receiveTimeoutMs, REQUEST_ID_ATTRIBUTE } from '../../core/queue';
+import { UnprocessableMessage } from './messages';
 
 /**
  * The one SQS consumer loop of the workers (why not `sqs-consumer`: see docs/workers.md).
@@ -30,7 +31,11 @@ import { receiveTimeoutMs, REQUEST_ID_ATTRIBUTE } from '../../core/queue';
  * - a heartbeat pushes the visibility of each in-flight message forward every third of its
  *   queue's visibility timeout, so a long job is never handed to a second worker;
  * - success → delete; failure → the message is left alone and comes back after its
- *   visibility timeout, until the queue's redrive policy moves it to the DLQ;
+ *   visibility timeout, until the queue's redrive policy moves it to the DLQ; a message that can
+ *   never succeed (`UnprocessableMessage`: malformed, or naming nothing that exists) is made
+ *   visible again at once, so its receives are used up in seconds and the redrive policy moves it
+ *   to the DLQ then, not after maxReceiveCount visibility timeouts (it is deleted, with an error line,
+ *   on a queue without one, where it would come back for ever);
  * - `stop(drainMs)` stops receiving (the poll in progress ends within `waitTimeSeconds` and
  *   releases what it got), tells handlers through their AbortSignal that the task is
  *   draining, waits for them up to the deadline, then releases whatever is still in flight
@@ -216,6 +221,17 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     }
   };
 
+  /** Retries cannot help it: back at once towards the DLQ, or deleted where there is none. */
+  const settlePoison = async (f: InFlight, err: UnprocessableMessage): Promise<void> => {
+    if (f.queue.maxReceiveCount !== undefined) {
+      f.log.error('message can never succeed; back at once, so the redrive policy moves it to the DLQ within its receives left', { err, receivesLeft: f.message.receivesLeft });
+      await release(f, err.message);
+      return;
+    }
+    f.log.error('message can never succeed and its queue has no DLQ; deleted', { err, bytes: f.message.body.length });
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: f.queue.url, ReceiptHandle: f.receiptHandle })).catch((e: unknown) => f.log.warn('delete failed; the message returns after its visibility timeout', { err: e }));
+  };
+
   /** The late handler's `beforeRelease` callbacks, each failure logged; the release does not wait longer than RELEASE_GIVE_UP_MS. */
   const giveUpBounded = async (f: InFlight): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
@@ -260,6 +276,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         mlog.info('message done', { ms: Date.now() - started });
       } catch (err) {
         if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
+        else if (err instanceof UnprocessableMessage && !f.releasedLate) await settlePoison(f, err);
         else if (err instanceof RetryLater) await release(f, err.message, err.afterSeconds);
         else if (f.releasedLate) mlog.info('handler ended after the drain deadline released its message', { err });
         else mlog.error('message failed; left for retry/DLQ', { lastAttempt: message.lastAttempt, err });

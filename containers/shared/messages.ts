@@ -1,6 +1,10 @@
 import * as z from '../../core/zod';
 
-/** The message can never succeed (malformed, or naming nothing that exists): it goes to the DLQ after maxReceiveCount. */
+/**
+ * The message can never succeed (malformed, or naming nothing that exists): the consumer makes it
+ * visible again at once, so it reaches the DLQ within seconds, not after maxReceiveCount visibility
+ * timeouts (consumer.ts).
+ */
 export class UnprocessableMessage extends Error {
   constructor(message: string) {
     super(message);

@@ -1,8 +1,9 @@
-import { SQSClient, SendMessageCommand, ReceiveMessageCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { SQSClient, SendMessageCommand, ReceiveMessageCommand, GetQueueAttributesCommand, CreateQueueCommand } from '@aws-sdk/client-sqs';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
 import { createLogger } from '../../core/logger';
 import { traceAttributes } from '../../core/queue';
 import { startConsumer, Consumer, DrainRequested, ReceivedMessage } from '../../containers/shared/consumer';
+import { UnprocessableMessage } from '../../containers/shared/messages';
 
 const logger = createLogger({ test: 'consumer' }, 'error', () => undefined);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -33,6 +34,7 @@ describe('SQS consumer loop', () => {
         { name: 'bulk', maxReceiveCount: 1, visibilityTimeoutSeconds: 5 },
         { name: 'idle-first', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'stubborn-second', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
+        { name: 'unprocessable', maxReceiveCount: 3, visibilityTimeoutSeconds: 30 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -141,6 +143,48 @@ describe('SQS consumer loop', () => {
       [1, false],
       [2, true],
     ]);
+  });
+
+  test('a message that can never succeed (UnprocessableMessage) uses up its receives at once and reaches the DLQ in seconds, not after maxReceiveCount visibility timeouts', async () => {
+    const seen: number[] = [];
+    const handled: string[] = [];
+    await send('unprocessable', 'not a job');
+    await send('unprocessable', 'fine');
+    await consume('unprocessable', 2, async (m) => {
+      if (m.body === 'fine') return void handled.push(m.body);
+      seen.push(m.receiveCount);
+      throw new UnprocessableMessage('doc job is not JSON');
+    });
+    // Visibility 30 s: left alone, its second receive would be 30 s away and the DLQ 90 s.
+    await until(async () => (await depth('unprocessable-dlq')) === 1, 10_000);
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['unprocessable-dlq'], WaitTimeSeconds: 1 }));
+    expect({ dead: dead.Messages?.[0]?.Body, receives: seen, handled, left: await depth('unprocessable') }).toEqual({ dead: 'not a job', receives: [1, 2, 3], handled: ['fine'], left: 0 });
+  });
+
+  test('on a queue without a DLQ, a message that can never succeed is deleted at once instead of coming back for ever', async () => {
+    const made = await sqs.send(new CreateQueueCommand({ QueueName: 'no-dlq', Attributes: { VisibilityTimeout: '30' } }));
+    const url = made.QueueUrl!;
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{"v":9}' }));
+    let calls = 0;
+    const c = await startConsumer({
+      sqs,
+      queues: [url],
+      concurrency: 1,
+      logger,
+      waitTimeSeconds: 1,
+      handler: async () => {
+        calls += 1;
+        throw new UnprocessableMessage('doc job does not match its schema: v');
+      },
+    });
+    running.push(c);
+    const left = async () => {
+      const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      return Number(a.Attributes?.ApproximateNumberOfMessages) + Number(a.Attributes?.ApproximateNumberOfMessagesNotVisible);
+    };
+    await until(async () => calls === 1 && (await left()) === 0, 10_000);
+    await sleep(1_500);
+    expect(calls).toBe(1);
   });
 
   test("a message's request id attribute reaches its handler and every line about it; the body is the job unchanged; a message without one is named after itself", async () => {
