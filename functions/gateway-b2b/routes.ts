@@ -1,7 +1,8 @@
 import * as z from '../../core/zod';
 import { MAX_BATCH_ROWS } from '../../core/domain/batches';
+import { ApiKeyView, KeyPrefix, MAX_WORKING_KEYS, OLD_KEY_OVERLAP_DEFAULT_MS, OLD_KEY_OVERLAP_MAX_MS, RotateKeyBody } from '../../core/domain/api-keys';
 import { answerSchema, idempotencyHeader, OrderAnswer, PublicRoute, TimedLink } from '../shared/public-api';
-import { NoQuery, Uuid } from '../shared/validation';
+import { DEFAULT_BODY_LIMIT, NoQuery, Uuid } from '../shared/validation';
 import { BATCH_BODY_LIMIT, CsvQuery, JsonBatch, MANIFEST_LINK_SECONDS, publicBatch } from './app';
 
 /** gateway-b2b's routes in the public API registry (functions/shared/public-api.ts). */
@@ -22,8 +23,21 @@ const PublicBatch = answerSchema<ReturnType<typeof publicBatch> & { manifest?: z
 }));
 const BatchAnswer = z.object({ batch: PublicBatch });
 
+/** core/domain/api-keys.ts ApiKeyView: a key's prefix and dates, never the key or its hash. */
+const PublicApiKey = answerSchema<ApiKeyView>()(z.object({
+  prefix: KeyPrefix,
+  state: z.enum(['active', 'expiring', 'expired', 'revoked']),
+  createdAt: Timestamp,
+  expiresAt: z.nullable(Timestamp),
+  revokedAt: z.nullable(Timestamp),
+  lastUsedAt: z.nullable(Timestamp),
+}));
+const ApiKeyList = z.object({ keys: z.array(PublicApiKey) });
+const Rotated = z.object({ apiKey: z.string(), key: PublicApiKey, oldKeys: z.array(PublicApiKey) });
+const Revoked = z.object({ key: PublicApiKey, alreadyRevoked: z.boolean() });
+
 /** The schemas the document names (the others are named after their operation). */
-export const B2B_SCHEMAS = { Batch: PublicBatch, BatchAnswer };
+export const B2B_SCHEMAS = { Batch: PublicBatch, BatchAnswer, ApiKey: PublicApiKey };
 
 /** A CSV whose header line names the theme's fields, one order per row. */
 const BatchCsv = z.string();
@@ -78,5 +92,48 @@ export const B2B_ROUTES: PublicRoute[] = [
     query: NoQuery,
     responses: { 200: { description: 'The order', body: OrderAnswer } },
     errors: ERRORS_OF_READS,
+  },
+  {
+    operationId: 'listApiKeys',
+    method: 'GET',
+    path: '/b2b/keys',
+    summary: "The client's API keys, newest first: prefix, state and dates (never a key)",
+    description: '`active`: no expiry; `expiring`: works until `expiresAt` (the old key of a rotation); `expired`, `revoked`: refused. `lastUsedAt` is recorded at most every 5 minutes.',
+    tags: ['b2b'],
+    auth: 'apiKey',
+    query: NoQuery,
+    responses: { 200: { description: 'The keys', body: ApiKeyList } },
+    errors: { 400: 'a query parameter was given', 401: 'no or a wrong API key' },
+  },
+  {
+    operationId: 'rotateApiKey',
+    method: 'POST',
+    path: '/b2b/keys',
+    summary: 'A new API key; the current ones keep working until they expire',
+    description: `The new key is in this answer only (it is stored as a hash): keep it. The client's other working keys get an expiry \`oldKeysExpireInSeconds\` from now (default ${OLD_KEY_OVERLAP_DEFAULT_MS / 86_400_000} days, at most ${OLD_KEY_OVERLAP_MAX_MS / 86_400_000} days; 0 ends them at once), or keep an earlier one, so clients can switch without downtime. At most ${MAX_WORKING_KEYS} working keys. A key you believe leaked: revoke it (POST /b2b/keys/{prefix}/revoke), and tell us.`,
+    tags: ['b2b'],
+    auth: 'apiKey',
+    query: NoQuery,
+    body: { content: { 'application/json': RotateKeyBody }, limitBytes: DEFAULT_BODY_LIMIT, required: true },
+    responses: { 201: { description: 'The new key, and the old keys with their expiry', body: Rotated } },
+    errors: {
+      400: 'the body is invalid (`body.oldKeysExpireInSeconds`) or a query parameter was given',
+      401: 'no or a wrong API key',
+      409: `the client already has ${MAX_WORKING_KEYS} working keys`,
+      415: 'the body is not application/json',
+    },
+  },
+  {
+    operationId: 'revokeApiKey',
+    method: 'POST',
+    path: '/b2b/keys/:prefix/revoke',
+    summary: 'Revoke one of the client\'s keys: refused from the next request on',
+    description: 'The prefix is the part after `dpk_` (12 hex characters). Revoking the key the request is made with is allowed. Revoking a revoked key answers it again, `alreadyRevoked` true.',
+    tags: ['b2b'],
+    auth: 'apiKey',
+    pathParams: { prefix: KeyPrefix },
+    query: NoQuery,
+    responses: { 200: { description: 'The key, revoked', body: Revoked } },
+    errors: { 400: 'the prefix is malformed or a query parameter was given', 401: 'no or a wrong API key', 404: 'the client has no key with this prefix' },
   },
 ];

@@ -48,6 +48,8 @@ const WRONG_TYPES: unknown[] = [null, 42, true, [], {}, ['x'], 'x'.repeat(70_000
 
 let p: TestPlatform;
 let apiKey: string;
+/** Another client's, for POST /b2b/keys: its rotations must not end the key of every other case. */
+let rotatingApiKey: string;
 let clientId: string;
 let countsBefore: Record<string, number>;
 const stripe = new Stripe(LOCAL_STRIPE_SECRET_KEY);
@@ -62,6 +64,12 @@ beforeAll(async () => {
   const created = (await res.json()) as { client: { id: string }; apiKey: string };
   apiKey = created.apiKey;
   clientId = created.client.id;
+  const rotating = await fetch(`${p.urls.client}/clients`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'sweep keys', email: 'sweep-keys@example.test' }),
+  });
+  rotatingApiKey = ((await rotating.json()) as { apiKey: string }).apiKey;
   countsBefore = await p.counts();
 });
 afterAll(() => p.teardown());
@@ -82,6 +90,8 @@ interface BodyRoute {
   extrasSucceed?: number[];
   /** Members any string (or their absence) is right for: the route may succeed with them too. */
   free?: string[];
+  /** Values of WRONG_TYPES that are right for this route's members (42 seconds is an overlap): the route may succeed with them. */
+  rightValues?: unknown[];
 }
 
 const publicLimit = (method: string, path: string) =>
@@ -107,6 +117,12 @@ function bodyRoutes(): BodyRoute[] {
       service: 'gateway-b2b', method: 'POST', path: '/b2b/batches', limitBytes: publicLimit('POST', '/b2b/batches'),
       valid: () => ({ theme: 'product-sheet', rows: [{ product: 'Solar kettle' }] }),
       headers: () => ({ ...json, 'x-api-key': apiKey, 'idempotency-key': newIdempotencyKey() }), extrasSucceed: [202],
+    },
+    {
+      service: 'gateway-b2b', method: 'POST', path: '/b2b/keys', limitBytes: publicLimit('POST', '/b2b/keys'),
+      valid: () => ({ oldKeysExpireInSeconds: 3600 }),
+      // Its one member is optional: without it, the default overlap.
+      headers: () => ({ ...json, 'x-api-key': rotatingApiKey }), extrasSucceed: [201], free: ['oldKeysExpireInSeconds'], rightValues: [42],
     },
     { service: 'order', method: 'POST', path: '/orders/b2c', limitBytes: 256 * 1024, valid: () => ({ ...orderBody(), idempotencyKey: newIdempotencyKey() }), headers: () => json, extrasSucceed: [201] },
     { service: 'order', method: 'POST', path: `/orders/${UUID}/checkout`, limitBytes: 256 * 1024, valid: () => ({ sessionId: 'cs_x', url: 'https://checkout.example.test/x' }), headers: () => json },
@@ -149,7 +165,9 @@ function bodyCases(route: BodyRoute): Case[] {
   add('__proto__ member', `{"__proto__":{"polluted":true},${valid.slice(1)}`, {}, route.extrasSucceed);
   for (const field of Object.keys(route.valid())) {
     const free = route.free?.includes(field) ? route.extrasSucceed : undefined;
-    WRONG_TYPES.forEach((wrong) => add(`${field} = ${JSON.stringify(wrong).slice(0, 20)}`, JSON.stringify({ ...route.valid(), [field]: wrong }), {}, typeof wrong === 'string' ? free : undefined));
+    WRONG_TYPES.forEach((wrong) =>
+      add(`${field} = ${JSON.stringify(wrong).slice(0, 20)}`, JSON.stringify({ ...route.valid(), [field]: wrong }), {}, typeof wrong === 'string' ? free : route.rightValues?.includes(wrong) ? route.extrasSucceed : undefined),
+    );
     add(`${field} missing`, JSON.stringify({ ...route.valid(), [field]: undefined }), {}, free);
   }
   return out;
@@ -175,7 +193,8 @@ function operationCases(): Case[] {
       const withQuery = (path: string, query: string) => (query ? `${path}?${query}` : path);
       const add = (label: string, path: string, headers: Record<string, string> = {}, success?: number[], field?: string) =>
         out.push({ service, method, path, label, success, field, headers: { ...(operation.requestBody ? { 'content-type': 'application/json' } : {}), ...auth, ...headers }, body: operation.requestBody ? '{}' : undefined });
-      if (/\{/.test(template)) for (const id of BAD_IDS) add(`path id ${id.slice(0, 20)}`, withQuery(fill(id), token), {}, undefined, 'path.id');
+      const param = /\{([^}]+)\}/.exec(template)?.[1];
+      if (param) for (const id of BAD_IDS) add(`path ${param} ${id.slice(0, 20)}`, withQuery(fill(id), token), {}, undefined, `path.${param}`);
       const path = fill(UUID);
       if (method === 'GET') {
         add('an unknown query parameter', withQuery(path, [token, 'unexpected=1'].filter(Boolean).join('&')), {}, template === '/health' ? [200] : undefined);
