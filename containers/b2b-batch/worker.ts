@@ -32,6 +32,7 @@ export async function startWorker(overrides: WorkerOverrides = {}): Promise<Runn
       handler: (message, draining) => handleBatchJob(deps, message, draining),
     });
     return {
+      abandon: async () => void (await consumer.abandon()),
       stop: async () => {
         await consumer.stop(rt.worker.drainSeconds * 1000);
         deps.s3.destroy();

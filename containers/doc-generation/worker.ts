@@ -93,6 +93,8 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
       backlog: () => docJobsBacklog(rt.sqs, queues),
     });
     return {
+      // Each job's lease given up, then its message back (beforeRelease, visibility 0): the next delivery takes the order at once.
+      abandon: async () => void (await consumer.abandon()),
       stop: async () => {
         // Together: a sweep in progress (a busy database, slow SQS sends) must not keep the consumer
         // receiving new work, nor hold back the drain, on Spot's two minutes.

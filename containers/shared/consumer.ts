@@ -92,6 +92,13 @@ export interface StopReport {
 export interface Consumer {
   inFlight(): number;
   stop(drainMs: number): Promise<StopReport>;
+  /**
+   * The process is about to exit without finishing its jobs (a fatal error, the hard deadline):
+   * stop receiving and hand every message in flight back at once (visibility 0), after each
+   * handler gave up what it registered with `beforeRelease`, instead of leaving them invisible for
+   * the rest of their visibility timeout. Resolves with the number released.
+   */
+  abandon(): Promise<number>;
 }
 
 /** A handler throws this when it stopped early because the task is draining: release, not fail. */
@@ -361,8 +368,28 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     queues: queues.map((q) => ({ name: queueName(q), visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, maxReceiveCount: q.maxReceiveCount })),
   });
 
+  /** Every message still in hand, back at once: its handler will not finish (drain deadline, or the process exiting). */
+  const releaseUnfinished = (fs: InFlight[], why: string): Promise<unknown> =>
+    Promise.all(
+      fs
+        .filter((f) => !f.done && !f.releasedLate)
+        .map(async (f) => {
+          f.releasedLate = true;
+          await giveUpBounded(f);
+          await release(f, why);
+        }),
+    );
+
   return {
     inFlight: () => inflight.size,
+    async abandon(): Promise<number> {
+      stopping = true;
+      draining.abort();
+      slotFreed();
+      const before = released;
+      await releaseUnfinished([...inflight.values()], 'worker exiting before its handler finished');
+      return released - before;
+    },
     async stop(drainMs: number): Promise<StopReport> {
       if (stopping) throw new Error('consumer already stopped');
       stopping = true;
@@ -377,13 +404,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       // Released before the poll in progress ends, not after: that poll may hold the loop for up to
       // waitTimeSeconds more (20 s), which past a long drain would be past the hard exit.
       const late = pending.filter((f) => !f.done);
-      await Promise.all(
-        late.map(async (f) => {
-          f.releasedLate = true;
-          await giveUpBounded(f);
-          await release(f, 'drain deadline reached');
-        }),
-      );
+      await releaseUnfinished(late, 'drain deadline reached');
       // The poll in progress is not aborted: SQS may already have handed it messages, which an
       // aborted request would strand for a whole visibility timeout. It ends within
       // waitTimeSeconds and releases what it got.
