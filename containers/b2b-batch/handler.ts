@@ -75,9 +75,14 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
     await db('batches').where({ id: batch.id, status: 'pending' }).update({ status: 'failed', error: reason, updated_at: db.fn.now() });
     log.warn('batch failed', { reason });
   };
-  const unsent = (await db('orders').where({ batch_id: batch.id, status: 'queued' }).pluck('id')) as string[];
+  // Released at the pace the Gemini quota can serve them, counted from this run's first doc job:
+  // a resumed batch's re-sent rows first, then the rows it goes on to read.
+  const releaseStart = Date.now();
+  let released = 0;
+  const unsent = (await db('orders').where({ batch_id: batch.id, status: 'queued' }).orderBy('batch_row').pluck('id')) as string[];
   if (unsent.length > 0) {
-    await deps.queue.sendBatchDocJobs(unsent, trace);
+    await deps.queue.sendBatchDocJobs(unsent, trace, unsent.map((_, k) => releaseDelaySeconds(k, deps.budget)));
+    released = unsent.length;
     log.info('resumed batch: doc jobs re-sent for queued orders', { orders: unsent.length, skipRows: batch.total_rows });
   }
 
@@ -87,8 +92,6 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
   let chunkRejected = 0;
   const rejected: RejectedRow[] = [];
 
-  const releaseStart = Date.now();
-  let released = 0;
   const commitChunk = async (): Promise<void> => {
     if (consumed === checkpoint) return;
     const rows = chunk;
@@ -118,7 +121,6 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
       return inserted as Array<{ id: string; batch_row: number }>;
     });
     const ids = created.map((o) => o.id);
-    // Released at the pace the Gemini quota can serve them, counted from this run's first row.
     const elapsed = Math.floor((Date.now() - releaseStart) / 1000);
     await deps.queue.sendBatchDocJobs(ids, trace, ids.map((_, k) => Math.max(0, releaseDelaySeconds(released + k, deps.budget) - elapsed)));
     released += ids.length;
