@@ -39,8 +39,8 @@ export interface Grants {
 /**
  * What a Lambda function in a VPC needs to manage its Hyperplane ENIs: the actions of the managed
  * AWSLambdaVPCAccessExecutionRole, minus its `logs:*` on `*`. EC2's Describe actions have no
- * resource-level permission (`*` only); the others take the network interface, subnet and
- * security group, and are granted on those resource types only.
+ * resource-level permission (`*` only); the others are granted on the function's own subnets and
+ * security groups (eniStatements).
  */
 export const ENI_ACTIONS = [
   'ec2:CreateNetworkInterface',
@@ -54,6 +54,10 @@ export const ENI_ACTIONS = [
 export const ENI_DESCRIBE_ACTIONS = ENI_ACTIONS.filter((a) => a.startsWith('ec2:Describe'));
 /** The changes among them: authorised on the network interface, subnet and security group. */
 export const ENI_MANAGE_ACTIONS = ENI_ACTIONS.filter((a) => !a.startsWith('ec2:Describe'));
+/** The create, authorised on the new interface, the subnet it goes in and its security groups. */
+export const ENI_CREATE_ACTION = 'ec2:CreateNetworkInterface';
+/** The changes of an existing interface, authorised on the interface alone (with its ec2:Subnet). */
+export const ENI_INTERFACE_ACTIONS = ENI_MANAGE_ACTIONS.filter((a) => a !== ENI_CREATE_ACTION);
 
 /** ecr:GetAuthorizationToken is account-wide: AWS accepts only `*` as its resource. */
 export const ECR_AUTH_ACTION = 'ecr:GetAuthorizationToken';
@@ -90,7 +94,24 @@ export function logStatement(logGroupArn: string): Statement {
   };
 }
 
-export function eniStatements(): Statement[] {
+/** Where a function's interfaces go: its Region and account, its subnets and security groups (ids). */
+export interface EniScope {
+  region: string;
+  accountId: string;
+  subnetIds: string[];
+  securityGroupIds: string[];
+}
+
+/**
+ * The ENI grants of a function in a VPC, as narrow as EC2 authorises them. CreateNetworkInterface
+ * is authorised on the new interface (whose id does not exist yet, and which Lambda does not tag:
+ * `network-interface/*` of the Region and account), on the subnet and on the security groups, so
+ * those are the function's own. Delete and the private-address changes are authorised on the
+ * interface only, whose `ec2:Subnet` says where it is: one of the function's subnets.
+ */
+export function eniStatements(scope: EniScope): Statement[] {
+  const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${scope.region}:${scope.accountId}:${type}/${id}`;
+  const subnetArns = scope.subnetIds.map((id) => ec2Arn('subnet', id));
   return [
     {
       sid: 'ListVpcNetworkInterfaces',
@@ -102,14 +123,20 @@ export function eniStatements(): Statement[] {
       scalar: ['resources'],
     },
     {
+      sid: 'CreateVpcNetworkInterfaces',
+      actions: [ENI_CREATE_ACTION],
+      resources: [ec2Arn('network-interface', '*'), ...subnetArns, ...scope.securityGroupIds.map((id) => ec2Arn('security-group', id))],
+    },
+    {
       sid: 'ManageVpcNetworkInterfaces',
-      actions: ENI_MANAGE_ACTIONS,
-      resources: ENI_RESOURCE_TYPES.map((type) => `arn:aws:ec2:*:*:${type}/*`),
+      actions: ENI_INTERFACE_ACTIONS,
+      resources: [ec2Arn('network-interface', '*')],
+      conditions: { ArnEquals: { 'ec2:Subnet': subnetArns } },
     },
   ];
 }
 
-/** The resource types ENI_MANAGE_ACTIONS are authorised on. */
+/** The resource types ENI_MANAGE_ACTIONS are authorised on (the workload boundary caps them by type). */
 export const ENI_RESOURCE_TYPES = ['network-interface', 'subnet', 'security-group'];
 
 /** The registry login ECS makes before pulling an image. */

@@ -39,6 +39,9 @@ export interface KoaLambdaProps {
   logRetentionDays?: number;
   /** Runtime variables (docs/runtime-config.md); merged over BASE_ENVIRONMENT. */
   environment?: Record<string, string>;
+  /** The Region and account the function runs in: its role's ENI grants name them. */
+  region: string;
+  accountId: string;
   /** Private subnets and security groups, for functions that reach RDS or Redis. */
   vpc?: { subnetIds: string[]; securityGroupIds: string[] };
   /** The only AWS actions the function may take besides writing its own logs. */
@@ -79,7 +82,7 @@ export class KoaLambda extends Construct {
       permissionsBoundary: props.permissionsBoundary,
     });
     const statements = [logStatement(this.logGroup.arn), ...grantStatements(props.grants ?? {})];
-    if (props.vpc) statements.push(...eniStatements());
+    if (props.vpc) statements.push(...eniStatements({ region: props.region, accountId: props.accountId, ...props.vpc }));
     const policy = new IamRolePolicy(this, 'policy', {
       name: 'least-privilege',
       role: this.role.id,

@@ -131,6 +131,8 @@ export class ComputeStack extends TerraformStack {
       functions[name] = new KoaLambda(this, `fn-${name}`, {
         service: name,
         functionName: `${this.prefix}-${name}`,
+        region: config.region,
+        accountId: this.account,
         description: `${name} service (Koa)`,
         memoryMb: settings.memoryMb,
         timeoutSeconds: settings.timeoutSeconds,

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { environments, EnvironmentConfig, namePrefix } from '../../stacks/config';
 import { BINARY_MEDIA_TYPES, ENV, QUEUES, REGION, SECRET_STEMS } from '../../core/contract';
 import { SERVICE_ACCESS, WORKER_ACCESS } from '../../stacks/access';
-import { ENI_DESCRIBE_ACTIONS, ENI_RESOURCE_TYPES, ECR_AUTH_ACTION } from '../../modules/iam-grants';
+import { ENI_DESCRIBE_ACTIONS, ECR_AUTH_ACTION } from '../../modules/iam-grants';
 import { API_GATEWAY_LOGS_POLICY_ARN } from '../../modules/lambda-rest-api';
 import { MANAGED_RULE_GROUPS } from '../../modules/web-acl';
 import { CONTAINER_NAME, SCRATCH, SCRATCH_INIT_CONTAINER } from '../../modules/fargate-task';
@@ -228,7 +228,13 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       if (a.database || a.cache) {
         expectPrivateSubnets(fn.config.vpc_config.subnet_ids);
         expect(fn.config.vpc_config.security_group_ids).toEqual([expect.stringMatching(/cross-stack-output-aws_security_groupsg-lambdaid/)]);
-        expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual(ENI_RESOURCE_TYPES.map((type) => `arn:aws:ec2:*:*:${type}/*`));
+        // Its own subnets and group, in this Region and account (proved by simulation in iam-simulation.test.ts).
+        const ec2 = (type: string, id: string) => `arn:aws:ec2:${config.region}:${config.accountId ?? '${local.account_id}'}:${type}/${id}`;
+        expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual([
+          ec2('network-interface', '*'),
+          ...fn.config.vpc_config.subnet_ids.map((id: string) => ec2('subnet', id)),
+          ...fn.config.vpc_config.security_group_ids.map((id: string) => ec2('security-group', id)),
+        ]);
       } else {
         expect(fn.config.vpc_config).toBeUndefined();
         expect(allowed(target(fn.config.role), 'ec2:CreateNetworkInterface')).toEqual([]);

@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
-import { PROJECT, REGION, SECRET_STEMS } from '../../core/contract';
+import { PROJECT, REGION, SECRET_STEMS, SERVICE_NAMES } from '../../core/contract';
+import { SERVICE_ACCESS } from '../../stacks/access';
 import { RDS_CLUSTER_SECRET_TAG, RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
 import {
   ACCOUNT,
@@ -492,7 +493,44 @@ function taskTrustRows(env: string): Row[] {
   });
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env)]);
+/**
+ * The Hyperplane interfaces of the functions in the VPC (those that reach RDS or the cache), made
+ * and removed by Lambda with the function's role: only in this environment's private subnets, with
+ * its lambda security group, in this account and Region; never in the isolated subnets, another
+ * environment's subnets or with another group.
+ */
+function lambdaEniRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const o = other(env);
+  const eni = (region: string) => `arn:aws:ec2:${region}:${ACCOUNT}:network-interface/eni-0a1b2c3d4e5f60718`;
+  const inSubnet = (subnet: string) => ({ 'ec2:Subnet': subnet });
+  const vpcServices = SERVICE_NAMES.filter((s) => SERVICE_ACCESS[s].database || SERVICE_ACCESS[s].cache);
+  const create = 'ec2:CreateNetworkInterface';
+  return vpcServices.flatMap((service): Row[] => {
+    const fn = workloadRole(env, `${namePrefix(env)}-${service}`);
+    return [
+      { principal: fn, action: create, resource: own.subnet('private-0'), expected: 'Allow', why: 'an interface in its private subnet (AZ a)' },
+      { principal: fn, action: create, resource: own.subnet('private-1'), expected: 'Allow', why: 'an interface in its private subnet (AZ b)' },
+      { principal: fn, action: create, resource: own.securityGroup('lambda'), expected: 'Allow', why: 'with the lambda security group' },
+      { principal: fn, action: create, resource: eni(REGION), expected: 'Allow', why: 'the new interface, in this account and Region' },
+      { principal: fn, action: create, resource: theirs.subnet('private-0'), expected: 'Deny', why: `${o}'s private subnet` },
+      { principal: fn, action: create, resource: own.subnet('isolated-0'), expected: 'Deny', why: 'the isolated subnet of RDS' },
+      { principal: fn, action: create, resource: own.subnet('public-0'), expected: 'Deny', why: 'the public subnet' },
+      { principal: fn, action: create, resource: own.securityGroup('db'), expected: 'Deny', why: 'the database’s security group' },
+      { principal: fn, action: create, resource: theirs.securityGroup('lambda'), expected: 'Deny', why: `${o}'s lambda security group` },
+      { principal: fn, action: create, resource: eni('us-east-1'), expected: 'Deny', why: 'an interface in another Region' },
+      ...(['ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'] as const).flatMap((action): Row[] => [
+        { principal: fn, action, resource: eni(REGION), context: inSubnet(own.subnet('private-1')), expected: 'Allow', why: 'an interface in its private subnet' },
+        { principal: fn, action, resource: eni(REGION), context: inSubnet(theirs.subnet('private-1')), expected: 'Deny', why: `an interface in ${o}'s private subnet` },
+        { principal: fn, action, resource: eni(REGION), context: inSubnet(own.subnet('isolated-1')), expected: 'Deny', why: 'an interface of the isolated subnets (RDS’s)' },
+      ]),
+      { principal: fn, action: 'ec2:DescribeNetworkInterfaces', resource: '*', expected: 'Allow', why: 'the listings IAM authorises on "*" only' },
+    ];
+  });
+}
+
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaEniRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];

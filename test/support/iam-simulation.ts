@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
 import { REGION } from '../../core/contract';
 import { bootstrap, deployRoleName, namePrefix, workloadBoundaryPolicyName } from '../../stacks/config';
@@ -29,6 +30,9 @@ export interface SimPrincipal {
 const bucketSuffix = '20261201000000000000000001';
 /** The RDS-managed master secret of an environment's database: RDS names it `rds!db-<uuid>`. */
 const rdsSecretName = (stack: string) => `rds!db-8f14e45f-ceea-467f-a0e6-${stack.startsWith('prod-') ? '000000000002' : '000000000001'}`;
+
+/** A stable EC2-style id suffix per resource of a stack (a subnet or security group of each environment is its own). */
+const resourceIdHex = (stack: string, name: string) => createHash('sha256').update(`${stack}/${name}`).digest('hex').slice(0, 16);
 
 function resourceConfig(stack: string, type: string, name: string): Json {
   const config = synthesizedStack(stack).resource?.[type]?.[name];
@@ -73,6 +77,10 @@ function attribute(stack: string, type: string, name: string, attr: string): str
       return a;
     case 'aws_network_interface.id':
       return 'eni-0123456789abcdef0';
+    case 'aws_subnet.id':
+      return `subnet-0${resourceIdHex(stack, name)}`;
+    case 'aws_security_group.id':
+      return `sg-0${resourceIdHex(stack, name)}`;
     case 'aws_iam_openid_connect_provider.arn':
       return `arn:aws:iam::${a}:oidc-provider/token.actions.githubusercontent.com`;
     default:
@@ -106,6 +114,7 @@ export function resolveString(stack: string, value: string): string {
 /** A policy document of a synthesised stack, every expression in it resolved. */
 export const resolvedPolicy = (stack: string, json: string): Json => JSON.parse(resolveString(stack, json));
 
+const ec2Arn = (type: string, id: string) => `arn:aws:ec2:${REGION}:${ACCOUNT}:${type}/${id}`;
 const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
 
 /** The managed policies attached to a bootstrap role, resolved. */
@@ -204,6 +213,9 @@ export function environmentResources(env: string) {
     themeLive: attribute(compute, 'aws_lambda_alias', named(compute, 'aws_lambda_alias', /^fn-theme_live/), 'arn'),
     docGenerationRepository: arnOf(compute, 'aws_ecr_repository', /^ecr-doc-generation_/),
     orderRole: roleArn(`${namePrefix(env)}-order`),
+    /** The network layer's subnets and security groups, as the ARNs EC2 authorises. */
+    subnet: (name: `${'private' | 'isolated' | 'public'}-${0 | 1}`) => ec2Arn('subnet', attribute(`${env}-network`, 'aws_subnet', name, 'id')),
+    securityGroup: (role: 'lambda' | 'worker' | 'db' | 'cache' | 'migration') => ec2Arn('security-group', attribute(`${env}-network`, 'aws_security_group', `sg-${role}`, 'id')),
     boundary: `arn:aws:iam::${ACCOUNT}:policy/${workloadBoundaryPolicyName(env)}`,
     stateKey: (layer: string) => `arn:aws:s3:::${bootstrap.stateBucketName}/${env}/${layer}.tfstate`,
   };
