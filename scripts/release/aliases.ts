@@ -1,16 +1,19 @@
 import { appendFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { integerOption, parseOptions, runCli, UsageError } from '../../core/cli';
 import { ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
-import { EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
+import { bootstrap, EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
+import { stateKey } from '../../stacks/backend';
 import { demandsOf } from '../preflight/demands';
 import { aliasPosition, lastRelease, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
 import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smoke';
 import { checkInternalHealth, httpTargets, INTERNAL_SERVICES, lambdaTargets } from './internal-health';
 import { localPort } from '../local/defaults';
+import { originVerdict, readState } from './origin-guard';
 
 /**
  * The release CLI the workflows call (and ops, by hand):
@@ -20,6 +23,7 @@ import { localPort } from '../local/defaults';
  *   rollback --env dev --functions all|a,b [--to previous|N]
  *   smoke    --url BASE [--path /health …] [--refused /b2b/batches …] [--env dev]
  *   internal --env dev | --local                      each internal service's health through its live alias
+ *   origin   --env dev                                before a deploy: may its smoke test be skipped?
  * Output is the platform's log format (core/logger.ts), one JSON line per event on stdout:
  * `{"time":…,"level":"info","msg":"alias-moved","functionName":…,"from":"4","to":"3"}`; a
  * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2 (no AWS
@@ -42,6 +46,11 @@ import { localPort } from '../local/defaults';
  * (PORT_<NAME> moves one). It needs no origin secret, so it runs on the first deploy too. Exit 1
  * naming each service that did not answer `ok` (`internal-failed`); `degraded` passes with the
  * same warning as the smoke test's (`internal-degraded`).
+ *
+ * `origin` (origin-guard.ts) reads the web ACL in the environment's compute state, the one that
+ * runs now: exit 1 (`origin-secret-dropped`) when it checks a pattern set that this commit's
+ * config no longer names; with neither, the first-time setup, a warning (`origin-secret-unset`)
+ * that the smoke test through CloudFront will be skipped; with the config's, `origin-secret-set`.
  */
 
 const log = createLogger({}, 'info', stdoutSink);
@@ -263,8 +272,39 @@ async function release(argv: string[]): Promise<number> {
       }
       return results.every((r) => r.ok) ? 0 : 1;
     }
+    case 'origin': {
+      const config = environment(values.env);
+      const key = stateKey(config.env, 'compute');
+      const s3 = new S3Client({ region: bootstrap.region });
+      let verdict;
+      try {
+        verdict = originVerdict(config.api.originVerifyPatternSetArn, await readState(s3, bootstrap.stateBucketName, key));
+      } finally {
+        s3.destroy();
+      }
+      if (verdict.kind === 'set') {
+        log.info('origin-secret-set', { env: config.env, patternSet: verdict.arn });
+        return 0;
+      }
+      if (verdict.kind === 'dropped') {
+        log.error('origin-secret-dropped', {
+          env: config.env,
+          deployed: verdict.deployed,
+          reason:
+            `the deployed API of ${config.env} checks the origin secret (pattern set ${verdict.deployed}), and this commit's stacks/config.ts names none ` +
+            `(api.originVerifyPatternSetArn): deployed, its web ACL would refuse every request while the smoke test is skipped. Put the ARN back (docs/deploy.md, "Origin secret")`,
+        });
+        return 1;
+      }
+      const reason =
+        `${config.env} has no origin secret yet (api.originVerifyPatternSetArn unset, and ${verdict.deployed === 'no state' ? `no ${config.env}-compute state` : 'none in the deployed web ACL'}): ` +
+        `its API refuses every request, and this deploy's smoke test through CloudFront will be skipped. First-time setup, step 9 (docs/deploy.md) sets it up`;
+      log.warn('origin-secret-unset', { env: config.env, deployed: verdict.deployed, reason });
+      annotate(`No origin secret in ${config.env}: the smoke test will be skipped`, [reason]);
+      return 0;
+    }
     default:
-      throw new UsageError('command', `unknown command "${command ?? ''}" (status, snapshot, restore, rollback, smoke, internal)`);
+      throw new UsageError('command', `unknown command "${command ?? ''}" (status, snapshot, restore, rollback, smoke, internal, origin)`);
   }
 }
 

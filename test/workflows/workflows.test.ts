@@ -306,6 +306,20 @@ describe('delivery', () => {
     }
   });
 
+  test('the smoke test can be skipped only before the origin secret exists: the origin check runs first, before anything changes, unconditionally', () => {
+    const deploy = steps(workflows['deploy-environment.yml'].jobs.deploy);
+    const at = (pattern: RegExp) => deploy.findIndex((s) => pattern.test(String(s.run ?? '')));
+    const origin = at(/^npx tsx scripts\/release\/aliases\.ts origin --env "\$ENVIRONMENT"$/);
+    const synth = at(/^npx cdktf synth$/);
+    expect(synth).toBeGreaterThanOrEqual(0);
+    expect(origin).toBeGreaterThan(synth);
+    expect(origin).toBeLessThan(at(/aliases\.ts snapshot/));
+    expect(origin).toBeLessThan(at(/for layer in network data; do/));
+    expect({ if: deploy[origin].if, continueOnError: deploy[origin]['continue-on-error'] }).toEqual({ if: undefined, continueOnError: undefined });
+    const rollback = steps(workflows['rollback.yml'].jobs.rollback).map((s) => String(s.run ?? ''));
+    expect(rollback.findIndex((r) => /aliases\.ts origin --env "\$ENVIRONMENT"/.test(r))).toBeLessThan(rollback.findIndex((r) => /aliases\.ts smoke/.test(r)));
+  });
+
   test('the smoke tests go through CloudFront (the edge URL + /api/health, and gateway-b2b\'s 401 on /api/b2b/batches), never to the execute-api URL the web ACL refuses', () => {
     for (const [file, job] of [['deploy-environment.yml', 'deploy'], ['rollback.yml', 'rollback']]) {
       const smoke = steps(workflows[file].jobs[job]).find((s) => /aliases\.ts smoke/.test(s.run ?? ''));
