@@ -1,5 +1,6 @@
 import type Stripe from 'stripe';
 import { requireSecret, type AppConfig } from './config';
+import { AppError, badRequest, serviceUnavailable, upstreamRefused } from './errors';
 
 /**
  * The Stripe SDK client. STRIPE_API_URL points it at a local stand-in (tests, `npm run dev`);
@@ -27,4 +28,32 @@ export function createStripe(config: Pick<AppConfig, 'stripe' | 'secrets' | 'mis
 /** The webhook signing secret; a 503 naming STRIPE_WEBHOOK_SECRET_ARN while it has no value. */
 export function webhookSecret(config: Pick<AppConfig, 'secrets' | 'missing'>): string {
   return requireSecret(config, 'stripeWebhookSecret');
+}
+
+/** What the SDK's errors carry (read by their `type`, the class name: the SDK is loaded lazily). */
+interface StripeErrorLike {
+  type?: unknown;
+  param?: unknown;
+}
+
+/** Parameters of a checkout session that carry what the client sent, by the field the client named it. */
+const CLIENT_FIELDS: Record<string, string> = { customer_email: 'body.email' };
+
+/**
+ * The answer to a failed Stripe call, in our words (Stripe's message stays in the log: it names
+ * its parameters and its account, not the client's request). A card refused is a 402; a request
+ * Stripe refuses for what it is a 400 naming the client's field when the parameter is one
+ * (`customer_email` → `body.email`), else a 422: sent again, it is refused again. Anything else
+ * — Stripe down, throttling, no answer in time, or refusing the platform's key — is a 503 with
+ * Retry-After: a retry with the same idempotency key completes the order once Stripe answers.
+ */
+export function stripeFailure(err: unknown): AppError {
+  const { type, param } = (err ?? {}) as StripeErrorLike;
+  if (type === 'StripeCardError') return new AppError(402, 'payment_declined', 'the payment method was declined');
+  if (type === 'StripeInvalidRequestError' || type === 'StripeIdempotencyError') {
+    const field = typeof param === 'string' ? CLIENT_FIELDS[param] : undefined;
+    if (field) return badRequest([{ field, message: 'refused by the payment provider' }]);
+    return upstreamRefused('payment_rejected', 'the payment provider refuses the checkout of this order; retrying it will not help');
+  }
+  return serviceUnavailable('payment provider unavailable; retry with the same idempotency key after Retry-After');
 }

@@ -3,13 +3,13 @@ import type Koa from 'koa';
 import type Stripe from 'stripe';
 import * as z from '../../core/zod';
 import { STRIPE_SIGNATURE_HEADER } from '../../core/contract';
-import { AppError, badGateway, badRequest, conflict } from '../../core/errors';
+import { AppError, badRequest, conflict } from '../../core/errors';
 import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
 import { beforeRequestDeadline } from '../../core/request-deadline';
 import { CreateB2cOrder, idempotencyKeySchema } from '../../core/domain/order-requests';
 import type { Logger } from '../../core/logger';
 import type { ServiceRuntime } from '../shared/service-runtime';
-import { createStripe, webhookSecret } from '../../core/stripe';
+import { createStripe, stripeFailure, webhookSecret } from '../../core/stripe';
 import { cachedValue } from '../../core/ttl-cache';
 import { issuesOf, NoQuery, parseQuery, parseWith, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
 import { publicOrder, withDocumentLink } from '../../core/domain/order-views';
@@ -191,7 +191,8 @@ async function createCheckoutSession(stripe: Stripe, logger: Logger, publicBaseU
     if (!session.url) throw new Error('checkout session has no url');
     return { id: session.id, url: session.url };
   } catch (err) {
-    logger.warn('checkout session failed', { orderId: order.id, err: (err as Error).message });
-    throw badGateway('payment provider unavailable; retry with the same idempotency key');
+    const { type, code, param } = err as { type?: string; code?: string; param?: string };
+    logger.warn('checkout session failed', { orderId: order.id, stripe: { type, code, param }, err: (err as Error).message });
+    throw stripeFailure(err);
   }
 }

@@ -54,12 +54,13 @@ export const B2C_ROUTES: PublicRoute[] = [
       200: { description: 'A replay: the order this idempotency key already created', body: CreatedOrder },
     },
     errors: {
-      400: 'a field of the body or the idempotency key is invalid (each named)',
+      400: 'a field of the body or the idempotency key is invalid (each named), or the input makes a prompt longer than the model takes (`body.input`), or the payment provider refuses the email (`body.email`)',
+      402: 'the payment provider declined the payment method (`payment_declined`)',
       409: 'the idempotency key was used with another request',
       413: 'the body is too large',
       415: 'the body is not application/json',
-      502: 'the payment provider did not answer; retry with the same idempotency key',
-      503: 'a dependency is unavailable or a setting is missing; retry after Retry-After',
+      422: 'the payment provider refuses the checkout of this order (`payment_rejected`); retrying it will not help',
+      503: 'a dependency (the payment provider included) is unavailable or a setting is missing; retry with the same idempotency key after Retry-After',
     },
   },
   {

@@ -165,11 +165,11 @@ test('an order made before server tokens keeps its token, and a replay of its cr
   expect((await http(b2c, `/b2c/orders/${orderId}?token=${legacy}`)).status).toBe(200);
 });
 
-test('a Stripe outage answers 502 and a retry with the same key completes the order', async () => {
+test('a Stripe outage answers 503 with Retry-After and a retry with the same key completes the order', async () => {
   const key = newIdempotencyKey();
   p.stripe.failNext(500, 10);
   const failed = await createOrder(key);
-  expect(failed.status).toBe(502);
+  expect({ status: failed.status, retryAfter: failed.headers.get('retry-after') }).toEqual({ status: 503, retryAfter: '5' });
   p.stripe.failNext(500, 0);
   const retried = await createOrder(key);
   expect(retried.status).toBe(200);

@@ -114,7 +114,7 @@ function silentServer(): TcpServer {
 describe('Stripe that never answers, inside a Lambda invocation', () => {
   const silent = silentServer();
 
-  test('the order answers the 502 that says to retry before the invocation ends (the SDK waited 3 x 10 s), and the retry gets its checkout', async () => {
+  test('the order answers the 503 that says to retry before the invocation ends (the SDK waited 3 x 10 s), and the retry gets its checkout', async () => {
     const stripe = { ...p.config.stripe, apiUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` };
     const runtime = createRuntime('gateway-b2c', { ...p.config, stripe }, { logger: p.runtimes['gateway-b2c'].logger });
     const handler = toLambdaHandler(b2cApp(runtime));
@@ -123,11 +123,12 @@ describe('Stripe that never answers, inside a Lambda invocation', () => {
     const event = { ...toApiGatewayEvent({ method: 'POST', path: '/b2c/orders', headers: { 'idempotency-key': key } }, 'req-stripe-hangs'), body };
     const ends = Date.now() + 4_000;
     const started = Date.now();
-    const out = (await handler(event, { getRemainingTimeInMillis: () => ends - Date.now() })) as { statusCode: number; body: string };
+    const out = (await handler(event, { getRemainingTimeInMillis: () => ends - Date.now() })) as { statusCode: number; body: string; headers: Record<string, string> };
     expect(Date.now() - started).toBeLessThan(4_000);
-    expect({ status: out.statusCode, body: JSON.parse(out.body) }).toEqual({
-      status: 502,
-      body: { error: { code: 'upstream_error', message: 'payment provider unavailable; retry with the same idempotency key' } },
+    expect({ status: out.statusCode, retryAfter: out.headers['retry-after'], body: JSON.parse(out.body) }).toEqual({
+      status: 503,
+      retryAfter: '5',
+      body: { error: { code: 'service_unavailable', message: 'payment provider unavailable; retry with the same idempotency key after Retry-After' } },
     });
     const retried = await http(b2c, '/b2c/orders', { method: 'POST', headers: { 'idempotency-key': key, 'content-type': 'application/json' }, body });
     expect({ status: retried.status, checkout: retried.json.checkoutUrl }).toEqual({ status: 200, checkout: expect.stringMatching(/^http/) });

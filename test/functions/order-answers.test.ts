@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MAX_PROMPT } from '../../core/domain/generation-budget';
 import { renderPrompt } from '../../core/domain/themes';
-import { MAX_FIELD_ISSUES } from '../../core/errors';
+import { MAX_FIELD_ISSUES, RETRY_AFTER_SECONDS } from '../../core/errors';
 import { ORDER_BODY_LIMIT } from '../../functions/gateway-b2c/app';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
@@ -108,5 +108,44 @@ describe('the size of a 400', () => {
     const total = (bodies[0][1] as { input: { notes: string[] } }).input.notes.length;
     const [, listed, more] = /^invalid (.*) and (\d+) more$/.exec(res.json.error.message) ?? [];
     expect(listed.split(', ').length + Number(more)).toBe(total);
+  });
+});
+
+describe('Stripe refusing the checkout session', () => {
+  afterEach(() => p.stripe.failNext(500, 0));
+
+  test('a 400 about the customer email: a 400 naming body.email in our words; once Stripe takes it, a retry with the key gets its checkout', async () => {
+    const key = newIdempotencyKey();
+    p.stripe.failNext(400, 1, 'customer_email');
+    const refused = await createOrder(key);
+    expect({ status: refused.status, body: refused.json }).toEqual({
+      status: 400,
+      body: { error: { code: 'invalid_request', message: 'invalid body.email', fields: [{ field: 'body.email', message: 'refused by the payment provider' }] } },
+    });
+    expect(refused.headers.get('retry-after')).toBeNull();
+    const retried = await createOrder(key);
+    expect({ status: retried.status, checkout: retried.json.checkoutUrl }).toEqual({ status: 200, checkout: expect.stringMatching(/\/pay\/cs_test_/) });
+  });
+
+  test.each([
+    ['about another parameter', 400, 'line_items[0][price_data][unit_amount]', 422, 'payment_rejected'],
+    ['a card declined', 402, undefined, 402, 'payment_declined'],
+  ])("%s: its own 4xx, not a 502 to retry, without Retry-After or Stripe's words", async (_, status, param, expected, code) => {
+    p.stripe.failNext(status as number, 1, param as string | undefined);
+    const res = await createOrder(newIdempotencyKey());
+    expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: expected, code, retryAfter: null });
+    expect(res.text).not.toContain('stand-in failure');
+    expect(res.text).not.toContain('unit_amount');
+  });
+
+  test.each([
+    ['down (500 after the SDK retries)', 500],
+    ['refusing the platform key (401)', 401],
+    ['throttling (429)', 429],
+  ])('Stripe %s: a 503 with Retry-After', async (_, status) => {
+    p.stripe.failNext(status, 10);
+    const res = await createOrder(newIdempotencyKey());
+    expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 503, code: 'service_unavailable', retryAfter: String(RETRY_AFTER_SECONDS) });
+    expect(res.text).not.toContain('stand-in failure');
   });
 });

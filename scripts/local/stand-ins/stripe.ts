@@ -33,8 +33,12 @@ export interface StripeStandIn extends StandInServer {
   sessions: Map<string, CheckoutSession>;
   /** Requests received, in order (method, path, idempotency key). */
   requests: { method: string; path: string; idempotencyKey?: string }[];
-  /** The next n requests answer with this status (e.g. 500 to exercise the SDK's retries or a 502). */
-  failNext(status: number, times?: number): void;
+  /**
+   * The next n requests answer with this status and the error type Stripe gives it (400/404
+   * `invalid_request_error`, 402 `card_error`, others `api_error`); `param` names the parameter
+   * a 400 is about, as Stripe's does.
+   */
+  failNext(status: number, times?: number, param?: string): void;
   /** Where the checkout page delivers the events of the sessions paid on it (known once the B2C gateway listens). */
   sendWebhooksTo(url: string, secret: string): void;
 }
@@ -53,7 +57,8 @@ export function decodeForm(body: string): Record<string, unknown> {
   return root;
 }
 
-const error = (status: number, type: string, message: string) => ({ status, json: { error: { type, message } } });
+const error = (status: number, type: string, message: string, param?: string) => ({ status, json: { error: { type, message, ...(param ? { param } : {}) } } });
+const errorTypeOf = (status: number): string => (status === 400 || status === 404 ? 'invalid_request_error' : status === 402 ? 'card_error' : 'api_error');
 
 /** Sends an event to a webhook signed with its secret by the stripe SDK, as Stripe would. */
 export async function deliverWebhook(url: string, secret: string, event: object): Promise<{ status: number; body: string }> {
@@ -84,7 +89,7 @@ export async function startStripeStandIn(options: { apiKey?: string; port?: numb
   const sessions = new Map<string, CheckoutSession>();
   const replies = new Map<string, { status: number; json: unknown }>();
   const requests: StripeStandIn['requests'] = [];
-  let failures: { status: number; times: number } | undefined;
+  let failures: { status: number; times: number; param?: string } | undefined;
   let webhook: { url: string; secret: string } | undefined;
 
   // The buyer's side: a page, no API key. Paid once, the session stays paid and the page sends the buyer back.
@@ -109,7 +114,7 @@ export async function startStripeStandIn(options: { apiKey?: string; port?: numb
     requests.push({ method: req.method ?? '', path: url.pathname, idempotencyKey });
     if (failures && failures.times > 0) {
       failures.times--;
-      return error(failures.status, 'api_error', 'stand-in failure');
+      return error(failures.status, errorTypeOf(failures.status), 'stand-in failure', failures.param);
     }
     const auth = req.headers.authorization ?? '';
     if (!auth.startsWith('Bearer sk_') || (options.apiKey && auth !== `Bearer ${options.apiKey}`)) {
@@ -164,8 +169,8 @@ export async function startStripeStandIn(options: { apiKey?: string; port?: numb
     ...server,
     sessions,
     requests,
-    failNext: (status, times = 1) => {
-      failures = { status, times };
+    failNext: (status, times = 1, param) => {
+      failures = { status, times, param };
     },
     sendWebhooksTo: (url, secret) => {
       webhook = { url, secret };
