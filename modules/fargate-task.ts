@@ -5,7 +5,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicy } from '@cdktf/provider-aws/lib/iam-role-policy';
 import { SPOT_STOP_BUDGET } from '../core/contract';
 import { Grants, ecrLoginStatement, grantStatements, logStatement } from './iam-grants';
-import { Statement, assumeRolePolicy, policyJson, trustPolicyJson } from './iam-statements';
+import { Statement, policyJson, serviceTrustPolicy } from './iam-statements';
 import { taskLogGroup } from './log-queries';
 
 export const CONTAINER_NAME = 'app';
@@ -41,7 +41,7 @@ export interface FargateTaskProps {
   /** Task family, role and log group name, e.g. `docplatform-dev-doc-generation`. */
   family: string;
   region: string;
-  /** The account whose ECS tasks alone may take the task role (aws:SourceAccount, aws:SourceArn). */
+  /** The account whose ECS tasks alone may take the roles (aws:SourceAccount, aws:SourceArn). */
   accountId: string;
   /** CPU units (1024 = 1 vCPU) and MiB, a valid Fargate pair. */
   cpu: number;
@@ -84,10 +84,14 @@ export class FargateTask extends Construct {
       retentionInDays: props.logRetentionDays,
     });
 
+    // ECS names the task as the source; a task's ARN cannot be narrowed to one cluster in a trust policy.
+    const ecsSources = `arn:aws:ecs:${props.region}:${props.accountId}:*`;
     this.executionRole = new IamRole(this, 'execution-role', {
       name: `${props.family}-exec`,
       description: `ECS pulls the image and ships the logs of ${props.family}`,
-      assumeRolePolicy: assumeRolePolicy('ecs-tasks.amazonaws.com'),
+      // ECS documents the source conditions for task roles, not for execution roles: a source it
+      // names must be this account's, and an assumption that names none is not refused.
+      assumeRolePolicy: serviceTrustPolicy('ecs-tasks.amazonaws.com', { accountId: props.accountId, arns: [ecsSources], require: 'whenNamed' }),
       permissionsBoundary: props.permissionsBoundary,
     });
     const pull: Statement[] = [
@@ -111,14 +115,7 @@ export class FargateTask extends Construct {
     this.taskRole = new IamRole(this, 'task-role', {
       name: `${props.family}-task`,
       description: `What the ${props.family} application may do in AWS`,
-      assumeRolePolicy: trustPolicyJson([
-        {
-          principal: { Service: 'ecs-tasks.amazonaws.com' },
-          actions: ['sts:AssumeRole'],
-          conditions: { StringEquals: { 'aws:SourceAccount': props.accountId }, ArnLike: { 'aws:SourceArn': `arn:aws:ecs:${props.region}:${props.accountId}:*` } },
-          scalar: ['actions'],
-        },
-      ]),
+      assumeRolePolicy: serviceTrustPolicy('ecs-tasks.amazonaws.com', { accountId: props.accountId, arns: [ecsSources], require: 'always' }),
       permissionsBoundary: props.permissionsBoundary,
     });
     const statements = grantStatements(props.grants);

@@ -95,6 +95,34 @@ export function assumeRolePolicy(service: string): string {
   return trustPolicyJson([{ principal: { Service: service }, actions: ['sts:AssumeRole'], scalar: ['actions'] }]);
 }
 
+/** The resources of this account a service may assume a role for (the confused-deputy conditions). */
+export interface TrustSource {
+  accountId: string;
+  /** ARN patterns (ArnLike) of the service's resources that may take the role. */
+  arns: string[];
+  /**
+   * `always`: the service must name a source of this account (it documents sending
+   * aws:SourceAccount and aws:SourceArn when it assumes the role). `whenNamed`: a source it names
+   * must be this account's (the …IfExists operators), for assumptions AWS does not document as
+   * carrying the keys: a positive condition on a key the service leaves out would refuse the
+   * service itself.
+   */
+  require: 'always' | 'whenNamed';
+}
+
+/** Trust policy letting one AWS service assume a role for this account's resources only. */
+export function serviceTrustPolicy(service: string, source: TrustSource): string {
+  const [equals, like] = source.require === 'always' ? ['StringEquals', 'ArnLike'] : ['StringEqualsIfExists', 'ArnLikeIfExists'];
+  return trustPolicyJson([
+    {
+      principal: { Service: service },
+      actions: ['sts:AssumeRole'],
+      conditions: { [equals]: { 'aws:SourceAccount': source.accountId }, [like]: { 'aws:SourceArn': source.arns.length === 1 ? source.arns[0] : source.arns } },
+      scalar: ['actions'],
+    },
+  ]);
+}
+
 /**
  * IAM's managed-policy size limit counts characters without whitespace; tokens are counted as
  * they will resolve roughly (an account id is 12 digits), which the caller accounts for.

@@ -8,7 +8,7 @@ import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { bundleFunction } from '../build/functions';
 import { ENV, LIVE_ALIAS } from '../core/contract';
 import { Grants, eniStatements, grantStatements, logStatement } from './iam-grants';
-import { assumeRolePolicy, policyJson } from './iam-statements';
+import { policyJson, serviceTrustPolicy } from './iam-statements';
 import { functionLogGroup } from './log-queries';
 
 export const LAMBDA_RUNTIME = 'nodejs22.x';
@@ -39,7 +39,7 @@ export interface KoaLambdaProps {
   logRetentionDays?: number;
   /** Runtime variables (docs/runtime-config.md); merged over BASE_ENVIRONMENT. */
   environment?: Record<string, string>;
-  /** The Region and account the function runs in: its role's ENI grants name them. */
+  /** The Region and account the function runs in: its role's ENI grants and trust name them. */
   region: string;
   accountId: string;
   /** Private subnets and security groups, for functions that reach RDS or Redis. */
@@ -75,10 +75,18 @@ export class KoaLambda extends Construct {
       retentionInDays: props.logRetentionDays ?? 14,
     });
 
+    const functionArn = `arn:aws:lambda:${props.region}:${props.accountId}:function:${props.functionName}`;
     this.role = new IamRole(this, 'role', {
       name: props.functionName,
       description: `Execution role of the ${props.service} Lambda function`,
-      assumeRolePolicy: assumeRolePolicy('lambda.amazonaws.com'),
+      // Lambda documents no source keys on the assumption of an execution role, and one reported
+      // case (a function created in a new VPC) is refused by an aws:SourceArn condition: a source
+      // Lambda names must be this function of this account, one it leaves out is not refused.
+      assumeRolePolicy: serviceTrustPolicy('lambda.amazonaws.com', {
+        accountId: props.accountId,
+        arns: [functionArn, `${functionArn}:*`],
+        require: 'whenNamed',
+      }),
       permissionsBoundary: props.permissionsBoundary,
     });
     const statements = [logStatement(this.logGroup.arn), ...grantStatements(props.grants ?? {})];

@@ -132,30 +132,45 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     }
   });
 
-  test('every Lambda has its own role, trusted by Lambda only', () => {
+  test('every Lambda has its own role, trusted by Lambda only for that function of this account when Lambda names a source (…IfExists)', () => {
     const roleAddresses = functions.map((f) => target(f.config.role).address);
     expect(new Set(roleAddresses).size).toBe(functions.length);
-    for (const address of roleAddresses) {
-      const trust = JSON.parse(byAddress.get(address)!.config.assume_role_policy);
-      expect(trust.Statement).toEqual([{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }]);
-    }
-  });
-
-  test('every ECS task role is taken by ECS only for a task of this account (aws:SourceAccount, aws:SourceArn); execution roles by ECS', () => {
-    const ecsRoles = roles.filter((r) => JSON.parse(r.config.assume_role_policy).Statement[0].Principal.Service === 'ecs-tasks.amazonaws.com');
-    const taskRoles = ecsRoles.filter((r) => r.config.name.endsWith('-task'));
-    expect(taskRoles.length).toBeGreaterThanOrEqual(3);
-    for (const role of taskRoles) {
-      expect(JSON.parse(role.config.assume_role_policy).Statement).toEqual([
+    for (const fn of functions) {
+      const trust = JSON.parse(target(fn.config.role).config.assume_role_policy);
+      const arn = `arn:aws:lambda:${REGION}:\${local.account_id}:function:${fn.config.function_name}`;
+      expect(trust.Statement).toEqual([
         {
           Effect: 'Allow',
-          Principal: { Service: 'ecs-tasks.amazonaws.com' },
+          Principal: { Service: 'lambda.amazonaws.com' },
           Action: 'sts:AssumeRole',
-          Condition: { StringEquals: { 'aws:SourceAccount': '${local.account_id}' }, ArnLike: { 'aws:SourceArn': `arn:aws:ecs:${REGION}:\${local.account_id}:*` } },
+          Condition: { StringEqualsIfExists: { 'aws:SourceAccount': '${local.account_id}' }, ArnLikeIfExists: { 'aws:SourceArn': [arn, `${arn}:*`] } },
         },
       ]);
     }
-    for (const role of ecsRoles.filter((r) => !taskRoles.includes(r))) expect(role.config.name).toMatch(/-exec$/);
+  });
+
+  test('every ECS task role is taken by ECS only for a task of this account (aws:SourceAccount, aws:SourceArn); execution roles refuse another account’s source (…IfExists)', () => {
+    const ecsRoles = roles.filter((r) => JSON.parse(r.config.assume_role_policy).Statement[0].Principal.Service === 'ecs-tasks.amazonaws.com');
+    const taskRoles = ecsRoles.filter((r) => r.config.name.endsWith('-task'));
+    const execRoles = ecsRoles.filter((r) => !taskRoles.includes(r));
+    expect(taskRoles.length).toBeGreaterThanOrEqual(3);
+    expect(execRoles.length).toBe(taskRoles.length);
+    const trust = (always: boolean) => [
+      {
+        Effect: 'Allow',
+        Principal: { Service: 'ecs-tasks.amazonaws.com' },
+        Action: 'sts:AssumeRole',
+        Condition: {
+          [always ? 'StringEquals' : 'StringEqualsIfExists']: { 'aws:SourceAccount': '${local.account_id}' },
+          [always ? 'ArnLike' : 'ArnLikeIfExists']: { 'aws:SourceArn': `arn:aws:ecs:${REGION}:\${local.account_id}:*` },
+        },
+      },
+    ];
+    for (const role of taskRoles) expect(JSON.parse(role.config.assume_role_policy).Statement).toEqual(trust(true));
+    for (const role of execRoles) {
+      expect(role.config.name).toMatch(/-exec$/);
+      expect(JSON.parse(role.config.assume_role_policy).Statement).toEqual(trust(false));
+    }
   });
 
   test('every role carries the environment’s own workload permissions boundary', () => {

@@ -442,6 +442,15 @@ function storageMoveRows(env: string): Row[] {
   ];
 }
 
+const STRANGER = '210987654321';
+const servicePrincipal = (name: string): SimPrincipal => ({ label: name, arn: name, identityPolicies: [] });
+/** sts:AssumeRole of a role of a synthesised stack, its trust policy as the resource policy. */
+const trustOf = (stack: string, name: string) => {
+  const role = resources(stack, 'aws_iam_role').find((r) => r.config.name === name);
+  if (!role) throw new Error(`${stack}: no role ${name}`);
+  return { action: 'sts:AssumeRole', resource: `arn:aws:iam::${ACCOUNT}:role/${name}`, resourcePolicy: resolvedPolicy(stack, role.config.assume_role_policy) };
+};
+
 /**
  * The alarm topic's policy (network stack) with the two services that publish to it as the
  * principals: each publishes for this account's alarms and budgets, never for another account's
@@ -451,10 +460,8 @@ function alarmTopicRows(env: string): Row[] {
   const topicPolicy = resources(`${env}-network`, 'aws_sns_topic_policy')[0];
   const resourcePolicy = resolvedPolicy(`${env}-network`, topicPolicy.config.policy);
   const topic = `arn:aws:sns:${REGION}:${ACCOUNT}:${namePrefix(env)}-alarms`;
-  const service = (name: string): SimPrincipal => ({ label: name, arn: name, identityPolicies: [] });
-  const cloudwatch = service('cloudwatch.amazonaws.com');
-  const budgets = service('budgets.amazonaws.com');
-  const STRANGER = '210987654321';
+  const cloudwatch = servicePrincipal('cloudwatch.amazonaws.com');
+  const budgets = servicePrincipal('budgets.amazonaws.com');
   const from = (account: string, sourceArn: string) => ({ 'aws:SourceAccount': account, 'aws:SourceArn': sourceArn });
   const publish = { action: 'sns:Publish', resource: topic, resourcePolicy };
   return [
@@ -462,33 +469,60 @@ function alarmTopicRows(env: string): Row[] {
     { principal: cloudwatch, ...publish, context: from(STRANGER, `arn:aws:cloudwatch:${REGION}:${STRANGER}:alarm:anything`), expected: 'Deny', why: 'another account’s alarm naming this topic (confused deputy)' },
     { principal: budgets, ...publish, context: from(ACCOUNT, `arn:aws:budgets::${ACCOUNT}:budget/${namePrefix(env)}-monthly`), expected: 'Allow', why: 'the budget of this account' },
     { principal: budgets, ...publish, context: from(STRANGER, `arn:aws:budgets::${STRANGER}:budget/anything`), expected: 'Deny', why: 'another account’s budget naming this topic (confused deputy)' },
-    { principal: service('events.amazonaws.com'), ...publish, context: from(ACCOUNT, `arn:aws:events:${REGION}:${ACCOUNT}:rule/anything`), expected: 'Deny', why: 'no other service publishes' },
+    { principal: servicePrincipal('events.amazonaws.com'), ...publish, context: from(ACCOUNT, `arn:aws:events:${REGION}:${ACCOUNT}:rule/anything`), expected: 'Deny', why: 'no other service publishes' },
   ];
 }
 
 /**
- * The ECS task roles' trust policies (compute stack; the storage-move task's of its variant) with
- * ECS as the principal: a task of this account may take each role, a task of another account
- * naming it may not (the confused-deputy conditions ECS documents for task roles).
+ * The ECS roles' trust policies (compute stack; the storage-move task's of its variant) with ECS as
+ * the principal. A task of this account may take each role, a task of another account naming it
+ * may not. The task roles (the applications' grants) require the source, as ECS documents for
+ * them; the execution roles refuse a source of another account and take an assumption that
+ * names none (ECS documents no source keys for them, and a positive condition on a missing key
+ * would stop every task start).
  */
 function taskTrustRows(env: string): Row[] {
-  const ecs: SimPrincipal = { label: 'ecs-tasks.amazonaws.com', arn: 'ecs-tasks.amazonaws.com', identityPolicies: [] };
-  const STRANGER = '210987654321';
+  const ecs = servicePrincipal('ecs-tasks.amazonaws.com');
   const task = (account: string) => ({ 'aws:SourceAccount': account, 'aws:SourceArn': `arn:aws:ecs:${REGION}:${account}:task/${namePrefix(env)}/0123456789abcdef0123456789abcdef` });
-  const trusted = (stack: string, name: string) => {
-    const role = resources(stack, 'aws_iam_role').find((r) => r.config.name === name);
-    if (!role) throw new Error(`${stack}: no role ${name}`);
-    return { action: 'sts:AssumeRole', resource: `arn:aws:iam::${ACCOUNT}:role/${name}`, resourcePolicy: resolvedPolicy(stack, role.config.assume_role_policy) };
-  };
-  const roles: Array<[string, string]> = [
-    ...['doc-generation', 'b2b-batch', 'db-move'].map((t): [string, string] => [`${env}-compute`, `${namePrefix(env)}-${t}-task`]),
-    [variantStack(`${env}-compute`, 'storageSource'), `${namePrefix(env)}-storage-move-task`],
+  const families: Array<[string, string]> = [
+    ...['doc-generation', 'b2b-batch', 'db-move'].map((t): [string, string] => [`${env}-compute`, `${namePrefix(env)}-${t}`]),
+    [variantStack(`${env}-compute`, 'storageSource'), `${namePrefix(env)}-storage-move`],
   ];
-  return roles.flatMap(([stack, name]) => {
-    const target = trusted(stack, name);
+  return families.flatMap(([stack, family]): Row[] => {
+    const taskRole = trustOf(stack, `${family}-task`);
+    const execRole = trustOf(stack, `${family}-exec`);
     return [
-      { principal: ecs, ...target, context: task(ACCOUNT), expected: 'Allow' as const, why: 'a task of this account' },
-      { principal: ecs, ...target, context: task(STRANGER), expected: 'Deny' as const, why: 'a task of another account naming the role (confused deputy)' },
+      { principal: ecs, ...taskRole, context: task(ACCOUNT), expected: 'Allow', why: 'a task of this account' },
+      { principal: ecs, ...taskRole, context: task(STRANGER), expected: 'Deny', why: 'a task of another account naming the role (confused deputy)' },
+      { principal: ecs, ...taskRole, expected: 'Deny', why: 'an assumption naming no task: the task role requires its source' },
+      { principal: ecs, ...execRole, context: task(ACCOUNT), expected: 'Allow', why: 'ECS starting a task of this account (pull, logs, injected secrets)' },
+      { principal: ecs, ...execRole, context: task(STRANGER), expected: 'Deny', why: 'a task of another account naming the execution role (confused deputy)' },
+      { principal: ecs, ...execRole, context: { 'aws:SourceAccount': ACCOUNT, 'aws:SourceArn': `arn:aws:ecs:us-east-1:${ACCOUNT}:task/x/0123456789abcdef0123456789abcdef` }, expected: 'Deny', why: 'a task in another Region' },
+      { principal: ecs, ...execRole, expected: 'Allow', why: 'an assumption naming no source (undocumented for execution roles): not refused' },
+    ];
+  });
+}
+
+/**
+ * The six functions' execution roles with Lambda as the principal: Lambda may take each for that
+ * function of this account; a source of another account, or another function (the other
+ * environment's same service), is refused; an assumption naming no source is not (Lambda
+ * documents none for execution roles, and a function created in a new VPC has been reported
+ * refused by a positive aws:SourceArn condition).
+ */
+function lambdaTrustRows(env: string): Row[] {
+  const lambda = servicePrincipal('lambda.amazonaws.com');
+  const fnArn = (account: string, name: string) => `arn:aws:lambda:${REGION}:${account}:function:${name}`;
+  return SERVICE_NAMES.flatMap((service): Row[] => {
+    const name = `${namePrefix(env)}-${service}`;
+    const trust = trustOf(`${env}-compute`, name);
+    const from = (account: string, arn: string) => ({ 'aws:SourceAccount': account, 'aws:SourceArn': arn });
+    return [
+      { principal: lambda, ...trust, context: from(ACCOUNT, fnArn(ACCOUNT, name)), expected: 'Allow', why: 'its own function' },
+      { principal: lambda, ...trust, context: from(ACCOUNT, `${fnArn(ACCOUNT, name)}:live`), expected: 'Allow', why: 'its own function, by the alias' },
+      { principal: lambda, ...trust, context: from(STRANGER, fnArn(STRANGER, name)), expected: 'Deny', why: 'a function of another account naming the role (confused deputy)' },
+      { principal: lambda, ...trust, context: from(ACCOUNT, fnArn(ACCOUNT, `${namePrefix(other(env))}-${service}`)), expected: 'Deny', why: `another function of the account (${other(env)}'s ${service})` },
+      { principal: lambda, ...trust, expected: 'Allow', why: 'an assumption naming no source (undocumented for execution roles): not refused' },
     ];
   });
 }
@@ -530,7 +564,7 @@ function lambdaEniRows(env: string): Row[] {
   });
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaEniRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
