@@ -4,6 +4,7 @@ import knexFactory, { Knex } from 'knex';
 import PgClient from 'knex/lib/dialects/postgres';
 import { requireDatabase, settingMissing, type AppConfig } from './config';
 import { DependencyUnavailableError } from './failures';
+import { driverLogger, type Logger } from './logger';
 import { requestDeadline } from './request-deadline';
 
 /** Pauses between connection attempts: short first (a blip), then at most every 2 s. */
@@ -26,6 +27,22 @@ export interface DbOptions {
   tls?: boolean;
   /** Longest wait for a connection while the database does not answer, ms; default the config's (DB_CONNECT_WAIT_MS, else 0). */
   connectWaitMs?: number;
+  /** Where knex's own warnings and errors go; default driverLogger(). */
+  logger?: Logger;
+}
+
+/**
+ * knex writes its warnings (a failed connection attempt with its stack, a dropped connection,
+ * deprecations) with console.log, colours and all: outside the one line format, so past its
+ * redaction and its fields. They go to the process's logger instead.
+ */
+function knexLog(logger: Logger): Knex.Config['log'] {
+  return {
+    warn: (detail: unknown) => logger.warn('knex warning', { detail }),
+    error: (detail: unknown) => logger.error('knex error', { detail }),
+    deprecate: (detail: unknown) => logger.warn('knex deprecation', { detail }),
+    debug: (detail: unknown) => logger.debug('knex debug', { detail }),
+  };
 }
 
 /** The node-pg connection settings createDb uses (a pg Client takes the same). */
@@ -60,8 +77,8 @@ export function connectionSettings(config: Pick<AppConfig, 'database' | 'secrets
  * pool bounds the connections to RDS (db.t4g.micro allows about a hundred). Connections are
  * opened on first query and closed when idle so a frozen environment holds as few as possible.
  */
-export function createDb(config: Pick<AppConfig, 'database' | 'secrets'>): Knex {
-  return createDbWith(config, {});
+export function createDb(config: Pick<AppConfig, 'database' | 'secrets'>, logger?: Logger): Knex {
+  return createDbWith(config, { logger });
 }
 
 /** createDb with the session options of a tool (the schema migrations). */
@@ -72,6 +89,7 @@ export function createDbWith(config: Pick<AppConfig, 'database' | 'secrets'>, op
     connection: connectionSettings(config, options),
     pool: { min: 0, max: database.poolMax, idleTimeoutMillis: 30000 },
     acquireConnectionTimeout: 4000,
+    log: knexLog(options.logger ?? driverLogger()),
   });
   // Every query and transaction acquires through here: a database that cannot be reached is
   // tried again until the wait runs out, then becomes one recognisable error (→ 503) whatever the

@@ -117,3 +117,10 @@ export function createLogger(base: Record<string, unknown> = {}, level: LogLevel
     child: (fields) => createLogger({ ...base, ...fields }, level, sink),
   };
 }
+
+/**
+ * The logger of the database and Redis clients' own lines in a process that gave them none (a
+ * worker, a CLI): the one line format on stderr, which a CLI's report on stdout does not carry
+ * and which CloudWatch takes from Lambda and ECS as it takes stdout.
+ */
+export const driverLogger = (): Logger => createLogger({}, 'info', stderrSink);

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import type { AppConfig } from './config';
-import type { Logger } from './logger';
+import { driverLogger, type Logger } from './logger';
 
 /**
  * One ioredis client per process (per Lambda execution environment). A Redis that is down fails
@@ -12,7 +12,7 @@ import type { Logger } from './logger';
  */
 export const REDIS_TIMEOUTS = { connectMs: 1000, commandMs: 500, maxReconnectDelayMs: 2000 };
 
-export function createRedis(config: Pick<AppConfig, 'redis'>, logger?: Logger): Redis {
+export function createRedis(config: Pick<AppConfig, 'redis'>, logger: Logger = driverLogger()): Redis {
   const redis = new Redis(config.redis.url, {
     keyPrefix: config.redis.keyPrefix,
     lazyConnect: true,
@@ -25,6 +25,6 @@ export function createRedis(config: Pick<AppConfig, 'redis'>, logger?: Logger): 
   });
   // Without a listener ioredis reports every failed reconnect as an unhandled error event. Each
   // attempt fails again while Redis is away: the caller logs the outage once, these stay at debug.
-  redis.on('error', (err) => logger?.debug('redis error', { err: err.message }));
+  redis.on('error', (err) => logger.debug('redis error', { err: err.message }));
   return redis;
 }
