@@ -8,11 +8,15 @@ const ThemeList = z.object({ themes: z.array(PublicTheme) });
 
 const CreatedOrder = z.object({
   order: PublicOrder,
-  /** Reads this order (status, document): keep it, it is given only here. */
-  accessToken: z.string(),
-  /** Stripe Checkout's page for a pending order. */
-  checkoutUrl: z.nullable(z.string()),
-  statusUrl: z.string(),
+  accessToken: z.string().check(z.describe('Reads this order (getOrder, downloadDocument): keep it, it is given only here and by a replay of this creation')),
+  checkoutUrl: z.nullable(z.string()).check(z.describe("Stripe Checkout's page for a pending order")),
+  statusUrl: z.string().check(
+    z.regex(/^\/b2c\/orders\/[0-9a-f-]{36}\?token=[A-Za-z0-9_-]+$/),
+    z.describe(
+      'getOrder of this order with its token, as a path relative to the API base URL (the server): on the front end’s origin ' +
+        '`/api/b2c/orders/{id}?token=…`, at the API’s own URL the path as it is. It holds the access token: keep it as private as `accessToken`.',
+    ),
+  ),
 });
 
 const WebhookAnswer = z.object({

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MAX_PROMPT } from '../../core/domain/generation-budget';
 import { renderPrompt } from '../../core/domain/themes';
 import { MAX_FIELD_ISSUES, RETRY_AFTER_SECONDS } from '../../core/errors';
 import { ORDER_BODY_LIMIT } from '../../functions/gateway-b2c/app';
+import { OPENAPI_PATH } from '../../scripts/openapi/document';
 import { http, newIdempotencyKey, startTestPlatform, TestPlatform } from '../support/functions-platform';
 
 /**
@@ -148,4 +151,16 @@ describe('Stripe refusing the checkout session', () => {
     expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 503, code: 'service_unavailable', retryAfter: String(RETRY_AFTER_SECONDS) });
     expect(res.text).not.toContain('stand-in failure');
   });
+});
+
+test('statusUrl is documented in the contract as a path under the API base (/api on the front end), and followed there it reads the order', async () => {
+  const contract = JSON.parse(readFileSync(join(__dirname, '..', '..', OPENAPI_PATH), 'utf8'));
+  const statusUrl = contract.components.schemas.CreatedOrder.properties.statusUrl;
+  expect(statusUrl.description).toContain('/api/b2c/orders/{id}?token=');
+  expect(contract.servers.map((s: { url: string }) => s.url)).toEqual(['/api']);
+  const created = await createOrder(newIdempotencyKey());
+  expect(created.json.statusUrl).toMatch(new RegExp(statusUrl.pattern));
+  // The gateway's base is what /api is on the front end's origin.
+  const followed = await http(b2c, created.json.statusUrl);
+  expect({ status: followed.status, id: followed.json.order.id }).toEqual({ status: 200, id: created.json.order.id });
 });
