@@ -1,5 +1,6 @@
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
 import { QUEUES, UUID_PATTERN } from '../../core/contract';
+import { API_KEY_PREFIX_PATTERN, OLD_KEY_OVERLAP_DEFAULT_MS, OLD_KEY_OVERLAP_MAX_MS } from '../../core/domain/api-keys';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { LOCAL_LOG_FILE, LOCAL_PG_URL } from '../local/defaults';
 import { environments } from '../../stacks/config';
@@ -37,6 +38,14 @@ commands:
                 the order's story, oldest first, every service and worker, its hops (received … ready/failed) marked;
                 without --env (or with --env local) from npm run dev's log file, with --env from CloudWatch Logs
                 (Logs Insights over the environment's log groups, the last --since); the order's row when a database is given
+  keys list     --client <clientId> [--database-url URL]
+                the B2B client's API keys, newest first: prefix, state (active, expiring, expired, revoked), created,
+                expires, revoked, last used (recorded at most every 5 min); never a key (read-only)
+  keys rotate   --client <clientId> [--old-key-expires-in 7d] [--database-url URL]
+                a new key for the client, printed once on stdout (never logged); its other working keys keep working
+                until the expiry given (default 7d, at most 30d) or an earlier one they had
+  keys revoke   --prefix <prefix> [--database-url URL]
+                the key dpk_<prefix>_… is refused from the next request on (give the 12 hex characters, never the key)
   workers status
                 per worker: desired/running/pending tasks and the last scaling activity (ECS, Application Auto
                 Scaling), its queues' waiting/in flight/delayed/oldest age and their DLQs; with --endpoint (npm run dev)
@@ -51,7 +60,7 @@ options:
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
 exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a retried order's job not sent), 2 bad command line, no AWS
-credentials, a database login secret that does not exist, an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
+credentials, a database login secret that does not exist, a client id or key prefix that no row has (keys), an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
 (order), an order that orders retry refuses (nothing is done)`;
 
 export type QueueStem = (typeof QUEUES)[keyof typeof QUEUES];
@@ -71,14 +80,17 @@ export type OpsCommand =
   | (Common & { command: 'orders requeue' | 'orders retry'; orderIds: string[]; database: DatabaseArgs })
   | (Common & { command: 'orders failed'; sinceMs: number; limit: number; database: DatabaseArgs })
   | (Common & { command: 'order'; id: string; local: boolean; sinceMs: number; logFile: string; database: DatabaseArgs })
-  | (Common & { command: 'workers status'; logFile: string });
+  | (Common & { command: 'workers status'; logFile: string })
+  | (Common & { command: 'keys list'; clientId: string; database: DatabaseArgs })
+  | (Common & { command: 'keys rotate'; clientId: string; oldKeysExpireInMs: number; database: DatabaseArgs })
+  | (Common & { command: 'keys revoke'; prefix: string; database: DatabaseArgs });
 
 export interface DatabaseArgs {
   url?: string;
   secret?: string;
 }
 
-const COMMANDS = ['dlq list', 'dlq show', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'order', 'workers status'] as const;
+const COMMANDS = ['dlq list', 'dlq show', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'order', 'workers status', 'keys list', 'keys rotate', 'keys revoke'] as const;
 /** Commands that take an argument after their name: order ids, or a queue. */
 const WITH_IDS = new Set(['orders requeue', 'orders retry', 'order']);
 const WITH_QUEUE = new Set(['dlq show', 'dlq redrive']);
@@ -127,6 +139,9 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       'db-secret': { type: 'string' },
       since: { type: 'string' },
       'log-file': { type: 'string' },
+      client: { type: 'string' },
+      prefix: { type: 'string' },
+      'old-key-expires-in': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -218,6 +233,15 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
     case 'workers status':
       unused(['log-file']);
       return { ...common, command, logFile: values['log-file'] ?? LOCAL_LOG_FILE };
+    case 'keys list':
+      unused(['client', 'database-url', 'db-secret']);
+      return { ...common, command, clientId: clientOption(values.client), database: database() };
+    case 'keys rotate':
+      unused(['client', 'old-key-expires-in', 'database-url', 'db-secret']);
+      return { ...common, command, clientId: clientOption(values.client), oldKeysExpireInMs: overlapOption(values['old-key-expires-in']), database: database() };
+    case 'keys revoke':
+      unused(['prefix', 'database-url', 'db-secret']);
+      return { ...common, command, prefix: prefixOption(values.prefix), database: database() };
     default: {
       unused(['database-url', 'db-secret']);
       if (rest.length === 0) throw new UsageError('orderId', 'give at least one order id');
@@ -227,6 +251,28 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       return { ...common, command: command as 'orders requeue' | 'orders retry', orderIds: [...new Set(rest.map((id) => id.toLowerCase()))], database: database() };
     }
   }
+}
+
+function clientOption(value: string | undefined): string {
+  if (value === undefined) throw new UsageError('--client', 'required: the B2B client id (a UUID)');
+  if (!UUID_PATTERN.test(value)) throw new UsageError('--client', `must be a client id (a UUID), got "${value}"`);
+  return value.toLowerCase();
+}
+
+function overlapOption(value: string | undefined): number {
+  if (value === undefined) return OLD_KEY_OVERLAP_DEFAULT_MS;
+  const ms = parseDuration('--old-key-expires-in', value);
+  if (ms > OLD_KEY_OVERLAP_MAX_MS) throw new UsageError('--old-key-expires-in', `at most ${OLD_KEY_OVERLAP_MAX_MS / 86_400_000}d, got "${value}" (to end a key at once: keys revoke)`);
+  return ms;
+}
+
+/** A prefix, never a whole key: a key on a command line stays in the shell's history, so one given is refused without being echoed. */
+function prefixOption(value: string | undefined): string {
+  if (value === undefined) throw new UsageError('--prefix', 'required: the 12 hex characters after dpk_ in the key');
+  if (/^dpk_[a-f0-9]{12}_./i.test(value)) throw new UsageError('--prefix', 'that is a whole key: give only its prefix, the 12 hex characters after dpk_ (and treat the key as leaked)');
+  const prefix = value.replace(/^dpk_/i, '').replace(/_$/, '');
+  if (!API_KEY_PREFIX_PATTERN.test(prefix)) throw new UsageError('--prefix', `must be the 12 lower-case hex characters after dpk_, got "${value}"`);
+  return prefix;
 }
 
 /** The one id `order` takes: an order id (a UUID) or a request id as the services accept it. */

@@ -14,15 +14,17 @@ import { orderDeadlines, readQueueSettings } from '../../containers/doc-generati
 import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
 import { OpsCommand, parseCommand, USAGE } from './args';
 import { listDlqs, redriveDlq, showDlq } from './dlq';
+import { listKeys, revokeKey, rotateKey } from './keys';
 import { failedOrders, openDatabase, requeueOrders, retryOrders, stuckOrders } from './orders';
-import { renderFailed, renderList, renderRedrive, renderShow, renderRequeue, renderRetry, renderStory, renderStuck, renderWorkers } from './render';
+import { renderFailed, renderKeys, renderList, renderRedrive, renderRevoke, renderRotate, renderShow, renderRequeue, renderRetry, renderStory, renderStuck, renderWorkers } from './render';
 import { cloudWatchStorySource, localStorySource, orderStory } from './story';
 import { awsWorkersStatus, localWorkersStatus } from './workers';
 import { openTarget, OpsTarget } from './target';
 
 /**
  * `npm run ops -- <command>`: the tools of the incidents in docs/operations.md (a DLQ alarm,
- * orders stuck, orders failed by an outage, one order to follow, the workers' state). Results go to stdout (JSON, or `--format table`); log
+ * orders stuck, orders failed by an outage, one order to follow, the workers' state, a partner's
+ * API key leaked or to rotate). Results go to stdout (JSON, or `--format table`); log
  * lines, one JSON line per event in the platform's format, to stderr, each with the run's
  * request id (`ops-<uuid>`, also on the doc jobs `orders requeue` and `orders retry` send). Exit 0 done,
  * 1 failed, 2 bad command line (the message names the field).
@@ -146,6 +148,25 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
       const report = await orderStory(source, command.id, database);
       log.info('order story read', { id: command.id, orderId: report.orderId, lines: report.lines.length, source: report.source });
       return { json: report, text: renderStory(report), ok: true };
+    }
+    case 'keys list':
+    case 'keys rotate':
+    case 'keys revoke': {
+      const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
+      try {
+        if (command.command === 'keys list') {
+          const report = await listKeys(db, command.clientId);
+          return { json: report, text: renderKeys(report), ok: true };
+        }
+        if (command.command === 'keys rotate') {
+          const report = await rotateKey(db, command.clientId, command.oldKeysExpireInMs, log);
+          return { json: report, text: renderRotate(report), ok: true };
+        }
+        const report = await revokeKey(db, command.prefix, log);
+        return { json: report, text: renderRevoke(report), ok: true };
+      } finally {
+        await db.destroy();
+      }
     }
     case 'workers status': {
       const report = target.endpoint

@@ -1,4 +1,5 @@
 import type { ListReport, RedriveReport, ShowReport } from './dlq';
+import type { KeysReport, RevokeReport, RotateReport } from './keys';
 import type { FailedReport, RequeueReport, RetryReport, StuckReport } from './orders';
 import type { StoryReport } from './story';
 import type { WorkersReport } from './workers';
@@ -136,4 +137,26 @@ export function renderWorkers(r: WorkersReport): string {
   );
   const events = r.workers.filter((w) => w.service?.lastEvent?.message).map((w) => `${w.worker}: ${w.service!.lastEvent!.time} ${w.service!.lastEvent!.message}`);
   return block([`${r.env}: ${r.source}`, ...events], table(rows, ['worker', 'tasks', 'queue', 'waiting', 'inFlight', 'delayed', 'oldestAge', 'dlq', 'lastScaling']));
+}
+
+const KEY_COLUMNS = ['prefix', 'state', 'createdAt', 'expiresAt', 'revokedAt', 'lastUsedAt'];
+
+export function renderKeys(r: KeysReport): string {
+  const working = r.keys.filter((k) => k.state === 'active' || k.state === 'expiring').length;
+  return block([`client ${r.clientId}: ${r.keys.length} key(s), ${working} working`], r.keys.length > 0 ? table(r.keys as unknown as Record<string, unknown>[], KEY_COLUMNS) : undefined);
+}
+
+export function renderRotate(r: RotateReport): string {
+  return block(
+    [
+      `client ${r.clientId}: new key ${r.key.prefix}; give it to the partner over a secure channel, it is not shown again:`,
+      r.apiKey,
+      r.oldKeys.length > 0 ? `${r.oldKeys.length} old key(s) keep working until their expiry (revoke one now with keys revoke --prefix):` : 'the client had no other working key',
+    ],
+    r.oldKeys.length > 0 ? table(r.oldKeys as unknown as Record<string, unknown>[], KEY_COLUMNS) : undefined,
+  );
+}
+
+export function renderRevoke(r: RevokeReport): string {
+  return block([`key ${r.key.prefix} of client ${r.clientId} ${r.alreadyRevoked ? 'was already revoked' : 'revoked'} at ${r.key.revokedAt}: refused from the next request on`], undefined);
 }
