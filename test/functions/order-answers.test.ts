@@ -83,6 +83,19 @@ describe('the prompt an order makes', () => {
     expect((await generate(prompt)).status).toBe(200);
     expect((await generate(`${prompt}x`)).status).toBe(400);
   });
+
+  test('a B2B row whose prompt is longer is a 400 naming the row, and no batch is stored', async () => {
+    const { apiKey } = (await http(p.urls.client, '/clients', { method: 'POST', json: { name: 'long-rows', email: 'long-rows@example.test' } })).json;
+    const before = await p.counts();
+    const res = await http(p.urls['gateway-b2b'], '/b2b/batches', {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey },
+      json: { theme: 'long-brief', rows: [inputOf(MAX_PROMPT), inputOf(MAX_PROMPT + 1)] },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json.error.fields).toEqual([{ field: 'rows[1]', message: expect.stringContaining(`at most ${MAX_PROMPT}`) }]);
+    expect(await p.counts()).toEqual(before);
+  });
 });
 
 describe('the size of a 400', () => {
