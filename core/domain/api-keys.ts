@@ -109,7 +109,7 @@ export async function touchApiKey(db: Db, key: ApiKey): Promise<void> {
   if (key.last_used_at && Date.now() - key.last_used_at.getTime() < API_KEY_LAST_USED_EVERY_MS) return;
   await db('api_keys')
     .where({ id: key.id })
-    .andWhere((w) => w.whereNull('last_used_at').orWhere('last_used_at', '<', db.raw(`now() - interval '${API_KEY_LAST_USED_EVERY_MS} milliseconds'`)))
+    .andWhere((w) => w.whereNull('last_used_at').orWhere('last_used_at', '<', db.raw('now() - make_interval(secs => ?)', [API_KEY_LAST_USED_EVERY_MS / 1000])))
     .update({ last_used_at: db.fn.now() });
 }
 
@@ -145,7 +145,7 @@ export async function rotateApiKey(db: Knex, clientId: string, oldKeysExpireInMs
     const [{ n }] = await working(trx('api_keys').where({ client_id: clientId })).count<{ n: string }[]>('* as n');
     if (Number(n) >= MAX_WORKING_KEYS) return 'too-many-keys';
     const oldKeys: ApiKey[] = await working(trx('api_keys').where({ client_id: clientId }))
-      .update({ expires_at: trx.raw(`LEAST(COALESCE(expires_at, 'infinity'), now() + interval '${oldKeysExpireInMs} milliseconds')`) })
+      .update({ expires_at: trx.raw(`LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => ?))`, [oldKeysExpireInMs / 1000]) })
       .returning('*');
     const { apiKey, key } = await addApiKey(trx, clientId);
     const now = await dbNow(trx);
