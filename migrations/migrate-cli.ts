@@ -168,7 +168,7 @@ async function run(argv: string[], raw: Env, log: Logger): Promise<number> {
     await probe.end().catch(() => undefined);
   }
 
-  const db = createDbWith(input.owner, options);
+  const db = createDbWith(input.owner, { ...options, logger: log });
   try {
     const state = await databaseState(db);
     log.info('migrate-start', { database: input.where, state, whenEmpty: args.whenEmpty, login: app.credentials ? app.from : 'none' });

@@ -34,7 +34,7 @@ export async function createWorkerRuntime(name: WorkerName, overrides: WorkerOve
   const config = overrides.config ?? (await loadConfig());
   const worker = { ...readWorkerConfig(), ...overrides.worker };
   const logger = overrides.logger ?? createLogger({ service: name, env: config.appEnv }, config.logLevel);
-  const db = createDb(config);
+  const db = createDb(config, logger);
   const sqs = createSqsClient(config);
   return {
     name,
