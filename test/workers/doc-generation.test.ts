@@ -152,6 +152,22 @@ describe('doc-generation worker', () => {
     expect(dead.sort()).toEqual(['{"v":1, "orderId": oops', JSON.stringify({ v: 1, orderId: '00000000-0000-4000-8000-000000000000' })].sort());
   });
 
+  test('a permanent refusal by core-llm (a 4xx: here a prompt over its limit) fails the order with the reason at once and deletes the message: no retry, no DLQ', async () => {
+    await startInProcess();
+    const clientId = await h.createClient();
+    // Past the gateways' checks (each field at most 2,000 characters), as a row written by hand or a migrated order could be.
+    const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'x'.repeat(25_000) });
+    const asked = h.llmRequests.count;
+    await sendJob(JSON.stringify({ v: 1, orderId }));
+    const failed = await until(async () => ((await orderRow(orderId)).status === 'failed' ? orderRow(orderId) : undefined), 15_000, 'the order failed');
+    expect(failed.error).toMatch(/^document generation rejected: /);
+    await until(async () => {
+      const d = await h.queueDepth(h.queues.docJobs);
+      return d.visible + d.inFlight === 0;
+    }, 10_000, 'the message deleted');
+    expect({ requests: h.llmRequests.count - asked, dlq: await h.queueDepth(h.queues.docJobsDlq) }).toEqual({ requests: 1, dlq: { visible: 0, inFlight: 0 } });
+  });
+
   test('kill -9 of a worker process mid-job: the message returns after its visibility timeout, one document exists, the order ends ready', async () => {
     const clientId = await h.createClient();
     const orderId = await h.createOrder(clientId, 'business-plan', { company: 'Killjoy Ltd', sector: 'retail' });
