@@ -48,6 +48,8 @@ export interface ApiRouteSpec {
 export type PublicService = (typeof API_ROUTES)[number]['service'];
 /** The services the API routes outside callers to. */
 export const PUBLIC_SERVICES: ReadonlySet<ServiceName> = new Set(API_ROUTES.map((r) => r.service));
+/** The services only other services call (Lambda Invoke of their live alias); a deploy checks each one's health there. */
+export const INTERNAL_SERVICES: readonly ServiceName[] = SERVICE_NAMES.filter((s) => !PUBLIC_SERVICES.has(s));
 
 /** The two Fargate Spot queue workers. */
 export const WORKER_NAMES = ['doc-generation', 'b2b-batch'] as const;

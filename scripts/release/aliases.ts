@@ -4,14 +4,14 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { integerOption, parseOptions, runCli, UsageError } from '../../core/cli';
-import { ServiceName as LambdaServiceName } from '../../core/contract';
+import { INTERNAL_SERVICES, ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { bootstrap, EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
 import { stateKey } from '../../stacks/backend';
 import { demandsOf } from '../preflight/demands';
 import { aliasPosition, lastRelease, parseSnapshot, parseTarget, restore, rollback, snapshot } from './lambda-aliases';
 import { joinUrl, SECRET_STEM_OF_SETTING, secretStates, smokeTest } from './smoke';
-import { checkInternalHealth, httpTargets, INTERNAL_SERVICES, lambdaTargets } from './internal-health';
+import { checkInternalHealth, httpTargets, lambdaTargets } from './internal-health';
 import { localPort } from '../local/defaults';
 import { originVerdict, readState } from './origin-guard';
 

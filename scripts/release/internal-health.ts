@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpTimeouts } from '../../core/aws-sdk';
-import { LIVE_ALIAS, PUBLIC_SERVICES, SERVICE_NAMES, type ServiceName } from '../../core/contract';
+import { INTERNAL_SERVICES, LIVE_ALIAS, type ServiceName } from '../../core/contract';
 import { httpTransport, lambdaTransport, type Transport } from '../../core/internal-client';
 import { healthVerdict } from './smoke';
 
@@ -13,7 +13,6 @@ import { healthVerdict } from './smoke';
  * proves that the version behind `live` starts (config, secrets read) and serves; what its
  * dependencies answer is the routes' business, not this check's.
  */
-export const INTERNAL_SERVICES: readonly ServiceName[] = SERVICE_NAMES.filter((s) => !PUBLIC_SERVICES.has(s));
 
 /**
  * One call's bounds: a cold start (Lambda's init phase is at most 10 s) and the Invoke round trip

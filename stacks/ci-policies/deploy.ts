@@ -1,3 +1,4 @@
+import { INTERNAL_SERVICES, LIVE_ALIAS } from '../../core/contract';
 import { Statement } from '../../modules/iam-statements';
 import {
   arns,
@@ -501,6 +502,14 @@ function functionStatements(c: EnvironmentPolicyContext): Statement[] {
         ...arns(c, (p) => `arn:aws:lambda:${r}:${a}:function:${p}-*`),
         ...arns(c, (p) => `arn:aws:lambda:${r}:${a}:function:${p}-*:*`),
       ],
+    },
+    // The deploy and the rollback call each internal service's live alias with GET /health
+    // (scripts/release/internal-health.ts) once the aliases move. The role can already replace
+    // their code, so calling them adds no power; the gateways are checked through the edge.
+    {
+      sid: 'InternalHealthChecks',
+      actions: ['lambda:InvokeFunction'],
+      resources: INTERNAL_SERVICES.flatMap((service) => arns(c, (p) => `arn:aws:lambda:${r}:${a}:function:${p}-${service}:${LIVE_ALIAS}`)),
     },
     {
       sid: 'LogGroups',

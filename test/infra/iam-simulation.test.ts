@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
-import { PROJECT, REGION, SECRET_STEMS, SERVICE_NAMES } from '../../core/contract';
+import { INTERNAL_SERVICES, LIVE_ALIAS, PROJECT, REGION, SECRET_STEMS, SERVICE_NAMES } from '../../core/contract';
 import { SERVICE_ACCESS } from '../../stacks/access';
 import { RDS_CLUSTER_SECRET_TAG, RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
 import {
@@ -202,6 +202,18 @@ function smokeSecretRows(env: string): Row[] {
     ...secretsOf(env).map((resource): Row => ({ principal: p, action: 'secretsmanager:DescribeSecret', resource, expected: 'Allow', why: 'the smoke step names each secret without a value (VersionIdsToStages)' })),
     { principal: p, action: 'secretsmanager:DescribeSecret', resource: secretsOf(other(env))[0], expected: 'Deny', why: `${other(env)}'s secret` },
     { principal: p, action: 'secretsmanager:ListSecretVersionIds', resource: secretsOf(env)[0], expected: 'Deny', why: 'DescribeSecret is all the smoke step needs' },
+  ];
+}
+
+/** The deploy's check of the internal services (scripts/release/internal-health.ts): their live aliases, nothing else. */
+function internalHealthRows(env: string): Row[] {
+  const p = deployRole(env);
+  const fn = (e: string, service: string) => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${namePrefix(e)}-${service}`;
+  return [
+    ...INTERNAL_SERVICES.map((s): Row => ({ principal: p, action: 'lambda:InvokeFunction', resource: `${fn(env, s)}:${LIVE_ALIAS}`, expected: 'Allow', why: `GET /health of ${s}'s live alias` })),
+    { principal: p, action: 'lambda:InvokeFunction', resource: `${fn(other(env), 'order')}:${LIVE_ALIAS}`, expected: 'Deny', why: `${other(env)}'s order service` },
+    { principal: p, action: 'lambda:InvokeFunction', resource: fn(env, 'order'), expected: 'Deny', why: 'the unqualified function ($LATEST): the check calls what callers call' },
+    { principal: p, action: 'lambda:InvokeFunction', resource: `${fn(env, 'gateway-b2c')}:${LIVE_ALIAS}`, expected: 'Deny', why: 'a gateway: the smoke test reaches those through the edge' },
   ];
 }
 
@@ -564,7 +576,7 @@ function lambdaEniRows(env: string): Row[] {
   });
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
