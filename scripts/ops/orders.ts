@@ -293,9 +293,10 @@ export interface RetryReport {
  * hand-offs of its failed round would otherwise count against the new one, and the worker fails
  * an order past maxRequeues on its take). A batch order's `failed` count on its batch is undone in
  * the same transaction; a batch already `completed` goes back to `processing` without its manifest
- * link, and the worker that ends the order writes the manifest again (the same key) and completes
- * it again (batch-completion.ts). The job is sent after the commit: sent inside it, a worker could
- * read the order still `failed` and drop the job.
+ * link, and the worker that ends the order writes a new manifest under a key of its own
+ * (manifest-<completion>.json) and completes it again naming that key (batch-completion.ts); the
+ * old manifest stays where it was, no longer linked. The job is sent after the commit: sent
+ * inside it, a worker could read the order still `failed` and drop the job.
  */
 export async function retryOrders({ db, jobs, queueNames, orderIds, requestId, log }: OrderJobsRun): Promise<RetryReport> {
   const byId = await namedOrders<{ id: string; status: OrderStatus; error: string | null; batch_id: string | null }>(db, orderIds, () => ['id', 'status', 'error', 'batch_id']);
