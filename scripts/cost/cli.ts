@@ -21,6 +21,15 @@ const USAGE = `usage: npm run cost -- --env <${Object.keys(environments).join('|
 /** Log lines go to stderr: stdout carries the report. */
 const log = createLogger({ component: 'cost' }, 'info', stderrSink);
 
+/** A file named on the command line that cannot be read as what it should be is the person's to fix: exit 2 naming its option. */
+function fromOption<T>(option: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new UsageError(option, (error as Error).message);
+  }
+}
+
 function run(argv: string[]): number {
   const { values } = parseOptions({
     args: argv,
@@ -52,13 +61,13 @@ function run(argv: string[]): number {
   const config = values.env ? environments[values.env] : undefined;
   if (values.env && !config) throw new UsageError('--env', `unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
 
-  const prices = loadPriceTable(resolve(values.prices));
+  const prices = fromOption('--prices', () => loadPriceTable(resolve(values.prices)));
   const profile = trafficOption(values.traffic);
 
   let resources: TfResource[];
   let source: string;
   if (plans.length > 0) {
-    resources = plans.flatMap((file) => readPlan(resolve(file)));
+    resources = fromOption('--plan', () => plans.flatMap((file) => readPlan(resolve(file))));
     source = `plan ${plans.join(', ')}`;
   } else {
     // An output directory named with --out is priced as it is; the default one is kept in step with the stacks.
@@ -108,7 +117,7 @@ function compareEngines({ env, traffic, priceFile, json, out, variantOut }: Engi
   if (env && !environments[env]) throw new UsageError('--env', `unknown environment "${env}" (known: ${Object.keys(environments).join(', ')})`);
   if ((out === undefined) !== (variantOut === undefined)) throw new UsageError(out === undefined ? '--variant-out' : '--out', '--out and --variant-out go together with --engines');
   const configs = env ? [environments[env]] : Object.values(environments);
-  const prices = loadPriceTable(resolve(priceFile));
+  const prices = fromOption('--prices', () => loadPriceTable(resolve(priceFile)));
   const profile = trafficOption(traffic);
   const committedDir = resolve(out ?? DEFAULT_OUT_DIR);
   const auroraDir = resolve(variantOut ?? join(DEFAULT_OUT_DIR, 'variants', 'aurora'));

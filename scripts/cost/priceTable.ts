@@ -60,7 +60,13 @@ export class PriceTable {
 }
 
 export function loadPriceTable(file: string = DEFAULT_PRICE_FILE): PriceTable {
-  const parsed = priceTableSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`price table ${file}: cannot read it as JSON (${(error as Error).message})`);
+  }
+  const parsed = priceTableSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new Error(`price table ${file}: ${issue.path.join('.')}: ${issue.message}`);

@@ -138,7 +138,12 @@ function configReferences(plan: Json): Map<string, Record<string, string[]>> {
  * `layer`/`env` tags the providers' default_tags put on the stack's resources, else from the file name.
  */
 export function readPlan(file: string): TfResource[] {
-  const plan = JSON.parse(readFileSync(file, 'utf8')) as Json;
+  let plan: Json;
+  try {
+    plan = JSON.parse(readFileSync(file, 'utf8')) as Json;
+  } catch (error) {
+    throw new Error(`plan ${file}: cannot read it as JSON (${(error as Error).message})`);
+  }
   const planned = (plan.planned_values as { root_module?: PlanModule } | undefined)?.root_module;
   if (!planned) throw new Error(`plan ${file}: no planned_values.root_module; pass the output of \`terraform show -json <planfile>\``);
   const references = configReferences(plan);

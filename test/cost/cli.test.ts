@@ -97,6 +97,28 @@ describe('npm run cost', () => {
     expect(bogus.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 
+  it('a --prices or --plan file that is missing, not JSON or not of its shape is exit 2 naming the option, not exit 1', () => {
+    const notJson = path.join(tmp, 'not-json.txt');
+    fs.writeFileSync(notJson, 'plan:\n');
+    const wrongShape = path.join(tmp, 'wrong-shape.json');
+    fs.writeFileSync(wrongShape, JSON.stringify({ format_version: '1.2' }));
+    const cases: [string, string[], RegExp][] = [
+      ['--prices', ['--env', 'dev', '--out', synthDir(), '--prices', path.join(tmp, 'no-prices.json')], /^--prices: price table .*no-prices\.json: cannot read it as JSON \(ENOENT/],
+      ['--prices', ['--env', 'dev', '--out', synthDir(), '--prices', notJson], /^--prices: price table .*not-json\.txt: cannot read it as JSON/],
+      ['--prices', ['--env', 'dev', '--out', synthDir(), '--prices', wrongShape], /^--prices: price table .*wrong-shape\.json: region: /],
+      ['--prices', ['--engines', '--out', synthDir(), '--variant-out', synthDir('aurora'), '--prices', path.join(tmp, 'no-prices.json')], /^--prices: price table .*no-prices\.json: cannot read it as JSON \(ENOENT/],
+      ['--plan', ['--plan', path.join(tmp, 'no-plan.json')], /^--plan: plan .*no-plan\.json: cannot read it as JSON \(ENOENT/],
+      ['--plan', ['--plan', notJson], /^--plan: plan .*not-json\.txt: cannot read it as JSON/],
+      ['--plan', ['--plan', wrongShape], /^--plan: plan .*wrong-shape\.json: no planned_values\.root_module/],
+    ];
+    for (const [field, args, msg] of cases) {
+      const run = cost(args);
+      expect({ args, code: run.code }).toEqual({ args, code: 2 });
+      expect(JSON.parse(run.stderr.split('\n')[0])).toMatchObject({ level: 'error', field, msg: expect.stringMatching(msg) });
+      expect(run.stderr).not.toMatch(/at .*\.ts:\d+/);
+    }
+  });
+
   it('exits 1 with --fail-over-budget when idle exceeds the budget (2 is bad input)', () => {
     const stack = path.join(tmp, 'expensive', 'stacks', 'dev-data');
     fs.mkdirSync(stack, { recursive: true });
