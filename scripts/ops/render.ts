@@ -95,7 +95,7 @@ export function renderStory(r: StoryReport): string {
     `from ${r.source}: ${r.lines.length} line(s), ${r.requestIds.length} request(s) (${r.requestIds.join(', ')})`,
     `hops: ${r.steps.map((s) => s.step).join(' → ') || 'none logged'}`,
     ...(row
-      ? [`database: ${row.status}${row.error ? ` (${row.error})` : ''}, requeues ${row.requeues}, created ${row.createdAt} by request ${row.requestId ?? '(not stored)'}, updated ${row.updatedAt}`]
+      ? [`database: ${row.status}${row.error ? ` (${row.error})` : ''}, requeues ${row.requeues}, created ${row.createdAt} by request ${row.requestId ?? '(not stored)'}, updated ${row.updatedAt}${row.documentKey ? `, document ${row.documentKey}` : ''}`]
       : r.order
         ? [`database: ${(r.order as { unavailable: string }).unavailable}`]
         : []),

@@ -41,6 +41,12 @@ export interface OrderRow {
   requeues: number;
   batchId: string | null;
   batchRow: number | null;
+  /**
+   * The document the order serves (`orders.document_key`), null until it is ready. Each attempt
+   * uploads under a key of its own (`<clientId>/<orderId>/<attempt>/<orderId>.<ext>`): the bucket
+   * may hold another attempt's file beside it, and only this one is the client's.
+   */
+  documentKey: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -196,11 +202,11 @@ function orderRowOf(named: DatabaseRows, orderId: string): OrderRow | { unavaila
 
 /** The orders whose id is `value` (when it is a uuid) or whose creating request it is. */
 async function ordersNamedBy(db: Knex, value: string): Promise<{ id: string; row: OrderRow }[]> {
-  const rows: (Pick<Order, 'id' | 'status' | 'request_id' | 'error' | 'batch_id' | 'batch_row' | 'created_at' | 'updated_at'> & { requeues: number })[] = await db('orders')
+  const rows: (Pick<Order, 'id' | 'status' | 'request_id' | 'error' | 'batch_id' | 'batch_row' | 'document_key' | 'created_at' | 'updated_at'> & { requeues: number })[] = await db('orders')
     .where('request_id', value)
     .modify((q) => (UUID_PATTERN.test(value) ? q.orWhere('id', value) : q))
     .orderBy('created_at')
-    .select('id', 'status', 'request_id', 'error', 'requeues', 'batch_id', 'batch_row', 'created_at', 'updated_at');
+    .select('id', 'status', 'request_id', 'error', 'requeues', 'batch_id', 'batch_row', 'document_key', 'created_at', 'updated_at');
   return rows.map((r) => ({
     id: r.id,
     row: {
@@ -210,6 +216,7 @@ async function ordersNamedBy(db: Knex, value: string): Promise<{ id: string; row
       requeues: r.requeues,
       batchId: r.batch_id,
       batchRow: r.batch_row,
+      documentKey: r.document_key ?? null,
       createdAt: new Date(r.created_at).toISOString(),
       updatedAt: new Date(r.updated_at).toISOString(),
     },

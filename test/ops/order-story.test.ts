@@ -78,6 +78,10 @@ test('an order placed, paid and made on npm run dev: its story from the log file
     order: { status: 'ready', requestId: creationId, error: null, requeues: 0 },
   });
   expect(story.json.steps.map((s: { step: string }) => s.step)).toEqual(HOPS);
+  // The row's key, the attempt's own, is the one the worker uploaded and served: not a key rebuilt from the ids.
+  const ready = story.json.lines.find((l: { msg: string }) => l.msg === 'document ready');
+  expect(story.json.order.documentKey).toMatch(new RegExp(`/${order.id}/[0-9a-f-]{36}/${order.id}\\.[a-z]+$`));
+  expect(story.json.order.documentKey).toBe(ready.key);
   expect(story.json.steps.map((s: { service: string }) => s.service)).toEqual(['order', 'order', ...Array(5).fill('doc-generation')]);
   const times: string[] = story.json.lines.map((l: { time: string }) => l.time);
   expect([...times].sort()).toEqual(times);
@@ -104,6 +108,7 @@ test('an order placed, paid and made on npm run dev: its story from the log file
   expect(byRequest.out).toContain(`hops: ${HOPS.join(' → ')}`);
   expect(byRequest.out).toContain('database: ready, requeues 0, created ');
   expect(byRequest.out).toContain(`by request ${creationId}, updated `);
+  expect(byRequest.out).toContain(`, document ${story.json.order.documentKey}`);
 
   // The logs gone (another file, an expired retention): the id stored on the order still finds it.
   const noLogs = join(state, 'no-lines.jsonl');
