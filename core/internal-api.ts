@@ -102,6 +102,11 @@ export interface CreateB2cOrderRequest {
 export interface CreatedB2cOrderResponse extends OrderResponse {
   accessToken: string;
   created: boolean;
+  /**
+   * The email as the order's fingerprint holds it (lower-cased): the checkout session is created
+   * with it, so every replay under one key sends Stripe the same request, whatever its case.
+   */
+  email: string;
 }
 
 /** GET /orders/:id answers to the order's access token (B2C) or to its client (B2B). */

@@ -67,7 +67,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     let order = created.order;
     logAbout(ctx, { orderId: order.id });
     if (order.status === 'pending' && !order.checkoutUrl) {
-      const session = await createCheckoutSession(stripe, ctx.state.logger, runtime.config.publicBaseUrl, order, body.email);
+      const session = await createCheckoutSession(stripe, ctx.state.logger, runtime.config.publicBaseUrl, order, created.email);
       order = (await orders.attachCheckout(order.id, { sessionId: session.id, url: session.url })).order;
     }
     ctx.status = created.created ? 201 : 200;

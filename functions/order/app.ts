@@ -164,7 +164,7 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     if (!accessToken) throw conflict('the access token of this order cannot be issued again; use the one returned when it was created');
     if (result.created) ctx.state.logger.info('order received', { step: ORDER_STEPS.received, theme: body.theme });
     ctx.status = result.created ? 201 : 200;
-    ctx.body = { order: orderView((await loadOrder(result.order.id))!), accessToken, created: result.created } satisfies CreatedB2cOrderResponse;
+    ctx.body = { order: orderView((await loadOrder(result.order.id))!), accessToken, created: result.created, email: request.email } satisfies CreatedB2cOrderResponse;
   });
 
   router.get('/orders/:id', async (ctx) => {

@@ -37,6 +37,16 @@ describe('idempotency', () => {
     expect((await createOrder(key, { ...orderBody, input: { ...orderBody.input, company: 'Other' } })).status).toBe(409);
   });
 
+  test('the checkout session is created with the email lower-cased, as the fingerprint holds it, so a replay in another case sends Stripe the same request', async () => {
+    const key = newIdempotencyKey();
+    p.stripe.failNext(402, 1);
+    expect((await createOrder(key, { ...orderBody, email: 'Grace@Example.TEST' })).status).toBe(402);
+    const replayed = await createOrder(key, { ...orderBody, email: 'GRACE@example.test' });
+    expect(replayed.status).toBe(200);
+    const sessionId = /\/pay\/(cs_test_\w+)/.exec(replayed.json.checkoutUrl)![1];
+    expect(p.stripe.sessions.get(sessionId)!.customer_email).toBe('grace@example.test');
+  });
+
   test('an order stored with the fingerprint of the JSON as its client ordered it is still replayed', async () => {
     const key = newIdempotencyKey();
     const input = { position: 'Engineer', name: 'Grace', company: 'Acme' };
