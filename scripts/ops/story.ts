@@ -112,13 +112,18 @@ function lineOfResult(fields: { field?: string; value?: string }[]): StoryLine {
   return line as StoryLine;
 }
 
+/** The window in the largest unit that states it exactly: a 12 h window read is not called a day. */
+function windowOf(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000]] as const) if (ms % size === 0) return `${ms / size} ${unit}`;
+  return `${ms / 1000} s`;
+}
+
 export function cloudWatchStorySource(o: CloudWatchOptions): StorySource {
   const now = o.now ?? Date.now;
   const pollMs = o.pollMs ?? 1000;
   const timeoutMs = o.timeoutMs ?? 120_000;
-  const days = Math.round(o.sinceMs / 86_400_000);
   return {
-    describe: `CloudWatch Logs of ${o.env} (${o.logGroups.length} log groups, last ${days >= 1 ? `${days} d` : `${Math.round(o.sinceMs / 3_600_000)} h`})`,
+    describe: `CloudWatch Logs of ${o.env} (${o.logGroups.length} log groups, last ${windowOf(o.sinceMs)})`,
     find: async (id) => {
       const end = now();
       const { queryId } = await o.client.send(

@@ -166,6 +166,11 @@ test('order --env dev: an id no line names, a bad id, no credentials: exit 2 nam
   const unknown = await ops(['order', randomUUID(), '--env', 'dev']);
   expect({ code: unknown.code, field: unknown.errors[0]?.field }).toEqual({ code: 2, field: 'orderId' });
   expect(unknown.errors[0].msg).toContain('CloudWatch Logs of dev (8 log groups, last 7 d)');
+  // The window the message names is the one read, not a rounding of it.
+  for (const [since, said] of [['12h', 'last 12 h'], ['36h', 'last 36 h'], ['90m', 'last 90 min'], ['2d', 'last 2 d']]) {
+    const within = await ops(['order', randomUUID(), '--env', 'dev', '--since', since]);
+    expect({ since, code: within.code, msg: within.errors[0]?.msg }).toEqual({ since, code: 2, msg: expect.stringContaining(`CloudWatch Logs of dev (8 log groups, ${said})`) });
+  }
   const bad = await ops(['order', 'not"an id', '--env', 'dev']);
   expect({ code: bad.code, field: bad.errors[0]?.field }).toEqual({ code: 2, field: 'orderId' });
   const since = await ops(['order', ORDER, '--env', 'dev', '--since', 'soon']);
