@@ -81,6 +81,21 @@ function retryDelayOf(err: unknown): number | undefined {
   return delay ? Math.max(1, Math.ceil(Number(delay[1]))) : undefined;
 }
 
+/** Finish reasons of an answer withheld for what the prompt asks: the same prompt is withheld again. */
+const BLOCKING_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION']);
+
+/**
+ * Why Gemini withheld its answer for good, as `blockReason X` (the prompt blocked) or
+ * `finishReason X` (the answer blocked); undefined when an empty answer has another cause
+ * (MAX_TOKENS, OTHER…), which a later call may not meet.
+ */
+function blockOf(res: { promptFeedback?: { blockReason?: string }; candidates?: { finishReason?: string }[] }): string | undefined {
+  const blockReason = res.promptFeedback?.blockReason;
+  if (blockReason && blockReason !== 'BLOCKED_REASON_UNSPECIFIED') return `blockReason ${blockReason}`;
+  const finishReason = res.candidates?.[0]?.finishReason;
+  return finishReason && BLOCKING_FINISH_REASONS.has(finishReason) ? `finishReason ${finishReason}` : undefined;
+}
+
 /** The Retry-After of a quota refusal that names no delay: one window of core-llm's budget (generation-budget.ts). */
 export const MODEL_QUOTA_RETRY_SECONDS = BUDGET_WINDOW_MS / 1000;
 
@@ -127,10 +142,12 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           const abortSignal = AbortSignal.timeout(Math.min(config.gemini.timeoutMs, left));
           const res = await (await genai()).models.generateContent({ model, contents: prompt, config: { abortSignal } });
           const text = res.text;
-          if (!text) throw badGateway('the model returned no text');
           const tokens = res.usageMetadata?.totalTokenCount;
           if (typeof tokens === 'number') options.onUsage?.(tokens);
-          return text;
+          if (text) return text;
+          const blocked = blockOf(res);
+          if (blocked) throw upstreamRefused('model_rejected', `the model refuses to answer this prompt (${blocked}); sent again it is refused again`);
+          throw badGateway('the model returned no text');
         } catch (err) {
           if (err instanceof AppError) throw err;
           lastError = err;

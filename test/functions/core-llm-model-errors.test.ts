@@ -110,6 +110,37 @@ describe('Gemini refusing the request for good (400 INVALID_ARGUMENT)', () => {
   });
 });
 
+describe('Gemini withholding its answer (200 with no text)', () => {
+  test.each([
+    [{ finishReason: 'SAFETY' }, 'finishReason SAFETY'],
+    [{ finishReason: 'PROHIBITED_CONTENT' }, 'finishReason PROHIBITED_CONTENT'],
+    [{ finishReason: 'BLOCKLIST' }, 'finishReason BLOCKLIST'],
+    [{ finishReason: 'SPII' }, 'finishReason SPII'],
+    [{ finishReason: 'RECITATION' }, 'finishReason RECITATION'],
+    [{ blockReason: 'SAFETY' }, 'blockReason SAFETY'],
+  ])('blocked (%o): a 422 model_rejected naming %s, after one call', async (why, named) => {
+    gemini.calls.length = 0;
+    gemini.answerEmptyNext(why);
+    const res = await generate('A prompt the model withholds its answer to.');
+    expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 422, code: 'model_rejected', retryAfter: null });
+    expect(res.json.error.message).toContain(named);
+    expect(gemini.calls).toHaveLength(1);
+  });
+
+  test("blocked, through the internal client (the doc worker's call): an AppError of 422, which the worker does not retry", async () => {
+    gemini.answerEmptyNext({ blockReason: 'PROHIBITED_CONTENT' });
+    const api = internalApi(createInternalClient(runtime.config, httpTransport({ 'core-llm': url })), { requestId: 'req-model-blocks' });
+    const err = await api.coreLlm.generate({ clientId, prompt: 'Blocked through the client.' }).catch((e: unknown) => e);
+    expect({ status: (err as AppError).status, message: (err as AppError).message }).toEqual({ status: 422, message: expect.stringContaining('blockReason PROHIBITED_CONTENT') });
+  });
+
+  test('empty for another reason (MAX_TOKENS): still a 502, which the worker retries', async () => {
+    gemini.answerEmptyNext({ finishReason: 'MAX_TOKENS' });
+    const res = await generate('A prompt whose answer ran out of tokens.');
+    expect({ status: res.status, code: res.json.error.code }).toEqual({ status: 502, code: 'upstream_error' });
+  });
+});
+
 test("Gemini refusing the platform's key (400 API key not valid): a 503 with Retry-After, after one call; the answer does not say the key", async () => {
   const app = createApp(runtime, geminiProvider(runtime.config, 'not-the-key'));
   const wrongKey = createServer(app.callback());

@@ -20,6 +20,8 @@ export interface GeminiStandIn extends StandInServer {
   /** The next n calls answer `status` (or hang for `delayMs` before answering); `retryDelay` ("38s") adds Gemini's RetryInfo to the error. */
   failNext(status: number, times?: number, retryDelay?: string): void;
   delayNext(delayMs: number, times?: number): void;
+  /** The next call answers 200 with no text, as Gemini does when it withholds it: `finishReason` on the candidate, `blockReason` on the prompt. */
+  answerEmptyNext(why: { finishReason?: string; blockReason?: string }): void;
 }
 
 /** The google.rpc status Gemini names with each HTTP status it answers. */
@@ -27,7 +29,7 @@ const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 403: 'PE
 
 export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
   const calls: GeminiStandIn['calls'] = [];
-  const script: { status?: number; delayMs?: number; retryDelay?: string }[] = [];
+  const script: { status?: number; delayMs?: number; retryDelay?: string; empty?: { finishReason?: string; blockReason?: string } }[] = [];
   const lastMinute: number[] = [];
   let refused = 0;
   const overQuota = (): boolean => {
@@ -59,6 +61,16 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
       const details = step.retryDelay ? { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: step.retryDelay }] } : {};
       return { status: step.status, json: { error: { code: step.status, message: 'stand-in failure', status: STATUS_NAMES[step.status] ?? 'UNAVAILABLE', ...details } } };
     }
+    if (step?.empty) {
+      const usageMetadata = { promptTokenCount: 10, totalTokenCount: 10 };
+      const { finishReason, blockReason } = step.empty;
+      return {
+        status: 200,
+        json: blockReason
+          ? { promptFeedback: { blockReason }, usageMetadata, modelVersion: match[1] }
+          : { candidates: [{ finishReason, index: 0 }], usageMetadata, modelVersion: match[1] },
+      };
+    }
     return {
       status: 200,
       json: {
@@ -79,6 +91,9 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     },
     delayNext: (delayMs, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ delayMs });
+    },
+    answerEmptyNext: (empty) => {
+      script.push({ empty });
     },
   };
 }
