@@ -113,10 +113,16 @@ export async function touchApiKey(db: Db, key: ApiKey): Promise<void> {
     .update({ last_used_at: db.fn.now() });
 }
 
-/** A first key for a client just created (in the caller's transaction). */
+/**
+ * A new key for the client (in the caller's transaction), also put on its `clients` columns, which
+ * the release before 20261202_008 reads: after a rollback the client's newest key works there
+ * (as `down` leaves it), not the key a rotation has since expired, and a client created since
+ * has one.
+ */
 export async function addApiKey(db: Db, clientId: string): Promise<{ apiKey: string; key: ApiKey }> {
   const issued = issueApiKey();
   const [key]: ApiKey[] = await db('api_keys').insert({ client_id: clientId, prefix: issued.prefix, hash: issued.hash }).returning('*');
+  await db('clients').where({ id: clientId }).update({ api_key_prefix: issued.prefix, api_key_hash: issued.hash });
   return { apiKey: issued.apiKey, key };
 }
 

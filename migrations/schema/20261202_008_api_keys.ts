@@ -11,8 +11,10 @@ import type { Knex } from 'knex';
  * (docs/deploy.md). Until they are dropped:
  * - a key that release writes there (a client it creates in that window) is copied here by the
  *   trigger, so it keeps working once the new code runs;
- * - the new code writes none (a B2B client created now has its key here only), so the check that
- *   every B2B row has one becomes "no B2C row has one";
+ * - the new code writes each client's newest key there too (addApiKey: a client's first key and
+ *   every rotation's), so after a rollback the newest key works, not the old key a rotation
+ *   expired; the check that every B2B row has one becomes "no B2C row has one" (a client whose
+ *   keys are all revoked has none);
  * - revoking a key clears it from there too (revokeApiKey), so a rollback cannot bring it back.
  *
  * `last_used_at` is written at most every few minutes per key (API_KEY_LAST_USED_EVERY_MS): ops

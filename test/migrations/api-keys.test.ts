@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { DB_APP_ROLE } from '../../core/contract';
 import { createDb } from '../../core/db';
 import type { Db } from '../../core/models';
-import { authenticateApiKey, issueApiKey, revokeApiKey, rotateApiKey } from '../../core/domain/api-keys';
+import { authenticateApiKey, hashApiKey, issueApiKey, revokeApiKey, rotateApiKey } from '../../core/domain/api-keys';
 import { migrateLatest } from '../../migrations/migrate';
 import { schemaMigrations, type SchemaMigration } from '../../migrations/schema';
 import * as apiKeys from '../../migrations/schema/20261202_008_api_keys';
@@ -87,6 +87,16 @@ test('revoking clears the key from its clients row too: a rollback to the previo
   expect(revoked).toMatchObject({ clientId: leaked.id, alreadyRevoked: false, key: { state: 'revoked' } });
   expect(await owner('clients').where({ id: leaked.id }).first('api_key_prefix', 'api_key_hash')).toEqual({ api_key_prefix: null, api_key_hash: null });
   expect(await authenticateApiKey(owner, leaked.apiKey)).toBeUndefined();
+});
+
+test('a rotation puts the new key on the clients row: a rollback to the previous release accepts it, not the old key the rotation expired', async () => {
+  const partner = await legacyClient(owner, 'rotated');
+  const rotation = await asApp((trx) => rotateApiKey(trx, partner.id, 0));
+  if (typeof rotation === 'string') throw new Error(rotation);
+  expect(await authenticateApiKey(owner, partner.apiKey)).toBeUndefined();
+  const row = await owner('clients').where({ id: partner.id }).first('api_key_prefix', 'api_key_hash');
+  expect(row).toEqual({ api_key_prefix: rotation.key.prefix, api_key_hash: hashApiKey(rotation.apiKey) });
+  expect(await owner('api_keys').where({ client_id: partner.id }).count<{ n: string }[]>('* as n')).toEqual([{ n: '2' }]);
 });
 
 test("down puts each client's newest working key back on its row; up again copies them", async () => {
