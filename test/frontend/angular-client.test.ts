@@ -176,7 +176,7 @@ test('the access token never reaches the browser profile\'s history, the downloa
   }
 }, 180_000);
 
-test('a bad order is shown to the user as the API answered it, field by field', async () => {
+test('a bad order is shown to the user as the API answered it, field by field, with the focus on the field it names', async () => {
   const { context, page, problems } = await openContext();
   await page.goto(`${edge.url}/order/market-study`);
   await page.fill('input[name=name]', 'Ada');
@@ -190,6 +190,27 @@ test('a bad order is shown to the user as the API answered it, field by field', 
   expect(alert).toContain(error.message);
   for (const f of error.fields) expect(alert).toContain(`${f.field}: ${f.message}`);
   expect(page.url()).toBe(`${edge.url}/order/market-study`);
+  // The button is disabled while the order is sent, which drops its focus: the keyboard user is
+  // put on the field the API named, marked invalid and described by the message.
+  const email = page.locator('input[name=email]');
+  await page.locator('input[name=email]:focus').waitFor({ timeout: 5_000 });
+  await expect(email.getAttribute('aria-invalid')).resolves.toBe('true');
+  await expect(page.locator('input[name=name]').getAttribute('aria-invalid')).resolves.toBeNull();
+  const describedBy = (await email.getAttribute('aria-describedby'))!;
+  await expect(page.locator(`[id="${describedBy}"]`).textContent()).resolves.toBe(alert);
+  // Sent again with the email fixed: the theme's own fields are checked next, and the marks and
+  // the focus move to the one it names.
+  const answerOf = async (): Promise<number> =>
+    (await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]))[0].status();
+  await page.fill('input[name=email]', 'ada@example.test');
+  await expect(answerOf()).resolves.toBe(400);
+  await page.locator('input[name="input.country"]:focus').waitFor({ timeout: 5_000 });
+  await expect(page.locator('input[name="input.country"]').getAttribute('aria-invalid')).resolves.toBe('true');
+  await expect(email.getAttribute('aria-invalid')).resolves.toBeNull();
+  // Complete, the same order key goes through.
+  await page.fill('input[name="input.country"]', 'Portugal');
+  await expect(answerOf()).resolves.toBe(201);
+  await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
   await context.close();
   // Chromium reports the 400 itself as a failed resource load; nothing else may be reported.
   expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 400/.test(line))).toEqual([]);

@@ -1,7 +1,9 @@
-import { Component, computed, inject, input, signal } from '@angular/core';
+import { afterNextRender, Component, computed, inject, Injector, input, signal } from '@angular/core';
 import { CurrencyPipe } from '@angular/common';
 import { Router } from '@angular/router';
 import { api, errorMessage, idempotencyKey, Schemas } from '../api/client';
+
+const ERROR_ID = 'order-error';
 import { keepOrder } from '../order-tokens';
 
 /**
@@ -17,13 +19,13 @@ import { keepOrder } from '../order-tokens';
       <h1>{{ theme.title }}</h1>
       <p>{{ theme.outputFormat.toUpperCase() }} · {{ theme.priceCents / 100 | currency: theme.currency.toUpperCase() }}</p>
       <form novalidate (submit)="submit($event, theme.slug)">
-        <label>Your name <input name="name" autocomplete="name" /></label>
-        <label>Email <input name="email" type="email" autocomplete="email" /></label>
+        <label>Your name <input name="name" autocomplete="name" [attr.aria-invalid]="invalidMark('name')" [attr.aria-describedby]="describedBy('name')" /></label>
+        <label>Email <input name="email" type="email" autocomplete="email" [attr.aria-invalid]="invalidMark('email')" [attr.aria-describedby]="describedBy('email')" /></label>
         @for (field of theme.fields; track field) {
-          <label>{{ field }} <input [name]="'input.' + field" /></label>
+          <label>{{ field }} <input [name]="'input.' + field" [attr.aria-invalid]="invalidMark('input.' + field)" [attr.aria-describedby]="describedBy('input.' + field)" /></label>
         }
         @if (error()) {
-          <p class="error" role="alert">{{ error() }}</p>
+          <p class="error" role="alert" [id]="errorId" tabindex="-1">{{ error() }}</p>
         }
         <button type="submit" [disabled]="sending()">Order and pay</button>
       </form>
@@ -40,7 +42,11 @@ export class OrderFormPage {
   readonly theme = computed(() => this.themes()?.find((t) => t.slug === this.slug()));
   readonly error = signal<string | undefined>(undefined);
   readonly sending = signal(false);
+  readonly errorId = ERROR_ID;
+  /** The inputs (by `name`) the API's last answer named: `body.email` is `email`, `body.input.topic` is `input.topic`. */
+  private readonly invalid = signal<ReadonlySet<string>>(new Set());
   private readonly router = inject(Router);
+  private readonly injector = inject(Injector);
   /** One key per visit of the form: a double click or a retry after a network error is the same order. */
   private readonly key = idempotencyKey();
 
@@ -55,25 +61,59 @@ export class OrderFormPage {
     if (!this.theme()) this.error.set(`There is no theme "${this.slug()}".`);
   }
 
+  invalidMark(name: string): 'true' | null {
+    return this.invalid().has(name) ? 'true' : null;
+  }
+
+  describedBy(name: string): string | null {
+    return this.invalid().has(name) ? ERROR_ID : null;
+  }
+
   async submit(event: Event, theme: string): Promise<void> {
     event.preventDefault();
-    const form = new FormData(event.target as HTMLFormElement);
+    const element = event.target as HTMLFormElement;
+    const form = new FormData(element);
     const text = (name: string) => String(form.get(name) ?? '');
     const input = Object.fromEntries([...form.keys()].filter((k) => k.startsWith('input.')).map((k) => [k.slice('input.'.length), text(k)]));
     this.sending.set(true);
     this.error.set(undefined);
+    this.invalid.set(new Set());
     try {
       const { data, error, response } = await api.POST('/b2c/orders', {
         params: { header: { 'idempotency-key': this.key } },
         body: { name: text('name'), email: text('email'), theme, input },
       });
-      if (!data) return this.error.set(errorMessage(error, response.status));
+      if (!data) return this.refused(element, error, response.status);
       keepOrder(data.order.id, { accessToken: data.accessToken, checkoutUrl: data.checkoutUrl ?? null });
       await this.router.navigate(['/orders', data.order.id]);
     } catch {
       this.error.set('The API could not be reached; try again.');
+      this.focusAfterRender(element, undefined);
     } finally {
       this.sending.set(false);
     }
+  }
+
+  /** Shows the API's refusal, marks the inputs it named, and puts the focus on the first of them. */
+  private refused(form: HTMLFormElement, body: unknown, status: number): void {
+    this.error.set(errorMessage(body, status));
+    const named = ((body as { error?: { fields?: { field: string }[] } } | undefined)?.error?.fields ?? []).map((f) => f.field.replace(/^body\./, ''));
+    const inputs = named.filter((name) => form.elements.namedItem(name) instanceof HTMLInputElement);
+    this.invalid.set(new Set(inputs));
+    this.focusAfterRender(form, inputs[0]);
+  }
+
+  /**
+   * The submit button had the focus and is disabled while the order is sent, which drops it to the
+   * page: it goes to the bad input, or to the message when no input is named, once they are drawn.
+   */
+  private focusAfterRender(form: HTMLFormElement, input: string | undefined): void {
+    afterNextRender(
+      () => {
+        const target = input ? form.elements.namedItem(input) : form.ownerDocument.getElementById(ERROR_ID);
+        if (target instanceof HTMLElement) target.focus();
+      },
+      { injector: this.injector },
+    );
   }
 }
