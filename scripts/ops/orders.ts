@@ -77,6 +77,7 @@ export type SecretReader = (secretId: string) => Promise<string>;
 export async function openDatabase(args: DatabaseArgs, defaultSecret: string, readSecret: SecretReader): Promise<Knex> {
   if (!args.url) throw new UsageError('--database-url', 'required (or set DATABASE_URL): postgres://[user:password@]host:port/database');
   const url = new URL(args.url);
+  const loginFrom = url.username ? '--database-url' : '--db-secret';
   if (!url.username) {
     const secretId = args.secret ?? defaultSecret;
     let login: { username?: unknown; password?: unknown };
@@ -95,7 +96,29 @@ export async function openDatabase(args: DatabaseArgs, defaultSecret: string, re
     url.username = encodeURIComponent(login.username);
     url.password = encodeURIComponent(login.password);
   }
-  return createDbWith({ database: { url: url.toString(), port: 5432, poolMax: 2 }, secrets: {} }, { applicationName: 'docplatform-ops', statementTimeoutMs: 30_000 });
+  const db = createDbWith({ database: { url: url.toString(), port: 5432, poolMax: 2 }, secrets: {} }, { applicationName: 'docplatform-ops', statementTimeoutMs: 30_000 });
+  await refusalOf(db, url, loginFrom);
+  return db;
+}
+
+/**
+ * A connection tried first, with the pool's own settings (TLS included) but past core/db's
+ * wrapper, which answers every failure "unavailable, please retry" for the services' clients: a
+ * database or a login the server does not have is the command's to fix, and retrying never will.
+ */
+async function refusalOf(db: Knex, url: URL, loginFrom: '--database-url' | '--db-secret'): Promise<void> {
+  const client = db.client as { acquireRawConnection(): Promise<unknown>; destroyRawConnection(connection: unknown): Promise<void> };
+  let connection: unknown;
+  try {
+    connection = await client.acquireRawConnection();
+  } catch (err) {
+    const { code, message } = err as { code?: unknown; message: string };
+    if (typeof code !== 'string' || !/^(28|3D)/.test(code)) return;
+    await db.destroy();
+    const where = `${url.hostname}:${url.port || 5432}`;
+    throw new UsageError(code.startsWith('3D') ? '--database-url' : loginFrom, `the server at ${where} refused it: ${message}`);
+  }
+  await client.destroyRawConnection(connection).catch(() => undefined);
 }
 
 const readOnly = <T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>

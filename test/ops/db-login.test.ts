@@ -67,6 +67,22 @@ describe('ops: the database login from its secret', () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  test('a database or a login the server does not have: exit 2 naming --database-url and what it refused, not "unavailable, retry"', async () => {
+    const other = (change: (url: URL) => void) => {
+      const url = new URL(database.url);
+      change(url);
+      return url.toString();
+    };
+    const cases: [string, RegExp][] = [
+      [other((u) => (u.pathname = '/no_such_database_ops')), /^--database-url: the server at .+ refused it: database "no_such_database_ops" does not exist/],
+      [other((u) => (u.username = 'no_such_role_ops')), /^--database-url: the server at .+ refused it: role "no_such_role_ops" does not exist/],
+    ];
+    for (const [url, msg] of cases) {
+      const run = await ops(['orders', 'failed', '--env', 'dev', '--database-url', url], true);
+      expect({ code: run.code, error: errorLine(run.stderr) }).toMatchObject({ code: 2, error: { field: '--database-url', msg: expect.stringMatching(msg) } });
+    }
+  });
+
   test('a login secret that does not exist: exit 2 naming --db-secret', async () => {
     const run = await ops(['orders', 'failed', '--env', 'dev', '--database-url', tunnelUrl, '--db-secret', 'docplatform-dev-db-nope'], true);
     expect(errorLine(run.stderr)).toMatchObject({ field: '--db-secret' });
