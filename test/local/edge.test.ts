@@ -87,6 +87,21 @@ describe('the front end', () => {
     expect((await get('/..%2F..%2Fpackage.json')).status).toBe(403);
   });
 
+  test('a revalidation of an unchanged file is a 304 without a body, as CloudFront answers it', async () => {
+    const first = await get('/orders/1');
+    const etag = first.headers.get('etag')!;
+    const lastModified = first.headers.get('last-modified')!;
+    const again = await get('/orders/1', { headers: { 'if-none-match': etag } });
+    expect([again.status, again.text, again.headers.get('etag'), again.headers.get('cache-control')]).toEqual([304, '', etag, NO_CACHE]);
+    expectSecurityHeaders(again.headers);
+    expect((await get('/orders/1', { headers: { 'if-none-match': `"other", W/${etag}` } })).status).toBe(304);
+    expect((await get('/orders/1', { headers: { 'if-modified-since': lastModified } })).status).toBe(304);
+    // If-None-Match decides when both are sent; a changed file, or an older date, is the file again.
+    const changed = await get('/orders/1', { headers: { 'if-none-match': '"other"', 'if-modified-since': lastModified } });
+    expect([changed.status, changed.text]).toEqual([200, FIXTURE_FILES['index.html']]);
+    expect((await get('/orders/1', { headers: { 'if-modified-since': new Date(Date.parse(lastModified) - 60_000).toUTCString() } })).status).toBe(200);
+  });
+
   test('only GET and HEAD reach the bucket', async () => {
     expect((await get('/', { method: 'POST', body: 'x' })).status).toBe(403);
     const head = await get('/', { method: 'HEAD' });

@@ -151,6 +151,22 @@ async function readObject(source: FrontendSource, key: string): Promise<StoredOb
   }
 }
 
+/**
+ * Whether a conditional GET or HEAD matches the stored object, which CloudFront (and S3 behind it)
+ * answers with a 304: If-None-Match (weak comparison, `*` included) decides when it is sent, else
+ * If-Modified-Since (RFC 9110 §13.2.2). `index.html` is `no-cache`, so every load revalidates it.
+ */
+function notModified(req: IncomingMessage, object: StoredObject): boolean {
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) {
+    if (!object.etag) return false;
+    const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+    return ifNoneMatch.split(',').some((tag) => tag.trim() === '*' || opaque(tag) === opaque(object.etag!));
+  }
+  const since = Date.parse(req.headers['if-modified-since'] ?? '');
+  return object.lastModified !== undefined && !Number.isNaN(since) && Math.floor(object.lastModified.getTime() / 1000) * 1000 <= since;
+}
+
 function notBuilt(source: FrontendSource): string {
   return source.kind === 'folder'
     ? `The front end is not built: ${source.dir} has no index.html.\nnpm run dev builds it (frontend/, ng build); the API is at /api/ meanwhile.\n`
@@ -182,15 +198,19 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
       if (key === 'index.html') return send(res, 404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, notBuilt(options.frontend), head);
       return send(res, 403, { 'content-type': 'application/xml' }, ACCESS_DENIED, head);
     }
+    const validators = {
+      ...(object.cacheControl ? { 'cache-control': object.cacheControl } : {}),
+      ...(object.etag ? { etag: object.etag } : {}),
+      ...(object.lastModified ? { 'last-modified': object.lastModified.toUTCString() } : {}),
+    };
+    if (notModified(req, object)) return send(res, 304, validators, '', true);
     send(
       res,
       200,
       {
         'content-type': object.contentType,
         'content-length': String(object.body.length),
-        ...(object.cacheControl ? { 'cache-control': object.cacheControl } : {}),
-        ...(object.etag ? { etag: object.etag } : {}),
-        ...(object.lastModified ? { 'last-modified': object.lastModified.toUTCString() } : {}),
+        ...validators,
       },
       object.body,
       head,
