@@ -7,6 +7,7 @@ import * as appRole from './20261201_005_app_role';
 import * as orderRequestId from './20261201_006_order_request_id';
 import * as batchProcessingIndex from './20261202_007_batch_processing_index';
 import * as apiKeys from './20261202_008_api_keys';
+import * as apiKeysLegacyReplace from './20261202_009_api_keys_legacy_replace';
 
 /**
  * The schema migrations, listed statically so they bundle (Lambda, worker images) and run
@@ -25,4 +26,5 @@ export const schemaMigrations: SchemaMigration[] = [
   { name: '20261201_006_order_request_id', ...orderRequestId },
   { name: '20261202_007_batch_processing_index', ...batchProcessingIndex },
   { name: '20261202_008_api_keys', ...apiKeys },
+  { name: '20261202_009_api_keys_legacy_replace', ...apiKeysLegacyReplace },
 ];

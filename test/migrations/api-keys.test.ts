@@ -99,6 +99,18 @@ test('a rotation puts the new key on the clients row: a rollback to the previous
   expect(await owner('api_keys').where({ client_id: partner.id }).count<{ n: string }[]>('* as n')).toEqual([{ n: '2' }]);
 });
 
+test('a key the previous release replaces on a clients row ends the key it replaced; a rotation of the new code leaves the old key its overlap', async () => {
+  const replaced = await legacyClient(owner, 'replaced');
+  const next = issueApiKey();
+  await asApp((trx) => trx('clients').where({ id: replaced.id }).update({ api_key_prefix: next.prefix, api_key_hash: next.hash }));
+  expect(await authenticateApiKey(owner, replaced.apiKey)).toBeUndefined();
+  expect((await authenticateApiKey(owner, next.apiKey))?.client.id).toBe(replaced.id);
+  const rotation = await asApp((trx) => rotateApiKey(trx, replaced.id, 3600_000));
+  if (typeof rotation === 'string') throw new Error(rotation);
+  expect((await authenticateApiKey(owner, next.apiKey))?.client.id).toBe(replaced.id);
+  expect((await authenticateApiKey(owner, rotation.apiKey))?.client.id).toBe(replaced.id);
+});
+
 test("down puts each client's newest working key back on its row; up again copies them", async () => {
   const rotation = await rotateApiKey(owner, existing.id, 3600_000);
   if (typeof rotation === 'string') throw new Error(rotation);

@@ -154,6 +154,7 @@ describe('on the machine’s PostgreSQL', () => {
       '20261201_006_order_request_id',
       '20261202_007_batch_processing_index',
       '20261202_008_api_keys',
+      '20261202_009_api_keys_legacy_replace',
     ]);
     expect(first.lines.find((l) => l.msg === 'migrate-start')).toMatchObject({ level: 'info', service: 'db-migrate', env: 'test', state: 'empty', login: 'DATABASE_APP_URL' });
     expect(first.lines.find((l) => l.msg === 'app-login-ready')).toMatchObject({ role: login.username, memberOf: 'docplatform_app', created: true });
