@@ -216,6 +216,21 @@ test('a bad order is shown to the user as the API answered it, field by field, w
   expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 400/.test(line))).toEqual([]);
 }, 60_000);
 
+test('B2B: a refused upload is said, with the focus on the message (the upload button is disabled while it is sent)', async () => {
+  const { context, page, problems } = await openContext();
+  await page.goto(`${edge.url}/b2b`);
+  await page.fill('input[name=apiKey]', 'not-a-key');
+  await page.selectOption('select[name=theme]', 'product-sheet');
+  await page.setInputFiles('input[name=csv]', { name: 'products.csv', mimeType: 'text/csv', buffer: Buffer.from('product\nSolar kettle\n') });
+  const [answer] = await Promise.all([page.waitForResponse((r) => r.url().startsWith(`${edge.url}/api/b2b/batches`)), page.click('button[type=submit]')]);
+  expect(answer.status()).toBe(401);
+  const { error } = (await answer.json()) as { error: { message: string } };
+  await page.locator('[role=alert]:focus').waitFor({ timeout: 5_000 });
+  await expect(page.locator('[role=alert]').textContent()).resolves.toBe(error.message);
+  await context.close();
+  expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 401/.test(line))).toEqual([]);
+}, 60_000);
+
 test('B2B: a CSV uploaded with an API key is followed until the batch completes', async () => {
   const created = await http(p.urls.client, '/clients', { method: 'POST', json: { name: 'Frontend B2B', email: 'frontend-b2b@example.test' } });
   expect(created.status).toBe(201);

@@ -1,4 +1,4 @@
-import { Component, DestroyRef, inject, signal } from '@angular/core';
+import { afterNextRender, Component, DestroyRef, ElementRef, inject, Injector, signal, viewChild } from '@angular/core';
 import { api, errorMessage, idempotencyKey, isTransient, Schemas } from '../api/client';
 import { Poller } from '../poll';
 
@@ -25,7 +25,7 @@ const FINAL = new Set(['completed', 'failed']);
       </label>
       <label>CSV file <input name="csv" type="file" accept=".csv,text/csv" /></label>
       @if (error()) {
-        <p class="error" role="alert">{{ error() }}</p>
+        <p #errorMessage class="error" role="alert" tabindex="-1">{{ error() }}</p>
       }
       <button type="submit" [disabled]="sending()">Upload</button>
     </form>
@@ -52,6 +52,8 @@ export class BatchPage {
   readonly sending = signal(false);
   /** One loop per page: a batch sent again stops following the one before. */
   private readonly poller = new Poller(inject(DestroyRef));
+  private readonly errorMessage = viewChild<ElementRef<HTMLElement>>('errorMessage');
+  private readonly injector = inject(Injector);
 
   constructor() {
     void this.loadThemes();
@@ -81,14 +83,23 @@ export class BatchPage {
         bodySerializer: (body) => body,
         headers: { 'content-type': 'text/csv', 'x-api-key': apiKey },
       });
-      if (!data) return this.error.set(errorMessage(error, response.status));
+      if (!data) return this.refused(errorMessage(error, response.status));
       this.batch.set(data.batch);
       this.follow(apiKey, data.batch.id);
     } catch {
-      this.error.set('The API could not be reached; try again.');
+      this.refused('The API could not be reached; try again.');
     } finally {
       this.sending.set(false);
     }
+  }
+
+  /**
+   * The upload button had the focus and is disabled while the batch is sent, which drops it to the
+   * page: it goes to the message once drawn, which names the key, the theme or the CSV row at fault.
+   */
+  private refused(message: string): void {
+    this.error.set(message);
+    afterNextRender(() => this.errorMessage()?.nativeElement.focus(), { injector: this.injector });
   }
 
   private follow(apiKey: string, id: string): void {
