@@ -216,6 +216,42 @@ test('a bad order is shown to the user as the API answered it, field by field, w
   expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 400/.test(line))).toEqual([]);
 }, 60_000);
 
+test('a browser that refuses site data is told the order is placed but cannot be followed; once allowed, the same order goes on', async () => {
+  const { context, page, problems } = await openContext();
+  // What Chromium does with site data blocked for the site: localStorage throws a SecurityError.
+  await context.addInitScript({
+    content: `(() => {
+      const setItem = Storage.prototype.setItem;
+      window.__storageBlocked = true;
+      Storage.prototype.setItem = function (key, value) {
+        if (window.__storageBlocked) throw new DOMException('Access is denied for this document.', 'SecurityError');
+        return setItem.call(this, key, value);
+      };
+    })();`,
+  });
+  await page.goto(`${edge.url}/order/product-sheet`);
+  await page.fill('input[name=name]', 'Ada Lovelace');
+  await page.fill('input[name=email]', 'ada@example.test');
+  await page.fill('input[name="input.product"]', 'Storm glass');
+  const answerOf = async (): Promise<{ status: number; id: string }> => {
+    const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]);
+    return { status: answer.status(), id: ((await answer.json()) as { order: { id: string } }).order.id };
+  };
+  const placed = await answerOf();
+  expect(placed.status).toBe(201);
+  const alert = page.locator('[role=alert]:focus');
+  await alert.waitFor({ timeout: 5_000 });
+  await expect(alert.textContent()).resolves.toContain(`Order ${placed.id} is placed`);
+  expect(page.url()).toBe(`${edge.url}/order/product-sheet`);
+  await page.evaluate(() => void ((globalThis as unknown as { __storageBlocked: boolean }).__storageBlocked = false));
+  const again = await answerOf();
+  expect(again).toEqual({ status: 200, id: placed.id });
+  await page.waitForURL(`${edge.url}/orders/${placed.id}`);
+  await expect(statusOf(page)).resolves.toBe('pending');
+  await context.close();
+  expect(problems).toEqual([]);
+}, 60_000);
+
 test('B2B: a refused upload is said, with the focus on the message (the upload button is disabled while it is sent)', async () => {
   const { context, page, problems } = await openContext();
   await page.goto(`${edge.url}/b2b`);

@@ -4,7 +4,7 @@ import { Router } from '@angular/router';
 import { api, errorMessage, idempotencyKey, Schemas } from '../api/client';
 
 const ERROR_ID = 'order-error';
-import { keepOrder } from '../order-tokens';
+import { keepOrder, KeptOrder } from '../order-tokens';
 
 /**
  * The order form of one theme: the buyer's name and email and the theme's own fields. The form
@@ -84,13 +84,29 @@ export class OrderFormPage {
         body: { name: text('name'), email: text('email'), theme, input },
       });
       if (!data) return this.refused(element, error, response.status);
-      keepOrder(data.order.id, { accessToken: data.accessToken, checkoutUrl: data.checkoutUrl ?? null });
+      if (!this.kept(data.order.id, { accessToken: data.accessToken, checkoutUrl: data.checkoutUrl ?? null })) return this.focusAfterRender(element, undefined);
       await this.router.navigate(['/orders', data.order.id]);
     } catch {
       this.error.set('The API could not be reached; try again.');
       this.focusAfterRender(element, undefined);
     } finally {
       this.sending.set(false);
+    }
+  }
+
+  /**
+   * Keeps the order's token for its page. A browser that blocks site data throws on localStorage:
+   * the order exists by then, and the same key answers it again with its token once allowed.
+   */
+  private kept(orderId: string, order: KeptOrder): boolean {
+    try {
+      keepOrder(orderId, order);
+      return true;
+    } catch {
+      this.error.set(
+        `Order ${orderId} is placed, but this browser does not let the page keep its access token (site data is blocked for this site), without which it cannot be paid or followed: allow site data, then press the button again (the same order is answered).`,
+      );
+      return false;
     }
   }
 
