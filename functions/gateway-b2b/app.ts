@@ -180,7 +180,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
 
   router.post('/b2b/keys', async (ctx) => {
     parseQuery(NoQuery, ctx);
-    const body = await readJsonBody(ctx, { schema: RotateKeyBody });
+    const body = await readJsonBody(ctx, { schema: RotateKeyBody, whenAbsent: {} });
     const rotation = await api(ctx).client.rotateKey(clientOf(ctx).id, body);
     logAbout(ctx, { keyPrefix: rotation.key.prefix });
     // The new key is in this answer only: no cache on the way may keep it.

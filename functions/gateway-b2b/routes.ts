@@ -114,13 +114,13 @@ export const B2B_ROUTES: PublicRoute[] = [
     tags: ['b2b'],
     auth: 'apiKey',
     query: NoQuery,
-    body: { content: { 'application/json': RotateKeyBody }, limitBytes: DEFAULT_BODY_LIMIT, required: true },
+    body: { content: { 'application/json': RotateKeyBody }, limitBytes: DEFAULT_BODY_LIMIT, required: false },
     responses: { 201: { description: 'The new key, and the old keys with their expiry', body: Rotated } },
     errors: {
       400: 'the body is invalid (`body.oldKeysExpireInSeconds`) or a query parameter was given',
       401: 'no or a wrong API key',
       409: `the client already has ${MAX_WORKING_KEYS} working keys`,
-      415: 'the body is not application/json',
+      415: 'a body was sent that is not application/json (no body at all means the defaults)',
     },
   },
   {

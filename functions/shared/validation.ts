@@ -113,7 +113,15 @@ export interface JsonBodyOptions<S extends z.ZodMiniType> {
   prefix?: string;
   /** The 415's message, for a route that words it otherwise than "content-type must be one of: application/json". */
   unsupportedMessage?: string;
+  /**
+   * The value of a request that sends no body at all (no content type, no bytes), for a route
+   * whose every member is optional: `curl -X POST` means "the defaults", not a 415.
+   */
+  whenAbsent?: unknown;
 }
+
+/** No body sent: no content type, and no bytes declared or streamed. */
+const sentNoBody = (ctx: ServiceContext): boolean => !ctx.get('content-type') && !ctx.get('transfer-encoding') && !(Number(ctx.get('content-length')) > 0);
 
 /**
  * The one JSON body reader of every route: content type (415), size (413), nesting depth (400
@@ -122,6 +130,9 @@ export interface JsonBodyOptions<S extends z.ZodMiniType> {
  * same steps itself: acceptedMediaType, readRawBody, parseJsonBody.
  */
 export async function readJsonBody<S extends z.ZodMiniType = z.ZodMiniType<unknown>>(ctx: ServiceContext, options: JsonBodyOptions<S> = {}): Promise<z.infer<S>> {
+  if (options.whenAbsent !== undefined && sentNoBody(ctx)) {
+    return options.schema ? parseWith(options.schema, options.whenAbsent, options.prefix ?? 'body') : (options.whenAbsent as z.infer<S>);
+  }
   acceptedMediaType(ctx, ['json'], options.unsupportedMessage);
   return parseJsonBody(await readRawBody(ctx, options.limit), options.schema, options.prefix);
 }

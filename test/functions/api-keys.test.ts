@@ -59,6 +59,15 @@ test('rotation: the new key and the old one both work; the old one expires 7 day
   expect(JSON.stringify(await p.db('api_keys').where({ client_id: client.id }))).not.toMatch(new RegExp(`${first}|${second}`));
 });
 
+test('a POST with no body at all rotates with the defaults; a body that is not JSON is still refused', async () => {
+  const { apiKey: first } = await newClient('barepost');
+  const bare = await http(b2b, '/b2b/keys', { method: 'POST', headers: { 'x-api-key': first } });
+  expect(bare.status).toBe(201);
+  expect(Date.parse(bare.json.oldKeys[0].expiresAt) - Date.now()).toBeGreaterThan(OLD_KEY_OVERLAP_DEFAULT_MS - 60_000);
+  const text = await http(b2b, '/b2b/keys', { method: 'POST', headers: { 'x-api-key': bare.json.apiKey, 'content-type': 'text/plain' }, body: 'rotate' });
+  expect(text.status).toBe(415);
+});
+
 test('a partner chooses the overlap; 0 ends the old keys at once; an earlier expiry is kept', async () => {
   const { apiKey: first } = await newClient('chooser');
   const second = (await rotate(first, { oldKeysExpireInSeconds: 3600 })).json;
