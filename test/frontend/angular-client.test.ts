@@ -248,6 +248,10 @@ test('a browser that refuses site data is told the order is placed but cannot be
   expect(again).toEqual({ status: 200, id: placed.id });
   await page.waitForURL(`${edge.url}/orders/${placed.id}`);
   await expect(statusOf(page)).resolves.toBe('pending');
+  // Blocked for reading too (back from Stripe after site data was blocked again): said, not a blank page.
+  await context.addInitScript({ content: `Storage.prototype.getItem = function () { throw new DOMException('Access is denied for this document.', 'SecurityError'); };` });
+  await page.goto(`${edge.url}/orders/${placed.id}?paid=1`);
+  await page.locator('[role=alert]', { hasText: 'does not hold the access token' }).waitFor({ timeout: 5_000 });
   await context.close();
   expect(problems).toEqual([]);
 }, 60_000);

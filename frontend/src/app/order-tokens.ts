@@ -15,7 +15,12 @@ export function keepOrder(orderId: string, kept: KeptOrder): void {
   localStorage.setItem(keyOf(orderId), JSON.stringify(kept));
 }
 
+/** The kept order, or undefined when there is none or the browser refuses to read site data (localStorage throws then). */
 export function keptOrder(orderId: string): KeptOrder | undefined {
-  const raw = localStorage.getItem(keyOf(orderId));
-  return raw ? (JSON.parse(raw) as KeptOrder) : undefined;
+  try {
+    const raw = localStorage.getItem(keyOf(orderId));
+    return raw ? (JSON.parse(raw) as KeptOrder) : undefined;
+  } catch {
+    return undefined;
+  }
 }
