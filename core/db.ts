@@ -100,7 +100,13 @@ export function createDbWith(config: Pick<AppConfig, 'database' | 'secrets'>, op
   const client = db.client as { acquireConnection(): Promise<unknown>; releaseConnection(connection: unknown): Promise<unknown> };
   const acquire = client.acquireConnection.bind(client);
   const connectWaitMs = options.connectWaitMs ?? database.connectWaitMs ?? 0;
-  const unavailable = (err: Error) => new DependencyUnavailableError('database', `database unavailable, please retry shortly (${err.name})`);
+  // The caller is told only that the database is away; the log and a CLI's message (both redacted)
+  // keep the driver's reason, without which ops cannot tell a refused login from a stopped server.
+  const unavailable = (err: Error) => {
+    const code = (err as { code?: unknown }).code;
+    const reason = `${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message}`;
+    return new DependencyUnavailableError('database', `database unavailable, please retry shortly (${reason})`, `database unavailable, please retry shortly (${err.name})`);
+  };
   client.acquireConnection = async () => {
     if (connectWaitMs === 0) {
       return acquire().catch((err: Error) => {
