@@ -101,11 +101,16 @@ const ONE_WORD = new Set(['order']);
 const ENV_NAME = /^[a-z][a-z0-9-]{0,20}$/;
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The longest look back: CloudWatch Logs keeps nothing longer (10 years), and a start before 1970 is refused by AWS. */
+const LONGEST_DURATION_MS = 3650 * UNITS.d;
+
 /** `30m`, `90s`, `2h`, `1d` → milliseconds. */
 export function parseDuration(field: string, value: string): number {
   const m = /^(\d{1,6})(s|m|h|d)$/.exec(value.trim());
   if (!m || Number(m[1]) === 0) throw new UsageError(field, `expected a duration like 90s, 30m, 2h or 1d, got "${value}"`);
-  return Number(m[1]) * UNITS[m[2]];
+  const ms = Number(m[1]) * UNITS[m[2]];
+  if (ms > LONGEST_DURATION_MS) throw new UsageError(field, `at most 3650d (10 years), got "${value}"`);
+  return ms;
 }
 
 function url(field: string, value: string | undefined, protocols: string[]): string | undefined {

@@ -175,6 +175,9 @@ test('order --env dev: an id no line names, a bad id, no credentials: exit 2 nam
   expect({ code: bad.code, field: bad.errors[0]?.field }).toEqual({ code: 2, field: 'orderId' });
   const since = await ops(['order', ORDER, '--env', 'dev', '--since', 'soon']);
   expect({ code: since.code, field: since.errors[0]?.field }).toEqual({ code: 2, field: '--since' });
+  // A look back before 1970 would reach AWS as a negative start time and fail there (exit 1).
+  const ages = await ops(['order', ORDER, '--env', 'dev', '--since', '999999d']);
+  expect({ code: ages.code, field: ages.errors[0]?.field, msg: ages.errors[0]?.msg }).toEqual({ code: 2, field: '--since', msg: expect.stringContaining('at most 3650d') });
   // The SDK's whole chain finds nothing: no variables, no files, no instance metadata.
   const none = {
     ...aws(),
