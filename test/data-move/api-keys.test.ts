@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { createDb } from '../../core/db';
 import { authenticateApiKey, issueApiKey } from '../../core/domain/api-keys';
 import { migrateLatest } from '../../migrations/migrate';
-import { schemaMigrations, type SchemaMigration } from '../../migrations/schema';
+import { schemaMigrations } from '../../migrations/schema';
+import { migrateUpTo, migrationIndex } from '../support/schema-history';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { runCli } from '../support/data-move-harness';
 
@@ -12,7 +13,7 @@ import { runCli } from '../support/data-move-harness';
  * copies every key into `api_keys`, where it authenticates; the columns move with it and stay.
  */
 const dbAt = (url: string): Knex => createDb({ database: { url, port: 5432, poolMax: 2 }, secrets: {} });
-const BEFORE = schemaMigrations.findIndex((m) => m.name === '20261202_008_api_keys');
+const BEFORE = migrationIndex('20261202_008_api_keys');
 
 const databases: TestDatabase[] = [];
 afterAll(() => Promise.all(databases.map((d) => d.drop())));
@@ -24,12 +25,7 @@ test('a source with one key per clients row: moved, then the target migration ma
   const key = issueApiKey();
   const src = dbAt(source.url);
   try {
-    const migrationSource: Knex.MigrationSource<SchemaMigration> = {
-      getMigrations: async () => schemaMigrations.slice(0, BEFORE),
-      getMigrationName: (m) => m.name,
-      getMigration: async (m) => m,
-    };
-    await src.migrate.latest({ tableName: 'knex_migrations', migrationSource });
+    await migrateUpTo(src, BEFORE);
     await src('clients').insert({ kind: 'b2b', name: 'Partner', email: 'partner@example.test', api_key_prefix: key.prefix, api_key_hash: key.hash });
   } finally {
     await src.destroy();

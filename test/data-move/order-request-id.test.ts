@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { createDb } from '../../core/db';
 import { migrateLatest, seed } from '../../migrations/migrate';
-import { schemaMigrations, type SchemaMigration } from '../../migrations/schema';
+import { schemaMigrations } from '../../migrations/schema';
+import { migrateUpTo, migrationIndex } from '../support/schema-history';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { query, runCli } from '../support/data-move-harness';
 
@@ -11,16 +12,8 @@ import { query, runCli } from '../support/data-move-harness';
  * moved orders; a source that has it moves its values, its check and its trigger.
  */
 const dbAt = (url: string): Knex => createDb({ database: { url, port: 5432, poolMax: 2 }, secrets: {} });
-const BEFORE = schemaMigrations.findIndex((m) => m.name === '20261201_006_order_request_id');
+const BEFORE = migrationIndex('20261201_006_order_request_id');
 
-const migrateUpTo = (knex: Knex, count: number) => {
-  const migrationSource: Knex.MigrationSource<SchemaMigration> = {
-    getMigrations: async () => schemaMigrations.slice(0, count),
-    getMigrationName: (m) => m.name,
-    getMigration: async (m) => m,
-  };
-  return knex.migrate.latest({ tableName: 'knex_migrations', migrationSource });
-};
 
 async function sourceWithOrder(prefix: string, migrations: number, row: Record<string, unknown>): Promise<TestDatabase> {
   const source = await createTestDatabase(prefix);

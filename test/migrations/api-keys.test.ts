@@ -4,7 +4,8 @@ import { createDb } from '../../core/db';
 import type { Db } from '../../core/models';
 import { authenticateApiKey, hashApiKey, issueApiKey, revokeApiKey, rotateApiKey } from '../../core/domain/api-keys';
 import { migrateLatest } from '../../migrations/migrate';
-import { schemaMigrations, type SchemaMigration } from '../../migrations/schema';
+import { schemaMigrations } from '../../migrations/schema';
+import { migrateUpTo, migrationIndex } from '../support/schema-history';
 import * as apiKeys from '../../migrations/schema/20261202_008_api_keys';
 import { createTestDatabase, TestDatabase } from '../support/postgres';
 
@@ -17,16 +18,8 @@ import { createTestDatabase, TestDatabase } from '../support/postgres';
  */
 let database: TestDatabase;
 let owner: Knex;
-const BEFORE = schemaMigrations.findIndex((m) => m.name === '20261202_008_api_keys');
+const BEFORE = migrationIndex('20261202_008_api_keys');
 
-const migrateUpTo = (knex: Knex, count: number) => {
-  const migrationSource: Knex.MigrationSource<SchemaMigration> = {
-    getMigrations: async () => schemaMigrations.slice(0, count),
-    getMigrationName: (m) => m.name,
-    getMigration: async (m) => m,
-  };
-  return knex.migrate.latest({ tableName: 'knex_migrations', migrationSource });
-};
 
 /** As the services run (and as the previous release runs): the application role, DML only. */
 const asApp = <T>(work: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
