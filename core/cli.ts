@@ -55,6 +55,10 @@ export function failure(error: unknown, { log, usage, usageSink = stderrSink, fa
  * once, as a half-done run may hold a pool or a server open.
  */
 export function runCli(main: () => number | void | Promise<number | void>, shell: CliShell): void {
+  // The AWS SDK's Node-version notice is nine lines of plain text on stderr, where the CLIs write
+  // their JSON log lines: it would break a `| jq` of every command that makes an AWS client. The
+  // project's Node version is package.json's engines (Lambda and the images run Node 22).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   Promise.resolve()
     .then(main)
     .then(

@@ -196,8 +196,5 @@ function secretReader(target: OpsTarget) {
 }
 
 if (require.main === module) {
-  // The SDK's Node-version notice is plain text on stderr, which carries this CLI's log, one JSON
-  // line per event (as preflight's); the project's Node version is package.json's engines.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   runCli(() => main(process.argv.slice(2)), { log: createLogger({ component: 'ops' }, 'info', stderrSink) });
 }

@@ -80,9 +80,6 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 }
 
 if (require.main === module) {
-  // The SDK's own Node-version notice is a plain-text warning on stderr, which carries this
-  // CLI's JSON log lines (and the usage after bad input); the project's Node version is package.json's engines.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const io = defaultIo();
   runCli(() => main(process.argv.slice(2), io), { log: io.log });
 }
