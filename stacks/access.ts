@@ -59,7 +59,7 @@ const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
 
 /** Batch sources, rejected rows and manifests: `batches/<clientId>/<batchId>/…` in the assets bucket. */
 const BATCH_OBJECTS: ObjectAccess = { bucket: 'assets', prefix: 'batches/' };
-/** Documents: `<clientId>/<orderId>.<ext>` in the reports bucket. */
+/** Documents in the reports bucket: each attempt's `<clientId>/<orderId>/<attempt>/<orderId>.<ext>`, and `<clientId>/<orderId>.<ext>` for those storage:move brought over. */
 const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
 
 /**
