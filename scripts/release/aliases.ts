@@ -77,6 +77,25 @@ export function putCommands(config: EnvironmentConfig | undefined, missing: stri
 }
 
 /**
+ * One line per check of a deploy step (`<step>-ok`, `-failed`, `-degraded`). A service that
+ * answers while secrets have no value yet passes, with what puts each: the routes that need one
+ * answer 503 until then. `answering` words who answers, for the annotation.
+ */
+function reportChecks<R extends { ok: boolean; missing?: string[] }>(step: 'smoke' | 'internal', config: EnvironmentConfig | undefined, results: R[], answering: (result: R) => string): void {
+  for (const result of results) {
+    if (!result.ok) log.error(`${step}-failed`, { ...result });
+    else if (result.missing) {
+      const commands = putCommands(config, result.missing);
+      log.warn(`${step}-degraded`, { ...result, commands });
+      annotate(`Secrets without a value${config ? ` in ${config.env}` : ''}: ${result.missing.join(', ')}`, [
+        `${answering(result)} that need ${result.missing.join(', ')} answer 503 until their values are put (read again within 30 s, no deploy needed):`,
+        ...commands,
+      ]);
+    } else log.info(`${step}-ok`, { ...result });
+  }
+}
+
+/**
  * Warns naming each secret of the environment that has no value, and what gives it one. Never
  * fails the smoke test: the services start without them (their routes answer 503 until put).
  */
@@ -235,18 +254,7 @@ async function release(argv: string[]): Promise<number> {
         ...urls.map((url) => smokeTest(url, { attempts, delayMs })),
         ...refusedUrls.map((url) => smokeTest(url, { attempts, delayMs, expect: 'refused' })),
       ]);
-      for (const result of results) {
-        if (!result.ok) log.error('smoke-failed', { ...result });
-        else if (result.missing) {
-          // Started, but secrets have no value yet: a pass, with what puts each (the routes that need one answer 503 until then).
-          const commands = putCommands(config, result.missing);
-          log.warn('smoke-degraded', { ...result, commands });
-          annotate(`Secrets without a value${config ? ` in ${config.env}` : ''}: ${result.missing.join(', ')}`, [
-            `${result.url} answers, but the routes that need ${result.missing.join(', ')} answer 503 until their values are put (read again within 30 s, no deploy needed):`,
-            ...commands,
-          ]);
-        } else log.info('smoke-ok', { ...result });
-      }
+      reportChecks('smoke', config, results, (r) => `${r.url} answers, but the routes`);
       if (config) await warnSecretsWithoutValue(config);
       return results.every((r) => r.ok) ? 0 : 1;
     }
@@ -259,17 +267,7 @@ async function release(argv: string[]): Promise<number> {
         ? lambdaTargets(config.region, Object.fromEntries(INTERNAL_SERVICES.map((s) => [s, `${namePrefix(config.env)}-${s}`])))
         : httpTargets(Object.fromEntries(INTERNAL_SERVICES.map((s) => [s, `http://127.0.0.1:${localPort(s)}`])));
       const results = await checkInternalHealth(targets, INTERNAL_SERVICES, { attempts, delayMs });
-      for (const result of results) {
-        if (!result.ok) log.error('internal-failed', { ...result });
-        else if (result.missing) {
-          const commands = putCommands(config, result.missing);
-          log.warn('internal-degraded', { ...result, commands });
-          annotate(`Secrets without a value${config ? ` in ${config.env}` : ''}: ${result.missing.join(', ')}`, [
-            `${result.service} (${result.target}) answers, but its routes that need ${result.missing.join(', ')} answer 503 until their values are put (read again within 30 s, no deploy needed):`,
-            ...commands,
-          ]);
-        } else log.info('internal-ok', { ...result });
-      }
+      reportChecks('internal', config, results, (r) => `${r.service} (${r.target}) answers, but its routes`);
       return results.every((r) => r.ok) ? 0 : 1;
     }
     case 'origin': {
