@@ -256,6 +256,30 @@ test('a browser that refuses site data is told the order is placed but cannot be
   expect(problems).toEqual([]);
 }, 60_000);
 
+test('a theme list that could not be loaded is said with a way to try again (themes page, order form, B2B page), and the retry loads it', async () => {
+  const { context, page, problems } = await openContext();
+  let unreachable = true;
+  // The browser's own connection failure, as when the network or the edge is down: fetch rejects, no answer at all.
+  await context.route('**/api/b2c/themes', (route) => (unreachable ? route.abort('connectionrefused') : route.continue()));
+  const cases: [string, string, string][] = [
+    ['/', 'Try again', '[data-theme=market-study]'],
+    ['/order/market-study', 'Try again', 'input[name="input.topic"]'],
+    ['/b2b', 'Load the themes again', 'select[name=theme] option[value=market-study]'],
+  ];
+  for (const [path, button, loaded] of cases) {
+    unreachable = true;
+    await page.goto(`${edge.url}${path}`);
+    await page.locator('[role=alert]', { hasText: 'The API could not be reached.' }).waitFor({ timeout: 10_000 });
+    unreachable = false;
+    await page.click(`button:has-text("${button}")`);
+    await page.locator(loaded).waitFor({ state: 'attached', timeout: 10_000 });
+    await expect(page.locator('[role=alert]').count()).resolves.toBe(0);
+    await expect(page.locator(`button:has-text("${button}")`).count()).resolves.toBe(0);
+  }
+  await context.close();
+  expect(problems.filter((line) => !/Failed to load resource: net::ERR_CONNECTION_REFUSED/.test(line))).toEqual([]);
+}, 90_000);
+
 test('B2B: a refused upload is said, with the focus on the message (the upload button is disabled while it is sent)', async () => {
   const { context, page, problems } = await openContext();
   await page.goto(`${edge.url}/b2b`);

@@ -1,5 +1,5 @@
 import { afterNextRender, Component, DestroyRef, ElementRef, inject, Injector, signal, viewChild } from '@angular/core';
-import { api, errorMessage, idempotencyKey, isTransient, Schemas } from '../api/client';
+import { api, errorMessage, fetchThemes, idempotencyKey, isTransient, Schemas } from '../api/client';
 import { Poller } from '../poll';
 
 const FINAL = new Set(['completed', 'failed']);
@@ -23,6 +23,9 @@ const FINAL = new Set(['completed', 'failed']);
           }
         </select>
       </label>
+      @if (!themes().length && error()) {
+        <button type="button" (click)="retryThemes()">Load the themes again</button>
+      }
       <label>CSV file <input name="csv" type="file" accept=".csv,text/csv" /></label>
       @if (error()) {
         <p #errorMessage class="error" role="alert" tabindex="-1">{{ error() }}</p>
@@ -59,10 +62,15 @@ export class BatchPage {
     void this.loadThemes();
   }
 
+  retryThemes(): void {
+    this.error.set(undefined);
+    void this.loadThemes();
+  }
+
   private async loadThemes(): Promise<void> {
-    const { data, error, response } = await api.GET('/b2c/themes');
-    if (data) this.themes.set(data.themes);
-    else this.error.set(errorMessage(error, response.status));
+    const answer = await fetchThemes();
+    if ('themes' in answer) this.themes.set(answer.themes);
+    else this.error.set(answer.error);
   }
 
   async submit(event: Event): Promise<void> {

@@ -1,7 +1,7 @@
 import { afterNextRender, Component, computed, inject, Injector, input, signal } from '@angular/core';
 import { CurrencyPipe } from '@angular/common';
 import { Router } from '@angular/router';
-import { api, errorMessage, idempotencyKey, Schemas } from '../api/client';
+import { api, errorMessage, fetchThemes, idempotencyKey, Schemas } from '../api/client';
 
 const ERROR_ID = 'order-error';
 import { keepOrder, KeptOrder } from '../order-tokens';
@@ -31,6 +31,9 @@ import { keepOrder, KeptOrder } from '../order-tokens';
       </form>
     } @else if (error()) {
       <p class="error" role="alert">{{ error() }}</p>
+      @if (!themes()) {
+        <button type="button" (click)="retry()">Try again</button>
+      }
     } @else {
       <p>Loading…</p>
     }
@@ -38,7 +41,7 @@ import { keepOrder, KeptOrder } from '../order-tokens';
 })
 export class OrderFormPage {
   readonly slug = input.required<string>();
-  private readonly themes = signal<Schemas['Theme'][] | undefined>(undefined);
+  readonly themes = signal<Schemas['Theme'][] | undefined>(undefined);
   readonly theme = computed(() => this.themes()?.find((t) => t.slug === this.slug()));
   readonly error = signal<string | undefined>(undefined);
   readonly sending = signal(false);
@@ -54,10 +57,15 @@ export class OrderFormPage {
     void this.load();
   }
 
+  retry(): void {
+    this.error.set(undefined);
+    void this.load();
+  }
+
   private async load(): Promise<void> {
-    const { data, error, response } = await api.GET('/b2c/themes');
-    if (!data) return this.error.set(errorMessage(error, response.status));
-    this.themes.set(data.themes);
+    const answer = await fetchThemes();
+    if (!('themes' in answer)) return this.error.set(answer.error);
+    this.themes.set(answer.themes);
     if (!this.theme()) this.error.set(`There is no theme "${this.slug()}".`);
   }
 

@@ -1,7 +1,7 @@
 import { Component, signal } from '@angular/core';
 import { CurrencyPipe } from '@angular/common';
 import { RouterLink } from '@angular/router';
-import { api, errorMessage, Schemas } from '../api/client';
+import { fetchThemes, Schemas } from '../api/client';
 
 @Component({
   selector: 'app-themes',
@@ -10,6 +10,7 @@ import { api, errorMessage, Schemas } from '../api/client';
     <h1>Order a document</h1>
     @if (error()) {
       <p class="error" role="alert">{{ error() }}</p>
+      <button type="button" (click)="retry()">Try again</button>
     }
     @if (themes(); as themes) {
       <ul class="themes">
@@ -36,9 +37,14 @@ export class ThemesPage {
     void this.load();
   }
 
+  retry(): void {
+    this.error.set(undefined);
+    void this.load();
+  }
+
   private async load(): Promise<void> {
-    const { data, error, response } = await api.GET('/b2c/themes');
-    if (data) this.themes.set(data.themes);
-    else this.error.set(errorMessage(error, response.status));
+    const answer = await fetchThemes();
+    if ('themes' in answer) this.themes.set(answer.themes);
+    else this.error.set(answer.error);
   }
 }
