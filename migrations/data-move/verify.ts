@@ -78,8 +78,8 @@ const VALUE_HASHED_TYPES = [
  * Column hash per base type, where the type's hash function separates every pair of values whose
  * text differs. Left out, and hashed by their text: numeric, jsonb and interval (1.0 and 1.00, or
  * 1 day and 24 hours, hash alike), floats (-0 and 0), bytea and date (no SQL-callable hash
- * function of their own), arrays, enums. Text hashes in the C collation: a nondeterministic column
- * collation would hash 'A' and 'a' alike. timestamptz goes through timestamp under the sessions'
+ * function of their own), arrays, enums. Text, and every column's text, hashes in the C collation:
+ * a nondeterministic column collation would hash 'A' and 'a' alike (or {A} and {a} in an array). timestamptz goes through timestamp under the sessions'
  * pinned TimeZone=UTC, which maps it one to one.
  */
 const COLUMN_HASH: Record<string, (column: string, seed: number) => string> = {
@@ -130,7 +130,9 @@ export async function rowHash(source: Client, table: Pick<TableInfo, 'sql'>, sou
   // A NULL column contributes its position, so NULL and a value are told apart like two values.
   const columns = rows.map((r: { name: string; type: string }, i: number) => {
     const column = `t.${quoteIdent(r.name)}`;
-    const hash = COLUMN_HASH[r.type]?.(column, i + 1) ?? `hashtextextended(${column}::text, ${i + 1})`;
+    // In the C collation too: an array's text keeps its elements' collation, and a nondeterministic
+    // one (case-insensitive) would hash {Red} and {red} alike.
+    const hash = COLUMN_HASH[r.type]?.(column, i + 1) ?? `hashtextextended(${column}::text COLLATE "C", ${i + 1})`;
     return `coalesce(${hash}, ${i + 1})`;
   });
   return { method, sql: `hashint8extended(${columns.join(' # ')}, 0)` };

@@ -41,7 +41,10 @@ describe('db:move verification of values that look alike', () => {
       source.url,
       `CREATE TABLE by_column (${COLUMNS}); INSERT INTO by_column VALUES (${ROW}), (${ROW2});
        CREATE TABLE by_text (${COLUMNS}, js json); INSERT INTO by_text VALUES (${ROW}, '{"a": 1, "b": 2}'), (${ROW2}, NULL);
-       CREATE TABLE shadow (id int PRIMARY KEY, t text, js json); INSERT INTO shadow VALUES (1, 'same', '{"k": 1}');`,
+       CREATE TABLE shadow (id int PRIMARY KEY, t text, js json); INSERT INTO shadow VALUES (1, 'same', '{"k": 1}');
+       CREATE COLLATION case_blind (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+       CREATE TABLE case_blind (id int PRIMARY KEY, name text COLLATE case_blind, tags text[] COLLATE case_blind, codes varchar(8)[] COLLATE case_blind);
+       INSERT INTO case_blind VALUES (1, 'Paris', '{Red,Blue}', '{AB}');`,
     );
     const copied = await runCli(['--source', source.url, '--target', target.url]);
     expect(copied.stdout).toContain('verification OK');
@@ -72,6 +75,18 @@ describe('db:move verification of values that look alike', () => {
     await query(target.url, `UPDATE by_text SET js = '{"b": 2, "a": 1}' WHERE id = 1`);
     expect(await mismatches()).toEqual(['public.by_text']);
     await query(target.url, `UPDATE by_text SET js = '{"a": 1, "b": 2}' WHERE id = 1`);
+  });
+
+  it('a case-insensitive (nondeterministic) collation hides no change of case, in a column or in an array', async () => {
+    const missed: string[] = [];
+    for (const [column, value] of [['name', `'paris'`], ['tags', `'{red,Blue}'`], ['codes', `'{ab}'`]]) {
+      const [before] = await query<{ v: string }>(target.url, `SELECT ${column}::text AS v FROM case_blind WHERE id = 1`);
+      await query(target.url, `UPDATE case_blind SET ${column} = ${value} WHERE id = 1`);
+      if ((await mismatches()).join() !== 'public.case_blind') missed.push(`${column} = ${value}`);
+      await query(target.url, `UPDATE case_blind SET ${column} = $1 WHERE id = 1`, [before.v]);
+    }
+    expect(missed).toEqual([]);
+    expect(await mismatches()).toEqual([]);
   });
 
   it('a text-hashed table with a column named like the digest row alias (t) is hashed whole, not by that column', async () => {
