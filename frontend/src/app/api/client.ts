@@ -22,19 +22,6 @@ export function errorMessage(body: unknown, status?: number): string {
 }
 
 /**
- * The themes as the pages show them: the list, or one line saying why not, an API that could
- * not be reached included (fetch rejects then, and the page would otherwise wait for ever).
- */
-export async function fetchThemes(): Promise<{ themes: Schemas['Theme'][] } | { error: string }> {
-  try {
-    const { data, error, response } = await api.GET('/b2c/themes');
-    return data ? { themes: data.themes } : { error: errorMessage(error, response.status) };
-  } catch {
-    return { error: 'The API could not be reached.' };
-  }
-}
-
-/**
  * Whether an error answer may pass by itself, so a status loop reads again rather than stopping:
  * API Gateway's throttling (429) and an origin that did not answer (CloudFront's 502, 503, 504)
  * say nothing about the order or the batch.

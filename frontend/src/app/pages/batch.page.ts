@@ -1,5 +1,6 @@
 import { afterNextRender, Component, DestroyRef, ElementRef, inject, Injector, signal, viewChild } from '@angular/core';
-import { api, errorMessage, fetchThemes, idempotencyKey, isTransient, Schemas } from '../api/client';
+import { api, errorMessage, idempotencyKey, isTransient, Schemas } from '../api/client';
+import { ThemeList } from '../theme-list';
 import { Poller } from '../poll';
 
 const FINAL = new Set(['completed', 'failed']);
@@ -18,13 +19,14 @@ const FINAL = new Set(['completed', 'failed']);
       <label>
         Theme
         <select name="theme">
-          @for (theme of themes(); track theme.slug) {
+          @for (theme of list.themes() ?? []; track theme.slug) {
             <option [value]="theme.slug">{{ theme.title }} (columns: {{ theme.fields.join(', ') }})</option>
           }
         </select>
       </label>
-      @if (!themes().length && error()) {
-        <button type="button" (click)="retryThemes()">Load the themes again</button>
+      @if (list.error()) {
+        <p class="error" role="alert">{{ list.error() }}</p>
+        <button type="button" (click)="list.retry()">Load the themes again</button>
       }
       <label>CSV file <input name="csv" type="file" accept=".csv,text/csv" /></label>
       @if (error()) {
@@ -49,7 +51,7 @@ const FINAL = new Set(['completed', 'failed']);
   `,
 })
 export class BatchPage {
-  readonly themes = signal<Schemas['Theme'][]>([]);
+  readonly list = new ThemeList();
   readonly batch = signal<Schemas['Batch'] | undefined>(undefined);
   readonly error = signal<string | undefined>(undefined);
   readonly sending = signal(false);
@@ -57,21 +59,6 @@ export class BatchPage {
   private readonly poller = new Poller(inject(DestroyRef));
   private readonly errorMessage = viewChild<ElementRef<HTMLElement>>('errorMessage');
   private readonly injector = inject(Injector);
-
-  constructor() {
-    void this.loadThemes();
-  }
-
-  retryThemes(): void {
-    this.error.set(undefined);
-    void this.loadThemes();
-  }
-
-  private async loadThemes(): Promise<void> {
-    const answer = await fetchThemes();
-    if ('themes' in answer) this.themes.set(answer.themes);
-    else this.error.set(answer.error);
-  }
 
   async submit(event: Event): Promise<void> {
     event.preventDefault();

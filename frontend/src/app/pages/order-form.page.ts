@@ -1,7 +1,8 @@
 import { afterNextRender, Component, computed, inject, Injector, input, signal } from '@angular/core';
 import { CurrencyPipe } from '@angular/common';
 import { Router } from '@angular/router';
-import { api, errorMessage, fetchThemes, idempotencyKey, Schemas } from '../api/client';
+import { api, errorMessage, idempotencyKey } from '../api/client';
+import { ThemeList } from '../theme-list';
 
 const ERROR_ID = 'order-error';
 import { keepOrder, KeptOrder } from '../order-tokens';
@@ -29,11 +30,11 @@ import { keepOrder, KeptOrder } from '../order-tokens';
         }
         <button type="submit" [disabled]="sending()">Order and pay</button>
       </form>
-    } @else if (error()) {
-      <p class="error" role="alert">{{ error() }}</p>
-      @if (!themes()) {
-        <button type="button" (click)="retry()">Try again</button>
-      }
+    } @else if (list.error()) {
+      <p class="error" role="alert">{{ list.error() }}</p>
+      <button type="button" (click)="list.retry()">Try again</button>
+    } @else if (list.themes()) {
+      <p class="error" role="alert">There is no theme "{{ slug() }}".</p>
     } @else {
       <p>Loading…</p>
     }
@@ -41,8 +42,8 @@ import { keepOrder, KeptOrder } from '../order-tokens';
 })
 export class OrderFormPage {
   readonly slug = input.required<string>();
-  readonly themes = signal<Schemas['Theme'][] | undefined>(undefined);
-  readonly theme = computed(() => this.themes()?.find((t) => t.slug === this.slug()));
+  readonly list = new ThemeList();
+  readonly theme = computed(() => this.list.themes()?.find((t) => t.slug === this.slug()));
   readonly error = signal<string | undefined>(undefined);
   readonly sending = signal(false);
   readonly errorId = ERROR_ID;
@@ -52,22 +53,6 @@ export class OrderFormPage {
   private readonly injector = inject(Injector);
   /** One key per visit of the form: a double click or a retry after a network error is the same order. */
   private readonly key = idempotencyKey();
-
-  constructor() {
-    void this.load();
-  }
-
-  retry(): void {
-    this.error.set(undefined);
-    void this.load();
-  }
-
-  private async load(): Promise<void> {
-    const answer = await fetchThemes();
-    if (!('themes' in answer)) return this.error.set(answer.error);
-    this.themes.set(answer.themes);
-    if (!this.theme()) this.error.set(`There is no theme "${this.slug()}".`);
-  }
 
   invalidMark(name: string): 'true' | null {
     return this.invalid().has(name) ? 'true' : null;

@@ -1,18 +1,18 @@
-import { Component, signal } from '@angular/core';
+import { Component } from '@angular/core';
 import { CurrencyPipe } from '@angular/common';
 import { RouterLink } from '@angular/router';
-import { fetchThemes, Schemas } from '../api/client';
+import { ThemeList } from '../theme-list';
 
 @Component({
   selector: 'app-themes',
   imports: [RouterLink, CurrencyPipe],
   template: `
     <h1>Order a document</h1>
-    @if (error()) {
-      <p class="error" role="alert">{{ error() }}</p>
-      <button type="button" (click)="retry()">Try again</button>
+    @if (list.error()) {
+      <p class="error" role="alert">{{ list.error() }}</p>
+      <button type="button" (click)="list.retry()">Try again</button>
     }
-    @if (themes(); as themes) {
+    @if (list.themes(); as themes) {
       <ul class="themes">
         @for (theme of themes; track theme.slug) {
           <li [attr.data-theme]="theme.slug">
@@ -24,27 +24,11 @@ import { fetchThemes, Schemas } from '../api/client';
           </li>
         }
       </ul>
-    } @else if (!error()) {
+    } @else if (!list.error()) {
       <p>Loading themes…</p>
     }
   `,
 })
 export class ThemesPage {
-  readonly themes = signal<Schemas['Theme'][] | undefined>(undefined);
-  readonly error = signal<string | undefined>(undefined);
-
-  constructor() {
-    void this.load();
-  }
-
-  retry(): void {
-    this.error.set(undefined);
-    void this.load();
-  }
-
-  private async load(): Promise<void> {
-    const answer = await fetchThemes();
-    if ('themes' in answer) this.themes.set(answer.themes);
-    else this.error.set(answer.error);
-  }
+  readonly list = new ThemeList();
 }
