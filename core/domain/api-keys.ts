@@ -170,14 +170,19 @@ export interface Revocation {
  * Revokes the key at once (the next request with it is refused: nothing caches an
  * authentication). `clientId` restricts it to that client's keys (a partner revoking its own).
  * Also clears the key from the `clients` columns of the release before 20261202_008, so a
- * rollback to that release does not accept it again.
+ * rollback to that release does not accept it again. A rotation of the same client in progress
+ * finishes first (both lock the client row before its keys).
  */
 export async function revokeApiKey(db: Knex, prefix: string, clientId?: string): Promise<Revocation | undefined> {
   return db.transaction(async (trx) => {
     const scope = (q: Knex.QueryBuilder) => (clientId ? q.where({ prefix, client_id: clientId }) : q.where({ prefix }));
+    // The client's row before the key's, the order a rotation takes them in: holding the key
+    // while waiting for the row a rotation holds (to clear it there) would deadlock with it.
+    const owner: Pick<ApiKey, 'client_id'> | undefined = await scope(trx('api_keys')).first('client_id');
+    if (!owner) return undefined;
+    await trx('clients').where({ id: owner.client_id }).forUpdate().first('id');
     const [revoked]: ApiKey[] = await scope(trx('api_keys')).whereNull('revoked_at').update({ revoked_at: trx.fn.now() }).returning('*');
-    const key: ApiKey | undefined = revoked ?? (await scope(trx('api_keys')).first());
-    if (!key) return undefined;
+    const key: ApiKey = revoked ?? (await scope(trx('api_keys')).first());
     await trx('clients').where({ api_key_prefix: prefix }).update({ api_key_prefix: null, api_key_hash: null });
     return { clientId: key.client_id, key: apiKeyView(key, await dbNow(trx)), alreadyRevoked: !revoked };
   });

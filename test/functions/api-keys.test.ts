@@ -98,6 +98,33 @@ test('revocation is effective from the next request, the key the request is made
   expect(await statusWith(second)).toBe(401);
 });
 
+test('a revocation of the newest key while the client rotates waits for the rotation; neither fails on a deadlock', async () => {
+  const { client, apiKey: first } = await newClient('racer');
+  const newest: string = (await rotate(first, {})).json.apiKey;
+  const sessionsWaiting = async () =>
+    (await p.db.raw(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n as number;
+  const untilWaiting = async (n: number) => {
+    for (let i = 0; i < 100 && (await sessionsWaiting()) < n; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await sessionsWaiting()).toBe(n);
+  };
+  // Holding the client's row lines both requests up behind it: the rotation first, then the revocation.
+  const holder = await p.db.transaction();
+  try {
+    await holder('clients').where({ id: client.id }).forUpdate();
+    const rotation = http(p.urls.client, `/clients/${client.id}/keys`, { method: 'POST', json: {} });
+    await untilWaiting(1);
+    const revocation = http(p.urls.client, `/clients/${client.id}/keys/${prefixOf(newest)}/revoke`, { method: 'POST' });
+    await untilWaiting(2);
+    await holder.commit();
+    const [rotated, revoked] = await Promise.all([rotation, revocation]);
+    expect([rotated.status, revoked.status]).toEqual([201, 200]);
+    expect(await statusWith(newest)).toBe(401);
+    expect(await statusWith(rotated.json.apiKey)).toBe(200);
+  } finally {
+    if (!holder.isCompleted()) await holder.rollback();
+  }
+});
+
 test("a client cannot see, revoke or outlive another's keys; working keys are bounded", async () => {
   const mine = await newClient('mine');
   const theirs = await newClient('theirs');
