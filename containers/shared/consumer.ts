@@ -282,10 +282,12 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         await sqs.send(new DeleteMessageCommand({ QueueUrl: queue.url, ReceiptHandle: f.receiptHandle }));
         mlog.info('message done', { ms: Date.now() - started });
       } catch (err) {
-        if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
-        else if (err instanceof UnprocessableMessage && !f.releasedLate) await settlePoison(f, err);
+        // Released at the deadline, the message may be another task's already: nothing of this
+        // outcome (a yield, a RetryLater's delay, a poison verdict) touches it again.
+        if (f.releasedLate) mlog.info('handler ended after the drain deadline released its message', { err });
+        else if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
+        else if (err instanceof UnprocessableMessage) await settlePoison(f, err);
         else if (err instanceof RetryLater) await release(f, err.message, err.afterSeconds);
-        else if (f.releasedLate) mlog.info('handler ended after the drain deadline released its message', { err });
         else mlog.error('message failed; left for retry/DLQ', { lastAttempt: message.lastAttempt, err });
       } finally {
         clearInterval(f.heartbeat);

@@ -2,7 +2,7 @@ import { SQSClient, SendMessageCommand, ReceiveMessageCommand, GetQueueAttribute
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
 import { createLogger } from '../../core/logger';
 import { traceAttributes } from '../../core/queue';
-import { startConsumer, Consumer, DrainRequested, ReceivedMessage } from '../../containers/shared/consumer';
+import { startConsumer, Consumer, DrainRequested, ReceivedMessage, RetryLater } from '../../containers/shared/consumer';
 import { UnprocessableMessage } from '../../containers/shared/messages';
 
 const logger = createLogger({ test: 'consumer' }, 'error', () => undefined);
@@ -35,6 +35,7 @@ describe('SQS consumer loop', () => {
         { name: 'idle-first', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'stubborn-second', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'unprocessable', maxReceiveCount: 3, visibilityTimeoutSeconds: 30 },
+        { name: 'late-retry', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -269,6 +270,35 @@ describe('SQS consumer loop', () => {
     const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['slow-visibility'], WaitTimeSeconds: 2 }));
     expect(again.Messages?.[0]?.Body).toBe('stubborn');
     finish();
+  });
+
+  test('a handler that ends after the drain deadline released its message leaves it visible: its RetryLater is not applied to the message, and its end is logged at info', async () => {
+    await send('late-retry', 'late-retry');
+    let started = false;
+    let finish: (err: Error) => void = () => undefined;
+    const lines: Array<Record<string, unknown>> = [];
+    const c = await startConsumer({
+      sqs,
+      queues: [emu.queueUrls['late-retry']],
+      concurrency: 1,
+      waitTimeSeconds: 1,
+      logger: createLogger({ test: 'consumer' }, 'info', (line) => lines.push(JSON.parse(line) as Record<string, unknown>)),
+      handler: async () => {
+        started = true;
+        await new Promise<void>((_, reject) => (finish = reject));
+      },
+    });
+    await until(() => started, 5_000);
+    expect(await c.stop(300)).toEqual({ finished: 0, released: 1 });
+    // The late handler asks for its message back in 10 minutes (a doc job over the budget).
+    finish(new RetryLater(600, 'over the budget'));
+    await sleep(500);
+    const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['late-retry'], WaitTimeSeconds: 2, VisibilityTimeout: 1 }));
+    expect(again.Messages?.[0]?.Body).toBe('late-retry');
+    // One release, the deadline's; the late outcome at info, with no second visibility change (nor its failure's warning).
+    expect(lines.filter((l) => l.msg === 'message released').map((l) => l.why)).toEqual(['drain deadline reached']);
+    expect(lines.filter((l) => l.level !== 'info').map((l) => l.msg)).toEqual([]);
+    expect(lines.find((l) => l.msg === 'handler ended after the drain deadline released its message')).toBeDefined();
   });
 
   test('the drain deadline releases a late message at once, not after the long poll in progress', async () => {
