@@ -220,6 +220,7 @@ async function copyAll(ctx: Context): Promise<Report> {
         key: to.targetKey,
         contentType: contentTypeFor(to.targetKey, opened.contentType),
         cacheControl: cacheControlFor(args.target, opened.cacheControl),
+        objectHeaders: opened.objectHeaders,
         reopen: () => ctx.source.open(o.key),
       },
       opened,

@@ -61,6 +61,12 @@ export interface Fetched {
   contentType?: string;
   cacheControl?: string;
   /**
+   * The object's other headers that say how to read or serve its bytes, as the GET answered them:
+   * Content-Encoding (a gzip-compressed stylesheet is unreadable without it), Content-Disposition,
+   * Content-Language and its user metadata (x-amz-meta-*). Lower-case names.
+   */
+  objectHeaders?: Record<string, string>;
+  /**
    * The object is SSE-KMS (`aws:kms`, `aws:kms:dsse`) or SSE-C (its customer algorithm): its ETag
    * is then no MD5 of its bytes, even at 32 hex digits.
    */
@@ -77,6 +83,17 @@ const header = (h: IncomingHttpHeaders, name: string) => {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
 };
+
+/** The GET's headers an object keeps when copied (Fetched.objectHeaders). */
+function objectHeadersOf(h: IncomingHttpHeaders): Record<string, string> | undefined {
+  let kept: Record<string, string> | undefined;
+  for (const name in h) {
+    if (name !== 'content-encoding' && name !== 'content-disposition' && name !== 'content-language' && !name.startsWith('x-amz-meta-')) continue;
+    const value = header(h, name);
+    if (value !== undefined) (kept ??= {})[name] = value;
+  }
+  return kept;
+}
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
@@ -229,6 +246,7 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
         size: length === undefined ? undefined : Number(length),
         contentType: header(res.headers, 'content-type'),
         cacheControl: header(res.headers, 'cache-control'),
+        objectHeaders: objectHeadersOf(res.headers),
         encrypted: /^aws:kms/.test(header(res.headers, 'x-amz-server-side-encryption') ?? '') || header(res.headers, 'x-amz-server-side-encryption-customer-algorithm') !== undefined,
       };
     },

@@ -92,6 +92,8 @@ export interface UploadTarget {
   key: string;
   contentType: string;
   cacheControl?: string;
+  /** The source object's other headers it keeps (Fetched.objectHeaders). */
+  objectHeaders?: Record<string, string>;
   /** The source object read again, for a retried streamed PUT (the first body is spent). */
   reopen(): Promise<Fetched>;
 }
@@ -136,7 +138,7 @@ async function putWhole(t: UploadTarget, source: Fetched, listedSize: number, pa
   const sha256 = digest.toString('base64');
   if (size !== listedSize) return { size, sha256, proof: null, parts: 0 };
   const piece: Piece = { chunks: [whole], size, md5: md5?.digest(), sha256: digest };
-  const answer = await t.requests.put(t.bucket, t.key, piece, { 'content-type': t.contentType, 'cache-control': t.cacheControl });
+  const answer = await t.requests.put(t.bucket, t.key, piece, { ...t.objectHeaders, 'content-type': t.contentType, 'cache-control': t.cacheControl });
   return { size, sha256, proof: proofOf(answer, sourceMd5 ?? piece.md5!.toString('hex'), sha256), parts: 1 };
 }
 
@@ -158,14 +160,27 @@ async function putStreamed(t: UploadTarget, source: Fetched & { size: number }, 
       return again.body;
     },
   };
-  const answer = await t.requests.put(t.bucket, t.key, body, { 'content-type': t.contentType, 'cache-control': t.cacheControl });
+  const answer = await t.requests.put(t.bucket, t.key, body, { ...t.objectHeaders, 'content-type': t.contentType, 'cache-control': t.cacheControl });
   return { size: listedSize, md5, proof: proofOf(answer, md5, undefined), parts: 1 };
 }
 
 async function putInParts(t: UploadTarget, body: Readable, listedSize: number, partSize: number, partsInFlight: number): Promise<Uploaded> {
   const sdk = s3Sdk();
+  const kept = t.objectHeaders ?? {};
+  const meta = Object.entries(kept).filter(([name]) => name.startsWith('x-amz-meta-'));
+  const metadata = meta.length ? Object.fromEntries(meta.map(([name, value]) => [name.slice('x-amz-meta-'.length), value])) : undefined;
   const { UploadId } = await t.client().send(
-    new sdk.CreateMultipartUploadCommand({ Bucket: t.bucket, Key: t.key, ContentType: t.contentType, CacheControl: t.cacheControl, ChecksumAlgorithm: 'SHA256' }),
+    new sdk.CreateMultipartUploadCommand({
+      Bucket: t.bucket,
+      Key: t.key,
+      ContentType: t.contentType,
+      CacheControl: t.cacheControl,
+      ContentEncoding: kept['content-encoding'],
+      ContentDisposition: kept['content-disposition'],
+      ContentLanguage: kept['content-language'],
+      Metadata: metadata,
+      ChecksumAlgorithm: 'SHA256',
+    }),
   );
   const whole = createHash('sha256');
   const parts: CompletedPart[] = [];
