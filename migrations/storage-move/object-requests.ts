@@ -113,6 +113,12 @@ const ATTEMPTS = 3;
 /** RFC 3986 encoding of a path segment or query part, as SigV4 canonicalises it. */
 const encode = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
+/**
+ * A header's value as SigV4 canonicalises it: trimmed, each run of spaces and tabs one space (as S3
+ * and the SDK's signer compute it; a carried Content-Disposition or metadata value may hold such runs).
+ */
+const canonicalValue = (v: string) => (/[ \t]{2}|\t/.test(v) ? v.replace(/[ \t]+/g, ' ') : v).trim();
+
 const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
@@ -203,7 +209,7 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
       let canonicalQuery = '';
       for (const k of Object.keys(query).sort()) canonicalQuery += `${canonicalQuery ? '&' : ''}${encode(k)}=${encode(query[k])}`;
       let canonical = `${method}\n${t.path}\n${canonicalQuery}\n`;
-      for (const n of names) canonical += `${n}:${signed[n].trim()}\n`;
+      for (const n of names) canonical += `${n}:${canonicalValue(signed[n])}\n`;
       const signedNames = names.join(';');
       canonical += `\n${signedNames}\n${payloadSha256}`;
       const scope = `${day}/${where.region}/s3/aws4_request`;

@@ -40,7 +40,7 @@ describe('storage:move object requests', () => {
     const body = content(1, 3000);
     const requests = objectRequests(keys, { endpoint, region: 'eu-west-3' }, exchange);
     const chunks = [body.subarray(0, 1000), body.subarray(1000)];
-    await requests.put('bucket-1', 'docs/été 2024/rapport (final)*.pdf', { chunks, size: body.length, md5: md5(body), sha256: sha(body) }, { 'content-type': 'application/pdf' }, { partNumber: '3', uploadId: 'a/b+c=' });
+    await requests.put('bucket-1', 'docs/été 2024/rapport (final)*.pdf', { chunks, size: body.length, md5: md5(body), sha256: sha(body) }, { 'content-type': 'application/pdf', 'content-disposition': ' attachment;  filename="a\tb  c.pdf" ', 'x-amz-meta-note': 'kept  as\t\tgiven' }, { partNumber: '3', uploadId: 'a/b+c=' });
     await requests.get('bucket-1', 'logo.svg');
 
     const signer = await (client.config as unknown as { signer(): Promise<{ sign(r: unknown, o: unknown): Promise<{ headers: Record<string, string> }> }> }).signer();
