@@ -211,20 +211,23 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   const draining = new AbortController();
   let slotFreed: () => void = () => undefined;
   let stopping = false;
-  let released = 0;
+  /** Messages the drain gave back: their handler yielded to it, or was still running at its deadline. */
+  let drainReleased = 0;
 
   const setVisibility = async (f: InFlight, seconds: number): Promise<void> => {
     await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: f.queue.url, ReceiptHandle: f.receiptHandle, VisibilityTimeout: seconds }));
   };
 
-  const release = async (f: InFlight, why: string, afterSeconds = 0): Promise<void> => {
+  /** True once the message is visible again (or will be after `afterSeconds`). */
+  const release = async (f: InFlight, why: string, afterSeconds = 0): Promise<boolean> => {
     clearInterval(f.heartbeat);
     try {
       await setVisibility(f, afterSeconds);
-      released += 1;
       f.log.info('message released', { why, afterSeconds });
+      return true;
     } catch (err) {
       f.log.warn('release failed; the message returns after its visibility timeout', { err });
+      return false;
     }
   };
 
@@ -285,7 +288,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         // Released at the deadline, the message may be another task's already: nothing of this
         // outcome (a yield, a RetryLater's delay, a poison verdict) touches it again.
         if (f.releasedLate) mlog.info('handler ended after the drain deadline released its message', { err });
-        else if (err instanceof DrainRequested) await release(f, 'handler yielded to drain');
+        else if (err instanceof DrainRequested) drainReleased += Number(await release(f, 'handler yielded to drain'));
         else if (err instanceof UnprocessableMessage) await settlePoison(f, err);
         else if (err instanceof RetryLater) await release(f, err.message, err.afterSeconds);
         else mlog.error('message failed; left for retry/DLQ', { lastAttempt: message.lastAttempt, err });
@@ -370,17 +373,19 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     queues: queues.map((q) => ({ name: queueName(q), visibilityTimeoutSeconds: q.visibilityTimeoutSeconds, maxReceiveCount: q.maxReceiveCount })),
   });
 
-  /** Every message still in hand, back at once: its handler will not finish (drain deadline, or the process exiting). */
-  const releaseUnfinished = (fs: InFlight[], why: string): Promise<unknown> =>
-    Promise.all(
+  /** Every message still in hand, back at once: its handler will not finish (drain deadline, or the process exiting). Resolves with the number released. */
+  const releaseUnfinished = async (fs: InFlight[], why: string): Promise<number> => {
+    const done = await Promise.all(
       fs
         .filter((f) => !f.done && !f.releasedLate)
         .map(async (f) => {
           f.releasedLate = true;
           await giveUpBounded(f);
-          await release(f, why);
+          return release(f, why);
         }),
     );
+    return done.filter(Boolean).length;
+  };
 
   return {
     inFlight: () => inflight.size,
@@ -388,9 +393,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       stopping = true;
       draining.abort();
       slotFreed();
-      const before = released;
-      await releaseUnfinished([...inflight.values()], 'worker exiting before its handler finished');
-      return released - before;
+      return releaseUnfinished([...inflight.values()], 'worker exiting before its handler finished');
     },
     async stop(drainMs: number): Promise<StopReport> {
       if (stopping) throw new Error('consumer already stopped');
@@ -406,12 +409,12 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       // Released before the poll in progress ends, not after: that poll may hold the loop for up to
       // waitTimeSeconds more (20 s), which past a long drain would be past the hard exit.
       const late = pending.filter((f) => !f.done);
-      await releaseUnfinished(late, 'drain deadline reached');
+      drainReleased += await releaseUnfinished(late, 'drain deadline reached');
       // The poll in progress is not aborted: SQS may already have handed it messages, which an
       // aborted request would strand for a whole visibility timeout. It ends within
       // waitTimeSeconds and releases what it got.
       await loop;
-      const report = { finished: pending.length - late.length, released };
+      const report = { finished: pending.length - late.length, released: drainReleased };
       log.info('drained', { ...report });
       return report;
     },

@@ -36,6 +36,7 @@ describe('SQS consumer loop', () => {
         { name: 'stubborn-second', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'unprocessable', maxReceiveCount: 3, visibilityTimeoutSeconds: 30 },
         { name: 'late-retry', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
+        { name: 'retried-before-stop', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -270,6 +271,19 @@ describe('SQS consumer loop', () => {
     const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['slow-visibility'], WaitTimeSeconds: 2 }));
     expect(again.Messages?.[0]?.Body).toBe('stubborn');
     finish();
+  });
+
+  test("stop()'s report counts the messages its drain released, not those given back earlier (RetryLater)", async () => {
+    await send('retried-before-stop', 'too-early');
+    let tries = 0;
+    const c = await consume('retried-before-stop', 1, async () => {
+      tries += 1;
+      throw new RetryLater(600, 'not yet');
+    });
+    await until(() => tries === 1, 5_000);
+    await sleep(300);
+    running.splice(running.indexOf(c), 1);
+    expect(await c.stop(1_000)).toEqual({ finished: 0, released: 0 });
   });
 
   test('a handler that ends after the drain deadline released its message leaves it visible: its RetryLater is not applied to the message, and its end is logged at info', async () => {
