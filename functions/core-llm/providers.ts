@@ -33,7 +33,18 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 4000 };
 
-const retryable = (status: number | undefined): boolean => status === 429 || (status !== undefined && status >= 500);
+/**
+ * 4xx answers that say nothing about the request: a request timeout (408), and the google.rpc
+ * codes Google documents as retryable, CANCELLED (499, Gemini's `backendError` under heavy load)
+ * and ABORTED (409). Retried as a 5xx is, and after the last attempt an outage (503), not the
+ * prompt refused for good.
+ */
+function transient4xx(status: number | undefined, err: unknown): boolean {
+  if (status === 408 || status === 499) return true;
+  return status === 409 && errorBodyOf(err).error?.status === 'ABORTED';
+}
+
+const retryable = (status: number | undefined, err: unknown): boolean => status === 429 || (status !== undefined && status >= 500) || transient4xx(status, err);
 
 /** The HTTP status of a failed call (the SDK's ApiError carries it as `status`). */
 function statusOf(err: unknown): number | undefined {
@@ -58,8 +69,8 @@ function errorBodyOf(err: unknown): GeminiErrorBody {
 }
 
 /**
- * A 4xx but 429 is Gemini refusing for good, never retried; whose fault decides the answer. The
- * platform's: its key (401, 403, a 400 whose ErrorInfo is API_KEY_INVALID), its model (404) or
+ * Any other 4xx (not 429, not transient4xx) is Gemini refusing for good, never retried; whose
+ * fault decides the answer. The platform's: its key (401, 403, a 400 whose ErrorInfo is API_KEY_INVALID), its model (404) or
  * its project (400 FAILED_PRECONDITION: billing, region): a 503, since the prompt is fine and
  * the order must wait until an operator fixes it. Otherwise the request's (400 INVALID_ARGUMENT,
  * 413…): a 422, so the worker fails the order at once rather than retry what cannot succeed.
@@ -156,7 +167,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           // Called again sooner than the quota said, the model only refuses again: its delay goes to the caller.
           if (quotaRetrySeconds !== undefined && quotaRetrySeconds * 1000 > retry.maxDelayMs) break;
           const timedOut = (err as Error).name === 'AbortError' || /timed? ?out|aborted/i.test((err as Error).message ?? '');
-          if (!(retryable(lastStatus) || timedOut || lastStatus === undefined) || attempt === retry.attempts) break;
+          if (!(retryable(lastStatus, err) || timedOut || lastStatus === undefined) || attempt === retry.attempts) break;
           // Full jitter: spreads retries of concurrent calls so they do not hit the quota together.
           const pause = Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
           if (Date.now() + pause + MIN_ATTEMPT_MS > deadline) {
@@ -168,7 +179,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
       }
       if (lastStatus === 429) throw tooManyRequests('the model provider is rate limiting, retry later', quotaRetrySeconds ?? MODEL_QUOTA_RETRY_SECONDS);
       if (outOfTime) throw serviceUnavailable('the model provider did not answer within the time this request has, retry later');
-      if (lastStatus !== undefined && lastStatus < 500) {
+      if (lastStatus !== undefined && lastStatus < 500 && !transient4xx(lastStatus, lastError)) {
         if (refusedBy(lastStatus, lastError) === 'request') {
           throw upstreamRefused('model_rejected', `the model provider refuses this request (${lastStatus}); sent again it is refused again`);
         }

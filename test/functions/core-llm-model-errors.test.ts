@@ -67,6 +67,28 @@ test('the model unavailable: a 503 with Retry-After', async () => {
   expect(res.headers.get('retry-after')).toBe(String(RETRY_AFTER_SECONDS));
 });
 
+describe('4xx answers that are not about the request: 408, 499 CANCELLED (Gemini under heavy load), 409 ABORTED', () => {
+  test.each([408, 499, 409])('%i once: retried, and the text is answered', async (status) => {
+    gemini.calls.length = 0;
+    gemini.failNext(status, 1);
+    const res = await generate(`A prompt met by a ${status} once.`);
+    expect(res.status).toBe(200);
+    expect(gemini.calls).toHaveLength(2);
+  });
+
+  test.each([408, 499, 409])('%i to the last attempt: a 503 with Retry-After (an outage the worker retries), not a 422', async (status) => {
+    gemini.calls.length = 0;
+    gemini.failNext(status, 4);
+    const res = await generate(`A prompt met by a ${status} every time.`);
+    expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({
+      status: 503,
+      code: 'service_unavailable',
+      retryAfter: String(RETRY_AFTER_SECONDS),
+    });
+    expect(gemini.calls).toHaveLength(4);
+  });
+});
+
 test.each([
   ['a NUL', 'Write about \u0000 kettles.', /U\+0000/],
   ['an unpaired surrogate', 'Write about \ud800 kettles.', /unpaired surrogate/],
