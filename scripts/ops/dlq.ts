@@ -38,11 +38,12 @@ import { cloudWatchOldestAges, localOldestAgeSeconds } from './workers';
  * it, so that path could never be run before an incident, and it cannot stop after N messages.
  * A crash between a send and its delete leaves the message in both queues; the next redrive
  * sends it once more, which the workers take as the duplicate delivery they already tolerate
- * (every job is idempotent, docs/workers.md). A message whose send fails is released in the DLQ
- * and reported, and the run goes on with the others. SQS refuses a whole SendMessageBatch whose
- * messages add up to more than one message may be (BatchRequestTooLong): ten received together
- * are sent in as many batches as their sizes need, so a few large bodies cannot stop every run
- * at the same ten.
+ * (every job is idempotent, docs/workers.md). A message whose send fails is reported and stays
+ * held in the DLQ until the run ends, so it is tried once per run, and the run goes on with the
+ * others. A message SQS hands out again during a run is listed, sent and counted once. SQS
+ * refuses a whole SendMessageBatch whose messages add up to more than one message may be
+ * (BatchRequestTooLong): ten received together are sent in as many batches as their sizes need,
+ * so a few large bodies cannot stop every run at the same ten.
  */
 const HOLD_SECONDS = 30;
 /** A moved message is out of sight this long in the DLQ between its send and its delete. */
@@ -137,14 +138,19 @@ function describe(m: Message, now: number): DlqMessage {
   };
 }
 
-/** Up to `n` messages of `url`, each hidden for `holdSeconds`; long polls of 1 s, so SQS asks all its servers. */
+/**
+ * Up to `n` distinct messages of `url`, each hidden for `holdSeconds`; long polls of 1 s, so SQS
+ * asks all its servers. SQS may hand out a message it already answered (at-least-once delivery,
+ * or a hold that lapsed): it is kept once, with its latest receipt handle, the one SQS honours,
+ * and a receive that answers only such messages ends the loop (it is going round).
+ */
 async function receive(sqs: SQSClient, url: string, n: number, holdSeconds: number): Promise<Message[]> {
-  const got: Message[] = [];
-  while (got.length < n) {
+  const got = new Map<string, Message>();
+  while (got.size < n) {
     const out = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: url,
-        MaxNumberOfMessages: Math.min(10, n - got.length),
+        MaxNumberOfMessages: Math.min(10, n - got.size),
         VisibilityTimeout: holdSeconds,
         WaitTimeSeconds: 1,
         MessageSystemAttributeNames: ['All'],
@@ -152,9 +158,11 @@ async function receive(sqs: SQSClient, url: string, n: number, holdSeconds: numb
       }),
     );
     if (!out.Messages || out.Messages.length === 0) break;
-    got.push(...out.Messages);
+    const before = got.size;
+    for (const m of out.Messages) got.set(m.MessageId ?? '', m);
+    if (got.size === before) break;
   }
-  return got;
+  return [...got.values()].slice(0, n);
 }
 
 /** Makes messages visible again at once; a failure only means they come back after their hold. */
@@ -312,6 +320,13 @@ async function sendRun(sqs: SQSClient, url: string, run: Moving[]): Promise<{ do
   }
 }
 
+/** Deletes messages sent to their queue from the DLQ; one not deleted comes back there after its hold, and moving it again is a harmless duplicate. */
+async function deleteFromDlq(sqs: SQSClient, url: string, messages: Message[], log: Logger): Promise<void> {
+  if (messages.length === 0) return;
+  const deleted = await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: messages.map((m, n) => ({ Id: String(n), ReceiptHandle: m.ReceiptHandle! })) }));
+  for (const f of deleted.Failed ?? []) log.warn('message moved but not deleted from the DLQ', { messageId: messages[Number(f.Id)].MessageId, code: f.Code });
+}
+
 export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number }, log: Logger): Promise<RedriveReport> {
   const q = await target.queue(stem);
   const depth = async () => {
@@ -341,6 +356,10 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
 
   const maxMessageSize = num((await queueAttributes(target.sqs, q.url, ['MaximumMessageSize'])).MaximumMessageSize);
   const batchBytes = maxMessageSize > 0 ? Math.min(maxMessageSize, SQS_MAX_BATCH_BYTES) : SQS_MAX_BATCH_BYTES;
+  // What this run did with each message, by id: SQS may hand one out again (at-least-once, a lapsed hold).
+  const handled = new Map<string, 'moved' | 'failed'>();
+  // Messages SQS refused stay held until the run ends: released at once, the next receive could take them again.
+  const refused = new Map<string, Message>();
   const started = Date.now();
   while (report.moved + report.failed.length < limit) {
     // Ahead of the pace: wait until the messages handled so far are due.
@@ -349,31 +368,30 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     const batch = await receive(target.sqs, q.dlqUrl, Math.min(10, opts.ratePerSecond, limit - report.moved - report.failed.length), MOVE_HOLD_SECONDS);
     if (batch.length === 0) break;
     const now = Date.now();
-    const moving = batch.map((m, n): Moving => ({ message: m, entry: { Id: String(n), MessageBody: m.Body ?? '', MessageAttributes: attributesOf(m) } }));
+    const fresh = batch.filter((m) => !handled.has(m.MessageId ?? ''));
+    for (const m of batch) if (handled.get(m.MessageId ?? '') === 'failed') refused.set(m.MessageId ?? '', m);
+    // Already sent to its queue by this run: deleting this copy completes its move, sending it again would be a second job.
+    await deleteFromDlq(target.sqs, q.dlqUrl, batch.filter((m) => handled.get(m.MessageId ?? '') === 'moved'), log);
+    if (fresh.length === 0) continue;
+    const moving = fresh.map((m, n): Moving => ({ message: m, entry: { Id: String(n), MessageBody: m.Body ?? '', MessageAttributes: attributesOf(m) } }));
     const runs = await Promise.all(within(moving, (m) => sizeOf(m.entry.MessageBody, m.entry.MessageAttributes), batchBytes).map((run) => sendRun(target.sqs, q.url, run)));
     const done = runs.flatMap((r) => r.done);
-    if (done.length > 0) {
-      const deleted = await target.sqs.send(
-        new DeleteMessageBatchCommand({ QueueUrl: q.dlqUrl, Entries: done.map((d, n) => ({ Id: String(n), ReceiptHandle: d.message.ReceiptHandle! })) }),
-      );
-      for (const f of deleted.Failed ?? []) {
-        // Sent but still in the DLQ: it comes back there after its hold; moving it again is a harmless duplicate.
-        log.warn('message moved but not deleted from the DLQ', { messageId: done[Number(f.Id)].message.MessageId, code: f.Code });
-      }
-    }
+    await deleteFromDlq(target.sqs, q.dlqUrl, done.map((d) => d.message), log);
     for (const d of done) {
       const described = describe(d.message, now);
+      handled.set(described.messageId, 'moved');
       report.messages.push({ ...described, newMessageId: d.newMessageId });
       report.moved += 1;
       log.info('message redriven', { queue: q.name, messageId: described.messageId, newMessageId: d.newMessageId, requestId: described.requestId, orderId: described.orderId, batchId: described.batchId });
     }
-    const failed = runs.flatMap((r) => r.failed);
-    for (const f of failed) {
+    for (const f of runs.flatMap((r) => r.failed)) {
+      handled.set(f.message.MessageId ?? '', 'failed');
+      refused.set(f.message.MessageId ?? '', f.message);
       report.failed.push({ messageId: f.message.MessageId ?? '', code: f.code, message: f.text });
       log.error('message not moved; left in the DLQ', { queue: q.name, messageId: f.message.MessageId, code: f.code, reason: f.text });
     }
-    await release(target.sqs, q.dlqUrl, failed.map((f) => f.message), log);
   }
+  await release(target.sqs, q.dlqUrl, [...refused.values()], log);
   await after();
   log.info('dlq redriven', { queue: q.name, moved: report.moved, failed: report.failed.length, leftInDlq: report.leftInDlq, heldInDlq: report.heldInDlq });
   return report;

@@ -1,15 +1,19 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, Message, ReceiveMessageCommand, ReceiveMessageCommandOutput, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createLogger } from '../../core/logger';
 import { traceAttributes } from '../../core/queue';
+import { redriveDlq } from '../../scripts/ops/dlq';
+import { openTarget, OpsTarget } from '../../scripts/ops/target';
 import { opsAgainst } from '../support/ops-cli';
 import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
 /**
  * `dlq redrive` against fauxqs, on what an incident can leave in a DLQ: bodies far larger than a
- * job's (together more than one SendMessageBatch may carry), and a run killed halfway. Each
- * message ends up in its queue, or still in the DLQ; none in neither.
+ * job's (together more than one SendMessageBatch may carry), SQS handing a message out twice, and
+ * a run killed halfway. Each message ends up in its queue (once), or still in the DLQ; none in
+ * neither.
  */
 const ENV = 'dlqtest';
 const REPO = join(__dirname, '..', '..');
@@ -61,6 +65,62 @@ describe('dlq redrive', () => {
     expect((await ops('dlq', 'redrive', 'batch-jobs', '--format', 'table')).out).toContain('0 left in the DLQ, 1 held by someone (visible again within their hold, then run again)');
     expect((await h.drainQueue(h.queues.batchJobs)).sort()).toEqual(bodies.filter((b) => b !== held.Messages![0].Body).sort());
     await h.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: h.queues.batchJobsDlq, ReceiptHandle: held.Messages![0].ReceiptHandle!, VisibilityTimeout: 0 }));
+  }, 60_000);
+
+  /**
+   * The tool's SQS client against fauxqs, whose DLQ receives also answer the first message of the
+   * receive before them once more, as SQS may (at-least-once delivery; a hold that lapses during a
+   * long run): each message at most twice.
+   */
+  const redelivering = (): OpsTarget => {
+    const target = openTarget(ENV, h.emulator.endpoint);
+    const handedOut = new Set<string>();
+    let previous: Message | undefined;
+    target.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName !== 'ReceiveMessageCommand' || (args.input as { QueueUrl?: string }).QueueUrl !== h.queues.batchJobsDlq) return result;
+        const output = result.output as ReceiveMessageCommandOutput;
+        const answered = output.Messages ?? [];
+        const again = previous && !handedOut.has(previous.MessageId!) && answered.length > 0 ? [previous] : [];
+        for (const m of again) handedOut.add(m.MessageId!);
+        previous = answered[0];
+        output.Messages = [...answered, ...again];
+        return result;
+      },
+      { step: 'initialize', name: 'redeliverOnce' },
+    );
+    return target;
+  };
+  const quiet = createLogger({ component: 'ops' }, 'info', () => undefined);
+
+  test('a dry run lists each message once when SQS hands one out twice, and leaves them all in the DLQ', async () => {
+    // More than one receive's ten, so the run asks again while it holds the first ones.
+    await deadLetters(15, 10);
+    const target = redelivering();
+    try {
+      const dry = await redriveDlq(target, 'batch-jobs', { dryRun: true, ratePerSecond: 100 }, quiet);
+      const ids = dry.messages.map((m) => m.messageId);
+      expect({ moved: dry.moved, listed: ids.length, distinct: new Set(ids).size }).toEqual({ moved: 15, listed: 15, distinct: 15 });
+      expect(dry.leftInDlq).toBe(15);
+    } finally {
+      target.close();
+    }
+    expect(await h.queueDepth(h.queues.batchJobs)).toEqual({ visible: 0, inFlight: 0 });
+  }, 60_000);
+
+  test('a redrive moves a message SQS hands out twice once: one job in the queue per dead letter, none left in the DLQ', async () => {
+    const bodies = await deadLetters(15, 10);
+    const target = redelivering();
+    try {
+      const run = await redriveDlq(target, 'batch-jobs', { dryRun: false, ratePerSecond: 100 }, quiet);
+      const ids = run.messages.map((m) => m.messageId);
+      expect({ moved: run.moved, listed: ids.length, distinct: new Set(ids).size, failed: run.failed }).toEqual({ moved: 15, listed: 15, distinct: 15, failed: [] });
+    } finally {
+      target.close();
+    }
+    expect((await h.drainQueue(h.queues.batchJobs)).sort()).toEqual(bodies.sort());
+    expect(await h.queueDepth(h.queues.batchJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
   }, 60_000);
 
   test('a run killed (SIGKILL) halfway loses nothing: each message is in its queue or still in the DLQ', async () => {
