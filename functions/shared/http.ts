@@ -27,19 +27,34 @@ export function logAbout(ctx: { state: ServiceState }, fields: Record<string, un
 }
 
 interface ApiGatewayRequest {
-  apiGateway?: { event?: { requestContext?: { requestId?: string } }; context?: { getRemainingTimeInMillis?: () => number } };
+  apiGateway?: { event?: { requestContext?: { requestId?: string; requestTimeEpoch?: number } }; context?: { getRemainingTimeInMillis?: () => number } };
 }
 
 /** Kept back from a Lambda invocation's remaining time: the 503 of a wait that ran out still leaves before the timeout. */
 export const ANSWER_MARGIN_MS = 1000;
 
 /**
+ * API Gateway REST's integration timeout, counted from the request's arrival
+ * (`requestContext.requestTimeEpoch`): past it the client has API Gateway's bare 504, whatever
+ * the function answers later.
+ */
+export const API_GATEWAY_TIMEOUT_MS = 29_000;
+
+/**
  * Epoch ms `marginMs` before this Lambda invocation times out, from its context (the one reader
- * of the remaining time); undefined outside Lambda, where the caller's own bound applies.
+ * of the remaining time), or before API Gateway gives up on the request if that comes first: a
+ * cold start runs before the invocation's clock starts but after API Gateway's. Undefined outside
+ * Lambda, where the caller's own bound applies. The internal client's events carry no arrival
+ * time: an internal call has only its invocation's timeout.
  */
 export function lambdaDeadline(ctx: Koa.Context, marginMs: number): number | undefined {
-  const remaining = (ctx.req as ApiGatewayRequest).apiGateway?.context?.getRemainingTimeInMillis?.();
-  return typeof remaining === 'number' && Number.isFinite(remaining) ? Date.now() + remaining - marginMs : undefined;
+  const { event, context } = (ctx.req as ApiGatewayRequest).apiGateway ?? {};
+  const remaining = context?.getRemainingTimeInMillis?.();
+  if (typeof remaining !== 'number' || !Number.isFinite(remaining)) return undefined;
+  const arrived = event?.requestContext?.requestTimeEpoch;
+  const invocationEnds = Date.now() + remaining;
+  const ends = typeof arrived === 'number' && Number.isFinite(arrived) ? Math.min(invocationEnds, arrived + API_GATEWAY_TIMEOUT_MS) : invocationEnds;
+  return ends - marginMs;
 }
 
 function requestIdOf(ctx: Koa.Context): string {

@@ -5,6 +5,7 @@ import { RETRY_AFTER_SECONDS } from '../../core/errors';
 import { createStorage } from '../../core/storage';
 import { createApp as b2bApp } from '../../functions/gateway-b2b/app';
 import { createApp as b2cApp } from '../../functions/gateway-b2c/app';
+import { API_GATEWAY_TIMEOUT_MS } from '../../functions/shared/http';
 import { toLambdaHandler } from '../../functions/shared/lambda';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import { createRuntime } from '../../functions/shared/runtime';
@@ -158,6 +159,23 @@ describe('S3 that never answers, inside a Lambda invocation', () => {
     expect(await p.counts()).toEqual(before);
     await runtime.close();
   }, 120_000);
+
+  // gateway-b2b's Lambda has 29 s, API Gateway's integration 29 s too, counted from the request's
+  // arrival: after a slow cold start the function's own deadline fell after API Gateway's 504.
+  test('the 503 leaves before API Gateway gives up on the request, counted from its arrival, not from the invocation', async () => {
+    const storage = createStorage({ aws: { ...p.config.aws, endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` } });
+    const runtime = createRuntime('gateway-b2b', p.config, { storage, logger: p.runtimes['gateway-b2b'].logger });
+    const handler = toLambdaHandler(b2bApp(runtime));
+    const body = JSON.stringify({ theme: 'product-sheet', rows: [{ product: 'kettle' }] });
+    const base = toApiGatewayEvent({ method: 'POST', path: '/b2b/batches', headers: { 'x-api-key': apiKey, 'idempotency-key': newIdempotencyKey() } }, 'req-late-start');
+    const arrived = Date.now() - (API_GATEWAY_TIMEOUT_MS - 4_000);
+    const event = { ...base, body, requestContext: { ...(base.requestContext as object), requestTimeEpoch: arrived } };
+    const ends = Date.now() + 29_000;
+    const out = (await handler(event, { getRemainingTimeInMillis: () => ends - Date.now() })) as { statusCode: number; headers: Record<string, string> };
+    expect(Date.now() - arrived).toBeLessThan(API_GATEWAY_TIMEOUT_MS);
+    expect({ status: out.statusCode, retryAfter: out.headers['retry-after'] }).toEqual({ status: 503, retryAfter: String(RETRY_AFTER_SECONDS) });
+    await runtime.close();
+  }, 60_000);
 });
 
 describe('query strings', () => {
