@@ -6,6 +6,8 @@
 export const sqsSdk = (): typeof import('@aws-sdk/client-sqs') => require('@aws-sdk/client-sqs');
 export const s3Sdk = (): typeof import('@aws-sdk/client-s3') => require('@aws-sdk/client-s3');
 export const presignerSdk = (): typeof import('@aws-sdk/s3-request-presigner') => require('@aws-sdk/s3-request-presigner');
+/** The default credentials chain, for what signs its own requests (the cache's IAM tokens, core/cache-auth.ts). */
+export const credentialsSdk = (): typeof import('@aws-sdk/credential-provider-node') => require('@aws-sdk/credential-provider-node');
 
 /** The bounds of one HTTP attempt of an AWS SDK client: the SDK's own default is no bound at all. */
 export interface HttpTimeouts {

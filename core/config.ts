@@ -2,6 +2,7 @@ import * as z from './zod';
 import { AppError, ConfigError } from './errors';
 import { ENV, SERVICE_NAMES, ServiceName, serviceFunctionVar, serviceUrlVar } from './contract';
 import type { LogLevel } from './logger';
+import type { CacheIamSettings } from './cache-auth';
 import {
   BUDGET_WINDOW_MS,
   batchPartFits,
@@ -55,6 +56,8 @@ const envSchema = z.object({
   [ENV.dbConnectWaitMs]: z._default(int(0, 120000), 0),
   [ENV.redisUrl]: z._default(url(['redis:', 'rediss:']), 'redis://127.0.0.1:6379'),
   [ENV.redisKeyPrefix]: z._default(z.string().check(z.minLength(1)), 'docplatform:'),
+  [ENV.redisIamUser]: z.optional(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,39}$/))),
+  [ENV.redisIamCacheName]: z.optional(z.string().check(z.regex(/^[a-z][a-z0-9-]{0,39}$/))),
   [ENV.docJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
   [ENV.batchDocJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
   [ENV.batchJobsQueueUrl]: z.optional(url(['http:', 'https:'])),
@@ -132,6 +135,14 @@ function checkInteractiveShare(settings: GenerationBudgetSettings): void {
   );
 }
 
+/** Both variables or neither: a user without its cache (or the reverse) would sign tokens no cache accepts. */
+function cacheIam(user: string | undefined, cacheName: string | undefined, region: string): CacheIamSettings | undefined {
+  if (user === undefined && cacheName === undefined) return undefined;
+  if (user === undefined) throw new ConfigError(`invalid configuration: ${ENV.redisIamUser}: required with ${ENV.redisIamCacheName}`);
+  if (cacheName === undefined) throw new ConfigError(`invalid configuration: ${ENV.redisIamCacheName}: required with ${ENV.redisIamUser}`);
+  return { user, cacheName, region };
+}
+
 export interface RuntimeConfig {
   appEnv: string;
   logLevel: LogLevel;
@@ -142,7 +153,8 @@ export interface RuntimeConfig {
    * without it (core/db.ts createDb).
    */
   database?: DatabaseSettings;
-  redis: { url: string; keyPrefix: string };
+  /** `iam`: the cache user and cache of IAM authentication (ElastiCache), absent where Redis takes no AUTH (local runs, tests). */
+  redis: { url: string; keyPrefix: string; iam?: CacheIamSettings };
   queues: { docJobsUrl?: string; batchDocJobsUrl?: string; batchJobsUrl?: string };
   buckets: { reports: string; assets: string };
   gemini: { apiKey: SecretRef; model: string; baseUrl?: string; timeoutMs: number };
@@ -267,7 +279,7 @@ export function readConfig(env: Env = process.env): RuntimeConfig {
     logLevel: e.LOG_LEVEL,
     aws: { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL, s3ForcePathStyle: e.S3_FORCE_PATH_STYLE },
     database,
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, iam: cacheIam(e.REDIS_IAM_USER, e.REDIS_IAM_CACHE_NAME, e.AWS_REGION) },
     queues: { docJobsUrl: e.DOC_JOBS_QUEUE_URL, batchDocJobsUrl: e.BATCH_DOC_JOBS_QUEUE_URL, batchJobsUrl: e.BATCH_JOBS_QUEUE_URL },
     buckets: { reports: e.REPORTS_BUCKET, assets: e.ASSETS_BUCKET },
     gemini: { apiKey: { value: e.GEMINI_API_KEY, arn: e.GEMINI_SECRET_ARN }, model: e.GEMINI_MODEL, baseUrl: e.GEMINI_BASE_URL, timeoutMs: e.GEMINI_TIMEOUT_MS },

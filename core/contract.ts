@@ -198,6 +198,10 @@ export const ENV = {
   dbConnectWaitMs: 'DB_CONNECT_WAIT_MS',
   redisUrl: 'REDIS_URL',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',
+  /** The ElastiCache user a process authenticates as with IAM (core/cache-auth.ts); unset, no AUTH is sent. */
+  redisIamUser: 'REDIS_IAM_USER',
+  /** The serverless cache's name, the host its IAM tokens are signed for; set with REDIS_IAM_USER. */
+  redisIamCacheName: 'REDIS_IAM_CACHE_NAME',
   docJobsQueueUrl: 'DOC_JOBS_QUEUE_URL',
   batchDocJobsQueueUrl: 'BATCH_DOC_JOBS_QUEUE_URL',
   batchJobsQueueUrl: 'BATCH_JOBS_QUEUE_URL',
