@@ -131,7 +131,13 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
     async *list() {
       const { pages, first } = begun ?? begin();
       begun = undefined;
-      for (let next = await first; !next.done; next = await pages.next()) if (!next.value.key.endsWith('/')) yield { key: next.value.key.slice(src.prefix.length), size: next.value.size, version: next.value.etag };
+      // An empty key ending in / is a folder marker (consoles make them), not an object to move;
+      // one holding bytes is an object like any other, but for the prefix's own key, which has no
+      // name under the prefix.
+      for (let next = await first; !next.done; next = await pages.next()) {
+        const { key, size, etag } = next.value;
+        if ((size > 0 || !key.endsWith('/')) && key.length > src.prefix.length) yield { key: key.slice(src.prefix.length), size, version: etag };
+      }
     },
     open: (key) => requests.get(src.bucket, src.prefix + key),
     close() {

@@ -56,6 +56,16 @@ describe('storage:move progress of moves that share a source or a database', () 
     expect((await listKeys(s3(one.endpoint), 'assets')).filter((k) => k.startsWith('noslash/'))).toEqual(Array.from({ length: COUNT }, (_, i) => `noslash/${i}.png`));
   }, 60_000);
 
+  it('a key ending in / is copied when it holds bytes; only an empty one, a folder marker, is left out', async () => {
+    const c = s3(one.endpoint);
+    await Promise.all([putObject(c, 'old', 'c/x.png', content(500, 2000)), putObject(c, 'old', 'c/folder/', Buffer.alloc(0)), putObject(c, 'old', 'c/odd/', content(501, 300))]);
+    const r = await assets('s3://old/c/', 'slash/', one);
+    expect(r.stdout).toContain('2 objects listed, 2 copied and verified');
+    expect(r.code).toBe(0);
+    expect((await listKeys(c, 'assets')).filter((k) => k.startsWith('slash/'))).toEqual(['slash/odd/', 'slash/x.png']);
+    expect((await getObject(c, 'assets', 'slash/odd/'))!.equals(content(501, 300))).toBe(true);
+  }, 60_000);
+
   it('the same source under another --target-prefix is copied there, not skipped as done', async () => {
     const r = await assets('s3://old/a/', 'again/', one);
     expect(r.code).toBe(0);
