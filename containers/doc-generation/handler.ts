@@ -189,6 +189,8 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
       // The lease ends just before the message is back (which then takes the order at once), not now:
       // the tail of a big batch waits longer for its window than the sweeper's stuck threshold, and a
       // lease ended now would read as an attempt that died (re-sent, then failed), or be retaken early.
+      // No renewal may land after the parking: it would hold the order for a whole lease past its window.
+      await held.stopRenewing();
       await releaseLease(db, order.id, lease.owner, Math.max(0, backInSeconds - 1) * 1000).catch((e) => log.warn('lease release failed; it runs out by itself', { err: e }));
       if (freshMessage) {
         await deps.jobs.sendDocJob(order, { delaySeconds: backInSeconds, requestId: message.requestId });
@@ -258,6 +260,8 @@ interface HeldLease {
   confirm(): Promise<void>;
   /** Stops renewing and ends the lease now (the order stays `generating`): this attempt will not upload. */
   giveUp(): Promise<void>;
+  /** Stops renewing, once the renewal in flight (if any) has landed: the lease can then be set for good. */
+  stopRenewing(): Promise<void>;
   stop(): void;
 }
 
@@ -272,9 +276,17 @@ function holdLease(db: Knex, orderId: string, lease: GenerationLease, everyMs: n
       log.warn('lease renewal failed; retrying at the next tick', { err });
     }
   };
-  let renewing: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => void (renewing = renew()), everyMs);
+  let renewing: Promise<void> | undefined;
+  // One renewal at a time: a slow one (a busy database) is not joined by more, which could land
+  // after the lease was given up or parked.
+  const timer = setInterval(() => {
+    renewing ??= renew().finally(() => (renewing = undefined));
+  }, everyMs);
   timer.unref();
+  const stopRenewing = async (): Promise<void> => {
+    clearInterval(timer);
+    await renewing;
+  };
   return {
     confirm: async () => {
       if (!lost && !(await renewLease(db, orderId, lease))) lost = true;
@@ -282,12 +294,12 @@ function holdLease(db: Knex, orderId: string, lease: GenerationLease, everyMs: n
     },
     giveUp: async () => {
       lost = true;
-      clearInterval(timer);
       // A renewal already sent would extend the lease again after the release.
-      await renewing;
+      await stopRenewing();
       await releaseLease(db, orderId, lease.owner);
       log.info('drain deadline: lease given up; the next delivery takes the order at once');
     },
+    stopRenewing,
     stop: () => clearInterval(timer),
   };
 }

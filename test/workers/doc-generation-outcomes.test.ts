@@ -116,6 +116,20 @@ describe('doc-generation: how an order ends', () => {
       });
     });
 
+    test('the lease stays parked: no renewal in flight when core-llm refused lands after it and holds the order for a whole lease', async () => {
+      const clientId = await h.createClient();
+      const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Busy pump' });
+      h.llmThrottle.on = true;
+      h.llmThrottle.retryAfterSeconds = 3;
+      // A long lease renewed all the time: whenever the refusal comes, renewals are on their way.
+      const deps = { ...directDeps([]), deadlines: { ...directDeps([]).deadlines, leaseMs: 60_000, renewEveryMs: 1 } };
+      await expect(handleDocJob(deps, { ...message(orderId), receivesLeft: 4 })).rejects.toMatchObject({ name: 'RetryLater', afterSeconds: 3 });
+      await sleep(500);
+      const order = await orderRow(orderId);
+      // Parked until a second before the message is back (2 s), not renewed to the 60 s lease.
+      expect(new Date(order.generation_lease_until).getTime() - Date.now()).toBeLessThan(2_000);
+    });
+
     test('with one receive left: a fresh message, delayed by the Retry-After, takes the order on (no receive used up, no hand-off counted)', async () => {
       const clientId = await h.createClient();
       const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Patient pump' });
