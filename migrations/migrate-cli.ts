@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../core/logger';
 import * as z from '../core/zod';
 import { AppCredentials, credentialsFromUrl, credentialsIssue } from './app-role';
 import { describeConnectError } from './data-move/errors';
-import { migrateWithAppLogin } from './migrate';
+import { migrateWithAppLogin, migrationsAhead } from './migrate';
 import { parseUrl } from './postgres-url';
 
 /**
@@ -27,6 +27,8 @@ import { parseUrl } from './postgres-url';
  *   - a data move is running into this database (schema `_data_move`);
  *   - `--when-empty skip` and the database has no table yet: it waits for the data move, which
  *     brings the old schema and its knex_migrations (docs/data-migration.md); the deploy passes it.
+ * Migrations the database records and this release lacks (a newer release's, after a revert) are
+ * left as they are and named in a warn line; this release's pending ones are applied.
  *
  * One JSON log line per event on stdout (core/logger.ts). Exit codes (core/cli.ts): 0 done or
  * nothing to do, 1 the database refused (connection, a migration, the login; a failed migration is
@@ -181,6 +183,13 @@ async function run(argv: string[], raw: Env, log: Logger): Promise<number> {
         reason: 'the database has no table yet: it is left for the data move (docs/data-migration.md); a new environment without old data runs `npm run db:migrate` once without --when-empty skip',
       });
       return 0;
+    }
+    const ahead = await migrationsAhead(db);
+    if (ahead.length) {
+      log.warn('migrations-ahead', {
+        names: ahead,
+        reason: 'recorded by a newer release, unknown to this one (a revert deployed): left as they are; this release applies only its own pending migrations',
+      });
     }
     const { applied, login } = await migrateWithAppLogin(db, app.credentials);
     for (const name of applied) log.info('migration-applied', { name });

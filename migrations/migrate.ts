@@ -10,12 +10,26 @@ const migrationSource: Knex.MigrationSource<SchemaMigration> = {
   getMigration: async (m) => m,
 };
 
-const migratorConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations' };
+/**
+ * knex refuses a database that records a migration the code lacks ("the migration directory is
+ * corrupt"): the database of a newer release, met again by the older one after a revert is
+ * deployed. Migrations keep the previous release working (docs/deploy.md), so that release
+ * applies what it has pending and leaves the newer ones as they are (migrationsAhead names them).
+ */
+const migratorConfig: Knex.MigratorConfig = { migrationSource, tableName: 'knex_migrations', disableMigrationsListValidation: true };
 
 /** Applies pending migrations; returns the names applied. */
 export async function migrateLatest(knex: Knex): Promise<string[]> {
   const [, applied] = await knex.migrate.latest(migratorConfig);
   return applied as string[];
+}
+
+/** Migrations the database records that this code does not have (a newer release's), in the order applied. */
+export async function migrationsAhead(knex: Knex): Promise<string[]> {
+  if (!(await knex.schema.hasTable(migratorConfig.tableName!))) return [];
+  const known = new Set(schemaMigrations.map((m) => m.name));
+  const rows: { name: string }[] = await knex(migratorConfig.tableName!).select('name').orderBy('id');
+  return rows.map((r) => r.name).filter((name) => !known.has(name));
 }
 
 /**

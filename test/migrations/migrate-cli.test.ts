@@ -223,6 +223,27 @@ describe('on the machine’s PostgreSQL', () => {
     expect(await isLogin(login.username)).toBe(true);
   });
 
+  test('a database a newer release migrated (a revert deployed): its own pending migrations applied, the newer ones named and left, exit 0', async () => {
+    const env = { DATABASE_URL: database.url };
+    expect((await migrate(env)).code).toBe(0);
+    const c = new Client({ connectionString: database.url });
+    await c.connect();
+    try {
+      // The newer release's migration, and one of this release's that the database lacks.
+      await c.query(`INSERT INTO knex_migrations (name, batch, migration_time) VALUES ('20991231_999_from_a_newer_release', 9, now())`);
+      await c.query(`DELETE FROM knex_migrations WHERE name = '20261202_007_batch_processing_index'`);
+      await c.query('DROP INDEX batches_processing_updated_at');
+      const older = await migrate(env);
+      expect(older.code).toBe(0);
+      expect(older.lines.find((l) => l.msg === 'migrations-ahead')).toMatchObject({ level: 'warn', names: ['20991231_999_from_a_newer_release'] });
+      expect(older.lines.filter((l) => l.msg === 'migration-applied').map((l) => l.name)).toEqual(['20261202_007_batch_processing_index']);
+      const names = (await c.query('SELECT name FROM knex_migrations')).rows.map((r) => r.name);
+      expect(names).toEqual(expect.arrayContaining(['20991231_999_from_a_newer_release', '20261202_007_batch_processing_index']));
+    } finally {
+      await c.end();
+    }
+  });
+
   test('an owner that cannot connect is exit 1, saying why', async () => {
     const u = new URL(database.url);
     u.port = '1';
