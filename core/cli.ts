@@ -69,6 +69,15 @@ export function runCli(main: () => number | void | Promise<number | void>, shell
     );
 }
 
+/**
+ * `table[name]` when the table has a key of that name: a name every object inherits
+ * (`constructor`, `__proto__`, `toString`) names nothing, where `table[name]` would answer a
+ * function and let `--env constructor` past the check of a known environment.
+ */
+export function ownEntry<T>(table: Record<string, T>, name: string): T | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
+}
+
 /** The inclusive range an integer option accepts. */
 export interface IntegerRange {
   min: number;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { parseOptions, runCli, UsageError } from '../../core/cli';
+import { ownEntry, parseOptions, runCli, UsageError } from '../../core/cli';
 import { createLogger, stderrSink } from '../../core/logger';
 import { environments } from '../../stacks/config';
 import { DEFAULT_PRICE_FILE, loadPriceTable } from '../cost/priceTable';
@@ -30,7 +30,7 @@ function run(argv: string[]): number {
     return 0;
   }
   if (!values.env) throw new UsageError('--env', 'required');
-  if (!environments[values.env]) throw new UsageError('--env', `unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
+  if (!ownEntry(environments, values.env)) throw new UsageError('--env', `unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format', `"${values.format}" is not table or json`);
   const profile = trafficOption(values.traffic);
   // An output directory named with --out is read as it is; the default one is kept in step with the stacks.

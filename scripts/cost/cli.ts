@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { parseOptions, runCli, UsageError } from '../../core/cli';
+import { ownEntry, parseOptions, runCli, UsageError } from '../../core/cli';
 import { createLogger, stderrSink } from '../../core/logger';
 import { environments, EnvironmentConfig } from '../../stacks/config';
 import { CONFIG_VARIANTS } from '../../stacks/variants';
@@ -58,7 +58,7 @@ function run(argv: string[]): number {
   if (values.engines) return compareEngines({ env: values.env, traffic: values.traffic, priceFile: values.prices, json: values.json, out: values.out, variantOut: values['variant-out'] });
   const plans = values.plan ?? [];
   if (!values.env && plans.length === 0) throw new UsageError('--env', 'required (or give --plan)');
-  const config = values.env ? environments[values.env] : undefined;
+  const config = values.env ? ownEntry(environments, values.env) : undefined;
   if (values.env && !config) throw new UsageError('--env', `unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
 
   const prices = fromOption('--prices', () => loadPriceTable(resolve(values.prices)));
@@ -114,7 +114,7 @@ interface EnginesOptions {
  * the stacks; directories named with --out and --variant-out are priced as they are.
  */
 function compareEngines({ env, traffic, priceFile, json, out, variantOut }: EnginesOptions): number {
-  if (env && !environments[env]) throw new UsageError('--env', `unknown environment "${env}" (known: ${Object.keys(environments).join(', ')})`);
+  if (env && !ownEntry(environments, env)) throw new UsageError('--env', `unknown environment "${env}" (known: ${Object.keys(environments).join(', ')})`);
   if ((out === undefined) !== (variantOut === undefined)) throw new UsageError(out === undefined ? '--variant-out' : '--out', '--out and --variant-out go together with --engines');
   const configs = env ? [environments[env]] : Object.values(environments);
   const prices = fromOption('--prices', () => loadPriceTable(resolve(priceFile)));

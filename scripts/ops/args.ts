@@ -1,4 +1,4 @@
-import { integerOption, parseOptions, UsageError } from '../../core/cli';
+import { integerOption, ownEntry, parseOptions, UsageError } from '../../core/cli';
 import { QUEUES, UUID_PATTERN } from '../../core/contract';
 import { API_KEY_PREFIX_PATTERN, OLD_KEY_OVERLAP_DEFAULT_MS, OLD_KEY_OVERLAP_MAX_MS } from '../../core/domain/api-keys';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
@@ -164,7 +164,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
   if (!values.env) throw new UsageError('--env', `required (${Object.keys(environments).join(', ')}; another name with --endpoint)`);
   const endpoint = url('--endpoint', values.endpoint, ['http:', 'https:']);
   if (!ENV_NAME.test(values.env)) throw new UsageError('--env', `must be a lower-case environment name, got "${values.env}"`);
-  if (!endpoint && !environments[values.env]) {
+  if (!endpoint && !ownEntry(environments, values.env)) {
     throw new UsageError('--env', `unknown environment "${values.env}" (${Object.keys(environments).join(', ')}; another name needs --endpoint)`);
   }
   const format = values.format ?? 'json';

@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueAttributeName, SQSClient } from '@aws-sdk/client-sqs';
+import { ownEntry } from '../../core/cli';
 import { QUEUES, REGION } from '../../core/contract';
 import { environments, namePrefix } from '../../stacks/config';
 import type { QueueStem } from './args';
@@ -29,7 +30,7 @@ export interface ResolvedQueue {
 export const queueName = (env: string, stem: QueueStem): string => `${namePrefix(env)}-${stem}`;
 
 export function openTarget(env: string, endpoint: string | undefined, processEnv: Record<string, string | undefined> = process.env): OpsTarget {
-  const region = environments[env]?.region ?? REGION;
+  const region = ownEntry(environments, env)?.region ?? REGION;
   // The emulator takes any credentials, and the SDK wants some.
   const credentials = endpoint && !processEnv.AWS_ACCESS_KEY_ID ? { accessKeyId: 'local', secretAccessKey: 'local' } : undefined;
   // Every call goes to the client's endpoint (the region's, --endpoint or AWS_ENDPOINT_URL_SQS), never to the host a queue URL names.

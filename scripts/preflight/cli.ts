@@ -1,4 +1,4 @@
-import { failure, parseOptions, runCli, UsageError } from '../../core/cli';
+import { failure, ownEntry, parseOptions, runCli, UsageError } from '../../core/cli';
 import { createLogger, Logger, LogSink, stderrSink } from '../../core/logger';
 import { bootstrap, EnvironmentConfig, environments } from '../../stacks/config';
 import { createClients, destroyClients } from './clients';
@@ -40,7 +40,7 @@ function parse(argv: string[], known: Record<string, EnvironmentConfig>) {
   });
   if (values.help) return { help: true as const };
   if (!values.env) throw new UsageError('--env', `required (one of ${Object.keys(known).join(', ')})`);
-  const config = known[values.env];
+  const config = ownEntry(known, values.env);
   if (!config) throw new UsageError('--env', `must be one of ${Object.keys(known).join(', ')}, got "${values.env}"`);
   if (values.endpoint !== undefined) {
     let url: URL | undefined;

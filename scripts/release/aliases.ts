@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { integerOption, parseOptions, runCli, UsageError } from '../../core/cli';
+import { integerOption, ownEntry, parseOptions, runCli, UsageError } from '../../core/cli';
 import { INTERNAL_SERVICES, ServiceName as LambdaServiceName } from '../../core/contract';
 import { createLogger, stdoutSink } from '../../core/logger';
 import { bootstrap, EnvironmentConfig, environments, namePrefix } from '../../stacks/config';
@@ -134,7 +134,7 @@ async function warnSecretsWithoutValue(config: EnvironmentConfig): Promise<void>
 
 function environment(name: string | undefined) {
   if (!name) throw new UsageError('--env', 'required');
-  const config = environments[name];
+  const config = ownEntry(environments, name);
   if (!config) throw new UsageError('--env', `must be one of ${Object.keys(environments).join(', ')}, got "${name}"`);
   return config;
 }

@@ -47,6 +47,19 @@ const CASES: Array<[string, string[], string]> = [
   ['migrations/storage-move/cli.ts', ['--source', 'file:///tmp', '--target', 'assets', '--env', 'local', '--bogus'], '--bogus'],
 ];
 
+/**
+ * The CLIs that take an environment, given a name every JavaScript object inherits: it is no
+ * environment, though `environments[name]` answers a function.
+ */
+const ENV_CASES: Array<[string, string[]]> = [
+  ['scripts/cost/cli.ts', []],
+  ['scripts/cost/cli.ts', ['--engines']],
+  ['scripts/capacity/cli.ts', []],
+  ['scripts/preflight/cli.ts', []],
+  ['scripts/ops/cli.ts', ['dlq', 'list']],
+  ['scripts/release/aliases.ts', ['status']],
+];
+
 /** npm run dev's port variables: [variable, a value it refuses]. */
 const PORT_CASES: Array<[string, string]> = [
   ['EDGE_PORT', 'abc'],
@@ -65,6 +78,14 @@ function expectUsageError(r: Run, field: string): void {
 test.each(CASES)('%s %j: exit 2, one line naming %s, no stack trace', async (cli, args, field) => {
   expectUsageError(await run(cli, args), field);
 }, 60_000);
+
+test.each(ENV_CASES.flatMap(([cli, args]) => ['constructor', 'hasOwnProperty', '__proto__'].map((name) => [cli, [...args, '--env', name]] as const)))(
+  '%s %j: exit 2 naming --env, an environment that does not exist',
+  async (cli, args) => {
+    expectUsageError(await run(cli, [...args]), '--env');
+  },
+  60_000,
+);
 
 test.each(PORT_CASES)('scripts/dev.ts with %s=%s: exit 2, one line naming it, before anything starts', async (variable, value) => {
   expectUsageError(await run('scripts/dev.ts', [], { [variable]: value }), variable);
