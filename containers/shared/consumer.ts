@@ -166,7 +166,17 @@ export function maxReceiveCountOf(redrivePolicy: string | undefined): number | u
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or until `signal` aborts. */
+const pause = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 
 /** The request id a message carries, or one named after the message when it has none (or a malformed one). */
 function requestIdOf(raw: Message): string {
@@ -363,7 +373,9 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         if (stopping) break;
         failures += 1;
         log.error('receive failed', { err, failures });
-        await sleep(Math.min(20_000, 500 * 2 ** Math.min(failures, 6)));
+        // Cut short by stop() or abandon(): a backoff of up to 20 s would otherwise hold the drain
+        // (an idle task's stop, or one that ends near its 110 s limit) past the hard exit.
+        await pause(Math.min(20_000, 500 * 2 ** Math.min(failures, 6)), draining.signal);
       }
     }
   })();

@@ -273,6 +273,32 @@ describe('SQS consumer loop', () => {
     finish();
   });
 
+  test('stop() ends the backoff after failed receives at once, instead of sleeping it out', async () => {
+    let failures = 0;
+    const failing = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    failing.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'ReceiveMessageCommand') {
+          failures += 1;
+          throw new Error('SQS is unavailable');
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failReceives' },
+    );
+    try {
+      const c = await startConsumer({ sqs: failing, queues: [emu.queueUrls.fast], concurrency: 1, handler: async () => undefined, logger, waitTimeSeconds: 1 });
+      // After the third failure the loop waits 4 s before its next receive.
+      await until(() => failures === 3, 10_000);
+      await sleep(100);
+      const t0 = Date.now();
+      await c.stop(1_000);
+      expect(Date.now() - t0).toBeLessThan(500);
+    } finally {
+      failing.destroy();
+    }
+  });
+
   test("stop()'s report counts the messages its drain released, not those given back earlier (RetryLater)", async () => {
     await send('retried-before-stop', 'too-early');
     let tries = 0;
