@@ -59,7 +59,7 @@ options:
                         the secret --db-secret (default docplatform-<env>-db-app)
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
-exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a retried order's job not sent), 2 bad command line, no AWS
+exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a requeued or retried order's job not sent), 2 bad command line, no AWS
 credentials, a database login secret that does not exist, a client id or key prefix that no row has (keys), an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
 (order), an order that orders retry refuses (nothing is done)`;
 

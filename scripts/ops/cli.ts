@@ -121,7 +121,7 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
           const orderRun = { db, jobs, queueNames: { docJobs: docJobs.name, batchDocJobs: batchDocJobs.name }, orderIds: command.orderIds, requestId, log };
           if (command.command === 'orders requeue') {
             const report = await requeueOrders(orderRun);
-            return { json: report, text: renderRequeue(report), ok: true };
+            return { json: report, text: renderRequeue(report), ok: report.notSent.length === 0 };
           }
           const report = await retryOrders(orderRun);
           return { json: report, text: renderRetry(report), ok: report.notSent.length === 0 };

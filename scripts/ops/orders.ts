@@ -63,6 +63,8 @@ export interface RequeueReport {
   /** Each job went to its order's queue (core/queue.ts docJobQueueOf): doc-jobs, or batch-doc-jobs for a batch's row. */
   sent: { orderId: string; status: OrderStatus; queue: string; note?: string }[];
   skipped: { orderId: string; status: OrderStatus; why: string }[];
+  /** Their job could not be sent (SQS refused or did not answer): nothing written, run requeue for them again. */
+  notSent: { orderId: string; status: OrderStatus; error: string }[];
 }
 
 const minutes = (ms: number): number => Math.round((ms / 60_000) * 10) / 10;
@@ -223,7 +225,7 @@ export async function requeueOrders({ db, jobs, queueNames, orderIds, requestId,
     orderIds,
     (trx) => ['id', 'status', 'batch_id', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live')],
   );
-  const report: RequeueReport = { requestId, sent: [], skipped: [] };
+  const report: RequeueReport = { requestId, sent: [], skipped: [], notSent: [] };
   for (const orderId of orderIds) {
     const row = byId.get(orderId)!;
     if (!REQUEUABLE.has(row.status)) {
@@ -231,7 +233,14 @@ export async function requeueOrders({ db, jobs, queueNames, orderIds, requestId,
       report.skipped.push({ orderId, status: row.status, why });
       continue;
     }
-    await jobs.sendDocJob(row, { requestId });
+    try {
+      await jobs.sendDocJob(row, { requestId });
+    } catch (err) {
+      // The others are still sent: a run stopped here would leave them unsent and unreported.
+      report.notSent.push({ orderId, status: row.status, error: (err as Error).message });
+      log.error('doc job not sent again: run orders requeue for it', { orderId, status: row.status, requestId, err });
+      continue;
+    }
     // A re-send restarts the order's idle clock, as the sweeper's own do: otherwise a sweep that
     // runs before a worker takes this job sees the order still stuck and sends a second one.
     await db('orders').where({ id: orderId }).whereIn('status', [...REQUEUABLE]).update({ updated_at: db.fn.now() });

@@ -58,8 +58,12 @@ export function renderStuck(r: StuckReport): string {
 }
 
 export function renderRequeue(r: RequeueReport): string {
-  const rows = [...r.sent.map((s) => ({ ...s, result: 'sent', why: s.note })), ...r.skipped.map((s) => ({ ...s, result: 'skipped' }))];
-  return block([`${r.sent.length} doc job(s) sent under request id ${r.requestId}; ${r.skipped.length} skipped`], table(rows, ['orderId', 'status', 'result', 'queue', 'why']));
+  const rows = [
+    ...r.sent.map((s) => ({ ...s, result: 'sent', why: s.note })),
+    ...r.notSent.map((s) => ({ ...s, result: 'NOT sent', why: `${s.error}: run orders requeue for it again` })),
+    ...r.skipped.map((s) => ({ ...s, result: 'skipped' })),
+  ];
+  return block([`${r.sent.length} doc job(s) sent under request id ${r.requestId}; ${r.notSent.length} not sent; ${r.skipped.length} skipped`], table(rows, ['orderId', 'status', 'result', 'queue', 'why']));
 }
 
 export function renderFailed(r: FailedReport): string {

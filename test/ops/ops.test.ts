@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DependencyUnavailableError } from '../../core/failures';
 import { createLogger } from '../../core/logger';
-import { traceAttributes } from '../../core/queue';
+import { createJobQueue, traceAttributes } from '../../core/queue';
+import { requeueOrders } from '../../scripts/ops/orders';
+import { renderRequeue } from '../../scripts/ops/render';
 import { rejectedRowsKey } from '../../containers/shared/batch-completion';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
@@ -266,6 +268,52 @@ describe('npm run ops', () => {
     expect(manifest.documents).toEqual([expect.objectContaining({ orderId: batchOrder, status: 'ready' })]);
     expect(await status(rejected)).toBe('failed');
   }, 120_000);
+
+  test('orders requeue: a job SQS refuses is named in notSent with its reason, and the other orders still get theirs', async () => {
+    const clientId = await h.createClient();
+    const theme = await h.db('themes').where({ slug: 'product-sheet' }).first();
+    const hourAgo = h.db.raw(`now() - interval '1 hour'`);
+    const [refusedOrder, later] = await Promise.all(
+      ['Throttled kettle', 'Later kettle'].map(async (product) => {
+        const [{ id }] = await h.db('orders').insert({ client_id: clientId, theme_id: theme.id, status: 'queued', input: { product }, updated_at: hourAgo }).returning('id');
+        return id as string;
+      }),
+    );
+    // SQS refuses the first order's job, as when SendMessage is throttled; the rest goes to fauxqs.
+    const sqs = new SQSClient({ endpoint: h.emulator.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'SendMessageCommand' && String((args.input as { MessageBody?: string }).MessageBody).includes(refusedOrder)) {
+          throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'throttleOne' },
+    );
+    const lines: Record<string, unknown>[] = [];
+    try {
+      const report = await requeueOrders({
+        db: h.db,
+        jobs: createJobQueue({ queues: { docJobsUrl: h.queues.docJobs, batchDocJobsUrl: h.queues.batchDocJobs } }, sqs),
+        queueNames: { docJobs: 'doc-jobs', batchDocJobs: 'batch-doc-jobs' },
+        orderIds: [refusedOrder, later],
+        requestId: 'ops-test-requeue',
+        log: createLogger({ component: 'ops' }, 'info', (line) => void lines.push(JSON.parse(line))),
+      });
+      expect(report).toMatchObject({
+        sent: [{ orderId: later, status: 'queued', queue: 'doc-jobs' }],
+        notSent: [{ orderId: refusedOrder, status: 'queued', error: expect.stringContaining('Rate exceeded') }],
+        skipped: [],
+      });
+      expect(renderRequeue(report)).toContain('1 doc job(s) sent under request id ops-test-requeue; 1 not sent; 0 skipped');
+      expect(lines).toEqual(expect.arrayContaining([expect.objectContaining({ level: 'error', orderId: refusedOrder })]));
+    } finally {
+      sqs.destroy();
+    }
+    expect((await h.drainQueue(h.queues.docJobs)).map((b) => JSON.parse(b).orderId)).toEqual([later]);
+    // Its idle clock was not restarted: orders stuck (and the sweeper) still see it stuck.
+    expect(Date.now() - new Date((await h.db('orders').where({ id: refusedOrder }).first()).updated_at).getTime()).toBeGreaterThan(59 * 60_000);
+  }, 60_000);
 
   test('a bad command line is exit 2 with a message naming the field, before anything is read', async () => {
     const bad = async (...argv: string[]) => {
