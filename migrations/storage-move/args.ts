@@ -42,7 +42,7 @@ options:
   --target-bucket NAME       the target bucket by name instead of by --env
   --target-endpoint URL      S3 endpoint of the target (default AWS; local: the emulator)
   --target-region R          default eu-west-3
-  --target-prefix P          assets: prefix the kept keys go under (default none)
+  --target-prefix P          assets: the folder the kept keys go under (legacy = legacy/; default none)
   --database-url URL         the migrated database (reports: old keys come from orders.document_key;
                              progress is recorded there in _storage_move.objects); default DATABASE_URL
   --map FILE                 CSV old_key,order_id instead of orders.document_key
@@ -133,6 +133,10 @@ export function parse(argv: string[]): Args | 'help' {
   const databaseUrl = v['database-url'] ?? process.env.DATABASE_URL;
   if (databaseUrl) checkPostgresUrl(v['database-url'] ? '--database-url' : 'DATABASE_URL', databaseUrl);
   if (target === 'reports' && !databaseUrl) throw new UsageError('--database-url', '(or DATABASE_URL) is required for --target reports: the orders give the new keys');
+  // A folder, as the source prefix is: without its slash, legacy gave legacylogo.png; and no
+  // platform key starts with a slash (S3 would keep it: /legacy/logo.png is another key).
+  const prefix = v['target-prefix'] ?? '';
+  if (prefix.startsWith('/')) throw new UsageError('--target-prefix', `must not start with / (got "${prefix}"): keys have no leading slash, e.g. legacy/`);
   const region = v['source-region'] ?? 'eu-west-3';
   const jobs = integerOption('--jobs', v.jobs, { min: 1, max: 64 }, 16);
   const partSizeMb = integerOption('--part-size-mb', v['part-size-mb'], { min: 5, max: 512 }, 8);
@@ -147,7 +151,7 @@ export function parse(argv: string[]): Args | 'help' {
     targetBucket: v['target-bucket'],
     targetEndpoint: url('target-endpoint', v['target-endpoint']),
     targetRegion: v['target-region'] ?? 'eu-west-3',
-    targetPrefix: v['target-prefix'] ?? '',
+    targetPrefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
     databaseUrl,
     mapFile: v.map,
     jobs,

@@ -92,6 +92,7 @@ describe('storage:move from a local folder, and bad input', () => {
     ['target bucket = source bucket on the same endpoint', ['--source', 's3://old/docs/', '--target-bucket', 'old'], /--target: bucket old is the source bucket \(s3:\/\/old\/docs\/ at http/],
     ['a database URL that is no URL (an unencoded # in its password)', ['--database-url', 'postgres://u:pa#ss/word@127.0.0.1/x'], /--database-url: is not a URL/],
     ['a prefix for reports, whose keys the orders give', ['--target-prefix', 'legacy/'], /--target-prefix: applies to --target assets only/],
+    ['a target prefix with a leading slash, which no key of the platform has', ['--target', 'assets', '--target-prefix', '/legacy/'], /--target-prefix: must not start with \/ \(got \\"\/legacy\/\\"\)/],
     ['a key map for assets, which keep their keys', ['--target', 'assets', '--map', '/tmp/map.csv'], /--map: applies to --target reports only/],
     ['more parts in memory than the task holds', ['--jobs', '16', '--part-size-mb', '64'], /--part-size-mb: 64 with --jobs 16 holds up to 16 x 5 parts = 5120 MiB, over 3072 MiB/],
   ])('%s: exit 2 naming it', async (_name, extra, message) => {

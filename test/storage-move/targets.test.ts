@@ -56,6 +56,12 @@ describe('storage:move progress of moves that share a source or a database', () 
     expect((await listKeys(s3(one.endpoint), 'assets')).filter((k) => k.startsWith('noslash/'))).toEqual(Array.from({ length: COUNT }, (_, i) => `noslash/${i}.png`));
   }, 60_000);
 
+  it('a target prefix without its trailing slash is the folder: legacy/logo.png, not legacylogo.png', async () => {
+    const r = await assets('s3://old/a/', 'folder', one);
+    expect(r.code).toBe(0);
+    expect((await listKeys(s3(one.endpoint), 'assets')).filter((k) => k.startsWith('folder'))).toEqual(Array.from({ length: COUNT }, (_, i) => `folder/${i}.png`));
+  }, 60_000);
+
   it('a key ending in / is copied when it holds bytes; only an empty one, a folder marker, is left out', async () => {
     const c = s3(one.endpoint);
     await Promise.all([putObject(c, 'old', 'c/x.png', content(500, 2000)), putObject(c, 'old', 'c/folder/', Buffer.alloc(0)), putObject(c, 'old', 'c/odd/', content(501, 300))]);
