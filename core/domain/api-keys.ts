@@ -169,8 +169,9 @@ export interface Revocation {
 /**
  * Revokes the key at once (the next request with it is refused: nothing caches an
  * authentication). `clientId` restricts it to that client's keys (a partner revoking its own).
- * Also clears the key from the `clients` columns of the release before 20261202_008, so a
- * rollback to that release does not accept it again. A rotation of the same client in progress
+ * Also takes the key off the `clients` columns of the release before 20261202_008, so a
+ * rollback to that release does not accept it again; the client's newest key that still works
+ * (if any) goes there instead. A rotation of the same client in progress
  * finishes first (both lock the client row before its keys).
  */
 export async function revokeApiKey(db: Knex, prefix: string, clientId?: string): Promise<Revocation | undefined> {
@@ -183,7 +184,12 @@ export async function revokeApiKey(db: Knex, prefix: string, clientId?: string):
     await trx('clients').where({ id: owner.client_id }).forUpdate().first('id');
     const [revoked]: ApiKey[] = await scope(trx('api_keys')).whereNull('revoked_at').update({ revoked_at: trx.fn.now() }).returning('*');
     const key: ApiKey = revoked ?? (await scope(trx('api_keys')).first());
-    await trx('clients').where({ api_key_prefix: prefix }).update({ api_key_prefix: null, api_key_hash: null });
+    // The client's newest key that still works takes its place there, as a rotation puts its new
+    // one: a rollback accepts the key the client goes on using, and `down` would put it there too.
+    const next: Pick<ApiKey, 'prefix' | 'hash'> | undefined = await working(trx('api_keys').where({ client_id: key.client_id }))
+      .orderBy('created_at', 'desc')
+      .first('prefix', 'hash');
+    await trx('clients').where({ api_key_prefix: prefix }).update({ api_key_prefix: next?.prefix ?? null, api_key_hash: next?.hash ?? null });
     return { clientId: key.client_id, key: apiKeyView(key, await dbNow(trx)), alreadyRevoked: !revoked };
   });
 }

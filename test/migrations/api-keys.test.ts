@@ -82,6 +82,19 @@ test('revoking clears the key from its clients row too: a rollback to the previo
   expect(await authenticateApiKey(owner, leaked.apiKey)).toBeUndefined();
 });
 
+test("revoking the key on the clients row puts the client's newest working key there: a rollback accepts the key the client still holds", async () => {
+  const partner = await legacyClient(owner, 'revoked-newest');
+  const rotation = await asApp((trx) => rotateApiKey(trx, partner.id, 3600_000));
+  if (typeof rotation === 'string') throw new Error(rotation);
+  await revokeApiKey(owner, rotation.key.prefix, partner.id);
+  expect(await owner('clients').where({ id: partner.id }).first('api_key_prefix', 'api_key_hash')).toEqual({ api_key_prefix: partner.prefix, api_key_hash: partner.hash });
+  expect((await authenticateApiKey(owner, partner.apiKey))?.client.id).toBe(partner.id);
+  expect(await authenticateApiKey(owner, rotation.apiKey)).toBeUndefined();
+  // Revoking that one too leaves the row without a key: none of the client's keys works.
+  await revokeApiKey(owner, partner.prefix, partner.id);
+  expect(await owner('clients').where({ id: partner.id }).first('api_key_prefix', 'api_key_hash')).toEqual({ api_key_prefix: null, api_key_hash: null });
+});
+
 test('a rotation puts the new key on the clients row: a rollback to the previous release accepts it, not the old key the rotation expired', async () => {
   const partner = await legacyClient(owner, 'rotated');
   const rotation = await asApp((trx) => rotateApiKey(trx, partner.id, 0));
@@ -110,6 +123,7 @@ test("down puts each client's newest working key back on its row; up again copie
   // `down` cannot give a row a key when all of the client's keys are revoked: that client is set aside first.
   await owner('clients').where({ email: 'leaked@example.test' }).update({ kind: 'b2c' });
   await owner('clients').where({ email: 'new-code@example.test' }).update({ kind: 'b2c' });
+  await owner('clients').where({ email: 'revoked-newest@example.test' }).update({ kind: 'b2c' });
   await apiKeys.down(owner);
   expect(await owner.schema.hasTable('api_keys')).toBe(false);
   expect(await owner('clients').where({ id: existing.id }).first('api_key_prefix')).toEqual({ api_key_prefix: rotation.key.prefix });
