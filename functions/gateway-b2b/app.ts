@@ -46,9 +46,13 @@ function csvColumns(header: string[]): string[] {
   return names;
 }
 
+/**
+ * At most one row past MAX_BATCH_ROWS, enough for the caller to refuse the batch: 5 MiB of
+ * one-character rows is 2.6 million records, seconds and hundreds of MB to parse in full.
+ */
 function rowsFromCsv(raw: Buffer): unknown[] {
   try {
-    return parseCsv(raw, { columns: csvColumns, skip_empty_lines: true, trim: true, bom: true, max_record_size: 64 * 1024 }) as unknown[];
+    return parseCsv(raw, { columns: csvColumns, skip_empty_lines: true, trim: true, bom: true, max_record_size: 64 * 1024, to: MAX_BATCH_ROWS + 1 }) as unknown[];
   } catch (err) {
     throw badRequest([{ field: 'body', message: `invalid CSV: ${(err as Error).message.split('\n')[0].slice(0, 200)}` }]);
   }
