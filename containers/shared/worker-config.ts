@@ -17,7 +17,8 @@ const schema = z.object({
   [ENV.workerRenderSlots]: z.optional(int(1, 10)),
   /** Spot gives 120 s between SIGTERM and SIGKILL; the drain must end well inside it. */
   [ENV.workerDrainSeconds]: z._default(z.coerce.number().check(z.minimum(0), z.maximum(SPOT_STOP_BUDGET.maxDrainSeconds)), 90),
-  SQS_WAIT_TIME_SECONDS: z._default(int(0, MAX_WAIT_TIME_SECONDS), MAX_WAIT_TIME_SECONDS),
+  /** A long poll, at least 1 s: with 0 an idle task asks SQS again at once, in a loop (hundreds of receives a second). */
+  SQS_WAIT_TIME_SECONDS: z._default(int(1, MAX_WAIT_TIME_SECONDS), MAX_WAIT_TIME_SECONDS),
   CHROMIUM_PATH: z._default(path, '/usr/bin/chromium'),
   BROWSER_RECYCLE_AFTER: z._default(int(1, 100000), 100),
   RENDER_TIMEOUT_MS: z._default(int(1000, 120000), 30000),
