@@ -79,6 +79,8 @@ export function parseSource(value: string | undefined, endpoint: string | undefi
   }
   if (u.protocol === 'file:') {
     const dir = decodeURIComponent(u.pathname);
+    // file://srv/old/assets reads srv as a host and would move /old/assets.
+    if (u.hostname && u.hostname !== 'localhost') throw new UsageError('--source', `${value} names the host ${u.hostname}: a folder is file:///${u.hostname}${dir} (three slashes, then its absolute path)`);
     if (dir.length <= 1) throw new UsageError('--source', 'file:/// names no directory');
     return { kind: 'file', dir };
   }

@@ -87,6 +87,7 @@ describe('storage:move from a local folder, and bad input', () => {
     ['missing target bucket', ['--target-bucket', 'nope'], /bucket nope: bucket does not exist/],
     ['missing source bucket', ['--source', 's3://gone/x/'], /--source: s3:\/\/gone\/x\/.*: bucket does not exist/],
     ['missing folder', ['--source', 'file:///no/such/dir'], /no such directory/],
+    ['a file URL with two slashes, whose first folder reads as a host', ['--source', 'file://tmp/old/assets'], /--source: file:\/\/tmp\/old\/assets names the host tmp: a folder is file:\/\/\/tmp\/old\/assets/],
     ['unknown target', ['--target', 'videos'], /--target: must be one of reports, assets/],
     ['unreachable database', ['--database-url', 'postgres://postgres@127.0.0.1:1/x'], /--database-url: cannot connect to the target database 127.0.0.1:1\/x: unreachable/],
     ['target bucket = source bucket on the same endpoint', ['--source', 's3://old/docs/', '--target-bucket', 'old'], /--target: bucket old is the source bucket \(s3:\/\/old\/docs\/ at http/],
