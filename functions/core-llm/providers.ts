@@ -92,8 +92,11 @@ function retryDelayOf(err: unknown): number | undefined {
   return delay ? Math.max(1, Math.ceil(Number(delay[1]))) : undefined;
 }
 
-/** Finish reasons of an answer withheld for what the prompt asks: the same prompt is withheld again. */
-const BLOCKING_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION']);
+/**
+ * Finish reasons of an answer withheld for what the prompt asks: the same prompt is withheld again.
+ * LANGUAGE is Gemini's filter of a language it does not serve, which the prompt's values are in.
+ */
+const BLOCKING_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION', 'LANGUAGE']);
 
 /**
  * Why Gemini withheld its answer for good, as `blockReason X` (the prompt blocked) or

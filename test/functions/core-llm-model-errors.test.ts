@@ -139,6 +139,7 @@ describe('Gemini withholding its answer (200 with no text)', () => {
     [{ finishReason: 'BLOCKLIST' }, 'finishReason BLOCKLIST'],
     [{ finishReason: 'SPII' }, 'finishReason SPII'],
     [{ finishReason: 'RECITATION' }, 'finishReason RECITATION'],
+    [{ finishReason: 'LANGUAGE' }, 'finishReason LANGUAGE'],
     [{ blockReason: 'SAFETY' }, 'blockReason SAFETY'],
   ])('blocked (%o): a 422 model_rejected naming %s, after one call', async (why, named) => {
     gemini.calls.length = 0;
