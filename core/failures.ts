@@ -12,11 +12,15 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTF
 const PG_UNAVAILABLE = /^(08|53|57P|25006$)/;
 
 export class DependencyUnavailableError extends Error {
-  /** `answer`: what a client is told, when `message` (logged) holds words for the operator only. */
+  /**
+   * `answer`: what a client is told, when `message` (logged) holds words for the operator only.
+   * `retryAfterSeconds`: the dependency's own Retry-After (another service's 503), else RETRY_AFTER_SECONDS.
+   */
   constructor(
     readonly dependency: 'database' | 'cache' | 'queue' | 'storage' | 'service',
     message: string,
     readonly answer = message,
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'DependencyUnavailableError';
@@ -38,7 +42,7 @@ interface ErrorLike {
 export function classifyError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = (err ?? {}) as ErrorLike;
-  if (err instanceof DependencyUnavailableError) return serviceUnavailable(err.answer);
+  if (err instanceof DependencyUnavailableError) return serviceUnavailable(err.answer, err.retryAfterSeconds);
   if (e.name === 'KnexTimeoutError' || (typeof e.code === 'string' && PG_UNAVAILABLE.test(e.code))) {
     return serviceUnavailable('database unavailable, please retry shortly');
   }

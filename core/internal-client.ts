@@ -39,7 +39,8 @@ function retryAfterOf(value: string | null | undefined): number | undefined {
 export interface InternalClient {
   /**
    * Returns the JSON body of a 2xx answer. A 4xx answer is rethrown as the same AppError (the
-   * callee already said what was wrong); a 5xx or a transport failure becomes a 503.
+   * callee already said what was wrong); a 5xx or a transport failure becomes a 503, with the
+   * callee's Retry-After when it gave one.
    */
   json<T>(service: ServiceName, req: InternalRequest): Promise<T>;
 }
@@ -231,7 +232,9 @@ export function createInternalClient(config: Pick<AppConfig, 'aws' | 'internal'>
       if (res.status >= 400 && res.status < 500) {
         throw new AppError(res.status, err?.code ?? 'request_failed', err?.message ?? `service ${service} answered ${res.status}`, err?.fields, res.retryAfterSeconds);
       }
-      throw new DependencyUnavailableError('service', `service ${service} unavailable (${res.status}${err?.message ? `: ${err.message}` : ''})`);
+      // The callee's Retry-After goes on: a missing secret's 503 says when it is read again (30 s), not the 5 s of an outage.
+      const message = `service ${service} unavailable (${res.status}${err?.message ? `: ${err.message}` : ''})`;
+      throw new DependencyUnavailableError('service', message, message, res.retryAfterSeconds);
     },
   };
 }
