@@ -33,6 +33,9 @@ export interface LogQuery {
   text: string;
 }
 
+/** The most lines the order story's query answers (Logs Insights answers at most 10,000 a query): the oldest, as it sorts ascending. */
+export const STORY_LINE_LIMIT = 10_000;
+
 export const LOG_QUERIES = {
   /**
    * Every line that names the order or belongs to the request: the hops (`step`), the access
@@ -46,7 +49,7 @@ export const LOG_QUERIES = {
       'fields @timestamp, service, component, level, step, msg, orderId, requestId, status, path, ms, receiveCount, reason, err.message',
       `filter orderId = "${STORY_ID_PLACEHOLDER}" or requestId = "${STORY_ID_PLACEHOLDER}"`,
       'sort @timestamp asc',
-      'limit 10000',
+      `limit ${STORY_LINE_LIMIT}`,
     ].join('\n| '),
   },
   /** Run over the last hour (the console's time picker): which service fails, on what, since when. */

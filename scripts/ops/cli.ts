@@ -146,7 +146,7 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
           });
       const database = command.database.url ? () => openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target)) : undefined;
       const report = await orderStory(source, command.id, database);
-      log.info('order story read', { id: command.id, orderId: report.orderId, lines: report.lines.length, source: report.source });
+      log.info('order story read', { id: command.id, orderId: report.orderId, lines: report.lines.length, truncated: report.truncated, source: report.source });
       return { json: report, text: renderStory(report), ok: true };
     }
     case 'keys list':

@@ -97,6 +97,7 @@ export function renderStory(r: StoryReport): string {
   const summary = [
     r.orderId ? `order ${r.orderId}${r.id !== r.orderId ? ` (found by request id ${r.id})` : ''}` : `request ${r.id}: ${r.orders.length} order(s) (${r.orders.join(', ') || 'none'}); give one order id for its whole story`,
     `from ${r.source}: ${r.lines.length} line(s), ${r.requestIds.length} request(s) (${r.requestIds.join(', ')})`,
+    ...(r.truncated ? ['TRUNCATED: a query answered as many lines as it may, the oldest: the newest lines are missing (a shorter --since, or one order id, reads fewer)'] : []),
     `hops: ${r.steps.map((s) => s.step).join(' → ') || 'none logged'}`,
     ...(row
       ? [`database: ${row.status}${row.error ? ` (${row.error})` : ''}, requeues ${row.requeues}, created ${row.createdAt} by request ${row.requestId ?? '(not stored)'}, updated ${row.updatedAt}${row.documentKey ? `, document ${row.documentKey}` : ''}`]

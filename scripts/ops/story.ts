@@ -3,7 +3,7 @@ import { CloudWatchLogsClient, GetQueryResultsCommand, StartQueryCommand, StopQu
 import type { Knex } from 'knex';
 import { UUID_PATTERN } from '../../core/contract';
 import type { Order, OrderStatus } from '../../core/models';
-import { orderStoryQuery } from '../../modules/log-queries';
+import { orderStoryQuery, STORY_LINE_LIMIT } from '../../modules/log-queries';
 import { readLocalLog } from '../local/log-file';
 import { UsageError } from '../../core/cli';
 
@@ -31,6 +31,8 @@ export interface StorySource {
   describe: string;
   /** The lines whose `orderId` or `requestId` is `id`, oldest first. */
   find(id: string): Promise<StoryLine[]>;
+  /** The most lines one `find` answers, the oldest ones; none when it answers them all. */
+  lineLimit?: number;
 }
 
 export interface OrderRow {
@@ -61,6 +63,11 @@ export interface StoryReport {
   steps: { time: string; step: string; service?: string; requestId?: string }[];
   /** The order's row when a database was given and answered; else why not. */
   order?: OrderRow | { unavailable: string };
+  /**
+   * A query answered as many lines as it may (`lineLimit`): the newest are missing, and with them
+   * perhaps the last hops and, for a request id, orders it worked on.
+   */
+  truncated: boolean;
   lines: StoryLine[];
 }
 
@@ -124,6 +131,7 @@ export function cloudWatchStorySource(o: CloudWatchOptions): StorySource {
   const timeoutMs = o.timeoutMs ?? 120_000;
   return {
     describe: `CloudWatch Logs of ${o.env} (${o.logGroups.length} log groups, last ${windowOf(o.sinceMs)})`,
+    lineLimit: STORY_LINE_LIMIT,
     find: async (id) => {
       const end = now();
       const { queryId } = await o.client.send(
@@ -175,11 +183,15 @@ export async function orderStory(source: StorySource, id: string, db?: () => Pro
     if (found.length === 0 && stored.length === 0) throw new StoryNotFound(id, source.describe, named !== undefined && 'rows' in named);
     const orders = unique([...found.map((l) => l.orderId), ...stored.map((r) => r.id)]);
     const orderId: string | undefined = orders.includes(id) ? id : orders.length === 1 ? orders[0] : undefined;
+    const full = (answered: StoryLine[]) => source.lineLimit === undefined || answered.length < source.lineLimit;
+    let truncated = !full(found);
     let lines = found;
     if (orderId && orderId !== id) {
       // A request id: the order's other requests (its creation, its payment, a requeue) tell the rest.
       const seen = new Set(found.map(key));
-      lines = [...found, ...(await source.find(orderId)).filter((l) => !seen.has(key(l)))].sort(byTime);
+      const more = await source.find(orderId);
+      truncated ||= !full(more);
+      lines = [...found, ...more.filter((l) => !seen.has(key(l)))].sort(byTime);
     }
     const report: StoryReport = {
       id,
@@ -188,6 +200,7 @@ export async function orderStory(source: StorySource, id: string, db?: () => Pro
       source: source.describe,
       requestIds: unique(lines.map((l) => l.requestId)),
       steps: lines.filter((l) => typeof l.step === 'string').map((l) => ({ time: l.time, step: l.step!, service: l.service, requestId: l.requestId })),
+      truncated,
       lines,
     };
     if (orderId && named) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { environmentLogGroups, orderStoryQuery } from '../../modules/log-queries';
+import { environmentLogGroups, orderStoryQuery, STORY_LINE_LIMIT } from '../../modules/log-queries';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
 import { runCliProcess } from '../support/cli-process';
 import { OpsAccount, OpsStandIn, startOpsStandIn } from '../support/stand-ins/aws-ops';
@@ -21,6 +21,9 @@ const PREFIX = 'docplatform-dev';
 const ORDER = randomUUID();
 const WEBHOOK = 'webhook-req-1';
 const CREATION = 'creation-req-1';
+/** A B2B batch's request: more lines than one Insights query answers (STORY_LINE_LIMIT), over its first two orders. */
+const BATCH = 'batch-req-1';
+const BATCH_ORDERS = [randomUUID(), randomUUID()];
 
 /** Insights' answer shape: `@timestamp` in `YYYY-MM-DD HH:MM:SS.mmm`, every value a string. */
 const line = (at: string, fields: Record<string, string>): Record<string, string> => ({ '@timestamp': at, '@ptr': 'x', ...fields });
@@ -43,7 +46,12 @@ const account: OpsAccount = {
   },
   oldestAge: { [`${PREFIX}-doc-jobs`]: 95, [`${PREFIX}-batch-doc-jobs`]: 40, [`${PREFIX}-batch-jobs-dlq`]: 3600 },
   // As Insights would: the lines whose orderId or requestId is the one in the filter.
-  query: (text) => STORY.filter((l) => text.includes(`orderId = "${l.orderId}"`) || text.includes(`requestId = "${l.requestId}"`)),
+  query: (text) =>
+    text.includes(`requestId = "${BATCH}"`)
+      ? Array.from({ length: STORY_LINE_LIMIT }, (_, i) =>
+          line(new Date(Date.UTC(2026, 11, 1, 11) + i).toISOString().replace('T', ' ').slice(0, 23), { service: 'doc-generation', msg: 'order taken for generation', orderId: BATCH_ORDERS[i % 2], requestId: BATCH, level: 'info' }),
+        )
+      : STORY.filter((l) => text.includes(`orderId = "${l.orderId}"`) || text.includes(`requestId = "${l.requestId}"`)),
 };
 
 let emulator: LocalEmulator;
@@ -149,6 +157,7 @@ test('order --env dev: the saved query over the eight log groups; a request id g
   expect(r.json.lines[0]).toEqual({ time: '2026-12-01T10:00:00.100Z', service: 'order', msg: 'order received', step: 'received', orderId: ORDER, requestId: CREATION, level: 'info' });
   expect(r.json.lines[2].receiveCount).toBe(1);
   expect(r.json.order).toBeUndefined();
+  expect(r.json.truncated).toBe(false);
 
   const started = standIn.requests.filter((q) => q.operation === 'StartQuery').map((q) => q.body as any);
   // First by the id given, then by the order it names.
@@ -160,6 +169,16 @@ test('order --env dev: the saved query over the eight log groups; a request id g
     expect(s.endTime - s.startTime).toBeLessThanOrEqual(2 * 86_400 + 2);
   }
   expect(standIn.requests.filter((q) => q.operation === 'GetQueryResults').length).toBe(4);
+});
+
+test('order --env dev: a request whose lines fill a whole Insights answer says the story is cut, in JSON and in the table', async () => {
+  const r = await ops(['order', BATCH, '--env', 'dev']);
+  expect(r.errors).toEqual([]);
+  expect(r.code).toBe(0);
+  expect(r.json).toMatchObject({ id: BATCH, truncated: true, orders: BATCH_ORDERS });
+  expect(r.json.lines).toHaveLength(STORY_LINE_LIMIT);
+  const table = await ops(['order', BATCH, '--env', 'dev', '--format', 'table']);
+  expect(table.out).toContain('TRUNCATED: a query answered as many lines as it may');
 });
 
 test('order --env dev: an id no line names, a bad id, no credentials: exit 2 naming the field', async () => {
