@@ -185,7 +185,13 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
 
   const completion = { db, storage: deps.storage, batchBucket: deps.batchBucket, logger: log };
   for (const batchId of new Set([...failedPerBatch.keys(), ...(await findSettledBatches(db, deadlines.stuckAfterMs))])) {
-    if (await completeBatchIfDone(completion, batchId)) report.batchesCompleted += 1;
+    // One batch that cannot be completed now (its report unreadable, S3 refusing) must not hold
+    // back the others, sweep after sweep: it is logged and tried again next time.
+    try {
+      if (await completeBatchIfDone(completion, batchId)) report.batchesCompleted += 1;
+    } catch (err) {
+      log.warn('batch completion failed; tried again at the next sweep', { batchId, err });
+    }
   }
   return report;
 }

@@ -1,0 +1,43 @@
+import { createLogger } from '../../core/logger';
+import { orderDeadlines } from '../../containers/doc-generation/deadlines';
+import { sweepStuckOrders } from '../../containers/doc-generation/sweeper';
+import { rejectedRowsKey } from '../../containers/shared/batch-completion';
+import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
+
+/**
+ * The sweeper's repair of batches whose completion was missed, on the real PostgreSQL and S3
+ * emulator: one batch that cannot be completed (its rejected-rows report is gone) must not keep
+ * the others from completing, nor fail the sweep.
+ */
+let h: WorkerHarness;
+const lines: Array<Record<string, unknown>> = [];
+const log = createLogger({ service: 'test', env: 'test' }, 'info', (line) => void lines.push(JSON.parse(line) as Record<string, unknown>));
+
+beforeAll(async () => {
+  h = await startWorkerHarness('sweep_batches');
+}, 60_000);
+afterAll(() => h?.stop());
+
+test('a settled batch whose completion fails is skipped, with a warning naming it: the batches after it still complete and the sweep ends', async () => {
+  const deadlines = orderDeadlines({ visibilityTimeoutSeconds: 3, maxReceiveCount: 3 });
+  const clientId = await h.createClient('b2b');
+  const theme = await h.themeBySlug('product-sheet');
+  // All rows settled (one rejected row each), completion missed; the broken one is the older, so the sweep meets it first.
+  const settled = async (ageSeconds: number, report: boolean) => {
+    const [row] = await h
+      .db('batches')
+      .insert({ client_id: clientId, theme_id: theme.id, status: 'processing', total_rows: 1, failed: 1, source_key: 'unused', updated_at: h.db.raw(`now() - ? * interval '1 second'`, [ageSeconds]) })
+      .returning('id');
+    if (report) await h.storage.put('assets', rejectedRowsKey(clientId, row.id), JSON.stringify([{ line: 1, reason: 'product: required non-empty string' }]), 'application/json');
+    return row.id as string;
+  };
+  const broken = await settled(700, false);
+  const good = await settled(600, true);
+
+  const report = await sweepStuckOrders({ db: h.db, storage: h.storage, batchBucket: 'assets', logger: log, jobs: { sendDocJob: async () => undefined }, deadlines, backlog: async () => 0 });
+
+  expect(report.batchesCompleted).toBe(1);
+  const status = async (id: string) => (await h.db('batches').where({ id }).first()).status;
+  expect({ broken: await status(broken), good: await status(good) }).toEqual({ broken: 'processing', good: 'completed' });
+  expect(lines.find((l) => l.msg === 'batch completion failed; tried again at the next sweep')).toMatchObject({ level: 'warn', batchId: broken });
+});
