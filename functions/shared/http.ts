@@ -57,12 +57,13 @@ export function lambdaDeadline(ctx: Koa.Context, marginMs: number): number | und
   return ends - marginMs;
 }
 
-function requestIdOf(ctx: Koa.Context): string {
-  const header = ctx.get('x-request-id');
-  if (REQUEST_ID_PATTERN.test(header)) return header;
-  const fromEvent = (ctx.req as ApiGatewayRequest).apiGateway?.event?.requestContext?.requestId;
+/** The request's id: the caller's x-request-id, else API Gateway's request id, else a new UUID (the Lambda adapter's answers use it too). */
+export function chooseRequestId(header: string | undefined, fromEvent: string | undefined): string {
+  if (header && REQUEST_ID_PATTERN.test(header)) return header;
   return fromEvent && REQUEST_ID_PATTERN.test(fromEvent) ? fromEvent : randomUUID();
 }
+
+const requestIdOf = (ctx: Koa.Context): string => chooseRequestId(ctx.get('x-request-id'), (ctx.req as ApiGatewayRequest).apiGateway?.event?.requestContext?.requestId);
 
 const isJsonValue = (val: unknown): val is object =>
   typeof val === 'object' && val !== null && (Array.isArray(val) || Object.getPrototypeOf(val) === Object.prototype);

@@ -136,11 +136,14 @@ test('a start-up that failed (Secrets Manager down at cold start) is retried by 
   expect(sm.calls).toBe(callsAfterFailure + 1);
 });
 
-test('the failed invocation answers a clean 503 with Retry-After; the cause is logged, not answered', async () => {
+test('the failed invocation answers a clean 503 with Retry-After and its request id; the cause is logged under that id, not answered', async () => {
   const logs = captureErrorLogs();
   try {
-    const failed = await health(freshHandler());
+    const failed = (await freshHandler()(toApiGatewayEvent({ method: 'GET', path: '/health' }, 'req-cold-start-1'), {})) as ProxyResult;
     expect(failed.statusCode).toBe(503);
+    // Every answer names its request (the contract's x-request-id), so the caller's report finds the log line.
+    expect(failed.headers['x-request-id']).toBe('req-cold-start-1');
+    expect(logs.lines.join('')).toContain('"requestId":"req-cold-start-1"');
     expect(failed.headers['retry-after']).toMatch(/^[1-9]\d*$/);
     expect(failed.headers['content-type']).toMatch(/^application\/json/);
     expect(JSON.parse(failed.body)).toEqual({ error: { code: 'service_unavailable', message: expect.stringMatching(/starting/) } });

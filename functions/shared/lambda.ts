@@ -4,7 +4,7 @@ import { AppConfig, loadConfig, recheckSecrets, SECRET_RECHECK_SECONDS, secretsM
 import { serviceUnavailable } from '../../core/errors';
 import { createLogger } from '../../core/logger';
 import { ClientFactories, ClientName, composeRuntime, ServiceRuntime } from './service-runtime';
-import { reportMissingSettings } from './http';
+import { chooseRequestId, reportMissingSettings } from './http';
 import { BINARY_MEDIA_TYPES, type ServiceName } from '../../core/contract';
 
 /**
@@ -24,11 +24,19 @@ export const toLambdaHandler = (app: Koa<any>): ApiGatewayHandler => {
 /** Seconds a client is told to wait after a failed start-up before it retries. */
 export const STARTUP_RETRY_AFTER_SECONDS = 1;
 
-/** What an invocation answers when its environment could not start: a 503 any client retries. */
-function startupFailure(): { statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: boolean } {
+/** The id the app would have given this event's request (its x-request-id header is named in any case). */
+function requestIdOfEvent(event: unknown): string {
+  const { headers, requestContext } = (event ?? {}) as { headers?: Record<string, unknown> | null; requestContext?: { requestId?: unknown } | null };
+  const header = Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'x-request-id')?.[1];
+  const fromEvent = requestContext?.requestId;
+  return chooseRequestId(typeof header === 'string' ? header : undefined, typeof fromEvent === 'string' ? fromEvent : undefined);
+}
+
+/** What an invocation answers when its environment could not start: a 503 any client retries, naming its request as every answer does. */
+function startupFailure(requestId: string): { statusCode: number; headers: Record<string, string>; body: string; isBase64Encoded: boolean } {
   return {
     statusCode: 503,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(STARTUP_RETRY_AFTER_SECONDS) },
+    headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(STARTUP_RETRY_AFTER_SECONDS), 'x-request-id': requestId },
     body: JSON.stringify(serviceUnavailable('the service is starting; retry shortly').toJSON()),
     isBase64Encoded: false,
   };
@@ -92,8 +100,9 @@ export function lambdaHandler<K extends ClientName>(
     try {
       started = await (ready ??= start());
     } catch (err) {
-      logger.error('start-up failed; the next invocation starts again', { err });
-      return startupFailure();
+      const requestId = requestIdOfEvent(event);
+      logger.error('start-up failed; the next invocation starts again', { err, requestId });
+      return startupFailure(requestId);
     }
     await recheck(started);
     return started.handle(event, context);
