@@ -93,6 +93,22 @@ export async function tableShapes(client: Client): Promise<Map<string, string>> 
   return new Map(rows.map((r) => [r.name, r.columns]));
 }
 
+/**
+ * Tables whose rows row-level security would filter for the session's user, as PostgreSQL decides
+ * it (check_enable_rls): neither a superuser nor BYPASSRLS, and not the table's owner (or a member
+ * of its role), or the table FORCEs it on its owner too. pg_read_all_data bypasses none of it.
+ */
+export async function rowSecuredTables(client: Client): Promise<string[]> {
+  const { rows } = await client.query(`
+    SELECT n.nspname || '.' || c.relname AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND c.relrowsecurity AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}
+      AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
+      AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
+    ORDER BY 1`);
+  return rows.map((r) => r.name);
+}
+
 export async function listSequences(client: Client): Promise<SequenceInfo[]> {
   const { rows } = await client.query(`
     SELECT n.nspname AS schema, c.relname AS seq FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -7,7 +7,7 @@ import { StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { copyLargeObjects, LARGE_OBJECTS } from './large-objects';
-import { checkSourceUnchanged, checkTarget, checkVersions, lockTarget, shapeChanges, warnMissingPrimaryKeys } from './preflight';
+import { checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions, lockTarget, shapeChanges, warnMissingPrimaryKeys } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { RelayIn, RelayOut } from './relay';
 import { readSequences, writeSequences } from './sequences';
@@ -233,6 +233,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     target = await open(options.targetUrl, 'target');
     const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
     checkVersions(si, ti);
+    await checkRowSecurity(source, si.user);
     await lockTarget(target);
     let state = await checkTarget(target, 'copy', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });

@@ -71,7 +71,12 @@ export async function open(url: string, side: Side, options: OpenOptions = {}): 
     throw new UsageError(options.option ?? `--${side}`, describeConnectError(side, describeUrl(url), err));
   }
   const settings = [...CANONICAL_SETTINGS];
-  if (side === 'source') settings.push(`SET default_transaction_read_only = ${options.readOnly === false ? 'off' : 'on'}`);
+  if (side === 'source') {
+    settings.push(`SET default_transaction_read_only = ${options.readOnly === false ? 'off' : 'on'}`);
+    // As pg_dump does: a table whose row-level security would hide rows from this user is an
+    // error to read, never its visible rows only (copied and digested alike, they verified OK).
+    settings.push('SET row_security = off');
+  }
   await client.query(settings.join('; '));
   return client;
 }

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { listUserRelations, type ServerInfo, type TableInfo } from './catalog';
+import { listUserRelations, rowSecuredTables, type ServerInfo, type TableInfo } from './catalog';
 import { UsageError } from '../../core/cli';
 import { log } from './log';
 import { readState, type Mode, type RunState } from './state';
@@ -46,6 +46,22 @@ export async function checkTarget(target: Client, mode: Mode, source: string, wh
     );
   }
   return null;
+}
+
+/**
+ * The source user must read every row: row-level security would hide some from a user that does
+ * not bypass it, from the copy and from the source's digest alike. Refused before anything is
+ * written (the sessions' row_security = off would make the copy fail at that table instead).
+ */
+export async function checkRowSecurity(source: Client, user: string): Promise<void> {
+  const tables = await rowSecuredTables(source);
+  if (!tables.length) return;
+  throw new UsageError(
+    '--source',
+    `row-level security hides rows of ${tables.slice(0, 10).join(', ')}${tables.length > 10 ? `, … (${tables.length})` : ''} from ${user}, ` +
+      `which would copy and verify only the rows its policies show: ALTER ROLE ${user} BYPASSRLS (pg_read_all_data does not bypass it), ` +
+      'or run the move as a superuser, then rerun',
+  );
 }
 
 export function warnMissingPrimaryKeys(tables: TableInfo[]): void {

@@ -8,7 +8,7 @@ import { UsageError } from '../../core/cli';
 import { MismatchError } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
-import { checkReplicationSource, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
+import { checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
@@ -112,6 +112,8 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     checkVersions(si, ti);
     const tables = await listTables(source);
     checkReplicationSource(si, tables, await countLargeObjects(source));
+    // The initial sync reads the tables as this user too: its policies would hold rows back.
+    await checkRowSecurity(source, si.user);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);
@@ -249,7 +251,8 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
     // Before the writes stop: a table changed on the source since the schema was made is not on
     // the target as it is on the source, and the verification would fail with the application down.
     checkSourceUnchanged(await savedShapes(target), await tableShapes(source));
-    const database = (await serverInfo(source)).database;
+    const { database, user } = await serverInfo(source);
+    await checkRowSecurity(source, user);
     const t0 = Date.now();
     let writesBlocked = false;
     // Ctrl-C (or a stopped task's SIGTERM) while writes are blocked would end the process with the

@@ -3,6 +3,7 @@ import { listSequences, listTables, type TableInfo } from './catalog';
 import { forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { LARGE_OBJECTS, largeObjectDigest } from './large-objects';
 import { log } from './log';
+import { checkRowSecurity } from './preflight';
 import { behindData, highWaters, nextValue, readSequences, type HighWater, type SequenceValue } from './sequences';
 
 /**
@@ -217,6 +218,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       sources.push(s);
       targets.push(await open(options.targetUrl, 'target'));
     }
+    await checkRowSecurity(sources[0], (await sources[0].query('SELECT current_user AS u')).rows[0].u);
     const [sourceTables, targetTables] = await Promise.all([listTables(sources[0]), listTables(targets[0])]);
     const targetByName = new Map(targetTables.map((t) => [t.name, t]));
     const sourceMajor = Math.floor(Number((await sources[0].query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v) / 10000);
