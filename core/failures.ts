@@ -10,6 +10,17 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTF
 // clients; 25006, a write to a database made read-only for a while (the cutover of a data move,
 // docs/data-migration.md): the client retries once it is over.
 const PG_UNAVAILABLE = /^(08|53|57P|25006$)/;
+/**
+ * A statement PostgreSQL ended for the moment, not for what it asks: a serialization failure or a
+ * deadlock (40001, 40P01), a lock not granted in time (55P03), a statement cancelled (57014: its
+ * timeout, or ops' pg_cancel_backend). The same request sent again goes through.
+ */
+const PG_BUSY = /^(40001|40P01|55P03|57014)$/;
+/**
+ * node-pg's words for a session the server ended mid-statement (pg_terminate_backend, a restart, a
+ * failover), which carry no code; knex puts the statement before them (`<sql> - Connection terminated…`).
+ */
+const PG_TERMINATED = /(?:^| - )Connection terminated\b/;
 
 export class DependencyUnavailableError extends Error {
   /**
@@ -46,6 +57,8 @@ export function classifyError(err: unknown): AppError {
   if (e.name === 'KnexTimeoutError' || (typeof e.code === 'string' && PG_UNAVAILABLE.test(e.code))) {
     return serviceUnavailable('database unavailable, please retry shortly');
   }
+  if (typeof e.code === 'string' && PG_BUSY.test(e.code)) return serviceUnavailable('database busy, please retry shortly');
+  if (PG_TERMINATED.test(e.message ?? '')) return serviceUnavailable('database unavailable, please retry shortly');
   if (e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '')) {
     return serviceUnavailable('cache unavailable, please retry shortly');
   }
