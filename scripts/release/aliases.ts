@@ -27,7 +27,8 @@ import { originVerdict, readState } from './origin-guard';
  * Output is the platform's log format (core/logger.ts), one JSON line per event on stdout:
  * `{"time":…,"level":"info","msg":"alias-moved","functionName":…,"from":"4","to":"3"}`; a
  * failure is a `level: "error"` line whose `msg` is the message. Usage errors exit 2 (no AWS
- * credentials too, naming them), failures 1.
+ * credentials too, naming them), failures 1. `rollback` and `restore` move every alias they can
+ * when one cannot move, with an `alias-not-moved` (`alias-not-restored`) line for it, and exit 1.
  *
  * `smoke` checks each --path for a health `{"status":"ok"}` and each --refused path for the
  * service's own 401 to a request without credentials (a service without a public health route).
@@ -210,10 +211,11 @@ async function release(argv: string[]): Promise<number> {
       const recorded = parseSnapshot(text, values.file);
       const region = (JSON.parse(text) as { region?: string }).region;
       const client = new LambdaClient({ region: region ?? environments.dev.region });
-      const moves = await restore(client, recorded);
+      const { moves, failed } = await restore(client, recorded);
       for (const move of moves) log.info('alias-restored', { ...move });
-      log.info('restore-done', { moved: moves.length });
-      return 0;
+      for (const f of failed) log.error('alias-not-restored', { ...f });
+      log.info('restore-done', { moved: moves.length, failed: failed.length });
+      return failed.length === 0 ? 0 : 1;
     }
     case 'rollback': {
       const config = environment(values.env);
@@ -227,10 +229,11 @@ async function release(argv: string[]): Promise<number> {
         for (const l of left) log.info('alias-left', { ...l, reason: 'not changed by the last release: its previous version is an older release' });
         names = inRelease;
       }
-      const moves = await rollback(client, names, target);
+      const { moves, failed } = await rollback(client, names, target);
       for (const move of moves) log.info('alias-moved', { ...move });
-      log.info('rollback-done', { moved: moves.length });
-      return 0;
+      for (const f of failed) log.error('alias-not-moved', { ...f });
+      log.info('rollback-done', { moved: moves.length, failed: failed.length });
+      return failed.length === 0 ? 0 : 1;
     }
     case 'smoke': {
       if (!values.url) throw new UsageError('--url', 'required');

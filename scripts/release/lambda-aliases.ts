@@ -142,7 +142,41 @@ export async function moveAlias(client: LambdaClient, position: AliasPosition, v
   return { functionName: position.functionName, alias: position.alias, from: position.version, to: version };
 }
 
-export async function rollback(client: LambdaClient, functionNames: string[], target: Target, alias = LIVE_ALIAS): Promise<AliasMove[]> {
+/** An alias the run meant to move and could not (a concurrent move, a throttle, a denied UpdateAlias); `from` is unknown when it could not be read. */
+export interface AliasNotMoved {
+  functionName: string;
+  alias: string;
+  from?: string;
+  to: string;
+  error: string;
+}
+
+/** What a rollback or a restore did: the aliases moved and those it could not move. */
+export interface AliasMoves {
+  moves: AliasMove[];
+  failed: AliasNotMoved[];
+}
+
+const reasonOf = (err: unknown): string => `${(err as Error).name}: ${(err as Error).message}`;
+
+/**
+ * Moves each alias to its version, the others still when one fails: stopping there would leave
+ * the rest where they were and say nothing of those already moved.
+ */
+async function moveEach(client: LambdaClient, plans: { position: AliasPosition; version: string }[]): Promise<AliasMoves> {
+  const result: AliasMoves = { moves: [], failed: [] };
+  for (const { position, version } of plans) {
+    if (position.version === version) continue;
+    try {
+      result.moves.push(await moveAlias(client, position, version));
+    } catch (err) {
+      result.failed.push({ functionName: position.functionName, alias: position.alias, from: position.version, to: version, error: reasonOf(err) });
+    }
+  }
+  return result;
+}
+
+export async function rollback(client: LambdaClient, functionNames: string[], target: Target, alias = LIVE_ALIAS): Promise<AliasMoves> {
   // Resolve every target before moving anything, so a bad function name moves nothing.
   const plans = await Promise.all(
     functionNames.map(async (name) => {
@@ -150,12 +184,7 @@ export async function rollback(client: LambdaClient, functionNames: string[], ta
       return { position, version: await resolveTarget(client, position, target) };
     }),
   );
-  const moves: AliasMove[] = [];
-  for (const { position, version } of plans) {
-    if (position.version === version) continue;
-    moves.push(await moveAlias(client, position, version));
-  }
-  return moves;
+  return moveEach(client, plans);
 }
 
 /** The record a deploy takes before it changes anything, to restore if it fails. */
@@ -175,15 +204,21 @@ function absentAsUndefined(error: unknown): undefined {
   throw error;
 }
 
-/** Moves every alias of the snapshot back to its recorded version; those already there are left alone. */
-export async function restore(client: LambdaClient, recorded: AliasSnapshot): Promise<AliasMove[]> {
-  const moves: AliasMove[] = [];
+/** Moves every alias of the snapshot back to its recorded version; those already there are left alone, one that cannot be read or moved is reported and the others still go back. */
+export async function restore(client: LambdaClient, recorded: AliasSnapshot): Promise<AliasMoves> {
+  const plans: { position: AliasPosition; version: string }[] = [];
+  const unread: AliasNotMoved[] = [];
   for (const before of recorded.positions) {
-    const now = await aliasPosition(client, before.functionName, before.alias);
-    if (now.version === before.version) continue;
-    moves.push(await moveAlias(client, now, before.version));
+    try {
+      plans.push({ position: await aliasPosition(client, before.functionName, before.alias), version: before.version });
+    } catch (err) {
+      // Not logged in: the person's to fix (exit 2), not a function to report.
+      if ((err as Error).name === 'CredentialsProviderError') throw err;
+      unread.push({ functionName: before.functionName, alias: before.alias, to: before.version, error: reasonOf(err) });
+    }
   }
-  return moves;
+  const result = await moveEach(client, plans);
+  return { moves: result.moves, failed: [...unread, ...result.failed] };
 }
 
 export function parseSnapshot(text: string, source: string): AliasSnapshot {

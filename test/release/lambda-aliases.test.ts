@@ -59,8 +59,8 @@ describe('versions and targets', () => {
 describe('rollback', () => {
   test('moves live to the previous version and clears weighted routing', async () => {
     standIn.addFunction('docplatform-dev-order', 4, '4', { '3': 0.1 });
-    const moves = await rollback(client, ['docplatform-dev-order'], 'previous');
-    expect(moves).toEqual([{ functionName: 'docplatform-dev-order', alias: 'live', from: '4', to: '3' }]);
+    const moved = await rollback(client, ['docplatform-dev-order'], 'previous');
+    expect(moved).toEqual({ moves: [{ functionName: 'docplatform-dev-order', alias: 'live', from: '4', to: '3' }], failed: [] });
     expect(standIn.aliasVersion('docplatform-dev-order')).toBe('3');
     expect(standIn.aliasWeights('docplatform-dev-order')).toEqual({});
   });
@@ -88,7 +88,7 @@ describe('rollback', () => {
 
   test('a function already at the target is left alone', async () => {
     standIn.addFunction('docplatform-dev-client', 3, '2');
-    expect(await rollback(client, ['docplatform-dev-client'], '2')).toEqual([]);
+    expect(await rollback(client, ['docplatform-dev-client'], '2')).toEqual({ moves: [], failed: [] });
     expect(standIn.requests.some((r) => r.startsWith('PUT'))).toBe(false);
   });
 
@@ -115,10 +115,24 @@ describe('snapshot and restore around a deploy', () => {
     standIn.addFunction('docplatform-dev-gateway-b2c', 7, '7');
     standIn.moveBehindTheScenes('docplatform-dev-core-llm', '3');
 
-    const moves = await restore(client, parseSnapshot(JSON.stringify(before), 'snapshot.json'));
-    expect(moves).toEqual([{ functionName: 'docplatform-dev-gateway-b2c', alias: 'live', from: '7', to: '6' }]);
+    const restored = await restore(client, parseSnapshot(JSON.stringify(before), 'snapshot.json'));
+    expect(restored).toEqual({ moves: [{ functionName: 'docplatform-dev-gateway-b2c', alias: 'live', from: '7', to: '6' }], failed: [] });
     expect(standIn.aliasVersion('docplatform-dev-gateway-b2c')).toBe('6');
     expect(standIn.aliasVersion('docplatform-dev-core-llm')).toBe('3');
+  });
+
+  test('an alias that cannot go back is reported and the others still go back: a restore that stopped there left them on the failed release', async () => {
+    for (const name of ['docplatform-dev-theme', 'docplatform-dev-order', 'docplatform-dev-client']) standIn.addFunction(name, 5, '5');
+    const before = await snapshot(client, ['docplatform-dev-theme', 'docplatform-dev-order', 'docplatform-dev-client']);
+    for (const name of ['docplatform-dev-theme', 'docplatform-dev-order', 'docplatform-dev-client']) standIn.addFunction(name, 6, '6');
+    standIn.denyUpdate('docplatform-dev-order');
+    const restored = await restore(client, before);
+    expect(restored.moves.map((m) => [m.functionName, m.to])).toEqual([
+      ['docplatform-dev-theme', '5'],
+      ['docplatform-dev-client', '5'],
+    ]);
+    expect(restored.failed).toEqual([{ functionName: 'docplatform-dev-order', alias: 'live', from: '6', to: '5', error: expect.stringContaining('AccessDeniedException') }]);
+    expect(['docplatform-dev-theme', 'docplatform-dev-order', 'docplatform-dev-client'].map((n) => standIn.aliasVersion(n))).toEqual(['5', '6', '5']);
   });
 
   test('a malformed snapshot is refused with the field it lacks', () => {
@@ -162,6 +176,23 @@ describe('the CLI the workflows call', () => {
     expect(rolled.code).toBe(0);
     expect(JSON.parse(rolled.stdout.trim().split('\n')[0])).toMatchObject({ level: 'info', msg: 'alias-moved', from: '4', to: '3' });
     expect(standIn.aliasVersion('docplatform-dev-order')).toBe('3');
+  }, 30_000);
+
+  test('rollback: an alias that cannot move (UpdateAlias denied) is an alias-not-moved line and exit 1, the others still move, each with its line', async () => {
+    for (const service of ['theme', 'order', 'client']) standIn.addFunction(`docplatform-dev-${service}`, 4, '4');
+    standIn.denyUpdate('docplatform-dev-order');
+    const rolled = await runCli(['rollback', '--env', 'dev', '--functions', 'theme,order,client', '--to', '2'], { AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint });
+    expect(rolled.code).toBe(1);
+    const lines = rolled.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.level, l.msg, l.functionName])).toEqual([
+      ['info', 'alias-moved', 'docplatform-dev-theme'],
+      ['info', 'alias-moved', 'docplatform-dev-client'],
+      ['error', 'alias-not-moved', 'docplatform-dev-order'],
+      ['info', 'rollback-done', undefined],
+    ]);
+    expect(lines[2]).toMatchObject({ from: '4', to: '2', error: expect.stringContaining('AccessDeniedException') });
+    expect(lines[3]).toMatchObject({ moved: 2, failed: 1 });
+    expect(['theme', 'order', 'client'].map((s) => standIn.aliasVersion(`docplatform-dev-${s}`))).toEqual(['2', '4', '2']);
   }, 30_000);
 
   test('bad input exits 2 with a message naming the field', async () => {

@@ -47,6 +47,8 @@ export interface LambdaStandIn {
   invocations: Invocation[];
   /** Refuses every Invoke of the function as IAM does (AccessDeniedException, 403). */
   denyInvoke(name: string): void;
+  /** Refuses every UpdateAlias of the function as IAM does (AccessDeniedException, 403). */
+  denyUpdate(name: string): void;
   /** Simulates someone else moving the alias (bumps its revision). */
   moveBehindTheScenes(name: string, version: string, alias?: string): void;
   close(): Promise<void>;
@@ -74,6 +76,7 @@ export async function startLambdaStandIn(): Promise<LambdaStandIn> {
   const requests: string[] = [];
   const invocations: Invocation[] = [];
   const denied = new Set<string>();
+  const updateDenied = new Set<string>();
   const arn = (name: string, suffix?: string) => `arn:aws:lambda:eu-west-3:123456789012:function:${name}${suffix ? `:${suffix}` : ''}`;
   const aliasBody = (name: string, aliasName: string, alias: Alias) => ({
     AliasArn: arn(name, aliasName),
@@ -139,6 +142,9 @@ export async function startLambdaStandIn(): Promise<LambdaStandIn> {
       if (req.method === 'GET') return send(res, 200, aliasBody(name, aliasMatch[2], alias));
       if (req.method === 'PUT') {
         const body = await readBody(req);
+        if (updateDenied.has(name)) {
+          return send(res, 403, { Type: 'User', Message: `User: arn:aws:sts::123456789012:assumed-role/docplatform-github-deploy-dev/GitHubActions is not authorized to perform: lambda:UpdateAlias on resource: ${arn(name, aliasMatch[2])} because no identity-based policy allows the lambda:UpdateAlias action` }, 'AccessDeniedException');
+        }
         if (body.RevisionId && body.RevisionId !== `rev-${alias.revision}`) {
           return send(res, 412, { Type: 'User', message: 'The RevisionId provided does not match the latest RevisionId for the Lambda function or alias.' }, 'PreconditionFailedException');
         }
@@ -167,6 +173,7 @@ export async function startLambdaStandIn(): Promise<LambdaStandIn> {
     setHandler: (name, version, handler) => void functions.get(name)!.handlers.set(version, handler),
     invocations,
     denyInvoke: (name) => void denied.add(name),
+    denyUpdate: (name) => void updateDenied.add(name),
     aliasVersion: (name, alias = 'live') => functions.get(name)?.aliases.get(alias)?.version,
     aliasWeights: (name, alias = 'live') => functions.get(name)?.aliases.get(alias)?.weights,
     moveBehindTheScenes(name, version, alias = 'live') {
