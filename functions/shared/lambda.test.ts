@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toApiGatewayEvent } from '../../core/internal-client';
-import type { ApiGatewayHandler } from './lambda';
+import { SECRET_RECHECK_WAIT_MS, type ApiGatewayHandler } from './lambda';
 import { SECRET_RECHECK_SECONDS } from '../../core/config';
 
 /**
@@ -195,6 +195,31 @@ test('a secret with no value yet does not fail the start-up: /health is 200 degr
     await health(handler);
     expect(sm.calls - before).toBe(2);
   } finally {
+    clock.mockRestore();
+  }
+});
+
+test('reading the missing secrets again does not hold the invocation past SECRET_RECHECK_WAIT_MS when Secrets Manager does not answer; the read lands later, in place', async () => {
+  sm.mode = 'empty';
+  const handler = freshHandler();
+  expect((await health(handler)).statusCode).toBe(200);
+  sm.mode = 'ok';
+  sm.hold = true;
+  const clock = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + SECRET_RECHECK_SECONDS * 1000 + 1);
+  try {
+    const started = performance.now();
+    const answer = await Promise.race([health(handler), new Promise<'held'>((r) => setTimeout(() => r('held'), 5_000))]);
+    // Before, it waited for as long as Secrets Manager held the read (its client has no timeout of its own): up to the Lambda timeout.
+    expect(answer).not.toBe('held');
+    expect(performance.now() - started).toBeLessThan(SECRET_RECHECK_WAIT_MS + 1_000);
+    expect(JSON.parse((answer as ProxyResult).body)).toEqual({ status: 'degraded', service: 'core-llm', missing: ['GEMINI_SECRET_ARN'] });
+    sm.hold = false;
+    sm.release();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(JSON.parse((await health(handler)).body)).toEqual({ status: 'ok', service: 'core-llm' });
+  } finally {
+    sm.hold = false;
+    sm.release();
     clock.mockRestore();
   }
 });

@@ -2,6 +2,7 @@ import serverless from 'serverless-http';
 import type Koa from 'koa';
 import { AppConfig, loadConfig, recheckSecrets, SECRET_RECHECK_SECONDS, secretsManagerFetcher } from '../../core/config';
 import { serviceUnavailable } from '../../core/errors';
+import { withinTime } from '../../core/time-limit';
 import { createLogger } from '../../core/logger';
 import { ClientFactories, ClientName, composeRuntime, ServiceRuntime } from './service-runtime';
 import { chooseRequestId, reportMissingSettings } from './http';
@@ -20,6 +21,13 @@ export const toLambdaHandler = (app: Koa<any>): ApiGatewayHandler => {
   const handle = serverless(app, { binary: BINARY_MEDIA_TYPES });
   return (event, context) => handle(event as object, context as object);
 };
+
+/**
+ * How long an invocation waits for the missing secrets it reads again: the Secrets Manager client
+ * has no timeout of its own, and a read that hangs must not hold requests that need none of them
+ * (`/health`, the theme list) until the Lambda timeout.
+ */
+export const SECRET_RECHECK_WAIT_MS = 1000;
 
 /** Seconds a client is told to wait after a failed start-up before it retries. */
 export const STARTUP_RETRY_AFTER_SECONDS = 1;
@@ -84,16 +92,22 @@ export function lambdaHandler<K extends ClientName>(
   const logger = createLogger({ service });
   ready = start();
   let fetchSecret: ReturnType<typeof secretsManagerFetcher> | undefined;
-  const recheck = async (started: Started): Promise<void> => {
-    if (started.config.missing.length === 0 || Date.now() - started.checkedAt < SECRET_RECHECK_SECONDS * 1000) return;
+  let rechecking: Promise<void> | undefined;
+  const recheck = (started: Started): Promise<void> => {
+    if (rechecking || started.config.missing.length === 0 || Date.now() - started.checkedAt < SECRET_RECHECK_SECONDS * 1000) return Promise.resolve();
     started.checkedAt = Date.now();
     const before = [...started.config.missing];
-    try {
-      const still = await recheckSecrets(started.config, (fetchSecret ??= secretsManagerFetcher(started.config)));
-      if (still.length < before.length) logger.info('secrets read again', { found: before.filter((v) => !still.includes(v)), missing: still });
-    } catch (err) {
-      logger.warn('reading the missing secrets again failed; next try later', { err, missing: before });
-    }
+    rechecking = recheckSecrets(started.config, (fetchSecret ??= secretsManagerFetcher(started.config)))
+      .then(
+        (still) => {
+          if (still.length < before.length) logger.info('secrets read again', { found: before.filter((v) => !still.includes(v)), missing: still });
+        },
+        (err: unknown) => logger.warn('reading the missing secrets again failed; next try later', { err, missing: before }),
+      )
+      .finally(() => {
+        rechecking = undefined;
+      });
+    return rechecking;
   };
   return async (event, context) => {
     let started: Started;
@@ -104,7 +118,10 @@ export function lambdaHandler<K extends ClientName>(
       logger.error('start-up failed; the next invocation starts again', { err, requestId });
       return startupFailure(requestId);
     }
-    await recheck(started);
+    // A read that outlasts the wait goes on and lands in place for the invocations after this one.
+    await withinTime(recheck(started), SECRET_RECHECK_WAIT_MS, () => new Error('no answer')).catch(() =>
+      logger.warn('reading the missing secrets again is slow; this request goes on without them', { missing: started.config.missing }),
+    );
     return started.handle(event, context);
   };
 }
