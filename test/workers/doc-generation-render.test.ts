@@ -68,6 +68,24 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     expect(text).toContain('<img src=');
   });
 
+  test('every page of a PDF carries its number and the page count in the running footer', async () => {
+    const markdown = Array.from({ length: 60 }, (_, i) => `## Section ${i + 1}\n\nSolar roofs keep growing, year after year, in every region studied.\n`).join('\n');
+    const doc = await renderDocument({ format: 'pdf', themeSlug: 'market-study', themeTitle: 'Market study', orderId: 'o-2', markdown }, pdf);
+    const dir = mkdtempSync(join(tmpdir(), 'pdf-'));
+    try {
+      writeFileSync(join(dir, 'doc.pdf'), doc.body);
+      const pages = Number(/Pages:\s+(\d+)/.exec(execFileSync('pdfinfo', [join(dir, 'doc.pdf')], { encoding: 'utf8' }))?.[1]);
+      expect(pages).toBeGreaterThanOrEqual(3);
+      for (let page = 1; page <= pages; page++) {
+        const text = collapse(execFileSync('pdftotext', ['-layout', '-f', String(page), '-l', String(page), join(dir, 'doc.pdf'), '-'], { encoding: 'utf8' }));
+        // pdftotext reads the footer's spaced slash as '2/6' or '2 / 6', by version.
+        expect(text).toMatch(new RegExp(`(^|\\s)${page}\\s*/\\s*${pages}$`));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the renderer fetches nothing: images, stylesheets and links in a page stay unfetched', async () => {
     let hits = 0;
     const server = createServer((_req, res) => {

@@ -1,6 +1,7 @@
 /**
  * The HTML template of each theme: one print layout (A4, running footer with page numbers)
- * dressed per theme slug. A theme without its own entry wears the default. Everything that
+ * dressed per theme slug. The footer is a CSS page margin box, which Chromium prints (131 and
+ * later) without Playwright's header and footer templates, so the page itself says it all. A theme without its own entry wears the default. Everything that
  * comes from data (title, client input, generated text) is escaped or has gone through
  * markdown-it with raw HTML disabled.
  */
@@ -44,7 +45,10 @@ export function reportHtml(page: ReportPage): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>${title}</title>
 <style>
-  @page { size: A4; margin: 22mm 20mm 24mm 20mm; }
+  @page {
+    size: A4; margin: 22mm 20mm 24mm 20mm;
+    @bottom-center { content: counter(page) " / " counter(pages); font-size: 8.5pt; color: #666; }
+  }
   html { font-family: ${look.font}; font-size: 11pt; line-height: 1.5; color: #222; }
   header { border-bottom: 3px solid ${look.accent}; margin-bottom: 14mm; padding-bottom: 4mm; }
   header .kicker { text-transform: uppercase; letter-spacing: .12em; font-size: 9pt; color: ${look.accent}; }
