@@ -47,7 +47,31 @@ exit codes: 0 ok, 1 verification mismatch, 2 bad input or failed precondition (a
 
 function postgresUrl(name: string, value: string | undefined): string {
   if (!value) throw new UsageError(`--${name}`, `is required (a postgres://user:password@host:port/database URL)`);
-  return checkPostgresUrl(`--${name}`, value, name === 'target' ? 'DB_MOVE_TARGET_PASSWORD' : 'DB_MOVE_SOURCE_PASSWORD');
+  return passwordOutOfQuery(`--${name}`, checkPostgresUrl(`--${name}`, value, name === 'target' ? 'DB_MOVE_TARGET_PASSWORD' : 'DB_MOVE_SOURCE_PASSWORD'));
+}
+
+/**
+ * libpq (and node-pg) also take the password as a `?password=` query parameter. It moves to the
+ * URL's password part, the one the tool keeps out of pg_dump's argument (the process list) and out
+ * of the subscription's CREATE statement (the target's server log): as a parameter it went into both.
+ */
+function passwordOutOfQuery(field: string, value: string): string {
+  const url = new URL(value);
+  // Read as libpq reads it, percent-decoded only (URLSearchParams would take a + for a space).
+  const params = url.search.slice(1).split('&').filter(Boolean);
+  const given = params.filter((p) => p.startsWith('password='));
+  if (!given.length) return value;
+  if (url.password || given.length > 1) throw new UsageError(field, 'gives a password twice (user:password@ and ?password=): keep one');
+  let password: string;
+  try {
+    password = decodeURIComponent(given[0].slice('password='.length));
+  } catch {
+    throw new UsageError(field, 'its ?password= is not percent-encoded: write % as %25 (and & # as %26 %23)');
+  }
+  const rest = params.filter((p) => p !== given[0]);
+  url.search = rest.length ? `?${rest.join('&')}` : '';
+  url.password = encodeURIComponent(password);
+  return url.toString();
 }
 
 /**

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { parse } from '../../migrations/data-move/args';
 import { checkVersions } from '../../migrations/data-move/preflight';
+import { libpqArgs } from '../../migrations/data-move/schema';
 import { runCliProcess } from '../support/cli-process';
 import { admin, createTestDatabase, type TestDatabase } from '../support/postgres';
 import { freePort, query, runCli } from '../support/data-move-harness';
@@ -46,6 +48,16 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
     }
     const [t] = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_data_move'`);
     expect(t.n).toBe(0);
+  });
+
+  it("a password given as libpq's ?password= goes to pg_dump through the environment, not its argument; given twice it is refused", async () => {
+    const args = parse(['--source', 'postgres://u@db.example:5432/app?sslmode=require&password=p%40ss+Word', '--target', target.url]);
+    if (args === 'help') throw new Error('parsed as help');
+    const { dbname, env } = libpqArgs(args.sourceUrl);
+    expect(dbname).toBe('postgres://u@db.example:5432/app?sslmode=require');
+    // As libpq decodes it: percent-encoding only, a + is a +.
+    expect(env.PGPASSWORD).toBe('p@ss+Word');
+    await expectRefused(['--source', 'postgres://u:one@127.0.0.1/app?password=two', '--target', target.url], /^--source: gives a password twice/);
   });
 
   it('names a TLS setting libpq would refuse (the URL or PGSSLMODE/PGSSLROOTCERT), before anything is written', async () => {

@@ -106,4 +106,19 @@ describe('db:move replicate keeps the source password out of the target server l
     expect(ro).toBe('off');
     await runCli(['rollback', '--source', sourceUrl, '--target', third]);
   }, 90_000);
+
+  it("the password as libpq's ?password= query parameter: in no statement either", async () => {
+    await query(target.url('postgres'), 'CREATE DATABASE app4');
+    await query(target.url('postgres'), `ALTER DATABASE app4 SET log_statement = 'all'`);
+    const fourth = target.url('app4');
+    const inQuery = new URL(sourceUrl.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${await freePort()}`));
+    inQuery.password = '';
+    inQuery.searchParams.set('password', SOURCE_PASSWORD);
+    const r = await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', fourth, '--source-for-target', inQuery.toString()]);
+    await runCli(['rollback', '--source', sourceUrl, '--target', fourth]);
+    expect(readFileSync(targetLog, 'utf8').split('\n').filter((l) => l.includes(SOURCE_PASSWORD))).toEqual([]);
+    expect(r.stderr + r.stdout).not.toContain(SOURCE_PASSWORD);
+    expect(r.stderr).toContain('"field":"--source-for-target"');
+    expect(r.code).toBe(2);
+  }, 60_000);
 });
