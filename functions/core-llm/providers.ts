@@ -171,8 +171,10 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           if (quotaRetrySeconds !== undefined && quotaRetrySeconds * 1000 > retry.maxDelayMs) break;
           const timedOut = (err as Error).name === 'AbortError' || /timed? ?out|aborted/i.test((err as Error).message ?? '');
           if (!(retryable(lastStatus, err) || timedOut || lastStatus === undefined) || attempt === retry.attempts) break;
-          // Full jitter: spreads retries of concurrent calls so they do not hit the quota together.
-          const pause = Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+          // Full jitter: spreads retries of concurrent calls so they do not hit the quota together;
+          // never sooner than a delay the quota named (within the backoff: a longer one broke above).
+          const jitter = Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+          const pause = Math.max(jitter, (quotaRetrySeconds ?? 0) * 1000);
           if (Date.now() + pause + MIN_ATTEMPT_MS > deadline) {
             outOfTime = true;
             break;

@@ -50,6 +50,15 @@ test("Gemini's quota refusal with a RetryInfo: a 429 with that Retry-After, afte
   expect(gemini.calls).toHaveLength(1);
 });
 
+test("a quota refusal whose RetryInfo is within the backoff: called again once that delay has passed, not sooner", async () => {
+  gemini.calls.length = 0;
+  gemini.failNext(429, 1, '2s');
+  const started = Date.now();
+  const res = await generate('Quota with a short delay.');
+  expect({ status: res.status, calls: gemini.calls.length }).toEqual({ status: 200, calls: 2 });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+});
+
 test('a quota refusal without one, retried to the end: a 429 that still says when (a budget window)', async () => {
   gemini.calls.length = 0;
   gemini.failNext(429, 4);
