@@ -65,7 +65,7 @@ export const B2B_ROUTES: PublicRoute[] = [
       401: 'no or a wrong API key',
       409: 'the idempotency key was used with another request',
       413: 'the body is too large',
-      415: 'the body is neither application/json nor text/csv',
+      415: 'the body is neither application/json nor text/csv, or is compressed (a Content-Encoding other than identity)',
       503: 'a dependency is unavailable; retry after Retry-After',
     },
   },
@@ -120,7 +120,7 @@ export const B2B_ROUTES: PublicRoute[] = [
       400: 'the body is invalid (`body.oldKeysExpireInSeconds`) or a query parameter was given',
       401: 'no or a wrong API key',
       409: `the client already has ${MAX_WORKING_KEYS} working keys`,
-      415: 'a body was sent that is not application/json (no body at all means the defaults)',
+      415: 'a body was sent that is not application/json, or is compressed (no body at all means the defaults)',
     },
   },
   {

@@ -62,7 +62,7 @@ export const B2C_ROUTES: PublicRoute[] = [
       402: 'the payment provider declined the payment method (`payment_declined`)',
       409: 'the idempotency key was used with another request',
       413: 'the body is too large',
-      415: 'the body is not application/json',
+      415: 'the body is not application/json, or is compressed (a Content-Encoding other than identity)',
       422: 'the payment provider refuses the checkout of this order (`payment_rejected`); retrying it will not help',
       503: 'a dependency (the payment provider included) is unavailable or a setting is missing; retry with the same idempotency key after Retry-After',
     },

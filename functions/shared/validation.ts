@@ -66,13 +66,20 @@ export function acceptedMediaType<T extends MediaType>(ctx: ServiceContext, acce
 }
 
 /**
- * The body's bytes, at most `limit` (413 past it, before reading when content-length says so).
+ * The body's bytes, uncompressed (a Content-Encoding other than identity is a 415), at most
+ * `limit` (413 past it, before reading when content-length says so).
  * Every body the services take is text, so bytes that are not UTF-8 are a 400 naming `body`:
  * decoded, they would become U+FFFD and be stored as something the client never sent.
  * A JSON body is checked for depth here, before any parser sees it: what follows JSON.parse
  * recurses (see core/json-depth.ts).
  */
 export async function readRawBody(ctx: ServiceContext, limit = DEFAULT_BODY_LIMIT): Promise<Buffer> {
+  // Nothing in front of the functions decompresses a request (neither API Gateway, which has no
+  // content encoding set, nor Koa): a compressed body would be read as its compressed bytes.
+  const encoding = ctx.get('content-encoding').trim().toLowerCase();
+  if (encoding && encoding !== 'identity') {
+    throw new AppError(415, 'unsupported_media_type', `content-encoding ${encoding.slice(0, 40)} is not supported: send the body uncompressed`);
+  }
   const declared = Number(ctx.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) throw payloadTooLarge(limit);
   const chunks: Buffer[] = [];

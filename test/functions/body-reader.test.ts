@@ -1,5 +1,6 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import type Koa from 'koa';
 import { readConfig, resolveConfig, AppConfig } from '../../core/config';
 import type { InternalClient } from '../../core/internal-client';
@@ -92,4 +93,18 @@ test.each([
 ] as const)('%s POST %s: a JSON body over the route’s limit is a 413', async (service, path, headers, limit) => {
   const res = await post(urls[service], path, JSON.stringify({ x: 'x'.repeat(limit) }), { ...headers, 'content-type': 'application/json' });
   expect(res).toEqual({ status: 413, json: { error: { code: 'payload_too_large', message: `request body exceeds ${limit} bytes` } } });
+});
+
+// Nothing in front of the functions decompresses a request (the API has no content encoding set):
+// a gzipped body reached the reader as its compressed bytes and was a 400 'body is not valid UTF-8'.
+test.each([
+  ['gateway-b2c', '/b2c/orders', {}, 'application/json', '{"email":"ada@example.test"}'],
+  ['gateway-b2b', '/b2b/batches?theme=product-sheet', b2bKey, 'text/csv', 'product\nkettle\n'],
+  ['order', '/orders/b2c', {}, 'application/json', '{"email":"ada@example.test"}'],
+] as const)('%s POST %s: a compressed body is a 415 naming Content-Encoding, not a 400 about its bytes', async (service, path, headers, contentType, text) => {
+  const res = await fetch(urls[service] + path, { method: 'POST', body: gzipSync(text), headers: { ...headers, 'content-type': contentType, 'content-encoding': 'gzip' } });
+  expect({ status: res.status, json: await res.json() }).toEqual({
+    status: 415,
+    json: { error: { code: 'unsupported_media_type', message: 'content-encoding gzip is not supported: send the body uncompressed' } },
+  });
 });
