@@ -39,8 +39,14 @@ async function withBoth<T>(options: ReplicateOptions, fn: (source: Client, targe
   }
 }
 
+/**
+ * pg_subscription lists the subscriptions of every database of the server: each query of it keeps
+ * this database's, or another move's data_move on the same server would be taken for this one.
+ */
+const THIS_DATABASE = `s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+
 async function subscriptionExists(target: Client): Promise<boolean> {
-  const { rows } = await target.query('SELECT 1 FROM pg_subscription WHERE subname = $1', [REPLICATION_NAME]);
+  const { rows } = await target.query(`SELECT 1 FROM pg_subscription s WHERE s.subname = $1 AND ${THIS_DATABASE}`, [REPLICATION_NAME]);
   return rows.length > 0;
 }
 
@@ -88,7 +94,7 @@ async function waitForInitialSync(target: Client): Promise<void> {
       `SELECT count(*) FILTER (WHERE r.srsubstate <> 'r')::int AS pending, count(*)::int AS total,
          coalesce(max(st.sync_error_count), 0)::int AS sync_errors, coalesce(max(st.apply_error_count), 0)::int AS apply_errors
        FROM pg_subscription s LEFT JOIN pg_subscription_rel r ON r.srsubid = s.oid
-       LEFT JOIN pg_stat_subscription_stats st ON st.subid = s.oid WHERE s.subname = $1`,
+       LEFT JOIN pg_stat_subscription_stats st ON st.subid = s.oid WHERE s.subname = $1 AND ${THIS_DATABASE}`,
       [REPLICATION_NAME],
     );
     const r = rows[0];
@@ -192,7 +198,7 @@ async function lag(source: Client, target: Client): Promise<Lag> {
   if (!rows.length) throw new UsageError('--source', `no replication slot "${REPLICATION_NAME}": start with --mode replicate`);
   const { rows: t } = await target.query(
     `SELECT count(*) FILTER (WHERE r.srsubstate <> 'r')::int AS pending FROM pg_subscription s
-     JOIN pg_subscription_rel r ON r.srsubid = s.oid WHERE s.subname = $1`,
+     JOIN pg_subscription_rel r ON r.srsubid = s.oid WHERE s.subname = $1 AND ${THIS_DATABASE}`,
     [REPLICATION_NAME],
   );
   return {
