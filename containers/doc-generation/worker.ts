@@ -1,3 +1,4 @@
+import { ENV } from '../../core/contract';
 import { ConfigError } from '../../core/errors';
 import { createInternalClient, InternalClient } from '../../core/internal-client';
 import { startConsumer } from '../shared/consumer';
@@ -48,8 +49,8 @@ export async function startWorker(overrides: DocWorkerOverrides = {}): Promise<R
   });
   try {
     const queues: DocJobQueueUrls = {
-      docJobs: requiredQueueUrl(rt.config.queues.docJobsUrl, 'DOC_JOBS_QUEUE_URL'),
-      batchDocJobs: requiredQueueUrl(rt.config.queues.batchDocJobsUrl, 'BATCH_DOC_JOBS_QUEUE_URL'),
+      docJobs: requiredQueueUrl(rt.config.queues.docJobsUrl, ENV.docJobsQueueUrl),
+      batchDocJobs: requiredQueueUrl(rt.config.queues.batchDocJobsUrl, ENV.batchDocJobsQueueUrl),
     };
     // The lease and every other deadline of an order follow its queue's own visibility timeout and
     // maxReceiveCount; the two queues are made alike (stacks/data.ts), and one set of deadlines serves both.
