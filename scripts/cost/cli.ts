@@ -55,11 +55,20 @@ function run(argv: string[]): number {
     return 0;
   }
   if (values.markdown && values.json) throw new UsageError('--markdown', 'not with --json');
-  if (values.engines) return compareEngines({ env: values.env, traffic: values.traffic, priceFile: values.prices, json: values.json, out: values.out, variantOut: values['variant-out'] });
+  // Refused rather than ignored: `--engines --fail-over-budget` would always pass a CI step.
+  if (values.engines) {
+    const taken = (['plan', 'naive', 'decisions', 'fail-over-budget', 'markdown', 'synth'] as const).find((o) => (o === 'plan' ? values.plan !== undefined : values[o]));
+    if (taken) throw new UsageError(`--${taken}`, 'not an option of --engines');
+    return compareEngines({ env: values.env, traffic: values.traffic, priceFile: values.prices, json: values.json, out: values.out, variantOut: values['variant-out'] });
+  }
   const plans = values.plan ?? [];
   if (!values.env && plans.length === 0) throw new UsageError('--env', 'required (or give --plan)');
   const config = values.env ? ownEntry(environments, values.env) : undefined;
   if (values.env && !config) throw new UsageError('--env', `unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
+  // Both read the environment's config: without --env a plan alone has no budget, and the check would pass whatever it costs.
+  for (const option of ['decisions', 'fail-over-budget'] as const) {
+    if (values[option] && !config) throw new UsageError(`--${option}`, `needs --env (the environment whose ${option === 'decisions' ? 'config the decisions price' : 'config.budget.monthlyUsd it compares with'})`);
+  }
 
   const prices = fromOption('--prices', () => loadPriceTable(resolve(values.prices)));
   const profile = trafficOption(values.traffic);
@@ -86,10 +95,7 @@ function run(argv: string[]): number {
 
   if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(values.markdown ? renderMarkdown(report) : renderText(report));
-  if (values.decisions) {
-    if (!config) throw new UsageError('--decisions', 'needs --env');
-    process.stdout.write(`\n${renderDecisions(costDecisions(prices, config, report, profile))}`);
-  }
+  if (values.decisions) process.stdout.write(`\n${renderDecisions(costDecisions(prices, config!, report, profile))}`);
 
   if (values['fail-over-budget'] && config && report.total.idleUsd > config.budget.monthlyUsd) {
     log.error('idle monthly cost exceeds the budget', { env: config.env, idleUsd: report.total.idleUsd, budgetUsd: config.budget.monthlyUsd });

@@ -128,6 +128,31 @@ describe('npm run cost', () => {
     expect(run.stderr).toContain('idle monthly cost exceeds the budget');
   });
 
+  it('--fail-over-budget and --decisions need --env, and --engines refuses what it does not take: exit 2 naming the option, nothing printed', () => {
+    // Priced alone, this plan is over any budget (a Redis OSS cache's 1 GB minimum): a check that passed it would pass anything.
+    const plan = path.join(tmp, 'expensive-plan.json');
+    fs.writeFileSync(
+      plan,
+      JSON.stringify({ planned_values: { root_module: { resources: [{ address: 'aws_elasticache_serverless_cache.cache', mode: 'managed', type: 'aws_elasticache_serverless_cache', name: 'cache', values: { engine: 'redis' } }] } } }),
+    );
+    const engines = ['--engines', '--out', synthDir(), '--variant-out', synthDir('aurora')];
+    const cases: [string[], string][] = [
+      [['--plan', plan, '--fail-over-budget'], '--fail-over-budget'],
+      [['--plan', plan, '--decisions'], '--decisions'],
+      [[...engines, '--fail-over-budget'], '--fail-over-budget'],
+      [[...engines, '--plan', plan], '--plan'],
+      [[...engines, '--naive'], '--naive'],
+      [[...engines, '--markdown'], '--markdown'],
+    ];
+    for (const [args, field] of cases) {
+      const run = cost(args);
+      expect({ args, code: run.code, stdout: run.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(JSON.parse(run.stderr.split('\n')[0])).toMatchObject({ level: 'error', field, msg: expect.stringMatching(new RegExp(`^${field}: (needs --env|not an option of --engines)`)) });
+    }
+    // With the environment named, the same plan is measured against its budget.
+    expect(cost(['--plan', plan, '--env', 'dev', '--fail-over-budget']).code).toBe(1);
+  });
+
   it('prices a real Terraform plan (terraform show -json) like the synthesised stack it came from', async () => {
     const workspace = await prepareStack('dev-network');
     try {
