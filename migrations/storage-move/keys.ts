@@ -52,16 +52,24 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
     } catch (err) {
       throw new UsageError('--map', `${mapFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
-    let rows: string[][];
+    let records: { record: string[]; info: { lines: number } }[];
     try {
-      rows = parseCsv(text, { skip_empty_lines: true, relax_column_count: false }) as string[][];
+      records = parseCsv(text, { skip_empty_lines: true, relax_column_count: false, info: true }) as typeof records;
     } catch (err) {
       throw new UsageError('--map', `${mapFile}: not a CSV of old_key,order_id (${(err as Error).message})`);
     }
-    if (rows[0]?.[0] === 'old_key') rows.shift();
-    rows.forEach((r, i) => {
-      if (r.length !== 2 || !UUID_PATTERN.test(r[1])) throw new UsageError('--map', `${mapFile} line ${i + 1}: expected old_key,order_id (a uuid), got "${r.join(',')}"`);
-    });
+    if (records[0]?.record[0] === 'old_key') records.shift();
+    // An order has one document: two old keys for it would both go to its one new key, the second overwriting the first.
+    const firstOf = new Map<string, { oldKey: string; line: number }>();
+    for (const { record: r, info } of records) {
+      if (r.length !== 2 || !UUID_PATTERN.test(r[1])) throw new UsageError('--map', `${mapFile} line ${info.lines}: expected old_key,order_id (a uuid), got "${r.join(',')}"`);
+      const id = r[1].toLowerCase();
+      const first = firstOf.get(id);
+      if (!first) firstOf.set(id, { oldKey: r[0], line: info.lines });
+      else if (first.oldKey !== r[0])
+        throw new UsageError('--map', `${mapFile} lines ${first.line} and ${info.lines}: order ${id} is given two old keys ("${first.oldKey}", "${r[0]}"), and an order has one document: keep the line of its document`);
+    }
+    const rows = records.map((x) => x.record);
     const ids = [...new Set(rows.map((r) => r[1]))];
     const { rows: orders } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.id = ANY($1::uuid[])`, [ids]);
     const byId = new Map(orders.map((o) => [o.id, o]));

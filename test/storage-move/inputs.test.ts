@@ -82,6 +82,15 @@ describe('storage:move from a local folder, and bad input', () => {
     expect((await getObject(c(), 'old', newKey(orders[0])))!.equals(content(ASSETS.length + DOCS.length, 1000 + ASSETS.length + DOCS.length))).toBe(true);
   }, 30_000);
 
+  it('--map giving one order two old keys: exit 2 naming the order and both lines, nothing copied (the second object overwrote the first under the order\'s one key)', async () => {
+    const map = join(dir, 'map-twice.csv');
+    await writeFile(map, `old_key,order_id\n"old/orphan.pdf",${orders[1].id}\n\n"${DOCS[2]}",${orders[1].id}\n"${DOCS[0]}",${orders[0].id}\n`);
+    const r = await runCli(['--source', `file://${dir}/docs`, '--target', 'reports', '--target-bucket', 'assets', '--map', map, ...base()]);
+    expect(r.stderr).toMatch(new RegExp(`--map: ${map.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} lines 2 and 4: order ${orders[1].id} is given two old keys`));
+    expect(r.code).toBe(2);
+    expect((await listKeys(c(), 'assets')).filter((k) => k.includes(orders[1].id))).toEqual([]);
+  }, 30_000);
+
   it.each([
     ['unreachable target endpoint', ['--target-endpoint', 'http://127.0.0.1:1'], /--target: reports bucket reports: endpoint unreachable/],
     ['missing target bucket', ['--target-bucket', 'nope'], /bucket nope: bucket does not exist/],
