@@ -163,6 +163,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * The options each command reads. Another is refused, not ignored: `rollback --functions order
+ * --out 41` (meant as --to) would roll back to the previous version instead of 41.
+ */
+const OPTIONS_OF: Record<string, string[]> = {
+  status: ['env', 'functions'],
+  snapshot: ['env', 'functions', 'out'],
+  restore: ['file'],
+  rollback: ['env', 'functions', 'to'],
+  smoke: ['url', 'path', 'refused', 'attempts', 'delay-ms', 'env'],
+  internal: ['env', 'local', 'attempts', 'delay-ms'],
+  origin: ['env'],
+};
+
 async function release(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseOptions({
@@ -181,6 +195,10 @@ async function release(argv: string[]): Promise<number> {
       local: { type: 'boolean' },
     },
   });
+  const takes = ownEntry(OPTIONS_OF, command ?? '');
+  for (const [option, value] of Object.entries(values)) {
+    if (takes && value !== undefined && !takes.includes(option)) throw new UsageError(`--${option}`, `not an option of ${command} (it takes ${takes.map((o) => `--${o}`).join(', ')})`);
+  }
 
   switch (command) {
     case 'status': {

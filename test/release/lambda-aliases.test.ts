@@ -208,6 +208,10 @@ describe('the CLI the workflows call', () => {
       [['restore', '--file', '/nonexistent/x.json'], /--file: cannot read/],
       [['smoke', '--url', 'not a url'], /--url: must be an absolute URL/],
       [['deploy'], /unknown command "deploy"/],
+      // An option the command does not read is refused, not ignored: --out here (meant as --to) would roll back to the previous version.
+      [['rollback', '--env', 'dev', '--functions', 'order', '--out', '41'], /^--out: not an option of rollback \(it takes --env, --functions, --to\)$/],
+      [['restore', '--file', notSnapshot, '--env', 'prod'], /^--env: not an option of restore/],
+      [['status', '--env', 'dev', '--local'], /^--local: not an option of status/],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args, env)));
     results.forEach((result, i) => {
