@@ -52,9 +52,12 @@ export function lambdaDeadline(ctx: Koa.Context, marginMs: number): number | und
   const remaining = context?.getRemainingTimeInMillis?.();
   if (typeof remaining !== 'number' || !Number.isFinite(remaining)) return undefined;
   const arrived = event?.requestContext?.requestTimeEpoch;
-  const invocationEnds = Date.now() + remaining;
-  const ends = typeof arrived === 'number' && Number.isFinite(arrived) ? Math.min(invocationEnds, arrived + API_GATEWAY_TIMEOUT_MS) : invocationEnds;
-  return ends - marginMs;
+  const now = Date.now();
+  const invocationEnds = now + remaining;
+  // An arrival API Gateway can no longer be waiting on is not its request: a test event (the Lambda
+  // console's sample says 2015) would otherwise leave every wait no time at all.
+  const apiEnds = typeof arrived === 'number' && Number.isFinite(arrived) ? arrived + API_GATEWAY_TIMEOUT_MS : undefined;
+  return (apiEnds !== undefined && apiEnds > now ? Math.min(invocationEnds, apiEnds) : invocationEnds) - marginMs;
 }
 
 /** The request's id: the caller's x-request-id, else API Gateway's request id, else a new UUID (the Lambda adapter's answers use it too). */

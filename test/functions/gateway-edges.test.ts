@@ -187,6 +187,15 @@ describe('S3 that never answers, inside a Lambda invocation', () => {
     expect({ status: out.statusCode, retryAfter: out.headers['retry-after'] }).toEqual({ status: 503, retryAfter: String(RETRY_AFTER_SECONDS) });
     await runtime.close();
   }, 60_000);
+
+  test('an arrival time API Gateway can no longer be waiting on (the Lambda console’s sample event says 2015) leaves the invocation its own deadline', async () => {
+    const handler = toLambdaHandler(b2cApp(p.runtimes['gateway-b2c']));
+    const base = toApiGatewayEvent({ method: 'GET', path: '/b2c/themes' }, 'req-console-test');
+    const event = { ...base, requestContext: { ...(base.requestContext as object), requestTimeEpoch: 1428582896000 } };
+    const ends = Date.now() + 15_000;
+    const out = (await handler(event, { getRemainingTimeInMillis: () => ends - Date.now() })) as { statusCode: number };
+    expect(out.statusCode).toBe(200);
+  });
 });
 
 describe('query strings', () => {
