@@ -49,6 +49,17 @@ export function rowIssue(template: string, fields: unknown): string | undefined 
   return issues.map((i) => `${i.field.replace(/^row\./, '')}: ${i.message}`).join('; ');
 }
 
+/**
+ * The batch's checkpoint or status moved under this delivery: another delivery of its job (a
+ * client's retry of a still-pending batch, or the sweeper's re-send) is reading it. That one
+ * holds its own message and carries the batch on; this one is done.
+ */
+class BatchTakenOver extends Error {
+  constructor(readonly checkpoint: number) {
+    super(`batch moved on under another delivery (checkpoint ${checkpoint})`);
+  }
+}
+
 interface PendingRow {
   line: number;
   input: Record<string, string>;
@@ -100,7 +111,7 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
       const moved = await trx('batches')
         .where({ id: batch.id, total_rows: before, status: 'pending' })
         .update({ total_rows: consumed, failed: trx.raw('failed + ?', [chunkRejected]), updated_at: trx.fn.now() });
-      if (moved !== 1) throw new Error(`batch ${batch.id} moved on under another worker (checkpoint ${before})`);
+      if (moved !== 1) throw new BatchTakenOver(before);
       if (rows.length === 0) return [] as Array<{ id: string; batch_row: number }>;
       const inserted = await trx('orders')
         .insert(
@@ -156,6 +167,11 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
     await commitChunk();
   } catch (err) {
     if (err instanceof UnreadableSource) return fail(err.message);
+    if (err instanceof BatchTakenOver) {
+      // Its orders and doc jobs are the other delivery's: nothing of this chunk was committed.
+      log.info('batch read by another delivery; this one stops', { checkpoint: err.checkpoint });
+      return;
+    }
     throw err;
   }
 
