@@ -232,13 +232,24 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
 
   return {
     async *list(bucket, prefix) {
-      let token: string | undefined;
-      do {
-        const res = await send('GET', bucket, '', EMPTY_SHA256, {}, { 'list-type': '2', prefix, ...(token ? { 'continuation-token': token } : {}) });
+      let next: Record<string, string> | undefined = {};
+      while (next) {
+        const res = await send('GET', bucket, '', EMPTY_SHA256, {}, { 'list-type': '2', prefix, ...next });
         const xml = await text(res.body);
-        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) yield { key: tag(m[1], 'Key') ?? '', size: Number(tag(m[1], 'Size') ?? 0), etag: tag(m[1], 'ETag') };
-        token = tag(xml, 'IsTruncated') === 'true' ? tag(xml, 'NextContinuationToken') : undefined;
-      } while (token);
+        let last: string | undefined;
+        for (const m of xml.matchAll(/<Contents>([\s\S]*?)<\/Contents>/g)) {
+          last = tag(m[1], 'Key') ?? '';
+          yield { key: last, size: Number(tag(m[1], 'Size') ?? 0), etag: tag(m[1], 'ETag') };
+        }
+        const token = tag(xml, 'NextContinuationToken');
+        next = undefined;
+        if (tag(xml, 'IsTruncated') !== 'true') break;
+        // A store that truncates without a token (some S3-compatible ones) is asked again after the
+        // page's last key: taking that page for the last one left the rest of the source unlisted, unsaid.
+        if (token) next = { 'continuation-token': token };
+        else if (last !== undefined) next = { 'start-after': last };
+        else throw new Error(`ListObjectsV2 ${bucket}/${prefix}: a truncated page without a continuation token or a key to go on from`);
+      }
     },
     async headBucket(bucket) {
       (await send('HEAD', bucket, '', EMPTY_SHA256, {}, {})).body.resume();

@@ -79,6 +79,25 @@ describe('storage:move object requests', () => {
       ['/src', { 'list-type': '2', prefix: 'old/', 'continuation-token': 't&2' }],
     ]);
   });
+
+  it('a truncated listing page without a continuation token goes on after its last key, where it ended the listing', async () => {
+    const pages = [
+      [Buffer.from('<ListBucketResult><IsTruncated>true</IsTruncated><Contents><Key>old/a</Key><Size>1</Size></Contents><Contents><Key>old/b</Key><Size>2</Size></Contents></ListBucketResult>')],
+      [Buffer.from('<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>old/c</Key><Size>3</Size></Contents></ListBucketResult>')],
+    ];
+    const { credentials, sent, exchange } = recordingClient('http://127.0.0.1:9000', { accessKeyId: 'a', secretAccessKey: 'b' }, pages);
+    const got = [];
+    for await (const o of objectRequests(credentials, { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-3' }, exchange).list('src', 'old/')) got.push(o.key);
+    expect(got).toEqual(['old/a', 'old/b', 'old/c']);
+    expect(sent.map((r) => r.query)).toEqual([
+      { 'list-type': '2', prefix: 'old/' },
+      { 'list-type': '2', prefix: 'old/', 'start-after': 'old/b' },
+    ]);
+    // Truncated with nothing listed and nothing to go on from: an error, not the end of the listing.
+    const empty = recordingClient('http://127.0.0.1:9000', { accessKeyId: 'a', secretAccessKey: 'b' }, [[Buffer.from('<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>')]]);
+    const listing = objectRequests(empty.credentials, { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-3' }, empty.exchange).list('src', 'old/');
+    await expect(listing.next()).rejects.toThrow('ListObjectsV2 src/old/: a truncated page without a continuation token or a key');
+  });
 });
 
 /**
