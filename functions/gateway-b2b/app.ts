@@ -19,6 +19,8 @@ import { acceptedMediaType, NoQuery, parseJsonBody, parseQuery, parseWith, readJ
 /** Public B2B API: batches (JSON or CSV) and their orders, and the client's own API keys, authenticated by API key. */
 export const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
 export const MANIFEST_LINK_SECONDS = 900;
+/** The WWW-Authenticate of a 401: the API key as a Bearer token (x-api-key works too). */
+const B2B_CHALLENGE = 'Bearer realm="b2b"';
 
 export const JsonBatch = z.object({ theme: slugSchema, rows: z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_BATCH_ROWS)) });
 export const CsvQuery = z.strictObject({ theme: slugSchema });
@@ -66,11 +68,17 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   // Case-insensitive, as the router matches: /B2B/batches reaches the same route and needs the same key.
   router.use(async (ctx, next) => {
     if (!/^\/b2b\//i.test(ctx.path)) return next();
-    const apiKey = apiKeyOf(ctx);
-    if (!apiKey) throw unauthorized('an API key is required (header x-api-key or Authorization: Bearer)');
-    if (apiKey.length > 200) throw unauthorized();
-    const { client } = await api(ctx).client.authenticate({ apiKey });
-    (ctx.state as B2bState).client = client;
+    try {
+      const apiKey = apiKeyOf(ctx);
+      if (!apiKey) throw unauthorized('an API key is required (header x-api-key or Authorization: Bearer)');
+      if (apiKey.length > 200) throw unauthorized();
+      const { client } = await api(ctx).client.authenticate({ apiKey });
+      (ctx.state as B2bState).client = client;
+    } catch (err) {
+      // Every 401 carries a challenge (RFC 9110): the scheme a client's HTTP library can answer.
+      if (err instanceof AppError && err.status === 401) ctx.set('www-authenticate', B2B_CHALLENGE);
+      throw err;
+    }
     await next();
   });
 

@@ -51,6 +51,19 @@ describe('gateway-b2b', () => {
     });
   });
 
+  // RFC 9110 §15.5.2: a 401 MUST carry a challenge; HTTP clients that authenticate on one (the
+  // Bearer form the API takes) got none.
+  test.each([
+    ['no key', {}],
+    ['a malformed Authorization', { authorization: 'Basic YTpi' }],
+    ['a wrong key', { 'x-api-key': 'dpk_000000000000_wrong' }],
+    ['a wrong Bearer key', { authorization: 'Bearer dpk_000000000000_wrong' }],
+    ['a key over 200 characters', { 'x-api-key': 'k'.repeat(201) }],
+  ])('a 401 for %s says how to authenticate (WWW-Authenticate)', async (_, headers: Record<string, string>) => {
+    const res = await http(b2b, '/b2b/keys', { headers });
+    expect({ status: res.status, challenge: res.headers.get('www-authenticate') }).toEqual({ status: 401, challenge: 'Bearer realm="b2b"' });
+  });
+
   test('a JSON row with hundreds of thousands of members is a 400 naming at most 50 of them, not a 500', async () => {
     const row = Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`k${i}`, '']));
     const res = await http(b2b, '/b2b/batches', {
