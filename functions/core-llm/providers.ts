@@ -169,8 +169,9 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           quotaRetrySeconds = lastStatus === 429 ? retryDelayOf(err) : undefined;
           // Called again sooner than the quota said, the model only refuses again: its delay goes to the caller.
           if (quotaRetrySeconds !== undefined && quotaRetrySeconds * 1000 > retry.maxDelayMs) break;
-          const timedOut = (err as Error).name === 'AbortError' || /timed? ?out|aborted/i.test((err as Error).message ?? '');
-          if (!(retryable(lastStatus, err) || timedOut || lastStatus === undefined) || attempt === retry.attempts) break;
+          // No HTTP status: no answer at all (the attempt's timeout, a dropped connection), retried. An
+          // answer is classified by its status alone: its message is Gemini's words, which may say "timeout" in a 400.
+          if (!(retryable(lastStatus, err) || lastStatus === undefined) || attempt === retry.attempts) break;
           // Full jitter: spreads retries of concurrent calls so they do not hit the quota together;
           // never sooner than a delay the quota named (within the backoff: a longer one broke above).
           const jitter = Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));

@@ -16,7 +16,8 @@ import { http } from '../support/functions-platform';
  * since the doc worker turns a 429's into its message's visibility. Gemini's quota refusal names
  * its own delay (RetryInfo.retryDelay): core-llm passes it on, and does not call the model again
  * sooner than it asked, up to MAX_RETRY_AFTER_SECONDS. A request Gemini refuses for what it is
- * (400 INVALID_ARGUMENT) is a 422 no caller retries; a refusal of the platform's key is a 503.
+ * (400 INVALID_ARGUMENT) is a 422 no caller retries, whatever its message says; a refusal of the
+ * platform's key is a 503.
  * A prompt that is not text is the caller's mistake, a 400 naming it.
  */
 let gemini: GeminiStandIn;
@@ -130,6 +131,18 @@ describe('Gemini refusing the request for good (400 INVALID_ARGUMENT)', () => {
     const res = await generate('A request the model will never take.');
     expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 422, code: 'model_rejected', retryAfter: null });
     expect(gemini.calls).toHaveLength(1);
+  });
+
+  test.each([
+    'Request aborted: generation_config.max_output_tokens must be positive.',
+    'Invalid value at \'generation_config.timeout\': not a field of GenerationConfig.',
+    'The operation timed out on a value of the request that cannot be read.',
+  ])('whose message speaks of a timeout or an abort (%s): still a 422 after one call, not retried as a timeout', async (message) => {
+    gemini.calls.length = 0;
+    // Refused once only: a retry (as a timeout is) would have had an answer.
+    gemini.failNextWithMessage(400, message);
+    const res = await generate(`A bad request whose message says: ${message}`);
+    expect({ status: res.status, code: res.json.error.code, calls: gemini.calls.length }).toEqual({ status: 422, code: 'model_rejected', calls: 1 });
   });
 
   test("through the internal client (the doc worker's call): an AppError of 422, which the worker does not retry, not a 503", async () => {

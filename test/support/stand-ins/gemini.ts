@@ -22,6 +22,8 @@ export interface GeminiStandIn extends StandInServer {
   delayNext(delayMs: number, times?: number): void;
   /** The next call answers 200 with no text, as Gemini does when it withholds it: `finishReason` on the candidate, `blockReason` on the prompt. */
   answerEmptyNext(why: { finishReason?: string; blockReason?: string }): void;
+  /** The next n calls answer `status` with this message in Gemini's error body (a 400 that speaks of a timeout). */
+  failNextWithMessage(status: number, message: string, times?: number): void;
 }
 
 /** The google.rpc status Gemini names with each HTTP status it answers. */
@@ -29,7 +31,7 @@ const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 403: 'PE
 
 export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
   const calls: GeminiStandIn['calls'] = [];
-  const script: { status?: number; delayMs?: number; retryDelay?: string; empty?: { finishReason?: string; blockReason?: string } }[] = [];
+  const script: { status?: number; message?: string; delayMs?: number; retryDelay?: string; empty?: { finishReason?: string; blockReason?: string } }[] = [];
   const lastMinute: number[] = [];
   let refused = 0;
   const overQuota = (): boolean => {
@@ -59,7 +61,7 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     }
     if (step?.status) {
       const details = step.retryDelay ? { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: step.retryDelay }] } : {};
-      return { status: step.status, json: { error: { code: step.status, message: 'stand-in failure', status: STATUS_NAMES[step.status] ?? 'UNAVAILABLE', ...details } } };
+      return { status: step.status, json: { error: { code: step.status, message: step.message ?? 'stand-in failure', status: STATUS_NAMES[step.status] ?? 'UNAVAILABLE', ...details } } };
     }
     if (step?.empty) {
       const usageMetadata = { promptTokenCount: 10, totalTokenCount: 10 };
@@ -94,6 +96,9 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     },
     answerEmptyNext: (empty) => {
       script.push({ empty });
+    },
+    failNextWithMessage: (status, message, times = 1) => {
+      for (let i = 0; i < times; i++) script.push({ status, message });
     },
   };
 }
