@@ -100,8 +100,9 @@ const BLOCKING_FINISH_REASONS = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKL
 
 /**
  * Why Gemini withheld its answer for good, as `blockReason X` (the prompt blocked) or
- * `finishReason X` (the answer blocked); undefined when an empty answer has another cause
- * (MAX_TOKENS, OTHER…), which a later call may not meet.
+ * `finishReason X` (the answer blocked, with or without the text it had written so far);
+ * undefined when the answer stopped for another cause (MAX_TOKENS, OTHER…), which a later call
+ * may not meet.
  */
 function blockOf(res: { promptFeedback?: { blockReason?: string }; candidates?: { finishReason?: string }[] }): string | undefined {
   const blockReason = res.promptFeedback?.blockReason;
@@ -158,10 +159,15 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           const text = res.text;
           const tokens = res.usageMetadata?.totalTokenCount;
           if (typeof tokens === 'number') options.onUsage?.(tokens);
-          if (text) return text;
           const blocked = blockOf(res);
           if (blocked) throw upstreamRefused('model_rejected', `the model refuses to answer this prompt (${blocked}); sent again it is refused again`);
-          throw badGateway('the model returned no text');
+          if (!text) throw badGateway('the model returned no text');
+          // Only an answer the model finished is a document: one cut at the output token limit is neither answered nor cached (app.ts caches what this returns).
+          const finishReason = res.candidates?.[0]?.finishReason;
+          if (finishReason !== undefined && finishReason !== 'STOP') {
+            throw badGateway(`the model stopped its answer before the end (finishReason ${finishReason}); it is not kept, and the prompt sent again is answered anew`);
+          }
+          return text;
         } catch (err) {
           if (err instanceof AppError) throw err;
           lastError = err;

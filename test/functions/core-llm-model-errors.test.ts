@@ -2,6 +2,7 @@ import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../functions/core-llm/app';
 import { AppError, MAX_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS } from '../../core/errors';
+import { DependencyUnavailableError } from '../../core/failures';
 import { internalApi } from '../../core/internal-api';
 import { createInternalClient, httpTransport } from '../../core/internal-client';
 import { geminiProvider, MODEL_QUOTA_RETRY_SECONDS } from '../../functions/core-llm/providers';
@@ -17,7 +18,8 @@ import { http } from '../support/functions-platform';
  * its own delay (RetryInfo.retryDelay): core-llm passes it on, and does not call the model again
  * sooner than it asked, up to MAX_RETRY_AFTER_SECONDS. A request Gemini refuses for what it is
  * (400 INVALID_ARGUMENT) is a 422 no caller retries, whatever its message says; a refusal of the
- * platform's key is a 503.
+ * platform's key is a 503. An answer Gemini did not finish (cut at MAX_TOKENS) is a 502 the worker
+ * retries, never a document and never cached.
  * A prompt that is not text is the caller's mistake, a 400 naming it.
  */
 let gemini: GeminiStandIn;
@@ -39,7 +41,9 @@ afterAll(async () => {
 });
 
 const clientId = '6f1c1d1e-0000-4000-8000-0000000000f1';
-const generate = (prompt: string) => http(url, '/generate', { method: 'POST', json: { clientId, prompt } });
+const generate = (prompt: string, client = clientId) => http(url, '/generate', { method: 'POST', json: { clientId: client, prompt } });
+/** Another client for the tests of cut answers: this file's calls would otherwise pass one client's limit of 30 a minute. */
+const cutClientId = '6f1c1d1e-0000-4000-8000-0000000000f2';
 
 test("Gemini's quota refusal with a RetryInfo: a 429 with that Retry-After, after one call", async () => {
   gemini.calls.length = 0;
@@ -183,6 +187,38 @@ describe('Gemini withholding its answer (200 with no text)', () => {
     gemini.answerEmptyNext({ finishReason: 'MAX_TOKENS' });
     const res = await generate('A prompt whose answer ran out of tokens.');
     expect({ status: res.status, code: res.json.error.code }).toEqual({ status: 502, code: 'upstream_error' });
+  });
+});
+
+describe('an answer Gemini stopped before its end (text with a finishReason other than STOP)', () => {
+  test('MAX_TOKENS: a 502 naming it, not kept: the same prompt sent again reaches the model and gets the whole text', async () => {
+    gemini.calls.length = 0;
+    gemini.answerCutNext('MAX_TOKENS');
+    const prompt = 'A prompt whose answer is cut at the output token limit.';
+    const cut = await generate(prompt, cutClientId);
+    expect({ status: cut.status, code: cut.json.error?.code }).toEqual({ status: 502, code: 'upstream_error' });
+    expect(cut.json.error.message).toContain('finishReason MAX_TOKENS');
+    expect(gemini.calls).toHaveLength(1);
+    const again = await generate(prompt, cutClientId);
+    expect({ status: again.status, cached: again.json.cached, calls: gemini.calls.length }).toEqual({ status: 200, cached: false, calls: 2 });
+    expect(again.json.text).toMatch(/was asked:\n\n> A prompt whose answer is cut at the output token limit\.\n$/);
+    expect((await generate(prompt, cutClientId)).json).toMatchObject({ cached: true, text: again.json.text });
+  });
+
+  test("MAX_TOKENS, through the internal client (the doc worker's call): the service failure the worker retries, naming the cut, not a 4xx", async () => {
+    gemini.answerCutNext('MAX_TOKENS');
+    const api = internalApi(createInternalClient(runtime.config, httpTransport({ 'core-llm': url })), { requestId: 'req-model-cut' });
+    const err = await api.coreLlm.generate({ clientId: cutClientId, prompt: 'Cut through the client.' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect((err as Error).message).toMatch(/^service core-llm unavailable \(502: .*finishReason MAX_TOKENS/);
+  });
+
+  test('stopped by a filter after some text (RECITATION): a 422 model_rejected naming it, as with no text', async () => {
+    gemini.calls.length = 0;
+    gemini.answerCutNext('RECITATION');
+    const res = await generate('A prompt whose answer stops at a recitation.', cutClientId);
+    expect({ status: res.status, code: res.json.error?.code, calls: gemini.calls.length }).toEqual({ status: 422, code: 'model_rejected', calls: 1 });
+    expect(res.json.error.message).toContain('finishReason RECITATION');
   });
 });
 

@@ -22,6 +22,8 @@ export interface GeminiStandIn extends StandInServer {
   delayNext(delayMs: number, times?: number): void;
   /** The next call answers 200 with no text, as Gemini does when it withholds it: `finishReason` on the candidate, `blockReason` on the prompt. */
   answerEmptyNext(why: { finishReason?: string; blockReason?: string }): void;
+  /** The next call answers 200 with the start of its text only, stopped by `finishReason` (MAX_TOKENS: the output token limit). */
+  answerCutNext(finishReason: string): void;
   /** The next n calls answer `status` with this message in Gemini's error body (a 400 that speaks of a timeout). */
   failNextWithMessage(status: number, message: string, times?: number): void;
 }
@@ -31,7 +33,7 @@ const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 403: 'PE
 
 export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Promise<GeminiStandIn> {
   const calls: GeminiStandIn['calls'] = [];
-  const script: { status?: number; message?: string; delayMs?: number; retryDelay?: string; empty?: { finishReason?: string; blockReason?: string } }[] = [];
+  const script: { status?: number; message?: string; delayMs?: number; retryDelay?: string; empty?: { finishReason?: string; blockReason?: string }; cut?: string }[] = [];
   const lastMinute: number[] = [];
   let refused = 0;
   const overQuota = (): boolean => {
@@ -73,10 +75,11 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
           : { candidates: [{ finishReason, index: 0 }], usageMetadata, modelVersion: match[1] },
       };
     }
+    const text = `# Stand-in answer\n\nModel ${match[1]} was asked:\n\n> ${prompt.slice(0, 200)}\n`;
     return {
       status: 200,
       json: {
-        candidates: [{ content: { role: 'model', parts: [{ text: `# Stand-in answer\n\nModel ${match[1]} was asked:\n\n> ${prompt.slice(0, 200)}\n` }] }, finishReason: 'STOP', index: 0 }],
+        candidates: [{ content: { role: 'model', parts: [{ text: step?.cut ? text.slice(0, 20) : text }] }, finishReason: step?.cut ?? 'STOP', index: 0 }],
         usageMetadata: { promptTokenCount: 10, candidatesTokenCount: 20, totalTokenCount: 30 },
         modelVersion: match[1],
       },
@@ -96,6 +99,9 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     },
     answerEmptyNext: (empty) => {
       script.push({ empty });
+    },
+    answerCutNext: (cut) => {
+      script.push({ cut });
     },
     failNextWithMessage: (status, message, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ status, message });
