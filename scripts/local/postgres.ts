@@ -1,5 +1,5 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lchownSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { Client as PgClient } from 'pg';
@@ -246,7 +246,9 @@ export async function startLocalDatabase(options: LocalDatabaseOptions): Promise
   if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(options.stateDir, { recursive: true });
   const versionFile = join(dataDir, 'PG_VERSION');
-  const created = !existsSync(versionFile);
+  // initdb writes PG_VERSION first and pg_control last: a folder with only the first was left by an
+  // initdb that was killed (by a run of an earlier version, which created it in place) and holds no data.
+  const created = !existsSync(versionFile) || !existsSync(join(dataDir, 'global', 'pg_control'));
   if (!created) {
     const major = readFileSync(versionFile, 'utf8').trim();
     if (major !== String(EMBEDDED_PG_MAJOR)) {
@@ -260,17 +262,22 @@ export async function startLocalDatabase(options: LocalDatabaseOptions): Promise
     assertReachable(join(binaries.bin, 'postgres'), as, 'its binaries');
   }
   if (created) {
+    // Made aside and renamed into place once complete: npm run dev killed during initdb (a closed
+    // terminal, SIGKILL) leaves only the side folder, which the next start replaces.
+    const building = `${dataDir}.initdb`;
     rmSync(dataDir, { recursive: true, force: true });
-    mkdirSync(dataDir, { mode: 0o700 });
-    if (as) chownTree(dataDir, as);
+    rmSync(building, { recursive: true, force: true });
+    mkdirSync(building, { mode: 0o700 });
+    if (as) chownTree(building, as);
     options.onProgress?.(`creating the embedded PostgreSQL ${binaries.version} cluster in ${shown}`);
     try {
       // --no-sync: a local cluster that --fresh rebuilds in seconds needs no fsync at creation.
-      run(join(binaries.bin, 'initdb'), ['-D', dataDir, '-U', decodeURIComponent(url.username) || 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], as);
+      run(join(binaries.bin, 'initdb'), ['-D', building, '-U', decodeURIComponent(url.username) || 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], as);
     } catch (err) {
-      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(building, { recursive: true, force: true });
       throw err;
     }
+    renameSync(building, dataDir);
   } else if (as && statSync(dataDir).uid !== as.uid) {
     // A data folder made by another user (an earlier run not as root, a copy): postgres must own it.
     chownTree(dataDir, as);
