@@ -11,6 +11,7 @@ import { windowLimits } from './domain/generation-budget';
 import { readConfig } from './config';
 import { createLogger, type Logger } from './logger';
 import { createRedis } from './redis';
+import { cacheAccessString } from '../stacks/data';
 
 /**
  * The IAM authentication against a real Redis: this test's own redis-server (a random port, a
@@ -66,9 +67,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The ACL user the infrastructure creates: its keys only (the prefix), its passwords the tokens given. */
-const setUser = (...tokens: string[]) =>
-  admin.call('ACL', 'SETUSER', IAM.user, 'reset', 'on', ...tokens.map((t) => `>${t}`), `~${PREFIX}*`, '+@all');
+/** The cache user the data stack creates (its access string), its passwords the tokens given. */
+const setUser = (...tokens: string[]) => admin.call('ACL', 'SETUSER', IAM.user, 'reset', ...cacheAccessString(PREFIX).split(' '), ...tokens.map((t) => `>${t}`));
 
 const tokenAt = (at: Date) => cacheAuthToken(IAM, CREDENTIALS, at);
 
@@ -94,7 +94,8 @@ function iamClient(reauthAfterMs?: number): Run {
 }
 
 const once = (redis: Redis, event: string) => new Promise((resolve) => redis.once(event, resolve));
-const whoAmI = (redis: Redis) => redis.call('ACL', 'WHOAMI');
+/** The user the connection is authenticated as (CLIENT INFO: ACL WHOAMI is outside the cache user's commands). */
+const whoAmI = async (redis: Redis) => /\buser=(\S+)/.exec(String(await redis.call('CLIENT', 'INFO')))?.[1];
 
 test('without REDIS_IAM_USER the client sends no AUTH, as before', async () => {
   const redis = createRedis(readConfig({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: PREFIX }));
@@ -118,6 +119,25 @@ test('the connection authenticates as the cache user with the token of that mome
   clients.push(unprefixed);
   await expect(unprefixed.get('other:key')).rejects.toThrow(/NOPERM/);
   unprefixed.disconnect();
+});
+
+test("core-llm's cache, rate limit and budget all work under the cache user's access string", async () => {
+  await setUser(tokenAt(T0));
+  const run = iamClient();
+  const limits = windowLimits(readConfig({}).llm.budget);
+  const store = createLlmStore(() => run.redis, run.logger, limits);
+  await store.set('hash-1', 'cached text', 60);
+  expect(await store.get('hash-1')).toBe('cached text');
+  expect(await store.count('client-1', 1)).toBe(1);
+  await store.uncount('client-1', 1);
+  // A batch generation: the scripts' every key (windows, the clients' and tickets' sorted sets).
+  const admission = await store.admit({ kind: 'batch', clientId: 'client-1', ticket: 't-1', estimatedTokens: 100, now: T0.getTime(), holdMs: 60_000, random: 0.5 });
+  if (!admission.admitted) throw new Error(`refused: ${JSON.stringify(admission)}`);
+  await store.settle({ kind: 'batch', clientId: 'client-1', ticket: 't-1', window: admission.window, tokenDelta: -20, latencyMs: 1200 });
+  expect(store.degraded).toBe(false);
+  expect(run.lines.filter((l) => l.level === 'warn' || l.msg === 'redis error')).toEqual([]);
+  await expect(run.redis.call('FLUSHALL')).rejects.toThrow(/NOPERM/);
+  run.redis.disconnect();
 });
 
 test('a reconnect signs a new token: the one of the first connection is no longer accepted', async () => {
@@ -176,7 +196,7 @@ test('a refused token: a cache outage to core-llm (it degrades, answers 503 wher
   const refusals = run.lines.filter((l) => l.msg === 'cache refused the IAM authentication');
   expect(refusals).toEqual([expect.objectContaining({ level: 'warn', user: IAM.user, cache: IAM.cacheName, err: expect.stringMatching(/^WRONGPASS/) })]);
   const logged = JSON.stringify(run.lines);
-  for (let s = 0; s <= run.signed; s++) expect(logged).not.toContain('X-Amz-Signature=');
+  expect(logged).not.toContain('X-Amz-Signature=');
   expect(logged).not.toContain(CREDENTIALS.sessionToken!);
 
   // The user fixed (its token accepted again): the client is back by itself, and so is the cache.

@@ -34,6 +34,8 @@ export interface Grants {
   readSecrets?: string[];
   /** lambda:InvokeFunction on these qualified (alias) function ARNs. */
   invoke?: string[];
+  /** elasticache:Connect (IAM authentication) on these ARNs: the serverless cache and the workload's own cache user. */
+  connectToCache?: string[];
 }
 
 /**
@@ -81,6 +83,7 @@ export function grantStatements(grants: Grants): Statement[] {
   add('FillBuckets', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], grants.fillBuckets?.map((arn) => `${arn}/*`));
   add('ReadSecrets', ['secretsmanager:GetSecretValue'], grants.readSecrets);
   add('InvokeFunctions', ['lambda:InvokeFunction'], grants.invoke);
+  add('ConnectToCache', ['elasticache:Connect'], grants.connectToCache);
   return statements;
 }
 

@@ -24,7 +24,7 @@ import { useS3Backend } from './backend';
 import { workloadBoundaryArn } from './bootstrap';
 import { awsProvider } from './provider';
 import type { NetworkStack } from './network';
-import { databaseWatch, type DataStack } from './data';
+import { CACHE_KEY_PREFIX, databaseWatch, type DataStack } from './data';
 import { Grants } from '../modules/iam-grants';
 import { KoaLambda } from '../modules/koa-lambda';
 import { ApiGatewayAccountLogging, LambdaRestApi } from '../modules/lambda-rest-api';
@@ -138,9 +138,9 @@ export class ComputeStack extends TerraformStack {
         timeoutSeconds: settings.timeoutSeconds,
         reservedConcurrency: settings.reservedConcurrency,
         logRetentionDays: config.logs.retentionDays,
-        environment: this.wiring.environment(a, config.database.poolMaxPerLambda),
+        environment: this.wiring.environment(name, a, config.database.poolMaxPerLambda),
         vpc: a.database || a.cache ? { subnetIds: network.privateSubnetIds, securityGroupIds: [network.securityGroupIds.lambda] } : undefined,
-        grants: this.wiring.grants(a, functions),
+        grants: this.wiring.grants(name, a, functions),
         permissionsBoundary: this.permissionsBoundary,
       });
     }
@@ -227,13 +227,13 @@ export class ComputeStack extends TerraformStack {
         messagesPerTask: settings.messagesPerTask,
         queues: a.queues.map((q) => ({ arn: this.data.queues[q].arn, name: this.data.queues[q].name })),
         environment: {
-          ...this.wiring.environment(a, config.database.poolMaxPerWorker),
+          ...this.wiring.environment(name, a, config.database.poolMaxPerWorker),
           [ENV.workerConcurrency]: String(settings.concurrency),
           ...(doc ? { [ENV.workerRenderSlots]: String(doc.renderSlots) } : {}),
           [ENV.publicBaseUrl]: publicBaseUrl,
           [ENV.nodeExtraCaCerts]: CONTAINER_RDS_CA_PATH,
         },
-        grants: this.wiring.grants(a, this.functions),
+        grants: this.wiring.grants(name, a, this.functions),
         subnetIds: network.privateSubnetIds,
         securityGroupIds: [network.securityGroupIds.worker],
         logRetentionDays: config.logs.retentionDays,
@@ -471,7 +471,7 @@ class AccessWiring {
       [ENV.appEnv]: config.env,
       [ENV.logLevel]: 'info',
       [ENV.redisUrl]: `rediss://${data.cache.endpointAddress}:${Token.asString(data.cache.port)}`,
-      [ENV.redisKeyPrefix]: 'docplatform:',
+      [ENV.redisKeyPrefix]: CACHE_KEY_PREFIX,
       [ENV.docJobsQueueUrl]: data.queues.docJobs.url,
       [ENV.batchDocJobsQueueUrl]: data.queues.batchDocJobs.url,
       [ENV.batchJobsQueueUrl]: data.queues.batchJobs.url,
@@ -489,7 +489,7 @@ class AccessWiring {
   }
 
   /** The grants of an entry; the functions it invokes must already exist (their `live` aliases are named). */
-  grants(a: ServiceAccess, functions: Partial<Record<ServiceName, KoaLambda>>): Grants {
+  grants(workload: string, a: ServiceAccess, functions: Partial<Record<ServiceName, KoaLambda>>): Grants {
     const objectScope = (o: ObjectAccess) => ({ bucketArn: this.data.buckets[o.bucket].arn, prefix: o.prefix });
     return {
       readSecrets: a.secrets.map((s) => this.secretArns[s]),
@@ -501,11 +501,19 @@ class AccessWiring {
         if (!fn) throw new Error(`${name} must be created before the services that invoke it`);
         return fn.liveArn;
       }),
+      connectToCache: a.cache ? [this.data.cache.arn, this.cacheUser(workload).arn] : [],
     };
   }
 
-  /** The variables of an entry: the shared ones, the database and its pool size if it connects, its secrets' ARNs and the functions it invokes. */
-  environment(a: ServiceAccess, poolMax: number): Record<string, string> {
+  /** The cache user the data stack made for a workload with `cache: true`. */
+  private cacheUser(workload: string): { id: string; arn: string } {
+    const user = this.data.cache.users[workload];
+    if (!user) throw new Error(`${workload} talks to the cache but the data stack made no cache user for it`);
+    return user;
+  }
+
+  /** The variables of an entry: the shared ones, the database and its pool size if it connects, its cache user if it talks to the cache, its secrets' ARNs and the functions it invokes. */
+  environment(workload: string, a: ServiceAccess, poolMax: number): Record<string, string> {
     const database: Record<string, string> = a.database
       ? {
           [ENV.dbHost]: this.data.db.address,
@@ -515,9 +523,11 @@ class AccessWiring {
           ...(this.data.db.connectWaitMs > 0 ? { [ENV.dbConnectWaitMs]: String(this.data.db.connectWaitMs) } : {}),
         }
       : {};
+    const cache: Record<string, string> = a.cache ? { [ENV.redisIamUser]: this.cacheUser(workload).id, [ENV.redisIamCacheName]: this.data.cache.name } : {};
     return {
       ...this.shared,
       ...database,
+      ...cache,
       ...Object.fromEntries(a.secrets.map((s) => [SECRET_VARIABLES[s], this.secretArns[s]])),
       ...Object.fromEntries(a.invokes.map((name) => [serviceFunctionVar(name), `${this.prefix}-${name}`])),
     };

@@ -6,6 +6,8 @@ import { DbInstance } from '@cdktf/provider-aws/lib/db-instance';
 import { CloudwatchLogGroup } from '@cdktf/provider-aws/lib/cloudwatch-log-group';
 import { opsAlarm } from '../modules/ops-alarm';
 import { ElasticacheServerlessCache } from '@cdktf/provider-aws/lib/elasticache-serverless-cache';
+import { ElasticacheUser } from '@cdktf/provider-aws/lib/elasticache-user';
+import { ElasticacheUserGroup } from '@cdktf/provider-aws/lib/elasticache-user-group';
 import { SecretsmanagerSecret } from '@cdktf/provider-aws/lib/secretsmanager-secret';
 import { BUCKETS, BucketName, DB_APP_ROLE, DB_RESUME_WAIT_MS, MAX_BATCH_ROWS, PROJECT, QUEUES, QueueName, SECRET_STEMS } from '../core/contract';
 import { EnvironmentConfig, namePrefix } from './config';
@@ -15,6 +17,7 @@ import { NetworkStack } from './network';
 import { SecureBucket } from '../modules/secure-bucket';
 import { QueueRefs, QueueWithDlq } from '../modules/queue-with-dlq';
 import { AuroraServerlessCluster, capacityIssues } from '../modules/aurora-serverless-cluster';
+import { SERVICE_ACCESS, WORKER_ACCESS } from './access';
 
 export const DATABASE_NAME = PROJECT;
 
@@ -33,6 +36,22 @@ export function fullBatchSeconds(config: Pick<EnvironmentConfig, 'env' | 'queues
   return Math.ceil((MAX_BATCH_ROWS / perMinute) * 60);
 }
 const DATABASE_MASTER_USER = `${PROJECT}_admin`;
+
+/** The prefix of every key the workloads write in the cache (REDIS_KEY_PREFIX): their cache users reach no other key. */
+export const CACHE_KEY_PREFIX = `${PROJECT}:`;
+/**
+ * What a workload's cache user may do (a Valkey ACL): the keys under CACHE_KEY_PREFIX only, and
+ * the commands core-llm's cache, rate limit and budget scripts send (reads, writes, EVAL, MULTI,
+ * AUTH/HELLO/PING/CLIENT SETINFO) plus INFO, ioredis's ready check; nothing of @dangerous (KEYS,
+ * FLUSHALL, CLIENT KILL, DEBUG, …). core/redis.test.ts runs core-llm's store under it.
+ */
+export const cacheAccessString = (keyPrefix: string = CACHE_KEY_PREFIX): string =>
+  `on ~${keyPrefix}* -@all +@read +@write +@scripting +@transaction +@connection -@dangerous +info`;
+/** The workloads that talk to the cache (access matrix `cache: true`), each authenticated as its own cache user. */
+export const CACHE_WORKLOADS: string[] = Object.entries({ ...SERVICE_ACCESS, ...WORKER_ACCESS })
+  .filter(([, a]) => a.cache)
+  .map(([name]) => name);
+
 const GIB = 1024 ** 3;
 
 /** The server parameters of either engine (the instance's parameter group, the cluster's). */
@@ -102,7 +121,8 @@ export function auroraSettings(config: Pick<EnvironmentConfig, 'env' | 'database
 export class DataStack extends TerraformStack {
   /** `connectWaitMs`: how long a connection may wait for this database to wake (0: it never sleeps). */
   readonly db: { address: string; port: number; name: string; masterSecretArn: string; connectWaitMs: number };
-  readonly cache: { endpointAddress: string; port: number };
+  /** `users`: the cache user (id = name) of each CACHE_WORKLOADS entry, which core/redis.ts authenticates as with IAM. */
+  readonly cache: { endpointAddress: string; port: number; name: string; arn: string; users: Record<string, { id: string; arn: string }> };
   readonly buckets: Record<BucketName, { name: string; arn: string }>;
   readonly queues: Record<QueueName, QueueRefs>;
   readonly secrets: {
@@ -127,8 +147,30 @@ export class DataStack extends TerraformStack {
       ? this.auroraCluster(config, network, alarmTopicArn)
       : this.database(config, network, prefix, alarmTopicArn);
 
+    // IAM authentication: no password exists anywhere (none in the plan or the state); each user
+    // connects with tokens signed by its workload's role, which elasticache:Connect on the cache
+    // and on that user allows (stacks/compute.ts grants, the workload boundary).
+    const users = Object.fromEntries(
+      CACHE_WORKLOADS.map((name) => {
+        const user = new ElasticacheUser(this, `cache-user-${name}`, {
+          userId: `${prefix}-${name}`,
+          userName: `${prefix}-${name}`,
+          engine: 'valkey',
+          accessString: cacheAccessString(),
+          authenticationMode: { type: 'iam' },
+        });
+        return [name, { id: user.userId, arn: user.arn }];
+      }),
+    );
+    // Valkey's user groups need no `default` user: a connection that does not authenticate can do nothing.
+    const userGroup = new ElasticacheUserGroup(this, 'cache-users', {
+      userGroupId: `${prefix}-cache-users`,
+      engine: 'valkey',
+      userIds: Object.values(users).map((u) => u.id),
+    });
     const cache = new ElasticacheServerlessCache(this, 'cache', {
       name: `${prefix}-cache`,
+      userGroupId: userGroup.userGroupId,
       description: `${prefix} LLM response cache and rate limits`,
       engine: 'valkey',
       majorEngineVersion: '8',
@@ -144,7 +186,7 @@ export class DataStack extends TerraformStack {
       dailySnapshotTime: config.cache.snapshotRetentionDays > 0 ? '02:00' : undefined,
     });
     const endpoint = cache.endpoint.get(0);
-    this.cache = { endpointAddress: endpoint.address, port: endpoint.port };
+    this.cache = { endpointAddress: endpoint.address, port: endpoint.port, name: cache.name, arn: cache.arn, users };
 
     const bucket = (name: string, noncurrentVersionDays: number) => {
       const b = new SecureBucket(this, name, {

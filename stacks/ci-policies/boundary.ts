@@ -83,6 +83,12 @@ export function workloadBoundaryStatements(c: EnvironmentPolicyContext): Stateme
       conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${r}.amazonaws.com`, 'kms:CallerAccount': a } },
     },
     {
+      // IAM authentication to this environment's cache, as one of its cache users.
+      sid: 'EnvironmentCache',
+      actions: ['elasticache:Connect'],
+      resources: [`arn:aws:elasticache:${r}:${a}:serverlesscache:${p}-*`, `arn:aws:elasticache:${r}:${a}:user:${p}-*`],
+    },
+    {
       sid: 'EnvironmentFunctions',
       actions: ['lambda:InvokeFunction'],
       resources: [`arn:aws:lambda:${r}:${a}:function:${p}-*`],

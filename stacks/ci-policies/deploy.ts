@@ -444,6 +444,12 @@ function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
         'elasticache:CreateCacheSubnetGroup',
         'elasticache:ModifyCacheSubnetGroup',
         'elasticache:DeleteCacheSubnetGroup',
+        'elasticache:CreateUser',
+        'elasticache:ModifyUser',
+        'elasticache:DeleteUser',
+        'elasticache:CreateUserGroup',
+        'elasticache:ModifyUserGroup',
+        'elasticache:DeleteUserGroup',
         'elasticache:Describe*',
         'elasticache:ListTagsForResource',
         'elasticache:AddTagsToResource',
@@ -452,6 +458,9 @@ function databaseStatements(c: EnvironmentPolicyContext): Statement[] {
       resources: [
         ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:serverlesscache:${p}-*`),
         ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:subnetgroup:${p}-*`),
+        // The workloads' IAM-authenticated cache users and their group, attached to the cache.
+        ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:user:${p}-*`),
+        ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:usergroup:${p}-*`),
       ],
     },
     {

@@ -81,8 +81,12 @@ export function planStatements(c: CiPolicyContext): Statement[] {
     },
     {
       sid: 'RefreshCache',
-      actions: ['elasticache:DescribeServerlessCaches', 'elasticache:ListTagsForResource'],
-      resources: arns(c, (p) => `arn:aws:elasticache:${r}:${a}:serverlesscache:${p}-*`),
+      actions: ['elasticache:DescribeServerlessCaches', 'elasticache:DescribeUsers', 'elasticache:DescribeUserGroups', 'elasticache:ListTagsForResource'],
+      resources: [
+        ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:serverlesscache:${p}-*`),
+        ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:user:${p}-*`),
+        ...arns(c, (p) => `arn:aws:elasticache:${r}:${a}:usergroup:${p}-*`),
+      ],
     },
     {
       sid: 'RefreshContainers',

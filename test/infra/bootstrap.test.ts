@@ -562,6 +562,8 @@ describe('the deploy role reaches what the environment stacks create', () => {
     aws_db_parameter_group: (c) => literal(c.name) ? `arn:aws:rds:${R}:${A}:pg:${c.name}` : undefined,
     aws_db_subnet_group: (c) => literal(c.name) ? `arn:aws:rds:${R}:${A}:subgrp:${c.name}` : undefined,
     aws_elasticache_serverless_cache: (c) => literal(c.name) ? `arn:aws:elasticache:${R}:${A}:serverlesscache:${c.name}` : undefined,
+    aws_elasticache_user: (c) => literal(c.user_id) ? `arn:aws:elasticache:${R}:${A}:user:${c.user_id}` : undefined,
+    aws_elasticache_user_group: (c) => literal(c.user_group_id) ? `arn:aws:elasticache:${R}:${A}:usergroup:${c.user_group_id}` : undefined,
     aws_s3_bucket: (c) => literal(c.bucket ?? c.bucket_prefix) ? `arn:aws:s3:::${c.bucket ?? `${c.bucket_prefix}20261126`}` : undefined,
     aws_wafv2_web_acl: (c) => literal(c.name) && c.scope === 'REGIONAL' ? `arn:aws:wafv2:${R}:${A}:regional/webacl/${c.name}/0a1b2c3d` : undefined,
     aws_cloudfront_function: (c) => literal(c.name) ? `arn:aws:cloudfront::${A}:function/${c.name}` : undefined,

@@ -295,6 +295,31 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     }
   });
 
+  test('only the workloads that talk to the cache authenticate to it: their cache user in REDIS_IAM_USER, elasticache:Connect on the cache and on that user alone', () => {
+    const workloads = [
+      ...functions.map((fn) => ({ name: fn.config.function_name.slice(prefix.length + 1), vars: fn.config.environment.variables as Record<string, string>, role: target(fn.config.role) })),
+      ...Object.keys(WORKER_ACCESS).map((w) => ({
+        name: w,
+        vars: Object.fromEntries(containerOf(workerName(w)).environment.map((e: any) => [e.name, e.value])) as Record<string, string>,
+        role: target(taskDef(workerName(w)).config.task_role_arn),
+      })),
+    ];
+    for (const { name, vars, role } of workloads) {
+      const a = { ...SERVICE_ACCESS, ...WORKER_ACCESS }[name as keyof typeof SERVICE_ACCESS];
+      const connect = allowed(role, 'elasticache:Connect');
+      if (a.cache) {
+        expect(vars[ENV.redisIamUser]).toMatch(new RegExp(`^\\$\\{.*aws_elasticache_usercache-user-${name}.*user_id`));
+        expect(vars[ENV.redisIamCacheName]).toMatch(/^\$\{.*aws_elasticache_serverless_cachecache.*name/);
+        expect(connect).toHaveLength(2);
+        expect(connect[0]).toMatch(/aws_elasticache_serverless_cachecache.*arn/);
+        expect(connect[1]).toMatch(new RegExp(`aws_elasticache_usercache-user-${name}.*arn`));
+      } else {
+        expect({ name, user: vars[ENV.redisIamUser], cache: vars[ENV.redisIamCacheName], connect }).toEqual({ name, user: undefined, cache: undefined, connect: [] });
+      }
+    }
+    expect(workloads.filter((w) => w.vars[ENV.redisIamUser]).map((w) => w.name)).toEqual(['core-llm']);
+  });
+
   test('only the functions and tasks that connect to RDS read a database secret: the app login; the master secret is the migration task’s alone', () => {
     const readersOf = (pattern: RegExp) =>
       roles.filter((role) => allowed(role, 'secretsmanager:GetSecretValue').some((arn) => pattern.test(arn))).map((role) => role.config.name).sort();

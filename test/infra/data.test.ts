@@ -1,7 +1,7 @@
 import { environments, EnvironmentConfig } from '../../stacks/config';
 import { allResources, Block, parsePolicy, resources, synthDir, synthesizedStack, Variant } from '../support/infra-synth';
 import { CONFIG_VARIANTS } from '../../stacks/variants';
-import { auroraSettings, fullBatchSeconds } from '../../stacks/data';
+import { auroraSettings, CACHE_KEY_PREFIX, CACHE_WORKLOADS, cacheAccessString, fullBatchSeconds } from '../../stacks/data';
 import { MAX_BATCH_ROWS, QUEUES, SECRET_STEMS } from '../../core/contract';
 import { readPlatformLimits } from '../../scripts/capacity/limits';
 import { capacityReport } from '../../scripts/capacity/model';
@@ -159,6 +159,29 @@ describe.each(cases)('%s', (_name, variant, config: EnvironmentConfig) => {
     cache.config.subnet_ids.forEach((id: string) => expect(id).toMatch(/cross-stack-output-aws_subnetprivate-\d+id/));
     expect(cache.config.security_group_ids).toHaveLength(1);
     expect(cache.config.security_group_ids[0]).toMatch(/cross-stack-output-aws_security_groupsg-cacheid/);
+  });
+
+  test('the cache takes only IAM-authenticated users: one per workload that talks to it (core-llm), its keys only, in the group attached to the cache', () => {
+    const users = resources(stack, 'aws_elasticache_user');
+    expect(CACHE_WORKLOADS).toEqual(['core-llm']);
+    expect(users.map((u) => u.config)).toMatchObject([
+      {
+        user_id: `docplatform-${config.env}-core-llm`,
+        user_name: `docplatform-${config.env}-core-llm`,
+        engine: 'valkey',
+        access_string: cacheAccessString(CACHE_KEY_PREFIX),
+        authentication_mode: { type: 'iam' },
+      },
+    ]);
+    expect(cacheAccessString(CACHE_KEY_PREFIX)).toMatch(/^on ~docplatform:\* -@all .*-@dangerous/);
+    const [group] = resources(stack, 'aws_elasticache_user_group');
+    expect(group.config).toMatchObject({
+      user_group_id: `docplatform-${config.env}-cache-users`,
+      engine: 'valkey',
+      user_ids: users.map((u) => `\${aws_elasticache_user.${u.name}.user_id}`),
+    });
+    const [cache] = resources(stack, 'aws_elasticache_serverless_cache');
+    expect(cache.config.user_group_id).toBe(`\${aws_elasticache_user_group.${group.name}.user_group_id}`);
   });
 
   test('reports and assets buckets are named docplatform-<env>-reports-/assets-', () => {

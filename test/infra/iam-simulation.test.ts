@@ -576,7 +576,54 @@ function lambdaEniRows(env: string): Row[] {
   });
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
+/**
+ * IAM authentication to the cache (elasticache:Connect names the cache and the user): core-llm as
+ * its own cache user on its own environment's cache only; no other workload at all; the boundary
+ * caps any role at its environment's cache and users; the deploy role manages the users and their
+ * group of its environment, the plan role only describes them.
+ */
+function cacheRows(env: string): Row[] {
+  const o = other(env);
+  const cache = (e: string) => `arn:aws:elasticache:${REGION}:${ACCOUNT}:serverlesscache:${namePrefix(e)}-cache`;
+  const user = (e: string, workload = 'core-llm') => `arn:aws:elasticache:${REGION}:${ACCOUNT}:user:${namePrefix(e)}-${workload}`;
+  const userGroup = (e: string) => `arn:aws:elasticache:${REGION}:${ACCOUNT}:usergroup:${namePrefix(e)}-cache-users`;
+  const connect = 'elasticache:Connect';
+  const coreLlm = workloadRole(env, `${namePrefix(env)}-core-llm`);
+  const others = [
+    ...SERVICE_NAMES.filter((s) => !SERVICE_ACCESS[s].cache).map((s) => workloadRole(env, `${namePrefix(env)}-${s}`)),
+    ...['doc-generation', 'b2b-batch'].map((w) => workloadRole(env, `${namePrefix(env)}-${w}-task`)),
+  ];
+  const bounded = roleUnderBoundary(env);
+  const deploy = deployRole(env);
+  const plan = planRole();
+  return [
+    { principal: coreLlm, action: connect, resource: cache(env), expected: 'Allow', why: 'its environment’s cache (IAM authentication)' },
+    { principal: coreLlm, action: connect, resource: user(env), expected: 'Allow', why: 'as its own cache user' },
+    { principal: coreLlm, action: connect, resource: cache(o), expected: 'Deny', why: `${o}'s cache` },
+    { principal: coreLlm, action: connect, resource: user(o), expected: 'Deny', why: `${o}'s core-llm cache user` },
+    { principal: coreLlm, action: connect, resource: user(env, 'theme'), expected: 'Deny', why: 'a cache user of another workload' },
+    ...others.flatMap((principal): Row[] => [
+      { principal, action: connect, resource: cache(env), expected: 'Deny', why: 'the cache is core-llm’s alone (access matrix cache: false)' },
+      { principal, action: connect, resource: user(env), expected: 'Deny', why: 'core-llm’s cache user' },
+    ]),
+    { principal: bounded, action: connect, resource: cache(env), expected: 'Allow', why: 'its own environment’s cache' },
+    { principal: bounded, action: connect, resource: user(env), expected: 'Allow', why: 'its own environment’s cache user' },
+    { principal: bounded, action: connect, resource: cache(o), expected: 'Deny', why: `${o}'s cache, whatever its own policy says` },
+    { principal: bounded, action: connect, resource: user(o), expected: 'Deny', why: `${o}'s cache user` },
+    { principal: deploy, action: 'elasticache:CreateUser', resource: user(env), expected: 'Allow', why: 'its environment’s cache user' },
+    { principal: deploy, action: 'elasticache:CreateUser', resource: user(o), expected: 'Deny', why: `${o}'s cache user` },
+    { principal: deploy, action: 'elasticache:ModifyUserGroup', resource: userGroup(env), expected: 'Allow', why: 'its environment’s user group' },
+    { principal: deploy, action: 'elasticache:ModifyUserGroup', resource: userGroup(o), expected: 'Deny', why: `${o}'s user group` },
+    { principal: deploy, action: 'elasticache:ModifyServerlessCache', resource: userGroup(o), expected: 'Deny', why: `attach ${o}'s user group` },
+    { principal: deploy, action: connect, resource: cache(env), expected: 'Deny', why: 'CI manages the cache, never connects to it' },
+    { principal: plan, action: 'elasticache:DescribeUsers', resource: user(env), expected: 'Allow', why: 'cache user refresh' },
+    { principal: plan, action: 'elasticache:DescribeUserGroups', resource: userGroup(env), expected: 'Allow', why: 'user group refresh' },
+    { principal: plan, action: 'elasticache:ModifyUser', resource: user(env), expected: 'Deny', why: 'read-only' },
+    { principal: plan, action: connect, resource: cache(env), expected: 'Deny', why: 'read-only, and no data' },
+  ];
+}
+
+const rows: Row[] = ENVS.flatMap((env) => [...cacheRows(env), ...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];

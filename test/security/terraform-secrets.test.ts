@@ -21,6 +21,7 @@ const SECRET_HOLDERS = [
   'aws_iam_user_login_profile',
   'aws_secretsmanager_secret_version',
   'aws_ssm_parameter',
+  // Unless authenticated with IAM (below).
   'aws_elasticache_user',
   'aws_cloudfrontkeyvaluestore_key',
   'aws_db_instance',
@@ -34,6 +35,8 @@ describe.each(stacks)('%s', (name) => {
     const found = allResources(stack)
       .filter((r) => SECRET_HOLDERS.includes(r.type))
       .filter((r) => !['aws_db_instance', 'aws_rds_cluster'].includes(r.type) || r.config.password !== undefined || r.config.master_password !== undefined || r.config.manage_master_user_password !== true)
+      // A cache user authenticated with IAM has no password: it connects with short-lived tokens its role signs.
+      .filter((r) => r.type !== 'aws_elasticache_user' || r.config.authentication_mode?.type !== 'iam' || r.config.passwords !== undefined || r.config.no_password_required === true)
       .map((r) => r.address);
     expect(found).toEqual([]);
   });

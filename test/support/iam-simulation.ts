@@ -67,6 +67,10 @@ function attribute(stack: string, type: string, name: string, attr: string): str
       return `arn:aws:sns:${r}:${a}:${str(c.name)}`;
     case 'aws_secretsmanager_secret.arn':
       return `arn:aws:secretsmanager:${r}:${a}:secret:${str(c.name)}-AbCdEf`;
+    case 'aws_elasticache_serverless_cache.arn':
+      return `arn:aws:elasticache:${r}:${a}:serverlesscache:${str(c.name)}`;
+    case 'aws_elasticache_user.arn':
+      return `arn:aws:elasticache:${r}:${a}:user:${str(c.user_id)}`;
     case 'aws_db_instance.arn':
       return `arn:aws:rds:${r}:${a}:db:${str(c.identifier)}`;
     case 'aws_db_instance.master_user_secret[0].secret_arn':

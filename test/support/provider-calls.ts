@@ -207,6 +207,8 @@ const ID_OF: Record<string, (r: Res) => string> = {
   aws_cloudwatch_log_group: (r) => r.str('name'),
   aws_db_instance: (r) => r.str('identifier'),
   aws_db_subnet_group: (r) => r.str('name'),
+  aws_elasticache_user: (r) => r.str('user_id'),
+  aws_elasticache_user_group: (r) => r.str('user_group_id'),
   aws_db_parameter_group: nameOrPrefixed,
   aws_rds_cluster: (r) => r.str('cluster_identifier'),
   aws_rds_cluster_instance: (r) => r.str('identifier'),
@@ -251,6 +253,8 @@ const ARN_OF: Record<string, (r: Res) => string> = {
   aws_rds_cluster_instance: (r) => `arn:aws:rds:${R}:${A}:db:${r.str('identifier')}`,
   aws_rds_cluster_parameter_group: (r) => `arn:aws:rds:${R}:${A}:cluster-pg:${nameOrPrefixed(r)}`,
   aws_elasticache_serverless_cache: (r) => `arn:aws:elasticache:${R}:${A}:serverlesscache:${r.str('name')}`,
+  aws_elasticache_user: (r) => `arn:aws:elasticache:${R}:${A}:user:${r.str('user_id')}`,
+  aws_elasticache_user_group: (r) => `arn:aws:elasticache:${R}:${A}:usergroup:${r.str('user_group_id')}`,
   aws_iam_role: (r) => `arn:aws:iam::${A}:role/${r.str('name')}`,
   aws_lambda_function: (r) => `arn:aws:lambda:${R}:${A}:function:${r.str('function_name')}`,
   aws_lambda_alias: (r) => `arn:aws:lambda:${R}:${A}:function:${r.str('function_name')}:${r.str('name')}`,
@@ -957,8 +961,11 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
     const managed = { AmazonElastiCacheManaged: 'true' };
     const service = `com.amazonaws.elasticache.serverless.${R}.vpce-svc-0${r.hex(16)}`;
     const via = 'elasticache.amazonaws.com';
+    // The user group it is attached to (its IAM-authenticated users): named by the create and by a change of group.
+    const userGroup = r.config.user_group_id === undefined ? undefined : r.ref('user_group_id');
     return [
       create('elasticache:CreateServerlessCache', r.arn, { requestTags: r.tags }),
+      ...(userGroup ? [create('elasticache:CreateServerlessCache', userGroup.arn, parent(userGroup, 'the user group')), update('elasticache:ModifyServerlessCache', userGroup.arn, parent(userGroup, 'the user group'))] : []),
       create('elasticache:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
       slr(via, 'AWSServiceRoleForElastiCache'),
       // ElastiCache Serverless creates its VPC endpoint in the caller's VPC with the caller's
@@ -974,6 +981,30 @@ export const PROVIDER_CALLS: Record<string, CallsOf> = {
       update('elasticache:ModifyServerlessCache', r.arn),
       ...tagging(r, 'elasticache:AddTagsToResource', 'elasticache:RemoveTagsFromResource'),
       del('elasticache:DeleteServerlessCache', r.arn),
+    ];
+  },
+  // The provider waits on DescribeUsers / DescribeUserGroups after each create, change and delete.
+  aws_elasticache_user: (r) => [
+    create('elasticache:CreateUser', r.arn, { requestTags: r.tags }),
+    create('elasticache:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
+    read('elasticache:DescribeUsers', r.arn),
+    read('elasticache:ListTagsForResource', r.arn),
+    update('elasticache:ModifyUser', r.arn, { note: 'access string, authentication mode' }),
+    ...tagging(r, 'elasticache:AddTagsToResource', 'elasticache:RemoveTagsFromResource'),
+    del('elasticache:DeleteUser', r.arn),
+  ],
+  aws_elasticache_user_group: (r) => {
+    const users = r.refs('user_ids');
+    return [
+      create('elasticache:CreateUserGroup', r.arn, { requestTags: r.tags }),
+      ...users.map((u) => create('elasticache:CreateUserGroup', u.arn, parent(u, 'a member'))),
+      create('elasticache:AddTagsToResource', r.arn, { requestTags: r.tags, note: 'tags on create' }),
+      read('elasticache:DescribeUserGroups', r.arn),
+      read('elasticache:ListTagsForResource', r.arn),
+      update('elasticache:ModifyUserGroup', r.arn, { note: 'members added or removed' }),
+      ...users.map((u) => update('elasticache:ModifyUserGroup', u.arn, parent(u, 'a member added or removed'))),
+      ...tagging(r, 'elasticache:AddTagsToResource', 'elasticache:RemoveTagsFromResource'),
+      del('elasticache:DeleteUserGroup', r.arn),
     ];
   },
   aws_secretsmanager_secret: (r) => [
