@@ -37,8 +37,7 @@ export interface CacheIamOptions {
 export function createRedis(config: Pick<AppConfig, 'redis'>, logger: Logger = driverLogger(), iamOptions: CacheIamOptions = {}): Redis {
   const { iam } = config.redis;
   const sign = iam && iamSigner(iam, iamOptions);
-  let redis: Redis | undefined;
-  redis = new Redis(config.redis.url, {
+  const redis: Redis = new Redis(config.redis.url, {
     keyPrefix: config.redis.keyPrefix,
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -47,7 +46,7 @@ export function createRedis(config: Pick<AppConfig, 'redis'>, logger: Logger = d
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(times * 200, REDIS_TIMEOUTS.maxReconnectDelayMs),
     tls: config.redis.url.startsWith('rediss:') ? {} : undefined,
-    Connector: sign && iamConnector(iam, sign, () => redis!),
+    Connector: sign && iamConnector(iam, sign, () => redis),
   });
   // Without a listener ioredis reports every failed reconnect as an unhandled error event. Each
   // attempt fails again while Redis is away: the caller logs the outage once, these stay at debug.

@@ -6,6 +6,7 @@ import {
   GetQueueAttributesCommand,
   Message,
 } from '@aws-sdk/client-sqs';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../core/logger';
 import { REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { receiveTimeoutMs, REQUEST_ID_ATTRIBUTE } from '../../core/queue';
@@ -166,17 +167,8 @@ export function maxReceiveCountOf(redrivePolicy: string | undefined): number | u
   }
 }
 
-/** Waits `ms`, or until `signal` aborts. */
-const pause = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Waits `ms`, or until `signal` aborts (already aborted included). */
+const pause = (ms: number, signal: AbortSignal): Promise<void> => delay(ms, undefined, { signal }).catch(() => undefined);
 
 /** The request id a message carries, or one named after the message when it has none (or a malformed one). */
 function requestIdOf(raw: Message): string {
