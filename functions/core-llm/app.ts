@@ -64,6 +64,8 @@ export function createApp(
       ctx.body = { text: cached, cached: true, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
       return;
     }
+    // A generation certain to fail (no key yet) is refused before it takes the client's rate limit or the budget.
+    provider.assertReady?.();
     let rateWindow: number | undefined;
     if (traffic === 'interactive') {
       // Fixed one-minute window per client; only calls that reach the model count. Batch rows are paced by the budget's fair share instead.

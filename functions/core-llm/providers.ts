@@ -13,6 +13,11 @@ export interface ContentProvider {
   name: 'gemini' | 'offline';
   model: string;
   generate(prompt: string, options?: GenerateOptions): Promise<string>;
+  /**
+   * Throws, without calling the model, the error `generate` is certain to throw now (the key's
+   * secret has no value yet): the caller refuses before counting the call against anyone's limit.
+   */
+  assertReady?(): void;
 }
 
 export interface GenerateOptions {
@@ -250,5 +255,6 @@ export function providerFor(config: AppConfig): ContentProvider {
       gemini ??= geminiProvider(config, requireSecret(config, 'geminiApiKey'));
       return gemini.generate(prompt, options);
     },
+    assertReady: () => void requireSecret(config, 'geminiApiKey'),
   };
 }
