@@ -88,9 +88,18 @@ export interface PublishResult {
   immutable: number;
   /** Left out of a build for the first time by this one: kept until their grace has run. */
   superseded: string[];
+  /** Deleted by this publish. */
   pruned: string[];
+  /** Due for deletion but refused by S3 (its per-key error, or the whole request's): still in the bucket. */
+  notPruned: PruneFailure[];
   invalidated: string[];
   invalidationId?: string;
+}
+
+export interface PruneFailure {
+  key: string;
+  code: string;
+  message: string;
 }
 
 const SUPERSEDED = '.superseded/';
@@ -111,6 +120,26 @@ async function listAll(s3: S3Client, bucket: string) {
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return objects;
+}
+
+/**
+ * Deletes the keys, answering those S3 did not delete. DeleteObjects answers 200 with a per-key
+ * `Errors` list (AccessDenied from a policy, a held object…); a request refused whole counts
+ * against each of its keys, so the uploads already made are still reported and invalidated.
+ */
+async function deleteKeys(s3: S3Client, bucket: string, keys: string[]): Promise<PruneFailure[]> {
+  const failures: PruneFailure[] = [];
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    try {
+      const out = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      for (const e of out.Errors ?? []) failures.push({ key: e.Key ?? '', code: e.Code ?? 'Unknown', message: e.Message ?? '' });
+    } catch (err) {
+      const { name, message } = err as Error;
+      failures.push(...batch.map((key) => ({ key, code: name, message })));
+    }
+  }
+  return failures;
 }
 
 export async function publish(options: PublishOptions): Promise<PublishResult> {
@@ -141,24 +170,24 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   }
   const superseded: string[] = [];
   const stale: string[] = [];
-  const doneMarkers: string[] = [];
   for (const key of objects) {
     if (keep.has(key)) continue;
     const since = markers.get(key);
     if (!since) superseded.push(key);
     else if (Math.min(...since.map((m) => m.at)) < cutoff) stale.push(key);
   }
-  // A marker is done with its object: pruned, gone, or back in the build (the next build without it starts its grace again).
-  for (const [key, since] of markers) if (!objects.has(key) || keep.has(key) || stale.includes(key)) doneMarkers.push(...since.map((m) => m.marker));
   for (const key of superseded) {
     await options.s3.send(new PutObjectCommand({ Bucket: options.bucket, Key: supersededMarker(now, key), Body: '', ContentLength: 0 }));
   }
-  const deletions = [...stale, ...doneMarkers];
-  for (let i = 0; i < deletions.length; i += 1000) {
-    await options.s3.send(
-      new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: deletions.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
-    );
+  const staleFailures = await deleteKeys(options.s3, options.bucket, stale);
+  const kept = new Set(staleFailures.map((f) => f.key));
+  // A marker is done with its object: pruned, gone, or back in the build (the next build without it starts its grace again).
+  // An object S3 refused to delete keeps its marker, so the next publish prunes it at once instead of granting a new grace.
+  const doneMarkers: string[] = [];
+  for (const [key, since] of markers) {
+    if (!objects.has(key) || keep.has(key) || (stale.includes(key) && !kept.has(key))) doneMarkers.push(...since.map((m) => m.marker));
   }
+  const markerFailures = await deleteKeys(options.s3, options.bucket, doneMarkers);
 
   const paths = options.cdn ? invalidationPaths(uploads) : [];
   const invalidation = options.cdn
@@ -173,7 +202,8 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     uploaded: uploads.length,
     immutable: uploads.filter((u) => u.cacheControl === IMMUTABLE_CACHE).length,
     superseded,
-    pruned: stale,
+    pruned: stale.filter((key) => !kept.has(key)),
+    notPruned: [...staleFailures, ...markerFailures],
     invalidated: paths,
     invalidationId: invalidation?.Invalidation?.Id,
   };
@@ -203,8 +233,18 @@ export async function main(argv: string[]): Promise<number> {
   // CloudFront's API lives in us-east-1 whatever the distribution serves.
   const cdn = { cloudfront: new CloudFrontClient({ region: 'us-east-1' }), distributionId: values['distribution-id']! };
   const result = await publish({ s3, cdn, bucket: values.bucket!, distDir: values.dist!, pruneAfterDays });
-  log.info('frontend-published', { ...result });
-  return 0;
+  return report(result, {});
+}
+
+/**
+ * The publish's log line, then exit 1 when S3 kept objects it was asked to delete: the build is
+ * live and invalidated either way, but the release step must see that the bucket was not pruned.
+ */
+function report(result: PublishResult, fields: Record<string, unknown>): number {
+  log.info('frontend-published', { ...result, ...fields });
+  if (result.notPruned.length === 0) return 0;
+  log.error('frontend-prune-incomplete', { notPruned: result.notPruned, ...fields });
+  return 1;
 }
 
 /**
@@ -217,8 +257,7 @@ async function publishLocally(distDir: string, bucket: string, pruneAfterDays: n
   const s3 = emulatorS3Client(endpoint);
   try {
     const result = await publish({ s3, bucket, distDir, pruneAfterDays, cacheControlMetadata: true });
-    log.info('frontend-published', { ...result, bucket, endpoint });
-    return 0;
+    return report(result, { bucket, endpoint });
   } catch (err) {
     if ((err as { code?: string }).code === 'ECONNREFUSED' || (err as Error).message.includes('ECONNREFUSED')) {
       throw new UsageError('--env', `local: nothing answers at ${endpoint}; start npm run dev first (EMULATOR_PORT names another port)`);

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CloudFrontClient } from '@aws-sdk/client-cloudfront';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
-import { invalidationPaths, planUploads, publish } from '../../scripts/release/publish-frontend';
+import { invalidationPaths, main, planUploads, publish } from '../../scripts/release/publish-frontend';
 import { IMMUTABLE_CACHE, NO_CACHE } from '../../modules/edge-behaviour';
 
 /**
@@ -38,6 +38,48 @@ async function recordingProxy(target: string, puts: RecordedPut[]): Promise<Serv
       },
     );
     req.pipe(forward);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
+/**
+ * fauxqs deletes every key a DeleteObjects names; S3 answers 200 with an `<Error>` for each key
+ * a bucket policy (or object lock) keeps. This proxy plays that policy for `denied`: it forwards
+ * the request without those keys and adds S3's per-key AccessDenied to fauxqs's answer.
+ */
+async function denyingProxy(target: string, denied: Set<string>): Promise<Server> {
+  const upstream = new URL(target);
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let body = Buffer.concat(chunks);
+    const refused: string[] = [];
+    const headers = { ...req.headers };
+    const isDelete = req.method === 'POST' && new URL(req.url ?? '/', 'http://x').searchParams.has('delete');
+    if (isDelete) {
+      const xml = body.toString('utf8').replace(/<Object>\s*<Key>([^<]*)<\/Key>\s*<\/Object>/g, (object, key: string) => {
+        if (!denied.has(key)) return object;
+        refused.push(key);
+        return '';
+      });
+      body = Buffer.from(xml);
+      headers['content-length'] = String(body.length);
+      for (const name of Object.keys(headers)) if (name === 'content-md5' || name.startsWith('x-amz-checksum-')) delete headers[name];
+    }
+    const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, async (answer) => {
+      const parts: Buffer[] = [];
+      for await (const chunk of answer) parts.push(chunk as Buffer);
+      let out = Buffer.concat(parts);
+      const outHeaders = { ...answer.headers };
+      if (isDelete && refused.length > 0) {
+        const errors = refused.map((key) => `<Error><Key>${key}</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`).join('');
+        out = Buffer.from(out.toString('utf8').replace('</DeleteResult>', `${errors}</DeleteResult>`));
+        outHeaders['content-length'] = String(out.length);
+      }
+      res.writeHead(answer.statusCode ?? 502, outHeaders).end(out);
+    });
+    forward.end(body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return server;
@@ -199,5 +241,71 @@ describe('publish to the SPA bucket', () => {
     await publish({ s3, cdn, bucket: own, distDir: angularBuild(), pruneAfterDays: 7, now: new Date(t0 + 39 * day) });
     expect(await publish({ s3, cdn, bucket: own, distDir: buildB, pruneAfterDays: 7, now: new Date(t0 + 60 * day) })).toMatchObject({ superseded: ['main-X7KQ2ZPA.js'], pruned: [] });
     expect(await keys()).toContain('main-X7KQ2ZPA.js');
+  });
+  test('keys S3 refuses to delete are reported with its code and message, not as pruned; the upload and invalidation still happen', async () => {
+    const own = `docplatform-test-spa-${randomUUID().slice(0, 8)}`;
+    await s3.send(new CreateBucketCommand({ Bucket: own }));
+    const day = 86_400_000;
+    const t0 = Date.now();
+    await s3.send(new PutObjectCommand({ Bucket: own, Key: 'main-OLDHASH1.js', Body: 'old' }));
+    await s3.send(new PutObjectCommand({ Bucket: own, Key: 'chunk-OLDHASH2.js', Body: 'old' }));
+    const denying = await denyingProxy(emulator.endpoint, new Set(['main-OLDHASH1.js']));
+    const guarded = new S3Client({ region: 'eu-west-3', endpoint: `http://127.0.0.1:${(denying.address() as AddressInfo).port}`, forcePathStyle: true, credentials });
+    const cdn = { cloudfront, distributionId: 'E2EXAMPLE' };
+    const keys = async () => ((await s3.send(new ListObjectsV2Command({ Bucket: own }))).Contents ?? []).map((o) => o.Key!);
+    try {
+      await publish({ s3: guarded, cdn, bucket: own, distDir: angularBuild(), pruneAfterDays: 7, now: new Date(t0) });
+      const before = invalidations.length;
+      const later = await publish({ s3: guarded, cdn, bucket: own, distDir: angularBuild(), pruneAfterDays: 7, now: new Date(t0 + 8 * day) });
+      expect(later).toMatchObject({
+        uploaded: 8,
+        pruned: ['chunk-OLDHASH2.js'],
+        notPruned: [{ key: 'main-OLDHASH1.js', code: 'AccessDenied', message: 'Access Denied' }],
+        invalidationId: 'I2J3',
+      });
+      expect(invalidations).toHaveLength(before + 1);
+      const left = await keys();
+      expect(left).toContain('main-OLDHASH1.js');
+      expect(left).not.toContain('chunk-OLDHASH2.js');
+      // The refused key keeps the record of when it left the build: the next publish prunes it at once, with no new grace.
+      expect(left.filter((k) => k.startsWith('.superseded/'))).toEqual([`.superseded/${t0}/main-OLDHASH1.js`]);
+      const retry = await publish({ s3, cdn, bucket: own, distDir: angularBuild(), pruneAfterDays: 7, now: new Date(t0 + 9 * day) });
+      expect(retry).toMatchObject({ pruned: ['main-OLDHASH1.js'], notPruned: [] });
+      expect((await keys()).sort()).toEqual(planUploads(angularBuild()).map((u) => u.key).sort());
+    } finally {
+      guarded.destroy();
+      await new Promise<void>((r) => denying.close(() => r()));
+    }
+  });
+
+  test('the CLI logs the publish, then the keys S3 kept, and exits 1', async () => {
+    const own = `docplatform-test-spa-${randomUUID().slice(0, 8)}`;
+    await s3.send(new CreateBucketCommand({ Bucket: own }));
+    await s3.send(new PutObjectCommand({ Bucket: own, Key: 'main-OLDHASH1.js', Body: 'old' }));
+    // Left out of a build long ago: due now.
+    await s3.send(new PutObjectCommand({ Bucket: own, Key: '.superseded/1000/main-OLDHASH1.js', Body: '', ContentLength: 0 }));
+    const denying = await denyingProxy(emulator.endpoint, new Set(['main-OLDHASH1.js']));
+    const previousPort = process.env.EMULATOR_PORT;
+    process.env.EMULATOR_PORT = String((denying.address() as AddressInfo).port);
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await main(['--env', 'local', '--dist', angularBuild(), '--bucket', own])).toBe(1);
+    } finally {
+      write.mockRestore();
+      if (previousPort === undefined) delete process.env.EMULATOR_PORT;
+      else process.env.EMULATOR_PORT = previousPort;
+      await new Promise<void>((r) => denying.close(() => r()));
+    }
+    const logged = lines.join('').trim().split('\n').map((l) => JSON.parse(l));
+    expect(logged.map((l) => [l.level, l.msg])).toEqual([
+      ['info', 'frontend-published'],
+      ['error', 'frontend-prune-incomplete'],
+    ]);
+    expect(logged[0]).toMatchObject({ uploaded: 8, pruned: [] });
+    expect(logged[1].notPruned).toEqual([{ key: 'main-OLDHASH1.js', code: 'AccessDenied', message: 'Access Denied' }]);
   });
 });
