@@ -10,6 +10,7 @@ import { MAX_BATCH_ROWS } from '../../core/domain/batches';
 import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, requestHashes, tokenMatches } from '../../core/domain/order-tokens';
 import { markFailed, markPaid, markQueued } from '../../core/domain/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
+import type { Logger } from '../../core/logger';
 import { validateInput } from '../../core/domain/themes';
 import { plainText } from '../../core/domain/text';
 import {
@@ -269,6 +270,24 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     if (batch.status === 'pending' && batch.request_hash === requestHash) await runtime.queue.sendBatchJob(batch.id, { requestId });
   };
 
+  // A batch without an Idempotency-Key whose job SQS did not take is removed before the 503: the
+  // client's retry is a new batch (a new id), and this one would stay `pending` beside it for
+  // ever, no job anywhere. Guarded on the worker not having started it: a send that failed after
+  // SQS took the message (a reset connection) may already be read, and a batch with a checkpoint
+  // is alive, so it is answered as created. A job that reached SQS for a removed batch is dropped
+  // by the worker (containers/b2b-batch/handler.ts). With a key the batch stays: the retry of its
+  // request sends its job again (resendIfPending). True when the batch turns out to be started.
+  const startedDespiteFailedSend = async (batch: Batch, log: Logger, err: unknown): Promise<boolean> => {
+    if (batch.idempotency_key !== null) return false;
+    const removed = await db()('batches').where({ id: batch.id, status: 'pending', total_rows: 0 }).del();
+    if (removed === 1) {
+      log.warn('batch job not sent; batch removed for the client to retry', { err });
+      return false;
+    }
+    log.warn('batch job send failed, but the worker has started the batch: it was sent', { err });
+    return true;
+  };
+
   router.post('/batches', async (ctx) => {
     const body = await readJsonBody(ctx, { schema: CreateBatch });
     logAbout(ctx, { batchId: body.batchId });
@@ -296,7 +315,11 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
       });
     if (inserted.length === 1) {
       const batch = inserted[0] as Batch;
-      await runtime.queue.sendBatchJob(batch.id, { requestId: ctx.state.requestId });
+      try {
+        await runtime.queue.sendBatchJob(batch.id, { requestId: ctx.state.requestId });
+      } catch (err) {
+        if (!(await startedDespiteFailedSend(batch, ctx.state.logger, err))) throw err;
+      }
       ctx.status = 201;
       ctx.body = { batch: batchView(batch), created: true } satisfies CreatedBatchResponse;
       return;
