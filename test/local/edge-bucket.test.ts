@@ -57,3 +57,12 @@ test.each(['/', '/orders/6f1c2b4e-8a3d-4c5e-9f10-1a2b3c4d5e6f', '/main-X7KQ2ZPA.
 test('--env takes only local, naming the option (exit 2 by the CLI)', async () => {
   await expect(publishFrontend(['--env', 'prod', '--dist', dist])).rejects.toThrow(/^--env: only "local"/);
 });
+
+test('a byte range, and one past the end, are answered from the bucket as from the folder', async () => {
+  const ranged = async (edge: LocalEdge, range: string) => {
+    const res = await fetch(`${edge.url}/main-X7KQ2ZPA.js`, { headers: { range } });
+    return { status: res.status, range: res.headers.get('content-range'), etag: res.headers.get('etag'), body: await res.text() };
+  };
+  for (const range of ['bytes=2-5', 'bytes=-3', 'bytes=100000-']) expect(await ranged(bucket, range)).toEqual(await ranged(folder, range));
+  expect((await ranged(bucket, 'bytes=2-5')).status).toBe(206);
+});

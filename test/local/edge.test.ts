@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { EDGE_HEADERS } from '../../core/contract';
 import { API_REQUEST, CONTENT_SECURITY_POLICY, IMMUTABLE_CACHE, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
 import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-function';
-import { LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
+import { byteRange, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
 import { OPENAPI_PATH } from '../../scripts/openapi/document';
 import { assertContract } from '../support/openapi-contract';
 import { FIXTURE_FILES, writeFrontendFixture } from '../support/frontend-fixture';
@@ -100,6 +100,48 @@ describe('the front end', () => {
     const changed = await get('/orders/1', { headers: { 'if-none-match': '"other"', 'if-modified-since': lastModified } });
     expect([changed.status, changed.text]).toEqual([200, FIXTURE_FILES['index.html']]);
     expect((await get('/orders/1', { headers: { 'if-modified-since': new Date(Date.parse(lastModified) - 60_000).toUTCString() } })).status).toBe(200);
+  });
+
+  test('a byte range is a 206 with its Content-Range, as S3 answers behind CloudFront; one past the end a 416', async () => {
+    const file = FIXTURE_FILES['main-X7KQ2ZPA.js'];
+    const size = Buffer.byteLength(file);
+    const part = async (range: string, path = '/main-X7KQ2ZPA.js') => {
+      const res = await get(path, { headers: { range } });
+      return [res.status, res.headers.get('content-range'), res.headers.get('content-length'), res.text];
+    };
+    expect(await part('bytes=0-6')).toEqual([206, `bytes 0-6/${size}`, '7', file.slice(0, 7)]);
+    expect(await part('bytes=5-')).toEqual([206, `bytes 5-${size - 1}/${size}`, String(size - 5), file.slice(5)]);
+    expect(await part('bytes=-4')).toEqual([206, `bytes ${size - 4}-${size - 1}/${size}`, '4', file.slice(-4)]);
+    expect(await part('bytes=3-100000')).toEqual([206, `bytes 3-${size - 1}/${size}`, String(size - 3), file.slice(3)]);
+    // The app shell a deep link rewrites to is read the same way.
+    const shell = FIXTURE_FILES['index.html'];
+    expect(await part('bytes=0-14', '/orders/1')).toEqual([206, `bytes 0-14/${Buffer.byteLength(shell)}`, '15', shell.slice(0, 15)]);
+
+    const ranged = await get('/main-X7KQ2ZPA.js', { headers: { range: 'bytes=0-6' } });
+    expect([ranged.headers.get('cache-control'), ranged.headers.get('content-type'), ranged.headers.get('accept-ranges')]).toEqual([IMMUTABLE_CACHE, 'text/javascript; charset=utf-8', 'bytes']);
+    expectSecurityHeaders(ranged.headers);
+    expect((await get('/main-X7KQ2ZPA.js')).headers.get('accept-ranges')).toBe('bytes');
+
+    const past = await get('/main-X7KQ2ZPA.js', { headers: { range: `bytes=${size}-` } });
+    expect([past.status, past.headers.get('content-range')]).toEqual([416, `bytes */${size}`]);
+    expect(past.text).toContain('<Code>InvalidRange</Code>');
+    expectSecurityHeaders(past.headers);
+
+    // What S3 does not act on is the whole object: several ranges, a reversed one, another unit.
+    for (const range of ['bytes=0-1,3-4', 'bytes=5-2', 'items=0-1']) expect(await part(range)).toEqual([200, null, String(size), file]);
+    const head = await get('/main-X7KQ2ZPA.js', { method: 'HEAD', headers: { range: 'bytes=0-6' } });
+    expect([head.status, head.headers.get('content-length'), head.text]).toEqual([206, '7', '']);
+    // A revalidation that matches is a 304 whatever the range.
+    expect((await get('/main-X7KQ2ZPA.js', { headers: { range: 'bytes=0-6', 'if-none-match': ranged.headers.get('etag')! } })).status).toBe(304);
+  });
+
+  test('byteRange reads one range as RFC 9110 does', () => {
+    expect(byteRange('bytes=0-0', 10)).toEqual({ start: 0, end: 0 });
+    expect(byteRange('bytes=-20', 10)).toEqual({ start: 0, end: 9 });
+    expect(byteRange('bytes=-0', 10)).toBe('unsatisfiable');
+    expect(byteRange('bytes=0-', 0)).toBe('unsatisfiable');
+    expect(byteRange('bytes=-', 10)).toBeUndefined();
+    expect(byteRange(undefined, 10)).toBeUndefined();
   });
 
   test('only GET and HEAD reach the bucket', async () => {

@@ -167,6 +167,26 @@ function notModified(req: IncomingMessage, object: StoredObject): boolean {
   return object.lastModified !== undefined && !Number.isNaN(since) && Math.floor(object.lastModified.getTime() / 1000) * 1000 <= since;
 }
 
+/**
+ * The part of an object a `Range` header asks for, as S3 reads it behind CloudFront: one
+ * `bytes=first-last`, `bytes=first-` or `bytes=-suffix` range, the last byte clamped to the
+ * object. A header S3 does not act on (another unit, a malformed or reversed range, several
+ * ranges, which S3 does not serve) is ignored and the whole object answered; a range that starts
+ * past the end is unsatisfiable (RFC 9110 §14.1.1).
+ */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec((header ?? '').trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    return suffix === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const last = m[2] === '' ? Infinity : Number(m[2]);
+  if (last < start) return undefined;
+  return start >= size ? 'unsatisfiable' : { start, end: Math.min(last, size - 1) };
+}
+
 function notBuilt(source: FrontendSource): string {
   return source.kind === 'folder'
     ? `The front end is not built: ${source.dir} has no index.html.\nnpm run dev builds it (frontend/, ng build); the API is at /api/ meanwhile.\n`
@@ -204,15 +224,24 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
       ...(object.lastModified ? { 'last-modified': object.lastModified.toUTCString() } : {}),
     };
     if (notModified(req, object)) return send(res, 304, validators, '', true);
+    const size = object.body.length;
+    const range = byteRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message><RangeRequested>${req.headers.range}</RangeRequested><ActualObjectSize>${size}</ActualObjectSize></Error>`;
+      return send(res, 416, { 'content-type': 'application/xml', 'content-range': `bytes */${size}` }, body, head);
+    }
+    const part = range ? object.body.subarray(range.start, range.end + 1) : object.body;
     send(
       res,
-      200,
+      range ? 206 : 200,
       {
         'content-type': object.contentType,
-        'content-length': String(object.body.length),
+        'content-length': String(part.length),
+        'accept-ranges': 'bytes',
+        ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${size}` } : {}),
         ...validators,
       },
-      object.body,
+      part,
       head,
     );
   };
