@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { quoteIdent } from './db';
+import { qualifiedName, quoteIdent } from './db';
 
 /** Schema holding the resumable-copy bookkeeping on the target; never part of the data. */
 export const STATE_SCHEMA = '_data_move';
@@ -7,7 +7,7 @@ export const STATE_SCHEMA = '_data_move';
 export interface TableInfo {
   /** Quoted, schema-qualified name usable in SQL. */
   sql: string;
-  /** schema.table, for reports. */
+  /** The table's identity in state, maps and reports (db.ts qualifiedName). */
   name: string;
   schema: string;
   table: string;
@@ -67,7 +67,7 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
     ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`);
   return rows.map((r) => ({
     sql: `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`,
-    name: `${r.schema}.${r.table}`,
+    name: qualifiedName(r.schema, r.table),
     schema: r.schema,
     table: r.table,
     copyColumns: r.copy_columns,
@@ -85,12 +85,12 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
  */
 export async function tableShapes(client: Client): Promise<Map<string, string>> {
   const { rows } = await client.query(`
-    SELECT n.nspname || '.' || c.relname AS name,
+    SELECT n.nspname AS schema, c.relname AS table,
       coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
         FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') AS columns
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}`);
-  return new Map(rows.map((r) => [r.name, r.columns]));
+  return new Map(rows.map((r) => [qualifiedName(r.schema, r.table), r.columns]));
 }
 
 /**
@@ -100,30 +100,30 @@ export async function tableShapes(client: Client): Promise<Map<string, string>> 
  */
 export async function rowSecuredTables(client: Client): Promise<string[]> {
   const { rows } = await client.query(`
-    SELECT n.nspname || '.' || c.relname AS name
+    SELECT n.nspname AS schema, c.relname AS table
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r' AND c.relrowsecurity AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}
       AND NOT (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user)
       AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
-    ORDER BY 1`);
-  return rows.map((r) => r.name);
+    ORDER BY 1, 2`);
+  return rows.map((r) => qualifiedName(r.schema, r.table));
 }
 
 export async function listSequences(client: Client): Promise<SequenceInfo[]> {
   const { rows } = await client.query(`
     SELECT n.nspname AS schema, c.relname AS seq FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'S' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER} ORDER BY 1, 2`);
-  return rows.map((r) => ({ sql: `${quoteIdent(r.schema)}.${quoteIdent(r.seq)}`, name: `${r.schema}.${r.seq}` }));
+  return rows.map((r) => ({ sql: `${quoteIdent(r.schema)}.${quoteIdent(r.seq)}`, name: qualifiedName(r.schema, r.seq) }));
 }
 
 /** User relations of any kind: a target holding any of them is not empty. */
 export async function listUserRelations(client: Client, limit = 5): Promise<{ count: number; sample: string[] }> {
   const { rows } = await client.query(`
-    SELECT n.nspname || '.' || c.relname AS name, count(*) OVER () AS total
+    SELECT n.nspname AS schema, c.relname AS name, count(*) OVER () AS total
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}
-    ORDER BY 1 LIMIT ${limit}`);
-  return { count: rows.length ? Number(rows[0].total) : 0, sample: rows.map((r) => r.name) };
+    ORDER BY 1, 2 LIMIT ${limit}`);
+  return { count: rows.length ? Number(rows[0].total) : 0, sample: rows.map((r) => qualifiedName(r.schema, r.name)) };
 }
 
 export interface ServerInfo {

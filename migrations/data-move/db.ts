@@ -96,6 +96,18 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * A table's (or sequence's) identity in state, maps, logs and reports: the schema and the name,
+ * each as written in SQL, quoted when it is not a plain lower-case identifier. Joined bare with a
+ * dot, schema \`a\` table \`b.c\` and schema \`a.b\` table \`c\` were both \`a.b.c\`: one mark in
+ * the state, one digest, one index part for two tables. A plain identifier holds no dot and no
+ * quote, and a quoted one ends at its only unpaired quote, so the pair reads back one way only.
+ */
+export function qualifiedName(schema: string, name: string): string {
+  const part = (id: string) => (/^[a-z_][a-z0-9_$]*$/.test(id) ? id : quoteIdent(id));
+  return `${part(schema)}.${part(name)}`;
+}
+
 export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }

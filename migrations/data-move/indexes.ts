@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { open } from './db';
+import { open, qualifiedName } from './db';
 import { raiseMaintenanceWorkMem } from './schema';
 import { schemaStepFailure } from './errors';
 import { log } from './log';
@@ -14,9 +14,9 @@ export interface PostDataPlan {
   /** The section's session settings (empty search_path…), run before each part. */
   preamble: string;
   /**
-   * Parts built on their own, each with its mark: per table (schema.table), its indexes and its
+   * Parts built on their own, each with its mark: per table (db.ts qualifiedName), its indexes and its
    * primary key, unique and exclusion constraints; per foreign key between two such tables
-   * (schema.table constraint, as pg_dump names it), the constraint.
+   * (the table's qualified name, a space and the constraint's name, as pg_dump tags it), the constraint.
    */
   byTable: Map<string, string>;
   /** A foreign key's part: the tables whose data and parts it waits for (its own and the referenced one). */
@@ -38,18 +38,18 @@ const HEADER = /^-- Name: (.+); Type: ([^;]+); Schema: ([^;]*); Owner: /;
  */
 async function entryParts(source: Client): Promise<Map<string, { part: string; waitsFor?: string[] }>> {
   const { rows } = await source.query(`
-    SELECT 'INDEX|' || n.nspname || '|' || c.relname AS key, tn.nspname || '.' || t.relname AS table_name
+    SELECT 'INDEX|' || n.nspname || '|' || c.relname AS key, tn.nspname AS schema, t.relname AS table
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace
     WHERE t.relkind = 'r' AND NOT t.relispartition
       AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = t.oid AND k.contype IN ('p', 'u', 'x'))
     UNION ALL
-    SELECT 'CONSTRAINT|' || n.nspname || '|' || t.relname || ' ' || k.conname, n.nspname || '.' || t.relname
+    SELECT 'CONSTRAINT|' || n.nspname || '|' || t.relname || ' ' || k.conname, n.nspname, t.relname
     FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
     WHERE k.contype IN ('p', 'u', 'x') AND t.relkind = 'r' AND NOT t.relispartition`);
   const { rows: foreignKeys } = await source.query(`
-    SELECT 'FK CONSTRAINT|' || n.nspname || '|' || t.relname || ' ' || k.conname AS key, n.nspname || '.' || t.relname || ' ' || k.conname AS part,
-      n.nspname || '.' || t.relname AS table_name, rn.nspname || '.' || r.relname AS referenced
+    SELECT 'FK CONSTRAINT|' || n.nspname || '|' || t.relname || ' ' || k.conname AS key, k.conname AS constraint,
+      n.nspname AS schema, t.relname AS table, rn.nspname AS referenced_schema, r.relname AS referenced_table
     FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
     JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
     WHERE k.contype = 'f' AND t.relkind = 'r' AND NOT t.relispartition AND r.relkind = 'r' AND NOT r.relispartition`);
@@ -57,16 +57,18 @@ async function entryParts(source: Client): Promise<Map<string, { part: string; w
   const ambiguous = new Set<string>();
   const unsure = new Set<string>();
   for (const r of rows) {
+    const table = qualifiedName(r.schema, r.table);
     const seen = parts.get(r.key);
-    if (seen && seen.part !== r.table_name) {
+    if (seen && seen.part !== table) {
       ambiguous.add(r.key);
-      unsure.add(seen.part).add(r.table_name);
+      unsure.add(seen.part).add(table);
     }
-    parts.set(r.key, { part: r.table_name });
+    parts.set(r.key, { part: table });
   }
   for (const r of foreignKeys) {
     if (parts.has(r.key)) ambiguous.add(r.key);
-    parts.set(r.key, { part: r.part, waitsFor: [r.table_name, r.referenced] });
+    const table = qualifiedName(r.schema, r.table);
+    parts.set(r.key, { part: `${table} ${r.constraint}`, waitsFor: [table, qualifiedName(r.referenced_schema, r.referenced_table)] });
   }
   for (const [key, owner] of parts) if (owner.waitsFor?.some((t) => unsure.has(t))) ambiguous.add(key);
   for (const key of ambiguous) parts.delete(key);

@@ -195,10 +195,10 @@ describe('db:move copy mode between two real databases', () => {
     expect(await query(fresh.url, `SELECT count(*)::int AS n FROM nokey WHERE b = 'dup!'`)).toEqual([{ n: 1 }]);
     expect(res.stderr).not.toMatch(/^\s+at /m);
     expect(res.code).toBe(1);
-    for (const table of ['billing\\.Invoice', 'public\\.nokey', 'public\\.pgbench_accounts']) {
+    for (const table of ['billing\\."Invoice"', 'public\\.nokey', 'public\\.pgbench_accounts']) {
       expect(res.stdout).toMatch(new RegExp(`^${table} .*MISMATCH: content checksum differs`, 'm'));
     }
-    expect(res.stdout).toMatch(/verification FAILED: mismatch in (billing\.Invoice|public\.nokey|public\.pgbench_accounts)(, (billing\.Invoice|public\.nokey|public\.pgbench_accounts)){2}$/m);
+    expect(res.stdout).toMatch(/verification FAILED: mismatch in (billing\."Invoice"|public\.nokey|public\.pgbench_accounts)(, (billing\."Invoice"|public\.nokey|public\.pgbench_accounts)){2}$/m);
     // The copy's own report (its digests taken as each table came in), not a --verify-only run's.
     expect(events(res.stderr).find((e) => e.msg === 'copy_finished')).toMatchObject({ ok: false });
   });
