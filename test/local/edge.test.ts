@@ -1,11 +1,11 @@
-import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import { createServer, IncomingHttpHeaders, request, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EDGE_HEADERS } from '../../core/contract';
 import { API_REQUEST, CONTENT_SECURITY_POLICY, IMMUTABLE_CACHE, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
 import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-function';
-import { byteRange, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
+import { behaviourPath, byteRange, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
 import { OPENAPI_PATH } from '../../scripts/openapi/document';
 import { assertContract } from '../support/openapi-contract';
 import { FIXTURE_FILES, writeFrontendFixture } from '../support/frontend-fixture';
@@ -48,6 +48,19 @@ const get = async (path: string, init: RequestInit = {}) => {
   const res = await fetch(edge.url + path, { redirect: 'manual', ...init });
   return { status: res.status, headers: res.headers, text: await res.text() };
 };
+
+/** A request whose path goes out as written: fetch's URL parser would resolve its dot segments first. */
+const raw = (path: string, headers: Record<string, string> = {}) =>
+  new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((done, fail) => {
+    const { hostname, port } = new URL(edge.url);
+    const req = request({ host: hostname, port, path, headers }, async (res) => {
+      let text = '';
+      for await (const chunk of res) text += chunk;
+      done({ status: res.statusCode!, headers: res.headers, text });
+    });
+    req.on('error', fail);
+    req.end();
+  });
 
 const expectSecurityHeaders = (headers: Headers) => {
   for (const [name, value] of Object.entries(SECURITY_RESPONSE_HEADERS)) expect({ name, value: headers.get(name) }).toEqual({ name, value });
@@ -164,6 +177,41 @@ describe('the front end', () => {
     } finally {
       await bare.close();
     }
+  });
+});
+
+describe('which behaviour a path takes: CloudFront matches the normalised path, then hands on the raw one', () => {
+  test('the path matched is RFC 3986-normalised, with runs of slashes made one', () => {
+    expect(behaviourPath('/api/../index.html')).toBe('/index.html');
+    expect(behaviourPath('/static/%2e%2e/api/health')).toBe('/api/health');
+    expect(behaviourPath('/%61pi/b2c/themes')).toBe('/api/b2c/themes');
+    expect(behaviourPath('//api//health')).toBe('/api/health');
+    expect(behaviourPath('/a/./b/..')).toBe('/a/');
+    expect(behaviourPath('/../..')).toBe('/');
+    expect(behaviourPath('/api/x%2F..%2fy')).toBe('/api/x%2F..%2Fy');
+    expect(behaviourPath('/')).toBe('/');
+  });
+
+  test('/api/../index.html is the front end’s behaviour: S3 gets the raw key, which no build has, not the API', async () => {
+    const res = await raw('/api/../index.html');
+    expect([res.status, res.headers['content-type']]).toEqual([403, 'application/xml']);
+    expect(res.text).toContain('AccessDenied');
+    // The leading slash of the raw path is the key's own: `//index.html` is the key `/index.html`.
+    expect((await raw('//index.html')).text).toContain('AccessDenied');
+  });
+
+  test('a spelling of /api/ that normalises to it is the API behaviour, never the app shell', async () => {
+    for (const path of ['/static/%2e%2e/api/health', '//api//health', '/%61pi/health']) {
+      const res = await raw(path);
+      // The API function strips only a literal /api, so the API has no resource for the raw path.
+      expect({ path, status: res.status, body: JSON.parse(res.text) }).toEqual({ path, status: 403, body: { message: 'Missing Authentication Token' } });
+    }
+  });
+
+  test('a path whose percent-encoding does not decode is S3’s 400 InvalidURI, not a 502', async () => {
+    const res = await raw('/main-%E0%A4%A.js');
+    expect([res.status, res.headers['content-type']]).toEqual([400, 'application/xml']);
+    expect(res.text).toContain('<Code>InvalidURI</Code>');
   });
 });
 

@@ -57,6 +57,30 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 
 const apiPattern = new RegExp(`^${API_PATH_PATTERN.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
 
+/**
+ * The path CloudFront matches a request against the cache behaviours' patterns: normalised as
+ * RFC 3986 says (percent-encoded unreserved characters decoded, §6.2.2.2; dot segments removed,
+ * §5.2.4) and with runs of slashes made one, as the CloudFront developer guide's "Path pattern"
+ * describes. Only the matching uses it: the function, and then the origin, get the path as the
+ * viewer sent it.
+ */
+export function behaviourPath(uri: string): string {
+  const decoded = uri.replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const c = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~]/.test(c) ? c : escape.toUpperCase();
+  });
+  const out: string[] = [];
+  const segments = decoded.replace(/\/{2,}/g, '/').split('/').slice(1);
+  segments.forEach((segment, i) => {
+    const last = i === segments.length - 1;
+    if (segment === '..') out.pop();
+    if (segment !== '.' && segment !== '..') out.push(segment);
+    // A path ending in a dot segment names the folder it leaves: `/a/b/..` is `/a/`.
+    else if (last) out.push('');
+  });
+  return `/${out.join('/')}`;
+}
+
 const viewerIp = (req: IncomingMessage) => (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
 
 /** The request as the runtime hands it to a function: lower-case headers, the query and cookies split out, values as received. */
@@ -112,6 +136,17 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 /** What S3 answers through Origin Access Control for a key it does not hold (the policy grants no ListBucket). */
 const ACCESS_DENIED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>';
 
+/** S3's answer to a path whose percent-encoding does not decode. */
+const INVALID_URI = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidURI</Code><Message>Couldn't parse the specified URI.</Message></Error>";
+
+function keyOf(uri: string): string | undefined {
+  try {
+    return decodeURIComponent(uri.replace(/^\//, ''));
+  } catch {
+    return undefined;
+  }
+}
+
 interface StoredObject {
   body: Buffer;
   contentType: string;
@@ -122,6 +157,9 @@ interface StoredObject {
 
 /** The object at a key, or undefined when the source holds none. */
 async function readObject(source: FrontendSource, key: string): Promise<StoredObject | undefined> {
+  // An S3 key is a name, not a path: `api/../index.html` or `/index.html` is no key a build publishes, where a file system
+  // (or the emulator's HTTP path) would resolve it to one.
+  if (key.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) return undefined;
   if (source.kind === 'folder') {
     const root = resolve(source.dir);
     const file = resolve(root, key);
@@ -212,7 +250,9 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     }
     const result = await spaRewrite(event);
     if ('response' in result) return answerResponse(res, result.response, head);
-    const key = decodeURIComponent(result.request.uri.replace(/^\/+/, ''));
+    // The key is the path after its one leading slash: `//index.html` names the key `/index.html`, as in S3.
+    const key = keyOf(result.request.uri);
+    if (key === undefined) return send(res, 400, { 'content-type': 'application/xml' }, INVALID_URI, head);
     const object = await readObject(options.frontend, key);
     if (!object) {
       if (key === 'index.html') return send(res, 404, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }, notBuilt(options.frontend), head);
@@ -284,7 +324,7 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
 
   const server: Server = createServer((req, res) => {
     const event = eventOf(req, req.headers.host ?? 'localhost');
-    const handle = apiPattern.test(event.request.uri) ? serveApi : serveFrontend;
+    const handle = apiPattern.test(behaviourPath(event.request.uri)) ? serveApi : serveFrontend;
     handle(req, res, event).catch((err: Error) => {
       // CloudFront's own answer when the origin cannot be reached.
       if (res.headersSent) return res.destroy(err);
