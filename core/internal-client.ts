@@ -160,15 +160,55 @@ export function toApiGatewayEvent(req: InternalRequest, requestId: string, servi
   };
 }
 
+/** Attempts of one Invoke that is not a GET, as the SDK's own default. */
+const INVOKE_ATTEMPTS = 3;
+/** Failures before any byte reached Lambda: the connection was never made. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+const retryToken = (count: number, delayMs: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs });
+
+/**
+ * The SDK's retry strategy (its RetryStrategyV2) for an Invoke that changes something: sent again
+ * only when Lambda cannot have run it, a throttling refusal or a connection never made. The
+ * SDK's default also retries a connection reset or a timeout after the request went out, when
+ * the function may have run (or still be running): a generation would be made, counted against
+ * the client's rate limit and the budget and paid for twice, a key rotated twice. The callers'
+ * own retries (the doc worker's redelivery, a client's Idempotency-Key) come later, when the
+ * first run has finished and is found.
+ */
+const notRunRetries = {
+  acquireInitialRetryToken: async (): Promise<RetryToken> => retryToken(0, 0),
+  refreshRetryTokenForRetry: async (token: RetryToken, info: { errorType: string; error?: unknown }): Promise<RetryToken> => {
+    const retries = token.getRetryCount() + 1;
+    const { code, cause } = (info.error ?? {}) as { code?: unknown; cause?: { code?: unknown } };
+    const neverSent = NEVER_SENT.has(String(code)) || NEVER_SENT.has(String(cause?.code));
+    if (retries >= INVOKE_ATTEMPTS || !(info.errorType === 'THROTTLING' || neverSent)) throw info.error;
+    // Full jitter over the SDK's throttling base of 1 s, so throttled callers do not come back together.
+    return retryToken(retries, Math.round(Math.random() * 1000 * 2 ** (retries - 1)));
+  },
+  recordSuccess: (): void => undefined,
+};
+
 export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, timeouts: HttpTimeouts = INTERNAL_TIMEOUTS): Transport {
-  let client: Promise<{ invoke(fn: string, payload: string): Promise<{ payload: string; functionError?: string }> }> | undefined;
-  const getClient = () =>
-    (client ??= import('@aws-sdk/client-lambda').then((sdk) => {
-      const lambda = new sdk.LambdaClient({ region: config.aws.region, endpoint: config.aws.endpoint, requestHandler: requestHandlerOptions(timeouts) });
+  type Invoker = { invoke(fn: string, payload: string): Promise<{ payload: string; functionError?: string }> };
+  // A GET changes nothing, so it keeps the SDK's retries; every other method gets notRunRetries.
+  const clients: { get?: Promise<Invoker>; change?: Promise<Invoker> } = {};
+  const getClient = (method: InternalRequest['method']) => {
+    const kind = method === 'GET' ? 'get' : 'change';
+    return (clients[kind] ??= import('@aws-sdk/client-lambda').then((sdk) => {
+      const lambda = new sdk.LambdaClient({
+        region: config.aws.region,
+        endpoint: config.aws.endpoint,
+        requestHandler: requestHandlerOptions(timeouts),
+        ...(kind === 'change' ? { retryStrategy: notRunRetries } : {}),
+      });
       return {
         invoke: async (fn: string, payload: string) => {
-          // The whole call, SDK retries included, ends at requestMs (or the request's deadline, callSignal): quick retries (throttling) still
-          // happen, but an invoke whose answer was lost is not sent again (it may have run).
+          // The whole call, SDK retries included, ends at requestMs (or the request's deadline, callSignal).
           const out = await lambda.send(new sdk.InvokeCommand({ FunctionName: fn, Qualifier: 'live', Payload: Buffer.from(payload) }), {
             abortSignal: callSignal(timeouts.requestMs),
           });
@@ -176,13 +216,14 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, tim
         },
       };
     }));
+  };
   return async (service, req, requestId) => {
     const fn = config.internal.functions[service];
     if (!fn) throw new ConfigError(`SERVICE_FUNCTION_${envStem(service)} is not set`);
     const event = JSON.stringify(toApiGatewayEvent(req, requestId, service));
     let out: { payload: string; functionError?: string };
     try {
-      out = await (await getClient()).invoke(fn, event);
+      out = await (await getClient(req.method)).invoke(fn, event);
     } catch (err) {
       // The SDK's words name the account, the role and the function ARN (an AccessDenied, a function not found): logged, never answered.
       throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`, `service ${service} unreachable`);
