@@ -73,12 +73,7 @@ export async function handleBatchJob(deps: BatchJobDeps, message: ReceivedMessag
   const trace = { requestId: message.requestId };
 
   const batch = await findBatch(db, job.batchId);
-  if (!batch) {
-    // The order service removes a batch without an Idempotency-Key whose send failed, and a send
-    // can fail after SQS took the message: such a job is expected, not an error for the DLQ.
-    log.info('batch job for a batch that does not exist; dropped');
-    return;
-  }
+  if (!batch) throw new UnprocessableMessage(`batch ${job.batchId} does not exist`);
   if (batch.status === 'completed' || batch.status === 'failed') return;
   if (batch.status === 'processing') {
     await completeBatchIfDone({ ...deps, logger: log }, batch.id);

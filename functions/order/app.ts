@@ -64,6 +64,8 @@ const BATCH_REFERENCES: Record<string, FieldIssue> = {
   batches_client_id_foreign: { field: 'body.clientId', message: 'no such client' },
   batches_theme_id_foreign: { field: 'body.themeId', message: 'no such theme' },
 };
+/** What a batch failed for its unsent job says; its client got a 503 and submits the batch again. */
+const UNSENT_BATCH_ERROR = 'its batch job could not be queued; nothing was processed: submit the batch again';
 const ClientAccess = requestSchema<BatchAccess>()(z.strictObject({ clientId: z.uuid() }));
 
 type OrderWithTheme = Order & { theme_slug?: string; theme_title?: string; output_format?: string };
@@ -270,18 +272,21 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     if (batch.status === 'pending' && batch.request_hash === requestHash) await runtime.queue.sendBatchJob(batch.id, { requestId });
   };
 
-  // A batch without an Idempotency-Key whose job SQS did not take is removed before the 503: the
-  // client's retry is a new batch (a new id), and this one would stay `pending` beside it for
-  // ever, no job anywhere. Guarded on the worker not having started it: a send that failed after
-  // SQS took the message (a reset connection) may already be read, and a batch with a checkpoint
-  // is alive, so it is answered as created. A job that reached SQS for a removed batch is dropped
-  // by the worker (containers/b2b-batch/handler.ts). With a key the batch stays: the retry of its
-  // request sends its job again (resendIfPending). True when the batch turns out to be started.
+  // A batch without an Idempotency-Key whose job SQS did not take ends `failed` before the 503:
+  // the client's retry is a new batch (a new id), and this one would stay `pending` beside it for
+  // ever, no job anywhere. Failed, not deleted: the application role deletes no row (migration
+  // 005), and a final batch is one a stray job leaves alone (the worker drops a job whose batch is
+  // failed). Guarded on the worker not having started it: a send that failed after SQS took the
+  // message (a reset connection) may already be read, and a batch with a checkpoint is alive, so
+  // it is answered as created. With a key the batch stays `pending`: the retry of its request
+  // sends its job again (resendIfPending). True when the batch turns out to be started.
   const startedDespiteFailedSend = async (batch: Batch, log: Logger, err: unknown): Promise<boolean> => {
     if (batch.idempotency_key !== null) return false;
-    const removed = await db()('batches').where({ id: batch.id, status: 'pending', total_rows: 0 }).del();
-    if (removed === 1) {
-      log.warn('batch job not sent; batch removed for the client to retry', { err });
+    const failed = await db()('batches')
+      .where({ id: batch.id, status: 'pending', total_rows: 0 })
+      .update({ status: 'failed', error: UNSENT_BATCH_ERROR, updated_at: db().fn.now() });
+    if (failed === 1) {
+      log.warn('batch job not sent; batch failed for the client to submit again', { err });
       return false;
     }
     log.warn('batch job send failed, but the worker has started the batch: it was sent', { err });
