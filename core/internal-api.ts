@@ -118,6 +118,19 @@ export interface CheckoutRequest {
   url: string;
 }
 
+/**
+ * POST /orders/:id/checkout-refused: the payment provider refused the order's checkout for what
+ * its client sent (`field`, as the gateway names it to the client). A pending order under
+ * `idempotencyKey` without a checkout session is failed and its key released (`released`).
+ */
+export interface CheckoutRefusedRequest {
+  idempotencyKey: string;
+  field: string;
+}
+export interface CheckoutRefusedResponse extends OrderResponse {
+  released: boolean;
+}
+
 /** POST /orders/:id/paid: what the session was paid, in the order's currency (null when Stripe gave none). */
 export interface PaidRequest {
   sessionId: string;
@@ -293,6 +306,8 @@ export function internalApi(client: InternalClient, { requestId, orderId }: Call
       createB2c: (body: CreateB2cOrderRequest) => call<CreatedB2cOrderResponse>('order', 'POST', '/orders/b2c', { body }),
       get: (id: string, query: OrderAccess) => call<OrderResponse>('order', 'GET', `/orders/${segment(id)}`, { query }),
       attachCheckout: (id: string, body: CheckoutRequest) => call<OrderResponse>('order', 'POST', `/orders/${segment(id)}/checkout`, { body }),
+      checkoutRefused: (id: string, body: CheckoutRefusedRequest) =>
+        call<CheckoutRefusedResponse>('order', 'POST', `/orders/${segment(id)}/checkout-refused`, { body }),
       markPaid: (id: string, body: PaidRequest) => call<PaidResponse>('order', 'POST', `/orders/${segment(id)}/paid`, { body }),
       markPaymentFailed: (id: string, body: PaymentFailedRequest) =>
         call<OrderResponse>('order', 'POST', `/orders/${segment(id)}/payment-failed`, { body }),

@@ -135,6 +135,18 @@ export const markFailed = (db: Db, orderId: string, error: string, owner?: strin
   transition(db, orderId, 'failed', { error: error.slice(0, 1000), ...releasedLease }, owner ? ownedBy(owner) : undefined);
 
 /**
+ * pending → failed for an order whose checkout the payment provider refused for what its client
+ * sent (the field, e.g. `body.email`), releasing its idempotency key: like Stripe's own keys, a
+ * request refused for its input keeps no result under its key, so the client's corrected request
+ * under the same key creates its order. Only while the order is pending under that key with no
+ * checkout session: an order that has one may be paid, and keeps its key. Undefined: not released.
+ */
+export const markCheckoutRefused = (db: Db, orderId: string, idempotencyKey: string, field: string): Promise<LeasedOrder | undefined> =>
+  transition(db, orderId, 'failed', { error: `the payment provider refused ${field}`, idempotency_key: null, ...releasedLease }, (q) =>
+    q.where({ status: 'pending', idempotency_key: idempotencyKey }).whereNull('stripe_session_id'),
+  );
+
+/**
  * The reason the doc worker gives an order whose last receive still met a retryable error: the
  * attempts ran out while a dependency (core-llm, Gemini, the database) was down; the order did
  * not prove bad. The only failure markRetried takes back.

@@ -67,7 +67,14 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     let order = created.order;
     logAbout(ctx, { orderId: order.id });
     if (order.status === 'pending' && !order.checkoutUrl) {
-      const session = await createCheckoutSession(stripe, ctx.state.logger, runtime.config.publicBaseUrl, order, created.email);
+      const session = await createCheckoutSession(stripe, ctx.state.logger, runtime.config.publicBaseUrl, order, created.email).catch(async (err: unknown) => {
+        // A 400 is Stripe refusing what the client sent (stripeFailure names the field): as Stripe keeps
+        // no result for a request that fails validation, the order gives its key back, so the client's
+        // corrected request under the same key creates its order. Should that call fail, its 503 is the
+        // answer: the same request again meets the same refusal and releases the key then.
+        if (err instanceof AppError && err.status === 400) await orders.checkoutRefused(order.id, { idempotencyKey, field: err.fields?.[0]?.field ?? 'body' });
+        throw err;
+      });
       order = (await orders.attachCheckout(order.id, { sessionId: session.id, url: session.url })).order;
     }
     ctx.status = created.created ? 201 : 200;

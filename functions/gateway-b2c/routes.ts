@@ -58,7 +58,7 @@ export const B2C_ROUTES: PublicRoute[] = [
       200: { description: 'A replay: the order this idempotency key already created', body: CreatedOrder },
     },
     errors: {
-      400: 'a field of the body or the idempotency key is invalid (each named), or the input makes a prompt longer than the model takes (`body.input`), or the payment provider refuses the email (`body.email`)',
+      400: 'a field of the body or the idempotency key is invalid (each named), or the input makes a prompt longer than the model takes (`body.input`), or the payment provider refuses the email (`body.email`; nothing stays under the idempotency key then, so the request with the email corrected may use the same key)',
       402: 'the payment provider declined the payment method (`payment_declined`)',
       409: 'the idempotency key was used with another request',
       413: 'the body is too large',

@@ -8,7 +8,7 @@ import type { Batch, Order, Theme } from '../../core/models';
 import { findBatch, findOrder } from '../../core/models';
 import { MAX_BATCH_ROWS } from '../../core/domain/batches';
 import { accessTokenFor, hashToken, orderTokenSecret, reissueAccessToken, requestHash, requestHashes, tokenMatches } from '../../core/domain/order-tokens';
-import { markFailed, markPaid, markQueued } from '../../core/domain/orders';
+import { markCheckoutRefused, markFailed, markPaid, markQueued } from '../../core/domain/orders';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import type { Logger } from '../../core/logger';
 import { validateInput } from '../../core/domain/themes';
@@ -17,6 +17,8 @@ import {
   BatchAccess,
   BatchResponse,
   BatchView,
+  CheckoutRefusedRequest,
+  CheckoutRefusedResponse,
   CheckoutRequest,
   CreateBatchRequest,
   CreatedB2cOrderResponse,
@@ -44,6 +46,9 @@ const SessionId = z.string().check(z.minLength(1), z.maxLength(255), plainText);
 const Checkout = requestSchema<CheckoutRequest>()(z.object({ sessionId: SessionId, url: z.string().check(z.url(), z.maxLength(2048), plainText) }));
 const Paid = requestSchema<PaidRequest>()(
   z.object({ sessionId: SessionId, amountTotal: z.nullable(z.number().check(z.int())), currency: z.nullable(z.string().check(z.maxLength(10))) }),
+);
+const CheckoutRefused = requestSchema<CheckoutRefusedRequest>()(
+  z.object({ idempotencyKey: idempotencyKeySchema, field: z.string().check(z.minLength(1), z.maxLength(200), plainText) }),
 );
 const PaymentFailed = requestSchema<PaymentFailedRequest>()(z.object({ sessionId: SessionId, reason: z.enum(['payment expired', 'payment failed']) }));
 const RequestHash = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a sha256 in hex'));
@@ -187,14 +192,32 @@ export function createApp(runtime: ServiceRuntime<'db' | 'queue'>): Koa<ServiceS
     const body = await readJsonBody(ctx, { schema: Checkout });
     const updated = await db()('orders')
       .update({ stripe_session_id: body.sessionId, checkout_url: body.url, updated_at: db().fn.now() })
-      .where({ id })
+      // Only while pending: a session attached to an order its refused checkout failed would be
+      // one its buyer could pay for an order that is never made.
+      .where({ id, status: 'pending' })
       .andWhere((q) => q.whereNull('stripe_session_id').orWhere('stripe_session_id', body.sessionId))
       .returning('id');
     if (updated.length === 0) {
-      if (!(await findOrder(db(), id))) throw notFound('order not found');
-      throw conflict('order already has another checkout session');
+      const current = await findOrder(db(), id);
+      if (!current) throw notFound('order not found');
+      // Its own session again is a replay, answered as the order now is (it may be paid since).
+      if (current.stripe_session_id !== body.sessionId) {
+        throw conflict(current.status === 'pending' ? 'order already has another checkout session' : `order is ${current.status}; it takes no checkout session`);
+      }
     }
     ctx.body = { order: orderView((await loadOrder(id))!) } satisfies OrderResponse;
+  });
+
+  // The gateway's call when the payment provider refused the checkout for what the client sent.
+  router.post('/orders/:id/checkout-refused', async (ctx) => {
+    const id = uuidParam(ctx, 'id');
+    logAbout(ctx, { orderId: id });
+    const { idempotencyKey, field } = await readJsonBody(ctx, { schema: CheckoutRefused });
+    const released = await markCheckoutRefused(db(), id, idempotencyKey, field);
+    if (released) ctx.state.logger.warn('order failed', { step: ORDER_STEPS.failed, reason: released.error, keyReleased: true });
+    const order = await loadOrder(id);
+    if (!order) throw notFound('order not found');
+    ctx.body = { order: orderView(order), released: released !== undefined } satisfies CheckoutRefusedResponse;
   });
 
   // pending → paid, the doc job and paid → queued happen in one transaction holding the order's

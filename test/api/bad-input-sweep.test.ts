@@ -128,6 +128,7 @@ function bodyRoutes(): BodyRoute[] {
     { service: 'order', method: 'POST', path: `/orders/${UUID}/checkout`, limitBytes: 256 * 1024, valid: () => ({ sessionId: 'cs_x', url: 'https://checkout.example.test/x' }), headers: () => json },
     { service: 'order', method: 'POST', path: `/orders/${UUID}/paid`, limitBytes: 256 * 1024, valid: () => ({ sessionId: 'cs_x', amountTotal: 900, currency: 'eur' }), headers: () => json },
     { service: 'order', method: 'POST', path: `/orders/${UUID}/payment-failed`, limitBytes: 256 * 1024, valid: () => ({ sessionId: 'cs_x', reason: 'payment expired' }), headers: () => json },
+    { service: 'order', method: 'POST', path: `/orders/${UUID}/checkout-refused`, limitBytes: 256 * 1024, valid: () => ({ idempotencyKey: newIdempotencyKey(), field: 'body.email' }), headers: () => json },
     {
       service: 'order', method: 'POST', path: '/batches', limitBytes: 256 * 1024,
       valid: () => ({ batchId: UUID, clientId: UUID, themeId: UUID, sourceKey: 'batches/x.json', idempotencyKey: newIdempotencyKey(), requestHash: hash, submittedRows: 1 }),
@@ -249,7 +250,7 @@ function internalRouteCases(): Case[] {
     get('order', `/batches/${id}?clientId=${UUID}`, `batch id ${id.slice(0, 20)}`);
     get('client', `/clients/${id}`, `client id ${id.slice(0, 20)}`);
     get('theme', `/themes/${id}`, `theme ref ${id.slice(0, 20)}`);
-    for (const suffix of ['checkout', 'paid', 'payment-failed']) {
+    for (const suffix of ['checkout', 'paid', 'payment-failed', 'checkout-refused']) {
       out.push({ service: 'order', method: 'POST', path: `/orders/${id}/${suffix}`, label: `${suffix} id ${id.slice(0, 20)}`, headers: { 'content-type': 'application/json' }, body: '{}' });
     }
   }

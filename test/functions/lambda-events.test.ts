@@ -116,6 +116,7 @@ const ROUTES: [string, string, string][] = [
   ['order', 'POST', '/orders/:id/checkout'],
   ['order', 'POST', '/orders/:id/paid'],
   ['order', 'POST', '/orders/:id/payment-failed'],
+  ['order', 'POST', '/orders/:id/checkout-refused'],
   ['order', 'POST', '/batches'],
   ['order', 'GET', '/batches/:id'],
   ['client', 'POST', '/clients/authenticate'],

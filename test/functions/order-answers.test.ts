@@ -140,17 +140,48 @@ describe('the size of a 400', () => {
 describe('Stripe refusing the checkout session', () => {
   afterEach(() => p.stripe.failNext(500, 0));
 
-  test('a 400 about the customer email: a 400 naming body.email in our words; once Stripe takes it, a retry with the key gets its checkout', async () => {
+  test('a 400 about the customer email: a 400 naming body.email in our words, and the key is released: the same key with the email corrected creates the order', async () => {
     const key = newIdempotencyKey();
     p.stripe.failNext(400, 1, 'customer_email');
-    const refused = await createOrder(key);
+    const refused = await createOrder(key, { ...orderBody, email: 'grace@refused.example.test' });
     expect({ status: refused.status, body: refused.json }).toEqual({
       status: 400,
       body: { error: { code: 'invalid_request', message: 'invalid body.email', fields: [{ field: 'body.email', message: 'refused by the payment provider' }] } },
     });
     expect(refused.headers.get('retry-after')).toBeNull();
-    const retried = await createOrder(key);
-    expect({ status: retried.status, checkout: retried.json.checkoutUrl }).toEqual({ status: 200, checkout: expect.stringMatching(/\/pay\/cs_test_/) });
+    // As Stripe does with a request that fails validation, nothing of it stays bound to the key:
+    // its order is failed with the reason, and keeps no key.
+    const [dropped] = await p.db('orders').join('clients', 'clients.id', 'orders.client_id').where('clients.email', 'grace@refused.example.test').select('orders.*');
+    expect({ status: dropped.status, key: dropped.idempotency_key, session: dropped.stripe_session_id, error: dropped.error }).toEqual({
+      status: 'failed', key: null, session: null, error: 'the payment provider refused body.email',
+    });
+    const corrected = await createOrder(key);
+    expect({ status: corrected.status, checkout: corrected.json.checkoutUrl }).toEqual({ status: 201, checkout: expect.stringMatching(/\/pay\/cs_test_/) });
+    expect(corrected.json.order.id).not.toBe(dropped.id);
+    expect(p.stripe.sessions.get(/\/pay\/(cs_test_\w+)/.exec(corrected.json.checkoutUrl)![1])!.customer_email).toBe(orderBody.email);
+    const replayed = await createOrder(key);
+    expect({ status: replayed.status, id: replayed.json.order?.id }).toEqual({ status: 200, id: corrected.json.order.id });
+  });
+
+  test('the order service releases a key only for a pending order under that key without a checkout session; a refused order takes no session', async () => {
+    const order = p.urls.order;
+    const refuse = (id: string, idempotencyKey: string) => http(order, `/orders/${id}/checkout-refused`, { method: 'POST', json: { idempotencyKey, field: 'body.email' } });
+    const key = newIdempotencyKey();
+    const created = await createOrder(key);
+    expect(created.status).toBe(201);
+    const id = created.json.order.id as string;
+    // It has its checkout session: the buyer may be paying it.
+    expect((await refuse(id, key)).json.released).toBe(false);
+    await p.db('orders').where({ id }).update({ status: 'paid' });
+    expect((await refuse(id, key)).json.released).toBe(false);
+    await p.db('orders').where({ id }).update({ status: 'pending', stripe_session_id: null, checkout_url: null });
+    expect((await refuse(id, newIdempotencyKey())).json.released).toBe(false);
+    expect(await p.db('orders').where({ id }).first()).toMatchObject({ status: 'pending', idempotency_key: key });
+    const released = await refuse(id, key);
+    expect({ status: released.status, released: released.json.released, order: released.json.order.status }).toEqual({ status: 200, released: true, order: 'failed' });
+    const attach = await http(order, `/orders/${id}/checkout`, { method: 'POST', json: { sessionId: 'cs_test_late', url: 'https://checkout.example.test/late' } });
+    expect({ status: attach.status, message: attach.json.error.message }).toEqual({ status: 409, message: 'order is failed; it takes no checkout session' });
+    expect(await p.db('orders').where({ id }).first()).toMatchObject({ status: 'failed', idempotency_key: null, stripe_session_id: null });
   });
 
   test.each([
