@@ -34,6 +34,12 @@ commands:
   orders retry <orderId>... [--database-url URL]
                 each such order back to queued (error cleared, requeues 0; its count undone on its batch, a
                 completed batch reopened), then its doc job sent; any other failure reason is refused
+  batches stuck [--older-than 30m] [--limit N] [--database-url URL]
+                pending/processing B2B batches not updated for longer than the threshold (no row read, no order
+                counted), with what moves each on: its batch job again, or its orders (read-only)
+  batches requeue <batchId>... [--database-url URL]
+                sends the batch job of each pending/processing batch again (the worker resumes it from its
+                checkpoint, or completes it); its one write restarts each re-sent batch's idle clock (updated_at)
   order <orderId|requestId> [--since 7d] [--log-file PATH] [--database-url URL]
                 the order's story, oldest first, every service and worker, its hops (received … ready/failed) marked;
                 without --env (or with --env local) from npm run dev's log file, with --env from CloudWatch Logs
@@ -59,7 +65,7 @@ options:
                         the secret --db-secret (default docplatform-<env>-db-app)
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
-exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a requeued or retried order's job not sent), 2 bad command line, no AWS
+exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a requeued or retried order's or requeued batch's job not sent), 2 bad command line, no AWS
 credentials, a database login secret that does not exist, a client id or key prefix that no row has (keys), an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
 (order), an order that orders retry refuses (nothing is done)`;
 
@@ -79,6 +85,8 @@ export type OpsCommand =
   | (Common & { command: 'orders stuck'; olderThanMs: number; limit: number; database: DatabaseArgs })
   | (Common & { command: 'orders requeue' | 'orders retry'; orderIds: string[]; database: DatabaseArgs })
   | (Common & { command: 'orders failed'; sinceMs: number; limit: number; database: DatabaseArgs })
+  | (Common & { command: 'batches stuck'; olderThanMs: number; limit: number; database: DatabaseArgs })
+  | (Common & { command: 'batches requeue'; batchIds: string[]; database: DatabaseArgs })
   | (Common & { command: 'order'; id: string; local: boolean; sinceMs: number; logFile: string; database: DatabaseArgs })
   | (Common & { command: 'workers status'; logFile: string })
   | (Common & { command: 'keys list'; clientId: string; database: DatabaseArgs })
@@ -90,9 +98,9 @@ export interface DatabaseArgs {
   secret?: string;
 }
 
-const COMMANDS = ['dlq list', 'dlq show', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'order', 'workers status', 'keys list', 'keys rotate', 'keys revoke'] as const;
-/** Commands that take an argument after their name: order ids, or a queue. */
-const WITH_IDS = new Set(['orders requeue', 'orders retry', 'order']);
+const COMMANDS = ['dlq list', 'dlq show', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'batches stuck', 'batches requeue', 'order', 'workers status', 'keys list', 'keys rotate', 'keys revoke'] as const;
+/** Commands that take an argument after their name: order or batch ids, or a queue. */
+const WITH_IDS = new Set(['orders requeue', 'orders retry', 'batches requeue', 'order']);
 const WITH_QUEUE = new Set(['dlq show', 'dlq redrive']);
 /** A redrive's default pace: 600 jobs a minute, within the 1000 Gemini requests a minute the environments budget (stacks/config.ts), so a large DLQ moved back after an outage does not meet the quota all at once. */
 const REDRIVE_RATE = 10;
@@ -181,6 +189,14 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
     url: url('--database-url', values['database-url'] ?? (env.DATABASE_URL || undefined), ['postgres:', 'postgresql:']),
     secret: values['db-secret'],
   });
+  /** The ids after the command, each a UUID, lower-cased, once each. */
+  const ids = (field: string, what: string): string[] => {
+    if (rest.length === 0) throw new UsageError(field, `give at least one ${what.replace(/^an? /, '')}`);
+    rest.forEach((id, i) => {
+      if (!UUID_PATTERN.test(id)) throw new UsageError(rest.length > 1 ? `${field}[${i}]` : field, `must be ${what} (a UUID), got "${id}"`);
+    });
+    return [...new Set(rest.map((id) => id.toLowerCase()))];
+  };
   const unused = (allowed: string[]) => {
     for (const [key, value] of Object.entries(values)) {
       if (value !== undefined && !['env', 'endpoint', 'format', 'help', ...allowed].includes(key)) {
@@ -207,6 +223,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
         dryRun: values['dry-run'] ?? false,
       };
     case 'orders stuck':
+    case 'batches stuck':
       unused(['older-than', 'limit', 'database-url', 'db-secret']);
       return {
         ...common,
@@ -215,6 +232,9 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
         limit: integerOption('--limit', values.limit, { min: 1, max: 10_000 }, 100),
         database: database(),
       };
+    case 'batches requeue':
+      unused(['database-url', 'db-secret']);
+      return { ...common, command, batchIds: ids('batchId', 'a batch id'), database: database() };
     case 'orders failed':
       unused(['since', 'limit', 'database-url', 'db-secret']);
       return {
@@ -247,14 +267,9 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
     case 'keys revoke':
       unused(['prefix', 'database-url', 'db-secret']);
       return { ...common, command, prefix: prefixOption(values.prefix), database: database() };
-    default: {
+    default:
       unused(['database-url', 'db-secret']);
-      if (rest.length === 0) throw new UsageError('orderId', 'give at least one order id');
-      rest.forEach((id, i) => {
-        if (!UUID_PATTERN.test(id)) throw new UsageError(rest.length > 1 ? `orderId[${i}]` : 'orderId', `must be an order id (a UUID), got "${id}"`);
-      });
-      return { ...common, command: command as 'orders requeue' | 'orders retry', orderIds: [...new Set(rest.map((id) => id.toLowerCase()))], database: database() };
-    }
+      return { ...common, command: command as 'orders requeue' | 'orders retry', orderIds: ids('orderId', 'an order id'), database: database() };
   }
 }
 

@@ -13,20 +13,21 @@ import { environmentLogGroups } from '../../modules/log-queries';
 import { orderDeadlines, readQueueSettings } from '../../containers/doc-generation/deadlines';
 import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
 import { OpsCommand, parseCommand, USAGE } from './args';
+import { requeueBatches, stuckBatches } from './batches';
 import { listDlqs, redriveDlq, showDlq } from './dlq';
 import { listKeys, revokeKey, rotateKey } from './keys';
 import { failedOrders, openDatabase, requeueOrders, retryOrders, stuckOrders } from './orders';
-import { renderFailed, renderKeys, renderList, renderRedrive, renderRevoke, renderRotate, renderShow, renderRequeue, renderRetry, renderStory, renderStuck, renderWorkers } from './render';
+import { renderBatchRequeue, renderFailed, renderKeys, renderList, renderRedrive, renderRevoke, renderRotate, renderShow, renderRequeue, renderRetry, renderStory, renderStuck, renderStuckBatches, renderWorkers } from './render';
 import { cloudWatchStorySource, localStorySource, orderStory } from './story';
 import { awsWorkersStatus, localWorkersStatus } from './workers';
-import { openTarget, OpsTarget } from './target';
+import { openTarget, OpsTarget, queueAttributes } from './target';
 
 /**
  * `npm run ops -- <command>`: the tools of the incidents in docs/operations.md (a DLQ alarm,
- * orders stuck, orders failed by an outage, one order to follow, the workers' state, a partner's
+ * orders stuck, B2B batches stuck, orders failed by an outage, one order to follow, the workers' state, a partner's
  * API key leaked or to rotate). Results go to stdout (JSON, or `--format table`); log
  * lines, one JSON line per event in the platform's format, to stderr, each with the run's
- * request id (`ops-<uuid>`, also on the doc jobs `orders requeue` and `orders retry` send). Exit 0 done,
+ * request id (`ops-<uuid>`, also on the jobs `orders requeue`, `orders retry` and `batches requeue` send). Exit 0 done,
  * 1 failed, 2 bad command line (the message names the field).
  */
 export interface OpsIo {
@@ -131,6 +132,26 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
         const report = await stuckOrders(db, deadlines, await docJobsBacklog(target.sqs, urls), command.olderThanMs, command.limit);
         log.info('stuck orders listed', { count: report.count, olderThanMinutes: report.olderThanMinutes });
         return { json: report, text: renderStuck(report), ok: true };
+      } finally {
+        await db.destroy();
+      }
+    }
+    case 'batches stuck':
+    case 'batches requeue': {
+      const batchJobs = await target.queue(QUEUES.batchJobs);
+      const db = await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target));
+      try {
+        if (command.command === 'batches requeue') {
+          const jobs = createJobQueue({ queues: { batchJobsUrl: batchJobs.url } }, target.sqs);
+          const report = await requeueBatches({ db, jobs, queueName: batchJobs.name, batchIds: command.batchIds, requestId, log });
+          return { json: report, text: renderBatchRequeue(report), ok: report.notSent.length === 0 };
+        }
+        const depth = await queueAttributes(target.sqs, batchJobs.url, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+        const dead = await queueAttributes(target.sqs, batchJobs.dlqUrl, ['ApproximateNumberOfMessages']);
+        const queue = { waiting: Number(depth.ApproximateNumberOfMessages ?? 0), inFlight: Number(depth.ApproximateNumberOfMessagesNotVisible ?? 0), dlq: Number(dead.ApproximateNumberOfMessages ?? 0) };
+        const report = await stuckBatches(db, queue, command.olderThanMs, command.limit);
+        log.info('stuck batches listed', { count: report.count, olderThanMinutes: report.olderThanMinutes });
+        return { json: report, text: renderStuckBatches(report), ok: true };
       } finally {
         await db.destroy();
       }

@@ -1,3 +1,4 @@
+import type { BatchRequeueReport, StuckBatchesReport } from './batches';
 import type { ListReport, RedriveReport, ShowReport } from './dlq';
 import type { KeysReport, RevokeReport, RotateReport } from './keys';
 import type { FailedReport, RequeueReport, RetryReport, StuckReport } from './orders';
@@ -64,6 +65,27 @@ export function renderRequeue(r: RequeueReport): string {
     ...r.skipped.map((s) => ({ ...s, result: 'skipped' })),
   ];
   return block([`${r.sent.length} doc job(s) sent under request id ${r.requestId}; ${r.notSent.length} not sent; ${r.skipped.length} skipped`], table(rows, ['orderId', 'status', 'result', 'queue', 'why']));
+}
+
+export function renderStuckBatches(r: StuckBatchesReport): string {
+  return block(
+    [
+      `${r.count} batch(es) pending/processing without an update for over ${r.olderThanMinutes} min${r.truncated ? ` (first ${r.batches.length} shown)` : ''}`,
+      `batch-jobs: ${r.batchJobs.waiting} waiting, ${r.batchJobs.inFlight} in flight; its DLQ ${r.batchJobs.dlq}`,
+    ],
+    r.batches.length > 0
+      ? table(r.batches as unknown as Record<string, unknown>[], ['batchId', 'status', 'totalRows', 'submittedRows', 'succeeded', 'failed', 'unsettledOrders', 'idleMinutes', 'clientId', 'fix', 'why'])
+      : undefined,
+  );
+}
+
+export function renderBatchRequeue(r: BatchRequeueReport): string {
+  const rows = [
+    ...r.sent.map((s) => ({ ...s, result: 'sent' })),
+    ...r.notSent.map((s) => ({ ...s, result: 'NOT sent', why: `${s.error}: run batches requeue for it again` })),
+    ...r.skipped.map((s) => ({ ...s, result: 'skipped' })),
+  ];
+  return block([`${r.sent.length} batch job(s) sent under request id ${r.requestId}; ${r.notSent.length} not sent; ${r.skipped.length} skipped`], table(rows, ['batchId', 'status', 'result', 'queue', 'why']));
 }
 
 export function renderFailed(r: FailedReport): string {

@@ -29,7 +29,7 @@ function argv(text: string): string[] {
     .replace(/<orderId\|requestId>|<orderId>|<it>/g, ID)
     .replace(/(\S+)(\.\.\.|…)/g, '$1')
     .replace(/<queue>/g, 'doc-jobs')
-    .replace(/<clientId>/g, ID)
+    .replace(/<clientId>|<batchId>/g, ID)
     .replace(/<prefix>/g, '0f8e6b2c7d1a')
     .replace(/<env>|\$ENV/g, 'prod')
     .replace(/"\$DB"|\bURL\b/g, 'postgres://docplatform-prod-db.example.eu-west-3.rds.amazonaws.com:15432/docplatform')
