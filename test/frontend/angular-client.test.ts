@@ -207,13 +207,51 @@ test('a bad order is shown to the user as the API answered it, field by field, w
   await page.locator('input[name="input.country"]:focus').waitFor({ timeout: 5_000 });
   await expect(page.locator('input[name="input.country"]').getAttribute('aria-invalid')).resolves.toBe('true');
   await expect(email.getAttribute('aria-invalid')).resolves.toBeNull();
-  // Complete, the same order key goes through.
+  // Complete, it goes through (each 400 took nothing, and the press after it had a fresh key).
   await page.fill('input[name="input.country"]', 'Portugal');
   await expect(answerOf()).resolves.toBe(201);
   await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
   await context.close();
   // Chromium reports the 400 itself as a failed resource load; nothing else may be reported.
   expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 400/.test(line))).toEqual([]);
+}, 60_000);
+
+test('an email the payment provider refuses is corrected and sent again: a 4xx gets a new key, a 503 is retried under the same key', async () => {
+  const { context, page, problems } = await openContext();
+  try {
+    await page.goto(`${edge.url}/order/market-study`);
+    await page.fill('input[name=name]', 'Ada Lovelace');
+    await page.fill('input[name=email]', 'ada@refused.example.test');
+    await page.fill('input[name="input.topic"]', 'Sea salt');
+    await page.fill('input[name="input.country"]', 'Portugal');
+    const send = async (): Promise<{ status: number; key: string }> => {
+      const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]);
+      return { status: answer.status(), key: answer.request().headers()['idempotency-key'] };
+    };
+    p.stripe.failNext(400, 1, 'customer_email');
+    const refused = await send();
+    expect(refused.status).toBe(400);
+    await expect(page.locator('[role=alert]').textContent()).resolves.toContain('body.email: refused by the payment provider');
+    await page.locator('input[name=email]:focus').waitFor({ timeout: 5_000 });
+
+    await page.fill('input[name=email]', 'ada@example.test');
+    // Stripe down for all the SDK's attempts: the order exists, its checkout does not yet.
+    p.stripe.failNext(500, 3);
+    const unavailable = await send();
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.key).not.toBe(refused.key);
+    const retried = await send();
+    expect({ status: retried.status, sameKey: retried.key === unavailable.key }).toEqual({ status: 200, sameKey: true });
+    await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+    await expect(statusOf(page)).resolves.toBe('pending');
+    const orders = await p.db('orders').whereIn('idempotency_key', [refused.key, unavailable.key]).select('idempotency_key');
+    expect(orders.map((o: { idempotency_key: string }) => o.idempotency_key)).toEqual([unavailable.key]);
+  } finally {
+    p.stripe.failNext(500, 0);
+    await context.close();
+  }
+  // Chromium reports the 400 and the 503 themselves as failed resource loads; nothing else may be reported.
+  expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of (400|503)/.test(line))).toEqual([]);
 }, 60_000);
 
 test('a browser that refuses site data is told the order is placed but cannot be followed; once allowed, the same order goes on', async () => {

@@ -51,8 +51,12 @@ export class OrderFormPage {
   private readonly invalid = signal<ReadonlySet<string>>(new Set());
   private readonly router = inject(Router);
   private readonly injector = inject(Injector);
-  /** One key per visit of the form: a double click or a retry after a network error is the same order. */
-  private readonly key = idempotencyKey();
+  /**
+   * The key of the order being placed: a double click, or a retry after a network error or a 5xx
+   * (the order may exist), is the same order. A 4xx is a request the API did not take, so the next
+   * press, with what the user corrected, is a new request under a new key.
+   */
+  private key = idempotencyKey();
 
   invalidMark(name: string): 'true' | null {
     return this.invalid().has(name) ? 'true' : null;
@@ -76,7 +80,10 @@ export class OrderFormPage {
         params: { header: { 'idempotency-key': this.key } },
         body: { name: text('name'), email: text('email'), theme, input },
       });
-      if (!data) return this.refused(element, error, response.status);
+      if (!data) {
+        if (response.status < 500) this.key = idempotencyKey();
+        return this.refused(element, error, response.status);
+      }
       if (!this.kept(data.order.id, { accessToken: data.accessToken, checkoutUrl: data.checkoutUrl ?? null })) return this.focusAfterRender(element, undefined);
       await this.router.navigate(['/orders', data.order.id]);
     } catch {
