@@ -24,6 +24,13 @@ export interface Grants {
   /** s3:GetObject, s3:PutObject under these prefixes. */
   readWriteObjects?: ObjectScope[];
   /**
+   * s3:ListBucket, for listings under these prefixes only (s3:prefix). S3 answers a GET or HEAD
+   * of a missing key 404 NoSuchKey only to a caller that may list the bucket, and 403
+   * AccessDenied to any other; for that check it takes the key as the prefix, so listing one
+   * prefix is enough for its keys.
+   */
+  listPrefixes?: ObjectScope[];
+  /**
    * Fill these buckets (ARNs) from elsewhere, never deleting: s3:ListBucket on each (HeadBucket,
    * and a HeadObject of a missing key answers 404, not 403), and on their objects s3:GetObject
    * (HeadObject, read-back), s3:PutObject (single and multipart uploads) and
@@ -79,6 +86,11 @@ export function grantStatements(grants: Grants): Statement[] {
   );
   add('ReadObjects', ['s3:GetObject'], grants.readObjects && objectArns(grants.readObjects));
   add('ReadWriteObjects', ['s3:GetObject', 's3:PutObject'], grants.readWriteObjects && objectArns(grants.readWriteObjects));
+  const listed = new Map<string, string[]>();
+  for (const s of grants.listPrefixes ?? []) listed.set(s.bucketArn, [...(listed.get(s.bucketArn) ?? []), `${s.prefix}*`]);
+  [...listed].forEach(([bucketArn, prefixes], i) =>
+    statements.push({ sid: `ListPrefixes${i === 0 ? '' : i + 1}`, actions: ['s3:ListBucket'], resources: [bucketArn], conditions: { StringLike: { 's3:prefix': prefixes } } }),
+  );
   add('ListFilledBuckets', ['s3:ListBucket'], grants.fillBuckets);
   add('FillBuckets', ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], grants.fillBuckets?.map((arn) => `${arn}/*`));
   add('ReadSecrets', ['secretsmanager:GetSecretValue'], grants.readSecrets);

@@ -40,6 +40,11 @@ export interface ServiceAccess {
   sendTo: QueueName[];
   readObjects: ObjectAccess[];
   readWriteObjects: ObjectAccess[];
+  /**
+   * Prefixes it may list (s3:ListBucket on the bucket, conditioned on s3:prefix): what makes S3
+   * answer a missing key under them NoSuchKey instead of AccessDenied.
+   */
+  listObjects: ObjectAccess[];
   invokes: ServiceName[];
 }
 
@@ -53,6 +58,7 @@ const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
   sendTo: [],
   readObjects: [],
   readWriteObjects: [],
+  listObjects: [],
   invokes: [],
   ...a,
 });
@@ -87,5 +93,10 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
     // Interactive orders first: no B2C job waits behind a batch's rows.
     queues: ['docJobs', 'batchDocJobs'],
   },
-  'b2b-batch': { ...access({ database: true, secrets: ['database'], sendTo: ['batchDocJobs'], readWriteObjects: [BATCH_OBJECTS] }), queues: ['batchJobs'] },
+  'b2b-batch': {
+    // listObjects: a batch whose source object is gone is failed at once with its reason; without the
+    // listing S3 answered AccessDenied, which the worker retried until the DLQ.
+    ...access({ database: true, secrets: ['database'], sendTo: ['batchDocJobs'], readWriteObjects: [BATCH_OBJECTS], listObjects: [BATCH_OBJECTS] }),
+    queues: ['batchJobs'],
+  },
 };

@@ -496,6 +496,7 @@ class AccessWiring {
       sendTo: a.sendTo.map((q) => this.data.queues[q].arn),
       readObjects: a.readObjects.map(objectScope),
       readWriteObjects: a.readWriteObjects.map(objectScope),
+      listPrefixes: a.listObjects.map(objectScope),
       invoke: a.invokes.map((name) => {
         const fn = functions[name];
         if (!fn) throw new Error(`${name} must be created before the services that invoke it`);

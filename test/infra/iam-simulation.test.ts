@@ -393,6 +393,34 @@ function docJobQueueRows(env: string): Row[] {
 }
 
 /**
+ * The batch worker may list its environment's assets bucket under `batches/` only (s3:prefix): S3
+ * answers a GET of a missing key NoSuchKey only to a caller that may list it, and without that the
+ * missing source of a batch was a 403 AccessDenied the worker retried into the DLQ. For that check
+ * S3 takes the object's key as the prefix. No other prefix, no listing without a prefix, and no
+ * other workload gains a listing.
+ */
+function batchListingRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const batch = workloadRole(env, `${namePrefix(env)}-b2b-batch-task`);
+  const list = 's3:ListBucket';
+  const assets = { resource: own.assetsBucket, resourcePolicy: own.assetsBucketPolicy };
+  const source = { 's3:prefix': 'batches/client-1/b-1/source.json' };
+  return [
+    { principal: batch, action: list, ...assets, context: source, expected: 'Allow', why: 'the check S3 makes on a GET of a missing batch source (its key as the prefix): NoSuchKey, not AccessDenied' },
+    { principal: batch, action: list, ...assets, context: { 's3:prefix': 'batches/' }, expected: 'Allow', why: 'a listing of the batches/ prefix' },
+    { principal: batch, action: list, ...assets, context: { 's3:prefix': 'legacy/' }, expected: 'Deny', why: 'a prefix other than batches/' },
+    { principal: batch, action: list, ...assets, context: { 's3:prefix': 'batchesX/' }, expected: 'Deny', why: 'a prefix that only starts like batches/' },
+    { principal: batch, action: list, ...assets, expected: 'Deny', why: 'a listing of the whole bucket (no prefix)' },
+    { principal: batch, action: list, resource: own.reportsBucket, resourcePolicy: own.reportsBucketPolicy, context: { 's3:prefix': 'batches/' }, expected: 'Deny', why: 'the reports bucket' },
+    { principal: batch, action: list, resource: theirs.assetsBucket, resourcePolicy: theirs.assetsBucketPolicy, context: source, expected: 'Deny', why: `${other(env)}'s assets bucket` },
+    ...['doc-generation-task', 'gateway-b2b'].map(
+      (w): Row => ({ principal: workloadRole(env, `${namePrefix(env)}-${w}`), action: list, ...assets, context: source, expected: 'Deny', why: 'unchanged: only the batch worker lists batches/' }),
+    ),
+  ];
+}
+
+/**
  * The NAT instance of the network stack, its role and boundary as synthesised: it can take over
  * its own environment's floating interface and finish its launch, nothing of the other's.
  */
@@ -623,7 +651,7 @@ function cacheRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...cacheRows(env), ...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...cacheRows(env), ...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...batchListingRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
