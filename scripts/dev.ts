@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { parseOptions, runCli } from '../core/cli';
 import { rotateApiKey } from '../core/domain/api-keys';
 import { createDb } from '../core/db';
+import { readConfig } from '../core/config';
 import { ENV, SERVICE_NAMES, ServiceName, WORKER_NAMES } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
@@ -26,6 +27,10 @@ import { renderSupport } from './local/renderers';
  * comes from the offline provider unless GEMINI_API_KEY is set.
  */
 const DEMO_CLIENT_EMAIL = 'demo-b2b@example.test';
+/** The caller's variables that reach the services as they are set (the rest of their environment is the local run's own). */
+const PASSED_TO_SERVICES = [ENV.geminiApiKey, ENV.geminiModel, ENV.geminiBaseUrl, ENV.databaseAppUrl];
+/** Those, and the ones the local run reads itself before it hands them on. */
+const FORWARDED_VARIABLES = [...PASSED_TO_SERVICES, ENV.databaseUrl, ENV.redisUrl, ENV.logLevel];
 
 async function demoApiKey(databaseUrl: string): Promise<string> {
   const db = createDb({ database: { url: databaseUrl, port: 5432, poolMax: 1 }, secrets: {} });
@@ -61,6 +66,9 @@ async function main(): Promise<void> {
   // A wrong option, LOCAL_EDGE_SOURCE or port variable, or a port taken, stops the start before anything runs.
   const { values } = parseOptions({ args: process.argv.slice(2), options: { fresh: { type: 'boolean', default: false } } });
   const edgeSource = edgeSourceKind();
+  // The variables the local run hands to its services, read as they will read them: a malformed
+  // one is exit 2 naming it here, not a TypeError after the front-end build and the database start.
+  readConfig(Object.fromEntries(FORWARDED_VARIABLES.map((k) => [k, process.env[k]])));
   const ports = Object.fromEntries(SERVICE_NAMES.map((n) => [n, localPort(n)])) as Record<ServiceName, number>;
   const emulatorPort = localEmulatorPort();
   const stripePort = localStripePort();
@@ -96,9 +104,7 @@ async function main(): Promise<void> {
     startWorkers: true,
     logLevel: atLeast(terminalLevel, 'info') ? 'info' : terminalLevel,
     logSink: log.sink,
-    env: Object.fromEntries(
-      [ENV.geminiApiKey, ENV.geminiModel, ENV.geminiBaseUrl, ENV.databaseAppUrl].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]),
-    ),
+    env: Object.fromEntries(PASSED_TO_SERVICES.filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
   });
   const edge = await startLocalEdge({
     port: edgePort,

@@ -234,12 +234,12 @@ export async function startLocalDatabase(options: LocalDatabaseOptions): Promise
   if (await answers(host, port)) {
     await assertUsable(url);
     if (options.fresh) {
-      if (!local) throw new Error(`--fresh only empties a database on this machine, not ${url.host}`);
+      if (!local) throw new UsageError('--fresh', `only empties a database on this machine, not ${url.host} (DATABASE_URL)`);
       await dropDatabase(url);
     }
     return { kind: 'existing', url: options.url, describe: `the PostgreSQL already running at ${url.host}${options.fresh ? ' (database dropped by --fresh)' : ''}`, stop: async () => undefined };
   }
-  if (!local) throw new Error(`nothing answers at ${url.host} (DATABASE_URL); an embedded PostgreSQL is only started on this machine (127.0.0.1, localhost)`);
+  if (!local) throw new UsageError('DATABASE_URL', `nothing answers at ${url.host}; an embedded PostgreSQL is only started on this machine (127.0.0.1, localhost)`);
 
   const binaries = embeddedBinaries();
   const as = runAsOf();

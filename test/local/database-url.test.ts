@@ -9,7 +9,9 @@ import { devEnv, REPO } from '../support/local-dev';
  * program on the port (here the machine's Redis, which never answers a PostgreSQL greeting), or a
  * PostgreSQL that refuses the URL's user. It stops in seconds, exit 2, one line naming
  * DATABASE_URL, the host and what went wrong, never the password. The first waited for ever,
- * with nothing printed; the second was exit 1 'role "nobody" does not exist'.
+ * with nothing printed; the second was exit 1 'role "nobody" does not exist'. Likewise a value
+ * that is no URL (exit 1 'Invalid URL', a TypeError, after the front-end build) and another
+ * machine where nothing answers (exit 1, no field).
  */
 jest.setTimeout(60_000);
 
@@ -61,4 +63,24 @@ test('a PostgreSQL that refuses the user: exit 2 naming DATABASE_URL and the ser
   expect(lines[0].field).toBe('DATABASE_URL');
   expect(lines[0].msg).toContain('127.0.0.1:5432');
   expect(lines[0].msg).toContain('role "nobody" does not exist');
+});
+
+test('a DATABASE_URL that is no URL at all: exit 2 in seconds naming DATABASE_URL, no TypeError', async () => {
+  const result = await dev('127.0.0.1:5432/docplatform');
+  expect(result.code).toBe(2);
+  expect(result.ms).toBeLessThan(20_000);
+  const lines = errorLine(result.output);
+  expect(lines).toHaveLength(1);
+  expect(lines[0].msg).toContain('DATABASE_URL');
+  expect(lines[0].msg).not.toMatch(/^Invalid URL$/);
+});
+
+test('nothing answering at a DATABASE_URL on another machine: exit 2 naming DATABASE_URL and the host', async () => {
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): nothing answers there.
+  const result = await dev('postgres://postgres@192.0.2.1:5432/docplatform');
+  expect(result.code).toBe(2);
+  const lines = errorLine(result.output);
+  expect(lines).toHaveLength(1);
+  expect(lines[0].field).toBe('DATABASE_URL');
+  expect(lines[0].msg).toContain('192.0.2.1:5432');
 });
