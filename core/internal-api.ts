@@ -294,7 +294,7 @@ const segment = encodeURIComponent;
 /** The internal services as typed calls, for one request (its id goes with every call). */
 export function internalApi(client: InternalClient, { requestId, orderId }: CallOptions) {
   const headers: Record<string, string> = { 'x-request-id': requestId, ...(orderId ? { [ORDER_ID_HEADER]: orderId } : {}) };
-  const call = <Res>(service: ServiceName, method: InternalRequest['method'], path: string, req: Pick<InternalRequest, 'body' | 'query'> = {}) =>
+  const call = <Res>(service: ServiceName, method: InternalRequest['method'], path: string, req: Pick<InternalRequest, 'body' | 'query' | 'sendOnce'> = {}) =>
     client.json<Json<Res>>(service, { method, path, ...req, headers });
   return {
     theme: {
@@ -318,11 +318,11 @@ export function internalApi(client: InternalClient, { requestId, orderId }: Call
     client: {
       authenticate: (body: AuthenticateRequest) => call<ClientResponse>('client', 'POST', '/clients/authenticate', { body }),
       listKeys: (id: string) => call<ApiKeysResponse>('client', 'GET', `/clients/${segment(id)}/keys`),
-      rotateKey: (id: string, body: RotateKeyRequest) => call<RotateKeyResponse>('client', 'POST', `/clients/${segment(id)}/keys`, { body }),
+      rotateKey: (id: string, body: RotateKeyRequest) => call<RotateKeyResponse>('client', 'POST', `/clients/${segment(id)}/keys`, { body, sendOnce: true }),
       revokeKey: (id: string, prefix: string) => call<RevokeKeyResponse>('client', 'POST', `/clients/${segment(id)}/keys/${segment(prefix)}/revoke`),
     },
     coreLlm: {
-      generate: (body: GenerateRequest) => call<GenerateResponse>('core-llm', 'POST', '/generate', { body }),
+      generate: (body: GenerateRequest) => call<GenerateResponse>('core-llm', 'POST', '/generate', { body, sendOnce: true }),
     },
   };
 }

@@ -22,6 +22,11 @@ export interface InternalRequest {
   query?: Record<string, string>;
   body?: unknown;
   headers?: Record<string, string>;
+  /**
+   * The call does what a second run would do again (a generation made and paid for, a key
+   * issued): the Lambda transport sends it again only when Lambda cannot have run it.
+   */
+  sendOnce?: boolean;
 }
 
 export interface InternalResponse {
@@ -160,7 +165,7 @@ export function toApiGatewayEvent(req: InternalRequest, requestId: string, servi
   };
 }
 
-/** Attempts of one Invoke that is not a GET, as the SDK's own default. */
+/** Attempts of one `sendOnce` Invoke, as the SDK's own default. */
 const INVOKE_ATTEMPTS = 3;
 /** Failures before any byte reached Lambda: the connection was never made. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -172,13 +177,15 @@ interface RetryToken {
 const retryToken = (count: number, delayMs: number): RetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs });
 
 /**
- * The SDK's retry strategy (its RetryStrategyV2) for an Invoke that changes something: sent again
- * only when Lambda cannot have run it, a throttling refusal or a connection never made. The
- * SDK's default also retries a connection reset or a timeout after the request went out, when
- * the function may have run (or still be running): a generation would be made, counted against
- * the client's rate limit and the budget and paid for twice, a key rotated twice. The callers'
- * own retries (the doc worker's redelivery, a client's Idempotency-Key) come later, when the
- * first run has finished and is found.
+ * The SDK's retry strategy (its RetryStrategyV2) for a `sendOnce` Invoke: sent again only when
+ * Lambda cannot have run it, a throttling refusal or a connection never made. The SDK's default
+ * also retries a connection reset or a timeout after the request went out, when the function may
+ * have run (or still be running): a generation would be made, counted against the client's rate
+ * limit and the budget and paid for twice, a key issued twice. The callers' own retries (the doc
+ * worker's redelivery) come later, when the first run has finished and is found. Every other
+ * call keeps the SDK's retries, which also cover a keep-alive connection Lambda closed while the
+ * caller's environment was frozen: reads change nothing, and the order service's writes are
+ * guarded transitions or carry an idempotency key.
  */
 const notRunRetries = {
   acquireInitialRetryToken: async (): Promise<RetryToken> => retryToken(0, 0),
@@ -195,16 +202,15 @@ const notRunRetries = {
 
 export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, timeouts: HttpTimeouts = INTERNAL_TIMEOUTS): Transport {
   type Invoker = { invoke(fn: string, payload: string): Promise<{ payload: string; functionError?: string }> };
-  // A GET changes nothing, so it keeps the SDK's retries; every other method gets notRunRetries.
-  const clients: { get?: Promise<Invoker>; change?: Promise<Invoker> } = {};
-  const getClient = (method: InternalRequest['method']) => {
-    const kind = method === 'GET' ? 'get' : 'change';
+  const clients: { retried?: Promise<Invoker>; once?: Promise<Invoker> } = {};
+  const getClient = (sendOnce: boolean) => {
+    const kind = sendOnce ? 'once' : 'retried';
     return (clients[kind] ??= import('@aws-sdk/client-lambda').then((sdk) => {
       const lambda = new sdk.LambdaClient({
         region: config.aws.region,
         endpoint: config.aws.endpoint,
         requestHandler: requestHandlerOptions(timeouts),
-        ...(kind === 'change' ? { retryStrategy: notRunRetries } : {}),
+        ...(sendOnce ? { retryStrategy: notRunRetries } : {}),
       });
       return {
         invoke: async (fn: string, payload: string) => {
@@ -223,7 +229,7 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, tim
     const event = JSON.stringify(toApiGatewayEvent(req, requestId, service));
     let out: { payload: string; functionError?: string };
     try {
-      out = await (await getClient(req.method)).invoke(fn, event);
+      out = await (await getClient(req.sendOnce === true)).invoke(fn, event);
     } catch (err) {
       // The SDK's words name the account, the role and the function ARN (an AccessDenied, a function not found): logged, never answered.
       throw new DependencyUnavailableError('service', `service ${service} unreachable: ${(err as Error).message}`, `service ${service} unreachable`);

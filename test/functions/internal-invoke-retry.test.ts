@@ -8,9 +8,10 @@ import { createInternalClient, InternalClient } from '../../core/internal-client
  * The Lambda transport's retries, through the real @aws-sdk/client-lambda against an Invoke
  * endpoint that misbehaves on purpose. An Invoke that reached Lambda may have run the function
  * even though its answer was lost (the connection reset after the request went out): sent again,
- * a POST runs twice (a generation made, counted against the client's rate limit and the budget
- * and paid for twice, a key rotated twice). Only a refusal that ran nothing (throttling, a
- * connection never made) is sent again; a GET, which changes nothing, keeps the SDK's retries.
+ * a generation would be made, counted against the client's rate limit and the budget and paid
+ * for twice, a key issued twice. Those calls (sendOnce) are sent again only after a refusal that
+ * ran nothing (throttling); every other call keeps the SDK's retries (a keep-alive connection
+ * Lambda closed while the caller was frozen is the common reset).
  */
 type Step = 'reset' | 'throttle' | 'answer';
 const script: Step[] = [];
@@ -20,6 +21,11 @@ let endpoint: string;
 const credentials = { AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY };
 
 const proxyResult = (body: unknown) => JSON.stringify({ statusCode: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), isBase64Encoded: false });
+
+const ANSWERS: Record<string, unknown> = {
+  '/generate': { text: '# Doc', cached: false, model: 'm', provider: 'gemini', promptHash: 'h' },
+  '/clients/authenticate': { client: { id: '6f1c1d1e-0000-4000-8000-0000000000a1' } },
+};
 
 function invoke(req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];
@@ -35,7 +41,7 @@ function invoke(req: IncomingMessage, res: ServerResponse): void {
       return void res.end(JSON.stringify({ Type: 'User', message: 'Rate Exceeded.', Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded' }));
     }
     res.writeHead(200, { 'content-type': 'application/json', 'x-amz-executed-version': '1', 'x-amzn-requestid': 'stand-in' });
-    res.end(proxyResult(event.path === '/generate' ? { text: '# Doc', cached: false, model: 'm', provider: 'gemini', promptHash: 'h' } : { themes: [] }));
+    res.end(proxyResult(ANSWERS[event.path] ?? { themes: [] }));
   });
 }
 
@@ -56,6 +62,7 @@ beforeAll(async () => {
       AWS_ENDPOINT_URL: endpoint,
       SERVICE_FUNCTION_CORE_LLM: 'docplatform-dev-core-llm',
       SERVICE_FUNCTION_THEME: 'docplatform-dev-theme',
+      SERVICE_FUNCTION_CLIENT: 'docplatform-dev-client',
     }),
   );
   client = createInternalClient(config);
@@ -73,15 +80,28 @@ afterAll(async () => {
 });
 
 const api = () => internalApi(client, { requestId: 'req-invoke-retry' });
-const GENERATE = { clientId: '6f1c1d1e-0000-4000-8000-0000000000a1', prompt: 'hello' };
+const CLIENT = '6f1c1d1e-0000-4000-8000-0000000000a1';
+const GENERATE = { clientId: CLIENT, prompt: 'hello' };
 
-test('a POST whose answer was lost after it reached Lambda is sent once: a 503, not a second run', async () => {
+test('a generation whose answer was lost after it reached Lambda is sent once: a 503, not a second run', async () => {
   script.push('reset', 'answer');
   await expect(api().coreLlm.generate(GENERATE)).rejects.toMatchObject({ message: expect.stringContaining('service core-llm unreachable') });
   expect(invokes).toEqual(['POST /generate']);
 });
 
-test('a POST Lambda refused to run (throttling) is sent again, and answers', async () => {
+test('a key rotation whose answer was lost is sent once: no second key issued that nobody was shown', async () => {
+  script.push('reset', 'answer');
+  await expect(api().client.rotateKey(CLIENT, {})).rejects.toMatchObject({ message: expect.stringContaining('service client unreachable') });
+  expect(invokes).toEqual([`POST /clients/${CLIENT}/keys`]);
+});
+
+test('an authentication whose connection was reset is sent again: it issues nothing', async () => {
+  script.push('reset', 'answer');
+  await expect(api().client.authenticate({ apiKey: 'dpk_x' })).resolves.toMatchObject({ client: { id: CLIENT } });
+  expect(invokes).toEqual(['POST /clients/authenticate', 'POST /clients/authenticate']);
+});
+
+test('a generation Lambda refused to run (throttling) is sent again, and answers', async () => {
   script.push('throttle', 'answer');
   await expect(api().coreLlm.generate(GENERATE)).resolves.toMatchObject({ text: '# Doc' });
   expect(invokes).toEqual(['POST /generate', 'POST /generate']);
