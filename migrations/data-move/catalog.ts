@@ -22,6 +22,11 @@ export interface TableInfo {
    * database-local OID (an enum travels as its label; an array of enums would carry the enum's OID).
    */
   binaryCopy: boolean;
+  /**
+   * An extension's configuration table: the WHERE clause (or '') selecting the user's rows, the only
+   * ones copied and compared; the target's CREATE EXTENSION makes the others.
+   */
+  extensionFilter?: string;
   /** Replica identity is usable for UPDATE/DELETE replication (primary key, index or FULL). */
   replicaIdentityOk: boolean;
   bytes: number;
@@ -42,6 +47,17 @@ const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', '${S
 const NOT_EXTENSION_MEMBER = `NOT EXISTS (SELECT 1 FROM pg_depend d
   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`;
 
+/**
+ * The condition an extension gave its configuration table (pg_extension_config_dump: a WHERE
+ * clause, or '' for every row), null for any other table: those rows are the user's, which
+ * pg_dump dumps and CREATE EXTENSION does not make (PostGIS's own spatial_ref_sys rows are made by
+ * it, a user's SRIDs are not).
+ */
+const EXTENSION_FILTER = `(SELECT e.extcondition[array_position(e.extconfig, c.oid)] FROM pg_extension e WHERE c.oid = ANY (e.extconfig))`;
+
+/** Tables holding user rows: an extension's members only when they are its configuration tables. */
+const USER_ROWS = `(${NOT_EXTENSION_MEMBER} OR ${EXTENSION_FILTER} IS NOT NULL)`;
+
 /** Leaf tables holding rows (partitioned parents hold none), largest first so parallel work balances. */
 export async function listTables(client: Client): Promise<TableInfo[]> {
   const { rows } = await client.query(`
@@ -61,9 +77,10 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
               AND b.typtype <> 'e' AND (b.oid >= ${FIRST_NORMAL_OID} OR b.typelem >= ${FIRST_NORMAL_OID})) AS binary_copy,
       (c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
-        OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replica_identity_ok
+        OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replica_identity_ok,
+      ${EXTENSION_FILTER} AS extension_filter
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}
+    WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${USER_ROWS}
     ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`);
   return rows.map((r) => ({
     sql: `${quoteIdent(r.schema)}.${quoteIdent(r.table)}`,
@@ -74,9 +91,20 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
     primaryKey: r.primary_key,
     primaryKeyType: r.primary_key_type ?? undefined,
     binaryCopy: r.binary_copy,
+    extensionFilter: r.extension_filter ?? undefined,
     replicaIdentityOk: r.replica_identity_ok,
     bytes: Number(r.bytes),
   }));
+}
+
+/** The user's rows (its condition's) in each extension configuration table of `tables` that holds any. */
+export async function extensionConfigRows(client: Client, tables: TableInfo[]): Promise<{ table: string; rows: number }[]> {
+  const held: { table: string; rows: number }[] = [];
+  for (const t of tables.filter((t) => t.extensionFilter !== undefined)) {
+    const { rows } = await client.query(`SELECT count(*)::int AS n FROM ONLY ${t.sql} ${t.extensionFilter}`);
+    if (rows[0].n > 0) held.push({ table: t.name, rows: rows[0].n });
+  }
+  return held;
 }
 
 /**
@@ -89,7 +117,7 @@ export async function tableShapes(client: Client): Promise<Map<string, string>> 
       coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
         FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') AS columns
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}`);
+    WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${USER_ROWS}`);
   return new Map(rows.map((r) => [qualifiedName(r.schema, r.table), r.columns]));
 }
 

@@ -40,6 +40,7 @@ interface WorkItem {
 }
 
 function copyFilter(table: TableInfo, chunk?: Chunk): string {
+  if (table.extensionFilter !== undefined) return table.extensionFilter ? ` ${table.extensionFilter}` : '';
   if (!chunk) return '';
   const key = quoteIdent(table.primaryKey[0]);
   const bounds = [chunk.lower !== null ? `${key} >= ${chunk.lower}` : '', chunk.upper !== null ? `${key} < ${chunk.upper}` : ''];
@@ -62,8 +63,11 @@ async function copyItem(source: Client, target: Client, item: WorkItem, binary: 
   const columns = table.copyColumns.map(quoteIdent).join(', ');
   const format = binary ? ' (FORMAT binary)' : '';
   try {
-    await target.query(chunk ? 'BEGIN' : `BEGIN; TRUNCATE ONLY ${table.sql}`);
-    const options = [...(binary ? ['FORMAT binary'] : []), ...(chunk ? [] : ['FREEZE'])];
+    // An extension's configuration table keeps the rows its CREATE EXTENSION made: only the user's
+    // rows (its condition's) are replaced, so it is neither truncated nor frozen.
+    const config = table.extensionFilter !== undefined;
+    await target.query(chunk ? 'BEGIN' : config ? `BEGIN; DELETE FROM ONLY ${table.sql}${copyFilter(table)}` : `BEGIN; TRUNCATE ONLY ${table.sql}`);
+    const options = [...(binary ? ['FORMAT binary'] : []), ...(chunk || config ? [] : ['FREEZE'])];
     const into = target.query(
       new RelayIn(`COPY ${table.sql} (${columns}) FROM STDIN${options.length ? ` (${options.join(', ')})` : ''}`, { highWaterMark: STREAM_BUFFER }),
     );
@@ -103,7 +107,7 @@ async function workItems(source: Client, target: Client, tables: TableInfo[], op
   await target.query('BEGIN');
   for (const table of tables) {
     let plan = plans.get(table.name);
-    const splittable = options.jobs > 1 && table.bytes > chunkBytes && !!table.primaryKeyType && INTEGER_KEYS.has(table.primaryKeyType);
+    const splittable = options.jobs > 1 && table.extensionFilter === undefined && table.bytes > chunkBytes && !!table.primaryKeyType && INTEGER_KEYS.has(table.primaryKeyType);
     if (!plan && splittable && !copied.has(table.name)) {
       plan = await planChunks(source, table, chunkBytes, options.jobs);
       await saveChunkPlan(target, table.name, plan);

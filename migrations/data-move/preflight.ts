@@ -72,12 +72,23 @@ export function warnMissingPrimaryKeys(tables: TableInfo[]): void {
 }
 
 /** Logical replication prerequisites on the source, checked before anything is created. */
-export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], largeObjects: number): void {
+export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], largeObjects: number, extensionRows: { table: string; rows: number }[]): void {
   // First: no setting of the source's makes it replicable, unlike what follows.
   if (largeObjects > 0) {
     throw new UsageError(
       '--source',
       `it holds ${largeObjects} large objects, which logical replication does not carry (they would arrive empty): ` +
+        'use --mode copy with the writers stopped, which copies and verifies them',
+    );
+  }
+  // A subscription's initial copy takes a whole table, the rows the target's CREATE EXTENSION made
+  // included (duplicates, or a sync failing on their keys), and a row filter on a column outside
+  // the replica identity cannot publish UPDATEs: a configuration table stays out of the
+  // publication, which loses nothing only while it holds none of the user's rows.
+  if (extensionRows.length) {
+    throw new UsageError(
+      '--source',
+      `extension configuration tables hold rows of yours, which replication does not carry: ${extensionRows.map((t) => `${t.table} (${t.rows} rows)`).join(', ')}; ` +
         'use --mode copy with the writers stopped, which copies and verifies them',
     );
   }

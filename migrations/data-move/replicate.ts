@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { listSequences, listTables, serverInfo, tableShapes } from './catalog';
+import { extensionConfigRows, listSequences, listTables, serverInfo, tableShapes } from './catalog';
 import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
 import { MismatchError } from './errors';
@@ -116,8 +116,9 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     const sourceName = describeUrl(options.sourceUrl);
     const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
     checkVersions(si, ti);
-    const tables = await listTables(source);
-    checkReplicationSource(si, tables, await countLargeObjects(source));
+    const listed = await listTables(source);
+    const tables = listed.filter((t) => t.extensionFilter === undefined);
+    checkReplicationSource(si, tables, await countLargeObjects(source), await extensionConfigRows(source, listed));
     // The initial sync reads the tables as this user too: its policies would hold rows back.
     await checkRowSecurity(source, si.user);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));

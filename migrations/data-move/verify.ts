@@ -159,8 +159,14 @@ export interface DataDigest {
   checksum: string;
 }
 
-export async function dataDigest(client: Client, table: Pick<TableInfo, 'sql'>, hash: RowHash): Promise<DataDigest> {
-  const { rows } = await client.query(`SELECT count(*)::text AS rows, coalesce(sum(${hash.sql}), 0)::text AS checksum FROM ONLY ${table.sql} t`);
+/**
+ * An extension's configuration table is digested on both sides with the source's condition: the
+ * rows its CREATE EXTENSION made are not the move's, and may differ with the target's version.
+ */
+export async function dataDigest(client: Client, table: Pick<TableInfo, 'sql' | 'extensionFilter'>, hash: RowHash): Promise<DataDigest> {
+  // The condition names the table's columns (or the table) unqualified, as pg_dump runs it: under the alias t it could not name the table.
+  const from = table.extensionFilter ? `(SELECT * FROM ONLY ${table.sql} ${table.extensionFilter}) t` : `ONLY ${table.sql} t`;
+  const { rows } = await client.query(`SELECT count(*)::text AS rows, coalesce(sum(${hash.sql}), 0)::text AS checksum FROM ${from}`);
   return rows[0];
 }
 
@@ -232,7 +238,9 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       const hash = hashes.get(table.name)!;
       const [s, t] = await Promise.all([
         tableDigest(sources[worker], table, hash, options.precomputed?.source.get(table.name)),
-        onTarget ? tableDigest(targets[worker], onTarget, hash, options.precomputed?.target.get(table.name)).catch(columnsDiffer) : undefined,
+        onTarget
+          ? tableDigest(targets[worker], { ...onTarget, extensionFilter: table.extensionFilter }, hash, options.precomputed?.target.get(table.name)).catch(columnsDiffer)
+          : undefined,
       ]);
       const check = t instanceof Error ? mismatch(table, s, t.message) : compare(table.name, table.primaryKey.length > 0, s, t);
       if (!check.primaryKey) log('verify_without_primary_key', { table: table.name, checksum: 'order-independent row-hash sum' }, 'warn');
