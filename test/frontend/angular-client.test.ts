@@ -254,6 +254,33 @@ test('an email the payment provider refuses is corrected and sent again: a 4xx g
   expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of (400|503)/.test(line))).toEqual([]);
 }, 60_000);
 
+test('an order edited after a 503 is sent under a new key: the API takes it (201), not a 409 for the key used with another body', async () => {
+  const { context, page, problems } = await openContext();
+  try {
+    await page.goto(`${edge.url}/order/market-study`);
+    await page.fill('input[name=name]', 'Grace Hopper');
+    await page.fill('input[name=email]', 'grace@example.test');
+    await page.fill('input[name="input.topic"]', 'Olive oil');
+    await page.fill('input[name="input.country"]', 'Greece');
+    const send = async (): Promise<{ status: number; key: string }> => {
+      const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]);
+      return { status: answer.status(), key: answer.request().headers()['idempotency-key'] };
+    };
+    p.stripe.failNext(500, 3);
+    const unavailable = await send();
+    expect(unavailable.status).toBe(503);
+    await page.fill('input[name="input.topic"]', 'Feta');
+    const edited = await send();
+    expect({ status: edited.status, newKey: edited.key !== unavailable.key }).toEqual({ status: 201, newKey: true });
+    await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+    await expect(statusOf(page)).resolves.toBe('pending');
+  } finally {
+    p.stripe.failNext(500, 0);
+    await context.close();
+  }
+  expect(problems.filter((line) => !/Failed to load resource: the server responded with a status of 503/.test(line))).toEqual([]);
+}, 60_000);
+
 test('a browser that refuses site data is told the order is placed but cannot be followed; once allowed, the same order goes on', async () => {
   const { context, page, problems } = await openContext();
   // What Chromium does with site data blocked for the site: localStorage throws a SecurityError.

@@ -53,10 +53,13 @@ export class OrderFormPage {
   private readonly injector = inject(Injector);
   /**
    * The key of the order being placed: a double click, or a retry after a network error or a 5xx
-   * (the order may exist), is the same order. A 4xx is a request the API did not take, so the next
-   * press, with what the user corrected, is a new request under a new key.
+   * (the order may exist), is the same order. A 4xx is a request the API did not take, and a body
+   * the user edited since the last press is another order (the API answers a key sent with another
+   * body 409): either way the next press is a new request under a new key.
    */
   private key = idempotencyKey();
+  /** The body last sent under `key`, undefined once a 4xx freed it. */
+  private keyBody: string | undefined;
 
   invalidMark(name: string): 'true' | null {
     return this.invalid().has(name) ? 'true' : null;
@@ -75,13 +78,14 @@ export class OrderFormPage {
     this.sending.set(true);
     this.error.set(undefined);
     this.invalid.set(new Set());
+    const body = { name: text('name'), email: text('email'), theme, input };
+    const sent = JSON.stringify(body);
+    if (this.keyBody !== undefined && this.keyBody !== sent) this.key = idempotencyKey();
+    this.keyBody = sent;
     try {
-      const { data, error, response } = await api.POST('/b2c/orders', {
-        params: { header: { 'idempotency-key': this.key } },
-        body: { name: text('name'), email: text('email'), theme, input },
-      });
+      const { data, error, response } = await api.POST('/b2c/orders', { params: { header: { 'idempotency-key': this.key } }, body });
       if (!data) {
-        if (response.status < 500) this.key = idempotencyKey();
+        if (response.status < 500) [this.key, this.keyBody] = [idempotencyKey(), undefined];
         return this.refused(element, error, response.status);
       }
       if (!this.kept(data.order.id, { accessToken: data.accessToken, checkoutUrl: data.checkoutUrl ?? null })) return this.focusAfterRender(element, undefined);
