@@ -86,6 +86,24 @@ function withPassword(value: string, envName: string): string {
   return url.toString();
 }
 
+/** PostgreSQL's bounds for maintenance_work_mem, in kB (guc_tables.c: 1024 to MAX_KILOBYTES). */
+const MAINTENANCE_WORK_MEM_KB = { min: 1024, max: 2_147_483_647 };
+const KB_PER_UNIT: Record<string, number> = { kB: 1, MB: 1024, GB: 1024 ** 2 };
+
+/**
+ * A size the server takes: one out of its range was refused by the first index build's set_config,
+ * mid-run, as an unexpected error (exit 3) that told to rerun the same command, which failed again.
+ */
+function maintenanceWorkMem(value: string): string {
+  const size = /^(\d+)\s*(kB|MB|GB)$/.exec(value);
+  if (!size) throw new UsageError('--maintenance-work-mem', `must look like 128MB or 1GB, got "${value}"`);
+  const kb = Number(size[1]) * KB_PER_UNIT[size[2]];
+  if (kb < MAINTENANCE_WORK_MEM_KB.min || kb > MAINTENANCE_WORK_MEM_KB.max) {
+    throw new UsageError('--maintenance-work-mem', `must be from 1MB to 2047GB (PostgreSQL's range for maintenance_work_mem), got "${value}"`);
+  }
+  return value;
+}
+
 export function parse(argv: string[]): Args | 'help' {
   const parsed = parseOptions({
     args: argv,
@@ -115,8 +133,7 @@ export function parse(argv: string[]): Args | 'help' {
   if (mode !== 'copy' && mode !== 'replicate') throw new UsageError('--mode', `must be copy or replicate, got "${mode}"`);
   const command: Command = (positional as Command | undefined) ?? (values['verify-only'] ? 'verify' : mode);
   const sourceUrl = withPassword(postgresUrl('source', values.source), 'DB_MOVE_SOURCE_PASSWORD');
-  const memory = values['maintenance-work-mem'] ?? '128MB';
-  if (!/^\d+\s*(kB|MB|GB)$/.test(memory)) throw new UsageError('--maintenance-work-mem', `must look like 128MB or 1GB, got "${memory}"`);
+  const memory = maintenanceWorkMem(values['maintenance-work-mem'] ?? '128MB');
   return {
     command,
     sourceUrl,

@@ -33,6 +33,9 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
     await expectRefused(['--source', source.url, '--target', 'postgres://h:5432'], /^--target: names no database/);
     await expectRefused(['--source', source.url, '--target', target.url, '--jobs', '0'], /^--jobs: must be an integer from 1 to 32, got "0"/);
     await expectRefused(['--source', source.url, '--target', target.url, '--mode', 'mirror'], /^--mode: must be copy or replicate, got "mirror"/);
+    // Out of PostgreSQL's range: the first index build's set_config refused it mid-run, exit 3 "rerun".
+    await expectRefused(['--source', source.url, '--target', target.url, '--maintenance-work-mem', '99999999GB'], /^--maintenance-work-mem: must be from 1MB to 2047GB/);
+    await expectRefused(['--source', source.url, '--target', target.url, '--maintenance-work-mem', '512kB'], /^--maintenance-work-mem: must be from 1MB to 2047GB/);
     await expectRefused(['--source', source.url, '--target', target.url, '--sauce', 'x'], /^--sauce: unknown option/);
     await expectRefused(['resume', '--source', source.url, '--target', target.url], /^command: unknown "resume"/);
   });
