@@ -308,6 +308,29 @@ describe('what the API function sends the origin', () => {
   });
 });
 
+test('a gateway slower than API Gateway’s integration timeout is its 504, as in AWS, not an answer later', async () => {
+  const hung: Array<() => void> = [];
+  const slow = createServer((_req, res) => {
+    hung.push(() => res.destroy());
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+  const slowEdge = await startLocalEdge({ frontend: { kind: 'folder', dir: dist }, gateways: { b2c: origin, b2b: origin }, openApiFile: OPENAPI_FILE, apiTimeoutMs: 300 });
+  try {
+    const started = Date.now();
+    const res = await fetch(`${slowEdge.url}/api/b2c/themes`);
+    expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([504, 'application/json', { message: 'Endpoint request timed out' }]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expectSecurityHeaders(res.headers);
+    // The edge keeps serving once the origin request it gave up on is gone.
+    expect((await fetch(`${slowEdge.url}/api/b2c/themes`, { method: 'HEAD' })).status).toBe(504);
+  } finally {
+    for (const close of hung) close();
+    await slowEdge.close();
+    await new Promise<void>((r) => slow.close(() => r()));
+  }
+});
+
 describe('one source for the functions', () => {
   test('the code the edge stack deploys is the code the local edge executes', () => {
     const edgeStack = new EdgeStack(Testing.app(), 'probe-edge', { ...dev, edge: { ...dev.edge, apiBehaviour: true } }, { domainName: 'api.example', stagePath: 'v1' });

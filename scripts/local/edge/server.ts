@@ -6,6 +6,7 @@ import { resolve, sep } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ORIGIN_SECRET_KEY } from '../../../core/contract';
 import { apiRouteOf } from '../../../modules/api-routes';
+import { API_GATEWAY_TIMEOUT_MS } from '../../../functions/shared/http';
 import { API_PATH_PATTERN, API_REQUEST, cacheControlOf, contentTypeOf, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../../modules/edge-behaviour';
 import { CfRequest, CfResponse, CfValue, loadCloudFrontFunction, ViewerRequestEvent } from './cloudfront-function';
 
@@ -36,6 +37,8 @@ export interface EdgeOptions {
   originSecret?: string;
   /** Answered at `/api/openapi.json`: the public API's contract (a local convenience, the REST API has no such route). */
   openApiFile: string;
+  /** How long a gateway may take to answer before API Gateway's 504; its integration timeout (29 s) unless a test shortens it. */
+  apiTimeoutMs?: number;
 }
 
 export interface LocalEdge {
@@ -309,7 +312,9 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     headers['x-forwarded-for'] = chain ? `${valuesOf(chain).join(', ')}, ${event.viewer.ip}` : event.viewer.ip;
     const url = new URL(forwarded.uri + queryOf(forwarded), target);
     await new Promise<void>((done, fail) => {
+      let timedOut = false;
       const upstream = httpRequest(url, { method: forwarded.method, headers, agent }, (answer) => {
+        clearTimeout(timer);
         const out: Record<string, string | string[]> = {};
         for (const [name, value] of Object.entries(answer.headersDistinct)) if (!HOP_BY_HOP.has(name) && value) out[name] = value;
         res.writeHead(answer.statusCode ?? 502, { ...out, ...SECURITY_RESPONSE_HEADERS });
@@ -317,7 +322,18 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
         answer.on('end', done);
         answer.on('error', fail);
       });
-      upstream.on('error', fail);
+      // In AWS API Gateway ends the integration at 29 s, before CloudFront's 30 s read timeout: a gateway slower than
+      // that answers locally what no browser would ever get from the platform.
+      const timer = setTimeout(() => {
+        timedOut = true;
+        upstream.destroy();
+        send(res, 504, { 'content-type': 'application/json' }, '{"message": "Endpoint request timed out"}', head);
+        done();
+      }, options.apiTimeoutMs ?? API_GATEWAY_TIMEOUT_MS);
+      upstream.on('error', (err) => {
+        clearTimeout(timer);
+        if (!timedOut) fail(err);
+      });
       req.pipe(upstream);
     });
   };
