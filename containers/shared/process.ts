@@ -1,4 +1,5 @@
 import { readConfig } from '../../core/config';
+import { ConfigError } from '../../core/errors';
 import { createLogger, Logger } from '../../core/logger';
 import { SPOT_STOP_BUDGET } from '../../core/contract';
 
@@ -7,7 +8,7 @@ import { SPOT_STOP_BUDGET } from '../../core/contract';
  * two-minute notice, or ECS stopping the task) or SIGINT drain it and exit 0. A hard
  * deadline exits even if the drain hangs, before ECS's SIGKILL at `stopTimeout`.
  * Health is the process staying up: any failure to start, or an uncaught error, exits 1
- * so ECS replaces the task. Such an exit, and the hard deadline's, first hands the messages in
+ * so ECS replaces the task; a configuration the reader refuses exits 2, its line naming the variable. Such an exit, and the hard deadline's, first hands the messages in
  * flight back (visibility 0, at most ABANDON_MS): another task takes them at once, instead of
  * after the rest of their visibility timeout (180 s in AWS).
  */
@@ -85,6 +86,11 @@ export function runWorkerProcess(name: string, start: () => Promise<RunningWorke
   });
 
   started.catch((err) => {
+    // A variable missing or malformed is the operator's to fix, not the code's: its line names it, without a stack.
+    if (err instanceof ConfigError) {
+      log.error(`worker failed to start: ${err.message}`, { exitCode: 2 });
+      process.exit(2);
+    }
     log.error('worker failed to start', { err });
     process.exit(1);
   });
