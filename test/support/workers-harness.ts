@@ -1,6 +1,6 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { SQSClient, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -13,6 +13,7 @@ import { createSqsClient } from '../../core/queue';
 import { createApp as createCoreLlm } from '../../functions/core-llm/app';
 import { offlineProvider } from '../../functions/core-llm/providers';
 import { startLocalEmulator, LocalEmulator } from '../../scripts/local/emulator';
+import { batchSourceKey } from '../../core/domain/batches';
 import { createTestDatabase, TestDatabase } from './postgres';
 
 /**
@@ -49,6 +50,12 @@ export interface WorkerHarness {
   createClient(kind?: 'b2c' | 'b2b'): Promise<string>;
   themeBySlug(slug: string): Promise<{ id: string; title: string; prompt_template: string; output_format: string }>;
   createOrder(clientId: string, themeSlug: string, input: Record<string, string>): Promise<string>;
+  /**
+   * A `pending` batch (theme product-sheet unless named) and its source in the assets bucket: the
+   * envelope gateway-b2b stores, rows as given, which the worker checks again. `totalRows` is the
+   * checkpoint of a run that already committed that many rows.
+   */
+  createBatch(clientId: string, rows: unknown[], opts?: { themeSlug?: string; totalRows?: number }): Promise<{ id: string; themeId: string; sourceKey: string }>;
   /** What core-llm answers for this order (deterministic offline text). */
   expectedText(orderId: string): Promise<string>;
   listKeys(bucket: string, prefix: string): Promise<string[]>;
@@ -177,6 +184,15 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
       const theme = await themeBySlug(themeSlug);
       const [row] = await db('orders').insert({ client_id: clientId, theme_id: theme.id, status: 'queued', input }).returning('id');
       return row.id as string;
+    },
+    createBatch: async (clientId, rows, opts = {}) => {
+      const theme = await themeBySlug(opts.themeSlug ?? 'product-sheet');
+      // As gateway-b2b makes a batch: its id first, the source stored under it, then the row.
+      const id = randomUUID();
+      const sourceKey = batchSourceKey(clientId, id);
+      await storage.put('assets', sourceKey, JSON.stringify({ v: 1, batchId: id, clientId, themeId: theme.id, rows }), 'application/json');
+      await db('batches').insert({ id, client_id: clientId, theme_id: theme.id, status: 'pending', source_key: sourceKey, total_rows: opts.totalRows ?? 0 });
+      return { id, themeId: theme.id, sourceKey };
     },
     expectedText: async (orderId) => {
       const order = await db('orders').where({ id: orderId }).first();

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createLogger } from '../../core/logger';
 import { createJobQueue } from '../../core/queue';
-import { batchSourceKey } from '../../core/domain/batches';
 import { BatchJobDeps, handleBatchJob } from '../../containers/b2b-batch/handler';
 import { rejectedRowsKey } from '../../containers/shared/batch-completion';
 import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
@@ -27,13 +26,8 @@ describe('b2b-batch: a duplicate delivery', () => {
 
   test('that finds its batch read by another delivery stops without an error, and every row has one order', async () => {
     const clientId = await h.createClient('b2b');
-    const theme = await h.themeBySlug('product-sheet');
     const rows = [...Array.from({ length: 25 }, (_, i) => ({ product: `Lamp ${i}` })), { colour: 'red' }];
-    const [batch] = await h.db('batches').insert({ client_id: clientId, theme_id: theme.id, status: 'pending', source_key: 'pending', total_rows: 0 }).returning('id');
-    const batchId = batch.id as string;
-    const key = batchSourceKey(clientId, batchId);
-    await h.storage.put('assets', key, JSON.stringify({ v: 1, batchId, clientId, themeId: theme.id, rows }), 'application/json');
-    await h.db('batches').where({ id: batchId }).update({ source_key: key });
+    const { id: batchId } = await h.createBatch(clientId, rows);
 
     const deps: BatchJobDeps = {
       db: h.db,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../core/logger';
 import { createJobQueue, JobQueue } from '../../core/queue';
-import { batchSourceKey } from '../../core/domain/batches';
 import { handleBatchJob } from '../../containers/b2b-batch/handler';
 import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
 
@@ -24,15 +23,10 @@ describe('b2b-batch: a resumed batch', () => {
 
   test("re-sends its queued rows' doc jobs at the batch's pace, then reads on from its checkpoint", async () => {
     const clientId = await h.createClient('b2b');
-    const theme = await h.themeBySlug('product-sheet');
     const rows = Array.from({ length: 45 }, (_, i) => ({ product: `Lamp ${i}` }));
-    const [batch] = await h.db('batches').insert({ client_id: clientId, theme_id: theme.id, status: 'pending', source_key: 'pending', total_rows: 40 }).returning('id');
-    const batchId = batch.id as string;
-    const key = batchSourceKey(clientId, batchId);
-    await h.storage.put('assets', key, JSON.stringify({ v: 1, batchId, clientId, themeId: theme.id, rows }), 'application/json');
-    await h.db('batches').where({ id: batchId }).update({ source_key: key });
+    const { id: batchId, themeId } = await h.createBatch(clientId, rows, { totalRows: 40 });
     // The first run committed 40 rows and stopped before sending their doc jobs.
-    await h.db('orders').insert(rows.slice(0, 40).map((input, i) => ({ client_id: clientId, theme_id: theme.id, status: 'queued', input, batch_id: batchId, batch_row: i + 1 })));
+    await h.db('orders').insert(rows.slice(0, 40).map((input, i) => ({ client_id: clientId, theme_id: themeId, status: 'queued', input, batch_id: batchId, batch_row: i + 1 })));
 
     const real = createJobQueue(h.config, h.sqs);
     const sends: Array<{ orders: number; delays: readonly number[] | undefined }> = [];

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createLogger } from '../../core/logger';
 import { REQUEST_ID_ATTRIBUTE, traceAttributes } from '../../core/queue';
-import { batchSourceKey } from '../../core/domain/batches';
 import { startWorker as startBatchWorker } from '../../containers/b2b-batch/worker';
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import type { BatchManifest } from '../../containers/shared/batch-completion';
@@ -29,19 +28,8 @@ describe('b2b-batch worker', () => {
     await h.stop();
   });
 
-  /**
-   * A pending batch of the `product-sheet` theme (HTML output: cheap to render) with its source in
-   * the assets bucket: the envelope gateway-b2b stores, rows as given (the gateway would have
-   * refused the bad ones; the worker checks them again).
-   */
-  async function createBatch(clientId: string, rows: unknown[]): Promise<string> {
-    const theme = await h.themeBySlug('product-sheet');
-    const [row] = await h.db('batches').insert({ client_id: clientId, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
-    const key = batchSourceKey(clientId, row.id);
-    await h.storage.put('assets', key, JSON.stringify({ v: 1, batchId: row.id, clientId, themeId: theme.id, rows }), 'application/json');
-    await h.db('batches').where({ id: row.id }).update({ source_key: key });
-    return row.id as string;
-  }
+  /** The harness's pending batch, of the `product-sheet` theme: HTML output, cheap to render. */
+  const createBatch = async (clientId: string, rows: unknown[]): Promise<string> => (await h.createBatch(clientId, rows)).id;
   const sendBatchJob = (batchId: string) => h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.batchJobs, MessageBody: JSON.stringify({ v: 1, batchId }) }));
   const batchRow = (id: string) => h.db('batches').where({ id }).first();
 

@@ -4,7 +4,6 @@ import { startWorker as startBatchWorker } from '../../containers/b2b-batch/work
 import { startWorker as startDocWorker } from '../../containers/doc-generation/worker';
 import { PdfRenderer } from '../../containers/doc-generation/render/browser';
 import { createJobQueue } from '../../core/queue';
-import { batchSourceKey } from '../../core/domain/batches';
 import type { RunningWorker } from '../../containers/shared/process';
 import { startWorkerHarness, WorkerHarness, until, sleep, attemptKeyPattern } from '../support/workers-harness';
 
@@ -37,12 +36,7 @@ describe('doc-generation worker: interactive first, renders bounded', () => {
   test('a B2C job sent behind 200 batch rows is taken at the next free slot: at most the row in hand and one receive round come before it', async () => {
     const rows = 200;
     const b2b = await h.createClient('b2b');
-    const theme = await h.themeBySlug('product-sheet');
-    const [batch] = await h.db('batches').insert({ client_id: b2b, theme_id: theme.id, status: 'pending', source_key: 'pending' }).returning('id');
-    const key = batchSourceKey(b2b, batch.id);
-    const source = { v: 1, batchId: batch.id, clientId: b2b, themeId: theme.id, rows: Array.from({ length: rows }, (_, i) => ({ product: `Lamp ${i}` })) };
-    await h.storage.put('assets', key, JSON.stringify(source), 'application/json');
-    await h.db('batches').where({ id: batch.id }).update({ source_key: key });
+    const batch = await h.createBatch(b2b, Array.from({ length: rows }, (_, i) => ({ product: `Lamp ${i}` })));
 
     // The b2b-batch worker releases the rows into batch-doc-jobs (the harness's quota makes their delay 0).
     running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
