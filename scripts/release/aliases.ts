@@ -284,6 +284,8 @@ async function release(argv: string[]): Promise<number> {
       const config = values.local ? undefined : environment(values.env);
       const attempts = integerOption('--attempts', values.attempts, { min: 1, max: 1000 });
       const delayMs = integerOption('--delay-ms', values['delay-ms'], { min: 0, max: 600_000 });
+      // The health check retries an invoke that fails; credentials that are not there never come, so they are looked for once, first.
+      if (config) await new LambdaClient({ region: config.region }).config.credentials();
       const targets = config
         ? lambdaTargets(config.region, Object.fromEntries(INTERNAL_SERVICES.map((s) => [s, `${namePrefix(config.env)}-${s}`])))
         : httpTargets(Object.fromEntries(INTERNAL_SERVICES.map((s) => [s, `http://127.0.0.1:${localPort(s)}`])));

@@ -250,7 +250,8 @@ describe('the CLI the workflows call', () => {
   test('no AWS credentials (the on-call engineer not logged in): exit 2 naming them, nothing moved', async () => {
     standIn.addFunction('docplatform-dev-client', 4, '4');
     const none = { AWS_ENDPOINT_URL_LAMBDA: standIn.endpoint, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_EC2_METADATA_DISABLED: 'true', HOME: mkdtempSync(join(tmpdir(), 'no-aws-')) };
-    for (const args of [['status', '--env', 'dev', '--functions', 'client'], ['rollback', '--env', 'dev', '--functions', 'client']]) {
+    // internal tried each alias 10 times over 30 s, then exit 1 naming every service 'unreachable'.
+    for (const args of [['status', '--env', 'dev', '--functions', 'client'], ['rollback', '--env', 'dev', '--functions', 'client'], ['internal', '--env', 'dev']]) {
       const result = await runCli(args, none);
       expect(result.code).toBe(2);
       expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toMatchObject({ level: 'error', field: 'credentials', msg: expect.stringContaining('aws sso login') });
