@@ -134,6 +134,13 @@ export type OrderStep = (typeof ORDER_STEPS)[keyof typeof ORDER_STEPS];
  */
 export const CORE_LLM_TIMEOUT_SECONDS = 60;
 
+/**
+ * API Gateway REST's integration timeout, counted from the request's arrival
+ * (`requestContext.requestTimeEpoch`): past it the client has API Gateway's bare 504, whatever
+ * the function answers later. The gateways' deadlines and the local edge's 504 follow it.
+ */
+export const API_GATEWAY_TIMEOUT_MS = 29_000;
+
 /** The alias every caller and the API invoke; rollback moves it to an older version. */
 export const LIVE_ALIAS = 'live';
 

@@ -1,4 +1,4 @@
-import { CORE_LLM_TIMEOUT_SECONDS, namePrefix, PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
+import { API_GATEWAY_TIMEOUT_MS, CORE_LLM_TIMEOUT_SECONDS, namePrefix, PROJECT, REGION, ServiceName, WorkerName } from '../core/contract';
 
 /**
  * The typed configuration of each environment: the one place where infrastructure knobs, the
@@ -290,7 +290,8 @@ export interface EnvironmentConfig {
 
 const lambdaDefaults = (reservedConcurrency: number): Record<ServiceName, LambdaSettings> => ({
   'gateway-b2c': { memoryMb: 512, timeoutSeconds: 15, reservedConcurrency },
-  'gateway-b2b': { memoryMb: 512, timeoutSeconds: 29, reservedConcurrency },
+  // A batch upload may use all of API Gateway's time; the gateway answers before it (functions/shared/http.ts).
+  'gateway-b2b': { memoryMb: 512, timeoutSeconds: API_GATEWAY_TIMEOUT_MS / 1000, reservedConcurrency },
   'core-llm': { memoryMb: 256, timeoutSeconds: CORE_LLM_TIMEOUT_SECONDS, reservedConcurrency },
   theme: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },
   order: { memoryMb: 256, timeoutSeconds: 10, reservedConcurrency },

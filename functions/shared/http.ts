@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, methodNotAllowed, notFound } from '../../core/errors';
 import { classifyError } from '../../core/failures';
 import type { Logger } from '../../core/logger';
-import { PUBLIC_SERVICES, type ServiceName, UUID_PATTERN } from '../../core/contract';
+import { API_GATEWAY_TIMEOUT_MS, PUBLIC_SERVICES, type ServiceName, UUID_PATTERN } from '../../core/contract';
 import { ORDER_ID_HEADER, REQUEST_ID_PATTERN } from '../../core/internal-api';
 import { withRequestDeadline } from '../../core/request-deadline';
 
@@ -32,13 +32,6 @@ interface ApiGatewayRequest {
 
 /** Kept back from a Lambda invocation's remaining time: the 503 of a wait that ran out still leaves before the timeout. */
 export const ANSWER_MARGIN_MS = 1000;
-
-/**
- * API Gateway REST's integration timeout, counted from the request's arrival
- * (`requestContext.requestTimeEpoch`): past it the client has API Gateway's bare 504, whatever
- * the function answers later.
- */
-export const API_GATEWAY_TIMEOUT_MS = 29_000;
 
 /**
  * Epoch ms `marginMs` before this Lambda invocation times out, from its context (the one reader

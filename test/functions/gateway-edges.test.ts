@@ -1,12 +1,11 @@
 import { createServer, Server } from 'node:http';
 import { createServer as createTcpServer, Server as TcpServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { MAX_BATCH_ROWS } from '../../core/contract';
+import { API_GATEWAY_TIMEOUT_MS, MAX_BATCH_ROWS } from '../../core/contract';
 import { RETRY_AFTER_SECONDS } from '../../core/errors';
 import { createStorage } from '../../core/storage';
 import { createApp as b2bApp } from '../../functions/gateway-b2b/app';
 import { createApp as b2cApp } from '../../functions/gateway-b2c/app';
-import { API_GATEWAY_TIMEOUT_MS } from '../../functions/shared/http';
 import { toLambdaHandler } from '../../functions/shared/lambda';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import { createRuntime } from '../../functions/shared/runtime';

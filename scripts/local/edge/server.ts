@@ -4,9 +4,8 @@ import { Agent, createServer, IncomingMessage, request as httpRequest, Server, S
 import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ORIGIN_SECRET_KEY } from '../../../core/contract';
+import { API_GATEWAY_TIMEOUT_MS, ORIGIN_SECRET_KEY } from '../../../core/contract';
 import { apiRouteOf } from '../../../modules/api-routes';
-import { API_GATEWAY_TIMEOUT_MS } from '../../../functions/shared/http';
 import { API_PATH_PATTERN, API_REQUEST, cacheControlOf, contentTypeOf, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../../modules/edge-behaviour';
 import { CfRequest, CfResponse, CfValue, loadCloudFrontFunction, ViewerRequestEvent } from './cloudfront-function';
 
