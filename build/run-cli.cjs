@@ -65,6 +65,9 @@ function load(args) {
 }
 
 async function main() {
+  // What runCli (core/cli.ts) does for the CLIs run from their source: the bundle's main is called
+  // here without it, and the SDK's Node-version notice would be nine plain lines among the JSON ones.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (!fresh()) {
     require('tsx/cjs/api').register();
     await require('./clis.ts').bundleCli(name);
