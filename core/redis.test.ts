@@ -121,13 +121,20 @@ test('the connection authenticates as the cache user with the token of that mome
   unprefixed.disconnect();
 });
 
-test("core-llm's cache, rate limit and budget all work under the cache user's access string", async () => {
+test("core-llm's cache, generation lease, rate limit and budget all work under the cache user's access string", async () => {
   await setUser(tokenAt(T0));
   const run = iamClient();
   const limits = windowLimits(readConfig({}).llm.budget);
   const store = createLlmStore(() => run.redis, run.logger, limits);
   await store.set('hash-1', 'cached text', 60);
   expect(await store.get('hash-1')).toBe('cached text');
+  // Single-flight's lease: SET NX PX, and the token-checked renewal and release scripts.
+  const lease = await store.lease('hash-2', 5000);
+  if (lease.state !== 'taken') throw new Error(`lease not taken: ${JSON.stringify(lease)}`);
+  expect(await store.lease('hash-2', 5000)).toEqual({ state: 'held' });
+  await store.renew('hash-2', lease.token, 5000);
+  await store.release('hash-2', lease.token);
+  expect((await store.lease('hash-2', 5000)).state).toBe('taken');
   expect(await store.count('client-1', 1)).toBe(1);
   await store.uncount('client-1', 1);
   // A batch generation: the scripts' every key (windows, the clients' and tickets' sorted sets).

@@ -41,7 +41,7 @@ const DATABASE_MASTER_USER = `${PROJECT}_admin`;
 export const CACHE_KEY_PREFIX = `${PROJECT}:`;
 /**
  * What a workload's cache user may do (a Valkey ACL): the keys under CACHE_KEY_PREFIX only, and
- * the commands core-llm's cache, rate limit and budget scripts send (reads, writes, EVAL, MULTI,
+ * the commands core-llm's cache, generation lease, rate limit and budget scripts send (reads, writes, EVAL, MULTI,
  * AUTH/HELLO/PING/CLIENT SETINFO) plus INFO, ioredis's ready check; nothing of @dangerous (KEYS,
  * FLUSHALL, CLIENT KILL, DEBUG, …). core/redis.test.ts runs core-llm's store under it.
  */

@@ -8,8 +8,9 @@ import { createServiceApp, lambdaDeadline, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJsonBody } from '../shared/validation';
 import { ContentProvider, providerFor } from './providers';
+import { joinFlight } from './single-flight';
 import { createLlmStore } from './store';
-import { GenerateRequest, GenerateResponse, requestSchema } from '../../core/internal-api';
+import { GenerateRequest, GenerateResponse, requestSchema, TrafficKind } from '../../core/internal-api';
 import { estimateTokens, MAX_PROMPT, windowLimits } from '../../core/domain/generation-budget';
 import { plainText } from '../../core/domain/text';
 
@@ -17,6 +18,7 @@ import { plainText } from '../../core/domain/text';
  * Internal: Markdown from Gemini, cached in Redis by prompt hash, within the generation budget of
  * the Gemini quota by kind of traffic (budget.ts) and, for interactive traffic, rate limited per
  * client (without Redis: no cache, and both counted per execution environment; store.ts).
+ * Identical prompts asked together are generated once (single-flight.ts).
  * The model's retries are bounded by the request's deadline (below), never by luck.
  */
 const Generate = requestSchema<GenerateRequest>()(
@@ -59,13 +61,25 @@ export function createApp(
     const deadline = lambdaDeadline(ctx, RESPONSE_MARGIN_MS) ?? Date.now() + localBudgetMs;
     const { clientId, prompt, traffic = 'interactive' } = await readJsonBody(ctx, { schema: Generate, limit: 64 * 1024 });
     const hash = createHash('sha256').update(`${provider.model}\n${prompt}`).digest('hex');
+    const answer = (text: string, cached: boolean) => {
+      ctx.body = { text, cached, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
+    };
     const cached = await store.get(hash);
-    if (cached !== null) {
-      ctx.body = { text: cached, cached: true, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
-      return;
-    }
+    if (cached !== null) return answer(cached, true);
     // A generation certain to fail (no key yet) is refused before it takes the client's rate limit or the budget.
     provider.assertReady?.();
+    const flight = await joinFlight(store, hash, deadline);
+    // Another caller generated this prompt meanwhile: a cache hit, counted as one is (nowhere).
+    if (flight.text !== null) return answer(flight.text, true);
+    try {
+      answer(await generate(clientId, prompt, traffic, deadline, hash), false);
+    } finally {
+      await flight.land();
+    }
+  });
+
+  /** The model call behind a miss, counted against the client's rate limit and the budget; its text is cached. */
+  async function generate(clientId: string, prompt: string, traffic: TrafficKind, deadline: number, hash: string): Promise<string> {
     let rateWindow: number | undefined;
     if (traffic === 'interactive') {
       // Fixed one-minute window per client; only calls that reach the model count. Batch rows are paced by the budget's fair share instead.
@@ -95,8 +109,8 @@ export function createApp(
       await store.settle({ kind: traffic, clientId, ticket, window: admission.window, tokenDelta: tokens === undefined ? 0 : tokens - estimatedTokens, latencyMs });
     }
     await store.set(hash, text, cacheTtlSeconds);
-    ctx.body = { text, cached: false, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
-  });
+    return text;
+  }
 
   return createServiceApp('core-llm', runtime.logger, router);
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type Redis from 'ioredis';
 import type { Logger } from '../../core/logger';
 import { REDIS_TIMEOUTS } from '../../core/redis';
@@ -5,7 +6,7 @@ import { ADMIT_SCRIPT, admitArgs, Admission, budgetKeys, BudgetRequest, LocalBud
 import type { WindowLimits } from '../../core/domain/generation-budget';
 
 /**
- * core-llm's cache, per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
+ * core-llm's cache, generation leases (single-flight.ts), per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
  * every execution environment, and what core-llm does while Redis cannot be reached: it keeps
  * generating, with no cache, and counts the rate limit and the budget in this process instead (per execution
  * environment: docs/services.md says how far that lets a client past the shared limit).
@@ -27,6 +28,12 @@ export interface LlmStore {
   /** The cached text of a prompt hash, or null (a miss, or no cache). */
   get(promptHash: string): Promise<string | null>;
   set(promptHash: string, text: string, ttlSeconds: number): Promise<void>;
+  /** Takes the prompt's generation lease for `ms` (SET NX PX) unless another caller holds it. */
+  lease(promptHash: string, ms: number): Promise<Lease>;
+  /** Extends a lease still held under `token` to `ms` from now. */
+  renew(promptHash: string, token: string, ms: number): Promise<void>;
+  /** Gives back a lease still held under `token`. */
+  release(promptHash: string, token: string): Promise<void>;
   /** Counts one model call of the client in the one-minute window and returns the window's count so far. */
   count(clientId: string, window: number): Promise<number>;
   /** Takes back a count of `count` whose call did not reach the model after all (refused by the budget). */
@@ -36,6 +43,13 @@ export interface LlmStore {
   /** Gives back what an admitted generation did not use (tokens, its batch slot). */
   settle(settlement: Settlement): Promise<void>;
 }
+
+/** A prompt's generation lease (single-flight.ts): taken with its token, held by another caller, or out of reach without Redis. */
+export type Lease = { state: 'taken'; token: string } | { state: 'held' } | { state: 'unavailable' };
+
+/** Token-checked, so a leader whose lease ran out and was taken by another never extends or frees the other's. */
+const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 type Attempt<T> = { ok: true; value: T } | { ok: false };
 
@@ -147,6 +161,18 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, limits: Win
     },
     set: async (promptHash, text, ttlSeconds) => {
       await attempt((r) => r.set(`llm:cache:${promptHash}`, text, 'EX', ttlSeconds));
+    },
+    lease: async (promptHash, ms) => {
+      const token = randomUUID();
+      const got = await attempt((r) => r.set(`llm:lease:${promptHash}`, token, 'PX', ms, 'NX'));
+      if (!got.ok) return { state: 'unavailable' };
+      return got.value === 'OK' ? { state: 'taken', token } : { state: 'held' };
+    },
+    renew: async (promptHash, token, ms) => {
+      await attempt((r) => r.eval(RENEW_SCRIPT, 1, `llm:lease:${promptHash}`, token, ms));
+    },
+    release: async (promptHash, token) => {
+      await attempt((r) => r.eval(RELEASE_SCRIPT, 1, `llm:lease:${promptHash}`, token));
     },
     count: async (clientId, window) => {
       const key = `llm:rate:${clientId}:${window}`;

@@ -1,0 +1,67 @@
+import type { LlmStore } from './store';
+
+/**
+ * One generation at a time per prompt, across execution environments: identical prompts that
+ * arrive together (duplicate rows of a B2B batch on concurrent doc workers, a retried job racing
+ * its first delivery) would otherwise each miss the cache and each pay a model call, a count of
+ * the client's rate limit and of the generation budget.
+ *
+ * The first caller takes the prompt's lease in Redis (`llm:lease:<hash>`, SET NX PX) and renews
+ * it while it generates; the others poll the cache for its answer. The lease is short so that a
+ * leader that died (its Lambda killed, its environment frozen) holds nobody up for long: unrenewed,
+ * it runs out within LEASE_MS and the next caller to try takes it. A leader that fails (a model
+ * error, a refusal by the budget) gives it back at once, and a follower takes over. A follower
+ * waits at most FOLLOWER_WAIT_SHARE of the time its own request has left, then generates itself,
+ * with the rest; without Redis there is no lease and everyone generates (a cache is an
+ * optimisation: losing it costs money, not availability).
+ */
+export const LEASE_MS = 5000;
+const RENEW_EVERY_MS = LEASE_MS / 3;
+/** How often a follower looks for the leader's answer: a GET, and a SET NX should the lease be free. */
+export const POLL_MS = 200;
+/** Half of a follower's remaining time may go to waiting; the other half stays for its own generation. */
+export const FOLLOWER_WAIT_SHARE = 0.5;
+
+export interface Flight {
+  /** The text another caller generated meanwhile (a cache hit), or null: this caller generates. */
+  text: string | null;
+  /** Once the answer is cached or the generation failed: stops the renewals and gives the lease back, if this caller held it. */
+  land(): Promise<void>;
+}
+
+const noop = async () => undefined;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Called after a cache miss: returns with the leader's text, or once this caller should generate. */
+export async function joinFlight(store: LlmStore, promptHash: string, deadline: number): Promise<Flight> {
+  const waitUntil = Date.now() + Math.max(0, deadline - Date.now()) * FOLLOWER_WAIT_SHARE;
+  for (;;) {
+    const lease = await store.lease(promptHash, LEASE_MS);
+    if (lease.state === 'unavailable') return { text: null, land: noop };
+    if (lease.state === 'taken') {
+      // The previous leader may have cached its answer and left between this caller's read and its lease.
+      const text = await store.get(promptHash);
+      if (text === null) return lead(store, promptHash, lease.token);
+      await store.release(promptHash, lease.token);
+      return { text, land: noop };
+    }
+    if (Date.now() + POLL_MS > waitUntil) return { text: null, land: noop };
+    await sleep(POLL_MS);
+    const text = await store.get(promptHash);
+    if (text !== null) return { text, land: noop };
+  }
+}
+
+function lead(store: LlmStore, promptHash: string, token: string): Flight {
+  // The store never rejects (a failed command degrades it), so a renewal needs no handler; one sent
+  // just before the release reaches Redis first on the same connection.
+  const timer = setInterval(() => void store.renew(promptHash, token, LEASE_MS), RENEW_EVERY_MS);
+  timer.unref();
+  return {
+    text: null,
+    land: async () => {
+      clearInterval(timer);
+      await store.release(promptHash, token);
+    },
+  };
+}
