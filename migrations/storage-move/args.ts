@@ -77,8 +77,17 @@ export function parseSource(value: string | undefined, endpoint: string | undefi
   } catch {
     throw new UsageError('--source', `is not a URL: expected s3://bucket/prefix or file:///dir, got "${value}"`);
   }
+  // A URL ends its path at # or ?: s3://old/docs#2020/ would move all of docs/, file:///srv/a#b all of /srv/a.
+  if (/[#?]/.test(value)) throw new UsageError('--source', `${value}: a # or ? ends a URL's path; in a folder name write them %23 and %3F`);
+  const decoded = (path: string) => {
+    try {
+      return decodeURIComponent(path);
+    } catch {
+      throw new UsageError('--source', `${value}: a % starts an escape (%20 is a space); a % in a folder name is %25`);
+    }
+  };
   if (u.protocol === 'file:') {
-    const dir = decodeURIComponent(u.pathname);
+    const dir = decoded(u.pathname);
     // file://srv/old/assets reads srv as a host and would move /old/assets.
     if (u.hostname && u.hostname !== 'localhost') throw new UsageError('--source', `${value} names the host ${u.hostname}: a folder is file:///${u.hostname}${dir} (three slashes, then its absolute path)`);
     if (dir.length <= 1) throw new UsageError('--source', 'file:/// names no directory');
@@ -86,7 +95,7 @@ export function parseSource(value: string | undefined, endpoint: string | undefi
   }
   if (u.protocol === 's3:') {
     if (!u.hostname) throw new UsageError('--source', 's3:// names no bucket');
-    const path = decodeURIComponent(u.pathname.replace(/^\//, ''));
+    const path = decoded(u.pathname.replace(/^\//, ''));
     // A folder: without its slash, s3://old/docs would also list docs-archive/… and give every key a leading '/'.
     const prefix = path && !path.endsWith('/') ? `${path}/` : path;
     return { kind: 's3', bucket: u.hostname, prefix, endpoint, region };
