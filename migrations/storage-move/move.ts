@@ -257,7 +257,7 @@ async function copyAll(ctx: Context): Promise<Report> {
   try {
     await pool(ctx.source.list(), args.jobs, async (o) => {
       report.listed++;
-      const to = targetFor(ctx, o);
+      const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
       if ('reason' in to) {
         skip(report, to);
         return;
@@ -301,7 +301,7 @@ async function verifyAll(ctx: Context): Promise<Report> {
   const started = Date.now();
   await pool(ctx.source.list(), ctx.args.jobs, async (o) => {
     report.listed++;
-    const to = targetFor(ctx, o);
+    const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
     if ('reason' in to) {
       report.skipped.push(to);
       return;

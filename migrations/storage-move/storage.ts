@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { createReadStream, type BigIntStats } from 'node:fs';
+import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -20,6 +20,8 @@ export interface SourceObject {
    * modification time (nanoseconds). A rerun copies again an object whose version is not the one recorded.
    */
   version?: string;
+  /** Why a listed entry cannot be copied (a file: source's broken link or a FIFO): the run skips it, naming it. */
+  unreadable?: string;
 }
 
 export interface SourceStore {
@@ -147,16 +149,33 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
 }
 
 export function fileSource(dir: string): SourceStore {
-  async function* walk(d: string): AsyncGenerator<SourceObject> {
+  // A link is followed, as a web server serving the old folder would have: links to files and
+  // folders elsewhere were part of what it served. `above` holds the real paths of the folders
+  // being walked, so that a link back up to one of them is named instead of walked forever.
+  async function* walk(d: string, above: Set<string>): AsyncGenerator<SourceObject> {
     const entries = await readdir(d, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const p = join(d, e.name);
-      if (e.isDirectory()) yield* walk(p);
-      else if (e.isFile()) {
-        const s = await stat(p, { bigint: true });
-        yield { key: relative(dir, p).split(sep).join('/'), size: Number(s.size), version: `mtime ${s.mtimeNs}` };
+      const key = relative(dir, p).split(sep).join('/');
+      if (e.isDirectory()) {
+        yield* walk(p, new Set(above).add(await realpath(p)));
+        continue;
       }
+      let s: BigIntStats;
+      try {
+        s = await stat(p, { bigint: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        yield { key, size: 0, unreadable: e.isSymbolicLink() ? `a symbolic link to ${await readlink(p).catch(() => '?')} that does not resolve (${code})` : `cannot read it (${code})` };
+        continue;
+      }
+      if (s.isFile()) yield { key, size: Number(s.size), version: `mtime ${s.mtimeNs}` };
+      else if (s.isDirectory()) {
+        const real = await realpath(p);
+        if (above.has(real)) yield { key, size: 0, unreadable: `a symbolic link to ${real}, a folder it is in: not followed (a loop)` };
+        else yield* walk(p, new Set(above).add(real));
+      } else yield { key, size: 0, unreadable: 'not a regular file (a FIFO, socket or device)' };
     }
   }
   return {
@@ -165,7 +184,9 @@ export function fileSource(dir: string): SourceStore {
       const s = await stat(dir).catch(() => null);
       if (!s?.isDirectory()) throw new UsageError('--source', `file://${dir}: no such directory`);
     },
-    list: () => walk(dir),
+    list: async function* () {
+      yield* walk(dir, new Set([await realpath(dir)]));
+    },
     open: async (key) => ({ body: createReadStream(join(dir, ...key.split('/'))) }),
     close() {},
   };
