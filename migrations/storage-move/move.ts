@@ -144,7 +144,9 @@ const sameEndpoint = (a: string | undefined, b: string | undefined) => (a === un
 /** Where a source object goes: the order's new key (reports) or the same key under the prefix (assets). */
 function targetFor(ctx: Context, o: SourceObject): { targetKey: string; orderId?: string } | Skipped {
   const done = ctx.state.done.get(o.key);
-  if (done) return { targetKey: done.target_key };
+  // With its order: a copy made again (the source changed) rewrites the row, and a row without
+  // its order gives a later move of this source into another target no order for the key.
+  if (done) return { targetKey: done.target_key, orderId: done.order_id ?? undefined };
   if (!ctx.keyMap) return { targetKey: ctx.args.targetPrefix + o.key };
   const prefix = ctx.args.source.kind === 's3' ? ctx.args.source.prefix : '';
   // An order re-pointed by a move of this source into another target no longer holds the old key

@@ -21,6 +21,8 @@ export interface StateRow {
   source_version: string | null;
   sha256: string | null;
   md5: string | null;
+  /** The order re-pointed to target_key (reports); null for an asset. */
+  order_id: string | null;
 }
 
 /**
@@ -76,7 +78,7 @@ export async function readState(db: Client, target: string, source: string): Pro
     `SELECT to_regclass('${STATE_TABLE}') IS NOT NULL AS ok, EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('${STATE_TABLE}') AND attname = 'target') AS keyed`,
   );
   if (!exists[0].ok) return state;
-  const { rows } = await db.query<StateRow & { target: string | null; source_key: string; order_id: string | null }>(
+  const { rows } = await db.query<StateRow & { target: string | null; source_key: string }>(
     `SELECT ${exists[0].keyed ? 'target' : 'NULL AS target'}, source_key, target_key, size, source_version, sha256, md5, order_id FROM ${STATE_TABLE} WHERE source = $1`,
     [source],
   );

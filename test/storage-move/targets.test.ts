@@ -107,6 +107,16 @@ describe('storage:move progress of moves that share a source or a database', () 
     expect((await reports(two)).stdout).toContain(`0 copied and verified, ${COUNT} already verified`);
     expect((await reports(one)).stdout).toContain(`0 copied and verified, ${COUNT} already verified`);
   }, 60_000);
+
+  it('a document rewritten at the source, copied again into both targets, still has its order for a third', async () => {
+    await putObject(s3(one.endpoint), 'old', 'docs/0.bin', content(399, 2000));
+    for (const target of [one, two]) expect((await reports(target)).stdout).toContain(`1 copied and verified, ${COUNT - 1} already verified`);
+    const third = await runCli(['--source', 's3://old/docs/', '--source-endpoint', one.endpoint, '--target', 'reports', '--target-bucket', 'assets', '--env', 'local', '--target-endpoint', two.endpoint, '--database-url', db.url]);
+    expect(third.stdout).toContain(`${COUNT} copied and verified, 0 already verified, 0 skipped`);
+    expect(third.code).toBe(0);
+    const newKey = documentKeyFor({ client_id: orders[0].clientId, id: orders[0].id }, orders[0].format);
+    expect((await getObject(s3(two.endpoint), 'assets', newKey))!.equals(content(399, 2000))).toBe(true);
+  }, 60_000);
 });
 
 describe('storage:move over the progress table of an earlier version (keyed by bucket alone)', () => {
