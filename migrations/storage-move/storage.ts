@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, type BigIntStats } from 'node:fs';
+import { createReadStream, type BigIntStats, type Dirent } from 'node:fs';
 import { readdir, readlink, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -151,31 +151,46 @@ export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
 export function fileSource(dir: string): SourceStore {
   // A link is followed, as a web server serving the old folder would have: links to files and
   // folders elsewhere were part of what it served. `above` holds the real paths of the folders
-  // being walked, so that a link back up to one of them is named instead of walked forever.
+  // being walked, so that a link back up to one of them is named instead of walked forever. A
+  // folder that cannot be read (root's alone, or removed since its parent was listed) is named
+  // and the listing goes on: a listing that failed there ended the run, the folders after it not copied.
   async function* walk(d: string, above: Set<string>): AsyncGenerator<SourceObject> {
-    const entries = await readdir(d, { withFileTypes: true });
+    const key = `${relative(dir, d).split(sep).join('/')}/`;
+    let real: string;
+    let entries: Dirent[];
+    try {
+      real = await realpath(d);
+      entries = await readdir(d, { withFileTypes: true });
+    } catch (err) {
+      const why = `a folder it cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+      if (d === dir) throw new UsageError('--source', `file://${dir}: ${why}`);
+      yield { key, size: 0, unreadable: `${why}: nothing under it copied` };
+      return;
+    }
+    if (above.has(real)) {
+      yield { key: key.slice(0, -1), size: 0, unreadable: `a symbolic link to ${real}, a folder it is in: not followed (a loop)` };
+      return;
+    }
+    const inside = new Set(above).add(real);
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const p = join(d, e.name);
-      const key = relative(dir, p).split(sep).join('/');
       if (e.isDirectory()) {
-        yield* walk(p, new Set(above).add(await realpath(p)));
+        yield* walk(p, inside);
         continue;
       }
+      const fileKey = relative(dir, p).split(sep).join('/');
       let s: BigIntStats;
       try {
         s = await stat(p, { bigint: true });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        yield { key, size: 0, unreadable: e.isSymbolicLink() ? `a symbolic link to ${await readlink(p).catch(() => '?')} that does not resolve (${code})` : `cannot read it (${code})` };
+        yield { key: fileKey, size: 0, unreadable: e.isSymbolicLink() ? `a symbolic link to ${await readlink(p).catch(() => '?')} that does not resolve (${code})` : `cannot read it (${code})` };
         continue;
       }
-      if (s.isFile()) yield { key, size: Number(s.size), version: `mtime ${s.mtimeNs}` };
-      else if (s.isDirectory()) {
-        const real = await realpath(p);
-        if (above.has(real)) yield { key, size: 0, unreadable: `a symbolic link to ${real}, a folder it is in: not followed (a loop)` };
-        else yield* walk(p, new Set(above).add(real));
-      } else yield { key, size: 0, unreadable: 'not a regular file (a FIFO, socket or device)' };
+      if (s.isFile()) yield { key: fileKey, size: Number(s.size), version: `mtime ${s.mtimeNs}` };
+      else if (s.isDirectory()) yield* walk(p, inside);
+      else yield { key: fileKey, size: 0, unreadable: 'not a regular file (a FIFO, socket or device)' };
     }
   }
   return {
@@ -184,9 +199,7 @@ export function fileSource(dir: string): SourceStore {
       const s = await stat(dir).catch(() => null);
       if (!s?.isDirectory()) throw new UsageError('--source', `file://${dir}: no such directory`);
     },
-    list: async function* () {
-      yield* walk(dir, new Set([await realpath(dir)]));
-    },
+    list: () => walk(dir, new Set()),
     open: async (key) => ({ body: createReadStream(join(dir, ...key.split('/'))) }),
     close() {},
   };
