@@ -60,12 +60,18 @@ the source or the target refused: skipped, named with the cause), 3 unexpected e
 
 function url(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
+  let u: URL;
   try {
-    const u = new URL(value);
+    u = new URL(value);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
   } catch {
-    throw new UsageError(`--${name}`, `must be an http(s):// URL, got "${value}"`);
+    // Text before an @ may be a key: it is not repeated.
+    throw new UsageError(`--${name}`, `must be an http(s):// URL${value.includes('@') ? '' : `, got "${value}"`}`);
   }
+  // The endpoint is part of the move's name: in the report, the log lines and every progress row.
+  // A key in it would be kept there, and it signs nothing (the keys come from the environment).
+  if (u.username || u.password)
+    throw new UsageError(`--${name}`, `must not hold a key (user:secret@): the old storage's key is ${ENV.storageSourceAccessKeyId}/${ENV.storageSourceSecretAccessKey}, the target's the SDK's chain (AWS_*)`);
   return value;
 }
 
