@@ -146,6 +146,12 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
     }
   };
   let running = 0;
+  /**
+   * The run failed and stop() closed the sessions: a build in flight then would hand its session
+   * back, or open one, after they were closed, and that open socket kept the process from exiting
+   * after its failure line (an ECS task that never stops).
+   */
+  let stopped = false;
   /** Tables scheduled whose plan has not been looked at yet: finish() waits for them too. */
   let deciding = 0;
   let failure: unknown;
@@ -154,7 +160,7 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
     if (running === 0 && deciding === 0 && (failure || queue.length === 0)) drained?.();
   };
   const pump = () => {
-    while (!failure && running < jobs && queue.length) {
+    while (!failure && !stopped && running < jobs && queue.length) {
       const table = queue.shift()!;
       running++;
       (async () => {
@@ -162,10 +168,12 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
         let session = idle.pop();
         if (!session) {
           session = await open(targetUrl, 'target');
+          if (stopped) return void (await session.end().catch(() => undefined));
           sessions.push(session);
         }
         const started = Date.now();
         await buildTable(session, resolved, table, maintenanceWorkMem);
+        if (stopped) return void (await session.end().catch(() => undefined));
         idle.push(session);
         log('indexes_built', { table, seconds: (Date.now() - started) / 1000 });
         complete(table, resolved);
@@ -213,6 +221,7 @@ export function startIndexBuilds(targetUrl: string, jobs: number, plan: Promise<
       }
     },
     stop() {
+      stopped = true;
       void close();
     },
   };
