@@ -3,7 +3,7 @@ import type { Client } from 'pg';
 import { listSequences, listTables, serverInfo, tableShapes, type TableInfo } from './catalog';
 import { closeNow, describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
-import { StepFailed } from './errors';
+import { copyFailure, StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { copyLargeObjects, LARGE_OBJECTS } from './large-objects';
@@ -79,9 +79,9 @@ async function copyItem(source: Client, target: Client, item: WorkItem, binary: 
     await target.query('COMMIT');
     return { rows: into.rowCount, bytes: out.bytes };
   } catch (err) {
-    // Nothing of the item committed; the run ends here (exit 3) and a rerun copies it again.
+    // Nothing of the item committed; the run ends here and a rerun copies it again.
     await Promise.all([closeNow(target), closeNow(source)]);
-    throw new StepFailed(`copying ${item.mark}`, err);
+    throw copyFailure(`copying ${item.mark}`, err);
   }
 }
 

@@ -53,6 +53,24 @@ export function schemaStepFailure(step: string, err: unknown): Error {
 }
 
 /**
+ * Why a table's copy failed. A value the target refuses (SQLSTATE class 22, a data exception: bytes
+ * that are no UTF-8 from a SQL_ASCII or LATIN1-mislabelled source, a value out of the target's
+ * range) is the source's data, which a rerun meets again: bad input naming `--source`, where it was
+ * StepFailed's "rerun the same command" at every rerun. Anything else is StepFailed.
+ */
+export function copyFailure(step: string, err: unknown): Error {
+  const { code, message } = err as PgLikeError;
+  if (code?.startsWith('22')) {
+    return new UsageError(
+      '--source',
+      `${step} failed: ${message ?? String(err)} (${code}): the target refuses a value the source holds, at every rerun; ` +
+        'correct those rows on the source (for bytes that are no UTF-8: convert them to the encoding they were written in), then rerun',
+    );
+  }
+  return new StepFailed(step, err);
+}
+
+/**
  * The exit code of a move CLI's failed run: a mismatch is a report on stdout (1); anything else
  * ends as every CLI's failure does (core/cli.ts): bad input or a failed precondition (a UsageError
  * naming the option or what it is about) 2, the unexpected 3. `usage` follows a usage error.
