@@ -69,7 +69,9 @@ async function copyItem(source: Client, target: Client, item: WorkItem, binary: 
     await target.query(chunk ? 'BEGIN' : config ? `BEGIN; DELETE FROM ONLY ${table.sql}${copyFilter(table)}` : `BEGIN; TRUNCATE ONLY ${table.sql}`);
     const options = [...(binary ? ['FORMAT binary'] : []), ...(chunk || config ? [] : ['FREEZE'])];
     const into = target.query(
-      new RelayIn(`COPY ${table.sql} (${columns}) FROM STDIN${options.length ? ` (${options.join(', ')})` : ''}`, { highWaterMark: STREAM_BUFFER }),
+      // A table of no column (or only generated ones) still has rows, and an empty column list is a
+      // syntax error: without one, COPY takes every column but the generated ones, here none.
+      new RelayIn(`COPY ${table.sql}${columns ? ` (${columns})` : ''} FROM STDIN${options.length ? ` (${options.join(', ')})` : ''}`, { highWaterMark: STREAM_BUFFER }),
     );
     const out = source.query(
       new RelayOut(`COPY (SELECT ${columns} FROM ONLY ${table.sql}${copyFilter(table, chunk)}) TO STDOUT${format}`, { highWaterMark: STREAM_BUFFER }),
