@@ -3,21 +3,23 @@ import { join } from 'node:path';
 import { parseCommand } from '../../scripts/ops/args';
 
 /**
- * Every `npm run ops -- … --env …` command docs/operations.md gives, in a code block or inline,
+ * Every `npm run ops -- … --env …` command docs/operations.md (and README.md's command table) gives, in a code block or inline,
  * with its placeholders filled as the person on call would (`$ENV`, `"$DB"`, `<orderId>`, one of
  * the alternatives `a|b`, the optional `[--flag value]`), is a command line the CLI takes: the
  * runbooks name no command, argument or flag it refuses.
  */
-const DOC = join(__dirname, '..', '..', 'docs', 'operations.md');
+const DOCS = [join(__dirname, '..', '..', 'docs', 'operations.md'), join(__dirname, '..', '..', 'README.md')];
 const ID = '6f1c2b4e-8a3d-4c5e-9f10-1a2b3c4d5e6f';
 
-function commands(): { line: number; text: string }[] {
-  const found: { line: number; text: string }[] = [];
-  readFileSync(DOC, 'utf8')
-    .split('\n')
-    .forEach((text, i) => {
-      for (const m of text.matchAll(/npm run ops -- ([^`#]*)/g)) if (/--env\b/.test(m[1])) found.push({ line: i + 1, text: m[1].trim() });
-    });
+function commands(): { line: string; text: string }[] {
+  const found: { line: string; text: string }[] = [];
+  for (const doc of DOCS) {
+    readFileSync(doc, 'utf8')
+      .split('\n')
+      .forEach((text, i) => {
+        for (const m of text.matchAll(/npm run ops -- ([^`#]*)/g)) if (/--env\b/.test(m[1])) found.push({ line: `${doc.split('/').pop()}:${i + 1}`, text: m[1].trim() });
+      });
+  }
   return found;
 }
 
@@ -25,13 +27,15 @@ function commands(): { line: number; text: string }[] {
 function argv(text: string): string[] {
   const filled = text
     .replace(/\\\|/g, '|')
+    .replace(/<([a-z-]+(?:\|[a-z-]+)+)>/g, '$1')
     .replace(/\[([^\]]*)\]/g, '$1')
     .replace(/<orderId\|requestId>|<orderId>|<it>/g, ID)
     .replace(/(\S+)(\.\.\.|…)/g, '$1')
     .replace(/<queue>/g, 'doc-jobs')
     .replace(/<clientId>|<batchId>/g, ID)
     .replace(/<prefix>/g, '0f8e6b2c7d1a')
-    .replace(/<env>|\$ENV/g, 'prod')
+    .replace(/<env>|\$ENV|(?<=--env )…/g, 'prod')
+    .replace(/(^|\s)…(?=\s|$)/g, '$1')
     .replace(/"\$DB"|\bURL\b/g, 'postgres://docplatform-prod-db.example.eu-west-3.rds.amazonaws.com:15432/docplatform')
     .replace(/<its window>/g, '6h')
     .replace(/(--(?:sample|max|rate|limit)) N\b/g, '$1 5');
