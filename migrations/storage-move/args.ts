@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { BUCKETS, ENV, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
 import { checkPostgresUrl } from '../postgres-url';
@@ -72,7 +73,10 @@ function url(name: string, value: string | undefined): string | undefined {
   // A key in it would be kept there, and it signs nothing (the keys come from the environment).
   if (u.username || u.password)
     throw new UsageError(`--${name}`, `must not hold a key (user:secret@): the old storage's key is ${ENV.storageSourceAccessKeyId}/${ENV.storageSourceSecretAccessKey}, the target's the SDK's chain (AWS_*)`);
-  return value;
+  // One spelling per store (the host's case, a trailing slash, :443): progress is keyed by it, and
+  // a delta pass spelled otherwise was another move, copying everything again, a reports one
+  // finding no order for any document (the first pass had taken their old keys off the orders).
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
 export function parseSource(value: string | undefined, endpoint: string | undefined, region: string): Source {
@@ -93,11 +97,12 @@ export function parseSource(value: string | undefined, endpoint: string | undefi
     }
   };
   if (u.protocol === 'file:') {
-    const dir = decoded(u.pathname);
+    const path = decoded(u.pathname);
     // file://srv/old/assets reads srv as a host and would move /old/assets.
-    if (u.hostname && u.hostname !== 'localhost') throw new UsageError('--source', `${value} names the host ${u.hostname}: a folder is file:///${u.hostname}${dir} (three slashes, then its absolute path)`);
-    if (dir.length <= 1) throw new UsageError('--source', 'file:/// names no directory');
-    return { kind: 'file', dir };
+    if (u.hostname && u.hostname !== 'localhost') throw new UsageError('--source', `${value} names the host ${u.hostname}: a folder is file:///${u.hostname}${path} (three slashes, then its absolute path)`);
+    if (path.length <= 1) throw new UsageError('--source', 'file:/// names no directory');
+    // One spelling per folder (no trailing or doubled slash), as for the endpoints (url above).
+    return { kind: 'file', dir: resolve(path) };
   }
   if (u.protocol === 's3:') {
     if (!u.hostname) throw new UsageError('--source', 's3:// names no bucket');

@@ -73,6 +73,12 @@ describe('storage:move from a local folder, and bad input', () => {
     expect((await headObject(c(), 'reports', newKey(orders[0]))).ContentType).toBe('application/pdf');
   }, 30_000);
 
+  it('the same folder spelled with a trailing slash is the same move: its documents are done, not unmapped', async () => {
+    const r = await runCli(['--source', `file://${dir}//docs/`, '--target', 'reports', ...base()]);
+    expect(r.stdout).toContain('0 copied and verified, 3 already verified, 1 skipped');
+    expect(r.code).toBe(2);
+  }, 30_000);
+
   it('--map FILE: old_key,order_id', async () => {
     const map = join(dir, 'map.csv');
     await writeFile(map, `old_key,order_id\n"old/orphan.pdf",${orders[0].id}\n`);

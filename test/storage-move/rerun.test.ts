@@ -48,6 +48,11 @@ describe('storage:move rerun after a source object changed at the same size', ()
     expect((await getObject(c(), 'assets', 'file/3.png'))!.equals(changed)).toBe(true);
   }, 30_000);
 
+  it('the same endpoints spelled with a trailing slash are the same move', async () => {
+    const r = await runCli(['--source', 's3://old/a/', '--source-endpoint', `${em.endpoint}/`, '--target', 'assets', '--target-prefix', 's3/', '--env', 'local', '--target-endpoint', `${em.endpoint}//`, '--database-url', db.url]);
+    expect(r.stdout).toContain(`s3://old/a/ at ${em.endpoint} -> assets: ${COUNT} objects listed, 0 copied and verified, ${COUNT} already verified`);
+  }, 30_000);
+
   it('rows of an earlier version (no source version) are copied and verified again, once', async () => {
     await query(db.url, `UPDATE _storage_move.objects SET source_version = NULL WHERE source = 's3://old/a/ at ${em.endpoint}'`);
     expect((await run('s3://old/a/', 's3/')).stdout).toContain(`${COUNT} copied and verified, 0 already verified`);
