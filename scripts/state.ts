@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { runCli, UsageError } from '../core/cli';
 import { createLogger, stderrSink } from '../core/logger';
 
@@ -45,10 +46,27 @@ function run(cwd: string, args: string[], quiet: boolean): number {
   return result.status ?? 1;
 }
 
-function main(argv: string[]): number {
+/**
+ * A state in S3 needs AWS credentials, which terraform init would otherwise report in a box of
+ * its own and exit 1: no credentials is the caller's to fix, exit 2 naming them, as npm run ops and
+ * npm run release say it. The same default chain (environment, profile, SSO, roles) terraform reads.
+ */
+async function assertCredentials(dir: string): Promise<void> {
+  const backend = (JSON.parse(fs.readFileSync(path.join(dir, 'cdk.tf.json'), 'utf8')) as { terraform?: { backend?: Record<string, { region?: string }> } }).terraform?.backend ?? {};
+  if (!backend.s3) return;
+  try {
+    await defaultProvider({ parentClientConfig: { region: backend.s3.region } })();
+  } catch (err) {
+    if ((err as Error).name !== 'CredentialsProviderError') throw err;
+    throw new UsageError('credentials', `none found for the state in S3: log in (aws sso login, AWS_PROFILE) or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (${(err as Error).message})`);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
   const outdir = path.resolve(process.env.CDKTF_OUTDIR ?? 'cdktf.out');
   const request = parseRequest(argv, synthesizedStacks(outdir));
   const dir = path.join(outdir, 'stacks', request.stack);
+  await assertCredentials(dir);
   // `init` is idempotent and quick once done; it also picks up a changed backend after a synth.
   const init = run(dir, ['init', '-input=false'], true);
   if (init !== 0) return init;

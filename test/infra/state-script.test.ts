@@ -61,3 +61,19 @@ test('an unknown command and a show without address are refused, naming the fiel
   expect(message(state('demo-data', 'rm'))).toMatch(/command: "rm" must be list or show/);
   expect(message(state('demo-data', 'show'))).toMatch(/address: show takes exactly one/);
 });
+
+test('a stack whose state is in S3, without AWS credentials: exit 2 naming them, before terraform runs', () => {
+  const dir = path.join(outdir, 'stacks', 'demo-s3');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'cdk.tf.json'), JSON.stringify({ terraform: { backend: { s3: { bucket: 'docplatform-tfstate', key: 'demo/s3.tfstate', region: 'eu-west-3' } } } }));
+  const manifest = path.join(outdir, 'manifest.json');
+  const stacks = JSON.parse(fs.readFileSync(manifest, 'utf8')).stacks;
+  fs.writeFileSync(manifest, JSON.stringify({ stacks: { ...stacks, 'demo-s3': { workingDirectory: 'stacks/demo-s3' } } }));
+  const none = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '', AWS_EC2_METADATA_DISABLED: 'true', HOME: fs.mkdtempSync(path.join(os.tmpdir(), 'no-aws-')) };
+  const result = spawnSync(process.execPath, [require.resolve('tsx/cli'), 'scripts/state.ts', 'demo-s3', 'list'], { cwd: REPO_ROOT, env: { ...env(), ...none }, encoding: 'utf8' });
+  // terraform init printed its own error box (No valid credential sources found) and the run was exit 1.
+  expect(result.status).toBe(2);
+  expect(errorLine(result)).toMatchObject({ level: 'error', field: 'credentials', msg: expect.stringContaining('aws sso login') });
+  expect(result.stderr).not.toContain('No valid credential sources');
+  expect(fs.existsSync(path.join(dir, '.terraform'))).toBe(false);
+}, 60_000);
