@@ -55,7 +55,11 @@ const NOT_EXTENSION_MEMBER = `NOT EXISTS (SELECT 1 FROM pg_depend d
  */
 const EXTENSION_FILTER = `(SELECT e.extcondition[array_position(e.extconfig, c.oid)] FROM pg_extension e WHERE c.oid = ANY (e.extconfig))`;
 
-/** Tables holding user rows: an extension's members only when they are its configuration tables. */
+/**
+ * Tables holding user rows, and sequences whose position is the user's: an extension's members
+ * only when it marked them as configuration (pg_cron's cron.job and its jobid_seq: the jobs copied
+ * with the sequence left at its start, the next cron.schedule took the first job's id).
+ */
 const USER_ROWS = `(${NOT_EXTENSION_MEMBER} OR ${EXTENSION_FILTER} IS NOT NULL)`;
 
 /** Leaf tables holding rows (partitioned parents hold none), largest first so parallel work balances. */
@@ -140,7 +144,7 @@ export async function rowSecuredTables(client: Client): Promise<string[]> {
 export async function listSequences(client: Client): Promise<SequenceInfo[]> {
   const { rows } = await client.query(`
     SELECT n.nspname AS schema, c.relname AS seq FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind = 'S' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER} ORDER BY 1, 2`);
+    WHERE c.relkind = 'S' AND ${USER_SCHEMAS} AND ${USER_ROWS} ORDER BY 1, 2`);
   return rows.map((r) => ({ sql: `${quoteIdent(r.schema)}.${quoteIdent(r.seq)}`, name: qualifiedName(r.schema, r.seq) }));
 }
 

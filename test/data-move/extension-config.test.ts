@@ -18,8 +18,10 @@ const FILES: Record<string, string> = {
     CREATE TABLE @extschema@.setting (name text PRIMARY KEY, value text NOT NULL, builtin boolean NOT NULL DEFAULT false);
     INSERT INTO @extschema@.setting VALUES ('version', '1.0', true), ('mode', 'strict', true);
     SELECT pg_catalog.pg_extension_config_dump('@extschema@.setting', 'WHERE NOT builtin');
-    CREATE TABLE @extschema@.job (id int PRIMARY KEY, command text NOT NULL);
+    CREATE SEQUENCE @extschema@.job_id_seq;
+    CREATE TABLE @extschema@.job (id bigint PRIMARY KEY DEFAULT nextval('@extschema@.job_id_seq'), command text NOT NULL);
     SELECT pg_catalog.pg_extension_config_dump('@extschema@.job', '');
+    SELECT pg_catalog.pg_extension_config_dump('@extschema@.job_id_seq', '');
     CREATE TABLE @extschema@.cache (k text PRIMARY KEY);
     INSERT INTO @extschema@.cache VALUES ('made by the extension');
   `,
@@ -51,7 +53,7 @@ describe('db:move of an extension whose configuration tables hold user rows', ()
       source.url,
       `CREATE SCHEMA dmx; CREATE EXTENSION ${EXTENSION} SCHEMA dmx;
        INSERT INTO dmx.setting (name, value) SELECT 'user' || g, 'v' || g FROM generate_series(1, 5) g;
-       INSERT INTO dmx.job SELECT g, 'vacuum t' || g FROM generate_series(1, 3) g;
+       INSERT INTO dmx.job (command) SELECT 'vacuum t' || g FROM generate_series(1, 3) g;
        INSERT INTO dmx.cache VALUES ('the source''s own cache entry');
        CREATE TABLE public.plain (id int PRIMARY KEY); INSERT INTO public.plain VALUES (1);`,
     );
@@ -65,6 +67,7 @@ describe('db:move of an extension whose configuration tables hold user rows', ()
     expect(res.stdout).toMatch(/^dmx\.setting\s+5\s+5\s+ok$/m);
     expect(res.stdout).toMatch(/^dmx\.job\s+3\s+3\s+ok$/m);
     expect(res.stdout).not.toContain('dmx.cache');
+    expect(res.stdout).toMatch(/sequence dmx\.job_id_seq: source 3, target 3 {2}ok/);
     expect(res.code).toBe(0);
     expect(events(res.stderr).filter((e) => e.msg === 'table_copied').map((e) => e.table)).toEqual(expect.arrayContaining(['dmx.setting', 'dmx.job']));
     expect(await query(target.url, `SELECT name, builtin FROM dmx.setting ORDER BY builtin DESC, name`)).toEqual([
@@ -73,6 +76,9 @@ describe('db:move of an extension whose configuration tables hold user rows', ()
       ...[1, 2, 3, 4, 5].map((g) => ({ name: `user${g}`, builtin: false })),
     ]);
     expect(await query(target.url, `SELECT count(*)::int AS n FROM dmx.job`)).toEqual([{ n: 3 }]);
+    // The next job takes the next id, not the first job's.
+    expect(await query(target.url, `INSERT INTO dmx.job (command) VALUES ('analyze') RETURNING id::int`)).toEqual([{ id: 4 }]);
+    await query(target.url, `DELETE FROM dmx.job WHERE id = 4`);
     // A plain member is the extension's own: made by CREATE EXTENSION on the target, as pg_dump leaves it.
     expect(await query(target.url, `SELECT k FROM dmx.cache`)).toEqual([{ k: 'made by the extension' }]);
 
