@@ -54,7 +54,7 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
     }
     let records: { record: string[]; info: { lines: number } }[];
     try {
-      records = parseCsv(text, { skip_empty_lines: true, relax_column_count: false, info: true }) as unknown as typeof records;
+      records = parseCsv(text, { bom: true, skip_empty_lines: true, relax_column_count: false, info: true }) as unknown as typeof records;
     } catch (err) {
       throw new UsageError('--map', `${mapFile}: not a CSV of old_key,order_id (${(err as Error).message})`);
     }

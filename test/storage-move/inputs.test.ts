@@ -88,6 +88,14 @@ describe('storage:move from a local folder, and bad input', () => {
     expect((await getObject(c(), 'old', newKey(orders[0])))!.equals(content(ASSETS.length + DOCS.length, 1000 + ASSETS.length + DOCS.length))).toBe(true);
   }, 30_000);
 
+  it('--map saved by a spreadsheet (a UTF-8 byte order mark, CRLF lines): its header and first key read as written', async () => {
+    const map = join(dir, 'map-bom.csv');
+    await writeFile(map, `\uFEFFold_key,order_id\r\n"old/orphan.pdf",${orders[2].id}\r\n`);
+    const r = await runCli(['--source', `file://${dir}/docs`, '--target', 'reports', '--target-bucket', 'assets', '--map', map, ...base()]);
+    expect(r.stdout).toContain('1 copied and verified, 0 already verified, 3 skipped');
+    expect((await getObject(c(), 'assets', newKey(orders[2])))!.equals(content(ASSETS.length + DOCS.length, 1000 + ASSETS.length + DOCS.length))).toBe(true);
+  }, 30_000);
+
   it('--map giving one order two old keys: exit 2 naming the order and both lines, nothing copied (the second object overwrote the first under the order\'s one key)', async () => {
     const map = join(dir, 'map-twice.csv');
     await writeFile(map, `old_key,order_id\n"old/orphan.pdf",${orders[1].id}\n\n"${DOCS[2]}",${orders[1].id}\n"${DOCS[0]}",${orders[0].id}\n`);
