@@ -9,7 +9,8 @@ import { LOCAL_PG_URL, LOCAL_STRIPE_WEBHOOK_SECRET, localPort } from './defaults
  * `npm run local:pay -- <orderId>`: plays Stripe for a local order. It sends the
  * `checkout.session.completed` event of the order's Checkout session to the B2C webhook,
  * signed with the local webhook secret by the stripe SDK, exactly as Stripe would. Exit 0 the
- * webhook took it, 1 it did not (or the order has no session), 2 no order id (core/cli.ts).
+ * webhook took it, 1 it did not (or the order has no session), 2 no order id or one that names no
+ * order (core/cli.ts).
  */
 const USAGE = 'usage: npm run local:pay -- <orderId>   (orderId: the UUID returned by POST /b2c/orders)';
 
@@ -21,7 +22,7 @@ async function main(): Promise<number> {
   await db.connect();
   const { rows } = await db.query('SELECT id, stripe_session_id, amount_cents, currency, status FROM orders WHERE id = $1', [orderId]);
   await db.end();
-  if (rows.length === 0) throw new Error(`order ${orderId} not found in ${new URL(LOCAL_PG_URL).pathname.slice(1)}`);
+  if (rows.length === 0) throw new UsageError('orderId', `no order ${orderId} in ${new URL(LOCAL_PG_URL).pathname.slice(1)}`);
   const order = rows[0];
   if (!order.stripe_session_id) throw new Error(`order ${orderId} has no Checkout session (status ${order.status})`);
 
