@@ -4,6 +4,7 @@ import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { namePrefix, QueueName, QUEUES, WORKER_NAMES, WorkerName } from '../../core/contract';
 import { WORKER_ACCESS } from '../../stacks/access';
 import { readLocalLog } from '../local/log-file';
+import { localStorySource } from './story';
 import type { OpsTarget } from './target';
 import { queueAttributes } from './target';
 
@@ -169,5 +170,5 @@ export async function localWorkersStatus(target: OpsTarget, logFile: string, now
     }
     workers.push({ worker, queues, local: localWorkerState(lines, worker) });
   }
-  return { env: target.env, source: `the emulator at ${target.endpoint} and the local log ${logFile} (no ECS locally: the workers run in npm run dev's process)`, workers };
+  return { env: target.env, source: `the emulator at ${target.endpoint} and ${localStorySource(logFile).describe} (no ECS locally: the workers run in npm run dev's process)`, workers };
 }

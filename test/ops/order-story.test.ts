@@ -128,6 +128,10 @@ test('an order placed, paid and made on npm run dev: its story from the log file
     expect.objectContaining({ worker: 'doc-generation', queues: [expect.objectContaining({ name: 'docplatform-local-doc-jobs', visible: 0, inFlight: 0, dlqVisible: 0 }), expect.objectContaining({ name: 'docplatform-local-batch-doc-jobs' })], local: expect.objectContaining({ state: 'running', lastJobDoneAt: expect.any(String) }) }),
     expect.objectContaining({ worker: 'b2b-batch', queues: [expect.objectContaining({ name: 'docplatform-local-batch-jobs' })], local: expect.objectContaining({ state: 'running' }) }),
   ]);
+  // A log file that is not there: its source says so, rather than workers that merely never started.
+  const unlogged = await ops('workers', 'status', '--env', 'local', '--endpoint', run!.urls['sqs/s3'], '--log-file', join(state, 'elsewhere.jsonl'));
+  expect(unlogged.code).toBe(0);
+  expect(unlogged.json.source).toContain(`the local log ${join(state, 'elsewhere.jsonl')}, which does not exist (npm run dev writes it`);
 });
 
 test('a B2B batch: its request id names each of its orders; an order of it tells its own story from the batch worker on', async () => {
