@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { BUCKETS, ENV, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
 import { checkPostgresUrl } from '../postgres-url';
+import { localEmulatorPort } from '../../scripts/local/defaults';
 import { PARTS_IN_FLIGHT } from './upload';
 
 /**
@@ -41,7 +42,8 @@ options:
   --target reports|assets    the platform bucket to fill
   --env ENV|local            environment whose bucket is the target (local: the emulator's "reports"/"assets")
   --target-bucket NAME       the target bucket by name instead of by --env
-  --target-endpoint URL      S3 endpoint of the target (default AWS; local: the emulator)
+  --target-endpoint URL      S3 endpoint of the target (default AWS; --env local: the emulator,
+                             http://127.0.0.1:4566 or EMULATOR_PORT)
   --target-region R          default eu-west-3
   --target-prefix P          assets: the folder the kept keys go under (legacy = legacy/; default none)
   --database-url URL         the migrated database (reports: old keys come from orders.document_key;
@@ -171,7 +173,8 @@ export function parse(argv: string[]): Args | 'help' {
     target: target as BucketName,
     env: v.env,
     targetBucket: v['target-bucket'],
-    targetEndpoint: url('target-endpoint', v['target-endpoint']),
+    // The emulator's buckets have the plain names (resolveBucket): on AWS, 'reports' and 'assets' are other accounts' buckets.
+    targetEndpoint: url('target-endpoint', v['target-endpoint']) ?? (v.env === 'local' ? `http://127.0.0.1:${localEmulatorPort()}` : undefined),
     targetRegion: v['target-region'] ?? 'eu-west-3',
     targetPrefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
     databaseUrl,
