@@ -173,8 +173,18 @@ export function fileSource(dir: string): SourceStore {
     }
     const inside = new Set(above).add(real);
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // A name in another encoding (an old server's Latin-1 'caf\xe9.png') reads with U+FFFD in its
+    // place: that path names no file, and a key is UTF-8. Its bytes are named instead.
+    const notUtf8 = entries.some((e) => e.name.includes('\uFFFD'))
+      ? new Map((await readdir(d, { encoding: 'buffer' })).filter((b) => !Buffer.from(b.toString('utf8')).equals(b)).map((b) => [b.toString('utf8'), b.toString('hex')]))
+      : undefined;
     for (const e of entries) {
       const p = join(d, e.name);
+      const bytes = notUtf8?.get(e.name);
+      if (bytes !== undefined) {
+        yield { key: relative(dir, p).split(sep).join('/'), size: 0, unreadable: `its name is not UTF-8 (bytes ${bytes}), which a key must be: rename it (e.g. convmv -f latin1 -t utf8), then run again` };
+        continue;
+      }
       if (e.isDirectory()) {
         yield* walk(p, inside);
         continue;

@@ -34,6 +34,19 @@ describe('storage:move file source listing', () => {
     ]);
   });
 
+  it('a name that is not UTF-8 (an old server\'s Latin-1) is named by its bytes; the names beside it are listed', async () => {
+    const sub = join(dir, 'latin1');
+    await mkdir(sub);
+    await writeFile(Buffer.concat([Buffer.from(`${sub}/caf`), Buffer.from([0xe9]), Buffer.from('.png')]), 'x');
+    await writeFile(join(sub, 'ok \uFFFD.png'), 'x');
+    const listed: SourceObject[] = [];
+    for await (const o of fileSource(sub).list()) listed.push(o);
+    expect(listed.map((o) => [o.key, o.unreadable])).toEqual([
+      ['caf\uFFFD.png', 'its name is not UTF-8 (bytes 636166e92e706e67), which a key must be: rename it (e.g. convmv -f latin1 -t utf8), then run again'],
+      ['ok \uFFFD.png', undefined],
+    ]);
+  });
+
   it('the folder itself unreadable: --source names it', async () => {
     await expect(fileSource(join(dir, 'gone')).list().next()).rejects.toThrow(/--source: file:\/\/.*gone: a folder it cannot read \(ENOENT\)/);
   });
