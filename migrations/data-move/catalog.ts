@@ -125,6 +125,22 @@ export async function tableShapes(client: Client): Promise<Map<string, string>> 
   return new Map(rows.map((r) => [qualifiedName(r.schema, r.table), r.columns]));
 }
 
+export interface Column {
+  name: string;
+  type: string;
+}
+
+/** Each leaf table's columns (quoted where SQL needs it) and types in order, by table name: the shape verify compares. */
+export async function tableColumns(client: Client): Promise<Map<string, Column[]>> {
+  const { rows } = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS table,
+      coalesce((SELECT json_agg(json_build_object('name', quote_ident(a.attname), 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
+        FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${USER_ROWS}`);
+  return new Map(rows.map((r) => [qualifiedName(r.schema, r.table), r.columns]));
+}
+
 /**
  * Tables whose rows row-level security would filter for the session's user, as PostgreSQL decides
  * it (check_enable_rls): neither a superuser nor BYPASSRLS, and not the table's owner (or a member

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { listSequences, listTables, type TableInfo } from './catalog';
+import { listSequences, listTables, tableColumns, type Column, type TableInfo } from './catalog';
 import { forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { LARGE_OBJECTS, largeObjectDigest } from './large-objects';
 import { log } from './log';
@@ -149,6 +149,25 @@ function columnsDiffer(err: unknown): Error {
   throw err;
 }
 
+/**
+ * How a target table's columns differ from the source's, or undefined when they are the same in
+ * the same order. The row hash reads the source's columns by name, so a column only the target
+ * has, the same columns in another order, or a column of another type whose text is the same
+ * (int against text) hashed alike: the shape is compared on its own.
+ */
+export function columnDifference(source: Column[], target: Column[]): string | undefined {
+  const onTarget = new Map(target.map((c) => [c.name, c.type]));
+  const onSource = new Set(source.map((c) => c.name));
+  const problems = [
+    ...source.filter((c) => !onTarget.has(c.name)).map((c) => `${c.name} (${c.type}) missing on the target`),
+    ...target.filter((c) => !onSource.has(c.name)).map((c) => `${c.name} (${c.type}) on the target only`),
+    ...source.filter((c) => onTarget.has(c.name) && onTarget.get(c.name) !== c.type).map((c) => `${c.name} is ${c.type} on the source, ${onTarget.get(c.name)} on the target`),
+  ];
+  const names = (columns: Column[]) => columns.map((c) => c.name).join(', ');
+  if (problems.length === 0 && names(source) !== names(target)) problems.push(`in another order (source ${names(source)}; target ${names(target)})`);
+  return problems.length ? `columns differ: ${problems.join('; ')}` : undefined;
+}
+
 function mismatch(table: TableInfo, source: TableDigest, problem: string): TableCheck {
   return { table: table.name, source, primaryKey: table.primaryKey.length > 0, ok: false, problem };
 }
@@ -227,6 +246,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     await checkRowSecurity(sources[0], (await sources[0].query('SELECT current_user AS u')).rows[0].u);
     const [sourceTables, targetTables] = await Promise.all([listTables(sources[0]), listTables(targets[0])]);
     const targetByName = new Map(targetTables.map((t) => [t.name, t]));
+    const [sourceColumns, targetColumns] = await Promise.all([tableColumns(sources[0]), tableColumns(targets[0])]);
     const sourceMajor = Math.floor(Number((await sources[0].query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v) / 10000);
     const hashes = new Map(options.rowHashes);
     for (const table of sourceTables) {
@@ -236,11 +256,14 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     await forEachLimit(sourceTables, jobs, async (table, worker) => {
       const onTarget = targetByName.get(table.name);
       const hash = hashes.get(table.name)!;
+      const shape = onTarget && columnDifference(sourceColumns.get(table.name) ?? [], targetColumns.get(table.name) ?? []);
       const [s, t] = await Promise.all([
         tableDigest(sources[worker], table, hash, options.precomputed?.source.get(table.name)),
-        onTarget
-          ? tableDigest(targets[worker], { ...onTarget, extensionFilter: table.extensionFilter }, hash, options.precomputed?.target.get(table.name)).catch(columnsDiffer)
-          : undefined,
+        shape
+          ? new Error(shape)
+          : onTarget
+            ? tableDigest(targets[worker], { ...onTarget, extensionFilter: table.extensionFilter }, hash, options.precomputed?.target.get(table.name)).catch(columnsDiffer)
+            : undefined,
       ]);
       const check = t instanceof Error ? mismatch(table, s, t.message) : compare(table.name, table.primaryKey.length > 0, s, t);
       if (!check.primaryKey) log('verify_without_primary_key', { table: table.name, checksum: 'order-independent row-hash sum' }, 'warn');
