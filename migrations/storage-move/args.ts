@@ -2,7 +2,6 @@ import { resolve } from 'node:path';
 import { BUCKETS, ENV, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
 import { checkPostgresUrl } from '../postgres-url';
-import { localEmulatorPort } from '../../scripts/local/defaults';
 import { PARTS_IN_FLIGHT } from './upload';
 
 /**
@@ -42,8 +41,7 @@ options:
   --target reports|assets    the platform bucket to fill
   --env ENV|local            environment whose bucket is the target (local: the emulator's "reports"/"assets")
   --target-bucket NAME       the target bucket by name instead of by --env
-  --target-endpoint URL      S3 endpoint of the target (default AWS; --env local: the emulator,
-                             http://127.0.0.1:4566 or EMULATOR_PORT)
+  --target-endpoint URL      S3 endpoint of the target (default AWS; required with --env local: the emulator's)
   --target-region R          default eu-west-3
   --target-prefix P          assets: the folder the kept keys go under (legacy = legacy/; default none)
   --database-url URL         the migrated database (reports: old keys come from orders.document_key;
@@ -161,6 +159,9 @@ export function parse(argv: string[]): Args | 'help' {
   // platform key starts with a slash (S3 would keep it: /legacy/logo.png is another key).
   const prefix = v['target-prefix'] ?? '';
   if (prefix.startsWith('/')) throw new UsageError('--target-prefix', `must not start with / (got "${prefix}"): keys have no leading slash, e.g. legacy/`);
+  const targetEndpoint = url('target-endpoint', v['target-endpoint']);
+  // The emulator's buckets have the plain names (resolveBucket): on AWS, 'reports' and 'assets' are other accounts' buckets.
+  if (v.env === 'local' && !targetEndpoint) throw new UsageError('--target-endpoint', "is required with --env local: the emulator's endpoint (npm run dev's, on EMULATOR_PORT)");
   const region = v['source-region'] ?? 'eu-west-3';
   const jobs = integerOption('--jobs', v.jobs, { min: 1, max: 64 }, 16);
   const partSizeMb = integerOption('--part-size-mb', v['part-size-mb'], { min: 5, max: 512 }, 8);
@@ -173,8 +174,7 @@ export function parse(argv: string[]): Args | 'help' {
     target: target as BucketName,
     env: v.env,
     targetBucket: v['target-bucket'],
-    // The emulator's buckets have the plain names (resolveBucket): on AWS, 'reports' and 'assets' are other accounts' buckets.
-    targetEndpoint: url('target-endpoint', v['target-endpoint']) ?? (v.env === 'local' ? `http://127.0.0.1:${localEmulatorPort()}` : undefined),
+    targetEndpoint,
     targetRegion: v['target-region'] ?? 'eu-west-3',
     targetPrefix: prefix && !prefix.endsWith('/') ? `${prefix}/` : prefix,
     databaseUrl,

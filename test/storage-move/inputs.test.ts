@@ -62,12 +62,10 @@ describe('storage:move from a local folder, and bad input', () => {
     expect(second.stdout).toContain(`0 copied and verified, ${ASSETS.length} already verified`);
   }, 30_000);
 
-  it('--env local without --target-endpoint is the emulator (EMULATOR_PORT), not the AWS buckets named reports and assets', async () => {
-    const args = ['--source', `file://${dir}/assets`, '--target', 'assets', '--target-prefix', 'by-default/', '--env', 'local', '--database-url', db.url];
-    const r = await runCliProcess(CLI, args, { env: { ...AWS_ENV, EMULATOR_PORT: new URL(em.endpoint).port } });
-    expect(r.stderr).not.toContain('"level":"error"');
-    expect(r.code).toBe(0);
-    expect((await listKeys(c(), 'assets')).filter((k) => k.startsWith('by-default/'))).toHaveLength(ASSETS.length);
+  it('--env local without --target-endpoint: exit 2 naming it, not a move into the AWS buckets named reports and assets', async () => {
+    const r = await runCli(['--source', `file://${dir}/assets`, '--target', 'assets', '--env', 'local', '--database-url', db.url]);
+    expect(r.stderr).toContain("--target-endpoint: is required with --env local: the emulator's endpoint");
+    expect(r.code).toBe(2);
   }, 30_000);
 
   it('a key that maps to no order: named, skipped, exit 2; the others move and their keys change', async () => {
