@@ -334,7 +334,12 @@ async function verifyAll(ctx: Context): Promise<Report> {
 export async function run(args: Args): Promise<Report> {
   const ctx = await prepare(args);
   try {
-    return await (args.verifyOnly ? verifyAll(ctx) : copyAll(ctx));
+    const report = await (args.verifyOnly ? verifyAll(ctx) : copyAll(ctx));
+    // Every pass of a move lists the same objects (the source is never written): none is a
+    // prefix or folder mistyped (case counts), which ended 'ok', exit 0, with nothing moved.
+    if (report.listed === 0)
+      throw new UsageError('--source', `${ctx.source.describe} holds no object to move: check the bucket, the prefix or folder (case counts)${args.source.kind === 's3' ? ' and --source-region' : ''}`);
+    return report;
   } finally {
     await ctx.db.end().catch(() => undefined);
     ctx.targetRequests.close();

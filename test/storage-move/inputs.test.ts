@@ -116,6 +116,7 @@ describe('storage:move from a local folder, and bad input', () => {
     ['missing target bucket', ['--target-bucket', 'nope'], /bucket nope: bucket does not exist/],
     ['missing source bucket', ['--source', 's3://gone/x/'], /--source: s3:\/\/gone\/x\/.*: bucket does not exist/],
     ['missing folder', ['--source', 'file:///no/such/dir'], /no such directory/],
+    ['a source prefix that holds nothing (mistyped: case counts)', ['--source', 's3://old/Docs/'], /--source: s3:\/\/old\/Docs\/ at http:\/\/127\.0\.0\.1:\d+ holds no object to move: check the bucket, the prefix or folder \(case counts\) and --source-region/],
     ['a # in the source prefix, which would end its path (all of docs/ moved)', ['--source', 's3://old/docs#2020/'], /--source: s3:\/\/old\/docs#2020\/: a # or \? ends a URL's path; in a folder name write them %23 and %3F/],
     ['a ? in the source folder', ['--source', 'file:///srv/what?/'], /--source: file:\/\/\/srv\/what\?\/: a # or \?/],
     ['a bare % in the source prefix', ['--source', 's3://old/100%/'], /--source: s3:\/\/old\/100%\/: a % starts an escape \(%20 is a space\); a % in a folder name is %25/],
