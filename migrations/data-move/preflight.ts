@@ -123,12 +123,33 @@ export function shapeChanges(before: Map<string, string>, current: Map<string, s
 }
 
 /**
+ * schema.table joined bare, as db:move named tables before db.ts qualifiedName quoted them: how
+ * an earlier version's state names the table `qualified` names now.
+ */
+function bareName(qualified: string): string {
+  const part = '"((?:[^"]|"")*)"|([^".]+)';
+  const m = new RegExp(`^(?:${part})\\.(?:${part})$`).exec(qualified);
+  if (!m) return qualified;
+  const unquote = (quoted: string | undefined, plain: string | undefined) => quoted?.replace(/""/g, '"') ?? plain;
+  return `${unquote(m[1], m[2])}.${unquote(m[3], m[4])}`;
+}
+
+/**
  * A resumed run goes on with the schema its first run created on the target: a table added to the
  * source since, dropped, or whose columns changed has nowhere to go (a COPY would fail on it at
  * every rerun). Refused before any write, naming the tables; `saved` null: an earlier version's run.
  */
 export function checkSourceUnchanged(saved: Map<string, string> | null, current: Map<string, string>): void {
   if (!saved) return;
+  const unquoted = [...current.keys()].map((name) => ({ name, bare: bareName(name) })).filter((t) => t.bare !== t.name && !saved.has(t.name) && saved.has(t.bare));
+  if (unquoted.length) {
+    const shown = unquoted.slice(0, 5).map((t) => `${t.bare}, now ${t.name}`);
+    throw new UsageError(
+      '--target',
+      `holds a run begun by an earlier version of db:move, which named tables without quotes (${shown.join('; ')}${unquoted.length > 5 ? '; …' : ''}): ` +
+        'this version cannot resume it; finish it with the version that began it, or start over: drop and recreate the target database, then rerun this command',
+    );
+  }
   const changes = shapeChanges(saved, current).map((c) => `${c.table} (${c.change})`);
   if (!changes.length) return;
   throw new UsageError(
