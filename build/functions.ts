@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { eagerModuleFactories } from './eager-modules';
 import { extendBase, patchAt, REPO_ROOT } from './esbuild-base';
 
@@ -219,23 +220,61 @@ export function bundleFunction(name: string): BundleResult {
 
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
 
-async function main(args: string[]): Promise<void> {
-  const json = args.includes('--json');
-  const out = args.find((a) => a.startsWith('--out='))?.slice('--out='.length) ?? BUILD_ROOT;
-  const names = args.filter((a) => !a.startsWith('--'));
-  const results = await bundleFunctions(names.length > 0 ? names : functionNames(), 'runtime', out);
-  if (json) {
+const USAGE = 'usage: npm run build:functions [-- <function>… --out=DIR --json]   every function when none is named, into .build/functions';
+
+/**
+ * The command line, where bad input is exit 2 with a line naming it and the usage, and --help the
+ * usage on stdout: core/cli.ts's rule, written out here because build/ may import only the
+ * contract (test/architecture/imports.test.ts). An option it does not know is refused, not
+ * ignored: `--ouut=dir` would otherwise build every function into .build/functions.
+ */
+function commandLine(args: string[]): { json: boolean; out: string; names: string[] } | number {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false }, out: { type: 'string', default: BUILD_ROOT }, help: { type: 'boolean', short: 'h', default: false } } });
+  } catch (err) {
+    const option = /'(?:-\w, )?(-{1,2}[\w-]+)/.exec((err as Error).message)?.[1] ?? 'arguments';
+    const { code, message } = err as { code?: string; message: string };
+    const why = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'unknown option (known: --json, --out)' : /argument missing/.test(message) ? 'needs a value' : message.split('\n')[0];
+    process.stderr.write(`${option}: ${why}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals: names } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const known = functionNames();
+  const unknown = names.find((n) => !known.includes(n));
+  if (unknown !== undefined) {
+    process.stderr.write(`function: no functions/${unknown}/handler.ts (have: ${known.join(', ')})\n${USAGE}\n`);
+    return 2;
+  }
+  return { json: values.json, out: values.out, names: names.length > 0 ? names : known };
+}
+
+async function main(args: string[]): Promise<number> {
+  const options = commandLine(args);
+  if (typeof options === 'number') return options;
+  const results = await bundleFunctions(options.names, 'runtime', options.out);
+  if (options.json) {
     process.stdout.write(JSON.stringify(results));
-    return;
+    return 0;
   }
   for (const r of results) {
     console.log(`${r.name.padEnd(12)} handler.js ${kib(r.handlerBytes).padStart(11)}  map ${kib(r.sourceMapBytes).padStart(11)}  ${path.relative(REPO_ROOT, r.outDir)}`);
   }
+  return 0;
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).catch((err: Error) => {
-    console.error(err.message);
-    process.exit(1);
-  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    },
+  );
 }
