@@ -19,6 +19,10 @@ describe('db:move between databases whose default settings shape values differen
 
   beforeAll(async () => {
     [source, target] = await Promise.all([createTestDatabase('dmsettings_src'), createTestDatabase('dmsettings_tgt')]);
+    // Said plainly: the ALTER DATABASE below would fail with only "invalid value for parameter".
+    await query(source.url, `SET lc_monetary = '${SETTINGS.source.lc_monetary}'`).catch((err) => {
+      throw new Error(`the server has no ${SETTINGS.source.lc_monetary} locale (${(err as Error).message}): localedef --no-archive -i de_DE -f UTF-8 de_DE.UTF-8 where it runs`);
+    });
     for (const [side, db] of [['source', source], ['target', target]] as const) {
       for (const [name, value] of Object.entries(SETTINGS[side])) await query(db.url, `ALTER DATABASE "${db.name}" SET ${name} = '${value}'`);
     }
