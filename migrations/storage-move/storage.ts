@@ -8,6 +8,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { requestHandlerOptions, s3Sdk } from '../../core/aws-sdk';
 import { BUCKETS, ENV, namePrefix, type BucketName } from '../../core/contract';
 import { UsageError } from '../../core/cli';
+import { log } from '../data-move/log';
 import type { Source } from './args';
 import { objectRequests, type Fetched, type StoreRequests } from './object-requests';
 
@@ -197,6 +198,11 @@ export function fileSource(dir: string): SourceStore {
         const code = (err as NodeJS.ErrnoException).code;
         yield { key: fileKey, size: 0, unreadable: e.isSymbolicLink() ? `a symbolic link to ${await readlink(p).catch(() => '?')} that does not resolve (${code})` : `cannot read it (${code})` };
         continue;
+      }
+      // What a link brings in from outside the folder is named: a run, or its --dry-run, shows it.
+      if (e.isSymbolicLink() && (s.isFile() || s.isDirectory())) {
+        const to = await realpath(p);
+        if (!inside.has(to)) log('link_followed', { key: fileKey, to }, 'warn');
       }
       if (s.isFile()) yield { key: fileKey, size: Number(s.size), version: `mtime ${s.mtimeNs}` };
       else if (s.isDirectory()) yield* walk(p, inside);

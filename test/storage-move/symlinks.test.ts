@@ -42,5 +42,10 @@ describe('storage:move from a local folder with symbolic links', () => {
     expect(r.stdout).toContain('pipe: not a regular file');
     expect(r.stdout).toContain('3 copied and verified, 0 already verified, 3 skipped');
     expect(r.code).toBe(2);
+    const followed = r.stderr.split('\n').filter((l) => l.includes('"link_followed"')).map((l) => JSON.parse(l) as { key: string; to: string; level: string });
+    expect(followed.map((l) => [l.level, l.key, l.to])).toEqual([
+      ['warn', 'fonts', join(root, 'shared', 'fonts')],
+      ['warn', 'logo.svg', join(root, 'shared', 'logo.svg')],
+    ]);
   }, 30_000);
 });
