@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { failure, integerOption, parseOptions, UsageError } from './cli';
+import { asksForHelp, failure, integerOption, parseOptions, UsageError } from './cli';
 import { ConfigError } from './errors';
 import { createLogger } from './logger';
 
@@ -63,7 +63,7 @@ describe('parseOptions: node:util parseArgs whose mistakes are UsageErrors namin
   });
 
   test.each([
-    [['--region', 'x'], '--region', '--region: unknown option (known: --env, --json, --env2)'],
+    [['--region', 'x'], '--region', '--region: unknown option (known: --env, --json, --env2, --help)'],
     [['--env'], '--env', '--env: needs a value'],
     [['--env', '--json'], '--env', '--env: needs a value'],
     [['-e'], '--env2', '--env2: needs a value'],
@@ -99,7 +99,7 @@ test('a CLI run through runCli: a bad option is exit 2 naming it, then the usage
   const bad = run('--bogus');
   expect(bad.status).toBe(2);
   const [line, ...usage] = bad.stderr.trim().split('\n');
-  expect(JSON.parse(line)).toMatchObject({ level: 'error', msg: '--bogus: unknown option (known: --fail, --code)', field: '--bogus', exitCode: 2 });
+  expect(JSON.parse(line)).toMatchObject({ level: 'error', msg: '--bogus: unknown option (known: --fail, --code, --help)', field: '--bogus', exitCode: 2 });
   expect(usage).toEqual(['usage: demo [--fail] [--code N]']);
   const failed = run('--fail');
   expect(failed.status).toBe(1);
@@ -108,4 +108,20 @@ test('a CLI run through runCli: a bad option is exit 2 naming it, then the usage
   expect(failed.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
   const done = run('--code', '5');
   expect({ status: done.status, stdout: done.stdout, stderr: done.stderr }).toEqual({ status: 5, stdout: 'done\n', stderr: '' });
+});
+
+describe('asksForHelp: --help or -h before a `--`', () => {
+  test.each([[['--help']], [['-h']], [['dlq', 'list', '--help']], [['--env', 'dev', '-h', '--json']]])('%j asks', (argv) => {
+    expect(asksForHelp(argv)).toBe(true);
+  });
+
+  test.each([[[]], [['--env', 'dev']], [['--', '--help']], [['--helpful']], [['-hx']]])('%j does not', (argv) => {
+    expect(asksForHelp(argv)).toBe(false);
+  });
+});
+
+test('a CLI run through runCli answers --help with its usage on stdout, exit 0, without running its main', () => {
+  const demo = join(__dirname, '..', 'test', 'support', 'demo-cli.ts');
+  const help = spawnSync(process.execPath, ['--import', 'tsx', demo, '--fail', '--help'], { encoding: 'utf8' });
+  expect({ status: help.status, stdout: help.stdout, stderr: help.stderr }).toEqual({ status: 0, stdout: 'usage: demo [--fail] [--code N]\n', stderr: '' });
 });

@@ -49,12 +49,33 @@ export function failure(error: unknown, { log, usage, usageSink = stderrSink, fa
   return failedCode;
 }
 
+/** What runCli needs of a CLI: its usage is required, as it is the answer to `--help`. */
+export interface RunCliShell extends CliShell {
+  usage: string;
+}
+
+/**
+ * `--help` or `-h` among the arguments before a `--` (after which an argument is the CLI's data,
+ * not an option): the one test of every CLI, whatever its own arguments are (positional, a
+ * command, options).
+ */
+export function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
 /**
  * Runs a CLI's main. A number it returns becomes the exit code once the process has nothing
  * left to do (a main that returns nothing keeps running: a server); a failure ends the process at
- * once, as a half-done run may hold a pool or a server open.
+ * once, as a half-done run may hold a pool or a server open. Asked for help, it prints the usage
+ * on stdout and exits 0 without running main: nothing is read, started or sent.
  */
-export function runCli(main: () => number | void | Promise<number | void>, shell: CliShell): void {
+export function runCli(main: () => number | void | Promise<number | void>, shell: RunCliShell): void {
+  if (asksForHelp(process.argv.slice(2))) {
+    process.stdout.write(`${shell.usage}\n`);
+    process.exitCode = 0;
+    return;
+  }
   // The AWS SDK's Node-version notice is nine lines of plain text on stderr, where the CLIs write
   // their JSON log lines: it would break a `| jq` of every command that makes an AWS client. The
   // project's Node version is package.json's engines (Lambda and the images run Node 22).
@@ -103,7 +124,7 @@ const OPTION = /'(?:-\w, )?(-{1,2}[\w-]+)/;
 
 /**
  * node:util parseArgs (strict unless told), whose errors become a UsageError naming the option:
- * an unknown one (with the known ones), one without its value, a value given to a flag, a
+ * an unknown one (with the known ones, --help among them), one without its value, a value given to a flag, a
  * positional argument where none is taken.
  */
 export function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
@@ -114,8 +135,9 @@ export function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<t
     if (!code?.startsWith('ERR_PARSE_ARGS_')) throw error;
     const option = OPTION.exec(message)?.[1];
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      const known = Object.keys(config.options ?? {}).map((o) => `--${o}`);
-      throw new UsageError(option ?? 'arguments', `unknown option (known: ${known.join(', ') || 'none'})`);
+      // runCli answers --help for every CLI, so it is one of the options a CLI knows.
+      const known = [...new Set([...Object.keys(config.options ?? {}), 'help'])].map((o) => `--${o}`);
+      throw new UsageError(option ?? 'arguments', `unknown option (known: ${known.join(', ')})`);
     }
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       const argument = /'([^']*)'/.exec(message)?.[1];

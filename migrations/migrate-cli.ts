@@ -42,9 +42,8 @@ environment: DATABASE_URL | DB_HOST, DB_PORT, DB_NAME + PGUSER, PGPASSWORD   (th
 
 export type WhenEmpty = 'migrate' | 'skip';
 
-function parseCommandLine(argv: string[]): { whenEmpty: WhenEmpty } | 'help' {
-  const { values } = parseOptions({ args: argv, options: { 'when-empty': { type: 'string', default: 'migrate' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) return 'help';
+function parseCommandLine(argv: string[]): { whenEmpty: WhenEmpty } {
+  const { values } = parseOptions({ args: argv, options: { 'when-empty': { type: 'string', default: 'migrate' } } });
   const whenEmpty = values['when-empty'];
   if (whenEmpty !== 'migrate' && whenEmpty !== 'skip') throw new UsageError('--when-empty', 'must be migrate or skip');
   return { whenEmpty };
@@ -143,10 +142,6 @@ async function databaseState(db: Knex): Promise<DatabaseState> {
 
 async function run(argv: string[], raw: Env, log: Logger): Promise<number> {
   const args = parseCommandLine(argv);
-  if (args === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   const input = readInput(raw);
   const app = input.app.secretArn ? { ...input.app, credentials: await readAppSecret(input) } : input.app;
   if (input.app.secretArn && !app.credentials) {

@@ -46,9 +46,8 @@ const USAGE = `usage: npm run bench:batch [-- --rows N] [-- --b2c-every S]
 
 const log = createLogger({ component: 'bench-batch' }, 'info', stderrSink);
 
-function options(argv: string[]): { rows: number; b2cEverySeconds: number } | 'help' {
-  const { values } = parseOptions({ args: argv, options: { rows: { type: 'string' }, 'b2c-every': { type: 'string' }, help: { type: 'boolean', default: false } } });
-  if (values.help) return 'help';
+function options(argv: string[]): { rows: number; b2cEverySeconds: number } {
+  const { values } = parseOptions({ args: argv, options: { rows: { type: 'string' }, 'b2c-every': { type: 'string' } } });
   return {
     rows: integerOption('--rows', values.rows, { min: 1, max: MAX_BATCH_ROWS }, MAX_BATCH_ROWS),
     b2cEverySeconds: integerOption('--b2c-every', values['b2c-every'], { min: 1, max: 600 }, 15),
@@ -59,10 +58,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(argv: string[]): Promise<number> {
   const parsed = options(argv);
-  if (parsed === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   const { rows, b2cEverySeconds } = parsed;
   const docFleet = prod.workers['doc-generation'];
   const batchFleet = prod.workers['b2b-batch'];

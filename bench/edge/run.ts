@@ -69,11 +69,7 @@ async function functionMicros(code: string, uri: string): Promise<number> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseOptions({ args: argv, options: { requests: { type: 'string' }, help: { type: 'boolean', default: false } } });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const { values } = parseOptions({ args: argv, options: { requests: { type: 'string' } } });
   const requests = integerOption('--requests', values.requests, { min: 1, max: 100_000 }, 300);
   console.log(`local edge: ${requests} interleaved requests per pair (node ${process.version})`);
   const loadBefore = loadAverage();

@@ -28,11 +28,7 @@ const byPackage = (metafile: Metafile): [string, number][] => {
 };
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals: names } = parseOptions({ args: argv, allowPositionals: true, options: { verbose: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const { values, positionals: names } = parseOptions({ args: argv, allowPositionals: true, options: { verbose: { type: 'boolean', default: false } } });
   const unknown = names.find((name) => !functionNames().includes(name));
   if (unknown !== undefined) throw new UsageError('function', `unknown "${unknown}" (known: ${functionNames().join(', ')})`);
   const out = mkdtempSync(join(tmpdir(), 'bench-lambda-analyze-'));

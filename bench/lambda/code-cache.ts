@@ -47,11 +47,7 @@ m.exports.handler({ resource: '/{proxy+}', path: '/health', httpMethod: 'GET', h
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseOptions({ args: argv, options: { help: { type: 'boolean', default: false } } });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  parseOptions({ args: argv, options: {} });
   const { COLD_RUNS } = readEnv(envSchema, process.env, 'bench:lambda:code-cache environment');
   const out = mkdtempSync(join(tmpdir(), 'bench-code-cache-'));
   const env = { PATH: process.env.PATH ?? '', APP_ENV: 'bench', LOG_LEVEL: 'error', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres', NODE_PATH: join(__dirname, '..', '..', 'node_modules') };

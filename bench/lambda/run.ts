@@ -92,11 +92,7 @@ interface ColdFigures {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseOptions({ args: argv, options: { help: { type: 'boolean', default: false } } });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  parseOptions({ args: argv, options: {} });
   const { COLD_RUNS, WARM_SECONDS } = readEnv(envSchema, process.env, 'bench:lambda environment');
   const out = mkdtempSync(join(tmpdir(), 'bench-lambda-'));
   const loadBefore = loadAverage();

@@ -45,11 +45,7 @@ async function timeStart(env: Record<string, string>): Promise<{ firstAnswerMs: 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseOptions({ args: argv, options: { rounds: { type: 'string' }, help: { type: 'boolean', default: false } } });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const { values } = parseOptions({ args: argv, options: { rounds: { type: 'string' } } });
   const rounds = integerOption('--rounds', values.rounds, { min: 1, max: 100 }, 3);
   console.log(`npm run dev on the embedded PostgreSQL: start → first answer (${rounds} rounds; node ${process.version}, ${cpus().length} cores)`);
   const loadBefore = loadAverage();

@@ -46,7 +46,7 @@ interface Options {
   skipCutover: boolean;
 }
 
-function options(argv: string[]): Options | 'help' {
+function options(argv: string[]): Options {
   const { values } = parseOptions({
     args: argv,
     options: {
@@ -54,10 +54,8 @@ function options(argv: string[]): Options | 'help' {
       'wide-rows': { type: 'string' },
       rounds: { type: 'string' },
       'skip-cutover': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) return 'help';
   return {
     scale: integerOption('--scale', values.scale, { min: 1, max: 10_000 }, 50),
     wideRows: integerOption('--wide-rows', values['wide-rows'], { min: 1, max: 10_000_000 }, 100_000),
@@ -414,10 +412,6 @@ function printCopy(f: CopyFigures, pgcopydbVersion: string, rounds: number): voi
 
 async function main(argv: string[]): Promise<number> {
   const o = options(argv);
-  if (o === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   const pgcopydbVersion = ensurePgcopydb();
   await bundleCli('data-move');
   const cli = join(__dirname, '../../build/run-cli.cjs');

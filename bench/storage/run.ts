@@ -113,13 +113,8 @@ async function main(argv: string[]): Promise<number> {
       large: { type: 'string' },
       'large-mb': { type: 'string' },
       jobs: { type: 'string' },
-      help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   const rounds = integerOption('--rounds', values.rounds, { min: 1, max: 100 }, 3);
   const small = integerOption('--small', values.small, { min: 1, max: 1_000_000 }, 2000);
   const large = integerOption('--large', values.large, { min: 1, max: 10_000 }, 20);

@@ -42,10 +42,6 @@ function once(): { seconds: number; cpuSeconds: number; megabytes: number; stack
 
 function main(argv: string[]): number {
   const runs = countArgument(argv, 'runs', { min: 1, max: 100 }, 3);
-  if (runs === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   const samples = Array.from({ length: runs }, (_, i) => {
     const sample = once();
     process.stdout.write(`run ${i + 1}/${runs}: ${sample.seconds.toFixed(2)} s wall, ${sample.cpuSeconds.toFixed(2)} s CPU, ${sample.megabytes.toFixed(0)} MB peak, ${sample.stacks} stacks\n`);

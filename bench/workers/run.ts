@@ -102,10 +102,6 @@ function runScenario(s: Scenario): Promise<Result> {
 
 async function main(argv: string[]): Promise<number> {
   const rounds = countArgument(argv, 'rounds', { min: 1, max: 100 }, 3);
-  if (rounds === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   const loadBefore = loadAverage();
   process.stdout.write(`doc-generation render rates on one pinned core, ${rounds} interleaved rounds (load average before: ${formatLoad()}; the machine may be shared)\n`);
   const results = new Map<string, Result[]>(SCENARIOS.map((s) => [s.key, []]));

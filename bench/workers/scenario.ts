@@ -56,4 +56,4 @@ async function main(): Promise<void> {
   );
 }
 
-runCli(main, { log: createLogger({ component: 'bench-workers-scenario' }, 'info', stderrSink) });
+runCli(main, { log: createLogger({ component: 'bench-workers-scenario' }, 'info', stderrSink), usage: 'usage: tsx bench/workers/scenario.ts <pdf|docx> <reused|per-document> <count> <concurrency>   one scenario of npm run bench:workers, which starts it' });

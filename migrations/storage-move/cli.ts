@@ -29,4 +29,4 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // main ends every failure itself (exitOnFailure); the shell's are for what escapes it.
-if (require.main === module) runCli(() => main(process.argv.slice(2)), { log: logger, failedCode: 3 });
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log: logger, usage: USAGE, failedCode: 3 });

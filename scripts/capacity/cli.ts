@@ -22,13 +22,8 @@ function run(argv: string[]): number {
       traffic: { type: 'string' },
       format: { type: 'string', default: 'table' },
       out: { type: 'string' },
-      help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   if (!values.env) throw new UsageError('--env', 'required');
   if (!ownEntry(environments, values.env)) throw new UsageError('--env', `unknown environment "${values.env}" (known: ${Object.keys(environments).join(', ')})`);
   if (values.format !== 'table' && values.format !== 'json') throw new UsageError('--format', `"${values.format}" is not table or json`);

@@ -47,13 +47,8 @@ function run(argv: string[]): number {
       prices: { type: 'string', default: DEFAULT_PRICE_FILE },
       engines: { type: 'boolean', default: false },
       'variant-out': { type: 'string' },
-      help: { type: 'boolean', default: false },
     },
   });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   if (values.markdown && values.json) throw new UsageError('--markdown', 'not with --json');
   // Refused rather than ignored: `--engines --fail-over-budget` would always pass a CI step.
   if (values.engines) {

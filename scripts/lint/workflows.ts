@@ -52,4 +52,4 @@ async function main(args: string[]): Promise<number> {
 }
 
 // Findings are the output on stdout; a failure's line goes to stderr.
-if (require.main === module) runCli(() => main(process.argv.slice(2)), { log: createLogger({ component: 'lint-workflows' }, 'info', stderrSink), usage: 'usage: npx tsx scripts/lint/workflows.ts [FILE…]' });
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log: createLogger({ component: 'lint-workflows' }, 'info', stderrSink), usage: 'usage: npm run lint:workflows [-- FILE…]' });

@@ -4,6 +4,8 @@ import { createLogger, stderrSink } from '../../core/logger';
 import { localEmulatorPort } from './defaults';
 
 /** `npm run local:jobs`: message counts of the local queues and their DLQs (what `npm run dev` created, on EMULATOR_PORT as it does). */
+const USAGE = 'usage: npm run local:jobs   the message counts of the local queues and their DLQs (npm run dev running)';
+
 async function main(): Promise<number> {
   parseOptions({ args: process.argv.slice(2), options: {} });
   const endpoint = process.env.AWS_ENDPOINT_URL ?? `http://127.0.0.1:${localEmulatorPort()}`;
@@ -20,4 +22,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runCli(main, { log: createLogger({ component: 'local:jobs' }, 'info', stderrSink) });
+runCli(main, { log: createLogger({ component: 'local:jobs' }, 'info', stderrSink), usage: USAGE });

@@ -11,6 +11,8 @@ import { buildOpenApiDocument, OPENAPI_PATH, openApiText, validateOpenApi } from
  */
 const log = createLogger({}, 'info', stdoutSink);
 
+const USAGE = `usage: npm run openapi   writes ${OPENAPI_PATH} from the gateways' routes, once the validator accepts it`;
+
 async function main(): Promise<number> {
   parseOptions({ args: process.argv.slice(2), options: {} });
   const verdict = await validateOpenApi(buildOpenApiDocument());
@@ -23,4 +25,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-runCli(main, { log });
+runCli(main, { log, usage: USAGE });

@@ -155,10 +155,9 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       client: { type: 'string' },
       prefix: { type: 'string' },
       'old-key-expires-in': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help || positionals.length === 0 || positionals[0] === 'help') return 'help';
+  if (positionals.length === 0 || positionals[0] === 'help') return 'help';
   const words = ONE_WORD.has(positionals[0]) ? 1 : 2;
   const command = positionals.slice(0, words).join(' ');
   if (!(COMMANDS as readonly string[]).includes(command)) {
@@ -199,7 +198,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
   };
   const unused = (allowed: string[]) => {
     for (const [key, value] of Object.entries(values)) {
-      if (value !== undefined && !['env', 'endpoint', 'format', 'help', ...allowed].includes(key)) {
+      if (value !== undefined && !['env', 'endpoint', 'format', ...allowed].includes(key)) {
         throw new UsageError(`--${key}`, `not an option of ${command}`);
       }
     }
@@ -306,7 +305,7 @@ function storyId(rest: string[]): string {
 /** `order <id>` on npm run dev's log file; the database (for the order's row) is the local one unless given. */
 function localOrder(values: Record<string, string | boolean | undefined>, rest: string[], env: Record<string, string | undefined>): OpsCommand {
   for (const [key, value] of Object.entries(values)) {
-    if (value !== undefined && !['env', 'format', 'help', 'log-file', 'database-url'].includes(key)) throw new UsageError(`--${key}`, `not an option of order on the local log${key === 'since' ? ' (it reads the whole file)' : ''}`);
+    if (value !== undefined && !['env', 'format', 'log-file', 'database-url'].includes(key)) throw new UsageError(`--${key}`, `not an option of order on the local log${key === 'since' ? ' (it reads the whole file)' : ''}`);
   }
   const format = (values.format as string | undefined) ?? 'json';
   if (format !== 'json' && format !== 'table') throw new UsageError('--format', `must be json or table, got "${format}"`);

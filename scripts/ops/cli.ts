@@ -217,5 +217,5 @@ function secretReader(target: OpsTarget) {
 }
 
 if (require.main === module) {
-  runCli(() => main(process.argv.slice(2)), { log: createLogger({ component: 'ops' }, 'info', stderrSink) });
+  runCli(() => main(process.argv.slice(2)), { log: createLogger({ component: 'ops' }, 'info', stderrSink), usage: USAGE });
 }

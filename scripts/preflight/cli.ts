@@ -36,9 +36,8 @@ const defaultIo = (): CliIo => ({
 function parse(argv: string[], known: Record<string, EnvironmentConfig>) {
   const { values } = parseOptions({
     args: argv,
-    options: { env: { type: 'string' }, json: { type: 'boolean', default: false }, endpoint: { type: 'string' }, help: { type: 'boolean', default: false } },
+    options: { env: { type: 'string' }, json: { type: 'boolean', default: false }, endpoint: { type: 'string' } },
   });
-  if (values.help) return { help: true as const };
   if (!values.env) throw new UsageError('--env', `required (one of ${Object.keys(known).join(', ')})`);
   const config = ownEntry(known, values.env);
   if (!config) throw new UsageError('--env', `must be one of ${Object.keys(known).join(', ')}, got "${values.env}"`);
@@ -51,7 +50,7 @@ function parse(argv: string[], known: Record<string, EnvironmentConfig>) {
     }
     if (!url || !/^https?:$/.test(url.protocol)) throw new UsageError('--endpoint', `must be an absolute http(s) URL, got "${values.endpoint}"`);
   }
-  return { help: false as const, config, json: values.json, endpoint: values.endpoint };
+  return { config, json: values.json, endpoint: values.endpoint };
 }
 
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
@@ -60,10 +59,6 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     request = parse(argv, io.environments);
   } catch (e) {
     return failure(e, { log: io.log, usage: USAGE, usageSink: io.stderr });
-  }
-  if (request.help) {
-    io.stdout(`${USAGE}\n`);
-    return 0;
   }
 
   const clients = createClients({ region: request.config.region, endpoint: request.endpoint });
@@ -81,5 +76,5 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 
 if (require.main === module) {
   const io = defaultIo();
-  runCli(() => main(process.argv.slice(2), io), { log: io.log });
+  runCli(() => main(process.argv.slice(2), io), { log: io.log, usage: USAGE });
 }

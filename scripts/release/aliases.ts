@@ -177,6 +177,15 @@ const OPTIONS_OF: Record<string, string[]> = {
   origin: ['env'],
 };
 
+const USAGE = `usage: npm run release -- <command> [options]
+  status   --env ENV [--functions all|a,b]
+  snapshot --env ENV --out FILE [--functions all|a,b]   record the live versions before a deploy
+  restore  --file FILE                                  put them back after a failed deploy
+  rollback --env ENV --functions all|a,b [--to previous|N]
+  smoke    --url BASE [--path /health …] [--refused /b2b/batches …] [--env ENV] [--attempts N] [--delay-ms N]
+  internal --env ENV | --local [--attempts N] [--delay-ms N]   each internal service's health through its live alias
+  origin   --env ENV                                    before a deploy: may its smoke test be skipped?`;
+
 async function release(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseOptions({
@@ -329,4 +338,4 @@ async function release(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) runCli(() => main(process.argv.slice(2)), { log });
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

@@ -209,6 +209,10 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   };
 }
 
+const USAGE = `usage: npm run publish:frontend -- --dist DIR --bucket NAME --distribution-id ID [--prune-after-days N] [--region REGION]
+       npm run publish:frontend -- --env local [--dist DIR] [--bucket NAME] [--prune-after-days N]   into the emulator of npm run dev
+  --dist defaults to ${FRONTEND_BUILD_DIR} with --env local; --prune-after-days (7) is how long objects a build left out stay`;
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseOptions({
     args: argv,
@@ -268,4 +272,4 @@ async function publishLocally(distDir: string, bucket: string, pruneAfterDays: n
   }
 }
 
-if (require.main === module) runCli(() => main(process.argv.slice(2)), { log });
+if (require.main === module) runCli(() => main(process.argv.slice(2)), { log, usage: USAGE });

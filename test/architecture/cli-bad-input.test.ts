@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -15,10 +16,14 @@ interface Run {
 }
 
 function run(cli: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return runNode(['--import', 'tsx', join(REPO, cli), ...args], env);
+}
+
+function runNode(nodeArgs: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((done) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', join(REPO, cli), ...args],
+      nodeArgs,
       // No credentials, no database: a CLI that got past its command line would fail otherwise.
       { cwd: REPO, env: { PATH: process.env.PATH, HOME: process.env.HOME, CDKTF_OUTDIR: join(REPO, 'cdktf.out'), ...env }, timeout: 60_000 },
       (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
@@ -89,4 +94,35 @@ test.each(ENV_CASES.flatMap(([cli, args]) => ['constructor', 'hasOwnProperty', '
 
 test.each(PORT_CASES)('scripts/dev.ts with %s=%s: exit 2, one line naming it, before anything starts', async (variable, value) => {
   expectUsageError(await run('scripts/dev.ts', [], { [variable]: value }), variable);
+}, 60_000);
+
+/**
+ * Every package.json script that runs one of the repository's CLIs (`tsx <file>`, `node …`), as
+ * [script, node's arguments]: a new script is in the table without being added to it.
+ */
+const SCRIPTS: Array<[string, string[]]> = Object.entries(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts as Record<string, string>).flatMap(
+  ([name, command]): Array<[string, string[]]> => {
+    const [program, ...args] = command.split(' ');
+    if (program === 'tsx') return [[name, ['--import', 'tsx', ...args]]];
+    if (program === 'node') return [[name, args]];
+    return [];
+  },
+);
+
+test('the table holds the CLIs the reviewer found refusing --help', () => {
+  expect(SCRIPTS.map(([name]) => name)).toEqual(expect.arrayContaining(['state', 'release', 'publish:frontend', 'local:pay', 'local:jobs', 'dev', 'openapi', 'build:functions', 'ops']));
+});
+
+test.each(['--help', '-h'].flatMap((flag) => SCRIPTS.map(([name, args]) => [name, flag, args] as const)))('npm run %s -- %s: the usage on stdout naming the command, exit 0', async (name, flag, args) => {
+  const r = await runNode([...args, flag]);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(r.stdout).toMatch(new RegExp(`^usage: .*npm run ${name.replace(/:/g, '\\:')}\\b`));
+}, 60_000);
+
+/** The run refused the option: exit 2, its name in the output, no stack trace, nothing done. */
+test.each(SCRIPTS)('npm run %s -- --no-such-option: exit 2 naming it', async (_name, args) => {
+  const r = await runNode([...args, '--no-such-option']);
+  expect(r.code).toBe(2);
+  expect(r.stderr + r.stdout).toMatch(/^.*--no-such-option.*$/m);
+  expect(r.stdout + r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
 }, 60_000);
