@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import { listUserRelations, rowSecuredTables, type ServerInfo, type TableInfo } from './catalog';
 import { UsageError } from '../../core/cli';
+import { qualifiedName } from './db';
 import { log } from './log';
 import { readState, type Mode, type RunState } from './state';
 
@@ -111,6 +112,39 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], la
         'add a primary key or ALTER TABLE … REPLICA IDENTITY FULL on the source, or use --mode copy during a write freeze',
     );
   }
+}
+
+/**
+ * A subscription carries money as text, written in the publisher session's lc_monetary and read in
+ * the apply worker's, each its server's default for the database and user ('1.234,56 €' under
+ * de_DE, '$1,234.56' under C): when they differ the initial sync refuses the amounts, or takes
+ * them as other ones. Neither session can be pinned from here, as copy mode pins its own.
+ */
+export async function checkMoneyLocales(source: Client, target: Client, tables: TableInfo[]): Promise<void> {
+  const published = new Set(tables.map((t) => t.name));
+  const { rows } = await source.query(`
+    SELECT n.nspname AS schema, c.relname AS table, quote_ident(a.attname) AS column
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
+    WHERE a.attnum > 0 AND NOT a.attisdropped AND 'money'::regtype IN (t.oid, t.typelem, t.typbasetype)`);
+  const columns = rows.filter((r) => published.has(qualifiedName(r.schema, r.table))).map((r) => `${qualifiedName(r.schema, r.table)}.${r.column}`);
+  if (!columns.length) return;
+  // The form an amount takes under the session's default (what a replication session runs with),
+  // compared rather than the locale names: C and C.UTF-8 write it alike. The pinned C is put back.
+  const form = async (client: Client) => {
+    const results = (await client.query(
+      `SELECT set_config('lc_monetary', reset_val, false) AS locale FROM pg_settings WHERE name = 'lc_monetary';
+       SELECT (-1234567.89)::numeric::money::text AS amount; SET lc_monetary = 'C'`,
+    )) as unknown as { rows: Record<string, string>[] }[];
+    return `${results[0].rows[0].locale}: ${results[1].rows[0].amount}`;
+  };
+  const [s, t] = [await form(source), await form(target)];
+  if (s.slice(s.indexOf(': ')) === t.slice(t.indexOf(': '))) return;
+  throw new UsageError(
+    '--source',
+    `money columns (${columns.slice(0, 5).join(', ')}${columns.length > 5 ? ', …' : ''}) replicate as text in each server's lc_monetary format, which differs ` +
+      `(source ${s}, target ${t}): the initial sync would refuse or misread the amounts; ` +
+      'set the same lc_monetary on both (ALTER DATABASE … SET lc_monetary) and rerun, or use --mode copy, which pins it',
+  );
 }
 
 /** Tables of `current` new, dropped or with other columns than in `before` (catalog.ts tableShapes), by name. */

@@ -8,7 +8,7 @@ import { UsageError } from '../../core/cli';
 import { MismatchError } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
-import { checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
+import { checkMoneyLocales, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
 import { applySection, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
@@ -121,6 +121,7 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     checkReplicationSource(si, tables, await countLargeObjects(source), await extensionConfigRows(source, listed));
     // The initial sync reads the tables as this user too: its policies would hold rows back.
     await checkRowSecurity(source, si.user);
+    await checkMoneyLocales(source, target, tables);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);
