@@ -57,12 +57,37 @@ if [ "$mode" = bench ]; then
   command -v pgcopydb >/dev/null 2>&1 || need pgcopydb "pgcopydb: npm run bench:migration times db:move against it"
   command -v rclone >/dev/null 2>&1 || need rclone "rclone: npm run bench:storage times storage:move against it"
 fi
+# The data-move tests give a database lc_monetary = de_DE.utf8 (money's text follows it), on the
+# machine's PostgreSQL: a directory locale (--no-archive), which a running server finds at once.
+test_locale=''
+if [ "$mode" = test ] && ! locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then
+  test_locale=1
+  need locale "the de_DE.UTF-8 locale (localedef -i de_DE -f UTF-8 de_DE.UTF-8; Debian's locales holds its definition): the data-move tests set lc_monetary to it"
+fi
+# The data-move tests' extension with configuration tables (test/fixtures/postgres-extension/),
+# for each PostgreSQL installed on this machine (a server elsewhere, as ci.yml's container, gets
+# it from its own step).
+if [ "$mode" = test ]; then
+  fixtures="${BASH_SOURCE[0]%/*}/../test/fixtures/postgres-extension"
+  as_root=()
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && as_root=(sudo)
+  for dir in /usr/share/postgresql/*/extension; do
+    [ -d "$dir" ] || continue
+    for f in "$fixtures"/*; do
+      # Compared with bash alone: the script also runs on a PATH that holds almost nothing.
+      [ -f "$dir/${f##*/}" ] && [ "$(<"$f")" = "$(<"$dir/${f##*/}")" ] && continue
+      "${as_root[@]}" cp "$f" "$dir/" ||
+        { echo "docplatform: could not copy $f into $dir (the data-move tests need it there)" >&2; exit 1; }
+    done
+  done
+fi
 [ ${#keys[@]} -eq 0 ] && exit 0
 
 debian_name() {
   case "$1" in
     chromium) echo chromium ;; pandoc) echo pandoc ;; poppler) echo poppler-utils ;;
     pgclient) echo postgresql-client ;; openssl) echo openssl ;; pgserver) echo postgresql ;; redis) echo redis-tools ;; pgcopydb) echo pgcopydb ;; rclone) echo rclone ;;
+    locale) echo locales ;;
   esac
 }
 
@@ -81,9 +106,12 @@ else
     echo "installing Debian packages: ${packages[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     if "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null; then
-      exit 0
+      [ -z "$test_locale" ] && exit 0
+      "${sudo_cmd[@]}" localedef --no-archive -i de_DE -f UTF-8 de_DE.UTF-8 && exit 0
+      why_not='localedef failed (above)'
+    else
+      why_not='apt-get install failed (above)'
     fi
-    why_not='apt-get install failed (above)'
   fi
 fi
 

@@ -1,5 +1,3 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { admin, createTestDatabase, type TestDatabase } from '../support/postgres';
 import { events, query, runCli, startLogicalCluster, type Cluster } from '../support/data-move-harness';
 
@@ -9,36 +7,17 @@ import { events, query, runCli, startLogicalCluster, type Cluster } from '../sup
  * inserts: pg_dump dumps the rows its condition selects, and the restore's CREATE EXTENSION makes
  * the rest. The move copied no member of an extension, so those rows never arrived, and the
  * verification, which compared the same tables, said OK. No extension of PostgreSQL's contrib has
- * such a table, so the test installs one of its own into the server's extension directory.
+ * such a table, so the test has one of its own (test/fixtures/postgres-extension/).
  */
 const EXTENSION = 'dm_config_test';
-const FILES: Record<string, string> = {
-  [`${EXTENSION}.control`]: `comment = 'db:move tests: an extension with configuration tables'\ndefault_version = '1.0'\nrelocatable = false\n`,
-  [`${EXTENSION}--1.0.sql`]: `
-    CREATE TABLE @extschema@.setting (name text PRIMARY KEY, value text NOT NULL, builtin boolean NOT NULL DEFAULT false);
-    INSERT INTO @extschema@.setting VALUES ('version', '1.0', true), ('mode', 'strict', true);
-    SELECT pg_catalog.pg_extension_config_dump('@extschema@.setting', 'WHERE NOT builtin');
-    CREATE SEQUENCE @extschema@.job_id_seq;
-    CREATE TABLE @extschema@.job (id bigint PRIMARY KEY DEFAULT nextval('@extschema@.job_id_seq'), command text NOT NULL);
-    SELECT pg_catalog.pg_extension_config_dump('@extschema@.job', '');
-    SELECT pg_catalog.pg_extension_config_dump('@extschema@.job_id_seq', '');
-    CREATE TABLE @extschema@.cache (k text PRIMARY KEY);
-    INSERT INTO @extschema@.cache VALUES ('made by the extension');
-  `,
-};
 
-async function installExtension(): Promise<void> {
-  const [{ dir }] = await admin(async (c) => (await c.query(`SELECT setting AS dir FROM pg_config WHERE name = 'SHAREDIR'`)).rows);
-  for (const [name, text] of Object.entries(FILES)) {
-    const path = join(dir, 'extension', name);
-    let current: string | undefined;
-    try {
-      current = readFileSync(path, 'utf8');
-    } catch {
-      current = undefined;
-    }
-    // Other test files may read it at the same time: written only when it differs.
-    if (current !== text) writeFileSync(path, text);
+/** The extension's files are in the server's extension folder: npm test's pretest puts them there. */
+async function assertExtensionAvailable(): Promise<void> {
+  const rows = await admin(async (c) => (await c.query(`SELECT 1 FROM pg_available_extensions WHERE name = $1`, [EXTENSION])).rows);
+  if (rows.length === 0) {
+    throw new Error(
+      `the server has no ${EXTENSION} extension: scripts/install-system-deps.sh --for-tests (npm test's pretest) copies test/fixtures/postgres-extension/ into the extension folder of a PostgreSQL on this machine; for a server elsewhere, copy them into its $(pg_config --sharedir)/extension`,
+    );
   }
 }
 
@@ -47,7 +26,7 @@ describe('db:move of an extension whose configuration tables hold user rows', ()
   let target: TestDatabase;
 
   beforeAll(async () => {
-    await installExtension();
+    await assertExtensionAvailable();
     [source, target] = await Promise.all([createTestDatabase('dmext_src'), createTestDatabase('dmext_tgt')]);
     await query(
       source.url,
@@ -100,7 +79,7 @@ describe('db:move replicate of an extension whose configuration tables hold user
   let target: TestDatabase;
 
   beforeAll(async () => {
-    await installExtension();
+    await assertExtensionAvailable();
     cluster = await startLogicalCluster('rep-ext-secret');
     await query(cluster.url('postgres'), 'CREATE DATABASE app');
     sourceUrl = cluster.url('app');

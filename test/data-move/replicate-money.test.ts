@@ -6,7 +6,7 @@ import { query, runCli, startLogicalCluster, type Cluster } from '../support/dat
  * initial sync fail ('sync error(s): see the target's server log', exit 2 with the schema, the
  * publication and the subscription made); a pair of locales whose formats both parse could take
  * amounts as other ones. Refused before anything is written, naming the columns and both settings.
- * Needs the de_DE.utf8 locale (localedef --no-archive -i de_DE -f UTF-8 de_DE.UTF-8).
+ * Needs the de_DE.utf8 locale, which npm test's pretest (scripts/install-system-deps.sh --for-tests) makes.
  */
 describe('db:move replicate of money columns between servers of different lc_monetary', () => {
   let source: Cluster;

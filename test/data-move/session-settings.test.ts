@@ -6,7 +6,7 @@ import { query, runCli } from '../support/data-move-harness';
  * text COPY between major versions) and hashes to verify: money under lc_monetary = de_DE printed
  * '1.234,56 €' on the source, '$1,234.56' on the target, and equal sides failed verification.
  * de_DE.utf8 must exist for the server (a directory locale, which a running server finds at once:
- * localedef --no-archive -i de_DE -f UTF-8 de_DE.UTF-8).
+ * localedef --no-archive -i de_DE -f UTF-8 de_DE.UTF-8, as npm test's pretest, scripts/install-system-deps.sh --for-tests, does).
  */
 const SETTINGS = {
   source: { lc_monetary: 'de_DE.utf8', DateStyle: 'SQL, DMY', IntervalStyle: 'sql_standard', extra_float_digits: '0', TimeZone: 'Pacific/Chatham' },

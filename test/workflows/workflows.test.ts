@@ -233,6 +233,11 @@ describe('delivery', () => {
     expect(runs).toContain(fenced[1]);
     expect(runs.indexOf('npx cdktf synth')).toBeGreaterThan(runs.indexOf(fenced[1]));
     expect(runs).toContain('bash scripts/install-system-deps.sh');
+    // The container's server, which npm test's pretest cannot reach, gets the data-move tests' locale and extension before the tests.
+    const server = steps(job).findIndex((s) => /docker exec "\$PG_CONTAINER" localedef .*de_DE/.test(String(s.run)) && /docker cp test\/fixtures\/postgres-extension\/\. "\$PG_CONTAINER:\/usr\/share\/postgresql\/15\/extension\/"/.test(String(s.run)));
+    expect(server).toBeGreaterThanOrEqual(0);
+    expect(steps(job)[server].env?.PG_CONTAINER).toBe('${{ job.services.postgres.id }}');
+    expect(server).toBeLessThan(steps(job).findIndex((s) => s.run === fenced[1]));
   });
 
   test('every job sets up the Node major Lambda runs (LAMBDA_RUNTIME), which package.json engines admits', () => {
