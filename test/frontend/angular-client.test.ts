@@ -88,6 +88,12 @@ async function openContext(): Promise<{ context: BrowserContext; page: Page; pro
 
 const statusOf = (page: Page) => page.locator('[data-test=status]').textContent();
 
+/** Presses the order form's button: the API's status and the idempotency key the page sent. */
+async function submitOrder(page: Page): Promise<{ status: number; key: string }> {
+  const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]);
+  return { status: answer.status(), key: answer.request().headers()['idempotency-key'] };
+}
+
 /** From the themes page to a ready order: the form, the Checkout link, the stand-in's checkout page, back to the order page until ready. */
 async function orderAndPay(page: Page, topic: string): Promise<string> {
   await page.locator('[data-theme=market-study] a', { hasText: 'Order' }).click();
@@ -224,12 +230,8 @@ test('an email the payment provider refuses is corrected and sent again: a 4xx g
     await page.fill('input[name=email]', 'ada@refused.example.test');
     await page.fill('input[name="input.topic"]', 'Sea salt');
     await page.fill('input[name="input.country"]', 'Portugal');
-    const send = async (): Promise<{ status: number; key: string }> => {
-      const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]);
-      return { status: answer.status(), key: answer.request().headers()['idempotency-key'] };
-    };
     p.stripe.failNext(400, 1, 'customer_email');
-    const refused = await send();
+    const refused = await submitOrder(page);
     expect(refused.status).toBe(400);
     await expect(page.locator('[role=alert]').textContent()).resolves.toContain('body.email: refused by the payment provider');
     await page.locator('input[name=email]:focus').waitFor({ timeout: 5_000 });
@@ -237,10 +239,10 @@ test('an email the payment provider refuses is corrected and sent again: a 4xx g
     await page.fill('input[name=email]', 'ada@example.test');
     // Stripe down for all the SDK's attempts: the order exists, its checkout does not yet.
     p.stripe.failNext(500, 3);
-    const unavailable = await send();
+    const unavailable = await submitOrder(page);
     expect(unavailable.status).toBe(503);
     expect(unavailable.key).not.toBe(refused.key);
-    const retried = await send();
+    const retried = await submitOrder(page);
     expect({ status: retried.status, sameKey: retried.key === unavailable.key }).toEqual({ status: 200, sameKey: true });
     await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
     await expect(statusOf(page)).resolves.toBe('pending');
@@ -262,15 +264,11 @@ test('an order edited after a 503 is sent under a new key: the API takes it (201
     await page.fill('input[name=email]', 'grace@example.test');
     await page.fill('input[name="input.topic"]', 'Olive oil');
     await page.fill('input[name="input.country"]', 'Greece');
-    const send = async (): Promise<{ status: number; key: string }> => {
-      const [answer] = await Promise.all([page.waitForResponse((r) => r.url() === `${edge.url}/api/b2c/orders`), page.click('button[type=submit]')]);
-      return { status: answer.status(), key: answer.request().headers()['idempotency-key'] };
-    };
     p.stripe.failNext(500, 3);
-    const unavailable = await send();
+    const unavailable = await submitOrder(page);
     expect(unavailable.status).toBe(503);
     await page.fill('input[name="input.topic"]', 'Feta');
-    const edited = await send();
+    const edited = await submitOrder(page);
     expect({ status: edited.status, newKey: edited.key !== unavailable.key }).toEqual({ status: 201, newKey: true });
     await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
     await expect(statusOf(page)).resolves.toBe('pending');

@@ -80,6 +80,16 @@ async function orderTaken(run: GroupRun): Promise<string> {
 
 const logFile = () => join(state, 'logs', 'platform.jsonl');
 
+async function orderStatus(orderId: string): Promise<string> {
+  const c = new Client({ connectionString: database.url });
+  await c.connect();
+  try {
+    return (await c.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0].status;
+  } finally {
+    await c.end();
+  }
+}
+
 test('Ctrl-C (SIGINT to the process group) while a document is made: it is stored, the order is ready, dev exits 0', async () => {
   const run = await startInGroup({});
   try {
@@ -89,13 +99,7 @@ test('Ctrl-C (SIGINT to the process group) while a document is made: it is store
 
     const lines = readLocalLog(logFile()).filter((l) => l.orderId === orderId);
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
-    const c = new Client({ connectionString: database.url });
-    await c.connect();
-    try {
-      expect((await c.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0].status).toBe('ready');
-    } finally {
-      await c.end();
-    }
+    expect(await orderStatus(orderId)).toBe('ready');
   } finally {
     if (run.child.exitCode === null) process.kill(-run.child.pid!, 'SIGKILL');
   }
@@ -114,13 +118,7 @@ test('one Ctrl-C that reaches dev twice at once (the terminal\'s SIGINT and a wr
     process.kill(-run.child.pid!, 'SIGINT');
     expect(await run.exited).toBe(0);
     expect(run.output()).not.toContain('stopping now');
-    const c = new Client({ connectionString: database.url });
-    await c.connect();
-    try {
-      expect((await c.query('SELECT status FROM orders WHERE id = $1', [orderId])).rows[0].status).toBe('ready');
-    } finally {
-      await c.end();
-    }
+    expect(await orderStatus(orderId)).toBe('ready');
   } finally {
     if (run.child.exitCode === null) process.kill(-run.child.pid!, 'SIGKILL');
   }
