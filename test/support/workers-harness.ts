@@ -120,7 +120,20 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
   await migrateLatest(db);
   await seed(db);
 
-  const llmDelay = { ms: 0 };
+  // The model's answer time. Lowered, it also ends the waits of the calls already made: a call a
+  // killed worker left in core-llm holds its prompt's single-flight lease (functions/core-llm/
+  // single-flight.ts) until it answers, as a Lambda still running for a dead caller does.
+  let delayMs = 0;
+  const waiting = new Set<() => void>();
+  const llmDelay = {
+    get ms() {
+      return delayMs;
+    },
+    set ms(ms: number) {
+      delayMs = ms;
+      if (ms === 0) for (const answer of waiting) answer();
+    },
+  };
   const llmCalls = { count: 0 };
   const llmRequests = { count: 0 };
   const llmThrottle: { on: boolean; retryAfterSeconds?: number } = { on: false };
@@ -130,7 +143,17 @@ export async function startWorkerHarness(prefix: string, opts: HarnessOptions = 
     ...offline,
     generate: async (prompt: string) => {
       llmCalls.count += 1;
-      if (llmDelay.ms > 0) await new Promise((r) => setTimeout(r, llmDelay.ms).unref());
+      if (delayMs > 0) {
+        await new Promise<void>((resolve) => {
+          const answer = () => {
+            clearTimeout(timer);
+            waiting.delete(answer);
+            resolve();
+          };
+          const timer = setTimeout(answer, delayMs).unref();
+          waiting.add(answer);
+        });
+      }
       return offline.generate(prompt);
     },
   };
