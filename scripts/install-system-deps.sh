@@ -67,16 +67,20 @@ fi
 # The data-move tests' extension with configuration tables (test/fixtures/postgres-extension/),
 # for each PostgreSQL installed on this machine (a server elsewhere, as ci.yml's container, gets
 # it from its own step).
+# How this script acts as root: itself, through sudo, or not at all (no_root).
+sudo_cmd=()
+no_root=''
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else no_root=1; fi
+fi
 if [ "$mode" = test ]; then
   fixtures="${BASH_SOURCE[0]%/*}/../test/fixtures/postgres-extension"
-  as_root=()
-  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && as_root=(sudo)
   for dir in /usr/share/postgresql/*/extension; do
     [ -d "$dir" ] || continue
     for f in "$fixtures"/*; do
       # Compared with bash alone: the script also runs on a PATH that holds almost nothing.
       [ -f "$dir/${f##*/}" ] && [ "$(<"$f")" = "$(<"$dir/${f##*/}")" ] && continue
-      "${as_root[@]}" cp "$f" "$dir/" ||
+      "${sudo_cmd[@]}" cp "$f" "$dir/" ||
         { echo "docplatform: could not copy $f into $dir (the data-move tests need it there)" >&2; exit 1; }
     done
   done
@@ -96,10 +100,7 @@ why_not=''
 if ! command -v apt-get >/dev/null 2>&1; then
   why_not='this system has no apt-get'
 else
-  sudo_cmd=()
-  if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else why_not='apt-get needs root, and there is no sudo'; fi
-  fi
+  [ -n "$no_root" ] && why_not='apt-get needs root, and there is no sudo'
   if [ -z "$why_not" ]; then
     packages=()
     for k in "${keys[@]}"; do packages+=("$(debian_name "$k")"); done
