@@ -4,7 +4,7 @@ import { HttpTimeouts, requestHandlerOptions } from './aws-sdk';
 import { AppError, badGateway, badRequest, ConfigError } from './errors';
 import { DependencyUnavailableError } from './failures';
 import type { ServiceName } from './contract';
-import { CORE_LLM_TIMEOUT_SECONDS, envStem } from './contract';
+import { CORE_LLM_TIMEOUT_SECONDS, envStem, LIVE_ALIAS } from './contract';
 import { withinRequestDeadline } from './request-deadline';
 
 /**
@@ -215,7 +215,7 @@ export function lambdaTransport(config: Pick<AppConfig, 'aws' | 'internal'>, tim
       return {
         invoke: async (fn: string, payload: string) => {
           // The whole call, SDK retries included, ends at requestMs (or the request's deadline, callSignal).
-          const out = await lambda.send(new sdk.InvokeCommand({ FunctionName: fn, Qualifier: 'live', Payload: Buffer.from(payload) }), {
+          const out = await lambda.send(new sdk.InvokeCommand({ FunctionName: fn, Qualifier: LIVE_ALIAS, Payload: Buffer.from(payload) }), {
             abortSignal: callSignal(timeouts.requestMs),
           });
           return { payload: Buffer.from(out.Payload ?? []).toString('utf8'), functionError: out.FunctionError };

@@ -6,14 +6,13 @@ import {
   UpdateAliasCommand,
 } from '@aws-sdk/client-lambda';
 import { UsageError } from '../../core/cli';
+import { LIVE_ALIAS } from '../../core/contract';
 
 /**
  * Rollback of Lambda services by moving their `live` alias between published versions. API
  * Gateway and internal callers reach a function only through that alias, so moving it is the
  * whole rollback: no rebuild, no Terraform run, effective on the next invocation.
  */
-
-export const LIVE_ALIAS = 'live';
 
 export interface AliasPosition {
   functionName: string;
