@@ -17,6 +17,7 @@ jest.setTimeout(180_000);
 let state: string;
 let url: string;
 let database: LocalDatabase | undefined;
+let starter: ChildProcess | undefined;
 
 beforeEach(async () => {
   // As root, the server runs as the postgres user, which must get through the folders above its data.
@@ -27,6 +28,17 @@ beforeEach(async () => {
 afterEach(async () => {
   await database?.stop();
   database = undefined;
+  // A failed test must not leave the starter (whose piped stderr keeps Jest from exiting) or what it
+  // started (initdb, the server): stopped first, so that it starts nothing while its children are ended.
+  if (starter) {
+    if (running(starter.pid!)) {
+      starter.kill('SIGSTOP');
+      for (const pid of childrenOf(starter.pid!)) process.kill(pid, 'SIGQUIT');
+    }
+    starter.kill('SIGKILL');
+    await exitOf(starter);
+    starter = undefined;
+  }
   rmSync(state, { recursive: true, force: true });
 });
 
@@ -51,6 +63,15 @@ const running = (pid: number): boolean => {
 const childrenOf = (pid: number): number[] =>
   readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
 
+/** A process's arguments, or none once it has gone. */
+const argvOf = (pid: number): string[] => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+};
+
 const exitOf = (child: ChildProcess) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
 
 async function expectStartsFresh(): Promise<void> {
@@ -71,22 +92,26 @@ async function expectStartsFresh(): Promise<void> {
 }
 
 test('the start that ran initdb killed with it: the next start creates the cluster and runs', async () => {
-  const starter = spawn(
+  starter = spawn(
     process.execPath,
     ['--import', 'tsx', '-e', `require('./scripts/local/postgres').startLocalDatabase({ url: ${JSON.stringify(url)}, stateDir: ${JSON.stringify(state)} })`],
     { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let said = '';
+  const { pid: starterPid } = starter;
   starter.stderr!.on('data', (c: Buffer) => (said += c.toString()));
   // initdb has written PG_VERSION (its first file) somewhere under the state folder and is still at work.
-  const initdb = () => childrenOf(starter.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('initdb'));
-  await waitFor('initdb', () => initdb() !== undefined, () => running(starter.pid!)).catch((err: Error) => Promise.reject(new Error(`${err.message}: ${said}`)));
+  // Matched by the program it runs: a child forked but not yet exec'd still shows node's arguments,
+  // which name the state folder.
+  const initdb = () => childrenOf(starterPid!).find((pid) => /(^|\/)initdb$/.test(argvOf(pid)[0] ?? ''));
+  await waitFor('initdb', () => initdb() !== undefined, () => running(starterPid!)).catch((err: Error) => Promise.reject(new Error(`${err.message}: ${said}`)));
   const pid = initdb()!;
-  const dataDir = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[2];
+  const dataDir = argvOf(pid)[2];
   await waitFor('PG_VERSION', () => existsSync(join(dataDir, 'PG_VERSION')), () => running(pid));
   starter.kill('SIGKILL');
   process.kill(pid, 'SIGKILL');
   await exitOf(starter);
+  starter = undefined;
   expect(existsSync(join(dataDir, 'global', 'pg_control'))).toBe(false);
 
   await expectStartsFresh();
