@@ -5,4 +5,5 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/cdktf.out/', '/dist/', '/.build/'],
   testTimeout: 60000,
+  globalTeardown: '<rootDir>/test/support/leaked-children.ts',
 };
