@@ -118,9 +118,13 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], la
  * A subscription carries money as text, written in the publisher session's lc_monetary and read in
  * the apply worker's, each its server's default for the database and user ('1.234,56 €' under
  * de_DE, '$1,234.56' under C): when they differ the initial sync refuses the amounts, or takes
- * them as other ones. Neither session can be pinned from here, as copy mode pins its own.
+ * them as other ones. Neither session can be pinned from here, as copy mode pins its own. The
+ * publisher's session is the user and database of `sourceUrlForTarget`, which the subscription
+ * connects with, and which this process may not reach (the target's address of the source): its
+ * setting is read from the source's pg_db_role_setting through `source`, in the server's order
+ * (user in database, user, database, every user), then the server's default.
  */
-export async function checkMoneyLocales(source: Client, target: Client, tables: TableInfo[]): Promise<void> {
+export async function checkMoneyLocales(source: Client, target: Client, tables: TableInfo[], sourceUrlForTarget: string): Promise<void> {
   const published = new Set(tables.map((t) => t.name));
   const { rows } = await source.query(`
     SELECT n.nspname AS schema, c.relname AS table, quote_ident(a.attname) AS column
@@ -128,24 +132,60 @@ export async function checkMoneyLocales(source: Client, target: Client, tables: 
     WHERE a.attnum > 0 AND NOT a.attisdropped AND 'money'::regtype IN (t.oid, t.typelem, t.typbasetype)`);
   const columns = rows.filter((r) => published.has(qualifiedName(r.schema, r.table))).map((r) => `${qualifiedName(r.schema, r.table)}.${r.column}`);
   if (!columns.length) return;
-  // The form an amount takes under the session's default (what a replication session runs with),
-  // compared rather than the locale names: C and C.UTF-8 write it alike. The pinned C is put back.
-  const form = async (client: Client) => {
-    const results = (await client.query(
-      `SELECT set_config('lc_monetary', reset_val, false) AS locale FROM pg_settings WHERE name = 'lc_monetary';
-       SELECT (-1234567.89)::numeric::money::text AS amount; SET lc_monetary = 'C'`,
-    )) as unknown as { rows: Record<string, string>[] }[];
-    return `${results[0].rows[0].locale}: ${results[1].rows[0].amount}`;
+  const forTarget = new URL(sourceUrlForTarget);
+  const database = decodeURIComponent(forTarget.pathname.slice(1));
+  const { rows: who } = await source.query(
+    `WITH who AS (SELECT coalesce(nullif($1, ''), session_user) AS usr, (SELECT oid FROM pg_database WHERE datname = $2) AS db)
+     SELECT who.usr,
+       (SELECT substr(c, strpos(c, '=') + 1) FROM pg_db_role_setting s CROSS JOIN unnest(s.setconfig) c
+        WHERE lower(split_part(c, '=', 1)) = 'lc_monetary'
+          AND s.setrole IN (0, (SELECT oid FROM pg_roles WHERE rolname = who.usr)) AND s.setdatabase IN (0, who.db)
+        ORDER BY s.setrole <> 0 DESC, s.setdatabase <> 0 DESC LIMIT 1) AS own
+     FROM who`,
+    [decodeURIComponent(forTarget.username), database],
+  );
+  const { usr: user, own } = who[0] as { usr: string; own: string | null };
+  // Without a setting of its own, the subscription's session has the server's default: the
+  // --source session's, unless that one comes from a setting of its user or database (or its
+  // URL's options), which hides the default from every user but a superuser.
+  let locale = own;
+  if (locale === null) {
+    const reset = (await source.query(`RESET lc_monetary; SELECT setting, source FROM pg_settings WHERE name = 'lc_monetary'; SET lc_monetary = 'C'`)) as unknown as {
+      rows: { setting: string; source: string }[];
+    }[];
+    const { setting, source: origin } = reset[1].rows[0];
+    if (!SERVER_DEFAULT_SOURCES.has(origin)) {
+      throw new UsageError(
+        '--source-for-target',
+        `its user ${user} in database ${database} takes the source server's default lc_monetary, which the --source user's own setting hides: ` +
+          `set it for that user (ALTER ROLE ${user} IN DATABASE ${database} SET lc_monetary = …, as on the target), then rerun`,
+      );
+    }
+    locale = setting;
+  }
+  // The form an amount takes, compared rather than the locale names: C and C.UTF-8 write it alike.
+  // The pinned C is put back.
+  const form = async (client: Client, value: string) => {
+    const { rows: set } = await client.query(`SELECT set_config('lc_monetary', $1, false) AS locale`, [value]);
+    const { rows: written } = await client.query('SELECT (-1234567.89)::numeric::money::text AS amount');
+    await client.query(`SET lc_monetary = 'C'`);
+    return `${set[0].locale}: ${written[0].amount}`;
   };
-  const [s, t] = [await form(source), await form(target)];
+  // The apply worker runs as the subscription's owner, the --target user, in the target database:
+  // that session's default is its own.
+  const { rows: targetDefault } = await target.query(`SELECT reset_val FROM pg_settings WHERE name = 'lc_monetary'`);
+  const [s, t] = [await form(source, locale), await form(target, targetDefault[0].reset_val)];
   if (s.slice(s.indexOf(': ')) === t.slice(t.indexOf(': '))) return;
   throw new UsageError(
     '--source',
-    `money columns (${columns.slice(0, 5).join(', ')}${columns.length > 5 ? ', …' : ''}) replicate as text in each server's lc_monetary format, which differs ` +
-      `(source ${s}, target ${t}): the initial sync would refuse or misread the amounts; ` +
-      'set the same lc_monetary on both (ALTER DATABASE … SET lc_monetary) and rerun, or use --mode copy, which pins it',
+    `money columns (${columns.slice(0, 5).join(', ')}${columns.length > 5 ? ', …' : ''}) replicate as text in the lc_monetary format of the subscription's session on each side ` +
+      `(on the source: user ${user} in database ${database}), which differs (source ${s}, target ${t}): the initial sync would refuse or misread the amounts; ` +
+      `set the same lc_monetary on both (ALTER DATABASE … SET lc_monetary, or ALTER ROLE ${user} IN DATABASE ${database} SET lc_monetary on the source) and rerun, or use --mode copy, which pins it`,
   );
 }
+
+/** Where a setting's reset value comes from when no user or database setting (nor the client) gave it. */
+const SERVER_DEFAULT_SOURCES = new Set(['default', 'configuration file', 'command line', 'environment variable', 'override']);
 
 /** Tables of `current` new, dropped or with other columns than in `before` (catalog.ts tableShapes), by name. */
 export function shapeChanges(before: Map<string, string>, current: Map<string, string>): { table: string; change: 'new' | 'dropped' | 'columns changed' }[] {

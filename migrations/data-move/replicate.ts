@@ -121,7 +121,7 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     checkReplicationSource(si, tables, await countLargeObjects(source), await extensionConfigRows(source, listed));
     // The initial sync reads the tables as this user too: its policies would hold rows back.
     await checkRowSecurity(source, si.user);
-    await checkMoneyLocales(source, target, tables);
+    await checkMoneyLocales(source, target, tables, options.sourceUrlForTarget);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);
