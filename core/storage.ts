@@ -26,6 +26,13 @@ export interface Storage {
   presignGet(bucket: string, key: string, expiresInSeconds?: number, downloadName?: string): Promise<string>;
 }
 
+/**
+ * S3's answer for a key that does not exist (GetObject, HeadObject). S3 gives it only to a caller
+ * that may list the bucket under that key (`listObjects` in stacks/access.ts); any other gets 403
+ * AccessDenied, which is no answer about the object and stays an error.
+ */
+export const isMissingObject = (err: unknown): boolean => (err as { name?: string } | undefined)?.name === 'NoSuchKey';
+
 /** `s3` defaults to a client created (and the SDK loaded) on the first call. */
 export function createStorage(config: Pick<AppConfig, 'aws'>, s3?: S3Client): Storage {
   let client = s3;

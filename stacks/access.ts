@@ -79,6 +79,9 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
     invokes: ['theme', 'order'],
   }),
   // Presigns the document links of B2B orders: a presigned GET carries the signer's permissions.
+  // Neither gateway reads an object itself nor lists: a link is signed without asking S3, so a
+  // missing document answers the client's GET 403 AccessDenied, and a listing to make it 404
+  // would be of the whole reports bucket (every client's keys) for objects the platform never deletes.
   'gateway-b2b': access({ readObjects: [DOCUMENTS], readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
   'core-llm': access({ cache: true, secrets: ['gemini'] }),
   theme: access({ database: true, secrets: ['database'] }),
@@ -89,7 +92,10 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
 export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
   'doc-generation': {
     // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends, each to its order's queue (core/queue.ts docJobQueueOf).
-    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs', 'batchDocJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], invokes: ['core-llm'] }),
+    // listObjects: a batch whose rejected-rows report is gone completes, its rejected lines without their reasons; without the
+    // listing S3 answered AccessDenied, and the last order's message was retried until the DLQ, the batch never completed.
+    // No listing of the reports bucket: the worker only writes documents there.
+    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs', 'batchDocJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], listObjects: [BATCH_OBJECTS], invokes: ['core-llm'] }),
     // Interactive orders first: no B2C job waits behind a batch's rows.
     queues: ['docJobs', 'batchDocJobs'],
   },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../../core/logger';
-import type { Storage } from '../../core/storage';
+import { isMissingObject, Storage } from '../../core/storage';
 import { batchManifestKey } from '../../core/domain/batches';
 
 /**
@@ -51,6 +51,9 @@ export interface BatchCompletionDeps {
 
 export const rejectedRowsKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/rejected-rows.json`;
 
+/** The reason a manifest gives each rejected line when the batch's rejected-rows report is gone. */
+export const REJECTED_REASON_LOST = 'rejected; its reason is lost (the batch’s rejected-rows report no longer exists)';
+
 /** Counts an order's final outcome (or `orders` of them) on its batch; call inside the transaction that made them final. */
 export async function countBatchOutcome(trx: Knex.Transaction, batchId: string, outcome: 'succeeded' | 'failed', orders = 1): Promise<void> {
   await trx('batches')
@@ -88,11 +91,11 @@ export async function completeBatchIfDone(deps: BatchCompletionDeps, batchId: st
   const batch = (await db('batches').where({ id: batchId }).first()) as BatchRow | undefined;
   if (!batch || batch.status !== 'processing' || batch.succeeded + batch.failed < batch.total_rows) return false;
 
-  const rejected = JSON.parse((await storage.get(batchBucket, rejectedRowsKey(batch.client_id, batch.id))).toString('utf8')) as RejectedRow[];
   const orders = (await db('orders')
     .where({ batch_id: batch.id })
     .orderBy('batch_row')
     .select('id', 'batch_row', 'status', 'document_key', 'error')) as Array<{ id: string; batch_row: number; status: string; document_key: string | null; error: string | null }>;
+  const rejected = await readRejectedRows(deps, batch, new Set(orders.map((o) => o.batch_row)));
   const manifest: BatchManifest = {
     v: 1,
     batchId: batch.id,
@@ -118,4 +121,25 @@ export async function completeBatchIfDone(deps: BatchCompletionDeps, batchId: st
     .update({ status: 'completed', manifest_key: key, updated_at: db.fn.now() });
   if (moved > 0) deps.logger.info('batch completed', { batchId: batch.id, ...manifest.totals, manifestKey: key });
   return moved > 0;
+}
+
+/**
+ * The batch's rejected rows, from the report the batch worker wrote before `processing`. Should
+ * that report be gone (deleted out of band), retrying cannot bring it back, and the batch would
+ * never complete: the rejected lines are then the rows read (lines 1 to `total_rows`) that are no
+ * order, each with REJECTED_REASON_LOST. Any other failure (AccessDenied, S3 unreachable) is thrown
+ * and tried again.
+ */
+async function readRejectedRows(deps: BatchCompletionDeps, batch: BatchRow, orderLines: Set<number>): Promise<RejectedRow[]> {
+  const key = rejectedRowsKey(batch.client_id, batch.id);
+  try {
+    return JSON.parse((await deps.storage.get(deps.batchBucket, key)).toString('utf8')) as RejectedRow[];
+  } catch (err) {
+    if (!isMissingObject(err)) throw err;
+    const rejected = Array.from({ length: batch.total_rows }, (_, i) => i + 1)
+      .filter((line) => !orderLines.has(line))
+      .map((line) => ({ line, reason: REJECTED_REASON_LOST }));
+    deps.logger.warn('rejected-rows report missing; the manifest lists the rejected lines without their reasons', { batchId: batch.id, key, rejected: rejected.length });
+    return rejected;
+  }
 }

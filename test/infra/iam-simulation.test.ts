@@ -393,30 +393,44 @@ function docJobQueueRows(env: string): Row[] {
 }
 
 /**
- * The batch worker may list its environment's assets bucket under `batches/` only (s3:prefix): S3
- * answers a GET of a missing key NoSuchKey only to a caller that may list it, and without that the
- * missing source of a batch was a 403 AccessDenied the worker retried into the DLQ. For that check
- * S3 takes the object's key as the prefix. No other prefix, no listing without a prefix, and no
- * other workload gains a listing.
+ * The two workers may list their environment's assets bucket under `batches/` only (s3:prefix): S3
+ * answers a GET of a missing key NoSuchKey only to a caller that may list it, and without that a
+ * missing batch source (b2b-batch) or rejected-rows report (doc-generation, completing the batch)
+ * was a 403 AccessDenied retried into the DLQ. For that check S3 takes the object's key as the
+ * prefix. No other prefix, no listing without a prefix, not the reports bucket, and no other
+ * workload gains a listing.
  */
 function batchListingRows(env: string): Row[] {
   const own = environmentResources(env);
   const theirs = environmentResources(other(env));
-  const batch = workloadRole(env, `${namePrefix(env)}-b2b-batch-task`);
   const list = 's3:ListBucket';
   const assets = { resource: own.assetsBucket, resourcePolicy: own.assetsBucketPolicy };
-  const source = { 's3:prefix': 'batches/client-1/b-1/source.json' };
+  const readers: Array<[string, string, string]> = [
+    ['b2b-batch-task', 'batches/client-1/b-1/source.json', 'a missing batch source'],
+    ['doc-generation-task', 'batches/client-1/b-1/rejected-rows.json', 'a missing rejected-rows report'],
+  ];
   return [
-    { principal: batch, action: list, ...assets, context: source, expected: 'Allow', why: 'the check S3 makes on a GET of a missing batch source (its key as the prefix): NoSuchKey, not AccessDenied' },
-    { principal: batch, action: list, ...assets, context: { 's3:prefix': 'batches/' }, expected: 'Allow', why: 'a listing of the batches/ prefix' },
-    { principal: batch, action: list, ...assets, context: { 's3:prefix': 'legacy/' }, expected: 'Deny', why: 'a prefix other than batches/' },
-    { principal: batch, action: list, ...assets, context: { 's3:prefix': 'batchesX/' }, expected: 'Deny', why: 'a prefix that only starts like batches/' },
-    { principal: batch, action: list, ...assets, expected: 'Deny', why: 'a listing of the whole bucket (no prefix)' },
-    { principal: batch, action: list, resource: own.reportsBucket, resourcePolicy: own.reportsBucketPolicy, context: { 's3:prefix': 'batches/' }, expected: 'Deny', why: 'the reports bucket' },
-    { principal: batch, action: list, resource: theirs.assetsBucket, resourcePolicy: theirs.assetsBucketPolicy, context: source, expected: 'Deny', why: `${other(env)}'s assets bucket` },
-    ...['doc-generation-task', 'gateway-b2b'].map(
-      (w): Row => ({ principal: workloadRole(env, `${namePrefix(env)}-${w}`), action: list, ...assets, context: source, expected: 'Deny', why: 'unchanged: only the batch worker lists batches/' }),
-    ),
+    ...readers.flatMap(([w, key, what]): Row[] => {
+      const p = workloadRole(env, `${namePrefix(env)}-${w}`);
+      const missing = { 's3:prefix': key };
+      return [
+        { principal: p, action: list, ...assets, context: missing, expected: 'Allow', why: `the check S3 makes on a GET of ${what} (its key as the prefix): NoSuchKey, not AccessDenied` },
+        { principal: p, action: list, ...assets, context: { 's3:prefix': 'batches/' }, expected: 'Allow', why: 'a listing of the batches/ prefix' },
+        { principal: p, action: list, ...assets, context: { 's3:prefix': 'legacy/' }, expected: 'Deny', why: 'a prefix other than batches/' },
+        { principal: p, action: list, ...assets, context: { 's3:prefix': 'batchesX/' }, expected: 'Deny', why: 'a prefix that only starts like batches/' },
+        { principal: p, action: list, ...assets, expected: 'Deny', why: 'a listing of the whole bucket (no prefix)' },
+        { principal: p, action: list, resource: own.reportsBucket, resourcePolicy: own.reportsBucketPolicy, context: { 's3:prefix': 'batches/' }, expected: 'Deny', why: 'the reports bucket' },
+        { principal: p, action: list, resource: own.reportsBucket, resourcePolicy: own.reportsBucketPolicy, context: { 's3:prefix': 'client-1/order-1/a-1/order-1.pdf' }, expected: 'Deny', why: 'a document of the reports bucket' },
+        { principal: p, action: list, resource: theirs.assetsBucket, resourcePolicy: theirs.assetsBucketPolicy, context: missing, expected: 'Deny', why: `${other(env)}'s assets bucket` },
+      ];
+    }),
+    ...['gateway-b2b', 'gateway-b2c'].flatMap((w): Row[] => {
+      const p = workloadRole(env, `${namePrefix(env)}-${w}`);
+      return [
+        { principal: p, action: list, ...assets, context: { 's3:prefix': 'batches/client-1/b-1/source.json' }, expected: 'Deny', why: 'only the workers list batches/' },
+        { principal: p, action: list, resource: own.reportsBucket, resourcePolicy: own.reportsBucketPolicy, context: { 's3:prefix': 'client-1/order-1/a-1/order-1.pdf' }, expected: 'Deny', why: 'a presigned document link needs no listing (no object is read to sign it)' },
+      ];
+    }),
   ];
 }
 
