@@ -4,7 +4,7 @@ import { UsageError } from '../../core/cli';
 import { log } from '../data-move/log';
 import type { Args } from './args';
 import { loadKeyMap, type KeyMap } from './keys';
-import { commitBatch, describeTarget, ensureState, readState, type State, type Verified } from './state';
+import { commitBatch, describeTarget, ensureState, readState, replacedOutcomes, type Replaced, type State, type Verified } from './state';
 import {
   cacheControlFor,
   checkBucket,
@@ -33,6 +33,15 @@ export interface Problem {
   problem: string;
 }
 
+/** An object recorded at one key that the key map now gives another (a corrected --map), and what became of that key. */
+export interface Remapped {
+  sourceKey: string;
+  from: Replaced;
+  to: { targetKey: string; orderId?: string };
+  /** Set once the run's rows are committed (state.ts replacedOutcomes); a dry run has none. */
+  outcome?: string;
+}
+
 export interface Report {
   source: string;
   bucket: string;
@@ -44,6 +53,7 @@ export interface Report {
   seconds: number;
   skipped: Skipped[];
   problems: Problem[];
+  remapped: Remapped[];
   verifyOnly: boolean;
   dryRun: boolean;
   /**
@@ -141,19 +151,25 @@ async function prepare(args: Args): Promise<Context> {
 /** Two endpoints of the same store: both AWS (bucket names are global there), or the same origin. */
 const sameEndpoint = (a: string | undefined, b: string | undefined) => (a === undefined || b === undefined ? a === b : new URL(a).origin === new URL(b).origin);
 
+type Destination = { targetKey: string; orderId?: string; replaced?: Replaced };
+
 /** Where a source object goes: the order's new key (reports) or the same key under the prefix (assets). */
-function targetFor(ctx: Context, o: SourceObject): { targetKey: string; orderId?: string } | Skipped {
+function targetFor(ctx: Context, o: SourceObject): Destination | Skipped {
   const done = ctx.state.done.get(o.key);
   // With its order: a copy made again (the source changed) rewrites the row, and a row without
   // its order gives a later move of this source into another target no order for the key.
-  if (done) return { targetKey: done.target_key, orderId: done.order_id ?? undefined };
-  if (!ctx.keyMap) return { targetKey: ctx.args.targetPrefix + o.key };
+  const recorded = done && { targetKey: done.target_key, orderId: done.order_id ?? undefined };
+  if (!ctx.keyMap) return recorded ?? { targetKey: ctx.args.targetPrefix + o.key };
   const prefix = ctx.args.source.kind === 's3' ? ctx.args.source.prefix : '';
-  // An order re-pointed by a move of this source into another target no longer holds the old key
-  // in orders.document_key; a --map still names it.
-  const t = ctx.keyMap(o.key, prefix + o.key) ?? (ctx.args.mapFile ? null : ctx.state.moved.get(o.key)) ?? null;
+  // The key map decides where a recorded object goes too: a corrected --map that gives it another
+  // order was ignored, the object left at the old order's key (another client's document). One the
+  // map no longer names stays where it is recorded (a delta pass's --map names only the new objects),
+  // as does one whose order a first move re-pointed (orders.document_key no longer holds its old key,
+  // nor, when it went into another target, does anything but that move's row).
+  const t = ctx.keyMap(o.key, prefix + o.key) ?? recorded ?? (ctx.args.mapFile ? null : ctx.state.moved.get(o.key)) ?? null;
   if (t && 'orderIds' in t) return { key: o.key, reason: `${t.orderIds.length} orders have this old key (${t.orderIds.join(', ')}): not copied, no key changed; give its order in --map` };
-  return t ?? { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
+  if (!t) return { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
+  return recorded && (recorded.targetKey !== t.targetKey || recorded.orderId !== t.orderId) ? { ...t, replaced: recorded } : t;
 }
 
 function emptyReport(ctx: Context): Report {
@@ -167,6 +183,7 @@ function emptyReport(ctx: Context): Report {
     seconds: 0,
     skipped: [],
     problems: [],
+    remapped: [],
     verifyOnly: ctx.args.verifyOnly,
     dryRun: ctx.args.dryRun,
     checkedBy: { checksum: 0, md5: 0, reread: 0 },
@@ -212,7 +229,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     return committing;
   };
 
-  const copyOne = async (o: SourceObject, to: { targetKey: string; orderId?: string }): Promise<Verified | null> => {
+  const copyOne = async (o: SourceObject, to: Destination): Promise<Verified | null> => {
     const opened = await ctx.source.open(o.key);
     const put = await uploadObject(
       {
@@ -253,7 +270,7 @@ async function copyAll(ctx: Context): Promise<Report> {
     report.checkedBy[how]++;
     report.copied++;
     report.bytes += put.size;
-    return { sourceKey: o.key, targetKey: to.targetKey, size: put.size, sourceVersion: o.version, ...(sha256 !== undefined ? { sha256 } : { md5: put.md5! }), orderId: to.orderId };
+    return { sourceKey: o.key, targetKey: to.targetKey, size: put.size, sourceVersion: o.version, ...(sha256 !== undefined ? { sha256 } : { md5: put.md5! }), orderId: to.orderId, replaced: to.replaced };
   };
 
   try {
@@ -267,11 +284,14 @@ async function copyAll(ctx: Context): Promise<Report> {
       const done = ctx.state.done.get(o.key);
       // The size alone would miss an object rewritten at the same size; a row without a version
       // (an earlier version of the tool) is copied and verified again.
-      if (done && Number(done.size) === o.size && done.source_version !== null && done.source_version === o.version) {
+      if (!to.replaced && done && Number(done.size) === o.size && done.source_version !== null && done.source_version === o.version) {
         report.alreadyDone++;
         return;
       }
+      const remapped = to.replaced && { sourceKey: o.key, from: to.replaced, to: { targetKey: to.targetKey, orderId: to.orderId } };
+      if (remapped) log('object_remapped', { key: o.key, from: remapped.from.targetKey, to: remapped.to.targetKey }, 'warn');
       if (args.dryRun) {
+        if (remapped) report.remapped.push(remapped);
         report.copied++;
         report.bytes += o.size;
         return;
@@ -286,6 +306,7 @@ async function copyAll(ctx: Context): Promise<Report> {
         return;
       }
       if (!verified) return;
+      if (remapped) report.remapped.push(remapped);
       pending.push(verified);
       // A commit that fails is the run's failure (exit 3): it is awaited outside the object's.
       if (pending.length >= BATCH || Date.now() - lastFlush >= BATCH_MS) await flush();
@@ -294,8 +315,31 @@ async function copyAll(ctx: Context): Promise<Report> {
     // Also when the run fails (the listing, a commit): the objects verified so far keep their rows and keys.
     if (!args.dryRun) await flush();
   }
+  if (!args.dryRun) await describeRemapped(ctx, report);
   report.seconds = +((Date.now() - started) / 1000).toFixed(2);
   return report;
+}
+
+/**
+ * What became of each remapped object's old key and order, said in the report: storage:move
+ * deletes nothing (its task role may not), so an old key no object is recorded at any more is
+ * left for the operator; an order still pointing at it (its key before the move not recorded, by
+ * an earlier version of the tool) would serve another order's document, and is a problem (exit 1).
+ */
+async function describeRemapped(ctx: Context, report: Report): Promise<void> {
+  const outcomes = new Map((await replacedOutcomes(ctx.db, ctx.targetId, report.remapped)).map((x) => [x.sourceKey, x]));
+  for (const r of report.remapped) {
+    const x = outcomes.get(r.sourceKey)!;
+    const key = x.keyNowHolds !== undefined ? `${r.from.targetKey} now holds ${x.keyNowHolds}` : `${r.from.targetKey} is left in the bucket with the earlier copy (storage:move deletes nothing): delete it`;
+    const order = r.from.orderId === undefined || r.from.orderId === r.to.orderId ? '' : x.orderKeyNow === r.from.targetKey ? (x.keyNowHolds !== undefined ? `; order ${r.from.orderId} keeps it` : '') : `; order ${r.from.orderId} is back on its key before the move, ${JSON.stringify(x.orderKeyNow ?? null)}`;
+    r.outcome = key + order;
+    if (r.from.orderId !== undefined && r.from.orderId !== r.to.orderId && x.orderKeyNow === r.from.targetKey && x.keyNowHolds === undefined)
+      report.problems.push({
+        sourceKey: r.sourceKey,
+        targetKey: r.from.targetKey,
+        problem: `order ${r.from.orderId} still points at this key, which holds the earlier copy of an object now given to ${r.to.orderId ? `order ${r.to.orderId}` : r.to.targetKey}: its key before the move is not recorded (copied by an earlier version of storage:move); set it by hand`,
+      });
+  }
 }
 
 async function verifyAll(ctx: Context): Promise<Report> {
@@ -360,6 +404,12 @@ export function formatReport(r: Report): string {
   if (r.problems.length) {
     lines.push('missing or different:');
     for (const p of [...r.problems].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : 1))) lines.push(`  ${p.sourceKey} -> ${p.targetKey}: ${p.problem}`);
+  }
+  if (r.remapped.length) {
+    lines.push(r.dryRun ? 'to move to another key (the key map gives them another order or key than recorded):' : 'moved to another key (the key map gives them another order or key than recorded):');
+    const order = (id?: string) => (id ? ` (order ${id})` : '');
+    for (const m of [...r.remapped].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : 1)))
+      lines.push(`  ${m.sourceKey}: ${m.from.targetKey}${order(m.from.orderId)} -> ${m.to.targetKey}${order(m.to.orderId)}${m.outcome ? `; ${m.outcome}` : ''}`);
   }
   if (r.skipped.length) {
     lines.push('skipped (bad input, not copied, no key changed):');

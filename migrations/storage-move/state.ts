@@ -12,7 +12,22 @@ export const STATE_TABLE = '_storage_move.objects';
  * The checksum recorded is the object's SHA-256 where we computed it, else (an object streamed
  * from an S3 source and proved by the two stores' MD5s, upload.ts) that MD5.
  */
-export type Verified = { sourceKey: string; targetKey: string; size: number; sourceVersion?: string; orderId?: string } & ({ sha256: string; md5?: never } | { md5: string; sha256?: never });
+export type Verified = { sourceKey: string; targetKey: string; size: number; sourceVersion?: string; orderId?: string; replaced?: Replaced } & (
+  | { sha256: string; md5?: never }
+  | { md5: string; sha256?: never }
+);
+
+/** Where this target's row had the object before the key map changed (move.ts targetFor). */
+export interface Replaced {
+  targetKey: string;
+  orderId?: string;
+}
+
+/**
+ * Each order's document_key as it was before a move first re-pointed it: what an order gets back
+ * when a corrected key map gives its object to another order.
+ */
+export const KEYS_BEFORE_TABLE = '_storage_move.keys_before';
 
 export interface StateRow {
   target_key: string;
@@ -41,6 +56,7 @@ export async function ensureState(db: Client): Promise<void> {
       status text NOT NULL DEFAULT 'verified' CHECK (status IN ('verified')),
       verified_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (target, source, source_key));
+    CREATE TABLE IF NOT EXISTS ${KEYS_BEFORE_TABLE} (order_id uuid PRIMARY KEY, document_key text, recorded_at timestamptz NOT NULL DEFAULT now());
     -- A table made by an earlier version, whose every row had a SHA-256.
     ALTER TABLE ${STATE_TABLE} ADD COLUMN IF NOT EXISTS md5 text;
     ALTER TABLE ${STATE_TABLE} ALTER COLUMN sha256 DROP NOT NULL;
@@ -89,7 +105,12 @@ export async function readState(db: Client, target: string, source: string): Pro
   return state;
 }
 
-/** One transaction: the verified objects' rows and, for documents, their orders' new keys. */
+/**
+ * One transaction: the verified objects' rows and, for documents, their orders' new keys (each
+ * order's key before the first of them kept in keys_before). An object the key map now gives
+ * another order takes its previous order off the key that held it: that order gets its key from
+ * before the move back, unless another object of this target is recorded at that key for it.
+ */
 export async function commitBatch(db: Client, target: { id: string; bucket: string }, source: string, batch: Verified[]): Promise<void> {
   if (batch.length === 0) return;
   await db.query('BEGIN');
@@ -115,13 +136,46 @@ export async function commitBatch(db: Client, target: { id: string; bucket: stri
     const orders = batch.filter((b) => b.orderId);
     if (orders.length > 0)
       await db.query(
-        `UPDATE orders o SET document_key = v.key, updated_at = now()
-         FROM unnest($1::uuid[], $2::text[]) AS v(id, key) WHERE o.id = v.id AND o.document_key IS DISTINCT FROM v.key`,
+        `WITH v AS (SELECT * FROM unnest($1::uuid[], $2::text[]) AS v(id, key)),
+           kept AS (INSERT INTO ${KEYS_BEFORE_TABLE} (order_id, document_key)
+             SELECT o.id, o.document_key FROM orders o JOIN v ON o.id = v.id WHERE o.document_key IS DISTINCT FROM v.key
+             ON CONFLICT (order_id) DO NOTHING)
+         UPDATE orders o SET document_key = v.key, updated_at = now() FROM v WHERE o.id = v.id AND o.document_key IS DISTINCT FROM v.key`,
         [orders.map((b) => b.orderId), orders.map((b) => b.targetKey)],
+      );
+    const left = batch.filter((b) => b.replaced?.orderId);
+    if (left.length > 0)
+      await db.query(
+        `UPDATE orders o SET document_key = k.document_key, updated_at = now()
+         FROM unnest($2::uuid[], $3::text[]) AS v(id, key) JOIN ${KEYS_BEFORE_TABLE} k ON k.order_id = v.id
+         WHERE o.id = v.id AND o.document_key = v.key
+           AND NOT EXISTS (SELECT FROM ${STATE_TABLE} s WHERE s.target = $1 AND s.order_id = v.id AND s.target_key = v.key)`,
+        [target.id, left.map((b) => b.replaced!.orderId), left.map((b) => b.replaced!.targetKey)],
       );
     await db.query('COMMIT');
   } catch (err) {
     await db.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
+}
+
+/** What became of the key an object had before the key map changed, once the run's rows are committed. */
+export interface Outcome {
+  sourceKey: string;
+  /** The source key of the object now recorded at the old key (another order's document), if any. */
+  keyNowHolds?: string;
+  /** The previous order's document_key now (its key from before the move, or still the old key). */
+  orderKeyNow?: string;
+}
+
+export async function replacedOutcomes(db: Client, target: string, moved: { sourceKey: string; from: Replaced }[]): Promise<Outcome[]> {
+  if (moved.length === 0) return [];
+  const { rows } = await db.query<{ source_key: string; holder: string | null; order_key: string | null }>(
+    `SELECT v.source_key,
+       (SELECT s.source_key FROM ${STATE_TABLE} s WHERE s.target = $1 AND s.target_key = v.key LIMIT 1) AS holder,
+       (SELECT o.document_key FROM orders o WHERE o.id = v.order_id) AS order_key
+     FROM unnest($2::text[], $3::text[], $4::uuid[]) AS v(source_key, key, order_id)`,
+    [target, moved.map((m) => m.sourceKey), moved.map((m) => m.from.targetKey), moved.map((m) => m.from.orderId ?? null)],
+  );
+  return rows.map((r) => ({ sourceKey: r.source_key, keyNowHolds: r.holder ?? undefined, orderKeyNow: r.order_key ?? undefined }));
 }
