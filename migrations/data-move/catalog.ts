@@ -37,8 +37,8 @@ export interface SequenceInfo {
   name: string;
 }
 
-/** Objects with an OID below this one come with the server (FirstNormalObjectId). */
-const FIRST_NORMAL_OID = 16384;
+/** Objects with an OID below this one come with the server (FirstNormalObjectId); pg_dump leaves such extensions out. */
+export const FIRST_NORMAL_OID = 16384;
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema', '${STATE_SCHEMA}')
   AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`;

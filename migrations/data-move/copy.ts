@@ -7,8 +7,8 @@ import { copyFailure, StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { copyLargeObjects, LARGE_OBJECTS } from './large-objects';
-import { checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions, lockTarget, shapeChanges, warnMissingPrimaryKeys } from './preflight';
-import { applySection, dumpSection } from './schema';
+import { checkExtensionVersions, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions, lockTarget, shapeChanges, warnMissingPrimaryKeys } from './preflight';
+import { applySection, atSourceVersions, dumpSection } from './schema';
 import { RelayIn, RelayOut } from './relay';
 import { readSequences, writeSequences } from './sequences';
 import { chunkPlans, copiedTables, createState, dropState, indexedTables, markTableCopied, reached, savedShapes, saveChunkPlan, saveShapes, setPhase, type Chunk } from './state';
@@ -240,6 +240,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     const [si, ti] = await Promise.all([serverInfo(source), serverInfo(target)]);
     checkVersions(si, ti);
     await checkRowSecurity(source, si.user);
+    const extensions = await checkExtensionVersions(source, target);
     await lockTarget(target);
     let state = await checkTarget(target, 'copy', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
@@ -252,7 +253,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     else await saveShapes(target, shapes);
     // Both sections are dumped from the moment the snapshot exists: the pg_dump runs overlap the
     // catalog reads below, and post-data's the schema and the copy too.
-    const preData = reached(state, 'pre-data') ? undefined : dumpSection(options.sourceUrl, 'pre-data', snapshot);
+    const preData = reached(state, 'pre-data') ? undefined : dumpSection(options.sourceUrl, 'pre-data', snapshot).then((sql) => atSourceVersions(sql, extensions));
     preData?.catch(() => undefined);
     const postData = reached(state, 'post-data')
       ? undefined

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { listUserRelations, rowSecuredTables, type ServerInfo, type TableInfo } from './catalog';
+import { FIRST_NORMAL_OID, listUserRelations, rowSecuredTables, type ServerInfo, type TableInfo } from './catalog';
 import { UsageError } from '../../core/cli';
 import { qualifiedName } from './db';
 import { log } from './log';
@@ -186,6 +186,55 @@ export async function checkMoneyLocales(source: Client, target: Client, tables: 
 
 /** Where a setting's reset value comes from when no user or database setting (nor the client) gave it. */
 const SERVER_DEFAULT_SOURCES = new Set(['default', 'configuration file', 'command line', 'environment variable', 'override']);
+
+/** An extension the pre-data section creates, at the source's version (schema.ts atSourceVersions). */
+export interface ExtensionVersion {
+  /** Its name as pg_dump writes it (quoted when it must be). */
+  sql: string;
+  version: string;
+}
+
+/**
+ * pg_dump's CREATE EXTENSION names no version, so the target made its default one, whose objects
+ * (a configuration table's columns, a function's arguments) need not be the source's: a copy
+ * failed on them at every rerun (exit 3), or the move went through with other definitions. Each
+ * extension is created at the source's version instead (ALTER EXTENSION … UPDATE on the target
+ * moves it on afterwards), which the target must offer; one it already has must be at that
+ * version, as CREATE EXTENSION IF NOT EXISTS leaves it alone. Refused before any write, naming
+ * the extension and both versions. Those of the server itself (plpgsql) are not dumped.
+ */
+export async function checkExtensionVersions(source: Client, target: Client): Promise<ExtensionVersion[]> {
+  const { rows: extensions } = await source.query<{ name: string; sql: string; version: string }>(
+    `SELECT extname AS name, quote_ident(extname) AS sql, extversion AS version FROM pg_extension WHERE oid >= ${FIRST_NORMAL_OID} ORDER BY 1`,
+  );
+  if (!extensions.length) return [];
+  const { rows } = await target.query<{ name: string; installed: string | null; versions: string[] }>(
+    `SELECT e.name, e.installed_version AS installed, array_agg(v.version ORDER BY v.version) AS versions
+     FROM pg_available_extensions e JOIN pg_available_extension_versions v USING (name) WHERE e.name = ANY ($1) GROUP BY 1, 2`,
+    [extensions.map((e) => e.name)],
+  );
+  const offered = new Map(rows.map((r) => [r.name, r]));
+  const pinned: ExtensionVersion[] = [];
+  for (const { name, sql, version } of extensions) {
+    const there = offered.get(name);
+    if (there?.installed && there.installed !== version) {
+      throw new UsageError(
+        '--target',
+        `extension ${name} is version ${there.installed} there, ${version} on the source: ` +
+          `ALTER EXTENSION ${sql} UPDATE TO '${version}' on the target (or DROP EXTENSION ${sql}, which the move then creates at ${version}), then rerun`,
+      );
+    }
+    if (!there?.versions.includes(version)) {
+      throw new UsageError(
+        '--source',
+        `extension ${name} is version ${version} on the source, which the target does not offer (${there ? `it offers ${there.versions.join(', ')}` : 'it offers none'}): ` +
+          'create the target on an engine version that offers it (RDS lists the extension versions of each), or remove the extension from the source, then rerun',
+      );
+    }
+    if (!there.installed) pinned.push({ sql, version });
+  }
+  return pinned;
+}
 
 /** Tables of `current` new, dropped or with other columns than in `before` (catalog.ts tableShapes), by name. */
 export function shapeChanges(before: Map<string, string>, current: Map<string, string>): { table: string; change: 'new' | 'dropped' | 'columns changed' }[] {

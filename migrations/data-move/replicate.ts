@@ -8,8 +8,8 @@ import { UsageError } from '../../core/cli';
 import { MismatchError } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
-import { checkMoneyLocales, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
-import { applySection, dumpSection } from './schema';
+import { checkExtensionVersions, checkMoneyLocales, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
+import { applySection, atSourceVersions, dumpSection } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
 import { formatReport, verify, type VerifyReport } from './verify';
@@ -122,6 +122,7 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     // The initial sync reads the tables as this user too: its policies would hold rows back.
     await checkRowSecurity(source, si.user);
     await checkMoneyLocales(source, target, tables, options.sourceUrlForTarget);
+    const extensions = await checkExtensionVersions(source, target);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);
@@ -136,7 +137,8 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     // DELETEs by replica identity, so it needs them before the first change arrives.
     for (const section of ['pre-data', 'post-data'] as const) {
       if (!reached(state, section)) {
-        await applySection(target, await dumpSection(options.sourceUrl, section), section, options.maintenanceWorkMem);
+        const sql = await dumpSection(options.sourceUrl, section);
+        await applySection(target, section === 'pre-data' ? atSourceVersions(sql, extensions) : sql, section, options.maintenanceWorkMem);
         log('schema_created', { section, tables: tables.length });
       }
     }

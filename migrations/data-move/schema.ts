@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import type { Client } from 'pg';
 import { UsageError } from '../../core/cli';
+import { quoteLiteral } from './db';
 import { schemaStepFailure } from './errors';
+import type { ExtensionVersion } from './preflight';
 import { setPhase, type Phase } from './state';
 
 /** libpq URL without its password, plus the environment that carries the password (never argv). */
@@ -59,6 +61,22 @@ export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post
     .split('\n')
     .filter((line) => !/^\\(un)?restrict\b/.test(line))
     .join('\n');
+}
+
+/**
+ * The pre-data section with each of `extensions` created at its version (preflight.ts
+ * checkExtensionVersions): pg_dump writes `CREATE EXTENSION IF NOT EXISTS name WITH SCHEMA schema;`
+ * for each, with no version, so the target would make its default one.
+ */
+export function atSourceVersions(sql: string, extensions: ExtensionVersion[]): string {
+  return extensions.reduce(
+    (text, e) =>
+      text.replace(
+        new RegExp(`^(CREATE EXTENSION IF NOT EXISTS ${e.sql.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} WITH SCHEMA .+);$`, 'm'),
+        (_, statement: string) => `${statement} VERSION ${quoteLiteral(e.version)};`,
+      ),
+    sql,
+  );
 }
 
 /**
