@@ -86,6 +86,8 @@ export function createApp(
       rateWindow = Math.floor(Date.now() / 60000);
       const used = await store.count(clientId, rateWindow);
       if (used > rateLimitPerMinute) {
+        // Not made either: left counted, concurrent calls at the limit would use up the calls of those the budget then refuses.
+        await store.uncount(clientId, rateWindow);
         throw tooManyRequests(`rate limit of ${rateLimitPerMinute} generations per minute reached for this client`, 60 - Math.floor((Date.now() / 1000) % 60));
       }
     }
