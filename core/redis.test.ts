@@ -140,7 +140,11 @@ test("core-llm's cache, generation lease, rate limit and budget all work under t
   // A batch generation: the scripts' every key (windows, the clients' and tickets' sorted sets).
   const admission = await store.admit({ kind: 'batch', clientId: 'client-1', ticket: 't-1', estimatedTokens: 100, now: T0.getTime(), holdMs: 60_000, random: 0.5 });
   if (!admission.admitted) throw new Error(`refused: ${JSON.stringify(admission)}`);
-  await store.settle({ kind: 'batch', clientId: 'client-1', ticket: 't-1', window: admission.window, tokenDelta: -20, latencyMs: 1200 });
+  await store.settle({ kind: 'batch', clientId: 'client-1', ticket: 't-1', window: admission.window, sent: true, tokenDelta: -20, latencyMs: 1200 });
+  // One never sent: its request taken back as well.
+  const unsent = await store.admit({ kind: 'batch', clientId: 'client-1', ticket: 't-2', estimatedTokens: 100, now: T0.getTime(), holdMs: 60_000, random: 0.5 });
+  if (!unsent.admitted) throw new Error(`refused: ${JSON.stringify(unsent)}`);
+  await store.settle({ kind: 'batch', clientId: 'client-1', ticket: 't-2', window: unsent.window, sent: false, tokenDelta: -100 });
   expect(store.degraded).toBe(false);
   expect(run.lines.filter((l) => l.level === 'warn' || l.msg === 'redis error')).toEqual([]);
   await expect(run.redis.call('FLUSHALL')).rejects.toThrow(/NOPERM/);

@@ -78,7 +78,11 @@ export function createApp(
     }
   });
 
-  /** The model call behind a miss, counted against the client's rate limit and the budget; its text is cached. */
+  /**
+   * The model call behind a miss, counted against the client's rate limit and the budget before
+   * it is sent (so that concurrent calls cannot all pass them), and given back when it is not
+   * sent after all; its text is cached.
+   */
   async function generate(clientId: string, prompt: string, traffic: TrafficKind, deadline: number, hash: string): Promise<string> {
     let rateWindow: number | undefined;
     if (traffic === 'interactive') {
@@ -103,12 +107,16 @@ export function createApp(
     }
     let tokens: number | undefined;
     let latencyMs: number | undefined;
+    let sent = false;
     let text: string;
     try {
-      text = await provider.generate(prompt, { deadline, onUsage: (n) => (tokens = n) });
+      text = await provider.generate(prompt, { deadline, onUsage: (n) => (tokens = n), onAttempt: () => (sent = true) });
       latencyMs = Date.now() - now;
     } finally {
-      await store.settle({ kind: traffic, clientId, ticket, window: admission.window, tokenDelta: tokens === undefined ? 0 : tokens - estimatedTokens, latencyMs });
+      // No attempt sent (the deadline too close for one): the client is charged nothing.
+      if (!sent && rateWindow !== undefined) await store.uncount(clientId, rateWindow);
+      const tokenDelta = !sent ? -estimatedTokens : tokens === undefined ? 0 : tokens - estimatedTokens;
+      await store.settle({ kind: traffic, clientId, ticket, window: admission.window, sent, tokenDelta, latencyMs });
     }
     await store.set(hash, text, cacheTtlSeconds);
     return text;

@@ -100,7 +100,7 @@ describe.each([
     expect((await ask('batch', a, T0 + 1000)).admitted).toBe(false);
     expect((await ask('batch', b, T0 + 1000)).admitted).toBe(true);
     expect((await ask('batch', b, T0 + 1000)).admitted).toBe(false);
-    await budget.settle({ kind: 'batch', clientId: a, ticket: 't1', window: T0 / W, tokenDelta: 0, latencyMs: 2000 });
+    await budget.settle({ kind: 'batch', clientId: a, ticket: 't1', window: T0 / W, sent: true, tokenDelta: 0, latencyMs: 2000 });
     expect((await ask('batch', a, T0 + 1500)).admitted).toBe(true);
     expect((await ask('batch', a, T0 + 1500)).admitted).toBe(false);
   });
@@ -131,7 +131,7 @@ describe.each([
     const a = randomUUID();
     // One generation of 10 s measured: 4 in flight for 10 s serve 4 a window, 5 booked with the overbooking (x 1.25), fewer than the 8 the rate allows.
     expect(await ask('batch', a, T0 + 1000, { ticket: 'm' })).toEqual({ admitted: true, window: T0 / W });
-    await budget.settle({ kind: 'batch', clientId: a, ticket: 'm', window: T0 / W, tokenDelta: 0, latencyMs: 10_000 });
+    await budget.settle({ kind: 'batch', clientId: a, ticket: 'm', window: T0 / W, sent: true, tokenDelta: 0, latencyMs: 10_000 });
     expect(await admitted(4, 'batch', a, T0 + 1000)).toBe(4);
     const refusals: number[] = [];
     for (let i = 0; i < 6; i++) {
@@ -139,6 +139,34 @@ describe.each([
       if (!r.admitted) refusals.push(r.retryAfterMs);
     }
     expect(refusals).toEqual([9000, 9000, 9000, 9000, 9000, 19_000]);
+  });
+
+  test('a generation never sent (no time left for an attempt) gives back its request and its tokens, and its batch slot', async () => {
+    open({ batchMaxInFlight: 8 });
+    const [a, b] = [randomUUID(), randomUUID()];
+    // The window full: B2C 2 of 10 requests and 2,000 of 10,000 tokens (1,000 each), the batch its 8 slots.
+    expect(await ask('interactive', b, T0 + 1000, { estimatedTokens: 1000, ticket: 'i' })).toEqual({ admitted: true, window: T0 / W });
+    expect((await ask('interactive', b, T0 + 1000, { estimatedTokens: 1000 })).admitted).toBe(true);
+    expect(await ask('batch', a, T0 + 1000, { ticket: 'b' })).toEqual({ admitted: true, window: T0 / W });
+    expect(await admitted(7, 'batch', a, T0 + 1000)).toBe(7);
+    expect((await ask('interactive', b, T0 + 1000, { estimatedTokens: 1000 })).admitted).toBe(false);
+    expect((await ask('batch', a, T0 + 1000)).admitted).toBe(false);
+    // Each gives its place back to its own lane: one more of each is admitted, then the window is full again.
+    await budget.settle({ kind: 'interactive', clientId: b, ticket: 'i', window: T0 / W, sent: false, tokenDelta: -1000 });
+    await budget.settle({ kind: 'batch', clientId: a, ticket: 'b', window: T0 / W, sent: false, tokenDelta: -100 });
+    expect((await ask('interactive', b, T0 + 2000, { estimatedTokens: 1000 })).admitted).toBe(true);
+    expect((await ask('batch', a, T0 + 2000)).admitted).toBe(true);
+    expect((await ask('interactive', b, T0 + 2000, { estimatedTokens: 1000 })).admitted).toBe(false);
+    expect((await ask('batch', a, T0 + 2000)).admitted).toBe(false);
+  });
+
+  test('a generation sent and failed keeps its request counted: it reached the model', async () => {
+    open();
+    const a = randomUUID();
+    expect(await ask('batch', a, T0 + 1000, { ticket: 'f' })).toEqual({ admitted: true, window: T0 / W });
+    expect(await admitted(7, 'batch', a, T0 + 1000)).toBe(7);
+    await budget.settle({ kind: 'batch', clientId: a, ticket: 'f', window: T0 / W, sent: true, tokenDelta: 0 });
+    expect((await ask('batch', a, T0 + 2000)).admitted).toBe(false);
   });
 
   test('tokens: counted by estimate at admission, corrected by the real count, B2C keeps its 2,000 of them', async () => {
@@ -150,7 +178,7 @@ describe.each([
     expect((await ask('batch', a, T0 + 1000, big)).admitted).toBe(true);
     expect((await ask('batch', a, T0 + 1000, big)).admitted).toBe(false);
     // The first answer used 500 tokens: 3,500 counted, and a third fits (6,500 <= 8,000).
-    await budget.settle({ kind: 'batch', clientId: a, ticket: 'x', window: T0 / W, tokenDelta: -2500 });
+    await budget.settle({ kind: 'batch', clientId: a, ticket: 'x', window: T0 / W, sent: true, tokenDelta: -2500 });
     expect((await ask('batch', a, T0 + 1000, big)).admitted).toBe(true);
     // B2C may take the 3,500 the batch left: 1,500 fits, then 2,001 does not (8,000 counted, 2,000 left).
     expect((await ask('interactive', randomUUID(), T0 + 1000, { estimatedTokens: 1500 })).admitted).toBe(true);

@@ -58,6 +58,13 @@ export interface Settlement {
   clientId: string;
   ticket: string;
   window: number;
+  /**
+   * False when the generation never reached the model (its request had no time left for an
+   * attempt): its request is taken back from the window, and its tokens by a tokenDelta of minus
+   * the estimate. Counted at admission all the same, so that concurrent requests never pass the
+   * budget together; given back only for a call not made.
+   */
+  sent: boolean;
   /** Real tokens less the estimate counted at admission. */
   tokenDelta: number;
   /** The generation's time, for a batch booking's pace; undefined when it failed. */
@@ -153,17 +160,28 @@ return {0, bw * W - now + math.floor(rnd * W)}
 /** The keys of a settlement, in SETTLE_SCRIPT's KEYS order. */
 export function settleKeys(s: Settlement): string[] {
   const all = budgetKeys(s.clientId, s.window);
-  return [all[1], s.kind === 'interactive' ? all[3] : all[5], all[8], all[9], all[11]];
+  const interactive = s.kind === 'interactive';
+  return [all[1], interactive ? all[3] : all[5], all[8], all[9], all[11], all[0], interactive ? all[2] : all[4], all[6]];
 }
 
-export const settleArgs = (s: Settlement): (string | number)[] => [s.ticket, s.tokenDelta, s.kind, s.latencyMs ?? ''];
+export const settleArgs = (s: Settlement): (string | number)[] => [s.ticket, s.tokenDelta, s.kind, s.latencyMs ?? '', s.sent ? 1 : 0];
 
-/** Corrects the window's tokens by the real count, frees a batch slot, averages the batch's generation time. */
+/**
+ * Corrects the window's tokens by the real count (and takes back the request of a generation
+ * never sent), frees a batch slot, averages the batch's generation time. Mirrors LocalBudget.settle.
+ */
 export const SETTLE_SCRIPT = `
 local delta = tonumber(ARGV[2])
 if delta ~= 0 then
   if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], delta) end
   if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], delta) end
+end
+if ARGV[5] == '0' then
+  local taken = {KEYS[6], KEYS[7]}
+  if ARGV[3] == 'batch' then taken[3] = KEYS[8] end
+  for _, k in ipairs(taken) do
+    if redis.call('EXISTS', k) == 1 then redis.call('DECR', k) end
+  end
 end
 if ARGV[3] == 'batch' then
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -254,12 +272,13 @@ export class LocalBudget {
   }
 
   settle(s: Settlement): void {
-    const [, tok, , itok, , btok] = budgetKeys(s.clientId, s.window);
+    const [req, tok, ireq, itok, breq, btok, creq] = budgetKeys(s.clientId, s.window);
     if (s.tokenDelta !== 0 && this.counts.has(tok)) {
       this.add(tok, s.tokenDelta);
       const lane = s.kind === 'interactive' ? itok : btok;
       if (this.counts.has(lane)) this.add(lane, s.tokenDelta);
     }
+    if (!s.sent) for (const key of s.kind === 'interactive' ? [req, ireq] : [req, breq, creq]) if (this.counts.has(key)) this.add(key, -1);
     if (s.kind !== 'batch') return;
     this.inflight.delete(s.ticket);
     if (s.latencyMs !== undefined) {

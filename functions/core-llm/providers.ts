@@ -25,6 +25,8 @@ export interface GenerateOptions {
   deadline?: number;
   /** Told the tokens the model counted for the answer (prompt and answer), when it says. */
   onUsage?: (totalTokens: number) => void;
+  /** Told as each call to the model is sent: a generation that sent none (no time left for an attempt) cost nothing. */
+  onAttempt?: () => void;
 }
 
 /** An attempt with less time than this left is not started: the answer would be cut off anyway. */
@@ -160,7 +162,9 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
         try {
           // Each attempt gets GEMINI_TIMEOUT_MS or what is left of the deadline, whichever is less.
           const abortSignal = AbortSignal.timeout(Math.min(config.gemini.timeoutMs, left));
-          const res = await (await genai()).models.generateContent({ model, contents: prompt, config: { abortSignal } });
+          const { models } = await genai();
+          options.onAttempt?.();
+          const res = await models.generateContent({ model, contents: prompt, config: { abortSignal } });
           const text = res.text;
           const tokens = res.usageMetadata?.totalTokenCount;
           if (typeof tokens === 'number') options.onUsage?.(tokens);
@@ -216,7 +220,9 @@ export function offlineProvider(model: string): ContentProvider {
   return {
     name: 'offline',
     model: `offline:${model}`,
-    generate: async (prompt) => {
+    generate: async (prompt, options = {}) => {
+      // The offline writer stands in for the model's call: counted as one, as local runs behave as deployed ones.
+      options.onAttempt?.();
       const digest = createHash('sha256').update(prompt).digest('hex');
       const lines = prompt.split(/(?<=[.!?])\s+/).filter(Boolean).slice(0, 6);
       return [

@@ -36,7 +36,7 @@ export interface LlmStore {
   release(promptHash: string, token: string): Promise<void>;
   /** Counts one model call of the client in the one-minute window and returns the window's count so far. */
   count(clientId: string, window: number): Promise<number>;
-  /** Takes back a count of `count` whose call did not reach the model after all (refused by the limit or the budget). */
+  /** Takes back a count of `count` whose call did not reach the model after all (refused by the limit or the budget, or out of time). */
   uncount(clientId: string, window: number): Promise<void>;
   /** Takes a generation from the budget, or says when to come back. */
   admit(request: BudgetRequest): Promise<Admission>;

@@ -1,5 +1,6 @@
 import { createServer, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
 import { createApp } from '../../functions/core-llm/app';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import { toLambdaHandler } from '../../functions/shared/lambda';
@@ -74,3 +75,52 @@ test('outside Lambda: the configured budget bounds the retries the same way', as
     await new Promise<void>((r) => server.close(() => r()));
   }
 }, 20_000);
+
+/**
+ * What a request that met no model is charged: nothing. One too short of time for an attempt is
+ * counted (the rate limit, the budget) before the model call, as every request is, so that
+ * concurrent ones cannot all pass a check and then all call; the call never sent gives it back.
+ * A rate limit of one generation a minute: had the 503 been counted, the client's next request
+ * would be refused.
+ */
+describe('a deadline too close for the model call: a 503 that costs the client nothing', () => {
+  let fresh: Awaited<ReturnType<typeof startCoreLlmRuntime>>;
+  let admin: Redis;
+  beforeEach(async () => {
+    fresh = await startCoreLlmRuntime('llm-deadline-charges', { LLM_RATE_LIMIT_PER_MINUTE: '1' });
+    admin = new Redis(fresh.runtime.config.redis.url);
+  });
+  afterEach(async () => {
+    admin?.disconnect();
+    await fresh?.close();
+  });
+  /** Every count the runtime's keys hold, by key less its window: the client's rate limit, the budget's requests and tokens. */
+  const counts = async () => {
+    const prefix = fresh.runtime.config.redis.keyPrefix;
+    const keys = (await admin.keys(`${prefix}llm:*`)).filter((k) => /:(rate:[^:]+|req|tok):\d+$/.test(k));
+    const values = keys.length > 0 ? await admin.mget(...keys) : [];
+    return Object.fromEntries(keys.map((k, i) => [k.slice(prefix.length).replace(/:\d+$/, ''), Number(values[i])]).filter(([, v]) => v !== 0));
+  };
+
+  test.each(['interactive', 'batch'] as const)('%s: no model call, nothing left counted, and the client\'s next request is served', async (traffic) => {
+    const clientId = '6f1c1d1e-0000-4000-8000-0000000000d2';
+    const handler = toLambdaHandler(createApp(fresh.runtime));
+    const ask = (remainingMs: number, i: number) =>
+      handler(toApiGatewayEvent({ method: 'POST', path: '/generate', body: { clientId, prompt: `Request ${i} (${traffic}).`, traffic } }, `req-close-${i}`), {
+        awsRequestId: `ctx-close-${i}`,
+        getRemainingTimeInMillis: () => remainingMs,
+      }) as Promise<{ statusCode: number; body: string }>;
+    // 2.5 s left in the invocation: less the 2 s margin, 0.5 s, under the 1 s an attempt needs.
+    const late = await ask(2_500, 1);
+    expect({ status: late.statusCode, message: JSON.parse(late.body).error.message }).toEqual({ status: 503, message: expect.stringMatching(/time/) });
+    expect(fresh.gemini.calls).toHaveLength(0);
+    expect(await counts()).toEqual({});
+    expect(await admin.zcard(`${fresh.runtime.config.redis.keyPrefix}llm:{budget}:batch:inflight`)).toBe(0);
+    expect((await ask(30_000, 2)).statusCode).toBe(200);
+    expect(fresh.gemini.calls).toHaveLength(1);
+    // The one call made, counted once (its tokens corrected to the stand-in's 30).
+    const lane = traffic === 'interactive' ? { 'llm:{budget}:interactive:req': 1, 'llm:{budget}:interactive:tok': 30 } : { 'llm:{budget}:batch:req': 1, 'llm:{budget}:batch:tok': 30, [`llm:{budget}:client:${clientId}:req`]: 1 };
+    const rate = traffic === 'interactive' ? { [`llm:rate:${clientId}`]: 1 } : {};
+    expect(await counts()).toEqual({ 'llm:{budget}:req': 1, 'llm:{budget}:tok': 30, ...lane, ...rate });
+  });
+});
