@@ -33,11 +33,12 @@ describe('b2b-batch worker', () => {
   const sendBatchJob = (batchId: string) => h.sqs.send(new SendMessageCommand({ QueueUrl: h.queues.batchJobs, MessageBody: JSON.stringify({ v: 1, batchId }) }));
   const batchRow = (id: string) => h.db('batches').where({ id }).first();
 
-  test('a 5,000-row batch with 3% bad rows: every good row gets its document, every bad row is reported with its line and reason', async () => {
+  test('a 1,000-row batch with 3% bad rows (ten chunks): every good row gets its document, every bad row is reported with its line and reason', async () => {
     const clientId = await h.createClient('b2b');
     const rows: Record<string, string>[] = [];
     const bad = new Map<number, RegExp>();
-    for (let i = 0; i < 5000; i++) {
+    // The scale of a real batch (5,000 rows) and its speed are bench:batch's; here, enough chunks to cross their boundaries.
+    for (let i = 0; i < 1000; i++) {
       const line = i + 1;
       if (i % 100 === 7) {
         rows.push({ product: '' });
@@ -53,30 +54,26 @@ describe('b2b-batch worker', () => {
     const batchId = await createBatch(clientId, rows);
     running.push(await startBatchWorker({ config: h.config, worker: { waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
     running.push(await startDocWorker({ config: h.config, worker: { concurrency: 10, waitTimeSeconds: 1, drainSeconds: 10 }, logger: quiet }));
-    const t0 = Date.now();
     await sendBatchJob(batchId);
 
     const done = await until(async () => {
       const b = await batchRow(batchId);
       return b.status === 'completed' ? b : undefined;
     }, 170_000, 'the batch to complete');
-    const seconds = (Date.now() - t0) / 1000;
-    expect(done).toMatchObject({ total_rows: 5000, succeeded: 4850, failed: 150, manifest_key: expect.stringMatching(new RegExp(`^batches/${clientId}/${batchId}/manifest-[0-9a-f-]{36}\\.json$`)) });
+    expect(done).toMatchObject({ total_rows: 1000, succeeded: 970, failed: 30, manifest_key: expect.stringMatching(new RegExp(`^batches/${clientId}/${batchId}/manifest-[0-9a-f-]{36}\\.json$`)) });
 
     const orders = await h.db('orders').where({ batch_id: batchId }).select('id', 'batch_row', 'status', 'document_key');
-    expect(orders).toHaveLength(4850);
+    expect(orders).toHaveLength(970);
     expect(orders.every((o) => o.status === 'ready' && attemptKeyPattern(clientId, o.id, 'html').test(o.document_key))).toBe(true);
     expect(orders.some((o) => bad.has(o.batch_row))).toBe(false);
     expect(await h.listKeys('reports', `${clientId}/`)).toEqual(orders.map((o) => o.document_key).sort());
 
     const manifest = JSON.parse((await h.storage.get('assets', done.manifest_key)).toString()) as BatchManifest;
-    expect(manifest.totals).toEqual({ rows: 5000, documents: 4850, succeeded: 4850, failed: 0, rejected: 150 });
+    expect(manifest.totals).toEqual({ rows: 1000, documents: 970, succeeded: 970, failed: 0, rejected: 30 });
     expect(manifest.rejected.map((r) => r.line)).toEqual([...bad.keys()]);
     for (const r of manifest.rejected) expect(r.reason).toMatch(bad.get(r.line)!);
-    expect(manifest.documents).toHaveLength(4850);
+    expect(manifest.documents).toHaveLength(970);
     expect(await h.queueDepth(h.queues.batchDocJobsDlq)).toEqual({ visible: 0, inFlight: 0 });
-    // Visible in the test output: the wall time of the whole batch on this machine.
-    process.stdout.write(`5,000-row batch (4,850 HTML documents) completed in ${seconds.toFixed(1)} s\n`);
   }, 180_000);
 
   test('a NUL, another control character or an unpaired surrogate in a row rejects that row only: the good rows become orders and the batch completes', async () => {
