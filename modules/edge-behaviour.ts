@@ -45,6 +45,39 @@ async function handler(event) {
 /** The path the API behaviour takes (everything else is the front end's bucket). */
 export const API_PATH_PATTERN = '/api/*';
 
+/** AWS managed policies, referenced by id (they are global and never change). */
+export const MANAGED_POLICY = {
+  cachingOptimized: '658327ea-f89d-4fab-a63d-7e88639e58f6',
+  cachingDisabled: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
+  allViewerExceptHostHeader: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
+} as const;
+
+/** What the two cache behaviours of the distribution take and do, deployed by the edge stack and executed by the local edge. */
+export interface EdgeBehaviour {
+  allowedMethods: readonly string[];
+  cachedMethods: readonly string[];
+  cachePolicyId: string;
+  originRequestPolicyId?: string;
+  compress: boolean;
+}
+
+/** The default behaviour: the front end's bucket, cached. OPTIONS is allowed and reaches S3, which has no CORS rule to answer it with. */
+export const FRONTEND_BEHAVIOUR: EdgeBehaviour = {
+  allowedMethods: ['GET', 'HEAD', 'OPTIONS'],
+  cachedMethods: ['GET', 'HEAD'],
+  cachePolicyId: MANAGED_POLICY.cachingOptimized,
+  compress: true,
+};
+
+/** `/api/*`: every method to the API, uncached, with all viewer headers but Host. */
+export const API_BEHAVIOUR: EdgeBehaviour = {
+  allowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'],
+  cachedMethods: ['GET', 'HEAD'],
+  cachePolicyId: MANAGED_POLICY.cachingDisabled,
+  originRequestPolicyId: MANAGED_POLICY.allViewerExceptHostHeader,
+  compress: true,
+};
+
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",

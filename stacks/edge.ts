@@ -13,14 +13,10 @@ import { EnvironmentConfig, namePrefix } from './config';
 import { useS3Backend } from './backend';
 import { awsProvider } from './provider';
 import { SecureBucket } from '../modules/secure-bucket';
-import { API_PATH_PATTERN, API_REQUEST, SECURITY_HEADERS_CONFIG, SPA_REWRITE } from '../modules/edge-behaviour';
+import { API_BEHAVIOUR, API_PATH_PATTERN, API_REQUEST, EdgeBehaviour, FRONTEND_BEHAVIOUR, SECURITY_HEADERS_CONFIG, SPA_REWRITE } from '../modules/edge-behaviour';
 
-/** AWS managed policies, referenced by id (they are global and never change). */
-export const MANAGED_POLICY = {
-  cachingOptimized: '658327ea-f89d-4fab-a63d-7e88639e58f6',
-  cachingDisabled: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
-  allViewerExceptHostHeader: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
-} as const;
+/** A behaviour of modules/edge-behaviour.ts as the provider takes it. */
+const behaviourConfig = (b: EdgeBehaviour) => ({ ...b, allowedMethods: [...b.allowedMethods], cachedMethods: [...b.cachedMethods] });
 
 export interface ApiOrigin {
   /** Host name of the regional API (`<id>.execute-api.<region>.amazonaws.com`). */
@@ -124,12 +120,8 @@ export class EdgeStack extends TerraformStack {
         pathPattern: API_PATH_PATTERN,
         targetOriginId: apiOriginId,
         viewerProtocolPolicy: 'https-only',
-        allowedMethods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'POST', 'PATCH', 'DELETE'],
-        cachedMethods: ['GET', 'HEAD'],
-        cachePolicyId: MANAGED_POLICY.cachingDisabled,
-        originRequestPolicyId: MANAGED_POLICY.allViewerExceptHostHeader,
+        ...behaviourConfig(API_BEHAVIOUR),
         responseHeadersPolicyId: headers.id,
-        compress: true,
         functionAssociation: [{ eventType: 'viewer-request', functionArn: stripPrefix.arn }],
       });
     }
@@ -146,11 +138,8 @@ export class EdgeStack extends TerraformStack {
       defaultCacheBehavior: {
         targetOriginId: spaOriginId,
         viewerProtocolPolicy: 'redirect-to-https',
-        allowedMethods: ['GET', 'HEAD', 'OPTIONS'],
-        cachedMethods: ['GET', 'HEAD'],
-        cachePolicyId: MANAGED_POLICY.cachingOptimized,
+        ...behaviourConfig(FRONTEND_BEHAVIOUR),
         responseHeadersPolicyId: headers.id,
-        compress: true,
         functionAssociation: [{ eventType: 'viewer-request', functionArn: spaRewrite.arn }],
       },
       orderedCacheBehavior: apiBehaviour.length > 0 ? apiBehaviour : undefined,

@@ -1,6 +1,7 @@
 import { Testing } from 'cdktf';
 import { dev, environments, EnvironmentConfig } from '../../stacks/config';
-import { EdgeStack, MANAGED_POLICY } from '../../stacks/edge';
+import { EdgeStack } from '../../stacks/edge';
+import { MANAGED_POLICY } from '../../modules/edge-behaviour';
 import { parsePolicy, resources, synthesizedStack } from '../support/infra-synth';
 
 const envs = Object.values(environments).map((c) => [c.env, c] as const);

@@ -2,8 +2,9 @@ import { createServer, IncomingHttpHeaders, request, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
 import { EDGE_HEADERS } from '../../core/contract';
-import { API_REQUEST, CONTENT_SECURITY_POLICY, IMMUTABLE_CACHE, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
+import { API_BEHAVIOUR, API_REQUEST, CONTENT_SECURITY_POLICY, FRONTEND_BEHAVIOUR, IMMUTABLE_CACHE, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
 import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-function';
 import { behaviourPath, byteRange, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
 import { OPENAPI_PATH } from '../../scripts/openapi/document';
@@ -44,16 +45,16 @@ afterAll(async () => {
   rmSync(dist, { recursive: true, force: true });
 });
 
-const get = async (path: string, init: RequestInit = {}) => {
-  const res = await fetch(edge.url + path, { redirect: 'manual', ...init });
+const get = async (path: string, init: RequestInit = {}, base = edge.url) => {
+  const res = await fetch(base + path, { redirect: 'manual', ...init });
   return { status: res.status, headers: res.headers, text: await res.text() };
 };
 
 /** A request whose path goes out as written: fetch's URL parser would resolve its dot segments first. */
-const raw = (path: string, headers: Record<string, string> = {}) =>
+const raw = (path: string, headers: Record<string, string> = {}, method = 'GET', base = edge.url) =>
   new Promise<{ status: number; headers: IncomingHttpHeaders; text: string }>((done, fail) => {
-    const { hostname, port } = new URL(edge.url);
-    const req = request({ host: hostname, port, path, headers }, async (res) => {
+    const { hostname, port } = new URL(base);
+    const req = request({ host: hostname, port, path, headers, method }, async (res) => {
       let text = '';
       for await (const chunk of res) text += chunk;
       done({ status: res.statusCode!, headers: res.headers, text });
@@ -61,6 +62,18 @@ const raw = (path: string, headers: Record<string, string> = {}) =>
     req.on('error', fail);
     req.end();
   });
+
+/** API Gateway's 403 for a path it has no resource for. */
+const MISSING_TOKEN = { message: 'Missing Authentication Token' };
+
+/** A port nothing listens on: a server's, closed. */
+const closedPort = async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+};
 
 const expectSecurityHeaders = (headers: Headers) => {
   for (const [name, value] of Object.entries(SECURITY_RESPONSE_HEADERS)) expect({ name, value: headers.get(name) }).toEqual({ name, value });
@@ -157,10 +170,20 @@ describe('the front end', () => {
     expect(byteRange(undefined, 10)).toBeUndefined();
   });
 
-  test('only GET and HEAD reach the bucket', async () => {
-    expect((await get('/', { method: 'POST', body: 'x' })).status).toBe(403);
+  test('GET, HEAD and OPTIONS reach the bucket, as the default behaviour allows; any other method is CloudFront’s own 403 page', async () => {
     const head = await get('/', { method: 'HEAD' });
     expect([head.status, head.text, head.headers.get('content-length')]).toEqual([200, '', String(Buffer.byteLength(FIXTURE_FILES['index.html']))]);
+    // S3 answers the preflight, without a CORS configuration to allow it: the app calls no other origin.
+    const options = await get('/orders/1', { method: 'OPTIONS', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'GET' } });
+    expect([options.status, options.headers.get('content-type'), options.headers.get('access-control-allow-origin')]).toEqual([403, 'application/xml', null]);
+    expect(options.text).toContain('<Code>AccessForbidden</Code><Message>CORSResponse: CORS is not enabled for this bucket.</Message>');
+    expectSecurityHeaders(options.headers);
+    for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+      const refused = await get('/orders/1', { method, body: 'x' });
+      expect({ method, status: refused.status, type: refused.headers.get('content-type'), cache: refused.headers.get('x-cache') }).toEqual({ method, status: 403, type: 'text/html', cache: 'Error from cloudfront' });
+      expect(refused.text).toContain('This distribution is not configured to allow the HTTP request method that was used for this request.');
+      expectSecurityHeaders(refused.headers);
+    }
   });
 
   test('a missing build says so, in plain text, with a 404', async () => {
@@ -204,7 +227,7 @@ describe('which behaviour a path takes: CloudFront matches the normalised path, 
     for (const path of ['/static/%2e%2e/api/health', '//api//health', '/%61pi/health']) {
       const res = await raw(path);
       // The API function strips only a literal /api, so the API has no resource for the raw path.
-      expect({ path, status: res.status, body: JSON.parse(res.text) }).toEqual({ path, status: 403, body: { message: 'Missing Authentication Token' } });
+      expect({ path, status: res.status, body: JSON.parse(res.text) }).toEqual({ path, status: 403, body: MISSING_TOKEN });
     }
   });
 
@@ -246,8 +269,22 @@ describe('/api', () => {
 
   test('a path the REST API has no resource for is API Gateway’s 403, not the app shell', async () => {
     const res = await get('/api/nope');
-    expect([res.status, JSON.parse(res.text)]).toEqual([403, { message: 'Missing Authentication Token' }]);
+    expect([res.status, res.headers.get('content-type'), JSON.parse(res.text)]).toEqual([403, 'application/json', MISSING_TOKEN]);
     expect((await get('/api/b2c')).status).toBe(403);
+  });
+
+  test('every method the API behaviour allows reaches the API, OPTIONS included; one it does not allow is CloudFront’s 403 page', async () => {
+    // ANY /b2c/{proxy+} takes OPTIONS to gateway-b2c, whose router answers it with the methods the path has.
+    const preflight = await get('/api/b2c/themes', { method: 'OPTIONS' });
+    expect([preflight.status, preflight.headers.get('allow')]).toEqual([200, expect.stringContaining('GET')]);
+    expectSecurityHeaders(preflight.headers);
+    // GET /health is the one method of its resource: OPTIONS there is API Gateway's 403.
+    expect([(await get('/api/health', { method: 'OPTIONS' })).status]).toEqual([403]);
+    const head = await get('/api/b2c/themes', { method: 'HEAD' });
+    expect([head.status, head.text]).toEqual([200, '']);
+    const refused = await raw('/api/b2c/themes', {}, 'PROPFIND');
+    expect([refused.status, refused.headers['content-type']]).toEqual([403, 'text/html']);
+    expect(refused.text).toContain('not configured to allow the HTTP request method');
   });
 
   test('/api/openapi.json is the committed contract', async () => {
@@ -331,7 +368,35 @@ test('a gateway slower than API Gateway’s integration timeout is its 504, as i
   }
 });
 
+describe('an origin the edge cannot reach', () => {
+  test('a front-end bucket that does not answer is CloudFront’s own 502 page, naming the local cause', async () => {
+    const port = await closedPort();
+    const s3 = new S3Client({ region: 'eu-west-3', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    const down = await startLocalEdge({ frontend: { kind: 'bucket', bucket: 'docplatform-local-spa', s3 }, gateways: { b2c: platform.urls['gateway-b2c'], b2b: platform.urls['gateway-b2b'] }, openApiFile: OPENAPI_FILE });
+    try {
+      const res = await fetch(`${down.url}/orders/1`);
+      const text = await res.text();
+      expect([res.status, res.headers.get('content-type'), res.headers.get('x-cache')]).toEqual([502, 'text/html', 'Error from cloudfront']);
+      expect(text).toContain('<H1>502 ERROR</H1>');
+      expect(text).toContain("CloudFront wasn't able to connect to the origin.");
+      expect(text).toMatch(/Local edge: .*ECONNREFUSED/);
+      expectSecurityHeaders(res.headers);
+      expect((await fetch(`${down.url}/api/health`)).status).toBe(200);
+    } finally {
+      await down.close();
+    }
+  });
+});
+
 describe('one source for the functions', () => {
+  test('the behaviours the edge stack deploys are the ones the local edge executes', () => {
+    const edgeStack = new EdgeStack(Testing.app(), 'probe-edge', { ...dev, edge: { ...dev.edge, apiBehaviour: true } }, { domainName: 'api.example', stagePath: 'v1' });
+    const [distribution] = resources(JSON.parse(Testing.synth(edgeStack)), 'aws_cloudfront_distribution');
+    const shape = (b: any) => ({ allowedMethods: b.allowed_methods, cachedMethods: b.cached_methods, cachePolicyId: b.cache_policy_id, originRequestPolicyId: b.origin_request_policy_id, compress: b.compress });
+    expect(shape(distribution.config.default_cache_behavior)).toEqual({ ...FRONTEND_BEHAVIOUR, originRequestPolicyId: undefined });
+    expect(shape(distribution.config.ordered_cache_behavior[0])).toEqual(API_BEHAVIOUR);
+  });
+
   test('the code the edge stack deploys is the code the local edge executes', () => {
     const edgeStack = new EdgeStack(Testing.app(), 'probe-edge', { ...dev, edge: { ...dev.edge, apiBehaviour: true } }, { domainName: 'api.example', stagePath: 'v1' });
     const stack = JSON.parse(Testing.synth(edgeStack));
