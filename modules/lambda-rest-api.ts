@@ -14,6 +14,7 @@ import { IamRole } from '@cdktf/provider-aws/lib/iam-role';
 import { IamRolePolicyAttachment } from '@cdktf/provider-aws/lib/iam-role-policy-attachment';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { LIVE_ALIAS } from '../core/contract';
+import { GATEWAY_RESPONSES } from './api-routes';
 import { KoaLambda } from './koa-lambda';
 import { assumeRolePolicy } from './iam-statements';
 
@@ -37,25 +38,6 @@ export const ACCESS_LOG_FORMAT = JSON.stringify({
   error: '$context.error.message',
   userAgent: '$context.identity.userAgent',
 });
-
-/**
- * What API Gateway answers itself (no function ran), in the services' error body
- * `{"error":{"code","message"}}` (core/errors.ts, which this layer may not import) instead of its
- * `{"message": …}`: over the stage throttle a 429 with Retry-After (the bucket refills every
- * second), any other 4xx (a path it does not route, a WAF block) and 5xx (a function past 29 s)
- * with API Gateway's own message.
- */
-const errorTemplate = (code: string, message: string) => `{"error":{"code":"${code}","message":${message}}}`;
-export const GATEWAY_RESPONSES = [
-  {
-    type: 'THROTTLED',
-    statusCode: '429',
-    template: errorTemplate('rate_limited', JSON.stringify('too many requests to the API; retry after 1 s')),
-    headers: { 'Retry-After': "'1'" },
-  },
-  { type: 'DEFAULT_4XX', template: errorTemplate('request_refused', '$context.error.messageString') },
-  { type: 'DEFAULT_5XX', template: errorTemplate('gateway_error', '$context.error.messageString') },
-] as const;
 
 export interface ApiRoute {
   /** One path segment under the root, e.g. `b2c` or `health`. */

@@ -438,8 +438,8 @@ test('an API that answers 502 while the order is followed is said and read again
     relay.down(true);
     await page.click('button[type=submit]');
     await page.waitForURL(/\?paid=1$/);
-    // The edge's own 502 (no JSON body): said on the page, and the status read again.
-    await page.locator('[role=alert]', { hasText: 'The API answered 502' }).waitFor({ timeout: 20_000 });
+    // API Gateway's 502 for a function that failed, in the contract's error body: its message said on the page, and the status read again.
+    await page.locator('[role=alert]', { hasText: 'Internal server error Trying again' }).waitFor({ timeout: 20_000 });
     relay.down(false);
     await page.locator('[data-test=status]', { hasText: 'ready' }).waitFor({ timeout: 60_000 });
     await expect(page.locator('[role=alert]').count()).resolves.toBe(0);

@@ -9,6 +9,7 @@ import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-func
 import { behaviourPath, byteRange, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
 import { OPENAPI_PATH } from '../../scripts/openapi/document';
 import { assertContract } from '../support/openapi-contract';
+import { ErrorBody } from '../../functions/shared/public-api';
 import { FIXTURE_FILES, writeFrontendFixture } from '../support/frontend-fixture';
 import { startTestPlatform, TestPlatform } from '../support/functions-platform';
 import { Testing } from 'cdktf';
@@ -63,8 +64,8 @@ const raw = (path: string, headers: Record<string, string> = {}, method = 'GET',
     req.end();
   });
 
-/** API Gateway's 403 for a path it has no resource for. */
-const MISSING_TOKEN = { message: 'Missing Authentication Token' };
+/** API Gateway's 403 for a path it has no resource for, as its DEFAULT_4XX gateway response writes it (modules/api-routes.ts). */
+const MISSING_TOKEN = { error: { code: 'request_refused', message: 'Missing Authentication Token' } };
 
 /** A port nothing listens on: a server's, closed. */
 const closedPort = async () => {
@@ -267,7 +268,7 @@ describe('/api', () => {
     expect(fields).toEqual(expect.arrayContaining(['header.idempotency-key', 'body.email', 'body.name']));
   });
 
-  test('a path the REST API has no resource for is API Gateway’s 403, not the app shell', async () => {
+  test('a path the REST API has no resource for is API Gateway’s 403 in the contract’s error body (its DEFAULT_4XX gateway response), not the app shell', async () => {
     const res = await get('/api/nope');
     expect([res.status, res.headers.get('content-type'), JSON.parse(res.text)]).toEqual([403, 'application/json', MISSING_TOKEN]);
     expect((await get('/api/b2c')).status).toBe(403);
@@ -356,7 +357,7 @@ test('a gateway slower than API Gateway’s integration timeout is its 504, as i
   try {
     const started = Date.now();
     const res = await fetch(`${slowEdge.url}/api/b2c/themes`);
-    expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([504, 'application/json', { message: 'Endpoint request timed out' }]);
+    expect([res.status, res.headers.get('content-type'), await res.json()]).toEqual([504, 'application/json', { error: { code: 'gateway_error', message: 'Endpoint request timed out' } }]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
     expectSecurityHeaders(res.headers);
     // The edge keeps serving once the origin request it gave up on is gone.
@@ -369,6 +370,22 @@ test('a gateway slower than API Gateway’s integration timeout is its 504, as i
 });
 
 describe('an origin the edge cannot reach', () => {
+  test('a gateway that is not running is API Gateway’s 502 in the contract’s error body, as for a function that failed', async () => {
+    const port = await closedPort();
+    const down = await startLocalEdge({ frontend: { kind: 'folder', dir: dist }, gateways: { b2c: `http://127.0.0.1:${port}`, b2b: `http://127.0.0.1:${port}` }, openApiFile: OPENAPI_FILE });
+    try {
+      const res = await get('/api/b2c/themes', {}, down.url);
+      const json = JSON.parse(res.text);
+      expect([res.status, res.headers.get('content-type'), json]).toEqual([502, 'application/json', { error: { code: 'gateway_error', message: 'Internal server error' } }]);
+      // The public contract's error body, whose message the Angular client shows (frontend/src/app/api/client.ts errorMessage).
+      expect(ErrorBody.safeParse(json).success).toBe(true);
+      expectSecurityHeaders(res.headers);
+      expect((await fetch(`${down.url}/api/b2b/batches`, { method: 'POST', body: '{}' })).status).toBe(502);
+    } finally {
+      await down.close();
+    }
+  });
+
   test('a front-end bucket that does not answer is CloudFront’s own 502 page, naming the local cause', async () => {
     const port = await closedPort();
     const s3 = new S3Client({ region: 'eu-west-3', endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { API_GATEWAY_TIMEOUT_MS, ORIGIN_SECRET_KEY } from '../../../core/contract';
-import { apiRouteOf } from '../../../modules/api-routes';
+import { apiRouteOf, gatewayAnswer } from '../../../modules/api-routes';
 import {
   API_BEHAVIOUR,
   API_PATH_PATTERN,
@@ -179,6 +179,12 @@ function sendCloudFrontError(res: ServerResponse, status: number, reason: string
 const METHOD_NOT_ALLOWED = 'This distribution is not configured to allow the HTTP request method that was used for this request. The distribution supports only cachable requests.';
 const ORIGIN_UNREACHABLE = "CloudFront wasn't able to connect to the origin.";
 
+/** API Gateway's own answer, as its gateway responses (GATEWAY_RESPONSES) write it. */
+function sendGatewayAnswer(res: ServerResponse, type: string, status: number, message: string, head: boolean, extra: Record<string, string> = {}): void {
+  const answer = gatewayAnswer(type, status, message);
+  send(res, answer.status, { ...answer.headers, ...extra }, answer.body, head);
+}
+
 /** What S3 answers an OPTIONS with: the SPA bucket has no CORS configuration (modules/secure-bucket.ts), the app being same-origin. */
 const CORS_NOT_ENABLED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessForbidden</Code><Message>CORSResponse: CORS is not enabled for this bucket.</Message></Error>';
 
@@ -344,7 +350,7 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     const target = apiTarget(options.gateways, forwarded.method, forwarded.uri);
     if (!target) {
       // API Gateway's answer for a path or method it has no resource for.
-      return send(res, 403, { 'content-type': 'application/json', 'x-amzn-errortype': 'MissingAuthenticationTokenException' }, '{"message":"Missing Authentication Token"}', head);
+      return sendGatewayAnswer(res, 'MISSING_AUTHENTICATION_TOKEN', 403, 'Missing Authentication Token', head, { 'x-amzn-errortype': 'MissingAuthenticationTokenException' });
     }
     // The origin request policy (all viewer headers but Host), as the function left them.
     const headers: Record<string, string | string[]> = {};
@@ -371,12 +377,16 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
       const timer = setTimeout(() => {
         timedOut = true;
         upstream.destroy();
-        send(res, 504, { 'content-type': 'application/json' }, '{"message": "Endpoint request timed out"}', head);
+        sendGatewayAnswer(res, 'INTEGRATION_TIMEOUT', 504, 'Endpoint request timed out', head);
         done();
       }, options.apiTimeoutMs ?? API_GATEWAY_TIMEOUT_MS);
       upstream.on('error', (err) => {
         clearTimeout(timer);
-        if (!timedOut) fail(err);
+        if (timedOut) return;
+        if (res.headersSent) return fail(err);
+        // A gateway that is not running is, in AWS, a function that failed: API Gateway's 502, in the contract's error body.
+        sendGatewayAnswer(res, 'INTEGRATION_FAILURE', 502, 'Internal server error', head);
+        done();
       });
       req.pipe(upstream);
     });
