@@ -3,7 +3,7 @@ import type { Logger } from '../../core/logger';
 import type { BatchStatus } from '../../core/models';
 import type { JobQueue } from '../../core/queue';
 import { UNSETTLED } from '../../containers/doc-generation/sweeper';
-import { UsageError } from '../../core/cli';
+import { idlePage, minutes, namedRows, readOnly, resendJobs, ResendReport } from './stuck';
 
 /**
  * B2B batches that stopped moving, and their batch jobs sent again.
@@ -62,15 +62,7 @@ export interface StuckBatchesReport {
   batches: StuckBatch[];
 }
 
-export interface BatchRequeueReport {
-  requestId: string;
-  sent: { batchId: string; status: BatchStatus; queue: string }[];
-  skipped: { batchId: string; status: BatchStatus; why: string }[];
-  /** Their job could not be sent (SQS refused or did not answer): nothing written, run requeue for them again. */
-  notSent: { batchId: string; status: BatchStatus; error: string }[];
-}
-
-const minutes = (ms: number): number => Math.round((ms / 60_000) * 10) / 10;
+export type BatchRequeueReport = ResendReport<'batchId', BatchStatus, { queue: string }>;
 
 interface StuckRow {
   id: string;
@@ -102,19 +94,18 @@ function fixOf(r: StuckRow, unsettled: number, queue: BatchJobsQueue): Pick<Stuc
 }
 
 export async function stuckBatches(db: Knex, queue: BatchJobsQueue, olderThanMs: number, limit: number): Promise<StuckBatchesReport> {
-  const { rows, count, unsettled } = await db.transaction(async (trx) => {
-    await trx.raw('SET TRANSACTION READ ONLY');
-    const base = () => trx('batches').whereIn('status', [...OPEN]).whereRaw(`updated_at < now() - ? * interval '1 millisecond'`, [olderThanMs]);
-    const found = (await base()
-      .select('id', 'client_id', 'status', 'total_rows', 'submitted_rows', 'succeeded', 'failed', 'idempotency_key', 'created_at', 'updated_at')
-      .select(trx.raw('extract(epoch from now() - updated_at) * 1000 as idle_ms'))
-      .orderBy('updated_at', 'asc')
-      .limit(limit)) as StuckRow[];
-    const [{ n }] = (await base().count<{ n: string }[]>('* as n')) as { n: string }[];
-    const perBatch = found.length === 0
+  const { rows, count, unsettled } = await readOnly(db, async (trx) => {
+    const page = await idlePage<StuckRow>(
+      trx,
+      () => trx('batches').whereIn('status', [...OPEN]).whereRaw(`updated_at < now() - ? * interval '1 millisecond'`, [olderThanMs]),
+      'updated_at',
+      ['id', 'client_id', 'status', 'total_rows', 'submitted_rows', 'succeeded', 'failed', 'idempotency_key', 'created_at', 'updated_at'],
+      limit,
+    );
+    const perBatch = page.rows.length === 0
       ? []
-      : ((await trx('orders').whereIn('batch_id', found.map((r) => r.id)).whereIn('status', [...UNSETTLED]).groupBy('batch_id').select('batch_id').count('* as n')) as { batch_id: string; n: string }[]);
-    return { rows: found, count: Number(n), unsettled: new Map(perBatch.map((u) => [u.batch_id, Number(u.n)])) };
+      : ((await trx('orders').whereIn('batch_id', page.rows.map((r) => r.id)).whereIn('status', [...UNSETTLED]).groupBy('batch_id').select('batch_id').count('* as n')) as { batch_id: string; n: string }[]);
+    return { ...page, unsettled: new Map(perBatch.map((u) => [u.batch_id, Number(u.n)])) };
   });
   return {
     olderThanMinutes: minutes(olderThanMs),
@@ -155,33 +146,20 @@ export interface BatchJobsRun {
 }
 
 export async function requeueBatches({ db, jobs, queueName, batchIds, requestId, log }: BatchJobsRun): Promise<BatchRequeueReport> {
-  const rows = (await db.transaction(async (trx) => {
-    await trx.raw('SET TRANSACTION READ ONLY');
-    return trx('batches').whereIn('id', batchIds).select('id', 'status');
-  })) as { id: string; status: BatchStatus }[];
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  // A mistake in the command: nothing is sent for any of them (exit 2).
-  const unknown = batchIds.filter((id) => !byId.has(id));
-  if (unknown.length > 0) throw new UsageError('batchId', `no batch ${unknown.join(', ')}: nothing done (check the id${unknown.length > 1 ? 's' : ''})`);
-
-  const report: BatchRequeueReport = { requestId, sent: [], skipped: [], notSent: [] };
-  for (const batchId of batchIds) {
-    const { status } = byId.get(batchId)!;
-    if (!(OPEN as readonly string[]).includes(status)) {
-      report.skipped.push({ batchId, status, why: `already ${status}: nothing to resume` });
-      continue;
-    }
-    try {
-      await jobs.sendBatchJob(batchId, { requestId });
-    } catch (err) {
-      // The others are still sent: a run stopped here would leave them unsent and unreported.
-      report.notSent.push({ batchId, status, error: (err as Error).message });
-      log.error('batch job not sent again: run batches requeue for it', { batchId, status, requestId, err });
-      continue;
-    }
-    await db('batches').where({ id: batchId }).whereIn('status', [...OPEN]).update({ updated_at: db.fn.now() });
-    report.sent.push({ batchId, status, queue: queueName });
-    log.info('batch job sent again', { batchId, status, requestId });
-  }
-  return report;
+  const rows = await namedRows<{ id: string; status: BatchStatus }>(db, 'batches', batchIds, () => ['id', 'status'], 'batchId');
+  return resendJobs({
+    db,
+    table: 'batches',
+    key: 'batchId',
+    rows,
+    ids: batchIds,
+    open: OPEN as readonly BatchStatus[],
+    skipWhy: (row) => `already ${row.status}: nothing to resume`,
+    send: (row) => jobs.sendBatchJob(row.id, { requestId }),
+    sent: () => ({ queue: queueName }),
+    job: 'batch job',
+    command: 'batches requeue',
+    requestId,
+    log,
+  });
 }

@@ -8,6 +8,7 @@ import { DocJobQueue, docJobQueueOf, JobQueue } from '../../core/queue';
 import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
 import type { DatabaseArgs } from './args';
 import { UsageError } from '../../core/cli';
+import { idlePage, minutes, namedRows, readOnly, resendJobs, ResendReport } from './stuck';
 
 /**
  * Orders that stopped moving, and their doc jobs sent again.
@@ -21,8 +22,8 @@ import { UsageError } from '../../core/cli';
  *
  * `requeue` reads the orders and sends a doc job for each that is paid, queued or generating,
  * under one request id for the run (`ops-<uuid>`). Its one write is the order's `updated_at`
- * (below); the status is the worker's to move, by its own guarded transitions (a live lease
- * still wins, a final order drops the job).
+ * (`resendJobs`, stuck.ts); the status is the worker's to move, by its own guarded transitions
+ * (a live lease still wins, a final order drops the job).
  *
  * `failed` lists the orders the worker failed on a retryable error (FAILED_AFTER_RETRIES: core-llm,
  * Gemini, the database or S3 still failing on the message's last receive), and `retry` takes
@@ -58,16 +59,8 @@ export interface StuckReport {
   orders: StuckOrder[];
 }
 
-export interface RequeueReport {
-  requestId: string;
-  /** Each job went to its order's queue (core/queue.ts docJobQueueOf): doc-jobs, or batch-doc-jobs for a batch's row. */
-  sent: { orderId: string; status: OrderStatus; queue: string; note?: string }[];
-  skipped: { orderId: string; status: OrderStatus; why: string }[];
-  /** Their job could not be sent (SQS refused or did not answer): nothing written, run requeue for them again. */
-  notSent: { orderId: string; status: OrderStatus; error: string }[];
-}
-
-const minutes = (ms: number): number => Math.round((ms / 60_000) * 10) / 10;
+/** Each job sent went to its order's queue (core/queue.ts docJobQueueOf): doc-jobs, or batch-doc-jobs for a batch's row. */
+export type RequeueReport = ResendReport<'orderId', OrderStatus, { queue: string; note?: string }>;
 
 export type SecretReader = (secretId: string) => Promise<string>;
 
@@ -123,12 +116,6 @@ async function refusalOf(db: Knex, url: URL, loginFrom: '--database-url' | '--db
   await client.destroyRawConnection(connection).catch(() => undefined);
 }
 
-const readOnly = <T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
-  db.transaction(async (trx) => {
-    await trx.raw('SET TRANSACTION READ ONLY');
-    return work(trx);
-  });
-
 interface StuckRow {
   id: string;
   status: UnsettledStatus;
@@ -142,16 +129,15 @@ interface StuckRow {
 }
 
 export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: number, olderThanMs: number, limit: number): Promise<StuckReport> {
-  const { rows, count } = await readOnly(db, async (trx) => {
-    const base = () => whereNotMovedFor(trx('orders'), trx, olderThanMs);
-    const found = (await base()
-      .select('id', 'status', 'requeues', 'request_id', 'batch_id', 'batch_row', 'updated_at', 'generation_lease_until')
-      .select(trx.raw(`extract(epoch from now() - ${lastMovedAt}) * 1000 as idle_ms`))
-      .orderByRaw(`${lastMovedAt} asc`)
-      .limit(limit)) as StuckRow[];
-    const [{ n }] = (await base().count<{ n: string }[]>('* as n')) as { n: string }[];
-    return { rows: found, count: Number(n) };
-  });
+  const { rows, count } = await readOnly(db, (trx) =>
+    idlePage<StuckRow>(
+      trx,
+      () => whereNotMovedFor(trx('orders'), trx, olderThanMs),
+      lastMovedAt,
+      ['id', 'status', 'requeues', 'request_id', 'batch_id', 'batch_row', 'updated_at', 'generation_lease_until'],
+      limit,
+    ),
+  );
   const orders = rows.map((r): StuckOrder => {
     const idleMs = Number(r.idle_ms);
     const row = { status: r.status, requeues: r.requeues };
@@ -193,19 +179,7 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
   };
 }
 
-const REQUEUABLE = new Set<OrderStatus>(['paid', 'queued', 'generating']);
-
-/**
- * The named orders' rows by id, read in one read-only transaction. An id that names no order is a
- * mistake in the command: nothing is done for any of them (exit 2).
- */
-async function namedOrders<T extends { id: string }>(db: Knex, orderIds: string[], columns: (trx: Knex.Transaction) => Array<string | Knex.Raw>): Promise<Map<string, T>> {
-  const rows = (await readOnly(db, async (trx) => trx('orders').whereIn('id', orderIds).select(columns(trx)))) as T[];
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  const unknown = orderIds.filter((id) => !byId.has(id));
-  if (unknown.length > 0) throw new UsageError('orderId', `no order ${unknown.join(', ')}: nothing done (check the id${unknown.length > 1 ? 's' : ''})`);
-  return byId;
-}
+const REQUEUABLE: readonly OrderStatus[] = ['paid', 'queued', 'generating'];
 
 /** What `orders requeue` and `orders retry` act on, and with: one object, so no call can swap two of its ids or names. */
 export interface OrderJobsRun {
@@ -220,37 +194,33 @@ export interface OrderJobsRun {
 }
 
 export async function requeueOrders({ db, jobs, queueNames, orderIds, requestId, log }: OrderJobsRun): Promise<RequeueReport> {
-  const byId = await namedOrders<{ id: string; status: OrderStatus; batch_id: string | null; generation_lease_until: Date | null; lease_live: boolean | null }>(
+  const rows = await namedRows<{ id: string; status: OrderStatus; batch_id: string | null; generation_lease_until: Date | null; lease_live: boolean | null }>(
     db,
+    'orders',
     orderIds,
     (trx) => ['id', 'status', 'batch_id', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live')],
+    'orderId',
   );
-  const report: RequeueReport = { requestId, sent: [], skipped: [], notSent: [] };
-  for (const orderId of orderIds) {
-    const row = byId.get(orderId)!;
-    if (!REQUEUABLE.has(row.status)) {
-      const why = row.status === 'pending' ? 'not paid: its doc job is sent by the payment (Stripe webhook)' : `already ${row.status}: nothing to generate`;
-      report.skipped.push({ orderId, status: row.status, why });
-      continue;
-    }
-    try {
-      await jobs.sendDocJob(row, { requestId });
-    } catch (err) {
-      // The others are still sent: a run stopped here would leave them unsent and unreported.
-      report.notSent.push({ orderId, status: row.status, error: (err as Error).message });
-      log.error('doc job not sent again: run orders requeue for it', { orderId, status: row.status, requestId, err });
-      continue;
-    }
-    // A re-send restarts the order's idle clock, as the sweeper's own do: otherwise a sweep that
-    // runs before a worker takes this job sees the order still stuck and sends a second one.
-    await db('orders').where({ id: orderId }).whereIn('status', [...REQUEUABLE]).update({ updated_at: db.fn.now() });
-    const note = row.lease_live
-      ? `a live attempt holds it until ${new Date(row.generation_lease_until!).toISOString()}: this job waits for that attempt to end or its lease to run out`
-      : undefined;
-    report.sent.push({ orderId, status: row.status, queue: queueNames[docJobQueueOf(row)], ...(note ? { note } : {}) });
-    log.info('doc job sent again', { orderId, status: row.status, requestId });
-  }
-  return report;
+  return resendJobs({
+    db,
+    table: 'orders',
+    key: 'orderId',
+    rows,
+    ids: orderIds,
+    open: REQUEUABLE,
+    skipWhy: (row) => (row.status === 'pending' ? 'not paid: its doc job is sent by the payment (Stripe webhook)' : `already ${row.status}: nothing to generate`),
+    send: (row) => jobs.sendDocJob(row, { requestId }),
+    sent: (row) => {
+      const note = row.lease_live
+        ? `a live attempt holds it until ${new Date(row.generation_lease_until!).toISOString()}: this job waits for that attempt to end or its lease to run out`
+        : undefined;
+      return { queue: queueNames[docJobQueueOf(row)], ...(note ? { note } : {}) };
+    },
+    job: 'doc job',
+    command: 'orders requeue',
+    requestId,
+    log,
+  });
 }
 
 export interface FailedOrder {
@@ -331,7 +301,7 @@ export interface RetryReport {
  * inside it, a worker could read the order still `failed` and drop the job.
  */
 export async function retryOrders({ db, jobs, queueNames, orderIds, requestId, log }: OrderJobsRun): Promise<RetryReport> {
-  const byId = await namedOrders<{ id: string; status: OrderStatus; error: string | null; batch_id: string | null }>(db, orderIds, () => ['id', 'status', 'error', 'batch_id']);
+  const byId = await namedRows<{ id: string; status: OrderStatus; error: string | null; batch_id: string | null }>(db, 'orders', orderIds, () => ['id', 'status', 'error', 'batch_id'], 'orderId');
   const refused = [...byId.values()].filter((r) => r.status === 'failed' && r.error !== FAILED_AFTER_RETRIES);
   if (refused.length > 0) {
     const named = refused.map((r) => `order ${r.id} failed with "${r.error ?? ''}"`).join('; ');
@@ -341,7 +311,7 @@ export async function retryOrders({ db, jobs, queueNames, orderIds, requestId, l
   for (const orderId of orderIds) {
     const row = byId.get(orderId)!;
     if (row.status !== 'failed') {
-      report.skipped.push({ orderId, status: row.status, why: `not failed: ${REQUEUABLE.has(row.status) ? 'already on its way again (orders stuck shows it if it stopped)' : row.status === 'ready' ? 'its document is made' : 'not paid yet'}` });
+      report.skipped.push({ orderId, status: row.status, why: `not failed: ${REQUEUABLE.includes(row.status) ? 'already on its way again (orders stuck shows it if it stopped)' : row.status === 'ready' ? 'its document is made' : 'not paid yet'}` });
       continue;
     }
     const moved = await db.transaction(async (trx) => {
