@@ -29,6 +29,8 @@ export interface TableInfo {
   extensionFilter?: string;
   /** Replica identity is usable for UPDATE/DELETE replication (primary key, index or FULL). */
   replicaIdentityOk: boolean;
+  /** UNLOGGED: no WAL, so no publication may hold it. */
+  unlogged: boolean;
   bytes: number;
 }
 
@@ -82,7 +84,7 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
               AND b.typtype <> 'e' AND (b.oid >= ${FIRST_NORMAL_OID} OR b.typelem >= ${FIRST_NORMAL_OID})) AS binary_copy,
       (c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))
         OR (c.relreplident = 'd' AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))) AS replica_identity_ok,
-      ${EXTENSION_FILTER} AS extension_filter
+      ${EXTENSION_FILTER} AS extension_filter, c.relpersistence = 'u' AS unlogged
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${USER_ROWS}
     ORDER BY pg_relation_size(c.oid) DESC, n.nspname, c.relname`);
@@ -97,6 +99,7 @@ export async function listTables(client: Client): Promise<TableInfo[]> {
     binaryCopy: r.binary_copy,
     extensionFilter: r.extension_filter ?? undefined,
     replicaIdentityOk: r.replica_identity_ok,
+    unlogged: r.unlogged,
     bytes: Number(r.bytes),
   }));
 }

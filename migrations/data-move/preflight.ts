@@ -104,6 +104,14 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], la
     throw new UsageError('--source', `user ${info.user} lacks the REPLICATION attribute: ALTER ROLE ${info.user} REPLICATION (see docs/data-migration.md)`);
   }
   if (!tables.length) throw new UsageError('--source', 'no tables to replicate');
+  const unlogged = tables.filter((t) => t.unlogged).map((t) => t.name);
+  if (unlogged.length) {
+    throw new UsageError(
+      '--source',
+      `unlogged tables cannot be replicated: ${unlogged.join(', ')} (they write no WAL, so no publication may hold them); ` +
+        'ALTER TABLE … SET LOGGED on the source, or use --mode copy during a write freeze',
+    );
+  }
   const noIdentity = tables.filter((t) => !t.replicaIdentityOk).map((t) => t.name);
   if (noIdentity.length) {
     throw new UsageError(

@@ -5,11 +5,11 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { extensionConfigRows, listSequences, listTables, serverInfo, tableShapes } from './catalog';
 import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
-import { MismatchError } from './errors';
+import { MismatchError, StepFailed } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
 import { checkExtensionVersions, checkMoneyLocales, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
-import { applySection, atSourceVersions, dumpSection } from './schema';
+import { applySection, atSourceVersions, dumpSection, raiseMaintenanceWorkMem, splitRefreshes } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
 import { formatReport, verify, type VerifyReport } from './verify';
@@ -134,11 +134,16 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     else await saveShapes(target, shapes);
 
     // The whole schema goes first, primary keys included: the target applies replicated UPDATEs and
-    // DELETEs by replica identity, so it needs them before the first change arrives.
+    // DELETEs by replica identity, so it needs them before the first change arrives. Not the
+    // materialized views' REFRESH: over tables still empty it would compute nothing, and the
+    // verification compares tables only; they are filled once the initial sync is done.
+    let postData: string | undefined;
     for (const section of ['pre-data', 'post-data'] as const) {
       if (!reached(state, section)) {
         const sql = await dumpSection(options.sourceUrl, section);
-        await applySection(target, section === 'pre-data' ? atSourceVersions(sql, extensions) : sql, section, options.maintenanceWorkMem);
+        if (section === 'post-data') postData = sql;
+        const run = section === 'pre-data' ? atSourceVersions(sql, extensions) : splitRefreshes(sql).rest;
+        await applySection(target, run, section, options.maintenanceWorkMem);
         log('schema_created', { section, tables: tables.length });
       }
     }
@@ -179,6 +184,20 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     const syncStarted = Date.now();
     await waitForInitialSync(target);
     log('initial_sync_done', { seconds: (Date.now() - syncStarted) / 1000 });
+    const { refreshes } = splitRefreshes(postData ?? (await dumpSection(options.sourceUrl, 'post-data')));
+    if (refreshes.length) {
+      const t0 = Date.now();
+      try {
+        await target.query('BEGIN');
+        await raiseMaintenanceWorkMem(target, options.maintenanceWorkMem);
+        await target.query(refreshes.join('\n'));
+        await target.query('COMMIT');
+      } catch (err) {
+        await target.query('ROLLBACK').catch(() => undefined);
+        throw new StepFailed('refreshing the materialized views', err);
+      }
+      log('materialized_views_refreshed', { count: refreshes.length, seconds: (Date.now() - t0) / 1000 });
+    }
     await setPhase(target, 'replicating');
     log('replicating', { ...(await lag(source, target)) });
   });

@@ -79,6 +79,13 @@ export function atSourceVersions(sql: string, extensions: ExtensionVersion[]): s
   );
 }
 
+/** pg_dump's post-data section split into its REFRESH MATERIALIZED VIEW statements (in its order: a view over another after it) and the rest. */
+export function splitRefreshes(sql: string): { rest: string; refreshes: string[] } {
+  const refresh = /^REFRESH MATERIALIZED VIEW .+;$/;
+  const lines = sql.split('\n');
+  return { rest: lines.filter((l) => !refresh.test(l)).join('\n'), refreshes: lines.filter((l) => refresh.test(l)) };
+}
+
 /**
  * Raises maintenance_work_mem for the index builds of this transaction to at least `memory`: a
  * larger setting the server already has (an RDS parameter group sizes it from the instance class,
