@@ -121,13 +121,15 @@ test('the connection authenticates as the cache user with the token of that mome
   unprefixed.disconnect();
 });
 
-test("core-llm's cache, generation lease, rate limit and budget all work under the cache user's access string", async () => {
+test("core-llm's cache (texts and refusals), generation lease, rate limit and budget all work under the cache user's access string", async () => {
   await setUser(tokenAt(T0));
   const run = iamClient();
   const limits = windowLimits(readConfig({}).llm.budget);
   const store = createLlmStore(() => run.redis, run.logger, limits);
   await store.set('hash-1', 'cached text', 60);
-  expect(await store.get('hash-1')).toBe('cached text');
+  expect(await store.get('hash-1')).toEqual({ text: 'cached text' });
+  await store.refuse('hash-3', 'the model refuses to answer this prompt', 60);
+  expect(await store.get('hash-3')).toEqual({ refused: 'the model refuses to answer this prompt' });
   // Single-flight's lease: SET NX PX, and the token-checked renewal and release scripts.
   const lease = await store.lease('hash-2', 5000);
   if (lease.state !== 'taken') throw new Error(`lease not taken: ${JSON.stringify(lease)}`);

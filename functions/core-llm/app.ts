@@ -2,14 +2,14 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { createHash, randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
-import { tooManyRequests } from '../../core/errors';
+import { AppError, tooManyRequests, upstreamRefused } from '../../core/errors';
 import { CORE_LLM_TIMEOUT_SECONDS } from '../../core/contract';
 import { createServiceApp, lambdaDeadline, ServiceState } from '../shared/http';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { readJsonBody } from '../shared/validation';
-import { ContentProvider, providerFor } from './providers';
+import { ContentProvider, MODEL_REJECTED, providerFor } from './providers';
 import { joinFlight } from './single-flight';
-import { createLlmStore } from './store';
+import { Cached, createLlmStore } from './store';
 import { GenerateRequest, GenerateResponse, requestSchema, TrafficKind } from '../../core/internal-api';
 import { estimateTokens, MAX_PROMPT, windowLimits } from '../../core/domain/generation-budget';
 import { plainText } from '../../core/domain/text';
@@ -18,7 +18,8 @@ import { plainText } from '../../core/domain/text';
  * Internal: Markdown from Gemini, cached in Redis by prompt hash, within the generation budget of
  * the Gemini quota by kind of traffic (budget.ts) and, for interactive traffic, rate limited per
  * client (without Redis: no cache, and both counted per execution environment; store.ts).
- * Identical prompts asked together are generated once (single-flight.ts).
+ * Identical prompts asked together are generated once (single-flight.ts), and a prompt the model
+ * refuses for what it asks is refused from the cache for a while (REFUSAL_TTL_SECONDS).
  * The model's retries are bounded by the request's deadline (below), never by luck.
  */
 const Generate = requestSchema<GenerateRequest>()(
@@ -40,6 +41,16 @@ export const RESPONSE_MARGIN_MS = 2000;
  * margin, so local runs behave as deployed ones.
  */
 export const LOCAL_BUDGET_MS = CORE_LLM_TIMEOUT_SECONDS * 1000 - RESPONSE_MARGIN_MS;
+
+/**
+ * How long the model's refusal of a prompt (422 model_rejected: blocked, or refused for good) is
+ * answered from the cache, at most LLM_CACHE_TTL_SECONDS: identical prompts asked meanwhile
+ * (duplicate rows of a batch, a client asking again) would only be refused again, each paying a
+ * call and a count. Briefly, not for the text's 7 days: Gemini's filters are not strictly
+ * deterministic and change with the model. A failure of the moment (5xx, timeout, a cut answer)
+ * is never kept.
+ */
+export const REFUSAL_TTL_SECONDS = 300;
 
 export interface CoreLlmOptions {
   /** Overrides LOCAL_BUDGET_MS (a Lambda invocation uses its remaining time instead). */
@@ -64,13 +75,17 @@ export function createApp(
     const answer = (text: string, cached: boolean) => {
       ctx.body = { text, cached, model: provider.model, provider: provider.name, promptHash: hash } satisfies GenerateResponse;
     };
+    const answerCached = (hit: Cached) => {
+      if ('refused' in hit) throw upstreamRefused(MODEL_REJECTED, hit.refused);
+      answer(hit.text, true);
+    };
     const cached = await store.get(hash);
-    if (cached !== null) return answer(cached, true);
+    if (cached !== null) return answerCached(cached);
     // A generation certain to fail (no key yet) is refused before it takes the client's rate limit or the budget.
     provider.assertReady?.();
     const flight = await joinFlight(store, hash, deadline);
-    // Another caller generated this prompt meanwhile: a cache hit, counted as one is (nowhere).
-    if (flight.text !== null) return answer(flight.text, true);
+    // Another caller generated this prompt meanwhile, or was refused it: a cache hit, counted as one is (nowhere).
+    if (flight.answer !== null) return answerCached(flight.answer);
     try {
       answer(await generate(clientId, prompt, traffic, deadline, hash), false);
     } finally {
@@ -81,7 +96,7 @@ export function createApp(
   /**
    * The model call behind a miss, counted against the client's rate limit and the budget before
    * it is sent (so that concurrent calls cannot all pass them), and given back when it is not
-   * sent after all; its text is cached.
+   * sent after all; its text is cached, and so is the model's refusal of the prompt, briefly.
    */
   async function generate(clientId: string, prompt: string, traffic: TrafficKind, deadline: number, hash: string): Promise<string> {
     let rateWindow: number | undefined;
@@ -112,6 +127,10 @@ export function createApp(
     try {
       text = await provider.generate(prompt, { deadline, onUsage: (n) => (tokens = n), onAttempt: () => (sent = true) });
       latencyMs = Date.now() - now;
+    } catch (err) {
+      // Before the lease is given back: the followers waiting on it find the refusal, not the lease.
+      if (err instanceof AppError && err.code === MODEL_REJECTED) await store.refuse(hash, err.message, Math.min(REFUSAL_TTL_SECONDS, cacheTtlSeconds));
+      throw err;
     } finally {
       // No attempt sent (the deadline too close for one): the client is charged nothing.
       if (!sent && rateWindow !== undefined) await store.uncount(clientId, rateWindow);

@@ -29,6 +29,9 @@ export interface GenerateOptions {
   onAttempt?: () => void;
 }
 
+/** The code of the model refusing a prompt for what it asks (a 422): the same prompt is refused again. */
+export const MODEL_REJECTED = 'model_rejected';
+
 /** An attempt with less time than this left is not started: the answer would be cut off anyway. */
 export const MIN_ATTEMPT_MS = 1000;
 
@@ -169,7 +172,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
           const tokens = res.usageMetadata?.totalTokenCount;
           if (typeof tokens === 'number') options.onUsage?.(tokens);
           const blocked = blockOf(res);
-          if (blocked) throw upstreamRefused('model_rejected', `the model refuses to answer this prompt (${blocked}); sent again it is refused again`);
+          if (blocked) throw upstreamRefused(MODEL_REJECTED, `the model refuses to answer this prompt (${blocked}); sent again it is refused again`);
           if (!text) throw badGateway('the model returned no text');
           // Only an answer the model finished is a document: one cut at the output token limit is neither answered nor cached (app.ts caches what this returns).
           const finishReason = res.candidates?.[0]?.finishReason;
@@ -202,7 +205,7 @@ export function geminiProvider(config: Pick<AppConfig, 'gemini'>, apiKey: string
       if (outOfTime) throw serviceUnavailable('the model provider did not answer within the time this request has, retry later');
       if (lastStatus !== undefined && lastStatus < 500 && !transient4xx(lastStatus, lastError)) {
         if (refusedBy(lastStatus, lastError) === 'request') {
-          throw upstreamRefused('model_rejected', `the model provider refuses this request (${lastStatus}); sent again it is refused again`);
+          throw upstreamRefused(MODEL_REJECTED, `the model provider refuses this request (${lastStatus}); sent again it is refused again`);
         }
         throw new DependencyUnavailableError(
           'service',

@@ -1,4 +1,4 @@
-import type { LlmStore } from './store';
+import type { Cached, LlmStore } from './store';
 
 /**
  * One generation at a time per prompt, across execution environments: identical prompts that
@@ -9,8 +9,12 @@ import type { LlmStore } from './store';
  * The first caller takes the prompt's lease in Redis (`llm:lease:<hash>`, SET NX PX) and renews
  * it while it generates; the others poll the cache for its answer. The lease is short so that a
  * leader that died (its Lambda killed, its environment frozen) holds nobody up for long: unrenewed,
- * it runs out within LEASE_MS and the next caller to try takes it. A leader that fails (a model
- * error, a refusal by the budget) gives it back at once, and a follower takes over. A follower
+ * it runs out within LEASE_MS and the next caller to try takes it. A leader the model refuses for
+ * the prompt caches the refusal before it gives the lease back (app.ts): the followers are
+ * answered that refusal, as they would be its text, since the same prompt is refused again. A
+ * leader that fails otherwise (a model error or timeout, which the next call may not meet, a
+ * refusal by the client's limit or the budget, which may not be the follower's) gives the lease
+ * back at once, and a follower takes over. A follower
  * waits at most FOLLOWER_WAIT_SHARE of the time its own request has left, then generates itself,
  * with the rest; without Redis there is no lease and everyone generates (a cache is an
  * optimisation: losing it costs money, not availability).
@@ -23,8 +27,8 @@ export const POLL_MS = 200;
 export const FOLLOWER_WAIT_SHARE = 0.5;
 
 export interface Flight {
-  /** The text another caller generated meanwhile (a cache hit), or null: this caller generates. */
-  text: string | null;
+  /** What another caller got meanwhile (a cache hit: its text or the model's refusal), or null: this caller generates. */
+  answer: Cached | null;
   /** Once the answer is cached or the generation failed: stops the renewals and gives the lease back, if this caller held it. */
   land(): Promise<void>;
 }
@@ -32,23 +36,23 @@ export interface Flight {
 const noop = async () => undefined;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Called after a cache miss: returns with the leader's text, or once this caller should generate. */
+/** Called after a cache miss: returns with the leader's answer, or once this caller should generate. */
 export async function joinFlight(store: LlmStore, promptHash: string, deadline: number): Promise<Flight> {
   const waitUntil = Date.now() + Math.max(0, deadline - Date.now()) * FOLLOWER_WAIT_SHARE;
   for (;;) {
     const lease = await store.lease(promptHash, LEASE_MS);
-    if (lease.state === 'unavailable') return { text: null, land: noop };
+    if (lease.state === 'unavailable') return { answer: null, land: noop };
     if (lease.state === 'taken') {
       // The previous leader may have cached its answer and left between this caller's read and its lease.
-      const text = await store.get(promptHash);
-      if (text === null) return lead(store, promptHash, lease.token);
+      const answer = await store.get(promptHash);
+      if (answer === null) return lead(store, promptHash, lease.token);
       await store.release(promptHash, lease.token);
-      return { text, land: noop };
+      return { answer, land: noop };
     }
-    if (Date.now() + POLL_MS > waitUntil) return { text: null, land: noop };
+    if (Date.now() + POLL_MS > waitUntil) return { answer: null, land: noop };
     await sleep(POLL_MS);
-    const text = await store.get(promptHash);
-    if (text !== null) return { text, land: noop };
+    const answer = await store.get(promptHash);
+    if (answer !== null) return { answer, land: noop };
   }
 }
 
@@ -58,7 +62,7 @@ function lead(store: LlmStore, promptHash: string, token: string): Flight {
   const timer = setInterval(() => void store.renew(promptHash, token, LEASE_MS), RENEW_EVERY_MS);
   timer.unref();
   return {
-    text: null,
+    answer: null,
     land: async () => {
       clearInterval(timer);
       await store.release(promptHash, token);

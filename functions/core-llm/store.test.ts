@@ -71,7 +71,7 @@ test('Redis up: the cache and the counts are Redis\'s', async () => {
   expect(await store.get('h')).toBeNull();
   await store.set('h', 'text', 60);
   expect(redis.data.get('llm:cache:h')).toBe('text');
-  expect(await store.get('h')).toBe('text');
+  expect(await store.get('h')).toEqual({ text: 'text' });
   expect([await store.count('c1', 7), await store.count('c1', 7), await store.count('c1', 8)]).toEqual([1, 2, 1]);
   expect(redis.data.get('llm:rate:c1:7')).toBe('2');
   expect(store.degraded).toBe(false);
@@ -95,7 +95,7 @@ test('Redis gone: one line, then no cache and the limit counted in-process witho
 
   redis.up();
   expect(store.degraded).toBe(false);
-  expect(await store.get('h')).toBe('text');
+  expect(await store.get('h')).toEqual({ text: 'text' });
   expect(await store.count('c1', 7)).toBe(2);
   expect(lines.map((l) => l.msg)).toEqual([
     'cache unreachable: core-llm generates without cache, rate limit counted in this process until Redis answers again',

@@ -6,7 +6,7 @@ import { ADMIT_SCRIPT, admitArgs, Admission, budgetKeys, BudgetRequest, LocalBud
 import type { WindowLimits } from '../../core/domain/generation-budget';
 
 /**
- * core-llm's cache, generation leases (single-flight.ts), per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
+ * core-llm's cache (texts, and refusals for a while), generation leases (single-flight.ts), per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
  * every execution environment, and what core-llm does while Redis cannot be reached: it keeps
  * generating, with no cache, and counts the rate limit and the budget in this process instead (per execution
  * environment: docs/services.md says how far that lets a client past the shared limit).
@@ -25,9 +25,11 @@ export const LOCAL_LIMIT_MAX_CLIENTS = 10_000;
 export interface LlmStore {
   /** True while Redis is unreachable: no cache, in-process rate limit. */
   readonly degraded: boolean;
-  /** The cached text of a prompt hash, or null (a miss, or no cache). */
-  get(promptHash: string): Promise<string | null>;
+  /** What the cache holds for a prompt hash: its text, else the model's refusal of it; null on a miss, or with no cache. */
+  get(promptHash: string): Promise<Cached | null>;
   set(promptHash: string, text: string, ttlSeconds: number): Promise<void>;
+  /** Keeps the model's refusal of a prompt (its message) for `ttlSeconds`, under a key of its own beside the text's. */
+  refuse(promptHash: string, message: string, ttlSeconds: number): Promise<void>;
   /** Takes the prompt's generation lease for `ms` (SET NX PX) unless another caller holds it. */
   lease(promptHash: string, ms: number): Promise<Lease>;
   /** Extends a lease still held under `token` to `ms` from now. */
@@ -43,6 +45,12 @@ export interface LlmStore {
   /** Gives back what an admitted generation did not use (tokens, its batch slot). */
   settle(settlement: Settlement): Promise<void>;
 }
+
+/**
+ * A prompt's cached answer: the text generated for it, or the message of the model's refusal to
+ * answer it (app.ts keeps a refusal briefly, a text for LLM_CACHE_TTL_SECONDS).
+ */
+export type Cached = { text: string } | { refused: string };
 
 /** A prompt's generation lease (single-flight.ts): taken with its token, held by another caller, or out of reach without Redis. */
 export type Lease = { state: 'taken'; token: string } | { state: 'held' } | { state: 'unavailable' };
@@ -156,11 +164,18 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, limits: Win
       return degradedSince !== undefined;
     },
     get: async (promptHash) => {
-      const got = await attempt((r) => r.get(`llm:cache:${promptHash}`));
-      return got.ok ? got.value : null;
+      // Two GETs, not one MGET: the keys are in different slots of a cluster (ElastiCache Serverless).
+      const text = await attempt((r) => r.get(`llm:cache:${promptHash}`));
+      if (!text.ok) return null;
+      if (text.value !== null) return { text: text.value };
+      const refused = await attempt((r) => r.get(`llm:refused:${promptHash}`));
+      return refused.ok && refused.value !== null ? { refused: refused.value } : null;
     },
     set: async (promptHash, text, ttlSeconds) => {
       await attempt((r) => r.set(`llm:cache:${promptHash}`, text, 'EX', ttlSeconds));
+    },
+    refuse: async (promptHash, message, ttlSeconds) => {
+      await attempt((r) => r.set(`llm:refused:${promptHash}`, message, 'EX', ttlSeconds));
     },
     lease: async (promptHash, ms) => {
       const token = randomUUID();

@@ -17,7 +17,8 @@ import { http } from '../support/functions-platform';
  * since the doc worker turns a 429's into its message's visibility. Gemini's quota refusal names
  * its own delay (RetryInfo.retryDelay): core-llm passes it on, and does not call the model again
  * sooner than it asked, up to MAX_RETRY_AFTER_SECONDS. A request Gemini refuses for what it is
- * (400 INVALID_ARGUMENT) is a 422 no caller retries, whatever its message says; a refusal of the
+ * (400 INVALID_ARGUMENT) is a 422 no caller retries, whatever its message says, and the same prompt
+ * asked again for a while is refused from the cache, without a call; a refusal of the
  * platform's key is a 503. An answer Gemini did not finish (cut at MAX_TOKENS) is a 502 the worker
  * retries, never a document and never cached.
  * A prompt that is not text is the caller's mistake, a 400 naming it.
@@ -129,11 +130,14 @@ test("a quota refusal naming a day: the Retry-After is capped at MAX_RETRY_AFTER
 });
 
 describe('Gemini refusing the request for good (400 INVALID_ARGUMENT)', () => {
-  test('a 422 model_rejected without Retry-After, after one call', async () => {
+  test('a 422 model_rejected without Retry-After, after one call; asked again meanwhile, the same refusal without a call', async () => {
     gemini.calls.length = 0;
     gemini.failNext(400);
     const res = await generate('A request the model will never take.');
     expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 422, code: 'model_rejected', retryAfter: null });
+    expect(gemini.calls).toHaveLength(1);
+    const again = await generate('A request the model will never take.');
+    expect({ status: again.status, body: again.json, retryAfter: again.headers.get('retry-after') }).toEqual({ status: 422, body: res.json, retryAfter: null });
     expect(gemini.calls).toHaveLength(1);
   });
 
@@ -170,7 +174,8 @@ describe('Gemini withholding its answer (200 with no text)', () => {
   ])('blocked (%o): a 422 model_rejected naming %s, after one call', async (why, named) => {
     gemini.calls.length = 0;
     gemini.answerEmptyNext(why);
-    const res = await generate('A prompt the model withholds its answer to.');
+    // A prompt of its own: the same one would be refused from the cache, without the call.
+    const res = await generate(`A prompt the model withholds its answer to (${named}).`);
     expect({ status: res.status, code: res.json.error.code, retryAfter: res.headers.get('retry-after') }).toEqual({ status: 422, code: 'model_rejected', retryAfter: null });
     expect(res.json.error.message).toContain(named);
     expect(gemini.calls).toHaveLength(1);

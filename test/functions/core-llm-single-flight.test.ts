@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
-import { createApp } from '../../functions/core-llm/app';
+import { createApp, REFUSAL_TTL_SECONDS } from '../../functions/core-llm/app';
 import { LEASE_MS } from '../../functions/core-llm/single-flight';
 import { toApiGatewayEvent } from '../../core/internal-client';
 import { toLambdaHandler } from '../../functions/shared/lambda';
@@ -35,7 +35,7 @@ afterAll(async () => {
   for (const close of closers) await close();
 });
 
-type Answer = { status: number; json: { text?: string; cached?: boolean; error?: { message?: string } } };
+type Answer = { status: number; json: { text?: string; cached?: boolean; error?: { code?: string; message?: string } } };
 let n = 0;
 async function generate(runtime: Runtime, clientId: string, prompt: string, traffic: 'interactive' | 'batch' = 'batch'): Promise<Answer> {
   n += 1;
@@ -88,15 +88,41 @@ test('a leader slower than the lease keeps renewing it: still one model call', a
   expect(callsFor(prompt)).toBe(1);
 }, 30_000);
 
-test('a leader whose generation fails hands over: a follower generates', async () => {
+test('a leader whose answer fails for the moment (cut at MAX_TOKENS: a 502) hands over: a follower that waited generates', async () => {
   const clientId = '6f1c1d1e-0000-4000-8000-0000000000f4';
-  const prompt = `A product sheet the model refuses once (${Date.now()}).`;
-  gemini.failNextWithMessage(400, 'Request contains an invalid argument.');
+  const prompt = `A product sheet whose first answer is cut (${Date.now()}).`;
+  gemini.answerCutNext('MAX_TOKENS', 1000);
   const leader = generate(first, clientId, prompt);
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 200));
   const follower = generate(second, clientId, prompt);
-  expect((await leader).status).toBe(422);
-  expect((await follower).status).toBe(200);
+  expect((await leader).status).toBe(502);
+  expect(await follower).toMatchObject({ status: 200, json: { cached: false } });
+  expect(callsFor(prompt)).toBe(2);
+}, 30_000);
+
+test("the model refusing the leader's prompt (blocked): the followers that waited are answered its refusal, after one model call counted once", async () => {
+  const clientId = '6f1c1d1e-0000-4000-8000-0000000000f6';
+  const prompt = `A product sheet the model withholds its answer to (${Date.now()}).`;
+  gemini.answerEmptyNext({ finishReason: 'SAFETY' }, 1500);
+  const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => generate(i % 2 ? second : first, clientId, prompt, 'interactive')));
+  expect(answers.map((a) => [a.status, a.json.error?.message])).toEqual(Array(6).fill([422, expect.stringContaining('finishReason SAFETY')]));
+  expect(callsFor(prompt)).toBe(1);
+  expect(await admin.get(`llm:rate:${clientId}:${Math.floor(Date.now() / 60000)}`)).toBe('1');
+  expect(await admin.exists(`llm:lease:${hashOf(first, prompt)}`)).toBe(0);
+  // Asked again (a retry storm, duplicate rows after the wait): refused from the cache, the model not called.
+  const again = await generate(second, clientId, prompt, 'interactive');
+  expect({ status: again.status, code: again.json.error?.code, message: again.json.error?.message }).toEqual({
+    status: 422,
+    code: 'model_rejected',
+    message: answers[0].json.error?.message,
+  });
+  expect(callsFor(prompt)).toBe(1);
+  // For a while only: once the refusal is gone, the prompt reaches the model again.
+  const ttl = await admin.ttl(`llm:refused:${hashOf(first, prompt)}`);
+  expect(ttl).toBeGreaterThan(REFUSAL_TTL_SECONDS - 10);
+  expect(ttl).toBeLessThanOrEqual(REFUSAL_TTL_SECONDS);
+  await admin.del(`llm:refused:${hashOf(first, prompt)}`);
+  expect(await generate(first, clientId, prompt, 'interactive')).toMatchObject({ status: 200, json: { cached: false } });
   expect(callsFor(prompt)).toBe(2);
 }, 30_000);
 

@@ -20,10 +20,13 @@ export interface GeminiStandIn extends StandInServer {
   /** The next n calls answer `status` (or hang for `delayMs` before answering); `retryDelay` ("38s") adds Gemini's RetryInfo to the error. */
   failNext(status: number, times?: number, retryDelay?: string): void;
   delayNext(delayMs: number, times?: number): void;
-  /** The next call answers 200 with no text, as Gemini does when it withholds it: `finishReason` on the candidate, `blockReason` on the prompt. */
-  answerEmptyNext(why: { finishReason?: string; blockReason?: string }): void;
-  /** The next call answers 200 with the start of its text only, stopped by `finishReason` (MAX_TOKENS: the output token limit). */
-  answerCutNext(finishReason: string): void;
+  /**
+   * The next call answers 200 with no text, as Gemini does when it withholds it: `finishReason` on
+   * the candidate, `blockReason` on the prompt; after `delayMs`, when given.
+   */
+  answerEmptyNext(why: { finishReason?: string; blockReason?: string }, delayMs?: number): void;
+  /** The next call answers 200 with the start of its text only, stopped by `finishReason` (MAX_TOKENS: the output token limit); after `delayMs`, when given. */
+  answerCutNext(finishReason: string, delayMs?: number): void;
   /** The next n calls answer `status` with this message in Gemini's error body (a 400 that speaks of a timeout). */
   failNextWithMessage(status: number, message: string, times?: number): void;
 }
@@ -97,11 +100,11 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     delayNext: (delayMs, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ delayMs });
     },
-    answerEmptyNext: (empty) => {
-      script.push({ empty });
+    answerEmptyNext: (empty, delayMs) => {
+      script.push({ empty, delayMs });
     },
-    answerCutNext: (cut) => {
-      script.push({ cut });
+    answerCutNext: (cut, delayMs) => {
+      script.push({ cut, delayMs });
     },
     failNextWithMessage: (status, message, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ status, message });
