@@ -52,6 +52,16 @@ export const MANAGED_POLICY = {
   allViewerExceptHostHeader: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
 } as const;
 
+/**
+ * The encodings each managed cache policy lets CloudFront compress in (its Gzip and Brotli
+ * settings), Brotli first as CloudFront prefers it: a behaviour's `compress` acts only under a
+ * policy that enables one, so `/api/*`, uncached, is never compressed by the edge.
+ */
+export const CACHE_POLICY_ENCODINGS: Record<string, readonly ('br' | 'gzip')[]> = {
+  [MANAGED_POLICY.cachingOptimized]: ['br', 'gzip'],
+  [MANAGED_POLICY.cachingDisabled]: [],
+};
+
 /** What the two cache behaviours of the distribution take and do, deployed by the edge stack and executed by the local edge. */
 export interface EdgeBehaviour {
   allowedMethods: readonly string[];
@@ -77,6 +87,59 @@ export const API_BEHAVIOUR: EdgeBehaviour = {
   originRequestPolicyId: MANAGED_POLICY.allViewerExceptHostHeader,
   compress: true,
 };
+
+/**
+ * What CloudFront compresses (its developer guide, "Serving compressed files"): an answer with one
+ * of these content types, a Content-Length of 1,000 to 10,000,000 bytes and no Content-Encoding.
+ */
+export const COMPRESSIBLE_CONTENT_TYPES: ReadonlySet<string> = new Set([
+  'application/dash+xml',
+  'application/eot',
+  'application/font',
+  'application/font-sfnt',
+  'application/javascript',
+  'application/json',
+  'application/opentype',
+  'application/otf',
+  'application/pkcs7-mime',
+  'application/protobuf',
+  'application/rss+xml',
+  'application/truetype',
+  'application/ttf',
+  'application/vnd.apple.mpegurl',
+  'application/vnd.ms-fontobject',
+  'application/xhtml+xml',
+  'application/xml',
+  'application/x-font-opentype',
+  'application/x-font-truetype',
+  'application/x-font-ttf',
+  'application/x-httpd-cgi',
+  'application/x-javascript',
+  'application/x-mpegurl',
+  'application/x-opentype',
+  'application/x-otf',
+  'application/x-perl',
+  'application/x-ttf',
+  'font/eot',
+  'font/opentype',
+  'font/otf',
+  'font/ttf',
+  'image/svg+xml',
+  'text/css',
+  'text/csv',
+  'text/html',
+  'text/javascript',
+  'text/js',
+  'text/plain',
+  'text/richtext',
+  'text/tab-separated-values',
+  'text/xml',
+  'text/x-component',
+  'text/x-java-source',
+  'text/x-script',
+  'vnd.apple.mpegurl',
+]);
+export const COMPRESSIBLE_BYTES = { min: 1_000, max: 10_000_000 } as const;
 
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",

@@ -1,12 +1,13 @@
 import { createServer, IncomingHttpHeaders, request, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 import { EDGE_HEADERS } from '../../core/contract';
 import { API_BEHAVIOUR, API_REQUEST, CONTENT_SECURITY_POLICY, FRONTEND_BEHAVIOUR, IMMUTABLE_CACHE, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
 import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-function';
-import { behaviourPath, byteRange, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
+import { behaviourPath, byteRange, edgeEncoding, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
 import { OPENAPI_PATH } from '../../scripts/openapi/document';
 import { assertContract } from '../support/openapi-contract';
 import { ErrorBody } from '../../functions/shared/public-api';
@@ -66,6 +67,18 @@ const raw = (path: string, headers: Record<string, string> = {}, method = 'GET',
 
 /** API Gateway's 403 for a path it has no resource for, as its DEFAULT_4XX gateway response writes it (modules/api-routes.ts). */
 const MISSING_TOKEN = { error: { code: 'request_refused', message: 'Missing Authentication Token' } };
+
+/** A request's answer as bytes, undecoded: fetch would decompress the body itself. */
+const bytes = (path: string, headers: Record<string, string> = {}, method = 'GET', base = edge.url) =>
+  new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((done, fail) => {
+    const req = request(base + path, { headers, method }, async (res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      done({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) });
+    });
+    req.on('error', fail);
+    req.end();
+  });
 
 /** A port nothing listens on: a server's, closed. */
 const closedPort = async () => {
@@ -367,6 +380,95 @@ test('a gateway slower than API Gateway’s integration timeout is its 504, as i
     await slowEdge.close();
     await new Promise<void>((r) => slow.close(() => r()));
   }
+});
+
+describe('compression, as CloudFront does it under each behaviour’s cache policy', () => {
+  // Above CloudFront's 1,000-byte floor, and one below it.
+  const bundle = `${'export const line = "a line of the bundle";\n'.repeat(200)}`;
+  const tiny = 'console.log("small");\n'.repeat(20);
+  beforeAll(() => {
+    writeFileSync(join(dist, 'chunk-BUNDLE22.js'), bundle);
+    writeFileSync(join(dist, 'chunk-TINY2345.js'), tiny);
+    writeFileSync(join(dist, 'manifest.webmanifest'), JSON.stringify({ name: 'x'.repeat(2000) }));
+    writeFileSync(join(dist, 'fonts-ABCD2345.woff2'), Buffer.alloc(4000, 7));
+  });
+
+  test('a front-end file is Brotli when the viewer takes it, else gzip, with a weak ETag and Vary; the bytes are the file', async () => {
+    const plain = await bytes('/chunk-BUNDLE22.js');
+    expect([plain.headers['content-encoding'], plain.body.toString()]).toEqual([undefined, bundle]);
+    const strong = plain.headers.etag!;
+    expect(strong).toMatch(/^"/);
+
+    const br = await bytes('/chunk-BUNDLE22.js', { 'accept-encoding': 'gzip, deflate, br' });
+    expect([br.status, br.headers['content-encoding'], br.headers.vary, br.headers.etag, br.headers['content-type']]).toEqual([200, 'br', 'Accept-Encoding', `W/${strong}`, 'text/javascript; charset=utf-8']);
+    expect([brotliDecompressSync(br.body).toString(), br.headers['content-length']]).toEqual([bundle, String(br.body.length)]);
+    expect(br.body.length).toBeLessThan(Buffer.byteLength(bundle) / 4);
+    expect(br.headers['cache-control']).toBe(IMMUTABLE_CACHE);
+
+    const gz = await bytes('/chunk-BUNDLE22.js', { 'accept-encoding': 'br;q=0, gzip' });
+    expect([gz.headers['content-encoding'], gunzipSync(gz.body).toString()]).toEqual(['gzip', bundle]);
+
+    // The weak ETag revalidates: CloudFront compares If-None-Match weakly.
+    expect((await bytes('/chunk-BUNDLE22.js', { 'accept-encoding': 'br', 'if-none-match': `W/${strong}` })).status).toBe(304);
+    const head = await bytes('/chunk-BUNDLE22.js', { 'accept-encoding': 'br' }, 'HEAD');
+    expect([head.status, head.headers['content-encoding'], head.headers['content-length'], head.body.length]).toEqual([200, 'br', String(br.body.length), 0]);
+  });
+
+  test('not compressed: below 1,000 bytes, a type CloudFront does not compress, a byte range, an encoding it does not make', async () => {
+    const cases: [string, Record<string, string>][] = [
+      ['/chunk-TINY2345.js', { 'accept-encoding': 'br, gzip' }],
+      ['/manifest.webmanifest', { 'accept-encoding': 'br, gzip' }],
+      ['/fonts-ABCD2345.woff2', { 'accept-encoding': 'br, gzip' }],
+      ['/chunk-BUNDLE22.js', { 'accept-encoding': 'deflate, zstd' }],
+    ];
+    for (const [path, headers] of cases) {
+      const res = await bytes(path, headers);
+      expect({ path, status: res.status, encoding: res.headers['content-encoding'] }).toEqual({ path, status: 200, encoding: undefined });
+    }
+    const part = await bytes('/chunk-BUNDLE22.js', { 'accept-encoding': 'br', range: 'bytes=0-9' });
+    expect([part.status, part.headers['content-encoding'], part.body.toString()]).toEqual([206, undefined, bundle.slice(0, 10)]);
+  });
+
+  test('the app shell a deep link rewrites to is compressed like any file', async () => {
+    const long = `<!doctype html><html><body><app-root></app-root>${'<!-- padding -->'.repeat(100)}</body></html>\n`;
+    writeFileSync(join(dist, 'index.html'), long);
+    try {
+      const res = await bytes('/orders/1', { 'accept-encoding': 'gzip' });
+      expect([res.headers['content-encoding'], gunzipSync(res.body).toString(), res.headers['cache-control']]).toEqual(['gzip', long, NO_CACHE]);
+    } finally {
+      writeFileSync(join(dist, 'index.html'), FIXTURE_FILES['index.html']);
+    }
+  });
+
+  test('an API answer is what the API sent: the uncached behaviour’s policy enables no encoding, and Accept-Encoding goes to the origin', async () => {
+    const json = JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ i, name: `item ${i}` })) });
+    let seenEncoding: string | undefined;
+    const origin = createServer((req, res) => {
+      seenEncoding = req.headers['accept-encoding'];
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
+      res.end(json);
+    });
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+    const apiEdge = await startLocalEdge({ frontend: { kind: 'folder', dir: dist }, gateways: { b2c: url, b2b: url }, openApiFile: OPENAPI_FILE });
+    try {
+      const res = await bytes('/api/b2c/themes', { 'accept-encoding': 'gzip, br' }, 'GET', apiEdge.url);
+      expect([res.status, res.headers['content-encoding'], res.body.toString()]).toEqual([200, undefined, json]);
+      expect(seenEncoding).toBe('gzip, br');
+    } finally {
+      await apiEdge.close();
+      await new Promise<void>((r) => origin.close(() => r()));
+    }
+  });
+
+  test('edgeEncoding: the cache policy’s encodings the viewer accepts, Brotli first; none over HTTP/1.0', () => {
+    expect(edgeEncoding(FRONTEND_BEHAVIOUR, 'gzip, br')).toBe('br');
+    expect(edgeEncoding(FRONTEND_BEHAVIOUR, 'GZIP;q=0.5')).toBe('gzip');
+    expect(edgeEncoding(FRONTEND_BEHAVIOUR, 'br;q=0, gzip;q=0.0')).toBeUndefined();
+    expect(edgeEncoding(FRONTEND_BEHAVIOUR, undefined)).toBeUndefined();
+    expect(edgeEncoding(FRONTEND_BEHAVIOUR, 'br', '1.0')).toBeUndefined();
+    expect(edgeEncoding(API_BEHAVIOUR, 'br, gzip')).toBeUndefined();
+  });
 });
 
 describe('an origin the edge cannot reach', () => {

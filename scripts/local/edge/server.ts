@@ -3,6 +3,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Agent, createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { API_GATEWAY_TIMEOUT_MS, ORIGIN_SECRET_KEY } from '../../../core/contract';
 import { apiRouteOf, gatewayAnswer } from '../../../modules/api-routes';
@@ -10,8 +12,12 @@ import {
   API_BEHAVIOUR,
   API_PATH_PATTERN,
   API_REQUEST,
+  CACHE_POLICY_ENCODINGS,
   cacheControlOf,
+  COMPRESSIBLE_BYTES,
+  COMPRESSIBLE_CONTENT_TYPES,
   contentTypeOf,
+  EdgeBehaviour,
   FRONTEND_BEHAVIOUR,
   SECURITY_RESPONSE_HEADERS,
   SPA_REWRITE,
@@ -25,9 +31,9 @@ import { CfRequest, CfResponse, CfValue, loadCloudFrontFunction, ViewerRequestEv
  * API function (strips `/api`, writes the viewer address and the origin secret from its key
  * value store) and goes to the gateways the way the REST API routes them; everything else runs
  * the SPA rewrite and is read from the front end's folder or bucket, with the Content-Type and
- * Cache-Control publish:frontend stores. Each behaviour takes the methods the edge stack gives it
- * (FRONTEND_BEHAVIOUR, API_BEHAVIOUR). Every answer carries the response headers policy's
- * security headers, over whatever the origin sent.
+ * Cache-Control publish:frontend stores. Each behaviour takes the methods, and compresses as, the
+ * edge stack configures it (FRONTEND_BEHAVIOUR, API_BEHAVIOUR). Every answer carries the response
+ * headers policy's security headers, over whatever the origin sent.
  */
 
 /** The user metadata a local publish also keeps Cache-Control in: the emulator drops the header itself (scripts/release/publish-frontend.ts). */
@@ -185,6 +191,33 @@ function sendGatewayAnswer(res: ServerResponse, type: string, status: number, me
   send(res, answer.status, { ...answer.headers, ...extra }, answer.body, head);
 }
 
+// CloudFront does not say its levels; a fast Brotli level keeps each answer of `npm run dev` cheap.
+const compressors = {
+  br: promisify((body: Buffer, done: (err: Error | null, out: Buffer) => void) => brotliCompress(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } }, done)),
+  gzip: promisify((body: Buffer, done: (err: Error | null, out: Buffer) => void) => gzip(body, done)),
+};
+
+/**
+ * The encoding CloudFront answers in under a behaviour: one its cache policy enables and the
+ * viewer accepts (not with `q=0`), Brotli first; none for an HTTP/1.0 request, whose
+ * Accept-Encoding CloudFront drops.
+ */
+export function edgeEncoding(behaviour: EdgeBehaviour, acceptEncoding: string | undefined, httpVersion = '1.1'): 'br' | 'gzip' | undefined {
+  if (!behaviour.compress || httpVersion === '1.0') return undefined;
+  const accepted = new Set(
+    (acceptEncoding ?? '')
+      .split(',')
+      .map((part) => part.trim().toLowerCase().split(/\s*;\s*/))
+      .filter(([, ...params]) => !params.some((p) => /^q=0(\.0*)?$/.test(p)))
+      .map(([name]) => name),
+  );
+  return (CACHE_POLICY_ENCODINGS[behaviour.cachePolicyId] ?? []).find((encoding) => accepted.has(encoding));
+}
+
+/** Whether CloudFront compresses an answer of this type and size (COMPRESSIBLE_CONTENT_TYPES, COMPRESSIBLE_BYTES). */
+const compressible = (contentType: string, size: number) =>
+  COMPRESSIBLE_CONTENT_TYPES.has(contentType.split(';')[0].trim().toLowerCase()) && size >= COMPRESSIBLE_BYTES.min && size <= COMPRESSIBLE_BYTES.max;
+
 /** What S3 answers an OPTIONS with: the SPA bucket has no CORS configuration (modules/secure-bucket.ts), the app being same-origin. */
 const CORS_NOT_ENABLED = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessForbidden</Code><Message>CORSResponse: CORS is not enabled for this bucket.</Message></Error>';
 
@@ -323,20 +356,24 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
       const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message><RangeRequested>${req.headers.range}</RangeRequested><ActualObjectSize>${size}</ActualObjectSize></Error>`;
       return send(res, 416, { 'content-type': 'application/xml', 'content-range': `bytes */${size}` }, body, head);
     }
-    const part = range ? object.body.subarray(range.start, range.end + 1) : object.body;
-    send(
-      res,
-      range ? 206 : 200,
-      {
-        'content-type': object.contentType,
-        'content-length': String(part.length),
-        'accept-ranges': 'bytes',
-        ...(range ? { 'content-range': `bytes ${range.start}-${range.end}/${size}` } : {}),
-        ...validators,
-      },
-      part,
-      head,
-    );
+    if (range) {
+      const part = object.body.subarray(range.start, range.end + 1);
+      const headers = { 'content-type': object.contentType, 'content-length': String(part.length), 'accept-ranges': 'bytes', 'content-range': `bytes ${range.start}-${range.end}/${size}`, ...validators };
+      return send(res, 206, headers, part, head);
+    }
+    const encoding = compressible(object.contentType, size) ? edgeEncoding(FRONTEND_BEHAVIOUR, req.headers['accept-encoding'], req.httpVersion) : undefined;
+    const body = encoding ? await compressors[encoding](object.body) : object.body;
+    // A compressed answer is not the stored bytes: CloudFront makes a strong ETag weak.
+    const etag = encoding && validators.etag?.startsWith('"') ? { etag: `W/${validators.etag}` } : {};
+    const headers = {
+      'content-type': object.contentType,
+      'content-length': String(body.length),
+      'accept-ranges': 'bytes',
+      ...validators,
+      ...etag,
+      ...(encoding ? { 'content-encoding': encoding, vary: 'Accept-Encoding' } : {}),
+    };
+    send(res, 200, headers, body, head);
   };
 
   const serveApi = async (req: IncomingMessage, res: ServerResponse, event: ViewerRequestEvent) => {
