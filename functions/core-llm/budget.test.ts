@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { connect, createServer, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { GenerationBudgetSettings, windowLimits } from '../../core/domain/generation-budget';
 import type { TrafficKind } from '../../core/internal-api';
@@ -208,4 +210,65 @@ test('Redis unreachable: the store admits by the in-process rules, so generation
   for (let i = 0; i < 10; i++) if ((await store.admit({ kind: 'batch', clientId: a, ticket: randomUUID(), estimatedTokens: 100, now: T0, holdMs: 60_000, random: 0 })).admitted) ok += 1;
   expect({ ok, degraded: store.degraded, lines: lines.length }).toEqual({ ok: 8, degraded: true, lines: 1 });
   redis.disconnect();
+});
+
+/** An in-process TCP relay to this machine's Redis that can drop its connections and refuse new ones, then let them through again. */
+async function relayToRedis(): Promise<{ port: number; down(): void; up(): void; close(): Promise<void> }> {
+  const target = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  const server = createServer((client) => {
+    if (refusing) return void client.destroy();
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => (client.destroy(), upstream.destroy(), sockets.delete(s)));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    down: () => {
+      refusing = true;
+      for (const s of sockets) s.destroy();
+    },
+    up: () => void (refusing = false),
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test('a generation admitted in process while Redis was unreachable is settled in process after Redis is back: the shared window never counted it', async () => {
+  const relay = await relayToRedis();
+  const keyPrefix = `test:budget-switch:${randomBytes(4).toString('hex')}:`;
+  const redis = new Redis({ port: relay.port, keyPrefix, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+  redis.on('error', () => undefined);
+  const admin = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { keyPrefix });
+  const store = createLlmStore(() => redis, createLogger({}, 'error', () => undefined), windowLimits(SETTINGS));
+  try {
+    const request = (ticket: string): BudgetRequest => ({ kind: 'interactive', clientId: 'c', ticket, estimatedTokens: 1000, now: Date.now(), holdMs: 60_000, random: 0 });
+    const shared = await store.admit(request('shared'));
+    if (!shared.admitted) throw new Error('refused');
+    relay.down();
+    const local = await store.admit(request('local'));
+    expect({ admitted: local.admitted, degraded: store.degraded }).toEqual({ admitted: true, degraded: true });
+    relay.up();
+    for (let i = 0; i < 100 && store.degraded; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(store.degraded).toBe(false);
+    const window = (await admin.mget(`llm:{budget}:req:${shared.window}`, `llm:{budget}:tok:${shared.window}`)).map(Number);
+    expect(window).toEqual([1, 1000]);
+    // The one admitted in process, never sent: what it gives back is not the shared window's to lose.
+    await store.settle({ kind: 'interactive', clientId: 'c', ticket: 'local', window: shared.window, sent: false, tokenDelta: -1000 });
+    expect((await admin.mget(`llm:{budget}:req:${shared.window}`, `llm:{budget}:tok:${shared.window}`)).map(Number)).toEqual(window);
+    // The one admitted in Redis is settled there.
+    await store.settle({ kind: 'interactive', clientId: 'c', ticket: 'shared', window: shared.window, sent: true, tokenDelta: -970 });
+    expect((await admin.mget(`llm:{budget}:req:${shared.window}`, `llm:{budget}:tok:${shared.window}`)).map(Number)).toEqual([1, 30]);
+  } finally {
+    redis.disconnect();
+    const keys = await admin.keys(`${keyPrefix}*`);
+    if (keys.length > 0) await admin.del(...keys.map((k) => k.slice(keyPrefix.length)));
+    admin.disconnect();
+    await relay.close();
+  }
 });

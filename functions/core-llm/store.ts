@@ -68,6 +68,13 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, limits: Win
   let probing = false;
   const local = new Map<string, { window: number; used: number }>();
   let localBudget = new LocalBudget(limits);
+  /**
+   * The generations admitted in process, each with the budget that admitted it, until settled:
+   * each is settled where it was counted, whatever Redis is by then. Settled in Redis after an
+   * outage, one would take its tokens (or, never sent, its request) from a shared window that never
+   * counted it; a Redis admission settled in process would take from counts that never had it.
+   */
+  const admittedLocally = new Map<string, LocalBudget>();
   let sweptWindow = -Infinity;
 
   const recover = (how: string) => {
@@ -209,14 +216,23 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, limits: Win
     admit: async (request) => {
       const keys = budgetKeys(request.clientId, Math.floor(request.now / limits.windowMs));
       const got = await attempt(async (r) => (await r.eval(ADMIT_SCRIPT, keys.length, ...keys, ...admitArgs(request, limits))) as [number, number]);
-      if (!got.ok) return localBudget.admit(request);
+      if (!got.ok) {
+        const admission = localBudget.admit(request);
+        if (admission.admitted) admittedLocally.set(request.ticket, localBudget);
+        return admission;
+      }
       const [admitted, value] = got.value;
       return admitted === 1 ? { admitted: true, window: value } : { admitted: false, retryAfterMs: value };
     },
     settle: async (settlement) => {
+      const local = admittedLocally.get(settlement.ticket);
+      if (local) {
+        admittedLocally.delete(settlement.ticket);
+        return local.settle(settlement);
+      }
       const keys = settleKeys(settlement);
-      const got = await attempt((r) => r.eval(SETTLE_SCRIPT, keys.length, ...keys, ...settleArgs(settlement)));
-      if (!got.ok) localBudget.settle(settlement);
+      // Redis unreachable now: nothing is settled, the window's counts expire and a batch slot is freed at its deadline.
+      await attempt((r) => r.eval(SETTLE_SCRIPT, keys.length, ...keys, ...settleArgs(settlement)));
     },
   };
 }
