@@ -19,8 +19,10 @@ export async function readSequences(client: Client, sequences: SequenceInfo[]): 
 
 /**
  * How far a sequence's table has gone: the largest value (smallest, for a sequence counting down)
- * of the integer columns it fills, by identity, serial ownership or a DEFAULT nextval(). Null when
- * it fills none, or they hold no row.
+ * of the integer columns it fills, by identity, serial ownership or a DEFAULT nextval(), among the
+ * values it can hand out: one past its MAXVALUE (MINVALUE) put by hand never collides with it, and
+ * setval refused to go there ('out of bounds', exit 3 at every rerun). Null when it fills none, or
+ * they hold no such row.
  */
 export interface HighWater {
   sequence: string;
@@ -33,8 +35,8 @@ export interface HighWater {
 export async function highWaters(client: Client, sequences: SequenceInfo[]): Promise<Map<string, HighWater>> {
   const out = new Map<string, HighWater>();
   if (!sequences.length) return out;
-  const { rows } = await client.query<{ seq: string; inc: string; rel: string | null; label: string | null; col: string | null }>(
-    `SELECT q.name AS seq, s.seqincrement::text AS inc,
+  const { rows } = await client.query<{ seq: string; inc: string; min: string; max: string; rel: string | null; label: string | null; col: string | null }>(
+    `SELECT q.name AS seq, s.seqincrement::text AS inc, s.seqmin::text AS min, s.seqmax::text AS max,
        quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS rel, n.nspname || '.' || c.relname || '.' || a.attname AS label, quote_ident(a.attname) AS col
      FROM unnest($1::text[], $2::text[]) AS q(sql, name)
      JOIN pg_sequence s ON s.seqrelid = q.sql::regclass
@@ -58,7 +60,7 @@ export async function highWaters(client: Client, sequences: SequenceInfo[]): Pro
     if (!r.rel || !r.col || !r.label) continue;
     const up = mark.increment > 0n;
     // Without ONLY: a partitioned parent's rows are its partitions'.
-    const { rows: e } = await client.query(`SELECT ${up ? 'max' : 'min'}(${r.col})::text AS v FROM ${r.rel}`);
+    const { rows: e } = await client.query(`SELECT ${up ? 'max' : 'min'}(${r.col})::text AS v FROM ${r.rel} WHERE ${r.col} BETWEEN $1::bigint AND $2::bigint`, [r.min, r.max]);
     if (e[0].v === null) continue;
     const value = BigInt(e[0].v);
     if (mark.value === undefined || (up ? value > mark.value : value < mark.value)) Object.assign(mark, { value, column: r.label });

@@ -6,7 +6,9 @@ import { events, query, runCli } from '../support/data-move-harness';
 /**
  * An old, hand-fixed database: rows put with explicit ids left sequences behind their tables. A
  * serial, an identity, a shared sequence used by DEFAULT nextval() and one counting down; the
- * target must take inserts after the move, where it collided on the first one.
+ * target must take inserts after the move, where it collided on the first one. One whose table
+ * also holds a value past the sequence's MAXVALUE, which it never hands out: setval to it was
+ * refused ('out of bounds', exit 3 at every rerun).
  */
 const BEHIND = `
   CREATE TABLE serial_t (id serial PRIMARY KEY, v text);
@@ -20,6 +22,9 @@ const BEHIND = `
   CREATE SEQUENCE down_seq INCREMENT -1 MAXVALUE -1 START -1;
   CREATE TABLE down_t (id int PRIMARY KEY DEFAULT nextval('down_seq'));
   INSERT INTO down_t VALUES (DEFAULT), (-9);
+  CREATE SEQUENCE capped_seq MAXVALUE 1000;
+  CREATE TABLE capped_t (id int PRIMARY KEY DEFAULT nextval('capped_seq'));
+  INSERT INTO capped_t VALUES (DEFAULT), (DEFAULT), (50), (5000);
   CREATE TABLE fine_t (id serial PRIMARY KEY);
   INSERT INTO fine_t VALUES (DEFAULT), (DEFAULT);
 `;
@@ -41,6 +46,7 @@ describe('db:move with source sequences behind their tables', () => {
     expect(r.code).toBe(0);
     const behind = events(r.stderr).filter((e) => e.msg === 'sequence_behind_data');
     expect(behind.map((e) => [e.sequence, e.column, e.level])).toEqual([
+      ['public.capped_seq', 'public.capped_t.id', 'warn'],
       ['public.down_seq', 'public.down_t.id', 'warn'],
       ['public.ident_t_id_seq', 'public.ident_t.id', 'warn'],
       ['public.serial_t_id_seq', 'public.serial_t.id', 'warn'],
@@ -48,6 +54,7 @@ describe('db:move with source sequences behind their tables', () => {
     ]);
     expect(r.stdout).toContain('sequence public.serial_t_id_seq: source 2, target 40  ok: ahead of the source (past the highest public.serial_t.id)');
     expect(r.stdout).toMatch(/sequence public\.fine_t_id_seq: source 2, target 2  ok\n/);
+    expect(r.stdout).toContain('sequence public.capped_seq: source 2, target 50  ok: ahead of the source (past the highest public.capped_t.id)');
     // One insert per table through its default, in a transaction rolled back: the rows go, the sequences stay moved.
     const c = new Client(clientConfig(target.url));
     await c.connect();
@@ -55,12 +62,12 @@ describe('db:move with source sequences behind their tables', () => {
     const { rows: inserted } = await c.query(
       `WITH s AS (INSERT INTO serial_t (v) VALUES ('after') RETURNING id), i AS (INSERT INTO ident_t (v) VALUES ('after') RETURNING id),
          sh AS (INSERT INTO shared_t VALUES (DEFAULT) RETURNING id), d AS (INSERT INTO down_t VALUES (DEFAULT) RETURNING id),
-         f AS (INSERT INTO fine_t VALUES (DEFAULT) RETURNING id)
-       SELECT (SELECT id FROM s) AS s, (SELECT id FROM i) AS i, (SELECT id FROM sh) AS sh, (SELECT id FROM d) AS d, (SELECT id FROM f) AS f`,
+         f AS (INSERT INTO fine_t VALUES (DEFAULT) RETURNING id), ca AS (INSERT INTO capped_t VALUES (DEFAULT) RETURNING id)
+       SELECT (SELECT id FROM s) AS s, (SELECT id FROM i) AS i, (SELECT id FROM sh) AS sh, (SELECT id FROM d) AS d, (SELECT id FROM f) AS f, (SELECT id FROM ca) AS ca`,
     );
     await c.query('ROLLBACK');
     await c.end();
-    expect(inserted).toEqual([{ s: 41, i: '26', sh: 8, d: -10, f: 3 }]);
+    expect(inserted).toEqual([{ s: 41, i: '26', sh: 8, d: -10, f: 3, ca: 51 }]);
     // The source is never written: its sequences are as they were.
     expect(await query(source.url, `SELECT last_value::int AS v FROM serial_t_id_seq`)).toEqual([{ v: 2 }]);
   }, 120_000);
