@@ -50,7 +50,9 @@ options:
   --jobs N                   objects in flight (1-64, default 16)
   --part-size-mb N           multipart threshold and part size (5-512, default 8); --jobs x 5 parts of
                              this size are held at worst, at most ${MEMORY_BUDGET_MB} MiB
-  --verify-only              re-check every object (size + SHA-256 on both sides); exit 1 naming differences
+  --verify-only              re-check every object (size + SHA-256 on both sides, and the headers the move sets:
+                             Content-Type, Cache-Control, Content-Encoding/-Disposition/-Language, x-amz-meta-*);
+                             exit 1 naming differences
   --dry-run                  list what would be copied; write nothing
 
 credentials: the SDK's chain for the target (AWS_*); the source takes SOURCE_AWS_ACCESS_KEY_ID /

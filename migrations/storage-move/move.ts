@@ -14,7 +14,9 @@ import {
   lazyS3Client,
   openSource,
   resolveBucket,
+  servedFor,
   targetDigest,
+  type Served,
   type LazyClient,
   type SourceObject,
   type SourceStore,
@@ -55,6 +57,8 @@ export interface Report {
   problems: Problem[];
   remapped: Remapped[];
   verifyOnly: boolean;
+  /** Headers `--verify-only` could not compare: the local emulator keeps none of them. */
+  notCompared: string[];
   dryRun: boolean;
   /**
    * How each object was checked: the target's SHA-256 (answered to the upload, or kept and given
@@ -185,6 +189,7 @@ function emptyReport(ctx: Context): Report {
     problems: [],
     remapped: [],
     verifyOnly: ctx.args.verifyOnly,
+    notCompared: ctx.args.verifyOnly && ctx.args.env === 'local' ? NOT_KEPT_LOCALLY : [],
     dryRun: ctx.args.dryRun,
     checkedBy: { checksum: 0, md5: 0, reread: 0 },
   };
@@ -342,8 +347,22 @@ async function describeRemapped(ctx: Context, report: Report): Promise<void> {
   }
 }
 
+/**
+ * The headers fauxqs, the emulator behind `--env local`, does not keep (it answers none of them):
+ * against it they cannot be compared, and the report says so.
+ */
+export const NOT_KEPT_LOCALLY = ['cache-control', 'content-encoding', 'content-disposition', 'content-language'];
+
+/** Each header the move sets that the target answers otherwise (or not at all), as `name source-derived "…", target "…"`. */
+function servedDifferences(expected: Served, got: Served, skip: string[]): string[] {
+  const names = [...new Set([...Object.keys(expected), ...Object.keys(got)])].filter((n) => !skip.includes(n)).sort();
+  const shown = (v: string | undefined) => (v === undefined ? 'none' : JSON.stringify(v));
+  return names.filter((n) => expected[n] !== got[n]).map((n) => `${n} ${shown(expected[n])} expected, target ${shown(got[n])}`);
+}
+
 async function verifyAll(ctx: Context): Promise<Report> {
   const report = emptyReport(ctx);
+
   const started = Date.now();
   await pool(ctx.source.list(), ctx.args.jobs, async (o) => {
     report.listed++;
@@ -353,20 +372,33 @@ async function verifyAll(ctx: Context): Promise<Report> {
       return;
     }
     let src, got;
+    let expected: Served = {};
     try {
-      [src, got] = await Promise.all([ctx.source.open(o.key).then((x) => digestOf(x.body)), targetDigest(ctx.target(), ctx.bucket, to.targetKey)]);
+      [src, got] = await Promise.all([
+        ctx.source.open(o.key).then((x) => {
+          expected = servedFor(ctx.args.target, to.targetKey, x);
+          return digestOf(x.body);
+        }),
+        targetDigest(ctx.target(), ctx.bucket, to.targetKey),
+      ]);
     } catch (err) {
       skip(report, { key: o.key, reason: `not checked: ${causeOf(err)}` });
       return;
     }
     report.bytes += src.size;
-    const problem = !got
-      ? 'missing in the target'
-      : got.size !== src.size
-        ? `size differs: source ${src.size} bytes, target ${got.size}`
-        : got.sha256 !== src.sha256
-          ? `content differs: sha256 source ${src.sha256}, target ${got.sha256}`
-          : null;
+    // The headers as the bytes: a stylesheet served as application/octet-stream, or gzip bytes
+    // without their Content-Encoding, is not what the browser was given before.
+    const differences = !got
+      ? ['missing in the target']
+      : [
+          ...(got.size !== src.size
+            ? [`size differs: source ${src.size} bytes, target ${got.size}`]
+            : got.sha256 !== src.sha256
+              ? [`content differs: sha256 source ${src.sha256}, target ${got.sha256}`]
+              : []),
+          ...servedDifferences(expected, got.served, report.notCompared),
+        ];
+    const problem = differences.length ? differences.join('; ') : null;
     if (problem) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem });
     else report.checkedBy[got!.how]++;
     if (!problem && !ctx.state.done.has(o.key)) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: 'in the target but not recorded as verified (run the move)' });
@@ -396,7 +428,8 @@ export function formatReport(r: Report): string {
   const mb = (r.bytes / 1e6).toFixed(1);
   const lines = [
     r.verifyOnly
-      ? `storage verify ${r.source} -> ${r.bucket}: ${r.listed} objects listed, ${r.listed - r.skipped.length - r.problems.length} ok, ${r.problems.length} missing or different, ${r.skipped.length} skipped; ${mb} MB in ${r.seconds} s`
+      ? `storage verify ${r.source} -> ${r.bucket}: ${r.listed} objects listed, ${r.listed - r.skipped.length - r.problems.length} ok, ${r.problems.length} missing or different, ${r.skipped.length} skipped; ${mb} MB in ${r.seconds} s\n` +
+        `compared: size, SHA-256, ${['content-type', ...NOT_KEPT_LOCALLY.filter((n) => !r.notCompared.includes(n)), 'x-amz-meta-*'].join(', ')}${r.notCompared.length ? ` (not ${r.notCompared.join(', ')}: the local emulator keeps none)` : ''}`
       : `storage move ${r.source} -> ${r.bucket}${r.dryRun ? ' (dry run: nothing written)' : ''}: ${r.listed} objects listed, ${r.copied} ${r.dryRun ? 'to copy' : 'copied and verified'}, ${r.alreadyDone} already verified, ${r.skipped.length} skipped, ${r.problems.length} failed; ${mb} MB in ${r.seconds} s`,
   ];
   if (!r.dryRun)

@@ -295,10 +295,39 @@ export const cacheControlFor = (target: BucketName, fromSource?: string): string
   fromSource ?? (target === 'assets' ? 'public, max-age=86400' : undefined);
 
 /**
- * Size and SHA-256 of the target object: S3's own full-object ChecksumSHA256 when it keeps one
- * (HeadObject ChecksumMode ENABLED), else the object read back and hashed. `null` when missing.
+ * What a move sets on an object besides its bytes, by lower-case header name: content-type,
+ * cache-control, content-encoding, content-disposition, content-language and x-amz-meta-*.
  */
-export async function targetDigest(client: S3Client, bucket: string, key: string): Promise<{ size: number; sha256: string; how: 'checksum' | 'reread' } | null> {
+export type Served = Record<string, string>;
+
+/** The move's headers of a target object (upload.ts), as `--verify-only` compares them with the target's. */
+export function servedFor(target: BucketName, targetKey: string, source: Fetched): Served {
+  const served: Served = { ...source.objectHeaders, 'content-type': contentTypeFor(targetKey, source.contentType) };
+  const cacheControl = cacheControlFor(target, source.cacheControl);
+  if (cacheControl !== undefined) served['cache-control'] = cacheControl;
+  return served;
+}
+
+function servedOf(out: { ContentType?: string; CacheControl?: string; ContentEncoding?: string; ContentDisposition?: string; ContentLanguage?: string; Metadata?: Record<string, string> }): Served {
+  const served: Served = {};
+  const put = (name: string, value: string | undefined) => {
+    if (value !== undefined) served[name] = value;
+  };
+  put('content-type', out.ContentType);
+  put('cache-control', out.CacheControl);
+  put('content-encoding', out.ContentEncoding);
+  put('content-disposition', out.ContentDisposition);
+  put('content-language', out.ContentLanguage);
+  for (const [name, value] of Object.entries(out.Metadata ?? {})) put(`x-amz-meta-${name.toLowerCase()}`, value);
+  return served;
+}
+
+/**
+ * Size and SHA-256 of the target object: S3's own full-object ChecksumSHA256 when it keeps one
+ * (HeadObject ChecksumMode ENABLED), else the object read back and hashed; and its headers as
+ * HeadObject or the GET answered them. `null` when missing.
+ */
+export async function targetDigest(client: S3Client, bucket: string, key: string): Promise<{ size: number; sha256: string; how: 'checksum' | 'reread'; served: Served } | null> {
   const sdk = s3Sdk();
   const missing = (err: unknown) => {
     const e = err as AwsLikeError;
@@ -315,12 +344,12 @@ export async function targetDigest(client: S3Client, bucket: string, key: string
       throw err;
     }
     const sum = head.ChecksumSHA256;
-    if (sum && !sum.includes('-') && head.ChecksumType !== 'COMPOSITE') return { size: head.ContentLength ?? -1, sha256: sum, how: 'checksum' };
+    if (sum && !sum.includes('-') && head.ChecksumType !== 'COMPOSITE') return { size: head.ContentLength ?? -1, sha256: sum, how: 'checksum', served: servedOf(head) };
     if (!sum) keepsNoChecksums.add(client);
   }
   try {
     const out = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
-    return { ...(await digestOf(out.Body as Readable)), how: 'reread' };
+    return { ...(await digestOf(out.Body as Readable)), how: 'reread', served: servedOf(out) };
   } catch (err) {
     if (missing(err)) return null;
     throw err;

@@ -157,6 +157,6 @@ describe('storage:move from a local folder, and bad input', () => {
     expect(`${PROJECT}-prod`).toBe(namePrefix('prod'));
     const sha = 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=';
     const stub = { send: async () => ({ ContentLength: 1, ChecksumSHA256: sha, ChecksumType: 'FULL_OBJECT' }) };
-    expect(await targetDigest(stub as never, 'b', 'k')).toEqual({ size: 1, sha256: sha, how: 'checksum' });
+    expect(await targetDigest(stub as never, 'b', 'k')).toEqual({ size: 1, sha256: sha, how: 'checksum', served: {} });
   });
 });
