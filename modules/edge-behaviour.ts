@@ -45,6 +45,9 @@ async function handler(event) {
 /** The path the API behaviour takes (everything else is the front end's bucket). */
 export const API_PATH_PATTERN = '/api/*';
 
+/** The longest URL (path and query) CloudFront takes, a quota it does not raise; a longer one is its 413. */
+export const MAX_URL_BYTES = 8_192;
+
 /** AWS managed policies, referenced by id (they are global and never change). */
 export const MANAGED_POLICY = {
   cachingOptimized: '658327ea-f89d-4fab-a63d-7e88639e58f6',

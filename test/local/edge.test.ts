@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 import { EDGE_HEADERS } from '../../core/contract';
-import { API_BEHAVIOUR, API_REQUEST, CONTENT_SECURITY_POLICY, FRONTEND_BEHAVIOUR, IMMUTABLE_CACHE, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
+import { API_BEHAVIOUR, API_REQUEST, CONTENT_SECURITY_POLICY, FRONTEND_BEHAVIOUR, IMMUTABLE_CACHE, MAX_URL_BYTES, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
 import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-function';
 import { behaviourPath, byteRange, edgeEncoding, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
 import { OPENAPI_PATH } from '../../scripts/openapi/document';
@@ -242,6 +242,16 @@ describe('which behaviour a path takes: CloudFront matches the normalised path, 
       const res = await raw(path);
       // The API function strips only a literal /api, so the API has no resource for the raw path.
       expect({ path, status: res.status, body: JSON.parse(res.text) }).toEqual({ path, status: 403, body: MISSING_TOKEN });
+    }
+  });
+
+  test('a URL past CloudFront’s 8,192 bytes is its 413 page, whichever the behaviour; one at the limit goes through', async () => {
+    const at = `/orders/${'x'.repeat(MAX_URL_BYTES - '/orders/'.length)}`;
+    expect((await raw(at)).status).toBe(200);
+    for (const path of [`${at}x`, `/api/b2c/themes?pad=${'a'.repeat(MAX_URL_BYTES)}`]) {
+      const res = await raw(path);
+      expect([res.status, res.headers['content-type'], res.headers['x-cache']]).toEqual([413, 'text/html', 'Error from cloudfront']);
+      expect(res.text).toContain(`the URL is ${Buffer.byteLength(path)} bytes, over CloudFront's 8192`);
     }
   });
 

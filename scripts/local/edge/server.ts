@@ -19,6 +19,7 @@ import {
   contentTypeOf,
   EdgeBehaviour,
   FRONTEND_BEHAVIOUR,
+  MAX_URL_BYTES,
   SECURITY_RESPONSE_HEADERS,
   SPA_REWRITE,
 } from '../../../modules/edge-behaviour';
@@ -184,6 +185,7 @@ function sendCloudFrontError(res: ServerResponse, status: number, reason: string
 
 const METHOD_NOT_ALLOWED = 'This distribution is not configured to allow the HTTP request method that was used for this request. The distribution supports only cachable requests.';
 const ORIGIN_UNREACHABLE = "CloudFront wasn't able to connect to the origin.";
+const BAD_REQUEST = 'Bad request.';
 
 /** API Gateway's own answer, as its gateway responses (GATEWAY_RESPONSES) write it. */
 function sendGatewayAnswer(res: ServerResponse, type: string, status: number, message: string, head: boolean, extra: Record<string, string> = {}): void {
@@ -430,6 +432,8 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
   };
 
   const server: Server = createServer((req, res) => {
+    const urlBytes = Buffer.byteLength(req.url ?? '');
+    if (urlBytes > MAX_URL_BYTES) return sendCloudFrontError(res, 413, BAD_REQUEST, req.method === 'HEAD', `the URL is ${urlBytes} bytes, over CloudFront's ${MAX_URL_BYTES}`);
     const event = eventOf(req, req.headers.host ?? 'localhost');
     const [behaviour, handle] = apiPattern.test(behaviourPath(event.request.uri)) ? [API_BEHAVIOUR, serveApi] : [FRONTEND_BEHAVIOUR, serveFrontend];
     const head = req.method === 'HEAD';
