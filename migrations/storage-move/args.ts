@@ -3,6 +3,7 @@ import { BUCKETS, ENV, type BucketName } from '../../core/contract';
 import { integerOption, parseOptions, UsageError } from '../../core/cli';
 import { checkPostgresUrl } from '../postgres-url';
 import { PARTS_IN_FLIGHT } from './upload';
+import { MAX_ATTEMPTS } from './object-requests';
 
 /**
  * The object bytes a run may hold: the migration task's 4 GiB (stacks/config.ts
@@ -29,6 +30,8 @@ export interface Args {
   dryRun: boolean;
   /** Objects at or above this size go up in parts (upload.ts). */
   partSizeMb: number;
+  /** Attempts of each request to either store (object-requests.ts storeRetries). */
+  maxAttempts: number;
 }
 
 export const USAGE = `usage: npm run storage:move -- --source <s3://bucket/prefix | file:///dir> --target <reports|assets> --env <env|local> [options]
@@ -50,6 +53,8 @@ options:
   --jobs N                   objects in flight (1-64, default 16)
   --part-size-mb N           multipart threshold and part size (5-512, default 8); --jobs x 5 parts of
                              this size are held at worst, at most ${MEMORY_BUDGET_MB} MiB
+  --max-attempts N           tries of each request throttled (SlowDown, 503, 429), timed out or dropped, with
+                             the AWS SDK's backoff (1-20, default ${MAX_ATTEMPTS}: up to 71 s of waiting when throttled)
   --verify-only              re-check every object (size + SHA-256 on both sides, and the headers the move sets:
                              Content-Type, Cache-Control, Content-Encoding/-Disposition/-Language, x-amz-meta-*);
                              exit 1 naming differences
@@ -134,6 +139,7 @@ export function parse(argv: string[]): Args | 'help' {
       map: { type: 'string' },
       jobs: { type: 'string' },
       'part-size-mb': { type: 'string' },
+      'max-attempts': { type: 'string' },
       'verify-only': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -167,6 +173,7 @@ export function parse(argv: string[]): Args | 'help' {
   const region = v['source-region'] ?? 'eu-west-3';
   const jobs = integerOption('--jobs', v.jobs, { min: 1, max: 64 }, 16);
   const partSizeMb = integerOption('--part-size-mb', v['part-size-mb'], { min: 5, max: 512 }, 8);
+  const maxAttempts = integerOption('--max-attempts', v['max-attempts'], { min: 1, max: 20 }, MAX_ATTEMPTS);
   // Each object in flight holds up to its parts in flight and the one being read (upload.ts).
   const heldMb = jobs * (PARTS_IN_FLIGHT + 1) * partSizeMb;
   if (heldMb > MEMORY_BUDGET_MB)
@@ -183,6 +190,7 @@ export function parse(argv: string[]): Args | 'help' {
     mapFile: v.map,
     jobs,
     partSizeMb,
+    maxAttempts,
     verifyOnly: v['verify-only'] ?? false,
     dryRun: v['dry-run'] ?? false,
   };

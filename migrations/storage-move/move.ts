@@ -108,10 +108,10 @@ async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => 
 }
 
 async function prepare(args: Args): Promise<Context> {
-  const source = openSource(args.source);
+  const source = openSource(args.source, args.maxAttempts);
   const credentials = credentialsFor(args.targetRegion);
-  const target = lazyS3Client({ endpoint: args.targetEndpoint, region: args.targetRegion, credentials });
-  const targetRequests = objectRequests(credentials, { endpoint: args.targetEndpoint, region: args.targetRegion });
+  const targetRequests = objectRequests(credentials, { endpoint: args.targetEndpoint, region: args.targetRegion, maxAttempts: args.maxAttempts });
+  const target = lazyS3Client({ endpoint: args.targetEndpoint, region: args.targetRegion, credentials, retries: targetRequests.retries });
   const closeStores = () => {
     targetRequests.close();
     source.close();

@@ -1,6 +1,7 @@
 import { createHash, createHmac, hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { isServerError, isThrottlingError, isTransientError, StandardRetryStrategy } from '@smithy/core/retry';
 import { httpConnections, type Exchange, type HttpResponse } from './http1';
 import type { CredentialsProvider } from './storage';
 
@@ -31,6 +32,8 @@ export interface ObjectRequests {
 export interface StoreRequests extends ObjectRequests {
   /** Rejects as the SDK would (name, $metadata.httpStatusCode) when the bucket is missing or forbidden. */
   headBucket(bucket: string): Promise<void>;
+  /** The store's retry strategy, which its S3 client takes too (storage.ts s3Client): one retry quota per store. */
+  retries: StandardRetryStrategy;
 }
 
 /**
@@ -108,7 +111,32 @@ const stamp = () => {
   }
   return stamped;
 };
-const ATTEMPTS = 3;
+/**
+ * Attempts of one request by default (`--max-attempts`): a request throttled 7 times in a row
+ * (SlowDown, 503, 429) still goes through, after waiting up to 71 s in all (the SDK's backoff:
+ * up to 1 s, 2 s, 4 s … 20 s, drawn at random); a dropped connection or a 5xx up to 6.35 s.
+ */
+export const MAX_ATTEMPTS = 8;
+
+/**
+ * The AWS SDK's standard retry strategy: exponential backoff with full jitter, from a 1 s base for
+ * throttling and 50 ms for other transient failures (timeouts, dropped connections, 500/502/503/504),
+ * and the store's retry quota (500 tokens, 5 a throttled retry, 14 another, given back by each
+ * success), which stops the retries of a store failing everything instead of piling them up.
+ * Not the adaptive strategy: its client-side rate starts from the rate measured so far, which a
+ * run throttled in its first half second has not measured yet, and falls to its floor of one
+ * request every 2 s for the whole store until it climbs back.
+ */
+export const storeRetries = (maxAttempts = MAX_ATTEMPTS) => new StandardRetryStrategy(maxAttempts);
+
+type RetryErrorType = Parameters<StandardRetryStrategy['refreshRetryTokenForRetry']>[1]['errorType'];
+type SdkError = Parameters<typeof isThrottlingError>[0];
+
+/** A failure as the SDK's retry classifies it (our errors carry the SDK's name and $metadata.httpStatusCode, or node's code). */
+function errorTypeOf(err: unknown): RetryErrorType {
+  const e = (err !== null && typeof err === 'object' ? err : new Error(String(err))) as SdkError;
+  return isThrottlingError(e) ? 'THROTTLING' : isTransientError(e) ? 'TRANSIENT' : isServerError(e) ? 'SERVER_ERROR' : 'CLIENT_ERROR';
+}
 
 /** RFC 3986 encoding of a path segment or query part, as SigV4 canonicalises it. */
 const encode = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
@@ -147,18 +175,11 @@ async function failure(res: HttpResponse, request: string): Promise<Error> {
   return Object.assign(new Error(`${request}: ${message} (${code}, HTTP ${res.statusCode})`), { name: code, $metadata: { httpStatusCode: res.statusCode } });
 }
 
-/** Throttling, server errors and dropped connections are tried again, as the SDK's standard retry does. */
-function retryable(err: unknown): boolean {
-  const e = err as { $metadata?: { httpStatusCode?: number }; code?: string; name?: string };
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined) return status >= 500 || status === 429;
-  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED'].includes(e.code ?? '') || e.name === 'TimeoutError';
-}
-
 export type { Exchange } from './http1';
 
 /** `exchange` replaces the HTTP client (http1.ts) only where the address cannot be reached (the tests' AWS addresses). */
-export function objectRequests(credentials: CredentialsProvider, where: { endpoint?: string; region: string }, exchange?: Exchange): StoreRequests {
+export function objectRequests(credentials: CredentialsProvider, where: { endpoint?: string; region: string; maxAttempts?: number }, exchange?: Exchange): StoreRequests {
+  const retries = storeRetries(where.maxAttempts);
   // No cap on connections: the move's pool bounds the requests in flight (--jobs objects, a few parts each).
   const connections = httpConnections();
   const base = where.endpoint ? new URL(where.endpoint) : undefined;
@@ -195,6 +216,7 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
   ): Promise<HttpResponse> {
     const t = target(bucket, key);
     const host = t.port ? `${t.hostname}:${t.port}` : t.hostname;
+    let token = await retries.acquireInitialRetryToken('');
     for (let attempt = 1; ; attempt++) {
       const creds = await credentials();
       const amzDate = stamp();
@@ -221,11 +243,19 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
         // A fresh stream per attempt: a retry sends the same chunks again, or reads the source again.
         const payload = !body ? undefined : 'open' in body ? await body.open(attempt) : body.chunks;
         const response = await (exchange ?? connections.exchange)({ ...t, method, path: canonicalQuery ? `${t.path}?${canonicalQuery}` : t.path, headers: signed }, payload);
-        if (response.statusCode < 300) return response;
+        if (response.statusCode < 300) {
+          retries.recordSuccess(token);
+          return response;
+        }
         throw await failure(response, `${method} ${bucket}/${key}`);
       } catch (err) {
-        if (attempt >= ATTEMPTS || !retryable(err)) throw err;
-        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt * Math.random()));
+        // The strategy waits out the backoff; it refuses (no attempt left, not retryable, the
+        // store's quota spent) with an error of its own, and the request's is the one to name.
+        try {
+          token = await retries.refreshRetryTokenForRetry(token, { errorType: errorTypeOf(err) });
+        } catch {
+          throw err;
+        }
       }
     }
   }
@@ -284,5 +314,6 @@ export function objectRequests(credentials: CredentialsProvider, where: { endpoi
     close() {
       connections.close();
     },
+    retries,
   };
 }

@@ -10,7 +10,7 @@ import { BUCKETS, ENV, namePrefix, type BucketName } from '../../core/contract';
 import { UsageError } from '../../core/cli';
 import { log } from '../data-move/log';
 import type { Source } from './args';
-import { objectRequests, type Fetched, type StoreRequests } from './object-requests';
+import { MAX_ATTEMPTS, objectRequests, type Fetched, type StoreRequests } from './object-requests';
 
 export interface SourceObject {
   /** Key relative to the source prefix (file: path relative to the folder, `/`-separated). */
@@ -50,14 +50,18 @@ export function credentialsFor(region: string, keys?: Credentials): CredentialsP
   return defaultProvider({ parentClientConfig: { region } });
 }
 
-/** One S3 client: path-style on any custom endpoint (the emulator, Scaleway, MinIO …). */
-export function s3Client(opts: { endpoint?: string; region: string; credentials?: Credentials | CredentialsProvider }): S3Client {
+/**
+ * One S3 client: path-style on any custom endpoint (the emulator, Scaleway, MinIO …), retrying
+ * with its store's strategy (object-requests.ts storeRetries) when given it.
+ */
+export function s3Client(opts: { endpoint?: string; region: string; credentials?: Credentials | CredentialsProvider; retries?: StoreRequests['retries'] }): S3Client {
   return new (s3Sdk().S3Client)({
     region: opts.region,
     endpoint: opts.endpoint,
     forcePathStyle: Boolean(opts.endpoint),
     credentials: opts.credentials,
-    maxAttempts: 3,
+    maxAttempts: MAX_ATTEMPTS,
+    retryStrategy: opts.retries,
     // The SDK's default CRC32 on every request is replaced by our explicit SHA-256 where we ask for it.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
@@ -103,16 +107,16 @@ export interface LazyClient {
   destroy(): void;
 }
 
-export function lazyS3Client(opts: { endpoint?: string; region: string; credentials: CredentialsProvider }): LazyClient {
+export function lazyS3Client(opts: { endpoint?: string; region: string; credentials: CredentialsProvider; retries: StoreRequests['retries'] }): LazyClient {
   let made: S3Client | undefined;
   return Object.assign(() => (made ??= s3Client(opts)), { destroy: () => made?.destroy() });
 }
 
-export function s3Source(src: Extract<Source, { kind: 's3' }>): SourceStore {
+export function s3Source(src: Extract<Source, { kind: 's3' }>, maxAttempts?: number): SourceStore {
   const accessKeyId = process.env[ENV.storageSourceAccessKeyId];
   const secretAccessKey = process.env[ENV.storageSourceSecretAccessKey];
   const keys = accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
-  const requests = objectRequests(credentialsFor(src.region, keys), src);
+  const requests = objectRequests(credentialsFor(src.region, keys), { ...src, maxAttempts });
   const describe = `s3://${src.bucket}/${src.prefix}${src.endpoint ? ` at ${src.endpoint}` : ''}`;
   // The check is the listing's first page, asked for at once; list() goes on from it.
   type Listed = { key: string; size: number; etag?: string };
@@ -221,7 +225,7 @@ export function fileSource(dir: string): SourceStore {
   };
 }
 
-export const openSource = (src: Source): SourceStore => (src.kind === 's3' ? s3Source(src) : fileSource(src.dir));
+export const openSource = (src: Source, maxAttempts?: number): SourceStore => (src.kind === 's3' ? s3Source(src, maxAttempts) : fileSource(src.dir));
 
 /**
  * The target bucket: `local` is the emulator's plain name (scripts/local/defaults.ts); an AWS
