@@ -351,9 +351,12 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
       ...(object.etag ? { etag: object.etag } : {}),
       ...(object.lastModified ? { 'last-modified': object.lastModified.toUTCString() } : {}),
     };
-    if (notModified(req, object)) return send(res, 304, validators, '', true);
     const size = object.body.length;
     const range = byteRange(req.headers.range, size);
+    const encoding = compressible(object.contentType, size) ? edgeEncoding(FRONTEND_BEHAVIOUR, req.headers['accept-encoding'], req.httpVersion) : undefined;
+    // A compressed answer is not the stored bytes: CloudFront makes a strong ETag weak, in the 304 that revalidates it too.
+    const weakened = encoding && validators.etag?.startsWith('"') ? { ...validators, etag: `W/${validators.etag}` } : validators;
+    if (notModified(req, object)) return send(res, 304, range ? validators : weakened, '', true);
     if (range === 'unsatisfiable') {
       const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message><RangeRequested>${req.headers.range}</RangeRequested><ActualObjectSize>${size}</ActualObjectSize></Error>`;
       return send(res, 416, { 'content-type': 'application/xml', 'content-range': `bytes */${size}` }, body, head);
@@ -363,16 +366,12 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
       const headers = { 'content-type': object.contentType, 'content-length': String(part.length), 'accept-ranges': 'bytes', 'content-range': `bytes ${range.start}-${range.end}/${size}`, ...validators };
       return send(res, 206, headers, part, head);
     }
-    const encoding = compressible(object.contentType, size) ? edgeEncoding(FRONTEND_BEHAVIOUR, req.headers['accept-encoding'], req.httpVersion) : undefined;
     const body = encoding ? await compressors[encoding](object.body) : object.body;
-    // A compressed answer is not the stored bytes: CloudFront makes a strong ETag weak.
-    const etag = encoding && validators.etag?.startsWith('"') ? { etag: `W/${validators.etag}` } : {};
     const headers = {
       'content-type': object.contentType,
       'content-length': String(body.length),
       'accept-ranges': 'bytes',
-      ...validators,
-      ...etag,
+      ...weakened,
       ...(encoding ? { 'content-encoding': encoding, vary: 'Accept-Encoding' } : {}),
     };
     send(res, 200, headers, body, head);
