@@ -30,6 +30,20 @@ const ORDER_SQL = `SELECT o.id, o.client_id, o.document_key, t.output_format FRO
 const toTarget = (o: OrderRow): OrderTarget => ({ orderId: o.id, targetKey: documentKeyFor(o, o.output_format) });
 
 /**
+ * The orders with their themes' formats. A database without them is not the platform's (a
+ * DATABASE_URL naming another one): said as such, exit 2, where it was "relation "orders" does
+ * not exist", exit 3, the run's unexpected.
+ */
+async function ordersOf(db: Client, where: string, params: unknown[]): Promise<OrderRow[]> {
+  try {
+    return (await db.query<OrderRow>(`${ORDER_SQL} ${where}`, params)).rows;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42P01') throw err;
+    throw new UsageError('--database-url', `is not the platform's database (${(err as Error).message}): a reports move reads and re-points its orders; name db:move's target`);
+  }
+}
+
+/**
  * The old key of each order's document: `orders.document_key` as db:move brought it over, or a
  * CSV `old_key,order_id` (a header line `old_key,order_id` is allowed). A source object is matched
  * by its key relative to the source prefix, then by its full key.
@@ -71,15 +85,14 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
     }
     const rows = records.map((x) => x.record);
     const ids = [...new Set(rows.map((r) => r[1]))];
-    const { rows: orders } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.id = ANY($1::uuid[])`, [ids]);
+    const orders = await ordersOf(db, 'WHERE o.id = ANY($1::uuid[])', [ids]);
     const byId = new Map(orders.map((o) => [o.id, o]));
     for (const [oldKey, id] of rows) {
       const o = byId.get(id.toLowerCase());
       if (o) add(oldKey, toTarget(o));
     }
   } else {
-    const { rows } = await db.query<OrderRow>(`${ORDER_SQL} WHERE o.document_key IS NOT NULL`);
-    for (const o of rows) add(o.document_key!, toTarget(o));
+    for (const o of await ordersOf(db, 'WHERE o.document_key IS NOT NULL', [])) add(o.document_key!, toTarget(o));
   }
   return (key, fullKey) => byOld.get(key) ?? byOld.get(fullKey) ?? null;
 }

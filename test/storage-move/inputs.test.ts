@@ -153,6 +153,18 @@ describe('storage:move from a local folder, and bad input', () => {
     expect(r.code).toBe(2);
   }, 30_000);
 
+  it('a reports move into a database without the platform schema (another database): exit 2 naming --database-url, nothing copied, nothing made there', async () => {
+    const other = await createTestDatabase('stmove_other');
+    try {
+      const r = await runCli(['--source', `file://${dir}/docs`, '--target', 'reports', '--env', 'local', '--target-endpoint', em.endpoint, '--target-bucket', 'old', '--database-url', other.url]);
+      expect(JSON.parse(r.stderr.split('\n')[0])).toMatchObject({ field: '--database-url', msg: expect.stringContaining(`--database-url: is not the platform's database (relation "orders" does not exist)`) });
+      expect(r.code).toBe(2);
+      expect(await query(other.url, `SELECT to_regclass('_storage_move.objects') AS t`)).toEqual([{ t: null }]);
+    } finally {
+      await other.drop();
+    }
+  }, 30_000);
+
   it('derives bucket names as the stacks do, and trusts a full-object SHA-256 from HeadObject', async () => {
     expect(`${PROJECT}-prod`).toBe(namePrefix('prod'));
     const sha = 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=';
