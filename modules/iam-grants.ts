@@ -21,6 +21,8 @@ export interface Grants {
   consumeFrom?: string[];
   /** s3:GetObject under these prefixes. */
   readObjects?: ObjectScope[];
+  /** s3:PutObject under these prefixes: writes that are never read back. */
+  writeObjects?: ObjectScope[];
   /** s3:GetObject, s3:PutObject under these prefixes. */
   readWriteObjects?: ObjectScope[];
   /**
@@ -85,6 +87,7 @@ export function grantStatements(grants: Grants): Statement[] {
     grants.consumeFrom,
   );
   add('ReadObjects', ['s3:GetObject'], grants.readObjects && objectArns(grants.readObjects));
+  add('WriteObjects', ['s3:PutObject'], grants.writeObjects && objectArns(grants.writeObjects));
   add('ReadWriteObjects', ['s3:GetObject', 's3:PutObject'], grants.readWriteObjects && objectArns(grants.readWriteObjects));
   const listed = new Map<string, string[]>();
   for (const s of grants.listPrefixes ?? []) listed.set(s.bucketArn, [...(listed.get(s.bucketArn) ?? []), `${s.prefix}*`]);

@@ -38,7 +38,11 @@ export interface ServiceAccess {
    */
   secrets: SecretName[];
   sendTo: QueueName[];
+  /** Objects it reads, or presigns GET links to (a link carries the signer's permissions). */
   readObjects: ObjectAccess[];
+  /** Objects it writes and never reads back: a reader of the same prefix would be readWriteObjects. */
+  writeObjects: ObjectAccess[];
+  /** Objects it both reads (or presigns) and writes. */
   readWriteObjects: ObjectAccess[];
   /**
    * Prefixes it may list (s3:ListBucket on the bucket, conditioned on s3:prefix): what makes S3
@@ -57,6 +61,7 @@ const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
   secrets: [],
   sendTo: [],
   readObjects: [],
+  writeObjects: [],
   readWriteObjects: [],
   listObjects: [],
   invokes: [],
@@ -94,8 +99,10 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
     // sendTo: the hand-off message on a job's last receive and the sweeper's re-sends, each to its order's queue (core/queue.ts docJobQueueOf).
     // listObjects: a batch whose rejected-rows report is gone completes, its rejected lines without their reasons; without the
     // listing S3 answered AccessDenied, and the last order's message was retried until the DLQ, the batch never completed.
-    // No listing of the reports bucket: the worker only writes documents there.
-    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs', 'batchDocJobs'], readWriteObjects: [DOCUMENTS, BATCH_OBJECTS], listObjects: [BATCH_OBJECTS], invokes: ['core-llm'] }),
+    // writeObjects: it uploads each attempt's document and never reads one back (the gateways presign the links),
+    // so neither s3:GetObject nor a listing of the reports bucket. readWriteObjects: completing a batch reads its
+    // rejected-rows report and writes its manifest.
+    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs', 'batchDocJobs'], writeObjects: [DOCUMENTS], readWriteObjects: [BATCH_OBJECTS], listObjects: [BATCH_OBJECTS], invokes: ['core-llm'] }),
     // Interactive orders first: no B2C job waits behind a batch's rows.
     queues: ['docJobs', 'batchDocJobs'],
   },

@@ -495,6 +495,7 @@ class AccessWiring {
       readSecrets: a.secrets.map((s) => this.secretArns[s]),
       sendTo: a.sendTo.map((q) => this.data.queues[q].arn),
       readObjects: a.readObjects.map(objectScope),
+      writeObjects: a.writeObjects.map(objectScope),
       readWriteObjects: a.readWriteObjects.map(objectScope),
       listPrefixes: a.listObjects.map(objectScope),
       invoke: a.invokes.map((name) => {

@@ -571,7 +571,8 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       expect(consumed).toHaveLength(WORKER_ACCESS[w].queues.length);
       for (const [i, q] of WORKER_ACCESS[w].queues.entries()) expect(consumed[i]).toMatch(new RegExp(`sqs_queue${QUEUES[q]}_queue_`));
       expect(allowed(role, 'sqs:SendMessage')).toHaveLength(WORKER_ACCESS[w].sendTo.length);
-      expect(allowed(role, 's3:PutObject')).toHaveLength(WORKER_ACCESS[w].readWriteObjects.length);
+      expect(allowed(role, 's3:GetObject')).toHaveLength(WORKER_ACCESS[w].readObjects.length + WORKER_ACCESS[w].readWriteObjects.length);
+      expect(allowed(role, 's3:PutObject')).toHaveLength(WORKER_ACCESS[w].writeObjects.length + WORKER_ACCESS[w].readWriteObjects.length);
       const exec = target(taskDef(workerName(w)).config.execution_role_arn);
       expect(allowed(exec, 'ecr:BatchGetImage')).toEqual([expect.stringMatching(new RegExp(`ecr-${w}_repository_[A-Z0-9]+\\.arn`))]);
     }
@@ -594,6 +595,31 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
       ],
     });
     expect(listing.sort((a, b) => a.role.localeCompare(b.role))).toEqual([listsBatches('b2b-batch'), listsBatches('doc-generation')]);
+  });
+
+  test('each role may do to objects only what its code does: read (or presign) what it reads, write what it writes', () => {
+    const bucketOf = (arn: string) => arn.replace(/^\$\{[^}]*aws_s3_bucket(reports|assets)_bucket_[A-Z0-9]+arn\}/, '$1');
+    const list = (v: string | string[]): string[] => ([] as string[]).concat(v);
+    const objectActions = (role: Block) =>
+      statementsOf(role)
+        .flatMap((s) => list(s.Action).filter((a) => a.startsWith('s3:')).flatMap((a) => list(s.Resource).map((r) => `${a} ${bucketOf(r)}`)))
+        .sort();
+    const roleOf = (name: string) => roles.find((r) => r.config.name === `${prefix}-${name}`)!;
+    const granted = Object.fromEntries(['gateway-b2c', 'gateway-b2b', ...INTERNAL, 'doc-generation-task', 'b2b-batch-task'].map((n) => [n, objectActions(roleOf(n))]));
+    expect(granted).toEqual({
+      // The document links it presigns.
+      'gateway-b2c': ['s3:GetObject reports/*'],
+      // Document and manifest links (presigned), and the batch sources it stores.
+      'gateway-b2b': ['s3:GetObject assets/batches/*', 's3:GetObject reports/*', 's3:PutObject assets/batches/*'],
+      'core-llm': [],
+      theme: [],
+      order: [],
+      client: [],
+      // Uploads documents and never reads one; completing a batch reads its rejected-rows report and writes the manifest.
+      'doc-generation-task': ['s3:GetObject assets/batches/*', 's3:ListBucket assets', 's3:PutObject assets/batches/*', 's3:PutObject reports/*'],
+      // Reads the batch source and the rejected-rows report, writes that report and the manifest.
+      'b2b-batch-task': ['s3:GetObject assets/batches/*', 's3:ListBucket assets', 's3:PutObject assets/batches/*'],
+    });
   });
 
   test('worker environments pass the services’ and the workers’ config loaders', () => {
@@ -742,7 +768,7 @@ describe('the access matrix covers what the service and worker code uses', () =>
     }
     if (/\.sendBatchDocJobs\(/.test(code)) expect(a.sendTo).toContain('batchDocJobs');
     if (/\.sendBatchJob\(/.test(code)) expect(a.sendTo).toContain('batchJobs');
-    const reachable = [...a.readObjects, ...a.readWriteObjects].map((o) => o.bucket);
+    const reachable = [...a.readObjects, ...a.writeObjects, ...a.readWriteObjects].map((o) => o.bucket);
     for (const [, bucket] of code.matchAll(/buckets\.(reports|assets)\b/g)) expect(reachable).toContain(bucket);
     if (/\bruntime\.db\b/.test(code)) expect(a.database).toBe(true);
     if (/\bruntime\.redis\b|\.redis\b/.test(code)) expect(a.cache).toBe(true);

@@ -435,6 +435,43 @@ function batchListingRows(env: string): Row[] {
 }
 
 /**
+ * The objects each workload reads or writes (stacks/access.ts), as its code uses them: a document
+ * is written by the doc worker alone and read only through the gateways' presigned links (which S3
+ * checks against the gateway's role); batch sources, rejected-rows reports and manifests under
+ * `batches/` of the assets bucket. Nothing else: no read the code never makes (the doc worker
+ * reading a document back), no write to the other bucket, nothing of the other environment.
+ */
+function workloadObjectRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const o = other(env);
+  const p = (w: string) => workloadRole(env, `${namePrefix(env)}-${w}`);
+  const document = { resource: `${own.reportsBucket}/client-1/order-1/a-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy };
+  const theirDocument = { resource: `${theirs.reportsBucket}/client-1/order-1/a-1/order-1.pdf`, resourcePolicy: theirs.reportsBucketPolicy };
+  const batchObject = (name: string) => ({ resource: `${own.assetsBucket}/batches/client-1/b-1/${name}`, resourcePolicy: own.assetsBucketPolicy });
+  const [doc, batch, b2c, b2b] = [p('doc-generation-task'), p('b2b-batch-task'), p('gateway-b2c'), p('gateway-b2b')];
+  return [
+    { principal: doc, action: 's3:PutObject', ...document, expected: 'Allow', why: 'uploads an attempt’s document' },
+    { principal: doc, action: 's3:GetObject', ...document, expected: 'Deny', why: 'it never reads a document back (writeObjects): the gateways presign the links' },
+    { principal: doc, action: 's3:PutObject', ...theirDocument, expected: 'Deny', why: `${o}'s reports` },
+    { principal: doc, action: 's3:GetObject', ...batchObject('rejected-rows.json'), expected: 'Allow', why: 'completing a batch reads its rejected-rows report' },
+    { principal: doc, action: 's3:PutObject', ...batchObject('manifest-c-1.json'), expected: 'Allow', why: 'completing a batch writes its manifest' },
+    { principal: doc, action: 's3:DeleteObject', ...document, expected: 'Deny', why: 'the platform deletes no document' },
+    { principal: batch, action: 's3:GetObject', ...batchObject('source.json'), expected: 'Allow', why: 'streams the batch source' },
+    { principal: batch, action: 's3:PutObject', ...batchObject('rejected-rows.json'), expected: 'Allow', why: 'writes the rejected-rows report' },
+    { principal: batch, action: 's3:GetObject', ...document, expected: 'Deny', why: 'the batch worker reads no document' },
+    { principal: batch, action: 's3:PutObject', ...document, expected: 'Deny', why: 'documents are the doc worker’s to write' },
+    { principal: b2c, action: 's3:GetObject', ...document, expected: 'Allow', why: 'the presigned link of GET /b2c/orders/:id/document' },
+    { principal: b2c, action: 's3:PutObject', ...document, expected: 'Deny', why: 'a gateway writes no document' },
+    { principal: b2c, action: 's3:GetObject', ...batchObject('source.json'), expected: 'Deny', why: 'batches are gateway-b2b’s' },
+    { principal: b2b, action: 's3:GetObject', ...document, expected: 'Allow', why: 'the presigned document link of a B2B order' },
+    { principal: b2b, action: 's3:PutObject', ...document, expected: 'Deny', why: 'a gateway writes no document' },
+    { principal: b2b, action: 's3:GetObject', ...batchObject('manifest-c-1.json'), expected: 'Allow', why: 'the presigned manifest link of GET /b2b/batches/:id' },
+    { principal: b2b, action: 's3:PutObject', ...batchObject('source.json'), expected: 'Allow', why: 'stores the batch source' },
+  ];
+}
+
+/**
  * The NAT instance of the network stack, its role and boundary as synthesised: it can take over
  * its own environment's floating interface and finish its launch, nothing of the other's.
  */
@@ -665,7 +702,7 @@ function cacheRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...cacheRows(env), ...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...batchListingRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...cacheRows(env), ...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...workloadObjectRows(env), ...batchListingRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
