@@ -179,6 +179,22 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
             `${describeUrl(options.sourceUrlForTarget)} (see --source-for-target), then rerun`,
         );
       }
+      // The subscription takes its tables from the publication it finds at --source-for-target:
+      // fewer than were published means that address is not the source (another server, or
+      // another database, with no such publication), and nothing would replicate while the run
+      // said it did. Before the phase is marked, so a rerun with it corrected gives the
+      // subscription the new connection and refreshes again.
+      const { rows: subscribed } = await target.query(
+        `SELECT count(r.srrelid)::int AS n FROM pg_subscription s JOIN pg_subscription_rel r ON r.srsubid = s.oid WHERE s.subname = $1 AND ${THIS_DATABASE}`,
+        [REPLICATION_NAME],
+      );
+      if (subscribed[0].n < tables.length) {
+        throw new UsageError(
+          '--source-for-target',
+          `the subscription finds ${subscribed[0].n} of the ${tables.length} tables published on the source at ${describeUrl(options.sourceUrlForTarget)}: ` +
+            'that address must reach the source database itself, as the target server sees it; rerun with it corrected (or undo with the rollback command)',
+        );
+      }
       await setPhase(target, 'subscribed');
     }
     const syncStarted = Date.now();
@@ -352,7 +368,14 @@ export async function rollback(options: ReplicateOptions): Promise<void> {
       // before it made it): the subscription then lets go of it first.
       const { rows: slot } = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REPLICATION_NAME]);
       if (!slot.length) await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} SET (slot_name = NONE)`);
-      await target.query(`DROP SUBSCRIPTION ${REPLICATION_NAME}`);
+      await target.query(`DROP SUBSCRIPTION ${REPLICATION_NAME}`).catch(async (err: { code?: string }) => {
+        // It drops the slot through its own connection string, which failed (08006): the address is
+        // unreachable, or not the source, which holds the slot the subscription never used. It lets
+        // go of the slot, and the source's is dropped below; else rollback failed at every rerun.
+        if (err.code !== '08006') throw err;
+        await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} SET (slot_name = NONE)`);
+        await target.query(`DROP SUBSCRIPTION ${REPLICATION_NAME}`);
+      });
     }
     await source.query(`DROP PUBLICATION IF EXISTS ${REPLICATION_NAME}`);
     await source.query(
