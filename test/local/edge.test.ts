@@ -311,6 +311,23 @@ describe('/api', () => {
     expect(refused.text).toContain('not configured to allow the HTTP request method');
   });
 
+  test('a GET with a body is CloudFront’s 403 page, on either behaviour, never passed on', async () => {
+    for (const path of ['/api/b2c/themes', '/orders/1']) {
+      const res = await new Promise<{ status: number; type?: string; text: string }>((done, fail) => {
+        const req = request(edge.url + path, { method: 'GET', headers: { 'content-type': 'application/json', 'content-length': '7' } }, async (answer) => {
+          let text = '';
+          for await (const chunk of answer) text += chunk;
+          done({ status: answer.statusCode!, type: answer.headers['content-type'], text });
+        });
+        req.on('error', fail);
+        req.end('{"a":1}');
+      });
+      expect({ path, status: res.status, type: res.type }).toEqual({ path, status: 403, type: 'text/html' });
+      expect(res.text).toContain('Local edge: a GET with a body');
+    }
+    expect((await get('/api/b2c/themes')).status).toBe(200);
+  });
+
   test('/api/openapi.json is the committed contract', async () => {
     const res = await get('/api/openapi.json');
     expect([res.status, res.headers.get('content-type')]).toEqual([200, 'application/json']);

@@ -437,6 +437,9 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     const [behaviour, handle] = apiPattern.test(behaviourPath(event.request.uri)) ? [API_BEHAVIOUR, serveApi] : [FRONTEND_BEHAVIOUR, serveFrontend];
     const head = req.method === 'HEAD';
     if (!behaviour.allowedMethods.includes(event.request.method)) return sendCloudFrontError(res, 403, METHOD_NOT_ALLOWED, head);
+    // CloudFront refuses a GET that carries a body ("GET requests that include a body", its developer guide).
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (req.method === 'GET' && hasBody) return sendCloudFrontError(res, 403, BAD_REQUEST, head, 'a GET with a body');
     handle(req, res, event).catch((err: Error) => {
       if (res.headersSent) return res.destroy(err);
       sendCloudFrontError(res, 502, ORIGIN_UNREACHABLE, head, err.message);
