@@ -173,7 +173,9 @@ function targetFor(ctx: Context, o: SourceObject): Destination | Skipped {
   const t = ctx.keyMap(o.key, prefix + o.key) ?? recorded ?? (ctx.args.mapFile ? null : ctx.state.moved.get(o.key)) ?? null;
   if (t && 'orderIds' in t) return { key: o.key, reason: `${t.orderIds.length} orders have this old key (${t.orderIds.join(', ')}): not copied, no key changed; give its order in --map` };
   if (!t) return { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
-  return recorded && (recorded.targetKey !== t.targetKey || recorded.orderId !== t.orderId) ? { ...t, replaced: recorded } : t;
+  // A row of an earlier version without its order (same key) is no other order's.
+  const moved = recorded && (recorded.targetKey !== t.targetKey || (recorded.orderId !== undefined && recorded.orderId !== t.orderId));
+  return moved ? { ...t, replaced: recorded } : t;
 }
 
 function emptyReport(ctx: Context): Report {

@@ -50,6 +50,15 @@ describe('storage:move with a corrected --map', () => {
     expect([await keyNow(a), await keyNow(b)]).toEqual([keyOf(a), keyOf(b)]);
   }, 60_000);
 
+  it("a row of an earlier version without its order, at the key the map gives: no other order's, not moved", async () => {
+    const [a, b] = orders;
+    await query(db.url, `UPDATE _storage_move.objects SET order_id = NULL WHERE source = $1 AND source_key = 'y.pdf'`, [`file://${dir}/s1`]);
+    const r = await move('s1', [`x.pdf,${b.id}`, `y.pdf,${a.id}`]);
+    expect(r.stdout).toContain('0 copied and verified, 2 already verified');
+    expect(r.stdout).not.toContain('moved to another key');
+    expect(r.code).toBe(0);
+  }, 60_000);
+
   it('an order left without its object gets its key from before the move back; the old key is named for deletion; a rerun and --verify-only agree', async () => {
     const [, , a, b] = orders;
     await move('s2', [`x.pdf,${a.id}`]);
