@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import { FIRST_NORMAL_OID, listUserRelations, rowSecuredTables, type ServerInfo, type TableInfo } from './catalog';
 import { UsageError } from '../../core/cli';
-import { qualifiedName } from './db';
+import { qualifiedName, quoteIdent } from './db';
 import { log } from './log';
 import { readState, type Mode, type RunState } from './state';
 
@@ -118,6 +118,31 @@ export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], la
       '--source',
       `tables without primary key or replica identity cannot replicate UPDATE/DELETE: ${noIdentity.join(', ')}; ` +
         'add a primary key or ALTER TABLE … REPLICA IDENTITY FULL on the source, or use --mode copy during a write freeze',
+    );
+  }
+}
+
+/**
+ * CREATE PUBLICATION … FOR TABLE needs the CREATE privilege on the database and the ownership of
+ * every table (a member of the owner role counts, as does a superuser): without them it failed
+ * after the schema was on the target, "must be owner of table …", exit 3 at every rerun.
+ */
+export async function checkPublicationRights(source: Client, user: string, tables: TableInfo[]): Promise<void> {
+  const { rows } = await source.query<{ create: boolean; database: string; notOwned: string[] }>(
+    `SELECT has_database_privilege(current_database(), 'CREATE') AS create, current_database() AS database,
+       ARRAY(SELECT t.name FROM unnest($1::text[], $2::text[]) AS t(sql, name) JOIN pg_class c ON c.oid = t.sql::regclass
+             WHERE NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1) AS "notOwned"`,
+    [tables.map((t) => t.sql), tables.map((t) => t.name)],
+  );
+  const { create, database, notOwned } = rows[0];
+  if (!create) {
+    throw new UsageError('--source', `${user} may not create the publication in database ${database}: GRANT CREATE ON DATABASE ${quoteIdent(database)} TO ${quoteIdent(user)}, then rerun`);
+  }
+  if (notOwned.length) {
+    throw new UsageError(
+      '--source',
+      `the publication needs ${user} to own the tables it publishes, and it does not own ${notOwned.slice(0, 10).join(', ')}${notOwned.length > 10 ? `, … (${notOwned.length})` : ''}: ` +
+        `ALTER TABLE … OWNER TO ${quoteIdent(user)}, GRANT the owner role to it, or run the move as the tables' owner or a superuser, then rerun`,
     );
   }
 }

@@ -8,7 +8,7 @@ import { UsageError } from '../../core/cli';
 import { MismatchError, StepFailed } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
-import { checkExtensionVersions, checkMoneyLocales, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
+import { checkExtensionVersions, checkMoneyLocales, checkPublicationRights, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
 import { applySection, atSourceVersions, dumpSection, raiseMaintenanceWorkMem, splitRefreshes } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
@@ -121,6 +121,7 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     checkReplicationSource(si, tables, await countLargeObjects(source), await extensionConfigRows(source, listed));
     // The initial sync reads the tables as this user too: its policies would hold rows back.
     await checkRowSecurity(source, si.user);
+    await checkPublicationRights(source, si.user, tables);
     await checkMoneyLocales(source, target, tables, options.sourceUrlForTarget);
     const extensions = await checkExtensionVersions(source, target);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
