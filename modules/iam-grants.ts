@@ -15,9 +15,13 @@ export interface ObjectScope {
 }
 
 export interface Grants {
-  /** sqs:SendMessage on these queue ARNs. */
+  /** sqs:SendMessage (SendMessage and SendMessageBatch) on these queue ARNs; reading a queue's attributes is a consumer's. */
   sendTo?: string[];
-  /** Receive, delete, change visibility and read attributes on these queue ARNs (a consumer). */
+  /**
+   * Receive, delete, change visibility and read attributes on these queue ARNs (a consumer: the
+   * consumer loop and the doc worker's deadlines read the visibility timeout and redrive policy,
+   * its sweeper the backlog).
+   */
   consumeFrom?: string[];
   /** s3:GetObject under these prefixes. */
   readObjects?: ObjectScope[];
@@ -80,7 +84,7 @@ export function grantStatements(grants: Grants): Statement[] {
   const add = (sid: string, actions: string[], resources: string[] | undefined) => {
     if (resources && resources.length > 0) statements.push({ sid, actions, resources });
   };
-  add('SendToQueues', ['sqs:SendMessage', 'sqs:GetQueueAttributes'], grants.sendTo);
+  add('SendToQueues', ['sqs:SendMessage'], grants.sendTo);
   add(
     'ConsumeQueues',
     ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],

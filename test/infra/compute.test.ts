@@ -622,6 +622,28 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     });
   });
 
+  test('each role may do to queues only what its code does: senders send, consumers alone read a queue’s attributes', () => {
+    const queueOf = (arn: string) => arn.replace(/^\$\{[^}]*aws_sqs_queue([a-z-]+)_queue_[A-Z0-9]+arn\}$/, '$1');
+    const list = (v: string | string[]): string[] => ([] as string[]).concat(v);
+    const queueActions = (role: Block) =>
+      statementsOf(role)
+        .flatMap((s) => list(s.Action).filter((a) => a.startsWith('sqs:')).flatMap((a) => list(s.Resource).map((r) => `${a} ${queueOf(r)}`)))
+        .sort();
+    const roleOf = (name: string) => roles.find((r) => r.config.name === `${prefix}-${name}`)!;
+    const consume = (q: string) => ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'].map((a) => `${a} ${q}`);
+    const granted = Object.fromEntries([...GATEWAYS, ...INTERNAL, 'doc-generation-task', 'b2b-batch-task'].map((n) => [n, queueActions(roleOf(n))]));
+    expect(granted).toEqual({
+      'gateway-b2c': [],
+      'gateway-b2b': [],
+      'core-llm': [],
+      theme: [],
+      order: ['sqs:SendMessage batch-jobs', 'sqs:SendMessage doc-jobs'],
+      client: [],
+      'doc-generation-task': [...consume('doc-jobs'), ...consume('batch-doc-jobs'), 'sqs:SendMessage doc-jobs', 'sqs:SendMessage batch-doc-jobs'].sort(),
+      'b2b-batch-task': [...consume('batch-jobs'), 'sqs:SendMessage batch-doc-jobs'].sort(),
+    });
+  });
+
   test('worker environments pass the services’ and the workers’ config loaders', () => {
     for (const w of Object.keys(WORKER_ACCESS) as Array<keyof typeof WORKER_ACCESS>) {
       const vars: Record<string, string> = Object.fromEntries(containerOf(workerName(w)).environment.map((e: any) => [e.name, e.value]));

@@ -369,7 +369,9 @@ function gatewayRows(env: string): Row[] {
 /**
  * The doc-job queues as the compute stack grants them: the doc worker consumes both (interactive
  * first) and sends to both (hand-offs, the sweeper), the batch worker sends its rows to
- * batch-doc-jobs only, the order service its B2C jobs to doc-jobs only.
+ * batch-doc-jobs only, the order service its B2C jobs to doc-jobs only. A queue's attributes are
+ * read by its consumers alone (the consumer loop, the doc worker's deadlines and sweeper): a sender
+ * only sends.
  */
 function docJobQueueRows(env: string): Row[] {
   const own = environmentResources(env);
@@ -379,7 +381,17 @@ function docJobQueueRows(env: string): Row[] {
   const order = workloadRole(env, `${namePrefix(env)}-order`);
   const interactive = { resource: own.docJobsQueue, resourcePolicy: own.docJobsQueuePolicy };
   const rows = { resource: own.batchDocJobsQueue, resourcePolicy: own.batchDocJobsQueuePolicy };
+  const batches = { resource: own.batchJobsQueue, resourcePolicy: own.batchJobsQueuePolicy };
+  const attributes = 'sqs:GetQueueAttributes';
   return [
+    { principal: doc, action: attributes, ...interactive, expected: 'Allow', why: 'its deadlines follow the visibility timeout and redrive policy; the sweeper reads the backlog' },
+    { principal: doc, action: attributes, ...rows, expected: 'Allow', why: 'the same, for the batch rows’ queue it consumes' },
+    { principal: batch, action: attributes, ...batches, expected: 'Allow', why: 'its consumer reads the visibility timeout of the queue it consumes' },
+    { principal: batch, action: attributes, ...rows, expected: 'Deny', why: 'it only sends batch doc jobs: no sender reads a queue’s attributes' },
+    { principal: order, action: attributes, ...interactive, expected: 'Deny', why: 'it only sends B2C doc jobs' },
+    { principal: order, action: attributes, ...batches, expected: 'Deny', why: 'it only sends batch jobs' },
+    { principal: order, action: 'sqs:SendMessage', ...batches, expected: 'Allow', why: 'a new (or replayed) batch’s job' },
+    { principal: batch, action: 'sqs:ReceiveMessage', ...batches, expected: 'Allow', why: 'consumes batch jobs' },
     { principal: doc, action: 'sqs:ReceiveMessage', ...interactive, expected: 'Allow', why: 'consumes interactive doc jobs' },
     { principal: doc, action: 'sqs:ReceiveMessage', ...rows, expected: 'Allow', why: 'consumes batch rows’ doc jobs' },
     { principal: doc, action: 'sqs:SendMessage', ...rows, expected: 'Allow', why: 'a batch row’s hand-off and re-send go to its own queue' },

@@ -207,6 +207,8 @@ export function environmentResources(env: string) {
     docJobsQueuePolicy: queuePolicy(/^doc-jobs_queue/),
     batchDocJobsQueue: arnOf(data, 'aws_sqs_queue', /^batch-doc-jobs_queue/),
     batchDocJobsQueuePolicy: queuePolicy(/^batch-doc-jobs_queue/),
+    batchJobsQueue: arnOf(data, 'aws_sqs_queue', /^batch-jobs_queue/),
+    batchJobsQueuePolicy: queuePolicy(/^batch-jobs_queue/),
     stripeSecret: arnOf(data, 'aws_secretsmanager_secret', /stripe-secret-key/),
     geminiSecret: arnOf(data, 'aws_secretsmanager_secret', /gemini/),
     /** The login of the application database role (services and workers that connect). */
