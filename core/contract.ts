@@ -141,6 +141,12 @@ export const CORE_LLM_TIMEOUT_SECONDS = 60;
  */
 export const API_GATEWAY_TIMEOUT_MS = 29_000;
 
+/**
+ * The largest event a synchronous Lambda invocation takes (InvokeFunction refuses more), whatever
+ * API Gateway itself accepts (10 MB): a request body must fit in it beside the rest of its event.
+ */
+export const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
 /** The alias every caller and the API invoke; rollback moves it to an older version. */
 export const LIVE_ALIAS = 'live';
 

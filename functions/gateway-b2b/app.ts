@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { randomUUID } from 'node:crypto';
 import * as z from '../../core/zod';
+import { LAMBDA_SYNC_PAYLOAD_BYTES } from '../../core/contract';
 import { batchRequestHash, batchSourceKey, BatchSource, idempotentBatchId, MAX_BATCH_ROWS } from '../../core/domain/batches';
 import { AppError, badRequest, conflict, FieldIssue, MAX_FIELD_ISSUES, unauthorized } from '../../core/errors';
 import { createServiceApp, logAbout, ServiceContext, ServiceState } from '../shared/http';
@@ -17,7 +18,16 @@ import { inputIssues, slugSchema } from '../../core/domain/themes';
 import { acceptedMediaType, NoQuery, parseJsonBody, parseQuery, parseWith, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
 
 /** Public B2B API: batches (JSON or CSV) and their orders, and the client's own API keys, authenticated by API key. */
-export const BATCH_BODY_LIMIT = 5 * 1024 * 1024;
+
+/** The Lambda event around a body: the request's headers (10 KiB at most, given twice: headers and multiValueHeaders) and its context. */
+const EVENT_ENVELOPE_BYTES = 64 * 1024;
+/**
+ * A batch body must reach the function to be answered: API Gateway passes a text body in the
+ * Lambda event as a JSON string, where a quote, a backslash or a line break takes two bytes, so
+ * half of what is left of the invocation's payload. 5 MiB, as before, made a valid batch of
+ * quoted CSV or JSON rows API Gateway's bare 500 in AWS (InvokeFunction refusing the event).
+ */
+export const BATCH_BODY_LIMIT = Math.floor((LAMBDA_SYNC_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES) / 2);
 export const MANIFEST_LINK_SECONDS = 900;
 /** The WWW-Authenticate of a 401: the API key as a Bearer token (x-api-key works too). */
 const B2B_CHALLENGE = 'Bearer realm="b2b"';

@@ -6,7 +6,7 @@ import { readConfig, resolveConfig, AppConfig } from '../../core/config';
 import type { InternalClient } from '../../core/internal-client';
 import { createApp as clientApp } from '../../functions/client/app';
 import { createApp as coreLlmApp } from '../../functions/core-llm/app';
-import { createApp as b2bApp } from '../../functions/gateway-b2b/app';
+import { BATCH_BODY_LIMIT, createApp as b2bApp } from '../../functions/gateway-b2b/app';
 import { createApp as b2cApp } from '../../functions/gateway-b2c/app';
 import { createApp as orderApp } from '../../functions/order/app';
 import { createRuntime } from '../../functions/shared/runtime';
@@ -90,6 +90,7 @@ test.each([
   ['core-llm', '/generate', {}, 64 * 1024],
   ['gateway-b2c', '/b2c/orders', {}, 64 * 1024],
   ['client', '/clients/authenticate', {}, 256 * 1024],
+  ['gateway-b2b', '/b2b/batches', b2bKey, BATCH_BODY_LIMIT],
 ] as const)('%s POST %s: a JSON body over the route’s limit is a 413', async (service, path, headers, limit) => {
   const res = await post(urls[service], path, JSON.stringify({ x: 'x'.repeat(limit) }), { ...headers, 'content-type': 'application/json' });
   expect(res).toEqual({ status: 413, json: { error: { code: 'payload_too_large', message: `request body exceeds ${limit} bytes` } } });

@@ -76,8 +76,8 @@ describe('gateway-b2b', () => {
     expect(fields.slice(0, 2)).toEqual(['rows[0].product', 'rows[0].k0']);
   });
 
-  // 5 MiB of one-character rows is 2.6 million records: all of them were parsed (~2 s, ~190 MB of
-  // heap on the 512 MB function) before the row count refused the batch.
+  // 5 MiB (the limit then) of one-character rows is 2.6 million records: all of them were parsed
+  // (~2 s, ~190 MB of heap on the 512 MB function) before the row count refused the batch.
   test(`a CSV of more than ${MAX_BATCH_ROWS} rows is refused once row ${MAX_BATCH_ROWS + 1} is read, not after parsing the whole body`, async () => {
     const before = await p.counts();
     const csv = `product\n${'kettle\n'.repeat(MAX_BATCH_ROWS + 1)}"a quote never closed\n`;
