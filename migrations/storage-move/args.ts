@@ -57,7 +57,7 @@ options:
                              the AWS SDK's backoff (1-20, default ${MAX_ATTEMPTS}: up to 71 s of waiting when throttled)
   --verify-only              re-check every object (size + SHA-256 on both sides, and the headers the move sets:
                              Content-Type, Cache-Control, Content-Encoding/-Disposition/-Language, x-amz-meta-*);
-                             exit 1 naming differences
+                             exit 1 naming differences, which the next move copies again
   --dry-run                  list what would be copied; write nothing
 
 credentials: the SDK's chain for the target (AWS_*); the source takes SOURCE_AWS_ACCESS_KEY_ID /

@@ -4,7 +4,7 @@ import { UsageError } from '../../core/cli';
 import { log } from '../data-move/log';
 import type { Args } from './args';
 import { loadKeyMap, type KeyMap } from './keys';
-import { commitBatch, describeTarget, ensureState, readState, replacedOutcomes, type Replaced, type State, type Verified } from './state';
+import { commitBatch, describeTarget, ensureState, markUnverified, readState, replacedOutcomes, type Replaced, type State, type Verified } from './state';
 import {
   cacheControlFor,
   checkBucket,
@@ -59,6 +59,8 @@ export interface Report {
   verifyOnly: boolean;
   /** Headers `--verify-only` could not compare: the local emulator keeps none of them. */
   notCompared: string[];
+  /** Recorded objects `--verify-only` found missing or different, whose rows it marked for the next move to copy again. */
+  requeued: number;
   dryRun: boolean;
   /**
    * How each object was checked: the target's SHA-256 (answered to the upload, or kept and given
@@ -192,6 +194,7 @@ function emptyReport(ctx: Context): Report {
     remapped: [],
     verifyOnly: ctx.args.verifyOnly,
     notCompared: ctx.args.verifyOnly && ctx.args.env === 'local' ? NOT_KEPT_LOCALLY : [],
+    requeued: 0,
     dryRun: ctx.args.dryRun,
     checkedBy: { checksum: 0, md5: 0, reread: 0 },
   };
@@ -364,8 +367,22 @@ function servedDifferences(expected: Served, got: Served, skip: string[]): strin
 
 async function verifyAll(ctx: Context): Promise<Report> {
   const report = emptyReport(ctx);
-
   const started = Date.now();
+  // A recorded object is never read again by the move (that is what makes a rerun free): one found
+  // missing or different here is marked so the next move copies it again, as its report says;
+  // without the mark "rerun the move" skipped it as verified, and the difference stayed.
+  const requeue: string[] = [];
+  try {
+    await verifyEach(ctx, report, requeue);
+  } finally {
+    await markUnverified(ctx.db, ctx.targetId, ctx.source.describe, requeue);
+    report.requeued = requeue.length;
+  }
+  report.seconds = +((Date.now() - started) / 1000).toFixed(2);
+  return report;
+}
+
+async function verifyEach(ctx: Context, report: Report, requeue: string[]): Promise<void> {
   await pool(ctx.source.list(), ctx.args.jobs, async (o) => {
     report.listed++;
     const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
@@ -403,10 +420,9 @@ async function verifyAll(ctx: Context): Promise<Report> {
     const problem = differences.length ? differences.join('; ') : null;
     if (problem) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem });
     else report.checkedBy[got!.how]++;
+    if (problem && ctx.state.done.get(o.key)?.target_key === to.targetKey) requeue.push(o.key);
     if (!problem && !ctx.state.done.has(o.key)) report.problems.push({ sourceKey: o.key, targetKey: to.targetKey, problem: 'in the target but not recorded as verified (run the move)' });
   });
-  report.seconds = +((Date.now() - started) / 1000).toFixed(2);
-  return report;
 }
 
 export async function run(args: Args): Promise<Report> {
@@ -437,7 +453,7 @@ export function formatReport(r: Report): string {
   if (!r.dryRun)
     lines.push(`verified by: ${r.checkedBy.checksum} SHA-256 checksum of the target, ${r.checkedBy.md5} MD5 computed by the target (ETag, per part), ${r.checkedBy.reread} read back and hashed`);
   if (r.problems.length) {
-    lines.push('missing or different:');
+    lines.push(r.requeued ? `missing or different (the next move copies the ${r.requeued} recorded as verified again):` : 'missing or different:');
     for (const p of [...r.problems].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : 1))) lines.push(`  ${p.sourceKey} -> ${p.targetKey}: ${p.problem}`);
   }
   if (r.remapped.length) {

@@ -179,3 +179,9 @@ export async function replacedOutcomes(db: Client, target: string, moved: { sour
   );
   return rows.map((r) => ({ sourceKey: r.source_key, keyNowHolds: r.holder ?? undefined, orderKeyNow: r.order_key ?? undefined }));
 }
+
+/** Rows whose objects the next move copies and verifies again, as it does a row without its source version. */
+export async function markUnverified(db: Client, target: string, source: string, sourceKeys: string[]): Promise<void> {
+  if (sourceKeys.length === 0) return;
+  await db.query(`UPDATE ${STATE_TABLE} SET source_version = NULL WHERE target = $1 AND source = $2 AND source_key = ANY($3::text[])`, [target, source, sourceKeys]);
+}

@@ -56,6 +56,11 @@ describe('storage:move --verify-only compares the headers the move sets', () => 
     expect(bad.stdout).toContain('2 objects listed, 1 ok, 1 missing or different');
     expect(bad.stdout).toContain('  styles.css -> legacy/styles.css: content-type "text/css" expected, target "application/octet-stream"; x-amz-meta-origin "old-platform" expected, target none');
     expect(bad.code).toBe(1);
+
+    // Its row no longer counts as verified: the move copies it again, and the next check passes.
+    expect(bad.stdout).toContain('missing or different (the next move copies the 1 recorded as verified again):');
+    expect((await local()).stdout).toContain('2 objects listed, 1 copied and verified, 1 already verified');
+    expect((await local('--verify-only')).code).toBe(0);
   }, 60_000);
 
   it('a target that keeps every header: one answered without its Cache-Control is a difference (exit 1)', async () => {
