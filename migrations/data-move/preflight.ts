@@ -148,6 +148,31 @@ export async function checkPublicationRights(source: Client, user: string, table
 }
 
 /**
+ * What cutover does to the source as the --source user: ALTER DATABASE … SET
+ * default_transaction_read_only (the database's owner), then the end of every client session of
+ * the database, which it must see (pg_stat_activity shows another role's session without its
+ * backend type but to pg_read_all_stats) and may signal (pg_signal_backend). Without the last two
+ * it ended none of the application's sessions, said the writes were blocked and cut over, and the
+ * application went on writing to the old database; without the first it failed, exit 3. Refused
+ * before the writes stop, naming what is missing. A superuser has all three.
+ */
+export async function checkCutoverRights(source: Client, user: string): Promise<void> {
+  const { rows } = await source.query<{ database: string; owner: boolean; signal: boolean; stats: boolean }>(
+    `SELECT current_database() AS database, pg_has_role(d.datdba, 'USAGE') AS owner,
+       pg_has_role('pg_signal_backend', 'USAGE') AS signal, pg_has_role('pg_read_all_stats', 'USAGE') AS stats
+     FROM pg_database d WHERE d.datname = current_database()`,
+  );
+  const { database, owner, signal, stats } = rows[0];
+  const missing = [
+    ...(owner ? [] : [`the ownership of database ${database} (ALTER DATABASE ${quoteIdent(database)} OWNER TO ${quoteIdent(user)}), to make it read-only`]),
+    ...(stats ? [] : [`pg_read_all_stats (GRANT pg_read_all_stats TO ${quoteIdent(user)}), to see the application's sessions`]),
+    ...(signal ? [] : [`pg_signal_backend (GRANT pg_signal_backend TO ${quoteIdent(user)}), to end them`]),
+  ];
+  if (!missing.length) return;
+  throw new UsageError('--source', `cutover needs, for user ${user}: ${missing.join('; ')}; nothing was changed: grant them, then rerun the cutover`);
+}
+
+/**
  * A subscription carries money as text, written in the publisher session's lc_monetary and read in
  * the apply worker's, each its server's default for the database and user ('1.234,56 €' under
  * de_DE, '$1,234.56' under C): when they differ the initial sync refuses the amounts, or takes

@@ -8,7 +8,7 @@ import { UsageError } from '../../core/cli';
 import { MismatchError, StepFailed } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
-import { checkExtensionVersions, checkMoneyLocales, checkPublicationRights, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
+import { checkCutoverRights, checkExtensionVersions, checkMoneyLocales, checkPublicationRights, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
 import { applySection, atSourceVersions, dumpSection, raiseMaintenanceWorkMem, splitRefreshes } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
@@ -299,6 +299,7 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
     checkSourceUnchanged(await savedShapes(target), await tableShapes(source));
     const { database, user } = await serverInfo(source);
     await checkRowSecurity(source, user);
+    await checkCutoverRights(source, user);
     const t0 = Date.now();
     let writesBlocked = false;
     // Ctrl-C (or a stopped task's SIGTERM) while writes are blocked would end the process with the
