@@ -89,15 +89,22 @@ export interface State {
 /** This source's progress (empty before the first run). */
 export async function readState(db: Client, target: string, source: string): Promise<State> {
   const state: State = { done: new Map(), moved: new Map() };
-  // Read before ensureState alters a table of an earlier version (a dry run never does), whose rows have no target.
-  const { rows: exists } = await db.query(
-    `SELECT to_regclass('${STATE_TABLE}') IS NOT NULL AS ok, EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass('${STATE_TABLE}') AND attname = 'target') AS keyed`,
-  );
+  const { rows: exists } = await db.query(`SELECT to_regclass('${STATE_TABLE}') IS NOT NULL AS ok`);
   if (!exists[0].ok) return state;
-  const { rows } = await db.query<StateRow & { target: string | null; source_key: string }>(
-    `SELECT ${exists[0].keyed ? 'target' : 'NULL AS target'}, source_key, target_key, size, source_version, sha256, md5, order_id FROM ${STATE_TABLE} WHERE source = $1`,
-    [source],
-  );
+  // Read before ensureState alters a table of an earlier version (a dry run never does): each row
+  // as JSON, since such a table may lack target, md5 and source_version, and naming a column it
+  // lacks failed every run on it (exit 3) before ensureState could add them.
+  type Found = Partial<StateRow> & { target?: string; source_key: string; target_key: string; size: number };
+  const { rows: found } = await db.query<{ r: Found }>(`SELECT to_jsonb(o) AS r FROM ${STATE_TABLE} o WHERE source = $1`, [source]);
+  const rows = found.map(({ r }) => ({
+    ...r,
+    target: r.target ?? null,
+    size: String(r.size),
+    source_version: r.source_version ?? null,
+    sha256: r.sha256 ?? null,
+    md5: r.md5 ?? null,
+    order_id: r.order_id ?? null,
+  }));
   for (const r of rows) {
     if (r.target === target) state.done.set(r.source_key, r);
     if (r.order_id) state.moved.set(r.source_key, { targetKey: r.target_key, orderId: r.order_id });

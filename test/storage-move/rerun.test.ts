@@ -53,6 +53,31 @@ describe('storage:move rerun after a source object changed at the same size', ()
     expect(r.stdout).toContain(`s3://old/a/ at ${em.endpoint} -> assets: ${COUNT} objects listed, 0 copied and verified, ${COUNT} already verified`);
   }, 30_000);
 
+  it("a state table of the first version (no target, md5 or source version): its rows are read, the dry run and the run go on from it", async () => {
+    const first = await createTestDatabase('stmove_rerun_v1');
+    try {
+      await query(first.url, `CREATE SCHEMA _storage_move;
+        CREATE TABLE _storage_move.objects (
+          target_bucket text NOT NULL, source text NOT NULL, source_key text NOT NULL,
+          target_key text NOT NULL, size bigint NOT NULL, sha256 text NOT NULL, order_id uuid,
+          status text NOT NULL DEFAULT 'verified' CHECK (status IN ('verified')),
+          verified_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (target_bucket, source, source_key));
+        INSERT INTO _storage_move.objects (target_bucket, source, source_key, target_key, size, sha256)
+          VALUES ('assets', 'file://${dir}', '0.png', 'v1/0.png', 3000, 'x')`);
+      const args = ['--source', `file://${dir}`, '--target', 'assets', '--target-prefix', 'v1/', '--env', 'local', '--target-endpoint', em.endpoint, '--database-url', first.url];
+      const dry = await runCli([...args, '--dry-run']);
+      expect(dry.stdout).toContain(`${COUNT} to copy, 0 already verified`);
+      expect(dry.code).toBe(0);
+      const r = await runCli(args);
+      expect(r.stdout).toContain(`${COUNT} copied and verified, 0 already verified`);
+      expect(r.code).toBe(0);
+      expect((await runCli(args)).stdout).toContain(`0 copied and verified, ${COUNT} already verified`);
+    } finally {
+      await first.drop();
+    }
+  }, 60_000);
+
   it('rows of an earlier version (no source version) are copied and verified again, once', async () => {
     await query(db.url, `UPDATE _storage_move.objects SET source_version = NULL WHERE source = 's3://old/a/ at ${em.endpoint}'`);
     expect((await run('s3://old/a/', 's3/')).stdout).toContain(`${COUNT} copied and verified, 0 already verified`);
