@@ -363,7 +363,14 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
 export async function rollback(options: ReplicateOptions): Promise<void> {
   await withBoth(options, async (source, target) => {
     const database = (await serverInfo(source)).database;
-    await allowWrites(source, database);
+    // Only a cutover makes the database read-only, as its owner: a replication rolled back before
+    // one (by a migrator owning the tables, not the database) failed here, exit 3 at every rerun,
+    // its slot keeping WAL on the source.
+    const { rows: readOnly } = await source.query(
+      `SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+       WHERE d.datname = current_database() AND s.setrole = 0 AND 'default_transaction_read_only=on' = ANY (s.setconfig)`,
+    );
+    if (readOnly.length) await allowWrites(source, database);
     if (await subscriptionExists(target)) {
       await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} DISABLE`);
       // DROP SUBSCRIPTION drops its slot on the source and fails when there is none (a run stopped
