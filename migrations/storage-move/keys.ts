@@ -16,7 +16,11 @@ export interface SharedKey {
 }
 
 /** Source key (relative to the source prefix) → the order it belongs to and its new key. */
-export type KeyMap = (sourceKey: string, fullKey: string) => OrderTarget | SharedKey | null;
+export interface KeyMap {
+  (sourceKey: string, fullKey: string): OrderTarget | SharedKey | null;
+  /** The old key the map gives this new key (its order's document), if any. */
+  holderOf(targetKey: string): string | undefined;
+}
 
 interface OrderRow {
   id: string;
@@ -94,5 +98,7 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
   } else {
     for (const o of await ordersOf(db, 'WHERE o.document_key IS NOT NULL', [])) add(o.document_key!, toTarget(o));
   }
-  return (key, fullKey) => byOld.get(key) ?? byOld.get(fullKey) ?? null;
+  const holders = new Map<string, string>();
+  for (const [oldKey, t] of byOld) if ('targetKey' in t) holders.set(t.targetKey, oldKey);
+  return Object.assign((key: string, fullKey: string) => byOld.get(key) ?? byOld.get(fullKey) ?? null, { holderOf: (targetKey: string) => holders.get(targetKey) });
 }

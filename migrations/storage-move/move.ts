@@ -172,7 +172,13 @@ function targetFor(ctx: Context, o: SourceObject): Destination | Skipped {
   // map no longer names stays where it is recorded (a delta pass's --map names only the new objects),
   // as does one whose order a first move re-pointed (orders.document_key no longer holds its old key,
   // nor, when it went into another target, does anything but that move's row).
-  const t = ctx.keyMap(o.key, prefix + o.key) ?? recorded ?? (ctx.args.mapFile ? null : ctx.state.moved.get(o.key)) ?? null;
+  const mapped = ctx.keyMap(o.key, prefix + o.key);
+  // Unless the map gives its recorded key to another object (the order's right document): kept
+  // there, each run's verification found the other's bytes, and the move copied it back over them.
+  const holder = !mapped && recorded ? ctx.keyMap.holderOf(recorded.targetKey) : undefined;
+  if (holder !== undefined && holder !== o.key && holder !== prefix + o.key)
+    return { key: o.key, reason: `recorded at ${recorded!.targetKey}, which the key map now gives ${holder}: not copied again; give it its order in --map, if it has one` };
+  const t = mapped ?? recorded ?? (ctx.args.mapFile ? null : ctx.state.moved.get(o.key)) ?? null;
   if (t && 'orderIds' in t) return { key: o.key, reason: `${t.orderIds.length} orders have this old key (${t.orderIds.join(', ')}): not copied, no key changed; give its order in --map` };
   if (!t) return { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
   // A row of an earlier version without its order (same key) is no other order's.

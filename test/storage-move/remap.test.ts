@@ -25,8 +25,8 @@ describe('storage:move with a corrected --map', () => {
 
   beforeAll(async () => {
     [em, db, dir] = await Promise.all([startLocalEmulator({ buckets: ['reports'] }), createTestDatabase('stmove_remap'), mkdtemp(join(tmpdir(), 'storage-move-remap-'))]);
-    orders = await seedOrders(db.url, ['old/a1', 'old/b1', 'old/a2', 'old/b2', 'old/a3', 'old/b3']);
-    for (const [i, s] of ['s1', 's2', 's3'].entries()) {
+    orders = await seedOrders(db.url, ['old/a1', 'old/b1', 'old/a2', 'old/b2', 'old/a3', 'old/b3', 'old/a4']);
+    for (const [i, s] of ['s1', 's2', 's3', 's4'].entries()) {
       await mkdir(join(dir, s));
       await writeFile(join(dir, s, 'x.pdf'), content(10 + i, 3000));
       await writeFile(join(dir, s, 'y.pdf'), content(20 + i, 4000));
@@ -92,5 +92,19 @@ describe('storage:move with a corrected --map', () => {
     expect(fixed.code).toBe(1);
     expect(fixed.stdout).toContain(`  x.pdf -> ${keyOf(a)}: order ${a.id} still points at this key, which holds the earlier copy of an object now given to order ${b.id}`);
     expect([await keyNow(a), await keyNow(b)]).toEqual([keyOf(a), keyOf(b)]);
+  }, 60_000);
+
+  it('an object the corrected map leaves out, recorded at the key it gives another object: skipped, never copied back over it', async () => {
+    const a = orders[6];
+    await move('s4', [`x.pdf,${a.id}`]);
+    const fixed = await move('s4', [`y.pdf,${a.id}`]);
+    expect(fixed.stdout).toContain('2 objects listed, 1 copied and verified, 0 already verified, 1 skipped');
+    expect(fixed.stdout).toContain(`  x.pdf: recorded at ${keyOf(a)}, which the key map now gives y.pdf: not copied again`);
+    expect(fixed.code).toBe(2);
+    const verified = await move('s4', [`y.pdf,${a.id}`], '--verify-only');
+    expect(verified.stdout).toContain('2 objects listed, 1 ok, 0 missing or different, 1 skipped');
+    expect((await move('s4', [`y.pdf,${a.id}`])).stdout).toContain('0 copied and verified, 1 already verified, 1 skipped');
+    expect((await getObject(s3(em.endpoint), 'reports', keyOf(a)))!.equals(content(23, 4000))).toBe(true);
+    expect(await keyNow(a)).toBe(keyOf(a));
   }, 60_000);
 });
