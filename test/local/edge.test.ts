@@ -14,6 +14,9 @@ import { ErrorBody } from '../../functions/shared/public-api';
 import { FIXTURE_FILES, writeFrontendFixture } from '../support/frontend-fixture';
 import { startTestPlatform, TestPlatform } from '../support/functions-platform';
 import { Testing } from 'cdktf';
+import Koa from 'koa';
+import { toApiGatewayEvent } from '../../core/internal-client';
+import { toLambdaHandler } from '../../functions/shared/lambda';
 import { dev } from '../../stacks/config';
 import { EdgeStack } from '../../stacks/edge';
 import { resources } from '../support/infra-synth';
@@ -370,6 +373,31 @@ describe('what the API function sends the origin', () => {
     expect(forwarded.headers.cookie).toBe('a=1; b=2');
     expect(forwarded.headers['x-forwarded-for']).toBe('198.51.100.7, 127.0.0.1');
     expect(forwarded.headers.host).not.toBe(new URL(probeEdge.url).host);
+  });
+
+  test('a query value left empty (a=, a, a=&a=x) reaches the gateway as the Lambda adapter builds it from the event API Gateway gives', async () => {
+    // API Gateway's REST proxy event for each viewer query: a name without a value is the empty string, a repeated one is its last value and the list.
+    const cases: [string, Record<string, string[]>][] = [
+      ['a=', { a: [''] }],
+      ['a', { a: [''] }],
+      ['a=&a=x', { a: ['', 'x'] }],
+    ];
+    const echo = new Koa();
+    echo.use((ctx) => {
+      ctx.body = { url: ctx.url, query: ctx.query };
+    });
+    const lambda = toLambdaHandler(echo);
+    for (const [query, values] of cases) {
+      const event = {
+        ...toApiGatewayEvent({ method: 'GET', path: '/b2b/orders/1' }, 'req-empty-query'),
+        queryStringParameters: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v[v.length - 1]])),
+        multiValueQueryStringParameters: values,
+      };
+      const inAws = JSON.parse(((await lambda(event, {})) as { body: string }).body);
+      seen = [];
+      await fetch(`${probeEdge.url}/api/b2b/orders/1?${query}`);
+      expect([query, seen[0].url]).toEqual([query, inAws.url]);
+    }
   });
 
   test('without the secret in the store the header stays out (the API refuses the request in AWS)', async () => {

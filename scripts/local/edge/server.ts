@@ -142,8 +142,12 @@ function addValue(into: Record<string, CfValue>, name: string, value: string): v
 
 const valuesOf = (v: CfValue): string[] => (v.multiValue ?? [v]).map((m) => m.value);
 
+/**
+ * The query the gateway's Lambda adapter rebuilds from API Gateway's event, where a name given
+ * without a value (`?a`) and one given an empty one (`?a=`) are both the empty string: `a=`.
+ */
 function queryOf(request: CfRequest): string {
-  const pairs = Object.entries(request.querystring).flatMap(([name, v]) => valuesOf(v).map((value) => (value === '' ? name : `${name}=${value}`)));
+  const pairs = Object.entries(request.querystring).flatMap(([name, v]) => valuesOf(v).map((value) => `${name}=${value}`));
   return pairs.length > 0 ? `?${pairs.join('&')}` : '';
 }
 
