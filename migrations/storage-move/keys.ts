@@ -18,7 +18,10 @@ export interface SharedKey {
 /** Source key (relative to the source prefix) → the order it belongs to and its new key. */
 export interface KeyMap {
   (sourceKey: string, fullKey: string): OrderTarget | SharedKey | null;
-  /** The old key the map gives this new key (its order's document), if any. */
+  /**
+   * The old key a --map gives this new key (its order's document), if any. Not from the orders:
+   * once moved, an order's document_key is its new key, which no source object need have.
+   */
   holderOf(targetKey: string): string | undefined;
 }
 
@@ -99,6 +102,6 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
     for (const o of await ordersOf(db, 'WHERE o.document_key IS NOT NULL', [])) add(o.document_key!, toTarget(o));
   }
   const holders = new Map<string, string>();
-  for (const [oldKey, t] of byOld) if ('targetKey' in t) holders.set(t.targetKey, oldKey);
+  if (mapFile) for (const [oldKey, t] of byOld) if ('targetKey' in t) holders.set(t.targetKey, oldKey);
   return Object.assign((key: string, fullKey: string) => byOld.get(key) ?? byOld.get(fullKey) ?? null, { holderOf: (targetKey: string) => holders.get(targetKey) });
 }
