@@ -32,11 +32,13 @@ options:
   --target URL              RDS database (must be empty for copy/replicate)
   --mode copy|replicate     default copy
   --verify-only             only verify
-  --jobs N                  parallel copy streams (1-32, default 2)
-  --chunk-mb N              split tables larger than N MB by key range across the streams (default 1024)
+  --jobs N                  parallel copy and verification streams (copy, --verify-only, cutover; 1-32, default 2)
+  --chunk-mb N              copy: split tables larger than N MB by key range across the streams (default 1024)
   --source-for-target URL   source address as the target server sees it (replicate; default --source)
-  --maintenance-work-mem S  for index builds on the target, at least (default 128MB; a larger server setting is kept)
+  --maintenance-work-mem S  copy, replicate: for index builds on the target, at least (default 128MB; a larger server setting is kept)
   --lag-timeout SECONDS     cutover: longest wait for lag zero (default 60)
+
+an option given to a command that does not read it (--source-for-target to a copy) is refused, exit 2
 
 passwords: put them in the URL, or leave them out and set DB_MOVE_SOURCE_PASSWORD / DB_MOVE_TARGET_PASSWORD
 
@@ -104,6 +106,31 @@ function maintenanceWorkMem(value: string): string {
   return value;
 }
 
+/** How a command is asked for on the command line, the name a refusal gives it. */
+const COMMAND_NAMES: Record<Command, string> = {
+  copy: '--mode copy',
+  replicate: '--mode replicate',
+  verify: '--verify-only',
+  status: 'status',
+  cutover: 'cutover',
+  rollback: 'rollback',
+};
+
+/**
+ * The commands that read each option not all of them read. Given to another it would do nothing
+ * (`--source-for-target` to a copy, `--lag-timeout` to a replicate): refused, rather than a run
+ * that silently ignores what its operator asked for.
+ */
+const READ_BY = {
+  jobs: ['copy', 'verify', 'cutover'],
+  'chunk-mb': ['copy'],
+  'source-for-target': ['replicate'],
+  'maintenance-work-mem': ['copy', 'replicate'],
+  'lag-timeout': ['cutover'],
+} as const satisfies Record<string, readonly Command[]>;
+
+const listOf = (names: string[]) => (names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0]);
+
 export function parse(argv: string[]): Args | 'help' {
   const parsed = parseOptions({
     args: argv,
@@ -124,14 +151,20 @@ export function parse(argv: string[]): Args | 'help' {
   });
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length > 1) throw new UsageError('command', `one at most, got: ${positionals.join(' ')}`);
-  const positional = positionals[0];
-  if (positional !== undefined && !['status', 'cutover', 'rollback'].includes(positional)) {
-    throw new UsageError('command', `unknown "${positional}": expected status, cutover or rollback (or none)`);
-  }
+  const positional = positionals.find((p) => !['status', 'cutover', 'rollback'].includes(p));
+  if (positional !== undefined) throw new UsageError('command', `unknown "${positional}": expected status, cutover or rollback (or none)`);
   const mode = values.mode ?? 'copy';
   if (mode !== 'copy' && mode !== 'replicate') throw new UsageError('--mode', `must be copy or replicate, got "${mode}"`);
-  const command: Command = (positional as Command | undefined) ?? (values['verify-only'] ? 'verify' : mode);
+  // --verify-only and --mode name a command too: beside another, one of them would be ignored
+  // (`cutover --verify-only` a real cutover, not a dry run).
+  const named = [...positionals, ...(values['verify-only'] ? ['--verify-only'] : []), ...(values.mode !== undefined ? [`--mode ${mode}`] : [])];
+  if (named.length > 1) throw new UsageError('command', `one at most (status, cutover, rollback, --verify-only or --mode), got: ${named.join(', ')}`);
+  const command: Command = (positionals[0] as Command | undefined) ?? (values['verify-only'] ? 'verify' : mode);
+  for (const [option, commands] of Object.entries(READ_BY) as [keyof typeof READ_BY, readonly Command[]][]) {
+    if (values[option] !== undefined && !commands.includes(command)) {
+      throw new UsageError(`--${option}`, `does nothing with ${COMMAND_NAMES[command]}: it applies to ${listOf(commands.map((c) => COMMAND_NAMES[c]))} only`);
+    }
+  }
   const sourceUrl = withPassword(postgresUrl('source', values.source), 'DB_MOVE_SOURCE_PASSWORD');
   const memory = maintenanceWorkMem(values['maintenance-work-mem'] ?? '128MB');
   return {

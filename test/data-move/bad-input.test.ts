@@ -40,6 +40,37 @@ describe('db:move bad input: clear message, exit code 2, no stack trace, nothing
     await expectRefused(['resume', '--source', source.url, '--target', target.url], /^command: unknown "resume"/);
   });
 
+  it('refuses an option the command given does not read, naming the commands it applies to, before anything is written', async () => {
+    const urls = ['--source', source.url, '--target', target.url];
+    const refusals: [string[], RegExp][] = [
+      [[...urls, '--source-for-target', source.url], /^--source-for-target: does nothing with --mode copy: it applies to --mode replicate only/],
+      [['--mode', 'copy', ...urls, '--source-for-target', source.url], /^--source-for-target: does nothing with --mode copy/],
+      [['cutover', ...urls, '--source-for-target', source.url], /^--source-for-target: does nothing with cutover: it applies to --mode replicate only/],
+      [['status', ...urls, '--jobs', '4'], /^--jobs: does nothing with status: it applies to --mode copy, --verify-only and cutover only/],
+      [['--mode', 'replicate', ...urls, '--chunk-mb', '7'], /^--chunk-mb: does nothing with --mode replicate: it applies to --mode copy only/],
+      [['--verify-only', ...urls, '--maintenance-work-mem', '256MB'], /^--maintenance-work-mem: does nothing with --verify-only: it applies to --mode copy and --mode replicate only/],
+      [[...urls, '--lag-timeout', '30'], /^--lag-timeout: does nothing with --mode copy: it applies to cutover only/],
+      // --verify-only and --mode name a command: beside another one of them would be ignored, a cutover run for a dry one.
+      [['cutover', ...urls, '--verify-only'], /^command: one at most \(status, cutover, rollback, --verify-only or --mode\), got: cutover, --verify-only/],
+      [['status', ...urls, '--mode', 'replicate'], /^command: one at most .*, got: status, --mode replicate/],
+      [['--verify-only', '--mode', 'replicate', ...urls], /^command: one at most .*, got: --verify-only, --mode replicate/],
+    ];
+    for (const [args, message] of refusals) await expectRefused(args, message);
+    const [t] = await query<{ n: number }>(target.url, `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = '_data_move'`);
+    expect(t.n).toBe(0);
+    // Each option where it is read still parses.
+    for (const args of [
+      [...urls, '--jobs', '4', '--chunk-mb', '7', '--maintenance-work-mem', '256MB'],
+      ['--mode', 'replicate', ...urls, '--source-for-target', source.url, '--maintenance-work-mem', '256MB'],
+      ['--verify-only', ...urls, '--jobs', '4'],
+      ['cutover', ...urls, '--jobs', '4', '--lag-timeout', '30'],
+      ['status', ...urls],
+      ['rollback', ...urls],
+    ]) {
+      expect(parse(args)).toMatchObject({ sourceUrl: source.url });
+    }
+  });
+
   it('names a password that is not percent-encoded, without printing it, before anything is written', async () => {
     const withPassword = (url: string, password: string) => url.replace('postgres://postgres@', `postgres://postgres:${password}@`);
     for (const option of ['--source', '--target'] as const) {

@@ -52,7 +52,8 @@ describe('db:move replicate of money columns between servers of different lc_mon
     );
     const forTarget = new URL(source.url('app2'));
     [forTarget.username, forTarget.password] = ['subscriber', 'sub-pw'];
-    const args = ['--source', source.url('app2'), '--target', target.url('app2'), '--source-for-target', forTarget.toString()];
+    const urls = ['--source', source.url('app2'), '--target', target.url('app2')];
+    const args = [...urls, '--source-for-target', forTarget.toString()];
     const refused = await runCli(['--mode', 'replicate', ...args]);
     expect(refused.code).toBe(2);
     const line = refused.stderr.split('\n').find((l) => l.includes('"level":"error"'))!;
@@ -77,7 +78,8 @@ describe('db:move replicate of money columns between servers of different lc_mon
     const started = await runCli(['--mode', 'replicate', ...args]);
     expect(started.stderr).not.toContain('"level":"error"');
     expect(started.code).toBe(0);
-    const cut = await runCli(['cutover', ...args]);
+    // The subscription already holds the address it connects to: cutover takes no --source-for-target.
+    const cut = await runCli(['cutover', ...urls]);
     expect(cut.stdout).toContain('verification OK');
     expect(await query(target.url('app2'), `SELECT sum(amount)::numeric::text AS total FROM ledger`)).toEqual([{ total: '67900.80' }]);
   }, 90_000);
