@@ -145,7 +145,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
       throw err;
     }
     if (!theme.active) throw badRequest([{ field: themeField, message: 'theme is not active' }]);
-    // One at a time, not spread: a row of 300,000 unknown members is as many issues, past the arguments a call may take.
+    // One at a time, not spread: a row of 200,000 unknown members is as many issues, past the arguments a call may take.
     const issues: FieldIssue[] = [];
     for (let i = 0; i < rows.length && issues.length < MAX_FIELD_ISSUES; i++) {
       for (const issue of inputIssues(theme.promptTemplate, rows[i], `rows[${i}]`)) {

@@ -63,8 +63,8 @@ describe('gateway-b2b', () => {
     expect({ status: res.status, challenge: res.headers.get('www-authenticate') }).toEqual({ status: 401, challenge: 'Bearer realm="b2b"' });
   });
 
-  test('a JSON row with hundreds of thousands of members is a 400 naming at most 50 of them, not a 500', async () => {
-    const row = Object.fromEntries(Array.from({ length: 300_000 }, (_, i) => [`k${i}`, '']));
+  test('a JSON row of 200,000 members (past the arguments a call may take, within the body limit) is a 400 naming at most 50 of them, not a 500', async () => {
+    const row = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, '']));
     const res = await http(b2b, '/b2b/batches', {
       method: 'POST',
       headers: { 'x-api-key': apiKey, 'idempotency-key': newIdempotencyKey() },
