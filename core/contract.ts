@@ -72,6 +72,20 @@ export type QueueName = keyof typeof QUEUES;
 export const MAX_BATCH_ROWS = 5000;
 
 /**
+ * A B2B batch's objects in the assets bucket, each at `batches/<clientId>/<batchId>/<file>`
+ * (core/domain/batches.ts builds the keys): the source gateway-b2b stores, the rejected-rows
+ * report the b2b-batch worker writes, and one manifest per completion (its own id, so a stale
+ * completion never overwrites a newer manifest). stacks/access.ts grants each workload the files
+ * it uses by these names, `manifest('*')` standing for every manifest.
+ */
+export const BATCH_KEY_PREFIX = 'batches/';
+export const BATCH_FILES = {
+  source: 'source.json',
+  rejectedRows: 'rejected-rows.json',
+  manifest: (completion: string): string => `manifest-${completion}.json`,
+} as const;
+
+/**
  * The environment's secrets (created empty by the data stack, values put out of band) → the stem
  * of their name, `<prefix>-<stem>`. The RDS master secret is RDS's own and not among them.
  */

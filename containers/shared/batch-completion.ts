@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Logger } from '../../core/logger';
 import { isMissingObject, Storage } from '../../core/storage';
-import { batchManifestKey } from '../../core/domain/batches';
+import { batchManifestKey, rejectedRowsKey } from '../../core/domain/batches';
 
 /**
  * How a batch learns it is done, without a coordinator:
@@ -48,8 +48,6 @@ export interface BatchCompletionDeps {
   batchBucket: string;
   logger: Logger;
 }
-
-export const rejectedRowsKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/rejected-rows.json`;
 
 /** The reason a manifest gives each rejected line when the batch's rejected-rows report is gone. */
 export const REJECTED_REASON_LOST = 'rejected; its reason is lost (the batch’s rejected-rows report no longer exists)';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { MAX_BATCH_ROWS } from '../contract';
+import { BATCH_FILES, BATCH_KEY_PREFIX, MAX_BATCH_ROWS } from '../contract';
 import type { GenerationBudgetSettings } from './generation-budget';
 import * as z from '../zod';
 
@@ -37,14 +37,17 @@ export function releaseDelaySeconds(row: number, budget: Pick<GenerationBudgetSe
   return Math.min(MAX_DELAY_SECONDS, Math.floor(row / perSecond));
 }
 
-export const batchSourceKey = (clientId: string, batchId: string): string => `batches/${clientId}/${batchId}/source.json`;
+const batchObjectKey = (clientId: string, batchId: string, file: string): string => `${BATCH_KEY_PREFIX}${clientId}/${batchId}/${file}`;
+
+export const batchSourceKey = (clientId: string, batchId: string): string => batchObjectKey(clientId, batchId, BATCH_FILES.source);
+export const rejectedRowsKey = (clientId: string, batchId: string): string => batchObjectKey(clientId, batchId, BATCH_FILES.rejectedRows);
 /**
  * One key per completion (its own random id), not one per batch: a completion that stalls while an
  * `orders retry` runs and another completion writes a newer manifest would, at one key, overwrite it
  * when its put lands at last. The batch's `manifest_key`, set by the completion whose counts still
  * hold (a guarded UPDATE), names the manifest; a stale one lands beside it.
  */
-export const batchManifestKey = (clientId: string, batchId: string, completion: string): string => `batches/${clientId}/${batchId}/manifest-${completion}.json`;
+export const batchManifestKey = (clientId: string, batchId: string, completion: string): string => batchObjectKey(clientId, batchId, BATCH_FILES.manifest(completion));
 
 /**
  * The fingerprint of a batch request: what the client sent and how it is read (`json` or

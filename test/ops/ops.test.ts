@@ -7,7 +7,7 @@ import { createLogger } from '../../core/logger';
 import { createJobQueue, traceAttributes } from '../../core/queue';
 import { requeueOrders } from '../../scripts/ops/orders';
 import { renderRequeue } from '../../scripts/ops/render';
-import { rejectedRowsKey } from '../../containers/shared/batch-completion';
+import { rejectedRowsKey } from '../../core/domain/batches';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
 import { FAILED_AFTER_RETRIES } from '../../core/domain/orders';

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createLogger } from '../../core/logger';
 import { createJobQueue } from '../../core/queue';
 import { BatchJobDeps, handleBatchJob } from '../../containers/b2b-batch/handler';
-import { rejectedRowsKey } from '../../containers/shared/batch-completion';
+import { rejectedRowsKey } from '../../core/domain/batches';
 import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
 
 /**

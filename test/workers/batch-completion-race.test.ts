@@ -2,7 +2,8 @@ import { createJobQueue } from '../../core/queue';
 import { createLogger } from '../../core/logger';
 import type { Storage } from '../../core/storage';
 import { FAILED_AFTER_RETRIES, markGenerating, markReady } from '../../core/domain/orders';
-import { BatchManifest, completeBatchIfDone, countBatchOutcome, rejectedRowsKey } from '../../containers/shared/batch-completion';
+import { BatchManifest, completeBatchIfDone, countBatchOutcome } from '../../containers/shared/batch-completion';
+import { rejectedRowsKey } from '../../core/domain/batches';
 import { retryOrders } from '../../scripts/ops/orders';
 import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
 

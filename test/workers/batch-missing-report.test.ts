@@ -2,7 +2,8 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createLogger } from '../../core/logger';
 import { startWorker } from '../../containers/doc-generation/worker';
 import type { RunningWorker } from '../../containers/shared/process';
-import { BatchManifest, REJECTED_REASON_LOST, rejectedRowsKey } from '../../containers/shared/batch-completion';
+import { BatchManifest, REJECTED_REASON_LOST } from '../../containers/shared/batch-completion';
+import { rejectedRowsKey } from '../../core/domain/batches';
 import { sleep, startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
 /**

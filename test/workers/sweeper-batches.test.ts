@@ -1,7 +1,7 @@
 import { createLogger } from '../../core/logger';
 import { orderDeadlines } from '../../containers/doc-generation/deadlines';
 import { sweepStuckOrders } from '../../containers/doc-generation/sweeper';
-import { rejectedRowsKey } from '../../containers/shared/batch-completion';
+import { rejectedRowsKey } from '../../core/domain/batches';
 import { startWorkerHarness, WorkerHarness } from '../support/workers-harness';
 
 /**
