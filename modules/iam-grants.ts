@@ -8,10 +8,14 @@ import { Statement } from './iam-statements';
  * every other `*` (modules/iam-statements.ts).
  */
 
-/** Objects under a prefix of one bucket; `prefix` '' means the whole bucket. */
+/**
+ * Objects under a prefix of one bucket; `prefix` '' means the whole bucket. With `file`, only
+ * those under it whose last key segment is `file` (IAM's `*` in it matches any characters).
+ */
 export interface ObjectScope {
   bucketArn: string;
   prefix: string;
+  file?: string;
 }
 
 export interface Grants {
@@ -23,11 +27,11 @@ export interface Grants {
    * its sweeper the backlog).
    */
   consumeFrom?: string[];
-  /** s3:GetObject under these prefixes. */
+  /** s3:GetObject on these objects. */
   readObjects?: ObjectScope[];
-  /** s3:PutObject under these prefixes: writes that are never read back. */
+  /** s3:PutObject on these objects: writes that are never read back. */
   writeObjects?: ObjectScope[];
-  /** s3:GetObject, s3:PutObject under these prefixes. */
+  /** s3:GetObject, s3:PutObject on these objects. */
   readWriteObjects?: ObjectScope[];
   /**
    * s3:ListBucket, for listings under these prefixes only (s3:prefix). S3 answers a GET or HEAD
@@ -77,7 +81,8 @@ export const ENI_INTERFACE_ACTIONS = ENI_MANAGE_ACTIONS.filter((a) => a !== ENI_
 /** ecr:GetAuthorizationToken is account-wide: AWS accepts only `*` as its resource. */
 export const ECR_AUTH_ACTION = 'ecr:GetAuthorizationToken';
 
-const objectArns = (scopes: ObjectScope[]): string[] => scopes.map((s) => `${s.bucketArn}/${s.prefix}*`);
+// IAM's `*` in a resource matches across `/`: `<prefix>*/<file>` is that file at any depth below the prefix.
+const objectArns = (scopes: ObjectScope[]): string[] => scopes.map((s) => `${s.bucketArn}/${s.prefix}*${s.file === undefined ? '' : `/${s.file}`}`);
 
 export function grantStatements(grants: Grants): Statement[] {
   const statements: Statement[] = [];

@@ -1,4 +1,4 @@
-import { BucketName, QueueName, ServiceName, WorkerName } from '../core/contract';
+import { BATCH_FILES, BATCH_KEY_PREFIX, BucketName, QueueName, ServiceName, WorkerName } from '../core/contract';
 
 /**
  * The access matrix: what each of the six services and two workers may reach (DESIGN §5, as
@@ -21,10 +21,14 @@ import { BucketName, QueueName, ServiceName, WorkerName } from '../core/contract
  */
 export type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'orderToken';
 
-/** Objects of one bucket under a key prefix ('' = the whole bucket). */
+/**
+ * Objects of one bucket under a key prefix ('' = the whole bucket); with `file`, only those whose
+ * last key segment is `file` (an IAM pattern: `manifest-*.json`).
+ */
 export interface ObjectAccess {
   bucket: BucketName;
   prefix: string;
+  file?: string;
 }
 
 export interface ServiceAccess {
@@ -40,13 +44,13 @@ export interface ServiceAccess {
   sendTo: QueueName[];
   /** Objects it reads, or presigns GET links to (a link carries the signer's permissions). */
   readObjects: ObjectAccess[];
-  /** Objects it writes and never reads back: a reader of the same prefix would be readWriteObjects. */
+  /** Objects it writes and never reads back: a reader of the same objects would be readWriteObjects. */
   writeObjects: ObjectAccess[];
   /** Objects it both reads (or presigns) and writes. */
   readWriteObjects: ObjectAccess[];
   /**
-   * Prefixes it may list (s3:ListBucket on the bucket, conditioned on s3:prefix): what makes S3
-   * answer a missing key under them NoSuchKey instead of AccessDenied.
+   * Prefixes it may list (s3:ListBucket on the bucket, conditioned on s3:prefix; a `file` plays no
+   * part): what makes S3 answer a missing key under them NoSuchKey instead of AccessDenied.
    */
   listObjects: ObjectAccess[];
   invokes: ServiceName[];
@@ -68,8 +72,13 @@ const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
   ...a,
 });
 
-/** Batch sources, rejected rows and manifests: `batches/<clientId>/<batchId>/…` in the assets bucket. */
-const BATCH_OBJECTS: ObjectAccess = { bucket: 'assets', prefix: 'batches/' };
+/** Batch sources, rejected rows and manifests: `batches/<clientId>/<batchId>/…` in the assets bucket (core/contract.ts). */
+const BATCHES: ObjectAccess = { bucket: 'assets', prefix: BATCH_KEY_PREFIX };
+// Each workload is granted the batch files it uses, no more: none may rewrite what another wrote for it to read.
+const batchFiles = (file: string): ObjectAccess => ({ ...BATCHES, file });
+const BATCH_SOURCES = batchFiles(BATCH_FILES.source);
+const REJECTED_ROWS = batchFiles(BATCH_FILES.rejectedRows);
+const MANIFESTS = batchFiles(BATCH_FILES.manifest('*'));
 /** Documents in the reports bucket: each attempt's `<clientId>/<orderId>/<attempt>/<orderId>.<ext>`, and `<clientId>/<orderId>.<ext>` for those storage:move brought over. */
 const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
 
@@ -83,11 +92,12 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
     readObjects: [DOCUMENTS],
     invokes: ['theme', 'order'],
   }),
-  // Presigns the document links of B2B orders: a presigned GET carries the signer's permissions.
-  // Neither gateway reads an object itself nor lists: a link is signed without asking S3, so a
-  // missing document answers the client's GET 403 AccessDenied, and a listing to make it 404
-  // would be of the whole reports bucket (every client's keys) for objects the platform never deletes.
-  'gateway-b2b': access({ readObjects: [DOCUMENTS], readWriteObjects: [BATCH_OBJECTS], invokes: ['client', 'theme', 'order'] }),
+  // Presigns the document links of B2B orders and the manifest links of batches: a presigned GET
+  // carries the signer's permissions. Neither gateway reads an object itself nor lists: a link is
+  // signed without asking S3, so a missing document answers the client's GET 403 AccessDenied, and
+  // a listing to make it 404 would be of the whole reports bucket (every client's keys) for objects
+  // the platform never deletes. writeObjects: it stores each batch's source and never reads one back.
+  'gateway-b2b': access({ readObjects: [DOCUMENTS, MANIFESTS], writeObjects: [BATCH_SOURCES], invokes: ['client', 'theme', 'order'] }),
   'core-llm': access({ cache: true, secrets: ['gemini'] }),
   theme: access({ database: true, secrets: ['database'] }),
   order: access({ database: true, secrets: ['database', 'orderToken'], sendTo: ['docJobs', 'batchJobs'] }),
@@ -100,16 +110,33 @@ export const WORKER_ACCESS: Record<WorkerName, WorkerAccess> = {
     // listObjects: a batch whose rejected-rows report is gone completes, its rejected lines without their reasons; without the
     // listing S3 answered AccessDenied, and the last order's message was retried until the DLQ, the batch never completed.
     // writeObjects: it uploads each attempt's document and never reads one back (the gateways presign the links),
-    // so neither s3:GetObject nor a listing of the reports bucket. readWriteObjects: completing a batch reads its
-    // rejected-rows report and writes its manifest.
-    ...access({ database: true, secrets: ['database'], sendTo: ['docJobs', 'batchDocJobs'], writeObjects: [DOCUMENTS], readWriteObjects: [BATCH_OBJECTS], listObjects: [BATCH_OBJECTS], invokes: ['core-llm'] }),
+    // so neither s3:GetObject nor a listing of the reports bucket; completing a batch writes its manifest, after
+    // reading its rejected-rows report (readObjects).
+    ...access({
+      database: true,
+      secrets: ['database'],
+      sendTo: ['docJobs', 'batchDocJobs'],
+      readObjects: [REJECTED_ROWS],
+      writeObjects: [DOCUMENTS, MANIFESTS],
+      listObjects: [BATCHES],
+      invokes: ['core-llm'],
+    }),
     // Interactive orders first: no B2C job waits behind a batch's rows.
     queues: ['docJobs', 'batchDocJobs'],
   },
   'b2b-batch': {
     // listObjects: a batch whose source object is gone is failed at once with its reason; without the
-    // listing S3 answered AccessDenied, which the worker retried until the DLQ.
-    ...access({ database: true, secrets: ['database'], sendTo: ['batchDocJobs'], readWriteObjects: [BATCH_OBJECTS], listObjects: [BATCH_OBJECTS] }),
+    // listing S3 answered AccessDenied, which the worker retried until the DLQ. It reads the source, writes
+    // the rejected-rows report and reads it back when it completes the batch, writing the manifest then.
+    ...access({
+      database: true,
+      secrets: ['database'],
+      sendTo: ['batchDocJobs'],
+      readObjects: [BATCH_SOURCES],
+      readWriteObjects: [REJECTED_ROWS],
+      writeObjects: [MANIFESTS],
+      listObjects: [BATCHES],
+    }),
     queues: ['batchJobs'],
   },
 };

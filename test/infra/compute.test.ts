@@ -609,16 +609,22 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
     expect(granted).toEqual({
       // The document links it presigns.
       'gateway-b2c': ['s3:GetObject reports/*'],
-      // Document and manifest links (presigned), and the batch sources it stores.
-      'gateway-b2b': ['s3:GetObject assets/batches/*', 's3:GetObject reports/*', 's3:PutObject assets/batches/*'],
+      // Document and manifest links (presigned), and the batch sources it stores: no other batch file.
+      'gateway-b2b': ['s3:GetObject assets/batches/*/manifest-*.json', 's3:GetObject reports/*', 's3:PutObject assets/batches/*/source.json'],
       'core-llm': [],
       theme: [],
       order: [],
       client: [],
       // Uploads documents and never reads one; completing a batch reads its rejected-rows report and writes the manifest.
-      'doc-generation-task': ['s3:GetObject assets/batches/*', 's3:ListBucket assets', 's3:PutObject assets/batches/*', 's3:PutObject reports/*'],
+      'doc-generation-task': ['s3:GetObject assets/batches/*/rejected-rows.json', 's3:ListBucket assets', 's3:PutObject assets/batches/*/manifest-*.json', 's3:PutObject reports/*'],
       // Reads the batch source and the rejected-rows report, writes that report and the manifest.
-      'b2b-batch-task': ['s3:GetObject assets/batches/*', 's3:ListBucket assets', 's3:PutObject assets/batches/*'],
+      'b2b-batch-task': [
+        's3:GetObject assets/batches/*/rejected-rows.json',
+        's3:GetObject assets/batches/*/source.json',
+        's3:ListBucket assets',
+        's3:PutObject assets/batches/*/manifest-*.json',
+        's3:PutObject assets/batches/*/rejected-rows.json',
+      ],
     });
   });
 

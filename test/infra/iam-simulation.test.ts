@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
 import { INTERNAL_SERVICES, LIVE_ALIAS, PROJECT, REGION, SECRET_STEMS, SERVICE_NAMES } from '../../core/contract';
+import { batchManifestKey, batchSourceKey, rejectedRowsKey } from '../../core/domain/batches';
 import { SERVICE_ACCESS } from '../../stacks/access';
 import { RDS_CLUSTER_SECRET_TAG, RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
 import {
@@ -447,10 +448,9 @@ function batchListingRows(env: string): Row[] {
 }
 
 /**
- * The objects each workload reads or writes (stacks/access.ts), as its code uses them: a document
+ * The documents each workload reads or writes (stacks/access.ts), as its code uses them: a document
  * is written by the doc worker alone and read only through the gateways' presigned links (which S3
- * checks against the gateway's role); batch sources, rejected-rows reports and manifests under
- * `batches/` of the assets bucket. Nothing else: no read the code never makes (the doc worker
+ * checks against the gateway's role). Nothing else: no read the code never makes (the doc worker
  * reading a document back), no write to the other bucket, nothing of the other environment.
  */
 function workloadObjectRows(env: string): Row[] {
@@ -460,27 +460,82 @@ function workloadObjectRows(env: string): Row[] {
   const p = (w: string) => workloadRole(env, `${namePrefix(env)}-${w}`);
   const document = { resource: `${own.reportsBucket}/client-1/order-1/a-1/order-1.pdf`, resourcePolicy: own.reportsBucketPolicy };
   const theirDocument = { resource: `${theirs.reportsBucket}/client-1/order-1/a-1/order-1.pdf`, resourcePolicy: theirs.reportsBucketPolicy };
-  const batchObject = (name: string) => ({ resource: `${own.assetsBucket}/batches/client-1/b-1/${name}`, resourcePolicy: own.assetsBucketPolicy });
   const [doc, batch, b2c, b2b] = [p('doc-generation-task'), p('b2b-batch-task'), p('gateway-b2c'), p('gateway-b2b')];
   return [
     { principal: doc, action: 's3:PutObject', ...document, expected: 'Allow', why: 'uploads an attempt’s document' },
     { principal: doc, action: 's3:GetObject', ...document, expected: 'Deny', why: 'it never reads a document back (writeObjects): the gateways presign the links' },
     { principal: doc, action: 's3:PutObject', ...theirDocument, expected: 'Deny', why: `${o}'s reports` },
-    { principal: doc, action: 's3:GetObject', ...batchObject('rejected-rows.json'), expected: 'Allow', why: 'completing a batch reads its rejected-rows report' },
-    { principal: doc, action: 's3:PutObject', ...batchObject('manifest-c-1.json'), expected: 'Allow', why: 'completing a batch writes its manifest' },
     { principal: doc, action: 's3:DeleteObject', ...document, expected: 'Deny', why: 'the platform deletes no document' },
-    { principal: batch, action: 's3:GetObject', ...batchObject('source.json'), expected: 'Allow', why: 'streams the batch source' },
-    { principal: batch, action: 's3:PutObject', ...batchObject('rejected-rows.json'), expected: 'Allow', why: 'writes the rejected-rows report' },
     { principal: batch, action: 's3:GetObject', ...document, expected: 'Deny', why: 'the batch worker reads no document' },
     { principal: batch, action: 's3:PutObject', ...document, expected: 'Deny', why: 'documents are the doc worker’s to write' },
     { principal: b2c, action: 's3:GetObject', ...document, expected: 'Allow', why: 'the presigned link of GET /b2c/orders/:id/document' },
     { principal: b2c, action: 's3:PutObject', ...document, expected: 'Deny', why: 'a gateway writes no document' },
-    { principal: b2c, action: 's3:GetObject', ...batchObject('source.json'), expected: 'Deny', why: 'batches are gateway-b2b’s' },
     { principal: b2b, action: 's3:GetObject', ...document, expected: 'Allow', why: 'the presigned document link of a B2B order' },
     { principal: b2b, action: 's3:PutObject', ...document, expected: 'Deny', why: 'a gateway writes no document' },
-    { principal: b2b, action: 's3:GetObject', ...batchObject('manifest-c-1.json'), expected: 'Allow', why: 'the presigned manifest link of GET /b2b/batches/:id' },
-    { principal: b2b, action: 's3:PutObject', ...batchObject('source.json'), expected: 'Allow', why: 'stores the batch source' },
   ];
+}
+
+type BatchFile = 'source' | 'rejectedRows' | 'manifest';
+type ObjectAction = 's3:GetObject' | 's3:PutObject';
+
+/**
+ * A batch's files (`batches/<clientId>/<batchId>/…` of the assets bucket, at the keys the code
+ * builds, core/domain/batches.ts), each granted to the workloads that use it and no other: the
+ * source is written by gateway-b2b and read by b2b-batch, the rejected-rows report written by
+ * b2b-batch and read by both workers as they complete the batch, the manifest written by the
+ * completing worker and read through gateway-b2b's presigned link. None may rewrite what another
+ * wrote for it to read; and what each may do stops at those files: not the same name outside
+ * `batches/`, not a file only ending like it, not another bucket, not the other environment.
+ */
+function batchObjectRows(env: string): Row[] {
+  const own = environmentResources(env);
+  const theirs = environmentResources(other(env));
+  const o = other(env);
+  const [clientId, batchId] = ['5b0c7a1e-3f2d-4c8b-9a6e-1d2c3b4a5f60', '8e7d6c5b-4a39-4281-b7f6-e5d4c3b2a190'];
+  const keys: Record<BatchFile, string> = {
+    source: batchSourceKey(clientId, batchId),
+    rejectedRows: rejectedRowsKey(clientId, batchId),
+    manifest: batchManifestKey(clientId, batchId, '0f1e2d3c-4b5a-4697-8877-665544332211'),
+  };
+  const what: Record<BatchFile, string> = {
+    source: 'a batch source (gateway-b2b writes it, b2b-batch reads it)',
+    rejectedRows: 'a rejected-rows report (b2b-batch writes it, the workers read it)',
+    manifest: 'a manifest (the completing worker writes it, gateway-b2b presigns it)',
+  };
+  const uses: Array<{ workload: string; use: Partial<Record<ObjectAction, Partial<Record<BatchFile, string>>>> }> = [
+    { workload: 'gateway-b2b', use: { 's3:GetObject': { manifest: 'the presigned manifest link of GET /b2b/batches/:id' }, 's3:PutObject': { source: 'stores the batch source' } } },
+    {
+      workload: 'b2b-batch-task',
+      use: {
+        's3:GetObject': { source: 'streams the batch source', rejectedRows: 'completing the batch reads the report it wrote' },
+        's3:PutObject': { rejectedRows: 'writes the rejected-rows report', manifest: 'completing the batch writes its manifest' },
+      },
+    },
+    { workload: 'doc-generation-task', use: { 's3:GetObject': { rejectedRows: 'completing a batch reads its rejected-rows report' }, 's3:PutObject': { manifest: 'completing a batch writes its manifest' } } },
+    { workload: 'gateway-b2c', use: {} },
+  ];
+  const actions: ObjectAction[] = ['s3:GetObject', 's3:PutObject'];
+  const files = Object.keys(keys) as BatchFile[];
+  return uses.flatMap(({ workload, use }): Row[] => {
+    const principal = workloadRole(env, `${namePrefix(env)}-${workload}`);
+    const at = (bucket: string, resourcePolicy: SimRequest['resourcePolicy'], key: string) => ({ resource: `${bucket}/${key}`, resourcePolicy });
+    const assets = (key: string) => at(own.assetsBucket, own.assetsBucketPolicy, key);
+    return actions.flatMap((action) =>
+      files.flatMap((file): Row[] => {
+        const why = use[action]?.[file];
+        if (!why) return [{ principal, action, ...assets(keys[file]), expected: 'Deny', why: `${what[file]}: not a file it ${action === 's3:GetObject' ? 'reads' : 'writes'}` }];
+        const dir = keys[file].slice(0, keys[file].lastIndexOf('/') + 1);
+        const name = keys[file].slice(dir.length);
+        return [
+          { principal, action, ...assets(keys[file]), expected: 'Allow', why },
+          { principal, action, ...assets(keys[file].replace(/^batches\//, 'legacy/')), expected: 'Deny', why: 'the same file outside batches/' },
+          { principal, action, ...assets(`${dir}old-${name}`), expected: 'Deny', why: `a file whose name only ends like ${name}` },
+          { principal, action, ...at(own.spaBucket, own.spaBucketPolicy, keys[file]), expected: 'Deny', why: 'the same key in another bucket (the SPA’s)' },
+          { principal, action, ...at(theirs.assetsBucket, theirs.assetsBucketPolicy, keys[file]), expected: 'Deny', why: `${o}'s assets bucket` },
+        ];
+      }),
+    );
+  });
 }
 
 /**
@@ -714,7 +769,7 @@ function cacheRows(env: string): Row[] {
   ];
 }
 
-const rows: Row[] = ENVS.flatMap((env) => [...cacheRows(env), ...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...workloadObjectRows(env), ...batchListingRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
+const rows: Row[] = ENVS.flatMap((env) => [...cacheRows(env), ...deployRows(env), ...ec2TagRows(env), ...smokeSecretRows(env), ...imageTagRows(env), ...internalHealthRows(env), ...iamRows(env), ...objectRows(env), ...planRows(env), ...boundaryRows(env), ...gatewayRows(env), ...docJobQueueRows(env), ...workloadObjectRows(env), ...batchObjectRows(env), ...batchListingRows(env), ...natRows(env), ...storageMoveRows(env), ...alarmTopicRows(env), ...taskTrustRows(env), ...lambdaTrustRows(env), ...lambdaEniRows(env)]);
 
 const verdict = (d: Decision): Expected => (d === 'Allowed' ? 'Allow' : 'Deny');
 const table: string[] = [];
