@@ -40,7 +40,9 @@ import { cloudWatchOldestAges, localOldestAgeSeconds } from './workers';
  * sends it once more, which the workers take as the duplicate delivery they already tolerate
  * (every job is idempotent, docs/workers.md). A message whose send fails is reported and stays
  * held in the DLQ until the run ends, so it is tried once per run, and the run goes on with the
- * others. A message SQS hands out again during a run is listed, sent and counted once. SQS
+ * others. A message SQS hands out again during a run is listed, sent and counted once; one the
+ * run sent that dies again before it ends (its cause not fixed) is held like a refused one and
+ * counted (`diedAgain`), not moved a second time. SQS
  * refuses a whole SendMessageBatch whose messages add up to more than one message may be
  * (BatchRequestTooLong): ten received together are sent in as many batches as their sizes need,
  * so a few large bodies cannot stop every run at the same ten.
@@ -105,6 +107,12 @@ export interface RedriveReport {
   moved: number;
   failed: { messageId: string; code?: string; message?: string }[];
   messages: (DlqMessage & { newMessageId?: string })[];
+  /**
+   * Messages this run moved that were back in the DLQ before it ended (the id SQS gave the copy
+   * sent, which the redrive policy keeps): their cause is not fixed. Not moved again; counted in
+   * `leftInDlq`.
+   */
+  diedAgain: number;
   /** Visible in the DLQ after the run. */
   leftInDlq: number;
   /**
@@ -336,7 +344,7 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
   // Those there at the start: a message that fails again and comes back during the run is not moved twice.
   const atStart = (await depth()).visible;
   const limit = Math.min(opts.max ?? atStart, atStart);
-  const report: RedriveReport = { queue: q.name, dlq: q.dlqName, dryRun: opts.dryRun, ratePerSecond: opts.ratePerSecond, moved: 0, failed: [], messages: [], leftInDlq: atStart, heldInDlq: 0 };
+  const report: RedriveReport = { queue: q.name, dlq: q.dlqName, dryRun: opts.dryRun, ratePerSecond: opts.ratePerSecond, moved: 0, failed: [], messages: [], diedAgain: 0, leftInDlq: atStart, heldInDlq: 0 };
   const after = async () => {
     const d = await depth();
     report.leftInDlq = d.visible;
@@ -360,6 +368,11 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
   const handled = new Map<string, 'moved' | 'failed'>();
   // Messages SQS refused stay held until the run ends: released at once, the next receive could take them again.
   const refused = new Map<string, Message>();
+  // The ids SQS gave the copies this run sent: one received from the DLQ died again, and moving it
+  // again would spend the run on it (a standard queue keeps no order) while the others wait. Held
+  // until the run ends, like the refused ones.
+  const sentAs = new Set<string>();
+  const back = new Map<string, Message>();
   const started = Date.now();
   while (report.moved + report.failed.length < limit) {
     // Ahead of the pace: wait until the messages handled so far are due.
@@ -368,7 +381,11 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     const batch = await receive(target.sqs, q.dlqUrl, Math.min(10, opts.ratePerSecond, limit - report.moved - report.failed.length), MOVE_HOLD_SECONDS);
     if (batch.length === 0) break;
     const now = Date.now();
-    const fresh = batch.filter((m) => !handled.has(m.MessageId ?? ''));
+    for (const m of batch.filter((m) => sentAs.has(m.MessageId ?? ''))) {
+      if (!back.has(m.MessageId ?? '')) log.warn('a message this run moved died again; not moved again', { queue: q.name, messageId: m.MessageId, ...subjectOf(m.Body ?? '') });
+      back.set(m.MessageId ?? '', m);
+    }
+    const fresh = batch.filter((m) => !handled.has(m.MessageId ?? '') && !sentAs.has(m.MessageId ?? ''));
     for (const m of batch) if (handled.get(m.MessageId ?? '') === 'failed') refused.set(m.MessageId ?? '', m);
     // Already sent to its queue by this run: deleting this copy completes its move, sending it again would be a second job.
     await deleteFromDlq(target.sqs, q.dlqUrl, batch.filter((m) => handled.get(m.MessageId ?? '') === 'moved'), log);
@@ -380,6 +397,7 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
     for (const d of done) {
       const described = describe(d.message, now);
       handled.set(described.messageId, 'moved');
+      if (d.newMessageId) sentAs.add(d.newMessageId);
       report.messages.push({ ...described, newMessageId: d.newMessageId });
       report.moved += 1;
       log.info('message redriven', { queue: q.name, messageId: described.messageId, newMessageId: d.newMessageId, requestId: described.requestId, orderId: described.orderId, batchId: described.batchId });
@@ -391,8 +409,9 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
       log.error('message not moved; left in the DLQ', { queue: q.name, messageId: f.message.MessageId, code: f.code, reason: f.text });
     }
   }
-  await release(target.sqs, q.dlqUrl, [...refused.values()], log);
+  await release(target.sqs, q.dlqUrl, [...refused.values(), ...back.values()], log);
+  report.diedAgain = back.size;
   await after();
-  log.info('dlq redriven', { queue: q.name, moved: report.moved, failed: report.failed.length, leftInDlq: report.leftInDlq, heldInDlq: report.heldInDlq });
+  log.info('dlq redriven', { queue: q.name, moved: report.moved, failed: report.failed.length, diedAgain: report.diedAgain, leftInDlq: report.leftInDlq, heldInDlq: report.heldInDlq });
   return report;
 }
