@@ -18,8 +18,9 @@ import { plainText } from '../../core/domain/text';
  * Internal: Markdown from Gemini, cached in Redis by prompt hash, within the generation budget of
  * the Gemini quota by kind of traffic (budget.ts) and, for interactive traffic, rate limited per
  * client (without Redis: no cache, and both counted per execution environment; store.ts).
- * Identical prompts asked together are generated once (single-flight.ts), and a prompt the model
- * refuses for what it asks is refused from the cache for a while (REFUSAL_TTL_SECONDS).
+ * Identical prompts asked together are generated once (single-flight.ts), a prompt the model
+ * refuses for what it asks is refused from the cache for a while (REFUSAL_TTL_SECONDS), and one
+ * its quota refuses is refused from the cache until the wait the quota named.
  * The model's retries are bounded by the request's deadline (below), never by luck.
  */
 const Generate = requestSchema<GenerateRequest>()(
@@ -77,6 +78,7 @@ export function createApp(
     };
     const answerCached = (hit: Cached) => {
       if ('refused' in hit) throw upstreamRefused(MODEL_REJECTED, hit.refused);
+      if ('throttled' in hit) throw tooManyRequests(hit.throttled, Math.max(1, Math.ceil((hit.retryAt - Date.now()) / 1000)));
       answer(hit.text, true);
     };
     const cached = await store.get(hash);
@@ -84,7 +86,7 @@ export function createApp(
     // A generation certain to fail (no key yet) is refused before it takes the client's rate limit or the budget.
     provider.assertReady?.();
     const flight = await joinFlight(store, hash, deadline);
-    // Another caller generated this prompt meanwhile, or was refused it: a cache hit, counted as one is (nowhere).
+    // Another caller generated this prompt meanwhile, or was refused it (by the model or its quota): a cache hit, counted as one is (nowhere).
     if (flight.answer !== null) return answerCached(flight.answer);
     try {
       answer(await generate(clientId, prompt, traffic, deadline, hash), false);
@@ -96,7 +98,8 @@ export function createApp(
   /**
    * The model call behind a miss, counted against the client's rate limit and the budget before
    * it is sent (so that concurrent calls cannot all pass them), and given back when it is not
-   * sent after all; its text is cached, and so is the model's refusal of the prompt, briefly.
+   * sent after all; its text is cached, and so are, briefly, the model's refusal of the prompt and
+   * its quota's (sent again before the quota's wait ends, it is refused again).
    */
   async function generate(clientId: string, prompt: string, traffic: TrafficKind, deadline: number, hash: string): Promise<string> {
     let rateWindow: number | undefined;
@@ -130,6 +133,10 @@ export function createApp(
     } catch (err) {
       // Before the lease is given back: the followers waiting on it find the refusal, not the lease.
       if (err instanceof AppError && err.code === MODEL_REJECTED) await store.refuse(hash, err.message, Math.min(REFUSAL_TTL_SECONDS, cacheTtlSeconds));
+      // Only the model's 429 comes from here (the client's limit and the budget refuse above, for this caller alone), and it always says when.
+      if (err instanceof AppError && err.status === 429 && err.retryAfter !== undefined) {
+        await store.throttle(hash, err.message, Math.min(err.retryAfter, cacheTtlSeconds) * 1000);
+      }
       throw err;
     } finally {
       // No attempt sent (the deadline too close for one): the client is charged nothing.

@@ -10,10 +10,11 @@ import type { Cached, LlmStore } from './store';
  * it while it generates; the others poll the cache for its answer. The lease is short so that a
  * leader that died (its Lambda killed, its environment frozen) holds nobody up for long: unrenewed,
  * it runs out within LEASE_MS and the next caller to try takes it. A leader the model refuses for
- * the prompt caches the refusal before it gives the lease back (app.ts): the followers are
- * answered that refusal, as they would be its text, since the same prompt is refused again. A
- * leader that fails otherwise (a model error or timeout, which the next call may not meet, a
- * refusal by the client's limit or the budget, which may not be the follower's) gives the lease
+ * the prompt, or its quota refuses until a given time, caches the refusal before it gives the
+ * lease back (app.ts): the followers are answered that refusal, as they would be its text, since
+ * the same prompt is refused again (the quota's, until its wait ends: each follower is told what
+ * is left of it). A leader that fails otherwise (a model error or timeout, which the next call may
+ * not meet, a refusal by the client's limit or the budget, which may not be the follower's) gives the lease
  * back at once, and a follower takes over. A follower
  * waits at most FOLLOWER_WAIT_SHARE of the time its own request has left, then generates itself,
  * with the rest; without Redis there is no lease and everyone generates (a cache is an

@@ -6,7 +6,7 @@ import { ADMIT_SCRIPT, admitArgs, Admission, budgetKeys, BudgetRequest, LocalBud
 import type { WindowLimits } from '../../core/domain/generation-budget';
 
 /**
- * core-llm's cache (texts, and refusals for a while), generation leases (single-flight.ts), per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
+ * core-llm's cache (texts, and the model's refusals and quota refusals for a while), generation leases (single-flight.ts), per-client rate limit and generation budget (budget.ts), kept in Redis (ElastiCache in AWS) and shared by
  * every execution environment, and what core-llm does while Redis cannot be reached: it keeps
  * generating, with no cache, and counts the rate limit and the budget in this process instead (per execution
  * environment: docs/services.md says how far that lets a client past the shared limit).
@@ -25,11 +25,16 @@ export const LOCAL_LIMIT_MAX_CLIENTS = 10_000;
 export interface LlmStore {
   /** True while Redis is unreachable: no cache, in-process rate limit. */
   readonly degraded: boolean;
-  /** What the cache holds for a prompt hash: its text, else the model's refusal of it; null on a miss, or with no cache. */
+  /** What the cache holds for a prompt hash: its text, else the model's refusal of it, else its quota's; null on a miss, or with no cache. */
   get(promptHash: string): Promise<Cached | null>;
   set(promptHash: string, text: string, ttlSeconds: number): Promise<void>;
   /** Keeps the model's refusal of a prompt (its message) for `ttlSeconds`, under a key of its own beside the text's. */
   refuse(promptHash: string, message: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Keeps the model's quota refusal of a prompt (its message) for `ms`, the wait it named, under a
+   * key of its own: the value holds when that wait ends, so whoever finds it says what is left of it.
+   */
+  throttle(promptHash: string, message: string, ms: number): Promise<void>;
   /** Takes the prompt's generation lease for `ms` (SET NX PX) unless another caller holds it. */
   lease(promptHash: string, ms: number): Promise<Lease>;
   /** Extends a lease still held under `token` to `ms` from now. */
@@ -47,10 +52,11 @@ export interface LlmStore {
 }
 
 /**
- * A prompt's cached answer: the text generated for it, or the message of the model's refusal to
- * answer it (app.ts keeps a refusal briefly, a text for LLM_CACHE_TTL_SECONDS).
+ * A prompt's cached answer: the text generated for it, the message of the model's refusal to
+ * answer it, or the model's quota refusal and the epoch ms its wait ends (app.ts keeps a refusal
+ * briefly, a quota refusal until its wait ends, a text for LLM_CACHE_TTL_SECONDS).
  */
-export type Cached = { text: string } | { refused: string };
+export type Cached = { text: string } | { refused: string } | { throttled: string; retryAt: number };
 
 /** A prompt's generation lease (single-flight.ts): taken with its token, held by another caller, or out of reach without Redis. */
 export type Lease = { state: 'taken'; token: string } | { state: 'held' } | { state: 'unavailable' };
@@ -58,6 +64,16 @@ export type Lease = { state: 'taken'; token: string } | { state: 'held' } | { st
 /** Token-checked, so a leader whose lease ran out and was taken by another never extends or frees the other's. */
 const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** A kept quota refusal, or null for a value this code did not write (the prompt then meets the model). */
+function throttledOf(value: string): Cached | null {
+  try {
+    const { message, retryAt } = JSON.parse(value) as { message?: unknown; retryAt?: unknown };
+    return typeof message === 'string' && typeof retryAt === 'number' ? { throttled: message, retryAt } : null;
+  } catch {
+    return null;
+  }
+}
 
 type Attempt<T> = { ok: true; value: T } | { ok: false };
 
@@ -171,18 +187,23 @@ export function createLlmStore(redisOf: () => Redis, logger: Logger, limits: Win
       return degradedSince !== undefined;
     },
     get: async (promptHash) => {
-      // Two GETs, not one MGET: the keys are in different slots of a cluster (ElastiCache Serverless).
-      const text = await attempt((r) => r.get(`llm:cache:${promptHash}`));
-      if (!text.ok) return null;
-      if (text.value !== null) return { text: text.value };
-      const refused = await attempt((r) => r.get(`llm:refused:${promptHash}`));
-      return refused.ok && refused.value !== null ? { refused: refused.value } : null;
+      // GETs sent together, not one MGET: the keys are in different slots of a cluster (ElastiCache Serverless).
+      const [text, refused, throttled] = await Promise.all(
+        ['cache', 'refused', 'throttled'].map((kind) => attempt((r) => r.get(`llm:${kind}:${promptHash}`))),
+      );
+      if (text.ok && text.value !== null) return { text: text.value };
+      if (refused.ok && refused.value !== null) return { refused: refused.value };
+      return throttled.ok && throttled.value !== null ? throttledOf(throttled.value) : null;
     },
     set: async (promptHash, text, ttlSeconds) => {
       await attempt((r) => r.set(`llm:cache:${promptHash}`, text, 'EX', ttlSeconds));
     },
     refuse: async (promptHash, message, ttlSeconds) => {
       await attempt((r) => r.set(`llm:refused:${promptHash}`, message, 'EX', ttlSeconds));
+    },
+    throttle: async (promptHash, message, ms) => {
+      const value = JSON.stringify({ message, retryAt: now() + ms });
+      await attempt((r) => r.set(`llm:throttled:${promptHash}`, value, 'PX', ms));
     },
     lease: async (promptHash, ms) => {
       const token = randomUUID();

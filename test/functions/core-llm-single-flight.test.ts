@@ -35,13 +35,17 @@ afterAll(async () => {
   for (const close of closers) await close();
 });
 
-type Answer = { status: number; json: { text?: string; cached?: boolean; error?: { code?: string; message?: string } } };
+type Answer = { status: number; retryAfter?: string; json: { text?: string; cached?: boolean; error?: { code?: string; message?: string } } };
 let n = 0;
 async function generate(runtime: Runtime, clientId: string, prompt: string, traffic: 'interactive' | 'batch' = 'batch'): Promise<Answer> {
   n += 1;
   const event = toApiGatewayEvent({ method: 'POST', path: '/generate', body: { clientId, prompt, traffic } }, `req-flight-${n}`);
-  const res = (await toLambdaHandler(createApp(runtime))(event, { awsRequestId: `ctx-${n}`, getRemainingTimeInMillis: () => 30_000 })) as { statusCode: number; body: string };
-  return { status: res.statusCode, json: JSON.parse(res.body) };
+  const res = (await toLambdaHandler(createApp(runtime))(event, { awsRequestId: `ctx-${n}`, getRemainingTimeInMillis: () => 30_000 })) as {
+    statusCode: number;
+    headers?: Record<string, string>;
+    body: string;
+  };
+  return { status: res.statusCode, retryAfter: res.headers?.['retry-after'], json: JSON.parse(res.body) };
 }
 const callsFor = (prompt: string) => gemini.calls.filter((c) => c.prompt === prompt).length;
 const hashOf = (runtime: Runtime, prompt: string) => createHash('sha256').update(`${runtime.config.gemini.model}\n${prompt}`).digest('hex');
@@ -122,6 +126,36 @@ test("the model refusing the leader's prompt (blocked): the followers that waite
   expect(ttl).toBeGreaterThan(REFUSAL_TTL_SECONDS - 10);
   expect(ttl).toBeLessThanOrEqual(REFUSAL_TTL_SECONDS);
   await admin.del(`llm:refused:${hashOf(first, prompt)}`);
+  expect(await generate(first, clientId, prompt, 'interactive')).toMatchObject({ status: 200, json: { cached: false } });
+  expect(callsFor(prompt)).toBe(2);
+}, 30_000);
+
+test("the model's quota refusing the leader (429): the followers that waited are answered that 429 with what is left of its Retry-After, after one model call", async () => {
+  const clientId = '6f1c1d1e-0000-4000-8000-0000000000f7';
+  const prompt = `A product sheet asked while the model's quota is used up (${Date.now()}).`;
+  // Past the backoff, so not retried: the leader's 429 says 30 s, and any call sooner is refused the same.
+  gemini.failNext(429, 1, '30s', 1500);
+  const leader = generate(first, clientId, prompt, 'interactive');
+  await new Promise((r) => setTimeout(r, 300));
+  const answers = await Promise.all([leader, ...Array.from({ length: 5 }, (_, i) => generate(i % 2 ? second : first, clientId, prompt, 'interactive'))]);
+  expect(answers.map((a) => [a.status, a.json.error?.code])).toEqual(Array(6).fill([429, 'rate_limited']));
+  expect(callsFor(prompt)).toBe(1);
+  expect(answers[0].retryAfter).toBe('30');
+  // What is left of the leader's 30 s when each is answered, never more.
+  for (const a of answers.slice(1)) expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(29);
+  for (const a of answers.slice(1)) expect(Number(a.retryAfter)).toBeLessThanOrEqual(30);
+  expect(await admin.get(`llm:rate:${clientId}:${Math.floor(Date.now() / 60000)}`)).toBe('1');
+  expect(await admin.exists(`llm:lease:${hashOf(first, prompt)}`)).toBe(0);
+  // Asked again meanwhile: the same 429 without a call.
+  const again = await generate(second, clientId, prompt, 'interactive');
+  expect({ status: again.status, message: again.json.error?.message }).toEqual({ status: 429, message: answers[0].json.error?.message });
+  expect(Number(again.retryAfter)).toBeLessThanOrEqual(30);
+  expect(callsFor(prompt)).toBe(1);
+  // Until its Retry-After only: once the quota's delay has passed, the prompt reaches the model again.
+  const key = `llm:throttled:${hashOf(first, prompt)}`;
+  expect(await admin.pttl(key)).toBeGreaterThan(25_000);
+  expect(await admin.pttl(key)).toBeLessThanOrEqual(30_000);
+  await admin.del(key);
   expect(await generate(first, clientId, prompt, 'interactive')).toMatchObject({ status: 200, json: { cached: false } });
   expect(callsFor(prompt)).toBe(2);
 }, 30_000);

@@ -17,8 +17,12 @@ export interface GeminiStandIn extends StandInServer {
   calls: { model: string; prompt: string; apiKey?: string }[];
   /** Calls answered 429 because the quota was used up. */
   readonly refused: number;
-  /** The next n calls answer `status` (or hang for `delayMs` before answering); `retryDelay` ("38s") adds Gemini's RetryInfo to the error. */
-  failNext(status: number, times?: number, retryDelay?: string): void;
+  /**
+   * The next n calls answer `status`, after `delayMs` when given; `retryDelay` ("38s") adds
+   * Gemini's RetryInfo to the error.
+   */
+  failNext(status: number, times?: number, retryDelay?: string, delayMs?: number): void;
+  /** The next n calls hang for `delayMs` before answering. */
   delayNext(delayMs: number, times?: number): void;
   /**
    * The next call answers 200 with no text, as Gemini does when it withholds it: `finishReason` on
@@ -94,8 +98,8 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     get refused() {
       return refused;
     },
-    failNext: (status, times = 1, retryDelay) => {
-      for (let i = 0; i < times; i++) script.push({ status, retryDelay });
+    failNext: (status, times = 1, retryDelay, delayMs) => {
+      for (let i = 0; i < times; i++) script.push({ status, retryDelay, delayMs });
     },
     delayNext: (delayMs, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ delayMs });
