@@ -400,6 +400,19 @@ describe('what the API function sends the origin', () => {
     }
   });
 
+  test('the path and the query reach the gateway as the viewer sent them: not re-encoded, dot segments and backslashes left', async () => {
+    for (const [path, expected] of [
+      [`/api/b2b/orders/1?a='x'&b="y"&c=<z>`, `/b2b/orders/1?a='x'&b="y"&c=<z>`],
+      ['/api/b2c/x/../y?q=%2e%2E', '/b2c/x/../y?q=%2e%2E'],
+      ['/api/b2c/x/%2e%2e/y', '/b2c/x/%2e%2e/y'],
+      ['/api/b2c/x\\y', '/b2c/x\\y'],
+    ]) {
+      seen = [];
+      expect({ path, status: (await raw(path, {}, 'GET', probeEdge.url)).status }).toEqual({ path, status: 200 });
+      expect({ path, forwarded: seen[0]?.url }).toEqual({ path, forwarded: expected });
+    }
+  });
+
   test('without the secret in the store the header stays out (the API refuses the request in AWS)', async () => {
     const fn = loadCloudFrontFunction('api-prefix', API_REQUEST, {});
     const result = await fn({

@@ -402,10 +402,13 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     // CloudFront appends the viewer to the chain the client sent.
     const chain = forwarded.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = chain ? `${valuesOf(chain).join(', ')}, ${event.viewer.ip}` : event.viewer.ip;
-    const url = new URL(forwarded.uri + queryOf(forwarded), target);
+    // The path and query go out as the function left them: a URL parser would percent-encode `'`, `"`, `<`, `>` and resolve
+    // dot segments and backslashes, which CloudFront hands on as the viewer sent them.
+    const { hostname, port } = new URL(target);
     await new Promise<void>((done, fail) => {
       let timedOut = false;
-      const upstream = httpRequest(url, { method: forwarded.method, headers, agent }, (answer) => {
+      const path = forwarded.uri + queryOf(forwarded);
+      const upstream = httpRequest({ host: hostname, port, path, method: forwarded.method, headers, agent }, (answer) => {
         clearTimeout(timer);
         const out: Record<string, string | string[]> = {};
         for (const [name, value] of Object.entries(answer.headersDistinct)) if (!HOP_BY_HOP.has(name) && value) out[name] = value;
