@@ -206,3 +206,13 @@ export async function serverInfo(client: Client): Promise<ServerInfo> {
     replication: r.replication,
   };
 }
+
+/**
+ * The search_path a session of the source gets (its database's or user's setting, else the
+ * server's), which the source's function bodies were written for and ran under (schema.ts
+ * underSearchPath). No session of the tool's sets it on the source.
+ */
+export async function sourceSearchPath(source: Client): Promise<string> {
+  const { rows } = await source.query(`SELECT reset_val FROM pg_settings WHERE name = 'search_path'`);
+  return rows[0].reset_val;
+}

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
-import { listSequences, listTables, serverInfo, tableShapes, type TableInfo } from './catalog';
+import { listSequences, listTables, serverInfo, sourceSearchPath, tableShapes, type TableInfo } from './catalog';
 import { closeNow, describeUrl, forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
 import { copyFailure, StepFailed } from './errors';
@@ -163,6 +163,7 @@ async function digestSource(sourceUrl: string, snapshot: string, tables: TableIn
 async function copyData(
   options: CopyOptions,
   snapshot: string,
+  searchPath: string,
   items: WorkItem[],
   digests: Digests,
   binary: boolean,
@@ -181,7 +182,8 @@ async function copyData(
       await source.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`);
       const target = await open(options.targetUrl, 'target');
       // Safe: each item's rows and its "copied" mark commit together, so a lost commit loses both.
-      await target.query('SET synchronous_commit = off');
+      // The source's search_path: a CHECK constraint's function runs on each row loaded (schema.ts underSearchPath).
+      await target.query(`SET synchronous_commit = off; SELECT pg_catalog.set_config('search_path', ${quoteLiteral(searchPath)}, false)`);
       workers.push({ source, target });
     }
     targetDigester = await open(options.targetUrl, 'target');
@@ -253,11 +255,14 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     else await saveShapes(target, shapes);
     // Both sections are dumped from the moment the snapshot exists: the pg_dump runs overlap the
     // catalog reads below, and post-data's the schema and the copy too.
-    const preData = reached(state, 'pre-data') ? undefined : dumpSection(options.sourceUrl, 'pre-data', snapshot).then((sql) => atSourceVersions(sql, extensions));
+    const searchPath = await sourceSearchPath(source);
+    const preData = reached(state, 'pre-data')
+      ? undefined
+      : dumpSection(options.sourceUrl, 'pre-data', searchPath, snapshot).then((sql) => atSourceVersions(sql, extensions));
     preData?.catch(() => undefined);
     const postData = reached(state, 'post-data')
       ? undefined
-      : dumpSection(options.sourceUrl, 'post-data', snapshot).then((sql) => planPostData(source, sql));
+      : dumpSection(options.sourceUrl, 'post-data', searchPath, snapshot).then((sql) => planPostData(source, sql));
     postData?.catch(() => undefined);
     const tables = await listTables(source);
     warnMissingPrimaryKeys(tables);
@@ -279,7 +284,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
       const copying = new Set(todo.map((item) => item.table.name));
       for (const table of tables) if (!copying.has(table.name)) tableDone(table.name);
       // Binary COPY formats of built-in types are only promised within one major version.
-      const copied = await copyData(options, snapshot, todo, digests, si.major === ti.major, tableDone);
+      const copied = await copyData(options, snapshot, searchPath, todo, digests, si.major === ti.major, tableDone);
       ({ rows, bytes } = copied);
       targetDigests = copied.targetDigests;
       if (!(await copiedTables(target)).has(LARGE_OBJECTS)) {

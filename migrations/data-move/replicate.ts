@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { extensionConfigRows, listSequences, listTables, serverInfo, tableShapes } from './catalog';
+import { extensionConfigRows, listSequences, listTables, serverInfo, sourceSearchPath, tableShapes } from './catalog';
 import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
 import { MismatchError, StepFailed } from './errors';
@@ -139,9 +139,10 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     // materialized views' REFRESH: over tables still empty it would compute nothing, and the
     // verification compares tables only; they are filled once the initial sync is done.
     let postData: string | undefined;
+    const searchPath = await sourceSearchPath(source);
     for (const section of ['pre-data', 'post-data'] as const) {
       if (!reached(state, section)) {
-        const sql = await dumpSection(options.sourceUrl, section);
+        const sql = await dumpSection(options.sourceUrl, section, searchPath);
         if (section === 'post-data') postData = sql;
         const run = section === 'pre-data' ? atSourceVersions(sql, extensions) : splitRefreshes(sql).rest;
         await applySection(target, run, section, options.maintenanceWorkMem);
@@ -201,12 +202,14 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     const syncStarted = Date.now();
     await waitForInitialSync(target);
     log('initial_sync_done', { seconds: (Date.now() - syncStarted) / 1000 });
-    const { refreshes } = splitRefreshes(postData ?? (await dumpSection(options.sourceUrl, 'post-data')));
+    const { refreshes } = splitRefreshes(postData ?? (await dumpSection(options.sourceUrl, 'post-data', searchPath)));
     if (refreshes.length) {
       const t0 = Date.now();
       try {
         await target.query('BEGIN');
         await raiseMaintenanceWorkMem(target, options.maintenanceWorkMem);
+        // The views' functions run by the source's search_path, as in the section (schema.ts underSearchPath).
+        await target.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [searchPath]);
         await target.query(refreshes.join('\n'));
         await target.query('COMMIT');
       } catch (err) {

@@ -19,7 +19,7 @@ export function libpqArgs(url: string): { dbname: string; env: NodeJS.ProcessEnv
  * The schema section as SQL, from pg_dump. Owners and grants are left out: the source's roles do
  * not exist on RDS, so objects belong to the user running the move (see docs/data-migration.md).
  */
-export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post-data', snapshot?: string): Promise<string> {
+export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post-data', searchPath: string, snapshot?: string): Promise<string> {
   const { dbname, env } = libpqArgs(sourceUrl);
   const args = [
     `--section=${section}`,
@@ -56,11 +56,31 @@ export async function dumpSection(sourceUrl: string, section: 'pre-data' | 'post
   }
   // \restrict / \unrestrict are psql meta-commands guarding psql against crafted dumps; the SQL runs
   // through the protocol here, where they mean nothing.
-  return Buffer.concat(out)
+  const sql = Buffer.concat(out)
     .toString('utf8')
     .split('\n')
     .filter((line) => !/^\\(un)?restrict\b/.test(line))
     .join('\n');
+  return underSearchPath(sql, searchPath);
+}
+
+/** The line of pg_dump's preamble that empties search_path for the rest of its script. */
+const EMPTY_SEARCH_PATH = "SELECT pg_catalog.set_config('search_path', '', false);";
+
+/**
+ * pg_dump qualifies every name of its own statements, but not those in a function's body, which
+ * the server resolves by the search_path of the session that calls it: a generated column's
+ * function (inlined by CREATE TABLE), a CHECK constraint's (each row COPY loads), an index
+ * expression's or predicate's, a materialized view's. Under pg_dump's empty search_path (or the
+ * target's "$user", public) a body naming its own schema's tables and functions bare, as the
+ * source's database search_path let it, failed (relation "rates" does not exist, exit 2 or 3 at
+ * every rerun), or took another function of the same name, and the rows got other values. The
+ * script runs under the source's search_path instead: pg_dump's statements mean the same under it,
+ * as they name their objects in full.
+ */
+export function underSearchPath(sql: string, searchPath: string): string {
+  const line = `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(searchPath)}, false);`;
+  return sql.includes(EMPTY_SEARCH_PATH) ? sql.replace(EMPTY_SEARCH_PATH, line) : `${line}\n${sql}`;
 }
 
 /**
@@ -112,7 +132,7 @@ export async function applySection(target: Client, sql: string, phase: Phase, ma
     await target.query('ROLLBACK').catch(() => undefined);
     throw schemaStepFailure(`applying the ${phase} schema`, err);
   } finally {
-    // pg_dump's script empties search_path for the session; later statements use qualified names anyway.
+    // The script sets search_path for the session (underSearchPath); later statements use qualified names anyway.
     await target.query('RESET search_path').catch(() => undefined);
   }
 }
