@@ -64,7 +64,8 @@ credentials: the SDK's chain for the target (AWS_*); the source takes SOURCE_AWS
 SOURCE_AWS_SECRET_ACCESS_KEY when set, both (e.g. a Scaleway key; one alone is refused), else the same chain.
 
 exit codes: 0 ok, 1 verification mismatch, 2 bad input (endpoint, credentials, bucket, unmapped key, an object
-the source or the target refused: skipped, named with the cause), 3 unexpected error (a failed listing or commit)`;
+the source or the target refused: skipped, named with the cause), 3 unexpected error (a failed listing or commit) or
+interrupted (SIGINT, SIGTERM: the objects in flight finish and every one copied is recorded; a second signal ends it at once)`;
 
 function url(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;

@@ -14,6 +14,7 @@ export async function main(argv: string[]): Promise<number> {
     const code = exitCodeOf(report);
     log(args.verifyOnly ? 'verify_finished' : 'move_finished', {
       ok: code === 0,
+      ...(report.interrupted ? { interrupted: report.interrupted } : {}),
       listed: report.listed,
       copied: report.copied,
       alreadyDone: report.alreadyDone,

@@ -62,6 +62,8 @@ export interface Report {
   /** Recorded objects `--verify-only` found missing or different, whose rows it marked for the next move to copy again. */
   requeued: number;
   dryRun: boolean;
+  /** The signal that stopped the run before the end of the listing (stopOnSignal). */
+  interrupted?: NodeJS.Signals;
   /**
    * How each object was checked: the target's SHA-256 (answered to the upload, or kept and given
    * by HeadObject), the MD5 the target computed over what it stored (ETag, per part for multipart;
@@ -83,12 +85,12 @@ interface Context {
   state: State;
 }
 
-/** Runs `fn` over an async stream of items with at most `limit` in flight. */
-async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/** Runs `fn` over an async stream of items with at most `limit` in flight, taking none once `stop` has a signal. */
+async function pool<T>(items: AsyncIterable<T>, limit: number, stop: Stop, fn: (item: T) => Promise<void>): Promise<void> {
   const it = items[Symbol.asyncIterator]();
   let failure: unknown;
   const worker = async () => {
-    while (failure === undefined) {
+    while (failure === undefined && !stop.signal) {
       let next: IteratorResult<T>;
       try {
         next = await it.next();
@@ -97,7 +99,7 @@ async function pool<T>(items: AsyncIterable<T>, limit: number, fn: (item: T) => 
         failure ??= err;
         return;
       }
-      if (next.done) return;
+      if (next.done || stop.signal) return;
       try {
         await fn(next.value);
       } catch (err) {
@@ -217,10 +219,44 @@ function causeOf(err: unknown): string {
   return err.name && err.name !== 'Error' && !err.message.includes(err.name) ? `${err.name}: ${err.message}` : err.message;
 }
 
+/**
+ * SIGINT (Ctrl-C) or SIGTERM (ECS stopping the task, which sends SIGKILL 120 s later) received:
+ * the run takes no more objects, commits at once the ones verified and waiting for their batch,
+ * and finishes those in flight, each committed as soon as it is verified. Killed instead, the
+ * process took the waiting batch with it: those objects were in the target, unrecorded (and their
+ * orders on their old keys), copied again by the next run.
+ */
+interface Stop {
+  signal?: NodeJS.Signals;
+  onStop(fn: () => void): void;
+  off(): void;
+}
+
+/** Only the first signal is the run's: its handler goes, so a second one ends the process as usual (what it cuts is unverified, and the next run copies it). */
+function stopOnSignal(): Stop {
+  const listeners: (() => void)[] = [];
+  const on = (signal: NodeJS.Signals) => {
+    stop.off();
+    stop.signal = signal;
+    log('move_interrupting', { signal, note: 'no more objects taken; those in flight finish and are recorded; a second signal ends the run at once' }, 'warn');
+    for (const fn of listeners) fn();
+  };
+  const stop: Stop = {
+    onStop: (fn) => listeners.push(fn),
+    off: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return stop;
+}
+
 const BATCH = 100;
 const BATCH_MS = 500;
 
-async function copyAll(ctx: Context): Promise<Report> {
+async function copyAll(ctx: Context, stop: Stop): Promise<Report> {
   const { args } = ctx;
   const report = emptyReport(ctx);
   const started = Date.now();
@@ -244,6 +280,8 @@ async function copyAll(ctx: Context): Promise<Report> {
     });
     return committing;
   };
+  // Its failure is the run's, met again by the last flush.
+  if (!args.dryRun) stop.onStop(() => void flush().catch(() => undefined));
 
   const copyOne = async (o: SourceObject, to: Destination): Promise<Verified | null> => {
     const opened = await ctx.source.open(o.key);
@@ -290,7 +328,7 @@ async function copyAll(ctx: Context): Promise<Report> {
   };
 
   try {
-    await pool(ctx.source.list(), args.jobs, async (o) => {
+    await pool(ctx.source.list(), args.jobs, stop, async (o) => {
       report.listed++;
       const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
       if ('reason' in to) {
@@ -325,13 +363,14 @@ async function copyAll(ctx: Context): Promise<Report> {
       if (remapped) report.remapped.push(remapped);
       pending.push(verified);
       // A commit that fails is the run's failure (exit 3): it is awaited outside the object's.
-      if (pending.length >= BATCH || Date.now() - lastFlush >= BATCH_MS) await flush();
+      if (stop.signal || pending.length >= BATCH || Date.now() - lastFlush >= BATCH_MS) await flush();
     });
   } finally {
     // Also when the run fails (the listing, a commit): the objects verified so far keep their rows and keys.
     if (!args.dryRun) await flush();
   }
   if (!args.dryRun) await describeRemapped(ctx, report);
+  report.interrupted = stop.signal;
   report.seconds = +((Date.now() - started) / 1000).toFixed(2);
   return report;
 }
@@ -371,7 +410,7 @@ function servedDifferences(expected: Served, got: Served, skip: string[]): strin
   return names.filter((n) => expected[n] !== got[n]).map((n) => `${n} ${shown(expected[n])} expected, target ${shown(got[n])}`);
 }
 
-async function verifyAll(ctx: Context): Promise<Report> {
+async function verifyAll(ctx: Context, stop: Stop): Promise<Report> {
   const report = emptyReport(ctx);
   const started = Date.now();
   // A recorded object is never read again by the move (that is what makes a rerun free): one found
@@ -379,17 +418,18 @@ async function verifyAll(ctx: Context): Promise<Report> {
   // without the mark "rerun the move" skipped it as verified, and the difference stayed.
   const requeue: string[] = [];
   try {
-    await verifyEach(ctx, report, requeue);
+    await verifyEach(ctx, report, requeue, stop);
   } finally {
     await markUnverified(ctx.db, ctx.targetId, ctx.source.describe, requeue);
     report.requeued = requeue.length;
   }
+  report.interrupted = stop.signal;
   report.seconds = +((Date.now() - started) / 1000).toFixed(2);
   return report;
 }
 
-async function verifyEach(ctx: Context, report: Report, requeue: string[]): Promise<void> {
-  await pool(ctx.source.list(), ctx.args.jobs, async (o) => {
+async function verifyEach(ctx: Context, report: Report, requeue: string[], stop: Stop): Promise<void> {
+  await pool(ctx.source.list(), ctx.args.jobs, stop, async (o) => {
     report.listed++;
     const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
     if ('reason' in to) {
@@ -433,14 +473,16 @@ async function verifyEach(ctx: Context, report: Report, requeue: string[]): Prom
 
 export async function run(args: Args): Promise<Report> {
   const ctx = await prepare(args);
+  const stop = stopOnSignal();
   try {
-    const report = await (args.verifyOnly ? verifyAll(ctx) : copyAll(ctx));
+    const report = await (args.verifyOnly ? verifyAll(ctx, stop) : copyAll(ctx, stop));
     // Every pass of a move lists the same objects (the source is never written): none is a
     // prefix or folder mistyped (case counts), which ended 'ok', exit 0, with nothing moved.
-    if (report.listed === 0)
+    if (report.listed === 0 && !report.interrupted)
       throw new UsageError('--source', `${ctx.source.describe} holds no object to move: check the bucket, the prefix or folder (case counts)${args.source.kind === 's3' ? ' and --source-region' : ''}`);
     return report;
   } finally {
+    stop.off();
     await ctx.db.end().catch(() => undefined);
     ctx.targetRequests.close();
     ctx.source.close();
@@ -456,6 +498,12 @@ export function formatReport(r: Report): string {
         `compared: size, SHA-256, ${['content-type', ...NOT_KEPT_LOCALLY.filter((n) => !r.notCompared.includes(n)), 'x-amz-meta-*'].join(', ')}${r.notCompared.length ? ` (not ${r.notCompared.join(', ')}: the local emulator keeps none)` : ''}`
       : `storage move ${r.source} -> ${r.bucket}${r.dryRun ? ' (dry run: nothing written)' : ''}: ${r.listed} objects listed, ${r.copied} ${r.dryRun ? 'to copy' : 'copied and verified'}, ${r.alreadyDone} already verified, ${r.skipped.length} skipped, ${r.problems.length} failed; ${mb} MB in ${r.seconds} s`,
   ];
+  if (r.interrupted)
+    lines.push(
+      r.verifyOnly
+        ? `interrupted by ${r.interrupted}: only these ${r.listed} objects were checked; run --verify-only again`
+        : `interrupted by ${r.interrupted}: no object taken after these ${r.listed}${r.dryRun ? '' : ', each one copied is recorded'}; run the same command again to go on`,
+    );
   if (!r.dryRun)
     lines.push(`verified by: ${r.checkedBy.checksum} SHA-256 checksum of the target, ${r.checkedBy.md5} MD5 computed by the target (ETag, per part), ${r.checkedBy.reread} read back and hashed`);
   if (r.problems.length) {
@@ -475,5 +523,5 @@ export function formatReport(r: Report): string {
   return lines.join('\n');
 }
 
-/** 1 for a difference, 2 for skipped bad input, else 0. */
-export const exitCodeOf = (r: Report): number => (r.problems.length ? 1 : r.skipped.length ? 2 : 0);
+/** 3 for a run stopped by a signal (it did not finish), 1 for a difference, 2 for skipped bad input, else 0. */
+export const exitCodeOf = (r: Report): number => (r.interrupted ? 3 : r.problems.length ? 1 : r.skipped.length ? 2 : 0);

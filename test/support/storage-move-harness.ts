@@ -13,8 +13,9 @@ export const AWS_ENV = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test
 
 export type { CliResult } from './cli-process';
 
-/** The real CLI in its own node process; `killWhen` sends SIGKILL on the first stderr line it accepts. */
-export const runCli = (args: string[], killWhen?: (line: string) => boolean): Promise<CliResult> => runCliProcess(CLI, args, { env: AWS_ENV, killWhen });
+/** The real CLI in its own node process; `killWhen` sends `killWith` (SIGKILL) on the first stderr line it accepts. */
+export const runCli = (args: string[], killWhen?: (line: string) => boolean, killWith?: NodeJS.Signals): Promise<CliResult> =>
+  runCliProcess(CLI, args, { env: AWS_ENV, killWhen, killWith });
 
 export function s3(endpoint: string): S3Client {
   return new S3Client({ endpoint, region: 'eu-west-3', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
