@@ -21,7 +21,8 @@ commands:
                 last error recorded on the order or batch the body names); each is held 30 s at most, then released
   dlq redrive   doc-jobs|batch-doc-jobs|batch-jobs [--max N] [--rate N] [--dry-run]
                 moves the DLQ's messages (at most N; default: those there at the start) back to their queue,
-                body and attributes kept, at most --rate messages a second (default 10, at most 100)
+                body and attributes kept, at most --rate messages a second (default 10, at most 100); Ctrl-C
+                (SIGINT) or SIGTERM stops it after the messages in hand, with its report (exit 1)
   orders stuck  [--older-than 30m] [--limit N] [--database-url URL]
                 paid/queued/generating orders that have not moved for longer than the threshold, and what the
                 sweeper would do with each (read-only)
@@ -65,7 +66,7 @@ options:
                         the secret --db-secret (default docplatform-<env>-db-app)
   --log-file PATH       order, workers status locally: npm run dev's log (default ${LOCAL_LOG_FILE})
 
-exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a requeued or retried order's or requeued batch's job not sent), 2 bad command line, no AWS
+exit codes: 0 done, 1 failed (AWS or database error, a message not moved, a redrive interrupted, a requeued or retried order's or requeued batch's job not sent), 2 bad command line, no AWS
 credentials, a database login secret that does not exist, a client id or key prefix that no row has (keys), an order id that no order has (orders requeue, retry: then nothing is done) or that no log line names
 (order), an order that orders retry refuses (nothing is done)`;
 

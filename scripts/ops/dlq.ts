@@ -36,7 +36,9 @@ import { cloudWatchOldestAges, localOldestAgeSeconds } from './workers';
  * (a pause after each ten when ahead). Not SQS's own
  * StartMessageMoveTask: the emulator of the local run and the tests (fauxqs) does not implement
  * it, so that path could never be run before an incident, and it cannot stop after N messages.
- * A crash between a send and its delete leaves the message in both queues; the next redrive
+ * Interrupted (SIGINT, SIGTERM), a run takes no more messages: those in hand are sent and
+ * deleted, the held ones released, and the report says so (`interrupted`); killed instead,
+ * a crash between a send and its delete leaves the message in both queues; the next redrive
  * sends it once more, which the workers take as the duplicate delivery they already tolerate
  * (every job is idempotent, docs/workers.md). A message whose send fails is reported and stays
  * held in the DLQ until the run ends, so it is tried once per run, and the run goes on with the
@@ -120,6 +122,8 @@ export interface RedriveReport {
    * delete, another tool): not moved by this run, visible again within their hold. Run again then.
    */
   heldInDlq: number;
+  /** The signal that stopped the run before its end: the messages in hand were finished, the others left in the DLQ. */
+  interrupted?: NodeJS.Signals;
 }
 
 const num = (v: string | undefined): number => Number(v ?? 0);
@@ -335,7 +339,12 @@ async function deleteFromDlq(sqs: SQSClient, url: string, messages: Message[], l
   for (const f of deleted.Failed ?? []) log.warn('message moved but not deleted from the DLQ', { messageId: messages[Number(f.Id)].MessageId, code: f.Code });
 }
 
-export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number }, log: Logger): Promise<RedriveReport> {
+/** Set by the CLI on SIGINT or SIGTERM: the run takes no more messages. */
+export interface RedriveStop {
+  signal?: NodeJS.Signals;
+}
+
+export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number; stop?: RedriveStop }, log: Logger): Promise<RedriveReport> {
   const q = await target.queue(stem);
   const depth = async () => {
     const a = await queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
@@ -374,10 +383,11 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
   const sentAs = new Set<string>();
   const back = new Map<string, Message>();
   const started = Date.now();
-  while (report.moved + report.failed.length < limit) {
+  while (!opts.stop?.signal && report.moved + report.failed.length < limit) {
     // Ahead of the pace: wait until the messages handled so far are due.
     const ahead = started + ((report.moved + report.failed.length) / opts.ratePerSecond) * 1000 - Date.now();
     if (ahead > 0) await sleep(ahead);
+    if (opts.stop?.signal) break;
     const batch = await receive(target.sqs, q.dlqUrl, Math.min(10, opts.ratePerSecond, limit - report.moved - report.failed.length), MOVE_HOLD_SECONDS);
     if (batch.length === 0) break;
     const now = Date.now();
@@ -411,7 +421,8 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
   }
   await release(target.sqs, q.dlqUrl, [...refused.values(), ...back.values()], log);
   report.diedAgain = back.size;
+  if (opts.stop?.signal) report.interrupted = opts.stop.signal;
   await after();
-  log.info('dlq redriven', { queue: q.name, moved: report.moved, failed: report.failed.length, diedAgain: report.diedAgain, leftInDlq: report.leftInDlq, heldInDlq: report.heldInDlq });
+  log.info('dlq redriven', { queue: q.name, moved: report.moved, failed: report.failed.length, diedAgain: report.diedAgain, interrupted: report.interrupted, leftInDlq: report.leftInDlq, heldInDlq: report.heldInDlq });
   return report;
 }

@@ -6,6 +6,7 @@ import { createLogger } from '../../core/logger';
 import { traceAttributes } from '../../core/queue';
 import { redriveDlq } from '../../scripts/ops/dlq';
 import { openTarget, OpsTarget } from '../../scripts/ops/target';
+import { runCliProcess } from '../support/cli-process';
 import { opsAgainst } from '../support/ops-cli';
 import { startWorkerHarness, until, WorkerHarness } from '../support/workers-harness';
 
@@ -201,5 +202,26 @@ describe('dlq redrive', () => {
     expect(queue.visible).toBeLessThan(count);
     // A message sent but not yet deleted when the run died is in both (a duplicate the workers tolerate), never in neither.
     expect(queue.visible + dlq.visible + dlq.inFlight).toBeGreaterThanOrEqual(count);
+  }, 60_000);
+
+  test('a run interrupted (SIGINT, Ctrl-C) finishes the messages in hand and says what it moved: each message once, in its queue or in the DLQ', async () => {
+    const count = 12;
+    const bodies = await deadLetters(count, 10);
+    let redriven = 0;
+    const run = await runCliProcess(join(REPO, 'scripts', 'ops', 'cli.ts'), ['dlq', 'redrive', 'batch-jobs', '--rate', '2', '--env', ENV, '--endpoint', h.emulator.endpoint], {
+      env: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
+      killWhen: (line) => line.includes('"message redriven"') && ++redriven === 3,
+      killWith: 'SIGINT',
+    });
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 1, signal: null });
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({ interrupted: 'SIGINT', failed: [] });
+    expect(report.moved).toBeGreaterThanOrEqual(3);
+    expect(report.moved).toBeLessThan(count);
+    // Nothing held, nothing sent twice: the moved ones in the queue, the others visible in the DLQ at once.
+    expect(await h.queueDepth(h.queues.batchJobsDlq)).toEqual({ visible: count - report.moved, inFlight: 0 });
+    const moved = await h.drainQueue(h.queues.batchJobs);
+    expect(moved).toHaveLength(report.moved);
+    expect([...moved, ...(await h.drainQueue(h.queues.batchJobsDlq))].sort()).toEqual(bodies.sort());
   }, 60_000);
 });
