@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { HttpTimeouts, presignerSdk, requestHandlerOptions, s3Sdk } from './aws-sdk';
 import type { AppConfig } from './config';
+import { DependencyUnavailableError } from './failures';
 
 /**
  * Per attempt; the SDK makes up to 3 attempts (with backoff), so a put to an S3 that never
@@ -22,6 +23,14 @@ export function createS3Client(config: Pick<AppConfig, 'aws'>, timeouts: HttpTim
 export interface Storage {
   put(bucket: string, key: string, body: Buffer | string, contentType: string): Promise<void>;
   get(bucket: string, key: string): Promise<Buffer>;
+  /**
+   * Whether this caller can read the object, asked with a HEAD (no bytes move) bounded at
+   * `timeoutMs` over all of the SDK's attempts: false when S3 answers 404, or 403, which is its
+   * answer for a missing key to a caller that may read the key but not list the bucket (the
+   * gateways, stacks/access.ts), and for an object it may not read at all, whose link would
+   * answer 403 as well.
+   */
+  readable(bucket: string, key: string, timeoutMs: number): Promise<boolean>;
   /** A time-limited GET link; the object stays private. */
   presignGet(bucket: string, key: string, expiresInSeconds?: number, downloadName?: string): Promise<string>;
 }
@@ -44,6 +53,19 @@ export function createStorage(config: Pick<AppConfig, 'aws'>, s3?: S3Client): St
     get: async (bucket, key) => {
       const out = await s3Client().send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }));
       return Buffer.from(await out.Body!.transformToByteArray());
+    },
+    readable: async (bucket, key, timeoutMs) => {
+      try {
+        await s3Client().send(new (s3Sdk().HeadObjectCommand)({ Bucket: bucket, Key: key }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+        return true;
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 404 || status === 403) return false;
+        if (['AbortError', 'TimeoutError'].includes((err as Error).name)) {
+          throw new DependencyUnavailableError('storage', `storage did not answer a HEAD within ${timeoutMs} ms`, 'storage unavailable, please retry shortly');
+        }
+        throw err;
+      }
     },
     presignGet: (bucket, key, expiresInSeconds = 900, downloadName) =>
       presignerSdk().getSignedUrl(

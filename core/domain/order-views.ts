@@ -1,4 +1,7 @@
 import type { InternalOrder } from '../internal-api';
+import { AppError } from '../errors';
+import type { Logger } from '../logger';
+import { withinRequestDeadline } from '../request-deadline';
 import type { Storage } from '../storage';
 
 /** How long the document link of an order status answer stays valid. */
@@ -18,10 +21,36 @@ export const publicOrder = (o: InternalOrder) => ({
   updatedAt: o.updatedAt,
 });
 
-/** The public order, with a presigned link to its document once it is ready. */
-export async function withDocumentLink(storage: Storage, reportsBucket: string, order: InternalOrder) {
+/** The longest a gateway waits to learn whether a ready order's document is still stored. */
+export const DOCUMENT_CHECK_MS = 3_000;
+/** The `error` of a ready order whose document S3 no longer holds (its status answer has no link then). */
+export const DOCUMENT_GONE = 'the document is no longer stored; contact support with the order id';
+
+/**
+ * A link to a ready order's document, or null when S3 does not hold it (deleted out of band, or
+ * never uploaded although the row says ready): a link signed without asking would answer the
+ * client S3's bare 403. The order row is left `ready`: the gateway cannot tell a missing key from
+ * a denied read (S3 answers both 403 to a caller that may not list), and the reports bucket keeps
+ * a deleted object's version for 30 days, so restoring it makes the same row serve it again.
+ * The cost is one HEAD per link (a GET-class request, about 10 ms in-region).
+ */
+export async function documentLink(storage: Storage, reportsBucket: string, order: InternalOrder, expiresInSeconds: number, logger: Logger): Promise<string | null> {
+  const key = order.documentKey!;
+  if (!(await storage.readable(reportsBucket, key, withinRequestDeadline(DOCUMENT_CHECK_MS)))) {
+    logger.error('document missing from storage', { orderId: order.id, documentKey: key });
+    return null;
+  }
+  return storage.presignGet(reportsBucket, key, expiresInSeconds, key.split('/').pop());
+}
+
+/** The document route's answer for a ready order whose document S3 does not hold: retrying will not bring it back. */
+export const documentGone = (order: InternalOrder): AppError =>
+  new AppError(410, 'document_gone', `the document of order ${order.id} is no longer stored; contact support with the order id`);
+
+/** The public order, with a presigned link to its document once it is ready (none, and DOCUMENT_GONE, when S3 does not hold it). */
+export async function withDocumentLink(storage: Storage, reportsBucket: string, order: InternalOrder, logger: Logger) {
   if (order.status !== 'ready' || !order.documentKey) return publicOrder(order);
-  const name = order.documentKey.split('/').pop();
-  const url = await storage.presignGet(reportsBucket, order.documentKey, DOCUMENT_LINK_SECONDS, name);
+  const url = await documentLink(storage, reportsBucket, order, DOCUMENT_LINK_SECONDS, logger);
+  if (!url) return { ...publicOrder(order), error: DOCUMENT_GONE };
   return { ...publicOrder(order), document: { url, expiresInSeconds: DOCUMENT_LINK_SECONDS } };
 }

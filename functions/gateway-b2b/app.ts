@@ -189,7 +189,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     logAbout(ctx, { orderId: id });
     parseQuery(NoQuery, ctx);
     const { order } = await api(ctx).order.get(id, { clientId: clientOf(ctx).id });
-    ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order) };
+    ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order, ctx.state.logger) };
   });
 
   // The partner's own keys: a planned rotation without ops, and revoking the old key once switched.

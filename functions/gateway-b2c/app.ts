@@ -12,7 +12,7 @@ import type { ServiceRuntime } from '../shared/service-runtime';
 import { createStripe, stripeFailure, webhookSecret } from '../../core/stripe';
 import { cachedValue } from '../../core/ttl-cache';
 import { issuesOf, NoQuery, parseQuery, parseWith, readJsonBody, readRawBody, uuidParam } from '../shared/validation';
-import { publicOrder, withDocumentLink } from '../../core/domain/order-views';
+import { documentGone, documentLink, publicOrder, withDocumentLink } from '../../core/domain/order-views';
 import { InternalOrder, internalApi, PaymentFailedRequest } from '../../core/internal-api';
 
 /** Public B2C API: themes, orders paid through Stripe Checkout, and the Stripe webhook. */
@@ -143,7 +143,7 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
 
   router.get('/b2c/orders/:id', async (ctx) => {
     const order = await orderByToken(ctx);
-    ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order) };
+    ctx.body = { order: await withDocumentLink(runtime.storage, runtime.config.buckets.reports, order, ctx.state.logger) };
   });
 
   // The document itself: a 303 to a presigned S3 link, so the file never passes through the
@@ -152,7 +152,8 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
   router.get('/b2c/orders/:id/document', async (ctx) => {
     const order = await orderByToken(ctx);
     if (order.status !== 'ready' || !order.documentKey) throw new AppError(409, 'not_ready', `the document is not ready (order is ${order.status})`);
-    const url = await runtime.storage.presignGet(runtime.config.buckets.reports, order.documentKey, DOCUMENT_REDIRECT_SECONDS, order.documentKey.split('/').pop());
+    const url = await documentLink(runtime.storage, runtime.config.buckets.reports, order, DOCUMENT_REDIRECT_SECONDS, ctx.state.logger);
+    if (!url) throw documentGone(order);
     ctx.set('cache-control', 'no-store');
     ctx.status = 303;
     ctx.redirect(url);

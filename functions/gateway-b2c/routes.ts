@@ -109,6 +109,12 @@ export const B2C_ROUTES: PublicRoute[] = [
         headers: { location: { description: 'The presigned link to the document', schema: z.url() } },
       },
     },
-    errors: { 400: 'the id or the token is malformed', 404: 'no such order, or the token is not its own (the same answer, so a token does not tell whether an order exists)', 409: 'the document is not ready yet' },
+    errors: {
+      400: 'the id or the token is malformed',
+      404: 'no such order, or the token is not its own (the same answer, so a token does not tell whether an order exists)',
+      409: 'the document is not ready yet',
+      410: 'the order is ready but its document is no longer stored (`document_gone`); retrying will not help, support can restore it',
+      503: 'storage did not answer whether the document is stored; retry after Retry-After',
+    },
   },
 ];

@@ -105,12 +105,12 @@ export const PublicOrder = answerSchema<Awaited<ReturnType<typeof withDocumentLi
   input: z.record(z.string(), z.string()),
   amountCents: z.nullable(z.number()),
   currency: z.nullable(z.string()),
-  error: z.nullable(z.string()),
+  error: z.nullable(z.string()).check(z.describe('Why the order failed; on a `ready` order without `document`, that S3 no longer holds its document')),
   batchId: z.optional(Uuid),
   batchRow: z.optional(z.nullable(z.number())),
   createdAt: Timestamp,
   updatedAt: Timestamp,
-  /** Once the order is ready: a link to its document. */
+  /** Once the order is ready and S3 holds its document: a link to it. */
   document: z.optional(TimedLink),
 }));
 

@@ -1,5 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { createS3Client } from '../../core/storage';
 import { markGenerating, markReady } from '../../core/domain/orders';
 import { LOCAL_STRIPE_SECRET_KEY, LOCAL_STRIPE_WEBHOOK_SECRET } from '../../scripts/local/defaults';
 import { checkoutAsyncPaymentFailedEvent, checkoutCompletedEvent, checkoutExpiredEvent } from '../../scripts/local/stand-ins/stripe';
@@ -381,6 +383,48 @@ test('the document route redirects to a short-lived presigned link: a document o
   // Not ready, or a wrong token: still a 409 / 404, no link.
   const wrong = await fetch(`${b2c}/b2c/orders/${id}/document?token=${'x'.repeat(43)}`, { redirect: 'manual' });
   expect(wrong.status).toBe(404);
+});
+
+test('a ready order whose document is not in S3 (deleted, or never uploaded) answers 410 JSON on the document route and no link in its status; the row stays ready, and a restored object is served again', async () => {
+  const created = await createOrder(newIdempotencyKey());
+  const { id } = created.json.order;
+  const token = created.json.accessToken;
+  await p.db('orders').where({ id }).update({ status: 'queued' });
+  await markGenerating(p.db, id);
+  const row = await p.db('orders').where({ id }).first();
+  const key = `${row.client_id}/${id}/1/${id}.html`;
+  expect((await markReady(p.db, id, key))?.status).toBe('ready');
+
+  const gone = async () => {
+    const res = await fetch(`${b2c}/b2c/orders/${id}/document?token=${token}`, { redirect: 'manual' });
+    expect(res.status).toBe(410);
+    expect(res.headers.get('location')).toBeNull();
+    expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'document_gone', message: expect.stringContaining(id) });
+    const status = await http(b2c, `/b2c/orders/${id}?token=${token}`);
+    expect(status.status).toBe(200);
+    expect(status.json.order).toMatchObject({ status: 'ready', error: expect.stringContaining('no longer stored') });
+    expect(status.json.order.document).toBeUndefined();
+    expect((await p.db('orders').where({ id }).first()).status).toBe('ready');
+  };
+  // Never uploaded although the row says ready.
+  await gone();
+
+  const s3 = createS3Client(p.config);
+  await p.runtimes['gateway-b2c'].storage.put('reports', key, '<h1>Solar kettle</h1>', 'text/html');
+  const served = await fetch(`${b2c}/b2c/orders/${id}/document?token=${token}`, { redirect: 'manual' });
+  expect(served.status).toBe(303);
+  // Deleted out of band.
+  try {
+    await s3.send(new DeleteObjectCommand({ Bucket: 'reports', Key: key }));
+  } finally {
+    s3.destroy();
+  }
+  await gone();
+  // Restored (a noncurrent version brought back): the same row serves it again.
+  await p.runtimes['gateway-b2c'].storage.put('reports', key, '<h1>Solar kettle</h1>', 'text/html');
+  const status = await http(b2c, `/b2c/orders/${id}?token=${token}`);
+  expect(status.json.order.error).toBeNull();
+  expect((await fetch(status.json.order.document.url)).status).toBe(200);
 });
 
 test('unknown routes 404, wrong methods 405, oversize bodies 413, all as JSON', async () => {
