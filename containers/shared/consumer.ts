@@ -142,6 +142,8 @@ interface InFlight {
   settled: Promise<void>;
   done: boolean;
   heartbeat?: NodeJS.Timeout;
+  /** The heartbeat on its way to SQS, if any: one at a time, and a release waits for it. */
+  beat?: Promise<void>;
   /** What the handler registered with `beforeRelease`. */
   giveUp: Array<() => Promise<void>>;
   /** Released at the drain deadline: what the handler does after that is no longer this message's outcome. */
@@ -165,6 +167,13 @@ export function maxReceiveCountOf(redrivePolicy: string | undefined): number | u
   } catch {
     return undefined;
   }
+}
+
+/** Waits for `step`, at most `ms` (the timer cleared as soon as it settles); never rejects. */
+async function atMost(step: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([step.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Waits `ms`, or until `signal` aborts (already aborted included). */
@@ -223,6 +232,10 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   /** True once the message is visible again (or will be after `afterSeconds`). */
   const release = async (f: InFlight, why: string, afterSeconds = 0): Promise<boolean> => {
     clearInterval(f.heartbeat);
+    // A heartbeat still on its way (SQS slow, the SDK retrying it) would land after the release and
+    // hide the message again for a whole visibility timeout. Waited for no longer than a give-up
+    // at the drain deadline, which must still end before the hard exit.
+    if (f.beat) await atMost(f.beat, RELEASE_GIVE_UP_MS);
     try {
       await setVisibility(f, afterSeconds);
       f.log.info('message released', { why, afterSeconds });
@@ -245,12 +258,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
   };
 
   /** The late handler's `beforeRelease` callbacks, each failure logged; the release does not wait longer than RELEASE_GIVE_UP_MS. */
-  const giveUpBounded = async (f: InFlight): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined;
-    const all = Promise.all(f.giveUp.map((fn) => fn().catch((err: unknown) => f.log.warn('giving up before the release failed', { err }))));
-    await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, RELEASE_GIVE_UP_MS)))]);
-    clearTimeout(timer);
-  };
+  const giveUpBounded = (f: InFlight): Promise<void> =>
+    atMost(Promise.all(f.giveUp.map((fn) => fn().catch((err: unknown) => f.log.warn('giving up before the release failed', { err })))), RELEASE_GIVE_UP_MS);
 
   const run = (queue: QueueState, raw: Message): void => {
     const id = raw.MessageId ?? '';
@@ -278,7 +287,9 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     }
     inflight.set(token, f);
     f.heartbeat = setInterval(() => {
-      setVisibility(f, queue.visibilityTimeoutSeconds).catch((err) => mlog.warn('heartbeat failed', { err }));
+      f.beat ??= setVisibility(f, queue.visibilityTimeoutSeconds)
+        .catch((err: unknown) => mlog.warn('heartbeat failed', { err }))
+        .finally(() => (f.beat = undefined));
     }, queue.heartbeatMs);
     f.settled = (async () => {
       const started = Date.now();

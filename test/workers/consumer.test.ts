@@ -37,6 +37,7 @@ describe('SQS consumer loop', () => {
         { name: 'unprocessable', maxReceiveCount: 3, visibilityTimeoutSeconds: 30 },
         { name: 'late-retry', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'retried-before-stop', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
+        { name: 'slow-heartbeat', maxReceiveCount: 5, visibilityTimeoutSeconds: 10 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -370,6 +371,53 @@ describe('SQS consumer loop', () => {
     } finally {
       finish();
       await stopping.catch(() => undefined);
+    }
+  });
+
+  test('a heartbeat still on its way when the message is released does not hide it again: the release waits for it', async () => {
+    // Heartbeats take 1.5 s to reach SQS (throttled, retried): one sent just before the release
+    // would otherwise land after it and make the message invisible for a whole visibility timeout.
+    const slow = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    let heartbeatsSent = 0;
+    slow.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { VisibilityTimeout?: number };
+        // A heartbeat sets the queue's whole visibility timeout (10 s); the release sets 2 s.
+        if (context.commandName === 'ChangeMessageVisibilityCommand' && input.VisibilityTimeout === 10) {
+          heartbeatsSent += 1;
+          await sleep(1_500);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowHeartbeats' },
+    );
+    const receivedAt: number[] = [];
+    let releasedAt = 0;
+    await send('slow-heartbeat', 'job');
+    const c = await startConsumer({
+      sqs: slow,
+      queues: [emu.queueUrls['slow-heartbeat']],
+      concurrency: 1,
+      logger,
+      waitTimeSeconds: 1,
+      handler: async (m) => {
+        receivedAt.push(Date.now());
+        if (m.receiveCount > 1) return;
+        // The first heartbeat (after 3.3 s) is on its way: give the message back in 2 s.
+        await until(() => heartbeatsSent === 1, 8_000);
+        releasedAt = Date.now();
+        throw new RetryLater(2, 'back in 2 s');
+      },
+    });
+    running.push(c);
+    try {
+      await until(() => receivedAt.length === 2, 20_000);
+      // Back 2 s after the release, which waited for the heartbeat (1.5 s): about 3.5 s, not the
+      // 10 s of visibility the heartbeat set when it landed after the release (11.5 s).
+      expect(receivedAt[1] - releasedAt).toBeLessThan(6_000);
+    } finally {
+      await c.stop(0).catch(() => undefined);
+      slow.destroy();
     }
   });
 
