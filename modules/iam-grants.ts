@@ -9,14 +9,22 @@ import { Statement } from './iam-statements';
  */
 
 /**
- * Objects under a prefix of one bucket; `prefix` '' means the whole bucket. With `file`, only
- * those under it whose last key segment is `file` (IAM's `*` in it matches any characters).
+ * Objects under a prefix of one bucket; `prefix` '' means the whole bucket. With `key`, only
+ * those whose key below the prefix matches that IAM pattern (`*` any characters, `/` included;
+ * `?` exactly one); without it, any key below the prefix.
  */
 export interface ObjectScope {
   bucketArn: string;
   prefix: string;
-  file?: string;
+  key?: string;
 }
+
+/**
+ * A UUID (8-4-4-4-12) as an IAM pattern: one `?` per hex digit, the dashes literal. IAM has no
+ * character class, so `?` also matches a `/`: a segment so written pins a key's length and its
+ * dashes, where a `*` would take any number of folders.
+ */
+export const UUID_PATTERN_IAM = [8, 4, 4, 4, 12].map((n) => '?'.repeat(n)).join('-');
 
 export interface Grants {
   /** sqs:SendMessage (SendMessage and SendMessageBatch) on these queue ARNs; reading a queue's attributes is a consumer's. */
@@ -81,8 +89,7 @@ export const ENI_INTERFACE_ACTIONS = ENI_MANAGE_ACTIONS.filter((a) => a !== ENI_
 /** ecr:GetAuthorizationToken is account-wide: AWS accepts only `*` as its resource. */
 export const ECR_AUTH_ACTION = 'ecr:GetAuthorizationToken';
 
-// IAM's `*` in a resource matches across `/`: `<prefix>*/<file>` is that file at any depth below the prefix.
-const objectArns = (scopes: ObjectScope[]): string[] => scopes.map((s) => `${s.bucketArn}/${s.prefix}*${s.file === undefined ? '' : `/${s.file}`}`);
+const objectArns = (scopes: ObjectScope[]): string[] => scopes.map((s) => `${s.bucketArn}/${s.prefix}${s.key ?? '*'}`);
 
 export function grantStatements(grants: Grants): Statement[] {
   const statements: Statement[] = [];

@@ -1,4 +1,5 @@
 import { BATCH_FILES, BATCH_KEY_PREFIX, BucketName, QueueName, ServiceName, WorkerName } from '../core/contract';
+import { UUID_PATTERN_IAM } from '../modules/iam-grants';
 
 /**
  * The access matrix: what each of the six services and two workers may reach (DESIGN §5, as
@@ -22,13 +23,13 @@ import { BATCH_FILES, BATCH_KEY_PREFIX, BucketName, QueueName, ServiceName, Work
 export type SecretName = 'database' | 'gemini' | 'stripeSecretKey' | 'stripeWebhookSecret' | 'orderToken';
 
 /**
- * Objects of one bucket under a key prefix ('' = the whole bucket); with `file`, only those whose
- * last key segment is `file` (an IAM pattern: `manifest-*.json`).
+ * Objects of one bucket under a key prefix ('' = the whole bucket); with `key`, only those whose
+ * key below the prefix matches that IAM pattern (modules/iam-grants.ts ObjectScope).
  */
 export interface ObjectAccess {
   bucket: BucketName;
   prefix: string;
-  file?: string;
+  key?: string;
 }
 
 export interface ServiceAccess {
@@ -49,7 +50,7 @@ export interface ServiceAccess {
   /** Objects it both reads (or presigns) and writes. */
   readWriteObjects: ObjectAccess[];
   /**
-   * Prefixes it may list (s3:ListBucket on the bucket, conditioned on s3:prefix; a `file` plays no
+   * Prefixes it may list (s3:ListBucket on the bucket, conditioned on s3:prefix; a `key` plays no
    * part): what makes S3 answer a missing key under them NoSuchKey instead of AccessDenied.
    */
   listObjects: ObjectAccess[];
@@ -75,10 +76,12 @@ const access = (a: Partial<ServiceAccess>): ServiceAccess => ({
 /** Batch sources, rejected rows and manifests: `batches/<clientId>/<batchId>/…` in the assets bucket (core/contract.ts). */
 const BATCHES: ObjectAccess = { bucket: 'assets', prefix: BATCH_KEY_PREFIX };
 // Each workload is granted the batch files it uses, no more: none may rewrite what another wrote for it to read.
-const batchFiles = (file: string): ObjectAccess => ({ ...BATCHES, file });
+// Client, batch and completion ids are UUIDs (core/domain/batches.ts), so each is written as one, not as `*`,
+// which also matches `/` and would cover the file's name in any folder below batches/.
+const batchFiles = (file: string): ObjectAccess => ({ ...BATCHES, key: `${UUID_PATTERN_IAM}/${UUID_PATTERN_IAM}/${file}` });
 const BATCH_SOURCES = batchFiles(BATCH_FILES.source);
 const REJECTED_ROWS = batchFiles(BATCH_FILES.rejectedRows);
-const MANIFESTS = batchFiles(BATCH_FILES.manifest('*'));
+const MANIFESTS = batchFiles(BATCH_FILES.manifest(UUID_PATTERN_IAM));
 /** Documents in the reports bucket: each attempt's `<clientId>/<orderId>/<attempt>/<orderId>.<ext>`, and `<clientId>/<orderId>.<ext>` for those storage:move brought over. */
 const DOCUMENTS: ObjectAccess = { bucket: 'reports', prefix: '' };
 

@@ -490,7 +490,7 @@ class AccessWiring {
 
   /** The grants of an entry; the functions it invokes must already exist (their `live` aliases are named). */
   grants(workload: string, a: ServiceAccess, functions: Partial<Record<ServiceName, KoaLambda>>): Grants {
-    const objectScope = (o: ObjectAccess) => ({ bucketArn: this.data.buckets[o.bucket].arn, prefix: o.prefix, file: o.file });
+    const objectScope = (o: ObjectAccess) => ({ bucketArn: this.data.buckets[o.bucket].arn, prefix: o.prefix, key: o.key });
     return {
       readSecrets: a.secrets.map((s) => this.secretArns[s]),
       sendTo: a.sendTo.map((q) => this.data.queues[q].arn),

@@ -605,25 +605,28 @@ describe.each(envs)('%s-compute', (env, config: EnvironmentConfig) => {
         .flatMap((s) => list(s.Action).filter((a) => a.startsWith('s3:')).flatMap((a) => list(s.Resource).map((r) => `${a} ${bucketOf(r)}`)))
         .sort();
     const roleOf = (name: string) => roles.find((r) => r.config.name === `${prefix}-${name}`)!;
+    // A batch's file at the depth of batches/<clientId>/<batchId>/, each id (and a manifest's completion) a UUID.
+    const UUID = '????????-????-????-????-????????????';
+    const batchFile = (name: string) => `assets/batches/${UUID}/${UUID}/${name}`;
     const granted = Object.fromEntries(['gateway-b2c', 'gateway-b2b', ...INTERNAL, 'doc-generation-task', 'b2b-batch-task'].map((n) => [n, objectActions(roleOf(n))]));
     expect(granted).toEqual({
       // The document links it presigns.
       'gateway-b2c': ['s3:GetObject reports/*'],
       // Document and manifest links (presigned), and the batch sources it stores: no other batch file.
-      'gateway-b2b': ['s3:GetObject assets/batches/*/manifest-*.json', 's3:GetObject reports/*', 's3:PutObject assets/batches/*/source.json'],
+      'gateway-b2b': [`s3:GetObject ${batchFile(`manifest-${UUID}.json`)}`, 's3:GetObject reports/*', `s3:PutObject ${batchFile('source.json')}`],
       'core-llm': [],
       theme: [],
       order: [],
       client: [],
       // Uploads documents and never reads one; completing a batch reads its rejected-rows report and writes the manifest.
-      'doc-generation-task': ['s3:GetObject assets/batches/*/rejected-rows.json', 's3:ListBucket assets', 's3:PutObject assets/batches/*/manifest-*.json', 's3:PutObject reports/*'],
+      'doc-generation-task': [`s3:GetObject ${batchFile('rejected-rows.json')}`, 's3:ListBucket assets', `s3:PutObject ${batchFile(`manifest-${UUID}.json`)}`, 's3:PutObject reports/*'],
       // Reads the batch source and the rejected-rows report, writes that report and the manifest.
       'b2b-batch-task': [
-        's3:GetObject assets/batches/*/rejected-rows.json',
-        's3:GetObject assets/batches/*/source.json',
+        `s3:GetObject ${batchFile('rejected-rows.json')}`,
+        `s3:GetObject ${batchFile('source.json')}`,
         's3:ListBucket assets',
-        's3:PutObject assets/batches/*/manifest-*.json',
-        's3:PutObject assets/batches/*/rejected-rows.json',
+        `s3:PutObject ${batchFile(`manifest-${UUID}.json`)}`,
+        `s3:PutObject ${batchFile('rejected-rows.json')}`,
       ],
     });
   });

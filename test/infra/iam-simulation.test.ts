@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { bootstrap, deployRoleName, environments, namePrefix } from '../../stacks/config';
-import { INTERNAL_SERVICES, LIVE_ALIAS, PROJECT, REGION, SECRET_STEMS, SERVICE_NAMES } from '../../core/contract';
+import { BATCH_KEY_PREFIX, INTERNAL_SERVICES, LIVE_ALIAS, PROJECT, REGION, SECRET_STEMS, SERVICE_NAMES } from '../../core/contract';
 import { batchManifestKey, batchSourceKey, rejectedRowsKey } from '../../core/domain/batches';
 import { SERVICE_ACCESS } from '../../stacks/access';
 import { RDS_CLUSTER_SECRET_TAG, RDS_SECRET_TAG } from '../../stacks/ci-policies/boundary';
@@ -485,7 +485,8 @@ type ObjectAction = 's3:GetObject' | 's3:PutObject';
  * b2b-batch and read by both workers as they complete the batch, the manifest written by the
  * completing worker and read through gateway-b2b's presigned link. None may rewrite what another
  * wrote for it to read; and what each may do stops at those files: not the same name outside
- * `batches/`, not a file only ending like it, not another bucket, not the other environment.
+ * `batches/`, not a file only ending like it, not one deeper or shallower than a batch's, not under
+ * folders (or a manifest name) that are no UUIDs, not another bucket, not the other environment.
  */
 function batchObjectRows(env: string): Row[] {
   const own = environmentResources(env);
@@ -530,6 +531,13 @@ function batchObjectRows(env: string): Row[] {
           { principal, action, ...assets(keys[file]), expected: 'Allow', why },
           { principal, action, ...assets(keys[file].replace(/^batches\//, 'legacy/')), expected: 'Deny', why: 'the same file outside batches/' },
           { principal, action, ...assets(`${dir}old-${name}`), expected: 'Deny', why: `a file whose name only ends like ${name}` },
+          { principal, action, ...assets(`${dir}nested/${name}`), expected: 'Deny', why: 'the same name one folder deeper than a batch' },
+          { principal, action, ...assets(`${BATCH_KEY_PREFIX}${clientId}/${name}`), expected: 'Deny', why: 'the same name without its batch folder' },
+          { principal, action, ...assets(keys[file].replace(clientId, 'acme')), expected: 'Deny', why: 'a client folder that is no client id (a UUID)' },
+          { principal, action, ...assets(keys[file].replace(batchId, `${batchId.slice(0, 35)}`)), expected: 'Deny', why: 'a batch folder one character short of a UUID' },
+          ...(file === 'manifest'
+            ? [{ principal, action, ...assets(`${dir}manifest-latest.json`), expected: 'Deny' as const, why: 'a manifest not named by a completion id (a UUID)' }]
+            : []),
           { principal, action, ...at(own.spaBucket, own.spaBucketPolicy, keys[file]), expected: 'Deny', why: 'the same key in another bucket (the SPA’s)' },
           { principal, action, ...at(theirs.assetsBucket, theirs.assetsBucketPolicy, keys[file]), expected: 'Deny', why: `${o}'s assets bucket` },
         ];
