@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { createServer, Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
 import { createApp } from '../../functions/core-llm/app';
@@ -24,13 +26,13 @@ beforeAll(async () => {
   ({ gemini, runtime, close } = await startCoreLlmRuntime('llm-deadline', { GEMINI_TIMEOUT_MS: '2000' }));
 });
 afterAll(() => close());
+// A test's delays its calls gave up on before using them all are not the next test's.
+beforeEach(() => gemini.reset());
 
 const clientId = '6f1c1d1e-0000-4000-8000-0000000000d1';
 
-// First: the stand-in's scripted delays below outlive their tests.
 test('with time enough, retries still happen: a 503 then a 200', async () => {
   const handler = toLambdaHandler(createApp(runtime));
-  gemini.calls.length = 0;
   gemini.failNext(503);
   const started = Date.now();
   const context = { awsRequestId: 'ctx-2', getRemainingTimeInMillis: () => started + 30_000 - Date.now() };
@@ -42,7 +44,6 @@ test('with time enough, retries still happen: a 503 then a 200', async () => {
 
 test('in Lambda: a model that hangs on every attempt is a 503 before the invocation runs out of time', async () => {
   const handler = toLambdaHandler(createApp(runtime));
-  gemini.calls.length = 0;
   gemini.delayNext(10_000, 4);
   const invocationMs = 6_000;
   const started = Date.now();
@@ -61,7 +62,6 @@ test('outside Lambda: the configured budget bounds the retries the same way', as
   const server: Server = createServer(createApp(runtime, undefined, { localBudgetMs: 3_000 }).callback());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    gemini.calls.length = 0;
     gemini.delayNext(10_000, 4);
     const started = Date.now();
     const res = await http(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/generate', {
@@ -124,3 +124,34 @@ describe('a deadline too close for the model call: a 503 that costs the client n
     expect(await counts()).toEqual({ 'llm:{budget}:req': 1, 'llm:{budget}:tok': 30, ...lane, ...rate });
   });
 });
+
+/**
+ * The stand-in's scripted delays (above: 10 s answers the app gives up on after 2 s) end with the
+ * call they delay: once its caller gave up, or once the stand-in is closed, no timer of it keeps a
+ * process alive, so a test run ends when its tests do (not jest's "did not exit one second after
+ * the test run has completed"). In a process of its own, whose end is what is proved.
+ */
+test('the Gemini stand-in holds no timer past its call: the process ends once it is closed', async () => {
+  const script = `(async () => {
+    const { request } = require('node:http');
+    const { startGeminiStandIn } = require(${JSON.stringify(join(__dirname, '../support/stand-ins/gemini.ts'))});
+    const standIn = await startGeminiStandIn();
+    standIn.delayNext(60000, 2);
+    const call = (signal) => new Promise((resolve) => {
+      const req = request(standIn.url + '/v1beta/models/m:generateContent', { method: 'POST', agent: false, signal }, (res) => res.resume().on('end', resolve).on('error', resolve));
+      req.on('error', resolve);
+      req.end(JSON.stringify({ contents: [{ parts: [{ text: 'A slow answer.' }] }] }));
+    });
+    await call(AbortSignal.timeout(300));
+    const pending = call();
+    while (standIn.calls.length < 2) await new Promise((r) => setTimeout(r, 10));
+    await standIn.close();
+    await pending;
+    console.log('closed');
+  })();`;
+  const started = Date.now();
+  const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  expect({ status: child.status, signal: child.signal, stdout: child.stdout.trim(), stderr: child.stderr }).toEqual({ status: 0, signal: null, stdout: 'closed', stderr: '' });
+  // Well before the delays' 60 s: the process waited on nothing of the stand-in's once closed.
+  expect(Date.now() - started).toBeLessThan(10_000);
+}, 20_000);

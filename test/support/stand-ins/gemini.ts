@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { listen, StandInServer } from '../../../scripts/local/stand-ins/http';
 
 /**
@@ -6,6 +7,8 @@ import { listen, StandInServer } from '../../../scripts/local/stand-ins/http';
  * scripted to exercise retries (429/5xx) and timeouts. For the batch bench it can also take as
  * long as the model (`latencyMs` on every call) and hold a project quota as Gemini does
  * (`requestsPerMinute` over the last 60 s: beyond it, 429 RESOURCE_EXHAUSTED, counted in `refused`).
+ * A delayed answer ends with its caller: one that gave up, or the stand-in closed, leaves no
+ * timer running to keep the process alive after the tests.
  */
 export interface GeminiStandInOptions {
   apiKey?: string;
@@ -33,6 +36,24 @@ export interface GeminiStandIn extends StandInServer {
   answerCutNext(finishReason: string, delayMs?: number): void;
   /** The next n calls answer `status` with this message in Gemini's error body (a 400 that speaks of a timeout). */
   failNextWithMessage(status: number, message: string, times?: number): void;
+  /** Forgets the calls, and the answers scripted for calls that did not come (a test's delays its caller gave up on before using them all). */
+  reset(): void;
+}
+
+/** Waits `ms`, or less once the caller is gone (it gave up, or the stand-in closed the connection). */
+function wait(req: IncomingMessage, ms: number): Promise<void> {
+  const { socket } = req;
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      // The SDK keeps its connections alive from call to call: no listener is left on one.
+      socket.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    socket.once('close', done);
+  });
 }
 
 /** The google.rpc status Gemini names with each HTTP status it answers. */
@@ -62,9 +83,9 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
       refused += 1;
       return { status: 429, json: { error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } } };
     }
-    if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
+    if (options.latencyMs) await wait(req, options.latencyMs);
     const step = script.shift();
-    if (step?.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
+    if (step?.delayMs) await wait(req, step.delayMs);
     if (options.apiKey && apiKey !== options.apiKey) {
       return { status: 400, json: { error: { code: 400, message: 'API key not valid', status: 'INVALID_ARGUMENT' } } };
     }
@@ -112,6 +133,10 @@ export async function startGeminiStandIn(options: GeminiStandInOptions = {}): Pr
     },
     failNextWithMessage: (status, message, times = 1) => {
       for (let i = 0; i < times; i++) script.push({ status, message });
+    },
+    reset: () => {
+      calls.length = 0;
+      script.length = 0;
     },
   };
 }
