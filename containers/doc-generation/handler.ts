@@ -31,7 +31,8 @@ import type { PandocOptions } from './render/pandoc';
  * lease live and does not render: its message comes back when that lease ends (`RetryLater`),
  * and is dropped once the order is final (on its last receive it is dropped at once: the
  * owner's own message carries the order). An attempt whose message the drain deadline releases
- * gives up its lease first (`beforeRelease`), so the next delivery takes the order at once.
+ * gives up its lease first (`beforeRelease`), so the next delivery takes the order at once, and
+ * ends nothing of the order afterwards.
  * Only the owner moves the order to ready/failed. Each attempt uploads to a key of its own
  * (`attemptDocumentKey`), so an attempt that lost the order during a slow upload writes beside the
  * new owner's document, never over it, and its `markReady` is refused; it confirms it still owns
@@ -180,6 +181,13 @@ export async function handleDocJob(deps: DocJobDeps, message: ReceivedMessage): 
     if (!ready) throw new OrderBusy(order.id, `another attempt took it over before it was marked ready; this attempt's upload (${key}) is not its document`);
     log.info('document ready', { step: ORDER_STEPS.ready, format: doc.ext, bytes: doc.body.length, key, generatedMs, totalMs: Date.now() - started, ...emfCount(CUSTOM_METRICS.documentsProduced) });
   } catch (err) {
+    // Given up at the drain deadline: the order is the next delivery's, which takes it at once. A
+    // failure now (on the last receive) or a budget refusal (whose parked lease would hold the order
+    // from that delivery) must not end or park it.
+    if (held.givenUp()) {
+      log.info('attempt ended after giving its order up at the drain deadline; the next delivery carries it on', { err });
+      throw err;
+    }
     // Over the generation budget: not a failure, even on the last attempt (its hand-off message carries the order on).
     if (err instanceof RetryLater) {
       // Waiting for the budget must not use up the message's receives (its last one would count a
@@ -260,6 +268,8 @@ interface HeldLease {
   confirm(): Promise<void>;
   /** Stops renewing and ends the lease now (the order stays `generating`): this attempt will not upload. */
   giveUp(): Promise<void>;
+  /** True once `giveUp` was called: this attempt ends nothing of the order. */
+  givenUp(): boolean;
   /** Stops renewing, once the renewal in flight (if any) has landed: the lease can then be set for good. */
   stopRenewing(): Promise<void>;
   stop(): void;
@@ -268,6 +278,7 @@ interface HeldLease {
 /** Renews the attempt's lease every `everyMs` while it works. */
 function holdLease(db: Knex, orderId: string, lease: GenerationLease, everyMs: number, log: Logger): HeldLease {
   let lost = false;
+  let givenUp = false;
   const renew = async (): Promise<void> => {
     if (lost) return;
     try {
@@ -294,11 +305,13 @@ function holdLease(db: Knex, orderId: string, lease: GenerationLease, everyMs: n
     },
     giveUp: async () => {
       lost = true;
+      givenUp = true;
       // A renewal already sent would extend the lease again after the release.
       await stopRenewing();
       await releaseLease(db, orderId, lease.owner);
       log.info('drain deadline: lease given up; the next delivery takes the order at once');
     },
+    givenUp: () => givenUp,
     stopRenewing,
     stop: () => clearInterval(timer),
   };

@@ -265,6 +265,29 @@ describe('doc-generation: how an order ends', () => {
       await h.drainQueue(h.queues.docJobs, 0);
     });
 
+    test('an attempt that fails after giving its order up ends nothing: on its last receive too, the order stays for the next delivery', async () => {
+      const clientId = await h.createClient();
+      const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Given-up pump' });
+      let giveUp: (() => Promise<void>) | undefined;
+      let fail: (err: Error) => void = () => undefined;
+      const deps: DocJobDeps = {
+        ...directDeps([]),
+        // core-llm still working when the drain deadline comes, then failing (its connection cut as the task stops).
+        internal: { json: () => new Promise((_, reject) => (fail = reject)) },
+      };
+      const attempt = handleDocJob(deps, { ...message(orderId, 2), lastAttempt: true, receivesLeft: 0, beforeRelease: (fn) => void (giveUp = fn) }).catch((e: unknown) => e);
+      await until(() => giveUp !== undefined, 5_000, 'the attempt to register its give-up');
+      await sleep(100);
+      // What the consumer does at the drain deadline before the message is visible again.
+      await giveUp!();
+      fail(new Error('core-llm: socket hang up'));
+      expect(await attempt).toBeInstanceOf(Error);
+      // Before: marked failed ('failed after repeated attempts') under the delivery taking it over.
+      expect(await h.db('orders').where({ id: orderId }).first(h.db.raw('status, error, generation_lease_until <= now() as lease_over'))).toEqual({ status: 'generating', error: null, lease_over: true });
+      await handleDocJob(directDeps([]), message(orderId, 1));
+      expect((await orderRow(orderId)).status).toBe('ready');
+    });
+
     test('a delivery that finds the order held by a live lease comes back when the lease ends, logged at info, not as a failure', async () => {
       const clientId = await h.createClient();
       const orderId = await h.createOrder(clientId, 'product-sheet', { product: 'Held pump' });
