@@ -46,7 +46,7 @@ export const LOG_QUERIES = {
     title: 'order story (replace ORDER_OR_REQUEST_ID)',
     over: 'services and workers',
     text: [
-      'fields @timestamp, service, component, level, step, msg, orderId, requestId, status, path, ms, receiveCount, reason, err.message',
+      'fields @timestamp, service, component, level, step, msg, orderId, requestId, method, status, path, ms, receiveCount, reason, err.message',
       `filter orderId = "${STORY_ID_PLACEHOLDER}" or requestId = "${STORY_ID_PLACEHOLDER}"`,
       'sort @timestamp asc',
       `limit ${STORY_LINE_LIMIT}`,

@@ -32,7 +32,15 @@ const STORY = [
   line('2026-12-01 10:00:03.000', { service: 'order', msg: 'doc job sent', step: 'paid', orderId: ORDER, requestId: WEBHOOK, level: 'info' }),
   line('2026-12-01 10:00:03.200', { service: 'doc-generation', msg: 'order taken for generation', step: 'taken', orderId: ORDER, requestId: WEBHOOK, receiveCount: '1', level: 'info' }),
   line('2026-12-01 10:00:04.900', { service: 'doc-generation', msg: 'document ready', step: 'ready', orderId: ORDER, requestId: WEBHOOK, ms: '1700', level: 'info' }),
+  // The client polling its order: the Koa shell's access line.
+  line('2026-12-01 10:00:06.000', { service: 'gateway-b2c', msg: 'request', method: 'GET', path: `/b2c/orders/${ORDER}`, status: '200', ms: '35', orderId: ORDER, requestId: 'poll-req-1', level: 'info' }),
 ];
+
+/** As Insights answers a query with a `fields` command: only the fields it names (and `@ptr`). */
+const projected = (text: string, lines: Record<string, string>[]): Record<string, string>[] => {
+  const named = /^fields (.*)$/m.exec(text)?.[1].split(',').map((f) => f.trim());
+  return named ? lines.map((l) => Object.fromEntries(Object.entries(l).filter(([k]) => k === '@ptr' || named.includes(k)))) : lines;
+};
 
 const account: OpsAccount = {
   services: {
@@ -51,7 +59,7 @@ const account: OpsAccount = {
       ? Array.from({ length: STORY_LINE_LIMIT }, (_, i) =>
           line(new Date(Date.UTC(2026, 11, 1, 11) + i).toISOString().replace('T', ' ').slice(0, 23), { service: 'doc-generation', msg: 'order taken for generation', orderId: BATCH_ORDERS[i % 2], requestId: BATCH, level: 'info' }),
         )
-      : STORY.filter((l) => text.includes(`orderId = "${l.orderId}"`) || text.includes(`requestId = "${l.requestId}"`)),
+      : projected(text, STORY.filter((l) => text.includes(`orderId = "${l.orderId}"`) || text.includes(`requestId = "${l.requestId}"`))),
 };
 
 let emulator: LocalEmulator;
@@ -152,7 +160,7 @@ test('order --env dev: the saved query over the eight log groups; a request id g
   const r = await ops(['order', WEBHOOK, '--env', 'dev', '--since', '2d']);
   expect(r.errors).toEqual([]);
   expect(r.code).toBe(0);
-  expect(r.json).toMatchObject({ id: WEBHOOK, orderId: ORDER, orders: [ORDER], requestIds: [CREATION, WEBHOOK] });
+  expect(r.json).toMatchObject({ id: WEBHOOK, orderId: ORDER, orders: [ORDER], requestIds: [CREATION, WEBHOOK, 'poll-req-1'] });
   expect(r.json.steps.map((s: { step: string }) => s.step)).toEqual(['received', 'paid', 'taken', 'ready']);
   expect(r.json.lines[0]).toEqual({ time: '2026-12-01T10:00:00.100Z', service: 'order', msg: 'order received', step: 'received', orderId: ORDER, requestId: CREATION, level: 'info' });
   expect(r.json.lines[2].receiveCount).toBe(1);
@@ -169,6 +177,12 @@ test('order --env dev: the saved query over the eight log groups; a request id g
     expect(s.endTime - s.startTime).toBeLessThanOrEqual(2 * 86_400 + 2);
   }
   expect(standIn.requests.filter((q) => q.operation === 'GetQueryResults').length).toBe(4);
+});
+
+test('order --env dev: the table reads each line as it does locally, from the fields the saved query asks for (an access line: method, path, status, time)', async () => {
+  const r = await ops(['order', ORDER, '--env', 'dev', '--format', 'table']);
+  expect(r.errors).toEqual([]);
+  expect(r.out).toContain(`request · GET /b2c/orders/${ORDER} 200 · 35 ms`);
 });
 
 test('order --env dev: a request whose lines fill a whole Insights answer says the story is cut, in JSON and in the table', async () => {
