@@ -133,15 +133,48 @@ export interface Column {
   type: string;
 }
 
-/** Each leaf table's columns (quoted where SQL needs it) and types in order, by table name: the shape verify compares. */
+/** Each leaf table's and materialized view's columns (quoted where SQL needs it) and types in order, by name: the shape verify compares. */
 export async function tableColumns(client: Client): Promise<Map<string, Column[]>> {
   const { rows } = await client.query(`
     SELECT n.nspname AS schema, c.relname AS table,
       coalesce((SELECT json_agg(json_build_object('name', quote_ident(a.attname), 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
         FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]') AS columns
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${USER_ROWS}`);
+    WHERE c.relkind IN ('r', 'm') AND c.relpersistence <> 't' AND ${USER_SCHEMAS} AND ${USER_ROWS}`);
   return new Map(rows.map((r) => [qualifiedName(r.schema, r.table), r.columns]));
+}
+
+export interface MaterializedView {
+  sql: string;
+  name: string;
+  populated: boolean;
+  /** Its query as this session prints it (pg_get_viewdef, without the closing semicolon), to run in the same session. */
+  query: string;
+  /** Its columns, quoted: the names the query's output takes. */
+  columns: string[];
+  /** Its query reads another materialized view. */
+  readsViews: boolean;
+}
+
+export async function listMaterializedViews(client: Client): Promise<MaterializedView[]> {
+  const { rows } = await client.query(`
+    SELECT n.nspname AS schema, c.relname AS name, c.relispopulated AS populated, rtrim(pg_get_viewdef(c.oid), '; ') AS query,
+      ARRAY(SELECT quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
+      EXISTS (SELECT 1 FROM pg_rewrite w
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid AND d.refclassid = 'pg_class'::regclass
+        JOIN pg_class r ON r.oid = d.refobjid
+        WHERE w.ev_class = c.oid AND r.relkind = 'm' AND r.oid <> c.oid) AS reads_views
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind = 'm' AND ${USER_SCHEMAS} AND ${NOT_EXTENSION_MEMBER}
+    ORDER BY 1, 2`);
+  return rows.map((r) => ({
+    sql: `${quoteIdent(r.schema)}.${quoteIdent(r.name)}`,
+    name: qualifiedName(r.schema, r.name),
+    populated: r.populated,
+    query: r.query,
+    columns: r.columns,
+    readsViews: r.reads_views,
+  }));
 }
 
 /**

@@ -203,24 +203,31 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     await waitForInitialSync(target);
     log('initial_sync_done', { seconds: (Date.now() - syncStarted) / 1000 });
     const { refreshes } = splitRefreshes(postData ?? (await dumpSection(options.sourceUrl, 'post-data', searchPath)));
-    if (refreshes.length) {
-      const t0 = Date.now();
-      try {
-        await target.query('BEGIN');
-        await raiseMaintenanceWorkMem(target, options.maintenanceWorkMem);
-        // The views' functions run by the source's search_path, as in the section (schema.ts underSearchPath).
-        await target.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [searchPath]);
-        await target.query(refreshes.join('\n'));
-        await target.query('COMMIT');
-      } catch (err) {
-        await target.query('ROLLBACK').catch(() => undefined);
-        throw new StepFailed('refreshing the materialized views', err);
-      }
-      log('materialized_views_refreshed', { count: refreshes.length, seconds: (Date.now() - t0) / 1000 });
-    }
+    await refreshMaterializedViews(target, refreshes, searchPath, options.maintenanceWorkMem);
     await setPhase(target, 'replicating');
     log('replicating', { ...(await lag(source, target)) });
   });
+}
+
+/**
+ * pg_dump's REFRESH MATERIALIZED VIEWs, in its order, in one transaction: replication carries no
+ * view's rows, so the target's are computed from the rows it holds at that moment.
+ */
+async function refreshMaterializedViews(target: Client, refreshes: string[], searchPath: string, maintenanceWorkMem: string): Promise<void> {
+  if (!refreshes.length) return;
+  const t0 = Date.now();
+  try {
+    await target.query('BEGIN');
+    await raiseMaintenanceWorkMem(target, maintenanceWorkMem);
+    // The views' functions run by the source's search_path, as in the section (schema.ts underSearchPath).
+    await target.query(`SELECT pg_catalog.set_config('search_path', $1, true)`, [searchPath]);
+    await target.query(refreshes.join('\n'));
+    await target.query('COMMIT');
+  } catch (err) {
+    await target.query('ROLLBACK').catch(() => undefined);
+    throw new StepFailed('refreshing the materialized views', err);
+  }
+  log('materialized_views_refreshed', { count: refreshes.length, seconds: (Date.now() - t0) / 1000 });
 }
 
 export interface Lag {
@@ -303,6 +310,10 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
     const { database, user } = await serverInfo(source);
     await checkRowSecurity(source, user);
     await checkCutoverRights(source, user);
+    // Refreshed after the initial sync and never since: once the target has caught up, its views
+    // are computed again from the final rows, which the verification compares them with.
+    const searchPath = await sourceSearchPath(source);
+    const { refreshes } = splitRefreshes(await dumpSection(options.sourceUrl, 'post-data', searchPath));
     const t0 = Date.now();
     let writesBlocked = false;
     // Ctrl-C (or a stopped task's SIGTERM) while writes are blocked would end the process with the
@@ -340,6 +351,7 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
       log('caught_up', { lsn: finalLsn, seconds: catchUpSeconds });
       const sequences = await listSequences(source);
       await writeSequences(target, sequences, await readSequences(source, sequences));
+      await refreshMaterializedViews(target, refreshes, searchPath, options.maintenanceWorkMem);
       const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs });
       if (!report.ok) throw new MismatchError(`${formatReport(report)}\ncutover aborted: source writes re-enabled, replication left running`);
       stopIfInterrupted();

@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { listSequences, listTables, tableColumns, type Column, type TableInfo } from './catalog';
+import { listMaterializedViews, listSequences, listTables, tableColumns, type Column, type MaterializedView, type TableInfo } from './catalog';
 import { forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { LARGE_OBJECTS, largeObjectDigest } from './large-objects';
 import { log } from './log';
@@ -25,6 +25,8 @@ export interface TableCheck {
   source?: TableDigest;
   target?: TableDigest;
   primaryKey: boolean;
+  /** A materialized view: its content on the target against its query run on the source (materializedViewCheck). */
+  materializedView?: boolean;
   ok: boolean;
   problem?: string;
 }
@@ -189,7 +191,7 @@ export async function dataDigest(client: Client, table: Pick<TableInfo, 'sql' | 
   return rows[0];
 }
 
-async function tableDigest(client: Client, table: TableInfo, hash: RowHash, data?: DataDigest): Promise<TableDigest> {
+async function tableDigest(client: Client, table: Pick<TableInfo, 'sql' | 'extensionFilter'>, hash: RowHash, data?: DataDigest): Promise<TableDigest> {
   const { rows } = await client.query(`
     SELECT (SELECT count(*) FROM pg_index WHERE indrelid = ${quoteLiteral(table.sql)}::regclass)::int AS indexes,
       (SELECT count(*) FROM pg_constraint WHERE conrelid = ${quoteLiteral(table.sql)}::regclass)::int AS constraints`);
@@ -209,6 +211,44 @@ function compare(table: string, primaryKey: boolean, source?: TableDigest, targe
             ? `indexes/constraints differ (source ${source.indexes}/${source.constraints}, target ${target.indexes}/${target.constraints})`
             : undefined;
   return { table, source, target, primaryKey, ok: !problem, problem };
+}
+
+/**
+ * A materialized view is moved as pg_dump moves it, as its query, run again on the target by its
+ * REFRESH; the rows the source's holds are those of its last refresh, older than its tables when
+ * they changed since. So its content on the target is compared with its query run on the source
+ * under the verification's snapshot: the same rows when the query means the same on both sides
+ * (its functions moved and resolving alike, no clock or random() in it), whatever the source's
+ * own refresh left. A view the source holds unpopulated (WITH NO DATA) must be so on the target.
+ */
+async function materializedViewCheck(
+  source: Client,
+  target: Client,
+  view: MaterializedView,
+  onTarget: MaterializedView | undefined,
+  shape: string | undefined,
+  sourceMajor: number,
+): Promise<TableCheck> {
+  const check = { table: view.name, primaryKey: true, materializedView: true };
+  if (!onTarget) return { ...check, ok: false, problem: 'missing on target' };
+  if (shape) return { ...check, ok: false, problem: shape };
+  if (view.populated !== onTarget.populated) {
+    return { ...check, ok: false, problem: view.populated ? 'populated on the source, not on the target (never refreshed there)' : 'unpopulated on the source (WITH NO DATA), populated on the target' };
+  }
+  if (!view.populated) return { ...check, ok: true };
+  const hash = await rowHash(source, view, sourceMajor);
+  // A view over another one runs on the target, over the target's copy of that one (itself
+  // compared with its query on the source): on the source it would read the inner view's rows of
+  // its last refresh there, which may be older than its tables.
+  const [side, printed] = view.readsViews ? [target, onTarget] : [source, view];
+  const [queried] = (await side.query(`SELECT count(*)::text AS rows, coalesce(sum(${hash.sql}), 0)::text AS checksum FROM (${printed.query}) t(${printed.columns.join(', ')})`)).rows;
+  const [s, t] = await Promise.all([tableDigest(source, { sql: view.sql }, hash, queried), tableDigest(target, { sql: onTarget.sql }, hash)]);
+  const result = compare(view.name, true, s, t);
+  const problem =
+    result.problem === 'content checksum differs' || result.problem?.startsWith('row count differs')
+      ? `${result.problem} from its query run on the source's rows: the query reads the clock, random() or a session setting, or a function it calls differs or resolves otherwise on the target`
+      : result.problem;
+  return { ...result, ...check, problem };
 }
 
 export interface VerifyOptions {
@@ -273,6 +313,16 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     for (const extra of targetTables.filter((t) => !sourceNames.has(t.name))) {
       checks.push(compare(extra.name, extra.primaryKey.length > 0, undefined, await tableDigest(targets[0], extra, TEXT_ROW_HASH)));
     }
+    const [sourceViews, targetViews] = await Promise.all([listMaterializedViews(sources[0]), listMaterializedViews(targets[0])]);
+    const targetViewByName = new Map(targetViews.map((v) => [v.name, v]));
+    await forEachLimit(sourceViews, jobs, async (view, worker) => {
+      const shape = columnDifference(sourceColumns.get(view.name) ?? [], targetColumns.get(view.name) ?? []);
+      checks.push(await materializedViewCheck(sources[worker], targets[worker], view, targetViewByName.get(view.name), shape, sourceMajor));
+    });
+    const sourceViewNames = new Set(sourceViews.map((v) => v.name));
+    for (const extra of targetViews.filter((v) => !sourceViewNames.has(v.name))) {
+      checks.push({ table: extra.name, primaryKey: true, materializedView: true, ok: false, problem: 'not on source' });
+    }
     const [sourceObjects, targetObjects] = await Promise.all([largeObjectDigest(sources[0]), largeObjectDigest(targets[0])]);
     if (sourceObjects.rows !== '0' || targetObjects.rows !== '0') {
       const none = { indexes: 0, constraints: 0 };
@@ -314,7 +364,7 @@ export function formatReport(report: VerifyReport): string {
   const width = Math.max(5, ...report.tables.map((t) => t.table.length));
   lines.push(`${'table'.padEnd(width)}  ${'rows source'.padStart(12)}  ${'rows target'.padStart(12)}  result`);
   for (const t of report.tables) {
-    const note = t.primaryKey || !t.source ? '' : ' (no primary key: order-independent checksum)';
+    const note = t.materializedView ? ' (materialized view: against its query on the source)' : t.primaryKey || !t.source ? '' : ' (no primary key: order-independent checksum)';
     lines.push(
       `${t.table.padEnd(width)}  ${(t.source?.rows ?? '-').padStart(12)}  ${(t.target?.rows ?? '-').padStart(12)}  ${t.ok ? 'ok' : `MISMATCH: ${t.problem}`}${note}`,
     );
