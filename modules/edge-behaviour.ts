@@ -48,6 +48,9 @@ export const API_PATH_PATTERN = '/api/*';
 /** The longest URL (path and query) CloudFront takes, a quota it does not raise; a longer one is its 413. */
 export const MAX_URL_BYTES = 8_192;
 
+/** The longest request CloudFront takes, its request line and headers (the body aside), a quota it does not raise; a longer one is its 413. */
+export const MAX_REQUEST_BYTES = 20_480;
+
 /** AWS managed policies, referenced by id (they are global and never change). */
 export const MANAGED_POLICY = {
   cachingOptimized: '658327ea-f89d-4fab-a63d-7e88639e58f6',

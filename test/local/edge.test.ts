@@ -1,11 +1,11 @@
 import { createServer, IncomingHttpHeaders, request, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { AddressInfo, connect } from 'node:net';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { S3Client } from '@aws-sdk/client-s3';
 import { EDGE_HEADERS } from '../../core/contract';
-import { API_BEHAVIOUR, API_REQUEST, CONTENT_SECURITY_POLICY, FRONTEND_BEHAVIOUR, IMMUTABLE_CACHE, MAX_URL_BYTES, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
+import { API_BEHAVIOUR, API_REQUEST, CONTENT_SECURITY_POLICY, FRONTEND_BEHAVIOUR, IMMUTABLE_CACHE, MAX_REQUEST_BYTES, MAX_URL_BYTES, NO_CACHE, SECURITY_RESPONSE_HEADERS, SPA_REWRITE } from '../../modules/edge-behaviour';
 import { loadCloudFrontFunction } from '../../scripts/local/edge/cloudfront-function';
 import { behaviourPath, byteRange, edgeEncoding, LocalEdge, startLocalEdge } from '../../scripts/local/edge/server';
 import { OPENAPI_PATH } from '../../scripts/openapi/document';
@@ -255,6 +255,27 @@ describe('which behaviour a path takes: CloudFront matches the normalised path, 
       const res = await raw(path);
       expect([res.status, res.headers['content-type'], res.headers['x-cache']]).toEqual([413, 'text/html', 'Error from cloudfront']);
       expect(res.text).toContain(`the URL is ${Buffer.byteLength(path)} bytes, over CloudFront's 8192`);
+    }
+  });
+
+  test('a request (its line and headers) past CloudFront’s 20,480 bytes is its 413 page, whichever the behaviour; one at the limit goes through, past node’s 16 KiB', async () => {
+    // Sent over a bare socket, so the bytes counted are the test's own.
+    const send = (path: string, size: number) =>
+      new Promise<{ status: number; text: string }>((done, fail) => {
+        const head = `GET ${path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\nX-Pad: `;
+        const bytes = head + 'p'.repeat(size - head.length - 4) + '\r\n\r\n';
+        const socket = connect(edge.port, '127.0.0.1', () => socket.end(bytes));
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk));
+        socket.on('end', () => done({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]), text }));
+        socket.on('error', fail);
+      });
+    expect((await send('/orders/1', 17_000)).status).toBe(200);
+    expect((await send('/orders/1', MAX_REQUEST_BYTES)).status).toBe(200);
+    for (const [path, size] of [['/orders/1', MAX_REQUEST_BYTES + 1], ['/api/b2c/themes', MAX_REQUEST_BYTES + 1], ['/orders/1', 100_000]] as const) {
+      const res = await send(path, size);
+      expect({ path, size, status: res.status, cloudfront: res.text.includes('\r\nx-cache: Error from cloudfront\r\n') }).toEqual({ path, size, status: 413, cloudfront: true });
+      expect(res.text).toContain(`over CloudFront's ${MAX_REQUEST_BYTES}`);
     }
   });
 

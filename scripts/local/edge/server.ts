@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Agent, createServer, IncomingMessage, request as httpRequest, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlib, gzip } from 'node:zlib';
@@ -19,6 +19,7 @@ import {
   contentTypeOf,
   EdgeBehaviour,
   FRONTEND_BEHAVIOUR,
+  MAX_REQUEST_BYTES,
   MAX_URL_BYTES,
   SECURITY_RESPONSE_HEADERS,
   SPA_REWRITE,
@@ -163,8 +164,8 @@ const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => `&#${c.charC
  * origin (it has no custom error responses: stacks/edge.ts). `detail` is the local cause, for
  * the developer; CloudFront names none.
  */
-function sendCloudFrontError(res: ServerResponse, status: number, reason: string, head: boolean, detail?: string): void {
-  const page = [
+function cloudFrontErrorPage(status: number, reason: string, detail?: string): string {
+  return [
     '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">',
     '<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">',
     '<TITLE>ERROR: The request could not be satisfied</TITLE>',
@@ -184,8 +185,28 @@ function sendCloudFrontError(res: ServerResponse, status: number, reason: string
     '</ADDRESS>',
     '</BODY></HTML>',
   ].join('\n');
-  send(res, status, { 'content-type': 'text/html', 'x-cache': 'Error from cloudfront' }, page, head);
 }
+
+const CLOUDFRONT_ERROR_HEADERS = { 'content-type': 'text/html', 'x-cache': 'Error from cloudfront' };
+
+function sendCloudFrontError(res: ServerResponse, status: number, reason: string, head: boolean, detail?: string): void {
+  send(res, status, CLOUDFRONT_ERROR_HEADERS, cloudFrontErrorPage(status, reason, detail), head);
+}
+
+/**
+ * The bytes of a request before its body, as the viewer sent them: the request line and each
+ * header line, then the blank line (CloudFront's request quota, MAX_REQUEST_BYTES).
+ */
+function requestBytes(req: IncomingMessage): number {
+  let bytes = Buffer.byteLength(`${req.method} ${req.url} HTTP/${req.httpVersion}\r\n\r\n`);
+  for (let i = 0; i < req.rawHeaders.length; i += 2) bytes += Buffer.byteLength(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`);
+  return bytes;
+}
+
+const tooLong = (bytes: string) => `the request line and headers are ${bytes} bytes, over CloudFront's ${MAX_REQUEST_BYTES}`;
+
+/** Read by node up to here, so the edge can count a request past CloudFront's quota and answer it as CloudFront does. */
+const READ_HEADER_BYTES = 4 * MAX_REQUEST_BYTES;
 
 const METHOD_NOT_ALLOWED = 'This distribution is not configured to allow the HTTP request method that was used for this request. The distribution supports only cachable requests.';
 const ORIGIN_UNREACHABLE = "CloudFront wasn't able to connect to the origin.";
@@ -437,9 +458,15 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
     });
   };
 
-  const server: Server = createServer((req, res) => {
+  // The connections with a response under way.
+  const answering = new WeakSet<Socket>();
+  const server: Server = createServer({ maxHeaderSize: READ_HEADER_BYTES }, (req, res) => {
+    answering.add(req.socket);
+    res.on('close', () => answering.delete(req.socket));
     const urlBytes = Buffer.byteLength(req.url ?? '');
     if (urlBytes > MAX_URL_BYTES) return sendCloudFrontError(res, 413, BAD_REQUEST, req.method === 'HEAD', `the URL is ${urlBytes} bytes, over CloudFront's ${MAX_URL_BYTES}`);
+    const bytes = requestBytes(req);
+    if (bytes > MAX_REQUEST_BYTES) return sendCloudFrontError(res, 413, BAD_REQUEST, req.method === 'HEAD', tooLong(String(bytes)));
     const event = eventOf(req, req.headers.host ?? 'localhost');
     const [behaviour, handle] = apiPattern.test(behaviourPath(event.request.uri)) ? [API_BEHAVIOUR, serveApi] : [FRONTEND_BEHAVIOUR, serveFrontend];
     const head = req.method === 'HEAD';
@@ -451,6 +478,18 @@ export async function startLocalEdge(options: EdgeOptions): Promise<LocalEdge> {
       if (res.headersSent) return res.destroy(err);
       sendCloudFrontError(res, 502, ORIGIN_UNREACHABLE, head, err.message);
     });
+  });
+  // Past what node reads, the request is refused before it is parsed: CloudFront's 413 all the same, in place of node's
+  // bare 431. A 'clientError' listener replaces node's own answer to every request it cannot parse, so the others get
+  // that answer here, and neither is written into a response under way on the connection.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || answering.has(socket)) return socket.destroy();
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      const page = cloudFrontErrorPage(413, BAD_REQUEST, tooLong(`over ${READ_HEADER_BYTES}`));
+      const headers = { ...CLOUDFRONT_ERROR_HEADERS, ...SECURITY_RESPONSE_HEADERS, 'content-length': String(Buffer.byteLength(page)), connection: 'close' };
+      return socket.end(`HTTP/1.1 413 Request Entity Too Large\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${page}`);
+    }
+    socket.end(`HTTP/1.1 ${err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\n\r\n`);
   });
   const port = await new Promise<number>((done, fail) => {
     server.once('error', fail);
