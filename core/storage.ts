@@ -2,6 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { HttpTimeouts, presignerSdk, requestHandlerOptions, s3Sdk } from './aws-sdk';
 import type { AppConfig } from './config';
 import { DependencyUnavailableError } from './failures';
+import { withinRequestDeadline } from './request-deadline';
 
 /**
  * Per attempt; the SDK makes up to 3 attempts (with backoff), so a put to an S3 that never
@@ -78,4 +79,17 @@ export function createStorage(config: Pick<AppConfig, 'aws'>, s3?: S3Client): St
         { expiresIn: expiresInSeconds },
       ),
   };
+}
+
+/** The longest a gateway waits to learn whether an object it links to is stored. */
+export const STORED_CHECK_MS = 3_000;
+
+/**
+ * A presigned GET link to the object, or null when S3 does not hold it for this caller: a link
+ * signed without asking would answer the client S3's bare 403. One HEAD per link (a GET-class
+ * request, about 10 ms in-region), bounded at STORED_CHECK_MS and the request's deadline.
+ */
+export async function presignIfStored(storage: Storage, bucket: string, key: string, expiresInSeconds: number, downloadName: string): Promise<string | null> {
+  if (!(await storage.readable(bucket, key, withinRequestDeadline(STORED_CHECK_MS)))) return null;
+  return storage.presignGet(bucket, key, expiresInSeconds, downloadName);
 }

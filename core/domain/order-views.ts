@@ -1,8 +1,7 @@
 import type { InternalOrder } from '../internal-api';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
-import { withinRequestDeadline } from '../request-deadline';
-import type { Storage } from '../storage';
+import { presignIfStored, Storage } from '../storage';
 
 /** How long the document link of an order status answer stays valid. */
 export const DOCUMENT_LINK_SECONDS = 900;
@@ -21,26 +20,21 @@ export const publicOrder = (o: InternalOrder) => ({
   updatedAt: o.updatedAt,
 });
 
-/** The longest a gateway waits to learn whether a ready order's document is still stored. */
-export const DOCUMENT_CHECK_MS = 3_000;
 /** The `error` of a ready order whose document S3 no longer holds (its status answer has no link then). */
 export const DOCUMENT_GONE = 'the document is no longer stored; contact support with the order id';
 
 /**
  * A link to a ready order's document, or null when S3 does not hold it (deleted out of band, or
- * never uploaded although the row says ready): a link signed without asking would answer the
- * client S3's bare 403. The order row is left `ready`: the gateway cannot tell a missing key from
- * a denied read (S3 answers both 403 to a caller that may not list), and the reports bucket keeps
- * a deleted object's version for 30 days, so restoring it makes the same row serve it again.
- * The cost is one HEAD per link (a GET-class request, about 10 ms in-region).
+ * never uploaded although the row says ready). The order row is left `ready`: the gateway cannot
+ * tell a missing key from a denied read (S3 answers both 403 to a caller that may not list), and
+ * the reports bucket keeps a deleted object's version for 30 days, so restoring it makes the same
+ * row serve it again.
  */
 export async function documentLink(storage: Storage, reportsBucket: string, order: InternalOrder, expiresInSeconds: number, logger: Logger): Promise<string | null> {
   const key = order.documentKey!;
-  if (!(await storage.readable(reportsBucket, key, withinRequestDeadline(DOCUMENT_CHECK_MS)))) {
-    logger.error('document missing from storage', { orderId: order.id, documentKey: key });
-    return null;
-  }
-  return storage.presignGet(reportsBucket, key, expiresInSeconds, key.split('/').pop());
+  const url = await presignIfStored(storage, reportsBucket, key, expiresInSeconds, key.split('/').pop()!);
+  if (!url) logger.error('document missing from storage', { orderId: order.id, documentKey: key });
+  return url;
 }
 
 /** The document route's answer for a ready order whose document S3 does not hold: retrying will not bring it back. */

@@ -12,6 +12,7 @@ import { DependencyUnavailableError } from '../../core/failures';
 import { idempotencyKeySchema } from '../../core/domain/order-requests';
 import { KeyPrefix, RotateKeyBody } from '../../core/domain/api-keys';
 import { withDocumentLink } from '../../core/domain/order-views';
+import { presignIfStored } from '../../core/storage';
 import { InternalBatch, internalApi, ThemeDetail } from '../../core/internal-api';
 import type { ServiceRuntime } from '../shared/service-runtime';
 import { inputIssues, slugSchema } from '../../core/domain/themes';
@@ -29,6 +30,8 @@ const EVENT_ENVELOPE_BYTES = 64 * 1024;
  */
 export const BATCH_BODY_LIMIT = Math.floor((LAMBDA_SYNC_PAYLOAD_BYTES - EVENT_ENVELOPE_BYTES) / 2);
 export const MANIFEST_LINK_SECONDS = 900;
+/** The `error` of a batch whose manifest S3 no longer holds (its answer has no link then). */
+export const MANIFEST_GONE = 'the manifest is no longer stored; contact support with the batch id';
 /** The WWW-Authenticate of a 401: the API key as a Bearer token (x-api-key works too). */
 const B2B_CHALLENGE = 'Bearer realm="b2b"';
 
@@ -175,13 +178,16 @@ export function createApp(runtime: ServiceRuntime<'internal' | 'storage'>): Koa<
     logAbout(ctx, { batchId: id });
     parseQuery(NoQuery, ctx);
     const { batch } = await api(ctx).order.getBatch(id, { clientId: clientOf(ctx).id });
-    const manifest = batch.manifestKey
-      ? {
-          url: await runtime.storage.presignGet(runtime.config.buckets.assets, batch.manifestKey, MANIFEST_LINK_SECONDS, 'manifest.json'),
-          expiresInSeconds: MANIFEST_LINK_SECONDS,
-        }
-      : undefined;
-    ctx.body = { batch: { ...publicBatch(batch), ...(manifest ? { manifest } : {}) } };
+    if (!batch.manifestKey) {
+      ctx.body = { batch: publicBatch(batch) };
+      return;
+    }
+    // As a document's link (core/domain/order-views.ts): the batch row stays completed, a restored manifest is linked again.
+    const url = await presignIfStored(runtime.storage, runtime.config.buckets.assets, batch.manifestKey, MANIFEST_LINK_SECONDS, 'manifest.json');
+    if (!url) ctx.state.logger.error('manifest missing from storage', { manifestKey: batch.manifestKey });
+    ctx.body = {
+      batch: url ? { ...publicBatch(batch), manifest: { url, expiresInSeconds: MANIFEST_LINK_SECONDS } } : { ...publicBatch(batch), error: MANIFEST_GONE },
+    };
   });
 
   router.get('/b2b/orders/:id', async (ctx) => {

@@ -16,7 +16,7 @@ const PublicBatch = answerSchema<ReturnType<typeof publicBatch> & { manifest?: z
   succeeded: z.number(),
   failed: z.number(),
   submittedRows: z.nullable(z.number()),
-  error: z.nullable(z.string()),
+  error: z.nullable(z.string()).check(z.describe('Why the batch failed; on a completed batch without `manifest`, that S3 no longer holds its manifest')),
   createdAt: Timestamp,
   updatedAt: Timestamp,
   manifest: z.optional(TimedLink),

@@ -100,6 +100,34 @@ describe('gateway-b2b', () => {
   });
 });
 
+describe('gateway-b2b: links', () => {
+  test('a completed batch whose manifest S3 does not hold answers without a manifest link, its error saying so; stored again, the link is back', async () => {
+    const acme = await newClient('acme-manifest');
+    const created = await http(b2b, '/b2b/batches?theme=product-sheet', {
+      method: 'POST',
+      body: 'product\nSolar kettle\n',
+      headers: { 'content-type': 'text/csv', 'x-api-key': acme.apiKey },
+    });
+    expect(created.status).toBe(202);
+    const id = created.json.batch.id;
+    // Its job is not this test's: the later tests count what the queue holds.
+    expect(await p.receive('batchJobs')).toContainEqual({ v: 1, batchId: id });
+    const manifestKey = `batches/${acme.client.id}/${id}/manifest-1.json`;
+    await p.db('batches').where({ id }).update({ status: 'completed', manifest_key: manifestKey });
+    const read = () => http(b2b, `/b2b/batches/${id}`, { headers: { 'x-api-key': acme.apiKey } });
+
+    const missing = await read();
+    expect(missing.status).toBe(200);
+    expect(missing.json.batch).toMatchObject({ status: 'completed', error: expect.stringContaining('no longer stored') });
+    expect(missing.json.batch.manifest).toBeUndefined();
+
+    await p.runtimes['gateway-b2b'].storage.put(p.config.buckets.assets, manifestKey, '{"v":1}', 'application/json');
+    const stored = await read();
+    expect(stored.json.batch.error).toBeNull();
+    expect((await fetch(stored.json.batch.manifest.url)).status).toBe(200);
+  });
+});
+
 describe('gateway-b2b: what a batch may hold', () => {
   const postCsv = (apiKey: string, body: string, theme = 'product-sheet', headers: Record<string, string> = {}) =>
     http(b2b, `/b2b/batches?theme=${theme}`, { method: 'POST', body, headers: { 'content-type': 'text/csv', 'x-api-key': apiKey, ...headers } });
