@@ -302,6 +302,22 @@ describe('document rendering (real Chromium and Pandoc)', () => {
     }
   });
 
+  test('a document still waiting for a page when the renderer closes is refused, and starts no browser after the close', async () => {
+    const closing = new PdfRenderer({ executablePath: '/usr/bin/chromium', maxConcurrentPages: 1, recycleAfter: 100, logger });
+    const first = closing.render('<p>in hand</p>');
+    const waiting = closing.render('<p>waiting</p>').then(
+      () => 'rendered',
+      (err: Error) => err.message,
+    );
+    // The first holds the one page (its browser starting) when the renderer closes.
+    while (closing.launches === 0) await new Promise((r) => setTimeout(r, 5));
+    await closing.close();
+    expect(collapse(pdfText(await first))).toBe('in hand');
+    // Before: it launched a second browser, which nothing closed any more.
+    expect(await waiting).toBe('PDF renderer is closed');
+    expect(closing.launches).toBe(1);
+  });
+
   test('pandoc runs without a shell, and a stuck pandoc is killed at the timeout', async () => {
     const literal = (await runPandoc(['-f', 'markdown', '-t', 'plain'], '$(touch /tmp/pwned) `id`; rm -rf x')).toString();
     expect(literal).toContain('$(touch /tmp/pwned)');

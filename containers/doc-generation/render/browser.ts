@@ -103,6 +103,8 @@ export class PdfRenderer {
   render(html: string): Promise<Buffer> {
     if (this.closed) return Promise.reject(new Error('PDF renderer is closed'));
     return this.slots.with(async () => {
+      // Closed while it waited for a page: a browser launched now would outlive the close, which nothing ends.
+      if (this.closed) throw new Error('PDF renderer is closed');
       try {
         return await this.renderOnce(html);
       } catch (err) {
