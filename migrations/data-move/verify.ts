@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { listMaterializedViews, listSequences, listTables, tableColumns, type Column, type MaterializedView, type TableInfo } from './catalog';
+import { listMaterializedViews, listSequences, listTables, sourceSearchPath, tableColumns, type Column, type MaterializedView, type TableInfo } from './catalog';
 import { forEachLimit, open, quoteIdent, quoteLiteral } from './db';
 import { LARGE_OBJECTS, largeObjectDigest } from './large-objects';
 import { log } from './log';
@@ -246,7 +246,7 @@ async function materializedViewCheck(
   const result = compare(view.name, true, s, t);
   const problem =
     result.problem === 'content checksum differs' || result.problem?.startsWith('row count differs')
-      ? `${result.problem} from its query run on the source's rows: the query reads the clock, random() or a session setting, or a function it calls differs or resolves otherwise on the target`
+      ? `${result.problem} from its query run on the ${view.readsViews ? "target's rows (it reads another materialized view)" : "source's rows"}: the query reads the clock, random() or a session setting, or a function it calls differs or resolves otherwise on the target`
       : result.problem;
   return { ...result, ...check, problem };
 }
@@ -281,7 +281,10 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       const s = await open(options.sourceUrl, 'source');
       await s.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshot)}`);
       sources.push(s);
-      targets.push(await open(options.targetUrl, 'target'));
+      const t = await open(options.targetUrl, 'target');
+      // A view's query run on the target calls its functions as the target's REFRESH did (schema.ts underSearchPath).
+      await t.query(`SELECT pg_catalog.set_config('search_path', $1, false)`, [await sourceSearchPath(s)]);
+      targets.push(t);
     }
     await checkRowSecurity(sources[0], (await sources[0].query('SELECT current_user AS u')).rows[0].u);
     const [sourceTables, targetTables] = await Promise.all([listTables(sources[0]), listTables(targets[0])]);

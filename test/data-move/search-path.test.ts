@@ -9,7 +9,8 @@ import { query, runCli } from '../support/data-move-harness';
  * partial index's predicate) and its REFRESH of a materialized view call them on the target: with
  * "$user", public a check failed the COPY (relation "rates" does not exist, exit 3 at every
  * rerun), and a generated column took public.norm, another function of the same name, where the
- * source had taken app.norm.
+ * source had taken app.norm. The verification runs a view's query over another view on the
+ * target: under the target's search_path too, it took public.norm and found a mismatch.
  */
 const SCHEMA = `
   CREATE SCHEMA app;
@@ -26,6 +27,7 @@ const SCHEMA = `
   CREATE UNIQUE INDEX prices_partial ON app.prices (name) WHERE app.key_of(name) <> 'x!';
   INSERT INTO app.prices SELECT g, ' Name' || g, 'eur', g FROM generate_series(1, 50) g;
   CREATE MATERIALIZED VIEW app.keyed AS SELECT id, app.key_of(name) AS k FROM app.prices;
+  CREATE MATERIALIZED VIEW app.keyed_again AS SELECT id, app.key_of(k) AS kk FROM app.keyed;
 `;
 
 describe('db:move of functions that name their tables and functions without a schema', () => {
@@ -48,6 +50,8 @@ describe('db:move of functions that name their tables and functions without a sc
     expect(copied.code).toBe(0);
     expect(await query(target.url, `SELECT name_key FROM app.prices WHERE id = 1`)).toEqual([{ name_key: 'name1!' }]);
     expect(await query(target.url, `SELECT k FROM app.keyed WHERE id = 2`)).toEqual([{ k: 'name2!' }]);
+    // Verified by its query run on the target (a view over another one), under the same search_path.
+    expect(copied.stdout).toMatch(/app\.keyed_again +50 +50 +ok/);
     expect(await query(target.url, `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'app' AND tablename = 'prices'`)).toEqual([{ n: 3 }]);
   });
 });
