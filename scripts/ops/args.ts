@@ -22,7 +22,8 @@ commands:
   dlq redrive   doc-jobs|batch-doc-jobs|batch-jobs [--max N] [--rate N] [--dry-run]
                 moves the DLQ's messages (at most N; default: those there at the start) back to their queue,
                 body and attributes kept, at most --rate messages a second (default 10, at most 100); Ctrl-C
-                (SIGINT) or SIGTERM stops it after the messages in hand, with its report (exit 1)
+                (SIGINT) or SIGTERM stops it after the messages in hand, with its report (exit 1); --dry-run
+                counts what it would move and lists 100 of them at most, moving nothing
   orders stuck  [--older-than 30m] [--limit N] [--database-url URL]
                 paid/queued/generating orders that have not moved for longer than the threshold, and what the
                 sweeper would do with each (read-only)

@@ -50,6 +50,12 @@ import { cloudWatchOldestAges, localOldestAgeSeconds } from './workers';
  * so a few large bodies cannot stop every run at the same ten.
  */
 const HOLD_SECONDS = 30;
+/**
+ * The most messages a dry run receives and lists (as many as `dlq show` samples). Receiving a
+ * whole large DLQ would take thousands of receives, whose holds lapse before the end (the same
+ * messages again, the count short), and print every body; the count comes from the DLQ's depth.
+ */
+const DRY_RUN_SAMPLE = 100;
 /** A moved message is out of sight this long in the DLQ between its send and its delete. */
 const MOVE_HOLD_SECONDS = 60;
 
@@ -105,7 +111,7 @@ export interface RedriveReport {
   dlq: string;
   dryRun: boolean;
   ratePerSecond: number;
-  /** Messages moved (or, with --dry-run, that would be). */
+  /** Messages moved; with --dry-run, those a run would take (visible at the start, at most --max), of which `messages` lists 100 at most. */
   moved: number;
   failed: { messageId: string; code?: string; message?: string }[];
   messages: (DlqMessage & { newMessageId?: string })[];
@@ -361,12 +367,12 @@ export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max
   };
 
   if (opts.dryRun) {
-    const held = limit > 0 ? await receive(target.sqs, q.dlqUrl, limit, HOLD_SECONDS) : [];
+    const held = limit > 0 ? await receive(target.sqs, q.dlqUrl, Math.min(limit, DRY_RUN_SAMPLE), HOLD_SECONDS) : [];
     await release(target.sqs, q.dlqUrl, held, log);
     const now = Date.now();
     report.messages = held.map((m) => describe(m, now));
-    report.moved = held.length;
-    log.info('dlq redrive (dry run): nothing moved', { queue: q.name, wouldMove: held.length });
+    report.moved = limit;
+    log.info('dlq redrive (dry run): nothing moved', { queue: q.name, wouldMove: limit, listed: held.length });
     await after();
     return report;
   }

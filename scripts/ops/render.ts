@@ -42,7 +42,7 @@ export function renderRedrive(r: RedriveReport): string {
   return block(
     [
       ...(r.interrupted ? [`INTERRUPTED (${r.interrupted}): stopped after the messages in hand; run it again for the rest`] : []),
-      `${r.dryRun ? 'would move' : 'moved'} ${r.moved} from ${r.dlq} to ${r.queue}${r.dryRun ? '' : ` at most ${r.ratePerSecond} a second`}${r.failed.length > 0 ? `; ${r.failed.length} not moved` : ''}${r.diedAgain > 0 ? `; ${r.diedAgain} died again before the run ended (their cause is not fixed: dlq show), not moved again` : ''}; ${r.leftInDlq} left in the DLQ${r.heldInDlq > 0 ? `, ${r.heldInDlq} held by someone (visible again within their hold, then run again)` : ''}`,
+      `${r.dryRun ? 'would move' : 'moved'} ${r.moved} from ${r.dlq} to ${r.queue}${r.dryRun ? (r.messages.length < r.moved ? ` (${r.messages.length} listed below)` : '') : ` at most ${r.ratePerSecond} a second`}${r.failed.length > 0 ? `; ${r.failed.length} not moved` : ''}${r.diedAgain > 0 ? `; ${r.diedAgain} died again before the run ended (their cause is not fixed: dlq show), not moved again` : ''}; ${r.leftInDlq} left in the DLQ${r.heldInDlq > 0 ? `, ${r.heldInDlq} held by someone (visible again within their hold, then run again)` : ''}`,
       ...r.failed.map((f) => `not moved: ${f.messageId} (${f.code ?? 'error'}: ${f.message ?? ''})`),
     ],
     r.messages.length > 0 ? table(r.messages as unknown as Record<string, unknown>[], ['messageId', 'newMessageId', 'orderId', 'batchId', 'requestId', 'receiveCount', 'sentAt']) : undefined,

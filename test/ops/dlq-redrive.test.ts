@@ -110,6 +110,29 @@ describe('dlq redrive', () => {
     expect(await h.queueDepth(h.queues.batchJobs)).toEqual({ visible: 0, inFlight: 0 });
   }, 60_000);
 
+  test('a dry run of a large DLQ counts what a run would move and lists a sample of 100, without receiving every message', async () => {
+    await deadLetters(130, 10);
+    const received: number[] = [];
+    const target = openTarget(ENV, h.emulator.endpoint);
+    target.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === 'ReceiveMessageCommand') received.push(((result.output as ReceiveMessageCommandOutput).Messages ?? []).length);
+        return result;
+      },
+      { step: 'initialize', name: 'countReceived' },
+    );
+    try {
+      const dry = await redriveDlq(target, 'batch-jobs', { dryRun: true, ratePerSecond: 10 }, quiet);
+      expect({ moved: dry.moved, listed: dry.messages.length, leftInDlq: dry.leftInDlq }).toEqual({ moved: 130, listed: 100, leftInDlq: 130 });
+      expect(received.reduce((a, b) => a + b, 0)).toBe(100);
+      expect((await ops('dlq', 'redrive', 'batch-jobs', '--dry-run', '--format', 'table')).out).toContain('would move 130 from docplatform-dlqtest-batch-jobs-dlq to docplatform-dlqtest-batch-jobs (100 listed below)');
+    } finally {
+      target.close();
+    }
+    expect(await h.queueDepth(h.queues.batchJobs)).toEqual({ visible: 0, inFlight: 0 });
+  }, 60_000);
+
   test('a redrive moves a message SQS hands out twice once: one job in the queue per dead letter, none left in the DLQ', async () => {
     const bodies = await deadLetters(15, 10);
     const target = redelivering();
