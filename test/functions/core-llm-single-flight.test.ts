@@ -141,8 +141,8 @@ test("the model's quota refusing the leader (429): the followers that waited are
   expect(answers.map((a) => [a.status, a.json.error?.code])).toEqual(Array(6).fill([429, 'rate_limited']));
   expect(callsFor(prompt)).toBe(1);
   expect(answers[0].retryAfter).toBe('30');
-  // What is left of the leader's 30 s when each is answered, never more.
-  for (const a of answers.slice(1)) expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(29);
+  // What is left of the leader's 30 s when each is answered (within a poll of it; a loaded machine may take seconds), never more.
+  for (const a of answers.slice(1)) expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(25);
   for (const a of answers.slice(1)) expect(Number(a.retryAfter)).toBeLessThanOrEqual(30);
   expect(await admin.get(`llm:rate:${clientId}:${Math.floor(Date.now() / 60000)}`)).toBe('1');
   expect(await admin.exists(`llm:lease:${hashOf(first, prompt)}`)).toBe(0);
