@@ -15,9 +15,27 @@ export interface SharedKey {
   orderIds: string[];
 }
 
+/** An old key of the map that a source key equals only in another Unicode normalisation (KeyMap.alike). */
+export interface Alike {
+  oldKey: string;
+  target: OrderTarget | SharedKey;
+}
+
+/**
+ * Whether a key has characters that Unicode writes composed or decomposed (é as U+00E9, or e and
+ * U+0301, as macOS names files): two such keys may look the same and differ in their bytes.
+ */
+export const normalisable = (key: string): boolean => key.normalize('NFC') !== key.normalize('NFD');
+
+/** Which of the two a key is written in, for the report. */
+export const formOf = (key: string): string => (key === key.normalize('NFC') ? 'NFC' : key === key.normalize('NFD') ? 'NFD' : 'mixed');
+
 /** Source key (relative to the source prefix) → the order it belongs to and its new key. */
 export interface KeyMap {
+  /** By the exact key: a key is its bytes, as S3 and the old server compare them. */
   (sourceKey: string, fullKey: string): OrderTarget | SharedKey | null;
+  /** The old keys equal to these only once both are put in the same Unicode normalisation (none when one matches exactly). */
+  alike(sourceKey: string, fullKey: string): Alike[];
   /**
    * The old key a --map gives this new key (its order's document), if any. Not from the orders:
    * once moved, an order's document_key is its new key, which no source object need have.
@@ -103,5 +121,13 @@ export async function loadKeyMap(db: Client, mapFile?: string): Promise<KeyMap> 
   }
   const holders = new Map<string, string>();
   if (mapFile) for (const [oldKey, t] of byOld) if ('targetKey' in t) holders.set(t.targetKey, oldKey);
-  return Object.assign((key: string, fullKey: string) => byOld.get(key) ?? byOld.get(fullKey) ?? null, { holderOf: (targetKey: string) => holders.get(targetKey) });
+  // Only the keys that can be written two ways: the others are matched exactly or not at all.
+  const byForm = new Map<string, string[]>();
+  for (const oldKey of byOld.keys()) if (normalisable(oldKey)) byForm.set(oldKey.normalize('NFC'), [...(byForm.get(oldKey.normalize('NFC')) ?? []), oldKey]);
+  const alike = (key: string, fullKey: string): Alike[] => {
+    const found = new Set<string>();
+    for (const k of [key, fullKey]) if (normalisable(k)) for (const oldKey of byForm.get(k.normalize('NFC')) ?? []) found.add(oldKey);
+    return [...found].sort().map((oldKey) => ({ oldKey, target: byOld.get(oldKey)! }));
+  };
+  return Object.assign((key: string, fullKey: string) => byOld.get(key) ?? byOld.get(fullKey) ?? null, { alike, holderOf: (targetKey: string) => holders.get(targetKey) });
 }

@@ -3,7 +3,7 @@ import { open } from '../data-move/db';
 import { UsageError } from '../../core/cli';
 import { log } from '../data-move/log';
 import type { Args } from './args';
-import { loadKeyMap, type KeyMap } from './keys';
+import { formOf, loadKeyMap, normalisable, type Alike, type KeyMap } from './keys';
 import { commitBatch, describeTarget, ensureState, markUnverified, readState, replacedOutcomes, type Replaced, type State, type Verified } from './state';
 import {
   cacheControlFor,
@@ -85,9 +85,9 @@ interface Context {
   state: State;
 }
 
-/** Runs `fn` over an async stream of items with at most `limit` in flight, taking none once `stop` has a signal. */
-async function pool<T>(items: AsyncIterable<T>, limit: number, stop: Stop, fn: (item: T) => Promise<void>): Promise<void> {
-  const it = items[Symbol.asyncIterator]();
+/** Runs `fn` over a stream of items with at most `limit` in flight, taking none once `stop` has a signal. */
+async function pool<T>(items: AsyncIterable<T> | T[], limit: number, stop: Stop, fn: (item: T) => Promise<void>): Promise<void> {
+  const it: AsyncIterator<T> | Iterator<T> = Array.isArray(items) ? items[Symbol.iterator]() : items[Symbol.asyncIterator]();
   let failure: unknown;
   const worker = async () => {
     while (failure === undefined && !stop.signal) {
@@ -161,8 +161,11 @@ const sameEndpoint = (a: string | undefined, b: string | undefined) => (a === un
 
 type Destination = { targetKey: string; orderId?: string; replaced?: Replaced };
 
+/** An object whose key is an order's old key only in another Unicode normalisation: decided once the source is listed (eachObject). */
+type Later = { alike: Alike[] };
+
 /** Where a source object goes: the order's new key (reports) or the same key under the prefix (assets). */
-function targetFor(ctx: Context, o: SourceObject): Destination | Skipped {
+function targetFor(ctx: Context, o: SourceObject): Destination | Skipped | Later {
   const done = ctx.state.done.get(o.key);
   // With its order: a copy made again (the source changed) rewrites the row, and a row without
   // its order gives a later move of this source into another target no order for the key.
@@ -182,10 +185,64 @@ function targetFor(ctx: Context, o: SourceObject): Destination | Skipped {
     return { key: o.key, reason: `recorded at ${recorded!.targetKey}, which the key map now gives ${holder}: not copied again; give it its order in --map, if it has one` };
   const t = mapped ?? recorded ?? (ctx.args.mapFile ? null : ctx.state.moved.get(o.key)) ?? null;
   if (t && 'orderIds' in t) return { key: o.key, reason: `${t.orderIds.length} orders have this old key (${t.orderIds.join(', ')}): not copied, no key changed; give its order in --map` };
-  if (!t) return { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
+  if (!t) {
+    const alike = ctx.keyMap.alike(o.key, prefix + o.key);
+    if (alike.length) return { alike };
+    return { key: o.key, reason: ctx.args.mapFile ? `maps to no order (not in --map ${ctx.args.mapFile}, or its order does not exist)` : 'maps to no order (no orders.document_key equals it)' };
+  }
   // A row of an earlier version without its order (same key) is no other order's.
   const moved = recorded && (recorded.targetKey !== t.targetKey || (recorded.orderId !== undefined && recorded.orderId !== t.orderId));
   return moved ? { ...t, replaced: recorded } : t;
+}
+
+/**
+ * Every source object with its destination, at most --jobs at a time. A key is its bytes: two
+ * names that differ only in their Unicode normalisation (é composed, or e and U+0301 as macOS
+ * names files) are two objects, and each is matched to an order's old key exactly. One that
+ * matches no old key exactly but one in another normalisation (a folder copied through a Mac,
+ * the orders keeping the old platform's composed keys) waits for the end of the listing: it goes
+ * to that order if it is its only such object and no object of the source holds the order's old
+ * key exactly (that one is its document); otherwise it is skipped, naming the orders.
+ */
+async function eachObject(ctx: Context, report: Report, stop: Stop, fn: (o: SourceObject, to: Destination | Skipped) => Promise<void>): Promise<void> {
+  const prefix = ctx.args.source.kind === 's3' ? ctx.args.source.prefix : '';
+  const later: { o: SourceObject; alike: Alike[] }[] = [];
+  // Orders given an object by a key that can be written two ways (the only ones a later object can contend for).
+  const claimed = new Set<string>();
+  await pool(ctx.source.list(), ctx.args.jobs, stop, async (o) => {
+    report.listed++;
+    const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
+    if ('alike' in to) {
+      later.push({ o, alike: to.alike });
+      return;
+    }
+    if (!('reason' in to) && to.orderId && normalisable(prefix + o.key)) claimed.add(to.orderId);
+    await fn(o, to);
+  });
+  await pool(matchAlike(later, claimed), ctx.args.jobs, stop, ({ o, to }) => fn(o, to));
+}
+
+/** A key with every character past ASCII as its \u escape: names that look the same are told apart (and can be written so in a --map with printf). */
+const spelled = (key: string) => key.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+function matchAlike(later: { o: SourceObject; alike: Alike[] }[], claimed: Set<string>): { o: SourceObject; to: Destination | Skipped }[] {
+  const open = (alike: Alike[]) => alike.filter((a) => 'orderIds' in a.target || !claimed.has(a.target.orderId));
+  const wanted = new Map<string, string[]>();
+  for (const { o, alike } of later) {
+    const [only, ...more] = open(alike);
+    if (only && !more.length && 'orderId' in only.target) wanted.set(only.target.orderId, [...(wanted.get(only.target.orderId) ?? []), o.key]);
+  }
+  const named = (alike: Alike[]) => alike.map((a) => `"${spelled(a.oldKey)}" (${formOf(a.oldKey)}, ${'orderId' in a.target ? `order ${a.target.orderId}` : `orders ${a.target.orderIds.join(', ')}`})`).join(', ');
+  return later.map(({ o, alike }) => {
+    const skipped = (why: string) => ({ o, to: { key: o.key, reason: `its name "${spelled(o.key)}" (${formOf(o.key)}) is no order's old key exactly, only in another Unicode normalisation: ${named(alike)}; ${why}` } });
+    const [only, ...more] = open(alike);
+    if (!only) return skipped("the source also holds that name exactly, the order's document: not copied (names that differ only in normalisation are two objects)");
+    if (more.length || 'orderIds' in only.target) return skipped('which order it is is not known: not copied; give its order in --map');
+    const rivals = wanted.get(only.target.orderId)!.filter((k) => k !== o.key);
+    if (rivals.length) return skipped(`so is ${rivals.map((k) => `"${spelled(k)}" (${formOf(k)})`).join(', ')}, and which one is the order's document is not known: not copied; give it in --map`);
+    log('object_matched_by_normalisation', { key: o.key, oldKey: only.oldKey, orderId: only.target.orderId }, 'warn');
+    return { o, to: only.target };
+  });
 }
 
 function emptyReport(ctx: Context): Report {
@@ -328,9 +385,7 @@ async function copyAll(ctx: Context, stop: Stop): Promise<Report> {
   };
 
   try {
-    await pool(ctx.source.list(), args.jobs, stop, async (o) => {
-      report.listed++;
-      const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
+    await eachObject(ctx, report, stop, async (o, to) => {
       if ('reason' in to) {
         skip(report, to);
         return;
@@ -429,9 +484,7 @@ async function verifyAll(ctx: Context, stop: Stop): Promise<Report> {
 }
 
 async function verifyEach(ctx: Context, report: Report, requeue: string[], stop: Stop): Promise<void> {
-  await pool(ctx.source.list(), ctx.args.jobs, stop, async (o) => {
-    report.listed++;
-    const to = o.unreadable ? { key: o.key, reason: o.unreadable } : targetFor(ctx, o);
+  await eachObject(ctx, report, stop, async (o, to) => {
     if ('reason' in to) {
       report.skipped.push(to);
       return;
