@@ -310,6 +310,13 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
     const { database, user } = await serverInfo(source);
     await checkRowSecurity(source, user);
     await checkCutoverRights(source, user);
+    // A cutover stopped between its DISABLE and its DROP (or a subscription disabled by hand)
+    // leaves no worker reading the slot: the wait below would time out at every rerun.
+    const { rows: disabled } = await target.query(`SELECT 1 FROM pg_subscription s WHERE s.subname = $1 AND NOT s.subenabled AND ${THIS_DATABASE}`, [REPLICATION_NAME]);
+    if (disabled.length) {
+      await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} ENABLE`);
+      log('subscription_enabled', { note: 'the subscription was disabled: a cutover stopped before it dropped it, or by hand' }, 'warn');
+    }
     // Refreshed after the initial sync and never since: once the target has caught up, its views
     // are computed again from the final rows, which the verification compares them with.
     const searchPath = await sourceSearchPath(source);
