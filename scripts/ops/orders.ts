@@ -3,7 +3,7 @@ import { createDbWith } from '../../core/db';
 import type { Logger } from '../../core/logger';
 import type { OrderStatus } from '../../core/models';
 import { FAILED_AFTER_RETRIES, markRetried } from '../../core/domain/orders';
-import { OrderDeadlines } from '../../containers/doc-generation/deadlines';
+import { MAX_REQUEUES, OrderDeadlines } from '../../containers/doc-generation/deadlines';
 import { DocJobQueue, docJobQueueOf, JobQueue } from '../../core/queue';
 import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
 import type { DatabaseArgs } from './args';
@@ -194,11 +194,11 @@ export interface OrderJobsRun {
 }
 
 export async function requeueOrders({ db, jobs, queueNames, orderIds, requestId, log }: OrderJobsRun): Promise<RequeueReport> {
-  const rows = await namedRows<{ id: string; status: OrderStatus; batch_id: string | null; generation_lease_until: Date | null; lease_live: boolean | null }>(
+  const rows = await namedRows<{ id: string; status: OrderStatus; batch_id: string | null; requeues: number; generation_lease_until: Date | null; lease_live: boolean | null }>(
     db,
     'orders',
     orderIds,
-    (trx) => ['id', 'status', 'batch_id', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live')],
+    (trx) => ['id', 'status', 'batch_id', 'requeues', 'generation_lease_until', trx.raw('generation_lease_until > now() as lease_live')],
     'orderId',
   );
   return resendJobs({
@@ -211,9 +211,12 @@ export async function requeueOrders({ db, jobs, queueNames, orderIds, requestId,
     skipWhy: (row) => (row.status === 'pending' ? 'not paid: its doc job is sent by the payment (Stripe webhook)' : `already ${row.status}: nothing to generate`),
     send: (row) => jobs.sendDocJob(row, { requestId }),
     sent: (row) => {
+      // The job is sent all the same: the worker's fail ends the order (and counts it on its batch) at once, where a sweep would only once a task runs.
       const note = row.lease_live
         ? `a live attempt holds it until ${new Date(row.generation_lease_until!).toISOString()}: this job waits for that attempt to end or its lease to run out`
-        : undefined;
+        : row.requeues > MAX_REQUEUES
+          ? `${row.requeues} hand-offs, past the ${MAX_REQUEUES} the worker allows: it fails the order on its take ("document generation was interrupted too often"), as a sweep would; a requeue cannot make it`
+          : undefined;
       return { queue: queueNames[docJobQueueOf(row)], ...(note ? { note } : {}) };
     },
     job: 'doc job',

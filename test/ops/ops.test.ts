@@ -269,6 +269,22 @@ describe('npm run ops', () => {
     expect(await status(rejected)).toBe('failed');
   }, 120_000);
 
+  test('orders requeue of an order past its hand-offs says the worker fails it on its take, as it then does', async () => {
+    const clientId = await h.createClient();
+    const theme = await h.db('themes').where({ slug: 'product-sheet' }).first();
+    // Three attempts cut short (three hand-offs counted), the last hand-off lost: stuck in generating, its lease long over.
+    const [{ id: orderId }] = await h.db('orders')
+      .insert({ client_id: clientId, theme_id: theme.id, status: 'generating', input: { product: 'Crashed thrice' }, requeues: 3, generation_owner: randomUUID(), generation_lease_until: h.db.raw(`now() - interval '50 minutes'`), updated_at: h.db.raw(`now() - interval '1 hour'`) })
+      .returning('id');
+    const requeued = await ops('orders', 'requeue', orderId, '--database-url', h.env.DATABASE_URL);
+    expect(requeued.code).toBe(0);
+    expect(requeued.json.sent).toEqual([expect.objectContaining({ orderId, note: expect.stringContaining('3 hand-offs, past the 2 the worker allows: it fails the order on its take') })]);
+    expect((await ops('orders', 'requeue', orderId, '--database-url', h.env.DATABASE_URL, '--format', 'table')).out).toContain('past the 2 the worker allows');
+    await docWorker();
+    await until(async () => (await status(orderId)) === 'failed', 30_000, 'the worker to fail the order on its take');
+    expect((await h.db('orders').where({ id: orderId }).first()).error).toContain('interrupted too often');
+  }, 60_000);
+
   test('orders requeue: a job SQS refuses is named in notSent with its reason, and the other orders still get theirs', async () => {
     const clientId = await h.createClient();
     const theme = await h.db('themes').where({ slug: 'product-sheet' }).first();
