@@ -554,8 +554,8 @@ export function formatReport(r: Report): string {
   if (r.interrupted)
     lines.push(
       r.verifyOnly
-        ? `interrupted by ${r.interrupted}: only these ${r.listed} objects were checked; run --verify-only again`
-        : `interrupted by ${r.interrupted}: no object taken after these ${r.listed}${r.dryRun ? '' : ', each one copied is recorded'}; run the same command again to go on`,
+        ? `interrupted by ${r.interrupted}: not every object was checked; run --verify-only again`
+        : `interrupted by ${r.interrupted}: ${r.dryRun ? 'not every object was listed' : 'every object copied is recorded, the others are not copied yet'}; run the same command again to go on`,
     );
   if (!r.dryRun)
     lines.push(`verified by: ${r.checkedBy.checksum} SHA-256 checksum of the target, ${r.checkedBy.md5} MD5 computed by the target (ETag, per part), ${r.checkedBy.reread} read back and hashed`);
