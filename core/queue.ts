@@ -4,6 +4,8 @@ import { HttpTimeouts, requestHandlerOptions, sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
 import { ConfigError } from './errors';
 import { ENV } from './contract';
+import { DependencyUnavailableError } from './failures';
+import { requestDeadline } from './request-deadline';
 
 /** Versioned queue messages (DESIGN §5). Consumers parse with these schemas and reject other versions. */
 export const DocJobMessage = z.object({ v: z.literal(1), orderId: z.uuid() });
@@ -115,15 +117,29 @@ export function createJobQueue(config: Pick<AppConfig, 'queues'> & Partial<Pick<
     queue === 'docJobs'
       ? requiredQueueUrl(config.queues.docJobsUrl, ENV.docJobsQueueUrl)
       : requiredQueueUrl(config.queues.batchDocJobsUrl, ENV.batchDocJobsQueueUrl);
+  // Inside a request the SDK's attempts (3 × SQS_TIMEOUTS, about 25 s) outlast the order service's
+  // 10 s Lambda: a silent SQS had it killed before its handler could answer, or fail the batch
+  // whose job was not sent (functions/order/app.ts), which then stayed pending with no job. So
+  // the send gives up at the request's deadline; one SQS took before that is a duplicate the
+  // workers tolerate.
   const send = async (queueUrl: string, body: object, { delaySeconds = 0, requestId }: DocJobOptions = {}): Promise<void> => {
-    await sqsClient().send(
-      new (sqsSdk().SendMessageCommand)({
-        QueueUrl: queueUrl,
-        MessageBody: JSON.stringify(body),
-        MessageAttributes: traceAttributes({ requestId }),
-        ...(delaySeconds > 0 ? { DelaySeconds: Math.min(900, Math.round(delaySeconds)) } : {}),
-      }),
-    );
+    const deadline = requestDeadline();
+    try {
+      await sqsClient().send(
+        new (sqsSdk().SendMessageCommand)({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify(body),
+          MessageAttributes: traceAttributes({ requestId }),
+          ...(delaySeconds > 0 ? { DelaySeconds: Math.min(900, Math.round(delaySeconds)) } : {}),
+        }),
+        deadline === undefined ? undefined : { abortSignal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) },
+      );
+    } catch (err) {
+      if (deadline !== undefined && ['AbortError', 'TimeoutError'].includes((err as Error).name)) {
+        throw new DependencyUnavailableError('queue', 'the queue did not answer before the request deadline', 'queue unavailable, please retry shortly');
+      }
+      throw err;
+    }
   };
   return {
     sendDocJob: (order, options) => send(docJobQueueUrl(docJobQueueOf(order)), DocJobMessage.parse({ v: 1, orderId: order.id }), options),
