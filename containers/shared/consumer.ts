@@ -65,7 +65,8 @@ export interface ReceivedMessage {
   /**
    * Registers what the handler gives up when the drain deadline releases this message while the
    * handler still runs (a doc job's lease: left held, the next delivery would find the order
-   * busy). Awaited, at most RELEASE_GIVE_UP_MS, before the message becomes visible.
+   * busy). Awaited, at most RELEASE_GIVE_UP_MS, before the message becomes visible; called at
+   * once when the message was already released.
    */
   beforeRelease(giveUp: () => Promise<void>): void;
 }
@@ -277,7 +278,12 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
       receivesLeft: maxReceiveCount === undefined ? undefined : Math.max(0, maxReceiveCount - receiveCount),
       requestId,
       logger: opts.logger.child(fields),
-      beforeRelease: (fn) => void giveUp.push(fn),
+      beforeRelease: (fn) => {
+        // Registered after the deadline released the message (the handler was still on its way to
+        // what it gives up): given up at once, or it would hold what the next delivery needs.
+        if (f.releasedLate) void fn().catch((err: unknown) => mlog.warn('giving up after the release failed', { err }));
+        else giveUp.push(fn);
+      },
     };
     const mlog = log.child({ queue: queueName(queue), ...fields });
     const f: InFlight = { queue, message, log: mlog, receiptHandle: raw.ReceiptHandle ?? '', settled: Promise.resolve(), done: false, giveUp };

@@ -38,6 +38,7 @@ describe('SQS consumer loop', () => {
         { name: 'late-retry', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'retried-before-stop', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'slow-heartbeat', maxReceiveCount: 5, visibilityTimeoutSeconds: 10 },
+        { name: 'late-give-up', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -272,6 +273,25 @@ describe('SQS consumer loop', () => {
     const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.queueUrls['slow-visibility'], WaitTimeSeconds: 2 }));
     expect(again.Messages?.[0]?.Body).toBe('stubborn');
     finish();
+  });
+
+  test('what a handler registers with beforeRelease after the drain deadline released its message is given up at once', async () => {
+    await send('late-give-up', 'slow-start');
+    let started = false;
+    let registered: () => void = () => undefined;
+    let gaveUp = false;
+    const c = await consume('late-give-up', 1, async (m) => {
+      started = true;
+      // Still on its way to what it would give up (a doc job taking its order) when the deadline comes.
+      await new Promise<void>((r) => (registered = r));
+      m.beforeRelease(async () => void (gaveUp = true));
+    });
+    await until(() => started, 5_000);
+    running.splice(running.indexOf(c), 1);
+    expect(await c.stop(300)).toEqual({ finished: 0, released: 1 });
+    registered();
+    // Before: kept for a release that had already happened, never called (the doc job's lease held on).
+    await until(() => gaveUp, 2_000);
   });
 
   test('stop() ends the backoff after failed receives at once, instead of sleeping it out', async () => {
