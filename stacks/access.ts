@@ -96,10 +96,11 @@ export const SERVICE_ACCESS: Record<ServiceName, ServiceAccess> = {
     invokes: ['theme', 'order'],
   }),
   // Presigns the document links of B2B orders and the manifest links of batches: a presigned GET
-  // carries the signer's permissions. Neither gateway reads an object itself nor lists: a link is
-  // signed without asking S3, so a missing document answers the client's GET 403 AccessDenied, and
-  // a listing to make it 404 would be of the whole reports bucket (every client's keys) for objects
-  // the platform never deletes. writeObjects: it stores each batch's source and never reads one back.
+  // carries the signer's permissions. Neither gateway reads an object's bytes nor lists: before
+  // signing it asks with a HEAD (s3:GetObject), which S3 answers 403 for a missing key to a
+  // caller that may not list, and a listing to make it 404 would be of the whole reports bucket
+  // (every client's keys); the gateway takes either answer for "not stored" (core/storage.ts).
+  // writeObjects: it stores each batch's source and never reads one back.
   'gateway-b2b': access({ readObjects: [DOCUMENTS, MANIFESTS], writeObjects: [BATCH_SOURCES], invokes: ['client', 'theme', 'order'] }),
   'core-llm': access({ cache: true, secrets: ['gemini'] }),
   theme: access({ database: true, secrets: ['database'] }),
