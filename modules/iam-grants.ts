@@ -11,7 +11,9 @@ import { Statement } from './iam-statements';
 /**
  * Objects under a prefix of one bucket; `prefix` '' means the whole bucket. With `key`, only
  * those whose key below the prefix matches that IAM pattern (`*` any characters, `/` included;
- * `?` exactly one); without it, any key below the prefix.
+ * `?` exactly one) and has its number of folders: the role is refused every object below that
+ * prefix with more (so no other grant of the role may reach deeper keys there). Without `key`,
+ * any key below the prefix.
  */
 export interface ObjectScope {
   bucketArn: string;
@@ -90,6 +92,11 @@ export const ENI_INTERFACE_ACTIONS = ENI_MANAGE_ACTIONS.filter((a) => a !== ENI_
 export const ECR_AUTH_ACTION = 'ecr:GetAuthorizationToken';
 
 const objectArns = (scopes: ObjectScope[]): string[] => scopes.map((s) => `${s.bucketArn}/${s.prefix}${s.key ?? '*'}`);
+// A `?` matches `/` as well, so a key pattern of n folders also matches keys of more folders at the same
+// length: every key below its prefix with more slashes than the pattern's is refused, which leaves its depth only.
+const deeperThanKeyArns = (scopes: ObjectScope[]): string[] => [
+  ...new Set(scopes.filter((s) => s.key !== undefined).map((s) => `${s.bucketArn}/${s.prefix}*${'/*'.repeat(s.key!.split('/').length)}`)),
+];
 
 export function grantStatements(grants: Grants): Statement[] {
   const statements: Statement[] = [];
@@ -105,6 +112,8 @@ export function grantStatements(grants: Grants): Statement[] {
   add('ReadObjects', ['s3:GetObject'], grants.readObjects && objectArns(grants.readObjects));
   add('WriteObjects', ['s3:PutObject'], grants.writeObjects && objectArns(grants.writeObjects));
   add('ReadWriteObjects', ['s3:GetObject', 's3:PutObject'], grants.readWriteObjects && objectArns(grants.readWriteObjects));
+  const keyed = deeperThanKeyArns([...(grants.readObjects ?? []), ...(grants.writeObjects ?? []), ...(grants.readWriteObjects ?? [])]);
+  if (keyed.length > 0) statements.push({ sid: 'NoObjectsDeeperThanTheirKey', effect: 'Deny', actions: ['s3:GetObject', 's3:PutObject'], resources: keyed });
   const listed = new Map<string, string[]>();
   for (const s of grants.listPrefixes ?? []) listed.set(s.bucketArn, [...(listed.get(s.bucketArn) ?? []), `${s.prefix}*`]);
   [...listed].forEach(([bucketArn, prefixes], i) =>

@@ -535,6 +535,13 @@ function batchObjectRows(env: string): Row[] {
           { principal, action, ...assets(`${BATCH_KEY_PREFIX}${clientId}/${name}`), expected: 'Deny', why: 'the same name without its batch folder' },
           { principal, action, ...assets(keys[file].replace(clientId, 'acme')), expected: 'Deny', why: 'a client folder that is no client id (a UUID)' },
           { principal, action, ...assets(keys[file].replace(batchId, `${batchId.slice(0, 35)}`)), expected: 'Deny', why: 'a batch folder one character short of a UUID' },
+          {
+            principal,
+            action,
+            ...assets(keys[file].replace(clientId, `${clientId.slice(0, 3)}/${clientId.slice(4)}`)),
+            expected: 'Deny',
+            why: 'a folder deeper at the same length: a / where the client id has a hex digit (IAM’s ? matches /)',
+          },
           ...(file === 'manifest'
             ? [{ principal, action, ...assets(`${dir}manifest-latest.json`), expected: 'Deny' as const, why: 'a manifest not named by a completion id (a UUID)' }]
             : []),
