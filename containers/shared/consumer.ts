@@ -230,13 +230,16 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: f.queue.url, ReceiptHandle: f.receiptHandle, VisibilityTimeout: seconds }));
   };
 
-  /** True once the message is visible again (or will be after `afterSeconds`). */
-  const release = async (f: InFlight, why: string, afterSeconds = 0): Promise<boolean> => {
+  /**
+   * True once the message is visible again (or will be after `afterSeconds`). First, at most
+   * RELEASE_GIVE_UP_MS together (a release at the drain deadline must still end before the hard
+   * exit): `before` (what a late handler gives up), and the heartbeat still on its way (SQS slow,
+   * the SDK retrying it), which landing after the release would hide the message again for a
+   * whole visibility timeout.
+   */
+  const release = async (f: InFlight, why: string, afterSeconds = 0, before?: Promise<unknown>): Promise<boolean> => {
     clearInterval(f.heartbeat);
-    // A heartbeat still on its way (SQS slow, the SDK retrying it) would land after the release and
-    // hide the message again for a whole visibility timeout. Waited for no longer than a give-up
-    // at the drain deadline, which must still end before the hard exit.
-    if (f.beat) await atMost(f.beat, RELEASE_GIVE_UP_MS);
+    if (f.beat || before) await atMost(Promise.all([f.beat, before]), RELEASE_GIVE_UP_MS);
     try {
       await setVisibility(f, afterSeconds);
       f.log.info('message released', { why, afterSeconds });
@@ -258,9 +261,8 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
     await sqs.send(new DeleteMessageCommand({ QueueUrl: f.queue.url, ReceiptHandle: f.receiptHandle })).catch((e: unknown) => f.log.warn('delete failed; the message returns after its visibility timeout', { err: e }));
   };
 
-  /** The late handler's `beforeRelease` callbacks, each failure logged; the release does not wait longer than RELEASE_GIVE_UP_MS. */
-  const giveUpBounded = (f: InFlight): Promise<void> =>
-    atMost(Promise.all(f.giveUp.map((fn) => fn().catch((err: unknown) => f.log.warn('giving up before the release failed', { err })))), RELEASE_GIVE_UP_MS);
+  /** The late handler's `beforeRelease` callbacks, each failure logged. */
+  const giveUpAll = (f: InFlight): Promise<unknown> => Promise.all(f.giveUp.map((fn) => fn().catch((err: unknown) => f.log.warn('giving up before the release failed', { err }))));
 
   const run = (queue: QueueState, raw: Message): void => {
     const id = raw.MessageId ?? '';
@@ -401,8 +403,7 @@ export async function startConsumer(opts: ConsumerOptions): Promise<Consumer> {
         .filter((f) => !f.done && !f.releasedLate)
         .map(async (f) => {
           f.releasedLate = true;
-          await giveUpBounded(f);
-          return release(f, why);
+          return release(f, why, 0, giveUpAll(f));
         }),
     );
     return done.filter(Boolean).length;

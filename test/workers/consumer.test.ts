@@ -39,6 +39,7 @@ describe('SQS consumer loop', () => {
         { name: 'retried-before-stop', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
         { name: 'slow-heartbeat', maxReceiveCount: 5, visibilityTimeoutSeconds: 10 },
         { name: 'late-give-up', maxReceiveCount: 5, visibilityTimeoutSeconds: 30 },
+        { name: 'abandoned', maxReceiveCount: 5, visibilityTimeoutSeconds: 3 },
       ],
     });
     sqs = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -438,6 +439,44 @@ describe('SQS consumer loop', () => {
     } finally {
       await c.stop(0).catch(() => undefined);
       slow.destroy();
+    }
+  });
+
+  test("abandon() hands a message back within the give-up bound even when its handler's give-up and a heartbeat both hang", async () => {
+    // Heartbeats (the queue's 3 s) never reach SQS in time; the release (0 s) does.
+    const hung = new SQSClient({ endpoint: emu.endpoint, region: 'eu-west-3', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    let heartbeatsSent = 0;
+    hung.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { VisibilityTimeout?: number };
+        if (context.commandName === 'ChangeMessageVisibilityCommand' && input.VisibilityTimeout === 3) {
+          heartbeatsSent += 1;
+          await sleep(5_000);
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'hungHeartbeats' },
+    );
+    await send('abandoned', 'in hand');
+    const c = await startConsumer({
+      sqs: hung,
+      queues: [emu.queueUrls.abandoned],
+      concurrency: 1,
+      logger,
+      waitTimeSeconds: 1,
+      handler: async (m) => {
+        m.beforeRelease(() => new Promise<void>(() => undefined));
+        await new Promise<void>(() => undefined);
+      },
+    });
+    try {
+      await until(() => heartbeatsSent === 1, 5_000);
+      const t0 = Date.now();
+      expect(await c.abandon()).toBe(1);
+      // RELEASE_GIVE_UP_MS (2 s) for both together, inside ABANDON_MS (3 s); one after the other took 4 s.
+      expect(Date.now() - t0).toBeLessThan(2_800);
+    } finally {
+      hung.destroy();
     }
   });
 
