@@ -18,6 +18,12 @@ export interface TableDigest {
   checksum: string;
   indexes: number;
   constraints: number;
+  /**
+   * MD5 of the table's index and constraint definitions as this session prints them (the same
+   * search_path on both sides): a count alone took a unique index rebuilt plain, on another
+   * column, or a CHECK with another condition, for the same.
+   */
+  definitions?: string;
 }
 
 export interface TableCheck {
@@ -194,11 +200,19 @@ export async function dataDigest(client: Client, table: Pick<TableInfo, 'sql' | 
 async function tableDigest(client: Client, table: Pick<TableInfo, 'sql' | 'extensionFilter'>, hash: RowHash, data?: DataDigest): Promise<TableDigest> {
   const { rows } = await client.query(`
     SELECT (SELECT count(*) FROM pg_index WHERE indrelid = ${quoteLiteral(table.sql)}::regclass)::int AS indexes,
-      (SELECT count(*) FROM pg_constraint WHERE conrelid = ${quoteLiteral(table.sql)}::regclass)::int AS constraints`);
+      (SELECT count(*) FROM pg_constraint WHERE conrelid = ${quoteLiteral(table.sql)}::regclass)::int AS constraints,
+      md5(coalesce((SELECT string_agg(pg_get_indexdef(indexrelid), E'\n' ORDER BY pg_get_indexdef(indexrelid) COLLATE "C")
+                    FROM pg_index WHERE indrelid = ${quoteLiteral(table.sql)}::regclass), '') || E'\n\n' ||
+          coalesce((SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), E'\n' ORDER BY conname || ' ' || pg_get_constraintdef(oid) COLLATE "C")
+                    FROM pg_constraint WHERE conrelid = ${quoteLiteral(table.sql)}::regclass), '')) AS definitions`);
   return { ...(data ?? (await dataDigest(client, table, hash))), ...rows[0] };
 }
 
-function compare(table: string, primaryKey: boolean, source?: TableDigest, target?: TableDigest): TableCheck {
+/**
+ * `definitions`: compare the index and constraint definitions too, which only a server of the
+ * same major version is sure to print alike.
+ */
+function compare(table: string, primaryKey: boolean, source?: TableDigest, target?: TableDigest, definitions = false): TableCheck {
   const problem = !target
     ? 'missing on target'
     : !source
@@ -209,7 +223,9 @@ function compare(table: string, primaryKey: boolean, source?: TableDigest, targe
           ? 'content checksum differs'
           : source.indexes !== target.indexes || source.constraints !== target.constraints
             ? `indexes/constraints differ (source ${source.indexes}/${source.constraints}, target ${target.indexes}/${target.constraints})`
-            : undefined;
+            : definitions && source.definitions !== target.definitions
+              ? 'index or constraint definitions differ (compare pg_indexes and pg_constraint of both sides)'
+              : undefined;
   return { table, source, target, primaryKey, ok: !problem, problem };
 }
 
@@ -228,6 +244,7 @@ async function materializedViewCheck(
   onTarget: MaterializedView | undefined,
   shape: string | undefined,
   sourceMajor: number,
+  definitions: boolean,
 ): Promise<TableCheck> {
   const check = { table: view.name, primaryKey: true, materializedView: true };
   if (!onTarget) return { ...check, ok: false, problem: 'missing on target' };
@@ -243,7 +260,7 @@ async function materializedViewCheck(
   const [side, printed] = view.readsViews ? [target, onTarget] : [source, view];
   const [queried] = (await side.query(`SELECT count(*)::text AS rows, coalesce(sum(${hash.sql}), 0)::text AS checksum FROM (${printed.query}) t(${printed.columns.join(', ')})`)).rows;
   const [s, t] = await Promise.all([tableDigest(source, { sql: view.sql }, hash, queried), tableDigest(target, { sql: onTarget.sql }, hash)]);
-  const result = compare(view.name, true, s, t);
+  const result = compare(view.name, true, s, t, definitions);
   const problem =
     result.problem === 'content checksum differs' || result.problem?.startsWith('row count differs')
       ? `${result.problem} from its query run on the ${view.readsViews ? "target's rows (it reads another materialized view)" : "source's rows"}: the query reads the clock, random() or a session setting, or a function it calls differs or resolves otherwise on the target`
@@ -290,7 +307,10 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     const [sourceTables, targetTables] = await Promise.all([listTables(sources[0]), listTables(targets[0])]);
     const targetByName = new Map(targetTables.map((t) => [t.name, t]));
     const [sourceColumns, targetColumns] = await Promise.all([tableColumns(sources[0]), tableColumns(targets[0])]);
-    const sourceMajor = Math.floor(Number((await sources[0].query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v) / 10000);
+    const [sourceMajor, targetMajor] = await Promise.all(
+      [sources[0], targets[0]].map(async (c) => Math.floor(Number((await c.query(`SELECT current_setting('server_version_num') AS v`)).rows[0].v) / 10000)),
+    );
+    const definitions = sourceMajor === targetMajor;
     const hashes = new Map(options.rowHashes);
     for (const table of sourceTables) {
       if (!hashes.has(table.name)) hashes.set(table.name, await rowHash(sources[0], table, sourceMajor));
@@ -308,7 +328,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
             ? tableDigest(targets[worker], { ...onTarget, extensionFilter: table.extensionFilter }, hash, options.precomputed?.target.get(table.name)).catch(columnsDiffer)
             : undefined,
       ]);
-      const check = t instanceof Error ? mismatch(table, s, t.message) : compare(table.name, table.primaryKey.length > 0, s, t);
+      const check = t instanceof Error ? mismatch(table, s, t.message) : compare(table.name, table.primaryKey.length > 0, s, t, definitions);
       if (!check.primaryKey) log('verify_without_primary_key', { table: table.name, checksum: 'order-independent row-hash sum' }, 'warn');
       checks.push(check);
     });
@@ -320,7 +340,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     const targetViewByName = new Map(targetViews.map((v) => [v.name, v]));
     await forEachLimit(sourceViews, jobs, async (view, worker) => {
       const shape = columnDifference(sourceColumns.get(view.name) ?? [], targetColumns.get(view.name) ?? []);
-      checks.push(await materializedViewCheck(sources[worker], targets[worker], view, targetViewByName.get(view.name), shape, sourceMajor));
+      checks.push(await materializedViewCheck(sources[worker], targets[worker], view, targetViewByName.get(view.name), shape, sourceMajor, definitions));
     });
     const sourceViewNames = new Set(sourceViews.map((v) => v.name));
     for (const extra of targetViews.filter((v) => !sourceViewNames.has(v.name))) {
@@ -367,7 +387,7 @@ export function formatReport(report: VerifyReport): string {
   const width = Math.max(5, ...report.tables.map((t) => t.table.length));
   lines.push(`${'table'.padEnd(width)}  ${'rows source'.padStart(12)}  ${'rows target'.padStart(12)}  result`);
   for (const t of report.tables) {
-    const note = t.materializedView ? ' (materialized view: against its query on the source)' : t.primaryKey || !t.source ? '' : ' (no primary key: order-independent checksum)';
+    const note = t.materializedView ? ' (materialized view: against its query)' : t.primaryKey || !t.source ? '' : ' (no primary key: order-independent checksum)';
     lines.push(
       `${t.table.padEnd(width)}  ${(t.source?.rows ?? '-').padStart(12)}  ${(t.target?.rows ?? '-').padStart(12)}  ${t.ok ? 'ok' : `MISMATCH: ${t.problem}`}${note}`,
     );
