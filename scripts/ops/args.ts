@@ -84,21 +84,24 @@ export type OpsCommand =
   | (Common & { command: 'dlq list' })
   | (Common & { command: 'dlq show'; queue: QueueStem; sample: number; database: DatabaseArgs })
   | (Common & { command: 'dlq redrive'; queue: QueueStem; max?: number; ratePerSecond: number; dryRun: boolean })
-  | (Common & { command: 'orders stuck'; olderThanMs: number; limit: number; database: DatabaseArgs })
-  | (Common & { command: 'orders requeue' | 'orders retry'; orderIds: string[]; database: DatabaseArgs })
-  | (Common & { command: 'orders failed'; sinceMs: number; limit: number; database: DatabaseArgs })
-  | (Common & { command: 'batches stuck'; olderThanMs: number; limit: number; database: DatabaseArgs })
-  | (Common & { command: 'batches requeue'; batchIds: string[]; database: DatabaseArgs })
+  | (Common & { command: 'orders stuck'; olderThanMs: number; limit: number; database: Database })
+  | (Common & { command: 'orders requeue' | 'orders retry'; orderIds: string[]; database: Database })
+  | (Common & { command: 'orders failed'; sinceMs: number; limit: number; database: Database })
+  | (Common & { command: 'batches stuck'; olderThanMs: number; limit: number; database: Database })
+  | (Common & { command: 'batches requeue'; batchIds: string[]; database: Database })
   | (Common & { command: 'order'; id: string; local: boolean; sinceMs: number; logFile: string; database: DatabaseArgs })
   | (Common & { command: 'workers status'; logFile: string })
-  | (Common & { command: 'keys list'; clientId: string; database: DatabaseArgs })
-  | (Common & { command: 'keys rotate'; clientId: string; oldKeysExpireInMs: number; database: DatabaseArgs })
-  | (Common & { command: 'keys revoke'; prefix: string; database: DatabaseArgs });
+  | (Common & { command: 'keys list'; clientId: string; database: Database })
+  | (Common & { command: 'keys rotate'; clientId: string; oldKeysExpireInMs: number; database: Database })
+  | (Common & { command: 'keys revoke'; prefix: string; database: Database });
 
 export interface DatabaseArgs {
   url?: string;
   secret?: string;
 }
+
+/** The database of a command that reads one: its URL is checked before anything is read or sent. */
+export type Database = DatabaseArgs & { url: string };
 
 const COMMANDS = ['dlq list', 'dlq show', 'dlq redrive', 'orders stuck', 'orders failed', 'orders requeue', 'orders retry', 'batches stuck', 'batches requeue', 'order', 'workers status', 'keys list', 'keys rotate', 'keys revoke'] as const;
 /** Commands that take an argument after their name: order or batch ids, or a queue. */
@@ -190,6 +193,11 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
     url: url('--database-url', values['database-url'] ?? (env.DATABASE_URL || undefined), ['postgres:', 'postgresql:']),
     secret: values['db-secret'],
   });
+  const required = (): Database => {
+    const given = database();
+    if (!given.url) throw new UsageError('--database-url', 'required (or set DATABASE_URL): postgres://[user:password@]host:port/database');
+    return { ...given, url: given.url };
+  };
   /** The ids after the command, each a UUID, lower-cased, once each. */
   const ids = (field: string, what: string): string[] => {
     if (rest.length === 0) throw new UsageError(field, `give at least one ${what.replace(/^an? /, '')}`);
@@ -231,11 +239,11 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
         command,
         olderThanMs: values['older-than'] === undefined ? 30 * 60_000 : parseDuration('--older-than', values['older-than']),
         limit: integerOption('--limit', values.limit, { min: 1, max: 10_000 }, 100),
-        database: database(),
+        database: required(),
       };
     case 'batches requeue':
       unused(['database-url', 'db-secret']);
-      return { ...common, command, batchIds: ids('batchId', 'a batch id'), database: database() };
+      return { ...common, command, batchIds: ids('batchId', 'a batch id'), database: required() };
     case 'orders failed':
       unused(['since', 'limit', 'database-url', 'db-secret']);
       return {
@@ -243,7 +251,7 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
         command,
         sinceMs: values.since === undefined ? 86_400_000 : parseDuration('--since', values.since),
         limit: integerOption('--limit', values.limit, { min: 1, max: 10_000 }, 100),
-        database: database(),
+        database: required(),
       };
     case 'order':
       unused(['since', 'database-url', 'db-secret']);
@@ -261,16 +269,16 @@ export function parseCommand(argv: string[], env: Record<string, string | undefi
       return { ...common, command, logFile: values['log-file'] ?? LOCAL_LOG_FILE };
     case 'keys list':
       unused(['client', 'database-url', 'db-secret']);
-      return { ...common, command, clientId: clientOption(values.client), database: database() };
+      return { ...common, command, clientId: clientOption(values.client), database: required() };
     case 'keys rotate':
       unused(['client', 'old-key-expires-in', 'database-url', 'db-secret']);
-      return { ...common, command, clientId: clientOption(values.client), oldKeysExpireInMs: overlapOption(values['old-key-expires-in']), database: database() };
+      return { ...common, command, clientId: clientOption(values.client), oldKeysExpireInMs: overlapOption(values['old-key-expires-in']), database: required() };
     case 'keys revoke':
       unused(['prefix', 'database-url', 'db-secret']);
-      return { ...common, command, prefix: prefixOption(values.prefix), database: database() };
+      return { ...common, command, prefix: prefixOption(values.prefix), database: required() };
     default:
       unused(['database-url', 'db-secret']);
-      return { ...common, command: command as 'orders requeue' | 'orders retry', orderIds: ids('orderId', 'an order id'), database: database() };
+      return { ...common, command: command as 'orders requeue' | 'orders retry', orderIds: ids('orderId', 'an order id'), database: required() };
   }
 }
 

@@ -87,7 +87,8 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
     }
     case 'dlq show': {
       // The orders' last errors need the database; without one the messages are shown alone.
-      const db = command.database.url ? await openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target)) : undefined;
+      const { url, secret } = command.database;
+      const db = url ? await openDatabase({ url, secret }, `${namePrefix(command.env)}-db-app`, secretReader(target)) : undefined;
       try {
         const report = await showDlq(target, command.queue, command.sample, log, db);
         return { json: report, text: renderShow(report), ok: true };
@@ -170,7 +171,8 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
             logGroups: Object.values(environmentLogGroups(command.env)).flat(),
             sinceMs: command.sinceMs,
           });
-      const database = command.database.url ? () => openDatabase(command.database, `${namePrefix(command.env)}-db-app`, secretReader(target)) : undefined;
+      const { url, secret } = command.database;
+      const database = url ? () => openDatabase({ url, secret }, `${namePrefix(command.env)}-db-app`, secretReader(target)) : undefined;
       const report = await orderStory(source, command.id, database);
       log.info('order story read', { id: command.id, orderId: report.orderId, lines: report.lines.length, truncated: report.truncated, source: report.source });
       return { json: report, text: renderStory(report), ok: true };

@@ -6,7 +6,7 @@ import { FAILED_AFTER_RETRIES, markRetried } from '../../core/domain/orders';
 import { MAX_REQUEUES, OrderDeadlines } from '../../containers/doc-generation/deadlines';
 import { DocJobQueue, docJobQueueOf, JobQueue } from '../../core/queue';
 import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
-import type { DatabaseArgs } from './args';
+import type { Database } from './args';
 import { UsageError } from '../../core/cli';
 import { idlePage, minutes, namedRows, readOnly, resendJobs, ResendReport } from './stuck';
 
@@ -69,8 +69,7 @@ export type SecretReader = (secretId: string) => Promise<string>;
  * login of the secret (--db-secret, default `docplatform-<env>-db-app`, JSON {username, password}):
  * reach RDS through a tunnel and keep the password off the command line.
  */
-export async function openDatabase(args: DatabaseArgs, defaultSecret: string, readSecret: SecretReader): Promise<Knex> {
-  if (!args.url) throw new UsageError('--database-url', 'required (or set DATABASE_URL): postgres://[user:password@]host:port/database');
+export async function openDatabase(args: Database, defaultSecret: string, readSecret: SecretReader): Promise<Knex> {
   const url = new URL(args.url);
   const loginFrom = url.username ? '--database-url' : '--db-secret';
   if (!url.username) {

@@ -83,6 +83,13 @@ describe('ops: the database login from its secret', () => {
     }
   });
 
+  test('no database given to a command that reads one: exit 2 naming --database-url before any AWS call, credentials or not', async () => {
+    for (const command of [['orders', 'stuck'], ['orders', 'requeue', '6f1c2b4e-8a3d-4c5e-9f10-1a2b3c4d5e6f'], ['batches', 'stuck'], ['keys', 'list', '--client', '6f1c2b4e-8a3d-4c5e-9f10-1a2b3c4d5e6f']]) {
+      const run = await ops([...command, '--env', 'dev'], false);
+      expect({ command, code: run.code, field: errorLine(run.stderr)?.field }).toEqual({ command, code: 2, field: '--database-url' });
+    }
+  });
+
   test('a login secret that does not exist: exit 2 naming --db-secret', async () => {
     const run = await ops(['orders', 'failed', '--env', 'dev', '--database-url', tunnelUrl, '--db-secret', 'docplatform-dev-db-nope'], true);
     expect(errorLine(run.stderr)).toMatchObject({ field: '--db-secret' });
