@@ -9,7 +9,7 @@ const REPO = join(__dirname, '../..');
 
 describe('npm run storage:move runs the CLI bundle with plain node', () => {
   it('builds .build/cli/storage-move.js when missing or stale, records its inputs, and runs it', () => {
-    expect(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts['storage:move']).toBe('node build/run-cli.cjs storage-move');
+    expect(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts['storage:move']).toBe('exec node build/run-cli.cjs storage-move');
     const usage = execFileSync(process.execPath, [join(REPO, 'build/run-cli.cjs'), 'storage-move', '--help'], { encoding: 'utf8' });
     expect(usage).toMatch(/^usage: npm run storage:move/);
     const bundle = statSync(join(REPO, '.build/cli/storage-move.js'));

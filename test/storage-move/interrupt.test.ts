@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { documentKeyFor } from '../../core/domain/orders';
 import { startLocalEmulator, type LocalEmulator } from '../../scripts/local/emulator';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { content, listKeys, putObject, query, runCli, s3, seedOrders, type SeededOrder } from '../support/storage-move-harness';
+import { AWS_ENV, content, listKeys, putObject, query, runCli, s3, seedOrders, type SeededOrder } from '../support/storage-move-harness';
 import { standIn } from './stand-in';
 
 /**
@@ -79,4 +81,40 @@ describe('storage:move interrupted by a signal', () => {
     expect(rerun.stdout).toContain(`${COUNT - rows.length} copied and verified, ${rows.length} already verified`);
     expect([...putsOf('assets')].filter(([, n]) => n !== 1)).toEqual([]);
   }, 90_000);
+
+  /** `npm run storage:move` in its own process group, sent `signal` (to npm alone, or to the whole group) at its first commit. */
+  const underNpm = async (prefix: string, signal: NodeJS.Signals, group: boolean) => {
+    const args = ['--source', 's3://old/docs/', '--target', 'assets', '--target-prefix', prefix, ...common()];
+    const child = spawn('npm', ['run', '--silent', 'storage:move', '--', ...args], { cwd: join(__dirname, '../..'), env: { ...process.env, ...AWS_ENV }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => {
+      const first = !stderr.includes('"msg":"batch_committed"');
+      stderr += b.toString();
+      if (first && stderr.includes('"msg":"batch_committed"')) process.kill(group ? -child.pid! : child.pid!, signal);
+    });
+    const [code, exitSignal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    const rows = await query<{ target_key: string }>(db.url, `SELECT target_key FROM _storage_move.objects WHERE target LIKE 's3://assets/${prefix}%'`);
+    const keys = (await listKeys(c(), 'assets')).filter((k) => k.startsWith(prefix));
+    return { code, signal: exitSignal, stdout, stderr, rows, keys };
+  };
+
+  it('ECS stopping the task: SIGTERM to npm, its first process, reaches the run, which stops as above (exit 3)', async () => {
+    const r = await underNpm('ecs/', 'SIGTERM', false);
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 3, signal: null });
+    expect(r.stdout).toMatch(/interrupted by SIGTERM/);
+    expect(r.rows.length).toBeGreaterThan(0);
+    expect(r.rows.length).toBeLessThan(COUNT);
+    expect(r.keys).toEqual(r.rows.map((x) => x.target_key).sort());
+  }, 120_000);
+
+  it('Ctrl-C under npm run (its whole process group signalled, as a terminal does): the run stops as above, and npm exits 3', async () => {
+    const r = await underNpm('tty/', 'SIGINT', true);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('"msg":"move_finished","ok":false,"interrupted":"SIGINT"');
+    expect(r.stdout).toMatch(/interrupted by SIGINT/);
+    expect(r.rows.length).toBeGreaterThan(0);
+    expect(r.keys).toEqual(r.rows.map((x) => x.target_key).sort());
+  }, 120_000);
 });
