@@ -102,7 +102,8 @@ test.each(PORT_CASES)('scripts/dev.ts with %s=%s: exit 2, one line naming it, be
  */
 const SCRIPTS: Array<[string, string[]]> = Object.entries(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts as Record<string, string>).flatMap(
   ([name, command]): Array<[string, string[]]> => {
-    const [program, ...args] = command.split(' ');
+    // `exec` makes the CLI npm's own child, which npm's signals reach (storage:move).
+    const [program, ...args] = command.replace(/^exec /, '').split(' ');
     if (program === 'tsx') return [[name, ['--import', 'tsx', ...args]]];
     if (program === 'node') return [[name, args]];
     return [];
