@@ -7,7 +7,7 @@ import { copyFailure, StepFailed } from './errors';
 import { log } from './log';
 import { planPostData, startIndexBuilds, type IndexBuilds } from './indexes';
 import { copyLargeObjects, LARGE_OBJECTS } from './large-objects';
-import { checkExtensionVersions, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions, lockTarget, shapeChanges, warnMissingPrimaryKeys } from './preflight';
+import { checkExtensionVersions, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions, lockTarget, shapeChanges, warnDatabaseSettings, warnMissingPrimaryKeys } from './preflight';
 import { applySection, atSourceVersions, dumpSection } from './schema';
 import { RelayIn, RelayOut } from './relay';
 import { readSequences, writeSequences } from './sequences';
@@ -266,6 +266,7 @@ export async function runCopy(options: CopyOptions): Promise<CopyResult> {
     postData?.catch(() => undefined);
     const tables = await listTables(source);
     warnMissingPrimaryKeys(tables);
+    await warnDatabaseSettings(source);
     const digests: Digests = { rowHashes: new Map(), source: new Map(), target: new Map() };
     for (const table of tables) digests.rowHashes.set(table.name, await rowHash(source, table, si.major));
     sourceDigests = await digestSource(options.sourceUrl, snapshot, tables, digests);

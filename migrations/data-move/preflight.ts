@@ -72,6 +72,21 @@ export function warnMissingPrimaryKeys(tables: TableInfo[]): void {
   }
 }
 
+/**
+ * The source database's own settings (ALTER DATABASE … SET: a search_path its functions' bodies
+ * rely on, a TimeZone) are no schema object: pg_dump moves them only with --create, which a move
+ * into the RDS database cannot use. Said once per run, naming them, for the target to be given
+ * them before the application's first session there.
+ */
+export async function warnDatabaseSettings(source: Client): Promise<void> {
+  const { rows } = await source.query<{ settings: string[] }>(
+    `SELECT coalesce((SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+       WHERE d.datname = current_database() AND s.setrole = 0), '{}') AS settings`,
+  );
+  const settings = rows[0].settings.filter((c) => !c.startsWith('default_transaction_read_only='));
+  if (settings.length) log('database_settings_not_moved', { settings, fix: 'ALTER DATABASE … SET each of them on the target' }, 'warn');
+}
+
 /** Logical replication prerequisites on the source, checked before anything is created. */
 export function checkReplicationSource(info: ServerInfo, tables: TableInfo[], largeObjects: number, extensionRows: { table: string; rows: number }[]): void {
   // First: no setting of the source's makes it replicable, unlike what follows.

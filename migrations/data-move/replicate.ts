@@ -8,7 +8,7 @@ import { UsageError } from '../../core/cli';
 import { MismatchError, StepFailed } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
-import { checkCutoverRights, checkExtensionVersions, checkMoneyLocales, checkPublicationRights, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions } from './preflight';
+import { checkCutoverRights, checkExtensionVersions, checkMoneyLocales, checkPublicationRights, checkReplicationSource, checkRowSecurity, checkSourceUnchanged, checkTarget, checkVersions, warnDatabaseSettings } from './preflight';
 import { applySection, atSourceVersions, dumpSection, raiseMaintenanceWorkMem, splitRefreshes } from './schema';
 import { readSequences, writeSequences } from './sequences';
 import { createState, dropState, readState, reached, savedShapes, saveShapes, setPhase } from './state';
@@ -124,6 +124,7 @@ export async function startReplication(options: ReplicateOptions): Promise<void>
     await checkPublicationRights(source, si.user, tables);
     await checkMoneyLocales(source, target, tables, options.sourceUrlForTarget);
     const extensions = await checkExtensionVersions(source, target);
+    await warnDatabaseSettings(source);
     let state = await checkTarget(target, 'replicate', sourceName, describeUrl(options.targetUrl));
     if (state) log('resuming', { phase: state.phase });
     else state = await createState(target, 'replicate', sourceName);

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
-import { query, runCli } from '../support/data-move-harness';
+import { events, query, runCli } from '../support/data-move-harness';
 
 /**
  * Functions whose bodies name tables and functions without a schema run by the search_path of the
@@ -53,5 +53,7 @@ describe('db:move of functions that name their tables and functions without a sc
     // Verified by its query run on the target (a view over another one), under the same search_path.
     expect(copied.stdout).toMatch(/app\.keyed_again +50 +50 +ok/);
     expect(await query(target.url, `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'app' AND tablename = 'prices'`)).toEqual([{ n: 3 }]);
+    // The database's own setting does not go over (pg_dump moves it only with --create): the run says so.
+    expect(events(copied.stderr).find((e) => e.msg === 'database_settings_not_moved')).toMatchObject({ level: 'warn', settings: ['search_path=app, public'] });
   });
 });
