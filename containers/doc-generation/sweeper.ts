@@ -30,7 +30,8 @@ import type { OrderDeadlines } from './deadlines';
  * While the doc-job queues (doc-jobs, batch-doc-jobs) have visible messages waiting, `paid`/`queued` orders are left alone (their
  * message may just be waiting behind a large batch: re-sending them all would double the
  * backlog) and nothing is failed; a `generating` order with a dead lease is still re-sent
- * (bounded by `maxRequeues`, and harmless: the lease lets only one delivery render).
+ * (bounded by `maxRequeues`, and harmless: the lease lets only one delivery render), and such
+ * orders are taken first, so the deferred ones cannot fill every sweep.
  *
  * Safe on several tasks at once: candidates are locked with `FOR UPDATE SKIP LOCKED` (another
  * sweeper skips them), the send happens inside that transaction (a failed send rolls the count
@@ -137,7 +138,9 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
 
   await db.transaction(async (trx) => {
     const rows = (await whereNotMovedFor(trx('orders').select('id', 'status', 'requeues', 'batch_id'), trx, deadlines.stuckAfterMs)
-      .orderBy('updated_at')
+      // A dead attempt's order first, the one a backlog does not defer (sweepActionFor): behind
+      // SWEEP_BATCH older paid/queued orders, deferred at every sweep, it was never reached.
+      .orderByRaw(`(status = 'generating' and requeues < ?) desc, updated_at`, [deadlines.maxRequeues])
       .limit(SWEEP_BATCH)
       .forUpdate()
       .skipLocked()) as StuckRow[];
