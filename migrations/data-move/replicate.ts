@@ -292,6 +292,41 @@ async function blockWrites(source: Client, database: string): Promise<number> {
   return pids.length;
 }
 
+/** Whether the database is read-only by a cutover's ALTER DATABASE … SET (which rollback and a failed cutover reset). */
+async function readOnlyByCutover(source: Client): Promise<boolean> {
+  const { rows } = await source.query(
+    `SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+     WHERE d.datname = current_database() AND s.setrole = 0 AND 'default_transaction_read_only=on' = ANY (s.setconfig)`,
+  );
+  return rows.length > 0;
+}
+
+/**
+ * A cutover stopped after its DROP SUBSCRIPTION, which drops the slot, before it dropped the
+ * publication and _data_move: the source still read-only, its slot gone. Only that step drops
+ * the subscription with the writes blocked (rollback gives them back).
+ */
+async function stoppedAfterDrop(source: Client): Promise<boolean> {
+  const { rows } = await source.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [REPLICATION_NAME]);
+  return rows.length === 0 && (await readOnlyByCutover(source));
+}
+
+/**
+ * Finishes a cutover stopped after its DROP SUBSCRIPTION: the source has stayed read-only since
+ * its verification, which runs again before the publication and _data_move go. Before, the rerun
+ * said there was no replication (exit 2), _data_move kept db:migrate off the target, and the
+ * rollback left to clean up gave the source its writes back.
+ */
+async function finishCutover(options: ReplicateOptions, source: Client, target: Client): Promise<CutoverResult> {
+  const t0 = Date.now();
+  log('cutover_resuming', { note: 'the subscription was dropped with the source read-only: verifying again, then dropping the publication and _data_move' }, 'warn');
+  const report = await verify({ sourceUrl: options.sourceUrl, targetUrl: options.targetUrl, jobs: options.jobs });
+  if (!report.ok) throw new MismatchError(`${formatReport(report)}\ncutover not finished: the source stays read-only, replication is gone; rollback gives the writes back`);
+  await source.query(`DROP PUBLICATION IF EXISTS ${REPLICATION_NAME}`);
+  await dropState(target);
+  return { report, downtimeSeconds: (Date.now() - t0) / 1000, catchUpSeconds: 0, sessionsEnded: 0 };
+}
+
 export interface CutoverResult {
   report: VerifyReport;
   downtimeSeconds: number;
@@ -302,7 +337,9 @@ export interface CutoverResult {
 export async function cutover(options: ReplicateOptions): Promise<CutoverResult> {
   return withBoth(options, async (source, target) => {
     const state = await readState(target);
-    if (!state || state.mode !== 'replicate' || state.phase !== 'replicating' || !(await subscriptionExists(target))) {
+    const replicating = state?.mode === 'replicate' && state.phase === 'replicating';
+    if (replicating && !(await subscriptionExists(target)) && (await stoppedAfterDrop(source))) return finishCutover(options, source, target);
+    if (!replicating || !(await subscriptionExists(target))) {
       throw new UsageError('--target', 'no running replication to cut over: run --mode replicate first and wait for it to finish');
     }
     // Before the writes stop: a table changed on the source since the schema was made is not on
@@ -389,11 +426,7 @@ export async function rollback(options: ReplicateOptions): Promise<void> {
     // Only a cutover makes the database read-only, as its owner: a replication rolled back before
     // one (by a migrator owning the tables, not the database) failed here, exit 3 at every rerun,
     // its slot keeping WAL on the source.
-    const { rows: readOnly } = await source.query(
-      `SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
-       WHERE d.datname = current_database() AND s.setrole = 0 AND 'default_transaction_read_only=on' = ANY (s.setconfig)`,
-    );
-    if (readOnly.length) await allowWrites(source, database);
+    if (await readOnlyByCutover(source)) await allowWrites(source, database);
     if (await subscriptionExists(target)) {
       await target.query(`ALTER SUBSCRIPTION ${REPLICATION_NAME} DISABLE`);
       // DROP SUBSCRIPTION drops its slot on the source and fails when there is none (a run stopped
