@@ -80,7 +80,8 @@ const EMPTY_SEARCH_PATH = "SELECT pg_catalog.set_config('search_path', '', false
  */
 export function underSearchPath(sql: string, searchPath: string): string {
   const line = `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(searchPath)}, false);`;
-  return sql.includes(EMPTY_SEARCH_PATH) ? sql.replace(EMPTY_SEARCH_PATH, line) : `${line}\n${sql}`;
+  // A function, not a string: the latter's $& and $' (a quoted schema name may hold them) are patterns.
+  return sql.includes(EMPTY_SEARCH_PATH) ? sql.replace(EMPTY_SEARCH_PATH, () => line) : `${line}\n${sql}`;
 }
 
 /**

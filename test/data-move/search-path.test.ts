@@ -1,3 +1,4 @@
+import { underSearchPath } from '../../migrations/data-move/schema';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { events, query, runCli } from '../support/data-move-harness';
 
@@ -55,5 +56,13 @@ describe('db:move of functions that name their tables and functions without a sc
     expect(await query(target.url, `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'app' AND tablename = 'prices'`)).toEqual([{ n: 3 }]);
     // The database's own setting does not go over (pg_dump moves it only with --create): the run says so.
     expect(events(copied.stderr).find((e) => e.msg === 'database_settings_not_moved')).toMatchObject({ level: 'warn', settings: ['search_path=app, public'] });
+  });
+
+  // A schema name may hold $& or $' (quoted identifiers), which String.replace read as patterns.
+  it('puts a search_path naming any schema into the script as it is', () => {
+    const dump = "SET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE app.t ();";
+    expect(underSearchPath(dump, `"s$&x", "a$'b", public`)).toBe(
+      `SET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '"s$&x", "a$''b", public', false);\nCREATE TABLE app.t ();`,
+    );
   });
 });
