@@ -3,7 +3,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Knex } from 'knex';
 import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';
-import type { DocJobQueueUrls, JobQueue } from '../../core/queue';
+import { DocJobQueue, docJobQueueOf, DocJobQueueUrls, JobQueue } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { completeBatchIfDone, countBatchOutcome, findSettledBatches } from '../shared/batch-completion';
 import type { OrderDeadlines } from './deadlines';
@@ -27,11 +27,14 @@ import type { OrderDeadlines } from './deadlines';
  * - otherwise → `failed` with a reason the client can read, counted on its batch in the same
  *   transaction (batch-completion.ts), and the batch completes if that was its last row.
  *
- * While the doc-job queues (doc-jobs, batch-doc-jobs) have visible messages waiting, `paid`/`queued` orders are left alone (their
- * message may just be waiting behind a large batch: re-sending them all would double the
- * backlog) and nothing is failed; a `generating` order with a dead lease is still re-sent
- * (bounded by `maxRequeues`, and harmless: the lease lets only one delivery render), and such
- * orders are taken first, so the deferred ones cannot fill every sweep.
+ * While an order's own doc-job queue (docJobQueueOf: doc-jobs for a B2C order, batch-doc-jobs for
+ * a batch's row) has visible messages waiting, a `paid`/`queued` order is left alone (its message
+ * may just be waiting in that backlog: re-sending them all would double it) and it is not failed;
+ * a `generating` order with a dead lease is still re-sent (bounded by `maxRequeues`, and
+ * harmless: the lease lets only one delivery render). The other queue's backlog is no reason to
+ * wait: a B2C job is served before any batch row, so batch-doc-jobs' messages cannot hide it.
+ * Each queue's orders are claimed apart, its dead attempts first, so the deferred orders of one
+ * cannot fill every sweep.
  *
  * Safe on several tasks at once: candidates are locked with `FOR UPDATE SKIP LOCKED` (another
  * sweeper skips them), the send happens inside that transaction (a failed send rolls the count
@@ -43,7 +46,7 @@ import type { OrderDeadlines } from './deadlines';
  *
  * Each sweep has a request id of its own (`sweep-<uuid>`): its lines carry it, and so do the doc
  * jobs it sends, so a re-sent order's next lines name the sweep that re-sent it. The rules
- * (`whereNotMovedFor`, `lastMovedAt`, `sweepActionFor`, `sweepFailureReason`) are exported for the ops
+ * (`whereNotMovedFor`, `lastMovedAt`, `docJobsBacklog`, `sweepActionFor`, `sweepFailureReason`) are exported for the ops
  * tools (`npm run ops -- orders stuck`), which say what a sweep would do without doing it.
  */
 export interface SweepDeps {
@@ -53,30 +56,34 @@ export interface SweepDeps {
   logger: Logger;
   jobs: Pick<JobQueue, 'sendDocJob'>;
   deadlines: OrderDeadlines;
-  /** Visible messages waiting in the doc-job queues together (ApproximateNumberOfMessages). */
-  backlog(): Promise<number>;
+  backlog(): Promise<DocJobBacklog>;
 }
 
-/** The sweep's backlog: visible messages waiting in the doc-job queues together (the worker's, and `ops orders stuck`'s). */
-export async function docJobsBacklog(sqs: SQSClient, queues: DocJobQueueUrls): Promise<number> {
+/** Visible messages waiting in each doc-job queue (ApproximateNumberOfMessages). */
+export type DocJobBacklog = Record<DocJobQueue, number>;
+
+const DOC_JOB_QUEUES: readonly DocJobQueue[] = ['docJobs', 'batchDocJobs'];
+
+/** The sweep's backlog, queue by queue (the worker's, and `ops orders stuck`'s). */
+export async function docJobsBacklog(sqs: SQSClient, queues: DocJobQueueUrls): Promise<DocJobBacklog> {
   const depths = await Promise.all(
-    Object.values(queues).map(async (url) => {
-      const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
-      return Number(a.Attributes?.ApproximateNumberOfMessages ?? 0);
+    DOC_JOB_QUEUES.map(async (queue) => {
+      const a = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queues[queue], AttributeNames: ['ApproximateNumberOfMessages'] }));
+      return [queue, Number(a.Attributes?.ApproximateNumberOfMessages ?? 0)] as const;
     }),
   );
-  return depths.reduce((a, b) => a + b, 0);
+  return Object.fromEntries(depths) as DocJobBacklog;
 }
 
 export interface SweepReport {
   requeued: string[];
   failed: string[];
-  /** Stuck `paid`/`queued` orders left for later because the doc-job queues have a backlog. */
+  /** Stuck orders left for later because their doc-job queue has a backlog. */
   deferred: number;
   batchesCompleted: number;
 }
 
-/** Candidates per transaction; the next sweep takes the rest. */
+/** Candidates per doc-job queue and transaction; the next sweep takes the rest. */
 const SWEEP_BATCH = 50;
 
 /** The statuses of an order that is paid for and not yet ended. */
@@ -101,24 +108,27 @@ export function whereNotMovedFor(query: Knex.QueryBuilder, db: Knex, ms: number)
 export interface SweepCandidate {
   status: UnsettledStatus;
   requeues: number;
+  /** Its batch, which names its queue (docJobQueueOf). */
+  batch_id: string | null;
 }
 
 interface StuckRow extends SweepCandidate {
   id: string;
-  batch_id: string | null;
 }
 
 /**
- * What a sweep does with an order that has not moved for `stuckAfterMs`, while `waiting` messages
- * are visible in the doc-job queues: re-send its doc job, fail it, or leave it for a later sweep.
+ * What a sweep does with an order that has not moved for `stuckAfterMs`, given the `backlog` of
+ * the doc-job queues: re-send its doc job, fail it, or leave it for a later sweep.
  */
 export type SweepAction = 'requeue' | 'fail' | 'defer';
 
-export function sweepActionFor(row: SweepCandidate, waiting: number, deadlines: Pick<OrderDeadlines, 'maxRequeues'>): SweepAction {
-  // Its message may just be waiting behind a backlog.
+export function sweepActionFor(row: SweepCandidate, backlog: DocJobBacklog, deadlines: Pick<OrderDeadlines, 'maxRequeues'>): SweepAction {
+  // Only its own queue can hold its message back: doc-jobs is served before any batch row.
+  const waiting = backlog[docJobQueueOf(row)];
+  // Its message may just be waiting behind that backlog.
   if (waiting > 0 && row.status !== 'generating') return 'defer';
   if (row.requeues < deadlines.maxRequeues) return 'requeue';
-  // Nothing is failed while a backlog waits.
+  // Nor is it failed while that backlog waits.
   return waiting > 0 ? 'defer' : 'fail';
 }
 
@@ -132,21 +142,32 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
   const { db, deadlines } = deps;
   const requestId = `sweep-${randomUUID()}`;
   const log = deps.logger.child({ component: 'sweeper', requestId });
-  const waiting = await deps.backlog();
+  const backlog = await deps.backlog();
   const report: SweepReport = { requeued: [], failed: [], deferred: 0, batchesCompleted: 0 };
   const failedPerBatch = new Map<string, number>();
 
   await db.transaction(async (trx) => {
-    const rows = (await whereNotMovedFor(trx('orders').select('id', 'status', 'requeues', 'batch_id'), trx, deadlines.stuckAfterMs)
-      // A dead attempt's order first, the one a backlog does not defer (sweepActionFor): behind
-      // SWEEP_BATCH older paid/queued orders, deferred at every sweep, it was never reached.
-      .orderByRaw(`(status = 'generating' and requeues < ?) desc, updated_at`, [deadlines.maxRequeues])
-      .limit(SWEEP_BATCH)
-      .forUpdate()
-      .skipLocked()) as StuckRow[];
+    const rows: StuckRow[] = [];
+    // Queue by queue (docJobQueueOf's rule in SQL): SWEEP_BATCH older batch rows deferred behind
+    // their backlog at every sweep would otherwise keep a B2C order, which that backlog does not
+    // defer, out of every sweep's claim.
+    for (const queue of DOC_JOB_QUEUES) {
+      const ofQueue = whereNotMovedFor(trx('orders').select('id', 'status', 'requeues', 'batch_id'), trx, deadlines.stuckAfterMs);
+      if (queue === 'docJobs') ofQueue.whereNull('batch_id');
+      else ofQueue.whereNotNull('batch_id');
+      rows.push(
+        ...((await ofQueue
+          // A dead attempt's order first, the one a backlog does not defer (sweepActionFor): behind
+          // SWEEP_BATCH older paid/queued orders, deferred at every sweep, it was never reached.
+          .orderByRaw(`(status = 'generating' and requeues < ?) desc, updated_at`, [deadlines.maxRequeues])
+          .limit(SWEEP_BATCH)
+          .forUpdate()
+          .skipLocked()) as StuckRow[]),
+      );
+    }
 
     for (const row of rows) {
-      const action = sweepActionFor(row, waiting, deadlines);
+      const action = sweepActionFor(row, backlog, deadlines);
       if (action === 'defer') {
         report.deferred += 1;
         continue;

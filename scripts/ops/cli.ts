@@ -133,7 +133,7 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
           const report = await retryOrders(orderRun);
           return { json: report, text: renderRetry(report), ok: report.notSent.length === 0 };
         }
-        // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them; its backlog is both doc-job queues'.
+        // The sweeper's deadlines follow the doc-jobs queue, read as the worker reads them; its backlog is read queue by queue, as the sweep reads it.
         const deadlines = orderDeadlines(await readQueueSettings(target.sqs, docJobs.url));
         const report = await stuckOrders(db, deadlines, await docJobsBacklog(target.sqs, urls), command.olderThanMs, command.limit);
         log.info('stuck orders listed', { count: report.count, olderThanMinutes: report.olderThanMinutes });

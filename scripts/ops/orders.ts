@@ -4,8 +4,9 @@ import type { Logger } from '../../core/logger';
 import type { OrderStatus } from '../../core/models';
 import { FAILED_AFTER_RETRIES, markRetried } from '../../core/domain/orders';
 import { MAX_REQUEUES, OrderDeadlines } from '../../containers/doc-generation/deadlines';
+import { QUEUES } from '../../core/contract';
 import { DocJobQueue, docJobQueueOf, JobQueue } from '../../core/queue';
-import { lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
+import { DocJobBacklog, lastMovedAt, sweepActionFor, sweepFailureReason, UnsettledStatus, whereNotMovedFor } from '../../containers/doc-generation/sweeper';
 import type { Database } from './args';
 import { UsageError } from '../../core/cli';
 import { idlePage, minutes, namedRows, readOnly, resendJobs, ResendReport } from './stuck';
@@ -44,7 +45,7 @@ export interface StuckOrder {
   leaseUntil: string | null;
   /** Since its last sign of life (update, or a generating order's lease expiry). */
   idleMinutes: number;
-  /** What a sweep would do now: re-send (`requeue`), `fail`, leave it (`defer`, a backlog waits), or nothing yet (`wait`: not stuck by its rule). */
+  /** What a sweep would do now: re-send (`requeue`), `fail`, leave it (`defer`, its queue has a backlog), or nothing yet (`wait`: not stuck by its rule). */
   sweeper: 'requeue' | 'fail' | 'defer' | 'wait';
   why: string;
 }
@@ -52,8 +53,8 @@ export interface StuckOrder {
 export interface StuckReport {
   olderThanMinutes: number;
   sweeper: { stuckAfterMinutes: number; maxRequeues: number; sweepEverySeconds: number };
-  /** Visible messages in doc-jobs and batch-doc-jobs together: while there are some, the sweeper re-sends no paid/queued order and fails nothing. */
-  docJobsBacklog: number;
+  /** Visible messages in each doc-job queue, as the sweep reads them: while a queue has some, the sweeper re-sends none of its paid/queued orders and fails none of its orders. */
+  docJobsBacklog: DocJobBacklog;
   count: number;
   truncated: boolean;
   orders: StuckOrder[];
@@ -127,7 +128,7 @@ interface StuckRow {
   idle_ms: string | number;
 }
 
-export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: number, olderThanMs: number, limit: number): Promise<StuckReport> {
+export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: DocJobBacklog, olderThanMs: number, limit: number): Promise<StuckReport> {
   const { rows, count } = await readOnly(db, (trx) =>
     idlePage<StuckRow>(
       trx,
@@ -139,7 +140,7 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
   );
   const orders = rows.map((r): StuckOrder => {
     const idleMs = Number(r.idle_ms);
-    const row = { status: r.status, requeues: r.requeues };
+    const row = { status: r.status, requeues: r.requeues, batch_id: r.batch_id };
     let sweeper: StuckOrder['sweeper'];
     let why: string;
     if (idleMs < deadlines.stuckAfterMs) {
@@ -152,7 +153,7 @@ export async function stuckOrders(db: Knex, deadlines: OrderDeadlines, backlog: 
           ? `the next sweep sends its doc job again (re-send ${r.requeues + 1} of ${deadlines.maxRequeues})`
           : sweeper === 'fail'
             ? `the next sweep fails it: "${sweepFailureReason(row)}"`
-            : `the sweep leaves it while doc-jobs and batch-doc-jobs have ${backlog} visible message(s)${r.requeues < deadlines.maxRequeues ? '' : '; it fails it once the backlog is gone'}`;
+            : `the sweep leaves it while ${QUEUES[docJobQueueOf(row)]} has ${backlog[docJobQueueOf(row)]} visible message(s)${r.requeues < deadlines.maxRequeues ? '' : '; it fails it once the backlog is gone'}`;
     }
     return {
       orderId: r.id,

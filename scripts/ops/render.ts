@@ -53,7 +53,7 @@ export function renderStuck(r: StuckReport): string {
   return block(
     [
       `${r.count} order(s) paid/queued/generating without a sign of life for over ${r.olderThanMinutes} min${r.truncated ? ` (first ${r.orders.length} shown)` : ''}`,
-      `sweeper: acts after ${r.sweeper.stuckAfterMinutes} min, at most ${r.sweeper.maxRequeues} re-sends, every ${r.sweeper.sweepEverySeconds} s in each running doc-generation task; doc-jobs and batch-doc-jobs backlog ${r.docJobsBacklog}`,
+      `sweeper: acts after ${r.sweeper.stuckAfterMinutes} min, at most ${r.sweeper.maxRequeues} re-sends, every ${r.sweeper.sweepEverySeconds} s in each running doc-generation task; backlog: doc-jobs ${r.docJobsBacklog.docJobs}, batch-doc-jobs ${r.docJobsBacklog.batchDocJobs}`,
     ],
     r.orders.length > 0 ? table(r.orders as unknown as Record<string, unknown>[], ['orderId', 'status', 'requeues', 'idleMinutes', 'requestId', 'batchId', 'batchRow', 'sweeper', 'why']) : undefined,
   );

@@ -145,7 +145,7 @@ describe('npm run ops', () => {
     const stuck = await ops('orders', 'stuck', '--older-than', '30m', ...url);
     expect(stuck.code).toBe(0);
     // The harness's queue: visibility 2 s, maxReceiveCount 2 → the sweeper acts after (2 + 1) × 2 s.
-    expect(stuck.json).toMatchObject({ olderThanMinutes: 30, sweeper: { stuckAfterMinutes: 0.1, maxRequeues: 2 }, docJobsBacklog: 0, count: 2, truncated: false });
+    expect(stuck.json).toMatchObject({ olderThanMinutes: 30, sweeper: { stuckAfterMinutes: 0.1, maxRequeues: 2 }, docJobsBacklog: { docJobs: 0, batchDocJobs: 0 }, count: 2, truncated: false });
     const byId = Object.fromEntries(stuck.json.orders.map((o: { orderId: string }) => [o.orderId, o]));
     expect(Object.keys(byId).sort()).toEqual([lost, exhausted].sort());
     expect(byId[lost]).toMatchObject({ status: 'queued', requeues: 0, requestId: 'req-lost-1', sweeper: 'requeue' });

@@ -38,7 +38,7 @@ test('with a backlog, a generating order with a dead lease is re-sent even behin
     logger: quiet,
     jobs: { sendDocJob: async (order) => void sent.push(order.id) },
     deadlines,
-    backlog: async () => 5,
+    backlog: async () => ({ docJobs: 5, batchDocJobs: 5 }),
   });
 
   // Before: the sweep took the 50 oldest, all deferred queued orders, and never reached the dead attempt.

@@ -36,7 +36,7 @@ test('a settled batch whose completion fails is skipped, with a warning naming i
   const good = await settled(600, JSON.stringify([{ line: 1, reason: 'product: required non-empty string' }]));
   const reportGone = await settled(500, undefined);
 
-  const report = await sweepStuckOrders({ db: h.db, storage: h.storage, batchBucket: 'assets', logger: log, jobs: { sendDocJob: async () => undefined }, deadlines, backlog: async () => 0 });
+  const report = await sweepStuckOrders({ db: h.db, storage: h.storage, batchBucket: 'assets', logger: log, jobs: { sendDocJob: async () => undefined }, deadlines, backlog: async () => ({ docJobs: 0, batchDocJobs: 0 }) });
 
   expect(report.batchesCompleted).toBe(2);
   const status = async (id: string) => (await h.db('batches').where({ id }).first()).status;

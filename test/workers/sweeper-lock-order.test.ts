@@ -72,7 +72,7 @@ test('two sweeps failing orders of the same two batches in opposite order: both 
       return real.sendDocJob(o, options);
     },
   };
-  const sweep = () => sweepStuckOrders({ db: h.db, storage: h.storage, batchBucket: 'assets', logger: log, jobs, deadlines, backlog: async () => 0 });
+  const sweep = () => sweepStuckOrders({ db: h.db, storage: h.storage, batchBucket: 'assets', logger: log, jobs, deadlines, backlog: async () => ({ docJobs: 0, batchDocJobs: 0 }) });
 
   const one = sweep();
   await firstHolding;
