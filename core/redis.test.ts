@@ -242,3 +242,36 @@ test('credentials that cannot be had fail the attempt as an unreachable cache do
   expect(await whoAmI(redis)).toBe(IAM.user);
   redis.disconnect();
 });
+
+/**
+ * A client closed while Redis is down (its connection already failed) lets its process end at once: ioredis waited its
+ * disconnect timeout (2 s) for that socket to close again, which held Ctrl-C of `npm run dev` and jest's exit. Its own
+ * node process, since what is measured is when the process may end.
+ */
+test('closing a client whose connection failed ends it at once, and the process with it', async () => {
+  const dead = await freePort();
+  const script = `
+    const { createRedis } = require('./core/redis.ts');
+    const redis = createRedis({ redis: { url: 'redis://127.0.0.1:${dead}', keyPrefix: '${PREFIX}' } });
+    redis.connect().catch(() => {
+      const closing = Date.now();
+      redis.disconnect();
+      process.on('exit', () => console.log(JSON.stringify({ status: redis.status, ms: Date.now() - closing })));
+    });`;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: join(__dirname, '..'), encoding: 'utf8' });
+  const { status, ms } = JSON.parse(out.trim().split('\n').pop() as string);
+  expect(status).toBe('end');
+  expect(ms).toBeLessThan(500);
+});
+
+test('closing a live client still sends what was written before it', async () => {
+  const redis = createRedis(readConfig({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: PREFIX }));
+  clients.push(redis);
+  await redis.connect();
+  const key = `flushed-${Date.now()}`;
+  const written = redis.set(key, 'sent before the close').catch(() => undefined);
+  const ended = once(redis, 'end');
+  redis.disconnect();
+  await Promise.all([written, ended]);
+  expect(await admin.get(`${PREFIX}${key}`)).toBe('sent before the close');
+});

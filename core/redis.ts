@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import StandaloneConnector, { type StandaloneConnectionOptions } from 'ioredis/built/connectors/StandaloneConnector';
 import type { ErrorEmitter } from 'ioredis/built/connectors/AbstractConnector';
 import type { NetStream } from 'ioredis/built/types';
+import { closeHandler } from 'ioredis/built/redis/event_handler';
 import { credentialsSdk } from './aws-sdk';
 import { cacheAuthToken, type CacheIamSettings, type CredentialsProvider } from './cache-auth';
 import type { AppConfig } from './config';
@@ -34,10 +35,37 @@ export interface CacheIamOptions {
   reauthAfterMs?: number;
 }
 
+/**
+ * ioredis closes a client by ending its socket and waiting up to its disconnect timeout (2 s) for
+ * the close. A client between two attempts (Redis down) has a socket that closed already: that wait
+ * held the process (Ctrl-C of `npm run dev`, jest's exit) and the client stayed 'reconnecting'.
+ * Such a client ends at once, as ioredis ends one that never connected; a live one still ends its
+ * socket, which sends what was written before the close.
+ */
+class ClosingConnector extends StandaloneConnector {
+  // ioredis gives a connector its own options, typed `unknown` in its constructor signature.
+  constructor(options: unknown) {
+    super(options as StandaloneConnectionOptions);
+  }
+
+  disconnect(): void {
+    if (this.stream?.destroyed) this.connecting = false;
+    else super.disconnect();
+  }
+}
+
+class PlatformRedis extends Redis {
+  disconnect(reconnect = false): void {
+    const betweenAttempts = !reconnect && this.status === 'reconnecting';
+    super.disconnect(reconnect);
+    if (betweenAttempts) closeHandler(this)();
+  }
+}
+
 export function createRedis(config: Pick<AppConfig, 'redis'>, logger: Logger = driverLogger(), iamOptions: CacheIamOptions = {}): Redis {
   const { iam } = config.redis;
   const sign = iam && iamSigner(iam, iamOptions);
-  const redis: Redis = new Redis(config.redis.url, {
+  const redis: Redis = new PlatformRedis(config.redis.url, {
     keyPrefix: config.redis.keyPrefix,
     lazyConnect: true,
     enableOfflineQueue: false,
@@ -46,7 +74,7 @@ export function createRedis(config: Pick<AppConfig, 'redis'>, logger: Logger = d
     maxRetriesPerRequest: 0,
     retryStrategy: (times) => Math.min(times * 200, REDIS_TIMEOUTS.maxReconnectDelayMs),
     tls: config.redis.url.startsWith('rediss:') ? {} : undefined,
-    Connector: sign && iamConnector(iam, sign, () => redis),
+    Connector: sign ? iamConnector(iam, sign, () => redis) : ClosingConnector,
   });
   // Without a listener ioredis reports every failed reconnect as an unhandled error event. Each
   // attempt fails again while Redis is away: the caller logs the outage once, these stay at debug.
@@ -73,12 +101,7 @@ function iamSigner(iam: CacheIamSettings, options: CacheIamOptions): () => Promi
  * and ioredis tries again after its retry delay.
  */
 function iamConnector(iam: CacheIamSettings, sign: () => Promise<string>, client: () => Redis) {
-  return class IamConnector extends StandaloneConnector {
-    // ioredis gives a connector its own options, typed `unknown` in its constructor signature.
-    constructor(options: unknown) {
-      super(options as StandaloneConnectionOptions);
-    }
-
+  return class IamConnector extends ClosingConnector {
     async connect(onEvent: ErrorEmitter): Promise<NetStream> {
       this.connecting = true;
       let token: string;
