@@ -72,6 +72,19 @@ describe('parseOptions: node:util parseArgs whose mistakes are UsageErrors namin
   ])('%j', (args, field, message) => {
     expect(mistake(args)).toEqual({ instance: true, field, message });
   });
+
+  test.each([
+    [['--env', '-1'], { env: '-1' }],
+    [['-e', '-2.5', '--json'], { env2: '-2.5', json: true }],
+    [['--env', '-1', '--env2', '-3'], { env: '-1', env2: '-3' }],
+  ])('a negative number is the value of the option before it: %j', (args, values) => {
+    expect({ ...parseOptions({ args, options }).values }).toEqual(values);
+  });
+
+  test('a negative number given to a numeric option is refused by its range, naming it (`npm run ops … --sample -1`), not as a missing value', () => {
+    const { values } = parseOptions({ args: ['--sample', '-1'], options: { sample: { type: 'string' } } });
+    expect(() => integerOption('--sample', values.sample, { min: 0, max: 100 }, 10)).toThrow(new UsageError('--sample', 'must be an integer from 0 to 100, got "-1"'));
+  });
 });
 
 describe('integerOption: a whole number in its range, in decimal digits, or the fallback when absent', () => {

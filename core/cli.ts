@@ -122,6 +122,22 @@ export function integerOption(field: string, value: string | undefined, { min, m
 /** The option a parseArgs message names first, by its long name when it gives both (`'-e, --env <value>'`). */
 const OPTION = /'(?:-\w, )?(-{1,2}[\w-]+)/;
 
+/** A value parseArgs finds ambiguous (it may be an option) that is a negative number: no option is named so. */
+const NEGATIVE_NUMBER = /^-\d/;
+
+/**
+ * The arguments with a negative number joined to the option before it (`--sample -1` as `--sample=-1`, `-s -1` as
+ * `-s-1`), so that the option's own check says what it accepts (`must be an integer from 0 to 100`) where parseArgs
+ * said it needs a value; undefined when the ambiguous value is not a negative number.
+ */
+function negativeValueJoined(args: readonly string[], message: string): string[] | undefined {
+  const written = /^Option '(-{1,2}[\w-]+)' argument is ambiguous/.exec(message)?.[1];
+  const at = args.findIndex((arg, i) => arg === written && NEGATIVE_NUMBER.test(args[i + 1] ?? ''));
+  if (at < 0) return undefined;
+  const joined = written?.startsWith('--') ? `${written}=${args[at + 1]}` : `${written}${args[at + 1]}`;
+  return [...args.slice(0, at), joined, ...args.slice(at + 2)];
+}
+
 /**
  * node:util parseArgs (strict unless told), whose errors become a UsageError naming the option:
  * an unknown one (with the known ones, --help among them), one without its value, a value given to a flag, a
@@ -144,6 +160,8 @@ export function parseOptions<T extends ParseArgsConfig>(config: T): ReturnType<t
       throw new UsageError('arguments', `unexpected ${argument === undefined ? 'argument' : `"${argument}"`}: this command takes options only`);
     }
     if (/does not take an argument/.test(message)) throw new UsageError(option ?? 'arguments', 'takes no value');
+    const joined = /ambiguous/.test(message) && negativeValueJoined(config.args ?? process.argv.slice(2), message);
+    if (joined) return parseOptions({ ...config, args: joined } as T);
     if (/argument missing|ambiguous/.test(message)) throw new UsageError(option ?? 'arguments', 'needs a value');
     throw new UsageError(option ?? 'arguments', message.split('\n')[0]);
   }
