@@ -400,7 +400,27 @@ export const prod: EnvironmentConfig = {
   teardown: { destroyWithContents: false, secretRecoveryDays: 7 },
 };
 
-export const environments: Record<string, EnvironmentConfig> = { dev, prod };
+/**
+ * Every environment's IAM scopes are `docplatform-<env>-*`: an environment named `dev-eu` would
+ * fall inside dev's (`docplatform-dev-*`), and dev's roles could reach its resources. A name of
+ * lower-case letters and digits, without a dash, is inside no other's scope.
+ */
+export const ENVIRONMENT_NAME = /^[a-z][a-z0-9]*$/;
+
+/** The environments by name, each name checked against ENVIRONMENT_NAME and given once. */
+export function environmentTable(...configs: EnvironmentConfig[]): Record<string, EnvironmentConfig> {
+  const table: Record<string, EnvironmentConfig> = {};
+  for (const config of configs) {
+    if (!ENVIRONMENT_NAME.test(config.env)) {
+      throw new Error(`environment name "${config.env}": lower-case letters and digits only, starting with a letter (no dash: ${namePrefix(config.env)}-* would fall inside another environment's ${PROJECT}-<env>-* scopes)`);
+    }
+    if (Object.hasOwn(table, config.env)) throw new Error(`environment name "${config.env}": given twice`);
+    table[config.env] = config;
+  }
+  return table;
+}
+
+export const environments = environmentTable(dev, prod);
 
 /** Settings of the account-level bootstrap stack (state bucket, GitHub OIDC). */
 export const bootstrap = {
