@@ -3,6 +3,7 @@ import { parseOptions, runCli } from '../core/cli';
 import { rotateApiKey } from '../core/domain/api-keys';
 import { createDb } from '../core/db';
 import { readConfig } from '../core/config';
+import { onInterrupt } from '../core/interrupt';
 import { ENV, SERVICE_NAMES, ServiceName, WORKER_NAMES } from '../core/contract';
 import { credentialsFromUrl } from '../migrations/app-role';
 import { migrateWithAppLogin } from '../migrations/migrate';
@@ -27,8 +28,6 @@ import { renderSupport } from './local/renderers';
  * comes from the offline provider unless GEMINI_API_KEY is set.
  */
 const DEMO_CLIENT_EMAIL = 'demo-b2b@example.test';
-/** Signals this close to the first are that Ctrl-C's copies, not a second Ctrl-C. */
-const SAME_CTRL_C_MS = 500;
 /** The caller's variables that reach the services as they are set (the rest of their environment is the local run's own). */
 const PASSED_TO_SERVICES = [ENV.geminiApiKey, ENV.geminiModel, ENV.geminiBaseUrl, ENV.databaseAppUrl];
 /** Those, and the ones the local run reads itself before it hands them on. */
@@ -158,18 +157,7 @@ async function main(): Promise<void> {
     'Ctrl-C stops everything.',
     '',
   ];
-  let stoppingSince: number | undefined;
   const shutdown = () => {
-    // One Ctrl-C can arrive twice: the terminal signals the whole group, and npm forwards it to its
-    // child, which is this process under a shell that execs its command (bash). A person's second
-    // Ctrl-C comes later than that.
-    if (stoppingSince !== undefined && Date.now() - stoppingSince < SAME_CTRL_C_MS) return;
-    if (stoppingSince !== undefined) {
-      // The exit hooks still stop the embedded PostgreSQL (fast shutdown) and the emulator (its IPC channel closes).
-      process.stdout.write("stopping now, without waiting: a later run's sweeper sends the orders in flight again (docs/workers.md)\n");
-      process.exit(130);
-    }
-    stoppingSince = Date.now();
     // The workers' drain lasts as long as the jobs they hold (a slow model call): say so, rather than seem to hang.
     process.stdout.write('stopping: the workers finish the jobs they hold (Ctrl-C again stops at once)\n');
     edge
@@ -179,9 +167,13 @@ async function main(): Promise<void> {
       .then(() => log.close())
       .then(() => process.exit(0), () => process.exit(1));
   };
+  const stopNow = () => {
+    // The exit hooks still stop the embedded PostgreSQL (fast shutdown) and the emulator (its IPC channel closes).
+    process.stdout.write("stopping now, without waiting: a later run's sweeper sends the orders in flight again (docs/workers.md)\n");
+    process.exit(130);
+  };
   // Before the banner: whoever reads it (a person, a test) may press Ctrl-C at once.
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  onInterrupt(shutdown, stopNow);
   process.stdout.write(lines.join('\n') + '\n');
 }
 

@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { extensionConfigRows, listSequences, listTables, serverInfo, sourceSearchPath, tableShapes } from './catalog';
 import { describeUrl, open, quoteIdent, quoteLiteral } from './db';
 import { UsageError } from '../../core/cli';
+import { onInterrupt } from '../../core/interrupt';
 import { MismatchError, StepFailed } from './errors';
 import { log } from './log';
 import { countLargeObjects } from './large-objects';
@@ -363,17 +364,11 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
     let writesBlocked = false;
     // Ctrl-C (or a stopped task's SIGTERM) while writes are blocked would end the process with the
     // source read-only, the application down, and nothing said: the cutover stops at its next
-    // step instead and gives the writes back. A second signal ends the process as usual.
-    let interrupted: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      interrupted = signal;
-      log('cutover_interrupting', { signal, note: 'giving the source its writes back' }, 'warn');
-    };
+    // step instead and gives the writes back.
+    const interrupt = onInterrupt((signal) => log('cutover_interrupting', { signal, note: 'giving the source its writes back' }, 'warn'));
     const stopIfInterrupted = () => {
-      if (interrupted) throw new Error(`cutover interrupted (${interrupted}): source writes re-enabled, replication left running; run cutover again, or rollback`);
+      if (interrupt.signal) throw new Error(`cutover interrupted (${interrupt.signal}): source writes re-enabled, replication left running; run cutover again, or rollback`);
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     try {
       writesBlocked = true;
       const sessionsEnded = await blockWrites(source, database);
@@ -413,8 +408,7 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
       }
       throw err;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      interrupt.off();
     }
   });
 }

@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import { open } from '../data-move/db';
 import { UsageError } from '../../core/cli';
+import { onInterrupt, type Interrupt } from '../../core/interrupt';
 import { log } from '../data-move/log';
 import type { Args } from './args';
 import { formOf, loadKeyMap, normalisable, type Alike, type KeyMap } from './keys';
@@ -277,37 +278,30 @@ function causeOf(err: unknown): string {
 }
 
 /**
- * SIGINT (Ctrl-C) or SIGTERM (ECS stopping the task, which sends SIGKILL 120 s later) received:
- * the run takes no more objects, commits at once the ones verified and waiting for their batch,
- * and finishes those in flight, each committed as soon as it is verified. Killed instead, the
- * process took the waiting batch with it: those objects were in the target, unrecorded (and their
- * orders on their old keys), copied again by the next run.
+ * A signal (onInterrupt) stops the run: it takes no more objects, commits at once the ones verified
+ * and waiting for their batch, and finishes those in flight, each committed as soon as it is
+ * verified. Killed instead, the process took the waiting batch with it: those objects were in the
+ * target, unrecorded (and their orders on their old keys), copied again by the next run. What a
+ * second signal cuts is unverified, and the next run copies it.
  */
 interface Stop {
-  signal?: NodeJS.Signals;
+  readonly signal?: NodeJS.Signals;
   onStop(fn: () => void): void;
-  off(): void;
 }
 
-/** Only the first signal is the run's: its handler goes, so a second one ends the process as usual (what it cuts is unverified, and the next run copies it). */
-function stopOnSignal(): Stop {
+function stopOnSignal(): Stop & Interrupt {
   const listeners: (() => void)[] = [];
-  const on = (signal: NodeJS.Signals) => {
-    stop.off();
-    stop.signal = signal;
+  const interrupt = onInterrupt((signal) => {
     log('move_interrupting', { signal, note: 'no more objects taken; those in flight finish and are recorded; a second signal ends the run at once' }, 'warn');
     for (const fn of listeners) fn();
-  };
-  const stop: Stop = {
-    onStop: (fn) => listeners.push(fn),
-    off: () => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
+  });
+  return {
+    get signal() {
+      return interrupt.signal;
     },
+    onStop: (fn) => listeners.push(fn),
+    off: interrupt.off,
   };
-  process.on('SIGINT', on);
-  process.on('SIGTERM', on);
-  return stop;
 }
 
 const BATCH = 100;

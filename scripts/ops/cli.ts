@@ -5,6 +5,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { failure, runCli, UsageError } from '../../core/cli';
+import { onInterrupt } from '../../core/interrupt';
 import { createLogger, Logger, LogSink, stderrSink } from '../../core/logger';
 import { QUEUES } from '../../core/contract';
 import { createJobQueue } from '../../core/queue';
@@ -14,7 +15,7 @@ import { orderDeadlines, readQueueSettings } from '../../containers/doc-generati
 import { docJobsBacklog } from '../../containers/doc-generation/sweeper';
 import { OpsCommand, parseCommand, USAGE } from './args';
 import { requeueBatches, stuckBatches } from './batches';
-import { listDlqs, redriveDlq, RedriveStop, showDlq } from './dlq';
+import { listDlqs, redriveDlq, showDlq } from './dlq';
 import { listKeys, revokeKey, rotateKey } from './keys';
 import { failedOrders, openDatabase, requeueOrders, retryOrders, stuckOrders } from './orders';
 import { renderBatchRequeue, renderFailed, renderKeys, renderList, renderRedrive, renderRevoke, renderRotate, renderShow, renderRequeue, renderRetry, renderStory, renderStuck, renderStuckBatches, renderWorkers } from './render';
@@ -97,7 +98,9 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
       }
     }
     case 'dlq redrive': {
-      const stop = stopOnSignal(log);
+      // Killed there, the ten messages in hand could be sent and not deleted (a second job each)
+      // and nothing would say what was moved: a signal stops the run after them.
+      const stop = onInterrupt((signal) => log.warn('redrive interrupting: the messages in hand finish, no more are taken; a second signal ends it at once', { signal }));
       try {
         const report = await redriveDlq(target, command.queue, { max: command.max, dryRun: command.dryRun, ratePerSecond: command.ratePerSecond, stop }, log);
         return { json: report, text: renderRedrive(report), ok: report.failed.length === 0 && !report.interrupted };
@@ -207,28 +210,6 @@ async function run(command: OpsCommand, target: OpsTarget, requestId: string, lo
       return { json: report, text: renderWorkers(report), ok: true };
     }
   }
-}
-
-/**
- * Ctrl-C (SIGINT) or SIGTERM during a redrive: killed there, the ten in hand could be sent and not
- * deleted (a second job each) and nothing would say what was moved. The first signal stops the
- * run after them; its handlers go then, so a second one ends the process as usual.
- */
-function stopOnSignal(log: Logger): RedriveStop & { off(): void } {
-  const on = (signal: NodeJS.Signals) => {
-    stop.off();
-    stop.signal = signal;
-    log.warn('redrive interrupting: the messages in hand finish, no more are taken; a second signal ends it at once', { signal });
-  };
-  const stop: RedriveStop & { off(): void } = {
-    off: () => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-    },
-  };
-  process.on('SIGINT', on);
-  process.on('SIGTERM', on);
-  return stop;
 }
 
 /** Secrets Manager of the environment's region (locally there is none: give the URL with its user). */

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { Knex } from 'knex';
+import type { Interrupt } from '../../core/interrupt';
 import type { Logger } from '../../core/logger';
 import { QUEUES, UUID_PATTERN } from '../../core/contract';
 import { REQUEST_ID_ATTRIBUTE } from '../../core/queue';
@@ -345,12 +346,7 @@ async function deleteFromDlq(sqs: SQSClient, url: string, messages: Message[], l
   for (const f of deleted.Failed ?? []) log.warn('message moved but not deleted from the DLQ', { messageId: messages[Number(f.Id)].MessageId, code: f.Code });
 }
 
-/** Set by the CLI on SIGINT or SIGTERM: the run takes no more messages. */
-export interface RedriveStop {
-  signal?: NodeJS.Signals;
-}
-
-export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number; stop?: RedriveStop }, log: Logger): Promise<RedriveReport> {
+export async function redriveDlq(target: OpsTarget, stem: QueueStem, opts: { max?: number; dryRun: boolean; ratePerSecond: number; stop?: Pick<Interrupt, 'signal'> }, log: Logger): Promise<RedriveReport> {
   const q = await target.queue(stem);
   const depth = async () => {
     const a = await queueAttributes(target.sqs, q.dlqUrl, ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);

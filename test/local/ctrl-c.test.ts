@@ -135,7 +135,7 @@ test('Ctrl-C says it waits for the jobs in flight; a second one stops at once (1
     for (const until = Date.now() + 10_000; !/Ctrl-C again/.test(run.output()); await new Promise((r) => setTimeout(r, 50))) {
       if (Date.now() > until) throw new Error(`nothing said after Ctrl-C:\n${run.output()}`);
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 1500));
     expect(run.child.exitCode).toBeNull(); // still draining: the content call holds the job
     const second = Date.now();
     process.kill(-run.child.pid!, 'SIGINT');
