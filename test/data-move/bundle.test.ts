@@ -6,7 +6,7 @@ const REPO = join(__dirname, '../..');
 
 describe('npm run db:move runs the CLI bundle with plain node', () => {
   it('is the data-move entry of build/run-cli.cjs, and the bundle answers as the CLI does', async () => {
-    expect(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts['db:move']).toBe('node build/run-cli.cjs data-move');
+    expect(JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).scripts['db:move']).toBe('exec node build/run-cli.cjs data-move');
     const help = await runCliProcess(join(REPO, 'build/run-cli.cjs'), ['data-move', '--help']);
     expect(help).toMatchObject({ code: 0, stdout: expect.stringMatching(/^usage: npm run db:move/) });
     const bad = await runCliProcess(join(REPO, 'build/run-cli.cjs'), ['data-move', '--source', 'nope', '--target', 'postgres://h/db']);

@@ -107,6 +107,35 @@ describe('db:move replicate keeps the source password out of the target server l
     await runCli(['rollback', '--source', sourceUrl, '--target', third]);
   }, 90_000);
 
+  it('ECS stopping the task during the cutover (SIGTERM to npm, its first process) gives the source its writes back; so does Ctrl-C to the whole npm process group', async () => {
+    for (const [database, group, sent] of [['app5', false, 'SIGTERM'], ['app6', true, 'SIGINT']] as const) {
+      await query(target.url('postgres'), `CREATE DATABASE ${database}`);
+      const other = target.url(database);
+      expect((await runCli(['--mode', 'replicate', '--source', sourceUrl, '--target', other])).code).toBe(0);
+      await query(other, 'ALTER SUBSCRIPTION data_move DISABLE');
+      const child = spawn('npm', ['run', '--silent', 'db:move', '--', 'cutover', '--source', sourceUrl, '--target', other, '--lag-timeout', '60'], {
+        cwd: join(__dirname, '../..'),
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      let signalled = false;
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+        if (!signalled && stderr.includes('"msg":"source_writes_blocked"')) {
+          signalled = true;
+          process.kill(group ? -child.pid! : child.pid!, sent);
+        }
+      });
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+      expect({ sent, code, signal }).toEqual({ sent, code: 3, signal: null });
+      expect(stderr).toContain(`cutover interrupted (${sent}): source writes re-enabled`);
+      const [{ ro }] = await query<{ ro: string }>(sourceUrl, `SELECT current_setting('default_transaction_read_only') AS ro`);
+      expect(ro).toBe('off');
+      await runCli(['rollback', '--source', sourceUrl, '--target', other]);
+    }
+  }, 120_000);
+
   it("the password as libpq's ?password= query parameter: in no statement either", async () => {
     await query(target.url('postgres'), 'CREATE DATABASE app4');
     await query(target.url('postgres'), `ALTER DATABASE app4 SET log_statement = 'all'`);
