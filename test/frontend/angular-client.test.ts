@@ -5,6 +5,7 @@ import { connect, createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import { readWorkerConfig } from '../../containers/shared/worker-config';
+import { DOCUMENT_GONE } from '../../core/domain/order-views';
 import { SECURITY_RESPONSE_HEADERS } from '../../modules/edge-behaviour';
 import { LOCAL_ORIGIN_SECRET, LOCAL_STATE_DIR } from '../../scripts/local/defaults';
 import { frontendSource } from '../../scripts/local/edge/frontend-source';
@@ -153,6 +154,19 @@ test('order → pay on the checkout page → ready → download; the order page 
   const deepLink = await page.goto(`${edge.url}/orders/${orderId}`);
   expect(deepLink?.status()).toBe(200);
   await expect(statusOf(page)).resolves.toBe('ready');
+  await context.close();
+  expect(problems).toEqual([]);
+}, 180_000);
+
+test('a ready order whose document is no longer stored: the download says so, as the API does, not that the document is not ready', async () => {
+  const { context, page, problems } = await openContext();
+  await page.goto(`${edge.url}/`);
+  const orderId = await orderAndPay(page, 'Vanished tea kettles');
+  // What a document deleted out of band leaves: a ready row whose key S3 does not hold.
+  await p.db('orders').where({ id: orderId }).update({ document_key: `gone/${orderId}.pdf` });
+  await page.click('text=Download the document');
+  await page.locator('[role=alert]', { hasText: DOCUMENT_GONE }).waitFor();
+  await expect(page.locator('[role=alert]').textContent()).resolves.not.toContain('not ready');
   await context.close();
   expect(problems).toEqual([]);
 }, 180_000);

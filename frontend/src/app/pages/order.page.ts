@@ -68,7 +68,8 @@ export class OrderPage implements OnInit {
     try {
       const { data, error, response } = await api.GET('/b2c/orders/{id}', { params: { path: { id: this.id() }, query: { token } } });
       if (!data) return this.error.set(errorMessage(error, response.status));
-      if (!data.order.document) return this.error.set(`The document is not ready (the order is ${data.order.status}).`);
+      // A ready order without a link: the API says why in its error (the document is no longer stored).
+      if (!data.order.document) return this.error.set(data.order.error ?? `The document is not ready (the order is ${data.order.status}).`);
       this.error.set(undefined);
       window.location.assign(data.order.document.url);
     } catch {
