@@ -22,6 +22,9 @@ const PG_BUSY = /^(40001|40P01|55P03|57014)$/;
  */
 const PG_TERMINATED = /(?:^| - )Connection terminated\b/;
 
+/** An AWS SDK call ended by the AbortSignal it was given (an abort, or AbortSignal.timeout's TimeoutError). */
+export const endedBySignal = (err: unknown): boolean => err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+
 export class DependencyUnavailableError extends Error {
   /**
    * `answer`: what a client is told, when `message` (logged) holds words for the operator only.

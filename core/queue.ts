@@ -4,7 +4,7 @@ import { HttpTimeouts, requestHandlerOptions, sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
 import { ConfigError } from './errors';
 import { ENV } from './contract';
-import { DependencyUnavailableError } from './failures';
+import { DependencyUnavailableError, endedBySignal } from './failures';
 import { requestDeadline } from './request-deadline';
 
 /** Versioned queue messages (DESIGN §5). Consumers parse with these schemas and reject other versions. */
@@ -135,7 +135,7 @@ export function createJobQueue(config: Pick<AppConfig, 'queues'> & Partial<Pick<
         deadline === undefined ? undefined : { abortSignal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) },
       );
     } catch (err) {
-      if (deadline !== undefined && ['AbortError', 'TimeoutError'].includes((err as Error).name)) {
+      if (deadline !== undefined && endedBySignal(err)) {
         throw new DependencyUnavailableError('queue', 'the queue did not answer before the request deadline', 'queue unavailable, please retry shortly');
       }
       throw err;

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { HttpTimeouts, presignerSdk, requestHandlerOptions, s3Sdk } from './aws-sdk';
 import type { AppConfig } from './config';
-import { DependencyUnavailableError } from './failures';
+import { DependencyUnavailableError, endedBySignal } from './failures';
 import { withinRequestDeadline } from './request-deadline';
 
 /**
@@ -62,7 +62,7 @@ export function createStorage(config: Pick<AppConfig, 'aws'>, s3?: S3Client): St
       } catch (err) {
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         if (status === 404 || status === 403) return false;
-        if (['AbortError', 'TimeoutError'].includes((err as Error).name)) {
+        if (endedBySignal(err)) {
           throw new DependencyUnavailableError('storage', `storage did not answer a HEAD within ${timeoutMs} ms`, 'storage unavailable, please retry shortly');
         }
         throw err;
