@@ -1,4 +1,5 @@
 import type { MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
+import type { Knex } from 'knex';
 import * as z from './zod';
 import { HttpTimeouts, requestHandlerOptions, sqsSdk } from './aws-sdk';
 import type { AppConfig } from './config';
@@ -44,7 +45,13 @@ export function docJobQueueOf(order: { batch_id: string | null }): DocJobQueue {
   return order.batch_id ? 'batchDocJobs' : 'docJobs';
 }
 
-export type DocJobQueue = 'docJobs' | 'batchDocJobs';
+/** docJobQueueOf's rule as a filter on `orders`: the orders whose doc jobs go to `queue`. */
+export function whereOfDocJobQueue(query: Knex.QueryBuilder, queue: DocJobQueue): Knex.QueryBuilder {
+  return queue === 'batchDocJobs' ? query.whereNotNull('batch_id') : query.whereNull('batch_id');
+}
+
+export const DOC_JOB_QUEUES = ['docJobs', 'batchDocJobs'] as const;
+export type DocJobQueue = (typeof DOC_JOB_QUEUES)[number];
 /** The URLs of the two doc-job queues. */
 export type DocJobQueueUrls = Record<DocJobQueue, string>;
 

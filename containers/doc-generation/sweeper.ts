@@ -3,7 +3,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Knex } from 'knex';
 import { ORDER_STEPS } from '../../core/contract';
 import type { Logger } from '../../core/logger';
-import { DocJobQueue, docJobQueueOf, DocJobQueueUrls, JobQueue } from '../../core/queue';
+import { DOC_JOB_QUEUES, DocJobQueue, docJobQueueOf, DocJobQueueUrls, JobQueue, whereOfDocJobQueue } from '../../core/queue';
 import type { Storage } from '../../core/storage';
 import { completeBatchIfDone, countBatchOutcome, findSettledBatches } from '../shared/batch-completion';
 import type { OrderDeadlines } from './deadlines';
@@ -61,8 +61,6 @@ export interface SweepDeps {
 
 /** Visible messages waiting in each doc-job queue (ApproximateNumberOfMessages). */
 export type DocJobBacklog = Record<DocJobQueue, number>;
-
-const DOC_JOB_QUEUES: readonly DocJobQueue[] = ['docJobs', 'batchDocJobs'];
 
 /** The sweep's backlog, queue by queue (the worker's, and `ops orders stuck`'s). */
 export async function docJobsBacklog(sqs: SQSClient, queues: DocJobQueueUrls): Promise<DocJobBacklog> {
@@ -148,13 +146,10 @@ export async function sweepStuckOrders(deps: SweepDeps): Promise<SweepReport> {
 
   await db.transaction(async (trx) => {
     const rows: StuckRow[] = [];
-    // Queue by queue (docJobQueueOf's rule in SQL): SWEEP_BATCH older batch rows deferred behind
-    // their backlog at every sweep would otherwise keep a B2C order, which that backlog does not
-    // defer, out of every sweep's claim.
+    // Queue by queue: SWEEP_BATCH older batch rows deferred behind their backlog at every sweep
+    // would otherwise keep a B2C order, which that backlog does not defer, out of every sweep's claim.
     for (const queue of DOC_JOB_QUEUES) {
-      const ofQueue = whereNotMovedFor(trx('orders').select('id', 'status', 'requeues', 'batch_id'), trx, deadlines.stuckAfterMs);
-      if (queue === 'docJobs') ofQueue.whereNull('batch_id');
-      else ofQueue.whereNotNull('batch_id');
+      const ofQueue = whereOfDocJobQueue(whereNotMovedFor(trx('orders').select('id', 'status', 'requeues', 'batch_id'), trx, deadlines.stuckAfterMs), queue);
       rows.push(
         ...((await ofQueue
           // A dead attempt's order first, the one a backlog does not defer (sweepActionFor): behind
