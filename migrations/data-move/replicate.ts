@@ -339,8 +339,9 @@ export async function cutover(options: ReplicateOptions): Promise<CutoverResult>
   return withBoth(options, async (source, target) => {
     const state = await readState(target);
     const replicating = state?.mode === 'replicate' && state.phase === 'replicating';
-    if (replicating && !(await subscriptionExists(target)) && (await stoppedAfterDrop(source))) return finishCutover(options, source, target);
-    if (!replicating || !(await subscriptionExists(target))) {
+    const subscribed = replicating && (await subscriptionExists(target));
+    if (replicating && !subscribed && (await stoppedAfterDrop(source))) return finishCutover(options, source, target);
+    if (!subscribed) {
       throw new UsageError('--target', 'no running replication to cut over: run --mode replicate first and wait for it to finish');
     }
     // Before the writes stop: a table changed on the source since the schema was made is not on
