@@ -56,6 +56,10 @@ export function stateStatements(c: CiPolicyContext, write: boolean): Statement[]
   const bucket = `arn:aws:s3:::${c.stateBucket}`;
   const keys = c.environments.map((env) => `${bucket}/${env}/*`);
   return [
+    // Not narrowed by s3:prefix: the backend lists its workspace prefix (`env:/`) and reads a
+    // state not written yet on an environment's first plan (which must answer 404, not 403), and
+    // that both hold under a prefix condition is for real S3 to prove, not the policy simulator.
+    // Beyond the role's own keys this grants the other keys' names, never their content.
     { sid: 'StateList', actions: ['s3:ListBucket'], resources: [bucket] },
     { sid: 'StateRead', actions: ['s3:GetObject'], resources: keys },
     ...(write
